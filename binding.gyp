@@ -1,0 +1,26 @@
+{
+  "targets": [
+    {
+      "target_name": "srs_media",
+      "sources": [
+        "native/src/addon.cc",
+        "native/src/engine.cc",
+        "native/src/g711.cc",
+        "native/src/leg.cc",
+        "native/src/mixer.cc",
+        "native/src/rtp.cc",
+        "native/src/spool.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
+        "SRS_MEDIA_VERSION=\"<!(node -p \"require('./package.json').version\")\""
+      ],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags": ["-Wall", "-Wextra"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra"]
+    }
+  ]
+}

@@ -1,0 +1,18 @@
+// G.711 (ITU-T G.711) u-law and A-law conversions. The recorder stores everything as u-law, so A-law
+// legs are converted (A-law -> linear -> u-law) at receive time through a 256-entry table.
+#pragma once
+
+#include <cstdint>
+
+namespace srs {
+
+int16_t ulawToLinear(uint8_t u);
+uint8_t linearToUlaw(int16_t pcm);
+int16_t alawToLinear(uint8_t a);
+uint8_t linearToAlaw(int16_t pcm);
+
+// Table lookups built once (thread-safe static initialisation).
+int16_t ulawDecode(uint8_t u);
+uint8_t alawToUlaw(uint8_t a);
+
+}  // namespace srs

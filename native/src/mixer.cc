@@ -1,0 +1,204 @@
+#include "mixer.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "g711.h"
+#include "spool.h"
+
+namespace srs {
+
+namespace {
+
+constexpr size_t kBlockSamples = 16000;  // mix two seconds at a time: memory stays flat for long calls
+constexpr uint16_t kWaveFormatMulaw = 7;
+
+void le16(uint8_t* p, uint32_t v) {
+  p[0] = static_cast<uint8_t>(v);
+  p[1] = static_cast<uint8_t>(v >> 8);
+}
+void le32(uint8_t* p, uint32_t v) {
+  le16(p, v & 0xFFFF);
+  le16(p + 2, v >> 16);
+}
+
+// RIFF/WAVE with an 18-byte fmt chunk (cbSize 0), a fact chunk and the data chunk: 58 bytes.
+constexpr size_t kWavHeaderSize = 58;
+void wavHeader(uint8_t* h, uint32_t samples) {
+  const uint32_t pad = samples & 1;
+  std::memcpy(h, "RIFF", 4);
+  le32(h + 4, static_cast<uint32_t>(kWavHeaderSize - 8 + samples + pad));
+  std::memcpy(h + 8, "WAVE", 4);
+  std::memcpy(h + 12, "fmt ", 4);
+  le32(h + 16, 18);
+  le16(h + 20, kWaveFormatMulaw);
+  le16(h + 22, 1);            // channels
+  le32(h + 24, kSampleRate);  // sample rate
+  le32(h + 28, kSampleRate);  // byte rate: 1 byte per sample
+  le16(h + 32, 1);            // block align
+  le16(h + 34, 8);            // bits per sample
+  le16(h + 36, 0);            // cbSize
+  std::memcpy(h + 38, "fact", 4);
+  le32(h + 42, 4);
+  le32(h + 46, samples);
+  std::memcpy(h + 50, "data", 4);
+  le32(h + 54, samples);
+}
+
+int writeAll(int fd, const uint8_t* data, size_t length) {
+  while (length > 0) {
+    const ssize_t n = ::write(fd, data, length);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    data += n;
+    length -= static_cast<size_t>(n);
+  }
+  return 0;
+}
+
+std::string errnoName(int err) {
+  switch (err) {
+    case ENOENT: return "ENOENT";
+    case ENOTDIR: return "ENOTDIR";
+    case EACCES: return "EACCES";
+    case ENOSPC: return "ENOSPC";
+    default: return "ERRNO_" + std::to_string(err);
+  }
+}
+
+struct LegSpool {
+  SpoolContents contents;
+  size_t cursor = 0;  // first record that may still reach the current block
+};
+
+}  // namespace
+
+bool mixSpoolDir(const std::string& spoolDir, const std::string& wavPath, MixOutcome* out, MixFailure* failure) {
+  std::vector<std::string> names;
+  DIR* dir = ::opendir(spoolDir.c_str());
+  if (dir == nullptr) {
+    const int err = errno;
+    *failure = {errnoName(err), "cannot read spool directory " + spoolDir + ": " + std::strerror(err)};
+    return false;
+  }
+  while (dirent* entry = ::readdir(dir)) {
+    const std::string name = entry->d_name;
+    if (name.size() > 6 && name.compare(name.size() - 6, 6, ".spool") == 0) names.push_back(name);
+  }
+  ::closedir(dir);
+  if (names.empty()) {
+    *failure = {"ERR_NO_SPOOL", "no .spool files in " + spoolDir};
+    return false;
+  }
+  std::sort(names.begin(), names.end());
+
+  std::vector<LegSpool> legs(names.size());
+  uint64_t total = 0;
+  for (size_t i = 0; i < names.size(); ++i) {
+    std::string error;
+    const int err = readSpoolFile(spoolDir + "/" + names[i], &legs[i].contents, &error);
+    if (err > 0) {
+      *failure = {errnoName(err), "cannot read " + spoolDir + "/" + names[i] + ": " + std::strerror(err)};
+      return false;
+    }
+    if (err < 0) {
+      *failure = {"ERR_SPOOL_FORMAT", error};
+      return false;
+    }
+    if (legs[i].contents.truncated) ++out->truncatedSpools;
+    auto& recs = legs[i].contents.records;
+    // By offset; for the same offset, file order, so a later record overwrites an earlier one.
+    std::sort(recs.begin(), recs.end(), [](const SpoolRecord& a, const SpoolRecord& b) {
+      return a.offset != b.offset ? a.offset < b.offset : a.order < b.order;
+    });
+    for (const SpoolRecord& r : recs) total = std::max<uint64_t>(total, uint64_t{r.offset} + r.count);
+  }
+  if (total > UINT32_MAX - kWavHeaderSize - 1) {
+    *failure = {"ERR_TOO_LONG", "the mix would not fit in a WAV file"};
+    return false;
+  }
+  const uint32_t samples = static_cast<uint32_t>(total);
+
+  const std::string tmpPath = wavPath + ".tmp" + std::to_string(::getpid());
+  const int fd = ::open(tmpPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    const int err = errno;
+    *failure = {errnoName(err), "cannot create " + tmpPath + ": " + std::strerror(err)};
+    return false;
+  }
+  auto abandon = [&](int err) {
+    ::close(fd);
+    ::unlink(tmpPath.c_str());
+    *failure = {errnoName(err), "cannot write " + wavPath + ": " + std::strerror(err)};
+    return false;
+  };
+  uint8_t header[kWavHeaderSize];
+  wavHeader(header, samples);
+  if (int err = writeAll(fd, header, sizeof header)) return abandon(err);
+
+  std::vector<int16_t> leg(kBlockSamples);
+  std::vector<int32_t> sum(kBlockSamples);
+  std::vector<uint8_t> encoded(kBlockSamples + 1);
+  for (uint64_t start = 0; start < total; start += kBlockSamples) {
+    const uint64_t end = std::min<uint64_t>(start + kBlockSamples, total);
+    const size_t n = static_cast<size_t>(end - start);
+    std::fill(sum.begin(), sum.begin() + static_cast<std::ptrdiff_t>(n), 0);
+    for (LegSpool& ls : legs) {
+      const auto& recs = ls.contents.records;
+      // A record holds at most 65535 samples, so one starting that far back cannot reach this block.
+      while (ls.cursor < recs.size() && uint64_t{recs[ls.cursor].offset} + kMaxRecordSamples < start) ++ls.cursor;
+      bool any = false;
+      for (size_t r = ls.cursor; r < recs.size() && recs[r].offset < end; ++r) {
+        const SpoolRecord& rec = recs[r];
+        const uint64_t from = std::max<uint64_t>(rec.offset, start);
+        const uint64_t to = std::min<uint64_t>(uint64_t{rec.offset} + rec.count, end);
+        if (from >= to) continue;
+        if (!any) {
+          std::fill(leg.begin(), leg.begin() + static_cast<std::ptrdiff_t>(n), 0);
+          any = true;
+        }
+        const uint8_t* src = ls.contents.data.data() + rec.dataPos + (from - rec.offset);
+        for (uint64_t s = from; s < to; ++s) leg[s - start] = ulawDecode(*src++);
+      }
+      if (any) {
+        for (size_t i = 0; i < n; ++i) sum[i] += leg[i];
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      // Saturate: a sum beyond the int16 range is clipped, never wrapped.
+      const int32_t v = std::clamp<int32_t>(sum[i], -32768, 32767);
+      encoded[i] = linearToUlaw(static_cast<int16_t>(v));
+    }
+    if (int err = writeAll(fd, encoded.data(), n)) return abandon(err);
+  }
+  if (samples & 1) {
+    const uint8_t pad = 0;
+    if (int err = writeAll(fd, &pad, 1)) return abandon(err);
+  }
+  if (::fsync(fd) != 0) return abandon(errno);
+  if (::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(tmpPath.c_str());
+    *failure = {errnoName(err), "cannot write " + wavPath + ": " + std::strerror(err)};
+    return false;
+  }
+  if (::rename(tmpPath.c_str(), wavPath.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmpPath.c_str());
+    *failure = {errnoName(err), "cannot rename " + tmpPath + " to " + wavPath + ": " + std::strerror(err)};
+    return false;
+  }
+  out->samples = samples;
+  out->legs = static_cast<uint32_t>(legs.size());
+  return true;
+}
+
+}  // namespace srs

@@ -1,0 +1,170 @@
+#include "spool.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace srs {
+
+namespace {
+const char kMagic[8] = {'S', 'R', 'S', 'P', 'O', 'O', 'L', '1'};
+
+void putLe32(uint8_t* p, uint32_t v) {
+  p[0] = static_cast<uint8_t>(v);
+  p[1] = static_cast<uint8_t>(v >> 8);
+  p[2] = static_cast<uint8_t>(v >> 16);
+  p[3] = static_cast<uint8_t>(v >> 24);
+}
+void putLe16(uint8_t* p, uint16_t v) {
+  p[0] = static_cast<uint8_t>(v);
+  p[1] = static_cast<uint8_t>(v >> 8);
+}
+uint32_t getLe32(const uint8_t* p) {
+  return static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8) |
+         (static_cast<uint32_t>(p[2]) << 16) | (static_cast<uint32_t>(p[3]) << 24);
+}
+uint16_t getLe16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
+
+int writeAll(int fd, const uint8_t* data, size_t length) {
+  while (length > 0) {
+    const ssize_t n = ::write(fd, data, length);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    data += n;
+    length -= static_cast<size_t>(n);
+  }
+  return 0;
+}
+}  // namespace
+
+int createSpoolFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  if (fd < 0) return errno;
+  uint8_t header[kSpoolHeaderSize];
+  std::memcpy(header, kMagic, 8);
+  putLe32(header + 8, kSampleRate);
+  putLe32(header + 12, 0);
+  const int err = writeAll(fd, header, sizeof header);
+  ::close(fd);
+  return err;
+}
+
+int appendToFile(const std::string& path, const uint8_t* data, size_t length) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) return errno;
+  const int err = writeAll(fd, data, length);
+  ::close(fd);
+  return err;
+}
+
+void SpoolBuffer::append(int64_t offset, const uint8_t* ulaw, size_t count) {
+  if (offset < 0) {
+    const size_t skip = static_cast<size_t>(-offset);
+    if (skip >= count) return;
+    ulaw += skip;
+    count -= skip;
+    offset = 0;
+  }
+  scratch_.assign(ulaw, ulaw + count);
+  appendScratch(offset);
+}
+
+void SpoolBuffer::appendScratch(int64_t offset) {
+  const uint8_t* p = scratch_.data();
+  size_t count = scratch_.size();
+  // Offsets are u32 samples (about 149 hours at 8 kHz); anything beyond is dropped.
+  while (count > 0 && offset <= static_cast<int64_t>(UINT32_MAX)) {
+    if (lastHeader_ != SIZE_MAX && offset == lastEnd_) {
+      uint8_t* header = bytes_.data() + lastHeader_;
+      const size_t have = getLe16(header + 4);
+      const size_t take = std::min(count, kMaxRecordSamples - have);
+      if (take > 0) {
+        putLe16(header + 4, static_cast<uint16_t>(have + take));
+        bytes_.insert(bytes_.end(), p, p + take);
+        p += take;
+        count -= take;
+        offset += static_cast<int64_t>(take);
+        lastEnd_ = offset;
+        continue;
+      }
+    }
+    const size_t take = std::min(count, kMaxRecordSamples);
+    lastHeader_ = bytes_.size();
+    bytes_.resize(bytes_.size() + kSpoolRecordHeaderSize);
+    putLe32(bytes_.data() + lastHeader_, static_cast<uint32_t>(offset));
+    putLe16(bytes_.data() + lastHeader_ + 4, static_cast<uint16_t>(take));
+    bytes_.insert(bytes_.end(), p, p + take);
+    p += take;
+    count -= take;
+    offset += static_cast<int64_t>(take);
+    lastEnd_ = offset;
+  }
+  scratch_.clear();
+}
+
+void SpoolBuffer::clear() {
+  bytes_.clear();
+  lastHeader_ = SIZE_MAX;
+  lastEnd_ = -1;
+}
+
+int readSpoolFile(const std::string& path, SpoolContents* out, std::string* error) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return err;
+  }
+  out->data.resize(static_cast<size_t>(st.st_size));
+  size_t got = 0;
+  while (got < out->data.size()) {
+    const ssize_t n = ::read(fd, out->data.data() + got, out->data.size() - got);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      return err;
+    }
+    if (n == 0) break;  // the file shrank while reading: use what was there
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  out->data.resize(got);
+
+  const std::vector<uint8_t>& d = out->data;
+  if (d.size() < kSpoolHeaderSize || std::memcmp(d.data(), kMagic, 8) != 0) {
+    *error = path + ": not a spool file (bad or missing SRSPOOL1 header)";
+    return -1;
+  }
+  if (getLe32(d.data() + 8) != kSampleRate) {
+    *error = path + ": unsupported sample rate";
+    return -1;
+  }
+  size_t pos = kSpoolHeaderSize;
+  uint32_t order = 0;
+  while (pos < d.size()) {
+    if (pos + kSpoolRecordHeaderSize > d.size()) {
+      out->truncated = true;
+      break;
+    }
+    const uint32_t offset = getLe32(d.data() + pos);
+    const uint16_t count = getLe16(d.data() + pos + 4);
+    if (pos + kSpoolRecordHeaderSize + count > d.size()) {
+      out->truncated = true;
+      break;
+    }
+    if (count > 0) out->records.push_back({offset, count, pos + kSpoolRecordHeaderSize, order++});
+    pos += kSpoolRecordHeaderSize + count;
+  }
+  return 0;
+}
+
+}  // namespace srs

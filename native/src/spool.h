@@ -1,0 +1,76 @@
+// Spool file format (one file per leg, "<spoolDir>/<legId>.spool"), all integers little-endian:
+//
+//   header  : 8 bytes magic "SRSPOOL1", u32 sample rate (8000), u32 flags (0)
+//   record* : u32 sample offset from the session's t0, u16 sample count (1..65535),
+//             then `count` G.711 u-law bytes
+//
+// Records are appended as audio arrives and need not be in offset order. Where records of one leg
+// overlap, the mixer applies them sorted by offset (then file order), so the later-starting one wins.
+// A trailing partial record (a process killed mid-write) is ignored. Gaps between records are silence.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace srs {
+
+constexpr size_t kSpoolHeaderSize = 16;
+constexpr size_t kSpoolRecordHeaderSize = 6;
+constexpr uint32_t kSampleRate = 8000;
+constexpr size_t kMaxRecordSamples = 65535;
+
+// Creates the spool file with its header. Fails (returns errno) if it already exists.
+int createSpoolFile(const std::string& path);
+
+// Appends bytes with open-append-close, so no descriptor is held between batches. Returns 0 or errno.
+int appendToFile(const std::string& path, const uint8_t* data, size_t length);
+
+// Pending, not yet written records of one leg; consecutive audio is merged into one record.
+class SpoolBuffer {
+ public:
+  // Appends u-law samples placed at `offset` samples (negative offsets are clipped at 0).
+  void append(int64_t offset, const uint8_t* ulaw, size_t count);
+  // Appends `count` samples produced by `convert(i)`; used to convert A-law in place.
+  template <typename F>
+  void appendConverted(int64_t offset, size_t count, F convert) {
+    if (offset < 0) {
+      const size_t skip = static_cast<size_t>(-offset);
+      if (skip >= count) return;
+      for (size_t i = skip; i < count; ++i) scratch_.push_back(convert(i));
+      appendScratch(0);
+      return;
+    }
+    for (size_t i = 0; i < count; ++i) scratch_.push_back(convert(i));
+    appendScratch(offset);
+  }
+  const std::vector<uint8_t>& bytes() const { return bytes_; }
+  bool empty() const { return bytes_.empty(); }
+  void clear();
+
+ private:
+  void appendScratch(int64_t offset);
+  std::vector<uint8_t> bytes_;
+  std::vector<uint8_t> scratch_;
+  size_t lastHeader_ = SIZE_MAX;  // index of the last record header in bytes_, if any
+  int64_t lastEnd_ = -1;          // sample offset just after the last record
+};
+
+struct SpoolRecord {
+  uint32_t offset;
+  uint16_t count;
+  size_t dataPos;  // position of the u-law bytes in the file contents
+  uint32_t order;  // index in file order
+};
+
+struct SpoolContents {
+  std::vector<uint8_t> data;
+  std::vector<SpoolRecord> records;
+  bool truncated = false;  // a trailing partial record was ignored
+};
+
+// Reads a whole spool file. Returns 0, an errno, or -1 with `error` set for a format error.
+int readSpoolFile(const std::string& path, SpoolContents* out, std::string* error);
+
+}  // namespace srs

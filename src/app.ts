@@ -1,0 +1,192 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import type { Config } from './config.js';
+import type { Logger } from './log.js';
+import { openDatabase, type Database } from './store/db.js';
+import { loadMediaEngine, PortPool } from './media/index.js';
+import type { MediaEngine } from './media/types.js';
+import { ensureKeyPair } from './pipeline/keys.js';
+import { startPipeline, type Pipeline } from './pipeline/index.js';
+import { RecordingService } from './recording/service.js';
+import { startHttpServer } from './api/server.js';
+import { attachMonitor, type Monitor } from './monitor/index.js';
+import { startSipEdge, type SipEdge } from './sip/edge/index.js';
+import { startSiprecApp, type SiprecApp } from './sip/app/index.js';
+
+/**
+ * The composition root: builds every part, wires them, and shuts them down in order (stop taking
+ * calls, end live calls into the pipeline, drain jobs, close the database).
+ */
+export interface RunningServer {
+  readonly config: Config;
+  readonly adminToken: string;
+  readonly sipPort: number;
+  readonly httpPort: number;
+  readonly recording: RecordingService;
+  readonly db: Database;
+  readonly pipeline: Pipeline;
+  stop(): Promise<void>;
+}
+
+async function adminToken(config: Config, log: Logger): Promise<string> {
+  if (config.adminToken) return config.adminToken;
+  const file = join(config.dataDir, 'admin-token');
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch {
+    const token = randomBytes(24).toString('base64url');
+    await writeFile(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
+    log.warn({ file }, 'generated an admin token for the live monitor (set SRS_ADMIN_TOKEN to choose one)');
+    process.stderr.write(`\n  Admin token (live monitor, API): ${token}\n  Stored in ${file}\n\n`);
+    return token;
+  }
+}
+
+async function waitForApp(p: Promise<SiprecApp>, log: Logger, where: string): Promise<SiprecApp | null> {
+  const timeout = new Promise<null>((r) => setTimeout(() => r(null), 5000).unref());
+  const app = await Promise.race([p, timeout]);
+  if (!app) log.warn({ drachtio: where }, 'drachtio server not reachable yet; the application keeps retrying');
+  return app;
+}
+
+export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  const t0 = Date.now();
+  await mkdir(config.dataDir, { recursive: true });
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        log.error({ err }, 'error during shutdown');
+      }
+    }
+    cleanups.length = 0;
+  };
+
+  try {
+    const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
+    cleanups.push(() => db.close());
+
+    const key = await ensureKeyPair({
+      keysDir: join(config.dataDir, 'keys'),
+      passphrase: config.keys.passphrase,
+      log,
+      db,
+    });
+    if (key.generatedPassphrase) {
+      log.warn('generated a passphrase for the recording key; it is shown once and never stored');
+      process.stderr.write(
+        `\n  WARNING: recording key passphrase (shown once, not stored; keep it safe,\n` +
+          `  set SRS_KEY_PASSPHRASE to use your own): ${key.generatedPassphrase}\n\n`,
+      );
+    }
+
+    const engine: MediaEngine = loadMediaEngine({ bindAddress: config.media.bindAddress });
+    cleanups.push(() => engine.close());
+
+    const pipeline = await startPipeline({
+      db,
+      mixer: engine,
+      dataDir: config.dataDir,
+      log,
+      concurrency: config.pipeline.concurrency,
+      mp3: { bitrateKbps: config.pipeline.mp3Bitrate, sampleRate: config.pipeline.mp3SampleRate },
+      key: { fingerprint: key.fingerprint, publicKeyArmored: key.publicKeyArmored },
+    });
+    cleanups.push(() => pipeline.stop());
+
+    const recording = new RecordingService({
+      engine,
+      ports: new PortPool(config.media.portMin, config.media.portMax),
+      store: db.recordings,
+      finalize: pipeline,
+      dataDir: config.dataDir,
+      maxSessions: config.limits.maxSessions,
+      log,
+    });
+    cleanups.push(() => recording.close());
+
+    const token = await adminToken(config, log);
+    let sipApp: SiprecApp | null = null;
+    const http: Server = await startHttpServer({
+      host: config.http.host,
+      port: config.http.port,
+      log,
+      health: async () => {
+        const dbOk = await db.pool.query('select 1').then(
+          () => true,
+          () => false,
+        );
+        const sipOk = sipApp?.connected ?? false;
+        return { ok: dbOk && sipOk, details: { database: dbOk, sip: sipOk, activeCalls: recording.activeCount } };
+      },
+    });
+    cleanups.push(() => new Promise<void>((r) => http.close(() => r())));
+    const monitor: Monitor = attachMonitor({ server: http, token, source: recording, log });
+    cleanups.push(() => monitor.close());
+
+    let edge: SipEdge | null = null;
+    let drachtio = config.drachtio.host
+      ? { host: config.drachtio.host, port: config.drachtio.port, secret: config.drachtio.secret ?? '' }
+      : null;
+    if (!drachtio) {
+      const secret = randomBytes(16).toString('hex');
+      edge = await startSipEdge({
+        sip: { host: config.sip.host, port: config.sip.port, publicAddress: config.sip.publicAddress },
+        control: { host: '127.0.0.1', port: 0, secret },
+        log: log.child({ part: 'edge' }),
+      });
+      cleanups.push(() => edge?.close());
+      drachtio = { host: '127.0.0.1', port: edge.controlPort, secret };
+    }
+    sipApp = await waitForApp(
+      startSiprecApp({
+        drachtio,
+        recording,
+        log,
+        mediaAddress: config.media.advertiseAddress,
+        publicAddress: config.sip.publicAddress,
+      }),
+      log,
+      `${drachtio.host}:${drachtio.port}`,
+    );
+    // Stop taking calls first on shutdown: the app is closed before live calls are ended.
+    cleanups.push(() => sipApp?.close());
+
+    const address = http.address();
+    const httpPort = typeof address === 'object' && address ? address.port : config.http.port;
+    const sipPort = edge?.sipPort ?? config.sip.port;
+    log.info(
+      {
+        startupMs: Date.now() - t0,
+        sip: edge ? `udp+tcp ${config.sip.host}:${sipPort} (embedded edge)` : `via drachtio-server ${drachtio.host}:${drachtio.port}`,
+        http: `http://${config.http.host}:${httpPort}`,
+        monitor: `ws://${config.http.host}:${httpPort}/monitor`,
+        rtp: `${config.media.bindAddress} ports ${config.media.portMin}-${config.media.portMax}`,
+        dataDir: config.dataDir,
+        recordings: join(config.dataDir, 'recordings'),
+        spool: join(config.dataDir, 'spool'),
+        database: config.databaseUrl ? 'DATABASE_URL' : `embedded Postgres in ${join(config.dataDir, 'pg')}`,
+        keyFingerprint: key.fingerprint,
+      },
+      'SIPREC recording server ready',
+    );
+
+    return {
+      config,
+      adminToken: token,
+      sipPort,
+      httpPort,
+      recording,
+      db,
+      pipeline,
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

@@ -1,0 +1,239 @@
+import { createHash } from 'node:crypto';
+import { chmod, open, readFile, rename, unlink } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import { Command, Option } from 'commander';
+import * as openpgp from 'openpgp';
+import type { Config } from '../config.js';
+import { NotFoundError, SrsError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { KeyPassphraseError, loadPrivateKey } from '../pipeline/keys.js';
+import { openDatabase, type Database } from '../store/db.js';
+import type { RecordingRow } from '../store/types.js';
+
+/**
+ * `srs recordings list|get`. Errors print one line (`srs: ...`) to stderr, never a stack trace,
+ * and set process.exitCode:
+ *   0  done
+ *   1  failure: unknown recording, no such artifact, integrity mismatch, database or I/O error
+ *   2  no usable passphrase: none given and no TTY to ask on, or a wrong one
+ * The database is opened per command: attached to a running embedded Postgres (the server's),
+ * or started for the command and stopped after it.
+ */
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  stdin: NodeJS.ReadStream;
+}
+
+class CliError extends SrsError {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super('ERR_CLI', message);
+  }
+}
+
+/** The JSON shape of one recording in `list --json`. */
+export function recordingJson(r: RecordingRow) {
+  return {
+    id: r.id,
+    sessionId: r.sessionId,
+    callId: r.callId,
+    srcAddress: r.srcAddress,
+    startedAt: r.startedAt.toISOString(),
+    endedAt: r.endedAt ? r.endedAt.toISOString() : null,
+    durationMs: r.durationMs,
+    state: r.state,
+    error: r.error,
+    participants: r.participants.map((p) => ({
+      participantId: p.participantId,
+      aor: p.aor,
+      name: p.name,
+      sends: p.sendsLabels,
+    })),
+    streams: r.streams.map((s) => ({ ...s })),
+    files: r.files.map((f) => ({ ...f })),
+  };
+}
+
+function table(rows: RecordingRow[]): string {
+  const head = ['ID', 'STARTED (UTC)', 'DURATION', 'STATE', 'CALL-ID', 'PARTICIPANTS'];
+  const body = rows.map((r) => [
+    r.id,
+    r.startedAt.toISOString().replace('T', ' ').slice(0, 19),
+    r.durationMs === null ? '-' : `${(r.durationMs / 1000).toFixed(1)}s`,
+    r.state,
+    r.callId,
+    r.participants.map((p) => p.name || p.aor || p.participantId || '?').join(', ') || '-',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [line(head), ...body.map(line)].join('\n') + '\n';
+}
+
+/** Reads a line from the terminal without echoing it. */
+function promptHidden(io: CliIo, question: string): Promise<string> {
+  const stdin = io.stdin;
+  return new Promise((resolve, reject) => {
+    let value = '';
+    const done = (err?: Error) => {
+      stdin.setRawMode(false);
+      stdin.pause();
+      stdin.removeListener('data', onData);
+      io.stderr.write('\n');
+      if (err) reject(err);
+      else resolve(value);
+    };
+    const onData = (chunk: Buffer | string) => {
+      for (const ch of chunk.toString('utf8')) {
+        if (ch === '\r' || ch === '\n' || ch === '\u0004') return done();
+        if (ch === '\u0003') return done(new CliError('cancelled', 2));
+        if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
+        else value += ch;
+      }
+    };
+    io.stderr.write(question);
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.on('data', onData);
+  });
+}
+
+async function passphraseFor(config: Config, io: CliIo, file: string | undefined): Promise<string> {
+  if (file) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      throw new CliError(`cannot read passphrase file ${file}: ${(err as Error).message}`, 2);
+    }
+    return text.replace(/\r?\n$/, '');
+  }
+  if (config.keys.passphrase) return config.keys.passphrase;
+  if (io.stdin.isTTY) return promptHidden(io, 'Passphrase for the recording key: ');
+  throw new CliError('a passphrase is needed: use --passphrase-file, set SRS_KEY_PASSPHRASE, or run on a terminal', 2);
+}
+
+async function withDatabase<T>(config: Config, fn: (db: Database) => Promise<T>): Promise<T> {
+  // Logs would mix with the command's output on stdout: the CLI reports through its errors instead.
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log: createLogger('silent') });
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+async function getArtifact(
+  config: Config,
+  io: CliIo,
+  id: string,
+  opts: { format: 'mp3' | 'wav'; out: string; passphraseFile?: string },
+): Promise<void> {
+  const { rec, file } = await withDatabase(config, async (db) => {
+    const r = await db.recordings.get(id);
+    if (!r) throw new NotFoundError(`recording ${id} not found`);
+    return { rec: r, file: r.files.find((f) => f.kind === opts.format) };
+  });
+  if (!file) throw new NotFoundError(`recording ${id} has no ${opts.format} artifact (state: ${rec.state})`);
+  const path = isAbsolute(file.path) ? file.path : join(config.dataDir, file.path);
+  const cipher = await readFile(path).catch((err: Error) => {
+    throw new CliError(`cannot read ${path}: ${err.message}`, 1);
+  });
+  if (sha256(cipher) !== file.sha256Cipher) {
+    throw new CliError(`${path} does not match the catalogue's SHA-256: the file was altered or damaged`, 1);
+  }
+  const passphrase = await passphraseFor(config, io, opts.passphraseFile);
+  let key: openpgp.PrivateKey;
+  try {
+    key = await loadPrivateKey(join(config.dataDir, 'keys'), file.keyFingerprint, passphrase);
+  } catch (err) {
+    if (err instanceof KeyPassphraseError) throw new CliError(err.message, 2);
+    throw err;
+  }
+  const message = await openpgp.readMessage({ binaryMessage: cipher });
+  const { data } = await openpgp.decrypt({ message, decryptionKeys: key, format: 'binary' });
+  const plain = data as Uint8Array;
+  if (sha256(plain) !== file.sha256Plain) {
+    throw new CliError(`decrypted ${opts.format} does not match the catalogue's SHA-256`, 1);
+  }
+  if (opts.out === '-') {
+    io.stdout.write(plain);
+    return;
+  }
+  const tmp = `${opts.out}.${process.pid}.part`;
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(plain);
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await fh.close();
+  await chmod(tmp, 0o600);
+  await rename(tmp, opts.out);
+  io.stderr.write(`wrote ${opts.out} (${plain.length} bytes, sha256 ${file.sha256Plain})\n`);
+}
+
+/** Runs an action; any error becomes one line on stderr and an exit code. */
+function guarded<A extends unknown[]>(io: CliIo, fn: (...args: A) => Promise<void>) {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (err) {
+      const code = err instanceof CliError ? err.exitCode : 1;
+      const msg = err instanceof Error ? err.message : String(err);
+      io.stderr.write(`srs: ${msg.split('\n')[0]}\n`);
+      process.exitCode = code;
+    }
+  };
+}
+
+export function recordingsCommand(
+  getConfig: () => Config,
+  io: CliIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin },
+): Command {
+  const cmd = new Command('recordings').description('list recordings and export their audio');
+
+  cmd
+    .command('list')
+    .description('list recordings, newest first')
+    .option('--json', 'print a JSON array')
+    .option('--limit <n>', 'at most this many', (v) => Number.parseInt(v, 10), 50)
+    .option('--offset <n>', 'skip this many', (v) => Number.parseInt(v, 10), 0)
+    .action(
+      guarded(io, async (opts: { json?: boolean; limit: number; offset: number }) => {
+        if (!Number.isInteger(opts.limit) || opts.limit < 1) throw new CliError('--limit must be a positive integer', 2);
+        const config = getConfig();
+        const rows = await withDatabase(config, (db) =>
+          db.recordings.list({ limit: opts.limit, offset: Math.max(0, opts.offset || 0) }),
+        );
+        io.stdout.write(opts.json ? JSON.stringify(rows.map(recordingJson), null, 2) + '\n' : table(rows));
+      }),
+    );
+
+  cmd
+    .command('get')
+    .description('decrypt a recording artifact to a file')
+    .argument('<id>', 'recording id')
+    .addOption(new Option('--format <format>', 'which artifact').choices(['mp3', 'wav']).default('mp3'))
+    .requiredOption('--out <file>', "where to write the plaintext ('-' for stdout)")
+    .option('--passphrase-file <file>', 'file holding the key passphrase (else SRS_KEY_PASSPHRASE, else a prompt)')
+    .action(
+      guarded(io, async (id: string, opts: { format: 'mp3' | 'wav'; out: string; passphraseFile?: string }) => {
+        await getArtifact(getConfig(), io, id, opts);
+      }),
+    );
+
+  return cmd;
+}

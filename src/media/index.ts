@@ -1,0 +1,13 @@
+/** The media engine's public face: types, loading, mixing and the RTP port pool. */
+export type * from './types.js';
+export {
+  defaultAddonPath,
+  loadMediaEngine,
+  MediaEngineLoadError,
+  mixSpool,
+  PortInUseError,
+  SESSION_FILE,
+  spoolFilePath,
+} from './engine.js';
+export type { LoadMediaEngineOptions, SessionFile } from './engine.js';
+export { PortPool } from './ports.js';

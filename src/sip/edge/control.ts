@@ -1,0 +1,206 @@
+/**
+ * Server side of the drachtio control protocol, as drachtio-srf's lib/wire-protocol.js and
+ * lib/drachtio-agent.js speak it: TCP, each message framed `<byte length>#<msgId>|<type>|...`.
+ * This module handles framing, authentication, routes and pings; `sip` messages go to the core.
+ */
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import net from 'node:net';
+import type { EdgeLogger } from './types.js';
+
+const MAX_FRAME = 16 * 1024 * 1024;
+
+export interface AppConn {
+  readonly id: number;
+  readonly remote: string;
+  authenticated: boolean;
+  readonly routes: Set<string>;
+  /** Send `<msgId>|<payload>`; returns the new msgId. */
+  send(payload: string): string;
+  /** Send `response|<msgId>|<rest>`. */
+  reply(msgId: string, rest: string): void;
+  closed: boolean;
+}
+
+export interface ControlHandlers {
+  /** `sip|<txnId>|<dialogId>[|...]\r\n<sip message>` from the app. */
+  onSip(conn: AppConn, msgId: string, leader: string[], sip: string): void;
+  onClose(conn: AppConn): void;
+}
+
+export interface ControlOptions {
+  host: string;
+  port: number;
+  secret: string;
+  version: string;
+  /** `tcp/1.2.3.4:5060,udp/1.2.3.4:5060`, as drachtio-server reports its SIP contacts. */
+  hostports: () => string;
+  log: EdgeLogger;
+  handlers: ControlHandlers;
+}
+
+/** Extract complete `<len>#<payload>` frames from a buffer; length counts UTF-8 bytes. */
+export function takeFrames(buf: Buffer): { frames: string[]; rest: Buffer } {
+  const frames: string[] = [];
+  let b = buf;
+  for (;;) {
+    const hash = b.indexOf(0x23); // '#'
+    if (hash === -1) {
+      if (b.length > 12) throw new Error('missing length specifier');
+      break;
+    }
+    const lenText = b.toString('latin1', 0, hash);
+    if (!/^\d{1,9}$/.test(lenText)) throw new Error(`invalid length specifier "${lenText.slice(0, 20)}"`);
+    const len = Number(lenText);
+    if (len <= 0 || len > MAX_FRAME) throw new Error(`invalid frame length ${len}`);
+    const end = hash + 1 + len;
+    if (b.length < end) break;
+    frames.push(b.toString('utf8', hash + 1, end));
+    b = b.subarray(end);
+  }
+  return { frames, rest: b };
+}
+
+function secretMatches(given: string, expected: string): boolean {
+  const a = Buffer.from(given, 'utf8');
+  const b = Buffer.from(expected, 'utf8');
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export class ControlServer {
+  private server?: net.Server;
+  private readonly conns = new Set<AppConn & { socket: net.Socket }>();
+  private nextId = 1;
+  private boundPort = 0;
+
+  private constructor(private readonly opts: ControlOptions) {}
+
+  static async start(opts: ControlOptions): Promise<ControlServer> {
+    const c = new ControlServer(opts);
+    const server = net.createServer((sock) => c.adopt(sock));
+    c.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port, opts.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => opts.log.error({ err: String(err) }, 'drachtio control listener error'));
+    const addr = server.address();
+    c.boundPort = addr && typeof addr === 'object' ? addr.port : opts.port;
+    return c;
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** Authenticated apps that asked for requests of this method (`route|invite`). */
+  appsFor(method: string): AppConn[] {
+    const m = method.toLowerCase();
+    return [...this.conns].filter((c) => c.authenticated && !c.closed && c.routes.has(m));
+  }
+
+  private adopt(socket: net.Socket): void {
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true);
+    const { log } = this.opts;
+    const conn: AppConn & { socket: net.Socket } = {
+      id: this.nextId++,
+      remote: `${socket.remoteAddress}:${socket.remotePort}`,
+      authenticated: false,
+      routes: new Set(),
+      closed: false,
+      socket,
+      send: (payload: string) => {
+        const msgId = randomUUID();
+        const s = `${msgId}|${payload}`;
+        if (!socket.destroyed) socket.write(`${Buffer.byteLength(s, 'utf8')}#${s}`);
+        return msgId;
+      },
+      reply: (msgId: string, rest: string) => {
+        conn.send(`response|${msgId}|${rest}`);
+      },
+    };
+    this.conns.add(conn);
+    log.info({ app: conn.remote }, 'drachtio app connected');
+    let buf: Buffer = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      let frames: string[];
+      try {
+        ({ frames, rest: buf } = takeFrames(buf));
+      } catch (err) {
+        log.warn({ app: conn.remote, err: String(err) }, 'invalid control message, closing');
+        socket.destroy();
+        return;
+      }
+      for (const f of frames) {
+        if (conn.closed) return;
+        try {
+          this.onFrame(conn, f);
+        } catch (err) {
+          log.error({ app: conn.remote, err: String(err) }, 'failed to handle control message');
+        }
+      }
+    });
+    socket.on('error', (err) => log.debug({ app: conn.remote, err: String(err) }, 'control socket error'));
+    socket.on('close', () => {
+      conn.closed = true;
+      this.conns.delete(conn);
+      log.info({ app: conn.remote }, 'drachtio app disconnected');
+      this.opts.handlers.onClose(conn);
+    });
+  }
+
+  private onFrame(conn: AppConn & { socket: net.Socket }, frame: string): void {
+    const crlf = frame.indexOf('\r\n');
+    const leader = (crlf === -1 ? frame : frame.slice(0, crlf)).split('|');
+    const msgId = leader[0] ?? '';
+    const type = leader[1] ?? '';
+    if (!conn.authenticated) {
+      if (type !== 'authenticate') {
+        this.opts.log.warn({ app: conn.remote, type }, 'control message before authenticate, closing');
+        conn.socket.destroy();
+        return;
+      }
+      if (!secretMatches(leader[2] ?? '', this.opts.secret)) {
+        this.opts.log.warn({ app: conn.remote }, 'drachtio app failed to authenticate');
+        conn.reply(msgId, 'NOK|incorrect secret');
+        conn.closed = true;
+        conn.socket.end();
+        return;
+      }
+      conn.authenticated = true;
+      const hp = this.opts.hostports();
+      conn.reply(msgId, `OK|${hp}|${this.opts.version}|${hp}`);
+      return;
+    }
+    switch (type) {
+      case 'route':
+        conn.routes.add((leader[2] ?? '').toLowerCase());
+        conn.reply(msgId, 'OK');
+        return;
+      case 'remove_route':
+        conn.routes.delete((leader[2] ?? '').toLowerCase());
+        conn.reply(msgId, 'OK');
+        return;
+      case 'ping':
+        conn.reply(msgId, 'OK');
+        return;
+      case 'sip':
+        this.opts.handlers.onSip(conn, msgId, leader, crlf === -1 ? '' : frame.slice(crlf + 2));
+        return;
+      default:
+        // proxy, cdr routes and others are not offered by the embedded edge.
+        conn.reply(msgId, `NOK|${type} is not supported by the embedded SIP edge`);
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.conns) c.socket.destroy();
+    const s = this.server;
+    this.server = undefined;
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+  }
+}

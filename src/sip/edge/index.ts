@@ -1,0 +1,100 @@
+/**
+ * The embedded SIP server ("edge"): SIP over UDP/TCP on one side, the drachtio control protocol
+ * on the other, so that an unmodified drachtio-srf app connects to it as to drachtio-server.
+ */
+import os from 'node:os';
+import { ConfigError } from '../../errors.js';
+import { ControlServer } from './control.js';
+import { EdgeCore } from './core.js';
+import { SipTransport } from './transport.js';
+import type { TransportName } from './transport.js';
+import type { SipEdge, SipEdgeOptions } from './types.js';
+
+export type { EdgeLogger, SipEdge, SipEdgeOptions } from './types.js';
+export { parseMessage, serializeMessage, frameStream } from './message.js';
+export type { SipMessage, SipRequest, SipResponse, SipHeader } from './message.js';
+
+/** Version reported to apps; drachtio-srf enables pings from v0.8.2 on. */
+export const EDGE_VERSION = 'v0.9.10-srs-edge';
+
+function advertisedAddress(host: string, publicAddress?: string): string {
+  if (publicAddress) return publicAddress;
+  if (host !== '0.0.0.0' && host !== '::' && host !== '') return host;
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+export async function startSipEdge(opts: SipEdgeOptions): Promise<SipEdge> {
+  const transports: TransportName[] = opts.sip.transports?.length ? [...opts.sip.transports] : ['udp', 'tcp'];
+  if (!opts.control.secret) throw new ConfigError('sip edge: control.secret must not be empty');
+  const t1 = opts.timers?.t1 ?? 500;
+  const t2 = opts.timers?.t2 ?? 4000;
+  if (!(t1 > 0) || !(t2 >= t1)) throw new ConfigError('sip edge: timers need t1 > 0 and t2 >= t1');
+  const advertised = advertisedAddress(opts.sip.host, opts.sip.publicAddress);
+  const { log } = opts;
+
+  // The core needs the transport and the control server, and both deliver into the core.
+  let core: EdgeCore | undefined;
+  const transport = await SipTransport.start({
+    host: opts.sip.host,
+    port: opts.sip.port,
+    transports,
+    log,
+    onMessage: (m) => core?.onNetwork(m),
+  });
+  let control: ControlServer;
+  try {
+    control = await ControlServer.start({
+      host: opts.control.host,
+      port: opts.control.port,
+      secret: opts.control.secret,
+      version: EDGE_VERSION,
+      hostports: () =>
+        ['tcp', 'udp']
+          .filter((t) => transports.includes(t as TransportName))
+          .map((t) => `${t}/${advertised}:${transport.port}`)
+          .join(','),
+      log,
+      handlers: {
+        onSip: (conn, msgId, leader, sip) => core?.onAppSip(conn, msgId, leader, sip),
+        onClose: (conn) => core?.onAppClose(conn),
+      },
+    });
+  } catch (err) {
+    await transport.close();
+    throw err;
+  }
+  core = new EdgeCore({
+    log,
+    timers: { t1, t2, t4: t1 >= 500 ? 5000 : 10 * t1 },
+    advertised,
+    port: () => transport.port,
+    send: (peer, data) => transport.send(peer.transport, peer.address, peer.port, data),
+    hasConnection: (a, p) => transport.hasConnection(a, p),
+    appsFor: (m) => control.appsFor(m),
+  });
+  log.info(
+    { sip: `${opts.sip.host}:${transport.port}`, transports, control: `${opts.control.host}:${control.port}` },
+    'sip edge listening',
+  );
+
+  let closing: Promise<void> | undefined;
+  const c = core;
+  return {
+    get sipPort() {
+      return transport.port;
+    },
+    get controlPort() {
+      return control.port;
+    },
+    close() {
+      closing ??= (async () => {
+        c.close();
+        await Promise.all([control.close(), transport.close()]);
+      })();
+      return closing;
+    },
+  };
+}

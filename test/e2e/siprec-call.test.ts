@@ -1,0 +1,222 @@
+/**
+ * End to end: the real server (`srs serve` as a child process with its embedded Postgres, edge,
+ * drachtio-srf app, native engine and pipeline), a SIPREC call placed by SIPp with two RTP flows,
+ * and the result checked as a user would: the catalogue via `srs recordings list --json`, the
+ * encrypted files decrypted by the real gpg, the WAV checked by its sound, no plaintext left.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { ROOT, SRS_BIN, freePort, run, startTestServer, type TestServer } from '../helpers/server.js';
+import { gpgDecrypt } from '../helpers/gpg.js';
+import { decodeUlawWav, goertzelPower, parseWav } from '../helpers/audio.js';
+
+const SCENARIOS = join(ROOT, 'sip-scenarios');
+
+interface ListedRecording {
+  id: string;
+  sessionId: string | null;
+  callId: string;
+  startedAt: string;
+  endedAt: string | null;
+  durationMs: number | null;
+  state: string;
+  participants: { participantId: string; aor: string | null; name: string | null; sends: string[] }[];
+  files: { kind: string; path: string; sha256Plain: string; sha256Cipher: string }[];
+}
+
+async function sipp(server: TestServer, scenario: string, extra: string[] = []): ReturnType<typeof run> {
+  const port = await freePort(true);
+  return run(
+    'sipp',
+    [
+      '-sf',
+      scenario,
+      '-m',
+      '1',
+      '-s',
+      'srs',
+      '-i',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-mp',
+      String(42000 + 4 * Math.floor(Math.random() * 4000)),
+      '-timeout',
+      '30s',
+      '-timeout_error',
+      '-nostdin',
+      '-trace_err',
+      ...extra,
+      `127.0.0.1:${server.sipPort}`,
+    ],
+    { cwd: SCENARIOS, timeoutMs: 45000 },
+  );
+}
+
+async function listRecordings(server: TestServer): Promise<ListedRecording[]> {
+  const r = await run(process.execPath, [SRS_BIN, 'recordings', 'list', '--json'], { env: server.env });
+  assert.equal(r.code, 0, `srs recordings list failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as ListedRecording[];
+}
+
+async function waitForState(server: TestServer, callId: string, state: string): Promise<ListedRecording> {
+  const deadline = Date.now() + 60000;
+  for (;;) {
+    const rec = (await listRecordings(server)).find((r) => r.callId === callId);
+    if (rec?.state === state) return rec;
+    if (rec?.state === 'failed' || Date.now() > deadline) {
+      assert.fail(`recording for ${callId} is ${rec?.state ?? 'missing'}, wanted ${state}\n${server.output().slice(-3000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Fraction of a window's energy at one frequency (1.0 for a pure tone at that frequency). */
+function toneFraction(x: Int16Array, startSample: number, length: number, freq: number): number {
+  let energy = 0;
+  for (let i = startSample; i < startSample + length; i++) energy += (x[i] ?? 0) ** 2;
+  if (energy < length * 200 * 200) return 0; // quieter than about -44 dBFS: silence
+  return (2 * goertzelPower(x, startSample, length, freq)) / (length * energy);
+}
+
+/** ms of the first 40 ms window where `freq` carries most of the energy. */
+function onsetMs(x: Int16Array, freq: number): number {
+  for (let s = 0; s + 320 <= x.length; s += 40) if (toneFraction(x, s, 320, freq) > 0.4) return s / 8;
+  return -1;
+}
+
+async function walk(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await walk(p)));
+    else out.push(p);
+  }
+  return out;
+}
+
+describe('SIPREC call end to end (SIPp -> srs serve -> gpg)', { timeout: 240000 }, () => {
+  let server: TestServer;
+  const monitorMessages: { type: string; call?: { callId: string } }[] = [];
+  let ws: WebSocket;
+
+  before(async () => {
+    server = await startTestServer();
+    await server.waitFor(/SIPREC recording server ready/, 60000);
+    ws = new WebSocket(`ws://127.0.0.1:${server.httpPort}/monitor`, {
+      headers: { authorization: `Bearer ${server.token}` },
+    });
+    ws.on('message', (d) => monitorMessages.push(JSON.parse(String(d)) as { type: string }));
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+  });
+
+  after(async () => {
+    ws?.close();
+    const code = await server?.stop();
+    assert.equal(code, 0, `server did not shut down cleanly:\n${server?.output().slice(-3000)}`);
+  });
+
+  it('refuses a monitor connection without the token', async () => {
+    const bad = new WebSocket(`ws://127.0.0.1:${server.httpPort}/monitor?token=wrong`);
+    const status = await new Promise<number>((resolve) => {
+      bad.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      bad.once('open', () => resolve(101));
+      bad.once('error', () => resolve(-1));
+    });
+    assert.equal(status, 401);
+  });
+
+  it('records a two-party call: catalogue, gpg-readable files, both tones at their times, no plaintext', async () => {
+    const r = await sipp(server, 'siprec-basic.xml', ['-trace_msg', '-message_file', join(server.dataDir, 'sipp-basic.log')]);
+    const trace = await readFile(join(server.dataDir, 'sipp-basic.log'), 'utf8').catch(() => '');
+    assert.equal(r.code, 0, `sipp failed (${r.code}): ${r.stdout.slice(-2000)} ${r.stderr}`);
+    const callId = /Call-ID: (\S+)/.exec(trace)?.[1];
+    assert.ok(callId, 'Call-ID found in the SIPp trace');
+    // The 200 OK answered recvonly with each label echoed and the SRS feature tag.
+    const ok = trace.slice(trace.indexOf('SIP/2.0 200 OK'));
+    assert.match(ok, /Contact: <sip:[^>]+>;\+sip\.srs/);
+    assert.equal(ok.match(/a=recvonly/g)?.length, 2);
+    assert.match(ok, /a=label:1[\s\S]*a=label:2/);
+
+    const rec = await waitForState(server, callId, 'stored');
+    assert.equal(rec.sessionId, 'c2lwcC1zZXNzaW9uLTAwMQ==');
+    assert.ok(rec.durationMs && rec.durationMs >= 3000 && rec.durationMs < 10000, `duration ${rec.durationMs}`);
+    assert.ok(rec.endedAt && rec.startedAt);
+    const byAor = new Map(rec.participants.map((p) => [p.aor, p]));
+    assert.deepEqual(byAor.get('sip:alice@example.com')?.sends, ['1']);
+    assert.equal(byAor.get('sip:alice@example.com')?.name, 'Alice Example');
+    assert.deepEqual(byAor.get('sip:bob@example.com')?.sends, ['2']);
+
+    // Monitor saw the call start and end.
+    const types = monitorMessages.map((m) => `${m.type}:${m.call?.callId ?? ''}`);
+    assert.ok(types.includes('snapshot:'), types.join());
+    assert.ok(types.includes(`call-start:${callId}`), types.join());
+    assert.ok(types.includes(`call-end:${callId}`), types.join());
+
+    // Encrypted files in data/recordings/YYYY/MM/DD, readable by the real gpg with the generated key.
+    const day = rec.startedAt.slice(0, 10).replaceAll('-', '/');
+    const wavFile = rec.files.find((f) => f.kind === 'wav');
+    const mp3File = rec.files.find((f) => f.kind === 'mp3');
+    assert.ok(wavFile && mp3File, 'wav and mp3 files catalogued');
+    assert.ok(wavFile.path.includes(join('recordings', day)), wavFile.path);
+    assert.match(wavFile.path, /\.wav\.gpg$/);
+    const privateKey = join(server.dataDir, 'keys', 'private.asc');
+    const wav = await gpgDecrypt(privateKey, server.passphrase, wavFile.path);
+    const mp3 = await gpgDecrypt(privateKey, server.passphrase, mp3File.path);
+    assert.ok(mp3.subarray(0, 3).toString() === 'ID3' || (mp3[0] === 0xff && ((mp3[1] ?? 0) & 0xe0) === 0xe0), 'MP3 frame');
+
+    // The mixed WAV: G.711 u-law mono 8 kHz; alice's 440 Hz at t0..t0+2 s, bob's 1000 Hz from t0+1 s.
+    const info = parseWav(wav);
+    assert.equal(info.formatTag, 7);
+    assert.equal(info.channels, 1);
+    assert.equal(info.sampleRate, 8000);
+    const pcm = decodeUlawWav(wav);
+    const a = onsetMs(pcm, 440);
+    const b = onsetMs(pcm, 1000);
+    assert.ok(a >= 0 && b >= 0, `both tones present (440 at ${a} ms, 1000 at ${b} ms)`);
+    assert.ok(Math.abs(b - a - 1000) <= 40, `bob starts 1 s after alice: ${b - a} ms`);
+    const at = (ms: number): number => Math.round((a + ms) * 8);
+    assert.ok(toneFraction(pcm, at(200), 1600, 440) > 0.8, 'only alice at 0.2-0.4 s');
+    assert.ok(toneFraction(pcm, at(1200), 1600, 440) > 0.3, 'alice in the overlap');
+    assert.ok(toneFraction(pcm, at(1200), 1600, 1000) > 0.3, 'bob in the overlap');
+    assert.ok(toneFraction(pcm, at(2300), 1600, 1000) > 0.8, 'only bob at 2.3-2.5 s');
+    assert.ok(toneFraction(pcm, at(2300), 1600, 440) < 0.05, 'alice silent after 2 s');
+
+    // srs recordings get decrypts to the same bytes.
+    const outFile = join(server.dataDir, 'out.wav');
+    const got = await run(process.execPath, [SRS_BIN, 'recordings', 'get', rec.id, '--format', 'wav', '--out', outFile], {
+      env: server.env,
+    });
+    assert.equal(got.code, 0, got.stderr);
+    assert.deepEqual(await readFile(outFile), wav);
+
+    // No plaintext audio left under data/ (outside the database and our own output file).
+    const files = (await walk(server.dataDir)).filter((f) => !f.startsWith(join(server.dataDir, 'pg')) && f !== outFile);
+    for (const f of files) {
+      assert.doesNotMatch(f, /\.(wav|mp3|spool)$/, `plaintext left: ${f}`);
+      if ((await stat(f)).size >= 4) {
+        const head = (await readFile(f)).subarray(0, 4).toString('latin1');
+        assert.ok(head !== 'RIFF' && head.slice(0, 3) !== 'ID3', `plaintext audio in ${f}`);
+      }
+    }
+  });
+
+  for (const [scenario, status] of [
+    ['bad-no-sdp.xml', 400],
+    ['bad-garbage-multipart.xml', 400],
+    ['bad-g729-only.xml', 488],
+  ] as const) {
+    it(`answers ${scenario} with ${status} and stays up`, async () => {
+      const r = await sipp(server, scenario);
+      assert.equal(r.code, 0, `sipp did not get ${status}: ${r.stdout.slice(-1500)} ${r.stderr}`);
+      const health = await fetch(`http://127.0.0.1:${server.httpPort}/healthz`);
+      assert.equal(health.status, 200);
+    });
+  }
+});

@@ -1,0 +1,148 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const SRS_BIN = join(ROOT, 'bin', 'srs.js');
+
+/** A TCP port that is free now (and its UDP twin, for SIP). */
+export async function freePort(udpToo = false): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const a = s.address();
+        s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+      });
+    });
+    if (!udpToo) return port;
+    const ok = await new Promise<boolean>((resolve) => {
+      const u = createSocket('udp4');
+      u.once('error', () => resolve(false));
+      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
+    });
+    if (ok) return port;
+  }
+}
+
+export interface TestServer {
+  proc: ChildProcess;
+  env: Record<string, string>;
+  dataDir: string;
+  sipPort: number;
+  httpPort: number;
+  token: string;
+  passphrase: string;
+  output: () => string;
+  /** Resolves when the process logs a line matching re. */
+  waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `srs serve` as a real child process on free ports with its own data directory. */
+export async function startTestServer(extraEnv: Record<string, string> = {}, dataDir?: string): Promise<TestServer> {
+  const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'srs-e2e-')));
+  const sipPort = await freePort(true);
+  const httpPort = await freePort();
+  const rtpBase = 20000 + 2 * Math.floor(Math.random() * 5000);
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    SRS_DATA_DIR: dir,
+    SIP_HOST: '127.0.0.1',
+    SIP_PORT: String(sipPort),
+    HTTP_HOST: '127.0.0.1',
+    HTTP_PORT: String(httpPort),
+    RTP_BIND_ADDRESS: '127.0.0.1',
+    RTP_PORT_MIN: String(rtpBase),
+    RTP_PORT_MAX: String(rtpBase + 999),
+    SRS_KEY_PASSPHRASE: 'e2e-secret-passphrase',
+    SRS_ADMIN_TOKEN: 'e2e-admin-token',
+    LOG_LEVEL: 'info',
+    ...extraEnv,
+  };
+  delete env.DATABASE_URL;
+  if (extraEnv.DATABASE_URL) env.DATABASE_URL = extraEnv.DATABASE_URL;
+  const proc = spawn(process.execPath, [SRS_BIN, 'serve'], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
+  const onData = (d: Buffer): void => {
+    out += d.toString();
+    for (const w of [...waiters]) {
+      const line = out.split('\n').find((l) => w.re.test(l));
+      if (line) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  };
+  proc.stdout?.on('data', onData);
+  proc.stderr?.on('data', onData);
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const server: TestServer = {
+    proc,
+    env,
+    dataDir: dir,
+    sipPort,
+    httpPort,
+    token: env.SRS_ADMIN_TOKEN as string,
+    passphrase: env.SRS_KEY_PASSPHRASE as string,
+    output: () => out,
+    waitFor(re, timeoutMs = 30000) {
+      const line = out.split('\n').find((l) => re.test(l));
+      if (line) return Promise.resolve(line);
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(
+          () => reject(new Error(`timed out waiting for ${re} in server output:\n${out.slice(-4000)}`)),
+          timeoutMs,
+        );
+        waiters.push({
+          re,
+          resolve: (l) => {
+            clearTimeout(t);
+            resolve(l);
+          },
+        });
+        void exited.then((code) => {
+          clearTimeout(t);
+          reject(new Error(`server exited (${code}) before ${re}:\n${out.slice(-4000)}`));
+        });
+      });
+    },
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+      proc.kill(signal);
+      const t = setTimeout(() => proc.kill('SIGKILL'), 20000);
+      const code = await exited;
+      clearTimeout(t);
+      return code;
+    },
+  };
+  return server;
+}
+
+/** Runs a command to completion, capturing output. */
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string>; input?: string; timeoutMs?: number } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const t = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 60000);
+    p.once('error', reject);
+    p.once('close', (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
+    p.stdin.end(opts.input ?? '');
+  });
+}

@@ -1,0 +1,359 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { createLogger } from '../../src/log.js';
+import type { MixOptions, MixResult } from '../../src/media/types.js';
+import { finalizeRecording, type FinalizeStep } from '../../src/pipeline/finalize.js';
+import { startPipeline } from '../../src/pipeline/index.js';
+import { ensureKeyPair, KeyPassphraseError, loadPrivateKey } from '../../src/pipeline/keys.js';
+import { openDatabase, type Database } from '../../src/store/db.js';
+
+const run = promisify(execFile);
+const log = createLogger('silent');
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** G.711 u-law encoding of one 16-bit sample (ITU-T G.711, with the usual bias of 0x84). */
+function ulaw(sample: number): number {
+  const sign = sample < 0 ? 0x80 : 0;
+  let s = Math.min(Math.abs(sample), 32635) + 0x84;
+  let exp = 7;
+  for (let mask = 0x4000; (s & mask) === 0 && exp > 0; mask >>= 1) exp--;
+  const mant = (s >> (exp + 3)) & 0x0f;
+  s = ~(sign | (exp << 4) | mant) & 0xff;
+  return s;
+}
+
+/** A mono 8 kHz u-law WAV (format tag 7) with a fact chunk: `ms` of a 440 Hz tone. */
+function toneWav(ms: number, hz = 440): Buffer {
+  const n = (8000 * ms) / 1000;
+  const data = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) data[i] = ulaw(Math.round(12000 * Math.sin((2 * Math.PI * hz * i) / 8000)));
+  const fmt = Buffer.alloc(18);
+  fmt.writeUInt16LE(7, 0);
+  fmt.writeUInt16LE(1, 2);
+  fmt.writeUInt32LE(8000, 4);
+  fmt.writeUInt32LE(8000, 8);
+  fmt.writeUInt16LE(1, 12);
+  fmt.writeUInt16LE(8, 14);
+  fmt.writeUInt16LE(0, 16);
+  const chunk = (id: string, body: Buffer) => {
+    const h = Buffer.alloc(8);
+    h.write(id, 0, 'ascii');
+    h.writeUInt32LE(body.length, 4);
+    return Buffer.concat([h, body, body.length % 2 ? Buffer.alloc(1) : Buffer.alloc(0)]);
+  };
+  const fact = Buffer.alloc(4);
+  fact.writeUInt32LE(n, 0);
+  const body = Buffer.concat([Buffer.from('WAVE'), chunk('fmt ', fmt), chunk('fact', fact), chunk('data', data)]);
+  const riff = Buffer.alloc(8);
+  riff.write('RIFF', 0, 'ascii');
+  riff.writeUInt32LE(body.length, 4);
+  return Buffer.concat([riff, body]);
+}
+
+/** Stands in for the native mixer: checks the spool exists and writes a known WAV. */
+class TestMixer {
+  calls = 0;
+  failWith: string | undefined;
+  constructor(readonly wav: Buffer) {}
+  async mix(o: MixOptions): Promise<MixResult> {
+    this.calls++;
+    if (this.failWith) throw new Error(this.failWith);
+    await stat(o.spoolDir);
+    await writeFile(o.wavPath, this.wav);
+    return { wavPath: o.wavPath, samples: this.wav.length - 58, durationMs: 1000, legs: 1 };
+  }
+}
+
+/** Every file under the data dir except the database and keys: these must all be ciphertext. */
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile()) continue;
+    const p = relative(dir, join(e.parentPath, e.name));
+    if (p.startsWith('pg/') || p.startsWith('keys/') || /^pg\.(json|owner|lock)$/.test(p)) continue;
+    out.push(p);
+  }
+  return out.sort();
+}
+
+describe('pipeline: finalize, encrypt, catalogue, wipe', () => {
+  let dataDir: string;
+  let gnupgHome: string;
+  let db: Database;
+  let passphrase: string;
+  let fingerprint: string;
+  let publicKeyArmored: string;
+  const original = toneWav(1000);
+  const mp3 = { bitrateKbps: 32, sampleRate: 8000 };
+
+  const newRecording = async (startedAt = new Date('2024-02-29T23:59:58Z')) => {
+    const id = randomUUID();
+    await db.recordings.create({
+      id,
+      sessionId: 'sess-' + id.slice(0, 4),
+      callId: `call-${id}@pbx`,
+      srcAddress: '192.0.2.1:5060',
+      startedAt,
+      participants: [{ participantId: 'p1', aor: 'sip:alice@example.com', name: 'Alice', sendsLabels: ['1'] }],
+      streams: [{ label: '1', streamId: 's1', legId: 'leg0', codec: 'PCMU', port: 20000 }],
+      metadataXml: null,
+    });
+    const spool = join(dataDir, 'spool', id);
+    await mkdir(spool, { recursive: true });
+    await writeFile(join(spool, 'leg0.spool'), Buffer.alloc(4000, 0x55)); // plaintext audio too
+    return id;
+  };
+
+  const gpgDecrypt = async (file: string): Promise<Buffer> => {
+    const { stdout } = await run(
+      'gpg',
+      ['--homedir', gnupgHome, '--batch', '--pinentry-mode', 'loopback', '--passphrase', passphrase, '--decrypt', file],
+      { encoding: 'buffer', maxBuffer: 64 << 20 },
+    );
+    return stdout;
+  };
+
+  /** Checks a stored recording end to end: rows, hashes, gpg decryption, no plaintext left. */
+  const checkStored = async (id: string, useGpg: boolean) => {
+    const row = await db.recordings.get(id);
+    assert.ok(row);
+    assert.equal(row.state, 'stored');
+    assert.equal(row.error, null);
+    assert.deepEqual(row.files.map((f) => f.kind).sort(), ['mp3', 'wav']);
+    const n = await db.pool.query('SELECT count(*)::int AS n FROM files WHERE recording_id = $1', [id]);
+    assert.equal(n.rows[0].n, 2);
+    for (const f of row.files) {
+      assert.equal(f.path, `recordings/2024/02/29/${id}.${f.kind}.gpg`);
+      assert.equal(f.keyFingerprint, fingerprint);
+      const cipher = await readFile(join(dataDir, f.path));
+      assert.equal(cipher.length, f.bytes);
+      assert.equal(sha(cipher), f.sha256Cipher);
+      if (useGpg) {
+        const plain = await gpgDecrypt(join(dataDir, f.path));
+        assert.equal(sha(plain), f.sha256Plain);
+        if (f.kind === 'wav') assert.ok(plain.equals(original), 'decrypted WAV equals the mixer output');
+        else assert.ok(plain.length > 1000 && (plain.subarray(0, 3).toString() === 'ID3' || plain[0] === 0xff));
+      }
+    }
+    assert.equal(row.files.find((f) => f.kind === 'wav')?.sha256Plain, sha(original));
+    await assert.rejects(stat(join(dataDir, 'spool', id)), { code: 'ENOENT' });
+  };
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'srs-pipeline-'));
+    gnupgHome = await mkdtemp(join(tmpdir(), 'srs-gnupg-'));
+    db = await openDatabase({ dataDir, log });
+    const k = await ensureKeyPair({ keysDir: join(dataDir, 'keys'), log, db });
+    assert.ok(k.generatedPassphrase);
+    passphrase = k.generatedPassphrase;
+    fingerprint = k.fingerprint;
+    publicKeyArmored = k.publicKeyArmored;
+    await run('gpg', [
+      '--homedir',
+      gnupgHome,
+      '--batch',
+      '--pinentry-mode',
+      'loopback',
+      '--passphrase',
+      passphrase,
+      '--import',
+      join(dataDir, 'keys', 'private.asc'),
+    ]);
+  });
+
+  after(async () => {
+    await db?.close();
+    await rm(dataDir, { recursive: true, force: true });
+    await rm(gnupgHome, { recursive: true, force: true });
+  });
+
+  it('keeps one key pair, private key protected and 0600, passphrase never on disk', async () => {
+    const again = await ensureKeyPair({ keysDir: join(dataDir, 'keys'), log, db, passphrase: 'ignored' });
+    assert.equal(again.fingerprint, fingerprint);
+    assert.equal(again.generatedPassphrase, undefined);
+    assert.equal((await stat(join(dataDir, 'keys', 'private.asc'))).mode & 0o777, 0o600);
+    for (const f of await readdir(join(dataDir, 'keys'))) {
+      assert.ok(!(await readFile(join(dataDir, 'keys', f), 'utf8')).includes(passphrase));
+    }
+    assert.equal((await db.keys.active())?.fingerprint, fingerprint);
+    await assert.rejects(loadPrivateKey(join(dataDir, 'keys'), fingerprint, 'wrong'), KeyPassphraseError);
+    const key = await loadPrivateKey(join(dataDir, 'keys'), fingerprint, passphrase);
+    assert.ok(key.isDecrypted());
+    const { stdout } = await run('gpg', ['--homedir', gnupgHome, '--batch', '--with-colons', '--list-secret-keys']);
+    assert.match(stdout, new RegExp(fingerprint));
+  });
+
+  it('generates an rsa4096 key when asked', { timeout: 60_000 }, async () => {
+    const dir = join(dataDir, 'keys-rsa');
+    const k = await ensureKeyPair({ keysDir: dir, log, type: 'rsa4096', passphrase: 'pw' });
+    assert.equal(k.generatedPassphrase, undefined);
+    const key = await loadPrivateKey(dir, undefined, 'pw');
+    assert.equal((key.getAlgorithmInfo() as { bits?: number }).bits, 4096);
+    await rm(dir, { recursive: true });
+  });
+
+  it('runs the job: MP3 by ffmpeg, both files decryptable by gpg, hashes catalogued, no plaintext left', async () => {
+    const mixer = new TestMixer(original);
+    const pipeline = await startPipeline({
+      db,
+      mixer,
+      dataDir,
+      log,
+      concurrency: 2,
+      mp3,
+      key: { fingerprint, publicKeyArmored },
+      pollingIntervalSeconds: 0.5,
+    });
+    try {
+      const id = await newRecording();
+      await pipeline.enqueueFinalize(id);
+      await pipeline.enqueueFinalize(id); // queued once
+      await pipeline.idle();
+      assert.equal(mixer.calls, 1);
+      await checkStored(id, true);
+      const jobs = await db.pool.query(`SELECT count(*)::int AS n FROM pgboss.job WHERE id = $1`, [id]);
+      assert.equal(jobs.rows[0].n, 1);
+      for (const f of await filesUnder(dataDir)) assert.match(f, /\.gpg$/, `plaintext left: ${f}`);
+    } finally {
+      await pipeline.stop();
+      await pipeline.stop();
+    }
+  });
+
+  for (const crashAt of ['mixed', 'mp3', 'encrypted-mp3', 'encrypted-wav', 'stored'] as FinalizeStep[]) {
+    it(`completes exactly once after a crash at "${crashAt}"`, async () => {
+      const id = await newRecording();
+      const mixer = new TestMixer(original);
+      const ctx = { recordings: db.recordings, mixer, dataDir, log, mp3, key: { fingerprint, publicKeyArmored } };
+      await assert.rejects(
+        finalizeRecording(
+          {
+            ...ctx,
+            afterStep: (s) => {
+              if (s === crashAt) throw new Error('crash');
+            },
+          },
+          id,
+        ),
+        /crash/,
+      );
+      const outcome = await finalizeRecording(ctx, id);
+      assert.equal(outcome, crashAt === 'stored' ? 'already-stored' : 'stored');
+      assert.equal(await finalizeRecording(ctx, id), 'already-stored');
+      assert.equal(mixer.calls, 1, 'mixed once');
+      await checkStored(id, false);
+    });
+  }
+
+  it('a job queued before a stop is finished by the next pipeline; failures end in markFailed', async () => {
+    const mixerA = new TestMixer(original);
+    const common = { db, dataDir, log, mp3, key: { fingerprint, publicKeyArmored }, pollingIntervalSeconds: 0.5 };
+    const enqueueOnly = await startPipeline({ ...common, mixer: mixerA, concurrency: 0 });
+    const id = await newRecording();
+    await enqueueOnly.enqueueFinalize(id);
+    await enqueueOnly.stop();
+    assert.equal(mixerA.calls, 0);
+    assert.equal((await db.recordings.get(id))?.state, 'recording');
+
+    const mixerB = new TestMixer(original);
+    const worker = await startPipeline({ ...common, mixer: mixerB, concurrency: 1 });
+    try {
+      await worker.idle();
+      assert.equal(mixerB.calls, 1);
+      await checkStored(id, true);
+
+      const bad = new TestMixer(original);
+      bad.failWith = 'spool unreadable';
+      const failing = await startPipeline({
+        ...common,
+        mixer: bad,
+        concurrency: 1,
+        retryLimit: 1,
+        retryDelaySeconds: 1,
+      });
+      // The worker above shares the queue: stop it so the failing mixer sees the job.
+      await worker.stop();
+      const id2 = await newRecording();
+      await failing.enqueueFinalize(id2);
+      await failing.idle();
+      await failing.stop();
+      const row = await db.recordings.get(id2);
+      assert.equal(row?.state, 'failed');
+      assert.equal(row?.error, 'spool unreadable');
+      assert.equal(bad.calls, 2, 'first attempt + one retry');
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it('srs recordings list --json and get decrypt what the pipeline stored', async () => {
+    const id = (await db.recordings.list({ limit: 100 })).find((r) => r.state === 'stored')?.id;
+    assert.ok(id);
+    const cli = resolve('src/cli/recordings.ts');
+    const script = `
+      import { recordingsCommand } from ${JSON.stringify(cli)};
+      import { loadConfig } from ${JSON.stringify(resolve('src/config.ts'))};
+      const cmd = recordingsCommand(() => loadConfig(process.env));
+      await cmd.parseAsync(process.argv.slice(1), { from: 'user' });
+    `;
+    const srs = (args: string[], env: Record<string, string> = {}) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((res) => {
+        execFile(
+          process.execPath,
+          ['--import', 'tsx', '--input-type=module', '-e', script, ...args],
+          { env: { ...process.env, SRS_DATA_DIR: dataDir, SRS_KEY_PASSPHRASE: '', ...env } },
+          (err, stdout, stderr) =>
+            res({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout: String(stdout), stderr: String(stderr) }),
+        );
+      });
+
+    const list = await srs(['list', '--json', '--limit', '50']);
+    assert.equal(list.code, 0, list.stderr);
+    const arr = JSON.parse(list.stdout) as Array<Record<string, unknown>>;
+    const item = arr.find((r) => r.id === id);
+    assert.ok(item);
+    assert.equal(item.state, 'stored');
+    assert.deepEqual(item.participants, [
+      { participantId: 'p1', aor: 'sip:alice@example.com', name: 'Alice', sends: ['1'] },
+    ]);
+    assert.equal((item.files as unknown[]).length, 2);
+    assert.equal(typeof item.startedAt, 'string');
+
+    const text = await srs(['list']);
+    assert.equal(text.code, 0);
+    assert.match(text.stdout, /^ID\s+STARTED/);
+    assert.ok(text.stdout.includes(id));
+
+    const passFile = join(gnupgHome, 'pass.txt');
+    await writeFile(passFile, passphrase + '\n', { mode: 0o600 });
+    const out = join(gnupgHome, 'out.wav');
+    const get = await srs(['get', id, '--format', 'wav', '--out', out, '--passphrase-file', passFile]);
+    assert.equal(get.code, 0, get.stderr);
+    assert.ok((await readFile(out)).equals(original));
+
+    const outMp3 = join(gnupgHome, 'out.mp3');
+    const viaEnv = await srs(['get', id, '--format', 'mp3', '--out', outMp3], { SRS_KEY_PASSPHRASE: passphrase });
+    assert.equal(viaEnv.code, 0, viaEnv.stderr);
+    const row = await db.recordings.get(id);
+    assert.equal(sha(await readFile(outMp3)), row?.files.find((f) => f.kind === 'mp3')?.sha256Plain);
+
+    const noPass = await srs(['get', id, '--out', join(gnupgHome, 'x')]);
+    assert.equal(noPass.code, 2);
+    assert.match(noPass.stderr, /^srs: a passphrase is needed/);
+    assert.equal(noPass.stderr.trim().split('\n').length, 1);
+
+    const wrong = await srs(['get', id, '--out', join(gnupgHome, 'x')], { SRS_KEY_PASSPHRASE: 'nope' });
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /wrong passphrase/);
+
+    const unknown = await srs(['get', randomUUID(), '--out', join(gnupgHome, 'x')]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /^srs: recording .* not found\n$/);
+  });
+});

@@ -1,0 +1,525 @@
+// The embedded SIP edge end to end: a real drachtio-srf app on the control side and a raw SIP
+// client of our own on the network side, all over loopback UDP/TCP on random ports.
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import Srf from 'drachtio-srf';
+import { startSipEdge } from '../../src/sip/edge/index.js';
+import type { EdgeLogger, SipEdge } from '../../src/sip/edge/index.js';
+
+const SECRET = 'cymru';
+const T1 = 40;
+const HOST = '127.0.0.1';
+const ANSWER = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=recvonly\r\n';
+const OFFER = 'v=0\r\no=SRC 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\na=sendonly\r\n';
+
+// ------------------------------------------------------------------ minimal typings of what we use
+interface SrfMsg {
+  method?: string;
+  body: string;
+  get(name: string): string;
+  on(event: 'cancel', fn: () => void): void;
+}
+interface SrfRes {
+  send(status: number, opts?: object): void;
+}
+interface SrfDialog {
+  on(event: 'destroy', fn: (msg: SrfMsg, reason?: string) => void): void;
+  on(event: 'ack', fn: () => void): void;
+  destroy(): Promise<SrfMsg>;
+}
+interface SrfApp {
+  connect(o: object): void;
+  disconnect(): void;
+  on(event: 'connect', fn: (err: Error | null, hostport?: string) => void): void;
+  on(event: 'error', fn: (err: Error) => void): void;
+  invite(fn: (req: SrfMsg, res: SrfRes) => void): void;
+  options(fn: (req: SrfMsg, res: SrfRes) => void): void;
+  createUAS(req: SrfMsg, res: SrfRes, opts: object): Promise<SrfDialog>;
+}
+
+// ------------------------------------------------------------------ helpers
+function logger(lines: { level: string; o: object; msg?: string }[]): EdgeLogger {
+  const push = (level: string) => (o: object, msg?: string) => void lines.push({ level, o, msg });
+  return { info: push('info'), warn: push('warn'), error: push('error'), debug: push('debug') };
+}
+
+function header(msg: string, name: string): string | undefined {
+  const re = new RegExp(`^${name}:\\s*(.*)$`, 'im');
+  return re.exec(msg.split('\r\n\r\n')[0] ?? '')?.[1]?.trim();
+}
+const statusOf = (m: string): number => Number(/^SIP\/2\.0 (\d{3})/.exec(m)?.[1] ?? 0);
+const bodyOf = (m: string): string => m.slice(m.indexOf('\r\n\r\n') + 4);
+
+interface Received {
+  text: string;
+  used: boolean;
+}
+
+/** A raw SIP endpoint over UDP or TCP that records everything it receives. */
+class Peer {
+  readonly got: Received[] = [];
+  private waiters: (() => void)[] = [];
+  private udp?: dgram.Socket;
+  private tcp?: net.Socket;
+  private buf = '';
+  port = 0;
+  constructor(
+    readonly transport: 'UDP' | 'TCP',
+    private readonly edgePort: number,
+  ) {}
+
+  async open(): Promise<this> {
+    if (this.transport === 'UDP') {
+      const s = dgram.createSocket('udp4');
+      this.udp = s;
+      s.on('message', (m) => this.push(m.toString('utf8')));
+      await new Promise<void>((r) => s.bind(0, HOST, () => r()));
+      this.port = s.address().port;
+    } else {
+      const s = net.connect({ host: HOST, port: this.edgePort });
+      this.tcp = s;
+      await once(s, 'connect');
+      this.port = s.localPort ?? 0;
+      s.on('data', (d: Buffer) => {
+        this.buf += d.toString('utf8');
+        for (;;) {
+          const he = this.buf.indexOf('\r\n\r\n');
+          if (he === -1) break;
+          const cl = Number(header(this.buf.slice(0, he), 'Content-Length') ?? 0);
+          if (this.buf.length < he + 4 + cl) break;
+          this.push(this.buf.slice(0, he + 4 + cl));
+          this.buf = this.buf.slice(he + 4 + cl);
+        }
+      });
+    }
+    return this;
+  }
+
+  private push(text: string): void {
+    this.got.push({ text, used: false });
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  send(text: string | Buffer): void {
+    if (this.udp) this.udp.send(typeof text === 'string' ? Buffer.from(text) : text, this.edgePort, HOST);
+    else this.tcp?.write(text);
+  }
+
+  writeRaw(chunk: string): void {
+    this.tcp?.write(chunk);
+  }
+
+  /** Next unconsumed message matching `pred`, waiting up to `ms`. */
+  async next(pred: (m: string) => boolean, ms = 3000): Promise<string> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const hit = this.got.find((r) => !r.used && pred(r.text));
+      if (hit) {
+        hit.used = true;
+        return hit.text;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(`timed out; received:\n${this.got.map((r) => r.text.split('\r\n')[0]).join('\n')}`);
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  count(pred: (m: string) => boolean): number {
+    return this.got.filter((r) => pred(r.text)).length;
+  }
+
+  close(): void {
+    this.udp?.close();
+    this.tcp?.destroy();
+  }
+}
+
+interface CallIds {
+  callId: string;
+  fromTag: string;
+  branch: string;
+}
+let seq = 0;
+function ids(): CallIds {
+  seq++;
+  return { callId: `call-${seq}-${Date.now()}@${HOST}`, fromTag: `ft${seq}`, branch: `z9hG4bKb${seq}x${Date.now()}` };
+}
+
+function request(
+  p: Peer,
+  edgePort: number,
+  method: string,
+  c: CallIds,
+  o: { cseq?: number; toTag?: string; branch?: string; body?: string; extra?: string[]; rport?: boolean } = {},
+): string {
+  const body = o.body ?? '';
+  const lines = [
+    `${method} sip:srs@${HOST}:${edgePort} SIP/2.0`,
+    `Via: SIP/2.0/${p.transport} ${HOST}:${p.port};branch=${o.branch ?? c.branch}${o.rport === false ? '' : ';rport'}`,
+    'Max-Forwards: 70',
+    `From: <sip:src@${HOST}>;tag=${c.fromTag}`,
+    `To: <sip:srs@${HOST}:${edgePort}>${o.toTag ? `;tag=${o.toTag}` : ''}`,
+    `Call-ID: ${c.callId}`,
+    `CSeq: ${o.cseq ?? 1} ${method}`,
+    `Contact: <sip:src@${HOST}:${p.port}${p.transport === 'TCP' ? ';transport=tcp' : ''}>`,
+    ...(o.extra ?? []),
+    ...(body ? ['Content-Type: application/sdp'] : []),
+    `Content-Length: ${Buffer.byteLength(body)}`,
+  ];
+  return lines.join('\r\n') + '\r\n\r\n' + body;
+}
+
+/** A response from our raw peer to a request the edge sent it. */
+function answer(req: string, status: number, reason: string): string {
+  const vias = req
+    .split('\r\n\r\n')[0]!
+    .split('\r\n')
+    .filter((l) => /^via:/i.test(l));
+  return (
+    [
+      `SIP/2.0 ${status} ${reason}`,
+      ...vias,
+      `From: ${header(req, 'From')}`,
+      `To: ${header(req, 'To')}`,
+      `Call-ID: ${header(req, 'Call-ID')}`,
+      `CSeq: ${header(req, 'CSeq')}`,
+      'Content-Length: 0',
+    ].join('\r\n') + '\r\n\r\n'
+  );
+}
+
+// ------------------------------------------------------------------ fixture
+let edge: SipEdge;
+let srf: SrfApp;
+const logs: { level: string; o: object; msg?: string }[] = [];
+type Handler = (req: SrfMsg, res: SrfRes) => void;
+let onInvite: Handler = () => undefined;
+const dialogs: SrfDialog[] = [];
+
+async function connectApp(secret: string, port: number): Promise<{ app: SrfApp; err: Error | null; hostport?: string }> {
+  const app = new Srf() as unknown as SrfApp;
+  app.on('error', () => undefined);
+  const done = new Promise<{ err: Error | null; hostport?: string }>((resolve) => {
+    app.on('connect', (err, hostport) => resolve({ err, hostport }));
+  });
+  app.connect({ host: HOST, port, secret, reconnect: { maxAttempts: 1 } });
+  return { app, ...(await done) };
+}
+
+before(async () => {
+  edge = await startSipEdge({
+    sip: { host: HOST, port: 0 },
+    control: { host: HOST, port: 0, secret: SECRET },
+    log: logger(logs),
+    timers: { t1: T1, t2: 8 * T1 },
+  });
+  const c = await connectApp(SECRET, edge.controlPort);
+  assert.equal(c.err, null);
+  assert.equal(c.hostport, `tcp/${HOST}:${edge.sipPort},udp/${HOST}:${edge.sipPort}`);
+  srf = c.app;
+  srf.invite((req, res) => onInvite(req, res));
+  srf.options((_req, res) => res.send(200, { headers: { 'X-App': 'srftest' } }));
+  // let the route messages reach the edge
+  await new Promise((r) => setTimeout(r, 100));
+});
+
+after(async () => {
+  srf.disconnect();
+  await edge.close();
+  await edge.close(); // twice is fine
+});
+
+function uas(sdp = ANSWER, headers: Record<string, string> = {}): Handler {
+  dialogs.length = 0;
+  return (req, res) => {
+    srf
+      .createUAS(req, res, { localSdp: sdp, headers })
+      .then((d) => void dialogs.push(d))
+      .catch(() => undefined);
+  };
+}
+
+// ------------------------------------------------------------------ tests
+describe('sip edge with a drachtio-srf app', () => {
+  test('OPTIONS is answered by the app, completed by the edge', async () => {
+    const p = await new Peer('UDP', edge.sipPort).open();
+    const c = ids();
+    p.send(request(p, edge.sipPort, 'OPTIONS', c));
+    const res = await p.next((m) => statusOf(m) === 200);
+    assert.equal(header(res, 'X-App'), 'srftest');
+    assert.match(header(res, 'To') ?? '', /;tag=[A-Za-z0-9]{13}$/);
+    assert.equal(header(res, 'Via'), `SIP/2.0/UDP ${HOST}:${p.port};branch=${c.branch};rport=${p.port}`);
+    assert.equal(header(res, 'CSeq'), '1 OPTIONS');
+    p.close();
+  });
+
+  test('INVITE: 100, then 200 with To-tag, Contact, SDP; 2xx resent until ACK; BYE ends the dialog', async () => {
+    onInvite = uas();
+    const p = await new Peer('UDP', edge.sipPort).open();
+    const c = ids();
+    p.send(request(p, edge.sipPort, 'INVITE', c, { body: OFFER }));
+    const trying = await p.next((m) => statusOf(m) === 100);
+    assert.equal(header(trying, 'CSeq'), '1 INVITE');
+    const ok = await p.next((m) => statusOf(m) === 200);
+    const toTag = /tag=([^;>\s]+)/.exec(header(ok, 'To') ?? '')?.[1];
+    assert.ok(toTag);
+    assert.equal(header(ok, 'Contact'), `<sip:${HOST}:${edge.sipPort}>`);
+    assert.equal(header(ok, 'Content-Type'), 'application/sdp');
+    assert.equal(Number(header(ok, 'Content-Length')), Buffer.byteLength(ANSWER));
+    assert.equal(bodyOf(ok), ANSWER);
+    // retransmissions at T1, 2*T1... until ACK
+    await p.next((m) => statusOf(m) === 200, 1000);
+    await p.next((m) => statusOf(m) === 200, 1000);
+    const dialog = await waitFor(() => dialogs.at(-1));
+    const acked = new Promise<void>((r) => dialog.on('ack', () => r()));
+    p.send(request(p, edge.sipPort, 'ACK', c, { toTag, branch: `${c.branch}ack` }));
+    await acked;
+    await sleep(4 * T1);
+    const before = p.count((m) => statusOf(m) === 200);
+    await sleep(10 * T1);
+    assert.equal(p.count((m) => statusOf(m) === 200), before, 'no 2xx retransmission after ACK');
+
+    const destroyed = new Promise<string | undefined>((r) => dialog.on('destroy', (_m, reason) => r(reason)));
+    p.send(request(p, edge.sipPort, 'BYE', c, { toTag, cseq: 2, branch: `${c.branch}bye` }));
+    const byeOk = await p.next((m) => statusOf(m) === 200 && /BYE/.test(header(m, 'CSeq') ?? ''));
+    assert.equal(header(byeOk, 'CSeq'), '2 BYE');
+    assert.equal(await destroyed, 'normal release');
+    // the dialog is gone at the edge: another BYE gets 481
+    p.send(request(p, edge.sipPort, 'BYE', c, { toTag, cseq: 3, branch: `${c.branch}bye2` }));
+    await p.next((m) => statusOf(m) === 481);
+    p.close();
+  });
+
+  test("the app's Contact is honoured, placeholder host replaced and params kept", async () => {
+    onInvite = uas(ANSWER, { Contact: '<sip:srs@placeholder>;+sip.srs' });
+    const p = await new Peer('UDP', edge.sipPort).open();
+    const c = ids();
+    p.send(request(p, edge.sipPort, 'INVITE', c, { body: OFFER }));
+    const ok = await p.next((m) => statusOf(m) === 200);
+    assert.equal(header(ok, 'Contact'), `<sip:srs@${HOST}:${edge.sipPort}>;+sip.srs`);
+    const toTag = /tag=([^;>\s]+)/.exec(header(ok, 'To') ?? '')?.[1];
+    p.send(request(p, edge.sipPort, 'ACK', c, { toTag, branch: `${c.branch}ack` }));
+    p.send(request(p, edge.sipPort, 'BYE', c, { toTag, cseq: 2, branch: `${c.branch}bye` }));
+    await p.next((m) => statusOf(m) === 200 && /BYE/.test(m));
+    p.close();
+  });
+
+  test('re-INVITE in the dialog reaches the app and gets its SDP back', async () => {
+    onInvite = uas();
+    const p = await new Peer('UDP', edge.sipPort).open();
+    const c = ids();
+    p.send(request(p, edge.sipPort, 'INVITE', c, { body: OFFER }));
+    const ok = await p.next((m) => statusOf(m) === 200);
+    const toTag = /tag=([^;>\s]+)/.exec(header(ok, 'To') ?? '')?.[1];
+    p.send(request(p, edge.sipPort, 'ACK', c, { toTag, branch: `${c.branch}ack` }));
+    p.send(request(p, edge.sipPort, 'INVITE', c, { toTag, cseq: 2, branch: `${c.branch}re`, body: OFFER }));
+    const ok2 = await p.next((m) => statusOf(m) === 200 && /^CSeq: 2 INVITE/im.test(m));
+    assert.equal(bodyOf(ok2), ANSWER);
+    p.send(request(p, edge.sipPort, 'ACK', c, { toTag, cseq: 2, branch: `${c.branch}ack2` }));
+    p.send(request(p, edge.sipPort, 'BYE', c, { toTag, cseq: 3, branch: `${c.branch}bye` }));
+    await p.next((m) => statusOf(m) === 200 && /BYE/.test(m));
+    p.close();
+  });
+
+  test('CANCEL: 200 to the CANCEL, 487 to the INVITE, and the app sees req "cancel"', async () => {
+    let canceled!: () => void;
+    const sawCancel = new Promise<void>((r) => (canceled = r));
+    onInvite = (req) => req.on('cancel', () => canceled());
+    const p = await new Peer('UDP', edge.sipPort).open();
+    const c = ids();
+    p.send(request(p, edge.sipPort, 'INVITE', c, { body: OFFER }));
+    await p.next((m) => statusOf(m) === 100);
+    await sleep(50);
+    p.send(request(p, edge.sipPort, 'CANCEL', c));
+    const cancelOk = await p.next((m) => statusOf(m) === 200);
+    assert.equal(header(cancelOk, 'CSeq'), '1 CANCEL');
+    const terminated = await p.next((m) => statusOf(m) === 487);
+    assert.equal(header(terminated, 'CSeq'), '1 INVITE');
+    await sawCancel;
+    // the ACK for the 487 (same branch) stops its retransmission
+    const toTag = /tag=([^;>\s]+)/.exec(header(terminated, 'To') ?? '')?.[1];
+    p.send(request(p, edge.sipPort, 'ACK', c, { toTag }));
+    await sleep(3 * T1);
+    const n = p.count((m) => statusOf(m) === 487);
+    await sleep(8 * T1);
+    assert.equal(p.count((m) => statusOf(m) === 487), n);
+    p.close();
+  });
+
+  test('BYE for an unknown dialog gets 481 from the edge', async () => {
+    const p = await new Peer('UDP', edge.sipPort).open();
+    p.send(request(p, edge.sipPort, 'BYE', ids(), { toTag: 'nosuchtag', cseq: 2 }));
+    const res = await p.next((m) => statusOf(m) > 0);
+    assert.equal(statusOf(res), 481);
+    p.close();
+  });
+
+  test('garbage: junk is dropped with a log line; a malformed request with a Via gets 400', async () => {
+    const p = await new Peer('UDP', edge.sipPort).open();
+    p.send('hello there\r\n\r\n');
+    await waitFor(() => logs.find((l) => l.msg === 'dropped unparseable sip message'));
+    const c = ids();
+    const bad = request(p, edge.sipPort, 'OPTIONS', c).replace('CSeq: 1 OPTIONS', 'CSeq: one OPTIONS');
+    p.send(bad);
+    const res = await p.next((m) => statusOf(m) > 0);
+    assert.equal(statusOf(res), 400);
+    assert.equal(header(res, 'Call-ID'), c.callId);
+    // Content-Length larger than the datagram
+    p.send(request(p, edge.sipPort, 'OPTIONS', ids()).replace('Content-Length: 0', 'Content-Length: 50'));
+    assert.equal(statusOf(await p.next((m) => statusOf(m) > 0)), 400);
+    p.close();
+  });
+
+  test('TCP: two requests in one write, one INVITE split over two writes', async () => {
+    onInvite = uas();
+    const p = await new Peer('TCP', edge.sipPort).open();
+    const a = ids();
+    const b = ids();
+    p.writeRaw(
+      '\r\n\r\n' + request(p, edge.sipPort, 'OPTIONS', a) + request(p, edge.sipPort, 'OPTIONS', b),
+    );
+    const r1 = await p.next((m) => header(m, 'Call-ID') === a.callId && statusOf(m) === 200);
+    const r2 = await p.next((m) => header(m, 'Call-ID') === b.callId && statusOf(m) === 200);
+    assert.equal(header(r1, 'X-App'), 'srftest');
+    assert.equal(header(r2, 'X-App'), 'srftest');
+
+    const c = ids();
+    const inv = request(p, edge.sipPort, 'INVITE', c, { body: OFFER });
+    p.writeRaw(inv.slice(0, 100));
+    await sleep(30);
+    p.writeRaw(inv.slice(100));
+    const ok = await p.next((m) => statusOf(m) === 200 && header(m, 'Call-ID') === c.callId);
+    assert.equal(header(ok, 'Contact'), `<sip:${HOST}:${edge.sipPort};transport=tcp>`);
+    assert.equal(bodyOf(ok), ANSWER);
+    const toTag = /tag=([^;>\s]+)/.exec(header(ok, 'To') ?? '')?.[1];
+    p.send(request(p, edge.sipPort, 'ACK', c, { toTag, branch: `${c.branch}ack` }));
+    p.send(request(p, edge.sipPort, 'BYE', c, { toTag, cseq: 2, branch: `${c.branch}bye` }));
+    await p.next((m) => statusOf(m) === 200 && /BYE/.test(header(m, 'CSeq') ?? ''));
+    p.close();
+  });
+
+  test('app hangs up with dialog.destroy(): the caller gets a BYE, its 200 resolves the promise', async () => {
+    onInvite = uas();
+    const p = await new Peer('UDP', edge.sipPort).open();
+    const c = ids();
+    p.send(request(p, edge.sipPort, 'INVITE', c, { body: OFFER }));
+    const ok = await p.next((m) => statusOf(m) === 200);
+    const toTag = /tag=([^;>\s]+)/.exec(header(ok, 'To') ?? '')?.[1];
+    const dialog = await waitFor(() => dialogs.at(-1));
+    p.send(request(p, edge.sipPort, 'ACK', c, { toTag, branch: `${c.branch}ack` }));
+    await sleep(20);
+    const done = dialog.destroy();
+    const bye = await p.next((m) => m.startsWith('BYE '));
+    assert.ok(bye.startsWith(`BYE sip:src@${HOST}:${p.port} SIP/2.0`));
+    assert.equal(header(bye, 'CSeq'), '2 BYE');
+    assert.equal(header(bye, 'Call-ID'), c.callId);
+    assert.equal(header(bye, 'From'), `<sip:srs@${HOST}:${edge.sipPort}>;tag=${toTag}`);
+    assert.equal(header(bye, 'To'), `<sip:src@${HOST}>;tag=${c.fromTag}`);
+    await sleep(2 * T1); // let one retransmission happen; the transaction absorbs it
+    p.send(answer(bye, 200, 'OK'));
+    await done;
+    p.close();
+  });
+
+  test('Timer H: an unacknowledged 2xx ends the call with a BYE and tells the app', async () => {
+    onInvite = uas();
+    const p = await new Peer('UDP', edge.sipPort).open();
+    const c = ids();
+    p.send(request(p, edge.sipPort, 'INVITE', c, { body: OFFER }));
+    await p.next((m) => statusOf(m) === 200);
+    const dialog = await waitFor(() => dialogs.at(-1));
+    const destroyed = new Promise<string | undefined>((r) => dialog.on('destroy', (_m, reason) => r(reason)));
+    const bye = await p.next((m) => m.startsWith('BYE '), 64 * T1 + 2000);
+    assert.equal(header(bye, 'Reason'), 'SIP;cause=200;text="ACK timeout"');
+    assert.match(header(bye, 'Via') ?? '', new RegExp(`^SIP/2.0/UDP ${HOST}:${edge.sipPort};rport;branch=z9hG4bK`));
+    p.send(answer(bye, 200, 'OK'));
+    assert.equal(await destroyed, 'ACK timeout');
+    p.close();
+  });
+});
+
+describe('sip edge without an app', () => {
+  test('OPTIONS gets 200 from the edge; INVITE gets 503', async () => {
+    const lonely = await startSipEdge({
+      sip: { host: HOST, port: 0, transports: ['udp'] },
+      control: { host: HOST, port: 0, secret: SECRET },
+      log: logger([]),
+      timers: { t1: T1 },
+    });
+    const p = await new Peer('UDP', lonely.sipPort).open();
+    p.send(request(p, lonely.sipPort, 'OPTIONS', ids()));
+    assert.equal(statusOf(await p.next((m) => statusOf(m) > 0)), 200);
+    p.send(request(p, lonely.sipPort, 'INVITE', ids(), { body: OFFER }));
+    assert.equal(statusOf(await p.next((m) => statusOf(m) >= 200)), 503);
+    p.close();
+    await lonely.close();
+  });
+});
+
+describe('drachtio control protocol', () => {
+  test('a wrong secret is refused (drachtio-srf reports it; the socket is closed)', async () => {
+    const c = await connectApp('not-the-secret', edge.controlPort);
+    assert.match(String(c.err), /failed to authenticate/);
+    const s = net.connect({ host: HOST, port: edge.controlPort });
+    await once(s, 'connect');
+    const payload = 'id1|authenticate|wrong|';
+    s.write(`${Buffer.byteLength(payload)}#${payload}`);
+    let got = '';
+    s.on('data', (d: Buffer) => (got += d.toString()));
+    await once(s, 'close');
+    assert.match(got, /^\d+#[0-9a-f-]{36}\|response\|id1\|NOK\|/);
+  });
+
+  test('frames: several in one write, one split over writes, lengths in UTF-8 bytes', async () => {
+    const s = net.connect({ host: HOST, port: edge.controlPort });
+    await once(s, 'connect');
+    let got = '';
+    s.on('data', (d: Buffer) => (got += d.toString()));
+    const frame = (p: string): string => `${Buffer.byteLength(p)}#${p}`;
+    s.write(frame(`a1|authenticate|${SECRET}|`) + frame('a2|ping') + frame('a3|route|invité'));
+    const split = frame('a4|ping');
+    s.write(split.slice(0, 3));
+    await sleep(20);
+    s.write(split.slice(3));
+    await waitFor(() => (/\|response\|a4\|OK/.test(got) ? true : undefined));
+    assert.match(got, /\|response\|a1\|OK\|tcp\/127\.0\.0\.1:\d+,udp\/127\.0\.0\.1:\d+\|v\d+\.\d+\.\d+/);
+    assert.match(got, /\|response\|a2\|OK/);
+    assert.match(got, /\|response\|a3\|OK/);
+    // each reply's length prefix counts bytes of what follows
+    let rest = Buffer.from(got);
+    while (rest.length) {
+      const hash = rest.indexOf('#');
+      const n = Number(rest.subarray(0, hash).toString());
+      assert.ok(n > 0 && rest.length >= hash + 1 + n);
+      rest = rest.subarray(hash + 1 + n);
+    }
+    s.destroy();
+  });
+});
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function waitFor<T>(fn: () => T | undefined, ms = 3000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error('waitFor timed out');
+    await sleep(10);
+  }
+}
