@@ -16,7 +16,7 @@ export function ulawToLinear(u: number): number {
   const exponent = (x >> 4) & 0x07;
   const mantissa = x & 0x0f;
   const magnitude = (((mantissa << 3) + ULAW_BIAS) << exponent) - ULAW_BIAS;
-  return x & 0x80 ? -magnitude : magnitude;
+  return x & 0x80 ? 0 - magnitude : magnitude; // 0 - 0 is +0, -0 would not equal 0 in deepEqual
 }
 
 /**

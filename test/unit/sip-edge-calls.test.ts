@@ -12,8 +12,10 @@ import type { EdgeLogger, SipEdge } from '../../src/sip/edge/index.js';
 const SECRET = 'cymru';
 const T1 = 40;
 const HOST = '127.0.0.1';
-const ANSWER = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=recvonly\r\n';
-const OFFER = 'v=0\r\no=SRC 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\na=sendonly\r\n';
+const ANSWER =
+  'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=recvonly\r\n';
+const OFFER =
+  'v=0\r\no=SRC 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\na=sendonly\r\n';
 
 // ------------------------------------------------------------------ minimal typings of what we use
 interface SrfMsg {
@@ -86,6 +88,7 @@ class Peer {
       s.on('data', (d: Buffer) => {
         this.buf += d.toString('utf8');
         for (;;) {
+          this.buf = this.buf.replace(/^(\r\n)+/, ''); // keep-alive pongs
           const he = this.buf.indexOf('\r\n\r\n');
           if (he === -1) break;
           const cl = Number(header(this.buf.slice(0, he), 'Content-Length') ?? 0);
@@ -155,7 +158,11 @@ interface CallIds {
 let seq = 0;
 function ids(): CallIds {
   seq++;
-  return { callId: `call-${seq}-${Date.now()}@${HOST}`, fromTag: `ft${seq}`, branch: `z9hG4bKb${seq}x${Date.now()}` };
+  return {
+    callId: `call-${seq}-${Date.now()}@${HOST}`,
+    fromTag: `ft${seq}`,
+    branch: `z9hG4bKb${seq}x${Date.now()}`,
+  };
 }
 
 function request(
@@ -163,7 +170,14 @@ function request(
   edgePort: number,
   method: string,
   c: CallIds,
-  o: { cseq?: number; toTag?: string; branch?: string; body?: string; extra?: string[]; rport?: boolean } = {},
+  o: {
+    cseq?: number;
+    toTag?: string;
+    branch?: string;
+    body?: string;
+    extra?: string[];
+    rport?: boolean;
+  } = {},
 ): string {
   const body = o.body ?? '';
   const lines = [
@@ -209,7 +223,10 @@ type Handler = (req: SrfMsg, res: SrfRes) => void;
 let onInvite: Handler = () => undefined;
 const dialogs: SrfDialog[] = [];
 
-async function connectApp(secret: string, port: number): Promise<{ app: SrfApp; err: Error | null; hostport?: string }> {
+async function connectApp(
+  secret: string,
+  port: number,
+): Promise<{ app: SrfApp; err: Error | null; hostport?: string }> {
   const app = new Srf() as unknown as SrfApp;
   app.on('error', () => undefined);
   const done = new Promise<{ err: Error | null; hostport?: string }>((resolve) => {
@@ -290,7 +307,11 @@ describe('sip edge with a drachtio-srf app', () => {
     await sleep(4 * T1);
     const before = p.count((m) => statusOf(m) === 200);
     await sleep(10 * T1);
-    assert.equal(p.count((m) => statusOf(m) === 200), before, 'no 2xx retransmission after ACK');
+    assert.equal(
+      p.count((m) => statusOf(m) === 200),
+      before,
+      'no 2xx retransmission after ACK',
+    );
 
     const destroyed = new Promise<string | undefined>((r) => dialog.on('destroy', (_m, reason) => r(reason)));
     p.send(request(p, edge.sipPort, 'BYE', c, { toTag, cseq: 2, branch: `${c.branch}bye` }));
@@ -355,7 +376,10 @@ describe('sip edge with a drachtio-srf app', () => {
     await sleep(3 * T1);
     const n = p.count((m) => statusOf(m) === 487);
     await sleep(8 * T1);
-    assert.equal(p.count((m) => statusOf(m) === 487), n);
+    assert.equal(
+      p.count((m) => statusOf(m) === 487),
+      n,
+    );
     p.close();
   });
 
@@ -388,9 +412,7 @@ describe('sip edge with a drachtio-srf app', () => {
     const p = await new Peer('TCP', edge.sipPort).open();
     const a = ids();
     const b = ids();
-    p.writeRaw(
-      '\r\n\r\n' + request(p, edge.sipPort, 'OPTIONS', a) + request(p, edge.sipPort, 'OPTIONS', b),
-    );
+    p.writeRaw('\r\n\r\n' + request(p, edge.sipPort, 'OPTIONS', a) + request(p, edge.sipPort, 'OPTIONS', b));
     const r1 = await p.next((m) => header(m, 'Call-ID') === a.callId && statusOf(m) === 200);
     const r2 = await p.next((m) => header(m, 'Call-ID') === b.callId && statusOf(m) === 200);
     assert.equal(header(r1, 'X-App'), 'srftest');
@@ -444,7 +466,10 @@ describe('sip edge with a drachtio-srf app', () => {
     const destroyed = new Promise<string | undefined>((r) => dialog.on('destroy', (_m, reason) => r(reason)));
     const bye = await p.next((m) => m.startsWith('BYE '), 64 * T1 + 2000);
     assert.equal(header(bye, 'Reason'), 'SIP;cause=200;text="ACK timeout"');
-    assert.match(header(bye, 'Via') ?? '', new RegExp(`^SIP/2.0/UDP ${HOST}:${edge.sipPort};rport;branch=z9hG4bK`));
+    assert.match(
+      header(bye, 'Via') ?? '',
+      new RegExp(`^SIP/2.0/UDP ${HOST}:${edge.sipPort};rport;branch=z9hG4bK`),
+    );
     p.send(answer(bye, 200, 'OK'));
     assert.equal(await destroyed, 'ACK timeout');
     p.close();

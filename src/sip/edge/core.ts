@@ -22,6 +22,7 @@ import {
   parseSipUri,
   parseVia,
   serializeMessage,
+  splitList,
   stringifyVia,
 } from './message.js';
 import type { SipHeader, SipMessage, SipRequest, SipResponse } from './message.js';
@@ -225,7 +226,8 @@ export class EdgeCore {
       else this.onNetworkRequest(msg, inb);
     } catch (err) {
       if (err instanceof ParseError) this.onUnparseable(inb, err.message);
-      else this.o.log.error({ err: String(err), stack: (err as Error).stack }, 'failed to handle sip message');
+      else
+        this.o.log.error({ err: String(err), stack: (err as Error).stack }, 'failed to handle sip message');
     }
   }
 
@@ -273,9 +275,15 @@ export class EdgeCore {
   }
 
   /** A response the edge builds itself from a request (100, 481, 487, 503, OPTIONS 200...). */
-  private edgeResponse(req: SipRequest, status: number, toTag: string | undefined, extra: SipHeader[] = []): Buffer {
+  private edgeResponse(
+    req: SipRequest,
+    status: number,
+    toTag: string | undefined,
+    extra: SipHeader[] = [],
+  ): Buffer {
     const headers: SipHeader[] = [];
-    for (const h of req.headers) if (canonicalName(h.name) === 'via') headers.push({ name: 'Via', value: h.value });
+    for (const h of req.headers)
+      if (canonicalName(h.name) === 'via') headers.push({ name: 'Via', value: h.value });
     const to = getHeader(req, 'to') ?? '';
     headers.push(
       { name: 'From', value: getHeader(req, 'from') ?? '' },
@@ -309,7 +317,7 @@ export class EdgeCore {
     parseNameAddr(to);
 
     // RFC 3581 + RFC 3261 18.2.1: record where the request really came from in the top Via.
-    const values = viaHeader.value.split(',');
+    const values = splitList(viaHeader.value);
     const via = parseVia(values[0] ?? '');
     if (via.host !== inb.remoteAddress) {
       const i = via.params.findIndex(([k]) => k === 'received');
@@ -517,9 +525,11 @@ export class EdgeCore {
     const req = txn.request;
     const status = app.status;
     const headers: SipHeader[] = [];
-    for (const h of req.headers) if (canonicalName(h.name) === 'via') headers.push({ name: 'Via', value: h.value });
+    for (const h of req.headers)
+      if (canonicalName(h.name) === 'via') headers.push({ name: 'Via', value: h.value });
     const formsDialog = DIALOG_METHODS.has(req.method) && status > 100 && status < 300;
-    if (formsDialog) for (const rr of getHeaders(req, 'record-route')) headers.push({ name: 'Record-Route', value: rr });
+    if (formsDialog)
+      for (const rr of getHeaders(req, 'record-route')) headers.push({ name: 'Record-Route', value: rr });
     const to = getHeader(req, 'to') ?? '';
     let toValue = to;
     if (status > 100 && !getTag(to)) {
@@ -535,7 +545,10 @@ export class EdgeCore {
     );
     const appContact = getHeaders(app, 'contact');
     if (formsDialog || (req.method === 'UPDATE' && status >= 200 && status < 300)) {
-      headers.push({ name: 'Contact', value: this.mergeContact(appContact.join(', ') || undefined, txn.peer.transport) });
+      headers.push({
+        name: 'Contact',
+        value: this.mergeContact(appContact.join(', ') || undefined, txn.peer.transport),
+      });
     } else if (appContact.length) {
       headers.push({ name: 'Contact', value: appContact.join(', ') });
     }
@@ -544,7 +557,14 @@ export class EdgeCore {
     const ct = getHeader(app, 'content-type') ?? (app.body.length ? 'application/sdp' : undefined);
     if (ct) headers.push({ name: 'Content-Type', value: ct });
     headers.push({ name: 'Content-Length', value: String(app.body.length) }, ...extension);
-    return { type: 'response', version: '2.0', status, reason: app.reason || REASONS[status] || '', headers, body: app.body };
+    return {
+      type: 'response',
+      version: '2.0',
+      status,
+      reason: app.reason || REASONS[status] || '',
+      headers,
+      body: app.body,
+    };
   }
 
   private appResponse(conn: AppConn, msgId: string, txnId: string, app: SipResponse): void {
@@ -657,7 +677,11 @@ export class EdgeCore {
     }
     const transport = dest.transport ?? d.peer.transport;
     // A peer that reached us over TCP gets its requests on that connection while it lasts.
-    if (transport === 'tcp' && d.peer.transport === 'tcp' && this.o.hasConnection(d.peer.address, d.peer.port)) {
+    if (
+      transport === 'tcp' &&
+      d.peer.transport === 'tcp' &&
+      this.o.hasConnection(d.peer.address, d.peer.port)
+    ) {
       return d.peer;
     }
     const address = net.isIP(dest.host) ? dest.host : (await lookup(dest.host)).address;
@@ -726,7 +750,14 @@ export class EdgeCore {
         { name: 'CSeq', value: `${cseq.seq} ACK` },
         { name: 'Content-Length', value: '0' },
       ];
-      return serializeMessage({ type: 'request', method: 'ACK', uri: req.uri, version: '2.0', headers, body: Buffer.alloc(0) });
+      return serializeMessage({
+        type: 'request',
+        method: 'ACK',
+        uri: req.uri,
+        version: '2.0',
+        headers,
+        body: Buffer.alloc(0),
+      });
     } catch {
       return undefined;
     }
@@ -747,7 +778,12 @@ export class EdgeCore {
     return out;
   }
 
-  private async appInDialogRequest(conn: AppConn, msgId: string, dialogId: string, app: SipRequest): Promise<void> {
+  private async appInDialogRequest(
+    conn: AppConn,
+    msgId: string,
+    dialogId: string,
+    app: SipRequest,
+  ): Promise<void> {
     const d = this.dialogs.findById(dialogId);
     if (!d || d.state === 'terminated') {
       conn.reply(msgId, `NOK|unable to find dialog for ${app.method} with id ${dialogId}`);
@@ -813,7 +849,14 @@ export class EdgeCore {
         { name: 'CSeq', value: `${cseqNum} ${app.method}` },
         ...this.requestExtras(app, transport),
       ];
-      const msg: SipRequest = { type: 'request', method: app.method, uri: app.uri, version: '2.0', headers, body: app.body };
+      const msg: SipRequest = {
+        type: 'request',
+        method: app.method,
+        uri: app.uri,
+        version: '2.0',
+        headers,
+        body: app.body,
+      };
       const sent = serializeMessage(msg);
       const txn = this.txns.sendRequest(
         { branch, method: app.method, peer, request: sent, owner: conn },

@@ -36,13 +36,13 @@ export async function startSipEdge(opts: SipEdgeOptions): Promise<SipEdge> {
   const { log } = opts;
 
   // The core needs the transport and the control server, and both deliver into the core.
-  let core: EdgeCore | undefined;
+  const ref: { core?: EdgeCore } = {};
   const transport = await SipTransport.start({
     host: opts.sip.host,
     port: opts.sip.port,
     transports,
     log,
-    onMessage: (m) => core?.onNetwork(m),
+    onMessage: (m) => ref.core?.onNetwork(m),
   });
   let control: ControlServer;
   try {
@@ -58,15 +58,15 @@ export async function startSipEdge(opts: SipEdgeOptions): Promise<SipEdge> {
           .join(','),
       log,
       handlers: {
-        onSip: (conn, msgId, leader, sip) => core?.onAppSip(conn, msgId, leader, sip),
-        onClose: (conn) => core?.onAppClose(conn),
+        onSip: (conn, msgId, leader, sip) => ref.core?.onAppSip(conn, msgId, leader, sip),
+        onClose: (conn) => ref.core?.onAppClose(conn),
       },
     });
   } catch (err) {
     await transport.close();
     throw err;
   }
-  core = new EdgeCore({
+  const core = new EdgeCore({
     log,
     timers: { t1, t2, t4: t1 >= 500 ? 5000 : 10 * t1 },
     advertised,
@@ -76,12 +76,16 @@ export async function startSipEdge(opts: SipEdgeOptions): Promise<SipEdge> {
     appsFor: (m) => control.appsFor(m),
   });
   log.info(
-    { sip: `${opts.sip.host}:${transport.port}`, transports, control: `${opts.control.host}:${control.port}` },
+    {
+      sip: `${opts.sip.host}:${transport.port}`,
+      transports,
+      control: `${opts.control.host}:${control.port}`,
+    },
     'sip edge listening',
   );
 
+  ref.core = core;
   let closing: Promise<void> | undefined;
-  const c = core;
   return {
     get sipPort() {
       return transport.port;
@@ -91,7 +95,7 @@ export async function startSipEdge(opts: SipEdgeOptions): Promise<SipEdge> {
     },
     close() {
       closing ??= (async () => {
-        c.close();
+        core.close();
         await Promise.all([control.close(), transport.close()]);
       })();
       return closing;

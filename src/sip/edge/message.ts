@@ -151,7 +151,10 @@ function parseHead(text: string): { start: string; headers: SipHeader[] } {
  * Throws ParseError, and nothing else, on malformed input. With `ignoreContentLength` the body is
  * everything after the head (drachtio-srf computes Content-Length in UTF-16 units, not bytes).
  */
-export function parseMessage(input: Buffer | string, opts: { ignoreContentLength?: boolean } = {}): SipMessage {
+export function parseMessage(
+  input: Buffer | string,
+  opts: { ignoreContentLength?: boolean } = {},
+): SipMessage {
   const buf = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
   // Leading CRLFs are allowed before a message (RFC 3261 7.5).
   let offset = 0;
@@ -192,9 +195,7 @@ export function parseMessage(input: Buffer | string, opts: { ignoreContentLength
 }
 
 export type StreamFrame =
-  | { kind: 'incomplete' }
-  | { kind: 'keepalive'; length: number }
-  | { kind: 'message'; length: number };
+  { kind: 'incomplete' } | { kind: 'keepalive'; length: number } | { kind: 'message'; length: number };
 
 /**
  * Cut the next message from a stream buffer (SIP over TCP, RFC 3261 18.3: Content-Length frames

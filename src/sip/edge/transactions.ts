@@ -131,6 +131,17 @@ export class TransactionLayer {
     };
     this.servers.set(txn.key, txn);
     this.serversById.set(txn.id, txn);
+    if (txn.method !== 'INVITE') {
+      // The client gives up after 64*T1 (Timer F); forget a request nobody answered by then.
+      txn.timers.push(
+        setTimeout(
+          () => {
+            if (txn.state === 'proceeding') this.terminateServer(txn);
+          },
+          64 * this.timers.t1 + 1000,
+        ),
+      );
+    }
     return txn;
   }
 

@@ -53,7 +53,8 @@ export class SipTransport {
       } catch (err) {
         await t.close();
         t.closed = false;
-        if (opts.port !== 0 || attempt >= 8 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+        if (opts.port !== 0 || attempt >= 8 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE')
+          throw err;
       }
     }
   }
@@ -122,17 +123,27 @@ export class SipTransport {
             // RFC 5626: answer a CRLFCRLF ping with a CRLF pong.
             if (f.length >= 4 && buf.subarray(0, 4).toString('latin1') === '\r\n\r\n') sock.write('\r\n');
           } else {
-            this.opts.onMessage({ data: buf.subarray(0, f.length), transport: 'tcp', remoteAddress, remotePort });
+            this.opts.onMessage({
+              data: buf.subarray(0, f.length),
+              transport: 'tcp',
+              remoteAddress,
+              remotePort,
+            });
           }
           buf = buf.subarray(f.length);
         }
       } catch (err) {
         const reason = err instanceof ParseError ? err.message : String(err);
-        this.opts.log.warn({ remoteAddress, remotePort, reason }, 'closing sip tcp connection: unframeable stream');
+        this.opts.log.warn(
+          { remoteAddress, remotePort, reason },
+          'closing sip tcp connection: unframeable stream',
+        );
         sock.destroy();
       }
     });
-    sock.on('error', (err) => this.opts.log.debug({ remoteAddress, remotePort, err: String(err) }, 'sip tcp error'));
+    sock.on('error', (err) =>
+      this.opts.log.debug({ remoteAddress, remotePort, err: String(err) }, 'sip tcp error'),
+    );
     sock.on('close', () => {
       if (this.conns.get(k) === sock) this.conns.delete(k);
     });
@@ -160,7 +171,9 @@ export class SipTransport {
       this.conns.delete(key(address, port));
       this.adopt(sock);
     });
-    sock.on('error', (err) => this.opts.log.warn({ address, port, err: String(err) }, 'sip tcp connect failed'));
+    sock.on('error', (err) =>
+      this.opts.log.warn({ address, port, err: String(err) }, 'sip tcp connect failed'),
+    );
     sock.on('close', () => {
       if (this.conns.get(key(address, port)) === sock) this.conns.delete(key(address, port));
     });
