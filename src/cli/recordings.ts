@@ -117,12 +117,19 @@ async function passphraseFor(config: Config, io: CliIo, file: string | undefined
   }
   if (config.keys.passphrase) return config.keys.passphrase;
   if (io.stdin.isTTY) return promptHidden(io, 'Passphrase for the recording key: ');
-  throw new CliError('a passphrase is needed: use --passphrase-file, set SRS_KEY_PASSPHRASE, or run on a terminal', 2);
+  throw new CliError(
+    'a passphrase is needed: use --passphrase-file, set SRS_KEY_PASSPHRASE, or run on a terminal',
+    2,
+  );
 }
 
 async function withDatabase<T>(config: Config, fn: (db: Database) => Promise<T>): Promise<T> {
   // Logs would mix with the command's output on stdout: the CLI reports through its errors instead.
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log: createLogger('silent') });
+  const db = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    log: createLogger('silent'),
+  });
   try {
     return await fn(db);
   } finally {
@@ -213,7 +220,8 @@ export function recordingsCommand(
     .option('--offset <n>', 'skip this many', (v) => Number.parseInt(v, 10), 0)
     .action(
       guarded(io, async (opts: { json?: boolean; limit: number; offset: number }) => {
-        if (!Number.isInteger(opts.limit) || opts.limit < 1) throw new CliError('--limit must be a positive integer', 2);
+        if (!Number.isInteger(opts.limit) || opts.limit < 1)
+          throw new CliError('--limit must be a positive integer', 2);
         const config = getConfig();
         const rows = await withDatabase(config, (db) =>
           db.recordings.list({ limit: opts.limit, offset: Math.max(0, opts.offset || 0) }),
@@ -228,11 +236,17 @@ export function recordingsCommand(
     .argument('<id>', 'recording id')
     .addOption(new Option('--format <format>', 'which artifact').choices(['mp3', 'wav']).default('mp3'))
     .requiredOption('--out <file>', "where to write the plaintext ('-' for stdout)")
-    .option('--passphrase-file <file>', 'file holding the key passphrase (else SRS_KEY_PASSPHRASE, else a prompt)')
+    .option(
+      '--passphrase-file <file>',
+      'file holding the key passphrase (else SRS_KEY_PASSPHRASE, else a prompt)',
+    )
     .action(
-      guarded(io, async (id: string, opts: { format: 'mp3' | 'wav'; out: string; passphraseFile?: string }) => {
-        await getArtifact(getConfig(), io, id, opts);
-      }),
+      guarded(
+        io,
+        async (id: string, opts: { format: 'mp3' | 'wav'; out: string; passphraseFile?: string }) => {
+          await getArtifact(getConfig(), io, id, opts);
+        },
+      ),
     );
 
   return cmd;

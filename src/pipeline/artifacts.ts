@@ -123,7 +123,11 @@ export interface EncryptResult {
  * Encrypts `src` to the public key as a binary OpenPGP message (what `gpg --decrypt` reads),
  * streaming, into a temporary file that is fsynced and then renamed to `dest`.
  */
-export async function encryptFile(src: string, dest: string, publicKey: openpgp.PublicKey): Promise<EncryptResult> {
+export async function encryptFile(
+  src: string,
+  dest: string,
+  publicKey: openpgp.PublicKey,
+): Promise<EncryptResult> {
   const plainHash = createHash('sha256');
   const cipherHash = createHash('sha256');
   const hashing = new TransformStream<Uint8Array, Uint8Array>({
@@ -132,7 +136,9 @@ export async function encryptFile(src: string, dest: string, publicKey: openpgp.
       controller.enqueue(chunk);
     },
   });
-  const plain = (Readable.toWeb(createReadStream(src)) as NodeReadableStream<Uint8Array>).pipeThrough(hashing);
+  const plain = (Readable.toWeb(createReadStream(src)) as NodeReadableStream<Uint8Array>).pipeThrough(
+    hashing,
+  );
   const message = await openpgp.createMessage({ binary: plain as unknown as ReadableStream<Uint8Array> });
   const encrypted = await openpgp.encrypt({ message, encryptionKeys: publicKey, format: 'binary' });
 

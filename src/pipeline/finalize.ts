@@ -107,7 +107,12 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
       const dest = join(dataDir, rel[kind]);
       await removeTempsFor(dest);
       const r = await encryptFile(plain, dest, key);
-      await recordings.addFile(recordingId, { kind, path: rel[kind], ...r, keyFingerprint: ctx.key.fingerprint });
+      await recordings.addFile(recordingId, {
+        kind,
+        path: rel[kind],
+        ...r,
+        keyFingerprint: ctx.key.fingerprint,
+      });
     };
     if (!mp3Done) {
       const mixMp3 = join(spool, 'mix.mp3');

@@ -107,7 +107,9 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
             if (last) {
               await o.db.recordings
                 .markFailed(id, message)
-                .catch((e: unknown) => log.error({ recordingId: id, err: e }, 'could not mark the recording failed'));
+                .catch((e: unknown) =>
+                  log.error({ recordingId: id, err: e }, 'could not mark the recording failed'),
+                );
             }
             throw err;
           }
@@ -119,8 +121,14 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   let stopped: Promise<void> | undefined;
   return {
     async enqueueFinalize(recordingId) {
-      // Retry settings come from the queue; the id makes a second enqueue a no-op.
-      const id = await boss.send(FINALIZE_QUEUE, { recordingId }, { id: recordingId });
+      // The id makes a second enqueue a no-op; retry settings travel with the job (the queue's are
+      // fixed when it is first created).
+      const { retryLimit, retryDelay, retryBackoff, expireInSeconds } = queue;
+      const id = await boss.send(
+        FINALIZE_QUEUE,
+        { recordingId },
+        { id: recordingId, retryLimit, retryDelay, retryBackoff, expireInSeconds },
+      );
       if (id) log.debug({ recordingId }, 'finalize queued');
       for (const w of workerIds) boss.notifyWorker(w);
     },

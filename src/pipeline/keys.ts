@@ -100,7 +100,9 @@ export async function ensureKeyPair(opts: EnsureKeyPairOptions): Promise<KeyPair
   const started = Date.now();
   const { privateKey, publicKey } = await openpgp.generateKey({
     // v4 keys with Curve25519 (legacy encoding) or RSA: what gpg 2.2 and later read.
-    ...(type === 'rsa4096' ? { type: 'rsa' as const, rsaBits: 4096 } : { type: 'ecc' as const, curve: 'curve25519Legacy' as const }),
+    ...(type === 'rsa4096'
+      ? { type: 'rsa' as const, rsaBits: 4096 }
+      : { type: 'ecc' as const, curve: 'curve25519Legacy' as const }),
     userIDs: [opts.userId ?? { name: 'SIPREC recording server' }],
     passphrase,
     format: 'armored',
@@ -136,7 +138,8 @@ export async function loadPrivateKey(
     return await openpgp.decryptKey({ privateKey: locked, passphrase });
   } catch (err) {
     const msg = (err as Error).message ?? '';
-    if (/passphrase/i.test(msg)) throw new KeyPassphraseError('wrong passphrase for the recording private key');
+    if (/passphrase/i.test(msg))
+      throw new KeyPassphraseError('wrong passphrase for the recording private key');
     throw err;
   }
 }

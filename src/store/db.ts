@@ -52,7 +52,8 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
   }
   out.sort((a, b) => a.version - b.version);
   for (let i = 1; i < out.length; i++) {
-    if (out[i]?.version === out[i - 1]?.version) throw new MigrationError(`two migrations numbered ${out[i]?.version}`);
+    if (out[i]?.version === out[i - 1]?.version)
+      throw new MigrationError(`two migrations numbered ${out[i]?.version}`);
   }
   return out;
 }
@@ -72,14 +73,19 @@ export async function migrate(pool: pg.Pool, log: Logger, dir?: string): Promise
       await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
         version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
       const done = new Set(
-        (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version),
+        (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map(
+          (r) => r.version,
+        ),
       );
       for (const m of migrations) {
         if (done.has(m.version)) continue;
         try {
           await client.query('BEGIN');
           await client.query(m.sql);
-          await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+          await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
+            m.version,
+            m.name,
+          ]);
           await client.query('COMMIT');
         } catch (err) {
           await client.query('ROLLBACK').catch(() => undefined);

@@ -225,9 +225,11 @@ async function ensureDatabase(s: EmbeddedSettings): Promise<void> {
   try {
     const r = await client.query('select 1 from pg_database where datname = $1', [s.database]);
     if (r.rowCount === 0) {
-      await client.query(`create database ${client.escapeIdentifier(s.database)}`).catch((err: { code?: string }) => {
-        if (err.code !== '42P04') throw err; // created meanwhile by someone else
-      });
+      await client
+        .query(`create database ${client.escapeIdentifier(s.database)}`)
+        .catch((err: { code?: string }) => {
+          if (err.code !== '42P04') throw err; // created meanwhile by someone else
+        });
     }
   } finally {
     await client.end().catch(() => undefined);
@@ -306,7 +308,10 @@ async function startOwn(p: Paths, s: EmbeddedSettings, log: Logger): Promise<{ s
     await mkdir(p.pgDir, { recursive: true, mode: 0o700 });
     const changed = await makeTraversable(p.dataDir);
     if (changed.length) {
-      log.warn({ dirs: changed }, `embedded postgres: granted search (o+x) to let user ${POSTGRES_USER} reach the data`);
+      log.warn(
+        { dirs: changed },
+        `embedded postgres: granted search (o+x) to let user ${POSTGRES_USER} reach the data`,
+      );
     }
   }
 
@@ -361,7 +366,10 @@ async function stopByPid(pid: number, log: Logger): Promise<void> {
 /**
  * Start the embedded Postgres in `<dataDir>/pg` or attach to the one already running there.
  */
-export async function ensureEmbeddedPostgres(opts: { dataDir: string; log: Logger }): Promise<EmbeddedPostgresHandle> {
+export async function ensureEmbeddedPostgres(opts: {
+  dataDir: string;
+  log: Logger;
+}): Promise<EmbeddedPostgresHandle> {
   const log = opts.log;
   const p = pathsFor(opts.dataDir);
   await mkdir(p.dataDir, { recursive: true });
@@ -380,9 +388,12 @@ export async function ensureEmbeddedPostgres(opts: { dataDir: string; log: Logge
       r = await probe(s);
     }
     if (r.state === 'other' && pid !== undefined) {
-      throw new EmbeddedPostgresError(`cannot connect to embedded postgres on port ${s.port}: ${r.error?.message}`, {
-        cause: r.error,
-      });
+      throw new EmbeddedPostgresError(
+        `cannot connect to embedded postgres on port ${s.port}: ${r.error?.message}`,
+        {
+          cause: r.error,
+        },
+      );
     }
 
     if (r.state === 'ok' && pid !== undefined) {

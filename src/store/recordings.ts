@@ -102,7 +102,8 @@ function toRow(r: Row): RecordingRow {
 
 export function recordingsRepository(pool: pg.Pool): RecordingsRepository {
   const mustChange = (res: pg.QueryResult, id: string, what: string) => {
-    if (res.rowCount === 0) throw new NotFoundError(`recording ${id} not found (or already stored) for ${what}`);
+    if (res.rowCount === 0)
+      throw new NotFoundError(`recording ${id} not found (or already stored) for ${what}`);
   };
   return {
     async create(rec) {

@@ -93,7 +93,8 @@ export function decodeUlaw(bytes: Uint8Array): Int16Array {
 export function tone(freqHz: number, ms: number, amplitude = 8000): Int16Array {
   const n = Math.round((ms * SAMPLE_RATE) / 1000);
   const out = new Int16Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.round(amplitude * Math.sin((2 * Math.PI * freqHz * i) / SAMPLE_RATE));
+  for (let i = 0; i < n; i++)
+    out[i] = Math.round(amplitude * Math.sin((2 * Math.PI * freqHz * i) / SAMPLE_RATE));
   return out;
 }
 
@@ -124,7 +125,8 @@ export function parseWav(buf: Buffer): WavInfo {
   if (buf.toString('latin1', 0, 4) !== 'RIFF') throw new Error('WAV: no RIFF magic');
   if (buf.toString('latin1', 8, 12) !== 'WAVE') throw new Error('WAV: RIFF form is not WAVE');
   const riffSize = buf.readUInt32LE(4);
-  if (riffSize !== buf.length - 8) throw new Error(`WAV: RIFF size ${riffSize} but file has ${buf.length - 8} bytes after it`);
+  if (riffSize !== buf.length - 8)
+    throw new Error(`WAV: RIFF size ${riffSize} but file has ${buf.length - 8} bytes after it`);
   let fmt: Omit<WavInfo, 'hasFact' | 'factSamples' | 'data'> | undefined;
   let factSamples: number | null = null;
   let data: Buffer | undefined;
@@ -150,7 +152,8 @@ export function parseWav(buf: Buffer): WavInfo {
       };
       if (size >= 18) {
         const cbSize = buf.readUInt16LE(body + 16);
-        if (18 + cbSize !== size) throw new Error(`WAV: fmt cbSize ${cbSize} does not match chunk size ${size}`);
+        if (18 + cbSize !== size)
+          throw new Error(`WAV: fmt cbSize ${cbSize} does not match chunk size ${size}`);
       }
     } else if (id === 'fact') {
       if (size < 4) throw new Error(`WAV: fact chunk of ${size} bytes`);
@@ -164,7 +167,8 @@ export function parseWav(buf: Buffer): WavInfo {
   }
   if (!fmt) throw new Error('WAV: no fmt chunk');
   if (!data) throw new Error('WAV: no data chunk');
-  if (fmt.blockAlign !== (fmt.channels * fmt.bitsPerSample) / 8) throw new Error('WAV: blockAlign inconsistent');
+  if (fmt.blockAlign !== (fmt.channels * fmt.bitsPerSample) / 8)
+    throw new Error('WAV: blockAlign inconsistent');
   if (fmt.byteRate !== fmt.sampleRate * fmt.blockAlign) throw new Error('WAV: byteRate inconsistent');
   return { ...fmt, hasFact: factSamples !== null, factSamples, data };
 }
@@ -182,7 +186,12 @@ export function decodeUlawWav(buf: Buffer): Int16Array {
  * Goertzel: squared magnitude |X(f)|^2 of the DFT of samples[startSample, startSample+length) at
  * freqHz. A pure tone of amplitude A filling the window gives about (A * length / 2)^2.
  */
-export function goertzelPower(samples: ArrayLike<number>, startSample: number, length: number, freqHz: number): number {
+export function goertzelPower(
+  samples: ArrayLike<number>,
+  startSample: number,
+  length: number,
+  freqHz: number,
+): number {
   const coeff = 2 * Math.cos((2 * Math.PI * freqHz) / SAMPLE_RATE);
   let s1 = 0;
   let s2 = 0;

@@ -33,7 +33,8 @@ export interface BuildRtpOptions {
 export function buildRtp(o: BuildRtpOptions): Buffer {
   const csrcs = o.csrcs ?? [];
   if (csrcs.length > 15) throw new RangeError('at most 15 CSRCs');
-  if (o.extension && o.extension.data.length % 4 !== 0) throw new RangeError('extension data must be 4-byte words');
+  if (o.extension && o.extension.data.length % 4 !== 0)
+    throw new RangeError('extension data must be 4-byte words');
   const padding = o.padding ?? 0;
   if (padding < 0 || padding > 255) throw new RangeError('padding must be 0..255');
   const extLength = o.extension ? 4 + o.extension.data.length : 0;
@@ -143,11 +144,18 @@ export async function sendRtpStream(o: SendRtpStreamOptions): Promise<SendRtpStr
 }
 
 /** Sends prepared datagrams to host:port, waiting gapMs between them (0: back to back). */
-export async function sendDatagrams(host: string, port: number, datagrams: readonly Buffer[], gapMs = 0): Promise<void> {
+export async function sendDatagrams(
+  host: string,
+  port: number,
+  datagrams: readonly Buffer[],
+  gapMs = 0,
+): Promise<void> {
   const socket = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
   try {
     for (const d of datagrams) {
-      await new Promise<void>((resolve, reject) => socket.send(d, port, host, (err) => (err ? reject(err) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        socket.send(d, port, host, (err) => (err ? reject(err) : resolve())),
+      );
       if (gapMs > 0) await sleep(gapMs);
     }
   } finally {

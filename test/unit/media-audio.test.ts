@@ -80,8 +80,14 @@ describe('G.711', () => {
       prevU = u;
       prevA = a;
       const tolerance = Math.max(16, Math.abs(x) / 16);
-      assert.ok(Math.abs(u - x) <= tolerance + 700 * Number(Math.abs(x) > 32000), `u-law error at ${x}: ${u}`);
-      assert.ok(Math.abs(a - x) <= tolerance + 700 * Number(Math.abs(x) > 32000), `A-law error at ${x}: ${a}`);
+      assert.ok(
+        Math.abs(u - x) <= tolerance + 700 * Number(Math.abs(x) > 32000),
+        `u-law error at ${x}: ${u}`,
+      );
+      assert.ok(
+        Math.abs(a - x) <= tolerance + 700 * Number(Math.abs(x) > 32000),
+        `A-law error at ${x}: ${a}`,
+      );
     }
   });
 });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -40,7 +40,7 @@ async function readSpool(path: string): Promise<{ offset: number; bytes: Buffer 
   const buf = await readFile(path);
   assert.equal(buf.toString('latin1', 0, 8), 'SRSPOOL1');
   const out: { offset: number; bytes: Buffer }[] = [];
-  for (let pos = 16; pos < buf.length; ) {
+  for (let pos = 16; pos < buf.length;) {
     const offset = buf.readUInt32LE(pos);
     const count = buf.readUInt16LE(pos + 4);
     out.push({ offset, bytes: buf.subarray(pos + 6, pos + 6 + count) });
@@ -98,14 +98,24 @@ describe('media engine', () => {
     });
     const t0 = (before + performance.now()) / 2;
     assert.equal(engine.activeSessions, 1);
-    const session = JSON.parse(await readFile(join(spoolDir, 'session.json'), 'utf8')) as { t0: number; legs: unknown[] };
+    const session = JSON.parse(await readFile(join(spoolDir, 'session.json'), 'utf8')) as {
+      t0: number;
+      legs: unknown[];
+    };
     assert.ok(Math.abs(session.t0 - Date.now()) < 5000);
     assert.equal(session.legs.length, 2);
 
     const [s0, s1] = await Promise.all([
       sendRtpStream({ host: HOST, port: p0, pt: 0, codec: 'PCMU', samples: tone(440, 1000), ssrc: 0x1111 }),
       sleep(1500).then(() =>
-        sendRtpStream({ host: HOST, port: p1, pt: 8, codec: 'PCMA', samples: tone(1000, 1000), ssrc: 0x2222 }),
+        sendRtpStream({
+          host: HOST,
+          port: p1,
+          pt: 8,
+          codec: 'PCMA',
+          samples: tone(1000, 1000),
+          ssrc: 0x2222,
+        }),
       ),
     ]);
     const stats = engine.closeSession('tones');
@@ -123,8 +133,14 @@ describe('media engine', () => {
     );
     const expected0 = s0.firstSendAt - t0;
     const expected1 = s1.firstSendAt - t0;
-    assert.ok(Math.abs(l0.firstPacketMs! - expected0) < 20, `leg0 first packet ${l0.firstPacketMs} vs ${expected0}`);
-    assert.ok(Math.abs(l1.firstPacketMs! - expected1) < 20, `leg1 first packet ${l1.firstPacketMs} vs ${expected1}`);
+    assert.ok(
+      Math.abs(l0.firstPacketMs! - expected0) < 20,
+      `leg0 first packet ${l0.firstPacketMs} vs ${expected0}`,
+    );
+    assert.ok(
+      Math.abs(l1.firstPacketMs! - expected1) < 20,
+      `leg1 first packet ${l1.firstPacketMs} vs ${expected1}`,
+    );
 
     const wavPath = join(dir, 'tones.wav');
     const mixed = await engine.mix({ spoolDir, wavPath });
@@ -180,7 +196,15 @@ describe('media engine', () => {
       sendRtpStream({ ...common, port: pb, pt: 0, codec: 'PCMU', ssrc: 2, header }),
       sendRtpStream({ ...common, port: pc, pt: 8, codec: 'PCMA', ssrc: 3, header }),
       // Every A-law code word once, to check the A-law -> u-law table against the reference.
-      sendDatagrams(HOST, pd, [buildRtp({ pt: 8, seq: 1, ts: 0, ssrc: 4, payload: Buffer.from(Array.from({ length: 256 }, (_, i) => i)) })]),
+      sendDatagrams(HOST, pd, [
+        buildRtp({
+          pt: 8,
+          seq: 1,
+          ts: 0,
+          ssrc: 4,
+          payload: Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
+        }),
+      ]),
     ]);
     const stats = engine.closeSession('headers');
     assert.deepEqual(
@@ -195,7 +219,11 @@ describe('media engine', () => {
     const audio = async (leg: string): Promise<Buffer> => {
       const recs = await readSpool(join(spoolDir, `${leg}.spool`));
       for (let i = 1; i < recs.length; i++) {
-        assert.equal(recs[i]!.offset, recs[i - 1]!.offset + recs[i - 1]!.bytes.length, 'contiguous despite ts wrap');
+        assert.equal(
+          recs[i]!.offset,
+          recs[i - 1]!.offset + recs[i - 1]!.bytes.length,
+          'contiguous despite ts wrap',
+        );
       }
       return Buffer.concat(recs.map((r) => r.bytes));
     };
@@ -244,7 +272,13 @@ describe('media engine', () => {
         marker: k === 0,
         payload: Buffer.from([5, (end ? 0x80 : 0) | 10, duration >> 8, duration & 0xff]),
       });
-    order.push(dtmf(0, false, 160), dtmf(1, false, 320), dtmf(2, true, 480), dtmf(3, true, 480), dtmf(4, true, 480));
+    order.push(
+      dtmf(0, false, 160),
+      dtmf(1, false, 320),
+      dtmf(2, true, 480),
+      dtmf(3, true, 480),
+      dtmf(4, true, 480),
+    );
     for (let i = 35; i < 40; i++) order.push(audio(i, A, evTs + 480 + 160 * (i - 35)));
     order.push(buildRtp({ pt: 96, seq: seq0 + 40, ts: evTs + 1280, ssrc: A, payload })); // unknown PT
     order.push(buildRtp({ pt: 13, seq: seq0 + 41, ts: evTs + 1440, ssrc: A, payload: Buffer.from([40]) })); // CN
@@ -288,7 +322,7 @@ describe('media engine', () => {
     pool.release([port]);
   });
 
-  it('throws PortInUseError and releases the session\'s other sockets', async () => {
+  it("throws PortInUseError and releases the session's other sockets", async () => {
     const [p0, p1] = pool.allocate(2) as [number, number];
     const blocker = createSocket('udp4');
     await new Promise<void>((resolve) => blocker.bind(p1, HOST, resolve));
@@ -316,9 +350,18 @@ describe('media engine', () => {
       blocker.close();
     }
     // The same spool directory can be used once the ports are free; a second open of one id cannot.
-    engine.openSession({ recordingId: 'busy', spoolDir: join(dir, 'busy'), legs: [{ legId: 'a', port: p0, payloadTypes: {} }] });
+    engine.openSession({
+      recordingId: 'busy',
+      spoolDir: join(dir, 'busy'),
+      legs: [{ legId: 'a', port: p0, payloadTypes: {} }],
+    });
     assert.throws(
-      () => engine.openSession({ recordingId: 'busy', spoolDir: join(dir, 'busy2'), legs: [{ legId: 'a', port: p1, payloadTypes: {} }] }),
+      () =>
+        engine.openSession({
+          recordingId: 'busy',
+          spoolDir: join(dir, 'busy2'),
+          legs: [{ legId: 'a', port: p1, payloadTypes: {} }],
+        }),
       InvalidStateError,
     );
     engine.closeSession('busy');
@@ -338,6 +381,16 @@ describe('media engine', () => {
     );
   });
 
+  it('catches a stale build: addon version differs from package.json', async () => {
+    const fake = join(dir, 'stale.cjs');
+    await writeFile(fake, "module.exports = { version: '0.0.0-stale' };\n");
+    assert.throws(
+      () => loadMediaEngine({ bindAddress: HOST, addonPath: fake }),
+      (err: unknown) =>
+        err instanceof MediaEngineLoadError && /0\.0\.0-stale/.test(err.message) && /stale/.test(err.message),
+    );
+  });
+
   it('lets the process exit, and a killed process leaves a spool that still mixes', async () => {
     const [port] = pool.allocate(1) as [number];
     const spoolDir = join(dir, 'killed');
@@ -352,11 +405,17 @@ describe('media engine', () => {
       if (process.argv.includes('--close')) { e.closeSession('k'); e.close(); }
     `;
     const run = (args: string[]) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, '--', ...args], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', '--input-type=module', '-e', script, '--', ...args],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
       const ready = new Promise<void>((resolve) => child.stdout.on('data', () => resolve()));
-      const exited = new Promise<number | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
+      const exited = new Promise<number | null>((resolve) =>
+        child.on('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))),
+      );
       return { child, ready, exited };
     };
 

@@ -38,16 +38,22 @@ describe('mixer', () => {
     const d = join(dir, 'a');
     await mkdir(d);
     // leg a: 4 x +max at 0, then 3 x -max at 10; leg b: 4 x +max at 2 (overlap 2..3), 2 x -max at 11.
-    await writeFile(join(d, 'a.spool'), spool([
-      { offset: 0, bytes: [0x80, 0x80, 0x80, 0x80] },
-      { offset: 10, bytes: [0x00, 0x00, 0x00] },
-    ]));
+    await writeFile(
+      join(d, 'a.spool'),
+      spool([
+        { offset: 0, bytes: [0x80, 0x80, 0x80, 0x80] },
+        { offset: 10, bytes: [0x00, 0x00, 0x00] },
+      ]),
+    );
     // A trailing partial record: a process killed in the middle of a write.
-    await writeFile(join(d, 'b.spool'), spool([
-      { offset: 2, bytes: [0x80, 0x80, 0x80, 0x80] },
-      { offset: 11, bytes: [0x00, 0x00] },
-      { offset: 20, bytes: [1, 2, 3], claim: 100 },
-    ]));
+    await writeFile(
+      join(d, 'b.spool'),
+      spool([
+        { offset: 2, bytes: [0x80, 0x80, 0x80, 0x80] },
+        { offset: 11, bytes: [0x00, 0x00] },
+        { offset: 20, bytes: [1, 2, 3], claim: 100 },
+      ]),
+    );
     const wavPath = join(dir, 'a.wav');
     const r = await mixSpool({ spoolDir: d, wavPath });
     assert.deepEqual(r, { wavPath, samples: 13, durationMs: 1.625, legs: 2 });
@@ -65,7 +71,19 @@ describe('mixer', () => {
     const clipHigh = linearToUlaw(32767);
     const clipLow = linearToUlaw(-32768);
     assert.deepEqual(Array.from(info.data), [
-      0x80, 0x80, clipHigh, clipHigh, 0x80, 0x80, 0xff, 0xff, 0xff, 0xff, 0x00, clipLow, clipLow,
+      0x80,
+      0x80,
+      clipHigh,
+      clipHigh,
+      0x80,
+      0x80,
+      0xff,
+      0xff,
+      0xff,
+      0xff,
+      0x00,
+      clipLow,
+      clipLow,
     ]);
   });
 
@@ -76,7 +94,8 @@ describe('mixer', () => {
     const rand = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 256;
     const legs = [0, 1, 2].map(() => Buffer.from(Array.from({ length: 20000 }, rand)));
     const offsets = [0, 3000, 17999];
-    for (let i = 0; i < 3; i++) await writeFile(join(d, `leg${i}.spool`), spool([{ offset: offsets[i]!, bytes: legs[i]! }]));
+    for (let i = 0; i < 3; i++)
+      await writeFile(join(d, `leg${i}.spool`), spool([{ offset: offsets[i]!, bytes: legs[i]! }]));
     const r = await mixSpool({ spoolDir: d, wavPath: join(dir, 'random.wav') });
     assert.equal(r.samples, 37999);
     const data = parseWav(await readFile(join(dir, 'random.wav'))).data;
@@ -92,7 +111,10 @@ describe('mixer', () => {
   });
 
   it('reports a missing or foreign spool clearly', async () => {
-    await assert.rejects(mixSpool({ spoolDir: join(dir, 'nope'), wavPath: join(dir, 'x.wav') }), NotFoundError);
+    await assert.rejects(
+      mixSpool({ spoolDir: join(dir, 'nope'), wavPath: join(dir, 'x.wav') }),
+      NotFoundError,
+    );
     const empty = join(dir, 'empty');
     await mkdir(empty);
     await assert.rejects(mixSpool({ spoolDir: empty, wavPath: join(dir, 'x.wav') }), NotFoundError);

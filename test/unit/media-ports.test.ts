@@ -43,7 +43,10 @@ describe('PortPool', () => {
     const pool = new PortPool(50000, 50007); // 4 ports
     const a = pool.allocate(2);
     const b = pool.allocate(2);
-    assert.throws(() => pool.allocate(1), (err: unknown) => err instanceof CapacityError && err.code === 'ERR_CAPACITY');
+    assert.throws(
+      () => pool.allocate(1),
+      (err: unknown) => err instanceof CapacityError && err.code === 'ERR_CAPACITY',
+    );
     pool.release(b);
     pool.release(b); // safe twice
     assert.equal(pool.available, 2);
@@ -67,7 +70,7 @@ describe('PortPool', () => {
     const held: number[][] = [];
     const owned = new Set<number>();
     let seed = 1;
-    const rand = (): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+    const rand = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
     for (let i = 0; i < 5000; i++) {
       if (held.length > 0 && (rand() < 0.45 || pool.available < 4)) {
         const ports = held.splice(Math.floor(rand() * held.length), 1)[0]!;

@@ -49,7 +49,12 @@ function toneWav(ms: number, hz = 440): Buffer {
   };
   const fact = Buffer.alloc(4);
   fact.writeUInt32LE(n, 0);
-  const body = Buffer.concat([Buffer.from('WAVE'), chunk('fmt ', fmt), chunk('fact', fact), chunk('data', data)]);
+  const body = Buffer.concat([
+    Buffer.from('WAVE'),
+    chunk('fmt ', fmt),
+    chunk('fact', fact),
+    chunk('data', data),
+  ]);
   const riff = Buffer.alloc(8);
   riff.write('RIFF', 0, 'ascii');
   riff.writeUInt32LE(body.length, 4);
@@ -100,7 +105,9 @@ describe('pipeline: finalize, encrypt, catalogue, wipe', () => {
       callId: `call-${id}@pbx`,
       srcAddress: '192.0.2.1:5060',
       startedAt,
-      participants: [{ participantId: 'p1', aor: 'sip:alice@example.com', name: 'Alice', sendsLabels: ['1'] }],
+      participants: [
+        { participantId: 'p1', aor: 'sip:alice@example.com', name: 'Alice', sendsLabels: ['1'] },
+      ],
       streams: [{ label: '1', streamId: 's1', legId: 'leg0', codec: 'PCMU', port: 20000 }],
       metadataXml: null,
     });
@@ -113,7 +120,17 @@ describe('pipeline: finalize, encrypt, catalogue, wipe', () => {
   const gpgDecrypt = async (file: string): Promise<Buffer> => {
     const { stdout } = await run(
       'gpg',
-      ['--homedir', gnupgHome, '--batch', '--pinentry-mode', 'loopback', '--passphrase', passphrase, '--decrypt', file],
+      [
+        '--homedir',
+        gnupgHome,
+        '--batch',
+        '--pinentry-mode',
+        'loopback',
+        '--passphrase',
+        passphrase,
+        '--decrypt',
+        file,
+      ],
       { encoding: 'buffer', maxBuffer: 64 << 20 },
     );
     return stdout;
@@ -138,7 +155,8 @@ describe('pipeline: finalize, encrypt, catalogue, wipe', () => {
         const plain = await gpgDecrypt(join(dataDir, f.path));
         assert.equal(sha(plain), f.sha256Plain);
         if (f.kind === 'wav') assert.ok(plain.equals(original), 'decrypted WAV equals the mixer output');
-        else assert.ok(plain.length > 1000 && (plain.subarray(0, 3).toString() === 'ID3' || plain[0] === 0xff));
+        else
+          assert.ok(plain.length > 1000 && (plain.subarray(0, 3).toString() === 'ID3' || plain[0] === 0xff));
       }
     }
     assert.equal(row.files.find((f) => f.kind === 'wav')?.sha256Plain, sha(original));
@@ -185,7 +203,13 @@ describe('pipeline: finalize, encrypt, catalogue, wipe', () => {
     await assert.rejects(loadPrivateKey(join(dataDir, 'keys'), fingerprint, 'wrong'), KeyPassphraseError);
     const key = await loadPrivateKey(join(dataDir, 'keys'), fingerprint, passphrase);
     assert.ok(key.isDecrypted());
-    const { stdout } = await run('gpg', ['--homedir', gnupgHome, '--batch', '--with-colons', '--list-secret-keys']);
+    const { stdout } = await run('gpg', [
+      '--homedir',
+      gnupgHome,
+      '--batch',
+      '--with-colons',
+      '--list-secret-keys',
+    ]);
     assert.match(stdout, new RegExp(fingerprint));
   });
 
@@ -230,7 +254,14 @@ describe('pipeline: finalize, encrypt, catalogue, wipe', () => {
     it(`completes exactly once after a crash at "${crashAt}"`, async () => {
       const id = await newRecording();
       const mixer = new TestMixer(original);
-      const ctx = { recordings: db.recordings, mixer, dataDir, log, mp3, key: { fingerprint, publicKeyArmored } };
+      const ctx = {
+        recordings: db.recordings,
+        mixer,
+        dataDir,
+        log,
+        mp3,
+        key: { fingerprint, publicKeyArmored },
+      };
       await assert.rejects(
         finalizeRecording(
           {
@@ -253,7 +284,14 @@ describe('pipeline: finalize, encrypt, catalogue, wipe', () => {
 
   it('a job queued before a stop is finished by the next pipeline; failures end in markFailed', async () => {
     const mixerA = new TestMixer(original);
-    const common = { db, dataDir, log, mp3, key: { fingerprint, publicKeyArmored }, pollingIntervalSeconds: 0.5 };
+    const common = {
+      db,
+      dataDir,
+      log,
+      mp3,
+      key: { fingerprint, publicKeyArmored },
+      pollingIntervalSeconds: 0.5,
+    };
     const enqueueOnly = await startPipeline({ ...common, mixer: mixerA, concurrency: 0 });
     const id = await newRecording();
     await enqueueOnly.enqueueFinalize(id);
@@ -309,7 +347,11 @@ describe('pipeline: finalize, encrypt, catalogue, wipe', () => {
           ['--import', 'tsx', '--input-type=module', '-e', script, ...args],
           { env: { ...process.env, SRS_DATA_DIR: dataDir, SRS_KEY_PASSPHRASE: '', ...env } },
           (err, stdout, stderr) =>
-            res({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout: String(stdout), stderr: String(stderr) }),
+            res({
+              code: err ? ((err as { code?: number }).code ?? 1) : 0,
+              stdout: String(stdout),
+              stderr: String(stderr),
+            }),
         );
       });
 
@@ -338,7 +380,9 @@ describe('pipeline: finalize, encrypt, catalogue, wipe', () => {
     assert.ok((await readFile(out)).equals(original));
 
     const outMp3 = join(gnupgHome, 'out.mp3');
-    const viaEnv = await srs(['get', id, '--format', 'mp3', '--out', outMp3], { SRS_KEY_PASSPHRASE: passphrase });
+    const viaEnv = await srs(['get', id, '--format', 'mp3', '--out', outMp3], {
+      SRS_KEY_PASSPHRASE: passphrase,
+    });
     assert.equal(viaEnv.code, 0, viaEnv.stderr);
     const row = await db.recordings.get(id);
     assert.equal(sha(await readFile(outMp3)), row?.files.find((f) => f.kind === 'mp3')?.sha256Plain);

@@ -35,7 +35,9 @@ describe('store: embedded postgres, migrations, repositories', () => {
     for (const n of ['files', 'keys', 'participants', 'recordings', 'schema_migrations', 'streams']) {
       assert.ok(names.includes(n), `table ${n}`);
     }
-    const ix = await db.pool.query<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE tablename = 'recordings'`);
+    const ix = await db.pool.query<{ indexname: string }>(
+      `SELECT indexname FROM pg_indexes WHERE tablename = 'recordings'`,
+    );
     const ixn = ix.rows.map((r) => r.indexname);
     for (const n of ['recordings_started_at_idx', 'recordings_call_id_idx', 'recordings_session_id_idx']) {
       assert.ok(ixn.includes(n), n);
@@ -118,7 +120,12 @@ describe('store: embedded postgres, migrations, repositories', () => {
     );
 
     const id2 = randomUUID();
-    await db.recordings.create({ ...rec, id: id2, startedAt: new Date('2024-03-06T00:00:00Z'), participants: [] });
+    await db.recordings.create({
+      ...rec,
+      id: id2,
+      startedAt: new Date('2024-03-06T00:00:00Z'),
+      participants: [],
+    });
     await db.recordings.markFailed(id2, 'boom');
     const list = await db.recordings.list({ limit: 10 });
     assert.deepEqual(

@@ -1,0 +1,207 @@
+// Stress and fuzz test of the engine core, meant to run under AddressSanitizer and UBSan
+// (scripts/test-native-asan.sh). It opens and closes thousands of sessions while RTP flows, mixes
+// some of them, and feeds the RTP parser and leg receiver random and mutated datagrams.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine.h"
+#include "g711.h"
+#include "leg.h"
+#include "mixer.h"
+#include "rtp.h"
+
+namespace {
+
+int failures = 0;
+#define CHECK(cond)                                                      \
+  do {                                                                   \
+    if (!(cond)) {                                                       \
+      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+      ++failures;                                                        \
+    }                                                                    \
+  } while (0)
+
+std::vector<uint8_t> rtp(uint8_t pt, uint16_t seq, uint32_t ts, uint32_t ssrc, const std::vector<uint8_t>& payload,
+                         int csrcs = 0, bool ext = false, uint8_t pad = 0) {
+  std::vector<uint8_t> p(12);
+  p[0] = static_cast<uint8_t>(0x80 | (pad ? 0x20 : 0) | (ext ? 0x10 : 0) | csrcs);
+  p[1] = pt;
+  p[2] = static_cast<uint8_t>(seq >> 8);
+  p[3] = static_cast<uint8_t>(seq);
+  for (int i = 0; i < 4; ++i) p[4 + i] = static_cast<uint8_t>(ts >> (24 - 8 * i));
+  for (int i = 0; i < 4; ++i) p[8 + i] = static_cast<uint8_t>(ssrc >> (24 - 8 * i));
+  for (int i = 0; i < csrcs * 4; ++i) p.push_back(static_cast<uint8_t>(i));
+  if (ext) {
+    const uint8_t e[] = {0xBE, 0xDE, 0x00, 0x01, 0x10, 0xAA, 0x00, 0x00};
+    p.insert(p.end(), e, e + sizeof e);
+  }
+  p.insert(p.end(), payload.begin(), payload.end());
+  for (int i = 1; i < pad; ++i) p.push_back(0);
+  if (pad) p.push_back(pad);
+  return p;
+}
+
+void fuzzReceiver() {
+  std::mt19937 rng(1234);
+  std::array<srs::PayloadKind, 128> kinds{};
+  kinds[0] = srs::PayloadKind::Pcmu;
+  kinds[8] = srs::PayloadKind::Pcma;
+  kinds[101] = srs::PayloadKind::TelephoneEvent;
+  kinds[13] = srs::PayloadKind::ComfortNoise;
+  srs::LegReceiver rx(kinds);
+  std::vector<srs::LegEvent> events;
+  std::vector<uint8_t> payload(160, 0xFF);
+  const uint8_t pts[] = {0, 8, 101, 13, 96};
+  int64_t now = 0;
+  for (int i = 0; i < 300000; ++i) {
+    now += rng() % 200;
+    std::vector<uint8_t> p;
+    const uint32_t r = rng() % 10;
+    if (r < 7) {
+      const uint16_t seq = static_cast<uint16_t>(i + static_cast<int>(rng() % 40) - 20);
+      payload.resize(rng() % 400);
+      p = rtp(pts[rng() % 5], seq, static_cast<uint32_t>(i * 160 + rng() % 100), (rng() % 50 == 0) ? rng() : 42,
+              payload, static_cast<int>(rng() % 3), rng() % 2 == 0, static_cast<uint8_t>(rng() % 3));
+      if (rng() % 5 == 0 && !p.empty()) p[rng() % p.size()] ^= static_cast<uint8_t>(1u << (rng() % 8));
+      if (rng() % 7 == 0) p.resize(rng() % (p.size() + 1));
+    } else {
+      p.resize(rng() % 64);
+      for (auto& b : p) b = static_cast<uint8_t>(rng());
+    }
+    rx.onDatagram(p.data(), p.size(), now, events);
+    if (i % 100 == 0) rx.tick(now, events);
+    if (i % 1000 == 0) {
+      rx.spool().clear();
+      events.clear();
+    }
+  }
+  rx.finish(events);
+  CHECK(rx.counters().received > 0);
+}
+
+void checkG711() {
+  for (int c = 0; c < 256; ++c) {
+    CHECK(srs::linearToAlaw(srs::alawToLinear(static_cast<uint8_t>(c))) == c);
+    const uint8_t u = srs::linearToUlaw(srs::ulawToLinear(static_cast<uint8_t>(c)));
+    CHECK(u == (c == 0x7F ? 0xFF : c));
+  }
+  CHECK(srs::linearToUlaw(-32768) == 0x00);
+  CHECK(srs::linearToAlaw(-32768) == 0x2A);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int sessions = argc > 1 ? std::atoi(argv[1]) : 3000;
+  checkG711();
+  fuzzReceiver();
+
+  char tmpl[] = "/tmp/srs-native-XXXXXX";
+  const char* root = ::mkdtemp(tmpl);
+  CHECK(root != nullptr);
+  if (root == nullptr) return 1;
+
+  std::atomic<uint64_t> eventCount{0};
+  srs::Engine engine("127.0.0.1", [&](std::vector<srs::MediaEventData>&& batch) { eventCount += batch.size(); });
+  const int sender = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+
+  const int basePort = 41000 + 2 * (::getpid() % 2000);
+  std::vector<uint8_t> payload(160);
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = srs::linearToUlaw(static_cast<int16_t>((i % 16) * 1000));
+  int mixes = 0;
+  for (int s = 0; s < sessions; ++s) {
+    srs::SessionConfig config;
+    config.recordingId = "rec" + std::to_string(s);
+    config.spoolDir = std::string(root) + "/s" + std::to_string(s);
+    ::mkdir(config.spoolDir.c_str(), 0750);
+    for (int l = 0; l < 2; ++l) {
+      srs::LegConfig leg;
+      leg.legId = "leg" + std::to_string(l);
+      leg.port = static_cast<uint16_t>(basePort + 4 * (s % 50) + 2 * l);
+      leg.payloadKinds.fill(srs::PayloadKind::None);
+      leg.payloadKinds[0] = srs::PayloadKind::Pcmu;
+      leg.payloadKinds[8] = srs::PayloadKind::Pcma;
+      leg.payloadKinds[101] = srs::PayloadKind::TelephoneEvent;
+      config.legs.push_back(leg);
+    }
+    int64_t openedAt = 0;
+    srs::EngineError error;
+    if (!engine.openSession(config, &openedAt, &error)) {
+      std::fprintf(stderr, "open %d failed: %s %s\n", s, error.code.c_str(), error.message.c_str());
+      ++failures;
+      continue;
+    }
+    // A second open of the same id must fail cleanly.
+    srs::EngineError dup;
+    CHECK(!engine.openSession(config, &openedAt, &dup) && dup.code == "ERR_SESSION_EXISTS");
+    for (int l = 0; l < 2; ++l) {
+      to.sin_port = htons(config.legs[static_cast<size_t>(l)].port);
+      for (int k = 0; k < 5; ++k) {
+        auto p = rtp(l == 0 ? 0 : 8, static_cast<uint16_t>(k), static_cast<uint32_t>(k * 160), 7u + static_cast<uint32_t>(l),
+                     payload, k % 3, k % 2 == 1, k == 4 ? 3 : 0);
+        ::sendto(sender, p.data(), p.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+      }
+      const uint8_t junk[] = {1, 2, 3};
+      ::sendto(sender, junk, sizeof junk, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    }
+    if (s % 7 == 0) {
+      srs::SessionStatsData live;
+      CHECK(engine.sessionStats(config.recordingId, &live));
+    }
+    srs::SessionStatsData stats;
+    CHECK(engine.closeSession(config.recordingId, &stats));
+    CHECK(stats.legs.size() == 2);
+    for (const auto& leg : stats.legs) {
+      CHECK(leg.counters.received == 5);
+      CHECK(leg.counters.ignored == 1);
+    }
+    if (s % 100 == 0) {
+      srs::MixOutcome out;
+      srs::MixFailure failure;
+      const bool ok = srs::mixSpoolDir(config.spoolDir, config.spoolDir + "/mix.wav", &out, &failure);
+      CHECK(ok);
+      if (ok) {
+        CHECK(out.legs == 2);
+        CHECK(out.samples >= 800);
+        ++mixes;
+      }
+    }
+  }
+  // Sessions left open are closed by close(); close() twice is safe.
+  {
+    srs::SessionConfig config;
+    config.recordingId = "left-open";
+    config.spoolDir = std::string(root);
+    srs::LegConfig leg;
+    leg.legId = "x";
+    leg.port = static_cast<uint16_t>(basePort + 300);
+    config.legs.push_back(leg);
+    int64_t openedAt = 0;
+    srs::EngineError error;
+    CHECK(engine.openSession(config, &openedAt, &error));
+  }
+  engine.close();
+  engine.close();
+  CHECK(engine.activeSessions() == 0);
+  ::close(sender);
+  const std::string cleanup = std::string("rm -rf ") + root;
+  if (std::system(cleanup.c_str()) != 0) std::fprintf(stderr, "could not remove %s\n", root);
+
+  std::printf("sessions=%d mixes=%d events=%llu failures=%d\n", sessions, mixes,
+              static_cast<unsigned long long>(eventCount.load()), failures);
+  return failures == 0 ? 0 : 1;
+}

@@ -1,0 +1,13 @@
+#!/bin/sh
+# Builds the engine core (everything in native/src except the Node binding) with AddressSanitizer
+# and UBSan, then runs native/test/stress.cc: thousands of sessions opened and closed with RTP
+# flowing, mixes, and a fuzzed RTP receiver. Usage: scripts/test-native-asan.sh [sessions]
+set -eu
+cd "$(dirname "$0")/.."
+out=build/native-test
+mkdir -p "$out"
+${CXX:-g++} -std=c++17 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+  -Wall -Wextra -Werror -pthread -Inative/src \
+  native/src/engine.cc native/src/g711.cc native/src/leg.cc native/src/mixer.cc native/src/rtp.cc native/src/spool.cc \
+  native/test/stress.cc -o "$out/stress"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 "$out/stress" "${1:-3000}"
