@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
-import { ReadableStream as NodeReadableStream, TransformStream } from 'node:stream/web';
+import { TransformStream, type ReadableStream as NodeReadableStream } from 'node:stream/web';
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import ffmpeg from 'fluent-ffmpeg';
 import * as openpgp from 'openpgp';

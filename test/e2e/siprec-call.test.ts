@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { ROOT, SRS_BIN, freePort, run, startTestServer, type TestServer } from '../helpers/server.js';
 import { gpgDecrypt } from '../helpers/gpg.js';
-import { decodeUlawWav, goertzelPower, parseWav } from '../helpers/audio.js';
+import { decodeUlawWav, parseWav, toneLevelDb } from '../helpers/audio.js';
 
 const SCENARIOS = join(ROOT, 'sip-scenarios');
 
@@ -74,17 +74,9 @@ async function waitForState(server: TestServer, callId: string, state: string): 
   }
 }
 
-/** Fraction of a window's energy at one frequency (1.0 for a pure tone at that frequency). */
-function toneFraction(x: Int16Array, startSample: number, length: number, freq: number): number {
-  let energy = 0;
-  for (let i = startSample; i < startSample + length; i++) energy += (x[i] ?? 0) ** 2;
-  if (energy < length * 200 * 200) return 0; // quieter than about -44 dBFS: silence
-  return (2 * goertzelPower(x, startSample, length, freq)) / (length * energy);
-}
-
-/** ms of the first 40 ms window where `freq` carries most of the energy. */
+/** ms of the first 40 ms window (5 ms steps) where `freq` carries most of the energy. */
 function onsetMs(x: Int16Array, freq: number): number {
-  for (let s = 0; s + 320 <= x.length; s += 40) if (toneFraction(x, s, 320, freq) > 0.4) return s / 8;
+  for (let ms = 0; ms + 40 <= x.length / 8; ms += 5) if (toneLevelDb(x, ms, ms + 40, freq, 200) > -4) return ms;
   return -1;
 }
 
@@ -167,8 +159,8 @@ describe('SIPREC call end to end (SIPp -> srs serve -> gpg)', { timeout: 240000 
     assert.ok(wavFile.path.includes(join('recordings', day)), wavFile.path);
     assert.match(wavFile.path, /\.wav\.gpg$/);
     const privateKey = join(server.dataDir, 'keys', 'private.asc');
-    const wav = await gpgDecrypt(privateKey, server.passphrase, wavFile.path);
-    const mp3 = await gpgDecrypt(privateKey, server.passphrase, mp3File.path);
+    const wav = await gpgDecrypt(privateKey, server.passphrase, join(server.dataDir, wavFile.path));
+    const mp3 = await gpgDecrypt(privateKey, server.passphrase, join(server.dataDir, mp3File.path));
     assert.ok(mp3.subarray(0, 3).toString() === 'ID3' || (mp3[0] === 0xff && ((mp3[1] ?? 0) & 0xe0) === 0xe0), 'MP3 frame');
 
     // The mixed WAV: G.711 u-law mono 8 kHz; alice's 440 Hz at t0..t0+2 s, bob's 1000 Hz from t0+1 s.
@@ -181,12 +173,13 @@ describe('SIPREC call end to end (SIPp -> srs serve -> gpg)', { timeout: 240000 
     const b = onsetMs(pcm, 1000);
     assert.ok(a >= 0 && b >= 0, `both tones present (440 at ${a} ms, 1000 at ${b} ms)`);
     assert.ok(Math.abs(b - a - 1000) <= 40, `bob starts 1 s after alice: ${b - a} ms`);
-    const at = (ms: number): number => Math.round((a + ms) * 8);
-    assert.ok(toneFraction(pcm, at(200), 1600, 440) > 0.8, 'only alice at 0.2-0.4 s');
-    assert.ok(toneFraction(pcm, at(1200), 1600, 440) > 0.3, 'alice in the overlap');
-    assert.ok(toneFraction(pcm, at(1200), 1600, 1000) > 0.3, 'bob in the overlap');
-    assert.ok(toneFraction(pcm, at(2300), 1600, 1000) > 0.8, 'only bob at 2.3-2.5 s');
-    assert.ok(toneFraction(pcm, at(2300), 1600, 440) < 0.05, 'alice silent after 2 s');
+    const level = (from: number, to: number, f: number): number => toneLevelDb(pcm, a + from, a + to, f);
+    assert.ok(level(200, 400, 440) > -1, 'only alice at 0.2-0.4 s');
+    assert.ok(level(1200, 1400, 440) > -6, 'alice in the overlap');
+    assert.ok(level(1200, 1400, 1000) > -6, 'bob in the overlap');
+    assert.ok(level(2300, 2500, 1000) > -1, 'only bob at 2.3-2.5 s');
+    assert.ok(level(2300, 2500, 440) < -20, 'alice silent after 2 s');
+    assert.equal(toneLevelDb(pcm, a + 3300, a + 3400, 1000), -Infinity, 'silence after both stopped');
 
     // srs recordings get decrypts to the same bytes.
     const outFile = join(server.dataDir, 'out.wav');
