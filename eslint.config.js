@@ -2,9 +2,40 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const restrict = (files, patterns) => ({
+// Top-level modules of src/ and which of them each folder may import.
+const MODULES = [
+  'config',
+  'log',
+  'errors',
+  'app',
+  'cli',
+  'api',
+  'monitor',
+  'pipeline',
+  'recording',
+  'sip',
+  'store',
+  'media',
+];
+const BASE = ['config', 'log', 'errors'];
+
+/** Forbid every src module not in `allowed` for `files` (matched by path segment, at any depth). */
+const only = (files, allowed, message, extra = []) => ({
   files,
-  rules: { 'no-restricted-imports': ['error', { patterns }] },
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: [
+          {
+            group: MODULES.filter((m) => !allowed.includes(m)).flatMap((m) => [`**/${m}/*`, `**/${m}.js`]),
+            message,
+          },
+          ...extra,
+        ],
+      },
+    ],
+  },
 });
 
 export default tseslint.config(
@@ -17,77 +48,26 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
-  restrict(
+  only(
     ['src/config.ts', 'src/log.ts', 'src/errors.ts'],
-    [{ group: ['./*', '../*', '!./errors.js'], message: 'config, log and errors import nothing from src' }],
+    BASE,
+    'config, log and errors import nothing from src',
   ),
-  restrict(
-    ['src/sip/edge/**'],
-    [
-      { group: ['../../*', '!../../errors.js'], message: 'sip/edge uses Node built-ins only' },
-      { group: ['drachtio-srf'], message: 'sip/edge must not import drachtio-srf' },
-    ],
-  ),
-  restrict(
-    ['src/store/**'],
-    [
-      {
-        group: ['../*', '!../config.js', '!../log.js', '!../errors.js'],
-        message: 'store imports only pg, config, log and errors',
-      },
-    ],
-  ),
-  restrict(
-    ['src/media/**'],
-    [
-      {
-        group: ['../*', '!../config.js', '!../log.js', '!../errors.js'],
-        message: 'media imports only Node built-ins, the addon, config, log and errors',
-      },
-    ],
-  ),
-  restrict(
-    ['src/sip/app/**'],
-    [
-      {
-        group: ['../../*', '!../../recording/*', '!../../config.js', '!../../log.js', '!../../errors.js'],
-        message: 'sip/app imports recording through its interface only',
-      },
-    ],
-  ),
-  restrict(
+  only(['src/sip/edge/**'], ['errors'], 'sip/edge uses Node built-ins only', [
+    { group: ['drachtio-srf'], message: 'sip/edge must not import drachtio-srf' },
+  ]),
+  only(['src/store/**'], BASE, 'store imports only pg, config, log and errors'),
+  only(['src/media/**'], BASE, 'media imports only Node built-ins, the addon, config, log and errors'),
+  only(['src/sip/app/**'], [...BASE, 'recording'], 'sip/app reaches recording through its interface only'),
+  only(
     ['src/recording/**'],
-    [
-      {
-        group: ['../*', '!../media/*', '!../store/*', '!../config.js', '!../log.js', '!../errors.js'],
-        message: 'recording imports media and store interfaces only',
-      },
-    ],
+    [...BASE, 'media', 'store'],
+    'recording imports media and store interfaces only',
   ),
-  restrict(
-    ['src/pipeline/**'],
-    [
-      {
-        group: ['../*', '!../media/*', '!../store/*', '!../config.js', '!../log.js', '!../errors.js'],
-        message: 'pipeline imports media (mixer) and store only',
-      },
-    ],
-  ),
-  restrict(
-    ['src/monitor/**'],
-    [
-      {
-        group: [
-          '../*',
-          '!../recording/*',
-          '!../store/*',
-          '!../media/*',
-          '!../config.js',
-          '!../log.js',
-          '!../errors.js',
-        ],
-        message: 'monitor reads recording, store and media only',
-      },
-    ],
+  only(['src/pipeline/**'], [...BASE, 'media', 'store'], 'pipeline imports media (mixer) and store only'),
+  only(
+    ['src/monitor/**', 'src/api/**'],
+    [...BASE, 'recording', 'store', 'media'],
+    'monitor/api read recording, store and media only',
   ),
 );

@@ -26,8 +26,26 @@ interface Flow {
 }
 
 export const PCAP_FLOWS: readonly Flow[] = [
-  { srcPort: 4000, dstPort: 6000, pt: 0, encode: linearToUlaw, freq: 440, startMs: 0, durationMs: 2000, ssrc: 0x11111111 },
-  { srcPort: 4002, dstPort: 6002, pt: 8, encode: linearToAlaw, freq: 1000, startMs: 1000, durationMs: 2000, ssrc: 0x22222222 },
+  {
+    srcPort: 4000,
+    dstPort: 6000,
+    pt: 0,
+    encode: linearToUlaw,
+    freq: 440,
+    startMs: 0,
+    durationMs: 2000,
+    ssrc: 0x11111111,
+  },
+  {
+    srcPort: 4002,
+    dstPort: 6002,
+    pt: 8,
+    encode: linearToAlaw,
+    freq: 1000,
+    startMs: 1000,
+    durationMs: 2000,
+    ssrc: 0x22222222,
+  },
 ];
 
 function ipChecksum(h: Buffer): number {
@@ -87,7 +105,8 @@ export function makePcap(flows: readonly Flow[] = PCAP_FLOWS): Buffer {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const out = process.argv[2] ?? fileURLToPath(new URL('../sip-scenarios/pcap/siprec-2tone.pcap', import.meta.url));
+  const out =
+    process.argv[2] ?? fileURLToPath(new URL('../sip-scenarios/pcap/siprec-2tone.pcap', import.meta.url));
   writeFileSync(out, makePcap());
   process.stdout.write(`wrote ${out}\n`);
 }

@@ -47,7 +47,8 @@ async function adminToken(config: Config, log: Logger): Promise<string> {
 async function waitForApp(p: Promise<SiprecApp>, log: Logger, where: string): Promise<SiprecApp | null> {
   const timeout = new Promise<null>((r) => setTimeout(() => r(null), 5000).unref());
   const app = await Promise.race([p, timeout]);
-  if (!app) log.warn({ drachtio: where }, 'drachtio server not reachable yet; the application keeps retrying');
+  if (!app)
+    log.warn({ drachtio: where }, 'drachtio server not reachable yet; the application keeps retrying');
   return app;
 }
 
@@ -121,7 +122,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           () => false,
         );
         const sipOk = sipApp?.connected ?? false;
-        return { ok: dbOk && sipOk, details: { database: dbOk, sip: sipOk, activeCalls: recording.activeCount } };
+        return {
+          ok: dbOk && sipOk,
+          details: { database: dbOk, sip: sipOk, activeCalls: recording.activeCount },
+        };
       },
     });
     cleanups.push(() => new Promise<void>((r) => http.close(() => r())));
@@ -162,7 +166,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     log.info(
       {
         startupMs: Date.now() - t0,
-        sip: edge ? `udp+tcp ${config.sip.host}:${sipPort} (embedded edge)` : `via drachtio-server ${drachtio.host}:${drachtio.port}`,
+        sip: edge
+          ? `udp+tcp ${config.sip.host}:${sipPort} (embedded edge)`
+          : `via drachtio-server ${drachtio.host}:${drachtio.port}`,
         http: `http://${config.http.host}:${httpPort}`,
         monitor: `ws://${config.http.host}:${httpPort}/monitor`,
         rtp: `${config.media.bindAddress} ports ${config.media.portMin}-${config.media.portMax}`,

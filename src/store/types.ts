@@ -34,7 +34,9 @@ export interface NewRecording {
 
 export interface RecordingFile {
   kind: 'mp3' | 'wav';
+  /** Path of the encrypted artifact relative to the data directory (recordings/YYYY/MM/DD/<id>.<kind>.gpg). */
   path: string;
+  /** Size of the encrypted file. */
   bytes: number;
   sha256Plain: string;
   sha256Cipher: string;

@@ -68,7 +68,9 @@ async function waitForState(server: TestServer, callId: string, state: string): 
     const rec = (await listRecordings(server)).find((r) => r.callId === callId);
     if (rec?.state === state) return rec;
     if (rec?.state === 'failed' || Date.now() > deadline) {
-      assert.fail(`recording for ${callId} is ${rec?.state ?? 'missing'}, wanted ${state}\n${server.output().slice(-3000)}`);
+      assert.fail(
+        `recording for ${callId} is ${rec?.state ?? 'missing'}, wanted ${state}\n${server.output().slice(-3000)}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -76,7 +78,8 @@ async function waitForState(server: TestServer, callId: string, state: string): 
 
 /** ms of the first 40 ms window (5 ms steps) where `freq` carries most of the energy. */
 function onsetMs(x: Int16Array, freq: number): number {
-  for (let ms = 0; ms + 40 <= x.length / 8; ms += 5) if (toneLevelDb(x, ms, ms + 40, freq, 200) > -4) return ms;
+  for (let ms = 0; ms + 40 <= x.length / 8; ms += 5)
+    if (toneLevelDb(x, ms, ms + 40, freq, 200) > -4) return ms;
   return -1;
 }
 
@@ -125,7 +128,11 @@ describe('SIPREC call end to end (SIPp -> srs serve -> gpg)', { timeout: 240000 
   });
 
   it('records a two-party call: catalogue, gpg-readable files, both tones at their times, no plaintext', async () => {
-    const r = await sipp(server, 'siprec-basic.xml', ['-trace_msg', '-message_file', join(server.dataDir, 'sipp-basic.log')]);
+    const r = await sipp(server, 'siprec-basic.xml', [
+      '-trace_msg',
+      '-message_file',
+      join(server.dataDir, 'sipp-basic.log'),
+    ]);
     const trace = await readFile(join(server.dataDir, 'sipp-basic.log'), 'utf8').catch(() => '');
     assert.equal(r.code, 0, `sipp failed (${r.code}): ${r.stdout.slice(-2000)} ${r.stderr}`);
     const callId = /Call-ID: (\S+)/.exec(trace)?.[1];
@@ -138,7 +145,10 @@ describe('SIPREC call end to end (SIPp -> srs serve -> gpg)', { timeout: 240000 
 
     const rec = await waitForState(server, callId, 'stored');
     assert.equal(rec.sessionId, 'c2lwcC1zZXNzaW9uLTAwMQ==');
-    assert.ok(rec.durationMs && rec.durationMs >= 3000 && rec.durationMs < 10000, `duration ${rec.durationMs}`);
+    assert.ok(
+      rec.durationMs && rec.durationMs >= 3000 && rec.durationMs < 10000,
+      `duration ${rec.durationMs}`,
+    );
     assert.ok(rec.endedAt && rec.startedAt);
     const byAor = new Map(rec.participants.map((p) => [p.aor, p]));
     assert.deepEqual(byAor.get('sip:alice@example.com')?.sends, ['1']);
@@ -161,7 +171,10 @@ describe('SIPREC call end to end (SIPp -> srs serve -> gpg)', { timeout: 240000 
     const privateKey = join(server.dataDir, 'keys', 'private.asc');
     const wav = await gpgDecrypt(privateKey, server.passphrase, join(server.dataDir, wavFile.path));
     const mp3 = await gpgDecrypt(privateKey, server.passphrase, join(server.dataDir, mp3File.path));
-    assert.ok(mp3.subarray(0, 3).toString() === 'ID3' || (mp3[0] === 0xff && ((mp3[1] ?? 0) & 0xe0) === 0xe0), 'MP3 frame');
+    assert.ok(
+      mp3.subarray(0, 3).toString() === 'ID3' || (mp3[0] === 0xff && ((mp3[1] ?? 0) & 0xe0) === 0xe0),
+      'MP3 frame',
+    );
 
     // The mixed WAV: G.711 u-law mono 8 kHz; alice's 440 Hz at t0..t0+2 s, bob's 1000 Hz from t0+1 s.
     const info = parseWav(wav);
@@ -183,14 +196,20 @@ describe('SIPREC call end to end (SIPp -> srs serve -> gpg)', { timeout: 240000 
 
     // srs recordings get decrypts to the same bytes.
     const outFile = join(server.dataDir, 'out.wav');
-    const got = await run(process.execPath, [SRS_BIN, 'recordings', 'get', rec.id, '--format', 'wav', '--out', outFile], {
-      env: server.env,
-    });
+    const got = await run(
+      process.execPath,
+      [SRS_BIN, 'recordings', 'get', rec.id, '--format', 'wav', '--out', outFile],
+      {
+        env: server.env,
+      },
+    );
     assert.equal(got.code, 0, got.stderr);
     assert.deepEqual(await readFile(outFile), wav);
 
     // No plaintext audio left under data/ (outside the database and our own output file).
-    const files = (await walk(server.dataDir)).filter((f) => !f.startsWith(join(server.dataDir, 'pg')) && f !== outFile);
+    const files = (await walk(server.dataDir)).filter(
+      (f) => !f.startsWith(join(server.dataDir, 'pg')) && f !== outFile,
+    );
     for (const f of files) {
       assert.doesNotMatch(f, /\.(wav|mp3|spool)$/, `plaintext left: ${f}`);
       if ((await stat(f)).size >= 4) {

@@ -7,7 +7,16 @@ import { run } from './server.js';
 export async function gpgDecrypt(privateKeyFile: string, passphrase: string, file: string): Promise<Buffer> {
   const home = await mkdtemp(join(tmpdir(), 'srs-gnupg-'));
   try {
-    const base = ['--homedir', home, '--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', passphrase];
+    const base = [
+      '--homedir',
+      home,
+      '--batch',
+      '--yes',
+      '--pinentry-mode',
+      'loopback',
+      '--passphrase',
+      passphrase,
+    ];
     const imp = await run('gpg', [...base, '--import', privateKeyFile]);
     if (imp.code !== 0) throw new Error(`gpg --import failed: ${imp.stderr}`);
     const out = join(home, 'plain.out');

@@ -45,7 +45,10 @@ export interface TestServer {
 }
 
 /** Starts `srs serve` as a real child process on free ports with its own data directory. */
-export async function startTestServer(extraEnv: Record<string, string> = {}, dataDir?: string): Promise<TestServer> {
+export async function startTestServer(
+  extraEnv: Record<string, string> = {},
+  dataDir?: string,
+): Promise<TestServer> {
   const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'srs-e2e-')));
   const sipPort = await freePort(true);
   const httpPort = await freePort();
@@ -67,7 +70,11 @@ export async function startTestServer(extraEnv: Record<string, string> = {}, dat
   };
   delete env.DATABASE_URL;
   if (extraEnv.DATABASE_URL) env.DATABASE_URL = extraEnv.DATABASE_URL;
-  const proc = spawn(process.execPath, [SRS_BIN, 'serve'], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [SRS_BIN, 'serve'], {
+    env,
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
   const onData = (d: Buffer): void => {
@@ -132,7 +139,11 @@ export function run(
   opts: { cwd?: string; env?: Record<string, string>; input?: string; timeoutMs?: number } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(cmd, args, {
+      cwd: opts.cwd ?? ROOT,
+      env: opts.env ?? process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -16,7 +16,10 @@ describe('loadConfig', () => {
   });
 
   it('lets the environment override the file, and the file the defaults', () => {
-    const c = loadConfig({ SIP_PORT: '5080' }, { sip: { port: 5070, host: '127.0.0.1' }, http: { port: 9000 } });
+    const c = loadConfig(
+      { SIP_PORT: '5080' },
+      { sip: { port: 5070, host: '127.0.0.1' }, http: { port: 9000 } },
+    );
     assert.equal(c.sip.port, 5080);
     assert.equal(c.sip.host, '127.0.0.1');
     assert.equal(c.http.port, 9000);

@@ -62,7 +62,13 @@ describe('live monitor', () => {
     b.on('message', (d) => got.b?.push(JSON.parse(String(d))));
     await Promise.all([statusOf(a), statusOf(b)]);
     await new Promise((r) => setTimeout(r, 50));
-    source.emit('event', { type: 'call-end', call, endedAt: new Date(1000).toISOString(), durationMs: 1000, reason: 'bye' });
+    source.emit('event', {
+      type: 'call-end',
+      call,
+      endedAt: new Date(1000).toISOString(),
+      durationMs: 1000,
+      reason: 'bye',
+    });
     await new Promise((r) => setTimeout(r, 100));
     for (const k of ['a', 'b']) {
       assert.deepEqual(got[k]?.[0], { type: 'snapshot', calls: [call] });
