@@ -39,6 +39,7 @@ export interface PipelineOptions {
 }
 
 export interface Pipeline {
+  /** Queues the finalize job once; for a recording whose job failed, queues one more attempt. */
   enqueueFinalize(recordingId: string): Promise<void>;
   /** Stops taking jobs and waits (up to 30 s) for the running ones. Safe to call twice. */
   stop(): Promise<void>;
@@ -129,7 +130,17 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
         { recordingId },
         { id: recordingId, retryLimit, retryDelay, retryBackoff, expireInSeconds },
       );
-      if (id) log.debug({ recordingId }, 'finalize queued');
+      if (id) {
+        log.debug({ recordingId }, 'finalize queued');
+      } else {
+        // Already known: if its last attempt failed (e.g. an operator retries after fixing the
+        // cause), give it one more attempt; queued, active or completed jobs are left alone.
+        const job = await boss.getJobById(FINALIZE_QUEUE, recordingId);
+        if (job?.state === 'failed') {
+          await boss.retry(FINALIZE_QUEUE, recordingId);
+          log.info({ recordingId }, 'failed finalize queued again');
+        }
+      }
       for (const w of workerIds) boss.notifyWorker(w);
     },
     stop() {

@@ -325,6 +325,13 @@ describe('pipeline: finalize, encrypt, catalogue, wipe', () => {
       assert.equal(row?.state, 'failed');
       assert.equal(row?.error, 'spool unreadable');
       assert.equal(bad.calls, 2, 'first attempt + one retry');
+
+      // Once the cause is fixed, enqueueing the failed recording again finishes it.
+      const fixed = await startPipeline({ ...common, mixer: new TestMixer(original), concurrency: 1 });
+      await fixed.enqueueFinalize(id2);
+      await fixed.idle();
+      await fixed.stop();
+      await checkStored(id2, false);
     } finally {
       await worker.stop();
     }
