@@ -37,7 +37,11 @@ program
   .action(async () => {
     const config = getConfig();
     const log = createLogger(config.logLevel);
-    const server = await startServer(config, log);
+    const server = await startServer(config, log).catch((err: unknown) => {
+      // A failed start must not linger on a stray timer or socket: report and exit.
+      process.stderr.write(`srs: ${(err as Error).message ?? String(err)}\n`);
+      process.exit(err instanceof SrsError ? 2 : 1);
+    });
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) return;

@@ -9,72 +9,11 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { ROOT, SRS_BIN, freePort, run, startTestServer, type TestServer } from '../helpers/server.js';
+import { SRS_BIN, run, startTestServer, type TestServer } from '../helpers/server.js';
+import { listRecordings, sipp as sippAt, waitForState } from '../helpers/sipp.js';
 import { gpgDecrypt } from '../helpers/gpg.js';
+import { readWithWavPackage } from '../helpers/wav-package.js';
 import { decodeUlawWav, parseWav, toneLevelDb } from '../helpers/audio.js';
-
-const SCENARIOS = join(ROOT, 'sip-scenarios');
-
-interface ListedRecording {
-  id: string;
-  sessionId: string | null;
-  callId: string;
-  startedAt: string;
-  endedAt: string | null;
-  durationMs: number | null;
-  state: string;
-  participants: { participantId: string; aor: string | null; name: string | null; sends: string[] }[];
-  files: { kind: string; path: string; sha256Plain: string; sha256Cipher: string }[];
-}
-
-async function sipp(server: TestServer, scenario: string, extra: string[] = []): ReturnType<typeof run> {
-  const port = await freePort(true);
-  return run(
-    'sipp',
-    [
-      '-sf',
-      scenario,
-      '-m',
-      '1',
-      '-s',
-      'srs',
-      '-i',
-      '127.0.0.1',
-      '-p',
-      String(port),
-      '-mp',
-      String(42000 + 4 * Math.floor(Math.random() * 4000)),
-      '-timeout',
-      '30s',
-      '-timeout_error',
-      '-nostdin',
-      '-trace_err',
-      ...extra,
-      `127.0.0.1:${server.sipPort}`,
-    ],
-    { cwd: SCENARIOS, timeoutMs: 45000 },
-  );
-}
-
-async function listRecordings(server: TestServer): Promise<ListedRecording[]> {
-  const r = await run(process.execPath, [SRS_BIN, 'recordings', 'list', '--json'], { env: server.env });
-  assert.equal(r.code, 0, `srs recordings list failed: ${r.stderr}`);
-  return JSON.parse(r.stdout) as ListedRecording[];
-}
-
-async function waitForState(server: TestServer, callId: string, state: string): Promise<ListedRecording> {
-  const deadline = Date.now() + 60000;
-  for (;;) {
-    const rec = (await listRecordings(server)).find((r) => r.callId === callId);
-    if (rec?.state === state) return rec;
-    if (rec?.state === 'failed' || Date.now() > deadline) {
-      assert.fail(
-        `recording for ${callId} is ${rec?.state ?? 'missing'}, wanted ${state}\n${server.output().slice(-3000)}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 /** ms of the first 40 ms window (5 ms steps) where `freq` carries most of the energy. */
 function onsetMs(x: Int16Array, freq: number): number {
@@ -92,6 +31,9 @@ async function walk(dir: string): Promise<string[]> {
   }
   return out;
 }
+
+const sipp = (server: TestServer, scenario: string, extra: string[] = []): ReturnType<typeof run> =>
+  sippAt(`127.0.0.1:${server.sipPort}`, scenario, extra);
 
 describe('SIPREC call end to end (SIPp -> srs serve -> gpg)', { timeout: 240000 }, () => {
   let server: TestServer;
@@ -181,6 +123,13 @@ describe('SIPREC call end to end (SIPp -> srs serve -> gpg)', { timeout: 240000 
     assert.equal(info.formatTag, 7);
     assert.equal(info.channels, 1);
     assert.equal(info.sampleRate, 8000);
+    // An independent reader (the `wav` package) agrees on the header and the data size.
+    const independent = await readWithWavPackage(wav);
+    assert.equal(independent.format.audioFormat, 7);
+    assert.equal(independent.format.ulaw, true);
+    assert.equal(independent.format.bitDepth, 8);
+    assert.equal(independent.dataBytes, info.data.length);
+    assert.equal(info.factSamples, info.data.length);
     const pcm = decodeUlawWav(wav);
     const a = onsetMs(pcm, 440);
     const b = onsetMs(pcm, 1000);
