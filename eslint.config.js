@@ -16,6 +16,7 @@ const MODULES = [
   'sip',
   'store',
   'media',
+  'delivery',
 ];
 const BASE = ['config', 'log', 'errors'];
 
@@ -39,7 +40,7 @@ const only = (files, allowed, message, extra = []) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'build/', 'data/', 'test-artifacts/', 'web/vendor/'] },
+  { ignores: ['node_modules/', 'build/', 'data/', 'test-artifacts/', 'web/vendor/', 'web/dist/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -65,6 +66,11 @@ export default tseslint.config(
     'recording imports media and store interfaces only',
   ),
   only(['src/pipeline/**'], [...BASE, 'media', 'store'], 'pipeline imports media (mixer) and store only'),
+  only(
+    ['src/delivery/**'],
+    [...BASE, 'store', 'pipeline'],
+    'delivery imports store, pipeline (decryption), config, log and errors only',
+  ),
   only(
     ['src/monitor/**', 'src/api/**'],
     [...BASE, 'recording', 'store', 'media'],

@@ -104,9 +104,16 @@ export function makePcap(flows: readonly Flow[] = PCAP_FLOWS): Buffer {
   return Buffer.concat([header, ...records]);
 }
 
+/** One 2 s 440 Hz PCMU flow: the load scenario's media (2 s of RTP on the first stream). */
+export const LOAD_FLOWS: readonly Flow[] = [{ ...(PCAP_FLOWS[0] as Flow), durationMs: 2000 }];
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const out =
-    process.argv[2] ?? fileURLToPath(new URL('../sip-scenarios/pcap/siprec-2tone.pcap', import.meta.url));
+  const dir = (name: string) => fileURLToPath(new URL(`../sip-scenarios/pcap/${name}`, import.meta.url));
+  const out = process.argv[2] ?? dir('siprec-2tone.pcap');
   writeFileSync(out, makePcap());
   process.stdout.write(`wrote ${out}\n`);
+  if (process.argv[2] === undefined) {
+    writeFileSync(dir('siprec-2s-pcmu.pcap'), makePcap(LOAD_FLOWS));
+    process.stdout.write(`wrote ${dir('siprec-2s-pcmu.pcap')}\n`);
+  }
 }

@@ -10,10 +10,15 @@ import type { MediaEngine } from './media/types.js';
 import { ensureKeyPair } from './pipeline/keys.js';
 import { startPipeline, type Pipeline } from './pipeline/index.js';
 import { RecordingService } from './recording/service.js';
+import { recoverInterruptedRecordings } from './recording/recovery.js';
 import { startHttpServer } from './api/server.js';
-import { attachMonitor, type Monitor } from './monitor/index.js';
+import { buildConsoleApi, WEB_DIST } from './api/index.js';
+import { attachMonitor, TapHub, type Monitor } from './monitor/index.js';
+import { loadPrivateKey } from './pipeline/keys.js';
+import { jobStateCounts } from './store/audit.js';
 import { startSipEdge, type SipEdge } from './sip/edge/index.js';
 import { startSiprecApp, type SiprecApp } from './sip/app/index.js';
+import { checkDeliveryConfig, startDelivery } from './delivery/index.js';
 
 /**
  * The composition root: builds every part, wires them, and shuts them down in order (stop taking
@@ -54,6 +59,8 @@ async function waitForApp(p: Promise<SiprecApp>, log: Logger, where: string): Pr
 
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
   const t0 = Date.now();
+  // Delivery settings that cannot work (template, passphrase) stop the start before anything runs.
+  checkDeliveryConfig(config);
   await mkdir(config.dataDir, { recursive: true });
   const cleanups: (() => Promise<void> | void)[] = [];
   const stopAll = async (): Promise<void> => {
@@ -76,6 +83,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       passphrase: config.keys.passphrase,
       log,
       db,
+      type: config.keys.firstKeyType,
     });
     if (key.generatedPassphrase) {
       log.warn('generated a passphrase for the recording key; it is shown once and never stored');
@@ -96,8 +104,31 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       concurrency: config.pipeline.concurrency,
       mp3: { bitrateKbps: config.pipeline.mp3Bitrate, sampleRate: config.pipeline.mp3SampleRate },
       key: { fingerprint: key.fingerprint, publicKeyArmored: key.publicKeyArmored },
+      retryLimit: config.pipeline.retryLimit,
+      retryDelaySeconds: config.pipeline.retryDelaySeconds,
+      hooks: { url: config.pipeline.hookUrl, command: config.pipeline.hookCommand },
+      retention: { ...config.retention, intervalSeconds: config.retention.intervalSeconds },
+      // Test only (SRS_TEST_CRASH_AFTER_STEP): die as kill -9 would, right after that step.
+      afterStep: config.pipeline.testCrashAfterStep
+        ? (step) => {
+            if (step === config.pipeline.testCrashAfterStep) process.kill(process.pid, 'SIGKILL');
+          }
+        : undefined,
     });
     cleanups.push(() => pipeline.stop());
+
+    // SFTP offload, MP3 export, email notifications (issue 7); stopped before the pipeline and database.
+    const delivery = await startDelivery({ config, db, log });
+    cleanups.push(() => delivery.stop());
+
+    // Recordings left 'recording' by a process that died mid-call: finalize them from their spools
+    // (flagged interrupted) before any new call can arrive.
+    await recoverInterruptedRecordings({
+      store: db.recordings,
+      finalize: pipeline,
+      dataDir: config.dataDir,
+      log,
+    });
 
     const recording = new RecordingService({
       engine,
@@ -107,11 +138,40 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       dataDir: config.dataDir,
       maxSessions: config.limits.maxSessions,
       log,
+      rtcp: config.media.rtcp,
     });
     cleanups.push(() => recording.close());
 
     const token = await adminToken(config, log);
     let sipApp: SiprecApp | null = null;
+    // REST API, users and audit, metrics, listen-in (issue 6).
+    const liveRefs: { monitor?: Monitor; edge?: SipEdge | null } = {};
+    const keyPassphrase = config.keys.passphrase ?? key.generatedPassphrase;
+    const consoleApi = await buildConsoleApi({
+      db,
+      live: recording,
+      stats: (id) => engine.sessionStats(id),
+      dataDir: config.dataDir,
+      adminToken: token,
+      adminPassword: config.console.adminPassword,
+      sessionTtlMinutes: config.console.sessionTtlMinutes,
+      loadKey:
+        keyPassphrase === undefined
+          ? null
+          : (fp) => loadPrivateKey(join(config.dataDir, 'keys'), fp, keyPassphrase),
+      jobs: () => jobStateCounts(db.pool),
+      sipResponses: () => liveRefs.edge?.responsesSent ?? new Map<number, number>(),
+      monitor: () => ({
+        clients: liveRefs.monitor?.clients ?? 0,
+        listeners: liveRefs.monitor?.listeners ?? 0,
+      }),
+      log,
+    });
+    cleanups.push(() => consoleApi.ops.close());
+    if (consoleApi.generatedAdminPassword)
+      process.stderr.write(
+        `\n  Web console: user "admin", password (shown once; set SRS_ADMIN_PASSWORD to choose one): ${consoleApi.generatedAdminPassword}\n\n`,
+      );
     const http: Server = await startHttpServer({
       host: config.http.host,
       port: config.http.port,
@@ -122,14 +182,41 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           () => false,
         );
         const sipOk = sipApp?.connected ?? false;
+        // Ready to take calls: SIP connected, database reachable, below the session limit.
+        const capacity = recording.activeCount < config.limits.maxSessions;
         return {
-          ok: dbOk && sipOk,
-          details: { database: dbOk, sip: sipOk, activeCalls: recording.activeCount },
+          ok: dbOk && sipOk && capacity,
+          details: {
+            database: dbOk,
+            sip: sipOk,
+            capacity,
+            activeCalls: recording.activeCount,
+            maxSessions: config.limits.maxSessions,
+          },
         };
       },
+      api: consoleApi.api,
+      metrics: consoleApi.ops.metrics,
+      webDir: WEB_DIST,
     });
     cleanups.push(() => new Promise<void>((r) => http.close(() => r())));
-    const monitor: Monitor = attachMonitor({ server: http, token, source: recording, log });
+    const taps = new TapHub({
+      dataDir: config.dataDir,
+      engine: config.console.listenSource === 'spool' ? undefined : engine,
+    });
+    const monitor: Monitor = attachMonitor({
+      server: http,
+      token,
+      source: recording,
+      log,
+      authenticate: (req) => consoleApi.auth.authenticate(req, true),
+      filterFor: consoleApi.filterFor,
+      stats: (id) => engine.sessionStats(id),
+      taps,
+      onAudioLatency: (ms) => consoleApi.ops.audioLatency(ms),
+    });
+    liveRefs.monitor = monitor;
+    cleanups.push(() => taps.close());
     cleanups.push(() => monitor.close());
 
     let edge: SipEdge | null = null;
@@ -138,12 +225,30 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       : null;
     if (!drachtio) {
       const secret = randomBytes(16).toString('hex');
+      const pem = (file: string, what: string): Promise<string> =>
+        readFile(file, 'utf8').catch((err: Error) => {
+          throw new Error(`cannot read the SIP TLS ${what} ${file}: ${err.message}`);
+        });
+      const tls =
+        config.sip.tlsCertFile && config.sip.tlsKeyFile
+          ? {
+              port: config.sip.tlsPort,
+              cert: await pem(config.sip.tlsCertFile, 'certificate'),
+              key: await pem(config.sip.tlsKeyFile, 'key'),
+            }
+          : undefined;
       edge = await startSipEdge({
-        sip: { host: config.sip.host, port: config.sip.port, publicAddress: config.sip.publicAddress },
+        sip: {
+          host: config.sip.host,
+          port: config.sip.port,
+          publicAddress: config.sip.publicAddress,
+          ...(tls ? { tls } : {}),
+        },
         control: { host: '127.0.0.1', port: 0, secret },
         log: log.child({ part: 'edge' }),
       });
       cleanups.push(() => edge?.close());
+      liveRefs.edge = edge;
       drachtio = { host: '127.0.0.1', port: edge.controlPort, secret };
     }
     sipApp = await waitForApp(
@@ -153,6 +258,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         log,
         mediaAddress: config.media.advertiseAddress,
         publicAddress: config.sip.publicAddress,
+        policy: config.policy,
+        maxCallsPerSecond: config.limits.maxCallsPerSecond,
       }),
       log,
       `${drachtio.host}:${drachtio.port}`,

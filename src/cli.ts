@@ -4,6 +4,7 @@ import { loadConfig, type Config, type ConfigFile } from './config.js';
 import { createLogger } from './log.js';
 import { SrsError } from './errors.js';
 import { recordingsCommand } from './cli/recordings.js';
+import { keysCommand } from './cli/keys.js';
 import { startServer } from './app.js';
 
 /** The `srs` command line: serve, recordings ... Errors print one line and set an exit code. */
@@ -60,6 +61,7 @@ program
   });
 
 program.addCommand(recordingsCommand(getConfig));
+program.addCommand(keysCommand(getConfig));
 
 try {
   await program.parseAsync(process.argv);

@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "engine.h"
+#include "leg.h"
 #include "mixer.h"
+#include "spool.h"
 
 #ifndef SRS_MEDIA_VERSION
 #error "SRS_MEDIA_VERSION must be defined by binding.gyp (package.json version)"
@@ -15,7 +17,10 @@
 
 namespace {
 
-using EventBatch = std::vector<srs::MediaEventData>;
+struct EventBatch {
+  std::vector<srs::MediaEventData> events;
+  std::vector<srs::LiveChunk> live;
+};
 class EngineWrap;
 void callJs(Napi::Env env, Napi::Function unused, EngineWrap* wrap, EventBatch* batch);
 using EventTsfn = Napi::TypedThreadSafeFunction<EngineWrap, EventBatch, callJs>;
@@ -43,6 +48,10 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod<&EngineWrap::OpenSession>("openSession"),
                            InstanceMethod<&EngineWrap::CloseSession>("closeSession"),
                            InstanceMethod<&EngineWrap::SessionStats>("sessionStats"),
+                           InstanceMethod<&EngineWrap::SetPaused>("setPaused"),
+                           InstanceMethod<&EngineWrap::SetWatched>("setWatched"),
+                           InstanceMethod<&EngineWrap::AddLegs>("addLegs"),
+                           InstanceMethod<&EngineWrap::RemoveLegs>("removeLegs"),
                            InstanceMethod<&EngineWrap::ActiveSessions>("activeSessions"),
                            InstanceMethod<&EngineWrap::Close>("close"),
                        });
@@ -64,7 +73,12 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     hookAdded_ = true;
     try {
       engine_ = std::make_unique<srs::Engine>(info[0].As<Napi::String>().Utf8Value(),
-                                              [this](EventBatch&& batch) { forward(std::move(batch)); });
+                                              [this](std::vector<srs::MediaEventData>&& events) {
+                                                forward(EventBatch{std::move(events), {}});
+                                              },
+                                              [this](std::vector<srs::LiveChunk>&& live) {
+                                                forward(EventBatch{{}, std::move(live)});
+                                              });
     } catch (const std::exception& e) {
       tsfn_.Release();
       tsfnLive_ = false;
@@ -84,14 +98,16 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   void deliver(Napi::Env env, EventBatch* batch) {
     std::unique_ptr<EventBatch> owned(batch);
     if (listener_.IsEmpty()) return;
-    Napi::Array events = Napi::Array::New(env, owned->size());
+    Napi::Array events = Napi::Array::New(env, owned->events.size());
     uint32_t i = 0;
-    for (const srs::MediaEventData& m : *owned) {
+    for (const srs::MediaEventData& m : owned->events) {
       Napi::Object o = Napi::Object::New(env);
       switch (m.type) {
         case srs::MediaEventData::Type::FirstPacket: o.Set("type", "first-packet"); break;
         case srs::MediaEventData::Type::SsrcChange: o.Set("type", "ssrc-change"); break;
         case srs::MediaEventData::Type::Dtmf: o.Set("type", "dtmf"); break;
+        case srs::MediaEventData::Type::Pause: o.Set("type", "pause"); break;
+        case srs::MediaEventData::Type::Resume: o.Set("type", "resume"); break;
       }
       o.Set("recordingId", m.recordingId);
       o.Set("legId", m.legId);
@@ -103,8 +119,18 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       }
       events.Set(i++, o);
     }
+    // Live tap chunks: { recordingId, legId, records: Buffer } (spool-record format).
+    Napi::Array live = Napi::Array::New(env, owned->live.size());
+    uint32_t j = 0;
+    for (srs::LiveChunk& c : owned->live) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("recordingId", c.recordingId);
+      o.Set("legId", c.legId);
+      o.Set("records", Napi::Buffer<uint8_t>::Copy(env, c.records.data(), c.records.size()));
+      live.Set(j++, o);
+    }
     try {
-      listener_.Call({events});
+      listener_.Call({events, live});
     } catch (const Napi::Error& e) {
       e.ThrowAsJavaScriptException();  // surfaces as an uncaught exception, as an event listener would
     }
@@ -137,6 +163,18 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     refed_ = want;
   }
 
+  static Napi::Array dtmfToJs(Napi::Env env, const srs::LegCounters& c) {
+    Napi::Array a = Napi::Array::New(env, c.dtmf.size());
+    for (size_t j = 0; j < c.dtmf.size(); ++j) {
+      Napi::Object d = Napi::Object::New(env);
+      d.Set("digit", std::string(1, c.dtmf[j].digit));
+      d.Set("atMs", static_cast<double>(c.dtmf[j].atSamples) * 1000.0 / srs::kSampleRate);
+      d.Set("durationMs", static_cast<double>(c.dtmf[j].durationSamples) * 1000.0 / srs::kSampleRate);
+      a.Set(static_cast<uint32_t>(j), d);
+    }
+    return a;
+  }
+
   Napi::Object statsToJs(Napi::Env env, const srs::SessionStatsData& s) {
     Napi::Object o = Napi::Object::New(env);
     o.Set("recordingId", s.recordingId);
@@ -162,6 +200,10 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       }
       lo.Set("reanchors", static_cast<double>(c.reanchors));
       lo.Set("spoolErrors", static_cast<double>(l.spoolErrors));
+      lo.Set("packetsPaused", static_cast<double>(c.paused));
+      lo.Set("rtcpPackets", static_cast<double>(c.rtcp));
+      lo.Set("jitterMs", static_cast<double>(c.jitterQ4) / 16.0 * 1000.0 / srs::kSampleRate);
+      lo.Set("dtmf", dtmfToJs(env, c));
       legs.Set(static_cast<uint32_t>(i), lo);
     }
     o.Set("legs", legs);
@@ -172,16 +214,10 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     if (closed_) throw codedError(env, "ERR_CLOSED", "the media engine is closed");
   }
 
-  // openSession({ recordingId, spoolDir, legs: [{ legId, port, payloadTypes: { [pt]: kind } }] }) -> openedAtMs
-  Napi::Value OpenSession(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    requireOpen(env);
-    if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "openSession(options)");
-    Napi::Object opts = info[0].As<Napi::Object>();
-    srs::SessionConfig config;
-    config.recordingId = opts.Get("recordingId").As<Napi::String>().Utf8Value();
-    config.spoolDir = opts.Get("spoolDir").As<Napi::String>().Utf8Value();
-    Napi::Array legs = opts.Get("legs").As<Napi::Array>();
+  static std::vector<srs::LegConfig> parseLegs(Napi::Env env, Napi::Value value) {
+    if (!value.IsArray()) throw Napi::TypeError::New(env, "legs must be an array");
+    std::vector<srs::LegConfig> out;
+    Napi::Array legs = value.As<Napi::Array>();
     for (uint32_t i = 0; i < legs.Length(); ++i) {
       Napi::Object leg = legs.Get(i).As<Napi::Object>();
       srs::LegConfig lc;
@@ -200,8 +236,47 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
         }
         lc.payloadKinds[static_cast<size_t>(pt)] = kindFromName(env, pts.Get(key).ToString().Utf8Value());
       }
-      config.legs.push_back(lc);
+      out.push_back(lc);
     }
+    return out;
+  }
+
+  // addLegs(recordingId, legs: [{ legId, port, payloadTypes }]) -> undefined; throws like openSession
+  Napi::Value AddLegs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    requireOpen(env);
+    if (info.Length() < 2 || !info[0].IsString()) throw Napi::TypeError::New(env, "addLegs(recordingId, legs)");
+    srs::EngineError error;
+    if (!engine_->addLegs(info[0].As<Napi::String>().Utf8Value(), parseLegs(env, info[1]), &error)) {
+      throw codedError(env, error.code, error.message, error.port);
+    }
+    return env.Undefined();
+  }
+
+  // removeLegs(recordingId, legIds: string[]) -> boolean (false: no such session)
+  Napi::Value RemoveLegs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (closed_) return Napi::Boolean::New(env, false);
+    if (info.Length() < 2 || !info[0].IsString() || !info[1].IsArray()) {
+      throw Napi::TypeError::New(env, "removeLegs(recordingId, legIds)");
+    }
+    std::vector<std::string> legIds;
+    Napi::Array a = info[1].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) legIds.push_back(a.Get(i).ToString().Utf8Value());
+    return Napi::Boolean::New(env, engine_->removeLegs(info[0].As<Napi::String>().Utf8Value(), legIds));
+  }
+
+  // openSession({ recordingId, spoolDir, legs: [{ legId, port, payloadTypes: { [pt]: kind } }] }) -> openedAtMs
+  Napi::Value OpenSession(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    requireOpen(env);
+    if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "openSession(options)");
+    Napi::Object opts = info[0].As<Napi::Object>();
+    srs::SessionConfig config;
+    config.recordingId = opts.Get("recordingId").As<Napi::String>().Utf8Value();
+    config.spoolDir = opts.Get("spoolDir").As<Napi::String>().Utf8Value();
+    config.rtcp = opts.Has("rtcp") && opts.Get("rtcp").ToBoolean().Value();
+    config.legs = parseLegs(env, opts.Get("legs"));
     int64_t openedAtMs = 0;
     srs::EngineError error;
     if (!engine_->openSession(config, &openedAtMs, &error)) {
@@ -226,6 +301,31 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     srs::SessionStatsData stats;
     if (!engine_->sessionStats(info[0].As<Napi::String>().Utf8Value(), &stats)) return env.Undefined();
     return statsToJs(env, stats);
+  }
+
+  // setPaused(recordingId, legIds: string[] (empty: all), paused: boolean) -> boolean (false: unknown)
+  Napi::Value SetPaused(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (closed_) return Napi::Boolean::New(env, false);
+    if (info.Length() < 3 || !info[0].IsString() || !info[1].IsArray() || !info[2].IsBoolean()) {
+      throw Napi::TypeError::New(env, "setPaused(recordingId, legIds, paused)");
+    }
+    std::vector<std::string> legIds;
+    Napi::Array a = info[1].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) legIds.push_back(a.Get(i).ToString().Utf8Value());
+    return Napi::Boolean::New(env, engine_->setPaused(info[0].As<Napi::String>().Utf8Value(), legIds,
+                                                      info[2].As<Napi::Boolean>().Value()));
+  }
+
+  // setWatched(recordingId, watched: boolean) -> boolean (false: unknown session)
+  Napi::Value SetWatched(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (closed_) return Napi::Boolean::New(env, false);
+    if (info.Length() < 2 || !info[0].IsString() || !info[1].IsBoolean()) {
+      throw Napi::TypeError::New(env, "setWatched(recordingId, watched)");
+    }
+    return Napi::Boolean::New(
+        env, engine_->setWatched(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Boolean>().Value()));
   }
 
   Napi::Value ActiveSessions(const Napi::CallbackInfo& info) {
@@ -268,16 +368,17 @@ void callJs(Napi::Env env, Napi::Function, EngineWrap* wrap, EventBatch* batch) 
 // A mix on the libuv thread pool. Inputs are copied into plain strings; Execute never touches V8.
 class MixWorker : public Napi::AsyncWorker {
  public:
-  MixWorker(Napi::Env env, std::string spoolDir, std::string wavPath)
+  MixWorker(Napi::Env env, std::string spoolDir, std::string wavPath, std::vector<std::vector<std::string>> channels)
       : Napi::AsyncWorker(env, "srs-media-mix"),
         deferred_(Napi::Promise::Deferred::New(env)),
         spoolDir_(std::move(spoolDir)),
-        wavPath_(std::move(wavPath)) {}
+        wavPath_(std::move(wavPath)),
+        channels_(std::move(channels)) {}
 
   Napi::Promise promise() { return deferred_.Promise(); }
 
   void Execute() override {
-    if (!srs::mixSpoolDir(spoolDir_, wavPath_, &outcome_, &failure_)) SetError(failure_.message);
+    if (!srs::mixSpoolDir(spoolDir_, wavPath_, &outcome_, &failure_, channels_)) SetError(failure_.message);
   }
 
   void OnOK() override {
@@ -299,23 +400,135 @@ class MixWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   std::string spoolDir_;
   std::string wavPath_;
+  std::vector<std::vector<std::string>> channels_;
   srs::MixOutcome outcome_;
   srs::MixFailure failure_;
 };
 
-// mix(spoolDir: string, wavPath: string) -> Promise<{ wavPath, samples, legs, truncatedSpools }>
+// mix(spoolDir: string, wavPath: string, channels?: string[][]) -> Promise<{ wavPath, samples, legs,
+// truncatedSpools }>; channels: legIds per output channel (default: one channel, every leg).
 Napi::Value Mix(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) {
-    throw Napi::TypeError::New(env, "mix(spoolDir: string, wavPath: string)");
+    throw Napi::TypeError::New(env, "mix(spoolDir: string, wavPath: string, channels?: string[][])");
   }
-  auto* worker = new MixWorker(env, info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value());
+  std::vector<std::vector<std::string>> channels;
+  if (info.Length() >= 3 && info[2].IsArray()) {
+    Napi::Array chans = info[2].As<Napi::Array>();
+    for (uint32_t c = 0; c < chans.Length(); ++c) {
+      if (!chans.Get(c).IsArray()) throw Napi::TypeError::New(env, "channels must be string[][]");
+      Napi::Array legIds = chans.Get(c).As<Napi::Array>();
+      channels.emplace_back();
+      for (uint32_t i = 0; i < legIds.Length(); ++i) channels.back().push_back(legIds.Get(i).ToString().Utf8Value());
+    }
+  }
+  auto* worker = new MixWorker(env, info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(),
+                               std::move(channels));
   Napi::Promise promise = worker->promise();
   worker->Queue();
   return promise;
 }
 
+// Test-only, deterministic: runs one leg's receive logic (the same LegReceiver the worker uses) over
+// packets with given arrival times, without sockets or threads, writing the leg's spool file.
+// simulateLeg(spoolPath, payloadTypes: { [pt]: kind }, ops: [{ at: samples, data?: Buffer }])
+//   op with data: a datagram arriving at `at`; op without: the worker's tick at `at` (release held
+//   packets, then flush the pending records to the spool). At the end: finish and flush.
+// -> { packetsReceived, packetsLost, packetsDuplicate, packetsLate, packetsIgnored, reanchors, ssrcs,
+//      events: [{ type, atSamples, ssrc, digit, durationSamples }] }
+Napi::Value SimulateLeg(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsObject() || !info[2].IsArray()) {
+    throw Napi::TypeError::New(env, "simulateLeg(spoolPath, payloadTypes, ops)");
+  }
+  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::array<srs::PayloadKind, 128> kinds;
+  kinds.fill(srs::PayloadKind::None);
+  Napi::Object pts = info[1].As<Napi::Object>();
+  Napi::Array keys = pts.GetPropertyNames();
+  for (uint32_t k = 0; k < keys.Length(); ++k) {
+    const std::string key = keys.Get(k).ToString().Utf8Value();
+    const int pt = std::atoi(key.c_str());
+    if (pt < 0 || pt > 127) throw Napi::RangeError::New(env, "payload type must be 0..127");
+    kinds[static_cast<size_t>(pt)] = kindFromName(env, pts.Get(key).ToString().Utf8Value());
+  }
+  if (int err = srs::createSpoolFile(path)) throw codedError(env, "ERRNO", "cannot create spool: " + std::to_string(err));
+  auto leg = std::make_unique<srs::LegReceiver>(kinds);
+  std::vector<srs::LegEvent> events;
+  auto flush = [&]() {
+    srs::SpoolBuffer& sp = leg->spool();
+    if (sp.empty()) return;
+    if (int err = srs::appendToFile(path, sp.bytes().data(), sp.bytes().size())) {
+      throw codedError(env, "ERRNO", "cannot append to spool: " + std::to_string(err));
+    }
+    sp.clear();
+  };
+  Napi::Array ops = info[2].As<Napi::Array>();
+  for (uint32_t i = 0; i < ops.Length(); ++i) {
+    Napi::Object op = ops.Get(i).As<Napi::Object>();
+    const int64_t at = op.Get("at").As<Napi::Number>().Int64Value();
+    Napi::Value data = op.Get("data");
+    if (data.IsBuffer()) {
+      Napi::Buffer<uint8_t> b = data.As<Napi::Buffer<uint8_t>>();
+      leg->onDatagram(b.Data(), b.Length(), at, events);
+    } else if (op.Has("pause") && op.Get("pause").ToBoolean().Value()) {
+      leg->pause(at, events);
+    } else if (op.Has("resume") && op.Get("resume").ToBoolean().Value()) {
+      leg->resume(at, events);
+    } else {
+      leg->tick(at, events);
+      flush();
+    }
+  }
+  leg->finish(events);
+  flush();
+  const srs::LegCounters& c = leg->counters();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("packetsReceived", static_cast<double>(c.received));
+  o.Set("packetsLost", static_cast<double>(c.lost));
+  o.Set("packetsDuplicate", static_cast<double>(c.duplicate));
+  o.Set("packetsLate", static_cast<double>(c.late));
+  o.Set("packetsIgnored", static_cast<double>(c.ignored));
+  o.Set("reanchors", static_cast<double>(c.reanchors));
+  o.Set("packetsPaused", static_cast<double>(c.paused));
+  o.Set("jitterQ4", static_cast<double>(c.jitterQ4));
+  Napi::Array ssrcs = Napi::Array::New(env, c.ssrcs.size());
+  for (size_t j = 0; j < c.ssrcs.size(); ++j) ssrcs.Set(static_cast<uint32_t>(j), static_cast<double>(c.ssrcs[j]));
+  o.Set("ssrcs", ssrcs);
+  Napi::Array dtmf = Napi::Array::New(env, c.dtmf.size());
+  for (size_t j = 0; j < c.dtmf.size(); ++j) {
+    Napi::Object d = Napi::Object::New(env);
+    d.Set("digit", std::string(1, c.dtmf[j].digit));
+    d.Set("atSamples", static_cast<double>(c.dtmf[j].atSamples));
+    d.Set("durationSamples", static_cast<double>(c.dtmf[j].durationSamples));
+    dtmf.Set(static_cast<uint32_t>(j), d);
+  }
+  o.Set("dtmf", dtmf);
+  Napi::Array ev = Napi::Array::New(env, events.size());
+  for (size_t j = 0; j < events.size(); ++j) {
+    const srs::LegEvent& e = events[j];
+    Napi::Object eo = Napi::Object::New(env);
+    const char* type = "dtmf";
+    switch (e.type) {
+      case srs::LegEvent::Type::FirstPacket: type = "first-packet"; break;
+      case srs::LegEvent::Type::SsrcChange: type = "ssrc-change"; break;
+      case srs::LegEvent::Type::Dtmf: type = "dtmf"; break;
+      case srs::LegEvent::Type::Pause: type = "pause"; break;
+      case srs::LegEvent::Type::Resume: type = "resume"; break;
+    }
+    eo.Set("type", type);
+    eo.Set("atSamples", static_cast<double>(e.atSamples));
+    eo.Set("ssrc", static_cast<double>(e.ssrc));
+    eo.Set("digit", e.digit ? std::string(1, e.digit) : std::string());
+    eo.Set("durationSamples", static_cast<double>(e.durationSamples));
+    ev.Set(static_cast<uint32_t>(j), eo);
+  }
+  o.Set("events", ev);
+  return o;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("simulateLeg", Napi::Function::New(env, SimulateLeg, "simulateLeg"));
   exports.Set("Engine", EngineWrap::Init(env));
   exports.Set("mix", Napi::Function::New(env, Mix, "mix"));
   exports.Set("version", Napi::String::New(env, SRS_MEDIA_VERSION));

@@ -6,8 +6,10 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -77,7 +79,8 @@ void setPort(BindAddress* a, uint16_t port) {
 
 }  // namespace
 
-Engine::Engine(std::string bindAddress, EventSink sink) : bindAddress_(std::move(bindAddress)), sink_(std::move(sink)) {
+Engine::Engine(std::string bindAddress, EventSink sink, LiveSink live)
+    : bindAddress_(std::move(bindAddress)), sink_(std::move(sink)), liveSink_(std::move(live)) {
   BindAddress probe;
   if (!parseBindAddress(bindAddress_, &probe)) {
     throw std::invalid_argument("bind address is not an IPv4 or IPv6 address: " + bindAddress_);
@@ -95,6 +98,18 @@ Engine::Engine(std::string bindAddress, EventSink sink) : bindAddress_(std::move
   ev.data.u64 = 0;  // key 0 is the wake-up descriptor
   ::epoll_ctl(epollFd_, EPOLL_CTL_ADD, wakeFd_, &ev);
   recvBuffers_.resize(static_cast<size_t>(kRecvBatch) * kMaxDatagram);
+  recvMsgs_.resize(kRecvBatch);
+  recvCtrl_.resize(kRecvBatch * kCtrlSize);
+  recvIovs_.resize(kRecvBatch);
+  for (size_t i = 0; i < kRecvBatch; ++i) {
+    recvIovs_[i].iov_base = recvBuffers_.data() + i * kMaxDatagram;
+    recvIovs_[i].iov_len = kMaxDatagram;
+    std::memset(&recvMsgs_[i], 0, sizeof recvMsgs_[i]);
+    recvMsgs_[i].msg_hdr.msg_iov = &recvIovs_[i];
+    recvMsgs_[i].msg_hdr.msg_iovlen = 1;
+    recvMsgs_[i].msg_hdr.msg_control = recvCtrl_.data() + i * kCtrlSize;
+    recvMsgs_[i].msg_hdr.msg_controllen = kCtrlSize;
+  }
   running_ = true;
   worker_ = std::thread([this] { run(); });
 }
@@ -143,87 +158,187 @@ bool Engine::openSession(const SessionConfig& config, int64_t* openedAtMs, Engin
   session->t0 = t0;
   session->openedAtMs = epochMs;
 
+  session->spoolDir = config.spoolDir;
+  session->rtcp = config.rtcp;
+  if (!addLegsLocked(*session, config.legs, error)) return false;
+  *openedAtMs = epochMs;
+  sessions_[config.recordingId] = std::move(session);
+  return true;
+}
+
+bool Engine::addLegsLocked(Session& session, const std::vector<LegConfig>& legs, EngineError* error) {
+  const size_t first = session.legs.size();
+  // Undoes everything done for the new legs (the session's existing legs are untouched).
   auto fail = [&](const EngineError& e, size_t spoolsCreated) {
-    for (auto& leg : session->legs) {
-      if (leg->fd >= 0) ::close(leg->fd);
+    for (size_t i = first; i < session.legs.size(); ++i) {
+      Leg& leg = *session.legs[i];
+      if (leg.key != 0) {
+        ::epoll_ctl(epollFd_, EPOLL_CTL_DEL, leg.fd, nullptr);
+        if (leg.rtcpFd >= 0) ::epoll_ctl(epollFd_, EPOLL_CTL_DEL, leg.rtcpFd, nullptr);
+        legsByKey_.erase(leg.key);
+      }
+      if (leg.fd >= 0) ::close(leg.fd);
+      if (leg.rtcpFd >= 0) ::close(leg.rtcpFd);
+      if (i - first < spoolsCreated) ::unlink(leg.spoolPath->c_str());
     }
-    for (size_t i = 0; i < spoolsCreated; ++i) ::unlink(session->legs[i]->spoolPath.c_str());
+    session.legs.resize(first);
     *error = e;
     return false;
   };
 
   BindAddress addr;
   parseBindAddress(bindAddress_, &addr);
-  for (const LegConfig& lc : config.legs) {
+  for (const LegConfig& lc : legs) {
     auto leg = std::make_unique<Leg>(lc.payloadKinds);
-    leg->session = session.get();
+    leg->session = &session;
     leg->legId = lc.legId;
-    leg->spoolPath = config.spoolDir + "/" + lc.legId + ".spool";
+    leg->spoolPath = std::make_shared<const std::string>(session.spoolDir + "/" + lc.legId + ".spool");
     leg->fd = ::socket(addr.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (leg->fd < 0) {
       const int err = errno;
-      session->legs.push_back(std::move(leg));
+      session.legs.push_back(std::move(leg));
       return fail({errnoCode(err), std::string("socket: ") + std::strerror(err), lc.port}, 0);
     }
     const int rcvbuf = kSocketReceiveBuffer;
     ::setsockopt(leg->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    const int on = 1;
+    ::setsockopt(leg->fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
     setPort(&addr, lc.port);
     if (::bind(leg->fd, reinterpret_cast<const sockaddr*>(&addr.storage), addr.length) != 0) {
       const int err = errno;
-      session->legs.push_back(std::move(leg));
+      session.legs.push_back(std::move(leg));
       return fail({errnoCode(err),
                    "cannot bind UDP " + bindAddress_ + ":" + std::to_string(lc.port) + ": " + std::strerror(err),
                    lc.port},
                   0);
     }
-    session->legs.push_back(std::move(leg));
+    if (session.rtcp) {
+      leg->rtcpFd = ::socket(addr.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (leg->rtcpFd < 0) {
+        const int err = errno;
+        session.legs.push_back(std::move(leg));
+        return fail({errnoCode(err), std::string("socket: ") + std::strerror(err), lc.port + 1}, 0);
+      }
+      setPort(&addr, static_cast<uint16_t>(lc.port + 1));
+      if (::bind(leg->rtcpFd, reinterpret_cast<const sockaddr*>(&addr.storage), addr.length) != 0) {
+        const int err = errno;
+        session.legs.push_back(std::move(leg));
+        return fail({errnoCode(err),
+                     "cannot bind UDP " + bindAddress_ + ":" + std::to_string(lc.port + 1) + " (RTCP): " +
+                         std::strerror(err),
+                     lc.port + 1},
+                    0);
+      }
+    }
+    session.legs.push_back(std::move(leg));
   }
-  for (size_t i = 0; i < session->legs.size(); ++i) {
-    const int err = createSpoolFile(session->legs[i]->spoolPath);
+  for (size_t i = first; i < session.legs.size(); ++i) {
+    const int err = createSpoolFile(*session.legs[i]->spoolPath);
     if (err != 0) {
-      return fail({errnoCode(err), "cannot create spool file " + session->legs[i]->spoolPath + ": " + std::strerror(err),
+      return fail({errnoCode(err), "cannot create spool file " + *session.legs[i]->spoolPath + ": " + std::strerror(err),
                    0},
-                  i);
+                  i - first);
     }
   }
-  for (auto& leg : session->legs) {
-    leg->key = nextKey_++;
+  for (size_t i = first; i < session.legs.size(); ++i) {
+    Leg& leg = *session.legs[i];
+    leg.key = nextKey_++;
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.u64 = leg->key;
-    if (::epoll_ctl(epollFd_, EPOLL_CTL_ADD, leg->fd, &ev) != 0) {
-      const int err = errno;
-      for (auto& l : session->legs) {
-        if (l->key != 0) {
-          ::epoll_ctl(epollFd_, EPOLL_CTL_DEL, l->fd, nullptr);
-          legsByKey_.erase(l->key);
-        }
-      }
-      return fail({errnoCode(err), std::string("epoll_ctl: ") + std::strerror(err), 0}, session->legs.size());
+    ev.data.u64 = leg.key;
+    int rc = ::epoll_ctl(epollFd_, EPOLL_CTL_ADD, leg.fd, &ev);
+    if (rc == 0 && leg.rtcpFd >= 0) {
+      epoll_event rev{};
+      rev.events = EPOLLIN;
+      rev.data.u64 = leg.key | kRtcpKeyBit;
+      rc = ::epoll_ctl(epollFd_, EPOLL_CTL_ADD, leg.rtcpFd, &rev);
+      if (rc != 0) ::epoll_ctl(epollFd_, EPOLL_CTL_DEL, leg.fd, nullptr);
     }
-    legsByKey_[leg->key] = leg.get();
+    if (rc != 0) {
+      const int err = errno;
+      leg.key = 0;  // not registered
+      return fail({errnoCode(err), std::string("epoll_ctl: ") + std::strerror(err), 0}, session.legs.size() - first);
+    }
+    legsByKey_[leg.key] = &leg;
   }
-  *openedAtMs = epochMs;
-  sessions_[config.recordingId] = std::move(session);
   return true;
 }
 
-void Engine::receive(Leg& leg, int64_t maxRounds) {
-  mmsghdr msgs[kRecvBatch];
-  iovec iovs[kRecvBatch];
+bool Engine::addLegs(const std::string& recordingId, const std::vector<LegConfig>& legs, EngineError* error) {
+  for (size_t i = 0; i < legs.size(); ++i) {
+    if (!validLegId(legs[i].legId)) {
+      *error = {"EINVAL", "legId is not usable as a file name: '" + legs[i].legId + "'", 0};
+      return false;
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (legs[j].legId == legs[i].legId) {
+        *error = {"EINVAL", "duplicate legId '" + legs[i].legId + "'", 0};
+        return false;
+      }
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sessions_.find(recordingId);
+  if (it == sessions_.end()) {
+    *error = {"ERR_NO_SESSION", "no open session for recording " + recordingId, 0};
+    return false;
+  }
+  for (const LegConfig& lc : legs) {
+    for (const auto& leg : it->second->legs) {
+      if (leg->legId == lc.legId) {
+        *error = {"EINVAL", "leg '" + lc.legId + "' already exists in recording " + recordingId, 0};
+        return false;
+      }
+    }
+  }
+  return addLegsLocked(*it->second, legs, error);
+}
+
+bool Engine::removeLegs(const std::string& recordingId, const std::vector<std::string>& legIds) {
+  StagedWrites staged;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = sessions_.find(recordingId);
+    if (it == sessions_.end()) return false;
+    std::vector<LegEvent> legEvents;
+    for (auto& leg : it->second->legs) {
+      if (leg->fd < 0 || std::find(legIds.begin(), legIds.end(), leg->legId) == legIds.end()) continue;
+      // Its socket closes now; its spool stays part of the recording and its stats stay reported.
+      closeLegLocked(*leg, staged, legEvents);
+    }
+  }
+  std::lock_guard<std::mutex> io(ioMu_);
+  writeStaged(staged, nullptr);
+  return true;
+}
+
+void Engine::receive(Leg& leg, int64_t maxRounds, StagedWrites& out) {
+  // The headers are set up once (constructor): recvmmsg only writes msg_len and msg_flags back.
+  mmsghdr* msgs = recvMsgs_.data();
+  iovec* iovs = recvIovs_.data();
   std::vector<LegEvent> legEvents;
   for (int64_t round = 0; round < maxRounds; ++round) {
-    for (int i = 0; i < kRecvBatch; ++i) {
-      iovs[i].iov_base = recvBuffers_.data() + static_cast<size_t>(i) * kMaxDatagram;
-      iovs[i].iov_len = kMaxDatagram;
-      std::memset(&msgs[i], 0, sizeof msgs[i]);
-      msgs[i].msg_hdr.msg_iov = &iovs[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
-    }
+    for (int i = 0; i < kRecvBatch; ++i) msgs[i].msg_hdr.msg_controllen = kCtrlSize;  // the kernel shrinks it
     const int n = ::recvmmsg(leg.fd, msgs, kRecvBatch, MSG_DONTWAIT, nullptr);
     if (n <= 0) break;
-    const int64_t arrival = samplesSince(*leg.session, Clock::now());
+    const Clock::time_point now = Clock::now();
+    timespec real{};
+    ::clock_gettime(CLOCK_REALTIME, &real);
+    const int64_t realNow = int64_t{real.tv_sec} * 1000000000LL + real.tv_nsec;
     for (int i = 0; i < n; ++i) {
+      // Arrival is when the kernel received the datagram (SO_TIMESTAMPNS), not when this thread
+      // got to it: on a loaded machine the worker may run tens of ms late, the timeline must not.
+      Clock::time_point at = now;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c != nullptr; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+          timespec ts;
+          std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+          const int64_t age = realNow - (int64_t{ts.tv_sec} * 1000000000LL + ts.tv_nsec);
+          // A clock step could make it absurd: trust only a plausible age.
+          if (age > 0 && age < 5000000000LL) at = now - std::chrono::nanoseconds(age);
+        }
+      }
+      const int64_t arrival = samplesSince(*leg.session, at);
       if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
         leg.receiver.onDatagram(nullptr, 0, arrival, legEvents);  // counted as ignored
         continue;
@@ -233,7 +348,18 @@ void Engine::receive(Leg& leg, int64_t maxRounds) {
     if (n < kRecvBatch) break;
   }
   collect(leg, legEvents);
-  if (leg.receiver.spool().bytes().size() >= kFlushBytes) flushLeg(leg);
+  if (leg.receiver.spool().bytes().size() >= kFlushBytes) stageLeg(leg, out);
+}
+
+void Engine::drainRtcp(Leg& leg) {
+  // RTCP is only counted: the recording needs none of it, but an undrained socket would fill up.
+  for (int round = 0; round < 4; ++round) {
+    for (auto& m : recvMsgs_) m.msg_hdr.msg_controllen = kCtrlSize;
+    const int n = ::recvmmsg(leg.rtcpFd, recvMsgs_.data(), kRecvBatch, MSG_DONTWAIT, nullptr);
+    if (n <= 0) break;
+    leg.receiver.countRtcp(static_cast<uint64_t>(n));
+    if (n < kRecvBatch) break;
+  }
 }
 
 void Engine::collect(Leg& leg, std::vector<LegEvent>& legEvents) {
@@ -243,6 +369,8 @@ void Engine::collect(Leg& leg, std::vector<LegEvent>& legEvents) {
       case LegEvent::Type::FirstPacket: m.type = MediaEventData::Type::FirstPacket; break;
       case LegEvent::Type::SsrcChange: m.type = MediaEventData::Type::SsrcChange; break;
       case LegEvent::Type::Dtmf: m.type = MediaEventData::Type::Dtmf; break;
+      case LegEvent::Type::Pause: m.type = MediaEventData::Type::Pause; break;
+      case LegEvent::Type::Resume: m.type = MediaEventData::Type::Resume; break;
     }
     m.recordingId = leg.session->recordingId;
     m.legId = leg.legId;
@@ -255,26 +383,37 @@ void Engine::collect(Leg& leg, std::vector<LegEvent>& legEvents) {
   legEvents.clear();
 }
 
-void Engine::flushLeg(Leg& leg) {
+void Engine::stageLeg(Leg& leg, StagedWrites& out) {
   SpoolBuffer& spool = leg.receiver.spool();
   if (spool.empty()) return;
-  const int err = appendToFile(leg.spoolPath, spool.bytes().data(), spool.bytes().size());
-  if (err != 0) {
-    ++leg.spoolErrors;
-    leg.lastSpoolError = err;
+  const std::vector<uint8_t>& b = spool.bytes();
+  out.files.push_back({leg.spoolPath, leg.key, out.bytes.size(), b.size()});
+  out.bytes.insert(out.bytes.end(), b.begin(), b.end());
+  if (leg.session->watched && liveSink_) pendingLive_.push_back({leg.session->recordingId, leg.legId, b});
+  spool.clear();  // keeps its capacity: no allocation per flush in steady state
+}
+
+void Engine::writeStaged(const StagedWrites& w, std::vector<WriteFailure>* failures) {
+  for (const Staged& f : w.files) {
+    const int err = appendToFile(*f.path, w.bytes.data() + f.pos, f.length);
+    if (err != 0 && failures != nullptr) failures->push_back({f.key, err});
   }
-  spool.clear();
 }
 
 void Engine::run() {
   epoll_event events[64];
   Clock::time_point nextTick = Clock::now() + std::chrono::milliseconds(kTickMs);
+  uint64_t ticks = 0;
   std::vector<LegEvent> legEvents;
+  StagedWrites staged;
+  std::vector<WriteFailure> failures;
   while (running_.load()) {
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(nextTick - Clock::now()).count();
     const int n = ::epoll_wait(epollFd_, events, 64, wait > 0 ? static_cast<int>(wait) : 0);
     if (n < 0 && errno != EINTR) break;
     std::vector<MediaEventData> batch;
+    std::vector<LiveChunk> live;
+    std::unique_lock<std::mutex> io;
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (int i = 0; i < n; ++i) {
@@ -285,26 +424,51 @@ void Engine::run() {
           }
           continue;
         }
-        auto it = legsByKey_.find(key);
+        auto it = legsByKey_.find(key & ~kRtcpKeyBit);
+        if (it == legsByKey_.end()) continue;
+        if (key & kRtcpKeyBit) {
+          drainRtcp(*it->second);
+          continue;
+        }
         // A few rounds per wake-up keep one busy leg from starving the others (epoll is level-triggered).
-        if (it != legsByKey_.end()) receive(*it->second, 4);
+        receive(*it->second, 4, staged);
       }
       const Clock::time_point now = Clock::now();
       if (now >= nextTick) {
+        const bool flushAll = ++ticks % kFlushTicks == 0;
         for (auto& entry : sessions_) {
           Session& s = *entry.second;
           const int64_t at = samplesSince(s, now);
           for (auto& leg : s.legs) {
             leg->receiver.tick(at, legEvents);
             collect(*leg, legEvents);
-            flushLeg(*leg);
+            if (flushAll || s.watched) stageLeg(*leg, staged);
           }
         }
         batch.swap(pendingEvents_);
+        live.swap(pendingLive_);
         nextTick = now + std::chrono::milliseconds(kTickMs);
+      }
+      // Taken before mu_ is released: a closeSession that follows waits for these writes.
+      if (!staged.empty()) io = std::unique_lock<std::mutex>(ioMu_);
+    }
+    if (io.owns_lock()) {
+      writeStaged(staged, &failures);
+      io.unlock();
+      staged.clear();
+      if (!failures.empty()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (const WriteFailure& f : failures) {
+          auto it = legsByKey_.find(f.key);
+          if (it == legsByKey_.end()) continue;
+          ++it->second->spoolErrors;
+          it->second->lastSpoolError = f.error;
+        }
+        failures.clear();
       }
     }
     if (!batch.empty() && sink_) sink_(std::move(batch));
+    if (!live.empty() && liveSink_) liveSink_(std::move(live));
   }
 }
 
@@ -322,27 +486,91 @@ void Engine::statsLocked(const Session& s, SessionStatsData* stats) const {
   }
 }
 
-void Engine::closeSessionLocked(Session& s, SessionStatsData* stats) {
+void Engine::closeLegLocked(Leg& leg, StagedWrites& out, std::vector<LegEvent>& legEvents) {
+  ::epoll_ctl(epollFd_, EPOLL_CTL_DEL, leg.fd, nullptr);
+  legsByKey_.erase(leg.key);
+  receive(leg, 64, out);  // what is already queued in the socket belongs to the recording
+  ::close(leg.fd);
+  leg.fd = -1;
+  if (leg.rtcpFd >= 0) {
+    ::epoll_ctl(epollFd_, EPOLL_CTL_DEL, leg.rtcpFd, nullptr);
+    drainRtcp(leg);
+    ::close(leg.rtcpFd);
+    leg.rtcpFd = -1;
+  }
+  leg.receiver.finish(legEvents);
+  collect(leg, legEvents);
+  stageLeg(leg, out);
+}
+
+void Engine::closeSessionLocked(Session& s, StagedWrites& out) {
   std::vector<LegEvent> legEvents;
   for (auto& leg : s.legs) {
-    ::epoll_ctl(epollFd_, EPOLL_CTL_DEL, leg->fd, nullptr);
-    legsByKey_.erase(leg->key);
-    receive(*leg, 64);  // what is already queued in the socket belongs to the recording
-    ::close(leg->fd);
-    leg->fd = -1;
-    leg->receiver.finish(legEvents);
-    collect(*leg, legEvents);
-    flushLeg(*leg);
+    if (leg->fd >= 0) closeLegLocked(*leg, out, legEvents);
   }
-  if (stats != nullptr) statsLocked(s, stats);
 }
 
 bool Engine::closeSession(const std::string& recordingId, SessionStatsData* stats) {
+  std::unique_ptr<Session> session;
+  StagedWrites staged;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = sessions_.find(recordingId);
+    if (it == sessions_.end()) return false;
+    closeSessionLocked(*it->second, staged);
+    session = std::move(it->second);
+    sessions_.erase(it);
+  }
+  // After the worker's in-flight batch (it holds ioMu_ until written), so the file keeps its order.
+  std::vector<WriteFailure> failures;
+  {
+    std::lock_guard<std::mutex> io(ioMu_);
+    writeStaged(staged, &failures);
+  }
+  for (const WriteFailure& f : failures) {
+    for (auto& leg : session->legs) {
+      if (leg->key == f.key) {
+        ++leg->spoolErrors;
+        leg->lastSpoolError = f.error;
+      }
+    }
+  }
+  if (stats != nullptr) statsLocked(*session, stats);
+  return true;
+}
+
+bool Engine::setPaused(const std::string& recordingId, const std::vector<std::string>& legIds, bool paused) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = sessions_.find(recordingId);
   if (it == sessions_.end()) return false;
-  closeSessionLocked(*it->second, stats);
-  sessions_.erase(it);
+  Session& s = *it->second;
+  for (const std::string& id : legIds) {
+    bool found = false;
+    for (auto& leg : s.legs) found = found || leg->legId == id;
+    if (!found) return false;
+  }
+  const int64_t now = samplesSince(s, Clock::now());
+  std::vector<LegEvent> legEvents;
+  for (auto& leg : s.legs) {
+    bool named = legIds.empty();
+    for (const std::string& id : legIds) named = named || leg->legId == id;
+    if (!named) continue;
+    if (paused) {
+      // What is already queued in the socket arrived before the pause: record it first.
+      StagedWrites unused;
+      if (!leg->receiver.paused()) receive(*leg, 64, unused);
+      // receive() stages only past kFlushBytes (the whole pending buffer, so order is kept).
+      if (!unused.empty()) {
+        std::lock_guard<std::mutex> io(ioMu_);
+        writeStaged(unused, nullptr);
+      }
+      leg->receiver.pause(now, legEvents);
+    } else {
+      // Datagrams that arrived while paused were drained and counted by the worker, not recorded.
+      leg->receiver.resume(now, legEvents);
+    }
+    collect(*leg, legEvents);
+  }
   return true;
 }
 
@@ -351,6 +579,14 @@ bool Engine::sessionStats(const std::string& recordingId, SessionStatsData* stat
   auto it = sessions_.find(recordingId);
   if (it == sessions_.end()) return false;
   statsLocked(*it->second, stats);
+  return true;
+}
+
+bool Engine::setWatched(const std::string& recordingId, bool watched) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sessions_.find(recordingId);
+  if (it == sessions_.end()) return false;
+  it->second->watched = watched;
   return true;
 }
 
@@ -374,9 +610,13 @@ void Engine::close() {
   std::vector<MediaEventData> last;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& entry : sessions_) closeSessionLocked(*entry.second, nullptr);
+    StagedWrites staged;
+    for (auto& entry : sessions_) closeSessionLocked(*entry.second, staged);
     sessions_.clear();
     last.swap(pendingEvents_);
+    pendingLive_.clear();
+    std::lock_guard<std::mutex> io(ioMu_);
+    writeStaged(staged, nullptr);
   }
   ::close(epollFd_);
   ::close(wakeFd_);

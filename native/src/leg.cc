@@ -25,6 +25,10 @@ void LegReceiver::onDatagram(const uint8_t* data, size_t length, int64_t arrival
     ++counters_.ignored;
     return;
   }
+  if (paused_) {
+    ++counters_.paused;
+    return;
+  }
   if (counters_.firstPacketAt < 0) {
     counters_.firstPacketAt = arrival;
     events.push_back({LegEvent::Type::FirstPacket, arrival, p.ssrc, 0, 0});
@@ -64,6 +68,20 @@ void LegReceiver::onDatagram(const uint8_t* data, size_t length, int64_t arrival
   }
   seen = ext;
   ++counters_.received;
+
+  const PayloadKind kind = kinds_[p.payloadType & 0x7F];
+  if (kind == PayloadKind::Pcmu || kind == PayloadKind::Pcma) {
+    // RFC 3550 A.8, in arrival order; arrival and timestamps are both 8 kHz samples here.
+    const uint32_t transit = static_cast<uint32_t>(arrival) - p.timestamp;
+    if (haveTransit_) {
+      const int32_t d = static_cast<int32_t>(transit - lastTransit_);
+      const uint64_t ad = d < 0 ? static_cast<uint64_t>(-static_cast<int64_t>(d)) : static_cast<uint64_t>(d);
+      // J += (|D| - J) / 16, kept as J * 16 in integers (the RFC's own formulation).
+      counters_.jitterQ4 = counters_.jitterQ4 + ad - ((counters_.jitterQ4 + 8) >> 4);
+    }
+    haveTransit_ = true;
+    lastTransit_ = transit;
+  }
 
   if (ext < nextExt_) {
     // The window already moved past it and counted it lost; its audio still has a place by timestamp.
@@ -150,6 +168,28 @@ void LegReceiver::switchSsrc(uint32_t ssrc, int64_t arrival, std::vector<LegEven
   haveTs_ = false;
   anchored_ = false;
   dtmfActive_ = false;
+  haveTransit_ = false;
+}
+
+void LegReceiver::pause(int64_t now, std::vector<LegEvent>& events) {
+  if (paused_) return;
+  releaseAll(events);
+  endPendingDtmf(events);
+  paused_ = true;
+  events.push_back({LegEvent::Type::Pause, now, ssrc_, 0, 0});
+}
+
+void LegReceiver::resume(int64_t now, std::vector<LegEvent>& events) {
+  if (!paused_) return;
+  paused_ = false;
+  haveSeq_ = false;
+  badSeq_ = -1;
+  history_.fill(-1);
+  haveTs_ = false;
+  anchored_ = false;
+  dtmfActive_ = false;
+  haveTransit_ = false;
+  events.push_back({LegEvent::Type::Resume, now, ssrc_, 0, 0});
 }
 
 void LegReceiver::play(uint8_t pt, uint32_t timestamp, const uint8_t* payload, size_t length, int64_t arrival,
@@ -229,16 +269,22 @@ void LegReceiver::telephoneEvent(uint32_t timestamp, int64_t position, const uin
   }
   if (end && !dtmfEnded_) {
     // The end packet is sent three times (RFC 4733 section 2.5.1.4); report the event once.
-    dtmfEnded_ = true;
-    events.push_back({LegEvent::Type::Dtmf, dtmfPosition_, ssrc_, dtmfDigit_, dtmfDuration_});
+    reportDtmf(events);
+  }
+}
+
+void LegReceiver::reportDtmf(std::vector<LegEvent>& events) {
+  dtmfEnded_ = true;
+  events.push_back({LegEvent::Type::Dtmf, dtmfPosition_, ssrc_, dtmfDigit_, dtmfDuration_});
+  if (counters_.dtmf.size() < LegCounters::kMaxDtmf) {
+    counters_.dtmf.push_back({dtmfDigit_, dtmfPosition_, dtmfDuration_});
   }
 }
 
 void LegReceiver::endPendingDtmf(std::vector<LegEvent>& events) {
   if (dtmfActive_ && !dtmfEnded_) {
     // The end packets were lost: report what was seen.
-    dtmfEnded_ = true;
-    events.push_back({LegEvent::Type::Dtmf, dtmfPosition_, ssrc_, dtmfDigit_, dtmfDuration_});
+    reportDtmf(events);
   }
 }
 

@@ -17,7 +17,7 @@ namespace srs {
 enum class PayloadKind : uint8_t { None = 0, Pcmu, Pcma, TelephoneEvent, ComfortNoise };
 
 struct LegEvent {
-  enum class Type { FirstPacket, SsrcChange, Dtmf } type;
+  enum class Type { FirstPacket, SsrcChange, Dtmf, Pause, Resume } type;
   int64_t atSamples;
   uint32_t ssrc;
   char digit;
@@ -31,8 +31,19 @@ struct LegCounters {
   uint64_t late = 0;       // arrived after the reorder window had given up on it
   uint64_t ignored = 0;    // unknown payload type, malformed datagram, RTCP on the RTP port
   uint64_t reanchors = 0;  // timestamp jumps that made the leg re-anchor on arrival time
+  uint64_t paused = 0;     // datagrams that arrived while the leg was paused (not recorded)
+  uint64_t rtcp = 0;       // RTCP datagrams drained from port+1 (counted by the engine)
   int64_t firstPacketAt = -1;
+  // RFC 3550 appendix A.8 interarrival jitter of the audio packets, in 1/16 samples (J * 16).
+  uint64_t jitterQ4 = 0;
   std::vector<uint32_t> ssrcs;
+  struct Dtmf {
+    char digit;
+    int64_t atSamples;
+    int64_t durationSamples;
+  };
+  static constexpr size_t kMaxDtmf = 1000;  // kept for the catalogue; more are still reported as events
+  std::vector<Dtmf> dtmf;
 };
 
 class LegReceiver {
@@ -51,8 +62,16 @@ class LegReceiver {
   void tick(int64_t now, std::vector<LegEvent>& events);
   // Releases everything held (end of the session).
   void finish(std::vector<LegEvent>& events);
+  // A paused leg (SIPREC pause, a=inactive) records nothing: what is held is released, datagrams that
+  // still arrive are counted and dropped, and the file holds silence until resume. After resume the
+  // stream is taken up as a new one (sequence and timeline re-anchored on the next packet), since a
+  // sender may continue with any sequence number and timestamp. Idempotent.
+  void pause(int64_t now, std::vector<LegEvent>& events);
+  void resume(int64_t now, std::vector<LegEvent>& events);
+  bool paused() const { return paused_; }
 
   SpoolBuffer& spool() { return spool_; }
+  void countRtcp(uint64_t n) { counters_.rtcp += n; }
   const LegCounters& counters() const { return counters_; }
 
  private:
@@ -73,6 +92,7 @@ class LegReceiver {
   void telephoneEvent(uint32_t timestamp, int64_t position, const uint8_t* payload, size_t length,
                       std::vector<LegEvent>& events);
   void endPendingDtmf(std::vector<LegEvent>& events);
+  void reportDtmf(std::vector<LegEvent>& events);
 
   std::array<PayloadKind, 128> kinds_;
   LegCounters counters_;
@@ -96,6 +116,12 @@ class LegReceiver {
   bool anchored_ = false;
   int64_t anchorExtTs_ = 0;
   int64_t anchorPosition_ = 0;
+
+  // Jitter (RFC 3550 A.8): relative transit time of the previous audio packet of this SSRC.
+  bool haveTransit_ = false;
+  uint32_t lastTransit_ = 0;
+
+  bool paused_ = false;
 
   // Telephone-event in progress (RFC 4733 section 2.5: all packets of one event share a timestamp).
   bool dtmfActive_ = false;

@@ -30,25 +30,26 @@ void le32(uint8_t* p, uint32_t v) {
 
 // RIFF/WAVE with an 18-byte fmt chunk (cbSize 0), a fact chunk and the data chunk: 58 bytes.
 constexpr size_t kWavHeaderSize = 58;
-void wavHeader(uint8_t* h, uint32_t samples) {
-  const uint32_t pad = samples & 1;
+void wavHeader(uint8_t* h, uint32_t samples, uint16_t channels) {
+  const uint32_t bytes = samples * channels;
+  const uint32_t pad = bytes & 1;
   std::memcpy(h, "RIFF", 4);
-  le32(h + 4, static_cast<uint32_t>(kWavHeaderSize - 8 + samples + pad));
+  le32(h + 4, static_cast<uint32_t>(kWavHeaderSize - 8 + bytes + pad));
   std::memcpy(h + 8, "WAVE", 4);
   std::memcpy(h + 12, "fmt ", 4);
   le32(h + 16, 18);
   le16(h + 20, kWaveFormatMulaw);
-  le16(h + 22, 1);            // channels
-  le32(h + 24, kSampleRate);  // sample rate
-  le32(h + 28, kSampleRate);  // byte rate: 1 byte per sample
-  le16(h + 32, 1);            // block align
+  le16(h + 22, channels);
+  le32(h + 24, kSampleRate);             // sample rate
+  le32(h + 28, kSampleRate * channels);  // byte rate: 1 byte per sample per channel
+  le16(h + 32, channels);                // block align
   le16(h + 34, 8);            // bits per sample
   le16(h + 36, 0);            // cbSize
   std::memcpy(h + 38, "fact", 4);
   le32(h + 42, 4);
-  le32(h + 46, samples);
+  le32(h + 46, samples);  // sample frames
   std::memcpy(h + 50, "data", 4);
-  le32(h + 54, samples);
+  le32(h + 54, bytes);
 }
 
 int writeAll(int fd, const uint8_t* data, size_t length) {
@@ -81,7 +82,8 @@ struct LegSpool {
 
 }  // namespace
 
-bool mixSpoolDir(const std::string& spoolDir, const std::string& wavPath, MixOutcome* out, MixFailure* failure) {
+bool mixSpoolDir(const std::string& spoolDir, const std::string& wavPath, MixOutcome* out, MixFailure* failure,
+                 const std::vector<std::vector<std::string>>& channels) {
   std::vector<std::string> names;
   DIR* dir = ::opendir(spoolDir.c_str());
   if (dir == nullptr) {
@@ -121,7 +123,30 @@ bool mixSpoolDir(const std::string& spoolDir, const std::string& wavPath, MixOut
     });
     for (const SpoolRecord& r : recs) total = std::max<uint64_t>(total, uint64_t{r.offset} + r.count);
   }
-  if (total > UINT32_MAX - kWavHeaderSize - 1) {
+  // Which legs feed which channel (by index into `names`).
+  std::vector<std::vector<size_t>> chans;
+  if (channels.empty()) {
+    chans.emplace_back();
+    for (size_t i = 0; i < names.size(); ++i) chans.back().push_back(i);
+  } else {
+    if (channels.size() > 8) {
+      *failure = {"ERR_CHANNELS", "at most 8 channels"};
+      return false;
+    }
+    for (const auto& ch : channels) {
+      chans.emplace_back();
+      for (const std::string& legId : ch) {
+        const auto it = std::find(names.begin(), names.end(), legId + ".spool");
+        if (it == names.end()) {
+          *failure = {"ERR_NO_SPOOL", "no spool for leg '" + legId + "' in " + spoolDir};
+          return false;
+        }
+        chans.back().push_back(static_cast<size_t>(it - names.begin()));
+      }
+    }
+  }
+  const uint16_t nch = static_cast<uint16_t>(chans.size());
+  if (total * nch > UINT32_MAX - kWavHeaderSize - 1) {
     *failure = {"ERR_TOO_LONG", "the mix would not fit in a WAV file"};
     return false;
   }
@@ -141,17 +166,20 @@ bool mixSpoolDir(const std::string& spoolDir, const std::string& wavPath, MixOut
     return false;
   };
   uint8_t header[kWavHeaderSize];
-  wavHeader(header, samples);
+  wavHeader(header, samples, nch);
   if (int err = writeAll(fd, header, sizeof header)) return abandon(err);
 
-  std::vector<int16_t> leg(kBlockSamples);
+  // Per block: each leg's linear samples (or none), then each channel's saturated sum.
+  std::vector<std::vector<int16_t>> linear(legs.size(), std::vector<int16_t>(kBlockSamples));
+  std::vector<char> present(legs.size());
   std::vector<int32_t> sum(kBlockSamples);
-  std::vector<uint8_t> encoded(kBlockSamples + 1);
+  std::vector<uint8_t> encoded(kBlockSamples * nch);
   for (uint64_t start = 0; start < total; start += kBlockSamples) {
     const uint64_t end = std::min<uint64_t>(start + kBlockSamples, total);
     const size_t n = static_cast<size_t>(end - start);
-    std::fill(sum.begin(), sum.begin() + static_cast<std::ptrdiff_t>(n), 0);
-    for (LegSpool& ls : legs) {
+    for (size_t li = 0; li < legs.size(); ++li) {
+      LegSpool& ls = legs[li];
+      std::vector<int16_t>& leg = linear[li];
       const auto& recs = ls.contents.records;
       // A record holds at most 65535 samples, so one starting that far back cannot reach this block.
       while (ls.cursor < recs.size() && uint64_t{recs[ls.cursor].offset} + kMaxRecordSamples < start) ++ls.cursor;
@@ -168,18 +196,24 @@ bool mixSpoolDir(const std::string& spoolDir, const std::string& wavPath, MixOut
         const uint8_t* src = ls.contents.data.data() + rec.dataPos + (from - rec.offset);
         for (uint64_t s = from; s < to; ++s) leg[s - start] = ulawDecode(*src++);
       }
-      if (any) {
+      present[li] = any;
+    }
+    for (size_t c = 0; c < nch; ++c) {
+      std::fill(sum.begin(), sum.begin() + static_cast<std::ptrdiff_t>(n), 0);
+      for (size_t li : chans[c]) {
+        if (!present[li]) continue;
+        const std::vector<int16_t>& leg = linear[li];
         for (size_t i = 0; i < n; ++i) sum[i] += leg[i];
       }
+      for (size_t i = 0; i < n; ++i) {
+        // Saturate: a sum beyond the int16 range is clipped, never wrapped.
+        const int32_t v = std::clamp<int32_t>(sum[i], -32768, 32767);
+        encoded[i * nch + c] = linearToUlaw(static_cast<int16_t>(v));
+      }
     }
-    for (size_t i = 0; i < n; ++i) {
-      // Saturate: a sum beyond the int16 range is clipped, never wrapped.
-      const int32_t v = std::clamp<int32_t>(sum[i], -32768, 32767);
-      encoded[i] = linearToUlaw(static_cast<int16_t>(v));
-    }
-    if (int err = writeAll(fd, encoded.data(), n)) return abandon(err);
+    if (int err = writeAll(fd, encoded.data(), n * nch)) return abandon(err);
   }
-  if (samples & 1) {
+  if ((uint64_t{samples} * nch) & 1) {
     const uint8_t pad = 0;
     if (int err = writeAll(fd, &pad, 1)) return abandon(err);
   }

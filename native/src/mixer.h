@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace srs {
 
@@ -18,7 +19,12 @@ struct MixFailure {
   std::string message;
 };
 
-// Writes `wavPath` atomically (temporary file, fsync, rename).
-bool mixSpoolDir(const std::string& spoolDir, const std::string& wavPath, MixOutcome* out, MixFailure* failure);
+// Writes `wavPath` atomically (temporary file, fsync, rename). `channels` lists, per output channel,
+// the legIds mixed into it (interleaved u-law, one byte per channel per frame): empty means one
+// channel with every leg (the mono mix); {{"leg0"}, {"leg1"}} is a stereo file with one party per
+// channel; {{"leg1"}} is leg1's own file. Every file of one spool directory has the same length
+// (the end of the latest audio of any leg), so files of one recording line up.
+bool mixSpoolDir(const std::string& spoolDir, const std::string& wavPath, MixOutcome* out, MixFailure* failure,
+                 const std::vector<std::vector<std::string>>& channels = {});
 
 }  // namespace srs

@@ -71,13 +71,10 @@ void SpoolBuffer::append(int64_t offset, const uint8_t* ulaw, size_t count) {
     count -= skip;
     offset = 0;
   }
-  scratch_.assign(ulaw, ulaw + count);
-  appendScratch(offset);
+  appendBytes(offset, ulaw, count);
 }
 
-void SpoolBuffer::appendScratch(int64_t offset) {
-  const uint8_t* p = scratch_.data();
-  size_t count = scratch_.size();
+void SpoolBuffer::appendBytes(int64_t offset, const uint8_t* p, size_t count) {
   // Offsets are u32 samples (about 149 hours at 8 kHz); anything beyond is dropped.
   while (count > 0 && offset <= static_cast<int64_t>(UINT32_MAX)) {
     if (lastHeader_ != SIZE_MAX && offset == lastEnd_) {
@@ -105,7 +102,6 @@ void SpoolBuffer::appendScratch(int64_t offset) {
     offset += static_cast<int64_t>(take);
     lastEnd_ = offset;
   }
-  scratch_.clear();
 }
 
 void SpoolBuffer::clear() {

@@ -39,18 +39,20 @@ class SpoolBuffer {
       const size_t skip = static_cast<size_t>(-offset);
       if (skip >= count) return;
       for (size_t i = skip; i < count; ++i) scratch_.push_back(convert(i));
-      appendScratch(0);
+      appendBytes(0, scratch_.data(), scratch_.size());
+      scratch_.clear();
       return;
     }
     for (size_t i = 0; i < count; ++i) scratch_.push_back(convert(i));
-    appendScratch(offset);
+    appendBytes(offset, scratch_.data(), scratch_.size());
+    scratch_.clear();
   }
   const std::vector<uint8_t>& bytes() const { return bytes_; }
   bool empty() const { return bytes_.empty(); }
   void clear();
 
  private:
-  void appendScratch(int64_t offset);
+  void appendBytes(int64_t offset, const uint8_t* p, size_t count);
   std::vector<uint8_t> bytes_;
   std::vector<uint8_t> scratch_;
   size_t lastHeader_ = SIZE_MAX;  // index of the last record header in bytes_, if any

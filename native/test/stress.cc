@@ -113,13 +113,18 @@ int main(int argc, char** argv) {
   if (root == nullptr) return 1;
 
   std::atomic<uint64_t> eventCount{0};
-  srs::Engine engine("127.0.0.1", [&](std::vector<srs::MediaEventData>&& batch) { eventCount += batch.size(); });
+  std::atomic<uint64_t> liveChunks{0};
+  srs::Engine engine(
+      "127.0.0.1", [&](std::vector<srs::MediaEventData>&& batch) { eventCount += batch.size(); },
+      [&](std::vector<srs::LiveChunk>&& live) { liveChunks += live.size(); });
   const int sender = ::socket(AF_INET, SOCK_DGRAM, 0);
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 
-  const int basePort = 41000 + 2 * (::getpid() % 2000);
+  // Ports another process holds (the tree's other tests run at the same time) move the block.
+  int basePort = 41000 + 2 * (::getpid() % 2000);
+  int moves = 0;
   std::vector<uint8_t> payload(160);
   for (size_t i = 0; i < payload.size(); ++i) payload[i] = srs::linearToUlaw(static_cast<int16_t>((i % 16) * 1000));
   int mixes = 0;
@@ -127,6 +132,8 @@ int main(int argc, char** argv) {
     srs::SessionConfig config;
     config.recordingId = "rec" + std::to_string(s);
     config.spoolDir = std::string(root) + "/s" + std::to_string(s);
+    config.rtcp = s % 3 == 0;
+    const bool paused = s % 11 == 5;
     ::mkdir(config.spoolDir.c_str(), 0750);
     for (int l = 0; l < 2; ++l) {
       srs::LegConfig leg;
@@ -141,6 +148,11 @@ int main(int argc, char** argv) {
     int64_t openedAt = 0;
     srs::EngineError error;
     if (!engine.openSession(config, &openedAt, &error)) {
+      if (error.code == "EADDRINUSE" && ++moves <= 20) {
+        basePort = 41000 + (basePort - 41000 + 1000) % 18000;
+        --s;
+        continue;
+      }
       std::fprintf(stderr, "open %d failed: %s %s\n", s, error.code.c_str(), error.message.c_str());
       ++failures;
       continue;
@@ -148,7 +160,18 @@ int main(int argc, char** argv) {
     // A second open of the same id must fail cleanly.
     srs::EngineError dup;
     CHECK(!engine.openSession(config, &openedAt, &dup) && dup.code == "ERR_SESSION_EXISTS");
+    if (s % 5 == 0) CHECK(engine.setWatched(config.recordingId, true));
+    if (paused) {
+      CHECK(engine.setPaused(config.recordingId, {}, true));
+      CHECK(!engine.setPaused(config.recordingId, {"no-such-leg"}, false));
+    }
     for (int l = 0; l < 2; ++l) {
+      if (config.rtcp) {
+        const uint8_t rr[] = {0x80, 201, 0, 1, 0, 0, 0, 1};
+        to.sin_port = htons(static_cast<uint16_t>(config.legs[static_cast<size_t>(l)].port + 1));
+        ::sendto(sender, rr, sizeof rr, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+        ::sendto(sender, rr, sizeof rr, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+      }
       to.sin_port = htons(config.legs[static_cast<size_t>(l)].port);
       for (int k = 0; k < 5; ++k) {
         auto p = rtp(l == 0 ? 0 : 8, static_cast<uint16_t>(k), static_cast<uint32_t>(k * 160), 7u + static_cast<uint32_t>(l),
@@ -162,12 +185,49 @@ int main(int argc, char** argv) {
       srs::SessionStatsData live;
       CHECK(engine.sessionStats(config.recordingId, &live));
     }
+    bool grown = s % 13 == 0;
+    if (grown) {
+      // A stream added by re-INVITE, then one removed; a duplicate legId and a taken port fail cleanly.
+      srs::LegConfig extra = config.legs[0];
+      extra.legId = "leg2";
+      extra.port = static_cast<uint16_t>(basePort + 400);
+      srs::EngineError e;
+      grown = engine.addLegs(config.recordingId, {extra}, &e);
+      CHECK(grown || e.code == "EADDRINUSE");  // taken by another process: skip this round
+    }
+    if (grown) {
+      srs::LegConfig extra = config.legs[0];
+      extra.legId = "leg2";
+      extra.port = static_cast<uint16_t>(basePort + 400);
+      srs::EngineError e;
+      CHECK(!engine.addLegs(config.recordingId, {extra}, &e) && e.code == "EINVAL");
+      srs::LegConfig clash = extra;
+      clash.legId = "leg3";
+      CHECK(!engine.addLegs(config.recordingId, {clash}, &e) && e.code == "EADDRINUSE");
+      CHECK(!engine.addLegs("no-such", {clash}, &e) && e.code == "ERR_NO_SESSION");
+      to.sin_port = htons(extra.port);
+      auto p = rtp(0, 1, 160, 99, payload);
+      ::sendto(sender, p.data(), p.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+      CHECK(engine.removeLegs(config.recordingId, {"leg2", "unknown"}));
+    }
     srs::SessionStatsData stats;
     CHECK(engine.closeSession(config.recordingId, &stats));
-    CHECK(stats.legs.size() == 2);
+    CHECK(stats.legs.size() == (grown ? 3u : 2u));
+    if (grown) {
+      CHECK(stats.legs[2].counters.received == 1);
+      stats.legs.pop_back();
+    }
     for (const auto& leg : stats.legs) {
-      CHECK(leg.counters.received == 5);
+      CHECK(leg.counters.received == (paused ? 0u : 5u));
+      CHECK(leg.counters.paused == (paused ? 5u : 0u));
       CHECK(leg.counters.ignored == 1);
+      CHECK(leg.counters.rtcp == (config.rtcp ? 2u : 0u));
+    }
+    if (s % 100 == 0) {
+      srs::MixOutcome stereo;
+      srs::MixFailure failure;
+      CHECK(srs::mixSpoolDir(config.spoolDir, config.spoolDir + "/stereo.wav", &stereo, &failure, {{"leg0"}, {"leg1"}}));
+      CHECK(!srs::mixSpoolDir(config.spoolDir, config.spoolDir + "/bad.wav", &stereo, &failure, {{"leg9"}}));
     }
     if (s % 100 == 0) {
       srs::MixOutcome out;
@@ -175,8 +235,8 @@ int main(int argc, char** argv) {
       const bool ok = srs::mixSpoolDir(config.spoolDir, config.spoolDir + "/mix.wav", &out, &failure);
       CHECK(ok);
       if (ok) {
-        CHECK(out.legs == 2);
-        CHECK(out.samples >= 800);
+        CHECK(out.legs == (grown ? 3u : 2u));
+        CHECK(paused ? out.samples == 0 : out.samples >= 800);
         ++mixes;
       }
     }
@@ -192,7 +252,7 @@ int main(int argc, char** argv) {
     config.legs.push_back(leg);
     int64_t openedAt = 0;
     srs::EngineError error;
-    CHECK(engine.openSession(config, &openedAt, &error));
+    CHECK(engine.openSession(config, &openedAt, &error) || error.code == "EADDRINUSE");
   }
   engine.close();
   engine.close();
@@ -201,7 +261,8 @@ int main(int argc, char** argv) {
   const std::string cleanup = std::string("rm -rf ") + root;
   if (std::system(cleanup.c_str()) != 0) std::fprintf(stderr, "could not remove %s\n", root);
 
-  std::printf("sessions=%d mixes=%d events=%llu failures=%d\n", sessions, mixes,
-              static_cast<unsigned long long>(eventCount.load()), failures);
+  std::printf("sessions=%d mixes=%d events=%llu liveChunks=%llu failures=%d\n", sessions, mixes,
+              static_cast<unsigned long long>(eventCount.load()), static_cast<unsigned long long>(liveChunks.load()),
+              failures);
   return failures == 0 ? 0 : 1;
 }

@@ -1,5 +1,13 @@
-import { createServer, type Server } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { extname, join, normalize } from 'node:path';
 import type { Logger } from '../log.js';
+import { ConflictError, type UsersRepository } from '../store/users.js';
+import type { AuditRepository } from '../store/audit.js';
+import { HttpError, clientIp, sendError, sendJson } from './http.js';
+import type { Metrics } from './metrics.js';
+import type { Ctx } from './routes.js';
 
 export interface HttpServerOptions {
   host: string;
@@ -7,27 +15,94 @@ export interface HttpServerOptions {
   log: Logger;
   /** Readiness: takes calls and the database answers. */
   health: () => Promise<{ ok: boolean; details: Record<string, unknown> }>;
+  /** The REST API (mounted under /api/v1). */
+  api?: { handle(ctx: Ctx): Promise<boolean> };
+  /** Prometheus metrics (/metrics). */
+  metrics?: Metrics;
+  /** The built web console (index.html, app.js, style.css), served at /. */
+  webDir?: string;
 }
 
-/** One HTTP server: health now; the REST API and web console mount here (issue 6). */
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json',
+  '.svg': 'image/svg+xml',
+};
+
+async function serveStatic(dir: string, pathname: string, res: ServerResponse): Promise<boolean> {
+  const rel =
+    pathname === '/'
+      ? 'index.html'
+      : normalize(pathname)
+          .replace(/^(\.\.(\/|\\|$))+/, '')
+          .slice(1);
+  if (rel.includes('..') || !TYPES[extname(rel)]) return false;
+  const body = await readFile(join(dir, rel)).catch(() => null);
+  if (!body) {
+    if (pathname === '/') {
+      res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end('The web console is not built: run `npm run build:web`.\n');
+      return true;
+    }
+    return false;
+  }
+  res.writeHead(200, {
+    'content-type': TYPES[extname(rel)] as string,
+    'content-length': body.length,
+    'cache-control': 'no-cache',
+    'x-content-type-options': 'nosniff',
+    ...(rel === 'index.html'
+      ? {
+          'content-security-policy':
+            "default-src 'self'; media-src 'self' blob:; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'",
+          'x-frame-options': 'DENY',
+        }
+      : {}),
+  });
+  res.end(body);
+  return true;
+}
+
+/** One HTTP server: /healthz, /metrics, the REST API at /api/v1, the web console at /. */
 export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
-  const server = createServer((req, res) => {
+  const log = o.log.child({ part: 'http' });
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (req.method === 'GET' && url.pathname === '/healthz') {
-      o.health().then(
-        (h) => {
-          res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json' });
-          res.end(JSON.stringify(h));
-        },
-        (err: unknown) => {
-          res.writeHead(503, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ ok: false, error: String(err) }));
-        },
-      );
+      try {
+        const h = await o.health();
+        sendJson(res, h.ok ? 200 : 503, h);
+      } catch (err) {
+        sendJson(res, 503, { ok: false, error: String(err) });
+      }
       return;
     }
-    res.writeHead(404, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ error: 'not found' }));
+    if (req.method === 'GET' && url.pathname === '/metrics' && o.metrics) {
+      const text = await o.metrics.render();
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+      res.end(text);
+      return;
+    }
+    if (o.api && (url.pathname === '/api/v1' || url.pathname.startsWith('/api/v1/'))) {
+      await o.api.handle({ req, res, url, ip: clientIp(req), who: null });
+      return;
+    }
+    if (
+      (req.method === 'GET' || req.method === 'HEAD') &&
+      o.webDir &&
+      (await serveStatic(o.webDir, url.pathname, res))
+    )
+      return;
+    throw new HttpError(404, `not found: ${url.pathname}`);
+  };
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (err instanceof HttpError) return sendError(res, err);
+      log.error({ err, url: req.url, method: req.method }, 'request failed');
+      sendError(res, new HttpError(500, 'internal error'));
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -37,4 +112,43 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
     });
   });
   return server;
+}
+
+/**
+ * Creates the first admin user when there is none: username `admin`, with SRS_ADMIN_PASSWORD or a
+ * generated password printed once. Returns the generated password, if any.
+ */
+export async function ensureFirstAdmin(
+  users: UsersRepository,
+  audit: AuditRepository,
+  password: string | undefined,
+  log: Logger,
+): Promise<string | undefined> {
+  if ((await users.count()) > 0) return undefined;
+  const generated = password ? undefined : randomBytes(12).toString('base64url');
+  let u: Awaited<ReturnType<UsersRepository['create']>>;
+  try {
+    u = await users.create({
+      username: 'admin',
+      displayName: 'Administrator',
+      role: 'admin',
+      password: password ?? generated,
+    });
+  } catch (err) {
+    // Another node created it first (both saw no user): nothing to do.
+    if (err instanceof ConflictError) return undefined;
+    throw err;
+  }
+  await audit.append({
+    actor: 'system',
+    actorRole: 'system',
+    ip: '',
+    via: 'system',
+    action: 'user.create',
+    resource: 'user',
+    resourceId: u.id,
+    details: { username: 'admin', role: 'admin', firstStart: true },
+  });
+  log.warn({ username: 'admin' }, 'created the first admin user');
+  return generated;
 }

@@ -15,7 +15,8 @@ import type { RecordingRow } from '../store/types.js';
  * and set process.exitCode:
  *   0  done
  *   1  failure: unknown recording, no such artifact, integrity mismatch, database or I/O error
- *   2  no usable passphrase: none given and no TTY to ask on, or a wrong one
+ *   2  no usable passphrase: none given and no TTY to ask on, or a wrong one; bad usage
+ *   3  `verify` found a missing, changed or substituted file or a broken hash chain
  * The database is opened per command: attached to a running embedded Postgres (the server's),
  * or started for the command and stopped after it.
  */
@@ -26,7 +27,7 @@ export interface CliIo {
   stdin: NodeJS.ReadStream;
 }
 
-class CliError extends SrsError {
+export class CliError extends SrsError {
   constructor(
     message: string,
     readonly exitCode: number,
@@ -47,6 +48,10 @@ export function recordingJson(r: RecordingRow) {
     durationMs: r.durationMs,
     state: r.state,
     error: r.error,
+    interrupted: r.interrupted,
+    direction: r.direction ?? null,
+    caller: r.caller ?? null,
+    callee: r.callee ?? null,
     participants: r.participants.map((p) => ({
       participantId: p.participantId,
       aor: p.aor,
@@ -55,6 +60,7 @@ export function recordingJson(r: RecordingRow) {
     })),
     streams: r.streams.map((s) => ({ ...s })),
     files: r.files.map((f) => ({ ...f })),
+    events: (r.events ?? []).map((e) => ({ ...e })),
   };
 }
 
@@ -105,7 +111,7 @@ function promptHidden(io: CliIo, question: string): Promise<string> {
   });
 }
 
-async function passphraseFor(config: Config, io: CliIo, file: string | undefined): Promise<string> {
+export async function passphraseFor(config: Config, io: CliIo, file: string | undefined): Promise<string> {
   if (file) {
     let text: string;
     try {
@@ -123,7 +129,7 @@ async function passphraseFor(config: Config, io: CliIo, file: string | undefined
   );
 }
 
-async function withDatabase<T>(config: Config, fn: (db: Database) => Promise<T>): Promise<T> {
+export async function withDatabase<T>(config: Config, fn: (db: Database) => Promise<T>): Promise<T> {
   // Logs would mix with the command's output on stdout: the CLI reports through its errors instead.
   const db = await openDatabase({
     databaseUrl: config.databaseUrl,
@@ -193,7 +199,7 @@ async function getArtifact(
 }
 
 /** Runs an action; any error becomes one line on stderr and an exit code. */
-function guarded<A extends unknown[]>(io: CliIo, fn: (...args: A) => Promise<void>) {
+export function guarded<A extends unknown[]>(io: CliIo, fn: (...args: A) => Promise<void>) {
   return async (...args: A) => {
     try {
       await fn(...args);
@@ -249,5 +255,106 @@ export function recordingsCommand(
       ),
     );
 
+  cmd
+    .command('verify')
+    .description("check stored files against their catalogued SHA-256 and each day's hash chain")
+    .argument('[id]', "one recording (its files, and its day's chain)")
+    .option('--all', "every stored recording and every day's chain")
+    .option('--json', 'print the report as JSON')
+    .action(
+      guarded(io, async (id: string | undefined, opts: { all?: boolean; json?: boolean }) => {
+        if (!id && !opts.all) throw new CliError('give a recording id or --all', 2);
+        if (id && opts.all) throw new CliError('give a recording id or --all, not both', 2);
+        const config = getConfig();
+        const report = await withDatabase(config, (db) => verifyRecordings(db, config.dataDir, id));
+        if (opts.json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
+        else {
+          for (const p of report.problems)
+            io.stdout.write(`${p.code.padEnd(12)} ${p.recordingId ?? '-'}  ${p.detail}\n`);
+          io.stdout.write(
+            `verified ${report.recordings} recording(s), ${report.files} file(s), ${report.chainDays} day(s) of chain ` +
+              `(${report.chainEntries} entries): ${report.problems.length ? `${report.problems.length} PROBLEM(S)` : 'all good'}\n`,
+          );
+        }
+        if (report.problems.length) process.exitCode = 3;
+      }),
+    );
+
   return cmd;
+}
+
+export interface VerifyProblem {
+  code: 'MISSING' | 'CHANGED' | 'SUBSTITUTED' | 'CHAIN';
+  recordingId: string | null;
+  detail: string;
+}
+
+export interface VerifyReport {
+  recordings: number;
+  files: number;
+  chainDays: number;
+  chainEntries: number;
+  problems: VerifyProblem[];
+}
+
+/** The work of `srs recordings verify`: every file by size and SHA-256, then the day chains. */
+export async function verifyRecordings(db: Database, dataDir: string, id?: string): Promise<VerifyReport> {
+  const problems: VerifyProblem[] = [];
+  let files = 0;
+  const recs = new Set<string>();
+  const check = async (f: Awaited<ReturnType<Database['chain']['files']>>[number]) => {
+    files++;
+    recs.add(f.recordingId);
+    const path = isAbsolute(f.path) ? f.path : join(dataDir, f.path);
+    let data: Buffer;
+    try {
+      data = await readFile(path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      problems.push({
+        code: 'MISSING',
+        recordingId: f.recordingId,
+        detail: `${f.kind} file ${f.path} ${code === 'ENOENT' ? 'is missing' : `cannot be read (${code})`}`,
+      });
+      return;
+    }
+    const h = sha256(data);
+    if (h === f.sha256Cipher) return;
+    const other = await db.chain.fileByCipherHash(h);
+    if (other)
+      problems.push({
+        code: 'SUBSTITUTED',
+        recordingId: f.recordingId,
+        detail: `${f.kind} file ${f.path} holds the ${other.kind} of recording ${other.recordingId}`,
+      });
+    else
+      problems.push({
+        code: 'CHANGED',
+        recordingId: f.recordingId,
+        detail: `${f.kind} file ${f.path}: SHA-256 ${h} does not match the catalogue's ${f.sha256Cipher}`,
+      });
+  };
+  if (id) {
+    const rec = await db.recordings.get(id);
+    if (!rec) throw new NotFoundError(`recording ${id} not found`);
+    if (rec.state !== 'stored') throw new CliError(`recording ${id} is not stored (state: ${rec.state})`, 1);
+    for (const f of await db.chain.files(id)) await check(f);
+  } else {
+    let after: string | undefined;
+    for (;;) {
+      const page = await db.chain.files(undefined, after, 500);
+      if (page.length === 0) break;
+      for (const f of page) await check(f);
+      after = page[page.length - 1]?.recordingId;
+    }
+  }
+  const day = id ? await db.chain.dayOf(id) : undefined;
+  const chain = await db.chain.verifyChain(day ? [day] : undefined);
+  for (const p of chain.problems)
+    problems.push({
+      code: 'CHAIN',
+      recordingId: p.recordingId,
+      detail: `${p.day}${p.seq === null ? '' : ` #${p.seq}`}: ${p.problem}`,
+    });
+  return { recordings: recs.size, files, chainDays: chain.days, chainEntries: chain.entries, problems };
 }

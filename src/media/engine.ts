@@ -8,6 +8,7 @@ import { InvalidStateError, NotFoundError, ParseError, SrsError } from '../error
 import type {
   LegSpec,
   LegStats,
+  LiveFrame,
   MediaEngine,
   MediaEvent,
   MixOptions,
@@ -76,10 +77,20 @@ interface NativeSessionStats {
 }
 interface NativeEngine {
   openSession(options: OpenSessionOptions): number;
+  setPaused(recordingId: string, legIds: readonly string[], paused: boolean): boolean;
+  setWatched(recordingId: string, watched: boolean): boolean;
+  addLegs(recordingId: string, legs: readonly LegSpec[]): void;
+  removeLegs(recordingId: string, legIds: readonly string[]): boolean;
   closeSession(recordingId: string): NativeSessionStats | undefined;
   sessionStats(recordingId: string): NativeSessionStats | undefined;
   activeSessions(): number;
   close(): void;
+}
+/** A watched session's new spool records of one leg since the last tick (native/src/engine.h LiveChunk). */
+interface NativeLiveChunk {
+  recordingId: string;
+  legId: string;
+  records: Buffer;
 }
 interface NativeMixResult {
   wavPath: string;
@@ -87,10 +98,40 @@ interface NativeMixResult {
   legs: number;
   truncatedSpools: number;
 }
+/** A datagram at `at` (samples), a pause/resume of the leg, or (neither) a worker tick. */
+export interface SimulatedLegOp {
+  at: number;
+  data?: Uint8Array;
+  pause?: boolean;
+  resume?: boolean;
+}
+
+/** Counters and events of the test-only simulateLeg entry (see native/src/addon.cc). */
+export interface SimulatedLegResult {
+  packetsReceived: number;
+  packetsLost: number;
+  packetsDuplicate: number;
+  packetsLate: number;
+  packetsIgnored: number;
+  reanchors: number;
+  packetsPaused: number;
+  jitterQ4: number;
+  ssrcs: number[];
+  dtmf: { digit: string; atSamples: number; durationSamples: number }[];
+  events: { type: string; atSamples: number; ssrc: number; digit: string; durationSamples: number }[];
+}
 interface NativeAddon {
   version: string;
-  Engine: new (bindAddress: string, onEvents: (events: MediaEvent[]) => void) => NativeEngine;
-  mix(spoolDir: string, wavPath: string): Promise<NativeMixResult>;
+  simulateLeg(
+    spoolPath: string,
+    payloadTypes: Readonly<Record<number, PayloadKind>>,
+    ops: readonly SimulatedLegOp[],
+  ): SimulatedLegResult;
+  Engine: new (
+    bindAddress: string,
+    onEvents: (events: MediaEvent[], live: NativeLiveChunk[]) => void,
+  ) => NativeEngine;
+  mix(spoolDir: string, wavPath: string, channels?: readonly (readonly string[])[]): Promise<NativeMixResult>;
 }
 
 const loaded = new Map<string, NativeAddon>();
@@ -170,8 +211,22 @@ function toSessionStats(s: NativeSessionStats): SessionStats {
       ssrcs: l.ssrcs,
       firstPacketMs: l.firstPacketMs,
       spoolErrors: l.spoolErrors,
+      jitterMs: l.jitterMs,
+      packetsPaused: l.packetsPaused,
+      rtcpPackets: l.rtcpPackets,
+      dtmf: l.dtmf,
     })),
   };
+}
+
+function legEntry(l: LegSpec): SessionFile['legs'][number] {
+  return { legId: l.legId, port: l.port, payloadTypes: { ...l.payloadTypes }, spool: `${l.legId}.spool` };
+}
+
+function writeSessionFile(spoolDir: string, meta: SessionFile): void {
+  const file = join(spoolDir, SESSION_FILE);
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(meta, null, 2)}\n`);
+  renameSync(`${file}.tmp`, file);
 }
 
 function nativeCode(err: unknown): string | undefined {
@@ -198,13 +253,43 @@ function mapMixError(err: unknown, options: MixOptions): Error {
  */
 export async function mixSpool(options: MixOptions, addonPath?: string): Promise<MixResult> {
   const addon = loadAddon(addonPath);
+  if (options.channels !== undefined) {
+    if (options.channels.length === 0 || options.channels.length > 8)
+      throw new RangeError('channels must list 1 to 8 channels');
+    for (const ch of options.channels)
+      for (const legId of ch)
+        if (!LEG_ID.test(legId)) throw new RangeError(`bad legId in channels: ${JSON.stringify(legId)}`);
+  }
   let r: NativeMixResult;
   try {
-    r = await addon.mix(options.spoolDir, options.wavPath);
+    r = await addon.mix(options.spoolDir, options.wavPath, options.channels);
   } catch (err) {
     throw mapMixError(err, options);
   }
   return { wavPath: r.wavPath, samples: r.samples, durationMs: (r.samples * 1000) / 8000, legs: r.legs };
+}
+
+/**
+ * Test-only and deterministic: runs the native leg receive logic (no sockets, no threads) over
+ * datagrams with given arrival times (`at`, samples since t0; an op without data is a worker tick:
+ * release held packets, flush the spool) and writes the leg's spool file at `spoolPath`. The parity
+ * tests compare it with the TypeScript reference (src/media/reference).
+ */
+export function simulateLegNative(
+  spoolPath: string,
+  payloadTypes: Readonly<Record<number, PayloadKind>>,
+  ops: readonly SimulatedLegOp[],
+  addonPath?: string,
+): SimulatedLegResult {
+  return loadAddon(addonPath).simulateLeg(
+    spoolPath,
+    payloadTypes,
+    ops.map((o) =>
+      o.data
+        ? { at: o.at, data: Buffer.from(o.data.buffer, o.data.byteOffset, o.data.byteLength) }
+        : { at: o.at, pause: o.pause === true, resume: o.resume === true },
+    ),
+  );
 }
 
 /**
@@ -219,12 +304,61 @@ class NativeMediaEngine implements MediaEngine {
   private readonly native: NativeEngine;
   private readonly addonPath: string | undefined;
   private readonly listeners = new Set<(events: MediaEvent[]) => void>();
+  private readonly watchers = new Map<string, Set<(frames: LiveFrame[]) => void>>();
+  private readonly sessions = new Map<string, { spoolDir: string; meta: SessionFile }>();
   private closed = false;
 
   constructor(addon: NativeAddon, bindAddress: string, addonPath: string | undefined) {
     this.bindAddress = bindAddress;
     this.addonPath = addonPath;
-    this.native = new addon.Engine(bindAddress, (events) => this.dispatch(events));
+    this.native = new addon.Engine(bindAddress, (events, live) => {
+      if (events.length > 0) this.dispatch(events);
+      if (live.length > 0) this.dispatchLive(live);
+    });
+  }
+
+  private dispatchLive(chunks: NativeLiveChunk[]): void {
+    const byRecording = new Map<string, LiveFrame[]>();
+    for (const c of chunks) {
+      if (!this.watchers.has(c.recordingId)) continue;
+      let frames = byRecording.get(c.recordingId);
+      if (!frames) byRecording.set(c.recordingId, (frames = []));
+      const b = c.records;
+      for (let pos = 0; pos + 6 <= b.length;) {
+        const offset = b.readUInt32LE(pos);
+        const count = b.readUInt16LE(pos + 4);
+        frames.push({ legId: c.legId, offset, ulaw: b.subarray(pos + 6, pos + 6 + count) });
+        pos += 6 + count;
+      }
+    }
+    for (const [recordingId, frames] of byRecording) {
+      for (const w of this.watchers.get(recordingId) ?? []) {
+        try {
+          w(frames);
+        } catch (err) {
+          queueMicrotask(() => {
+            throw err;
+          });
+        }
+      }
+    }
+  }
+
+  watch(recordingId: string, onFrames: (frames: LiveFrame[]) => void): () => void {
+    let set = this.watchers.get(recordingId);
+    if (!set) {
+      this.watchers.set(recordingId, (set = new Set()));
+      if (!this.closed) this.native.setWatched(recordingId, true);
+    }
+    const mine = set;
+    mine.add(onFrames);
+    return () => {
+      mine.delete(onFrames);
+      if (mine.size === 0 && this.watchers.get(recordingId) === mine) {
+        this.watchers.delete(recordingId);
+        if (!this.closed) this.native.setWatched(recordingId, false);
+      }
+    };
   }
 
   private dispatch(events: MediaEvent[]): void {
@@ -253,50 +387,76 @@ class NativeMediaEngine implements MediaEngine {
         recordingId: options.recordingId,
         spoolDir: options.spoolDir,
         legs: options.legs.map((l) => ({ legId: l.legId, port: l.port, payloadTypes: l.payloadTypes })),
+        rtcp: options.rtcp === true,
       });
     } catch (err) {
-      const code = nativeCode(err);
-      const port = (err as { port?: number }).port;
-      if (code === 'EADDRINUSE') {
-        throw new PortInUseError(port ?? 0, this.bindAddress, { cause: err });
-      }
-      if (code === 'ERR_SESSION_EXISTS') throw new InvalidStateError((err as Error).message);
-      if (code === 'EEXIST') {
-        throw new InvalidStateError(
-          `spool directory ${options.spoolDir} already holds spools of a session: ${(err as Error).message}`,
-        );
-      }
-      throw new SrsError(
-        'ERR_MEDIA',
-        `cannot open media session ${options.recordingId}: ${(err as Error).message}`,
-        {
-          cause: err,
-        },
-      );
+      throw this.mapOpenError(err, options.recordingId, options.spoolDir);
     }
     const meta: SessionFile = {
       version: 1,
       recordingId: options.recordingId,
       t0,
       sampleRate: 8000,
-      legs: options.legs.map((l) => ({
-        legId: l.legId,
-        port: l.port,
-        payloadTypes: { ...l.payloadTypes },
-        spool: `${l.legId}.spool`,
-      })),
+      legs: options.legs.map(legEntry),
     };
     try {
-      const file = join(options.spoolDir, SESSION_FILE);
-      writeFileSync(`${file}.tmp`, `${JSON.stringify(meta, null, 2)}\n`);
-      renameSync(`${file}.tmp`, file);
+      writeSessionFile(options.spoolDir, meta);
     } catch (err) {
       this.native.closeSession(options.recordingId);
       throw err;
     }
+    this.sessions.set(options.recordingId, { spoolDir: options.spoolDir, meta });
+  }
+
+  private mapOpenError(err: unknown, recordingId: string, spoolDir: string): Error {
+    const code = nativeCode(err);
+    const port = (err as { port?: number }).port;
+    if (code === 'EADDRINUSE') return new PortInUseError(port ?? 0, this.bindAddress, { cause: err });
+    if (code === 'ERR_SESSION_EXISTS') return new InvalidStateError((err as Error).message);
+    if (code === 'ERR_NO_SESSION') return new NotFoundError((err as Error).message);
+    if (code === 'EEXIST') {
+      return new InvalidStateError(
+        `spool directory ${spoolDir} already holds spools of a session: ${(err as Error).message}`,
+      );
+    }
+    return new SrsError('ERR_MEDIA', `cannot open media for ${recordingId}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+
+  /**
+   * Adds legs to an open session (streams added by a re-INVITE): same timeline, same spool
+   * directory, part of the mix. Throws PortInUseError when a port is taken (nothing is changed).
+   */
+  addLegs(recordingId: string, legs: readonly LegSpec[]): void {
+    if (this.closed) throw new InvalidStateError('the media engine is closed');
+    const s = this.sessions.get(recordingId);
+    if (!s) throw new NotFoundError(`no open media session for recording ${recordingId}`);
+    validateLegs(legs);
+    for (const l of legs) {
+      if (s.meta.legs.some((x) => x.legId === l.legId || x.port === l.port))
+        throw new RangeError(`leg ${l.legId} (port ${l.port}) clashes with a leg of the session`);
+    }
+    try {
+      this.native.addLegs(
+        recordingId,
+        legs.map((l) => ({ legId: l.legId, port: l.port, payloadTypes: l.payloadTypes })),
+      );
+    } catch (err) {
+      throw this.mapOpenError(err, recordingId, s.spoolDir);
+    }
+    s.meta.legs.push(...legs.map(legEntry));
+    writeSessionFile(s.spoolDir, s.meta);
+  }
+
+  /** Stops receiving on the named legs (streams removed by a re-INVITE); their audio stays in the mix. */
+  removeLegs(recordingId: string, legIds: readonly string[]): void {
+    if (this.closed) return;
+    this.native.removeLegs(recordingId, legIds);
   }
 
   closeSession(recordingId: string): SessionStats | undefined {
+    this.sessions.delete(recordingId);
     const s = this.native.closeSession(recordingId);
     return s && toSessionStats(s);
   }
@@ -308,6 +468,16 @@ class NativeMediaEngine implements MediaEngine {
 
   mix(options: MixOptions): Promise<MixResult> {
     return mixSpool(options, this.addonPath);
+  }
+
+  pause(recordingId: string, legIds: readonly string[] = []): boolean {
+    if (this.closed) return false;
+    return this.native.setPaused(recordingId, legIds, true);
+  }
+
+  resume(recordingId: string, legIds: readonly string[] = []): boolean {
+    if (this.closed) return false;
+    return this.native.setPaused(recordingId, legIds, false);
   }
 
   onEvents(listener: (events: MediaEvent[]) => void): void {
@@ -325,6 +495,8 @@ class NativeMediaEngine implements MediaEngine {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.sessions.clear();
+    this.watchers.clear();
     this.native.close();
   }
 }

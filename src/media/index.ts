@@ -11,3 +11,5 @@ export {
 } from './engine.js';
 export type { LoadMediaEngineOptions, SessionFile } from './engine.js';
 export { PortPool } from './ports.js';
+export { parseSpool, summarizeSpoolDir } from './spool.js';
+export type { ParsedSpool, SpoolDirSummary, SpoolLegSummary, SpoolRecord } from './spool.js';

@@ -20,6 +20,12 @@ export interface OpenSessionOptions {
   /** Directory for this session's spool files (created by the engine if missing). */
   spoolDir: string;
   legs: readonly LegSpec[];
+  /**
+   * Also bind each leg's port+1 and drain the RTCP arriving there (counted in rtcpPackets). Off by
+   * default: one more descriptor per leg against the open-file limit; ports are always allocated in
+   * even pairs so port+1 is free for it.
+   */
+  rtcp?: boolean;
 }
 
 export interface LegStats {
@@ -34,6 +40,21 @@ export interface LegStats {
   firstPacketMs: number | null;
   /** Spool batches that could not be written (disk full...): audio was lost. Set by the native engine. */
   spoolErrors?: number;
+  /** RFC 3550 A.8 interarrival jitter of the audio packets at the end, in ms. */
+  jitterMs?: number;
+  /** Datagrams that arrived while the leg was paused (dropped, not recorded). */
+  packetsPaused?: number;
+  /** RTCP datagrams drained from port+1 (only when the session was opened with `rtcp: true`). */
+  rtcpPackets?: number;
+  /** RFC 4733 telephone-events of this leg (the first 1000), kept out of the audio. */
+  dtmf?: DtmfEvent[];
+}
+
+export interface DtmfEvent {
+  digit: string;
+  /** ms after the session was opened (its t0), on the leg's timeline. */
+  atMs: number;
+  durationMs: number;
 }
 
 export interface SessionStats {
@@ -45,13 +66,22 @@ export interface SessionStats {
 export type MediaEvent =
   | { type: 'first-packet'; recordingId: string; legId: string; atMs: number }
   | { type: 'ssrc-change'; recordingId: string; legId: string; atMs: number; ssrc: number }
-  | { type: 'dtmf'; recordingId: string; legId: string; atMs: number; digit: string; durationMs: number };
+  | { type: 'dtmf'; recordingId: string; legId: string; atMs: number; digit: string; durationMs: number }
+  /** Recording of the leg paused / resumed (engine.pause / engine.resume); atMs on the session timeline. */
+  | { type: 'pause'; recordingId: string; legId: string; atMs: number }
+  | { type: 'resume'; recordingId: string; legId: string; atMs: number };
 
 export interface MixOptions {
   /** The spool directory of a closed (or interrupted) session. */
   spoolDir: string;
   /** Where to write the mono G.711 u-law WAV (format tag 7, 8 kHz, 8 bit, fact chunk). */
   wavPath: string;
+  /**
+   * legIds mixed into each output channel (interleaved u-law). Default: one channel with every leg.
+   * Stereo with one party per channel: [['leg0'], ['leg1']]; one leg's own file: [['leg1']]. All
+   * files of one spool directory have the same length, so they line up.
+   */
+  channels?: readonly (readonly string[])[];
 }
 
 export interface MixResult {
@@ -62,13 +92,47 @@ export interface MixResult {
   legs: number;
 }
 
+/** Live audio of one leg for listen-in: u-law samples placed at `offset` samples from the session's t0. */
+export interface LiveFrame {
+  legId: string;
+  offset: number;
+  ulaw: Uint8Array;
+}
+
 export interface MediaEngine {
+  /**
+   * Optional live tap (issue 6): delivers a watched session's new audio in batches every 100-200 ms,
+   * only while watched; returns the function that stops watching. When absent, the monitor tails
+   * the spool files instead. The native engine implements it: once per worker tick (~150 ms) it
+   * hands over the spool records a watched session's legs produced, and nothing for the others.
+   */
+  watch?(recordingId: string, onFrames: (frames: LiveFrame[]) => void): () => void;
   readonly bindAddress: string;
   /** Binds one UDP socket per leg and starts recording. Throws PortInUseError if a port is taken. */
   openSession(options: OpenSessionOptions): void;
   /** Stops receiving, flushes the spool to disk and returns the final stats. Safe to call twice. */
   closeSession(recordingId: string): SessionStats | undefined;
   sessionStats(recordingId: string): SessionStats | undefined;
+  /**
+   * Pauses recording of the named legs (all legs when `legIds` is omitted): a SIPREC pause, or a
+   * stream re-offered a=inactive. The file holds silence for the paused time, a `pause` event is
+   * emitted with its time, and datagrams that still arrive are counted (packetsPaused) and dropped.
+   * Returns false when the session or a named leg is unknown. Idempotent.
+   */
+  pause(recordingId: string, legIds?: readonly string[]): boolean;
+  /** Resumes recording (the stream is taken up again at its arrival time); emits `resume`. */
+  resume(recordingId: string, legIds?: readonly string[]): boolean;
+  /**
+   * Adds legs to an open session (streams added by a re-INVITE): same timeline (t0) and spool
+   * directory, so they are part of the mix. Throws PortInUseError when a port is taken (nothing
+   * changes), NotFoundError for an unknown session. legIds and ports must be new to the session.
+   */
+  addLegs(recordingId: string, legs: readonly LegSpec[]): void;
+  /**
+   * Stops receiving on the named legs (streams removed by a re-INVITE): their sockets close, what
+   * they recorded stays in the spool, the mix and the stats. Unknown ids are ignored.
+   */
+  removeLegs(recordingId: string, legIds: readonly string[]): void;
   /** Mixes a session's spool into a WAV on a worker thread (never blocks the event loop). */
   mix(options: MixOptions): Promise<MixResult>;
   /** Events arrive in batches a few times a second, never per packet. */

@@ -3,7 +3,12 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../log.js';
+import type { SessionStats } from '../media/types.js';
 import type { ActiveCall, RecordingEvent } from '../recording/types.js';
+import type { Principal } from '../store/users.js';
+import { LiveMixer, type LiveFrame, type TapHub } from './tap.js';
+
+export { TapHub, LiveMixer } from './tap.js';
 
 /** The read-only face of the recording service the monitor needs. */
 export interface LiveCallSource {
@@ -12,27 +17,43 @@ export interface LiveCallSource {
   off(event: 'event', listener: (e: RecordingEvent) => void): unknown;
 }
 
+export type CallFilter = (participants: readonly { aor: string | null }[]) => boolean;
+
 export interface MonitorOptions {
   server: Server;
   path?: string;
+  /** The admin token; used when `authenticate` is not given (and always accepted as admin). */
   token: string;
+  /** Resolves a connection's principal (session cookie, API token, ?token=); null refuses it. */
+  authenticate?: (req: IncomingMessage) => Promise<Principal | null>;
+  /** Which calls a principal may see (default: all). */
+  filterFor?: (who: Principal) => Promise<CallFilter>;
   source: LiveCallSource;
+  /** Media counters of a live call, polled for media-health updates. */
+  stats?: (recordingId: string) => SessionStats | undefined;
+  /** Live audio for listen-in; without it listen requests are refused. */
+  taps?: TapHub;
   log: Logger;
   /** A client whose unsent data exceeds this is dropped rather than grow server memory. */
   maxBufferedBytes?: number;
+  /** Audio frames are skipped (not queued) for a client with more unsent data than this. */
+  audioSkipBytes?: number;
+  /** Media-health poll interval (default 1000 ms). */
+  statsIntervalMs?: number;
+  /** Called with the measured latency of each audio frame sent (ms from the audio's arrival). */
+  onAudioLatency?: (ms: number) => void;
 }
 
 export interface Monitor {
   readonly clients: number;
+  readonly listeners: number;
   close(): Promise<void>;
 }
 
-function tokenFrom(req: IncomingMessage): string | null {
-  const auth = req.headers.authorization;
-  if (auth?.startsWith('Bearer ')) return auth.slice(7).trim();
-  // Browsers cannot set headers on a WebSocket: accept ?token= too.
-  const url = new URL(req.url ?? '/', 'http://x');
-  return url.searchParams.get('token');
+interface Client {
+  who: Principal;
+  filter: CallFilter;
+  listen: { recordingId: string; channel: string; stop: () => void; skipped: number } | null;
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -45,59 +66,297 @@ function reject(socket: Duplex, status: number, reason: string): void {
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
+const ADMIN: Principal = {
+  userId: null,
+  username: 'admin-token',
+  role: 'admin',
+  groups: [],
+  numbers: [],
+  via: 'admin-token',
+};
+
+/** Audio frame on the wire: u8 version (1), u8 channel (leg index, 255 = mix), u16 reserved,
+ *  u32 sample offset from the call's t0, u32 latency in ms (arrival of the frame's oldest audio to
+ *  send), u-law bytes. */
+export const AUDIO_HEADER = 12;
+export const MIX_CHANNEL = 255;
+
+export function encodeAudioFrame(
+  channel: number,
+  offset: number,
+  latencyMs: number,
+  ulaw: Uint8Array,
+): Buffer {
+  const b = Buffer.allocUnsafe(AUDIO_HEADER + ulaw.length);
+  b[0] = 1;
+  b[1] = channel;
+  b.writeUInt16LE(0, 2);
+  b.writeUInt32LE(offset >>> 0, 4);
+  b.writeUInt32LE(Math.max(0, Math.min(0xffffffff, Math.round(latencyMs))), 8);
+  b.set(ulaw, AUDIO_HEADER);
+  return b;
+}
+
+interface MediaHealth {
+  legId: string;
+  packetsReceived: number;
+  packetsLost: number;
+  lossPercent: number;
+}
+
+function healthOf(stats: SessionStats | undefined): MediaHealth[] {
+  return (stats?.legs ?? []).map((l) => ({
+    legId: l.legId,
+    packetsReceived: l.packetsReceived,
+    packetsLost: l.packetsLost,
+    lossPercent:
+      l.packetsReceived + l.packetsLost > 0
+        ? Math.round((10000 * l.packetsLost) / (l.packetsReceived + l.packetsLost)) / 100
+        : 0,
+  }));
+}
+
 /**
- * WebSocket live monitor on the HTTP server (noServer mode): authenticated clients get a snapshot of
- * the active calls, then one message per call start and end.
+ * WebSocket live monitor on the HTTP server (noServer mode). Authenticated clients get a snapshot
+ * of the active calls they may see, then call-start / call-update / call-end as state changes.
+ * A client may listen to one call at a time: {"type":"listen","recordingId":..,"channel":"mix"|
+ * "all"|legId} and {"type":"unlisten"}; audio then flows as binary frames (see encodeAudioFrame).
  */
 export function attachMonitor(o: MonitorOptions): Monitor {
   const path = o.path ?? '/monitor';
   const maxBuffered = o.maxBufferedBytes ?? 1 << 20;
+  const audioSkip = o.audioSkipBytes ?? 64 * 1024;
   const log = o.log.child({ part: 'monitor' });
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  const clients = new Map<WebSocket, Client>();
+  let listeners = 0;
+
+  const authenticate = async (req: IncomingMessage): Promise<Principal | null> => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const auth = req.headers.authorization;
+    const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : url.searchParams.get('token');
+    if (token && sameSecret(token, o.token)) return ADMIN;
+    return o.authenticate ? o.authenticate(req) : null;
+  };
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname !== path) return reject(socket, 404, 'Not Found');
-    const token = tokenFrom(req);
-    if (!token || !sameSecret(token, o.token)) {
-      log.warn({ from: req.socket.remoteAddress }, 'monitor connection refused: bad or missing token');
-      return reject(socket, 401, 'Unauthorized');
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    authenticate(req).then(
+      async (who) => {
+        if (!who) {
+          log.warn({ from: req.socket.remoteAddress }, 'monitor connection refused: no valid credential');
+          return reject(socket, 401, 'Unauthorized');
+        }
+        const filter = o.filterFor ? await o.filterFor(who) : () => true;
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          clients.set(ws, { who, filter, listen: null });
+          wss.emit('connection', ws, req);
+        });
+      },
+      (err: unknown) => {
+        log.error({ err }, 'monitor authentication failed');
+        reject(socket, 503, 'Service Unavailable');
+      },
+    );
   };
   o.server.on('upgrade', onUpgrade);
 
-  const send = (ws: WebSocket, msg: unknown): void => {
+  const sendText = (ws: WebSocket, text: string): void => {
     if (ws.readyState !== ws.OPEN) return;
     if (ws.bufferedAmount > maxBuffered) {
       log.warn('monitor client too slow; dropped');
       ws.terminate();
       return;
     }
-    ws.send(JSON.stringify(msg));
+    ws.send(text);
+  };
+  const send = (ws: WebSocket, msg: unknown): void => sendText(ws, JSON.stringify(msg));
+
+  const view = (c: ActiveCall) => ({
+    ...c,
+    durationMs: Date.now() - new Date(c.startedAt).getTime(),
+    paused: (c as { paused?: boolean }).paused ?? false,
+    media: healthOf(o.stats?.(c.recordingId)),
+  });
+
+  const stopListening = (c: Client): void => {
+    if (!c.listen) return;
+    const id = c.listen.recordingId;
+    c.listen.stop();
+    c.listen = null;
+    listeners--;
+    if (![...clients.values()].some((x) => x.listen?.recordingId === id && x.listen.channel === 'mix'))
+      mixers.delete(id);
+  };
+
+  // Per batch, the frames of each channel mode are mixed and encoded once, whatever the number of
+  // listeners (hundreds on one call share the same Buffers).
+  const batchCache = new WeakMap<LiveFrame[], Map<string, Buffer[]>>();
+  const mixers = new Map<string, LiveMixer>();
+  const encoded = (
+    recordingId: string,
+    frames: LiveFrame[],
+    channel: string,
+    legIds: string[],
+    t0: number,
+  ): Buffer[] => {
+    let perChannel = batchCache.get(frames);
+    if (!perChannel) {
+      perChannel = new Map();
+      batchCache.set(frames, perChannel);
+    }
+    const hit = perChannel.get(channel);
+    if (hit) return hit;
+    const now = Date.now();
+    const enc = (f: LiveFrame, ch: number): Buffer => {
+      // Worst case in the frame: from the arrival of its oldest audio (the engine places audio on the
+      // call's wall-clock timeline, so offset / 8 ms after t0 is when it arrived) to now.
+      const latency = now - (t0 + f.offset / 8);
+      o.onAudioLatency?.(latency);
+      return encodeAudioFrame(ch, f.offset, latency, f.ulaw);
+    };
+    const out: Buffer[] = [];
+    if (channel === 'mix') {
+      let m = mixers.get(recordingId);
+      if (!m) {
+        m = new LiveMixer();
+        mixers.set(recordingId, m);
+      }
+      const mixed = m.mix(frames);
+      if (mixed) out.push(enc(mixed, MIX_CHANNEL));
+    } else {
+      for (const f of frames) {
+        if (channel !== 'all' && f.legId !== channel) continue;
+        const idx = legIds.indexOf(f.legId);
+        out.push(enc(f, idx < 0 ? 254 : idx));
+      }
+    }
+    perChannel.set(channel, out);
+    return out;
+  };
+
+  const startListening = (ws: WebSocket, c: Client, recordingId: string, channel: string): void => {
+    stopListening(c);
+    const call = o.source.activeCalls().find((x) => x.recordingId === recordingId);
+    if (!call || !c.filter(call.participants))
+      return send(ws, { type: 'error', error: `no live call ${recordingId} you may listen to` });
+    if (c.who.role === 'record-only')
+      return send(ws, { type: 'error', error: 'record-only users cannot listen' });
+    if (!o.taps) return send(ws, { type: 'error', error: 'listen-in is not available on this server' });
+    const legIds = call.streams.map((_s, i) => `leg${i}`);
+    if (channel !== 'mix' && channel !== 'all' && !legIds.includes(channel))
+      return send(ws, { type: 'error', error: `channel must be mix, all or one of ${legIds.join(', ')}` });
+    const t0 = o.stats?.(recordingId)?.openedAt.getTime() ?? new Date(call.startedAt).getTime();
+    const state = { recordingId, channel, stop: () => undefined as void, skipped: 0 };
+    state.stop = o.taps.subscribe(recordingId, (frames) => {
+      if (ws.readyState !== ws.OPEN) return;
+      if (ws.bufferedAmount > maxBuffered) {
+        ws.terminate();
+        return;
+      }
+      if (ws.bufferedAmount > audioSkip) {
+        state.skipped++; // skip ahead: a slow listener loses audio, never grows our memory
+        return;
+      }
+      for (const b of encoded(recordingId, frames, channel, legIds, t0)) ws.send(b);
+    });
+    c.listen = state;
+    listeners++;
+    send(ws, {
+      type: 'listening',
+      recordingId,
+      channel,
+      legs: legIds.map((legId, i) => ({
+        legId,
+        channel: i,
+        label: call.streams[i]?.label ?? null,
+        participant:
+          call.participants.find((p) => p.sendsLabels.includes(call.streams[i]?.label ?? '\u0000'))?.name ??
+          null,
+      })),
+      sampleRate: 8000,
+      encoding: 'PCMU',
+    });
   };
 
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
-    log.info({ from: req.socket.remoteAddress }, 'monitor client connected');
-    send(ws, { type: 'snapshot', calls: o.source.activeCalls() });
-    ws.on('message', (data) => {
-      // The only client message for now is a ping for liveness checks.
-      if (String(data) === 'ping') send(ws, { type: 'pong' });
+    const c = clients.get(ws);
+    if (!c) return ws.terminate();
+    log.info({ from: req.socket.remoteAddress, user: c.who.username }, 'monitor client connected');
+    send(ws, {
+      type: 'snapshot',
+      calls: o.source
+        .activeCalls()
+        .filter((x) => c.filter(x.participants))
+        .map(view),
+    });
+    ws.on('message', (data, isBinary) => {
+      const text = isBinary ? '' : String(data);
+      if (text === 'ping') return send(ws, { type: 'pong' });
+      let msg: { type?: unknown; recordingId?: unknown; channel?: unknown };
+      try {
+        msg = JSON.parse(text) as typeof msg;
+      } catch {
+        return send(ws, { type: 'error', error: 'messages are JSON objects (or "ping")' });
+      }
+      if (msg.type === 'listen' && typeof msg.recordingId === 'string')
+        return startListening(ws, c, msg.recordingId, typeof msg.channel === 'string' ? msg.channel : 'mix');
+      if (msg.type === 'unlisten') {
+        stopListening(c);
+        return send(ws, { type: 'unlistened' });
+      }
+      return send(ws, { type: 'error', error: 'unknown message; use listen, unlisten or ping' });
+    });
+    ws.on('close', () => {
+      stopListening(c);
+      clients.delete(ws);
     });
   });
 
   const onEvent = (e: RecordingEvent): void => {
-    for (const ws of wss.clients) send(ws, e);
+    const call = (e as { call?: ActiveCall }).call;
+    // One serialisation per event whatever the number of watchers.
+    const text = JSON.stringify(call ? { ...e, call: view(call) } : e);
+    for (const [ws, c] of clients) {
+      if (call && !c.filter(call.participants)) continue;
+      if (!call && c.who.role !== 'admin') continue;
+      sendText(ws, text);
+      if (e.type === 'call-end' && c.listen?.recordingId === call?.recordingId) stopListening(c);
+    }
   };
   o.source.on('event', onEvent);
 
+  // Media health: publish a call-update when a call's loss counters change.
+  const lastHealth = new Map<string, string>();
+  const statsTimer = setInterval(() => {
+    if (!o.stats || clients.size === 0) return;
+    const live = new Set<string>();
+    for (const call of o.source.activeCalls()) {
+      live.add(call.recordingId);
+      const media = healthOf(o.stats(call.recordingId));
+      const key = JSON.stringify(media.map((m) => [m.packetsLost, m.packetsReceived > 0]));
+      if (lastHealth.get(call.recordingId) === key) continue;
+      lastHealth.set(call.recordingId, key);
+      const text = JSON.stringify({ type: 'call-update', call: view(call) });
+      for (const [ws, c] of clients) if (c.filter(call.participants)) sendText(ws, text);
+    }
+    for (const id of lastHealth.keys()) if (!live.has(id)) lastHealth.delete(id);
+  }, o.statsIntervalMs ?? 1000);
+  statsTimer.unref();
+
   return {
     get clients() {
-      return wss.clients.size;
+      return clients.size;
+    },
+    get listeners() {
+      return listeners;
     },
     close() {
+      clearInterval(statsTimer);
       o.source.off('event', onEvent);
       o.server.off('upgrade', onUpgrade);
+      for (const c of clients.values()) stopListening(c);
       for (const ws of wss.clients) ws.close(1001, 'server shutting down');
       return new Promise((resolve) => wss.close(() => resolve()));
     },

@@ -4,6 +4,7 @@ import * as openpgp from 'openpgp';
 import { NotFoundError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { MediaEngine } from '../media/types.js';
+import type { ChainRepository } from '../store/chain.js';
 import type { RecordingsRepository } from '../store/recordings.js';
 import type { RecordingFile, RecordingRow } from '../store/types.js';
 import {
@@ -32,7 +33,12 @@ export interface FinalizeContext {
   dataDir: string;
   log: Logger;
   mp3: Mp3Options;
+  /** The key to encrypt to when `activeKey` is absent or finds none. */
   key: { fingerprint: string; publicKeyArmored: string };
+  /** Reads the active key for each job (so `srs keys activate` takes effect without a restart). */
+  activeKey?: () => Promise<{ fingerprint: string; publicKeyArmored: string } | undefined>;
+  /** Marks stored and appends to the day's hash chain in one transaction (else plain markStored). */
+  chain?: Pick<ChainRepository, 'markStoredChained'>;
   /** Called after each step; tests throw from it to simulate a crash at that point. */
   afterStep?: (step: FinalizeStep, recordingId: string) => void | Promise<void>;
 }
@@ -81,6 +87,7 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
     await wipeDir(spool);
     return 'already-stored';
   }
+  const retrying = rec.state !== 'recording';
   await recordings.markProcessing(recordingId);
 
   const relDir = artifactDir(rec.startedAt);
@@ -102,19 +109,24 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
       log.info({ legs: r.legs, durationMs: r.durationMs, ms: Date.now() - started }, 'recording mixed');
     }
     await step('mixed');
-    const key = await publicKeyOf(ctx.key.publicKeyArmored);
+    const keyInfo = (await ctx.activeKey?.()) ?? ctx.key;
+    const key = await publicKeyOf(keyInfo.publicKeyArmored);
     const file = async (kind: RecordingFile['kind'], plain: string) => {
       const dest = join(dataDir, rel[kind]);
-      await removeTempsFor(dest);
+      // Leftovers of an interrupted attempt can only exist if one ran (the directory listing
+      // grows with the day's recordings, so the first attempt skips it).
+      if (retrying) await removeTempsFor(dest);
       const r = await encryptFile(plain, dest, key);
       await recordings.addFile(recordingId, {
         kind,
         path: rel[kind],
         ...r,
-        keyFingerprint: ctx.key.fingerprint,
+        keyFingerprint: keyInfo.fingerprint,
       });
     };
-    if (!mp3Done) {
+    // The WAV is encrypted here while ffmpeg (another process) encodes the MP3.
+    const mp3Branch = async () => {
+      if (mp3Done) return;
       const mixMp3 = join(spool, 'mix.mp3');
       if (!(await exists(mixMp3))) {
         await wipeFile(`${mixMp3}.part`);
@@ -123,14 +135,20 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
       await step('mp3');
       await file('mp3', mixMp3);
       await step('encrypted-mp3');
-    }
-    if (!wavDone) {
+    };
+    const wavBranch = async () => {
+      if (wavDone) return;
       await file('wav', mixWav);
       await step('encrypted-wav');
-    }
+    };
+    // Both run to their end (no half-finished branch keeps going after this job fails), then the
+    // first failure is the job's.
+    const results = await Promise.allSettled([mp3Branch(), wavBranch()]);
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
   }
 
-  await recordings.markStored(recordingId);
+  if (ctx.chain) await ctx.chain.markStoredChained(recordingId);
+  else await recordings.markStored(recordingId);
   await step('stored');
   await wipeDir(spool);
   await step('wiped');

@@ -5,9 +5,21 @@ import type { MediaEngine } from '../media/types.js';
 import type { Database } from '../store/db.js';
 import type { Mp3Options } from './artifacts.js';
 import { finalizeRecording, type FinalizeContext } from './finalize.js';
+import {
+  acquireNodeLease,
+  clearRun,
+  orphanedJobs,
+  pendingJobs,
+  recordRun,
+  type NodeLease,
+} from '../store/jobs.js';
+import { hookDocument, postWebhook, runHookCommand, type HookOptions } from './hooks.js';
+import { purgeOnce, type RetentionPolicy } from './retention.js';
 
 export { ensureKeyPair, loadPrivateKey, KeyPassphraseError, type KeyPairInfo, type KeyType } from './keys.js';
 export { artifactDir, finalizeRecording, spoolDirOf, type FinalizeStep } from './finalize.js';
+export { purgeOnce, policyMs, effectivePolicy, type RetentionPolicy } from './retention.js';
+export type { HookOptions, HookDocument } from './hooks.js';
 
 /**
  * Durable post-call processing on pg-boss (its own schema, `pgboss`, in the catalogue database).
@@ -17,9 +29,10 @@ export { artifactDir, finalizeRecording, spoolDirOf, type FinalizeStep } from '.
  */
 
 export const FINALIZE_QUEUE = 'finalize-recording';
+export const HOOK_QUEUE = 'recording-hook';
 
 export interface PipelineOptions {
-  db: Pick<Database, 'pool' | 'recordings'>;
+  db: Pick<Database, 'pool' | 'recordings' | 'keys' | 'chain' | 'retention' | 'connectionString'>;
   mixer: Pick<MediaEngine, 'mix'>;
   dataDir: string;
   log: Logger;
@@ -36,6 +49,12 @@ export interface PipelineOptions {
   pollingIntervalSeconds?: number;
   /** Test hook, see FinalizeContext.afterStep. */
   afterStep?: FinalizeContext['afterStep'];
+  /** User hooks after a recording is stored (none when both are unset). */
+  hooks?: HookOptions;
+  /** Retention purge (none when absent or everything is `keep`). */
+  retention?: RetentionPolicy & { intervalSeconds: number };
+  /** How often this node looks for jobs orphaned by a dead node (default 10 s). */
+  orphanCheckSeconds?: number;
 }
 
 export interface Pipeline {
@@ -86,38 +105,149 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     log,
     mp3: o.mp3,
     key: o.key,
+    activeKey: async () => {
+      const k = await o.db.keys.active();
+      return k?.publicKey ? { fingerprint: k.fingerprint, publicKeyArmored: k.publicKey } : undefined;
+    },
+    chain: o.db.chain,
     afterStep: o.afterStep,
+  };
+
+  // This node's liveness lock: jobs it runs are recorded under its key, and a node whose lock is
+  // gone (kill -9) has its active jobs handed back to the queue by whichever node notices first.
+  const lease: NodeLease | undefined =
+    o.concurrency > 0
+      ? await acquireNodeLease(o.db.connectionString, (err) =>
+          log.error({ err: err.message }, 'pipeline: liveness connection lost'),
+        )
+      : undefined;
+  const hooksOn = Boolean(o.hooks?.url || o.hooks?.command);
+  if (hooksOn && !(await boss.getQueue(HOOK_QUEUE))) {
+    await boss
+      .createQueue(HOOK_QUEUE, {
+        name: HOOK_QUEUE,
+        policy: 'standard',
+        retryLimit: 8,
+        retryDelay: 5,
+        retryBackoff: true,
+      })
+      .catch(async (err: unknown) => {
+        if (!(await boss.getQueue(HOOK_QUEUE))) throw err;
+      });
+  }
+  const queueHook = async (recordingId: string) => {
+    if (!hooksOn) return;
+    // Same id as the recording: a finalize retried after its hook was queued queues nothing more.
+    await boss.send(
+      HOOK_QUEUE,
+      { recordingId },
+      {
+        id: recordingId,
+        retryLimit: 8,
+        retryDelay: Math.max(1, Math.min(o.retryDelaySeconds ?? 5, 5)),
+        retryBackoff: true,
+      },
+    );
   };
 
   const workerIds: string[] = [];
   for (let i = 0; i < o.concurrency; i++) {
-    workerIds.push(
-      await boss.work<FinalizeJob>(
-        FINALIZE_QUEUE,
-        { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: o.pollingIntervalSeconds ?? 2 },
-        async ([job]) => {
-          if (!job) return;
-          const id = job.data.recordingId;
-          try {
-            const outcome = await finalizeRecording(ctx, id);
-            return { outcome };
-          } catch (err) {
-            const message = err instanceof Error ? err.message : String(err);
-            const last = job.retryCount >= job.retryLimit;
-            log.warn({ recordingId: id, attempt: job.retryCount + 1, last, err: message }, 'finalize failed');
-            if (last) {
-              await o.db.recordings
-                .markFailed(id, message)
-                .catch((e: unknown) =>
-                  log.error({ recordingId: id, err: e }, 'could not mark the recording failed'),
-                );
-            }
-            throw err;
+    // pg-boss sleeps out the rest of its polling interval after a job that took less than that;
+    // with work queued that idles the worker, so a worker that just ran a job wakes itself.
+    const self: { id?: string } = {};
+    self.id = await boss.work<FinalizeJob>(
+      FINALIZE_QUEUE,
+      { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: o.pollingIntervalSeconds ?? 2 },
+      async ([job]) => {
+        if (!job) return;
+        if (self.id) boss.notifyWorker(self.id);
+        const id = job.data.recordingId;
+        if (lease) await recordRun(pool, id, lease.nodeKey);
+        try {
+          const outcome = await finalizeRecording(ctx, id);
+          await queueHook(id);
+          if (lease) await clearRun(pool, id, lease.nodeKey);
+          return { outcome };
+        } catch (err) {
+          const message = err instanceof Error ? err.message : String(err);
+          const last = job.retryCount >= job.retryLimit;
+          log.warn({ recordingId: id, attempt: job.retryCount + 1, last, err: message }, 'finalize failed');
+          if (last) {
+            await o.db.recordings
+              .markFailed(id, message)
+              .catch((e: unknown) =>
+                log.error({ recordingId: id, err: e }, 'could not mark the recording failed'),
+              );
           }
+          throw err;
+        }
+      },
+    );
+    workerIds.push(self.id);
+  }
+
+  if (hooksOn && o.concurrency > 0) {
+    const timeout = o.hooks?.timeoutSeconds ?? 30;
+    await boss.work<FinalizeJob>(
+      HOOK_QUEUE,
+      { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: o.pollingIntervalSeconds ?? 2 },
+      async ([job]) => {
+        if (!job) return;
+        const rec = await o.db.recordings.get(job.data.recordingId);
+        if (!rec || rec.state !== 'stored') return { skipped: rec?.state ?? 'missing' };
+        const doc = hookDocument(rec);
+        try {
+          if (o.hooks?.url) await postWebhook(o.hooks.url, doc, timeout);
+          if (o.hooks?.command) await runHookCommand(o.hooks.command, doc, timeout);
+        } catch (err) {
+          log.warn(
+            {
+              recordingId: rec.id,
+              attempt: job.retryCount + 1,
+              last: job.retryCount >= job.retryLimit,
+              err: (err as Error).message,
+            },
+            'recording hook failed',
+          );
+          throw err;
+        }
+        log.info({ recordingId: rec.id }, 'recording hook delivered');
+        return { delivered: true };
+      },
+    );
+  }
+
+  const timers: NodeJS.Timeout[] = [];
+  const reap = async () => {
+    for (const id of await orphanedJobs(pool, FINALIZE_QUEUE)) {
+      log.warn({ recordingId: id }, 'finalize job orphaned by a dead node: queued again');
+      await boss.fail(FINALIZE_QUEUE, id, { message: 'the node running this job died' });
+    }
+  };
+  if (lease) {
+    await reap().catch((err: unknown) => log.warn({ err }, 'orphaned job check failed'));
+    timers.push(
+      setInterval(
+        () => {
+          reap().catch((err: unknown) => log.warn({ err }, 'orphaned job check failed'));
         },
+        (o.orphanCheckSeconds ?? 10) * 1000,
       ),
     );
   }
+  if (o.retention && lease) {
+    const r = o.retention;
+    let purging = false;
+    const purge = () => {
+      if (purging) return;
+      purging = true;
+      purgeOnce({ retention: o.db.retention, policy: r, dataDir: o.dataDir, log })
+        .catch((err: unknown) => log.error({ err }, 'retention purge failed'))
+        .finally(() => (purging = false));
+    };
+    timers.push(setInterval(purge, r.intervalSeconds * 1000));
+  }
+  for (const t of timers) t.unref();
 
   let stopped: Promise<void> | undefined;
   return {
@@ -144,16 +274,15 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
       for (const w of workerIds) boss.notifyWorker(w);
     },
     stop() {
-      stopped ??= boss.stop({ graceful: true, wait: true, close: false, timeout: 30_000 });
+      for (const t of timers) clearInterval(t);
+      stopped ??= boss
+        .stop({ graceful: true, wait: true, close: false, timeout: 30_000 })
+        .finally(() => lease?.close());
       return stopped;
     },
     async idle() {
       for (;;) {
-        const r = await pool.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM pgboss.job WHERE name = $1 AND state IN ('created', 'retry', 'active')`,
-          [FINALIZE_QUEUE],
-        );
-        if ((r.rows[0]?.n ?? 0) === 0) return;
+        if ((await pendingJobs(pool, FINALIZE_QUEUE)) === 0) return;
         await sleep(100);
       }
     },

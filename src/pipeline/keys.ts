@@ -85,7 +85,8 @@ export async function ensureKeyPair(opts: EnsureKeyPairOptions): Promise<KeyPair
   if (existingPublic && existingPrivate) {
     const key = await openpgp.readKey({ armoredKey: existingPublic });
     const fingerprint = fingerprintOf(key);
-    await opts.db?.keys.add({ fingerprint, algorithm: algorithmOf(key), active: true });
+    // Known keys keep their state: `srs keys activate` may have made another key the active one.
+    await opts.db?.keys.register({ fingerprint, algorithm: algorithmOf(key), publicKey: existingPublic });
     return { fingerprint, publicKeyArmored: existingPublic };
   }
   if (existingPublic || existingPrivate) {
@@ -98,20 +99,10 @@ export async function ensureKeyPair(opts: EnsureKeyPairOptions): Promise<KeyPair
   const passphrase = opts.passphrase ?? (generated as string);
   const type = opts.type ?? 'curve25519';
   const started = Date.now();
-  const { privateKey, publicKey } = await openpgp.generateKey({
-    // v4 keys with Curve25519 (legacy encoding) or RSA: what gpg 2.2 and later read.
-    ...(type === 'rsa4096'
-      ? { type: 'rsa' as const, rsaBits: 4096 }
-      : { type: 'ecc' as const, curve: 'curve25519Legacy' as const }),
-    userIDs: [opts.userId ?? { name: 'SIPREC recording server' }],
-    passphrase,
-    format: 'armored',
-  });
-  const key = await openpgp.readKey({ armoredKey: publicKey });
-  const fingerprint = fingerprintOf(key);
+  const { privateKey, publicKey, fingerprint } = await generateArmored(type, passphrase, opts.userId);
   await writeFileAtomic(privatePath, privateKey, 0o600);
   await writeFileAtomic(publicPath, publicKey, 0o644);
-  await opts.db?.keys.add({ fingerprint, algorithm: type, active: true });
+  await opts.db?.keys.register({ fingerprint, algorithm: type, publicKey });
   log.info({ fingerprint, type, ms: Date.now() - started }, 'generated the recording encryption key pair');
   return generated
     ? { fingerprint, publicKeyArmored: publicKey, generatedPassphrase: generated }
@@ -122,12 +113,64 @@ export async function ensureKeyPair(opts: EnsureKeyPairOptions): Promise<KeyPair
  * Reads and unlocks the private key. Throws NotFoundError when there is no key (or not the one
  * asked for) and KeyPassphraseError when the passphrase is wrong.
  */
+async function generateArmored(
+  type: KeyType,
+  passphrase: string,
+  userId?: { name: string; email?: string },
+): Promise<{ privateKey: string; publicKey: string; fingerprint: string }> {
+  const { privateKey, publicKey } = await openpgp.generateKey({
+    // v4 keys with Curve25519 (legacy encoding) or RSA: what gpg 2.2 and later read.
+    ...(type === 'rsa4096'
+      ? { type: 'rsa' as const, rsaBits: 4096 }
+      : { type: 'ecc' as const, curve: 'curve25519Legacy' as const }),
+    userIDs: [userId ?? { name: 'SIPREC recording server' }],
+    passphrase,
+    format: 'armored',
+  });
+  const key = await openpgp.readKey({ armoredKey: publicKey });
+  return { privateKey, publicKey, fingerprint: fingerprintOf(key) };
+}
+
+/**
+ * `srs keys generate`: a new pair written as `<FINGERPRINT>.public.asc` / `<FINGERPRINT>.private.asc`
+ * (the private key under the passphrase) and recorded in the catalogue, active when asked.
+ */
+export async function generateKeyPair(o: {
+  keysDir: string;
+  passphrase: string;
+  type: KeyType;
+  db: { keys: KeysRepository };
+  activate: boolean;
+}): Promise<{ fingerprint: string; type: KeyType; ms: number }> {
+  if (!o.passphrase)
+    throw new KeyPassphraseError('a non-empty passphrase is needed to protect the new private key');
+  await mkdir(o.keysDir, { recursive: true, mode: 0o700 });
+  const started = Date.now();
+  const { privateKey, publicKey, fingerprint } = await generateArmored(o.type, o.passphrase);
+  await writeFileAtomic(join(o.keysDir, `${fingerprint}.private.asc`), privateKey, 0o600);
+  await writeFileAtomic(join(o.keysDir, `${fingerprint}.public.asc`), publicKey, 0o644);
+  await o.db.keys.add({ fingerprint, algorithm: o.type, active: o.activate, publicKey });
+  return { fingerprint, type: o.type, ms: Date.now() - started };
+}
+
+/** Reads a public key file's fingerprint (for `srs keys` messages and checks). */
+export async function publicKeyFingerprint(armored: string): Promise<string> {
+  return fingerprintOf(await openpgp.readKey({ armoredKey: armored }));
+}
+
+/**
+ * Reads and unlocks the private key: `<FINGERPRINT>.private.asc` when a fingerprint is given and
+ * that file exists, else the first-start `private.asc`.
+ */
 export async function loadPrivateKey(
   keysDir: string,
   fingerprint: string | undefined,
   passphrase: string,
 ): Promise<openpgp.PrivateKey> {
-  const armored = await readIfExists(join(keysDir, PRIVATE));
+  const armored =
+    (fingerprint
+      ? await readIfExists(join(keysDir, `${fingerprint.toUpperCase()}.private.asc`))
+      : undefined) ?? (await readIfExists(join(keysDir, PRIVATE)));
   if (!armored) throw new NotFoundError(`no private key in ${keysDir}`);
   const locked = await openpgp.readPrivateKey({ armoredKey: armored });
   if (fingerprint && fingerprintOf(locked) !== fingerprint.toUpperCase()) {

@@ -8,6 +8,9 @@ import { PortInUseError, type PortPool } from '../media/index.js';
 import type {
   ActiveCall,
   FinalizeQueuePort,
+  MetadataUpdate,
+  SessionEvent,
+  StreamChange,
   RecordingEvent,
   RecordingStorePort,
   StartRecordingRequest,
@@ -23,17 +26,41 @@ export interface RecordingServiceOptions {
   dataDir: string;
   maxSessions: number;
   log: Logger;
+  /** Drain and count RTCP on each stream's port+1 (config media.rtcp / SRS_RTCP). */
+  rtcp?: boolean;
+}
+
+interface LiveStream {
+  /** Catalogue ordinal (1-based). */
+  ordinal: number;
+  /** m-line index in the latest offer. */
+  index: number;
+  label: string;
+  streamId: string | null;
+  legId: string;
+  codec: string;
+  port: number;
+  removed: boolean;
 }
 
 interface LiveSession {
   call: ActiveCall;
+  spoolDir: string;
+  /** Every port held (released at the end). */
   ports: number[];
+  streams: LiveStream[];
   startedAtMs: number;
   ending: boolean;
+  /** Serialises updates of one session. */
+  queue: Promise<unknown>;
 }
 
-/** How many port blocks to try when another process holds a port of the pool. */
-const BIND_ATTEMPTS = 8;
+/**
+ * How many port blocks to try when another process holds a port of the pool. The pool walks on
+ * from the last block, so this many attempts step over a run of ~2 x 64 ports held by someone else
+ * (another recorder or test server sharing the range) instead of answering 503.
+ */
+const BIND_ATTEMPTS = 64;
 
 function payloadTypes(s: StreamOffer): Record<number, PayloadKind> {
   const map: Record<number, PayloadKind> = { 0: 'PCMU', 8: 'PCMA', 13: 'CN' };
@@ -80,7 +107,7 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
     const startedAt = new Date();
     const streams = req.streams.map((s, i) => ({
       label: s.label ?? String(s.index),
-      streamId: null,
+      streamId: s.streamId ?? null,
       legId: `leg${i}`,
       codec: s.codec,
       port: ports[i] as number,
@@ -110,22 +137,42 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
       participants: req.participants,
       streams: streams.map((s) => ({ label: s.label, codec: s.codec, port: s.port })),
     };
-    this.#live.set(recordingId, { call, ports, startedAtMs: startedAt.getTime(), ending: false });
+    this.#live.set(recordingId, {
+      call,
+      spoolDir,
+      ports: [...ports],
+      streams: streams.map((s, i) => ({
+        ...s,
+        ordinal: i + 1,
+        index: req.streams[i]?.index ?? i,
+        removed: false,
+      })),
+      startedAtMs: startedAt.getTime(),
+      ending: false,
+      queue: Promise.resolve(),
+    });
     log.info({ ports, streams: streams.length }, 'recording started');
     this.emit('event', { type: 'call-start', call });
     return { recordingId, ports };
   }
 
-  #openMedia(recordingId: string, spoolDir: string, streams: StreamOffer[]): number[] {
+  #openMedia(
+    recordingId: string,
+    spoolDir: string,
+    streams: StreamOffer[],
+    open: (legs: LegSpec[]) => void = (legs) =>
+      this.#o.engine.openSession({ recordingId, spoolDir, legs, rtcp: this.#o.rtcp === true }),
+    firstLeg = 0,
+  ): number[] {
     for (let attempt = 1; ; attempt++) {
       const ports = this.#o.ports.allocate(streams.length);
       const legs: LegSpec[] = streams.map((s, i) => ({
-        legId: `leg${i}`,
+        legId: `leg${firstLeg + i}`,
         port: ports[i] as number,
         payloadTypes: payloadTypes(s),
       }));
       try {
-        this.#o.engine.openSession({ recordingId, spoolDir, legs });
+        open(legs);
         return ports;
       } catch (err) {
         this.#o.ports.release(ports);
@@ -136,6 +183,113 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
     }
   }
 
+  #serial<T>(s: LiveSession, fn: () => Promise<T>): Promise<T> {
+    const next = s.queue.then(fn, fn);
+    s.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
+   * Applies a re-INVITE: streams stop (their legs close; what they recorded stays in the mix), new
+   * ones start on new ports on the session's timeline, and streams pause (silence) or resume.
+   */
+  async updateStreams(recordingId: string, change: StreamChange): Promise<{ ports: number[] }> {
+    const s = this.#live.get(recordingId);
+    if (!s || s.ending) throw new InvalidStateError(`recording ${recordingId} is not live`);
+    return this.#serial(s, async () => {
+      const engine = this.#o.engine;
+      const at = new Date();
+      const events: SessionEvent[] = [];
+      const removed = s.streams.filter((x) => !x.removed && change.remove.includes(x.index));
+      if (removed.length > 0) {
+        engine.removeLegs(
+          recordingId,
+          removed.map((x) => x.legId),
+        );
+      }
+      for (const x of removed) {
+        x.removed = true;
+        events.push({
+          at,
+          type: 'stream-removed',
+          detail: { label: x.label, legId: x.legId, index: x.index },
+        });
+      }
+      let ports: number[] = [];
+      if (change.add.length > 0) {
+        const firstLeg = s.streams.length;
+        ports = this.#openMedia(
+          recordingId,
+          s.spoolDir,
+          change.add,
+          (legs) => engine.addLegs(recordingId, legs),
+          firstLeg,
+        );
+        s.ports.push(...ports);
+        const added = change.add.map((a, i) => ({
+          ordinal: s.streams.length + i + 1,
+          index: a.index,
+          label: a.label ?? String(a.index),
+          streamId: a.streamId ?? null,
+          legId: `leg${firstLeg + i}`,
+          codec: a.codec,
+          port: ports[i] as number,
+          removed: false,
+        }));
+        s.streams.push(...added);
+        for (const x of added)
+          events.push({ at, type: 'stream-added', detail: { label: x.label, legId: x.legId, port: x.port } });
+        s.call.streams = s.streams
+          .filter((x) => !x.removed)
+          .map((x) => ({ label: x.label, codec: x.codec, port: x.port }));
+        await this.#o.store.upsertStreams(recordingId, added);
+      }
+      for (const [indexes, paused] of [
+        [change.pause ?? [], true],
+        [change.resume ?? [], false],
+      ] as const) {
+        const legs = s.streams.filter((x) => !x.removed && indexes.includes(x.index));
+        if (legs.length === 0) continue;
+        const ids = legs.map((x) => x.legId);
+        // The engine writes silence for the paused time and drops what still arrives.
+        if (paused) engine.pause(recordingId, ids);
+        else engine.resume(recordingId, ids);
+        for (const x of legs) {
+          events.push({
+            at,
+            type: paused ? 'stream-paused' : 'stream-resumed',
+            detail: { label: x.label, legId: x.legId, index: x.index },
+          });
+        }
+      }
+      await this.#o.store.addEvents(recordingId, events);
+      return { ports };
+    });
+  }
+
+  async addEvents(recordingId: string, events: SessionEvent[]): Promise<void> {
+    const s = this.#live.get(recordingId);
+    if (!s) throw new InvalidStateError(`recording ${recordingId} is not live`);
+    await this.#serial(s, () => this.#o.store.addEvents(recordingId, events));
+  }
+
+  async updateMetadata(recordingId: string, u: MetadataUpdate): Promise<void> {
+    const s = this.#live.get(recordingId);
+    if (!s) throw new InvalidStateError(`recording ${recordingId} is not live`);
+    await this.#serial(s, async () => {
+      s.call.participants = u.participants;
+      const changed = s.streams.filter(
+        (x) => u.streamIds[x.label] !== undefined && u.streamIds[x.label] !== x.streamId,
+      );
+      for (const x of changed) x.streamId = u.streamIds[x.label] ?? null;
+      await this.#o.store.replaceParticipants(recordingId, u.participants);
+      await this.#o.store.upsertStreams(recordingId, changed);
+      await this.#o.store.addEvents(recordingId, [
+        { at: new Date(), type: 'metadata', detail: { xml: u.metadataXml, ...(u.parsed ?? {}) } },
+      ]);
+    });
+  }
+
   /** Ends a call (BYE, CANCEL, ACK timeout, shutdown). Safe to call more than once. */
   async end(recordingId: string, reason: string): Promise<void> {
     const s = this.#live.get(recordingId);
@@ -143,6 +297,7 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
     s.ending = true;
     const log = this.#o.log.child({ recordingId, callId: s.call.callId });
     const stats = this.#o.engine.closeSession(recordingId) ?? null;
+    await s.queue;
     this.#o.ports.release(s.ports);
     const endedAt = new Date();
     const durationMs = endedAt.getTime() - s.startedAtMs;

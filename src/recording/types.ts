@@ -1,4 +1,4 @@
-import type { NewRecording, ParticipantRecord } from '../store/types.js';
+import type { NewRecording, ParticipantRecord, StreamRecord } from '../store/types.js';
 import type { SessionStats } from '../media/types.js';
 
 /** One recorded stream as the SIP side offers it (an m-line of the SIPREC SDP). */
@@ -10,6 +10,8 @@ export interface StreamOffer {
   codec: 'PCMU' | 'PCMA';
   pt: number;
   telephoneEventPt: number | null;
+  /** stream_id the metadata gives this label (RFC 7865 <stream>), when known. */
+  streamId?: string | null;
 }
 
 export interface StartRecordingRequest {
@@ -45,6 +47,10 @@ export type RecordingEvent =
 /** The catalogue operations the recording service needs (implemented by src/store). */
 export interface RecordingStorePort {
   create(recording: NewRecording): Promise<void>;
+  addEvents(id: string, events: SessionEvent[]): Promise<void>;
+  /** Inserts or replaces stream rows by ordinal (1-based, as create numbers them). */
+  upsertStreams(id: string, streams: (StreamRecord & { ordinal: number })[]): Promise<void>;
+  replaceParticipants(id: string, participants: ParticipantRecord[]): Promise<void>;
   markEnded(id: string, endedAt: Date, durationMs: number, mediaStats: SessionStats | null): Promise<void>;
 }
 
@@ -53,8 +59,45 @@ export interface FinalizeQueuePort {
   enqueueFinalize(recordingId: string): Promise<void>;
 }
 
+/** Something that happened during a recording: pause/resume, streams, participants, metadata. */
+export interface SessionEvent {
+  at: Date;
+  /** e.g. stream-paused, stream-resumed, stream-added, stream-removed, participant-joined, participant-left, metadata. */
+  type: string;
+  detail: Record<string, unknown>;
+}
+
+/** A re-INVITE's effect on a live session's streams. */
+export interface StreamChange {
+  /** New streams to receive (m-line index and codec as in StreamOffer). */
+  add: StreamOffer[];
+  /** m-line indexes whose streams stop (port 0 in the new offer). */
+  remove: number[];
+  /** m-line indexes re-offered a=inactive (SIPREC pause): silence is recorded until resumed. */
+  pause?: number[];
+  /** m-line indexes back from a=inactive (resume). */
+  resume?: number[];
+}
+
+/** What metadata (complete or merged partial) says now; stored with the recording. */
+export interface MetadataUpdate {
+  participants: ParticipantRecord[];
+  /** label -> metadata stream_id. */
+  streamIds: Record<string, string>;
+  /** The raw XML just received (every version is kept as a `metadata` event). */
+  metadataXml: string;
+  /** What was read from it, stored beside the XML (dialect, datamode, ids). */
+  parsed?: Record<string, unknown>;
+}
+
 /** What sip/app may ask of the recording service. */
 export interface RecordingPort {
   start(req: StartRecordingRequest): Promise<StartedRecording>;
   end(recordingId: string, reason: string): Promise<void>;
+  /** Applies a re-INVITE's stream changes; returns the RTP port of each added stream, in order. */
+  updateStreams(recordingId: string, change: StreamChange): Promise<{ ports: number[] }>;
+  /** Appends events to the recording (stored with their times). */
+  addEvents(recordingId: string, events: SessionEvent[]): Promise<void>;
+  /** Stores what the latest metadata says (participants, stream ids) and keeps its raw XML. */
+  updateMetadata(recordingId: string, update: MetadataUpdate): Promise<void>;
 }

@@ -6,11 +6,29 @@ import type { Logger } from '../log.js';
 import { ensureEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded.js';
 import { keysRepository, type KeysRepository } from './keys.js';
 import { recordingsRepository, type RecordingsRepository } from './recordings.js';
+import { usersRepository, type UsersRepository } from './users.js';
+import { auditRepository, type AuditRepository } from './audit.js';
+import { accessRepository, type AccessRepository } from './users-access.js';
+import { chainRepository, type ChainRepository } from './chain.js';
+import { retentionRepository, type RetentionRepository } from './retention.js';
+import { offloadRepository, type OffloadRepository } from './offload.js';
 
 export interface Database {
   readonly pool: pg.Pool;
   readonly recordings: RecordingsRepository;
   readonly keys: KeysRepository;
+  /** Users, groups, sessions, API tokens, settings (issue 6). */
+  readonly users: UsersRepository;
+  /** The append-only, hash-chained audit trail. */
+  readonly audit: AuditRepository;
+  /** Role-scoped recordings search, notes, categories, preservation, deletion. */
+  readonly access: AccessRepository;
+  /** Stored state + the per-day hash chain; file listing for verification (issue 5). */
+  readonly chain: ChainRepository;
+  /** Retention purge candidates and tombstones (issue 5). */
+  readonly retention: RetentionRepository;
+  /** Delivery state: SFTP offload batches, MP3 export, email notifications (issue 7). */
+  readonly offload: OffloadRepository;
   /** Where the pool connects (for components such as pg-boss that want their own connection). */
   readonly connectionString: string;
   /** True when this process started the embedded Postgres and will stop it on close(). */
@@ -127,6 +145,12 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     pool,
     recordings: recordingsRepository(pool),
     keys: keysRepository(pool),
+    users: usersRepository(pool),
+    audit: auditRepository(pool),
+    access: accessRepository(pool),
+    chain: chainRepository(pool),
+    retention: retentionRepository(pool),
+    offload: offloadRepository(pool),
     connectionString,
     ownsEmbedded: embedded?.owned ?? false,
     async close() {

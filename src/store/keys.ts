@@ -1,14 +1,59 @@
 import type pg from 'pg';
+import { NotFoundError, SrsError } from '../errors.js';
 import type { KeyRecord } from './types.js';
 
-/** The catalogue's view of encryption keys. One statement per function. */
+/**
+ * The catalogue's view of encryption keys (the private key material lives in `<dataDir>/keys`),
+ * and the bookkeeping of `srs keys retire --reencrypt`. At most one key is active.
+ */
 export interface KeysRepository {
-  /** Records a key; when `active`, every other key becomes inactive in the same statement. */
-  add(key: { fingerprint: string; algorithm: string; active: boolean }): Promise<void>;
+  /** Records a key; when `active`, it becomes the only active key (one transaction). */
+  add(key: { fingerprint: string; algorithm: string; active: boolean; publicKey?: string }): Promise<void>;
+  /** Records a key if unknown (keeping its public key), making it active only if no key is. */
+  register(key: { fingerprint: string; algorithm: string; publicKey: string }): Promise<KeyRecord>;
   get(fingerprint: string): Promise<KeyRecord | undefined>;
-  /** The newest active key, if any. */
+  /** The active key, if any. */
   active(): Promise<KeyRecord | undefined>;
+  /** Newest first, with the number of artifacts encrypted to each. */
   list(): Promise<KeyRecord[]>;
+  /** Makes this key the only active one; a retired key cannot be activated. */
+  activate(fingerprint: string): Promise<void>;
+  /** Marks a key retired (never the active one). Returns false when it already was. */
+  retire(fingerprint: string): Promise<boolean>;
+  /** Artifacts of stored recordings still encrypted to this key. */
+  filesUnder(fingerprint: string): Promise<ReencryptTarget[]>;
+  /** Records the intent to move one artifact (idempotent); returns the row as it is now. */
+  beginReencrypt(t: ReencryptTarget, newKey: string, newPath: string): Promise<ReencryptRow>;
+  /**
+   * Points the catalogue at the new ciphertext, marks the step done and writes the audit entry,
+   * in one transaction.
+   */
+  completeReencrypt(
+    t: ReencryptTarget,
+    n: { newKey: string; newPath: string; bytes: number; sha256Cipher: string },
+    actor: string,
+  ): Promise<void>;
+  /** Re-encryption steps done for this old key whose old file may still need removing. */
+  reencryptions(oldKey: string): Promise<ReencryptRow[]>;
+}
+
+export interface ReencryptTarget {
+  recordingId: string;
+  kind: string;
+  path: string;
+  sha256Plain: string;
+  sha256Cipher: string;
+  keyFingerprint: string;
+}
+
+export interface ReencryptRow {
+  recordingId: string;
+  kind: string;
+  oldKey: string;
+  newKey: string;
+  oldPath: string;
+  newPath: string;
+  state: 'pending' | 'done';
 }
 
 interface Row {
@@ -16,6 +61,9 @@ interface Row {
   algorithm: string;
   created_at: Date;
   active: boolean;
+  public_key: string | null;
+  retired_at: Date | null;
+  files?: string;
 }
 
 const toKey = (r: Row): KeyRecord => ({
@@ -23,20 +71,55 @@ const toKey = (r: Row): KeyRecord => ({
   algorithm: r.algorithm,
   createdAt: r.created_at,
   active: r.active,
+  publicKey: r.public_key,
+  retiredAt: r.retired_at,
+  ...(r.files === undefined ? {} : { files: Number(r.files) }),
 });
+
+async function tx<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  const c = await pool.connect();
+  try {
+    await c.query('BEGIN');
+    const out = await fn(c);
+    await c.query('COMMIT');
+    return out;
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    c.release();
+  }
+}
+
+const KEYS_LOCK = 78_660_008;
 
 export function keysRepository(pool: pg.Pool): KeysRepository {
   return {
     async add(k) {
-      await pool.query(
-        `WITH ins AS (
-           INSERT INTO keys (fingerprint, algorithm, active) VALUES ($1, $2, $3)
-           ON CONFLICT (fingerprint) DO UPDATE SET active = EXCLUDED.active
-           RETURNING fingerprint
-         )
-         UPDATE keys SET active = false WHERE $3 AND active AND fingerprint <> $1`,
-        [k.fingerprint, k.algorithm, k.active],
-      );
+      await tx(pool, async (c) => {
+        await c.query('SELECT pg_advisory_xact_lock($1)', [KEYS_LOCK]);
+        if (k.active)
+          await c.query('UPDATE keys SET active = false WHERE active AND fingerprint <> $1', [k.fingerprint]);
+        await c.query(
+          `INSERT INTO keys (fingerprint, algorithm, active, public_key) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (fingerprint) DO UPDATE SET active = EXCLUDED.active,
+             public_key = coalesce(EXCLUDED.public_key, keys.public_key)`,
+          [k.fingerprint, k.algorithm, k.active, k.publicKey ?? null],
+        );
+      });
+    },
+    async register(k) {
+      return tx(pool, async (c) => {
+        await c.query('SELECT pg_advisory_xact_lock($1)', [KEYS_LOCK]);
+        const any = await c.query('SELECT 1 FROM keys WHERE active');
+        await c.query(
+          `INSERT INTO keys (fingerprint, algorithm, active, public_key) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (fingerprint) DO UPDATE SET public_key = coalesce(keys.public_key, EXCLUDED.public_key)`,
+          [k.fingerprint, k.algorithm, any.rowCount === 0, k.publicKey],
+        );
+        const r = await c.query<Row>('SELECT * FROM keys WHERE fingerprint = $1', [k.fingerprint]);
+        return toKey(r.rows[0] as Row);
+      });
     },
     async get(fingerprint) {
       const res = await pool.query<Row>('SELECT * FROM keys WHERE fingerprint = $1', [fingerprint]);
@@ -47,8 +130,152 @@ export function keysRepository(pool: pg.Pool): KeysRepository {
       return res.rows[0] ? toKey(res.rows[0]) : undefined;
     },
     async list() {
-      const res = await pool.query<Row>('SELECT * FROM keys ORDER BY created_at DESC');
+      const res = await pool.query<Row>(
+        `SELECT k.*, (SELECT count(*) FROM files f WHERE f.key_fingerprint = k.fingerprint) AS files
+         FROM keys k ORDER BY k.created_at DESC, k.fingerprint`,
+      );
       return res.rows.map(toKey);
+    },
+    async activate(fingerprint) {
+      await tx(pool, async (c) => {
+        await c.query('SELECT pg_advisory_xact_lock($1)', [KEYS_LOCK]);
+        const k = await c.query<Row>('SELECT * FROM keys WHERE fingerprint = $1 FOR UPDATE', [fingerprint]);
+        const row = k.rows[0];
+        if (!row) throw new NotFoundError(`no key ${fingerprint} in the catalogue`);
+        if (row.retired_at)
+          throw new SrsError('ERR_KEY_RETIRED', `key ${fingerprint} is retired and cannot be activated`);
+        if (!row.public_key)
+          throw new SrsError('ERR_KEY_NO_PUBLIC', `the catalogue holds no public key for ${fingerprint}`);
+        await c.query('UPDATE keys SET active = false WHERE active AND fingerprint <> $1', [fingerprint]);
+        await c.query('UPDATE keys SET active = true WHERE fingerprint = $1', [fingerprint]);
+      });
+    },
+    async retire(fingerprint) {
+      return tx(pool, async (c) => {
+        await c.query('SELECT pg_advisory_xact_lock($1)', [KEYS_LOCK]);
+        const k = await c.query<Row>('SELECT * FROM keys WHERE fingerprint = $1 FOR UPDATE', [fingerprint]);
+        const row = k.rows[0];
+        if (!row) throw new NotFoundError(`no key ${fingerprint} in the catalogue`);
+        if (row.active)
+          throw new SrsError(
+            'ERR_KEY_ACTIVE',
+            `key ${fingerprint} is the active key: generate or activate another key first`,
+          );
+        if (row.retired_at) return false;
+        await c.query('UPDATE keys SET retired_at = now() WHERE fingerprint = $1', [fingerprint]);
+        return true;
+      });
+    },
+    async filesUnder(fingerprint) {
+      const res = await pool.query<{
+        recording_id: string;
+        kind: string;
+        path: string;
+        sha256_plain: string;
+        sha256_cipher: string;
+        key_fingerprint: string;
+      }>(
+        `SELECT f.recording_id, f.kind, f.path, f.sha256_plain, f.sha256_cipher, f.key_fingerprint
+         FROM files f JOIN recordings r ON r.id = f.recording_id
+         WHERE f.key_fingerprint = $1 AND r.state = 'stored' ORDER BY f.recording_id, f.kind`,
+        [fingerprint],
+      );
+      return res.rows.map((r) => ({
+        recordingId: r.recording_id,
+        kind: r.kind,
+        path: r.path,
+        sha256Plain: r.sha256_plain,
+        sha256Cipher: r.sha256_cipher,
+        keyFingerprint: r.key_fingerprint,
+      }));
+    },
+    async beginReencrypt(t, newKey, newPath) {
+      const res = await pool.query<ReencryptDbRow>(
+        `WITH ins AS (
+           INSERT INTO key_reencryptions (recording_id, kind, old_key, new_key, old_path, new_path, state)
+           VALUES ($1, $2, $3, $4, $5, $6, 'pending')
+           ON CONFLICT (recording_id, kind, old_key) DO UPDATE
+             SET new_key = EXCLUDED.new_key, new_path = EXCLUDED.new_path, updated_at = now()
+             WHERE key_reencryptions.state = 'pending'
+           RETURNING *)
+         SELECT * FROM ins UNION ALL
+         SELECT * FROM key_reencryptions WHERE recording_id = $1 AND kind = $2 AND old_key = $3
+           AND NOT EXISTS (SELECT 1 FROM ins)`,
+        [t.recordingId, t.kind, t.keyFingerprint, newKey, t.path, newPath],
+      );
+      return toReencrypt(res.rows[0] as ReencryptDbRow);
+    },
+    async completeReencrypt(t, n, actor) {
+      await tx(pool, async (c) => {
+        const upd = await c.query(
+          `UPDATE files SET path = $3, bytes = $4, sha256_cipher = $5, key_fingerprint = $6
+           WHERE recording_id = $1 AND kind = $2 AND key_fingerprint = $7 AND sha256_cipher = $8`,
+          [
+            t.recordingId,
+            t.kind,
+            n.newPath,
+            n.bytes,
+            n.sha256Cipher,
+            n.newKey,
+            t.keyFingerprint,
+            t.sha256Cipher,
+          ],
+        );
+        if (upd.rowCount !== 1)
+          throw new SrsError(
+            'ERR_REENCRYPT_RACE',
+            `the ${t.kind} of ${t.recordingId} changed during re-encryption`,
+          );
+        await c.query(
+          `UPDATE key_reencryptions SET state = 'done', updated_at = now()
+           WHERE recording_id = $1 AND kind = $2 AND old_key = $3`,
+          [t.recordingId, t.kind, t.keyFingerprint],
+        );
+        await c.query(
+          `INSERT INTO audit (actor, actor_role, ip, via, action, resource, resource_id, details)
+           VALUES ($1, 'admin', '', 'cli', 'key.reencrypt', 'recording', $2, $3::jsonb)`,
+          [
+            actor,
+            t.recordingId,
+            JSON.stringify({
+              kind: t.kind,
+              fromKey: t.keyFingerprint,
+              toKey: n.newKey,
+              oldPath: t.path,
+              newPath: n.newPath,
+              oldSha256Cipher: t.sha256Cipher,
+              newSha256Cipher: n.sha256Cipher,
+              sha256Plain: t.sha256Plain,
+            }),
+          ],
+        );
+      });
+    },
+    async reencryptions(oldKey) {
+      const res = await pool.query<ReencryptDbRow>(
+        'SELECT * FROM key_reencryptions WHERE old_key = $1 ORDER BY recording_id, kind',
+        [oldKey],
+      );
+      return res.rows.map(toReencrypt);
     },
   };
 }
+
+interface ReencryptDbRow {
+  recording_id: string;
+  kind: string;
+  old_key: string;
+  new_key: string;
+  old_path: string;
+  new_path: string;
+  state: 'pending' | 'done';
+}
+const toReencrypt = (r: ReencryptDbRow): ReencryptRow => ({
+  recordingId: r.recording_id,
+  kind: r.kind,
+  oldKey: r.old_key,
+  newKey: r.new_key,
+  oldPath: r.old_path,
+  newPath: r.new_path,
+  state: r.state,
+});

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { NotFoundError } from '../errors.js';
 import type {
+  EventRecord,
   ListOptions,
   NewRecording,
   ParticipantRecord,
@@ -22,6 +23,16 @@ export interface RecordingsRepository {
   markStored(id: string): Promise<void>;
   /** Marks a recording that is not stored as failed, keeping the error text. */
   markFailed(id: string, error: string): Promise<void>;
+  /** Ids of recordings in this state, oldest first (startup recovery looks for 'recording'). */
+  listIdsByState(state: RecordingState): Promise<string[]>;
+  /** Ends a recording whose process died mid-call: ended_at/duration from its spool, flagged interrupted. */
+  markInterrupted(id: string, endedAt: Date, durationMs: number, mediaStats: unknown): Promise<void>;
+  /** Appends events (pause/resume, streams, participants, metadata versions) to a recording. */
+  addEvents(id: string, events: EventRecord[]): Promise<void>;
+  /** Inserts or replaces stream rows by ordinal (streams added or re-described during the call). */
+  upsertStreams(id: string, streams: (StreamRecord & { ordinal: number })[]): Promise<void>;
+  /** Replaces the participant list with what the latest (merged) metadata says. */
+  replaceParticipants(id: string, participants: ParticipantRecord[]): Promise<void>;
   /** Newest first (by started_at). */
   list(options?: ListOptions): Promise<RecordingRow[]>;
   get(id: string): Promise<RecordingRow | undefined>;
@@ -51,7 +62,8 @@ FROM r, jsonb_array_elements($8::jsonb) WITH ORDINALITY AS e(v, ord)`;
 
 const SELECT = `
 SELECT r.id, r.session_id, r.call_id, r.src_address, r.started_at, r.ended_at, r.duration_ms, r.state,
-       r.error, r.metadata_xml, r.media_stats,
+       r.error, r.metadata_xml, r.media_stats, r.interrupted,
+       r.direction, r.caller_number, r.caller_name, r.callee_number, r.callee_name, r.stored_at, r.purged_at,
        COALESCE((SELECT json_agg(json_build_object('participantId', p.participant_id, 'aor', p.aor,
                    'name', p.name, 'sendsLabels', p.sends_labels) ORDER BY p.ordinal)
                  FROM participants p WHERE p.recording_id = r.id), '[]') AS participants,
@@ -61,7 +73,10 @@ SELECT r.id, r.session_id, r.call_id, r.src_address, r.started_at, r.ended_at, r
        COALESCE((SELECT json_agg(json_build_object('kind', f.kind, 'path', f.path, 'bytes', f.bytes,
                    'sha256Plain', f.sha256_plain, 'sha256Cipher', f.sha256_cipher,
                    'keyFingerprint', f.key_fingerprint) ORDER BY f.kind)
-                 FROM files f WHERE f.recording_id = r.id), '[]') AS files
+                 FROM files f WHERE f.recording_id = r.id), '[]') AS files,
+       COALESCE((SELECT json_agg(json_build_object('at', e.at, 'type', e.type, 'detail', e.detail)
+                   ORDER BY e.seq)
+                 FROM recording_events e WHERE e.recording_id = r.id), '[]') AS events
 FROM recordings r`;
 
 interface Row {
@@ -76,9 +91,18 @@ interface Row {
   error: string | null;
   metadata_xml: string | null;
   media_stats: unknown;
+  interrupted: boolean;
+  direction: string | null;
+  caller_number: string | null;
+  caller_name: string | null;
+  callee_number: string | null;
+  callee_name: string | null;
+  stored_at: Date | null;
+  purged_at: Date | null;
   participants: ParticipantRecord[];
   streams: StreamRecord[];
   files: RecordingFile[];
+  events: EventRecord[];
 }
 
 function toRow(r: Row): RecordingRow {
@@ -94,9 +118,16 @@ function toRow(r: Row): RecordingRow {
     error: r.error,
     metadataXml: r.metadata_xml,
     mediaStats: r.media_stats,
+    interrupted: r.interrupted,
+    direction: r.direction,
+    caller: { number: r.caller_number, name: r.caller_name },
+    callee: { number: r.callee_number, name: r.callee_name },
+    storedAt: r.stored_at,
+    purgedAt: r.purged_at,
     participants: r.participants,
     streams: r.streams,
     files: r.files,
+    events: r.events,
   };
 }
 
@@ -153,6 +184,56 @@ export function recordingsRepository(pool: pg.Pool): RecordingsRepository {
       await pool.query(
         `UPDATE recordings SET state = 'failed', error = $2, updated_at = now() WHERE id = $1 AND state <> 'stored'`,
         [id, error],
+      );
+    },
+    async listIdsByState(state) {
+      const res = await pool.query<{ id: string }>(
+        `SELECT id FROM recordings WHERE state = $1 ORDER BY started_at, id`,
+        [state],
+      );
+      return res.rows.map((r) => r.id);
+    },
+    async markInterrupted(id, endedAt, durationMs, mediaStats) {
+      const res = await pool.query(
+        `UPDATE recordings SET ended_at = $2, duration_ms = $3, media_stats = $4::jsonb, interrupted = true,
+           updated_at = now()
+         WHERE id = $1 AND state = 'recording'`,
+        [id, endedAt, Math.round(durationMs), mediaStats === undefined ? null : JSON.stringify(mediaStats)],
+      );
+      mustChange(res, id, 'markInterrupted');
+    },
+    async addEvents(id, events) {
+      if (events.length === 0) return;
+      await pool.query(
+        `INSERT INTO recording_events (recording_id, at, type, detail)
+         SELECT $1, (e.v->>'at')::timestamptz, e.v->>'type', COALESCE(e.v->'detail', '{}'::jsonb)
+         FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e(v, ord) ORDER BY e.ord`,
+        [id, JSON.stringify(events)],
+      );
+    },
+    async upsertStreams(id, streams) {
+      if (streams.length === 0) return;
+      await pool.query(
+        `INSERT INTO streams (recording_id, ordinal, label, stream_id, leg_id, codec, port)
+         SELECT $1, (e.v->>'ordinal')::int, e.v->>'label', e.v->>'streamId', e.v->>'legId', e.v->>'codec',
+                (e.v->>'port')::int
+         FROM jsonb_array_elements($2::jsonb) AS e(v)
+         ON CONFLICT (recording_id, ordinal) DO UPDATE SET label = EXCLUDED.label,
+           stream_id = EXCLUDED.stream_id, leg_id = EXCLUDED.leg_id, codec = EXCLUDED.codec, port = EXCLUDED.port`,
+        [id, JSON.stringify(streams)],
+      );
+    },
+    async replaceParticipants(id, participants) {
+      await pool.query(
+        `WITH i AS (
+           INSERT INTO participants (recording_id, ordinal, participant_id, aor, name, sends_labels)
+           SELECT $1, e.ord, e.v->>'participantId', e.v->>'aor', e.v->>'name',
+                  ARRAY(SELECT jsonb_array_elements_text(COALESCE(e.v->'sendsLabels', '[]'::jsonb)))
+           FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e(v, ord)
+           ON CONFLICT (recording_id, ordinal) DO UPDATE SET participant_id = EXCLUDED.participant_id,
+             aor = EXCLUDED.aor, name = EXCLUDED.name, sends_labels = EXCLUDED.sends_labels)
+         DELETE FROM participants WHERE recording_id = $1 AND ordinal > jsonb_array_length($2::jsonb)`,
+        [id, JSON.stringify(participants)],
       );
     },
     async list(options = {}) {

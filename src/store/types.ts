@@ -1,6 +1,6 @@
 /** Catalogue records as the rest of the program sees them. Only src/store writes SQL. */
 
-export type RecordingState = 'recording' | 'processing' | 'stored' | 'failed';
+export type RecordingState = 'recording' | 'processing' | 'stored' | 'failed' | 'purged';
 
 export interface ParticipantRecord {
   /** participant_id from the metadata (may be any string, even empty). */
@@ -43,13 +43,32 @@ export interface RecordingFile {
   keyFingerprint: string;
 }
 
+/** Something that happened during a recording (table recording_events). */
+export interface EventRecord {
+  at: Date | string;
+  type: string;
+  detail: Record<string, unknown>;
+}
+
 export interface RecordingRow extends NewRecording {
+  /** In time order: pause/resume, streams added/removed, participants joined/left, metadata versions. */
+  events?: EventRecord[];
   endedAt: Date | null;
   durationMs: number | null;
   state: RecordingState;
   error: string | null;
   files: RecordingFile[];
   mediaStats: unknown;
+  /** The server died during the call; startup recovery finalized what the spool held. */
+  interrupted: boolean;
+  /** inbound | outbound | internal | unknown; set when stored (issue 5). */
+  direction?: string | null;
+  /** ANI and DNIS: from the first two metadata participants when stored, unless set before. */
+  caller?: { number: string | null; name: string | null };
+  callee?: { number: string | null; name: string | null };
+  storedAt?: Date | null;
+  /** Set when retention purged the files; the row stays as a tombstone. */
+  purgedAt?: Date | null;
 }
 
 /** An OpenPGP key the pipeline encrypts to (the key material lives in `<dataDir>/keys`). */
@@ -59,6 +78,12 @@ export interface KeyRecord {
   algorithm: string;
   createdAt: Date;
   active: boolean;
+  /** Armored public key (null for keys recorded before migration 007). */
+  publicKey?: string | null;
+  /** Set by `srs keys retire`: never used again for new recordings. */
+  retiredAt?: Date | null;
+  /** Artifacts encrypted to this key (from `list()` only). */
+  files?: number;
 }
 
 /** One page of the catalogue, newest first. */

@@ -10,7 +10,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { SRS_BIN, run, startTestServer, type TestServer } from '../helpers/server.js';
-import { listRecordings, sipp as sippAt, waitForState } from '../helpers/sipp.js';
+import { sipp as sippAt, waitForState } from '../helpers/sipp.js';
 import { gpgDecrypt } from '../helpers/gpg.js';
 import { readWithWavPackage } from '../helpers/wav-package.js';
 import { decodeUlawWav, parseWav, toneLevelDb } from '../helpers/audio.js';

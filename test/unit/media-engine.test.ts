@@ -422,7 +422,7 @@ describe('media engine', () => {
     const killed = run([]);
     await killed.ready;
     await sendRtpStream({ host: HOST, port, pt: 0, codec: 'PCMU', samples: tone(440, 600), ssrc: 9 });
-    await sleep(300); // at least one spool flush
+    await sleep(600); // at least one spool flush (every 450 ms)
     killed.child.kill('SIGKILL');
     assert.equal(await killed.exited, -1);
     const r = await mixSpool({ spoolDir, wavPath: join(dir, 'killed.wav') });

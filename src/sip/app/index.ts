@@ -1,10 +1,12 @@
 import Srf from 'drachtio-srf';
 import type { Logger } from '../../log.js';
 import { CapacityError, ParseError } from '../../errors.js';
-import type { RecordingPort, StreamOffer } from '../../recording/types.js';
-import { UnsupportedBodyError, extractSiprecBody } from './multipart.js';
-import { buildAnswer, chooseCodec, parseOffer, type AnswerStream, type OfferedStream } from './sdp.js';
-import { parseMetadata, participantsForLabels, type RecordingMetadata } from './metadata.js';
+import type { RecordingPort, SessionEvent, StreamOffer } from '../../recording/types.js';
+import { UnsupportedBodyError, extractMetadataXml, extractSiprecBody } from './multipart.js';
+import { buildAnswer, chooseCodec, parseOffer, type OfferedStream } from './sdp.js';
+import { mergeMetadata, parseMetadata, participantsForLabels, type RecordingMetadata } from './metadata.js';
+import { DEFAULT_POLICY, compilePolicy, type CallParties, type RecordingPolicyConfig } from './policy.js';
+import { answerOf, applyPlan, planOffer, type Slot } from './session.js';
 
 export interface SiprecAppOptions {
   /** drachtio server to connect to: the embedded edge or an external drachtio-server. */
@@ -16,6 +18,10 @@ export interface SiprecAppOptions {
   /** Address for our Contact; default: the local address and port the INVITE arrived on. */
   publicAddress?: string | undefined;
   retryAfterSeconds?: number;
+  /** Recording policy; default: record every call. */
+  policy?: RecordingPolicyConfig;
+  /** New sessions per second accepted (burst of one second); 0 or unset = no limit. */
+  maxCallsPerSecond?: number;
 }
 
 export interface SiprecApp {
@@ -75,44 +81,138 @@ function parseBody(req: Srf.SrfRequest): { offer: OfferedStream[]; sdp: string; 
   }
 }
 
-/** Per m-line: record it (with a codec) or decline it (port 0). */
-function planStreams(offer: OfferedStream[]): { record: StreamOffer[]; declined: Set<number> } {
+/** Per m-line: record it (with a codec) or decline it (port 0); 488 when nothing can be recorded. */
+function planStreams(offer: OfferedStream[], md: RecordingMetadata | null): StreamOffer[] {
   const record: StreamOffer[] = [];
-  const declined = new Set<number>();
   for (const s of offer) {
     const choice = s.port === 0 ? null : chooseCodec(s);
-    if (!choice) {
-      declined.add(s.index);
-      continue;
-    }
+    if (!choice) continue;
     record.push({
       index: s.index,
       label: s.label,
       codec: choice.codec,
       pt: choice.pt,
       telephoneEventPt: s.telephoneEventPt,
+      streamId: s.label === null ? null : (streamIdsOf(md)[s.label] ?? null),
     });
   }
   if (record.length === 0) {
-    throw new Reject(488, 'Not Acceptable Here', {
-      Warning: `305 srs "no stream offers a supported codec (PCMU or PCMA over RTP/AVP)"`,
-    });
+    const why = offer.some((s) => /SAVP/i.test(s.protocol))
+      ? 'no stream offers PCMU or PCMA over plain RTP/AVP (SRTP is not supported)'
+      : 'no stream offers a supported codec (PCMU or PCMA over RTP/AVP)';
+    throw new Reject(488, 'Not Acceptable Here', { Warning: `305 srs "${why}"` });
   }
-  return { record, declined };
+  return record;
 }
 
-function answerStreams(offer: OfferedStream[], record: StreamOffer[], ports: number[]): AnswerStream[] {
-  return offer.map((s) => {
-    const i = record.findIndex((r) => r.index === s.index);
-    const r = record[i];
-    if (!r) return { index: s.index, port: 0, choice: null, telephoneEventPt: null };
-    return {
-      index: s.index,
-      port: ports[i] as number,
-      choice: { pt: r.pt, codec: r.codec },
-      telephoneEventPt: r.telephoneEventPt,
-    };
-  });
+/** label -> metadata stream_id. */
+function streamIdsOf(md: RecordingMetadata | null): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const s of md?.streams ?? []) if (s.label !== null && out[s.label] === undefined) out[s.label] = s.id;
+  return out;
+}
+
+/**
+ * Caller and callee for the recording policy: Ribbon's callData From/To when present, else the
+ * first two participants of the metadata (SRCs list the caller first), else unknown.
+ */
+function partiesOf(md: RecordingMetadata | null): CallParties {
+  const ext = md?.extensions ?? {};
+  const p = md?.participants ?? [];
+  return {
+    caller: ext.from ?? p[0]?.aor ?? null,
+    callee: ext.to ?? p[1]?.aor ?? null,
+  };
+}
+
+/** How the request says it is a recording session (RFC 7866 or a vendor variant), for the log. */
+function recognisedBy(req: Srf.SrfRequest, metadataXml: string | null): string {
+  const require = req.has('Require') ? req.get('Require').toLowerCase() : '';
+  if (/(^|,)\s*siprec\s*(,|$)/.test(require)) return 'require-siprec';
+  const contact = req.has('Contact') ? req.get('Contact') : '';
+  if (/[;<]\s*\+sip\.src\b/i.test(contact))
+    return contact.includes('>') && /\+sip\.src[^>]*>/i.test(contact) ? 'contact-src-in-uri' : 'contact-src';
+  if (/;\s*src\b/i.test(contact)) return 'contact-src-broadworks';
+  if (metadataXml !== null) return 'rs-metadata-body';
+  return 'plain-sdp';
+}
+
+/** Standard reason phrases for the decline status a policy may be configured with. */
+const REASONS: Record<number, string> = {
+  403: 'Forbidden',
+  404: 'Not Found',
+  480: 'Temporarily Unavailable',
+  486: 'Busy Here',
+  488: 'Not Acceptable Here',
+  503: 'Service Unavailable',
+  603: 'Decline',
+};
+
+/** Token bucket: `rate` new sessions a second with a burst of one second. */
+function rateLimiter(rate: number): () => boolean {
+  if (!(rate > 0)) return () => true;
+  const burst = Math.max(1, rate);
+  let tokens = burst;
+  let last = performance.now();
+  return () => {
+    const now = performance.now();
+    tokens = Math.min(burst, tokens + ((now - last) / 1000) * rate);
+    last = now;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  };
+}
+
+/** Participant ids joined and left between two metadata states, for events. */
+function participantChanges(
+  before: RecordingMetadata | null,
+  after: RecordingMetadata,
+  at: Date,
+): SessionEvent[] {
+  const events: SessionEvent[] = [];
+  for (const p of after.participants) {
+    const old = before?.participants.find((x) => x.id === p.id);
+    if (!old) {
+      events.push({
+        at: p.associateTime ? new Date(p.associateTime) : at,
+        type: 'participant-joined',
+        detail: { participantId: p.id, aor: p.aor, name: p.name },
+      });
+    }
+    if (p.disassociateTime !== undefined && old?.disassociateTime === undefined) {
+      events.push({
+        at: new Date(p.disassociateTime),
+        type: 'participant-left',
+        detail: { participantId: p.id, aor: p.aor, name: p.name },
+      });
+    }
+  }
+  // A complete document that no longer lists someone: they left.
+  if (after.dataMode === 'complete' && before) {
+    for (const p of before.participants) {
+      if (p.disassociateTime === undefined && !after.participants.some((x) => x.id === p.id)) {
+        events.push({
+          at,
+          type: 'participant-left',
+          detail: { participantId: p.id, aor: p.aor, name: p.name },
+        });
+      }
+    }
+  }
+  return events.map((e) => (Number.isNaN(e.at.getTime()) ? { ...e, at } : e));
+}
+
+function emptyMd(): RecordingMetadata {
+  return {
+    dialect: 'unknown',
+    dataMode: 'partial',
+    sessions: [],
+    participants: [],
+    streams: [],
+    participantStreams: [],
+    extensions: {},
+  };
 }
 
 function readMetadata(xml: string | null, log: Logger): RecordingMetadata | null {
@@ -133,17 +233,27 @@ function readMetadata(xml: string | null, log: Logger): RecordingMetadata | null
 export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
   const srf = new Srf();
   const log = o.log.child({ part: 'siprec' });
+  const policy = compilePolicy(o.policy ?? DEFAULT_POLICY);
+  const admitRate = rateLimiter(o.maxCallsPerSecond ?? 0);
+  const retryAfter = String(o.retryAfterSeconds ?? 5);
   let connected = false;
   let closed = false;
-  let sessionVersion = 1;
 
   srf.on('error', (err: Error) => {
     connected = false;
     if (!closed) log.warn({ err: err.message }, 'drachtio connection error; retrying');
   });
 
+  // SRCs probe recorders with OPTIONS and fail over on no answer (SIPREC-NOTES.md).
   (srf as unknown as { options(fn: (req: Srf.SrfRequest, res: Srf.SrfResponse) => void): void }).options(
-    (_req, res) => res.send(200, { headers: { Accept: 'application/sdp, multipart/mixed' } }),
+    (_req, res) =>
+      res.send(200, {
+        headers: {
+          Accept: 'application/sdp, multipart/mixed, application/rs-metadata+xml',
+          Allow: 'INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE',
+          Supported: 'siprec',
+        },
+      }),
   );
 
   srf.invite((req, res) => {
@@ -161,52 +271,236 @@ export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
     try {
       checkRequire(req);
       const { offer, sdp, metadataXml } = parseBody(req);
-      const { record } = planStreams(offer);
-      const md = readMetadata(metadataXml, clog);
-      const participants = md ? participantsForLabels(md) : [];
+      let md = readMetadata(metadataXml, clog);
+      const record = planStreams(offer, md);
+      if (!admitRate()) {
+        throw new Reject(503, 'Service Unavailable', {
+          'Retry-After': '1',
+          Warning: warning(`call rate limit reached (${o.maxCallsPerSecond} new sessions per second)`),
+        });
+      }
+      const decision = policy.decide(partiesOf(md));
+      clog.info(
+        {
+          recognisedBy: recognisedBy(req, metadataXml),
+          policy: { record: decision.record, direction: decision.direction, scope: decision.scope },
+          caller: decision.caller,
+          callee: decision.callee,
+          reason: decision.reason,
+        },
+        'SIPREC INVITE',
+      );
+      if (!decision.record && policy.config.excludedAction === 'decline') {
+        const status = policy.config.declineStatus;
+        throw new Reject(status, REASONS[status] ?? 'Not Recorded', {
+          Warning: warning(`not recorded by policy: ${decision.reason}`),
+        });
+      }
 
       const local = localAddress(req);
       const mediaAddress = o.mediaAddress ?? (isUnspecified(local?.host) ? '127.0.0.1' : local!.host);
-      const started = await o.recording.start({
-        callId,
-        srcAddress: `${req.source_address}:${req.source_port}`,
-        sessionId: md?.sessions[0]?.id ?? null,
-        participants,
-        metadataXml,
-        streams: record,
-      });
-      recordingId = started.recordingId;
-      const ports = started.ports;
-      const localSdp = buildAnswer(sdp, answerStreams(offer, record, ports), mediaAddress, sessionVersion++);
       const contactHost = o.publicAddress ?? local?.host ?? '127.0.0.1';
-      const contact = `<sip:${contactHost}${local ? `:${local.port}` : ''}>;+sip.srs`;
+      const protocol = (req as unknown as { protocol?: string }).protocol;
+      const param = protocol === 'tcp' || protocol === 'tls' ? `;transport=${protocol}` : '';
+      const contact = `<sip:${contactHost}${local ? `:${local.port}` : ''}${param}>;+sip.srs`;
+      let ports: number[] = [];
+      if (decision.record) {
+        const started = await o.recording.start({
+          callId,
+          srcAddress: `${req.source_address}:${req.source_port}`,
+          sessionId: md?.sessions[0]?.id ?? null,
+          participants: md ? participantsForLabels(md) : [],
+          metadataXml,
+          streams: record,
+        });
+        recordingId = started.recordingId;
+        ports = started.ports;
+      }
+      // Every m-line of the offer, recorded or declined (policy-excluded calls: all declined).
+      let slots: Slot[] = offer.map((s) => {
+        const i = record.findIndex((r) => r.index === s.index);
+        const r = record[i];
+        const port = r && decision.record ? (ports[i] ?? 0) : 0;
+        return {
+          index: s.index,
+          label: s.label,
+          port,
+          choice: r && port ? { pt: r.pt, codec: r.codec } : null,
+          telephoneEventPt: r?.telephoneEventPt ?? null,
+          paused: s.direction === 'inactive',
+        };
+      });
+      let version = 1;
+      let lastAnswer = buildAnswer(sdp, answerOf(slots), mediaAddress, version);
       const dialog = await srf.createUAS(req, res, {
-        localSdp,
+        localSdp: lastAnswer,
         headers: { Contact: contact, 'Content-Type': 'application/sdp' },
       });
       const id = recordingId;
-      clog.info({ recordingId: id, ports }, 'SIPREC session answered');
+      clog.info(
+        { recordingId: id, ports },
+        decision.record ? 'SIPREC session answered' : 'SIPREC session answered, not recorded',
+      );
+      if (id === null) return; // nothing to record: the dialog lives until the BYE, answered by drachtio-srf.
 
-      dialog.on('destroy', () => void o.recording.end(id, 'bye'));
-      dialog.on('modify', (mreq: Srf.SrfRequest, mres: Srf.SrfResponse) => {
-        // Re-INVITEs are idempotent here: keep each recorded m-line on its port, decline new ones.
-        try {
-          const next = parseBody(mreq);
-          const answer = buildAnswer(
-            next.sdp,
-            answerStreams(next.offer, record, ports).map((a, i) =>
-              next.offer[i]?.port === 0 ? { ...a, port: 0, choice: null } : a,
-            ),
-            mediaAddress,
-            sessionVersion++,
-          );
-          mres.send(200, { body: answer, headers: { Contact: contact, 'Content-Type': 'application/sdp' } });
-        } catch (err) {
-          const r = err instanceof Reject ? err : new Reject(500, 'Server Internal Error');
-          mres.send(r.status, r.reason, { headers: r.headers });
+      const initiallyPaused = slots.filter((x) => x.port !== 0 && x.paused).map((x) => x.index);
+      if (initiallyPaused.length > 0) {
+        void o.recording
+          .updateStreams(id, { add: [], remove: [], pause: initiallyPaused })
+          .catch((err: unknown) => clog.warn({ err }, 'could not pause the inactive streams'));
+      }
+
+      /** Serialises in-dialog requests: each sees the state the previous one left. */
+      let chain: Promise<unknown> = Promise.resolve();
+      const serial = (fn: () => Promise<void>): void => {
+        chain = chain.then(fn, fn);
+      };
+
+      async function applyMetadata(xml: string | null): Promise<void> {
+        if (xml === null || id === null) return;
+        const update = readMetadata(xml, clog);
+        if (!update) {
+          await o.recording.addEvents(id, [
+            { at: new Date(), type: 'metadata', detail: { xml, parsed: false } },
+          ]);
+          return;
         }
+        const merged = mergeMetadata(md, update);
+        const events = participantChanges(md, merged, new Date());
+        md = merged;
+        const participants = participantsForLabels(merged);
+        await o.recording.updateMetadata(id, {
+          participants,
+          streamIds: streamIdsOf(merged),
+          metadataXml: xml,
+          parsed: {
+            dialect: update.dialect,
+            dataMode: update.dataMode,
+            participants: update.participants.map((p) => p.id),
+            streams: update.streams.map((x) => x.id),
+          },
+        });
+        await o.recording.addEvents(id, events);
+      }
+
+      /** A new offer (re-INVITE or UPDATE with SDP): returns the answer. */
+      async function handleOffer(next: {
+        offer: OfferedStream[];
+        sdp: string;
+        metadataXml: string | null;
+      }): Promise<string> {
+        const plan = planOffer(slots, next.offer);
+        let added: number[] = [];
+        if (id !== null && !plan.unchanged) {
+          // Metadata arriving with the offer names the new streams.
+          const ids = streamIdsOf(
+            next.metadataXml
+              ? mergeMetadata(md, readMetadata(next.metadataXml, clog) ?? md ?? emptyMd())
+              : md,
+          );
+          plan.add = plan.add.map((a) => ({
+            ...a,
+            streamId: a.label === null ? null : (ids[a.label] ?? null),
+          }));
+          added = (
+            await o.recording.updateStreams(id, {
+              add: plan.add,
+              remove: plan.remove,
+              pause: plan.pauseChanges.filter((c) => c.paused).map((c) => c.index),
+              resume: plan.pauseChanges.filter((c) => !c.paused).map((c) => c.index),
+            })
+          ).ports;
+        }
+        slots = applyPlan(slots, next.offer, plan, added);
+        await applyMetadata(next.metadataXml);
+        const candidate = buildAnswer(next.sdp, answerOf(slots), mediaAddress, version);
+        // RFC 3264 §8: the version moves only when the answer changes.
+        if (candidate !== lastAnswer) {
+          version++;
+          lastAnswer = buildAnswer(next.sdp, answerOf(slots), mediaAddress, version);
+        }
+        clog.info(
+          {
+            add: plan.add.length,
+            remove: plan.remove.length,
+            pause: plan.pauseChanges,
+            unchanged: plan.unchanged,
+          },
+          'SIPREC offer in dialog',
+        );
+        return lastAnswer;
+      }
+
+      const fail = (r: Srf.SrfResponse, err: unknown): void => {
+        const x =
+          err instanceof Reject
+            ? err
+            : err instanceof CapacityError
+              ? new Reject(503, 'Service Unavailable', {
+                  'Retry-After': retryAfter,
+                  Warning: warning(err.message),
+                })
+              : new Reject(500, 'Server Internal Error', { Warning: warning('internal error') });
+        if (!(err instanceof Reject)) clog.warn({ err }, 'in-dialog request failed');
+        if (!r.finalResponseSent) r.send(x.status, x.reason, { headers: x.headers });
+      };
+
+      dialog.on('destroy', () => {
+        serial(() => o.recording.end(id, 'bye'));
       });
-      dialog.on('update', (_ureq: Srf.SrfRequest, ures: Srf.SrfResponse) => ures.send(200));
+      // An ACK and a BYE in one read from drachtio: the dialog ended before this listener existed.
+      if (!(dialog as unknown as { connected?: boolean }).connected) serial(() => o.recording.end(id, 'bye'));
+      dialog.on('modify', (mreq: Srf.SrfRequest, mres: Srf.SrfResponse) => {
+        serial(async () => {
+          try {
+            checkRequire(mreq);
+            const answer = await handleOffer(parseBody(mreq));
+            mres.send(200, {
+              body: answer,
+              headers: { Contact: contact, 'Content-Type': 'application/sdp' },
+            });
+          } catch (err) {
+            fail(mres, err);
+          }
+        });
+      });
+      dialog.on('update', (ureq: Srf.SrfRequest, ures: Srf.SrfResponse) => {
+        serial(async () => {
+          try {
+            const contentType = ureq.has('Content-Type') ? ureq.get('Content-Type') : undefined;
+            const raw = ureq.body ?? '';
+            let sdpInside = false;
+            try {
+              sdpInside = raw.trim() !== '' && extractSiprecBody(contentType, raw).sdp !== '';
+            } catch {
+              sdpInside = false;
+            }
+            if (sdpInside) {
+              const answer = await handleOffer(parseBody(ureq));
+              ures.send(200, {
+                body: answer,
+                headers: { Contact: contact, 'Content-Type': 'application/sdp' },
+              });
+              return;
+            }
+            let xml: string | null;
+            try {
+              xml = extractMetadataXml(contentType, raw);
+            } catch (err) {
+              throw new Reject(400, 'Bad Request', { Warning: warning((err as Error).message) });
+            }
+            if (xml === null && raw.trim() !== '') {
+              throw new Reject(415, 'Unsupported Media Type', {
+                Accept: 'application/sdp, multipart/mixed, application/rs-metadata+xml',
+              });
+            }
+            await applyMetadata(xml);
+            ures.send(200);
+          } catch (err) {
+            fail(ures, err);
+          }
+        });
+      });
     } catch (err) {
       if (recordingId) void o.recording.end(recordingId, 'not-answered');
       if (res.finalResponseSent) return;
@@ -216,7 +510,7 @@ export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
       } else if (err instanceof CapacityError) {
         clog.warn({ err: err.message }, 'over capacity');
         res.send(503, 'Service Unavailable', {
-          headers: { 'Retry-After': String(o.retryAfterSeconds ?? 5), Warning: warning(err.message) },
+          headers: { 'Retry-After': retryAfter, Warning: warning(err.message) },
         });
       } else if ((err as { status?: number }).status === 487) {
         clog.info('INVITE cancelled');
@@ -234,7 +528,9 @@ export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
           closed = true;
           srf.disconnect();
           reject(
-            new Error(`drachtio server ${o.drachtio.host}:${o.drachtio.port}: ${err.message} (check DRACHTIO_SECRET)`),
+            new Error(
+              `drachtio server ${o.drachtio.host}:${o.drachtio.port}: ${err.message} (check DRACHTIO_SECRET)`,
+            ),
           );
         }
         return;

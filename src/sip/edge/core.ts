@@ -37,6 +37,8 @@ export interface CoreOptions {
   /** Address put in Via, Contact and hostports. */
   advertised: string;
   port: () => number;
+  /** Bound TLS port (0 when TLS is off). */
+  tlsPort?: () => number;
   send: (peer: Peer, data: Buffer) => void;
   hasConnection: (address: string, port: number) => boolean;
   appsFor: (method: string) => AppConn[];
@@ -166,12 +168,18 @@ export class EdgeCore {
     return this.o.port();
   }
 
+  /** The port a transport listens on: TLS has its own (5061), UDP and TCP share one. */
+  private portFor(transport: TransportName | ''): number {
+    return transport === 'tls' ? (this.o.tlsPort?.() ?? this.port) : this.port;
+  }
+
   private ourContact(transport: TransportName): string {
-    return `<sip:${hostPort(this.o.advertised, this.port)}${transport === 'tcp' ? ';transport=tcp' : ''}>`;
+    const param = transport === 'udp' ? '' : `;transport=${transport}`;
+    return `<sip:${hostPort(this.o.advertised, this.portFor(transport))}${param}>`;
   }
 
   private ourVia(transport: TransportName, branch: string): string {
-    return `SIP/2.0/${transport.toUpperCase()} ${hostPort(this.o.advertised, this.port)};rport;branch=${branch}`;
+    return `SIP/2.0/${transport.toUpperCase()} ${hostPort(this.o.advertised, this.portFor(transport))};rport;branch=${branch}`;
   }
 
   /**
@@ -245,15 +253,18 @@ export class EdgeCore {
     const cseq = pick(/^cseq\s*:/i)[0];
     const isRequest = /^[A-Za-z]+ \S+ SIP\/2\.0/.test(lines[0] ?? '') && !/^ACK /i.test(lines[0] ?? '');
     const where = { remoteAddress: inb.remoteAddress, remotePort: inb.remotePort, transport: inb.transport };
-    if (!isRequest || vias.length === 0 || !from || !to || !callId || !cseq) {
+    // Via, Call-ID and CSeq are what a client matches a response with (RFC 3261 17.1.3); a
+    // missing or broken From/To must not leave the request unanswered.
+    if (!isRequest || vias.length === 0 || !callId || !cseq) {
       this.o.log.warn({ ...where, reason }, 'dropped unparseable sip message');
       return;
     }
     this.o.log.warn({ ...where, reason }, 'answering malformed sip request with 400');
-    const toValue = getTag(to) ? to : `${to};tag=${randomToken()}`;
+    const toBase = to || '<sip:invalid@invalid>';
+    const toValue = getTag(toBase) ? toBase : `${toBase};tag=${randomToken()}`;
     const headers: SipHeader[] = [
       ...vias.map((v) => ({ name: 'Via', value: v })),
-      { name: 'From', value: from },
+      { name: 'From', value: from || '<sip:invalid@invalid>' },
       { name: 'To', value: toValue },
       { name: 'Call-ID', value: callId },
       { name: 'CSeq', value: cseq },
@@ -417,6 +428,9 @@ export class EdgeCore {
             { name: 'Accept', value: 'application/sdp, multipart/mixed' },
           ]),
         );
+      } else if (req.method === 'BYE') {
+        // RFC 3261 15.1.2: a BYE that matches no dialog gets 481.
+        this.txns.respond(txn, 481, this.edgeResponse(req, 481, txn.toTag));
       } else {
         this.o.log.warn({ method: req.method, callId }, 'no application for request; answering 503');
         this.txns.respond(txn, 503, this.edgeResponse(req, 503, txn.toTag));
@@ -426,7 +440,7 @@ export class EdgeCore {
     txn.owner = app;
     this.toApp(
       app,
-      `sip|network|${txn.receivedLength}|${inb.transport}|${inb.remoteAddress}|${inb.remotePort}|${stamp()}|${txn.id}||${this.o.advertised}|${this.port}|`,
+      `sip|network|${txn.receivedLength}|${inb.transport}|${inb.remoteAddress}|${inb.remotePort}|${stamp()}|${txn.id}||${this.o.advertised}|${this.portFor(inb.transport)}|`,
       raw,
     );
   }
@@ -488,7 +502,7 @@ export class EdgeCore {
     }
     this.toApp(
       invite.owner as AppConn | undefined,
-      `sip|network|${inb.data.length}|${inb.transport}|${inb.remoteAddress}|${inb.remotePort}|${stamp()}|${txn.id}||${this.o.advertised}|${this.port}|`,
+      `sip|network|${inb.data.length}|${inb.transport}|${inb.remoteAddress}|${inb.remotePort}|${stamp()}|${txn.id}||${this.o.advertised}|${this.portFor(inb.transport)}|`,
       raw,
     );
   }

@@ -41,6 +41,7 @@ export async function startSipEdge(opts: SipEdgeOptions): Promise<SipEdge> {
     host: opts.sip.host,
     port: opts.sip.port,
     transports,
+    tls: opts.sip.tls,
     log,
     onMessage: (m) => ref.core?.onNetwork(m),
   });
@@ -52,10 +53,12 @@ export async function startSipEdge(opts: SipEdgeOptions): Promise<SipEdge> {
       secret: opts.control.secret,
       version: EDGE_VERSION,
       hostports: () =>
-        ['tcp', 'udp']
-          .filter((t) => transports.includes(t as TransportName))
-          .map((t) => `${t}/${advertised}:${transport.port}`)
-          .join(','),
+        [
+          ...['tcp', 'udp']
+            .filter((t) => transports.includes(t as TransportName))
+            .map((t) => `${t}/${advertised}:${transport.port}`),
+          ...(transport.tlsPort ? [`tls/${advertised}:${transport.tlsPort}`] : []),
+        ].join(','),
       log,
       handlers: {
         onSip: (conn, msgId, leader, sip) => ref.core?.onAppSip(conn, msgId, leader, sip),
@@ -66,12 +69,21 @@ export async function startSipEdge(opts: SipEdgeOptions): Promise<SipEdge> {
     await transport.close();
     throw err;
   }
+  const responsesSent = new Map<number, number>();
   const core = new EdgeCore({
     log,
     timers: { t1, t2, t4: t1 >= 500 ? 5000 : 10 * t1 },
     advertised,
     port: () => transport.port,
-    send: (peer, data) => transport.send(peer.transport, peer.address, peer.port, data),
+    tlsPort: () => transport.tlsPort,
+    send: (peer, data) => {
+      // Count responses by status for /metrics ("SIP/2.0 NNN ..."; retransmissions included).
+      if (data.length > 12 && data[0] === 0x53 && data.toString('latin1', 0, 8) === 'SIP/2.0 ') {
+        const code = Number(data.toString('latin1', 8, 11));
+        responsesSent.set(code, (responsesSent.get(code) ?? 0) + 1);
+      }
+      return transport.send(peer.transport, peer.address, peer.port, data);
+    },
     hasConnection: (a, p) => transport.hasConnection(a, p),
     appsFor: (m) => control.appsFor(m),
   });
@@ -79,6 +91,7 @@ export async function startSipEdge(opts: SipEdgeOptions): Promise<SipEdge> {
     {
       sip: `${opts.sip.host}:${transport.port}`,
       transports,
+      tls: transport.tlsPort ? `${opts.sip.host}:${transport.tlsPort}` : 'off',
       control: `${opts.control.host}:${control.port}`,
     },
     'sip edge listening',
@@ -90,9 +103,13 @@ export async function startSipEdge(opts: SipEdgeOptions): Promise<SipEdge> {
     get sipPort() {
       return transport.port;
     },
+    get tlsPort() {
+      return transport.tlsPort;
+    },
     get controlPort() {
       return control.port;
     },
+    responsesSent,
     close() {
       closing ??= (async () => {
         core.close();

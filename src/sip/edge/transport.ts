@@ -5,11 +5,12 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
+import tls from 'node:tls';
 import { ParseError } from '../../errors.js';
 import { frameStream } from './message.js';
 import type { EdgeLogger } from './types.js';
 
-export type TransportName = 'udp' | 'tcp';
+export type TransportName = 'udp' | 'tcp' | 'tls';
 
 export interface Inbound {
   data: Buffer;
@@ -22,6 +23,8 @@ export interface TransportOptions {
   host: string;
   port: number;
   transports: TransportName[];
+  /** SIP over TLS (RFC 3261 26.2.1) on its own port, usually 5061, when a certificate is given. */
+  tls?: { host?: string; port: number; cert: string | Buffer; key: string | Buffer } | undefined;
   log: EdgeLogger;
   onMessage: (msg: Inbound) => void;
 }
@@ -37,6 +40,8 @@ function key(address: string, port: number): string {
 export class SipTransport {
   private udp?: dgram.Socket;
   private tcp?: net.Server;
+  private tlsServer?: tls.Server;
+  private tlsBoundPort = 0;
   private readonly conns = new Map<string, net.Socket>();
   private closed = false;
   private boundPort = 0;
@@ -61,6 +66,11 @@ export class SipTransport {
 
   get port(): number {
     return this.boundPort;
+  }
+
+  /** Bound TLS port, 0 when TLS is off. */
+  get tlsPort(): number {
+    return this.tlsBoundPort;
   }
 
   private async listen(port: number): Promise<void> {
@@ -89,7 +99,7 @@ export class SipTransport {
       p = udp.address().port;
     }
     if (transports.includes('tcp')) {
-      const server = net.createServer((sock) => this.adopt(sock));
+      const server = net.createServer((sock) => this.adopt(sock, 'tcp'));
       this.tcp = server;
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -103,9 +113,25 @@ export class SipTransport {
       if (addr && typeof addr === 'object') p = addr.port;
     }
     this.boundPort = p;
+    if (this.opts.tls) {
+      const t = this.opts.tls;
+      const server = tls.createServer({ cert: t.cert, key: t.key }, (sock) => this.adopt(sock, 'tls'));
+      this.tlsServer = server;
+      server.on('tlsClientError', (err) => log.debug({ err: String(err) }, 'sip tls handshake failed'));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(t.port, t.host ?? host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      server.on('error', (err) => log.error({ err: String(err) }, 'sip tls listener error'));
+      const addr = server.address();
+      this.tlsBoundPort = addr && typeof addr === 'object' ? addr.port : t.port;
+    }
   }
 
-  private adopt(sock: net.Socket): void {
+  private adopt(sock: net.Socket, transport: 'tcp' | 'tls'): void {
     const remoteAddress = sock.remoteAddress ?? '';
     const remotePort = sock.remotePort ?? 0;
     const k = key(remoteAddress, remotePort);
@@ -125,7 +151,7 @@ export class SipTransport {
           } else {
             this.opts.onMessage({
               data: buf.subarray(0, f.length),
-              transport: 'tcp',
+              transport,
               remoteAddress,
               remotePort,
             });
@@ -164,12 +190,16 @@ export class SipTransport {
       existing.write(data);
       return;
     }
-    const sock = net.connect({ host: address, port });
+    // A TLS peer is normally reached over the connection it opened; a new one is verified as usual.
+    const sock: net.Socket =
+      transport === 'tls'
+        ? tls.connect({ host: address, port, servername: net.isIP(address) ? undefined : address })
+        : net.connect({ host: address, port });
     // Register under the peer's address at once so that further sends queue on this socket.
     this.conns.set(key(address, port), sock);
-    sock.once('connect', () => {
+    sock.once(transport === 'tls' ? 'secureConnect' : 'connect', () => {
       this.conns.delete(key(address, port));
-      this.adopt(sock);
+      this.adopt(sock, transport);
     });
     sock.on('error', (err) =>
       this.opts.log.warn({ address, port, err: String(err) }, 'sip tcp connect failed'),
@@ -192,9 +222,12 @@ export class SipTransport {
     this.conns.clear();
     const udp = this.udp;
     const tcp = this.tcp;
+    const tlsServer = this.tlsServer;
     this.udp = undefined;
     this.tcp = undefined;
+    this.tlsServer = undefined;
     await Promise.all([
+      tlsServer ? new Promise<void>((r) => tlsServer.close(() => r())) : undefined,
       udp ? new Promise<void>((r) => udp.close(() => r())) : undefined,
       tcp ? new Promise<void>((r) => tcp.close(() => r())) : undefined,
     ]);

@@ -8,7 +8,14 @@ export interface EdgeLogger {
 }
 
 export interface SipEdgeOptions {
-  sip: { host: string; port: number; publicAddress?: string; transports?: ('udp' | 'tcp')[] };
+  sip: {
+    host: string;
+    port: number;
+    publicAddress?: string;
+    transports?: ('udp' | 'tcp')[];
+    /** SIP over TLS on its own port (5061 by convention; 0 = any) with this PEM certificate and key. */
+    tls?: { port: number; cert: string | Buffer; key: string | Buffer };
+  };
   control: { host: string; port: number; secret: string };
   log: EdgeLogger;
   /** RFC 3261 timers in milliseconds: T1 (default 500) and T2 (default 4000). */
@@ -18,8 +25,12 @@ export interface SipEdgeOptions {
 export interface SipEdge {
   /** Bound SIP port (UDP and TCP share it); known after start, also when 0 was asked for. */
   readonly sipPort: number;
+  /** Bound TLS port, 0 when TLS is off. */
+  readonly tlsPort: number;
   /** Bound drachtio control port. */
   readonly controlPort: number;
+  /** SIP responses sent, by status code (retransmissions included), for /metrics. */
+  readonly responsesSent: ReadonlyMap<number, number>;
   /** Stop listening, cancel timers and close app connections. Safe to call twice. */
   close(): Promise<void>;
 }

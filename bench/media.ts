@@ -1,0 +1,227 @@
+/**
+ * `npm run bench:media`: how many concurrent calls the native media engine records without loss on
+ * this machine, with the RTP sender running on the same machine.
+ *
+ * For each N (calls; two RTP streams each, 50 packets/s per stream, 20 ms u-law):
+ *   1. engine: N sessions opened in this process's engine, native/bench/rtpbench.cc sends for D
+ *      seconds with sendmmsg, the sessions are closed and their counters summed;
+ *   2. sink: the same sender against a bare epoll + recvmmsg sink (rtpbench sink) on the same ports.
+ * Then a saturation run: the sender as fast as it can, engine vs sink, at SATURATE calls.
+ * Prints a table: packets sent/recorded, loss, the engine's CPU (% of one core) and memory per call,
+ * what the bare sink received of the same load, and from the saturation run the engine/sink
+ * packet-rate ratio. Not a test: it asserts nothing.
+ *
+ * Ports: even ports from BENCH_PORT up, skipping any another process holds (engine and sink each
+ * bind their own and the sender sends only to the ports of the run's receiver). Options (env): BENCH_CALLS="500,1000,2000" BENCH_SECONDS=5
+ * BENCH_SATURATE=2000 BENCH_PORT=20000
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loadMediaEngine, PortInUseError } from '../src/media/index.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const TOOL = join(ROOT, 'build', 'bench', 'rtpbench');
+const CALLS = (process.env.BENCH_CALLS ?? '250,500,1000,1500,2000,2500,3000').split(',').map(Number);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const SATURATE = Number(process.env.BENCH_SATURATE ?? 2000);
+const BASE_PORT = Number(process.env.BENCH_PORT ?? 20000);
+const WORK = mkdtempSync(join(tmpdir(), 'srs-bench-'));
+const PORTS_FILE = join(WORK, 'ports');
+const HOST = '127.0.0.1';
+
+function build(): void {
+  mkdirSync(join(ROOT, 'build', 'bench'), { recursive: true });
+  execFileSync('g++', ['-O2', '-std=c++17', '-o', TOOL, join(ROOT, 'native', 'bench', 'rtpbench.cc')], {
+    stdio: 'inherit',
+  });
+}
+
+interface SendResult {
+  sent: number;
+  errors: number;
+  seconds: number;
+  cpuSeconds: number;
+}
+interface SinkResult {
+  received: number;
+  seconds: number;
+  cpuSeconds: number;
+}
+
+/** Runs rtpbench; resolves with its last JSON line. `onReady` fires on its "ready" line. */
+function tool<T>(args: string[], onReady?: () => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(TOOL, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (onReady && out.includes('ready\n')) {
+        const f = onReady;
+        onReady = undefined;
+        f();
+      }
+    });
+    p.once('error', reject);
+    p.once('close', (code) => {
+      const line = out.trim().split('\n').pop() ?? '';
+      if (code !== 0 || !line.startsWith('{'))
+        reject(new Error(`rtpbench ${args.join(' ')} failed (${code}): ${out}`));
+      else resolve(JSON.parse(line) as T);
+    });
+  });
+}
+
+const send = (legs: number, seconds: number, rate: string): Promise<SendResult> =>
+  tool<SendResult>(['send', HOST, PORTS_FILE, String(legs), String(seconds), rate]);
+
+interface EngineRun {
+  send: SendResult;
+  recorded: number;
+  lost: number;
+  cpuSeconds: number;
+  rssPerCallKiB: number;
+  heapPerCallKiB: number;
+}
+
+async function engineRun(calls: number, seconds: number, rate: string): Promise<EngineRun> {
+  const spoolRoot = mkdtempSync(join(WORK, 'spool-'));
+  const engine = loadMediaEngine({ bindAddress: HOST });
+  engine.onEvents(() => {});
+  try {
+    if (global.gc) global.gc();
+    const mem0 = process.memoryUsage();
+    const ports: number[] = [];
+    let next = BASE_PORT;
+    for (let c = 0; c < calls; c++) {
+      for (;;) {
+        if (next + 2 > 65534) throw new Error(`not enough free even ports from ${BASE_PORT}`);
+        const pair = [next, next + 2];
+        next += 4;
+        try {
+          engine.openSession({
+            recordingId: `bench-${c}`,
+            spoolDir: join(spoolRoot, String(c)),
+            legs: pair.map((port, l) => ({
+              legId: `leg${l}`,
+              port,
+              payloadTypes: { 0: 'PCMU' as const, 8: 'PCMA' as const, 101: 'telephone-event' as const },
+            })),
+          });
+          ports.push(...pair);
+          break;
+        } catch (err) {
+          if (!(err instanceof PortInUseError)) throw err;
+          rmSync(join(spoolRoot, String(c)), { recursive: true, force: true });
+        }
+      }
+    }
+    writeFileSync(PORTS_FILE, ports.join('\n') + '\n');
+    const cpu0 = process.cpuUsage();
+    const s = await send(2 * calls, seconds, rate);
+    await sleep(300); // the last packets reach the sockets and the worker
+    const cpu = process.cpuUsage(cpu0);
+    const mem1 = process.memoryUsage();
+    let recorded = 0;
+    let lost = 0;
+    for (let c = 0; c < calls; c++) {
+      const st = engine.closeSession(`bench-${c}`);
+      for (const l of st?.legs ?? []) {
+        recorded += l.packetsReceived;
+        lost += l.packetsLost;
+      }
+    }
+    return {
+      send: s,
+      recorded,
+      lost,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      rssPerCallKiB: (mem1.rss - mem0.rss) / 1024 / calls,
+      heapPerCallKiB: (mem1.heapUsed + mem1.external - mem0.heapUsed - mem0.external) / 1024 / calls,
+    };
+  } finally {
+    engine.close();
+    rmSync(spoolRoot, { recursive: true, force: true });
+  }
+}
+
+async function sinkRun(
+  calls: number,
+  seconds: number,
+  rate: string,
+): Promise<{ send: SendResult; sink: SinkResult }> {
+  let ready!: () => void;
+  const isReady = new Promise<void>((r) => (ready = r));
+  // The sink binds its own free ports and lists them; the sender then sends only to those.
+  const sink = tool<SinkResult>(
+    ['sink', HOST, PORTS_FILE, String(2 * calls), String(seconds), String(BASE_PORT)],
+    ready,
+  );
+  await isReady;
+  const s = await send(2 * calls, seconds, rate);
+  return { send: s, sink: await sink };
+}
+
+const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+
+async function main(): Promise<void> {
+  build();
+  console.log(
+    `media engine benchmark: ${SECONDS} s per run, 2 streams per call at 50 packets/s, sender (sendmmsg) on this machine`,
+  );
+  console.log(
+    'calls | offered pkt/s (target) | sent pkts | recorded | loss | sink recv | engine CPU (of 1 core) | CPU per call | RSS per call | sender CPU',
+  );
+  let best = 0;
+  for (const calls of CALLS) {
+    const e = await engineRun(calls, SECONDS, '50');
+    const k = await sinkRun(calls, SECONDS, '50');
+    const loss = e.send.sent - e.recorded;
+    // The sender keeps an absolute schedule; if it ran long, it could not offer the full rate.
+    const kept = e.send.seconds <= SECONDS * 1.03;
+    if (loss === 0 && e.send.errors === 0 && kept) best = Math.max(best, calls);
+    console.log(
+      [
+        calls,
+        `${Math.round(e.send.sent / e.send.seconds)} (${calls * 100})${kept ? '' : ' sender overloaded'}`,
+        e.send.sent,
+        e.recorded,
+        `${loss} (${pct(loss / Math.max(1, e.send.sent))})`,
+        `${k.sink.received} of ${k.send.sent}`,
+        pct(e.cpuSeconds / e.send.seconds),
+        `${((1000 * e.cpuSeconds) / e.send.seconds / calls).toFixed(3)} ms/s`,
+        `${e.rssPerCallKiB.toFixed(1)} KiB`,
+        pct(e.send.cpuSeconds / e.send.seconds),
+      ].join(' | '),
+    );
+  }
+  console.log(`highest N with zero loss: ${best} calls (${best * 100} packets/s)`);
+
+  const e = await engineRun(SATURATE, 3, 'max');
+  const k = await sinkRun(SATURATE, 3, 'max');
+  const engineRate = e.recorded / e.send.seconds;
+  const sinkRate = k.sink.received / k.send.seconds;
+  console.log(
+    `saturation (${SATURATE} calls, sender as fast as it can for 3 s): engine recorded ${Math.round(engineRate)} pkt/s ` +
+      `of ${Math.round(e.send.sent / e.send.seconds)} sent; bare recvmmsg sink ${Math.round(sinkRate)} pkt/s of ` +
+      `${Math.round(k.send.sent / k.send.seconds)} sent; ratio ${(engineRate / sinkRate).toFixed(3)}`,
+  );
+  // With one sender on a 2-core machine the sender is usually the limit, so also compare the CPU
+  // each receiver spends per packet: the capacity ratio if the receiver had a core to itself.
+  const engineUs = (1e6 * e.cpuSeconds) / Math.max(1, e.recorded);
+  const sinkUs = (1e6 * k.sink.cpuSeconds) / Math.max(1, k.sink.received);
+  console.log(
+    `CPU per packet: engine ${engineUs.toFixed(2)} us (parse, reorder, spool, events; JS thread included), ` +
+      `bare sink ${sinkUs.toFixed(2)} us; per-core capacity ratio ${(sinkUs / engineUs).toFixed(3)} ` +
+      `(~${Math.round(1e6 / engineUs)} vs ~${Math.round(1e6 / sinkUs)} packets/s per core)`,
+  );
+}
+
+try {
+  await main();
+} finally {
+  rmSync(WORK, { recursive: true, force: true });
+}

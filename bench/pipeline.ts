@@ -1,0 +1,234 @@
+/**
+ * `npm run bench:pipeline`: the whole post-call pipeline against bare ffmpeg, in one run.
+ *
+ * Builds BENCH_CALLS (default 500) finished calls of BENCH_SECONDS (default 60) s each: two
+ * native-format leg spools per call (two speakers taking turns, speech-band tones and noise). Then:
+ *   1. bare ffmpeg: the same WAVs the mixer produces, encoded to MP3 with the pipeline's settings,
+ *      `ffmpeg -i x.wav -ac 1 -ar 8000 -b:a 32k x.mp3`, with the pipeline's concurrency;
+ *   2. the pipeline: catalogue rows in an embedded Postgres, pg-boss jobs, native mix, MP3,
+ *      OpenPGP encryption of WAV and MP3, hashes, catalogue + chain, plaintext wiped.
+ * In BENCH_ROUNDS (default 5) interleaved rounds. Reports recordings/s, audio minutes per CPU-second (this process + its ffmpeg children; the
+ * Postgres server's own CPU is not counted) and the ratio pipeline/ffmpeg (target >= 0.85).
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
+import { createLogger } from '../src/log.js';
+import { loadMediaEngine } from '../src/media/index.js';
+import { linearToUlaw } from '../src/media/reference/index.js';
+import { ensureKeyPair, startPipeline } from '../src/pipeline/index.js';
+import { openDatabase } from '../src/store/db.js';
+
+const CALLS = Number(process.env.BENCH_CALLS ?? 500);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5));
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? availableParallelism());
+const MP3 = { bitrateKbps: 32, sampleRate: 8000 };
+const log = createLogger('silent');
+const profile = process.env.BENCH_PROFILE === '1';
+const stepMs = new Map<string, number>();
+const lastStep = new Map<string, number>();
+
+/** CPU seconds of this process and of its reaped children (ffmpeg), from /proc/self/stat. */
+function cpuSeconds(): number {
+  const f = readFileSync('/proc/self/stat', 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  // utime, stime, cutime, cstime are fields 14..17 (1-based), i.e. 11..14 after the ')'.
+  const ticks = [11, 12, 13, 14].reduce((s, i) => s + Number(fields[i]), 0);
+  return ticks / 100;
+}
+
+/** One leg: speech-like bursts (two tones + noise) in its half of each 4 s turn, silence otherwise. */
+function legSpool(seconds: number, leg: number, seed: number): Buffer {
+  const head = Buffer.alloc(16);
+  head.write('SRSPOOL1', 0, 'latin1');
+  head.writeUInt32LE(8000, 8);
+  const parts: Buffer[] = [head];
+  let x = seed;
+  const f1 = 300 + ((seed * 37) % 400);
+  for (let off = 0; off < seconds * 8000; off += 160) {
+    const turn = Math.floor(off / 16000) % 2 === leg;
+    if (!turn) continue; // a gap in the spool: silence on the timeline
+    const rec = Buffer.alloc(6 + 160);
+    rec.writeUInt32LE(off, 0);
+    rec.writeUInt16LE(160, 4);
+    for (let i = 0; i < 160; i++) {
+      x = (x * 1103515245 + 12345) & 0x7fffffff;
+      const t = (off + i) / 8000;
+      const s =
+        6000 * Math.sin(2 * Math.PI * f1 * t) +
+        3000 * Math.sin(2 * Math.PI * 2.7 * f1 * t) +
+        ((x % 2000) - 1000);
+      rec[6 + i] = linearToUlaw(Math.round(s));
+    }
+    parts.push(rec);
+  }
+  return Buffer.concat(parts);
+}
+
+function runFfmpeg(args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(ffmpegInstaller.path, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
+    p.once('error', reject);
+    p.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg exited ${code}: ${err}`))));
+  });
+}
+
+async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (next < items.length) await fn(items[next++] as T);
+    }),
+  );
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'srs-bench-pipeline-'));
+  const dataDir = join(dir, 'data');
+  const engine = loadMediaEngine({ bindAddress: '127.0.0.1' });
+  process.stdout.write(
+    `bench:pipeline  ${CALLS} calls x ${SECONDS} s (${((CALLS * SECONDS) / 60).toFixed(0)} audio minutes), ` +
+      `concurrency ${CONCURRENCY}, MP3 ${MP3.bitrateKbps} kbit/s ${MP3.sampleRate} Hz\n`,
+  );
+  try {
+    const db = await openDatabase({ dataDir, log, poolSize: CONCURRENCY * 2 + 4 });
+    const key = await ensureKeyPair({ keysDir: join(dataDir, 'keys'), passphrase: 'bench', log, db });
+    // Spools for the pipeline, and the same calls mixed to WAV for the ffmpeg baseline.
+    const ids: string[] = [];
+    const wavDir = join(dir, 'wav');
+    await mkdir(wavDir);
+    const legs = [legSpool(SECONDS, 0, 1), legSpool(SECONDS, 1, 2)];
+    for (let i = 0; i < CALLS; i++) {
+      const id = randomUUID();
+      ids.push(id);
+      const spool = join(dataDir, 'spool', id);
+      await mkdir(spool, { recursive: true });
+      await writeFile(join(spool, 'leg0.spool'), legs[0] as Buffer);
+      await writeFile(join(spool, 'leg1.spool'), legs[1] as Buffer);
+      await db.recordings.create({
+        id,
+        sessionId: `bench-${i}`,
+        callId: `bench-${i}@bench`,
+        srcAddress: '127.0.0.1:5060',
+        startedAt: new Date(),
+        participants: [
+          { participantId: 'a', aor: `sip:${1000 + i}@pbx`, name: 'A', sendsLabels: ['1'] },
+          { participantId: 'b', aor: 'sip:2000@pbx', name: 'B', sendsLabels: ['2'] },
+        ],
+        streams: [
+          { label: '1', streamId: null, legId: 'leg0', codec: 'PCMU', port: 20000 },
+          { label: '2', streamId: null, legId: 'leg1', codec: 'PCMU', port: 20002 },
+        ],
+        metadataXml: null,
+      });
+      await db.recordings.markEnded(id, new Date(), SECONDS * 1000, null);
+    }
+    // The baseline's inputs: the mixer's own output for each call (mixing is not timed here).
+    const wavs: string[] = [];
+    const firstSpool = join(dataDir, 'spool', ids[0] as string);
+    const refWav = join(wavDir, 'ref.wav');
+    await engine.mix({ spoolDir: firstSpool, wavPath: refWav });
+    const ref = readFileSync(refWav);
+    for (let i = 0; i < CALLS; i++) {
+      const p = join(wavDir, `${i}.wav`);
+      await writeFile(p, ref);
+      wavs.push(p);
+    }
+
+    // The two are run in interleaved rounds (ffmpeg on one slice, the pipeline on the same-sized
+    // next slice, ...) so that load from anything else on the machine hits both alike.
+    const pipeline = await startPipeline({
+      db,
+      mixer: engine,
+      dataDir,
+      log,
+      concurrency: CONCURRENCY,
+      mp3: MP3,
+      key: { fingerprint: key.fingerprint, publicKeyArmored: key.publicKeyArmored },
+      pollingIntervalSeconds: 0.5,
+      afterStep: profile
+        ? (step, id) => {
+            const now = performance.now();
+            const last = lastStep.get(id);
+            if (last !== undefined) stepMs.set(step, (stepMs.get(step) ?? 0) + now - last);
+            lastStep.set(id, now);
+          }
+        : undefined,
+    });
+    let ffWall = 0;
+    let ffCpu = 0;
+    let plWall = 0;
+    let plCpu = 0;
+    const per = Math.ceil(CALLS / ROUNDS);
+    for (let r = 0; r < ROUNDS; r++) {
+      const slice = [r * per, Math.min(CALLS, (r + 1) * per)] as const;
+      // 1. bare ffmpeg
+      let c0 = cpuSeconds();
+      let t0 = process.hrtime.bigint();
+      await pool(wavs.slice(...slice), CONCURRENCY, (w) =>
+        runFfmpeg([
+          '-hide_banner',
+          '-nostats',
+          '-loglevel',
+          'error',
+          '-y',
+          '-i',
+          w,
+          '-vn',
+          '-acodec',
+          'libmp3lame',
+          '-ac',
+          '1',
+          '-ar',
+          String(MP3.sampleRate),
+          '-b:a',
+          `${MP3.bitrateKbps}k`,
+          '-f',
+          'mp3',
+          `${w}.mp3`,
+        ]),
+      );
+      ffWall += Number(process.hrtime.bigint() - t0) / 1e9;
+      ffCpu += cpuSeconds() - c0;
+      // 2. the pipeline
+      c0 = cpuSeconds();
+      t0 = process.hrtime.bigint();
+      for (const id of ids.slice(...slice)) await pipeline.enqueueFinalize(id);
+      await pipeline.idle();
+      plWall += Number(process.hrtime.bigint() - t0) / 1e9;
+      plCpu += cpuSeconds() - c0;
+    }
+    await pipeline.stop();
+    const stored = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM recordings WHERE state = 'stored'`,
+    );
+    await db.close();
+
+    const minutes = (CALLS * SECONDS) / 60;
+    if (profile)
+      process.stdout.write(
+        `per-step ms per recording (BENCH_PROFILE): ${[...stepMs].map(([k, v]) => `${k} ${(v / CALLS).toFixed(1)}`).join(', ')}\n`,
+      );
+    const line = (name: string, wall: number, cpu: number) =>
+      `${name.padEnd(14)} ${wall.toFixed(1).padStart(7)} s wall  ${(CALLS / wall).toFixed(2).padStart(7)} recordings/s  ` +
+      `${cpu.toFixed(1).padStart(7)} CPU-s  ${(minutes / cpu).toFixed(2).padStart(6)} audio min/CPU-s\n`;
+    process.stdout.write(line('bare ffmpeg', ffWall, ffCpu));
+    process.stdout.write(line('pipeline', plWall, plCpu));
+    process.stdout.write(
+      `stored ${stored.rows[0]?.n}/${CALLS}; pipeline/ffmpeg rate ratio ${(ffWall / plWall).toFixed(3)} (target >= 0.85); ` +
+        `CPU cost ratio ffmpeg/pipeline ${(ffCpu / plCpu).toFixed(3)}\n`,
+    );
+  } finally {
+    engine.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

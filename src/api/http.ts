@@ -1,0 +1,123 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** Small HTTP helpers: JSON replies, a typed error carrying its status, a body reader, a router. */
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export const badRequest = (m: string) => new HttpError(400, m);
+export const unauthorized = (m = 'authentication required') => new HttpError(401, m);
+export const forbidden = (m: string) => new HttpError(403, m);
+export const notFound = (m: string) => new HttpError(404, m);
+export const conflict = (m: string) => new HttpError(409, m);
+
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    ...headers,
+  });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, err: HttpError): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendJson(res, err.status, { error: err.message, status: err.status }, err.headers);
+}
+
+/** Reads a JSON body of at most `max` bytes; 400 on bad JSON, 413 when too large, 415 on a wrong type. */
+export async function readJson(req: IncomingMessage, max = 64 * 1024): Promise<Record<string, unknown>> {
+  const type = req.headers['content-type'] ?? '';
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > max) throw new HttpError(413, `request body larger than ${max} bytes`);
+    chunks.push(chunk);
+  }
+  if (size === 0) return {};
+  if (!/^application\/json\b/i.test(type)) throw new HttpError(415, 'request body must be application/json');
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw badRequest('request body is not valid JSON');
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw badRequest('request body must be a JSON object');
+  return v as Record<string, unknown>;
+}
+
+export function clientIp(req: IncomingMessage): string {
+  return req.socket.remoteAddress ?? '';
+}
+
+export type Params = Record<string, string>;
+export type Handler<C> = (ctx: C, params: Params) => Promise<void> | void;
+
+interface Route<C> {
+  method: string;
+  re: RegExp;
+  names: string[];
+  handler: Handler<C>;
+}
+
+/** Routes by method and path pattern ('/recordings/:id/notes'). */
+export class Router<C> {
+  readonly #routes: Route<C>[] = [];
+
+  add(method: string, pattern: string, handler: Handler<C>): this {
+    const names: string[] = [];
+    const re = new RegExp(
+      '^' +
+        pattern.replace(/:([a-zA-Z]+)/g, (_m, n: string) => {
+          names.push(n);
+          return '([^/]+)';
+        }) +
+        '$',
+    );
+    this.#routes.push({ method, re, names, handler });
+    return this;
+  }
+
+  /** The handler and params for a request, or an HttpError (404, or 405 with Allow). */
+  match(method: string, path: string): { handler: Handler<C>; params: Params } | HttpError {
+    const allowed: string[] = [];
+    for (const r of this.#routes) {
+      const m = r.re.exec(path);
+      if (!m) continue;
+      if (r.method !== method && !(method === 'HEAD' && r.method === 'GET')) {
+        allowed.push(r.method);
+        continue;
+      }
+      const params: Params = {};
+      r.names.forEach((n, i) => {
+        try {
+          params[n] = decodeURIComponent(m[i + 1] ?? '');
+        } catch {
+          params[n] = '';
+        }
+      });
+      return { handler: r.handler, params };
+    }
+    if (allowed.length > 0)
+      return new HttpError(405, `method ${method} not allowed here`, { allow: allowed.join(', ') });
+    return notFound(`no such endpoint: ${method} ${path}`);
+  }
+}

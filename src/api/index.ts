@@ -1,0 +1,73 @@
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../log.js';
+import type { SessionStats } from '../media/types.js';
+import type { Database } from '../store/db.js';
+import { participantFilter, type Principal } from '../store/users.js';
+import { ArtifactReader, type PrivateKeyLoader } from './artifacts.js';
+import { Authenticator } from './auth.js';
+import { instrument, type Ops, type OpsSources } from './ops.js';
+import { buildApi } from './routes.js';
+import { ensureFirstAdmin } from './server.js';
+
+export { startHttpServer, ensureFirstAdmin } from './server.js';
+export { Authenticator } from './auth.js';
+
+/** Where `npm run build:web` puts the console. */
+export const WEB_DIST = fileURLToPath(new URL('../../web/dist/', import.meta.url));
+
+export interface ConsoleApiOptions {
+  db: Database;
+  live: OpsSources['live'];
+  stats: (recordingId: string) => SessionStats | undefined;
+  dataDir: string;
+  adminToken: string;
+  adminPassword?: string | undefined;
+  sessionTtlMinutes: number;
+  /** Unlocks the recording private key; null when the server has no passphrase (no playback). */
+  loadKey: PrivateKeyLoader | null;
+  jobs?: OpsSources['jobs'];
+  sipResponses?: OpsSources['sipResponses'];
+  monitor?: OpsSources['monitor'];
+  log: Logger;
+}
+
+export interface ConsoleApi {
+  api: ReturnType<typeof buildApi>;
+  auth: Authenticator;
+  ops: Ops;
+  /** The live-call filter of a principal, for the monitor. */
+  filterFor: (who: Principal) => ReturnType<typeof participantFilter>;
+  /** Set when this start created the first admin without SRS_ADMIN_PASSWORD (print it once). */
+  generatedAdminPassword?: string | undefined;
+}
+
+/** Builds the REST API, its authentication, the first admin user and the metrics. */
+export async function buildConsoleApi(o: ConsoleApiOptions): Promise<ConsoleApi> {
+  const sessionTtlMs = o.sessionTtlMinutes * 60_000;
+  const generatedAdminPassword = await ensureFirstAdmin(o.db.users, o.db.audit, o.adminPassword, o.log);
+  const auth = new Authenticator({ users: o.db.users, adminToken: o.adminToken, sessionTtlMs });
+  const ops = instrument({
+    live: o.live,
+    stats: o.stats,
+    jobs: o.jobs,
+    sipResponses: o.sipResponses,
+    monitor: o.monitor,
+  });
+  const api = buildApi({
+    db: o.db,
+    auth,
+    live: o.live,
+    stats: o.stats,
+    artifacts: new ArtifactReader(o.dataDir, o.loadKey),
+    dataDir: o.dataDir,
+    sessionTtlMs,
+    log: o.log,
+  });
+  return {
+    api,
+    auth,
+    ops,
+    filterFor: (who) => participantFilter(o.db.users, who),
+    generatedAdminPassword,
+  };
+}

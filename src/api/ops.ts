@@ -1,0 +1,171 @@
+import type { SessionStats } from '../media/types.js';
+import type { ActiveCall, RecordingEvent } from '../recording/types.js';
+import { Metrics } from './metrics.js';
+
+/**
+ * The server's Prometheus metrics: read from the parts at scrape time (active calls, media
+ * counters, jobs, SIP responses) or counted from their events (calls, calls per second).
+ */
+
+export interface OpsSources {
+  live: {
+    readonly activeCount: number;
+    activeCalls(): ActiveCall[];
+    on(event: 'event', l: (e: RecordingEvent) => void): unknown;
+    off(event: 'event', l: (e: RecordingEvent) => void): unknown;
+  };
+  stats: (recordingId: string) => SessionStats | undefined;
+  /** Job counts by pg-boss state (created, retry, active, completed, failed, ...). */
+  jobs?: () => Promise<Record<string, number>>;
+  /** SIP responses sent, by status code. */
+  sipResponses?: () => ReadonlyMap<number, number>;
+  /** Live monitor figures. */
+  monitor?: () => { clients: number; listeners: number };
+}
+
+export interface Ops {
+  readonly metrics: Metrics;
+  /** Record one listen-in frame's latency (ms from audio arrival to the frame sent). */
+  audioLatency(ms: number): void;
+  close(): void;
+}
+
+const LATENCY_BUCKETS = [50, 100, 150, 200, 300, 500, 1000];
+
+export function instrument(s: OpsSources): Ops {
+  const m = new Metrics();
+  const callsTotal = m.counter('srs_calls_total', 'Recording sessions started.');
+  const ended = m.counter('srs_calls_ended_total', 'Recording sessions ended.');
+  const starts: number[] = [];
+  // Media counters of ended calls (the engine forgets a session when it closes): the last poll's
+  // figures are banked at call end, so the totals only grow.
+  const last = new Map<string, { rx: number; lost: number }>();
+  let bankedRx = 0;
+  let bankedLost = 0;
+  const sample = (id: string): { rx: number; lost: number } | undefined => {
+    const st = s.stats(id);
+    if (!st) return undefined;
+    let rx = 0;
+    let lost = 0;
+    for (const l of st.legs) {
+      rx += l.packetsReceived;
+      lost += l.packetsLost;
+    }
+    const v = { rx, lost };
+    last.set(id, v);
+    return v;
+  };
+  const poll = setInterval(() => {
+    for (const c of s.live.activeCalls()) sample(c.recordingId);
+  }, 1000);
+  poll.unref();
+  const onEvent = (e: RecordingEvent): void => {
+    if (e.type === 'call-start') {
+      callsTotal();
+      starts.push(Date.now());
+      if (starts.length > 100_000) starts.splice(0, starts.length - 100_000);
+    } else if (e.type === 'call-end') {
+      ended();
+      const v = last.get(e.call.recordingId);
+      if (v) {
+        bankedRx += v.rx;
+        bankedLost += v.lost;
+        last.delete(e.call.recordingId);
+      }
+    }
+  };
+  s.live.on('event', onEvent);
+
+  m.collect('srs_active_calls', 'Calls being recorded now.', 'gauge', () => [{ value: s.live.activeCount }]);
+  m.collect('srs_calls_per_second', 'Calls started per second, averaged over the last 10 s.', 'gauge', () => {
+    const since = Date.now() - 10_000;
+    let n = 0;
+    for (let i = starts.length - 1; i >= 0 && (starts[i] as number) >= since; i--) n++;
+    return [{ value: n / 10 }];
+  });
+  const media = (): { rx: number; lost: number } => {
+    let rx = bankedRx;
+    let lost = bankedLost;
+    for (const c of s.live.activeCalls()) {
+      const v = sample(c.recordingId) ?? last.get(c.recordingId);
+      rx += v?.rx ?? 0;
+      lost += v?.lost ?? 0;
+    }
+    return { rx, lost };
+  };
+  m.collect('srs_rtp_packets_received_total', 'RTP packets received on recorded streams.', 'counter', () => [
+    { value: media().rx },
+  ]);
+  m.collect(
+    'srs_rtp_packets_lost_total',
+    'RTP packets lost (sequence gaps) on recorded streams.',
+    'counter',
+    () => [{ value: media().lost }],
+  );
+  if (s.jobs) {
+    const jobs = s.jobs;
+    m.collect(
+      'srs_jobs_queued',
+      'Post-call jobs waiting (created or waiting for retry).',
+      'gauge',
+      async () => {
+        const j = await jobs();
+        return [{ value: (j.created ?? 0) + (j.retry ?? 0) }];
+      },
+    );
+    m.collect('srs_jobs_active', 'Post-call jobs running.', 'gauge', async () => [
+      { value: (await jobs()).active ?? 0 },
+    ]);
+    m.collect(
+      'srs_jobs_failed',
+      'Post-call jobs that failed for good (kept by pg-boss).',
+      'gauge',
+      async () => [{ value: (await jobs()).failed ?? 0 }],
+    );
+  }
+  if (s.sipResponses) {
+    const sip = s.sipResponses;
+    m.collect('srs_sip_responses_total', 'SIP responses sent, by status code.', 'counter', () =>
+      [...sip()].map(([code, n]) => ({ labels: { code: String(code) }, value: n })),
+    );
+  }
+  if (s.monitor) {
+    const mon = s.monitor;
+    m.collect('srs_monitor_clients', 'Live monitor WebSocket clients.', 'gauge', () => [
+      { value: mon().clients },
+    ]);
+    m.collect('srs_monitor_listeners', 'Clients listening to a live call.', 'gauge', () => [
+      { value: mon().listeners },
+    ]);
+  }
+  // Listen-in latency histogram (ms from audio arrival to frame sent).
+  const buckets = new Array<number>(LATENCY_BUCKETS.length).fill(0);
+  let latCount = 0;
+  let latSum = 0;
+  m.collect(
+    'srs_listen_latency_ms_bucket',
+    'Listen-in latency buckets: audio arrival to frame sent (ms), cumulative.',
+    'counter',
+    () => [
+      ...LATENCY_BUCKETS.map((b, i) => ({ labels: { le: String(b) }, value: buckets[i] as number })),
+      { labels: { le: '+Inf' }, value: latCount },
+    ],
+  );
+  m.collect('srs_listen_latency_ms_sum', 'Sum of listen-in latencies (ms).', 'counter', () => [
+    { value: latSum },
+  ]);
+
+  return {
+    metrics: m,
+    audioLatency(ms) {
+      latCount++;
+      latSum += ms;
+      for (let i = 0; i < LATENCY_BUCKETS.length; i++)
+        if (ms <= (LATENCY_BUCKETS[i] as number)) buckets[i] = (buckets[i] ?? 0) + 1;
+    },
+    close() {
+      clearInterval(poll);
+      s.live.off('event', onEvent);
+    },
+  };
+}

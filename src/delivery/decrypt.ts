@@ -1,0 +1,64 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import * as openpgp from 'openpgp';
+import { ConfigError } from '../errors.js';
+import { loadPrivateKey } from '../pipeline/keys.js';
+import type { DeliveryArtifact } from '../store/offload.js';
+
+/**
+ * Decrypts stored artifacts for delivery (in memory; a one-hour u-law WAV is 29 MB) and checks
+ * the plaintext against the catalogue's SHA-256, so nothing altered is ever delivered. Private
+ * keys are unlocked once per fingerprint with the configured passphrase (SRS_KEY_PASSPHRASE).
+ */
+export class Decryptor {
+  private readonly keys = new Map<string, Promise<openpgp.PrivateKey>>();
+
+  constructor(
+    private readonly dataDir: string,
+    private readonly passphrase: string,
+  ) {}
+
+  /** Throws ConfigError when the delivery features cannot decrypt (no passphrase). */
+  static require(dataDir: string, passphrase: string | undefined, features: string[]): Decryptor {
+    if (!passphrase)
+      throw new ConfigError(
+        `${features.join(', ')} must decrypt recordings: set keys.passphrase (SRS_KEY_PASSPHRASE) to the recording key's passphrase`,
+      );
+    return new Decryptor(dataDir, passphrase);
+  }
+
+  private key(fingerprint: string | undefined): Promise<openpgp.PrivateKey> {
+    const k = fingerprint ?? '';
+    let p = this.keys.get(k);
+    if (!p) {
+      p = loadPrivateKey(join(this.dataDir, 'keys'), fingerprint, this.passphrase);
+      p.catch(() => this.keys.delete(k));
+      this.keys.set(k, p);
+    }
+    return p;
+  }
+
+  /** Unlocks the key once: a wrong passphrase fails at start, not at the first delivery. */
+  async check(fingerprint?: string): Promise<void> {
+    await this.key(fingerprint);
+  }
+
+  async plain(a: DeliveryArtifact): Promise<Buffer> {
+    const path = isAbsolute(a.path) ? a.path : join(this.dataDir, a.path);
+    const cipher = await readFile(path);
+    const message = await openpgp.readMessage({ binaryMessage: cipher });
+    const { data } = await openpgp.decrypt({
+      message,
+      decryptionKeys: await this.key(a.keyFingerprint),
+      format: 'binary',
+    });
+    const plain = Buffer.from(data as Uint8Array);
+    const sha = createHash('sha256').update(plain).digest('hex');
+    if (sha !== a.sha256Plain)
+      throw new Error(`${a.path}: decrypted content does not match the catalogue's SHA-256`);
+    return plain;
+  }
+}
+
+export const sha256Hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');

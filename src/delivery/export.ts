@@ -1,0 +1,280 @@
+import { createHash } from 'node:crypto';
+import { mkdir, open, readFile, rename, stat } from 'node:fs/promises';
+import { dirname, join, posix } from 'node:path';
+import type { Logger } from '../log.js';
+import type { DeliveryRecording, ExportDestination, OffloadRepository } from '../store/offload.js';
+import { indexCsv, indexRow } from './csv.js';
+import type { Decryptor } from './decrypt.js';
+import { callFacts } from './facts.js';
+import { backoffMs } from './offload.js';
+import { describeSftp, SftpConnection, type SftpDestination } from './sftp.js';
+import { renderTemplate, type FileTemplate } from './template.js';
+
+/**
+ * Unencrypted MP3 export (seed 003 "Data Export (Unencrypted)", seed 004 archiving with a
+ * secondary location and file-name templates). Every interval (1 min) each destination gets the
+ * recordings stored since the feature was enabled that it does not have yet, oldest first; a day's
+ * CSV index `YYYY/MM/DD/index.csv` is rewritten from the catalogue after each pass. A destination
+ * that cannot be reached keeps its backlog, which goes out as soon as it answers again. Nothing at
+ * a destination is ever deleted: a name already taken by a file that is not ours gets a suffix.
+ */
+
+export type ExportTargetConfig = { type: 'local'; directory: string } | (SftpDestination & { type: 'sftp' });
+
+/** Where files go: a local (mounted) directory or SFTP. */
+interface ExportTarget {
+  readonly name: string;
+  /** Writes a new file; never replaces another file. Returns the path used (relative). */
+  place(rel: string, data: Buffer, suffix: string): Promise<string>;
+  /** Replaces one of our own files (the day index) atomically. */
+  replace(rel: string, data: Buffer): Promise<void>;
+  close(): Promise<void>;
+}
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const withSuffix = (rel: string, suffix: string) => rel.replace(/(\.[^./]+)?$/, (ext) => `-${suffix}${ext}`);
+
+class LocalTarget implements ExportTarget {
+  readonly name: string;
+  constructor(private readonly root: string) {
+    this.name = `local:${root}`;
+  }
+  static async open(root: string): Promise<LocalTarget> {
+    // The root must exist: a missing root is an unmounted share, not a folder to create locally.
+    const st = await stat(root).catch((err: Error) => {
+      throw new Error(`export destination ${root} is not reachable: ${err.message}`);
+    });
+    if (!st.isDirectory()) throw new Error(`export destination ${root} is not a directory`);
+    return new LocalTarget(root);
+  }
+  private async write(abs: string, data: Buffer): Promise<void> {
+    await mkdir(dirname(abs), { recursive: true });
+    const tmp = join(dirname(abs), `.${posix.basename(abs)}.${process.pid}.part`);
+    const fh = await open(tmp, 'w', 0o640);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, abs);
+  }
+  async place(rel: string, data: Buffer, suffix: string): Promise<string> {
+    for (const candidate of [rel, withSuffix(rel, suffix)]) {
+      const abs = join(this.root, candidate);
+      const existing = await readFile(abs).catch(() => undefined);
+      if (existing && existing.length === data.length && sha(existing) === sha(data)) return candidate;
+      if (existing) continue;
+      await this.write(abs, data);
+      return candidate;
+    }
+    throw new Error(`export: ${rel} and ${withSuffix(rel, suffix)} both exist with other content`);
+  }
+  async replace(rel: string, data: Buffer): Promise<void> {
+    await this.write(join(this.root, rel), data);
+  }
+  async close(): Promise<void> {}
+}
+
+class SftpTarget implements ExportTarget {
+  readonly name: string;
+  private constructor(private readonly c: SftpConnection) {
+    this.name = `sftp:${describeSftp(c.dest)}`;
+  }
+  static async open(d: SftpDestination, log: Logger): Promise<SftpTarget> {
+    return new SftpTarget(await SftpConnection.open(d, log));
+  }
+  async place(rel: string, data: Buffer, suffix: string): Promise<string> {
+    for (const candidate of [rel, withSuffix(rel, suffix)]) {
+      const r = await this.c.writeFile(this.c.path(candidate), data, false);
+      if (r === 'exists') continue;
+      if (r === 'present') {
+        // Same size: ours (an attempt confirmed before a crash) only if the content matches.
+        const back = await this.c.read(this.c.path(candidate));
+        if (sha(back) !== sha(data)) continue;
+      }
+      return candidate;
+    }
+    throw new Error(`export: ${rel} and ${withSuffix(rel, suffix)} both exist with other content`);
+  }
+  async replace(rel: string, data: Buffer): Promise<void> {
+    await this.c.writeFile(this.c.path(rel), data, 'always');
+  }
+  async close(): Promise<void> {
+    await this.c.close();
+  }
+}
+
+export interface ExportOptions {
+  repo: OffloadRepository;
+  decryptor: Decryptor;
+  log: Logger;
+  template: FileTemplate;
+  primary: ExportTargetConfig;
+  secondary?: ExportTargetConfig | undefined;
+  intervalMs: number;
+  /** Recordings per destination per pass (default 200). */
+  batch?: number;
+  /** An item failing this many times (unreadable artifact...) is marked failed (default 10). */
+  maxAttempts?: number;
+  retryBaseMs?: number;
+}
+
+/** The relative path of a recording's MP3 under the template. */
+export function exportPath(t: FileTemplate, rec: DeliveryRecording): string {
+  const f = callFacts(rec);
+  const end = new Date(rec.startedAt.getTime() + (rec.durationMs ?? 0));
+  return `${renderTemplate(t, {
+    times: { 'setup-time': rec.startedAt, 'end-time': end, 'stored-time': rec.storedAt },
+    text: {
+      'caller-number': rec.callerNumber,
+      'caller-name': rec.callerName,
+      'callee-number': rec.calleeNumber,
+      'callee-name': rec.calleeName,
+      'call-id': rec.callId,
+      'recording-id': rec.id,
+      'session-id': rec.sessionId ?? '',
+      user: f.username,
+      extension: f.extension,
+      'remote-number': f.remoteNumber,
+      group: f.group,
+      direction: f.direction,
+      duration: String(Math.round(f.durationMs / 1000)),
+    },
+  })}.mp3`;
+}
+
+/** `YYYY-MM-DD` (UTC) of the start and its `YYYY/MM/DD` folder. */
+export function dayOf(d: Date): { day: string; dir: string } {
+  const day = d.toISOString().slice(0, 10);
+  return { day, dir: day.replaceAll('-', '/') };
+}
+
+export class ExportService {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+  private stopped = false;
+  private readonly log: Logger;
+  private since: Date | undefined;
+
+  constructor(private readonly o: ExportOptions) {
+    this.log = o.log.child({ part: 'export' });
+  }
+
+  start(): void {
+    const loop = () => {
+      if (this.stopped) return;
+      this.running = this.tick()
+        .catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'export pass failed'))
+        .finally(() => {
+          this.running = undefined;
+          if (!this.stopped) this.timer = setTimeout(loop, this.o.intervalMs);
+        });
+    };
+    this.timer = setTimeout(loop, 0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** One pass over every destination; returns how many recordings each received. */
+  async tick(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    await this.o.repo.exclusive('export', async () => {
+      this.since ??= await this.o.repo.cursor('export');
+      const dests: [ExportDestination, ExportTargetConfig][] = [['primary', this.o.primary]];
+      if (this.o.secondary) dests.push(['secondary', this.o.secondary]);
+      for (const [dest, cfg] of dests) out[dest] = await this.exportTo(dest, cfg);
+    });
+    return out;
+  }
+
+  private async exportTo(dest: ExportDestination, cfg: ExportTargetConfig): Promise<number> {
+    const since = this.since as Date;
+    const due = await this.o.repo.exportDue(dest, since, this.o.batch ?? 200);
+    if (due.length === 0) return 0;
+    const label = cfg.type === 'local' ? `local:${cfg.directory}` : `sftp:${describeSftp(cfg)}`;
+    let target: ExportTarget;
+    try {
+      target =
+        cfg.type === 'local' ? await LocalTarget.open(cfg.directory) : await SftpTarget.open(cfg, this.log);
+    } catch (err) {
+      const message = (err as Error).message;
+      await this.o.repo.targetError(label, message);
+      this.log.warn(
+        { destination: dest, target: label, backlog: due.length, err: message },
+        'export destination unreachable; will catch up',
+      );
+      return 0;
+    }
+    let n = 0;
+    const days = new Set<string>();
+    try {
+      const recs = new Map((await this.o.repo.recordings(due.map((d) => d.id))).map((r) => [r.id, r]));
+      for (const d of due) {
+        if (this.stopped) break;
+        const rec = recs.get(d.id);
+        let plain: Buffer;
+        try {
+          if (!rec?.mp3) throw new Error('no MP3 artifact');
+          plain = await this.o.decryptor.plain(rec.mp3);
+        } catch (err) {
+          await this.itemFailed(d.id, dest, d.attempts + 1, (err as Error).message);
+          continue;
+        }
+        const r = rec;
+        const { day, dir } = dayOf(r.startedAt);
+        // Target errors (connection lost, disk full) end the pass for this destination: the
+        // backlog stays pending and costs no attempts.
+        const path = await target.place(d.path ?? exportPath(this.o.template, r), plain, r.id.slice(0, 8));
+        await this.o.repo.exportPath(r.id, dest, path, day);
+        await this.o.repo.exportDone(r.id, dest, {
+          bytes: plain.length,
+          sha256: sha(plain),
+          indexRow: indexRow(r, path),
+          target: label,
+        });
+        // The day's index follows each file, so an interrupted pass never leaves a file unindexed.
+        const rows = await this.o.repo.exportIndex(dest, day);
+        await target.replace(`${dir}/index.csv`, Buffer.from(indexCsv(rows), 'utf8'));
+        days.add(day);
+        n++;
+      }
+      await this.o.repo.targetOk(label);
+      this.log.info(
+        { destination: dest, target: label, exported: n, days: days.size },
+        'export pass finished',
+      );
+    } catch (err) {
+      const message = (err as Error).message;
+      await this.o.repo.targetError(label, message).catch(() => undefined);
+      this.log.warn(
+        { destination: dest, target: label, exported: n, err: message },
+        'export destination failed; will catch up',
+      );
+      // Index of what did go out in this pass is rewritten on the next successful pass.
+    } finally {
+      await target.close();
+    }
+    return n;
+  }
+
+  private async itemFailed(
+    id: string,
+    dest: ExportDestination,
+    attempts: number,
+    message: string,
+  ): Promise<void> {
+    const max = this.o.maxAttempts ?? 10;
+    const giveUp = attempts >= max;
+    const next = new Date(Date.now() + backoffMs(attempts, this.o.retryBaseMs ?? 10_000, 3_600_000));
+    await this.o.repo.exportFailed(id, dest, message, next, giveUp);
+    this.log.warn(
+      { recordingId: id, destination: dest, attempt: attempts, giveUp, err: message },
+      'export of a recording failed',
+    );
+  }
+}

@@ -1,0 +1,153 @@
+import type { Config } from '../config.js';
+import { ConfigError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Database } from '../store/db.js';
+import { Decryptor } from './decrypt.js';
+import { ExportService } from './export.js';
+import { NotifyService } from './notify.js';
+import { OffloadService } from './offload.js';
+import { parseTemplate } from './template.js';
+
+export { deliveryStatus, type DeliveryStatusView } from './status.js';
+export { OffloadService, backoffMs } from './offload.js';
+export { ExportService, exportPath } from './export.js';
+export { NotifyService } from './notify.js';
+export { parseTemplate, renderTemplate } from './template.js';
+export { carrierCsv, carrierCsvName, parseCsv } from './csv.js';
+
+/**
+ * Delivery of recordings (issue 7): SFTP offload in the carrier format, MP3 export, email
+ * notifications. `checkDeliveryConfig` runs before anything starts (templates, passphrase);
+ * `startDelivery` starts the enabled services; `stop()` stops them (each finishes its current
+ * file, the durable state in Postgres takes the rest up on the next start).
+ */
+
+export interface Delivery {
+  readonly offload?: OffloadService;
+  readonly export?: ExportService;
+  readonly notify?: NotifyService;
+  stop(): Promise<void>;
+}
+
+type DeliveryConfig = Pick<Config, 'offload' | 'export' | 'notifications' | 'keys' | 'dataDir'>;
+
+/** Throws ConfigError naming the setting when an enabled feature cannot work as configured. */
+export function checkDeliveryConfig(config: DeliveryConfig): void {
+  const on = [
+    config.offload.enabled && 'offload',
+    config.export.enabled && 'export',
+    config.notifications.enabled && 'notifications',
+  ].filter((x): x is string => Boolean(x));
+  if (on.length === 0) return;
+  Decryptor.require(config.dataDir, config.keys.passphrase, on);
+  if (config.export.enabled) parseTemplate(config.export.template);
+  if (config.notifications.enabled) {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: config.notifications.timeZone });
+    } catch {
+      throw new ConfigError(`notifications.timeZone: unknown time zone "${config.notifications.timeZone}"`);
+    }
+  }
+}
+
+export async function startDelivery(o: {
+  config: DeliveryConfig;
+  db: Pick<Database, 'offload' | 'users'>;
+  log: Logger;
+  /** Test overrides (the configuration counts in minutes and seconds). */
+  intervalsMs?: { offload?: number; export?: number; notify?: number };
+  retryBaseMs?: number;
+}): Promise<Delivery> {
+  const { config, db } = o;
+  checkDeliveryConfig(config);
+  const log = o.log.child({ part: 'delivery' });
+  const on = {
+    offload: config.offload.enabled,
+    export: config.export.enabled,
+    notify: config.notifications.enabled,
+  };
+  if (!on.offload && !on.export && !on.notify) return { stop: async () => undefined };
+  const decryptor = Decryptor.require(config.dataDir, config.keys.passphrase, ['delivery']);
+  // A wrong passphrase stops the start here, not at the first delivery.
+  await decryptor.check().catch((err: Error) => {
+    throw new ConfigError(
+      `keys.passphrase (SRS_KEY_PASSPHRASE) cannot unlock the recording key: ${err.message}`,
+    );
+  });
+  const services: { stop(): Promise<void> }[] = [];
+  let offload: OffloadService | undefined;
+  let exporter: ExportService | undefined;
+  let notify: NotifyService | undefined;
+  if (on.offload && config.offload.audio) {
+    offload = new OffloadService({
+      repo: db.offload,
+      decryptor,
+      dataDir: config.dataDir,
+      log,
+      audio: config.offload.audio,
+      metadata: config.offload.metadata,
+      intervalMs: o.intervalsMs?.offload ?? config.offload.intervalMinutes * 60_000,
+      purgeAfterTransfer: config.offload.purgeAfterTransfer,
+      manifest: config.offload.manifest,
+      retryBaseMs: o.retryBaseMs,
+    });
+  }
+  if (on.export && config.export.primary) {
+    exporter = new ExportService({
+      repo: db.offload,
+      decryptor,
+      log,
+      template: parseTemplate(config.export.template),
+      primary: config.export.primary,
+      secondary: config.export.secondary,
+      intervalMs: o.intervalsMs?.export ?? config.export.intervalSeconds * 1000,
+      retryBaseMs: o.retryBaseMs,
+    });
+  }
+  if (on.notify && config.notifications.smtp) {
+    const n = config.notifications;
+    for (const [username, r] of Object.entries(n.recipients)) {
+      if (!(await db.offload.subscribe(username, r.email, r.attach, r.enabled)))
+        log.warn({ username }, 'notifications.recipients: no such user; subscription not saved');
+    }
+    notify = new NotifyService({
+      repo: db.offload,
+      users: db.users,
+      decryptor,
+      log,
+      smtp: n.smtp as NonNullable<typeof n.smtp>,
+      from: n.from,
+      subject: n.subject,
+      body: n.body,
+      templateFile: n.templateFile,
+      maxAttachmentBytes: n.maxAttachmentBytes,
+      timeZone: n.timeZone,
+      intervalMs: o.intervalsMs?.notify ?? n.intervalSeconds * 1000,
+      retryBaseMs: o.retryBaseMs,
+    });
+    await notify.checkTemplates();
+  }
+  for (const s of [offload, exporter, notify]) {
+    if (!s) continue;
+    s.start();
+    services.push(s);
+  }
+  log.info(
+    {
+      offload: offload ? `every ${config.offload.intervalMinutes} min` : 'off',
+      export: exporter ? `every ${config.export.intervalSeconds} s` : 'off',
+      notifications: notify ? 'on' : 'off',
+    },
+    'delivery started',
+  );
+  let stopped: Promise<void> | undefined;
+  return {
+    offload,
+    export: exporter,
+    notify,
+    stop() {
+      stopped ??= Promise.all(services.map((s) => s.stop())).then(() => undefined);
+      return stopped;
+    },
+  };
+}

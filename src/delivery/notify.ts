@@ -1,0 +1,190 @@
+import { readFile } from 'node:fs/promises';
+import nodemailer, { type Transporter } from 'nodemailer';
+import type { Logger } from '../log.js';
+import type { OffloadRepository, PendingNotification } from '../store/offload.js';
+import type { UsersRepository } from '../store/users.js';
+import type { Decryptor } from './decrypt.js';
+import { callFacts } from './facts.js';
+import { checkMailTemplate, DEFAULT_BODY, mailValues, renderMail } from './mail-template.js';
+import { backoffMs } from './offload.js';
+
+/**
+ * Email to the recorded user when a recording is stored (seed 003 "Email notifications"). Users
+ * opt in with a subscription (email, attach flag), seeded from the config file. A pass every few
+ * seconds queues one notification per subscribed recorded user of each newly stored recording,
+ * then sends the due ones with nodemailer over SMTP. With `attach`, the decrypted MP3 goes along
+ * when it is within the size limit; over it the email is sent without it (AttachmentFileSize 0).
+ * A failed send is retried with backoff and marked failed after `maxAttempts`.
+ */
+
+export interface SmtpSettings {
+  host: string;
+  port: number;
+  secure: boolean;
+  username?: string | undefined;
+  password?: string | undefined;
+  passwordFile?: string | undefined;
+  rejectUnauthorized: boolean;
+}
+
+export interface NotifyOptions {
+  repo: OffloadRepository;
+  users: Pick<UsersRepository, 'get'>;
+  decryptor: Decryptor;
+  log: Logger;
+  smtp: SmtpSettings;
+  from: string;
+  subject: string;
+  /** Inline body template (used when templateFile is unset). */
+  body?: string | undefined;
+  /** Re-read for every email, so edits apply without a restart. */
+  templateFile?: string | undefined;
+  maxAttachmentBytes: number;
+  timeZone: string;
+  intervalMs: number;
+  maxAttempts?: number;
+  retryBaseMs?: number;
+}
+
+export class NotifyService {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+  private stopped = false;
+  private readonly log: Logger;
+  private since: Date | undefined;
+  private transport: Transporter | undefined;
+
+  constructor(private readonly o: NotifyOptions) {
+    this.log = o.log.child({ part: 'notify' });
+  }
+
+  /** Checks the templates (unknown tags); throws ConfigError. */
+  async checkTemplates(): Promise<void> {
+    checkMailTemplate(this.o.subject, 'notifications.subject');
+    if (this.o.templateFile)
+      checkMailTemplate(
+        await readFile(this.o.templateFile, 'utf8'),
+        `notifications.templateFile (${this.o.templateFile})`,
+      );
+    else checkMailTemplate(this.o.body ?? DEFAULT_BODY, 'notifications.body');
+  }
+
+  private async bodyTemplate(): Promise<string> {
+    if (!this.o.templateFile) return this.o.body ?? DEFAULT_BODY;
+    const text = await readFile(this.o.templateFile, 'utf8');
+    checkMailTemplate(text, `notifications.templateFile (${this.o.templateFile})`);
+    return text;
+  }
+
+  private async mailer(): Promise<Transporter> {
+    if (this.transport) return this.transport;
+    const s = this.o.smtp;
+    const pass = s.password ?? (s.passwordFile ? (await readFile(s.passwordFile, 'utf8')).trim() : undefined);
+    this.transport = nodemailer.createTransport({
+      host: s.host,
+      port: s.port,
+      secure: s.secure,
+      ...(s.username ? { auth: { user: s.username, pass: pass ?? '' } } : {}),
+      tls: { rejectUnauthorized: s.rejectUnauthorized },
+      connectionTimeout: 30_000,
+      greetingTimeout: 30_000,
+      socketTimeout: 60_000,
+    });
+    return this.transport;
+  }
+
+  start(): void {
+    const loop = () => {
+      if (this.stopped) return;
+      this.running = this.tick()
+        .catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'notification pass failed'))
+        .finally(() => {
+          this.running = undefined;
+          if (!this.stopped) this.timer = setTimeout(loop, this.o.intervalMs);
+        });
+    };
+    this.timer = setTimeout(loop, 0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+    this.transport?.close();
+  }
+
+  /** One pass; returns how many emails were sent. */
+  async tick(): Promise<number> {
+    let sent = 0;
+    await this.o.repo.exclusive('notify', async () => {
+      this.since ??= await this.o.repo.cursor('notifications');
+      for (const n of await this.o.repo.notificationsDue(this.since, 50)) {
+        if (this.stopped) break;
+        try {
+          await this.send(n);
+          sent++;
+        } catch (err) {
+          const message = (err as Error).message;
+          const attempts = n.attempts + 1;
+          const giveUp = attempts >= (this.o.maxAttempts ?? 10);
+          const next = new Date(Date.now() + backoffMs(attempts, this.o.retryBaseMs ?? 10_000, 3_600_000));
+          await this.o.repo.notificationFailed(n, message, next, giveUp);
+          await this.o.repo
+            .targetError(`smtp:${this.o.smtp.host}:${this.o.smtp.port}`, message)
+            .catch(() => undefined);
+          this.log.warn(
+            { recordingId: n.recordingId, to: n.email, attempt: attempts, giveUp, err: message },
+            'notification failed',
+          );
+        }
+      }
+    });
+    return sent;
+  }
+
+  private async send(n: PendingNotification): Promise<void> {
+    const [rec] = await this.o.repo.recordings([n.recordingId]);
+    const user = await this.o.users.get(n.userId);
+    if (!rec || !user) throw new Error('recording or user no longer exists');
+    const facts = callFacts(rec, user);
+    let attachment: Buffer | undefined;
+    if (n.attach && rec.mp3) {
+      const limit = this.o.maxAttachmentBytes;
+      // The ciphertext is a little larger than the MP3: only decrypt what may fit.
+      if (limit === 0 || rec.mp3.bytes <= limit + 4096) {
+        const mp3 = await this.o.decryptor.plain(rec.mp3);
+        if (limit === 0 || mp3.length <= limit) attachment = mp3;
+      }
+    }
+    const values = mailValues({
+      facts,
+      displayName: user.displayName,
+      attachmentBytes: attachment?.length ?? 0,
+      maxAttachmentBytes: this.o.maxAttachmentBytes,
+      timeZone: this.o.timeZone,
+    });
+    const subject = renderMail(this.o.subject, values).replace(/[\r\n]+/g, ' ');
+    const text = renderMail(await this.bodyTemplate(), values);
+    const info = (await (
+      await this.mailer()
+    ).sendMail({
+      from: this.o.from,
+      to: n.email,
+      subject,
+      text,
+      headers: { 'X-SRS-Recording-Id': rec.id },
+      attachments: attachment
+        ? [{ filename: `recording-${rec.id}.mp3`, content: attachment, contentType: 'audio/mpeg' }]
+        : [],
+    })) as { messageId: string };
+    await this.o.repo.notificationSent(n, {
+      attachmentBytes: attachment?.length ?? 0,
+      messageId: info.messageId,
+    });
+    await this.o.repo.targetOk(`smtp:${this.o.smtp.host}:${this.o.smtp.port}`);
+    this.log.info(
+      { recordingId: rec.id, to: n.email, attachmentBytes: attachment?.length ?? 0 },
+      'notification sent',
+    );
+  }
+}

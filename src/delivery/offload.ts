@@ -1,0 +1,233 @@
+import { join } from 'node:path';
+import type { Logger } from '../log.js';
+import { wipeFile } from '../pipeline/artifacts.js';
+import type { OffloadBatch, OffloadRepository } from '../store/offload.js';
+import { carrierCsv, carrierCsvName, mediaName } from './csv.js';
+import { sha256Hex, type Decryptor } from './decrypt.js';
+import { describeSftp, SftpConnection, type SftpDestination } from './sftp.js';
+
+/**
+ * Compliance offload in the carrier archive format (seeds 000/001). Every interval boundary
+ * (every 30 min by default, aligned to the clock) a batch is cut: all recordings stored since the
+ * previous cut, rendered as the carrier CSV and stored (a zero-row CSV when there were none).
+ * Batches are then transferred strictly one after another, oldest first: a batch that outlasts
+ * its interval makes the next wait (queued, never overlapped, also across nodes through an
+ * advisory lock). Within a batch each `r_<uuid>.wav` (the decrypted u-law WAV) is uploaded and
+ * confirmed (size after rename), then the `.sha256` manifest, then the CSV last, so the archive
+ * sees a CSV only when everything it names is there. A dropped connection fails the attempt;
+ * the next attempt (backoff) skips confirmed files and resumes a partial one. Purge (wipe) of
+ * the local artifacts happens only after the whole batch is confirmed, when enabled.
+ */
+
+export interface OffloadOptions {
+  repo: OffloadRepository;
+  decryptor: Decryptor;
+  dataDir: string;
+  log: Logger;
+  audio: SftpDestination;
+  /** CSV and manifest destination (default: the audio destination). */
+  metadata?: SftpDestination | undefined;
+  intervalMs: number;
+  purgeAfterTransfer: boolean;
+  manifest: boolean;
+  /** How often the service looks for work (default min(5 s, interval / 4)). */
+  pollMs?: number;
+  /** First retry delay of a failed batch, doubling up to the interval (default 10 s). */
+  retryBaseMs?: number;
+  now?: () => Date;
+}
+
+export function backoffMs(attempts: number, baseMs: number, maxMs: number): number {
+  return Math.min(maxMs, baseMs * 2 ** Math.max(0, Math.min(attempts - 1, 20)));
+}
+
+export interface BatchReport {
+  batchId: string;
+  csv: string;
+  count: number;
+  files: number;
+  resumed: number;
+  bytes: number;
+  ms: number;
+}
+
+export class OffloadService {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private readonly log: Logger;
+  private since: Date | undefined;
+  /** What the last finished batch sent (files, of which resumed from a partial upload, bytes, ms). */
+  lastReport: BatchReport | undefined;
+  private lastRewipe: Date | undefined;
+
+  constructor(private readonly o: OffloadOptions) {
+    this.log = o.log.child({ part: 'offload' });
+  }
+
+  private now(): Date {
+    return this.o.now?.() ?? new Date();
+  }
+
+  start(): void {
+    const poll = this.o.pollMs ?? Math.min(5000, Math.max(250, this.o.intervalMs / 4));
+    const loop = () => {
+      if (this.stopped) return;
+      this.running = this.tick()
+        .catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'offload pass failed'))
+        .finally(() => {
+          this.running = undefined;
+          if (!this.stopped) this.timer = setTimeout(loop, poll);
+        });
+    };
+    this.timer = setTimeout(loop, 0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** One pass: cut the batch of the last boundary if due, transfer queued batches, purge. */
+  async tick(): Promise<void> {
+    await this.o.repo.exclusive('offload', async () => {
+      await this.cutIfDue();
+      while (!this.stopped) {
+        const b = await this.o.repo.nextBatch();
+        if (!b || b.nextAttemptAt.getTime() > this.now().getTime()) break;
+        if (!(await this.transfer(b))) break;
+      }
+      if (this.o.purgeAfterTransfer) await this.purge();
+    });
+  }
+
+  /** Cuts the batch of the latest interval boundary unless it exists; returns it when cut now. */
+  async cutIfDue(): Promise<OffloadBatch | undefined> {
+    this.since ??= await this.o.repo.cursor('offload');
+    const boundary = new Date(Math.floor(this.now().getTime() / this.o.intervalMs) * this.o.intervalMs);
+    // The first boundary after the feature was enabled is the first batch.
+    if (boundary.getTime() <= this.since.getTime()) return undefined;
+    const last = await this.o.repo.lastCut();
+    if (last && last.getTime() >= boundary.getTime()) return undefined;
+    const { batch, created } = await this.o.repo.cutBatch(boundary, this.since, (id, recs) => ({
+      csvName: carrierCsvName(boundary, id),
+      csv: carrierCsv(recs),
+      mediaName: (r) => mediaName(r.id),
+    }));
+    if (created)
+      this.log.info(
+        { batchId: batch.id, csv: batch.csvName, count: batch.count, cutAt: batch.cutAt.toISOString() },
+        'offload batch cut',
+      );
+    return created ? batch : undefined;
+  }
+
+  /** Transfers one batch; true when it is done, false when it failed (retried later). */
+  async transfer(b: OffloadBatch): Promise<boolean> {
+    const t0 = Date.now();
+    const log = this.log.child({ batchId: b.id, csv: b.csvName });
+    await this.o.repo.startBatch(b.id);
+    log.info({ count: b.count, attempt: b.attempts + 1 }, 'offload batch started');
+    const meta = this.o.metadata ?? this.o.audio;
+    const sameServer = !this.o.metadata;
+    let audio: SftpConnection | undefined;
+    let metaConn: SftpConnection | undefined;
+    const report: BatchReport = {
+      batchId: b.id,
+      csv: b.csvName,
+      count: b.count,
+      files: 0,
+      resumed: 0,
+      bytes: 0,
+      ms: 0,
+    };
+    try {
+      audio = await SftpConnection.open(this.o.audio, log);
+      metaConn = sameServer ? audio : await SftpConnection.open(meta, log);
+      const items = await this.o.repo.batchItems(b.id);
+      const todo = items.filter((i) => !i.transferredAt && !i.skipped);
+      const recs = new Map(
+        (await this.o.repo.recordings(todo.map((i) => i.recordingId))).map((r) => [r.id, r]),
+      );
+      for (const item of todo) {
+        if (this.stopped) throw new Error('stopping');
+        const rec = recs.get(item.recordingId);
+        if (!rec?.wav) {
+          // Purged by retention (or removed) after the batch was cut: the CSV names it, nothing to send.
+          const reason = rec ? 'no WAV artifact' : 'recording not stored any more';
+          await this.o.repo.itemSkipped(item.recordingId, reason);
+          log.warn({ recordingId: item.recordingId, reason }, 'offload item skipped');
+          continue;
+        }
+        const plain = await this.o.decryptor.plain(rec.wav);
+        const r = await audio.writeFile(audio.path(item.mediaName), plain, true);
+        await this.o.repo.itemTransferred(item.recordingId, plain.length, sha256Hex(plain));
+        report.files++;
+        report.bytes += plain.length;
+        if (r === 'resumed') report.resumed++;
+      }
+      await this.o.repo.targetOk(`sftp:${describeSftp(this.o.audio)}`);
+      const done = (await this.o.repo.batchItems(b.id)).filter((i) => i.transferredAt);
+      const csv = Buffer.from(b.csv, 'utf8');
+      const manifest = {
+        csv: { name: b.csvName, bytes: csv.length, sha256: sha256Hex(csv) },
+        files: done.map((i) => ({ name: i.mediaName, bytes: i.bytes, sha256: i.sha256 })),
+      };
+      if (this.o.manifest) {
+        const lines = [
+          `${manifest.csv.sha256}  ${b.csvName}`,
+          ...manifest.files.map((f) => `${f.sha256}  ${f.name}`),
+        ];
+        const name = b.csvName.replace(/\.csv$/, '.sha256');
+        await metaConn.writeFile(metaConn.path(name), Buffer.from(`${lines.join('\n')}\n`), true);
+      }
+      // The CSV last: when it appears, every file it names is complete.
+      await metaConn.writeFile(metaConn.path(b.csvName), csv, true);
+      await this.o.repo.targetOk(`sftp:${describeSftp(meta)}`);
+      await this.o.repo.batchDone(b.id, manifest);
+      report.ms = Date.now() - t0;
+      this.lastReport = report;
+      log.info({ ...report }, 'offload batch finished');
+      return true;
+    } catch (err) {
+      const message = (err as Error).message;
+      const attempts = b.attempts + 1;
+      const delay = backoffMs(attempts, this.o.retryBaseMs ?? 10_000, this.o.intervalMs);
+      await this.o.repo.batchFailed(b.id, message, new Date(this.now().getTime() + delay));
+      await this.o.repo.targetError(`sftp:${describeSftp(this.o.audio)}`, message).catch(() => undefined);
+      log.warn(
+        { err: message, attempt: attempts, retryInMs: delay, sent: report.files },
+        'offload batch failed; will resume',
+      );
+      return false;
+    } finally {
+      await audio?.close();
+      if (metaConn && metaConn !== audio) await metaConn.close();
+    }
+  }
+
+  /** Wipes the local artifacts of recordings whose batch is confirmed. */
+  async purge(): Promise<number> {
+    let n = 0;
+    // The catalogue is marked before the wipe: finish wipes a crash interrupted (wiping is idempotent).
+    this.lastRewipe ??= new Date(0);
+    if (Date.now() - this.lastRewipe.getTime() > 3_600_000) {
+      for (const f of await this.o.repo.recentlyPurgedFiles(new Date(Date.now() - 86_400_000)))
+        await wipeFile(join(this.o.dataDir, f));
+      this.lastRewipe = new Date();
+    }
+    for (const item of await this.o.repo.purgeDue(500)) {
+      const files = await this.o.repo.purgeRecording(item.recordingId, item.batchId);
+      for (const f of files ?? []) await wipeFile(join(this.o.dataDir, f));
+      if (files) {
+        n++;
+        this.log.info(
+          { recordingId: item.recordingId, batchId: item.batchId },
+          'recording purged after offload',
+        );
+      }
+    }
+    return n;
+  }
+}

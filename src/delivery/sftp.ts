@@ -1,0 +1,200 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import SftpClient from 'ssh2-sftp-client';
+import type { Logger } from '../log.js';
+
+/**
+ * One SFTP destination (ssh2-sftp-client over the pure-JS ssh2): connect by password or private
+ * key, optionally pinning the host key, and write files so that a reader never sees a partial
+ * one: upload to `.<name>.part`, then rename. An interrupted upload resumes from the part's
+ * size (the resumed file is read back and its SHA-256 checked before it is renamed).
+ */
+
+export interface SftpDestination {
+  host: string;
+  port: number;
+  username: string;
+  password?: string | undefined;
+  passwordFile?: string | undefined;
+  privateKeyFile?: string | undefined;
+  privateKeyPassphrase?: string | undefined;
+  directory: string;
+  hostKeySha256?: string | undefined;
+  timeoutSeconds: number;
+  /** Upload chunk size (default 1 MiB): the unit an interrupted upload resumes from. */
+  chunkBytes?: number;
+}
+
+export const describeSftp = (d: SftpDestination): string =>
+  `sftp://${d.username}@${d.host}:${d.port}${d.directory}`;
+
+/** `SHA256:<base64 without padding>`, as `ssh-keygen -lf` prints a host key's fingerprint. */
+export function hostKeyFingerprint(key: Buffer): string {
+  return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+}
+
+/** Destinations already warned about (once per process, not once per batch). */
+const unpinnedWarned = new Set<string>();
+
+export class SftpConnection {
+  private constructor(
+    private readonly client: SftpClient,
+    readonly dest: SftpDestination,
+    private readonly timeoutMs: number,
+    private readonly log: Logger,
+    private readonly dropped: Promise<never>,
+  ) {}
+
+  static async open(dest: SftpDestination, log: Logger): Promise<SftpConnection> {
+    // Our own listeners: without them the client prints "Global end listener" lines to the console.
+    const quiet = (what: string) => (err?: unknown) =>
+      log.debug(
+        { destination: describeSftp(dest), event: what, err: (err as Error | undefined)?.message },
+        'sftp connection event',
+      );
+    // A connection that drops fails whatever is in flight at once (a pending write never would).
+    let drop: (err: Error) => void = () => undefined;
+    const dropped = new Promise<never>((_, reject) => (drop = reject));
+    dropped.catch(() => undefined);
+    const lost = (what: string) => (err?: unknown) => {
+      quiet(what)(err);
+      drop(new Error(`${describeSftp(dest)}: connection ${what}${err ? `: ${(err as Error).message}` : ''}`));
+    };
+    const client = new SftpClient('srs-delivery', {
+      error: lost('error'),
+      end: lost('end'),
+      close: lost('closed'),
+    });
+    const password =
+      dest.password ?? (dest.passwordFile ? (await readFile(dest.passwordFile, 'utf8')).trim() : undefined);
+    const privateKey = dest.privateKeyFile ? await readFile(dest.privateKeyFile) : undefined;
+    let seenKey = '';
+    await client
+      .connect({
+        host: dest.host,
+        port: dest.port,
+        username: dest.username,
+        ...(password !== undefined ? { password } : {}),
+        ...(privateKey ? { privateKey, passphrase: dest.privateKeyPassphrase } : {}),
+        readyTimeout: dest.timeoutSeconds * 1000,
+        // No retries inside the client: a failed batch is retried by the service, with backoff.
+        retries: 0,
+        hostVerifier: (key: Buffer) => {
+          seenKey = hostKeyFingerprint(key);
+          return !dest.hostKeySha256 || seenKey === dest.hostKeySha256;
+        },
+      } as SftpClient.ConnectOptions)
+      .catch((err: Error) => {
+        if (dest.hostKeySha256 && seenKey && seenKey !== dest.hostKeySha256)
+          throw new Error(
+            `${describeSftp(dest)}: host key ${seenKey} is not the configured ${dest.hostKeySha256}`,
+          );
+        throw new Error(`${describeSftp(dest)}: ${err.message}`);
+      });
+    if (!dest.hostKeySha256 && !unpinnedWarned.has(describeSftp(dest))) {
+      unpinnedWarned.add(describeSftp(dest));
+      log.warn(
+        { destination: describeSftp(dest), hostKey: seenKey },
+        'sftp host key not pinned (set hostKeySha256)',
+      );
+    }
+    return new SftpConnection(client, dest, dest.timeoutSeconds * 1000, log, dropped);
+  }
+
+  /** Bounds each operation: a server that stops answering fails the operation instead of hanging. */
+  private timed<T>(what: string, p: Promise<T>): Promise<T> {
+    let t: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      t = setTimeout(
+        () => reject(new Error(`${describeSftp(this.dest)}: ${what} timed out`)),
+        this.timeoutMs,
+      );
+    });
+    return Promise.race([p, timeout, this.dropped]).finally(() => clearTimeout(t));
+  }
+
+  path(rel: string): string {
+    return posix.join(this.dest.directory, rel);
+  }
+
+  async size(abs: string): Promise<number | undefined> {
+    const kind = await this.timed('exists', this.client.exists(abs));
+    if (kind !== '-') return undefined;
+    return (await this.timed('stat', this.client.stat(abs))).size;
+  }
+
+  async mkdirp(abs: string): Promise<void> {
+    if ((await this.timed('exists', this.client.exists(abs))) === 'd') return;
+    await this.timed('mkdir', this.client.mkdir(abs, true));
+  }
+
+  /**
+   * Writes `data` at `abs` (absolute remote path) through `.<name>.part`. With `replace`, an
+   * existing file of another size is replaced (our own earlier attempt); without it, an existing
+   * file is left alone and 'exists' returned. Returns 'written', 'resumed' or 'present' (already
+   * there with this size: a transfer confirmed before a crash). `'always'` replaces in any case
+   * (a file we rewrite, such as a day index).
+   */
+  async writeFile(
+    abs: string,
+    data: Buffer,
+    replace: boolean | 'always',
+  ): Promise<'written' | 'resumed' | 'present' | 'exists'> {
+    const existing = await this.size(abs);
+    if (existing === data.length && replace !== 'always') return 'present';
+    if (existing !== undefined && !replace) return 'exists';
+    await this.mkdirp(posix.dirname(abs));
+    const part = posix.join(posix.dirname(abs), `.${posix.basename(abs)}.part`);
+    const partSize = await this.size(part);
+    let resumed = false;
+    if (partSize !== undefined && partSize > 0 && partSize < data.length) {
+      await this.upload(part, data, partSize);
+      const back = await this.read(part);
+      const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+      resumed = back.length === data.length && sha(back) === sha(data);
+      this.log.debug({ file: abs, from: partSize, bytes: data.length, resumed }, 'sftp upload resumed');
+      if (!resumed) await this.upload(part, data, 0);
+    } else {
+      await this.upload(part, data, 0);
+    }
+    const written = await this.size(part);
+    if (written !== data.length)
+      throw new Error(
+        `${describeSftp(this.dest)}: ${part} has ${written ?? 'no'} bytes after upload, expected ${data.length}`,
+      );
+    if (existing !== undefined) await this.timed('delete', this.client.delete(abs, true));
+    await this.timed('rename', this.client.rename(part, abs));
+    const final = await this.size(abs);
+    if (final !== data.length)
+      throw new Error(
+        `${describeSftp(this.dest)}: ${abs} has ${final ?? 'no'} bytes after rename, expected ${data.length}`,
+      );
+    return resumed ? 'resumed' : 'written';
+  }
+
+  /**
+   * Writes `data` from byte `start` on, one chunk at a time, each chunk written (acknowledged by
+   * the server) before the next: what a dropped connection leaves in the part file is a prefix of
+   * whole chunks, from which the next attempt continues.
+   */
+  private async upload(part: string, data: Buffer, start: number): Promise<void> {
+    const chunk = this.dest.chunkBytes ?? 1024 * 1024;
+    const ws = this.client.createWriteStream(part, { flags: start > 0 ? 'r+' : 'w', start });
+    const slices = function* () {
+      for (let pos = start; pos < data.length; pos += chunk)
+        yield data.subarray(pos, Math.min(pos + chunk, data.length));
+    };
+    await this.timed('write', pipeline(Readable.from(slices(), { objectMode: false }), ws));
+  }
+
+  async read(abs: string): Promise<Buffer> {
+    return (await this.timed('get', this.client.get(abs))) as Buffer;
+  }
+
+  async close(): Promise<void> {
+    await this.client.end().catch(() => undefined);
+  }
+}

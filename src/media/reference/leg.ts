@@ -1,0 +1,384 @@
+/**
+ * Receive logic of one leg, the TypeScript twin of native/src/leg.cc (LegReceiver): SSRC latching
+ * and changes, RFC 3550 A.1 sequence tracking with probation for large jumps, duplicates, a reorder
+ * window that gives up after 200 ms, loss left as silence, placement on the session timeline with
+ * re-anchoring when the RTP clock drifts more than a second from arrival time, A-law to u-law,
+ * comfort noise as silence and RFC 4733 events as DTMF. Times are samples at 8 kHz since t0.
+ * Pure and deterministic: the parity tests require its spool (and so the mixed WAV) to match the
+ * native engine's byte for byte.
+ */
+import type { PayloadKind } from '../types.js';
+import { ALAW_TO_ULAW } from './g711.js';
+import { parseRtp } from './rtp.js';
+import { SpoolBufferRef } from './spool-buffer.js';
+
+export const REORDER_WINDOW = 16;
+export const REORDER_WAIT_SAMPLES = 1600;
+export const MAX_SKEW_SAMPLES = 8000;
+export const MAX_DROPOUT = 3000;
+export const MAX_MISORDER = 1000;
+export const HISTORY = 1024;
+
+export interface LegEventRef {
+  type: 'first-packet' | 'ssrc-change' | 'dtmf' | 'pause' | 'resume';
+  atSamples: number;
+  ssrc: number;
+  digit: string;
+  durationSamples: number;
+}
+
+export interface LegCountersRef {
+  packetsReceived: number;
+  packetsLost: number;
+  packetsDuplicate: number;
+  packetsLate: number;
+  packetsIgnored: number;
+  reanchors: number;
+  packetsPaused: number;
+  /** RFC 3550 A.8 interarrival jitter of the audio packets, times 16, in samples. */
+  jitterQ4: number;
+  ssrcs: number[];
+  dtmf: { digit: string; atSamples: number; durationSamples: number }[];
+}
+
+export const MAX_DTMF = 1000;
+
+interface Held {
+  used: boolean;
+  ext: number;
+  timestamp: number;
+  payloadType: number;
+  arrival: number;
+  payload: Uint8Array;
+}
+
+const DIGITS = '0123456789*#ABCD';
+/** Index into a power-of-two ring as C++ does for a (possibly negative) int64 cast to size_t. */
+const ring = (v: number, size: number): number => ((v % size) + size) % size;
+
+export class LegReceiverRef {
+  readonly counters: LegCountersRef = {
+    packetsReceived: 0,
+    packetsLost: 0,
+    packetsDuplicate: 0,
+    packetsLate: 0,
+    packetsIgnored: 0,
+    reanchors: 0,
+    packetsPaused: 0,
+    jitterQ4: 0,
+    ssrcs: [],
+    dtmf: [],
+  };
+  readonly spool = new SpoolBufferRef();
+  readonly #kinds: (PayloadKind | undefined)[];
+  #firstPacketAt = -1;
+
+  #haveSsrc = false;
+  #ssrc = 0;
+  #haveSeq = false;
+  #maxExt = 0;
+  #nextExt = 0;
+  #badSeq = -1;
+  readonly #history = new Array<number>(HISTORY).fill(-1);
+  readonly #held: Held[] = Array.from({ length: REORDER_WINDOW }, () => ({
+    used: false,
+    ext: 0,
+    timestamp: 0,
+    payloadType: 0,
+    arrival: 0,
+    payload: new Uint8Array(0),
+  }));
+  #heldCount = 0;
+
+  #haveTs = false;
+  #lastTs = 0;
+  #lastExtTs = 0;
+  #anchored = false;
+  #anchorExtTs = 0;
+  #anchorPosition = 0;
+
+  #haveTransit = false;
+  #lastTransit = 0;
+  #paused = false;
+
+  #dtmfActive = false;
+  #dtmfEnded = false;
+  #dtmfTs = 0;
+  #dtmfDigit = '';
+  #dtmfPosition = 0;
+  #dtmfDuration = 0;
+
+  constructor(payloadTypes: Readonly<Record<number, PayloadKind>>) {
+    this.#kinds = Array.from({ length: 128 }, (_, pt) => payloadTypes[pt]);
+  }
+
+  onDatagram(data: Uint8Array, arrival: number, events: LegEventRef[]): void {
+    const parsed = parseRtp(data);
+    if (parsed.kind !== 'ok') {
+      this.counters.packetsIgnored++;
+      return;
+    }
+    const p = parsed.packet;
+    if (this.#paused) {
+      this.counters.packetsPaused++;
+      return;
+    }
+    if (this.#firstPacketAt < 0) {
+      this.#firstPacketAt = arrival;
+      events.push({ type: 'first-packet', atSamples: arrival, ssrc: p.ssrc, digit: '', durationSamples: 0 });
+    }
+    if (!this.#haveSsrc || p.ssrc !== this.#ssrc) this.#switchSsrc(p.ssrc, arrival, events);
+
+    let ext: number;
+    if (!this.#haveSeq) {
+      this.#haveSeq = true;
+      ext = p.seq;
+      this.#maxExt = ext;
+      this.#nextExt = ext;
+    } else {
+      const delta = ((p.seq - (this.#maxExt & 0xffff)) << 16) >> 16; // int16 of the u16 difference
+      ext = this.#maxExt + delta;
+      if (ext > this.#maxExt + MAX_DROPOUT || ext < this.#nextExt - MAX_MISORDER) {
+        if (this.#badSeq !== p.seq) {
+          this.#badSeq = (p.seq + 1) & 0xffff;
+          this.counters.packetsIgnored++;
+          return;
+        }
+        this.#releaseAll(events);
+        this.#history.fill(-1);
+        this.#haveTs = false;
+        this.#anchored = false;
+        this.#maxExt = ext;
+        this.#nextExt = ext;
+      }
+      this.#badSeq = -1;
+    }
+
+    const slot = ring(ext, HISTORY);
+    if (this.#history[slot] === ext) {
+      this.counters.packetsDuplicate++;
+      return;
+    }
+    this.#history[slot] = ext;
+    this.counters.packetsReceived++;
+
+    const kind = this.#kinds[p.payloadType & 0x7f];
+    if (kind === 'PCMU' || kind === 'PCMA') {
+      const transit = (arrival - p.timestamp) >>> 0;
+      if (this.#haveTransit) {
+        const d = (transit - this.#lastTransit) | 0;
+        const j = this.counters.jitterQ4;
+        this.counters.jitterQ4 = j + Math.abs(d) - Math.floor((j + 8) / 16);
+      }
+      this.#haveTransit = true;
+      this.#lastTransit = transit;
+    }
+
+    if (ext < this.#nextExt) {
+      this.counters.packetsLate++;
+      if (this.counters.packetsLost > 0) this.counters.packetsLost--;
+      this.#play(p.payloadType, p.timestamp, p.payload, arrival, true, events);
+      return;
+    }
+    if (ext > this.#maxExt) this.#maxExt = ext;
+    if (ext === this.#nextExt && this.#heldCount === 0) {
+      this.#play(p.payloadType, p.timestamp, p.payload, arrival, false, events);
+      this.#nextExt++;
+      return;
+    }
+    while (ext >= this.#nextExt + REORDER_WINDOW) {
+      if (this.#heldCount === 0) {
+        const skip = ext - REORDER_WINDOW + 1 - this.#nextExt;
+        this.counters.packetsLost += skip;
+        this.#nextExt += skip;
+        break;
+      }
+      this.#advance(events);
+    }
+    const h = this.#held[ring(ext, REORDER_WINDOW)] as Held;
+    h.used = true;
+    h.ext = ext;
+    h.timestamp = p.timestamp;
+    h.payloadType = p.payloadType;
+    h.arrival = arrival;
+    h.payload = p.payload.slice();
+    this.#heldCount++;
+    while (this.#heldCount > 0) {
+      const next = this.#held[ring(this.#nextExt, REORDER_WINDOW)] as Held;
+      if (!next.used || next.ext !== this.#nextExt) break;
+      this.#advance(events);
+    }
+  }
+
+  /** Releases packets held too long behind a gap (the worker calls it every tick). */
+  tick(now: number, events: LegEventRef[]): void {
+    if (this.#heldCount === 0) return;
+    let oldest = now;
+    for (const h of this.#held) if (h.used) oldest = Math.min(oldest, h.arrival);
+    if (now - oldest >= REORDER_WAIT_SAMPLES) this.#releaseAll(events);
+  }
+
+  /** Releases everything held (end of the session). */
+  finish(events: LegEventRef[]): void {
+    this.#releaseAll(events);
+    this.#endPendingDtmf(events);
+  }
+
+  #advance(events: LegEventRef[]): void {
+    const h = this.#held[ring(this.#nextExt, REORDER_WINDOW)] as Held;
+    if (h.used && h.ext === this.#nextExt) {
+      h.used = false;
+      this.#heldCount--;
+      this.#play(h.payloadType, h.timestamp, h.payload, h.arrival, false, events);
+    } else {
+      this.counters.packetsLost++;
+    }
+    this.#nextExt++;
+  }
+
+  #releaseAll(events: LegEventRef[]): void {
+    while (this.#heldCount > 0) this.#advance(events);
+  }
+
+  #switchSsrc(ssrc: number, arrival: number, events: LegEventRef[]): void {
+    if (this.#haveSsrc) {
+      this.#releaseAll(events);
+      this.#endPendingDtmf(events);
+      events.push({ type: 'ssrc-change', atSamples: arrival, ssrc, digit: '', durationSamples: 0 });
+    }
+    this.#haveSsrc = true;
+    this.#ssrc = ssrc;
+    if (!this.counters.ssrcs.includes(ssrc)) this.counters.ssrcs.push(ssrc);
+    this.#haveSeq = false;
+    this.#badSeq = -1;
+    this.#history.fill(-1);
+    this.#haveTs = false;
+    this.#anchored = false;
+    this.#dtmfActive = false;
+    this.#haveTransit = false;
+  }
+
+  /** See LegReceiver::pause in native/src/leg.h. */
+  pause(now: number, events: LegEventRef[]): void {
+    if (this.#paused) return;
+    this.#releaseAll(events);
+    this.#endPendingDtmf(events);
+    this.#paused = true;
+    events.push({ type: 'pause', atSamples: now, ssrc: this.#ssrc, digit: '', durationSamples: 0 });
+  }
+
+  resume(now: number, events: LegEventRef[]): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#haveSeq = false;
+    this.#badSeq = -1;
+    this.#history.fill(-1);
+    this.#haveTs = false;
+    this.#anchored = false;
+    this.#dtmfActive = false;
+    this.#haveTransit = false;
+    events.push({ type: 'resume', atSamples: now, ssrc: this.#ssrc, digit: '', durationSamples: 0 });
+  }
+
+  #play(
+    pt: number,
+    timestamp: number,
+    payload: Uint8Array,
+    arrival: number,
+    late: boolean,
+    events: LegEventRef[],
+  ): void {
+    const kind = this.#kinds[pt & 0x7f];
+    if (kind === undefined) {
+      this.counters.packetsIgnored++;
+      return;
+    }
+    let extTs: number;
+    if (!this.#haveTs) {
+      this.#haveTs = true;
+      extTs = timestamp;
+    } else {
+      extTs = this.#lastExtTs + ((timestamp - this.#lastTs) | 0);
+    }
+    this.#lastTs = timestamp;
+    this.#lastExtTs = extTs;
+    if (!this.#anchored) {
+      this.#anchored = true;
+      this.#anchorExtTs = extTs;
+      this.#anchorPosition = arrival;
+    }
+    let position = this.#anchorPosition + (extTs - this.#anchorExtTs);
+    const audio = kind !== 'telephone-event';
+    if (audio && !late && (position > arrival + MAX_SKEW_SAMPLES || position < arrival - MAX_SKEW_SAMPLES)) {
+      this.counters.reanchors++;
+      this.#anchorExtTs = extTs;
+      this.#anchorPosition = arrival;
+      position = arrival;
+    }
+    switch (kind) {
+      case 'PCMU':
+        this.spool.append(position, payload);
+        break;
+      case 'PCMA':
+        this.spool.append(
+          position,
+          payload.map((a) => ALAW_TO_ULAW[a] as number),
+        );
+        break;
+      case 'CN':
+        break;
+      case 'telephone-event':
+        this.#telephoneEvent(timestamp, position, payload, events);
+        break;
+    }
+  }
+
+  #telephoneEvent(timestamp: number, position: number, payload: Uint8Array, events: LegEventRef[]): void {
+    if (payload.length < 4) {
+      this.counters.packetsIgnored++;
+      return;
+    }
+    const event = payload[0] as number;
+    const digit = event < 16 ? (DIGITS[event] as string) : '';
+    if (digit === '') {
+      this.counters.packetsIgnored++;
+      return;
+    }
+    const end = ((payload[1] as number) & 0x80) !== 0;
+    const duration = ((payload[2] as number) << 8) | (payload[3] as number);
+    if (!this.#dtmfActive || timestamp !== this.#dtmfTs) {
+      this.#endPendingDtmf(events);
+      this.#dtmfActive = true;
+      this.#dtmfEnded = false;
+      this.#dtmfTs = timestamp;
+      this.#dtmfDigit = digit;
+      this.#dtmfPosition = position;
+      this.#dtmfDuration = duration;
+    } else if (!this.#dtmfEnded) {
+      this.#dtmfDuration = Math.max(this.#dtmfDuration, duration);
+    }
+    if (end && !this.#dtmfEnded) this.#reportDtmf(events);
+  }
+
+  #reportDtmf(events: LegEventRef[]): void {
+    this.#dtmfEnded = true;
+    events.push({
+      type: 'dtmf',
+      atSamples: this.#dtmfPosition,
+      ssrc: this.#ssrc,
+      digit: this.#dtmfDigit,
+      durationSamples: this.#dtmfDuration,
+    });
+    if (this.counters.dtmf.length < MAX_DTMF) {
+      this.counters.dtmf.push({
+        digit: this.#dtmfDigit,
+        atSamples: this.#dtmfPosition,
+        durationSamples: this.#dtmfDuration,
+      });
+    }
+  }
+
+  #endPendingDtmf(events: LegEventRef[]): void {
+    if (this.#dtmfActive && !this.#dtmfEnded) this.#reportDtmf(events);
+  }
+}

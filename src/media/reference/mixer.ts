@@ -1,0 +1,84 @@
+/**
+ * The mixer, as native/src/mixer.cc computes it: every leg's spool records applied in offset order
+ * (file order for equal offsets, so the later record wins), legs summed as linear PCM, the sum
+ * saturated to int16 (never wrapped) and encoded as u-law; written as a mono WAVE_FORMAT_MULAW file
+ * with a fact chunk (58-byte header, a pad byte when the data is odd-sized). Pure.
+ */
+import { parseSpool } from '../spool.js';
+import { linearToUlaw, ULAW_DECODE } from './g711.js';
+
+export const WAV_HEADER_SIZE = 58;
+
+export function ulawWavHeader(samples: number, channels = 1): Buffer {
+  const bytes = samples * channels;
+  const h = Buffer.alloc(WAV_HEADER_SIZE);
+  h.write('RIFF', 0, 'latin1');
+  h.writeUInt32LE(WAV_HEADER_SIZE - 8 + bytes + (bytes & 1), 4);
+  h.write('WAVE', 8, 'latin1');
+  h.write('fmt ', 12, 'latin1');
+  h.writeUInt32LE(18, 16);
+  h.writeUInt16LE(7, 20);
+  h.writeUInt16LE(channels, 22);
+  h.writeUInt32LE(8000, 24);
+  h.writeUInt32LE(8000 * channels, 28);
+  h.writeUInt16LE(channels, 32);
+  h.writeUInt16LE(8, 34);
+  h.writeUInt16LE(0, 36);
+  h.write('fact', 38, 'latin1');
+  h.writeUInt32LE(4, 42);
+  h.writeUInt32LE(samples, 46);
+  h.write('data', 50, 'latin1');
+  h.writeUInt32LE(bytes, 54);
+  return h;
+}
+
+/** One leg's linear timeline (silence where it has no audio), `total` samples long. */
+export function legTimeline(spool: Uint8Array, total: number): Int16Array {
+  const out = new Int16Array(total);
+  const records = parseSpool(spool).records.map((r, order) => ({ ...r, order }));
+  records.sort((a, b) => (a.offset !== b.offset ? a.offset - b.offset : a.order - b.order));
+  for (const r of records) {
+    for (let i = 0; i < r.data.length && r.offset + i < total; i++) {
+      out[r.offset + i] = ULAW_DECODE[r.data[i] as number] as number;
+    }
+  }
+  return out;
+}
+
+/** Samples in the mix: the end of the latest record of any leg. */
+export function mixLength(spools: readonly Uint8Array[]): number {
+  let total = 0;
+  for (const s of spools) {
+    for (const r of parseSpool(s).records) total = Math.max(total, r.offset + r.data.length);
+  }
+  return total;
+}
+
+/**
+ * Mixes spool file contents into a u-law WAV: by default one channel with every leg; with
+ * `channels`, indices into `spools` per output channel (interleaved), as the native mixer's
+ * legIds per channel.
+ */
+export function mixSpoolsToWav(
+  spools: readonly Uint8Array[],
+  channels?: readonly (readonly number[])[],
+): Buffer {
+  const total = mixLength(spools);
+  const chans = channels ?? [spools.map((_, i) => i)];
+  const timelines = spools.map((s) => legTimeline(s, total));
+  const n = chans.length;
+  const bytes = total * n;
+  const data = Buffer.alloc(bytes + (bytes & 1));
+  const sum = new Int32Array(total);
+  chans.forEach((legs, c) => {
+    sum.fill(0);
+    for (const l of legs) {
+      const t = timelines[l] as Int16Array;
+      for (let i = 0; i < total; i++) (sum[i] as number) += t[i] as number;
+    }
+    for (let i = 0; i < total; i++) {
+      data[i * n + c] = linearToUlaw(Math.max(-32768, Math.min(32767, sum[i] as number)));
+    }
+  });
+  return Buffer.concat([ulawWavHeader(total, n), data]);
+}

@@ -1,0 +1,91 @@
+/**
+ * Reading spool files from TypeScript (the native engine writes them; see native/src/spool.h for the
+ * format). Used by startup recovery to learn how much audio an interrupted recording holds, and by
+ * the reference implementation's tests.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export const SPOOL_MAGIC = 'SRSPOOL1';
+export const SPOOL_HEADER_SIZE = 16;
+export const SPOOL_RECORD_HEADER_SIZE = 6;
+
+export interface SpoolRecord {
+  /** Sample offset (8 kHz) from the session's t0. */
+  offset: number;
+  /** The u-law bytes (a view into the file contents). */
+  data: Uint8Array;
+}
+
+export interface ParsedSpool {
+  records: SpoolRecord[];
+  /** A trailing partial record (the process died mid-write) was ignored. */
+  truncated: boolean;
+}
+
+/** Parses one spool file's contents. Throws on a bad header; a partial last record is ignored. */
+export function parseSpool(buf: Uint8Array): ParsedSpool {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (buf.length < SPOOL_HEADER_SIZE || Buffer.from(buf.subarray(0, 8)).toString('latin1') !== SPOOL_MAGIC) {
+    throw new Error('not a spool file (bad or missing SRSPOOL1 header)');
+  }
+  if (view.getUint32(8, true) !== 8000) throw new Error('unsupported spool sample rate');
+  const records: SpoolRecord[] = [];
+  let pos = SPOOL_HEADER_SIZE;
+  let truncated = false;
+  while (pos < buf.length) {
+    if (pos + SPOOL_RECORD_HEADER_SIZE > buf.length) {
+      truncated = true;
+      break;
+    }
+    const offset = view.getUint32(pos, true);
+    const count = view.getUint16(pos + 4, true);
+    const start = pos + SPOOL_RECORD_HEADER_SIZE;
+    if (start + count > buf.length) {
+      truncated = true;
+      break;
+    }
+    if (count > 0) records.push({ offset, data: buf.subarray(start, start + count) });
+    pos = start + count;
+  }
+  return { records, truncated };
+}
+
+export interface SpoolLegSummary {
+  legId: string;
+  /** Samples of audio held (silence gaps excluded). */
+  samples: number;
+  /** Sample offset just after the last audio of this leg (0 when it holds none). */
+  endSamples: number;
+  records: number;
+  truncated: boolean;
+}
+
+export interface SpoolDirSummary {
+  legs: SpoolLegSummary[];
+  /** End of the latest audio of any leg, in samples from t0: the length of the mix. */
+  endSamples: number;
+}
+
+/** Summarizes every `<legId>.spool` of a spool directory (reads whole files; fine for recovery). */
+export async function summarizeSpoolDir(spoolDir: string): Promise<SpoolDirSummary> {
+  const names = (await readdir(spoolDir)).filter((n) => n.endsWith('.spool')).sort();
+  const legs: SpoolLegSummary[] = [];
+  for (const name of names) {
+    const parsed = parseSpool(await readFile(join(spoolDir, name)));
+    let samples = 0;
+    let end = 0;
+    for (const r of parsed.records) {
+      samples += r.data.length;
+      end = Math.max(end, r.offset + r.data.length);
+    }
+    legs.push({
+      legId: name.slice(0, -'.spool'.length),
+      samples,
+      endSamples: end,
+      records: parsed.records.length,
+      truncated: parsed.truncated,
+    });
+  }
+  return { legs, endSamples: legs.reduce((m, l) => Math.max(m, l.endSamples), 0) };
+}

@@ -1,0 +1,108 @@
+import { spawn } from 'node:child_process';
+import type { RecordingRow } from '../store/types.js';
+
+/**
+ * User hooks run after a recording is stored: an HTTP webhook (POST of a JSON document) and/or an
+ * executable (the same document on its stdin, the id in SRS_RECORDING_ID). They run from their own
+ * pg-boss queue, so a slow or failing hook never holds up recording or finalizing; a failure is
+ * logged and retried with backoff.
+ */
+
+export interface HookOptions {
+  /** http(s) URL to POST the document to; a 2xx answer is success. */
+  url?: string | undefined;
+  /** Path of an executable; exit status 0 is success. */
+  command?: string | undefined;
+  /** Per delivery (default 30). */
+  timeoutSeconds?: number;
+}
+
+export interface HookDocument {
+  event: 'recording.stored';
+  id: string;
+  callId: string;
+  sessionId: string | null;
+  srcAddress: string;
+  startedAt: string;
+  endedAt: string | null;
+  durationMs: number | null;
+  interrupted: boolean;
+  participants: { participantId: string; aor: string | null; name: string | null }[];
+  files: {
+    kind: string;
+    path: string;
+    bytes: number;
+    sha256Plain: string;
+    sha256Cipher: string;
+    keyFingerprint: string;
+  }[];
+}
+
+export function hookDocument(r: RecordingRow): HookDocument {
+  return {
+    event: 'recording.stored',
+    id: r.id,
+    callId: r.callId,
+    sessionId: r.sessionId,
+    srcAddress: r.srcAddress,
+    startedAt: r.startedAt.toISOString(),
+    endedAt: r.endedAt ? r.endedAt.toISOString() : null,
+    durationMs: r.durationMs,
+    interrupted: r.interrupted,
+    participants: r.participants.map((p) => ({ participantId: p.participantId, aor: p.aor, name: p.name })),
+    files: r.files.map((f) => ({
+      kind: f.kind,
+      path: f.path,
+      bytes: Number(f.bytes),
+      sha256Plain: f.sha256Plain,
+      sha256Cipher: f.sha256Cipher,
+      keyFingerprint: f.keyFingerprint,
+    })),
+  };
+}
+
+export async function postWebhook(url: string, doc: HookDocument, timeoutSeconds: number): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'user-agent': 'siprec-recorder' },
+      body: JSON.stringify(doc),
+      signal: AbortSignal.timeout(timeoutSeconds * 1000),
+    });
+  } catch (err) {
+    throw new Error(`webhook ${url}: ${(err as Error).message}`);
+  }
+  await res.arrayBuffer().catch(() => undefined);
+  if (res.status < 200 || res.status > 299) throw new Error(`webhook ${url} answered ${res.status}`);
+}
+
+export function runHookCommand(command: string, doc: HookDocument, timeoutSeconds: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(command, [doc.id], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+      env: { ...process.env, SRS_RECORDING_ID: doc.id, SRS_HOOK_EVENT: doc.event },
+    });
+    let stderr = '';
+    p.stderr.on('data', (d: Buffer) => {
+      if (stderr.length < 2000) stderr += d.toString();
+    });
+    const t = setTimeout(() => p.kill('SIGKILL'), timeoutSeconds * 1000);
+    p.once('error', (err) => {
+      clearTimeout(t);
+      reject(new Error(`hook ${command}: ${err.message}`));
+    });
+    p.once('close', (code, signal) => {
+      clearTimeout(t);
+      if (code === 0) resolve();
+      else
+        reject(
+          new Error(
+            `hook ${command} ${signal ? `killed by ${signal}` : `exited ${code}`}${stderr ? `: ${stderr.trim().split('\n').slice(-1)[0]}` : ''}`,
+          ),
+        );
+    });
+    p.stdin.on('error', () => undefined);
+    p.stdin.end(JSON.stringify(doc));
+  });
+}

@@ -1,0 +1,309 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { isUuid } from './recordings.js';
+import type { RecordingFile, RecordingState } from './types.js';
+import type { Principal } from './users.js';
+
+/**
+ * What users see of and add to the catalogue: the role- and group-scoped recordings search,
+ * notes, categories and preservation, and deletion. A recording belongs to a user when one of its
+ * participants' AOR user part (srs_aor_number) is one of the user's numbers; to a group when it
+ * belongs to a user whose group it is.
+ */
+
+export interface RecordingSearch {
+  from?: Date;
+  to?: Date;
+  /** Number or name, matched case-insensitively as a substring of a participant's AOR or name. */
+  participant?: string;
+  callId?: string;
+  sessionId?: string;
+  minDurationMs?: number;
+  maxDurationMs?: number;
+  group?: string;
+  /** Default: every state but 'purged' (deleted recordings are found only when asked for). */
+  state?: RecordingState | 'purged';
+  category?: string;
+  preserved?: boolean;
+  limit?: number;
+  offset?: number;
+}
+
+export interface RecordingSummary {
+  id: string;
+  sessionId: string | null;
+  callId: string;
+  startedAt: Date;
+  endedAt: Date | null;
+  durationMs: number | null;
+  state: RecordingState | 'purged';
+  participants: { aor: string | null; name: string | null }[];
+  categories: string[];
+  preserved: boolean;
+  groups: string[];
+}
+
+export interface Note {
+  id: string;
+  recordingId: string;
+  author: string;
+  authorRank: number;
+  body: string;
+  createdAt: Date;
+}
+
+export interface Annotations {
+  notes: Note[];
+  categories: string[];
+  preservedAt: Date | null;
+  preservedBy: string | null;
+  preservedRank: number | null;
+  groups: string[];
+}
+
+export interface AccessRepository {
+  /** SQL-level visibility: is recording `id` one `who` may see? */
+  canSee(who: Principal, id: string): Promise<boolean>;
+  search(who: Principal, s: RecordingSearch): Promise<{ total: number; items: RecordingSummary[] }>;
+  annotations(id: string): Promise<Annotations>;
+  addNote(id: string, author: string, authorRank: number, body: string): Promise<Note>;
+  getNote(noteId: string): Promise<Note | undefined>;
+  deleteNote(noteId: string): Promise<void>;
+  setCategories(id: string, categories: string[], by: string): Promise<string[]>;
+  allCategories(): Promise<{ category: string; count: number }[]>;
+  setPreserved(id: string, by: string, rank: number): Promise<void>;
+  clearPreserved(id: string): Promise<void>;
+  /** What happened during the call (pause/resume, streams, participants, metadata), oldest first. */
+  sessionEvents(id: string): Promise<{ at: Date; type: string; detail: Record<string, unknown> }[]>;
+  /** Marks a stored, unpreserved recording purged (a tombstone); returns its files (to wipe), or null. */
+  deleteUnpreserved(id: string): Promise<RecordingFile[] | null>;
+}
+
+/** A WHERE fragment limiting recordings `r` to what `who` may see; pushes its parameters. */
+function scopeSql(who: Principal, args: unknown[]): string {
+  if (who.role === 'admin') return 'TRUE';
+  if (who.role === 'record-only') return 'FALSE';
+  args.push(who.numbers);
+  const own = `EXISTS (SELECT 1 FROM participants p WHERE p.recording_id = r.id AND srs_aor_number(p.aor) = ANY($${args.length}::text[]))`;
+  if (who.role === 'user') return own;
+  args.push(who.groups);
+  return `(${own} OR EXISTS (SELECT 1 FROM participants p JOIN users u ON srs_aor_number(p.aor) = ANY(u.numbers)
+            WHERE p.recording_id = r.id AND u.group_name = ANY($${args.length}::text[])))`;
+}
+
+const GROUPS_OF = `COALESCE((SELECT array_agg(DISTINCT u.group_name) FROM participants p
+   JOIN users u ON srs_aor_number(p.aor) = ANY(u.numbers)
+   WHERE p.recording_id = r.id AND u.group_name IS NOT NULL), '{}')`;
+
+interface NoteRow {
+  id: string;
+  recording_id: string;
+  author: string;
+  author_rank: number;
+  body: string;
+  created_at: Date;
+}
+const toNote = (n: NoteRow): Note => ({
+  id: n.id,
+  recordingId: n.recording_id,
+  author: n.author,
+  authorRank: n.author_rank,
+  body: n.body,
+  createdAt: n.created_at,
+});
+
+export function accessRepository(pool: pg.Pool): AccessRepository {
+  return {
+    async canSee(who, id) {
+      if (!isUuid(id)) return false;
+      const args: unknown[] = [id];
+      const r = await pool.query(
+        `SELECT 1 FROM recordings r WHERE r.id = $1 AND ${scopeSql(who, args)}`,
+        args,
+      );
+      return (r.rowCount ?? 0) > 0;
+    },
+    async search(who, s) {
+      const args: unknown[] = [];
+      const where = [scopeSql(who, args)];
+      const add = (sql: string, v: unknown) => {
+        args.push(v);
+        where.push(sql.replaceAll('?', `$${args.length}`));
+      };
+      if (s.from) add('r.started_at >= ?', s.from);
+      if (s.to) add('r.started_at < ?', s.to);
+      if (s.participant)
+        add(
+          `EXISTS (SELECT 1 FROM participants p WHERE p.recording_id = r.id
+             AND (p.aor ILIKE '%' || ? || '%' OR p.name ILIKE '%' || ? || '%'))`,
+          s.participant,
+        );
+      if (s.callId) add('r.call_id = ?', s.callId);
+      if (s.sessionId) add('r.session_id = ?', s.sessionId);
+      if (s.minDurationMs !== undefined) add('r.duration_ms >= ?', s.minDurationMs);
+      if (s.maxDurationMs !== undefined) add('r.duration_ms <= ?', s.maxDurationMs);
+      if (s.state) add('r.state = ?', s.state);
+      else where.push(`r.state <> 'purged'`);
+      if (s.category)
+        add(
+          'EXISTS (SELECT 1 FROM recording_categories c WHERE c.recording_id = r.id AND c.category = ?)',
+          s.category,
+        );
+      if (s.group)
+        add(
+          `EXISTS (SELECT 1 FROM participants p JOIN users u ON srs_aor_number(p.aor) = ANY(u.numbers)
+             WHERE p.recording_id = r.id AND u.group_name = ?)`,
+          s.group,
+        );
+      if (s.preserved !== undefined) add(`(r.preserved_at IS NOT NULL) = ?`, s.preserved);
+      const w = where.join(' AND ');
+      const limit = Math.max(1, Math.min(s.limit ?? 50, 1000));
+      const offset = Math.max(0, s.offset ?? 0);
+      const total = await pool.query<{ n: string }>(
+        `SELECT count(*) AS n FROM recordings r WHERE ${w}`,
+        args,
+      );
+      const rows = await pool.query<{
+        id: string;
+        session_id: string | null;
+        call_id: string;
+        started_at: Date;
+        ended_at: Date | null;
+        duration_ms: string | null;
+        state: RecordingState | 'purged';
+        preserved_at: Date | null;
+        participants: { aor: string | null; name: string | null }[];
+        categories: string[];
+        groups: string[];
+      }>(
+        `SELECT r.id, r.session_id, r.call_id, r.started_at, r.ended_at, r.duration_ms, r.state, r.preserved_at,
+           COALESCE((SELECT json_agg(json_build_object('aor', p.aor, 'name', p.name) ORDER BY p.ordinal)
+                     FROM participants p WHERE p.recording_id = r.id), '[]') AS participants,
+           COALESCE((SELECT array_agg(c.category ORDER BY c.category) FROM recording_categories c
+                     WHERE c.recording_id = r.id), '{}') AS categories,
+           ${GROUPS_OF} AS groups
+         FROM recordings r WHERE ${w}
+         ORDER BY r.started_at DESC, r.id LIMIT ${limit} OFFSET ${offset}`,
+        args,
+      );
+      return {
+        total: Number(total.rows[0]?.n ?? 0),
+        items: rows.rows.map((x) => ({
+          id: x.id,
+          sessionId: x.session_id,
+          callId: x.call_id,
+          startedAt: x.started_at,
+          endedAt: x.ended_at,
+          durationMs: x.duration_ms === null ? null : Number(x.duration_ms),
+          state: x.state,
+          participants: x.participants,
+          categories: x.categories,
+          preserved: x.preserved_at !== null,
+          groups: x.groups,
+        })),
+      };
+    },
+    async annotations(id) {
+      const notes = await pool.query<NoteRow>(
+        'SELECT * FROM recording_notes WHERE recording_id = $1 ORDER BY created_at',
+        [id],
+      );
+      const r = await pool.query<{
+        preserved_at: Date | null;
+        preserved_by: string | null;
+        preserved_rank: number | null;
+        categories: string[];
+        groups: string[];
+      }>(
+        `SELECT r.preserved_at, r.preserved_by, r.preserved_rank,
+           COALESCE((SELECT array_agg(c.category ORDER BY c.category) FROM recording_categories c
+                     WHERE c.recording_id = r.id), '{}') AS categories,
+           ${GROUPS_OF} AS groups
+         FROM recordings r WHERE r.id = $1`,
+        [id],
+      );
+      const x = r.rows[0];
+      return {
+        notes: notes.rows.map(toNote),
+        categories: x?.categories ?? [],
+        preservedAt: x?.preserved_at ?? null,
+        preservedBy: x?.preserved_by ?? null,
+        preservedRank: x?.preserved_rank ?? null,
+        groups: x?.groups ?? [],
+      };
+    },
+    async addNote(id, author, authorRank, body) {
+      const r = await pool.query<NoteRow>(
+        `INSERT INTO recording_notes (id, recording_id, author, author_rank, body) VALUES ($1, $2, $3, $4, $5)
+         RETURNING *`,
+        [randomUUID(), id, author, authorRank, body],
+      );
+      return toNote(r.rows[0] as NoteRow);
+    },
+    async getNote(noteId) {
+      if (!isUuid(noteId)) return undefined;
+      const r = await pool.query<NoteRow>('SELECT * FROM recording_notes WHERE id = $1', [noteId]);
+      return r.rows[0] ? toNote(r.rows[0]) : undefined;
+    },
+    async deleteNote(noteId) {
+      await pool.query('DELETE FROM recording_notes WHERE id = $1', [noteId]);
+    },
+    async setCategories(id, categories, by) {
+      const r = await pool.query<{ category: string }>(
+        `WITH del AS (DELETE FROM recording_categories WHERE recording_id = $1 AND NOT (category = ANY($2::text[]))),
+              ins AS (INSERT INTO recording_categories (recording_id, category, added_by)
+                      SELECT $1, unnest($2::text[]), $3 ON CONFLICT DO NOTHING)
+         SELECT unnest($2::text[]) AS category ORDER BY 1`,
+        [id, categories, by],
+      );
+      return r.rows.map((x) => x.category);
+    },
+    async allCategories() {
+      const r = await pool.query<{ category: string; n: string }>(
+        'SELECT category, count(*) AS n FROM recording_categories GROUP BY category ORDER BY category',
+      );
+      return r.rows.map((x) => ({ category: x.category, count: Number(x.n) }));
+    },
+    async setPreserved(id, by, rank) {
+      await pool.query(
+        `UPDATE recordings SET preserved_at = now(), preserved_by = $2, preserved_rank = $3, updated_at = now()
+         WHERE id = $1`,
+        [id, by, rank],
+      );
+    },
+    async clearPreserved(id) {
+      await pool.query(
+        `UPDATE recordings SET preserved_at = NULL, preserved_by = NULL, preserved_rank = NULL, updated_at = now()
+         WHERE id = $1`,
+        [id],
+      );
+    },
+    async sessionEvents(id) {
+      try {
+        const r = await pool.query<{ at: Date; type: string; detail: Record<string, unknown> }>(
+          'SELECT at, type, detail FROM recording_events WHERE recording_id = $1 ORDER BY at, seq LIMIT 1000',
+          [id],
+        );
+        return r.rows;
+      } catch (err) {
+        // recording_events arrives with another migration; without it there is nothing to show.
+        if ((err as { code?: string }).code === '42P01') return [];
+        throw err;
+      }
+    },
+    async deleteUnpreserved(id) {
+      // A tombstone, like the retention purge (src/store/retention.ts): the row and its files' rows
+      // stay (state 'purged'), so the day's hash chain still accounts for the recording.
+      const r = await pool.query<{ files: RecordingFile[] }>(
+        `WITH d AS (UPDATE recordings SET state = 'purged', purged_at = now(), updated_at = now()
+                    WHERE id = $1 AND state = 'stored' AND preserved_at IS NULL RETURNING id)
+         SELECT COALESCE((SELECT json_agg(json_build_object('kind', f.kind, 'path', f.path, 'bytes', f.bytes,
+                   'sha256Plain', f.sha256_plain, 'sha256Cipher', f.sha256_cipher,
+                   'keyFingerprint', f.key_fingerprint)) FROM files f WHERE f.recording_id = d.id), '[]') AS files
+         FROM d`,
+        [id],
+      );
+      return r.rows[0] ? r.rows[0].files : null;
+    },
+  };
+}

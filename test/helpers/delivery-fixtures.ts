@@ -1,0 +1,275 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, writeFile, chmod } from 'node:fs/promises';
+import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import type { Logger } from '../../src/log.js';
+import type { MixOptions, MixResult } from '../../src/media/types.js';
+import { finalizeRecording } from '../../src/pipeline/finalize.js';
+import type { Database } from '../../src/store/db.js';
+
+/**
+ * Real parts for the delivery tests: an OpenSSH sshd (Debian openssh-server) on a loopback high
+ * port with its own host key and config, a TCP proxy in front of it that can cut connections,
+ * and recordings stored by the real finalize step (real MP3, real OpenPGP).
+ */
+
+const run = promisify(execFile);
+
+export interface Sshd {
+  port: number;
+  user: string;
+  /** Private key file accepted for `user`. */
+  clientKey: string;
+  /** Host key fingerprint as `ssh-keygen -lf` prints it (SHA256:...). */
+  hostKeySha256: string;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Starts sshd -D on 127.0.0.1 with key authentication for the current user. */
+export async function startSshd(): Promise<Sshd> {
+  const dir = await mkdtemp(join(tmpdir(), 'srs-sshd-'));
+  await mkdir('/run/sshd', { recursive: true }).catch(() => undefined);
+  const hostKey = join(dir, 'host_ed25519');
+  const clientKey = join(dir, 'client_ed25519');
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', clientKey]);
+  const { stdout } = await run('ssh-keygen', ['-lf', `${hostKey}.pub`]);
+  const hostKeySha256 = stdout.split(' ')[1] as string;
+  const authorized = join(dir, 'authorized_keys');
+  await run('cp', [`${clientKey}.pub`, authorized]);
+  await chmod(authorized, 0o600);
+  const port = await freePort();
+  const cfg = join(dir, 'sshd_config');
+  await writeFile(
+    cfg,
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${hostKey}`,
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${authorized}`,
+      'PermitRootLogin prohibit-password',
+      'PasswordAuthentication yes',
+      'KbdInteractiveAuthentication no',
+      'UsePAM no',
+      'StrictModes no',
+      'Subsystem sftp internal-sftp',
+      'LogLevel ERROR',
+      'MaxStartups 50',
+      '',
+    ].join('\n'),
+  );
+  const child: ChildProcess = spawn('/usr/sbin/sshd', ['-f', cfg, '-D', '-e'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  // Ready when the port accepts connections.
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`sshd exited: ${stderr}`);
+    const ok = await new Promise<boolean>((r) => {
+      const s = connect(port, '127.0.0.1', () => {
+        s.destroy();
+        r(true);
+      });
+      s.on('error', () => r(false));
+    });
+    if (ok) break;
+    if (i > 100) throw new Error(`sshd did not listen: ${stderr}`);
+    await sleep(50);
+  }
+  return {
+    port,
+    user: userInfo().username,
+    clientKey,
+    hostKeySha256,
+    dir,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
+    },
+  };
+}
+
+/** A TCP proxy to `port` that can cut every connection once `cutAfterBytes` client bytes went through. */
+export interface CutProxy {
+  port: number;
+  /** Cut each connection after this many bytes upstream (undefined: never). */
+  cutAfterBytes: number | undefined;
+  /** Refuse (close at once) new connections. */
+  down: boolean;
+  cuts: number;
+  close(): Promise<void>;
+}
+
+export async function startCutProxy(targetPort: number): Promise<CutProxy> {
+  const sockets = new Set<Socket>();
+  const state: CutProxy = {
+    port: 0,
+    cutAfterBytes: undefined,
+    down: false,
+    cuts: 0,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+  const server: Server = createServer((client) => {
+    if (state.down) {
+      client.destroy();
+      return;
+    }
+    const up = connect(targetPort, '127.0.0.1');
+    sockets.add(client);
+    sockets.add(up);
+    let sent = 0;
+    const cut = () => {
+      state.cuts++;
+      client.destroy();
+      up.destroy();
+    };
+    client.on('data', (d: Buffer) => {
+      if (state.cutAfterBytes !== undefined && sent + d.length > state.cutAfterBytes) {
+        // Forward up to the limit (the server keeps what arrived whole), then cut.
+        const keep = Math.max(0, state.cutAfterBytes - sent);
+        sent += keep;
+        up.write(d.subarray(0, keep), () => setTimeout(cut, 50));
+        client.pause();
+        return;
+      }
+      sent += d.length;
+      up.write(d);
+    });
+    up.on('data', (d: Buffer) => client.write(d));
+    client.on('close', () => up.destroy());
+    up.on('close', () => client.destroy());
+    client.on('error', () => undefined);
+    up.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  state.port = (server.address() as AddressInfo).port;
+  return state;
+}
+
+/** G.711 u-law of one sample. */
+function ulaw(sample: number): number {
+  const sign = sample < 0 ? 0x80 : 0;
+  let s = Math.min(Math.abs(sample), 32635) + 0x84;
+  let exp = 7;
+  for (let mask = 0x4000; (s & mask) === 0 && exp > 0; mask >>= 1) exp--;
+  const mant = (s >> (exp + 3)) & 0x0f;
+  s = ~(sign | (exp << 4) | mant) & 0xff;
+  return s;
+}
+
+/** A mono 8 kHz u-law WAV (format tag 7) with a fact chunk: `ms` of a tone at `hz`. */
+export function toneWav(ms: number, hz: number): Buffer {
+  const n = (8000 * ms) / 1000;
+  const data = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) data[i] = ulaw(Math.round(12000 * Math.sin((2 * Math.PI * hz * i) / 8000)));
+  const fmt = Buffer.alloc(18);
+  fmt.writeUInt16LE(7, 0);
+  fmt.writeUInt16LE(1, 2);
+  fmt.writeUInt32LE(8000, 4);
+  fmt.writeUInt32LE(8000, 8);
+  fmt.writeUInt16LE(1, 12);
+  fmt.writeUInt16LE(8, 14);
+  const chunk = (id: string, body: Buffer) => {
+    const h = Buffer.alloc(8);
+    h.write(id, 0, 'ascii');
+    h.writeUInt32LE(body.length, 4);
+    return Buffer.concat([h, body, body.length % 2 ? Buffer.alloc(1) : Buffer.alloc(0)]);
+  };
+  const fact = Buffer.alloc(4);
+  fact.writeUInt32LE(n, 0);
+  const body = Buffer.concat([
+    Buffer.from('WAVE'),
+    chunk('fmt ', fmt),
+    chunk('fact', fact),
+    chunk('data', data),
+  ]);
+  const riff = Buffer.alloc(8);
+  riff.write('RIFF', 0, 'ascii');
+  riff.writeUInt32LE(body.length, 4);
+  return Buffer.concat([riff, body]);
+}
+
+export interface StoredFixture {
+  id: string;
+  wav: Buffer;
+  callId: string;
+}
+
+/**
+ * Stores a recording through the real finalize step (the mixer stand-in writes `wav`): real MP3
+ * (ffmpeg), real OpenPGP encryption, catalogue row, hash chain.
+ */
+export async function storeRecording(o: {
+  db: Database;
+  dataDir: string;
+  log: Logger;
+  key: { fingerprint: string; publicKeyArmored: string };
+  caller: { aor: string; name: string };
+  callee: { aor: string; name: string };
+  wav: Buffer;
+  startedAt?: Date;
+  callId?: string;
+}): Promise<StoredFixture> {
+  const id = randomUUID();
+  const callId = o.callId ?? `call-${id.slice(0, 8)}@pbx.example`;
+  await o.db.recordings.create({
+    id,
+    sessionId: `sess-${id.slice(0, 6)}`,
+    callId,
+    srcAddress: '192.0.2.10:5060',
+    startedAt: o.startedAt ?? new Date(),
+    participants: [
+      { participantId: 'p1', aor: o.caller.aor, name: o.caller.name, sendsLabels: ['1'] },
+      { participantId: 'p2', aor: o.callee.aor, name: o.callee.name, sendsLabels: ['2'] },
+    ],
+    streams: [{ label: '1', streamId: 's1', legId: 'leg0', codec: 'PCMU', port: 20000 }],
+    metadataXml: null,
+  });
+  const durationMs = Math.round(((o.wav.length - 58) / 8000) * 1000);
+  await o.db.recordings.markEnded(
+    id,
+    new Date((o.startedAt ?? new Date()).getTime() + durationMs),
+    durationMs,
+    {},
+  );
+  await mkdir(join(o.dataDir, 'spool', id), { recursive: true });
+  const mixer = {
+    async mix(m: MixOptions): Promise<MixResult> {
+      await writeFile(m.wavPath, o.wav);
+      return { wavPath: m.wavPath, samples: o.wav.length - 58, durationMs, legs: 1 };
+    },
+  };
+  await finalizeRecording(
+    {
+      recordings: o.db.recordings,
+      mixer,
+      dataDir: o.dataDir,
+      log: o.log,
+      mp3: { bitrateKbps: 32, sampleRate: 8000 },
+      key: o.key,
+      chain: o.db.chain,
+    },
+    id,
+  );
+  return { id, wav: o.wav, callId };
+}

@@ -1,0 +1,509 @@
+/**
+ * The REST API over a real HTTP server and a real embedded Postgres: users and roles, sessions and
+ * login throttling, API tokens, the scoped recordings search, decrypted audio with ranges,
+ * download/delete settings, preservation and notes hierarchy, the append-only hash-chained audit
+ * trail, errors, OpenAPI and metrics.
+ */
+import assert from 'node:assert/strict';
+import { createHash, randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import type { IncomingMessage, Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as openpgp from 'openpgp';
+import { buildConsoleApi, type ConsoleApi } from '../../src/api/index.js';
+import { startHttpServer } from '../../src/api/server.js';
+import { createLogger } from '../../src/log.js';
+import { ensureKeyPair, loadPrivateKey } from '../../src/pipeline/keys.js';
+import type { ActiveCall, RecordingEvent } from '../../src/recording/types.js';
+import { openDatabase, type Database } from '../../src/store/db.js';
+import { encodeUlaw, tone } from '../helpers/audio.js';
+
+const log = createLogger('silent');
+const PASS = 'key-passphrase-for-tests';
+
+class Live extends EventEmitter<{ event: [RecordingEvent] }> {
+  calls: ActiveCall[] = [];
+  get activeCount() {
+    return this.calls.length;
+  }
+  activeCalls() {
+    return this.calls;
+  }
+}
+
+function ulawWav(samples: Int16Array): Buffer {
+  const data = encodeUlaw(samples);
+  const h = Buffer.alloc(58);
+  h.write('RIFF', 0, 'latin1');
+  h.writeUInt32LE(50 + data.length, 4);
+  h.write('WAVEfmt ', 8, 'latin1');
+  h.writeUInt32LE(18, 16);
+  h.writeUInt16LE(7, 20);
+  h.writeUInt16LE(1, 22);
+  h.writeUInt32LE(8000, 24);
+  h.writeUInt32LE(8000, 28);
+  h.writeUInt16LE(1, 32);
+  h.writeUInt16LE(8, 34);
+  h.writeUInt16LE(0, 36);
+  h.write('fact', 38, 'latin1');
+  h.writeUInt32LE(4, 42);
+  h.writeUInt32LE(data.length, 46);
+  h.write('data', 50, 'latin1');
+  h.writeUInt32LE(data.length, 54);
+  return Buffer.concat([h, data]);
+}
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+describe('REST API /api/v1 (real HTTP, real Postgres)', { timeout: 120000 }, () => {
+  let dataDir: string;
+  let db: Database;
+  let server: Server;
+  let stack: ConsoleApi;
+  let base: string;
+  const live = new Live();
+  const ids = { r1: randomUUID(), r2: randomUUID() };
+  let wav: Buffer;
+  const cookies: Record<string, string> = {};
+
+  const call = async (
+    method: string,
+    path: string,
+    opts: { as?: string; bearer?: string; body?: unknown; headers?: Record<string, string> } = {},
+  ) => {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.as) headers.cookie = cookies[opts.as] as string;
+    if (opts.bearer) headers.authorization = `Bearer ${opts.bearer}`;
+    if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers,
+      body:
+        opts.body === undefined
+          ? undefined
+          : typeof opts.body === 'string'
+            ? opts.body
+            : JSON.stringify(opts.body),
+    });
+    const buf = Buffer.from(await res.arrayBuffer());
+    const json = (res.headers.get('content-type') ?? '').startsWith('application/json')
+      ? (JSON.parse(buf.toString()) as Record<string, unknown> & { items?: { id: string }[] })
+      : null;
+    return { status: res.status, headers: res.headers, buf, json: json as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  };
+
+  const login = async (who: string, password: string) => {
+    const r = await call('POST', '/api/v1/login', { body: { username: who, password } });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    cookies[who] = (r.headers.get('set-cookie') ?? '').split(';')[0] as string;
+    assert.match(r.headers.get('set-cookie') ?? '', /HttpOnly; SameSite=Strict/);
+    return r;
+  };
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'srs-api-'));
+    db = await openDatabase({ dataDir, log });
+    const key = await ensureKeyPair({ keysDir: join(dataDir, 'keys'), passphrase: PASS, log, db });
+    stack = await buildConsoleApi({
+      db,
+      live,
+      stats: () => undefined,
+      dataDir,
+      adminToken: 'the-admin-token',
+      adminPassword: 'first-admin-pw',
+      sessionTtlMinutes: 60,
+      loadKey: (fp) => loadPrivateKey(join(dataDir, 'keys'), fp, PASS),
+      log,
+    });
+    server = await startHttpServer({
+      host: '127.0.0.1',
+      port: 0,
+      log,
+      health: async () => ({ ok: true, details: {} }),
+      api: stack.api,
+      metrics: stack.ops.metrics,
+    });
+    const a = server.address();
+    base = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`;
+
+    // Two stored recordings: alice<->carol (with encrypted artifacts), bob<->dave.
+    const t = Date.parse('2026-03-01T10:00:00Z');
+    for (const [id, from, to, i] of [
+      [ids.r1, 'alice', 'carol', 0],
+      [ids.r2, 'bob', 'dave', 1],
+    ] as const) {
+      await db.recordings.create({
+        id,
+        sessionId: `sess-${from}`,
+        callId: `call-${from}@pbx`,
+        srcAddress: '127.0.0.1:5070',
+        startedAt: new Date(t + i * 3600_000),
+        participants: [
+          {
+            participantId: 'p1',
+            aor: `sip:${from}@example.com`,
+            name: `${from} Example`,
+            sendsLabels: ['1'],
+          },
+          { participantId: 'p2', aor: `sip:${to}@example.com`, name: `${to} Example`, sendsLabels: ['2'] },
+        ],
+        streams: [],
+        metadataXml: null,
+      });
+      await db.recordings.markEnded(
+        id,
+        new Date(t + i * 3600_000 + (i + 1) * 60_000),
+        (i + 1) * 60_000,
+        null,
+      );
+      await db.recordings.markStored(id);
+    }
+    wav = ulawWav(tone(440, 500));
+    const enc = (await openpgp.encrypt({
+      message: await openpgp.createMessage({ binary: wav }),
+      encryptionKeys: await openpgp.readKey({ armoredKey: key.publicKeyArmored }),
+      format: 'binary',
+    })) as Uint8Array;
+    const rel = `recordings/2026/03/01/${ids.r1}.wav.gpg`;
+    await mkdir(join(dataDir, 'recordings/2026/03/01'), { recursive: true });
+    await writeFile(join(dataDir, rel), enc);
+    await db.recordings.addFile(ids.r1, {
+      kind: 'wav',
+      path: rel,
+      bytes: enc.length,
+      sha256Plain: sha(wav),
+      sha256Cipher: sha(enc),
+      keyFingerprint: key.fingerprint,
+    });
+  });
+
+  after(async () => {
+    stack?.ops.close();
+    await new Promise((r) => server?.close(r));
+    await db?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('creates the first admin once; logs in; refuses bad passwords and throttles repeated failures', async () => {
+    assert.equal(await db.users.count(), 1);
+    const bad = await call('POST', '/api/v1/login', { body: { username: 'admin', password: 'nope' } });
+    assert.equal(bad.status, 401);
+    assert.equal(bad.json.error, 'wrong username or password');
+    const hash = (await db.users.byUsername('admin'))?.passwordHash ?? '';
+    assert.match(hash, /^scrypt\$32768\$8\$1\$/);
+    await login('admin', 'first-admin-pw');
+    const me = await call('GET', '/api/v1/me', { as: 'admin' });
+    assert.equal(me.json.role, 'admin');
+    assert.equal(me.json.can.audit, true);
+    // Throttling: five failures for one username, then 429 even with the right password.
+    for (let i = 0; i < 5; i++)
+      assert.equal(
+        (await call('POST', '/api/v1/login', { body: { username: 'ghost', password: 'x' } })).status,
+        401,
+      );
+    const throttled = await call('POST', '/api/v1/login', { body: { username: 'ghost', password: 'x' } });
+    assert.equal(throttled.status, 429);
+    assert.ok(Number(throttled.headers.get('retry-after')) > 0);
+  });
+
+  it('lets admins manage users and groups; validates input', async () => {
+    const mk = async (body: Record<string, unknown>) => {
+      const r = await call('POST', '/api/v1/users', { as: 'admin', body });
+      assert.equal(r.status, 201, JSON.stringify(r.json));
+      return r.json;
+    };
+    await mk({
+      username: 'alice',
+      password: 'alice-password',
+      role: 'user',
+      group: 'sales',
+      numbers: ['alice'],
+    });
+    await mk({ username: 'bob', password: 'bob-password', role: 'user', group: 'support', numbers: ['Bob'] });
+    await mk({ username: 'sup', password: 'sup-password', role: 'supervisor', group: 'sales' });
+    await mk({ username: 'rec', password: 'rec-password', role: 'record-only' });
+    const dup = await call('POST', '/api/v1/users', {
+      as: 'admin',
+      body: { username: 'alice', role: 'user' },
+    });
+    assert.equal(dup.status, 409);
+    const invalid = await call('POST', '/api/v1/users', {
+      as: 'admin',
+      body: { username: 'x y', role: 'boss' },
+    });
+    assert.equal(invalid.status, 400);
+    assert.match(invalid.json.error, /username/);
+    const groups = await call('GET', '/api/v1/groups', { as: 'admin' });
+    assert.deepEqual(
+      groups.json.items.map((g: { name: string; members: number }) => [g.name, g.members]),
+      [
+        ['sales', 2],
+        ['support', 1],
+      ],
+    );
+    for (const [u, p] of [
+      ['alice', 'alice-password'],
+      ['bob', 'bob-password'],
+      ['sup', 'sup-password'],
+      ['rec', 'rec-password'],
+    ] as const)
+      await login(u, p);
+    assert.equal((await call('GET', '/api/v1/users', { as: 'alice' })).status, 403);
+  });
+
+  it('scopes the recordings search by role and group, with filters and paging', async () => {
+    const idsOf = async (who: string, q = '') =>
+      (await call('GET', `/api/v1/recordings${q}`, { as: who })).json.items.map((i: { id: string }) => i.id);
+    assert.deepEqual(await idsOf('alice'), [ids.r1]);
+    assert.deepEqual(await idsOf('bob'), [ids.r2]);
+    assert.deepEqual(await idsOf('sup'), [ids.r1], 'supervisor of sales sees alice (sales)');
+    assert.deepEqual(await idsOf('admin'), [ids.r2, ids.r1]);
+    assert.equal((await call('GET', '/api/v1/recordings', { as: 'rec' })).status, 403);
+    assert.equal((await call('GET', '/api/v1/recordings')).status, 401);
+    assert.deepEqual(await idsOf('admin', '?participant=carol'), [ids.r1]);
+    assert.deepEqual(await idsOf('admin', '?participant=DAVE%20ex'), [ids.r2]);
+    assert.deepEqual(await idsOf('admin', '?callId=call-bob@pbx'), [ids.r2]);
+    assert.deepEqual(await idsOf('admin', '?sessionId=sess-alice'), [ids.r1]);
+    assert.deepEqual(await idsOf('admin', '?minDurationMs=90000'), [ids.r2]);
+    assert.deepEqual(await idsOf('admin', '?group=support'), [ids.r2]);
+    assert.deepEqual(await idsOf('admin', '?from=2026-03-01T10:30:00Z'), [ids.r2]);
+    assert.deepEqual(await idsOf('admin', '?to=2026-03-01T10:30:00Z&state=stored'), [ids.r1]);
+    const page = await call('GET', '/api/v1/recordings?limit=1&offset=1', { as: 'admin' });
+    assert.equal(page.json.total, 2);
+    assert.deepEqual(
+      page.json.items.map((i: { id: string }) => i.id),
+      [ids.r1],
+    );
+    assert.equal((await call('GET', '/api/v1/recordings?from=yesterday', { as: 'admin' })).status, 400);
+    assert.equal((await call('GET', '/api/v1/recordings?state=lost', { as: 'admin' })).status, 400);
+    // Another user's recording is not found rather than forbidden.
+    assert.equal((await call('GET', `/api/v1/recordings/${ids.r2}`, { as: 'alice' })).status, 404);
+    const d = await call('GET', `/api/v1/recordings/${ids.r1}`, { as: 'alice' });
+    assert.equal(d.status, 200);
+    assert.equal(d.json.participants[0].aor, 'sip:alice@example.com');
+    assert.ok(d.json.events.some((e: { type: string }) => e.type === 'end'));
+    assert.deepEqual(d.json.groups, ['sales']);
+  });
+
+  it('streams decrypted audio with ranges and a waveform, and audits playback and download', async () => {
+    const full = await call('GET', `/api/v1/recordings/${ids.r1}/audio?format=wav`, { as: 'alice' });
+    assert.equal(full.status, 200);
+    assert.equal(full.headers.get('accept-ranges'), 'bytes');
+    assert.ok(full.buf.equals(wav), 'the decrypted WAV is the original');
+    const part = await call('GET', `/api/v1/recordings/${ids.r1}/audio?format=wav`, {
+      as: 'alice',
+      headers: { range: 'bytes=100-199' },
+    });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers.get('content-range'), `bytes 100-199/${wav.length}`);
+    assert.ok(part.buf.equals(wav.subarray(100, 200)));
+    const tail = await call('GET', `/api/v1/recordings/${ids.r1}/audio?format=wav`, {
+      as: 'alice',
+      headers: { range: 'bytes=-10' },
+    });
+    assert.ok(tail.buf.equals(wav.subarray(wav.length - 10)));
+    const beyond = await call('GET', `/api/v1/recordings/${ids.r1}/audio?format=wav`, {
+      as: 'alice',
+      headers: { range: `bytes=${wav.length}-` },
+    });
+    assert.equal(beyond.status, 416);
+    assert.equal(
+      (await call('GET', `/api/v1/recordings/${ids.r1}/audio?format=mp3`, { as: 'alice' })).status,
+      409,
+    );
+    assert.equal(
+      (await call('GET', `/api/v1/recordings/${ids.r1}/audio?format=ogg`, { as: 'alice' })).status,
+      400,
+    );
+    const wf = await call('GET', `/api/v1/recordings/${ids.r1}/waveform?points=10`, { as: 'alice' });
+    assert.equal(wf.json.peaks.length, 10);
+    assert.ok(
+      wf.json.peaks.every((p: number) => p > 0.2 && p < 0.3),
+      `a 8000/32768 tone: ${wf.json.peaks}`,
+    );
+    const dl = await call('GET', `/api/v1/recordings/${ids.r1}/download?format=wav`, { as: 'alice' });
+    assert.equal(dl.status, 200);
+    assert.match(dl.headers.get('content-disposition') ?? '', /attachment/);
+    const audit = await call('GET', `/api/v1/audit?resourceId=${ids.r1}&actor=alice`, { as: 'admin' });
+    const actions = audit.json.items.map((e: { action: string }) => e.action);
+    assert.deepEqual(
+      actions,
+      ['download', 'playback'],
+      'ranged requests after the first are not new playbacks',
+    );
+    assert.equal(audit.json.items[0].ip, '127.0.0.1');
+    assert.equal(audit.json.items[0].details.callId, 'call-alice@pbx');
+  });
+
+  it('applies the download and delete settings, including "nobody", and audits setting changes', async () => {
+    const put = (body: unknown) => call('PUT', '/api/v1/settings', { as: 'admin', body });
+    assert.equal((await put({ 'permissions.download': 'nobody' })).status, 200);
+    assert.equal(
+      (await call('GET', `/api/v1/recordings/${ids.r1}/download?format=wav`, { as: 'admin' })).status,
+      403,
+    );
+    assert.equal((await put({ 'permissions.download': 'supervisor' })).status, 200);
+    assert.equal(
+      (await call('GET', `/api/v1/recordings/${ids.r1}/download?format=wav`, { as: 'alice' })).status,
+      403,
+    );
+    assert.equal(
+      (await call('GET', `/api/v1/recordings/${ids.r1}/download?format=wav`, { as: 'sup' })).status,
+      200,
+    );
+    assert.equal((await put({ 'permissions.delete': 'maybe' })).status, 400);
+    assert.equal((await call('PUT', '/api/v1/settings', { as: 'sup', body: {} })).status, 403);
+    const a = await call('GET', '/api/v1/audit?action=setting.update', { as: 'admin' });
+    assert.equal(a.json.total, 2);
+    assert.deepEqual(a.json.items[0].details['permissions.download'], { from: 'nobody', to: 'supervisor' });
+  });
+
+  it('protects preserved recordings and higher-role notes; deletes when permitted', async () => {
+    assert.equal((await call('PUT', `/api/v1/recordings/${ids.r1}/preserve`, { as: 'sup' })).status, 200);
+    assert.equal(
+      (await call('DELETE', `/api/v1/recordings/${ids.r1}/preserve`, { as: 'alice' })).status,
+      403,
+    );
+    assert.equal((await call('DELETE', `/api/v1/recordings/${ids.r1}`, { as: 'alice' })).status, 403);
+    const blocked = await call('DELETE', `/api/v1/recordings/${ids.r1}`, { as: 'admin' });
+    assert.equal(blocked.status, 409);
+    assert.match(blocked.json.error, /preserved by sup/);
+    const note = await call('POST', `/api/v1/recordings/${ids.r1}/notes`, {
+      as: 'sup',
+      body: { body: 'coaching: good call' },
+    });
+    assert.equal(note.status, 201);
+    assert.equal(
+      (await call('DELETE', `/api/v1/recordings/${ids.r1}/notes/${note.json.id}`, { as: 'alice' })).status,
+      403,
+    );
+    const cats = await call('PUT', `/api/v1/recordings/${ids.r1}/categories`, {
+      as: 'alice',
+      body: { categories: ['refund', 'order', 'refund'] },
+    });
+    assert.deepEqual(cats.json.categories, ['order', 'refund']);
+    assert.deepEqual(
+      (await call('GET', '/api/v1/recordings?category=refund', { as: 'admin' })).json.items.map(
+        (i: { id: string }) => i.id,
+      ),
+      [ids.r1],
+    );
+    assert.equal((await call('DELETE', `/api/v1/recordings/${ids.r1}/preserve`, { as: 'sup' })).status, 200);
+    const del = await call('DELETE', `/api/v1/recordings/${ids.r1}`, { as: 'admin' });
+    assert.equal(del.status, 200, JSON.stringify(del.json));
+    await assert.rejects(stat(join(dataDir, `recordings/2026/03/01/${ids.r1}.wav.gpg`)), 'the file is gone');
+    const tomb = await call('GET', `/api/v1/recordings/${ids.r1}`, { as: 'admin' });
+    assert.equal(tomb.json.state, 'purged', 'a tombstone stays for the hash chain');
+    assert.equal(
+      (await call('GET', `/api/v1/recordings/${ids.r1}/audio?format=wav`, { as: 'admin' })).status,
+      410,
+    );
+    assert.equal((await call('DELETE', `/api/v1/recordings/${ids.r1}`, { as: 'admin' })).status, 409);
+    assert.deepEqual(
+      (await call('GET', '/api/v1/recordings', { as: 'admin' })).json.items.map((i: { id: string }) => i.id),
+      [ids.r2],
+      'deleted recordings are not in the default search',
+    );
+    const a = await call('GET', `/api/v1/audit?resourceId=${ids.r1}`, { as: 'admin' });
+    const actions = a.json.items.map((e: { action: string }) => e.action);
+    for (const act of ['delete', 'unpreserve', 'categories.update', 'note.add', 'preserve'])
+      assert.ok(actions.includes(act), `${act} audited: ${actions}`);
+    // Deletion set to "nobody" is irreversible.
+    assert.equal(
+      (await call('PUT', '/api/v1/settings', { as: 'admin', body: { 'permissions.delete': 'nobody' } }))
+        .status,
+      200,
+    );
+    assert.equal((await call('DELETE', `/api/v1/recordings/${ids.r2}`, { as: 'admin' })).status, 403);
+    assert.equal(
+      (await call('PUT', '/api/v1/settings', { as: 'admin', body: { 'permissions.delete': 'admin' } }))
+        .status,
+      409,
+    );
+  });
+
+  it('issues and revokes API tokens; the admin token is an admin API token; sessions expire', async () => {
+    const t = await call('POST', '/api/v1/tokens', { as: 'bob', body: { name: 'crm' } });
+    assert.equal(t.status, 201);
+    assert.match(t.json.token, /^srs_/);
+    const withToken = await call('GET', '/api/v1/recordings', { bearer: t.json.token });
+    assert.deepEqual(
+      withToken.json.items.map((i: { id: string }) => i.id),
+      [ids.r2],
+    );
+    assert.equal((await call('DELETE', `/api/v1/tokens/${t.json.id}`, { as: 'bob' })).status, 200);
+    assert.equal((await call('GET', '/api/v1/recordings', { bearer: t.json.token })).status, 401);
+    const asAdmin = await call('GET', '/api/v1/keys', { bearer: 'the-admin-token' });
+    assert.equal(asAdmin.status, 200);
+    assert.equal(asAdmin.json.items.length, 1);
+    assert.equal((await call('GET', '/api/v1/keys', { bearer: 'wrong-token' })).status, 401);
+    // WebSocket handshakes (query tokens allowed) refuse a session cookie sent from another site.
+    const ws = (origin: string) =>
+      stack.auth.authenticate(
+        {
+          url: '/monitor',
+          headers: { cookie: cookies.bob, host: 'srs.example:8080', origin },
+        } as unknown as IncomingMessage,
+        true,
+      );
+    assert.equal((await ws('http://srs.example:8080'))?.username, 'bob');
+    assert.equal(await ws('https://evil.example'), null);
+    await db.pool.query(`UPDATE user_sessions SET expires_at = now() - interval '1 second'`);
+    assert.equal((await call('GET', '/api/v1/me', { as: 'alice' })).status, 401);
+  });
+
+  it('keeps the audit trail append-only and detects an edit made behind its back', async () => {
+    const v = await call('GET', '/api/v1/audit/verify', { as: 'admin', bearer: 'the-admin-token' });
+    assert.equal(v.json.ok, true);
+    assert.ok(v.json.rows > 15);
+    await assert.rejects(db.pool.query(`UPDATE audit SET actor = 'x'`), /append-only/);
+    await assert.rejects(db.pool.query('DELETE FROM audit'), /append-only/);
+    await assert.rejects(db.pool.query('TRUNCATE audit'), /append-only/);
+    const logins = await call('GET', '/api/v1/audit?action=login-failed&q=bad%20credentials', {
+      bearer: 'the-admin-token',
+    });
+    assert.ok(logins.json.total >= 6);
+    // A superuser disabling the triggers can edit a row, but the chain shows it.
+    const client = await db.pool.connect();
+    try {
+      await client.query('ALTER TABLE audit DISABLE TRIGGER audit_no_update');
+      await client.query(`UPDATE audit SET actor = 'mallory' WHERE id = 3`);
+      await client.query('ALTER TABLE audit ENABLE TRIGGER audit_no_update');
+    } finally {
+      client.release();
+    }
+    const after = await call('GET', '/api/v1/audit/verify', { bearer: 'the-admin-token' });
+    assert.deepEqual([after.json.ok, after.json.firstBadId], [false, 3]);
+  });
+
+  it('answers errors as JSON with clear statuses; serves OpenAPI and metrics', async () => {
+    const nf = await call('GET', '/api/v1/nothing', { bearer: 'the-admin-token' });
+    assert.deepEqual([nf.status, typeof nf.json.error], [404, 'string']);
+    const m = await call('PUT', '/api/v1/recordings', { bearer: 'the-admin-token' });
+    assert.equal(m.status, 405);
+    assert.equal(m.headers.get('allow'), 'GET');
+    const badJson = await call('POST', '/api/v1/login', { body: '{nope' });
+    assert.deepEqual([badJson.status, badJson.json.error], [400, 'request body is not valid JSON']);
+    const spec = await call('GET', '/api/v1/openapi.json');
+    assert.equal(spec.json.openapi, '3.1.0');
+    assert.ok(spec.json.paths['/recordings/{id}/audio'].get);
+    live.calls = [
+      {
+        recordingId: 'r-live',
+        callId: 'c',
+        sessionId: null,
+        srcAddress: 'x',
+        startedAt: new Date().toISOString(),
+        participants: [{ participantId: 'a', aor: 'sip:bob@x', name: 'Bob', sendsLabels: [] }],
+        streams: [],
+      },
+    ];
+    assert.equal((await call('GET', '/api/v1/calls', { bearer: 'the-admin-token' })).json.items.length, 1);
+    const metrics = await fetch(`${base}/metrics`).then((r) => r.text());
+    assert.match(metrics, /^srs_active_calls 1$/m);
+    assert.match(metrics, /# TYPE srs_rtp_packets_received_total counter/);
+  });
+});
