@@ -82,6 +82,11 @@ export interface MixOptions {
    * files of one spool directory have the same length, so they line up.
    */
   channels?: readonly (readonly string[])[];
+  /**
+   * Timeline intervals `[from, to)` in samples since t0 left out of the file (the pause "cut" mode;
+   * see `pausedSpans`). Every file mixed with the same cuts has the same length.
+   */
+  cut?: readonly (readonly [number, number])[];
 }
 
 export interface MixResult {
@@ -117,6 +122,8 @@ export interface MediaEngine {
    * Pauses recording of the named legs (all legs when `legIds` is omitted): a SIPREC pause, or a
    * stream re-offered a=inactive. The file holds silence for the paused time, a `pause` event is
    * emitted with its time, and datagrams that still arrive are counted (packetsPaused) and dropped.
+   * The pause is also written to the spool directory's session.json (`pauses`), so a mix can leave
+   * the paused time out (`pausedSpans`, MixOptions.cut), even after a crash.
    * Returns false when the session or a named leg is unknown. Idempotent.
    */
   pause(recordingId: string, legIds?: readonly string[]): boolean;

@@ -64,6 +64,9 @@ const CONTENT_SQL = `
          to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day
   FROM recordings r WHERE r.id = $1`;
 
+const ANCHOR_SQL = `INSERT INTO audit (id, at, actor, actor_role, ip, via, action, resource, resource_id, details, prev_hash, hash)
+  VALUES (0, now(), 'system', 'system', '', 'system', 'recording.chained', 'recording', $1, $2::jsonb, '', '')`;
+
 interface FileRow {
   recording_id: string;
   kind: string;
@@ -122,6 +125,11 @@ export function chainRepository(pool: pg.Pool): ChainRepository {
            VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (recording_id) DO NOTHING`,
           [row.day, seq, id, row.content, prevHash, linkHash(prevHash, row.content)],
         );
+        // Anchor the new head in the audit trail (same transaction): see 015_chain_anchor.sql.
+        await client.query(ANCHOR_SQL, [
+          id,
+          JSON.stringify({ day: row.day, seq, hash: linkHash(prevHash, row.content) }),
+        ]);
         await client.query('COMMIT');
         return true;
       } catch (err) {
@@ -139,7 +147,9 @@ export function chainRepository(pool: pg.Pool): ChainRepository {
             await pool.query<{ day: string }>(
               `SELECT DISTINCT to_char(day, 'YYYY-MM-DD') AS day FROM recording_chain
                UNION SELECT DISTINCT to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') FROM recordings
-               WHERE state IN ('stored', 'purged') ORDER BY 1`,
+               WHERE state IN ('stored', 'purged')
+               UNION SELECT DISTINCT details ->> 'day' FROM audit WHERE action = 'recording.chained'
+               ORDER BY 1`,
             )
           ).rows;
       const problems: ChainProblem[] = [];
@@ -191,6 +201,34 @@ export function chainRepository(pool: pg.Pool): ChainRepository {
             });
           prev = e.hash;
         }
+        const anchor = await pool.query<{ id: string; seq: number; hash: string }>(
+          `SELECT a.id::text AS id, (a.details ->> 'seq')::int AS seq, a.details ->> 'hash' AS hash FROM audit a
+           WHERE a.action = 'recording.chained' AND a.details ->> 'day' = $1 ORDER BY a.id DESC LIMIT 1`,
+          [day],
+        );
+        const head = res.rows.at(-1);
+        const a = anchor.rows[0];
+        if (a && (!head || head.seq < a.seq))
+          problems.push({
+            day,
+            seq: head ? head.seq + 1 : 1,
+            recordingId: null,
+            problem: `the day's chain ends at entry ${head?.seq ?? 0} but audit row ${a.id} anchored entry ${a.seq}: its last entries were removed`,
+          });
+        else if (a && head && !res.rows.some((e) => e.seq === a.seq && e.hash === a.hash))
+          problems.push({
+            day,
+            seq: a.seq,
+            recordingId: null,
+            problem: `chain entry ${a.seq} does not match its anchor in audit row ${a.id}: entries were replaced`,
+          });
+        else if (head && (!a || head.seq > a.seq))
+          problems.push({
+            day,
+            seq: head.seq,
+            recordingId: head.recording_id,
+            problem: `entries after ${a?.seq ?? 0} have no anchor in the audit trail: appended outside the pipeline`,
+          });
         const unchained = await pool.query<{ id: string }>(
           `SELECT r.id FROM recordings r WHERE r.state IN ('stored', 'purged')
              AND r.started_at >= $1::date AND r.started_at < $1::date + 1

@@ -80,6 +80,17 @@ describe('pipeline integrity: verify, keys, hooks, retention', () => {
     return id;
   };
   const srs = (...args: string[]) => run(process.execPath, [SRS_BIN, ...args], { env });
+  /** What an attacker with the database superuser can do: bypass the append-only triggers. */
+  const tamper = async (sql: string, params: unknown[] = []) => {
+    const c = await db.pool.connect();
+    try {
+      await c.query('SET session_replication_role = replica');
+      await c.query(sql, params);
+    } finally {
+      await c.query('RESET session_replication_role');
+      c.release();
+    }
+  };
 
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'srs-integrity-'));
@@ -175,9 +186,9 @@ describe('pipeline integrity: verify, keys, hooks, retention', () => {
     assert.match(all.stdout, /3 PROBLEM\(S\)/);
 
     const swap = async (d: string) => {
-      await db.pool.query(`UPDATE recording_chain SET seq = -1 WHERE day = $1 AND seq = 1`, [d]);
-      await db.pool.query(`UPDATE recording_chain SET seq = 1 WHERE day = $1 AND seq = 2`, [d]);
-      await db.pool.query(`UPDATE recording_chain SET seq = 2 WHERE day = $1 AND seq = -1`, [d]);
+      await tamper(`UPDATE recording_chain SET seq = -1 WHERE day = $1 AND seq = 1`, [d]);
+      await tamper(`UPDATE recording_chain SET seq = 1 WHERE day = $1 AND seq = 2`, [d]);
+      await tamper(`UPDATE recording_chain SET seq = 2 WHERE day = $1 AND seq = -1`, [d]);
     };
     // A recording removed from the catalogue (its chain entry stays) and two entries reordered.
     await db.pool.query('DELETE FROM recordings WHERE id = $1', [ids[4]]);
@@ -203,9 +214,63 @@ describe('pipeline integrity: verify, keys, hooks, retention', () => {
     assert.match(bad.stderr, /give a recording id or --all/);
     // Put the day back in order for the tests that follow.
     await swap(day);
-    await db.pool.query('DELETE FROM recording_chain WHERE recording_id = ANY($1::uuid[])', [ids]);
+    await tamper('DELETE FROM recording_chain WHERE recording_id = ANY($1::uuid[])', [ids]);
     for (const p of paths.rows) await rm(join(dataDir, p.path), { force: true });
     await db.pool.query('DELETE FROM recordings WHERE id = ANY($1::uuid[])', [ids]);
+  });
+
+  it('verify finds the last entries of a day removed together with their recordings', async () => {
+    const day = '2021-06-01';
+    const first = await newStored({ hz: 600, startedAt: new Date(`${day}T10:00:00Z`) });
+    const last = await newStored({ hz: 800, startedAt: new Date(`${day}T10:05:00Z`) });
+    const files = (
+      await db.pool.query<{ path: string }>('SELECT path FROM files WHERE recording_id = ANY($1::uuid[])', [
+        [first, last],
+      ])
+    ).rows;
+    const clean = JSON.parse((await srs('recordings', 'verify', first, '--json')).stdout) as {
+      problems: unknown[];
+    };
+    assert.deepEqual(clean.problems, []);
+    // The chain itself refuses edits and deletions...
+    await assert.rejects(
+      db.pool.query('DELETE FROM recording_chain WHERE recording_id = $1', [last]),
+      /append-only/,
+    );
+    // ...so a superuser removes the day's last entry and its recording behind the triggers' back.
+    await tamper('DELETE FROM recording_chain WHERE recording_id = $1', [last]);
+    await tamper('DELETE FROM recordings WHERE id = $1', [last]);
+    const v = await srs('recordings', 'verify', first, '--json');
+    assert.equal(v.code, 3, v.stdout);
+    const rep = JSON.parse(v.stdout) as { problems: { code: string; detail: string }[] };
+    assert.ok(
+      rep.problems.some(
+        (p) => p.code === 'CHAIN' && /ends at entry 1 but audit row \d+ anchored entry 2/.test(p.detail),
+      ),
+      v.stdout,
+    );
+    // An entry slipped in behind the triggers' back has no anchor and is named too.
+    await tamper(
+      `INSERT INTO recording_chain (day, seq, recording_id, content, prev_hash, hash)
+       SELECT day, 2, gen_random_uuid(), 'forged', hash, 'x' FROM recording_chain WHERE recording_id = $1`,
+      [first],
+    );
+    await tamper(
+      `INSERT INTO recording_chain (day, seq, recording_id, content, prev_hash, hash)
+       SELECT day, 3, gen_random_uuid(), 'forged', 'x', 'y' FROM recording_chain WHERE recording_id = $1`,
+      [first],
+    );
+    const v2 = JSON.parse((await srs('recordings', 'verify', first, '--json')).stdout) as {
+      problems: { detail: string }[];
+    };
+    assert.ok(
+      v2.problems.some((p) => /entries were replaced/.test(p.detail)),
+      JSON.stringify(v2.problems),
+    );
+    // Leave nothing of this day for the tests that follow.
+    await tamper(`DELETE FROM recording_chain WHERE day = $1`, [day]);
+    await db.pool.query('DELETE FROM recordings WHERE id = $1', [first]);
+    for (const f of files) await rm(join(dataDir, f.path), { force: true });
   });
 
   it(
