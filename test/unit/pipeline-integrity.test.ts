@@ -443,4 +443,41 @@ describe('pipeline integrity: verify, keys, hooks, retention', () => {
     const rep = JSON.parse(v.stdout) as { problems: { code: string; recordingId: string }[] };
     assert.ok(!rep.problems.some((p) => p.recordingId === oldPlain || p.recordingId === recent), v.stdout);
   });
+
+  it('retention runs on its own every interval in a running pipeline', { timeout: 60_000 }, async () => {
+    const due = await newStored({ startedAt: new Date(Date.now() - 3 * 3_600_000) });
+    const young = await newStored({ startedAt: new Date() });
+    const files = (await db.recordings.get(due))!.files;
+    // A second node with retention on, purging every second; it also takes finalize jobs.
+    const node = await startPipeline({
+      db,
+      mixer: new ToneMixer(),
+      dataDir,
+      log,
+      concurrency: 1,
+      mp3: { bitrateKbps: 32, sampleRate: 8000 },
+      key: await db.keys
+        .active()
+        .then((k) => ({ fingerprint: k!.fingerprint, publicKeyArmored: k!.publicKey! })),
+      retryDelaySeconds: 1,
+      pollingIntervalSeconds: 0.5,
+      retention: { default: '2h', groups: { vip: 'keep' }, intervalSeconds: 1 },
+    });
+    try {
+      const deadline = Date.now() + 30_000;
+      while ((await db.recordings.get(due))!.state !== 'purged') {
+        assert.ok(Date.now() < deadline, 'the periodic purge never ran');
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    } finally {
+      await node.stop();
+    }
+    for (const f of files) await assert.rejects(stat(join(dataDir, f.path)), { code: 'ENOENT' });
+    assert.equal((await db.recordings.get(young))!.state, 'stored');
+    const a = await db.pool.query(
+      `SELECT actor, details FROM audit WHERE action = 'retention.purge' AND resource_id = $1`,
+      [due],
+    );
+    assert.equal(a.rows.length, 1);
+  });
 });
