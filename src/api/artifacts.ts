@@ -26,7 +26,8 @@ export class ArtifactReader {
     readonly ttlMs = 5 * 60_000,
   ) {}
 
-  async read(recordingId: string, file: RecordingFile): Promise<Buffer> {
+  /** The plaintext of an artifact; `cache: false` for one-off reads (bulk export) that should not evict a player's. */
+  async read(recordingId: string, file: RecordingFile, opts: { cache?: boolean } = {}): Promise<Buffer> {
     const cacheKey = `${recordingId}:${file.kind}:${file.sha256Cipher}`;
     const hit = this.#cache.get(cacheKey);
     if (hit && Date.now() - hit.at < this.ttlMs) return hit.data;
@@ -64,6 +65,7 @@ export class ArtifactReader {
         500,
         `decrypted ${file.kind} of recording ${recordingId} does not match its catalogue hash`,
       );
+    if (opts.cache === false) return plain;
     this.#cache.set(cacheKey, { at: Date.now(), data: plain });
     while (this.#cache.size > this.maxCached) this.#cache.delete(this.#cache.keys().next().value as string);
     return plain;

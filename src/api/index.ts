@@ -6,7 +6,7 @@ import { participantFilter, type Principal } from '../store/users.js';
 import { ArtifactReader, type PrivateKeyLoader } from './artifacts.js';
 import { Authenticator } from './auth.js';
 import { instrument, type Ops, type OpsSources } from './ops.js';
-import { buildApi } from './routes.js';
+import { buildApi, type ApiDeps } from './routes.js';
 import { ensureFirstAdmin } from './server.js';
 
 export { startHttpServer, ensureFirstAdmin } from './server.js';
@@ -28,6 +28,10 @@ export interface ConsoleApiOptions {
   jobs?: OpsSources['jobs'];
   sipResponses?: OpsSources['sipResponses'];
   monitor?: OpsSources['monitor'];
+  /** Delivery status (src/delivery's deliveryStatus over db.offload), for GET /api/v1/delivery. */
+  deliveryStatus?: ApiDeps['deliveryStatus'];
+  /** The running delivery services when any is enabled (POST /api/v1/delivery/retry); 503 without. */
+  delivery?: ApiDeps['delivery'];
   log: Logger;
 }
 
@@ -61,6 +65,8 @@ export async function buildConsoleApi(o: ConsoleApiOptions): Promise<ConsoleApi>
     artifacts: new ArtifactReader(o.dataDir, o.loadKey),
     dataDir: o.dataDir,
     sessionTtlMs,
+    deliveryStatus: o.deliveryStatus,
+    delivery: o.delivery,
     log: o.log,
   });
   return {

@@ -7,6 +7,10 @@ type Op = {
   body?: Record<string, unknown>;
   responses?: Record<string, string>;
   binary?: boolean;
+  /** Media types of a non-JSON success response (exports). */
+  produces?: string[];
+  /** The success status when not the default (201 for POST, 200 otherwise). */
+  status?: string;
 };
 
 const q = (name: string, type: string, description: string): [string, string, string] => [
@@ -64,6 +68,45 @@ const ops: Record<string, Record<string, Op>> = {
         q('limit', 'integer', 'page size (default 50, max 1000)'),
         q('offset', 'integer', 'skip this many'),
       ],
+    },
+  },
+  '/recordings/export': {
+    get: {
+      summary:
+        'Export for compliance: the catalogue rows matching the search filters (or ids) as CSV (format=csv, UTF-8, up to 10000 rows), or their decrypted audio in a tar archive (format=tar, up to 500 recordings; one file per recording plus index.csv with size, SHA-256 and status), streamed, never written to disk in plaintext. Roles per the permissions.download setting; one audit entry "export" lists the ids. 400 when more match than one export takes.',
+      role: 'user',
+      query: [
+        q('format', 'string', 'csv (default) or tar'),
+        q('audio', 'string', 'for tar: mp3 (default) or wav; a recording without it gets the other'),
+        q('ids', 'string', 'recording ids, comma-separated or repeated (instead of or with the filters)'),
+        q('from', 'date-time', 'started at or after'),
+        q('to', 'date-time', 'started before'),
+        q('participant', 'string', 'substring of a participant number/AOR or name'),
+        q('callId', 'string', 'SIP Call-ID'),
+        q('sessionId', 'string', 'SIPREC session id'),
+        q('minDurationMs', 'integer', 'minimum duration'),
+        q('maxDurationMs', 'integer', 'maximum duration'),
+        q('group', 'string', 'recording group'),
+        q('state', 'string', 'recording | processing | stored | failed | purged'),
+        q('category', 'string', 'category'),
+        q('preserved', 'boolean', 'only preserved (true) or not (false)'),
+      ],
+      produces: ['text/csv', 'application/x-tar'],
+    },
+    post: {
+      summary:
+        'The same export with the ids (and format, audio) in a JSON body, for more ids than a URL holds; the search filters may still be given in the query string',
+      role: 'user',
+      body: {
+        type: 'object',
+        properties: {
+          ids: { type: 'array', items: { type: 'string', format: 'uuid' } },
+          format: { enum: ['csv', 'tar'] },
+          audio: { enum: ['mp3', 'wav'] },
+        },
+      },
+      produces: ['text/csv', 'application/x-tar'],
+      status: '200',
     },
   },
   '/recordings/{id}': {
@@ -168,6 +211,21 @@ const ops: Record<string, Record<string, Op>> = {
       role: 'admin',
     },
   },
+  '/delivery': {
+    get: {
+      summary:
+        'Delivery status: enabled, per-target health (last success, last error), the last SFTP offload batches (state, count, attempts, error, manifest), export and notification counters with recent failures',
+      role: 'admin',
+    },
+  },
+  '/delivery/retry': {
+    post: {
+      summary:
+        'Retry failed deliveries now (offload batches, exports, notifications); audited as delivery.retry. 503 when delivery is off.',
+      role: 'admin',
+      status: '200',
+    },
+  },
   '/audit': {
     get: {
       summary: 'Search the audit trail, newest first',
@@ -176,8 +234,12 @@ const ops: Record<string, Record<string, Op>> = {
         q('from', 'date-time', 'at or after'),
         q('to', 'date-time', 'before'),
         q('actor', 'string', 'username'),
-        q('action', 'string', 'login, playback, download, delete, preserve, note.add, setting.update, ...'),
-        q('resource', 'string', 'recording, user, session, setting, key, token, group'),
+        q(
+          'action',
+          'string',
+          'login, playback, download, export, delete, preserve, note.add, setting.update, delivery.retry, ...',
+        ),
+        q('resource', 'string', 'recording, user, session, setting, key, token, group, delivery'),
         q('resourceId', 'string', 'id of the resource'),
         q('q', 'string', 'text in the details'),
         q('limit', 'integer', 'page size'),
@@ -212,9 +274,12 @@ export function openApiDocument(): Record<string, unknown> {
           : {}),
         ...(path === '/login' ? { security: [] } : {}),
         responses: {
-          [method === 'post' && path !== '/login' && path !== '/logout' ? '201' : '200']: op.binary
-            ? { description: 'audio', content: { 'audio/mpeg': {}, 'audio/wav': {} } }
-            : { description: 'JSON', content: { 'application/json': {} } },
+          [op.status ?? (method === 'post' && path !== '/login' && path !== '/logout' ? '201' : '200')]:
+            op.binary
+              ? { description: 'audio', content: { 'audio/mpeg': {}, 'audio/wav': {} } }
+              : op.produces
+                ? { description: 'file', content: Object.fromEntries(op.produces.map((t) => [t, {}])) }
+                : { description: 'JSON', content: { 'application/json': {} } },
           ...(op.binary
             ? {
                 '206': { description: 'partial content (Range)' },
@@ -236,7 +301,7 @@ export function openApiDocument(): Record<string, unknown> {
       title: 'siprec-recorder API',
       version: '1',
       description:
-        'Recordings, live calls, users, keys and the audit trail. Authenticate with the srs_session cookie (POST /login), an API token (Authorization: Bearer srs_...), or the server admin token. Errors are JSON {"error": "...", "status": N}.',
+        'Recordings and their export, live calls, users, keys, delivery status and the audit trail. Authenticate with the srs_session cookie (POST /login), an API token (Authorization: Bearer srs_...), or the server admin token. Errors are JSON {"error": "...", "status": N}.',
     },
     servers: [{ url: '/api/v1' }],
     security: [{ bearer: [] }, { cookie: [] }],

@@ -7,6 +7,7 @@ import type { SessionStats } from '../media/types.js';
 import type { ActiveCall } from '../recording/types.js';
 import type { Database } from '../store/db.js';
 import type { RecordingRow, RecordingState } from '../store/types.js';
+import type { RecordingSearch } from '../store/users-access.js';
 import {
   ConflictError,
   participantFilter,
@@ -32,6 +33,7 @@ import {
   unauthorized,
 } from './http.js';
 import { openApiDocument } from './openapi.js';
+import { addExportRoutes } from './export.js';
 
 /** The REST API under /api/v1. Every access to recordings is role- and group-checked and audited. */
 
@@ -45,6 +47,10 @@ export interface ApiDeps {
   sessionTtlMs: number;
   /** Set the Secure flag on the session cookie (when served over HTTPS). */
   secureCookies?: boolean;
+  /** Delivery status for the console (offload batches, export, notifications; app.ts passes it in). */
+  deliveryStatus?: () => Promise<unknown>;
+  /** The running delivery services, when any is enabled (retry of failed deliveries). */
+  delivery?: { retryFailed(actor?: string): Promise<unknown> };
   log: Logger;
 }
 
@@ -94,6 +100,27 @@ const intParam = (url: URL, k: string, min = 0): number | undefined => {
   return n;
 };
 const strParam = (url: URL, k: string): string | undefined => url.searchParams.get(k) || undefined;
+
+/** The recordings search filters of a query string (GET /recordings and the exports). */
+function searchFilters(u: URL): RecordingSearch {
+  const state = strParam(u, 'state');
+  if (state && !['recording', 'processing', 'stored', 'failed', 'purged'].includes(state))
+    throw badRequest('state: one of recording, processing, stored, failed, purged');
+  const preserved = strParam(u, 'preserved');
+  return {
+    from: dateParam(u, 'from'),
+    to: dateParam(u, 'to'),
+    participant: strParam(u, 'participant'),
+    callId: strParam(u, 'callId'),
+    sessionId: strParam(u, 'sessionId'),
+    minDurationMs: intParam(u, 'minDurationMs'),
+    maxDurationMs: intParam(u, 'maxDurationMs'),
+    group: strParam(u, 'group'),
+    state: state as RecordingState | 'purged' | undefined,
+    category: strParam(u, 'category'),
+    preserved: preserved === undefined ? undefined : preserved === 'true',
+  };
+}
 
 export function recordingDetailJson(r: RecordingRow) {
   return {
@@ -289,22 +316,8 @@ export function buildApi(d: ApiDeps): { handle(ctx: Ctx): Promise<boolean> } {
   router.add('GET', '/recordings', async (ctx) => {
     const who = need(ctx, 'user');
     const u = ctx.url;
-    const state = strParam(u, 'state');
-    if (state && !['recording', 'processing', 'stored', 'failed', 'purged'].includes(state))
-      throw badRequest('state: one of recording, processing, stored, failed, purged');
-    const preserved = strParam(u, 'preserved');
     const result = await d.db.access.search(who, {
-      from: dateParam(u, 'from'),
-      to: dateParam(u, 'to'),
-      participant: strParam(u, 'participant'),
-      callId: strParam(u, 'callId'),
-      sessionId: strParam(u, 'sessionId'),
-      minDurationMs: intParam(u, 'minDurationMs'),
-      maxDurationMs: intParam(u, 'maxDurationMs'),
-      group: strParam(u, 'group'),
-      state: state as RecordingState | 'purged' | undefined,
-      category: strParam(u, 'category'),
-      preserved: preserved === undefined ? undefined : preserved === 'true',
+      ...searchFilters(u),
       limit: intParam(u, 'limit', 1) ?? 50,
       offset: intParam(u, 'offset') ?? 0,
     });
@@ -314,6 +327,21 @@ export function buildApi(d: ApiDeps): { handle(ctx: Ctx): Promise<boolean> } {
       offset: intParam(u, 'offset') ?? 0,
       items: result.items,
     });
+  });
+
+  // Before /recordings/:id, which would take "export" for an id.
+  addExportRoutes(router, {
+    db: d.db,
+    artifacts: d.artifacts,
+    filters: searchFilters,
+    audit,
+    allowed: async (ctx) => {
+      const who = need(ctx, 'user');
+      const level = await setting('permissions.download');
+      if (!permits(level, who.role)) throw forbidden(`downloads and exports are allowed to: ${level}`);
+      return who;
+    },
+    log,
   });
 
   router.add('GET', '/recordings/:id', async (ctx, p) => {
@@ -351,7 +379,13 @@ export function buildApi(d: ApiDeps): { handle(ctx: Ctx): Promise<boolean> } {
     for (const n of ann.notes) ev(n.createdAt, 'note', `note by ${n.author}`);
     let accessLog: unknown[] = [];
     if (who.role === 'admin') {
-      accessLog = (await d.db.audit.search({ resource: 'recording', resourceId: rec.id, limit: 100 })).items;
+      const [own, exports] = await Promise.all([
+        d.db.audit.search({ resource: 'recording', resourceId: rec.id, limit: 100 }),
+        // Bulk exports name the recording among their ids.
+        d.db.audit.search({ action: 'export', q: rec.id, limit: 100 }),
+      ]);
+      const byId = new Map([...own.items, ...exports.items].map((e) => [e.id, e]));
+      accessLog = [...byId.values()].sort((a, b) => b.id - a.id).slice(0, 100);
     }
     events.sort((a, b) => a.offsetMs - b.offsetMs);
     sendJson(ctx.res, 200, {
@@ -637,6 +671,25 @@ export function buildApi(d: ApiDeps): { handle(ctx: Ctx): Promise<boolean> } {
     const out: Record<string, unknown> = {};
     for (const k of Object.keys(DEFAULT_SETTINGS) as SettingKey[]) out[k] = await setting(k);
     sendJson(ctx.res, 200, { settings: out });
+  });
+
+  // --- delivery (admin): offload, export, notifications -----------------------------------------
+  router.add('GET', '/delivery', async (ctx) => {
+    need(ctx, 'admin');
+    if (!d.deliveryStatus) throw new HttpError(503, 'delivery status is not available on this server');
+    const status = (await d.deliveryStatus()) as Record<string, unknown>;
+    sendJson(ctx.res, 200, { enabled: d.delivery !== undefined, ...status });
+  });
+  router.add('POST', '/delivery/retry', async (ctx) => {
+    const who = need(ctx, 'admin');
+    if (!d.delivery)
+      throw new HttpError(
+        503,
+        'delivery is off on this server (enable offload, export or notifications in the configuration)',
+      );
+    const retried = await d.delivery.retryFailed(who.username);
+    await audit(ctx, 'delivery.retry', 'delivery', '', { retried });
+    sendJson(ctx.res, 200, { retried });
   });
 
   router.add('GET', '/audit', async (ctx) => {

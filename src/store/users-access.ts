@@ -25,6 +25,8 @@ export interface RecordingSearch {
   state?: RecordingState | 'purged';
   category?: string;
   preserved?: boolean;
+  /** Only these recordings (UUIDs; still scoped to what the principal may see). */
+  ids?: string[];
   limit?: number;
   offset?: number;
 }
@@ -156,6 +158,7 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
           s.group,
         );
       if (s.preserved !== undefined) add(`(r.preserved_at IS NOT NULL) = ?`, s.preserved);
+      if (s.ids) add('r.id = ANY(?::uuid[])', s.ids.filter(isUuid));
       const w = where.join(' AND ');
       const limit = Math.max(1, Math.min(s.limit ?? 50, 1000));
       const offset = Math.max(0, s.offset ?? 0);

@@ -7,7 +7,10 @@
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { PassThrough } from 'node:stream';
+import { promisify } from 'node:util';
 import type { IncomingMessage, Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +22,44 @@ import { createLogger } from '../../src/log.js';
 import { ensureKeyPair, loadPrivateKey } from '../../src/pipeline/keys.js';
 import type { ActiveCall, RecordingEvent } from '../../src/recording/types.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
+import { deliveryStatus } from '../../src/delivery/status.js';
+import { TarWriter, csvCell, ustarHeader } from '../../src/api/export.js';
 import { encodeUlaw, tone } from '../helpers/audio.js';
+
+const execFileP = promisify(execFile);
+
+/** RFC 4180 CSV (quoted cells, doubled quotes, CRLF rows) into rows of cells. */
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let cell = '';
+  let quoted = false;
+  const endCell = () => {
+    row.push(cell);
+    cell = '';
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        cell += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') endCell();
+    else if (c === '\n') {
+      endCell();
+      rows.push(row);
+      row = [];
+    } else if (c !== '\r') cell += c;
+  }
+  if (cell || row.length) {
+    endCell();
+    rows.push(row);
+  }
+  return rows;
+}
 
 const log = createLogger('silent');
 const PASS = 'key-passphrase-for-tests';
@@ -116,6 +156,7 @@ describe('REST API /api/v1 (real HTTP, real Postgres)', { timeout: 120000 }, () 
       adminPassword: 'first-admin-pw',
       sessionTtlMinutes: 60,
       loadKey: (fp) => loadPrivateKey(join(dataDir, 'keys'), fp, PASS),
+      deliveryStatus: () => deliveryStatus(db.offload),
       log,
     });
     server = await startHttpServer({
@@ -361,6 +402,242 @@ describe('REST API /api/v1 (real HTTP, real Postgres)', { timeout: 120000 }, () 
     assert.deepEqual(a.json.items[0].details['permissions.download'], { from: 'nobody', to: 'supervisor' });
   });
 
+  it('exports search results as CSV and decrypted audio as tar, per permissions.download, audited', async () => {
+    const setDownload = async (level: string) =>
+      assert.equal(
+        (await call('PUT', '/api/v1/settings', { as: 'admin', body: { 'permissions.download': level } }))
+          .status,
+        200,
+      );
+    const csvIds = (buf: Buffer) =>
+      parseCsv(buf.toString('utf8').replace(/^\uFEFF/, ''))
+        .slice(1)
+        .map((r) => r[0]);
+    // Nobody: not even the admin.
+    await setDownload('nobody');
+    assert.equal((await call('GET', '/api/v1/recordings/export', { as: 'admin' })).status, 403);
+    assert.equal((await call('GET', '/api/v1/recordings/export?format=tar', { as: 'admin' })).status, 403);
+    // Admin only: the admin exports everything, a user nothing.
+    await setDownload('admin');
+    assert.equal((await call('GET', '/api/v1/recordings/export', { as: 'alice' })).status, 403);
+    const all = await call('GET', '/api/v1/recordings/export?format=csv', { as: 'admin' });
+    assert.equal(all.status, 200);
+    assert.match(all.headers.get('content-type') ?? '', /^text\/csv/);
+    assert.match(
+      all.headers.get('content-disposition') ?? '',
+      /attachment; filename="recordings-\d{8}-\d{6}\.csv"/,
+    );
+    const rows = parseCsv(all.buf.toString('utf8').replace(/^\uFEFF/, ''));
+    assert.deepEqual(rows[0]?.slice(0, 4), ['id', 'started_at', 'ended_at', 'duration_s']);
+    assert.deepEqual(
+      rows.slice(1).map((r) => [r[0], r[3], r[5], r[7], r[9]]),
+      [
+        [ids.r2, '120.0', 'call-bob@pbx', 'sip:bob@example.com; sip:dave@example.com', 'support'],
+        [ids.r1, '60.0', 'call-alice@pbx', 'sip:alice@example.com; sip:carol@example.com', 'sales'],
+      ],
+    );
+    // The search filters apply, and so do ids.
+    assert.deepEqual(
+      csvIds((await call('GET', '/api/v1/recordings/export?participant=carol', { as: 'admin' })).buf),
+      [ids.r1],
+    );
+    assert.deepEqual(
+      csvIds((await call('GET', `/api/v1/recordings/export?ids=${ids.r2}`, { as: 'admin' })).buf),
+      [ids.r2],
+    );
+    // Users (the default): scoped to what they may see.
+    await setDownload('user');
+    assert.deepEqual(csvIds((await call('GET', '/api/v1/recordings/export', { as: 'alice' })).buf), [ids.r1]);
+    const hidden = await call('GET', `/api/v1/recordings/export?format=tar&ids=${ids.r2}`, { as: 'alice' });
+    assert.equal(hidden.status, 404, "another user's recording is not found");
+    assert.equal((await call('GET', '/api/v1/recordings/export', { as: 'rec' })).status, 403);
+    assert.equal((await call('GET', '/api/v1/recordings/export')).status, 401);
+    const bad = await call('GET', '/api/v1/recordings/export?ids=nope', { as: 'alice' });
+    assert.deepEqual([bad.status, bad.json.error], [400, 'ids: not a recording id: nope']);
+    assert.equal((await call('GET', '/api/v1/recordings/export?format=zip', { as: 'alice' })).status, 400);
+    assert.equal((await call('GET', '/api/v1/recordings/export?audio=ogg', { as: 'alice' })).status, 400);
+    assert.equal((await call('GET', '/api/v1/recordings/export?from=soon', { as: 'alice' })).status, 400);
+
+    // Audio: a tar that the system's tar reads, holding the decrypted WAV and an index.
+    const tarOf = async (res: { status: number; buf: Buffer; headers: Headers }) => {
+      assert.equal(res.status, 200, res.buf.toString().slice(0, 300));
+      assert.equal(res.headers.get('content-type'), 'application/x-tar');
+      assert.equal(res.buf.length % 512, 0);
+      const dir = await mkdtemp(join(tmpdir(), 'srs-export-test-'));
+      await writeFile(join(dir, 'x.tar'), res.buf);
+      await execFileP('tar', ['-xf', 'x.tar'], { cwd: dir });
+      const [top] = (await readdir(dir)).filter((f) => f.startsWith('srs-export-'));
+      assert.ok(top, 'one top folder');
+      const files = await readdir(join(dir, top));
+      const index = parseCsv((await readFile(join(dir, top, 'index.csv'), 'utf8')).replace(/^\uFEFF/, ''));
+      return { dir, top, files, index };
+    };
+    const one = await tarOf(
+      await call('GET', `/api/v1/recordings/export?format=tar&audio=wav&ids=${ids.r1}`, { as: 'alice' }),
+    );
+    const name = `20260301-100000_${ids.r1}.wav`;
+    assert.deepEqual(one.files.sort(), [name, 'index.csv']);
+    assert.ok((await readFile(join(one.dir, one.top, name))).equals(wav), 'the decrypted WAV');
+    assert.deepEqual(one.index[1], [
+      ids.r1,
+      name,
+      '2026-03-01T10:00:00.000Z',
+      '60.0',
+      'sip:alice@example.com; sip:carol@example.com',
+      'call-alice@pbx',
+      String(wav.length),
+      sha(wav),
+      'ok',
+    ]);
+    await rm(one.dir, { recursive: true, force: true });
+    // The admin's archive of everything: r2 has no audio (listed, not fatal), r1 has WAV only.
+    const both = await tarOf(await call('GET', '/api/v1/recordings/export?format=tar', { as: 'admin' }));
+    assert.deepEqual(both.files.sort(), [name, 'index.csv']);
+    assert.deepEqual(
+      both.index.slice(1).map((r) => [r[0], r[8]]),
+      [
+        [ids.r2, 'no audio (state stored)'],
+        [ids.r1, 'ok (wav: no mp3)'],
+      ],
+    );
+    await rm(both.dir, { recursive: true, force: true });
+
+    // One audit entry per export, naming who, from where, the format and every id.
+    const a = await call('GET', '/api/v1/audit?action=export', { as: 'admin' });
+    const entries = a.json.items as {
+      actor: string;
+      ip: string;
+      resourceId: string;
+      details: { format: string; count: number; ids: string[]; filters: Record<string, string> };
+    }[];
+    assert.equal(entries.length, 6, 'refused and failed exports are not audited as exports');
+    assert.deepEqual(
+      entries.map((e) => [e.actor, e.details.format, e.details.ids.length]),
+      [
+        ['admin', 'tar', 2],
+        ['alice', 'tar', 1],
+        ['alice', 'csv', 1],
+        ['admin', 'csv', 1],
+        ['admin', 'csv', 1],
+        ['admin', 'csv', 2],
+      ],
+    );
+    assert.deepEqual(entries[0]?.details.ids, [ids.r2, ids.r1]);
+    assert.equal(entries[0]?.ip, '127.0.0.1');
+    assert.deepEqual(entries.at(-1)?.details.filters, {});
+    // An admin sees the bulk export in the recording's access log.
+    const detail = await call('GET', `/api/v1/recordings/${ids.r1}`, { as: 'admin' });
+    assert.ok(detail.json.auditTrail.some((e: { action: string; actor: string }) => e.action === 'export'));
+    // POST takes the ids in a JSON body (more than a URL holds).
+    const posted = await call('POST', '/api/v1/recordings/export', {
+      as: 'alice',
+      body: { ids: [ids.r1], format: 'csv' },
+    });
+    assert.equal(posted.status, 200);
+    assert.deepEqual(csvIds(posted.buf), [ids.r1]);
+    const badBody = await call('POST', '/api/v1/recordings/export', { as: 'alice', body: { ids: 'all' } });
+    assert.deepEqual([badBody.status, badBody.json.error], [400, 'ids: an array of recording ids']);
+    assert.equal(
+      (await call('POST', '/api/v1/recordings/export', { as: 'alice', body: { ids: [ids.r2] } })).status,
+      404,
+    );
+    await setDownload('supervisor');
+  });
+
+  it('writes CSV cells a spreadsheet will not run, and ustar archives that tar reads', async () => {
+    assert.equal(csvCell('=HYPERLINK("x")'), `"'=HYPERLINK(""x"")"`);
+    assert.equal(csvCell('@SUM(A1)'), "'@SUM(A1)");
+    assert.equal(csvCell('-x'), "'-x");
+    assert.equal(csvCell('+4930 1234-56'), '+4930 1234-56', 'a phone number stays');
+    assert.equal(csvCell('-12.5'), '-12.5');
+    assert.equal(csvCell('a,b'), '"a,b"');
+    assert.equal(csvCell('two\nlines'), '"two\nlines"');
+    assert.equal(csvCell(['sip:a@x', 'sip:b@x']), 'sip:a@x; sip:b@x');
+    assert.equal(csvCell(null), '');
+    assert.equal(csvCell(new Date('2026-03-01T10:00:00Z')), '2026-03-01T10:00:00.000Z');
+    // A long path (split into ustar prefix + name), an empty file and one just over a block.
+    const chunks: Buffer[] = [];
+    const out = new PassThrough();
+    out.on('data', (c: Buffer) => chunks.push(c));
+    const tarw = new TarWriter(out);
+    const long = `${'d'.repeat(60)}/${'e'.repeat(60)}/${'f'.repeat(90)}.wav`;
+    const big = Buffer.alloc(513, 7);
+    await tarw.file(long, big, new Date('2026-03-01T10:00:00Z'));
+    await tarw.file('empty.txt', Buffer.alloc(0));
+    await tarw.end();
+    const archive = Buffer.concat(chunks);
+    assert.equal(archive.length, 512 + 1024 + 512 + 1024);
+    const dir = await mkdtemp(join(tmpdir(), 'srs-tar-test-'));
+    await writeFile(join(dir, 'a.tar'), archive);
+    const listing = await execFileP('tar', ['-tvf', 'a.tar'], { cwd: dir });
+    assert.match(listing.stdout, new RegExp(`srs/srs +513 2026-03-01 \\d\\d:\\d\\d ${long}\n`));
+    await execFileP('tar', ['-xf', 'a.tar'], { cwd: dir });
+    assert.ok((await readFile(join(dir, long))).equals(big));
+    assert.equal((await readFile(join(dir, 'empty.txt'))).length, 0);
+    await rm(dir, { recursive: true, force: true });
+    assert.throws(() => ustarHeader('x'.repeat(300), 1, new Date()), /path too long/);
+  });
+
+  it('shows delivery status to admins; retry answers 503 when delivery is off', async () => {
+    assert.equal((await call('GET', '/api/v1/delivery', { as: 'sup' })).status, 403);
+    const st = await call('GET', '/api/v1/delivery', { as: 'admin' });
+    assert.equal(st.status, 200, JSON.stringify(st.json));
+    assert.equal(st.json.enabled, false);
+    assert.ok(Array.isArray(st.json.offload.batches));
+    assert.equal(typeof st.json.notifications.sent, 'number');
+    assert.equal((await call('POST', '/api/v1/delivery/retry', { as: 'sup' })).status, 403);
+    const r = await call('POST', '/api/v1/delivery/retry', { as: 'admin' });
+    assert.equal(r.status, 503);
+    assert.match(r.json.error, /delivery is off/);
+    // With delivery running (here the store's own re-queue), the retry answers its counts and is audited.
+    const on = await buildConsoleApi({
+      db,
+      live,
+      stats: () => undefined,
+      dataDir,
+      adminToken: 'the-admin-token',
+      sessionTtlMinutes: 60,
+      loadKey: null,
+      deliveryStatus: () => deliveryStatus(db.offload),
+      delivery: { retryFailed: (actor) => db.offload.retryFailed(actor) },
+      log,
+    });
+    const srv = await startHttpServer({
+      host: '127.0.0.1',
+      port: 0,
+      log,
+      health: async () => ({ ok: true, details: {} }),
+      api: on.api,
+    });
+    try {
+      const a = srv.address();
+      const url = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}/api/v1`;
+      const auth = { authorization: `Bearer the-admin-token` };
+      const st2 = (await (await fetch(`${url}/delivery`, { headers: auth })).json()) as { enabled: boolean };
+      assert.equal(st2.enabled, true);
+      const res = await fetch(`${url}/delivery/retry`, { method: 'POST', headers: auth });
+      assert.equal(res.status, 200);
+      assert.deepEqual(((await res.json()) as { retried: unknown }).retried, {
+        offload: 0,
+        export: 0,
+        notifications: 0,
+      });
+      // A tar export needs the key: 503 on a server without the passphrase, before anything is sent.
+      const noKey = await fetch(`${url}/recordings/export?format=tar`, { headers: auth });
+      assert.equal(noKey.status, 503);
+    } finally {
+      on.ops.close();
+      await new Promise((res) => srv.close(res));
+    }
+    const audited = await call('GET', '/api/v1/audit?action=delivery.retry', { as: 'admin' });
+    assert.ok(
+      audited.json.items.some(
+        (e: { actor: string; via: string }) => e.actor === 'admin-token' && e.via === 'admin-token',
+      ),
+      JSON.stringify(audited.json.items),
+    );
+  });
+
   it('protects preserved recordings and higher-role notes; deletes when permitted', async () => {
     assert.equal((await call('PUT', `/api/v1/recordings/${ids.r1}/preserve`, { as: 'sup' })).status, 200);
     assert.equal(
@@ -397,6 +674,13 @@ describe('REST API /api/v1 (real HTTP, real Postgres)', { timeout: 120000 }, () 
     await assert.rejects(stat(join(dataDir, `recordings/2026/03/01/${ids.r1}.wav.gpg`)), 'the file is gone');
     const tomb = await call('GET', `/api/v1/recordings/${ids.r1}`, { as: 'admin' });
     assert.equal(tomb.json.state, 'purged', 'a tombstone stays for the hash chain');
+    // An export of deleted recordings lists them without audio.
+    const purgedTar = await call('GET', '/api/v1/recordings/export?format=tar&state=purged', { as: 'admin' });
+    assert.equal(purgedTar.status, 200);
+    const purgedIndex = purgedTar.buf.toString('utf8');
+    assert.ok(purgedIndex.includes(`${ids.r1},,2026-03-01T10:00:00.000Z`), 'index row of r1');
+    assert.match(purgedIndex, /,deleted\r\n/);
+    assert.ok(!purgedIndex.includes('.wav\0'), 'no audio file in the archive');
     assert.equal(
       (await call('GET', `/api/v1/recordings/${ids.r1}/audio?format=wav`, { as: 'admin' })).status,
       410,
@@ -490,6 +774,11 @@ describe('REST API /api/v1 (real HTTP, real Postgres)', { timeout: 120000 }, () 
     const spec = await call('GET', '/api/v1/openapi.json');
     assert.equal(spec.json.openapi, '3.1.0');
     assert.ok(spec.json.paths['/recordings/{id}/audio'].get);
+    assert.deepEqual(Object.keys(spec.json.paths['/recordings/export'].get.responses['200'].content), [
+      'text/csv',
+      'application/x-tar',
+    ]);
+    assert.ok(spec.json.paths['/delivery'].get && spec.json.paths['/delivery/retry'].post);
     live.calls = [
       {
         recordingId: 'r-live',

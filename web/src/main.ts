@@ -1,6 +1,7 @@
 /**
  * The web console: log in, live calls with listen-in (u-law decoded through Web Audio, a level
- * meter per party), recordings search / detail / playback / notes / categories, the audit trail.
+ * meter per party), recordings search / detail / playback / notes / categories / exports, the audit
+ * trail, and for admins users and groups, API tokens, settings, keys and delivery status.
  * Plain DOM, no framework; bundled by esbuild (scripts/build-web.ts).
  */
 import { ulawToFloat } from './ulaw.js';
@@ -340,14 +341,35 @@ function recordingsView(): void {
   const status = h('span', { class: 'muted', id: 'rec-count' });
   let offset = 0;
   const limit = 25;
-  const search = async (): Promise<void> => {
+  // Exports (when downloads are allowed): the search results as CSV, the selected recordings' audio as tar.
+  const selected = new Set<string>();
+  const exportCsv = h('a', { id: 'export-csv', class: 'button', download: '' }, 'Export CSV');
+  const exportAudio = h('a', { id: 'export-audio', class: 'button', download: '' }, 'Export audio');
+  const filterQuery = (): URLSearchParams => {
     const q = new URLSearchParams();
     if (f.from.value) q.set('from', new Date(f.from.value).toISOString());
     if (f.to.value) q.set('to', new Date(Date.parse(f.to.value) + 86400_000).toISOString());
     for (const k of ['participant', 'callId', 'state', 'category'] as const)
       if (f[k].value) q.set(k, f[k].value);
+    return q;
+  };
+  const updateExports = (): void => {
+    const csv = filterQuery();
+    csv.set('format', 'csv');
+    exportCsv.href = `/api/v1/recordings/export?${csv}`;
+    const tar = new URLSearchParams({ format: 'tar', audio: 'mp3' });
+    if (selected.size) tar.set('ids', [...selected].join(','));
+    else for (const [k, v] of filterQuery()) tar.set(k, v);
+    exportAudio.href = `/api/v1/recordings/export?${tar}`;
+    exportAudio.textContent = selected.size
+      ? `Export audio (${selected.size} selected)`
+      : 'Export audio (all results)';
+  };
+  const search = async (): Promise<void> => {
+    const q = filterQuery();
     q.set('limit', String(limit));
     q.set('offset', String(offset));
+    updateExports();
     try {
       const r = await api<{ total: number; items: Summary[] }>(`/recordings?${q}`);
       tbody.replaceChildren(
@@ -359,6 +381,20 @@ function recordingsView(): void {
               'data-id': x.id,
               onclick: () => setView(() => detailView(x.id)),
             },
+            h(
+              'td',
+              { onclick: (e: Event) => e.stopPropagation() },
+              h('input', {
+                type: 'checkbox',
+                class: 'select-recording',
+                checked: selected.has(x.id),
+                onchange: (e: Event) => {
+                  if ((e.target as HTMLInputElement).checked) selected.add(x.id);
+                  else selected.delete(x.id);
+                  updateExports();
+                },
+              }),
+            ),
             h('td', {}, fmtTime(x.startedAt)),
             h('td', {}, fmtDur(x.durationMs)),
             h('td', {}, x.participants.map(who).join(' ↔ ')),
@@ -404,7 +440,7 @@ function recordingsView(): void {
         h(
           'tr',
           {},
-          ...['Started', 'Duration', 'Participants', 'Call-ID', 'State', 'Categories'].map((t) =>
+          ...['', 'Started', 'Duration', 'Participants', 'Call-ID', 'State', 'Categories'].map((t) =>
             h('th', {}, t),
           ),
         ),
@@ -420,6 +456,17 @@ function recordingsView(): void {
       ' ',
       status,
     ),
+    me?.can.download
+      ? h(
+          'p',
+          { class: 'exports' },
+          exportCsv,
+          ' ',
+          exportAudio,
+          ' ',
+          h('span', { class: 'muted' }, 'Exports are written to the audit trail.'),
+        )
+      : '',
   );
   void search();
 }
@@ -703,7 +750,7 @@ function auditView(): void {
       actor,
       action,
       q,
-      h('button', { class: 'primary', type: 'submit' }, 'Search'),
+      h('button', { class: 'primary', type: 'submit', id: 'a-search' }, 'Search'),
       h(
         'button',
         {
@@ -739,6 +786,638 @@ function auditView(): void {
   void search();
 }
 
+// --- administration ----------------------------------------------------------------------------
+interface UserJson {
+  id: string;
+  username: string;
+  displayName: string;
+  role: string;
+  group: string | null;
+  extraGroups: string[];
+  numbers: string[];
+  disabled: boolean;
+  createdAt: string;
+}
+const ROLE_NAMES = ['record-only', 'user', 'supervisor', 'admin'];
+const list = (v: string): string[] =>
+  v
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+
+function grid(id: string, headers: string[], rows: HTMLTableRowElement[]): HTMLTableElement {
+  return h(
+    'table',
+    { id },
+    h('thead', {}, h('tr', {}, ...headers.map((t) => h('th', {}, t)))),
+    h('tbody', {}, ...rows),
+  );
+}
+const td = (...c: (Node | string)[]) => h('td', {}, ...c);
+/** A message line that shows the last action's outcome. */
+function outcome(id: string): { el: HTMLElement; ok(m: string): void; fail(e: Error): void } {
+  const el = h('div', { id, class: 'outcome' });
+  return {
+    el,
+    ok: (m) => {
+      el.className = 'outcome ok';
+      el.textContent = m;
+    },
+    fail: (e) => {
+      el.className = 'outcome error';
+      el.textContent = e.message;
+    },
+  };
+}
+
+function usersView(): void {
+  const box = h('div', {}, 'Loading…');
+  const msg = outcome('users-msg');
+  const roleSelect = (id: string, value = 'user') =>
+    h('select', { id }, ...ROLE_NAMES.map((r) => h('option', { value: r, selected: r === value }, r)));
+  const nu = {
+    username: h('input', { id: 'nu-username', placeholder: 'username', autocomplete: 'off' }),
+    displayName: h('input', { id: 'nu-name', placeholder: 'display name' }),
+    password: h('input', {
+      id: 'nu-password',
+      type: 'password',
+      placeholder: 'password (8+)',
+      autocomplete: 'new-password',
+    }),
+    role: roleSelect('nu-role'),
+    group: h('input', { id: 'nu-group', placeholder: 'group' }),
+    extraGroups: h('input', { id: 'nu-extra', placeholder: 'more groups (a, b)' }),
+    numbers: h('input', { id: 'nu-numbers', placeholder: 'numbers (1001, alice)' }),
+  };
+  const create = h(
+    'form',
+    {
+      class: 'filters card',
+      id: 'new-user',
+      onsubmit: (e: Event) => {
+        e.preventDefault();
+        api<UserJson>('/users', {
+          method: 'POST',
+          body: JSON.stringify({
+            username: nu.username.value.trim(),
+            displayName: nu.displayName.value.trim() || undefined,
+            password: nu.password.value || undefined,
+            role: nu.role.value,
+            group: nu.group.value.trim() || null,
+            extraGroups: list(nu.extraGroups.value),
+            numbers: list(nu.numbers.value),
+          }),
+        }).then(
+          (u) => {
+            msg.ok(`created ${u.username} (${u.role})`);
+            for (const i of [nu.username, nu.displayName, nu.password, nu.group, nu.extraGroups, nu.numbers])
+              i.value = '';
+            void load();
+          },
+          (x: Error) => msg.fail(x),
+        );
+      },
+    },
+    h('strong', {}, 'New user'),
+    ...Object.values(nu),
+    h('button', { class: 'primary', type: 'submit', id: 'create-user' }, 'Create'),
+  );
+  const groupName = h('input', { id: 'ng-name', placeholder: 'group name' });
+  const groupDesc = h('input', { id: 'ng-desc', placeholder: 'description' });
+  const groupsBox = h('div', {});
+
+  /** The edit form of one user, shown under the table. */
+  const edit = (u: UserJson): void => {
+    const f = {
+      displayName: h('input', { id: 'eu-name', value: u.displayName }),
+      role: roleSelect('eu-role', u.role),
+      group: h('input', { id: 'eu-group', value: u.group ?? '' }),
+      extraGroups: h('input', { id: 'eu-extra', value: u.extraGroups.join(', ') }),
+      numbers: h('input', { id: 'eu-numbers', value: u.numbers.join(', ') }),
+      disabled: h('input', { id: 'eu-disabled', type: 'checkbox', checked: u.disabled }),
+      password: h('input', {
+        id: 'eu-password',
+        type: 'password',
+        placeholder: 'new password (empty: keep)',
+        autocomplete: 'new-password',
+      }),
+    };
+    const save = (): void => {
+      const body: Record<string, unknown> = {
+        displayName: f.displayName.value.trim(),
+        role: f.role.value,
+        group: f.group.value.trim() || null,
+        extraGroups: list(f.extraGroups.value),
+        numbers: list(f.numbers.value),
+        disabled: f.disabled.checked,
+      };
+      if (f.password.value) body.password = f.password.value;
+      api<UserJson>(`/users/${u.id}`, { method: 'PATCH', body: JSON.stringify(body) }).then(
+        (x) => {
+          msg.ok(`saved ${x.username}${f.password.value ? ' (password reset)' : ''}`);
+          void load();
+        },
+        (x: Error) => msg.fail(x),
+      );
+    };
+    editBox.replaceChildren(
+      h(
+        'div',
+        { class: 'card', id: 'edit-user' },
+        h('h3', {}, `Edit ${u.username}`),
+        h(
+          'div',
+          { class: 'filters' },
+          ...Object.entries({
+            'Display name': f.displayName,
+            Role: f.role,
+            Group: f.group,
+            'More groups': f.extraGroups,
+            Numbers: f.numbers,
+            'Reset password': f.password,
+          }).map(([label, el]) => h('label', {}, label, el)),
+          h('label', {}, 'Disabled', f.disabled),
+        ),
+        h('button', { class: 'primary', id: 'save-user', onclick: save }, 'Save'),
+        ' ',
+        h(
+          'button',
+          {
+            class: 'danger',
+            id: 'delete-user',
+            onclick: () =>
+              confirm(`Delete user ${u.username}? Their recordings stay.`) &&
+              api(`/users/${u.id}`, { method: 'DELETE' }).then(
+                () => {
+                  msg.ok(`deleted ${u.username}`);
+                  editBox.replaceChildren();
+                  void load();
+                },
+                (x: Error) => msg.fail(x),
+              ),
+          },
+          'Delete user',
+        ),
+        ' ',
+        h('button', { onclick: () => editBox.replaceChildren() }, 'Close'),
+      ),
+    );
+  };
+  const editBox = h('div', {});
+
+  const load = async (): Promise<void> => {
+    const [users, groups] = await Promise.all([
+      api<{ items: UserJson[] }>('/users'),
+      api<{ items: { name: string; description: string; members: number }[] }>('/groups'),
+    ]);
+    box.replaceChildren(
+      grid(
+        'users',
+        ['User', 'Name', 'Role', 'Group', 'More groups', 'Numbers', 'State', ''],
+        users.items.map((u) =>
+          h(
+            'tr',
+            { class: 'user-row', 'data-username': u.username },
+            td(u.username),
+            td(u.displayName),
+            td(u.role),
+            td(u.group ?? '–'),
+            td(u.extraGroups.join(', ')),
+            td(u.numbers.join(', ')),
+            td(u.disabled ? 'disabled' : 'active'),
+            td(h('button', { class: 'edit-user', onclick: () => edit(u) }, 'Edit')),
+          ),
+        ),
+      ),
+    );
+    groupsBox.replaceChildren(
+      grid(
+        'groups',
+        ['Group', 'Description', 'Members'],
+        groups.items.map((g) => h('tr', {}, td(g.name), td(g.description), td(String(g.members)))),
+      ),
+    );
+  };
+  app.append(
+    h('h2', {}, 'Users'),
+    msg.el,
+    create,
+    box,
+    editBox,
+    h('h2', {}, 'Groups'),
+    h(
+      'form',
+      {
+        class: 'filters',
+        onsubmit: (e: Event) => {
+          e.preventDefault();
+          api('/groups', {
+            method: 'POST',
+            body: JSON.stringify({ name: groupName.value.trim(), description: groupDesc.value.trim() }),
+          }).then(
+            () => {
+              msg.ok(`created group ${groupName.value.trim()}`);
+              groupName.value = groupDesc.value = '';
+              void load();
+            },
+            (x: Error) => msg.fail(x),
+          );
+        },
+      },
+      groupName,
+      groupDesc,
+      h('button', { type: 'submit', id: 'create-group' }, 'Create group'),
+    ),
+    groupsBox,
+  );
+  load().catch((e: Error) => msg.fail(e));
+}
+
+function tokensView(): void {
+  const msg = outcome('tokens-msg');
+  const box = h('div', {});
+  const name = h('input', { id: 'token-name', placeholder: 'name (e.g. CRM integration)' });
+  const shown = h('div', { id: 'new-token' });
+  const load = async (): Promise<void> => {
+    const r = await api<{
+      items: {
+        id: string;
+        username: string;
+        name: string;
+        createdAt: string;
+        lastUsedAt: string | null;
+        revokedAt: string | null;
+      }[];
+    }>(me?.role === 'admin' ? '/tokens?all=true' : '/tokens');
+    box.replaceChildren(
+      grid(
+        'tokens',
+        ['Name', 'Owner', 'Created', 'Last used', 'State', ''],
+        r.items.map((t) =>
+          h(
+            'tr',
+            { class: 'token-row' },
+            td(t.name),
+            td(t.username),
+            td(fmtTime(t.createdAt)),
+            td(t.lastUsedAt ? fmtTime(t.lastUsedAt) : 'never'),
+            td(t.revokedAt ? `revoked ${fmtTime(t.revokedAt)}` : 'active'),
+            td(
+              t.revokedAt
+                ? ''
+                : h(
+                    'button',
+                    {
+                      class: 'danger',
+                      onclick: () =>
+                        api(`/tokens/${t.id}`, { method: 'DELETE' }).then(
+                          () => (msg.ok(`revoked ${t.name}`), void load()),
+                          (x: Error) => msg.fail(x),
+                        ),
+                    },
+                    'Revoke',
+                  ),
+            ),
+          ),
+        ),
+      ),
+    );
+  };
+  app.append(
+    h('h2', {}, 'API tokens'),
+    h(
+      'p',
+      { class: 'muted' },
+      'For integrations: send Authorization: Bearer <token>. A token acts with its owner’s role.',
+    ),
+    msg.el,
+    h(
+      'form',
+      {
+        class: 'filters',
+        onsubmit: (e: Event) => {
+          e.preventDefault();
+          api<{ token: string; name: string }>('/tokens', {
+            method: 'POST',
+            body: JSON.stringify({ name: name.value }),
+          }).then(
+            (t) => {
+              shown.replaceChildren(
+                h(
+                  'div',
+                  { class: 'card' },
+                  `Token “${t.name}” (shown once, copy it now): `,
+                  h('code', { id: 'token-value' }, t.token),
+                ),
+              );
+              name.value = '';
+              void load();
+            },
+            (x: Error) => msg.fail(x),
+          );
+        },
+      },
+      name,
+      h('button', { class: 'primary', type: 'submit', id: 'create-token' }, 'Create token'),
+    ),
+    shown,
+    box,
+  );
+  load().catch((e: Error) => msg.fail(e));
+}
+
+function settingsView(): void {
+  const msg = outcome('settings-msg');
+  const form = h('div', { class: 'card' }, 'Loading…');
+  const labels: Record<string, string> = {
+    'permissions.download': 'Who may download and export recordings',
+    'permissions.delete': 'Who may delete recordings ("nobody" cannot be undone)',
+  };
+  const load = async (): Promise<void> => {
+    const r = await api<{ settings: Record<string, string>; levels: string[] }>('/settings');
+    const selects = Object.entries(r.settings).map(([k, v]) => {
+      const sel = h(
+        'select',
+        { id: `setting-${k.replace('.', '-')}`, 'data-key': k },
+        ...r.levels.map((l) =>
+          h('option', { value: l, selected: l === v }, l === 'nobody' ? l : `${l} and above`),
+        ),
+      );
+      return [k, sel] as const;
+    });
+    form.replaceChildren(
+      ...selects.map(([k, sel]) => h('p', {}, h('label', {}, `${labels[k] ?? k}: `, sel))),
+      h(
+        'button',
+        {
+          class: 'primary',
+          id: 'save-settings',
+          onclick: () =>
+            api<{ settings: Record<string, string> }>('/settings', {
+              method: 'PUT',
+              body: JSON.stringify(Object.fromEntries(selects.map(([k, sel]) => [k, sel.value]))),
+            }).then(
+              (x) =>
+                msg.ok(
+                  `saved: ${Object.entries(x.settings)
+                    .map(([k, v]) => `${k} = ${v}`)
+                    .join(', ')}`,
+                ),
+              (x: Error) => msg.fail(x),
+            ),
+        },
+        'Save',
+      ),
+    );
+  };
+  app.append(
+    h('h2', {}, 'Settings'),
+    h('p', { class: 'muted' }, 'Every change is written to the audit trail.'),
+    msg.el,
+    form,
+  );
+  load().catch((e: Error) => msg.fail(e));
+}
+
+function keysView(): void {
+  const msg = outcome('keys-msg');
+  const box = h('div', {}, 'Loading…');
+  app.append(
+    h('h2', {}, 'Encryption keys'),
+    h(
+      'p',
+      { class: 'muted' },
+      'Recordings are encrypted with OpenPGP to the active key. Rotate and retire keys with `srs keys`.',
+    ),
+    msg.el,
+    box,
+  );
+  api<{
+    items: {
+      fingerprint: string;
+      algorithm: string;
+      createdAt: string;
+      active: boolean;
+      retiredAt: string | null;
+      files?: number;
+    }[];
+  }>('/keys').then(
+    (r) =>
+      box.replaceChildren(
+        grid(
+          'keys',
+          ['Fingerprint', 'Algorithm', 'Created', 'State', 'Files'],
+          r.items.map((k) =>
+            h(
+              'tr',
+              { class: 'key-row' },
+              td(h('code', {}, k.fingerprint)),
+              td(k.algorithm),
+              td(fmtTime(k.createdAt)),
+              td(k.active ? 'active' : k.retiredAt ? `retired ${fmtTime(k.retiredAt)}` : 'inactive'),
+              td(String(k.files ?? '')),
+            ),
+          ),
+        ),
+      ),
+    (e: Error) => msg.fail(e),
+  );
+}
+
+interface DeliveryJson {
+  enabled: boolean;
+  targets?: {
+    name: string;
+    ok: boolean;
+    lastOkAt: string | null;
+    lastError: string | null;
+    lastErrorAt: string | null;
+    failures?: number;
+    nextAttemptAt?: string | null;
+  }[];
+  offload?: {
+    queued: number;
+    failed?: number;
+    batches: {
+      seq: number;
+      csv: string;
+      count: number;
+      state: string;
+      attempts: number;
+      lastError: string | null;
+      cutAt: string | null;
+      finishedAt: string | null;
+      nextAttemptAt: string | null;
+    }[];
+  };
+  export?: {
+    done: number;
+    pending: number;
+    failed: number;
+    recentFailures: {
+      recordingId: string;
+      destination: string;
+      lastError: string | null;
+      attempts: number;
+      nextAttemptAt?: string | null;
+    }[];
+  };
+  notifications?: {
+    sent: number;
+    pending: number;
+    failed: number;
+    recentFailures?: {
+      recordingId: string;
+      email: string;
+      state: string;
+      attempts: number;
+      lastError: string;
+      nextAttemptAt: string | null;
+    }[];
+  };
+}
+
+function deliveryView(): () => void {
+  const msg = outcome('delivery-msg');
+  const box = h('div', { id: 'delivery-status' }, 'Loading…');
+  const t = (iso: string | null | undefined) => (iso ? fmtTime(iso) : '–');
+  const next = (iso: string | null | undefined) => (iso ? t(iso) : 'gave up (retry above)');
+  const load = async (): Promise<void> => {
+    const d = await api<DeliveryJson>('/delivery');
+    const exp = d.export;
+    const notes = d.notifications;
+    box.dataset.enabled = String(d.enabled);
+    box.replaceChildren(
+      h(
+        'p',
+        { id: 'delivery-state' },
+        d.enabled
+          ? 'Delivery is on.'
+          : 'Delivery is off on this server (no offload, export or notifications configured).',
+      ),
+      h('h3', {}, 'Destinations'),
+      d.targets?.length
+        ? grid(
+            'delivery-targets',
+            ['Destination', 'Health', 'Last success', 'Last error', 'Next try'],
+            d.targets.map((x) =>
+              h(
+                'tr',
+                { class: 'target-row' },
+                td(x.name),
+                h(
+                  'td',
+                  { class: x.ok ? 'ok' : 'loss-bad' },
+                  x.ok ? 'ok' : `failing${x.failures ? ` (${x.failures}×)` : ''}`,
+                ),
+                td(t(x.lastOkAt)),
+                td(x.lastError ? `${t(x.lastErrorAt)}: ${x.lastError}` : '–'),
+                td(x.ok ? '–' : t(x.nextAttemptAt)),
+              ),
+            ),
+          )
+        : h('p', { class: 'muted' }, 'No destination has been contacted yet.'),
+      h(
+        'h3',
+        {},
+        `SFTP offload batches (${d.offload?.queued ?? 0} queued, ${d.offload?.failed ?? 0} failed)`,
+      ),
+      d.offload?.batches.length
+        ? grid(
+            'delivery-batches',
+            ['#', 'CSV', 'Recordings', 'State', 'Attempts', 'Cut', 'Finished / next try', 'Error'],
+            d.offload.batches.map((b) =>
+              h(
+                'tr',
+                { class: `batch-row ${b.state}` },
+                td(String(b.seq)),
+                td(b.csv),
+                td(String(b.count)),
+                td(b.state),
+                td(String(b.attempts)),
+                td(t(b.cutAt)),
+                td(b.state === 'done' ? t(b.finishedAt) : next(b.nextAttemptAt)),
+                h('td', { class: b.lastError ? 'error' : '' }, b.lastError ?? ''),
+              ),
+            ),
+          )
+        : h('p', { class: 'muted' }, 'No offload batch yet.'),
+      h('h3', {}, 'MP3 export'),
+      h(
+        'p',
+        { id: 'delivery-export' },
+        `${exp?.done ?? 0} exported · ${exp?.pending ?? 0} pending · ${exp?.failed ?? 0} failed`,
+      ),
+      exp?.recentFailures.length
+        ? grid(
+            'delivery-export-failures',
+            ['Recording', 'Destination', 'Attempts', 'Error', 'Next try'],
+            exp.recentFailures.map((x) =>
+              h(
+                'tr',
+                {},
+                td(x.recordingId),
+                td(x.destination),
+                td(String(x.attempts)),
+                td(x.lastError ?? ''),
+                td(next(x.nextAttemptAt)),
+              ),
+            ),
+          )
+        : '',
+      h('h3', {}, 'Email notifications'),
+      h(
+        'p',
+        { id: 'delivery-notifications' },
+        `${notes?.sent ?? 0} sent · ${notes?.pending ?? 0} pending · ${notes?.failed ?? 0} failed`,
+      ),
+      notes?.recentFailures?.length
+        ? grid(
+            'delivery-notification-failures',
+            ['Recording', 'To', 'State', 'Attempts', 'Error', 'Next try'],
+            notes.recentFailures.map((x) =>
+              h(
+                'tr',
+                {},
+                td(x.recordingId),
+                td(x.email),
+                td(x.state),
+                td(String(x.attempts)),
+                td(x.lastError),
+                td(next(x.nextAttemptAt)),
+              ),
+            ),
+          )
+        : '',
+    );
+  };
+  const retry = h(
+    'button',
+    {
+      id: 'delivery-retry',
+      onclick: () =>
+        api<{ retried: Record<string, number> | number }>('/delivery/retry', { method: 'POST' }).then(
+          (r) => {
+            msg.ok(
+              typeof r.retried === 'object'
+                ? `re-queued now: ${Object.entries(r.retried)
+                    .map(([k, n]) => `${n} ${k}`)
+                    .join(', ')}`
+                : `re-queued now: ${String(r.retried)}`,
+            );
+            void load();
+          },
+          (e: Error) => msg.fail(e),
+        ),
+    },
+    'Retry failed deliveries now',
+  );
+  app.append(h('h2', {}, 'Delivery'), h('p', {}, retry), msg.el, box);
+  load().catch((e: Error) => msg.fail(e));
+  const timer = setInterval(() => void load().catch(() => undefined), 5000);
+  return () => clearInterval(timer);
+}
+
 // --- shell -------------------------------------------------------------------------------------
 async function start(): Promise<void> {
   try {
@@ -757,6 +1436,14 @@ async function start(): Promise<void> {
   const tabs: [string, () => void | (() => void)][] = [['Live', liveView]];
   if (me.role !== 'record-only') tabs.push(['Recordings', recordingsView]);
   if (me.can.audit) tabs.push(['Audit', auditView]);
+  if (me.role !== 'record-only') tabs.push(['Tokens', tokensView]);
+  if (me.can.admin)
+    tabs.push(
+      ['Users', usersView],
+      ['Settings', settingsView],
+      ['Keys', keysView],
+      ['Delivery', deliveryView],
+    );
   const buttons = tabs.map(([name, view]) =>
     h(
       'button',

@@ -1,0 +1,361 @@
+import type { Writable } from 'node:stream';
+import type { Logger } from '../log.js';
+import type { Database } from '../store/db.js';
+import type { RecordingFile } from '../store/types.js';
+import type { RecordingSearch, RecordingSummary } from '../store/users-access.js';
+import type { Principal } from '../store/users.js';
+import type { ArtifactReader } from './artifacts.js';
+import { HttpError, badRequest, readJson, type Router } from './http.js';
+import type { Ctx } from './routes.js';
+
+/**
+ * Exports for compliance teams: `GET /api/v1/recordings/export` with the search filters (or
+ * `ids`) gives the catalogue rows as CSV (`format=csv`), or the decrypted audio of the selected
+ * recordings in a tar archive (`format=tar`, `audio=mp3|wav`) with an index.csv (hashes, status).
+ * The archive is streamed: each recording is decrypted in memory, written, and dropped; no
+ * plaintext ever reaches the disk. One audit entry ('export') names every exported id.
+ */
+
+/** At most this many catalogue rows in one CSV export. */
+export const MAX_CSV_ROWS = 10_000;
+/** At most this many recordings in one audio archive. */
+export const MAX_ARCHIVE_RECORDINGS = 500;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * One CSV cell (RFC 4180: quoted when it holds a comma, quote or line break). A text a spreadsheet
+ * would run as a formula (=, @, or +/- not followed by a number) gets a leading apostrophe; phone
+ * numbers such as +4930... stay as they are.
+ */
+export function csvCell(v: unknown): string {
+  let s =
+    v === null || v === undefined
+      ? ''
+      : v instanceof Date
+        ? v.toISOString()
+        : Array.isArray(v)
+          ? v.join('; ')
+          : String(v);
+  if (/^[=@\t\r]/.test(s) || (/^[+-]/.test(s) && !/^[+-]\d[\d ().-]*$/.test(s))) s = `'${s}`;
+  return /[",\r\n]/.test(s) || s !== s.trim() ? `"${s.replaceAll('"', '""')}"` : s;
+}
+export const csvLine = (cells: unknown[]): string => `${cells.map(csvCell).join(',')}\r\n`;
+
+// --- ustar ------------------------------------------------------------------------------------
+
+function octal(b: Buffer, off: number, len: number, n: number): void {
+  const s = Math.floor(n).toString(8);
+  if (s.length > len - 1) throw new RangeError(`tar: ${n} does not fit in ${len - 1} octal digits`);
+  b.write(`${s.padStart(len - 1, '0')}\0`, off, len, 'latin1');
+}
+
+/** A POSIX ustar header for a regular file (names up to 255 bytes, split into prefix/name). */
+export function ustarHeader(path: string, size: number, mtime: Date, mode = 0o644): Buffer {
+  const h = Buffer.alloc(512);
+  let name = path;
+  let prefix = '';
+  if (Buffer.byteLength(path) > 100) {
+    const cut = path.lastIndexOf('/', path.length - 1);
+    for (let i = cut; i > 0; i = path.lastIndexOf('/', i - 1)) {
+      if (Buffer.byteLength(path.slice(i + 1)) <= 100 && Buffer.byteLength(path.slice(0, i)) <= 155) {
+        prefix = path.slice(0, i);
+        name = path.slice(i + 1);
+        break;
+      }
+    }
+    if (!prefix) throw new RangeError(`tar: path too long: ${path}`);
+  }
+  h.write(name, 0, 100, 'utf8');
+  octal(h, 100, 8, mode);
+  octal(h, 108, 8, 0);
+  octal(h, 116, 8, 0);
+  octal(h, 124, 12, size);
+  octal(h, 136, 12, mtime.getTime() / 1000);
+  h.fill(0x20, 148, 156); // checksum field counts as spaces
+  h.write('0', 156, 1, 'latin1'); // regular file
+  h.write('ustar\0', 257, 6, 'latin1');
+  h.write('00', 263, 2, 'latin1');
+  h.write('srs', 265, 32, 'latin1');
+  h.write('srs', 297, 32, 'latin1');
+  h.write(prefix, 345, 155, 'utf8');
+  let sum = 0;
+  for (const x of h) sum += x;
+  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'latin1');
+  return h;
+}
+
+export class ClientGone extends Error {
+  constructor() {
+    super('the client closed the connection');
+  }
+}
+
+/** Writes to a stream, waiting for 'drain' when its buffer is full (a slow client never grows memory). */
+export async function writeChunk(out: Writable, chunk: Buffer | string): Promise<void> {
+  if (out.destroyed || out.writableEnded) throw new ClientGone();
+  if (out.write(chunk)) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      out.off('drain', done);
+      out.off('close', done);
+      resolve();
+    };
+    out.on('drain', done);
+    out.on('close', done);
+  });
+  if (out.destroyed) throw new ClientGone();
+}
+
+/** A streaming tar (ustar) writer: file(), file(), ..., end(). */
+export class TarWriter {
+  constructor(readonly out: Writable) {}
+
+  async file(path: string, data: Buffer, mtime = new Date()): Promise<void> {
+    await writeChunk(this.out, ustarHeader(path, data.length, mtime));
+    await writeChunk(this.out, data);
+    const pad = (512 - (data.length % 512)) % 512;
+    if (pad) await writeChunk(this.out, Buffer.alloc(pad));
+  }
+
+  /** Two zero blocks end the archive. */
+  async end(): Promise<void> {
+    await writeChunk(this.out, Buffer.alloc(1024));
+  }
+}
+
+// --- the endpoint -----------------------------------------------------------------------------
+
+export interface ExportDeps {
+  db: Pick<Database, 'access' | 'recordings'>;
+  artifacts: ArtifactReader;
+  /** The principal when it may export (a user or higher allowed by permissions.download); throws otherwise. */
+  allowed(ctx: Ctx): Promise<Principal>;
+  /** The recordings search filters of a query string (as GET /recordings reads them). */
+  filters(url: URL): RecordingSearch;
+  audit(
+    ctx: Ctx,
+    action: string,
+    resource: string,
+    resourceId: string,
+    details: Record<string, unknown>,
+  ): Promise<void>;
+  log: Logger;
+}
+
+const CSV_HEADER = [
+  'id',
+  'started_at',
+  'ended_at',
+  'duration_s',
+  'state',
+  'call_id',
+  'session_id',
+  'participants',
+  'names',
+  'groups',
+  'categories',
+  'preserved',
+];
+
+const stamp = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+const seconds = (ms: number | null) => (ms === null ? '' : (ms / 1000).toFixed(1));
+
+function summaryRow(r: RecordingSummary): unknown[] {
+  return [
+    r.id,
+    r.startedAt,
+    r.endedAt,
+    seconds(r.durationMs),
+    r.state,
+    r.callId,
+    r.sessionId,
+    r.participants.map((p) => p.aor ?? ''),
+    r.participants.map((p) => p.name ?? ''),
+    r.groups,
+    r.categories,
+    r.preserved ? 'yes' : 'no',
+  ];
+}
+
+/** `ids=a,b` or `ids=a&ids=b`; each a UUID (400 otherwise). */
+function idsParam(url: URL): string[] | undefined {
+  if (url.searchParams.has('ids') && url.searchParams.getAll('ids').every((v) => v.trim() === ''))
+    throw badRequest('ids: empty');
+  const raw = url.searchParams.getAll('ids').flatMap((v) => v.split(','));
+  const ids = [...new Set(raw.map((s) => s.trim()).filter(Boolean))];
+  if (ids.length === 0) return undefined;
+  const bad = ids.find((x) => !UUID.test(x));
+  if (bad !== undefined) throw badRequest(`ids: not a recording id: ${bad.slice(0, 60)}`);
+  return ids;
+}
+
+export function addExportRoutes(router: Router<Ctx>, d: ExportDeps): void {
+  const log = d.log.child({ part: 'export' });
+
+  /** Everything the filters (or ids) select, at most `max` (400 beyond: narrow the search). */
+  const select = async (who: Principal, url: URL, max: number): Promise<RecordingSummary[]> => {
+    const ids = idsParam(url);
+    const filters: RecordingSearch = { ...d.filters(url), ids };
+    if (ids && ids.length > max) throw badRequest(`ids: at most ${max} recordings in one export`);
+    const items: RecordingSummary[] = [];
+    for (let offset = 0; ; offset += 1000) {
+      const page = await d.db.access.search(who, { ...filters, limit: 1000, offset });
+      if (page.total > max)
+        throw badRequest(
+          `${page.total} recordings match; one export takes at most ${max}: narrow the search`,
+        );
+      items.push(...page.items);
+      if (page.items.length < 1000 || items.length >= page.total) break;
+    }
+    if (ids) {
+      const found = new Set(items.map((i) => i.id));
+      const missing = ids.find((x) => !found.has(x));
+      // Not visible, deleted or unknown: 404 either way (do not reveal what exists).
+      if (missing) throw new HttpError(404, `recording ${missing} not found`);
+    }
+    return items;
+  };
+
+  // POST: the same with a JSON body {ids, format, audio}, for more ids than a URL holds.
+  router.add('POST', '/recordings/export', async (ctx) => {
+    await d.allowed(ctx);
+    const body = await readJson(ctx.req, 1024 * 1024);
+    const url = new URL(ctx.url.href);
+    for (const k of ['format', 'audio'] as const) {
+      const v = body[k];
+      if (v === undefined) continue;
+      if (typeof v !== 'string') throw badRequest(`${k}: a string`);
+      url.searchParams.set(k, v);
+    }
+    if (body.ids !== undefined) {
+      if (!Array.isArray(body.ids) || !body.ids.every((x) => typeof x === 'string'))
+        throw badRequest('ids: an array of recording ids');
+      if (body.ids.length === 0) throw badRequest('ids: empty');
+      url.searchParams.set('ids', body.ids.join(','));
+    }
+    await exportHandler({ ...ctx, url });
+  });
+
+  router.add('GET', '/recordings/export', (ctx) => exportHandler(ctx));
+
+  async function exportHandler(ctx: Ctx): Promise<void> {
+    const who = await d.allowed(ctx);
+    const format = ctx.url.searchParams.get('format') ?? 'csv';
+    if (format !== 'csv' && format !== 'tar') throw badRequest('format: csv or tar');
+    const audio = ctx.url.searchParams.get('audio') ?? 'mp3';
+    if (audio !== 'mp3' && audio !== 'wav') throw badRequest('audio: mp3 or wav');
+    if (format === 'tar' && !d.artifacts.loadKey)
+      throw new HttpError(
+        503,
+        'the recording key passphrase is not available to the server (set SRS_KEY_PASSPHRASE)',
+      );
+    const items = await select(who, ctx.url, format === 'csv' ? MAX_CSV_ROWS : MAX_ARCHIVE_RECORDINGS);
+    const query = Object.fromEntries(
+      [...ctx.url.searchParams].filter(([k]) => k !== 'ids' && k !== 'format' && k !== 'audio'),
+    );
+    // A HEAD request delivers nothing: no audit entry.
+    if (ctx.req.method !== 'HEAD')
+      await d.audit(ctx, 'export', 'recording', items.length === 1 ? (items[0]?.id ?? '') : '', {
+        format,
+        ...(format === 'tar' ? { audio } : {}),
+        count: items.length,
+        filters: query,
+        ids: items.map((i) => i.id),
+      });
+    const now = new Date();
+    const res = ctx.res;
+    if (format === 'csv') {
+      res.writeHead(200, {
+        'content-type': 'text/csv; charset=utf-8',
+        'content-disposition': `attachment; filename="recordings-${stamp(now)}.csv"`,
+        'cache-control': 'private, no-store',
+        'x-export-count': String(items.length),
+      });
+      if (ctx.req.method === 'HEAD') return void res.end();
+      let chunk = `\uFEFF${csvLine(CSV_HEADER)}`;
+      try {
+        for (const r of items) {
+          chunk += csvLine(summaryRow(r));
+          if (chunk.length > 64 * 1024) {
+            await writeChunk(res, chunk);
+            chunk = '';
+          }
+        }
+        await writeChunk(res, chunk);
+      } catch (err) {
+        if (err instanceof ClientGone)
+          return log.info({ count: items.length }, 'CSV export aborted by the client');
+        throw err;
+      }
+      res.end();
+      return;
+    }
+
+    const dir = `srs-export-${stamp(now)}`;
+    res.writeHead(200, {
+      'content-type': 'application/x-tar',
+      'content-disposition': `attachment; filename="${dir}.tar"`,
+      'cache-control': 'private, no-store',
+      'x-export-count': String(items.length),
+    });
+    if (ctx.req.method === 'HEAD') return void res.end();
+    const tar = new TarWriter(res);
+    let index = `\uFEFF${csvLine(['id', 'file', 'started_at', 'duration_s', 'participants', 'call_id', 'bytes', 'sha256', 'status'])}`;
+    let ok = 0;
+    try {
+      for (const s of items) {
+        const rec = await d.db.recordings.get(s.id);
+        const file: RecordingFile | undefined =
+          rec?.files.find((f) => f.kind === audio) ??
+          rec?.files.find((f) => f.kind === (audio === 'mp3' ? 'wav' : 'mp3'));
+        const name = `${stamp(s.startedAt)}_${s.id}.${file?.kind ?? audio}`;
+        const row = [
+          s.id,
+          '',
+          s.startedAt,
+          seconds(s.durationMs),
+          s.participants.map((p) => p.aor ?? ''),
+          s.callId,
+        ];
+        if (!rec || !file || s.state === 'purged') {
+          index += csvLine([
+            ...row,
+            '',
+            '',
+            s.state === 'purged' ? 'deleted' : `no audio (state ${s.state})`,
+          ]);
+          continue;
+        }
+        let plain: Buffer;
+        try {
+          plain = await d.artifacts.read(rec.id, file, { cache: false });
+        } catch (err) {
+          const msg = err instanceof HttpError ? err.message : 'could not decrypt';
+          if (!(err instanceof HttpError))
+            log.error({ err, recordingId: rec.id }, 'export: decryption failed');
+          index += csvLine([...row, '', '', `error: ${msg}`]);
+          continue;
+        }
+        await tar.file(`${dir}/${name}`, plain, s.startedAt);
+        index += csvLine([
+          ...row.slice(0, 1),
+          name,
+          ...row.slice(2),
+          plain.length,
+          file.sha256Plain,
+          file.kind === audio ? 'ok' : `ok (${file.kind}: no ${audio})`,
+        ]);
+        ok++;
+      }
+      await tar.file(`${dir}/index.csv`, Buffer.from(index, 'utf8'), now);
+      await tar.end();
+    } catch (err) {
+      if (err instanceof ClientGone)
+        return log.info({ written: ok, count: items.length }, 'audio export aborted by the client');
+      throw err;
+    }
+    res.end();
+    log.info({ count: items.length, written: ok, audio }, 'audio export sent');
+  }
+}
