@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, rename, stat } from 'node:fs/promises';
+import { lstat, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import type { Logger } from '../log.js';
 import type { DeliveryRecording, ExportDestination, OffloadRepository } from '../store/offload.js';
@@ -28,6 +28,8 @@ interface ExportTarget {
   place(rel: string, data: Buffer, suffix: string): Promise<string>;
   /** Replaces one of our own files (the day index) atomically. */
   replace(rel: string, data: Buffer): Promise<void>;
+  /** Throws when the destination itself no longer answers (as opposed to one file failing). */
+  probe(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -50,21 +52,31 @@ class LocalTarget implements ExportTarget {
   private async write(abs: string, data: Buffer): Promise<void> {
     await mkdir(dirname(abs), { recursive: true });
     const tmp = join(dirname(abs), `.${posix.basename(abs)}.${process.pid}.part`);
-    const fh = await open(tmp, 'w', 0o640);
     try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
+      const fh = await open(tmp, 'w', 0o640);
+      try {
+        await fh.writeFile(data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, abs);
+    } catch (err) {
+      // Our own temporary file only; nothing else at the destination is ever removed.
+      await unlink(tmp).catch(() => undefined);
+      throw err;
     }
-    await rename(tmp, abs);
   }
   async place(rel: string, data: Buffer, suffix: string): Promise<string> {
     for (const candidate of [rel, withSuffix(rel, suffix)]) {
       const abs = join(this.root, candidate);
-      const existing = await readFile(abs).catch(() => undefined);
-      if (existing && existing.length === data.length && sha(existing) === sha(data)) return candidate;
-      if (existing) continue;
+      // Anything at the name (a file, a folder, a link) that is not this very file is left alone.
+      const st = await lstat(abs).catch(() => undefined);
+      if (st) {
+        if (!st.isFile() || st.size !== data.length) continue;
+        if (sha(await readFile(abs)) === sha(data)) return candidate;
+        continue;
+      }
       await this.write(abs, data);
       return candidate;
     }
@@ -72,6 +84,9 @@ class LocalTarget implements ExportTarget {
   }
   async replace(rel: string, data: Buffer): Promise<void> {
     await this.write(join(this.root, rel), data);
+  }
+  async probe(): Promise<void> {
+    await LocalTarget.open(this.root);
   }
   async close(): Promise<void> {}
 }
@@ -100,6 +115,9 @@ class SftpTarget implements ExportTarget {
   async replace(rel: string, data: Buffer): Promise<void> {
     await this.c.writeFile(this.c.path(rel), data, 'always');
   }
+  async probe(): Promise<void> {
+    await this.c.mkdirp(this.c.dest.directory);
+  }
   async close(): Promise<void> {
     await this.c.close();
   }
@@ -115,7 +133,11 @@ export interface ExportOptions {
   intervalMs: number;
   /** Recordings per destination per pass (default 200). */
   batch?: number;
-  /** An item failing this many times (unreadable artifact...) is marked failed (default 10). */
+  /**
+   * An item failing this many times (unreadable artifact, a name the destination refuses...) is
+   * marked failed (default 10). An unreachable destination costs its items no attempts: it backs
+   * off itself (retryBaseMs doubling, capped at max(interval, 5 min)) and catches up after.
+   */
   maxAttempts?: number;
   retryBaseMs?: number;
 }
@@ -154,6 +176,8 @@ export class ExportService {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   private stopped = false;
+  private again = false;
+  private loop: (() => void) | undefined;
   private readonly log: Logger;
   private since: Date | undefined;
 
@@ -164,14 +188,27 @@ export class ExportService {
   start(): void {
     const loop = () => {
       if (this.stopped) return;
+      this.again = false;
       this.running = this.tick()
         .catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'export pass failed'))
         .finally(() => {
           this.running = undefined;
-          if (!this.stopped) this.timer = setTimeout(loop, this.o.intervalMs);
+          if (!this.stopped) this.timer = setTimeout(loop, this.again ? 0 : this.o.intervalMs);
         });
     };
+    this.loop = loop;
     this.timer = setTimeout(loop, 0);
+  }
+
+  /** Runs a pass now (after the current one, if any): a manual retry need not wait for the interval. */
+  kick(): void {
+    if (!this.loop || this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.timer = setTimeout(this.loop, 0);
   }
 
   async stop(): Promise<void> {
@@ -192,18 +229,23 @@ export class ExportService {
     return out;
   }
 
+  private targetBackoff = (failures: number) =>
+    backoffMs(failures, this.o.retryBaseMs ?? 10_000, Math.max(this.o.intervalMs, 300_000));
+
   private async exportTo(dest: ExportDestination, cfg: ExportTargetConfig): Promise<number> {
     const since = this.since as Date;
+    const label = cfg.type === 'local' ? `local:${cfg.directory}` : `sftp:${describeSftp(cfg)}`;
+    // An unreachable destination waits for its backoff (the console shows when it is tried next).
+    if (!(await this.o.repo.targetDue(label))) return 0;
     const due = await this.o.repo.exportDue(dest, since, this.o.batch ?? 200);
     if (due.length === 0) return 0;
-    const label = cfg.type === 'local' ? `local:${cfg.directory}` : `sftp:${describeSftp(cfg)}`;
     let target: ExportTarget;
     try {
       target =
         cfg.type === 'local' ? await LocalTarget.open(cfg.directory) : await SftpTarget.open(cfg, this.log);
     } catch (err) {
       const message = (err as Error).message;
-      await this.o.repo.targetError(label, message);
+      await this.o.repo.targetError(label, message, this.targetBackoff);
       this.log.warn(
         { destination: dest, target: label, backlog: due.length, err: message },
         'export destination unreachable; will catch up',
@@ -227,19 +269,40 @@ export class ExportService {
         }
         const r = rec;
         const { day, dir } = dayOf(r.startedAt);
-        // Target errors (connection lost, disk full) end the pass for this destination: the
-        // backlog stays pending and costs no attempts.
-        const path = await target.place(d.path ?? exportPath(this.o.template, r), plain, r.id.slice(0, 8));
-        await this.o.repo.exportPath(r.id, dest, path, day);
+        let path: string;
+        let row: Record<string, string>;
+        try {
+          path = await target.place(d.path ?? exportPath(this.o.template, r), plain, r.id.slice(0, 8));
+          await this.o.repo.exportPath(r.id, dest, path, day);
+          row = indexRow(r, path);
+          // The day's index goes before the item counts as done: an interrupted pass never leaves
+          // a file unindexed (the retry finds the file in place and writes the index again).
+          const rows = (await this.o.repo.exportIndex(dest, day)).filter((x) => x['Recording ID'] !== r.id);
+          rows.push(row);
+          rows.sort((x, y) =>
+            `${x['Start (UTC)'] ?? ''}${x['Recording ID'] ?? ''}` <
+            `${y['Start (UTC)'] ?? ''}${y['Recording ID'] ?? ''}`
+              ? -1
+              : 1,
+          );
+          await target.replace(`${dir}/index.csv`, Buffer.from(indexCsv(rows), 'utf8'));
+        } catch (err) {
+          // The destination still answers: this file is the problem (attempts, backoff, failed at
+          // the end). Otherwise the destination is: the pass ends and the backlog waits for it.
+          const healthy = await target.probe().then(
+            () => true,
+            () => false,
+          );
+          if (!healthy) throw err;
+          await this.itemFailed(d.id, dest, d.attempts + 1, (err as Error).message);
+          continue;
+        }
         await this.o.repo.exportDone(r.id, dest, {
           bytes: plain.length,
           sha256: sha(plain),
-          indexRow: indexRow(r, path),
+          indexRow: row,
           target: label,
         });
-        // The day's index follows each file, so an interrupted pass never leaves a file unindexed.
-        const rows = await this.o.repo.exportIndex(dest, day);
-        await target.replace(`${dir}/index.csv`, Buffer.from(indexCsv(rows), 'utf8'));
         days.add(day);
         n++;
       }
@@ -250,12 +313,11 @@ export class ExportService {
       );
     } catch (err) {
       const message = (err as Error).message;
-      await this.o.repo.targetError(label, message).catch(() => undefined);
+      await this.o.repo.targetError(label, message, this.targetBackoff).catch(() => undefined);
       this.log.warn(
         { destination: dest, target: label, exported: n, err: message },
         'export destination failed; will catch up',
       );
-      // Index of what did go out in this pass is rewritten on the next successful pass.
     } finally {
       await target.close();
     }

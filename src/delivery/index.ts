@@ -2,6 +2,7 @@ import type { Config } from '../config.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Database } from '../store/db.js';
+import type { RetryCounts } from '../store/offload.js';
 import { Decryptor } from './decrypt.js';
 import { ExportService } from './export.js';
 import { NotifyService } from './notify.js';
@@ -26,6 +27,13 @@ export interface Delivery {
   readonly offload?: OffloadService;
   readonly export?: ExportService;
   readonly notify?: NotifyService;
+  /**
+   * Re-queues now, with a fresh attempt budget, every failed (or backing-off) offload batch,
+   * export item and notification, retries unreachable destinations at once, and wakes the
+   * services; returns how many items of each went back in the queue. Audited ('delivery.requeue',
+   * actor `actor`, e.g. the console user who asked; default 'delivery').
+   */
+  retryFailed(actor?: string): Promise<RetryCounts>;
   stop(): Promise<void>;
 }
 
@@ -66,7 +74,12 @@ export async function startDelivery(o: {
     export: config.export.enabled,
     notify: config.notifications.enabled,
   };
-  if (!on.offload && !on.export && !on.notify) return { stop: async () => undefined };
+  if (!on.offload && !on.export && !on.notify)
+    return {
+      // Nothing runs, but what an earlier configuration left failed can still be re-queued.
+      retryFailed: (actor) => db.offload.retryFailed(actor),
+      stop: async () => undefined,
+    };
   const decryptor = Decryptor.require(config.dataDir, config.keys.passphrase, ['delivery']);
   // A wrong passphrase stops the start here, not at the first delivery.
   await decryptor.check().catch((err: Error) => {
@@ -89,6 +102,7 @@ export async function startDelivery(o: {
       intervalMs: o.intervalsMs?.offload ?? config.offload.intervalMinutes * 60_000,
       purgeAfterTransfer: config.offload.purgeAfterTransfer,
       manifest: config.offload.manifest,
+      maxAttempts: config.offload.maxAttempts,
       retryBaseMs: o.retryBaseMs,
     });
   }
@@ -101,6 +115,7 @@ export async function startDelivery(o: {
       primary: config.export.primary,
       secondary: config.export.secondary,
       intervalMs: o.intervalsMs?.export ?? config.export.intervalSeconds * 1000,
+      maxAttempts: config.export.maxAttempts,
       retryBaseMs: o.retryBaseMs,
     });
   }
@@ -123,6 +138,7 @@ export async function startDelivery(o: {
       maxAttachmentBytes: n.maxAttachmentBytes,
       timeZone: n.timeZone,
       intervalMs: o.intervalsMs?.notify ?? n.intervalSeconds * 1000,
+      maxAttempts: n.maxAttempts,
       retryBaseMs: o.retryBaseMs,
     });
     await notify.checkTemplates();
@@ -145,6 +161,12 @@ export async function startDelivery(o: {
     offload,
     export: exporter,
     notify,
+    async retryFailed(actor) {
+      const counts = await db.offload.retryFailed(actor);
+      log.info({ ...counts, actor }, 'delivery: failed items re-queued');
+      for (const s of [offload, exporter, notify]) s?.kick();
+      return counts;
+    },
     stop() {
       stopped ??= Promise.all(services.map((s) => s.stop())).then(() => undefined);
       return stopped;

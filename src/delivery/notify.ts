@@ -50,6 +50,8 @@ export class NotifyService {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   private stopped = false;
+  private again = false;
+  private loop: (() => void) | undefined;
   private readonly log: Logger;
   private since: Date | undefined;
   private transport: Transporter | undefined;
@@ -96,14 +98,27 @@ export class NotifyService {
   start(): void {
     const loop = () => {
       if (this.stopped) return;
+      this.again = false;
       this.running = this.tick()
         .catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'notification pass failed'))
         .finally(() => {
           this.running = undefined;
-          if (!this.stopped) this.timer = setTimeout(loop, this.o.intervalMs);
+          if (!this.stopped) this.timer = setTimeout(loop, this.again ? 0 : this.o.intervalMs);
         });
     };
+    this.loop = loop;
     this.timer = setTimeout(loop, 0);
+  }
+
+  /** Runs a pass now (after the current one, if any): a manual retry need not wait for the interval. */
+  kick(): void {
+    if (!this.loop || this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.timer = setTimeout(this.loop, 0);
   }
 
   async stop(): Promise<void> {
@@ -127,10 +142,10 @@ export class NotifyService {
           const message = (err as Error).message;
           const attempts = n.attempts + 1;
           const giveUp = attempts >= (this.o.maxAttempts ?? 10);
-          const next = new Date(Date.now() + backoffMs(attempts, this.o.retryBaseMs ?? 10_000, 3_600_000));
-          await this.o.repo.notificationFailed(n, message, next, giveUp);
+          const delay = backoffMs(attempts, this.o.retryBaseMs ?? 10_000, 3_600_000);
+          await this.o.repo.notificationFailed(n, message, new Date(Date.now() + delay), giveUp);
           await this.o.repo
-            .targetError(`smtp:${this.o.smtp.host}:${this.o.smtp.port}`, message)
+            .targetError(`smtp:${this.o.smtp.host}:${this.o.smtp.port}`, message, () => delay)
             .catch(() => undefined);
           this.log.warn(
             { recordingId: n.recordingId, to: n.email, attempt: attempts, giveUp, err: message },
@@ -146,6 +161,7 @@ export class NotifyService {
     const [rec] = await this.o.repo.recordings([n.recordingId]);
     const user = await this.o.users.get(n.userId);
     if (!rec || !user) throw new Error('recording or user no longer exists');
+    if (rec.state !== 'stored') throw new Error(`recording ${rec.state} before the email went out`);
     const facts = callFacts(rec, user);
     let attachment: Buffer | undefined;
     if (n.attach && rec.mp3) {

@@ -34,6 +34,11 @@ export interface OffloadOptions {
   pollMs?: number;
   /** First retry delay of a failed batch, doubling up to the interval (default 10 s). */
   retryBaseMs?: number;
+  /**
+   * Attempts after which a batch is marked 'failed' (audited, shown in the console) and the next
+   * batch goes ahead; `retryFailed` re-queues it (default 48: about a day at the defaults).
+   */
+  maxAttempts?: number;
   now?: () => Date;
 }
 
@@ -55,6 +60,8 @@ export class OffloadService {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
+  private again = false;
+  private loop: (() => void) | undefined;
   private readonly log: Logger;
   private since: Date | undefined;
   /** What the last finished batch sent (files, of which resumed from a partial upload, bytes, ms). */
@@ -73,14 +80,27 @@ export class OffloadService {
     const poll = this.o.pollMs ?? Math.min(5000, Math.max(250, this.o.intervalMs / 4));
     const loop = () => {
       if (this.stopped) return;
+      this.again = false;
       this.running = this.tick()
         .catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'offload pass failed'))
         .finally(() => {
           this.running = undefined;
-          if (!this.stopped) this.timer = setTimeout(loop, poll);
+          if (!this.stopped) this.timer = setTimeout(loop, this.again ? 0 : poll);
         });
     };
+    this.loop = loop;
     this.timer = setTimeout(loop, 0);
+  }
+
+  /** Runs a pass now (after the current one, if any): a manual retry need not wait for the poll. */
+  kick(): void {
+    if (!this.loop || this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.timer = setTimeout(this.loop, 0);
   }
 
   async stop(): Promise<void> {
@@ -123,14 +143,19 @@ export class OffloadService {
     return created ? batch : undefined;
   }
 
-  /** Transfers one batch; true when it is done, false when it failed (retried later). */
+  /**
+   * Transfers one batch; true when the queue may move on (done, or failed for good after
+   * `maxAttempts`), false when it failed and waits for its retry (backoff).
+   */
   async transfer(b: OffloadBatch): Promise<boolean> {
     const t0 = Date.now();
     const log = this.log.child({ batchId: b.id, csv: b.csvName });
-    await this.o.repo.startBatch(b.id);
+    if (!(await this.o.repo.startBatch(b.id))) return true;
     log.info({ count: b.count, attempt: b.attempts + 1 }, 'offload batch started');
     const meta = this.o.metadata ?? this.o.audio;
     const sameServer = !this.o.metadata;
+    // The destination in use when something fails is the one whose health the console shows as bad.
+    let current = this.o.audio;
     let audio: SftpConnection | undefined;
     let metaConn: SftpConnection | undefined;
     const report: BatchReport = {
@@ -144,7 +169,9 @@ export class OffloadService {
     };
     try {
       audio = await SftpConnection.open(this.o.audio, log);
+      current = meta;
       metaConn = sameServer ? audio : await SftpConnection.open(meta, log);
+      current = this.o.audio;
       const items = await this.o.repo.batchItems(b.id);
       const todo = items.filter((i) => !i.transferredAt && !i.skipped);
       const recs = new Map(
@@ -153,9 +180,13 @@ export class OffloadService {
       for (const item of todo) {
         if (this.stopped) throw new Error('stopping');
         const rec = recs.get(item.recordingId);
-        if (!rec?.wav) {
-          // Purged by retention (or removed) after the batch was cut: the CSV names it, nothing to send.
-          const reason = rec ? 'no WAV artifact' : 'recording not stored any more';
+        if (!rec?.wav || rec.state !== 'stored') {
+          // Purged by retention (or deleted) after the batch was cut: the CSV names it, nothing to send.
+          const reason = !rec
+            ? 'recording not in the catalogue any more'
+            : rec.state !== 'stored'
+              ? `recording ${rec.state} before its transfer`
+              : 'no WAV artifact';
           await this.o.repo.itemSkipped(item.recordingId, reason);
           log.warn({ recordingId: item.recordingId, reason }, 'offload item skipped');
           continue;
@@ -168,6 +199,7 @@ export class OffloadService {
         if (r === 'resumed') report.resumed++;
       }
       await this.o.repo.targetOk(`sftp:${describeSftp(this.o.audio)}`);
+      current = meta;
       const done = (await this.o.repo.batchItems(b.id)).filter((i) => i.transferredAt);
       const csv = Buffer.from(b.csv, 'utf8');
       const manifest = {
@@ -193,14 +225,24 @@ export class OffloadService {
     } catch (err) {
       const message = (err as Error).message;
       const attempts = b.attempts + 1;
+      const giveUp = attempts >= (this.o.maxAttempts ?? 48);
       const delay = backoffMs(attempts, this.o.retryBaseMs ?? 10_000, this.o.intervalMs);
-      await this.o.repo.batchFailed(b.id, message, new Date(this.now().getTime() + delay));
-      await this.o.repo.targetError(`sftp:${describeSftp(this.o.audio)}`, message).catch(() => undefined);
-      log.warn(
-        { err: message, attempt: attempts, retryInMs: delay, sent: report.files },
-        'offload batch failed; will resume',
-      );
-      return false;
+      await this.o.repo.batchFailed(b.id, message, new Date(this.now().getTime() + delay), giveUp);
+      await this.o.repo
+        .targetError(`sftp:${describeSftp(current)}`, message, () => delay)
+        .catch(() => undefined);
+      if (giveUp)
+        log.error(
+          { err: message, attempt: attempts, sent: report.files },
+          'offload batch failed for good; retry it from the console (the next batch goes ahead)',
+        );
+      else
+        log.warn(
+          { err: message, attempt: attempts, retryInMs: delay, sent: report.files },
+          'offload batch failed; will resume',
+        );
+      // A failed batch no longer holds the queue: the next one may go at once.
+      return giveUp;
     } finally {
       await audio?.close();
       if (metaConn && metaConn !== audio) await metaConn.close();

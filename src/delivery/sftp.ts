@@ -165,14 +165,28 @@ export class SftpConnection {
       throw new Error(
         `${describeSftp(this.dest)}: ${part} has ${written ?? 'no'} bytes after upload, expected ${data.length}`,
       );
-    if (existing !== undefined) await this.timed('delete', this.client.delete(abs, true));
-    await this.timed('rename', this.client.rename(part, abs));
+    if (existing === undefined) await this.timed('rename', this.client.rename(part, abs));
+    else await this.replaceWith(part, abs);
     const final = await this.size(abs);
     if (final !== data.length)
       throw new Error(
         `${describeSftp(this.dest)}: ${abs} has ${final ?? 'no'} bytes after rename, expected ${data.length}`,
       );
     return resumed ? 'resumed' : 'written';
+  }
+
+  /**
+   * Puts `part` in place of our own earlier `abs`: atomically with OpenSSH's posix-rename, so a
+   * reader sees the old or the new file, never none; plain delete + rename where the server lacks it.
+   */
+  private async replaceWith(part: string, abs: string): Promise<void> {
+    try {
+      await this.timed('posix-rename', this.client.posixRename(part, abs));
+    } catch (err) {
+      if (!/not support|unsupported|extended request/i.test((err as Error).message)) throw err;
+      await this.timed('delete', this.client.delete(abs, true));
+      await this.timed('rename', this.client.rename(part, abs));
+    }
   }
 
   /**

@@ -17,6 +17,8 @@ export interface DeliveryArtifact {
 /** A stored recording with what every delivery format needs. */
 export interface DeliveryRecording {
   id: string;
+  /** 'stored' unless purged (retention, offload) or deleted since. */
+  state: string;
   callId: string;
   sessionId: string | null;
   startedAt: Date;
@@ -48,7 +50,8 @@ export interface OffloadBatch {
   csvName: string;
   csv: string;
   count: number;
-  state: 'queued' | 'transferring' | 'done';
+  /** 'failed' after the configured number of attempts, until retried by hand. */
+  state: 'queued' | 'transferring' | 'done' | 'failed';
   attempts: number;
   nextAttemptAt: Date;
   lastError: string | null;
@@ -78,8 +81,26 @@ export interface ExportItem {
   day: string | null;
   attempts: number;
   lastError: string | null;
+  nextAttemptAt: Date | null;
   exportedAt: Date | null;
   indexRow: Record<string, string> | null;
+}
+
+export interface NotificationFailure {
+  recordingId: string;
+  userId: string;
+  email: string;
+  state: 'pending' | 'failed';
+  attempts: number;
+  lastError: string;
+  nextAttemptAt: Date | null;
+}
+
+/** What a manual retry put back in the queue. */
+export interface RetryCounts {
+  offload: number;
+  export: number;
+  notifications: number;
 }
 
 export interface PendingNotification {
@@ -96,13 +117,22 @@ export interface TargetState {
   lastOkAt: Date | null;
   lastError: string | null;
   lastErrorAt: Date | null;
+  /** Consecutive failures (0 when ok). */
+  failures: number;
+  /** When an unreachable target is tried again (null when ok). */
+  nextAttemptAt: Date | null;
 }
 
 export interface DeliveryStatus {
   targets: TargetState[];
-  offload: { batches: OffloadBatch[]; queued: number };
+  offload: { batches: OffloadBatch[]; queued: number; failed: number };
   export: { done: number; pending: number; failed: number; recentFailures: ExportItem[] };
-  notifications: { sent: number; pending: number; failed: number };
+  notifications: {
+    sent: number;
+    pending: number;
+    failed: number;
+    recentFailures: NotificationFailure[];
+  };
 }
 
 /** A system audit entry (actor 'delivery'). */
@@ -131,14 +161,16 @@ export interface OffloadRepository {
       recs: DeliveryRecording[],
     ) => { csvName: string; csv: string; mediaName: (r: DeliveryRecording) => string },
   ): Promise<{ batch: OffloadBatch; created: boolean }>;
-  /** The oldest batch not done (transfers go strictly in order). */
+  /** The oldest batch neither done nor failed (transfers go strictly in order). */
   nextBatch(): Promise<OffloadBatch | undefined>;
   lastCut(): Promise<Date | undefined>;
   batchItems(batchId: string): Promise<OffloadItem[]>;
-  startBatch(batchId: string): Promise<void>;
+  /** Counts an attempt and audits its start; false when the batch is done already. */
+  startBatch(batchId: string): Promise<boolean>;
   itemTransferred(recordingId: string, bytes: number, sha256: string): Promise<void>;
   itemSkipped(recordingId: string, reason: string): Promise<void>;
-  batchFailed(batchId: string, error: string, nextAttemptAt: Date): Promise<void>;
+  /** Records a failed attempt (audited); with `giveUp` the batch becomes 'failed'. */
+  batchFailed(batchId: string, error: string, nextAttemptAt: Date, giveUp: boolean): Promise<void>;
   batchDone(batchId: string, manifest: unknown): Promise<void>;
   /** Transferred items of done batches not yet purged (purge after confirmed transfer). */
   purgeDue(limit: number): Promise<OffloadItem[]>;
@@ -181,27 +213,37 @@ export interface OffloadRepository {
     nextAttemptAt: Date,
     giveUp: boolean,
   ): Promise<void>;
-  /** A failed export/notification/offload batch gets another attempt now. */
-  retryFailed(): Promise<number>;
+  /**
+   * Re-queues, due now and with a fresh attempt budget, every failed offload batch, export item
+   * and notification, and those waiting for a retry after an error; unreachable targets are tried
+   * again at once. Audited ('delivery.requeue').
+   */
+  retryFailed(actor?: string): Promise<RetryCounts>;
+  /** Whether target `name` may be tried now (not waiting for its backoff). */
+  targetDue(name: string): Promise<boolean>;
 
   /** Runs `fn` holding a cluster-wide lock named `name` (one node at a time); undefined when another node holds it. */
   exclusive<T>(name: string, fn: () => Promise<T>): Promise<T | undefined>;
   targetOk(name: string): Promise<void>;
-  targetError(name: string, error: string): Promise<void>;
+  /**
+   * Records a failure of target `name`; it is tried again after `backoff(failures)` ms. Audited
+   * when the target goes down ('delivery.target.down'); targetOk audits it coming back.
+   */
+  targetError(name: string, error: string, backoff?: (failures: number) => number): Promise<void>;
   status(): Promise<DeliveryStatus>;
 }
 
 const AUDIT_SQL = `INSERT INTO audit (id, at, actor, actor_role, ip, via, action, resource, resource_id, details, prev_hash, hash)
-  VALUES (0, now(), 'delivery', 'system', '', 'system', $1, $2, $3, $4::jsonb, '', '')`;
+  VALUES (0, now(), $5, 'system', '', 'system', $1, $2, $3, $4::jsonb, '', '')`;
 
-async function audit(q: pg.Pool | pg.PoolClient, a: AuditNote): Promise<void> {
-  await q.query(AUDIT_SQL, [a.action, a.resource, a.resourceId, JSON.stringify(a.details)]);
+async function audit(q: pg.Pool | pg.PoolClient, a: AuditNote, actor = 'delivery'): Promise<void> {
+  await q.query(AUDIT_SQL, [a.action, a.resource, a.resourceId, JSON.stringify(a.details), actor]);
 }
 
 /** The recording view: caller/callee from the catalogue columns, else the first two participants. */
 const VIEW = `
 WITH base AS (
-  SELECT r.id, r.call_id, r.session_id, r.started_at, r.duration_ms, r.stored_at, r.direction,
+  SELECT r.id, r.state, r.call_id, r.session_id, r.started_at, r.duration_ms, r.stored_at, r.direction,
          coalesce(r.caller_number, nullif(srs_aor_number(p1.aor), ''), '') AS caller_number,
          coalesce(r.caller_name, p1.name, '') AS caller_name,
          coalesce(r.callee_number, nullif(srs_aor_number(p2.aor), ''), '') AS callee_number,
@@ -225,6 +267,7 @@ FROM base b ORDER BY b.stored_at NULLS LAST, b.started_at, b.id`;
 
 interface ViewRow {
   id: string;
+  state: string;
   call_id: string;
   session_id: string | null;
   started_at: Date;
@@ -242,6 +285,7 @@ interface ViewRow {
 
 const toRecording = (r: ViewRow): DeliveryRecording => ({
   id: r.id,
+  state: r.state,
   callId: r.call_id,
   sessionId: r.session_id,
   startedAt: r.started_at,
@@ -319,6 +363,7 @@ interface ExportRow {
   day: string | null;
   attempts: number;
   last_error: string | null;
+  next_attempt_at: Date;
   exported_at: Date | null;
   index_row: Record<string, string> | null;
 }
@@ -331,6 +376,7 @@ const toExport = (r: ExportRow): ExportItem => ({
   day: r.day,
   attempts: r.attempts,
   lastError: r.last_error,
+  nextAttemptAt: r.state === 'pending' ? r.next_attempt_at : null,
   exportedAt: r.exported_at,
   indexRow: r.index_row,
 });
@@ -397,12 +443,18 @@ export function offloadRepository(pool: pg.Pool): OffloadRepository {
             'INSERT INTO offload_items (recording_id, batch_id, media_name) VALUES ($1, $2, $3)',
             [r.id, id, out.mediaName(r)],
           );
+        await audit(c, {
+          action: 'offload.batch.cut',
+          resource: 'offload-batch',
+          resourceId: id,
+          details: { csv: out.csvName, count: recs.length, cutAt: cutAt.toISOString() },
+        });
         return { batch: toBatch(b.rows[0] as BatchRow), created: true };
       });
     },
     async nextBatch() {
       const r = await pool.query<BatchRow>(
-        `SELECT * FROM offload_batches WHERE state <> 'done' ORDER BY seq LIMIT 1`,
+        `SELECT * FROM offload_batches WHERE state IN ('queued', 'transferring') ORDER BY seq LIMIT 1`,
       );
       return r.rows[0] ? toBatch(r.rows[0]) : undefined;
     },
@@ -418,11 +470,22 @@ export function offloadRepository(pool: pg.Pool): OffloadRepository {
       return r.rows.map(toItem);
     },
     async startBatch(batchId) {
-      await pool.query(
-        `UPDATE offload_batches SET state = 'transferring', attempts = attempts + 1,
-           started_at = coalesce(started_at, now()) WHERE id = $1 AND state <> 'done'`,
-        [batchId],
-      );
+      return inTx(pool, async (c) => {
+        const r = await c.query<BatchRow>(
+          `UPDATE offload_batches SET state = 'transferring', attempts = attempts + 1,
+             started_at = coalesce(started_at, now()) WHERE id = $1 AND state <> 'done' RETURNING *`,
+          [batchId],
+        );
+        const b = r.rows[0];
+        if (!b) return false;
+        await audit(c, {
+          action: 'offload.batch.start',
+          resource: 'offload-batch',
+          resourceId: batchId,
+          details: { csv: b.csv_name, count: b.count, attempt: b.attempts },
+        });
+        return true;
+      });
     },
     async itemTransferred(recordingId, bytes, sha256) {
       await pool.query(
@@ -431,16 +494,44 @@ export function offloadRepository(pool: pg.Pool): OffloadRepository {
       );
     },
     async itemSkipped(recordingId, reason) {
-      await pool.query('UPDATE offload_items SET skipped = $2 WHERE recording_id = $1', [
-        recordingId,
-        reason,
-      ]);
+      await inTx(pool, async (c) => {
+        const r = await c.query<{ batch_id: string; media_name: string }>(
+          'UPDATE offload_items SET skipped = $2 WHERE recording_id = $1 AND skipped IS NULL RETURNING batch_id, media_name',
+          [recordingId, reason],
+        );
+        const item = r.rows[0];
+        if (!item) return;
+        // The CSV names it but its media cannot go: a compliance archive wants to know why.
+        await audit(c, {
+          action: 'offload.skip',
+          resource: 'recording',
+          resourceId: recordingId,
+          details: { batch: item.batch_id, file: item.media_name, reason },
+        });
+      });
     },
-    async batchFailed(batchId, error, nextAttemptAt) {
-      await pool.query(
-        `UPDATE offload_batches SET state = 'queued', last_error = $2, next_attempt_at = $3 WHERE id = $1 AND state <> 'done'`,
-        [batchId, error.slice(0, 2000), nextAttemptAt],
-      );
+    async batchFailed(batchId, error, nextAttemptAt, giveUp) {
+      await inTx(pool, async (c) => {
+        const r = await c.query<BatchRow>(
+          `UPDATE offload_batches SET state = $4, last_error = $2, next_attempt_at = $3
+           WHERE id = $1 AND state <> 'done' RETURNING *`,
+          [batchId, error.slice(0, 2000), nextAttemptAt, giveUp ? 'failed' : 'queued'],
+        );
+        const b = r.rows[0];
+        if (!b) return;
+        await audit(c, {
+          action: giveUp ? 'offload.batch.failed' : 'offload.batch.error',
+          resource: 'offload-batch',
+          resourceId: batchId,
+          details: {
+            csv: b.csv_name,
+            count: b.count,
+            attempt: b.attempts,
+            error: error.slice(0, 500),
+            nextAttemptAt: giveUp ? null : nextAttemptAt.toISOString(),
+          },
+        });
+      });
     },
     async batchDone(batchId, manifest) {
       await inTx(pool, async (c) => {
@@ -563,13 +654,21 @@ export function offloadRepository(pool: pg.Pool): OffloadRepository {
              last_error = EXCLUDED.last_error`,
           [recordingId, dest, giveUp ? 'failed' : 'pending', nextAttemptAt, error.slice(0, 2000)],
         );
-        if (giveUp)
-          await audit(c, {
-            action: 'export.failed',
-            resource: 'recording',
-            resourceId: recordingId,
-            details: { destination: dest, error: error.slice(0, 500) },
-          });
+        const r = await c.query<{ attempts: number }>(
+          'SELECT attempts FROM export_items WHERE recording_id = $1 AND destination = $2',
+          [recordingId, dest],
+        );
+        await audit(c, {
+          action: giveUp ? 'export.failed' : 'export.error',
+          resource: 'recording',
+          resourceId: recordingId,
+          details: {
+            destination: dest,
+            attempt: r.rows[0]?.attempts ?? 1,
+            error: error.slice(0, 500),
+            nextAttemptAt: giveUp ? null : nextAttemptAt.toISOString(),
+          },
+        });
       });
     },
     async exportIndex(dest, day) {
@@ -649,29 +748,79 @@ export function offloadRepository(pool: pg.Pool): OffloadRepository {
     },
     async notificationFailed(n, error, nextAttemptAt, giveUp) {
       await inTx(pool, async (c) => {
-        await c.query(
+        const r = await c.query<{ attempts: number }>(
           `UPDATE notifications SET state = $3, attempts = attempts + 1, next_attempt_at = $4, last_error = $5
-           WHERE recording_id = $1 AND user_id = $2 AND state <> 'sent'`,
+           WHERE recording_id = $1 AND user_id = $2 AND state <> 'sent' RETURNING attempts`,
           [n.recordingId, n.userId, giveUp ? 'failed' : 'pending', nextAttemptAt, error.slice(0, 2000)],
         );
-        if (giveUp)
-          await audit(c, {
-            action: 'notification.failed',
-            resource: 'recording',
-            resourceId: n.recordingId,
-            details: { to: n.email, error: error.slice(0, 500) },
-          });
+        if (!r.rows[0]) return;
+        await audit(c, {
+          action: giveUp ? 'notification.failed' : 'notification.error',
+          resource: 'recording',
+          resourceId: n.recordingId,
+          details: {
+            to: n.email,
+            userId: n.userId,
+            attempt: r.rows[0].attempts,
+            error: error.slice(0, 500),
+            nextAttemptAt: giveUp ? null : nextAttemptAt.toISOString(),
+          },
+        });
       });
     },
-    async retryFailed() {
-      const a = await pool.query(
-        `UPDATE export_items SET state = 'pending', next_attempt_at = now() WHERE state = 'failed'`,
+    async retryFailed(actor = 'delivery') {
+      return inTx(pool, async (c) => {
+        const o = await c.query<{ id: string; prev: string; attempts: number }>(
+          `UPDATE offload_batches b SET state = 'queued', attempts = 0, next_attempt_at = now()
+           FROM offload_batches p WHERE p.id = b.id
+             AND (b.state = 'failed' OR (b.state = 'queued' AND b.last_error IS NOT NULL))
+           RETURNING b.id, p.state AS prev, p.attempts`,
+        );
+        const e = await c.query<{ id: string; destination: string; attempts: number }>(
+          `UPDATE export_items x SET state = 'pending', attempts = 0, next_attempt_at = now()
+           FROM export_items p WHERE p.recording_id = x.recording_id AND p.destination = x.destination
+             AND (x.state = 'failed' OR (x.state = 'pending' AND x.last_error IS NOT NULL))
+           RETURNING x.recording_id AS id, x.destination, p.attempts`,
+        );
+        const n = await c.query<{ id: string; email: string; attempts: number }>(
+          `UPDATE notifications x SET state = 'pending', attempts = 0, next_attempt_at = now()
+           FROM notifications p WHERE p.recording_id = x.recording_id AND p.user_id = x.user_id
+             AND (x.state = 'failed' OR (x.state = 'pending' AND x.last_error IS NOT NULL))
+           RETURNING x.recording_id AS id, x.email, p.attempts`,
+        );
+        const t = await c.query<{ name: string }>(
+          `UPDATE delivery_targets SET next_attempt_at = now() WHERE NOT ok RETURNING name`,
+        );
+        const counts = { offload: o.rowCount ?? 0, export: e.rowCount ?? 0, notifications: n.rowCount ?? 0 };
+        await audit(
+          c,
+          {
+            action: 'delivery.requeue',
+            resource: 'delivery',
+            resourceId: '',
+            details: {
+              ...counts,
+              targets: t.rows.map((x) => x.name),
+              // The first 100 of each, with the state and attempts they had.
+              offloadBatches: o.rows
+                .slice(0, 100)
+                .map((x) => ({ id: x.id, state: x.prev, attempts: x.attempts })),
+              exportItems: e.rows.slice(0, 100),
+              notificationItems: n.rows.slice(0, 100),
+            },
+          },
+          actor,
+        );
+        return counts;
+      });
+    },
+    async targetDue(name) {
+      const r = await pool.query<{ due: boolean }>(
+        `SELECT ok OR next_attempt_at IS NULL OR next_attempt_at <= now() AS due
+         FROM delivery_targets WHERE name = $1`,
+        [name],
       );
-      const b = await pool.query(
-        `UPDATE notifications SET state = 'pending', next_attempt_at = now() WHERE state = 'failed'`,
-      );
-      const c = await pool.query(`UPDATE offload_batches SET next_attempt_at = now() WHERE state <> 'done'`);
-      return (a.rowCount ?? 0) + (b.rowCount ?? 0) + (c.rowCount ?? 0);
+      return r.rows[0]?.due ?? true;
     },
 
     async exclusive(name, fn) {
@@ -694,18 +843,51 @@ export function offloadRepository(pool: pg.Pool): OffloadRepository {
       }
     },
     async targetOk(name) {
-      await pool.query(
-        `INSERT INTO delivery_targets (name, ok, last_ok_at) VALUES ($1, true, now())
-         ON CONFLICT (name) DO UPDATE SET ok = true, last_ok_at = now(), updated_at = now()`,
-        [name],
-      );
+      await inTx(pool, async (c) => {
+        const prev = await c.query<{ ok: boolean; failures: number; last_error: string | null }>(
+          'SELECT ok, failures, last_error FROM delivery_targets WHERE name = $1 FOR UPDATE',
+          [name],
+        );
+        await c.query(
+          `INSERT INTO delivery_targets (name, ok, last_ok_at) VALUES ($1, true, now())
+           ON CONFLICT (name) DO UPDATE SET ok = true, last_ok_at = now(), failures = 0,
+             next_attempt_at = NULL, updated_at = now()`,
+          [name],
+        );
+        const p = prev.rows[0];
+        if (p && !p.ok)
+          await audit(c, {
+            action: 'delivery.target.up',
+            resource: 'delivery-target',
+            resourceId: name,
+            details: { failures: p.failures, lastError: p.last_error },
+          });
+      });
     },
-    async targetError(name, error) {
-      await pool.query(
-        `INSERT INTO delivery_targets (name, ok, last_error, last_error_at) VALUES ($1, false, $2, now())
-         ON CONFLICT (name) DO UPDATE SET ok = false, last_error = $2, last_error_at = now(), updated_at = now()`,
-        [name, error.slice(0, 2000)],
-      );
+    async targetError(name, error, backoff) {
+      await inTx(pool, async (c) => {
+        const prev = await c.query<{ ok: boolean; failures: number }>(
+          'SELECT ok, failures FROM delivery_targets WHERE name = $1 FOR UPDATE',
+          [name],
+        );
+        const p = prev.rows[0];
+        const failures = (p && !p.ok ? p.failures : 0) + 1;
+        const delay = backoff?.(failures) ?? 0;
+        await c.query(
+          `INSERT INTO delivery_targets (name, ok, last_error, last_error_at, failures, next_attempt_at)
+           VALUES ($1, false, $2, now(), $3, now() + $4 * interval '1 millisecond')
+           ON CONFLICT (name) DO UPDATE SET ok = false, last_error = $2, last_error_at = now(),
+             failures = $3, next_attempt_at = EXCLUDED.next_attempt_at, updated_at = now()`,
+          [name, error.slice(0, 2000), failures, delay],
+        );
+        if (!p || p.ok)
+          await audit(c, {
+            action: 'delivery.target.down',
+            resource: 'delivery-target',
+            resourceId: name,
+            details: { error: error.slice(0, 500) },
+          });
+      });
     },
     async status() {
       const t = await pool.query<{
@@ -714,10 +896,12 @@ export function offloadRepository(pool: pg.Pool): OffloadRepository {
         last_ok_at: Date | null;
         last_error: string | null;
         last_error_at: Date | null;
+        failures: number;
+        next_attempt_at: Date | null;
       }>('SELECT * FROM delivery_targets ORDER BY name');
       const batches = await pool.query<BatchRow>('SELECT * FROM offload_batches ORDER BY seq DESC LIMIT 20');
-      const queued = await pool.query<{ n: string }>(
-        `SELECT count(*) AS n FROM offload_batches WHERE state <> 'done'`,
+      const ob = await pool.query<{ state: string; n: string }>(
+        'SELECT state, count(*) AS n FROM offload_batches GROUP BY state',
       );
       const ex = await pool.query<{ state: string; n: string }>(
         'SELECT state, count(*) AS n FROM export_items GROUP BY state',
@@ -728,6 +912,18 @@ export function offloadRepository(pool: pg.Pool): OffloadRepository {
       const no = await pool.query<{ state: string; n: string }>(
         'SELECT state, count(*) AS n FROM notifications GROUP BY state',
       );
+      const noFail = await pool.query<{
+        recording_id: string;
+        user_id: string;
+        email: string;
+        state: 'pending' | 'failed';
+        attempts: number;
+        last_error: string;
+        next_attempt_at: Date;
+      }>(
+        `SELECT recording_id, user_id, email, state, attempts, last_error, next_attempt_at FROM notifications
+         WHERE last_error IS NOT NULL AND state <> 'sent' ORDER BY next_attempt_at DESC LIMIT 20`,
+      );
       const count = (rows: { state: string; n: string }[], s: string) =>
         Number(rows.find((x) => x.state === s)?.n ?? 0);
       return {
@@ -737,10 +933,13 @@ export function offloadRepository(pool: pg.Pool): OffloadRepository {
           lastOkAt: x.last_ok_at,
           lastError: x.last_error,
           lastErrorAt: x.last_error_at,
+          failures: x.failures,
+          nextAttemptAt: x.ok ? null : x.next_attempt_at,
         })),
         offload: {
           batches: batches.rows.map((b) => ({ ...toBatch(b), csv: '' })),
-          queued: Number(queued.rows[0]?.n ?? 0),
+          queued: count(ob.rows, 'queued') + count(ob.rows, 'transferring'),
+          failed: count(ob.rows, 'failed'),
         },
         export: {
           done: count(ex.rows, 'done'),
@@ -752,6 +951,15 @@ export function offloadRepository(pool: pg.Pool): OffloadRepository {
           sent: count(no.rows, 'sent'),
           pending: count(no.rows, 'pending'),
           failed: count(no.rows, 'failed'),
+          recentFailures: noFail.rows.map((x) => ({
+            recordingId: x.recording_id,
+            userId: x.user_id,
+            email: x.email,
+            state: x.state,
+            attempts: x.attempts,
+            lastError: x.last_error,
+            nextAttemptAt: x.state === 'failed' ? null : x.next_attempt_at,
+          })),
         },
       };
     },

@@ -235,7 +235,7 @@ describe('delivery: SFTP offload, MP3 export, email notifications (real sshd, SM
     assert.equal(await svc.tick(), 1, 'the retry goes out');
     assert.equal(await svc.tick(), 0, 'nothing twice');
     st = await deliveryStatus(db.offload);
-    assert.deepEqual(st.notifications, { sent: 2, pending: 0, failed: 0 });
+    assert.deepEqual(st.notifications, { sent: 2, pending: 0, failed: 0, recentFailures: [] });
     assert.equal(mails.length, 2);
 
     const toAlice = mails.find((m) => m.to.includes('alice@example.com'));
@@ -312,6 +312,7 @@ describe('delivery: SFTP offload, MP3 export, email notifications (real sshd, SM
       primary: { type: 'local', directory: primary },
       secondary: { type: 'sftp', ...dest({ directory: secondaryDir }) },
       intervalMs: 1000,
+      retryBaseMs: 400,
     });
     proxy.down = true;
     let n = await svc.tick();
@@ -320,7 +321,13 @@ describe('delivery: SFTP offload, MP3 export, email notifications (real sshd, SM
     const sec = st.targets.find((t) => t.name.startsWith('sftp:'));
     assert.equal(sec?.ok, false);
     assert.ok(sec?.lastError);
+    assert.equal(sec?.failures, 1);
+    assert.ok(sec?.nextAttemptAt && Date.parse(sec.nextAttemptAt) > Date.now(), 'backing off');
+    assert.equal(st.export.pending, 0, 'an unreachable destination costs its items no attempts');
     proxy.down = false;
+    n = await svc.tick();
+    assert.deepEqual(n, { primary: 0, secondary: 0 }, 'not before its backoff');
+    await new Promise((r) => setTimeout(r, 450));
     n = await svc.tick();
     assert.deepEqual(n, { primary: 0, secondary: 4 }, 'the secondary caught up');
     assert.deepEqual(await svc.tick(), { primary: 0, secondary: 0 });

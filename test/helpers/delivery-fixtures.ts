@@ -273,3 +273,50 @@ export async function storeRecording(o: {
   );
   return { id, wav: o.wav, callId };
 }
+
+/** A real SMTP server on loopback (smtp-server) that keeps what arrives and can refuse it. */
+export interface TestSmtp {
+  port: number;
+  mails: { to: string[]; raw: string }[];
+  /** While set, every message is refused at DATA with this reply code (451 temporary, 550 permanent). */
+  refuse: number | undefined;
+  refused: number;
+  close(): Promise<void>;
+}
+
+export async function startSmtp(): Promise<TestSmtp> {
+  const { SMTPServer } = await import('smtp-server');
+  const state: TestSmtp = {
+    port: 0,
+    mails: [],
+    refuse: undefined,
+    refused: 0,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, session, cb) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        if (state.refuse !== undefined) {
+          state.refused++;
+          const err = new Error('mailbox unavailable') as Error & { responseCode: number };
+          err.responseCode = state.refuse;
+          cb(err);
+          return;
+        }
+        state.mails.push({
+          to: session.envelope.rcptTo.map((r) => r.address),
+          raw: Buffer.concat(chunks).toString('latin1'),
+        });
+        cb();
+      });
+    },
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  state.port = (server.server.address() as AddressInfo).port;
+  return state;
+}

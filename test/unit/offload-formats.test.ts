@@ -22,6 +22,7 @@ import type { DeliveryRecording } from '../../src/store/offload.js';
 
 const rec = (over: Partial<DeliveryRecording> = {}): DeliveryRecording => ({
   id: '7dddacca-bf0d-493c-aa7c-1015a457a40e',
+  state: 'stored',
   callId: 'a84b4c76e66710@pbx.example',
   sessionId: 'sess1',
   startedAt: new Date('2018-10-05T15:03:55.120Z'),
@@ -250,6 +251,16 @@ describe('delivery configuration', () => {
     assert.equal(c.offload.intervalMinutes, 30);
     assert.equal(c.export.intervalSeconds, 60);
     checkDeliveryConfig(c);
+  });
+
+  it('bounds the attempts before an item is marked failed (offload 48, export and email 10)', () => {
+    const c = loadConfig({});
+    assert.deepEqual(
+      [c.offload.maxAttempts, c.export.maxAttempts, c.notifications.maxAttempts],
+      [48, 10, 10],
+    );
+    assert.equal(loadConfig({}, { export: { maxAttempts: 3 } }).export.maxAttempts, 3);
+    assert.throws(() => loadConfig({}, { notifications: { maxAttempts: 0 } }), /notifications\.maxAttempts/);
   });
 
   it('refuses to start a feature without the key passphrase, naming the setting', () => {

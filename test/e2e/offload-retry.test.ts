@@ -1,0 +1,465 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { loadConfig } from '../../src/config.js';
+import { Decryptor } from '../../src/delivery/decrypt.js';
+import { ExportService } from '../../src/delivery/export.js';
+import { startDelivery, type Delivery } from '../../src/delivery/index.js';
+import { parseTemplate } from '../../src/delivery/template.js';
+import { NotifyService } from '../../src/delivery/notify.js';
+import { OffloadService } from '../../src/delivery/offload.js';
+import type { SftpDestination } from '../../src/delivery/sftp.js';
+import { deliveryStatus, type DeliveryStatusView } from '../../src/delivery/status.js';
+import { createLogger } from '../../src/log.js';
+import { ensureKeyPair } from '../../src/pipeline/keys.js';
+import { openDatabase, type Database } from '../../src/store/db.js';
+import {
+  startCutProxy,
+  startSmtp,
+  startSshd,
+  storeRecording,
+  toneWav,
+  type CutProxy,
+  type Sshd,
+  type TestSmtp,
+} from '../helpers/delivery-fixtures.js';
+
+/**
+ * Failures of every delivery path against real servers (OpenSSH sftp behind a proxy that can
+ * refuse connections, an SMTP server that can refuse mail, a local export root with a blocked
+ * folder): retried with backoff, attempts / last error / next attempt visible in deliveryStatus,
+ * a failed state after the configured attempts, `retryFailed` re-queueing them, and every step in
+ * the hash-chained audit trail.
+ */
+
+const log = createLogger((process.env.TEST_LOG_LEVEL as 'info' | undefined) ?? 'silent');
+const PASSPHRASE = 'delivery retry passphrase';
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('delivery failures: backoff, failed state, retryFailed, audit (real sshd, SMTP, Postgres)', () => {
+  let dataDir: string;
+  let db: Database;
+  let sshd: Sshd;
+  let proxy: CutProxy;
+  let smtp: TestSmtp;
+  let key: { fingerprint: string; publicKeyArmored: string };
+
+  const dest = (directory: string): SftpDestination => ({
+    host: '127.0.0.1',
+    port: proxy.port,
+    username: sshd.user,
+    privateKeyFile: sshd.clientKey,
+    hostKeySha256: sshd.hostKeySha256,
+    timeoutSeconds: 20,
+    directory,
+  });
+  const store = (caller: string, callee: string, hz: number) =>
+    storeRecording({
+      db,
+      dataDir,
+      log,
+      key,
+      caller: { aor: `sip:${caller}@pbx.example`, name: '' },
+      callee: { aor: `sip:${callee}@carrier.example`, name: '' },
+      wav: toneWav(3000, hz),
+    });
+  const actions = async (resourceId: string) =>
+    (await db.audit.search({ resourceId, limit: 100 })).items.map((e) => e.action).reverse();
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'srs-delivery-retry-'));
+    db = await openDatabase({ dataDir, log });
+    const k = await ensureKeyPair({ keysDir: join(dataDir, 'keys'), passphrase: PASSPHRASE, log, db });
+    key = { fingerprint: k.fingerprint, publicKeyArmored: k.publicKeyArmored };
+    sshd = await startSshd();
+    proxy = await startCutProxy(sshd.port);
+    smtp = await startSmtp();
+    await db.users.create({
+      username: 'alice',
+      displayName: 'Alice Agent',
+      role: 'user',
+      group: 'sales',
+      numbers: ['1001'],
+    });
+    assert.equal(await db.offload.subscribe('alice', 'alice@example.com', false, true), true);
+  });
+
+  after(async () => {
+    await smtp?.close();
+    await proxy?.close();
+    await sshd?.stop();
+    await db?.close();
+    await rm(dataDir, { recursive: true, force: true });
+    if (sshd) await rm(sshd.dir, { recursive: true, force: true });
+  });
+
+  it('offload: a server down fails the batch after maxAttempts, the next batch goes ahead, retryFailed delivers it; purge only after confirmed transfer; all audited', async () => {
+    const audioDir = join(sshd.dir, 'audio-a');
+    await mkdir(audioDir);
+    const interval = 60_000;
+    await db.offload.cursor('offload');
+    let clock = (Math.floor(Date.now() / interval) + 1) * interval + interval / 2;
+    const svc = new OffloadService({
+      repo: db.offload,
+      decryptor: new Decryptor(dataDir, PASSPHRASE),
+      dataDir,
+      log,
+      audio: dest(audioDir),
+      intervalMs: interval,
+      purgeAfterTransfer: true,
+      manifest: true,
+      retryBaseMs: 1000,
+      maxAttempts: 2,
+      now: () => new Date(clock),
+    });
+    const r1 = await store('1001', '4930111', 400);
+    proxy.down = true;
+    await svc.tick();
+    let [b1] = await db.offload.listBatches(1);
+    assert.equal(b1!.count, 1);
+    let st = await deliveryStatus(db.offload);
+    let v = st.offload.batches.find((b) => b.id === b1!.id)!;
+    assert.equal(v.state, 'queued');
+    assert.equal(v.attempts, 1);
+    assert.ok(v.lastError, 'the error is visible');
+    assert.equal(Date.parse(v.nextAttemptAt!), clock + 1000, 'first retry after retryBaseMs');
+    const target = st.targets.find((t) => t.name.includes(audioDir))!;
+    assert.equal(target.ok, false);
+    assert.equal(target.failures, 1);
+    assert.equal((await db.recordings.get(r1.id))!.state, 'stored', 'nothing purged before the transfer');
+
+    clock += 500;
+    await svc.tick();
+    assert.equal((await db.offload.listBatches(1))[0]!.attempts, 1, 'not before its backoff');
+    clock += 600;
+    await svc.tick();
+    st = await deliveryStatus(db.offload);
+    v = st.offload.batches.find((b) => b.id === b1!.id)!;
+    assert.equal(v.state, 'failed', 'failed after maxAttempts');
+    assert.equal(v.attempts, 2);
+    assert.equal(v.nextAttemptAt, null);
+    assert.equal(st.offload.failed, 1);
+
+    // The server is back; the failed batch stays failed (visible) while the next one goes ahead.
+    proxy.down = false;
+    const r2 = await store('1001', '4930222', 500);
+    clock += interval;
+    await svc.tick();
+    const [b2] = await db.offload.listBatches(1);
+    assert.notEqual(b2!.id, b1!.id);
+    assert.equal(b2!.state, 'done');
+    assert.equal((await db.offload.listBatches(2))[1]!.state, 'failed');
+    assert.equal((await db.recordings.get(r2.id))!.state, 'purged');
+    assert.equal((await db.recordings.get(r1.id))!.state, 'stored', 'a failed batch is never purged');
+
+    const counts = await db.offload.retryFailed('admin');
+    assert.deepEqual(counts, { offload: 1, export: 0, notifications: 0 });
+    await svc.tick();
+    [b1] = await db.offload.listBatches(2).then((x) => x.filter((b) => b.id === b1!.id));
+    assert.equal(b1!.state, 'done');
+    assert.equal(b1!.attempts, 1, 'a fresh attempt budget after the manual retry');
+    assert.equal((await db.recordings.get(r1.id))!.state, 'purged');
+    const files = await readdir(audioDir);
+    for (const r of [r1, r2]) assert.ok(files.includes(`r_${r.id}.wav`));
+    assert.ok(files.includes(b1!.csvName) && files.includes(b2!.csvName));
+
+    assert.deepEqual(await actions(b1!.id), [
+      'offload.batch.cut',
+      'offload.batch.start',
+      'offload.batch.error',
+      'offload.batch.start',
+      'offload.batch.failed',
+      'offload.batch.start',
+      'offload.batch',
+    ]);
+    assert.deepEqual(await actions(b2!.id), ['offload.batch.cut', 'offload.batch.start', 'offload.batch']);
+    const cut = (await db.audit.search({ resourceId: b2!.id, action: 'offload.batch.cut' })).items[0]!;
+    assert.equal(cut.details.count, 1);
+    assert.equal(cut.details.csv, b2!.csvName);
+    const fin = (await db.audit.search({ resourceId: b1!.id, action: 'offload.batch' })).items[0]!;
+    assert.equal((fin.details.manifest as { files: unknown[] }).files.length, 1);
+    const failed = (await db.audit.search({ resourceId: b1!.id, action: 'offload.batch.failed' })).items[0]!;
+    assert.equal(failed.actor, 'delivery');
+    assert.equal(failed.via, 'system');
+    assert.equal(failed.details.attempt, 2);
+    const retry = (await db.audit.search({ action: 'delivery.requeue' })).items[0]!;
+    assert.equal(retry.actor, 'admin');
+    assert.equal(retry.details.offload, 1);
+    const ups = (await db.audit.search({ action: 'delivery.target.up' })).items;
+    const downs = (await db.audit.search({ action: 'delivery.target.down' })).items;
+    assert.ok(
+      downs.some((e) => e.resourceId.includes(audioDir)),
+      'target going down is audited once',
+    );
+    assert.equal(downs.filter((e) => e.resourceId.includes(audioDir)).length, 1);
+    assert.ok(ups.some((e) => e.resourceId.includes(audioDir)));
+    for (const r of [r1, r2])
+      assert.deepEqual(
+        (await actions(r.id)).filter((a) => a.startsWith('offload.')),
+        ['offload.purge'],
+      );
+    assert.deepEqual(await db.audit.verify(), {
+      ok: true,
+      rows: (await db.audit.search({})).total,
+      firstBadId: null,
+    });
+  });
+
+  it('startDelivery: SFTP down, SMTP refusing, an export name blocked -> failed and visible; retryFailed delivers all once they are fixed', async () => {
+    const exportRoot = join(dataDir, 'export');
+    await mkdir(exportRoot);
+    // A file where the template wants a folder: this recording's export fails, the root answers.
+    await writeFile(join(exportRoot, 'blocked'), 'not a folder');
+    const audioDir = join(sshd.dir, 'audio-b');
+    await mkdir(audioDir);
+    const config = loadConfig({ SRS_DATA_DIR: dataDir, SRS_KEY_PASSPHRASE: PASSPHRASE }, {
+      offload: { enabled: true, audio: dest(audioDir), maxAttempts: 2, purgeAfterTransfer: false },
+      export: {
+        enabled: true,
+        template: 'blocked/%{recording-id}',
+        primary: { type: 'local', directory: exportRoot },
+        maxAttempts: 2,
+      },
+      notifications: {
+        enabled: true,
+        smtp: { host: '127.0.0.1', port: smtp.port, secure: false, rejectUnauthorized: false },
+        maxAttempts: 2,
+        body: 'Recording [RecordingID] of [Username]',
+      },
+    } as never);
+    // Only what is stored from now on: the first test ran on a clock of its own (batches cut in
+    // the future), so its offload state goes; the trail keeps what happened.
+    await db.pool.query('DELETE FROM offload_items');
+    await db.pool.query('DELETE FROM offload_batches');
+    await db.pool.query('DELETE FROM delivery_cursors');
+    proxy.down = true;
+    smtp.refuse = 550;
+    let delivery: Delivery | undefined;
+    try {
+      delivery = await startDelivery({
+        config,
+        db,
+        log,
+        intervalsMs: { offload: 1500, export: 200, notify: 200 },
+        retryBaseMs: 50,
+      });
+      const r = await store('1001', '4930333', 600);
+      const failedView = await until<DeliveryStatusView>('everything failed', async () => {
+        const s = await deliveryStatus(db.offload);
+        const batch = s.offload.batches.some((b) => b.state === 'failed' && b.count === 1);
+        return s.export.failed === 1 && s.notifications.failed === 1 && batch && s;
+      });
+      const ex = failedView.export.recentFailures.find((f) => f.recordingId === r.id)!;
+      assert.equal(ex.state, 'failed');
+      assert.equal(ex.attempts, 2);
+      assert.match(ex.lastError ?? '', /ENOTDIR|EEXIST|not a directory/i);
+      assert.equal(ex.nextAttemptAt, null);
+      const no = failedView.notifications.recentFailures.find((f) => f.recordingId === r.id)!;
+      assert.equal(no.state, 'failed');
+      assert.equal(no.attempts, 2);
+      assert.match(no.lastError, /550/);
+      const smtpTarget = failedView.targets.find((t) => t.name.startsWith('smtp:'))!;
+      assert.equal(smtpTarget.ok, false);
+      assert.ok(smtpTarget.failures >= 2);
+      const batch = failedView.offload.batches.find((b) => b.state === 'failed' && b.count === 1)!;
+      assert.equal(batch.attempts, 2);
+      assert.ok(batch.lastError);
+      assert.equal(smtp.mails.length, 0);
+      const exportedBefore = await readdir(exportRoot);
+      assert.deepEqual(exportedBefore, ['blocked'], 'no temporary file left behind');
+
+      // Fixed: the server is up, mail is accepted, the folder is free. Re-queue at once.
+      proxy.down = false;
+      smtp.refuse = undefined;
+      await rm(join(exportRoot, 'blocked'));
+      const counts = await delivery.retryFailed();
+      assert.ok(counts.offload >= 1, JSON.stringify(counts));
+      assert.equal(counts.export, 1);
+      assert.equal(counts.notifications, 1);
+      await until('everything delivered', async () => {
+        const s = await deliveryStatus(db.offload);
+        return (
+          s.export.failed === 0 &&
+          s.export.done === 1 &&
+          s.notifications.sent === 1 &&
+          s.offload.failed === 0 &&
+          s.offload.batches.find((b) => b.id === batch.id)?.state === 'done'
+        );
+      });
+      assert.equal(smtp.mails.length, 1);
+      assert.match(smtp.mails[0]!.raw, new RegExp(`Recording ${r.id} of alice`));
+      const mp3 = await stat(join(exportRoot, 'blocked', `${r.id}.mp3`));
+      assert.ok(mp3.size > 1000);
+      const row = (await db.recordings.get(r.id))!;
+      const day = row.startedAt.toISOString().slice(0, 10).replaceAll('-', '/');
+      assert.ok((await readFile(join(exportRoot, day, 'index.csv'), 'utf8')).includes(r.id), 'indexed');
+      assert.ok((await readdir(audioDir)).includes(`r_${r.id}.wav`));
+
+      const trail = await actions(r.id);
+      for (const a of [
+        'export.error',
+        'export.failed',
+        'export',
+        'notification.error',
+        'notification.failed',
+        'notification.sent',
+      ])
+        assert.ok(trail.includes(a), `${a} in ${trail.join(' ')}`);
+      assert.ok(trail.indexOf('export.failed') < trail.indexOf('export'));
+      assert.ok(trail.indexOf('notification.failed') < trail.indexOf('notification.sent'));
+      const retry = (await db.audit.search({ action: 'delivery.requeue' })).items[0]!;
+      assert.equal(retry.details.export, 1);
+      assert.equal(retry.details.notifications, 1);
+      assert.equal((await db.audit.verify()).ok, true);
+    } finally {
+      proxy.down = false;
+      smtp.refuse = undefined;
+      await delivery?.stop();
+    }
+  });
+
+  it('mail templates are editable while running; an edit with an unknown tag fails visibly until fixed', async () => {
+    const templateFile = join(dataDir, 'mail-edit.txt');
+    await writeFile(templateFile, 'v1 [RecordingID]');
+    await db.pool.query(`UPDATE delivery_cursors SET since = now() WHERE name = 'notifications'`);
+    const svc = new NotifyService({
+      repo: db.offload,
+      users: db.users,
+      decryptor: new Decryptor(dataDir, PASSPHRASE),
+      log,
+      smtp: { host: '127.0.0.1', port: smtp.port, secure: false, rejectUnauthorized: false },
+      from: 'recorder@example.com',
+      subject: 'Recorded',
+      templateFile,
+      maxAttachmentBytes: 0,
+      timeZone: 'UTC',
+      intervalMs: 1000,
+      retryBaseMs: 1,
+      maxAttempts: 3,
+    });
+    await svc.checkTemplates();
+    const before = smtp.mails.length;
+    const r1 = await store('1001', '4930444', 300);
+    assert.equal(await svc.tick(), 1);
+    assert.match(smtp.mails[before]!.raw, new RegExp(`v1 ${r1.id}`));
+    await writeFile(templateFile, 'v2 [Username] [NoSuchTag]');
+    const r2 = await store('1001', '4930555', 300);
+    assert.equal(await svc.tick(), 0);
+    const s = await deliveryStatus(db.offload);
+    const f = s.notifications.recentFailures.find((x) => x.recordingId === r2.id)!;
+    assert.match(f.lastError, /NoSuchTag/);
+    assert.equal(f.state, 'pending');
+    assert.equal(f.attempts, 1);
+    await writeFile(templateFile, 'v2 [Username] [RecordingID]');
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await svc.tick(), 1);
+    assert.match(smtp.mails[before + 1]!.raw, new RegExp(`v2 alice ${r2.id}`));
+  });
+
+  it('export: an SFTP destination dropping mid-pass costs its files no attempts and catches up whole', async () => {
+    const primary = join(dataDir, 'export-p2');
+    await mkdir(primary);
+    const remote = join(sshd.dir, 'export-s2');
+    await mkdir(remote);
+    const svc = new ExportService({
+      repo: db.offload,
+      decryptor: new Decryptor(dataDir, PASSPHRASE),
+      log,
+      template: parseTemplate('%{recording-id}'),
+      primary: { type: 'local', directory: primary },
+      secondary: { type: 'sftp', ...dest(remote), chunkBytes: 4096 },
+      intervalMs: 1000,
+      retryBaseMs: 300,
+      maxAttempts: 1,
+    });
+    // The secondary has not had anything yet: every recording since the export cursor is due.
+    const due = await db.offload.exportDue('secondary', new Date(0), 100);
+    assert.ok(due.length >= 3, `${due.length} due`);
+    proxy.cutAfterBytes = 30_000;
+    const first = await svc.tick();
+    proxy.cutAfterBytes = undefined;
+    assert.ok(proxy.cuts >= 1);
+    assert.ok((first.secondary ?? 0) < due.length, JSON.stringify(first));
+    let st = await deliveryStatus(db.offload);
+    const t = st.targets.find((x) => x.name.includes(remote))!;
+    assert.equal(t.ok, false);
+    assert.equal(t.failures, 1);
+    assert.equal(st.export.failed, 0, 'maxAttempts 1, yet nothing failed: the destination did');
+    const rows = await db.pool.query<{ attempts: number; last_error: string | null }>(
+      `SELECT attempts, last_error FROM export_items WHERE destination = 'secondary' AND state <> 'done'`,
+    );
+    assert.ok(rows.rows.every((r) => r.attempts === 0 && r.last_error === null));
+    await new Promise((r) => setTimeout(r, 350));
+    const second = await svc.tick();
+    assert.equal((first.secondary ?? 0) + (second.secondary ?? 0), due.length);
+    st = await deliveryStatus(db.offload);
+    assert.equal(st.targets.find((x) => x.name.includes(remote))!.ok, true);
+    const files = await readdir(remote, { recursive: true });
+    assert.deepEqual(
+      files.filter((f) => f.includes('.part')),
+      [],
+      'no partial file left',
+    );
+    for (const d of due) {
+      const row = (await db.recordings.get(d.id))!;
+      const mp3 = await readFile(join(remote, `${d.id}.mp3`));
+      assert.equal(
+        createHash('sha256').update(mp3).digest('hex'),
+        row.files.find((f) => f.kind === 'mp3')!.sha256Plain,
+      );
+    }
+    const ups = await db.audit.search({ action: 'delivery.target.up', resourceId: t.name });
+    assert.equal(ups.total, 1);
+  });
+
+  it('offload: a recording purged by retention after its batch was cut is skipped (audited); the batch completes', async () => {
+    const audioDir = join(sshd.dir, 'audio-e');
+    await mkdir(audioDir);
+    const interval = 60_000;
+    let clock = Date.now() + 1000;
+    const svc = new OffloadService({
+      repo: db.offload,
+      decryptor: new Decryptor(dataDir, PASSPHRASE),
+      dataDir,
+      log,
+      audio: dest(audioDir),
+      intervalMs: interval,
+      purgeAfterTransfer: false,
+      manifest: true,
+      retryBaseMs: 1000,
+      now: () => new Date(clock),
+    });
+    const r = await store('1001', '4930666', 700);
+    clock = (Math.floor(Date.now() / interval) + 2) * interval + 1000;
+    proxy.down = true;
+    await svc.tick(); // cut, first attempt fails
+    proxy.down = false;
+    const [b] = await db.offload.listBatches(1);
+    assert.ok((await db.offload.batchItems(b!.id)).some((i) => i.recordingId === r.id));
+    assert.ok(await db.retention.purge(r.id, 'test'), 'retention purges it meanwhile');
+    clock += 2000;
+    await svc.tick();
+    const [done] = await db.offload.listBatches(1);
+    assert.equal(done!.state, 'done');
+    const item = (await db.offload.batchItems(b!.id)).find((i) => i.recordingId === r.id)!;
+    assert.match(item.skipped ?? '', /purged before its transfer/);
+    const files = await readdir(audioDir);
+    assert.ok(!files.includes(`r_${r.id}.wav`));
+    assert.ok(files.includes(done!.csvName), 'the CSV (which names it) still goes');
+    const skip = (await db.audit.search({ action: 'offload.skip', resourceId: r.id })).items[0]!;
+    assert.equal(skip.details.batch, b!.id);
+    assert.match(String(skip.details.reason), /purged/);
+  });
+});
