@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { lstat, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import type { Logger } from '../log.js';
+import { PeriodicService } from './periodic.js';
 import type { DeliveryRecording, ExportDestination, OffloadRepository } from '../store/offload.js';
 import { indexCsv, indexRow } from './csv.js';
 import type { Decryptor } from './decrypt.js';
@@ -172,49 +173,15 @@ export function dayOf(d: Date): { day: string; dir: string } {
   return { day, dir: day.replaceAll('-', '/') };
 }
 
-export class ExportService {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
-  private stopped = false;
-  private again = false;
-  private loop: (() => void) | undefined;
-  private readonly log: Logger;
+export class ExportService extends PeriodicService {
   private since: Date | undefined;
 
   constructor(private readonly o: ExportOptions) {
-    this.log = o.log.child({ part: 'export' });
+    super(o.log.child({ part: 'export' }), 'export');
   }
 
-  start(): void {
-    const loop = () => {
-      if (this.stopped) return;
-      this.again = false;
-      this.running = this.tick()
-        .catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'export pass failed'))
-        .finally(() => {
-          this.running = undefined;
-          if (!this.stopped) this.timer = setTimeout(loop, this.again ? 0 : this.o.intervalMs);
-        });
-    };
-    this.loop = loop;
-    this.timer = setTimeout(loop, 0);
-  }
-
-  /** Runs a pass now (after the current one, if any): a manual retry need not wait for the interval. */
-  kick(): void {
-    if (!this.loop || this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    clearTimeout(this.timer);
-    this.timer = setTimeout(this.loop, 0);
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+  protected pauseMs(): number {
+    return this.o.intervalMs;
   }
 
   /** One pass over every destination; returns how many recordings each received. */

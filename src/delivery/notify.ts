@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Logger } from '../log.js';
+import { PeriodicService } from './periodic.js';
 import type { OffloadRepository, PendingNotification } from '../store/offload.js';
 import type { UsersRepository } from '../store/users.js';
 import type { Decryptor } from './decrypt.js';
@@ -46,18 +47,16 @@ export interface NotifyOptions {
   retryBaseMs?: number;
 }
 
-export class NotifyService {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
-  private stopped = false;
-  private again = false;
-  private loop: (() => void) | undefined;
-  private readonly log: Logger;
+export class NotifyService extends PeriodicService {
   private since: Date | undefined;
   private transport: Transporter | undefined;
 
   constructor(private readonly o: NotifyOptions) {
-    this.log = o.log.child({ part: 'notify' });
+    super(o.log.child({ part: 'notify' }), 'notification');
+  }
+
+  protected pauseMs(): number {
+    return this.o.intervalMs;
   }
 
   /** Checks the templates (unknown tags); throws ConfigError. */
@@ -95,36 +94,8 @@ export class NotifyService {
     return this.transport;
   }
 
-  start(): void {
-    const loop = () => {
-      if (this.stopped) return;
-      this.again = false;
-      this.running = this.tick()
-        .catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'notification pass failed'))
-        .finally(() => {
-          this.running = undefined;
-          if (!this.stopped) this.timer = setTimeout(loop, this.again ? 0 : this.o.intervalMs);
-        });
-    };
-    this.loop = loop;
-    this.timer = setTimeout(loop, 0);
-  }
-
-  /** Runs a pass now (after the current one, if any): a manual retry need not wait for the interval. */
-  kick(): void {
-    if (!this.loop || this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    clearTimeout(this.timer);
-    this.timer = setTimeout(this.loop, 0);
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+  override async stop(): Promise<void> {
+    await super.stop();
     this.transport?.close();
   }
 

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
+import { PeriodicService } from './periodic.js';
 import { wipeFile } from '../pipeline/artifacts.js';
 import type { OffloadBatch, OffloadRepository } from '../store/offload.js';
 import { carrierCsv, carrierCsvName, mediaName } from './csv.js';
@@ -56,57 +57,22 @@ export interface BatchReport {
   ms: number;
 }
 
-export class OffloadService {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = false;
-  private again = false;
-  private loop: (() => void) | undefined;
-  private readonly log: Logger;
+export class OffloadService extends PeriodicService {
   private since: Date | undefined;
   /** What the last finished batch sent (files, of which resumed from a partial upload, bytes, ms). */
   lastReport: BatchReport | undefined;
   private lastRewipe: Date | undefined;
 
   constructor(private readonly o: OffloadOptions) {
-    this.log = o.log.child({ part: 'offload' });
+    super(o.log.child({ part: 'offload' }), 'offload');
+  }
+
+  protected pauseMs(): number {
+    return this.o.pollMs ?? Math.min(5000, Math.max(250, this.o.intervalMs / 4));
   }
 
   private now(): Date {
     return this.o.now?.() ?? new Date();
-  }
-
-  start(): void {
-    const poll = this.o.pollMs ?? Math.min(5000, Math.max(250, this.o.intervalMs / 4));
-    const loop = () => {
-      if (this.stopped) return;
-      this.again = false;
-      this.running = this.tick()
-        .catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'offload pass failed'))
-        .finally(() => {
-          this.running = undefined;
-          if (!this.stopped) this.timer = setTimeout(loop, this.again ? 0 : poll);
-        });
-    };
-    this.loop = loop;
-    this.timer = setTimeout(loop, 0);
-  }
-
-  /** Runs a pass now (after the current one, if any): a manual retry need not wait for the poll. */
-  kick(): void {
-    if (!this.loop || this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    clearTimeout(this.timer);
-    this.timer = setTimeout(this.loop, 0);
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
   }
 
   /** One pass: cut the batch of the last boundary if due, transfer queued batches, purge. */
