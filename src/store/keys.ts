@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { NotFoundError, SrsError } from '../errors.js';
 import type { KeyRecord } from './types.js';
+import { inTransaction } from './tx.js';
 
 /**
  * The catalogue's view of encryption keys (the private key material lives in `<dataDir>/keys`),
@@ -76,27 +77,12 @@ const toKey = (r: Row): KeyRecord => ({
   ...(r.files === undefined ? {} : { files: Number(r.files) }),
 });
 
-async function tx<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  const c = await pool.connect();
-  try {
-    await c.query('BEGIN');
-    const out = await fn(c);
-    await c.query('COMMIT');
-    return out;
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    c.release();
-  }
-}
-
 const KEYS_LOCK = 78_660_008;
 
 export function keysRepository(pool: pg.Pool): KeysRepository {
   return {
     async add(k) {
-      await tx(pool, async (c) => {
+      await inTransaction(pool, async (c) => {
         await c.query('SELECT pg_advisory_xact_lock($1)', [KEYS_LOCK]);
         if (k.active)
           await c.query('UPDATE keys SET active = false WHERE active AND fingerprint <> $1', [k.fingerprint]);
@@ -109,7 +95,7 @@ export function keysRepository(pool: pg.Pool): KeysRepository {
       });
     },
     async register(k) {
-      return tx(pool, async (c) => {
+      return inTransaction(pool, async (c) => {
         await c.query('SELECT pg_advisory_xact_lock($1)', [KEYS_LOCK]);
         const any = await c.query('SELECT 1 FROM keys WHERE active');
         await c.query(
@@ -137,7 +123,7 @@ export function keysRepository(pool: pg.Pool): KeysRepository {
       return res.rows.map(toKey);
     },
     async activate(fingerprint) {
-      await tx(pool, async (c) => {
+      await inTransaction(pool, async (c) => {
         await c.query('SELECT pg_advisory_xact_lock($1)', [KEYS_LOCK]);
         const k = await c.query<Row>('SELECT * FROM keys WHERE fingerprint = $1 FOR UPDATE', [fingerprint]);
         const row = k.rows[0];
@@ -151,7 +137,7 @@ export function keysRepository(pool: pg.Pool): KeysRepository {
       });
     },
     async retire(fingerprint) {
-      return tx(pool, async (c) => {
+      return inTransaction(pool, async (c) => {
         await c.query('SELECT pg_advisory_xact_lock($1)', [KEYS_LOCK]);
         const k = await c.query<Row>('SELECT * FROM keys WHERE fingerprint = $1 FOR UPDATE', [fingerprint]);
         const row = k.rows[0];
@@ -206,7 +192,7 @@ export function keysRepository(pool: pg.Pool): KeysRepository {
       return toReencrypt(res.rows[0] as ReencryptDbRow);
     },
     async completeReencrypt(t, n, actor) {
-      await tx(pool, async (c) => {
+      await inTransaction(pool, async (c) => {
         const upd = await c.query(
           `UPDATE files SET path = $3, bytes = $4, sha256_cipher = $5, key_fingerprint = $6
            WHERE recording_id = $1 AND kind = $2 AND key_fingerprint = $7 AND sha256_cipher = $8`,

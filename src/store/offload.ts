@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { inTransaction } from './tx.js';
 
 /**
  * Delivery state (issue 7): SFTP offload batches, MP3 export, email notifications, per-target
@@ -386,21 +387,6 @@ const CUT_LOCK = 78_660_071;
 /** One delivery runner per feature across nodes (session advisory lock, key pair with hashtext(name)). */
 const LEADER_LOCK = 78_660_070;
 
-async function inTx<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  const c = await pool.connect();
-  try {
-    await c.query('BEGIN');
-    const out = await fn(c);
-    await c.query('COMMIT');
-    return out;
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    c.release();
-  }
-}
-
 export function offloadRepository(pool: pg.Pool): OffloadRepository {
   const recordings = async (q: pg.Pool | pg.PoolClient, ids: string[]) =>
     ids.length === 0 ? [] : (await q.query<ViewRow>(VIEW, [ids])).rows.map(toRecording);
@@ -417,7 +403,7 @@ export function offloadRepository(pool: pg.Pool): OffloadRepository {
     recordings: (ids) => recordings(pool, ids),
 
     async cutBatch(cutAt, since, render) {
-      return inTx(pool, async (c) => {
+      return inTransaction(pool, async (c) => {
         await c.query('SELECT pg_advisory_xact_lock($1)', [CUT_LOCK]);
         const existing = await c.query<BatchRow>('SELECT * FROM offload_batches WHERE cut_at = $1', [cutAt]);
         if (existing.rows[0]) return { batch: toBatch(existing.rows[0]), created: false };
@@ -470,7 +456,7 @@ export function offloadRepository(pool: pg.Pool): OffloadRepository {
       return r.rows.map(toItem);
     },
     async startBatch(batchId) {
-      return inTx(pool, async (c) => {
+      return inTransaction(pool, async (c) => {
         const r = await c.query<BatchRow>(
           `UPDATE offload_batches SET state = 'transferring', attempts = attempts + 1,
              started_at = coalesce(started_at, now()) WHERE id = $1 AND state <> 'done' RETURNING *`,
@@ -494,7 +480,7 @@ export function offloadRepository(pool: pg.Pool): OffloadRepository {
       );
     },
     async itemSkipped(recordingId, reason) {
-      await inTx(pool, async (c) => {
+      await inTransaction(pool, async (c) => {
         const r = await c.query<{ batch_id: string; media_name: string }>(
           'UPDATE offload_items SET skipped = $2 WHERE recording_id = $1 AND skipped IS NULL RETURNING batch_id, media_name',
           [recordingId, reason],
@@ -511,7 +497,7 @@ export function offloadRepository(pool: pg.Pool): OffloadRepository {
       });
     },
     async batchFailed(batchId, error, nextAttemptAt, giveUp) {
-      await inTx(pool, async (c) => {
+      await inTransaction(pool, async (c) => {
         const r = await c.query<BatchRow>(
           `UPDATE offload_batches SET state = $4, last_error = $2, next_attempt_at = $3
            WHERE id = $1 AND state <> 'done' RETURNING *`,
@@ -534,7 +520,7 @@ export function offloadRepository(pool: pg.Pool): OffloadRepository {
       });
     },
     async batchDone(batchId, manifest) {
-      await inTx(pool, async (c) => {
+      await inTransaction(pool, async (c) => {
         const r = await c.query<BatchRow>(
           `UPDATE offload_batches SET state = 'done', manifest = $2::jsonb, finished_at = now(), last_error = NULL
            WHERE id = $1 AND state <> 'done' RETURNING *`,
@@ -567,7 +553,7 @@ export function offloadRepository(pool: pg.Pool): OffloadRepository {
       return r.rows.map(toItem);
     },
     async purgeRecording(recordingId, batchId) {
-      return inTx(pool, async (c) => {
+      return inTransaction(pool, async (c) => {
         const upd = await c.query(
           `UPDATE recordings SET state = 'purged', purged_at = now(), updated_at = now()
            WHERE id = $1 AND state = 'stored' AND preserved_at IS NULL`,
@@ -622,7 +608,7 @@ export function offloadRepository(pool: pg.Pool): OffloadRepository {
       );
     },
     async exportDone(recordingId, dest, x) {
-      await inTx(pool, async (c) => {
+      await inTransaction(pool, async (c) => {
         const r = await c.query<{ path: string }>(
           `UPDATE export_items SET state = 'done', bytes = $3, sha256 = $4, index_row = $5::jsonb,
              exported_at = now(), last_error = NULL, attempts = attempts + 1
@@ -645,7 +631,7 @@ export function offloadRepository(pool: pg.Pool): OffloadRepository {
       });
     },
     async exportFailed(recordingId, dest, error, nextAttemptAt, giveUp) {
-      await inTx(pool, async (c) => {
+      await inTransaction(pool, async (c) => {
         await c.query(
           `INSERT INTO export_items (recording_id, destination, state, attempts, next_attempt_at, last_error)
            VALUES ($1, $2, $3, 1, $4, $5)
@@ -725,7 +711,7 @@ export function offloadRepository(pool: pg.Pool): OffloadRepository {
       }));
     },
     async notificationSent(n, x) {
-      await inTx(pool, async (c) => {
+      await inTransaction(pool, async (c) => {
         const r = await c.query(
           `UPDATE notifications SET state = 'sent', sent_at = now(), attachment_bytes = $3, message_id = $4,
              attempts = attempts + 1, last_error = NULL
@@ -747,7 +733,7 @@ export function offloadRepository(pool: pg.Pool): OffloadRepository {
       });
     },
     async notificationFailed(n, error, nextAttemptAt, giveUp) {
-      await inTx(pool, async (c) => {
+      await inTransaction(pool, async (c) => {
         const r = await c.query<{ attempts: number }>(
           `UPDATE notifications SET state = $3, attempts = attempts + 1, next_attempt_at = $4, last_error = $5
            WHERE recording_id = $1 AND user_id = $2 AND state <> 'sent' RETURNING attempts`,
@@ -769,7 +755,7 @@ export function offloadRepository(pool: pg.Pool): OffloadRepository {
       });
     },
     async retryFailed(actor = 'delivery') {
-      return inTx(pool, async (c) => {
+      return inTransaction(pool, async (c) => {
         const o = await c.query<{ id: string; prev: string; attempts: number }>(
           `UPDATE offload_batches b SET state = 'queued', attempts = 0, next_attempt_at = now()
            FROM offload_batches p WHERE p.id = b.id
@@ -843,7 +829,7 @@ export function offloadRepository(pool: pg.Pool): OffloadRepository {
       }
     },
     async targetOk(name) {
-      await inTx(pool, async (c) => {
+      await inTransaction(pool, async (c) => {
         const prev = await c.query<{ ok: boolean; failures: number; last_error: string | null }>(
           'SELECT ok, failures, last_error FROM delivery_targets WHERE name = $1 FOR UPDATE',
           [name],
@@ -865,7 +851,7 @@ export function offloadRepository(pool: pg.Pool): OffloadRepository {
       });
     },
     async targetError(name, error, backoff) {
-      await inTx(pool, async (c) => {
+      await inTransaction(pool, async (c) => {
         const prev = await c.query<{ ok: boolean; failures: number }>(
           'SELECT ok, failures FROM delivery_targets WHERE name = $1 FOR UPDATE',
           [name],
