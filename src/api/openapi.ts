@@ -124,7 +124,13 @@ const ops: Record<string, Record<string, Op>> = {
     get: {
       summary: 'Audio decrypted on the server, for playback; supports Range requests. Audited as playback.',
       role: 'user',
-      query: [q('format', 'string', 'mp3 (default) or wav')],
+      query: [
+        q(
+          'format',
+          'string',
+          'mp3 (default), wav (the mono mix), stereo or legN (extra outputs, SRS_OUTPUTS)',
+        ),
+      ],
       binary: true,
     },
   },
@@ -132,7 +138,13 @@ const ops: Record<string, Record<string, Op>> = {
     get: {
       summary: 'Audio as an attachment (roles per permissions.download). Audited as download.',
       role: 'user',
-      query: [q('format', 'string', 'mp3 (default) or wav')],
+      query: [
+        q(
+          'format',
+          'string',
+          'mp3 (default), wav (the mono mix), stereo or legN (extra outputs, SRS_OUTPUTS)',
+        ),
+      ],
       binary: true,
     },
   },

@@ -409,10 +409,17 @@ export function buildApi(d: ApiDeps): { handle(ctx: Ctx): Promise<boolean> } {
       if (!permits(level, who.role)) throw forbidden(`downloads are allowed to: ${level}`);
     }
     const format = ctx.url.searchParams.get('format') ?? 'mp3';
-    if (format !== 'mp3' && format !== 'wav') throw badRequest('format: mp3 or wav');
+    // The mono mix as mp3 or wav, and the extra outputs (SRS_OUTPUTS): stereo, leg0, leg1, ...
+    if (!/^(mp3|wav|stereo|leg\d{1,3})$/.test(format))
+      throw badRequest('format: mp3, wav, stereo or legN (N = stream index)');
     if ((rec.state as string) === 'purged') throw new HttpError(410, `recording ${id} was deleted`);
     const file = rec.files.find((f) => f.kind === format);
-    if (!file) throw new HttpError(409, `recording ${id} has no ${format} yet (state: ${rec.state})`);
+    if (!file)
+      throw rec.state === 'stored'
+        ? notFound(
+            `recording ${id} has no ${format} file (it has: ${rec.files.map((f) => f.kind).join(', ')})`,
+          )
+        : new HttpError(409, `recording ${id} has no ${format} yet (state: ${rec.state})`);
     const plain = await d.artifacts.read(rec.id, file);
     const range = parseRange(ctx.req.headers.range, plain.length);
     if (attachment) await audit(ctx, 'download', 'recording', rec.id, { format, ...describe(rec) });
@@ -423,7 +430,9 @@ export function buildApi(d: ApiDeps): { handle(ctx: Ctx): Promise<boolean> } {
       'accept-ranges': 'bytes',
       'cache-control': 'private, no-store',
     };
-    if (attachment) headers['content-disposition'] = `attachment; filename="${rec.id}.${format}"`;
+    if (attachment)
+      headers['content-disposition'] =
+        `attachment; filename="${rec.id}${format === 'mp3' || format === 'wav' ? '' : `.${format}`}.${format === 'mp3' ? 'mp3' : 'wav'}"`;
     if (range) {
       headers['content-range'] = `bytes ${range.start}-${range.end}/${plain.length}`;
       headers['content-length'] = range.end - range.start + 1;

@@ -219,6 +219,17 @@ describe('REST API /api/v1 (real HTTP, real Postgres)', { timeout: 120000 }, () 
       sha256Cipher: sha(enc),
       keyFingerprint: key.fingerprint,
     });
+    // An extra output (SRS_OUTPUTS=mono,stereo): here the same bytes under the stereo kind.
+    const stereoRel = `recordings/2026/03/01/${ids.r1}.stereo.wav.gpg`;
+    await writeFile(join(dataDir, stereoRel), enc);
+    await db.recordings.addFile(ids.r1, {
+      kind: 'stereo',
+      path: stereoRel,
+      bytes: enc.length,
+      sha256Plain: sha(wav),
+      sha256Cipher: sha(enc),
+      keyFingerprint: key.fingerprint,
+    });
   });
 
   after(async () => {
@@ -351,9 +362,17 @@ describe('REST API /api/v1 (real HTTP, real Postgres)', { timeout: 120000 }, () 
       headers: { range: `bytes=${wav.length}-` },
     });
     assert.equal(beyond.status, 416);
+    const noMp3 = await call('GET', `/api/v1/recordings/${ids.r1}/audio?format=mp3`, { as: 'alice' });
+    assert.equal(noMp3.status, 404);
+    assert.match(noMp3.json.error, /has no mp3 file \(it has: stereo, wav\)/);
+    const stereo = await call('GET', `/api/v1/recordings/${ids.r1}/download?format=stereo`, { as: 'alice' });
+    assert.equal(stereo.status, 200);
+    assert.equal(stereo.headers.get('content-type'), 'audio/wav');
+    assert.match(stereo.headers.get('content-disposition') ?? '', new RegExp(`${ids.r1}\\.stereo\\.wav`));
+    assert.ok(stereo.buf.equals(wav));
     assert.equal(
-      (await call('GET', `/api/v1/recordings/${ids.r1}/audio?format=mp3`, { as: 'alice' })).status,
-      409,
+      (await call('GET', `/api/v1/recordings/${ids.r1}/audio?format=leg3`, { as: 'alice' })).status,
+      404,
     );
     assert.equal(
       (await call('GET', `/api/v1/recordings/${ids.r1}/audio?format=ogg`, { as: 'alice' })).status,
@@ -372,8 +391,8 @@ describe('REST API /api/v1 (real HTTP, real Postgres)', { timeout: 120000 }, () 
     const actions = audit.json.items.map((e: { action: string }) => e.action);
     assert.deepEqual(
       actions,
-      ['download', 'playback'],
-      'ranged requests after the first are not new playbacks',
+      ['download', 'download', 'playback'],
+      'ranged requests after the first are not new playbacks (the downloads: stereo, then wav)',
     );
     assert.equal(audit.json.items[0].ip, '127.0.0.1');
     assert.equal(audit.json.items[0].details.callId, 'call-alice@pbx');
