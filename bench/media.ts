@@ -17,7 +17,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -176,6 +176,7 @@ async function main(): Promise<void> {
     'calls | offered pkt/s (target) | sent pkts | recorded | loss | sink recv | engine CPU (of 1 core) | CPU per call | RSS per call | sender CPU',
   );
   let best = 0;
+  let worstRssPerCall = 0;
   for (const calls of CALLS) {
     const e = await engineRun(calls, SECONDS, '50');
     const k = await sinkRun(calls, SECONDS, '50');
@@ -183,6 +184,7 @@ async function main(): Promise<void> {
     // The sender keeps an absolute schedule; if it ran long, it could not offer the full rate.
     const kept = e.send.seconds <= SECONDS * 1.03;
     if (loss === 0 && e.send.errors === 0 && kept) best = Math.max(best, calls);
+    worstRssPerCall = Math.max(worstRssPerCall, e.rssPerCallKiB);
     console.log(
       [
         calls,
@@ -217,6 +219,13 @@ async function main(): Promise<void> {
     `CPU per packet: engine ${engineUs.toFixed(2)} us (parse, reorder, spool, events; JS thread included), ` +
       `bare sink ${sinkUs.toFixed(2)} us; per-core capacity ratio ${(sinkUs / engineUs).toFixed(3)} ` +
       `(~${Math.round(1e6 / engineUs)} vs ~${Math.round(1e6 / sinkUs)} packets/s per core)`,
+  );
+  const ok = (b: boolean): string => (b ? 'met' : 'NOT met');
+  console.log(
+    `against the targets (${cpus().length} cores, load average ${loadavg()[0]?.toFixed(1)} at the end): ` +
+      `zero loss at 2000 calls: ${ok(best >= 2000)} (highest tried with zero loss: ${best}); ` +
+      `memory per call < 100 KiB: ${ok(worstRssPerCall < 100)} (worst ${worstRssPerCall.toFixed(1)} KiB RSS); ` +
+      `engine/sink rate >= 0.8: ${ok(engineRate / sinkRate >= 0.8)} (${(engineRate / sinkRate).toFixed(3)})`,
   );
 }
 

@@ -303,7 +303,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return statsToJs(env, stats);
   }
 
-  // setPaused(recordingId, legIds: string[] (empty: all), paused: boolean) -> boolean (false: unknown)
+  // setPaused(recordingId, legIds: string[] (empty: all), paused: boolean) -> number (the time of the
+  // pause or resume in samples since the session's t0) or false (unknown session or leg)
   Napi::Value SetPaused(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (closed_) return Napi::Boolean::New(env, false);
@@ -313,8 +314,12 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     std::vector<std::string> legIds;
     Napi::Array a = info[1].As<Napi::Array>();
     for (uint32_t i = 0; i < a.Length(); ++i) legIds.push_back(a.Get(i).ToString().Utf8Value());
-    return Napi::Boolean::New(env, engine_->setPaused(info[0].As<Napi::String>().Utf8Value(), legIds,
-                                                      info[2].As<Napi::Boolean>().Value()));
+    int64_t at = 0;
+    if (!engine_->setPaused(info[0].As<Napi::String>().Utf8Value(), legIds, info[2].As<Napi::Boolean>().Value(),
+                            &at)) {
+      return Napi::Boolean::New(env, false);
+    }
+    return Napi::Number::New(env, static_cast<double>(at));
   }
 
   // setWatched(recordingId, watched: boolean) -> boolean (false: unknown session)
@@ -368,17 +373,19 @@ void callJs(Napi::Env env, Napi::Function, EngineWrap* wrap, EventBatch* batch) 
 // A mix on the libuv thread pool. Inputs are copied into plain strings; Execute never touches V8.
 class MixWorker : public Napi::AsyncWorker {
  public:
-  MixWorker(Napi::Env env, std::string spoolDir, std::string wavPath, std::vector<std::vector<std::string>> channels)
+  MixWorker(Napi::Env env, std::string spoolDir, std::string wavPath, std::vector<std::vector<std::string>> channels,
+            std::vector<srs::MixCut> cuts)
       : Napi::AsyncWorker(env, "srs-media-mix"),
         deferred_(Napi::Promise::Deferred::New(env)),
         spoolDir_(std::move(spoolDir)),
         wavPath_(std::move(wavPath)),
-        channels_(std::move(channels)) {}
+        channels_(std::move(channels)),
+        cuts_(std::move(cuts)) {}
 
   Napi::Promise promise() { return deferred_.Promise(); }
 
   void Execute() override {
-    if (!srs::mixSpoolDir(spoolDir_, wavPath_, &outcome_, &failure_, channels_)) SetError(failure_.message);
+    if (!srs::mixSpoolDir(spoolDir_, wavPath_, &outcome_, &failure_, channels_, cuts_)) SetError(failure_.message);
   }
 
   void OnOK() override {
@@ -401,16 +408,32 @@ class MixWorker : public Napi::AsyncWorker {
   std::string spoolDir_;
   std::string wavPath_;
   std::vector<std::vector<std::string>> channels_;
+  std::vector<srs::MixCut> cuts_;
   srs::MixOutcome outcome_;
   srs::MixFailure failure_;
 };
 
-// mix(spoolDir: string, wavPath: string, channels?: string[][]) -> Promise<{ wavPath, samples, legs,
-// truncatedSpools }>; channels: legIds per output channel (default: one channel, every leg).
+// mix(spoolDir: string, wavPath: string, channels?: string[][], cuts?: [from, to][]) -> Promise<{ wavPath,
+// samples, legs, truncatedSpools }>; channels: legIds per output channel (default: one channel, every
+// leg); cuts: timeline intervals in samples left out of the file.
 Napi::Value Mix(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) {
-    throw Napi::TypeError::New(env, "mix(spoolDir: string, wavPath: string, channels?: string[][])");
+    throw Napi::TypeError::New(env,
+                                "mix(spoolDir: string, wavPath: string, channels?: string[][], cuts?: number[][])");
+  }
+  std::vector<srs::MixCut> cuts;
+  if (info.Length() >= 4 && info[3].IsArray()) {
+    Napi::Array arr = info[3].As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      Napi::Value v = arr.Get(i);
+      if (!v.IsArray() || v.As<Napi::Array>().Length() != 2) throw Napi::TypeError::New(env, "cuts must be [from, to][]");
+      Napi::Array pair = v.As<Napi::Array>();
+      const double from = pair.Get(uint32_t{0}).ToNumber().DoubleValue();
+      const double to = pair.Get(uint32_t{1}).ToNumber().DoubleValue();
+      if (!(from >= 0) || !(to >= from) || to > 9.0e15) throw Napi::RangeError::New(env, "cuts: 0 <= from <= to");
+      cuts.push_back({static_cast<uint64_t>(from), static_cast<uint64_t>(to)});
+    }
   }
   std::vector<std::vector<std::string>> channels;
   if (info.Length() >= 3 && info[2].IsArray()) {
@@ -423,7 +446,7 @@ Napi::Value Mix(const Napi::CallbackInfo& info) {
     }
   }
   auto* worker = new MixWorker(env, info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(),
-                               std::move(channels));
+                               std::move(channels), std::move(cuts));
   Napi::Promise promise = worker->promise();
   worker->Queue();
   return promise;

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -407,10 +408,13 @@ void Engine::run() {
   std::vector<LegEvent> legEvents;
   StagedWrites staged;
   std::vector<WriteFailure> failures;
+  Clock::time_point roundStart = Clock::now();
   while (running_.load()) {
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(nextTick - Clock::now()).count();
     const int n = ::epoll_wait(epollFd_, events, 64, wait > 0 ? static_cast<int>(wait) : 0);
     if (n < 0 && errno != EINTR) break;
+    // Fewer than 64: this pass handles every socket that is ready (then the round may pause).
+    const bool drained = n > 0 && n < 64;
     std::vector<MediaEventData> batch;
     std::vector<LiveChunk> live;
     std::unique_lock<std::mutex> io;
@@ -469,6 +473,17 @@ void Engine::run() {
     }
     if (!batch.empty() && sink_) sink_(std::move(batch));
     if (!live.empty() && liveSink_) liveSink_(std::move(live));
+    if (drained) {
+      // Let datagrams gather for the rest of the round (kCoalesceMs), never past the next tick; a
+      // close() wakes it through the eventfd.
+      const Clock::time_point until = std::min(roundStart + std::chrono::milliseconds(kCoalesceMs), nextTick);
+      const auto rest = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
+      if (rest > 0 && running_.load()) {
+        pollfd wake{wakeFd_, POLLIN, 0};
+        ::poll(&wake, 1, static_cast<int>(rest));
+      }
+      roundStart = Clock::now();
+    }
   }
 }
 
@@ -539,7 +554,8 @@ bool Engine::closeSession(const std::string& recordingId, SessionStatsData* stat
   return true;
 }
 
-bool Engine::setPaused(const std::string& recordingId, const std::vector<std::string>& legIds, bool paused) {
+bool Engine::setPaused(const std::string& recordingId, const std::vector<std::string>& legIds, bool paused,
+                       int64_t* atSamples) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = sessions_.find(recordingId);
   if (it == sessions_.end()) return false;
@@ -550,6 +566,7 @@ bool Engine::setPaused(const std::string& recordingId, const std::vector<std::st
     if (!found) return false;
   }
   const int64_t now = samplesSince(s, Clock::now());
+  if (atSamples != nullptr) *atSamples = now;
   std::vector<LegEvent> legEvents;
   for (auto& leg : s.legs) {
     bool named = legIds.empty();

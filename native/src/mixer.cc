@@ -83,7 +83,7 @@ struct LegSpool {
 }  // namespace
 
 bool mixSpoolDir(const std::string& spoolDir, const std::string& wavPath, MixOutcome* out, MixFailure* failure,
-                 const std::vector<std::vector<std::string>>& channels) {
+                 const std::vector<std::vector<std::string>>& channels, const std::vector<MixCut>& cuts) {
   std::vector<std::string> names;
   DIR* dir = ::opendir(spoolDir.c_str());
   if (dir == nullptr) {
@@ -146,11 +146,25 @@ bool mixSpoolDir(const std::string& spoolDir, const std::string& wavPath, MixOut
     }
   }
   const uint16_t nch = static_cast<uint16_t>(chans.size());
-  if (total * nch > UINT32_MAX - kWavHeaderSize - 1) {
+  // The parts of [0, total) that are kept: the complement of the cuts, in timeline order.
+  std::vector<MixCut> sorted;
+  for (const MixCut& c : cuts)
+    if (c.from < c.to && c.from < total) sorted.push_back({c.from, std::min(c.to, total)});
+  std::sort(sorted.begin(), sorted.end(), [](const MixCut& a, const MixCut& b) { return a.from < b.from; });
+  std::vector<MixCut> kept;
+  uint64_t pos = 0;
+  for (const MixCut& c : sorted) {
+    if (c.from > pos) kept.push_back({pos, c.from});
+    pos = std::max(pos, c.to);
+  }
+  if (pos < total) kept.push_back({pos, total});
+  uint64_t outTotal = 0;
+  for (const MixCut& k : kept) outTotal += k.to - k.from;
+  if (outTotal * nch > UINT32_MAX - kWavHeaderSize - 1) {
     *failure = {"ERR_TOO_LONG", "the mix would not fit in a WAV file"};
     return false;
   }
-  const uint32_t samples = static_cast<uint32_t>(total);
+  const uint32_t samples = static_cast<uint32_t>(outTotal);
 
   const std::string tmpPath = wavPath + ".tmp" + std::to_string(::getpid());
   const int fd = ::open(tmpPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
@@ -174,44 +188,46 @@ bool mixSpoolDir(const std::string& spoolDir, const std::string& wavPath, MixOut
   std::vector<char> present(legs.size());
   std::vector<int32_t> sum(kBlockSamples);
   std::vector<uint8_t> encoded(kBlockSamples * nch);
-  for (uint64_t start = 0; start < total; start += kBlockSamples) {
-    const uint64_t end = std::min<uint64_t>(start + kBlockSamples, total);
-    const size_t n = static_cast<size_t>(end - start);
-    for (size_t li = 0; li < legs.size(); ++li) {
-      LegSpool& ls = legs[li];
-      std::vector<int16_t>& leg = linear[li];
-      const auto& recs = ls.contents.records;
-      // A record holds at most 65535 samples, so one starting that far back cannot reach this block.
-      while (ls.cursor < recs.size() && uint64_t{recs[ls.cursor].offset} + kMaxRecordSamples < start) ++ls.cursor;
-      bool any = false;
-      for (size_t r = ls.cursor; r < recs.size() && recs[r].offset < end; ++r) {
-        const SpoolRecord& rec = recs[r];
-        const uint64_t from = std::max<uint64_t>(rec.offset, start);
-        const uint64_t to = std::min<uint64_t>(uint64_t{rec.offset} + rec.count, end);
-        if (from >= to) continue;
-        if (!any) {
-          std::fill(leg.begin(), leg.begin() + static_cast<std::ptrdiff_t>(n), 0);
-          any = true;
+  for (const MixCut& part : kept) {
+    for (uint64_t start = part.from; start < part.to; start += kBlockSamples) {
+      const uint64_t end = std::min<uint64_t>(start + kBlockSamples, part.to);
+      const size_t n = static_cast<size_t>(end - start);
+      for (size_t li = 0; li < legs.size(); ++li) {
+        LegSpool& ls = legs[li];
+        std::vector<int16_t>& leg = linear[li];
+        const auto& recs = ls.contents.records;
+        // A record holds at most 65535 samples, so one starting that far back cannot reach this block.
+        while (ls.cursor < recs.size() && uint64_t{recs[ls.cursor].offset} + kMaxRecordSamples < start) ++ls.cursor;
+        bool any = false;
+        for (size_t r = ls.cursor; r < recs.size() && recs[r].offset < end; ++r) {
+          const SpoolRecord& rec = recs[r];
+          const uint64_t from = std::max<uint64_t>(rec.offset, start);
+          const uint64_t to = std::min<uint64_t>(uint64_t{rec.offset} + rec.count, end);
+          if (from >= to) continue;
+          if (!any) {
+            std::fill(leg.begin(), leg.begin() + static_cast<std::ptrdiff_t>(n), 0);
+            any = true;
+          }
+          const uint8_t* src = ls.contents.data.data() + rec.dataPos + (from - rec.offset);
+          for (uint64_t s = from; s < to; ++s) leg[s - start] = ulawDecode(*src++);
         }
-        const uint8_t* src = ls.contents.data.data() + rec.dataPos + (from - rec.offset);
-        for (uint64_t s = from; s < to; ++s) leg[s - start] = ulawDecode(*src++);
+        present[li] = any;
       }
-      present[li] = any;
+      for (size_t c = 0; c < nch; ++c) {
+        std::fill(sum.begin(), sum.begin() + static_cast<std::ptrdiff_t>(n), 0);
+        for (size_t li : chans[c]) {
+          if (!present[li]) continue;
+          const std::vector<int16_t>& leg = linear[li];
+          for (size_t i = 0; i < n; ++i) sum[i] += leg[i];
+        }
+        for (size_t i = 0; i < n; ++i) {
+          // Saturate: a sum beyond the int16 range is clipped, never wrapped.
+          const int32_t v = std::clamp<int32_t>(sum[i], -32768, 32767);
+          encoded[i * nch + c] = linearToUlaw(static_cast<int16_t>(v));
+        }
+      }
+      if (int err = writeAll(fd, encoded.data(), n * nch)) return abandon(err);
     }
-    for (size_t c = 0; c < nch; ++c) {
-      std::fill(sum.begin(), sum.begin() + static_cast<std::ptrdiff_t>(n), 0);
-      for (size_t li : chans[c]) {
-        if (!present[li]) continue;
-        const std::vector<int16_t>& leg = linear[li];
-        for (size_t i = 0; i < n; ++i) sum[i] += leg[i];
-      }
-      for (size_t i = 0; i < n; ++i) {
-        // Saturate: a sum beyond the int16 range is clipped, never wrapped.
-        const int32_t v = std::clamp<int32_t>(sum[i], -32768, 32767);
-        encoded[i * nch + c] = linearToUlaw(static_cast<int16_t>(v));
-      }
-    }
-    if (int err = writeAll(fd, encoded.data(), n * nch)) return abandon(err);
   }
   if ((uint64_t{samples} * nch) & 1) {
     const uint8_t pad = 0;

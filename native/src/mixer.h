@@ -24,7 +24,15 @@ struct MixFailure {
 // channel with every leg (the mono mix); {{"leg0"}, {"leg1"}} is a stereo file with one party per
 // channel; {{"leg1"}} is leg1's own file. Every file of one spool directory has the same length
 // (the end of the latest audio of any leg), so files of one recording line up.
+//
+// `cuts` lists timeline intervals [from, to) in samples (any order, may overlap or reach past the
+// end) that are left out of the file: the audio after a cut follows the audio before it directly
+// (the pause "cut" mode). Every file mixed with the same cuts still has the same length.
+struct MixCut {
+  uint64_t from;
+  uint64_t to;
+};
 bool mixSpoolDir(const std::string& spoolDir, const std::string& wavPath, MixOutcome* out, MixFailure* failure,
-                 const std::vector<std::vector<std::string>>& channels = {});
+                 const std::vector<std::vector<std::string>>& channels = {}, const std::vector<MixCut>& cuts = {});
 
 }  // namespace srs

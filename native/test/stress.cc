@@ -228,6 +228,13 @@ int main(int argc, char** argv) {
       srs::MixFailure failure;
       CHECK(srs::mixSpoolDir(config.spoolDir, config.spoolDir + "/stereo.wav", &stereo, &failure, {{"leg0"}, {"leg1"}}));
       CHECK(!srs::mixSpoolDir(config.spoolDir, config.spoolDir + "/bad.wav", &stereo, &failure, {{"leg9"}}));
+      // Pause "cut" mode: overlapping, unsorted and out-of-range cuts; the file is shorter by what they cover.
+      srs::MixOutcome full;
+      srs::MixOutcome cut;
+      CHECK(srs::mixSpoolDir(config.spoolDir, config.spoolDir + "/full.wav", &full, &failure, {{"leg1"}}));
+      CHECK(srs::mixSpoolDir(config.spoolDir, config.spoolDir + "/cut.wav", &cut, &failure, {{"leg1"}},
+                             {{300, 500}, {100, 200}, {150, 250}, {1u << 30, (1u << 30) + 10}}));
+      CHECK(full.samples < 500 || cut.samples == full.samples - 350);
     }
     if (s % 100 == 0) {
       srs::MixOutcome out;

@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import { chmod, open, readFile, rename, unlink } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import * as openpgp from 'openpgp';
 import type { Config } from '../config.js';
 import { NotFoundError, SrsError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { KeyPassphraseError, loadPrivateKey } from '../pipeline/keys.js';
 import { openDatabase, type Database } from '../store/db.js';
-import type { RecordingRow } from '../store/types.js';
+import type { RecordingFile, RecordingRow } from '../store/types.js';
 
 /**
  * `srs recordings list|get`. Errors print one line (`srs: ...`) to stderr, never a stack trace,
@@ -149,14 +149,19 @@ async function getArtifact(
   config: Config,
   io: CliIo,
   id: string,
-  opts: { format: 'mp3' | 'wav'; out: string; passphraseFile?: string },
+  opts: { format: RecordingFile['kind']; out: string; passphraseFile?: string },
 ): Promise<void> {
   const { rec, file } = await withDatabase(config, async (db) => {
     const r = await db.recordings.get(id);
     if (!r) throw new NotFoundError(`recording ${id} not found`);
     return { rec: r, file: r.files.find((f) => f.kind === opts.format) };
   });
-  if (!file) throw new NotFoundError(`recording ${id} has no ${opts.format} artifact (state: ${rec.state})`);
+  if (!file) {
+    const have = rec.files.map((f) => f.kind).join(', ') || 'none';
+    throw new NotFoundError(
+      `recording ${id} has no ${opts.format} artifact (state: ${rec.state}; artifacts: ${have})`,
+    );
+  }
   const path = isAbsolute(file.path) ? file.path : join(config.dataDir, file.path);
   const cipher = await readFile(path).catch((err: Error) => {
     throw new CliError(`cannot read ${path}: ${err.message}`, 1);
@@ -196,6 +201,13 @@ async function getArtifact(
   await chmod(tmp, 0o600);
   await rename(tmp, opts.out);
   io.stderr.write(`wrote ${opts.out} (${plain.length} bytes, sha256 ${file.sha256Plain})\n`);
+}
+
+/** `--format`: mp3, wav, stereo or leg<N>. */
+function formatArg(v: string): RecordingFile['kind'] {
+  if (v === 'mp3' || v === 'wav' || v === 'stereo' || /^leg[0-9]+$/.test(v))
+    return v as RecordingFile['kind'];
+  throw new InvalidArgumentError('use mp3, wav, stereo or leg<N> (e.g. leg0)');
 }
 
 /** Runs an action; any error becomes one line on stderr and an exit code. */
@@ -240,7 +252,14 @@ export function recordingsCommand(
     .command('get')
     .description('decrypt a recording artifact to a file')
     .argument('<id>', 'recording id')
-    .addOption(new Option('--format <format>', 'which artifact').choices(['mp3', 'wav']).default('mp3'))
+    .addOption(
+      new Option(
+        '--format <format>',
+        'which artifact: mp3, wav (mono mix), stereo (one party per channel), leg0, leg1... (one stream); stereo and legN when SRS_OUTPUTS made them',
+      )
+        .argParser(formatArg)
+        .default('mp3'),
+    )
     .requiredOption('--out <file>', "where to write the plaintext ('-' for stdout)")
     .option(
       '--passphrase-file <file>',
@@ -249,7 +268,7 @@ export function recordingsCommand(
     .action(
       guarded(
         io,
-        async (id: string, opts: { format: 'mp3' | 'wav'; out: string; passphraseFile?: string }) => {
+        async (id: string, opts: { format: RecordingFile['kind']; out: string; passphraseFile?: string }) => {
           await getArtifact(getConfig(), io, id, opts);
         },
       ),

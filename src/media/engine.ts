@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -56,7 +57,67 @@ export interface SessionFile {
   /** Epoch ms of the session's t0: spool offsets count 8 kHz samples from here. */
   t0: number;
   sampleRate: 8000;
-  legs: { legId: string; port: number; payloadTypes: Record<string, PayloadKind>; spool: string }[];
+  legs: {
+    legId: string;
+    port: number;
+    payloadTypes: Record<string, PayloadKind>;
+    spool: string;
+    /** Samples since t0 when the leg was added by a re-INVITE (absent: from the start). */
+    addedAt?: number;
+    /** Samples since t0 when the leg was removed by a re-INVITE (absent: to the end). */
+    removedAt?: number;
+  }[];
+  /** Paused intervals of each leg in samples since t0 (`to` null: paused until the end). */
+  pauses?: { legId: string; from: number; to: number | null }[];
+}
+
+/** A time later than any recording's end (samples), for intervals open to the end. */
+const OPEN_END = 2 ** 48;
+
+/**
+ * The timeline intervals `[from, to)` (samples since t0) during which the whole recording was
+ * paused: every leg that existed then was paused (a SIPREC pause, or every stream re-offered
+ * a=inactive). A leg alone on hold does not count: the other party is still recorded. Sorted,
+ * merged; an interval still open at the end runs to 2^48. Pure; used for the pause "cut" mode.
+ */
+export function pausedSpans(meta: Pick<SessionFile, 'legs' | 'pauses'>): [number, number][] {
+  const pauses = meta.pauses ?? [];
+  const legs = meta.legs ?? [];
+  const points = new Set<number>([0]);
+  for (const l of legs) {
+    if (l.addedAt !== undefined) points.add(l.addedAt);
+    if (l.removedAt !== undefined) points.add(l.removedAt);
+  }
+  for (const p of pauses) {
+    points.add(p.from);
+    if (p.to !== null) points.add(p.to);
+  }
+  const sorted = [...points].sort((a, b) => a - b);
+  const out: [number, number][] = [];
+  sorted.forEach((t, i) => {
+    const live = legs.filter((l) => (l.addedAt ?? 0) <= t && t < (l.removedAt ?? OPEN_END));
+    const allPaused =
+      live.length > 0 &&
+      live.every((l) => pauses.some((p) => p.legId === l.legId && p.from <= t && t < (p.to ?? OPEN_END)));
+    if (!allPaused) return;
+    const end = sorted[i + 1] ?? OPEN_END;
+    const last = out[out.length - 1];
+    if (last && last[1] === t) last[1] = end;
+    else out.push([t, end]);
+  });
+  return out;
+}
+
+/** `pausedSpans` of a spool directory's session.json (none when it has no session file). */
+export async function readPausedSpans(spoolDir: string): Promise<[number, number][]> {
+  let meta: SessionFile;
+  try {
+    meta = JSON.parse(await readFile(join(spoolDir, SESSION_FILE), 'utf8')) as SessionFile;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new ParseError(`cannot read ${join(spoolDir, SESSION_FILE)}: ${(err as Error).message}`);
+  }
+  return pausedSpans(meta);
 }
 
 const packageRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -77,7 +138,8 @@ interface NativeSessionStats {
 }
 interface NativeEngine {
   openSession(options: OpenSessionOptions): number;
-  setPaused(recordingId: string, legIds: readonly string[], paused: boolean): boolean;
+  /** The time of the pause/resume (samples since t0), or false for an unknown session or leg. */
+  setPaused(recordingId: string, legIds: readonly string[], paused: boolean): number | false;
   setWatched(recordingId: string, watched: boolean): boolean;
   addLegs(recordingId: string, legs: readonly LegSpec[]): void;
   removeLegs(recordingId: string, legIds: readonly string[]): boolean;
@@ -131,7 +193,12 @@ interface NativeAddon {
     bindAddress: string,
     onEvents: (events: MediaEvent[], live: NativeLiveChunk[]) => void,
   ) => NativeEngine;
-  mix(spoolDir: string, wavPath: string, channels?: readonly (readonly string[])[]): Promise<NativeMixResult>;
+  mix(
+    spoolDir: string,
+    wavPath: string,
+    channels?: readonly (readonly string[])[],
+    cuts?: readonly (readonly [number, number])[],
+  ): Promise<NativeMixResult>;
 }
 
 const loaded = new Map<string, NativeAddon>();
@@ -260,9 +327,18 @@ export async function mixSpool(options: MixOptions, addonPath?: string): Promise
       for (const legId of ch)
         if (!LEG_ID.test(legId)) throw new RangeError(`bad legId in channels: ${JSON.stringify(legId)}`);
   }
+  for (const c of options.cut ?? []) {
+    if (!Array.isArray(c) || c.length !== 2 || !(c[0] >= 0) || !(c[1] >= c[0]) || c[1] > OPEN_END)
+      throw new RangeError(`bad cut interval: ${JSON.stringify(c)}`);
+  }
   let r: NativeMixResult;
   try {
-    r = await addon.mix(options.spoolDir, options.wavPath, options.channels);
+    r = await addon.mix(
+      options.spoolDir,
+      options.wavPath,
+      options.channels,
+      options.cut?.map((c) => [Math.floor(c[0]), Math.floor(c[1])] as const),
+    );
   } catch (err) {
     throw mapMixError(err, options);
   }
@@ -445,14 +521,64 @@ class NativeMediaEngine implements MediaEngine {
     } catch (err) {
       throw this.mapOpenError(err, recordingId, s.spoolDir);
     }
-    s.meta.legs.push(...legs.map(legEntry));
+    const addedAt = this.nowSamples(s.meta);
+    s.meta.legs.push(...legs.map((l) => ({ ...legEntry(l), addedAt })));
     writeSessionFile(s.spoolDir, s.meta);
+  }
+
+  /** Samples since the session's t0 by the wall clock (the engine's own clock for pauses). */
+  private nowSamples(meta: SessionFile): number {
+    return Math.max(0, Math.round((Date.now() - meta.t0) * 8));
   }
 
   /** Stops receiving on the named legs (streams removed by a re-INVITE); their audio stays in the mix. */
   removeLegs(recordingId: string, legIds: readonly string[]): void {
     if (this.closed) return;
     this.native.removeLegs(recordingId, legIds);
+    const s = this.sessions.get(recordingId);
+    if (!s) return;
+    const at = this.nowSamples(s.meta);
+    let changed = false;
+    for (const l of s.meta.legs) {
+      if (legIds.includes(l.legId) && l.removedAt === undefined) {
+        l.removedAt = at;
+        changed = true;
+      }
+    }
+    if (changed) this.saveMeta(s);
+  }
+
+  /** Rewrites session.json; a failure never stops the call (it is reported as a process warning). */
+  private saveMeta(s: { spoolDir: string; meta: SessionFile }): void {
+    try {
+      writeSessionFile(s.spoolDir, s.meta);
+    } catch (err) {
+      // The recording goes on (the audio is in the spools); only the pause/leg times are not saved.
+      process.emitWarning(
+        `cannot update ${join(s.spoolDir, SESSION_FILE)}: ${(err as Error).message}`,
+        'SrsMediaWarning',
+      );
+    }
+  }
+
+  /** Records a pause/resume of `legIds` (all when empty) at `at` in the session file. */
+  private notePause(recordingId: string, legIds: readonly string[], paused: boolean, at: number): void {
+    const s = this.sessions.get(recordingId);
+    if (!s) return;
+    const pauses = (s.meta.pauses ??= []);
+    const ids = legIds.length > 0 ? legIds : s.meta.legs.map((l) => l.legId);
+    let changed = false;
+    for (const legId of ids) {
+      const open = pauses.find((p) => p.legId === legId && p.to === null);
+      if (paused && !open) {
+        pauses.push({ legId, from: at, to: null });
+        changed = true;
+      } else if (!paused && open) {
+        open.to = at;
+        changed = true;
+      }
+    }
+    if (changed) this.saveMeta(s);
   }
 
   closeSession(recordingId: string): SessionStats | undefined {
@@ -471,13 +597,19 @@ class NativeMediaEngine implements MediaEngine {
   }
 
   pause(recordingId: string, legIds: readonly string[] = []): boolean {
-    if (this.closed) return false;
-    return this.native.setPaused(recordingId, legIds, true);
+    return this.setPaused(recordingId, legIds, true);
   }
 
   resume(recordingId: string, legIds: readonly string[] = []): boolean {
+    return this.setPaused(recordingId, legIds, false);
+  }
+
+  private setPaused(recordingId: string, legIds: readonly string[], paused: boolean): boolean {
     if (this.closed) return false;
-    return this.native.setPaused(recordingId, legIds, false);
+    const at = this.native.setPaused(recordingId, legIds, paused);
+    if (at === false) return false;
+    this.notePause(recordingId, legIds, paused, at);
+    return true;
   }
 
   onEvents(listener: (events: MediaEvent[]) => void): void {

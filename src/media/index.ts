@@ -5,7 +5,9 @@ export {
   loadMediaEngine,
   MediaEngineLoadError,
   mixSpool,
+  pausedSpans,
   PortInUseError,
+  readPausedSpans,
   SESSION_FILE,
   spoolFilePath,
 } from './engine.js';

@@ -3,6 +3,7 @@ import PgBoss from 'pg-boss';
 import type { Logger } from '../log.js';
 import type { MediaEngine } from '../media/types.js';
 import type { Database } from '../store/db.js';
+import { groupCommit } from '../store/recordings.js';
 import type { Mp3Options } from './artifacts.js';
 import { finalizeRecording, type FinalizeContext } from './finalize.js';
 import {
@@ -17,8 +18,16 @@ import { hookDocument, postWebhook, runHookCommand, type HookOptions } from './h
 import { purgeOnce, type RetentionPolicy } from './retention.js';
 
 export { ensureKeyPair, loadPrivateKey, KeyPassphraseError, type KeyPairInfo, type KeyType } from './keys.js';
-export { artifactDir, finalizeRecording, spoolDirOf, type FinalizeStep } from './finalize.js';
+export {
+  artifactDir,
+  finalizeRecording,
+  spoolDirOf,
+  type AudioOutput,
+  type FinalizeStep,
+  type PauseMode,
+} from './finalize.js';
 export { purgeOnce, policyMs, effectivePolicy, type RetentionPolicy } from './retention.js';
+export { wipeDir } from './artifacts.js';
 export type { HookOptions, HookDocument } from './hooks.js';
 
 /**
@@ -49,12 +58,23 @@ export interface PipelineOptions {
   pollingIntervalSeconds?: number;
   /** Test hook, see FinalizeContext.afterStep. */
   afterStep?: FinalizeContext['afterStep'];
+  /**
+   * Live calls first: while this says so (calls arriving fast), a job waits before it starts, up to
+   * maxYieldSeconds (default 60), so that mixing, encoding and encryption do not take the CPU
+   * that answering and recording need. Recording now and converting later loses nothing: the
+   * spool is on disk and the job is durable.
+   */
+  yieldWhile?: () => boolean;
+  maxYieldSeconds?: number;
   /** User hooks after a recording is stored (none when both are unset). */
   hooks?: HookOptions;
   /** Retention purge (none when absent or everything is `keep`). */
   retention?: RetentionPolicy & { intervalSeconds: number };
   /** How often this node looks for jobs orphaned by a dead node (default 10 s). */
   orphanCheckSeconds?: number;
+  /** Audio files per recording (config media.outputs) and the pause mode (media.pauseMode). */
+  outputs?: FinalizeContext['outputs'];
+  pauseMode?: FinalizeContext['pauseMode'];
 }
 
 export interface Pipeline {
@@ -73,9 +93,19 @@ interface FinalizeJob {
 export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   const log = o.log.child({ part: 'pipeline' });
   const pool = o.db.pool;
+  /** pg-boss's statements in flight: a worker's fetch can return a job after stop() began. */
+  const pgBossQueries = new Set<Promise<unknown>>();
   const boss = new PgBoss({
     // Share the catalogue's pool: no second set of connections, and the same database either way.
-    db: { executeSql: (text, values) => pool.query(text, values) },
+    db: {
+      executeSql: (text, values) => {
+        const q = pool.query(text, values);
+        pgBossQueries.add(q);
+        const forget = (): void => void pgBossQueries.delete(q);
+        q.then(forget, forget);
+        return q;
+      },
+    },
     schema: 'pgboss',
     schedule: false,
     supervise: true,
@@ -111,6 +141,8 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     },
     chain: o.db.chain,
     afterStep: o.afterStep,
+    outputs: o.outputs,
+    pauseMode: o.pauseMode,
   };
 
   // This node's liveness lock: jobs it runs are recorded under its key, and a node whose lock is
@@ -151,6 +183,19 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   };
 
   const workerIds: string[] = [];
+  /** Set by stop(): a job waiting for live calls to calm down stops waiting. */
+  let stopping = false;
+  /** Finalize handlers running now: stop() lets them finish before the database closes. */
+  const running = new Set<Promise<unknown>>();
+  const track =
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+    (...args: A): Promise<R> => {
+      const p = fn(...args);
+      running.add(p);
+      const forget = (): void => void running.delete(p);
+      p.then(forget, forget);
+      return p;
+    };
   for (let i = 0; i < o.concurrency; i++) {
     // pg-boss sleeps out the rest of its polling interval after a job that took less than that;
     // with work queued that idles the worker, so a worker that just ran a job wakes itself.
@@ -158,11 +203,13 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     self.id = await boss.work<FinalizeJob>(
       FINALIZE_QUEUE,
       { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: o.pollingIntervalSeconds ?? 2 },
-      async ([job]) => {
+      track(async ([job]: PgBoss.JobWithMetadata<FinalizeJob>[]) => {
         if (!job) return;
         if (self.id) boss.notifyWorker(self.id);
         const id = job.data.recordingId;
         if (lease) await recordRun(pool, id, lease.nodeKey);
+        const yieldUntil = Date.now() + (o.maxYieldSeconds ?? 60) * 1000;
+        while (!stopping && o.yieldWhile?.() && Date.now() < yieldUntil) await sleep(250);
         try {
           const outcome = await finalizeRecording(ctx, id);
           await queueHook(id);
@@ -181,7 +228,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
           }
           throw err;
         }
-      },
+      }),
     );
     workerIds.push(self.id);
   }
@@ -249,34 +296,76 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   }
   for (const t of timers) t.unref();
 
-  let stopped: Promise<void> | undefined;
-  return {
-    async enqueueFinalize(recordingId) {
-      // The id makes a second enqueue a no-op; retry settings travel with the job (the queue's are
-      // fixed when it is first created).
+  const enqueueOne = async (recordingId: string): Promise<void> => {
+    // The id makes a second enqueue a no-op; retry settings travel with the job (the queue's are
+    // fixed when it is first created).
+    const { retryLimit, retryDelay, retryBackoff, expireInSeconds } = queue;
+    const id = await boss.send(
+      FINALIZE_QUEUE,
+      { recordingId },
+      { id: recordingId, retryLimit, retryDelay, retryBackoff, expireInSeconds },
+    );
+    if (id) {
+      log.debug({ recordingId }, 'finalize queued');
+    } else {
+      // Already known: if its last attempt failed (e.g. an operator retries after fixing the
+      // cause), give it one more attempt; queued, active or completed jobs are left alone.
+      const job = await boss.getJobById(FINALIZE_QUEUE, recordingId);
+      if (job?.state === 'failed') {
+        await boss.retry(FINALIZE_QUEUE, recordingId);
+        log.info({ recordingId }, 'failed finalize queued again');
+      }
+    }
+    for (const w of workerIds) boss.notifyWorker(w);
+  };
+  // Calls ending together (bench:cps: hundreds a second) are queued in one insert, with the same
+  // once-only and failed-gets-another-attempt rules as one by one.
+  const enqueueBatched = groupCommit<string>(
+    async (ids) => {
       const { retryLimit, retryDelay, retryBackoff, expireInSeconds } = queue;
-      const id = await boss.send(
-        FINALIZE_QUEUE,
-        { recordingId },
-        { id: recordingId, retryLimit, retryDelay, retryBackoff, expireInSeconds },
+      await boss.insert(
+        ids.map((id) => ({
+          id,
+          name: FINALIZE_QUEUE,
+          data: { recordingId: id },
+          retryLimit,
+          retryDelay,
+          retryBackoff,
+          expireInSeconds,
+        })),
       );
-      if (id) {
-        log.debug({ recordingId }, 'finalize queued');
-      } else {
-        // Already known: if its last attempt failed (e.g. an operator retries after fixing the
-        // cause), give it one more attempt; queued, active or completed jobs are left alone.
-        const job = await boss.getJobById(FINALIZE_QUEUE, recordingId);
-        if (job?.state === 'failed') {
-          await boss.retry(FINALIZE_QUEUE, recordingId);
-          log.info({ recordingId }, 'failed finalize queued again');
-        }
+      const failed = await pool.query<{ id: string }>(
+        `SELECT id::text FROM pgboss.job WHERE name = $1 AND id = ANY($2::uuid[]) AND state = 'failed'`,
+        [FINALIZE_QUEUE, ids],
+      );
+      for (const { id } of failed.rows) {
+        await boss.retry(FINALIZE_QUEUE, id);
+        log.info({ recordingId: id }, 'failed finalize queued again');
       }
       for (const w of workerIds) boss.notifyWorker(w);
+      return ids.map(() => undefined);
     },
+    enqueueOne,
+    { lingerMs: 50 },
+  );
+
+  let stopped: Promise<void> | undefined;
+  return {
+    enqueueFinalize: (recordingId) => enqueueBatched(recordingId),
     stop() {
+      stopping = true;
       for (const t of timers) clearInterval(t);
       stopped ??= boss
         .stop({ graceful: true, wait: true, close: false, timeout: 30_000 })
+        .then(async () => {
+          // pg-boss's stop does not wait for a fetch in flight, whose job then starts, nor for
+          // the complete/fail it sends (unawaited) after a handler: both would hit the closed
+          // pool and fail unhandled. Wait until none of ours and none of its are left.
+          const deadline = Date.now() + 30_000;
+          while ((running.size > 0 || pgBossQueries.size > 0) && Date.now() < deadline) {
+            await sleep(50);
+          }
+        })
         .finally(() => lease?.close());
       return stopped;
     },

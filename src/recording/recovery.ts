@@ -5,19 +5,32 @@
  * where the spool ends, flagged interrupted, and handed to the post-call jobs like any other call.
  *
  * Runs before the SIP application connects, so no call of this process can be in that state yet.
+ * Then every other spool directory is sorted out (sweepSpools): stored ones wiped, ones with no
+ * catalogue row catalogued as interrupted recordings or moved aside, never deleted.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { SESSION_FILE, summarizeSpoolDir, type SessionFile } from '../media/index.js';
 import type { RecordingsRepository } from '../store/recordings.js';
+import type { StreamRecord } from '../store/types.js';
 import type { FinalizeQueuePort } from './types.js';
 
 export interface RecoveryOptions {
-  store: Pick<RecordingsRepository, 'listIdsByState' | 'get' | 'markInterrupted' | 'markFailed'>;
+  store: Pick<
+    RecordingsRepository,
+    'listIdsByState' | 'get' | 'markInterrupted' | 'markFailed' | 'create' | 'addEvents'
+  >;
   finalize: FinalizeQueuePort;
   dataDir: string;
   log: Logger;
+  /** Overwrites and removes a directory of plaintext audio (the pipeline's wipeDir). */
+  wipeDir: (dir: string) => Promise<void>;
+  /**
+   * A spool with no catalogue row whose files changed less than this long ago is left for the
+   * next start (it may be a call another node is opening on shared storage). Default 30 s.
+   */
+  orphanMinAgeMs?: number;
 }
 
 export interface RecoveryOutcome {
@@ -27,6 +40,12 @@ export interface RecoveryOutcome {
   skipped: string[];
   /** Marked failed (the spool is unreadable). */
   failed: string[];
+  /** Spools of recordings already stored (the wipe after storing was interrupted): wiped now. */
+  wipedSpools: string[];
+  /** Spools with audio but no catalogue row: catalogued as interrupted recordings and queued. */
+  adopted: string[];
+  /** Spools with no catalogue row and no usable audio: moved to `<dataDir>/spool-orphans/`. */
+  movedAside: string[];
 }
 
 /** What an interrupted recording's catalogue row says about its media (the counters died with it). */
@@ -45,7 +64,14 @@ async function readSessionFile(spoolDir: string): Promise<SessionFile | undefine
 
 export async function recoverInterruptedRecordings(o: RecoveryOptions): Promise<RecoveryOutcome> {
   const log = o.log.child({ part: 'recovery' });
-  const out: RecoveryOutcome = { recovered: [], skipped: [], failed: [] };
+  const out: RecoveryOutcome = {
+    recovered: [],
+    skipped: [],
+    failed: [],
+    wipedSpools: [],
+    adopted: [],
+    movedAside: [],
+  };
   const ids = await o.store.listIdsByState('recording');
   for (const id of ids) {
     const rec = await o.store.get(id);
@@ -92,6 +118,149 @@ export async function recoverInterruptedRecordings(o: RecoveryOptions): Promise<
       out.failed.push(id);
     }
   }
-  if (ids.length > 0) log.info({ ...out, found: ids.length }, 'startup recovery done');
+  await sweepSpools(o, log, out);
+  const acted = ids.length + out.wipedSpools.length + out.adopted.length + out.movedAside.length;
+  if (acted > 0) log.info({ ...out, found: ids.length }, 'startup recovery done');
   return out;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Latest modification time of a directory and the files in it (ms). */
+async function lastChange(dir: string): Promise<number> {
+  let latest = (await stat(dir)).mtimeMs;
+  for (const name of await readdir(dir)) {
+    const st = await stat(join(dir, name)).catch(() => undefined);
+    if (st) latest = Math.max(latest, st.mtimeMs);
+  }
+  return latest;
+}
+
+/**
+ * Every spool directory left after recovery: one whose recording is stored (finalize finished, the
+ * wipe did not) is wiped; one with no catalogue row (the row could not be written, or the
+ * catalogue was restored from an older backup) is never deleted: with audio it becomes an
+ * interrupted recording like any other (catalogued, encrypted, flagged), without it is moved aside.
+ * Spools of recordings in any other state belong to the pipeline (or to recovery above).
+ */
+async function sweepSpools(o: RecoveryOptions, log: Logger, out: RecoveryOutcome): Promise<void> {
+  const root = join(o.dataDir, 'spool');
+  let names: string[];
+  try {
+    names = await readdir(root);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  for (const name of names.sort()) {
+    const dir = join(root, name);
+    const isDir = await stat(dir).then(
+      (st) => st.isDirectory(),
+      () => false,
+    );
+    if (!isDir) continue;
+    try {
+      const rec = UUID.test(name) ? await o.store.get(name) : undefined;
+      if (rec) {
+        // Stored, or already purged by retention: the spool's plaintext must not outlive it.
+        if (rec.state !== 'stored' && rec.state !== 'purged') continue;
+        await o.wipeDir(dir);
+        log.warn(
+          { recordingId: name, spoolDir: dir },
+          `spool of an already ${rec.state} recording was left behind (interrupted cleanup): wiped`,
+        );
+        out.wipedSpools.push(name);
+        continue;
+      }
+      const age = Date.now() - (await lastChange(dir));
+      if (age < (o.orphanMinAgeMs ?? 30_000)) {
+        log.warn(
+          { spoolDir: dir, ageMs: Math.round(age) },
+          'spool with no catalogue row changed moments ago: left for the next start',
+        );
+        continue;
+      }
+      if (await adoptOrphan(o, name, dir, log)) out.adopted.push(name);
+      else {
+        await moveAside(o, name, dir, log);
+        out.movedAside.push(name);
+      }
+    } catch (err) {
+      log.error({ spoolDir: dir, err }, 'could not sort out a leftover spool directory; left as it is');
+    }
+  }
+}
+
+/** Catalogues an orphan spool holding audio as an interrupted recording. False when it holds none. */
+async function adoptOrphan(o: RecoveryOptions, id: string, dir: string, log: Logger): Promise<boolean> {
+  if (!UUID.test(id)) return false;
+  const summary = await summarizeSpoolDir(dir).catch(() => undefined);
+  if (!summary || summary.endSamples === 0) return false;
+  const session = await readSessionFile(dir);
+  const durationMs = (summary.endSamples * 1000) / 8000;
+  // Without session.json, the last write (about when the audio ended) dates it.
+  const t0 = session?.t0 ?? (await lastChange(dir)) - durationMs;
+  const streams: StreamRecord[] = summary.legs.map((l) => {
+    const leg = session?.legs?.find((x) => x.legId === l.legId);
+    const codec = Object.values(leg?.payloadTypes ?? {}).find((k) => k === 'PCMU' || k === 'PCMA') ?? 'PCMU';
+    return { label: l.legId, streamId: null, legId: l.legId, codec, port: leg?.port ?? 0 };
+  });
+  await o.store.create({
+    id,
+    sessionId: null,
+    callId: `unknown (orphan spool ${id})`,
+    srcAddress: 'unknown',
+    startedAt: new Date(t0),
+    participants: [],
+    streams,
+    metadataXml: null,
+  });
+  const stats: InterruptedMediaStats & { orphanSpool: true } = {
+    interrupted: true,
+    orphanSpool: true,
+    legs: summary.legs.map((l) => ({
+      legId: l.legId,
+      samples: l.samples,
+      endMs: (l.endSamples * 1000) / 8000,
+      truncatedSpool: l.truncated,
+    })),
+  };
+  await o.store.markInterrupted(id, new Date(t0 + durationMs), durationMs, stats);
+  await o.store.addEvents(id, [
+    {
+      at: new Date(),
+      type: 'orphan-spool-recovered',
+      detail: {
+        reason: 'spool found at start with no catalogue row; call metadata unknown',
+        spoolDir: dir,
+        legs: stats.legs.length,
+        durationMs,
+      },
+    },
+  ]);
+  await o.finalize.enqueueFinalize(id);
+  log.error(
+    { recordingId: id, spoolDir: dir, durationMs, legs: stats.legs },
+    'spool with no catalogue row holds audio: catalogued as an interrupted recording (call metadata unknown) and queued for finalizing',
+  );
+  return true;
+}
+
+/** Moves an orphan spool without usable audio to `<dataDir>/spool-orphans/` (never deleted). */
+async function moveAside(o: RecoveryOptions, name: string, dir: string, log: Logger): Promise<void> {
+  const asideRoot = join(o.dataDir, 'spool-orphans');
+  await mkdir(asideRoot, { recursive: true, mode: 0o750 });
+  let dest = join(asideRoot, name);
+  if (
+    await stat(dest).then(
+      () => true,
+      () => false,
+    )
+  )
+    dest = `${dest}.${Date.now()}`;
+  await rename(dir, dest);
+  log.error(
+    { spoolDir: dir, movedTo: dest },
+    'spool with no catalogue row and no usable audio: moved aside for an operator to inspect',
+  );
 }

@@ -33,7 +33,11 @@ export interface NewRecording {
 }
 
 export interface RecordingFile {
-  kind: 'mp3' | 'wav';
+  /**
+   * `wav` (the mono mix) and `mp3`; by configuration (SRS_OUTPUTS) also `stereo` (a stereo WAV,
+   * one party per channel) and `leg<N>` (one stream's own WAV).
+   */
+  kind: 'mp3' | 'wav' | 'stereo' | `leg${number}`;
   /** Path of the encrypted artifact relative to the data directory (recordings/YYYY/MM/DD/<id>.<kind>.gpg). */
   path: string;
   /** Size of the encrypted file. */

@@ -9,11 +9,12 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { cp, mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SRS_BIN, run, startTestServer, type TestServer } from '../helpers/server.js';
 import { gpgDecrypt } from '../helpers/gpg.js';
-import { decodeUlawWav, parseWav, tone, toneLevelDb } from '../helpers/audio.js';
+import { decodeUlaw, decodeUlawWav, parseWav, tone, toneLevelDb } from '../helpers/audio.js';
 import { sendRtpStream } from '../helpers/rtp.js';
 
 interface ListedRecording {
@@ -183,8 +184,29 @@ describe(
       await first.stop('SIGKILL');
       sip.close();
 
-      // Restart on the same data directory (new SIP/HTTP/RTP ports; the old senders run into the void).
-      const second = await startTestServer({}, first.dataDir);
+      // Leftover spools without a catalogue row (as after a lost row or a catalogue restored from an
+      // older backup): a copy of the killed call's spool under a new id, and one holding no audio.
+      // Dated back, so startup does not take them for a call another node is opening right now.
+      const spoolRoot = join(first.dataDir, 'spool');
+      const [liveSpool] = await readdir(spoolRoot);
+      assert.ok(liveSpool, 'the killed call left its spool');
+      const orphanId = randomUUID();
+      const emptyId = randomUUID();
+      await cp(join(spoolRoot, liveSpool), join(spoolRoot, orphanId), { recursive: true });
+      await mkdir(join(spoolRoot, emptyId));
+      await writeFile(
+        join(spoolRoot, emptyId, 'leg0.spool'),
+        Buffer.from('SRSPOOL1\x40\x1f\0\0\0\0\0\0', 'latin1'),
+      );
+      const past = new Date(Date.now() - 120_000);
+      for (const id of [orphanId, emptyId]) {
+        for (const f of await readdir(join(spoolRoot, id))) await utimes(join(spoolRoot, id, f), past, past);
+        await utimes(join(spoolRoot, id), past, past);
+      }
+
+      // Restart on the same data directory (new SIP/HTTP/RTP ports; the old senders run into the void),
+      // now making the stereo and per-leg files too.
+      const second = await startTestServer({ SRS_OUTPUTS: 'mono,stereo,legs' }, first.dataDir);
       servers.push(second);
       await second.waitFor(/SIPREC recording server ready/, 90000);
       // Times from the senders' own clocks (a loaded machine delays timers, not the RTP schedule).
@@ -243,6 +265,52 @@ describe(
         `bob still there at ${(lastKept / 1000).toFixed(2)} s`,
       );
       assert.ok(pcm.length / 8 >= lastKept, `WAV holds ${pcm.length / 8} ms`);
+
+      // SRS_OUTPUTS on the real server: stereo with alice left and bob right, one file per leg.
+      assert.deepEqual(rec.files.map((f) => f.kind).sort(), ['leg0', 'leg1', 'mp3', 'stereo', 'wav']);
+      const decrypt = (path: string) =>
+        gpgDecrypt(
+          join(second.dataDir, 'keys', 'private.asc'),
+          second.passphrase,
+          join(second.dataDir, path),
+        );
+      const stereo = parseWav(await decrypt(rec.files.find((f) => f.kind === 'stereo')?.path as string));
+      assert.equal(stereo.channels, 2);
+      const chan = (c: number) => decodeUlaw(Buffer.from(stereo.data.filter((_, i) => i % 2 === c)));
+      const [left, right] = [chan(0), chan(1)];
+      const both: [number, number] = [a + bobAfterMs + 200, a + lastKept - 100];
+      assert.ok(
+        toneLevelDb(left, ...both, 440) > -1 && toneLevelDb(left, ...both, 1000) < -30,
+        'left: alice',
+      );
+      assert.ok(
+        toneLevelDb(right, ...both, 1000) > -1 && toneLevelDb(right, ...both, 440) < -30,
+        'right: bob',
+      );
+      const leg1 = decodeUlawWav(await decrypt(rec.files.find((f) => f.kind === 'leg1')?.path as string));
+      assert.ok(toneLevelDb(leg1, ...both, 1000) > -1 && toneLevelDb(leg1, ...both, 440) < -30, 'leg1: bob');
+
+      // The orphan spool with audio became an interrupted recording of its own; the empty one was
+      // moved aside, not deleted; no spool is left behind.
+      let orphan: ListedRecording | undefined;
+      for (
+        const until = Date.now() + 60000;
+        Date.now() < until;
+        await new Promise((r) => setTimeout(r, 500))
+      ) {
+        orphan = (await listRecordings(second)).find((r) => r.id === orphanId);
+        if (orphan?.state === 'stored') break;
+      }
+      assert.equal(orphan?.state, 'stored', `orphan: ${JSON.stringify(orphan)}`);
+      assert.equal(orphan?.interrupted, true);
+      assert.match(orphan?.callId ?? '', /orphan spool/);
+      const orphanWav = decodeUlawWav(
+        await decrypt(orphan?.files.find((f) => f.kind === 'wav')?.path as string),
+      );
+      assert.ok(toneLevelDb(orphanWav, a + 200, a + 800, 440) > -1, "the orphan holds alice's audio");
+      assert.match(second.output(), /spool with no catalogue row holds audio: catalogued/);
+      assert.deepEqual(await readdir(join(second.dataDir, 'spool-orphans')), [emptyId]);
+      assert.deepEqual(await readdir(spoolRoot), []);
     });
   },
 );

@@ -177,6 +177,7 @@ describe('native engine and TypeScript reference agree byte for byte', () => {
       let paused = 0;
       let dtmf = 0;
       let jittered = 0;
+      let cutCases = 0;
       for (let c = 0; c < CASES; c++) {
         const seed = 0x5eed0000 + c;
         const rnd = prng(seed);
@@ -224,6 +225,26 @@ describe('native engine and TypeScript reference agree byte for byte', () => {
           mixSpoolsToWav(refSpools, stereo).equals(await readFile(stereoPath)),
           `case ${c}: stereo WAV bytes differ`,
         );
+        // Pause "cut" mode: random timeline intervals (overlapping, unsorted, past the end) left out.
+        const total = nativeWav.readUInt32LE(46); // fact chunk: samples
+        const cuts: [number, number][] = [];
+        for (let k = Math.floor(rnd() * 4); k > 0; k--) {
+          const from = Math.floor(rnd() * (total + 400));
+          cuts.push([from, from + Math.floor(rnd() * 4000)]);
+        }
+        const cutPath = join(spoolDir, 'cut.wav');
+        await mixSpool({
+          spoolDir,
+          wavPath: cutPath,
+          channels: stereo.map((ch) => ch.map((i) => `leg${i}`)),
+          cut: cuts,
+        });
+        const refCut = mixSpoolsToWav(refSpools, stereo, cuts);
+        assert.ok(
+          refCut.equals(await readFile(cutPath)),
+          `case ${c} (cuts ${JSON.stringify(cuts)}): cut WAV bytes differ`,
+        );
+        if (cuts.length > 0) cutCases++;
         const lastLeg = legs - 1;
         const legPath = join(spoolDir, 'one-leg.wav');
         await mixSpool({ spoolDir, wavPath: legPath, channels: [[`leg${lastLeg}`]] });
@@ -234,6 +255,7 @@ describe('native engine and TypeScript reference agree byte for byte', () => {
       }
       // The generator really produced the impairments it is meant to cover.
       assert.ok(packets > 5000, `packets ${packets}`);
+      assert.ok(cutCases > 50, `cases with cuts ${cutCases}`);
       assert.ok(lost > 0 && late > 0 && dup > 0, `lost ${lost} late ${late} duplicates ${dup}`);
       assert.ok(ssrcChanges > 0 && reanchors > 0, `ssrc changes ${ssrcChanges} reanchors ${reanchors}`);
       assert.ok(

@@ -2,14 +2,15 @@
 // files written by the native engine's leg logic, with an in-memory catalogue. The end-to-end proof
 // with kill -9 of the real server is test/e2e/crash-recovery.test.ts.
 import assert from 'node:assert/strict';
-import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { simulateLegNative } from '../../src/media/engine.js';
 import { recoverInterruptedRecordings, type InterruptedMediaStats } from '../../src/recording/recovery.js';
-import type { RecordingRow, RecordingState } from '../../src/store/types.js';
+import { wipeDir } from '../../src/pipeline/artifacts.js';
+import type { EventRecord, NewRecording, RecordingRow, RecordingState } from '../../src/store/types.js';
 import { buildRtp } from '../helpers/rtp.js';
 import { createLogger } from '../../src/log.js';
 
@@ -40,6 +41,20 @@ function spoolLeg(dir: string, legId: string, start: number, packets: number): v
     data: buildRtp({ pt: 0, seq: i, ts: 1000 + i * 160, ssrc: 5, payload: Buffer.alloc(160, 0x10) }),
   }));
   simulateLegNative(join(dir, `${legId}.spool`), { 0: 'PCMU' }, ops);
+}
+
+/** The catalogue's create and addEvents over an in-memory map. */
+function creating(rows: Map<string, RecordingRow>) {
+  return {
+    create: async (r: NewRecording) => {
+      if (rows.has(r.id)) throw new Error(`duplicate ${r.id}`);
+      rows.set(r.id, { ...row(r.id, 'recording', r.startedAt), ...r, events: [] });
+    },
+    addEvents: async (id: string, events: EventRecord[]) => {
+      const r = rows.get(id) as RecordingRow;
+      rows.set(id, { ...r, events: [...(r.events ?? []), ...events] });
+    },
+  };
 }
 
 describe('startup recovery of interrupted recordings', () => {
@@ -93,6 +108,7 @@ describe('startup recovery of interrupted recordings', () => {
         rows.set(id, { ...r, state: 'failed', error });
         calls.push(`failed ${id}`);
       },
+      ...creating(rows),
     };
     const queued: string[] = [];
     const out = await recoverInterruptedRecordings({
@@ -100,6 +116,7 @@ describe('startup recovery of interrupted recordings', () => {
       finalize: { enqueueFinalize: async (id) => void queued.push(id) },
       dataDir,
       log: createLogger('silent'),
+      wipeDir,
     });
     assert.deepEqual(out.recovered.sort(), [ids.good, ids.torn].sort());
     assert.deepEqual(out.skipped, [ids.foreign]);
@@ -127,5 +144,110 @@ describe('startup recovery of interrupted recordings', () => {
     assert.match(rows.get(ids.corrupt)?.error ?? '', /could not be recovered: .*spool/);
     assert.equal(rows.get(ids.stored)?.interrupted, false);
     assert.equal(calls.filter((c) => c.startsWith('interrupted')).length, 2);
+  });
+  it('sweeps leftover spools: wipes stored ones, catalogues orphans with audio, moves the rest aside', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'srs-orphans-'));
+    const spool = (name: string) => join(root, 'spool', name);
+    const t0 = Date.UTC(2026, 0, 3, 4, 5, 6);
+    const ids = {
+      stored: '00000000-0000-4000-8000-0000000000a1',
+      processing: '00000000-0000-4000-8000-0000000000a2',
+      orphan: '00000000-0000-4000-8000-0000000000a3',
+      silent: '00000000-0000-4000-8000-0000000000a4',
+      purged: '00000000-0000-4000-8000-0000000000a5',
+    };
+    const rows = new Map<string, RecordingRow>([
+      [ids.stored, row(ids.stored, 'stored', new Date(t0))],
+      [ids.processing, row(ids.processing, 'processing', new Date(t0))],
+      [ids.purged, row(ids.purged, 'purged', new Date(t0))],
+    ]);
+    // Purged by retention, its spool somehow left: its audio must not outlive the retention.
+    await mkdir(spool(ids.purged), { recursive: true });
+    spoolLeg(spool(ids.purged), 'leg0', 0, 5);
+    // Stored, but the wipe after storing never ran: plaintext audio left behind.
+    await mkdir(spool(ids.stored), { recursive: true });
+    spoolLeg(spool(ids.stored), 'leg0', 0, 50);
+    await writeFile(join(spool(ids.stored), 'mix.wav'), Buffer.alloc(1000, 0x55));
+    // Processing: the pipeline's business, left alone.
+    await mkdir(spool(ids.processing), { recursive: true });
+    spoolLeg(spool(ids.processing), 'leg0', 0, 10);
+    // No catalogue row, 2 s of audio on two legs and a session file.
+    await mkdir(spool(ids.orphan), { recursive: true });
+    await writeFile(
+      join(spool(ids.orphan), 'session.json'),
+      JSON.stringify({
+        version: 1,
+        recordingId: ids.orphan,
+        t0,
+        sampleRate: 8000,
+        legs: [
+          { legId: 'leg0', port: 20000, payloadTypes: { 0: 'PCMU' }, spool: 'leg0.spool' },
+          { legId: 'leg1', port: 20002, payloadTypes: { 8: 'PCMA' }, spool: 'leg1.spool' },
+        ],
+      }),
+    );
+    spoolLeg(spool(ids.orphan), 'leg0', 0, 100);
+    spoolLeg(spool(ids.orphan), 'leg1', 8000, 25);
+    // No catalogue row and no audio (the row could not be written before any RTP came).
+    await mkdir(spool(ids.silent), { recursive: true });
+    spoolLeg(spool(ids.silent), 'leg0', 0, 0);
+    // Not a recording id at all.
+    await mkdir(spool('junk'), { recursive: true });
+    await writeFile(join(spool('junk'), 'note.txt'), 'keep me');
+
+    const queued: string[] = [];
+    const store = {
+      listIdsByState: async (state: RecordingState) =>
+        [...rows.values()].filter((r) => r.state === state).map((r) => r.id),
+      get: async (id: string) => rows.get(id),
+      markInterrupted: async (id: string, endedAt: Date, durationMs: number, mediaStats: unknown) => {
+        const r = rows.get(id) as RecordingRow;
+        rows.set(id, { ...r, endedAt, durationMs, mediaStats, interrupted: true });
+      },
+      markFailed: async () => assert.fail('nothing fails here'),
+      ...creating(rows),
+    };
+    const opts = {
+      store,
+      finalize: { enqueueFinalize: async (id: string) => void queued.push(id) },
+      dataDir: root,
+      log: createLogger('silent'),
+      wipeDir,
+    };
+    // Just written: orphans may be a call another node is opening; only the stored spool goes.
+    const first = await recoverInterruptedRecordings({ ...opts, orphanMinAgeMs: 60_000 });
+    assert.deepEqual(first.wipedSpools, [ids.stored, ids.purged]);
+    assert.deepEqual([first.adopted, first.movedAside], [[], []]);
+    await assert.rejects(stat(spool(ids.stored)), { code: 'ENOENT' });
+    await assert.rejects(stat(spool(ids.purged)), { code: 'ENOENT' });
+    assert.ok((await stat(spool(ids.orphan))).isDirectory());
+
+    const out = await recoverInterruptedRecordings({ ...opts, orphanMinAgeMs: 0 });
+    assert.deepEqual(out.wipedSpools, []);
+    assert.deepEqual(out.adopted, [ids.orphan]);
+    assert.deepEqual(out.movedAside.sort(), [ids.silent, 'junk'].sort());
+    assert.deepEqual(queued, [ids.orphan]);
+    // The orphan is now a catalogued interrupted recording, its spool in place for the pipeline.
+    const adopted = rows.get(ids.orphan) as RecordingRow;
+    assert.equal(adopted.state, 'recording');
+    assert.equal(adopted.interrupted, true);
+    assert.equal(adopted.startedAt.getTime(), t0);
+    assert.equal(adopted.durationMs, 2000);
+    assert.deepEqual(
+      adopted.streams.map((x) => [x.legId, x.codec, x.port]),
+      [
+        ['leg0', 'PCMU', 20000],
+        ['leg1', 'PCMA', 20002],
+      ],
+    );
+    assert.equal(adopted.events?.[0]?.type, 'orphan-spool-recovered');
+    assert.ok((await readdir(spool(ids.orphan))).includes('leg0.spool'));
+    // Nothing without a row was deleted: moved aside whole.
+    assert.deepEqual((await readdir(join(root, 'spool-orphans'))).sort(), [ids.silent, 'junk'].sort());
+    assert.equal(await readFile(join(root, 'spool-orphans', 'junk', 'note.txt'), 'utf8'), 'keep me');
+    assert.ok((await readdir(join(root, 'spool-orphans', ids.silent))).includes('leg0.spool'));
+    assert.ok((await stat(spool(ids.processing))).isDirectory(), 'processing: left to the pipeline');
+    assert.deepEqual((await readdir(join(root, 'spool'))).sort(), [ids.orphan, ids.processing].sort());
+    await rm(root, { recursive: true, force: true });
   });
 });

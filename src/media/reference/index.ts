@@ -10,7 +10,14 @@ export { ALAW_TO_ULAW, alawToLinear, linearToUlaw, ULAW_DECODE, ulawToLinear } f
 export { parseRtp, type RtpPacket, type RtpParse } from './rtp.js';
 export { SpoolBufferRef, MAX_RECORD_SAMPLES } from './spool-buffer.js';
 export { LegReceiverRef, type LegCountersRef, type LegEventRef } from './leg.js';
-export { legTimeline, mixLength, mixSpoolsToWav, ulawWavHeader, WAV_HEADER_SIZE } from './mixer.js';
+export {
+  keptPositions,
+  legTimeline,
+  mixLength,
+  mixSpoolsToWav,
+  ulawWavHeader,
+  WAV_HEADER_SIZE,
+} from './mixer.js';
 
 /**
  * A datagram arriving at `at` (samples since t0); `pause`/`resume` of the leg at `at`; or, with
