@@ -3,7 +3,9 @@
  *
  * Starts `srs serve` (embedded edge, drachtio-srf app, native engine, embedded Postgres) in a
  * fresh data directory, then runs SIPp with sip-scenarios/siprec-load.xml (one PCMU stream, 2 s of
- * RTP, BYE) at each rate of a ladder for a fixed duration. A rate passes when SIPp reports zero
+ * RTP from SIPp's rtp_stream, BYE) at each rate of a ladder for a fixed duration. The server runs
+ * with its defaults apart from one pipeline worker, so post-call jobs wait while calls arrive
+ * (SRS_PIPELINE_YIELD_CPS) and run after the step. A rate passes when SIPp reports zero
  * failed calls and every call has a catalogue row that ended with RTP received (the count of
  * calls with at least 90 % of their 100 packets is printed beside it), with setup p99 under 2 s.
  * Prints, per rate: calls, failures, setup latency p50/p99 (INVITE -> 200, SIPp
@@ -11,11 +13,12 @@
  *
  *   npm run bench:cps                       # ladder 50,100,200,300,400,500 cps, 60 s each
  *   npm run bench:cps -- --rates 100,150 --duration 20
+ *   npm run bench:cps -- --rates 200 --duration 20 --cpu-prof /tmp/prof   # V8 profile of the server
  *
  * Bounded: each step stops after its calls (SIPp -m) plus a drain deadline; the ladder stops at
  * the first failing rate.
  */
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -35,6 +38,8 @@ const { values } = parseArgs({
     rates: { type: 'string', default: '50,100,200,300,400,500' },
     duration: { type: 'string', default: '60' },
     keep: { type: 'boolean', default: false },
+    /** Write V8 CPU profiles of the server (node --cpu-prof) into this directory. */
+    'cpu-prof': { type: 'string' },
   },
 });
 const rates = String(values.rates)
@@ -65,6 +70,33 @@ interface Step {
   wallS: number;
 }
 
+/**
+ * node refuses --cpu-prof in NODE_OPTIONS, and the server is spawned by the test helper: a module
+ * preloaded with --import profiles the process through node:inspector and writes a .cpuprofile at
+ * exit (the inspector session is in-thread, so Profiler.stop answers synchronously).
+ */
+async function profilerHook(dir: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, 'profiler-hook.mjs');
+  await writeFile(
+    file,
+    `import { Session } from 'node:inspector';
+import { writeFileSync } from 'node:fs';
+const s = new Session();
+s.connect();
+s.post('Profiler.enable');
+s.post('Profiler.setSamplingInterval', { interval: 500 });
+s.post('Profiler.start');
+process.on('exit', () => {
+  s.post('Profiler.stop', (err, r) => {
+    if (!err) writeFileSync(${JSON.stringify(dir)} + '/srs-' + process.pid + '.cpuprofile', JSON.stringify(r.profile));
+  });
+});
+`,
+  );
+  return file;
+}
+
 /** A fresh server (own data directory and embedded Postgres) per rate, so no step inherits the
  * post-call pipeline backlog of the previous one. */
 async function startServer(): Promise<{ server: TestServer; dataDir: string; db: Database }> {
@@ -76,6 +108,7 @@ async function startServer(): Promise<{ server: TestServer; dataDir: string; db:
       RTP_PORT_MAX: '59999',
       SRS_MAX_SESSIONS: '100000',
       SRS_JOB_CONCURRENCY: '1',
+      ...(values['cpu-prof'] ? { NODE_OPTIONS: `--import=${await profilerHook(values['cpu-prof'])}` } : {}),
     },
     dataDir,
   );
@@ -110,6 +143,9 @@ for (const rate of rates) {
         ...['-r', String(rate), '-m', String(calls), '-l', String(rate * 8 + 100)],
         ...['-cid_str', `${prefix}-%u-%p@bench`, '-trace_rtt', '-rtt_freq', '1'],
         ...['-timeout', `${duration + 60}s`, '-timeout_error', '-nostdin', '-max_socket', '60000'],
+        // SIPp's own socket buffers default to 64 kB: a stall of a few ms at hundreds of calls a
+        // second drops responses in SIPp's kernel buffer, and the call dies waiting for its 200.
+        ...['-buff_size', String(4 * 1024 * 1024)],
         `127.0.0.1:${server.sipPort}`,
       ],
       { cwd: SCENARIOS, timeoutMs: (duration + 90) * 1000 },

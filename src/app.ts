@@ -8,7 +8,7 @@ import { openDatabase, type Database } from './store/db.js';
 import { loadMediaEngine, PortPool } from './media/index.js';
 import type { MediaEngine } from './media/types.js';
 import { ensureKeyPair } from './pipeline/keys.js';
-import { startPipeline, type Pipeline } from './pipeline/index.js';
+import { startPipeline, wipeDir, type Pipeline } from './pipeline/index.js';
 import { RecordingService } from './recording/service.js';
 import { recoverInterruptedRecordings } from './recording/recovery.js';
 import { startHttpServer } from './api/server.js';
@@ -18,7 +18,7 @@ import { loadPrivateKey } from './pipeline/keys.js';
 import { jobStateCounts } from './store/audit.js';
 import { startSipEdge, type SipEdge } from './sip/edge/index.js';
 import { startSiprecApp, type SiprecApp } from './sip/app/index.js';
-import { checkDeliveryConfig, startDelivery } from './delivery/index.js';
+import { checkDeliveryConfig, deliveryStatus, startDelivery } from './delivery/index.js';
 
 /**
  * The composition root: builds every part, wires them, and shuts them down in order (stop taking
@@ -96,13 +96,24 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const engine: MediaEngine = loadMediaEngine({ bindAddress: config.media.bindAddress });
     cleanups.push(() => engine.close());
 
+    // New calls per second (this second or the last), so post-call jobs yield to live calls.
+    const arrivals = { second: 0, count: 0, last: 0 };
+    const callRate = (): number => {
+      const now = Math.floor(Date.now() / 1000);
+      if (now === arrivals.second) return Math.max(arrivals.last, arrivals.count);
+      return now === arrivals.second + 1 ? arrivals.count : 0;
+    };
+    const yieldAbove = config.pipeline.yieldAboveCps;
     const pipeline = await startPipeline({
+      yieldWhile: yieldAbove > 0 ? () => callRate() >= yieldAbove : undefined,
       db,
       mixer: engine,
       dataDir: config.dataDir,
       log,
       concurrency: config.pipeline.concurrency,
       mp3: { bitrateKbps: config.pipeline.mp3Bitrate, sampleRate: config.pipeline.mp3SampleRate },
+      outputs: config.media.outputs,
+      pauseMode: config.media.pauseMode,
       key: { fingerprint: key.fingerprint, publicKeyArmored: key.publicKeyArmored },
       retryLimit: config.pipeline.retryLimit,
       retryDelaySeconds: config.pipeline.retryDelaySeconds,
@@ -122,12 +133,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     cleanups.push(() => delivery.stop());
 
     // Recordings left 'recording' by a process that died mid-call: finalize them from their spools
-    // (flagged interrupted) before any new call can arrive.
+    // (flagged interrupted) before any new call can arrive. Then leftover spools: wiped when their
+    // recording is stored, catalogued as interrupted (or moved aside) when it has no catalogue row.
     await recoverInterruptedRecordings({
       store: db.recordings,
       finalize: pipeline,
       dataDir: config.dataDir,
       log,
+      wipeDir,
     });
 
     const recording = new RecordingService({
@@ -141,6 +154,16 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       rtcp: config.media.rtcp,
     });
     cleanups.push(() => recording.close());
+    recording.on('event', (e) => {
+      if (e.type !== 'call-start') return;
+      const now = Math.floor(Date.now() / 1000);
+      if (now !== arrivals.second) {
+        arrivals.last = now === arrivals.second + 1 ? arrivals.count : 0;
+        arrivals.second = now;
+        arrivals.count = 0;
+      }
+      arrivals.count++;
+    });
 
     const token = await adminToken(config, log);
     let sipApp: SiprecApp | null = null;
@@ -165,6 +188,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         clients: liveRefs.monitor?.clients ?? 0,
         listeners: liveRefs.monitor?.listeners ?? 0,
       }),
+      // The console's Delivery page; retry only when a delivery service runs (503 otherwise).
+      deliveryStatus: () => deliveryStatus(db.offload),
+      delivery: delivery.offload || delivery.export || delivery.notify ? delivery : undefined,
       log,
     });
     cleanups.push(() => consoleApi.ops.close());

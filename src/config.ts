@@ -58,6 +58,19 @@ const schema = z.object({
         (v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' || v === '' ? false : v),
         z.boolean(),
       ),
+      /**
+       * Audio files made for each recording: the mono mix always; `stereo` (first party left, the
+       * others right) and `legs` (one file per stream) on request. Env: comma-separated.
+       */
+      outputs: z.preprocess(
+        patternList,
+        z
+          .array(z.enum(['mono', 'stereo', 'legs']))
+          .refine((o) => o.includes('mono'), { message: 'must include mono' })
+          .transform((o) => [...new Set(o)]),
+      ),
+      /** A paused recording: silence for the paused time (`silence`), or the time left out (`cut`). */
+      pauseMode: z.enum(['silence', 'cut']),
     })
     .refine((m) => m.portMin % 2 === 0 && m.portMin < m.portMax, {
       message: 'must be even and below media.portMax',
@@ -83,6 +96,8 @@ const schema = z.object({
   }),
   pipeline: z.object({
     concurrency: z.coerce.number().int().min(1).max(256),
+    /** Post-call jobs wait (up to 60 s each) while new calls arrive at this rate or more; 0 = never. */
+    yieldAboveCps: z.coerce.number().min(0).max(100_000),
     mp3Bitrate: z.coerce.number().int().min(8).max(320),
     mp3SampleRate: z.coerce
       .number()
@@ -160,6 +175,8 @@ const deliverySchema = {
       purgeAfterTransfer: z.boolean().default(false),
       /** Upload `<csv name>.sha256` (sha256sum format) with each batch. */
       manifest: z.boolean().default(true),
+      /** Attempts (backoff from 10 s, doubling, capped at the interval) before a batch is marked failed. */
+      maxAttempts: z.coerce.number().int().min(1).max(10_000).default(48),
     })
     .refine((o) => !o.enabled || o.audio, { message: 'required when offload.enabled', path: ['audio'] }),
   /** Unencrypted MP3 export with a daily CSV index (src/delivery/export.ts). */
@@ -176,6 +193,8 @@ const deliverySchema = {
         ),
       primary: exportDestination.optional(),
       secondary: exportDestination.optional(),
+      /** Attempts of one file (backoff from 10 s, doubling, capped at 1 h) before it is marked failed. */
+      maxAttempts: z.coerce.number().int().min(1).max(10_000).default(10),
     })
     .refine((o) => !o.enabled || o.primary, { message: 'required when export.enabled', path: ['primary'] }),
   /** Email to the recorded user when a recording is stored (src/delivery/notify.ts). */
@@ -208,6 +227,8 @@ const deliverySchema = {
         .default(10 * 1024 * 1024),
       /** Time zone for dates in emails (IANA name). */
       timeZone: z.string().min(1).default('UTC'),
+      /** Attempts of one email (backoff from 10 s, doubling, capped at 1 h) before it is marked failed. */
+      maxAttempts: z.coerce.number().int().min(1).max(10_000).default(10),
       /** Seeds the per-user subscriptions table at start: username -> email, attach. */
       recipients: z
         .record(
@@ -288,6 +309,8 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
       portMin: pick(env.RTP_PORT_MIN, f.media?.portMin, 20000),
       portMax: pick(env.RTP_PORT_MAX, f.media?.portMax, 39999),
       rtcp: pick(env.SRS_RTCP, f.media?.rtcp, false),
+      outputs: pick(env.SRS_OUTPUTS, f.media?.outputs, ['mono']),
+      pauseMode: pick(env.SRS_PAUSE_MODE, f.media?.pauseMode, 'silence'),
     },
     databaseUrl: pick(env.DATABASE_URL, f.databaseUrl, undefined),
     keys: {
@@ -302,6 +325,7 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
     },
     pipeline: {
       concurrency: pick(env.SRS_JOB_CONCURRENCY, f.pipeline?.concurrency, cpus().length),
+      yieldAboveCps: pick(env.SRS_PIPELINE_YIELD_CPS, f.pipeline?.yieldAboveCps, 50),
       mp3Bitrate: pick(env.SRS_MP3_BITRATE, f.pipeline?.mp3Bitrate, 32),
       mp3SampleRate: pick(env.SRS_MP3_SAMPLE_RATE, f.pipeline?.mp3SampleRate, 8000),
       retryLimit: pick(env.SRS_JOB_RETRY_LIMIT, f.pipeline?.retryLimit, 5),

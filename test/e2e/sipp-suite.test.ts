@@ -6,7 +6,10 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { decodeUlawWav, rmsDbfs, toneLevelDb } from '../helpers/audio.js';
+import { gpgDecrypt } from '../helpers/gpg.js';
 import { listRecordings, sipp as sippAt, waitForState, type ListedRecording } from '../helpers/sipp.js';
 
 interface Row extends ListedRecording {
@@ -66,7 +69,28 @@ describe('SIPp suites against srs serve', { timeout: 240000 }, () => {
       rec.streams.map((s) => s.streamId),
       ['c3RyZWFtLWFsaWNlLTAwMQ==', 'c3RyZWFtLWJvYi0wMDAwMQ=='],
     );
-    await waitForState(server, rec.callId, 'stored');
+    const stored = await waitForState(server, rec.callId, 'stored');
+
+    // The pause reached the engine: SIPp's pcap keeps sending both tones through the pause, and
+    // the mix holds digital silence there (alice's 440 Hz before it, bob's 1000 Hz after it).
+    const wavFile = stored.files.find((f) => f.kind === 'wav');
+    assert.ok(wavFile, 'wav file catalogued');
+    const wav = await gpgDecrypt(
+      join(server.dataDir, 'keys', 'private.asc'),
+      server.passphrase,
+      join(server.dataDir, wavFile.path),
+    );
+    const pcm = decodeUlawWav(wav);
+    // The WAV starts at the session's t0 (the INVITE), as startedAt does.
+    const p = paused - Date.parse(stored.startedAt);
+    const r = resumed - Date.parse(stored.startedAt);
+    assert.ok(p > 700 && r - p < 2000, `pause at ${p} ms, resume at ${r} ms`);
+    assert.ok(toneLevelDb(pcm, p - 600, p - 150, 440) > -3, 'alice recorded before the pause');
+    assert.ok(
+      rmsDbfs(pcm, p + 150, r - 150) < -70,
+      `silence while paused: ${rmsDbfs(pcm, p + 150, r - 150)} dBFS`,
+    );
+    assert.ok(toneLevelDb(pcm, r + 150, r + 550, 1000) > -3, 'bob recorded after the resume');
   });
 
   it('re-INVITE adding a third stream: answered on a new port, catalogue has three streams and carol', async () => {

@@ -280,16 +280,18 @@ export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
         });
       }
       const decision = policy.decide(partiesOf(md));
-      clog.info(
-        {
-          recognisedBy: recognisedBy(req, metadataXml),
-          policy: { record: decision.record, direction: decision.direction, scope: decision.scope },
-          caller: decision.caller,
-          callee: decision.callee,
-          reason: decision.reason,
-        },
-        'SIPREC INVITE',
-      );
+      // Built only when it is written: at hundreds of calls a second servers log at warn.
+      if (clog.isLevelEnabled('info'))
+        clog.info(
+          {
+            recognisedBy: recognisedBy(req, metadataXml),
+            policy: { record: decision.record, direction: decision.direction, scope: decision.scope },
+            caller: decision.caller,
+            callee: decision.callee,
+            reason: decision.reason,
+          },
+          'SIPREC INVITE',
+        );
       if (!decision.record && policy.config.excludedAction === 'decline') {
         const status = policy.config.declineStatus;
         throw new Reject(status, REASONS[status] ?? 'Not Recorded', {
@@ -337,10 +339,11 @@ export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
         headers: { Contact: contact, 'Content-Type': 'application/sdp' },
       });
       const id = recordingId;
-      clog.info(
-        { recordingId: id, ports },
-        decision.record ? 'SIPREC session answered' : 'SIPREC session answered, not recorded',
-      );
+      if (clog.isLevelEnabled('info'))
+        clog.info(
+          { recordingId: id, ports },
+          decision.record ? 'SIPREC session answered' : 'SIPREC session answered, not recorded',
+        );
       if (id === null) return; // nothing to record: the dialog lives until the BYE, answered by drachtio-srf.
 
       const initiallyPaused = slots.filter((x) => x.port !== 0 && x.paused).map((x) => x.index);

@@ -59,13 +59,26 @@ const DIRECTIONS = new Set<string>(['sendonly', 'recvonly', 'sendrecv', 'inactiv
 /** Plain RTP profiles; SAVP/SAVPF (SRTP) and non-RTP transports are not taken. */
 const PLAIN_RTP = new Set(['RTP/AVP', 'RTP/AVPF']);
 
+/**
+ * Parsed SDP by text: an INVITE's offer is read for the plan and again for the answer (and SRCs
+ * repeat identical offers), so a few recent parses are kept. Callers only read the result.
+ */
+const parsed = new Map<string, SessionDescription>();
+const PARSED_KEPT = 128;
+
 function parseSdp(sdp: string): SessionDescription {
   if (typeof sdp !== 'string' || sdp.trim() === '') throw new ParseError('empty SDP');
+  const hit = parsed.get(sdp);
+  if (hit) return hit;
+  let session: SessionDescription;
   try {
-    return parse(sdp);
+    session = parse(sdp);
   } catch (err) {
     throw new ParseError(`unreadable SDP: ${(err as Error).message}`);
   }
+  if (parsed.size >= PARSED_KEPT) parsed.delete(parsed.keys().next().value as string);
+  parsed.set(sdp, session);
+  return session;
 }
 
 function asPort(value: unknown): number | null {
