@@ -465,7 +465,19 @@ describe('pipeline integrity: verify, keys, hooks, retention', () => {
     });
     try {
       const deadline = Date.now() + 30_000;
-      while ((await db.recordings.get(due))!.state !== 'purged') {
+      const gone = async () =>
+        (
+          await Promise.all(
+            files.map((f) =>
+              stat(join(dataDir, f.path)).then(
+                () => false,
+                () => true,
+              ),
+            ),
+          )
+        ).every(Boolean);
+      // The row turns `purged` first (one transaction), then the files are wiped.
+      while ((await db.recordings.get(due))!.state !== 'purged' || !(await gone())) {
         assert.ok(Date.now() < deadline, 'the periodic purge never ran');
         await new Promise((r) => setTimeout(r, 250));
       }
