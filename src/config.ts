@@ -308,7 +308,7 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
       advertiseAddress: pick(env.SRS_MEDIA_ADDRESS, f.media?.advertiseAddress, undefined),
       portMin: pick(env.RTP_PORT_MIN, f.media?.portMin, 20000),
       portMax: pick(env.RTP_PORT_MAX, f.media?.portMax, 39999),
-      rtcp: pick(env.SRS_RTCP, f.media?.rtcp, false),
+      rtcp: pick(env.SRS_RTCP, f.media?.rtcp, true),
       outputs: pick(env.SRS_OUTPUTS, f.media?.outputs, ['mono']),
       pauseMode: pick(env.SRS_PAUSE_MODE, f.media?.pauseMode, 'silence'),
     },
