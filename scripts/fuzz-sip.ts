@@ -148,8 +148,9 @@ function randomText(): string {
 
 // ---- seeds: real messages
 const read = (p: string): string => readFileSync(p, 'utf8');
-const captures = readdirSync(join(ROOT, '../shared/reference/captures')).map((f) =>
-  read(join(ROOT, '../shared/reference/captures', f)),
+// What OpenSIPS sent to a recorder (copied from the design's reference captures).
+const captures = readdirSync(join(ROOT, 'test/fixtures/captures')).map((f) =>
+  read(join(ROOT, 'test/fixtures/captures', f)),
 );
 const scenarioMessages: string[] = [];
 for (const f of readdirSync(join(ROOT, 'sip-scenarios')).filter((x) => x.endsWith('.xml'))) {
