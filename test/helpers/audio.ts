@@ -4,6 +4,8 @@
  * detection to check "is this frequency present in this window of the recording".
  */
 
+import { ulawWavHeader } from '../../src/media/reference/index.js';
+
 /** Sample rate of everything here: narrowband telephony. */
 export const SAMPLE_RATE = 8000;
 
@@ -96,6 +98,12 @@ export function tone(freqHz: number, ms: number, amplitude = 8000): Int16Array {
   for (let i = 0; i < n; i++)
     out[i] = Math.round(amplitude * Math.sin((2 * Math.PI * freqHz * i) / SAMPLE_RATE));
   return out;
+}
+
+/** A mono 8 kHz u-law WAV (format tag 7, with a fact chunk) holding `ms` of a tone at `hz`. */
+export function toneWav(ms: number, hz = 440, amplitude = 12000): Buffer {
+  const u = encodeUlaw(tone(hz, ms, amplitude));
+  return Buffer.concat([ulawWavHeader(u.length), u]);
 }
 
 export interface WavInfo {

@@ -12,54 +12,11 @@ import { finalizeRecording, type FinalizeStep } from '../../src/pipeline/finaliz
 import { startPipeline } from '../../src/pipeline/index.js';
 import { ensureKeyPair, KeyPassphraseError, loadPrivateKey } from '../../src/pipeline/keys.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
+import { toneWav } from '../helpers/audio.js';
 
 const run = promisify(execFile);
 const log = createLogger('silent');
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
-/** G.711 u-law encoding of one 16-bit sample (ITU-T G.711, with the usual bias of 0x84). */
-function ulaw(sample: number): number {
-  const sign = sample < 0 ? 0x80 : 0;
-  let s = Math.min(Math.abs(sample), 32635) + 0x84;
-  let exp = 7;
-  for (let mask = 0x4000; (s & mask) === 0 && exp > 0; mask >>= 1) exp--;
-  const mant = (s >> (exp + 3)) & 0x0f;
-  s = ~(sign | (exp << 4) | mant) & 0xff;
-  return s;
-}
-
-/** A mono 8 kHz u-law WAV (format tag 7) with a fact chunk: `ms` of a 440 Hz tone. */
-function toneWav(ms: number, hz = 440): Buffer {
-  const n = (8000 * ms) / 1000;
-  const data = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) data[i] = ulaw(Math.round(12000 * Math.sin((2 * Math.PI * hz * i) / 8000)));
-  const fmt = Buffer.alloc(18);
-  fmt.writeUInt16LE(7, 0);
-  fmt.writeUInt16LE(1, 2);
-  fmt.writeUInt32LE(8000, 4);
-  fmt.writeUInt32LE(8000, 8);
-  fmt.writeUInt16LE(1, 12);
-  fmt.writeUInt16LE(8, 14);
-  fmt.writeUInt16LE(0, 16);
-  const chunk = (id: string, body: Buffer) => {
-    const h = Buffer.alloc(8);
-    h.write(id, 0, 'ascii');
-    h.writeUInt32LE(body.length, 4);
-    return Buffer.concat([h, body, body.length % 2 ? Buffer.alloc(1) : Buffer.alloc(0)]);
-  };
-  const fact = Buffer.alloc(4);
-  fact.writeUInt32LE(n, 0);
-  const body = Buffer.concat([
-    Buffer.from('WAVE'),
-    chunk('fmt ', fmt),
-    chunk('fact', fact),
-    chunk('data', data),
-  ]);
-  const riff = Buffer.alloc(8);
-  riff.write('RIFF', 0, 'ascii');
-  riff.writeUInt32LE(body.length, 4);
-  return Buffer.concat([riff, body]);
-}
 
 /** Stands in for the native mixer: checks the spool exists and writes a known WAV. */
 class TestMixer {
