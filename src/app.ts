@@ -238,6 +238,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       authenticate: (req) => consoleApi.auth.authenticate(req, true),
       filterFor: consoleApi.filterFor,
       stats: (id) => engine.sessionStats(id),
+      counters: () => engine.liveCounters(),
       taps,
       onAudioLatency: (ms) => consoleApi.ops.audioLatency(ms),
     });

@@ -47,6 +47,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                        {
                            InstanceMethod<&EngineWrap::OpenSession>("openSession"),
                            InstanceMethod<&EngineWrap::CloseSession>("closeSession"),
+                           InstanceMethod<&EngineWrap::EndSession>("endSession"),
+                           InstanceMethod<&EngineWrap::SaveMeta>("saveMeta"),
+                           InstanceMethod<&EngineWrap::Counters>("counters"),
                            InstanceMethod<&EngineWrap::SessionStats>("sessionStats"),
                            InstanceMethod<&EngineWrap::SetPaused>("setPaused"),
                            InstanceMethod<&EngineWrap::SetWatched>("setWatched"),
@@ -94,6 +97,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     }
     if (hookAdded_) napi_remove_env_cleanup_hook(env_, &EngineWrap::onEnvCleanup, this);
   }
+
+  srs::Engine& engine() { return *engine_; }  // for EndWorker
 
   void deliver(Napi::Env env, EventBatch* batch) {
     std::unique_ptr<EventBatch> owned(batch);
@@ -175,6 +180,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return a;
   }
 
+ public:  // for EndWorker too
   Napi::Object statsToJs(Napi::Env env, const srs::SessionStatsData& s) {
     Napi::Object o = Napi::Object::New(env);
     o.Set("recordingId", s.recordingId);
@@ -210,6 +216,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return o;
   }
 
+ private:
   void requireOpen(Napi::Env env) {
     if (closed_) throw codedError(env, "ERR_CLOSED", "the media engine is closed");
   }
@@ -295,6 +302,57 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return statsToJs(env, stats);
   }
 
+  // endSession(recordingId) -> Promise<stats | undefined>: the session stops now (as closeSession);
+  // its last records and session.json are written on the libuv pool, and the promise resolves once
+  // they are on disk.
+  Napi::Value EndSession(const Napi::CallbackInfo& info);
+
+  // saveMeta(recordingId, text) -> boolean (false: no such session): session.json's new contents,
+  // written by the engine's worker.
+  Napi::Value SaveMeta(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (closed_) return Napi::Boolean::New(env, false);
+    if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) {
+      throw Napi::TypeError::New(env, "saveMeta(recordingId, text)");
+    }
+    return Napi::Boolean::New(
+        env, engine_->saveMeta(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value()));
+  }
+
+  // counters(perSession: boolean) -> { packetsReceived, packetsLost, sessions?: [{ recordingId,
+  // legs: [{ legId, packetsReceived, packetsLost }] }] }: every session since the start, one call.
+  Napi::Value Counters(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const bool perSession = info.Length() > 0 && info[0].ToBoolean().Value();
+    uint64_t rx = 0;
+    uint64_t lost = 0;
+    std::vector<srs::SessionStatsData> sessions;
+    if (!closed_) engine_->counters(&rx, &lost, perSession ? &sessions : nullptr);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("packetsReceived", static_cast<double>(rx));
+    o.Set("packetsLost", static_cast<double>(lost));
+    if (perSession) {
+      Napi::Array a = Napi::Array::New(env, sessions.size());
+      for (size_t i = 0; i < sessions.size(); ++i) {
+        Napi::Object so = Napi::Object::New(env);
+        so.Set("recordingId", sessions[i].recordingId);
+        Napi::Array legs = Napi::Array::New(env, sessions[i].legs.size());
+        for (size_t j = 0; j < sessions[i].legs.size(); ++j) {
+          const srs::LegStatsData& l = sessions[i].legs[j];
+          Napi::Object lo = Napi::Object::New(env);
+          lo.Set("legId", l.legId);
+          lo.Set("packetsReceived", static_cast<double>(l.counters.received));
+          lo.Set("packetsLost", static_cast<double>(l.counters.lost));
+          legs.Set(static_cast<uint32_t>(j), lo);
+        }
+        so.Set("legs", legs);
+        a.Set(static_cast<uint32_t>(i), so);
+      }
+      o.Set("sessions", a);
+    }
+    return o;
+  }
+
   Napi::Value SessionStats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (closed_) return env.Undefined();
@@ -361,6 +419,53 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   bool hookAdded_ = false;
   Napi::FunctionReference listener_;
 };
+
+// The final write of a session ended by endSession, on the libuv pool (it waits for the worker's
+// batch in flight, then writes: never on the event loop). Holds the engine object so it outlives it.
+class EndWorker : public Napi::AsyncWorker {
+ public:
+  EndWorker(Napi::Env env, Napi::Object self, EngineWrap* wrap, std::unique_ptr<srs::Engine::PendingClose> pending)
+      : Napi::AsyncWorker(env, "srs-media-end"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        self_(Napi::Persistent(self)),
+        wrap_(wrap),
+        pending_(std::move(pending)) {}
+
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override { wrap_->engine().finishClose(*pending_, &stats_); }
+
+  void OnOK() override { deferred_.Resolve(wrap_->statsToJs(Env(), stats_)); }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference self_;
+  EngineWrap* wrap_;
+  std::unique_ptr<srs::Engine::PendingClose> pending_;
+  srs::SessionStatsData stats_;
+};
+
+Napi::Value EngineWrap::EndSession(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "endSession(recordingId)");
+  Napi::Promise::Deferred none = Napi::Promise::Deferred::New(env);
+  if (closed_) {
+    none.Resolve(env.Undefined());
+    return none.Promise();
+  }
+  std::unique_ptr<srs::Engine::PendingClose> pending = engine_->beginClose(info[0].As<Napi::String>().Utf8Value());
+  if (!pending) {
+    none.Resolve(env.Undefined());
+    return none.Promise();
+  }
+  updateRef(env);
+  auto* worker = new EndWorker(env, info.This().As<Napi::Object>(), this, std::move(pending));
+  Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
+}
 
 void callJs(Napi::Env env, Napi::Function, EngineWrap* wrap, EventBatch* batch) {
   if (env == nullptr || wrap == nullptr) {

@@ -170,7 +170,7 @@ bool Engine::openSession(const SessionConfig& config, int64_t* openedAtMs, Engin
 bool Engine::addLegsLocked(Session& session, const std::vector<LegConfig>& legs, EngineError* error) {
   const size_t first = session.legs.size();
   // Undoes everything done for the new legs (the session's existing legs are untouched).
-  auto fail = [&](const EngineError& e, size_t spoolsCreated) {
+  auto fail = [&](const EngineError& e) {
     for (size_t i = first; i < session.legs.size(); ++i) {
       Leg& leg = *session.legs[i];
       if (leg.key != 0) {
@@ -180,7 +180,6 @@ bool Engine::addLegsLocked(Session& session, const std::vector<LegConfig>& legs,
       }
       if (leg.fd >= 0) ::close(leg.fd);
       if (leg.rtcpFd >= 0) ::close(leg.rtcpFd);
-      if (i - first < spoolsCreated) ::unlink(leg.spoolPath->c_str());
     }
     session.legs.resize(first);
     *error = e;
@@ -198,7 +197,7 @@ bool Engine::addLegsLocked(Session& session, const std::vector<LegConfig>& legs,
     if (leg->fd < 0) {
       const int err = errno;
       session.legs.push_back(std::move(leg));
-      return fail({errnoCode(err), std::string("socket: ") + std::strerror(err), lc.port}, 0);
+      return fail({errnoCode(err), std::string("socket: ") + std::strerror(err), lc.port});
     }
     const int rcvbuf = kSocketReceiveBuffer;
     ::setsockopt(leg->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
@@ -210,15 +209,14 @@ bool Engine::addLegsLocked(Session& session, const std::vector<LegConfig>& legs,
       session.legs.push_back(std::move(leg));
       return fail({errnoCode(err),
                    "cannot bind UDP " + bindAddress_ + ":" + std::to_string(lc.port) + ": " + std::strerror(err),
-                   lc.port},
-                  0);
+                   lc.port});
     }
     if (session.rtcp) {
       leg->rtcpFd = ::socket(addr.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
       if (leg->rtcpFd < 0) {
         const int err = errno;
         session.legs.push_back(std::move(leg));
-        return fail({errnoCode(err), std::string("socket: ") + std::strerror(err), lc.port + 1}, 0);
+        return fail({errnoCode(err), std::string("socket: ") + std::strerror(err), lc.port + 1});
       }
       setPort(&addr, static_cast<uint16_t>(lc.port + 1));
       if (::bind(leg->rtcpFd, reinterpret_cast<const sockaddr*>(&addr.storage), addr.length) != 0) {
@@ -227,19 +225,10 @@ bool Engine::addLegsLocked(Session& session, const std::vector<LegConfig>& legs,
         return fail({errnoCode(err),
                      "cannot bind UDP " + bindAddress_ + ":" + std::to_string(lc.port + 1) + " (RTCP): " +
                          std::strerror(err),
-                     lc.port + 1},
-                    0);
+                     lc.port + 1});
       }
     }
     session.legs.push_back(std::move(leg));
-  }
-  for (size_t i = first; i < session.legs.size(); ++i) {
-    const int err = createSpoolFile(*session.legs[i]->spoolPath);
-    if (err != 0) {
-      return fail({errnoCode(err), "cannot create spool file " + *session.legs[i]->spoolPath + ": " + std::strerror(err),
-                   0},
-                  i - first);
-    }
   }
   for (size_t i = first; i < session.legs.size(); ++i) {
     Leg& leg = *session.legs[i];
@@ -258,10 +247,13 @@ bool Engine::addLegsLocked(Session& session, const std::vector<LegConfig>& legs,
     if (rc != 0) {
       const int err = errno;
       leg.key = 0;  // not registered
-      return fail({errnoCode(err), std::string("epoll_ctl: ") + std::strerror(err), 0}, session.legs.size() - first);
+      return fail({errnoCode(err), std::string("epoll_ctl: ") + std::strerror(err), 0});
     }
     legsByKey_[leg.key] = &leg;
   }
+  // The files are the worker's: created in its next pass (no wake-up, which would break its receive
+  // coalescing; a pass comes at least every tick), so the caller's thread does no file work.
+  for (size_t i = first; i < session.legs.size(); ++i) uncreated_.push_back(session.legs[i]->key);
   return true;
 }
 
@@ -386,18 +378,36 @@ void Engine::collect(Leg& leg, std::vector<LegEvent>& legEvents) {
 
 void Engine::stageLeg(Leg& leg, StagedWrites& out) {
   SpoolBuffer& spool = leg.receiver.spool();
-  if (spool.empty()) return;
+  if (spool.empty() && leg.created) return;
+  const bool create = !leg.created;
+  leg.created = true;  // whatever becomes of the write: a failure is counted, never retried as a create
   const std::vector<uint8_t>& b = spool.bytes();
-  out.files.push_back({leg.spoolPath, leg.key, out.bytes.size(), b.size()});
+  out.files.push_back({leg.spoolPath, leg.key, out.bytes.size(), b.size(), create});
   out.bytes.insert(out.bytes.end(), b.begin(), b.end());
-  if (leg.session->watched && liveSink_) pendingLive_.push_back({leg.session->recordingId, leg.legId, b});
+  if (!b.empty() && leg.session->watched && liveSink_) {
+    pendingLive_.push_back({leg.session->recordingId, leg.legId, b});
+  }
   spool.clear();  // keeps its capacity: no allocation per flush in steady state
 }
 
+void Engine::stageMeta(Session& s, StagedWrites& out) {
+  if (!s.metaDirty) return;
+  s.metaDirty = false;
+  out.metas.push_back({s.spoolDir, std::move(s.meta)});
+  s.meta.clear();
+}
+
 void Engine::writeStaged(const StagedWrites& w, std::vector<WriteFailure>* failures) {
+  // Spool files first: a new session's create makes its directory.
   for (const Staged& f : w.files) {
-    const int err = appendToFile(*f.path, w.bytes.data() + f.pos, f.length);
+    const uint8_t* data = w.bytes.data() + f.pos;
+    const int err = f.create ? createSpoolFileWith(*f.path, data, f.length) : appendToFile(*f.path, data, f.length);
     if (err != 0 && failures != nullptr) failures->push_back({f.key, err});
+  }
+  for (const StagedMeta& m : w.metas) {
+    // session.json only dates and describes the legs: the audio is in the spools. A failure here
+    // leaves the previous version (recovery falls back on the catalogue's start time).
+    replaceFile(m.dir, "session.json", m.text);
   }
 }
 
@@ -437,6 +447,16 @@ void Engine::run() {
         // A few rounds per wake-up keep one busy leg from starving the others (epoll is level-triggered).
         receive(*it->second, 4, staged);
       }
+      for (const uint64_t key : uncreated_) {
+        auto it = legsByKey_.find(key);
+        if (it != legsByKey_.end()) stageLeg(*it->second, staged);  // creates it (a closed one already was)
+      }
+      uncreated_.clear();
+      for (const std::string& id : dirtyMeta_) {
+        auto it = sessions_.find(id);
+        if (it != sessions_.end()) stageMeta(*it->second, staged);
+      }
+      dirtyMeta_.clear();
       const Clock::time_point now = Clock::now();
       if (now >= nextTick) {
         const bool flushAll = ++ticks % kFlushTicks == 0;
@@ -522,36 +542,93 @@ void Engine::closeSessionLocked(Session& s, StagedWrites& out) {
   std::vector<LegEvent> legEvents;
   for (auto& leg : s.legs) {
     if (leg->fd >= 0) closeLegLocked(*leg, out, legEvents);
+    stageLeg(*leg, out);  // a leg removed before its file was created still gets one
+  }
+  stageMeta(s, out);
+  for (const auto& leg : s.legs) {
+    const LegCounters& c = leg->receiver.counters();
+    closedReceived_ += c.received;
+    closedLost_ += c.lost;
   }
 }
 
 bool Engine::closeSession(const std::string& recordingId, SessionStatsData* stats) {
-  std::unique_ptr<Session> session;
-  StagedWrites staged;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = sessions_.find(recordingId);
-    if (it == sessions_.end()) return false;
-    closeSessionLocked(*it->second, staged);
-    session = std::move(it->second);
-    sessions_.erase(it);
-  }
+  std::unique_ptr<PendingClose> pending = beginClose(recordingId);
+  if (!pending) return false;
+  finishClose(*pending, stats);
+  return true;
+}
+
+std::unique_ptr<Engine::PendingClose> Engine::beginClose(const std::string& recordingId) {
+  auto pending = std::make_unique<PendingClose>();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sessions_.find(recordingId);
+  if (it == sessions_.end()) return nullptr;
+  closeSessionLocked(*it->second, pending->staged);
+  pending->session = std::move(it->second);
+  sessions_.erase(it);
+  return pending;
+}
+
+void Engine::finishClose(PendingClose& pending, SessionStatsData* stats) {
   // After the worker's in-flight batch (it holds ioMu_ until written), so the file keeps its order.
+  // The session is out of the engine: nothing but this thread touches it now.
   std::vector<WriteFailure> failures;
   {
     std::lock_guard<std::mutex> io(ioMu_);
-    writeStaged(staged, &failures);
+    writeStaged(pending.staged, &failures);
   }
+  pending.staged.clear();
   for (const WriteFailure& f : failures) {
-    for (auto& leg : session->legs) {
+    for (auto& leg : pending.session->legs) {
       if (leg->key == f.key) {
         ++leg->spoolErrors;
         leg->lastSpoolError = f.error;
       }
     }
   }
-  if (stats != nullptr) statsLocked(*session, stats);
+  if (stats != nullptr) statsLocked(*pending.session, stats);
+}
+
+bool Engine::saveMeta(const std::string& recordingId, std::string text) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sessions_.find(recordingId);
+  if (it == sessions_.end()) return false;
+  Session& s = *it->second;
+  s.meta = std::move(text);
+  if (!s.metaDirty) {
+    s.metaDirty = true;
+    dirtyMeta_.push_back(recordingId);  // written in the worker's next pass
+  }
   return true;
+}
+
+void Engine::counters(uint64_t* received, uint64_t* lost, std::vector<SessionStatsData>* perSession) {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t rx = closedReceived_;
+  uint64_t ls = closedLost_;
+  if (perSession != nullptr) perSession->reserve(sessions_.size());
+  for (const auto& entry : sessions_) {
+    const Session& s = *entry.second;
+    if (perSession != nullptr) {
+      perSession->emplace_back();
+      perSession->back().recordingId = s.recordingId;
+    }
+    for (const auto& leg : s.legs) {
+      const LegCounters& c = leg->receiver.counters();
+      rx += c.received;
+      ls += c.lost;
+      if (perSession != nullptr) {
+        LegStatsData d;
+        d.legId = leg->legId;
+        d.counters.received = c.received;
+        d.counters.lost = c.lost;
+        perSession->back().legs.push_back(std::move(d));
+      }
+    }
+  }
+  *received = rx;
+  *lost = ls;
 }
 
 bool Engine::setPaused(const std::string& recordingId, const std::vector<std::string>& legIds, bool paused,

@@ -9,6 +9,13 @@
 // a leg's batches reach its file in order and every staged byte is on disk when closeSession returns.
 // Epoll carries a leg key, never a pointer, so a leg closed between epoll_wait and the lock is simply
 // not found.
+//
+// No control call touches the disk on the caller's thread except closeSession and the rare pause and
+// removeLegs: a leg's spool file is created (with its directory when missing) by the worker in its
+// next pass after openSession or addLegs (at most a tick later), and session.json (saveMeta) is
+// written by the worker too (tmp file + rename, in the same ordered batches), so the Node event loop
+// does no file work per call. beginClose/finishClose split closeSession so that the final write can
+// run on another thread (the addon's endSession runs it on the libuv pool).
 #pragma once
 
 #include <array>
@@ -110,6 +117,19 @@ class Engine {
 
   bool openSession(const SessionConfig& config, int64_t* openedAtMs, EngineError* error);
   bool closeSession(const std::string& recordingId, SessionStatsData* stats);
+  // closeSession in two steps: beginClose stops the session (sockets drained and closed, the
+  // session's last records and session.json staged; nullptr for an unknown session) on the caller's
+  // thread; finishClose writes what was staged (after any batch the worker has in flight) and fills
+  // in the final stats, on any thread, once.
+  struct PendingClose;
+  std::unique_ptr<PendingClose> beginClose(const std::string& recordingId);
+  void finishClose(PendingClose& pending, SessionStatsData* stats);
+  // Replaces the session's session.json contents; the worker writes it (tmp + rename) soon after,
+  // and closeSession/beginClose stage the latest version. False for an unknown session.
+  bool saveMeta(const std::string& recordingId, std::string text);
+  // Packets received and lost on every leg of every session since the engine started (closed
+  // sessions included), in one call; with `perSession`, each open session's per-leg counters too.
+  void counters(uint64_t* received, uint64_t* lost, std::vector<SessionStatsData>* perSession);
   // Adds legs to an open session (a stream added by re-INVITE): same t0, same spool directory, so
   // they are part of the mix. Fails (nothing changed) as openSession does, or ERR_NO_SESSION.
   bool addLegs(const std::string& recordingId, const std::vector<LegConfig>& legs, EngineError* error);
@@ -141,6 +161,7 @@ class Engine {
     LegReceiver receiver;
     uint64_t spoolErrors = 0;
     int lastSpoolError = 0;
+    bool created = false;  // its spool file is created by the first staged write
     explicit Leg(const std::array<PayloadKind, 128>& kinds) : receiver(kinds) {}
   };
   struct Session {
@@ -150,6 +171,8 @@ class Engine {
     std::string spoolDir;
     bool rtcp = false;
     bool watched = false;
+    std::string meta;        // session.json contents not yet staged
+    bool metaDirty = false;  // listed in dirtyMeta_
     std::vector<std::unique_ptr<Leg>> legs;
   };
 
@@ -159,14 +182,21 @@ class Engine {
     uint64_t key;
     size_t pos;
     size_t length;
+    bool create;  // the leg's first write: create the file (and its directory) with the header
+  };
+  struct StagedMeta {
+    std::string dir;
+    std::string text;
   };
   struct StagedWrites {
     std::vector<uint8_t> bytes;
     std::vector<Staged> files;
-    bool empty() const { return files.empty(); }
+    std::vector<StagedMeta> metas;
+    bool empty() const { return files.empty() && metas.empty(); }
     void clear() {
       bytes.clear();
       files.clear();
+      metas.clear();
     }
   };
   struct WriteFailure {
@@ -180,6 +210,7 @@ class Engine {
   static constexpr uint64_t kRtcpKeyBit = 1ULL << 62;  // epoll key of a leg's RTCP socket
   int64_t samplesSince(const Session& s, std::chrono::steady_clock::time_point now) const;
   void stageLeg(Leg& leg, StagedWrites& out);
+  static void stageMeta(Session& s, StagedWrites& out);
   static void writeStaged(const StagedWrites& w, std::vector<WriteFailure>* failures);
   void collect(Leg& leg, std::vector<LegEvent>& legEvents);
   void closeSessionLocked(Session& s, StagedWrites& out);
@@ -195,6 +226,10 @@ class Engine {
   std::mutex ioMu_;
   std::unordered_map<std::string, std::unique_ptr<Session>> sessions_;
   std::unordered_map<uint64_t, Leg*> legsByKey_;
+  std::vector<uint64_t> uncreated_;        // legs whose spool file the worker is to create now
+  std::vector<std::string> dirtyMeta_;     // sessions whose session.json the worker is to write
+  uint64_t closedReceived_ = 0;            // counters of closed sessions' legs
+  uint64_t closedLost_ = 0;
   uint64_t nextKey_ = 1;
   std::vector<MediaEventData> pendingEvents_;
   int epollFd_ = -1;
@@ -209,6 +244,12 @@ class Engine {
   std::vector<mmsghdr> recvMsgs_;
   std::vector<uint8_t> recvCtrl_;
   std::vector<iovec> recvIovs_;
+
+ public:
+  struct PendingClose {
+    std::unique_ptr<Session> session;
+    StagedWrites staged;
+  };
 };
 
 }  // namespace srs

@@ -55,6 +55,58 @@ int createSpoolFile(const std::string& path) {
   return err;
 }
 
+namespace {
+// mkdir -p: 0 when the directory exists at the end.
+int makeDirs(const std::string& dir) {
+  if (dir.empty()) return ENOENT;
+  if (::mkdir(dir.c_str(), 0750) == 0 || errno == EEXIST) return 0;
+  if (errno != ENOENT) return errno;
+  const size_t slash = dir.find_last_of('/');
+  if (slash == std::string::npos || slash == 0) return ENOENT;
+  if (const int err = makeDirs(dir.substr(0, slash))) return err;
+  if (::mkdir(dir.c_str(), 0750) == 0 || errno == EEXIST) return 0;
+  return errno;
+}
+
+std::string parentOf(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
+}
+}  // namespace
+
+int createSpoolFileWith(const std::string& path, const uint8_t* data, size_t length) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0640);
+  if (fd < 0 && errno == ENOENT) {
+    if (const int err = makeDirs(parentOf(path))) return err;
+    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0640);
+  }
+  if (fd < 0) return errno;
+  uint8_t header[kSpoolHeaderSize];
+  std::memcpy(header, kMagic, 8);
+  putLe32(header + 8, kSampleRate);
+  putLe32(header + 12, 0);
+  int err = writeAll(fd, header, sizeof header);
+  if (err == 0 && length > 0) err = writeAll(fd, data, length);
+  ::close(fd);
+  return err;
+}
+
+int replaceFile(const std::string& dir, const std::string& name, const std::string& text) {
+  const std::string path = dir + "/" + name;
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0 && errno == ENOENT) {
+    if (const int err = makeDirs(dir)) return err;
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  }
+  if (fd < 0) return errno;
+  const int err = writeAll(fd, reinterpret_cast<const uint8_t*>(text.data()), text.size());
+  ::close(fd);
+  if (err != 0) return err;
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return errno;
+  return 0;
+}
+
 int appendToFile(const std::string& path, const uint8_t* data, size_t length) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   if (fd < 0) return errno;

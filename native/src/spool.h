@@ -24,6 +24,13 @@ constexpr size_t kMaxRecordSamples = 65535;
 // Creates the spool file with its header. Fails (returns errno) if it already exists.
 int createSpoolFile(const std::string& path);
 
+// Creates the spool file with its header followed by `length` bytes of records, making its directory
+// (and missing parents) first when it does not exist. Fails (returns errno) if the file exists.
+int createSpoolFileWith(const std::string& path, const uint8_t* data, size_t length);
+
+// Replaces `<dir>/<name>` atomically (write `<name>.tmp`, rename), making `dir` when missing.
+int replaceFile(const std::string& dir, const std::string& name, const std::string& text);
+
 // Appends bytes with open-append-close, so no descriptor is held between batches. Returns 0 or errno.
 int appendToFile(const std::string& path, const uint8_t* data, size_t length);
 

@@ -11,8 +11,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine.h"
@@ -128,6 +132,7 @@ int main(int argc, char** argv) {
   std::vector<uint8_t> payload(160);
   for (size_t i = 0; i < payload.size(); ++i) payload[i] = srs::linearToUlaw(static_cast<int16_t>((i % 16) * 1000));
   int mixes = 0;
+  uint64_t closedReceived = 0;
   for (int s = 0; s < sessions; ++s) {
     srs::SessionConfig config;
     config.recordingId = "rec" + std::to_string(s);
@@ -157,6 +162,9 @@ int main(int argc, char** argv) {
       ++failures;
       continue;
     }
+    // session.json contents go to the worker (written in its next pass or at the close).
+    CHECK(engine.saveMeta(config.recordingId, "{\"session\": " + std::to_string(s) + "}\n"));
+    CHECK(!engine.saveMeta("no-such", "{}"));
     // A second open of the same id must fail cleanly.
     srs::EngineError dup;
     CHECK(!engine.openSession(config, &openedAt, &dup) && dup.code == "ERR_SESSION_EXISTS");
@@ -211,7 +219,27 @@ int main(int argc, char** argv) {
       CHECK(engine.removeLegs(config.recordingId, {"leg2", "unknown"}));
     }
     srs::SessionStatsData stats;
-    CHECK(engine.closeSession(config.recordingId, &stats));
+    if (s % 2 == 1) {
+      // Closed in two steps, the write on another thread (the addon's endSession on the libuv pool).
+      std::unique_ptr<srs::Engine::PendingClose> pending = engine.beginClose(config.recordingId);
+      CHECK(pending != nullptr);
+      CHECK(engine.beginClose(config.recordingId) == nullptr);
+      if (pending) {
+        std::thread writer([&] { engine.finishClose(*pending, &stats); });
+        writer.join();
+      }
+    } else {
+      CHECK(engine.closeSession(config.recordingId, &stats));
+    }
+    {
+      // The worker (or the close) created the spools and wrote session.json's last version.
+      std::ifstream meta(config.spoolDir + "/session.json");
+      std::string text((std::istreambuf_iterator<char>(meta)), std::istreambuf_iterator<char>());
+      CHECK(text == "{\"session\": " + std::to_string(s) + "}\n");
+      struct stat st {};
+      CHECK(::stat((config.spoolDir + "/leg0.spool").c_str(), &st) == 0 && st.st_size >= 16);
+    }
+    for (const auto& leg : stats.legs) closedReceived += leg.counters.received;
     CHECK(stats.legs.size() == (grown ? 3u : 2u));
     if (grown) {
       CHECK(stats.legs[2].counters.received == 1);
@@ -247,6 +275,15 @@ int main(int argc, char** argv) {
         ++mixes;
       }
     }
+  }
+  {
+    // Totals of every session in one call (closed ones included).
+    uint64_t received = 0;
+    uint64_t lost = 0;
+    std::vector<srs::SessionStatsData> open;
+    engine.counters(&received, &lost, &open);
+    CHECK(received == closedReceived);
+    CHECK(open.empty());
   }
   // Sessions left open are closed by close(); close() twice is safe.
   {

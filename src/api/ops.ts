@@ -13,7 +13,10 @@ export interface OpsSources {
     activeCalls(): ActiveCall[];
     on(event: 'event', l: (e: RecordingEvent) => void): unknown;
     off(event: 'event', l: (e: RecordingEvent) => void): unknown;
+    /** Packet totals of every recorded stream since the start, in one call (the media engine's). */
+    mediaTotals?(): { packetsReceived: number; packetsLost: number };
   };
+  /** A live call's media counters: summed at scrape time when `live.mediaTotals` is absent. */
   stats: (recordingId: string) => SessionStats | undefined;
   /** Job counts by pg-boss state (created, retry, active, completed, failed, ...). */
   jobs?: () => Promise<Record<string, number>>;
@@ -37,28 +40,6 @@ export function instrument(s: OpsSources): Ops {
   const callsTotal = m.counter('srs_calls_total', 'Recording sessions started.');
   const ended = m.counter('srs_calls_ended_total', 'Recording sessions ended.');
   const starts: number[] = [];
-  // Media counters of ended calls (the engine forgets a session when it closes): the last poll's
-  // figures are banked at call end, so the totals only grow.
-  const last = new Map<string, { rx: number; lost: number }>();
-  let bankedRx = 0;
-  let bankedLost = 0;
-  const sample = (id: string): { rx: number; lost: number } | undefined => {
-    const st = s.stats(id);
-    if (!st) return undefined;
-    let rx = 0;
-    let lost = 0;
-    for (const l of st.legs) {
-      rx += l.packetsReceived;
-      lost += l.packetsLost;
-    }
-    const v = { rx, lost };
-    last.set(id, v);
-    return v;
-  };
-  const poll = setInterval(() => {
-    for (const c of s.live.activeCalls()) sample(c.recordingId);
-  }, 1000);
-  poll.unref();
   const onEvent = (e: RecordingEvent): void => {
     if (e.type === 'call-start') {
       callsTotal();
@@ -66,12 +47,6 @@ export function instrument(s: OpsSources): Ops {
       if (starts.length > 100_000) starts.splice(0, starts.length - 100_000);
     } else if (e.type === 'call-end') {
       ended();
-      const v = last.get(e.call.recordingId);
-      if (v) {
-        bankedRx += v.rx;
-        bankedLost += v.lost;
-        last.delete(e.call.recordingId);
-      }
     }
   };
   s.live.on('event', onEvent);
@@ -83,13 +58,20 @@ export function instrument(s: OpsSources): Ops {
     for (let i = starts.length - 1; i >= 0 && (starts[i] as number) >= since; i--) n++;
     return [{ value: n / 10 }];
   });
+  // Read at scrape time only, never polled per call: the engine keeps totals over every session
+  // (ended ones included) and hands them over in one call.
   const media = (): { rx: number; lost: number } => {
-    let rx = bankedRx;
-    let lost = bankedLost;
+    if (s.live.mediaTotals) {
+      const t = s.live.mediaTotals();
+      return { rx: t.packetsReceived, lost: t.packetsLost };
+    }
+    let rx = 0;
+    let lost = 0;
     for (const c of s.live.activeCalls()) {
-      const v = sample(c.recordingId) ?? last.get(c.recordingId);
-      rx += v?.rx ?? 0;
-      lost += v?.lost ?? 0;
+      for (const l of s.stats(c.recordingId)?.legs ?? []) {
+        rx += l.packetsReceived;
+        lost += l.packetsLost;
+      }
     }
     return { rx, lost };
   };
@@ -164,7 +146,6 @@ export function instrument(s: OpsSources): Ops {
         if (ms <= (LATENCY_BUCKETS[i] as number)) buckets[i] = (buckets[i] ?? 0) + 1;
     },
     close() {
-      clearInterval(poll);
       s.live.off('event', onEvent);
     },
   };

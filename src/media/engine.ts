@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
@@ -8,8 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { InvalidStateError, NotFoundError, ParseError, SrsError } from '../errors.js';
 import type {
   LegSpec,
+  LegCounters,
   LegStats,
   LiveFrame,
+  MediaTotals,
   MediaEngine,
   MediaEvent,
   MixOptions,
@@ -144,9 +146,17 @@ interface NativeEngine {
   addLegs(recordingId: string, legs: readonly LegSpec[]): void;
   removeLegs(recordingId: string, legIds: readonly string[]): boolean;
   closeSession(recordingId: string): NativeSessionStats | undefined;
+  endSession(recordingId: string): Promise<NativeSessionStats | undefined>;
+  saveMeta(recordingId: string, text: string): boolean;
+  counters(perSession: boolean): NativeCounters;
   sessionStats(recordingId: string): NativeSessionStats | undefined;
   activeSessions(): number;
   close(): void;
+}
+interface NativeCounters {
+  packetsReceived: number;
+  packetsLost: number;
+  sessions?: { recordingId: string; legs: LegCounters[] }[];
 }
 /** A watched session's new spool records of one leg since the last tick (native/src/engine.h LiveChunk). */
 interface NativeLiveChunk {
@@ -290,10 +300,8 @@ function legEntry(l: LegSpec): SessionFile['legs'][number] {
   return { legId: l.legId, port: l.port, payloadTypes: { ...l.payloadTypes }, spool: `${l.legId}.spool` };
 }
 
-function writeSessionFile(spoolDir: string, meta: SessionFile): void {
-  const file = join(spoolDir, SESSION_FILE);
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(meta, null, 2)}\n`);
-  renameSync(`${file}.tmp`, file);
+function sessionFileText(meta: SessionFile): string {
+  return `${JSON.stringify(meta, null, 2)}\n`;
 }
 
 function nativeCode(err: unknown): string | undefined {
@@ -456,7 +464,8 @@ class NativeMediaEngine implements MediaEngine {
       throw new RangeError('recordingId must be a non-empty string');
     }
     validateLegs(options.legs);
-    mkdirSync(options.spoolDir, { recursive: true });
+    // No file work here: the engine's worker makes the directory and the spool files, and writes
+    // session.json, in its next pass (within a tick).
     let t0: number;
     try {
       t0 = this.native.openSession({
@@ -475,12 +484,7 @@ class NativeMediaEngine implements MediaEngine {
       sampleRate: 8000,
       legs: options.legs.map(legEntry),
     };
-    try {
-      writeSessionFile(options.spoolDir, meta);
-    } catch (err) {
-      this.native.closeSession(options.recordingId);
-      throw err;
-    }
+    this.native.saveMeta(options.recordingId, sessionFileText(meta));
     this.sessions.set(options.recordingId, { spoolDir: options.spoolDir, meta });
   }
 
@@ -523,7 +527,7 @@ class NativeMediaEngine implements MediaEngine {
     }
     const addedAt = this.nowSamples(s.meta);
     s.meta.legs.push(...legs.map((l) => ({ ...legEntry(l), addedAt })));
-    writeSessionFile(s.spoolDir, s.meta);
+    this.saveMeta(recordingId, s);
   }
 
   /** Samples since the session's t0 by the wall clock (the engine's own clock for pauses). */
@@ -545,20 +549,16 @@ class NativeMediaEngine implements MediaEngine {
         changed = true;
       }
     }
-    if (changed) this.saveMeta(s);
+    if (changed) this.saveMeta(recordingId, s);
   }
 
-  /** Rewrites session.json; a failure never stops the call (it is reported as a process warning). */
-  private saveMeta(s: { spoolDir: string; meta: SessionFile }): void {
-    try {
-      writeSessionFile(s.spoolDir, s.meta);
-    } catch (err) {
-      // The recording goes on (the audio is in the spools); only the pause/leg times are not saved.
-      process.emitWarning(
-        `cannot update ${join(s.spoolDir, SESSION_FILE)}: ${(err as Error).message}`,
-        'SrsMediaWarning',
-      );
-    }
+  /**
+   * Hands session.json's new contents to the engine, whose worker writes it (tmp + rename) in its
+   * next pass; the session's close writes the latest version. A failed write keeps the previous one
+   * (the audio is in the spools; only the pause/leg times would be missing).
+   */
+  private saveMeta(recordingId: string, s: { meta: SessionFile }): void {
+    this.native.saveMeta(recordingId, sessionFileText(s.meta));
   }
 
   /** Records a pause/resume of `legIds` (all when empty) at `at` in the session file. */
@@ -578,7 +578,7 @@ class NativeMediaEngine implements MediaEngine {
         changed = true;
       }
     }
-    if (changed) this.saveMeta(s);
+    if (changed) this.saveMeta(recordingId, s);
   }
 
   closeSession(recordingId: string): SessionStats | undefined {
@@ -587,9 +587,27 @@ class NativeMediaEngine implements MediaEngine {
     return s && toSessionStats(s);
   }
 
+  async endSession(recordingId: string): Promise<SessionStats | undefined> {
+    this.sessions.delete(recordingId);
+    if (this.closed) return undefined;
+    const s = await this.native.endSession(recordingId);
+    return s && toSessionStats(s);
+  }
+
   sessionStats(recordingId: string): SessionStats | undefined {
     const s = this.native.sessionStats(recordingId);
     return s && toSessionStats(s);
+  }
+
+  mediaTotals(): MediaTotals {
+    const c = this.native.counters(false);
+    return { packetsReceived: c.packetsReceived, packetsLost: c.packetsLost };
+  }
+
+  liveCounters(): Map<string, LegCounters[]> {
+    const out = new Map<string, LegCounters[]>();
+    for (const s of this.native.counters(true).sessions ?? []) out.set(s.recordingId, s.legs);
+    return out;
   }
 
   mix(options: MixOptions): Promise<MixResult> {

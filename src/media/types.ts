@@ -50,6 +50,19 @@ export interface LegStats {
   dtmf?: DtmfEvent[];
 }
 
+/** A leg's packet counters alone (MediaEngine.liveCounters). */
+export interface LegCounters {
+  legId: string;
+  packetsReceived: number;
+  packetsLost: number;
+}
+
+/** Packets received and lost on every leg of every session since the engine started. */
+export interface MediaTotals {
+  packetsReceived: number;
+  packetsLost: number;
+}
+
 export interface DtmfEvent {
   digit: string;
   /** ms after the session was opened (its t0), on the leg's timeline. */
@@ -117,7 +130,17 @@ export interface MediaEngine {
   openSession(options: OpenSessionOptions): void;
   /** Stops receiving, flushes the spool to disk and returns the final stats. Safe to call twice. */
   closeSession(recordingId: string): SessionStats | undefined;
+  /**
+   * closeSession without file work on the caller's thread: receiving stops now, the last records
+   * and session.json are written on the libuv pool, and the promise resolves with the final stats
+   * once they are on disk (undefined for an unknown session). Safe to call twice.
+   */
+  endSession(recordingId: string): Promise<SessionStats | undefined>;
   sessionStats(recordingId: string): SessionStats | undefined;
+  /** Packet totals of every session since the start (closed ones included), in one cheap call. */
+  mediaTotals(): MediaTotals;
+  /** Every open session's per-leg packet counters, in one call (for periodic health checks). */
+  liveCounters(): Map<string, LegCounters[]>;
   /**
    * Pauses recording of the named legs (all legs when `legIds` is omitted): a SIPREC pause, or a
    * stream re-offered a=inactive. The file holds silence for the paused time, a `pause` event is

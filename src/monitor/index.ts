@@ -29,8 +29,13 @@ export interface MonitorOptions {
   /** Which calls a principal may see (default: all). */
   filterFor?: (who: Principal) => Promise<CallFilter>;
   source: LiveCallSource;
-  /** Media counters of a live call, polled for media-health updates. */
+  /** Media counters of a live call (for the snapshot and the events a client is sent). */
   stats?: (recordingId: string) => SessionStats | undefined;
+  /**
+   * Every live call's per-leg counters in one call, read by the media-health poll instead of
+   * `stats` call by call (MediaEngine.liveCounters).
+   */
+  counters?: () => ReadonlyMap<string, readonly LegHealthCounters[]>;
   /** Live audio for listen-in; without it listen requests are refused. */
   taps?: TapHub;
   log: Logger;
@@ -104,7 +109,13 @@ interface MediaHealth {
   lossPercent: number;
 }
 
-function healthOf(stats: SessionStats | undefined): MediaHealth[] {
+interface LegHealthCounters {
+  legId: string;
+  packetsReceived: number;
+  packetsLost: number;
+}
+
+function healthOf(stats: { legs: readonly LegHealthCounters[] } | undefined): MediaHealth[] {
   return (stats?.legs ?? []).map((l) => ({
     legId: l.legId,
     packetsReceived: l.packetsReceived,
@@ -315,6 +326,7 @@ export function attachMonitor(o: MonitorOptions): Monitor {
   });
 
   const onEvent = (e: RecordingEvent): void => {
+    if (clients.size === 0) return; // nothing to build per call while nobody watches
     const call = (e as { call?: ActiveCall }).call;
     // One serialisation per event whatever the number of watchers.
     const text = JSON.stringify(call ? { ...e, call: view(call) } : e);
@@ -330,11 +342,18 @@ export function attachMonitor(o: MonitorOptions): Monitor {
   // Media health: publish a call-update when a call's loss counters change.
   const lastHealth = new Map<string, string>();
   const statsTimer = setInterval(() => {
-    if (!o.stats || clients.size === 0) return;
+    if ((!o.stats && !o.counters) || clients.size === 0) return;
+    // One engine call for every live call when the batched counters are there.
+    const all = o.counters?.();
+    const statsOf = (id: string) => {
+      if (!all) return o.stats?.(id);
+      const legs = all.get(id);
+      return legs && { legs };
+    };
     const live = new Set<string>();
     for (const call of o.source.activeCalls()) {
       live.add(call.recordingId);
-      const media = healthOf(o.stats(call.recordingId));
+      const media = healthOf(statsOf(call.recordingId));
       const key = JSON.stringify(media.map((m) => [m.packetsLost, m.packetsReceived > 0]));
       if (lastHealth.get(call.recordingId) === key) continue;
       lastHealth.set(call.recordingId, key);

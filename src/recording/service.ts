@@ -87,6 +87,11 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
     this.#o = options;
   }
 
+  /** Packets received and lost on every recorded stream since the start (for the metrics). */
+  mediaTotals(): { packetsReceived: number; packetsLost: number } {
+    return this.#o.engine.mediaTotals();
+  }
+
   get activeCount(): number {
     return this.#live.size;
   }
@@ -105,7 +110,8 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
     const log = this.#o.log.child({ recordingId, callId: req.callId });
 
     // The spool directory is made on libuv's pool: a synchronous mkdir on the event loop costs
-    // every call in flight (bench:cps); the engine's own mkdir then finds it there.
+    // every call in flight (bench:cps). The engine's worker creates the spool files in it; made
+    // before the catalogue row, so startup recovery finds a directory for every row.
     await mkdir(spoolDir, { recursive: true });
     if (this.#closed) throw new InvalidStateError('recording service is shutting down');
     const ports = this.#openMedia(recordingId, spoolDir, req.streams);
@@ -301,8 +307,11 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
     if (!s || s.ending) return;
     s.ending = true;
     const log = this.#o.log.child({ recordingId, callId: s.call.callId });
-    const stats = this.#o.engine.closeSession(recordingId) ?? null;
+    // Receiving stops now; the last records are written off the event loop before the pipeline
+    // gets the recording.
+    const closing = this.#o.engine.endSession(recordingId);
     await s.queue;
+    const stats = (await closing) ?? null;
     this.#o.ports.release(s.ports);
     const endedAt = new Date();
     const durationMs = endedAt.getTime() - s.startedAtMs;

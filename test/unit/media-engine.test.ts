@@ -98,6 +98,22 @@ describe('media engine', () => {
     });
     const t0 = (before + performance.now()) / 2;
     assert.equal(engine.activeSessions, 1);
+    // The engine's worker makes the directory, the spool files and session.json in its next pass
+    // (openSession itself does no file work): within a tick (150 ms).
+    const made = performance.now();
+    while (performance.now() - made < 2000) {
+      const there = await Promise.all(
+        ['session.json', 'leg0.spool', 'leg1.spool'].map((f) =>
+          stat(join(spoolDir, f)).then(
+            () => true,
+            () => false,
+          ),
+        ),
+      );
+      if (there.every(Boolean)) break;
+      await sleep(10);
+    }
+    assert.ok(performance.now() - made < 1000, 'session files written within a second');
     const session = JSON.parse(await readFile(join(spoolDir, 'session.json'), 'utf8')) as {
       t0: number;
       legs: unknown[];

@@ -365,4 +365,49 @@ describe('media engine: stats, pause, RTCP, stereo, live tap', () => {
       'the live audio is the audio sent',
     );
   });
+
+  it('ends a session off the event loop, and counts packets of every session in one call', async () => {
+    // Closed before the worker's first pass: its spool file and session.json are still made.
+    const quick = open('quick', 1);
+    const ended = await engine.endSession('quick');
+    assert.equal(ended?.legs[0]?.packetsReceived, 0);
+    const quickMeta = JSON.parse(await readFile(join(quick.spoolDir, 'session.json'), 'utf8')) as {
+      legs: { legId: string }[];
+    };
+    assert.deepEqual(
+      quickMeta.legs.map((l) => l.legId),
+      ['leg0'],
+    );
+    assert.equal((await readFile(join(quick.spoolDir, 'leg0.spool'))).length, 16, 'header only');
+    assert.equal(await engine.endSession('quick'), undefined, 'ending twice is harmless');
+    pool.release(quick.ports);
+
+    const before = engine.mediaTotals();
+    const { ports, spoolDir } = open('ended', 1);
+    const [port] = ports as [number];
+    const sent = await sendRtpStream({
+      host: HOST,
+      port,
+      pt: 0,
+      codec: 'PCMU',
+      samples: tone(440, 1000),
+      ssrc: 7,
+    });
+    await sleep(100);
+    const live = engine.liveCounters().get('ended');
+    assert.deepEqual(live, [{ legId: 'leg0', packetsReceived: sent.packets, packetsLost: 0 }]);
+    assert.equal(engine.mediaTotals().packetsReceived, before.packetsReceived + sent.packets);
+    const stats = await engine.endSession('ended');
+    assert.equal(stats?.legs[0]?.packetsReceived, sent.packets);
+    // Ended sessions stay in the totals; only open ones are listed live.
+    assert.equal(engine.mediaTotals().packetsReceived, before.packetsReceived + sent.packets);
+    assert.equal(engine.liveCounters().has('ended'), false);
+    // Every record is on disk when the promise resolves: the whole second mixes.
+    const wavPath = join(spoolDir, 'mix.wav');
+    const r = await mixSpool({ spoolDir, wavPath });
+    assert.ok(r.durationMs >= 990, `mixed ${r.durationMs} ms`);
+    const pcm = decodeUlawWav(await readFile(wavPath));
+    assert.ok(toneLevelDb(pcm, r.durationMs - 900, r.durationMs - 50, 440) > -1, 'the tone to its end');
+    pool.release(ports);
+  });
 });
