@@ -16,7 +16,7 @@
  * BENCH_SATURATE=2000 BENCH_PORT=20000
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,6 +120,12 @@ async function engineRun(calls: number, seconds: number, rate: string): Promise<
       }
     }
     writeFileSync(PORTS_FILE, ports.join('\n') + '\n');
+    // The engine's worker makes each session's spool directory, files and session.json in its next
+    // pass after the open: let it finish, so that the window below measures receiving, not opening.
+    const opened = Date.now();
+    while (!existsSync(join(spoolRoot, String(calls - 1), 'session.json')) && Date.now() - opened < 10_000)
+      await sleep(20);
+    await sleep(200);
     const cpu0 = process.cpuUsage();
     const s = await send(2 * calls, seconds, rate);
     await sleep(300); // the last packets reach the sockets and the worker
