@@ -143,7 +143,8 @@ describe(
   () => {
     const servers: TestServer[] = [];
     after(async () => {
-      for (const s of servers) await s.stop('SIGKILL');
+      // SIGTERM: the restarted server adopted the killed one's embedded Postgres and stops it.
+      for (const s of servers) await s.stop();
     });
 
     it('stores the interrupted call with what was received before the kill', async () => {
