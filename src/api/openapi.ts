@@ -18,6 +18,21 @@ const q = (name: string, type: string, description: string): [string, string, st
   type,
   description,
 ];
+
+/** The recording search filters, shared by the search and the export. */
+const SEARCH_FILTERS = [
+  q('from', 'date-time', 'started at or after'),
+  q('to', 'date-time', 'started before'),
+  q('participant', 'string', 'substring of a participant number/AOR or name'),
+  q('callId', 'string', 'SIP Call-ID'),
+  q('sessionId', 'string', 'SIPREC session id'),
+  q('minDurationMs', 'integer', 'minimum duration'),
+  q('maxDurationMs', 'integer', 'maximum duration'),
+  q('group', 'string', 'recording group'),
+  q('state', 'string', 'recording | processing | stored | failed | purged (deleted; excluded by default)'),
+  q('category', 'string', 'category'),
+  q('preserved', 'boolean', 'only preserved (true) or not (false)'),
+];
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
 
 const ops: Record<string, Record<string, Op>> = {
@@ -50,21 +65,7 @@ const ops: Record<string, Record<string, Op>> = {
         'Search recordings visible to the caller (own for users, their groups for supervisors, all for admins), newest first',
       role: 'user',
       query: [
-        q('from', 'date-time', 'started at or after'),
-        q('to', 'date-time', 'started before'),
-        q('participant', 'string', 'substring of a participant number/AOR or name'),
-        q('callId', 'string', 'SIP Call-ID'),
-        q('sessionId', 'string', 'SIPREC session id'),
-        q('minDurationMs', 'integer', 'minimum duration'),
-        q('maxDurationMs', 'integer', 'maximum duration'),
-        q('group', 'string', 'recording group'),
-        q(
-          'state',
-          'string',
-          'recording | processing | stored | failed | purged (deleted; excluded by default)',
-        ),
-        q('category', 'string', 'category'),
-        q('preserved', 'boolean', 'only preserved (true) or not (false)'),
+        ...SEARCH_FILTERS,
         q('limit', 'integer', 'page size (default 50, max 1000)'),
         q('offset', 'integer', 'skip this many'),
       ],
@@ -79,17 +80,7 @@ const ops: Record<string, Record<string, Op>> = {
         q('format', 'string', 'csv (default) or tar'),
         q('audio', 'string', 'for tar: mp3 (default) or wav; a recording without it gets the other'),
         q('ids', 'string', 'recording ids, comma-separated or repeated (instead of or with the filters)'),
-        q('from', 'date-time', 'started at or after'),
-        q('to', 'date-time', 'started before'),
-        q('participant', 'string', 'substring of a participant number/AOR or name'),
-        q('callId', 'string', 'SIP Call-ID'),
-        q('sessionId', 'string', 'SIPREC session id'),
-        q('minDurationMs', 'integer', 'minimum duration'),
-        q('maxDurationMs', 'integer', 'maximum duration'),
-        q('group', 'string', 'recording group'),
-        q('state', 'string', 'recording | processing | stored | failed | purged'),
-        q('category', 'string', 'category'),
-        q('preserved', 'boolean', 'only preserved (true) or not (false)'),
+        ...SEARCH_FILTERS,
       ],
       produces: ['text/csv', 'application/x-tar'],
     },

@@ -187,6 +187,7 @@ export interface SimulatedLegResult {
   packetsIgnored: number;
   reanchors: number;
   packetsPaused: number;
+  /** RFC 3550 A.8 interarrival jitter of the audio packets, times 16, in samples. */
   jitterQ4: number;
   ssrcs: number[];
   dtmf: { digit: string; atSamples: number; durationSamples: number }[];

@@ -7,6 +7,7 @@
  * Pure and deterministic: the parity tests require its spool (and so the mixed WAV) to match the
  * native engine's byte for byte.
  */
+import type { SimulatedLegResult } from '../engine.js';
 import type { PayloadKind } from '../types.js';
 import { ALAW_TO_ULAW } from './g711.js';
 import { parseRtp } from './rtp.js';
@@ -27,19 +28,8 @@ export interface LegEventRef {
   durationSamples: number;
 }
 
-export interface LegCountersRef {
-  packetsReceived: number;
-  packetsLost: number;
-  packetsDuplicate: number;
-  packetsLate: number;
-  packetsIgnored: number;
-  reanchors: number;
-  packetsPaused: number;
-  /** RFC 3550 A.8 interarrival jitter of the audio packets, times 16, in samples. */
-  jitterQ4: number;
-  ssrcs: number[];
-  dtmf: { digit: string; atSamples: number; durationSamples: number }[];
-}
+/** The native leg's counters (its test-only simulateLeg result without the events). */
+export type LegCountersRef = Omit<SimulatedLegResult, 'events'>;
 
 export const MAX_DTMF = 1000;
 
