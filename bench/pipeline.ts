@@ -12,7 +12,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +30,7 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? availableParallelism
 const MP3 = { bitrateKbps: 32, sampleRate: 8000 };
 const log = createLogger('silent');
 const profile = process.env.BENCH_PROFILE === '1';
+const skipBaseline = process.env.BENCH_SKIP_BASELINE === '1';
 const stepMs = new Map<string, number>();
 const lastStep = new Map<string, number>();
 
@@ -39,6 +40,36 @@ function cpuSeconds(): number {
   const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
   // utime, stime, cutime, cstime are fields 14..17 (1-based), i.e. 11..14 after the ')'.
   const ticks = [11, 12, 13, 14].reduce((s, i) => s + Number(fields[i]), 0);
+  return ticks / 100;
+}
+
+/** CPU seconds of this process's main thread, its other threads, and its reaped children. */
+function cpuSplit(): { main: number; threads: number; children: number } {
+  const ticks = (stat: string, from: number, n: number) => {
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    let t = 0;
+    for (let i = from; i < from + n; i++) t += Number(fields[i]);
+    return t / 100;
+  };
+  const self = readFileSync('/proc/self/stat', 'utf8');
+  const main = ticks(readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8'), 11, 2);
+  return { main, threads: ticks(self, 11, 2) - main, children: ticks(self, 13, 2) };
+}
+
+/** CPU seconds of every running `postgres` process (the embedded server and its backends). */
+function postgresCpuSeconds(): number {
+  let ticks = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(pid)) continue;
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (!f.includes('(postgres)')) continue;
+      const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // exited meanwhile
+    }
+  }
   return ticks / 100;
 }
 
@@ -95,11 +126,20 @@ async function main(): Promise<void> {
   const engine = loadMediaEngine({ bindAddress: '127.0.0.1' });
   process.stdout.write(
     `bench:pipeline  ${CALLS} calls x ${SECONDS} s (${((CALLS * SECONDS) / 60).toFixed(0)} audio minutes), ` +
-      `concurrency ${CONCURRENCY}, MP3 ${MP3.bitrateKbps} kbit/s ${MP3.sampleRate} Hz\n`,
+      `concurrency ${CONCURRENCY}, MP3 ${MP3.bitrateKbps} kbit/s ${MP3.sampleRate} Hz, ` +
+      `key ${process.env.BENCH_KEY_TYPE === 'curve25519' ? 'curve25519' : 'rsa4096'}\n`,
   );
   try {
     const db = await openDatabase({ dataDir, log, poolSize: CONCURRENCY * 2 + 4 });
-    const key = await ensureKeyPair({ keysDir: join(dataDir, 'keys'), passphrase: 'bench', log, db });
+    // The server's default key type (SRS_FIRST_KEY_TYPE), unless BENCH_KEY_TYPE says otherwise.
+    const keyType = process.env.BENCH_KEY_TYPE === 'curve25519' ? 'curve25519' : 'rsa4096';
+    const key = await ensureKeyPair({
+      keysDir: join(dataDir, 'keys'),
+      passphrase: 'bench',
+      log,
+      db,
+      type: keyType,
+    });
     // Spools for the pipeline, and the same calls mixed to WAV for the ffmpeg baseline.
     const ids: string[] = [];
     const wavDir = join(dir, 'wav');
@@ -166,13 +206,17 @@ async function main(): Promise<void> {
     let ffCpu = 0;
     let plWall = 0;
     let plCpu = 0;
+    let ffPg = 0;
+    let plPg = 0;
+    const split = { main: 0, threads: 0, children: 0 };
     const per = Math.ceil(CALLS / ROUNDS);
     for (let r = 0; r < ROUNDS; r++) {
       const slice = [r * per, Math.min(CALLS, (r + 1) * per)] as const;
-      // 1. bare ffmpeg
+      // 1. bare ffmpeg (BENCH_SKIP_BASELINE=1 leaves it out, e.g. to profile the pipeline alone)
       let c0 = cpuSeconds();
+      let g0 = postgresCpuSeconds();
       let t0 = process.hrtime.bigint();
-      await pool(wavs.slice(...slice), CONCURRENCY, (w) =>
+      await pool(skipBaseline ? [] : wavs.slice(...slice), CONCURRENCY, (w) =>
         runFfmpeg([
           '-hide_banner',
           '-nostats',
@@ -197,14 +241,24 @@ async function main(): Promise<void> {
       );
       ffWall += Number(process.hrtime.bigint() - t0) / 1e9;
       ffCpu += cpuSeconds() - c0;
+      ffPg += postgresCpuSeconds() - g0;
       // 2. the pipeline
+      (globalThis as { __sqlCount?: { start(): void } }).__sqlCount?.start();
       c0 = cpuSeconds();
+      g0 = postgresCpuSeconds();
+      const s0 = cpuSplit();
       t0 = process.hrtime.bigint();
       for (const id of ids.slice(...slice)) await pipeline.enqueueFinalize(id);
       await pipeline.idle();
       plWall += Number(process.hrtime.bigint() - t0) / 1e9;
       plCpu += cpuSeconds() - c0;
+      plPg += postgresCpuSeconds() - g0;
+      const s1 = cpuSplit();
+      split.main += s1.main - s0.main;
+      split.threads += s1.threads - s0.threads;
+      split.children += s1.children - s0.children;
     }
+    (globalThis as { __sqlCount?: { dump(): void } }).__sqlCount?.dump();
     await pipeline.stop();
     const stored = await db.pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM recordings WHERE state = 'stored'`,
@@ -214,7 +268,10 @@ async function main(): Promise<void> {
     const minutes = (CALLS * SECONDS) / 60;
     if (profile)
       process.stdout.write(
-        `per-step ms per recording (BENCH_PROFILE): ${[...stepMs].map(([k, v]) => `${k} ${(v / CALLS).toFixed(1)}`).join(', ')}\n`,
+        `per-step ms per recording (BENCH_PROFILE): ${[...stepMs].map(([k, v]) => `${k} ${(v / CALLS).toFixed(1)}`).join(', ')}\n` +
+          `pipeline CPU ms per recording: main thread ${((split.main * 1000) / CALLS).toFixed(1)}, ` +
+          `other threads ${((split.threads * 1000) / CALLS).toFixed(1)}, children (ffmpeg) ${((split.children * 1000) / CALLS).toFixed(1)}, ` +
+          `Postgres ${((plPg * 1000) / CALLS).toFixed(1)}\n`,
       );
     const line = (name: string, wall: number, cpu: number) =>
       `${name.padEnd(14)} ${wall.toFixed(1).padStart(7)} s wall  ${(CALLS / wall).toFixed(2).padStart(7)} recordings/s  ` +
@@ -223,7 +280,8 @@ async function main(): Promise<void> {
     process.stdout.write(line('pipeline', plWall, plCpu));
     process.stdout.write(
       `stored ${stored.rows[0]?.n}/${CALLS}; pipeline/ffmpeg rate ratio ${(ffWall / plWall).toFixed(3)} (target >= 0.85); ` +
-        `CPU cost ratio ffmpeg/pipeline ${(ffCpu / plCpu).toFixed(3)}\n`,
+        `CPU cost ratio ffmpeg/pipeline ${(ffCpu / plCpu).toFixed(3)}; ` +
+        `Postgres server CPU ${ffPg.toFixed(1)} s (ffmpeg phase), ${plPg.toFixed(1)} s (pipeline phase)\n`,
     );
   } finally {
     engine.close();

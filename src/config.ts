@@ -79,7 +79,7 @@ const schema = z.object({
   databaseUrl: optionalString,
   keys: z.object({
     passphrase: optionalString,
-    /** Type of the key generated on first start (`srs keys generate` defaults to rsa4096). */
+    /** Type of the key generated on first start: rsa4096 (default, like `srs keys generate`) or curve25519. */
     firstKeyType: z.enum(['curve25519', 'rsa4096']),
   }),
   adminToken: optionalString,
@@ -315,7 +315,7 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
     databaseUrl: pick(env.DATABASE_URL, f.databaseUrl, undefined),
     keys: {
       passphrase: pick(env.SRS_KEY_PASSPHRASE, f.keys?.passphrase, undefined),
-      firstKeyType: pick(env.SRS_FIRST_KEY_TYPE, f.keys?.firstKeyType, 'curve25519'),
+      firstKeyType: pick(env.SRS_FIRST_KEY_TYPE, f.keys?.firstKeyType, 'rsa4096'),
     },
     adminToken: pick(env.SRS_ADMIN_TOKEN, f.adminToken, undefined),
     console: {

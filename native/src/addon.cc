@@ -476,6 +476,8 @@ void callJs(Napi::Env env, Napi::Function, EngineWrap* wrap, EventBatch* batch) 
 }
 
 // A mix on the libuv thread pool. Inputs are copied into plain strings; Execute never touches V8.
+// An empty wavPath mixes into memory: the WAV bytes are handed to JavaScript as a Buffer that takes
+// over the vector (no copy), and no plaintext audio is written to disk.
 class MixWorker : public Napi::AsyncWorker {
  public:
   MixWorker(Napi::Env env, std::string spoolDir, std::string wavPath, std::vector<std::vector<std::string>> channels,
@@ -490,13 +492,30 @@ class MixWorker : public Napi::AsyncWorker {
   Napi::Promise promise() { return deferred_.Promise(); }
 
   void Execute() override {
-    if (!srs::mixSpoolDir(spoolDir_, wavPath_, &outcome_, &failure_, channels_, cuts_)) SetError(failure_.message);
+    const bool ok = wavPath_.empty()
+                        ? srs::mixSpoolDirToMemory(spoolDir_, &wav_, &outcome_, &failure_, channels_, cuts_)
+                        : srs::mixSpoolDir(spoolDir_, wavPath_, &outcome_, &failure_, channels_, cuts_);
+    if (!ok) SetError(failure_.message);
   }
 
   void OnOK() override {
     Napi::Env env = Env();
     Napi::Object o = Napi::Object::New(env);
-    o.Set("wavPath", wavPath_);
+    if (wavPath_.empty()) {
+      // The Buffer owns a heap vector holding the bytes; its finalizer deletes the vector.
+      auto* owned = new std::vector<uint8_t>(std::move(wav_));
+      Napi::Buffer<uint8_t> data;
+      try {
+        data = Napi::Buffer<uint8_t>::New(env, owned->data(), owned->size(),
+                                          [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, owned);
+      } catch (...) {
+        delete owned;
+        throw;
+      }
+      o.Set("data", data);
+    } else {
+      o.Set("wavPath", wavPath_);
+    }
     o.Set("samples", static_cast<double>(outcome_.samples));
     o.Set("legs", static_cast<double>(outcome_.legs));
     o.Set("truncatedSpools", static_cast<double>(outcome_.truncatedSpools));
@@ -511,21 +530,25 @@ class MixWorker : public Napi::AsyncWorker {
  private:
   Napi::Promise::Deferred deferred_;
   std::string spoolDir_;
-  std::string wavPath_;
+  std::string wavPath_;  // empty: into memory (wav_)
   std::vector<std::vector<std::string>> channels_;
   std::vector<srs::MixCut> cuts_;
+  std::vector<uint8_t> wav_;
   srs::MixOutcome outcome_;
   srs::MixFailure failure_;
 };
 
-// mix(spoolDir: string, wavPath: string, channels?: string[][], cuts?: [from, to][]) -> Promise<{ wavPath,
-// samples, legs, truncatedSpools }>; channels: legIds per output channel (default: one channel, every
-// leg); cuts: timeline intervals in samples left out of the file.
+// mix(spoolDir: string, wavPath: string | null | undefined, channels?: string[][], cuts?: [from, to][])
+// -> Promise<{ wavPath, samples, legs, truncatedSpools }>, or with no wavPath (null, undefined, '')
+// Promise<{ data: Buffer, samples, legs, truncatedSpools }>: the WAV mixed into memory. channels:
+// legIds per output channel (default: one channel, every leg); cuts: timeline intervals in samples
+// left out of the file.
 Napi::Value Mix(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) {
-    throw Napi::TypeError::New(env,
-                                "mix(spoolDir: string, wavPath: string, channels?: string[][], cuts?: number[][])");
+  if (info.Length() < 1 || !info[0].IsString() ||
+      !(info.Length() < 2 || info[1].IsString() || info[1].IsNull() || info[1].IsUndefined())) {
+    throw Napi::TypeError::New(
+        env, "mix(spoolDir: string, wavPath?: string | null, channels?: string[][], cuts?: number[][])");
   }
   std::vector<srs::MixCut> cuts;
   if (info.Length() >= 4 && info[3].IsArray()) {
@@ -550,8 +573,9 @@ Napi::Value Mix(const Napi::CallbackInfo& info) {
       for (uint32_t i = 0; i < legIds.Length(); ++i) channels.back().push_back(legIds.Get(i).ToString().Utf8Value());
     }
   }
-  auto* worker = new MixWorker(env, info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(),
-                               std::move(channels), std::move(cuts));
+  std::string wavPath = info.Length() >= 2 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+  auto* worker = new MixWorker(env, info[0].As<Napi::String>().Utf8Value(), std::move(wavPath), std::move(channels),
+                               std::move(cuts));
   Napi::Promise promise = worker->promise();
   worker->Queue();
   return promise;

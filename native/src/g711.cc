@@ -77,11 +77,14 @@ namespace {
 struct Tables {
   std::array<int16_t, 256> ulaw{};
   std::array<uint8_t, 256> alawToUlaw{};
+  std::array<uint8_t, 65536> ulawEncode{};  // by the sample's 16 bits, see ulawEncodeTable()
   Tables() {
     for (int i = 0; i < 256; ++i) {
       ulaw[i] = ulawToLinear(static_cast<uint8_t>(i));
       alawToUlaw[i] = linearToUlaw(alawToLinear(static_cast<uint8_t>(i)));
     }
+    for (int v = -32768; v <= 32767; ++v)
+      ulawEncode[static_cast<uint16_t>(v)] = linearToUlaw(static_cast<int16_t>(v));
   }
 };
 const Tables& tables() {
@@ -91,6 +94,8 @@ const Tables& tables() {
 }  // namespace
 
 int16_t ulawDecode(uint8_t u) { return tables().ulaw[u]; }
+const int16_t* ulawDecodeTable() { return tables().ulaw.data(); }
+const uint8_t* ulawEncodeTable() { return tables().ulawEncode.data(); }
 uint8_t alawToUlaw(uint8_t a) { return tables().alawToUlaw[a]; }
 
 }  // namespace srs

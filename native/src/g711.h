@@ -14,5 +14,9 @@ uint8_t linearToAlaw(int16_t pcm);
 // Table lookups built once (thread-safe static initialisation).
 int16_t ulawDecode(uint8_t u);
 uint8_t alawToUlaw(uint8_t a);
+// For loops over many samples (the mixer): decode[u] is ulawToLinear(u); encode[uint16_t(pcm)] is
+// linearToUlaw(pcm).
+const int16_t* ulawDecodeTable();
+const uint8_t* ulawEncodeTable();
 
 }  // namespace srs

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <exception>
+#include <string>
 #include <vector>
 
 #include "g711.h"
@@ -80,10 +82,105 @@ struct LegSpool {
   size_t cursor = 0;  // first record that may still reach the current block
 };
 
-}  // namespace
+// Where the mixed bytes go. begin() is called once, after the inputs were checked, with the exact
+// size of the WAV (header, samples, pad); then write() in order until every byte was written.
+class MixSink {
+ public:
+  virtual ~MixSink() = default;
+  virtual bool begin(size_t totalBytes, MixFailure* failure) = 0;
+  virtual bool write(const uint8_t* data, size_t length, MixFailure* failure) = 0;
+};
 
-bool mixSpoolDir(const std::string& spoolDir, const std::string& wavPath, MixOutcome* out, MixFailure* failure,
-                 const std::vector<std::vector<std::string>>& channels, const std::vector<MixCut>& cuts) {
+// A temporary file next to `wavPath`, fsynced and renamed over it by commit(). Dropped (closed and
+// unlinked) when not committed.
+class FileSink final : public MixSink {
+ public:
+  explicit FileSink(const std::string& wavPath)
+      : wavPath_(wavPath), tmpPath_(wavPath + ".tmp" + std::to_string(::getpid())) {}
+  ~FileSink() override {
+    if (fd_ >= 0) {
+      ::close(fd_);
+      ::unlink(tmpPath_.c_str());
+    }
+  }
+  FileSink(const FileSink&) = delete;
+  FileSink& operator=(const FileSink&) = delete;
+
+  bool begin(size_t, MixFailure* failure) override {
+    fd_ = ::open(tmpPath_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd_ < 0) {
+      const int err = errno;
+      *failure = {errnoName(err), "cannot create " + tmpPath_ + ": " + std::strerror(err)};
+      return false;
+    }
+    return true;
+  }
+  bool write(const uint8_t* data, size_t length, MixFailure* failure) override {
+    if (const int err = writeAll(fd_, data, length)) return fail(err, failure);
+    return true;
+  }
+  bool commit(MixFailure* failure) {
+    if (::fsync(fd_) != 0) return fail(errno, failure);
+    const int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) {
+      const int err = errno;
+      ::unlink(tmpPath_.c_str());
+      *failure = {errnoName(err), "cannot write " + wavPath_ + ": " + std::strerror(err)};
+      return false;
+    }
+    if (::rename(tmpPath_.c_str(), wavPath_.c_str()) != 0) {
+      const int err = errno;
+      ::unlink(tmpPath_.c_str());
+      *failure = {errnoName(err), "cannot rename " + tmpPath_ + " to " + wavPath_ + ": " + std::strerror(err)};
+      return false;
+    }
+    return true;
+  }
+
+ private:
+  bool fail(int err, MixFailure* failure) {
+    ::close(fd_);
+    fd_ = -1;
+    ::unlink(tmpPath_.c_str());
+    *failure = {errnoName(err), "cannot write " + wavPath_ + ": " + std::strerror(err)};
+    return false;
+  }
+
+  std::string wavPath_;
+  std::string tmpPath_;
+  int fd_ = -1;
+};
+
+// A byte vector, sized once up front: the whole WAV in memory, never on disk.
+class MemorySink final : public MixSink {
+ public:
+  explicit MemorySink(std::vector<uint8_t>* wav) : wav_(wav) {}
+  bool begin(size_t totalBytes, MixFailure* failure) override {
+    wav_->clear();
+    try {
+      wav_->reserve(totalBytes);
+    } catch (const std::exception&) {  // std::bad_alloc, std::length_error
+      *failure = {"ENOMEM", "cannot allocate " + std::to_string(totalBytes) + " bytes for the mix"};
+      return false;
+    }
+    return true;
+  }
+  bool write(const uint8_t* data, size_t length, MixFailure*) override {
+    wav_->insert(wav_->end(), data, data + length);  // within the reserved capacity: no reallocation
+    return true;
+  }
+
+ private:
+  std::vector<uint8_t>* wav_;
+};
+
+// The mix itself, shared by both variants: reads the spools, then writes the WAV through `sink`.
+// Sets out->truncatedSpools while reading and *samples on success; out->samples and out->legs are
+// left to the caller, set only once the output is complete.
+bool mixInto(const std::string& spoolDir, MixSink* sink, MixOutcome* out, MixFailure* failure,
+             const std::vector<std::vector<std::string>>& channels, const std::vector<MixCut>& cuts,
+             uint32_t* samplesOut, uint32_t* legsOut) {
   std::vector<std::string> names;
   DIR* dir = ::opendir(spoolDir.c_str());
   if (dir == nullptr) {
@@ -166,27 +263,18 @@ bool mixSpoolDir(const std::string& spoolDir, const std::string& wavPath, MixOut
   }
   const uint32_t samples = static_cast<uint32_t>(outTotal);
 
-  const std::string tmpPath = wavPath + ".tmp" + std::to_string(::getpid());
-  const int fd = ::open(tmpPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) {
-    const int err = errno;
-    *failure = {errnoName(err), "cannot create " + tmpPath + ": " + std::strerror(err)};
-    return false;
-  }
-  auto abandon = [&](int err) {
-    ::close(fd);
-    ::unlink(tmpPath.c_str());
-    *failure = {errnoName(err), "cannot write " + wavPath + ": " + std::strerror(err)};
-    return false;
-  };
+  const size_t dataBytes = static_cast<size_t>(uint64_t{samples} * nch);
+  if (!sink->begin(kWavHeaderSize + dataBytes + (dataBytes & 1), failure)) return false;
   uint8_t header[kWavHeaderSize];
   wavHeader(header, samples, nch);
-  if (int err = writeAll(fd, header, sizeof header)) return abandon(err);
+  if (!sink->write(header, sizeof header, failure)) return false;
 
   // Per block: each leg's linear samples (or none), then each channel's saturated sum.
   std::vector<std::vector<int16_t>> linear(legs.size(), std::vector<int16_t>(kBlockSamples));
   std::vector<char> present(legs.size());
   std::vector<int32_t> sum(kBlockSamples);
+  const int16_t* const decode = ulawDecodeTable();
+  const uint8_t* const encode = ulawEncodeTable();
   std::vector<uint8_t> encoded(kBlockSamples * nch);
   for (const MixCut& part : kept) {
     for (uint64_t start = part.from; start < part.to; start += kBlockSamples) {
@@ -209,7 +297,7 @@ bool mixSpoolDir(const std::string& spoolDir, const std::string& wavPath, MixOut
             any = true;
           }
           const uint8_t* src = ls.contents.data.data() + rec.dataPos + (from - rec.offset);
-          for (uint64_t s = from; s < to; ++s) leg[s - start] = ulawDecode(*src++);
+          for (uint64_t s = from; s < to; ++s) leg[s - start] = decode[*src++];
         }
         present[li] = any;
       }
@@ -223,31 +311,48 @@ bool mixSpoolDir(const std::string& spoolDir, const std::string& wavPath, MixOut
         for (size_t i = 0; i < n; ++i) {
           // Saturate: a sum beyond the int16 range is clipped, never wrapped.
           const int32_t v = std::clamp<int32_t>(sum[i], -32768, 32767);
-          encoded[i * nch + c] = linearToUlaw(static_cast<int16_t>(v));
+          encoded[i * nch + c] = encode[static_cast<uint16_t>(static_cast<int16_t>(v))];
         }
       }
-      if (int err = writeAll(fd, encoded.data(), n * nch)) return abandon(err);
+      if (!sink->write(encoded.data(), n * nch, failure)) return false;
     }
   }
-  if ((uint64_t{samples} * nch) & 1) {
+  if (dataBytes & 1) {
     const uint8_t pad = 0;
-    if (int err = writeAll(fd, &pad, 1)) return abandon(err);
+    if (!sink->write(&pad, 1, failure)) return false;
   }
-  if (::fsync(fd) != 0) return abandon(errno);
-  if (::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(tmpPath.c_str());
-    *failure = {errnoName(err), "cannot write " + wavPath + ": " + std::strerror(err)};
-    return false;
-  }
-  if (::rename(tmpPath.c_str(), wavPath.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmpPath.c_str());
-    *failure = {errnoName(err), "cannot rename " + tmpPath + " to " + wavPath + ": " + std::strerror(err)};
+  *samplesOut = samples;
+  *legsOut = static_cast<uint32_t>(legs.size());
+  return true;
+}
+
+}  // namespace
+
+bool mixSpoolDir(const std::string& spoolDir, const std::string& wavPath, MixOutcome* out, MixFailure* failure,
+                 const std::vector<std::vector<std::string>>& channels, const std::vector<MixCut>& cuts) {
+  FileSink sink(wavPath);
+  uint32_t samples = 0;
+  uint32_t legs = 0;
+  if (!mixInto(spoolDir, &sink, out, failure, channels, cuts, &samples, &legs)) return false;
+  if (!sink.commit(failure)) return false;
+  out->samples = samples;
+  out->legs = legs;
+  return true;
+}
+
+bool mixSpoolDirToMemory(const std::string& spoolDir, std::vector<uint8_t>* wav, MixOutcome* out,
+                         MixFailure* failure, const std::vector<std::vector<std::string>>& channels,
+                         const std::vector<MixCut>& cuts) {
+  MemorySink sink(wav);
+  uint32_t samples = 0;
+  uint32_t legs = 0;
+  if (!mixInto(spoolDir, &sink, out, failure, channels, cuts, &samples, &legs)) {
+    wav->clear();
+    wav->shrink_to_fit();
     return false;
   }
   out->samples = samples;
-  out->legs = static_cast<uint32_t>(legs.size());
+  out->legs = legs;
   return true;
 }
 

@@ -1,5 +1,6 @@
-// The mixer: reads every "<legId>.spool" file of a spool directory and writes one mono G.711 u-law
-// WAV. Only reads files, so it works on a closed session and on one whose process was killed.
+// The mixer: reads every "<legId>.spool" file of a spool directory and writes one G.711 u-law WAV,
+// to a file or into memory. Only reads files, so it works on a closed session and on one whose
+// process was killed.
 #pragma once
 
 #include <cstdint>
@@ -34,5 +35,12 @@ struct MixCut {
 };
 bool mixSpoolDir(const std::string& spoolDir, const std::string& wavPath, MixOutcome* out, MixFailure* failure,
                  const std::vector<std::vector<std::string>>& channels = {}, const std::vector<MixCut>& cuts = {});
+
+// The same mix into memory: `*wav` receives exactly the bytes mixSpoolDir would write to the file
+// (allocated once, at its final size), and nothing touches the disk except reading the spools. On
+// failure `*wav` is empty; the failure codes are the same as mixSpoolDir's (plus "ENOMEM").
+bool mixSpoolDirToMemory(const std::string& spoolDir, std::vector<uint8_t>* wav, MixOutcome* out,
+                         MixFailure* failure, const std::vector<std::vector<std::string>>& channels = {},
+                         const std::vector<MixCut>& cuts = {});
 
 }  // namespace srs

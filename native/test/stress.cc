@@ -56,6 +56,31 @@ std::vector<uint8_t> rtp(uint8_t pt, uint16_t seq, uint32_t ts, uint32_t ssrc, c
   return p;
 }
 
+std::vector<uint8_t> readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Mixes `spoolDir` into memory with the same arguments as the file `wavPath` was mixed with and
+// checks the bytes are the same, the allocation was exact (header + samples * channels + pad) and
+// the outcome matches.
+void checkMemoryMix(const std::string& spoolDir, const std::string& wavPath, const srs::MixOutcome& fileOutcome,
+                    const std::vector<std::vector<std::string>>& channels = {},
+                    const std::vector<srs::MixCut>& cuts = {}) {
+  const std::vector<uint8_t> file = readFile(wavPath);
+  std::vector<uint8_t> wav;
+  srs::MixOutcome out;
+  srs::MixFailure failure;
+  CHECK(srs::mixSpoolDirToMemory(spoolDir, &wav, &out, &failure, channels, cuts));
+  CHECK(wav.size() == file.size() && !file.empty() && std::memcmp(wav.data(), file.data(), file.size()) == 0);
+  const size_t nch = channels.empty() ? 1 : channels.size();
+  const size_t bytes = static_cast<size_t>(out.samples) * nch;
+  CHECK(wav.size() == 58 + bytes + (bytes & 1));
+  CHECK(wav.capacity() == wav.size());
+  CHECK(out.samples == fileOutcome.samples && out.legs == fileOutcome.legs &&
+        out.truncatedSpools == fileOutcome.truncatedSpools);
+}
+
 void fuzzReceiver() {
   std::mt19937 rng(1234);
   std::array<srs::PayloadKind, 128> kinds{};
@@ -255,13 +280,26 @@ int main(int argc, char** argv) {
       srs::MixOutcome stereo;
       srs::MixFailure failure;
       CHECK(srs::mixSpoolDir(config.spoolDir, config.spoolDir + "/stereo.wav", &stereo, &failure, {{"leg0"}, {"leg1"}}));
+      checkMemoryMix(config.spoolDir, config.spoolDir + "/stereo.wav", stereo, {{"leg0"}, {"leg1"}});
       CHECK(!srs::mixSpoolDir(config.spoolDir, config.spoolDir + "/bad.wav", &stereo, &failure, {{"leg9"}}));
+      {
+        // The same failure into memory, and nothing left in the vector.
+        std::vector<uint8_t> wav{1, 2, 3};
+        srs::MixOutcome o;
+        srs::MixFailure f;
+        CHECK(!srs::mixSpoolDirToMemory(config.spoolDir, &wav, &o, &f, {{"leg9"}}));
+        CHECK(f.code == failure.code && f.message == failure.message && wav.empty());
+        CHECK(!srs::mixSpoolDirToMemory(config.spoolDir + "/missing", &wav, &o, &f));
+        CHECK(f.code == "ENOENT" && wav.empty());
+      }
       // Pause "cut" mode: overlapping, unsorted and out-of-range cuts; the file is shorter by what they cover.
       srs::MixOutcome full;
       srs::MixOutcome cut;
+      const std::vector<srs::MixCut> cuts = {{300, 500}, {100, 200}, {150, 250}, {1u << 30, (1u << 30) + 10}};
       CHECK(srs::mixSpoolDir(config.spoolDir, config.spoolDir + "/full.wav", &full, &failure, {{"leg1"}}));
-      CHECK(srs::mixSpoolDir(config.spoolDir, config.spoolDir + "/cut.wav", &cut, &failure, {{"leg1"}},
-                             {{300, 500}, {100, 200}, {150, 250}, {1u << 30, (1u << 30) + 10}}));
+      checkMemoryMix(config.spoolDir, config.spoolDir + "/full.wav", full, {{"leg1"}});
+      CHECK(srs::mixSpoolDir(config.spoolDir, config.spoolDir + "/cut.wav", &cut, &failure, {{"leg1"}}, cuts));
+      checkMemoryMix(config.spoolDir, config.spoolDir + "/cut.wav", cut, {{"leg1"}}, cuts);
       CHECK(full.samples < 500 || cut.samples == full.samples - 350);
     }
     if (s % 100 == 0) {
@@ -270,6 +308,7 @@ int main(int argc, char** argv) {
       const bool ok = srs::mixSpoolDir(config.spoolDir, config.spoolDir + "/mix.wav", &out, &failure);
       CHECK(ok);
       if (ok) {
+        checkMemoryMix(config.spoolDir, config.spoolDir + "/mix.wav", out);
         CHECK(out.legs == (grown ? 3u : 2u));
         CHECK(paused ? out.samples == 0 : out.samples >= 800);
         ++mixes;

@@ -165,7 +165,10 @@ interface NativeLiveChunk {
   records: Buffer;
 }
 interface NativeMixResult {
-  wavPath: string;
+  /** File mode only. */
+  wavPath?: string;
+  /** Into-memory mode only (no wavPath): the WAV, in a Buffer that owns the native bytes. */
+  data?: Buffer;
   samples: number;
   legs: number;
   truncatedSpools: number;
@@ -206,7 +209,7 @@ interface NativeAddon {
   ) => NativeEngine;
   mix(
     spoolDir: string,
-    wavPath: string,
+    wavPath: string | undefined,
     channels?: readonly (readonly string[])[],
     cuts?: readonly (readonly [number, number])[],
   ): Promise<NativeMixResult>;
@@ -318,14 +321,17 @@ function mapMixError(err: unknown, options: MixOptions): Error {
     return new NotFoundError(`cannot mix ${options.spoolDir}: ${detail}`);
   }
   if (code === 'ERR_SPOOL_FORMAT') return new ParseError(`cannot mix ${options.spoolDir}: ${detail}`);
-  return new SrsError('ERR_MEDIA_MIX', `cannot mix ${options.spoolDir} into ${options.wavPath}: ${detail}`, {
+  const into = options.wavPath ? options.wavPath : 'memory';
+  return new SrsError('ERR_MEDIA_MIX', `cannot mix ${options.spoolDir} into ${into}: ${detail}`, {
     cause: err,
   });
 }
 
 /**
- * Mixes a session's spool directory into a mono u-law WAV on the libuv thread pool. Needs no engine
- * (no sockets): the pipeline can finalize recordings of a process that died.
+ * Mixes a session's spool directory into a u-law WAV on the libuv thread pool. Needs no engine
+ * (no sockets): the pipeline can finalize recordings of a process that died. With
+ * `options.wavPath` the WAV is written to that file (result `wavPath`); without it, it is mixed into
+ * memory (result `data`, the same bytes) and never touches the disk.
  */
 export async function mixSpool(options: MixOptions, addonPath?: string): Promise<MixResult> {
   const addon = loadAddon(addonPath);
@@ -344,14 +350,16 @@ export async function mixSpool(options: MixOptions, addonPath?: string): Promise
   try {
     r = await addon.mix(
       options.spoolDir,
-      options.wavPath,
+      options.wavPath || undefined,
       options.channels,
       options.cut?.map((c) => [Math.floor(c[0]), Math.floor(c[1])] as const),
     );
   } catch (err) {
     throw mapMixError(err, options);
   }
-  return { wavPath: r.wavPath, samples: r.samples, durationMs: (r.samples * 1000) / 8000, legs: r.legs };
+  const durationMs = (r.samples * 1000) / 8000;
+  if (r.data !== undefined) return { data: r.data, samples: r.samples, durationMs, legs: r.legs };
+  return { wavPath: r.wavPath, samples: r.samples, durationMs, legs: r.legs };
 }
 
 /**

@@ -87,8 +87,12 @@ export type MediaEvent =
 export interface MixOptions {
   /** The spool directory of a closed (or interrupted) session. */
   spoolDir: string;
-  /** Where to write the mono G.711 u-law WAV (format tag 7, 8 kHz, 8 bit, fact chunk). */
-  wavPath: string;
+  /**
+   * Where to write the G.711 u-law WAV (format tag 7, 8 kHz, 8 bit, fact chunk; written to a
+   * temporary file, fsynced and renamed). Absent (or ''): the WAV is mixed into memory and returned
+   * as `MixResult.data`, byte for byte what the file would hold; nothing is written to disk.
+   */
+  wavPath?: string;
   /**
    * legIds mixed into each output channel (interleaved u-law). Default: one channel with every leg.
    * Stereo with one party per channel: [['leg0'], ['leg1']]; one leg's own file: [['leg1']]. All
@@ -103,7 +107,10 @@ export interface MixOptions {
 }
 
 export interface MixResult {
-  wavPath: string;
+  /** The file written: set when `MixOptions.wavPath` was given. */
+  wavPath?: string;
+  /** The whole WAV (header included): set when the mix was into memory (no `MixOptions.wavPath`). */
+  data?: Buffer;
   /** Samples at 8 kHz in the mixed file. */
   samples: number;
   durationMs: number;
@@ -163,7 +170,7 @@ export interface MediaEngine {
    * they recorded stays in the spool, the mix and the stats. Unknown ids are ignored.
    */
   removeLegs(recordingId: string, legIds: readonly string[]): void;
-  /** Mixes a session's spool into a WAV on a worker thread (never blocks the event loop). */
+  /** Mixes a session's spool into a WAV file, or into memory without `wavPath`, on a worker thread (never blocks the event loop). */
   mix(options: MixOptions): Promise<MixResult>;
   /** Events arrive in batches a few times a second, never per packet. */
   onEvents(listener: (events: MediaEvent[]) => void): void;

@@ -1,14 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open, readdir, readFile, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Readable } from 'node:stream';
-import { TransformStream, type ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { Readable, Writable } from 'node:stream';
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import ffmpeg from 'fluent-ffmpeg';
-import * as openpgp from 'openpgp';
 
-/** File helpers for the pipeline: hashing, atomic writes, MP3 conversion, encryption, wiping. */
+/** File helpers for the pipeline: hashing, atomic renames, MP3 conversion, wiping. */
 
 ffmpeg.setFfmpegPath(ffmpegInstaller.path);
 
@@ -20,12 +16,6 @@ export async function exists(path: string): Promise<boolean> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw err;
   }
-}
-
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
 }
 
 export async function fsyncPath(path: string): Promise<void> {
@@ -92,11 +82,23 @@ export interface Mp3Options {
   sampleRate: number;
 }
 
-/** WAV -> mono MP3 with ffmpeg, written to `<out>.part` and renamed when complete. */
-export async function wavToMp3(wavPath: string, mp3Path: string, o: Mp3Options): Promise<void> {
-  const part = `${mp3Path}.part`;
+/**
+ * A WAV (in memory, or a file) -> mono MP3 in memory, by ffmpeg through pipes: the WAV goes to
+ * its stdin, the MP3 comes back on its stdout, and no plaintext is written to disk on the way.
+ */
+export async function encodeMp3(wav: Buffer | string, o: Mp3Options): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      chunks.push(chunk);
+      size += chunk.length;
+      done();
+    },
+  });
+  const what = typeof wav === 'string' ? wav : 'a WAV in memory';
   await new Promise<void>((resolve, reject) => {
-    ffmpeg(wavPath)
+    const cmd = (typeof wav === 'string' ? ffmpeg(wav) : ffmpeg(Readable.from([wav])).inputFormat('wav'))
       .noVideo()
       .audioCodec('libmp3lame')
       .audioChannels(1)
@@ -104,105 +106,16 @@ export async function wavToMp3(wavPath: string, mp3Path: string, o: Mp3Options):
       .audioBitrate(o.bitrateKbps)
       .format('mp3')
       // No progress lines for fluent-ffmpeg to parse; errors are still reported on stderr.
-      .outputOptions(['-nostats', '-loglevel', 'error'])
+      .outputOptions(['-nostats', '-loglevel', 'error', '-flush_packets', '0'])
       .on('error', (err: Error, _stdout: string | null, stderr: string | null) => {
         const tail = (stderr ?? '').trim().split('\n').slice(-3).join(' | ');
-        reject(new Error(`ffmpeg failed on ${wavPath}: ${err.message}${tail ? ` (${tail})` : ''}`));
+        reject(new Error(`ffmpeg failed on ${what}: ${err.message}${tail ? ` (${tail})` : ''}`));
       })
-      .on('end', () => resolve())
-      .save(part);
+      .on('end', () => resolve());
+    cmd.pipe(sink, { end: true });
   });
-  await fsyncPath(part);
-  await renameDurable(part, mp3Path);
-}
-
-export interface EncryptResult {
-  /** Size of the ciphertext file. */
-  bytes: number;
-  sha256Plain: string;
-  sha256Cipher: string;
-}
-
-/**
- * Encrypts `src` to the public key as a binary OpenPGP message (what `gpg --decrypt` reads),
- * streaming, into a temporary file that is fsynced and then renamed to `dest`.
- */
-export async function encryptFile(
-  src: string,
-  dest: string,
-  publicKey: openpgp.PublicKey,
-): Promise<EncryptResult> {
-  // Up to 64 MiB (about 2 h of 8 kHz u-law), encrypting from memory costs half the CPU of
-  // openpgp.js's web-stream path; larger files stream.
-  if ((await stat(src)).size <= IN_MEMORY_LIMIT) return encryptInMemory(src, dest, publicKey);
-  const plainHash = createHash('sha256');
-  const cipherHash = createHash('sha256');
-  const hashing = new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
-      plainHash.update(chunk);
-      controller.enqueue(chunk);
-    },
-  });
-  const plain = (Readable.toWeb(createReadStream(src)) as NodeReadableStream<Uint8Array>).pipeThrough(
-    hashing,
-  );
-  const message = await openpgp.createMessage({ binary: plain as unknown as ReadableStream<Uint8Array> });
-  const encrypted = await openpgp.encrypt({ message, encryptionKeys: publicKey, format: 'binary' });
-
-  const tmp = `${dest}.${randomBytes(4).toString('hex')}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
-  let bytes = 0;
-  try {
-    for await (const chunk of Readable.fromWeb(encrypted as unknown as NodeReadableStream<Uint8Array>)) {
-      const buf = chunk as Buffer;
-      cipherHash.update(buf);
-      bytes += buf.length;
-      await fh.write(buf);
-    }
-    await fh.sync();
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await fh.close();
-  await renameDurable(tmp, dest);
-  return { bytes, sha256Plain: plainHash.digest('hex'), sha256Cipher: cipherHash.digest('hex') };
-}
-
-const IN_MEMORY_LIMIT = 64 << 20;
-
-async function encryptInMemory(
-  src: string,
-  dest: string,
-  publicKey: openpgp.PublicKey,
-): Promise<EncryptResult> {
-  const plain = await readFile(src);
-  const sha256Plain = createHash('sha256').update(plain).digest('hex');
-  const message = await openpgp.createMessage({ binary: plain });
-  const cipher = (await openpgp.encrypt({
-    message,
-    encryptionKeys: publicKey,
-    format: 'binary',
-  })) as Uint8Array;
-  const tmp = `${dest}.${randomBytes(4).toString('hex')}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(cipher);
-    await fh.sync();
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await fh.close();
-  await renameDurable(tmp, dest);
-  plain.fill(0);
-  return {
-    bytes: cipher.length,
-    sha256Plain,
-    sha256Cipher: createHash('sha256').update(cipher).digest('hex'),
-  };
+  if (size === 0) throw new Error(`ffmpeg made an empty MP3 of ${what}`);
+  return Buffer.concat(chunks, size);
 }
 
 /** Removes leftovers of interrupted encryptions (`<dest>.<random>.tmp`) next to `dest`. */

@@ -1,6 +1,5 @@
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as openpgp from 'openpgp';
 import { NotFoundError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { readPausedSpans } from '../media/index.js';
@@ -8,24 +7,20 @@ import type { MediaEngine } from '../media/types.js';
 import type { ChainRepository } from '../store/chain.js';
 import type { RecordingsRepository } from '../store/recordings.js';
 import type { RecordingFile, RecordingRow } from '../store/types.js';
-import {
-  encryptFile,
-  exists,
-  fsyncPath,
-  removeTempsFor,
-  renameDurable,
-  wavToMp3,
-  wipeDir,
-  wipeFile,
-  type Mp3Options,
-} from './artifacts.js';
+import { encodeMp3, fsyncPath, removeTempsFor, wipeDir, wipeFile, type Mp3Options } from './artifacts.js';
+import { encryptToFile, publicKeyOf, type EncryptResult, type Plaintext } from './pgp.js';
 
 /**
- * The finalize job of one recording: mix -> MP3 -> encrypt both -> catalogue -> stored -> wipe.
- * Every step checks what is already done, so running it again after a crash at any point
- * finishes the work without doing any part twice (one file row per kind, one stored state).
- * With extra outputs configured, the stereo and per-leg WAVs are mixed, encrypted and catalogued
- * the same way (kinds `stereo`, `leg<N>`) before the recording is marked stored.
+ * The finalize job of one recording: mix -> MP3 -> encrypt both -> catalogue + stored -> wipe.
+ *
+ * The mix and the MP3 live in memory only (ffmpeg reads the WAV from a pipe and writes the MP3
+ * to one): the only plaintext on disk is the call's spool, wiped at the end. Each encrypted file
+ * is written under its final name atomically, and the files' rows, the stored state and the day's
+ * chain entry are committed in one transaction. A crash anywhere before that commit leaves the
+ * recording unstored, and the retry makes everything again under the same names (no second
+ * artifact, no second row); a crash after it only finishes the wipe.
+ * With extra outputs configured, the stereo and per-leg WAVs are mixed and encrypted the same way
+ * (kinds `stereo`, `leg<N>`) and committed with the others.
  */
 
 export type FinalizeStep =
@@ -46,14 +41,19 @@ export interface FinalizeContext {
   key: { fingerprint: string; publicKeyArmored: string };
   /** Reads the active key for each job (so `srs keys activate` takes effect without a restart). */
   activeKey?: () => Promise<{ fingerprint: string; publicKeyArmored: string } | undefined>;
-  /** Marks stored and appends to the day's hash chain in one transaction (else plain markStored). */
-  chain?: Pick<ChainRepository, 'markStoredChained'>;
+  /** Adds the files, marks stored and appends to the day's hash chain in one transaction. */
+  chain: Pick<ChainRepository, 'markStoredChained'>;
   /** Called after each step; tests throw from it to simulate a crash at that point. */
   afterStep?: (step: FinalizeStep, recordingId: string) => void | Promise<void>;
   /** Default ['mono']: only the mono WAV (and the MP3). */
   outputs?: readonly AudioOutput[];
   /** Default 'silence'. */
   pauseMode?: PauseMode;
+  /**
+   * Runs the MP3 encode (the CPU-heavy step) when one of the node's encode slots is free; the
+   * pipeline bounds these to its concurrency while its other jobs mix, encrypt and commit.
+   */
+  encodeSlot?: <T>(encode: () => Promise<T>) => Promise<T>;
 }
 
 type Kind = RecordingFile['kind'];
@@ -105,38 +105,24 @@ export function spoolDirOf(dataDir: string, recordingId: string): string {
   return join(dataDir, 'spool', recordingId);
 }
 
-async function alreadyStored(dataDir: string, rec: RecordingRow, kind: RecordingFile['kind'], rel: string) {
-  const f = rec.files.find((x) => x.kind === kind);
-  if (!f || f.path !== rel) return false;
-  const st = await stat(join(dataDir, rel)).catch(() => undefined);
-  return st !== undefined && st.size === f.bytes;
-}
-
-const keyCache = new Map<string, Promise<openpgp.PublicKey>>();
-function publicKeyOf(armored: string): Promise<openpgp.PublicKey> {
-  let k = keyCache.get(armored);
-  if (!k) {
-    k = openpgp.readKey({ armoredKey: armored });
-    keyCache.set(armored, k);
-  }
-  return k;
-}
+/** Mixes up to this size in memory; a longer recording is mixed into a file in its spool. */
+const IN_MEMORY_MAX = 64 << 20;
 
 export async function finalizeRecording(ctx: FinalizeContext, recordingId: string): Promise<FinalizeOutcome> {
   const { recordings, dataDir } = ctx;
   const log = ctx.log.child({ recordingId });
   const step = async (s: FinalizeStep) => ctx.afterStep?.(s, recordingId);
-  const rec = await recordings.get(recordingId);
+  // The recording as it was, now marked processing unless already stored.
+  const rec = await recordings.beginProcessing(recordingId);
   if (!rec) throw new NotFoundError(`recording ${recordingId} is not in the catalogue`);
   const spool = spoolDirOf(dataDir, recordingId);
 
   if (rec.state === 'stored') {
-    // A crash between markStored and the end of the wipe: finish the wipe only.
+    // A crash between the commit and the end of the wipe: finish the wipe only.
     await wipeDir(spool);
     return 'already-stored';
   }
   const retrying = rec.state !== 'recording';
-  await recordings.markProcessing(recordingId);
 
   const relDir = artifactDir(rec.startedAt);
   await mkdir(join(dataDir, relDir), { recursive: true, mode: 0o750 });
@@ -145,30 +131,22 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
       relDir,
       kind === 'wav' || kind === 'mp3' ? `${recordingId}.${kind}.gpg` : `${recordingId}.${kind}.wav.gpg`,
     );
-  const rel = { wav: relOf('wav'), mp3: relOf('mp3') };
-  const wavDone = await alreadyStored(dataDir, rec, 'wav', rel.wav);
-  const mp3Done = await alreadyStored(dataDir, rec, 'mp3', rel.mp3);
 
-  // Extra outputs still to make (each is skipped once catalogued with its file in place).
+  const legs = await spoolLegs(spool).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [];
+    throw err;
+  });
+  // Extra outputs (config media.outputs).
   const outputs = ctx.outputs ?? ['mono'];
   const extras: ExtraOutput[] = [];
-  if (outputs.includes('stereo') || outputs.includes('legs')) {
-    const legs = await spoolLegs(spool).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return [];
-      throw err;
-    });
-    if (outputs.includes('stereo') && legs.length > 0)
-      extras.push({ kind: 'stereo', channels: stereoChannels(rec, legs) });
-    if (outputs.includes('legs')) {
-      for (const legId of legs) {
-        if (/^leg[0-9]+$/.test(legId)) extras.push({ kind: legId as Kind, channels: [[legId]] });
-        else log.warn({ legId }, 'no per-leg file for a leg not named leg<N>');
-      }
+  if (outputs.includes('stereo') && legs.length > 0)
+    extras.push({ kind: 'stereo', channels: stereoChannels(rec, legs) });
+  if (outputs.includes('legs')) {
+    for (const legId of legs) {
+      if (/^leg[0-9]+$/.test(legId)) extras.push({ kind: legId as Kind, channels: [[legId]] });
+      else log.warn({ legId }, 'no per-leg file for a leg not named leg<N>');
     }
   }
-  const pendingExtras: ExtraOutput[] = [];
-  for (const x of extras)
-    if (!(await alreadyStored(dataDir, rec, x.kind, relOf(x.kind)))) pendingExtras.push(x);
 
   // Pause "cut" mode: the spans when the whole recording was paused are left out of every file.
   let cut: [number, number][] | undefined;
@@ -181,23 +159,26 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
     });
     return cut;
   };
-  /** Mixes into `<spool>/<name>` unless it is there; the mixer writes `.part`, renamed when complete. */
-  const mixTo = async (name: string, channels?: string[][]) => {
-    const out = join(spool, name);
-    if (await exists(out)) return out;
-    const part = `${out}.part`;
-    await wipeFile(part);
+  // A mono mix is about 8 bytes per millisecond; a spool holds at least that per leg.
+  let longest = (rec.durationMs ?? 0) * 8;
+  for (const l of legs) {
+    const st = await stat(join(spool, `${l}.spool`)).catch(() => undefined);
+    longest = Math.max(longest, st?.size ?? 0);
+  }
+  /** Mixes in memory; a very long recording into `<spool>/<name>` (plaintext, wiped with the spool). */
+  const mix = async (name: string, channels?: string[][]): Promise<Plaintext> => {
     const started = Date.now();
     const c = await cutSpans();
+    const toFile = longest * (channels?.length ?? 1) > IN_MEMORY_MAX;
+    const wavPath = join(spool, name);
+    if (toFile) await wipeFile(wavPath);
     const r = await ctx.mixer.mix({
       spoolDir: spool,
-      wavPath: part,
+      ...(toFile ? { wavPath } : {}),
       ...(channels ? { channels } : {}),
       ...(c && c.length > 0 ? { cut: c } : {}),
     });
-    await fsyncPath(part);
-    await renameDurable(part, out);
-    log.info(
+    log.debug(
       {
         file: name,
         legs: r.legs,
@@ -207,60 +188,69 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
       },
       'recording mixed',
     );
-    return out;
+    if (r.data) return r.data;
+    return { path: wavPath, size: (await stat(wavPath)).size };
+  };
+  /** Zeroes a plaintext buffer once it is encrypted. */
+  const forget = (p: Plaintext) => {
+    if (Buffer.isBuffer(p)) p.fill(0);
   };
 
-  // The active key is read once per job, when the first file is encrypted.
-  let keyInfoP: Promise<{ fingerprint: string; publicKeyArmored: string }> | undefined;
-  const file = async (kind: Kind, plain: string) => {
-    keyInfoP ??= (async () => (await ctx.activeKey?.()) ?? ctx.key)();
-    const keyInfo = await keyInfoP;
-    const key = await publicKeyOf(keyInfo.publicKeyArmored);
+  // The active key is read once per job.
+  const keyInfo = (await ctx.activeKey?.()) ?? ctx.key;
+  const key = await publicKeyOf(keyInfo.publicKeyArmored);
+  const files: RecordingFile[] = [];
+  const encrypt = async (kind: Kind, plain: Plaintext, name: string) => {
     const dest = join(dataDir, relOf(kind));
     // Leftovers of an interrupted attempt can only exist if one ran (the directory listing
     // grows with the day's recordings, so the first attempt skips it).
     if (retrying) await removeTempsFor(dest);
-    const r = await encryptFile(plain, dest, key);
-    await recordings.addFile(recordingId, {
-      kind,
-      path: relOf(kind),
-      ...r,
-      keyFingerprint: keyInfo.fingerprint,
-    });
+    // The directory is fsynced once, after the last file (below).
+    const r: EncryptResult = await encryptToFile(plain, dest, key, name, { syncDir: false });
+    files.push({ kind, path: relOf(kind), ...r, keyFingerprint: keyInfo.fingerprint });
   };
 
-  if (!wavDone || !mp3Done) {
-    const mixWav = await mixTo('mix.wav');
+  const mono = await mix('mix.wav');
+  try {
     await step('mixed');
     // The WAV is encrypted here while ffmpeg (another process) encodes the MP3.
     const mp3Branch = async () => {
-      if (mp3Done) return;
-      const mixMp3 = join(spool, 'mix.mp3');
-      if (!(await exists(mixMp3))) {
-        await wipeFile(`${mixMp3}.part`);
-        await wavToMp3(mixWav, mixMp3, ctx.mp3);
+      const encode = () => encodeMp3(Buffer.isBuffer(mono) ? mono : mono.path, ctx.mp3);
+      const mp3 = await (ctx.encodeSlot ? ctx.encodeSlot(encode) : encode());
+      try {
+        await step('mp3');
+        await encrypt('mp3', mp3, `${recordingId}.mp3`);
+      } finally {
+        forget(mp3);
       }
-      await step('mp3');
-      await file('mp3', mixMp3);
       await step('encrypted-mp3');
     };
     const wavBranch = async () => {
-      if (wavDone) return;
-      await file('wav', mixWav);
+      await encrypt('wav', mono, `${recordingId}.wav`);
       await step('encrypted-wav');
     };
     // Both run to their end (no half-finished branch keeps going after this job fails), then the
     // first failure is the job's.
     const results = await Promise.allSettled([mp3Branch(), wavBranch()]);
     for (const r of results) if (r.status === 'rejected') throw r.reason;
+  } finally {
+    forget(mono);
   }
-  if (pendingExtras.length > 0) {
-    for (const x of pendingExtras) await file(x.kind, await mixTo(`${x.kind}.wav`, x.channels));
+  if (extras.length > 0) {
+    for (const x of extras) {
+      const plain = await mix(`${x.kind}.wav`, x.channels);
+      try {
+        await encrypt(x.kind, plain, `${recordingId}.${x.kind}.wav`);
+      } finally {
+        forget(plain);
+      }
+    }
     await step('encrypted-extras');
   }
 
-  if (ctx.chain) await ctx.chain.markStoredChained(recordingId);
-  else await recordings.markStored(recordingId);
+  // Every file's new name is durable before the catalogue points at it.
+  await fsyncPath(join(dataDir, relDir));
+  await ctx.chain.markStoredChained(recordingId, files);
   await step('stored');
   await wipeDir(spool);
   await step('wiped');

@@ -45,7 +45,11 @@ export interface PipelineOptions {
   mixer: Pick<MediaEngine, 'mix'>;
   dataDir: string;
   log: Logger;
-  /** Jobs processed at once by this process; 0 = enqueue only (another node does the work). */
+  /**
+   * MP3 encodes (ffmpeg processes) run at once by this process; 0 = enqueue only (another node
+   * does the work). One job more than this is in progress, so that a job's mixing, encryption,
+   * commit and wipe overlap the others' encodes instead of leaving a core idle.
+   */
   concurrency: number;
   mp3: Mp3Options;
   key: { fingerprint: string; publicKeyArmored: string };
@@ -182,6 +186,21 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     );
   };
 
+  // The encode slots: at most `concurrency` ffmpeg processes, handed out in arrival order.
+  let freeSlots = o.concurrency;
+  const waitingForSlot: (() => void)[] = [];
+  ctx.encodeSlot = async (encode) => {
+    if (freeSlots > 0) freeSlots--;
+    else await new Promise<void>((resolve) => waitingForSlot.push(resolve));
+    try {
+      return await encode();
+    } finally {
+      const next = waitingForSlot.shift();
+      if (next) next();
+      else freeSlots++;
+    }
+  };
+
   const workerIds: string[] = [];
   /** Set by stop(): a job waiting for live calls to calm down stops waiting. */
   let stopping = false;
@@ -196,7 +215,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
       p.then(forget, forget);
       return p;
     };
-  for (let i = 0; i < o.concurrency; i++) {
+  for (let i = 0; i < (o.concurrency > 0 ? o.concurrency + 1 : 0); i++) {
     // pg-boss sleeps out the rest of its polling interval after a job that took less than that;
     // with work queued that idles the worker, so a worker that just ran a job wakes itself.
     const self: { id?: string } = {};
@@ -371,8 +390,13 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     },
     async idle() {
       for (;;) {
+        // While this node's own jobs run, wait for them (no query); then ask the queue.
+        if (running.size > 0) {
+          await Promise.race([...running].map((p) => p.catch(() => undefined)));
+          continue;
+        }
         if ((await pendingJobs(pool, FINALIZE_QUEUE)) === 0) return;
-        await sleep(100);
+        await sleep(25);
       }
     },
   };

@@ -73,6 +73,17 @@ function algorithmOf(key: openpgp.Key): string {
   return info.curve ?? info.algorithm;
 }
 
+/**
+ * 192 random bits, base64url, never starting with '-' (gpg would read `--passphrase -x...` as
+ * two options: "conflicting commands").
+ */
+function newPassphrase(): string {
+  for (;;) {
+    const p = randomBytes(24).toString('base64url');
+    if (!p.startsWith('-')) return p;
+  }
+}
+
 export async function ensureKeyPair(opts: EnsureKeyPairOptions): Promise<KeyPairInfo> {
   const { keysDir, log } = opts;
   await mkdir(keysDir, { recursive: true, mode: 0o700 });
@@ -95,7 +106,7 @@ export async function ensureKeyPair(opts: EnsureKeyPairOptions): Promise<KeyPair
     );
   }
 
-  const generated = opts.passphrase ? undefined : randomBytes(24).toString('base64url');
+  const generated = opts.passphrase ? undefined : newPassphrase();
   const passphrase = opts.passphrase ?? (generated as string);
   const type = opts.type ?? 'curve25519';
   const started = Date.now();

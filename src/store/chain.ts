@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { NotFoundError } from '../errors.js';
+import type { RecordingFile } from './types.js';
 
 /**
  * The per-day hash chain of stored recordings, and the catalogue side of `srs recordings verify`.
  * A recording is marked stored and appended to its day's chain in one transaction, under an
- * advisory lock for that day, so concurrent workers on any number of nodes append in a total order.
+ * advisory lock for that day, so concurrent workers on any number of nodes append in a total order
+ * (the database function srs_store_recording, 016_store_recording.sql).
  */
-
-const CHAIN_LOCK = 78_660_007;
 
 export interface ChainEntry {
   day: string;
@@ -38,10 +38,11 @@ export interface CatalogueFile {
 
 export interface ChainRepository {
   /**
-   * Marks the recording stored (filling caller/callee from its first two participants) and
-   * appends it to its day's chain, atomically. Returns false when it was already stored.
+   * Records the recording's files (one row per kind, replacing an earlier attempt's), marks it
+   * stored (filling caller/callee from its first two participants) and appends it to its day's
+   * chain, atomically. Returns false (and changes nothing) when it was already stored.
    */
-  markStoredChained(id: string): Promise<boolean>;
+  markStoredChained(id: string, files?: readonly RecordingFile[]): Promise<boolean>;
   /** Checks every link of these days' chains (all days when omitted) against the catalogue. */
   verifyChain(days?: string[]): Promise<{ days: number; entries: number; problems: ChainProblem[] }>;
   /** Files of stored recordings: one recording, or all (pages of `limit` recordings after `after`). */
@@ -54,18 +55,6 @@ export interface ChainRepository {
 
 export const sha256Hex = (s: string) => createHash('sha256').update(s).digest('hex');
 export const linkHash = (prevHash: string, content: string) => sha256Hex(`${prevHash}\n${content}`);
-
-/** What an entry covers: stable under re-encryption (plaintext hashes, not ciphertext ones). */
-const CONTENT_SQL = `
-  SELECT r.id::text || '|' || to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
-         || '|' || coalesce(r.duration_ms::text, '') || '|' ||
-         coalesce((SELECT string_agg(f.kind || ':' || f.sha256_plain, ',' ORDER BY f.kind)
-                   FROM files f WHERE f.recording_id = r.id), '') AS content,
-         to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day
-  FROM recordings r WHERE r.id = $1`;
-
-const ANCHOR_SQL = `INSERT INTO audit (id, at, actor, actor_role, ip, via, action, resource, resource_id, details, prev_hash, hash)
-  VALUES (0, now(), 'system', 'system', '', 'system', 'recording.chained', 'recording', $1, $2::jsonb, '', '')`;
 
 interface FileRow {
   recording_id: string;
@@ -88,55 +77,31 @@ const toFile = (r: FileRow): CatalogueFile => ({
 
 export function chainRepository(pool: pg.Pool): ChainRepository {
   return {
-    async markStoredChained(id) {
-      const client = await pool.connect();
+    async markStoredChained(id, files = []) {
+      // One statement: files, stored state, chain entry and its anchor (016_store_recording.sql).
       try {
-        await client.query('BEGIN');
-        const c = await client.query<{ content: string; day: string }>(CONTENT_SQL, [id]);
-        const row = c.rows[0];
-        if (!row) throw new NotFoundError(`recording ${id} not found for markStored`);
-        const dayKey = Number(row.day.replaceAll('-', ''));
-        await client.query('SELECT pg_advisory_xact_lock($1, $2)', [CHAIN_LOCK, dayKey]);
-        const upd = await client.query(
-          `UPDATE recordings r SET state = 'stored', error = NULL, stored_at = now(), updated_at = now(),
-             caller_number = coalesce(r.caller_number, nullif(srs_aor_number(p1.aor), '')),
-             caller_name = coalesce(r.caller_name, p1.name),
-             callee_number = coalesce(r.callee_number, nullif(srs_aor_number(p2.aor), '')),
-             callee_name = coalesce(r.callee_name, p2.name),
-             direction = coalesce(r.direction, 'unknown')
-           FROM recordings r0
-           LEFT JOIN participants p1 ON p1.recording_id = r0.id AND p1.ordinal = 1
-           LEFT JOIN participants p2 ON p2.recording_id = r0.id AND p2.ordinal = 2
-           WHERE r.id = $1 AND r0.id = r.id AND r.state NOT IN ('stored', 'purged')`,
-          [id],
-        );
-        if (upd.rowCount === 0) {
-          await client.query('ROLLBACK');
-          return false;
-        }
-        const last = await client.query<{ seq: number; hash: string }>(
-          'SELECT seq, hash FROM recording_chain WHERE day = $1 ORDER BY seq DESC LIMIT 1',
-          [row.day],
-        );
-        const prevHash = last.rows[0]?.hash ?? '';
-        const seq = (last.rows[0]?.seq ?? 0) + 1;
-        await client.query(
-          `INSERT INTO recording_chain (day, seq, recording_id, content, prev_hash, hash)
-           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (recording_id) DO NOTHING`,
-          [row.day, seq, id, row.content, prevHash, linkHash(prevHash, row.content)],
-        );
-        // Anchor the new head in the audit trail (same transaction): see 015_chain_anchor.sql.
-        await client.query(ANCHOR_SQL, [
-          id,
-          JSON.stringify({ day: row.day, seq, hash: linkHash(prevHash, row.content) }),
-        ]);
-        await client.query('COMMIT');
-        return true;
+        const r = await pool.query<{ stored: boolean }>({
+          name: 'srs-store-recording',
+          text: 'SELECT srs_store_recording($1, $2::jsonb) AS stored',
+          values: [
+            id,
+            JSON.stringify(
+              files.map((f) => ({
+                kind: f.kind,
+                path: f.path,
+                bytes: f.bytes,
+                sha256_plain: f.sha256Plain,
+                sha256_cipher: f.sha256Cipher,
+                key_fingerprint: f.keyFingerprint,
+              })),
+            ),
+          ],
+        });
+        return r.rows[0]?.stored === true;
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        if ((err as { code?: string }).code === 'P0002')
+          throw new NotFoundError(`recording ${id} not found for markStored`);
         throw err;
-      } finally {
-        client.release();
       }
     },
 
@@ -165,11 +130,7 @@ export function chainRepository(pool: pg.Pool): ChainRepository {
           state: string | null;
         }>(
           `SELECT c.seq, c.recording_id, c.content, c.prev_hash, c.hash, r.state,
-                  CASE WHEN r.id IS NULL THEN NULL ELSE
-                    r.id::text || '|' || to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
-                    || '|' || coalesce(r.duration_ms::text, '') || '|' ||
-                    coalesce((SELECT string_agg(f.kind || ':' || f.sha256_plain, ',' ORDER BY f.kind)
-                              FROM files f WHERE f.recording_id = r.id), '') END AS current
+                  CASE WHEN r.id IS NULL THEN NULL ELSE srs_chain_content(r.id) END AS current
            FROM recording_chain c LEFT JOIN recordings r ON r.id = c.recording_id
            WHERE c.day = $1 ORDER BY c.seq`,
           [day],

@@ -56,6 +56,10 @@ interface Paths {
   postmasterPid: string;
 }
 
+const socketPath = (p: Paths, port: number) => join(p.pgDir, `.s.PGSQL.${port}`);
+/** Unix socket paths are limited to 107 bytes; a deeper data directory keeps TCP only. */
+const socketFits = (p: Paths, port: number) => Buffer.byteLength(socketPath(p, port)) <= 100;
+
 function pathsFor(dataDir: string): Paths {
   return {
     dataDir,
@@ -295,7 +299,14 @@ async function startOwn(p: Paths, s: EmbeddedSettings, log: Logger): Promise<{ s
       persistent: true,
       createPostgresUser: root,
       initdbFlags: ['--encoding=UTF8'],
-      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+      // TCP on loopback for tools, and a Unix socket in the cluster's own directory (owned by the
+      // server's user, 0700) for this process: each statement costs less CPU on both sides.
+      postgresFlags: [
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        `unix_socket_directories=${socketFits(p, port) ? p.pgDir : ''}`,
+      ],
       onLog: (m: unknown) => {
         const line = String(m).trim();
         output.push(line);
@@ -428,7 +439,16 @@ export async function ensureEmbeddedPostgres(opts: {
     await ensureDatabase(s);
 
     let closed = false;
-    const connectionString = `postgres://${encodeURIComponent(s.user)}:${encodeURIComponent(s.password)}@127.0.0.1:${s.port}/${encodeURIComponent(s.database)}`;
+    const credentials = `${encodeURIComponent(s.user)}:${encodeURIComponent(s.password)}`;
+    // The Unix socket when the server has one (an instance started by an older version has not).
+    const viaSocket =
+      socketFits(p, s.port) &&
+      (await stat(socketPath(p, s.port))
+        .then((st) => st.isSocket())
+        .catch(() => false));
+    const connectionString = viaSocket
+      ? `postgres://${credentials}@/${encodeURIComponent(s.database)}?host=${encodeURIComponent(p.pgDir)}&port=${s.port}`
+      : `postgres://${credentials}@127.0.0.1:${s.port}/${encodeURIComponent(s.database)}`;
     const handle: EmbeddedPostgresHandle = {
       connectionString,
       settings: { ...s },

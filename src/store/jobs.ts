@@ -41,18 +41,20 @@ export async function acquireNodeLease(
 
 /** Notes that this node now runs the job of this recording. */
 export async function recordRun(pool: pg.Pool, recordingId: string, nodeKey: number): Promise<void> {
-  await pool.query(
-    `INSERT INTO pipeline_runs (recording_id, node_key) VALUES ($1, $2)
+  await pool.query({
+    name: 'srs-run-record',
+    text: `INSERT INTO pipeline_runs (recording_id, node_key) VALUES ($1, $2)
      ON CONFLICT (recording_id) DO UPDATE SET node_key = EXCLUDED.node_key, started_at = now()`,
-    [recordingId, nodeKey],
-  );
+    values: [recordingId, nodeKey],
+  });
 }
 
 export async function clearRun(pool: pg.Pool, recordingId: string, nodeKey: number): Promise<void> {
-  await pool.query('DELETE FROM pipeline_runs WHERE recording_id = $1 AND node_key = $2', [
-    recordingId,
-    nodeKey,
-  ]);
+  await pool.query({
+    name: 'srs-run-clear',
+    text: 'DELETE FROM pipeline_runs WHERE recording_id = $1 AND node_key = $2',
+    values: [recordingId, nodeKey],
+  });
 }
 
 /**

@@ -112,7 +112,10 @@ export function keysRepository(pool: pg.Pool): KeysRepository {
       return res.rows[0] ? toKey(res.rows[0]) : undefined;
     },
     async active() {
-      const res = await pool.query<Row>('SELECT * FROM keys WHERE active ORDER BY created_at DESC LIMIT 1');
+      const res = await pool.query<Row>({
+        name: 'srs-key-active',
+        text: 'SELECT * FROM keys WHERE active ORDER BY created_at DESC LIMIT 1',
+      });
       return res.rows[0] ? toKey(res.rows[0]) : undefined;
     },
     async list() {

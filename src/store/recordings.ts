@@ -18,6 +18,11 @@ export interface RecordingsRepository {
   markEnded(id: string, endedAt: Date, durationMs: number, mediaStats: unknown): Promise<void>;
   /** Moves a recording that is not yet stored to 'processing'. */
   markProcessing(id: string): Promise<void>;
+  /**
+   * The finalize job's start, in one statement: the recording as it was (its state tells a first
+   * attempt from a retry), and marked processing unless it is already stored.
+   */
+  beginProcessing(id: string): Promise<RecordingRow | undefined>;
   /** Records (or replaces) the artifact of this kind: at most one row per recording and kind. */
   addFile(id: string, file: RecordingFile): Promise<void>;
   markStored(id: string): Promise<void>;
@@ -288,10 +293,11 @@ export function recordingsRepository(pool: pg.Pool): RecordingsRepository {
     markEnded: (id, endedAt, durationMs, mediaStats) =>
       markEndedBatched({ id, endedAt, durationMs, mediaStats }),
     async markProcessing(id) {
-      await pool.query(
-        `UPDATE recordings SET state = 'processing', updated_at = now() WHERE id = $1 AND state <> 'stored'`,
-        [id],
-      );
+      await pool.query({
+        name: 'srs-recording-processing',
+        text: `UPDATE recordings SET state = 'processing', updated_at = now() WHERE id = $1 AND state <> 'stored'`,
+        values: [id],
+      });
     },
     async addFile(id, f) {
       await pool.query(
@@ -375,9 +381,26 @@ export function recordingsRepository(pool: pg.Pool): RecordingsRepository {
       ]);
       return res.rows.map(toRow);
     },
+    async beginProcessing(id) {
+      if (!isUuid(id)) return undefined;
+      const res = await pool.query<Row>({
+        name: 'srs-recording-begin',
+        text: `WITH processing AS (
+                 UPDATE recordings SET state = 'processing', updated_at = now() WHERE id = $1 AND state <> 'stored')
+               ${SELECT} WHERE r.id = $1`,
+        values: [id],
+      });
+      const row = res.rows[0];
+      return row ? toRow(row) : undefined;
+    },
     async get(id) {
       if (!isUuid(id)) return undefined;
-      const res = await pool.query<Row>(`${SELECT} WHERE r.id = $1`, [id]);
+      // Prepared once per connection (named): the finalize job reads every recording it stores.
+      const res = await pool.query<Row>({
+        name: 'srs-recording-get',
+        text: `${SELECT} WHERE r.id = $1`,
+        values: [id],
+      });
       const row = res.rows[0];
       return row ? toRow(row) : undefined;
     },

@@ -41,7 +41,7 @@ describe('SIPREC call end to end (SIPp -> srs serve -> gpg)', { timeout: 240000 
   let ws: WebSocket;
 
   before(async () => {
-    server = await startTestServer();
+    server = await startTestServer({ SRS_FIRST_KEY_TYPE: 'rsa4096' }); // the default key type
     await server.waitFor(/SIPREC recording server ready/, 60000);
     ws = new WebSocket(`ws://127.0.0.1:${server.httpPort}/monitor`, {
       headers: { authorization: `Bearer ${server.token}` },

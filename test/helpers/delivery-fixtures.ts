@@ -215,8 +215,10 @@ export async function storeRecording(o: {
   await mkdir(join(o.dataDir, 'spool', id), { recursive: true });
   const mixer = {
     async mix(m: MixOptions): Promise<MixResult> {
+      const r = { samples: o.wav.length - 58, durationMs, legs: 1 };
+      if (!m.wavPath) return { ...r, data: Buffer.from(o.wav) };
       await writeFile(m.wavPath, o.wav);
-      return { wavPath: m.wavPath, samples: o.wav.length - 58, durationMs, legs: 1 };
+      return { ...r, wavPath: m.wavPath };
     },
   };
   await finalizeRecording(

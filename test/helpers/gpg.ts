@@ -14,8 +14,7 @@ export async function gpgDecrypt(privateKeyFile: string, passphrase: string, fil
       '--yes',
       '--pinentry-mode',
       'loopback',
-      '--passphrase',
-      passphrase,
+      `--passphrase=${passphrase}`,
     ];
     const imp = await run('gpg', [...base, '--import', privateKeyFile]);
     if (imp.code !== 0) throw new Error(`gpg --import failed: ${imp.stderr}`);

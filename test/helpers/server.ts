@@ -66,6 +66,9 @@ export async function startTestServer(
     SRS_KEY_PASSPHRASE: 'e2e-secret-passphrase',
     SRS_ADMIN_TOKEN: 'e2e-admin-token',
     LOG_LEVEL: 'info',
+    // Test servers generate a Curve25519 key at first start (milliseconds); the default RSA 4096 one
+    // (seconds) is exercised by test/e2e/siprec-call.test.ts, which asks for it.
+    SRS_FIRST_KEY_TYPE: 'curve25519',
     ...extraEnv,
   };
   delete env.DATABASE_URL;

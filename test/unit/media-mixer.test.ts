@@ -1,7 +1,7 @@
 // The native mixer on hand-made spool files: placement, gaps, saturation, WAV layout, interrupted
 // spools, and a cross-check of its G.711 arithmetic against the TypeScript reference in the helpers.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -108,6 +108,84 @@ describe('mixer', () => {
       const expected = linearToUlaw(Math.max(-32768, Math.min(32767, sum)));
       if (data[s] !== expected) assert.fail(`sample ${s}: got ${data[s]}, expected ${expected}`);
     }
+  });
+
+  it('mixes into memory (no wavPath) the same bytes as into a file, and writes nothing', async () => {
+    const d = join(dir, 'memory');
+    await mkdir(d);
+    let seed = 7;
+    const rand = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 256;
+    const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, rand));
+    // Three legs; 20001 samples span more than one 16000-sample block, odd lengths need the pad byte.
+    await writeFile(
+      join(d, 'leg0.spool'),
+      spool([
+        { offset: 0, bytes: bytes(9000) },
+        { offset: 12000, bytes: bytes(8001) },
+      ]),
+    );
+    await writeFile(join(d, 'leg1.spool'), spool([{ offset: 500, bytes: bytes(15000) }]));
+    await writeFile(join(d, 'leg2.spool'), spool([{ offset: 3000, bytes: bytes(101) }]));
+    const out = join(dir, 'memory-out');
+    await mkdir(out);
+    const cases: { name: string; channels?: string[][]; cut?: [number, number][] }[] = [
+      { name: 'mono' },
+      { name: 'stereo', channels: [['leg0'], ['leg1', 'leg2']] },
+      { name: 'one leg', channels: [['leg1']] },
+      {
+        name: 'cut',
+        cut: [
+          [100, 2099],
+          [15000, 16500],
+        ],
+      },
+      {
+        name: 'stereo cut',
+        channels: [['leg0'], ['leg1']],
+        cut: [
+          [0, 1],
+          [19000, 1e9],
+        ],
+      },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const wavPath = join(out, `${i}.wav`);
+      const options = {
+        spoolDir: d,
+        ...(c.channels ? { channels: c.channels } : {}),
+        ...(c.cut ? { cut: c.cut } : {}),
+      };
+      const file = await mixSpool({ ...options, wavPath });
+      const before = (await readdir(out)).sort();
+      const mem = await mixSpool(options);
+      assert.deepEqual((await readdir(out)).sort(), before, `${c.name}: nothing written`);
+      assert.deepEqual((await readdir(d)).sort(), ['leg0.spool', 'leg1.spool', 'leg2.spool']);
+      assert.ok(Buffer.isBuffer(mem.data), `${c.name}: data is a Buffer`);
+      assert.equal(mem.wavPath, undefined);
+      assert.equal(file.data, undefined);
+      const onDisk = await readFile(wavPath);
+      assert.ok(mem.data.equals(onDisk), `${c.name}: same bytes as the file`);
+      const nch = c.channels?.length ?? 1;
+      assert.equal(mem.data.length, 58 + mem.samples * nch + ((mem.samples * nch) & 1));
+      assert.deepEqual(
+        { samples: mem.samples, durationMs: mem.durationMs, legs: mem.legs },
+        { samples: file.samples, durationMs: file.durationMs, legs: file.legs },
+      );
+      assert.equal(parseWav(mem.data).channels, nch);
+    }
+    // '' is the same as no wavPath.
+    const empty = await mixSpool({ spoolDir: d, wavPath: '' });
+    assert.ok(empty.data?.equals(await readFile(join(out, '0.wav'))));
+
+    // Failures: the same error classes as the file mode.
+    const missing = join(dir, 'no-such-spool');
+    await assert.rejects(mixSpool({ spoolDir: missing, wavPath: join(out, 'x.wav') }), NotFoundError);
+    await assert.rejects(mixSpool({ spoolDir: missing }), NotFoundError);
+    await assert.rejects(mixSpool({ spoolDir: d, channels: [['leg7']] }), NotFoundError);
+    const bad = join(dir, 'memory-bad');
+    await mkdir(bad);
+    await writeFile(join(bad, 'leg0.spool'), Buffer.from('not a spool file at all'));
+    await assert.rejects(mixSpool({ spoolDir: bad }), ParseError);
   });
 
   it('reports a missing or foreign spool clearly', async () => {

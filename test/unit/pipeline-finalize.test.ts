@@ -18,7 +18,7 @@ const run = promisify(execFile);
 const log = createLogger('silent');
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-/** Stands in for the native mixer: checks the spool exists and writes a known WAV. */
+/** Stands in for the native mixer: checks the spool exists and returns a known WAV (in memory, or written to wavPath). */
 class TestMixer {
   calls = 0;
   failWith: string | undefined;
@@ -27,8 +27,10 @@ class TestMixer {
     this.calls++;
     if (this.failWith) throw new Error(this.failWith);
     await stat(o.spoolDir);
+    const r = { samples: this.wav.length - 58, durationMs: 1000, legs: 1 };
+    if (!o.wavPath) return { ...r, data: Buffer.from(this.wav) };
     await writeFile(o.wavPath, this.wav);
-    return { wavPath: o.wavPath, samples: this.wav.length - 58, durationMs: 1000, legs: 1 };
+    return { ...r, wavPath: o.wavPath };
   }
 }
 
@@ -83,8 +85,7 @@ describe('pipeline: finalize, encrypt, catalogue, wipe', () => {
         '--batch',
         '--pinentry-mode',
         'loopback',
-        '--passphrase',
-        passphrase,
+        `--passphrase=${passphrase}`,
         '--decrypt',
         file,
       ],
@@ -135,8 +136,7 @@ describe('pipeline: finalize, encrypt, catalogue, wipe', () => {
       '--batch',
       '--pinentry-mode',
       'loopback',
-      '--passphrase',
-      passphrase,
+      `--passphrase=${passphrase}`,
       '--import',
       join(dataDir, 'keys', 'private.asc'),
     ]);
@@ -213,6 +213,7 @@ describe('pipeline: finalize, encrypt, catalogue, wipe', () => {
       const mixer = new TestMixer(original);
       const ctx = {
         recordings: db.recordings,
+        chain: db.chain,
         mixer,
         dataDir,
         log,
@@ -234,8 +235,16 @@ describe('pipeline: finalize, encrypt, catalogue, wipe', () => {
       const outcome = await finalizeRecording(ctx, id);
       assert.equal(outcome, crashAt === 'stored' ? 'already-stored' : 'stored');
       assert.equal(await finalizeRecording(ctx, id), 'already-stored');
-      assert.equal(mixer.calls, 1, 'mixed once');
+      // Mixed again by the retry when the crash came before the commit (nothing plaintext was kept).
+      assert.equal(mixer.calls, crashAt === 'stored' ? 1 : 2);
       await checkStored(id, false);
+      const chained = await db.pool.query(
+        'SELECT count(*)::int AS n FROM recording_chain WHERE recording_id = $1',
+        [id],
+      );
+      assert.equal(chained.rows[0].n, 1, 'chained once');
+      for (const f of await filesUnder(dataDir))
+        assert.match(f, /\.gpg$/, `plaintext or temporary file left: ${f}`);
     });
   }
 

@@ -40,8 +40,11 @@ class ToneMixer {
   async mix(o: MixOptions): Promise<MixResult> {
     const hz = Number(await readFile(join(o.spoolDir, 'hz'), 'utf8'));
     const u = encodeUlaw(tone(hz, 4000, 8000));
-    await writeFile(o.wavPath, Buffer.concat([ulawWavHeader(u.length), u]));
-    return { wavPath: o.wavPath, samples: u.length, durationMs: 4000, legs: 1 };
+    const wav = Buffer.concat([ulawWavHeader(u.length), u]);
+    const r = { samples: u.length, durationMs: 4000, legs: 1 };
+    if (!o.wavPath) return { ...r, data: wav };
+    await writeFile(o.wavPath, wav);
+    return { ...r, wavPath: o.wavPath };
   }
 }
 
