@@ -36,7 +36,10 @@ export async function renameDurable(from: string, to: string): Promise<void> {
 /** Shared, never written to: wiping allocates nothing per file. */
 const ZEROS = Buffer.alloc(1 << 20);
 
-/** Overwrites a file with zeros, fsyncs and unlinks it. A missing file is fine. */
+/**
+ * Overwrites a file with zeros, flushes the zeros to disk (fdatasync: the data, which is what
+ * matters here) and unlinks it. A missing file is fine.
+ */
 export async function wipeFile(path: string): Promise<void> {
   let fh;
   try {
@@ -50,7 +53,7 @@ export async function wipeFile(path: string): Promise<void> {
     for (let pos = 0; pos < size; pos += ZEROS.length) {
       await fh.write(ZEROS, 0, Math.min(ZEROS.length, size - pos), pos);
     }
-    await fh.sync();
+    await fh.datasync();
   } finally {
     await fh.close();
   }

@@ -146,7 +146,7 @@ export async function encryptToFile(
     r = await encryptTo(plain, publicKey, name, async (chunks) => {
       await fh.writev(chunks);
     });
-    await fh.sync();
+    await fh.datasync();
   } catch (err) {
     await fh.close().catch(() => undefined);
     await unlink(tmp).catch(() => undefined);

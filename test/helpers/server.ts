@@ -73,7 +73,7 @@ export async function startTestServer(
   };
   delete env.DATABASE_URL;
   if (extraEnv.DATABASE_URL) env.DATABASE_URL = extraEnv.DATABASE_URL;
-  const proc = spawn(process.execPath, [SRS_BIN, 'serve'], {
+  const proc = spawn(process.execPath, ['--initial-heap-size=64', SRS_BIN, 'serve'], {
     env,
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
