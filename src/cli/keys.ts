@@ -7,6 +7,7 @@ import * as openpgp from 'openpgp';
 import type { Config } from '../config.js';
 import { NotFoundError } from '../errors.js';
 import { fsyncPath } from '../pipeline/artifacts.js';
+import { encryptToBuffer } from '../pipeline/pgp.js';
 import { generateKeyPair, KeyPassphraseError, loadPrivateKey, type KeyType } from '../pipeline/keys.js';
 import type { Database } from '../store/db.js';
 import type { ReencryptTarget } from '../store/keys.js';
@@ -119,12 +120,14 @@ export async function reencryptKey(o: {
     const plain = data as Uint8Array;
     if (sha256(plain) !== t.sha256Plain)
       throw new Error(`decrypted ${t.kind} does not match its plaintext SHA-256`);
-    const out = (await openpgp.encrypt({
-      message: await openpgp.createMessage({ binary: plain }),
-      encryptionKeys: newPublic,
-      format: 'binary',
-    })) as Uint8Array;
-    const newHash = sha256(out);
+    // The pipeline's own writer, so a re-encrypted file is the same kind of message as a new one.
+    const plainBuf = Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength);
+    const { cipher: out, sha256Cipher: newHash } = await encryptToBuffer(
+      plainBuf,
+      newPublic,
+      basename(t.path, '.gpg'),
+    );
+    plainBuf.fill(0);
     await writeAtomic(abs(newPath), out);
     // Verify what is on disk before anything old is let go.
     const back = await readFile(abs(newPath));
