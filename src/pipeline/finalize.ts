@@ -54,6 +54,8 @@ export interface FinalizeContext {
    * pipeline bounds these to its concurrency while its other jobs mix, encrypt and commit.
    */
   encodeSlot?: <T>(encode: () => Promise<T>) => Promise<T>;
+  /** A mix larger than this (estimated) goes to a file in the spool instead of memory (default 64 MiB). */
+  inMemoryMaxBytes?: number;
 }
 
 type Kind = RecordingFile['kind'];
@@ -169,7 +171,7 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
   const mix = async (name: string, channels?: string[][]): Promise<Plaintext> => {
     const started = Date.now();
     const c = await cutSpans();
-    const toFile = longest * (channels?.length ?? 1) > IN_MEMORY_MAX;
+    const toFile = longest * (channels?.length ?? 1) > (ctx.inMemoryMaxBytes ?? IN_MEMORY_MAX);
     const wavPath = join(spool, name);
     if (toFile) await wipeFile(wavPath);
     const r = await ctx.mixer.mix({

@@ -21,6 +21,7 @@ const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 /** Stands in for the native mixer: checks the spool exists and returns a known WAV (in memory, or written to wavPath). */
 class TestMixer {
   calls = 0;
+  toFile = 0;
   failWith: string | undefined;
   constructor(readonly wav: Buffer) {}
   async mix(o: MixOptions): Promise<MixResult> {
@@ -29,6 +30,7 @@ class TestMixer {
     await stat(o.spoolDir);
     const r = { samples: this.wav.length - 58, durationMs: 1000, legs: 1 };
     if (!o.wavPath) return { ...r, data: Buffer.from(this.wav) };
+    this.toFile++;
     await writeFile(o.wavPath, this.wav);
     return { ...r, wavPath: o.wavPath };
   }
@@ -205,6 +207,26 @@ describe('pipeline: finalize, encrypt, catalogue, wipe', () => {
       await pipeline.stop();
       await pipeline.stop();
     }
+  });
+
+  it('mixes a recording too long for memory into its spool, encrypts from that file, and wipes it', async () => {
+    const id = await newRecording();
+    const mixer = new TestMixer(original);
+    const ctx = {
+      recordings: db.recordings,
+      chain: db.chain,
+      mixer,
+      dataDir,
+      log,
+      mp3,
+      key: { fingerprint, publicKeyArmored },
+      inMemoryMaxBytes: 0,
+    };
+    assert.equal(await finalizeRecording(ctx, id), 'stored');
+    assert.equal(mixer.toFile, 1, 'mixed into a file');
+    await checkStored(id, true);
+    for (const f of await filesUnder(dataDir))
+      assert.match(f, /\.gpg$/, `plaintext or temporary file left: ${f}`);
   });
 
   for (const crashAt of ['mixed', 'mp3', 'encrypted-mp3', 'encrypted-wav', 'stored'] as FinalizeStep[]) {
