@@ -35,6 +35,8 @@ const BLOCK = 16;
 /** Literal data packet body: format 'b', name length, name, 4-octet date, then the data. */
 const MAX_PLAIN = 0xffffffff - 1024;
 const MDC_HEADER = Buffer.from([0xd3, 0x14]);
+/** Plaintext encrypted and written per step. */
+const SLICE = 1 << 20;
 
 /** A new-format packet header (tag, definite length). */
 function packetHeader(tag: number, length: number): Buffer {
@@ -106,11 +108,15 @@ async function encryptTo(
   const start = Buffer.concat([prefix, prefix.subarray(BLOCK - 2), literalHead]);
   await out([pkesk, seipdHead, seal(start)]);
   if (Buffer.isBuffer(plain)) {
-    plainHash.update(plain);
-    await out([seal(plain)]);
+    // In slices, so a long recording never needs a second full-size buffer for its ciphertext.
+    for (let at = 0; at < plain.length; at += SLICE) {
+      const piece = plain.subarray(at, Math.min(plain.length, at + SLICE));
+      plainHash.update(piece);
+      await out([seal(piece)]);
+    }
   } else {
     let seen = 0;
-    for await (const chunk of createReadStream(plain.path, { highWaterMark: 1 << 18 })) {
+    for await (const chunk of createReadStream(plain.path, { highWaterMark: SLICE })) {
       const b = chunk as Buffer;
       seen += b.length;
       if (seen > size) break;

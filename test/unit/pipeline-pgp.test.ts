@@ -45,8 +45,9 @@ for (const type of ['curve25519', 'rsa4096'] as KeyType[]) {
       return Buffer.from(data as Uint8Array);
     };
 
-    // 0 and 120 bytes: one-octet packet lengths; 5,000: two octets; 300,000: five octets.
-    for (const size of [0, 120, 5_000, 300_000]) {
+    // 0 and 120 bytes: one-octet packet lengths; 5,000: two octets; 300,000 and 2.5 MiB (three
+    // slices): five octets.
+    for (const size of [0, 120, 5_000, 300_000, 2_621_447]) {
       it(`${size} bytes from memory: gpg and openpgp.js decrypt it, hashes match`, async () => {
         const plain = randomBytes(size);
         const dest = join(dir, `m${size}.gpg`);
