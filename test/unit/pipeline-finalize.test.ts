@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { createLogger } from '../../src/log.js';
 import type { MixOptions, MixResult } from '../../src/media/types.js';
-import { finalizeRecording, type FinalizeStep } from '../../src/pipeline/finalize.js';
+import { finalizeRecording, type FinalizeContext, type FinalizeStep } from '../../src/pipeline/finalize.js';
 import { startPipeline } from '../../src/pipeline/index.js';
 import { ensureKeyPair, KeyPassphraseError, loadPrivateKey } from '../../src/pipeline/keys.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
@@ -209,19 +209,21 @@ describe('pipeline: finalize, encrypt, catalogue, wipe', () => {
     }
   });
 
+  /** What the pipeline gives finalizeRecording, with this mixer. */
+  const finalizeContext = (mixer: TestMixer): FinalizeContext => ({
+    recordings: db.recordings,
+    chain: db.chain,
+    mixer,
+    dataDir,
+    log,
+    mp3,
+    key: { fingerprint, publicKeyArmored },
+  });
+
   it('mixes a recording too long for memory into its spool, encrypts from that file, and wipes it', async () => {
     const id = await newRecording();
     const mixer = new TestMixer(original);
-    const ctx = {
-      recordings: db.recordings,
-      chain: db.chain,
-      mixer,
-      dataDir,
-      log,
-      mp3,
-      key: { fingerprint, publicKeyArmored },
-      inMemoryMaxBytes: 0,
-    };
+    const ctx = { ...finalizeContext(mixer), inMemoryMaxBytes: 0 };
     assert.equal(await finalizeRecording(ctx, id), 'stored');
     assert.equal(mixer.toFile, 1, 'mixed into a file');
     await checkStored(id, true);
@@ -233,15 +235,7 @@ describe('pipeline: finalize, encrypt, catalogue, wipe', () => {
     it(`completes exactly once after a crash at "${crashAt}"`, async () => {
       const id = await newRecording();
       const mixer = new TestMixer(original);
-      const ctx = {
-        recordings: db.recordings,
-        chain: db.chain,
-        mixer,
-        dataDir,
-        log,
-        mp3,
-        key: { fingerprint, publicKeyArmored },
-      };
+      const ctx = finalizeContext(mixer);
       await assert.rejects(
         finalizeRecording(
           {
