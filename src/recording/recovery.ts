@@ -54,6 +54,19 @@ export interface InterruptedMediaStats {
   legs: { legId: string; samples: number; endMs: number; truncatedSpool: boolean }[];
 }
 
+/** The stats of a spool read back after a crash: what each leg holds and where it ends. */
+function interruptedStats(summary: Awaited<ReturnType<typeof summarizeSpoolDir>>): InterruptedMediaStats {
+  return {
+    interrupted: true,
+    legs: summary.legs.map((l) => ({
+      legId: l.legId,
+      samples: l.samples,
+      endMs: (l.endSamples * 1000) / 8000,
+      truncatedSpool: l.truncated,
+    })),
+  };
+}
+
 async function readSessionFile(spoolDir: string): Promise<SessionFile | undefined> {
   try {
     return JSON.parse(await readFile(join(spoolDir, SESSION_FILE), 'utf8')) as SessionFile;
@@ -95,15 +108,7 @@ export async function recoverInterruptedRecordings(o: RecoveryOptions): Promise<
       const session = await readSessionFile(spoolDir);
       const t0 = session?.t0 ?? rec.startedAt.getTime();
       const durationMs = (summary.endSamples * 1000) / 8000;
-      const stats: InterruptedMediaStats = {
-        interrupted: true,
-        legs: summary.legs.map((l) => ({
-          legId: l.legId,
-          samples: l.samples,
-          endMs: (l.endSamples * 1000) / 8000,
-          truncatedSpool: l.truncated,
-        })),
-      };
+      const stats = interruptedStats(summary);
       await o.store.markInterrupted(id, new Date(t0 + durationMs), durationMs, stats);
       await o.finalize.enqueueFinalize(id);
       log.warn(
@@ -215,16 +220,7 @@ async function adoptOrphan(o: RecoveryOptions, id: string, dir: string, log: Log
     streams,
     metadataXml: null,
   });
-  const stats: InterruptedMediaStats & { orphanSpool: true } = {
-    interrupted: true,
-    orphanSpool: true,
-    legs: summary.legs.map((l) => ({
-      legId: l.legId,
-      samples: l.samples,
-      endMs: (l.endSamples * 1000) / 8000,
-      truncatedSpool: l.truncated,
-    })),
-  };
+  const stats = { ...interruptedStats(summary), orphanSpool: true as const };
   await o.store.markInterrupted(id, new Date(t0 + durationMs), durationMs, stats);
   await o.store.addEvents(id, [
     {

@@ -49,25 +49,9 @@ export function isUuid(s: string): boolean {
   return UUID.test(s);
 }
 
-const INSERT = `
-WITH r AS (
-  INSERT INTO recordings (id, session_id, call_id, src_address, started_at, metadata_xml, state)
-  VALUES ($1, $2, $3, $4, $5, $6, 'recording')
-  ON CONFLICT (id) DO NOTHING
-  RETURNING id
-), p AS (
-  INSERT INTO participants (recording_id, ordinal, participant_id, aor, name, sends_labels)
-  SELECT r.id, e.ord, e.v->>'participantId', e.v->>'aor', e.v->>'name',
-         ARRAY(SELECT jsonb_array_elements_text(COALESCE(e.v->'sendsLabels', '[]'::jsonb)))
-  FROM r, jsonb_array_elements($7::jsonb) WITH ORDINALITY AS e(v, ord)
-)
-INSERT INTO streams (recording_id, ordinal, label, stream_id, leg_id, codec, port)
-SELECT r.id, e.ord, e.v->>'label', e.v->>'streamId', e.v->>'legId', e.v->>'codec', (e.v->>'port')::int
-FROM r, jsonb_array_elements($8::jsonb) WITH ORDINALITY AS e(v, ord)`;
-
 /**
  * INSERT of several recordings at once ($1: a JSON array of NewRecording-shaped objects), with
- * their participants and streams; a recording whose id exists is left alone (as INSERT).
+ * their participants and streams; a recording whose id exists is left alone.
  */
 const INSERT_MANY = `
 WITH x AS (
@@ -230,17 +214,9 @@ export function recordingsRepository(pool: pg.Pool): RecordingsRepository {
     if (res.rowCount === 0)
       throw new NotFoundError(`recording ${id} not found (or already stored) for ${what}`);
   };
+  // One recording alone (a batch that failed is retried one by one): the same statement.
   const createOne = async (rec: NewRecording): Promise<void> => {
-    await pool.query(INSERT, [
-      rec.id,
-      rec.sessionId,
-      rec.callId,
-      rec.srcAddress,
-      rec.startedAt,
-      rec.metadataXml,
-      JSON.stringify(rec.participants),
-      JSON.stringify(rec.streams),
-    ]);
+    await pool.query(INSERT_MANY, [JSON.stringify([rec])]);
   };
   const createBatched = groupCommit<NewRecording>(
     async (recs) => {
