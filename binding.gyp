@@ -8,6 +8,7 @@
         "native/src/g711.cc",
         "native/src/leg.cc",
         "native/src/mixer.cc",
+        "native/src/mp3.cc",
         "native/src/rtp.cc",
         "native/src/spool.cc"
       ],
@@ -20,7 +21,14 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags": ["-Wall", "-Wextra"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra"]
+      "cflags_cc": [
+        "-std=c++17",
+        "-fexceptions",
+        "-Wall",
+        "-Wextra",
+        "<!@(node scripts/native-dep.mjs lame lame/lame.h -lmp3lame libmp3lame-dev --cflags)"
+      ],
+      "libraries": ["<!@(node scripts/native-dep.mjs lame lame/lame.h -lmp3lame libmp3lame-dev --libs)"]
     }
   ]
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { Config } from './config.js';
@@ -8,7 +9,15 @@ import { openDatabase, type Database } from './store/db.js';
 import { loadMediaEngine, PortPool } from './media/index.js';
 import type { MediaEngine } from './media/types.js';
 import { ensureKeyPair } from './pipeline/keys.js';
-import { startPipeline, wipeDir, type Pipeline } from './pipeline/index.js';
+import {
+  backlogFromDatabase,
+  capacityMetrics,
+  FINALIZE_QUEUE,
+  PipelineCapacity,
+  startPipeline,
+  wipeDir,
+  type Pipeline,
+} from './pipeline/index.js';
 import { RecordingService } from './recording/service.js';
 import { recoverInterruptedRecordings } from './recording/recovery.js';
 import { startHttpServer } from './api/server.js';
@@ -96,22 +105,31 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const engine: MediaEngine = loadMediaEngine({ bindAddress: config.media.bindAddress });
     cleanups.push(() => engine.close());
 
-    // New calls per second (this second or the last), so post-call jobs yield to live calls.
-    const arrivals = { second: 0, count: 0, last: 0 };
-    const callRate = (): number => {
-      const now = Math.floor(Date.now() / 1000);
-      if (now === arrivals.second) return Math.max(arrivals.last, arrivals.count);
-      return now === arrivals.second + 1 ? arrivals.count : 0;
-    };
-    const yieldAbove = config.pipeline.yieldAboveCps;
+    // Post-call capacity: jobs at once from the measured cost and live load, back-pressure on new
+    // calls when the backlog would take longer than SRS_MAX_BACKLOG_SECONDS to drain.
+    const live = { calls: () => 0 };
+    const capacity = new PipelineCapacity({
+      cores: availableParallelism(),
+      maxConcurrency: config.pipeline.concurrency,
+      cpuShare: config.pipeline.cpuShare,
+      maxBacklogSeconds: config.pipeline.maxBacklogSeconds,
+      liveCalls: () => live.calls(),
+      backlog: backlogFromDatabase(db.pool, FINALIZE_QUEUE),
+    }).start();
+    cleanups.push(() => capacity.stop());
     const pipeline = await startPipeline({
-      yieldWhile: yieldAbove > 0 ? () => callRate() >= yieldAbove : undefined,
+      capacity,
       db,
       mixer: engine,
       dataDir: config.dataDir,
       log,
       concurrency: config.pipeline.concurrency,
-      mp3: { bitrateKbps: config.pipeline.mp3Bitrate, sampleRate: config.pipeline.mp3SampleRate },
+      mp3: {
+        bitrateKbps: config.pipeline.mp3Bitrate,
+        sampleRate: config.pipeline.mp3SampleRate,
+        quality: config.pipeline.mp3Quality,
+        encoder: config.pipeline.mp3Encoder,
+      },
       outputs: config.media.outputs,
       pauseMode: config.media.pauseMode,
       key: { fingerprint: key.fingerprint, publicKeyArmored: key.publicKeyArmored },
@@ -152,18 +170,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       maxSessions: config.limits.maxSessions,
       log,
       rtcp: config.media.rtcp,
+      admit: () => capacity.refusal(),
     });
     cleanups.push(() => recording.close());
-    recording.on('event', (e) => {
-      if (e.type !== 'call-start') return;
-      const now = Math.floor(Date.now() / 1000);
-      if (now !== arrivals.second) {
-        arrivals.last = now === arrivals.second + 1 ? arrivals.count : 0;
-        arrivals.second = now;
-        arrivals.count = 0;
-      }
-      arrivals.count++;
-    });
+    live.calls = () => recording.activeCount;
 
     const token = await adminToken(config, log);
     let sipApp: SiprecApp | null = null;
@@ -194,6 +204,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       log,
     });
     cleanups.push(() => consoleApi.ops.close());
+    capacityMetrics(consoleApi.ops.metrics, capacity);
     if (consoleApi.generatedAdminPassword)
       process.stderr.write(
         `\n  Web console: user "admin", password (shown once; set SRS_ADMIN_PASSWORD to choose one): ${consoleApi.generatedAdminPassword}\n\n`,
@@ -209,15 +220,17 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         );
         const sipOk = sipApp?.connected ?? false;
         // Ready to take calls: SIP connected, database reachable, below the session limit.
-        const capacity = recording.activeCount < config.limits.maxSessions;
+        const pipeline = capacity.snapshot();
+        const room = recording.activeCount < config.limits.maxSessions && pipeline.admitting;
         return {
-          ok: dbOk && sipOk && capacity,
+          ok: dbOk && sipOk && room,
           details: {
             database: dbOk,
             sip: sipOk,
-            capacity,
+            capacity: room,
             activeCalls: recording.activeCount,
             maxSessions: config.limits.maxSessions,
+            pipeline,
           },
         };
       },

@@ -96,8 +96,17 @@ const schema = z.object({
   }),
   pipeline: z.object({
     concurrency: z.coerce.number().int().min(1).max(256),
-    /** Post-call jobs wait (up to 60 s each) while new calls arrive at this rate or more; 0 = never. */
-    yieldAboveCps: z.coerce.number().min(0).max(100_000),
+    /** Share of the cores always left to post-call jobs, however busy the calls (0..1). */
+    cpuShare: z.coerce.number().min(0.05).max(1),
+    /** New calls get 503 while the post-call backlog needs longer than this to drain; 0 = never. */
+    maxBacklogSeconds: z.coerce
+      .number()
+      .min(0)
+      .max(7 * 86_400),
+    /** MP3 encoder: libmp3lame in the addon (`lame`) or an ffmpeg process (`ffmpeg`). */
+    mp3Encoder: z.enum(['lame', 'ffmpeg']),
+    /** LAME algorithm quality 0 (best, slowest) .. 9 (fastest); 7 chosen by bench:mp3. */
+    mp3Quality: z.coerce.number().int().min(0).max(9),
     mp3Bitrate: z.coerce.number().int().min(8).max(320),
     mp3SampleRate: z.coerce
       .number()
@@ -325,7 +334,10 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
     },
     pipeline: {
       concurrency: pick(env.SRS_JOB_CONCURRENCY, f.pipeline?.concurrency, cpus().length),
-      yieldAboveCps: pick(env.SRS_PIPELINE_YIELD_CPS, f.pipeline?.yieldAboveCps, 50),
+      cpuShare: pick(env.SRS_PIPELINE_CPU_SHARE, f.pipeline?.cpuShare, 0.5),
+      maxBacklogSeconds: pick(env.SRS_MAX_BACKLOG_SECONDS, f.pipeline?.maxBacklogSeconds, 300),
+      mp3Encoder: pick(env.SRS_MP3_ENCODER, f.pipeline?.mp3Encoder, 'lame'),
+      mp3Quality: pick(env.SRS_MP3_QUALITY, f.pipeline?.mp3Quality, 7),
       mp3Bitrate: pick(env.SRS_MP3_BITRATE, f.pipeline?.mp3Bitrate, 32),
       mp3SampleRate: pick(env.SRS_MP3_SAMPLE_RATE, f.pipeline?.mp3SampleRate, 8000),
       retryLimit: pick(env.SRS_JOB_RETRY_LIMIT, f.pipeline?.retryLimit, 5),

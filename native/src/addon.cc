@@ -9,6 +9,7 @@
 #include "engine.h"
 #include "leg.h"
 #include "mixer.h"
+#include "mp3.h"
 #include "spool.h"
 
 #ifndef SRS_MEDIA_VERSION
@@ -684,6 +685,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", EngineWrap::Init(env));
   exports.Set("mix", Napi::Function::New(env, Mix, "mix"));
   exports.Set("version", Napi::String::New(env, SRS_MEDIA_VERSION));
+  srs::registerMp3(env, exports);
   return exports;
 }
 

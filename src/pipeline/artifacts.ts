@@ -3,10 +3,13 @@ import { dirname, join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import ffmpeg from 'fluent-ffmpeg';
+import { ffmpegBinary, lameAddon, type Mp3Encoder } from './mp3.js';
 
 /** File helpers for the pipeline: hashing, atomic renames, MP3 conversion, wiping. */
 
-ffmpeg.setFfmpegPath(ffmpegInstaller.path);
+// fluent-ffmpeg runs the system's ffmpeg when there is one (Debian's 5.1 encodes MP3 2-3x cheaper
+// than the 2018 static build), else the binary @ffmpeg-installer ships.
+ffmpeg.setFfmpegPath(ffmpegBinary(ffmpegInstaller.path));
 
 export async function exists(path: string): Promise<boolean> {
   try {
@@ -83,13 +86,39 @@ export async function wipeDir(dir: string): Promise<void> {
 export interface Mp3Options {
   bitrateKbps: number;
   sampleRate: number;
+  /** LAME's algorithm quality, 0 (best, slowest) .. 9 (fastest); default 7 (docs/capacity.md). */
+  quality?: number;
+  /** `lame` (in-process, the default when the addon has it) or `ffmpeg` (a process per file). */
+  encoder?: Mp3Encoder;
+}
+
+/** The default LAME quality for 8 kHz speech, chosen by bench:mp3 (docs/capacity.md). */
+export const DEFAULT_MP3_QUALITY = 7;
+
+/**
+ * A WAV (in memory, or a file) -> mono MP3 in memory: by libmp3lame inside the addon (on libuv's
+ * pool, no process) unless `encoder` is `ffmpeg` or the addon lacks it; else by ffmpeg (below).
+ */
+export async function encodeMp3(wav: Buffer | string, o: Mp3Options): Promise<Buffer> {
+  const lame = o.encoder === 'ffmpeg' ? undefined : lameAddon();
+  if (!lame) return encodeMp3Ffmpeg(wav, o);
+  const what = typeof wav === 'string' ? wav : 'a WAV in memory';
+  try {
+    return await lame.encodeMp3(wav, {
+      bitrateKbps: o.bitrateKbps,
+      sampleRate: o.sampleRate,
+      quality: o.quality ?? DEFAULT_MP3_QUALITY,
+    });
+  } catch (err) {
+    throw new Error(`libmp3lame failed on ${what}: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 /**
  * A WAV (in memory, or a file) -> mono MP3 in memory, by ffmpeg through pipes: the WAV goes to
  * its stdin, the MP3 comes back on its stdout, and no plaintext is written to disk on the way.
  */
-export async function encodeMp3(wav: Buffer | string, o: Mp3Options): Promise<Buffer> {
+export async function encodeMp3Ffmpeg(wav: Buffer | string, o: Mp3Options): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   const sink = new Writable({
@@ -109,7 +138,15 @@ export async function encodeMp3(wav: Buffer | string, o: Mp3Options): Promise<Bu
       .audioBitrate(o.bitrateKbps)
       .format('mp3')
       // No progress lines for fluent-ffmpeg to parse; errors are still reported on stderr.
-      .outputOptions(['-nostats', '-loglevel', 'error', '-flush_packets', '0'])
+      .outputOptions([
+        '-nostats',
+        '-loglevel',
+        'error',
+        '-flush_packets',
+        '0',
+        '-compression_level',
+        String(o.quality ?? DEFAULT_MP3_QUALITY),
+      ])
       .on('error', (err: Error, _stdout: string | null, stderr: string | null) => {
         const tail = (stderr ?? '').trim().split('\n').slice(-3).join(' | ');
         reject(new Error(`ffmpeg failed on ${what}: ${err.message}${tail ? ` (${tail})` : ''}`));

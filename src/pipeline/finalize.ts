@@ -54,6 +54,8 @@ export interface FinalizeContext {
    * pipeline bounds these to its concurrency while its other jobs mix, encrypt and commit.
    */
   encodeSlot?: <T>(encode: () => Promise<T>) => Promise<T>;
+  /** Told when a recording is stored (for the capacity figures: its length and its BYE's time). */
+  onStored?: (recordingId: string, r: { durationMs: number; endedAt: Date | null }) => void;
   /** A mix larger than this (estimated) goes to a file in the spool instead of memory (default 64 MiB). */
   inMemoryMaxBytes?: number;
 }
@@ -254,6 +256,7 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
   await fsyncPath(join(dataDir, relDir));
   await ctx.chain.markStoredChained(recordingId, files);
   await step('stored');
+  ctx.onStored?.(recordingId, { durationMs: rec.durationMs ?? 0, endedAt: rec.endedAt });
   await wipeDir(spool);
   await step('wiped');
   log.info('recording stored');

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { dynamicGate, type PipelineCapacity } from './capacity.js';
 import PgBoss from 'pg-boss';
 import type { Logger } from '../log.js';
 import type { MediaEngine } from '../media/types.js';
@@ -27,7 +28,15 @@ export {
   type PauseMode,
 } from './finalize.js';
 export { purgeOnce, policyMs, effectivePolicy, type RetentionPolicy } from './retention.js';
-export { wipeDir } from './artifacts.js';
+export { wipeDir, DEFAULT_MP3_QUALITY } from './artifacts.js';
+export {
+  PipelineCapacity,
+  BYE_TO_STORED_BUCKETS,
+  type Backlog,
+  type CapacityOptions,
+  type CapacitySnapshot,
+} from './capacity.js';
+export { backlogFromDatabase, capacityMetrics } from './capacity-store.js';
 export type { HookOptions, HookDocument } from './hooks.js';
 
 /**
@@ -46,11 +55,14 @@ export interface PipelineOptions {
   dataDir: string;
   log: Logger;
   /**
-   * MP3 encodes (ffmpeg processes) run at once by this process; 0 = enqueue only (another node
-   * does the work). One job more than this is in progress, so that a job's mixing, encryption,
-   * commit and wipe overlap the others' encodes instead of leaving a core idle.
+   * MP3 encodes run at once by this process at most; 0 = enqueue only (another node does the
+   * work). One job more than this is in progress, so that a job's mixing, encryption, commit and
+   * wipe overlap the others' encodes instead of leaving a core idle. With `capacity`, the number
+   * at once follows the live load (capacity.concurrency(), at most this).
    */
   concurrency: number;
+  /** Measured cost and live load: sets the jobs at once, and is told when each job ends. */
+  capacity?: PipelineCapacity;
   mp3: Mp3Options;
   key: { fingerprint: string; publicKeyArmored: string };
   /** Attempts after the first (default 5), with exponential backoff from retryDelaySeconds (default 10). */
@@ -62,14 +74,6 @@ export interface PipelineOptions {
   pollingIntervalSeconds?: number;
   /** Test hook, see FinalizeContext.afterStep. */
   afterStep?: FinalizeContext['afterStep'];
-  /**
-   * Live calls first: while this says so (calls arriving fast), a job waits before it starts, up to
-   * maxYieldSeconds (default 60), so that mixing, encoding and encryption do not take the CPU
-   * that answering and recording need. Recording now and converting later loses nothing: the
-   * spool is on disk and the job is durable.
-   */
-  yieldWhile?: () => boolean;
-  maxYieldSeconds?: number;
   /** User hooks after a recording is stored (none when both are unset). */
   hooks?: HookOptions;
   /** Retention purge (none when absent or everything is `keep`). */
@@ -132,6 +136,8 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     });
   }
 
+  /** Stored recordings' audio length and BYE-to-stored seconds, taken by the job that stored them. */
+  const storedNow = new Map<string, { audioSeconds: number; byeToStoredSeconds: number }>();
   const ctx: FinalizeContext = {
     recordings: o.db.recordings,
     mixer: o.mixer,
@@ -145,6 +151,11 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     },
     chain: o.db.chain,
     afterStep: o.afterStep,
+    onStored: (recordingId, r) =>
+      storedNow.set(recordingId, {
+        audioSeconds: r.durationMs / 1000,
+        byeToStoredSeconds: r.endedAt ? (Date.now() - r.endedAt.getTime()) / 1000 : 0,
+      }),
     outputs: o.outputs,
     pauseMode: o.pauseMode,
   };
@@ -186,24 +197,22 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     );
   };
 
-  // The encode slots: at most `concurrency` ffmpeg processes, handed out in arrival order.
-  let freeSlots = o.concurrency;
-  const waitingForSlot: (() => void)[] = [];
+  // Encode slots (at most `concurrency` MP3 encodes) and job slots (one more), handed out in
+  // arrival order; with a capacity, their number follows the live load. No job ever sleeps to
+  // make way for calls: the reserved CPU share keeps the pipeline going at any call rate.
+  const encodes = (): number => o.capacity?.concurrency() ?? o.concurrency;
+  const encodeGate = dynamicGate(encodes);
+  const jobGate = dynamicGate(() => encodes() + 1);
   ctx.encodeSlot = async (encode) => {
-    if (freeSlots > 0) freeSlots--;
-    else await new Promise<void>((resolve) => waitingForSlot.push(resolve));
+    const release = await encodeGate.acquire();
     try {
       return await encode();
     } finally {
-      const next = waitingForSlot.shift();
-      if (next) next();
-      else freeSlots++;
+      release();
     }
   };
 
   const workerIds: string[] = [];
-  /** Set by stop(): a job waiting for live calls to calm down stops waiting. */
-  let stopping = false;
   /** Finalize handlers running now: stop() lets them finish before the database closes. */
   const running = new Set<Promise<unknown>>();
   const track =
@@ -227,10 +236,13 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
         if (self.id) boss.notifyWorker(self.id);
         const id = job.data.recordingId;
         if (lease) await recordRun(pool, id, lease.nodeKey);
-        const yieldUntil = Date.now() + (o.maxYieldSeconds ?? 60) * 1000;
-        while (!stopping && o.yieldWhile?.() && Date.now() < yieldUntil) await sleep(250);
+        const release = await jobGate.acquire();
+        o.capacity?.jobStarted();
+        let stored: { audioSeconds: number; byeToStoredSeconds: number } | undefined;
         try {
           const outcome = await finalizeRecording(ctx, id);
+          stored = outcome === 'stored' ? storedNow.get(id) : undefined;
+          storedNow.delete(id);
           await queueHook(id);
           if (lease) await clearRun(pool, id, lease.nodeKey);
           return { outcome };
@@ -246,6 +258,10 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
               );
           }
           throw err;
+        } finally {
+          storedNow.delete(id);
+          release();
+          o.capacity?.jobFinished(stored);
         }
       }),
     );
@@ -372,7 +388,6 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   return {
     enqueueFinalize: (recordingId) => enqueueBatched(recordingId),
     stop() {
-      stopping = true;
       for (const t of timers) clearInterval(t);
       stopped ??= boss
         .stop({ graceful: true, wait: true, close: false, timeout: 30_000 })

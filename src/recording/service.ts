@@ -29,6 +29,8 @@ export interface RecordingServiceOptions {
   log: Logger;
   /** Drain and count RTCP on each stream's port+1 (config media.rtcp / SRS_RTCP). */
   rtcp?: boolean;
+  /** Back-pressure: a reason to refuse a new call (answered 503 + Retry-After), or undefined. */
+  admit?: () => string | undefined;
 }
 
 interface LiveStream {
@@ -105,6 +107,8 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
     if (this.#live.size >= this.#o.maxSessions) {
       throw new CapacityError(`concurrent session limit reached (${this.#o.maxSessions})`);
     }
+    const refusal = this.#o.admit?.();
+    if (refusal) throw new CapacityError(refusal);
     const recordingId = randomUUID();
     const spoolDir = join(this.#o.dataDir, 'spool', recordingId);
     const log = this.#o.log.child({ recordingId, callId: req.callId });

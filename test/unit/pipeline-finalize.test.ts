@@ -181,7 +181,7 @@ describe('pipeline: finalize, encrypt, catalogue, wipe', () => {
     await rm(dir, { recursive: true });
   });
 
-  it('runs the job: MP3 by ffmpeg, both files decryptable by gpg, hashes catalogued, no plaintext left', async () => {
+  it('runs the job: MP3 by libmp3lame, both files decryptable by gpg, hashes catalogued, no plaintext left', async () => {
     const mixer = new TestMixer(original);
     const pipeline = await startPipeline({
       db,

@@ -1,0 +1,43 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { defaultAddonPath } from '../media/index.js';
+
+/**
+ * MP3 encoders for the pipeline. `lame`: libmp3lame inside the native addon, on the libuv pool
+ * (no process per recording; the fastest path measured, see docs/capacity.md). `ffmpeg`: a
+ * process through fluent-ffmpeg, with the system's ffmpeg when there is one, else the static
+ * binary of @ffmpeg-installer (kept as the fallback and for formats other than MP3).
+ */
+
+export type Mp3Encoder = 'lame' | 'ffmpeg';
+
+interface LameAddon {
+  encodeMp3(
+    wav: Buffer | string,
+    o: { bitrateKbps: number; sampleRate: number; quality: number },
+  ): Promise<Buffer>;
+  lameVersion: string;
+}
+
+let lame: LameAddon | null | undefined;
+
+/** The addon's encoder, or undefined when the addon was built without it (an older build). */
+export function lameAddon(addonPath: string = defaultAddonPath): LameAddon | undefined {
+  if (lame === undefined) {
+    try {
+      const a = createRequire(import.meta.url)(addonPath) as Partial<LameAddon>;
+      lame = typeof a.encodeMp3 === 'function' ? (a as LameAddon) : null;
+    } catch {
+      lame = null;
+    }
+  }
+  return lame ?? undefined;
+}
+
+/** The ffmpeg binary fluent-ffmpeg runs: SRS_FFMPEG_PATH, else a system ffmpeg, else @ffmpeg-installer's. */
+export function ffmpegBinary(installerPath: string): string {
+  const env = process.env.SRS_FFMPEG_PATH;
+  if (env) return env;
+  for (const p of ['/usr/bin/ffmpeg', '/usr/local/bin/ffmpeg']) if (existsSync(p)) return p;
+  return installerPath;
+}

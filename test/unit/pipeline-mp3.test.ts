@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { ulawWavHeader } from '../../src/media/reference/index.js';
+import { encodeMp3, encodeMp3Ffmpeg } from '../../src/pipeline/artifacts.js';
+import { lameAddon } from '../../src/pipeline/mp3.js';
+import { encodeUlaw, tone, toneLevelDb, rmsDbfs } from '../helpers/audio.js';
+
+const run = promisify(execFile);
+/** An independent decoder: Debian's ffmpeg when present (as the README's prerequisites install). */
+const FFMPEG = process.env.SRS_TEST_FFMPEG ?? '/usr/bin/ffmpeg';
+
+async function decode(mp3: Buffer, dir: string): Promise<Int16Array> {
+  const f = join(dir, `d-${Math.random().toString(36).slice(2)}.mp3`);
+  await writeFile(f, mp3);
+  const { stdout } = await run(
+    FFMPEG,
+    ['-nostdin', '-loglevel', 'error', '-i', f, '-f', 's16le', '-ac', '1', '-ar', '8000', '-'],
+    { encoding: 'buffer', maxBuffer: 64 << 20 },
+  );
+  return new Int16Array(stdout.buffer, stdout.byteOffset, stdout.length >> 1);
+}
+
+/** 0.5 s silence, 1 s of 440 Hz, 1 s silence, 1 s of 1,000 Hz, 0.5 s silence: a u-law WAV. */
+function scriptWav(): Buffer {
+  const silence = (ms: number) => new Int16Array((ms * 8000) / 1000);
+  const parts = [silence(500), tone(440, 1000, 10000), silence(1000), tone(1000, 1000, 10000), silence(500)];
+  const pcm = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    pcm.set(p, o);
+    o += p.length;
+  }
+  const u = encodeUlaw(pcm);
+  return Buffer.concat([ulawWavHeader(u.length), u]);
+}
+
+/**
+ * The decoded MP3 holds each tone at its time and silence between (windows clear of the edges).
+ * `slack`: samples the length may differ by. In-process, the Info frame tells the decoder the
+ * encoder delay and padding, which it trims; ffmpeg writing to a pipe cannot seek back to write
+ * it, so its MP3 starts about 1,105 samples (138 ms) late and ends padded.
+ */
+function checkScript(pcm: Int16Array, what: string, slack = 1152): void {
+  assert.ok(Math.abs(pcm.length - 32000) <= slack, `${what}: ${pcm.length} samples, expected about 32000`);
+  assert.ok(toneLevelDb(pcm, 650, 1350, 440) > -3, `${what}: 440 Hz at 0.5-1.5 s`);
+  assert.ok(toneLevelDb(pcm, 650, 1350, 1000) < -20, `${what}: no 1,000 Hz at 0.5-1.5 s`);
+  assert.ok(toneLevelDb(pcm, 2650, 3350, 1000) > -3, `${what}: 1,000 Hz at 2.5-3.5 s`);
+  assert.ok(toneLevelDb(pcm, 2650, 3350, 440) < -20, `${what}: no 440 Hz at 2.5-3.5 s`);
+  for (const [a, b] of [
+    [0, 400],
+    [1650, 2350],
+    [3650, 3950],
+  ] as const) {
+    assert.ok(
+      rmsDbfs(pcm, a, b) < -45,
+      `${what}: silence at ${a}-${b} ms (${rmsDbfs(pcm, a, b).toFixed(1)} dBFS)`,
+    );
+  }
+}
+
+describe('MP3 encoding: libmp3lame in the addon, ffmpeg as the fallback', () => {
+  let dir: string;
+  const wav = scriptWav();
+  const o = { bitrateKbps: 32, sampleRate: 8000, quality: 7 };
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'srs-mp3-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('the addon has libmp3lame', () => {
+    const lame = lameAddon();
+    assert.ok(lame, 'build/Release/srs_media.node exports encodeMp3');
+    assert.match(lame.lameVersion, /^3\.\d+/);
+  });
+
+  it('in-process: tones at their times, silence between, for a WAV in memory and a WAV file', async () => {
+    const mp3 = await encodeMp3(wav, { ...o, encoder: 'lame' });
+    assert.equal(mp3[0], 0xff, 'starts with an MPEG frame (no ID3 tag)');
+    checkScript(await decode(mp3, dir), 'lame, memory');
+    const path = join(dir, 'in.wav');
+    await writeFile(path, wav);
+    checkScript(await decode(await encodeMp3(path, { ...o, encoder: 'lame' }), dir), 'lame, file');
+  });
+
+  it('every quality setting makes a decodable MP3 of the same size at a constant bit rate', async () => {
+    const sizes = new Set<number>();
+    for (const quality of [0, 5, 9]) {
+      const mp3 = await encodeMp3(wav, { ...o, quality, encoder: 'lame' });
+      checkScript(await decode(mp3, dir), `quality ${quality}`);
+      sizes.add(mp3.length);
+    }
+    assert.equal(sizes.size, 1);
+  });
+
+  it('the ffmpeg path makes the same sound', async () => {
+    checkScript(await decode(await encodeMp3Ffmpeg(wav, o), dir), 'ffmpeg', 2 * 1152);
+    checkScript(
+      await decode(await encodeMp3(wav, { ...o, encoder: 'ffmpeg' }), dir),
+      'encoder ffmpeg',
+      2 * 1152,
+    );
+  });
+
+  it('a 16-bit PCM stereo WAV is downmixed to mono', async () => {
+    const t = tone(440, 1000, 8000);
+    const data = Buffer.alloc(t.length * 4);
+    t.forEach((v, i) => {
+      data.writeInt16LE(v, i * 4);
+      data.writeInt16LE(v, i * 4 + 2);
+    });
+    const h = Buffer.alloc(44);
+    h.write('RIFF', 0, 'latin1');
+    h.writeUInt32LE(36 + data.length, 4);
+    h.write('WAVEfmt ', 8, 'latin1');
+    h.writeUInt32LE(16, 16);
+    h.writeUInt16LE(1, 20);
+    h.writeUInt16LE(2, 22);
+    h.writeUInt32LE(8000, 24);
+    h.writeUInt32LE(32000, 28);
+    h.writeUInt16LE(4, 32);
+    h.writeUInt16LE(16, 34);
+    h.write('data', 36, 'latin1');
+    h.writeUInt32LE(data.length, 40);
+    const pcm = await decode(await encodeMp3(Buffer.concat([h, data]), { ...o, encoder: 'lame' }), dir);
+    assert.ok(toneLevelDb(pcm, 200, 800, 440) > -3);
+  });
+
+  it('bad input is a clear error, not a crash', async () => {
+    await assert.rejects(
+      encodeMp3(Buffer.from('not a wave file at all'), o),
+      /libmp3lame failed on a WAV in memory: not a RIFF\/WAVE file/,
+    );
+    const alaw = Buffer.from(wav);
+    alaw.writeUInt16LE(6, 20);
+    await assert.rejects(encodeMp3(alaw, o), /format 6\/8 bits is not supported/);
+    await assert.rejects(encodeMp3(join(dir, 'missing.wav'), o), /cannot open .*missing\.wav/);
+    const lame = lameAddon();
+    assert.ok(lame);
+    assert.throws(() => void lame.encodeMp3(wav, { ...o, quality: 12 }), /quality must be an integer 0\.\.9/);
+    assert.throws(
+      () => void lame.encodeMp3(wav, { ...o, bitrateKbps: 400 }),
+      /bitrateKbps must be an integer/,
+    );
+  });
+});
