@@ -1,14 +1,17 @@
 /**
- * `npm run bench:pipeline`: the whole post-call pipeline against bare ffmpeg, in one run.
+ * `npm run bench:pipeline`: the whole post-call pipeline against the MP3 encoder alone, in one run.
  *
  * Builds BENCH_CALLS (default 500) finished calls of BENCH_SECONDS (default 60) s each: two
  * native-format leg spools per call (two speakers taking turns, speech-band tones and noise). Then:
- *   1. bare ffmpeg: the same WAVs the mixer produces, encoded to MP3 with the pipeline's settings,
- *      `ffmpeg -i x.wav -ac 1 -ar 8000 -b:a 32k x.mp3`, with the pipeline's concurrency;
+ *   1. the encoder alone, through the fastest path measured (bench:mp3): the same WAVs the mixer
+ *      produces, encoded by libmp3lame in-process (the addon, on libuv's pool) with the pipeline's
+ *      settings (32 kbit/s, 8 kHz, LAME quality 7), with the pipeline's concurrency.
+ *      BENCH_BASELINE=ffmpeg runs `ffmpeg -i x.wav -ac 1 -ar 8000 -b:a 32k x.mp3` instead, with the
+ *      ffmpeg the pipeline's fallback would use (system, else @ffmpeg-installer);
  *   2. the pipeline: catalogue rows in an embedded Postgres, pg-boss jobs, native mix, MP3,
  *      OpenPGP encryption of WAV and MP3, hashes, catalogue + chain, plaintext wiped.
  * In BENCH_ROUNDS (default 5) interleaved rounds. Reports recordings/s, audio minutes per CPU-second (this process + its ffmpeg children; the
- * Postgres server's own CPU is not counted) and the ratio pipeline/ffmpeg (target >= 0.85).
+ * Postgres server's own CPU is not counted) and the ratio pipeline/encoder (target >= 0.85).
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -20,14 +23,17 @@ import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import { createLogger } from '../src/log.js';
 import { loadMediaEngine } from '../src/media/index.js';
 import { linearToUlaw } from '../src/media/reference/index.js';
-import { ensureKeyPair, startPipeline } from '../src/pipeline/index.js';
+import { DEFAULT_MP3_QUALITY, ensureKeyPair, startPipeline } from '../src/pipeline/index.js';
+import { ffmpegBinary, lameAddon } from '../src/pipeline/mp3.js';
 import { openDatabase } from '../src/store/db.js';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 500);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5));
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? availableParallelism());
-const MP3 = { bitrateKbps: 32, sampleRate: 8000 };
+const MP3 = { bitrateKbps: 32, sampleRate: 8000, quality: DEFAULT_MP3_QUALITY, encoder: 'lame' as const };
+const BASELINE = process.env.BENCH_BASELINE === 'ffmpeg' ? 'ffmpeg' : 'lame';
+const FFMPEG = ffmpegBinary(ffmpegInstaller.path);
 const log = createLogger('silent');
 const profile = process.env.BENCH_PROFILE === '1';
 const skipBaseline = process.env.BENCH_SKIP_BASELINE === '1';
@@ -103,7 +109,7 @@ function legSpool(seconds: number, leg: number, seed: number): Buffer {
 
 function runFfmpeg(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const p = spawn(ffmpegInstaller.path, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(FFMPEG, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     p.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
     p.once('error', reject);
@@ -126,7 +132,8 @@ async function main(): Promise<void> {
   const engine = loadMediaEngine({ bindAddress: '127.0.0.1' });
   process.stdout.write(
     `bench:pipeline  ${CALLS} calls x ${SECONDS} s (${((CALLS * SECONDS) / 60).toFixed(0)} audio minutes), ` +
-      `concurrency ${CONCURRENCY}, MP3 ${MP3.bitrateKbps} kbit/s ${MP3.sampleRate} Hz, ` +
+      `concurrency ${CONCURRENCY}, MP3 ${MP3.bitrateKbps} kbit/s ${MP3.sampleRate} Hz quality ${MP3.quality}, ` +
+      `baseline ${BASELINE === 'lame' ? 'libmp3lame in-process' : FFMPEG}, ` +
       `key ${process.env.BENCH_KEY_TYPE === 'curve25519' ? 'curve25519' : 'rsa4096'}\n`,
   );
   try {
@@ -212,12 +219,19 @@ async function main(): Promise<void> {
     const per = Math.ceil(CALLS / ROUNDS);
     for (let r = 0; r < ROUNDS; r++) {
       const slice = [r * per, Math.min(CALLS, (r + 1) * per)] as const;
-      // 1. bare ffmpeg (BENCH_SKIP_BASELINE=1 leaves it out, e.g. to profile the pipeline alone)
+      // 1. the encoder alone (BENCH_SKIP_BASELINE=1 leaves it out, e.g. to profile the pipeline alone)
       let c0 = cpuSeconds();
       let g0 = postgresCpuSeconds();
       let t0 = process.hrtime.bigint();
-      await pool(skipBaseline ? [] : wavs.slice(...slice), CONCURRENCY, (w) =>
-        runFfmpeg([
+      const lame = lameAddon();
+      if (BASELINE === 'lame' && !lame)
+        throw new Error('the addon has no encodeMp3: rebuild it (node-gyp rebuild)');
+      await pool(skipBaseline ? [] : wavs.slice(...slice), CONCURRENCY, async (w) => {
+        if (BASELINE === 'lame' && lame) {
+          await lame.encodeMp3(w, MP3);
+          return;
+        }
+        await runFfmpeg([
           '-hide_banner',
           '-nostats',
           '-loglevel',
@@ -237,8 +251,8 @@ async function main(): Promise<void> {
           '-f',
           'mp3',
           `${w}.mp3`,
-        ]),
-      );
+        ]);
+      });
       ffWall += Number(process.hrtime.bigint() - t0) / 1e9;
       ffCpu += cpuSeconds() - c0;
       ffPg += postgresCpuSeconds() - g0;
@@ -276,12 +290,13 @@ async function main(): Promise<void> {
     const line = (name: string, wall: number, cpu: number) =>
       `${name.padEnd(14)} ${wall.toFixed(1).padStart(7)} s wall  ${(CALLS / wall).toFixed(2).padStart(7)} recordings/s  ` +
       `${cpu.toFixed(1).padStart(7)} CPU-s  ${(minutes / cpu).toFixed(2).padStart(6)} audio min/CPU-s\n`;
-    process.stdout.write(line('bare ffmpeg', ffWall, ffCpu));
+    process.stdout.write(line(BASELINE === 'lame' ? 'libmp3lame' : 'bare ffmpeg', ffWall, ffCpu));
     process.stdout.write(line('pipeline', plWall, plCpu));
     process.stdout.write(
-      `stored ${stored.rows[0]?.n}/${CALLS}; pipeline/ffmpeg rate ratio ${(ffWall / plWall).toFixed(3)} (target >= 0.85); ` +
-        `CPU cost ratio ffmpeg/pipeline ${(ffCpu / plCpu).toFixed(3)}; ` +
-        `Postgres server CPU ${ffPg.toFixed(1)} s (ffmpeg phase), ${plPg.toFixed(1)} s (pipeline phase)\n`,
+      `stored ${stored.rows[0]?.n}/${CALLS}; pipeline/encoder rate ratio ${(ffWall / plWall).toFixed(3)} ` +
+        `(target >= 0.85: ${ffWall / plWall >= 0.85 ? 'PASS' : 'FAIL'}); ` +
+        `CPU cost ratio encoder/pipeline ${(ffCpu / plCpu).toFixed(3)}; ` +
+        `Postgres server CPU ${ffPg.toFixed(1)} s (encoder phase), ${plPg.toFixed(1)} s (pipeline phase)\n`,
     );
   } finally {
     engine.close();

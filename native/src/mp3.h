@@ -22,7 +22,7 @@ bool encodeWavToMp3(const uint8_t* wav, size_t length, const Mp3Settings& settin
                     std::string* error);
 
 // Adds encodeMp3(input: Buffer | string, { bitrateKbps, sampleRate, quality }) -> Promise<Buffer>
-// and lameVersion to the addon's exports.
+// mp3CpuSeconds() (CPU time spent encoding so far) and lameVersion to the addon's exports.
 void registerMp3(Napi::Env env, Napi::Object exports);
 
 }  // namespace srs

@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import type { Backlog, PipelineCapacity } from './capacity.js';
 import { BYE_TO_STORED_BUCKETS } from './capacity.js';
+import { lameAddon } from './mp3.js';
 
 /** The capacity's database side and its Prometheus metrics. */
 
@@ -71,6 +72,14 @@ export function capacityMetrics(m: MetricsLike, c: PipelineCapacity): void {
     'Age of the oldest plaintext spool on disk (live or waiting calls).',
     () => c.snapshot().oldestSpoolAgeSeconds,
   );
+  const lame = lameAddon();
+  if (lame)
+    m.collect(
+      'srs_mp3_encode_cpu_seconds_total',
+      'CPU seconds spent encoding MP3 in-process (libmp3lame).',
+      'counter',
+      () => [{ value: lame.mp3CpuSeconds() }],
+    );
   const l = c.latency;
   m.collect(
     'srs_bye_to_stored_seconds_bucket',

@@ -8,8 +8,12 @@ import { readFileSync } from 'node:fs';
  * - Live load: CPU (in cores) per live call, fitted over windows in which no job ran.
  * - Concurrency: jobs at once = the cores the live calls leave, and never less than the reserved
  *   share (`cpuShare` of the cores), so the pipeline never starves however busy the calls are.
- * - Back-pressure: the backlog (queued and running jobs' audio) divided by the pipeline's rate is
- *   the time it needs to drain; above `maxBacklogSeconds` new calls are refused (SIP 503).
+ * - Drain rate: recordings and audio-minutes stored per second, fitted over windows in which the
+ *   pipeline had more work than slots the whole time (so the rate is its limit, with every fixed
+ *   cost per job, the disk and whatever else the machine runs counted in).
+ * - Back-pressure: the backlog (queued and running jobs) divided by the drain rate (or, before one
+ *   is measured, its audio times the CPU cost over the pipeline's cores) is the time it needs to
+ *   drain; above `maxBacklogSeconds` new calls are refused (SIP 503 + Retry-After).
  */
 
 export interface CapacityOptions {
@@ -47,6 +51,8 @@ export interface CapacitySnapshot {
   admitting: boolean;
   concurrency: number;
   costPerAudioMinute: number;
+  /** Recordings stored per second when saturated (0 until measured). */
+  drainJobsPerSecond: number;
   coresPerLiveCall: number;
   pipelineCores: number;
   oldestSpoolAgeSeconds: number;
@@ -73,7 +79,9 @@ export class PipelineCapacity {
   #backlog: Backlog = { jobs: 0, audioSeconds: 0, oldestSpoolStartedAt: null };
   #running = 0;
   #ranInWindow = false;
-  #window = { at: Date.now(), cpu: 0, audioMinutes: 0, callSeconds: 0 };
+  #window = { at: Date.now(), cpu: 0, audioMinutes: 0, jobs: 0, callSeconds: 0, saturated: true };
+  /** Measured drain rates while saturated (undefined until a saturated window was seen). */
+  #rate: { jobsPerSecond: number; audioMinutesPerSecond: number } | undefined;
   #lastTick = Date.now();
   #timer: NodeJS.Timeout | undefined;
   #refreshing = false;
@@ -115,6 +123,7 @@ export class PipelineCapacity {
   tick(now = Date.now()): void {
     const w = this.#window;
     w.callSeconds += (this.#o.liveCalls() * (now - this.#lastTick)) / 1000;
+    if (this.#backlog.jobs <= this.concurrency()) w.saturated = false;
     this.#lastTick = now;
     if (now - w.at < WINDOW_MS) return;
     const cpu = this.#cpu();
@@ -126,7 +135,25 @@ export class PipelineCapacity {
       const pipelineCpu = Math.max(0, used - this.#perCall * w.callSeconds);
       this.#cost += EWMA * (pipelineCpu / w.audioMinutes - this.#cost);
     }
-    this.#window = { at: now, cpu, audioMinutes: 0, callSeconds: 0 };
+    if (w.saturated && w.jobs > 0) {
+      const sample = { jobsPerSecond: w.jobs / seconds, audioMinutesPerSecond: w.audioMinutes / seconds };
+      const r = this.#rate;
+      this.#rate = r
+        ? {
+            jobsPerSecond: r.jobsPerSecond + EWMA * (sample.jobsPerSecond - r.jobsPerSecond),
+            audioMinutesPerSecond:
+              r.audioMinutesPerSecond + EWMA * (sample.audioMinutesPerSecond - r.audioMinutesPerSecond),
+          }
+        : sample;
+    }
+    this.#window = {
+      at: now,
+      cpu,
+      audioMinutes: 0,
+      jobs: 0,
+      callSeconds: 0,
+      saturated: this.#backlog.jobs > this.concurrency(),
+    };
     this.#ranInWindow = this.#running > 0;
   }
 
@@ -140,6 +167,7 @@ export class PipelineCapacity {
     this.#running = Math.max(0, this.#running - 1);
     if (!stored) return;
     this.#window.audioMinutes += stored.audioSeconds / 60;
+    this.#window.jobs++;
     const s = Math.max(0, stored.byeToStoredSeconds);
     const l = this.latency;
     BYE_TO_STORED_BUCKETS.forEach((b, i) => {
@@ -161,8 +189,16 @@ export class PipelineCapacity {
     return Math.max(1, Math.min(this.#o.maxConcurrency, Math.round(this.pipelineCores())));
   }
 
+  /** Seconds the backlog needs: by the measured drain rate when there is one, else by the CPU cost. */
   backlogSeconds(): number {
-    return ((this.#backlog.audioSeconds / 60) * this.#cost) / this.pipelineCores();
+    const b = this.#backlog;
+    const byCost = ((b.audioSeconds / 60) * this.#cost) / this.pipelineCores();
+    const r = this.#rate;
+    if (!r || r.jobsPerSecond <= 0) return byCost;
+    return Math.max(
+      b.jobs / r.jobsPerSecond,
+      r.audioMinutesPerSecond > 0 ? b.audioSeconds / 60 / r.audioMinutesPerSecond : 0,
+    );
   }
 
   /** Undefined: take the call; else why not (the SIP app answers 503 with Retry-After). */
@@ -188,6 +224,7 @@ export class PipelineCapacity {
       admitting: this.refusal() === undefined,
       concurrency: this.concurrency(),
       costPerAudioMinute: this.#cost,
+      drainJobsPerSecond: this.#rate?.jobsPerSecond ?? 0,
       coresPerLiveCall: this.#perCall,
       pipelineCores: this.pipelineCores(),
       oldestSpoolAgeSeconds: b.oldestSpoolStartedAt

@@ -17,6 +17,8 @@ interface LameAddon {
     o: { bitrateKbps: number; sampleRate: number; quality: number },
   ): Promise<Buffer>;
   lameVersion: string;
+  /** CPU seconds spent in LAME by this process so far (its pool threads' time while encoding). */
+  mp3CpuSeconds(): number;
 }
 
 let lame: LameAddon | null | undefined;

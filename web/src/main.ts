@@ -5,6 +5,7 @@
  * Plain DOM, no framework; bundled by esbuild (scripts/build-web.ts).
  */
 import { ulawToFloat } from './ulaw.js';
+import { capacityLine } from './capacity.js';
 
 interface Me {
   username: string;
@@ -282,8 +283,10 @@ function liveView(): () => void {
     };
   };
   connect();
+  const capacity = capacityLine();
   app.append(
     h('h2', {}, 'Live calls'),
+    capacity.el,
     h(
       'table',
       { id: 'live-calls' },
@@ -303,6 +306,7 @@ function liveView(): () => void {
   );
   render();
   return () => {
+    capacity.stop();
     closed = true;
     clearInterval(ticker);
     void ctx?.close();
