@@ -2,6 +2,12 @@
  * `npm run bench:media`: how many concurrent calls the native media engine records without loss on
  * this machine, with the RTP sender running on the same machine.
  *
+ * By default the receiver-bound harness runs (bench/receive-bound.ts, BENCH-METHOD.md): sender and
+ * receiver pinned to different cores, RPS on lo, keep-up and kernel drops counted, the engine
+ * against a bare sink with the engine's batching; BENCH_CALLS (default 1500,...,4000),
+ * BENCH_SECONDS (12), BENCH_PASSES (3), BENCH_PORT (40000). BENCH_MODE=loopback runs the older
+ * plain-loopback table below (sender-bound on 2 cores: its ratio cannot fail).
+ *
  * For each N (calls; two RTP streams each, 50 packets/s per stream, 20 ms u-law):
  *   1. engine: N sessions opened in this process's engine, native/bench/rtpbench.cc sends for D
  *      seconds with sendmmsg, the sessions are closed and their counters summed;
@@ -22,6 +28,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadMediaEngine, PortInUseError } from '../src/media/index.js';
+import { receiveBound } from './receive-bound.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TOOL = join(ROOT, 'build', 'bench', 'rtpbench');
@@ -236,7 +243,20 @@ async function main(): Promise<void> {
 }
 
 try {
-  await main();
+  if (process.env.BENCH_MODE === 'loopback') {
+    await main();
+  } else {
+    build();
+    await receiveBound({
+      tool: TOOL,
+      calls: process.env.BENCH_CALLS ? CALLS : [1500, 2000, 2500, 3000, 3500, 4000],
+      seconds: Number(process.env.BENCH_SECONDS ?? 12),
+      warmup: 2,
+      passes: Number(process.env.BENCH_PASSES ?? 3),
+      basePort: Number(process.env.BENCH_PORT ?? 40000),
+      coalesceMs: 40,
+    });
+  }
 } finally {
   rmSync(WORK, { recursive: true, force: true });
 }

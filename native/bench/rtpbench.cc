@@ -181,7 +181,12 @@ int send(const char* host, const std::vector<int>& ports, int legs, double secon
   return 0;
 }
 
-int sink(const char* host, std::vector<int> ports, int legs, double seconds, int basePort, const char* portsOut) {
+// coalesceMs > 0: after a pass that drained every ready socket, wait out the rest of that many ms
+// before the next one, as the engine does (Engine::kCoalesceMs), so that one recvmmsg takes the
+// datagrams that gathered instead of one. Every second, a line "p <seconds since ready> <received>"
+// (receive rate over a window, for the keep-up check).
+int sink(const char* host, std::vector<int> ports, int legs, double seconds, int basePort, const char* portsOut,
+         int coalesceMs) {
   const int ep = ::epoll_create1(0);
   std::vector<int> fds;
   int next = basePort;
@@ -229,9 +234,17 @@ int sink(const char* host, std::vector<int> ports, int legs, double seconds, int
   double last = now();
   const double hardEnd = now() + seconds + 5;
   epoll_event events[64];
+  const double ready = now();
+  double nextProgress = ready + 1;
+  double roundStart = ready;
   for (;;) {
     const int n = ::epoll_wait(ep, events, 64, 100);
     const double t = now();
+    if (t >= nextProgress) {
+      std::printf("p %.3f %llu\n", t - ready, static_cast<unsigned long long>(received));
+      std::fflush(stdout);
+      nextProgress += 1;
+    }
     if (n <= 0) {
       if ((first > 0 && t - last > 1.0) || t > hardEnd) break;
       continue;
@@ -254,6 +267,14 @@ int sink(const char* host, std::vector<int> ports, int legs, double seconds, int
     }
     if (first == 0) first = t;
     last = t;
+    if (coalesceMs > 0 && n < 64) {
+      const double rest = roundStart + coalesceMs / 1000.0 - now();
+      if (rest > 0) {
+        timespec req{0, static_cast<long>(rest * 1e9)};
+        nanosleep(&req, nullptr);
+      }
+      roundStart = now();
+    }
   }
   std::printf("{\"received\":%llu,\"seconds\":%.3f,\"cpuSeconds\":%.3f}\n", static_cast<unsigned long long>(received),
               last - first, cpuSeconds() - cpu0);
@@ -273,11 +294,12 @@ int main(int argc, char** argv) {
   if (argc >= 6 && std::strcmp(argv[1], "sink") == 0) {
     const int legs = std::atoi(argv[4]);
     const int basePort = argc >= 7 ? std::atoi(argv[6]) : 0;
+    const int coalesceMs = argc >= 8 ? std::atoi(argv[7]) : 0;
     return sink(argv[2], basePort > 0 ? std::vector<int>{} : readPorts(argv[3], legs), legs, std::atof(argv[5]),
-                basePort, argv[3]);
+                basePort, argv[3], coalesceMs);
   }
   std::fprintf(stderr,
                "usage: rtpbench send <host> <portsFile> <legs> <seconds> <pps|max>\n"
-               "       rtpbench sink <host> <portsFile> <legs> <seconds> [basePort]\n");
+               "       rtpbench sink <host> <portsFile> <legs> <seconds> [basePort [coalesceMs]]\n");
   return 2;
 }
