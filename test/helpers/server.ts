@@ -48,6 +48,8 @@ export interface TestServer {
 export async function startTestServer(
   extraEnv: Record<string, string> = {},
   dataDir?: string,
+  /** `detached`: the server leads its own process group, as a shell's foreground job does. */
+  opts: { detached?: boolean } = {},
 ): Promise<TestServer> {
   const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'srs-e2e-')));
   const sipPort = await freePort(true);
@@ -77,6 +79,7 @@ export async function startTestServer(
     env,
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.detached ?? false,
   });
   let out = '';
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
