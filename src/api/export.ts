@@ -5,8 +5,9 @@ import type { RecordingFile } from '../store/types.js';
 import type { RecordingSearch, RecordingSummary } from '../store/users-access.js';
 import type { Principal } from '../store/users.js';
 import type { ArtifactReader } from './artifacts.js';
-import { HttpError, badRequest, readJson, type Router } from './http.js';
-import type { Ctx } from './routes.js';
+import { z } from 'zod';
+import { HttpError, badRequest } from './http.js';
+import { qEnum, qStr, route, type Ctx, type RouteDef } from './table.js';
 
 /**
  * Exports for compliance teams: `GET /api/v1/recordings/export` with the search filters (or
@@ -133,6 +134,8 @@ export interface ExportDeps {
   allowed(ctx: Ctx): Promise<Principal>;
   /** The recordings search filters of a query string (as GET /recordings reads them). */
   filters(url: URL): RecordingSearch;
+  /** Their schema (documented and checked by the route table). */
+  query: z.ZodObject;
   audit(
     ctx: Ctx,
     action: string,
@@ -190,7 +193,7 @@ function idsParam(url: URL): string[] | undefined {
   return ids;
 }
 
-export function addExportRoutes(router: Router<Ctx>, d: ExportDeps): void {
+export function exportRoutes(d: ExportDeps): RouteDef[] {
   const log = d.log.child({ part: 'export' });
 
   /** Everything the filters (or ids) select, at most `max` (400 beyond: narrow the search). */
@@ -217,27 +220,55 @@ export function addExportRoutes(router: Router<Ctx>, d: ExportDeps): void {
     return items;
   };
 
-  // POST: the same with a JSON body {ids, format, audio}, for more ids than a URL holds.
-  router.add('POST', '/recordings/export', async (ctx) => {
-    await d.allowed(ctx);
-    const body = await readJson(ctx.req, 1024 * 1024);
-    const url = new URL(ctx.url.href);
-    for (const k of ['format', 'audio'] as const) {
-      const v = body[k];
-      if (v === undefined) continue;
-      if (typeof v !== 'string') throw badRequest(`${k}: a string`);
-      url.searchParams.set(k, v);
-    }
-    if (body.ids !== undefined) {
-      if (!Array.isArray(body.ids) || !body.ids.every((x) => typeof x === 'string'))
-        throw badRequest('ids: an array of recording ids');
-      if (body.ids.length === 0) throw badRequest('ids: empty');
-      url.searchParams.set('ids', body.ids.join(','));
-    }
-    await exportHandler({ ...ctx, url });
+  const query = d.query.extend({
+    format: qEnum(['csv', 'tar'], 'csv (default) or tar'),
+    audio: qEnum(['mp3', 'wav'], 'for tar: mp3 (default) or wav; a recording without it gets the other'),
+    ids: qStr('recording ids, comma-separated or repeated (instead of or with the filters)'),
   });
-
-  router.add('GET', '/recordings/export', (ctx) => exportHandler(ctx));
+  const idsMessage = 'an array of recording ids';
+  const body = z.object({
+    ids: z
+      .array(z.unknown(), { error: idsMessage })
+      .min(1, 'empty')
+      .refine((a) => a.every((x) => typeof x === 'string'), idsMessage)
+      .optional()
+      .meta({ items: { type: 'string', format: 'uuid' } }),
+    format: z.enum(['csv', 'tar'], { error: 'csv or tar' }).optional(),
+    audio: z.enum(['mp3', 'wav'], { error: 'mp3 or wav' }).optional(),
+  });
+  const produces = ['text/csv', 'application/x-tar'];
+  return [
+    route({
+      method: 'GET',
+      path: '/recordings/export',
+      summary:
+        'Export for compliance: the catalogue rows matching the search filters (or ids) as CSV (format=csv, UTF-8, up to 10000 rows), or their decrypted audio in a tar archive (format=tar, up to 500 recordings; one file per recording plus index.csv with size, SHA-256 and status), streamed, never written to disk in plaintext. Roles per the permissions.download setting; one audit entry "export" lists the ids. 400 when more match than one export takes.',
+      role: 'user',
+      query,
+      response: { produces },
+      handler: (ctx) => exportHandler(ctx),
+    }),
+    // POST: the same with a JSON body {ids, format, audio}, for more ids than a URL holds.
+    route({
+      method: 'POST',
+      path: '/recordings/export',
+      summary:
+        'The same export with the ids (and format, audio) in a JSON body, for more ids than a URL holds; the search filters may still be given in the query string',
+      role: 'user',
+      query: d.query,
+      body,
+      bodyLimit: 1024 * 1024,
+      response: { status: 200, produces },
+      async handler(ctx, { body: b }) {
+        await d.allowed(ctx);
+        const url = new URL(ctx.url.href);
+        if (b.format) url.searchParams.set('format', b.format);
+        if (b.audio) url.searchParams.set('audio', b.audio);
+        if (b.ids) url.searchParams.set('ids', b.ids.join(','));
+        await exportHandler({ ...ctx, url });
+      },
+    }),
+  ];
 
   async function exportHandler(ctx: Ctx): Promise<void> {
     const who = await d.allowed(ctx);
