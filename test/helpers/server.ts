@@ -6,6 +6,10 @@ import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 
+// The `srs` processes the tests start run the TypeScript sources (bin/srs.js runs dist/ otherwise),
+// so that a test exercises the code as edited without a build step.
+process.env.SRS_FROM_SOURCE ??= '1';
+
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const SRS_BIN = join(ROOT, 'bin', 'srs.js');
 
