@@ -385,6 +385,24 @@ async function startOwn(p: Paths, s: EmbeddedSettings, log: Logger): Promise<{ s
 }
 
 /**
+ * Postgres is stopped with a "smart" shutdown first (SIGTERM: no new sessions, exit once the
+ * open ones end), so that the pools this process has just ended (their connections close a moment
+ * after pool.end() returns) see no "terminating connection" errors; a session still open after
+ * this long (a CLI command attached to the server's database) gets a "fast" shutdown (SIGINT).
+ */
+const SMART_SHUTDOWN_MS = 5000;
+
+async function exitsWithin(exited: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)));
+  try {
+    return await Promise.race([exited.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * Starts the postmaster in its own session and process group (setsid via `detached`), so that a
  * Ctrl-C on the server's terminal, which signals the whole foreground group, reaches only the
  * server: the server stops postgres itself, after everything that uses the database has stopped.
@@ -416,7 +434,10 @@ function spawnPostgres(
       if (!ready && text.includes('database system is ready to accept connections')) {
         ready = true;
         resolveStart(async () => {
-          if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+          const running = () => child.exitCode === null && child.signalCode === null;
+          if (running()) child.kill('SIGTERM');
+          if (await exitsWithin(exited, SMART_SHUTDOWN_MS)) return;
+          if (running()) child.kill('SIGINT');
           await exited;
         });
       }
@@ -430,6 +451,14 @@ function spawnPostgres(
 
 /** Ask a postgres we did not spawn (adopted after its parent died) to shut down, and wait. */
 async function stopByPid(pid: number, log: Logger): Promise<void> {
+  try {
+    process.kill(pid, 'SIGTERM'); // "smart" shutdown: wait for the sessions to end
+  } catch {
+    return;
+  }
+  const smartUntil = Date.now() + SMART_SHUTDOWN_MS;
+  while (pidAlive(pid) && Date.now() < smartUntil) await sleep(50);
+  if (!pidAlive(pid)) return;
   try {
     process.kill(pid, 'SIGINT'); // "fast" shutdown: roll back sessions, checkpoint, exit
   } catch {
