@@ -62,7 +62,10 @@ async function start(): Promise<void> {
   }
   const me = session.me;
   const logout = () => api('/logout', { method: 'POST' }).finally(() => showLogin());
-  whoami.replaceChildren(`${me.username} (${me.role}) `, h('button', { id: 'logout', onclick: logout }, 'Log out'));
+  whoami.replaceChildren(
+    `${me.username} (${me.role}) `,
+    h('button', { id: 'logout', onclick: logout }, 'Log out'),
+  );
   const routes = routesFor(me);
   const tabs = routes
     .filter((r) => !r.pattern)
