@@ -193,6 +193,19 @@ function idsParam(url: URL): string[] | undefined {
   return ids;
 }
 
+/** Starts an export's attachment; false for a HEAD request (headers only, ended here). */
+function attachment(ctx: Ctx, type: string, filename: string, count: number): boolean {
+  ctx.res.writeHead(200, {
+    'content-type': type,
+    'content-disposition': `attachment; filename="${filename}"`,
+    'cache-control': 'private, no-store',
+    'x-export-count': String(count),
+  });
+  if (ctx.req.method !== 'HEAD') return true;
+  ctx.res.end();
+  return false;
+}
+
 export function exportRoutes(d: ExportDeps): RouteDef[] {
   const log = d.log.child({ part: 'export' });
 
@@ -297,13 +310,7 @@ export function exportRoutes(d: ExportDeps): RouteDef[] {
     const now = new Date();
     const res = ctx.res;
     if (format === 'csv') {
-      res.writeHead(200, {
-        'content-type': 'text/csv; charset=utf-8',
-        'content-disposition': `attachment; filename="recordings-${stamp(now)}.csv"`,
-        'cache-control': 'private, no-store',
-        'x-export-count': String(items.length),
-      });
-      if (ctx.req.method === 'HEAD') return void res.end();
+      if (!attachment(ctx, 'text/csv; charset=utf-8', `recordings-${stamp(now)}.csv`, items.length)) return;
       let chunk = `\uFEFF${csvLine(CSV_HEADER)}`;
       try {
         for (const r of items) {
@@ -324,13 +331,7 @@ export function exportRoutes(d: ExportDeps): RouteDef[] {
     }
 
     const dir = `srs-export-${stamp(now)}`;
-    res.writeHead(200, {
-      'content-type': 'application/x-tar',
-      'content-disposition': `attachment; filename="${dir}.tar"`,
-      'cache-control': 'private, no-store',
-      'x-export-count': String(items.length),
-    });
-    if (ctx.req.method === 'HEAD') return void res.end();
+    if (!attachment(ctx, 'application/x-tar', `${dir}.tar`, items.length)) return;
     const tar = new TarWriter(res);
     let index = `\uFEFF${csvLine(['id', 'file', 'started_at', 'duration_s', 'participants', 'call_id', 'bytes', 'sha256', 'status'])}`;
     let ok = 0;

@@ -8,7 +8,8 @@ import { NotFoundError } from '../errors.js';
 import type { ArtifactReader } from './artifacts.js';
 import type { Authenticator } from './auth.js';
 import { conflict, notFound } from './http.js';
-import { need, type Ctx } from './table.js';
+import type { z } from 'zod';
+import { need, route, type Ctx, type Method, type RouteDef, type RouteInput } from './table.js';
 
 /** What the API's resource modules share: their dependencies, the audit writer, the settings. */
 
@@ -99,3 +100,26 @@ export function mapConflict(err: unknown): never {
   if (err instanceof NotFoundError) throw notFound(err.message);
   throw err;
 }
+
+/**
+ * Routes on one recording (`/recordings/:id/...`, role user): the handler gets the recording when
+ * the principal may see it (404 otherwise, before anything else is done).
+ */
+export const recordingRoute =
+  (k: Kit) =>
+  <B = undefined>(
+    method: Method,
+    path: string,
+    summary: string,
+    handler: (ctx: Ctx, rec: RecordingRow, input: RouteInput<Record<string, never>, B>) => Promise<void>,
+    body?: z.ZodType<B>,
+  ): RouteDef =>
+    route<undefined, B>({
+      method,
+      path,
+      summary,
+      role: 'user',
+      ...(body ? { body } : {}),
+      handler: async (ctx, input) =>
+        handler(ctx, await k.visibleRecording(ctx, input.params.id as string), input),
+    });

@@ -57,25 +57,24 @@ export function audioRoutes(k: Kit): RouteDef[] {
     }
   };
 
+  const audioRoute = (name: 'audio' | 'download', summary: string) =>
+    route({
+      method: 'GET',
+      path: `/recordings/:id/${name}`,
+      summary,
+      role: 'user',
+      query: audioQuery,
+      response: { audio: true },
+      handler: (ctx, { params, query }) =>
+        serveAudio(ctx, params.id as string, query.format ?? 'mp3', name === 'download'),
+    });
+
   return [
-    route({
-      method: 'GET',
-      path: '/recordings/:id/audio',
-      summary: 'Audio decrypted on the server, for playback; supports Range requests. Audited as playback.',
-      role: 'user',
-      query: audioQuery,
-      response: { audio: true },
-      handler: (ctx, { params, query }) => serveAudio(ctx, params.id as string, query.format ?? 'mp3', false),
-    }),
-    route({
-      method: 'GET',
-      path: '/recordings/:id/download',
-      summary: 'Audio as an attachment (roles per permissions.download). Audited as download.',
-      role: 'user',
-      query: audioQuery,
-      response: { audio: true },
-      handler: (ctx, { params, query }) => serveAudio(ctx, params.id as string, query.format ?? 'mp3', true),
-    }),
+    audioRoute(
+      'audio',
+      'Audio decrypted on the server, for playback; supports Range requests. Audited as playback.',
+    ),
+    audioRoute('download', 'Audio as an attachment (roles per permissions.download). Audited as download.'),
     route({
       method: 'GET',
       path: '/recordings/:id/waveform',

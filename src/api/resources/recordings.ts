@@ -5,7 +5,7 @@ import type { RecordingState } from '../../store/types.js';
 import type { RecordingSearch } from '../../store/users-access.js';
 import { roleRank } from '../../store/users.js';
 import { conflict, forbidden, notFound, sendJson } from '../http.js';
-import { describe, permits, type Kit } from '../kit.js';
+import { describe, permits, recordingRoute, type Kit } from '../kit.js';
 import { need, qBool, qDate, qInt, qStr, route, type RouteDef } from '../table.js';
 
 /** Recordings: search, delete, preserve, notes, categories (details, audio and export live apart). */
@@ -36,7 +36,8 @@ export const toSearch = (q: z.output<typeof searchQuery>): RecordingSearch => ({
 });
 
 export function recordingRoutes(k: Kit): RouteDef[] {
-  const { d, audit, visibleRecording } = k;
+  const { d, audit } = k;
+  const onRecording = recordingRoute(k);
   return [
     route({
       method: 'GET',
@@ -54,14 +55,11 @@ export function recordingRoutes(k: Kit): RouteDef[] {
         sendJson(ctx.res, 200, { total: result.total, limit, offset, items: result.items });
       },
     }),
-    route({
-      method: 'DELETE',
-      path: '/recordings/:id',
-      summary:
-        'Delete: wipes the files, keeps a tombstone (state purged). Roles per the permissions.delete setting; 409 when preserved or not stored',
-      role: 'user',
-      async handler(ctx, { params }) {
-        const rec = await visibleRecording(ctx, params.id as string);
+    onRecording(
+      'DELETE',
+      '/recordings/:id',
+      'Delete: wipes the files, keeps a tombstone (state purged). Roles per the permissions.delete setting; 409 when preserved or not stored',
+      async (ctx, rec) => {
         const level = await k.setting('permissions.delete');
         if (!permits(level, need(ctx).role)) throw forbidden(`deletion is allowed to: ${level}`);
         const ann = await d.db.access.annotations(rec.id);
@@ -85,27 +83,18 @@ export function recordingRoutes(k: Kit): RouteDef[] {
         await audit(ctx, 'delete', 'recording', rec.id, details);
         sendJson(ctx.res, 200, { deleted: rec.id });
       },
+    ),
+    onRecording('PUT', '/recordings/:id/preserve', 'Preserve (protects from deletion)', async (ctx, rec) => {
+      const who = need(ctx);
+      await d.db.access.setPreserved(rec.id, who.username, roleRank(who.role));
+      await audit(ctx, 'preserve', 'recording', rec.id, describe(rec));
+      sendJson(ctx.res, 200, { preserved: true });
     }),
-    route({
-      method: 'PUT',
-      path: '/recordings/:id/preserve',
-      summary: 'Preserve (protects from deletion)',
-      role: 'user',
-      async handler(ctx, { params }) {
-        const rec = await visibleRecording(ctx, params.id as string);
-        const who = need(ctx);
-        await d.db.access.setPreserved(rec.id, who.username, roleRank(who.role));
-        await audit(ctx, 'preserve', 'recording', rec.id, describe(rec));
-        sendJson(ctx.res, 200, { preserved: true });
-      },
-    }),
-    route({
-      method: 'DELETE',
-      path: '/recordings/:id/preserve',
-      summary: 'Lift preservation (not allowed below the preserver’s role)',
-      role: 'user',
-      async handler(ctx, { params }) {
-        const rec = await visibleRecording(ctx, params.id as string);
+    onRecording(
+      'DELETE',
+      '/recordings/:id/preserve',
+      'Lift preservation (not allowed below the preserver’s role)',
+      async (ctx, rec) => {
         const ann = await d.db.access.annotations(rec.id);
         if (ann.preservedRank !== null && roleRank(need(ctx).role) < ann.preservedRank)
           throw forbidden(`preserved by ${ann.preservedBy}, a higher role; you cannot lift it`);
@@ -113,39 +102,28 @@ export function recordingRoutes(k: Kit): RouteDef[] {
         await audit(ctx, 'unpreserve', 'recording', rec.id, describe(rec));
         sendJson(ctx.res, 200, { preserved: false });
       },
+    ),
+    onRecording('GET', '/recordings/:id/notes', 'Notes', async (ctx, rec) => {
+      sendJson(ctx.res, 200, { items: (await d.db.access.annotations(rec.id)).notes });
     }),
-    route({
-      method: 'GET',
-      path: '/recordings/:id/notes',
-      summary: 'Notes',
-      role: 'user',
-      async handler(ctx, { params }) {
-        const rec = await visibleRecording(ctx, params.id as string);
-        sendJson(ctx.res, 200, { items: (await d.db.access.annotations(rec.id)).notes });
-      },
-    }),
-    route({
-      method: 'POST',
-      path: '/recordings/:id/notes',
-      summary: 'Add a note',
-      role: 'user',
-      body: z.object({ body: z.string().trim().min(1).max(10000) }),
-      async handler(ctx, { params, body }) {
-        const rec = await visibleRecording(ctx, params.id as string);
+    onRecording(
+      'POST',
+      '/recordings/:id/notes',
+      'Add a note',
+      async (ctx, rec, { body }) => {
         const who = need(ctx);
         const note = await d.db.access.addNote(rec.id, who.username, roleRank(who.role), body.body);
         const details = { noteId: note.id, body: body.body.slice(0, 500) };
         await audit(ctx, 'note.add', 'recording', rec.id, details);
         sendJson(ctx.res, 201, note);
       },
-    }),
-    route({
-      method: 'DELETE',
-      path: '/recordings/:id/notes/:noteId',
-      summary: 'Delete a note (not one written by a higher role)',
-      role: 'user',
-      async handler(ctx, { params }) {
-        const rec = await visibleRecording(ctx, params.id as string);
+      z.object({ body: z.string().trim().min(1).max(10000) }),
+    ),
+    onRecording(
+      'DELETE',
+      '/recordings/:id/notes/:noteId',
+      'Delete a note (not one written by a higher role)',
+      async (ctx, rec, { params }) => {
         const note = await d.db.access.getNote(params.noteId as string);
         if (!note || note.recordingId !== rec.id) throw notFound(`note ${params.noteId} not found`);
         if (roleRank(need(ctx).role) < note.authorRank)
@@ -154,22 +132,20 @@ export function recordingRoutes(k: Kit): RouteDef[] {
         await audit(ctx, 'note.delete', 'recording', rec.id, { noteId: note.id, author: note.author });
         sendJson(ctx.res, 200, { deleted: note.id });
       },
-    }),
-    route({
-      method: 'PUT',
-      path: '/recordings/:id/categories',
-      summary: 'Replace the categories',
-      role: 'user',
-      body: z.object({ categories: z.array(z.string().trim().min(1).max(100)).max(50) }),
-      async handler(ctx, { params, body }) {
-        const rec = await visibleRecording(ctx, params.id as string);
+    ),
+    onRecording(
+      'PUT',
+      '/recordings/:id/categories',
+      'Replace the categories',
+      async (ctx, rec, { body }) => {
         const before = (await d.db.access.annotations(rec.id)).categories;
         const unique = [...new Set(body.categories)];
         const after = await d.db.access.setCategories(rec.id, unique, need(ctx).username);
         await audit(ctx, 'categories.update', 'recording', rec.id, { before, after });
         sendJson(ctx.res, 200, { categories: after });
       },
-    }),
+      z.object({ categories: z.array(z.string().trim().min(1).max(100)).max(50) }),
+    ),
     route({
       method: 'GET',
       path: '/categories',
