@@ -6,6 +6,7 @@ import type { RecordingSearch, RecordingSummary } from '../store/users-access.js
 import type { Principal } from '../store/users.js';
 import type { ArtifactReader } from './artifacts.js';
 import { z } from 'zod';
+import { csvLine } from '../csv.js';
 import { HttpError, badRequest } from './http.js';
 import { qEnum, qStr, route, type Ctx, type RouteDef } from './table.js';
 
@@ -24,24 +25,8 @@ export const MAX_ARCHIVE_RECORDINGS = 500;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/**
- * One CSV cell (RFC 4180: quoted when it holds a comma, quote or line break). A text a spreadsheet
- * would run as a formula (=, @, or +/- not followed by a number) gets a leading apostrophe; phone
- * numbers such as +4930... stay as they are.
- */
-export function csvCell(v: unknown): string {
-  let s =
-    v === null || v === undefined
-      ? ''
-      : v instanceof Date
-        ? v.toISOString()
-        : Array.isArray(v)
-          ? v.join('; ')
-          : String(v);
-  if (/^[=@\t\r]/.test(s) || (/^[+-]/.test(s) && !/^[+-]\d[\d ().-]*$/.test(s))) s = `'${s}`;
-  return /[",\r\n]/.test(s) || s !== s.trim() ? `"${s.replaceAll('"', '""')}"` : s;
-}
-export const csvLine = (cells: unknown[]): string => `${cells.map(csvCell).join(',')}\r\n`;
+// CSV cells with the formula guard: the one writer in src/csv.ts.
+export { csvCell, csvLine } from '../csv.js';
 
 // --- ustar ------------------------------------------------------------------------------------
 
