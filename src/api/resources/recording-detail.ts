@@ -5,7 +5,8 @@ import { need, route, type RouteDef } from '../table.js';
 
 /** One recording's details: catalogue row, annotations, an events timeline, and (admins) its access log. */
 
-export function recordingDetailJson(r: RecordingRow) {
+/** A recording's catalogue fields as JSON (the API's details and `srs recordings list --json`). */
+export function recordingJsonCore(r: RecordingRow) {
   return {
     id: r.id,
     sessionId: r.sessionId,
@@ -16,12 +17,22 @@ export function recordingDetailJson(r: RecordingRow) {
     durationMs: r.durationMs,
     state: r.state,
     error: r.error,
+    interrupted: r.interrupted,
+    direction: r.direction ?? null,
+    caller: r.caller ?? null,
+    callee: r.callee ?? null,
     participants: r.participants.map((p) => ({
       participantId: p.participantId,
       aor: p.aor,
       name: p.name,
       sends: p.sendsLabels,
     })),
+  };
+}
+
+export function recordingDetailJson(r: RecordingRow) {
+  return {
+    ...recordingJsonCore(r),
     streams: r.streams,
     files: r.files.map((f) => ({
       kind: f.kind,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ROLES, type Role } from '../../store/users.js';
+import { ROLES, type User } from '../../store/users.js';
 import { conflict, notFound, sendJson } from '../http.js';
 import { mapConflict, type Kit } from '../kit.js';
 import { need, route, type RouteDef } from '../table.js';
@@ -18,17 +18,7 @@ const userBody = z.object({
 const userPatch = userBody.omit({ username: true }).partial().extend({ disabled: z.boolean().optional() });
 
 /** A user as the API shows it (never the password hash). */
-export function publicUser(u: {
-  id: string;
-  username: string;
-  displayName: string;
-  role: Role;
-  group: string | null;
-  extraGroups: string[];
-  numbers: string[];
-  disabled: boolean;
-  createdAt: Date;
-}) {
+export function publicUser(u: User) {
   const { id, username, displayName, role, group, extraGroups, numbers, disabled, createdAt } = u;
   return { id, username, displayName, role, group, extraGroups, numbers, disabled, createdAt };
 }

@@ -1,6 +1,7 @@
 import { api, send, session } from '../api.js';
 import { auditSentence, type AuditEntry } from '../audit-text.js';
-import { fmtDur, fmtTime, h, list, parties, who, type Participant } from '../dom.js';
+import type { recordingDetailJson } from '../../../src/api/resources/recording-detail.js';
+import { fmtDur, fmtTime, h, list, parties, who } from '../dom.js';
 import { navigate } from '../router.js';
 import { listUrl } from './recordings.js';
 
@@ -10,24 +11,14 @@ import { listUrl } from './recordings.js';
  * its access log in sentences.
  */
 
-interface Detail {
-  id: string;
-  callId: string;
-  sessionId: string | null;
-  srcAddress: string;
-  startedAt: string;
-  endedAt: string | null;
-  durationMs: number | null;
-  state: string;
-  participants: Participant[];
-  files: { kind: string; bytes: number }[];
-  metadataXml: string | null;
+/** GET /api/v1/recordings/<id>: the API's own shape (dates as ISO strings), with its annotations. */
+type Detail = ReturnType<typeof recordingDetailJson> & {
   notes: { id: string; author: string; body: string; createdAt: string }[];
   categories: string[];
   preserved: { by: string } | null;
   events: { offsetMs: number; type: string; text: string; at: string }[];
   auditTrail: AuditEntry[];
-}
+};
 
 function drawWave(canvas: HTMLCanvasElement, peaks: number[]): void {
   const g = canvas.getContext('2d');
