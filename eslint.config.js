@@ -40,7 +40,7 @@ const only = (files, allowed, message, extra = []) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'build/', 'data/', 'test-artifacts/', 'web/vendor/', 'web/dist/'] },
+  { ignores: ['node_modules/', 'build/', 'data/', 'test-artifacts/', 'web/vendor/', 'web/dist/', 'dist/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -5,13 +5,15 @@ import { createLogger } from './log.js';
 import { SrsError } from './errors.js';
 import { recordingsCommand } from './cli/recordings.js';
 import { keysCommand } from './cli/keys.js';
+import { dataDirSource, requireServerData } from './cli/data-dir.js';
 import { startServer } from './app.js';
 
 /** The `srs` command line: serve, recordings ... Errors print one line and set an exit code. */
 
 let configPath: string | undefined;
+let dataDirFlag: string | undefined;
 
-function getConfig(): Config {
+function readConfig(): { config: Config; source: string } {
   const path = configPath ?? process.env.SRS_CONFIG;
   let file: ConfigFile = {};
   if (path) {
@@ -21,14 +23,36 @@ function getConfig(): Config {
       throw new SrsError('ERR_CONFIG', `cannot read config file ${path}: ${(err as Error).message}`);
     }
   }
-  return loadConfig(process.env, file);
+  const env = dataDirFlag ? { ...process.env, SRS_DATA_DIR: dataDirFlag } : process.env;
+  return {
+    config: loadConfig(env, file),
+    source: dataDirSource(dataDirFlag, process.env, file.dataDir, path),
+  };
+}
+
+/** The server's configuration: `serve` creates its data directory on first start. */
+function getConfig(): Config {
+  return readConfig().config;
+}
+
+/** The other commands work on a server's data and never create any (see src/cli/data-dir.ts). */
+function getExistingConfig(): Config {
+  const { config, source } = readConfig();
+  requireServerData(config, source);
+  return config;
 }
 
 const program = new Command('srs')
   .description('SIPREC recording server')
   .option('-c, --config <file>', 'JSON configuration file (or SRS_CONFIG)')
+  .option(
+    '-d, --data-dir <dir>',
+    'the server data directory (or SRS_DATA_DIR, or dataDir in the config file)',
+  )
   .hook('preAction', (cmd) => {
-    configPath = cmd.opts<{ config?: string }>().config;
+    const opts = cmd.opts<{ config?: string; dataDir?: string }>();
+    configPath = opts.config;
+    dataDirFlag = opts.dataDir;
   })
   .exitOverride();
 
@@ -60,8 +84,8 @@ program
     process.on('SIGTERM', () => stop('SIGTERM'));
   });
 
-program.addCommand(recordingsCommand(getConfig));
-program.addCommand(keysCommand(getConfig));
+program.addCommand(recordingsCommand(getExistingConfig));
+program.addCommand(keysCommand(getExistingConfig));
 
 try {
   await program.parseAsync(process.argv);

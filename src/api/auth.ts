@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Principal, UsersRepository } from '../store/users.js';
-import { principalOf } from '../store/users.js';
+import { ADMIN_TOKEN_PRINCIPAL, principalOf } from '../store/users.js';
 
 /**
  * Who a request comes from: a browser session (cookie `srs_session`), an API token
@@ -43,14 +43,7 @@ export interface AuthenticatorOptions {
   sessionTtlMs: number;
 }
 
-export const ADMIN_TOKEN_PRINCIPAL: Principal = Object.freeze({
-  userId: null,
-  username: 'admin-token',
-  role: 'admin',
-  groups: [],
-  numbers: [],
-  via: 'admin-token',
-}) as Principal;
+export { ADMIN_TOKEN_PRINCIPAL };
 
 export class Authenticator {
   constructor(readonly o: AuthenticatorOptions) {}

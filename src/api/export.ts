@@ -5,8 +5,10 @@ import type { RecordingFile } from '../store/types.js';
 import type { RecordingSearch, RecordingSummary } from '../store/users-access.js';
 import type { Principal } from '../store/users.js';
 import type { ArtifactReader } from './artifacts.js';
-import { HttpError, badRequest, readJson, type Router } from './http.js';
-import type { Ctx } from './routes.js';
+import { z } from 'zod';
+import { csvLine } from '../csv.js';
+import { HttpError, badRequest } from './http.js';
+import { qEnum, qStr, route, type Ctx, type RouteDef } from './table.js';
 
 /**
  * Exports for compliance teams: `GET /api/v1/recordings/export` with the search filters (or
@@ -23,24 +25,8 @@ export const MAX_ARCHIVE_RECORDINGS = 500;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/**
- * One CSV cell (RFC 4180: quoted when it holds a comma, quote or line break). A text a spreadsheet
- * would run as a formula (=, @, or +/- not followed by a number) gets a leading apostrophe; phone
- * numbers such as +4930... stay as they are.
- */
-export function csvCell(v: unknown): string {
-  let s =
-    v === null || v === undefined
-      ? ''
-      : v instanceof Date
-        ? v.toISOString()
-        : Array.isArray(v)
-          ? v.join('; ')
-          : String(v);
-  if (/^[=@\t\r]/.test(s) || (/^[+-]/.test(s) && !/^[+-]\d[\d ().-]*$/.test(s))) s = `'${s}`;
-  return /[",\r\n]/.test(s) || s !== s.trim() ? `"${s.replaceAll('"', '""')}"` : s;
-}
-export const csvLine = (cells: unknown[]): string => `${cells.map(csvCell).join(',')}\r\n`;
+// CSV cells with the formula guard: the one writer in src/csv.ts.
+export { csvCell, csvLine } from '../csv.js';
 
 // --- ustar ------------------------------------------------------------------------------------
 
@@ -133,6 +119,8 @@ export interface ExportDeps {
   allowed(ctx: Ctx): Promise<Principal>;
   /** The recordings search filters of a query string (as GET /recordings reads them). */
   filters(url: URL): RecordingSearch;
+  /** Their schema (documented and checked by the route table). */
+  query: z.ZodObject;
   audit(
     ctx: Ctx,
     action: string,
@@ -190,7 +178,20 @@ function idsParam(url: URL): string[] | undefined {
   return ids;
 }
 
-export function addExportRoutes(router: Router<Ctx>, d: ExportDeps): void {
+/** Starts an export's attachment; false for a HEAD request (headers only, ended here). */
+function attachment(ctx: Ctx, type: string, filename: string, count: number): boolean {
+  ctx.res.writeHead(200, {
+    'content-type': type,
+    'content-disposition': `attachment; filename="${filename}"`,
+    'cache-control': 'private, no-store',
+    'x-export-count': String(count),
+  });
+  if (ctx.req.method !== 'HEAD') return true;
+  ctx.res.end();
+  return false;
+}
+
+export function exportRoutes(d: ExportDeps): RouteDef[] {
   const log = d.log.child({ part: 'export' });
 
   /** Everything the filters (or ids) select, at most `max` (400 beyond: narrow the search). */
@@ -217,27 +218,55 @@ export function addExportRoutes(router: Router<Ctx>, d: ExportDeps): void {
     return items;
   };
 
-  // POST: the same with a JSON body {ids, format, audio}, for more ids than a URL holds.
-  router.add('POST', '/recordings/export', async (ctx) => {
-    await d.allowed(ctx);
-    const body = await readJson(ctx.req, 1024 * 1024);
-    const url = new URL(ctx.url.href);
-    for (const k of ['format', 'audio'] as const) {
-      const v = body[k];
-      if (v === undefined) continue;
-      if (typeof v !== 'string') throw badRequest(`${k}: a string`);
-      url.searchParams.set(k, v);
-    }
-    if (body.ids !== undefined) {
-      if (!Array.isArray(body.ids) || !body.ids.every((x) => typeof x === 'string'))
-        throw badRequest('ids: an array of recording ids');
-      if (body.ids.length === 0) throw badRequest('ids: empty');
-      url.searchParams.set('ids', body.ids.join(','));
-    }
-    await exportHandler({ ...ctx, url });
+  const query = d.query.extend({
+    format: qEnum(['csv', 'tar'], 'csv (default) or tar'),
+    audio: qEnum(['mp3', 'wav'], 'for tar: mp3 (default) or wav; a recording without it gets the other'),
+    ids: qStr('recording ids, comma-separated or repeated (instead of or with the filters)'),
   });
-
-  router.add('GET', '/recordings/export', (ctx) => exportHandler(ctx));
+  const idsMessage = 'an array of recording ids';
+  const body = z.object({
+    ids: z
+      .array(z.unknown(), { error: idsMessage })
+      .min(1, 'empty')
+      .refine((a) => a.every((x) => typeof x === 'string'), idsMessage)
+      .optional()
+      .meta({ items: { type: 'string', format: 'uuid' } }),
+    format: z.enum(['csv', 'tar'], { error: 'csv or tar' }).optional(),
+    audio: z.enum(['mp3', 'wav'], { error: 'mp3 or wav' }).optional(),
+  });
+  const produces = ['text/csv', 'application/x-tar'];
+  return [
+    route({
+      method: 'GET',
+      path: '/recordings/export',
+      summary:
+        'Export for compliance: the catalogue rows matching the search filters (or ids) as CSV (format=csv, UTF-8, up to 10000 rows), or their decrypted audio in a tar archive (format=tar, up to 500 recordings; one file per recording plus index.csv with size, SHA-256 and status), streamed, never written to disk in plaintext. Roles per the permissions.download setting; one audit entry "export" lists the ids. 400 when more match than one export takes.',
+      role: 'user',
+      query,
+      response: { produces },
+      handler: (ctx) => exportHandler(ctx),
+    }),
+    // POST: the same with a JSON body {ids, format, audio}, for more ids than a URL holds.
+    route({
+      method: 'POST',
+      path: '/recordings/export',
+      summary:
+        'The same export with the ids (and format, audio) in a JSON body, for more ids than a URL holds; the search filters may still be given in the query string',
+      role: 'user',
+      query: d.query,
+      body,
+      bodyLimit: 1024 * 1024,
+      response: { status: 200, produces },
+      async handler(ctx, { body: b }) {
+        await d.allowed(ctx);
+        const url = new URL(ctx.url.href);
+        if (b.format) url.searchParams.set('format', b.format);
+        if (b.audio) url.searchParams.set('audio', b.audio);
+        if (b.ids) url.searchParams.set('ids', b.ids.join(','));
+        await exportHandler({ ...ctx, url });
+      },
+    }),
+  ];
 
   async function exportHandler(ctx: Ctx): Promise<void> {
     const who = await d.allowed(ctx);
@@ -266,13 +295,7 @@ export function addExportRoutes(router: Router<Ctx>, d: ExportDeps): void {
     const now = new Date();
     const res = ctx.res;
     if (format === 'csv') {
-      res.writeHead(200, {
-        'content-type': 'text/csv; charset=utf-8',
-        'content-disposition': `attachment; filename="recordings-${stamp(now)}.csv"`,
-        'cache-control': 'private, no-store',
-        'x-export-count': String(items.length),
-      });
-      if (ctx.req.method === 'HEAD') return void res.end();
+      if (!attachment(ctx, 'text/csv; charset=utf-8', `recordings-${stamp(now)}.csv`, items.length)) return;
       let chunk = `\uFEFF${csvLine(CSV_HEADER)}`;
       try {
         for (const r of items) {
@@ -293,13 +316,7 @@ export function addExportRoutes(router: Router<Ctx>, d: ExportDeps): void {
     }
 
     const dir = `srs-export-${stamp(now)}`;
-    res.writeHead(200, {
-      'content-type': 'application/x-tar',
-      'content-disposition': `attachment; filename="${dir}.tar"`,
-      'cache-control': 'private, no-store',
-      'x-export-count': String(items.length),
-    });
-    if (ctx.req.method === 'HEAD') return void res.end();
+    if (!attachment(ctx, 'application/x-tar', `${dir}.tar`, items.length)) return;
     const tar = new TarWriter(res);
     let index = `\uFEFF${csvLine(['id', 'file', 'started_at', 'duration_s', 'participants', 'call_id', 'bytes', 'sha256', 'status'])}`;
     let ok = 0;

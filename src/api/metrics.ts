@@ -1,6 +1,7 @@
 /**
- * A minimal Prometheus registry (text exposition format 0.0.4): counters the parts increment, and
- * gauges read from the parts at scrape time. No package needed for this much.
+ * A minimal Prometheus registry (text exposition format 0.0.4): counters the parts increment,
+ * gauges read from the parts at scrape time, and histograms (`_bucket`, `_sum`, `_count`). No
+ * package needed for this much.
  */
 
 type Labels = Record<string, string>;
@@ -8,10 +9,16 @@ type Labels = Record<string, string>;
 interface Family {
   name: string;
   help: string;
-  type: 'counter' | 'gauge';
+  type: 'counter' | 'gauge' | 'histogram';
   values: Map<string, { labels: Labels; value: number }>;
-  collect?: () =>
-    Promise<Array<{ labels?: Labels; value: number }>> | Array<{ labels?: Labels; value: number }>;
+  collect?: () => Promise<Sample[]> | Sample[];
+}
+
+/** One sample line; `suffix` names a histogram's series (`_bucket`, `_sum`, `_count`). */
+interface Sample {
+  labels?: Labels;
+  value: number;
+  suffix?: string;
 }
 
 const labelKey = (l: Labels) =>
@@ -45,6 +52,29 @@ export class Metrics {
     };
   }
 
+  /**
+   * Declares a histogram: `observe(v)` counts `v` in every bucket whose upper bound (`le`) it does
+   * not exceed; rendered as `<name>_bucket{le=...}` (cumulative, with `+Inf`), `<name>_sum` and
+   * `<name>_count` under one `# TYPE <name> histogram`.
+   */
+  histogram(name: string, help: string, bounds: readonly number[]): (v: number) => void {
+    const les = [...bounds].sort((a, b) => a - b);
+    const counts = new Array<number>(les.length).fill(0);
+    let count = 0;
+    let sum = 0;
+    this.collect(name, help, 'histogram', () => [
+      ...les.map((le, i) => ({ suffix: '_bucket', labels: { le: String(le) }, value: counts[i] ?? 0 })),
+      { suffix: '_bucket', labels: { le: '+Inf' }, value: count },
+      { suffix: '_sum', value: sum },
+      { suffix: '_count', value: count },
+    ]);
+    return (v) => {
+      count++;
+      sum += v;
+      for (let i = 0; i < les.length; i++) if (v <= (les[i] as number)) counts[i] = (counts[i] ?? 0) + 1;
+    };
+  }
+
   /** A gauge or counter whose samples are read at scrape time. */
   collect(name: string, help: string, type: Family['type'], fn: NonNullable<Family['collect']>): void {
     const f = this.#family(name, help, type);
@@ -55,7 +85,7 @@ export class Metrics {
     const lines: string[] = [];
     for (const f of this.#families.values()) {
       lines.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`);
-      let samples: Array<{ labels?: Labels; value: number }> = [...f.values.values()];
+      let samples: Sample[] = [...f.values.values()];
       if (f.collect) {
         try {
           samples = await f.collect();
@@ -67,7 +97,7 @@ export class Metrics {
       for (const s of samples) {
         const l = Object.entries(s.labels ?? {});
         const ls = l.length ? `{${l.map(([k, v]) => `${k}="${esc(v)}"`).join(',')}}` : '';
-        lines.push(`${f.name}${ls} ${Number.isFinite(s.value) ? s.value : 0}`);
+        lines.push(`${f.name}${s.suffix ?? ''}${ls} ${Number.isFinite(s.value) ? s.value : 0}`);
       }
     }
     return lines.join('\n') + '\n';

@@ -120,31 +120,15 @@ export function instrument(s: OpsSources): Ops {
       { value: mon().listeners },
     ]);
   }
-  // Listen-in latency histogram (ms from audio arrival to frame sent).
-  const buckets = new Array<number>(LATENCY_BUCKETS.length).fill(0);
-  let latCount = 0;
-  let latSum = 0;
-  m.collect(
-    'srs_listen_latency_ms_bucket',
-    'Listen-in latency buckets: audio arrival to frame sent (ms), cumulative.',
-    'counter',
-    () => [
-      ...LATENCY_BUCKETS.map((b, i) => ({ labels: { le: String(b) }, value: buckets[i] as number })),
-      { labels: { le: '+Inf' }, value: latCount },
-    ],
+  const audioLatency = m.histogram(
+    'srs_listen_latency_ms',
+    'Listen-in latency: audio arrival to frame sent (ms).',
+    LATENCY_BUCKETS,
   );
-  m.collect('srs_listen_latency_ms_sum', 'Sum of listen-in latencies (ms).', 'counter', () => [
-    { value: latSum },
-  ]);
 
   return {
     metrics: m,
-    audioLatency(ms) {
-      latCount++;
-      latSum += ms;
-      for (let i = 0; i < LATENCY_BUCKETS.length; i++)
-        if (ms <= (LATENCY_BUCKETS[i] as number)) buckets[i] = (buckets[i] ?? 0) + 1;
-    },
+    audioLatency,
     close() {
       s.live.off('event', onEvent);
     },

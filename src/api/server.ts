@@ -31,9 +31,12 @@ const TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
 };
 
+/** The console's own addresses (web/src/router.ts): the page is index.html for each of them. */
+const CONSOLE_ROUTES = /^\/(live|recordings|recordings\/[^/]+|audit|tokens|users|settings|keys|delivery)\/?$/;
+
 async function serveStatic(dir: string, pathname: string, res: ServerResponse): Promise<boolean> {
   const rel =
-    pathname === '/'
+    pathname === '/' || CONSOLE_ROUTES.test(pathname)
       ? 'index.html'
       : normalize(pathname)
           .replace(/^(\.\.(\/|\\|$))+/, '')
@@ -41,7 +44,7 @@ async function serveStatic(dir: string, pathname: string, res: ServerResponse): 
   if (rel.includes('..') || !TYPES[extname(rel)]) return false;
   const body = await readFile(join(dir, rel)).catch(() => null);
   if (!body) {
-    if (pathname === '/') {
+    if (rel === 'index.html') {
       res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' });
       res.end('The web console is not built: run `npm run build:web`.\n');
       return true;

@@ -9,6 +9,7 @@ import { createLogger } from '../log.js';
 import { KeyPassphraseError, loadPrivateKey } from '../pipeline/keys.js';
 import { openDatabase, type Database } from '../store/db.js';
 import type { RecordingFile, RecordingRow } from '../store/types.js';
+import { recordingJsonCore } from '../api/resources/recording-detail.js';
 
 /**
  * `srs recordings list|get`. Errors print one line (`srs: ...`) to stderr, never a stack trace,
@@ -39,25 +40,7 @@ export class CliError extends SrsError {
 /** The JSON shape of one recording in `list --json`. */
 export function recordingJson(r: RecordingRow) {
   return {
-    id: r.id,
-    sessionId: r.sessionId,
-    callId: r.callId,
-    srcAddress: r.srcAddress,
-    startedAt: r.startedAt.toISOString(),
-    endedAt: r.endedAt ? r.endedAt.toISOString() : null,
-    durationMs: r.durationMs,
-    state: r.state,
-    error: r.error,
-    interrupted: r.interrupted,
-    direction: r.direction ?? null,
-    caller: r.caller ?? null,
-    callee: r.callee ?? null,
-    participants: r.participants.map((p) => ({
-      participantId: p.participantId,
-      aor: p.aor,
-      name: p.name,
-      sends: p.sendsLabels,
-    })),
+    ...recordingJsonCore(r),
     streams: r.streams.map((s) => ({ ...s })),
     files: r.files.map((f) => ({ ...f })),
     events: (r.events ?? []).map((e) => ({ ...e })),

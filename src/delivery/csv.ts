@@ -1,4 +1,5 @@
 import type { DeliveryRecording } from '../store/offload.js';
+import { CSV_BOM, csvCell, csvLine } from '../csv.js';
 import { callFacts, hms } from './facts.js';
 
 /**
@@ -61,7 +62,7 @@ export function plusNumber(n: string): string {
 
 /** One quoted field, escaped as the document says (see the module comment). */
 export function carrierField(v: string): string {
-  return `"${v.replace(/\r\n|\r|\n/g, '"').replace(/"/g, '""')}"`;
+  return csvCell(v, { quoteAll: true, newline: '"', formulaGuard: false });
 }
 
 /** `2018-10-05 15:03:55.120` (UTC), as in the sample. */
@@ -177,12 +178,12 @@ export function indexRow(rec: DeliveryRecording, file: string): Record<string, s
   };
 }
 
-/** RFC 4180 field: quoted when needed, quotes doubled. */
-const rfcField = (v: string) => (/[",\r\n]/.test(v) || /^\s|\s$/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
-
-/** A day's index: UTF-8 with a BOM (so spreadsheets read it as UTF-8), CRLF line ends. */
+/**
+ * A day's index: UTF-8 with a BOM (so spreadsheets read it as UTF-8), CRLF line ends, RFC 4180
+ * cells with the formula guard (a remote number or name from SIP such as `=cmd|...` reads as text).
+ */
 export function indexCsv(rows: readonly Record<string, string>[]): string {
-  const lines = [INDEX_HEADER.join(',')];
-  for (const r of rows) lines.push(INDEX_HEADER.map((h) => rfcField(r[h] ?? '')).join(','));
-  return `\uFEFF${lines.join('\r\n')}\r\n`;
+  let out = CSV_BOM + csvLine(INDEX_HEADER);
+  for (const r of rows) out += csvLine(INDEX_HEADER.map((h) => r[h] ?? ''));
+  return out;
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { InvalidStateError, NotFoundError, ParseError, SrsError } from '../errors.js';
+import { scanSpoolRecords } from './spool.js';
 import type {
   LegSpec,
   LegCounters,
@@ -416,13 +417,8 @@ class NativeMediaEngine implements MediaEngine {
       if (!this.watchers.has(c.recordingId)) continue;
       let frames = byRecording.get(c.recordingId);
       if (!frames) byRecording.set(c.recordingId, (frames = []));
-      const b = c.records;
-      for (let pos = 0; pos + 6 <= b.length;) {
-        const offset = b.readUInt32LE(pos);
-        const count = b.readUInt16LE(pos + 4);
-        frames.push({ legId: c.legId, offset, ulaw: b.subarray(pos + 6, pos + 6 + count) });
-        pos += 6 + count;
-      }
+      const list = frames;
+      scanSpoolRecords(c.records, 0, (offset, ulaw) => list.push({ legId: c.legId, offset, ulaw }));
     }
     for (const [recordingId, frames] of byRecording) {
       for (const w of this.watchers.get(recordingId) ?? []) {

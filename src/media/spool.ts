@@ -1,7 +1,8 @@
 /**
  * Reading spool files from TypeScript (the native engine writes them; see native/src/spool.h for the
- * format). Used by startup recovery to learn how much audio an interrupted recording holds, and by
- * the reference implementation's tests.
+ * format). Used by startup recovery to learn how much audio an interrupted recording holds, by the
+ * engine's live chunks and the listen-in spool tail (scanSpoolRecords), and by the reference
+ * implementation's tests.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -23,6 +24,29 @@ export interface ParsedSpool {
   truncated: boolean;
 }
 
+/**
+ * The one reader of spool records (a record: u32 LE sample offset from t0, u16 LE byte count, that
+ * many u-law bytes), for whole files, tailed files and the engine's live chunks alike. Calls
+ * `onRecord` for each complete record of `buf` from byte `from` on, and returns where the first
+ * incomplete record starts (`buf.length` when there is none): a tail keeps those bytes for later.
+ */
+export function scanSpoolRecords(
+  buf: Uint8Array,
+  from: number,
+  onRecord: (offset: number, data: Uint8Array) => void,
+): number {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let pos = from;
+  while (pos + SPOOL_RECORD_HEADER_SIZE <= buf.length) {
+    const count = view.getUint16(pos + 4, true);
+    const start = pos + SPOOL_RECORD_HEADER_SIZE;
+    if (start + count > buf.length) break;
+    onRecord(view.getUint32(pos, true), buf.subarray(start, start + count));
+    pos = start + count;
+  }
+  return pos;
+}
+
 /** Parses one spool file's contents. Throws on a bad header; a partial last record is ignored. */
 export function parseSpool(buf: Uint8Array): ParsedSpool {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -31,24 +55,10 @@ export function parseSpool(buf: Uint8Array): ParsedSpool {
   }
   if (view.getUint32(8, true) !== 8000) throw new Error('unsupported spool sample rate');
   const records: SpoolRecord[] = [];
-  let pos = SPOOL_HEADER_SIZE;
-  let truncated = false;
-  while (pos < buf.length) {
-    if (pos + SPOOL_RECORD_HEADER_SIZE > buf.length) {
-      truncated = true;
-      break;
-    }
-    const offset = view.getUint32(pos, true);
-    const count = view.getUint16(pos + 4, true);
-    const start = pos + SPOOL_RECORD_HEADER_SIZE;
-    if (start + count > buf.length) {
-      truncated = true;
-      break;
-    }
-    if (count > 0) records.push({ offset, data: buf.subarray(start, start + count) });
-    pos = start + count;
-  }
-  return { records, truncated };
+  const end = scanSpoolRecords(buf, SPOOL_HEADER_SIZE, (offset, data) => {
+    if (data.length > 0) records.push({ offset, data });
+  });
+  return { records, truncated: end < buf.length };
 }
 
 export interface SpoolLegSummary {

@@ -5,7 +5,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../log.js';
 import type { SessionStats } from '../media/types.js';
 import type { ActiveCall, RecordingEvent } from '../recording/types.js';
-import type { Principal } from '../store/users.js';
+import { ADMIN_TOKEN_PRINCIPAL, type Principal } from '../store/users.js';
 import { LiveMixer, type LiveFrame, type TapHub } from './tap.js';
 
 export { TapHub, LiveMixer } from './tap.js';
@@ -70,15 +70,6 @@ function sameSecret(a: string, b: string): boolean {
 function reject(socket: Duplex, status: number, reason: string): void {
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
-
-const ADMIN: Principal = {
-  userId: null,
-  username: 'admin-token',
-  role: 'admin',
-  groups: [],
-  numbers: [],
-  via: 'admin-token',
-};
 
 /** Audio frame on the wire: u8 version (1), u8 channel (leg index, 255 = mix), u16 reserved,
  *  u32 sample offset from the call's t0, u32 latency in ms (arrival of the frame's oldest audio to
@@ -146,7 +137,7 @@ export function attachMonitor(o: MonitorOptions): Monitor {
     const url = new URL(req.url ?? '/', 'http://x');
     const auth = req.headers.authorization;
     const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : url.searchParams.get('token');
-    if (token && sameSecret(token, o.token)) return ADMIN;
+    if (token && sameSecret(token, o.token)) return ADMIN_TOKEN_PRINCIPAL;
     return o.authenticate ? o.authenticate(req) : null;
   };
 

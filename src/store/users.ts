@@ -39,6 +39,16 @@ export interface Principal {
   via: 'session' | 'token' | 'admin-token';
 }
 
+/** The server's admin token acts as this principal: an admin with no user row. */
+export const ADMIN_TOKEN_PRINCIPAL: Principal = Object.freeze({
+  userId: null,
+  username: 'admin-token',
+  role: 'admin',
+  groups: [],
+  numbers: [],
+  via: 'admin-token',
+}) as Principal;
+
 export function principalOf(u: User, via: Principal['via']): Principal {
   return {
     userId: u.id,

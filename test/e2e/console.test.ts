@@ -92,6 +92,13 @@ describe(
       await page.click('#login');
       await page.waitForSelector('#tab-live.active');
       await page.waitForSelector('#no-calls:visible');
+      assert.equal(new URL(page.url()).pathname, '/live', 'the first view has its address');
+      // The favicon: linked from the page and served as SVG.
+      assert.equal(await page.getAttribute('link[rel=icon]', 'href'), '/favicon.svg');
+      const icon = await fetch(`${base}/favicon.svg`);
+      assert.equal(icon.status, 200);
+      assert.equal(icon.headers.get('content-type'), 'image/svg+xml');
+      assert.match(await icon.text(), /^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
 
       // A 14 s SIPREC call: SIPp does the signalling, our sender the two RTP streams.
       const src = await readFile(join(SCENARIOS, 'siprec-basic.xml'), 'utf8');
@@ -190,8 +197,18 @@ describe(
       await page.click('#tab-recordings');
       await page.fill('#f-callid', live.callId);
       await page.click('#search');
+      await page.waitForURL(/\/recordings\?callId=/);
       await page.locator(`tr.recording-row[data-id="${live.recordingId}"]`).click();
       await page.waitForSelector('#waveform[data-points]');
+      assert.equal(new URL(page.url()).pathname, `/recordings/${live.recordingId}`);
+      // Back returns to the search (its filter in the address), Forward to the recording.
+      await page.goBack();
+      await page.waitForSelector(`tr.recording-row[data-id="${live.recordingId}"]`);
+      assert.equal(await page.inputValue('#f-callid'), live.callId);
+      assert.equal(new URL(page.url()).pathname, '/recordings');
+      await page.goForward();
+      await page.waitForSelector('#waveform[data-points]');
+      assert.equal(new URL(page.url()).pathname, `/recordings/${live.recordingId}`);
       const played = await page.evaluate(async () => {
         const audio = document.getElementById('player-audio') as HTMLAudioElement;
         audio.muted = true;
@@ -212,6 +229,43 @@ describe(
       await page.click('#add-note');
       await page.waitForSelector('#notes li:has-text("checked in the e2e test")');
       await shot('3-recording');
+      // The duration shown is the stored audio's (from the WAV's samples), as the player reads it.
+      const audioMs = Number(await page.getAttribute('#audio-duration', 'data-ms'));
+      assert.ok(
+        Math.abs(audioMs / 1000 - played.duration) < 0.5,
+        `audio ${audioMs} ms, played ${played.duration} s`,
+      );
+      // Download looks like the buttons beside it.
+      const looks = await page.evaluate(() =>
+        ['#download', '#detail .actions button'].map((sel) => {
+          const st = getComputedStyle(document.querySelector(sel) as Element);
+          return [
+            st.paddingTop,
+            st.paddingLeft,
+            st.borderTopWidth,
+            st.borderRadius,
+            st.fontSize,
+            st.backgroundColor,
+          ];
+        }),
+      );
+      assert.deepEqual(looks[0], looks[1]);
+      // A deep link opens the recording in a fresh page; its access log reads as sentences.
+      await page.goto(`${base}/recordings/${live.recordingId}`);
+      await page.waitForSelector('#waveform[data-points]');
+      await page.waitForSelector(
+        '#access-log li:has-text("admin played this recording (mp3) from 127.0.0.1")',
+      );
+      await page.waitForSelector(
+        '#access-log li:has-text("The server sealed this recording in the tamper-evident recording chain")',
+      );
+      assert.equal(await page.locator('#access-log li:has-text("recording.chained")').count(), 0);
+      // Back from the deep link stays in the app.
+      await page.click('#tab-audit');
+      await page.waitForURL(`${base}/audit`);
+      await page.goBack();
+      await page.waitForSelector('#waveform[data-points]');
+      assert.equal(new URL(page.url()).pathname, `/recordings/${live.recordingId}`);
 
       // The playback is in the audit trail, seen from the admin's audit view.
       await page.click('#tab-audit');

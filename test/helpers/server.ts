@@ -6,6 +6,10 @@ import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 
+// The `srs` processes the tests start run the TypeScript sources (bin/srs.js runs dist/ otherwise),
+// so that a test exercises the code as edited without a build step.
+process.env.SRS_FROM_SOURCE ??= '1';
+
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const SRS_BIN = join(ROOT, 'bin', 'srs.js');
 
@@ -48,6 +52,8 @@ export interface TestServer {
 export async function startTestServer(
   extraEnv: Record<string, string> = {},
   dataDir?: string,
+  /** `detached`: the server leads its own process group, as a shell's foreground job does. */
+  opts: { detached?: boolean } = {},
 ): Promise<TestServer> {
   const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'srs-e2e-')));
   const sipPort = await freePort(true);
@@ -77,6 +83,7 @@ export async function startTestServer(
     env,
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.detached ?? false,
   });
   let out = '';
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];

@@ -814,4 +814,63 @@ describe('REST API /api/v1 (real HTTP, real Postgres)', { timeout: 120000 }, () 
     assert.match(metrics, /^srs_active_calls 1$/m);
     assert.match(metrics, /# TYPE srs_rtp_packets_received_total counter/);
   });
+
+  it('answers /api/v1 with its entry points; the OpenAPI document has every routed path and no other', async () => {
+    for (const path of ['/api/v1', '/api/v1/']) {
+      const r = await call('GET', path);
+      assert.equal(r.status, 200, path);
+      assert.equal(r.json.openapi, '/api/v1/openapi.json');
+      const entries = r.json.entryPoints as { path: string; methods: string[] }[];
+      assert.deepEqual(
+        entries.find((e) => e.path === '/api/v1/recordings')?.methods,
+        ['GET'],
+        JSON.stringify(entries),
+      );
+      assert.ok(entries.some((e) => e.path === '/api/v1/users' && e.methods.includes('POST')));
+    }
+    const spec = (await call('GET', '/api/v1/openapi.json')).json as {
+      paths: Record<string, Record<string, { parameters: { name: string; in: string }[] }>>;
+    };
+    const documented = Object.entries(spec.paths).flatMap(([p, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`),
+    );
+    const routed = stack.api.routes.map((r) => `${r.method} ${r.path.replace(/:([a-zA-Z]+)/g, '{$1}')}`);
+    assert.deepEqual([...documented].sort(), [...routed].sort());
+    assert.ok(routed.length >= 36, `${routed.length} routes`);
+    // Every documented operation reaches a handler (not the router's 404 or 405).
+    for (const op of documented) {
+      const [method, path] = op.split(' ') as [string, string];
+      const url = `/api/v1${path.replace(/\{[a-zA-Z]+\}/g, randomUUID())}`;
+      const r = await call(method, url, {
+        bearer: 'the-admin-token',
+        body: method === 'GET' ? undefined : {},
+      });
+      assert.ok(r.status !== 405 && !/no such endpoint/.test(String(r.json?.error)), `${op}: ${r.status}`);
+    }
+    // The query parameters come from the schemas the routes validate with.
+    const search = spec.paths['/recordings']?.get?.parameters.map((p) => p.name) ?? [];
+    assert.ok(search.includes('minDurationMs') && search.includes('limit'), search.join());
+    const bad = await call('GET', '/api/v1/recordings?limit=0', { bearer: 'the-admin-token' });
+    assert.deepEqual([bad.status, bad.json.error], [400, 'limit: must be an integer >= 1']);
+  });
+
+  it('renders the listen-in latency as a Prometheus histogram', async () => {
+    for (const ms of [40, 120, 120, 2000]) stack.ops.audioLatency(ms);
+    const text = await fetch(`${base}/metrics`).then((r) => r.text());
+    const series = (name: string) => text.split('\n').filter((l) => l.startsWith(name));
+    assert.match(text, /^# TYPE srs_listen_latency_ms histogram$/m);
+    assert.doesNotMatch(text, /# TYPE srs_listen_latency_ms_(bucket|sum|count)/);
+    assert.deepEqual(series('srs_listen_latency_ms_bucket'), [
+      'srs_listen_latency_ms_bucket{le="50"} 1',
+      'srs_listen_latency_ms_bucket{le="100"} 1',
+      'srs_listen_latency_ms_bucket{le="150"} 3',
+      'srs_listen_latency_ms_bucket{le="200"} 3',
+      'srs_listen_latency_ms_bucket{le="300"} 3',
+      'srs_listen_latency_ms_bucket{le="500"} 3',
+      'srs_listen_latency_ms_bucket{le="1000"} 3',
+      'srs_listen_latency_ms_bucket{le="+Inf"} 4',
+    ]);
+    assert.deepEqual(series('srs_listen_latency_ms_sum'), ['srs_listen_latency_ms_sum 2280']);
+    assert.deepEqual(series('srs_listen_latency_ms_count'), ['srs_listen_latency_ms_count 4']);
+  });
 });

@@ -1,13 +1,12 @@
 /**
  * The SIP core of the edge: joins the network side (transport, transactions, dialogs) to the
  * applications connected over the drachtio protocol, completing responses and in-dialog
- * requests the way drachtio-server 0.9 does (see shared/reference/drachtio-wire-transcript.txt).
+ * requests the way drachtio-server 0.9 does. Where requests go (DNS) is in resolve.ts.
  */
-import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { ParseError } from '../../errors.js';
 import type { AppConn } from './control.js';
-import { DialogStore, dialogDestination, inDialogHeaders, newBranch, randomToken } from './dialogs.js';
+import { DialogStore, inDialogHeaders, newBranch, randomToken } from './dialogs.js';
 import type { Dialog } from './dialogs.js';
 import {
   canonicalName,
@@ -30,6 +29,7 @@ import { TransactionLayer, serverKey } from './transactions.js';
 import type { ClientTxn, Peer, ServerTxn, Timers } from './transactions.js';
 import type { Inbound, TransportName } from './transport.js';
 import type { EdgeLogger } from './types.js';
+import { dialogPeer, uriPeer } from './resolve.js';
 
 export interface CoreOptions {
   log: EdgeLogger;
@@ -682,24 +682,8 @@ export class EdgeCore {
       .finally(() => this.endDialog(d));
   }
 
-  private async resolvePeer(d: Dialog): Promise<Peer> {
-    let dest: { host: string; port: number; transport?: 'udp' | 'tcp' };
-    try {
-      dest = dialogDestination(d);
-    } catch {
-      return d.peer;
-    }
-    const transport = dest.transport ?? d.peer.transport;
-    // A peer that reached us over TCP gets its requests on that connection while it lasts.
-    if (
-      transport === 'tcp' &&
-      d.peer.transport === 'tcp' &&
-      this.o.hasConnection(d.peer.address, d.peer.port)
-    ) {
-      return d.peer;
-    }
-    const address = net.isIP(dest.host) ? dest.host : (await lookup(dest.host)).address;
-    return { transport, address, port: dest.port };
+  private resolvePeer(d: Dialog): Promise<Peer> {
+    return dialogPeer(d, this.o.hasConnection);
   }
 
   /**
@@ -837,11 +821,8 @@ export class EdgeCore {
   /** An out-of-dialog request from the app (Srf#request / createUAC): fill what drachtio fills. */
   private async appNewRequest(conn: AppConn, msgId: string, app: SipRequest): Promise<void> {
     try {
-      const target = parseSipUri(app.uri);
-      const t = getParam(target.params, 'transport')?.toLowerCase();
-      const transport: TransportName = t === 'tcp' ? 'tcp' : 'udp';
-      const address = net.isIP(target.host) ? target.host : (await lookup(target.host)).address;
-      const peer: Peer = { transport, address, port: target.port ?? 5060 };
+      const peer = await uriPeer(app.uri);
+      const transport = peer.transport;
       const branch = newBranch();
       const localTag = randomToken();
       const fromApp = getHeader(app, 'from');

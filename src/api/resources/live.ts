@@ -1,0 +1,37 @@
+import { participantFilter } from '../../store/users.js';
+import { sendJson } from '../http.js';
+import type { Kit } from '../kit.js';
+import { need, route, type RouteDef } from '../table.js';
+
+/** Calls being recorded now, as far as the principal may see them, with their media health. */
+export function liveRoutes({ d }: Kit): RouteDef[] {
+  return [
+    route({
+      method: 'GET',
+      path: '/calls',
+      summary: 'Active calls visible to the caller, with duration and media health',
+      role: 'record-only',
+      async handler(ctx) {
+        const visible = await participantFilter(d.db.users, need(ctx));
+        const now = Date.now();
+        const items = d.live
+          .activeCalls()
+          .filter((c) => visible(c.participants))
+          .map((c) => ({
+            ...c,
+            durationMs: now - new Date(c.startedAt).getTime(),
+            media: d.stats?.(c.recordingId)?.legs.map((l) => {
+              const sent = l.packetsReceived + l.packetsLost;
+              return {
+                legId: l.legId,
+                packetsReceived: l.packetsReceived,
+                packetsLost: l.packetsLost,
+                lossPercent: sent > 0 ? (100 * l.packetsLost) / sent : 0,
+              };
+            }),
+          }));
+        sendJson(ctx.res, 200, { items });
+      },
+    }),
+  ];
+}

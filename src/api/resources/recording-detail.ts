@@ -1,0 +1,123 @@
+import type { RecordingRow } from '../../store/types.js';
+import { sendJson } from '../http.js';
+import type { Kit } from '../kit.js';
+import { need, route, type RouteDef } from '../table.js';
+
+/** One recording's details: catalogue row, annotations, an events timeline, and (admins) its access log. */
+
+/** A recording's catalogue fields as JSON (the API's details and `srs recordings list --json`). */
+export function recordingJsonCore(r: RecordingRow) {
+  return {
+    id: r.id,
+    sessionId: r.sessionId,
+    callId: r.callId,
+    srcAddress: r.srcAddress,
+    startedAt: r.startedAt.toISOString(),
+    endedAt: r.endedAt ? r.endedAt.toISOString() : null,
+    durationMs: r.durationMs,
+    state: r.state,
+    error: r.error,
+    interrupted: r.interrupted,
+    direction: r.direction ?? null,
+    caller: r.caller ?? null,
+    callee: r.callee ?? null,
+    participants: r.participants.map((p) => ({
+      participantId: p.participantId,
+      aor: p.aor,
+      name: p.name,
+      sends: p.sendsLabels,
+    })),
+  };
+}
+
+export function recordingDetailJson(r: RecordingRow) {
+  return {
+    ...recordingJsonCore(r),
+    streams: r.streams,
+    files: r.files.map((f) => ({
+      kind: f.kind,
+      bytes: f.bytes,
+      sha256Plain: f.sha256Plain,
+      keyFingerprint: f.keyFingerprint,
+    })),
+    mediaStats: r.mediaStats,
+    metadataXml: r.metadataXml,
+  };
+}
+
+interface TimelineEvent {
+  at: string;
+  offsetMs: number;
+  type: string;
+  text: string;
+}
+
+type LegStats = { legId: string; firstPacketMs: number | null; packetsLost?: number };
+
+export function recordingDetailRoutes(k: Kit): RouteDef[] {
+  const { d } = k;
+
+  const timeline = async (rec: RecordingRow, ann: Awaited<ReturnType<typeof d.db.access.annotations>>) => {
+    const events: TimelineEvent[] = [];
+    const t0 = rec.startedAt.getTime();
+    const ev = (at: Date, type: string, text: string) =>
+      events.push({ at: at.toISOString(), offsetMs: at.getTime() - t0, type, text });
+    ev(rec.startedAt, 'start', `recording started (Call-ID ${rec.callId})`);
+    const legs = (rec.mediaStats as { legs?: LegStats[] } | null)?.legs ?? [];
+    for (const l of legs) {
+      if (l.firstPacketMs !== null && l.firstPacketMs !== undefined)
+        ev(new Date(t0 + l.firstPacketMs), 'media', `first RTP packet on ${l.legId}`);
+      if (l.packetsLost)
+        ev(rec.endedAt ?? rec.startedAt, 'media', `${l.packetsLost} packets lost on ${l.legId}`);
+    }
+    for (const e of await d.db.access.sessionEvents(rec.id)) {
+      const { xml: _xml, ...rest } = e.detail;
+      const summary = Object.entries(rest)
+        .map(([key, v]) => `${key}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+        .join(' ')
+        .slice(0, 200);
+      ev(e.at, e.type, summary ? `${e.type} ${summary}` : e.type);
+    }
+    if (rec.endedAt)
+      ev(rec.endedAt, 'end', `call ended after ${((rec.durationMs ?? 0) / 1000).toFixed(1)} s`);
+    if (ann.preservedAt) ev(ann.preservedAt, 'preserve', `preserved by ${ann.preservedBy}`);
+    for (const n of ann.notes) ev(n.createdAt, 'note', `note by ${n.author}`);
+    return events.sort((a, b) => a.offsetMs - b.offsetMs);
+  };
+
+  /** The recording's own audit entries and the bulk exports that name it, newest first. */
+  const accessLog = async (id: string) => {
+    const [own, exports] = await Promise.all([
+      d.db.audit.search({ resource: 'recording', resourceId: id, limit: 100 }),
+      d.db.audit.search({ action: 'export', q: id, limit: 100 }),
+    ]);
+    const byId = new Map([...own.items, ...exports.items].map((e) => [e.id, e]));
+    return [...byId.values()].sort((a, b) => b.id - a.id).slice(0, 100);
+  };
+
+  return [
+    route({
+      method: 'GET',
+      path: '/recordings/:id',
+      summary: 'Details: participants, streams, files, metadata, events timeline, notes, categories',
+      role: 'user',
+      async handler(ctx, { params }) {
+        const rec = await k.visibleRecording(ctx, params.id as string);
+        const ann = await d.db.access.annotations(rec.id);
+        const events = await timeline(rec, ann);
+        const auditTrail = need(ctx).role === 'admin' ? await accessLog(rec.id) : [];
+        sendJson(ctx.res, 200, {
+          ...recordingDetailJson(rec),
+          notes: ann.notes,
+          categories: ann.categories,
+          preserved: ann.preservedAt
+            ? { at: ann.preservedAt, by: ann.preservedBy, rank: ann.preservedRank }
+            : null,
+          groups: ann.groups,
+          events,
+          auditTrail,
+        });
+      },
+    }),
+  ];
+}

@@ -1,0 +1,159 @@
+import { unlink } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import { z } from 'zod';
+import type { RecordingState } from '../../store/types.js';
+import type { RecordingSearch } from '../../store/users-access.js';
+import { roleRank } from '../../store/users.js';
+import { conflict, forbidden, notFound, sendJson } from '../http.js';
+import { describe, permits, recordingRoute, type Kit } from '../kit.js';
+import { need, qBool, qDate, qInt, qStr, route, type RouteDef } from '../table.js';
+
+/** Recordings: search, delete, preserve, notes, categories (details, audio and export live apart). */
+
+const STATES = ['recording', 'processing', 'stored', 'failed', 'purged'] as const;
+
+/** The recordings search filters (GET /recordings and the exports). */
+export const searchQuery = z.object({
+  from: qDate('started at or after'),
+  to: qDate('started before'),
+  participant: qStr('substring of a participant number/AOR or name'),
+  callId: qStr('SIP Call-ID'),
+  sessionId: qStr('SIPREC session id'),
+  minDurationMs: qInt('minimum duration'),
+  maxDurationMs: qInt('maximum duration'),
+  group: qStr('recording group'),
+  state: z
+    .enum(STATES, { error: `one of ${STATES.join(', ')}` })
+    .optional()
+    .describe('recording | processing | stored | failed | purged (deleted; excluded by default)'),
+  category: qStr('category'),
+  preserved: qBool('only preserved (true) or not (false)'),
+});
+
+export const toSearch = (q: z.output<typeof searchQuery>): RecordingSearch => ({
+  ...q,
+  state: q.state as RecordingState | 'purged' | undefined,
+});
+
+export function recordingRoutes(k: Kit): RouteDef[] {
+  const { d, audit } = k;
+  const onRecording = recordingRoute(k);
+  return [
+    route({
+      method: 'GET',
+      path: '/recordings',
+      summary:
+        'Search recordings visible to the caller (own for users, their groups for supervisors, all for admins), newest first',
+      role: 'user',
+      query: searchQuery.extend({
+        limit: qInt('page size (default 50, max 1000)', 1),
+        offset: qInt('skip this many'),
+      }),
+      async handler(ctx, { query }) {
+        const { limit = 50, offset = 0, ...filters } = query;
+        const result = await d.db.access.search(need(ctx), { ...toSearch(filters), limit, offset });
+        sendJson(ctx.res, 200, { total: result.total, limit, offset, items: result.items });
+      },
+    }),
+    onRecording(
+      'DELETE',
+      '/recordings/:id',
+      'Delete: wipes the files, keeps a tombstone (state purged). Roles per the permissions.delete setting; 409 when preserved or not stored',
+      async (ctx, rec) => {
+        const level = await k.setting('permissions.delete');
+        if (!permits(level, need(ctx).role)) throw forbidden(`deletion is allowed to: ${level}`);
+        const ann = await d.db.access.annotations(rec.id);
+        if (ann.preservedAt)
+          throw conflict(
+            `recording is preserved by ${ann.preservedBy}; lift the preservation before deleting it`,
+          );
+        if ((rec.state as string) === 'purged') throw conflict(`recording ${rec.id} is already deleted`);
+        if (rec.state !== 'stored')
+          throw conflict(`recording is ${rec.state}; only stored recordings can be deleted`);
+        const files = await d.db.access.deleteUnpreserved(rec.id);
+        if (!files) throw conflict('recording was preserved or removed meanwhile');
+        for (const f of files) {
+          const path = isAbsolute(f.path) ? f.path : join(d.dataDir, f.path);
+          await unlink(path).catch((err: NodeJS.ErrnoException) => {
+            if (err.code !== 'ENOENT')
+              k.log.error({ err, path }, 'could not remove a deleted recording file');
+          });
+        }
+        const details = { ...describe(rec), files: files.map((f) => f.path) };
+        await audit(ctx, 'delete', 'recording', rec.id, details);
+        sendJson(ctx.res, 200, { deleted: rec.id });
+      },
+    ),
+    onRecording('PUT', '/recordings/:id/preserve', 'Preserve (protects from deletion)', async (ctx, rec) => {
+      const who = need(ctx);
+      await d.db.access.setPreserved(rec.id, who.username, roleRank(who.role));
+      await audit(ctx, 'preserve', 'recording', rec.id, describe(rec));
+      sendJson(ctx.res, 200, { preserved: true });
+    }),
+    onRecording(
+      'DELETE',
+      '/recordings/:id/preserve',
+      'Lift preservation (not allowed below the preserver’s role)',
+      async (ctx, rec) => {
+        const ann = await d.db.access.annotations(rec.id);
+        if (ann.preservedRank !== null && roleRank(need(ctx).role) < ann.preservedRank)
+          throw forbidden(`preserved by ${ann.preservedBy}, a higher role; you cannot lift it`);
+        await d.db.access.clearPreserved(rec.id);
+        await audit(ctx, 'unpreserve', 'recording', rec.id, describe(rec));
+        sendJson(ctx.res, 200, { preserved: false });
+      },
+    ),
+    onRecording('GET', '/recordings/:id/notes', 'Notes', async (ctx, rec) => {
+      sendJson(ctx.res, 200, { items: (await d.db.access.annotations(rec.id)).notes });
+    }),
+    onRecording(
+      'POST',
+      '/recordings/:id/notes',
+      'Add a note',
+      async (ctx, rec, { body }) => {
+        const who = need(ctx);
+        const note = await d.db.access.addNote(rec.id, who.username, roleRank(who.role), body.body);
+        const details = { noteId: note.id, body: body.body.slice(0, 500) };
+        await audit(ctx, 'note.add', 'recording', rec.id, details);
+        sendJson(ctx.res, 201, note);
+      },
+      z.object({ body: z.string().trim().min(1).max(10000) }),
+    ),
+    onRecording(
+      'DELETE',
+      '/recordings/:id/notes/:noteId',
+      'Delete a note (not one written by a higher role)',
+      async (ctx, rec, { params }) => {
+        const note = await d.db.access.getNote(params.noteId as string);
+        if (!note || note.recordingId !== rec.id) throw notFound(`note ${params.noteId} not found`);
+        if (roleRank(need(ctx).role) < note.authorRank)
+          throw forbidden(`note written by ${note.author}, a higher role`);
+        await d.db.access.deleteNote(note.id);
+        await audit(ctx, 'note.delete', 'recording', rec.id, { noteId: note.id, author: note.author });
+        sendJson(ctx.res, 200, { deleted: note.id });
+      },
+    ),
+    onRecording(
+      'PUT',
+      '/recordings/:id/categories',
+      'Replace the categories',
+      async (ctx, rec, { body }) => {
+        const before = (await d.db.access.annotations(rec.id)).categories;
+        const unique = [...new Set(body.categories)];
+        const after = await d.db.access.setCategories(rec.id, unique, need(ctx).username);
+        await audit(ctx, 'categories.update', 'recording', rec.id, { before, after });
+        sendJson(ctx.res, 200, { categories: after });
+      },
+      z.object({ categories: z.array(z.string().trim().min(1).max(100)).max(50) }),
+    ),
+    route({
+      method: 'GET',
+      path: '/categories',
+      summary: 'Categories in use, with counts',
+      role: 'user',
+      async handler(ctx) {
+        sendJson(ctx.res, 200, { items: await d.db.access.allCategories() });
+      },
+    }),
+  ];
+}

@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import { badRequest, notFound, sendJson } from '../http.js';
+import type { Kit } from '../kit.js';
+import { need, qStr, route, type RouteDef } from '../table.js';
+
+/** API tokens: a principal's own (admins see and revoke all). */
+export function tokenRoutes({ d, audit }: Kit): RouteDef[] {
+  return [
+    route({
+      method: 'GET',
+      path: '/tokens',
+      summary: 'Own API tokens (admins: ?all=true)',
+      role: 'record-only',
+      query: z.object({ all: qStr('true: every user’s tokens (admins)') }),
+      async handler(ctx, { query }) {
+        const who = need(ctx);
+        const all = who.role === 'admin' && query.all === 'true';
+        if (!all && !who.userId) throw badRequest('the admin token owns no tokens; use ?all=true');
+        const items = await d.db.users.listTokens(all ? undefined : (who.userId ?? undefined));
+        sendJson(ctx.res, 200, { items });
+      },
+    }),
+    route({
+      method: 'POST',
+      path: '/tokens',
+      summary: 'Create an API token (returned once)',
+      role: 'record-only',
+      body: z.object({ name: z.string().trim().min(1).max(100) }),
+      async handler(ctx, { body }) {
+        const who = need(ctx);
+        if (!who.userId) throw badRequest('create API tokens as a user (log in first)');
+        const t = await d.db.users.createToken(who.userId, body.name);
+        await audit(ctx, 'token.create', 'token', t.id, { name: body.name });
+        const reply = { id: t.id, name: body.name, token: t.token, note: 'shown once; store it now' };
+        sendJson(ctx.res, 201, reply);
+      },
+    }),
+    route({
+      method: 'DELETE',
+      path: '/tokens/:id',
+      summary: 'Revoke an API token',
+      role: 'record-only',
+      async handler(ctx, { params }) {
+        const who = need(ctx);
+        const owner = who.role === 'admin' ? undefined : (who.userId ?? undefined);
+        const ok = await d.db.users.revokeToken(params.id as string, owner);
+        if (!ok) throw notFound(`token ${params.id} not found or already revoked`);
+        await audit(ctx, 'token.revoke', 'token', params.id as string);
+        sendJson(ctx.res, 200, { revoked: params.id });
+      },
+    }),
+  ];
+}

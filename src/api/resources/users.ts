@@ -1,0 +1,101 @@
+import { z } from 'zod';
+import { ROLES, type User } from '../../store/users.js';
+import { conflict, notFound, sendJson } from '../http.js';
+import { mapConflict, type Kit } from '../kit.js';
+import { need, route, type RouteDef } from '../table.js';
+
+/** Users and groups (admins; supervisors may list the groups). */
+
+const userBody = z.object({
+  username: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, 'letters, digits and ._@- (1-64)'),
+  password: z.string().min(8, 'at least 8 characters').max(200).nullable().optional(),
+  role: z.enum(ROLES),
+  displayName: z.string().max(200).optional(),
+  group: z.string().min(1).max(100).nullable().optional(),
+  extraGroups: z.array(z.string().min(1).max(100)).max(100).optional(),
+  numbers: z.array(z.string().min(1).max(100)).max(100).optional(),
+});
+const userPatch = userBody.omit({ username: true }).partial().extend({ disabled: z.boolean().optional() });
+
+/** A user as the API shows it (never the password hash). */
+export function publicUser(u: User) {
+  const { id, username, displayName, role, group, extraGroups, numbers, disabled, createdAt } = u;
+  return { id, username, displayName, role, group, extraGroups, numbers, disabled, createdAt };
+}
+
+export function userRoutes({ d, audit }: Kit): RouteDef[] {
+  return [
+    route({
+      method: 'GET',
+      path: '/users',
+      summary: 'Users',
+      role: 'admin',
+      async handler(ctx) {
+        sendJson(ctx.res, 200, { items: (await d.db.users.list()).map(publicUser) });
+      },
+    }),
+    route({
+      method: 'POST',
+      path: '/users',
+      summary: 'Create a user',
+      role: 'admin',
+      body: userBody,
+      async handler(ctx, { body }) {
+        const u = await d.db.users.create(body).catch(mapConflict);
+        const details = { username: u.username, role: u.role, group: u.group };
+        await audit(ctx, 'user.create', 'user', u.id, details);
+        sendJson(ctx.res, 201, publicUser(u));
+      },
+    }),
+    route({
+      method: 'PATCH',
+      path: '/users/:id',
+      summary: 'Change a user (any field of POST /users, plus disabled)',
+      role: 'admin',
+      body: userPatch,
+      async handler(ctx, { params, body }) {
+        const before = await d.db.users.get(params.id as string);
+        if (!before) throw notFound(`user ${params.id} not found`);
+        const u = await d.db.users.update(before.id, body).catch(mapConflict);
+        const changed = Object.keys(body).map((k) => (k === 'password' ? 'password (changed)' : k));
+        await audit(ctx, 'user.update', 'user', u.id, { username: u.username, fields: changed });
+        sendJson(ctx.res, 200, publicUser(u));
+      },
+    }),
+    route({
+      method: 'DELETE',
+      path: '/users/:id',
+      summary: 'Delete a user (their recordings stay)',
+      role: 'admin',
+      async handler(ctx, { params }) {
+        if (need(ctx).userId === params.id) throw conflict('you cannot delete your own account');
+        const u = await d.db.users.get(params.id as string);
+        if (!u) throw notFound(`user ${params.id} not found`);
+        await d.db.users.remove(u.id);
+        await audit(ctx, 'user.delete', 'user', u.id, { username: u.username });
+        sendJson(ctx.res, 200, { deleted: u.id });
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/groups',
+      summary: 'Groups',
+      role: 'supervisor',
+      async handler(ctx) {
+        sendJson(ctx.res, 200, { items: await d.db.users.listGroups() });
+      },
+    }),
+    route({
+      method: 'POST',
+      path: '/groups',
+      summary: 'Create a group',
+      role: 'admin',
+      body: z.object({ name: z.string().min(1).max(100), description: z.string().max(500).default('') }),
+      async handler(ctx, { body }) {
+        await d.db.users.createGroup(body.name, body.description).catch(mapConflict);
+        await audit(ctx, 'group.create', 'group', body.name);
+        sendJson(ctx.res, 201, { name: body.name, description: body.description });
+      },
+    }),
+  ];
+}

@@ -1,0 +1,151 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { roleRank, type Principal, type Role } from '../store/users.js';
+import { HttpError, Router, badRequest, forbidden, readJson, unauthorized, type Params } from './http.js';
+
+/**
+ * The API's one route table: each route names its method, path, minimum role, the zod schemas of
+ * its query string and body, and its handler. The router is filled from the table and the OpenAPI
+ * document (openapi.ts) is written from it, so the two cannot disagree.
+ */
+
+export interface Ctx {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  ip: string;
+  who: Principal | null;
+}
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface RouteInput<Q, B> {
+  params: Params;
+  query: Q;
+  body: B;
+}
+
+export interface RouteDef<Q = unknown, B = unknown> {
+  method: Method;
+  /** '/recordings/:id/notes' (relative to /api/v1). */
+  path: string;
+  summary: string;
+  /** Minimum role; 'anyone' needs no credential ('record-only': any authenticated principal). */
+  role: Role | 'anyone';
+  /** The query string's parameters (an object of optional string fields, parsed by this schema). */
+  query?: z.ZodObject;
+  body?: z.ZodType<B>;
+  /** Largest body accepted, in bytes (64 KiB by default). */
+  bodyLimit?: number;
+  /** What a success returns, when not JSON with 200 (201 for a POST that creates). */
+  response?: { status?: number; audio?: boolean; produces?: string[] };
+  handler(ctx: Ctx, input: RouteInput<Q, B>): Promise<void> | void;
+}
+
+/** A route definition with its query and body types inferred from its schemas. */
+export function route<Q extends z.ZodObject | undefined = undefined, B = undefined>(
+  d: Omit<RouteDef<Q extends z.ZodObject ? z.output<Q> : Record<string, never>, B>, 'query'> & {
+    query?: Q;
+  },
+): RouteDef {
+  return d as unknown as RouteDef;
+}
+
+/** The principal of a request with at least role `min`; 401 without one, 403 below it. */
+export function need(ctx: Ctx, min: Role = 'record-only'): Principal {
+  if (!ctx.who) throw unauthorized();
+  if (roleRank(ctx.who.role) < roleRank(min)) throw forbidden(`this needs the ${min} role or higher`);
+  return ctx.who;
+}
+
+/** `v` through `schema`, or 400 naming each bad field. */
+export function parse<T>(schema: z.ZodType<T>, v: unknown): T {
+  const r = schema.safeParse(v);
+  if (!r.success)
+    throw badRequest(r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+  return r.data;
+}
+
+/** A query string as an object: the first value of each name; empty values are left out. */
+export function queryObject(url: URL): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of url.searchParams) if (v !== '' && !(k in out)) out[k] = v;
+  return out;
+}
+
+// --- query parameter schemas (strings in, typed values out) ------------------------------------
+
+export const qStr = (description: string) => z.string().optional().describe(description);
+
+export const qDate = (description: string) =>
+  z
+    .string()
+    .transform((v, c) => {
+      const d = new Date(v);
+      if (!Number.isNaN(d.getTime())) return d;
+      c.addIssue({ code: 'custom', message: 'not a date (use ISO 8601)' });
+      return z.NEVER;
+    })
+    .optional()
+    .meta({ description, format: 'date-time' });
+
+export const qInt = (description: string, min = 0) =>
+  z
+    .string()
+    .transform((v, c) => {
+      const n = Number(v);
+      if (Number.isInteger(n) && n >= min) return n;
+      c.addIssue({ code: 'custom', message: `must be an integer >= ${min}` });
+      return z.NEVER;
+    })
+    .optional()
+    .meta({ description, pattern: '^[0-9]+$' });
+
+export const qBool = (description: string) =>
+  z
+    .string()
+    .transform((v) => v === 'true')
+    .optional()
+    .meta({ description, enum: ['true', 'false'] });
+
+export const qEnum = <const T extends readonly [string, ...string[]]>(values: T, description: string) =>
+  z
+    .enum(values, { error: values.join(' or ') })
+    .optional()
+    .describe(description);
+
+// --- mounting ------------------------------------------------------------------------------------
+
+export interface MountedApi {
+  handle(ctx: Ctx): Promise<boolean>;
+  /** Every route, as the router matches it (method, path with :params). */
+  readonly routes: readonly RouteDef[];
+}
+
+/** Fills a router from the table: match (404/405), authenticate, role, query, body, handler. */
+export function mount(
+  table: readonly RouteDef[],
+  authenticate: (req: IncomingMessage) => Promise<Principal | null>,
+): MountedApi {
+  const router = new Router<Ctx>();
+  for (const r of table)
+    router.add(r.method, r.path, async (ctx, params) => {
+      if (r.role !== 'anyone') {
+        ctx.who = await authenticate(ctx.req);
+        need(ctx, r.role);
+      }
+      const query = r.query ? parse(r.query, queryObject(ctx.url)) : {};
+      const body = r.body ? parse(r.body, await readJson(ctx.req, r.bodyLimit)) : undefined;
+      await r.handler(ctx, { params, query, body });
+    });
+  return {
+    routes: table,
+    async handle(ctx) {
+      const path = ctx.url.pathname.replace(/^\/api\/v1/, '') || '/';
+      const m = router.match(ctx.req.method ?? 'GET', path);
+      if (m instanceof HttpError) throw m;
+      await m.handler(ctx, m.params);
+      return true;
+    },
+  };
+}

@@ -1,0 +1,31 @@
+/** The REST API client (same-origin cookie session) and who is signed in. */
+
+export interface Me {
+  username: string;
+  role: string;
+  can: { download: boolean; delete: boolean; listen: boolean; audit: boolean; admin: boolean };
+}
+
+export const session: { me: Me | null; onSignedOut: () => void } = {
+  me: null,
+  onSignedOut: () => undefined,
+};
+
+export async function api<T = Record<string, unknown>>(path: string, init: RequestInit = {}): Promise<T> {
+  const res = await fetch(`/api/v1${path}`, {
+    ...init,
+    headers: init.body ? { 'content-type': 'application/json', ...init.headers } : init.headers,
+    credentials: 'same-origin',
+  });
+  const body = (await res.json().catch(() => ({}))) as T & { error?: string };
+  if (res.status === 401 && path !== '/login') {
+    session.me = null;
+    session.onSignedOut();
+  }
+  if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`);
+  return body;
+}
+
+/** A JSON request with a method and body. */
+export const send = <T = Record<string, unknown>>(method: string, path: string, body?: unknown) =>
+  api<T>(path, { method, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });

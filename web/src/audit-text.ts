@@ -1,0 +1,108 @@
+/** Audit entries as sentences: "admin played this recording (mp3) from 127.0.0.1". */
+
+export interface AuditEntry {
+  id: number;
+  at: string;
+  actor: string;
+  actorRole: string;
+  ip: string;
+  via?: string;
+  action: string;
+  resource: string;
+  resourceId: string;
+  details: Record<string, unknown> | null;
+}
+
+/** What each action did, as a verb phrase before its object. */
+const VERBS: Record<string, string> = {
+  login: 'signed in',
+  logout: 'signed out',
+  'login-failed': 'failed to sign in',
+  'login-throttled': 'was refused sign-in after repeated failures',
+  'password-change': 'changed their password',
+  playback: 'played',
+  download: 'downloaded',
+  export: 'exported',
+  delete: 'deleted',
+  preserve: 'preserved',
+  unpreserve: 'lifted the preservation of',
+  'note.add': 'added a note to',
+  'note.delete': 'deleted a note on',
+  'categories.update': 'changed the categories of',
+  'recording.stored': 'stored',
+  'recording.chained': 'sealed',
+  'user.create': 'created',
+  'user.update': 'changed',
+  'user.delete': 'deleted',
+  'group.create': 'created',
+  'token.create': 'created',
+  'token.revoke': 'revoked',
+  'key.list': 'listed',
+  'setting.update': 'changed',
+  'delivery.retry': 'asked to retry the failed deliveries',
+  'retention.purge': 'purged',
+};
+
+const NOUNS: Record<string, string> = {
+  recording: 'recording',
+  user: 'user',
+  group: 'group',
+  token: 'API token',
+  key: 'the encryption keys',
+  setting: 'setting',
+};
+
+const str = (v: unknown) => (typeof v === 'string' ? v : v === undefined ? '' : JSON.stringify(v));
+
+/** Who did it: the user (and how), or the server itself. */
+function actorOf(e: AuditEntry): string {
+  if (e.actor === 'system' || e.actorRole === 'system') return 'The server';
+  if (e.actor === 'admin-token') return 'The server admin token';
+  return e.actor || 'Someone';
+}
+
+/** What it was done to: `here` names the recording the log belongs to ("this recording"). */
+function targetOf(e: AuditEntry, here?: string): string {
+  const d = e.details ?? {};
+  if (e.resource === 'session' || e.resource === 'delivery') return '';
+  if (e.resource === 'key') return NOUNS.key as string;
+  if (e.resource === 'setting')
+    return Object.entries(d)
+      .filter(([k]) => k !== 'userAgent')
+      .map(([k, v]) => {
+        const c = v as { from?: unknown; to?: unknown };
+        return `${k} from ${str(c.from)} to ${str(c.to)}`;
+      })
+      .join(', ');
+  if (e.resource === 'recording') {
+    const ids = Array.isArray(d.ids) ? (d.ids as string[]) : [];
+    if (e.action === 'export' && ids.length !== 1)
+      return `${ids.length} recordings${here && ids.includes(here) ? ', this one among them,' : ''}`;
+    if (here && (e.resourceId === here || ids.includes(here))) return 'this recording';
+    return `recording ${e.resourceId.slice(0, 8)}`;
+  }
+  const name = str(d.username ?? d.name ?? '') || e.resourceId.slice(0, 8);
+  return `${NOUNS[e.resource] ?? e.resource} ${name}`.trim();
+}
+
+/** Extras worth a word: the audio format, the day and place in the chain, a failure's reason. */
+function extraOf(e: AuditEntry): string {
+  const d = e.details ?? {};
+  if (e.action === 'recording.chained')
+    return ` in the tamper-evident recording chain${d.day ? ` (day ${str(d.day)}, entry ${str(d.seq)})` : ''}`;
+  if (e.action === 'retention.purge') return ' (its retention period was over)';
+  if ((e.action === 'playback' || e.action === 'download' || e.action === 'export') && d.format)
+    return ` (${str(d.format)}${d.audio ? `, ${str(d.audio)}` : ''})`;
+  if (e.action === 'login-failed' && d.reason) return ` (${str(d.reason)})`;
+  if (e.action === 'user.update' && Array.isArray(d.fields)) return `: ${(d.fields as string[]).join(', ')}`;
+  return '';
+}
+
+/** One sentence for an audit entry; `here` is the recording whose access log it is in. */
+export function auditSentence(e: AuditEntry, here?: string): string {
+  const verb = VERBS[e.action] ?? e.action.replace(/[.-]/g, ' ');
+  const target = targetOf(e, here);
+  const via = e.via === 'api-token' ? ' with an API token' : '';
+  const from = e.ip ? ` from ${e.ip}` : '';
+  return `${actorOf(e)} ${verb}${target ? ` ${target}` : ''}${extraOf(e)}${via}${from}`;
+}

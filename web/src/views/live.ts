@@ -1,0 +1,198 @@
+import { session } from '../api.js';
+import { fmtDur, fmtTime, grid, h, parties, type Participant } from '../dom.js';
+import { ulawToFloat } from '../ulaw.js';
+import { capacityLine } from '../capacity.js';
+
+/** Live calls from the monitor WebSocket, and listen-in: u-law through Web Audio, a meter per party. */
+
+interface LiveCall {
+  recordingId: string;
+  callId: string;
+  startedAt: string;
+  paused?: boolean;
+  participants: Participant[];
+  streams: { label: string | null }[];
+  media?: { legId: string; packetsLost: number; lossPercent: number }[];
+}
+
+/** What the listen-in has received, for the user (meters) and for tests. */
+interface ListenStats {
+  recordingId: string | null;
+  frames: number;
+  samples: number;
+  peak: number;
+  latencyMs: number;
+}
+declare global {
+  interface Window {
+    srsListen: ListenStats;
+  }
+}
+const fresh = (recordingId: string | null): ListenStats => ({
+  recordingId,
+  frames: 0,
+  samples: 0,
+  peak: 0,
+  latencyMs: 0,
+});
+window.srsListen = fresh(null);
+
+/** Plays the listen-in frames: both parties share one clock, a frame plays at base + offset. */
+class Listener {
+  readonly ctx = new AudioContext();
+  #base = 0;
+  readonly levels: number[] = [];
+
+  constructor() {
+    void this.ctx.resume();
+  }
+
+  frame(buf: ArrayBuffer): void {
+    const v = new DataView(buf);
+    const ch = v.getUint8(1);
+    const offset = v.getUint32(4, true);
+    const pcm = ulawToFloat(new Uint8Array(buf, 12));
+    const s = window.srsListen;
+    s.frames++;
+    s.samples += pcm.length;
+    s.latencyMs = v.getUint32(8, true);
+    let energy = 0;
+    for (const x of pcm) {
+      energy += x * x;
+      s.peak = Math.max(s.peak, Math.abs(x));
+    }
+    this.levels[ch] = Math.max(this.levels[ch] ?? 0, energy / Math.max(1, pcm.length));
+    // Start 250 ms behind to absorb jitter.
+    const at = offset / 8000;
+    if (this.#base === 0 || this.#base + at < this.ctx.currentTime)
+      this.#base = this.ctx.currentTime + 0.25 - at;
+    const ab = this.ctx.createBuffer(1, pcm.length, 8000);
+    ab.copyToChannel(pcm, 0);
+    const src = this.ctx.createBufferSource();
+    src.buffer = ab;
+    src.connect(this.ctx.destination);
+    src.start(this.#base + at);
+  }
+}
+
+export function liveView(app: HTMLElement): () => void {
+  const rows = new Map<string, LiveCall>();
+  const tbody = h('tbody');
+  const empty = h('p', { class: 'muted', id: 'no-calls' }, 'No active calls you may see.');
+  const idle = () => h('span', { class: 'muted' }, 'Click Listen on a call.');
+  const player = h('div', { class: 'card', id: 'player' }, idle());
+  let ws: WebSocket | null = null;
+  let listener: Listener | null = null;
+  let meters: HTMLDivElement[] = [];
+  let closed = false;
+
+  const render = (): void => {
+    empty.hidden = rows.size > 0;
+    tbody.replaceChildren(
+      ...[...rows.values()].map((c) => {
+        const worst = Math.max(0, ...(c.media ?? []).map((m) => m.lossPercent));
+        return h(
+          'tr',
+          { 'data-id': c.recordingId, class: 'live-call' },
+          h('td', {}, parties(c.participants) || c.callId),
+          h('td', {}, fmtTime(c.startedAt)),
+          h(
+            'td',
+            { class: 'duration', 'data-start': c.startedAt },
+            fmtDur(Date.now() - Date.parse(c.startedAt)),
+          ),
+          h('td', {}, c.paused ? 'paused' : 'recording'),
+          h('td', { class: worst > 5 ? 'loss-bad' : '' }, `${worst.toFixed(1)} %`),
+          h(
+            'td',
+            {},
+            session.me?.can.listen
+              ? h('button', { class: 'primary listen', onclick: () => listen(c) }, 'Listen')
+              : h('span', { class: 'muted' }, '–'),
+          ),
+        );
+      }),
+    );
+  };
+  const ticker = setInterval(() => {
+    for (const cell of tbody.querySelectorAll<HTMLElement>('td.duration'))
+      cell.textContent = fmtDur(Date.now() - Date.parse(cell.dataset.start ?? ''));
+    const levels = listener?.levels ?? [];
+    meters.forEach((m, i) => {
+      levels[i] = (levels[i] ?? 0) * 0.7;
+      m.style.width = `${Math.min(100, Math.round(Math.sqrt(levels[i] ?? 0) * 140))}%`;
+    });
+  }, 100);
+
+  const stopListening = (): void => {
+    ws?.send(JSON.stringify({ type: 'unlisten' }));
+    void listener?.ctx.close();
+    listener = null;
+    meters = [];
+    window.srsListen.recordingId = null;
+    player.replaceChildren(idle());
+  };
+
+  const listen = (c: LiveCall): void => {
+    stopListening();
+    listener = new Listener();
+    window.srsListen = fresh(c.recordingId);
+    ws?.send(JSON.stringify({ type: 'listen', recordingId: c.recordingId, channel: 'all' }));
+    player.replaceChildren(
+      h('strong', {}, `Listening: ${parties(c.participants)}`),
+      ' ',
+      h('button', { onclick: stopListening, id: 'stop-listen' }, 'Stop'),
+    );
+  };
+
+  const onListening = (legs: { channel: number; participant: string | null; label: string | null }[]) => {
+    meters = [];
+    for (const leg of legs) {
+      const bar = h('div');
+      meters[leg.channel] = bar;
+      const name = leg.participant ?? `stream ${leg.label ?? leg.channel}`;
+      player.append(h('div', { class: 'party' }, h('span', {}, name), h('div', { class: 'meter' }, bar)));
+    }
+  };
+
+  const connect = (): void => {
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    ws = new WebSocket(`${proto}//${location.host}/monitor`);
+    ws.binaryType = 'arraybuffer';
+    ws.onmessage = (e: MessageEvent) => {
+      if (e.data instanceof ArrayBuffer) return listener?.frame(e.data);
+      const m = JSON.parse(String(e.data)) as {
+        type: string;
+        calls?: LiveCall[];
+        call?: LiveCall;
+        legs?: Parameters<typeof onListening>[0];
+      };
+      if (m.type === 'snapshot') {
+        rows.clear();
+        for (const c of m.calls ?? []) rows.set(c.recordingId, c);
+      } else if ((m.type === 'call-start' || m.type === 'call-update') && m.call)
+        rows.set(m.call.recordingId, m.call);
+      else if (m.type === 'call-end' && m.call) {
+        rows.delete(m.call.recordingId);
+        if (window.srsListen.recordingId === m.call.recordingId) stopListening();
+      } else if (m.type === 'listening') onListening(m.legs ?? []);
+      else return;
+      render();
+    };
+    ws.onclose = () => {
+      if (!closed) setTimeout(connect, 1000);
+    };
+  };
+  connect();
+  const headers = ['Participants', 'Started', 'Duration', 'State', 'Loss', ''];
+  const capacity = capacityLine();
+  app.append(h('h2', {}, 'Live calls'), capacity.el, grid('live-calls', headers, tbody), empty, player);
+  render();
+  return () => {
+    capacity.stop();
+    closed = true;
+    clearInterval(ticker);
+    void listener?.ctx.close();
+    ws?.close();
+  };
+}

@@ -1,0 +1,202 @@
+import { api, send, session } from '../api.js';
+import { auditSentence, type AuditEntry } from '../audit-text.js';
+import type { recordingDetailJson } from '../../../src/api/resources/recording-detail.js';
+import { fmtDur, fmtTime, h, list, parties, who } from '../dom.js';
+import { navigate } from '../router.js';
+import { listUrl } from './recordings.js';
+
+/**
+ * One recording (/recordings/<id>): playback with its waveform, the duration of the stored audio
+ * (from the WAV's samples) beside the call's, events, categories, notes, metadata and, for admins,
+ * its access log in sentences.
+ */
+
+/** GET /api/v1/recordings/<id>: the API's own shape (dates as ISO strings), with its annotations. */
+type Detail = ReturnType<typeof recordingDetailJson> & {
+  notes: { id: string; author: string; body: string; createdAt: string }[];
+  categories: string[];
+  preserved: { by: string } | null;
+  events: { offsetMs: number; type: string; text: string; at: string }[];
+  auditTrail: AuditEntry[];
+};
+
+function drawWave(canvas: HTMLCanvasElement, peaks: number[]): void {
+  const g = canvas.getContext('2d');
+  if (!g) return;
+  g.clearRect(0, 0, canvas.width, canvas.height);
+  g.fillStyle = '#1f6feb';
+  const w = canvas.width / Math.max(1, peaks.length);
+  const mid = canvas.height / 2;
+  peaks.forEach((p, i) => {
+    const y = Math.max(1, p * mid);
+    g.fillRect(i * w, mid - y, Math.max(1, w - 0.5), 2 * y);
+  });
+  canvas.dataset.points = String(peaks.length);
+}
+
+function timeline(d: Detail): HTMLElement {
+  const total = Math.max(1, d.durationMs ?? 1);
+  const box = h('div', { class: 'timeline', id: 'timeline' });
+  for (const e of d.events) {
+    const mark = h('div', { class: `ev ${e.type}`, title: `${fmtDur(e.offsetMs)} ${e.text}` });
+    mark.style.left = `${Math.max(0, Math.min(100, (100 * e.offsetMs) / total))}%`;
+    box.append(mark);
+  }
+  return box;
+}
+
+export function recordingView(app: HTMLElement, [rawId]: string[]): void {
+  const id = decodeURIComponent(rawId ?? '');
+  const box = h('div', { id: 'detail' }, 'Loading…');
+  app.append(
+    h('p', {}, h('a', { class: 'button', href: listUrl(), id: 'back-to-list' }, '‹ Recordings')),
+    box,
+  );
+  const load = async (): Promise<void> => {
+    const d = await api<Detail>(`/recordings/${encodeURIComponent(id)}`);
+    const base = `/api/v1/recordings/${encodeURIComponent(id)}`;
+    const format = d.files.some((f) => f.kind === 'mp3') ? 'mp3' : 'wav';
+    const canvas = h('canvas', { class: 'wave', id: 'waveform', width: 1000, height: 80 });
+    const audio = h('audio', { controls: true, id: 'player-audio', preload: 'none' });
+    if (d.files.length) audio.src = `${base}/audio?format=${format}`;
+    const audioLength = h('span', { id: 'audio-duration' }, d.files.length ? '…' : 'no audio yet');
+    const noteText = h('textarea', { id: 'note-text', rows: 2, cols: 50, placeholder: 'Add a note' });
+    const cats = h('input', { id: 'categories', value: d.categories.join(', '), size: 40 });
+    const msg = h('span', { class: 'error' });
+    const act = (p: Promise<unknown>) =>
+      p.then(
+        () => load(),
+        (e: Error) => (msg.textContent = e.message),
+      );
+    const path = `/recordings/${encodeURIComponent(id)}`;
+    const button = (label: string, onclick: () => unknown, attrs: Record<string, string> = {}) =>
+      h('button', { ...attrs, onclick }, label);
+    const actions = [
+      d.preserved
+        ? h(
+            'span',
+            {},
+            `Preserved by ${d.preserved.by} `,
+            button('Unpreserve', () => act(send('DELETE', `${path}/preserve`))),
+          )
+        : button('Preserve', () => act(send('PUT', `${path}/preserve`))),
+      session.me?.can.download && d.files.length
+        ? h('a', { class: 'button', id: 'download', href: `${base}/download?format=${format}` }, 'Download')
+        : '',
+      session.me?.can.delete
+        ? button(
+            'Delete',
+            () =>
+              confirm('Delete this recording for good?') &&
+              send('DELETE', path).then(
+                () => navigate(listUrl()),
+                (e: Error) => (msg.textContent = e.message),
+              ),
+            { class: 'danger' },
+          )
+        : '',
+    ].flatMap((a) => (a ? [a, ' '] : []));
+    box.replaceChildren(
+      h(
+        'div',
+        { class: 'card' },
+        h('h2', {}, parties(d.participants)),
+        h(
+          'div',
+          { class: 'grid2' },
+          h(
+            'div',
+            {},
+            h(
+              'div',
+              {},
+              `Started ${fmtTime(d.startedAt)} · audio `,
+              audioLength,
+              ` · call ${fmtDur(d.durationMs)} · ${d.state}`,
+            ),
+            h(
+              'div',
+              { class: 'muted' },
+              `Call-ID ${d.callId} · session ${d.sessionId ?? '–'} · from ${d.srcAddress}`,
+            ),
+            h(
+              'ul',
+              {},
+              ...d.participants.map((p) =>
+                h('li', {}, who(p), p.sends?.length ? ` (streams ${p.sends.join(', ')})` : ''),
+              ),
+            ),
+          ),
+          h('div', { class: 'actions' }, ...actions, msg),
+        ),
+        h('h3', {}, 'Playback'),
+        canvas,
+        audio,
+        h('h3', {}, 'Events'),
+        timeline(d),
+        h('ul', { id: 'events' }, ...d.events.map((e) => h('li', {}, `${fmtDur(e.offsetMs)} — ${e.text}`))),
+      ),
+      h(
+        'div',
+        { class: 'card' },
+        h('h3', {}, 'Categories'),
+        cats,
+        ' ',
+        button('Save', () => act(send('PUT', `${path}/categories`, { categories: list(cats.value) })), {
+          id: 'save-categories',
+        }),
+        h('h3', {}, 'Notes'),
+        h(
+          'ul',
+          { id: 'notes' },
+          ...d.notes.map((n) =>
+            h(
+              'li',
+              {},
+              h('strong', {}, n.author),
+              ` ${fmtTime(n.createdAt)}: ${n.body} `,
+              button('×', () => act(send('DELETE', `${path}/notes/${n.id}`)), { title: 'Delete the note' }),
+            ),
+          ),
+        ),
+        noteText,
+        ' ',
+        button(
+          'Add note',
+          () => noteText.value.trim() && act(send('POST', `${path}/notes`, { body: noteText.value })),
+          { id: 'add-note' },
+        ),
+      ),
+      d.metadataXml
+        ? h('details', { class: 'card' }, h('summary', {}, 'SIPREC metadata'), h('pre', {}, d.metadataXml))
+        : '',
+      d.auditTrail.length
+        ? h(
+            'div',
+            { class: 'card' },
+            h('h3', {}, 'Access log'),
+            h(
+              'ul',
+              { id: 'access-log' },
+              ...d.auditTrail.map((a) =>
+                h('li', { class: 'audit-line' }, `${fmtTime(a.at)} — ${auditSentence(a, d.id)}`),
+              ),
+            ),
+          )
+        : '',
+    );
+    if (d.files.some((f) => f.kind === 'wav')) {
+      api<{ peaks: number[]; durationMs: number }>(
+        `/recordings/${encodeURIComponent(id)}/waveform?points=1000`,
+      ).then(
+        (w) => {
+          drawWave(canvas, w.peaks);
+          audioLength.textContent = fmtDur(w.durationMs);
+          audioLength.dataset.ms = String(w.durationMs);
+        },
+        () => (audioLength.textContent = '–'),
+      );
+    }
+  };
+  load().catch((e: Error) => box.replaceChildren(h('p', { class: 'error' }, e.message)));
+}
