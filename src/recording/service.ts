@@ -4,8 +4,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CapacityError, InvalidStateError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { LegSpec, MediaEngine, PayloadKind } from '../media/types.js';
-import { PortInUseError, type PortPool } from '../media/index.js';
+import type { CodecName, LegSpec, MediaEngine, PayloadKind, PayloadSpec } from '../media/types.js';
+import { DECODABLE, PortInUseError, type PortPool } from '../media/index.js';
 import type {
   ActiveCall,
   FinalizeQueuePort,
@@ -63,13 +63,23 @@ interface LiveSession {
  */
 const BIND_ATTEMPTS = 64;
 
-function payloadTypes(s: StreamOffer): Record<number, PayloadKind> {
-  const map: Record<number, PayloadKind> = { 0: 'PCMU', 8: 'PCMA', 13: 'CN' };
-  map[s.pt] = s.codec;
-  if (s.telephoneEventPt !== null) map[s.telephoneEventPt] = 'telephone-event';
+/** The engine's payload map of a stream: every answered payload type, plus the static 0, 8 and 13. */
+function payloadTypes(s: StreamOffer): Record<number, PayloadKind | PayloadSpec> {
+  const map: Record<number, PayloadKind | PayloadSpec> = { 0: 'PCMU', 8: 'PCMA', 13: 'CN' };
+  for (const [pt, spec] of Object.entries(s.payloads ?? {})) map[Number(pt)] = { ...spec };
+  if (s.payloads === undefined && s.pt !== undefined && (s.codec === 'PCMU' || s.codec === 'PCMA'))
+    map[s.pt] = s.codec;
+  if (s.telephoneEventPt != null) map[s.telephoneEventPt] = 'telephone-event';
   // Real SRCs send telephone-event on PT 101 without listing it in the SDP (SIPREC-NOTES.md).
   if (map[101] === undefined) map[101] = 'telephone-event';
   return map;
+}
+
+/** A leg's spec: ports, payload types and, for SRTP, a copy of the SRC's key (the engine keeps its own). */
+function legSpec(legId: string, port: number, s: StreamOffer): LegSpec {
+  const leg: LegSpec = { legId, port, payloadTypes: payloadTypes(s) };
+  if (s.srtp) leg.srtp = { ...s.srtp, keySalt: Buffer.from(s.srtp.keySalt) };
+  return leg;
 }
 
 /**
@@ -80,6 +90,8 @@ function payloadTypes(s: StreamOffer): Record<number, PayloadKind> {
 export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> {
   readonly #o: RecordingServiceOptions;
   readonly #live = new Map<string, LiveSession>();
+  /** Codecs the engine decodes: the SDP answer offers only these. */
+  readonly decodable: readonly CodecName[] = DECODABLE;
   #closed = false;
 
   constructor(options: RecordingServiceOptions) {
@@ -177,11 +189,7 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
   ): number[] {
     for (let attempt = 1; ; attempt++) {
       const ports = this.#o.ports.allocate(streams.length);
-      const legs: LegSpec[] = streams.map((s, i) => ({
-        legId: `leg${firstLeg + i}`,
-        port: ports[i] as number,
-        payloadTypes: payloadTypes(s),
-      }));
+      const legs: LegSpec[] = streams.map((s, i) => legSpec(`leg${firstLeg + i}`, ports[i] as number, s));
       try {
         open(legs);
         return ports;
@@ -254,6 +262,18 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
           .filter((x) => !x.removed)
           .map((x) => ({ label: x.label, codec: x.codec, port: x.port }));
         await this.#o.store.upsertStreams(recordingId, added);
+      }
+      // A new a=crypto on a kept stream: the engine switches keys between two packets (no gap).
+      for (const r of change.rekey ?? []) {
+        const x = s.streams.find((y) => !y.removed && y.index === r.index);
+        if (!x) continue;
+        const srtp = r.srtp === null ? null : { ...r.srtp, keySalt: Buffer.from(r.srtp.keySalt) };
+        if (!engine.rekey(recordingId, x.legId, srtp)) continue;
+        events.push({
+          at,
+          type: 'stream-rekeyed',
+          detail: { label: x.label, legId: x.legId, index: x.index, suite: r.srtp?.suite ?? null },
+        });
       }
       for (const [indexes, paused] of [
         [change.pause ?? [], true],

@@ -40,7 +40,7 @@ describe('SIPp suites against srs serve', { timeout: 240000 }, () => {
     for (const s of [
       'bad-unsupported-require.xml',
       'bad-unsupported-body.xml',
-      'bad-g729-only.xml',
+      'bad-no-decodable-codec.xml',
       'bad-no-sdp.xml',
       'bad-garbage-multipart.xml',
     ]) {
