@@ -4,12 +4,14 @@
       "target_name": "srs_media",
       "sources": [
         "native/src/addon.cc",
+        "native/src/codec.cc",
         "native/src/engine.cc",
         "native/src/g711.cc",
         "native/src/leg.cc",
         "native/src/mixer.cc",
         "native/src/rtp.cc",
-        "native/src/spool.cc"
+        "native/src/spool.cc",
+        "native/src/srtp.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [
@@ -20,7 +22,8 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags": ["-Wall", "-Wextra"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra"]
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "<!@(sh scripts/native-deps.sh --cflags)"],
+      "libraries": ["<!@(sh scripts/native-deps.sh --libs)"]
     }
   ]
 }

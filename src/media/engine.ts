@@ -211,6 +211,10 @@ export interface SimulatedLegResult {
   packetsPaused: number;
   /** RFC 3550 A.8 interarrival jitter of the audio packets, times 16, in samples. */
   jitterQ4: number;
+  /** Payloads of a known codec its decoder rejected. */
+  packetsUndecodable: number;
+  /** Audio codecs played (engine order). */
+  codecs: string[];
   ssrcs: number[];
   dtmf: { digit: string; atSamples: number; durationSamples: number }[];
   events: { type: string; atSamples: number; ssrc: number; digit: string; durationSamples: number }[];

@@ -114,7 +114,7 @@ export interface LegStats {
   srtpReplayDrops?: number;
   /** Packets of a known codec the decoder rejected (malformed payload). */
   packetsUndecodable?: number;
-  /** Codec names seen on this leg, in the order first seen. */
+  /** Audio codec names played on this leg (PCMU, PCMA, G722, G729, opus, AMR, AMR-WB, iLBC, G726-32 order). */
   codecs?: string[];
 }
 
