@@ -356,7 +356,12 @@ export function buildApi(d: ApiDeps): { handle(ctx: Ctx): Promise<boolean> } {
     const legs =
       (
         rec.mediaStats as {
-          legs?: { legId: string; firstPacketMs: number | null; packetsLost?: number }[];
+          legs?: {
+            legId: string;
+            firstPacketMs: number | null;
+            packetsLost?: number;
+            srtpAuthFailures?: number;
+          }[];
         } | null
       )?.legs ?? [];
     for (const l of legs) {
@@ -364,6 +369,12 @@ export function buildApi(d: ApiDeps): { handle(ctx: Ctx): Promise<boolean> } {
         ev(new Date(t0 + l.firstPacketMs), 'media', `first RTP packet on ${l.legId}`);
       if (l.packetsLost)
         ev(rec.endedAt ?? rec.startedAt, 'media', `${l.packetsLost} packets lost on ${l.legId}`);
+      if (l.srtpAuthFailures)
+        ev(
+          rec.endedAt ?? rec.startedAt,
+          'media',
+          `${l.srtpAuthFailures} SRTP packets failed authentication on ${l.legId} (wrong key?)`,
+        );
     }
     for (const e of await d.db.access.sessionEvents(rec.id)) {
       const { xml: _xml, ...rest } = e.detail;

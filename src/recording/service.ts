@@ -93,6 +93,8 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
   /** Codecs the engine decodes: the SDP answer offers only these. */
   readonly decodable: readonly CodecName[] = DECODABLE;
   #closed = false;
+  /** SRTP drops of the sessions already ended (live ones are read at scrape time). */
+  readonly #srtpEnded = { authFailures: 0, replayDrops: 0 };
 
   constructor(options: RecordingServiceOptions) {
     super();
@@ -102,6 +104,21 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
   /** Packets received and lost on every recorded stream since the start (for the metrics). */
   mediaTotals(): { packetsReceived: number; packetsLost: number } {
     return this.#o.engine.mediaTotals();
+  }
+
+  /**
+   * SRTP packets dropped since the start (for the metrics): ended sessions' totals plus the live
+   * sessions' counters, read at scrape time only.
+   */
+  srtpTotals(): { authFailures: number; replayDrops: number } {
+    const t = { ...this.#srtpEnded };
+    for (const id of this.#live.keys()) {
+      for (const l of this.#o.engine.sessionStats(id)?.legs ?? []) {
+        t.authFailures += l.srtpAuthFailures ?? 0;
+        t.replayDrops += l.srtpReplayDrops ?? 0;
+      }
+    }
+    return t;
   }
 
   get activeCount(): number {
@@ -333,6 +350,10 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
     await s.queue;
     const stats = (await closing) ?? null;
     this.#o.ports.release(s.ports);
+    for (const l of stats?.legs ?? []) {
+      this.#srtpEnded.authFailures += l.srtpAuthFailures ?? 0;
+      this.#srtpEnded.replayDrops += l.srtpReplayDrops ?? 0;
+    }
     const endedAt = new Date();
     const durationMs = endedAt.getTime() - s.startedAtMs;
     try {

@@ -498,7 +498,12 @@ describe('chooseCodec', () => {
     ],
     ['dynamic PCMU', 'v=0\r\nm=audio 1 RTP/AVP 97\r\na=rtpmap:97 pcmu/8000\r\n', ['97:PCMU/8000']],
     ['G.729 only', fixture('g729-only.sdp'), ['18:G729/8000']],
-    ['SRTP (RTP/SAVP) with a valid a=crypto', fixture('srtp.sdp'), ['0:PCMU/8000', '8:PCMA/8000']],
+    ['SRTP (RTP/SAVP) whose only a=crypto has a 32-byte MKI → null', fixture('srtp.sdp'), null],
+    [
+      'SRTP (RTP/SAVP) with a usable a=crypto',
+      fixture('srtp.sdp').replace('|1:32', '|1:4'),
+      ['0:PCMU/8000', '8:PCMA/8000'],
+    ],
     ['RTP/SAVPF without a=crypto → null', 'v=0\r\nm=audio 1 RTP/SAVPF 0\r\n', null],
     ['AVPF is plain RTP', 'v=0\r\nm=audio 1 RTP/AVPF 0\r\n', ['0:PCMU/8000']],
     ['disabled stream (port 0) → null', 'v=0\r\nm=audio 0 RTP/AVP 0\r\n', null],

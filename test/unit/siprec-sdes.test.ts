@@ -137,6 +137,11 @@ describe('a=crypto lines (RFC 4568 §9.1)', () => {
     ['KDR other than 0', `1 AES_CM_128_HMAC_SHA1_80 inline:${K30} KDR=24`, /KDR=24 not supported/],
     ['FEC_ORDER', `1 AES_CM_128_HMAC_SHA1_80 inline:${K30} FEC_ORDER=SRTP_FEC`, /FEC_ORDER/],
     ['MKI length 0', `1 AES_CM_128_HMAC_SHA1_80 inline:${K30}|2^20|1:0`, /MKI length 0/],
+    [
+      'MKI length 32 (RFC 4568’s example)',
+      `1 AES_CM_128_HMAC_SHA1_80 inline:${K30}|2^20|1:32`,
+      /MKI length 32 not supported/,
+    ],
     ['MKI value above its length', `1 AES_CM_128_HMAC_SHA1_80 inline:${K30}|256:1`, /does not fit/],
     ['lifetime above 2^48', `1 AES_CM_128_HMAC_SHA1_80 inline:${K30}|2^49`, /2\^49/],
     ['tag not a number', `x AES_CM_128_HMAC_SHA1_80 inline:${K30}`, /tag/],

@@ -114,10 +114,11 @@ function parseInline(text: string, suite: SrtpSuite): InlineKey {
     if (mki && out.mki === undefined) {
       const value = Number(mki[1]);
       const length = Number(mki[2]);
-      // RFC 4568 §6.1: MKI length 1..128 bytes (RFC 4568's own example says 1:32).
-      if (length < 1 || length > 128) throw new CryptoLineError(`MKI length ${length} not in 1..128`);
-      if (length < 6 && value >= 2 ** (8 * length))
-        throw new CryptoLineError('MKI value does not fit its length');
+      // RFC 4568 §6.1 allows 1..128 bytes (its own example says 1:32); the engine takes 1..4,
+      // which is what SRCs send.
+      if (length < 1 || length > 4)
+        throw new CryptoLineError(`MKI length ${length} not supported (1..4 bytes)`);
+      if (value >= 2 ** (8 * length)) throw new CryptoLineError('MKI value does not fit its length');
       out.mki = { value, length };
     } else if (!part.includes(':') && out.lifetime === undefined && out.mki === undefined) {
       out.lifetime = parseLifetime(part);
