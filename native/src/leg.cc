@@ -34,12 +34,13 @@ bool LegReceiver::rekey(SrtpConfig* config, std::string* error) {
 
 void LegReceiver::onRtcp(uint8_t* data, size_t length) {
   if (srtp_ && !srtp_->plain()) {
-    const SrtpReceiver::Result r = srtp_->unprotectRtcp(data, &length);
-    if (r == SrtpReceiver::Result::AuthFailure) {
-      ++counters_.srtpAuthFailures;
-      return;
+    switch (srtp_->unprotectRtcp(data, &length)) {
+      case SrtpReceiver::Result::Ok: break;
+      case SrtpReceiver::Result::Replay: ++counters_.srtpReplayDrops; return;
+      // Anything else did not authenticate (a malformed trailer included).
+      case SrtpReceiver::Result::AuthFailure:
+      case SrtpReceiver::Result::Malformed: ++counters_.srtpAuthFailures; return;
     }
-    if (r != SrtpReceiver::Result::Ok) return;  // replayed or malformed: not counted as RTCP
   }
   ++counters_.rtcp;
 }

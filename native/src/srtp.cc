@@ -44,9 +44,12 @@ void setPolicy(srtp_crypto_policy_t* p, SrtpSuite suite, bool rtcp) {
 
 struct SrtpReceiver::Context {
   srtp_t session = nullptr;
+  // _32 suites: SRTCP with a 32-bit tag as well (ffmpeg sends that; RFC 4568 and libsrtp use 80).
+  srtp_t rtcp32 = nullptr;
   bool mki = false;
   ~Context() {
     if (session != nullptr) srtp_dealloc(session);
+    if (rtcp32 != nullptr) srtp_dealloc(rtcp32);
   }
 };
 
@@ -89,7 +92,8 @@ namespace {
 
 // Makes a libsrtp session for `c` (inbound, any SSRC); with `ssrc` and a non-zero `roc`, a stream
 // for that SSRC whose rollover counter is set (a rekey in the middle of a long call).
-srtp_t makeSession(const SrtpConfig& c, bool haveSsrc, uint32_t ssrc, uint32_t roc, std::string* error) {
+srtp_t makeSession(const SrtpConfig& c, bool haveSsrc, uint32_t ssrc, uint32_t roc, std::string* error,
+                   bool rtcpTag32 = false) {
   if (!libraryReady()) {
     *error = "libsrtp could not be initialised";
     return nullptr;
@@ -109,7 +113,7 @@ srtp_t makeSession(const SrtpConfig& c, bool haveSsrc, uint32_t ssrc, uint32_t r
   srtp_policy_t policy;
   std::memset(&policy, 0, sizeof policy);
   setPolicy(&policy.rtp, c.suite, false);
-  setPolicy(&policy.rtcp, c.suite, true);
+  setPolicy(&policy.rtcp, c.suite, !rtcpTag32);
   if (c.unencryptedSrtp) policy.rtp.sec_serv = sec_serv_auth;
   if (c.unauthenticatedSrtp) {
     policy.rtp.sec_serv = c.unencryptedSrtp ? sec_serv_none : sec_serv_conf;
@@ -146,16 +150,20 @@ srtp_t makeSession(const SrtpConfig& c, bool haveSsrc, uint32_t ssrc, uint32_t r
   return session;
 }
 
+bool hasShortTag(SrtpSuite suite) { return suite == SrtpSuite::AesCm128Sha32 || suite == SrtpSuite::AesCm256Sha32; }
+
 }  // namespace
 
 std::unique_ptr<SrtpReceiver> SrtpReceiver::create(SrtpConfig& config, std::string* error) {
   srtp_t s = makeSession(config, false, 0, 0, error);
+  srtp_t alt = s != nullptr && hasShortTag(config.suite) ? makeSession(config, false, 0, 0, error, true) : nullptr;
   const bool mki = config.hasMki;
   config.wipe();
   if (s == nullptr) return nullptr;
   std::unique_ptr<SrtpReceiver> r(new SrtpReceiver());
   r->session_ = new Context();
   r->session_->session = s;
+  r->session_->rtcp32 = alt;
   r->session_->mki = mki;
   return r;
 }
@@ -172,6 +180,7 @@ std::unique_ptr<SrtpReceiver> SrtpReceiver::plainAfter(std::unique_ptr<SrtpRecei
 SrtpReceiver::~SrtpReceiver() {
   delete session_;
   delete previous_;
+  delete fresh_;
 }
 
 bool SrtpReceiver::rekey(SrtpConfig& config, uint32_t ssrc, std::string* error) {
@@ -180,12 +189,23 @@ bool SrtpReceiver::rekey(SrtpConfig& config, uint32_t ssrc, std::string* error) 
   Context* from = session_ != nullptr ? session_ : previous_;
   if (from != nullptr) haveRoc = srtp_get_stream_roc(from->session, ssrc, &roc) == srtp_err_status_ok;
   srtp_t s = makeSession(config, haveRoc, ssrc, roc, error);
+  srtp_t fresh = nullptr;
+  if (s != nullptr && haveRoc && roc != 0) fresh = makeSession(config, false, 0, 0, error);
+  srtp_t alt = s != nullptr && hasShortTag(config.suite) ? makeSession(config, false, 0, 0, error, true) : nullptr;
   const bool mki = config.hasMki;
   config.wipe();
   if (s == nullptr) return false;
   Context* next = new Context();
   next->session = s;
+  next->rtcp32 = alt;
   next->mki = mki;
+  delete fresh_;
+  fresh_ = nullptr;
+  if (fresh != nullptr) {
+    fresh_ = new Context();
+    fresh_->session = fresh;
+    fresh_->mki = mki;
+  }
   if (session_ != nullptr) {
     delete previous_;
     previous_ = session_;
@@ -197,21 +217,46 @@ bool SrtpReceiver::rekey(SrtpConfig& config, uint32_t ssrc, std::string* error) 
 
 SrtpReceiver::Result SrtpReceiver::tryContexts(uint8_t* data, size_t* length, bool rtcp) {
   if (*length > 2048 || *length < 12) return Result::Malformed;
-  auto run = [&](Context* c, uint8_t* buf, int* len) {
-    const unsigned mki = c->mki ? 1u : 0u;
-    return rtcp ? srtp_unprotect_rtcp_mki(c->session, buf, len, mki) : srtp_unprotect_mki(c->session, buf, len, mki);
-  };
   // A failed AEAD check may leave the buffer changed: keep the original for the other key.
   uint8_t copy[2048];
-  if (previous_ != nullptr) std::memcpy(copy, data, *length);
+  if (previous_ != nullptr || fresh_ != nullptr || rtcp) std::memcpy(copy, data, *length);
+  const size_t original = *length;
+  auto run = [&](Context* c, uint8_t* buf, int* len) {
+    const unsigned mki = c->mki ? 1u : 0u;
+    if (!rtcp) return srtp_unprotect_mki(c->session, buf, len, mki);
+    srtp_err_status_t st = srtp_unprotect_rtcp_mki(c->session, buf, len, mki);
+    if (st != srtp_err_status_ok && c->rtcp32 != nullptr) {
+      std::memcpy(buf, copy, original);
+      *len = static_cast<int>(original);
+      const srtp_err_status_t st32 = srtp_unprotect_rtcp_mki(c->rtcp32, buf, len, mki);
+      if (st32 == srtp_err_status_ok) st = st32;
+    }
+    return st;
+  };
   srtp_err_status_t st = srtp_err_status_auth_fail;
   int len = static_cast<int>(*length);
   if (session_ != nullptr) {
     st = run(session_, data, &len);
+    if (st != srtp_err_status_ok && fresh_ != nullptr && st != srtp_err_status_replay_fail &&
+        st != srtp_err_status_replay_old) {
+      std::memcpy(data, copy, *length);
+      len = static_cast<int>(*length);
+      if (run(fresh_, data, &len) == srtp_err_status_ok) {
+        // The sender restarted its rollover counter with the new key.
+        delete session_;
+        session_ = fresh_;
+        fresh_ = nullptr;
+        st = srtp_err_status_ok;
+      }
+    }
     if (st == srtp_err_status_ok) {
       if (previous_ != nullptr && ++sincePrevious_ >= kRekeyOverlap) {
         delete previous_;
         previous_ = nullptr;
+      }
+      if (fresh_ != nullptr && !rtcp) {
+        delete fresh_;  // the carried-over counter was right
+        fresh_ = nullptr;
       }
       *length = static_cast<size_t>(len);
       return Result::Ok;

@@ -68,6 +68,9 @@ class SrtpReceiver {
 
   Context* session_ = nullptr;   // current key (nullptr: plain RTP from now on)
   Context* previous_ = nullptr;  // previous key during a rekey's overlap
+  // The new key with the rollover counter restarted at 0, beside session_ (which carries it over):
+  // senders differ on whether a new SDES key starts a new ROC; the first to authenticate wins.
+  Context* fresh_ = nullptr;
   int sincePrevious_ = 0;
 };
 

@@ -99,7 +99,7 @@ export class SrtpSender {
     if (!this.#opts.unencryptedSrtp) {
       const iv = Buffer.alloc(16);
       this.#salt.copy(iv, 0);
-      iv.writeUInt32BE(iv.readUInt32BE(4) ^ ssrc, 4);
+      iv.writeUInt32BE((iv.readUInt32BE(4) ^ ssrc) >>> 0, 4);
       const index = Buffer.alloc(6);
       index.writeUInt32BE(this.#roc, 0);
       index.writeUInt16BE(seq, 4);
