@@ -400,6 +400,19 @@ describe('codecs in the answer', () => {
     });
   }
 
+  it('a format whose fmtp is absurdly long is left out (the engine takes at most 1000 characters)', () => {
+    const text = offer('m=audio 5000 RTP/AVP 97 0', [
+      'a=rtpmap:97 AMR/8000',
+      `a=fmtp:97 octet-align=1;x=${'a'.repeat(1000)}`,
+    ]);
+    const got = chooseStream(parseOffer(text)[0]!);
+    assert.ok(!('declined' in got));
+    assert.deepEqual(
+      got.payloads.map((p) => p.pt),
+      [0],
+    );
+  });
+
   it('declined with a reason naming what was offered when nothing is decodable', () => {
     const got = chooseStream(parseOffer(offer('m=audio 5000 RTP/AVP 4 3', []))[0]!);
     assert.ok('declined' in got);

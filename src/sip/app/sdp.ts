@@ -7,19 +7,12 @@ import { parse, write } from 'sdp-transform';
 import type { MediaDescription, SessionDescription } from 'sdp-transform';
 import { ParseError } from '../../errors.js';
 import type { CodecName, PayloadSpec } from '../../recording/types.js';
+import { ALL_CODECS, payloadSpecOf, type OfferedCodec } from './codecs.js';
 import { answerCryptoValue, pickCrypto, readCryptoLines, type CryptoLine, type SecretKey } from './sdes.js';
 
-export type Direction = 'sendonly' | 'recvonly' | 'sendrecv' | 'inactive';
+export type { OfferedCodec };
 
-export interface OfferedCodec {
-  pt: number;
-  name: string;
-  rate: number;
-  /** rtpmap encoding parameters (audio channels), when given. */
-  channels?: number;
-  /** The a=fmtp value for this payload type, when given. */
-  fmtp?: string;
-}
+export type Direction = 'sendonly' | 'recvonly' | 'sendrecv' | 'inactive';
 
 export interface OfferedStream {
   /** Position of the m-line in the offer, from 0. */
@@ -92,54 +85,6 @@ const PLAIN_RTP = new Set(['RTP/AVP', 'RTP/AVPF']);
 /** SDES-keyed SRTP profiles (RFC 3711, RFC 5124); DTLS-SRTP (UDP/TLS/RTP/SAVP*) is not taken. */
 const SECURE_RTP = new Set(['RTP/SAVP', 'RTP/SAVPF']);
 
-/**
- * rtpmap encoding names we can describe to the engine (case-insensitive), with the clock rates and
- * channel counts real SRCs use. G.722 says 8000 for its 16 kHz (RFC 3551 §4.5.2); Opus always
- * says 48000/2 (RFC 7587 §4.1).
- */
-const FORMATS: Record<string, { codec: PayloadSpec['codec']; rates: number[]; channels: number[] }> = {
-  pcmu: { codec: 'PCMU', rates: [8000], channels: [1] },
-  pcma: { codec: 'PCMA', rates: [8000], channels: [1] },
-  g722: { codec: 'G722', rates: [8000], channels: [1] },
-  g729: { codec: 'G729', rates: [8000], channels: [1] },
-  g729a: { codec: 'G729', rates: [8000], channels: [1] },
-  opus: { codec: 'opus', rates: [48000], channels: [2, 1] },
-  amr: { codec: 'AMR', rates: [8000], channels: [1] },
-  'amr-wb': { codec: 'AMR-WB', rates: [16000], channels: [1] },
-  ilbc: { codec: 'iLBC', rates: [8000], channels: [1] },
-  'g726-32': { codec: 'G726-32', rates: [8000], channels: [1] },
-  'telephone-event': { codec: 'telephone-event', rates: [8000, 16000, 48000], channels: [1] },
-  cn: { codec: 'CN', rates: [8000], channels: [1] },
-};
-
-/** AMR options no decoder here takes (RFC 4867 §8.1: CRC, robust sorting, interleaving). */
-const AMR_UNSUPPORTED = /(^|[;\s])(crc=1|robust-sorting=1|interleaving=\d+)/i;
-
-/** The engine's description of an offered payload type, or null when it is not decodable. */
-export function payloadSpecOf(c: OfferedCodec, decodable: readonly CodecName[]): PayloadSpec | null {
-  const f = FORMATS[c.name.toLowerCase()];
-  if (f === undefined || !f.rates.includes(c.rate) || !f.channels.includes(c.channels ?? 1)) return null;
-  if (f.codec !== 'telephone-event' && f.codec !== 'CN' && !decodable.includes(f.codec)) return null;
-  if ((f.codec === 'AMR' || f.codec === 'AMR-WB') && c.fmtp !== undefined && AMR_UNSUPPORTED.test(c.fmtp))
-    return null;
-  const spec: PayloadSpec = { codec: f.codec, clockRate: c.rate };
-  if (c.channels !== undefined) spec.channels = c.channels;
-  if (c.fmtp !== undefined) spec.fmtp = c.fmtp;
-  return spec;
-}
-
-/** Every codec name an SRS build could take (the default `decodable`). */
-const ALL_CODECS: readonly CodecName[] = [
-  'PCMU',
-  'PCMA',
-  'G722',
-  'G729',
-  'opus',
-  'AMR',
-  'AMR-WB',
-  'iLBC',
-  'G726-32',
-];
 export const DEFAULT_RULES: AnswerRules = Object.freeze({ srtp: 'accept', decodable: ALL_CODECS });
 
 /**
