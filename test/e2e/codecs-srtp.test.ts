@@ -189,14 +189,19 @@ describe('codecs and SRTP end to end (UAC + ffmpeg/bcg729 -> srs serve -> gpg)',
     }
   });
 
-  it('SRTP AES_CM_128_HMAC_SHA1_80 (ffmpeg’s own SRTP): Opus with the right key recorded; PCMU with a wrong key is silence, auth failures on the recording and in /metrics', async () => {
+  it('SRTP: Opus under AES_CM_128_HMAC_SHA1_80 (ffmpeg’s own SRTP) and PCMU under the strongest of two offered suites (AEAD_AES_256_GCM) recorded; PCMU with a wrong key is silence, auth failures on the recording and in /metrics', async () => {
     const right = randomBytes(30);
     const offered = randomBytes(30);
     const wrong = randomBytes(30);
-    const [opus, pcmu] = await Promise.all([
+    const gcmKey = randomBytes(44);
+    const [opus, pcmu, plain] = await Promise.all([
       ffmpegRtp(OPUS, { srtp: { suite: SUITE, keySalt: right } }),
       ffmpegRtp(PCMU, { srtp: { suite: SUITE, keySalt: wrong } }),
+      ffmpegRtp(PCMU),
     ]);
+    // RFC 7714 packets from the tests' own protector (ffmpeg has no GCM suite).
+    const gcm = new SrtpSender({ suite: 'AEAD_AES_256_GCM', keySalt: gcmKey });
+    const gcmRtp = plain.rtp.map((p) => gcm.protect(p));
     const { uac, answer } = await call(server, [
       {
         m: 'RTP/SAVP 111',
@@ -208,31 +213,46 @@ describe('codecs and SRTP end to end (UAC + ffmpeg/bcg729 -> srs serve -> gpg)',
         attrs: [`a=crypto:5 ${SUITE} inline:${offered.toString('base64')}|2^31`],
         label: '2',
       },
+      {
+        m: 'RTP/SAVP 0',
+        attrs: [
+          `a=crypto:1 ${SUITE} inline:${randomBytes(30).toString('base64')}`,
+          `a=crypto:2 AEAD_AES_256_GCM inline:${gcmKey.toString('base64')}`,
+        ],
+        label: '3',
+      },
     ]);
     assert.deepEqual(
       answer.map((a) => [a.profile, a.crypto.map((c) => c.split(' ').slice(0, 2).join(' '))]),
       [
         ['RTP/SAVP', [`1 ${SUITE}`]],
         ['RTP/SAVP', [`5 ${SUITE}`]],
+        ['RTP/SAVP', ['2 AEAD_AES_256_GCM']],
       ],
     );
     // Our own fresh keys in the answer, not the offer's.
     for (const a of answer) {
       const key = /inline:([^|\s]+)/.exec(a.crypto[0]!)?.[1] ?? '';
-      assert.equal(Buffer.from(key, 'base64').length, 30);
-      assert.ok(![right, offered].some((k) => k.toString('base64') === key), 'answer reuses the offer key');
+      assert.equal(Buffer.from(key, 'base64').length, a === answer[2] ? 44 : 30);
+      assert.ok(
+        ![right, offered, gcmKey].some((k) => k.toString('base64') === key),
+        'answer reuses the offer key',
+      );
     }
     await Promise.all([
       sendPaced(answer[0]!.port, opus.rtp, 20, timesOf(opus.rtp, 48000)),
       sendPaced(answer[1]!.port, pcmu.rtp, 20, timesOf(pcmu.rtp, 8000)),
+      sendPaced(answer[2]!.port, gcmRtp, 20, timesOf(plain.rtp, 8000)),
     ]);
     await sleep(300);
     assert.equal((await uac.bye()).status, 200);
     uac.close();
 
     const { detail, file } = await stored(server, uac.callId);
-    const [good, bad] = detail.mediaStats?.legs ?? [];
-    assert.ok(good && bad);
+    const [good, bad, strong] = detail.mediaStats?.legs ?? [];
+    assert.ok(good && bad && strong);
+    assert.equal(strong.srtpAuthFailures ?? 0, 0, 'AEAD_AES_256_GCM: no auth failure');
+    assertSignal(await file('leg2'), strong.firstPacketMs ?? 0, 'PCMU over AEAD_AES_256_GCM');
     assert.equal(good.srtpAuthFailures ?? 0, 0, 'right key: no auth failure');
     assertSignal(await file('leg0'), good.firstPacketMs ?? 0, 'Opus over SRTP');
     assert.equal(bad.srtpAuthFailures, pcmu.rtp.length, 'wrong key: every packet failed authentication');
@@ -248,7 +268,8 @@ describe('codecs and SRTP end to end (UAC + ffmpeg/bcg729 -> srs serve -> gpg)',
     const total = Number(/^srs_srtp_auth_failures_total (\d+)/m.exec(metrics)?.[1]);
     assert.ok(total >= pcmu.rtp.length, `srs_srtp_auth_failures_total ${total}`);
     // Keys never in the log.
-    for (const k of [right, offered, wrong]) assert.ok(!server.output().includes(k.toString('base64')));
+    for (const k of [right, offered, wrong, gcmKey])
+      assert.ok(!server.output().includes(k.toString('base64')));
   });
 
   it('re-key by re-INVITE in the middle of a tone: no gap in the recording, no auth failure', async () => {
