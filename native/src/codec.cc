@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstring>
 
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavutil/channel_layout.h>
 #include <libavutil/log.h>
-#include <libavutil/opt.h>
 #include <libswresample/swresample.h>
 }
 
@@ -231,6 +231,29 @@ void Decoder::discontinuity() {
 bool Decoder::resample(std::vector<int16_t>* out, int64_t* duration) {
   const int rate = frame_->sample_rate > 0 ? frame_->sample_rate : ctx_->sample_rate;
   const int channels = frame_->ch_layout.nb_channels > 0 ? frame_->ch_layout.nb_channels : 1;
+  const int n = frame_->nb_samples;
+  if (rate == kOutRate && channels == 1) {
+    // Narrowband mono (G.729, AMR, iLBC, G.726): only the sample format changes, so no resampler
+    // (its filter tables would be most of the leg's memory).
+    const size_t at = out->size();
+    if (frame_->format == AV_SAMPLE_FMT_S16 || frame_->format == AV_SAMPLE_FMT_S16P) {
+      const int16_t* in = reinterpret_cast<const int16_t*>(frame_->extended_data[0]);
+      out->insert(out->end(), in, in + n);
+    } else if (frame_->format == AV_SAMPLE_FMT_FLT || frame_->format == AV_SAMPLE_FMT_FLTP) {
+      const float* in = reinterpret_cast<const float*>(frame_->extended_data[0]);
+      out->resize(at + static_cast<size_t>(n));
+      for (int i = 0; i < n; ++i) {
+        const float v = in[i] * 32768.0f;
+        (*out)[at + static_cast<size_t>(i)] =
+            static_cast<int16_t>(v >= 32767.0f ? 32767 : v <= -32768.0f ? -32768 : static_cast<int>(std::lrint(v)));
+      }
+    } else {
+      goto convert;
+    }
+    *duration += n;
+    return true;
+  }
+convert:
   if (swr_ == nullptr || swrFormat_ != frame_->format || swrRate_ != rate || swrChannels_ != channels) {
     swr_free(&swr_);
     AVChannelLayout inLayout;
@@ -238,8 +261,11 @@ bool Decoder::resample(std::vector<int16_t>* out, int64_t* duration) {
     AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
     // Stereo is down-mixed (each channel at half level), wideband low-passed and decimated to 8 kHz.
     if (swr_alloc_set_opts2(&swr_, &mono, AV_SAMPLE_FMT_S16, static_cast<int>(kOutRate), &inLayout,
-                            static_cast<AVSampleFormat>(frame_->format), rate, 0, nullptr) < 0 ||
-        swr_init(swr_) < 0) {
+                            static_cast<AVSampleFormat>(frame_->format), rate, 0, nullptr) < 0) {
+      swr_free(&swr_);
+      return false;
+    }
+    if (swr_init(swr_) < 0) {
       swr_free(&swr_);
       return false;
     }
