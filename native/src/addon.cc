@@ -765,7 +765,26 @@ Napi::Value SimulateLeg(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// Test-only: depacketizeAmr(payload: Buffer, wideband, octetAlign) -> { frames: Buffer, count } | null
+// (the parity tests compare it with src/media/reference/amr.ts).
+Napi::Value DepacketizeAmr(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsBuffer()) throw Napi::TypeError::New(env, "depacketizeAmr(payload, wideband, octetAlign)");
+  Napi::Buffer<uint8_t> b = info[0].As<Napi::Buffer<uint8_t>>();
+  std::vector<uint8_t> frames;
+  size_t count = 0;
+  if (!srs::depacketizeAmr(b.Data(), b.Length(), info[1].ToBoolean().Value(), info[2].ToBoolean().Value(), &frames,
+                           &count)) {
+    return env.Null();
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("frames", Napi::Buffer<uint8_t>::Copy(env, frames.data(), frames.size()));
+  o.Set("count", static_cast<double>(count));
+  return o;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("depacketizeAmr", Napi::Function::New(env, DepacketizeAmr, "depacketizeAmr"));
   exports.Set("simulateLeg", Napi::Function::New(env, SimulateLeg, "simulateLeg"));
   exports.Set("Engine", EngineWrap::Init(env));
   exports.Set("mix", Napi::Function::New(env, Mix, "mix"));

@@ -221,6 +221,11 @@ export interface SimulatedLegResult {
 }
 interface NativeAddon {
   version: string;
+  depacketizeAmr(
+    payload: Buffer,
+    wideband: boolean,
+    octetAlign: boolean,
+  ): { frames: Buffer; count: number } | null;
   simulateLeg(
     spoolPath: string,
     payloadTypes: Readonly<Record<number, Required<PayloadSpec>>>,
@@ -478,6 +483,20 @@ export function simulateLegNative(
         ? { at: o.at, data: Buffer.from(o.data.buffer, o.data.byteOffset, o.data.byteLength) }
         : { at: o.at, pause: o.pause === true, resume: o.resume === true },
     ),
+  );
+}
+
+/** Test-only: the native RFC 4867 depacketizer (parity with src/media/reference/amr.ts). */
+export function depacketizeAmrNative(
+  payload: Uint8Array,
+  wideband: boolean,
+  octetAlign: boolean,
+  addonPath?: string,
+): { frames: Buffer; count: number } | null {
+  return loadAddon(addonPath).depacketizeAmr(
+    Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+    wideband,
+    octetAlign,
   );
 }
 
