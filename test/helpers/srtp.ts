@@ -89,7 +89,7 @@ export class SrtpSender {
       iv.writeUInt32BE(this.#roc, 6);
       iv.writeUInt16BE(seq, 10);
       for (let i = 0; i < 12; i++) iv[i]! ^= this.#salt[i]!;
-      const c = createCipheriv(`aes-${this.#encKey.length * 8}-gcm`, this.#encKey, iv);
+      const c = createCipheriv(this.#encKey.length === 32 ? 'aes-256-gcm' : 'aes-128-gcm', this.#encKey, iv);
       c.setAAD(header);
       const body = Buffer.concat([c.update(payload), c.final(), c.getAuthTag()]);
       return Buffer.concat([header, body, mki]);
