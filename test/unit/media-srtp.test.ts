@@ -16,6 +16,7 @@ import {
   PortPool,
   type LegStats,
   type MediaEngine,
+  type MediaEvent,
   type SrtpParams,
   type SrtpSuite,
 } from '../../src/media/index.js';
@@ -25,6 +26,7 @@ import { buildRtp } from '../helpers/rtp.js';
 import { SrtpSender, SUITES } from '../helpers/srtp.js';
 
 interface Recorded {
+  id: string;
   stats: LegStats;
   pcm: Int16Array;
   t0: number;
@@ -70,12 +72,14 @@ describe('media engine SRTP', { concurrency: 4 }, () => {
   let engine: MediaEngine;
   let pool: PortPool;
   let n = 0;
+  const events: MediaEvent[] = [];
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'srs-srtp-'));
     const base = 30000 + 2 * Math.floor(Math.random() * 10000);
     pool = new PortPool(base, base + 399);
     engine = loadMediaEngine({ bindAddress: '127.0.0.1' });
+    engine.onEvents((batch) => events.push(...batch));
   });
 
   after(async () => {
@@ -107,7 +111,8 @@ describe('media engine SRTP', { concurrency: 4 }, () => {
     }
     assert.ok(stats);
     const mixed = await engine.mix({ spoolDir });
-    return { stats, pcm: decodeUlawWav(mixed.data!), t0: stats.firstPacketMs ?? 0, spoolDir };
+    await sleep(200); // the last event batch
+    return { id, stats, pcm: decodeUlawWav(mixed.data!), t0: stats.firstPacketMs ?? 0, spoolDir };
   }
 
   for (const suite of ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'] as const) {
@@ -265,6 +270,51 @@ describe('media engine SRTP', { concurrency: 4 }, () => {
       assert.equal(engine.rekey('no-such-recording', 'leg0', null), false);
     });
   }
+
+  it('AES_CM_128_HMAC_SHA1_80: loss, reordering, SSRC change and pause keep the timeline', async () => {
+    const suite = 'AES_CM_128_HMAC_SHA1_80';
+    const keySalt = keyFor(suite);
+    const first = new SrtpSender({ suite, keySalt });
+    const second = new SrtpSender({ suite, keySalt }); // a restarted sender: new SSRC, its own ROC
+    const plainA = await pcmuPackets(0x1111, 100);
+    const plainB = await pcmuPackets(0x2222, 40_000, 777_777);
+    const sent: Buffer[] = [];
+    const times: number[] = [];
+    for (let i = 0; i < plainA.length; i++) {
+      if (i === 10) continue; // lost
+      sent.push(i < 75 ? first.protect(plainA[i]!) : second.protect(plainB[i]!));
+      times.push(i * 20);
+    }
+    [sent[12], sent[13]] = [sent[13]!, sent[12]!]; // reordered
+    let startMs = 0;
+    const r = await record({ suite, keySalt }, async (port, id) => {
+      startMs = Date.now() - engine.sessionStats(id)!.openedAt.getTime();
+      const sending = sendPaced(port, sent, 20, times);
+      await sleep(350);
+      engine.pause(id);
+      await sleep(300);
+      engine.resume(id);
+      await sending;
+    });
+    assert.equal(r.stats.srtpAuthFailures, 0);
+    assert.equal(r.stats.packetsLost, 1);
+    assert.equal(r.stats.ssrcs.length, 2);
+    assert.ok((r.stats.packetsPaused ?? 0) > 5);
+    const mine = events.filter((e) => e.recordingId === r.id);
+    const paused = mine.find((e) => e.type === 'pause')!.atMs;
+    const resumed = mine.find((e) => e.type === 'resume')!.atMs;
+    assert.ok(toneLevelDb(r.pcm, r.t0 + 50, paused - 30, 600) > -3, 'tone before the pause');
+    // The stream is anchored on its first packet's arrival: if that came late (a busy machine), the
+    // audio sent just before the pause sits that much later on the timeline.
+    const late = Math.max(0, r.t0 - startMs);
+    assert.ok(
+      rmsDbfs(r.pcm, Math.min(paused + 40 + late, resumed - 60), resumed - 10) < -45,
+      'silence while paused',
+    );
+    assert.ok(toneLevelDb(r.pcm, resumed + 80, r.t0 + 950, 600) > -3, 'tone after the resume');
+    assert.ok(rmsDbfs(r.pcm, r.t0 + 1100, r.t0 + 1400) < -45, 'silence in 1.1-1.4 s');
+    assert.ok(toneLevelDb(r.pcm, r.t0 + 1600, r.t0 + 2400, 1000) > -3, '1000 Hz from the new SSRC');
+  });
 
   it('keys never reach session.json or the spool', async () => {
     const suite = 'AES_CM_128_HMAC_SHA1_80';
