@@ -288,6 +288,27 @@ describe('media engine codecs', { concurrency: 4 }, () => {
     assertSignal(r, 'G.729');
   });
 
+  for (const frames of [1, 12]) {
+    it(`G.729 at ${frames * 10} ms a packet: tones at their times`, async () => {
+      const g729 = await g729Frames(await signalPcm8k(), false);
+      const packets = g729Packets(g729, frames);
+      const datagrams = packets.map((p, i) =>
+        buildRtp({ pt: 18, seq: 9 + i, ts: 123 + p.ts, ssrc: 0x1729, payload: p.payload }),
+      );
+      const r = await record({ 18: { codec: 'G729', clockRate: 8000 } }, (port) =>
+        sendPaced(
+          port,
+          datagrams,
+          frames * 10,
+          packets.map((p) => p.ms - packets[0]!.ms),
+        ),
+      );
+      assert.equal(r.stats.packetsUndecodable, 0);
+      assert.equal(r.stats.packetsReceived, packets.length);
+      assertSignal(r, `G.729 ${frames * 10} ms`);
+    });
+  }
+
   /**
    * Loss (one packet), reordering (two swapped), an SSRC change (the second tone comes from a new
    * SSRC with other sequence numbers and timestamps) and a pause (0.35-0.65 s).
