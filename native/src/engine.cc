@@ -581,6 +581,7 @@ void Engine::closeLegLocked(Leg& leg, StagedWrites& out, std::vector<LegEvent>& 
     leg.rtcpFd = -1;
   }
   leg.receiver.finish(legEvents);
+  leg.receiver.releaseResources();  // decoders and SRTP keys go with the socket (a removed leg too)
   collect(leg, legEvents);
   stageLeg(leg, out);
 }
@@ -707,7 +708,17 @@ bool Engine::setPaused(const std::string& recordingId, const std::vector<std::st
       }
       leg->receiver.pause(now, legEvents);
     } else {
-      // Datagrams that arrived while paused were drained and counted by the worker, not recorded.
+      // Datagrams that arrived while paused are counted and dropped, those still queued in the
+      // socket too (the worker lets datagrams gather for up to kCoalesceMs): drained here while the
+      // leg is still paused, or they would be recorded at their arrival, before the resume.
+      if (leg->receiver.paused()) {
+        StagedWrites staged;
+        receive(*leg, 64, staged);
+        if (!staged.empty()) {
+          std::lock_guard<std::mutex> io(ioMu_);
+          writeStaged(staged, nullptr);
+        }
+      }
       leg->receiver.resume(now, legEvents);
     }
     collect(*leg, legEvents);

@@ -193,6 +193,13 @@ void LegReceiver::finish(std::vector<LegEvent>& events) {
   endPendingDtmf(events);
 }
 
+void LegReceiver::releaseResources() {
+  srtp_.reset();
+  decoders_.clear();
+  decoders_.shrink_to_fit();
+  std::vector<int16_t>().swap(pcm_);
+}
+
 void LegReceiver::switchSsrc(uint32_t ssrc, int64_t arrival, std::vector<LegEvent>& events) {
   if (haveSsrc_) {
     releaseAll(events);

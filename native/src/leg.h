@@ -79,6 +79,9 @@ class LegReceiver {
   void tick(int64_t now, std::vector<LegEvent>& events);
   // Releases everything held (end of the session).
   void finish(std::vector<LegEvent>& events);
+  // After finish, when the leg's socket is closed: frees the decoders and the SRTP contexts (libsrtp
+  // zeroes their key material), keeping the counters.
+  void releaseResources();
   // A paused leg (SIPREC pause, a=inactive) records nothing: what is held is released, datagrams that
   // still arrive are counted and dropped, and the file holds silence until resume. After resume the
   // stream is taken up as a new one (sequence and timeline re-anchored on the next packet), since a

@@ -358,7 +358,7 @@ describe('media engine codecs', { concurrency: 4 }, () => {
     const late = Math.max(0, r.t0 - startMs);
     assert.ok(
       rmsDbfs(r.pcm, Math.min(paused + 40 + late, resumed - 60), resumed - 10) < -45,
-      `${label}: silence while paused`,
+      `${label}: silence while paused (t0 ${r.t0}, send start ${startMs}, pause ${paused}, resume ${resumed}, dBFS per 50 ms from 250: ${[250, 300, 350, 400, 450, 500, 550, 600, 650, 700].map((m) => rmsDbfs(r.pcm, r.t0 + m, r.t0 + m + 50).toFixed(0)).join(' ')})`,
     );
     assert.ok(toneLevelDb(r.pcm, resumed + 80, r.t0 + 950, 600) > -3, `${label}: tone after the resume`);
     assertSignal(r, label, { skipFirstTone: true });
