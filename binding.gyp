@@ -4,13 +4,15 @@
       "target_name": "srs_media",
       "sources": [
         "native/src/addon.cc",
+        "native/src/codec.cc",
         "native/src/engine.cc",
         "native/src/g711.cc",
         "native/src/leg.cc",
         "native/src/mixer.cc",
         "native/src/mp3.cc",
         "native/src/rtp.cc",
-        "native/src/spool.cc"
+        "native/src/spool.cc",
+        "native/src/srtp.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [
@@ -21,14 +23,8 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags": ["-Wall", "-Wextra"],
-      "cflags_cc": [
-        "-std=c++17",
-        "-fexceptions",
-        "-Wall",
-        "-Wextra",
-        "<!@(node scripts/native-dep.mjs lame lame/lame.h -lmp3lame libmp3lame-dev --cflags)"
-      ],
-      "libraries": ["<!@(node scripts/native-dep.mjs lame lame/lame.h -lmp3lame libmp3lame-dev --libs)"]
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "<!@(sh scripts/native-deps.sh --cflags)"],
+      "libraries": ["<!@(sh scripts/native-deps.sh --libs)"]
     }
   ]
 }

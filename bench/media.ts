@@ -17,17 +17,24 @@
  * what the bare sink received of the same load, and from the saturation run the engine/sink
  * packet-rate ratio. Not a test: it asserts nothing.
  *
+ * Then the codec column: for PCMU, G.729, Opus and SRTP (AES_CM_128_HMAC_SHA1_80) PCMU, the engine's
+ * CPU per packet (decrypt + decode + resample + spool) and the highest call count of
+ * BENCH_CODEC_CALLS recorded with zero loss, each against the same run's PCMU figure, and the RSS
+ * per call once every leg has its decoder.
+ *
  * Ports: even ports from BENCH_PORT up, skipping any another process holds (engine and sink each
  * bind their own and the sender sends only to the ports of the run's receiver). Options (env): BENCH_CALLS="500,1000,2000" BENCH_SECONDS=5
- * BENCH_SATURATE=2000 BENCH_PORT=20000
+ * BENCH_SATURATE=2000 BENCH_PORT=20000 BENCH_CODEC_CALLS="250,500,1000" BENCH_CODEC_SECONDS=3
+ * BENCH_ONLY=codecs (skip the PCMU table and the saturation run)
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadMediaEngine, PortInUseError } from '../src/media/index.js';
+import { loadMediaEngine, PortInUseError, type LegSpec } from '../src/media/index.js';
 import { receiveBound } from './receive-bound.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -36,15 +43,102 @@ const CALLS = (process.env.BENCH_CALLS ?? '250,500,1000,1500,2000,2500,3000').sp
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const SATURATE = Number(process.env.BENCH_SATURATE ?? 2000);
 const BASE_PORT = Number(process.env.BENCH_PORT ?? 20000);
+const CODEC_CALLS = (process.env.BENCH_CODEC_CALLS ?? '250,500,1000').split(',').map(Number);
+const CODEC_SECONDS = Number(process.env.BENCH_CODEC_SECONDS ?? 3);
+const ONLY_CODECS = process.env.BENCH_ONLY === 'codecs';
+const FFMPEG = join(ROOT, 'node_modules', '@ffmpeg-installer', 'linux-x64', 'ffmpeg');
+/** rtpbench's SRTP master key + salt (kBenchKey in native/bench/rtpbench.cc). */
+const BENCH_KEY = Buffer.from(Array.from({ length: 30 }, (_, i) => i + 1));
 const WORK = mkdtempSync(join(tmpdir(), 'srs-bench-'));
 const PORTS_FILE = join(WORK, 'ports');
 const HOST = '127.0.0.1';
 
 function build(): void {
   mkdirSync(join(ROOT, 'build', 'bench'), { recursive: true });
-  execFileSync('g++', ['-O2', '-std=c++17', '-o', TOOL, join(ROOT, 'native', 'bench', 'rtpbench.cc')], {
-    stdio: 'inherit',
-  });
+  const deps = (flag: string): string[] =>
+    execFileSync('sh', [join(ROOT, 'scripts', 'native-deps.sh'), flag], { encoding: 'utf8' })
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean);
+  execFileSync(
+    'g++',
+    [
+      '-O2',
+      '-std=c++17',
+      ...deps('--cflags'),
+      '-o',
+      TOOL,
+      join(ROOT, 'native', 'bench', 'rtpbench.cc'),
+      '-lsrtp2',
+    ],
+    { stdio: 'inherit' },
+  );
+}
+
+type BenchCodec = 'PCMU' | 'G729' | 'opus' | 'SRTP-PCMU';
+const OPUS_FILE = join(WORK, 'opus.payloads');
+
+/** 20 ms Opus payloads of a 2 s tone from the shipped ffmpeg's RTP output, for rtpbench to cycle. */
+async function makeOpusPayloads(): Promise<void> {
+  const sock = createSocket('udp4');
+  const payloads: Buffer[] = [];
+  sock.on('message', (m) => payloads.push(m.subarray(12)));
+  await new Promise<void>((r) => sock.bind(0, HOST, () => r()));
+  const port = sock.address().port;
+  execFileSync(FFMPEG, [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=frequency=440:sample_rate=48000:duration=2',
+    '-ac',
+    '2',
+    '-c:a',
+    'libopus',
+    '-b:a',
+    '32k',
+    '-payload_type',
+    '111',
+    '-f',
+    'rtp',
+    `rtp://${HOST}:${port}?rtcpport=${port}`,
+  ]);
+  await sleep(200);
+  sock.close();
+  const parts: Buffer[] = [];
+  for (const p of payloads.filter((x) => x.length > 2 && x.length <= 160)) {
+    const len = Buffer.alloc(2);
+    len.writeUInt16LE(p.length);
+    parts.push(len, p);
+  }
+  writeFileSync(OPUS_FILE, Buffer.concat(parts));
+}
+
+function codecArg(codec: BenchCodec): string {
+  return codec === 'PCMU'
+    ? 'pcmu'
+    : codec === 'G729'
+      ? 'g729'
+      : codec === 'opus'
+        ? `opus:${OPUS_FILE}`
+        : 'srtp';
+}
+
+function legSpec(codec: BenchCodec, legId: string, port: number): LegSpec {
+  if (codec === 'G729') return { legId, port, payloadTypes: { 18: { codec: 'G729', clockRate: 8000 } } };
+  if (codec === 'opus')
+    return { legId, port, payloadTypes: { 111: { codec: 'opus', clockRate: 48000, channels: 2 } } };
+  const payloadTypes = { 0: 'PCMU' as const, 8: 'PCMA' as const, 101: 'telephone-event' as const };
+  if (codec === 'SRTP-PCMU')
+    return {
+      legId,
+      port,
+      payloadTypes,
+      srtp: { suite: 'AES_CM_128_HMAC_SHA1_80', keySalt: Buffer.from(BENCH_KEY) },
+    };
+  return { legId, port, payloadTypes };
 }
 
 interface SendResult {
@@ -82,19 +176,26 @@ function tool<T>(args: string[], onReady?: () => void): Promise<T> {
   });
 }
 
-const send = (legs: number, seconds: number, rate: string): Promise<SendResult> =>
-  tool<SendResult>(['send', HOST, PORTS_FILE, String(legs), String(seconds), rate]);
+const send = (legs: number, seconds: number, rate: string, codec: BenchCodec = 'PCMU'): Promise<SendResult> =>
+  tool<SendResult>(['send', HOST, PORTS_FILE, String(legs), String(seconds), rate, codecArg(codec)]);
 
 interface EngineRun {
   send: SendResult;
   recorded: number;
   lost: number;
   cpuSeconds: number;
+  /** CPU until every session is closed: what the worker still had queued is decoded at the close. */
+  cpuWithCloseSeconds: number;
   rssPerCallKiB: number;
   heapPerCallKiB: number;
 }
 
-async function engineRun(calls: number, seconds: number, rate: string): Promise<EngineRun> {
+async function engineRun(
+  calls: number,
+  seconds: number,
+  rate: string,
+  codec: BenchCodec = 'PCMU',
+): Promise<EngineRun> {
   const spoolRoot = mkdtempSync(join(WORK, 'spool-'));
   const engine = loadMediaEngine({ bindAddress: HOST });
   engine.onEvents(() => {});
@@ -112,11 +213,7 @@ async function engineRun(calls: number, seconds: number, rate: string): Promise<
           engine.openSession({
             recordingId: `bench-${c}`,
             spoolDir: join(spoolRoot, String(c)),
-            legs: pair.map((port, l) => ({
-              legId: `leg${l}`,
-              port,
-              payloadTypes: { 0: 'PCMU' as const, 8: 'PCMA' as const, 101: 'telephone-event' as const },
-            })),
+            legs: pair.map((port, l) => legSpec(codec, `leg${l}`, port)),
           });
           ports.push(...pair);
           break;
@@ -134,7 +231,7 @@ async function engineRun(calls: number, seconds: number, rate: string): Promise<
       await sleep(20);
     await sleep(200);
     const cpu0 = process.cpuUsage();
-    const s = await send(2 * calls, seconds, rate);
+    const s = await send(2 * calls, seconds, rate, codec);
     await sleep(300); // the last packets reach the sockets and the worker
     const cpu = process.cpuUsage(cpu0);
     const mem1 = process.memoryUsage();
@@ -147,11 +244,13 @@ async function engineRun(calls: number, seconds: number, rate: string): Promise<
         lost += l.packetsLost;
       }
     }
+    const cpuClosed = process.cpuUsage(cpu0);
     return {
       send: s,
       recorded,
       lost,
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      cpuWithCloseSeconds: (cpuClosed.user + cpuClosed.system) / 1e6,
       rssPerCallKiB: (mem1.rss - mem0.rss) / 1024 / calls,
       heapPerCallKiB: (mem1.heapUsed + mem1.external - mem0.heapUsed - mem0.external) / 1024 / calls,
     };
@@ -180,8 +279,58 @@ async function sinkRun(
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 
+/** The codec column: per-packet CPU, zero-loss calls and RSS per call of each codec, against PCMU. */
+async function codecColumn(): Promise<void> {
+  await makeOpusPayloads();
+  console.log(
+    `codec column: ${CODEC_SECONDS} s per run at ${CODEC_CALLS.join(', ')} calls (2 streams each, 50 packets/s)`,
+  );
+  console.log(
+    'codec | engine CPU per packet | vs PCMU | highest calls with zero loss | vs PCMU | RSS per call (decoders made)',
+  );
+  let pcmuUs = 0;
+  let pcmuBest = 0;
+  for (const codec of ['PCMU', 'G729', 'opus', 'SRTP-PCMU'] as const) {
+    let best = 0;
+    let us = 0;
+    let rss = 0;
+    const runs: string[] = [];
+    for (const calls of CODEC_CALLS) {
+      const e = await engineRun(calls, CODEC_SECONDS, '50', codec);
+      const loss = e.send.sent - e.recorded;
+      const kept = e.send.seconds <= CODEC_SECONDS * 1.03;
+      runs.push(`${calls}: ${e.recorded}/${e.send.sent}${kept ? '' : ' (sender late)'}`);
+      if (loss === 0 && e.send.errors === 0 && kept) best = Math.max(best, calls);
+      // CPU per packet (all of the process's threads) at the first, smallest count: the same load for every codec.
+      if (us === 0) {
+        us = (1e6 * e.cpuWithCloseSeconds) / Math.max(1, e.recorded);
+        rss = e.rssPerCallKiB;
+      }
+    }
+    if (codec === 'PCMU') {
+      pcmuUs = us;
+      pcmuBest = best;
+    }
+    console.log(
+      [
+        codec,
+        `${us.toFixed(2)} us`,
+        `x${(us / pcmuUs).toFixed(2)}`,
+        `${best}${best === CODEC_CALLS[CODEC_CALLS.length - 1] ? ' (all tried)' : ''}`,
+        pcmuBest > 0 ? `x${(best / pcmuBest).toFixed(2)}` : '-',
+        `${rss.toFixed(1)} KiB`,
+        `recorded/sent ${runs.join(', ')}`,
+      ].join(' | '),
+    );
+  }
+}
+
 async function main(): Promise<void> {
   build();
+  if (ONLY_CODECS) {
+    await codecColumn();
+    return;
+  }
   console.log(
     `media engine benchmark: ${SECONDS} s per run, 2 streams per call at 50 packets/s, sender (sendmmsg) on this machine`,
   );
@@ -240,6 +389,7 @@ async function main(): Promise<void> {
       `memory per call < 100 KiB: ${ok(worstRssPerCall < 100)} (worst ${worstRssPerCall.toFixed(1)} KiB RSS); ` +
       `engine/sink rate >= 0.8: ${ok(engineRate / sinkRate >= 0.8)} (${(engineRate / sinkRate).toFixed(3)})`,
   );
+  await codecColumn();
 }
 
 try {

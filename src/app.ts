@@ -300,6 +300,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         publicAddress: config.sip.publicAddress,
         policy: config.policy,
         maxCallsPerSecond: config.limits.maxCallsPerSecond,
+        srtp: config.sip.srtp,
       }),
       log,
       `${drachtio.host}:${drachtio.port}`,

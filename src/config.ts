@@ -38,6 +38,11 @@ const schema = z.object({
     tlsCertFile: optionalString,
     tlsKeyFile: optionalString,
     tlsPort: z.coerce.number().int().min(0).max(65535),
+    /**
+     * SDES-keyed SRTP (RFC 4568): `accept` SRTP or plain RTP, `require` SRTP (plain RTP offers get
+     * 488 with a Warning), or `off` (SAVP offers get 488, an a=crypto on RTP/AVP is ignored).
+     */
+    srtp: z.enum(['accept', 'require', 'off']),
   }),
   drachtio: z.object({
     /** When set, the application connects to this external drachtio-server and no edge is started. */
@@ -302,6 +307,7 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
       tlsCertFile: pick(env.SIP_TLS_CERT, f.sip?.tlsCertFile, undefined),
       tlsKeyFile: pick(env.SIP_TLS_KEY, f.sip?.tlsKeyFile, undefined),
       tlsPort: pick(env.SIP_TLS_PORT, f.sip?.tlsPort, 5061),
+      srtp: pick(env.SRS_SRTP, f.sip?.srtp, 'accept'),
     },
     drachtio: {
       host: pick(env.DRACHTIO_HOST, f.drachtio?.host, undefined),

@@ -2,10 +2,13 @@
 //
 // <ports> is a file with one UDP port per line (one per leg), as the engine bound them.
 //
-//   rtpbench send <host> <ports> <legs> <seconds> <pps|max>
+//   rtpbench send <host> <ports> <legs> <seconds> <pps|max> [codec]
 //       One UDP socket sends RTP (PT 0, 160-byte u-law payload, 20 ms) to the first <legs> ports with
 //       sendmmsg: `pps` packets per second per leg spread over 1 ms slots, or
 //       as fast as it can ("max"). Prints JSON: packets sent, errors, CPU seconds.
+//       codec: "pcmu" (default); "g729" (PT 18, two 10-byte frames); "opus:<file>" (PT 111, 20 ms
+//       payloads cycled from <file>: u16 little-endian length + bytes each); "srtp" (PCMU protected
+//       with AES_CM_128_HMAC_SHA1_80 under the key kBenchKey; built with libsrtp2).
 //   rtpbench sink <host> <ports> <legs> <seconds> [basePort]
 //       The bare baseline: binds the listed ports (or, given basePort, the first <legs> free even
 //       ports from there, written to <ports> before "ready") and receives with epoll + recvmmsg, counting
@@ -19,7 +22,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <srtp2/srtp.h>
+
 #include <cerrno>
+#include <fstream>
+#include <iterator>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -52,7 +59,64 @@ sockaddr_in addr(const char* host, int port) {
   return a;
 }
 
-constexpr size_t kPacket = 12 + 160;
+constexpr size_t kPacket = 12 + 160 + SRTP_MAX_TRAILER_LEN;  // room for any payload and an SRTP trailer
+// The fixed master key + salt of the SRTP runs (bench/media.ts gives the engine the same).
+constexpr uint8_t kBenchKey[30] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                                   16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30};
+
+struct Codec {
+  uint8_t pt = 0;
+  uint32_t tsStep = 160;
+  std::vector<std::vector<uint8_t>> payloads;  // cycled; default one 160-byte u-law payload
+  bool srtp = false;
+  std::vector<srtp_t> contexts;  // one per leg (libsrtp looks streams up in a list: one each keeps it O(1))
+};
+
+srtp_t makeProtector() {
+  srtp_policy_t policy;
+  std::memset(&policy, 0, sizeof policy);
+  srtp_crypto_policy_set_rtp_default(&policy.rtp);
+  srtp_crypto_policy_set_rtcp_default(&policy.rtcp);
+  policy.ssrc.type = ssrc_any_outbound;
+  policy.key = const_cast<uint8_t*>(kBenchKey);
+  policy.window_size = 128;
+  srtp_t s = nullptr;
+  return srtp_create(&s, &policy) == srtp_err_status_ok ? s : nullptr;
+}
+
+bool loadCodec(const char* name, Codec* c) {
+  const std::string n = name == nullptr ? "pcmu" : name;
+  if (n == "pcmu" || n == "srtp") {
+    c->payloads.assign(1, std::vector<uint8_t>(160, 0xFF));
+    if (n == "srtp") {
+      if (srtp_init() != srtp_err_status_ok) return false;
+      c->srtp = true;
+    }
+    return true;
+  }
+  if (n == "g729") {
+    // Any 80 bits decode as a G.729 frame, and decoding costs the same whatever they are.
+    c->pt = 18;
+    std::vector<uint8_t> p(20);
+    for (size_t i = 0; i < p.size(); ++i) p[i] = static_cast<uint8_t>(i * 37 + 11);
+    c->payloads.assign(1, p);
+    return true;
+  }
+  if (n.rfind("opus:", 0) == 0) {
+    c->pt = 111;
+    c->tsStep = 960;
+    std::ifstream in(n.substr(5), std::ios::binary);
+    const std::vector<uint8_t> all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (size_t pos = 0; pos + 2 <= all.size();) {
+      const size_t len = all[pos] | (all[pos + 1] << 8);
+      if (pos + 2 + len > all.size() || len > 160) break;
+      c->payloads.emplace_back(all.begin() + static_cast<long>(pos) + 2, all.begin() + static_cast<long>(pos + 2 + len));
+      pos += 2 + len;
+    }
+    return !c->payloads.empty();
+  }
+  return false;
+}
 
 std::vector<int> readPorts(const char* file, int legs) {
   std::vector<int> ports;
@@ -71,7 +135,17 @@ std::vector<int> readPorts(const char* file, int legs) {
   return ports;
 }
 
-int send(const char* host, const std::vector<int>& ports, int legs, double seconds, int pps) {
+int send(const char* host, const std::vector<int>& ports, int legs, double seconds, int pps, const char* codecName) {
+  Codec codec;
+  if (!loadCodec(codecName, &codec)) return std::fprintf(stderr, "bad codec %s\n", codecName), 1;
+  std::vector<size_t> lengths(static_cast<size_t>(legs), kPacket);
+  std::vector<uint32_t> counts(static_cast<size_t>(legs), 0);
+  if (codec.srtp) {
+    for (int i = 0; i < legs; ++i) {
+      codec.contexts.push_back(makeProtector());
+      if (codec.contexts.back() == nullptr) return std::fprintf(stderr, "srtp_create failed\n"), 1;
+    }
+  }
   const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
   if (fd < 0) return std::perror("socket"), 1;
   const int sndbuf = 4 << 20;
@@ -84,7 +158,7 @@ int send(const char* host, const std::vector<int>& ports, int legs, double secon
     to[static_cast<size_t>(i)] = addr(host, ports[static_cast<size_t>(i)]);
     uint8_t* p = &packets[static_cast<size_t>(i) * kPacket];
     p[0] = 0x80;
-    p[1] = 0;
+    p[1] = codec.pt;
     const uint32_t ssrc = 0x10000000u + static_cast<uint32_t>(i);
     p[8] = static_cast<uint8_t>(ssrc >> 24);
     p[9] = static_cast<uint8_t>(ssrc >> 16);
@@ -102,13 +176,18 @@ int send(const char* host, const std::vector<int>& ports, int legs, double secon
     uint8_t* p = &packets[static_cast<size_t>(i) * kPacket];
     const uint16_t s = seq[static_cast<size_t>(i)]++;
     const uint32_t t = ts[static_cast<size_t>(i)];
-    ts[static_cast<size_t>(i)] += 160;
+    ts[static_cast<size_t>(i)] += codec.tsStep;
     p[2] = static_cast<uint8_t>(s >> 8);
     p[3] = static_cast<uint8_t>(s);
     p[4] = static_cast<uint8_t>(t >> 24);
     p[5] = static_cast<uint8_t>(t >> 16);
     p[6] = static_cast<uint8_t>(t >> 8);
     p[7] = static_cast<uint8_t>(t);
+    const std::vector<uint8_t>& payload = codec.payloads[counts[static_cast<size_t>(i)]++ % codec.payloads.size()];
+    std::memcpy(p + 12, payload.data(), payload.size());
+    int len = static_cast<int>(12 + payload.size());
+    if (codec.srtp && srtp_protect(codec.contexts[static_cast<size_t>(i)], p, &len) != srtp_err_status_ok) len = 12;
+    lengths[static_cast<size_t>(i)] = static_cast<size_t>(len);
   };
   // Sends legs [list] in sendmmsg batches; packets that fail (ENOBUFS, EAGAIN) are counted, not retried.
   std::vector<int> list;
@@ -120,7 +199,7 @@ int send(const char* host, const std::vector<int>& ports, int legs, double secon
         const int i = list[off + static_cast<size_t>(k)];
         stamp(i);
         iovs[k].iov_base = &packets[static_cast<size_t>(i) * kPacket];
-        iovs[k].iov_len = kPacket;
+        iovs[k].iov_len = lengths[static_cast<size_t>(i)];
         std::memset(&msgs[k], 0, sizeof msgs[k]);
         msgs[k].msg_hdr.msg_name = &to[static_cast<size_t>(i)];
         msgs[k].msg_hdr.msg_namelen = sizeof(sockaddr_in);
@@ -289,7 +368,8 @@ int main(int argc, char** argv) {
   if (argc >= 7 && std::strcmp(argv[1], "send") == 0) {
     const bool max = std::strcmp(argv[6], "max") == 0;
     const int legs = std::atoi(argv[4]);
-    return send(argv[2], readPorts(argv[3], legs), legs, std::atof(argv[5]), max ? 0 : std::atoi(argv[6]));
+    return send(argv[2], readPorts(argv[3], legs), legs, std::atof(argv[5]), max ? 0 : std::atoi(argv[6]),
+                argc >= 8 ? argv[7] : nullptr);
   }
   if (argc >= 6 && std::strcmp(argv[1], "sink") == 0) {
     const int legs = std::atoi(argv[4]);

@@ -2,6 +2,7 @@
 // build's version string; packets never cross this boundary, only control calls and event batches.
 #include <napi.h>
 
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,12 +34,89 @@ Napi::Error codedError(Napi::Env env, const std::string& code, const std::string
   return e;
 }
 
-srs::PayloadKind kindFromName(Napi::Env env, const std::string& name) {
-  if (name == "PCMU") return srs::PayloadKind::Pcmu;
-  if (name == "PCMA") return srs::PayloadKind::Pcma;
-  if (name == "telephone-event") return srs::PayloadKind::TelephoneEvent;
-  if (name == "CN") return srs::PayloadKind::ComfortNoise;
-  throw Napi::TypeError::New(env, "unknown payload kind '" + name + "'");
+// A payload type's meaning: an old kind name ("PCMU") or { codec, clockRate, channels?, fmtp? }.
+srs::PayloadFormat formatFromValue(Napi::Env env, Napi::Value v) {
+  std::string codec;
+  uint32_t clockRate = 8000;
+  uint32_t channels = 1;
+  std::string fmtp;
+  if (v.IsString()) {
+    codec = v.As<Napi::String>().Utf8Value();
+  } else if (v.IsObject()) {
+    Napi::Object o = v.As<Napi::Object>();
+    codec = o.Get("codec").ToString().Utf8Value();
+    if (o.Get("clockRate").IsNumber()) clockRate = o.Get("clockRate").As<Napi::Number>().Uint32Value();
+    if (o.Get("channels").IsNumber()) channels = o.Get("channels").As<Napi::Number>().Uint32Value();
+    if (o.Get("fmtp").IsString()) fmtp = o.Get("fmtp").As<Napi::String>().Utf8Value();
+  } else {
+    throw Napi::TypeError::New(env, "a payload type maps to a kind name or a { codec, clockRate } object");
+  }
+  srs::PayloadFormat f;
+  std::string error;
+  if (!srs::parsePayloadFormat(codec, clockRate, channels, fmtp, &f, &error)) throw Napi::TypeError::New(env, error);
+  return f;
+}
+
+srs::PayloadTable parsePayloadTable(Napi::Env env, Napi::Object pts) {
+  srs::PayloadTable table{};
+  Napi::Array keys = pts.GetPropertyNames();
+  for (uint32_t k = 0; k < keys.Length(); ++k) {
+    const std::string key = keys.Get(k).ToString().Utf8Value();
+    const int pt = std::atoi(key.c_str());
+    if (pt < 0 || pt > 127 || std::to_string(pt) != key) {
+      throw Napi::RangeError::New(env, "payload type must be 0..127, got '" + key + "'");
+    }
+    table[static_cast<size_t>(pt)] = formatFromValue(env, pts.Get(key));
+  }
+  return table;
+}
+
+// { suite, keySalt: Buffer, mki?: { value, length }, unencryptedSrtp?, unencryptedSrtcp?,
+// unauthenticatedSrtp? } -> SrtpConfig. Error messages never carry key bytes.
+std::shared_ptr<srs::SrtpConfig> parseSrtp(Napi::Env env, Napi::Value v) {
+  if (!v.IsObject()) throw Napi::TypeError::New(env, "srtp must be an object");
+  Napi::Object o = v.As<Napi::Object>();
+  auto c = std::make_shared<srs::SrtpConfig>();
+  if (!srs::parseSrtpSuite(o.Get("suite").ToString().Utf8Value(), &c->suite)) {
+    throw Napi::RangeError::New(env, "unknown SRTP suite");
+  }
+  Napi::Value key = o.Get("keySalt");
+  if (!key.IsBuffer()) throw Napi::TypeError::New(env, "srtp.keySalt must be a Buffer");
+  Napi::Buffer<uint8_t> b = key.As<Napi::Buffer<uint8_t>>();
+  if (b.Length() != srs::srtpKeySaltLength(c->suite)) {
+    throw Napi::RangeError::New(env, "srtp.keySalt has the wrong length for the suite");
+  }
+  std::memcpy(c->keySalt.data(), b.Data(), b.Length());
+  c->keySaltLength = b.Length();
+  Napi::Value mki = o.Get("mki");
+  if (mki.IsObject()) {
+    Napi::Object m = mki.As<Napi::Object>();
+    const int64_t length = m.Get("length").ToNumber().Int64Value();
+    const int64_t value = m.Get("value").ToNumber().Int64Value();
+    if (length < 1 || length > 4 || value < 0 || value >= (int64_t{1} << (8 * length))) {
+      c->wipe();
+      throw Napi::RangeError::New(env, "srtp.mki must have a length of 1..4 bytes and a value that fits");
+    }
+    c->hasMki = true;
+    c->mki = static_cast<uint32_t>(value);
+    c->mkiLength = static_cast<uint8_t>(length);
+  }
+  c->unencryptedSrtp = o.Get("unencryptedSrtp").ToBoolean().Value();
+  c->unencryptedSrtcp = o.Get("unencryptedSrtcp").ToBoolean().Value();
+  c->unauthenticatedSrtp = o.Get("unauthenticatedSrtp").ToBoolean().Value();
+  return c;
+}
+
+Napi::Array codecNames(Napi::Env env, uint32_t seen) {
+  Napi::Array a = Napi::Array::New(env);
+  uint32_t n = 0;
+  for (int k = 1; k < srs::kPayloadKindCount; ++k) {
+    const auto kind = static_cast<srs::PayloadKind>(k);
+    if ((seen & (1u << k)) != 0 && kind != srs::PayloadKind::TelephoneEvent && kind != srs::PayloadKind::ComfortNoise) {
+      a.Set(n++, srs::payloadKindName(kind));
+    }
+  }
+  return a;
 }
 
 class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
@@ -54,6 +132,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod<&EngineWrap::SessionStats>("sessionStats"),
                            InstanceMethod<&EngineWrap::SetPaused>("setPaused"),
                            InstanceMethod<&EngineWrap::SetWatched>("setWatched"),
+                           InstanceMethod<&EngineWrap::Rekey>("rekey"),
                            InstanceMethod<&EngineWrap::AddLegs>("addLegs"),
                            InstanceMethod<&EngineWrap::RemoveLegs>("removeLegs"),
                            InstanceMethod<&EngineWrap::ActiveSessions>("activeSessions"),
@@ -210,6 +289,10 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       lo.Set("packetsPaused", static_cast<double>(c.paused));
       lo.Set("rtcpPackets", static_cast<double>(c.rtcp));
       lo.Set("jitterMs", static_cast<double>(c.jitterQ4) / 16.0 * 1000.0 / srs::kSampleRate);
+      lo.Set("srtpAuthFailures", static_cast<double>(c.srtpAuthFailures));
+      lo.Set("srtpReplayDrops", static_cast<double>(c.srtpReplayDrops));
+      lo.Set("packetsUndecodable", static_cast<double>(c.undecodable));
+      lo.Set("codecs", codecNames(env, c.codecsSeen));
       lo.Set("dtmf", dtmfToJs(env, c));
       legs.Set(static_cast<uint32_t>(i), lo);
     }
@@ -233,18 +316,10 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       const int64_t port = leg.Get("port").As<Napi::Number>().Int64Value();
       if (port < 1 || port > 65535) throw Napi::RangeError::New(env, "port out of range");
       lc.port = static_cast<uint16_t>(port);
-      lc.payloadKinds.fill(srs::PayloadKind::None);
-      Napi::Object pts = leg.Get("payloadTypes").As<Napi::Object>();
-      Napi::Array keys = pts.GetPropertyNames();
-      for (uint32_t k = 0; k < keys.Length(); ++k) {
-        const std::string key = keys.Get(k).ToString().Utf8Value();
-        const int pt = std::atoi(key.c_str());
-        if (pt < 0 || pt > 127 || std::to_string(pt) != key) {
-          throw Napi::RangeError::New(env, "payload type must be 0..127, got '" + key + "'");
-        }
-        lc.payloadKinds[static_cast<size_t>(pt)] = kindFromName(env, pts.Get(key).ToString().Utf8Value());
-      }
-      out.push_back(lc);
+      lc.payloadKinds = parsePayloadTable(env, leg.Get("payloadTypes").As<Napi::Object>());
+      Napi::Value srtp = leg.Get("srtp");
+      if (!srtp.IsUndefined() && !srtp.IsNull()) lc.srtp = parseSrtp(env, srtp);
+      out.push_back(std::move(lc));
     }
     return out;
   }
@@ -259,6 +334,23 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       throw codedError(env, error.code, error.message, error.port);
     }
     return env.Undefined();
+  }
+
+  // rekey(recordingId, legId, srtp | null) -> boolean (false: no such session or leg)
+  Napi::Value Rekey(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (closed_) return Napi::Boolean::New(env, false);
+    if (info.Length() < 3 || !info[0].IsString() || !info[1].IsString()) {
+      throw Napi::TypeError::New(env, "rekey(recordingId, legId, srtp)");
+    }
+    std::shared_ptr<srs::SrtpConfig> config;
+    if (!info[2].IsNull() && !info[2].IsUndefined()) config = parseSrtp(env, info[2]);
+    srs::EngineError error;
+    const bool ok = engine_->rekey(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(),
+                                   config.get(), &error);
+    if (config) config->wipe();
+    if (!ok && error.code == "ERR_SRTP") throw codedError(env, error.code, error.message);
+    return Napi::Boolean::New(env, ok);
   }
 
   // removeLegs(recordingId, legIds: string[]) -> boolean (false: no such session)
@@ -595,16 +687,7 @@ Napi::Value SimulateLeg(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(env, "simulateLeg(spoolPath, payloadTypes, ops)");
   }
   const std::string path = info[0].As<Napi::String>().Utf8Value();
-  std::array<srs::PayloadKind, 128> kinds;
-  kinds.fill(srs::PayloadKind::None);
-  Napi::Object pts = info[1].As<Napi::Object>();
-  Napi::Array keys = pts.GetPropertyNames();
-  for (uint32_t k = 0; k < keys.Length(); ++k) {
-    const std::string key = keys.Get(k).ToString().Utf8Value();
-    const int pt = std::atoi(key.c_str());
-    if (pt < 0 || pt > 127) throw Napi::RangeError::New(env, "payload type must be 0..127");
-    kinds[static_cast<size_t>(pt)] = kindFromName(env, pts.Get(key).ToString().Utf8Value());
-  }
+  const srs::PayloadTable kinds = parsePayloadTable(env, info[1].As<Napi::Object>());
   if (int err = srs::createSpoolFile(path)) throw codedError(env, "ERRNO", "cannot create spool: " + std::to_string(err));
   auto leg = std::make_unique<srs::LegReceiver>(kinds);
   std::vector<srs::LegEvent> events;
@@ -623,7 +706,8 @@ Napi::Value SimulateLeg(const Napi::CallbackInfo& info) {
     Napi::Value data = op.Get("data");
     if (data.IsBuffer()) {
       Napi::Buffer<uint8_t> b = data.As<Napi::Buffer<uint8_t>>();
-      leg->onDatagram(b.Data(), b.Length(), at, events);
+      std::vector<uint8_t> copy(b.Data(), b.Data() + b.Length());  // the receiver works in place
+      leg->onDatagram(copy.data(), copy.size(), at, events);
     } else if (op.Has("pause") && op.Get("pause").ToBoolean().Value()) {
       leg->pause(at, events);
     } else if (op.Has("resume") && op.Get("resume").ToBoolean().Value()) {
@@ -644,6 +728,8 @@ Napi::Value SimulateLeg(const Napi::CallbackInfo& info) {
   o.Set("packetsIgnored", static_cast<double>(c.ignored));
   o.Set("reanchors", static_cast<double>(c.reanchors));
   o.Set("packetsPaused", static_cast<double>(c.paused));
+  o.Set("packetsUndecodable", static_cast<double>(c.undecodable));
+  o.Set("codecs", codecNames(env, c.codecsSeen));
   o.Set("jitterQ4", static_cast<double>(c.jitterQ4));
   Napi::Array ssrcs = Napi::Array::New(env, c.ssrcs.size());
   for (size_t j = 0; j < c.ssrcs.size(); ++j) ssrcs.Set(static_cast<uint32_t>(j), static_cast<double>(c.ssrcs[j]));
@@ -680,7 +766,26 @@ Napi::Value SimulateLeg(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// Test-only: depacketizeAmr(payload: Buffer, wideband, octetAlign) -> { frames: Buffer, count } | null
+// (the parity tests compare it with src/media/reference/amr.ts).
+Napi::Value DepacketizeAmr(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsBuffer()) throw Napi::TypeError::New(env, "depacketizeAmr(payload, wideband, octetAlign)");
+  Napi::Buffer<uint8_t> b = info[0].As<Napi::Buffer<uint8_t>>();
+  std::vector<uint8_t> frames;
+  size_t count = 0;
+  if (!srs::depacketizeAmr(b.Data(), b.Length(), info[1].ToBoolean().Value(), info[2].ToBoolean().Value(), &frames,
+                           &count)) {
+    return env.Null();
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("frames", Napi::Buffer<uint8_t>::Copy(env, frames.data(), frames.size()));
+  o.Set("count", static_cast<double>(count));
+  return o;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("depacketizeAmr", Napi::Function::New(env, DepacketizeAmr, "depacketizeAmr"));
   exports.Set("simulateLeg", Napi::Function::New(env, SimulateLeg, "simulateLeg"));
   exports.Set("Engine", EngineWrap::Init(env));
   exports.Set("mix", Napi::Function::New(env, Mix, "mix"));

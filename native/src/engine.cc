@@ -190,6 +190,15 @@ bool Engine::addLegsLocked(Session& session, const std::vector<LegConfig>& legs,
   parseBindAddress(bindAddress_, &addr);
   for (const LegConfig& lc : legs) {
     auto leg = std::make_unique<Leg>(lc.payloadKinds);
+    if (lc.srtp) {
+      std::string why;
+      std::unique_ptr<SrtpReceiver> srtp = SrtpReceiver::create(*lc.srtp, &why);  // wipes the key
+      if (!srtp) {
+        session.legs.push_back(std::move(leg));
+        return fail({"ERR_SRTP", "leg '" + lc.legId + "': " + why, 0});
+      }
+      leg->receiver.setSrtp(std::move(srtp));
+    }
     leg->session = &session;
     leg->legId = lc.legId;
     leg->spoolPath = std::make_shared<const std::string>(session.spoolDir + "/" + lc.legId + ".spool");
@@ -336,7 +345,7 @@ void Engine::receive(Leg& leg, int64_t maxRounds, StagedWrites& out) {
         leg.receiver.onDatagram(nullptr, 0, arrival, legEvents);  // counted as ignored
         continue;
       }
-      leg.receiver.onDatagram(static_cast<const uint8_t*>(iovs[i].iov_base), msgs[i].msg_len, arrival, legEvents);
+      leg.receiver.onDatagram(static_cast<uint8_t*>(iovs[i].iov_base), msgs[i].msg_len, arrival, legEvents);
     }
     if (n < kRecvBatch) break;
   }
@@ -345,14 +354,52 @@ void Engine::receive(Leg& leg, int64_t maxRounds, StagedWrites& out) {
 }
 
 void Engine::drainRtcp(Leg& leg) {
-  // RTCP is only counted: the recording needs none of it, but an undrained socket would fill up.
+  // RTCP is only counted (SRTCP authenticated first): the recording needs none of it, but an
+  // undrained socket would fill up.
   for (int round = 0; round < 4; ++round) {
     for (auto& m : recvMsgs_) m.msg_hdr.msg_controllen = kCtrlSize;
     const int n = ::recvmmsg(leg.rtcpFd, recvMsgs_.data(), kRecvBatch, MSG_DONTWAIT, nullptr);
     if (n <= 0) break;
-    leg.receiver.countRtcp(static_cast<uint64_t>(n));
+    if (leg.receiver.srtp() == nullptr) {
+      leg.receiver.countRtcp(static_cast<uint64_t>(n));
+    } else {
+      for (int i = 0; i < n; ++i) {
+        if (recvMsgs_[i].msg_hdr.msg_flags & MSG_TRUNC) continue;
+        leg.receiver.onRtcp(static_cast<uint8_t*>(recvIovs_[i].iov_base), recvMsgs_[i].msg_len);
+      }
+    }
     if (n < kRecvBatch) break;
   }
+}
+
+bool Engine::rekey(const std::string& recordingId, const std::string& legId, SrtpConfig* config,
+                   EngineError* error) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sessions_.find(recordingId);
+  if (it == sessions_.end()) {
+    if (config != nullptr) config->wipe();
+    *error = {"ERR_NO_SESSION", "no open session for recording " + recordingId, 0};
+    return false;
+  }
+  for (auto& leg : it->second->legs) {
+    if (leg->legId != legId || leg->fd < 0) continue;
+    // What is already queued in the socket was sent before the new key: it goes through first.
+    StagedWrites staged;
+    if (config != nullptr || leg->receiver.srtp() != nullptr) receive(*leg, 64, staged);
+    if (!staged.empty()) {
+      std::lock_guard<std::mutex> io(ioMu_);
+      writeStaged(staged, nullptr);
+    }
+    std::string why;
+    if (!leg->receiver.rekey(config, &why)) {
+      *error = {"ERR_SRTP", "leg '" + legId + "': " + why, 0};
+      return false;
+    }
+    return true;
+  }
+  if (config != nullptr) config->wipe();
+  *error = {"ERR_NO_LEG", "no open leg '" + legId + "' in recording " + recordingId, 0};
+  return false;
 }
 
 void Engine::collect(Leg& leg, std::vector<LegEvent>& legEvents) {
@@ -534,6 +581,7 @@ void Engine::closeLegLocked(Leg& leg, StagedWrites& out, std::vector<LegEvent>& 
     leg.rtcpFd = -1;
   }
   leg.receiver.finish(legEvents);
+  leg.receiver.releaseResources();  // decoders and SRTP keys go with the socket (a removed leg too)
   collect(leg, legEvents);
   stageLeg(leg, out);
 }
@@ -660,7 +708,17 @@ bool Engine::setPaused(const std::string& recordingId, const std::vector<std::st
       }
       leg->receiver.pause(now, legEvents);
     } else {
-      // Datagrams that arrived while paused were drained and counted by the worker, not recorded.
+      // Datagrams that arrived while paused are counted and dropped, those still queued in the
+      // socket too (the worker lets datagrams gather for up to kCoalesceMs): drained here while the
+      // leg is still paused, or they would be recorded at their arrival, before the resume.
+      if (leg->receiver.paused()) {
+        StagedWrites staged;
+        receive(*leg, 64, staged);
+        if (!staged.empty()) {
+          std::lock_guard<std::mutex> io(ioMu_);
+          writeStaged(staged, nullptr);
+        }
+      }
       leg->receiver.resume(now, legEvents);
     }
     collect(*leg, legEvents);

@@ -40,7 +40,10 @@ namespace srs {
 struct LegConfig {
   std::string legId;
   uint16_t port = 0;
-  std::array<PayloadKind, 128> payloadKinds{};
+  PayloadTable payloadKinds{};
+  // SRTP parameters (nullptr: plain RTP). Shared by copies of the config, so the one wipe when the
+  // leg's SRTP context is made clears every copy of the key.
+  std::shared_ptr<SrtpConfig> srtp;
 };
 
 struct SessionConfig {
@@ -145,6 +148,10 @@ class Engine {
   size_t activeSessions();
   // Live tap on or off for a session (only watched sessions pay for copying their audio out).
   bool setWatched(const std::string& recordingId, bool watched);
+  // A leg's new SRTP key from a re-INVITE (nullptr: plain RTP from now on), applied to packets from
+  // now on without a gap; `config` is wiped. False with `error` set for an unknown session or leg
+  // (code ERR_NO_SESSION / ERR_NO_LEG) or a key libsrtp refuses.
+  bool rekey(const std::string& recordingId, const std::string& legId, SrtpConfig* config, EngineError* error);
   // Stops the worker, closes every session (spools flushed) and hands the last events to the sink on
   // the calling thread. Safe to call twice.
   void close();
@@ -162,7 +169,7 @@ class Engine {
     uint64_t spoolErrors = 0;
     int lastSpoolError = 0;
     bool created = false;  // its spool file is created by the first staged write
-    explicit Leg(const std::array<PayloadKind, 128>& kinds) : receiver(kinds) {}
+    explicit Leg(const PayloadTable& kinds) : receiver(kinds) {}
   };
   struct Session {
     std::string recordingId;

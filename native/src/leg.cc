@@ -14,12 +14,50 @@ char dtmfDigit(uint8_t event) {
 }
 }  // namespace
 
-LegReceiver::LegReceiver(const std::array<PayloadKind, 128>& payloadKinds) : kinds_(payloadKinds) {
-  history_.fill(-1);
+LegReceiver::LegReceiver(const PayloadTable& payloadFormats) : formats_(payloadFormats) { history_.fill(-1); }
+
+LegReceiver::~LegReceiver() = default;
+
+bool LegReceiver::rekey(SrtpConfig* config, std::string* error) {
+  if (config == nullptr) {
+    if (srtp_ && !srtp_->plain()) srtp_ = SrtpReceiver::plainAfter(std::move(srtp_));
+    return true;
+  }
+  if (!srtp_) {
+    std::unique_ptr<SrtpReceiver> r = SrtpReceiver::create(*config, error);
+    if (!r) return false;
+    srtp_ = std::move(r);
+    return true;
+  }
+  return srtp_->rekey(*config, ssrc_, error);
 }
 
-void LegReceiver::onDatagram(const uint8_t* data, size_t length, int64_t arrival,
-                             std::vector<LegEvent>& events) {
+void LegReceiver::onRtcp(uint8_t* data, size_t length) {
+  if (srtp_ && !srtp_->plain()) {
+    switch (srtp_->unprotectRtcp(data, &length)) {
+      case SrtpReceiver::Result::Ok: break;
+      case SrtpReceiver::Result::Replay: ++counters_.srtpReplayDrops; return;
+      // Anything else did not authenticate (a malformed trailer included).
+      case SrtpReceiver::Result::AuthFailure:
+      case SrtpReceiver::Result::Malformed: ++counters_.srtpAuthFailures; return;
+    }
+  }
+  ++counters_.rtcp;
+}
+
+void LegReceiver::onDatagram(uint8_t* data, size_t length, int64_t arrival, std::vector<LegEvent>& events) {
+  if (srtp_ && data != nullptr) {
+    // RTCP multiplexed on the RTP port (RFC 5761) is not SRTP: counted as ignored below.
+    const bool rtcpMux = length >= 2 && (data[1] & 0x7F) >= 64 && (data[1] & 0x7F) <= 95;
+    if (!rtcpMux) {
+      switch (srtp_->unprotectRtp(data, &length)) {
+        case SrtpReceiver::Result::Ok: break;
+        case SrtpReceiver::Result::AuthFailure: ++counters_.srtpAuthFailures; return;
+        case SrtpReceiver::Result::Replay: ++counters_.srtpReplayDrops; return;
+        case SrtpReceiver::Result::Malformed: ++counters_.ignored; return;
+      }
+    }
+  }
   RtpPacket p;
   if (parseRtp(data, length, &p) != RtpParseResult::Ok) {
     ++counters_.ignored;
@@ -69,10 +107,14 @@ void LegReceiver::onDatagram(const uint8_t* data, size_t length, int64_t arrival
   seen = ext;
   ++counters_.received;
 
-  const PayloadKind kind = kinds_[p.payloadType & 0x7F];
-  if (kind == PayloadKind::Pcmu || kind == PayloadKind::Pcma) {
-    // RFC 3550 A.8, in arrival order; arrival and timestamps are both 8 kHz samples here.
-    const uint32_t transit = static_cast<uint32_t>(arrival) - p.timestamp;
+  const PayloadFormat& format = formats_[p.payloadType & 0x7F];
+  const PayloadKind kind = format.kind;
+  if (kind != PayloadKind::None && kind != PayloadKind::TelephoneEvent && kind != PayloadKind::ComfortNoise) {
+    // RFC 3550 A.8, in arrival order, in 8 kHz samples (timestamps of other clocks scaled to it).
+    const uint32_t ts8k = format.clockRate == kSampleRate
+                              ? p.timestamp
+                              : static_cast<uint32_t>(static_cast<uint64_t>(p.timestamp) * kSampleRate / format.clockRate);
+    const uint32_t transit = static_cast<uint32_t>(arrival) - ts8k;
     if (haveTransit_) {
       const int32_t d = static_cast<int32_t>(transit - lastTransit_);
       const uint64_t ad = d < 0 ? static_cast<uint64_t>(-static_cast<int64_t>(d)) : static_cast<uint64_t>(d);
@@ -151,6 +193,13 @@ void LegReceiver::finish(std::vector<LegEvent>& events) {
   endPendingDtmf(events);
 }
 
+void LegReceiver::releaseResources() {
+  srtp_.reset();
+  decoders_.clear();
+  decoders_.shrink_to_fit();
+  std::vector<int16_t>().swap(pcm_);
+}
+
 void LegReceiver::switchSsrc(uint32_t ssrc, int64_t arrival, std::vector<LegEvent>& events) {
   if (haveSsrc_) {
     releaseAll(events);
@@ -194,11 +243,13 @@ void LegReceiver::resume(int64_t now, std::vector<LegEvent>& events) {
 
 void LegReceiver::play(uint8_t pt, uint32_t timestamp, const uint8_t* payload, size_t length, int64_t arrival,
                        bool late, std::vector<LegEvent>& events) {
-  const PayloadKind kind = kinds_[pt & 0x7F];
+  const PayloadFormat& format = formats_[pt & 0x7F];
+  const PayloadKind kind = format.kind;
   if (kind == PayloadKind::None) {
     ++counters_.ignored;
     return;
   }
+  const bool audio = kind != PayloadKind::TelephoneEvent;
   int64_t extTs;
   if (!haveTs_) {
     haveTs_ = true;
@@ -213,9 +264,25 @@ void LegReceiver::play(uint8_t pt, uint32_t timestamp, const uint8_t* payload, s
     anchored_ = true;
     anchorExtTs_ = extTs;
     anchorPosition_ = arrival;
+    anchorRate_ = format.clockRate;
+  } else if (audio && format.clockRate != anchorRate_) {
+    // A payload type of another clock rate (RFC 3551 lets a sender switch): its timestamps do not
+    // continue the old clock's, so the new anchor is where the audio so far ends, or the arrival
+    // time when that is far off.
+    const bool near = audioEnd_ >= 0 && audioEnd_ <= arrival + kMaxSkewSamples && audioEnd_ >= arrival - kMaxSkewSamples;
+    anchorExtTs_ = extTs;
+    anchorPosition_ = near ? audioEnd_ : arrival;
+    anchorRate_ = format.clockRate;
   }
-  int64_t position = anchorPosition_ + (extTs - anchorExtTs_);
-  const bool audio = kind != PayloadKind::TelephoneEvent;
+  int64_t position;
+  if (format.clockRate == anchorRate_) {
+    const int64_t delta = extTs - anchorExtTs_;
+    position = anchorRate_ == kSampleRate ? anchorPosition_ + delta
+                                          : anchorPosition_ + delta * static_cast<int64_t>(kSampleRate) /
+                                                                  static_cast<int64_t>(anchorRate_);
+  } else {
+    position = arrival;  // a telephone-event on a clock unlike the audio's: placed by arrival
+  }
   if (audio && !late && (position > arrival + kMaxSkewSamples || position < arrival - kMaxSkewSamples)) {
     // The RTP clock no longer matches the wall clock (a sender that kept its timestamps through a
     // hold, or jumped them): trust arrival time rather than overwrite or leave a long gap.
@@ -224,26 +291,64 @@ void LegReceiver::play(uint8_t pt, uint32_t timestamp, const uint8_t* payload, s
     anchorPosition_ = arrival;
     position = arrival;
   }
+  counters_.codecsSeen |= 1u << static_cast<unsigned>(kind);
   switch (kind) {
     case PayloadKind::Pcmu:
       spool_.append(position, payload, length);
+      audioEnd_ = position + static_cast<int64_t>(length);
       break;
     case PayloadKind::Pcma:
       spool_.appendConverted(position, length, [payload](size_t i) { return alawToUlaw(payload[i]); });
+      audioEnd_ = position + static_cast<int64_t>(length);
       break;
     case PayloadKind::ComfortNoise:
       // Comfort noise (RFC 3389) is recorded as silence, which is what a gap in the spool means.
       break;
     case PayloadKind::TelephoneEvent:
-      telephoneEvent(timestamp, position, payload, length, events);
+      telephoneEvent(timestamp, position, payload, length, format.clockRate, events);
       break;
     case PayloadKind::None:
+      break;
+    default:
+      playDecoded(pt, position, payload, length);
       break;
   }
 }
 
+Decoder* LegReceiver::decoder(uint8_t pt) {
+  for (auto& d : decoders_) {
+    if (d.first == pt) return d.second.get();
+  }
+  std::unique_ptr<Decoder> d = Decoder::create(formats_[pt & 0x7F]);
+  if (!d) return nullptr;
+  decoders_.emplace_back(pt, std::move(d));
+  return decoders_.back().second.get();
+}
+
+void LegReceiver::playDecoded(uint8_t pt, int64_t position, const uint8_t* payload, size_t length) {
+  Decoder* d = decoder(pt);
+  if (d == nullptr) {
+    ++counters_.undecodable;
+    return;
+  }
+  // A packet that continues the decoder's stream (within a sample of rounding) goes on where the
+  // resampled audio ends; anything else (loss, reordering, a switch back) starts afresh at its place.
+  if (d->nextInput == INT64_MIN || position > d->nextInput + 1 || position < d->nextInput - 1) {
+    d->discontinuity();
+    d->nextOutput = position;
+  }
+  pcm_.clear();
+  int64_t duration = 0;
+  if (!d->decode(payload, length, &pcm_, &duration)) ++counters_.undecodable;
+  const int16_t* pcm = pcm_.data();
+  spool_.appendConverted(d->nextOutput, pcm_.size(), [pcm](size_t i) { return linearToUlaw(pcm[i]); });
+  d->nextOutput += static_cast<int64_t>(pcm_.size());
+  d->nextInput = position + duration;
+  if (duration > 0) audioEnd_ = position + duration;
+}
+
 void LegReceiver::telephoneEvent(uint32_t timestamp, int64_t position, const uint8_t* payload, size_t length,
-                                 std::vector<LegEvent>& events) {
+                                 uint32_t clockRate, std::vector<LegEvent>& events) {
   // RFC 4733 section 2.3: event (8 bits), E, R, volume (6 bits), duration (16 bits).
   if (length < 4) {
     ++counters_.ignored;
@@ -255,7 +360,9 @@ void LegReceiver::telephoneEvent(uint32_t timestamp, int64_t position, const uin
     return;
   }
   const bool end = (payload[1] & 0x80) != 0;
-  const int64_t duration = (payload[2] << 8) | payload[3];
+  // The duration counts ticks of the event's own clock (RFC 4733 section 2.5.1.1): 8 kHz samples here.
+  int64_t duration = (payload[2] << 8) | payload[3];
+  if (clockRate != kSampleRate) duration = duration * kSampleRate / clockRate;
   if (!dtmfActive_ || timestamp != dtmfTs_) {
     endPendingDtmf(events);
     dtmfActive_ = true;

@@ -7,14 +7,17 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
+#include "codec.h"
 #include "rtp.h"
 #include "spool.h"
+#include "srtp.h"
 
 namespace srs {
-
-enum class PayloadKind : uint8_t { None = 0, Pcmu, Pcma, TelephoneEvent, ComfortNoise };
 
 struct LegEvent {
   enum class Type { FirstPacket, SsrcChange, Dtmf, Pause, Resume } type;
@@ -33,6 +36,10 @@ struct LegCounters {
   uint64_t reanchors = 0;  // timestamp jumps that made the leg re-anchor on arrival time
   uint64_t paused = 0;     // datagrams that arrived while the leg was paused (not recorded)
   uint64_t rtcp = 0;       // RTCP datagrams drained from port+1 (counted by the engine)
+  uint64_t srtpAuthFailures = 0;  // SRTP/SRTCP packets that failed authentication (dropped)
+  uint64_t srtpReplayDrops = 0;   // SRTP packets dropped by replay protection
+  uint64_t undecodable = 0;       // payloads of a known codec that the decoder rejected
+  uint32_t codecsSeen = 0;        // bit (1 << PayloadKind) for each kind played
   int64_t firstPacketAt = -1;
   // RFC 3550 appendix A.8 interarrival jitter of the audio packets, in 1/16 samples (J * 16).
   uint64_t jitterQ4 = 0;
@@ -55,13 +62,26 @@ class LegReceiver {
   static constexpr int64_t kMaxMisorder = 1000;
   static constexpr size_t kHistory = 1024;                // recent sequence numbers kept for duplicates
 
-  explicit LegReceiver(const std::array<PayloadKind, 128>& payloadKinds);
+  explicit LegReceiver(const PayloadTable& payloadFormats);
+  ~LegReceiver();
 
-  void onDatagram(const uint8_t* data, size_t length, int64_t arrival, std::vector<LegEvent>& events);
+  // `data` is decrypted in place when the leg has SRTP.
+  void onDatagram(uint8_t* data, size_t length, int64_t arrival, std::vector<LegEvent>& events);
+  // SRTP for this leg (nullptr: plain RTP), e.g. from the session's a=crypto.
+  void setSrtp(std::unique_ptr<SrtpReceiver> srtp) { srtp_ = std::move(srtp); }
+  SrtpReceiver* srtp() { return srtp_.get(); }
+  // A re-INVITE's new key (or none: plain from now on), without a gap: packets of the old key still
+  // in flight are decrypted with it. False (nothing changed) when the key is refused.
+  bool rekey(SrtpConfig* config, std::string* error);
+  // SRTCP/RTCP from port+1: authenticated (when the leg has SRTP) and counted.
+  void onRtcp(uint8_t* data, size_t length);
   // Releases packets held too long behind a gap (call a few times a second).
   void tick(int64_t now, std::vector<LegEvent>& events);
   // Releases everything held (end of the session).
   void finish(std::vector<LegEvent>& events);
+  // After finish, when the leg's socket is closed: frees the decoders and the SRTP contexts (libsrtp
+  // zeroes their key material), keeping the counters.
+  void releaseResources();
   // A paused leg (SIPREC pause, a=inactive) records nothing: what is held is released, datagrams that
   // still arrive are counted and dropped, and the file holds silence until resume. After resume the
   // stream is taken up as a new one (sequence and timeline re-anchored on the next packet), since a
@@ -72,6 +92,8 @@ class LegReceiver {
 
   SpoolBuffer& spool() { return spool_; }
   void countRtcp(uint64_t n) { counters_.rtcp += n; }
+  // Bytes of decoder state this leg holds now (for the memory figures).
+  size_t decoderCount() const { return decoders_.size(); }
   const LegCounters& counters() const { return counters_; }
 
  private:
@@ -90,12 +112,19 @@ class LegReceiver {
   void play(uint8_t pt, uint32_t timestamp, const uint8_t* payload, size_t length, int64_t arrival, bool late,
             std::vector<LegEvent>& events);
   void telephoneEvent(uint32_t timestamp, int64_t position, const uint8_t* payload, size_t length,
-                      std::vector<LegEvent>& events);
+                      uint32_t clockRate, std::vector<LegEvent>& events);
   void endPendingDtmf(std::vector<LegEvent>& events);
   void reportDtmf(std::vector<LegEvent>& events);
 
-  std::array<PayloadKind, 128> kinds_;
+  Decoder* decoder(uint8_t pt);
+  void playDecoded(uint8_t pt, int64_t position, const uint8_t* payload, size_t length);
+
+  PayloadTable formats_;
   LegCounters counters_;
+  std::unique_ptr<SrtpReceiver> srtp_;
+  // Decoders by payload type, made on first use (a G.711 leg has none).
+  std::vector<std::pair<uint8_t, std::unique_ptr<Decoder>>> decoders_;
+  std::vector<int16_t> pcm_;  // decoded 8 kHz samples of the current packet
   SpoolBuffer spool_;
 
   // SSRC and sequence state (reset on a new SSRC).
@@ -116,6 +145,8 @@ class LegReceiver {
   bool anchored_ = false;
   int64_t anchorExtTs_ = 0;
   int64_t anchorPosition_ = 0;
+  uint32_t anchorRate_ = 8000;  // clock rate of the payload type the anchor was taken on
+  int64_t audioEnd_ = -1;       // timeline position just after the last audio played
 
   // Jitter (RFC 3550 A.8): relative transit time of the previous audio packet of this SSRC.
   bool haveTransit_ = false;

@@ -1,6 +1,7 @@
 // Stress and fuzz test of the engine core, meant to run under AddressSanitizer and UBSan
-// (scripts/test-native-asan.sh). It opens and closes thousands of sessions while RTP flows, mixes
-// some of them, and feeds the RTP parser and leg receiver random and mutated datagrams.
+// (scripts/test-native-asan.sh). It opens and closes thousands of sessions while RTP (and SRTP)
+// flows, mixes some of them, and feeds the RTP parser, the SRTP layer, the AMR depacketizer and the
+// codec decoders random and mutated datagrams.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -19,11 +20,15 @@
 #include <thread>
 #include <vector>
 
+#include <srtp2/srtp.h>
+
+#include "codec.h"
 #include "engine.h"
 #include "g711.h"
 #include "leg.h"
 #include "mixer.h"
 #include "rtp.h"
+#include "srtp.h"
 
 namespace {
 
@@ -83,7 +88,7 @@ void checkMemoryMix(const std::string& spoolDir, const std::string& wavPath, con
 
 void fuzzReceiver() {
   std::mt19937 rng(1234);
-  std::array<srs::PayloadKind, 128> kinds{};
+  srs::PayloadTable kinds{};
   kinds[0] = srs::PayloadKind::Pcmu;
   kinds[8] = srs::PayloadKind::Pcma;
   kinds[101] = srs::PayloadKind::TelephoneEvent;
@@ -119,6 +124,157 @@ void fuzzReceiver() {
   CHECK(rx.counters().received > 0);
 }
 
+// A sender's libsrtp context (outbound, any SSRC) for the suite and key.
+srtp_t protector(srs::SrtpSuite suite, const uint8_t* key) {
+  srtp_policy_t policy;
+  std::memset(&policy, 0, sizeof policy);
+  if (suite == srs::SrtpSuite::AeadAes128Gcm) {
+    srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtp);
+    srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtcp);
+  } else {
+    srtp_crypto_policy_set_rtp_default(&policy.rtp);
+    srtp_crypto_policy_set_rtcp_default(&policy.rtcp);
+  }
+  policy.ssrc.type = ssrc_any_outbound;
+  policy.key = const_cast<uint8_t*>(key);
+  policy.window_size = 128;
+  srtp_t s = nullptr;
+  CHECK(srtp_create(&s, &policy) == srtp_err_status_ok);
+  return s;
+}
+
+std::vector<uint8_t> protect(srtp_t s, std::vector<uint8_t> p) {
+  int len = static_cast<int>(p.size());
+  p.resize(p.size() + SRTP_MAX_TRAILER_LEN);
+  CHECK(srtp_protect(s, p.data(), &len) == srtp_err_status_ok);
+  p.resize(static_cast<size_t>(len));
+  return p;
+}
+
+std::shared_ptr<srs::SrtpConfig> srtpConfig(srs::SrtpSuite suite, const uint8_t* key) {
+  auto c = std::make_shared<srs::SrtpConfig>();
+  c->suite = suite;
+  c->keySaltLength = srs::srtpKeySaltLength(suite);
+  std::memcpy(c->keySalt.data(), key, c->keySaltLength);
+  return c;
+}
+
+// Every decoder and the AMR depacketizer on random and truncated payloads; SRTP on valid, mutated,
+// replayed and foreign packets, with rekeys (to another suite and to plain RTP) on the way.
+void fuzzCodecsAndSrtp() {
+  std::mt19937 rng(99);
+  srs::PayloadTable formats{};
+  auto set = [&](int pt, const char* codec, uint32_t rate, const char* fmtp) {
+    std::string error;
+    CHECK(srs::parsePayloadFormat(codec, rate, 1, fmtp, &formats[static_cast<size_t>(pt)], &error));
+  };
+  set(0, "PCMU", 8000, "");
+  set(9, "G722", 8000, "");
+  set(18, "G729", 8000, "annexb=yes");
+  set(96, "AMR", 8000, "");
+  set(97, "AMR-WB", 16000, "octet-align=1");
+  set(98, "iLBC", 8000, "mode=20");
+  set(99, "G726-32", 8000, "");
+  set(100, "opus", 48000, "");
+  set(101, "telephone-event", 48000, "");
+  {
+    srs::PayloadFormat unused;
+    std::string error;
+    CHECK(!srs::parsePayloadFormat("GSM-EFR", 8000, 1, "", &unused, &error) && !error.empty());
+  }
+  const uint8_t pts[] = {0, 9, 18, 96, 97, 98, 99, 100, 101, 7};
+  const size_t sizes[] = {0, 1, 2, 10, 12, 20, 22, 31, 38, 50, 61, 80, 100, 160, 320, 400};
+
+  uint8_t keyA[46];
+  uint8_t keyB[46];
+  for (auto& b : keyA) b = static_cast<uint8_t>(rng());
+  for (auto& b : keyB) b = static_cast<uint8_t>(rng());
+  srs::LegReceiver rx(formats);
+  {
+    std::string error;
+    auto bad = srtpConfig(srs::SrtpSuite::AesCm128Sha80, keyA);
+    bad->keySaltLength = 7;
+    CHECK(srs::SrtpReceiver::create(*bad, &error) == nullptr && !error.empty());
+    CHECK(bad->keySalt[0] == 0);  // wiped even on failure
+    auto good = srtpConfig(srs::SrtpSuite::AesCm128Sha80, keyA);
+    auto r = srs::SrtpReceiver::create(*good, &error);
+    CHECK(r != nullptr && good->keySalt[0] == 0 && good->keySaltLength == 0);
+    rx.setSrtp(std::move(r));
+  }
+  // After the receiver: it initialises libsrtp (once per process), which the protectors need too.
+  srtp_t senderA = protector(srs::SrtpSuite::AesCm128Sha80, keyA);
+  srtp_t senderB = protector(srs::SrtpSuite::AeadAes128Gcm, keyB);
+  std::vector<srs::LegEvent> events;
+  std::vector<uint8_t> payload;
+  std::vector<uint8_t> last;
+  int64_t now = 0;
+  int phase = 0;  // 0: key A, 1: key B (GCM), 2: plain RTP
+  uint64_t expectedOk = 0;
+  for (int i = 0; i < 40000; ++i) {
+    now += 160;
+    if (i == 15000 || i == 30000) {
+      std::string error;
+      if (i == 15000) {
+        auto c = srtpConfig(srs::SrtpSuite::AeadAes128Gcm, keyB);
+        CHECK(rx.rekey(c.get(), &error));
+      } else {
+        CHECK(rx.rekey(nullptr, &error));
+      }
+      ++phase;
+    }
+    payload.resize(sizes[rng() % (sizeof sizes / sizeof sizes[0])]);
+    for (auto& b : payload) b = static_cast<uint8_t>(rng());
+    std::vector<uint8_t> p = rtp(pts[rng() % (sizeof pts)], static_cast<uint16_t>(i), static_cast<uint32_t>(i * 960),
+                                 0x1234, payload);
+    const uint32_t what = rng() % 20;
+    if (phase == 0) p = protect(senderA, p);
+    if (phase == 1) p = protect(senderB, p);
+    if (what == 0 && phase < 2) {
+      p[rng() % p.size()] ^= 0x10;  // tampered: an auth failure
+    } else if (what == 1 && !last.empty()) {
+      p = last;  // replayed
+    } else if (what == 2) {
+      p.resize(rng() % (p.size() + 1));
+    } else {
+      ++expectedOk;
+    }
+    last = p;
+    rx.onDatagram(p.data(), p.size(), now, events);
+    if (i % 50 == 0) {
+      rx.tick(now, events);
+      rx.spool().clear();
+      events.clear();
+    }
+    if (i % 97 == 0) {
+      std::vector<uint8_t> rtcp = {0x80, 200, 0, 6, 0, 0, 0x12, 0x34};
+      rtcp.resize(28, 0);
+      rx.onRtcp(rtcp.data(), rtcp.size());
+    }
+  }
+  rx.finish(events);
+  const srs::LegCounters& c = rx.counters();
+  CHECK(c.srtpAuthFailures > 0 && c.srtpReplayDrops > 0 && c.undecodable > 0);
+  CHECK(c.received + c.duplicate + c.ignored >= expectedOk / 2);
+  CHECK(rx.decoderCount() >= 6);
+  srtp_dealloc(senderA);
+  srtp_dealloc(senderB);
+
+  // The AMR depacketizer directly: every truncation of a valid payload either parses or fails cleanly.
+  const uint8_t amr[] = {0xF0, 0xBC, 0x3C, 0x72, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99,
+                         0xAA, 0xBB, 0xCC, 0xDD, 0xEE, 0xFF, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70,
+                         0x80, 0x90, 0xA0, 0xB0, 0xC0, 0xD0, 0xE0};
+  std::vector<uint8_t> frames;
+  size_t count = 0;
+  for (size_t n = 0; n <= sizeof amr; ++n) {
+    for (int mode = 0; mode < 4; ++mode) srs::depacketizeAmr(amr, n, mode & 1, mode & 2, &frames, &count);
+  }
+  for (int i = 0; i < 20000; ++i) {
+    std::vector<uint8_t> r(rng() % 80);
+    for (auto& b : r) b = static_cast<uint8_t>(rng());
+    if (srs::depacketizeAmr(r.data(), r.size(), i & 1, i & 2, &frames, &count)) CHECK(count > 0 && !frames.empty());
+  }
+}
+
 void checkG711() {
   for (int c = 0; c < 256; ++c) {
     CHECK(srs::linearToAlaw(srs::alawToLinear(static_cast<uint8_t>(c))) == c);
@@ -135,6 +291,7 @@ int main(int argc, char** argv) {
   const int sessions = argc > 1 ? std::atoi(argv[1]) : 3000;
   checkG711();
   fuzzReceiver();
+  fuzzCodecsAndSrtp();
 
   char tmpl[] = "/tmp/srs-native-XXXXXX";
   const char* root = ::mkdtemp(tmpl);
@@ -164,6 +321,10 @@ int main(int argc, char** argv) {
     config.spoolDir = std::string(root) + "/s" + std::to_string(s);
     config.rtcp = s % 3 == 0;
     const bool paused = s % 11 == 5;
+    // Every fourth session's legs are SRTP (the sender protects with libsrtp).
+    const bool secure = s % 4 == 1;
+    uint8_t key[46];
+    for (size_t k = 0; k < sizeof key; ++k) key[k] = static_cast<uint8_t>(s * 31 + static_cast<int>(k));
     ::mkdir(config.spoolDir.c_str(), 0750);
     for (int l = 0; l < 2; ++l) {
       srs::LegConfig leg;
@@ -173,6 +334,7 @@ int main(int argc, char** argv) {
       leg.payloadKinds[0] = srs::PayloadKind::Pcmu;
       leg.payloadKinds[8] = srs::PayloadKind::Pcma;
       leg.payloadKinds[101] = srs::PayloadKind::TelephoneEvent;
+      if (secure) leg.srtp = srtpConfig(srs::SrtpSuite::AesCm128Sha80, key);
       config.legs.push_back(leg);
     }
     int64_t openedAt = 0;
@@ -198,6 +360,8 @@ int main(int argc, char** argv) {
       CHECK(engine.setPaused(config.recordingId, {}, true));
       CHECK(!engine.setPaused(config.recordingId, {"no-such-leg"}, false));
     }
+    srtp_t srtpSender = secure ? protector(srs::SrtpSuite::AesCm128Sha80, key) : nullptr;
+    if (secure) CHECK(config.legs[0].srtp->keySaltLength == 0);  // the engine wiped the config's key
     for (int l = 0; l < 2; ++l) {
       if (config.rtcp) {
         const uint8_t rr[] = {0x80, 201, 0, 1, 0, 0, 0, 1};
@@ -209,19 +373,32 @@ int main(int argc, char** argv) {
       for (int k = 0; k < 5; ++k) {
         auto p = rtp(l == 0 ? 0 : 8, static_cast<uint16_t>(k), static_cast<uint32_t>(k * 160), 7u + static_cast<uint32_t>(l),
                      payload, k % 3, k % 2 == 1, k == 4 ? 3 : 0);
+        if (secure) p = protect(srtpSender, p);
         ::sendto(sender, p.data(), p.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
       }
       const uint8_t junk[] = {1, 2, 3};
       ::sendto(sender, junk, sizeof junk, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
     }
+    if (srtpSender != nullptr) srtp_dealloc(srtpSender);
     if (s % 7 == 0) {
       srs::SessionStatsData live;
       CHECK(engine.sessionStats(config.recordingId, &live));
+    }
+    if (s % 9 == 1) {
+      // A re-INVITE's new key (or plain RTP) mid-session; unknown sessions and legs fail cleanly.
+      auto next = srtpConfig(srs::SrtpSuite::AesCm256Sha32, key);
+      next->keySaltLength = 46;
+      srs::EngineError e;
+      CHECK(engine.rekey(config.recordingId, "leg0", next.get(), &e) && next->keySaltLength == 0);
+      CHECK(engine.rekey(config.recordingId, "leg1", nullptr, &e));
+      CHECK(!engine.rekey(config.recordingId, "nope", nullptr, &e) && e.code == "ERR_NO_LEG");
+      CHECK(!engine.rekey("nope", "leg0", nullptr, &e) && e.code == "ERR_NO_SESSION");
     }
     bool grown = s % 13 == 0;
     if (grown) {
       // A stream added by re-INVITE, then one removed; a duplicate legId and a taken port fail cleanly.
       srs::LegConfig extra = config.legs[0];
+      extra.srtp.reset();  // that key was used (and wiped) by leg0: the added stream is plain
       extra.legId = "leg2";
       extra.port = static_cast<uint16_t>(basePort + 400);
       srs::EngineError e;
@@ -230,6 +407,7 @@ int main(int argc, char** argv) {
     }
     if (grown) {
       srs::LegConfig extra = config.legs[0];
+      extra.srtp.reset();  // that key was used (and wiped) by leg0: the added stream is plain
       extra.legId = "leg2";
       extra.port = static_cast<uint16_t>(basePort + 400);
       srs::EngineError e;
@@ -274,7 +452,9 @@ int main(int argc, char** argv) {
       CHECK(leg.counters.received == (paused ? 0u : 5u));
       CHECK(leg.counters.paused == (paused ? 5u : 0u));
       CHECK(leg.counters.ignored == 1);
-      CHECK(leg.counters.rtcp == (config.rtcp ? 2u : 0u));
+      // Plain RTCP on an SRTP leg does not authenticate: counted as failures, not as RTCP.
+      CHECK(leg.counters.rtcp == (config.rtcp && !secure ? 2u : 0u));
+      CHECK(leg.counters.srtpAuthFailures == (config.rtcp && secure ? 2u : 0u));
     }
     if (s % 100 == 0) {
       srs::MixOutcome stereo;

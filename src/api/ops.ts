@@ -15,6 +15,8 @@ export interface OpsSources {
     off(event: 'event', l: (e: RecordingEvent) => void): unknown;
     /** Packet totals of every recorded stream since the start, in one call (the media engine's). */
     mediaTotals?(): { packetsReceived: number; packetsLost: number };
+    /** SRTP packets dropped since the start: failed authentication, replayed. */
+    srtpTotals?(): { authFailures: number; replayDrops: number };
   };
   /** A live call's media counters: summed at scrape time when `live.mediaTotals` is absent. */
   stats: (recordingId: string) => SessionStats | undefined;
@@ -84,6 +86,18 @@ export function instrument(s: OpsSources): Ops {
     'counter',
     () => [{ value: media().lost }],
   );
+  if (s.live.srtpTotals) {
+    const srtp = s.live.srtpTotals.bind(s.live);
+    m.collect(
+      'srs_srtp_auth_failures_total',
+      'SRTP/SRTCP packets that failed authentication (wrong key or tampered), dropped.',
+      'counter',
+      () => [{ value: srtp().authFailures }],
+    );
+    m.collect('srs_srtp_replay_drops_total', 'SRTP packets dropped as replays.', 'counter', () => [
+      { value: srtp().replayDrops },
+    ]);
+  }
   if (s.jobs) {
     const jobs = s.jobs;
     m.collect(

@@ -19,8 +19,12 @@ import type {
   MixResult,
   OpenSessionOptions,
   PayloadKind,
+  PayloadSpec,
   SessionStats,
+  SrtpParams,
+  SrtpSuite,
 } from './types.js';
+import { DECODABLE } from './types.js';
 
 /** A leg's RTP port is already bound by another socket (ours or someone else's). */
 export class PortInUseError extends SrsError {
@@ -63,7 +67,8 @@ export interface SessionFile {
   legs: {
     legId: string;
     port: number;
-    payloadTypes: Record<string, PayloadKind>;
+    /** What each payload type meant (never any SRTP parameter: keys stay out of session.json). */
+    payloadTypes: Record<string, PayloadKind | PayloadSpec>;
     spool: string;
     /** Samples since t0 when the leg was added by a re-INVITE (absent: from the start). */
     addedAt?: number;
@@ -139,12 +144,26 @@ interface NativeSessionStats {
   openedAtMs: number;
   legs: NativeLegStats[];
 }
+/** A leg as the addon takes it: payload types normalised to specs, SRTP passed through. */
+interface NativeLegSpec {
+  legId: string;
+  port: number;
+  payloadTypes: Record<number, Required<PayloadSpec>>;
+  srtp?: SrtpParams;
+}
 interface NativeEngine {
-  openSession(options: OpenSessionOptions): number;
+  openSession(options: {
+    recordingId: string;
+    spoolDir: string;
+    legs: readonly NativeLegSpec[];
+    rtcp: boolean;
+  }): number;
+  /** false: unknown session or leg. */
+  rekey(recordingId: string, legId: string, srtp: SrtpParams | null): boolean;
   /** The time of the pause/resume (samples since t0), or false for an unknown session or leg. */
   setPaused(recordingId: string, legIds: readonly string[], paused: boolean): number | false;
   setWatched(recordingId: string, watched: boolean): boolean;
-  addLegs(recordingId: string, legs: readonly LegSpec[]): void;
+  addLegs(recordingId: string, legs: readonly NativeLegSpec[]): void;
   removeLegs(recordingId: string, legIds: readonly string[]): boolean;
   closeSession(recordingId: string): NativeSessionStats | undefined;
   endSession(recordingId: string): Promise<NativeSessionStats | undefined>;
@@ -193,15 +212,24 @@ export interface SimulatedLegResult {
   packetsPaused: number;
   /** RFC 3550 A.8 interarrival jitter of the audio packets, times 16, in samples. */
   jitterQ4: number;
+  /** Payloads of a known codec its decoder rejected. */
+  packetsUndecodable: number;
+  /** Audio codecs played (engine order). */
+  codecs: string[];
   ssrcs: number[];
   dtmf: { digit: string; atSamples: number; durationSamples: number }[];
   events: { type: string; atSamples: number; ssrc: number; digit: string; durationSamples: number }[];
 }
 interface NativeAddon {
   version: string;
+  depacketizeAmr(
+    payload: Buffer,
+    wideband: boolean,
+    octetAlign: boolean,
+  ): { frames: Buffer; count: number } | null;
   simulateLeg(
     spoolPath: string,
-    payloadTypes: Readonly<Record<number, PayloadKind>>,
+    payloadTypes: Readonly<Record<number, Required<PayloadSpec>>>,
     ops: readonly SimulatedLegOp[],
   ): SimulatedLegResult;
   Engine: new (
@@ -254,7 +282,74 @@ export function loadAddon(addonPath: string = defaultAddonPath): NativeAddon {
 // ---- Validation and mapping ----
 
 const LEG_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
-const KINDS: ReadonlySet<string> = new Set<PayloadKind>(['PCMU', 'PCMA', 'telephone-event', 'CN']);
+const CODECS: ReadonlySet<string> = new Set<string>([...DECODABLE, 'telephone-event', 'CN']);
+const LEGACY_KINDS: Readonly<Record<PayloadKind, Required<PayloadSpec>>> = {
+  PCMU: { codec: 'PCMU', clockRate: 8000, channels: 1, fmtp: '' },
+  PCMA: { codec: 'PCMA', clockRate: 8000, channels: 1, fmtp: '' },
+  'telephone-event': { codec: 'telephone-event', clockRate: 8000, channels: 1, fmtp: '' },
+  CN: { codec: 'CN', clockRate: 8000, channels: 1, fmtp: '' },
+};
+
+/** Master key + salt lengths (RFC 3711, RFC 6188, RFC 7714) of each suite. */
+export const SRTP_KEY_SALT_BYTES: Readonly<Record<SrtpSuite, number>> = {
+  AES_CM_128_HMAC_SHA1_80: 30,
+  AES_CM_128_HMAC_SHA1_32: 30,
+  AES_256_CM_HMAC_SHA1_80: 46,
+  AES_256_CM_HMAC_SHA1_32: 46,
+  AEAD_AES_128_GCM: 28,
+  AEAD_AES_256_GCM: 44,
+};
+
+/** One payload type's meaning as the addon takes it (old PayloadKind strings map to 8 kHz specs). */
+export function normalizePayload(
+  legId: string,
+  pt: string,
+  v: PayloadKind | PayloadSpec,
+): Required<PayloadSpec> {
+  if (typeof v === 'string') {
+    const legacy = LEGACY_KINDS[v];
+    if (!legacy)
+      throw new RangeError(`leg ${legId}: unknown payload kind ${String(v)} for payload type ${pt}`);
+    return legacy;
+  }
+  if (typeof v !== 'object' || v === null || !CODECS.has(v.codec))
+    throw new RangeError(
+      `leg ${legId}: unknown codec ${String((v as { codec?: unknown })?.codec)} for payload type ${pt}`,
+    );
+  if (!Number.isInteger(v.clockRate) || v.clockRate < 1000 || v.clockRate > 192000)
+    throw new RangeError(`leg ${legId}: payload type ${pt} has a bad clock rate ${String(v.clockRate)}`);
+  const channels = v.channels ?? 1;
+  if (!Number.isInteger(channels) || channels < 1 || channels > 8)
+    throw new RangeError(`leg ${legId}: payload type ${pt} has a bad channel count ${String(v.channels)}`);
+  const fmtp = v.fmtp ?? '';
+  if (typeof fmtp !== 'string' || fmtp.length > 1000)
+    throw new RangeError(`leg ${legId}: payload type ${pt} has a bad fmtp`);
+  return { codec: v.codec, clockRate: v.clockRate, channels, fmtp };
+}
+
+/** Checks SRTP parameters without ever putting the key into a message. */
+function validateSrtp(legId: string, srtp: SrtpParams): void {
+  const want = SRTP_KEY_SALT_BYTES[srtp.suite];
+  if (want === undefined) throw new RangeError(`leg ${legId}: unknown SRTP suite ${String(srtp.suite)}`);
+  if (!Buffer.isBuffer(srtp.keySalt) || srtp.keySalt.length !== want)
+    throw new RangeError(`leg ${legId}: ${srtp.suite} needs a ${want}-byte master key and salt`);
+  if (srtp.mki !== undefined) {
+    const { value, length } = srtp.mki;
+    if (!Number.isInteger(length) || length < 1 || length > 4)
+      throw new RangeError(`leg ${legId}: SRTP MKI length must be 1..4 bytes`);
+    if (!Number.isInteger(value) || value < 0 || value >= 2 ** (8 * length))
+      throw new RangeError(`leg ${legId}: SRTP MKI value does not fit its length`);
+  }
+}
+
+function toNativeLeg(l: LegSpec): NativeLegSpec {
+  const payloadTypes: Record<number, Required<PayloadSpec>> = {};
+  for (const [pt, v] of Object.entries(l.payloadTypes))
+    payloadTypes[Number(pt)] = normalizePayload(l.legId, pt, v);
+  return l.srtp
+    ? { legId: l.legId, port: l.port, payloadTypes, srtp: l.srtp }
+    : { legId: l.legId, port: l.port, payloadTypes };
+}
 
 function validateLegs(legs: readonly LegSpec[]): void {
   if (legs.length === 0) throw new RangeError('a session needs at least one leg');
@@ -274,8 +369,9 @@ function validateLegs(legs: readonly LegSpec[]): void {
       const n = Number(pt);
       if (!Number.isInteger(n) || n < 0 || n > 127)
         throw new RangeError(`leg ${leg.legId}: bad payload type ${pt}`);
-      if (!KINDS.has(kind)) throw new RangeError(`leg ${leg.legId}: unknown payload kind ${String(kind)}`);
+      normalizePayload(leg.legId, pt, kind);
     }
+    if (leg.srtp !== undefined) validateSrtp(leg.legId, leg.srtp);
   }
 }
 
@@ -297,11 +393,16 @@ function toSessionStats(s: NativeSessionStats): SessionStats {
       packetsPaused: l.packetsPaused,
       rtcpPackets: l.rtcpPackets,
       dtmf: l.dtmf,
+      srtpAuthFailures: l.srtpAuthFailures,
+      srtpReplayDrops: l.srtpReplayDrops,
+      packetsUndecodable: l.packetsUndecodable,
+      codecs: l.codecs,
     })),
   };
 }
 
 function legEntry(l: LegSpec): SessionFile['legs'][number] {
+  // Deliberately field by field: l.srtp (the key) must never reach session.json.
   return { legId: l.legId, port: l.port, payloadTypes: { ...l.payloadTypes }, spool: `${l.legId}.spool` };
 }
 
@@ -371,18 +472,32 @@ export async function mixSpool(options: MixOptions, addonPath?: string): Promise
  */
 export function simulateLegNative(
   spoolPath: string,
-  payloadTypes: Readonly<Record<number, PayloadKind>>,
+  payloadTypes: Readonly<Record<number, PayloadKind | PayloadSpec>>,
   ops: readonly SimulatedLegOp[],
   addonPath?: string,
 ): SimulatedLegResult {
   return loadAddon(addonPath).simulateLeg(
     spoolPath,
-    payloadTypes,
+    toNativeLeg({ legId: 'sim', port: 2, payloadTypes }).payloadTypes,
     ops.map((o) =>
       o.data
         ? { at: o.at, data: Buffer.from(o.data.buffer, o.data.byteOffset, o.data.byteLength) }
         : { at: o.at, pause: o.pause === true, resume: o.resume === true },
     ),
+  );
+}
+
+/** Test-only: the native RFC 4867 depacketizer (parity with src/media/reference/amr.ts). */
+export function depacketizeAmrNative(
+  payload: Uint8Array,
+  wideband: boolean,
+  octetAlign: boolean,
+  addonPath?: string,
+): { frames: Buffer; count: number } | null {
+  return loadAddon(addonPath).depacketizeAmr(
+    Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+    wideband,
+    octetAlign,
   );
 }
 
@@ -476,7 +591,7 @@ class NativeMediaEngine implements MediaEngine {
       t0 = this.native.openSession({
         recordingId: options.recordingId,
         spoolDir: options.spoolDir,
-        legs: options.legs.map((l) => ({ legId: l.legId, port: l.port, payloadTypes: l.payloadTypes })),
+        legs: options.legs.map(toNativeLeg),
         rtcp: options.rtcp === true,
       });
     } catch (err) {
@@ -523,10 +638,7 @@ class NativeMediaEngine implements MediaEngine {
         throw new RangeError(`leg ${l.legId} (port ${l.port}) clashes with a leg of the session`);
     }
     try {
-      this.native.addLegs(
-        recordingId,
-        legs.map((l) => ({ legId: l.legId, port: l.port, payloadTypes: l.payloadTypes })),
-      );
+      this.native.addLegs(recordingId, legs.map(toNativeLeg));
     } catch (err) {
       throw this.mapOpenError(err, recordingId, s.spoolDir);
     }
@@ -617,6 +729,12 @@ class NativeMediaEngine implements MediaEngine {
 
   mix(options: MixOptions): Promise<MixResult> {
     return mixSpool(options, this.addonPath);
+  }
+
+  rekey(recordingId: string, legId: string, srtp: SrtpParams | null): boolean {
+    if (this.closed) return false;
+    if (srtp !== null) validateSrtp(legId, srtp);
+    return this.native.rekey(recordingId, legId, srtp);
   }
 
   pause(recordingId: string, legIds: readonly string[] = []): boolean {

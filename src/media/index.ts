@@ -1,5 +1,6 @@
 /** The media engine's public face: types, loading, mixing and the RTP port pool. */
 export type * from './types.js';
+export { DECODABLE } from './types.js';
 export {
   defaultAddonPath,
   loadMediaEngine,

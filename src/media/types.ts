@@ -6,13 +6,73 @@
 /** What a payload type number means on one leg (from the SDP rtpmap, plus the static 0 and 8). */
 export type PayloadKind = 'PCMU' | 'PCMA' | 'telephone-event' | 'CN';
 
+/** Audio codecs the engine knows by name (rtpmap encoding names; compare case-insensitively in SDP). */
+export type CodecName = 'PCMU' | 'PCMA' | 'G722' | 'G729' | 'opus' | 'AMR' | 'AMR-WB' | 'iLBC' | 'G726-32';
+
+/**
+ * What this build decodes (libavcodec from Debian decodes every one of them), in the order the SDP
+ * answer may use for ties; the answer keeps the offer's own preference order.
+ */
+export const DECODABLE: readonly CodecName[] = Object.freeze([
+  'PCMU',
+  'PCMA',
+  'G722',
+  'G729',
+  'opus',
+  'AMR',
+  'AMR-WB',
+  'iLBC',
+  'G726-32',
+] as const);
+
+/** One payload type as the offer's a=rtpmap / a=fmtp describe it. */
+export interface PayloadSpec {
+  codec: CodecName | 'telephone-event' | 'CN';
+  /** The rtpmap clock rate (G.722: 8000 although it is a 16 kHz codec; opus: 48000). */
+  clockRate: number;
+  /** The rtpmap channel count (opus: 2); default 1. */
+  channels?: number;
+  /** the offer's a=fmtp for this PT, e.g. 'octet-align=1', 'mode=30', 'annexb=no' */
+  fmtp?: string;
+}
+
+/** SDES crypto suites (RFC 4568, RFC 6188, RFC 7714) the engine decrypts. */
+export type SrtpSuite =
+  | 'AES_CM_128_HMAC_SHA1_80'
+  | 'AES_CM_128_HMAC_SHA1_32'
+  | 'AES_256_CM_HMAC_SHA1_80'
+  | 'AES_256_CM_HMAC_SHA1_32'
+  | 'AEAD_AES_128_GCM'
+  | 'AEAD_AES_256_GCM';
+
+/**
+ * The SRTP parameters of one leg (from the chosen a=crypto line). A secret: never logged, never
+ * written to session.json or the spool (the spool holds decoded u-law; recovery needs no key). The
+ * engine copies the key and zeroes its copy when the leg closes.
+ */
+export interface SrtpParams {
+  suite: SrtpSuite;
+  /** master key||salt, raw bytes */
+  keySalt: Buffer;
+  /** RFC 4568 MKI: its value and its length in bytes (1-4) in every packet. */
+  mki?: { value: number; length: number };
+  unencryptedSrtp?: boolean;
+  unencryptedSrtcp?: boolean;
+  unauthenticatedSrtp?: boolean;
+}
+
 export interface LegSpec {
   /** Unique within its session and safe as a file name (e.g. "leg0"). */
   legId: string;
   /** Even RTP port to bind on the engine's bind address (RTCP would be port+1). */
   port: number;
-  /** Payload type number -> meaning. Unknown payload types are counted and ignored. */
-  payloadTypes: Readonly<Record<number, PayloadKind>>;
+  /**
+   * Payload type number -> meaning. Unknown payload types are counted and ignored. The old
+   * PayloadKind strings are still accepted (PCMU/PCMA at 8000, telephone-event at 8000, CN).
+   */
+  payloadTypes: Readonly<Record<number, PayloadKind | PayloadSpec>>;
+  /** SRTP (SDES) parameters; absent = plain RTP. */
+  srtp?: SrtpParams;
 }
 
 export interface OpenSessionOptions {
@@ -48,6 +108,14 @@ export interface LegStats {
   rtcpPackets?: number;
   /** RFC 4733 telephone-events of this leg (the first 1000), kept out of the audio. */
   dtmf?: DtmfEvent[];
+  /** SRTP/SRTCP packets that failed authentication (dropped, never in the audio). */
+  srtpAuthFailures?: number;
+  /** SRTP packets dropped by replay protection. */
+  srtpReplayDrops?: number;
+  /** Packets of a known codec the decoder rejected (malformed payload). */
+  packetsUndecodable?: number;
+  /** Audio codec names played on this leg (PCMU, PCMA, G722, G729, opus, AMR, AMR-WB, iLBC, G726-32 order). */
+  codecs?: string[];
 }
 
 /** A leg's packet counters alone (MediaEngine.liveCounters). */
@@ -157,6 +225,12 @@ export interface MediaEngine {
    * Returns false when the session or a named leg is unknown. Idempotent.
    */
   pause(recordingId: string, legIds?: readonly string[]): boolean;
+  /**
+   * Replaces a leg's SRTP parameters (a re-INVITE with a new a=crypto): the new key applies to
+   * packets from now on, the timeline has no gap. `null` turns SRTP off (plain RTP from now on).
+   * Returns false when the session or leg is unknown.
+   */
+  rekey(recordingId: string, legId: string, srtp: SrtpParams | null): boolean;
   /** Resumes recording (the stream is taken up again at its arrival time); emits `resume`. */
   resume(recordingId: string, legIds?: readonly string[]): boolean;
   /**

@@ -196,6 +196,28 @@ async function sweepSpools(o: RecoveryOptions, log: Logger, out: RecoveryOutcome
   }
 }
 
+/**
+ * The audio codec names a leg in session.json was opened with ("G729,PCMU"): each payload type is a
+ * PayloadKind string (G.711 legs) or a PayloadSpec object (other codecs); events, CN and the static
+ * PCMU/PCMA every leg maps are left out unless nothing else is there.
+ */
+export function codecsOfLeg(payloadTypes: Readonly<Record<string, unknown>> | undefined): string {
+  const names: string[] = [];
+  const g711: string[] = [];
+  for (const v of Object.values(payloadTypes ?? {})) {
+    const name =
+      typeof v === 'string'
+        ? v
+        : typeof v === 'object' && v !== null
+          ? (v as { codec?: unknown }).codec
+          : null;
+    if (typeof name !== 'string' || name === 'telephone-event' || name === 'CN') continue;
+    const into = typeof v === 'string' ? g711 : names;
+    if (!into.includes(name)) into.push(name);
+  }
+  return (names.length > 0 ? names : g711.slice(0, 1)).join(',');
+}
+
 /** Catalogues an orphan spool holding audio as an interrupted recording. False when it holds none. */
 async function adoptOrphan(o: RecoveryOptions, id: string, dir: string, log: Logger): Promise<boolean> {
   if (!UUID.test(id)) return false;
@@ -207,7 +229,7 @@ async function adoptOrphan(o: RecoveryOptions, id: string, dir: string, log: Log
   const t0 = session?.t0 ?? (await lastChange(dir)) - durationMs;
   const streams: StreamRecord[] = summary.legs.map((l) => {
     const leg = session?.legs?.find((x) => x.legId === l.legId);
-    const codec = Object.values(leg?.payloadTypes ?? {}).find((k) => k === 'PCMU' || k === 'PCMA') ?? 'PCMU';
+    const codec = codecsOfLeg(leg?.payloadTypes) || 'PCMU';
     return { label: l.legId, streamId: null, legId: l.legId, codec, port: leg?.port ?? 0 };
   });
   await o.store.create({

@@ -4,8 +4,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CapacityError, InvalidStateError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { LegSpec, MediaEngine, PayloadKind } from '../media/types.js';
-import { PortInUseError, type PortPool } from '../media/index.js';
+import type { CodecName, LegSpec, MediaEngine, PayloadKind, PayloadSpec } from '../media/types.js';
+import { DECODABLE, PortInUseError, type PortPool } from '../media/index.js';
 import type {
   ActiveCall,
   FinalizeQueuePort,
@@ -65,13 +65,23 @@ interface LiveSession {
  */
 const BIND_ATTEMPTS = 64;
 
-function payloadTypes(s: StreamOffer): Record<number, PayloadKind> {
-  const map: Record<number, PayloadKind> = { 0: 'PCMU', 8: 'PCMA', 13: 'CN' };
-  map[s.pt] = s.codec;
-  if (s.telephoneEventPt !== null) map[s.telephoneEventPt] = 'telephone-event';
+/** The engine's payload map of a stream: every answered payload type, plus the static 0, 8 and 13. */
+function payloadTypes(s: StreamOffer): Record<number, PayloadKind | PayloadSpec> {
+  const map: Record<number, PayloadKind | PayloadSpec> = { 0: 'PCMU', 8: 'PCMA', 13: 'CN' };
+  for (const [pt, spec] of Object.entries(s.payloads ?? {})) map[Number(pt)] = { ...spec };
+  if (s.payloads === undefined && s.pt !== undefined && (s.codec === 'PCMU' || s.codec === 'PCMA'))
+    map[s.pt] = s.codec;
+  if (s.telephoneEventPt != null) map[s.telephoneEventPt] = 'telephone-event';
   // Real SRCs send telephone-event on PT 101 without listing it in the SDP (SIPREC-NOTES.md).
   if (map[101] === undefined) map[101] = 'telephone-event';
   return map;
+}
+
+/** A leg's spec: ports, payload types and, for SRTP, a copy of the SRC's key (the engine keeps its own). */
+function legSpec(legId: string, port: number, s: StreamOffer): LegSpec {
+  const leg: LegSpec = { legId, port, payloadTypes: payloadTypes(s) };
+  if (s.srtp) leg.srtp = { ...s.srtp, keySalt: Buffer.from(s.srtp.keySalt) };
+  return leg;
 }
 
 /**
@@ -82,7 +92,11 @@ function payloadTypes(s: StreamOffer): Record<number, PayloadKind> {
 export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> {
   readonly #o: RecordingServiceOptions;
   readonly #live = new Map<string, LiveSession>();
+  /** Codecs the engine decodes: the SDP answer offers only these. */
+  readonly decodable: readonly CodecName[] = DECODABLE;
   #closed = false;
+  /** SRTP drops of the sessions already ended (live ones are read at scrape time). */
+  readonly #srtpEnded = { authFailures: 0, replayDrops: 0 };
 
   constructor(options: RecordingServiceOptions) {
     super();
@@ -92,6 +106,21 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
   /** Packets received and lost on every recorded stream since the start (for the metrics). */
   mediaTotals(): { packetsReceived: number; packetsLost: number } {
     return this.#o.engine.mediaTotals();
+  }
+
+  /**
+   * SRTP packets dropped since the start (for the metrics): ended sessions' totals plus the live
+   * sessions' counters, read at scrape time only.
+   */
+  srtpTotals(): { authFailures: number; replayDrops: number } {
+    const t = { ...this.#srtpEnded };
+    for (const id of this.#live.keys()) {
+      for (const l of this.#o.engine.sessionStats(id)?.legs ?? []) {
+        t.authFailures += l.srtpAuthFailures ?? 0;
+        t.replayDrops += l.srtpReplayDrops ?? 0;
+      }
+    }
+    return t;
   }
 
   get activeCount(): number {
@@ -181,11 +210,7 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
   ): number[] {
     for (let attempt = 1; ; attempt++) {
       const ports = this.#o.ports.allocate(streams.length);
-      const legs: LegSpec[] = streams.map((s, i) => ({
-        legId: `leg${firstLeg + i}`,
-        port: ports[i] as number,
-        payloadTypes: payloadTypes(s),
-      }));
+      const legs: LegSpec[] = streams.map((s, i) => legSpec(`leg${firstLeg + i}`, ports[i] as number, s));
       try {
         open(legs);
         return ports;
@@ -259,6 +284,18 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
           .map((x) => ({ label: x.label, codec: x.codec, port: x.port }));
         await this.#o.store.upsertStreams(recordingId, added);
       }
+      // A new a=crypto on a kept stream: the engine switches keys between two packets (no gap).
+      for (const r of change.rekey ?? []) {
+        const x = s.streams.find((y) => !y.removed && y.index === r.index);
+        if (!x) continue;
+        const srtp = r.srtp === null ? null : { ...r.srtp, keySalt: Buffer.from(r.srtp.keySalt) };
+        if (!engine.rekey(recordingId, x.legId, srtp)) continue;
+        events.push({
+          at,
+          type: 'stream-rekeyed',
+          detail: { label: x.label, legId: x.legId, index: x.index, suite: r.srtp?.suite ?? null },
+        });
+      }
       for (const [indexes, paused] of [
         [change.pause ?? [], true],
         [change.resume ?? [], false],
@@ -317,6 +354,10 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
     await s.queue;
     const stats = (await closing) ?? null;
     this.#o.ports.release(s.ports);
+    for (const l of stats?.legs ?? []) {
+      this.#srtpEnded.authFailures += l.srtpAuthFailures ?? 0;
+      this.#srtpEnded.replayDrops += l.srtpReplayDrops ?? 0;
+    }
     const endedAt = new Date();
     const durationMs = endedAt.getTime() - s.startedAtMs;
     try {

@@ -1,5 +1,7 @@
 import type { NewRecording, ParticipantRecord, StreamRecord } from '../store/types.js';
-import type { SessionStats } from '../media/types.js';
+import type { CodecName, PayloadSpec, SessionStats, SrtpParams, SrtpSuite } from '../media/types.js';
+
+export type { CodecName, PayloadSpec, SrtpParams, SrtpSuite };
 
 /** One recorded stream as the SIP side offers it (an m-line of the SIPREC SDP). */
 export interface StreamOffer {
@@ -7,9 +9,15 @@ export interface StreamOffer {
   index: number;
   /** a=label value; SIPREC metadata points at it. */
   label: string | null;
-  codec: 'PCMU' | 'PCMA';
-  pt: number;
-  telephoneEventPt: number | null;
+  /** The answered audio codecs' names in the SRC's order, comma-separated (catalogue, monitor). */
+  codec: string;
+  /** Every payload type answered (audio codecs, telephone-event, CN) and what it carries. */
+  payloads?: Readonly<Record<number, PayloadSpec>>;
+  /** G.711 shorthand without `payloads` (tests, benches): `codec` ('PCMU'|'PCMA') on this payload type. */
+  pt?: number;
+  telephoneEventPt?: number | null;
+  /** The SRC's SDES key for this stream (a secret: never logged or stored); null/absent = plain RTP. */
+  srtp?: SrtpParams | null;
   /** stream_id the metadata gives this label (RFC 7865 <stream>), when known. */
   streamId?: string | null;
 }
@@ -77,6 +85,8 @@ export interface StreamChange {
   pause?: number[];
   /** m-line indexes back from a=inactive (resume). */
   resume?: number[];
+  /** Streams kept whose SRTP key changed (a new a=crypto): re-keyed in place, no gap. null = plain RTP. */
+  rekey?: { index: number; srtp: SrtpParams | null }[];
 }
 
 /** What metadata (complete or merged partial) says now; stored with the recording. */
@@ -92,6 +102,8 @@ export interface MetadataUpdate {
 
 /** What sip/app may ask of the recording service. */
 export interface RecordingPort {
+  /** Codecs the media engine decodes (the SDP answer offers only these). */
+  readonly decodable: readonly CodecName[];
   start(req: StartRecordingRequest): Promise<StartedRecording>;
   end(recordingId: string, reason: string): Promise<void>;
   /** Applies a re-INVITE's stream changes; returns the RTP port of each added stream, in order. */

@@ -6,6 +6,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { decodeUlawWav, rmsDbfs, toneLevelDb } from '../helpers/audio.js';
@@ -40,7 +41,7 @@ describe('SIPp suites against srs serve', { timeout: 240000 }, () => {
     for (const s of [
       'bad-unsupported-require.xml',
       'bad-unsupported-body.xml',
-      'bad-g729-only.xml',
+      'bad-no-decodable-codec.xml',
       'bad-no-sdp.xml',
       'bad-garbage-multipart.xml',
     ]) {
@@ -50,6 +51,7 @@ describe('SIPp suites against srs serve', { timeout: 240000 }, () => {
     assert.match(out, /"status":420/);
     assert.match(out, /"status":415/);
     assert.match(out, /"status":488/);
+    assert.match(out, /no decodable codec offered/);
     assert.ok(!(await rows()).some((r) => r.callId.startsWith('bad-')), 'a rejected call left a recording');
   });
 
@@ -136,6 +138,66 @@ describe('SIPp suites against srs serve', { timeout: 240000 }, () => {
     const rec = (await rows()).find(callIdOf('siprec-large-tcp.xml'));
     assert.ok(rec);
     assert.equal(rec.participants.length, 62);
+    await waitForState(server, rec.callId, 'stored');
+  });
+
+  it('SRTP (SDES) offer: RTP/SAVP answered with our keys, re-key by re-INVITE; keys stored nowhere', async () => {
+    expectOk(await sipp('siprec-srtp.xml'), 'srtp');
+    const rec = (await rows()).find(callIdOf('siprec-srtp.xml'));
+    assert.ok(rec, 'no recording for the SRTP call');
+    assert.deepEqual(
+      rec.streams.map((s) => [s.label, s.codec]),
+      [
+        ['1', 'PCMU'],
+        ['2', 'PCMA'],
+      ],
+    );
+    const rekeyed = rec.events.filter((e) => e.type === 'stream-rekeyed');
+    assert.deepEqual(
+      rekeyed.map((e) => [e.detail.label, e.detail.suite]),
+      [['1', 'AES_CM_128_HMAC_SHA1_80']],
+    );
+    await waitForState(server, rec.callId, 'stored');
+    // The scenario's keys (base64 and raw) are nowhere: not in the log, the catalogue listing, or
+    // any file under the data directory (Postgres' heap and WAL included).
+    const keys = [
+      'jvH9tvUwJ6KIZNfOkvib3W0KGoYEgBrd1BchPIBf',
+      'PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR',
+      'WVNfX19zZW1jdGwoKTsgfSBtYWluKCkge3ByaW50',
+    ];
+    const listing = JSON.stringify(await rows());
+    for (const k of keys) {
+      assert.ok(!server.output().includes(k), 'an SRTP key is in the server log');
+      assert.ok(!listing.includes(k), 'an SRTP key is in the catalogue');
+    }
+    let scanned = 0;
+    let scannedPg = 0;
+    for (const f of await readdir(server.dataDir, { recursive: true, withFileTypes: true })) {
+      if (!f.isFile()) continue;
+      // A file Postgres removes during the scan is skipped; the counts below show the scan ran.
+      const data = await readFile(join(f.parentPath, f.name)).catch(() => null);
+      if (data === null) continue;
+      scanned++;
+      if (f.parentPath.startsWith(join(server.dataDir, 'pg'))) scannedPg++;
+      for (const k of keys) {
+        assert.equal(data.indexOf(k), -1, `SRTP key (base64) in ${f.name}`);
+        assert.equal(data.indexOf(Buffer.from(k, 'base64')), -1, `SRTP key (raw) in ${f.name}`);
+      }
+    }
+    assert.ok(scanned > 50 && scannedPg > 20, `scanned ${scanned} files, ${scannedPg} of Postgres`);
+  });
+
+  it('Opus and G.729 offer: every decodable format answered in order, codecs in the catalogue', async () => {
+    expectOk(await sipp('siprec-g729-opus.xml'), 'g729-opus');
+    const rec = (await rows()).find(callIdOf('siprec-g729-opus.xml'));
+    assert.ok(rec, 'no recording for the Opus/G.729 call');
+    assert.deepEqual(
+      rec.streams.map((s) => [s.label, s.codec]),
+      [
+        ['1', 'opus,G729'],
+        ['2', 'G729,PCMA'],
+      ],
+    );
     await waitForState(server, rec.callId, 'stored');
   });
 

@@ -171,7 +171,7 @@ describe('SIPREC call end to end (SIPp -> srs serve -> gpg)', { timeout: 240000 
   for (const [scenario, status] of [
     ['bad-no-sdp.xml', 400],
     ['bad-garbage-multipart.xml', 400],
-    ['bad-g729-only.xml', 488],
+    ['bad-no-decodable-codec.xml', 488],
   ] as const) {
     it(`answers ${scenario} with ${status} and stays up`, async () => {
       const r = await sipp(server, scenario);

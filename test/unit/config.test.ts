@@ -41,4 +41,14 @@ describe('loadConfig', () => {
     const c = loadConfig({ DRACHTIO_HOST: '127.0.0.1', DRACHTIO_SECRET: 's', DRACHTIO_PORT: '9023' });
     assert.deepEqual({ ...c.drachtio }, { host: '127.0.0.1', port: 9023, secret: 's' });
   });
+
+  it('SRS_SRTP: accept by default, require or off, anything else named', () => {
+    assert.equal(loadConfig({}).sip.srtp, 'accept');
+    assert.equal(loadConfig({ SRS_SRTP: 'require' }).sip.srtp, 'require');
+    assert.equal(loadConfig({}, { sip: { srtp: 'off' } }).sip.srtp, 'off');
+    assert.throws(
+      () => loadConfig({ SRS_SRTP: 'yes' }),
+      (err: unknown) => err instanceof ConfigError && /sip\.srtp/.test(err.message),
+    );
+  });
 });

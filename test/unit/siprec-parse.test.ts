@@ -15,6 +15,7 @@ import {
   parseMultipart,
 } from '../../src/sip/app/multipart.js';
 import { buildAnswer, chooseCodec, parseOffer } from '../../src/sip/app/sdp.js';
+import { newLocalKey } from '../../src/sip/app/sdes.js';
 import type { AnswerStream, OfferedStream } from '../../src/sip/app/sdp.js';
 import { mergeMetadata, parseMetadata, participantsForLabels } from '../../src/sip/app/metadata.js';
 import type { RecordingMetadata } from '../../src/sip/app/metadata.js';
@@ -331,6 +332,8 @@ describe('parseOffer', () => {
           connection: '127.0.0.1',
           codecs: [{ pt: 8, name: 'PCMA', rate: 8000 }],
           telephoneEventPt: null,
+          crypto: [],
+          cryptoRefused: [],
         },
         {
           index: 1,
@@ -341,6 +344,8 @@ describe('parseOffer', () => {
           connection: '127.0.0.1',
           codecs: [{ pt: 0, name: 'PCMU', rate: 8000 }],
           telephoneEventPt: null,
+          crypto: [],
+          cryptoRefused: [],
         },
       ],
     },
@@ -357,6 +362,8 @@ describe('parseOffer', () => {
           connection: '192.0.2.90',
           codecs: [{ pt: 0, name: 'PCMU', rate: 8000 }],
           telephoneEventPt: null,
+          crypto: [],
+          cryptoRefused: [],
         },
         {
           index: 1,
@@ -367,6 +374,8 @@ describe('parseOffer', () => {
           connection: '192.0.2.91',
           codecs: [{ pt: 8, name: 'PCMA', rate: 8000 }],
           telephoneEventPt: null,
+          crypto: [],
+          cryptoRefused: [],
         },
         {
           index: 2,
@@ -377,6 +386,8 @@ describe('parseOffer', () => {
           connection: null,
           codecs: [{ pt: 0, name: 'PCMU', rate: 8000 }],
           telephoneEventPt: null,
+          crypto: [],
+          cryptoRefused: [],
         },
       ],
     },
@@ -396,6 +407,8 @@ describe('parseOffer', () => {
             { pt: 0, name: 'PCMU', rate: 8000 },
           ],
           telephoneEventPt: null,
+          crypto: [],
+          cryptoRefused: [],
         },
       ],
     },
@@ -417,6 +430,8 @@ describe('parseOffer', () => {
             { pt: 101, name: 'telephone-event', rate: 8000 },
           ],
           telephoneEventPt: 101,
+          crypto: [],
+          cryptoRefused: [],
         },
       ],
     },
@@ -437,6 +452,8 @@ describe('parseOffer', () => {
             { pt: 101, name: 'telephone-event', rate: 8000 },
           ],
           telephoneEventPt: 101,
+          crypto: [],
+          cryptoRefused: [],
         },
       ],
     },
@@ -465,17 +482,30 @@ describe('parseOffer', () => {
 });
 
 describe('chooseCodec', () => {
-  const one = (sdp: string) => chooseCodec(parseOffer(sdp)[0]!);
-  const cases: [string, string, ReturnType<typeof chooseCodec>][] = [
-    ['PCMA only', 'v=0\r\nm=audio 1 RTP/AVP 8\r\n', { pt: 8, codec: 'PCMA' }],
-    ['PCMU before PCMA', 'v=0\r\nm=audio 1 RTP/AVP 0 8\r\n', { pt: 0, codec: 'PCMU' }],
-    ['PCMA before PCMU', 'v=0\r\nm=audio 1 RTP/AVP 8 0\r\n', { pt: 8, codec: 'PCMA' }],
-    ['G.729 first, PCMA second', 'v=0\r\nm=audio 1 RTP/AVP 18 8\r\n', { pt: 8, codec: 'PCMA' }],
-    ['dynamic PCMU', 'v=0\r\nm=audio 1 RTP/AVP 97\r\na=rtpmap:97 pcmu/8000\r\n', { pt: 97, codec: 'PCMU' }],
-    ['G.729 only → null (488)', fixture('g729-only.sdp'), null],
-    ['SRTP (RTP/SAVP) → null (488)', fixture('srtp.sdp'), null],
-    ['RTP/SAVPF → null', 'v=0\r\nm=audio 1 RTP/SAVPF 0\r\n', null],
-    ['AVPF is plain RTP', 'v=0\r\nm=audio 1 RTP/AVPF 0\r\n', { pt: 0, codec: 'PCMU' }],
+  /** The chosen payload types as "pt:codec/clock", or null when declined. */
+  const one = (sdp: string) => {
+    const c = chooseCodec(parseOffer(sdp)[0]!);
+    return c === null ? null : c.payloads.map((p) => `${p.pt}:${p.spec.codec}/${p.spec.clockRate}`);
+  };
+  const cases: [string, string, string[] | null][] = [
+    ['PCMA only', 'v=0\r\nm=audio 1 RTP/AVP 8\r\n', ['8:PCMA/8000']],
+    ['PCMU before PCMA', 'v=0\r\nm=audio 1 RTP/AVP 0 8\r\n', ['0:PCMU/8000', '8:PCMA/8000']],
+    ['PCMA before PCMU', 'v=0\r\nm=audio 1 RTP/AVP 8 0\r\n', ['8:PCMA/8000', '0:PCMU/8000']],
+    [
+      'G.729 first, PCMA second: both, in order',
+      'v=0\r\nm=audio 1 RTP/AVP 18 8\r\n',
+      ['18:G729/8000', '8:PCMA/8000'],
+    ],
+    ['dynamic PCMU', 'v=0\r\nm=audio 1 RTP/AVP 97\r\na=rtpmap:97 pcmu/8000\r\n', ['97:PCMU/8000']],
+    ['G.729 only', fixture('g729-only.sdp'), ['18:G729/8000']],
+    ['SRTP (RTP/SAVP) whose only a=crypto has a 32-byte MKI → null', fixture('srtp.sdp'), null],
+    [
+      'SRTP (RTP/SAVP) with a usable a=crypto',
+      fixture('srtp.sdp').replace('|1:32', '|1:4'),
+      ['0:PCMU/8000', '8:PCMA/8000'],
+    ],
+    ['RTP/SAVPF without a=crypto → null', 'v=0\r\nm=audio 1 RTP/SAVPF 0\r\n', null],
+    ['AVPF is plain RTP', 'v=0\r\nm=audio 1 RTP/AVPF 0\r\n', ['0:PCMU/8000']],
     ['disabled stream (port 0) → null', 'v=0\r\nm=audio 0 RTP/AVP 0\r\n', null],
     [
       'only telephone-event → null',
@@ -483,6 +513,7 @@ describe('chooseCodec', () => {
       null,
     ],
     ['PCMU at 16 kHz is not G.711', 'v=0\r\nm=audio 1 RTP/AVP 96\r\na=rtpmap:96 PCMU/16000\r\n', null],
+    ['G.723 and GSM only → null', 'v=0\r\nm=audio 1 RTP/AVP 4 3\r\n', null],
   ];
   for (const [name, sdp, expected] of cases) it(name, () => assert.deepEqual(one(sdp), expected));
 });
@@ -493,7 +524,6 @@ describe('buildAnswer', () => {
       index: o.index,
       port: basePort + 2 * o.index,
       choice: chooseCodec(o),
-      telephoneEventPt: o.telephoneEventPt,
     }));
   const lines = (sdp: string) => {
     assert.ok(sdp.endsWith('\r\n'));
@@ -523,22 +553,19 @@ describe('buildAnswer', () => {
       ],
     },
     {
-      name: 'telephone-event kept with its fmtp',
+      name: 'Cisco CUBE: every decodable codec in the offer order, fmtps echoed, events kept',
       sdp: fixture('cisco-cube.sdp'),
-      expect: [
-        'm=audio 40000 RTP/AVP 8 101',
+      expect: [1, 2].flatMap((label) => [
+        `m=audio ${40000 + 2 * (label - 1)} RTP/AVP 8 0 18 101`,
         'a=rtpmap:8 PCMA/8000',
+        'a=rtpmap:0 PCMU/8000',
+        'a=rtpmap:18 G729/8000',
         'a=rtpmap:101 telephone-event/8000',
+        'a=fmtp:18 annexb=no',
         'a=fmtp:101 0-16',
         'a=recvonly',
-        'a=label:1',
-        'm=audio 40002 RTP/AVP 8 101',
-        'a=rtpmap:8 PCMA/8000',
-        'a=rtpmap:101 telephone-event/8000',
-        'a=fmtp:101 0-16',
-        'a=recvonly',
-        'a=label:2',
-      ],
+        `a=label:${label}`,
+      ]),
     },
     {
       name: 'three m-lines: inactive answered inactive, disabled stays port 0 with a valid format',
@@ -557,10 +584,10 @@ describe('buildAnswer', () => {
       ],
     },
     {
-      name: 'declined streams: G.729-only and SRTP get port 0, order kept',
-      sdp: 'v=0\r\nc=IN IP4 192.0.2.9\r\nm=audio 5000 RTP/AVP 18\r\na=label:x\r\nm=audio 5002 RTP/SAVP 0\r\na=label:y\r\nm=audio 5004 RTP/AVP 0\r\na=label:z\r\n',
+      name: 'declined streams: G.723-only and SAVP without a=crypto get port 0, order kept',
+      sdp: 'v=0\r\nc=IN IP4 192.0.2.9\r\nm=audio 5000 RTP/AVP 4\r\na=label:x\r\nm=audio 5002 RTP/SAVP 0\r\na=label:y\r\nm=audio 5004 RTP/AVP 0\r\na=label:z\r\n',
       expect: [
-        'm=audio 0 RTP/AVP 18',
+        'm=audio 0 RTP/AVP 4',
         'a=label:x',
         'm=audio 0 RTP/SAVP 0',
         'a=label:y',
@@ -586,9 +613,15 @@ describe('buildAnswer', () => {
       ],
     },
     {
-      name: 'no direction in the offer → recvonly; dynamic PCMU kept',
+      name: 'no direction in the offer → recvonly; dynamic and static PCMU both kept',
       sdp: fixture('metaswitch-mixed-nodir.sdp'),
-      expect: ['m=audio 40000 RTP/AVP 96', 'a=rtpmap:96 PCMU/8000', 'a=recvonly', 'a=label:mixed'],
+      expect: [
+        'm=audio 40000 RTP/AVP 96 0',
+        'a=rtpmap:96 PCMU/8000',
+        'a=rtpmap:0 PCMU/8000',
+        'a=recvonly',
+        'a=label:mixed',
+      ],
     },
   ];
   for (const c of cases) {
@@ -955,6 +988,16 @@ const SDP_TOKENS = [
   'm=video 0 RTP/AVP 96',
   ' RTP/AVP ',
   ' RTP/SAVP ',
+  ' RTP/SAVPF ',
+  'a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:',
+  'a=crypto:2 AEAD_AES_256_GCM inline:',
+  'jvH9tvUwJ6KIZNfOkvib3W0KGoYEgBrd1BchPIBf',
+  '|2^20|1:4',
+  ';inline:',
+  ' UNENCRYPTED_SRTCP',
+  ' KDR=0',
+  'a=rtpmap:111 opus/48000/2',
+  'a=fmtp:97 octet-align=1',
   '0',
   '8',
   '18',
@@ -1013,9 +1056,14 @@ describe('fuzz', () => {
   const mpSeeds = BODIES.map((b) => ({ ct: b.contentType, body: fixture(b.file) }));
   const sdpSeeds = [
     ...BODIES.map((b) => extractSiprecBody(b.contentType, fixture(b.file)).sdp),
-    ...['cisco-cube.sdp', 'three-streams.sdp', 'g729-only.sdp', 'srtp.sdp', 'metaswitch-mixed-nodir.sdp'].map(
-      fixture,
-    ),
+    ...[
+      'cisco-cube.sdp',
+      'three-streams.sdp',
+      'g729-only.sdp',
+      'srtp.sdp',
+      'metaswitch-mixed-nodir.sdp',
+      'sbc-srtp-codecs.sdp',
+    ].map(fixture),
   ];
   const xmlSeeds = [
     ...BODIES.map((b) => extractSiprecBody(b.contentType, fixture(b.file)).metadataXml!),
@@ -1052,12 +1100,15 @@ describe('fuzz', () => {
       const sdp = i % 3 === 0 ? f.randomText(SDP_TOKENS, 80) : f.mutate(f.pick(sdpSeeds), SDP_TOKENS);
       expectContained('parseOffer/chooseCodec/buildAnswer', sdp, () => {
         const offer = parseOffer(sdp);
-        const streams = offer.map((o) => ({
-          index: o.index,
-          port: f.int(3) === 0 ? 0 : 10000 + o.index * 2,
-          choice: chooseCodec(o),
-          telephoneEventPt: o.telephoneEventPt,
-        }));
+        const streams = offer.map((o) => {
+          const choice = chooseCodec(o);
+          return {
+            index: o.index,
+            port: f.int(3) === 0 ? 0 : 10000 + o.index * 2,
+            choice,
+            localKey: choice?.crypto ? newLocalKey(choice.crypto.suite) : null,
+          };
+        });
         const answer = buildAnswer(sdp, streams, '192.0.2.1', i);
         assert.equal(parseOffer(answer).length, offer.length, 'answer has the offer’s m-lines');
       });

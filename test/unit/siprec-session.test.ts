@@ -40,7 +40,7 @@ const two: M[] = [
 
 describe('SIPREC dialog media state across offers', () => {
   it('starts every recordable stream and declines the rest', () => {
-    const { slots, plans } = run([[...two, { port: 4004, pt: 18, label: '3' }]]);
+    const { slots, plans } = run([[...two, { port: 4004, pt: 4, label: '3' }]]);
     assert.deepEqual(
       plans[0]?.add.map((a) => [a.index, a.codec]),
       [

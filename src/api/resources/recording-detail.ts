@@ -52,7 +52,12 @@ interface TimelineEvent {
   text: string;
 }
 
-type LegStats = { legId: string; firstPacketMs: number | null; packetsLost?: number };
+type LegStats = {
+  legId: string;
+  firstPacketMs: number | null;
+  packetsLost?: number;
+  srtpAuthFailures?: number;
+};
 
 export function recordingDetailRoutes(k: Kit): RouteDef[] {
   const { d } = k;
@@ -69,6 +74,12 @@ export function recordingDetailRoutes(k: Kit): RouteDef[] {
         ev(new Date(t0 + l.firstPacketMs), 'media', `first RTP packet on ${l.legId}`);
       if (l.packetsLost)
         ev(rec.endedAt ?? rec.startedAt, 'media', `${l.packetsLost} packets lost on ${l.legId}`);
+      if (l.srtpAuthFailures)
+        ev(
+          rec.endedAt ?? rec.startedAt,
+          'media',
+          `${l.srtpAuthFailures} SRTP packets failed authentication on ${l.legId} (wrong key?)`,
+        );
     }
     for (const e of await d.db.access.sessionEvents(rec.id)) {
       const { xml: _xml, ...rest } = e.detail;

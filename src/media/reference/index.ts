@@ -10,6 +10,7 @@ export { ALAW_TO_ULAW, alawToLinear, linearToUlaw, ULAW_DECODE, ulawToLinear } f
 export { parseRtp, type RtpPacket, type RtpParse } from './rtp.js';
 export { SpoolBufferRef, MAX_RECORD_SAMPLES } from './spool-buffer.js';
 export { LegReceiverRef, type LegCountersRef, type LegEventRef } from './leg.js';
+export { depacketizeAmrRef, type AmrFrames } from './amr.js';
 export {
   keptPositions,
   legTimeline,

@@ -58,7 +58,11 @@ export class LegReceiverRef {
     jitterQ4: 0,
     ssrcs: [],
     dtmf: [],
+    packetsUndecodable: 0,
+    codecs: [],
   };
+  /** Audio kinds played (reported in the native engine's enum order, PCMU before PCMA). */
+  readonly #seen = new Set<PayloadKind>();
   readonly spool = new SpoolBufferRef();
   readonly #kinds: (PayloadKind | undefined)[];
   #firstPacketAt = -1;
@@ -304,6 +308,10 @@ export class LegReceiverRef {
       this.#anchorExtTs = extTs;
       this.#anchorPosition = arrival;
       position = arrival;
+    }
+    if ((kind === 'PCMU' || kind === 'PCMA') && !this.#seen.has(kind)) {
+      this.#seen.add(kind);
+      this.counters.codecs = (['PCMU', 'PCMA'] as const).filter((k) => this.#seen.has(k));
     }
     switch (kind) {
       case 'PCMU':

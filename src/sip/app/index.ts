@@ -3,10 +3,19 @@ import type { Logger } from '../../log.js';
 import { CapacityError, ParseError } from '../../errors.js';
 import type { RecordingPort, SessionEvent, StreamOffer } from '../../recording/types.js';
 import { UnsupportedBodyError, extractMetadataXml, extractSiprecBody } from './multipart.js';
-import { buildAnswer, chooseCodec, parseOffer, type OfferedStream } from './sdp.js';
+import {
+  buildAnswer,
+  chooseStream,
+  parseOffer,
+  type AnswerRules,
+  type Choice,
+  type OfferedStream,
+  type SrtpMode,
+} from './sdp.js';
+import { newLocalKey } from './sdes.js';
 import { mergeMetadata, parseMetadata, participantsForLabels, type RecordingMetadata } from './metadata.js';
 import { DEFAULT_POLICY, compilePolicy, type CallParties, type RecordingPolicyConfig } from './policy.js';
-import { answerOf, applyPlan, planOffer, type Slot } from './session.js';
+import { answerOf, applyPlan, planOffer, streamOffer, type Slot } from './session.js';
 
 export interface SiprecAppOptions {
   /** drachtio server to connect to: the embedded edge or an external drachtio-server. */
@@ -22,6 +31,8 @@ export interface SiprecAppOptions {
   policy?: RecordingPolicyConfig;
   /** New sessions per second accepted (burst of one second); 0 or unset = no limit. */
   maxCallsPerSecond?: number;
+  /** SRS_SRTP: take SRTP or plain RTP (accept, the default), only SRTP (require), or only plain RTP (off). */
+  srtp?: SrtpMode;
 }
 
 export interface SiprecApp {
@@ -81,28 +92,32 @@ function parseBody(req: Srf.SrfRequest): { offer: OfferedStream[]; sdp: string; 
   }
 }
 
-/** Per m-line: record it (with a codec) or decline it (port 0); 488 when nothing can be recorded. */
-function planStreams(offer: OfferedStream[], md: RecordingMetadata | null): StreamOffer[] {
+/**
+ * Per m-line: record it (codecs, SRTP key) or decline it (port 0); 488 with the reasons in a
+ * Warning when nothing can be recorded (RFC 3261 §20.43, code 305: incompatible media format).
+ */
+function planStreams(
+  offer: OfferedStream[],
+  md: RecordingMetadata | null,
+  rules: AnswerRules,
+): { record: StreamOffer[]; choices: Map<number, Choice> } {
   const record: StreamOffer[] = [];
+  const choices = new Map<number, Choice>();
+  const reasons: string[] = [];
   for (const s of offer) {
-    const choice = s.port === 0 ? null : chooseCodec(s);
-    if (!choice) continue;
-    record.push({
-      index: s.index,
-      label: s.label,
-      codec: choice.codec,
-      pt: choice.pt,
-      telephoneEventPt: s.telephoneEventPt,
-      streamId: s.label === null ? null : (streamIdsOf(md)[s.label] ?? null),
-    });
+    const c = chooseStream(s, rules);
+    if ('declined' in c) {
+      if (!reasons.includes(c.declined)) reasons.push(c.declined);
+      continue;
+    }
+    choices.set(s.index, c);
+    record.push(streamOffer(s, c, s.label === null ? null : (streamIdsOf(md)[s.label] ?? null)));
   }
   if (record.length === 0) {
-    const why = offer.some((s) => /SAVP/i.test(s.protocol))
-      ? 'no stream offers PCMU or PCMA over plain RTP/AVP (SRTP is not supported)'
-      : 'no stream offers a supported codec (PCMU or PCMA over RTP/AVP)';
+    const why = `no stream can be recorded: ${reasons.join('; ')}`.replace(/["\\\r\n]/g, ' ').slice(0, 400);
     throw new Reject(488, 'Not Acceptable Here', { Warning: `305 srs "${why}"` });
   }
-  return record;
+  return { record, choices };
 }
 
 /** label -> metadata stream_id. */
@@ -233,6 +248,7 @@ function readMetadata(xml: string | null, log: Logger): RecordingMetadata | null
 export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
   const srf = new Srf();
   const log = o.log.child({ part: 'siprec' });
+  const rules: AnswerRules = { srtp: o.srtp ?? 'accept', decodable: o.recording.decodable };
   const policy = compilePolicy(o.policy ?? DEFAULT_POLICY);
   const admitRate = rateLimiter(o.maxCallsPerSecond ?? 0);
   const retryAfter = String(o.retryAfterSeconds ?? 5);
@@ -272,7 +288,7 @@ export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
       checkRequire(req);
       const { offer, sdp, metadataXml } = parseBody(req);
       let md = readMetadata(metadataXml, clog);
-      const record = planStreams(offer, md);
+      const { record, choices } = planStreams(offer, md, rules);
       if (!admitRate()) {
         throw new Reject(503, 'Service Unavailable', {
           'Retry-After': '1',
@@ -321,14 +337,14 @@ export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
       // Every m-line of the offer, recorded or declined (policy-excluded calls: all declined).
       let slots: Slot[] = offer.map((s) => {
         const i = record.findIndex((r) => r.index === s.index);
-        const r = record[i];
-        const port = r && decision.record ? (ports[i] ?? 0) : 0;
+        const choice = choices.get(s.index) ?? null;
+        const port = i >= 0 && decision.record ? (ports[i] ?? 0) : 0;
         return {
           index: s.index,
           label: s.label,
           port,
-          choice: r && port ? { pt: r.pt, codec: r.codec } : null,
-          telephoneEventPt: r?.telephoneEventPt ?? null,
+          choice: port ? choice : null,
+          localKey: port && choice?.crypto ? newLocalKey(choice.crypto.suite) : null,
           paused: s.direction === 'inactive',
         };
       });
@@ -392,7 +408,7 @@ export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
         sdp: string;
         metadataXml: string | null;
       }): Promise<string> {
-        const plan = planOffer(slots, next.offer);
+        const plan = planOffer(slots, next.offer, rules);
         let added: number[] = [];
         if (id !== null && !plan.unchanged) {
           // Metadata arriving with the offer names the new streams.
@@ -411,6 +427,7 @@ export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
               remove: plan.remove,
               pause: plan.pauseChanges.filter((c) => c.paused).map((c) => c.index),
               resume: plan.pauseChanges.filter((c) => !c.paused).map((c) => c.index),
+              rekey: plan.rekey,
             })
           ).ports;
         }
@@ -427,6 +444,7 @@ export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
             add: plan.add.length,
             remove: plan.remove.length,
             pause: plan.pauseChanges,
+            rekey: plan.rekey.map((r) => ({ index: r.index, suite: r.srtp?.suite ?? 'plain RTP' })),
             unchanged: plan.unchanged,
           },
           'SIPREC offer in dialog',

@@ -6,6 +6,11 @@
 import { parse, write } from 'sdp-transform';
 import type { MediaDescription, SessionDescription } from 'sdp-transform';
 import { ParseError } from '../../errors.js';
+import type { CodecName, PayloadSpec } from '../../recording/types.js';
+import { ALL_CODECS, payloadSpecOf, type OfferedCodec } from './codecs.js';
+import { answerCryptoValue, pickCrypto, readCryptoLines, type CryptoLine, type SecretKey } from './sdes.js';
+
+export type { OfferedCodec };
 
 export type Direction = 'sendonly' | 'recvonly' | 'sendrecv' | 'inactive';
 
@@ -20,18 +25,37 @@ export interface OfferedStream {
   /** m-level or session-level c= address. */
   connection: string | null;
   /** In offer order; static payload types without an rtpmap get their RFC 3551 names. */
-  codecs: { pt: number; name: string; rate: number }[];
+  codecs: OfferedCodec[];
   telephoneEventPt: number | null;
+  /** The usable a=crypto lines (RFC 4568), in offer order. */
+  crypto: CryptoLine[];
+  /** Why the other a=crypto lines cannot be used (no key material in the text). */
+  cryptoRefused: string[];
 }
 
-export type Choice = { pt: number; codec: 'PCMU' | 'PCMA' };
+/** SRS_SRTP: take SRTP or plain RTP, only SRTP, or only plain RTP. */
+export type SrtpMode = 'accept' | 'require' | 'off';
+
+export interface AnswerRules {
+  srtp: SrtpMode;
+  /** Codecs the media engine decodes. */
+  decodable: readonly CodecName[];
+}
+
+/** What we record a stream with: the decodable payload types in the SRC's order and the SDES line. */
+export interface Choice {
+  payloads: { pt: number; spec: PayloadSpec }[];
+  /** The a=crypto line taken; null = plain RTP. */
+  crypto: CryptoLine | null;
+}
 
 export interface AnswerStream {
   index: number;
   /** 0 = declined. */
   port: number;
   choice: Choice | null;
-  telephoneEventPt: number | null;
+  /** Our own key for the answer's a=crypto (required with choice.crypto). */
+  localKey?: SecretKey | null;
 }
 
 /** RFC 3551 §6 static audio payload types. */
@@ -56,8 +80,12 @@ const STATIC_PT: Record<number, { name: string; rate: number }> = {
 };
 
 const DIRECTIONS = new Set<string>(['sendonly', 'recvonly', 'sendrecv', 'inactive']);
-/** Plain RTP profiles; SAVP/SAVPF (SRTP) and non-RTP transports are not taken. */
+/** Plain RTP profiles (an a=crypto on them still means SDES: vendors do this). */
 const PLAIN_RTP = new Set(['RTP/AVP', 'RTP/AVPF']);
+/** SDES-keyed SRTP profiles (RFC 3711, RFC 5124); DTLS-SRTP (UDP/TLS/RTP/SAVP*) is not taken. */
+const SECURE_RTP = new Set(['RTP/SAVP', 'RTP/SAVPF']);
+
+export const DEFAULT_RULES: AnswerRules = Object.freeze({ srtp: 'accept', decodable: ALL_CODECS });
 
 /**
  * Parsed SDP by text: an INVITE's offer is read for the plan and again for the answer (and SRCs
@@ -111,24 +139,46 @@ export function parseOffer(sdp: string): OfferedStream[] {
     if (typeof m.type !== 'string' || m.type === '' || port === null || !m.protocol) {
       throw new ParseError(`unreadable m-line ${index + 1}`);
     }
-    const rtpmaps = new Map<number, { name: string; rate: number }>();
+    const rtpmaps = new Map<number, { name: string; rate: number; channels?: number }>();
     for (const r of m.rtp ?? []) {
       if (typeof r.payload !== 'number' || typeof r.codec !== 'string' || rtpmaps.has(r.payload)) continue;
       const rate = typeof r.rate === 'number' ? r.rate : (STATIC_PT[r.payload]?.rate ?? 8000);
-      rtpmaps.set(r.payload, { name: r.codec, rate });
+      const channels = Number(r.encoding);
+      rtpmaps.set(
+        r.payload,
+        Number.isInteger(channels) && channels > 0
+          ? { name: r.codec, rate, channels }
+          : { name: r.codec, rate },
+      );
+    }
+    const fmtps = new Map<number, string>();
+    for (const f of m.fmtp ?? []) {
+      if (typeof f.payload === 'number' && typeof f.config === 'string' && !fmtps.has(f.payload))
+        fmtps.set(f.payload, f.config.trim());
     }
     const codecs: OfferedStream['codecs'] = [];
     let telephoneEventPt: number | null = null;
     for (const pt of payloadList(m)) {
       const known = rtpmaps.get(pt) ?? STATIC_PT[pt];
       if (known === undefined) continue; // dynamic type without rtpmap: cannot be used
-      codecs.push({ pt, name: known.name, rate: known.rate });
+      const codec: OfferedCodec = { pt, ...known };
+      const fmtp = fmtps.get(pt);
+      if (fmtp !== undefined && fmtp !== '') codec.fmtp = fmtp;
+      codecs.push(codec);
       // RFC 4733 events; prefer the 8 kHz clock of the G.711 stream they ride with.
       if (known.name.toLowerCase() === 'telephone-event') {
         const current = telephoneEventPt === null ? undefined : rtpmaps.get(telephoneEventPt);
         if (current === undefined || (current.rate !== 8000 && known.rate === 8000)) telephoneEventPt = pt;
       }
     }
+    // RFC 4568 §9.1: a=crypto:<tag> <suite> <key-params> [<session-params>]
+    const { lines: crypto, refused: cryptoRefused } = readCryptoLines(
+      (m.crypto ?? []).map((c) =>
+        [String(c.id), String(c.suite ?? ''), String(c.config ?? ''), String(c.sessionConfig ?? '')]
+          .join(' ')
+          .trim(),
+      ),
+    );
     const direction =
       m.direction !== undefined && DIRECTIONS.has(m.direction) ? m.direction : sessionDirection;
     return {
@@ -140,24 +190,70 @@ export function parseOffer(sdp: string): OfferedStream[] {
       connection: m.connection?.ip || sessionConnection,
       codecs,
       telephoneEventPt,
+      crypto,
+      cryptoRefused,
     };
   });
 }
 
 /**
- * The G.711 codec to record this stream in: the first of PCMU/PCMA (8 kHz) in the SRC's order. Null when
- * there is none (e.g. G.729 only), when the transport is not plain RTP (SRTP), for non-audio media and
- * for a stream the offer already disabled (port 0); the caller declines such streams, and answers 488 when
- * no stream is left.
+ * How to record a stream, or why it is declined: the decodable payload types in the SRC's order
+ * (RFC 3264 §6.1: the answer keeps the offer's preference), the strongest usable a=crypto line
+ * (RFC 4568 §7.1.1), under the SRS_SRTP mode. SAVP with no usable crypto line is declined (we
+ * could not decrypt it); plain RTP/AVP carrying a=crypto is SDES-keyed too (vendors do this).
  */
-export function chooseCodec(s: OfferedStream): Choice | null {
-  if (s.port === 0 || !PLAIN_RTP.has(s.protocol.toUpperCase())) return null;
-  for (const c of s.codecs) {
-    if (c.rate !== 8000) continue;
-    const name = c.name.toUpperCase();
-    if (name === 'PCMU' || name === 'PCMA') return { pt: c.pt, codec: name };
+export function chooseStream(
+  s: OfferedStream,
+  rules: AnswerRules = DEFAULT_RULES,
+): Choice | { declined: string } {
+  if (s.port === 0) return { declined: 'stream disabled (port 0)' };
+  const profile = s.protocol.toUpperCase();
+  const secure = SECURE_RTP.has(profile);
+  if (!secure && !PLAIN_RTP.has(profile))
+    return { declined: `transport ${s.protocol.slice(0, 40)} not supported` };
+  let crypto: CryptoLine | null = null;
+  if (rules.srtp === 'off') {
+    if (secure) return { declined: 'SRTP offered but SRTP is turned off here (SRS_SRTP=off)' };
+  } else {
+    crypto = pickCrypto(s.crypto);
+    const why = s.cryptoRefused.length > 0 ? `: ${s.cryptoRefused.join('; ')}` : '';
+    if (secure && crypto === null) return { declined: `${s.protocol} without a usable a=crypto line${why}` };
+    if (crypto === null && rules.srtp === 'require')
+      return { declined: `plain RTP not accepted (SRS_SRTP=require)${why}` };
   }
-  return null;
+  const payloads: Choice['payloads'] = [];
+  for (const c of s.codecs) {
+    const spec = payloadSpecOf(c, rules.decodable);
+    if (spec !== null) payloads.push({ pt: c.pt, spec });
+  }
+  if (!payloads.some((p) => p.spec.codec !== 'telephone-event' && p.spec.codec !== 'CN')) {
+    const offered = [...new Set(s.codecs.map((c) => `${c.name}/${c.rate}`))].join(' ') || 'none';
+    return {
+      declined: `no decodable codec offered (offered: ${offered.slice(0, 120)}; decodable: ${rules.decodable.join(' ')})`,
+    };
+  }
+  return { payloads, crypto };
+}
+
+/** chooseStream without the reason: null when the stream is declined. */
+export function chooseCodec(s: OfferedStream, rules: AnswerRules = DEFAULT_RULES): Choice | null {
+  const c = chooseStream(s, rules);
+  return 'declined' in c ? null : c;
+}
+
+/** The audio codec names of a choice, in order, without repeats (catalogue: "G729,PCMU"). */
+export function codecNames(c: Choice): string {
+  const names: string[] = [];
+  for (const p of c.payloads) {
+    if (p.spec.codec === 'telephone-event' || p.spec.codec === 'CN') continue;
+    if (!names.includes(p.spec.codec)) names.push(p.spec.codec);
+  }
+  return names.join(',');
+}
+
+/** The canonical rtpmap encoding name for a spec (RFC 3551, RFC 7587, RFC 4867, RFC 3952). */
+function rtpmapName(spec: PayloadSpec): string {
+  return spec.codec;
 }
 
 /** FNV-1a, so the o= session id stays the same across every answer in a dialog (RFC 3264 §8). */
@@ -172,7 +268,8 @@ function stableId(text: string): number {
 
 /**
  * The answer: one m-line per offered m-line in the same order (RFC 3264 §6), each label echoed, recvonly
- * (inactive when the offer was inactive), one codec plus telephone-event when offered. A stream missing
+ * (inactive when the offer was inactive), every decodable payload type of the offer in its order
+ * with its rtpmap and fmtp, and for SRTP the chosen a=crypto tag and suite with our own key. A stream missing
  * from `streams`, with port 0, or without a choice is declined with port 0 and the offer's first format.
  * The o= session id is derived from the offer's o= line, so it is stable across re-INVITEs while the
  * version comes from the caller.
@@ -214,21 +311,35 @@ export function buildAnswer(
       };
       if (o.label !== null) base.label = o.label;
       if (wanted === undefined || wanted.port === 0 || wanted.choice === null) {
-        base.payloads = String(payloadList(m)[0] ?? wanted?.choice?.pt ?? 0);
+        base.payloads = String(payloadList(m)[0] ?? wanted?.choice?.payloads[0]?.pt ?? 0);
         return base;
       }
       const { choice } = wanted;
       base.port = wanted.port;
-      base.rtp.push({ payload: choice.pt, codec: choice.codec, rate: 8000 });
-      const payloads = [choice.pt];
-      const te = wanted.telephoneEventPt;
-      if (te !== null && te !== choice.pt) {
-        payloads.push(te);
-        base.rtp.push({ payload: te, codec: 'telephone-event', rate: 8000 });
-        const fmtp = (m.fmtp ?? []).find((f) => f.payload === te);
-        base.fmtp.push({ payload: te, config: fmtp?.config ?? '0-15' });
+      for (const { pt, spec } of choice.payloads) {
+        const rtp: MediaDescription['rtp'][number] = {
+          payload: pt,
+          codec: rtpmapName(spec),
+          rate: spec.clockRate,
+        };
+        if (spec.channels !== undefined && spec.channels > 1) rtp.encoding = spec.channels;
+        base.rtp.push(rtp);
+        // Echo the SRC's format parameters (AMR octet-align, iLBC mode, G.729 annexb, events).
+        const fmtp = spec.fmtp ?? (spec.codec === 'telephone-event' ? '0-15' : undefined);
+        if (fmtp !== undefined) base.fmtp.push({ payload: pt, config: fmtp });
       }
-      base.payloads = payloads.join(' ');
+      base.payloads = choice.payloads.map((p) => p.pt).join(' ');
+      if (choice.crypto !== null) {
+        if (!wanted.localKey) throw new Error(`stream ${o.index}: SRTP answer without a local key`);
+        const [tag, suite, ...rest] = answerCryptoValue(choice.crypto, wanted.localKey).split(' ');
+        const crypto: NonNullable<MediaDescription['crypto']>[number] = {
+          id: Number(tag),
+          suite: suite as string,
+          config: rest[0] as string,
+        };
+        if (rest.length > 1) crypto.sessionConfig = rest.slice(1).join(' ');
+        base.crypto = [crypto];
+      }
       base.direction = o.direction === 'inactive' ? 'inactive' : 'recvonly';
       return base;
     }),

@@ -1,0 +1,519 @@
+/**
+ * SRTP keying (RFC 4568 SDES) and codec choice in the SIPREC SDP: a=crypto parsing and
+ * validation, the strongest-suite pick, SRS_SRTP modes, the answer's crypto line and codec list,
+ * re-keying across re-INVITEs, and that keys never leave through logs or JSON. Real SDP text
+ * through the real parser (sdp-transform) and the real answer writer.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import {
+  CryptoLineError,
+  SecretKey,
+  newLocalKey,
+  parseCryptoLine,
+  pickCrypto,
+  readCryptoLines,
+  srtpParamsOf,
+} from '../../src/sip/app/sdes.js';
+import {
+  buildAnswer,
+  chooseStream,
+  codecNames,
+  parseOffer,
+  type AnswerRules,
+  type SrtpMode,
+} from '../../src/sip/app/sdp.js';
+import { answerOf, applyPlan, planOffer, type Slot } from '../../src/sip/app/session.js';
+import type { CodecName } from '../../src/recording/types.js';
+
+/** Random key||salt values of each length (base64), made once for these tests. */
+const K30 = 'jvH9tvUwJ6KIZNfOkvib3W0KGoYEgBrd1BchPIBf';
+const K30B = 'PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR';
+const K46 = 'kRN/HSxFnL0OpK3mvw4lVUwBvT9fBLUoZDXsSAnKc2rA2lg5EJNzRKohP+CN2w==';
+const K28 = 'jGoSaFaG9hTOu68RlaJzeY5M3bakUhfOEkdzJQ==';
+const K44 = 'm1saR99wvWyslcjcTnzZl3f+tvMLyLERbZfkLHGOYt3hfIiCqDIGQY25tGk=';
+const ALL: readonly CodecName[] = [
+  'PCMU',
+  'PCMA',
+  'G722',
+  'G729',
+  'opus',
+  'AMR',
+  'AMR-WB',
+  'iLBC',
+  'G726-32',
+];
+const rules = (srtp: SrtpMode = 'accept', decodable: readonly CodecName[] = ALL): AnswerRules => ({
+  srtp,
+  decodable,
+});
+
+function offer(m: string, attrs: string[]): string {
+  return [
+    'v=0',
+    'o=SRC 7 1 IN IP4 10.0.0.1',
+    's=-',
+    'c=IN IP4 10.0.0.1',
+    't=0 0',
+    m,
+    ...attrs,
+    'a=label:1',
+    'a=sendonly',
+    '',
+  ].join('\r\n');
+}
+
+describe('a=crypto lines (RFC 4568 §9.1)', () => {
+  const ok: [string, string, Partial<ReturnType<typeof summary>>][] = [
+    ['AES_CM_128_HMAC_SHA1_80, bare key', `1 AES_CM_128_HMAC_SHA1_80 inline:${K30}`, { tag: 1, bytes: 30 }],
+    ['AES_CM_128_HMAC_SHA1_32', `2 AES_CM_128_HMAC_SHA1_32 inline:${K30}`, { tag: 2, bytes: 30 }],
+    ['AES_256_CM_HMAC_SHA1_80', `3 AES_256_CM_HMAC_SHA1_80 inline:${K46}`, { bytes: 46 }],
+    ['AES_256_CM_HMAC_SHA1_32', `3 AES_256_CM_HMAC_SHA1_32 inline:${K46}`, { bytes: 46 }],
+    ['AEAD_AES_128_GCM', `4 AEAD_AES_128_GCM inline:${K28}`, { bytes: 28 }],
+    ['AEAD_AES_256_GCM', `5 AEAD_AES_256_GCM inline:${K44}`, { bytes: 44 }],
+    [
+      'lifetime 2^20 and MKI 1:4',
+      `1 AES_CM_128_HMAC_SHA1_80 inline:${K30}|2^20|1:4`,
+      { lifetime: 2 ** 20, mki: { value: 1, length: 4 } },
+    ],
+    ['decimal lifetime', `1 AES_CM_128_HMAC_SHA1_80 inline:${K30}|1000000`, { lifetime: 1e6 }],
+    ['MKI without lifetime', `1 AES_CM_128_HMAC_SHA1_80 inline:${K30}|7:1`, { mki: { value: 7, length: 1 } }],
+    [
+      'two inline keys with MKIs: both read, the first used',
+      `1 AES_CM_128_HMAC_SHA1_80 inline:${K30}|2^20|1:2;inline:${K30B}|2^20|2:2`,
+      { keys: 2, mki: { value: 1, length: 2 } },
+    ],
+    [
+      'session parameters: UNENCRYPTED_SRTCP, UNENCRYPTED_SRTP echoed; KDR=0 and WSH taken, not echoed',
+      `1 AES_CM_128_HMAC_SHA1_80 inline:${K30} UNENCRYPTED_SRTCP UNENCRYPTED_SRTP KDR=0 WSH=64`,
+      { srtcpClear: true, srtpClear: true, echo: 'UNENCRYPTED_SRTCP UNENCRYPTED_SRTP' },
+    ],
+    [
+      'UNAUTHENTICATED_SRTP',
+      `1 AES_CM_128_HMAC_SHA1_80 inline:${K30} UNAUTHENTICATED_SRTP`,
+      { noAuth: true, echo: 'UNAUTHENTICATED_SRTP' },
+    ],
+  ];
+  function summary(value: string) {
+    const l = parseCryptoLine(value);
+    const p = srtpParamsOf(l);
+    return {
+      tag: l.tag,
+      bytes: p.keySalt.length,
+      keys: l.keys.length,
+      lifetime: l.keys[0]?.lifetime,
+      mki: p.mki,
+      srtcpClear: p.unencryptedSrtcp === true,
+      srtpClear: p.unencryptedSrtp === true,
+      noAuth: p.unauthenticatedSrtp === true,
+      echo: l.echoParams.join(' '),
+    };
+  }
+  for (const [name, value, want] of ok) {
+    it(name, () => {
+      const got = summary(value);
+      for (const [k, v] of Object.entries(want)) assert.deepEqual(got[k as keyof typeof got], v, k);
+      // The engine gets the offer's own key bytes.
+      const b64 = value.split('inline:')[1]!.split(/[|; ]/)[0]!;
+      assert.deepEqual(srtpParamsOf(parseCryptoLine(value)).keySalt, Buffer.from(b64, 'base64'));
+    });
+  }
+
+  const bad: [string, string, RegExp][] = [
+    [
+      'AES_CM_128 key 2 bytes short',
+      `1 AES_CM_128_HMAC_SHA1_80 inline:${K28}`,
+      /30-byte key\|\|salt, the line has 28/,
+    ],
+    ['AES_256_CM with a 128-bit key', `1 AES_256_CM_HMAC_SHA1_80 inline:${K30}`, /46-byte/],
+    ['AEAD_AES_128_GCM with an AES_CM key', `1 AEAD_AES_128_GCM inline:${K30}`, /28-byte/],
+    ['AEAD_AES_256_GCM with a 46-byte key', `1 AEAD_AES_256_GCM inline:${K46}`, /44-byte/],
+    ['unknown suite', `1 F8_128_HMAC_SHA1_80 inline:${K30}`, /suite F8_128_HMAC_SHA1_80 not supported/],
+    ['not inline', `1 AES_CM_128_HMAC_SHA1_80 uri:https://example.com/k`, /not inline/],
+    ['not base64', `1 AES_CM_128_HMAC_SHA1_80 inline:@@@@`, /not base64/],
+    ['KDR other than 0', `1 AES_CM_128_HMAC_SHA1_80 inline:${K30} KDR=24`, /KDR=24 not supported/],
+    ['FEC_ORDER', `1 AES_CM_128_HMAC_SHA1_80 inline:${K30} FEC_ORDER=SRTP_FEC`, /FEC_ORDER/],
+    ['MKI length 0', `1 AES_CM_128_HMAC_SHA1_80 inline:${K30}|2^20|1:0`, /MKI length 0/],
+    [
+      'MKI length 32 (RFC 4568’s example)',
+      `1 AES_CM_128_HMAC_SHA1_80 inline:${K30}|2^20|1:32`,
+      /MKI length 32 not supported/,
+    ],
+    ['MKI value above its length', `1 AES_CM_128_HMAC_SHA1_80 inline:${K30}|256:1`, /does not fit/],
+    ['lifetime above 2^48', `1 AES_CM_128_HMAC_SHA1_80 inline:${K30}|2^49`, /2\^49/],
+    ['tag not a number', `x AES_CM_128_HMAC_SHA1_80 inline:${K30}`, /tag/],
+    ['AEAD with UNAUTHENTICATED_SRTP', `1 AEAD_AES_128_GCM inline:${K28} UNAUTHENTICATED_SRTP`, /AEAD/],
+  ];
+  for (const [name, value, re] of bad) {
+    it(`refused: ${name} (no key in the message)`, () => {
+      assert.throws(
+        () => parseCryptoLine(value),
+        (err: unknown) => {
+          assert.ok(err instanceof CryptoLineError);
+          assert.match(err.message, re);
+          for (const k of [K30, K46, K28, K44]) assert.ok(!err.message.includes(k), 'key in the error');
+          return true;
+        },
+      );
+    });
+  }
+
+  it('picks the strongest suite, the first on ties; refused lines are reported', () => {
+    const { lines, refused } = readCryptoLines([
+      `1 AES_CM_128_HMAC_SHA1_32 inline:${K30}`,
+      `2 AES_CM_128_HMAC_SHA1_80 inline:${K30}`,
+      `3 AES_256_CM_HMAC_SHA1_32 inline:${K46}`,
+      `4 AES_256_CM_HMAC_SHA1_80 inline:${K46}`,
+      `5 AEAD_AES_128_GCM inline:${K28}`,
+      `6 AEAD_AES_256_GCM inline:${K30}`, // wrong length: refused
+      `7 AES_CM_128_HMAC_SHA1_80 inline:${K30B}`,
+    ]);
+    assert.equal(refused.length, 1);
+    const order: number[] = [];
+    let rest = [...lines];
+    while (rest.length > 0) {
+      const best = pickCrypto(rest)!;
+      order.push(best.tag);
+      rest = rest.filter((l) => l !== best);
+    }
+    assert.deepEqual(order, [5, 4, 3, 2, 7, 1]);
+    assert.equal(pickCrypto([]), null);
+  });
+
+  it('keys never leave through JSON, inspect, String() or a pino log line', () => {
+    const text = offer('m=audio 5000 RTP/SAVP 0', [
+      `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${K30}|2^20|1:4`,
+    ]);
+    const parsed = parseOffer(text);
+    const key = parsed[0]!.crypto[0]!.keys[0]!.key;
+    assert.equal(JSON.stringify(key), '"[redacted]"');
+    assert.equal(String(key), '[redacted]');
+    assert.ok(!inspect(parsed, { depth: 10 }).includes(K30));
+    assert.ok(!JSON.stringify(parsed).includes(K30));
+    let out = '';
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        out += chunk.toString();
+        cb();
+      },
+    });
+    const log = pino({}, sink);
+    log.info({ offer: parsed, choice: chooseStream(parsed[0]!) }, 'offer');
+    assert.match(out, /\[redacted\]/);
+    assert.ok(!out.includes(K30));
+    assert.ok(!out.includes(Buffer.from(K30, 'base64').toString('hex')));
+  });
+});
+
+describe('SRS_SRTP modes and profiles', () => {
+  const crypto = `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${K30}`;
+  const offers: Record<string, string> = {
+    'RTP/AVP': offer('m=audio 5000 RTP/AVP 0', []),
+    'RTP/AVP + a=crypto': offer('m=audio 5000 RTP/AVP 0', [crypto]),
+    'RTP/SAVP + a=crypto': offer('m=audio 5000 RTP/SAVP 0', [crypto]),
+    'RTP/SAVPF + a=crypto': offer('m=audio 5000 RTP/SAVPF 0', [crypto]),
+    'RTP/SAVP, bad a=crypto': offer('m=audio 5000 RTP/SAVP 0', [
+      `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${K28}`,
+    ]),
+    'UDP/TLS/RTP/SAVPF (DTLS)': offer('m=audio 5000 UDP/TLS/RTP/SAVPF 0', []),
+  };
+  /** mode -> offer -> 'plain' | 'srtp' | a pattern of the decline reason */
+  const table: [SrtpMode, string, 'plain' | 'srtp' | RegExp][] = [
+    ['accept', 'RTP/AVP', 'plain'],
+    ['accept', 'RTP/AVP + a=crypto', 'srtp'],
+    ['accept', 'RTP/SAVP + a=crypto', 'srtp'],
+    ['accept', 'RTP/SAVPF + a=crypto', 'srtp'],
+    ['accept', 'RTP/SAVP, bad a=crypto', /RTP\/SAVP without a usable a=crypto line: .*30-byte/],
+    ['accept', 'UDP/TLS/RTP/SAVPF (DTLS)', /transport UDP\/TLS\/RTP\/SAVPF not supported/],
+    ['require', 'RTP/AVP', /plain RTP not accepted \(SRS_SRTP=require\)/],
+    ['require', 'RTP/AVP + a=crypto', 'srtp'],
+    ['require', 'RTP/SAVP + a=crypto', 'srtp'],
+    ['require', 'RTP/SAVP, bad a=crypto', /without a usable a=crypto/],
+    ['off', 'RTP/AVP', 'plain'],
+    ['off', 'RTP/AVP + a=crypto', 'plain'],
+    ['off', 'RTP/SAVP + a=crypto', /SRTP is turned off here \(SRS_SRTP=off\)/],
+    ['off', 'RTP/SAVPF + a=crypto', /SRS_SRTP=off/],
+  ];
+  for (const [mode, name, want] of table) {
+    it(`${mode}: ${name} → ${String(want)}`, () => {
+      const got = chooseStream(parseOffer(offers[name]!)[0]!, rules(mode));
+      if (want instanceof RegExp) {
+        assert.ok('declined' in got, 'declined');
+        assert.match(got.declined, want);
+        assert.ok(!got.declined.includes(K30) && !got.declined.includes(K28));
+      } else {
+        assert.ok(!('declined' in got));
+        assert.equal(got.crypto === null ? 'plain' : 'srtp', want);
+      }
+    });
+  }
+});
+
+describe('codecs in the answer', () => {
+  const answerLines = (text: string, r = rules(), key = newLocalKey('AES_CM_128_HMAC_SHA1_80')) => {
+    const o = parseOffer(text);
+    const streams = o.map((s) => {
+      const c = chooseStream(s, r);
+      return {
+        index: s.index,
+        port: 'declined' in c ? 0 : 40000,
+        choice: 'declined' in c ? null : c,
+        localKey: key,
+      };
+    });
+    return buildAnswer(text, streams, '192.0.2.1', 1)
+      .trimEnd()
+      .split('\r\n')
+      .filter((l) => /^(m=|a=(rtpmap|fmtp|crypto))/.test(l));
+  };
+  const cases: {
+    name: string;
+    m: string;
+    attrs: string[];
+    expect: string[];
+    codec?: string;
+    r?: AnswerRules;
+  }[] = [
+    {
+      name: 'G.722 keeps its 8000 clock; G.729 annexb echoed; offer order kept',
+      m: 'm=audio 5000 RTP/AVP 9 18 0 101',
+      attrs: ['a=rtpmap:18 G729/8000', 'a=fmtp:18 annexb=yes', 'a=rtpmap:101 telephone-event/8000'],
+      expect: [
+        'm=audio 40000 RTP/AVP 9 18 0 101',
+        'a=rtpmap:9 G722/8000',
+        'a=rtpmap:18 G729/8000',
+        'a=rtpmap:0 PCMU/8000',
+        'a=rtpmap:101 telephone-event/8000',
+        'a=fmtp:18 annexb=yes',
+        'a=fmtp:101 0-15',
+      ],
+      codec: 'G722,G729,PCMU',
+    },
+    {
+      name: 'Opus 48000/2 with its fmtp; telephone-event at 48000 and 8000 both kept',
+      m: 'm=audio 5000 RTP/AVP 111 110 101',
+      attrs: [
+        'a=rtpmap:111 opus/48000/2',
+        'a=fmtp:111 useinbandfec=1;minptime=10',
+        'a=rtpmap:110 telephone-event/48000',
+        'a=rtpmap:101 telephone-event/8000',
+      ],
+      expect: [
+        'm=audio 40000 RTP/AVP 111 110 101',
+        'a=rtpmap:111 opus/48000/2',
+        'a=rtpmap:110 telephone-event/48000',
+        'a=rtpmap:101 telephone-event/8000',
+        'a=fmtp:111 useinbandfec=1;minptime=10',
+        'a=fmtp:110 0-15',
+        'a=fmtp:101 0-15',
+      ],
+      codec: 'opus',
+    },
+    {
+      name: 'AMR octet-aligned and bandwidth-efficient as offered, AMR-WB at 16000; CRC mode left out',
+      m: 'm=audio 5000 RTP/AVP 96 97 98 99',
+      attrs: [
+        'a=rtpmap:96 AMR/8000',
+        'a=fmtp:96 octet-align=1',
+        'a=rtpmap:97 AMR/8000',
+        'a=rtpmap:98 AMR-WB/16000',
+        'a=fmtp:98 octet-align=1; mode-set=0,1,2',
+        'a=rtpmap:99 AMR/8000',
+        'a=fmtp:99 octet-align=1; crc=1',
+      ],
+      expect: [
+        'm=audio 40000 RTP/AVP 96 97 98',
+        'a=rtpmap:96 AMR/8000',
+        'a=rtpmap:97 AMR/8000',
+        'a=rtpmap:98 AMR-WB/16000',
+        'a=fmtp:96 octet-align=1',
+        'a=fmtp:98 octet-align=1; mode-set=0,1,2',
+      ],
+      codec: 'AMR,AMR-WB',
+    },
+    {
+      name: 'iLBC mode=30, G726-32, CN; G.723 and L16 left out',
+      m: 'm=audio 5000 RTP/AVP 4 97 2 98 13 11',
+      attrs: ['a=rtpmap:97 iLBC/8000', 'a=fmtp:97 mode=30', 'a=rtpmap:98 G726-32/8000'],
+      expect: [
+        'm=audio 40000 RTP/AVP 97 98 13',
+        'a=rtpmap:97 iLBC/8000',
+        'a=rtpmap:98 G726-32/8000',
+        'a=rtpmap:13 CN/8000',
+        'a=fmtp:97 mode=30',
+      ],
+      codec: 'iLBC,G726-32',
+    },
+    {
+      name: 'only what the engine decodes: G.729 left out of a PCMU-only build',
+      m: 'm=audio 5000 RTP/AVP 18 0',
+      attrs: [],
+      r: rules('accept', ['PCMU', 'PCMA']),
+      expect: ['m=audio 40000 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000'],
+      codec: 'PCMU',
+    },
+    {
+      name: 'SAVP: the chosen tag (strongest suite), our own key, session params echoed, profile kept',
+      m: 'm=audio 5000 RTP/SAVP 111',
+      attrs: [
+        'a=rtpmap:111 opus/48000/2',
+        `a=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:${K30}`,
+        `a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:${K30B}|2^31|3:1 UNENCRYPTED_SRTCP`,
+      ],
+      expect: [
+        'm=audio 40000 RTP/SAVP 111',
+        'a=rtpmap:111 opus/48000/2',
+        'a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:LOCAL UNENCRYPTED_SRTCP',
+      ],
+      codec: 'opus',
+    },
+    {
+      name: 'RTP/AVP carrying a=crypto is answered RTP/AVP with a=crypto',
+      m: 'm=audio 5000 RTP/AVP 0',
+      attrs: [`a=crypto:9 AES_CM_128_HMAC_SHA1_80 inline:${K30}`],
+      expect: [
+        'm=audio 40000 RTP/AVP 0',
+        'a=rtpmap:0 PCMU/8000',
+        'a=crypto:9 AES_CM_128_HMAC_SHA1_80 inline:LOCAL',
+      ],
+      codec: 'PCMU',
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const key = newLocalKey('AES_CM_128_HMAC_SHA1_80');
+      const text = offer(c.m, c.attrs);
+      const got = answerLines(text, c.r, key).map((l) => l.replace(`inline:${key.base64()}`, 'inline:LOCAL'));
+      assert.deepEqual(got, c.expect);
+      const choice = chooseStream(parseOffer(text)[0]!, c.r ?? rules());
+      assert.ok(!('declined' in choice));
+      if (c.codec) assert.equal(codecNames(choice), c.codec);
+      // The answer is readable SDP whose crypto line (if any) our own parser takes.
+      const back = parseOffer(
+        buildAnswer(text, [{ index: 0, port: 40000, choice, localKey: key }], '192.0.2.1', 1),
+      );
+      assert.equal(back[0]!.crypto.length, choice.crypto ? 1 : 0);
+      assert.equal(back[0]!.cryptoRefused.length, 0);
+    });
+  }
+
+  it('a format whose fmtp is absurdly long is left out (the engine takes at most 1000 characters)', () => {
+    const text = offer('m=audio 5000 RTP/AVP 97 0', [
+      'a=rtpmap:97 AMR/8000',
+      `a=fmtp:97 octet-align=1;x=${'a'.repeat(1000)}`,
+    ]);
+    const got = chooseStream(parseOffer(text)[0]!);
+    assert.ok(!('declined' in got));
+    assert.deepEqual(
+      got.payloads.map((p) => p.pt),
+      [0],
+    );
+  });
+
+  it('declined with a reason naming what was offered when nothing is decodable', () => {
+    const got = chooseStream(parseOffer(offer('m=audio 5000 RTP/AVP 4 3', []))[0]!);
+    assert.ok('declined' in got);
+    assert.match(got.declined, /no decodable codec offered \(offered: G723\/8000 GSM\/8000; decodable: PCMU/);
+  });
+
+  it('a fresh key per call, of the suite’s length', () => {
+    const a = newLocalKey('AEAD_AES_256_GCM');
+    const b = newLocalKey('AEAD_AES_256_GCM');
+    assert.equal(a.length, 44);
+    assert.ok(!a.equals(b));
+    assert.equal(newLocalKey('AES_256_CM_HMAC_SHA1_32').length, 46);
+    assert.ok(a instanceof SecretKey);
+  });
+});
+
+describe('re-INVITE: re-keying and codec changes on a kept stream', () => {
+  const sdp = (crypto: string | null, m = 'm=audio 5000 RTP/SAVP 0 8') =>
+    offer(m, crypto === null ? [] : [`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${crypto}`]);
+  let n = 0;
+  const keys = (): SecretKey => new SecretKey(Buffer.alloc(30, ++n));
+  function step(slots: Slot[], text: string, ports: number[] = [30000], r = rules()) {
+    const o = parseOffer(text);
+    const plan = planOffer(slots, o, r);
+    const next = applyPlan(
+      slots,
+      o,
+      plan,
+      plan.add.map((_, i) => ports[i] ?? 0),
+      keys,
+    );
+    return { plan, slots: next, answer: buildAnswer(text, answerOf(next), '192.0.2.1', 1) };
+  }
+
+  it('same a=crypto again: unchanged, same answer (our key kept)', () => {
+    const first = step([], sdp(K30));
+    const again = step(first.slots, sdp(K30));
+    assert.equal(again.plan.unchanged, true);
+    assert.equal(again.answer, first.answer);
+  });
+
+  it('a new key re-keys the leg in place (no new port); our answer key stays', () => {
+    const first = step([], sdp(K30));
+    const next = step(first.slots, sdp(K30B));
+    assert.deepEqual(next.plan.add, []);
+    assert.deepEqual(next.plan.remove, []);
+    assert.equal(next.plan.rekey.length, 1);
+    assert.deepEqual(next.plan.rekey[0]!.srtp!.keySalt, Buffer.from(K30B, 'base64'));
+    assert.equal(next.slots[0]!.port, 30000);
+    assert.equal(next.answer, first.answer);
+  });
+
+  it('SRTP turned off and on again by re-INVITE: re-keyed to plain (null) and back', () => {
+    const first = step([], sdp(K30, 'm=audio 5000 RTP/AVP 0'));
+    const plain = step(first.slots, sdp(null, 'm=audio 5000 RTP/AVP 0'));
+    assert.deepEqual(plain.plan.rekey, [{ index: 0, srtp: null }]);
+    assert.ok(!plain.answer.includes('a=crypto'));
+    const back = step(plain.slots, sdp(K30, 'm=audio 5000 RTP/AVP 0'));
+    assert.equal(back.plan.rekey[0]!.srtp!.suite, 'AES_CM_128_HMAC_SHA1_80');
+    assert.match(back.answer, /a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:/);
+  });
+
+  it('codecs: the answer keeps only payload types the leg has and the offer still carries', () => {
+    const first = step([], sdp(null, 'm=audio 5000 RTP/AVP 18 0 8'));
+    const fewer = step(first.slots, sdp(null, 'm=audio 5000 RTP/AVP 8 9'));
+    assert.equal(fewer.plan.unchanged, true);
+    assert.match(fewer.answer, /m=audio 30000 RTP\/AVP 8\r\n/);
+    // Nothing in common: the stream restarts on a new leg with the new codecs.
+    const other = step(fewer.slots, sdp(null, 'm=audio 5000 RTP/AVP 9'), [30002]);
+    assert.deepEqual(other.plan.remove, [0]);
+    assert.deepEqual(
+      other.plan.add.map((a) => [a.index, a.codec]),
+      [[0, 'G722']],
+    );
+    assert.match(other.answer, /m=audio 30002 RTP\/AVP 9\r\n/);
+  });
+});
+
+describe('an SBC offer: SRTP with several crypto lines and MKI keys, and a codec mix', () => {
+  it('reads every line and answers each m-line with its strongest suite and decodable codecs', async () => {
+    const { readFileSync } = await import('node:fs');
+    const text = readFileSync(new URL('../fixtures/siprec/sbc-srtp-codecs.sdp', import.meta.url), 'utf8');
+    const o = parseOffer(text);
+    assert.deepEqual(
+      o.map((s) => s.crypto.map((c) => [c.tag, c.keys.length])),
+      [
+        [
+          [1, 1],
+          [2, 2],
+          [3, 1],
+        ],
+        [[7, 1]],
+      ],
+    );
+    const choices = o.map((s) => chooseStream(s));
+    assert.deepEqual(
+      choices.map((c) => ('declined' in c ? c.declined : [c.crypto?.suite, codecNames(c)])),
+      [
+        ['AEAD_AES_256_GCM', 'opus,PCMU'],
+        ['AES_CM_128_HMAC_SHA1_32', 'G729,G722,AMR,iLBC'],
+      ],
+    );
+  });
+});
