@@ -6,6 +6,7 @@
         "native/src/addon.cc",
         "native/src/engine.cc",
         "native/src/g711.cc",
+        "native/src/latch.cc",
         "native/src/leg.cc",
         "native/src/mixer.cc",
         "native/src/rtp.cc",

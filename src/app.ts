@@ -19,6 +19,10 @@ import { jobStateCounts } from './store/audit.js';
 import { startSipEdge, type SipEdge } from './sip/edge/index.js';
 import { startSiprecApp, type SiprecApp } from './sip/app/index.js';
 import { checkDeliveryConfig, deliveryStatus, startDelivery } from './delivery/index.js';
+import { createAdmission } from './sip/app/admission.js';
+import { startWatchdog } from './recording/watchdog.js';
+import { startDiskGuard } from './recording/disk-guard.js';
+import { registerSafetyMetrics } from './api/safety-metrics.js';
 
 /**
  * The composition root: builds every part, wires them, and shuts them down in order (stop taking
@@ -152,8 +156,69 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       maxSessions: config.limits.maxSessions,
       log,
       rtcp: config.media.rtcp,
+      relatchMs: config.security.rtpRelatchMs,
+      handoffRetryLimit: config.security.handoffRetryLimit,
     });
     cleanups.push(() => recording.close());
+    // Every call ends (docs/security.md): RTP inactivity and maximum duration end calls with a BYE.
+    const watchdog = startWatchdog({
+      target: recording,
+      counters: () => engine.liveCounters(),
+      rtpTimeoutSeconds: config.security.rtpTimeoutSeconds,
+      maxDurationSeconds: config.security.maxDurationSeconds,
+    });
+    cleanups.push(() => watchdog.stop());
+    const endedByServer = new Map<string, number>();
+    recording.on('event', (e) => {
+      if (e.type === 'call-end' && e.reason !== 'bye' && e.reason !== 'not-answered')
+        endedByServer.set(e.reason, (endedByServer.get(e.reason) ?? 0) + 1);
+    });
+    // Disk-full admission: 503 to new calls below SRS_MIN_FREE_MB, live calls ended below SRS_HARD_FREE_MB.
+    const disk = startDiskGuard({
+      dir: config.dataDir,
+      minFreeMb: config.security.minFreeMb,
+      hardFreeMb: config.security.hardFreeMb,
+      probe: config.security.testFreeMbFile
+        ? async () => Number((await readFile(config.security.testFreeMbFile as string, 'utf8')).trim())
+        : undefined,
+      onHardFloor: (freeMb) => {
+        log.error(
+          { freeMb, hardFreeMb: config.security.hardFreeMb },
+          'disk below its hard floor: ending live calls',
+        );
+        void recording.terminateAll('disk-full');
+      },
+      onChange: (st) =>
+        st.refuse
+          ? log.error({ freeMb: st.freeMb, reason: st.refuse }, 'refusing new calls')
+          : log.warn({ freeMb: st.freeMb }, 'disk space back above SRS_MIN_FREE_MB: taking calls again'),
+    });
+    cleanups.push(() => disk.stop());
+    const refusing = (): string | null => disk.state.refuse;
+    const admission = createAdmission({
+      srcAllow: config.security.srcAllow,
+      maxStreamsPerSession: config.security.maxStreamsPerSession,
+      maxSessionsPerSource: config.security.maxSessionsPerSource,
+      maxCallsPerSecondPerSource: config.security.maxCallsPerSecondPerSource,
+      refuseAll: refusing,
+    });
+    if (admission.open) {
+      log.warn('SRS_SRC_ALLOW=any: every source address may open recordings');
+    } else if (!config.security.srcAllow) {
+      log.warn(
+        { allow: admission.allow },
+        'SRS_SRC_ALLOW is not set: only loopback and private addresses may record; set it to your SRCs',
+      );
+      process.stderr.write(
+        `
+  WARNING: SRS_SRC_ALLOW is not set. Recording is open to every loopback and private
+` +
+          `  address (${admission.allow.join(', ')}).
+  Set SRS_SRC_ALLOW to your SRCs' addresses.
+
+`,
+      );
+    }
     recording.on('event', (e) => {
       if (e.type !== 'call-start') return;
       const now = Math.floor(Date.now() / 1000);
@@ -208,11 +273,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           () => false,
         );
         const sipOk = sipApp?.connected ?? false;
-        // Ready to take calls: SIP connected, database reachable, below the session limit.
+        // Ready to take calls: SIP connected, database reachable, below the session limit, disk above its floor.
         const capacity = recording.activeCount < config.limits.maxSessions;
+        const refuse = refusing();
         return {
-          ok: dbOk && sipOk && capacity,
+          ok: dbOk && sipOk && capacity && refuse === null,
           details: {
+            ...(refuse !== null ? { refusingCalls: refuse } : {}),
+            diskFreeMb: disk.state.freeMb === null ? null : Math.floor(disk.state.freeMb),
             database: dbOk,
             sip: sipOk,
             capacity,
@@ -262,6 +330,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
               port: config.sip.tlsPort,
               cert: await pem(config.sip.tlsCertFile, 'certificate'),
               key: await pem(config.sip.tlsKeyFile, 'key'),
+              ca: config.sip.tlsCaFile ? await pem(config.sip.tlsCaFile, 'client CA') : undefined,
             }
           : undefined;
       edge = await startSipEdge({
@@ -270,6 +339,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           port: config.sip.port,
           publicAddress: config.sip.publicAddress,
           ...(tls ? { tls } : {}),
+          limits: {
+            maxConnections: config.security.maxConnections,
+            maxPerAddress: config.security.maxConnectionsPerAddress,
+            maxHeaderBytes: config.security.maxHeaderBytes,
+            headerTimeoutMs: config.security.headerTimeoutMs,
+          },
         },
         control: { host: '127.0.0.1', port: 0, secret },
         log: log.child({ part: 'edge' }),
@@ -287,12 +362,30 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         publicAddress: config.sip.publicAddress,
         policy: config.policy,
         maxCallsPerSecond: config.limits.maxCallsPerSecond,
+        admission,
+        sessionTimer: {
+          expires: config.security.sessionExpiresSeconds,
+          minSE: config.security.minSessionExpiresSeconds,
+        },
+        tlsSubjectOf: edge ? (a, p) => edge?.tlsSubject(a, p) : undefined,
       }),
       log,
       `${drachtio.host}:${drachtio.port}`,
     );
     // Stop taking calls first on shutdown: the app is closed before live calls are ended.
     cleanups.push(() => sipApp?.close());
+    // ...but first the live calls end properly while SIP still works: BYE to each SRC, the recording
+    // stored with its real duration (reason `shutdown`), not left for recovery as interrupted.
+    cleanups.push(() => recording.close());
+    registerSafetyMetrics(consoleApi.ops.metrics, {
+      media: () => engine.mediaTotals(),
+      refused: () => admission.refused,
+      connections: () => edge?.connectionLimits ?? null,
+      endedByServer: () => endedByServer,
+      disk: () => disk.state,
+      handoffRetries: () => recording.handoffRetries,
+      refusing,
+    });
 
     const address = http.address();
     const httpPort = typeof address === 'object' && address ? address.port : config.http.port;

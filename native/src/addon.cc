@@ -2,6 +2,7 @@
 // build's version string; packets never cross this boundary, only control calls and event batches.
 #include <napi.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -206,6 +207,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       }
       lo.Set("reanchors", static_cast<double>(c.reanchors));
       lo.Set("spoolErrors", static_cast<double>(l.spoolErrors));
+      lo.Set("packetsRejected", static_cast<double>(l.rejected));
+      lo.Set("ssrcsOverflow", static_cast<double>(c.ssrcsOverflow));
       lo.Set("packetsPaused", static_cast<double>(c.paused));
       lo.Set("rtcpPackets", static_cast<double>(c.rtcp));
       lo.Set("jitterMs", static_cast<double>(c.jitterQ4) / 16.0 * 1000.0 / srs::kSampleRate);
@@ -232,6 +235,17 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       const int64_t port = leg.Get("port").As<Napi::Number>().Int64Value();
       if (port < 1 || port > 65535) throw Napi::RangeError::New(env, "port out of range");
       lc.port = static_cast<uint16_t>(port);
+      // Ingress trust (optional): the SRC's SDP address and port, and the re-latch silence.
+      if (leg.Has("remoteHost") && leg.Get("remoteHost").IsString()) {
+        lc.remoteHost = leg.Get("remoteHost").As<Napi::String>().Utf8Value();
+      }
+      if (leg.Has("remotePort") && leg.Get("remotePort").IsNumber()) {
+        const int64_t rp = leg.Get("remotePort").As<Napi::Number>().Int64Value();
+        lc.remotePort = rp >= 0 && rp <= 65535 ? static_cast<uint16_t>(rp) : 0;
+      }
+      if (leg.Has("relatchMs") && leg.Get("relatchMs").IsNumber()) {
+        lc.relatchMs = std::max<int64_t>(0, leg.Get("relatchMs").As<Napi::Number>().Int64Value());
+      }
       lc.payloadKinds.fill(srs::PayloadKind::None);
       Napi::Object pts = leg.Get("payloadTypes").As<Napi::Object>();
       Napi::Array keys = pts.GetPropertyNames();
@@ -326,11 +340,13 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     const bool perSession = info.Length() > 0 && info[0].ToBoolean().Value();
     uint64_t rx = 0;
     uint64_t lost = 0;
+    uint64_t rejected = 0;
     std::vector<srs::SessionStatsData> sessions;
-    if (!closed_) engine_->counters(&rx, &lost, perSession ? &sessions : nullptr);
+    if (!closed_) engine_->counters(&rx, &lost, perSession ? &sessions : nullptr, &rejected);
     Napi::Object o = Napi::Object::New(env);
     o.Set("packetsReceived", static_cast<double>(rx));
     o.Set("packetsLost", static_cast<double>(lost));
+    o.Set("packetsRejected", static_cast<double>(rejected));
     if (perSession) {
       Napi::Array a = Napi::Array::New(env, sessions.size());
       for (size_t i = 0; i < sessions.size(); ++i) {
@@ -343,6 +359,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
           lo.Set("legId", l.legId);
           lo.Set("packetsReceived", static_cast<double>(l.counters.received));
           lo.Set("packetsLost", static_cast<double>(l.counters.lost));
+          lo.Set("packetsPaused", static_cast<double>(l.counters.paused));
+          lo.Set("packetsRejected", static_cast<double>(l.rejected));
           legs.Set(static_cast<uint32_t>(j), lo);
         }
         so.Set("legs", legs);

@@ -102,6 +102,7 @@ Engine::Engine(std::string bindAddress, EventSink sink, LiveSink live)
   recvMsgs_.resize(kRecvBatch);
   recvCtrl_.resize(kRecvBatch * kCtrlSize);
   recvIovs_.resize(kRecvBatch);
+  recvNames_.resize(kRecvBatch);
   for (size_t i = 0; i < kRecvBatch; ++i) {
     recvIovs_[i].iov_base = recvBuffers_.data() + i * kMaxDatagram;
     recvIovs_[i].iov_len = kMaxDatagram;
@@ -110,6 +111,8 @@ Engine::Engine(std::string bindAddress, EventSink sink, LiveSink live)
     recvMsgs_[i].msg_hdr.msg_iovlen = 1;
     recvMsgs_[i].msg_hdr.msg_control = recvCtrl_.data() + i * kCtrlSize;
     recvMsgs_[i].msg_hdr.msg_controllen = kCtrlSize;
+    recvMsgs_[i].msg_hdr.msg_name = &recvNames_[i];
+    recvMsgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
   }
   running_ = true;
   worker_ = std::thread([this] { run(); });
@@ -193,6 +196,8 @@ bool Engine::addLegsLocked(Session& session, const std::vector<LegConfig>& legs,
     leg->session = &session;
     leg->legId = lc.legId;
     leg->spoolPath = std::make_shared<const std::string>(session.spoolDir + "/" + lc.legId + ".spool");
+    leg->latch = SourceLatch(SourceAddress::parse(lc.remoteHost, lc.remotePort),
+                             lc.relatchMs * static_cast<int64_t>(kSampleRate) / 1000);
     leg->fd = ::socket(addr.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (leg->fd < 0) {
       const int err = errno;
@@ -311,7 +316,10 @@ void Engine::receive(Leg& leg, int64_t maxRounds, StagedWrites& out) {
   iovec* iovs = recvIovs_.data();
   std::vector<LegEvent> legEvents;
   for (int64_t round = 0; round < maxRounds; ++round) {
-    for (int i = 0; i < kRecvBatch; ++i) msgs[i].msg_hdr.msg_controllen = kCtrlSize;  // the kernel shrinks it
+    for (int i = 0; i < kRecvBatch; ++i) {
+      msgs[i].msg_hdr.msg_controllen = kCtrlSize;  // the kernel shrinks it
+      msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+    }
     const int n = ::recvmmsg(leg.fd, msgs, kRecvBatch, MSG_DONTWAIT, nullptr);
     if (n <= 0) break;
     const Clock::time_point now = Clock::now();
@@ -332,6 +340,15 @@ void Engine::receive(Leg& leg, int64_t maxRounds, StagedWrites& out) {
         }
       }
       const int64_t arrival = samplesSince(*leg.session, at);
+      // Only the latched SRC feeds the leg: anyone else's datagrams are dropped and counted.
+      const uint8_t* d = static_cast<const uint8_t*>(iovs[i].iov_base);
+      const bool hasSsrc = msgs[i].msg_len >= 12 && !(msgs[i].msg_hdr.msg_flags & MSG_TRUNC);
+      const uint32_t ssrc = hasSsrc ? (uint32_t{d[8]} << 24 | uint32_t{d[9]} << 16 | uint32_t{d[10]} << 8 | d[11]) : 0;
+      if (!leg.latch.acceptRtp(SourceAddress::from(recvNames_[i], msgs[i].msg_hdr.msg_namelen), hasSsrc, ssrc,
+                               arrival)) {
+        ++leg.rejected;
+        continue;
+      }
       if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
         leg.receiver.onDatagram(nullptr, 0, arrival, legEvents);  // counted as ignored
         continue;
@@ -347,10 +364,21 @@ void Engine::receive(Leg& leg, int64_t maxRounds, StagedWrites& out) {
 void Engine::drainRtcp(Leg& leg) {
   // RTCP is only counted: the recording needs none of it, but an undrained socket would fill up.
   for (int round = 0; round < 4; ++round) {
-    for (auto& m : recvMsgs_) m.msg_hdr.msg_controllen = kCtrlSize;
+    for (auto& m : recvMsgs_) {
+      m.msg_hdr.msg_controllen = kCtrlSize;
+      m.msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+    }
     const int n = ::recvmmsg(leg.rtcpFd, recvMsgs_.data(), kRecvBatch, MSG_DONTWAIT, nullptr);
     if (n <= 0) break;
-    leg.receiver.countRtcp(static_cast<uint64_t>(n));
+    uint64_t accepted = 0;
+    for (int i = 0; i < n; ++i) {
+      if (leg.latch.acceptRtcp(SourceAddress::from(recvNames_[i], recvMsgs_[i].msg_hdr.msg_namelen))) {
+        ++accepted;
+      } else {
+        ++leg.rejected;
+      }
+    }
+    leg.receiver.countRtcp(accepted);
     if (n < kRecvBatch) break;
   }
 }
@@ -517,6 +545,7 @@ void Engine::statsLocked(const Session& s, SessionStatsData* stats) const {
     d.counters = leg->receiver.counters();
     d.spoolErrors = leg->spoolErrors;
     d.lastSpoolError = leg->lastSpoolError;
+    d.rejected = leg->rejected;
     stats->legs.push_back(std::move(d));
   }
 }
@@ -549,6 +578,7 @@ void Engine::closeSessionLocked(Session& s, StagedWrites& out) {
     const LegCounters& c = leg->receiver.counters();
     closedReceived_ += c.received;
     closedLost_ += c.lost;
+    closedRejected_ += leg->rejected;
   }
 }
 
@@ -603,10 +633,12 @@ bool Engine::saveMeta(const std::string& recordingId, std::string text) {
   return true;
 }
 
-void Engine::counters(uint64_t* received, uint64_t* lost, std::vector<SessionStatsData>* perSession) {
+void Engine::counters(uint64_t* received, uint64_t* lost, std::vector<SessionStatsData>* perSession,
+                      uint64_t* rejected) {
   std::lock_guard<std::mutex> lock(mu_);
   uint64_t rx = closedReceived_;
   uint64_t ls = closedLost_;
+  uint64_t rj = closedRejected_;
   if (perSession != nullptr) perSession->reserve(sessions_.size());
   for (const auto& entry : sessions_) {
     const Session& s = *entry.second;
@@ -618,17 +650,21 @@ void Engine::counters(uint64_t* received, uint64_t* lost, std::vector<SessionSta
       const LegCounters& c = leg->receiver.counters();
       rx += c.received;
       ls += c.lost;
+      rj += leg->rejected;
       if (perSession != nullptr) {
         LegStatsData d;
         d.legId = leg->legId;
         d.counters.received = c.received;
         d.counters.lost = c.lost;
+        d.counters.paused = c.paused;
+        d.rejected = leg->rejected;
         perSession->back().legs.push_back(std::move(d));
       }
     }
   }
   *received = rx;
   *lost = ls;
+  if (rejected != nullptr) *rejected = rj;
 }
 
 bool Engine::setPaused(const std::string& recordingId, const std::vector<std::string>& legIds, bool paused,

@@ -33,6 +33,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "latch.h"
 #include "leg.h"
 
 namespace srs {
@@ -40,6 +41,12 @@ namespace srs {
 struct LegConfig {
   std::string legId;
   uint16_t port = 0;
+  // Ingress trust (latch.h): the SRC's address from the SDP (c= and m= port; empty or 0.0.0.0 when
+  // unusable: the first source is latched), and the silence after which another source may re-latch
+  // (0 = never).
+  std::string remoteHost;
+  uint16_t remotePort = 0;
+  int64_t relatchMs = 0;
   std::array<PayloadKind, 128> payloadKinds{};
 };
 
@@ -57,6 +64,7 @@ struct LegStatsData {
   LegCounters counters;
   uint64_t spoolErrors = 0;
   int lastSpoolError = 0;
+  uint64_t rejected = 0;  // RTP/RTCP datagrams from a source other than the latched SRC (dropped)
 };
 
 struct SessionStatsData {
@@ -129,7 +137,8 @@ class Engine {
   bool saveMeta(const std::string& recordingId, std::string text);
   // Packets received and lost on every leg of every session since the engine started (closed
   // sessions included), in one call; with `perSession`, each open session's per-leg counters too.
-  void counters(uint64_t* received, uint64_t* lost, std::vector<SessionStatsData>* perSession);
+  void counters(uint64_t* received, uint64_t* lost, std::vector<SessionStatsData>* perSession,
+                uint64_t* rejected = nullptr);
   // Adds legs to an open session (a stream added by re-INVITE): same t0, same spool directory, so
   // they are part of the mix. Fails (nothing changed) as openSession does, or ERR_NO_SESSION.
   bool addLegs(const std::string& recordingId, const std::vector<LegConfig>& legs, EngineError* error);
@@ -159,6 +168,8 @@ class Engine {
     int fd = -1;
     int rtcpFd = -1;  // port+1, only when the session asked for RTCP
     LegReceiver receiver;
+    SourceLatch latch;
+    uint64_t rejected = 0;
     uint64_t spoolErrors = 0;
     int lastSpoolError = 0;
     bool created = false;  // its spool file is created by the first staged write
@@ -230,6 +241,7 @@ class Engine {
   std::vector<std::string> dirtyMeta_;     // sessions whose session.json the worker is to write
   uint64_t closedReceived_ = 0;            // counters of closed sessions' legs
   uint64_t closedLost_ = 0;
+  uint64_t closedRejected_ = 0;
   uint64_t nextKey_ = 1;
   std::vector<MediaEventData> pendingEvents_;
   int epollFd_ = -1;
@@ -244,6 +256,7 @@ class Engine {
   std::vector<mmsghdr> recvMsgs_;
   std::vector<uint8_t> recvCtrl_;
   std::vector<iovec> recvIovs_;
+  std::vector<sockaddr_storage> recvNames_;  // each datagram's source address (ingress latching)
 
  public:
   struct PendingClose {

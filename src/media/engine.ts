@@ -156,6 +156,7 @@ interface NativeEngine {
 interface NativeCounters {
   packetsReceived: number;
   packetsLost: number;
+  packetsRejected?: number;
   sessions?: { recordingId: string; legs: LegCounters[] }[];
 }
 /** A watched session's new spool records of one leg since the last tick (native/src/engine.h LiveChunk). */
@@ -292,11 +293,25 @@ function toSessionStats(s: NativeSessionStats): SessionStats {
       ssrcs: l.ssrcs,
       firstPacketMs: l.firstPacketMs,
       spoolErrors: l.spoolErrors,
+      packetsRejected: l.packetsRejected ?? 0,
+      ssrcsOverflow: l.ssrcsOverflow ?? 0,
       jitterMs: l.jitterMs,
       packetsPaused: l.packetsPaused,
       rtcpPackets: l.rtcpPackets,
       dtmf: l.dtmf,
     })),
+  };
+}
+
+/** What the addon takes of a leg: its socket, payload types and ingress trust (latching). */
+function nativeLeg(l: LegSpec): LegSpec {
+  return {
+    legId: l.legId,
+    port: l.port,
+    payloadTypes: l.payloadTypes,
+    ...(l.remoteHost ? { remoteHost: l.remoteHost } : {}),
+    ...(l.remotePort ? { remotePort: l.remotePort } : {}),
+    ...(l.relatchMs ? { relatchMs: l.relatchMs } : {}),
   };
 }
 
@@ -480,7 +495,7 @@ class NativeMediaEngine implements MediaEngine {
       t0 = this.native.openSession({
         recordingId: options.recordingId,
         spoolDir: options.spoolDir,
-        legs: options.legs.map((l) => ({ legId: l.legId, port: l.port, payloadTypes: l.payloadTypes })),
+        legs: options.legs.map(nativeLeg),
         rtcp: options.rtcp === true,
       });
     } catch (err) {
@@ -527,10 +542,7 @@ class NativeMediaEngine implements MediaEngine {
         throw new RangeError(`leg ${l.legId} (port ${l.port}) clashes with a leg of the session`);
     }
     try {
-      this.native.addLegs(
-        recordingId,
-        legs.map((l) => ({ legId: l.legId, port: l.port, payloadTypes: l.payloadTypes })),
-      );
+      this.native.addLegs(recordingId, legs.map(nativeLeg));
     } catch (err) {
       throw this.mapOpenError(err, recordingId, s.spoolDir);
     }
@@ -610,7 +622,11 @@ class NativeMediaEngine implements MediaEngine {
 
   mediaTotals(): MediaTotals {
     const c = this.native.counters(false);
-    return { packetsReceived: c.packetsReceived, packetsLost: c.packetsLost };
+    return {
+      packetsReceived: c.packetsReceived,
+      packetsLost: c.packetsLost,
+      packetsRejected: c.packetsRejected ?? 0,
+    };
   }
 
   liveCounters(): Map<string, LegCounters[]> {

@@ -13,6 +13,15 @@ export interface LegSpec {
   port: number;
   /** Payload type number -> meaning. Unknown payload types are counted and ignored. */
   payloadTypes: Readonly<Record<number, PayloadKind>>;
+  /**
+   * Ingress trust: the SRC's address from the SDP (c=) and its m= port. When given (and not
+   * 0.0.0.0), only that host may start the leg; otherwise the first source is latched. Either way
+   * the leg then takes RTP/RTCP only from the latched source (see native/src/latch.h).
+   */
+  remoteHost?: string;
+  remotePort?: number;
+  /** Silence (ms) after which another source may take the leg over; 0/absent = never. */
+  relatchMs?: number;
 }
 
 export interface OpenSessionOptions {
@@ -40,6 +49,10 @@ export interface LegStats {
   firstPacketMs: number | null;
   /** Spool batches that could not be written (disk full...): audio was lost. Set by the native engine. */
   spoolErrors?: number;
+  /** RTP/RTCP datagrams from a source other than the latched SRC: dropped, never recorded. */
+  packetsRejected?: number;
+  /** SSRCs seen past the 16 kept in `ssrcs` (counted, not stored). */
+  ssrcsOverflow?: number;
   /** RFC 3550 A.8 interarrival jitter of the audio packets at the end, in ms. */
   jitterMs?: number;
   /** Datagrams that arrived while the leg was paused (dropped, not recorded). */
@@ -55,12 +68,18 @@ export interface LegCounters {
   legId: string;
   packetsReceived: number;
   packetsLost: number;
+  /** Datagrams that arrived while paused (native engine). */
+  packetsPaused?: number;
+  /** Datagrams from a source other than the latched SRC (native engine). */
+  packetsRejected?: number;
 }
 
 /** Packets received and lost on every leg of every session since the engine started. */
 export interface MediaTotals {
   packetsReceived: number;
   packetsLost: number;
+  /** Datagrams dropped because they came from a source other than a leg's latched SRC. */
+  packetsRejected?: number;
 }
 
 export interface DtmfEvent {

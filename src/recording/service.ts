@@ -29,6 +29,13 @@ export interface RecordingServiceOptions {
   log: Logger;
   /** Drain and count RTCP on each stream's port+1 (config media.rtcp / SRS_RTCP). */
   rtcp?: boolean;
+  /** Silence (ms) after which another source may take over a leg (SRS_RTP_RELATCH_MS); 0 = never. */
+  relatchMs?: number;
+  /** Watchdog (src/recording/watchdog.ts): RTP inactivity and maximum duration, seconds; 0 = off. */
+  rtpTimeoutSeconds?: number;
+  maxDurationSeconds?: number;
+  /** Attempts of the end-of-call hand-off while the database is away (default 1000, backoff to 30 s). */
+  handoffRetryLimit?: number;
 }
 
 interface LiveStream {
@@ -54,6 +61,43 @@ interface LiveSession {
   ending: boolean;
   /** Serialises updates of one session. */
   queue: Promise<unknown>;
+  /** Legs paused now (SIPREC pause, a=inactive): the RTP timeout does not count them silent. */
+  paused: Set<string>;
+  /** The SIP side's BYE (RecordingPort.onTerminate), once the dialog exists. */
+  terminate?: (reason: string) => void;
+  /** Why the server ended the call itself, once it did. */
+  terminating?: string;
+}
+
+/** End reasons that mean the server, not the SRC, ended the call. */
+const SERVER_ENDED = new Set([
+  'rtp-timeout',
+  'max-duration',
+  'disk-full',
+  'shutdown',
+  'session-timer-expired',
+]);
+
+/** Runs `fn` until it succeeds: backoff 0.5 s doubling to 30 s, `attempts` retries at most. */
+export async function handOff(
+  fn: () => Promise<void>,
+  o: {
+    attempts: number;
+    onRetry?: (attempt: number, err: unknown, delayMs: number) => void;
+    stopped?: () => boolean;
+  },
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await fn();
+      return;
+    } catch (err) {
+      if (attempt > o.attempts || o.stopped?.()) throw err;
+      const delayMs = Math.min(30_000, 500 * 2 ** Math.min(attempt - 1, 6));
+      o.onRetry?.(attempt, err, delayMs);
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+  }
 }
 
 /**
@@ -81,6 +125,8 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
   readonly #o: RecordingServiceOptions;
   readonly #live = new Map<string, LiveSession>();
   #closed = false;
+  #abandon = false;
+  #handoffRetries = 0;
 
   constructor(options: RecordingServiceOptions) {
     super();
@@ -161,6 +207,7 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
       startedAtMs: startedAt.getTime(),
       ending: false,
       queue: Promise.resolve(),
+      paused: new Set(),
     });
     log.info({ ports, streams: streams.length }, 'recording started');
     this.emit('event', { type: 'call-start', call });
@@ -181,6 +228,9 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
         legId: `leg${firstLeg + i}`,
         port: ports[i] as number,
         payloadTypes: payloadTypes(s),
+        // Ingress trust: the engine takes RTP/RTCP only from the SRC (native/src/latch.h).
+        ...(s.remoteHost ? { remoteHost: s.remoteHost, remotePort: s.remotePort ?? 0 } : {}),
+        ...(this.#o.relatchMs ? { relatchMs: this.#o.relatchMs } : {}),
       }));
       try {
         open(legs);
@@ -265,6 +315,10 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
         // The engine writes silence for the paused time and drops what still arrives.
         if (paused) engine.pause(recordingId, ids);
         else engine.resume(recordingId, ids);
+        for (const x of ids) {
+          if (paused) s.paused.add(x);
+          else s.paused.delete(x);
+        }
         for (const x of legs) {
           events.push({
             at,
@@ -315,9 +369,35 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
     this.#o.ports.release(s.ports);
     const endedAt = new Date();
     const durationMs = endedAt.getTime() - s.startedAtMs;
+    let evented = false;
     try {
-      await this.#o.store.markEnded(recordingId, endedAt, durationMs, stats);
-      await this.#o.finalize.enqueueFinalize(recordingId);
+      // The database may be away (restart, fail-over): the hand-off retries in-process with backoff,
+      // so the recording is stored once it returns, without a restart (docs/security.md).
+      await handOff(
+        async () => {
+          if (!evented && (SERVER_ENDED.has(reason) || s.terminating)) {
+            const why = s.terminating ?? reason;
+            await this.#o.store.addEvents(recordingId, [
+              { at: endedAt, type: 'call-ended-by-server', detail: { reason: why } },
+            ]);
+            evented = true;
+          }
+          await this.#o.store.markEnded(recordingId, endedAt, durationMs, stats);
+          await this.#o.finalize.enqueueFinalize(recordingId);
+        },
+        {
+          attempts: this.#o.handoffRetryLimit ?? 1000,
+          onRetry: (attempt, err, delayMs) => {
+            this.#handoffRetries++;
+            if (attempt === 1 || attempt % 10 === 0)
+              log.warn(
+                { attempt, delayMs, err: (err as Error).message },
+                'end-of-call hand-off failed; retrying',
+              );
+          },
+          stopped: () => this.#abandon,
+        },
+      );
       log.info({ durationMs, reason, legs: stats?.legs }, 'recording ended');
     } catch (err) {
       // The spool is on disk; startup recovery finalizes recordings left in state 'recording'.
@@ -334,9 +414,53 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
     }
   }
 
-  /** Stops taking calls and ends every live one (their spools go to the pipeline). */
-  async close(): Promise<void> {
+  /**
+   * The server ends a call itself (RTP timeout, maximum duration, disk floor, shutdown): BYE to the
+   * SRC through the SIP side when the dialog exists, then the recording ends with `reason` (stored as
+   * a `call-ended-by-server` event). Resolves once the recording is handed over.
+   */
+  async terminate(recordingId: string, reason: string): Promise<void> {
+    const s = this.#live.get(recordingId);
+    if (!s || s.ending || s.terminating) return;
+    s.terminating = reason;
+    this.#o.log.warn({ recordingId, callId: s.call.callId, reason }, 'the server ends the call');
+    if (s.terminate) s.terminate(reason);
+    await this.end(recordingId, reason);
+  }
+
+  /** Ends every live call with `reason` (BYE to each SRC). */
+  async terminateAll(reason: string): Promise<void> {
+    await Promise.all([...this.#live.keys()].map((id) => this.terminate(id, reason)));
+  }
+
+  /** Registers the SIP side's BYE for a call (RecordingPort.onTerminate). */
+  onTerminate(recordingId: string, terminate: (reason: string) => void): void {
+    const s = this.#live.get(recordingId);
+    if (s) s.terminate = terminate;
+  }
+
+  /** Live sessions for the watchdog: start time, paused legs. */
+  liveSessions(): { recordingId: string; startedAtMs: number; paused: number }[] {
+    return [...this.#live.entries()]
+      .filter(([, s]) => !s.ending)
+      .map(([recordingId, s]) => ({ recordingId, startedAtMs: s.startedAtMs, paused: s.paused.size }));
+  }
+
+  /** End-of-call hand-offs retried because the database was away (for /metrics). */
+  get handoffRetries(): number {
+    return this.#handoffRetries;
+  }
+
+  /**
+   * Stops taking calls and ends every live one: BYE to each SRC, the recording stored with its real
+   * duration (reason `shutdown`). `abandonAfterMs`: hand-offs still failing then give up (startup
+   * recovery finalizes what is left).
+   */
+  async close(abandonAfterMs = 15_000): Promise<void> {
     this.#closed = true;
-    await Promise.all([...this.#live.keys()].map((id) => this.end(id, 'shutdown')));
+    const timer = setTimeout(() => (this.#abandon = true), abandonAfterMs);
+    timer.unref();
+    await this.terminateAll('shutdown');
+    clearTimeout(timer);
   }
 }
