@@ -7,36 +7,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
-import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { waitForState, type ListedRecording } from '../helpers/sipp.js';
-import { gpgDecrypt } from '../helpers/gpg.js';
-import { decodeUlawWav, tone, toneLevelDb } from '../helpers/audio.js';
+import { waitForState } from '../helpers/sipp.js';
+import { tone, toneLevelDb } from '../helpers/audio.js';
 import { sendRtpStream } from '../helpers/rtp.js';
 import { SiprecUac } from '../helpers/siprec-uac.js';
-
-export async function recordingEvents(
-  server: TestServer,
-  id: string,
-): Promise<{ type: string; text: string }[]> {
-  const r = await fetch(`http://127.0.0.1:${server.httpPort}/api/v1/recordings/${id}`, {
-    headers: { authorization: `Bearer ${server.token}` },
-  });
-  assert.equal(r.status, 200, await r.clone().text());
-  return ((await r.json()) as { events: { type: string; text: string }[] }).events;
-}
-
-export async function wavOf(server: TestServer, rec: ListedRecording): Promise<Int16Array> {
-  const f = rec.files.find((x) => x.kind === 'wav');
-  assert.ok(f, 'wav catalogued');
-  return decodeUlawWav(
-    await gpgDecrypt(
-      join(server.dataDir, 'keys', 'private.asc'),
-      server.passphrase,
-      join(server.dataDir, f.path),
-    ),
-  );
-}
+import { recordingEvents, wavOf } from '../helpers/recording.js';
 
 async function udp(): Promise<Socket> {
   const s = createSocket('udp4');
