@@ -208,6 +208,15 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       lo.Set("reanchors", static_cast<double>(c.reanchors));
       lo.Set("spoolErrors", static_cast<double>(l.spoolErrors));
       lo.Set("packetsRejected", static_cast<double>(l.rejected));
+      lo.Set("spoolDamagedMs", static_cast<double>(l.damagedSamples) * 1000.0 / srs::kSampleRate);
+      Napi::Array spans = Napi::Array::New(env, l.damagedSpans.size());
+      for (size_t j = 0; j < l.damagedSpans.size(); ++j) {
+        Napi::Array span = Napi::Array::New(env, 2);
+        span.Set(0u, static_cast<double>(l.damagedSpans[j].first) * 1000.0 / srs::kSampleRate);
+        span.Set(1u, static_cast<double>(l.damagedSpans[j].second) * 1000.0 / srs::kSampleRate);
+        spans.Set(static_cast<uint32_t>(j), span);
+      }
+      lo.Set("spoolDamagedSpansMs", spans);
       lo.Set("ssrcsOverflow", static_cast<double>(c.ssrcsOverflow));
       lo.Set("packetsPaused", static_cast<double>(c.paused));
       lo.Set("rtcpPackets", static_cast<double>(c.rtcp));
@@ -341,12 +350,16 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     uint64_t rx = 0;
     uint64_t lost = 0;
     uint64_t rejected = 0;
+    uint64_t spoolErrors = 0;
+    uint64_t damaged = 0;
     std::vector<srs::SessionStatsData> sessions;
-    if (!closed_) engine_->counters(&rx, &lost, perSession ? &sessions : nullptr, &rejected);
+    if (!closed_) engine_->counters(&rx, &lost, perSession ? &sessions : nullptr, &rejected, &spoolErrors, &damaged);
     Napi::Object o = Napi::Object::New(env);
     o.Set("packetsReceived", static_cast<double>(rx));
     o.Set("packetsLost", static_cast<double>(lost));
     o.Set("packetsRejected", static_cast<double>(rejected));
+    o.Set("spoolErrors", static_cast<double>(spoolErrors));
+    o.Set("spoolDamagedMs", static_cast<double>(damaged) * 1000.0 / srs::kSampleRate);
     if (perSession) {
       Napi::Array a = Napi::Array::New(env, sessions.size());
       for (size_t i = 0; i < sessions.size(); ++i) {

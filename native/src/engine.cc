@@ -425,12 +425,39 @@ void Engine::stageMeta(Session& s, StagedWrites& out) {
   s.meta.clear();
 }
 
+void Engine::noteFailure(const WriteFailure& f, uint64_t* damagedSamples,
+                         std::vector<std::pair<uint64_t, uint64_t>>* spans) {
+  *damagedSamples += f.samples;
+  if (f.samples == 0) return;
+  // Adjacent failed batches make one span.
+  if (!spans->empty() && spans->back().second >= f.from) {
+    spans->back().second = std::max(spans->back().second, f.to);
+  } else if (spans->size() < kMaxDamagedSpans) {
+    spans->push_back({f.from, f.to});
+  }
+}
+
 void Engine::writeStaged(const StagedWrites& w, std::vector<WriteFailure>* failures) {
   // Spool files first: a new session's create makes its directory.
   for (const Staged& f : w.files) {
     const uint8_t* data = w.bytes.data() + f.pos;
     const int err = f.create ? createSpoolFileWith(*f.path, data, f.length) : appendToFile(*f.path, data, f.length);
-    if (err != 0 && failures != nullptr) failures->push_back({f.key, err});
+    if (err != 0 && failures != nullptr) {
+      // The batch is gone (cut back, never torn): note which span of the timeline it held.
+      WriteFailure wf{f.key, err};
+      wf.from = UINT64_MAX;
+      for (size_t p = 0; p + kSpoolRecordHeaderSize <= f.length;) {
+        const uint8_t* r = data + p;
+        const uint64_t off = uint64_t{r[0]} | uint64_t{r[1]} << 8 | uint64_t{r[2]} << 16 | uint64_t{r[3]} << 24;
+        const uint64_t count = uint64_t{r[4]} | uint64_t{r[5]} << 8;
+        wf.from = std::min(wf.from, off);
+        wf.to = std::max(wf.to, off + count);
+        wf.samples += count;
+        p += kSpoolRecordHeaderSize + count;
+      }
+      if (wf.from == UINT64_MAX) wf.from = 0;
+      failures->push_back(wf);
+    }
   }
   for (const StagedMeta& m : w.metas) {
     // session.json only dates and describes the legs: the audio is in the spools. A failure here
@@ -515,6 +542,7 @@ void Engine::run() {
           if (it == legsByKey_.end()) continue;
           ++it->second->spoolErrors;
           it->second->lastSpoolError = f.error;
+          noteFailure(f, &it->second->damagedSamples, &it->second->damagedSpans);
         }
         failures.clear();
       }
@@ -546,6 +574,8 @@ void Engine::statsLocked(const Session& s, SessionStatsData* stats) const {
     d.spoolErrors = leg->spoolErrors;
     d.lastSpoolError = leg->lastSpoolError;
     d.rejected = leg->rejected;
+    d.damagedSamples = leg->damagedSamples;
+    d.damagedSpans = leg->damagedSpans;
     stats->legs.push_back(std::move(d));
   }
 }
@@ -579,6 +609,8 @@ void Engine::closeSessionLocked(Session& s, StagedWrites& out) {
     closedReceived_ += c.received;
     closedLost_ += c.lost;
     closedRejected_ += leg->rejected;
+    closedSpoolErrors_ += leg->spoolErrors;
+    closedDamaged_ += leg->damagedSamples;
   }
 }
 
@@ -614,6 +646,10 @@ void Engine::finishClose(PendingClose& pending, SessionStatsData* stats) {
       if (leg->key == f.key) {
         ++leg->spoolErrors;
         leg->lastSpoolError = f.error;
+        noteFailure(f, &leg->damagedSamples, &leg->damagedSpans);
+        std::lock_guard<std::mutex> lock(mu_);
+        ++closedSpoolErrors_;
+        closedDamaged_ += f.samples;
       }
     }
   }
@@ -634,11 +670,13 @@ bool Engine::saveMeta(const std::string& recordingId, std::string text) {
 }
 
 void Engine::counters(uint64_t* received, uint64_t* lost, std::vector<SessionStatsData>* perSession,
-                      uint64_t* rejected) {
+                      uint64_t* rejected, uint64_t* spoolErrors, uint64_t* damagedSamples) {
   std::lock_guard<std::mutex> lock(mu_);
   uint64_t rx = closedReceived_;
   uint64_t ls = closedLost_;
   uint64_t rj = closedRejected_;
+  uint64_t se = closedSpoolErrors_;
+  uint64_t dm = closedDamaged_;
   if (perSession != nullptr) perSession->reserve(sessions_.size());
   for (const auto& entry : sessions_) {
     const Session& s = *entry.second;
@@ -651,6 +689,8 @@ void Engine::counters(uint64_t* received, uint64_t* lost, std::vector<SessionSta
       rx += c.received;
       ls += c.lost;
       rj += leg->rejected;
+      se += leg->spoolErrors;
+      dm += leg->damagedSamples;
       if (perSession != nullptr) {
         LegStatsData d;
         d.legId = leg->legId;
@@ -665,6 +705,8 @@ void Engine::counters(uint64_t* received, uint64_t* lost, std::vector<SessionSta
   *received = rx;
   *lost = ls;
   if (rejected != nullptr) *rejected = rj;
+  if (spoolErrors != nullptr) *spoolErrors = se;
+  if (damagedSamples != nullptr) *damagedSamples = dm;
 }
 
 bool Engine::setPaused(const std::string& recordingId, const std::vector<std::string>& legIds, bool paused,

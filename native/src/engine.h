@@ -65,6 +65,9 @@ struct LegStatsData {
   uint64_t spoolErrors = 0;
   int lastSpoolError = 0;
   uint64_t rejected = 0;  // RTP/RTCP datagrams from a source other than the latched SRC (dropped)
+  // Audio lost to spool write failures (disk full...): total samples and the first spans [from, to).
+  uint64_t damagedSamples = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> damagedSpans;
 };
 
 struct SessionStatsData {
@@ -138,7 +141,7 @@ class Engine {
   // Packets received and lost on every leg of every session since the engine started (closed
   // sessions included), in one call; with `perSession`, each open session's per-leg counters too.
   void counters(uint64_t* received, uint64_t* lost, std::vector<SessionStatsData>* perSession,
-                uint64_t* rejected = nullptr);
+                uint64_t* rejected = nullptr, uint64_t* spoolErrors = nullptr, uint64_t* damagedSamples = nullptr);
   // Adds legs to an open session (a stream added by re-INVITE): same t0, same spool directory, so
   // they are part of the mix. Fails (nothing changed) as openSession does, or ERR_NO_SESSION.
   bool addLegs(const std::string& recordingId, const std::vector<LegConfig>& legs, EngineError* error);
@@ -170,6 +173,8 @@ class Engine {
     LegReceiver receiver;
     SourceLatch latch;
     uint64_t rejected = 0;
+    uint64_t damagedSamples = 0;
+    std::vector<std::pair<uint64_t, uint64_t>> damagedSpans;
     uint64_t spoolErrors = 0;
     int lastSpoolError = 0;
     bool created = false;  // its spool file is created by the first staged write
@@ -213,7 +218,13 @@ class Engine {
   struct WriteFailure {
     uint64_t key;
     int error;
+    uint64_t from = 0;  // the lost batch's span on the timeline (samples)
+    uint64_t to = 0;
+    uint64_t samples = 0;
   };
+  static constexpr size_t kMaxDamagedSpans = 16;  // spans kept per leg; the total counts them all
+  static void noteFailure(const WriteFailure& f, uint64_t* damagedSamples,
+                          std::vector<std::pair<uint64_t, uint64_t>>* spans);
 
   void run();
   void receive(Leg& leg, int64_t maxRounds, StagedWrites& out);
@@ -242,6 +253,8 @@ class Engine {
   uint64_t closedReceived_ = 0;            // counters of closed sessions' legs
   uint64_t closedLost_ = 0;
   uint64_t closedRejected_ = 0;
+  uint64_t closedSpoolErrors_ = 0;
+  uint64_t closedDamaged_ = 0;
   uint64_t nextKey_ = 1;
   std::vector<MediaEventData> pendingEvents_;
   int epollFd_ = -1;

@@ -356,7 +356,14 @@ export function buildApi(d: ApiDeps): { handle(ctx: Ctx): Promise<boolean> } {
     const legs =
       (
         rec.mediaStats as {
-          legs?: { legId: string; firstPacketMs: number | null; packetsLost?: number }[];
+          legs?: {
+            legId: string;
+            firstPacketMs: number | null;
+            packetsLost?: number;
+            packetsRejected?: number;
+            spoolErrors?: number;
+            spoolDamagedSpansMs?: [number, number][];
+          }[];
         } | null
       )?.legs ?? [];
     for (const l of legs) {
@@ -364,6 +371,21 @@ export function buildApi(d: ApiDeps): { handle(ctx: Ctx): Promise<boolean> } {
         ev(new Date(t0 + l.firstPacketMs), 'media', `first RTP packet on ${l.legId}`);
       if (l.packetsLost)
         ev(rec.endedAt ?? rec.startedAt, 'media', `${l.packetsLost} packets lost on ${l.legId}`);
+      // Security and faults (docs/security.md): foreign datagrams dropped, audio lost to the disk.
+      if (l.packetsRejected)
+        ev(
+          rec.endedAt ?? rec.startedAt,
+          'security',
+          `${l.packetsRejected} datagrams from other sources dropped on ${l.legId}`,
+        );
+      for (const [from, to] of l.spoolDamagedSpansMs ?? [])
+        ev(
+          new Date(t0 + from),
+          'damaged',
+          `${l.legId}: ${Math.round(to - from)} ms of audio lost (spool write failed)`,
+        );
+      if (l.spoolErrors && !l.spoolDamagedSpansMs?.length)
+        ev(rec.endedAt ?? rec.startedAt, 'damaged', `${l.spoolErrors} spool write failures on ${l.legId}`);
     }
     for (const e of await d.db.access.sessionEvents(rec.id)) {
       const { xml: _xml, ...rest } = e.detail;

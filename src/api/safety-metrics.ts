@@ -6,7 +6,7 @@
 import type { Metrics } from './metrics.js';
 
 export interface SafetySources {
-  media?: () => { packetsRejected?: number };
+  media?: () => { packetsRejected?: number; spoolErrors?: number; spoolDamagedMs?: number };
   refused?: () => ReadonlyMap<string, number>;
   connections?: () => {
     refusedTotal: number;
@@ -30,6 +30,18 @@ export function registerSafetyMetrics(m: Metrics, s: SafetySources): void {
       'RTP/RTCP datagrams dropped because they came from a source other than the latched SRC.',
       'counter',
       () => [{ value: media().packetsRejected ?? 0 }],
+    );
+    m.collect(
+      'srs_spool_write_errors_total',
+      'Spool batches that could not be written (disk full, I/O error): audio lost, cut back, never torn.',
+      'counter',
+      () => [{ value: media().spoolErrors ?? 0 }],
+    );
+    m.collect(
+      'srs_spool_damaged_ms_total',
+      'Audio (ms) lost to spool write failures, marked as damaged spans on the recordings.',
+      'counter',
+      () => [{ value: Math.round(media().spoolDamagedMs ?? 0) }],
     );
   }
   if (s.refused) {

@@ -157,6 +157,8 @@ interface NativeCounters {
   packetsReceived: number;
   packetsLost: number;
   packetsRejected?: number;
+  spoolErrors?: number;
+  spoolDamagedMs?: number;
   sessions?: { recordingId: string; legs: LegCounters[] }[];
 }
 /** A watched session's new spool records of one leg since the last tick (native/src/engine.h LiveChunk). */
@@ -294,6 +296,8 @@ function toSessionStats(s: NativeSessionStats): SessionStats {
       firstPacketMs: l.firstPacketMs,
       spoolErrors: l.spoolErrors,
       packetsRejected: l.packetsRejected ?? 0,
+      spoolDamagedMs: l.spoolDamagedMs ?? 0,
+      spoolDamagedSpansMs: l.spoolDamagedSpansMs ?? [],
       ssrcsOverflow: l.ssrcsOverflow ?? 0,
       jitterMs: l.jitterMs,
       packetsPaused: l.packetsPaused,
@@ -626,6 +630,8 @@ class NativeMediaEngine implements MediaEngine {
       packetsReceived: c.packetsReceived,
       packetsLost: c.packetsLost,
       packetsRejected: c.packetsRejected ?? 0,
+      spoolErrors: c.spoolErrors ?? 0,
+      spoolDamagedMs: c.spoolDamagedMs ?? 0,
     };
   }
 

@@ -51,6 +51,10 @@ export interface LegStats {
   spoolErrors?: number;
   /** RTP/RTCP datagrams from a source other than the latched SRC: dropped, never recorded. */
   packetsRejected?: number;
+  /** Audio lost to spool write failures (each failed batch cut back, never torn), ms. */
+  spoolDamagedMs?: number;
+  /** The first 16 damaged spans, [fromMs, toMs) on the session timeline. */
+  spoolDamagedSpansMs?: [number, number][];
   /** SSRCs seen past the 16 kept in `ssrcs` (counted, not stored). */
   ssrcsOverflow?: number;
   /** RFC 3550 A.8 interarrival jitter of the audio packets at the end, in ms. */
@@ -80,6 +84,9 @@ export interface MediaTotals {
   packetsLost: number;
   /** Datagrams dropped because they came from a source other than a leg's latched SRC. */
   packetsRejected?: number;
+  /** Spool batches that could not be written, and the audio they held (ms). */
+  spoolErrors?: number;
+  spoolDamagedMs?: number;
 }
 
 export interface DtmfEvent {

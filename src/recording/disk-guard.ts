@@ -4,6 +4,7 @@
  * the live calls are ended cleanly (BYE, stored, event `disk-full`) before a torn spool can happen.
  */
 import { statfs } from 'node:fs/promises';
+import { join } from 'node:path';
 
 export interface DiskGuardOptions {
   dir: string;
@@ -36,9 +37,18 @@ export async function freeMbOf(dir: string): Promise<number> {
   return (Number(s.bavail) * Number(s.bsize)) / (1024 * 1024);
 }
 
+/** The least free space of the data directory and its spool directory (which may be its own mount). */
+async function freeMbOfData(dir: string): Promise<number> {
+  const [data, spool] = await Promise.all([
+    freeMbOf(dir),
+    freeMbOf(join(dir, 'spool')).catch(() => Number.POSITIVE_INFINITY),
+  ]);
+  return Math.min(data, spool);
+}
+
 export function startDiskGuard(o: DiskGuardOptions): DiskGuard {
   let state: DiskState = { freeMb: null, refuse: null, hard: false };
-  const probe = o.probe ?? (() => freeMbOf(o.dir));
+  const probe = o.probe ?? (() => freeMbOfData(o.dir));
   const check = async (): Promise<DiskState> => {
     let freeMb: number;
     try {

@@ -399,6 +399,18 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
         },
       );
       log.info({ durationMs, reason, legs: stats?.legs }, 'recording ended');
+      const damaged = stats?.legs.filter((l) => (l.spoolErrors ?? 0) > 0) ?? [];
+      if (damaged.length > 0)
+        log.error(
+          {
+            legs: damaged.map((l) => ({
+              legId: l.legId,
+              spoolErrors: l.spoolErrors,
+              damagedMs: l.spoolDamagedMs,
+            })),
+          },
+          'recording damaged: spool writes failed (audio lost in the spans listed on the recording)',
+        );
     } catch (err) {
       // The spool is on disk; startup recovery finalizes recordings left in state 'recording'.
       log.error({ err }, 'could not hand the recording to the pipeline; it will be recovered at next start');
