@@ -23,6 +23,7 @@ import { createAdmission } from './sip/app/admission.js';
 import { startWatchdog } from './recording/watchdog.js';
 import { startDiskGuard } from './recording/disk-guard.js';
 import { registerSafetyMetrics } from './api/safety-metrics.js';
+import { startEngineHealth } from './recording/engine-health.js';
 
 /**
  * The composition root: builds every part, wires them, and shuts them down in order (stop taking
@@ -194,7 +195,16 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           : log.warn({ freeMb: st.freeMb }, 'disk space back above SRS_MIN_FREE_MB: taking calls again'),
     });
     cleanups.push(() => disk.stop());
-    const refusing = (): string | null => disk.state.refuse;
+    // A dead media worker would record silence: refuse calls and end the live ones instead.
+    const engineHealth = startEngineHealth({
+      health: () => engine.health?.() ?? { workerFailure: null, eventsDropped: 0 },
+      onFailure: (reason) => {
+        log.fatal({ reason }, 'media engine failed: refusing calls and ending live ones');
+        void recording.terminateAll('media-engine-failed');
+      },
+    });
+    cleanups.push(() => engineHealth.stop());
+    const refusing = (): string | null => engineHealth.failure ?? disk.state.refuse;
     const admission = createAdmission({
       srcAllow: config.security.srcAllow,
       maxStreamsPerSession: config.security.maxStreamsPerSession,
@@ -384,6 +394,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       endedByServer: () => endedByServer,
       disk: () => disk.state,
       handoffRetries: () => recording.handoffRetries,
+      eventsDropped: () => engineHealth.eventsDropped,
       refusing,
     });
 
@@ -407,6 +418,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       },
       'SIPREC recording server ready',
     );
+
+    // Test only (SRS_TEST_ENGINE_FAULT=worker-exit:<ms>): the media worker dies that long after start.
+    const fault = /^worker-exit:(\d+)$/.exec(config.security.testEngineFault ?? '');
+    if (fault) setTimeout(() => engine.testFault?.('worker-exit'), Number(fault[1])).unref();
 
     return {
       config,

@@ -159,6 +159,8 @@ const schema = z.object({
     handoffRetryLimit: z.coerce.number().int().min(0),
     /** Test only (SRS_TEST_FREE_MB_FILE): free MiB read from this file instead of statfs. */
     testFreeMbFile: optionalString,
+    /** Test only (SRS_TEST_ENGINE_FAULT=worker-exit:<ms>): the media worker dies that long after start. */
+    testEngineFault: optionalString,
   }),
   /** Recording policy (src/sip/app/policy.ts). */
   policy: z.object({
@@ -421,6 +423,7 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
       hardFreeMb: pick(env.SRS_HARD_FREE_MB, f.security?.hardFreeMb, 128),
       handoffRetryLimit: pick(env.SRS_HANDOFF_RETRY_LIMIT, f.security?.handoffRetryLimit, 1000),
       testFreeMbFile: pick(env.SRS_TEST_FREE_MB_FILE, undefined, undefined),
+      testEngineFault: pick(env.SRS_TEST_ENGINE_FAULT, undefined, undefined),
     },
     policy: {
       direction: pick(env.SRS_RECORD_DIRECTION, f.policy?.direction, 'both'),

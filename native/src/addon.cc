@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,6 +44,7 @@ srs::PayloadKind kindFromName(Napi::Env env, const std::string& name) {
 
 class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
  public:
+  static constexpr size_t kMaxQueuedBatches = 64;  // event batches (one per 150 ms tick) queued for JS
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "Engine",
                        {
@@ -58,6 +60,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod<&EngineWrap::RemoveLegs>("removeLegs"),
                            InstanceMethod<&EngineWrap::ActiveSessions>("activeSessions"),
                            InstanceMethod<&EngineWrap::Close>("close"),
+                       InstanceMethod<&EngineWrap::TestFault>("testFault"),
                        });
   }
 
@@ -68,7 +71,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       throw Napi::TypeError::New(env, "Engine(bindAddress: string, onEvents: function)");
     }
     listener_ = Napi::Persistent(info[1].As<Napi::Function>());
-    tsfn_ = EventTsfn::New(env, "srs-media-events", 0, 1, this);
+    // Bounded: a JS thread that stalls for ~10 s of batches makes the worker drop (and count) events
+    // rather than queue without limit.
+    tsfn_ = EventTsfn::New(env, "srs-media-events", kMaxQueuedBatches, 1, this);
     tsfnLive_ = true;
     tsfn_.Unref(env);  // keep the process alive only while sessions are open
     // Registered after the thread-safe function, so this hook runs before its teardown (hooks run in
@@ -154,7 +159,10 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   void forward(EventBatch&& batch) {
     if (tearingDown_ || !tsfnLive_) return;
     auto* p = new EventBatch(std::move(batch));
-    if (tsfn_.NonBlockingCall(p) != napi_ok) delete p;
+    if (tsfn_.NonBlockingCall(p) != napi_ok) {
+      delete p;
+      eventBatchesDropped_.fetch_add(1, std::memory_order_relaxed);
+    }
   }
 
   void updateRef(Napi::Env env) {
@@ -358,6 +366,10 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     o.Set("packetsReceived", static_cast<double>(rx));
     o.Set("packetsLost", static_cast<double>(lost));
     o.Set("packetsRejected", static_cast<double>(rejected));
+    o.Set("eventBatchesDropped", static_cast<double>(eventBatchesDropped_.load()));
+    o.Set("eventsDropped", static_cast<double>(closed_ ? 0 : engine_->eventsDropped()));
+    const std::string failure = closed_ ? std::string() : engine_->workerFailure();
+    if (!failure.empty()) o.Set("workerFailure", failure);
     o.Set("spoolErrors", static_cast<double>(spoolErrors));
     o.Set("spoolDamagedMs", static_cast<double>(damaged) * 1000.0 / srs::kSampleRate);
     if (perSession) {
@@ -440,13 +452,23 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return env.Undefined();
   }
 
+  // testFault(kind: "worker-exit"): test-only fault injection (the worker thread dies as it would on
+  // an unexpected exception). Used by the end-to-end tests through SRS_TEST_ENGINE_FAULT only.
+  Napi::Value TestFault(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (closed_ || info.Length() < 1 || !info[0].IsString()) return Napi::Boolean::New(env, false);
+    return Napi::Boolean::New(env, engine_->injectFault(info[0].As<Napi::String>().Utf8Value()));
+  }
+
   napi_env env_;
   std::unique_ptr<srs::Engine> engine_;
   EventTsfn tsfn_;
-  bool tsfnLive_ = false;
+  // Read by the worker thread (forward), written by the JS thread: atomics.
+  std::atomic<bool> tsfnLive_{false};
+  std::atomic<uint64_t> eventBatchesDropped_{0};  // batches refused by the full JS queue
   bool refed_ = false;
   bool closed_ = false;
-  bool tearingDown_ = false;
+  std::atomic<bool> tearingDown_{false};
   bool hookAdded_ = false;
   Napi::FunctionReference listener_;
 };

@@ -385,6 +385,10 @@ void Engine::drainRtcp(Leg& leg) {
 
 void Engine::collect(Leg& leg, std::vector<LegEvent>& legEvents) {
   for (const LegEvent& e : legEvents) {
+    if (pendingEvents_.size() >= kMaxPendingEvents) {
+      eventsDropped_.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
     MediaEventData m{};
     switch (e.type) {
       case LegEvent::Type::FirstPacket: m.type = MediaEventData::Type::FirstPacket; break;
@@ -467,6 +471,37 @@ void Engine::writeStaged(const StagedWrites& w, std::vector<WriteFailure>* failu
 }
 
 void Engine::run() {
+  std::string failure;
+  try {
+    runLoop();
+    if (running_.load()) failure = std::string("epoll_wait failed: ") + std::strerror(errno);
+  } catch (const std::exception& e) {
+    failure = e.what();
+  } catch (...) {
+    failure = "unknown exception";
+  }
+  if (!failure.empty()) {
+    std::lock_guard<std::mutex> lock(failureMu_);
+    workerFailure_ = "media engine worker stopped: " + failure;
+  }
+}
+
+std::string Engine::workerFailure() {
+  std::lock_guard<std::mutex> lock(failureMu_);
+  return workerFailure_;
+}
+
+bool Engine::injectFault(const std::string& kind) {
+  if (kind != "worker-exit") return false;
+  fault_.store(1);
+  const uint64_t one = 1;
+  if (::write(wakeFd_, &one, sizeof one) < 0) {
+    // It also comes at the next tick.
+  }
+  return true;
+}
+
+void Engine::runLoop() {
   epoll_event events[64];
   Clock::time_point nextTick = Clock::now() + std::chrono::milliseconds(kTickMs);
   uint64_t ticks = 0;
@@ -475,6 +510,7 @@ void Engine::run() {
   std::vector<WriteFailure> failures;
   Clock::time_point roundStart = Clock::now();
   while (running_.load()) {
+    if (fault_.load() == 1) throw std::runtime_error("injected test fault (worker-exit)");
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(nextTick - Clock::now()).count();
     const int n = ::epoll_wait(epollFd_, events, 64, wait > 0 ? static_cast<int>(wait) : 0);
     if (n < 0 && errno != EINTR) break;

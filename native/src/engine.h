@@ -160,6 +160,14 @@ class Engine {
   // Stops the worker, closes every session (spools flushed) and hands the last events to the sink on
   // the calling thread. Safe to call twice.
   void close();
+  // Why the worker thread stopped on its own (an exception, epoll failing), or empty while it runs.
+  // A dead worker receives nothing: the caller must refuse calls rather than record silence.
+  std::string workerFailure();
+  // Events dropped because more than kMaxPendingEvents waited for one tick (an event storm).
+  uint64_t eventsDropped() const { return eventsDropped_.load(std::memory_order_relaxed); }
+  static constexpr size_t kMaxPendingEvents = 100000;
+  // Test-only fault injection: "worker-exit" makes the worker thread die at its next pass.
+  bool injectFault(const std::string& kind);
 
  private:
   struct Session;
@@ -227,6 +235,7 @@ class Engine {
                           std::vector<std::pair<uint64_t, uint64_t>>* spans);
 
   void run();
+  void runLoop();
   void receive(Leg& leg, int64_t maxRounds, StagedWrites& out);
   void drainRtcp(Leg& leg);
   static constexpr uint64_t kRtcpKeyBit = 1ULL << 62;  // epoll key of a leg's RTCP socket
@@ -260,6 +269,10 @@ class Engine {
   int epollFd_ = -1;
   int wakeFd_ = -1;
   std::atomic<bool> running_{false};
+  std::atomic<int> fault_{0};
+  std::atomic<uint64_t> eventsDropped_{0};
+  std::mutex failureMu_;
+  std::string workerFailure_;
   bool closed_ = false;
   std::thread worker_;
 

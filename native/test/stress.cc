@@ -147,6 +147,14 @@ int main(int argc, char** argv) {
       "127.0.0.1", [&](std::vector<srs::MediaEventData>&& batch) { eventCount += batch.size(); },
       [&](std::vector<srs::LiveChunk>&& live) { liveChunks += live.size(); });
   const int sender = ::socket(AF_INET, SOCK_DGRAM, 0);
+  // A second host on the same network (127.0.0.2 is loopback too).
+  const int foreign = ::socket(AF_INET, SOCK_DGRAM, 0);
+  {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    ::inet_pton(AF_INET, "127.0.0.2", &from.sin_addr);
+    if (::bind(foreign, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) std::perror("bind 127.0.0.2");
+  }
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -173,6 +181,7 @@ int main(int argc, char** argv) {
       leg.payloadKinds[0] = srs::PayloadKind::Pcmu;
       leg.payloadKinds[8] = srs::PayloadKind::Pcma;
       leg.payloadKinds[101] = srs::PayloadKind::TelephoneEvent;
+      leg.remoteHost = "127.0.0.1";  // the SRC's SDP address: the leg latches on it (latch.h)
       config.legs.push_back(leg);
     }
     int64_t openedAt = 0;
@@ -213,6 +222,9 @@ int main(int argc, char** argv) {
       }
       const uint8_t junk[] = {1, 2, 3};
       ::sendto(sender, junk, sizeof junk, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+      // Another host's RTP into the leg: dropped and counted, never recorded.
+      auto intruder = rtp(0, 1, 160, 0x66666666u, payload);
+      ::sendto(foreign, intruder.data(), intruder.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
     }
     if (s % 7 == 0) {
       srs::SessionStatsData live;
@@ -275,6 +287,7 @@ int main(int argc, char** argv) {
       CHECK(leg.counters.paused == (paused ? 5u : 0u));
       CHECK(leg.counters.ignored == 1);
       CHECK(leg.counters.rtcp == (config.rtcp ? 2u : 0u));
+      CHECK(leg.rejected == 1);
     }
     if (s % 100 == 0) {
       srs::MixOutcome stereo;
@@ -341,6 +354,7 @@ int main(int argc, char** argv) {
   engine.close();
   CHECK(engine.activeSessions() == 0);
   ::close(sender);
+  ::close(foreign);
   const std::string cleanup = std::string("rm -rf ") + root;
   if (std::system(cleanup.c_str()) != 0) std::fprintf(stderr, "could not remove %s\n", root);
 

@@ -18,6 +18,8 @@ export interface SafetySources {
   endedByServer?: () => ReadonlyMap<string, number>;
   disk?: () => { freeMb: number | null; refuse: string | null };
   handoffRetries?: () => number;
+  /** Media events dropped by the engine's bounded queues. */
+  eventsDropped?: () => number;
   /** Why new calls are refused now (disk, media engine), or null. */
   refusing?: () => string | null;
 }
@@ -95,6 +97,15 @@ export function registerSafetyMetrics(m: Metrics, s: SafetySources): void {
       '1 while new calls are refused (disk floor, media engine down).',
       'gauge',
       () => [{ value: r() === null ? 0 : 1 }],
+    );
+  }
+  if (s.eventsDropped) {
+    const e = s.eventsDropped;
+    m.collect(
+      'srs_media_events_dropped_total',
+      'Media events (first packet, SSRC change, DTMF) dropped by the bounded event queues.',
+      'counter',
+      () => [{ value: e() }],
     );
   }
   if (s.handoffRetries) {

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 import { InvalidStateError, NotFoundError, ParseError, SrsError } from '../errors.js';
 import type {
+  EngineHealth,
   LegSpec,
   LegCounters,
   LegStats,
@@ -152,6 +153,7 @@ interface NativeEngine {
   sessionStats(recordingId: string): NativeSessionStats | undefined;
   activeSessions(): number;
   close(): void;
+  testFault?(kind: string): boolean;
 }
 interface NativeCounters {
   packetsReceived: number;
@@ -159,6 +161,9 @@ interface NativeCounters {
   packetsRejected?: number;
   spoolErrors?: number;
   spoolDamagedMs?: number;
+  eventsDropped?: number;
+  eventBatchesDropped?: number;
+  workerFailure?: string;
   sessions?: { recordingId: string; legs: LegCounters[] }[];
 }
 /** A watched session's new spool records of one leg since the last tick (native/src/engine.h LiveChunk). */
@@ -633,6 +638,21 @@ class NativeMediaEngine implements MediaEngine {
       spoolErrors: c.spoolErrors ?? 0,
       spoolDamagedMs: c.spoolDamagedMs ?? 0,
     };
+  }
+
+  /** The worker thread's state: a dead worker receives nothing (the server must refuse calls). */
+  health(): EngineHealth {
+    if (this.closed) return { workerFailure: null, eventsDropped: 0 };
+    const c = this.native.counters(false);
+    return {
+      workerFailure: c.workerFailure ?? null,
+      eventsDropped: (c.eventsDropped ?? 0) + (c.eventBatchesDropped ?? 0),
+    };
+  }
+
+  /** Test-only fault injection ("worker-exit"). */
+  testFault(kind: string): boolean {
+    return this.closed ? false : (this.native.testFault?.(kind) ?? false);
   }
 
   liveCounters(): Map<string, LegCounters[]> {

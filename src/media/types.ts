@@ -150,7 +150,19 @@ export interface LiveFrame {
   ulaw: Uint8Array;
 }
 
+/** The native worker's state (MediaEngine.health). */
+export interface EngineHealth {
+  /** Why the worker thread stopped on its own, or null while it runs. */
+  workerFailure: string | null;
+  /** Events dropped by the bounded queues (an event storm or a stalled JS thread). */
+  eventsDropped: number;
+}
+
 export interface MediaEngine {
+  /** The worker's state (native engine); absent in the reference implementation. */
+  health?(): EngineHealth;
+  /** Test-only fault injection (SRS_TEST_ENGINE_FAULT); absent in the reference implementation. */
+  testFault?(kind: string): boolean;
   /**
    * Optional live tap (issue 6): delivers a watched session's new audio in batches every 100-200 ms,
    * only while watched; returns the function that stops watching. When absent, the monitor tails

@@ -150,4 +150,28 @@ describe('faults mid-call: database away, SIGTERM', { timeout: 240000 }, () => {
     const pcm = await wavOf(again, rec);
     assert.ok(pcm.length / 8 >= 2000, `WAV ${pcm.length / 8} ms`);
   });
+
+  it('a dying media worker is reported: live calls end, new calls get 503 rather than record silence', async () => {
+    // Test-only switch: the engine's worker thread dies 4 s after the server is ready.
+    const server = await startTestServer({ SRS_TEST_ENGINE_FAULT: 'worker-exit:4000' });
+    servers.push(server);
+    await server.waitFor(/SIPREC recording server ready/, 60000);
+    const uac = await SiprecUac.open(server.sipPort);
+    const inv = await uac.invite({ streams: 1 });
+    assert.equal(inv.status, 200, inv.text);
+    const bye = await uac.waitFor(/^BYE /, 20000);
+    assert.match(bye, /text="media-engine-failed"/);
+    assert.match(server.output(), /media engine worker stopped: injected test fault/);
+    uac.close();
+    const next = await SiprecUac.open(server.sipPort);
+    const r = await next.invite();
+    next.close();
+    assert.equal(r.status, 503, r.text);
+    assert.match(r.text, /media engine worker stopped/);
+    const health = await fetch(`http://127.0.0.1:${server.httpPort}/healthz`);
+    assert.equal(health.status, 503);
+    const rec = await waitForState(server, uac.callId, 'stored');
+    const events = await recordingEvents(server, rec.id);
+    assert.ok(events.some((e) => e.type === 'call-ended-by-server' && /media-engine-failed/.test(e.text)));
+  });
 });
