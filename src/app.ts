@@ -395,6 +395,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       disk: () => disk.state,
       handoffRetries: () => recording.handoffRetries,
       eventsDropped: () => engineHealth.eventsDropped,
+      spoolQueue: () => {
+        const h = engine.health?.();
+        return {
+          bytes: h?.spoolQueueBytes ?? 0,
+          peak: h?.spoolQueuePeakBytes ?? 0,
+          dropped: h?.spoolBatchesDropped ?? 0,
+        };
+      },
       refusing,
     });
 

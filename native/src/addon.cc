@@ -367,6 +367,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     o.Set("packetsLost", static_cast<double>(lost));
     o.Set("packetsRejected", static_cast<double>(rejected));
     o.Set("eventBatchesDropped", static_cast<double>(eventBatchesDropped_.load()));
+    o.Set("spoolQueueBytes", static_cast<double>(closed_ ? 0 : engine_->writerQueueBytes()));
+    o.Set("spoolQueuePeakBytes", static_cast<double>(closed_ ? 0 : engine_->writerQueuePeak()));
+    o.Set("spoolBatchesDropped", static_cast<double>(closed_ ? 0 : engine_->writerDroppedBatches()));
     o.Set("eventsDropped", static_cast<double>(closed_ ? 0 : engine_->eventsDropped()));
     const std::string failure = closed_ ? std::string() : engine_->workerFailure();
     if (!failure.empty()) o.Set("workerFailure", failure);

@@ -115,6 +115,7 @@ Engine::Engine(std::string bindAddress, EventSink sink, LiveSink live)
     recvMsgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
   }
   running_ = true;
+  writer_ = std::thread([this] { writerRun(); });
   worker_ = std::thread([this] { run(); });
 }
 
@@ -305,8 +306,7 @@ bool Engine::removeLegs(const std::string& recordingId, const std::vector<std::s
       closeLegLocked(*leg, staged, legEvents);
     }
   }
-  std::lock_guard<std::mutex> io(ioMu_);
-  writeStaged(staged, nullptr);
+  if (!staged.empty()) enqueueWrite(std::move(staged), false);  // in order, off this thread
   return true;
 }
 
@@ -441,27 +441,108 @@ void Engine::noteFailure(const WriteFailure& f, uint64_t* damagedSamples,
   }
 }
 
+Engine::WriteFailure Engine::failureOf(const Staged& f, const uint8_t* data, int err) {
+  WriteFailure wf{f.key, err};
+  wf.from = UINT64_MAX;
+  for (size_t p = 0; p + kSpoolRecordHeaderSize <= f.length;) {
+    const uint8_t* r = data + p;
+    const uint64_t off = uint64_t{r[0]} | uint64_t{r[1]} << 8 | uint64_t{r[2]} << 16 | uint64_t{r[3]} << 24;
+    const uint64_t count = uint64_t{r[4]} | uint64_t{r[5]} << 8;
+    wf.from = std::min(wf.from, off);
+    wf.to = std::max(wf.to, off + count);
+    wf.samples += count;
+    p += kSpoolRecordHeaderSize + count;
+  }
+  if (wf.from == UINT64_MAX) wf.from = 0;
+  return wf;
+}
+
+std::shared_ptr<Engine::WriteJob> Engine::enqueueWrite(StagedWrites&& w, bool report) {
+  auto job = std::make_shared<WriteJob>();
+  job->bytes = w.bytes.size();
+  job->staged = std::move(w);
+  job->report = report;
+  {
+    std::lock_guard<std::mutex> lock(wqMu_);
+    if (!writerStop_) {
+      wq_.push_back(job);
+      wqBytes_ += job->bytes;
+      wqBytesNow_.store(wqBytes_, std::memory_order_relaxed);
+      if (wqBytes_ > wqBytesPeak_.load(std::memory_order_relaxed)) wqBytesPeak_.store(wqBytes_);
+      wqCv_.notify_one();
+      return job;
+    }
+  }
+  // The writer has stopped (engine closed): write on this thread.
+  std::lock_guard<std::mutex> io(ioMu_);
+  writeStaged(job->staged, &job->failures);
+  job->done = true;
+  return job;
+}
+
+void Engine::waitWritten(const std::shared_ptr<WriteJob>& job) {
+  std::unique_lock<std::mutex> lock(wqMu_);
+  wqDone_.wait(lock, [&] { return job->done; });
+}
+
+void Engine::writerRun() {
+  for (;;) {
+    std::shared_ptr<WriteJob> job;
+    {
+      std::unique_lock<std::mutex> lock(wqMu_);
+      wqCv_.wait(lock, [&] { return writerStop_ || (!wq_.empty() && !writerStalled_); });
+      if (wq_.empty()) return;  // stopped and drained
+      job = wq_.front();
+    }
+    {
+      std::lock_guard<std::mutex> io(ioMu_);
+      writeStaged(job->staged, &job->failures);
+    }
+    job->staged.clear();
+    if (job->report && !job->failures.empty()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const WriteFailure& f : job->failures) {
+        auto it = legsByKey_.find(f.key);
+        if (it == legsByKey_.end()) continue;
+        ++it->second->spoolErrors;
+        it->second->lastSpoolError = f.error;
+        noteFailure(f, &it->second->damagedSamples, &it->second->damagedSpans);
+      }
+    }
+    {
+      std::lock_guard<std::mutex> lock(wqMu_);
+      wq_.pop_front();
+      wqBytes_ -= job->bytes;
+      wqBytesNow_.store(wqBytes_, std::memory_order_relaxed);
+      job->done = true;
+    }
+    wqDone_.notify_all();
+  }
+}
+
+void Engine::dropFilesLocked(StagedWrites& w) {
+  // Over the writer's bound (a stalled disk): this batch's audio is dropped, never silently.
+  for (const Staged& f : w.files) {
+    auto it = legsByKey_.find(f.key);
+    if (it == legsByKey_.end()) continue;
+    Leg& leg = *it->second;
+    ++leg.spoolErrors;
+    leg.lastSpoolError = ENOBUFS;
+    noteFailure(failureOf(f, w.bytes.data() + f.pos, ENOBUFS), &leg.damagedSamples, &leg.damagedSpans);
+    if (f.create) leg.created = false;  // the next batch creates the file
+  }
+  droppedBatches_.fetch_add(1, std::memory_order_relaxed);
+  w.files.clear();
+  w.bytes.clear();
+}
+
 void Engine::writeStaged(const StagedWrites& w, std::vector<WriteFailure>* failures) {
   // Spool files first: a new session's create makes its directory.
   for (const Staged& f : w.files) {
     const uint8_t* data = w.bytes.data() + f.pos;
     const int err = f.create ? createSpoolFileWith(*f.path, data, f.length) : appendToFile(*f.path, data, f.length);
-    if (err != 0 && failures != nullptr) {
-      // The batch is gone (cut back, never torn): note which span of the timeline it held.
-      WriteFailure wf{f.key, err};
-      wf.from = UINT64_MAX;
-      for (size_t p = 0; p + kSpoolRecordHeaderSize <= f.length;) {
-        const uint8_t* r = data + p;
-        const uint64_t off = uint64_t{r[0]} | uint64_t{r[1]} << 8 | uint64_t{r[2]} << 16 | uint64_t{r[3]} << 24;
-        const uint64_t count = uint64_t{r[4]} | uint64_t{r[5]} << 8;
-        wf.from = std::min(wf.from, off);
-        wf.to = std::max(wf.to, off + count);
-        wf.samples += count;
-        p += kSpoolRecordHeaderSize + count;
-      }
-      if (wf.from == UINT64_MAX) wf.from = 0;
-      failures->push_back(wf);
-    }
+    // The batch is gone (cut back, never torn): note which span of the timeline it held.
+    if (err != 0 && failures != nullptr) failures->push_back(failureOf(f, data, err));
   }
   for (const StagedMeta& m : w.metas) {
     // session.json only dates and describes the legs: the audio is in the spools. A failure here
@@ -492,6 +573,15 @@ std::string Engine::workerFailure() {
 }
 
 bool Engine::injectFault(const std::string& kind) {
+  if (kind == "writer-stall" || kind == "writer-resume") {
+    // A disk that stops answering (test only): the writer waits before its next job.
+    {
+      std::lock_guard<std::mutex> lock(wqMu_);
+      writerStalled_ = kind == "writer-stall";
+    }
+    wqCv_.notify_all();
+    return true;
+  }
   if (kind != "worker-exit") return false;
   fault_.store(1);
   const uint64_t one = 1;
@@ -507,7 +597,6 @@ void Engine::runLoop() {
   uint64_t ticks = 0;
   std::vector<LegEvent> legEvents;
   StagedWrites staged;
-  std::vector<WriteFailure> failures;
   Clock::time_point roundStart = Clock::now();
   while (running_.load()) {
     if (fault_.load() == 1) throw std::runtime_error("injected test fault (worker-exit)");
@@ -518,7 +607,6 @@ void Engine::runLoop() {
     const bool drained = n > 0 && n < 64;
     std::vector<MediaEventData> batch;
     std::vector<LiveChunk> live;
-    std::unique_lock<std::mutex> io;
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (int i = 0; i < n; ++i) {
@@ -564,23 +652,14 @@ void Engine::runLoop() {
         live.swap(pendingLive_);
         nextTick = now + std::chrono::milliseconds(kTickMs);
       }
-      // Taken before mu_ is released: a closeSession that follows waits for these writes.
-      if (!staged.empty()) io = std::unique_lock<std::mutex>(ioMu_);
-    }
-    if (io.owns_lock()) {
-      writeStaged(staged, &failures);
-      io.unlock();
-      staged.clear();
-      if (!failures.empty()) {
-        std::lock_guard<std::mutex> lock(mu_);
-        for (const WriteFailure& f : failures) {
-          auto it = legsByKey_.find(f.key);
-          if (it == legsByKey_.end()) continue;
-          ++it->second->spoolErrors;
-          it->second->lastSpoolError = f.error;
-          noteFailure(f, &it->second->damagedSamples, &it->second->damagedSpans);
+      // Handed to the writer thread before mu_ is released: a close that follows queues its own
+      // final writes behind these, so each file keeps its order.
+      if (!staged.empty()) {
+        if (wqBytesNow_.load(std::memory_order_relaxed) + staged.bytes.size() > kMaxWriterQueueBytes) {
+          dropFilesLocked(staged);
         }
-        failures.clear();
+        if (!staged.empty()) enqueueWrite(std::move(staged), true);
+        staged = StagedWrites();
       }
     }
     if (!batch.empty() && sink_) sink_(std::move(batch));
@@ -669,14 +748,12 @@ std::unique_ptr<Engine::PendingClose> Engine::beginClose(const std::string& reco
 }
 
 void Engine::finishClose(PendingClose& pending, SessionStatsData* stats) {
-  // After the worker's in-flight batch (it holds ioMu_ until written), so the file keeps its order.
+  // Behind the worker's batches already queued, so the file keeps its order; this thread waits.
   // The session is out of the engine: nothing but this thread touches it now.
-  std::vector<WriteFailure> failures;
-  {
-    std::lock_guard<std::mutex> io(ioMu_);
-    writeStaged(pending.staged, &failures);
-  }
+  std::shared_ptr<WriteJob> job = enqueueWrite(std::move(pending.staged), false);
+  waitWritten(job);
   pending.staged.clear();
+  const std::vector<WriteFailure>& failures = job->failures;
   for (const WriteFailure& f : failures) {
     for (auto& leg : pending.session->legs) {
       if (leg->key == f.key) {
@@ -768,10 +845,7 @@ bool Engine::setPaused(const std::string& recordingId, const std::vector<std::st
       StagedWrites unused;
       if (!leg->receiver.paused()) receive(*leg, 64, unused);
       // receive() stages only past kFlushBytes (the whole pending buffer, so order is kept).
-      if (!unused.empty()) {
-        std::lock_guard<std::mutex> io(ioMu_);
-        writeStaged(unused, nullptr);
-      }
+      if (!unused.empty()) enqueueWrite(std::move(unused), false);  // in order, off this thread
       leg->receiver.pause(now, legEvents);
     } else {
       // Datagrams that arrived while paused were drained and counted by the worker, not recorded.
@@ -823,9 +897,15 @@ void Engine::close() {
     sessions_.clear();
     last.swap(pendingEvents_);
     pendingLive_.clear();
-    std::lock_guard<std::mutex> io(ioMu_);
-    writeStaged(staged, nullptr);
+    if (!staged.empty()) enqueueWrite(std::move(staged), false);
   }
+  {
+    std::lock_guard<std::mutex> lock(wqMu_);
+    writerStop_ = true;  // the writer drains what is queued, then exits
+    writerStalled_ = false;
+  }
+  wqCv_.notify_all();
+  if (writer_.joinable()) writer_.join();
   ::close(epollFd_);
   ::close(wakeFd_);
   epollFd_ = -1;

@@ -3,10 +3,12 @@
 //
 // Threading: control calls (openSession, closeSession, sessionStats, close) come from one caller
 // thread and take `mu_`; the worker takes `mu_` while it handles a batch of ready sockets and while it
-// stages the pending spool records (every kTickMs). Spool files are written outside `mu_`, under
-// `ioMu_` only, so a slow disk never stalls the control thread or packet processing; the worker
-// takes `ioMu_` before it lets go of `mu_`, and closeSession takes it before its own final write, so
-// a leg's batches reach its file in order and every staged byte is on disk when closeSession returns.
+// stages the pending spool records (every kTickMs). Spool files are written by a third thread, the
+// writer, from a bounded queue (kMaxWriterQueueBytes) that the worker fills under `mu_`; the writer
+// writes under `ioMu_` alone, so a slow disk never stalls packet processing or the control thread:
+// it shows as a growing queue (writerQueueBytes), and past the bound as damaged spans on the legs.
+// closeSession queues its final write behind the worker's batches and waits for it, so a leg's
+// batches reach its file in order and every staged byte is on disk when closeSession returns.
 // Epoll carries a leg key, never a pointer, so a leg closed between epoll_wait and the lock is simply
 // not found.
 //
@@ -21,7 +23,9 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -166,7 +170,13 @@ class Engine {
   // Events dropped because more than kMaxPendingEvents waited for one tick (an event storm).
   uint64_t eventsDropped() const { return eventsDropped_.load(std::memory_order_relaxed); }
   static constexpr size_t kMaxPendingEvents = 100000;
-  // Test-only fault injection: "worker-exit" makes the worker thread die at its next pass.
+  static constexpr size_t kMaxWriterQueueBytes = 64u << 20;  // spool bytes waiting for the writer
+  // Spool bytes waiting for the writer thread now, the most ever, and batches dropped at the bound.
+  uint64_t writerQueueBytes() const { return wqBytesNow_.load(std::memory_order_relaxed); }
+  uint64_t writerQueuePeak() const { return wqBytesPeak_.load(std::memory_order_relaxed); }
+  uint64_t writerDroppedBatches() const { return droppedBatches_.load(std::memory_order_relaxed); }
+  // Test-only fault injection: "worker-exit" makes the worker thread die at its next pass;
+  // "writer-stall" / "writer-resume" stop and restart the spool writer (a disk that stops answering).
   bool injectFault(const std::string& kind);
 
  private:
@@ -233,6 +243,23 @@ class Engine {
   static constexpr size_t kMaxDamagedSpans = 16;  // spans kept per leg; the total counts them all
   static void noteFailure(const WriteFailure& f, uint64_t* damagedSamples,
                           std::vector<std::pair<uint64_t, uint64_t>>* spans);
+  static WriteFailure failureOf(const Staged& f, const uint8_t* data, int err);
+
+  // The spool writer thread: every spool and session.json write goes through its queue, in the order
+  // handed over, so neither the receive worker nor the JS thread waits for the disk. The queue is
+  // bounded (kMaxWriterQueueBytes): past it the worker drops a batch's audio, marking the legs
+  // damaged with the span (never silently), and keeps the session.json updates.
+  struct WriteJob {
+    StagedWrites staged;
+    size_t bytes = 0;
+    std::vector<WriteFailure> failures;
+    bool report = false;  // a worker batch: failures are counted on the legs by the writer
+    bool done = false;
+  };
+  std::shared_ptr<WriteJob> enqueueWrite(StagedWrites&& w, bool report);
+  void waitWritten(const std::shared_ptr<WriteJob>& job);
+  void writerRun();
+  void dropFilesLocked(StagedWrites& w);
 
   void run();
   void runLoop();
@@ -273,6 +300,17 @@ class Engine {
   std::atomic<uint64_t> eventsDropped_{0};
   std::mutex failureMu_;
   std::string workerFailure_;
+  std::thread writer_;
+  std::mutex wqMu_;
+  std::condition_variable wqCv_;
+  std::condition_variable wqDone_;
+  std::deque<std::shared_ptr<WriteJob>> wq_;
+  size_t wqBytes_ = 0;
+  bool writerStop_ = false;
+  bool writerStalled_ = false;  // test-only fault: a disk that stops answering
+  std::atomic<uint64_t> wqBytesNow_{0};
+  std::atomic<uint64_t> wqBytesPeak_{0};
+  std::atomic<uint64_t> droppedBatches_{0};
   bool closed_ = false;
   std::thread worker_;
 

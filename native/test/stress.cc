@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -336,6 +337,46 @@ int main(int argc, char** argv) {
     engine.counters(&received, &lost, &open);
     CHECK(received == closedReceived);
     CHECK(open.empty());
+  }
+  {
+    // A disk that stops answering: the writer stalls, the worker keeps receiving, the queue grows
+    // (the metric), and once the disk answers again every byte reaches the file, in order.
+    srs::SessionConfig config;
+    config.recordingId = "stalled-disk";
+    config.spoolDir = std::string(root) + "/stalled-disk";
+    srs::LegConfig leg;
+    leg.legId = "leg0";
+    leg.port = static_cast<uint16_t>(basePort + 320);
+    leg.payloadKinds.fill(srs::PayloadKind::None);
+    leg.payloadKinds[0] = srs::PayloadKind::Pcmu;
+    config.legs.push_back(leg);
+    int64_t openedAt = 0;
+    srs::EngineError error;
+    if (engine.openSession(config, &openedAt, &error)) {
+      CHECK(engine.injectFault("writer-stall"));
+      to.sin_port = htons(leg.port);
+      std::vector<uint8_t> audio(160, 0x55);
+      for (int k = 0; k < 50; ++k) {
+        auto p = rtp(0, static_cast<uint16_t>(k), static_cast<uint32_t>(k * 160), 0x5151, audio);
+        ::sendto(sender, p.data(), p.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+      }
+      // Several flush ticks: the batches wait in the writer's queue, the packets are all received.
+      std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+      srs::SessionStatsData live;
+      CHECK(engine.sessionStats(config.recordingId, &live) && live.legs[0].counters.received == 50);
+      CHECK(engine.writerQueueBytes() >= 50 * 160);
+      CHECK(engine.injectFault("writer-resume"));
+      srs::SessionStatsData stats;
+      CHECK(engine.closeSession(config.recordingId, &stats));
+      CHECK(engine.writerQueueBytes() == 0);
+      CHECK(engine.writerQueuePeak() >= 50 * 160);
+      CHECK(stats.legs[0].spoolErrors == 0);
+      struct stat st {};
+      CHECK(::stat((config.spoolDir + "/leg0.spool").c_str(), &st) == 0 &&
+            st.st_size >= static_cast<off_t>(16 + 50 * 160));
+    } else {
+      CHECK(error.code == "EADDRINUSE");
+    }
   }
   // Sessions left open are closed by close(); close() twice is safe.
   {

@@ -20,6 +20,8 @@ export interface SafetySources {
   handoffRetries?: () => number;
   /** Media events dropped by the engine's bounded queues. */
   eventsDropped?: () => number;
+  /** The spool writer thread's queue (bytes now, peak) and batches dropped at its bound. */
+  spoolQueue?: () => { bytes: number; peak: number; dropped: number };
   /** Why new calls are refused now (disk, media engine), or null. */
   refusing?: () => string | null;
 }
@@ -106,6 +108,27 @@ export function registerSafetyMetrics(m: Metrics, s: SafetySources): void {
       'Media events (first packet, SSRC change, DTMF) dropped by the bounded event queues.',
       'counter',
       () => [{ value: e() }],
+    );
+  }
+  if (s.spoolQueue) {
+    const q = s.spoolQueue;
+    m.collect(
+      'srs_spool_queue_bytes',
+      'Spool bytes waiting for the writer thread (a slow disk shows here).',
+      'gauge',
+      () => [{ value: q().bytes }],
+    );
+    m.collect(
+      'srs_spool_queue_peak_bytes',
+      'Most spool bytes ever waiting for the writer thread.',
+      'gauge',
+      () => [{ value: q().peak }],
+    );
+    m.collect(
+      'srs_spool_batches_dropped_total',
+      'Spool batches dropped because the writer queue was full (legs marked damaged).',
+      'counter',
+      () => [{ value: q().dropped }],
     );
   }
   if (s.handoffRetries) {

@@ -163,6 +163,9 @@ interface NativeCounters {
   spoolDamagedMs?: number;
   eventsDropped?: number;
   eventBatchesDropped?: number;
+  spoolQueueBytes?: number;
+  spoolQueuePeakBytes?: number;
+  spoolBatchesDropped?: number;
   workerFailure?: string;
   sessions?: { recordingId: string; legs: LegCounters[] }[];
 }
@@ -647,6 +650,9 @@ class NativeMediaEngine implements MediaEngine {
     return {
       workerFailure: c.workerFailure ?? null,
       eventsDropped: (c.eventsDropped ?? 0) + (c.eventBatchesDropped ?? 0),
+      spoolQueueBytes: c.spoolQueueBytes ?? 0,
+      spoolQueuePeakBytes: c.spoolQueuePeakBytes ?? 0,
+      spoolBatchesDropped: c.spoolBatchesDropped ?? 0,
     };
   }
 

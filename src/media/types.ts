@@ -156,6 +156,11 @@ export interface EngineHealth {
   workerFailure: string | null;
   /** Events dropped by the bounded queues (an event storm or a stalled JS thread). */
   eventsDropped: number;
+  /** Spool bytes waiting for the writer thread now and at most (a slow disk shows here first). */
+  spoolQueueBytes?: number;
+  spoolQueuePeakBytes?: number;
+  /** Spool batches dropped because the writer's queue was full (legs marked damaged). */
+  spoolBatchesDropped?: number;
 }
 
 export interface MediaEngine {

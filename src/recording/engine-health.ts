@@ -15,14 +15,18 @@ export interface EngineHealthMonitor {
   /** Why calls are refused (the worker stopped), or null. */
   readonly failure: string | null;
   readonly eventsDropped: number;
+  /** The latest reading (spool writer queue and drops). */
+  readonly last: EngineHealth;
   stop(): void;
 }
 
 export function startEngineHealth(o: EngineHealthOptions): EngineHealthMonitor {
   let failure: string | null = null;
   let eventsDropped = 0;
+  let last: EngineHealth = { workerFailure: null, eventsDropped: 0 };
   const check = (): void => {
     const h = o.health();
+    last = h;
     eventsDropped = h.eventsDropped;
     if (h.workerFailure !== null && failure === null) {
       failure = h.workerFailure;
@@ -37,6 +41,9 @@ export function startEngineHealth(o: EngineHealthOptions): EngineHealthMonitor {
     },
     get eventsDropped() {
       return eventsDropped;
+    },
+    get last() {
+      return last;
     },
     stop: () => clearInterval(timer),
   };
