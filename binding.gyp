@@ -5,6 +5,7 @@
       "sources": [
         "native/src/addon.cc",
         "native/src/engine.cc",
+        "native/src/engine_writer.cc",
         "native/src/g711.cc",
         "native/src/latch.cc",
         "native/src/leg.cc",

@@ -76,18 +76,13 @@ bool SourceLatch::acceptRtp(const SourceAddress& from, bool hasSsrc, uint32_t ss
     lastAccepted_ = now;
     return true;
   }
-  // The SDP's own address and port always win back the leg.
-  if (expected_.valid && expected_.port != 0 && from == expected_) {
-    latch(from, hasSsrc, ssrc, now);
+  // The latched host from another port: a new stream (new SSRC) or the same one moved to another
+  // socket. The latch follows it.
+  if (from.sameHost(current_)) {
+    latch(from, hasSsrc, hasSsrc ? ssrc : ssrc_, now);
     return true;
   }
-  // A new stream (new SSRC) from the latched host: the SRC moved to another port.
-  if (from.sameHost(current_) && hasSsrc && (!haveSsrc_ || ssrc != ssrc_)) {
-    latch(from, hasSsrc, ssrc, now);
-    return true;
-  }
-  // After a silence, another source may take the leg over (SRC fail-over), but never a host other
-  // than the one the SDP named.
+  // Another host only after a silence (SRC fail-over), and never one other than the SDP named.
   if (relatchSamples_ > 0 && now - lastAccepted_ >= relatchSamples_ &&
       (!expected_.valid || expected_.sameHost(from))) {
     latch(from, hasSsrc, ssrc, now);
@@ -99,7 +94,9 @@ bool SourceLatch::acceptRtp(const SourceAddress& from, bool hasSsrc, uint32_t ss
 bool SourceLatch::acceptRtcp(const SourceAddress& from) const {
   if (latched_) return current_.sameHost(from);
   if (expected_.valid) return expected_.sameHost(from);
-  return false;  // nobody latched yet: no RTCP to take
+  // Nobody latched yet and no SDP address: RTCP is only counted (it never reaches a recording), and
+  // it never latches the leg, so it is taken from whoever sends it.
+  return from.valid;
 }
 
 }  // namespace srs

@@ -1,7 +1,9 @@
 // Ingress trust for one leg: which source address may feed it (RTP on the leg's port, RTCP on
 // port+1). A leg latches on the address the SDP names (when the SRC named a usable one) or on the
-// first source; it re-latches only on a new SSRC from the latched host, or after `relatchSamples`
-// of silence; everything else is rejected (and counted by the caller). Single-threaded: the engine
+// first source. The latch is on the SRC's host: its packets from another port (a new SSRC, or the
+// same stream on a new socket) move the latch; another host may take the leg over only after
+// `relatchSamples` of silence, and never one other than the SDP named. Everything else is rejected
+// (and counted by the caller). Single-threaded: the engine
 // calls it from its worker under its lock.
 #pragma once
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { CapacityError, InvalidStateError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { LegSpec, MediaEngine, PayloadKind } from '../media/types.js';
+import { handOff, SERVER_ENDED } from './handoff.js';
 import { PortInUseError, type PortPool } from '../media/index.js';
 import type {
   ActiveCall,
@@ -67,37 +68,6 @@ interface LiveSession {
   terminate?: (reason: string) => void;
   /** Why the server ended the call itself, once it did. */
   terminating?: string;
-}
-
-/** End reasons that mean the server, not the SRC, ended the call. */
-const SERVER_ENDED = new Set([
-  'rtp-timeout',
-  'max-duration',
-  'disk-full',
-  'shutdown',
-  'session-timer-expired',
-]);
-
-/** Runs `fn` until it succeeds: backoff 0.5 s doubling to 30 s, `attempts` retries at most. */
-export async function handOff(
-  fn: () => Promise<void>,
-  o: {
-    attempts: number;
-    onRetry?: (attempt: number, err: unknown, delayMs: number) => void;
-    stopped?: () => boolean;
-  },
-): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await fn();
-      return;
-    } catch (err) {
-      if (attempt > o.attempts || o.stopped?.()) throw err;
-      const delayMs = Math.min(30_000, 500 * 2 ** Math.min(attempt - 1, 6));
-      o.onRetry?.(attempt, err, delayMs);
-      await new Promise((r) => setTimeout(r, delayMs));
-    }
-  }
 }
 
 /**
