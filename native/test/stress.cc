@@ -118,6 +118,9 @@ void fuzzReceiver() {
   }
   rx.finish(events);
   CHECK(rx.counters().received > 0);
+  // Thousands of random SSRCs (an SSRC spray): the list kept stays capped, the rest are counted.
+  CHECK(rx.counters().ssrcs.size() == srs::LegCounters::kMaxSsrcs);
+  CHECK(rx.counters().ssrcsOverflow > 0);
 }
 
 void checkG711() {
