@@ -741,7 +741,11 @@ bool Engine::setPaused(const std::string& recordingId, const std::vector<std::st
       if (!unused.empty()) enqueueWrite(std::move(unused), false);  // in order, off this thread
       leg->receiver.pause(now, legEvents);
     } else {
-      // Datagrams that arrived while paused were drained and counted by the worker, not recorded.
+      // Datagrams that arrived while paused (some may still wait in the socket: the worker lets them
+      // gather up to kCoalesceMs) are drained and counted now, never recorded.
+      StagedWrites unused;
+      if (leg->receiver.paused() && leg->fd >= 0) receive(*leg, 64, unused);
+      if (!unused.empty()) enqueueWrite(std::move(unused), false);
       leg->receiver.resume(now, legEvents);
     }
     collect(*leg, legEvents);
