@@ -8,7 +8,6 @@ out=build/native-test
 mkdir -p "$out"
 ${CXX:-g++} -std=c++17 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
   -Wall -Wextra -Werror -pthread -Inative/src $(sh scripts/native-deps.sh --cflags) \
-  native/src/codec.cc native/src/engine.cc native/src/g711.cc native/src/leg.cc native/src/mixer.cc native/src/rtp.cc \
-  native/src/spool.cc native/src/srtp.cc \
+  $(ls native/src/*.cc | grep -v addon.cc) \
   native/test/stress.cc -o "$out/stress" $(sh scripts/native-deps.sh --libs)
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 "$out/stress" "${1:-3000}"

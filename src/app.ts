@@ -28,6 +28,11 @@ import { jobStateCounts } from './store/audit.js';
 import { startSipEdge, type SipEdge } from './sip/edge/index.js';
 import { startSiprecApp, type SiprecApp } from './sip/app/index.js';
 import { checkDeliveryConfig, deliveryStatus, startDelivery } from './delivery/index.js';
+import { createAdmission } from './sip/app/admission.js';
+import { startWatchdog } from './recording/watchdog.js';
+import { startDiskGuard } from './recording/disk-guard.js';
+import { registerSafetyMetrics } from './api/safety-metrics.js';
+import { startEngineHealth } from './recording/engine-health.js';
 
 /**
  * The composition root: builds every part, wires them, and shuts them down in order (stop taking
@@ -171,9 +176,79 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       log,
       rtcp: config.media.rtcp,
       admit: () => capacity.refusal(),
+      relatchMs: config.security.rtpRelatchMs,
+      handoffRetryLimit: config.security.handoffRetryLimit,
     });
     cleanups.push(() => recording.close());
     live.calls = () => recording.activeCount;
+    // Every call ends (docs/security.md): RTP inactivity and maximum duration end calls with a BYE.
+    const watchdog = startWatchdog({
+      target: recording,
+      counters: () => engine.liveCounters(),
+      rtpTimeoutSeconds: config.security.rtpTimeoutSeconds,
+      maxDurationSeconds: config.security.maxDurationSeconds,
+    });
+    cleanups.push(() => watchdog.stop());
+    const endedByServer = new Map<string, number>();
+    recording.on('event', (e) => {
+      if (e.type === 'call-end' && e.reason !== 'bye' && e.reason !== 'not-answered')
+        endedByServer.set(e.reason, (endedByServer.get(e.reason) ?? 0) + 1);
+    });
+    // Disk-full admission: 503 to new calls below SRS_MIN_FREE_MB, live calls ended below SRS_HARD_FREE_MB.
+    const disk = startDiskGuard({
+      dir: config.dataDir,
+      minFreeMb: config.security.minFreeMb,
+      hardFreeMb: config.security.hardFreeMb,
+      probe: config.security.testFreeMbFile
+        ? async () => Number((await readFile(config.security.testFreeMbFile as string, 'utf8')).trim())
+        : undefined,
+      onHardFloor: (freeMb) => {
+        log.error(
+          { freeMb, hardFreeMb: config.security.hardFreeMb },
+          'disk below its hard floor: ending live calls',
+        );
+        void recording.terminateAll('disk-full');
+      },
+      onChange: (st) =>
+        st.refuse
+          ? log.error({ freeMb: st.freeMb, reason: st.refuse }, 'refusing new calls')
+          : log.warn({ freeMb: st.freeMb }, 'disk space back above SRS_MIN_FREE_MB: taking calls again'),
+    });
+    cleanups.push(() => disk.stop());
+    // A dead media worker would record silence: refuse calls and end the live ones instead.
+    const engineHealth = startEngineHealth({
+      health: () => engine.health?.() ?? { workerFailure: null, eventsDropped: 0 },
+      onFailure: (reason) => {
+        log.fatal({ reason }, 'media engine failed: refusing calls and ending live ones');
+        void recording.terminateAll('media-engine-failed');
+      },
+    });
+    cleanups.push(() => engineHealth.stop());
+    const refusing = (): string | null => engineHealth.failure ?? disk.state.refuse;
+    const admission = createAdmission({
+      srcAllow: config.security.srcAllow,
+      maxStreamsPerSession: config.security.maxStreamsPerSession,
+      maxSessionsPerSource: config.security.maxSessionsPerSource,
+      maxCallsPerSecondPerSource: config.security.maxCallsPerSecondPerSource,
+      refuseAll: refusing,
+    });
+    if (admission.open) {
+      log.warn('SRS_SRC_ALLOW=any: every source address may open recordings');
+    } else if (!config.security.srcAllow) {
+      log.warn(
+        { allow: admission.allow },
+        'SRS_SRC_ALLOW is not set: only loopback and private addresses may record; set it to your SRCs',
+      );
+      process.stderr.write(
+        `
+  WARNING: SRS_SRC_ALLOW is not set. Recording is open to every loopback and private
+` +
+          `  address (${admission.allow.join(', ')}).
+  Set SRS_SRC_ALLOW to your SRCs' addresses.
+
+`,
+      );
+    }
 
     const token = await adminToken(config, log);
     let sipApp: SiprecApp | null = null;
@@ -219,12 +294,16 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           () => false,
         );
         const sipOk = sipApp?.connected ?? false;
-        // Ready to take calls: SIP connected, database reachable, below the session limit.
+        // Ready to take calls: SIP connected, database reachable, below the session limit, the
+        // post-call backlog within its bound, the disk above its floor and the media worker alive.
         const pipeline = capacity.snapshot();
         const room = recording.activeCount < config.limits.maxSessions && pipeline.admitting;
+        const refuse = refusing();
         return {
-          ok: dbOk && sipOk && room,
+          ok: dbOk && sipOk && room && refuse === null,
           details: {
+            ...(refuse !== null ? { refusingCalls: refuse } : {}),
+            diskFreeMb: disk.state.freeMb === null ? null : Math.floor(disk.state.freeMb),
             database: dbOk,
             sip: sipOk,
             capacity: room,
@@ -275,6 +354,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
               port: config.sip.tlsPort,
               cert: await pem(config.sip.tlsCertFile, 'certificate'),
               key: await pem(config.sip.tlsKeyFile, 'key'),
+              ca: config.sip.tlsCaFile ? await pem(config.sip.tlsCaFile, 'client CA') : undefined,
             }
           : undefined;
       edge = await startSipEdge({
@@ -283,6 +363,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           port: config.sip.port,
           publicAddress: config.sip.publicAddress,
           ...(tls ? { tls } : {}),
+          limits: {
+            maxConnections: config.security.maxConnections,
+            maxPerAddress: config.security.maxConnectionsPerAddress,
+            maxHeaderBytes: config.security.maxHeaderBytes,
+            headerTimeoutMs: config.security.headerTimeoutMs,
+          },
         },
         control: { host: '127.0.0.1', port: 0, secret },
         log: log.child({ part: 'edge' }),
@@ -301,12 +387,39 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         policy: config.policy,
         maxCallsPerSecond: config.limits.maxCallsPerSecond,
         srtp: config.sip.srtp,
+        admission,
+        sessionTimer: {
+          expires: config.security.sessionExpiresSeconds,
+          minSE: config.security.minSessionExpiresSeconds,
+        },
+        tlsSubjectOf: edge ? (a, p) => edge?.tlsSubject(a, p) : undefined,
       }),
       log,
       `${drachtio.host}:${drachtio.port}`,
     );
     // Stop taking calls first on shutdown: the app is closed before live calls are ended.
     cleanups.push(() => sipApp?.close());
+    // ...but first the live calls end properly while SIP still works: BYE to each SRC, the recording
+    // stored with its real duration (reason `shutdown`), not left for recovery as interrupted.
+    cleanups.push(() => recording.close());
+    registerSafetyMetrics(consoleApi.ops.metrics, {
+      media: () => engine.mediaTotals(),
+      refused: () => admission.refused,
+      connections: () => edge?.connectionLimits ?? null,
+      endedByServer: () => endedByServer,
+      disk: () => disk.state,
+      handoffRetries: () => recording.handoffRetries,
+      eventsDropped: () => engineHealth.eventsDropped,
+      spoolQueue: () => {
+        const h = engine.health?.();
+        return {
+          bytes: h?.spoolQueueBytes ?? 0,
+          peak: h?.spoolQueuePeakBytes ?? 0,
+          dropped: h?.spoolBatchesDropped ?? 0,
+        };
+      },
+      refusing,
+    });
 
     const address = http.address();
     const httpPort = typeof address === 'object' && address ? address.port : config.http.port;
@@ -328,6 +441,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       },
       'SIPREC recording server ready',
     );
+
+    // Test only (SRS_TEST_ENGINE_FAULT=worker-exit:<ms>): the media worker dies that long after start.
+    const fault = /^worker-exit:(\d+)$/.exec(config.security.testEngineFault ?? '');
+    if (fault) setTimeout(() => engine.testFault?.('worker-exit'), Number(fault[1])).unref();
 
     return {
       config,

@@ -1,4 +1,5 @@
 import { cpus } from 'node:os';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
@@ -43,6 +44,8 @@ const schema = z.object({
      * 488 with a Warning), or `off` (SAVP offers get 488, an a=crypto on RTP/AVP is ignored).
      */
     srtp: z.enum(['accept', 'require', 'off']),
+    /** Mutual TLS: CA bundle (PEM) that SRC client certificates must chain to; unset = no client cert asked. */
+    tlsCaFile: optionalString,
   }),
   drachtio: z.object({
     /** When set, the application connects to this external drachtio-server and no edge is started. */
@@ -141,6 +144,37 @@ const schema = z.object({
     maxSessions: z.coerce.number().int().min(1),
     /** New SIPREC sessions per second accepted (token bucket, burst of one second); 0 = no limit. */
     maxCallsPerSecond: z.coerce.number().min(0),
+  }),
+  /** Trust at the edge (docs/security.md): who may record, limits, call ends, disk floors. */
+  security: z.object({
+    /** SRC allowlist: addresses and CIDRs; ['any'] opens it; undefined = loopback + private ranges. */
+    srcAllow: z.array(z.string().min(1)).optional(),
+    maxStreamsPerSession: z.coerce.number().int().min(1).max(1000),
+    maxSessionsPerSource: z.coerce.number().int().min(0),
+    maxCallsPerSecondPerSource: z.coerce.number().min(0),
+    /** Silence (ms) after which another source may take over a leg; 0 = never. */
+    rtpRelatchMs: z.coerce.number().int().min(0),
+    /** Seconds with every leg silent (and none paused) before the server ends the call; 0 = never. */
+    rtpTimeoutSeconds: z.coerce.number().min(0),
+    /** Longest call in seconds (BYE, stored, event); 0 = no limit. */
+    maxDurationSeconds: z.coerce.number().min(0),
+    /** RFC 4028: Session-Expires we ask for and the smallest we take (Min-SE; RFC minimum 90). */
+    sessionExpiresSeconds: z.coerce.number().int().min(1),
+    minSessionExpiresSeconds: z.coerce.number().int().min(1),
+    /** SIP over TCP/TLS: connections in all and per address, bytes before the end of headers, deadline. */
+    maxConnections: z.coerce.number().int().min(1),
+    maxConnectionsPerAddress: z.coerce.number().int().min(1),
+    maxHeaderBytes: z.coerce.number().int().min(1024),
+    headerTimeoutMs: z.coerce.number().int().min(100),
+    /** Free space (MiB) on the data directory's filesystem: below minFreeMb new calls get 503; below hardFreeMb live calls end. */
+    minFreeMb: z.coerce.number().min(0),
+    hardFreeMb: z.coerce.number().min(0),
+    /** Attempts of the end-of-call hand-off while the database is away (backoff 0.5 s doubling, 30 s cap). */
+    handoffRetryLimit: z.coerce.number().int().min(0),
+    /** Test only (SRS_TEST_FREE_MB_FILE): free MiB read from this file instead of statfs. */
+    testFreeMbFile: optionalString,
+    /** Test only (SRS_TEST_ENGINE_FAULT=worker-exit:<ms>): the media worker dies that long after start. */
+    testEngineFault: optionalString,
   }),
   /** Recording policy (src/sip/app/policy.ts). */
   policy: z.object({
@@ -281,6 +315,25 @@ const groupPolicies = (v: unknown): unknown =>
       )
     : v;
 
+/** Every entry of SRS_SRC_ALLOW: `any`, an IPv4/IPv6 address, or a CIDR. */
+function checkAllowList(list: readonly string[]): void {
+  if (list.includes('any') && list.length > 1) {
+    throw new ConfigError('SRS_SRC_ALLOW: `any` stands alone (it opens recording to every source)');
+  }
+  for (const e of list) {
+    if (e === 'any') continue;
+    const [addr, bits, extra] = e.split('/');
+    const family = isIP(addr ?? '');
+    const max = family === 4 ? 32 : 128;
+    const okBits = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= max);
+    if (family === 0 || extra !== undefined || !okBits) {
+      throw new ConfigError(
+        `SRS_SRC_ALLOW: "${e}" is not an address or CIDR (e.g. 10.0.0.0/8, 192.0.2.7, ::1)`,
+      );
+    }
+  }
+}
+
 function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object') {
     for (const v of Object.values(o)) deepFreeze(v);
@@ -308,6 +361,7 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
       tlsKeyFile: pick(env.SIP_TLS_KEY, f.sip?.tlsKeyFile, undefined),
       tlsPort: pick(env.SIP_TLS_PORT, f.sip?.tlsPort, 5061),
       srtp: pick(env.SRS_SRTP, f.sip?.srtp, 'accept'),
+      tlsCaFile: pick(env.SIP_TLS_CA, f.sip?.tlsCaFile, undefined),
     },
     drachtio: {
       host: pick(env.DRACHTIO_HOST, f.drachtio?.host, undefined),
@@ -361,6 +415,34 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
       maxSessions: pick(env.SRS_MAX_SESSIONS, f.limits?.maxSessions, 4000),
       maxCallsPerSecond: pick(env.SRS_MAX_CPS, f.limits?.maxCallsPerSecond, 0),
     },
+    security: {
+      srcAllow: patternList(pick(env.SRS_SRC_ALLOW, f.security?.srcAllow, undefined)),
+      maxStreamsPerSession: pick(env.SRS_MAX_STREAMS, f.security?.maxStreamsPerSession, 8),
+      maxSessionsPerSource: pick(env.SRS_MAX_SESSIONS_PER_SOURCE, f.security?.maxSessionsPerSource, 2000),
+      maxCallsPerSecondPerSource: pick(
+        env.SRS_MAX_CPS_PER_SOURCE,
+        f.security?.maxCallsPerSecondPerSource,
+        500,
+      ),
+      rtpRelatchMs: pick(env.SRS_RTP_RELATCH_MS, f.security?.rtpRelatchMs, 5000),
+      rtpTimeoutSeconds: pick(env.SRS_RTP_TIMEOUT, f.security?.rtpTimeoutSeconds, 60),
+      maxDurationSeconds: pick(env.SRS_MAX_DURATION, f.security?.maxDurationSeconds, 6 * 3600),
+      sessionExpiresSeconds: pick(env.SRS_SESSION_EXPIRES, f.security?.sessionExpiresSeconds, 1800),
+      minSessionExpiresSeconds: pick(env.SRS_MIN_SE, f.security?.minSessionExpiresSeconds, 90),
+      maxConnections: pick(env.SIP_MAX_CONNECTIONS, f.security?.maxConnections, 2000),
+      maxConnectionsPerAddress: pick(
+        env.SIP_MAX_CONNECTIONS_PER_ADDRESS,
+        f.security?.maxConnectionsPerAddress,
+        64,
+      ),
+      maxHeaderBytes: pick(env.SIP_MAX_HEADER_BYTES, f.security?.maxHeaderBytes, 16 * 1024),
+      headerTimeoutMs: pick(env.SIP_HEADER_TIMEOUT_MS, f.security?.headerTimeoutMs, 10_000),
+      minFreeMb: pick(env.SRS_MIN_FREE_MB, f.security?.minFreeMb, 1024),
+      hardFreeMb: pick(env.SRS_HARD_FREE_MB, f.security?.hardFreeMb, 128),
+      handoffRetryLimit: pick(env.SRS_HANDOFF_RETRY_LIMIT, f.security?.handoffRetryLimit, 1000),
+      testFreeMbFile: pick(env.SRS_TEST_FREE_MB_FILE, undefined, undefined),
+      testEngineFault: pick(env.SRS_TEST_ENGINE_FAULT, undefined, undefined),
+    },
     policy: {
       direction: pick(env.SRS_RECORD_DIRECTION, f.policy?.direction, 'both'),
       scope: pick(env.SRS_RECORD_SCOPE, f.policy?.scope, 'both'),
@@ -381,6 +463,17 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
   }
   if (!parsed.data.sip.tlsCertFile !== !parsed.data.sip.tlsKeyFile) {
     throw new ConfigError('SIP_TLS_CERT and SIP_TLS_KEY go together: give both PEM files or neither');
+  }
+  const sec = parsed.data.security;
+  if (sec.hardFreeMb > sec.minFreeMb) {
+    throw new ConfigError('SRS_HARD_FREE_MB must not be above SRS_MIN_FREE_MB');
+  }
+  if (sec.minSessionExpiresSeconds > sec.sessionExpiresSeconds) {
+    throw new ConfigError('SRS_MIN_SE must not be above SRS_SESSION_EXPIRES');
+  }
+  if (sec.srcAllow) checkAllowList(sec.srcAllow);
+  if (parsed.data.sip.tlsCaFile && !parsed.data.sip.tlsCertFile) {
+    throw new ConfigError('SIP_TLS_CA needs SIP_TLS_CERT and SIP_TLS_KEY (mutual TLS on the TLS port)');
   }
   if (parsed.data.drachtio.host && !parsed.data.drachtio.secret) {
     throw new ConfigError('DRACHTIO_SECRET is required when DRACHTIO_HOST is set');

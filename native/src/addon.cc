@@ -2,6 +2,8 @@
 // build's version string; packets never cross this boundary, only control calls and event batches.
 #include <napi.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -121,6 +123,7 @@ Napi::Array codecNames(Napi::Env env, uint32_t seen) {
 
 class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
  public:
+  static constexpr size_t kMaxQueuedBatches = 64;  // event batches (one per 150 ms tick) queued for JS
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "Engine",
                        {
@@ -137,6 +140,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod<&EngineWrap::RemoveLegs>("removeLegs"),
                            InstanceMethod<&EngineWrap::ActiveSessions>("activeSessions"),
                            InstanceMethod<&EngineWrap::Close>("close"),
+                       InstanceMethod<&EngineWrap::TestFault>("testFault"),
                        });
   }
 
@@ -147,7 +151,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       throw Napi::TypeError::New(env, "Engine(bindAddress: string, onEvents: function)");
     }
     listener_ = Napi::Persistent(info[1].As<Napi::Function>());
-    tsfn_ = EventTsfn::New(env, "srs-media-events", 0, 1, this);
+    // Bounded: a JS thread that stalls for ~10 s of batches makes the worker drop (and count) events
+    // rather than queue without limit.
+    tsfn_ = EventTsfn::New(env, "srs-media-events", kMaxQueuedBatches, 1, this);
     tsfnLive_ = true;
     tsfn_.Unref(env);  // keep the process alive only while sessions are open
     // Registered after the thread-safe function, so this hook runs before its teardown (hooks run in
@@ -233,7 +239,10 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   void forward(EventBatch&& batch) {
     if (tearingDown_ || !tsfnLive_) return;
     auto* p = new EventBatch(std::move(batch));
-    if (tsfn_.NonBlockingCall(p) != napi_ok) delete p;
+    if (tsfn_.NonBlockingCall(p) != napi_ok) {
+      delete p;
+      eventBatchesDropped_.fetch_add(1, std::memory_order_relaxed);
+    }
   }
 
   void updateRef(Napi::Env env) {
@@ -286,6 +295,17 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       }
       lo.Set("reanchors", static_cast<double>(c.reanchors));
       lo.Set("spoolErrors", static_cast<double>(l.spoolErrors));
+      lo.Set("packetsRejected", static_cast<double>(l.rejected));
+      lo.Set("spoolDamagedMs", static_cast<double>(l.damagedSamples) * 1000.0 / srs::kSampleRate);
+      Napi::Array spans = Napi::Array::New(env, l.damagedSpans.size());
+      for (size_t j = 0; j < l.damagedSpans.size(); ++j) {
+        Napi::Array span = Napi::Array::New(env, 2);
+        span.Set(0u, static_cast<double>(l.damagedSpans[j].first) * 1000.0 / srs::kSampleRate);
+        span.Set(1u, static_cast<double>(l.damagedSpans[j].second) * 1000.0 / srs::kSampleRate);
+        spans.Set(static_cast<uint32_t>(j), span);
+      }
+      lo.Set("spoolDamagedSpansMs", spans);
+      lo.Set("ssrcsOverflow", static_cast<double>(c.ssrcsOverflow));
       lo.Set("packetsPaused", static_cast<double>(c.paused));
       lo.Set("rtcpPackets", static_cast<double>(c.rtcp));
       lo.Set("jitterMs", static_cast<double>(c.jitterQ4) / 16.0 * 1000.0 / srs::kSampleRate);
@@ -316,6 +336,17 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       const int64_t port = leg.Get("port").As<Napi::Number>().Int64Value();
       if (port < 1 || port > 65535) throw Napi::RangeError::New(env, "port out of range");
       lc.port = static_cast<uint16_t>(port);
+      // Ingress trust (optional): the SRC's SDP address and port, and the re-latch silence.
+      if (leg.Has("remoteHost") && leg.Get("remoteHost").IsString()) {
+        lc.remoteHost = leg.Get("remoteHost").As<Napi::String>().Utf8Value();
+      }
+      if (leg.Has("remotePort") && leg.Get("remotePort").IsNumber()) {
+        const int64_t rp = leg.Get("remotePort").As<Napi::Number>().Int64Value();
+        lc.remotePort = rp >= 0 && rp <= 65535 ? static_cast<uint16_t>(rp) : 0;
+      }
+      if (leg.Has("relatchMs") && leg.Get("relatchMs").IsNumber()) {
+        lc.relatchMs = std::max<int64_t>(0, leg.Get("relatchMs").As<Napi::Number>().Int64Value());
+      }
       lc.payloadKinds = parsePayloadTable(env, leg.Get("payloadTypes").As<Napi::Object>());
       Napi::Value srtp = leg.Get("srtp");
       if (!srtp.IsUndefined() && !srtp.IsNull()) lc.srtp = parseSrtp(env, srtp);
@@ -419,11 +450,24 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     const bool perSession = info.Length() > 0 && info[0].ToBoolean().Value();
     uint64_t rx = 0;
     uint64_t lost = 0;
+    uint64_t rejected = 0;
+    uint64_t spoolErrors = 0;
+    uint64_t damaged = 0;
     std::vector<srs::SessionStatsData> sessions;
-    if (!closed_) engine_->counters(&rx, &lost, perSession ? &sessions : nullptr);
+    if (!closed_) engine_->counters(&rx, &lost, perSession ? &sessions : nullptr, &rejected, &spoolErrors, &damaged);
     Napi::Object o = Napi::Object::New(env);
     o.Set("packetsReceived", static_cast<double>(rx));
     o.Set("packetsLost", static_cast<double>(lost));
+    o.Set("packetsRejected", static_cast<double>(rejected));
+    o.Set("eventBatchesDropped", static_cast<double>(eventBatchesDropped_.load()));
+    o.Set("spoolQueueBytes", static_cast<double>(closed_ ? 0 : engine_->writerQueueBytes()));
+    o.Set("spoolQueuePeakBytes", static_cast<double>(closed_ ? 0 : engine_->writerQueuePeak()));
+    o.Set("spoolBatchesDropped", static_cast<double>(closed_ ? 0 : engine_->writerDroppedBatches()));
+    o.Set("eventsDropped", static_cast<double>(closed_ ? 0 : engine_->eventsDropped()));
+    const std::string failure = closed_ ? std::string() : engine_->workerFailure();
+    if (!failure.empty()) o.Set("workerFailure", failure);
+    o.Set("spoolErrors", static_cast<double>(spoolErrors));
+    o.Set("spoolDamagedMs", static_cast<double>(damaged) * 1000.0 / srs::kSampleRate);
     if (perSession) {
       Napi::Array a = Napi::Array::New(env, sessions.size());
       for (size_t i = 0; i < sessions.size(); ++i) {
@@ -436,6 +480,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
           lo.Set("legId", l.legId);
           lo.Set("packetsReceived", static_cast<double>(l.counters.received));
           lo.Set("packetsLost", static_cast<double>(l.counters.lost));
+          lo.Set("packetsPaused", static_cast<double>(l.counters.paused));
+          lo.Set("packetsRejected", static_cast<double>(l.rejected));
           legs.Set(static_cast<uint32_t>(j), lo);
         }
         so.Set("legs", legs);
@@ -502,13 +548,23 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return env.Undefined();
   }
 
+  // testFault(kind: "worker-exit"): test-only fault injection (the worker thread dies as it would on
+  // an unexpected exception). Used by the end-to-end tests through SRS_TEST_ENGINE_FAULT only.
+  Napi::Value TestFault(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (closed_ || info.Length() < 1 || !info[0].IsString()) return Napi::Boolean::New(env, false);
+    return Napi::Boolean::New(env, engine_->injectFault(info[0].As<Napi::String>().Utf8Value()));
+  }
+
   napi_env env_;
   std::unique_ptr<srs::Engine> engine_;
   EventTsfn tsfn_;
-  bool tsfnLive_ = false;
+  // Read by the worker thread (forward), written by the JS thread: atomics.
+  std::atomic<bool> tsfnLive_{false};
+  std::atomic<uint64_t> eventBatchesDropped_{0};  // batches refused by the full JS queue
   bool refed_ = false;
   bool closed_ = false;
-  bool tearingDown_ = false;
+  std::atomic<bool> tearingDown_{false};
   bool hookAdded_ = false;
   Napi::FunctionReference listener_;
 };

@@ -102,6 +102,7 @@ Engine::Engine(std::string bindAddress, EventSink sink, LiveSink live)
   recvMsgs_.resize(kRecvBatch);
   recvCtrl_.resize(kRecvBatch * kCtrlSize);
   recvIovs_.resize(kRecvBatch);
+  recvNames_.resize(kRecvBatch);
   for (size_t i = 0; i < kRecvBatch; ++i) {
     recvIovs_[i].iov_base = recvBuffers_.data() + i * kMaxDatagram;
     recvIovs_[i].iov_len = kMaxDatagram;
@@ -110,8 +111,11 @@ Engine::Engine(std::string bindAddress, EventSink sink, LiveSink live)
     recvMsgs_[i].msg_hdr.msg_iovlen = 1;
     recvMsgs_[i].msg_hdr.msg_control = recvCtrl_.data() + i * kCtrlSize;
     recvMsgs_[i].msg_hdr.msg_controllen = kCtrlSize;
+    recvMsgs_[i].msg_hdr.msg_name = &recvNames_[i];
+    recvMsgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
   }
   running_ = true;
+  writer_ = std::thread([this] { writerRun(); });
   worker_ = std::thread([this] { run(); });
 }
 
@@ -202,6 +206,8 @@ bool Engine::addLegsLocked(Session& session, const std::vector<LegConfig>& legs,
     leg->session = &session;
     leg->legId = lc.legId;
     leg->spoolPath = std::make_shared<const std::string>(session.spoolDir + "/" + lc.legId + ".spool");
+    leg->latch = SourceLatch(SourceAddress::parse(lc.remoteHost, lc.remotePort),
+                             lc.relatchMs * static_cast<int64_t>(kSampleRate) / 1000);
     leg->fd = ::socket(addr.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (leg->fd < 0) {
       const int err = errno;
@@ -309,8 +315,7 @@ bool Engine::removeLegs(const std::string& recordingId, const std::vector<std::s
       closeLegLocked(*leg, staged, legEvents);
     }
   }
-  std::lock_guard<std::mutex> io(ioMu_);
-  writeStaged(staged, nullptr);
+  if (!staged.empty()) enqueueWrite(std::move(staged), false);  // in order, off this thread
   return true;
 }
 
@@ -320,7 +325,10 @@ void Engine::receive(Leg& leg, int64_t maxRounds, StagedWrites& out) {
   iovec* iovs = recvIovs_.data();
   std::vector<LegEvent> legEvents;
   for (int64_t round = 0; round < maxRounds; ++round) {
-    for (int i = 0; i < kRecvBatch; ++i) msgs[i].msg_hdr.msg_controllen = kCtrlSize;  // the kernel shrinks it
+    for (int i = 0; i < kRecvBatch; ++i) {
+      msgs[i].msg_hdr.msg_controllen = kCtrlSize;  // the kernel shrinks it
+      msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+    }
     const int n = ::recvmmsg(leg.fd, msgs, kRecvBatch, MSG_DONTWAIT, nullptr);
     if (n <= 0) break;
     const Clock::time_point now = Clock::now();
@@ -341,6 +349,15 @@ void Engine::receive(Leg& leg, int64_t maxRounds, StagedWrites& out) {
         }
       }
       const int64_t arrival = samplesSince(*leg.session, at);
+      // Only the latched SRC feeds the leg: anyone else's datagrams are dropped and counted.
+      const uint8_t* d = static_cast<const uint8_t*>(iovs[i].iov_base);
+      const bool hasSsrc = msgs[i].msg_len >= 12 && !(msgs[i].msg_hdr.msg_flags & MSG_TRUNC);
+      const uint32_t ssrc = hasSsrc ? (uint32_t{d[8]} << 24 | uint32_t{d[9]} << 16 | uint32_t{d[10]} << 8 | d[11]) : 0;
+      if (!leg.latch.acceptRtp(SourceAddress::from(recvNames_[i], msgs[i].msg_hdr.msg_namelen), hasSsrc, ssrc,
+                               arrival)) {
+        ++leg.rejected;
+        continue;
+      }
       if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
         leg.receiver.onDatagram(nullptr, 0, arrival, legEvents);  // counted as ignored
         continue;
@@ -357,14 +374,18 @@ void Engine::drainRtcp(Leg& leg) {
   // RTCP is only counted (SRTCP authenticated first): the recording needs none of it, but an
   // undrained socket would fill up.
   for (int round = 0; round < 4; ++round) {
-    for (auto& m : recvMsgs_) m.msg_hdr.msg_controllen = kCtrlSize;
+    for (auto& m : recvMsgs_) {
+      m.msg_hdr.msg_controllen = kCtrlSize;
+      m.msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+    }
     const int n = ::recvmmsg(leg.rtcpFd, recvMsgs_.data(), kRecvBatch, MSG_DONTWAIT, nullptr);
     if (n <= 0) break;
-    if (leg.receiver.srtp() == nullptr) {
-      leg.receiver.countRtcp(static_cast<uint64_t>(n));
-    } else {
-      for (int i = 0; i < n; ++i) {
-        if (recvMsgs_[i].msg_hdr.msg_flags & MSG_TRUNC) continue;
+    for (int i = 0; i < n; ++i) {
+      if (!leg.latch.acceptRtcp(SourceAddress::from(recvNames_[i], recvMsgs_[i].msg_hdr.msg_namelen))) {
+        ++leg.rejected;
+      } else if (leg.receiver.srtp() == nullptr) {
+        leg.receiver.countRtcp(1);
+      } else if ((recvMsgs_[i].msg_hdr.msg_flags & MSG_TRUNC) == 0) {
         leg.receiver.onRtcp(static_cast<uint8_t*>(recvIovs_[i].iov_base), recvMsgs_[i].msg_len);
       }
     }
@@ -386,10 +407,7 @@ bool Engine::rekey(const std::string& recordingId, const std::string& legId, Srt
     // What is already queued in the socket was sent before the new key: it goes through first.
     StagedWrites staged;
     if (config != nullptr || leg->receiver.srtp() != nullptr) receive(*leg, 64, staged);
-    if (!staged.empty()) {
-      std::lock_guard<std::mutex> io(ioMu_);
-      writeStaged(staged, nullptr);
-    }
+    if (!staged.empty()) enqueueWrite(std::move(staged), false);  // in order, off this thread
     std::string why;
     if (!leg->receiver.rekey(config, &why)) {
       *error = {"ERR_SRTP", "leg '" + legId + "': " + why, 0};
@@ -404,6 +422,10 @@ bool Engine::rekey(const std::string& recordingId, const std::string& legId, Srt
 
 void Engine::collect(Leg& leg, std::vector<LegEvent>& legEvents) {
   for (const LegEvent& e : legEvents) {
+    if (pendingEvents_.size() >= kMaxPendingEvents) {
+      eventsDropped_.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
     MediaEventData m{};
     switch (e.type) {
       case LegEvent::Type::FirstPacket: m.type = MediaEventData::Type::FirstPacket; break;
@@ -449,7 +471,8 @@ void Engine::writeStaged(const StagedWrites& w, std::vector<WriteFailure>* failu
   for (const Staged& f : w.files) {
     const uint8_t* data = w.bytes.data() + f.pos;
     const int err = f.create ? createSpoolFileWith(*f.path, data, f.length) : appendToFile(*f.path, data, f.length);
-    if (err != 0 && failures != nullptr) failures->push_back({f.key, err});
+    // The batch is gone (cut back, never torn): note which span of the timeline it held.
+    if (err != 0 && failures != nullptr) failures->push_back(failureOf(f, data, err));
   }
   for (const StagedMeta& m : w.metas) {
     // session.json only dates and describes the legs: the audio is in the spools. A failure here
@@ -459,14 +482,54 @@ void Engine::writeStaged(const StagedWrites& w, std::vector<WriteFailure>* failu
 }
 
 void Engine::run() {
+  std::string failure;
+  try {
+    runLoop();
+    if (running_.load()) failure = std::string("epoll_wait failed: ") + std::strerror(errno);
+  } catch (const std::exception& e) {
+    failure = e.what();
+  } catch (...) {
+    failure = "unknown exception";
+  }
+  if (!failure.empty()) {
+    std::lock_guard<std::mutex> lock(failureMu_);
+    workerFailure_ = "media engine worker stopped: " + failure;
+  }
+}
+
+std::string Engine::workerFailure() {
+  std::lock_guard<std::mutex> lock(failureMu_);
+  return workerFailure_;
+}
+
+bool Engine::injectFault(const std::string& kind) {
+  if (kind == "writer-stall" || kind == "writer-resume") {
+    // A disk that stops answering (test only): the writer waits before its next job.
+    {
+      std::lock_guard<std::mutex> lock(wqMu_);
+      writerStalled_ = kind == "writer-stall";
+    }
+    wqCv_.notify_all();
+    return true;
+  }
+  if (kind != "worker-exit") return false;
+  fault_.store(1);
+  const uint64_t one = 1;
+  if (::write(wakeFd_, &one, sizeof one) < 0) {
+    // It also comes at the next tick.
+  }
+  return true;
+}
+
+void Engine::runLoop() {
   epoll_event events[64];
   Clock::time_point nextTick = Clock::now() + std::chrono::milliseconds(kTickMs);
   uint64_t ticks = 0;
   std::vector<LegEvent> legEvents;
   StagedWrites staged;
-  std::vector<WriteFailure> failures;
   Clock::time_point roundStart = Clock::now();
   while (running_.load()) {
+    if (fault_.load() == 1) throw std::runtime_error("injected test fault (worker-exit)");
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(nextTick - Clock::now()).count();
     const int n = ::epoll_wait(epollFd_, events, 64, wait > 0 ? static_cast<int>(wait) : 0);
     if (n < 0 && errno != EINTR) break;
@@ -474,7 +537,6 @@ void Engine::run() {
     const bool drained = n > 0 && n < 64;
     std::vector<MediaEventData> batch;
     std::vector<LiveChunk> live;
-    std::unique_lock<std::mutex> io;
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (int i = 0; i < n; ++i) {
@@ -520,22 +582,14 @@ void Engine::run() {
         live.swap(pendingLive_);
         nextTick = now + std::chrono::milliseconds(kTickMs);
       }
-      // Taken before mu_ is released: a closeSession that follows waits for these writes.
-      if (!staged.empty()) io = std::unique_lock<std::mutex>(ioMu_);
-    }
-    if (io.owns_lock()) {
-      writeStaged(staged, &failures);
-      io.unlock();
-      staged.clear();
-      if (!failures.empty()) {
-        std::lock_guard<std::mutex> lock(mu_);
-        for (const WriteFailure& f : failures) {
-          auto it = legsByKey_.find(f.key);
-          if (it == legsByKey_.end()) continue;
-          ++it->second->spoolErrors;
-          it->second->lastSpoolError = f.error;
+      // Handed to the writer thread before mu_ is released: a close that follows queues its own
+      // final writes behind these, so each file keeps its order.
+      if (!staged.empty()) {
+        if (wqBytesNow_.load(std::memory_order_relaxed) + staged.bytes.size() > kMaxWriterQueueBytes) {
+          dropFilesLocked(staged);
         }
-        failures.clear();
+        if (!staged.empty()) enqueueWrite(std::move(staged), true);
+        staged = StagedWrites();
       }
     }
     if (!batch.empty() && sink_) sink_(std::move(batch));
@@ -564,6 +618,9 @@ void Engine::statsLocked(const Session& s, SessionStatsData* stats) const {
     d.counters = leg->receiver.counters();
     d.spoolErrors = leg->spoolErrors;
     d.lastSpoolError = leg->lastSpoolError;
+    d.rejected = leg->rejected;
+    d.damagedSamples = leg->damagedSamples;
+    d.damagedSpans = leg->damagedSpans;
     stats->legs.push_back(std::move(d));
   }
 }
@@ -597,6 +654,9 @@ void Engine::closeSessionLocked(Session& s, StagedWrites& out) {
     const LegCounters& c = leg->receiver.counters();
     closedReceived_ += c.received;
     closedLost_ += c.lost;
+    closedRejected_ += leg->rejected;
+    closedSpoolErrors_ += leg->spoolErrors;
+    closedDamaged_ += leg->damagedSamples;
   }
 }
 
@@ -619,19 +679,21 @@ std::unique_ptr<Engine::PendingClose> Engine::beginClose(const std::string& reco
 }
 
 void Engine::finishClose(PendingClose& pending, SessionStatsData* stats) {
-  // After the worker's in-flight batch (it holds ioMu_ until written), so the file keeps its order.
+  // Behind the worker's batches already queued, so the file keeps its order; this thread waits.
   // The session is out of the engine: nothing but this thread touches it now.
-  std::vector<WriteFailure> failures;
-  {
-    std::lock_guard<std::mutex> io(ioMu_);
-    writeStaged(pending.staged, &failures);
-  }
+  std::shared_ptr<WriteJob> job = enqueueWrite(std::move(pending.staged), false);
+  waitWritten(job);
   pending.staged.clear();
+  const std::vector<WriteFailure>& failures = job->failures;
   for (const WriteFailure& f : failures) {
     for (auto& leg : pending.session->legs) {
       if (leg->key == f.key) {
         ++leg->spoolErrors;
         leg->lastSpoolError = f.error;
+        noteFailure(f, &leg->damagedSamples, &leg->damagedSpans);
+        std::lock_guard<std::mutex> lock(mu_);
+        ++closedSpoolErrors_;
+        closedDamaged_ += f.samples;
       }
     }
   }
@@ -651,10 +713,14 @@ bool Engine::saveMeta(const std::string& recordingId, std::string text) {
   return true;
 }
 
-void Engine::counters(uint64_t* received, uint64_t* lost, std::vector<SessionStatsData>* perSession) {
+void Engine::counters(uint64_t* received, uint64_t* lost, std::vector<SessionStatsData>* perSession,
+                      uint64_t* rejected, uint64_t* spoolErrors, uint64_t* damagedSamples) {
   std::lock_guard<std::mutex> lock(mu_);
   uint64_t rx = closedReceived_;
   uint64_t ls = closedLost_;
+  uint64_t rj = closedRejected_;
+  uint64_t se = closedSpoolErrors_;
+  uint64_t dm = closedDamaged_;
   if (perSession != nullptr) perSession->reserve(sessions_.size());
   for (const auto& entry : sessions_) {
     const Session& s = *entry.second;
@@ -666,17 +732,25 @@ void Engine::counters(uint64_t* received, uint64_t* lost, std::vector<SessionSta
       const LegCounters& c = leg->receiver.counters();
       rx += c.received;
       ls += c.lost;
+      rj += leg->rejected;
+      se += leg->spoolErrors;
+      dm += leg->damagedSamples;
       if (perSession != nullptr) {
         LegStatsData d;
         d.legId = leg->legId;
         d.counters.received = c.received;
         d.counters.lost = c.lost;
+        d.counters.paused = c.paused;
+        d.rejected = leg->rejected;
         perSession->back().legs.push_back(std::move(d));
       }
     }
   }
   *received = rx;
   *lost = ls;
+  if (rejected != nullptr) *rejected = rj;
+  if (spoolErrors != nullptr) *spoolErrors = se;
+  if (damagedSamples != nullptr) *damagedSamples = dm;
 }
 
 bool Engine::setPaused(const std::string& recordingId, const std::vector<std::string>& legIds, bool paused,
@@ -702,23 +776,14 @@ bool Engine::setPaused(const std::string& recordingId, const std::vector<std::st
       StagedWrites unused;
       if (!leg->receiver.paused()) receive(*leg, 64, unused);
       // receive() stages only past kFlushBytes (the whole pending buffer, so order is kept).
-      if (!unused.empty()) {
-        std::lock_guard<std::mutex> io(ioMu_);
-        writeStaged(unused, nullptr);
-      }
+      if (!unused.empty()) enqueueWrite(std::move(unused), false);  // in order, off this thread
       leg->receiver.pause(now, legEvents);
     } else {
-      // Datagrams that arrived while paused are counted and dropped, those still queued in the
-      // socket too (the worker lets datagrams gather for up to kCoalesceMs): drained here while the
-      // leg is still paused, or they would be recorded at their arrival, before the resume.
-      if (leg->receiver.paused()) {
-        StagedWrites staged;
-        receive(*leg, 64, staged);
-        if (!staged.empty()) {
-          std::lock_guard<std::mutex> io(ioMu_);
-          writeStaged(staged, nullptr);
-        }
-      }
+      // Datagrams that arrived while paused (some may still wait in the socket: the worker lets them
+      // gather up to kCoalesceMs) are drained and counted now, never recorded.
+      StagedWrites unused;
+      if (leg->receiver.paused() && leg->fd >= 0) receive(*leg, 64, unused);
+      if (!unused.empty()) enqueueWrite(std::move(unused), false);
       leg->receiver.resume(now, legEvents);
     }
     collect(*leg, legEvents);
@@ -767,9 +832,15 @@ void Engine::close() {
     sessions_.clear();
     last.swap(pendingEvents_);
     pendingLive_.clear();
-    std::lock_guard<std::mutex> io(ioMu_);
-    writeStaged(staged, nullptr);
+    if (!staged.empty()) enqueueWrite(std::move(staged), false);
   }
+  {
+    std::lock_guard<std::mutex> lock(wqMu_);
+    writerStop_ = true;  // the writer drains what is queued, then exits
+    writerStalled_ = false;
+  }
+  wqCv_.notify_all();
+  if (writer_.joinable()) writer_.join();
   ::close(epollFd_);
   ::close(wakeFd_);
   epollFd_ = -1;

@@ -3,10 +3,12 @@
 //
 // Threading: control calls (openSession, closeSession, sessionStats, close) come from one caller
 // thread and take `mu_`; the worker takes `mu_` while it handles a batch of ready sockets and while it
-// stages the pending spool records (every kTickMs). Spool files are written outside `mu_`, under
-// `ioMu_` only, so a slow disk never stalls the control thread or packet processing; the worker
-// takes `ioMu_` before it lets go of `mu_`, and closeSession takes it before its own final write, so
-// a leg's batches reach its file in order and every staged byte is on disk when closeSession returns.
+// stages the pending spool records (every kTickMs). Spool files are written by a third thread, the
+// writer, from a bounded queue (kMaxWriterQueueBytes) that the worker fills under `mu_`; the writer
+// writes under `ioMu_` alone, so a slow disk never stalls packet processing or the control thread:
+// it shows as a growing queue (writerQueueBytes), and past the bound as damaged spans on the legs.
+// closeSession queues its final write behind the worker's batches and waits for it, so a leg's
+// batches reach its file in order and every staged byte is on disk when closeSession returns.
 // Epoll carries a leg key, never a pointer, so a leg closed between epoll_wait and the lock is simply
 // not found.
 //
@@ -21,7 +23,9 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -33,6 +37,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "latch.h"
 #include "leg.h"
 
 namespace srs {
@@ -40,6 +45,12 @@ namespace srs {
 struct LegConfig {
   std::string legId;
   uint16_t port = 0;
+  // Ingress trust (latch.h): the SRC's address from the SDP (c= and m= port; empty or 0.0.0.0 when
+  // unusable: the first source is latched), and the silence after which another source may re-latch
+  // (0 = never).
+  std::string remoteHost;
+  uint16_t remotePort = 0;
+  int64_t relatchMs = 0;
   PayloadTable payloadKinds{};
   // SRTP parameters (nullptr: plain RTP). Shared by copies of the config, so the one wipe when the
   // leg's SRTP context is made clears every copy of the key.
@@ -60,6 +71,10 @@ struct LegStatsData {
   LegCounters counters;
   uint64_t spoolErrors = 0;
   int lastSpoolError = 0;
+  uint64_t rejected = 0;  // RTP/RTCP datagrams from a source other than the latched SRC (dropped)
+  // Audio lost to spool write failures (disk full...): total samples and the first spans [from, to).
+  uint64_t damagedSamples = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> damagedSpans;
 };
 
 struct SessionStatsData {
@@ -132,7 +147,8 @@ class Engine {
   bool saveMeta(const std::string& recordingId, std::string text);
   // Packets received and lost on every leg of every session since the engine started (closed
   // sessions included), in one call; with `perSession`, each open session's per-leg counters too.
-  void counters(uint64_t* received, uint64_t* lost, std::vector<SessionStatsData>* perSession);
+  void counters(uint64_t* received, uint64_t* lost, std::vector<SessionStatsData>* perSession,
+                uint64_t* rejected = nullptr, uint64_t* spoolErrors = nullptr, uint64_t* damagedSamples = nullptr);
   // Adds legs to an open session (a stream added by re-INVITE): same t0, same spool directory, so
   // they are part of the mix. Fails (nothing changed) as openSession does, or ERR_NO_SESSION.
   bool addLegs(const std::string& recordingId, const std::vector<LegConfig>& legs, EngineError* error);
@@ -155,6 +171,20 @@ class Engine {
   // Stops the worker, closes every session (spools flushed) and hands the last events to the sink on
   // the calling thread. Safe to call twice.
   void close();
+  // Why the worker thread stopped on its own (an exception, epoll failing), or empty while it runs.
+  // A dead worker receives nothing: the caller must refuse calls rather than record silence.
+  std::string workerFailure();
+  // Events dropped because more than kMaxPendingEvents waited for one tick (an event storm).
+  uint64_t eventsDropped() const { return eventsDropped_.load(std::memory_order_relaxed); }
+  static constexpr size_t kMaxPendingEvents = 100000;
+  static constexpr size_t kMaxWriterQueueBytes = 64u << 20;  // spool bytes waiting for the writer
+  // Spool bytes waiting for the writer thread now, the most ever, and batches dropped at the bound.
+  uint64_t writerQueueBytes() const { return wqBytesNow_.load(std::memory_order_relaxed); }
+  uint64_t writerQueuePeak() const { return wqBytesPeak_.load(std::memory_order_relaxed); }
+  uint64_t writerDroppedBatches() const { return droppedBatches_.load(std::memory_order_relaxed); }
+  // Test-only fault injection: "worker-exit" makes the worker thread die at its next pass;
+  // "writer-stall" / "writer-resume" stop and restart the spool writer (a disk that stops answering).
+  bool injectFault(const std::string& kind);
 
  private:
   struct Session;
@@ -166,6 +196,10 @@ class Engine {
     int fd = -1;
     int rtcpFd = -1;  // port+1, only when the session asked for RTCP
     LegReceiver receiver;
+    SourceLatch latch;
+    uint64_t rejected = 0;
+    uint64_t damagedSamples = 0;
+    std::vector<std::pair<uint64_t, uint64_t>> damagedSpans;
     uint64_t spoolErrors = 0;
     int lastSpoolError = 0;
     bool created = false;  // its spool file is created by the first staged write
@@ -209,9 +243,33 @@ class Engine {
   struct WriteFailure {
     uint64_t key;
     int error;
+    uint64_t from = 0;  // the lost batch's span on the timeline (samples)
+    uint64_t to = 0;
+    uint64_t samples = 0;
   };
+  static constexpr size_t kMaxDamagedSpans = 16;  // spans kept per leg; the total counts them all
+  static void noteFailure(const WriteFailure& f, uint64_t* damagedSamples,
+                          std::vector<std::pair<uint64_t, uint64_t>>* spans);
+  static WriteFailure failureOf(const Staged& f, const uint8_t* data, int err);
+
+  // The spool writer thread: every spool and session.json write goes through its queue, in the order
+  // handed over, so neither the receive worker nor the JS thread waits for the disk. The queue is
+  // bounded (kMaxWriterQueueBytes): past it the worker drops a batch's audio, marking the legs
+  // damaged with the span (never silently), and keeps the session.json updates.
+  struct WriteJob {
+    StagedWrites staged;
+    size_t bytes = 0;
+    std::vector<WriteFailure> failures;
+    bool report = false;  // a worker batch: failures are counted on the legs by the writer
+    bool done = false;
+  };
+  std::shared_ptr<WriteJob> enqueueWrite(StagedWrites&& w, bool report);
+  void waitWritten(const std::shared_ptr<WriteJob>& job);
+  void writerRun();
+  void dropFilesLocked(StagedWrites& w);
 
   void run();
+  void runLoop();
   void receive(Leg& leg, int64_t maxRounds, StagedWrites& out);
   void drainRtcp(Leg& leg);
   static constexpr uint64_t kRtcpKeyBit = 1ULL << 62;  // epoll key of a leg's RTCP socket
@@ -237,11 +295,29 @@ class Engine {
   std::vector<std::string> dirtyMeta_;     // sessions whose session.json the worker is to write
   uint64_t closedReceived_ = 0;            // counters of closed sessions' legs
   uint64_t closedLost_ = 0;
+  uint64_t closedRejected_ = 0;
+  uint64_t closedSpoolErrors_ = 0;
+  uint64_t closedDamaged_ = 0;
   uint64_t nextKey_ = 1;
   std::vector<MediaEventData> pendingEvents_;
   int epollFd_ = -1;
   int wakeFd_ = -1;
   std::atomic<bool> running_{false};
+  std::atomic<int> fault_{0};
+  std::atomic<uint64_t> eventsDropped_{0};
+  std::mutex failureMu_;
+  std::string workerFailure_;
+  std::thread writer_;
+  std::mutex wqMu_;
+  std::condition_variable wqCv_;
+  std::condition_variable wqDone_;
+  std::deque<std::shared_ptr<WriteJob>> wq_;
+  size_t wqBytes_ = 0;
+  bool writerStop_ = false;
+  bool writerStalled_ = false;  // test-only fault: a disk that stops answering
+  std::atomic<uint64_t> wqBytesNow_{0};
+  std::atomic<uint64_t> wqBytesPeak_{0};
+  std::atomic<uint64_t> droppedBatches_{0};
   bool closed_ = false;
   std::thread worker_;
 
@@ -251,6 +327,7 @@ class Engine {
   std::vector<mmsghdr> recvMsgs_;
   std::vector<uint8_t> recvCtrl_;
   std::vector<iovec> recvIovs_;
+  std::vector<sockaddr_storage> recvNames_;  // each datagram's source address (ingress latching)
 
  public:
   struct PendingClose {

@@ -209,7 +209,12 @@ void LegReceiver::switchSsrc(uint32_t ssrc, int64_t arrival, std::vector<LegEven
   haveSsrc_ = true;
   ssrc_ = ssrc;
   if (std::find(counters_.ssrcs.begin(), counters_.ssrcs.end(), ssrc) == counters_.ssrcs.end()) {
-    counters_.ssrcs.push_back(ssrc);
+    // An SSRC spray must not grow memory or the catalogue: past the cap they are only counted.
+    if (counters_.ssrcs.size() < LegCounters::kMaxSsrcs) {
+      counters_.ssrcs.push_back(ssrc);
+    } else {
+      ++counters_.ssrcsOverflow;
+    }
   }
   haveSeq_ = false;
   badSeq_ = -1;

@@ -43,7 +43,9 @@ struct LegCounters {
   int64_t firstPacketAt = -1;
   // RFC 3550 appendix A.8 interarrival jitter of the audio packets, in 1/16 samples (J * 16).
   uint64_t jitterQ4 = 0;
+  static constexpr size_t kMaxSsrcs = 16;  // SSRCs kept per leg; more are counted in ssrcsOverflow
   std::vector<uint32_t> ssrcs;
+  uint64_t ssrcsOverflow = 0;
   struct Dtmf {
     char digit;
     int64_t atSamples;

@@ -86,7 +86,17 @@ int createSpoolFileWith(const std::string& path, const uint8_t* data, size_t len
   putLe32(header + 8, kSampleRate);
   putLe32(header + 12, 0);
   int err = writeAll(fd, header, sizeof header);
-  if (err == 0 && length > 0) err = writeAll(fd, data, length);
+  if (err != 0) {
+    // Not even the header fits (disk full): no file rather than a torn one.
+    ::close(fd);
+    ::unlink(path.c_str());
+    return err;
+  }
+  if (length > 0) err = writeAll(fd, data, length);
+  // A short write is cut back to the header: never a torn record a reader could misread.
+  if (err != 0 && ::ftruncate(fd, static_cast<off_t>(kSpoolHeaderSize)) != 0) {
+    // Left as it is: the reader drops a trailing partial record.
+  }
   ::close(fd);
   return err;
 }
@@ -110,7 +120,14 @@ int replaceFile(const std::string& dir, const std::string& name, const std::stri
 int appendToFile(const std::string& path, const uint8_t* data, size_t length) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   if (fd < 0) return errno;
+  // One writer per file (the engine's ordered batches), so the size before is where this batch starts.
+  struct stat st {};
+  const bool sized = ::fstat(fd, &st) == 0;
   const int err = writeAll(fd, data, length);
+  // A short write (disk full) is cut back: the file ends on a whole record, never a torn one.
+  if (err != 0 && sized && ::ftruncate(fd, st.st_size) != 0) {
+    // Left as it is: the reader drops a trailing partial record.
+  }
   ::close(fd);
   return err;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -122,6 +123,9 @@ void fuzzReceiver() {
   }
   rx.finish(events);
   CHECK(rx.counters().received > 0);
+  // Thousands of random SSRCs (an SSRC spray): the list kept stays capped, the rest are counted.
+  CHECK(rx.counters().ssrcs.size() == srs::LegCounters::kMaxSsrcs);
+  CHECK(rx.counters().ssrcsOverflow > 0);
 }
 
 // A sender's libsrtp context (outbound, any SSRC) for the suite and key.
@@ -304,6 +308,14 @@ int main(int argc, char** argv) {
       "127.0.0.1", [&](std::vector<srs::MediaEventData>&& batch) { eventCount += batch.size(); },
       [&](std::vector<srs::LiveChunk>&& live) { liveChunks += live.size(); });
   const int sender = ::socket(AF_INET, SOCK_DGRAM, 0);
+  // A second host on the same network (127.0.0.2 is loopback too).
+  const int foreign = ::socket(AF_INET, SOCK_DGRAM, 0);
+  {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    ::inet_pton(AF_INET, "127.0.0.2", &from.sin_addr);
+    if (::bind(foreign, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) std::perror("bind 127.0.0.2");
+  }
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -335,6 +347,7 @@ int main(int argc, char** argv) {
       leg.payloadKinds[8] = srs::PayloadKind::Pcma;
       leg.payloadKinds[101] = srs::PayloadKind::TelephoneEvent;
       if (secure) leg.srtp = srtpConfig(srs::SrtpSuite::AesCm128Sha80, key);
+      leg.remoteHost = "127.0.0.1";  // the SRC's SDP address: the leg latches on it (latch.h)
       config.legs.push_back(leg);
     }
     int64_t openedAt = 0;
@@ -378,6 +391,9 @@ int main(int argc, char** argv) {
       }
       const uint8_t junk[] = {1, 2, 3};
       ::sendto(sender, junk, sizeof junk, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+      // Another host's RTP into the leg: dropped and counted, never recorded.
+      auto intruder = rtp(0, 1, 160, 0x66666666u, payload);
+      ::sendto(foreign, intruder.data(), intruder.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
     }
     if (srtpSender != nullptr) srtp_dealloc(srtpSender);
     if (s % 7 == 0) {
@@ -455,6 +471,7 @@ int main(int argc, char** argv) {
       // Plain RTCP on an SRTP leg does not authenticate: counted as failures, not as RTCP.
       CHECK(leg.counters.rtcp == (config.rtcp && !secure ? 2u : 0u));
       CHECK(leg.counters.srtpAuthFailures == (config.rtcp && secure ? 2u : 0u));
+      CHECK(leg.rejected == 1);
     }
     if (s % 100 == 0) {
       srs::MixOutcome stereo;
@@ -504,6 +521,46 @@ int main(int argc, char** argv) {
     CHECK(received == closedReceived);
     CHECK(open.empty());
   }
+  {
+    // A disk that stops answering: the writer stalls, the worker keeps receiving, the queue grows
+    // (the metric), and once the disk answers again every byte reaches the file, in order.
+    srs::SessionConfig config;
+    config.recordingId = "stalled-disk";
+    config.spoolDir = std::string(root) + "/stalled-disk";
+    srs::LegConfig leg;
+    leg.legId = "leg0";
+    leg.port = static_cast<uint16_t>(basePort + 320);
+    leg.payloadKinds.fill(srs::PayloadKind::None);
+    leg.payloadKinds[0] = srs::PayloadKind::Pcmu;
+    config.legs.push_back(leg);
+    int64_t openedAt = 0;
+    srs::EngineError error;
+    if (engine.openSession(config, &openedAt, &error)) {
+      CHECK(engine.injectFault("writer-stall"));
+      to.sin_port = htons(leg.port);
+      std::vector<uint8_t> audio(160, 0x55);
+      for (int k = 0; k < 50; ++k) {
+        auto p = rtp(0, static_cast<uint16_t>(k), static_cast<uint32_t>(k * 160), 0x5151, audio);
+        ::sendto(sender, p.data(), p.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+      }
+      // Several flush ticks: the batches wait in the writer's queue, the packets are all received.
+      std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+      srs::SessionStatsData live;
+      CHECK(engine.sessionStats(config.recordingId, &live) && live.legs[0].counters.received == 50);
+      CHECK(engine.writerQueueBytes() >= 50 * 160);
+      CHECK(engine.injectFault("writer-resume"));
+      srs::SessionStatsData stats;
+      CHECK(engine.closeSession(config.recordingId, &stats));
+      CHECK(engine.writerQueueBytes() == 0);
+      CHECK(engine.writerQueuePeak() >= 50 * 160);
+      CHECK(stats.legs[0].spoolErrors == 0);
+      struct stat st {};
+      CHECK(::stat((config.spoolDir + "/leg0.spool").c_str(), &st) == 0 &&
+            st.st_size >= static_cast<off_t>(16 + 50 * 160));
+    } else {
+      CHECK(error.code == "EADDRINUSE");
+    }
+  }
   // Sessions left open are closed by close(); close() twice is safe.
   {
     srs::SessionConfig config;
@@ -521,6 +578,7 @@ int main(int argc, char** argv) {
   engine.close();
   CHECK(engine.activeSessions() == 0);
   ::close(sender);
+  ::close(foreign);
   const std::string cleanup = std::string("rm -rf ") + root;
   if (std::system(cleanup.c_str()) != 0) std::fprintf(stderr, "could not remove %s\n", root);
 

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { InvalidStateError, NotFoundError, ParseError, SrsError } from '../errors.js';
 import { scanSpoolRecords } from './spool.js';
 import type {
+  EngineHealth,
   LegSpec,
   LegCounters,
   LegStats,
@@ -150,6 +151,9 @@ interface NativeLegSpec {
   port: number;
   payloadTypes: Record<number, Required<PayloadSpec>>;
   srtp?: SrtpParams;
+  remoteHost?: string;
+  remotePort?: number;
+  relatchMs?: number;
 }
 interface NativeEngine {
   openSession(options: {
@@ -172,10 +176,20 @@ interface NativeEngine {
   sessionStats(recordingId: string): NativeSessionStats | undefined;
   activeSessions(): number;
   close(): void;
+  testFault?(kind: string): boolean;
 }
 interface NativeCounters {
   packetsReceived: number;
   packetsLost: number;
+  packetsRejected?: number;
+  spoolErrors?: number;
+  spoolDamagedMs?: number;
+  eventsDropped?: number;
+  eventBatchesDropped?: number;
+  spoolQueueBytes?: number;
+  spoolQueuePeakBytes?: number;
+  spoolBatchesDropped?: number;
+  workerFailure?: string;
   sessions?: { recordingId: string; legs: LegCounters[] }[];
 }
 /** A watched session's new spool records of one leg since the last tick (native/src/engine.h LiveChunk). */
@@ -346,9 +360,16 @@ function toNativeLeg(l: LegSpec): NativeLegSpec {
   const payloadTypes: Record<number, Required<PayloadSpec>> = {};
   for (const [pt, v] of Object.entries(l.payloadTypes))
     payloadTypes[Number(pt)] = normalizePayload(l.legId, pt, v);
-  return l.srtp
-    ? { legId: l.legId, port: l.port, payloadTypes, srtp: l.srtp }
-    : { legId: l.legId, port: l.port, payloadTypes };
+  // What the addon takes of a leg: its socket, payload types, SRTP key and ingress trust (latching).
+  return {
+    legId: l.legId,
+    port: l.port,
+    payloadTypes,
+    ...(l.srtp ? { srtp: l.srtp } : {}),
+    ...(l.remoteHost ? { remoteHost: l.remoteHost } : {}),
+    ...(l.remotePort ? { remotePort: l.remotePort } : {}),
+    ...(l.relatchMs ? { relatchMs: l.relatchMs } : {}),
+  };
 }
 
 function validateLegs(legs: readonly LegSpec[]): void {
@@ -389,6 +410,10 @@ function toSessionStats(s: NativeSessionStats): SessionStats {
       ssrcs: l.ssrcs,
       firstPacketMs: l.firstPacketMs,
       spoolErrors: l.spoolErrors,
+      packetsRejected: l.packetsRejected ?? 0,
+      spoolDamagedMs: l.spoolDamagedMs ?? 0,
+      spoolDamagedSpansMs: l.spoolDamagedSpansMs ?? [],
+      ssrcsOverflow: l.ssrcsOverflow ?? 0,
       jitterMs: l.jitterMs,
       packetsPaused: l.packetsPaused,
       rtcpPackets: l.rtcpPackets,
@@ -718,7 +743,31 @@ class NativeMediaEngine implements MediaEngine {
 
   mediaTotals(): MediaTotals {
     const c = this.native.counters(false);
-    return { packetsReceived: c.packetsReceived, packetsLost: c.packetsLost };
+    return {
+      packetsReceived: c.packetsReceived,
+      packetsLost: c.packetsLost,
+      packetsRejected: c.packetsRejected ?? 0,
+      spoolErrors: c.spoolErrors ?? 0,
+      spoolDamagedMs: c.spoolDamagedMs ?? 0,
+    };
+  }
+
+  /** The worker thread's state: a dead worker receives nothing (the server must refuse calls). */
+  health(): EngineHealth {
+    if (this.closed) return { workerFailure: null, eventsDropped: 0 };
+    const c = this.native.counters(false);
+    return {
+      workerFailure: c.workerFailure ?? null,
+      eventsDropped: (c.eventsDropped ?? 0) + (c.eventBatchesDropped ?? 0),
+      spoolQueueBytes: c.spoolQueueBytes ?? 0,
+      spoolQueuePeakBytes: c.spoolQueuePeakBytes ?? 0,
+      spoolBatchesDropped: c.spoolBatchesDropped ?? 0,
+    };
+  }
+
+  /** Test-only fault injection ("worker-exit"). */
+  testFault(kind: string): boolean {
+    return this.closed ? false : (this.native.testFault?.(kind) ?? false);
   }
 
   liveCounters(): Map<string, LegCounters[]> {

@@ -73,6 +73,15 @@ export interface LegSpec {
   payloadTypes: Readonly<Record<number, PayloadKind | PayloadSpec>>;
   /** SRTP (SDES) parameters; absent = plain RTP. */
   srtp?: SrtpParams;
+  /**
+   * Ingress trust: the SRC's address from the SDP (c=) and its m= port. When given (and not
+   * 0.0.0.0), only that host may start the leg; otherwise the first source is latched. Either way
+   * the leg then takes RTP/RTCP only from the latched source (see native/src/latch.h).
+   */
+  remoteHost?: string;
+  remotePort?: number;
+  /** Silence (ms) after which another source may take the leg over; 0/absent = never. */
+  relatchMs?: number;
 }
 
 export interface OpenSessionOptions {
@@ -100,6 +109,14 @@ export interface LegStats {
   firstPacketMs: number | null;
   /** Spool batches that could not be written (disk full...): audio was lost. Set by the native engine. */
   spoolErrors?: number;
+  /** RTP/RTCP datagrams from a source other than the latched SRC: dropped, never recorded. */
+  packetsRejected?: number;
+  /** Audio lost to spool write failures (each failed batch cut back, never torn), ms. */
+  spoolDamagedMs?: number;
+  /** The first 16 damaged spans, [fromMs, toMs) on the session timeline. */
+  spoolDamagedSpansMs?: [number, number][];
+  /** SSRCs seen past the 16 kept in `ssrcs` (counted, not stored). */
+  ssrcsOverflow?: number;
   /** RFC 3550 A.8 interarrival jitter of the audio packets at the end, in ms. */
   jitterMs?: number;
   /** Datagrams that arrived while the leg was paused (dropped, not recorded). */
@@ -123,12 +140,21 @@ export interface LegCounters {
   legId: string;
   packetsReceived: number;
   packetsLost: number;
+  /** Datagrams that arrived while paused (native engine). */
+  packetsPaused?: number;
+  /** Datagrams from a source other than the latched SRC (native engine). */
+  packetsRejected?: number;
 }
 
 /** Packets received and lost on every leg of every session since the engine started. */
 export interface MediaTotals {
   packetsReceived: number;
   packetsLost: number;
+  /** Datagrams dropped because they came from a source other than a leg's latched SRC. */
+  packetsRejected?: number;
+  /** Spool batches that could not be written, and the audio they held (ms). */
+  spoolErrors?: number;
+  spoolDamagedMs?: number;
 }
 
 export interface DtmfEvent {
@@ -192,7 +218,24 @@ export interface LiveFrame {
   ulaw: Uint8Array;
 }
 
+/** The native worker's state (MediaEngine.health). */
+export interface EngineHealth {
+  /** Why the worker thread stopped on its own, or null while it runs. */
+  workerFailure: string | null;
+  /** Events dropped by the bounded queues (an event storm or a stalled JS thread). */
+  eventsDropped: number;
+  /** Spool bytes waiting for the writer thread now and at most (a slow disk shows here first). */
+  spoolQueueBytes?: number;
+  spoolQueuePeakBytes?: number;
+  /** Spool batches dropped because the writer's queue was full (legs marked damaged). */
+  spoolBatchesDropped?: number;
+}
+
 export interface MediaEngine {
+  /** The worker's state (native engine); absent in the reference implementation. */
+  health?(): EngineHealth;
+  /** Test-only fault injection (SRS_TEST_ENGINE_FAULT); absent in the reference implementation. */
+  testFault?(kind: string): boolean;
   /**
    * Optional live tap (issue 6): delivers a watched session's new audio in batches every 100-200 ms,
    * only while watched; returns the function that stops watching. When absent, the monitor tails

@@ -172,7 +172,9 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
   /** Mixes in memory; a very long recording into `<spool>/<name>` (plaintext, wiped with the spool). */
   const mix = async (name: string, channels?: string[][]): Promise<Plaintext> => {
     const started = Date.now();
-    const c = await cutSpans();
+    // Never more audio than the call's wall time (+1 s for the clocks): a damaged spool record
+    // cannot stretch a short call into hours (docs/security.md).
+    const c = [...((await cutSpans()) ?? []), ...wallTimeCap(rec)];
     const toFile = longest * (channels?.length ?? 1) > (ctx.inMemoryMaxBytes ?? IN_MEMORY_MAX);
     const wavPath = join(spool, name);
     if (toFile) await wipeFile(wavPath);
@@ -180,14 +182,14 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
       spoolDir: spool,
       ...(toFile ? { wavPath } : {}),
       ...(channels ? { channels } : {}),
-      ...(c && c.length > 0 ? { cut: c } : {}),
+      ...(c.length > 0 ? { cut: c } : {}),
     });
     log.debug(
       {
         file: name,
         legs: r.legs,
         durationMs: r.durationMs,
-        cutSpans: c?.length ?? 0,
+        cutSpans: c.length,
         ms: Date.now() - started,
       },
       'recording mixed',
@@ -261,4 +263,10 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
   await step('wiped');
   log.info('recording stored');
   return 'stored';
+}
+
+/** A cut from the end of the call's wall time (plus 1 s) onwards, when the catalogue knows it. */
+function wallTimeCap(rec: { durationMs: number | null; interrupted?: boolean }): [number, number][] {
+  if (rec.durationMs === null || rec.durationMs <= 0 || rec.interrupted) return [];
+  return [[Math.ceil(rec.durationMs * 8) + 8000, 2 ** 48]];
 }

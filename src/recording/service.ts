@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { CapacityError, InvalidStateError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CodecName, LegSpec, MediaEngine, PayloadKind, PayloadSpec } from '../media/types.js';
+import { handOff, SERVER_ENDED } from './handoff.js';
 import { DECODABLE, PortInUseError, type PortPool } from '../media/index.js';
 import type {
   ActiveCall,
@@ -31,6 +32,13 @@ export interface RecordingServiceOptions {
   rtcp?: boolean;
   /** Back-pressure: a reason to refuse a new call (answered 503 + Retry-After), or undefined. */
   admit?: () => string | undefined;
+  /** Silence (ms) after which another source may take over a leg (SRS_RTP_RELATCH_MS); 0 = never. */
+  relatchMs?: number;
+  /** Watchdog (src/recording/watchdog.ts): RTP inactivity and maximum duration, seconds; 0 = off. */
+  rtpTimeoutSeconds?: number;
+  maxDurationSeconds?: number;
+  /** Attempts of the end-of-call hand-off while the database is away (default 1000, backoff to 30 s). */
+  handoffRetryLimit?: number;
 }
 
 interface LiveStream {
@@ -56,6 +64,12 @@ interface LiveSession {
   ending: boolean;
   /** Serialises updates of one session. */
   queue: Promise<unknown>;
+  /** Legs paused now (SIPREC pause, a=inactive): the RTP timeout does not count them silent. */
+  paused: Set<string>;
+  /** The SIP side's BYE (RecordingPort.onTerminate), once the dialog exists. */
+  terminate?: (reason: string) => void;
+  /** Why the server ended the call itself, once it did. */
+  terminating?: string;
 }
 
 /**
@@ -78,9 +92,15 @@ function payloadTypes(s: StreamOffer): Record<number, PayloadKind | PayloadSpec>
 }
 
 /** A leg's spec: ports, payload types and, for SRTP, a copy of the SRC's key (the engine keeps its own). */
-function legSpec(legId: string, port: number, s: StreamOffer): LegSpec {
+function legSpec(legId: string, port: number, s: StreamOffer, relatchMs?: number): LegSpec {
   const leg: LegSpec = { legId, port, payloadTypes: payloadTypes(s) };
   if (s.srtp) leg.srtp = { ...s.srtp, keySalt: Buffer.from(s.srtp.keySalt) };
+  // Ingress trust: the engine takes RTP/RTCP only from the SRC (native/src/latch.h).
+  if (s.remoteHost) {
+    leg.remoteHost = s.remoteHost;
+    leg.remotePort = s.remotePort ?? 0;
+  }
+  if (relatchMs) leg.relatchMs = relatchMs;
   return leg;
 }
 
@@ -97,6 +117,8 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
   #closed = false;
   /** SRTP drops of the sessions already ended (live ones are read at scrape time). */
   readonly #srtpEnded = { authFailures: 0, replayDrops: 0 };
+  #abandon = false;
+  #handoffRetries = 0;
 
   constructor(options: RecordingServiceOptions) {
     super();
@@ -194,6 +216,7 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
       startedAtMs: startedAt.getTime(),
       ending: false,
       queue: Promise.resolve(),
+      paused: new Set(),
     });
     log.info({ ports, streams: streams.length }, 'recording started');
     this.emit('event', { type: 'call-start', call });
@@ -210,7 +233,9 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
   ): number[] {
     for (let attempt = 1; ; attempt++) {
       const ports = this.#o.ports.allocate(streams.length);
-      const legs: LegSpec[] = streams.map((s, i) => legSpec(`leg${firstLeg + i}`, ports[i] as number, s));
+      const legs: LegSpec[] = streams.map((s, i) =>
+        legSpec(`leg${firstLeg + i}`, ports[i] as number, s, this.#o.relatchMs),
+      );
       try {
         open(legs);
         return ports;
@@ -306,6 +331,10 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
         // The engine writes silence for the paused time and drops what still arrives.
         if (paused) engine.pause(recordingId, ids);
         else engine.resume(recordingId, ids);
+        for (const x of ids) {
+          if (paused) s.paused.add(x);
+          else s.paused.delete(x);
+        }
         for (const x of legs) {
           events.push({
             at,
@@ -360,10 +389,48 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
     }
     const endedAt = new Date();
     const durationMs = endedAt.getTime() - s.startedAtMs;
+    let evented = false;
     try {
-      await this.#o.store.markEnded(recordingId, endedAt, durationMs, stats);
-      await this.#o.finalize.enqueueFinalize(recordingId);
+      // The database may be away (restart, fail-over): the hand-off retries in-process with backoff,
+      // so the recording is stored once it returns, without a restart (docs/security.md).
+      await handOff(
+        async () => {
+          if (!evented && (SERVER_ENDED.has(reason) || s.terminating)) {
+            const why = s.terminating ?? reason;
+            await this.#o.store.addEvents(recordingId, [
+              { at: endedAt, type: 'call-ended-by-server', detail: { reason: why } },
+            ]);
+            evented = true;
+          }
+          await this.#o.store.markEnded(recordingId, endedAt, durationMs, stats);
+          await this.#o.finalize.enqueueFinalize(recordingId);
+        },
+        {
+          attempts: this.#o.handoffRetryLimit ?? 1000,
+          onRetry: (attempt, err, delayMs) => {
+            this.#handoffRetries++;
+            if (attempt === 1 || attempt % 10 === 0)
+              log.warn(
+                { attempt, delayMs, err: (err as Error).message },
+                'end-of-call hand-off failed; retrying',
+              );
+          },
+          stopped: () => this.#abandon,
+        },
+      );
       log.info({ durationMs, reason, legs: stats?.legs }, 'recording ended');
+      const damaged = stats?.legs.filter((l) => (l.spoolErrors ?? 0) > 0) ?? [];
+      if (damaged.length > 0)
+        log.error(
+          {
+            legs: damaged.map((l) => ({
+              legId: l.legId,
+              spoolErrors: l.spoolErrors,
+              damagedMs: l.spoolDamagedMs,
+            })),
+          },
+          'recording damaged: spool writes failed (audio lost in the spans listed on the recording)',
+        );
     } catch (err) {
       // The spool is on disk; startup recovery finalizes recordings left in state 'recording'.
       log.error({ err }, 'could not hand the recording to the pipeline; it will be recovered at next start');
@@ -379,9 +446,53 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
     }
   }
 
-  /** Stops taking calls and ends every live one (their spools go to the pipeline). */
-  async close(): Promise<void> {
+  /**
+   * The server ends a call itself (RTP timeout, maximum duration, disk floor, shutdown): BYE to the
+   * SRC through the SIP side when the dialog exists, then the recording ends with `reason` (stored as
+   * a `call-ended-by-server` event). Resolves once the recording is handed over.
+   */
+  async terminate(recordingId: string, reason: string): Promise<void> {
+    const s = this.#live.get(recordingId);
+    if (!s || s.ending || s.terminating) return;
+    s.terminating = reason;
+    this.#o.log.warn({ recordingId, callId: s.call.callId, reason }, 'the server ends the call');
+    if (s.terminate) s.terminate(reason);
+    await this.end(recordingId, reason);
+  }
+
+  /** Ends every live call with `reason` (BYE to each SRC). */
+  async terminateAll(reason: string): Promise<void> {
+    await Promise.all([...this.#live.keys()].map((id) => this.terminate(id, reason)));
+  }
+
+  /** Registers the SIP side's BYE for a call (RecordingPort.onTerminate). */
+  onTerminate(recordingId: string, terminate: (reason: string) => void): void {
+    const s = this.#live.get(recordingId);
+    if (s) s.terminate = terminate;
+  }
+
+  /** Live sessions for the watchdog: start time, paused legs. */
+  liveSessions(): { recordingId: string; startedAtMs: number; paused: number }[] {
+    return [...this.#live.entries()]
+      .filter(([, s]) => !s.ending)
+      .map(([recordingId, s]) => ({ recordingId, startedAtMs: s.startedAtMs, paused: s.paused.size }));
+  }
+
+  /** End-of-call hand-offs retried because the database was away (for /metrics). */
+  get handoffRetries(): number {
+    return this.#handoffRetries;
+  }
+
+  /**
+   * Stops taking calls and ends every live one: BYE to each SRC, the recording stored with its real
+   * duration (reason `shutdown`). `abandonAfterMs`: hand-offs still failing then give up (startup
+   * recovery finalizes what is left).
+   */
+  async close(abandonAfterMs = 15_000): Promise<void> {
     this.#closed = true;
-    await Promise.all([...this.#live.keys()].map((id) => this.end(id, 'shutdown')));
+    const timer = setTimeout(() => (this.#abandon = true), abandonAfterMs);
+    timer.unref();
+    await this.terminateAll('shutdown');
+    clearTimeout(timer);
   }
 }

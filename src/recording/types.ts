@@ -20,6 +20,9 @@ export interface StreamOffer {
   srtp?: SrtpParams | null;
   /** stream_id the metadata gives this label (RFC 7865 <stream>), when known. */
   streamId?: string | null;
+  /** The SRC's media address and port from the SDP, when usable (the engine latches the leg on it). */
+  remoteHost?: string | undefined;
+  remotePort?: number | undefined;
 }
 
 export interface StartRecordingRequest {
@@ -112,4 +115,9 @@ export interface RecordingPort {
   addEvents(recordingId: string, events: SessionEvent[]): Promise<void>;
   /** Stores what the latest metadata says (participants, stream ids) and keeps its raw XML. */
   updateMetadata(recordingId: string, update: MetadataUpdate): Promise<void>;
+  /**
+   * How the server ends the call itself (RTP timeout, maximum duration, disk floor, shutdown): the
+   * SIP side sends BYE to the SRC. Registered once the dialog exists.
+   */
+  onTerminate?(recordingId: string, terminate: (reason: string) => void): void;
 }

@@ -51,4 +51,57 @@ describe('loadConfig', () => {
       (err: unknown) => err instanceof ConfigError && /sip\.srtp/.test(err.message),
     );
   });
+
+  it('gives the security defaults (docs/security.md)', () => {
+    const c = loadConfig({});
+    assert.equal(c.security.srcAllow, undefined, 'unset: loopback and private ranges, with a warning');
+    assert.equal(c.security.maxStreamsPerSession, 8);
+    assert.equal(c.security.rtpTimeoutSeconds, 60);
+    assert.equal(c.security.maxDurationSeconds, 6 * 3600);
+    assert.equal(c.security.sessionExpiresSeconds, 1800);
+    assert.equal(c.security.minSessionExpiresSeconds, 90);
+    assert.equal(c.security.rtpRelatchMs, 5000);
+    assert.equal(c.security.maxHeaderBytes, 16 * 1024);
+    assert.equal(c.security.minFreeMb, 1024);
+    assert.equal(c.security.hardFreeMb, 128);
+    assert.equal(c.sip.tlsCaFile, undefined);
+  });
+
+  it('reads the security settings from the environment', () => {
+    const c = loadConfig({
+      SRS_SRC_ALLOW: '10.0.0.0/8, 192.0.2.7,2001:db8::/32',
+      SRS_MAX_STREAMS: '4',
+      SRS_MAX_SESSIONS_PER_SOURCE: '10',
+      SRS_MAX_CPS_PER_SOURCE: '2.5',
+      SRS_RTP_RELATCH_MS: '0',
+      SRS_RTP_TIMEOUT: '5',
+      SRS_MAX_DURATION: '60',
+      SRS_SESSION_EXPIRES: '300',
+      SRS_MIN_SE: '120',
+      SIP_MAX_CONNECTIONS: '100',
+      SIP_MAX_CONNECTIONS_PER_ADDRESS: '5',
+      SIP_MAX_HEADER_BYTES: '8192',
+      SIP_HEADER_TIMEOUT_MS: '2000',
+      SRS_MIN_FREE_MB: '500',
+      SRS_HARD_FREE_MB: '50',
+    });
+    assert.deepEqual(c.security.srcAllow, ['10.0.0.0/8', '192.0.2.7', '2001:db8::/32']);
+    assert.equal(c.security.maxStreamsPerSession, 4);
+    assert.equal(c.security.maxCallsPerSecondPerSource, 2.5);
+    assert.equal(c.security.rtpRelatchMs, 0);
+    assert.equal(c.security.minSessionExpiresSeconds, 120);
+    assert.equal(c.security.maxConnectionsPerAddress, 5);
+    assert.equal(c.security.hardFreeMb, 50);
+    assert.deepEqual(loadConfig({ SRS_SRC_ALLOW: 'any' }).security.srcAllow, ['any']);
+  });
+
+  it('refuses unusable security settings with a clear message', () => {
+    assert.throws(() => loadConfig({ SRS_SRC_ALLOW: '10.0.0.0/33' }), /SRS_SRC_ALLOW: "10\.0\.0\.0\/33"/);
+    assert.throws(() => loadConfig({ SRS_SRC_ALLOW: 'pbx.example.com' }), /not an address or CIDR/);
+    assert.throws(() => loadConfig({ SRS_SRC_ALLOW: 'any,10.0.0.1' }), /`any` stands alone/);
+    assert.throws(() => loadConfig({ SRS_MIN_FREE_MB: '10', SRS_HARD_FREE_MB: '20' }), /SRS_HARD_FREE_MB/);
+    assert.throws(() => loadConfig({ SRS_SESSION_EXPIRES: '100', SRS_MIN_SE: '200' }), /SRS_MIN_SE/);
+    assert.throws(() => loadConfig({ SIP_TLS_CA: '/ca.pem' }), /SIP_TLS_CA needs SIP_TLS_CERT/);
+    assert.throws(() => loadConfig({ SRS_MAX_STREAMS: '0' }), /maxStreamsPerSession/);
+  });
 });

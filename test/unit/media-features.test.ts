@@ -395,7 +395,9 @@ describe('media engine: stats, pause, RTCP, stereo, live tap', () => {
     });
     await sleep(100);
     const live = engine.liveCounters().get('ended');
-    assert.deepEqual(live, [{ legId: 'leg0', packetsReceived: sent.packets, packetsLost: 0 }]);
+    assert.deepEqual(live, [
+      { legId: 'leg0', packetsReceived: sent.packets, packetsLost: 0, packetsPaused: 0, packetsRejected: 0 },
+    ]);
     assert.equal(engine.mediaTotals().packetsReceived, before.packetsReceived + sent.packets);
     const stats = await engine.endSession('ended');
     assert.equal(stats?.legs[0]?.packetsReceived, sent.packets);

@@ -57,6 +57,9 @@ type LegStats = {
   firstPacketMs: number | null;
   packetsLost?: number;
   srtpAuthFailures?: number;
+  packetsRejected?: number;
+  spoolErrors?: number;
+  spoolDamagedSpansMs?: [number, number][];
 };
 
 export function recordingDetailRoutes(k: Kit): RouteDef[] {
@@ -80,6 +83,21 @@ export function recordingDetailRoutes(k: Kit): RouteDef[] {
           'media',
           `${l.srtpAuthFailures} SRTP packets failed authentication on ${l.legId} (wrong key?)`,
         );
+      // Security and faults (docs/security.md): foreign datagrams dropped, audio lost to the disk.
+      if (l.packetsRejected)
+        ev(
+          rec.endedAt ?? rec.startedAt,
+          'security',
+          `${l.packetsRejected} datagrams from other sources dropped on ${l.legId}`,
+        );
+      for (const [from, to] of l.spoolDamagedSpansMs ?? [])
+        ev(
+          new Date(t0 + from),
+          'damaged',
+          `${l.legId}: ${Math.round(to - from)} ms of audio lost (spool write failed)`,
+        );
+      if (l.spoolErrors && !l.spoolDamagedSpansMs?.length)
+        ev(rec.endedAt ?? rec.startedAt, 'damaged', `${l.spoolErrors} spool write failures on ${l.legId}`);
     }
     for (const e of await d.db.access.sessionEvents(rec.id)) {
       const { xml: _xml, ...rest } = e.detail;

@@ -16,6 +16,8 @@ import { newLocalKey } from './sdes.js';
 import { mergeMetadata, parseMetadata, participantsForLabels, type RecordingMetadata } from './metadata.js';
 import { DEFAULT_POLICY, compilePolicy, type CallParties, type RecordingPolicyConfig } from './policy.js';
 import { answerOf, applyPlan, planOffer, streamOffer, type Slot } from './session.js';
+import { usableMediaAddress, type Admission } from './admission.js';
+import { negotiateSessionTimer, SessionTimer, type SessionTimerConfig } from './session-timer.js';
 
 export interface SiprecAppOptions {
   /** drachtio server to connect to: the embedded edge or an external drachtio-server. */
@@ -33,6 +35,12 @@ export interface SiprecAppOptions {
   maxCallsPerSecond?: number;
   /** SRS_SRTP: take SRTP or plain RTP (accept, the default), only SRTP (require), or only plain RTP (off). */
   srtp?: SrtpMode;
+  /** Who may record and how much (src/sip/app/admission.ts); unset = everyone, no limits. */
+  admission?: Admission;
+  /** RFC 4028 session timers as UAS; unset = not offered. */
+  sessionTimer?: SessionTimerConfig;
+  /** Mutual TLS: the verified client certificate subject of the SRC's connection, stored with the recording. */
+  tlsSubjectOf?: (address: string, port: number) => string | undefined;
 }
 
 export interface SiprecApp {
@@ -100,6 +108,7 @@ function planStreams(
   offer: OfferedStream[],
   md: RecordingMetadata | null,
   rules: AnswerRules,
+  source = '',
 ): { record: StreamOffer[]; choices: Map<number, Choice> } {
   const record: StreamOffer[] = [];
   const choices = new Map<number, Choice>();
@@ -111,7 +120,12 @@ function planStreams(
       continue;
     }
     choices.set(s.index, c);
-    record.push(streamOffer(s, c, s.label === null ? null : (streamIdsOf(md)[s.label] ?? null)));
+    record.push({
+      ...streamOffer(s, c, s.label === null ? null : (streamIdsOf(md)[s.label] ?? null)),
+      // Ingress trust: the leg latches on the SRC's media address (native/src/latch.h).
+      remoteHost: usableMediaAddress(s.connection, source),
+      remotePort: s.port,
+    });
   }
   if (record.length === 0) {
     const why = `no stream can be recorded: ${reasons.join('; ')}`.replace(/["\\\r\n]/g, ' ').slice(0, 400);
@@ -284,11 +298,20 @@ export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
     const callId = req.get('Call-ID');
     const clog = log.child({ callId });
     let recordingId: string | null = null;
+    const source: string = req.source_address ?? '';
+    let tracked = false;
     try {
+      const refusedSource = o.admission?.checkSource(source);
+      if (refusedSource) throw new Reject(refusedSource.status, refusedSource.reason, refusedSource.headers);
       checkRequire(req);
+      const timer = o.sessionTimer ? negotiateSessionTimer(req, o.sessionTimer) : null;
+      if (timer && 'reject' in timer) throw new Reject(422, 'Session Interval Too Small', timer.reject);
       const { offer, sdp, metadataXml } = parseBody(req);
       let md = readMetadata(metadataXml, clog);
-      const { record, choices } = planStreams(offer, md, rules);
+      const refusedSession = o.admission?.checkSession(source, offer.filter((s) => s.port !== 0).length);
+      if (refusedSession)
+        throw new Reject(refusedSession.status, refusedSession.reason, refusedSession.headers);
+      const { record, choices } = planStreams(offer, md, rules, source);
       if (!admitRate()) {
         throw new Reject(503, 'Service Unavailable', {
           'Retry-After': '1',
@@ -333,6 +356,17 @@ export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
         });
         recordingId = started.recordingId;
         ports = started.ports;
+        o.admission?.track(source, true);
+        tracked = true;
+        const subject = o.tlsSubjectOf?.(source, Number(req.source_port));
+        if (subject !== undefined) {
+          void o.recording
+            .addEvents(started.recordingId, [
+              { at: new Date(), type: 'src-tls-identity', detail: { subject } },
+            ])
+            .catch((err: unknown) => clog.warn({ err }, 'could not store the SRC certificate subject'));
+          clog.info({ subject }, 'SRC authenticated by its TLS client certificate');
+        }
       }
       // Every m-line of the offer, recorded or declined (policy-excluded calls: all declined).
       let slots: Slot[] = offer.map((s) => {
@@ -352,7 +386,11 @@ export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
       let lastAnswer = buildAnswer(sdp, answerOf(slots), mediaAddress, version);
       const dialog = await srf.createUAS(req, res, {
         localSdp: lastAnswer,
-        headers: { Contact: contact, 'Content-Type': 'application/sdp' },
+        headers: {
+          Contact: contact,
+          'Content-Type': 'application/sdp',
+          ...(timer && 'headers' in timer ? timer.headers : {}),
+        },
       });
       const id = recordingId;
       if (clog.isLevelEnabled('info'))
@@ -466,19 +504,56 @@ export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
         if (!r.finalResponseSent) r.send(x.status, x.reason, { headers: x.headers });
       };
 
+      // The server ends the call itself (RTP timeout, maximum duration, disk floor, session timer,
+      // shutdown): BYE to the SRC, then the recording ends with that reason.
+      let endReason = 'bye';
+      let untrack = (): void => {
+        if (tracked) o.admission?.track(source, false);
+        tracked = false;
+      };
+      const terminate = (reason: string): void => {
+        if (endReason !== 'bye') return;
+        endReason = reason;
+        clog.info({ recordingId: id, reason }, 'ending the call: BYE to the SRC');
+        // RFC 3326 Reason: why the recorder hung up (shown in the SRC's logs).
+        (
+          dialog as unknown as {
+            destroy(opts: { headers: Record<string, string> }, cb: (err?: Error) => void): void;
+          }
+        ).destroy({ headers: { Reason: `SIP;cause=200;text="${reason}"` } }, (err) => {
+          if (err) clog.warn({ err: err.message }, 'BYE to the SRC failed');
+        });
+        serial(() => o.recording.end(id, reason));
+      };
+      o.recording.onTerminate?.(id, terminate);
+      const timerHeaders = timer && 'headers' in timer ? timer.headers : {};
+      const sessionTimer =
+        timer && 'interval' in timer
+          ? new SessionTimer(timer.interval, () => terminate('session-timer-expired'))
+          : null;
+      const ended = (): void => {
+        sessionTimer?.stop();
+        untrack();
+        untrack = () => undefined;
+      };
       dialog.on('destroy', () => {
-        serial(() => o.recording.end(id, 'bye'));
+        ended();
+        serial(() => o.recording.end(id, endReason));
       });
       // An ACK and a BYE in one read from drachtio: the dialog ended before this listener existed.
-      if (!(dialog as unknown as { connected?: boolean }).connected) serial(() => o.recording.end(id, 'bye'));
+      if (!(dialog as unknown as { connected?: boolean }).connected) {
+        ended();
+        serial(() => o.recording.end(id, 'bye'));
+      }
       dialog.on('modify', (mreq: Srf.SrfRequest, mres: Srf.SrfResponse) => {
+        sessionTimer?.refresh();
         serial(async () => {
           try {
             checkRequire(mreq);
             const answer = await handleOffer(parseBody(mreq));
             mres.send(200, {
               body: answer,
-              headers: { Contact: contact, 'Content-Type': 'application/sdp' },
+              headers: { Contact: contact, 'Content-Type': 'application/sdp', ...timerHeaders },
             });
           } catch (err) {
             fail(mres, err);
@@ -486,6 +561,7 @@ export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
         });
       });
       dialog.on('update', (ureq: Srf.SrfRequest, ures: Srf.SrfResponse) => {
+        sessionTimer?.refresh();
         serial(async () => {
           try {
             const contentType = ureq.has('Content-Type') ? ureq.get('Content-Type') : undefined;
@@ -500,7 +576,7 @@ export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
               const answer = await handleOffer(parseBody(ureq));
               ures.send(200, {
                 body: answer,
-                headers: { Contact: contact, 'Content-Type': 'application/sdp' },
+                headers: { Contact: contact, 'Content-Type': 'application/sdp', ...timerHeaders },
               });
               return;
             }
@@ -516,13 +592,14 @@ export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
               });
             }
             await applyMetadata(xml);
-            ures.send(200);
+            ures.send(200, { headers: timerHeaders });
           } catch (err) {
             fail(ures, err);
           }
         });
       });
     } catch (err) {
+      if (tracked) o.admission?.track(source, false);
       if (recordingId) void o.recording.end(recordingId, 'not-answered');
       if (res.finalResponseSent) return;
       if (err instanceof Reject) {

@@ -42,6 +42,7 @@ export async function startSipEdge(opts: SipEdgeOptions): Promise<SipEdge> {
     port: opts.sip.port,
     transports,
     tls: opts.sip.tls,
+    limits: opts.sip.limits,
     log,
     onMessage: (m) => ref.core?.onNetwork(m),
   });
@@ -110,6 +111,10 @@ export async function startSipEdge(opts: SipEdgeOptions): Promise<SipEdge> {
       return control.port;
     },
     responsesSent,
+    get connectionLimits() {
+      return { ...transport.guard.counters, open: transport.guard.openConnections };
+    },
+    tlsSubject: (address, port) => transport.tlsSubject(address, port),
     close() {
       closing ??= (async () => {
         core.close();

@@ -9,6 +9,7 @@ import tls from 'node:tls';
 import { ParseError } from '../../errors.js';
 import { frameStream } from './message.js';
 import type { EdgeLogger } from './types.js';
+import { ConnectionGuard, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './limits.js';
 
 export type TransportName = 'udp' | 'tcp' | 'tls';
 
@@ -24,7 +25,18 @@ export interface TransportOptions {
   port: number;
   transports: TransportName[];
   /** SIP over TLS (RFC 3261 26.2.1) on its own port, usually 5061, when a certificate is given. */
-  tls?: { host?: string; port: number; cert: string | Buffer; key: string | Buffer } | undefined;
+  tls?:
+    | {
+        host?: string;
+        port: number;
+        cert: string | Buffer;
+        key: string | Buffer;
+        /** Mutual TLS: client certificates must chain to this CA (PEM); the handshake fails otherwise. */
+        ca?: string | Buffer | undefined;
+      }
+    | undefined;
+  /** Connection and header limits for TCP/TLS (src/sip/edge/limits.ts). */
+  limits?: Partial<ConnectionLimits> | undefined;
   log: EdgeLogger;
   onMessage: (msg: Inbound) => void;
 }
@@ -45,8 +57,19 @@ export class SipTransport {
   private readonly conns = new Map<string, net.Socket>();
   private closed = false;
   private boundPort = 0;
+  /** TCP/TLS limits and their counters (for /metrics). */
+  readonly guard: ConnectionGuard;
+  /** Verified client certificate subjects of TLS connections, by remote address|port. */
+  private readonly tlsSubjects = new Map<string, string>();
 
-  private constructor(private readonly opts: TransportOptions) {}
+  private constructor(private readonly opts: TransportOptions) {
+    this.guard = new ConnectionGuard({ ...DEFAULT_CONNECTION_LIMITS, ...(opts.limits ?? {}) });
+  }
+
+  /** The verified client certificate subject of a TLS peer (mutual TLS), if any. */
+  tlsSubject(address: string, port: number): string | undefined {
+    return this.tlsSubjects.get(key(address, port));
+  }
 
   static async start(opts: TransportOptions): Promise<SipTransport> {
     const t = new SipTransport(opts);
@@ -99,7 +122,7 @@ export class SipTransport {
       p = udp.address().port;
     }
     if (transports.includes('tcp')) {
-      const server = net.createServer((sock) => this.adopt(sock, 'tcp'));
+      const server = net.createServer((sock) => this.adopt(sock, 'tcp', true));
       this.tcp = server;
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -115,7 +138,22 @@ export class SipTransport {
     this.boundPort = p;
     if (this.opts.tls) {
       const t = this.opts.tls;
-      const server = tls.createServer({ cert: t.cert, key: t.key }, (sock) => this.adopt(sock, 'tls'));
+      const mutual = t.ca ? { ca: t.ca, requestCert: true, rejectUnauthorized: true } : {};
+      const server = tls.createServer({ cert: t.cert, key: t.key, ...mutual }, (sock) => {
+        if (t.ca) {
+          const cert = sock.getPeerCertificate();
+          const subject = cert?.subject
+            ? Object.entries(cert.subject)
+                .map(([k, v]) => `${k}=${String(v)}`)
+                .join(', ')
+            : '';
+          const k = key(sock.remoteAddress ?? '', sock.remotePort ?? 0);
+          this.tlsSubjects.set(k, subject);
+          sock.once('close', () => this.tlsSubjects.delete(k));
+          log.info({ remoteAddress: sock.remoteAddress, subject }, 'sip tls client certificate verified');
+        }
+        this.adopt(sock, 'tls', true);
+      });
       this.tlsServer = server;
       server.on('tlsClientError', (err) => log.debug({ err: String(err) }, 'sip tls handshake failed'));
       await new Promise<void>((resolve, reject) => {
@@ -131,10 +169,24 @@ export class SipTransport {
     }
   }
 
-  private adopt(sock: net.Socket, transport: 'tcp' | 'tls'): void {
+  private adopt(sock: net.Socket, transport: 'tcp' | 'tls', inbound = false): void {
     const remoteAddress = sock.remoteAddress ?? '';
     const remotePort = sock.remotePort ?? 0;
     const k = key(remoteAddress, remotePort);
+    if (inbound && !this.guard.admit(sock, remoteAddress)) {
+      this.opts.log.warn(
+        { remoteAddress, remotePort, open: this.guard.openConnections },
+        'sip tcp connection refused: over the connection limit',
+      );
+      sock.destroy();
+      return;
+    }
+    const closeFor = (reason: string): void => {
+      this.opts.log.warn({ remoteAddress, remotePort, reason }, 'closing sip tcp connection');
+      sock.destroy();
+    };
+    // A new inbound connection must deliver complete headers within the deadline.
+    if (inbound) this.guard.deadline(sock, true, () => closeFor('headers not finished in time'));
     this.conns.set(k, sock);
     sock.setNoDelay(true);
     sock.setTimeout(TCP_IDLE_MS, () => sock.destroy());
@@ -143,6 +195,12 @@ export class SipTransport {
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
       try {
         for (;;) {
+          // Headers over the limit (16 KiB) close the connection before anything is delivered.
+          const over = this.guard.checkPartial(buf);
+          if (over) {
+            closeFor(over);
+            return;
+          }
           const f = frameStream(buf, MAX_TCP_MESSAGE);
           if (f.kind === 'incomplete') break;
           if (f.kind === 'keepalive') {
@@ -158,6 +216,9 @@ export class SipTransport {
           }
           buf = buf.subarray(f.length);
         }
+        this.guard.deadline(sock, ConnectionGuard.headersPending(buf), () =>
+          closeFor('headers not finished in time'),
+        );
       } catch (err) {
         const reason = err instanceof ParseError ? err.message : String(err);
         this.opts.log.warn(

@@ -1,3 +1,5 @@
+import type { ConnectionLimits, LimitCounters } from './limits.js';
+
 /** Public option and logger types of the embedded SIP edge. */
 
 export interface EdgeLogger {
@@ -14,7 +16,9 @@ export interface SipEdgeOptions {
     publicAddress?: string;
     transports?: ('udp' | 'tcp')[];
     /** SIP over TLS on its own port (5061 by convention; 0 = any) with this PEM certificate and key. */
-    tls?: { port: number; cert: string | Buffer; key: string | Buffer };
+    tls?: { port: number; cert: string | Buffer; key: string | Buffer; ca?: string | Buffer | undefined };
+    /** TCP/TLS connection and header limits (src/sip/edge/limits.ts); defaults there. */
+    limits?: Partial<ConnectionLimits>;
   };
   control: { host: string; port: number; secret: string };
   log: EdgeLogger;
@@ -31,6 +35,10 @@ export interface SipEdge {
   readonly controlPort: number;
   /** SIP responses sent, by status code (retransmissions included), for /metrics. */
   readonly responsesSent: ReadonlyMap<number, number>;
+  /** TCP/TLS connections refused or closed by the limits, and open now (for /metrics). */
+  readonly connectionLimits: Readonly<LimitCounters> & { readonly open: number };
+  /** The verified client certificate subject of a mutual-TLS peer, if any. */
+  tlsSubject(address: string, port: number): string | undefined;
   /** Stop listening, cancel timers and close app connections. Safe to call twice. */
   close(): Promise<void>;
 }

@@ -1,0 +1,14 @@
+#!/bin/sh
+# Builds the engine core (everything in native/src except the Node binding) with ThreadSanitizer and
+# runs native/test/stress.cc: sessions opened and closed from the control thread while the worker
+# receives RTP, stages and writes spools, so a data race between them is reported (and fails the
+# run). Usage: scripts/test-native-tsan.sh [sessions]
+set -eu
+cd "$(dirname "$0")/.."
+out=build/native-test
+mkdir -p "$out"
+${CXX:-g++} -std=c++17 -g -O1 -fno-omit-frame-pointer -fsanitize=thread \
+  -Wall -Wextra -Werror -pthread -Inative/src $(sh scripts/native-deps.sh --cflags) \
+  $(ls native/src/*.cc | grep -v addon.cc) \
+  native/test/stress.cc -o "$out/stress-tsan" $(sh scripts/native-deps.sh --libs)
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "$out/stress-tsan" "${1:-500}"
