@@ -8,6 +8,6 @@ out=build/native-test
 mkdir -p "$out"
 ${CXX:-g++} -std=c++17 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
   -Wall -Wextra -Werror -pthread -Inative/src $(sh scripts/native-deps.sh --cflags) \
-  $(ls native/src/*.cc | grep -v addon.cc) \
+  $(ls native/src/*.cc | grep -v -e addon.cc -e mp3.cc) \
   native/test/stress.cc -o "$out/stress" $(sh scripts/native-deps.sh --libs)
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 "$out/stress" "${1:-3000}"
