@@ -22,6 +22,8 @@ export interface SmtpSettings {
   host: string;
   port: number;
   secure: boolean;
+  /** STARTTLS required (default true); false sends in clear when the server offers no TLS. */
+  requireTLS?: boolean | undefined;
   username?: string | undefined;
   password?: string | undefined;
   passwordFile?: string | undefined;
@@ -81,10 +83,17 @@ export class NotifyService extends PeriodicService {
     if (this.transport) return this.transport;
     const s = this.o.smtp;
     const pass = s.password ?? (s.passwordFile ? (await readFile(s.passwordFile, 'utf8')).trim() : undefined);
+    const requireTLS = s.requireTLS ?? true;
+    if (!requireTLS && !s.secure)
+      this.o.log.error(
+        { host: s.host, port: s.port },
+        'INSECURE: SMTP requireTLS is off; emails (and attachments) may travel in clear',
+      );
     this.transport = nodemailer.createTransport({
       host: s.host,
       port: s.port,
       secure: s.secure,
+      requireTLS: !s.secure && requireTLS,
       ...(s.username ? { auth: { user: s.username, pass: pass ?? '' } } : {}),
       tls: { rejectUnauthorized: s.rejectUnauthorized },
       connectionTimeout: 30_000,

@@ -234,7 +234,7 @@ describe('delivery failures: backoff, failed state, retryFailed, audit (real ssh
       },
       notifications: {
         enabled: true,
-        smtp: { host: '127.0.0.1', port: smtp.port, secure: false, rejectUnauthorized: false },
+        smtp: { host: '127.0.0.1', port: smtp.port, secure: false, requireTLS: false, rejectUnauthorized: false },
         maxAttempts: 2,
         body: 'Recording [RecordingID] of [Username]',
       },
@@ -339,7 +339,7 @@ describe('delivery failures: backoff, failed state, retryFailed, audit (real ssh
       users: db.users,
       decryptor: new Decryptor(dataDir, PASSPHRASE),
       log,
-      smtp: { host: '127.0.0.1', port: smtp.port, secure: false, rejectUnauthorized: false },
+      smtp: { host: '127.0.0.1', port: smtp.port, secure: false, requireTLS: false, rejectUnauthorized: false },
       from: 'recorder@example.com',
       subject: 'Recorded',
       templateFile,
