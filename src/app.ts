@@ -123,7 +123,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       key: { fingerprint: key.fingerprint, publicKeyArmored: key.publicKeyArmored },
       retryLimit: config.pipeline.retryLimit,
       retryDelaySeconds: config.pipeline.retryDelaySeconds,
-      hooks: { url: config.pipeline.hookUrl, command: config.pipeline.hookCommand, env: config.pipeline.hookEnv },
+      hooks: {
+        url: config.pipeline.hookUrl,
+        command: config.pipeline.hookCommand,
+        env: config.pipeline.hookEnv,
+      },
       retention: { ...config.retention, intervalSeconds: config.retention.intervalSeconds },
       // Test only (SRS_TEST_CRASH_AFTER_STEP): die as kill -9 would, right after that step.
       afterStep: config.pipeline.testCrashAfterStep
@@ -232,7 +236,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         : {
             metricsAllowed: async (req) => {
               const h = req.headers.authorization ?? '';
-              if (config.http.metricsToken && sameSecret(h, `Bearer ${config.http.metricsToken}`)) return true;
+              if (config.http.metricsToken && sameSecret(h, `Bearer ${config.http.metricsToken}`))
+                return true;
               const who = await consoleApi.auth.authenticate(req);
               return who?.role === 'admin';
             },

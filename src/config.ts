@@ -115,7 +115,7 @@ const schema = z.object({
     /** Absolute session lifetime (hours), however active the session. */
     sessionMaxHours: z.coerce
       .number()
-      .min(0.01)
+      .min(0.0002)
       .max(30 * 24),
     /** Listen-in audio: the engine's live tap when it has one (auto), or always the spool files. */
     listenSource: z.enum(['auto', 'spool']),

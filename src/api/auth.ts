@@ -83,7 +83,10 @@ export class Authenticator {
    * The principal of a request, or null when it carries no valid credential. `channel` 'ws' is the
    * monitor's handshake: cookies only from the same origin, `?token=` for API tokens when enabled.
    */
-  async authenticate(req: IncomingMessage, channel: 'http' | 'ws' | boolean = 'http'): Promise<Principal | null> {
+  async authenticate(
+    req: IncomingMessage,
+    channel: 'http' | 'ws' | boolean = 'http',
+  ): Promise<Principal | null> {
     const ws = channel === 'ws' || channel === true;
     const auth = req.headers.authorization;
     const bearer = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : null;
@@ -158,7 +161,7 @@ export class LoginThrottle {
     return 0;
   }
 
-  /** A successful login clears the user's keys (the address keeps its count). */
+  /** A successful login clears the keys of its attempt. */
   succeed(keys: ThrottleKey[]): void {
     for (const k of keys) this.#state.delete(k.key);
   }

@@ -90,7 +90,8 @@ export function clientIp(req: IncomingMessage, trust?: ProxyTrust): string {
     .split(',')
     .map((x) => x.trim())
     .filter((x) => x !== '');
-  for (let i = hops.length - 1; i >= 0; i--) if (!trusted(hops[i] as string, trust)) return bare(hops[i] as string);
+  for (let i = hops.length - 1; i >= 0; i--)
+    if (!trusted(hops[i] as string, trust)) return bare(hops[i] as string);
   return bare(peer);
 }
 

@@ -93,9 +93,13 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
     }
     if (req.method === 'GET' && url.pathname === '/metrics' && o.metrics) {
       if (o.metricsAllowed && !(await o.metricsAllowed(req)))
-        throw new HttpError(401, 'metrics need a credential (Bearer admin or metrics token; SRS_METRICS_PUBLIC=true opens them)', {
-          'www-authenticate': 'Bearer realm="srs"',
-        });
+        throw new HttpError(
+          401,
+          'metrics need a credential (Bearer admin or metrics token; SRS_METRICS_PUBLIC=true opens them)',
+          {
+            'www-authenticate': 'Bearer realm="srs"',
+          },
+        );
       const text = await o.metrics.render();
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
       res.end(text);

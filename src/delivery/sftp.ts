@@ -109,7 +109,9 @@ export class SftpConnection {
       );
     const known = dest.knownHostsFile ? await knownHostKeys(dest.knownHostsFile, dest.host, dest.port) : [];
     if (dest.knownHostsFile && !dest.hostKeySha256 && known.length === 0)
-      throw new Error(`${describeSftp(dest)}: ${dest.knownHostsFile} has no key for ${dest.host}:${dest.port}`);
+      throw new Error(
+        `${describeSftp(dest)}: ${dest.knownHostsFile} has no key for ${dest.host}:${dest.port}`,
+      );
     let seenKey = '';
     await client
       .connect({

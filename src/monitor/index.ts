@@ -412,7 +412,8 @@ export function attachMonitor(o: MonitorOptions): Monitor {
       if (call && !c.filter(call.participants)) continue;
       if (!call && c.who.role !== 'admin') continue;
       sendText(ws, text);
-      if (e.type === 'call-end' && c.listen?.recordingId === call?.recordingId) stopListening(c, 'call ended');
+      if (e.type === 'call-end' && c.listen?.recordingId === call?.recordingId)
+        stopListening(c, 'call ended');
     }
   };
   o.source.on('event', onEvent);

@@ -174,7 +174,10 @@ describe(
       };
       assert.equal(health.ok, true);
       assert.equal(health.details.capacity, true);
-      const metrics = await (await fetch(`${base}/metrics`)).text();
+      assert.equal((await fetch(`${base}/metrics`)).status, 401, '/metrics needs a credential');
+      const metrics = await (
+        await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${server.token}` } })
+      ).text();
       assert.match(metrics, /^srs_calls_total 1$/m);
       assert.match(
         metrics,

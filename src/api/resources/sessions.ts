@@ -24,7 +24,8 @@ export function sessionRoutes(k: Kit): RouteDef[] {
           { key: `u:${name}@${ctx.ip}`, free: 3, capMs: 5 * 60_000 },
           { key: `u:${name}`, free: 5, capMs: 10_000 },
         ];
-        const wait = throttle.begin([{ key: `ip:${ctx.ip}`, free: 10, capMs: 5 * 60_000 }, ...userKeys]);
+        const allKeys = [{ key: `ip:${ctx.ip}`, free: 10, capMs: 5 * 60_000 }, ...userKeys];
+        const wait = throttle.begin(allKeys);
         if (wait > 0) {
           const actor = { username: body.username, role: '' };
           await audit(ctx, 'login-throttled', 'session', body.username, {}, actor);
@@ -40,14 +41,18 @@ export function sessionRoutes(k: Kit): RouteDef[] {
           await audit(ctx, 'login-failed', 'session', body.username, { reason }, actor);
           throw unauthorized('wrong username or password');
         }
-        throttle.succeed(userKeys);
+        throttle.succeed(allKeys);
         const agent = String(ctx.req.headers['user-agent'] ?? '');
         const s = await d.db.users.createSession(u.id, d.sessionTtlMs, ctx.ip, agent);
         await audit(ctx, 'login', 'session', u.id, {}, { username: u.username, role: u.role, via: 'web' });
         const secure = ctx.secure || d.secureCookies ? '; Secure' : '';
         const cookie = `${SESSION_COOKIE}=${s.token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${Math.floor(d.sessionTtlMs / 1000)}${secure}`;
         const absolute = new Date(Date.now() + (d.sessionMaxMs ?? 12 * 3600_000));
-        const reply = { user: publicUser(u), expiresAt: s.expiresAt.toISOString(), endsBy: absolute.toISOString() };
+        const reply = {
+          user: publicUser(u),
+          expiresAt: s.expiresAt.toISOString(),
+          endsBy: absolute.toISOString(),
+        };
         sendJson(ctx.res, 200, reply, { 'set-cookie': cookie });
       },
     }),
