@@ -422,16 +422,15 @@ describe('security: first start, HTTPS, absolute sessions, admin token rotation'
       ...['-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1'],
     ]);
     assert.equal(r.code, 0, r.stderr);
-    server = await startTestServer(
-      {
-        SRS_ADMIN_TOKEN: '',
-        SRS_KEY_PASSPHRASE: '',
-        HTTP_TLS_CERT: cert,
-        HTTP_TLS_KEY: key,
-        SRS_SESSION_MAX_HOURS: '0.001',
-      },
-      join(dir, 'data'),
-    );
+    // Its own data directory directly in the temporary directory: run as root, the embedded
+    // Postgres must reach it, and the server changes no permission of a directory outside it.
+    server = await startTestServer({
+      SRS_ADMIN_TOKEN: '',
+      SRS_KEY_PASSPHRASE: '',
+      HTTP_TLS_CERT: cert,
+      HTTP_TLS_KEY: key,
+      SRS_SESSION_MAX_HOURS: '0.001',
+    });
     await server.waitFor(/SIPREC recording server ready/, 90000);
   });
   after(async () => {
