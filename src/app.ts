@@ -13,6 +13,7 @@ import { startPipeline, wipeDir, type Pipeline } from './pipeline/index.js';
 import { RecordingService } from './recording/service.js';
 import { recoverInterruptedRecordings } from './recording/recovery.js';
 import { startHttpServer } from './api/server.js';
+import { clientIp } from './api/http.js';
 import { buildConsoleApi, WEB_DIST } from './api/index.js';
 import { attachMonitor, TapHub, type Monitor } from './monitor/index.js';
 import { loadPrivateKey } from './pipeline/keys.js';
@@ -282,6 +283,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       taps,
       onAudioLatency: (ms) => consoleApi.ops.audioLatency(ms),
       access: consoleApi.access,
+      clientIp: (req) => clientIp(req, trust),
     });
     liveRefs.monitor = monitor;
     // `srs token rotate-admin` rewrites the admin token file: take the new token, drop the old one.

@@ -52,6 +52,8 @@ export interface MonitorOptions {
    * audited at start, and at stop with its duration. Without it listen-in is not audited.
    */
   access?: ListenAccess;
+  /** The client address of a handshake (trusted proxies; default the socket's peer). */
+  clientIp?: (req: IncomingMessage) => string;
   /** Every connection's credential is checked again this often (default 30 s); a dead one closes. */
   recheckMs?: number;
 }
@@ -200,7 +202,7 @@ export function attachMonitor(o: MonitorOptions): Monitor {
         }
         const filter = o.filterFor ? await o.filterFor(who) : () => true;
         const origin = {
-          ip: req.socket.remoteAddress ?? '',
+          ip: o.clientIp ? o.clientIp(req) : (req.socket.remoteAddress ?? ''),
           userAgent: String(req.headers['user-agent'] ?? '').slice(0, 200),
         };
         wss.handleUpgrade(req, socket, head, (ws) => {
