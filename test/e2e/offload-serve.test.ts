@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -28,6 +28,9 @@ describe('delivery in srs serve', { timeout: 180_000 }, () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'srs-delivery-serve-'));
+    // The data directories are inside: run as root, the embedded Postgres (user postgres) must be
+    // able to traverse this one (the server changes no permission outside its data directory).
+    await chmod(dir, 0o711);
   });
   after(async () => {
     const code = await server?.stop();
