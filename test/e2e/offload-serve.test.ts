@@ -101,5 +101,15 @@ describe('delivery in srs serve', { timeout: 180_000 }, () => {
     assert.equal(index.length, 2);
     assert.equal(index[1]?.[0], rec.id);
     assert.equal(index[1]?.[8], callId);
+    // The decryption for the export is audited like any other way audio leaves the server.
+    const audit = (await (
+      await fetch(`http://127.0.0.1:${server.httpPort}/api/v1/audit?action=delivery&resourceId=${rec.id}`, {
+        headers: { authorization: `Bearer ${server.token}` },
+      })
+    ).json()) as { items: { actor: string; details: { purpose: string } }[] };
+    assert.deepEqual(
+      audit.items.map((e) => [e.actor, e.details.purpose]),
+      [['system', 'export']],
+    );
   });
 });

@@ -25,6 +25,7 @@ const VERBS: Record<string, string> = {
   'listen.start': 'started listening live to',
   'listen.stop': 'stopped listening live to',
   'export.audio': 'exported the audio of',
+  delivery: 'decrypted for delivery',
   'admin-token.rotate': 'rotated the server admin token',
   download: 'downloaded',
   export: 'exported',
@@ -96,6 +97,7 @@ function extraOf(e: AuditEntry): string {
   if (e.action === 'recording.chained')
     return ` in the tamper-evident recording chain${d.day ? ` (day ${str(d.day)}, entry ${str(d.seq)})` : ''}`;
   if (e.action === 'retention.purge') return ' (its retention period was over)';
+  if (e.action === 'delivery' && d.purpose) return ` (${str(d.purpose)})`;
   if (e.action === 'listen.stop' && typeof d.durationMs === 'number')
     return ` after ${(d.durationMs / 1000).toFixed(1)} s (${str(d.reason ?? 'stopped')})`;
   if ((e.action === 'playback' || e.action === 'download' || e.action === 'export') && d.format)
