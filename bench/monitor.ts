@@ -61,7 +61,8 @@ async function open(env: Record<string, string> = {}) {
     }
   });
   const base = `http://127.0.0.1:${server.httpPort}`;
-  const wsUrl = `ws://127.0.0.1:${server.httpPort}/monitor?token=${server.token}`;
+  const wsUrl = `ws://127.0.0.1:${server.httpPort}/monitor`;
+  const wsAuth = { headers: { authorization: `Bearer ${server.token}` } };
   const pid = server.proc.pid as number;
   const api = async <T>(path: string): Promise<T> =>
     (await (
@@ -128,12 +129,12 @@ async function open(env: Record<string, string> = {}) {
     const lost = (c?.media ?? []).reduce((n, m) => n + m.packetsLost, 0);
     return { rx, lost };
   };
-  return { server, base, wsUrl, pid, runCall, loss, scenario };
+  return { server, base, wsUrl, wsAuth, pid, runCall, loss, scenario };
 }
 
 /** LISTENERS clients listen to one call's mix while it is recorded. */
 async function listenPhase(x: Awaited<ReturnType<typeof open>>) {
-  const { wsUrl, runCall, loss } = x;
+  const { wsUrl, wsAuth, runCall, loss } = x;
   const clients: WebSocket[] = [];
   const e2e: number[] = [];
   const e2eOldest: number[] = [];
@@ -145,7 +146,7 @@ async function listenPhase(x: Awaited<ReturnType<typeof open>>) {
   const l = await runCall(async (live) => {
     await Promise.all(
       Array.from({ length: LISTENERS }, () => {
-        const ws = new WebSocket(wsUrl);
+        const ws = new WebSocket(wsUrl, wsAuth);
         clients.push(ws);
         ws.binaryType = 'nodebuffer';
         ws.on('message', (d: Buffer, isBinary) => {
@@ -183,7 +184,7 @@ async function listenPhase(x: Awaited<ReturnType<typeof open>>) {
 
 async function main(): Promise<void> {
   const x = await open();
-  const { server, base, wsUrl, pid, runCall, loss, scenario } = x;
+  const { server, base, wsUrl, wsAuth, pid, runCall, loss, scenario } = x;
   // 1. Baseline.
   const b = await runCall(() => undefined);
   const bl = loss(b.final);
@@ -197,7 +198,7 @@ async function main(): Promise<void> {
   const arrivals = new Map<string, number[]>();
   await Promise.all(
     Array.from({ length: WATCHERS }, () => {
-      const ws = new WebSocket(wsUrl);
+      const ws = new WebSocket(wsUrl, wsAuth);
       watchers.push(ws);
       ws.on('message', (d) => {
         const m = JSON.parse(String(d)) as { type: string; call?: { recordingId: string } };
@@ -227,7 +228,7 @@ async function main(): Promise<void> {
   const complete = [...arrivals.values()].filter((a) => a.length === WATCHERS).length;
   for (const ws of watchers) ws.terminate();
 
-  const metrics = await fetch(`${base}/metrics`).then((r) => r.text());
+  const metrics = await fetch(`${base}/metrics`, wsAuth).then((r) => r.text());
   await server.stop();
 
   // 4. Listen-in from the spool files (SRS_LISTEN_SOURCE=spool: what an engine without a live tap gets).

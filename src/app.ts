@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { unwatchFile, watchFile } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
@@ -21,6 +22,7 @@ import {
 import { RecordingService } from './recording/service.js';
 import { recoverInterruptedRecordings } from './recording/recovery.js';
 import { startHttpServer } from './api/server.js';
+import { clientIp } from './api/http.js';
 import { buildConsoleApi, WEB_DIST } from './api/index.js';
 import { attachMonitor, TapHub, type Monitor } from './monitor/index.js';
 import { loadPrivateKey } from './pipeline/keys.js';
@@ -33,6 +35,7 @@ import { startWatchdog } from './recording/watchdog.js';
 import { startDiskGuard } from './recording/disk-guard.js';
 import { registerSafetyMetrics } from './api/safety-metrics.js';
 import { startEngineHealth } from './recording/engine-health.js';
+import { restrictDataDir, sameSecret, writeSecretFile } from './secrets.js';
 
 /**
  * The composition root: builds every part, wires them, and shuts them down in order (stop taking
@@ -49,16 +52,18 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/** Where the admin token lives when SRS_ADMIN_TOKEN is not set (`srs token rotate-admin` rewrites it). */
+export const adminTokenFile = (dataDir: string): string => join(dataDir, 'admin-token');
+
 async function adminToken(config: Config, log: Logger): Promise<string> {
   if (config.adminToken) return config.adminToken;
-  const file = join(config.dataDir, 'admin-token');
+  const file = adminTokenFile(config.dataDir);
   try {
     return (await readFile(file, 'utf8')).trim();
   } catch {
     const token = randomBytes(24).toString('base64url');
-    await writeFile(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
-    log.warn({ file }, 'generated an admin token for the live monitor (set SRS_ADMIN_TOKEN to choose one)');
-    process.stderr.write(`\n  Admin token (live monitor, API): ${token}\n  Stored in ${file}\n\n`);
+    await writeSecretFile(file, token);
+    log.warn({ file }, 'generated an admin token (mode 0600 file; set SRS_ADMIN_TOKEN to choose one)');
     return token;
   }
 }
@@ -75,7 +80,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const t0 = Date.now();
   // Delivery settings that cannot work (template, passphrase) stop the start before anything runs.
   checkDeliveryConfig(config);
-  await mkdir(config.dataDir, { recursive: true });
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await restrictDataDir(config.dataDir, log);
   const cleanups: (() => Promise<void> | void)[] = [];
   const stopAll = async (): Promise<void> => {
     for (const fn of cleanups.reverse()) {
@@ -100,10 +106,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       type: config.keys.firstKeyType,
     });
     if (key.generatedPassphrase) {
-      log.warn('generated a passphrase for the recording key; it is shown once and never stored');
-      process.stderr.write(
-        `\n  WARNING: recording key passphrase (shown once, not stored; keep it safe,\n` +
-          `  set SRS_KEY_PASSPHRASE to use your own): ${key.generatedPassphrase}\n\n`,
+      const file = join(config.dataDir, 'secrets', 'recording-key-passphrase');
+      await writeSecretFile(file, key.generatedPassphrase);
+      log.warn(
+        { file },
+        'generated a passphrase for the recording key, written to this mode 0600 file: keep it somewhere safe, remove the file, and set SRS_KEY_PASSPHRASE',
       );
     }
 
@@ -140,7 +147,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       key: { fingerprint: key.fingerprint, publicKeyArmored: key.publicKeyArmored },
       retryLimit: config.pipeline.retryLimit,
       retryDelaySeconds: config.pipeline.retryDelaySeconds,
-      hooks: { url: config.pipeline.hookUrl, command: config.pipeline.hookCommand },
+      hooks: {
+        url: config.pipeline.hookUrl,
+        command: config.pipeline.hookCommand,
+        env: config.pipeline.hookEnv,
+      },
       retention: { ...config.retention, intervalSeconds: config.retention.intervalSeconds },
       // Test only (SRS_TEST_CRASH_AFTER_STEP): die as kill -9 would, right after that step.
       afterStep: config.pipeline.testCrashAfterStep
@@ -263,6 +274,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       adminToken: token,
       adminPassword: config.console.adminPassword,
       sessionTtlMinutes: config.console.sessionTtlMinutes,
+      sessionMaxHours: config.console.sessionMaxHours,
+      wsQueryToken: config.http.wsQueryToken,
+      revoke: (m) => liveRefs.monitor?.revoke(m),
+      usersChanged: () => void liveRefs.monitor?.refreshFilters(),
       loadKey:
         keyPassphrase === undefined
           ? null
@@ -280,14 +295,40 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     });
     cleanups.push(() => consoleApi.ops.close());
     capacityMetrics(consoleApi.ops.metrics, capacity);
-    if (consoleApi.generatedAdminPassword)
-      process.stderr.write(
-        `\n  Web console: user "admin", password (shown once; set SRS_ADMIN_PASSWORD to choose one): ${consoleApi.generatedAdminPassword}\n\n`,
+    if (consoleApi.generatedAdminPassword) {
+      const file = join(config.dataDir, 'secrets', 'admin-password');
+      await writeSecretFile(file, consoleApi.generatedAdminPassword);
+      log.warn(
+        { file, username: 'admin' },
+        'generated the web console admin password, written to this mode 0600 file (change it after the first login; set SRS_ADMIN_PASSWORD to choose one)',
       );
+    }
+    const trust = { proxies: config.http.trustProxy, header: config.http.clientIpHeader };
+    const httpTls =
+      config.http.tlsCertFile && config.http.tlsKeyFile
+        ? {
+            cert: await readFile(config.http.tlsCertFile, 'utf8'),
+            key: await readFile(config.http.tlsKeyFile, 'utf8'),
+          }
+        : undefined;
     const http: Server = await startHttpServer({
       host: config.http.host,
       port: config.http.port,
       log,
+      ...(httpTls ? { tls: httpTls } : {}),
+      trust,
+      // /metrics: public only when SRS_METRICS_PUBLIC=true; else the metrics token or an admin.
+      ...(config.http.metricsPublic
+        ? {}
+        : {
+            metricsAllowed: async (req) => {
+              const h = req.headers.authorization ?? '';
+              if (config.http.metricsToken && sameSecret(h, `Bearer ${config.http.metricsToken}`))
+                return true;
+              const who = await consoleApi.auth.authenticate(req);
+              return who?.role === 'admin';
+            },
+          }),
       health: async () => {
         const dbOk = await db.pool.query('select 1').then(
           () => true,
@@ -324,7 +365,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     });
     const monitor: Monitor = attachMonitor({
       server: http,
-      token,
+      token: () => consoleApi.auth.o.adminToken,
       source: recording,
       log,
       authenticate: (req) => consoleApi.auth.authenticate(req, true),
@@ -333,8 +374,29 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       counters: () => engine.liveCounters(),
       taps,
       onAudioLatency: (ms) => consoleApi.ops.audioLatency(ms),
+      access: consoleApi.access,
+      clientIp: (req) => clientIp(req, trust),
     });
     liveRefs.monitor = monitor;
+    // `srs token rotate-admin` rewrites the admin token file: take the new token, drop the old one.
+    if (!config.adminToken) {
+      const file = adminTokenFile(config.dataDir);
+      const reload = (): void => {
+        readFile(file, 'utf8').then(
+          (t) => {
+            const next = t.trim();
+            if (next && next !== consoleApi.auth.o.adminToken) {
+              consoleApi.auth.setAdminToken(next);
+              monitor.revoke({ sessionId: 'admin-token', reason: 'admin token rotated' });
+              log.warn({ file }, 'admin token rotated: the previous one no longer works');
+            }
+          },
+          (err: Error) => log.error({ file, err: err.message }, 'cannot read the admin token file'),
+        );
+      };
+      watchFile(file, { interval: 2000 }, reload);
+      cleanups.push(() => unwatchFile(file));
+    }
     cleanups.push(() => taps.close());
     cleanups.push(() => monitor.close());
 
@@ -430,8 +492,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         sip: edge
           ? `udp+tcp ${config.sip.host}:${sipPort} (embedded edge)`
           : `via drachtio-server ${drachtio.host}:${drachtio.port}`,
-        http: `http://${config.http.host}:${httpPort}`,
-        monitor: `ws://${config.http.host}:${httpPort}/monitor`,
+        http: `${httpTls ? 'https' : 'http'}://${config.http.host}:${httpPort}`,
+        monitor: `${httpTls ? 'wss' : 'ws'}://${config.http.host}:${httpPort}/monitor`,
         rtp: `${config.media.bindAddress} ports ${config.media.portMin}-${config.media.portMax}`,
         dataDir: config.dataDir,
         recordings: join(config.dataDir, 'recordings'),

@@ -5,6 +5,7 @@ import { createLogger } from './log.js';
 import { SrsError } from './errors.js';
 import { recordingsCommand } from './cli/recordings.js';
 import { keysCommand } from './cli/keys.js';
+import { tokenCommand } from './cli/token.js';
 import { dataDirSource, requireServerData } from './cli/data-dir.js';
 import { startServer } from './app.js';
 
@@ -86,6 +87,7 @@ program
 
 program.addCommand(recordingsCommand(getExistingConfig));
 program.addCommand(keysCommand(getExistingConfig));
+program.addCommand(tokenCommand(getExistingConfig));
 
 try {
   await program.parseAsync(process.argv);

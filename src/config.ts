@@ -53,7 +53,28 @@ const schema = z.object({
     port,
     secret: optionalString,
   }),
-  http: z.object({ host: z.string().min(1), port }),
+  http: z.object({
+    host: z.string().min(1),
+    port,
+    /** HTTPS on the API/console port: on when both PEM files are given (then Secure cookies, HSTS). */
+    tlsCertFile: optionalString,
+    tlsKeyFile: optionalString,
+    /**
+     * Addresses of TLS-terminating proxies in front (SRS_TRUST_PROXY, comma-separated; `loopback`
+     * for 127.0.0.1 and ::1): from them the client address comes from `clientIpHeader` and HTTPS from
+     * X-Forwarded-Proto. Empty: headers are ignored.
+     */
+    trustProxy: z.array(z.string().min(1)),
+    clientIpHeader: z
+      .string()
+      .regex(/^[A-Za-z0-9-]+$/)
+      .transform((v) => v.toLowerCase()),
+    /** `?token=` on the monitor WebSocket, for API tokens only (off: cookie or Authorization only). */
+    wsQueryToken: z.preprocess((v) => v === 'true' || v === '1' || v === true, z.boolean()),
+    /** /metrics without a credential (off: an admin credential or SRS_METRICS_TOKEN is needed). */
+    metricsPublic: z.preprocess((v) => v === 'true' || v === '1' || v === true, z.boolean()),
+    metricsToken: optionalString,
+  }),
   media: z
     .object({
       bindAddress: z.string().min(1),
@@ -99,6 +120,11 @@ const schema = z.object({
       .int()
       .min(1)
       .max(7 * 24 * 60),
+    /** Absolute session lifetime (hours), however active the session. */
+    sessionMaxHours: z.coerce
+      .number()
+      .min(0.0002)
+      .max(30 * 24),
     /** Listen-in audio: the engine's live tap when it has one (auto), or always the spool files. */
     listenSource: z.enum(['auto', 'spool']),
   }),
@@ -128,6 +154,11 @@ const schema = z.object({
     /** User hooks after a recording is stored: an http(s) webhook URL and/or an executable. */
     hookUrl: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
     hookCommand: optionalString,
+    /**
+     * What a hook command's environment holds besides SRS_RECORDING_ID, SRS_HOOK_EVENT and PATH:
+     * these variables of the server's environment (SRS_HOOK_ENV, comma-separated names), nothing else.
+     */
+    hookEnv: z.record(z.string(), z.string()),
     /** Test only: the process SIGKILLs itself after this finalize step (crash tests). */
     testCrashAfterStep: optionalString,
   }),
@@ -198,8 +229,12 @@ const sftpDestination = z
     privateKeyFile: optionalString,
     privateKeyPassphrase: optionalString,
     directory: z.string().min(1),
-    /** Expected host key, as `ssh-keygen -lf` prints it (SHA256:...); unset = not checked (logged). */
+    /** Expected host key, as `ssh-keygen -lf` prints it (SHA256:...). One of it or knownHostsFile is required. */
     hostKeySha256: optionalString,
+    /** An OpenSSH known_hosts file listing the server's key. */
+    knownHostsFile: optionalString,
+    /** Accept any host key (a man in the middle gets the files); logged as an error at each start. */
+    insecureAcceptAnyHostKey: z.boolean().default(false),
     /** Connect and per-operation timeout (the carrier asks for 6 minutes for large audio). */
     timeoutSeconds: z.coerce.number().int().min(1).max(3600).default(360),
   })
@@ -254,8 +289,10 @@ const deliverySchema = {
         .object({
           host: z.string().min(1),
           port: port.default(587),
-          /** TLS from the start (port 465); otherwise STARTTLS when offered. */
+          /** TLS from the start (port 465); otherwise STARTTLS, required unless requireTLS is false. */
           secure: z.boolean().default(false),
+          /** Refuse to send when the server does not offer STARTTLS (false: send in clear, logged loudly). */
+          requireTLS: z.boolean().default(true),
           username: optionalString,
           password: optionalString,
           passwordFile: optionalString,
@@ -371,6 +408,13 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
     http: {
       host: pick(env.HTTP_HOST, f.http?.host, '0.0.0.0'),
       port: pick(env.HTTP_PORT, f.http?.port, 8080),
+      tlsCertFile: pick(env.HTTP_TLS_CERT, f.http?.tlsCertFile, undefined),
+      tlsKeyFile: pick(env.HTTP_TLS_KEY, f.http?.tlsKeyFile, undefined),
+      trustProxy: patternList(pick(env.SRS_TRUST_PROXY, f.http?.trustProxy, [])),
+      clientIpHeader: pick(env.SRS_CLIENT_IP_HEADER, f.http?.clientIpHeader, 'x-forwarded-for'),
+      wsQueryToken: pick(env.SRS_WS_QUERY_TOKEN, f.http?.wsQueryToken, false),
+      metricsPublic: pick(env.SRS_METRICS_PUBLIC, f.http?.metricsPublic, false),
+      metricsToken: pick(env.SRS_METRICS_TOKEN, f.http?.metricsToken, undefined),
     },
     media: {
       bindAddress: pick(env.RTP_BIND_ADDRESS, f.media?.bindAddress, '0.0.0.0'),
@@ -390,6 +434,7 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
     console: {
       adminPassword: pick(env.SRS_ADMIN_PASSWORD, f.console?.adminPassword, undefined),
       sessionTtlMinutes: pick(env.SRS_SESSION_TTL_MINUTES, f.console?.sessionTtlMinutes, 480),
+      sessionMaxHours: pick(env.SRS_SESSION_MAX_HOURS, f.console?.sessionMaxHours, 12),
       listenSource: pick(env.SRS_LISTEN_SOURCE, f.console?.listenSource, 'auto'),
     },
     pipeline: {
@@ -404,6 +449,11 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
       retryDelaySeconds: pick(env.SRS_JOB_RETRY_DELAY, f.pipeline?.retryDelaySeconds, 10),
       hookUrl: pick(env.SRS_HOOK_URL, f.pipeline?.hookUrl, undefined),
       hookCommand: pick(env.SRS_HOOK_COMMAND, f.pipeline?.hookCommand, undefined),
+      hookEnv: Object.fromEntries(
+        ['PATH', ...(patternList(pick(env.SRS_HOOK_ENV, undefined, [])) as string[])]
+          .filter((n) => env[n] !== undefined)
+          .map((n) => [n, env[n] as string]),
+      ),
       testCrashAfterStep: pick(env.SRS_TEST_CRASH_AFTER_STEP, undefined, undefined),
     },
     retention: {
@@ -474,6 +524,9 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
   if (sec.srcAllow) checkAllowList(sec.srcAllow);
   if (parsed.data.sip.tlsCaFile && !parsed.data.sip.tlsCertFile) {
     throw new ConfigError('SIP_TLS_CA needs SIP_TLS_CERT and SIP_TLS_KEY (mutual TLS on the TLS port)');
+  }
+  if (!parsed.data.http.tlsCertFile !== !parsed.data.http.tlsKeyFile) {
+    throw new ConfigError('HTTP_TLS_CERT and HTTP_TLS_KEY go together: give both PEM files or neither');
   }
   if (parsed.data.drachtio.host && !parsed.data.drachtio.secret) {
     throw new ConfigError('DRACHTIO_SECRET is required when DRACHTIO_HOST is set');

@@ -107,7 +107,7 @@ class FileSink final : public MixSink {
   FileSink& operator=(const FileSink&) = delete;
 
   bool begin(size_t, MixFailure* failure) override {
-    fd_ = ::open(tmpPath_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    fd_ = ::open(tmpPath_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd_ < 0) {
       const int err = errno;
       *failure = {errnoName(err), "cannot create " + tmpPath_ + ": " + std::strerror(err)};

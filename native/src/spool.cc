@@ -44,7 +44,7 @@ int writeAll(int fd, const uint8_t* data, size_t length) {
 }  // namespace
 
 int createSpoolFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return errno;
   uint8_t header[kSpoolHeaderSize];
   std::memcpy(header, kMagic, 8);
@@ -59,12 +59,12 @@ namespace {
 // mkdir -p: 0 when the directory exists at the end.
 int makeDirs(const std::string& dir) {
   if (dir.empty()) return ENOENT;
-  if (::mkdir(dir.c_str(), 0750) == 0 || errno == EEXIST) return 0;
+  if (::mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST) return 0;
   if (errno != ENOENT) return errno;
   const size_t slash = dir.find_last_of('/');
   if (slash == std::string::npos || slash == 0) return ENOENT;
   if (const int err = makeDirs(dir.substr(0, slash))) return err;
-  if (::mkdir(dir.c_str(), 0750) == 0 || errno == EEXIST) return 0;
+  if (::mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST) return 0;
   return errno;
 }
 
@@ -75,10 +75,10 @@ std::string parentOf(const std::string& path) {
 }  // namespace
 
 int createSpoolFileWith(const std::string& path, const uint8_t* data, size_t length) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0640);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0 && errno == ENOENT) {
     if (const int err = makeDirs(parentOf(path))) return err;
-    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0640);
+    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
   }
   if (fd < 0) return errno;
   uint8_t header[kSpoolHeaderSize];
@@ -104,10 +104,10 @@ int createSpoolFileWith(const std::string& path, const uint8_t* data, size_t len
 int replaceFile(const std::string& dir, const std::string& name, const std::string& text) {
   const std::string path = dir + "/" + name;
   const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0 && errno == ENOENT) {
     if (const int err = makeDirs(dir)) return err;
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   }
   if (fd < 0) return errno;
   const int err = writeAll(fd, reinterpret_cast<const uint8_t*>(text.data()), text.size());

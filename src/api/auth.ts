@@ -1,12 +1,14 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Principal, UsersRepository } from '../store/users.js';
-import { ADMIN_TOKEN_PRINCIPAL, principalOf } from '../store/users.js';
+import { ADMIN_TOKEN_PRINCIPAL, principalOf, sha256Hex } from '../store/users.js';
 
 /**
- * Who a request comes from: a browser session (cookie `srs_session`), an API token
- * (`Authorization: Bearer srs_...`), or the server's admin token (kept working as an admin API
- * token). WebSocket clients may pass a token as `?token=`, since browsers cannot set headers there.
+ * Who a request comes from: a browser session (the HttpOnly cookie `srs_session`; the token is
+ * never handed to scripts), an API token (`Authorization: Bearer srs_...`), or the server's admin
+ * token (kept working as an admin API token). The monitor WebSocket takes the same cookie or
+ * header; `?token=` is accepted there only for API tokens and only when enabled (SRS_WS_QUERY_TOKEN),
+ * since a URL ends up in logs and history.
  */
 
 export const SESSION_COOKIE = 'srs_session';
@@ -41,66 +43,118 @@ export interface AuthenticatorOptions {
   users: UsersRepository;
   adminToken: string;
   sessionTtlMs: number;
+  /** Absolute session lifetime (default 12 h). */
+  sessionMaxMs?: number;
+  /** Accept `?token=<API token>` on the WebSocket (default off). */
+  wsQueryToken?: boolean;
 }
 
 export { ADMIN_TOKEN_PRINCIPAL };
 
+const idOf = (secret: string) => sha256Hex(secret).slice(0, 16);
+
 export class Authenticator {
   constructor(readonly o: AuthenticatorOptions) {}
 
-  /** The principal of a request, or null when it carries no valid credential. */
-  async authenticate(req: IncomingMessage, allowQueryToken = false): Promise<Principal | null> {
+  /** The session id (as Principal.sessionId) of a session secret. */
+  static sessionIdOf(secret: string): string {
+    return idOf(secret);
+  }
+
+  /** Replaces the admin token (after `srs token rotate-admin`, read back from its file). */
+  setAdminToken(token: string): void {
+    this.o.adminToken = token;
+  }
+
+  async #session(secret: string): Promise<Principal | null> {
+    const u = await this.o.users.sessionUser(secret, this.o.sessionTtlMs, this.o.sessionMaxMs);
+    return u ? principalOf(u, 'session', idOf(secret)) : null;
+  }
+
+  /**
+   * The principal of a request, or null when it carries no valid credential. `channel` 'ws' is the
+   * monitor's handshake: cookies only from the same origin, `?token=` for API tokens when enabled.
+   */
+  async authenticate(
+    req: IncomingMessage,
+    channel: 'http' | 'ws' | boolean = 'http',
+  ): Promise<Principal | null> {
+    const ws = channel === 'ws' || channel === true;
     const auth = req.headers.authorization;
-    let bearer = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : null;
-    if (!bearer && allowQueryToken) bearer = new URL(req.url ?? '/', 'http://x').searchParams.get('token');
+    const bearer = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : null;
     if (bearer) {
       if (sameSecret(bearer, this.o.adminToken)) return ADMIN_TOKEN_PRINCIPAL;
       if (bearer.startsWith('srs_')) {
         const u = await this.o.users.tokenUser(bearer);
-        return u ? principalOf(u, 'token') : null;
+        return u ? principalOf(u, 'token', u.tokenId) : null;
       }
-      const u = await this.o.users.sessionUser(bearer, this.o.sessionTtlMs);
-      return u ? principalOf(u, 'session') : null;
+      return this.#session(bearer);
+    }
+    if (ws && this.o.wsQueryToken) {
+      const q = new URL(req.url ?? '/', 'http://x').searchParams.get('token');
+      if (q) {
+        if (!q.startsWith('srs_')) return null; // only API tokens travel in a URL
+        const u = await this.o.users.tokenUser(q);
+        return u ? principalOf(u, 'token', u.tokenId) : null;
+      }
     }
     const cookie = parseCookies(req.headers.cookie)[SESSION_COOKIE];
-    if (cookie && allowQueryToken && !sameOrigin(req)) return null; // cross-site WebSocket hijacking
-    if (cookie) {
-      const u = await this.o.users.sessionUser(cookie, this.o.sessionTtlMs);
-      return u ? principalOf(u, 'session') : null;
-    }
+    if (cookie && ws && !sameOrigin(req)) return null; // cross-site WebSocket hijacking
+    if (cookie) return this.#session(cookie);
     return null;
   }
 }
 
 /**
- * Login throttling: at most `max` failures per key (username and client address, counted
- * separately) within `windowMs`; further attempts are refused until the window passes.
+ * Login throttling that slows rather than locks. Each attempt is counted when it starts (before
+ * the password is checked, so concurrent attempts cannot slip through together), on three keys:
+ * the address, the user from that address, and the user from anywhere. Past a few free attempts a
+ * key must wait a delay that doubles with each attempt, up to its cap; an attempt made before a
+ * key's delay is over is refused at once (429, Retry-After) and not checked. The user-wide key has
+ * a short cap, so an attacker hammering an account from some addresses cannot keep its owner out:
+ * the right password from a new address succeeds once that short delay is over.
  */
-export class LoginLimiter {
-  readonly #failures = new Map<string, number[]>();
+export interface ThrottleKey {
+  key: string;
+  /** Attempts without delay. */
+  free: number;
+  /** Largest delay (ms). */
+  capMs: number;
+}
+
+export class LoginThrottle {
+  readonly #state = new Map<string, { n: number; next: number; last: number }>();
   constructor(
-    readonly max = 5,
-    readonly windowMs = 5 * 60_000,
+    readonly baseMs = 1000,
+    /** A key untouched this long starts over. */
+    readonly forgetMs = 15 * 60_000,
   ) {}
 
-  /** Milliseconds until a new attempt is allowed for any of `keys` (0: allowed now). */
-  retryAfterMs(keys: string[], now = Date.now()): number {
+  /** Starts an attempt: 0 when it may go ahead (and is counted), else ms to wait (nothing counted). */
+  begin(keys: ThrottleKey[], now = Date.now()): number {
     let wait = 0;
     for (const k of keys) {
-      const recent = (this.#failures.get(k) ?? []).filter((t) => now - t < this.windowMs);
-      if (recent.length === 0) this.#failures.delete(k);
-      else this.#failures.set(k, recent);
-      if (recent.length >= this.max) wait = Math.max(wait, (recent[0] ?? now) + this.windowMs - now);
+      const s = this.#state.get(k.key);
+      if (s && now - s.last > this.forgetMs) this.#state.delete(k.key);
+      const cur = this.#state.get(k.key);
+      if (cur && cur.next > now) wait = Math.max(wait, cur.next - now);
     }
-    return wait;
+    if (wait > 0) return wait;
+    for (const k of keys) {
+      const s = this.#state.get(k.key) ?? { n: 0, next: 0, last: now };
+      s.n++;
+      s.last = now;
+      const over = s.n - k.free;
+      s.next = over > 0 ? now + Math.min(k.capMs, this.baseMs * 2 ** Math.min(over - 1, 20)) : now;
+      this.#state.set(k.key, s);
+    }
+    if (this.#state.size > 100_000)
+      for (const [key, s] of this.#state) if (now - s.last > this.forgetMs) this.#state.delete(key);
+    return 0;
   }
 
-  fail(keys: string[], now = Date.now()): void {
-    for (const k of keys) this.#failures.set(k, [...(this.#failures.get(k) ?? []), now].slice(-this.max * 4));
-    if (this.#failures.size > 100_000) this.#failures.clear(); // bound memory under a spray attack
-  }
-
-  succeed(keys: string[]): void {
-    for (const k of keys) this.#failures.delete(k);
+  /** A successful login clears the keys of its attempt. */
+  succeed(keys: ThrottleKey[]): void {
+    for (const k of keys) this.#state.delete(k.key);
   }
 }

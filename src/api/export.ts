@@ -128,6 +128,8 @@ export interface ExportDeps {
     resourceId: string,
     details: Record<string, unknown>,
   ): Promise<void>;
+  /** The audio access path: one 'export.audio' audit entry per recording whose audio is exported. */
+  grantAudio?(ctx: Ctx, recordingId: string, details: Record<string, unknown>): Promise<void>;
   log: Logger;
 }
 
@@ -346,6 +348,7 @@ export function exportRoutes(d: ExportDeps): RouteDef[] {
         }
         let plain: Buffer;
         try {
+          await d.grantAudio?.(ctx, rec.id, { format: file.kind, export: true });
           plain = await d.artifacts.read(rec.id, file, { cache: false });
         } catch (err) {
           const msg = err instanceof HttpError ? err.message : 'could not decrypt';

@@ -64,8 +64,41 @@ export async function readJson(req: IncomingMessage, max = 64 * 1024): Promise<R
   return v as Record<string, unknown>;
 }
 
-export function clientIp(req: IncomingMessage): string {
-  return req.socket.remoteAddress ?? '';
+/** Proxies whose forwarding headers are believed (SRS_TRUST_PROXY), and the client address header. */
+export interface ProxyTrust {
+  proxies: readonly string[];
+  header: string;
+}
+
+const bare = (a: string) => a.replace(/^::ffff:/, '');
+
+function trusted(addr: string, t: ProxyTrust | undefined): boolean {
+  if (!t || t.proxies.length === 0) return false;
+  const a = bare(addr);
+  return t.proxies.some((p) => (p === 'loopback' ? a === '127.0.0.1' || a === '::1' : bare(p) === a));
+}
+
+/**
+ * The client's address: the socket's peer, or, when that peer is a trusted proxy, the nearest
+ * address in the configured header that is not itself a trusted proxy.
+ */
+export function clientIp(req: IncomingMessage, trust?: ProxyTrust): string {
+  const peer = req.socket.remoteAddress ?? '';
+  if (!trust || !trusted(peer, trust)) return bare(peer);
+  const raw = req.headers[trust.header];
+  const hops = (Array.isArray(raw) ? raw.join(',') : (raw ?? ''))
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+  for (let i = hops.length - 1; i >= 0; i--)
+    if (!trusted(hops[i] as string, trust)) return bare(hops[i] as string);
+  return bare(peer);
+}
+
+/** Whether the client reached us over HTTPS (directly, or through a trusted TLS-terminating proxy). */
+export function overHttps(req: IncomingMessage, trust?: ProxyTrust): boolean {
+  if ((req.socket as { encrypted?: boolean }).encrypted) return true;
+  return trusted(req.socket.remoteAddress ?? '', trust) && req.headers['x-forwarded-proto'] === 'https';
 }
 
 export type Params = Record<string, string>;

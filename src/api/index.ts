@@ -7,6 +7,8 @@ import { ArtifactReader, type PrivateKeyLoader } from './artifacts.js';
 import { Authenticator } from './auth.js';
 import { instrument, type Ops, type OpsSources } from './ops.js';
 import { buildApi, type ApiDeps } from './routes.js';
+import { AudioAccess, type PermissionLevel } from './access.js';
+import { DEFAULT_SETTINGS } from './kit.js';
 import { ensureFirstAdmin } from './server.js';
 
 export { startHttpServer, ensureFirstAdmin } from './server.js';
@@ -23,6 +25,13 @@ export interface ConsoleApiOptions {
   adminToken: string;
   adminPassword?: string | undefined;
   sessionTtlMinutes: number;
+  /** Absolute session lifetime (hours; default 12). */
+  sessionMaxHours?: number;
+  /** Accept `?token=<API token>` on the monitor WebSocket. */
+  wsQueryToken?: boolean;
+  /** Closes monitor sockets when access changes (the monitor's revoke), wired after it starts. */
+  revoke?: ApiDeps['revoke'];
+  usersChanged?: ApiDeps['usersChanged'];
   /** Unlocks the recording private key; null when the server has no passphrase (no playback). */
   loadKey: PrivateKeyLoader | null;
   jobs?: OpsSources['jobs'];
@@ -39,6 +48,8 @@ export interface ConsoleApi {
   api: ReturnType<typeof buildApi>;
   auth: Authenticator;
   ops: Ops;
+  /** The one access path for audio, shared by the API and the monitor's listen-in. */
+  access: AudioAccess;
   /** The live-call filter of a principal, for the monitor. */
   filterFor: (who: Principal) => ReturnType<typeof participantFilter>;
   /** Set when this start created the first admin without SRS_ADMIN_PASSWORD (print it once). */
@@ -48,8 +59,20 @@ export interface ConsoleApi {
 /** Builds the REST API, its authentication, the first admin user and the metrics. */
 export async function buildConsoleApi(o: ConsoleApiOptions): Promise<ConsoleApi> {
   const sessionTtlMs = o.sessionTtlMinutes * 60_000;
+  const sessionMaxMs = (o.sessionMaxHours ?? 12) * 3600_000;
   const generatedAdminPassword = await ensureFirstAdmin(o.db.users, o.db.audit, o.adminPassword, o.log);
-  const auth = new Authenticator({ users: o.db.users, adminToken: o.adminToken, sessionTtlMs });
+  const auth = new Authenticator({
+    users: o.db.users,
+    adminToken: o.adminToken,
+    sessionTtlMs,
+    sessionMaxMs,
+    wsQueryToken: o.wsQueryToken ?? false,
+  });
+  const setting = async (key: string): Promise<PermissionLevel> =>
+    (await o.db.users.getSetting<PermissionLevel>(key)) ??
+    (DEFAULT_SETTINGS as Record<string, PermissionLevel>)[key] ??
+    'nobody';
+  const access = new AudioAccess({ audit: o.db.audit, level: (p) => setting(`permissions.${p}`) });
   const ops = instrument({
     live: o.live,
     stats: o.stats,
@@ -65,6 +88,10 @@ export async function buildConsoleApi(o: ConsoleApiOptions): Promise<ConsoleApi>
     artifacts: new ArtifactReader(o.dataDir, o.loadKey),
     dataDir: o.dataDir,
     sessionTtlMs,
+    sessionMaxMs,
+    access,
+    revoke: (m) => o.revoke?.(m),
+    usersChanged: () => o.usersChanged?.(),
     deliveryStatus: o.deliveryStatus,
     delivery: o.delivery,
     log: o.log,
@@ -73,6 +100,7 @@ export async function buildConsoleApi(o: ConsoleApiOptions): Promise<ConsoleApi>
     api,
     auth,
     ops,
+    access,
     filterFor: (who) => participantFilter(o.db.users, who),
     generatedAdminPassword,
   };

@@ -3,7 +3,8 @@ import type { SessionStats } from '../media/types.js';
 import type { ActiveCall } from '../recording/types.js';
 import type { Database } from '../store/db.js';
 import type { RecordingRow } from '../store/types.js';
-import { ConflictError, roleRank, type Role } from '../store/users.js';
+import { ConflictError } from '../store/users.js';
+import { AudioAccess, type PermissionLevel } from './access.js';
 import { NotFoundError } from '../errors.js';
 import type { ArtifactReader } from './artifacts.js';
 import type { Authenticator } from './auth.js';
@@ -23,6 +24,17 @@ export interface ApiDeps {
   sessionTtlMs: number;
   /** Set the Secure flag on the session cookie (when served over HTTPS). */
   secureCookies?: boolean;
+  /** Absolute session lifetime, whatever the activity. */
+  sessionMaxMs?: number;
+  /**
+   * Closes the monitor sockets of a user (every session) or of one session, at once: called on
+   * logout, disable, delete, password reset, role or group change, token revocation.
+   */
+  revoke?: (who: { userId?: string; sessionId?: string; reason: string }) => void;
+  /** Something changed that may change who sees which call (users, groups): re-read the filters. */
+  usersChanged?: () => void;
+  /** The audio access path shared with the monitor (made from db.audit and the settings when absent). */
+  access?: AudioAccess;
   /** Delivery status for the console (offload batches, export, notifications; app.ts passes it in). */
   deliveryStatus?: () => Promise<unknown>;
   /** The running delivery services, when any is enabled (retry of failed deliveries). */
@@ -31,14 +43,13 @@ export interface ApiDeps {
 }
 
 /** Minimum role for an action, or nobody. */
-export const PERMISSION_LEVELS = ['nobody', 'admin', 'supervisor', 'user'] as const;
-export type PermissionLevel = (typeof PERMISSION_LEVELS)[number];
-export const DEFAULT_SETTINGS = { 'permissions.download': 'user', 'permissions.delete': 'admin' } as const;
+export { PERMISSION_LEVELS, permits, type PermissionLevel } from './access.js';
+export const DEFAULT_SETTINGS = {
+  'permissions.listen': 'user',
+  'permissions.download': 'user',
+  'permissions.delete': 'admin',
+} as const;
 export type SettingKey = keyof typeof DEFAULT_SETTINGS;
-
-export function permits(level: PermissionLevel, role: Role): boolean {
-  return level !== 'nobody' && roleRank(role) >= roleRank(level);
-}
 
 export interface Kit {
   d: ApiDeps;
@@ -53,13 +64,35 @@ export interface Kit {
     actor?: { username: string; role: string; via?: string },
   ): Promise<void>;
   setting(key: SettingKey): Promise<PermissionLevel>;
+  /** The one access path for audio: permission check and audit entry (src/api/access.ts). */
+  access: AudioAccess;
+  /** `access.grant` for the request's principal and origin. */
+  grantAudio(
+    ctx: Ctx,
+    recordingId: string,
+    purpose: Parameters<AudioAccess['grant']>[3],
+    details?: Record<string, unknown>,
+  ): Promise<void>;
   /** The recording if the principal may see it; 404 otherwise (not 403: do not reveal what exists). */
   visibleRecording(ctx: Ctx, id: string): Promise<RecordingRow>;
 }
 
 export function makeKit(d: ApiDeps): Kit {
+  const setting = async (key: SettingKey): Promise<PermissionLevel> =>
+    (await d.db.users.getSetting<PermissionLevel>(key)) ?? DEFAULT_SETTINGS[key];
+  const access =
+    d.access ?? new AudioAccess({ audit: d.db.audit, level: (p) => setting(`permissions.${p}`) });
   return {
     d,
+    access,
+    grantAudio: (ctx, recordingId, purpose, details) =>
+      access.grant(
+        need(ctx, 'user'),
+        { ip: ctx.ip, userAgent: String(ctx.req.headers['user-agent'] ?? '') },
+        recordingId,
+        purpose,
+        details,
+      ),
     log: d.log.child({ part: 'api' }),
     async audit(ctx, action, resource, resourceId, details = {}, actor) {
       const who = actor ?? ctx.who;
@@ -77,7 +110,7 @@ export function makeKit(d: ApiDeps): Kit {
         details: { ...details, userAgent: String(ctx.req.headers['user-agent'] ?? '').slice(0, 200) },
       });
     },
-    setting: async (key) => (await d.db.users.getSetting<PermissionLevel>(key)) ?? DEFAULT_SETTINGS[key],
+    setting,
     async visibleRecording(ctx, id) {
       const who = need(ctx, 'user');
       const rec = await d.db.recordings.get(id);

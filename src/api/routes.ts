@@ -1,6 +1,5 @@
-import { forbidden } from './http.js';
 import { exportRoutes } from './export.js';
-import { makeKit, permits, type ApiDeps } from './kit.js';
+import { makeKit, type ApiDeps } from './kit.js';
 import { auditRoutes } from './resources/audit.js';
 import { audioRoutes } from './resources/audio.js';
 import { deliveryRoutes } from './resources/deliveries.js';
@@ -22,6 +21,7 @@ import { mount, need, parse, queryObject, type MountedApi, type RouteDef } from 
 
 export type { ApiDeps } from './kit.js';
 export { PERMISSION_LEVELS, type PermissionLevel } from './kit.js';
+export { AudioAccess } from './access.js';
 export type { Ctx } from './table.js';
 export { recordingDetailJson } from './resources/recording-detail.js';
 
@@ -41,10 +41,10 @@ export function apiRoutes(d: ApiDeps): RouteDef[] {
       audit: k.audit,
       allowed: async (ctx) => {
         const who = need(ctx, 'user');
-        const level = await k.setting('permissions.download');
-        if (!permits(level, who.role)) throw forbidden(`downloads and exports are allowed to: ${level}`);
+        await k.access.check(who, 'export');
         return who;
       },
+      grantAudio: (ctx, id, details) => k.grantAudio(ctx, id, 'export', details),
       log: k.log,
     }),
     ...recordingDetailRoutes(k),

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { extname, join, normalize } from 'node:path';
 import type { Logger } from '../log.js';
 import { ConflictError, type UsersRepository } from '../store/users.js';
 import type { AuditRepository } from '../store/audit.js';
-import { HttpError, clientIp, sendError, sendJson } from './http.js';
+import { HttpError, clientIp, overHttps, sendError, sendJson, type ProxyTrust } from './http.js';
 import type { Metrics } from './metrics.js';
 import type { Ctx } from './routes.js';
 
@@ -21,6 +22,12 @@ export interface HttpServerOptions {
   metrics?: Metrics;
   /** The built web console (index.html, app.js, style.css), served at /. */
   webDir?: string;
+  /** HTTPS with this certificate and key (PEM); HSTS is then sent. */
+  tls?: { cert: string; key: string };
+  /** TLS-terminating proxies whose X-Forwarded-* headers are believed. */
+  trust?: ProxyTrust;
+  /** May this request read /metrics? (absent: anyone) */
+  metricsAllowed?: (req: IncomingMessage) => Promise<boolean>;
 }
 
 const TYPES: Record<string, string> = {
@@ -73,6 +80,8 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
   const log = o.log.child({ part: 'http' });
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://x');
+    const https = overHttps(req, o.trust);
+    if (https) res.setHeader('strict-transport-security', 'max-age=31536000');
     if (req.method === 'GET' && url.pathname === '/healthz') {
       try {
         const h = await o.health();
@@ -83,13 +92,21 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
       return;
     }
     if (req.method === 'GET' && url.pathname === '/metrics' && o.metrics) {
+      if (o.metricsAllowed && !(await o.metricsAllowed(req)))
+        throw new HttpError(
+          401,
+          'metrics need a credential (Bearer admin or metrics token; SRS_METRICS_PUBLIC=true opens them)',
+          {
+            'www-authenticate': 'Bearer realm="srs"',
+          },
+        );
       const text = await o.metrics.render();
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
       res.end(text);
       return;
     }
     if (o.api && (url.pathname === '/api/v1' || url.pathname.startsWith('/api/v1/'))) {
-      await o.api.handle({ req, res, url, ip: clientIp(req), who: null });
+      await o.api.handle({ req, res, url, ip: clientIp(req, o.trust), who: null, secure: https });
       return;
     }
     if (
@@ -100,13 +117,16 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
       return;
     throw new HttpError(404, `not found: ${url.pathname}`);
   };
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((err: unknown) => {
       if (err instanceof HttpError) return sendError(res, err);
       log.error({ err, url: req.url, method: req.method }, 'request failed');
       sendError(res, new HttpError(500, 'internal error'));
     });
-  });
+  };
+  const server: Server = o.tls
+    ? (createHttpsServer({ cert: o.tls.cert, key: o.tls.key }, onRequest) as unknown as Server)
+    : createServer(onRequest);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => {

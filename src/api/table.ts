@@ -15,6 +15,8 @@ export interface Ctx {
   url: URL;
   ip: string;
   who: Principal | null;
+  /** Reached over HTTPS (directly or via a trusted proxy): the session cookie gets Secure. */
+  secure?: boolean;
 }
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';

@@ -44,7 +44,17 @@ export class Decryptor {
     await this.key(fingerprint);
   }
 
-  async plain(a: DeliveryArtifact): Promise<Buffer> {
+  /**
+   * Called before each decryption with the recording and the delivery it is for: the audit entry of
+   * the access (src/delivery/index.ts writes it, as the system principal). A failure stops the delivery.
+   */
+  onAccess?: (recordingId: string, purpose: 'offload' | 'export' | 'notification') => Promise<void>;
+
+  async plain(
+    a: DeliveryArtifact,
+    access?: { recordingId: string; purpose: 'offload' | 'export' | 'notification' },
+  ): Promise<Buffer> {
+    if (access && this.onAccess) await this.onAccess(access.recordingId, access.purpose);
     const path = isAbsolute(a.path) ? a.path : join(this.dataDir, a.path);
     const cipher = await readFile(path);
     const message = await openpgp.readMessage({ binaryMessage: cipher });

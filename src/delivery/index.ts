@@ -87,6 +87,34 @@ export async function startDelivery(o: {
       `keys.passphrase (SRS_KEY_PASSPHRASE) cannot unlock the recording key: ${err.message}`,
     );
   });
+  // Every decryption for a delivery is audited (system principal, one entry per recording and
+  // purpose within 10 minutes: retries of a batch add none), like every other way audio leaves.
+  const audit = (db as Partial<Pick<Database, 'audit'>>).audit;
+  if (audit) {
+    const seen = new Map<string, number>();
+    decryptor.onAccess = async (recordingId, purpose) => {
+      const key = `${recordingId}:${purpose}`;
+      const now = Date.now();
+      if (now - (seen.get(key) ?? -Infinity) < 10 * 60_000) return;
+      seen.set(key, now);
+      if (seen.size > 50_000) seen.clear();
+      try {
+        await audit.append({
+          actor: 'system',
+          actorRole: 'system',
+          ip: '',
+          via: 'system',
+          action: 'delivery',
+          resource: 'recording',
+          resourceId: recordingId,
+          details: { purpose, permission: 'download' },
+        });
+      } catch (err) {
+        seen.delete(key);
+        throw err;
+      }
+    };
+  }
   const services: { stop(): Promise<void> }[] = [];
   let offload: OffloadService | undefined;
   let exporter: ExportService | undefined;

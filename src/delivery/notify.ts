@@ -22,6 +22,8 @@ export interface SmtpSettings {
   host: string;
   port: number;
   secure: boolean;
+  /** STARTTLS required (default true); false sends in clear when the server offers no TLS. */
+  requireTLS?: boolean | undefined;
   username?: string | undefined;
   password?: string | undefined;
   passwordFile?: string | undefined;
@@ -81,10 +83,17 @@ export class NotifyService extends PeriodicService {
     if (this.transport) return this.transport;
     const s = this.o.smtp;
     const pass = s.password ?? (s.passwordFile ? (await readFile(s.passwordFile, 'utf8')).trim() : undefined);
+    const requireTLS = s.requireTLS ?? true;
+    if (!requireTLS && !s.secure)
+      this.o.log.error(
+        { host: s.host, port: s.port },
+        'INSECURE: SMTP requireTLS is off; emails (and attachments) may travel in clear',
+      );
     this.transport = nodemailer.createTransport({
       host: s.host,
       port: s.port,
       secure: s.secure,
+      requireTLS: !s.secure && requireTLS,
       ...(s.username ? { auth: { user: s.username, pass: pass ?? '' } } : {}),
       tls: { rejectUnauthorized: s.rejectUnauthorized },
       connectionTimeout: 30_000,
@@ -139,7 +148,7 @@ export class NotifyService extends PeriodicService {
       const limit = this.o.maxAttachmentBytes;
       // The ciphertext is a little larger than the MP3: only decrypt what may fit.
       if (limit === 0 || rec.mp3.bytes <= limit + 4096) {
-        const mp3 = await this.o.decryptor.plain(rec.mp3);
+        const mp3 = await this.o.decryptor.plain(rec.mp3, { recordingId: rec.id, purpose: 'notification' });
         if (limit === 0 || mp3.length <= limit) attachment = mp3;
       }
     }

@@ -157,7 +157,7 @@ export class OffloadService extends PeriodicService {
           log.warn({ recordingId: item.recordingId, reason }, 'offload item skipped');
           continue;
         }
-        const plain = await this.o.decryptor.plain(rec.wav);
+        const plain = await this.o.decryptor.plain(rec.wav, { recordingId: rec.id, purpose: 'offload' });
         const r = await audio.writeFile(audio.path(item.mediaName), plain, true);
         await this.o.repo.itemTransferred(item.recordingId, plain.length, sha256Hex(plain));
         report.files++;

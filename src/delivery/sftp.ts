@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
@@ -23,6 +23,10 @@ export interface SftpDestination {
   privateKeyPassphrase?: string | undefined;
   directory: string;
   hostKeySha256?: string | undefined;
+  /** An OpenSSH known_hosts file holding the server's key (plain or hashed host names). */
+  knownHostsFile?: string | undefined;
+  /** Connect without checking the host key at all (a man in the middle then gets the files): loud. */
+  insecureAcceptAnyHostKey?: boolean | undefined;
   timeoutSeconds: number;
   /** Upload chunk size (default 1 MiB): the unit an interrupted upload resumes from. */
   chunkBytes?: number;
@@ -38,6 +42,33 @@ export function hostKeyFingerprint(key: Buffer): string {
 
 /** Destinations already warned about (once per process, not once per batch). */
 const unpinnedWarned = new Set<string>();
+
+/** Does this known_hosts host field name host:port? (plain, [host]:port, or |1|salt|hash entries) */
+function hostMatches(field: string, host: string, port: number): boolean {
+  const name = port === 22 ? host : `[${host}]:${port}`;
+  return field.split(',').some((h) => {
+    if (h.startsWith('|1|')) {
+      const [, , salt, hash] = h.split('|');
+      if (!salt || !hash) return false;
+      return createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash;
+    }
+    return h === name;
+  });
+}
+
+/** The keys (raw blobs) known_hosts lists for host:port. */
+export async function knownHostKeys(file: string, host: string, port: number): Promise<Buffer[]> {
+  const text = await readFile(file, 'utf8');
+  const keys: Buffer[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#') || line.startsWith('@revoked')) continue;
+    const parts = line.replace(/^@cert-authority\s+/, '').split(/\s+/);
+    if (parts.length >= 3 && hostMatches(parts[0] as string, host, port))
+      keys.push(Buffer.from(parts[2] as string, 'base64'));
+  }
+  return keys;
+}
 
 export class SftpConnection {
   private constructor(
@@ -71,6 +102,16 @@ export class SftpConnection {
     const password =
       dest.password ?? (dest.passwordFile ? (await readFile(dest.passwordFile, 'utf8')).trim() : undefined);
     const privateKey = dest.privateKeyFile ? await readFile(dest.privateKeyFile) : undefined;
+    // No pinned key, no connection (unless insecureAcceptAnyHostKey says so, loudly).
+    if (!dest.hostKeySha256 && !dest.knownHostsFile && !dest.insecureAcceptAnyHostKey)
+      throw new Error(
+        `${describeSftp(dest)}: refusing to connect without a pinned host key: set hostKeySha256 (ssh-keygen -lf) or knownHostsFile (or insecureAcceptAnyHostKey: true, which lets a man in the middle take the files)`,
+      );
+    const known = dest.knownHostsFile ? await knownHostKeys(dest.knownHostsFile, dest.host, dest.port) : [];
+    if (dest.knownHostsFile && !dest.hostKeySha256 && known.length === 0)
+      throw new Error(
+        `${describeSftp(dest)}: ${dest.knownHostsFile} has no key for ${dest.host}:${dest.port}`,
+      );
     let seenKey = '';
     await client
       .connect({
@@ -84,7 +125,9 @@ export class SftpConnection {
         retries: 0,
         hostVerifier: (key: Buffer) => {
           seenKey = hostKeyFingerprint(key);
-          return !dest.hostKeySha256 || seenKey === dest.hostKeySha256;
+          if (dest.hostKeySha256) return seenKey === dest.hostKeySha256;
+          if (dest.knownHostsFile) return known.some((k) => k.equals(key));
+          return dest.insecureAcceptAnyHostKey === true;
         },
       } as SftpClient.ConnectOptions)
       .catch((err: Error) => {
@@ -92,14 +135,18 @@ export class SftpConnection {
           throw new Error(
             `${describeSftp(dest)}: host key ${seenKey} is not the configured ${dest.hostKeySha256}`,
           );
+        if (!dest.hostKeySha256 && dest.knownHostsFile && seenKey)
+          throw new Error(`${describeSftp(dest)}: host key ${seenKey} is not in ${dest.knownHostsFile}`);
         throw new Error(`${describeSftp(dest)}: ${err.message}`);
       });
-    if (!dest.hostKeySha256 && !unpinnedWarned.has(describeSftp(dest))) {
-      unpinnedWarned.add(describeSftp(dest));
-      log.warn(
-        { destination: describeSftp(dest), hostKey: seenKey },
-        'sftp host key not pinned (set hostKeySha256)',
-      );
+    if (dest.insecureAcceptAnyHostKey && !dest.hostKeySha256 && !dest.knownHostsFile) {
+      if (!unpinnedWarned.has(describeSftp(dest))) {
+        unpinnedWarned.add(describeSftp(dest));
+        log.error(
+          { destination: describeSftp(dest), hostKey: seenKey },
+          'INSECURE: sftp host key not checked (insecureAcceptAnyHostKey); pin it with hostKeySha256',
+        );
+      }
     }
     return new SftpConnection(client, dest, dest.timeoutSeconds * 1000, log, dropped);
   }

@@ -22,8 +22,8 @@ export type CallFilter = (participants: readonly { aor: string | null }[]) => bo
 export interface MonitorOptions {
   server: Server;
   path?: string;
-  /** The admin token; used when `authenticate` is not given (and always accepted as admin). */
-  token: string;
+  /** The admin token (a getter follows its rotations); accepted as admin in the Authorization header only. */
+  token: string | (() => string);
   /** Resolves a connection's principal (session cookie, API token, ?token=); null refuses it. */
   authenticate?: (req: IncomingMessage) => Promise<Principal | null>;
   /** Which calls a principal may see (default: all). */
@@ -47,18 +47,58 @@ export interface MonitorOptions {
   statsIntervalMs?: number;
   /** Called with the measured latency of each audio frame sent (ms from the audio's arrival). */
   onAudioLatency?: (ms: number) => void;
+  /**
+   * The audio access path (src/api/access.ts): listen-in checks the `listen` permission and is
+   * audited at start, and at stop with its duration. Without it listen-in is not audited.
+   */
+  access?: ListenAccess;
+  /** The client address of a handshake (trusted proxies; default the socket's peer). */
+  clientIp?: (req: IncomingMessage) => string;
+  /** Every connection's credential is checked again this often (default 30 s); a dead one closes. */
+  recheckMs?: number;
+}
+
+/** What the monitor needs of the audio access path. */
+export interface ListenAccess {
+  grant(
+    who: Principal,
+    origin: { ip: string; userAgent?: string },
+    recordingId: string,
+    purpose: 'listen-in',
+    details?: Record<string, unknown>,
+  ): Promise<void>;
+  record(
+    who: Principal,
+    origin: { ip: string; userAgent?: string },
+    recordingId: string,
+    purpose: 'listen-stop',
+    details?: Record<string, unknown>,
+  ): Promise<void>;
 }
 
 export interface Monitor {
   readonly clients: number;
   readonly listeners: number;
+  /** Closes at once the sockets of a user (all sessions) or of one session / API token. */
+  revoke(match: { userId?: string; sessionId?: string; reason: string }): number;
+  /** Re-reads every connection's call filter (users, groups or numbers changed). */
+  refreshFilters(): Promise<void>;
   close(): Promise<void>;
 }
 
 interface Client {
   who: Principal;
   filter: CallFilter;
-  listen: { recordingId: string; channel: string; stop: () => void; skipped: number } | null;
+  origin: { ip: string; userAgent: string };
+  /** The handshake, kept to check the credential again. */
+  req: IncomingMessage;
+  listen: {
+    recordingId: string;
+    channel: string;
+    stop: () => void;
+    skipped: number;
+    since: number;
+  } | null;
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -134,10 +174,11 @@ export function attachMonitor(o: MonitorOptions): Monitor {
   let listeners = 0;
 
   const authenticate = async (req: IncomingMessage): Promise<Principal | null> => {
-    const url = new URL(req.url ?? '/', 'http://x');
+    // The admin token only in the Authorization header (a URL ends up in logs).
     const auth = req.headers.authorization;
-    const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : url.searchParams.get('token');
-    if (token && sameSecret(token, o.token)) return ADMIN_TOKEN_PRINCIPAL;
+    const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : null;
+    if (token && sameSecret(token, typeof o.token === 'function' ? o.token() : o.token))
+      return ADMIN_TOKEN_PRINCIPAL;
     return o.authenticate ? o.authenticate(req) : null;
   };
 
@@ -151,8 +192,12 @@ export function attachMonitor(o: MonitorOptions): Monitor {
           return reject(socket, 401, 'Unauthorized');
         }
         const filter = o.filterFor ? await o.filterFor(who) : () => true;
+        const origin = {
+          ip: o.clientIp ? o.clientIp(req) : (req.socket.remoteAddress ?? ''),
+          userAgent: String(req.headers['user-agent'] ?? '').slice(0, 200),
+        };
         wss.handleUpgrade(req, socket, head, (ws) => {
-          clients.set(ws, { who, filter, listen: null });
+          clients.set(ws, { who, filter, origin, req, listen: null });
           wss.emit('connection', ws, req);
         });
       },
@@ -182,11 +227,16 @@ export function attachMonitor(o: MonitorOptions): Monitor {
     media: healthOf(o.stats?.(c.recordingId)),
   });
 
-  const stopListening = (c: Client): void => {
+  const stopListening = (c: Client, reason = 'stopped'): void => {
     if (!c.listen) return;
     const id = c.listen.recordingId;
+    const durationMs = Date.now() - c.listen.since;
+    const channel = c.listen.channel;
     c.listen.stop();
     c.listen = null;
+    o.access
+      ?.record(c.who, c.origin, id, 'listen-stop', { durationMs, channel, reason })
+      .catch((err: unknown) => log.error({ err, recordingId: id }, 'could not audit the end of a listen-in'));
     listeners--;
     if (![...clients.values()].some((x) => x.listen?.recordingId === id && x.listen.channel === 'mix'))
       mixers.delete(id);
@@ -238,8 +288,13 @@ export function attachMonitor(o: MonitorOptions): Monitor {
     return out;
   };
 
-  const startListening = (ws: WebSocket, c: Client, recordingId: string, channel: string): void => {
-    stopListening(c);
+  const startListening = async (
+    ws: WebSocket,
+    c: Client,
+    recordingId: string,
+    channel: string,
+  ): Promise<void> => {
+    stopListening(c, 'switched');
     const call = o.source.activeCalls().find((x) => x.recordingId === recordingId);
     if (!call || !c.filter(call.participants))
       return send(ws, { type: 'error', error: `no live call ${recordingId} you may listen to` });
@@ -249,8 +304,29 @@ export function attachMonitor(o: MonitorOptions): Monitor {
     const legIds = call.streams.map((_s, i) => `leg${i}`);
     if (channel !== 'mix' && channel !== 'all' && !legIds.includes(channel))
       return send(ws, { type: 'error', error: `channel must be mix, all or one of ${legIds.join(', ')}` });
+    if (o.access) {
+      try {
+        await o.access.grant(c.who, c.origin, recordingId, 'listen-in', { channel, callId: call.callId });
+      } catch (err) {
+        const status = (err as { status?: number }).status;
+        if (status !== 403) log.error({ err, recordingId }, 'listen-in refused: audit failed');
+        return send(ws, {
+          type: 'error',
+          error: status === 403 ? (err as Error).message : 'listen-in is unavailable (audit failed)',
+        });
+      }
+      // The socket may have closed (or been revoked) while the entry was written.
+      if (ws.readyState !== ws.OPEN || !clients.has(ws)) return;
+      stopListening(c, 'switched');
+    }
     const t0 = o.stats?.(recordingId)?.openedAt.getTime() ?? new Date(call.startedAt).getTime();
-    const state = { recordingId, channel, stop: () => undefined as void, skipped: 0 };
+    const state = {
+      recordingId,
+      channel,
+      stop: () => undefined as void,
+      skipped: 0,
+      since: Date.now(),
+    };
     state.stop = o.taps.subscribe(recordingId, (frames) => {
       if (ws.readyState !== ws.OPEN) return;
       if (ws.bufferedAmount > maxBuffered) {
@@ -302,8 +378,12 @@ export function attachMonitor(o: MonitorOptions): Monitor {
       } catch {
         return send(ws, { type: 'error', error: 'messages are JSON objects (or "ping")' });
       }
-      if (msg.type === 'listen' && typeof msg.recordingId === 'string')
-        return startListening(ws, c, msg.recordingId, typeof msg.channel === 'string' ? msg.channel : 'mix');
+      if (msg.type === 'listen' && typeof msg.recordingId === 'string') {
+        startListening(ws, c, msg.recordingId, typeof msg.channel === 'string' ? msg.channel : 'mix').catch(
+          (err: unknown) => log.error({ err }, 'listen-in failed'),
+        );
+        return;
+      }
       if (msg.type === 'unlisten') {
         stopListening(c);
         return send(ws, { type: 'unlistened' });
@@ -311,7 +391,7 @@ export function attachMonitor(o: MonitorOptions): Monitor {
       return send(ws, { type: 'error', error: 'unknown message; use listen, unlisten or ping' });
     });
     ws.on('close', () => {
-      stopListening(c);
+      stopListening(c, 'disconnected');
       clients.delete(ws);
     });
   });
@@ -325,7 +405,8 @@ export function attachMonitor(o: MonitorOptions): Monitor {
       if (call && !c.filter(call.participants)) continue;
       if (!call && c.who.role !== 'admin') continue;
       sendText(ws, text);
-      if (e.type === 'call-end' && c.listen?.recordingId === call?.recordingId) stopListening(c);
+      if (e.type === 'call-end' && c.listen?.recordingId === call?.recordingId)
+        stopListening(c, 'call ended');
     }
   };
   o.source.on('event', onEvent);
@@ -355,7 +436,49 @@ export function attachMonitor(o: MonitorOptions): Monitor {
   }, o.statsIntervalMs ?? 1000);
   statsTimer.unref();
 
+  const revoke = (m: { userId?: string; sessionId?: string; reason: string }): number => {
+    let n = 0;
+    for (const [ws, c] of clients) {
+      const hit =
+        (m.userId !== undefined && c.who.userId === m.userId) ||
+        (m.sessionId !== undefined && c.who.sessionId === m.sessionId);
+      if (!hit) continue;
+      n++;
+      stopListening(c, m.reason);
+      clients.delete(ws);
+      send(ws, { type: 'revoked', reason: m.reason });
+      ws.close(4401, m.reason.slice(0, 100));
+      // A client that does not complete the closing handshake is cut off.
+      setTimeout(() => ws.terminate(), 1000).unref();
+    }
+    if (n > 0) log.info({ ...m, sockets: n }, 'monitor sockets closed: access changed');
+    return n;
+  };
+  const refreshFilters = async (): Promise<void> => {
+    if (!o.filterFor) return;
+    for (const c of clients.values()) c.filter = await o.filterFor(c.who);
+  };
+  // The backstop: every credential is checked again (expired sessions, changes made on another node).
+  const recheck = setInterval(() => {
+    for (const [ws, c] of clients)
+      authenticate(c.req).then(
+        (who) => {
+          if (!clients.has(ws)) return;
+          const same =
+            who &&
+            who.userId === c.who.userId &&
+            who.role === c.who.role &&
+            JSON.stringify([who.groups, who.numbers]) === JSON.stringify([c.who.groups, c.who.numbers]);
+          if (!same) revoke({ sessionId: c.who.sessionId ?? '\u0000', reason: 'credential no longer valid' });
+        },
+        (err: unknown) => log.warn({ err }, 'monitor credential re-check failed'),
+      );
+  }, o.recheckMs ?? 30_000);
+  recheck.unref();
+
   return {
+    revoke,
+    refreshFilters,
     get clients() {
       return clients.size;
     },
@@ -364,6 +487,7 @@ export function attachMonitor(o: MonitorOptions): Monitor {
     },
     close() {
       clearInterval(statsTimer);
+      clearInterval(recheck);
       o.source.off('event', onEvent);
       o.server.off('upgrade', onUpgrade);
       for (const c of clients.values()) stopListening(c);

@@ -129,7 +129,7 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
   const retrying = rec.state !== 'recording';
 
   const relDir = artifactDir(rec.startedAt);
-  await mkdir(join(dataDir, relDir), { recursive: true, mode: 0o750 });
+  await mkdir(join(dataDir, relDir), { recursive: true, mode: 0o700 });
   const relOf = (kind: Kind) =>
     join(
       relDir,

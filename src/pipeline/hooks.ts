@@ -15,6 +15,11 @@ export interface HookOptions {
   command?: string | undefined;
   /** Per delivery (default 30). */
   timeoutSeconds?: number;
+  /**
+   * The command's whole environment besides SRS_RECORDING_ID and SRS_HOOK_EVENT (config: PATH and
+   * the names in SRS_HOOK_ENV). Never the server's environment: it holds the key passphrase and tokens.
+   */
+  env?: Readonly<Record<string, string>>;
 }
 
 export interface HookDocument {
@@ -77,11 +82,16 @@ export async function postWebhook(url: string, doc: HookDocument, timeoutSeconds
   if (res.status < 200 || res.status > 299) throw new Error(`webhook ${url} answered ${res.status}`);
 }
 
-export function runHookCommand(command: string, doc: HookDocument, timeoutSeconds: number): Promise<void> {
+export function runHookCommand(
+  command: string,
+  doc: HookDocument,
+  timeoutSeconds: number,
+  env: Readonly<Record<string, string>> = {},
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const p = spawn(command, [doc.id], {
       stdio: ['pipe', 'ignore', 'pipe'],
-      env: { ...process.env, SRS_RECORDING_ID: doc.id, SRS_HOOK_EVENT: doc.event },
+      env: { ...env, SRS_RECORDING_ID: doc.id, SRS_HOOK_EVENT: doc.event },
     });
     let stderr = '';
     p.stderr.on('data', (d: Buffer) => {

@@ -280,7 +280,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
         const doc = hookDocument(rec);
         try {
           if (o.hooks?.url) await postWebhook(o.hooks.url, doc, timeout);
-          if (o.hooks?.command) await runHookCommand(o.hooks.command, doc, timeout);
+          if (o.hooks?.command) await runHookCommand(o.hooks.command, doc, timeout, o.hooks.env);
         } catch (err) {
           log.warn(
             {

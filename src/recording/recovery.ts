@@ -267,7 +267,7 @@ async function adoptOrphan(o: RecoveryOptions, id: string, dir: string, log: Log
 /** Moves an orphan spool without usable audio to `<dataDir>/spool-orphans/` (never deleted). */
 async function moveAside(o: RecoveryOptions, name: string, dir: string, log: Logger): Promise<void> {
   const asideRoot = join(o.dataDir, 'spool-orphans');
-  await mkdir(asideRoot, { recursive: true, mode: 0o750 });
+  await mkdir(asideRoot, { recursive: true, mode: 0o700 });
   let dest = join(asideRoot, name);
   if (
     await stat(dest).then(

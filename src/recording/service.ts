@@ -167,7 +167,7 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
     // The spool directory is made on libuv's pool: a synchronous mkdir on the event loop costs
     // every call in flight (bench:cps). The engine's worker creates the spool files in it; made
     // before the catalogue row, so startup recovery finds a directory for every row.
-    await mkdir(spoolDir, { recursive: true });
+    await mkdir(spoolDir, { recursive: true, mode: 0o700 });
     if (this.#closed) throw new InvalidStateError('recording service is shutting down');
     const ports = this.#openMedia(recordingId, spoolDir, req.streams);
     const startedAt = new Date();

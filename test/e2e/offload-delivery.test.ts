@@ -211,7 +211,13 @@ describe('delivery: SFTP offload, MP3 export, email notifications (real sshd, SM
       users: db.users,
       decryptor,
       log,
-      smtp: { host: '127.0.0.1', port: smtpPort, secure: false, rejectUnauthorized: false },
+      smtp: {
+        host: '127.0.0.1',
+        port: smtpPort,
+        secure: false,
+        requireTLS: false,
+        rejectUnauthorized: false,
+      },
       from: 'Recorder <recorder@example.com>',
       subject: 'Recorded: [RemotePhoneNumber] ([RecordingDuration])',
       templateFile,
@@ -275,7 +281,13 @@ describe('delivery: SFTP offload, MP3 export, email notifications (real sshd, SM
       users: db.users,
       decryptor,
       log,
-      smtp: { host: '127.0.0.1', port: smtpPort, secure: false, rejectUnauthorized: false },
+      smtp: {
+        host: '127.0.0.1',
+        port: smtpPort,
+        secure: false,
+        requireTLS: false,
+        rejectUnauthorized: false,
+      },
       from: 'recorder@example.com',
       subject: 'Recorded [RecordingID]',
       body: 'att=[AttachmentFileSize] max=[MaxAttachmentSize]',
@@ -619,11 +631,24 @@ describe('delivery: SFTP offload, MP3 export, email notifications (real sshd, SM
             username: user,
             password: 'wrong',
             directory: dir,
+            hostKeySha256: sshd.hostKeySha256,
             timeoutSeconds: 20,
           },
           log,
         ),
         /authentication|All configured/i,
+      );
+      // A known_hosts file instead of the fingerprint: the server's key is accepted, another refused.
+      const [type, blob] = (await readFile(join(sshd.dir, 'host_ed25519.pub'), 'utf8')).split(' ');
+      const knownHostsFile = join(root, 'known_hosts');
+      await writeFile(knownHostsFile, `# pinned\n[127.0.0.1]:${sshd.port} ${type} ${blob}\n`);
+      const viaKnown = { host: '127.0.0.1', port: sshd.port, username: user, password, directory: dir };
+      await (await SftpConnection.open({ ...viaKnown, knownHostsFile, timeoutSeconds: 20 }, log)).close();
+      const [, otherBlob] = (await readFile(`${sshd.clientKey}.pub`, 'utf8')).split(' ');
+      await writeFile(knownHostsFile, `[127.0.0.1]:${sshd.port} ${type} ${otherBlob}\n`);
+      await assert.rejects(
+        SftpConnection.open({ ...viaKnown, knownHostsFile, timeoutSeconds: 20 }, log),
+        /is not in .*known_hosts/,
       );
       await assert.rejects(
         SftpConnection.open(

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -28,6 +28,9 @@ describe('delivery in srs serve', { timeout: 180_000 }, () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'srs-delivery-serve-'));
+    // The data directories are inside: run as root, the embedded Postgres (user postgres) must be
+    // able to traverse this one (the server changes no permission outside its data directory).
+    await chmod(dir, 0o711);
   });
   after(async () => {
     const code = await server?.stop();
@@ -98,5 +101,15 @@ describe('delivery in srs serve', { timeout: 180_000 }, () => {
     assert.equal(index.length, 2);
     assert.equal(index[1]?.[0], rec.id);
     assert.equal(index[1]?.[8], callId);
+    // The decryption for the export is audited like any other way audio leaves the server.
+    const audit = (await (
+      await fetch(`http://127.0.0.1:${server.httpPort}/api/v1/audit?action=delivery&resourceId=${rec.id}`, {
+        headers: { authorization: `Bearer ${server.token}` },
+      })
+    ).json()) as { items: { actor: string; details: { purpose: string } }[] };
+    assert.deepEqual(
+      audit.items.map((e) => [e.actor, e.details.purpose]),
+      [['system', 'export']],
+    );
   });
 });

@@ -46,7 +46,7 @@ async function plaintextFiles(dataDir: string): Promise<string[]> {
   for (const e of await readdir(dataDir, { withFileTypes: true, recursive: true })) {
     if (!e.isFile()) continue;
     const p = relative(dataDir, join(e.parentPath, e.name));
-    if (p.startsWith('pg/') || p.startsWith('keys/') || /^(pg\.|admin-token)/.test(p)) continue;
+    if (p.startsWith('pg/') || p.startsWith('keys/') || /^(pg\.|admin-token|secrets\/)/.test(p)) continue;
     if (!p.endsWith('.gpg')) out.push(p);
   }
   return out;

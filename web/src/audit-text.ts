@@ -21,6 +21,12 @@ const VERBS: Record<string, string> = {
   'login-throttled': 'was refused sign-in after repeated failures',
   'password-change': 'changed their password',
   playback: 'played',
+  waveform: 'viewed the waveform of',
+  'listen.start': 'started listening live to',
+  'listen.stop': 'stopped listening live to',
+  'export.audio': 'exported the audio of',
+  delivery: 'decrypted for delivery',
+  'admin-token.rotate': 'rotated the server admin token',
   download: 'downloaded',
   export: 'exported',
   delete: 'deleted',
@@ -64,7 +70,7 @@ function actorOf(e: AuditEntry): string {
 /** What it was done to: `here` names the recording the log belongs to ("this recording"). */
 function targetOf(e: AuditEntry, here?: string): string {
   const d = e.details ?? {};
-  if (e.resource === 'session' || e.resource === 'delivery') return '';
+  if (e.resource === 'session' || e.resource === 'delivery' || e.action === 'admin-token.rotate') return '';
   if (e.resource === 'key') return NOUNS.key as string;
   if (e.resource === 'setting')
     return Object.entries(d)
@@ -91,8 +97,11 @@ function extraOf(e: AuditEntry): string {
   if (e.action === 'recording.chained')
     return ` in the tamper-evident recording chain${d.day ? ` (day ${str(d.day)}, entry ${str(d.seq)})` : ''}`;
   if (e.action === 'retention.purge') return ' (its retention period was over)';
+  if (e.action === 'delivery' && d.purpose) return ` (${str(d.purpose)})`;
+  if (e.action === 'listen.stop' && typeof d.durationMs === 'number')
+    return ` after ${(d.durationMs / 1000).toFixed(1)} s (${str(d.reason ?? 'stopped')})`;
   if ((e.action === 'playback' || e.action === 'download' || e.action === 'export') && d.format)
-    return ` (${str(d.format)}${d.audio ? `, ${str(d.audio)}` : ''})`;
+    return ` (${str(d.format)}${d.audio ? `, ${str(d.audio)}` : ''}${d.range ? `, range ${str(d.range)}` : ''})`;
   if (e.action === 'login-failed' && d.reason) return ` (${str(d.reason)})`;
   if (e.action === 'user.update' && Array.isArray(d.fields)) return `: ${(d.fields as string[]).join(', ')}`;
   return '';

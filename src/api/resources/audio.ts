@@ -1,10 +1,15 @@
 import { z } from 'zod';
-import { HttpError, forbidden, notFound, sendJson } from '../http.js';
+import { HttpError, notFound, sendJson } from '../http.js';
 import { parseRange, waveformOf } from '../artifacts.js';
-import { describe, permits, type Kit } from '../kit.js';
-import { need, qInt, route, type Ctx, type RouteDef } from '../table.js';
+import { describe, type Kit } from '../kit.js';
+import { qInt, route, type Ctx, type RouteDef } from '../table.js';
 
-/** A recording's audio, decrypted on the server: playback (with ranges), download, waveform. */
+/**
+ * A recording's audio, decrypted on the server: playback (with ranges), download, waveform. Each
+ * goes through the one access path (kit.grantAudio): /audio in MP3 is playback (`listen`), /audio
+ * in any other format and /download are downloads (`download`), the waveform is `listen`. Every
+ * request is audited before a byte leaves, ranged or not (deduplicated per session and window).
+ */
 
 const audioQuery = z.object({
   format: z
@@ -15,14 +20,13 @@ const audioQuery = z.object({
 });
 
 export function audioRoutes(k: Kit): RouteDef[] {
-  const { d, audit } = k;
+  const { d } = k;
 
   const serveAudio = async (ctx: Ctx, id: string, format: string, attachment: boolean): Promise<void> => {
     const rec = await k.visibleRecording(ctx, id);
-    if (attachment) {
-      const level = await k.setting('permissions.download');
-      if (!permits(level, need(ctx).role)) throw forbidden(`downloads are allowed to: ${level}`);
-    }
+    // The archive formats (the WAV mix, stereo, per-leg) are the files themselves: downloads.
+    const purpose = attachment || format !== 'mp3' ? 'download' : 'playback';
+    await k.access.check(ctx.who as NonNullable<Ctx['who']>, purpose);
     if ((rec.state as string) === 'purged') throw new HttpError(410, `recording ${id} was deleted`);
     const file = rec.files.find((f) => f.kind === format);
     if (!file)
@@ -33,9 +37,14 @@ export function audioRoutes(k: Kit): RouteDef[] {
         : new HttpError(409, `recording ${id} has no ${format} yet (state: ${rec.state})`);
     const plain = await d.artifacts.read(rec.id, file);
     const range = parseRange(ctx.req.headers.range, plain.length);
-    if (attachment) await audit(ctx, 'download', 'recording', rec.id, { format, ...describe(rec) });
-    else if (!range || range.start === 0)
-      await audit(ctx, 'playback', 'recording', rec.id, { format, ...describe(rec) });
+    const rangeText = ctx.req.headers.range;
+    if (ctx.req.method !== 'HEAD')
+      await k.grantAudio(ctx, rec.id, purpose, {
+        format,
+        ...(range && rangeText ? { range: rangeText.slice(0, 100) } : {}),
+        ...(attachment ? {} : { inline: true }),
+        ...describe(rec),
+      });
     const headers: Record<string, string | number> = {
       'content-type': format === 'mp3' ? 'audio/mpeg' : 'audio/wav',
       'accept-ranges': 'bytes',
@@ -72,14 +81,14 @@ export function audioRoutes(k: Kit): RouteDef[] {
   return [
     audioRoute(
       'audio',
-      'Audio decrypted on the server, for playback; supports Range requests. Audited as playback.',
+      'Audio decrypted on the server, for playback; supports Range requests. MP3 needs the listen permission (audited as playback), other formats the download permission (audited as download); every request is audited, ranged or not (one entry per session, recording and purpose per 10 minutes).',
     ),
     audioRoute('download', 'Audio as an attachment (roles per permissions.download). Audited as download.'),
     route({
       method: 'GET',
       path: '/recordings/:id/waveform',
       summary:
-        'Peak levels for a waveform, and the duration of the stored audio (durationMs, from its samples)',
+        'Peak levels for a waveform, and the duration of the stored audio (durationMs, from its samples). Needs the listen permission; audited as waveform.',
       role: 'user',
       query: z.object({ points: qInt('buckets (default 600)', 1) }),
       async handler(ctx, { params, query }) {
@@ -87,6 +96,7 @@ export function audioRoutes(k: Kit): RouteDef[] {
         if ((rec.state as string) === 'purged') throw new HttpError(410, `recording ${rec.id} was deleted`);
         const file = rec.files.find((f) => f.kind === 'wav');
         if (!file) throw new HttpError(409, `recording ${rec.id} has no WAV yet (state: ${rec.state})`);
+        await k.grantAudio(ctx, rec.id, 'waveform', describe(rec));
         sendJson(ctx.res, 200, waveformOf(await d.artifacts.read(rec.id, file), query.points ?? 600));
       },
     }),

@@ -149,10 +149,10 @@ export function recordingRoutes(k: Kit): RouteDef[] {
     route({
       method: 'GET',
       path: '/categories',
-      summary: 'Categories in use, with counts',
+      summary: 'Categories in use on the recordings the caller may see, with counts',
       role: 'user',
       async handler(ctx) {
-        sendJson(ctx.res, 200, { items: await d.db.access.allCategories() });
+        sendJson(ctx.res, 200, { items: await d.db.access.allCategories(need(ctx)) });
       },
     }),
   ];

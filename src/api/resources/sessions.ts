@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { verifyPassword } from '../../store/users.js';
-import { LoginLimiter, SESSION_COOKIE } from '../auth.js';
+import { Authenticator, LoginThrottle, SESSION_COOKIE, type ThrottleKey } from '../auth.js';
 import { HttpError, badRequest, forbidden, sendJson, unauthorized } from '../http.js';
 import { permits, type Kit } from '../kit.js';
 import { need, route, type RouteDef } from '../table.js';
@@ -9,20 +9,23 @@ import { publicUser } from './users.js';
 /** Sessions and the principal itself: log in (throttled), log out, who am I, own password. */
 export function sessionRoutes(k: Kit): RouteDef[] {
   const { d, audit } = k;
-  const userLimiter = new LoginLimiter(5, 5 * 60_000);
-  const ipLimiter = new LoginLimiter(20, 5 * 60_000);
+  const throttle = new LoginThrottle();
   return [
     route({
       method: 'POST',
       path: '/login',
       summary:
-        'Log in; sets the srs_session cookie and returns the session token (usable as a Bearer token). 429 with Retry-After after repeated failures.',
+        'Log in; sets the HttpOnly srs_session cookie (Secure over HTTPS) and returns the user and the session expiry (never the token). Attempts are slowed per user and per address (429 with Retry-After), never locked.',
       role: 'anyone',
       body: z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(200) }),
       async handler(ctx, { body }) {
-        const keys = [`u:${body.username.toLowerCase()}`];
-        const ipKeys = [`ip:${ctx.ip}`];
-        const wait = Math.max(userLimiter.retryAfterMs(keys), ipLimiter.retryAfterMs(ipKeys));
+        const name = body.username.toLowerCase();
+        const userKeys: ThrottleKey[] = [
+          { key: `u:${name}@${ctx.ip}`, free: 3, capMs: 5 * 60_000 },
+          { key: `u:${name}`, free: 5, capMs: 10_000 },
+        ];
+        const allKeys = [{ key: `ip:${ctx.ip}`, free: 10, capMs: 5 * 60_000 }, ...userKeys];
+        const wait = throttle.begin(allKeys);
         if (wait > 0) {
           const actor = { username: body.username, role: '' };
           await audit(ctx, 'login-throttled', 'session', body.username, {}, actor);
@@ -33,19 +36,23 @@ export function sessionRoutes(k: Kit): RouteDef[] {
         const u = await d.db.users.byUsername(body.username);
         const ok = await verifyPassword(body.password, u?.passwordHash ?? null);
         if (!u || !ok || u.disabled) {
-          userLimiter.fail(keys);
-          ipLimiter.fail(ipKeys);
           const reason = u?.disabled ? 'disabled' : 'bad credentials';
           const actor = { username: body.username, role: u?.role ?? '' };
           await audit(ctx, 'login-failed', 'session', body.username, { reason }, actor);
           throw unauthorized('wrong username or password');
         }
-        userLimiter.succeed(keys);
+        throttle.succeed(allKeys);
         const agent = String(ctx.req.headers['user-agent'] ?? '');
         const s = await d.db.users.createSession(u.id, d.sessionTtlMs, ctx.ip, agent);
         await audit(ctx, 'login', 'session', u.id, {}, { username: u.username, role: u.role, via: 'web' });
-        const cookie = `${SESSION_COOKIE}=${s.token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${Math.floor(d.sessionTtlMs / 1000)}${d.secureCookies ? '; Secure' : ''}`;
-        const reply = { user: publicUser(u), token: s.token, expiresAt: s.expiresAt.toISOString() };
+        const secure = ctx.secure || d.secureCookies ? '; Secure' : '';
+        const cookie = `${SESSION_COOKIE}=${s.token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${Math.floor(d.sessionTtlMs / 1000)}${secure}`;
+        const absolute = new Date(Date.now() + (d.sessionMaxMs ?? 12 * 3600_000));
+        const reply = {
+          user: publicUser(u),
+          expiresAt: s.expiresAt.toISOString(),
+          endsBy: absolute.toISOString(),
+        };
         sendJson(ctx.res, 200, reply, { 'set-cookie': cookie });
       },
     }),
@@ -59,9 +66,14 @@ export function sessionRoutes(k: Kit): RouteDef[] {
         const who = need(ctx);
         const cookie = /srs_session=([^;]+)/.exec(ctx.req.headers.cookie ?? '')?.[1];
         const bearer = ctx.req.headers.authorization?.slice(7).trim();
-        if (who.via === 'session') await d.db.users.endSession(cookie ?? bearer ?? '');
+        const secret = cookie ?? bearer ?? '';
+        if (who.via === 'session') {
+          await d.db.users.endSession(secret);
+          // The session's monitor sockets close now, not at their next message.
+          d.revoke?.({ sessionId: Authenticator.sessionIdOf(secret), reason: 'logout' });
+        }
         await audit(ctx, 'logout', 'session', who.userId ?? '');
-        const expired = `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`;
+        const expired = `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0${ctx.secure || d.secureCookies ? '; Secure' : ''}`;
         sendJson(ctx.res, 200, { ok: true }, { 'set-cookie': expired });
       },
     }),
@@ -72,7 +84,8 @@ export function sessionRoutes(k: Kit): RouteDef[] {
       role: 'record-only',
       async handler(ctx) {
         const who = need(ctx);
-        const [download, del] = await Promise.all([
+        const [listen, download, del] = await Promise.all([
+          k.setting('permissions.listen'),
           k.setting('permissions.download'),
           k.setting('permissions.delete'),
         ]);
@@ -81,7 +94,7 @@ export function sessionRoutes(k: Kit): RouteDef[] {
           can: {
             download: permits(download, who.role),
             delete: permits(del, who.role),
-            listen: who.role !== 'record-only',
+            listen: permits(listen, who.role),
             audit: who.role === 'admin',
             admin: who.role === 'admin',
           },
@@ -102,6 +115,7 @@ export function sessionRoutes(k: Kit): RouteDef[] {
         if (!u || !(await verifyPassword(body.current, u.passwordHash)))
           throw forbidden('current password is wrong');
         await d.db.users.update(u.id, { password: body.password });
+        d.revoke?.({ userId: u.id, reason: 'password change' });
         await audit(ctx, 'password-change', 'user', u.id);
         sendJson(ctx.res, 200, { ok: true });
       },

@@ -9,7 +9,7 @@ import {
 } from '../kit.js';
 import { need, route, type RouteDef } from '../table.js';
 
-/** Settings (admins): who may download/export and who may delete recordings. */
+/** Settings (admins): who may listen (play, listen-in), download/export, and delete recordings. */
 export function settingRoutes(k: Kit): RouteDef[] {
   const current = async (): Promise<Record<string, unknown>> => {
     const out: Record<string, unknown> = {};
@@ -20,7 +20,7 @@ export function settingRoutes(k: Kit): RouteDef[] {
     route({
       method: 'GET',
       path: '/settings',
-      summary: 'Settings (permissions.download, permissions.delete)',
+      summary: 'Settings (permissions.listen, permissions.download, permissions.delete)',
       role: 'admin',
       async handler(ctx) {
         sendJson(ctx.res, 200, { settings: await current(), levels: PERMISSION_LEVELS });
@@ -33,6 +33,7 @@ export function settingRoutes(k: Kit): RouteDef[] {
       role: 'admin',
       body: z
         .object({
+          'permissions.listen': z.enum(PERMISSION_LEVELS).optional(),
           'permissions.download': z.enum(PERMISSION_LEVELS).optional(),
           'permissions.delete': z.enum(PERMISSION_LEVELS).optional(),
         })

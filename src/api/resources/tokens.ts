@@ -9,7 +9,7 @@ export function tokenRoutes({ d, audit }: Kit): RouteDef[] {
     route({
       method: 'GET',
       path: '/tokens',
-      summary: 'Own API tokens (admins: ?all=true)',
+      summary: 'Own API tokens with their expiry (admins: ?all=true)',
       role: 'record-only',
       query: z.object({ all: qStr('true: every user’s tokens (admins)') }),
       async handler(ctx, { query }) {
@@ -23,15 +23,27 @@ export function tokenRoutes({ d, audit }: Kit): RouteDef[] {
     route({
       method: 'POST',
       path: '/tokens',
-      summary: 'Create an API token (returned once)',
+      summary:
+        'Create an API token (returned once); expiresInDays (optional) makes it stop working then (shown as expiresAt in the list)',
       role: 'record-only',
-      body: z.object({ name: z.string().trim().min(1).max(100) }),
+      body: z.object({
+        name: z.string().trim().min(1).max(100),
+        expiresInDays: z.number().positive().max(3650).optional(),
+      }),
       async handler(ctx, { body }) {
         const who = need(ctx);
         if (!who.userId) throw badRequest('create API tokens as a user (log in first)');
-        const t = await d.db.users.createToken(who.userId, body.name);
-        await audit(ctx, 'token.create', 'token', t.id, { name: body.name });
-        const reply = { id: t.id, name: body.name, token: t.token, note: 'shown once; store it now' };
+        const expiresAt = body.expiresInDays ? new Date(Date.now() + body.expiresInDays * 86_400_000) : null;
+        const t = await d.db.users.createToken(who.userId, body.name, expiresAt);
+        const expires = expiresAt?.toISOString() ?? null;
+        await audit(ctx, 'token.create', 'token', t.id, { name: body.name, expiresAt: expires });
+        const reply = {
+          id: t.id,
+          name: body.name,
+          token: t.token,
+          expiresAt: expires,
+          note: 'shown once; store it now',
+        };
         sendJson(ctx.res, 201, reply);
       },
     }),
@@ -45,6 +57,7 @@ export function tokenRoutes({ d, audit }: Kit): RouteDef[] {
         const owner = who.role === 'admin' ? undefined : (who.userId ?? undefined);
         const ok = await d.db.users.revokeToken(params.id as string, owner);
         if (!ok) throw notFound(`token ${params.id} not found or already revoked`);
+        d.revoke?.({ sessionId: params.id as string, reason: 'token revoked' });
         await audit(ctx, 'token.revoke', 'token', params.id as string);
         sendJson(ctx.res, 200, { revoked: params.id });
       },

@@ -42,6 +42,7 @@ export function userRoutes({ d, audit }: Kit): RouteDef[] {
       body: userBody,
       async handler(ctx, { body }) {
         const u = await d.db.users.create(body).catch(mapConflict);
+        d.usersChanged?.();
         const details = { username: u.username, role: u.role, group: u.group };
         await audit(ctx, 'user.create', 'user', u.id, details);
         sendJson(ctx.res, 201, publicUser(u));
@@ -57,6 +58,12 @@ export function userRoutes({ d, audit }: Kit): RouteDef[] {
         const before = await d.db.users.get(params.id as string);
         if (!before) throw notFound(`user ${params.id} not found`);
         const u = await d.db.users.update(before.id, body).catch(mapConflict);
+        // What the user may see or do changed: their monitor sockets close now (they reconnect as
+        // who they are now); everyone's call filters are re-read (a group's members changed).
+        const sensitive = ['disabled', 'password', 'role', 'group', 'extraGroups', 'numbers'];
+        const hit = Object.keys(body).filter((f) => sensitive.includes(f));
+        if (hit.length > 0) d.revoke?.({ userId: u.id, reason: `user changed: ${hit.join(', ')}` });
+        d.usersChanged?.();
         const changed = Object.keys(body).map((k) => (k === 'password' ? 'password (changed)' : k));
         await audit(ctx, 'user.update', 'user', u.id, { username: u.username, fields: changed });
         sendJson(ctx.res, 200, publicUser(u));
@@ -72,6 +79,8 @@ export function userRoutes({ d, audit }: Kit): RouteDef[] {
         const u = await d.db.users.get(params.id as string);
         if (!u) throw notFound(`user ${params.id} not found`);
         await d.db.users.remove(u.id);
+        d.revoke?.({ userId: u.id, reason: 'user deleted' });
+        d.usersChanged?.();
         await audit(ctx, 'user.delete', 'user', u.id, { username: u.username });
         sendJson(ctx.res, 200, { deleted: u.id });
       },

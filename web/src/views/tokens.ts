@@ -8,6 +8,7 @@ interface TokenJson {
   createdAt: string;
   lastUsedAt: string | null;
   revokedAt: string | null;
+  expiresAt: string | null;
 }
 
 /** API tokens: the principal's own (admins: all), create (shown once) and revoke. */
@@ -37,7 +38,15 @@ export function tokensView(app: HTMLElement): void {
             td(t.username),
             td(fmtTime(t.createdAt)),
             td(t.lastUsedAt ? fmtTime(t.lastUsedAt) : 'never'),
-            td(t.revokedAt ? `revoked ${fmtTime(t.revokedAt)}` : 'active'),
+            td(
+              t.revokedAt
+                ? `revoked ${fmtTime(t.revokedAt)}`
+                : t.expiresAt && new Date(t.expiresAt) <= new Date()
+                  ? `expired ${fmtTime(t.expiresAt)}`
+                  : t.expiresAt
+                    ? `active, expires ${fmtTime(t.expiresAt)}`
+                    : 'active, no expiry',
+            ),
             td(t.revokedAt ? '' : h('button', { class: 'danger', onclick: revoke(t) }, 'Revoke')),
           ),
         ),
