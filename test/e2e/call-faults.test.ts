@@ -19,6 +19,7 @@ import { tone } from '../helpers/audio.js';
 import { sendRtpStream } from '../helpers/rtp.js';
 import { SiprecUac } from '../helpers/siprec-uac.js';
 import { recordingEvents, wavOf } from '../helpers/recording.js';
+import { postgresCommand } from '../../src/store/embedded.js';
 
 async function udp(): Promise<Socket> {
   const s = createSocket('udp4');
@@ -45,13 +46,11 @@ async function postmasterArgv(pgDir: string): Promise<string[]> {
   return [...text.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => (m[1] ?? m[2]) as string);
 }
 
-/** Starts postgres again from its own command line (as the postgres user when we are root). */
+/** Starts postgres again from its own command line, the way the server runs it (postgresCommand). */
 function restartPostgres(argv: string[]): void {
   const [bin, ...args] = argv as [string, ...string[]];
-  const root = process.getuid?.() === 0;
-  const p = root
-    ? spawn('runuser', ['-u', 'postgres', '--', bin, ...args], { detached: true, stdio: 'ignore', cwd: ROOT })
-    : spawn(bin, args, { detached: true, stdio: 'ignore' });
+  const c = postgresCommand(bin, args);
+  const p = spawn(c.cmd, c.args, { detached: true, stdio: 'ignore', cwd: ROOT });
   p.unref();
 }
 
