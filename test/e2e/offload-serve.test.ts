@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -27,10 +27,9 @@ describe('delivery in srs serve', { timeout: 180_000 }, () => {
   let server: TestServer | undefined;
 
   before(async () => {
+    // The data directories are inside this private (0700) directory: the embedded Postgres must
+    // work there as it is, root or not.
     dir = await mkdtemp(join(tmpdir(), 'srs-delivery-serve-'));
-    // The data directories are inside: run as root, the embedded Postgres (user postgres) must be
-    // able to traverse this one (the server changes no permission outside its data directory).
-    await chmod(dir, 0o711);
   });
   after(async () => {
     const code = await server?.stop();
