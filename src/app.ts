@@ -11,6 +11,7 @@ import { ensureKeyPair } from './pipeline/keys.js';
 import { startPipeline, wipeDir, type Pipeline } from './pipeline/index.js';
 import { RecordingService } from './recording/service.js';
 import { recoverInterruptedRecordings } from './recording/recovery.js';
+import { RecordingControl } from './recording/control.js';
 import { startHttpServer } from './api/server.js';
 import { buildConsoleApi, WEB_DIST } from './api/index.js';
 import { attachMonitor, TapHub, type Monitor } from './monitor/index.js';
@@ -154,6 +155,18 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       rtcp: config.media.rtcp,
     });
     cleanups.push(() => recording.close());
+    // Record modes, pause/resume/start/stop from the API, the monitor and the phone (issue 16).
+    const control = new RecordingControl({
+      engine,
+      service: recording,
+      db,
+      dataDir: config.dataDir,
+      wipeDir,
+      log: log.child({ part: 'control' }),
+    });
+    await control.init();
+    recording.useControl(control);
+    cleanups.push(() => control.close());
     recording.on('event', (e) => {
       if (e.type !== 'call-start') return;
       const now = Math.floor(Date.now() / 1000);
@@ -191,6 +204,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       // The console's Delivery page; retry only when a delivery service runs (503 otherwise).
       deliveryStatus: () => deliveryStatus(db.offload),
       delivery: delivery.offload || delivery.export || delivery.notify ? delivery : undefined,
+      control,
       log,
     });
     cleanups.push(() => consoleApi.ops.close());
@@ -241,6 +255,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       counters: () => engine.liveCounters(),
       taps,
       onAudioLatency: (ms) => consoleApi.ops.audioLatency(ms),
+      control: (who, action, recordingId) =>
+        control.act({ who, channel: 'web', action, ip: '', target: { recordingId } }),
     });
     liveRefs.monitor = monitor;
     cleanups.push(() => taps.close());

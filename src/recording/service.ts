@@ -12,6 +12,7 @@ import type {
   MetadataUpdate,
   SessionEvent,
   StreamChange,
+  RecordingControlHooks,
   RecordingEvent,
   RecordingStorePort,
   StartRecordingRequest,
@@ -81,6 +82,7 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
   readonly #o: RecordingServiceOptions;
   readonly #live = new Map<string, LiveSession>();
   #closed = false;
+  #control: RecordingControlHooks | null = null;
 
   constructor(options: RecordingServiceOptions) {
     super();
@@ -90,6 +92,11 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
   /** Packets received and lost on every recorded stream since the start (for the metrics). */
   mediaTotals(): { packetsReceived: number; packetsLost: number } {
     return this.#o.engine.mediaTotals();
+  }
+
+  /** Recording control (issue 16): consulted at each call's start and end. */
+  useControl(control: RecordingControlHooks): void {
+    this.#control = control;
   }
 
   get activeCount(): number {
@@ -162,6 +169,13 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
       ending: false,
       queue: Promise.resolve(),
     });
+    if (this.#control) {
+      try {
+        await this.#control.started(call);
+      } catch (err) {
+        log.error({ err }, 'recording control failed at the start; the call is recorded whole');
+      }
+    }
     log.info({ ports, streams: streams.length }, 'recording started');
     this.emit('event', { type: 'call-start', call });
     return { recordingId, ports };
@@ -317,7 +331,9 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
     const durationMs = endedAt.getTime() - s.startedAtMs;
     try {
       await this.#o.store.markEnded(recordingId, endedAt, durationMs, stats);
-      await this.#o.finalize.enqueueFinalize(recordingId);
+      // Recording control: an on-demand call never started (or a `never` call) is discarded.
+      if ((await this.#control?.ended(recordingId)) ?? true)
+        await this.#o.finalize.enqueueFinalize(recordingId);
       log.info({ durationMs, reason, legs: stats?.legs }, 'recording ended');
     } catch (err) {
       // The spool is on disk; startup recovery finalizes recordings left in state 'recording'.
