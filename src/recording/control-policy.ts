@@ -63,8 +63,9 @@ function userMode(u: ModeTable['users'][number], groups: ModeTable['groups']): R
 
 /**
  * The mode of a call: each participant that is a user's number brings that user's mode (their own,
- * else their group's, else the default); several modes combine to the one keeping the most audio
- * (or the least, with combine=least-audio). No participant is a user: the default.
+ * else their group's); several modes combine to the one keeping the most audio (or the least, with
+ * combine=least-audio). Users without a mode of their own or of a group bring none: when no
+ * participant's user has one, the call has the default mode.
  */
 export function resolveMode(
   participants: readonly { aor: string | null }[],
@@ -77,7 +78,8 @@ export function resolveMode(
   for (const u of table.users) {
     if (!u.numbers.some((n) => numbers.has(n))) continue;
     users.push(u.username);
-    modes.push(userMode(u, table.groups) ?? s.defaultMode);
+    const m = userMode(u, table.groups);
+    if (m) modes.push(m);
   }
   if (modes.length === 0) return { mode: s.defaultMode, users };
   const rank = (m: RecordMode) => AUDIO_ORDER.indexOf(m);
@@ -158,7 +160,7 @@ export function mayControl(
   return participants.some((p) => mine.has(aorNumber(p.aor)));
 }
 
-/** The user owning a number (the first one listed), for phone actions. */
+/** The user owning a number (the first by username when several share it), for phone actions. */
 export function userOfNumber(table: ModeTable, number: string): ModeTable['users'][number] | undefined {
   return table.users.find((u) => u.numbers.includes(number));
 }

@@ -28,7 +28,7 @@ export interface ModeTable {
 }
 
 export interface RecordModesRepository {
-  /** Every enabled user with numbers or a mode, and every group's mode (for the policy's cache). */
+  /** Every enabled user with numbers or a mode (by username), and every group's mode (for the policy's cache). */
   table(): Promise<ModeTable>;
   setUserMode(userId: string, mode: RecordMode | null): Promise<void>;
   setGroupMode(group: string, mode: RecordMode | null): Promise<void>;
@@ -55,7 +55,7 @@ export function recordModesRepository(pool: pg.Pool): RecordModesRepository {
         record_mode: RecordMode | null;
       }>(
         `SELECT id, username, role, numbers, group_name, extra_groups, record_mode FROM users
-         WHERE NOT disabled AND (cardinality(numbers) > 0 OR record_mode IS NOT NULL)`,
+         WHERE NOT disabled AND (cardinality(numbers) > 0 OR record_mode IS NOT NULL) ORDER BY username`,
       );
       const groups = await pool.query<{ name: string; record_mode: RecordMode }>(
         'SELECT name, record_mode FROM user_groups WHERE record_mode IS NOT NULL',

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { createSocket } from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { SCENARIOS, sipp } from '../helpers/sipp.js';
+import { SCENARIOS, listRecordings, sipp } from '../helpers/sipp.js';
 import { buildRtp, sendRtpStream } from '../helpers/rtp.js';
 import { decodeUlawWav, rmsDbfs, tone, toneLevelDb } from '../helpers/audio.js';
 import { gpgDecrypt } from '../helpers/gpg.js';
@@ -25,6 +25,7 @@ interface LiveCall {
   control?: { mode: string; state: string; segment: number };
 }
 interface Detail {
+  id: string;
   state: string;
   files: { kind: string; path: string }[];
   events: { offsetMs: number; type: string; text: string }[];
@@ -105,8 +106,9 @@ describe('recording control (SIPp + RTP -> srs serve -> gpg)', { timeout: 400000
       await sleep(250);
     }
   };
-  const wavOf = async (d: Detail): Promise<Int16Array> => {
-    const f = d.files.find((x) => x.kind === 'wav');
+  /** The stored WAV of a recording (its path from `srs recordings list --json`), decrypted by gpg. */
+  const wavOf = async (d: Detail & { id: string }): Promise<Int16Array> => {
+    const f = (await listRecordings(server)).find((r) => r.id === d.id)?.files.find((x) => x.kind === 'wav');
     assert.ok(f, `a wav file: ${JSON.stringify(d.files)}`);
     const key = join(server.dataDir, 'keys', 'private.asc');
     return decodeUlawWav(await gpgDecrypt(key, server.passphrase, join(server.dataDir, f.path)));
@@ -166,7 +168,7 @@ describe('recording control (SIPp + RTP -> srs serve -> gpg)', { timeout: 400000
   it('always-pause: the agent pauses and resumes through the API; silence in between, events, audit', async () => {
     await setMode('agent', 'always-pause');
     const live = await placeCall(7000, async (c, t0) => {
-      assert.equal(c.control?.mode, 'always-pause');
+      assert.equal(c.control?.mode, 'always-pause', JSON.stringify([c, await ok('GET', '/recording-control')]));
       await sleep(Math.max(0, t0 + 2000 - Date.now()));
       assert.equal((await call('POST', `/calls/${c.recordingId}/pause`, 'agent')).status, 200);
       // A second pause is a conflict; someone else's user does not see the call at all.
