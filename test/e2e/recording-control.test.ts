@@ -342,6 +342,7 @@ describe('recording control (SIPp + RTP -> srs serve -> gpg)', { timeout: 400000
       actor: string;
       via: string;
     }[];
+    // The phone acts as the user owning the sender's number (agent and recorder share alice: the first by name).
     assert.deepEqual(
       audit.map((a) => [a.actor, a.via]),
       [['agent', 'phone']],
