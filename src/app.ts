@@ -11,7 +11,7 @@ import { ensureKeyPair } from './pipeline/keys.js';
 import { startPipeline, wipeDir, type Pipeline } from './pipeline/index.js';
 import { RecordingService } from './recording/service.js';
 import { recoverInterruptedRecordings } from './recording/recovery.js';
-import { RecordingControl } from './recording/control.js';
+import { RecordingControl, discardUnkept } from './recording/control.js';
 import { startHttpServer } from './api/server.js';
 import { buildConsoleApi, WEB_DIST } from './api/index.js';
 import { attachMonitor, TapHub, type Monitor } from './monitor/index.js';
@@ -142,6 +142,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       dataDir: config.dataDir,
       log,
       wipeDir,
+      discardUnkept: (id) => discardUnkept({ db, dataDir: config.dataDir, wipeDir }, id),
     });
 
     const recording = new RecordingService({

@@ -85,6 +85,31 @@ export interface ControlRequest {
   target: { recordingId?: string; number?: string; callId?: string };
 }
 
+type DiscardDeps = Pick<RecordingControlOptions, 'db' | 'dataDir' | 'wipeDir'>;
+
+/** No audio is kept: the spool is wiped; the catalogue keeps a row without files, or nothing. */
+async function discardRecording(o: DiscardDeps, id: string, keep: ControlSettings['keepUnstarted']) {
+  await o.wipeDir(join(o.dataDir, 'spool', id));
+  if (keep === 'metadata') {
+    await o.db.recordModes.setAudioKept(id, false);
+    await o.db.chain.markStoredChained(id, []);
+  } else {
+    await o.db.recordModes.deleteRecording(id);
+  }
+}
+
+/**
+ * Startup recovery of a call the previous process was recording: discards it (true) when its
+ * audio was not to be kept — a `never` call, or an on-demand call never started.
+ */
+export async function discardUnkept(o: DiscardDeps, recordingId: string): Promise<boolean> {
+  const m = await o.db.recordModes.modeOf(recordingId);
+  if (!m || !(m.mode === 'never' || (m.mode === 'on-demand' && m.audioKept !== true))) return false;
+  const s = normalizeSettings(await o.db.users.getSetting<unknown>(CONTROL_SETTING_KEY));
+  await discardRecording(o, recordingId, s.keepUnstarted);
+  return true;
+}
+
 export class RecordingControl implements RecordingControlHooks {
   readonly #o: RecordingControlOptions;
   readonly #live = new Map<string, LiveControl>();
@@ -172,14 +197,7 @@ export class RecordingControl implements RecordingControlHooks {
     this.#live.delete(recordingId);
     if (!c) return true;
     if (c.mode !== 'never' && (c.mode !== 'on-demand' || c.started)) return true;
-    // No audio is kept: the spool is wiped; the catalogue keeps a row without files, or nothing.
-    await this.#o.wipeDir(join(this.#o.dataDir, 'spool', recordingId));
-    if (this.#settings.keepUnstarted === 'metadata') {
-      await this.#o.db.recordModes.setAudioKept(recordingId, false);
-      await this.#o.db.chain.markStoredChained(recordingId, []);
-    } else {
-      await this.#o.db.recordModes.deleteRecording(recordingId);
-    }
+    await discardRecording(this.#o, recordingId, this.#settings.keepUnstarted);
     this.notRecorded[c.mode === 'never' ? 'never' : 'on-demand']++;
     this.#o.log.info(
       { recordingId, callId: c.call.callId, mode: c.mode, catalogue: this.#settings.keepUnstarted },
@@ -252,6 +270,9 @@ export class RecordingControl implements RecordingControlHooks {
         c.segment++;
       }
     }
+    // An on-demand call's audio is kept from its first start on (startup recovery reads this).
+    if (r.action === 'start' && c.mode === 'on-demand' && c.segment === 1)
+      await this.#o.db.recordModes.setAudioKept(id, true);
     call.control = this.#view(c);
     const detail = { by: r.who.username, channel: r.channel, segment: c.segment, mode: c.mode };
     const type = {
