@@ -168,7 +168,11 @@ describe('recording control (SIPp + RTP -> srs serve -> gpg)', { timeout: 400000
   it('always-pause: the agent pauses and resumes through the API; silence in between, events, audit', async () => {
     await setMode('agent', 'always-pause');
     const live = await placeCall(7000, async (c, t0) => {
-      assert.equal(c.control?.mode, 'always-pause', JSON.stringify([c, await ok('GET', '/recording-control')]));
+      assert.equal(
+        c.control?.mode,
+        'always-pause',
+        JSON.stringify([c, await ok('GET', '/recording-control')]),
+      );
       await sleep(Math.max(0, t0 + 2000 - Date.now()));
       assert.equal((await call('POST', `/calls/${c.recordingId}/pause`, 'agent')).status, 200);
       // A second pause is a conflict; someone else's user does not see the call at all.
