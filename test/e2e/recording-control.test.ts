@@ -259,7 +259,7 @@ describe('recording control (SIPp + RTP -> srs serve -> gpg)', { timeout: 400000
     }
   });
 
-  it('on-demand never started: no audio file, no plaintext, a catalogue row without files', async () => {
+  it('on-demand never started and never: no audio file, no plaintext, a catalogue row without files; counted', async () => {
     await setMode('agent', 'on-demand');
     await ok('PUT', '/recording-control/settings', 'admin', {
       keepUnstarted: 'metadata',
@@ -283,6 +283,19 @@ describe('recording control (SIPp + RTP -> srs serve -> gpg)', { timeout: 400000
     }
     assert.equal(existsSync(join(server.dataDir, 'spool', gone.recordingId)), false, 'spool wiped');
     await ok('PUT', '/recording-control/settings', 'admin', { keepUnstarted: 'metadata' });
+
+    // never: answered, media dropped (counted as paused packets), nothing to control, counted.
+    await setMode('agent', 'never');
+    const never = await placeCall(3000, async (c) => {
+      assert.equal(c.control?.state, 'not-recorded');
+      assert.equal((await call('POST', `/calls/${c.recordingId}/start`, 'admin')).status, 409);
+    });
+    const n = await stored(never.recordingId);
+    assert.deepEqual(n.files, []);
+    assert.equal(existsSync(join(server.dataDir, 'spool', never.recordingId)), false, 'spool wiped');
+    const counts = (await ok('GET', '/recording-control')).notRecorded as Record<string, number>;
+    assert.deepEqual(counts, { never: 1, 'on-demand': 2 });
+    await setMode('agent', 'on-demand');
   });
 
   it('on-demand started mid-call: audio from the press (press), or the whole call (call)', async () => {
