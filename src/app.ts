@@ -21,6 +21,7 @@ import {
 } from './pipeline/index.js';
 import { RecordingService } from './recording/service.js';
 import { recoverInterruptedRecordings } from './recording/recovery.js';
+import { RecordingControl, discardUnkept } from './recording/control.js';
 import { startHttpServer } from './api/server.js';
 import { clientIp } from './api/http.js';
 import { buildConsoleApi, WEB_DIST } from './api/index.js';
@@ -175,6 +176,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       dataDir: config.dataDir,
       log,
       wipeDir,
+      discardUnkept: (id) => discardUnkept({ db, dataDir: config.dataDir, wipeDir }, id),
     });
 
     const recording = new RecordingService({
@@ -191,6 +193,18 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       handoffRetryLimit: config.security.handoffRetryLimit,
     });
     cleanups.push(() => recording.close());
+    // Record modes, pause/resume/start/stop from the API, the monitor and the phone (issue 16).
+    const control = new RecordingControl({
+      engine,
+      service: recording,
+      db,
+      dataDir: config.dataDir,
+      wipeDir,
+      log: log.child({ part: 'control' }),
+    });
+    await control.init();
+    recording.useControl(control);
+    cleanups.push(() => control.close());
     live.calls = () => recording.activeCount;
     // Every call ends (docs/security.md): RTP inactivity and maximum duration end calls with a BYE.
     const watchdog = startWatchdog({
@@ -291,6 +305,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       // The console's Delivery page; retry only when a delivery service runs (503 otherwise).
       deliveryStatus: () => deliveryStatus(db.offload),
       delivery: delivery.offload || delivery.export || delivery.notify ? delivery : undefined,
+      control,
       log,
     });
     cleanups.push(() => consoleApi.ops.close());
@@ -376,6 +391,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       onAudioLatency: (ms) => consoleApi.ops.audioLatency(ms),
       access: consoleApi.access,
       clientIp: (req) => clientIp(req, trust),
+      control: (who, action, recordingId) =>
+        control.act({ who, channel: 'web', action, ip: '', target: { recordingId } }),
     });
     liveRefs.monitor = monitor;
     // `srs token rotate-admin` rewrites the admin token file: take the new token, drop the old one.

@@ -41,6 +41,8 @@ export interface ConsoleApiOptions {
   deliveryStatus?: ApiDeps['deliveryStatus'];
   /** The running delivery services when any is enabled (POST /api/v1/delivery/retry); 503 without. */
   delivery?: ApiDeps['delivery'];
+  /** Recording control of live calls (issue 16). */
+  control?: ApiDeps['control'];
   log: Logger;
 }
 
@@ -94,6 +96,7 @@ export async function buildConsoleApi(o: ConsoleApiOptions): Promise<ConsoleApi>
     usersChanged: () => o.usersChanged?.(),
     deliveryStatus: o.deliveryStatus,
     delivery: o.delivery,
+    control: o.control,
     log: o.log,
   });
   return {

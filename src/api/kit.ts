@@ -7,6 +7,7 @@ import { ConflictError } from '../store/users.js';
 import { AudioAccess, type PermissionLevel } from './access.js';
 import { NotFoundError } from '../errors.js';
 import type { ArtifactReader } from './artifacts.js';
+import type { ControlPort } from './resources/calls.js';
 import type { Authenticator } from './auth.js';
 import { conflict, notFound } from './http.js';
 import type { z } from 'zod';
@@ -15,7 +16,7 @@ import { need, route, type Ctx, type Method, type RouteDef, type RouteInput } fr
 /** What the API's resource modules share: their dependencies, the audit writer, the settings. */
 
 export interface ApiDeps {
-  db: Pick<Database, 'users' | 'audit' | 'access' | 'recordings' | 'keys'>;
+  db: Pick<Database, 'users' | 'audit' | 'access' | 'recordings' | 'keys' | 'recordModes'>;
   auth: Authenticator;
   live: { activeCalls(): ActiveCall[] };
   stats?: (recordingId: string) => SessionStats | undefined;
@@ -39,6 +40,8 @@ export interface ApiDeps {
   deliveryStatus?: () => Promise<unknown>;
   /** The running delivery services, when any is enabled (retry of failed deliveries). */
   delivery?: { retryFailed(actor?: string): Promise<unknown> };
+  /** Recording control of live calls (issue 16; resources/calls.ts); 503 on its routes without it. */
+  control?: ControlPort;
   log: Logger;
 }
 

@@ -4,6 +4,7 @@ import { auditRoutes } from './resources/audit.js';
 import { audioRoutes } from './resources/audio.js';
 import { deliveryRoutes } from './resources/deliveries.js';
 import { keyRoutes } from './resources/keys.js';
+import { callRoutes } from './resources/calls.js';
 import { liveRoutes } from './resources/live.js';
 import { metaRoutes } from './resources/meta.js';
 import { recordingDetailRoutes } from './resources/recording-detail.js';
@@ -50,6 +51,7 @@ export function apiRoutes(d: ApiDeps): RouteDef[] {
     ...recordingDetailRoutes(k),
     ...audioRoutes(k),
     ...liveRoutes(k),
+    ...callRoutes(k, d.control),
     ...userRoutes(k),
     ...tokenRoutes(k),
     ...keyRoutes(k),

@@ -1,7 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { roleRank, type Principal, type Role } from '../store/users.js';
-import { HttpError, Router, badRequest, forbidden, readJson, unauthorized, type Params } from './http.js';
+import {
+  HttpError,
+  Router,
+  badRequest,
+  forbidden,
+  notFound,
+  readJson,
+  unauthorized,
+  type Params,
+} from './http.js';
 
 /**
  * The API's one route table: each route names its method, path, minimum role, the zod schemas of
@@ -134,6 +143,9 @@ export function mount(
     router.add(r.method, r.path, async (ctx, params) => {
       if (r.role !== 'anyone') {
         ctx.who = await authenticate(ctx.req);
+        // A record-only user sees no recording: the recording routes do not exist for them (404).
+        if (ctx.who?.role === 'record-only' && r.path.startsWith('/recordings') && r.role !== 'record-only')
+          throw notFound('not found');
         need(ctx, r.role);
       }
       const query = r.query ? parse(r.query, queryObject(ctx.url)) : {};

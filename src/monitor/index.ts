@@ -45,6 +45,15 @@ export interface MonitorOptions {
   audioSkipBytes?: number;
   /** Media-health poll interval (default 1000 ms). */
   statsIntervalMs?: number;
+  /**
+   * Recording control (issue 16): messages {"type":"pause"|"resume"|"start"|"stop","recordingId"}
+   * are passed here; the reply is {"type":"control",...} or an error.
+   */
+  control?: (
+    who: Principal,
+    action: 'pause' | 'resume' | 'start' | 'stop',
+    recordingId: string,
+  ) => Promise<unknown>;
   /** Called with the measured latency of each audio frame sent (ms from the audio's arrival). */
   onAudioLatency?: (ms: number) => void;
   /**
@@ -384,11 +393,33 @@ export function attachMonitor(o: MonitorOptions): Monitor {
         );
         return;
       }
+      if (
+        (msg.type === 'pause' || msg.type === 'resume' || msg.type === 'start' || msg.type === 'stop') &&
+        typeof msg.recordingId === 'string'
+      ) {
+        const action = msg.type;
+        if (!o.control) return send(ws, { type: 'error', error: 'recording control is not available' });
+        o.control(c.who, action, msg.recordingId).then(
+          (r) => send(ws, { type: 'control', action, result: r }),
+          (err: unknown) =>
+            send(ws, {
+              type: 'error',
+              action,
+              recordingId: msg.recordingId,
+              status: (err as { status?: number }).status ?? 500,
+              error: err instanceof Error ? err.message : String(err),
+            }),
+        );
+        return;
+      }
       if (msg.type === 'unlisten') {
         stopListening(c);
         return send(ws, { type: 'unlistened' });
       }
-      return send(ws, { type: 'error', error: 'unknown message; use listen, unlisten or ping' });
+      return send(ws, {
+        type: 'error',
+        error: 'unknown message; use listen, unlisten, pause, resume, start, stop or ping',
+      });
     });
     ws.on('close', () => {
       stopListening(c, 'disconnected');

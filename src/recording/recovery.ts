@@ -31,6 +31,11 @@ export interface RecoveryOptions {
    * next start (it may be a call another node is opening on shared storage). Default 30 s.
    */
   orphanMinAgeMs?: number;
+  /**
+   * Recording control (issue 16): true when the recording's audio was not to be kept (an on-demand
+   * call never started, a `never` call) and it has been discarded; it is then not finalized.
+   */
+  discardUnkept?: (recordingId: string) => Promise<boolean>;
 }
 
 export interface RecoveryOutcome {
@@ -103,6 +108,14 @@ export async function recoverInterruptedRecordings(o: RecoveryOptions): Promise<
       continue;
     }
     try {
+      if (await o.discardUnkept?.(id)) {
+        log.warn(
+          { recordingId: id, callId: rec.callId },
+          'interrupted call whose audio was not to be kept: discarded',
+        );
+        out.recovered.push(id);
+        continue;
+      }
       const summary = await summarizeSpoolDir(spoolDir);
       if (summary.legs.length === 0) throw new Error(`no .spool files in ${spoolDir}`);
       const session = await readSessionFile(spoolDir);

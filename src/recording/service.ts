@@ -13,6 +13,7 @@ import type {
   MetadataUpdate,
   SessionEvent,
   StreamChange,
+  RecordingControlHooks,
   RecordingEvent,
   RecordingStorePort,
   StartRecordingRequest,
@@ -119,6 +120,7 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
   readonly #srtpEnded = { authFailures: 0, replayDrops: 0 };
   #abandon = false;
   #handoffRetries = 0;
+  #control: RecordingControlHooks | null = null;
 
   constructor(options: RecordingServiceOptions) {
     super();
@@ -143,6 +145,11 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
       }
     }
     return t;
+  }
+
+  /** Recording control (issue 16): consulted at each call's start and end. */
+  useControl(control: RecordingControlHooks): void {
+    this.#control = control;
   }
 
   get activeCount(): number {
@@ -218,6 +225,13 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
       queue: Promise.resolve(),
       paused: new Set(),
     });
+    if (this.#control) {
+      try {
+        await this.#control.started(call);
+      } catch (err) {
+        log.error({ err }, 'recording control failed at the start; the call is recorded whole');
+      }
+    }
     log.info({ ports, streams: streams.length }, 'recording started');
     this.emit('event', { type: 'call-start', call });
     return { recordingId, ports };
@@ -390,6 +404,7 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
     const endedAt = new Date();
     const durationMs = endedAt.getTime() - s.startedAtMs;
     let evented = false;
+    let keep: boolean | undefined;
     try {
       // The database may be away (restart, fail-over): the hand-off retries in-process with backoff,
       // so the recording is stored once it returns, without a restart (docs/security.md).
@@ -403,7 +418,9 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
             evented = true;
           }
           await this.#o.store.markEnded(recordingId, endedAt, durationMs, stats);
-          await this.#o.finalize.enqueueFinalize(recordingId);
+          // Recording control: an on-demand call never started (or a `never` call) is discarded.
+          keep ??= (await this.#control?.ended(recordingId)) ?? true;
+          if (keep) await this.#o.finalize.enqueueFinalize(recordingId);
         },
         {
           attempts: this.#o.handoffRetryLimit ?? 1000,

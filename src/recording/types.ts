@@ -49,10 +49,33 @@ export interface ActiveCall {
   startedAt: string;
   participants: ParticipantRecord[];
   streams: { label: string | null; codec: string; port: number }[];
+  /** Recording control (issue 16): the call's record mode, what is kept now, what may be done. */
+  control?: CallControlView;
+}
+
+/** A live call's recording control as the API and the monitor show it. */
+export interface CallControlView {
+  mode: 'always' | 'always-pause' | 'on-demand' | 'never';
+  state: 'recording' | 'paused' | 'stopped' | 'not-started' | 'not-recorded';
+  /** Kept segments so far (a start after a stop begins the next). */
+  segment: number;
+  /** Actions the call's own users may take now. */
+  allowed: string[];
+  /** Actions an admin may take now. */
+  adminAllowed: string[];
+}
+
+/** The recording control's hooks into the live registry (src/recording/control.ts). */
+export interface RecordingControlHooks {
+  /** A call started (its media is open): decide its mode; may pause it at once. */
+  started(call: ActiveCall): Promise<void>;
+  /** The call ended (spool flushed, row marked ended): true to finalize it, false when discarded. */
+  ended(recordingId: string): Promise<boolean>;
 }
 
 export type RecordingEvent =
   | { type: 'call-start'; call: ActiveCall }
+  | { type: 'call-update'; call: ActiveCall }
   | { type: 'call-end'; call: ActiveCall; endedAt: string; durationMs: number; reason: string };
 
 /** The catalogue operations the recording service needs (implemented by src/store). */

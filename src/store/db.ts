@@ -12,6 +12,7 @@ import { accessRepository, type AccessRepository } from './users-access.js';
 import { chainRepository, type ChainRepository } from './chain.js';
 import { retentionRepository, type RetentionRepository } from './retention.js';
 import { offloadRepository, type OffloadRepository } from './offload.js';
+import { recordModesRepository, type RecordModesRepository } from './record-modes.js';
 
 export interface Database {
   readonly pool: pg.Pool;
@@ -29,6 +30,8 @@ export interface Database {
   readonly retention: RetentionRepository;
   /** Delivery state: SFTP offload batches, MP3 export, email notifications (issue 7). */
   readonly offload: OffloadRepository;
+  /** Record modes per user and group; what the recording control decided per recording (issue 16). */
+  readonly recordModes: RecordModesRepository;
   /** Where the pool connects (for components such as pg-boss that want their own connection). */
   readonly connectionString: string;
   /** True when this process started the embedded Postgres and will stop it on close(). */
@@ -151,6 +154,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     chain: chainRepository(pool),
     retention: retentionRepository(pool),
     offload: offloadRepository(pool),
+    recordModes: recordModesRepository(pool),
     connectionString,
     ownsEmbedded: embedded?.owned ?? false,
     async close() {

@@ -417,14 +417,14 @@ export function aorNumber(aor: string | null | undefined): string {
 
 /**
  * A predicate telling whether `who` may see a call with these participants (live calls): admins
- * all, users their own numbers, supervisors theirs and their groups' members', record-only none.
+ * all, users and record-only users their own numbers (record-only: to control its recording, never
+ * to listen), supervisors theirs and their groups' members'.
  */
 export async function participantFilter(
   users: Pick<UsersRepository, 'numbersOfGroups'>,
   who: Principal,
 ): Promise<(participants: readonly { aor: string | null }[]) => boolean> {
   if (who.role === 'admin') return () => true;
-  if (who.role === 'record-only') return () => false;
   const mine = new Set(who.numbers);
   if (who.role === 'supervisor') for (const n of await users.numbersOfGroups(who.groups)) mine.add(n);
   return (parts) => parts.some((p) => mine.has(aorNumber(p.aor)));

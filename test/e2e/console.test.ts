@@ -162,6 +162,18 @@ describe(
       await shot('2-listening');
       await page.click('#stop-listen');
 
+      // Recording control (issue 16): the admin pauses and resumes from the call's row (the
+      // monitor's pause/resume messages); the buttons follow the state.
+      assert.equal(await row.locator('button.control-resume').count(), 0, 'no resume while recording');
+      await row.locator('button.control-pause').click();
+      await page.waitForSelector('#control-msg:has-text("pause: the call is paused")');
+      await row.locator('td.control-state:has-text("paused")').waitFor();
+      assert.equal(await row.locator('button.control-pause').count(), 0, 'no pause while paused');
+      await row.locator('button.control-resume').click();
+      await page.waitForSelector('#control-msg:has-text("resume: the call is recording")');
+      await row.locator('button.control-pause').waitFor();
+      await shot('2b-control');
+
       await Promise.all(senders);
       const r = await sippDone;
       assert.equal(r.code, 0, `sipp failed: ${r.stdout.slice(-1500)} ${r.stderr}`);
@@ -286,6 +298,12 @@ describe(
       );
       await page.waitForSelector(
         'tr.audit-row .audit-line:has-text("admin stopped listening live to recording"):has-text(" s (stopped)")',
+      );
+      await page.waitForSelector(
+        'tr.audit-row:has-text("admin paused the recording of recording"):has-text("(web)")',
+      );
+      await page.waitForSelector(
+        'tr.audit-row:has-text("admin resumed the recording of recording"):has-text("(web)")',
       );
       await page.click('#verify');
       await page.waitForSelector('#verify-result:has-text("chain intact")');

@@ -314,7 +314,8 @@ describe('REST API /api/v1 (real HTTP, real Postgres)', { timeout: 120000 }, () 
     assert.deepEqual(await idsOf('bob'), [ids.r2]);
     assert.deepEqual(await idsOf('sup'), [ids.r1], 'supervisor of sales sees alice (sales)');
     assert.deepEqual(await idsOf('admin'), [ids.r2, ids.r1]);
-    assert.equal((await call('GET', '/api/v1/recordings', { as: 'rec' })).status, 403);
+    // A record-only user sees no recording: the recording routes answer 404 (issue 16).
+    assert.equal((await call('GET', '/api/v1/recordings', { as: 'rec' })).status, 404);
     assert.equal((await call('GET', '/api/v1/recordings')).status, 401);
     assert.deepEqual(await idsOf('admin', '?participant=carol'), [ids.r1]);
     assert.deepEqual(await idsOf('admin', '?participant=DAVE%20ex'), [ids.r2]);
@@ -470,7 +471,7 @@ describe('REST API /api/v1 (real HTTP, real Postgres)', { timeout: 120000 }, () 
     assert.deepEqual(csvIds((await call('GET', '/api/v1/recordings/export', { as: 'alice' })).buf), [ids.r1]);
     const hidden = await call('GET', `/api/v1/recordings/export?format=tar&ids=${ids.r2}`, { as: 'alice' });
     assert.equal(hidden.status, 404, "another user's recording is not found");
-    assert.equal((await call('GET', '/api/v1/recordings/export', { as: 'rec' })).status, 403);
+    assert.equal((await call('GET', '/api/v1/recordings/export', { as: 'rec' })).status, 404);
     assert.equal((await call('GET', '/api/v1/recordings/export')).status, 401);
     const bad = await call('GET', '/api/v1/recordings/export?ids=nope', { as: 'alice' });
     assert.deepEqual([bad.status, bad.json.error], [400, 'ids: not a recording id: nope']);

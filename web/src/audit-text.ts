@@ -47,6 +47,15 @@ const VERBS: Record<string, string> = {
   'setting.update': 'changed',
   'delivery.retry': 'asked to retry the failed deliveries',
   'retention.purge': 'purged',
+  'recording.pause': 'paused the recording of',
+  'recording.resume': 'resumed the recording of',
+  'recording.start': 'started the recording of',
+  'recording.stop': 'stopped the recording of',
+  'recording.pause-refused': 'was refused a pause of',
+  'recording.resume-refused': 'was refused a resume of',
+  'recording.start-refused': 'was refused a start of',
+  'recording.stop-refused': 'was refused a stop of',
+  'record-mode.update': 'changed the record mode of',
 };
 
 const NOUNS: Record<string, string> = {
@@ -103,6 +112,8 @@ function extraOf(e: AuditEntry): string {
   if ((e.action === 'playback' || e.action === 'download' || e.action === 'export') && d.format)
     return ` (${str(d.format)}${d.audio ? `, ${str(d.audio)}` : ''}${d.range ? `, range ${str(d.range)}` : ''})`;
   if (e.action === 'login-failed' && d.reason) return ` (${str(d.reason)})`;
+  if (e.action.startsWith('recording.') && d.channel)
+    return ` (${str(d.channel)}${d.reason ? `: ${str(d.reason)}` : ''})`;
   if (e.action === 'user.update' && Array.isArray(d.fields)) return `: ${(d.fields as string[]).join(', ')}`;
   return '';
 }

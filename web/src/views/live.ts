@@ -10,6 +10,8 @@ interface LiveCall {
   callId: string;
   startedAt: string;
   paused?: boolean;
+  /** Recording control (issue 16): mode, what is kept now, what the call's users / admins may do. */
+  control?: { mode: string; state: string; segment: number; allowed: string[]; adminAllowed: string[] };
   participants: Participant[];
   streams: { label: string | null }[];
   media?: { legId: string; packetsLost: number; lossPercent: number }[];
@@ -101,7 +103,12 @@ export function liveView(app: HTMLElement): () => void {
             { class: 'duration', 'data-start': c.startedAt },
             fmtDur(Date.now() - Date.parse(c.startedAt)),
           ),
-          h('td', {}, c.paused ? 'paused' : 'recording'),
+          h(
+            'td',
+            { class: 'control-state' },
+            c.control ? `${c.control.state} (${c.control.mode})` : c.paused ? 'paused' : 'recording',
+          ),
+          h('td', { class: 'controls' }, ...controls(c)),
           h('td', { class: worst > 5 ? 'loss-bad' : '' }, `${worst.toFixed(1)} %`),
           h(
             'td',
@@ -112,6 +119,24 @@ export function liveView(app: HTMLElement): () => void {
           ),
         );
       }),
+    );
+  };
+  // Only the actions this user may take now are shown (the server checks them again).
+  const controlMsg = h('p', { class: 'muted', id: 'control-msg' });
+  const controls = (c: LiveCall): HTMLButtonElement[] => {
+    const actions = (session.me?.role === 'admin' ? c.control?.adminAllowed : c.control?.allowed) ?? [];
+    return actions.map((a) =>
+      h(
+        'button',
+        {
+          class: `control control-${a}`,
+          onclick: () => {
+            controlMsg.textContent = `${a}…`;
+            ws?.send(JSON.stringify({ type: a, recordingId: c.recordingId }));
+          },
+        },
+        a[0]?.toUpperCase() + a.slice(1),
+      ),
     );
   };
   const ticker = setInterval(() => {
@@ -166,7 +191,18 @@ export function liveView(app: HTMLElement): () => void {
         calls?: LiveCall[];
         call?: LiveCall;
         legs?: Parameters<typeof onListening>[0];
+        action?: string;
+        error?: string;
+        result?: { state: string };
       };
+      if (m.type === 'control') {
+        controlMsg.textContent = `${m.action ?? ''}: the call is ${m.result?.state ?? ''}`;
+        return;
+      }
+      if (m.type === 'error' && m.action) {
+        controlMsg.textContent = `${m.action} refused: ${m.error ?? ''}`;
+        return;
+      }
       if (m.type === 'snapshot') {
         rows.clear();
         for (const c of m.calls ?? []) rows.set(c.recordingId, c);
@@ -184,9 +220,16 @@ export function liveView(app: HTMLElement): () => void {
     };
   };
   connect();
-  const headers = ['Participants', 'Started', 'Duration', 'State', 'Loss', ''];
+  const headers = ['Participants', 'Started', 'Duration', 'State', 'Recording', 'Loss', ''];
   const capacity = capacityLine();
-  app.append(h('h2', {}, 'Live calls'), capacity.el, grid('live-calls', headers, tbody), empty, player);
+  app.append(
+    h('h2', {}, 'Live calls'),
+    capacity.el,
+    grid('live-calls', headers, tbody),
+    empty,
+    controlMsg,
+    player,
+  );
   render();
   return () => {
     capacity.stop();

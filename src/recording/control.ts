@@ -1,0 +1,360 @@
+import { join } from 'node:path';
+import { SrsError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { MediaEngine, MediaEvent } from '../media/types.js';
+import type { AuditRepository } from '../store/audit.js';
+import type { ChainRepository } from '../store/chain.js';
+import type { ModeTable, RecordModesRepository } from '../store/record-modes.js';
+import { aorNumber, type Principal, type UsersRepository } from '../store/users.js';
+import {
+  DtmfMatcher,
+  allowedNow,
+  initialState,
+  mayControl,
+  normalizeSettings,
+  refusal,
+  resolveMode,
+  userOfNumber,
+  type ControlAction,
+  type ControlChannel,
+  type ControlSettings,
+  type ControlState,
+  type RecordMode,
+} from './control-policy.js';
+import type { ActiveCall, CallControlView, RecordingControlHooks, SessionEvent } from './types.js';
+
+/**
+ * Recording control at run time (issue 16): gives each call its record mode at the start, applies
+ * pause / resume / start / stop from the API, the monitor and the phone (RFC 4733 codes) through
+ * the engine's pause (so SRS_PAUSE_MODE silences or cuts the time, in every output and for
+ * listeners), stores each action as an event of the recording and in the audit trail, and at the
+ * end discards the calls whose audio is not to be kept (spool wiped; metadata row or nothing).
+ */
+
+export const CONTROL_SETTING_KEY = 'recording.control';
+
+/** A refused control request: `status` is the HTTP status the API answers with. */
+export class ControlError extends SrsError {
+  constructor(
+    readonly status: 403 | 404 | 409,
+    message: string,
+  ) {
+    super('ERR_CONTROL', message);
+  }
+}
+
+export interface RecordingControlOptions {
+  engine: Pick<MediaEngine, 'pause' | 'resume' | 'onEvents'>;
+  service: {
+    activeCalls(): ActiveCall[];
+    addEvents(recordingId: string, events: SessionEvent[]): Promise<void>;
+    emit(event: 'event', e: { type: 'call-update'; call: ActiveCall }): boolean;
+  };
+  db: {
+    recordModes: RecordModesRepository;
+    users: Pick<UsersRepository, 'getSetting' | 'setSetting'>;
+    audit: Pick<AuditRepository, 'append'>;
+    chain: Pick<ChainRepository, 'markStoredChained'>;
+  };
+  dataDir: string;
+  wipeDir: (dir: string) => Promise<void>;
+  log: Logger;
+  /** How often the user/group modes and settings are re-read (they are also re-read on change). */
+  refreshMs?: number;
+}
+
+interface LiveControl {
+  call: ActiveCall;
+  mode: RecordMode;
+  state: ControlState;
+  segment: number;
+  started: boolean;
+  /** The engine drops this call's media now (paused, stopped, not started under press, never). */
+  enginePaused: boolean;
+  /** Per leg: the digits heard so far. */
+  dtmf: Map<string, DtmfMatcher>;
+}
+
+/** Who acts: a principal (web, API) or a phone (the user owning the pressing participant's number). */
+export interface ControlRequest {
+  who: Principal;
+  channel: ControlChannel;
+  action: ControlAction;
+  ip: string;
+  /** Which call: its recording id, a participant's number (extension), or its SIP Call-ID. */
+  target: { recordingId?: string; number?: string; callId?: string };
+}
+
+type DiscardDeps = Pick<RecordingControlOptions, 'db' | 'dataDir' | 'wipeDir'>;
+
+/** No audio is kept: the spool is wiped; the catalogue keeps a row without files, or nothing. */
+async function discardRecording(o: DiscardDeps, id: string, keep: ControlSettings['keepUnstarted']) {
+  await o.wipeDir(join(o.dataDir, 'spool', id));
+  if (keep === 'metadata') {
+    await o.db.recordModes.setAudioKept(id, false);
+    await o.db.chain.markStoredChained(id, []);
+  } else {
+    await o.db.recordModes.deleteRecording(id);
+  }
+}
+
+/**
+ * Startup recovery of a call the previous process was recording: discards it (true) when its
+ * audio was not to be kept — a `never` call, or an on-demand call never started.
+ */
+export async function discardUnkept(o: DiscardDeps, recordingId: string): Promise<boolean> {
+  const m = await o.db.recordModes.modeOf(recordingId);
+  if (!m || !(m.mode === 'never' || (m.mode === 'on-demand' && m.audioKept !== true))) return false;
+  const s = normalizeSettings(await o.db.users.getSetting<unknown>(CONTROL_SETTING_KEY));
+  await discardRecording(o, recordingId, s.keepUnstarted);
+  return true;
+}
+
+export class RecordingControl implements RecordingControlHooks {
+  readonly #o: RecordingControlOptions;
+  readonly #live = new Map<string, LiveControl>();
+  #table: ModeTable = { users: [], groups: new Map() };
+  #settings: ControlSettings = normalizeSettings(undefined);
+  #timer: NodeJS.Timeout | null = null;
+  /** Calls answered without keeping audio (mode never, on-demand never started), by mode. */
+  readonly notRecorded = { never: 0, 'on-demand': 0 };
+
+  constructor(o: RecordingControlOptions) {
+    this.#o = o;
+    o.engine.onEvents((events) => this.#onMedia(events));
+  }
+
+  get settings(): ControlSettings {
+    return this.#settings;
+  }
+
+  /** Reads the modes and settings (at start, after each change, and every refreshMs). */
+  async reload(): Promise<void> {
+    const [table, raw] = await Promise.all([
+      this.#o.db.recordModes.table(),
+      this.#o.db.users.getSetting<unknown>(CONTROL_SETTING_KEY),
+    ]);
+    this.#table = table;
+    this.#settings = normalizeSettings(raw);
+  }
+
+  async init(): Promise<void> {
+    await this.reload();
+    this.#timer = setInterval(() => {
+      this.reload().catch((err: unknown) => this.#o.log.warn({ err }, 'record modes: reload failed'));
+    }, this.#o.refreshMs ?? 10_000);
+    this.#timer.unref();
+  }
+
+  close(): void {
+    if (this.#timer) clearInterval(this.#timer);
+  }
+
+  async saveSettings(s: ControlSettings, by: string): Promise<void> {
+    await this.#o.db.users.setSetting(CONTROL_SETTING_KEY, s, by);
+    await this.reload();
+  }
+
+  #view(c: LiveControl): CallControlView {
+    return {
+      mode: c.mode,
+      state: c.state,
+      segment: c.segment,
+      allowed: allowedNow(c.mode, c.state, false),
+      adminAllowed: allowedNow(c.mode, c.state, true),
+    };
+  }
+
+  async started(call: ActiveCall): Promise<void> {
+    const { mode, users } = resolveMode(call.participants, this.#table, this.#settings);
+    const state = initialState(mode);
+    // Not-started time under onDemandFrom=press, and a `never` call: paused in the engine (the
+    // media is dropped and counted; the paused time is silence or cut).
+    const pause = mode === 'never' || (mode === 'on-demand' && this.#settings.onDemandFrom === 'press');
+    const c: LiveControl = {
+      call,
+      mode,
+      state,
+      segment: state === 'recording' ? 1 : 0,
+      started: false,
+      enginePaused: pause,
+      dtmf: new Map(),
+    };
+    this.#live.set(call.recordingId, c);
+    if (pause) this.#o.engine.pause(call.recordingId);
+    call.control = this.#view(c);
+    // The common case (always, by default) costs no statement.
+    if (mode !== 'always' || users.length > 0) {
+      await this.#o.db.recordModes.setRecordingMode(call.recordingId, mode);
+      await this.#o.service.addEvents(call.recordingId, [
+        { at: new Date(), type: 'record-mode', detail: { mode, users, state } },
+      ]);
+    }
+  }
+
+  async ended(recordingId: string): Promise<boolean> {
+    const c = this.#live.get(recordingId);
+    if (!c) return true;
+    if (c.mode !== 'never' && (c.mode !== 'on-demand' || c.started)) {
+      this.#live.delete(recordingId);
+      return true;
+    }
+    // Forgotten only once discarded: the end-of-call hand-off retries this while the database is away.
+    await discardRecording(this.#o, recordingId, this.#settings.keepUnstarted);
+    this.#live.delete(recordingId);
+    this.notRecorded[c.mode === 'never' ? 'never' : 'on-demand']++;
+    this.#o.log.info(
+      { recordingId, callId: c.call.callId, mode: c.mode, catalogue: this.#settings.keepUnstarted },
+      'call not recorded: no audio kept',
+    );
+    return false;
+  }
+
+  /** Live calls `who` may control, with their control state. */
+  visibleCalls(who: Principal): ActiveCall[] {
+    return this.#o.service.activeCalls().filter((c) => mayControl(who, c.participants, this.#table));
+  }
+
+  /** The live call a request names (404 when none, or none the principal may control). */
+  find(who: Principal, target: ControlRequest['target']): ActiveCall {
+    const calls = this.#o.service.activeCalls();
+    let found: ActiveCall[];
+    if (target.recordingId) found = calls.filter((c) => c.recordingId === target.recordingId);
+    else if (target.callId) found = calls.filter((c) => c.callId === target.callId);
+    else if (target.number) {
+      const n = target.number.trim().toLowerCase();
+      found = calls.filter((c) => c.participants.some((p) => aorNumber(p.aor) === n));
+    } else throw new ControlError(404, 'name the call: its recording id, ?number= or ?callId=');
+    found = found.filter(
+      (c) => this.#live.has(c.recordingId) && mayControl(who, c.participants, this.#table),
+    );
+    const what = target.recordingId ?? target.callId ?? `number ${target.number ?? ''}`;
+    if (found.length === 0) throw new ControlError(404, `no live call ${what} you may control`);
+    if (found.length > 1)
+      throw new ControlError(409, `${found.length} live calls match ${what}; name the recording id`);
+    return found[0] as ActiveCall;
+  }
+
+  /** Applies an action (or refuses it, audited either way); returns the call's control state. */
+  async act(r: ControlRequest): Promise<{ recordingId: string; callId: string } & CallControlView> {
+    const call = this.find(r.who, r.target);
+    const c = this.#live.get(call.recordingId) as LiveControl;
+    const admin = r.who.role === 'admin';
+    const no = refusal(c.mode, c.state, r.action, admin);
+    const audit = (action: string, details: Record<string, unknown>) =>
+      this.#o.db.audit.append({
+        actor: r.who.username,
+        actorRole: r.who.role,
+        ip: r.ip,
+        via: r.channel,
+        action,
+        resource: 'recording',
+        resourceId: call.recordingId,
+        details: { callId: call.callId, channel: r.channel, mode: c.mode, state: c.state, ...details },
+      });
+    if (no) {
+      await audit(`recording.${r.action}-refused`, { reason: no.reason });
+      throw new ControlError(no.status, no.reason);
+    }
+    // State and engine change synchronously, so two requests cannot both pass the check above.
+    const engine = this.#o.engine;
+    const id = call.recordingId;
+    if (r.action === 'pause' || r.action === 'stop') {
+      if (!c.enginePaused) engine.pause(id);
+      c.enginePaused = true;
+      c.state = r.action === 'pause' ? 'paused' : 'stopped';
+    } else {
+      // resume, or start from not-started (on-demand) or stopped. Under onDemandFrom=call the
+      // not-started time was recorded all along (the engine was not paused): the whole call is kept.
+      if (c.enginePaused) engine.resume(id);
+      c.enginePaused = false;
+      c.state = 'recording';
+      if (r.action === 'start') {
+        c.started = true;
+        c.segment++;
+      }
+    }
+    // An on-demand call's audio is kept from its first start on (startup recovery reads this).
+    if (r.action === 'start' && c.mode === 'on-demand' && c.segment === 1)
+      await this.#o.db.recordModes.setAudioKept(id, true);
+    call.control = this.#view(c);
+    const detail = { by: r.who.username, channel: r.channel, segment: c.segment, mode: c.mode };
+    const type = {
+      pause: 'recording-paused',
+      resume: 'recording-resumed',
+      start: 'recording-started',
+      stop: 'recording-stopped',
+    }[r.action];
+    await this.#o.service.addEvents(id, [{ at: new Date(), type, detail }]).catch((err: unknown) => {
+      this.#o.log.warn({ err, recordingId: id }, 'control event not stored (the call ended)');
+    });
+    await audit(`recording.${r.action}`, { segment: c.segment });
+    this.#o.service.emit('event', { type: 'call-update', call });
+    return { recordingId: id, callId: call.callId, ...call.control };
+  }
+
+  #onMedia(events: MediaEvent[]): void {
+    const codes = this.#settings.dtmf;
+    if (!codes) return;
+    for (const e of events) {
+      if (e.type !== 'dtmf') continue;
+      const c = this.#live.get(e.recordingId);
+      if (!c) continue;
+      let m = c.dtmf.get(e.legId);
+      if (!m) c.dtmf.set(e.legId, (m = new DtmfMatcher(codes)));
+      const action = m.push(e.digit, e.atMs);
+      if (action) void this.#phone(c, e.legId, action);
+    }
+  }
+
+  /** A phone code: acts as the user owning the number of the participant that sent it. */
+  async #phone(c: LiveControl, legId: string, action: ControlAction): Promise<void> {
+    const label = c.call.streams[Number(legId.replace(/^leg/, ''))]?.label ?? null;
+    const sender = c.call.participants.find((p) => label !== null && p.sendsLabels.includes(label));
+    const number = aorNumber(sender?.aor);
+    const u = number ? userOfNumber(this.#table, number) : undefined;
+    const who: Principal = u
+      ? {
+          userId: u.userId,
+          username: u.username,
+          role: u.role,
+          groups: [],
+          numbers: u.numbers,
+          via: 'session',
+        }
+      : {
+          userId: null,
+          username: `phone:${number || legId}`,
+          role: 'record-only',
+          groups: [],
+          numbers: [],
+          via: 'session',
+        };
+    try {
+      await this.act({ who, channel: 'phone', action, ip: '', target: { recordingId: c.call.recordingId } });
+    } catch (err) {
+      if (err instanceof ControlError && err.status === 404) {
+        // The sender is no user of ours (or not a participant): refused, and audited.
+        await this.#o.db.audit
+          .append({
+            actor: who.username,
+            actorRole: '',
+            ip: '',
+            via: 'phone',
+            action: `recording.${action}-refused`,
+            resource: 'recording',
+            resourceId: c.call.recordingId,
+            details: {
+              callId: c.call.callId,
+              channel: 'phone',
+              legId,
+              reason: 'the sender is not a user of this call',
+            },
+          })
+          .catch(() => undefined);
+      } else if (!(err instanceof ControlError)) {
+        this.#o.log.warn({ err, recordingId: c.call.recordingId }, 'phone control failed');
+      }
+    }
+  }
+}

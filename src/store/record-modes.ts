@@ -1,0 +1,106 @@
+import type pg from 'pg';
+import { NotFoundError } from '../errors.js';
+import type { Role } from './users.js';
+
+/**
+ * Record modes (issue 16): per user and per group, and what the recording control decided for each
+ * recording. The policy itself (which mode a call gets, who may act) is src/recording/control.ts.
+ */
+
+export const RECORD_MODES = ['always', 'always-pause', 'on-demand', 'never'] as const;
+export type RecordMode = (typeof RECORD_MODES)[number];
+
+/** A user as the record-mode policy sees them. */
+export interface ModeUser {
+  userId: string;
+  username: string;
+  role: Role;
+  numbers: string[];
+  group: string | null;
+  extraGroups: string[];
+  mode: RecordMode | null;
+}
+
+export interface ModeTable {
+  users: ModeUser[];
+  /** Group name -> its mode (groups without one are left out). */
+  groups: Map<string, RecordMode>;
+}
+
+export interface RecordModesRepository {
+  /** Every enabled user with numbers or a mode (by username), and every group's mode (for the policy's cache). */
+  table(): Promise<ModeTable>;
+  setUserMode(userId: string, mode: RecordMode | null): Promise<void>;
+  setGroupMode(group: string, mode: RecordMode | null): Promise<void>;
+  /** Notes the mode a live call is recorded under. */
+  setRecordingMode(recordingId: string, mode: RecordMode): Promise<void>;
+  /** Marks whether audio of the recording was kept (false: metadata only). */
+  setAudioKept(recordingId: string, kept: boolean): Promise<void>;
+  /** Removes a recording's catalogue entry entirely (keepUnstarted=none); its events go with it. */
+  deleteRecording(recordingId: string): Promise<void>;
+  /** Recordings still 'recording' whose audio must not be kept (for startup recovery). */
+  modeOf(recordingId: string): Promise<{ mode: RecordMode | null; audioKept: boolean | null } | undefined>;
+}
+
+export function recordModesRepository(pool: pg.Pool): RecordModesRepository {
+  return {
+    async table() {
+      const users = await pool.query<{
+        id: string;
+        username: string;
+        role: Role;
+        numbers: string[];
+        group_name: string | null;
+        extra_groups: string[];
+        record_mode: RecordMode | null;
+      }>(
+        `SELECT id, username, role, numbers, group_name, extra_groups, record_mode FROM users
+         WHERE NOT disabled AND (cardinality(numbers) > 0 OR record_mode IS NOT NULL) ORDER BY username`,
+      );
+      const groups = await pool.query<{ name: string; record_mode: RecordMode }>(
+        'SELECT name, record_mode FROM user_groups WHERE record_mode IS NOT NULL',
+      );
+      return {
+        users: users.rows.map((u) => ({
+          userId: u.id,
+          username: u.username,
+          role: u.role,
+          numbers: u.numbers,
+          group: u.group_name,
+          extraGroups: u.extra_groups,
+          mode: u.record_mode,
+        })),
+        groups: new Map(groups.rows.map((g) => [g.name, g.record_mode])),
+      };
+    },
+    async setUserMode(userId, mode) {
+      if (!/^[0-9a-f-]{36}$/i.test(userId)) throw new NotFoundError(`user ${userId} not found`);
+      const r = await pool.query('UPDATE users SET record_mode = $2, updated_at = now() WHERE id = $1', [
+        userId,
+        mode,
+      ]);
+      if (r.rowCount === 0) throw new NotFoundError(`user ${userId} not found`);
+    },
+    async setGroupMode(group, mode) {
+      const r = await pool.query('UPDATE user_groups SET record_mode = $2 WHERE name = $1', [group, mode]);
+      if (r.rowCount === 0) throw new NotFoundError(`group ${group} not found`);
+    },
+    async setRecordingMode(recordingId, mode) {
+      await pool.query('UPDATE recordings SET record_mode = $2 WHERE id = $1', [recordingId, mode]);
+    },
+    async setAudioKept(recordingId, kept) {
+      await pool.query('UPDATE recordings SET audio_kept = $2 WHERE id = $1', [recordingId, kept]);
+    },
+    async deleteRecording(recordingId) {
+      await pool.query('DELETE FROM recordings WHERE id = $1', [recordingId]);
+    },
+    async modeOf(recordingId) {
+      const r = await pool.query<{ record_mode: RecordMode | null; audio_kept: boolean | null }>(
+        'SELECT record_mode, audio_kept FROM recordings WHERE id = $1',
+        [recordingId],
+      );
+      const x = r.rows[0];
+      return x ? { mode: x.record_mode, audioKept: x.audio_kept } : undefined;
+    },
+  };
+}
