@@ -65,6 +65,11 @@ void LegReceiver::onDatagram(uint8_t* data, size_t length, int64_t arrival, std:
   }
   if (paused_) {
     ++counters_.paused;
+    // RFC 4733 events are still read while paused, so that a phone code (*8) can resume the
+    // recording: they are events, never audio, so nothing reaches the spool. Placed at arrival.
+    const PayloadFormat& f = formats_[p.payloadType & 0x7F];
+    if (f.kind == PayloadKind::TelephoneEvent)
+      telephoneEvent(p.timestamp, arrival, p.payload, p.payloadLength, f.clockRate, events);
     return;
   }
   if (counters_.firstPacketAt < 0) {
@@ -241,7 +246,8 @@ void LegReceiver::resume(int64_t now, std::vector<LegEvent>& events) {
   history_.fill(-1);
   haveTs_ = false;
   anchored_ = false;
-  dtmfActive_ = false;
+  // The telephone-event state stays: an event read while paused (the code that resumed) may still
+  // repeat its end packets, which must not count as a new event.
   haveTransit_ = false;
   events.push_back({LegEvent::Type::Resume, now, ssrc_, 0, 0});
 }

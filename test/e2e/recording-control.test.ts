@@ -154,7 +154,15 @@ describe('recording control (SIPp + RTP -> srs serve -> gpg)', { timeout: 400000
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ username, password: `${username}-password` }),
       });
-      tokens[username] = ((await login.json()) as { token: string }).token;
+      // The session lives in the HttpOnly cookie only: each user makes an API token with it.
+      const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] as string;
+      const t = await fetch(`${base}/api/v1/tokens`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', cookie },
+        body: JSON.stringify({ name: 'control-test' }),
+      });
+      assert.equal(t.status, 201, await t.clone().text());
+      tokens[username] = ((await t.json()) as { token: string }).token;
     }
   });
 
@@ -199,9 +207,9 @@ describe('recording control (SIPp + RTP -> srs serve -> gpg)', { timeout: 400000
       via: string;
     }[];
     const acts = audit.map((a) => `${a.action}:${a.actor}:${a.via}`);
-    assert.ok(acts.includes('recording.pause:agent:web'), acts.join());
-    assert.ok(acts.includes('recording.resume:agent:web'), acts.join());
-    assert.ok(acts.includes('recording.pause-refused:agent:web'), acts.join());
+    assert.ok(acts.includes('recording.pause:agent:api'), acts.join());
+    assert.ok(acts.includes('recording.resume:agent:api'), acts.join());
+    assert.ok(acts.includes('recording.pause-refused:agent:api'), acts.join());
   });
 
   it('always: the agent is refused (403, audited); record-only controls only its own calls, sees no recording', async () => {
@@ -341,20 +349,29 @@ describe('recording control (SIPp + RTP -> srs serve -> gpg)', { timeout: 400000
     assert.ok(sounds(x, s2 + 250, s2 + 1200), 'segment 2');
   });
 
-  it('phone codes: *7 in the RTP (RFC 4733) pauses; the digits are not in the audio', async () => {
+  it('phone codes: *7 then *8 in the RTP (RFC 4733) pause and resume; the digits are not in the audio', async () => {
     await setMode('agent', 'always-pause');
     await ok('PUT', '/recording-control/settings', 'admin', { dtmf: { pause: '*7', resume: '*8' } });
-    const live = await placeCall(6000, async () => undefined, { dtmf: [{ atMs: 2000, digits: '*7' }] });
+    const live = await placeCall(6000, async () => undefined, {
+      dtmf: [
+        { atMs: 2000, digits: '*7' },
+        { atMs: 3600, digits: '*8' },
+      ],
+    });
     const d = await stored(live.recordingId);
     const p = eventAt(d, 'recording-paused');
+    const r = eventAt(d, 'recording-resumed');
     assert.match(d.events.find((e) => e.type === 'recording-paused')?.text ?? '', /channel=phone/);
+    assert.match(d.events.find((e) => e.type === 'recording-resumed')?.text ?? '', /channel=phone/);
+    assert.ok(r > p + 1000, `resumed (${r} ms) after the pause (${p} ms)`);
     const x = await wavOf(d);
     assert.ok(sounds(x, 600, 1900), 'tones before the code');
-    // No DTMF tone (the * and 7 row/column frequencies) anywhere in the file; silence once paused.
-    for (const f of [941, 1209, 852])
+    // No DTMF tone (the row/column frequencies of *, 7 and 8) anywhere in the file.
+    for (const f of [941, 1209, 852, 1336])
       for (let ms = 0; ms + 200 < x.length / 8; ms += 100)
         assert.ok(toneLevelDb(x, ms, ms + 200, f, 200) < -15, `no ${f} Hz at ${ms} ms`);
-    assert.ok(silent(x, p + 200, p + 1500), `silence after *7 at ${p}`);
+    assert.ok(silent(x, p + 200, r - 200), `silence between *7 (${p} ms) and *8 (${r} ms)`);
+    assert.ok(sounds(x, r + 300, r + 1200), `tones again after *8 at ${r}`);
     const audit = (await ok('GET', `/audit?action=recording.pause&resourceId=${live.recordingId}`)).items as {
       actor: string;
       via: string;

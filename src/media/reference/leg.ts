@@ -115,6 +115,9 @@ export class LegReceiverRef {
     const p = parsed.packet;
     if (this.#paused) {
       this.counters.packetsPaused++;
+      // RFC 4733 events are still read while paused (a phone code can resume): never audio.
+      if (this.#kinds[p.payloadType & 0x7f] === 'telephone-event')
+        this.#telephoneEvent(p.timestamp, arrival, p.payload, events);
       return;
     }
     if (this.#firstPacketAt < 0) {
@@ -269,7 +272,7 @@ export class LegReceiverRef {
     this.#history.fill(-1);
     this.#haveTs = false;
     this.#anchored = false;
-    this.#dtmfActive = false;
+    // The telephone-event state stays: the code that resumed may still repeat its end packets.
     this.#haveTransit = false;
     events.push({ type: 'resume', atSamples: now, ssrc: this.#ssrc, digit: '', durationSamples: 0 });
   }
