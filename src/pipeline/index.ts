@@ -6,7 +6,14 @@ import type { Database } from '../store/db.js';
 import { groupCommit } from '../store/recordings.js';
 import type { Mp3Options } from './artifacts.js';
 import { finalizeRecording, type FinalizeContext } from './finalize.js';
-import { acquireNodeLease, clearRun, orphanCandidates, recordRun, type NodeLease } from '../store/jobs.js';
+import {
+  acquireNodeLease,
+  clearRun,
+  failedFinalizes,
+  orphanCandidates,
+  recordRun,
+  type NodeLease,
+} from '../store/jobs.js';
 import { hookDocument, postWebhook, runHookCommand, type HookOptions } from './hooks.js';
 import { purgeOnce, type RetentionPolicy } from './retention.js';
 
@@ -378,10 +385,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
       counts.retry += beforeActive - beforeRetry;
       counts.active += beforeCompleted - beforeActive;
     }
-    const failed = await pool.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM recordings WHERE state = 'failed'`,
-    );
-    counts.failed = failed.rows[0]?.n ?? 0;
+    counts.failed = await failedFinalizes(pool);
     return counts;
   };
 

@@ -81,3 +81,11 @@ export async function orphanCandidates(
   );
   return r.rows;
 }
+
+/** Recordings whose finalize failed for good (the pipeline marks them 'failed' on the last attempt). */
+export async function failedFinalizes(pool: pg.Pool): Promise<number> {
+  const r = await pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM recordings WHERE state = 'failed'`,
+  );
+  return r.rows[0]?.n ?? 0;
+}

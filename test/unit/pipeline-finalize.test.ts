@@ -314,7 +314,7 @@ describe('pipeline: finalize, encrypt, catalogue, wipe', () => {
       const afterFailure = await failing.jobCounts();
       assert.equal(afterFailure.failed, 1, JSON.stringify(afterFailure));
       assert.equal(
-        afterFailure.created + afterFailure.retry + afterFailure.active,
+        (afterFailure.created ?? 0) + (afterFailure.retry ?? 0) + (afterFailure.active ?? 0),
         0,
         JSON.stringify(afterFailure),
       );
