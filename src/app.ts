@@ -27,7 +27,6 @@ import { clientIp } from './api/http.js';
 import { buildConsoleApi, WEB_DIST } from './api/index.js';
 import { attachMonitor, TapHub, type Monitor } from './monitor/index.js';
 import { loadPrivateKey } from './pipeline/keys.js';
-import { jobStateCounts } from './store/audit.js';
 import { startSipEdge, type SipEdge } from './sip/edge/index.js';
 import { startSiprecApp, type SiprecApp } from './sip/app/index.js';
 import { checkDeliveryConfig, deliveryStatus, startDelivery } from './delivery/index.js';
@@ -296,7 +295,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         keyPassphrase === undefined
           ? null
           : (fp) => loadPrivateKey(join(config.dataDir, 'keys'), fp, keyPassphrase),
-      jobs: () => jobStateCounts(db.pool),
+      jobs: () => pipeline.jobCounts(),
       sipResponses: () => liveRefs.edge?.responsesSent ?? new Map<number, number>(),
       monitor: () => ({
         clients: liveRefs.monitor?.clients ?? 0,

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile, unlink } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { Command, Option } from 'commander';
 import * as openpgp from 'openpgp';
 import type { Config } from '../config.js';
 import { NotFoundError } from '../errors.js';
-import { fsyncPath } from '../pipeline/artifacts.js';
+import { writeFileDurable } from '../files.js';
 import { encryptToBuffer } from '../pipeline/pgp.js';
 import { generateKeyPair, KeyPassphraseError, loadPrivateKey, type KeyType } from '../pipeline/keys.js';
 import type { Database } from '../store/db.js';
@@ -47,16 +47,7 @@ async function audit(
 }
 
 async function writeAtomic(path: string, data: Uint8Array): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-  await fsyncPath(dirname(path));
+  await writeFileDurable(path, data, { mode: 0o600, syncDir: true });
 }
 
 export interface ReencryptReport {

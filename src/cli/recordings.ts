@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { chmod, open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import * as openpgp from 'openpgp';
+import { writeFileDurable } from '../files.js';
 import type { Config } from '../config.js';
 import { NotFoundError, SrsError } from '../errors.js';
 import { createLogger } from '../log.js';
@@ -170,19 +171,11 @@ async function getArtifact(
     io.stdout.write(plain);
     return;
   }
-  const tmp = `${opts.out}.${process.pid}.part`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(plain);
-    await fh.sync();
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await fh.close();
-  await chmod(tmp, 0o600);
-  await rename(tmp, opts.out);
+  await writeFileDurable(opts.out, plain, {
+    mode: 0o600,
+    exactMode: true,
+    tmp: `${opts.out}.${process.pid}.part`,
+  });
   io.stderr.write(`wrote ${opts.out} (${plain.length} bytes, sha256 ${file.sha256Plain})\n`);
 }
 

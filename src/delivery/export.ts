@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
+import { writeFileDurable } from '../files.js';
 import type { Logger } from '../log.js';
 import { PeriodicService } from './periodic.js';
 import type { DeliveryRecording, ExportDestination, OffloadRepository } from '../store/offload.js';
@@ -52,21 +53,9 @@ class LocalTarget implements ExportTarget {
   }
   private async write(abs: string, data: Buffer): Promise<void> {
     await mkdir(dirname(abs), { recursive: true });
+    // On failure only our own temporary file goes; nothing else at the destination is removed.
     const tmp = join(dirname(abs), `.${posix.basename(abs)}.${process.pid}.part`);
-    try {
-      const fh = await open(tmp, 'w', 0o640);
-      try {
-        await fh.writeFile(data);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, abs);
-    } catch (err) {
-      // Our own temporary file only; nothing else at the destination is ever removed.
-      await unlink(tmp).catch(() => undefined);
-      throw err;
-    }
+    await writeFileDurable(abs, data, { mode: 0o640, tmp });
   }
   async place(rel: string, data: Buffer, suffix: string): Promise<string> {
     for (const candidate of [rel, withSuffix(rel, suffix)]) {

@@ -4,6 +4,7 @@ import { Readable, Writable } from 'node:stream';
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import ffmpeg from 'fluent-ffmpeg';
 import { ffmpegBinary, lameAddon, type Mp3Encoder } from './mp3.js';
+import { fsyncPath } from '../files.js';
 
 /** File helpers for the pipeline: hashing, atomic renames, MP3 conversion, wiping. */
 
@@ -21,14 +22,7 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
-export async function fsyncPath(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
+export { fsyncPath };
 
 /** rename() then fsync the directory, so the new name survives a power cut. */
 export async function renameDurable(from: string, to: string): Promise<void> {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import type { CatalogueFile } from '../store/chain.js';
 import type { RecordingRow } from '../store/types.js';
 
 /**
@@ -33,14 +34,7 @@ export interface HookDocument {
   durationMs: number | null;
   interrupted: boolean;
   participants: { participantId: string; aor: string | null; name: string | null }[];
-  files: {
-    kind: string;
-    path: string;
-    bytes: number;
-    sha256Plain: string;
-    sha256Cipher: string;
-    keyFingerprint: string;
-  }[];
+  files: Omit<CatalogueFile, 'recordingId'>[];
 }
 
 export function hookDocument(r: RecordingRow): HookDocument {

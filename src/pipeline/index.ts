@@ -10,8 +10,8 @@ import { finalizeRecording, type FinalizeContext } from './finalize.js';
 import {
   acquireNodeLease,
   clearRun,
-  orphanedJobs,
-  pendingJobs,
+  failedFinalizes,
+  orphanCandidates,
   recordRun,
   type NodeLease,
 } from '../store/jobs.js';
@@ -92,6 +92,12 @@ export interface Pipeline {
   stop(): Promise<void>;
   /** Resolves when no finalize job is queued, waiting for retry, or active (for tests and drains). */
   idle(): Promise<void>;
+  /**
+   * Post-call jobs by state for /metrics, from pg-boss's public API: created, retry and active
+   * over all queues (getQueues, getQueueSize); failed as the recordings whose finalize failed for
+   * good (pg-boss offers no count of failed jobs).
+   */
+  jobCounts(): Promise<Record<string, number>>;
 }
 
 interface FinalizeJob {
@@ -301,7 +307,11 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
 
   const timers: NodeJS.Timeout[] = [];
   const reap = async () => {
-    for (const id of await orphanedJobs(pool, FINALIZE_QUEUE)) {
+    const unclaimedSeconds = 60;
+    for (const { id, claimed } of await orphanCandidates(pool, unclaimedSeconds)) {
+      const job = await boss.getJobById(FINALIZE_QUEUE, id);
+      if (job?.state !== 'active') continue;
+      if (!claimed && Date.now() - new Date(job.startedOn).getTime() < unclaimedSeconds * 1000) continue;
       log.warn({ recordingId: id }, 'finalize job orphaned by a dead node: queued again');
       await boss.fail(FINALIZE_QUEUE, id, { message: 'the node running this job died' });
     }
@@ -369,14 +379,11 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
           expireInSeconds,
         })),
       );
-      const failed = await pool.query<{ id: string }>(
-        `SELECT id::text FROM pgboss.job WHERE name = $1 AND id = ANY($2::uuid[]) AND state = 'failed'`,
-        [FINALIZE_QUEUE, ids],
-      );
-      for (const { id } of failed.rows) {
-        await boss.retry(FINALIZE_QUEUE, id);
-        log.info({ recordingId: id }, 'failed finalize queued again');
-      }
+      // pg-boss's retry moves only failed jobs back (queued, active or completed ones are left alone).
+      // Its typings say void; it resolves to { jobs, requested, affected } (pg-boss 10 manager.js).
+      const res = (await boss.retry(FINALIZE_QUEUE, ids)) as unknown as { affected?: number } | undefined;
+      const affected = res?.affected ?? 0;
+      if (affected > 0) log.info({ count: affected }, 'failed finalizes queued again');
       for (const w of workerIds) boss.notifyWorker(w);
       return ids.map(() => undefined);
     },
@@ -384,8 +391,23 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     { lingerMs: 50 },
   );
 
+  const jobCounts = async (): Promise<Record<string, number>> => {
+    const counts = { created: 0, retry: 0, active: 0, failed: 0 };
+    for (const { name } of await boss.getQueues()) {
+      const beforeRetry = await boss.getQueueSize(name, { before: 'retry' });
+      const beforeActive = await boss.getQueueSize(name, { before: 'active' });
+      const beforeCompleted = await boss.getQueueSize(name, { before: 'completed' });
+      counts.created += beforeRetry;
+      counts.retry += beforeActive - beforeRetry;
+      counts.active += beforeCompleted - beforeActive;
+    }
+    counts.failed = await failedFinalizes(pool);
+    return counts;
+  };
+
   let stopped: Promise<void> | undefined;
   return {
+    jobCounts,
     enqueueFinalize: (recordingId) => enqueueBatched(recordingId),
     stop() {
       for (const t of timers) clearInterval(t);
@@ -410,7 +432,8 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
           await Promise.race([...running].map((p) => p.catch(() => undefined)));
           continue;
         }
-        if ((await pendingJobs(pool, FINALIZE_QUEUE)) === 0) return;
+        // Jobs before state 'completed': created, retry and active.
+        if ((await boss.getQueueSize(FINALIZE_QUEUE, { before: 'completed' })) === 0) return;
         await sleep(25);
       }
     },

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
+import { readIfExists, writeFileDurable } from '../files.js';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { NotFoundError, SrsError } from '../errors.js';
@@ -42,27 +43,9 @@ export class KeyPassphraseError extends SrsError {
 const PUBLIC = 'public.asc';
 const PRIVATE = 'private.asc';
 
-async function readIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
 /** Write to a temporary name, fsync, then rename: a crash leaves the old file or the new one, never half. */
 async function writeFileAtomic(path: string, data: string, mode: number): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fh = await open(tmp, 'w', mode);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await chmod(tmp, mode);
-  await rename(tmp, path);
+  await writeFileDurable(path, data, { mode, exactMode: true });
 }
 
 const fingerprintOf = (key: openpgp.Key) => key.getFingerprint().toUpperCase();

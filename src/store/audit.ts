@@ -144,18 +144,3 @@ export function auditRepository(pool: pg.Pool): AuditRepository {
     },
   };
 }
-
-/**
- * Job counts by state for /metrics, read from pg-boss's table (schema `pgboss`); an empty object
- * when the table does not exist yet.
- */
-export async function jobStateCounts(pool: pg.Pool): Promise<Record<string, number>> {
-  try {
-    const r = await pool.query<{ state: string; n: string }>(
-      'SELECT state::text AS state, count(*) AS n FROM pgboss.job GROUP BY state',
-    );
-    return Object.fromEntries(r.rows.map((x) => [x.state, Number(x.n)]));
-  } catch {
-    return {};
-  }
-}

@@ -58,27 +58,34 @@ export async function clearRun(pool: pg.Pool, recordingId: string, nodeKey: numb
 }
 
 /**
- * Active jobs of this queue whose node is dead: its lock is gone, or no node claimed the job
- * within `unclaimedSeconds` of its start (a crash between pg-boss's fetch and recordRun).
+ * Recordings whose finalize job may have been orphaned by a dead node: claimed by a node that no
+ * longer holds its lock, or ended `unclaimedSeconds` ago and claimed by no node (a crash between
+ * pg-boss's fetch and recordRun). Read from this project's tables only; whether pg-boss still
+ * shows the job as active is for the caller to ask pg-boss (getJobById).
  */
-export async function orphanedJobs(pool: pg.Pool, queue: string, unclaimedSeconds = 60): Promise<string[]> {
-  const r = await pool.query<{ id: string }>(
-    `SELECT j.id::text AS id FROM pgboss.job j LEFT JOIN pipeline_runs r ON r.recording_id = j.id
-     WHERE j.name = $1 AND j.state = 'active' AND (
-       (r.recording_id IS NULL AND j.started_on < now() - make_interval(secs => $3))
-       OR (r.recording_id IS NOT NULL AND NOT EXISTS (
-         SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted
-           AND l.classid = $2::bigint::oid AND l.objid = r.node_key::bigint::oid AND l.objsubid = 2)))`,
-    [queue, NODE_LOCK, unclaimedSeconds],
+export async function orphanCandidates(
+  pool: pg.Pool,
+  unclaimedSeconds = 60,
+): Promise<{ id: string; claimed: boolean }[]> {
+  const r = await pool.query<{ id: string; claimed: boolean }>(
+    `SELECT r.recording_id::text AS id, true AS claimed FROM pipeline_runs r
+     WHERE NOT EXISTS (
+       SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted
+         AND l.classid = $1::bigint::oid AND l.objid = r.node_key::bigint::oid AND l.objsubid = 2)
+     UNION ALL
+     SELECT c.id::text, false FROM recordings c
+     WHERE c.state IN ('recording', 'processing') AND c.ended_at IS NOT NULL
+       AND c.updated_at < now() - make_interval(secs => $2)
+       AND NOT EXISTS (SELECT 1 FROM pipeline_runs r WHERE r.recording_id = c.id)`,
+    [NODE_LOCK, unclaimedSeconds],
   );
-  return r.rows.map((x) => x.id);
+  return r.rows;
 }
 
-/** Number of jobs of a queue not finished yet (created, retry or active). */
-export async function pendingJobs(pool: pg.Pool, queue: string): Promise<number> {
+/** Recordings whose finalize failed for good (the pipeline marks them 'failed' on the last attempt). */
+export async function failedFinalizes(pool: pg.Pool): Promise<number> {
   const r = await pool.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pgboss.job WHERE name = $1 AND state IN ('created', 'retry', 'active')`,
-    [queue],
+    `SELECT count(*)::int AS n FROM recordings WHERE state = 'failed'`,
   );
   return r.rows[0]?.n ?? 0;
 }

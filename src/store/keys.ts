@@ -79,6 +79,15 @@ const toKey = (r: Row): KeyRecord => ({
 
 const KEYS_LOCK = 78_660_008;
 
+/** The key's row, locked, under the keys lock (one key change at a time); NotFoundError if none. */
+async function lockedKey(c: pg.PoolClient, fingerprint: string): Promise<Row> {
+  await c.query('SELECT pg_advisory_xact_lock($1)', [KEYS_LOCK]);
+  const k = await c.query<Row>('SELECT * FROM keys WHERE fingerprint = $1 FOR UPDATE', [fingerprint]);
+  const row = k.rows[0];
+  if (!row) throw new NotFoundError(`no key ${fingerprint} in the catalogue`);
+  return row;
+}
+
 export function keysRepository(pool: pg.Pool): KeysRepository {
   return {
     async add(k) {
@@ -127,10 +136,7 @@ export function keysRepository(pool: pg.Pool): KeysRepository {
     },
     async activate(fingerprint) {
       await inTransaction(pool, async (c) => {
-        await c.query('SELECT pg_advisory_xact_lock($1)', [KEYS_LOCK]);
-        const k = await c.query<Row>('SELECT * FROM keys WHERE fingerprint = $1 FOR UPDATE', [fingerprint]);
-        const row = k.rows[0];
-        if (!row) throw new NotFoundError(`no key ${fingerprint} in the catalogue`);
+        const row = await lockedKey(c, fingerprint);
         if (row.retired_at)
           throw new SrsError('ERR_KEY_RETIRED', `key ${fingerprint} is retired and cannot be activated`);
         if (!row.public_key)
@@ -141,10 +147,7 @@ export function keysRepository(pool: pg.Pool): KeysRepository {
     },
     async retire(fingerprint) {
       return inTransaction(pool, async (c) => {
-        await c.query('SELECT pg_advisory_xact_lock($1)', [KEYS_LOCK]);
-        const k = await c.query<Row>('SELECT * FROM keys WHERE fingerprint = $1 FOR UPDATE', [fingerprint]);
-        const row = k.rows[0];
-        if (!row) throw new NotFoundError(`no key ${fingerprint} in the catalogue`);
+        const row = await lockedKey(c, fingerprint);
         if (row.active)
           throw new SrsError(
             'ERR_KEY_ACTIVE',

@@ -277,6 +277,10 @@ describe('pipeline: finalize, encrypt, catalogue, wipe', () => {
     const enqueueOnly = await startPipeline({ ...common, mixer: mixerA, concurrency: 0 });
     const id = await newRecording();
     await enqueueOnly.enqueueFinalize(id);
+    // /metrics counts through pg-boss's public API: the one job waits, none runs.
+    const waiting = await enqueueOnly.jobCounts();
+    assert.equal(waiting.created, 1, JSON.stringify(waiting));
+    assert.equal(waiting.active, 0, JSON.stringify(waiting));
     await enqueueOnly.stop();
     assert.equal(mixerA.calls, 0);
     assert.equal((await db.recordings.get(id))?.state, 'recording');
@@ -307,6 +311,13 @@ describe('pipeline: finalize, encrypt, catalogue, wipe', () => {
       assert.equal(row?.state, 'failed');
       assert.equal(row?.error, 'spool unreadable');
       assert.equal(bad.calls, 2, 'first attempt + one retry');
+      const afterFailure = await failing.jobCounts();
+      assert.equal(afterFailure.failed, 1, JSON.stringify(afterFailure));
+      assert.equal(
+        (afterFailure.created ?? 0) + (afterFailure.retry ?? 0) + (afterFailure.active ?? 0),
+        0,
+        JSON.stringify(afterFailure),
+      );
 
       // Once the cause is fixed, enqueueing the failed recording again finishes it.
       const fixed = await startPipeline({ ...common, mixer: new TestMixer(original), concurrency: 1 });

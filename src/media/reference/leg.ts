@@ -246,6 +246,11 @@ export class LegReceiverRef {
     this.#haveSsrc = true;
     this.#ssrc = ssrc;
     if (!this.counters.ssrcs.includes(ssrc)) this.counters.ssrcs.push(ssrc);
+    this.#restartStream();
+  }
+
+  /** Forgets sequence, timestamp, DTMF and jitter state: the stream starts anew (new SSRC, resume). */
+  #restartStream(): void {
     this.#haveSeq = false;
     this.#badSeq = -1;
     this.#history.fill(-1);
@@ -267,13 +272,10 @@ export class LegReceiverRef {
   resume(now: number, events: LegEventRef[]): void {
     if (!this.#paused) return;
     this.#paused = false;
-    this.#haveSeq = false;
-    this.#badSeq = -1;
-    this.#history.fill(-1);
-    this.#haveTs = false;
-    this.#anchored = false;
     // The telephone-event state stays: the code that resumed may still repeat its end packets.
-    this.#haveTransit = false;
+    const dtmfActive = this.#dtmfActive;
+    this.#restartStream();
+    this.#dtmfActive = dtmfActive;
     events.push({ type: 'resume', atSamples: now, ssrc: this.#ssrc, digit: '', durationSamples: 0 });
   }
 

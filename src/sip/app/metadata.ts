@@ -277,6 +277,13 @@ export function parseMetadata(xml: string): RecordingMetadata {
     if (a === undefined) assoc.set(participantId, (a = { participantId, send: [], recv: [] }));
     return a;
   };
+  /** When the CS joined/left the recording, unless the session states it itself. */
+  const associationTimes = (el: XmlElement, s: MetadataSession): void => {
+    const start = childText(el, 'associatetime', ours);
+    const stop = childText(el, 'disassociatetime', ours);
+    if (start && s.startTime === undefined) s.startTime = start;
+    if (stop && s.stopTime === undefined) s.stopTime = stop;
+  };
   const addSendRecv = (el: XmlElement, participantId: string): void => {
     for (const c of el.children) {
       if (!ours(c) || (c.key !== 'send' && c.key !== 'recv')) continue;
@@ -299,19 +306,12 @@ export function parseMetadata(xml: string): RecordingMetadata {
           if (c.key === 'stoptime' && c.text !== '') s.stopTime = c.text;
         }
         // Pre-RFC drafts put the association times on the session itself.
-        const start = childText(el, 'associatetime', ours);
-        const stop = childText(el, 'disassociatetime', ours);
-        if (start && s.startTime === undefined) s.startTime = start;
-        if (stop && s.stopTime === undefined) s.stopTime = stop;
+        associationTimes(el, s);
         break;
       }
       case 'sessionrecordingassoc': {
         // When the CS joined/left the recording: the session's start/stop unless it states them itself.
-        const s = session(attr(el, 'sessionid', 'session', 'id') ?? '');
-        const start = childText(el, 'associatetime', ours);
-        const stop = childText(el, 'disassociatetime', ours);
-        if (start && s.startTime === undefined) s.startTime = start;
-        if (stop && s.stopTime === undefined) s.stopTime = stop;
+        associationTimes(el, session(attr(el, 'sessionid', 'session', 'id') ?? ''));
         break;
       }
       case 'participant': {

@@ -1,0 +1,195 @@
+/**
+ * Dialogs the edge holds for its apps (RFC 3261 section 12): creating them from a 2xx on either
+ * side, sending requests inside them on client transactions, waiting for the ACK of a 2xx the
+ * edge sent (BYE on Timer H), and ending them.
+ */
+import type { AppConn } from './control.js';
+import type { EdgeContext } from './context.js';
+import { hostPort, stamp } from './context.js';
+import { DialogStore, inDialogHeaders, newBranch } from './dialogs.js';
+import type { Dialog } from './dialogs.js';
+import {
+  getHeader,
+  getHeaders,
+  getTag,
+  parseCSeq,
+  parseMessage,
+  parseNameAddr,
+  serializeMessage,
+} from './message.js';
+import type { SipHeader, SipRequest, SipResponse } from './message.js';
+import type { ClientTxn, Peer, ServerTxn } from './transactions.js';
+import { dialogPeer } from './resolve.js';
+
+export class DialogLayer {
+  readonly store = new DialogStore();
+  /** Dialog id -> INVITE server transaction whose 2xx awaits an ACK. */
+  readonly awaitingAck = new Map<string, ServerTxn>();
+  /** Dialog id -> INVITE client transaction whose 2xx the app will ACK. */
+  readonly uacInvites = new Map<string, ClientTxn>();
+
+  constructor(private readonly ctx: EdgeContext) {}
+
+  clear(): void {
+    this.store.clear();
+    this.awaitingAck.clear();
+    this.uacInvites.clear();
+  }
+
+  createUasDialog(txn: ServerTxn, out: SipResponse, conn: AppConn): Dialog {
+    const req = txn.request;
+    const callId = getHeader(req, 'call-id') ?? '';
+    const from = getHeader(req, 'from') ?? '';
+    const contact = getHeader(req, 'contact');
+    let remoteTarget = '';
+    try {
+      remoteTarget = contact ? parseNameAddr(contact).uri : '';
+    } catch {
+      /* no usable Contact: requests go back to the source address */
+    }
+    if (!remoteTarget) remoteTarget = `sip:${hostPort(txn.peer.address, txn.peer.port)}`;
+    const seq = parseCSeq(getHeader(req, 'cseq')).seq;
+    const d: Dialog = {
+      id: `${callId};from-tag=${getTag(from) ?? ''}`,
+      callId,
+      localTag: txn.toTag,
+      remoteTag: getTag(from) ?? '',
+      local: getHeader(out, 'to') ?? '',
+      remote: from,
+      remoteTarget,
+      routeSet: getHeaders(req, 'record-route'),
+      // drachtio-server numbers its first request in the dialog one above the INVITE's CSeq.
+      localCseq: seq,
+      remoteCseq: seq,
+      peer: txn.peer,
+      owner: conn,
+      state: 'early',
+    };
+    this.store.add(d);
+    return d;
+  }
+
+  createUacDialog(
+    req: SipRequest,
+    raw: Buffer,
+    peer: Peer,
+    conn: AppConn,
+    cseq: number,
+    txn: ClientTxn,
+  ): Dialog | undefined {
+    try {
+      const res = parseMessage(raw);
+      const callId = getHeader(req, 'call-id') ?? '';
+      const from = getHeader(req, 'from') ?? '';
+      const to = getHeader(res, 'to') ?? '';
+      const localTag = getTag(from) ?? '';
+      const remoteTag = getTag(to);
+      if (!remoteTag) return undefined;
+      const existing = this.store.find(callId, localTag, remoteTag);
+      if (existing) return existing;
+      const contact = getHeader(res, 'contact');
+      const d: Dialog = {
+        id: `${callId};from-tag=${localTag}`,
+        callId,
+        localTag,
+        remoteTag,
+        local: from,
+        remote: to,
+        remoteTarget: contact ? parseNameAddr(contact).uri : req.uri,
+        // RFC 3261 12.1.2: the UAC's route set is the Record-Route of the response, reversed.
+        routeSet: getHeaders(res, 'record-route').reverse(),
+        localCseq: cseq,
+        remoteCseq: 0,
+        peer,
+        owner: conn,
+        state: 'confirmed',
+        lastInviteCseq: cseq,
+      };
+      this.store.add(d);
+      this.uacInvites.set(d.id, txn);
+      return d;
+    } catch {
+      return undefined;
+    }
+  }
+
+  endDialog(d: Dialog): void {
+    this.store.remove(d);
+    const pending = this.awaitingAck.get(d.id);
+    if (pending) {
+      this.awaitingAck.delete(d.id);
+      this.ctx.txns.acknowledged(pending);
+    }
+    this.uacInvites.delete(d.id);
+  }
+
+  /** Timer H over a 2xx: BYE the caller and tell the app, as drachtio-server does. */
+  ackTimeout(d: Dialog, txn: ServerTxn): void {
+    if (this.awaitingAck.get(d.id) !== txn) return;
+    this.awaitingAck.delete(d.id);
+    this.ctx.o.log.warn({ callId: d.callId }, 'no ACK for 2xx within 64*T1; sending BYE');
+    const extra: SipHeader[] = [
+      { name: 'Reason', value: 'SIP;cause=200;text="ACK timeout"' },
+      { name: 'Content-Length', value: '0' },
+    ];
+    void this.sendInDialog(d, 'BYE', extra, Buffer.alloc(0), undefined)
+      .then(({ sent, peer }) => {
+        this.ctx.toApp(
+          this.ctx.pickApp('BYE', d.owner),
+          `sip|application|${sent.length}|${peer.transport}|${this.ctx.o.advertised}|${this.ctx.port}|${stamp()}|unsolicited|${d.id}|`,
+          sent,
+        );
+      })
+      .catch((err: unknown) =>
+        this.ctx.o.log.error({ err: String(err), callId: d.callId }, 'failed to send BYE'),
+      )
+      .finally(() => this.endDialog(d));
+  }
+
+  resolvePeer(d: Dialog): Promise<Peer> {
+    return dialogPeer(d, this.ctx.o.hasConnection);
+  }
+
+  /**
+   * Build and send a request within a dialog on a client transaction; `onResponse` gets
+   * each response (the first copy) and synthesized 408 on timeout.
+   */
+  async sendInDialog(
+    d: Dialog,
+    method: string,
+    extra: SipHeader[],
+    body: Buffer,
+    onResponse: ((txn: ClientTxn, status: number, raw: Buffer) => void) | undefined,
+    owner?: AppConn,
+  ): Promise<{ sent: Buffer; peer: Peer; txn?: ClientTxn }> {
+    const peer = await this.resolvePeer(d);
+    const branch = newBranch();
+    const cseq = method === 'ACK' ? (d.lastInviteCseq ?? d.localCseq) : ++d.localCseq;
+    if (method === 'INVITE') d.lastInviteCseq = cseq;
+    const headers = inDialogHeaders(d, method, cseq, this.ctx.ourVia(peer.transport, branch), extra);
+    const msg: SipRequest = { type: 'request', method, uri: d.remoteTarget, version: '2.0', headers, body };
+    const sent = serializeMessage(msg);
+    if (method === 'ACK') {
+      this.ctx.o.send(peer, sent);
+      const inv = this.uacInvites.get(d.id);
+      if (inv) inv.ack = sent;
+      return { sent, peer };
+    }
+    const txn = this.ctx.txns.sendRequest(
+      { branch, method, peer, request: sent, owner, dialogId: d.id },
+      {
+        onResponse: (t, status, raw) => {
+          if (method === 'BYE' && status >= 200) this.endDialog(d);
+          onResponse?.(t, status, raw);
+        },
+        onTimeout: (t) => {
+          if (method === 'BYE') this.endDialog(d);
+          onResponse?.(t, 408, this.ctx.synthesize408(msg));
+        },
+        buildNon2xxAck: (_t, raw) => this.ctx.non2xxAck(msg, raw),
+      },
+    );
+    if (method === 'INVITE') this.uacInvites.set(d.id, txn);
+    return { sent, peer, txn };
+  }
+}

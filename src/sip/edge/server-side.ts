@@ -1,0 +1,370 @@
+/**
+ * The edge's server side: requests from the network (new, in-dialog, ACK, CANCEL, malformed),
+ * handed to an app or answered by the edge, and the responses apps send back, completed the way
+ * drachtio-server 0.9 completes them.
+ */
+import { ParseError } from '../../errors.js';
+import type { AppConn } from './control.js';
+import { ALLOW, DIALOG_METHODS, REASONS, appHeaders, hostPort, stamp } from './context.js';
+import type { EdgeContext } from './context.js';
+import type { DialogLayer } from './dialog-layer.js';
+import { randomToken } from './dialogs.js';
+import {
+  canonicalName,
+  getHeader,
+  getHeaders,
+  getParam,
+  getTag,
+  parseCSeq,
+  parseNameAddr,
+  parseVia,
+  serializeMessage,
+  splitList,
+  stringifyVia,
+} from './message.js';
+import type { SipHeader, SipRequest, SipResponse } from './message.js';
+import { serverKey } from './transactions.js';
+import type { Peer, ServerTxn } from './transactions.js';
+import type { Inbound } from './transport.js';
+
+export class ServerSide {
+  constructor(
+    private readonly ctx: EdgeContext,
+    private readonly dialogs: DialogLayer,
+  ) {}
+
+  /** Answer 400 when the head names enough to address a response; else drop it with a log line. */
+  onUnparseable(inb: Inbound, reason: string): void {
+    const text = inb.data.toString('utf8', 0, Math.min(inb.data.length, 16384));
+    const head = text.split(/\r?\n\r?\n/)[0] ?? '';
+    const lines = head.split(/\r?\n/);
+    const pick = (re: RegExp): string[] =>
+      lines.filter((l) => re.test(l)).map((l) => l.slice(l.indexOf(':') + 1).trim());
+    const vias = pick(/^(via|v)\s*:/i);
+    const from = pick(/^(from|f)\s*:/i)[0];
+    const to = pick(/^(to|t)\s*:/i)[0];
+    const callId = pick(/^(call-id|i)\s*:/i)[0];
+    const cseq = pick(/^cseq\s*:/i)[0];
+    const isRequest = /^[A-Za-z]+ \S+ SIP\/2\.0/.test(lines[0] ?? '') && !/^ACK /i.test(lines[0] ?? '');
+    const where = { remoteAddress: inb.remoteAddress, remotePort: inb.remotePort, transport: inb.transport };
+    // Via, Call-ID and CSeq are what a client matches a response with (RFC 3261 17.1.3); a
+    // missing or broken From/To must not leave the request unanswered.
+    if (!isRequest || vias.length === 0 || !callId || !cseq) {
+      this.ctx.o.log.warn({ ...where, reason }, 'dropped unparseable sip message');
+      return;
+    }
+    this.ctx.o.log.warn({ ...where, reason }, 'answering malformed sip request with 400');
+    const toBase = to || '<sip:invalid@invalid>';
+    const toValue = getTag(toBase) ? toBase : `${toBase};tag=${randomToken()}`;
+    const headers: SipHeader[] = [
+      ...vias.map((v) => ({ name: 'Via', value: v })),
+      { name: 'From', value: from || '<sip:invalid@invalid>' },
+      { name: 'To', value: toValue },
+      { name: 'Call-ID', value: callId },
+      { name: 'CSeq', value: cseq },
+      {
+        name: 'Warning',
+        value: `399 ${this.ctx.o.advertised} "${reason.replace(/["\\]/g, "'").slice(0, 120)}"`,
+      },
+      { name: 'Content-Length', value: '0' },
+    ];
+    const res: SipResponse = {
+      type: 'response',
+      version: '2.0',
+      status: 400,
+      reason: 'Bad Request',
+      headers,
+      body: Buffer.alloc(0),
+    };
+    this.ctx.o.send(
+      { transport: inb.transport, address: inb.remoteAddress, port: inb.remotePort },
+      serializeMessage(res),
+    );
+  }
+
+  onNetworkRequest(req: SipRequest, inb: Inbound): void {
+    // RFC 3261 8.2/16.3 minimum: a request we can answer needs these.
+    const viaHeader = req.headers.find((h) => canonicalName(h.name) === 'via');
+    if (!viaHeader) throw new ParseError('request without Via');
+    const from = getHeader(req, 'from');
+    const to = getHeader(req, 'to');
+    const callId = getHeader(req, 'call-id');
+    if (!from || !to || !callId) throw new ParseError('request lacks From, To or Call-ID');
+    const cseq = parseCSeq(getHeader(req, 'cseq'));
+    if (cseq.method !== req.method) throw new ParseError('CSeq method does not match the request');
+    parseNameAddr(from);
+    parseNameAddr(to);
+
+    // RFC 3581 + RFC 3261 18.2.1: record where the request really came from in the top Via.
+    const values = splitList(viaHeader.value);
+    const via = parseVia(values[0] ?? '');
+    if (via.host !== inb.remoteAddress) {
+      const i = via.params.findIndex(([k]) => k === 'received');
+      if (i === -1) via.params.push(['received', inb.remoteAddress]);
+      else via.params[i] = ['received', inb.remoteAddress];
+    }
+    const ri = via.params.findIndex(([k]) => k === 'rport');
+    if (ri === -1) via.params.push(['rport', String(inb.remotePort)]);
+    else via.params[ri] = ['rport', String(inb.remotePort)];
+    values[0] = stringifyVia(via);
+    viaHeader.value = values.map((v) => v.trim()).join(', ');
+    delete viaHeader.raw;
+    const raw = serializeMessage(req);
+
+    const peer: Peer = { transport: inb.transport, address: inb.remoteAddress, port: inb.remotePort };
+    const branch = getParam(via.params, 'branch') ?? '';
+    const sentBy = hostPort(via.host, via.port ?? 5060);
+    const fromTag = getTag(from) ?? '';
+    const toTag = getTag(to);
+    const keyFor = (method: string): string =>
+      branch.startsWith('z9hG4bK')
+        ? serverKey(branch, sentBy, method)
+        : serverKey(`legacy:${callId}|${cseq.seq}|${fromTag}|${branch}`, sentBy, method);
+
+    if (req.method === 'ACK') {
+      this.onAck(req, raw, inb, keyFor('INVITE'), callId, fromTag, toTag);
+      return;
+    }
+    const key = keyFor(req.method);
+    const existing = this.ctx.txns.findServer(key);
+    if (existing) {
+      this.ctx.txns.retransmitted(existing);
+      return;
+    }
+    const base = { key, request: req, raw, receivedLength: inb.data.length, peer };
+
+    if (req.method === 'CANCEL') {
+      this.onCancel(req, raw, inb, keyFor('INVITE'), base);
+      return;
+    }
+
+    if (toTag) {
+      const dialog = this.dialogs.store.find(callId, toTag, fromTag);
+      const txn = this.ctx.txns.createServer({ ...base, toTag });
+      if (!dialog) {
+        this.ctx.txns.respond(txn, 481, this.ctx.edgeResponse(req, 481, toTag));
+        return;
+      }
+      if (req.method === 'INVITE')
+        this.ctx.txns.respond(txn, 100, this.ctx.edgeResponse(req, 100, undefined));
+      if (cseq.seq < dialog.remoteCseq) {
+        this.ctx.txns.respond(txn, 500, this.ctx.edgeResponse(req, 500, toTag));
+        return;
+      }
+      dialog.remoteCseq = cseq.seq;
+      txn.dialogId = dialog.id;
+      if (req.method === 'INVITE' || req.method === 'UPDATE') {
+        const contact = getHeader(req, 'contact');
+        if (contact) {
+          try {
+            dialog.remoteTarget = parseNameAddr(contact).uri; // target refresh, RFC 3261 12.2.2
+          } catch {
+            /* keep the old target */
+          }
+        }
+      }
+      const app = this.ctx.pickApp(req.method, dialog.owner);
+      if (!app) {
+        if (req.method === 'BYE') {
+          // No application left to tell: end the dialog here rather than leave the caller hanging.
+          this.ctx.o.log.warn({ callId }, 'BYE for a dialog whose app is gone; answering 200 from the edge');
+          this.dialogs.endDialog(dialog);
+          this.ctx.txns.respond(txn, 200, this.ctx.edgeResponse(req, 200, toTag));
+        } else this.ctx.txns.respond(txn, 503, this.ctx.edgeResponse(req, 503, toTag));
+        return;
+      }
+      txn.owner = app;
+      dialog.owner = app;
+      this.ctx.toApp(
+        app,
+        `sip|network|${txn.receivedLength}|${inb.transport}|${inb.remoteAddress}|${inb.remotePort}|${stamp()}|${txn.id}|${dialog.id}|`,
+        raw,
+      );
+      return;
+    }
+
+    const txn = this.ctx.txns.createServer({ ...base, toTag: randomToken() });
+    if (req.method === 'INVITE') this.ctx.txns.respond(txn, 100, this.ctx.edgeResponse(req, 100, undefined));
+    const app = this.ctx.pickApp(req.method);
+    if (!app) {
+      if (req.method === 'OPTIONS') {
+        // Health checks get an answer even with no application attached.
+        this.ctx.txns.respond(
+          txn,
+          200,
+          this.ctx.edgeResponse(req, 200, txn.toTag, [
+            { name: 'Allow', value: ALLOW },
+            { name: 'Accept', value: 'application/sdp, multipart/mixed' },
+          ]),
+        );
+      } else if (req.method === 'BYE') {
+        // RFC 3261 15.1.2: a BYE that matches no dialog gets 481.
+        this.ctx.txns.respond(txn, 481, this.ctx.edgeResponse(req, 481, txn.toTag));
+      } else {
+        this.ctx.o.log.warn({ method: req.method, callId }, 'no application for request; answering 503');
+        this.ctx.txns.respond(txn, 503, this.ctx.edgeResponse(req, 503, txn.toTag));
+      }
+      return;
+    }
+    txn.owner = app;
+    this.ctx.toApp(
+      app,
+      `sip|network|${txn.receivedLength}|${inb.transport}|${inb.remoteAddress}|${inb.remotePort}|${stamp()}|${txn.id}||${this.ctx.o.advertised}|${this.ctx.portFor(inb.transport)}|`,
+      raw,
+    );
+  }
+
+  private onAck(
+    req: SipRequest,
+    raw: Buffer,
+    inb: Inbound,
+    inviteKey: string,
+    callId: string,
+    fromTag: string,
+    toTag: string | undefined,
+  ): void {
+    // ACK of a non-2xx final: same branch as the INVITE, ends the server transaction (17.2.1).
+    const invite = this.ctx.txns.findServer(inviteKey);
+    if (invite && invite.state === 'completed') {
+      this.ctx.txns.acknowledged(invite);
+      return;
+    }
+    if (!toTag) return;
+    const dialog = this.dialogs.store.find(callId, toTag, fromTag);
+    if (!dialog) {
+      this.ctx.o.log.debug({ callId }, 'ACK for no known dialog dropped');
+      return;
+    }
+    const pending = this.dialogs.awaitingAck.get(dialog.id);
+    if (!pending || !this.ctx.txns.acknowledged(pending)) return; // a retransmitted ACK
+    this.dialogs.awaitingAck.delete(dialog.id);
+    dialog.state = 'confirmed';
+    this.ctx.toApp(
+      this.ctx.pickApp('ACK', dialog.owner),
+      `sip|network|${inb.data.length}||${inb.remoteAddress}|${inb.remotePort}|${stamp()}|${pending.id}|${dialog.id}|`,
+      raw,
+    );
+  }
+
+  private onCancel(
+    req: SipRequest,
+    raw: Buffer,
+    inb: Inbound,
+    inviteKey: string,
+    base: { key: string; request: SipRequest; raw: Buffer; receivedLength: number; peer: Peer },
+  ): void {
+    const invite = this.ctx.txns.findServer(inviteKey);
+    const txn = this.ctx.txns.createServer({ ...base, toTag: invite?.toTag ?? randomToken() });
+    if (!invite) {
+      this.ctx.txns.respond(txn, 481, this.ctx.edgeResponse(req, 481, txn.toTag));
+      return;
+    }
+    this.ctx.txns.respond(txn, 200, this.ctx.edgeResponse(req, 200, txn.toTag));
+    if (invite.state !== 'proceeding') return;
+    // RFC 3261 9.2: the INVITE ends with 487; the app learns of it as drachtio-server tells it,
+    // by the CANCEL itself (drachtio-srf then emits 'cancel' on the pending request).
+    invite.canceled = true;
+    this.ctx.txns.respond(invite, 487, this.ctx.edgeResponse(invite.request, 487, invite.toTag));
+    if (invite.dialogId) {
+      const d = this.dialogs.store.findById(invite.dialogId);
+      if (d && d.state === 'early') this.dialogs.store.remove(d);
+    }
+    this.ctx.toApp(
+      invite.owner as AppConn | undefined,
+      `sip|network|${inb.data.length}|${inb.transport}|${inb.remoteAddress}|${inb.remotePort}|${stamp()}|${txn.id}||${this.ctx.o.advertised}|${this.ctx.portFor(inb.transport)}|`,
+      raw,
+    );
+  }
+
+  /** Headers of a response the edge completes for the app, in drachtio-server's order. */
+  private completeResponse(txn: ServerTxn, app: SipResponse): SipResponse {
+    const req = txn.request;
+    const status = app.status;
+    const headers: SipHeader[] = [];
+    for (const h of req.headers)
+      if (canonicalName(h.name) === 'via') headers.push({ name: 'Via', value: h.value });
+    const formsDialog = DIALOG_METHODS.has(req.method) && status > 100 && status < 300;
+    if (formsDialog)
+      for (const rr of getHeaders(req, 'record-route')) headers.push({ name: 'Record-Route', value: rr });
+    const to = getHeader(req, 'to') ?? '';
+    let toValue = to;
+    if (status > 100 && !getTag(to)) {
+      const appTag = getTag(getHeader(app, 'to'));
+      if (appTag) txn.toTag = appTag;
+      toValue = `${to};tag=${txn.toTag}`;
+    }
+    headers.push(
+      { name: 'From', value: getHeader(req, 'from') ?? '' },
+      { name: 'To', value: toValue },
+      { name: 'Call-ID', value: getHeader(req, 'call-id') ?? '' },
+      { name: 'CSeq', value: getHeader(req, 'cseq') ?? '' },
+    );
+    const appContact = getHeaders(app, 'contact');
+    if (formsDialog || (req.method === 'UPDATE' && status >= 200 && status < 300)) {
+      headers.push({
+        name: 'Contact',
+        value: this.ctx.mergeContact(appContact.join(', ') || undefined, txn.peer.transport),
+      });
+    } else if (appContact.length) {
+      headers.push({ name: 'Contact', value: appContact.join(', ') });
+    }
+    const { known, extension } = appHeaders(app);
+    headers.push(...known);
+    const ct = getHeader(app, 'content-type') ?? (app.body.length ? 'application/sdp' : undefined);
+    if (ct) headers.push({ name: 'Content-Type', value: ct });
+    headers.push({ name: 'Content-Length', value: String(app.body.length) }, ...extension);
+    return {
+      type: 'response',
+      version: '2.0',
+      status,
+      reason: app.reason || REASONS[status] || '',
+      headers,
+      body: app.body,
+    };
+  }
+
+  appResponse(conn: AppConn, msgId: string, txnId: string, app: SipResponse): void {
+    const txn = this.ctx.txns.findServerById(txnId);
+    if (!txn || txn.state !== 'proceeding') {
+      conn.reply(msgId, `NOK|transaction ${txnId} not found or already completed`);
+      return;
+    }
+    const req = txn.request;
+    const status = app.status;
+    const out = this.completeResponse(txn, app);
+    let dialog = txn.dialogId ? this.dialogs.store.findById(txn.dialogId) : undefined;
+    if (!dialog && req.method === 'INVITE' && status > 100 && status < 300) {
+      dialog = this.dialogs.createUasDialog(txn, out, conn);
+      txn.dialogId = dialog.id;
+    }
+    const sent = serializeMessage(out);
+    this.ctx.txns.respond(txn, status, sent);
+
+    if (req.method === 'INVITE' && dialog) {
+      if (status >= 200 && status < 300) {
+        dialog.state = dialog.state === 'early' ? 'confirmed' : dialog.state;
+        this.dialogs.awaitingAck.set(dialog.id, txn);
+        const d = dialog;
+        txn.onAckTimeout = () => this.dialogs.ackTimeout(d, txn);
+      } else if (status >= 300 && dialog.state === 'early') {
+        this.dialogs.store.remove(dialog);
+      }
+    }
+    if (req.method === 'BYE' && status >= 200 && status < 300 && dialog) this.dialogs.endDialog(dialog);
+
+    const transport = req.method === 'INVITE' ? txn.peer.transport : '';
+    const dialogId = req.method === 'INVITE' && dialog ? dialog.id : '';
+    conn.reply(
+      msgId,
+      `OK|application|${sent.length}|${transport}|${txn.peer.address}|${txn.peer.port}|${stamp()}|${txn.id}|${dialogId}||Msg sent:|\r\n${sent.toString('utf8')}`,
+    );
+  }
+
+  /** An app connection went away: answer what it left unanswered. */
+  onAppClose(conn: AppConn): void {
+    for (const txn of this.ctx.txns.pendingServers()) {
+      if (txn.owner !== conn) continue;
+      this.ctx.txns.respond(txn, 503, this.ctx.edgeResponse(txn.request, 503, txn.toTag));
+    }
+  }
+}
