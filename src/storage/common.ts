@@ -23,7 +23,8 @@ export function checkPrefix(prefix: string): string {
 }
 
 export function checkSha256(sha256: string): string {
-  if (!SHA256_HEX.test(sha256)) throw new TypeError(`sha256 must be 64 lower-case hex digits, got ${JSON.stringify(sha256)}`);
+  if (!SHA256_HEX.test(sha256))
+    throw new TypeError(`sha256 must be 64 lower-case hex digits, got ${JSON.stringify(sha256)}`);
   return sha256;
 }
 
@@ -32,7 +33,11 @@ export const hexToBase64 = (hex: string): string => Buffer.from(hex, 'hex').toSt
 export const base64ToHex = (b64: string): string => Buffer.from(b64, 'base64').toString('hex');
 
 /** Checks a requested range against an object of `size` bytes; returns inclusive offsets. */
-export function resolveRange(key: string, size: number, range: ByteRange | undefined): { start: number; end: number } {
+export function resolveRange(
+  key: string,
+  size: number,
+  range: ByteRange | undefined,
+): { start: number; end: number } {
   if (!range) return { start: 0, end: Math.max(0, size - 1) };
   const end = Math.min(range.end ?? size - 1, size - 1);
   if (!Number.isInteger(range.start) || range.start < 0 || range.start >= size || end < range.start)
@@ -68,9 +73,7 @@ export class HashCheck extends Transform {
     const actual = this.#hash.digest('hex');
     if (actual !== this.expected) done(new ChecksumMismatchError(this.key, this.expected, actual));
     else if (this.expectedSize !== undefined && this.#bytes !== this.expectedSize)
-      done(
-        new ChecksumMismatchError(this.key, `${this.expectedSize} bytes`, `${this.#bytes} bytes`),
-      );
+      done(new ChecksumMismatchError(this.key, `${this.expectedSize} bytes`, `${this.#bytes} bytes`));
     else done();
   }
 }

@@ -40,7 +40,10 @@ const s3Schema = z
     backend: z.literal('s3'),
     bucket: z
       .string({ message: 'required when SRS_STORAGE=s3 (S3_BUCKET)' })
-      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'a bucket name: 3-63 lower-case letters, digits, dots, hyphens'),
+      .regex(
+        /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+        'a bucket name: 3-63 lower-case letters, digits, dots, hyphens',
+      ),
     prefix,
     region: z.string().min(1),
     endpoint: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
@@ -49,11 +52,7 @@ const s3Schema = z
     objectLock: z
       .object({
         mode: z.enum(LOCK_MODES, { message: 'COMPLIANCE or GOVERNANCE (S3_OBJECT_LOCK_MODE)' }),
-        days: z.coerce
-          .number({ message: 'a number of days (S3_OBJECT_LOCK_DAYS)' })
-          .int()
-          .min(1)
-          .max(36_500),
+        days: z.coerce.number({ message: 'a number of days (S3_OBJECT_LOCK_DAYS)' }).int().min(1).max(36_500),
       })
       .optional(),
     sse: z.enum(['AES256', 'aws:kms']).optional(),
@@ -66,7 +65,10 @@ const s3Schema = z
     path: ['sseKmsKeyId'],
   });
 
-export const storageSchema = z.discriminatedUnion('backend', [z.object({ backend: z.literal('local') }), s3Schema]);
+export const storageSchema = z.discriminatedUnion('backend', [
+  z.object({ backend: z.literal('local') }),
+  s3Schema,
+]);
 
 export type StorageConfig = z.infer<typeof storageSchema>;
 export type S3StorageConfig = Extract<StorageConfig, { backend: 's3' }>;
@@ -92,7 +94,8 @@ export function storageSettings(env: Env, file: FileSettings): unknown {
     endpoint: pick(env.S3_ENDPOINT, f.endpoint),
     forcePathStyle: pick(env.S3_FORCE_PATH_STYLE, f.forcePathStyle, false),
     credentialsFile: pick(env.S3_CREDENTIALS_FILE, f.credentialsFile),
-    objectLock: lockMode !== undefined || lockDays !== undefined ? { mode: lockMode, days: lockDays } : undefined,
+    objectLock:
+      lockMode !== undefined || lockDays !== undefined ? { mode: lockMode, days: lockDays } : undefined,
     sse: pick(env.S3_SSE, f.sse),
     sseKmsKeyId: pick(env.S3_SSE_KMS_KEY_ID, f.sseKmsKeyId),
     partSizeMiB: pick(env.S3_PART_SIZE_MB, f.partSizeMiB, 16),

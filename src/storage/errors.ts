@@ -27,7 +27,12 @@ export class ChecksumMismatchError extends StorageError {
     readonly actual: string,
     options?: { cause?: unknown },
   ) {
-    super('ERR_STORAGE_CHECKSUM', `${key}: content ${actual} does not match the expected ${expected}; not stored`, false, options);
+    super(
+      'ERR_STORAGE_CHECKSUM',
+      `${key}: content ${actual} does not match the expected ${expected}; not stored`,
+      false,
+      options,
+    );
   }
 }
 
@@ -80,6 +85,9 @@ export class RangeNotSatisfiableError extends StorageError {
 /** A key that is not a plain relative path (`..`, absolute, empty segments, odd characters). */
 export class InvalidKeyError extends StorageError {
   constructor(key: string) {
-    super('ERR_STORAGE_KEY', `invalid storage key ${JSON.stringify(key)}: use a relative path of [A-Za-z0-9._-] segments`);
+    super(
+      'ERR_STORAGE_KEY',
+      `invalid storage key ${JSON.stringify(key)}: use a relative path of [A-Za-z0-9._-] segments`,
+    );
   }
 }

@@ -57,7 +57,8 @@ async function wipe(path: string): Promise<boolean> {
   }
   try {
     const { size } = await fh.stat();
-    for (let pos = 0; pos < size; pos += ZEROS.length) await fh.write(ZEROS, 0, Math.min(ZEROS.length, size - pos), pos);
+    for (let pos = 0; pos < size; pos += ZEROS.length)
+      await fh.write(ZEROS, 0, Math.min(ZEROS.length, size - pos), pos);
     await fh.datasync();
   } finally {
     await fh.close();
@@ -102,7 +103,8 @@ export class LocalArtifactStore implements ArtifactStore {
           await fh.write(source, at, Math.min(SLICE, source.length - at));
         size = source.length;
       } else {
-        const input = source instanceof Readable ? source : createReadStream(source.path, { highWaterMark: SLICE });
+        const input =
+          source instanceof Readable ? source : createReadStream(source.path, { highWaterMark: SLICE });
         const check = new HashCheck(key, opts.sha256, opts.size);
         // The check fails the stream before its end: the temporary file is then never renamed.
         await pipeline(input, check, async (chunks: AsyncIterable<Buffer>) => {

@@ -37,7 +37,10 @@ export function parseCredentials(text: string, path: string): Credentials {
     try {
       c = JSON.parse(text) as Partial<Credentials>;
     } catch (err) {
-      throw new StorageError('ERR_STORAGE_CREDENTIALS', `${path}: not valid JSON (${(err as Error).message})`);
+      throw new StorageError(
+        'ERR_STORAGE_CREDENTIALS',
+        `${path}: not valid JSON (${(err as Error).message})`,
+      );
     }
   } else {
     const profiles = new Map<string, Record<string, string>>();
@@ -52,10 +55,22 @@ export function parseCredentials(text: string, path: string): Credentials {
       }
     }
     const p = profiles.get('default') ?? profiles.values().next().value ?? {};
-    c = { accessKeyId: p.aws_access_key_id, secretAccessKey: p.aws_secret_access_key, sessionToken: p.aws_session_token };
+    c = {
+      accessKeyId: p.aws_access_key_id,
+      secretAccessKey: p.aws_secret_access_key,
+      sessionToken: p.aws_session_token,
+    };
   }
-  if (typeof c.accessKeyId !== 'string' || typeof c.secretAccessKey !== 'string' || !c.accessKeyId || !c.secretAccessKey)
-    throw new StorageError('ERR_STORAGE_CREDENTIALS', `${path}: needs an access key id and a secret access key`);
+  if (
+    typeof c.accessKeyId !== 'string' ||
+    typeof c.secretAccessKey !== 'string' ||
+    !c.accessKeyId ||
+    !c.secretAccessKey
+  )
+    throw new StorageError(
+      'ERR_STORAGE_CREDENTIALS',
+      `${path}: needs an access key id and a secret access key`,
+    );
   return {
     accessKeyId: c.accessKeyId,
     secretAccessKey: c.secretAccessKey,
@@ -66,7 +81,10 @@ export function parseCredentials(text: string, path: string): Credentials {
 function fileCredentials(path: string) {
   return async () => {
     const text = await readFile(path, 'utf8').catch((err: Error) => {
-      throw new StorageError('ERR_STORAGE_CREDENTIALS', `cannot read S3_CREDENTIALS_FILE ${path}: ${err.message}`);
+      throw new StorageError(
+        'ERR_STORAGE_CREDENTIALS',
+        `cannot read S3_CREDENTIALS_FILE ${path}: ${err.message}`,
+      );
     });
     return { ...parseCredentials(text, path), expiration: new Date(Date.now() + CREDENTIALS_REREAD_MS) };
   };
@@ -117,7 +135,11 @@ export function mapS3Error(err: unknown, op: string, key: string): Error {
   if (DIGEST_NAMES.has(name))
     return new ChecksumMismatchError(key, 'the SHA-256 sent', 'what the server received', { cause: err });
   if (name === 'NoSuchKey' || name === 'NotFound' || status === 404) return new ObjectNotFoundError(key);
-  if (name === 'CredentialsProviderError' || name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch')
+  if (
+    name === 'CredentialsProviderError' ||
+    name === 'InvalidAccessKeyId' ||
+    name === 'SignatureDoesNotMatch'
+  )
     return new StorageError('ERR_STORAGE_CREDENTIALS', what, false, { cause: err });
   // No HTTP answer at all (connection refused or reset, timeout, name resolution), a 5xx or 429.
   if (status === undefined || status >= 500 || status === 429 || RETRYABLE_NAMES.has(name))

@@ -13,7 +13,15 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { base64ToHex, checkKey, checkPrefix, checkSha256, HashCheck, hexToBase64, sha256Hex } from './common.js';
+import {
+  base64ToHex,
+  checkKey,
+  checkPrefix,
+  checkSha256,
+  HashCheck,
+  hexToBase64,
+  sha256Hex,
+} from './common.js';
 import type { S3StorageConfig } from './config.js';
 import {
   ChecksumMismatchError,
@@ -188,7 +196,11 @@ export class S3ArtifactStore implements ArtifactStore {
     // The store confirms: the object is there with the size sent.
     const stored = await this.head(key);
     if (!stored || stored.size !== size)
-      throw new StorageError('ERR_STORAGE', `s3 put ${Key}: stored ${stored?.size ?? 'nothing'} of ${size} bytes`, true);
+      throw new StorageError(
+        'ERR_STORAGE',
+        `s3 put ${Key}: stored ${stored?.size ?? 'nothing'} of ${size} bytes`,
+        true,
+      );
     return {
       key,
       size,
@@ -242,7 +254,12 @@ export class S3ArtifactStore implements ArtifactStore {
 
   async get(key: string, range?: ByteRange): Promise<GetResult> {
     const Key = this.#key(key);
-    if (range && (!Number.isInteger(range.start) || range.start < 0 || (range.end !== undefined && range.end < range.start))) {
+    if (
+      range &&
+      (!Number.isInteger(range.start) ||
+        range.start < 0 ||
+        (range.end !== undefined && range.end < range.start))
+    ) {
       const info = await this.head(key);
       if (!info) throw new ObjectNotFoundError(key);
       throw new RangeNotSatisfiableError(key, info.size);
@@ -250,9 +267,12 @@ export class S3ArtifactStore implements ArtifactStore {
     const Range = range ? `bytes=${range.start}-${range.end ?? ''}` : undefined;
     let r;
     try {
-      r = await this.client.send(new GetObjectCommand({ Bucket: this.#cfg.bucket, Key, ...(Range ? { Range } : {}) }));
+      r = await this.client.send(
+        new GetObjectCommand({ Bucket: this.#cfg.bucket, Key, ...(Range ? { Range } : {}) }),
+      );
     } catch (err) {
-      if (httpStatusOf(err) === 416) throw new RangeNotSatisfiableError(key, (await this.head(key))?.size ?? 0);
+      if (httpStatusOf(err) === 416)
+        throw new RangeNotSatisfiableError(key, (await this.head(key))?.size ?? 0);
       throw mapS3Error(err, 'GetObject', Key);
     }
     const body = r.Body as Readable;
@@ -270,7 +290,12 @@ export class S3ArtifactStore implements ArtifactStore {
     for (;;) {
       const r = await this.#send('ListObjectVersions', Key, () =>
         this.client.send(
-          new ListObjectVersionsCommand({ Bucket: this.#cfg.bucket, Prefix: Key, KeyMarker, VersionIdMarker }),
+          new ListObjectVersionsCommand({
+            Bucket: this.#cfg.bucket,
+            Prefix: Key,
+            KeyMarker,
+            VersionIdMarker,
+          }),
         ),
       );
       for (const v of r.Versions ?? [])
@@ -304,7 +329,9 @@ export class S3ArtifactStore implements ArtifactStore {
             .catch(() => undefined);
           const until = h?.ObjectLockRetainUntilDate;
           if ((until && until.getTime() > Date.now()) || h?.ObjectLockLegalHoldStatus === 'ON')
-            throw new ObjectLockedError(key, h?.ObjectLockMode ?? (until ? undefined : 'legal hold'), until, { cause: err });
+            throw new ObjectLockedError(key, h?.ObjectLockMode ?? (until ? undefined : 'legal hold'), until, {
+              cause: err,
+            });
         }
         throw mapS3Error(err, 'DeleteObject', Key);
       }

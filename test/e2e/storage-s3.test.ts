@@ -99,7 +99,11 @@ describe('s3 artifact store on Ceph radosgw', { skip: missing, timeout: 600_000 
   const small = randomBytes(200_000);
 
   it('uploads under the prefix, with the SHA-256 kept, and gets it back whole and by range', async () => {
-    const r = await plain.put(key, small, { sha256: sha(small), size: small.length, metadata: { kind: 'wav' } });
+    const r = await plain.put(key, small, {
+      sha256: sha(small),
+      size: small.length,
+      metadata: { kind: 'wav' },
+    });
     assert.equal(r.created, true);
     assert.equal(r.size, small.length);
     const o = await raw.send(new HeadObjectCommand({ Bucket: 'srs-plain', Key: `node-a/${key}` }));
@@ -147,7 +151,9 @@ describe('s3 artifact store on Ceph radosgw', { skip: missing, timeout: 600_000 
       ChecksumMismatchError,
     );
     assert.equal(await plain.exists(k), false);
-    const uploads = await raw.send(new ListMultipartUploadsCommand({ Bucket: 'srs-plain', Prefix: `node-a/${k}` }));
+    const uploads = await raw.send(
+      new ListMultipartUploadsCommand({ Bucket: 'srs-plain', Prefix: `node-a/${k}` }),
+    );
     assert.deepEqual(uploads.Uploads ?? [], []);
   });
 
@@ -205,7 +211,10 @@ describe('s3 artifact store on Ceph radosgw', { skip: missing, timeout: 600_000 
     const h = await worm.head(k);
     assert.equal(h?.lockMode, 'COMPLIANCE');
     const until = h?.retainUntil?.getTime() ?? 0;
-    assert.ok(until >= t0 + 86_400_000 - 5_000 && until <= Date.now() + 86_400_000 + 5_000, String(h?.retainUntil));
+    assert.ok(
+      until >= t0 + 86_400_000 - 5_000 && until <= Date.now() + 86_400_000 + 5_000,
+      String(h?.retainUntil),
+    );
     await assert.rejects(worm.delete(k), (e: unknown) => {
       assert.ok(e instanceof ObjectLockedError, String(e));
       assert.equal(e.mode, 'COMPLIANCE');

@@ -95,7 +95,10 @@ describe('local artifact store', () => {
       store.put(k, Readable.from([body.subarray(0, 1000), body.subarray(1000)]), { sha256: wrong }),
       ChecksumMismatchError,
     );
-    await assert.rejects(store.put(k, { path: src }, { sha256: sha(body), size: body.length + 1 }), ChecksumMismatchError);
+    await assert.rejects(
+      store.put(k, { path: src }, { sha256: sha(body), size: body.length + 1 }),
+      ChecksumMismatchError,
+    );
     assert.equal(await store.exists(k), false);
     assert.deepEqual(await readdir(join(dir, 'recordings/2026/12/02')), ['rec-1.wav.gpg']);
     await rm(src);
@@ -107,10 +110,14 @@ describe('local artifact store', () => {
     await writeFile(src, big);
     const a = await store.put('recordings/2026/12/03/a.wav.gpg', { path: src }, { sha256: sha(big) });
     assert.equal(a.size, big.length);
-    const b = await store.put('recordings/2026/12/03/b.wav.gpg', Readable.from([big.subarray(0, 5), big.subarray(5)]), {
-      sha256: sha(big),
-      size: big.length,
-    });
+    const b = await store.put(
+      'recordings/2026/12/03/b.wav.gpg',
+      Readable.from([big.subarray(0, 5), big.subarray(5)]),
+      {
+        sha256: sha(big),
+        size: big.length,
+      },
+    );
     assert.equal(b.size, big.length);
     assert.ok((await readFile(join(dir, 'recordings/2026/12/03/b.wav.gpg'))).equals(big));
     await rm(src);
@@ -180,16 +187,27 @@ describe('local artifact store and the pipeline write the same tree', { timeout:
     const rel = join(artifactDir(new Date('2026-12-02T10:00:00Z')), `${id}.wav.gpg`);
     // Today's path: the pipeline encrypts straight into <dataDir>/recordings/YYYY/MM/DD.
     const pipelineDir = join(dir, 'pipeline');
-    await mkdir(join(pipelineDir, artifactDir(new Date('2026-12-02T10:00:00Z'))), { recursive: true, mode: 0o750 });
+    await mkdir(join(pipelineDir, artifactDir(new Date('2026-12-02T10:00:00Z'))), {
+      recursive: true,
+      mode: 0o750,
+    });
     const r = await encryptToFile(plain, join(pipelineDir, rel), publicKey, `${id}.wav`);
     const cipher = await readFile(join(pipelineDir, rel));
     // Through the interface: the same ciphertext, the same key.
     const storeDir = join(dir, 'store');
-    const stored = await new LocalArtifactStore(storeDir).put(rel, cipher, { sha256: r.sha256Cipher, size: r.bytes });
+    const stored = await new LocalArtifactStore(storeDir).put(rel, cipher, {
+      sha256: r.sha256Cipher,
+      size: r.bytes,
+    });
     assert.equal(stored.key, 'recordings/2026/12/02/0b1e7c4e-4d2b-4c59-9a4e-7d0f1b2c3d4e.wav.gpg');
     assert.ok((await readFile(join(storeDir, rel))).equals(cipher));
-    assert.equal((await stat(join(storeDir, rel))).mode & 0o777, (await stat(join(pipelineDir, rel))).mode & 0o777);
-    const reader = new ArtifactReader(storeDir, (fp) => loadPrivateKey(keysDir, fp, k.generatedPassphrase as string));
+    assert.equal(
+      (await stat(join(storeDir, rel))).mode & 0o777,
+      (await stat(join(pipelineDir, rel))).mode & 0o777,
+    );
+    const reader = new ArtifactReader(storeDir, (fp) =>
+      loadPrivateKey(keysDir, fp, k.generatedPassphrase as string),
+    );
     const out = await reader.read(id, {
       kind: 'wav',
       path: rel,
