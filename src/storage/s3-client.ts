@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { S3Client } from '@aws-sdk/client-s3';
+import { S3Client, type PutObjectCommand } from '@aws-sdk/client-s3';
 import type { S3StorageConfig } from './config.js';
 import {
   ChecksumMismatchError,
@@ -145,4 +145,20 @@ export function mapS3Error(err: unknown, op: string, key: string): Error {
   if (status === undefined || status >= 500 || status === 429 || RETRYABLE_NAMES.has(name))
     return new StorageUnavailableError(what, { cause: err });
   return new StorageError('ERR_STORAGE', what, false, { cause: err });
+}
+
+/**
+ * Signs the request with `sha256` (hex) as its payload hash instead of the hash of the bytes the
+ * SDK is about to send: SigV4 servers (AWS S3, radosgw) hash the body they receive and refuse the
+ * request when it differs, so the content is checked against the hash it was made with.
+ */
+export function withSignedPayloadSha256(cmd: PutObjectCommand, sha256: string): void {
+  cmd.middlewareStack.add(
+    (next) => async (args) => {
+      const req = args.request as { headers?: Record<string, string> };
+      if (req.headers) req.headers['x-amz-content-sha256'] = sha256;
+      return next(args);
+    },
+    { step: 'build', name: 'srsSignedPayloadSha256' },
+  );
 }

@@ -10,6 +10,7 @@ import {
   ListObjectsV2Command,
   ListObjectVersionsCommand,
   PutObjectCommand,
+  PutObjectRetentionCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -31,7 +32,7 @@ import {
   RangeNotSatisfiableError,
   StorageError,
 } from './errors.js';
-import { httpStatusOf, makeS3Client, mapS3Error } from './s3-client.js';
+import { httpStatusOf, makeS3Client, mapS3Error, withSignedPayloadSha256 } from './s3-client.js';
 import type {
   ArtifactStore,
   ByteRange,
@@ -134,7 +135,7 @@ export class S3ArtifactStore implements ArtifactStore {
     const existing = await this.head(key);
     if (existing) {
       if (existing.sha256 === opts.sha256 && (opts.size === undefined || opts.size === existing.size)) {
-        if (Readable.isReadable(source as Readable)) (source as Readable).destroy();
+        if (source instanceof Readable) source.destroy();
         return {
           key,
           size: existing.size,
@@ -193,14 +194,36 @@ export class S3ArtifactStore implements ArtifactStore {
       }
       size = check.bytes;
     }
-    // The store confirms: the object is there with the size sent.
-    const stored = await this.head(key);
+    // The store confirms: the object is there with the size sent, under the retention asked for.
+    let stored = await this.head(key);
     if (!stored || stored.size !== size)
       throw new StorageError(
         'ERR_STORAGE',
         `s3 put ${Key}: stored ${stored?.size ?? 'nothing'} of ${size} bytes`,
         true,
       );
+    const { ObjectLockMode: Mode, ObjectLockRetainUntilDate: RetainUntilDate } = lock;
+    if (Mode && RetainUntilDate && !sameLock(stored, Mode, RetainUntilDate)) {
+      // radosgw 16 ignores the Object Lock headers of CreateMultipartUpload: the retention is then
+      // set on the version just written, before the put is reported done.
+      const VersionId = versionId ?? stored.versionId;
+      await this.#send('PutObjectRetention', Key, () =>
+        this.client.send(
+          new PutObjectRetentionCommand({
+            Bucket: this.#cfg.bucket,
+            Key,
+            ...(VersionId ? { VersionId } : {}),
+            Retention: { Mode, RetainUntilDate },
+          }),
+        ),
+      );
+      stored = await this.head(key);
+      if (!stored || !sameLock(stored, Mode, RetainUntilDate))
+        throw new StorageError(
+          'ERR_STORAGE_LOCK',
+          `s3 put ${Key}: the store did not keep the ${Mode} retention asked for`,
+        );
+    }
     return {
       key,
       size,
@@ -363,24 +386,13 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 }
 
+/** The object is under `mode` until `until` (to the second: stores keep whole seconds or milliseconds). */
+function sameLock(o: ObjectInfo, mode: LockMode, until: Date): boolean {
+  return o.lockMode === mode && Math.abs((o.retainUntil?.getTime() ?? 0) - until.getTime()) < 1_000;
+}
+
 function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Partial<Pick<T, K>> {
   const out: Partial<Pick<T, K>> = {};
   for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
   return out;
-}
-
-/**
- * Signs the request with `sha256` (hex) as its payload hash instead of the hash of the bytes the
- * SDK is about to send: SigV4 servers (AWS S3, radosgw) hash the body they receive and refuse the
- * request when it differs, so the content is checked against the hash it was made with.
- */
-export function withSignedPayloadSha256(cmd: PutObjectCommand, sha256: string): void {
-  cmd.middlewareStack.add(
-    (next) => async (args) => {
-      const req = args.request as { headers?: Record<string, string> };
-      if (req.headers) req.headers['x-amz-content-sha256'] = sha256;
-      return next(args);
-    },
-    { step: 'build', name: 'srsSignedPayloadSha256' },
-  );
 }

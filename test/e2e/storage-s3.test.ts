@@ -27,7 +27,7 @@ import {
   StorageError,
   StorageUnavailableError,
 } from '../../src/storage/index.js';
-import { withSignedPayloadSha256 } from '../../src/storage/s3.js';
+import { withSignedPayloadSha256 } from '../../src/storage/s3-client.js';
 import { s3ServerMissing, startS3Server, type S3Server } from '../helpers/s3-server.js';
 
 /**
@@ -124,6 +124,12 @@ describe('s3 artifact store on Ceph radosgw', { skip: missing, timeout: 600_000 
     await assert.rejects(plain.get(key, { start: small.length }), RangeNotSatisfiableError);
     await assert.rejects(plain.get('recordings/none'), ObjectNotFoundError);
     assert.deepEqual(await sha256Of(plain, key), { sha256: sha(small), size: small.length });
+    // A small file goes in one request too.
+    const path = join(tmp, 'small.bin');
+    await writeFile(path, small);
+    const f = await plain.put('recordings/2026/12/02/from-file.mp3.gpg', { path }, { sha256: sha(small) });
+    assert.equal(f.size, small.length);
+    assert.equal(await plain.delete(f.key), true);
   });
 
   it('uploads a long recording (20 MiB file) in 5 MiB parts, and reads ranges across parts', async () => {
@@ -139,6 +145,9 @@ describe('s3 artifact store on Ceph radosgw', { skip: missing, timeout: 600_000 
     const across = await plain.get(k, { start: 5 * MiB - 100, end: 5 * MiB + 99 });
     assert.ok((await read(across.body)).equals(big.subarray(5 * MiB - 100, 5 * MiB + 100)));
     assert.deepEqual(await sha256Of(plain, k), { sha256: sha(big), size: big.length });
+    // Its SHA-256 is kept with it, so a retry finds it.
+    assert.equal((await plain.head(k))?.sha256, sha(big));
+    assert.equal((await plain.put(k, { path }, { sha256: sha(big) })).created, false);
   });
 
   it('refuses content that does not match its SHA-256: one request or multipart, nothing stored, no parts left', async () => {
@@ -225,6 +234,16 @@ describe('s3 artifact store on Ceph radosgw', { skip: missing, timeout: 600_000 
     assert.ok((await read((await worm.get(k)).body)).equals(small));
     // Compliance cannot be bypassed.
     await assert.rejects(worm.delete(k, { bypassGovernance: true }), ObjectLockedError);
+
+    // A long recording (multipart) carries its retention too.
+    const long = randomBytes(11 * MiB);
+    const l = 'recordings/2026/12/02/worm-long.wav.gpg';
+    await worm.put(l, long, { sha256: sha(long), retention: { days: 2 } });
+    const hl = await worm.head(l);
+    assert.equal(hl?.lockMode, 'COMPLIANCE');
+    assert.ok(Math.abs((hl?.retainUntil?.getTime() ?? 0) - (Date.now() + 2 * 86_400_000)) < 60_000);
+    await assert.rejects(worm.delete(l), ObjectLockedError);
+    assert.deepEqual(await sha256Of(worm, l), { sha256: sha(long), size: long.length });
 
     // Per object: governance for 3 days; refused, then removed by someone allowed to bypass.
     const g = 'recordings/2026/12/02/governed.wav.gpg';
