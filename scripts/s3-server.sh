@@ -26,7 +26,13 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-die() { echo "s3-server.sh: $*" >&2; exit 1; }
+STARTING=""
+die() {
+  echo "s3-server.sh: $*" >&2
+  # A failed start leaves no daemon behind; its directory stays for the logs.
+  if [ -n "$STARTING" ]; then kill_all; echo "s3-server.sh: logs in $DIR; remove with: $0 stop --dir $DIR" >&2; fi
+  exit 1
+}
 
 need_binaries() {
   local missing=()
@@ -71,9 +77,18 @@ rgw_start() {
   [ -f "$DIR/ceph.conf" ] || die "$DIR holds no cluster (no ceph.conf)"
   # shellcheck disable=SC1091
   . "$DIR/ports"
-  radosgw -c "$DIR/ceph.conf" -n client.rgw --rgw-frontends "beast endpoint=127.0.0.1:$RGW_PORT"
-  wait_for 60 curl -sf -o /dev/null "http://127.0.0.1:$RGW_PORT/" ||
-    die "radosgw did not answer on 127.0.0.1:$RGW_PORT within 60 s (see $DIR/client.rgw.log)"
+  # In the foreground of a background job, so that its pid is known even when it exits at once.
+  radosgw -f -c "$DIR/ceph.conf" -n client.rgw --rgw-frontends "beast endpoint=127.0.0.1:$RGW_PORT" \
+    </dev/null >>"$DIR/client.rgw.out" 2>&1 &
+  echo $! >"$DIR/rgw.pid"
+  # Ready when it answers HTTP; a radosgw that exits (port taken...) ends the wait at once.
+  local end=$((SECONDS + 60))
+  until curl -sf --max-time 2 -o /dev/null "http://127.0.0.1:$RGW_PORT/"; do
+    kill -0 "$(cat "$DIR/rgw.pid")" 2>/dev/null ||
+      die "radosgw exited: $(grep -v '^$' "$DIR/client.rgw.log" | tail -1)"
+    [ $SECONDS -lt $end ] || die "radosgw did not answer on 127.0.0.1:$RGW_PORT within 60 s (see $DIR/client.rgw.log)"
+    sleep 0.2
+  done
 }
 
 start() {
@@ -84,6 +99,7 @@ start() {
   mkdir -p "$DIR"
   DIR=$(cd "$DIR" && pwd)
   [ ! -f "$DIR/ceph.conf" ] || die "$DIR already holds a cluster (stop it first)"
+  STARTING=1
   local mon_port rgw_port fsid
   mon_port=$(free_port)
   rgw_port=${PORT:-$(free_port)}
@@ -175,17 +191,23 @@ AWS_ACCESS_KEY_ID=$access
 AWS_SECRET_ACCESS_KEY=$secret
 S3_SERVER_START_MS=$(($(date +%s%3N) - started_ms))
 EOF
+  STARTING=""
   cat "$DIR/env"
   echo "s3-server.sh: Ceph $(ceph-mon --version | awk '{print $3}') radosgw on http://127.0.0.1:$rgw_port in $((SECONDS - t0)) s; stop with: $0 stop --dir $DIR" >&2
+}
+
+kill_all() {
+  kill_pidfile "$DIR/rgw.pid" KILL
+  kill_pidfile "$DIR/client.rgw.pid" KILL
+  kill_pidfile "$DIR/osd.0.pid" KILL
+  kill_pidfile "$DIR/mon.a.pid" TERM
 }
 
 stop() {
   [ -n "$DIR" ] || die "stop needs --dir DIR"
   [ -d "$DIR" ] || return 0
   [ -f "$DIR/ceph.conf" ] || die "$DIR holds no cluster (no ceph.conf): not removing it"
-  kill_pidfile "$DIR/client.rgw.pid" KILL
-  kill_pidfile "$DIR/osd.0.pid" KILL
-  kill_pidfile "$DIR/mon.a.pid" TERM
+  kill_all
   rm -rf "$DIR"
 }
 
@@ -194,6 +216,7 @@ case "$cmd" in
   stop) stop ;;
   rgw-stop)
     [ -n "$DIR" ] || die "rgw-stop needs --dir DIR"
+    kill_pidfile "$DIR/rgw.pid" KILL
     kill_pidfile "$DIR/client.rgw.pid" KILL
     ;;
   rgw-start)
