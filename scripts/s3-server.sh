@@ -100,6 +100,7 @@ start() {
   DIR=$(cd "$DIR" && pwd)
   [ ! -f "$DIR/ceph.conf" ] || die "$DIR already holds a cluster (stop it first)"
   STARTING=1
+  trap '[ -z "$STARTING" ] || die "start failed at line $LINENO"' ERR
   local mon_port rgw_port fsid
   mon_port=$(free_port)
   rgw_port=${PORT:-$(free_port)}
