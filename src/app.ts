@@ -162,7 +162,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     });
     cleanups.push(() => pipeline.stop());
 
-    // SFTP offload, MP3 export, email notifications (issue 7); stopped before the pipeline and database.
+    // SFTP offload, MP3 export, email notifications; stopped before the pipeline and database.
     const delivery = await startDelivery({ config, db, log });
     cleanups.push(() => delivery.stop());
 
@@ -192,7 +192,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       handoffRetryLimit: config.security.handoffRetryLimit,
     });
     cleanups.push(() => recording.close());
-    // Record modes, pause/resume/start/stop from the API, the monitor and the phone (issue 16).
+    // Record modes, pause/resume/start/stop from the API, the monitor and the phone.
     const control = new RecordingControl({
       engine,
       service: recording,
@@ -276,7 +276,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 
     const token = await adminToken(config, log);
     let sipApp: SiprecApp | null = null;
-    // REST API, users and audit, metrics, listen-in (issue 6).
+    // REST API, users and audit, metrics, listen-in.
     const liveRefs: { monitor?: Monitor; edge?: SipEdge | null } = {};
     const keyPassphrase = config.keys.passphrase ?? key.generatedPassphrase;
     const consoleApi = await buildConsoleApi({

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { storageSchema, storageSettings } from './storage/config.js';
 
 /**
  * The only reader of process.env. `loadConfig(env, file)` validates everything once and returns a
@@ -112,7 +113,7 @@ const schema = z.object({
     firstKeyType: z.enum(['curve25519', 'rsa4096']),
   }),
   adminToken: optionalString,
-  /** Web console / API (issue 6): first admin's password, session lifetime. */
+  /** Web console / API: first admin's password, session lifetime. */
   console: z.object({
     adminPassword: optionalString,
     sessionTtlMinutes: z.coerce
@@ -218,7 +219,7 @@ const schema = z.object({
   }),
 });
 
-/** Delivery (issue 7): an SFTP server, by password or private key (file). */
+/** Delivery: an SFTP server, by password or private key (file). */
 const sftpDestination = z
   .object({
     host: z.string().min(1),
@@ -328,7 +329,8 @@ const deliverySchema = {
     })
     .refine((o) => !o.enabled || o.smtp, { message: 'required when notifications.enabled', path: ['smtp'] }),
 };
-const fullSchema = schema.extend(deliverySchema);
+// Artifact storage: local (default) or s3, see src/storage/config.ts.
+const fullSchema = schema.extend(deliverySchema).extend({ storage: storageSchema });
 
 export type Config = Readonly<z.infer<typeof fullSchema>>;
 
@@ -501,10 +503,11 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
       excludedAction: pick(env.SRS_EXCLUDED_ACTION, f.policy?.excludedAction, 'answer'),
       declineStatus: pick(env.SRS_EXCLUDED_DECLINE_STATUS, f.policy?.declineStatus, 403),
     },
-    // Delivery (issue 7): config file only (nested destinations); zod fills the defaults.
+    // Delivery: config file only (nested destinations); zod fills the defaults.
     offload: f.offload ?? {},
     export: f.export ?? {},
     notifications: f.notifications ?? {},
+    storage: storageSettings(env, f.storage),
   };
   const parsed = fullSchema.safeParse(raw);
   if (!parsed.success) {

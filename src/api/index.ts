@@ -41,7 +41,7 @@ export interface ConsoleApiOptions {
   deliveryStatus?: ApiDeps['deliveryStatus'];
   /** The running delivery services when any is enabled (POST /api/v1/delivery/retry); 503 without. */
   delivery?: ApiDeps['delivery'];
-  /** Recording control of live calls (issue 16). */
+  /** Recording control of live calls. */
   control?: ApiDeps['control'];
   log: Logger;
 }

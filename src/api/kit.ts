@@ -40,7 +40,7 @@ export interface ApiDeps {
   deliveryStatus?: () => Promise<unknown>;
   /** The running delivery services, when any is enabled (retry of failed deliveries). */
   delivery?: { retryFailed(actor?: string): Promise<unknown> };
-  /** Recording control of live calls (issue 16; resources/calls.ts); 503 on its routes without it. */
+  /** Recording control of live calls (resources/calls.ts); 503 on its routes without it. */
   control?: ControlPort;
   log: Logger;
 }

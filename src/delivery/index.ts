@@ -17,7 +17,7 @@ export { parseTemplate, renderTemplate } from './template.js';
 export { carrierCsv, carrierCsvName, parseCsv } from './csv.js';
 
 /**
- * Delivery of recordings (issue 7): SFTP offload in the carrier format, MP3 export, email
+ * Delivery of recordings: SFTP offload in the carrier format, MP3 export, email
  * notifications. `checkDeliveryConfig` runs before anything starts (templates, passphrase);
  * `startDelivery` starts the enabled services; `stop()` stops them (each finishes its current
  * file, the durable state in Postgres takes the rest up on the next start).

@@ -237,7 +237,7 @@ export interface MediaEngine {
   /** Test-only fault injection (SRS_TEST_ENGINE_FAULT); absent in the reference implementation. */
   testFault?(kind: string): boolean;
   /**
-   * Optional live tap (issue 6): delivers a watched session's new audio in batches every 100-200 ms,
+   * Optional live tap: delivers a watched session's new audio in batches every 100-200 ms,
    * only while watched; returns the function that stops watching. When absent, the monitor tails
    * the spool files instead. The native engine implements it: once per worker tick (~150 ms) it
    * hands over the spool records a watched session's legs produced, and nothing for the others.

@@ -46,7 +46,7 @@ export interface MonitorOptions {
   /** Media-health poll interval (default 1000 ms). */
   statsIntervalMs?: number;
   /**
-   * Recording control (issue 16): messages {"type":"pause"|"resume"|"start"|"stop","recordingId"}
+   * Recording control: messages {"type":"pause"|"resume"|"start"|"stop","recordingId"}
    * are passed here; the reply is {"type":"control",...} or an error.
    */
   control?: (

@@ -2,7 +2,7 @@ import { RECORD_MODES, type ModeTable, type RecordMode } from '../store/record-m
 import { aorNumber, type Principal } from '../store/users.js';
 
 /**
- * The recording-control policy (issue 16), without side effects: which record mode a call gets,
+ * The recording-control policy, without side effects: which record mode a call gets,
  * which actions the mode and the call's state allow, who may act on a call, and the phone codes.
  * The runtime (engine, events, audit) is control.ts.
  */

@@ -24,7 +24,7 @@ import {
 import type { ActiveCall, CallControlView, RecordingControlHooks, SessionEvent } from './types.js';
 
 /**
- * Recording control at run time (issue 16): gives each call its record mode at the start, applies
+ * Recording control at run time: gives each call its record mode at the start, applies
  * pause / resume / start / stop from the API, the monitor and the phone (RFC 4733 codes) through
  * the engine's pause (so SRS_PAUSE_MODE silences or cuts the time, in every output and for
  * listeners), stores each action as an event of the recording and in the audit trail, and at the

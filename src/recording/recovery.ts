@@ -32,7 +32,7 @@ export interface RecoveryOptions {
    */
   orphanMinAgeMs?: number;
   /**
-   * Recording control (issue 16): true when the recording's audio was not to be kept (an on-demand
+   * Recording control: true when the recording's audio was not to be kept (an on-demand
    * call never started, a `never` call) and it has been discarded; it is then not finalized.
    */
   discardUnkept?: (recordingId: string) => Promise<boolean>;

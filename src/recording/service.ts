@@ -147,7 +147,7 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
     return t;
   }
 
-  /** Recording control (issue 16): consulted at each call's start and end. */
+  /** Recording control: consulted at each call's start and end. */
   useControl(control: RecordingControlHooks): void {
     this.#control = control;
   }

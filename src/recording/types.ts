@@ -49,7 +49,7 @@ export interface ActiveCall {
   startedAt: string;
   participants: ParticipantRecord[];
   streams: { label: string | null; codec: string; port: number }[];
-  /** Recording control (issue 16): the call's record mode, what is kept now, what may be done. */
+  /** Recording control: the call's record mode, what is kept now, what may be done. */
   control?: CallControlView;
 }
 

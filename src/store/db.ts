@@ -18,19 +18,19 @@ export interface Database {
   readonly pool: pg.Pool;
   readonly recordings: RecordingsRepository;
   readonly keys: KeysRepository;
-  /** Users, groups, sessions, API tokens, settings (issue 6). */
+  /** Users, groups, sessions, API tokens, settings. */
   readonly users: UsersRepository;
   /** The append-only, hash-chained audit trail. */
   readonly audit: AuditRepository;
   /** Role-scoped recordings search, notes, categories, preservation, deletion. */
   readonly access: AccessRepository;
-  /** Stored state + the per-day hash chain; file listing for verification (issue 5). */
+  /** Stored state + the per-day hash chain; file listing for verification. */
   readonly chain: ChainRepository;
-  /** Retention purge candidates and tombstones (issue 5). */
+  /** Retention purge candidates and tombstones. */
   readonly retention: RetentionRepository;
-  /** Delivery state: SFTP offload batches, MP3 export, email notifications (issue 7). */
+  /** Delivery state: SFTP offload batches, MP3 export, email notifications. */
   readonly offload: OffloadRepository;
-  /** Record modes per user and group; what the recording control decided per recording (issue 16). */
+  /** Record modes per user and group; what the recording control decided per recording. */
   readonly recordModes: RecordModesRepository;
   /** Where the pool connects (for components such as pg-boss that want their own connection). */
   readonly connectionString: string;

@@ -3,7 +3,7 @@ import { NotFoundError } from '../errors.js';
 import type { Role } from './users.js';
 
 /**
- * Record modes (issue 16): per user and per group, and what the recording control decided for each
+ * Record modes: per user and per group, and what the recording control decided for each
  * recording. The policy itself (which mode a call gets, who may act) is src/recording/control.ts.
  */
 

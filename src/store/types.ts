@@ -65,7 +65,7 @@ export interface RecordingRow extends NewRecording {
   mediaStats: unknown;
   /** The server died during the call; startup recovery finalized what the spool held. */
   interrupted: boolean;
-  /** inbound | outbound | internal | unknown; set when stored (issue 5). */
+  /** inbound | outbound | internal | unknown; set when stored. */
   direction?: string | null;
   /** ANI and DNIS: from the first two metadata participants when stored, unless set before. */
   caller?: { number: string | null; name: string | null };

@@ -162,7 +162,7 @@ describe(
       await shot('2-listening');
       await page.click('#stop-listen');
 
-      // Recording control (issue 16): the admin pauses and resumes from the call's row (the
+      // Recording control: the admin pauses and resumes from the call's row (the
       // monitor's pause/resume messages); the buttons follow the state.
       assert.equal(await row.locator('button.control-resume').count(), 0, 'no resume while recording');
       await row.locator('button.control-pause').click();

@@ -1,5 +1,5 @@
 /**
- * Recording control end to end (issue 16): the real server, SIPREC calls signalled by SIPp with RTP
+ * Recording control end to end: the real server, SIPREC calls signalled by SIPp with RTP
  * tones from our sender, and the stored audio decrypted by gpg and checked by its sound. Record
  * modes per user (always-pause, always, on-demand under both onDemandFrom settings), pause/resume/
  * start/stop through the REST API, the phone code *7 as RFC 4733 events in the forked stream,

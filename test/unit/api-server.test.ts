@@ -314,7 +314,7 @@ describe('REST API /api/v1 (real HTTP, real Postgres)', { timeout: 120000 }, () 
     assert.deepEqual(await idsOf('bob'), [ids.r2]);
     assert.deepEqual(await idsOf('sup'), [ids.r1], 'supervisor of sales sees alice (sales)');
     assert.deepEqual(await idsOf('admin'), [ids.r2, ids.r1]);
-    // A record-only user sees no recording: the recording routes answer 404 (issue 16).
+    // A record-only user sees no recording: the recording routes answer 404.
     assert.equal((await call('GET', '/api/v1/recordings', { as: 'rec' })).status, 404);
     assert.equal((await call('GET', '/api/v1/recordings')).status, 401);
     assert.deepEqual(await idsOf('admin', '?participant=carol'), [ids.r1]);

@@ -1,4 +1,4 @@
-/** The recording-control policy (issue 16): modes, combination, allowed actions, phone codes, settings. */
+/** The recording-control policy: modes, combination, allowed actions, phone codes, settings. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {

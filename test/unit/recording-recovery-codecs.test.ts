@@ -1,6 +1,6 @@
 /**
  * Startup recovery names an orphan spool's stream codecs from its session.json: legs opened with
- * PayloadSpec objects (issue 11) and legs of older spools with PayloadKind strings only.
+ * PayloadSpec objects and legs of older spools with PayloadKind strings only.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';

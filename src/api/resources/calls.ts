@@ -12,7 +12,7 @@ import type { Kit } from '../kit.js';
 import { need, qStr, route, type Ctx, type RouteDef } from '../table.js';
 
 /**
- * Recording control (issue 16): pause / resume / start / stop of a live call, by its recording id
+ * Recording control: pause / resume / start / stop of a live call, by its recording id
  * or by a participant's number or its Call-ID (CTI and PBX integrations), and the admins' record
  * modes and control settings. The policy and its effects are src/recording/control.ts.
  */

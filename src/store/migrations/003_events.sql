@@ -1,4 +1,4 @@
--- What happened during a recording (issue 4): pause/resume, streams added/removed by re-INVITE,
+-- What happened during a recording: pause/resume, streams added/removed by re-INVITE,
 -- participants joining/leaving, and every rs-metadata document received (raw XML in detail.xml).
 CREATE TABLE recording_events (
   recording_id  uuid NOT NULL REFERENCES recordings (id) ON DELETE CASCADE,

@@ -1,4 +1,4 @@
--- Recording control (issue 16): a record mode per user and per group (the user's wins; the default
+-- Recording control: a record mode per user and per group (the user's wins; the default
 -- is the setting `recording.control`), and what the control did to each recording.
 ALTER TABLE users ADD COLUMN record_mode text
   CHECK (record_mode IN ('always', 'always-pause', 'on-demand', 'never'));

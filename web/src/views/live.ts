@@ -10,7 +10,7 @@ interface LiveCall {
   callId: string;
   startedAt: string;
   paused?: boolean;
-  /** Recording control (issue 16): mode, what is kept now, what the call's users / admins may do. */
+  /** Recording control: mode, what is kept now, what the call's users / admins may do. */
   control?: { mode: string; state: string; segment: number; allowed: string[]; adminAllowed: string[] };
   participants: Participant[];
   streams: { label: string | null }[];
