@@ -264,7 +264,11 @@ describe('codecs and SRTP end to end (UAC + ffmpeg/bcg729 -> srs serve -> gpg)',
       ),
       `timeline shows the failures: ${JSON.stringify(detail.events)}`,
     );
-    const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+    const metrics = await (
+      await fetch(`http://127.0.0.1:${server.httpPort}/metrics`, {
+        headers: { authorization: `Bearer ${server.token}` },
+      })
+    ).text();
     const total = Number(/^srs_srtp_auth_failures_total (\d+)/m.exec(metrics)?.[1]);
     assert.ok(total >= pcmu.rtp.length, `srs_srtp_auth_failures_total ${total}`);
     // Keys never in the log.
