@@ -2,6 +2,7 @@ import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { storageSchema, storageSettings } from './storage/config.js';
 
 /**
  * The only reader of process.env. `loadConfig(env, file)` validates everything once and returns a
@@ -243,7 +244,8 @@ const deliverySchema = {
     })
     .refine((o) => !o.enabled || o.smtp, { message: 'required when notifications.enabled', path: ['smtp'] }),
 };
-const fullSchema = schema.extend(deliverySchema);
+// Artifact storage (issue 17): local (default) or s3, see src/storage/config.ts.
+const fullSchema = schema.extend(deliverySchema).extend({ storage: storageSchema });
 
 export type Config = Readonly<z.infer<typeof fullSchema>>;
 
@@ -355,6 +357,7 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
     offload: f.offload ?? {},
     export: f.export ?? {},
     notifications: f.notifications ?? {},
+    storage: storageSettings(env, f.storage),
   };
   const parsed = fullSchema.safeParse(raw);
   if (!parsed.success) {

@@ -1,0 +1,104 @@
+import { z } from 'zod';
+
+/**
+ * Storage settings (`storage` in the configuration). A leaf module (zod only), so that
+ * src/config.ts, the one reader of the environment, can build and validate them with the rest.
+ *
+ * Env (highest) > config file `storage: {...}` > defaults:
+ *   SRS_STORAGE=local|s3 (default local)
+ *   S3_BUCKET, S3_PREFIX, S3_REGION (default us-east-1), S3_ENDPOINT (S3-compatible stores),
+ *   S3_FORCE_PATH_STYLE (default false), S3_CREDENTIALS_FILE (else the SDK's default chain:
+ *   AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, ~/.aws, instance roles),
+ *   S3_OBJECT_LOCK_MODE=COMPLIANCE|GOVERNANCE with S3_OBJECT_LOCK_DAYS,
+ *   S3_SSE=AES256|aws:kms with S3_SSE_KMS_KEY_ID, S3_PART_SIZE_MB (default 16), S3_MAX_ATTEMPTS (default 3).
+ */
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v === '' ? undefined : v));
+const bool = z.preprocess(
+  (v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' || v === '' ? false : v),
+  z.boolean(),
+);
+
+/** `a/b` -> `a/b/`; `/a/` -> `a/`; '' stays ''. Segments as in object keys. */
+const prefix = z
+  .string()
+  .transform((p) => {
+    const t = p.replace(/^\/+|\/+$/g, '');
+    return t === '' ? '' : `${t}/`;
+  })
+  .refine((p) => p === '' || /^([A-Za-z0-9_-][A-Za-z0-9._-]*\/)+$/.test(p), {
+    message: 'use path segments of [A-Za-z0-9._-] separated by /',
+  });
+
+export const LOCK_MODES = ['COMPLIANCE', 'GOVERNANCE'] as const;
+
+const s3Schema = z
+  .object({
+    backend: z.literal('s3'),
+    bucket: z
+      .string({ message: 'required when SRS_STORAGE=s3 (S3_BUCKET)' })
+      .regex(
+        /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+        'a bucket name: 3-63 lower-case letters, digits, dots, hyphens',
+      ),
+    prefix,
+    region: z.string().min(1),
+    endpoint: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+    forcePathStyle: bool,
+    credentialsFile: optionalString,
+    objectLock: z
+      .object({
+        mode: z.enum(LOCK_MODES, { message: 'COMPLIANCE or GOVERNANCE (S3_OBJECT_LOCK_MODE)' }),
+        days: z.coerce.number({ message: 'a number of days (S3_OBJECT_LOCK_DAYS)' }).int().min(1).max(36_500),
+      })
+      .optional(),
+    sse: z.enum(['AES256', 'aws:kms']).optional(),
+    sseKmsKeyId: optionalString,
+    partSizeMiB: z.coerce.number().int().min(5).max(5120),
+    maxAttempts: z.coerce.number().int().min(1).max(20),
+  })
+  .refine((s) => !s.sseKmsKeyId || s.sse === 'aws:kms', {
+    message: 'S3_SSE_KMS_KEY_ID needs S3_SSE=aws:kms',
+    path: ['sseKmsKeyId'],
+  });
+
+export const storageSchema = z.discriminatedUnion('backend', [
+  z.object({ backend: z.literal('local') }),
+  s3Schema,
+]);
+
+export type StorageConfig = z.infer<typeof storageSchema>;
+export type S3StorageConfig = Extract<StorageConfig, { backend: 's3' }>;
+
+type Env = Readonly<Record<string, string | undefined>>;
+type FileSettings = Readonly<Record<string, unknown>> | undefined;
+
+/** The raw `storage` settings from the environment and the config file, for storageSchema. */
+export function storageSettings(env: Env, file: FileSettings): unknown {
+  const f = file ?? {};
+  const pick = (e: string | undefined, fv: unknown, dflt?: unknown): unknown =>
+    e !== undefined && e !== '' ? e : fv !== undefined ? fv : dflt;
+  const backend = pick(env.SRS_STORAGE, f.backend, 'local');
+  if (backend !== 's3') return { backend };
+  const lockFile = (f.objectLock ?? {}) as Record<string, unknown>;
+  const lockMode = pick(env.S3_OBJECT_LOCK_MODE, lockFile.mode);
+  const lockDays = pick(env.S3_OBJECT_LOCK_DAYS, lockFile.days);
+  return {
+    backend,
+    bucket: pick(env.S3_BUCKET, f.bucket),
+    prefix: pick(env.S3_PREFIX, f.prefix, ''),
+    region: pick(env.S3_REGION, f.region, 'us-east-1'),
+    endpoint: pick(env.S3_ENDPOINT, f.endpoint),
+    forcePathStyle: pick(env.S3_FORCE_PATH_STYLE, f.forcePathStyle, false),
+    credentialsFile: pick(env.S3_CREDENTIALS_FILE, f.credentialsFile),
+    objectLock:
+      lockMode !== undefined || lockDays !== undefined ? { mode: lockMode, days: lockDays } : undefined,
+    sse: pick(env.S3_SSE, f.sse),
+    sseKmsKeyId: pick(env.S3_SSE_KMS_KEY_ID, f.sseKmsKeyId),
+    partSizeMiB: pick(env.S3_PART_SIZE_MB, f.partSizeMiB, 16),
+    maxAttempts: pick(env.S3_MAX_ATTEMPTS, f.maxAttempts, 3),
+  };
+}
