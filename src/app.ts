@@ -19,6 +19,8 @@ import { jobStateCounts } from './store/audit.js';
 import { startSipEdge, type SipEdge } from './sip/edge/index.js';
 import { startSiprecApp, type SiprecApp } from './sip/app/index.js';
 import { checkDeliveryConfig, deliveryStatus, startDelivery } from './delivery/index.js';
+import { nodesRepository } from './store/nodes.js';
+import { ClusterNode, nodeAddresses } from './cluster/index.js';
 
 /**
  * The composition root: builds every part, wires them, and shuts them down in order (stop taking
@@ -32,6 +34,8 @@ export interface RunningServer {
   readonly recording: RecordingService;
   readonly db: Database;
   readonly pipeline: Pipeline;
+  /** This node in the cluster registry (issue 17); `cluster.drained` resolves when a drain is done. */
+  readonly cluster: ClusterNode;
   stop(): Promise<void>;
 }
 
@@ -191,6 +195,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       // The console's Delivery page; retry only when a delivery service runs (503 otherwise).
       deliveryStatus: () => deliveryStatus(db.offload),
       delivery: delivery.offload || delivery.export || delivery.notify ? delivery : undefined,
+      cluster: { nodes: nodesRepository(db.pool), nodeId: config.cluster.nodeId },
       log,
     });
     cleanups.push(() => consoleApi.ops.close());
@@ -278,6 +283,23 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       liveRefs.edge = edge;
       drachtio = { host: '127.0.0.1', port: edge.controlPort, secret };
     }
+    // The node registry and drain (issue 17): registered once the SIP and HTTP ports are known.
+    const httpAt = http.address();
+    const cluster = new ClusterNode({
+      config: config.cluster,
+      nodes: nodesRepository(db.pool),
+      pool: db.pool,
+      addresses: nodeAddresses(
+        config,
+        edge?.sipPort ?? config.sip.port,
+        typeof httpAt === 'object' && httpAt ? httpAt.port : config.http.port,
+      ),
+      maxSessions: config.limits.maxSessions,
+      live: recording,
+      log,
+    });
+    await cluster.start();
+    cleanups.push(() => cluster.stop());
     sipApp = await waitForApp(
       startSiprecApp({
         drachtio,
@@ -287,6 +309,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         publicAddress: config.sip.publicAddress,
         policy: config.policy,
         maxCallsPerSecond: config.limits.maxCallsPerSecond,
+        // OPTIONS and new INVITEs answered 503 while draining or full (load balancer probes).
+        refusal: () =>
+          cluster.refusal ??
+          (recording.activeCount >= config.limits.maxSessions
+            ? `at capacity (${config.limits.maxSessions} sessions)`
+            : null),
       }),
       log,
       `${drachtio.host}:${drachtio.port}`,
@@ -323,6 +351,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       recording,
       db,
       pipeline,
+      cluster,
       stop: stopAll,
     };
   } catch (err) {

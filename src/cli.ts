@@ -5,6 +5,7 @@ import { createLogger } from './log.js';
 import { SrsError } from './errors.js';
 import { recordingsCommand } from './cli/recordings.js';
 import { keysCommand } from './cli/keys.js';
+import { nodeCommand } from './cli/node.js';
 import { dataDirSource, requireServerData } from './cli/data-dir.js';
 import { startServer } from './app.js';
 
@@ -80,12 +81,15 @@ program
         },
       );
     };
+    // `srs node drain`: the node exits once its live calls ended and its recordings are stored.
+    void server.cluster.drained.then(() => stop('drain'));
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
   });
 
 program.addCommand(recordingsCommand(getExistingConfig));
 program.addCommand(keysCommand(getExistingConfig));
+program.addCommand(nodeCommand(getExistingConfig));
 
 try {
   await program.parseAsync(process.argv);

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { storageSchema, storageSettings } from './storage/config.js';
+import { clusterSchema, clusterSettings } from './cluster/config.js';
 
 /**
  * The only reader of process.env. `loadConfig(env, file)` validates everything once and returns a
@@ -245,7 +246,9 @@ const deliverySchema = {
     .refine((o) => !o.enabled || o.smtp, { message: 'required when notifications.enabled', path: ['smtp'] }),
 };
 // Artifact storage (issue 17): local (default) or s3, see src/storage/config.ts.
-const fullSchema = schema.extend(deliverySchema).extend({ storage: storageSchema });
+const fullSchema = schema
+  .extend(deliverySchema)
+  .extend({ storage: storageSchema, cluster: clusterSchema }); // cluster: issue 17, src/cluster/config.ts
 
 export type Config = Readonly<z.infer<typeof fullSchema>>;
 
@@ -358,6 +361,7 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
     export: f.export ?? {},
     notifications: f.notifications ?? {},
     storage: storageSettings(env, f.storage),
+    cluster: clusterSettings(env, f.cluster),
   };
   const parsed = fullSchema.safeParse(raw);
   if (!parsed.success) {

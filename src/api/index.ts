@@ -32,6 +32,8 @@ export interface ConsoleApiOptions {
   deliveryStatus?: ApiDeps['deliveryStatus'];
   /** The running delivery services when any is enabled (POST /api/v1/delivery/retry); 503 without. */
   delivery?: ApiDeps['delivery'];
+  /** The node registry (issue 17). */
+  cluster?: ApiDeps['cluster'];
   log: Logger;
 }
 
@@ -67,6 +69,7 @@ export async function buildConsoleApi(o: ConsoleApiOptions): Promise<ConsoleApi>
     sessionTtlMs,
     deliveryStatus: o.deliveryStatus,
     delivery: o.delivery,
+    cluster: o.cluster,
     log: o.log,
   });
   return {

@@ -3,6 +3,7 @@ import type { SessionStats } from '../media/types.js';
 import type { ActiveCall } from '../recording/types.js';
 import type { Database } from '../store/db.js';
 import type { RecordingRow } from '../store/types.js';
+import type { NodesRepository } from '../store/nodes.js';
 import { ConflictError, roleRank, type Role } from '../store/users.js';
 import { NotFoundError } from '../errors.js';
 import type { ArtifactReader } from './artifacts.js';
@@ -27,6 +28,8 @@ export interface ApiDeps {
   deliveryStatus?: () => Promise<unknown>;
   /** The running delivery services, when any is enabled (retry of failed deliveries). */
   delivery?: { retryFailed(actor?: string): Promise<unknown> };
+  /** The cluster's node registry and this node's id (issue 17, /api/v1/nodes). */
+  cluster?: { nodes: NodesRepository; nodeId: string };
   log: Logger;
 }
 

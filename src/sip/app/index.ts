@@ -22,6 +22,11 @@ export interface SiprecAppOptions {
   policy?: RecordingPolicyConfig;
   /** New sessions per second accepted (burst of one second); 0 or unset = no limit. */
   maxCallsPerSecond?: number;
+  /**
+   * Why this node takes no new call now (draining, at capacity), or null. When set, OPTIONS and
+   * new INVITEs are answered 503 (a load balancer's probe then moves calls elsewhere).
+   */
+  refusal?: () => string | null;
 }
 
 export interface SiprecApp {
@@ -246,14 +251,19 @@ export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
 
   // SRCs probe recorders with OPTIONS and fail over on no answer (SIPREC-NOTES.md).
   (srf as unknown as { options(fn: (req: Srf.SrfRequest, res: Srf.SrfResponse) => void): void }).options(
-    (_req, res) =>
-      res.send(200, {
-        headers: {
-          Accept: 'application/sdp, multipart/mixed, application/rs-metadata+xml',
-          Allow: 'INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE',
-          Supported: 'siprec',
-        },
-      }),
+    (_req, res) => {
+      const headers = {
+        Accept: 'application/sdp, multipart/mixed, application/rs-metadata+xml',
+        Allow: 'INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE',
+        Supported: 'siprec',
+      };
+      const why = o.refusal?.();
+      if (why)
+        res.send(503, 'Service Unavailable', {
+          headers: { ...headers, 'Retry-After': retryAfter, Warning: warning(why) },
+        });
+      else res.send(200, { headers });
+    },
   );
 
   srf.invite((req, res) => {
@@ -269,6 +279,9 @@ export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
     const clog = log.child({ callId });
     let recordingId: string | null = null;
     try {
+      const refused = o.refusal?.();
+      if (refused)
+        throw new Reject(503, 'Service Unavailable', { 'Retry-After': retryAfter, Warning: warning(refused) });
       checkRequire(req);
       const { offer, sdp, metadataXml } = parseBody(req);
       let md = readMetadata(metadataXml, clog);
