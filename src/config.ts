@@ -246,9 +246,7 @@ const deliverySchema = {
     .refine((o) => !o.enabled || o.smtp, { message: 'required when notifications.enabled', path: ['smtp'] }),
 };
 // Artifact storage (issue 17): local (default) or s3, see src/storage/config.ts.
-const fullSchema = schema
-  .extend(deliverySchema)
-  .extend({ storage: storageSchema, cluster: clusterSchema }); // cluster: issue 17, src/cluster/config.ts
+const fullSchema = schema.extend(deliverySchema).extend({ storage: storageSchema, cluster: clusterSchema }); // cluster: issue 17, src/cluster/config.ts
 
 export type Config = Readonly<z.infer<typeof fullSchema>>;
 

@@ -57,7 +57,8 @@ export function nodeCommand(
           if (!before) throw new CliError(`no node "${nodeId}" in the registry (srs node list)`, 2);
           if (before.status === 'down' || before.status === 'stopped')
             throw new CliError(`node "${nodeId}" is ${before.status}: nothing to drain`, 2);
-          if (!(await nodes.requestDrain(nodeId))) throw new CliError(`node "${nodeId}" stopped meanwhile`, 2);
+          if (!(await nodes.requestDrain(nodeId)))
+            throw new CliError(`node "${nodeId}" stopped meanwhile`, 2);
           io.stdout.write(`node ${nodeId}: drain requested (${before.activeCalls} live call(s))\n`);
           if (!opts.wait) return;
           const until = opts.timeout > 0 ? Date.now() + opts.timeout * 1000 : Infinity;

@@ -25,7 +25,11 @@ export const clusterSchema = z.object({
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'letters, digits, . _ - (up to 63), e.g. srs-a'),
   httpAddress: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
   heartbeatSeconds: z.coerce.number().int().min(1).max(300),
-  drainTimeoutSeconds: z.coerce.number().int().min(0).max(7 * 86_400),
+  drainTimeoutSeconds: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 86_400),
   secret: optionalString.pipe(z.string().min(16, 'at least 16 characters').optional()),
 });
 

@@ -101,9 +101,7 @@ export class ClusterNode {
     const report = (err: unknown): void => this.log.warn({ err, recordingId: id }, 'live-call registry');
     if (e.type === 'call-start') {
       this.mine.add(id);
-      nodes
-        .addCall(this.id, id, { ...e.call, nodeId: this.id }, new Date(e.call.startedAt))
-        .catch(report);
+      nodes.addCall(this.id, id, { ...e.call, nodeId: this.id }, new Date(e.call.startedAt)).catch(report);
     } else {
       nodes.removeCall(id).catch(report);
     }
@@ -112,7 +110,11 @@ export class ClusterNode {
   private async beat(): Promise<void> {
     if (this.state !== 'up' && this.state !== 'draining') return;
     try {
-      const { drainRequested } = await this.o.nodes.heartbeat(this.id, this.instance, this.o.live.activeCount);
+      const { drainRequested } = await this.o.nodes.heartbeat(
+        this.id,
+        this.instance,
+        this.o.live.activeCount,
+      );
       if (drainRequested) this.drain('request');
       else await this.prune();
     } catch (err) {

@@ -281,7 +281,10 @@ export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
     try {
       const refused = o.refusal?.();
       if (refused)
-        throw new Reject(503, 'Service Unavailable', { 'Retry-After': retryAfter, Warning: warning(refused) });
+        throw new Reject(503, 'Service Unavailable', {
+          'Retry-After': retryAfter,
+          Warning: warning(refused),
+        });
       checkRequire(req);
       const { offer, sdp, metadataXml } = parseBody(req);
       let md = readMetadata(metadataXml, clog);
