@@ -20,7 +20,7 @@ import { startSipEdge, type SipEdge } from './sip/edge/index.js';
 import { startSiprecApp, type SiprecApp } from './sip/app/index.js';
 import { checkDeliveryConfig, deliveryStatus, startDelivery } from './delivery/index.js';
 import { nodesRepository } from './store/nodes.js';
-import { ClusterNode, nodeAddresses } from './cluster/index.js';
+import { ClusterLive, ClusterNode, nodeAddresses, peerPrincipal } from './cluster/index.js';
 
 /**
  * The composition root: builds every part, wires them, and shuts them down in order (stop taking
@@ -235,16 +235,29 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       dataDir: config.dataDir,
       engine: config.console.listenSource === 'spool' ? undefined : engine,
     });
+    // Every node's live calls in the monitor; listen-in to another node's call relayed from it.
+    const clusterLive = new ClusterLive({
+      nodeId: config.cluster.nodeId,
+      local: recording,
+      nodes: nodesRepository(db.pool),
+      intervalMs: Math.min(2, config.cluster.heartbeatSeconds) * 1000,
+      secret: config.cluster.secret,
+      taps,
+      log,
+    });
+    cleanups.push(() => clusterLive.close());
     const monitor: Monitor = attachMonitor({
       server: http,
       token,
-      source: recording,
+      source: clusterLive,
       log,
-      authenticate: (req) => consoleApi.auth.authenticate(req, true),
+      // A peer node (cluster secret) relaying listen-in, or a user.
+      authenticate: async (req) =>
+        peerPrincipal(config.cluster.secret, req) ?? consoleApi.auth.authenticate(req, true),
       filterFor: consoleApi.filterFor,
       stats: (id) => engine.sessionStats(id),
       counters: () => engine.liveCounters(),
-      taps,
+      taps: clusterLive.taps,
       onAudioLatency: (ms) => consoleApi.ops.audioLatency(ms),
     });
     liveRefs.monitor = monitor;

@@ -39,6 +39,8 @@ export interface NodeRow {
 
 export interface ClusterCall {
   nodeId: string;
+  /** The node's HTTP base URL (listen-in relay). */
+  httpAddress: string;
   recordingId: string;
   call: Record<string, unknown>;
 }
@@ -188,14 +190,24 @@ export function nodesRepository(pool: pg.Pool): NodesRepository {
       return r.rows.map((x) => x.id);
     },
     async remoteCalls(exceptNode) {
-      const r = await pool.query<{ node_id: string; recording_id: string; call: Record<string, unknown> }>(
-        `SELECT k.node_id, k.recording_id, k.call FROM cluster_calls k JOIN cluster_nodes n ON n.id = k.node_id
+      const r = await pool.query<{
+        node_id: string;
+        http_address: string;
+        recording_id: string;
+        call: Record<string, unknown>;
+      }>(
+        `SELECT k.node_id, n.http_address, k.recording_id, k.call FROM cluster_calls k JOIN cluster_nodes n ON n.id = k.node_id
          WHERE k.node_id <> $1 AND n.state <> 'stopped'
            AND n.heartbeat_at >= now() - make_interval(secs => n.heartbeat_seconds * ${MISSED_HEARTBEATS})
          ORDER BY k.started_at`,
         [exceptNode],
       );
-      return r.rows.map((x) => ({ nodeId: x.node_id, recordingId: x.recording_id, call: x.call }));
+      return r.rows.map((x) => ({
+        nodeId: x.node_id,
+        httpAddress: x.http_address,
+        recordingId: x.recording_id,
+        call: x.call,
+      }));
     },
   };
 }

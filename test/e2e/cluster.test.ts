@@ -2,7 +2,8 @@
  * A cluster of two `srs serve` nodes on one Postgres behind a real Kamailio (dispatcher module,
  * docker/kamailio/kamailio.cfg as shipped, OPTIONS probes every second): SIPp calls through
  * Kamailio spread over both nodes (ACK and BYE follow the Record-Route to the node that answered);
- * a live call on node B is listed by node A's /api/v1/calls; B is drained with `srs node drain`:
+ * a live call on node B is listed by node A's /api/v1/calls and A's monitor, and heard from A (the
+ * audio relayed from B over a WebSocket authenticated by the cluster secret); B is drained with `srs node drain`:
  * B answers OPTIONS and INVITE 503, new calls all go to A with none failed, B's live calls run to
  * their end and are stored, then B exits by itself and A's /api/v1/nodes shows it stopped.
  *
@@ -19,6 +20,8 @@ import { openDatabase, type Database } from '../../src/store/db.js';
 import { kamailioMissing, sipOptions, startKamailio, type Kamailio } from '../helpers/kamailio.js';
 import { SRS_BIN, freePort, run, startTestServer, type TestServer } from '../helpers/server.js';
 import { SCENARIOS } from '../helpers/sipp.js';
+import { WebSocket } from 'ws';
+import { peerAuthorization } from '../../src/cluster/live.js';
 
 const log = createLogger('silent');
 const skip = await kamailioMissing();
@@ -61,6 +64,49 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
     assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** A's monitor lists B's call and relays its audio from B; a bad peer credential is refused by B. */
+async function listenFromA(a: TestServer, b: TestServer, recordingId: string): Promise<void> {
+  const ws = new WebSocket(`ws://127.0.0.1:${a.httpPort}/monitor`, {
+    headers: { authorization: `Bearer ${a.token}` },
+  });
+  const texts: { type: string; calls?: CallItem[]; error?: string }[] = [];
+  const audio: Buffer[] = [];
+  ws.on('message', (d: Buffer, bin: boolean) => {
+    if (bin) audio.push(d);
+    else texts.push(JSON.parse(String(d)) as (typeof texts)[number]);
+  });
+  await new Promise((r, j) => ws.once('open', r).once('error', j));
+  try {
+    const snap = await until('the snapshot', async () => texts.find((t) => t.type === 'snapshot'));
+    assert.ok(
+      snap.calls?.some((c) => c.recordingId === recordingId),
+      `A's monitor lists B's call: ${JSON.stringify(snap)}`,
+    );
+    ws.send(JSON.stringify({ type: 'listen', recordingId, channel: 'mix' }));
+    await until('relayed audio', async () => audio.length >= 10 || texts.find((t) => t.type === 'error'));
+    assert.equal(
+      texts.find((t) => t.type === 'error'),
+      undefined,
+    );
+    // The SIPp stream is a tone: the relayed u-law is not silence (0xff / 0x7f).
+    const bytes = Buffer.concat(audio.map((f) => f.subarray(12)));
+    const loud = bytes.filter((x) => x !== 0xff && x !== 0x7f).length;
+    assert.ok(loud > bytes.length / 2, `relayed audio carries sound (${loud}/${bytes.length} bytes)`);
+    assert.match(a.output(), /"node":"node-b"[^\n]*"msg":"listen-in relayed from the node holding the call"/);
+  } finally {
+    ws.close();
+  }
+  const forged = peerAuthorization('not-the-cluster-secret-000000', 'node-a');
+  const bad = new WebSocket(`ws://127.0.0.1:${b.httpPort}/monitor`, { headers: { authorization: forged } });
+  const status = await new Promise<number>((r) => {
+    bad.once('unexpected-response', (_q, res) => r(res.statusCode ?? 0));
+    bad.once('open', () => r(101));
+    bad.once('error', () => r(-1));
+  });
+  bad.terminate();
+  assert.equal(status, 401, 'B refuses a peer credential signed with another secret');
 }
 
 type NodeItem = { id: string; status: string; activeCalls: number; sipAddress: string };
@@ -128,7 +174,8 @@ describe('cluster: Kamailio dispatcher in front of two nodes on one Postgres', {
       const long = sippCalls(kamailio.port, 4, 10, 12_000);
       const onB = await until('a live call on B', async () => {
         const calls = await api<{ items: CallItem[] }>(b, '/calls');
-        return calls.items.length > 0 ? calls.items : undefined;
+        const own = calls.items.filter((c) => c.nodeId === 'node-b');
+        return own.length > 0 ? own : undefined;
       });
       const seenOnA = await until('B’s call on A', async () => {
         const calls = await api<{ items: CallItem[] }>(a, '/calls');
@@ -136,6 +183,7 @@ describe('cluster: Kamailio dispatcher in front of two nodes on one Postgres', {
         return x;
       });
       assert.equal(seenOnA.nodeId, 'node-b');
+      await listenFromA(a, b, onB[0]!.recordingId);
 
       // 3. Drain B (as an operator would, with B's settings): OPTIONS 503 at once.
       const drain = await run(process.execPath, [SRS_BIN, 'node', 'drain', '--no-wait'], { env: b.env });
