@@ -359,7 +359,7 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
     export: f.export ?? {},
     notifications: f.notifications ?? {},
     storage: storageSettings(env, f.storage),
-    cluster: clusterSettings(env, f.cluster),
+    cluster: clusterSettings(env, f.cluster, pick(env.SIP_PORT, f.sip?.port, 5060)),
   };
   const parsed = fullSchema.safeParse(raw);
   if (!parsed.success) {

@@ -6,9 +6,10 @@ import { z } from 'zod';
  * src/config.ts, the one reader of the environment, builds and validates them with the rest.
  *
  * Env (highest) > config file `cluster: {...}` > defaults:
- *   SRS_NODE_ID (default: the host name; nodes sharing a host or a data directory need their own),
+ *   SRS_NODE_ID (default: <host name>-<SIP port>, stable across restarts and distinct for nodes
+ *   sharing a host),
  *   SRS_NODE_HTTP_ADDRESS (how other nodes reach this node's HTTP server, default
- *   http://<HTTP_HOST, or 127.0.0.1 when it is 0.0.0.0>:<HTTP_PORT>),
+ *   http://<HTTP_HOST, or the host name when it is 0.0.0.0>:<HTTP_PORT>),
  *   SRS_NODE_HEARTBEAT_SECONDS (default 5; a node is shown down after 3 missed),
  *   SRS_DRAIN_TIMEOUT_SECONDS (default 0: a drain waits for every live call to end),
  *   SRS_CLUSTER_SECRET (node-to-node authentication; unset: no relay between nodes).
@@ -38,12 +39,16 @@ export type ClusterConfig = z.infer<typeof clusterSchema>;
 type Env = Readonly<Record<string, string | undefined>>;
 
 /** The raw `cluster` settings from the environment and the config file, for clusterSchema. */
-export function clusterSettings(env: Env, file: Readonly<Record<string, unknown>> | undefined): unknown {
+export function clusterSettings(
+  env: Env,
+  file: Readonly<Record<string, unknown>> | undefined,
+  sipPort: unknown,
+): unknown {
   const f = file ?? {};
   const pick = (e: string | undefined, fv: unknown, dflt?: unknown): unknown =>
     e !== undefined && e !== '' ? e : fv !== undefined ? fv : dflt;
   return {
-    nodeId: pick(env.SRS_NODE_ID, f.nodeId, hostname().split('.')[0] || 'srs'),
+    nodeId: pick(env.SRS_NODE_ID, f.nodeId, `${hostname().split('.')[0] || 'srs'}-${String(sipPort)}`),
     httpAddress: pick(env.SRS_NODE_HTTP_ADDRESS, f.httpAddress),
     heartbeatSeconds: pick(env.SRS_NODE_HEARTBEAT_SECONDS, f.heartbeatSeconds, 5),
     drainTimeoutSeconds: pick(env.SRS_DRAIN_TIMEOUT_SECONDS, f.drainTimeoutSeconds, 0),

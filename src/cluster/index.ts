@@ -16,7 +16,7 @@ export function nodeAddresses(
 ): { sip: string; media: string; http: string } {
   const host = (a: string | undefined): string => (unspecified(a) ? hostname() : (a as string));
   const sipHost = config.sip.publicAddress ?? host(config.sip.host);
-  const httpHost = unspecified(config.http.host) ? '127.0.0.1' : config.http.host;
+  const httpHost = host(config.http.host);
   return {
     sip: `${sipHost}:${sipPort}`,
     media: config.media.advertiseAddress ?? host(config.media.bindAddress),

@@ -92,7 +92,7 @@ const toRow = (r: Raw): NodeRow => ({
 export interface NodesRepository {
   /**
    * Registers (or re-registers) this process as node `id`, state up. ConflictError when another
-   * process holds the id and still heartbeats.
+   * process holds the id and still heartbeats (unless it had this process's addresses: a restart).
    */
   register(n: NodeRegistration): Promise<void>;
   /** Stores the heartbeat and the calls in use; returns whether a drain was requested. */
@@ -127,6 +127,8 @@ export function nodesRepository(pool: pg.Pool): NodesRepository {
            heartbeat_seconds = EXCLUDED.heartbeat_seconds,
            started_at = now(), heartbeat_at = now()
          WHERE c.state = 'stopped' OR c.instance = EXCLUDED.instance
+           -- Same SIP and HTTP addresses: we hold those ports now, so that process is gone (kill -9).
+           OR (c.sip_address = EXCLUDED.sip_address AND c.http_address = EXCLUDED.http_address)
            OR c.heartbeat_at < now() - make_interval(secs => c.heartbeat_seconds * ${MISSED_HEARTBEATS})
          RETURNING instance`,
         [n.id, n.instance, n.sipAddress, n.mediaAddress, n.httpAddress, n.maxSessions, n.heartbeatSeconds],

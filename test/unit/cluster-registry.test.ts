@@ -62,19 +62,19 @@ describe('cluster node registry (Postgres)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const reg = (id: string, instance: string) => ({
+  const reg = (id: string, instance: string, httpPort = 8080) => ({
     id,
     instance,
     sipAddress: '127.0.0.1:5060',
     mediaAddress: '127.0.0.1',
-    httpAddress: 'http://127.0.0.1:8080',
+    httpAddress: `http://127.0.0.1:${httpPort}`,
     maxSessions: 100,
     heartbeatSeconds: 1,
   });
 
   it('refuses a second live process on one id; a node that stops heartbeating is down', async () => {
     await nodes.register(reg('n1', 'first'));
-    await assert.rejects(nodes.register(reg('n1', 'second')), (e: unknown) => {
+    await assert.rejects(nodes.register(reg('n1', 'second', 8081)), (e: unknown) => {
       assert.ok(e instanceof ConflictError);
       assert.match((e as Error).message, /node id "n1" is in use.*SRS_NODE_ID/);
       return true;
@@ -87,8 +87,11 @@ describe('cluster node registry (Postgres)', () => {
     const n = await nodes.get('n1');
     assert.equal(n?.status, 'down');
     assert.ok(n!.heartbeatAgeSeconds >= 3);
-    await nodes.register(reg('n1', 'second'));
+    await nodes.register(reg('n1', 'second', 8081));
     assert.equal((await nodes.get('n1'))?.status, 'up');
+    // A restart on the same addresses (the old process died: we hold its ports) takes over at once.
+    await nodes.register(reg('n1', 'third', 8081));
+    assert.equal((await nodes.get('n1'))?.httpAddress, 'http://127.0.0.1:8081');
   });
 
   it('drains on request: refuses calls, waits for the live call and its recording, then stops', async () => {
