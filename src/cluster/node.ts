@@ -95,16 +95,19 @@ export class ClusterNode {
     await client.query(`LISTEN ${CLUSTER_CHANNEL}`);
   }
 
+  /** Registry writes in order: a short call's delete never overtakes its insert. */
+  private writes: Promise<unknown> = Promise.resolve();
+
   private track(e: RecordingEvent): void {
     const { nodes } = this.o;
     const id = e.call.recordingId;
     const report = (err: unknown): void => this.log.warn({ err, recordingId: id }, 'live-call registry');
-    if (e.type === 'call-start') {
-      this.mine.add(id);
-      nodes.addCall(this.id, id, { ...e.call, nodeId: this.id }, new Date(e.call.startedAt)).catch(report);
-    } else {
-      nodes.removeCall(id).catch(report);
-    }
+    if (e.type === 'call-start') this.mine.add(id);
+    const write =
+      e.type === 'call-start'
+        ? () => nodes.addCall(this.id, id, { ...e.call, nodeId: this.id }, new Date(e.call.startedAt))
+        : () => nodes.removeCall(id);
+    this.writes = this.writes.then(write).catch(report);
   }
 
   private async beat(): Promise<void> {
@@ -174,6 +177,7 @@ export class ClusterNode {
     clearInterval(this.timer);
     this.o.live.off('event', this.onEvent);
     await this.drainLoop?.catch(() => undefined);
+    await this.writes;
     if (this.listener) {
       this.listener.removeAllListeners('notification');
       await this.listener.query(`UNLISTEN ${CLUSTER_CHANNEL}`).catch(() => undefined);
