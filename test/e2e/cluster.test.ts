@@ -71,7 +71,7 @@ async function listenFromA(a: TestServer, b: TestServer, recordingId: string): P
   const ws = new WebSocket(`ws://127.0.0.1:${a.httpPort}/monitor`, {
     headers: { authorization: `Bearer ${a.token}` },
   });
-  const texts: { type: string; calls?: CallItem[]; error?: string }[] = [];
+  const texts: { type: string; calls?: CallItem[]; call?: CallItem; error?: string }[] = [];
   const audio: Buffer[] = [];
   ws.on('message', (d: Buffer, bin: boolean) => {
     if (bin) audio.push(d);
@@ -79,10 +79,13 @@ async function listenFromA(a: TestServer, b: TestServer, recordingId: string): P
   });
   await new Promise((r, j) => ws.once('open', r).once('error', j));
   try {
-    const snap = await until('the snapshot', async () => texts.find((t) => t.type === 'snapshot'));
-    assert.ok(
-      snap.calls?.some((c) => c.recordingId === recordingId),
-      `A's monitor lists B's call: ${JSON.stringify(snap)}`,
+    // In the snapshot, or (A reads the other nodes' calls every second) in a call-start just after.
+    await until('B’s call in A’s monitor', async () =>
+      texts.some(
+        (t) =>
+          (t.type === 'snapshot' && t.calls?.some((c) => c.recordingId === recordingId)) ||
+          (t.type === 'call-start' && t.call?.recordingId === recordingId),
+      ),
     );
     ws.send(JSON.stringify({ type: 'listen', recordingId, channel: 'mix' }));
     await until('relayed audio', async () => audio.length >= 10 || texts.find((t) => t.type === 'error'));
