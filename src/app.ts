@@ -36,6 +36,8 @@ import { startDiskGuard } from './recording/disk-guard.js';
 import { registerSafetyMetrics } from './api/safety-metrics.js';
 import { startEngineHealth } from './recording/engine-health.js';
 import { restrictDataDir, sameSecret, writeSecretFile } from './secrets.js';
+import { nodesRepository } from './store/nodes.js';
+import { ClusterLive, ClusterNode, nodeAddresses, peerPrincipal } from './cluster/index.js';
 
 /**
  * The composition root: builds every part, wires them, and shuts them down in order (stop taking
@@ -49,6 +51,8 @@ export interface RunningServer {
   readonly recording: RecordingService;
   readonly db: Database;
   readonly pipeline: Pipeline;
+  /** This node in the cluster registry; `cluster.drained` resolves when a drain is done. */
+  readonly cluster: ClusterNode;
   stop(): Promise<void>;
 }
 
@@ -305,6 +309,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       deliveryStatus: () => deliveryStatus(db.offload),
       delivery: delivery.offload || delivery.export || delivery.notify ? delivery : undefined,
       control,
+      cluster: { nodes: nodesRepository(db.pool), nodeId: config.cluster.nodeId },
       log,
     });
     cleanups.push(() => consoleApi.ops.close());
@@ -377,16 +382,29 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       dataDir: config.dataDir,
       engine: config.console.listenSource === 'spool' ? undefined : engine,
     });
+    // Every node's live calls in the monitor; listen-in to another node's call relayed from it.
+    const clusterLive = new ClusterLive({
+      nodeId: config.cluster.nodeId,
+      local: recording,
+      nodes: nodesRepository(db.pool),
+      intervalMs: Math.min(2, config.cluster.heartbeatSeconds) * 1000,
+      secret: config.cluster.secret,
+      taps,
+      log,
+    });
+    cleanups.push(() => clusterLive.close());
     const monitor: Monitor = attachMonitor({
       server: http,
       token: () => consoleApi.auth.o.adminToken,
-      source: recording,
+      source: clusterLive,
       log,
-      authenticate: (req) => consoleApi.auth.authenticate(req, true),
+      // A peer node (cluster secret) relaying listen-in, or a user.
+      authenticate: async (req) =>
+        peerPrincipal(config.cluster.secret, req) ?? consoleApi.auth.authenticate(req, true),
       filterFor: consoleApi.filterFor,
       stats: (id) => engine.sessionStats(id),
       counters: () => engine.liveCounters(),
-      taps,
+      taps: clusterLive.taps,
       onAudioLatency: (ms) => consoleApi.ops.audioLatency(ms),
       access: consoleApi.access,
       clientIp: (req) => clientIp(req, trust),
@@ -455,6 +473,23 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       liveRefs.edge = edge;
       drachtio = { host: '127.0.0.1', port: edge.controlPort, secret };
     }
+    // The node registry and drain: registered once the SIP and HTTP ports are known.
+    const httpAt = http.address();
+    const cluster = new ClusterNode({
+      config: config.cluster,
+      nodes: nodesRepository(db.pool),
+      pool: db.pool,
+      addresses: nodeAddresses(
+        config,
+        edge?.sipPort ?? config.sip.port,
+        typeof httpAt === 'object' && httpAt ? httpAt.port : config.http.port,
+      ),
+      maxSessions: config.limits.maxSessions,
+      live: recording,
+      log,
+    });
+    await cluster.start();
+    cleanups.push(() => cluster.stop());
     sipApp = await waitForApp(
       startSiprecApp({
         drachtio,
@@ -471,6 +506,15 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           minSE: config.security.minSessionExpiresSeconds,
         },
         tlsSubjectOf: edge ? (a, p) => edge?.tlsSubject(a, p) : undefined,
+        // OPTIONS and new INVITEs answered 503 while draining, full, behind on the post-call backlog,
+        // short of disk or without a media worker (load balancer probes move calls elsewhere).
+        refusal: () =>
+          cluster.refusal ??
+          refusing() ??
+          capacity.refusal() ??
+          (recording.activeCount >= config.limits.maxSessions
+            ? `at capacity (${config.limits.maxSessions} sessions)`
+            : null),
       }),
       log,
       `${drachtio.host}:${drachtio.port}`,
@@ -532,6 +576,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       recording,
       db,
       pipeline,
+      cluster,
       stop: stopAll,
     };
   } catch (err) {

@@ -6,6 +6,7 @@ import { SrsError } from './errors.js';
 import { recordingsCommand } from './cli/recordings.js';
 import { keysCommand } from './cli/keys.js';
 import { tokenCommand } from './cli/token.js';
+import { nodeCommand } from './cli/node.js';
 import { dataDirSource, requireServerData } from './cli/data-dir.js';
 import { startServer } from './app.js';
 
@@ -81,6 +82,8 @@ program
         },
       );
     };
+    // `srs node drain`: the node exits once its live calls ended and its recordings are stored.
+    void server.cluster.drained.then(() => stop('drain'));
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
   });
@@ -88,6 +91,7 @@ program
 program.addCommand(recordingsCommand(getExistingConfig));
 program.addCommand(keysCommand(getExistingConfig));
 program.addCommand(tokenCommand(getExistingConfig));
+program.addCommand(nodeCommand(getExistingConfig));
 
 try {
   await program.parseAsync(process.argv);

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { storageSchema, storageSettings } from './storage/config.js';
+import { clusterSchema, clusterSettings } from './cluster/config.js';
 
 /**
  * The only reader of process.env. `loadConfig(env, file)` validates everything once and returns a
@@ -329,8 +330,8 @@ const deliverySchema = {
     })
     .refine((o) => !o.enabled || o.smtp, { message: 'required when notifications.enabled', path: ['smtp'] }),
 };
-// Artifact storage: local (default) or s3, see src/storage/config.ts.
-const fullSchema = schema.extend(deliverySchema).extend({ storage: storageSchema });
+// Artifact storage: local (default) or s3, see src/storage/config.ts; the cluster: src/cluster/config.ts.
+const fullSchema = schema.extend(deliverySchema).extend({ storage: storageSchema, cluster: clusterSchema });
 
 export type Config = Readonly<z.infer<typeof fullSchema>>;
 
@@ -508,6 +509,7 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
     export: f.export ?? {},
     notifications: f.notifications ?? {},
     storage: storageSettings(env, f.storage),
+    cluster: clusterSettings(env, f.cluster, pick(env.SIP_PORT, f.sip?.port, 5060)),
   };
   const parsed = fullSchema.safeParse(raw);
   if (!parsed.success) {

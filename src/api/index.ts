@@ -43,6 +43,8 @@ export interface ConsoleApiOptions {
   delivery?: ApiDeps['delivery'];
   /** Recording control of live calls. */
   control?: ApiDeps['control'];
+  /** The node registry. */
+  cluster?: ApiDeps['cluster'];
   log: Logger;
 }
 
@@ -97,6 +99,7 @@ export async function buildConsoleApi(o: ConsoleApiOptions): Promise<ConsoleApi>
     deliveryStatus: o.deliveryStatus,
     delivery: o.delivery,
     control: o.control,
+    cluster: o.cluster,
     log: o.log,
   });
   return {

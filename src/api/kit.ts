@@ -3,6 +3,7 @@ import type { SessionStats } from '../media/types.js';
 import type { ActiveCall } from '../recording/types.js';
 import type { Database } from '../store/db.js';
 import type { RecordingRow } from '../store/types.js';
+import type { NodesRepository } from '../store/nodes.js';
 import { ConflictError } from '../store/users.js';
 import { AudioAccess, type PermissionLevel } from './access.js';
 import { NotFoundError } from '../errors.js';
@@ -42,6 +43,8 @@ export interface ApiDeps {
   delivery?: { retryFailed(actor?: string): Promise<unknown> };
   /** Recording control of live calls (resources/calls.ts); 503 on its routes without it. */
   control?: ControlPort;
+  /** The cluster's node registry and this node's id (/api/v1/nodes). */
+  cluster?: { nodes: NodesRepository; nodeId: string };
   log: Logger;
 }
 

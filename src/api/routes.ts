@@ -7,6 +7,7 @@ import { keyRoutes } from './resources/keys.js';
 import { callRoutes } from './resources/calls.js';
 import { liveRoutes } from './resources/live.js';
 import { metaRoutes } from './resources/meta.js';
+import { nodeRoutes } from './resources/nodes.js';
 import { recordingDetailRoutes } from './resources/recording-detail.js';
 import { recordingRoutes, searchQuery, toSearch } from './resources/recordings.js';
 import { sessionRoutes } from './resources/sessions.js';
@@ -58,6 +59,7 @@ export function apiRoutes(d: ApiDeps): RouteDef[] {
     ...settingRoutes(k),
     ...deliveryRoutes(k),
     ...auditRoutes(k),
+    ...nodeRoutes(k),
   ];
   return table;
 }

@@ -37,7 +37,7 @@ export interface MonitorOptions {
    */
   counters?: () => ReadonlyMap<string, readonly LegHealthCounters[]>;
   /** Live audio for listen-in; without it listen requests are refused. */
-  taps?: TapHub;
+  taps?: Pick<TapHub, 'subscribe'>;
   log: Logger;
   /** A client whose unsent data exceeds this is dropped rather than grow server memory. */
   maxBufferedBytes?: number;

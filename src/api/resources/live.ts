@@ -1,3 +1,4 @@
+import type { ActiveCall } from '../../recording/types.js';
 import { participantFilter } from '../../store/users.js';
 import { sendJson } from '../http.js';
 import type { Kit } from '../kit.js';
@@ -9,7 +10,8 @@ export function liveRoutes({ d }: Kit): RouteDef[] {
     route({
       method: 'GET',
       path: '/calls',
-      summary: 'Active calls visible to the caller, with duration and media health',
+      summary:
+        'Active calls visible to the caller, with duration and media health (this node), on every node of the cluster (nodeId)',
       role: 'record-only',
       async handler(ctx) {
         const visible = await participantFilter(d.db.users, need(ctx));
@@ -30,7 +32,15 @@ export function liveRoutes({ d }: Kit): RouteDef[] {
               };
             }),
           }));
-        sendJson(ctx.res, 200, { items });
+        // Other nodes' calls from the cluster-wide registry, marked with their node.
+        const remote = d.cluster
+          ? (await d.cluster.nodes.remoteCalls(d.cluster.nodeId))
+              .map((r) => r.call as unknown as ActiveCall & { nodeId: string })
+              .filter((c) => visible(c.participants))
+              .map((c) => ({ ...c, durationMs: now - new Date(c.startedAt).getTime() }))
+          : [];
+        const self = d.cluster ? { nodeId: d.cluster.nodeId } : {};
+        sendJson(ctx.res, 200, { items: [...items.map((c) => ({ ...c, ...self })), ...remote] });
       },
     }),
   ];

@@ -41,6 +41,11 @@ export interface SiprecAppOptions {
   sessionTimer?: SessionTimerConfig;
   /** Mutual TLS: the verified client certificate subject of the SRC's connection, stored with the recording. */
   tlsSubjectOf?: (address: string, port: number) => string | undefined;
+  /**
+   * Why this node takes no new call now (draining, at capacity), or null. When set, OPTIONS and
+   * new INVITEs are answered 503 (a load balancer's probe then moves calls elsewhere).
+   */
+  refusal?: () => string | null;
 }
 
 export interface SiprecApp {
@@ -276,14 +281,19 @@ export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
 
   // SRCs probe recorders with OPTIONS and fail over on no answer (SIPREC-NOTES.md).
   (srf as unknown as { options(fn: (req: Srf.SrfRequest, res: Srf.SrfResponse) => void): void }).options(
-    (_req, res) =>
-      res.send(200, {
-        headers: {
-          Accept: 'application/sdp, multipart/mixed, application/rs-metadata+xml',
-          Allow: 'INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE',
-          Supported: 'siprec',
-        },
-      }),
+    (_req, res) => {
+      const headers = {
+        Accept: 'application/sdp, multipart/mixed, application/rs-metadata+xml',
+        Allow: 'INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE',
+        Supported: 'siprec',
+      };
+      const why = o.refusal?.();
+      if (why)
+        res.send(503, 'Service Unavailable', {
+          headers: { ...headers, 'Retry-After': retryAfter, Warning: warning(why) },
+        });
+      else res.send(200, { headers });
+    },
   );
 
   srf.invite((req, res) => {
@@ -301,6 +311,12 @@ export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
     const source: string = req.source_address ?? '';
     let tracked = false;
     try {
+      const refused = o.refusal?.();
+      if (refused)
+        throw new Reject(503, 'Service Unavailable', {
+          'Retry-After': retryAfter,
+          Warning: warning(refused),
+        });
       const refusedSource = o.admission?.checkSource(source);
       if (refusedSource) throw new Reject(refusedSource.status, refusedSource.reason, refusedSource.headers);
       checkRequire(req);

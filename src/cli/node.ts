@@ -1,0 +1,83 @@
+import { Command } from 'commander';
+import type { Config } from '../config.js';
+import type { NodeRow } from '../store/nodes.js';
+import { nodesRepository } from '../store/nodes.js';
+import { CliError, guarded, withDatabase, type CliIo } from './recordings.js';
+
+/**
+ * `srs node list | drain`. The drain is a flag in the node registry (Postgres), which the
+ * node sees at once (NOTIFY) or at its next heartbeat: it works for the local node (the default,
+ * SRS_NODE_ID) and for any other node of the cluster, from any machine that reaches the database.
+ */
+
+const table = (rows: NodeRow[]): string =>
+  rows.length === 0
+    ? 'no node has registered\n'
+    : rows
+        .map(
+          (n) =>
+            `${n.id.padEnd(16)} ${n.status.padEnd(9)} calls ${String(n.activeCalls).padStart(5)}/${n.maxSessions}  sip ${n.sipAddress}  http ${n.httpAddress}  heartbeat ${n.heartbeatAgeSeconds}s ago`,
+        )
+        .join('\n') + '\n';
+
+export function nodeCommand(
+  getConfig: () => Config,
+  io: CliIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin },
+): Command {
+  const cmd = new Command('node').description('the nodes of the cluster: list them, drain one');
+
+  cmd
+    .command('list')
+    .description('list the registered nodes and their status (down: 3 heartbeats missed)')
+    .option('--json', 'print a JSON array')
+    .action(
+      guarded(io, async (opts: { json?: boolean }) => {
+        const rows = await withDatabase(getConfig(), (db) => nodesRepository(db.pool).list());
+        io.stdout.write(opts.json ? JSON.stringify(rows, null, 2) + '\n' : table(rows));
+      }),
+    );
+
+  cmd
+    .command('drain')
+    .description(
+      'stop a node taking new calls (OPTIONS and INVITE 503), let its live calls end and its recordings be stored, then it exits',
+    )
+    .argument('[id]', 'node id (default: this node, SRS_NODE_ID)')
+    .option('--no-wait', 'return once the drain is requested')
+    .option('--timeout <seconds>', 'give up waiting after this long (exit 3)', (v) => Number(v), 0)
+    .action(
+      guarded(io, async (id: string | undefined, opts: { wait: boolean; timeout: number }) => {
+        if (!Number.isFinite(opts.timeout) || opts.timeout < 0)
+          throw new CliError('--timeout must be a number of seconds >= 0', 2);
+        const config = getConfig();
+        const nodeId = id ?? config.cluster.nodeId;
+        await withDatabase(config, async (db) => {
+          const nodes = nodesRepository(db.pool);
+          const before = await nodes.get(nodeId);
+          if (!before) throw new CliError(`no node "${nodeId}" in the registry (srs node list)`, 2);
+          if (before.status === 'down' || before.status === 'stopped')
+            throw new CliError(`node "${nodeId}" is ${before.status}: nothing to drain`, 2);
+          if (!(await nodes.requestDrain(nodeId)))
+            throw new CliError(`node "${nodeId}" stopped meanwhile`, 2);
+          io.stdout.write(`node ${nodeId}: drain requested (${before.activeCalls} live call(s))\n`);
+          if (!opts.wait) return;
+          const until = opts.timeout > 0 ? Date.now() + opts.timeout * 1000 : Infinity;
+          let last = '';
+          for (;;) {
+            const n = await nodes.get(nodeId);
+            if (!n || n.status === 'stopped' || n.status === 'down') {
+              io.stdout.write(`node ${nodeId}: ${n?.status ?? 'gone'}\n`);
+              return;
+            }
+            const line = `node ${nodeId}: ${n.status}, ${n.activeCalls} live call(s)\n`;
+            if (line !== last) io.stdout.write(line);
+            last = line;
+            if (Date.now() > until)
+              throw new CliError(`node ${nodeId} still ${n.status} after ${opts.timeout} s`, 3);
+            await new Promise((r) => setTimeout(r, 500));
+          }
+        });
+      }),
+    );
+  return cmd;
+}

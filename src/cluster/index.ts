@@ -1,0 +1,25 @@
+import { hostname } from 'node:os';
+import type { Config } from '../config.js';
+
+/** The cluster: node registry, drain, live-call registry. See docs/cluster.md. */
+export { ClusterNode, type ClusterNodeOptions } from './node.js';
+export { ClusterLive, peerAuthorization, peerPrincipal, verifyPeer } from './live.js';
+export { clusterSchema, clusterSettings, type ClusterConfig } from './config.js';
+
+const unspecified = (a: string | undefined): boolean => !a || a === '0.0.0.0' || a === '::';
+
+/** How other nodes and operators reach this node: SIP host:port, media address, HTTP base URL. */
+export function nodeAddresses(
+  config: Config,
+  sipPort: number,
+  httpPort: number,
+): { sip: string; media: string; http: string } {
+  const host = (a: string | undefined): string => (unspecified(a) ? hostname() : (a as string));
+  const sipHost = config.sip.publicAddress ?? host(config.sip.host);
+  const httpHost = host(config.http.host);
+  return {
+    sip: `${sipHost}:${sipPort}`,
+    media: config.media.advertiseAddress ?? host(config.media.bindAddress),
+    http: config.cluster.httpAddress ?? `http://${httpHost}:${httpPort}`,
+  };
+}

@@ -1,0 +1,180 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import { WebSocket } from 'ws';
+import type { Logger } from '../log.js';
+import type { LiveFrame } from '../media/types.js';
+import type { ActiveCall, RecordingEvent } from '../recording/types.js';
+import type { ClusterCall, NodesRepository } from '../store/nodes.js';
+import type { Principal } from '../store/users.js';
+
+/**
+ * The cluster-wide live-call view. Each node writes its calls to `cluster_calls`
+ * (src/cluster/node.ts); here a node reads the others' calls (a short poll of that table) and
+ * presents local + remote calls to the monitor as one source, with call-start / call-end events
+ * for remote calls. Listen-in to a remote call is relayed: this node opens a WebSocket to the
+ * owning node's /monitor, authenticated as a peer by the cluster secret, asks for every leg
+ * (`channel: all`) and hands the frames to the local monitor as if they were its own tap.
+ */
+
+/** Peer credential: `Authorization: SRS-Cluster <node id>:<unix seconds>:<hex HMAC-SHA256>`. */
+const SCHEME = 'SRS-Cluster';
+/** A peer credential is valid this long either side of now (clock skew between nodes). */
+const PEER_WINDOW_SECONDS = 60;
+
+const mac = (secret: string, nodeId: string, ts: number): string =>
+  createHmac('sha256', secret).update(`${nodeId}:${ts}`).digest('hex');
+
+export function peerAuthorization(secret: string, nodeId: string, now = Date.now()): string {
+  const ts = Math.floor(now / 1000);
+  return `${SCHEME} ${nodeId}:${ts}:${mac(secret, nodeId, ts)}`;
+}
+
+/** The peer node's id when the request carries a valid peer credential, else null. */
+export function verifyPeer(
+  secret: string | undefined,
+  header: string | undefined,
+  now = Date.now(),
+): string | null {
+  if (!secret || !header?.startsWith(`${SCHEME} `)) return null;
+  const [nodeId, tsText, sig] = header.slice(SCHEME.length + 1).split(':');
+  const ts = Number(tsText);
+  if (!nodeId || !sig || !Number.isInteger(ts)) return null;
+  if (Math.abs(now / 1000 - ts) > PEER_WINDOW_SECONDS) return null;
+  const want = Buffer.from(mac(secret, nodeId, ts));
+  const got = Buffer.from(sig);
+  return want.length === got.length && timingSafeEqual(want, got) ? nodeId : null;
+}
+
+/** The principal of a peer node on the monitor (listens only to relay to its own clients). */
+export function peerPrincipal(secret: string | undefined, req: IncomingMessage): Principal | null {
+  const nodeId = verifyPeer(secret, req.headers.authorization);
+  if (!nodeId) return null;
+  return {
+    userId: null,
+    username: `node:${nodeId}`,
+    role: 'admin',
+    groups: [],
+    numbers: [],
+    via: 'admin-token',
+  };
+}
+
+interface LocalSource {
+  activeCalls(): ActiveCall[];
+  on(event: 'event', fn: (e: RecordingEvent) => void): unknown;
+  off(event: 'event', fn: (e: RecordingEvent) => void): unknown;
+}
+
+export interface ClusterLiveOptions {
+  nodeId: string;
+  local: LocalSource;
+  nodes: NodesRepository;
+  /** Poll of the other nodes' calls. */
+  intervalMs: number;
+  secret: string | undefined;
+  /** Taps of this node's calls. */
+  taps: { subscribe(recordingId: string, fn: (frames: LiveFrame[]) => void): () => void } | undefined;
+  log: Logger;
+}
+
+/** Every node's live calls as one LiveCallSource (monitor) plus a tap hub that relays remote calls. */
+export class ClusterLive extends EventEmitter {
+  private remote = new Map<string, ClusterCall>();
+  private readonly timer: NodeJS.Timeout;
+  private readonly forward = (e: RecordingEvent): void => void this.emit('event', e);
+  private readonly log: Logger;
+
+  constructor(private readonly o: ClusterLiveOptions) {
+    super();
+    this.log = o.log.child({ part: 'cluster-live' });
+    o.local.on('event', this.forward);
+    this.timer = setInterval(() => void this.refresh(), o.intervalMs);
+    this.timer.unref();
+    void this.refresh();
+  }
+
+  activeCalls(): ActiveCall[] {
+    return [
+      ...this.o.local.activeCalls(),
+      ...[...this.remote.values()].map((r) => r.call as unknown as ActiveCall),
+    ];
+  }
+
+  private async refresh(): Promise<void> {
+    let rows: ClusterCall[];
+    try {
+      rows = await this.o.nodes.remoteCalls(this.o.nodeId);
+    } catch (err) {
+      this.log.warn({ err }, 'could not read the other nodes’ calls');
+      return;
+    }
+    const next = new Map(rows.map((r) => [r.recordingId, r]));
+    for (const [id, r] of this.remote)
+      if (!next.has(id)) {
+        const call = r.call as unknown as ActiveCall;
+        const now = new Date();
+        this.emit('event', {
+          type: 'call-end',
+          call,
+          endedAt: now.toISOString(),
+          durationMs: now.getTime() - new Date(call.startedAt).getTime(),
+          reason: 'ended on its node',
+        } satisfies RecordingEvent);
+      }
+    for (const [id, r] of next)
+      if (!this.remote.has(id))
+        this.emit('event', { type: 'call-start', call: r.call as unknown as ActiveCall });
+    this.remote = next;
+  }
+
+  /** Tap hub for the monitor: local calls from this node's taps, remote calls relayed from their node. */
+  readonly taps = {
+    subscribe: (recordingId: string, fn: (frames: LiveFrame[]) => void): (() => void) => {
+      const remote = this.remote.get(recordingId);
+      if (!remote) {
+        if (!this.o.taps) throw new Error('listen-in is not available on this node');
+        return this.o.taps.subscribe(recordingId, fn);
+      }
+      return this.relay(remote, fn);
+    },
+  };
+
+  private relay(remote: ClusterCall, fn: (frames: LiveFrame[]) => void): () => void {
+    const log = this.log.child({ recordingId: remote.recordingId, node: remote.nodeId });
+    if (!this.o.secret) {
+      log.warn('listen-in to another node needs SRS_CLUSTER_SECRET on both nodes');
+      return () => undefined;
+    }
+    const url = `${remote.httpAddress.replace(/^http/, 'ws').replace(/\/$/, '')}/monitor`;
+    const ws = new WebSocket(url, {
+      headers: { authorization: peerAuthorization(this.o.secret, this.o.nodeId) },
+    });
+    ws.on('open', () =>
+      ws.send(JSON.stringify({ type: 'listen', recordingId: remote.recordingId, channel: 'all' })),
+    );
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (!isBinary) {
+        let msg: { type?: string; error?: string } = {};
+        try {
+          msg = JSON.parse(String(data)) as typeof msg;
+        } catch {
+          return;
+        }
+        if (msg.type === 'error') log.warn({ error: msg.error }, 'relayed listen-in refused by the node');
+        return;
+      }
+      // encodeAudioFrame (src/monitor): u8 version, u8 channel (leg index), u16, u32 offset, u32 latency.
+      if (data.length < 12 || data[0] !== 1) return;
+      fn([{ legId: `leg${data[1]}`, offset: data.readUInt32LE(4), ulaw: data.subarray(12) }]);
+    });
+    ws.on('error', (err) => log.warn({ err: err.message }, 'listen-in relay connection failed'));
+    log.info('listen-in relayed from the node holding the call');
+    return () => ws.close();
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.o.local.off('event', this.forward);
+  }
+}

@@ -1,0 +1,192 @@
+import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import type { Logger } from '../log.js';
+import type { ActiveCall, RecordingEvent } from '../recording/types.js';
+import { CLUSTER_CHANNEL, type NodesRepository } from '../store/nodes.js';
+import type { ClusterConfig } from './config.js';
+
+/**
+ * This process as a member of the cluster: registers in Postgres, heartbeats with the calls in
+ * use, publishes its live calls to the cluster-wide registry, and drains on request (the flag that
+ * `srs node drain` or the API sets): new calls refused (OPTIONS and INVITE 503), live calls left
+ * to end, this node's recordings waited for until stored, then `drained` resolves and the server
+ * exits.
+ *
+ * States: created -> up -> draining -> stopped (stop() from any state ends in stopped).
+ */
+
+export interface ClusterNodeOptions {
+  config: ClusterConfig;
+  nodes: NodesRepository;
+  /** For LISTEN srs_cluster (a dedicated connection). */
+  pool: pg.Pool;
+  addresses: { sip: string; media: string; http: string };
+  maxSessions: number;
+  live: {
+    readonly activeCount: number;
+    activeCalls(): ActiveCall[];
+    on(event: 'event', fn: (e: RecordingEvent) => void): unknown;
+    off(event: 'event', fn: (e: RecordingEvent) => void): unknown;
+  };
+  log: Logger;
+}
+
+const DRAIN_POLL_MS = 500;
+
+export class ClusterNode {
+  readonly id: string;
+  readonly instance = randomBytes(8).toString('hex');
+  private state: 'created' | 'up' | 'draining' | 'stopped' = 'created';
+  private timer: NodeJS.Timeout | undefined;
+  private listener: pg.PoolClient | undefined;
+  /** Recordings this node started since it came up, until they are stored (the drain waits for them). */
+  private readonly mine = new Set<string>();
+  private resolveDrained!: () => void;
+  private drainLoop: Promise<void> | undefined;
+  /** Resolves when a drain has finished: no live call, this node's recordings stored. */
+  readonly drained = new Promise<void>((r) => (this.resolveDrained = r));
+  private readonly log: Logger;
+  private readonly onEvent = (e: RecordingEvent): void => this.track(e);
+
+  constructor(private readonly o: ClusterNodeOptions) {
+    this.id = o.config.nodeId;
+    this.log = o.log.child({ part: 'cluster', nodeId: this.id });
+  }
+
+  /** Why a new call is refused now (draining), or null when it is welcome. */
+  get refusal(): string | null {
+    return this.state === 'draining' || this.state === 'stopped' ? `node ${this.id} is draining` : null;
+  }
+
+  get draining(): boolean {
+    return this.state === 'draining';
+  }
+
+  async start(): Promise<void> {
+    const o = this.o;
+    await o.nodes.register({
+      id: this.id,
+      instance: this.instance,
+      sipAddress: o.addresses.sip,
+      mediaAddress: o.addresses.media,
+      httpAddress: o.addresses.http,
+      maxSessions: o.maxSessions,
+      heartbeatSeconds: o.config.heartbeatSeconds,
+    });
+    await o.nodes.clearCalls(this.id);
+    this.state = 'up';
+    o.live.on('event', this.onEvent);
+    for (const c of o.live.activeCalls()) this.track({ type: 'call-start', call: c });
+    await this.listen().catch((err: unknown) =>
+      this.log.warn({ err }, 'LISTEN srs_cluster failed; drains are seen at the next heartbeat'),
+    );
+    this.timer = setInterval(() => void this.beat(), o.config.heartbeatSeconds * 1000);
+    this.timer.unref();
+    this.log.info({ sip: o.addresses.sip, http: o.addresses.http }, 'node registered in the cluster');
+  }
+
+  private async listen(): Promise<void> {
+    const client = await this.o.pool.connect();
+    this.listener = client;
+    client.on('notification', (m) => {
+      if (m.channel === CLUSTER_CHANNEL && m.payload === `drain:${this.id}`) this.drain('request');
+    });
+    client.on('error', (err) => this.log.warn({ err: err.message }, 'cluster LISTEN connection lost'));
+    await client.query(`LISTEN ${CLUSTER_CHANNEL}`);
+  }
+
+  /** Registry writes in order: a short call's delete never overtakes its insert. */
+  private writes: Promise<unknown> = Promise.resolve();
+
+  private track(e: RecordingEvent): void {
+    const { nodes } = this.o;
+    const id = e.call.recordingId;
+    const report = (err: unknown): void => this.log.warn({ err, recordingId: id }, 'live-call registry');
+    if (e.type === 'call-start') this.mine.add(id);
+    const write =
+      e.type === 'call-start'
+        ? () => nodes.addCall(this.id, id, { ...e.call, nodeId: this.id }, new Date(e.call.startedAt))
+        : () => nodes.removeCall(id);
+    this.writes = this.writes.then(write).catch(report);
+  }
+
+  private async beat(): Promise<void> {
+    if (this.state !== 'up' && this.state !== 'draining') return;
+    try {
+      const { drainRequested } = await this.o.nodes.heartbeat(
+        this.id,
+        this.instance,
+        this.o.live.activeCount,
+      );
+      if (drainRequested) this.drain('request');
+      else await this.prune();
+    } catch (err) {
+      this.log.warn({ err }, 'heartbeat failed');
+    }
+  }
+
+  /** Forgets the recordings of this node that are stored (or failed); returns how many are left. */
+  private async prune(): Promise<number> {
+    const live = new Set(this.o.live.activeCalls().map((c) => c.recordingId));
+    const ended = [...this.mine].filter((id) => !live.has(id));
+    const left = new Set(await this.o.nodes.unfinished(ended));
+    for (const id of ended) if (!left.has(id)) this.mine.delete(id);
+    return left.size;
+  }
+
+  /** Starts draining (once): refuses new calls, waits for live calls and this node's recordings. */
+  drain(why: string): Promise<void> {
+    if (this.state !== 'up') return this.drained;
+    this.state = 'draining';
+    this.log.warn({ why, liveCalls: this.o.live.activeCount }, 'draining: new calls refused');
+    this.drainLoop = (async () => {
+      await this.o.nodes.setState(this.id, this.instance, 'draining').catch((err: unknown) => {
+        this.log.warn({ err }, 'could not store the draining state');
+      });
+      const limit = this.o.config.drainTimeoutSeconds;
+      const until = limit > 0 ? Date.now() + limit * 1000 : Infinity;
+      let lastLog = 0;
+      for (;;) {
+        if (this.state !== 'draining') return;
+        const live = this.o.live.activeCount;
+        let left = -1;
+        if (live === 0) {
+          left = await this.prune().catch(() => -1);
+          if (left === 0) break;
+        }
+        if (Date.now() > until) {
+          this.log.warn({ liveCalls: live }, 'drain timeout: stopping with calls or recordings left');
+          break;
+        }
+        if (Date.now() - lastLog > 5000) {
+          lastLog = Date.now();
+          this.log.info({ liveCalls: live, recordingsToStore: left }, 'draining');
+        }
+        await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+      }
+      this.log.warn('drained: no live call, every recording of this node stored');
+      this.resolveDrained();
+    })();
+    return this.drained;
+  }
+
+  /** Leaves the cluster: state stopped, live calls forgotten. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'created') return;
+    this.state = 'stopped';
+    clearInterval(this.timer);
+    this.o.live.off('event', this.onEvent);
+    await this.drainLoop?.catch(() => undefined);
+    await this.writes;
+    if (this.listener) {
+      this.listener.removeAllListeners('notification');
+      await this.listener.query(`UNLISTEN ${CLUSTER_CHANNEL}`).catch(() => undefined);
+      this.listener.release();
+      this.listener = undefined;
+    }
+    await this.o.nodes.clearCalls(this.id).catch(() => undefined);
+    await this.o.nodes.setState(this.id, this.instance, 'stopped').catch((err: unknown) => {
+      this.log.warn({ err }, 'could not store the stopped state');
+    });
+  }
+}

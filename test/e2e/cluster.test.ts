@@ -1,0 +1,246 @@
+/**
+ * A cluster of two `srs serve` nodes on one Postgres behind a real Kamailio (dispatcher module,
+ * docker/kamailio/kamailio.cfg as shipped, OPTIONS probes every second): SIPp calls through
+ * Kamailio spread over both nodes (ACK and BYE follow the Record-Route to the node that answered);
+ * a live call on node B is listed by node A's /api/v1/calls and A's monitor, and heard from A (the
+ * audio relayed from B over a WebSocket authenticated by the cluster secret); B is drained with `srs node drain`:
+ * B answers OPTIONS and INVITE 503, new calls all go to A with none failed, B's live calls run to
+ * their end and are stored, then B exits by itself and A's /api/v1/nodes shows it stopped.
+ *
+ * The two nodes share one data directory (spool, recordings, keys), the deployment the pipeline
+ * supports today: a finalize job may run on either node (see docs/cluster.md).
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createLogger } from '../../src/log.js';
+import { openDatabase, type Database } from '../../src/store/db.js';
+import { kamailioMissing, sipOptions, startKamailio, type Kamailio } from '../helpers/kamailio.js';
+import { SRS_BIN, freePort, run, startTestServer, type TestServer } from '../helpers/server.js';
+import { SCENARIOS } from '../helpers/sipp.js';
+import { WebSocket } from 'ws';
+import { peerAuthorization } from '../../src/cluster/live.js';
+
+const log = createLogger('silent');
+const skip = await kamailioMissing();
+
+/** Recording ids this node answered (its log), in order. */
+const answered = (s: TestServer): string[] =>
+  [...s.output().matchAll(/"recordingId":"([0-9a-f-]{36})"[^\n]*"msg":"SIPREC session answered"/g)].map(
+    (m) => m[1] as string,
+  );
+
+/** SIPp through Kamailio: `calls` calls of `ms` each at `rate` per second; resolves with its result. */
+async function sippCalls(port: number, calls: number, rate: number, ms: number) {
+  return run(
+    'sipp',
+    [
+      ...['-sf', 'siprec-cluster.xml', '-m', String(calls), '-r', String(rate), '-d', String(ms)],
+      ...['-s', 'srs', '-i', '127.0.0.1', '-p', String(await freePort(true))],
+      ...['-mp', String(42000 + 4 * Math.floor(Math.random() * 4000))],
+      ...['-timeout', '60s', '-timeout_error', '-nostdin', '-trace_err'],
+      `127.0.0.1:${port}`,
+    ],
+    { cwd: SCENARIOS, timeoutMs: 70_000 },
+  );
+}
+
+async function api<T>(s: TestServer, path: string): Promise<T> {
+  const r = await fetch(`http://127.0.0.1:${s.httpPort}/api/v1${path}`, {
+    headers: { authorization: `Bearer ${s.token}` },
+  });
+  const text = await r.text();
+  assert.equal(r.status, 200, `${path}: ${r.status} ${text}`);
+  return JSON.parse(text) as T;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** A's monitor lists B's call and relays its audio from B; a bad peer credential is refused by B. */
+async function listenFromA(a: TestServer, b: TestServer, recordingId: string): Promise<void> {
+  const ws = new WebSocket(`ws://127.0.0.1:${a.httpPort}/monitor`, {
+    headers: { authorization: `Bearer ${a.token}` },
+  });
+  const texts: { type: string; calls?: CallItem[]; call?: CallItem; error?: string }[] = [];
+  const audio: Buffer[] = [];
+  ws.on('message', (d: Buffer, bin: boolean) => {
+    if (bin) audio.push(d);
+    else texts.push(JSON.parse(String(d)) as (typeof texts)[number]);
+  });
+  await new Promise((r, j) => ws.once('open', r).once('error', j));
+  try {
+    // In the snapshot, or (A reads the other nodes' calls every second) in a call-start just after.
+    await until('B’s call in A’s monitor', async () =>
+      texts.some(
+        (t) =>
+          (t.type === 'snapshot' && t.calls?.some((c) => c.recordingId === recordingId)) ||
+          (t.type === 'call-start' && t.call?.recordingId === recordingId),
+      ),
+    );
+    ws.send(JSON.stringify({ type: 'listen', recordingId, channel: 'mix' }));
+    await until('relayed audio', async () => audio.length >= 10 || texts.find((t) => t.type === 'error'));
+    assert.equal(
+      texts.find((t) => t.type === 'error'),
+      undefined,
+    );
+    // The SIPp stream is a tone: the relayed u-law is not silence (0xff / 0x7f).
+    const bytes = Buffer.concat(audio.map((f) => f.subarray(12)));
+    const loud = bytes.filter((x) => x !== 0xff && x !== 0x7f).length;
+    assert.ok(loud > bytes.length / 2, `relayed audio carries sound (${loud}/${bytes.length} bytes)`);
+    assert.match(a.output(), /"node":"node-b"[^\n]*"msg":"listen-in relayed from the node holding the call"/);
+  } finally {
+    ws.close();
+  }
+  const forged = peerAuthorization('not-the-cluster-secret-000000', 'node-a');
+  const bad = new WebSocket(`ws://127.0.0.1:${b.httpPort}/monitor`, { headers: { authorization: forged } });
+  const status = await new Promise<number>((r) => {
+    bad.once('unexpected-response', (_q, res) => r(res.statusCode ?? 0));
+    bad.once('open', () => r(101));
+    bad.once('error', () => r(-1));
+  });
+  bad.terminate();
+  assert.equal(status, 401, 'B refuses a peer credential signed with another secret');
+}
+
+type NodeItem = { id: string; status: string; activeCalls: number; sipAddress: string };
+type CallItem = { recordingId: string; nodeId?: string };
+
+describe('cluster: Kamailio dispatcher in front of two nodes on one Postgres', { skip }, () => {
+  let dbDir: string;
+  let dataDir: string;
+  let db: Database;
+  let a: TestServer;
+  let b: TestServer;
+  let kamailio: Kamailio | undefined;
+
+  before(async () => {
+    dbDir = await mkdtemp(join(tmpdir(), 'srs-cluster-db-'));
+    dataDir = await mkdtemp(join(tmpdir(), 'srs-cluster-'));
+    db = await openDatabase({ dataDir: dbDir, log });
+    const env = {
+      DATABASE_URL: db.connectionString,
+      SRS_NODE_HEARTBEAT_SECONDS: '1',
+      SRS_CLUSTER_SECRET: 'cluster-test-secret-0123456789',
+      SRS_JOB_RETRY_DELAY: '1',
+      SRS_JOB_CONCURRENCY: '1',
+    };
+    // One after the other: the first start generates the shared recording key.
+    a = await startTestServer({ ...env, SRS_NODE_ID: 'node-a' }, dataDir);
+    await a.waitFor(/SIPREC recording server ready/, 60_000);
+    b = await startTestServer({ ...env, SRS_NODE_ID: 'node-b' }, dataDir);
+    await b.waitFor(/SIPREC recording server ready/, 60_000);
+  });
+
+  after(async () => {
+    await kamailio?.stop();
+    await a?.stop('SIGKILL').catch(() => undefined);
+    await b?.stop('SIGKILL').catch(() => undefined);
+    await db?.close();
+    await rm(dataDir, { recursive: true, force: true });
+    await rm(dbDir, { recursive: true, force: true });
+  });
+
+  it(
+    'spreads calls, shows B’s live call on A, drains B with no call lost',
+    { timeout: 150_000 },
+    async () => {
+      const nodes = await api<{ items: NodeItem[] }>(a, '/nodes');
+      assert.deepEqual(
+        nodes.items.map((n) => [n.id, n.status, n.sipAddress]),
+        [
+          ['node-a', 'up', `127.0.0.1:${a.sipPort}`],
+          ['node-b', 'up', `127.0.0.1:${b.sipPort}`],
+        ],
+      );
+      assert.equal(await sipOptions(`127.0.0.1:${b.sipPort}`), 200);
+
+      kamailio = await startKamailio([`127.0.0.1:${a.sipPort}`, `127.0.0.1:${b.sipPort}`]);
+
+      // 1. Spread: round robin over both nodes, every call answered, ACK and BYE on the right node.
+      const first = await sippCalls(kamailio.port, 8, 8, 1000);
+      assert.equal(first.code, 0, `SIPp failed:\n${first.stdout.slice(-2000)}${first.stderr}`);
+      const [a1, b1] = [answered(a).length, answered(b).length];
+      assert.equal(a1 + b1, 8);
+      assert.ok(a1 > 0 && b1 > 0, `both nodes took calls (A ${a1}, B ${b1})`);
+
+      // 2. Long calls: until B holds at least one live call, listed by A with B's node id.
+      const long = sippCalls(kamailio.port, 4, 10, 12_000);
+      const onB = await until('a live call on B', async () => {
+        const calls = await api<{ items: CallItem[] }>(b, '/calls');
+        const own = calls.items.filter((c) => c.nodeId === 'node-b');
+        return own.length > 0 ? own : undefined;
+      });
+      const seenOnA = await until('B’s call on A', async () => {
+        const calls = await api<{ items: CallItem[] }>(a, '/calls');
+        const x = calls.items.find((c) => c.recordingId === onB[0]!.recordingId);
+        return x;
+      });
+      assert.equal(seenOnA.nodeId, 'node-b');
+      await listenFromA(a, b, onB[0]!.recordingId);
+
+      // 3. Drain B (as an operator would, with B's settings): OPTIONS 503 at once.
+      const drain = await run(process.execPath, [SRS_BIN, 'node', 'drain', '--no-wait'], { env: b.env });
+      assert.equal(drain.code, 0, drain.stdout + drain.stderr);
+      assert.match(drain.stdout, /node node-b: drain requested/);
+      await until(
+        'B answering OPTIONS 503',
+        async () => (await sipOptions(`127.0.0.1:${b.sipPort}`)) === 503,
+      );
+      assert.equal(await sipOptions(`127.0.0.1:${a.sipPort}`), 200);
+      const bAtDrain = answered(b).length;
+      const aBefore = answered(a).length;
+
+      // New calls right away (before and after Kamailio's next probe): all on A, none failed.
+      const third = await sippCalls(kamailio.port, 8, 8, 1000);
+      assert.equal(
+        third.code,
+        0,
+        `SIPp failed after the drain:\n${third.stdout.slice(-2000)}${third.stderr}`,
+      );
+      assert.equal(answered(b).length, bAtDrain, 'B answered no call after the drain');
+      assert.equal(answered(a).length - aBefore, 8);
+
+      // 4. B's live calls run to their end; B's recordings are stored, then B exits by itself.
+      const longDone = await long;
+      assert.equal(longDone.code, 0, `long calls failed:\n${longDone.stdout.slice(-2000)}${longDone.stderr}`);
+      const exit = await new Promise<number | null>((resolve) => {
+        if (b.proc.exitCode !== null) resolve(b.proc.exitCode);
+        const t = setTimeout(() => resolve(-1), 60_000);
+        b.proc.once('exit', (code) => {
+          clearTimeout(t);
+          resolve(code);
+        });
+      });
+      assert.equal(exit, 0, `B exits 0 after its drain:\n${b.output().slice(-3000)}`);
+      const mine = answered(b);
+      const rows = await db.pool.query<{ id: string; state: string; duration_ms: number }>(
+        'SELECT id, state, duration_ms FROM recordings WHERE id = ANY($1::uuid[])',
+        [mine],
+      );
+      assert.equal(rows.rows.length, mine.length);
+      for (const r of rows.rows) assert.equal(r.state, 'stored', `recording ${r.id} of B`);
+      const longOnB = rows.rows.filter((r) => onB.some((c) => c.recordingId === r.id));
+      for (const r of longOnB) assert.ok(r.duration_ms >= 11_000, `B’s long call lasted ${r.duration_ms} ms`);
+
+      // 5. A lists B as stopped; A's own node is up.
+      const after = await api<{ items: NodeItem[] }>(a, '/nodes');
+      assert.deepEqual(
+        after.items.map((n) => [n.id, n.status]),
+        [
+          ['node-a', 'up'],
+          ['node-b', 'stopped'],
+        ],
+      );
+    },
+  );
+});

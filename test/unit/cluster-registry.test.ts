@@ -1,0 +1,164 @@
+/**
+ * The node registry and the drain of a ClusterNode, on a real (embedded) Postgres: registration,
+ * an id held by a live node refused, a node that stops heartbeating listed down (by the database
+ * clock, after 3 missed heartbeats), the drain flag seen through NOTIFY, the drain waiting for the
+ * live call and for the node's recording to be stored, the live-call registry.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ClusterNode } from '../../src/cluster/node.js';
+import { createLogger } from '../../src/log.js';
+import type { ActiveCall, RecordingEvent } from '../../src/recording/types.js';
+import { openDatabase, type Database } from '../../src/store/db.js';
+import { nodesRepository, type NodesRepository } from '../../src/store/nodes.js';
+import { ConflictError } from '../../src/store/users.js';
+
+const log = createLogger('silent');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The recording service's live side as the cluster node sees it: calls start and end. */
+class Live extends EventEmitter {
+  calls = new Map<string, ActiveCall>();
+  get activeCount() {
+    return this.calls.size;
+  }
+  activeCalls() {
+    return [...this.calls.values()];
+  }
+  start(c: ActiveCall) {
+    this.calls.set(c.recordingId, c);
+    this.emit('event', { type: 'call-start', call: c } satisfies RecordingEvent);
+  }
+  end(id: string) {
+    const call = this.calls.get(id)!;
+    this.calls.delete(id);
+    this.emit('event', {
+      type: 'call-end',
+      call,
+      endedAt: new Date().toISOString(),
+      durationMs: 1,
+      reason: 'bye',
+    } satisfies RecordingEvent);
+  }
+}
+
+describe('cluster node registry (Postgres)', () => {
+  let dir: string;
+  let db: Database;
+  let nodes: NodesRepository;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'srs-cluster-unit-'));
+    db = await openDatabase({ dataDir: dir, log });
+    nodes = nodesRepository(db.pool);
+  });
+  after(async () => {
+    await db?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const reg = (id: string, instance: string, httpPort = 8080) => ({
+    id,
+    instance,
+    sipAddress: '127.0.0.1:5060',
+    mediaAddress: '127.0.0.1',
+    httpAddress: `http://127.0.0.1:${httpPort}`,
+    maxSessions: 100,
+    heartbeatSeconds: 1,
+  });
+
+  it('refuses a second live process on one id; a node that stops heartbeating is down', async () => {
+    await nodes.register(reg('n1', 'first'));
+    await assert.rejects(nodes.register(reg('n1', 'second', 8081)), (e: unknown) => {
+      assert.ok(e instanceof ConflictError);
+      assert.match((e as Error).message, /node id "n1" is in use.*SRS_NODE_ID/);
+      return true;
+    });
+    assert.equal((await nodes.get('n1'))?.status, 'up');
+    await nodes.heartbeat('n1', 'first', 7);
+    assert.equal((await nodes.get('n1'))?.activeCalls, 7);
+    // No heartbeat for more than 3 intervals (3 s): down, and its id may be taken over.
+    await sleep(3300);
+    const n = await nodes.get('n1');
+    assert.equal(n?.status, 'down');
+    assert.ok(n!.heartbeatAgeSeconds >= 3);
+    await nodes.register(reg('n1', 'second', 8081));
+    assert.equal((await nodes.get('n1'))?.status, 'up');
+    // A restart on the same addresses (the old process died: we hold its ports) takes over at once.
+    await nodes.register(reg('n1', 'third', 8081));
+    assert.equal((await nodes.get('n1'))?.httpAddress, 'http://127.0.0.1:8081');
+  });
+
+  it('drains on request: refuses calls, waits for the live call and its recording, then stops', async () => {
+    const live = new Live();
+    const node = new ClusterNode({
+      config: {
+        nodeId: 'n2',
+        heartbeatSeconds: 1,
+        drainTimeoutSeconds: 0,
+        httpAddress: undefined,
+        secret: undefined,
+      },
+      nodes,
+      pool: db.pool,
+      addresses: { sip: '127.0.0.1:5062', media: '127.0.0.1', http: 'http://127.0.0.1:8082' },
+      maxSessions: 10,
+      live,
+      log,
+    });
+    await node.start();
+    const recordingId = randomUUID();
+    await db.recordings.create({
+      id: recordingId,
+      sessionId: null,
+      callId: 'drain-1@pbx',
+      srcAddress: '127.0.0.1:5060',
+      startedAt: new Date(),
+      participants: [],
+      streams: [],
+      metadataXml: null,
+    });
+    live.start({
+      recordingId,
+      callId: 'drain-1@pbx',
+      sessionId: null,
+      srcAddress: '127.0.0.1:5060',
+      startedAt: new Date().toISOString(),
+      participants: [],
+      streams: [],
+    });
+    // The live-call registry shows it to the other nodes.
+    await sleep(200);
+    const seen = await nodes.remoteCalls('other');
+    assert.deepEqual(
+      seen.map((c) => [c.nodeId, c.recordingId]),
+      [['n2', recordingId]],
+    );
+    assert.equal(node.refusal, null);
+
+    assert.equal(await nodes.requestDrain('n2'), true);
+    let drained = false;
+    void node.drained.then(() => (drained = true));
+    // NOTIFY: refused well before the next heartbeat could tell it.
+    for (let i = 0; i < 40 && node.refusal === null; i++) await sleep(25);
+    assert.match(node.refusal ?? '', /node n2 is draining/);
+    await sleep(600);
+    assert.equal((await nodes.get('n2'))?.status, 'draining');
+    assert.equal(drained, false, 'a live call holds the drain');
+    live.end(recordingId);
+    await sleep(800);
+    assert.equal(drained, false, 'the recording not yet stored holds the drain');
+    await db.recordings.markFailed(recordingId, 'test: finished');
+    await node.drained;
+    assert.deepEqual(await nodes.remoteCalls('other'), []);
+    await node.stop();
+    assert.equal((await nodes.get('n2'))?.status, 'stopped');
+    assert.equal(await nodes.requestDrain('n2'), false);
+    await node.stop(); // twice is safe
+  });
+});
