@@ -327,6 +327,9 @@ export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
       const refusedSession = o.admission?.checkSession(source, offer.filter((s) => s.port !== 0).length);
       if (refusedSession)
         throw new Reject(refusedSession.status, refusedSession.reason, refusedSession.headers);
+      // Counted now, before any await: simultaneous INVITEs from one source cannot all pass the check.
+      o.admission?.track(source, true);
+      tracked = true;
       const { record, choices } = planStreams(offer, md, rules, source);
       if (!admitRate()) {
         throw new Reject(503, 'Service Unavailable', {
@@ -361,6 +364,11 @@ export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
       const param = protocol === 'tcp' || protocol === 'tls' ? `;transport=${protocol}` : '';
       const contact = `<sip:${contactHost}${local ? `:${local.port}` : ''}${param}>;+sip.srs`;
       let ports: number[] = [];
+      if (!decision.record && tracked) {
+        // Answered but not recorded: not a session of the source's count.
+        o.admission?.track(source, false);
+        tracked = false;
+      }
       if (decision.record) {
         const started = await o.recording.start({
           callId,
@@ -372,8 +380,6 @@ export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
         });
         recordingId = started.recordingId;
         ports = started.ports;
-        o.admission?.track(source, true);
-        tracked = true;
         const subject = o.tlsSubjectOf?.(source, Number(req.source_port));
         if (subject !== undefined) {
           void o.recording
