@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { CONTROL_ACTIONS } from '../../src/recording/control-policy.js';
 import { ROOT, startTestServer, type TestServer } from '../helpers/server.js';
 
 const ROLES = ['record-only', 'user', 'supervisor', 'admin'] as const;
@@ -39,8 +40,11 @@ async function routesInSource(): Promise<Set<string>> {
     // The audio builder: path `/recordings/:id/${name}` for each audioRoute('<name>', ...).
     if (src.includes('path: `/recordings/:id/${name}`'))
       for (const m of src.matchAll(/audioRoute\(\s*'(\w+)'/g)) out.add(`GET /recordings/:id/${m[1]}`);
+    // The recording-control builders: a route per action of CONTROL_ACTIONS.
+    for (const m of src.matchAll(/path: `([^`]*)\$\{action\}([^`]*)`/g))
+      for (const a of CONTROL_ACTIONS) out.add(`POST ${m[1]}${a}${m[2]}`);
     const unresolved = [...src.matchAll(/path: `([^`]+)`/g)].filter(
-      (m) => m[1] !== '/recordings/:id/${name}',
+      (m) => m[1] !== '/recordings/:id/${name}' && !m[1]?.includes('${action}'),
     );
     assert.deepEqual(
       unresolved.map((m) => m[1]),
@@ -154,7 +158,11 @@ describe('role matrix over the OpenAPI document (real server)', { timeout: 24000
             assert.notEqual(r.status, 401, where);
             assert.notEqual(r.status, 403, where);
           } else if (who === null) assert.equal(r.status, 401, where);
-          else if (rank(who) < rank(min)) {
+          else if (who === 'record-only' && path.startsWith('/recordings')) {
+            // Record-only sees no recording at all: its routes answer 404, as for a recording
+            // that does not exist (docs/recording-control.md).
+            assert.equal(r.status, 404, where);
+          } else if (rank(who) < rank(min)) {
             assert.equal(r.status, 403, where);
             assert.match(r.text, /needs the .* role or higher/, where);
           } else {
