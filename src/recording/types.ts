@@ -2,6 +2,8 @@ import type { NewRecording, ParticipantRecord, StreamRecord } from '../store/typ
 import type { CodecName, PayloadSpec, SessionStats, SrtpParams, SrtpSuite } from '../media/types.js';
 
 export type { CodecName, PayloadSpec, SrtpParams, SrtpSuite };
+/** What the engine decodes (the SIP side offers these by default). */
+export { DECODABLE } from '../media/types.js';
 
 /** One recorded stream as the SIP side offers it (an m-line of the SIPREC SDP). */
 export interface StreamOffer {

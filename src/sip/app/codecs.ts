@@ -2,7 +2,7 @@
  * The audio formats the SIP side can describe to the media engine: an offered rtpmap (name, clock,
  * channels, fmtp) to a PayloadSpec, or null when the engine cannot decode it. Pure.
  */
-import type { CodecName, PayloadSpec } from '../../recording/types.js';
+import { DECODABLE, type CodecName, type PayloadSpec } from '../../recording/types.js';
 
 export interface OfferedCodec {
   pt: number;
@@ -54,15 +54,5 @@ export function payloadSpecOf(c: OfferedCodec, decodable: readonly CodecName[]):
   return spec;
 }
 
-/** Every codec name an SRS build could take (the default `decodable`). */
-export const ALL_CODECS: readonly CodecName[] = [
-  'PCMU',
-  'PCMA',
-  'G722',
-  'G729',
-  'opus',
-  'AMR',
-  'AMR-WB',
-  'iLBC',
-  'G726-32',
-];
+/** Every codec name an SRS build could take (the default `decodable`): the engine's list. */
+export const ALL_CODECS: readonly CodecName[] = DECODABLE;
