@@ -191,7 +191,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       maxSessions: config.limits.maxSessions,
       log,
       rtcp: config.media.rtcp,
-      admit: () => capacity.refusal(),
+      admit: () => capacity.admission(),
       relatchMs: config.security.rtpRelatchMs,
       handoffRetryLimit: config.security.handoffRetryLimit,
     });

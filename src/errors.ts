@@ -45,7 +45,10 @@ export class ParseError extends SrsError {
 
 /** No free resource (ports, capacity). */
 export class CapacityError extends SrsError {
-  constructor(message: string) {
+  /** When a refusal knows how long it lasts (a backlog draining): the Retry-After to send. */
+  readonly retryAfterSeconds: number | undefined;
+  constructor(message: string, retryAfterSeconds?: number) {
     super('ERR_CAPACITY', message);
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }

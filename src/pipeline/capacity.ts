@@ -211,6 +211,17 @@ export class PipelineCapacity {
       : undefined;
   }
 
+  /**
+   * The refusal of a new call with how long it should wait: the time the backlog needs to drain
+   * back under the limit at the measured rate (1 s to 5 min), for the 503's Retry-After.
+   */
+  admission(): { reason: string; retryAfterSeconds: number } | undefined {
+    const reason = this.refusal();
+    if (reason === undefined) return undefined;
+    const over = this.backlogSeconds() - this.#o.maxBacklogSeconds;
+    return { reason, retryAfterSeconds: Math.min(300, Math.max(1, Math.ceil(over))) };
+  }
+
   snapshot(now = Date.now()): CapacitySnapshot {
     const b = this.#backlog;
     const s = this.backlogSeconds();

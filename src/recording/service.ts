@@ -32,7 +32,7 @@ export interface RecordingServiceOptions {
   /** Drain and count RTCP on each stream's port+1 (config media.rtcp / SRS_RTCP). */
   rtcp?: boolean;
   /** Back-pressure: a reason to refuse a new call (answered 503 + Retry-After), or undefined. */
-  admit?: () => string | undefined;
+  admit?: () => string | { reason: string; retryAfterSeconds: number } | undefined;
   /** Silence (ms) after which another source may take over a leg (SRS_RTP_RELATCH_MS); 0 = never. */
   relatchMs?: number;
   /** Watchdog (src/recording/watchdog.ts): RTP inactivity and maximum duration, seconds; 0 = off. */
@@ -166,7 +166,8 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
       throw new CapacityError(`concurrent session limit reached (${this.#o.maxSessions})`);
     }
     const refusal = this.#o.admit?.();
-    if (refusal) throw new CapacityError(refusal);
+    if (typeof refusal === 'string') throw new CapacityError(refusal);
+    if (refusal) throw new CapacityError(refusal.reason, refusal.retryAfterSeconds);
     const recordingId = randomUUID();
     const spoolDir = join(this.#o.dataDir, 'spool', recordingId);
     const log = this.#o.log.child({ recordingId, callId: req.callId });

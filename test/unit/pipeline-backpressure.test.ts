@@ -92,7 +92,7 @@ describe('pipeline back-pressure', () => {
       dataDir,
       maxSessions: 10,
       log,
-      admit: () => capacity.refusal(),
+      admit: () => capacity.admission(),
     });
   });
 
@@ -131,6 +131,10 @@ describe('pipeline back-pressure', () => {
         err.message,
         /post-call backlog needs \d+ s to drain \(limit 5 s, SRS_MAX_BACKLOG_SECONDS\)/,
       );
+      // Retry-After: the time the backlog needs to get back under the limit, not a fixed 5 s.
+      const over = capacity.snapshot().backlogSeconds - 5;
+      assert.ok(err.retryAfterSeconds !== undefined && over > 1, `retry after ${err.retryAfterSeconds}`);
+      assert.equal(err.retryAfterSeconds, Math.min(300, Math.ceil(over)));
       return true;
     });
     assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM recordings')).rows[0].n, rowsBefore);

@@ -518,7 +518,8 @@ export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
             ? err
             : err instanceof CapacityError
               ? new Reject(503, 'Service Unavailable', {
-                  'Retry-After': retryAfter,
+                  'Retry-After':
+                    err.retryAfterSeconds === undefined ? retryAfter : String(err.retryAfterSeconds),
                   Warning: warning(err.message),
                 })
               : new Reject(500, 'Server Internal Error', { Warning: warning('internal error') });
@@ -630,7 +631,10 @@ export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
       } else if (err instanceof CapacityError) {
         clog.warn({ err: err.message }, 'over capacity');
         res.send(503, 'Service Unavailable', {
-          headers: { 'Retry-After': retryAfter, Warning: warning(err.message) },
+          headers: {
+            'Retry-After': err.retryAfterSeconds === undefined ? retryAfter : String(err.retryAfterSeconds),
+            Warning: warning(err.message),
+          },
         });
       } else if ((err as { status?: number }).status === 487) {
         clog.info('INVITE cancelled');
