@@ -29,6 +29,7 @@ import { attachMonitor, TapHub, type Monitor } from './monitor/index.js';
 import { loadPrivateKey } from './pipeline/keys.js';
 import { startSipEdge, type SipEdge } from './sip/edge/index.js';
 import { startSiprecApp, type SiprecApp } from './sip/app/index.js';
+import { createArtifactStore, S3ArtifactStore } from './storage/index.js';
 import { checkDeliveryConfig, deliveryStatus, startDelivery } from './delivery/index.js';
 import { createAdmission } from './sip/app/admission.js';
 import { startWatchdog } from './recording/watchdog.js';
@@ -118,6 +119,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       );
     }
 
+    // Where encrypted recordings live: the data directory (default) or an S3 bucket (docs/storage.md).
+    const artifacts = createArtifactStore(config.storage, config.dataDir);
+    if (artifacts instanceof S3ArtifactStore) await artifacts.checkBucket();
+
     const engine: MediaEngine = loadMediaEngine({ bindAddress: config.media.bindAddress });
     cleanups.push(() => engine.close());
 
@@ -138,6 +143,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       db,
       mixer: engine,
       dataDir: config.dataDir,
+      artifacts,
       log,
       concurrency: config.pipeline.concurrency,
       mp3: {
@@ -167,7 +173,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     cleanups.push(() => pipeline.stop());
 
     // SFTP offload, MP3 export, email notifications; stopped before the pipeline and database.
-    const delivery = await startDelivery({ config, db, log });
+    const delivery = await startDelivery({ config, db, log, artifacts });
     cleanups.push(() => delivery.stop());
 
     // Recordings left 'recording' by a process that died mid-call: finalize them from their spools
@@ -288,6 +294,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       live: recording,
       stats: (id) => engine.sessionStats(id),
       dataDir: config.dataDir,
+      artifacts,
       adminToken: token,
       adminPassword: config.console.adminPassword,
       sessionTtlMinutes: config.console.sessionTtlMinutes,

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.js';
 import type { SessionStats } from '../media/types.js';
 import type { Database } from '../store/db.js';
+import type { ArtifactStore } from '../storage/index.js';
 import { participantFilter, type Principal } from '../store/users.js';
 import { ArtifactReader, type PrivateKeyLoader } from './artifacts.js';
 import { Authenticator } from './auth.js';
@@ -22,6 +23,8 @@ export interface ConsoleApiOptions {
   live: OpsSources['live'];
   stats: (recordingId: string) => SessionStats | undefined;
   dataDir: string;
+  /** Where the encrypted artifacts are read from (docs/storage.md); default: the data directory. */
+  artifacts?: ArtifactStore;
   adminToken: string;
   adminPassword?: string | undefined;
   sessionTtlMinutes: number;

@@ -2,6 +2,7 @@ import type { Config } from '../config.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Database } from '../store/db.js';
+import type { ArtifactStore } from '../storage/index.js';
 import type { RetryCounts } from '../store/offload.js';
 import { Decryptor } from './decrypt.js';
 import { ExportService } from './export.js';
@@ -62,6 +63,8 @@ export async function startDelivery(o: {
   config: DeliveryConfig;
   db: Pick<Database, 'offload' | 'users'>;
   log: Logger;
+  /** Where the encrypted artifacts are read from (docs/storage.md); default: the data directory. */
+  artifacts?: ArtifactStore;
   /** Test overrides (the configuration counts in minutes and seconds). */
   intervalsMs?: { offload?: number; export?: number; notify?: number };
   retryBaseMs?: number;

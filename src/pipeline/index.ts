@@ -37,6 +37,7 @@ export {
   type CapacitySnapshot,
 } from './capacity.js';
 export { backlogFromDatabase, capacityMetrics } from './capacity-store.js';
+import type { ArtifactStore } from '../storage/index.js';
 export type { HookOptions, HookDocument } from './hooks.js';
 
 /**
@@ -53,6 +54,8 @@ export interface PipelineOptions {
   db: Pick<Database, 'pool' | 'recordings' | 'keys' | 'chain' | 'retention' | 'connectionString'>;
   mixer: Pick<MediaEngine, 'mix'>;
   dataDir: string;
+  /** Where the encrypted artifacts go (docs/storage.md); default: the data directory. */
+  artifacts?: ArtifactStore;
   log: Logger;
   /**
    * MP3 encodes run at once by this process at most; 0 = enqueue only (another node does the
