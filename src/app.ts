@@ -13,7 +13,7 @@ import { ensureKeyPair } from './pipeline/keys.js';
 import {
   backlogFromDatabase,
   capacityMetrics,
-  FINALIZE_QUEUE,
+  finalizeQueueOf,
   PipelineCapacity,
   startPipeline,
   wipeDir,
@@ -129,13 +129,15 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     // Post-call capacity: jobs at once from the measured cost and live load, back-pressure on new
     // calls when the backlog would take longer than SRS_MAX_BACKLOG_SECONDS to drain.
     const live = { calls: () => 0 };
+    // Finalize jobs run where their spool is: one queue per data directory (docs/cluster.md).
+    const finalizeQueue = await finalizeQueueOf(config.dataDir);
     const capacity = new PipelineCapacity({
       cores: availableParallelism(),
       maxConcurrency: config.pipeline.concurrency,
       cpuShare: config.pipeline.cpuShare,
       maxBacklogSeconds: config.pipeline.maxBacklogSeconds,
       liveCalls: () => live.calls(),
-      backlog: backlogFromDatabase(db.pool, FINALIZE_QUEUE),
+      backlog: backlogFromDatabase(db.pool, finalizeQueue),
     }).start();
     cleanups.push(() => capacity.stop());
     const pipeline = await startPipeline({
@@ -144,6 +146,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       mixer: engine,
       dataDir: config.dataDir,
       artifacts,
+      finalizeQueue,
       log,
       concurrency: config.pipeline.concurrency,
       mp3: {
@@ -565,6 +568,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         dataDir: config.dataDir,
         recordings: join(config.dataDir, 'recordings'),
         spool: join(config.dataDir, 'spool'),
+        finalizeQueue,
         database: config.databaseUrl ? 'DATABASE_URL' : `embedded Postgres in ${join(config.dataDir, 'pg')}`,
         keyFingerprint: key.fingerprint,
       },

@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import type { MediaEngine } from '../media/types.js';
 import type { Database } from '../store/db.js';
 import { groupCommit } from '../store/recordings.js';
+import { adoptQueuedJobs, FINALIZE_QUEUE } from './routing.js';
 import type { Mp3Options } from './artifacts.js';
 import { finalizeRecording, type FinalizeContext } from './finalize.js';
 import {
@@ -37,17 +38,19 @@ export {
   type CapacitySnapshot,
 } from './capacity.js';
 export { backlogFromDatabase, capacityMetrics } from './capacity-store.js';
+export { FINALIZE_QUEUE, dataDirId, finalizeQueueOf } from './routing.js';
 import type { ArtifactStore } from '../storage/index.js';
 export type { HookOptions, HookDocument } from './hooks.js';
 
 /**
  * Durable post-call processing on pg-boss (its own schema, `pgboss`, in the catalogue database).
  * One `finalize-recording` job per recording: the job id is the recording id, so enqueueing twice
- * queues it once. A job interrupted by a crash is retried (by any node) and, because each step
- * of finalizeRecording is idempotent, completes exactly once.
+ * queues it once. A job interrupted by a crash is retried (by a node working its queue) and,
+ * because each step of finalizeRecording is idempotent, completes exactly once. The server
+ * queues per data directory (`finalizeQueue`, src/pipeline/routing.ts): a job runs where its
+ * spool is.
  */
 
-export const FINALIZE_QUEUE = 'finalize-recording';
 export const HOOK_QUEUE = 'recording-hook';
 
 export interface PipelineOptions {
@@ -56,6 +59,12 @@ export interface PipelineOptions {
   dataDir: string;
   /** Where the encrypted artifacts go (docs/storage.md); default: the data directory. */
   artifacts?: ArtifactStore;
+  /**
+   * The finalize queue this pipeline fills and works (default `finalize-recording`). The server
+   * passes its data directory's queue (finalizeQueueOf), so that only nodes holding the spool run
+   * the job; then waiting jobs of the old shared queue whose spool is here are moved to it.
+   */
+  finalizeQueue?: string;
   log: Logger;
   /**
    * MP3 encodes run at once by this process at most; 0 = enqueue only (another node does the
@@ -131,17 +140,18 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   boss.on('error', (err) => log.error({ err }, 'pg-boss error'));
   await boss.start();
 
+  const finalizeQueue = o.finalizeQueue ?? FINALIZE_QUEUE;
   const queue = {
-    name: FINALIZE_QUEUE,
+    name: finalizeQueue,
     policy: 'standard' as const,
     retryLimit: o.retryLimit ?? 5,
     retryDelay: o.retryDelaySeconds ?? 10,
     retryBackoff: true,
     expireInSeconds: o.expireInSeconds ?? 900,
   };
-  if (!(await boss.getQueue(FINALIZE_QUEUE))) {
-    await boss.createQueue(FINALIZE_QUEUE, queue).catch(async (err: unknown) => {
-      if (!(await boss.getQueue(FINALIZE_QUEUE))) throw err; // not a lost race with another node
+  if (!(await boss.getQueue(finalizeQueue))) {
+    await boss.createQueue(finalizeQueue, queue).catch(async (err: unknown) => {
+      if (!(await boss.getQueue(finalizeQueue))) throw err; // not a lost race with another node
     });
   }
 
@@ -238,7 +248,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     // with work queued that idles the worker, so a worker that just ran a job wakes itself.
     const self: { id?: string } = {};
     self.id = await boss.work<FinalizeJob>(
-      FINALIZE_QUEUE,
+      finalizeQueue,
       { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: o.pollingIntervalSeconds ?? 2 },
       track(async ([job]: PgBoss.JobWithMetadata<FinalizeJob>[]) => {
         if (!job) return;
@@ -312,11 +322,12 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   const reap = async () => {
     const unclaimedSeconds = 60;
     for (const { id, claimed } of await orphanCandidates(pool, unclaimedSeconds)) {
-      const job = await boss.getJobById(FINALIZE_QUEUE, id);
+      // Another data directory's job (not in this queue) is left to the nodes working its queue.
+      const job = await boss.getJobById(finalizeQueue, id);
       if (job?.state !== 'active') continue;
       if (!claimed && Date.now() - new Date(job.startedOn).getTime() < unclaimedSeconds * 1000) continue;
       log.warn({ recordingId: id }, 'finalize job orphaned by a dead node: queued again');
-      await boss.fail(FINALIZE_QUEUE, id, { message: 'the node running this job died' });
+      await boss.fail(finalizeQueue, id, { message: 'the node running this job died' });
     }
   };
   if (lease) {
@@ -349,7 +360,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     // fixed when it is first created).
     const { retryLimit, retryDelay, retryBackoff, expireInSeconds } = queue;
     const id = await boss.send(
-      FINALIZE_QUEUE,
+      finalizeQueue,
       { recordingId },
       { id: recordingId, retryLimit, retryDelay, retryBackoff, expireInSeconds },
     );
@@ -358,9 +369,9 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     } else {
       // Already known: if its last attempt failed (e.g. an operator retries after fixing the
       // cause), give it one more attempt; queued, active or completed jobs are left alone.
-      const job = await boss.getJobById(FINALIZE_QUEUE, recordingId);
+      const job = await boss.getJobById(finalizeQueue, recordingId);
       if (job?.state === 'failed') {
-        await boss.retry(FINALIZE_QUEUE, recordingId);
+        await boss.retry(finalizeQueue, recordingId);
         log.info({ recordingId }, 'failed finalize queued again');
       }
     }
@@ -374,7 +385,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
       await boss.insert(
         ids.map((id) => ({
           id,
-          name: FINALIZE_QUEUE,
+          name: finalizeQueue,
           data: { recordingId: id },
           retryLimit,
           retryDelay,
@@ -384,7 +395,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
       );
       // pg-boss's retry moves only failed jobs back (queued, active or completed ones are left alone).
       // Its typings say void; it resolves to { jobs, requested, affected } (pg-boss 10 manager.js).
-      const res = (await boss.retry(FINALIZE_QUEUE, ids)) as unknown as { affected?: number } | undefined;
+      const res = (await boss.retry(finalizeQueue, ids)) as unknown as { affected?: number } | undefined;
       const affected = res?.affected ?? 0;
       if (affected > 0) log.info({ count: affected }, 'failed finalizes queued again');
       for (const w of workerIds) boss.notifyWorker(w);
@@ -394,9 +405,30 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     { lingerMs: 50 },
   );
 
+  // Waiting jobs of the shared queue of an older version whose spool is here: to this queue.
+  if (finalizeQueue !== FINALIZE_QUEUE && o.concurrency > 0) {
+    const moved = await adoptQueuedJobs({
+      pool,
+      from: FINALIZE_QUEUE,
+      dataDir: o.dataDir,
+      send: enqueueOne,
+      remove: (name, id) => boss.deleteJob(name, id),
+    }).catch((err: unknown) => {
+      log.warn({ err }, 'could not move the shared queue’s waiting jobs; they stay there');
+      return [];
+    });
+    if (moved.length > 0)
+      log.info(
+        { count: moved.length, from: FINALIZE_QUEUE, to: finalizeQueue },
+        'finalize jobs moved to this data directory’s queue',
+      );
+  }
+
   const jobCounts = async (): Promise<Record<string, number>> => {
     const counts = { created: 0, retry: 0, active: 0, failed: 0 };
     for (const { name } of await boss.getQueues()) {
+      // This node's finalize queue and the shared ones (hooks), not the other data directories'.
+      if (name.startsWith(`${FINALIZE_QUEUE}.`) && name !== finalizeQueue) continue;
       const beforeRetry = await boss.getQueueSize(name, { before: 'retry' });
       const beforeActive = await boss.getQueueSize(name, { before: 'active' });
       const beforeCompleted = await boss.getQueueSize(name, { before: 'completed' });
@@ -436,7 +468,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
           continue;
         }
         // Jobs before state 'completed': created, retry and active.
-        if ((await boss.getQueueSize(FINALIZE_QUEUE, { before: 'completed' })) === 0) return;
+        if ((await boss.getQueueSize(finalizeQueue, { before: 'completed' })) === 0) return;
         await sleep(25);
       }
     },

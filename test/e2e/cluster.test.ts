@@ -7,64 +7,48 @@
  * B answers OPTIONS and INVITE 503, new calls all go to A with none failed, B's live calls run to
  * their end and are stored, then B exits by itself and A's /api/v1/nodes shows it stopped.
  *
- * The two nodes share one data directory (spool, recordings, keys), the deployment the pipeline
- * supports today: a finalize job may run on either node (see docs/cluster.md).
+ * Each node has its own data directory (spool, recordings); B's recording key is a copy of A's
+ * (docs/cluster.md). A finalize job runs on the node that holds its spool (one queue per data
+ * directory), so every recording B made is stored by B. With the object store (Ceph radosgw,
+ * SRS_STORAGE=s3, one bucket for both nodes), a recording made on B is then played from A after
+ * B has stopped.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { createLogger } from '../../src/log.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
+import { answered, api, assertToneVia, copyKeys, sippCalls, storedBy, until } from '../helpers/cluster.js';
 import { kamailioMissing, sipOptions, startKamailio, type Kamailio } from '../helpers/kamailio.js';
-import { SRS_BIN, freePort, run, startTestServer, type TestServer } from '../helpers/server.js';
-import { SCENARIOS } from '../helpers/sipp.js';
+import { s3ServerMissing, startS3Server, type S3Server } from '../helpers/s3-server.js';
+import { SRS_BIN, run, startTestServer, type TestServer } from '../helpers/server.js';
 import { WebSocket } from 'ws';
 import { peerAuthorization } from '../../src/cluster/live.js';
 
 const log = createLogger('silent');
 const skip = await kamailioMissing();
 
-/** Recording ids this node answered (its log), in order. */
-const answered = (s: TestServer): string[] =>
-  [...s.output().matchAll(/"recordingId":"([0-9a-f-]{36})"[^\n]*"msg":"SIPREC session answered"/g)].map(
-    (m) => m[1] as string,
-  );
-
-/** SIPp through Kamailio: `calls` calls of `ms` each at `rate` per second; resolves with its result. */
-async function sippCalls(port: number, calls: number, rate: number, ms: number) {
-  return run(
-    'sipp',
-    [
-      ...['-sf', 'siprec-cluster.xml', '-m', String(calls), '-r', String(rate), '-d', String(ms)],
-      ...['-s', 'srs', '-i', '127.0.0.1', '-p', String(await freePort(true))],
-      ...['-mp', String(42000 + 4 * Math.floor(Math.random() * 4000))],
-      ...['-timeout', '60s', '-timeout_error', '-nostdin', '-trace_err'],
-      `127.0.0.1:${port}`,
-    ],
-    { cwd: SCENARIOS, timeoutMs: 70_000 },
-  );
-}
-
-async function api<T>(s: TestServer, path: string): Promise<T> {
-  const r = await fetch(`http://127.0.0.1:${s.httpPort}/api/v1${path}`, {
-    headers: { authorization: `Bearer ${s.token}` },
+/**
+ * Whether the recording pipeline writes the artifacts to the object store and the API reads them
+ * from it (SRS_STORAGE=s3 end to end). Until both are in, the nodes store on their own disks and
+ * the playback of B's recording from A is skipped with this reason.
+ */
+const OBJECT_STORE_WIRED = false;
+const noObjectStore = OBJECT_STORE_WIRED
+  ? await s3ServerMissing()
+  : 'the pipeline does not write recordings to the object store and the API does not read them from it yet (SRS_STORAGE=s3 end to end)';
+if (noObjectStore && !skip) console.log(`# cluster: playback of B’s recording from A skipped: ${noObjectStore}`);
+const BUCKET = 'srs-cluster';
+const bucketClient = (s3: S3Server): S3Client =>
+  new S3Client({
+    endpoint: s3.endpoint,
+    region: s3.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
   });
-  const text = await r.text();
-  assert.equal(r.status, 200, `${path}: ${r.status} ${text}`);
-  return JSON.parse(text) as T;
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 /** A's monitor lists B's call and relays its audio from B; a bad peer credential is refused by B. */
 async function listenFromA(a: TestServer, b: TestServer, recordingId: string): Promise<void> {
@@ -117,27 +101,55 @@ type CallItem = { recordingId: string; nodeId?: string };
 
 describe('cluster: Kamailio dispatcher in front of two nodes on one Postgres', { skip }, () => {
   let dbDir: string;
-  let dataDir: string;
+  let dirA: string;
+  let dirB: string;
   let db: Database;
   let a: TestServer;
   let b: TestServer;
   let kamailio: Kamailio | undefined;
+  let s3: S3Server | undefined;
+  /** B's long calls, stored by B before it stopped. */
+  let longOnB: string[] = [];
 
   before(async () => {
     dbDir = await mkdtemp(join(tmpdir(), 'srs-cluster-db-'));
-    dataDir = await mkdtemp(join(tmpdir(), 'srs-cluster-'));
+    dirA = await mkdtemp(join(tmpdir(), 'srs-cluster-a-'));
+    dirB = await mkdtemp(join(tmpdir(), 'srs-cluster-b-'));
     db = await openDatabase({ dataDir: dbDir, log });
-    const env = {
+    const env: Record<string, string> = {
       DATABASE_URL: db.connectionString,
       SRS_NODE_HEARTBEAT_SECONDS: '1',
       SRS_CLUSTER_SECRET: 'cluster-test-secret-0123456789',
       SRS_JOB_RETRY_DELAY: '1',
       SRS_JOB_CONCURRENCY: '1',
     };
-    // One after the other: the first start generates the shared recording key.
-    a = await startTestServer({ ...env, SRS_NODE_ID: 'node-a' }, dataDir);
+    if (!noObjectStore) {
+      // One bucket and one prefix for every node: the catalogue's keys resolve the same on each.
+      s3 = await startS3Server();
+      const client = bucketClient(s3);
+      await client.send(new CreateBucketCommand({ Bucket: BUCKET }));
+      client.destroy();
+      Object.assign(env, {
+        SRS_STORAGE: 's3',
+        S3_BUCKET: BUCKET,
+        S3_PREFIX: 'cluster',
+        S3_ENDPOINT: s3.endpoint,
+        S3_REGION: s3.region,
+        S3_FORCE_PATH_STYLE: 'true',
+        S3_CREDENTIALS_FILE: s3.credentialsFile,
+      });
+    }
+    // A generates the recording key; B gets a copy of A's keys/, nothing else of A's directory.
+    a = await startTestServer(
+      { ...env, SRS_NODE_ID: 'node-a', RTP_PORT_MIN: '30400', RTP_PORT_MAX: '30599' },
+      dirA,
+    );
     await a.waitFor(/SIPREC recording server ready/, 60_000);
-    b = await startTestServer({ ...env, SRS_NODE_ID: 'node-b' }, dataDir);
+    await copyKeys(dirA, dirB);
+    b = await startTestServer(
+      { ...env, SRS_NODE_ID: 'node-b', RTP_PORT_MIN: '30600', RTP_PORT_MAX: '30799' },
+      dirB,
+    );
     await b.waitFor(/SIPREC recording server ready/, 60_000);
   });
 
@@ -146,8 +158,8 @@ describe('cluster: Kamailio dispatcher in front of two nodes on one Postgres', {
     await a?.stop('SIGKILL').catch(() => undefined);
     await b?.stop('SIGKILL').catch(() => undefined);
     await db?.close();
-    await rm(dataDir, { recursive: true, force: true });
-    await rm(dbDir, { recursive: true, force: true });
+    await s3?.stop().catch(() => undefined);
+    for (const d of [dirA, dirB, dbDir]) if (d) await rm(d, { recursive: true, force: true });
   });
 
   it(
@@ -174,7 +186,7 @@ describe('cluster: Kamailio dispatcher in front of two nodes on one Postgres', {
       assert.ok(a1 > 0 && b1 > 0, `both nodes took calls (A ${a1}, B ${b1})`);
 
       // 2. Long calls: until B holds at least one live call, listed by A with B's node id.
-      const long = sippCalls(kamailio.port, 4, 10, 12_000);
+      const longCalls = sippCalls(kamailio.port, 4, 10, 12_000);
       const onB = await until('a live call on B', async () => {
         const calls = await api<{ items: CallItem[] }>(b, '/calls');
         const own = calls.items.filter((c) => c.nodeId === 'node-b');
@@ -211,7 +223,7 @@ describe('cluster: Kamailio dispatcher in front of two nodes on one Postgres', {
       assert.equal(answered(a).length - aBefore, 8);
 
       // 4. B's live calls run to their end; B's recordings are stored, then B exits by itself.
-      const longDone = await long;
+      const longDone = await longCalls;
       assert.equal(longDone.code, 0, `long calls failed:\n${longDone.stdout.slice(-2000)}${longDone.stderr}`);
       const exit = await new Promise<number | null>((resolve) => {
         if (b.proc.exitCode !== null) resolve(b.proc.exitCode);
@@ -229,8 +241,15 @@ describe('cluster: Kamailio dispatcher in front of two nodes on one Postgres', {
       );
       assert.equal(rows.rows.length, mine.length);
       for (const r of rows.rows) assert.equal(r.state, 'stored', `recording ${r.id} of B`);
-      const longOnB = rows.rows.filter((r) => onB.some((c) => c.recordingId === r.id));
-      for (const r of longOnB) assert.ok(r.duration_ms >= 11_000, `B’s long call lasted ${r.duration_ms} ms`);
+      const long = rows.rows.filter((r) => onB.some((c) => c.recordingId === r.id));
+      for (const r of long) assert.ok(r.duration_ms >= 11_000, `B’s long call lasted ${r.duration_ms} ms`);
+      longOnB = long.map((r) => r.id);
+      // Stored by B itself (its spool is on its disk), and A stored only its own calls.
+      assert.deepEqual(storedBy(b).sort(), [...mine].sort(), 'B stored every recording it made');
+      assert.ok(
+        storedBy(a).every((id) => answered(a).includes(id)),
+        'A ran no job of B’s',
+      );
 
       // 5. A lists B as stopped; A's own node is up.
       const after = await api<{ items: NodeItem[] }>(a, '/nodes');
@@ -241,6 +260,28 @@ describe('cluster: Kamailio dispatcher in front of two nodes on one Postgres', {
           ['node-b', 'stopped'],
         ],
       );
+    },
+  );
+
+  it(
+    'plays a recording made on B from A, B stopped (the object store)',
+    { skip: noObjectStore, timeout: 60_000 },
+    async () => {
+      assert.ok(longOnB.length > 0, 'B recorded long calls (the test above ran)');
+      const client = bucketClient(s3!);
+      try {
+        const listed = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'cluster/' }));
+        const keys = (listed.Contents ?? []).map((o) => o.Key ?? '');
+        for (const id of longOnB)
+          assert.ok(
+            keys.some((k) => k.includes(id)),
+            `B’s recording ${id} is in the bucket (${keys.length} objects)`,
+          );
+      } finally {
+        client.destroy();
+      }
+      assert.notEqual(b.proc.exitCode, null, 'B has stopped');
+      for (const id of longOnB) await assertToneVia(a, id, `B’s ${id} played from A`);
     },
   );
 });

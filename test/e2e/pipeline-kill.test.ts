@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/log.js';
-import { startPipeline, type Pipeline } from '../../src/pipeline/index.js';
+import { finalizeQueueOf, startPipeline, type Pipeline } from '../../src/pipeline/index.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { decodeUlawWav, encodeUlaw, tone, toneLevelDb } from '../helpers/audio.js';
 import { gpgDecrypt } from '../helpers/gpg.js';
@@ -46,7 +46,8 @@ async function plaintextFiles(dataDir: string): Promise<string[]> {
   for (const e of await readdir(dataDir, { withFileTypes: true, recursive: true })) {
     if (!e.isFile()) continue;
     const p = relative(dataDir, join(e.parentPath, e.name));
-    if (p.startsWith('pg/') || p.startsWith('keys/') || /^(pg\.|admin-token|secrets\/)/.test(p)) continue;
+    if (p.startsWith('pg/') || p.startsWith('keys/') || /^(pg\.|admin-token|spool-id$|secrets\/)/.test(p))
+      continue;
     if (!p.endsWith('.gpg')) out.push(p);
   }
   return out;
@@ -56,6 +57,8 @@ describe('pipeline: kill -9 at every step in a real server, then two servers sha
   let dataDir: string;
   let db: Database;
   let queue: Pipeline;
+  /** The data directory's finalize queue: the servers sharing it work it (src/pipeline/routing.ts). */
+  let finalizeQueue: string;
   const servers: TestServer[] = [];
   const tones = new Map<string, number>();
 
@@ -86,7 +89,9 @@ describe('pipeline: kill -9 at every step in a real server, then two servers sha
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'srs-kill-'));
     db = await openDatabase({ dataDir, log });
+    finalizeQueue = await finalizeQueueOf(dataDir);
     queue = await startPipeline({
+      finalizeQueue,
       db,
       mixer: { mix: () => Promise.reject(new Error('enqueue only')) },
       dataDir,
@@ -203,7 +208,8 @@ describe('pipeline: kill -9 at every step in a real server, then two servers sha
       );
       assert.equal(chain.rows[0]!.n, ids.length);
       const jobs = await db.pool.query<{ state: string; n: number }>(
-        `SELECT state::text, count(*)::int AS n FROM pgboss.job WHERE name = 'finalize-recording' GROUP BY 1`,
+        `SELECT state::text, count(*)::int AS n FROM pgboss.job WHERE name = $1 GROUP BY 1`,
+        [finalizeQueue],
       );
       assert.deepEqual(jobs.rows, [{ state: 'completed', n: ids.length }]);
 

@@ -1,0 +1,107 @@
+/**
+ * Two `srs serve` nodes on one Postgres, each with its OWN data directory (spool, recordings; the
+ * recording key copied from A to B): calls on both at once, one post-call job at a time on each,
+ * so that with one shared queue the nodes would take each other's jobs. Every finalize job must
+ * run on the node that recorded the call (its data directory's queue, src/pipeline/routing.ts):
+ * each recording is stored by its own node, with its audio (the SIPp tone, played back through
+ * that node's API), and each job sits in the queue of its node's data directory only.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createLogger } from '../../src/log.js';
+import { FINALIZE_QUEUE, finalizeQueueOf } from '../../src/pipeline/index.js';
+import { openDatabase, type Database } from '../../src/store/db.js';
+import { answered, assertToneVia, copyKeys, sippCalls, storedBy, until } from '../helpers/cluster.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+const log = createLogger('silent');
+
+describe('cluster on separate disks: a finalize job runs on the node holding its spool', () => {
+  let dbDir: string;
+  let dirA: string;
+  let dirB: string;
+  let db: Database;
+  let a: TestServer;
+  let b: TestServer;
+
+  before(async () => {
+    dbDir = await mkdtemp(join(tmpdir(), 'srs-spool-db-'));
+    dirA = await mkdtemp(join(tmpdir(), 'srs-spool-a-'));
+    dirB = await mkdtemp(join(tmpdir(), 'srs-spool-b-'));
+    db = await openDatabase({ dataDir: dbDir, log });
+    const env = {
+      DATABASE_URL: db.connectionString,
+      SRS_NODE_HEARTBEAT_SECONDS: '1',
+      SRS_JOB_RETRY_DELAY: '1',
+      SRS_JOB_CONCURRENCY: '1',
+    };
+    a = await startTestServer({ ...env, SRS_NODE_ID: 'node-a', RTP_PORT_MIN: '30000', RTP_PORT_MAX: '30199' }, dirA);
+    await a.waitFor(/SIPREC recording server ready/, 60_000);
+    // B gets A's recording key (one key pair for the cluster), nothing else of A's directory.
+    await copyKeys(dirA, dirB);
+    b = await startTestServer({ ...env, SRS_NODE_ID: 'node-b', RTP_PORT_MIN: '30200', RTP_PORT_MAX: '30399' }, dirB);
+    await b.waitFor(/SIPREC recording server ready/, 60_000);
+  });
+
+  after(async () => {
+    await a?.stop('SIGKILL').catch(() => undefined);
+    await b?.stop('SIGKILL').catch(() => undefined);
+    await db?.close();
+    for (const d of [dirA, dirB, dbDir]) if (d) await rm(d, { recursive: true, force: true });
+  });
+
+  it('stores every call of both nodes with its audio, each by its own node', { timeout: 180_000 }, async () => {
+    const [queueA, queueB] = [await finalizeQueueOf(dirA), await finalizeQueueOf(dirB)];
+    assert.notEqual(queueA, queueB, 'one queue per data directory');
+    assert.match(a.output(), new RegExp(`"finalizeQueue":"${queueA.replaceAll('.', '\\.')}"`));
+
+    // Calls on both nodes at once: each node ends 5 calls while the other is busy with its own jobs.
+    const [onA, onB] = await Promise.all([sippCalls(a.sipPort, 5, 5, 3000), sippCalls(b.sipPort, 5, 5, 3000)]);
+    assert.equal(onA.code, 0, `SIPp to A failed:\n${onA.stdout.slice(-2000)}${onA.stderr}`);
+    assert.equal(onB.code, 0, `SIPp to B failed:\n${onB.stdout.slice(-2000)}${onB.stderr}`);
+    const idsA = answered(a);
+    const idsB = answered(b);
+    assert.equal(idsA.length, 5);
+    assert.equal(idsB.length, 5);
+    const all = [...idsA, ...idsB];
+
+    await until(
+      'every recording stored',
+      async () => {
+        const r = await db.pool.query<{ id: string; state: string }>(
+          'SELECT id::text, state FROM recordings WHERE id = ANY($1::uuid[])',
+          [all],
+        );
+        const bad = r.rows.find((x) => x.state === 'failed');
+        assert.equal(bad, undefined, `recording ${bad?.id} failed:\n${a.output().slice(-2000)}\n${b.output().slice(-2000)}`);
+        return r.rows.length === all.length && r.rows.every((x) => x.state === 'stored');
+      },
+      120_000,
+    );
+
+    // Each node ran exactly the jobs of its own calls.
+    assert.deepEqual(storedBy(a).sort(), [...idsA].sort(), 'A stored its own recordings, and only those');
+    assert.deepEqual(storedBy(b).sort(), [...idsB].sort(), 'B stored its own recordings, and only those');
+    const jobs = await db.pool.query<{ id: string; name: string; state: string }>(
+      'SELECT id::text, name, state::text FROM pgboss.job WHERE id = ANY($1::uuid[]) ORDER BY name, id',
+      [all],
+    );
+    assert.deepEqual(
+      jobs.rows.map((j) => [j.name, j.id, j.state]),
+      [
+        ...[...idsA].sort().map((id) => [queueA, id, 'completed']),
+        ...[...idsB].sort().map((id) => [queueB, id, 'completed']),
+      ].sort((x, y) => (x[0] + x[1]).localeCompare(y[0] + y[1])),
+      'one completed job per recording, in its node’s queue',
+    );
+    const shared = await db.pool.query('SELECT 1 FROM pgboss.job WHERE name = $1', [FINALIZE_QUEUE]);
+    assert.equal(shared.rowCount, 0, 'nothing in the shared queue');
+
+    // With its audio: the SIPp tone, decrypted by the node that holds the files.
+    for (const id of idsA) await assertToneVia(a, id, `A's ${id}`);
+    for (const id of idsB) await assertToneVia(b, id, `B's ${id}`);
+  });
+});
