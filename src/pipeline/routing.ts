@@ -28,7 +28,8 @@ export async function dataDirId(dataDir: string): Promise<string> {
     });
     if (text === undefined) return undefined;
     const id = text.trim();
-    if (!ID.test(id)) throw new Error(`${file} holds no data directory id (16 hex digits); remove it to make a new one`);
+    if (!ID.test(id))
+      throw new Error(`${file} holds no data directory id (16 hex digits); remove it to make a new one`);
     return id;
   };
   const existing = await read();
@@ -36,7 +37,7 @@ export async function dataDirId(dataDir: string): Promise<string> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const id = randomBytes(8).toString('hex');
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const fh = await open(tmp, 'w', 0o644);
+  const fh = await open(tmp, 'w', 0o600);
   try {
     await fh.writeFile(`${id}\n`);
     await fh.sync();

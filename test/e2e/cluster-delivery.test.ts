@@ -126,70 +126,79 @@ describe('cluster: delivery runs once per cluster (two delivery services, one Po
       wav: toneWav(1500, 440 + 40 * i),
     });
 
-  it('delivers each recording once to each destination, with both nodes running and after one stops', { timeout: 180_000 }, async () => {
-    nodeA = await start(dbA);
-    nodeB = await start(dbB);
-    const ids: string[] = [];
-    // While both run: recordings arrive, and both nodes are made to pass at the same moments.
-    for (let i = 0; i < 4; i++) {
-      ids.push((await store(i)).id);
-      for (let round = 0; round < 3; round++)
-        await Promise.all(
-          [nodeA, nodeB].flatMap((n) => [n.export!.tick(), n.notify!.tick(), n.offload!.tick()]),
-        );
-    }
-    // Node A stops (drained); B delivers what comes next on its own.
-    await nodeA.stop();
-    nodeA = undefined;
-    for (let i = 4; i < 7; i++) ids.push((await store(i)).id);
+  it(
+    'delivers each recording once to each destination, with both nodes running and after one stops',
+    { timeout: 180_000 },
+    async () => {
+      nodeA = await start(dbA);
+      nodeB = await start(dbB);
+      const ids: string[] = [];
+      // While both run: recordings arrive, and both nodes are made to pass at the same moments.
+      for (let i = 0; i < 4; i++) {
+        ids.push((await store(i)).id);
+        for (let round = 0; round < 3; round++)
+          await Promise.all(
+            [nodeA, nodeB].flatMap((n) => [n.export!.tick(), n.notify!.tick(), n.offload!.tick()]),
+          );
+      }
+      // Node A stops (drained); B delivers what comes next on its own.
+      await nodeA.stop();
+      nodeA = undefined;
+      for (let i = 4; i < 7; i++) ids.push((await store(i)).id);
 
-    const delivered = async () => {
-      const r = await dbA.pool.query<{ exported: number; notified: number; offloaded: number }>(
-        `SELECT (SELECT count(*)::int FROM export_items WHERE recording_id = ANY($1::uuid[]) AND state = 'done') AS exported,
+      const delivered = async () => {
+        const r = await dbA.pool.query<{ exported: number; notified: number; offloaded: number }>(
+          `SELECT (SELECT count(*)::int FROM export_items WHERE recording_id = ANY($1::uuid[]) AND state = 'done') AS exported,
                 (SELECT count(*)::int FROM notifications WHERE recording_id = ANY($1::uuid[]) AND state = 'sent') AS notified,
                 (SELECT count(*)::int FROM offload_items i JOIN offload_batches b ON b.id = i.batch_id
                   WHERE i.recording_id = ANY($1::uuid[]) AND b.state = 'done') AS offloaded`,
-        [ids],
+          [ids],
+        );
+        const x = r.rows[0]!;
+        return x.exported === ids.length && x.notified === ids.length && x.offloaded === ids.length;
+      };
+      await until('every recording delivered by every feature', delivered, 90_000);
+      // A few more passes of B (and of the last offload interval): nothing more may arrive.
+      await new Promise((r) => setTimeout(r, 2500));
+      await nodeB.stop();
+      nodeB = undefined;
+
+      // Email: one per recording, to alice.
+      const mailsOf = (id: string) =>
+        smtp.mails.filter((m) => new RegExp(`^X-SRS-Recording-Id: ${id}\\r?$`, 'mi').test(m.raw));
+      for (const id of ids) assert.equal(mailsOf(id).length, 1, `one email for ${id}`);
+      assert.equal(smtp.mails.length, ids.length, 'no other email');
+
+      // Export: one MP3 per recording at the SFTP server, no suffixed second copy.
+      const exported = (await readdir(dirs.export, { recursive: true })).filter((f) => f.endsWith('.mp3'));
+      assert.deepEqual(exported.sort(), ids.map((id) => `${id}.mp3`).sort(), 'each MP3 exported once');
+
+      // Offload: one WAV per recording, each named by exactly one CSV of one batch.
+      const wavs = (await readdir(dirs.audio)).filter((f) => f.endsWith('.wav'));
+      assert.deepEqual(wavs.sort(), ids.map((id) => `r_${id}.wav`).sort(), 'each WAV offloaded once');
+      const csvs = await Promise.all(
+        (await readdir(dirs.meta))
+          .filter((f) => f.endsWith('.csv'))
+          .map((f) => readFile(join(dirs.meta, f), 'utf8')),
       );
-      const x = r.rows[0]!;
-      return x.exported === ids.length && x.notified === ids.length && x.offloaded === ids.length;
-    };
-    await until('every recording delivered by every feature', delivered, 90_000);
-    // A few more passes of B (and of the last offload interval): nothing more may arrive.
-    await new Promise((r) => setTimeout(r, 2500));
-    await nodeB.stop();
-    nodeB = undefined;
+      for (const id of ids)
+        assert.equal(csvs.filter((c) => c.includes(`r_${id}.wav`)).length, 1, `one CSV names ${id}`);
+      const batches = await dbA.pool.query<{ cut_at: Date; n: number }>(
+        'SELECT cut_at, count(*)::int AS n FROM offload_batches GROUP BY cut_at HAVING count(*) > 1',
+      );
+      assert.deepEqual(batches.rows, [], 'one batch per interval boundary');
 
-    // Email: one per recording, to alice.
-    const mailsOf = (id: string) =>
-      smtp.mails.filter((m) => new RegExp(`^X-SRS-Recording-Id: ${id}\\r?$`, 'mi').test(m.raw));
-    for (const id of ids) assert.equal(mailsOf(id).length, 1, `one email for ${id}`);
-    assert.equal(smtp.mails.length, ids.length, 'no other email');
-
-    // Export: one MP3 per recording at the SFTP server, no suffixed second copy.
-    const exported = (await readdir(dirs.export, { recursive: true })).filter((f) => f.endsWith('.mp3'));
-    assert.deepEqual(exported.sort(), ids.map((id) => `${id}.mp3`).sort(), 'each MP3 exported once');
-
-    // Offload: one WAV per recording, each named by exactly one CSV of one batch.
-    const wavs = (await readdir(dirs.audio)).filter((f) => f.endsWith('.wav'));
-    assert.deepEqual(wavs.sort(), ids.map((id) => `r_${id}.wav`).sort(), 'each WAV offloaded once');
-    const csvs = await Promise.all(
-      (await readdir(dirs.meta)).filter((f) => f.endsWith('.csv')).map((f) => readFile(join(dirs.meta, f), 'utf8')),
-    );
-    for (const id of ids)
-      assert.equal(csvs.filter((c) => c.includes(`r_${id}.wav`)).length, 1, `one CSV names ${id}`);
-    const batches = await dbA.pool.query<{ cut_at: Date; n: number }>(
-      'SELECT cut_at, count(*)::int AS n FROM offload_batches GROUP BY cut_at HAVING count(*) > 1',
-    );
-    assert.deepEqual(batches.rows, [], 'one batch per interval boundary');
-
-    // The audit trail agrees: one export and one batch entry per delivery.
-    for (const id of ids) {
-      const e = await dbA.audit.search({ action: 'export', resourceId: id });
-      assert.equal(e.total, 1, `one export audited for ${id}`);
-    }
-    const cut = await dbA.audit.search({ action: 'offload.batch', limit: 1000 });
-    const offloadedCount = cut.items.reduce((s, e) => s + Number((e.details as { count?: number }).count ?? 0), 0);
-    assert.equal(offloadedCount, ids.length, 'the finished batches hold each recording once');
-  });
+      // The audit trail agrees: one export and one batch entry per delivery.
+      for (const id of ids) {
+        const e = await dbA.audit.search({ action: 'export', resourceId: id });
+        assert.equal(e.total, 1, `one export audited for ${id}`);
+      }
+      const cut = await dbA.audit.search({ action: 'offload.batch', limit: 1000 });
+      const offloadedCount = cut.items.reduce(
+        (s, e) => s + Number((e.details as { count?: number }).count ?? 0),
+        0,
+      );
+      assert.equal(offloadedCount, ids.length, 'the finished batches hold each recording once');
+    },
+  );
 });

@@ -38,11 +38,17 @@ describe('cluster on separate disks: a finalize job runs on the node holding its
       SRS_JOB_RETRY_DELAY: '1',
       SRS_JOB_CONCURRENCY: '1',
     };
-    a = await startTestServer({ ...env, SRS_NODE_ID: 'node-a', RTP_PORT_MIN: '30000', RTP_PORT_MAX: '30199' }, dirA);
+    a = await startTestServer(
+      { ...env, SRS_NODE_ID: 'node-a', RTP_PORT_MIN: '30000', RTP_PORT_MAX: '30199' },
+      dirA,
+    );
     await a.waitFor(/SIPREC recording server ready/, 60_000);
     // B gets A's recording key (one key pair for the cluster), nothing else of A's directory.
     await copyKeys(dirA, dirB);
-    b = await startTestServer({ ...env, SRS_NODE_ID: 'node-b', RTP_PORT_MIN: '30200', RTP_PORT_MAX: '30399' }, dirB);
+    b = await startTestServer(
+      { ...env, SRS_NODE_ID: 'node-b', RTP_PORT_MIN: '30200', RTP_PORT_MAX: '30399' },
+      dirB,
+    );
     await b.waitFor(/SIPREC recording server ready/, 60_000);
   });
 
@@ -53,55 +59,166 @@ describe('cluster on separate disks: a finalize job runs on the node holding its
     for (const d of [dirA, dirB, dbDir]) if (d) await rm(d, { recursive: true, force: true });
   });
 
-  it('stores every call of both nodes with its audio, each by its own node', { timeout: 180_000 }, async () => {
-    const [queueA, queueB] = [await finalizeQueueOf(dirA), await finalizeQueueOf(dirB)];
-    assert.notEqual(queueA, queueB, 'one queue per data directory');
-    assert.match(a.output(), new RegExp(`"finalizeQueue":"${queueA.replaceAll('.', '\\.')}"`));
+  it(
+    'stores every call of both nodes with its audio, each by its own node',
+    { timeout: 180_000 },
+    async () => {
+      const [queueA, queueB] = [await finalizeQueueOf(dirA), await finalizeQueueOf(dirB)];
+      assert.notEqual(queueA, queueB, 'one queue per data directory');
+      assert.match(a.output(), new RegExp(`"finalizeQueue":"${queueA.replaceAll('.', '\\.')}"`));
 
-    // Calls on both nodes at once: each node ends 5 calls while the other is busy with its own jobs.
-    const [onA, onB] = await Promise.all([sippCalls(a.sipPort, 5, 5, 3000), sippCalls(b.sipPort, 5, 5, 3000)]);
-    assert.equal(onA.code, 0, `SIPp to A failed:\n${onA.stdout.slice(-2000)}${onA.stderr}`);
-    assert.equal(onB.code, 0, `SIPp to B failed:\n${onB.stdout.slice(-2000)}${onB.stderr}`);
-    const idsA = answered(a);
-    const idsB = answered(b);
-    assert.equal(idsA.length, 5);
-    assert.equal(idsB.length, 5);
-    const all = [...idsA, ...idsB];
+      // Calls on both nodes at once: each node ends 5 calls while the other is busy with its own jobs.
+      const [onA, onB] = await Promise.all([
+        sippCalls(a.sipPort, 5, 5, 3000),
+        sippCalls(b.sipPort, 5, 5, 3000),
+      ]);
+      assert.equal(onA.code, 0, `SIPp to A failed:\n${onA.stdout.slice(-2000)}${onA.stderr}`);
+      assert.equal(onB.code, 0, `SIPp to B failed:\n${onB.stdout.slice(-2000)}${onB.stderr}`);
+      const idsA = answered(a);
+      const idsB = answered(b);
+      assert.equal(idsA.length, 5);
+      assert.equal(idsB.length, 5);
+      const all = [...idsA, ...idsB];
 
-    await until(
-      'every recording stored',
-      async () => {
-        const r = await db.pool.query<{ id: string; state: string }>(
-          'SELECT id::text, state FROM recordings WHERE id = ANY($1::uuid[])',
-          [all],
-        );
-        const bad = r.rows.find((x) => x.state === 'failed');
-        assert.equal(bad, undefined, `recording ${bad?.id} failed:\n${a.output().slice(-2000)}\n${b.output().slice(-2000)}`);
-        return r.rows.length === all.length && r.rows.every((x) => x.state === 'stored');
-      },
-      120_000,
-    );
+      await until(
+        'every recording stored',
+        async () => {
+          const r = await db.pool.query<{ id: string; state: string }>(
+            'SELECT id::text, state FROM recordings WHERE id = ANY($1::uuid[])',
+            [all],
+          );
+          const bad = r.rows.find((x) => x.state === 'failed');
+          assert.equal(
+            bad,
+            undefined,
+            `recording ${bad?.id} failed:\n${a.output().slice(-2000)}\n${b.output().slice(-2000)}`,
+          );
+          return r.rows.length === all.length && r.rows.every((x) => x.state === 'stored');
+        },
+        120_000,
+      );
 
-    // Each node ran exactly the jobs of its own calls.
-    assert.deepEqual(storedBy(a).sort(), [...idsA].sort(), 'A stored its own recordings, and only those');
-    assert.deepEqual(storedBy(b).sort(), [...idsB].sort(), 'B stored its own recordings, and only those');
-    const jobs = await db.pool.query<{ id: string; name: string; state: string }>(
-      'SELECT id::text, name, state::text FROM pgboss.job WHERE id = ANY($1::uuid[]) ORDER BY name, id',
-      [all],
-    );
-    assert.deepEqual(
-      jobs.rows.map((j) => [j.name, j.id, j.state]),
-      [
-        ...[...idsA].sort().map((id) => [queueA, id, 'completed']),
-        ...[...idsB].sort().map((id) => [queueB, id, 'completed']),
-      ].sort((x, y) => (x[0] + x[1]).localeCompare(y[0] + y[1])),
-      'one completed job per recording, in its node’s queue',
-    );
-    const shared = await db.pool.query('SELECT 1 FROM pgboss.job WHERE name = $1', [FINALIZE_QUEUE]);
-    assert.equal(shared.rowCount, 0, 'nothing in the shared queue');
+      // Each node ran exactly the jobs of its own calls.
+      assert.deepEqual(storedBy(a).sort(), [...idsA].sort(), 'A stored its own recordings, and only those');
+      assert.deepEqual(storedBy(b).sort(), [...idsB].sort(), 'B stored its own recordings, and only those');
+      const jobs = await db.pool.query<{ id: string; name: string; state: string }>(
+        'SELECT id::text, name, state::text FROM pgboss.job WHERE id = ANY($1::uuid[])',
+        [all],
+      );
+      assert.deepEqual(
+        jobs.rows.map((j) => `${j.name} ${j.id} ${j.state}`).sort(),
+        [
+          ...idsA.map((id) => `${queueA} ${id} completed`),
+          ...idsB.map((id) => `${queueB} ${id} completed`),
+        ].sort(),
+        'one completed job per recording, in its node’s queue',
+      );
+      const shared = await db.pool.query('SELECT 1 FROM pgboss.job WHERE name = $1', [FINALIZE_QUEUE]);
+      assert.equal(shared.rowCount, 0, 'nothing in the shared queue');
 
-    // With its audio: the SIPp tone, decrypted by the node that holds the files.
-    for (const id of idsA) await assertToneVia(a, id, `A's ${id}`);
-    for (const id of idsB) await assertToneVia(b, id, `B's ${id}`);
-  });
+      // With its audio: the SIPp tone, decrypted by the node that holds the files.
+      for (const id of idsA) await assertToneVia(a, id, `A's ${id}`);
+      for (const id of idsB) await assertToneVia(b, id, `B's ${id}`);
+    },
+  );
+
+  it(
+    'leaves a frozen node’s queued jobs to it: none run elsewhere, all stored once it is back',
+    { timeout: 240_000 },
+    async () => {
+      // Calls on B ending together, then B frozen (SIGSTOP) the moment one of their jobs is seen
+      // queued: B runs no more of them, and A, idle, polls for work meanwhile. With one shared
+      // queue A would take the queued ones (and store them without their audio: their spool is on
+      // B's disk). B may run the jobs before the freeze catches one queued: then B is let go, its
+      // recordings stored, and the round is tried again (up to 5 rounds).
+      const notStored = async (ids: string[]): Promise<string[]> =>
+        (
+          await db.pool.query<{ id: string }>(
+            `SELECT id::text FROM recordings WHERE id = ANY($1::uuid[]) AND state <> 'stored'`,
+            [ids],
+          )
+        ).rows.map((r) => r.id);
+      /** The jobs of these recordings: queue, state, attempts, start. */
+      const jobs = async (ids: string[]): Promise<string[]> =>
+        (
+          await db.pool.query<{
+            id: string;
+            name: string;
+            state: string;
+            retry_count: number;
+            started_on: Date | null;
+          }>(
+            'SELECT id::text, name, state::text, retry_count, started_on FROM pgboss.job WHERE id = ANY($1::uuid[])',
+            [ids],
+          )
+        ).rows
+          .map((j) => `${j.id} ${j.name} ${j.state} ${j.retry_count} ${j.started_on?.toISOString() ?? '-'}`)
+          .sort();
+      const queued = (rows: string[]): boolean => rows.some((j) => j.includes(' created 0 -'));
+      const storedAll = (ids: string[]) =>
+        until('B’s recordings stored', async () => (await notStored(ids)).length === 0, 60_000);
+
+      for (let round = 1; ; round++) {
+        const before = answered(b).length;
+        const calls = await sippCalls(b.sipPort, 6, 100, 2000);
+        assert.equal(calls.code, 0, `SIPp to B failed:\n${calls.stdout.slice(-2000)}${calls.stderr}`);
+        const ids = answered(b).slice(before);
+        assert.equal(ids.length, 6);
+        const until10s = Date.now() + 10_000;
+        let seen: string[] = [];
+        while (!queued(seen) && seen.length < ids.length && Date.now() < until10s) {
+          seen = await jobs(ids);
+          if (!queued(seen)) await new Promise((r) => setTimeout(r, 5));
+        }
+        b.proc.kill('SIGSTOP');
+        try {
+          const waiting = await notStored(ids);
+          const atFreeze = await jobs(ids);
+          if (!queued(atFreeze)) {
+            assert.ok(
+              round < 5,
+              `B never frozen with a job still queued in 5 rounds: ${atFreeze.join(', ')}`,
+            );
+            b.proc.kill('SIGCONT');
+            await storedAll(ids);
+            continue;
+          }
+          console.log(
+            `# B frozen with ${atFreeze.filter((j) => queued([j])).length} job(s) queued (round ${round})`,
+          );
+          await new Promise((r) => setTimeout(r, 5000));
+          // A fetch B sent just before the freeze may still start a job in Postgres (B's, in B's
+          // queue): created or active is one class; anything else (retried, done) is a change.
+          const settled = (rows: string[]) =>
+            rows.map((j) => j.replace(/ (created|active) 0 \S+$/, ' waiting 0'));
+          assert.deepEqual(
+            settled(await jobs(ids)),
+            settled(atFreeze),
+            'nobody ran B’s jobs while B was frozen',
+          );
+          assert.deepEqual(
+            (await notStored(ids)).sort(),
+            waiting.sort(),
+            'nobody stored B’s recordings meanwhile',
+          );
+          for (const id of ids)
+            assert.doesNotMatch(
+              a.output(),
+              new RegExp(`"recordingId":"${id}"[^\\n]*"msg":"(finalize|recording stored)`),
+            );
+          assert.ok(
+            storedBy(a).every((id) => answered(a).includes(id)),
+            'A ran none of B’s jobs',
+          );
+          b.proc.kill('SIGCONT');
+          await storedAll(ids);
+          for (const id of ids) assert.ok(storedBy(b).includes(id), `B stored ${id}`);
+          for (const id of waiting) await assertToneVia(b, id, `B's ${id} (queued while frozen)`);
+          return;
+        } finally {
+          b.proc.kill('SIGCONT');
+        }
+      }
+    },
+  );
 });

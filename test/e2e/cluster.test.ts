@@ -40,7 +40,8 @@ const OBJECT_STORE_WIRED = false;
 const noObjectStore = OBJECT_STORE_WIRED
   ? await s3ServerMissing()
   : 'the pipeline does not write recordings to the object store and the API does not read them from it yet (SRS_STORAGE=s3 end to end)';
-if (noObjectStore && !skip) console.log(`# cluster: playback of B’s recording from A skipped: ${noObjectStore}`);
+if (noObjectStore && !skip)
+  console.log(`# cluster: playback of B’s recording from A skipped: ${noObjectStore}`);
 const BUCKET = 'srs-cluster';
 const bucketClient = (s3: S3Server): S3Client =>
   new S3Client({

@@ -46,7 +46,11 @@ export async function api<T>(s: TestServer, path: string): Promise<T> {
   return JSON.parse(text) as T;
 }
 
-export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
+export async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  ms = 30_000,
+): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const v = await fn();
@@ -65,7 +69,11 @@ export async function assertToneVia(s: TestServer, recordingId: string, label: s
     headers: { authorization: `Bearer ${s.token}` },
   });
   const body = Buffer.from(await r.arrayBuffer());
-  assert.equal(r.status, 200, `${label}: audio of ${recordingId}: ${r.status} ${body.toString().slice(0, 300)}`);
+  assert.equal(
+    r.status,
+    200,
+    `${label}: audio of ${recordingId}: ${r.status} ${body.toString().slice(0, 300)}`,
+  );
   const pcm = decodeUlawWav(body);
   const ms = pcm.length / 8;
   assert.ok(ms >= 1000, `${label}: ${ms} ms of audio`);

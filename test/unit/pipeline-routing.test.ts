@@ -85,7 +85,14 @@ describe('pipeline routing: one finalize queue per data directory', () => {
       await writeFile(join(dir, 'spool', id, 'leg0.spool'), Buffer.alloc(4000, 0x55));
       return id;
     };
-    const common = { db, mixer, log, mp3: { bitrateKbps: 32, sampleRate: 8000 }, key, pollingIntervalSeconds: 0.5 };
+    const common = {
+      db,
+      mixer,
+      log,
+      mp3: { bitrateKbps: 32, sampleRate: 8000 },
+      key,
+      pollingIntervalSeconds: 0.5,
+    };
     // An older version's node queued these on the one shared queue: two recorded on A, one on B.
     const old = await startPipeline({ ...common, dataDir: dirA, concurrency: 0 });
     const onA = [await newRecording(dirA), await newRecording(dirA)];
@@ -112,7 +119,11 @@ describe('pipeline routing: one finalize queue per data directory', () => {
         assert.equal(byId.get(id)?.name, queueA, 'moved to A’s queue');
         assert.equal(byId.get(id)?.state, 'completed');
       }
-      assert.equal(jobs.rows.filter((j) => onA.includes(j.id)).length, onA.length, 'and out of the shared queue');
+      assert.equal(
+        jobs.rows.filter((j) => onA.includes(j.id)).length,
+        onA.length,
+        'and out of the shared queue',
+      );
       assert.deepEqual(
         [byId.get(onB)?.name, byId.get(onB)?.state],
         [FINALIZE_QUEUE, 'created'],
