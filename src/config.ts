@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { storageSchema, storageSettings } from './storage/config.js';
 import { clusterSchema, clusterSettings } from './cluster/config.js';
+import { s3DestinationSchema } from './storage/s3-destination-config.js';
 
 /**
  * The only reader of process.env. `loadConfig(env, file)` validates everything once and returns a
@@ -221,41 +222,50 @@ const schema = z.object({
 });
 
 /** Delivery: an SFTP server, by password or private key (file). */
-const sftpDestination = z
-  .object({
-    host: z.string().min(1),
-    port: port.default(22),
-    username: z.string().min(1),
-    password: optionalString,
-    passwordFile: optionalString,
-    privateKeyFile: optionalString,
-    privateKeyPassphrase: optionalString,
-    directory: z.string().min(1),
-    /** Expected host key, as `ssh-keygen -lf` prints it (SHA256:...). One of it or knownHostsFile is required. */
-    hostKeySha256: optionalString,
-    /** An OpenSSH known_hosts file listing the server's key. */
-    knownHostsFile: optionalString,
-    /** Accept any host key (a man in the middle gets the files); logged as an error at each start. */
-    insecureAcceptAnyHostKey: z.boolean().default(false),
-    /** Connect and per-operation timeout (the carrier asks for 6 minutes for large audio). */
-    timeoutSeconds: z.coerce.number().int().min(1).max(3600).default(360),
-  })
-  .refine((d) => d.password || d.passwordFile || d.privateKeyFile, {
-    message: 'needs password, passwordFile or privateKeyFile',
-  });
-const exportDestination = z.union([
+const sftpShape = {
+  host: z.string().min(1),
+  port: port.default(22),
+  username: z.string().min(1),
+  password: optionalString,
+  passwordFile: optionalString,
+  privateKeyFile: optionalString,
+  privateKeyPassphrase: optionalString,
+  directory: z.string().min(1),
+  /** Expected host key, as `ssh-keygen -lf` prints it (SHA256:...). One of it or knownHostsFile is required. */
+  hostKeySha256: optionalString,
+  /** An OpenSSH known_hosts file listing the server's key. */
+  knownHostsFile: optionalString,
+  /** Accept any host key (a man in the middle gets the files); logged as an error at each start. */
+  insecureAcceptAnyHostKey: z.boolean().default(false),
+  /** Connect and per-operation timeout (the carrier asks for 6 minutes for large audio). */
+  timeoutSeconds: z.coerce.number().int().min(1).max(3600).default(360),
+};
+type SftpAuth = {
+  password?: string | undefined;
+  passwordFile?: string | undefined;
+  privateKeyFile?: string | undefined;
+};
+const hasSftpAuth = (d: SftpAuth) => Boolean(d.password || d.passwordFile || d.privateKeyFile);
+const SFTP_AUTH = { message: 'needs password, passwordFile or privateKeyFile' };
+/** Offload: SFTP (`type` "sftp", the default) or S3 (`type` "s3", src/storage/s3-destination-config.ts). */
+const offloadDestination = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('sftp').optional(), ...sftpShape }).refine(hasSftpAuth, SFTP_AUTH),
+  s3DestinationSchema,
+]);
+const exportDestination = z.discriminatedUnion('type', [
   z.object({ type: z.literal('local'), directory: z.string().min(1) }),
-  sftpDestination.and(z.object({ type: z.literal('sftp') })),
+  z.object({ type: z.literal('sftp'), ...sftpShape }).refine(hasSftpAuth, SFTP_AUTH),
+  s3DestinationSchema,
 ]);
 const deliverySchema = {
-  /** Compliance offload to SFTP in the carrier archive format (src/delivery/offload.ts). */
+  /** Compliance offload to SFTP or S3 in the carrier archive format (src/delivery/offload.ts). */
   offload: z
     .object({
       enabled: z.boolean().default(false),
       intervalMinutes: z.coerce.number().int().min(1).max(1440).default(30),
-      audio: sftpDestination.optional(),
+      audio: offloadDestination.optional(),
       /** Where the CSV and manifest go; defaults to the audio destination. */
-      metadata: sftpDestination.optional(),
+      metadata: offloadDestination.optional(),
       /** Wipe the local encrypted artifacts once the batch holding them is confirmed. */
       purgeAfterTransfer: z.boolean().default(false),
       /** Upload `<csv name>.sha256` (sha256sum format) with each batch. */

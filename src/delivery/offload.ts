@@ -5,7 +5,7 @@ import { wipeFile } from '../pipeline/artifacts.js';
 import type { OffloadBatch, OffloadRepository } from '../store/offload.js';
 import { carrierCsv, carrierCsvName, mediaName } from './csv.js';
 import { sha256Hex, type Decryptor } from './decrypt.js';
-import { describeSftp, SftpConnection, type SftpDestination } from './sftp.js';
+import { failedTarget, openOffloadSink, type OffloadDestination, type OffloadSink } from './destination.js';
 
 /**
  * Compliance offload in the carrier archive format (seeds 000/001). Every interval boundary
@@ -18,6 +18,8 @@ import { describeSftp, SftpConnection, type SftpDestination } from './sftp.js';
  * sees a CSV only when everything it names is there. A dropped connection fails the attempt;
  * the next attempt (backoff) skips confirmed files and resumes a partial one. Purge (wipe) of
  * the local artifacts happens only after the whole batch is confirmed, when enabled.
+ * Destinations are SFTP servers or S3 buckets (src/delivery/destination.ts); an S3 destination
+ * with a secondary location confirms a file once both locations hold it.
  */
 
 export interface OffloadOptions {
@@ -25,9 +27,10 @@ export interface OffloadOptions {
   decryptor: Decryptor;
   dataDir: string;
   log: Logger;
-  audio: SftpDestination;
+  /** SFTP or S3 (src/delivery/destination.ts). */
+  audio: OffloadDestination;
   /** CSV and manifest destination (default: the audio destination). */
-  metadata?: SftpDestination | undefined;
+  metadata?: OffloadDestination | undefined;
   intervalMs: number;
   purgeAfterTransfer: boolean;
   manifest: boolean;
@@ -122,8 +125,8 @@ export class OffloadService extends PeriodicService {
     const sameServer = !this.o.metadata;
     // The destination in use when something fails is the one whose health the console shows as bad.
     let current = this.o.audio;
-    let audio: SftpConnection | undefined;
-    let metaConn: SftpConnection | undefined;
+    let audio: OffloadSink | undefined;
+    let metaConn: OffloadSink | undefined;
     const report: BatchReport = {
       batchId: b.id,
       csv: b.csvName,
@@ -134,9 +137,9 @@ export class OffloadService extends PeriodicService {
       ms: 0,
     };
     try {
-      audio = await SftpConnection.open(this.o.audio, log);
+      audio = await openOffloadSink(this.o.audio, log);
       current = meta;
-      metaConn = sameServer ? audio : await SftpConnection.open(meta, log);
+      metaConn = sameServer ? audio : await openOffloadSink(meta, log);
       current = this.o.audio;
       const items = await this.o.repo.batchItems(b.id);
       const todo = items.filter((i) => !i.transferredAt && !i.skipped);
@@ -158,13 +161,13 @@ export class OffloadService extends PeriodicService {
           continue;
         }
         const plain = await this.o.decryptor.plain(rec.wav, { recordingId: rec.id, purpose: 'offload' });
-        const r = await audio.writeFile(audio.path(item.mediaName), plain, true);
+        const r = await audio.write(item.mediaName, plain);
         await this.o.repo.itemTransferred(item.recordingId, plain.length, sha256Hex(plain));
         report.files++;
         report.bytes += plain.length;
         if (r === 'resumed') report.resumed++;
       }
-      await this.o.repo.targetOk(`sftp:${describeSftp(this.o.audio)}`);
+      for (const label of audio.labels) await this.o.repo.targetOk(label);
       current = meta;
       const done = (await this.o.repo.batchItems(b.id)).filter((i) => i.transferredAt);
       const csv = Buffer.from(b.csv, 'utf8');
@@ -178,11 +181,11 @@ export class OffloadService extends PeriodicService {
           ...manifest.files.map((f) => `${f.sha256}  ${f.name}`),
         ];
         const name = b.csvName.replace(/\.csv$/, '.sha256');
-        await metaConn.writeFile(metaConn.path(name), Buffer.from(`${lines.join('\n')}\n`), true);
+        await metaConn.write(name, Buffer.from(`${lines.join('\n')}\n`));
       }
       // The CSV last: when it appears, every file it names is complete.
-      await metaConn.writeFile(metaConn.path(b.csvName), csv, true);
-      await this.o.repo.targetOk(`sftp:${describeSftp(meta)}`);
+      await metaConn.write(b.csvName, csv);
+      for (const label of metaConn.labels) await this.o.repo.targetOk(label);
       await this.o.repo.batchDone(b.id, manifest);
       report.ms = Date.now() - t0;
       this.lastReport = report;
@@ -194,9 +197,7 @@ export class OffloadService extends PeriodicService {
       const giveUp = attempts >= (this.o.maxAttempts ?? 48);
       const delay = backoffMs(attempts, this.o.retryBaseMs ?? 10_000, this.o.intervalMs);
       await this.o.repo.batchFailed(b.id, message, new Date(this.now().getTime() + delay), giveUp);
-      await this.o.repo
-        .targetError(`sftp:${describeSftp(current)}`, message, () => delay)
-        .catch(() => undefined);
+      await this.o.repo.targetError(failedTarget(err, current), message, () => delay).catch(() => undefined);
       if (giveUp)
         log.error(
           { err: message, attempt: attempts, sent: report.files },
