@@ -34,11 +34,12 @@ export interface S3Server {
 }
 
 /** A throwaway single-node Ceph cluster with radosgw on a free loopback port (scripts/s3-server.sh). */
-export async function startS3Server(): Promise<S3Server> {
+export async function startS3Server(opts: { port?: number } = {}): Promise<S3Server> {
   const dir = join(await mkdtemp(join(tmpdir(), 'srs-s3-')), 'ceph');
   const started = Date.now();
   try {
-    await run(SCRIPT, ['start', '--dir', dir], { timeout: 180_000 });
+    const port = opts.port ? ['--port', String(opts.port)] : [];
+    await run(SCRIPT, ['start', '--dir', dir, ...port], { timeout: 180_000 });
   } catch (err) {
     await run(SCRIPT, ['stop', '--dir', dir]).catch(() => undefined);
     throw err;
