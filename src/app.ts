@@ -327,6 +327,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       'counter',
       () => [{ value: pipeline.deletesRefused() }],
     );
+    consoleApi.ops.metrics.collect(
+      'srs_storage_waiting_recordings',
+      'Recordings whose attempts all found the artifact store unavailable, waiting for it (spools kept).',
+      'gauge',
+      async () => [{ value: await pipeline.waitingForStore() }],
+    );
     if (consoleApi.generatedAdminPassword) {
       const file = join(config.dataDir, 'secrets', 'admin-password');
       await writeSecretFile(file, consoleApi.generatedAdminPassword);

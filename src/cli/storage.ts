@@ -206,7 +206,11 @@ export function storageCommand(
               keepLocal: opts.keepLocal,
               progress: (line) => io.stdout.write(`${line}\n`),
             }),
-          );
+          ).catch((err: unknown) => {
+            if (err instanceof StorageError && err.retryable)
+              throw new CliError(`${err.message}; the store is unavailable: run again to resume`, 1);
+            throw err;
+          });
           if (opts.json) io.stdout.write(`${JSON.stringify({ dryRun: Boolean(opts.dryRun), ...report })}\n`);
           else if (opts.dryRun)
             io.stdout.write(

@@ -114,6 +114,8 @@ export interface Pipeline {
   jobCounts(): Promise<Record<string, number>>;
   /** Deletions of artifacts the store refused (Object Lock) since the start, for /metrics. */
   deletesRefused(): number;
+  /** Recordings whose attempts all found the artifact store unavailable, waiting for it. */
+  waitingForStore(): Promise<number>;
 }
 
 interface FinalizeJob {
@@ -480,6 +482,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   return {
     jobCounts,
     deletesRefused: () => deletesRefused,
+    waitingForStore: async () => (remoteStore ? (await waitingForStore(pool, FINALIZE_QUEUE)).length : 0),
     enqueueFinalize: (recordingId) => enqueueBatched(recordingId),
     stop() {
       for (const t of timers) clearInterval(t);

@@ -367,6 +367,10 @@ describe('pipeline with the s3 store on Ceph radosgw', { skip: missing, timeout:
       assert.ok((await stat(join(dataDir, 'spool', id, 'leg0.spool'))).size > 0, 'spool kept');
       await new Promise((r) => setTimeout(r, 7000)); // a check of the waiting recordings passes
       assert.equal(await stateOf(id), 'processing');
+      const metrics = await fetch(`http://127.0.0.1:${server!.httpPort}/metrics`, {
+        headers: { authorization: `Bearer ${server!.token}` },
+      }).then((r) => r.text());
+      assert.match(metrics, /^srs_storage_waiting_recordings 1$/m);
       await s3.startGateway();
       restarted = true;
       await waitStored(id);
