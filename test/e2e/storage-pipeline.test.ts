@@ -223,32 +223,39 @@ describe('pipeline with the s3 store on Ceph radosgw', { skip: missing, timeout:
     assert.match(dry.stdout, /dry run: 4 file\(s\): 4 would be copied/);
     for (const f of files) assert.equal(await moved.exists(f.path), false, 'dry run uploads nothing');
 
-    // One local file damaged: refused (its SHA-256 is not the catalogue's), kept; the others move.
+    // One local file damaged: refused (its SHA-256 is not the catalogue's), kept; the others are
+    // copied (their local files kept too, --keep-local).
     const bad = files[0]!;
     const backup = join(dataDir, 'backup.gpg');
     await copyFile(join(dataDir, bad.path), backup);
     const damaged = await readFile(backup);
     damaged.writeUInt8(damaged.readUInt8(damaged.length - 5) ^ 0xff, damaged.length - 5);
     await writeFile(join(dataDir, bad.path), damaged);
-    const first = await srs(['storage', 'migrate'], env);
+    const first = await srs(['storage', 'migrate', '--keep-local'], env);
     assert.equal(first.code, 1, first.stdout + first.stderr);
     assert.match(
       first.stdout,
       new RegExp(`${bad.path}: FAILED: the local file does not match the catalogue`),
     );
-    assert.match(first.stdout, /4 file\(s\): 3 copied .* 3 local copies removed, 1 failed/);
+    assert.match(first.stdout, /4 file\(s\): 3 copied .* 0 local copies removed, 1 failed/);
+    for (const f of files) assert.ok((await stat(join(dataDir, f.path))).isFile(), `${f.path} kept`);
     assert.match(first.stderr, /1 file\(s\) not moved/);
     assert.equal(await moved.exists(bad.path), false, 'the damaged file was not stored');
     assert.ok((await stat(join(dataDir, bad.path))).isFile(), 'the damaged file is kept');
 
-    // Fixed and run again: resumes (the three already there are skipped), then nothing left to do.
+    // Fixed and run again: resumes (the three already there are read back, their local copies
+    // removed; the fixed one copied), then nothing is left to do.
     await copyFile(backup, join(dataDir, bad.path));
     await rm(backup);
     const second = await srs(['storage', 'migrate'], env);
     assert.equal(second.code, 0, second.stdout + second.stderr);
     assert.match(
       second.stdout,
-      /4 file\(s\): 1 copied .* 3 already in s3:\/\/srs-moved\/node-1\/, 1 local copy removed, 0 failed/,
+      /4 file\(s\): 1 copied .* 3 already in s3:\/\/srs-moved\/node-1\/, 4 local copies removed, 0 failed/,
+    );
+    assert.match(
+      second.stdout,
+      new RegExp(`${files[1]!.path}: already in the store, verified; local copy removed`),
     );
     const third = await srs(['storage', 'migrate', '--json'], env);
     assert.equal(third.code, 0, third.stdout + third.stderr);
