@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import * as openpgp from 'openpgp';
 import { writeFileDurable } from '../files.js';
@@ -10,6 +10,16 @@ import { createLogger } from '../log.js';
 import { KeyPassphraseError, loadPrivateKey } from '../pipeline/keys.js';
 import { openDatabase, type Database } from '../store/db.js';
 import type { RecordingFile, RecordingRow } from '../store/types.js';
+import {
+  createArtifactStore,
+  sha256Of,
+  InvalidKeyError,
+  LocalArtifactStore,
+  ObjectNotFoundError,
+  StorageError,
+  type ArtifactStore,
+} from '../storage/index.js';
+import { keyOfPath, readError, readObject } from '../storage/read.js';
 import { recordingJsonCore } from '../api/resources/recording-detail.js';
 
 /**
@@ -20,7 +30,8 @@ import { recordingJsonCore } from '../api/resources/recording-detail.js';
  *   2  no usable passphrase: none given and no TTY to ask on, or a wrong one; bad usage
  *   3  `verify` found a missing, changed or substituted file or a broken hash chain
  * The database is opened per command: attached to a running embedded Postgres (the server's),
- * or started for the command and stopped after it.
+ * or started for the command and stopped after it. Artifacts are read through the configured
+ * artifact store (SRS_STORAGE: the data directory, or the S3 bucket), so any node can run them.
  */
 
 export interface CliIo {
@@ -129,6 +140,24 @@ export async function withDatabase<T>(config: Config, fn: (db: Database) => Prom
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
+/** The configured artifact store, for one command. */
+export async function withStore<T>(config: Config, fn: (store: ArtifactStore) => Promise<T>): Promise<T> {
+  const store = createArtifactStore(config.storage, config.dataDir);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** A store error in one line. */
+function storeMessage(err: unknown): string {
+  const e = readError(err, '');
+  if (e instanceof ObjectNotFoundError || e instanceof InvalidKeyError) return 'not in the store';
+  if (e instanceof StorageError && e.retryable) return `the store is unavailable (${e.message})`;
+  return e instanceof Error ? e.message : String(e);
+}
+
 async function getArtifact(
   config: Config,
   io: CliIo,
@@ -146,13 +175,20 @@ async function getArtifact(
       `recording ${id} has no ${opts.format} artifact (state: ${rec.state}; artifacts: ${have})`,
     );
   }
-  const path = isAbsolute(file.path) ? file.path : join(config.dataDir, file.path);
-  const cipher = await readFile(path).catch((err: Error) => {
-    throw new CliError(`cannot read ${path}: ${err.message}`, 1);
+  const cipher = await withStore(config, async (store) => {
+    try {
+      const o = await readObject(store, keyOfPath(store, file.path));
+      if (o.sha256 !== file.sha256Cipher)
+        throw new CliError(
+          `${file.path} does not match the catalogue's SHA-256: the file was altered or damaged`,
+          1,
+        );
+      return o.data;
+    } catch (err) {
+      if (err instanceof CliError) throw err;
+      throw new CliError(`cannot read ${file.path} from ${store.location}: ${storeMessage(err)}`, 1);
+    }
   });
-  if (sha256(cipher) !== file.sha256Cipher) {
-    throw new CliError(`${path} does not match the catalogue's SHA-256: the file was altered or damaged`, 1);
-  }
   const passphrase = await passphraseFor(config, io, opts.passphraseFile);
   let key: openpgp.PrivateKey;
   try {
@@ -261,7 +297,9 @@ export function recordingsCommand(
         if (!id && !opts.all) throw new CliError('give a recording id or --all', 2);
         if (id && opts.all) throw new CliError('give a recording id or --all, not both', 2);
         const config = getConfig();
-        const report = await withDatabase(config, (db) => verifyRecordings(db, config.dataDir, id));
+        const report = await withDatabase(config, (db) =>
+          withStore(config, (store) => verifyRecordings(db, store, id)),
+        );
         if (opts.json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
         else {
           for (const p of report.problems)
@@ -292,28 +330,44 @@ export interface VerifyReport {
   problems: VerifyProblem[];
 }
 
-/** The work of `srs recordings verify`: every file by size and SHA-256, then the day chains. */
-export async function verifyRecordings(db: Database, dataDir: string, id?: string): Promise<VerifyReport> {
+/**
+ * The work of `srs recordings verify`: every file read back from the artifact store and hashed
+ * (its SHA-256 against the catalogue's), then the day chains. `store`: the artifact store, or
+ * a data directory (its `local` store). A store that fails (down, refused credentials) stops the
+ * run (CliError, exit 1): nothing could be checked, which is not a finding.
+ */
+export async function verifyRecordings(
+  db: Database,
+  store: ArtifactStore | string,
+  id?: string,
+): Promise<VerifyReport> {
+  const artifacts = typeof store === 'string' ? new LocalArtifactStore(store) : store;
   const problems: VerifyProblem[] = [];
   let files = 0;
   const recs = new Set<string>();
   const check = async (f: Awaited<ReturnType<Database['chain']['files']>>[number]) => {
     files++;
     recs.add(f.recordingId);
-    const path = isAbsolute(f.path) ? f.path : join(dataDir, f.path);
-    let data: Buffer;
+    let h: string;
     try {
-      data = await readFile(path);
+      ({ sha256: h } = await sha256Of(artifacts, keyOfPath(artifacts, f.path)));
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
+      const e = readError(err, f.path);
+      const missing = e instanceof ObjectNotFoundError || e instanceof InvalidKeyError;
+      // The store itself failing (down, credentials) is not a finding about this file.
+      if (e instanceof StorageError && !missing)
+        throw new CliError(
+          `the artifact store ${artifacts.location} ${e.retryable ? 'is unavailable' : 'cannot be read'}, nothing more can be verified: ${e.message}`,
+          1,
+        );
+      const code = (e as NodeJS.ErrnoException).code;
       problems.push({
         code: 'MISSING',
         recordingId: f.recordingId,
-        detail: `${f.kind} file ${f.path} ${code === 'ENOENT' ? 'is missing' : `cannot be read (${code})`}`,
+        detail: `${f.kind} file ${f.path} ${missing ? 'is missing' : `cannot be read (${code ?? (e as Error).message})`}`,
       });
       return;
     }
-    const h = sha256(data);
     if (h === f.sha256Cipher) return;
     const other = await db.chain.fileByCipherHash(h);
     if (other)
