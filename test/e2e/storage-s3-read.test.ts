@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,16 +34,17 @@ import { openDatabase, type Database } from '../../src/store/db.js';
 import type { RecordingFile } from '../../src/store/types.js';
 import { storeRecording, toneWav } from '../helpers/delivery-fixtures.js';
 import { s3ServerMissing, startS3Server, type S3Server } from '../helpers/s3-server.js';
-import { SRS_BIN, run } from '../helpers/server.js';
+import { SRS_BIN, run, startTestServer } from '../helpers/server.js';
 
 const log = createLogger('silent');
 const PASS = 'read-side-passphrase';
 const TOKEN = 'read-side-admin-token';
 const BUCKET = 'srs-read';
 const PREFIX = 'node-a';
-/** Ports of this test (radosgw, the API). */
+/** Ports of this test (radosgw, the API, the other node's HTTP, SIP and RTP). */
 const RGW_PORT = 28480;
 const HTTP_PORT = 28081;
+const NODE_PORTS = { HTTP_PORT: '28082', SIP_PORT: '28060', RTP_PORT_MIN: '28100', RTP_PORT_MAX: '28199' };
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 class Live extends EventEmitter<{ event: [RecordingEvent] }> {
@@ -422,5 +423,44 @@ describe('reading recordings from an S3 store (Ceph radosgw)', { skip: missing, 
     const back = await api(`/recordings/${recs[1]!.id}/audio?format=mp3`);
     assert.equal(back.status, 200, JSON.stringify(back.json));
     assert.equal(sha(back.buf), fileOf(1, 'mp3').sha256Plain);
+  });
+
+  it('another node (a real srs serve, SRS_STORAGE=s3, nothing on its disk) serves the recordings', async () => {
+    const nodeDir = await mkdtemp(join(tmpdir(), 'srs-s3-read-node-'));
+    // The node shares the database, the bucket and the recording key; it recorded none of these.
+    await cp(join(dataDir, 'keys'), join(nodeDir, 'keys'), { recursive: true });
+    const node = await startTestServer(
+      {
+        ...Object.fromEntries(Object.entries(env).filter(([k]) => /^(S3_|SRS_STORAGE$)/.test(k))),
+        ...NODE_PORTS,
+        DATABASE_URL: db.connectionString,
+        SRS_KEY_PASSPHRASE: PASS,
+        SRS_NODE_ID: 'node-b',
+      },
+      nodeDir,
+    );
+    try {
+      await node.waitFor(/SIPREC recording server ready/, 90_000);
+      await assert.rejects(stat(join(nodeDir, 'recordings')), 'no recordings on this node');
+      const get = (path: string, range: string) =>
+        fetch(`http://127.0.0.1:${NODE_PORTS.HTTP_PORT}/api/v1${path}`, {
+          headers: { authorization: `Bearer ${node.token}`, range },
+        });
+      const { id, wav } = recs[0]!;
+      const play = await get(`/recordings/${id}/audio?format=wav`, 'bytes=2000-2999');
+      assert.equal(play.status, 206);
+      assert.equal(play.headers.get('content-range'), `bytes 2000-2999/${wav.length}`);
+      assert.ok(Buffer.from(await play.arrayBuffer()).equals(wav.subarray(2000, 3000)));
+      const mp3 = fileOf(0, 'mp3');
+      const enc = await get(`/recordings/${id}/encrypted?format=mp3`, 'bytes=16-1039');
+      assert.equal(enc.status, 206);
+      assert.equal(enc.headers.get('content-range'), `bytes 16-1039/${mp3.bytes}`);
+      assert.ok(Buffer.from(await enc.arrayBuffer()).equals(ciphers.get(mp3.path)!.subarray(16, 1040)));
+      const missing = await get(`/recordings/${recs[1]!.id}/audio?format=wav`, 'bytes=0-9');
+      assert.equal(missing.status, 410, 'the object deleted earlier is missing here too');
+    } finally {
+      await node.stop();
+      await rm(nodeDir, { recursive: true, force: true });
+    }
   });
 });
