@@ -93,7 +93,7 @@ export async function startDelivery(o: {
       retryFailed: (actor) => db.offload.retryFailed(actor),
       stop: async () => undefined,
     };
-  const decryptor = Decryptor.require(config.dataDir, config.keys.passphrase, ['delivery']);
+  const decryptor = Decryptor.require(config.dataDir, config.keys.passphrase, ['delivery'], o.artifacts);
   // A wrong passphrase stops the start here, not at the first delivery.
   await decryptor.check().catch((err: Error) => {
     throw new ConfigError(
@@ -137,6 +137,7 @@ export async function startDelivery(o: {
       repo: db.offload,
       decryptor,
       dataDir: config.dataDir,
+      artifacts: o.artifacts,
       log,
       audio: config.offload.audio,
       metadata: config.offload.metadata,

@@ -1,7 +1,7 @@
-import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { PeriodicService } from './periodic.js';
-import { wipeFile } from '../pipeline/artifacts.js';
+import { LocalArtifactStore, type ArtifactStore } from '../storage/index.js';
+import { keyOfPath } from '../storage/read.js';
 import type { OffloadBatch, OffloadRepository } from '../store/offload.js';
 import { carrierCsv, carrierCsvName, mediaName } from './csv.js';
 import { sha256Hex, type Decryptor } from './decrypt.js';
@@ -26,6 +26,8 @@ export interface OffloadOptions {
   repo: OffloadRepository;
   decryptor: Decryptor;
   dataDir: string;
+  /** Where the artifacts are purged from (default: the `local` store of the data directory). */
+  artifacts?: ArtifactStore | undefined;
   log: Logger;
   /** SFTP or S3 (src/delivery/destination.ts). */
   audio: OffloadDestination;
@@ -216,19 +218,29 @@ export class OffloadService extends PeriodicService {
     }
   }
 
-  /** Wipes the local artifacts of recordings whose batch is confirmed. */
+  /** Removes an artifact through the store (a local file is wiped); a failure is logged, the rest go on. */
+  private async remove(path: string): Promise<void> {
+    const store = this.o.artifacts ?? new LocalArtifactStore(this.o.dataDir);
+    try {
+      await store.delete(keyOfPath(store, path));
+    } catch (err) {
+      this.log.error({ err, path, store: store.location }, 'offload purge: could not remove an artifact');
+    }
+  }
+
+  /** Removes (locally: wipes) the artifacts of recordings whose batch is confirmed. */
   async purge(): Promise<number> {
     let n = 0;
     // The catalogue is marked before the wipe: finish wipes a crash interrupted (wiping is idempotent).
     this.lastRewipe ??= new Date(0);
     if (Date.now() - this.lastRewipe.getTime() > 3_600_000) {
       for (const f of await this.o.repo.recentlyPurgedFiles(new Date(Date.now() - 86_400_000)))
-        await wipeFile(join(this.o.dataDir, f));
+        await this.remove(f);
       this.lastRewipe = new Date();
     }
     for (const item of await this.o.repo.purgeDue(500)) {
       const files = await this.o.repo.purgeRecording(item.recordingId, item.batchId);
-      for (const f of files ?? []) await wipeFile(join(this.o.dataDir, f));
+      for (const f of files ?? []) await this.remove(f);
       if (files) {
         n++;
         this.log.info(

@@ -40,8 +40,8 @@ export interface S3Server {
 export async function startS3Server(opts: { port?: number } = {}): Promise<S3Server> {
   const dir = join(await mkdtemp(join(tmpdir(), 'srs-s3-')), 'ceph');
   const started = Date.now();
+  const port = opts.port === undefined ? [] : ['--port', String(opts.port)];
   try {
-    const port = opts.port ? ['--port', String(opts.port)] : [];
     await run(SCRIPT, ['start', '--dir', dir, ...port], { timeout: 180_000 });
   } catch (err) {
     await run(SCRIPT, ['stop', '--dir', dir]).catch(() => undefined);

@@ -1,6 +1,5 @@
-import { unlink } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
+import { keyOfPath } from '../../storage/read.js';
 import type { RecordingState } from '../../store/types.js';
 import type { RecordingSearch } from '../../store/users-access.js';
 import { roleRank } from '../../store/users.js';
@@ -72,12 +71,17 @@ export function recordingRoutes(k: Kit): RouteDef[] {
           throw conflict(`recording is ${rec.state}; only stored recordings can be deleted`);
         const files = await d.db.access.deleteUnpreserved(rec.id);
         if (!files) throw conflict('recording was preserved or removed meanwhile');
+        // Through the artifact store (a local file, or the object with every version in a bucket).
+        const store = d.artifacts.store;
         for (const f of files) {
-          const path = isAbsolute(f.path) ? f.path : join(d.dataDir, f.path);
-          await unlink(path).catch((err: NodeJS.ErrnoException) => {
-            if (err.code !== 'ENOENT')
-              k.log.error({ err, path }, 'could not remove a deleted recording file');
-          });
+          await Promise.resolve()
+            .then(() => store.delete(keyOfPath(store, f.path)))
+            .catch((err: unknown) =>
+              k.log.error(
+                { err, path: f.path, store: store.location },
+                'could not remove a deleted recording file',
+              ),
+            );
         }
         const details = { ...describe(rec), files: files.map((f) => f.path) };
         await audit(ctx, 'delete', 'recording', rec.id, details);
