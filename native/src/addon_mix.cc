@@ -41,17 +41,7 @@ class MixWorker : public Napi::AsyncWorker {
     Napi::Env env = Env();
     Napi::Object o = Napi::Object::New(env);
     if (wavPath_.empty()) {
-      // The Buffer owns a heap vector holding the bytes; its finalizer deletes the vector.
-      auto* owned = new std::vector<uint8_t>(std::move(wav_));
-      Napi::Buffer<uint8_t> data;
-      try {
-        data = Napi::Buffer<uint8_t>::New(env, owned->data(), owned->size(),
-                                          [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, owned);
-      } catch (...) {
-        delete owned;
-        throw;
-      }
-      o.Set("data", data);
+      o.Set("data", bufferOwning(env, std::move(wav_)));  // no copy
     } else {
       o.Set("wavPath", wavPath_);
     }

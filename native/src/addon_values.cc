@@ -193,4 +193,15 @@ Napi::Object statsToJs(Napi::Env env, const srs::SessionStatsData& s) {
   return o;
 }
 
+Napi::Buffer<uint8_t> bufferOwning(Napi::Env env, std::vector<uint8_t>&& bytes) {
+  auto* owned = new std::vector<uint8_t>(std::move(bytes));
+  try {
+    return Napi::Buffer<uint8_t>::New(env, owned->data(), owned->size(),
+                                      [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, owned);
+  } catch (...) {
+    delete owned;
+    throw;
+  }
+}
+
 }  // namespace srs::addon

@@ -33,4 +33,8 @@ Napi::Array codecNames(Napi::Env env, uint32_t seen);
 // A session's stats as JavaScript sees them (sessionStats, closeSession, endSession).
 Napi::Object statsToJs(Napi::Env env, const srs::SessionStatsData& s);
 
+// A Buffer that takes over `bytes` without a copy: it owns a heap vector holding them, which its
+// finalizer deletes.
+Napi::Buffer<uint8_t> bufferOwning(Napi::Env env, std::vector<uint8_t>&& bytes);
+
 }  // namespace srs::addon
