@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
-import { ObjectLockedError, type ArtifactStore, type LockMode } from '../storage/index.js';
+import { lockedObject, ObjectLockedError, type ArtifactStore, type LockMode } from '../storage/index.js';
 import type { RetentionRepository } from '../store/retention.js';
 import { wipeFile } from './artifacts.js';
 import type { ObjectRetention } from './store-step.js';
@@ -83,19 +83,6 @@ export async function removeArtifact(
 ): Promise<void> {
   if (!store || store.backend === 'local') await wipeFile(join(dataDir, path));
   else await store.delete(path);
-}
-
-/** The first of these objects still under an Object Lock retention, if any. */
-async function lockedObject(
-  store: ArtifactStore,
-  paths: readonly string[],
-): Promise<{ key: string; mode: string | undefined; retainUntil: Date | undefined } | undefined> {
-  for (const key of paths) {
-    const o = await store.head(key);
-    if (o?.retainUntil && o.retainUntil.getTime() > Date.now())
-      return { key, mode: o.lockMode, retainUntil: o.retainUntil };
-  }
-  return undefined;
 }
 
 export interface PurgeOptions {

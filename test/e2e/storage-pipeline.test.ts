@@ -418,6 +418,22 @@ describe('pipeline with the s3 store on Ceph radosgw', { skip: missing, timeout:
     await new Promise((r) => setTimeout(r, 6000));
     assert.equal((await audits()).length, 1);
     assert.equal(await stateOf(id), 'stored');
+    // A deletion through the API meets the same lock: 409 naming it, audited, nothing marked deleted.
+    const del = await fetch(`http://127.0.0.1:${server!.httpPort}/api/v1/recordings/${id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${server!.token}` },
+    });
+    const body = (await del.json()) as { error?: string };
+    assert.equal(del.status, 409, JSON.stringify(body));
+    assert.match(body.error ?? '', /GOVERNANCE Object Lock retention until/);
+    const refused = await db.pool.query<{ details: { reason: string; mode: string } }>(
+      `SELECT details FROM audit WHERE action = 'delete-refused' AND resource_id = $1`,
+      [id],
+    );
+    assert.equal(refused.rows.length, 1);
+    assert.equal(refused.rows[0]!.details.mode, 'GOVERNANCE');
+    assert.equal(await stateOf(id), 'stored');
+    for (const f of rec!.files) assert.equal(await worm.exists(f.path), true);
     assert.equal(await server!.stop(), 0);
   });
 });
