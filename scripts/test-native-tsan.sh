@@ -1,5 +1,5 @@
 #!/bin/sh
-# Builds the engine core (everything in native/src but the Node binding and its MP3 worker) with ThreadSanitizer and
+# Builds the engine core (everything in native/src but the Node binding (addon*.cc) and its MP3 worker) with ThreadSanitizer and
 # runs native/test/stress.cc: sessions opened and closed from the control thread while the worker
 # receives RTP, stages and writes spools, so a data race between them is reported (and fails the
 # run). Usage: scripts/test-native-tsan.sh [sessions]
@@ -9,6 +9,6 @@ out=build/native-test
 mkdir -p "$out"
 ${CXX:-g++} -std=c++17 -g -O1 -fno-omit-frame-pointer -fsanitize=thread \
   -Wall -Wextra -Werror -pthread -Inative/src $(sh scripts/native-deps.sh --cflags) \
-  $(ls native/src/*.cc | grep -v -e addon.cc -e mp3.cc) \
+  $(ls native/src/*.cc | grep -v -e /addon -e mp3.cc) \
   native/test/stress.cc -o "$out/stress-tsan" $(sh scripts/native-deps.sh --libs)
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "$out/stress-tsan" "${1:-500}"

@@ -324,6 +324,18 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     });
     cleanups.push(() => consoleApi.ops.close());
     capacityMetrics(consoleApi.ops.metrics, capacity);
+    consoleApi.ops.metrics.collect(
+      'srs_storage_deletes_refused_total',
+      'Deletions of recording files the artifact store refused (Object Lock retention not expired).',
+      'counter',
+      () => [{ value: pipeline.deletesRefused() }],
+    );
+    consoleApi.ops.metrics.collect(
+      'srs_storage_waiting_recordings',
+      'Recordings whose attempts all found the artifact store unavailable, waiting for it (spools kept).',
+      'gauge',
+      async () => [{ value: await pipeline.waitingForStore() }],
+    );
     if (consoleApi.generatedAdminPassword) {
       const file = join(config.dataDir, 'secrets', 'admin-password');
       await writeSecretFile(file, consoleApi.generatedAdminPassword);

@@ -7,6 +7,7 @@ import { recordingsCommand } from './cli/recordings.js';
 import { keysCommand } from './cli/keys.js';
 import { tokenCommand } from './cli/token.js';
 import { nodeCommand } from './cli/node.js';
+import { storageCommand } from './cli/storage.js';
 import { dataDirSource, requireServerData } from './cli/data-dir.js';
 import { startServer } from './app.js';
 
@@ -92,6 +93,7 @@ program.addCommand(recordingsCommand(getExistingConfig));
 program.addCommand(keysCommand(getExistingConfig));
 program.addCommand(tokenCommand(getExistingConfig));
 program.addCommand(nodeCommand(getExistingConfig));
+program.addCommand(storageCommand(getExistingConfig));
 
 try {
   await program.parseAsync(process.argv);

@@ -99,6 +99,21 @@ void Engine::writerRun() {
   }
 }
 
+void Engine::writeStaged(const StagedWrites& w, std::vector<WriteFailure>* failures) {
+  // Spool files first: a new session's create makes its directory.
+  for (const Staged& f : w.files) {
+    const uint8_t* data = w.bytes.data() + f.pos;
+    const int err = f.create ? createSpoolFileWith(*f.path, data, f.length) : appendToFile(*f.path, data, f.length);
+    // The batch is gone (cut back, never torn): note which span of the timeline it held.
+    if (err != 0 && failures != nullptr) failures->push_back(failureOf(f, data, err));
+  }
+  for (const StagedMeta& m : w.metas) {
+    // session.json only dates and describes the legs: the audio is in the spools. A failure here
+    // leaves the previous version (recovery falls back on the catalogue's start time).
+    replaceFile(m.dir, "session.json", m.text);
+  }
+}
+
 void Engine::dropFilesLocked(StagedWrites& w) {
   // Over the writer's bound (a stalled disk): this batch's audio is dropped, never silently.
   for (const Staged& f : w.files) {

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <memory>
 
+#include "addon_values.h"
 #include "g711.h"
 
 namespace srs {
@@ -228,17 +229,7 @@ class Mp3Worker : public Napi::AsyncWorker {
   }
 
   void OnOK() override {
-    Napi::Env env = Env();
-    auto* owned = new std::vector<uint8_t>(std::move(mp3_));
-    Napi::Buffer<uint8_t> data;
-    try {
-      data = Napi::Buffer<uint8_t>::New(env, owned->data(), owned->size(),
-                                        [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, owned);
-    } catch (...) {
-      delete owned;
-      throw;
-    }
-    deferred_.Resolve(data);
+    deferred_.Resolve(addon::bufferOwning(Env(), std::move(mp3_)));
   }
 
   void OnError(const Napi::Error& e) override {

@@ -1,53 +1,137 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
 import * as openpgp from 'openpgp';
+import {
+  InvalidKeyError,
+  LocalArtifactStore,
+  ObjectNotFoundError,
+  RangeNotSatisfiableError,
+  StorageError,
+  type ArtifactStore,
+  type ByteRange,
+  type GetResult,
+} from '../storage/index.js';
+import { keyOfPath, readError, readObject } from '../storage/read.js';
 import type { RecordingFile } from '../store/types.js';
 import { HttpError } from './http.js';
 
 /**
- * Decrypts stored artifacts on the server for playback and download. The plaintext never touches
- * the disk; a few recent ones are kept in memory so that a player's successive range requests do
- * not decrypt the file again.
+ * Reads stored artifacts through the artifact store (docs/storage.md): any node serves any
+ * recording the store holds. Decryption needs the whole OpenPGP message, so playback reads the
+ * whole object, checks its SHA-256 against the catalogue, decrypts in memory and keeps a few
+ * recent plaintexts, so that a player's successive range requests neither fetch nor decrypt it
+ * again (concurrent requests for one file share one read). The plaintext never touches the disk.
+ * The encrypted file itself is streamed from the store, ranges as ranges (`openCipher`).
+ *
+ * Errors as HTTP: missing object 410, hash mismatch 500, store unavailable 503 with Retry-After.
  */
 
 export type PrivateKeyLoader = (fingerprint: string) => Promise<openpgp.PrivateKey>;
 
+/** Seconds a client is told to wait when the store does not answer. */
+export const STORE_RETRY_AFTER_S = 10;
+
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
+/** What a store error means to an HTTP client (an HttpError when it says something); `what` names the artifact. */
+export function storageHttpError(err: unknown, what: string): unknown {
+  const e = err instanceof StorageError ? err : readError(err, what);
+  if (e instanceof HttpError) return e;
+  if (e instanceof ObjectNotFoundError || e instanceof InvalidKeyError)
+    return new HttpError(410, `${what} is missing from storage`);
+  if (e instanceof RangeNotSatisfiableError)
+    return new HttpError(416, `range not satisfiable (size ${e.size})`, {
+      'content-range': `bytes */${e.size}`,
+    });
+  if (e instanceof StorageError && e.retryable)
+    return new HttpError(503, `the artifact store is unavailable; try again later (reading ${what})`, {
+      'retry-after': String(STORE_RETRY_AFTER_S),
+    });
+  // Anything else (refused credentials, permissions, a local read error): the server logs it, 500.
+  return e;
+}
+
 export class ArtifactReader {
+  readonly store: ArtifactStore;
   readonly #cache = new Map<string, { at: number; data: Buffer }>();
+  readonly #pending = new Map<string, Promise<Buffer>>();
   readonly #keys = new Map<string, Promise<openpgp.PrivateKey>>();
 
+  /** `store`: the artifact store, or a data directory (the `local` store of that directory). */
   constructor(
-    readonly dataDir: string,
+    store: ArtifactStore | string,
     readonly loadKey: PrivateKeyLoader | null,
     readonly maxCached = 8,
     readonly ttlMs = 5 * 60_000,
-  ) {}
+  ) {
+    this.store = typeof store === 'string' ? new LocalArtifactStore(store) : store;
+  }
 
   /** The plaintext of an artifact; `cache: false` for one-off reads (bulk export) that should not evict a player's. */
   async read(recordingId: string, file: RecordingFile, opts: { cache?: boolean } = {}): Promise<Buffer> {
     const cacheKey = `${recordingId}:${file.kind}:${file.sha256Cipher}`;
     const hit = this.#cache.get(cacheKey);
-    if (hit && Date.now() - hit.at < this.ttlMs) return hit.data;
+    if (hit && Date.now() - hit.at < this.ttlMs) {
+      // Kept while in use: the time-out and the eviction count from the last request.
+      if (opts.cache !== false) {
+        hit.at = Date.now();
+        this.#cache.delete(cacheKey);
+        this.#cache.set(cacheKey, hit);
+      }
+      return hit.data;
+    }
     if (!this.loadKey)
       throw new HttpError(
         503,
         'the recording key passphrase is not available to the server (set SRS_KEY_PASSPHRASE)',
       );
-    const path = isAbsolute(file.path) ? file.path : join(this.dataDir, file.path);
-    const cipher = await readFile(path).catch(() => {
-      throw new HttpError(410, `the ${file.kind} file of recording ${recordingId} is missing from storage`);
-    });
-    if (sha256(cipher) !== file.sha256Cipher)
-      throw new HttpError(
-        500,
-        `the ${file.kind} file of recording ${recordingId} does not match its catalogue hash`,
-      );
+    if (opts.cache === false) return this.#decrypt(recordingId, file);
+    let p = this.#pending.get(cacheKey);
+    if (!p) {
+      p = this.#decrypt(recordingId, file).finally(() => this.#pending.delete(cacheKey));
+      this.#pending.set(cacheKey, p);
+    }
+    const plain = await p;
+    this.#cache.set(cacheKey, { at: Date.now(), data: plain });
+    while (this.#cache.size > this.maxCached) this.#cache.delete(this.#cache.keys().next().value as string);
+    return plain;
+  }
+
+  /**
+   * The encrypted artifact as stored, or a byte range of it, streamed from the store (a range is
+   * asked of the store as a range). The object's size must be the catalogue's (500 otherwise);
+   * the content of a whole read is checked by the caller as it streams (`file.sha256Cipher`).
+   */
+  async openCipher(recordingId: string, file: RecordingFile, range?: ByteRange): Promise<GetResult> {
+    const what = `the ${file.kind} file of recording ${recordingId}`;
+    let g: GetResult;
+    try {
+      g = await this.store.get(keyOfPath(this.store, file.path), range);
+    } catch (err) {
+      throw storageHttpError(err, what);
+    }
+    if (g.size !== file.bytes) {
+      g.body.destroy();
+      throw new HttpError(500, `${what} does not match its catalogue size`);
+    }
+    return g;
+  }
+
+  async #decrypt(recordingId: string, file: RecordingFile): Promise<Buffer> {
+    const what = `the ${file.kind} file of recording ${recordingId}`;
+    let cipher: Buffer;
+    let cipherSha: string;
+    try {
+      const o = await readObject(this.store, keyOfPath(this.store, file.path));
+      cipher = o.data;
+      cipherSha = o.sha256;
+    } catch (err) {
+      throw storageHttpError(err, what);
+    }
+    if (cipherSha !== file.sha256Cipher)
+      throw new HttpError(500, `${what} does not match its catalogue hash`);
     let keyP = this.#keys.get(file.keyFingerprint);
     if (!keyP) {
-      keyP = this.loadKey(file.keyFingerprint);
+      keyP = (this.loadKey as PrivateKeyLoader)(file.keyFingerprint);
       this.#keys.set(file.keyFingerprint, keyP);
       keyP.catch(() => this.#keys.delete(file.keyFingerprint));
     }
@@ -65,9 +149,6 @@ export class ArtifactReader {
         500,
         `decrypted ${file.kind} of recording ${recordingId} does not match its catalogue hash`,
       );
-    if (opts.cache === false) return plain;
-    this.#cache.set(cacheKey, { at: Date.now(), data: plain });
-    while (this.#cache.size > this.maxCached) this.#cache.delete(this.#cache.keys().next().value as string);
     return plain;
   }
 }

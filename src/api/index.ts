@@ -92,7 +92,7 @@ export async function buildConsoleApi(o: ConsoleApiOptions): Promise<ConsoleApi>
     auth,
     live: o.live,
     stats: o.stats,
-    artifacts: new ArtifactReader(o.dataDir, o.loadKey),
+    artifacts: new ArtifactReader(o.artifacts ?? o.dataDir, o.loadKey),
     dataDir: o.dataDir,
     sessionTtlMs,
     sessionMaxMs,

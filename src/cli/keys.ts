@@ -1,17 +1,17 @@
 import { createHash } from 'node:crypto';
-import { readFile, unlink } from 'node:fs/promises';
 import { userInfo } from 'node:os';
-import { basename, dirname, isAbsolute, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import * as openpgp from 'openpgp';
 import type { Config } from '../config.js';
 import { NotFoundError } from '../errors.js';
-import { writeFileDurable } from '../files.js';
 import { encryptToBuffer } from '../pipeline/pgp.js';
 import { generateKeyPair, KeyPassphraseError, loadPrivateKey, type KeyType } from '../pipeline/keys.js';
+import { LocalArtifactStore, type ArtifactStore } from '../storage/index.js';
+import { keyOfPath, readObject } from '../storage/read.js';
 import type { Database } from '../store/db.js';
 import type { ReencryptTarget } from '../store/keys.js';
-import { CliError, guarded, passphraseFor, withDatabase, type CliIo } from './recordings.js';
+import { CliError, guarded, passphraseFor, withDatabase, withStore, type CliIo } from './recordings.js';
 
 /**
  * `srs keys generate|list|activate|retire`. Exit codes as for `srs recordings`: 0 done, 1 failure
@@ -46,10 +46,6 @@ async function audit(
   });
 }
 
-async function writeAtomic(path: string, data: Uint8Array): Promise<void> {
-  await writeFileDurable(path, data, { mode: 0o600, syncDir: true });
-}
-
 export interface ReencryptReport {
   moved: number;
   alreadyDone: number;
@@ -61,11 +57,13 @@ export interface ReencryptReport {
  * ciphertext's hash, decrypt, check the plaintext hash, encrypt to the new key under a new name,
  * read it back and check its hash (and decrypt it when the new private key opens with the same
  * passphrase), then switch the catalogue row + progress + audit in one transaction, and only then
- * remove the old ciphertext. Interrupted at any point, running it again finishes the job.
+ * remove the old ciphertext. Interrupted at any point, running it again finishes the job. The
+ * files are read and written through the artifact store (default: the data directory's).
  */
 export async function reencryptKey(o: {
   db: Database;
   dataDir: string;
+  store?: ArtifactStore;
   oldFp: string;
   passphrase: string;
   log?: (line: string) => void;
@@ -77,14 +75,19 @@ export async function reencryptKey(o: {
   const active = await db.keys.active();
   if (!active?.publicKey) throw new CliError('there is no active key with a public key to re-encrypt to', 1);
   if (active.fingerprint === oldFp) throw new CliError('the key to retire is the active key', 1);
-  const abs = (p: string) => (isAbsolute(p) ? p : join(dataDir, p));
+  const store = o.store ?? new LocalArtifactStore(dataDir);
+  const key = (p: string) => keyOfPath(store, p);
+  const remove = (p: string) =>
+    Promise.resolve()
+      .then(() => store.delete(key(p)))
+      .catch(() => undefined);
   const report: ReencryptReport = { moved: 0, alreadyDone: 0, failed: [] };
 
   // Finish what an interrupted run committed but did not clean up.
   for (const r of await db.keys.reencryptions(oldFp)) {
     if (r.state !== 'done') continue;
     report.alreadyDone++;
-    if (r.oldPath !== r.newPath) await unlink(abs(r.oldPath)).catch(() => undefined);
+    if (r.oldPath !== r.newPath) await remove(r.oldPath);
   }
   const targets = await db.keys.filesUnder(oldFp);
   if (targets.length === 0) return report;
@@ -103,8 +106,8 @@ export async function reencryptKey(o: {
     const base = basename(t.path).replace(/(\.[0-9A-F]{16})?\.gpg$/, '');
     const newPath = join(dirname(t.path), `${base}.${active.fingerprint.slice(-16)}.gpg`);
     await db.keys.beginReencrypt(t, active.fingerprint, newPath);
-    const cipher = await readFile(abs(t.path));
-    if (sha256(cipher) !== t.sha256Cipher)
+    const { data: cipher, sha256: cipherHash } = await readObject(store, key(t.path));
+    if (cipherHash !== t.sha256Cipher)
       throw new Error(`${t.path} does not match its catalogued SHA-256 (run srs recordings verify)`);
     const message = await openpgp.readMessage({ binaryMessage: cipher });
     const { data } = await openpgp.decrypt({ message, decryptionKeys: oldKey, format: 'binary' });
@@ -119,10 +122,11 @@ export async function reencryptKey(o: {
       basename(t.path, '.gpg'),
     );
     plainBuf.fill(0);
-    await writeAtomic(abs(newPath), out);
-    // Verify what is on disk before anything old is let go.
-    const back = await readFile(abs(newPath));
-    if (sha256(back) !== newHash) throw new Error(`${newPath} read back with a different SHA-256`);
+    // An interrupted run may have left another encryption under the new name: replaced.
+    await store.put(key(newPath), out, { sha256: newHash, size: out.length, overwrite: true });
+    // Verify what is stored before anything old is let go.
+    const { data: back, sha256: backHash } = await readObject(store, key(newPath));
+    if (backHash !== newHash) throw new Error(`${newPath} read back with a different SHA-256`);
     if (newPrivate) {
       const m2 = await openpgp.readMessage({ binaryMessage: back });
       const d2 = await openpgp.decrypt({ message: m2, decryptionKeys: newPrivate, format: 'binary' });
@@ -136,7 +140,7 @@ export async function reencryptKey(o: {
       actor(),
     );
     o.afterStep?.('reencrypt-committed');
-    if (newPath !== t.path) await unlink(abs(t.path)).catch(() => undefined);
+    if (newPath !== t.path) await remove(t.path);
     report.moved++;
     o.log?.(`re-encrypted ${t.recordingId} ${t.kind} -> ${newPath}`);
   };
@@ -258,17 +262,20 @@ export function keysCommand(
             return;
           }
           const passphrase = await passphraseFor(config, io, opts.passphraseFile);
-          const r = await reencryptKey({
-            db,
-            dataDir: config.dataDir,
-            oldFp: f,
-            passphrase,
-            log: (l) => io.stderr.write(`${l}\n`),
-            // Test only: die as kill -9 would at a chosen point, to prove the run resumes.
-            afterStep: (step) => {
-              if (step === config.pipeline.testCrashAfterStep) process.kill(process.pid, 'SIGKILL');
-            },
-          });
+          const r = await withStore(config, (store) =>
+            reencryptKey({
+              db,
+              dataDir: config.dataDir,
+              store,
+              oldFp: f,
+              passphrase,
+              log: (l) => io.stderr.write(`${l}\n`),
+              // Test only: die as kill -9 would at a chosen point, to prove the run resumes.
+              afterStep: (step) => {
+                if (step === config.pipeline.testCrashAfterStep) process.kill(process.pid, 'SIGKILL');
+              },
+            }),
+          );
           await audit(db, 'key.reencrypt.run', f, { moved: r.moved, failed: r.failed.length });
           io.stdout.write(
             `re-encrypted ${r.moved} file(s)${r.alreadyDone ? ` (${r.alreadyDone} done by an earlier run)` : ''}` +

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import * as openpgp from 'openpgp';
 import { writeFileDurable } from '../files.js';
@@ -10,7 +10,18 @@ import { createLogger } from '../log.js';
 import { KeyPassphraseError, loadPrivateKey } from '../pipeline/keys.js';
 import { openDatabase, type Database } from '../store/db.js';
 import type { RecordingFile, RecordingRow } from '../store/types.js';
+import {
+  createArtifactStore,
+  InvalidKeyError,
+  ObjectNotFoundError,
+  StorageError,
+  type ArtifactStore,
+} from '../storage/index.js';
+import { keyOfPath, readError, readObject } from '../storage/read.js';
 import { recordingJsonCore } from '../api/resources/recording-detail.js';
+import { verifyRecordings } from './verify.js';
+
+export { verifyRecordings, type VerifyProblem, type VerifyReport } from './verify.js';
 
 /**
  * `srs recordings list|get`. Errors print one line (`srs: ...`) to stderr, never a stack trace,
@@ -20,7 +31,8 @@ import { recordingJsonCore } from '../api/resources/recording-detail.js';
  *   2  no usable passphrase: none given and no TTY to ask on, or a wrong one; bad usage
  *   3  `verify` found a missing, changed or substituted file or a broken hash chain
  * The database is opened per command: attached to a running embedded Postgres (the server's),
- * or started for the command and stopped after it.
+ * or started for the command and stopped after it. Artifacts are read through the configured
+ * artifact store (SRS_STORAGE: the data directory, or the S3 bucket), so any node can run them.
  */
 
 export interface CliIo {
@@ -129,6 +141,24 @@ export async function withDatabase<T>(config: Config, fn: (db: Database) => Prom
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
+/** The configured artifact store, for one command. */
+export async function withStore<T>(config: Config, fn: (store: ArtifactStore) => Promise<T>): Promise<T> {
+  const store = createArtifactStore(config.storage, config.dataDir);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** A store error in one line. */
+function storeMessage(err: unknown): string {
+  const e = readError(err, '');
+  if (e instanceof ObjectNotFoundError || e instanceof InvalidKeyError) return 'not in the store';
+  if (e instanceof StorageError && e.retryable) return `the store is unavailable (${e.message})`;
+  return e instanceof Error ? e.message : String(e);
+}
+
 async function getArtifact(
   config: Config,
   io: CliIo,
@@ -146,13 +176,20 @@ async function getArtifact(
       `recording ${id} has no ${opts.format} artifact (state: ${rec.state}; artifacts: ${have})`,
     );
   }
-  const path = isAbsolute(file.path) ? file.path : join(config.dataDir, file.path);
-  const cipher = await readFile(path).catch((err: Error) => {
-    throw new CliError(`cannot read ${path}: ${err.message}`, 1);
+  const cipher = await withStore(config, async (store) => {
+    try {
+      const o = await readObject(store, keyOfPath(store, file.path));
+      if (o.sha256 !== file.sha256Cipher)
+        throw new CliError(
+          `${file.path} does not match the catalogue's SHA-256: the file was altered or damaged`,
+          1,
+        );
+      return o.data;
+    } catch (err) {
+      if (err instanceof CliError) throw err;
+      throw new CliError(`cannot read ${file.path} from ${store.location}: ${storeMessage(err)}`, 1);
+    }
   });
-  if (sha256(cipher) !== file.sha256Cipher) {
-    throw new CliError(`${path} does not match the catalogue's SHA-256: the file was altered or damaged`, 1);
-  }
   const passphrase = await passphraseFor(config, io, opts.passphraseFile);
   let key: openpgp.PrivateKey;
   try {
@@ -261,7 +298,9 @@ export function recordingsCommand(
         if (!id && !opts.all) throw new CliError('give a recording id or --all', 2);
         if (id && opts.all) throw new CliError('give a recording id or --all, not both', 2);
         const config = getConfig();
-        const report = await withDatabase(config, (db) => verifyRecordings(db, config.dataDir, id));
+        const report = await withDatabase(config, (db) =>
+          withStore(config, (store) => verifyRecordings(db, store, id)),
+        );
         if (opts.json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
         else {
           for (const p of report.problems)
@@ -276,80 +315,4 @@ export function recordingsCommand(
     );
 
   return cmd;
-}
-
-export interface VerifyProblem {
-  code: 'MISSING' | 'CHANGED' | 'SUBSTITUTED' | 'CHAIN';
-  recordingId: string | null;
-  detail: string;
-}
-
-export interface VerifyReport {
-  recordings: number;
-  files: number;
-  chainDays: number;
-  chainEntries: number;
-  problems: VerifyProblem[];
-}
-
-/** The work of `srs recordings verify`: every file by size and SHA-256, then the day chains. */
-export async function verifyRecordings(db: Database, dataDir: string, id?: string): Promise<VerifyReport> {
-  const problems: VerifyProblem[] = [];
-  let files = 0;
-  const recs = new Set<string>();
-  const check = async (f: Awaited<ReturnType<Database['chain']['files']>>[number]) => {
-    files++;
-    recs.add(f.recordingId);
-    const path = isAbsolute(f.path) ? f.path : join(dataDir, f.path);
-    let data: Buffer;
-    try {
-      data = await readFile(path);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      problems.push({
-        code: 'MISSING',
-        recordingId: f.recordingId,
-        detail: `${f.kind} file ${f.path} ${code === 'ENOENT' ? 'is missing' : `cannot be read (${code})`}`,
-      });
-      return;
-    }
-    const h = sha256(data);
-    if (h === f.sha256Cipher) return;
-    const other = await db.chain.fileByCipherHash(h);
-    if (other)
-      problems.push({
-        code: 'SUBSTITUTED',
-        recordingId: f.recordingId,
-        detail: `${f.kind} file ${f.path} holds the ${other.kind} of recording ${other.recordingId}`,
-      });
-    else
-      problems.push({
-        code: 'CHANGED',
-        recordingId: f.recordingId,
-        detail: `${f.kind} file ${f.path}: SHA-256 ${h} does not match the catalogue's ${f.sha256Cipher}`,
-      });
-  };
-  if (id) {
-    const rec = await db.recordings.get(id);
-    if (!rec) throw new NotFoundError(`recording ${id} not found`);
-    if (rec.state !== 'stored') throw new CliError(`recording ${id} is not stored (state: ${rec.state})`, 1);
-    for (const f of await db.chain.files(id)) await check(f);
-  } else {
-    let after: string | undefined;
-    for (;;) {
-      const page = await db.chain.files(undefined, after, 500);
-      if (page.length === 0) break;
-      for (const f of page) await check(f);
-      after = page[page.length - 1]?.recordingId;
-    }
-  }
-  const day = id ? await db.chain.dayOf(id) : undefined;
-  const chain = await db.chain.verifyChain(day ? [day] : undefined);
-  for (const p of chain.problems)
-    problems.push({
-      code: 'CHAIN',
-      recordingId: p.recordingId,
-      detail: `${p.day}${p.seq === null ? '' : ` #${p.seq}`}: ${p.problem}`,
-    });
-  return { recordings: recs.size, files, chainDays: chain.days, chainEntries: chain.entries, problems };
 }

@@ -1,31 +1,44 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { ConfigError } from '../errors.js';
 import { loadPrivateKey } from '../pipeline/keys.js';
+import { LocalArtifactStore, type ArtifactStore } from '../storage/index.js';
+import { keyOfPath, readObject } from '../storage/read.js';
 import type { DeliveryArtifact } from '../store/offload.js';
 
 /**
  * Decrypts stored artifacts for delivery (in memory; a one-hour u-law WAV is 29 MB) and checks
- * the plaintext against the catalogue's SHA-256, so nothing altered is ever delivered. Private
- * keys are unlocked once per fingerprint with the configured passphrase (SRS_KEY_PASSPHRASE).
+ * the plaintext against the catalogue's SHA-256, so nothing altered is ever delivered. The
+ * encrypted files are read through the artifact store (default: the `local` store of the data
+ * directory); a store that does not answer fails the attempt, which is retried like any other
+ * delivery failure. Private keys (under `<dataDir>/keys`) are unlocked once per fingerprint with
+ * the configured passphrase (SRS_KEY_PASSPHRASE).
  */
 export class Decryptor {
   private readonly keys = new Map<string, Promise<openpgp.PrivateKey>>();
+  readonly store: ArtifactStore;
 
   constructor(
     private readonly dataDir: string,
     private readonly passphrase: string,
-  ) {}
+    store?: ArtifactStore,
+  ) {
+    this.store = store ?? new LocalArtifactStore(dataDir);
+  }
 
   /** Throws ConfigError when the delivery features cannot decrypt (no passphrase). */
-  static require(dataDir: string, passphrase: string | undefined, features: string[]): Decryptor {
+  static require(
+    dataDir: string,
+    passphrase: string | undefined,
+    features: string[],
+    store?: ArtifactStore,
+  ): Decryptor {
     if (!passphrase)
       throw new ConfigError(
         `${features.join(', ')} must decrypt recordings: set keys.passphrase (SRS_KEY_PASSPHRASE) to the recording key's passphrase`,
       );
-    return new Decryptor(dataDir, passphrase);
+    return new Decryptor(dataDir, passphrase, store);
   }
 
   private key(fingerprint: string | undefined): Promise<openpgp.PrivateKey> {
@@ -55,8 +68,7 @@ export class Decryptor {
     access?: { recordingId: string; purpose: 'offload' | 'export' | 'notification' },
   ): Promise<Buffer> {
     if (access && this.onAccess) await this.onAccess(access.recordingId, access.purpose);
-    const path = isAbsolute(a.path) ? a.path : join(this.dataDir, a.path);
-    const cipher = await readFile(path);
+    const { data: cipher } = await readObject(this.store, keyOfPath(this.store, a.path));
     const message = await openpgp.readMessage({ binaryMessage: cipher });
     const { data } = await openpgp.decrypt({
       message,

@@ -9,6 +9,8 @@ import { indexCsv, indexRow } from './csv.js';
 import type { Decryptor } from './decrypt.js';
 import { callFacts } from './facts.js';
 import { backoffMs } from './offload.js';
+import { S3DestinationClient, s3Labels, TargetError } from './s3.js';
+import type { S3Destination } from '../storage/s3-destination-config.js';
 import { describeSftp, SftpConnection, type SftpDestination } from './sftp.js';
 import { renderTemplate, type FileTemplate } from './template.js';
 
@@ -21,9 +23,17 @@ import { renderTemplate, type FileTemplate } from './template.js';
  * a destination is ever deleted: a name already taken by a file that is not ours gets a suffix.
  */
 
-export type ExportTargetConfig = { type: 'local'; directory: string } | (SftpDestination & { type: 'sftp' });
+export type ExportTargetConfig =
+  { type: 'local'; directory: string } | (SftpDestination & { type: 'sftp' }) | S3Destination;
 
-/** Where files go: a local (mounted) directory or SFTP. */
+/** The health names (delivery_targets) of a destination: one, or one per S3 location. */
+export function exportLabels(cfg: ExportTargetConfig): string[] {
+  if (cfg.type === 'local') return [`local:${cfg.directory}`];
+  if (cfg.type === 's3') return s3Labels(cfg);
+  return [`sftp:${describeSftp(cfg)}`];
+}
+
+/** Where files go: a local (mounted) directory, SFTP, or S3. */
 interface ExportTarget {
   readonly name: string;
   /** Writes a new file; never replaces another file. Returns the path used (relative). */
@@ -113,6 +123,28 @@ class SftpTarget implements ExportTarget {
   }
 }
 
+/** S3 (and its secondary location): names made valid keys, nothing replaced but the day index. */
+class S3Target implements ExportTarget {
+  readonly name: string;
+  private readonly c: S3DestinationClient;
+  constructor(d: S3Destination) {
+    this.c = new S3DestinationClient(d);
+    this.name = this.c.labels.join(' + ');
+  }
+  place(rel: string, data: Buffer, suffix: string): Promise<string> {
+    return this.c.place(rel, data, suffix);
+  }
+  async replace(rel: string, data: Buffer): Promise<void> {
+    await this.c.write(rel, data, true);
+  }
+  probe(): Promise<void> {
+    return this.c.probe();
+  }
+  close(): Promise<void> {
+    return this.c.close();
+  }
+}
+
 export interface ExportOptions {
   repo: OffloadRepository;
   decryptor: Decryptor;
@@ -190,18 +222,24 @@ export class ExportService extends PeriodicService {
 
   private async exportTo(dest: ExportDestination, cfg: ExportTargetConfig): Promise<number> {
     const since = this.since as Date;
-    const label = cfg.type === 'local' ? `local:${cfg.directory}` : `sftp:${describeSftp(cfg)}`;
-    // An unreachable destination waits for its backoff (the console shows when it is tried next).
-    if (!(await this.o.repo.targetDue(label))) return 0;
+    const labels = exportLabels(cfg);
+    const label = labels.join(' + ');
+    // An unreachable destination waits for its backoff (the console shows when it is tried next);
+    // an S3 destination goes when every location it writes to is due.
+    for (const l of labels) if (!(await this.o.repo.targetDue(l))) return 0;
     const due = await this.o.repo.exportDue(dest, since, this.o.batch ?? 200);
     if (due.length === 0) return 0;
     let target: ExportTarget;
     try {
       target =
-        cfg.type === 'local' ? await LocalTarget.open(cfg.directory) : await SftpTarget.open(cfg, this.log);
+        cfg.type === 'local'
+          ? await LocalTarget.open(cfg.directory)
+          : cfg.type === 's3'
+            ? new S3Target(cfg)
+            : await SftpTarget.open(cfg, this.log);
     } catch (err) {
       const message = (err as Error).message;
-      await this.o.repo.targetError(label, message, this.targetBackoff);
+      await this.o.repo.targetError(labels[0] as string, message, this.targetBackoff);
       this.log.warn(
         { destination: dest, target: label, backlog: due.length, err: message },
         'export destination unreachable; will catch up',
@@ -262,14 +300,15 @@ export class ExportService extends PeriodicService {
         days.add(day);
         n++;
       }
-      await this.o.repo.targetOk(label);
+      for (const l of labels) await this.o.repo.targetOk(l);
       this.log.info(
         { destination: dest, target: label, exported: n, days: days.size },
         'export pass finished',
       );
     } catch (err) {
       const message = (err as Error).message;
-      await this.o.repo.targetError(label, message, this.targetBackoff).catch(() => undefined);
+      const failed = err instanceof TargetError ? err.target : (labels[0] as string);
+      await this.o.repo.targetError(failed, message, this.targetBackoff).catch(() => undefined);
       this.log.warn(
         { destination: dest, target: label, exported: n, err: message },
         'export destination failed; will catch up',

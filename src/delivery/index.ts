@@ -8,17 +8,20 @@ import { Decryptor } from './decrypt.js';
 import { ExportService } from './export.js';
 import { NotifyService } from './notify.js';
 import { OffloadService } from './offload.js';
+import { checkS3Destination } from './s3.js';
 import { parseTemplate } from './template.js';
+import type { S3Destination } from '../storage/s3-destination-config.js';
 
 export { deliveryStatus, type DeliveryStatusView } from './status.js';
 export { OffloadService, backoffMs } from './offload.js';
 export { ExportService, exportPath } from './export.js';
 export { NotifyService } from './notify.js';
 export { parseTemplate, renderTemplate } from './template.js';
+export { describeS3, s3Key } from './s3.js';
 export { carrierCsv, carrierCsvName, parseCsv } from './csv.js';
 
 /**
- * Delivery of recordings: SFTP offload in the carrier format, MP3 export, email
+ * Delivery of recordings: SFTP or S3 offload in the carrier format, MP3 export, email
  * notifications. `checkDeliveryConfig` runs before anything starts (templates, passphrase);
  * `startDelivery` starts the enabled services; `stop()` stops them (each finishes its current
  * file, the durable state in Postgres takes the rest up on the next start).
@@ -50,6 +53,13 @@ export function checkDeliveryConfig(config: DeliveryConfig): void {
   if (on.length === 0) return;
   Decryptor.require(config.dataDir, config.keys.passphrase, on);
   if (config.export.enabled) parseTemplate(config.export.template);
+  // S3 destinations: a credentials file that cannot be read or holds no keys refuses the start.
+  const s3: [{ type?: string | undefined } | undefined, string][] = [];
+  if (config.offload.enabled)
+    s3.push([config.offload.audio, 'offload.audio'], [config.offload.metadata, 'offload.metadata']);
+  if (config.export.enabled)
+    s3.push([config.export.primary, 'export.primary'], [config.export.secondary, 'export.secondary']);
+  for (const [d, setting] of s3) if (d?.type === 's3') checkS3Destination(d as S3Destination, setting);
   if (config.notifications.enabled) {
     try {
       new Intl.DateTimeFormat('en', { timeZone: config.notifications.timeZone });
@@ -83,7 +93,7 @@ export async function startDelivery(o: {
       retryFailed: (actor) => db.offload.retryFailed(actor),
       stop: async () => undefined,
     };
-  const decryptor = Decryptor.require(config.dataDir, config.keys.passphrase, ['delivery']);
+  const decryptor = Decryptor.require(config.dataDir, config.keys.passphrase, ['delivery'], o.artifacts);
   // A wrong passphrase stops the start here, not at the first delivery.
   await decryptor.check().catch((err: Error) => {
     throw new ConfigError(
@@ -127,6 +137,7 @@ export async function startDelivery(o: {
       repo: db.offload,
       decryptor,
       dataDir: config.dataDir,
+      artifacts: o.artifacts,
       log,
       audio: config.offload.audio,
       metadata: config.offload.metadata,

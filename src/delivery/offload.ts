@@ -1,11 +1,11 @@
-import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { PeriodicService } from './periodic.js';
-import { wipeFile } from '../pipeline/artifacts.js';
+import { LocalArtifactStore, type ArtifactStore } from '../storage/index.js';
+import { keyOfPath } from '../storage/read.js';
 import type { OffloadBatch, OffloadRepository } from '../store/offload.js';
 import { carrierCsv, carrierCsvName, mediaName } from './csv.js';
 import { sha256Hex, type Decryptor } from './decrypt.js';
-import { describeSftp, SftpConnection, type SftpDestination } from './sftp.js';
+import { failedTarget, openOffloadSink, type OffloadDestination, type OffloadSink } from './destination.js';
 
 /**
  * Compliance offload in the carrier archive format (seeds 000/001). Every interval boundary
@@ -18,16 +18,21 @@ import { describeSftp, SftpConnection, type SftpDestination } from './sftp.js';
  * sees a CSV only when everything it names is there. A dropped connection fails the attempt;
  * the next attempt (backoff) skips confirmed files and resumes a partial one. Purge (wipe) of
  * the local artifacts happens only after the whole batch is confirmed, when enabled.
+ * Destinations are SFTP servers or S3 buckets (src/delivery/destination.ts); an S3 destination
+ * with a secondary location confirms a file once both locations hold it.
  */
 
 export interface OffloadOptions {
   repo: OffloadRepository;
   decryptor: Decryptor;
   dataDir: string;
+  /** Where the artifacts are purged from (default: the `local` store of the data directory). */
+  artifacts?: ArtifactStore | undefined;
   log: Logger;
-  audio: SftpDestination;
+  /** SFTP or S3 (src/delivery/destination.ts). */
+  audio: OffloadDestination;
   /** CSV and manifest destination (default: the audio destination). */
-  metadata?: SftpDestination | undefined;
+  metadata?: OffloadDestination | undefined;
   intervalMs: number;
   purgeAfterTransfer: boolean;
   manifest: boolean;
@@ -122,8 +127,8 @@ export class OffloadService extends PeriodicService {
     const sameServer = !this.o.metadata;
     // The destination in use when something fails is the one whose health the console shows as bad.
     let current = this.o.audio;
-    let audio: SftpConnection | undefined;
-    let metaConn: SftpConnection | undefined;
+    let audio: OffloadSink | undefined;
+    let metaConn: OffloadSink | undefined;
     const report: BatchReport = {
       batchId: b.id,
       csv: b.csvName,
@@ -134,9 +139,9 @@ export class OffloadService extends PeriodicService {
       ms: 0,
     };
     try {
-      audio = await SftpConnection.open(this.o.audio, log);
+      audio = await openOffloadSink(this.o.audio, log);
       current = meta;
-      metaConn = sameServer ? audio : await SftpConnection.open(meta, log);
+      metaConn = sameServer ? audio : await openOffloadSink(meta, log);
       current = this.o.audio;
       const items = await this.o.repo.batchItems(b.id);
       const todo = items.filter((i) => !i.transferredAt && !i.skipped);
@@ -158,13 +163,13 @@ export class OffloadService extends PeriodicService {
           continue;
         }
         const plain = await this.o.decryptor.plain(rec.wav, { recordingId: rec.id, purpose: 'offload' });
-        const r = await audio.writeFile(audio.path(item.mediaName), plain, true);
+        const r = await audio.write(item.mediaName, plain);
         await this.o.repo.itemTransferred(item.recordingId, plain.length, sha256Hex(plain));
         report.files++;
         report.bytes += plain.length;
         if (r === 'resumed') report.resumed++;
       }
-      await this.o.repo.targetOk(`sftp:${describeSftp(this.o.audio)}`);
+      for (const label of audio.labels) await this.o.repo.targetOk(label);
       current = meta;
       const done = (await this.o.repo.batchItems(b.id)).filter((i) => i.transferredAt);
       const csv = Buffer.from(b.csv, 'utf8');
@@ -178,11 +183,11 @@ export class OffloadService extends PeriodicService {
           ...manifest.files.map((f) => `${f.sha256}  ${f.name}`),
         ];
         const name = b.csvName.replace(/\.csv$/, '.sha256');
-        await metaConn.writeFile(metaConn.path(name), Buffer.from(`${lines.join('\n')}\n`), true);
+        await metaConn.write(name, Buffer.from(`${lines.join('\n')}\n`));
       }
       // The CSV last: when it appears, every file it names is complete.
-      await metaConn.writeFile(metaConn.path(b.csvName), csv, true);
-      await this.o.repo.targetOk(`sftp:${describeSftp(meta)}`);
+      await metaConn.write(b.csvName, csv);
+      for (const label of metaConn.labels) await this.o.repo.targetOk(label);
       await this.o.repo.batchDone(b.id, manifest);
       report.ms = Date.now() - t0;
       this.lastReport = report;
@@ -194,9 +199,7 @@ export class OffloadService extends PeriodicService {
       const giveUp = attempts >= (this.o.maxAttempts ?? 48);
       const delay = backoffMs(attempts, this.o.retryBaseMs ?? 10_000, this.o.intervalMs);
       await this.o.repo.batchFailed(b.id, message, new Date(this.now().getTime() + delay), giveUp);
-      await this.o.repo
-        .targetError(`sftp:${describeSftp(current)}`, message, () => delay)
-        .catch(() => undefined);
+      await this.o.repo.targetError(failedTarget(err, current), message, () => delay).catch(() => undefined);
       if (giveUp)
         log.error(
           { err: message, attempt: attempts, sent: report.files },
@@ -215,19 +218,29 @@ export class OffloadService extends PeriodicService {
     }
   }
 
-  /** Wipes the local artifacts of recordings whose batch is confirmed. */
+  /** Removes an artifact through the store (a local file is wiped); a failure is logged, the rest go on. */
+  private async remove(path: string): Promise<void> {
+    const store = this.o.artifacts ?? new LocalArtifactStore(this.o.dataDir);
+    try {
+      await store.delete(keyOfPath(store, path));
+    } catch (err) {
+      this.log.error({ err, path, store: store.location }, 'offload purge: could not remove an artifact');
+    }
+  }
+
+  /** Removes (locally: wipes) the artifacts of recordings whose batch is confirmed. */
   async purge(): Promise<number> {
     let n = 0;
     // The catalogue is marked before the wipe: finish wipes a crash interrupted (wiping is idempotent).
     this.lastRewipe ??= new Date(0);
     if (Date.now() - this.lastRewipe.getTime() > 3_600_000) {
       for (const f of await this.o.repo.recentlyPurgedFiles(new Date(Date.now() - 86_400_000)))
-        await wipeFile(join(this.o.dataDir, f));
+        await this.remove(f);
       this.lastRewipe = new Date();
     }
     for (const item of await this.o.repo.purgeDue(500)) {
       const files = await this.o.repo.purgeRecording(item.recordingId, item.batchId);
-      for (const f of files ?? []) await wipeFile(join(this.o.dataDir, f));
+      for (const f of files ?? []) await this.remove(f);
       if (files) {
         n++;
         this.log.info(

@@ -6,9 +6,11 @@ import { readPausedSpans } from '../media/index.js';
 import type { MediaEngine } from '../media/types.js';
 import type { ChainRepository } from '../store/chain.js';
 import type { RecordingsRepository } from '../store/recordings.js';
+import type { ArtifactStore } from '../storage/index.js';
 import type { RecordingFile, RecordingRow } from '../store/types.js';
 import { encodeMp3, fsyncPath, removeTempsFor, wipeDir, wipeFile, type Mp3Options } from './artifacts.js';
 import { encryptToFile, publicKeyOf, type EncryptResult, type Plaintext } from './pgp.js';
+import { putArtifact, storedArtifact, type ObjectRetention } from './store-step.js';
 
 /**
  * The finalize job of one recording: mix -> MP3 -> encrypt both -> catalogue + stored -> wipe.
@@ -21,10 +23,24 @@ import { encryptToFile, publicKeyOf, type EncryptResult, type Plaintext } from '
  * artifact, no second row); a crash after it only finishes the wipe.
  * With extra outputs configured, the stereo and per-leg WAVs are mixed and encrypted the same way
  * (kinds `stereo`, `leg<N>`) and committed with the others.
+ *
+ * With an object store (`artifacts` of backend `s3`), each encrypted artifact is put in the store
+ * instead (src/pipeline/store-step.ts) and the commit waits for the store's confirmation of every
+ * one; a retry reuses what an earlier attempt uploaded. A store that cannot be reached fails the
+ * job with a retryable StorageUnavailableError before anything is committed or wiped: the spool
+ * stays, and the recording is stored when the store answers again.
  */
 
 export type FinalizeStep =
-  'mixed' | 'mp3' | 'encrypted-mp3' | 'encrypted-wav' | 'encrypted-extras' | 'stored' | 'wiped';
+  | 'mixed'
+  | 'mp3'
+  | 'encrypted-mp3'
+  | 'encrypted-wav'
+  | 'encrypted-extras'
+  /** Object store only: every artifact is in the store, the catalogue not committed yet. */
+  | 'uploaded'
+  | 'stored'
+  | 'wiped';
 
 /** Audio files made per recording (config media.outputs / SRS_OUTPUTS); the mono mix always. */
 export type AudioOutput = 'mono' | 'stereo' | 'legs';
@@ -58,6 +74,13 @@ export interface FinalizeContext {
   onStored?: (recordingId: string, r: { durationMs: number; endedAt: Date | null }) => void;
   /** A mix larger than this (estimated) goes to a file in the spool instead of memory (default 64 MiB). */
   inMemoryMaxBytes?: number;
+  /**
+   * Where the encrypted artifacts go; absent or `local`: files under `dataDir`, written in place.
+   * Any other backend: `put` through the store (src/pipeline/store-step.ts).
+   */
+  artifacts?: ArtifactStore;
+  /** The Object Lock retention of a recording's objects (object store with Object Lock only). */
+  objectRetention?: (rec: RecordingRow) => Promise<ObjectRetention | undefined>;
 }
 
 type Kind = RecordingFile['kind'];
@@ -127,9 +150,10 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
     return 'already-stored';
   }
   const retrying = rec.state !== 'recording';
+  const store = ctx.artifacts && ctx.artifacts.backend !== 'local' ? ctx.artifacts : undefined;
 
   const relDir = artifactDir(rec.startedAt);
-  await mkdir(join(dataDir, relDir), { recursive: true, mode: 0o700 });
+  if (!store) await mkdir(join(dataDir, relDir), { recursive: true, mode: 0o700 });
   const relOf = (kind: Kind) =>
     join(
       relDir,
@@ -206,7 +230,37 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
   const keyInfo = (await ctx.activeKey?.()) ?? ctx.key;
   const key = await publicKeyOf(keyInfo.publicKeyArmored);
   const files: RecordingFile[] = [];
+  // Object store: what an earlier attempt already uploaded is taken as is (one object per artifact),
+  // looked for before mixing (a store still unavailable fails the retry before any work).
+  const lock = store ? await ctx.objectRetention?.(rec) : undefined;
+  const reused = new Set<Kind>();
+  if (store && retrying) {
+    for (const kind of ['wav', 'mp3', ...extras.map((x) => x.kind)] as Kind[]) {
+      const f = await storedArtifact(store, recordingId, kind, relOf(kind), lock, log);
+      if (!f) continue;
+      files.push(f);
+      reused.add(kind);
+    }
+    if (reused.size > 0) log.info({ kinds: [...reused] }, 'artifacts uploaded by an earlier attempt: reused');
+  }
+  const needed = (kind: Kind) => !reused.has(kind);
   const encrypt = async (kind: Kind, plain: Plaintext, name: string) => {
+    if (store) {
+      const f = await putArtifact({
+        store,
+        recordingId,
+        kind,
+        key: relOf(kind),
+        plain,
+        name,
+        publicKey: key,
+        fingerprint: keyInfo.fingerprint,
+        lock,
+        tempDir: spool,
+      });
+      files.push(f);
+      return;
+    }
     const dest = join(dataDir, relOf(kind));
     // Leftovers of an interrupted attempt can only exist if one ran (the directory listing
     // grows with the day's recordings, so the first attempt skips it).
@@ -216,34 +270,39 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
     files.push({ kind, path: relOf(kind), ...r, keyFingerprint: keyInfo.fingerprint });
   };
 
-  const mono = await mix('mix.wav');
-  try {
-    await step('mixed');
-    // The WAV is encrypted here while ffmpeg (another process) encodes the MP3.
-    const mp3Branch = async () => {
-      const encode = () => encodeMp3(Buffer.isBuffer(mono) ? mono : mono.path, ctx.mp3);
-      const mp3 = await (ctx.encodeSlot ? ctx.encodeSlot(encode) : encode());
-      try {
-        await step('mp3');
-        await encrypt('mp3', mp3, `${recordingId}.mp3`);
-      } finally {
-        forget(mp3);
-      }
-      await step('encrypted-mp3');
-    };
-    const wavBranch = async () => {
-      await encrypt('wav', mono, `${recordingId}.wav`);
-      await step('encrypted-wav');
-    };
-    // Both run to their end (no half-finished branch keeps going after this job fails), then the
-    // first failure is the job's.
-    const results = await Promise.allSettled([mp3Branch(), wavBranch()]);
-    for (const r of results) if (r.status === 'rejected') throw r.reason;
-  } finally {
-    forget(mono);
+  const mono = needed('wav') || needed('mp3') ? await mix('mix.wav') : undefined;
+  if (mono) {
+    try {
+      await step('mixed');
+      // The WAV is encrypted here while ffmpeg (another process) encodes the MP3.
+      const mp3Branch = async () => {
+        if (!needed('mp3')) return;
+        const encode = () => encodeMp3(Buffer.isBuffer(mono) ? mono : mono.path, ctx.mp3);
+        const mp3 = await (ctx.encodeSlot ? ctx.encodeSlot(encode) : encode());
+        try {
+          await step('mp3');
+          await encrypt('mp3', mp3, `${recordingId}.mp3`);
+        } finally {
+          forget(mp3);
+        }
+        await step('encrypted-mp3');
+      };
+      const wavBranch = async () => {
+        if (!needed('wav')) return;
+        await encrypt('wav', mono, `${recordingId}.wav`);
+        await step('encrypted-wav');
+      };
+      // Both run to their end (no half-finished branch keeps going after this job fails), then the
+      // first failure is the job's.
+      const results = await Promise.allSettled([mp3Branch(), wavBranch()]);
+      for (const r of results) if (r.status === 'rejected') throw r.reason;
+    } finally {
+      forget(mono);
+    }
   }
   if (extras.length > 0) {
     for (const x of extras) {
+      if (!needed(x.kind)) continue;
       const plain = await mix(`${x.kind}.wav`, x.channels);
       try {
         await encrypt(x.kind, plain, `${recordingId}.${x.kind}.wav`);
@@ -254,8 +313,10 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
     await step('encrypted-extras');
   }
 
-  // Every file's new name is durable before the catalogue points at it.
-  await fsyncPath(join(dataDir, relDir));
+  // Every artifact is durable before the catalogue points at it: each new file name (local), or
+  // each object as the store confirmed it (put returns after that).
+  if (store) await step('uploaded');
+  else await fsyncPath(join(dataDir, relDir));
   await ctx.chain.markStoredChained(recordingId, files);
   await step('stored');
   ctx.onStored?.(recordingId, { durationMs: rec.durationMs ?? 0, endedAt: rec.endedAt });

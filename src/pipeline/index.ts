@@ -14,10 +14,12 @@ import {
   failedFinalizes,
   orphanCandidates,
   recordRun,
+  waitingForStore,
   type NodeLease,
 } from '../store/jobs.js';
 import { hookDocument, postWebhook, runHookCommand, type HookOptions } from './hooks.js';
-import { purgeOnce, type RetentionPolicy } from './retention.js';
+import { objectLockFor, purgeOnce, type RetentionPolicy } from './retention.js';
+import { S3ArtifactStore, StorageError } from '../storage/index.js';
 
 export { ensureKeyPair, loadPrivateKey, KeyPassphraseError, type KeyPairInfo, type KeyType } from './keys.js';
 export {
@@ -28,7 +30,16 @@ export {
   type FinalizeStep,
   type PauseMode,
 } from './finalize.js';
-export { purgeOnce, policyMs, effectivePolicy, type RetentionPolicy } from './retention.js';
+export {
+  purgeOnce,
+  policyMs,
+  effectivePolicy,
+  objectLockFor,
+  removeArtifact,
+  type RetentionPolicy,
+  type RefusedDeletion,
+} from './retention.js';
+export { artifactMetadata, ARTIFACT_META } from './store-step.js';
 export { wipeDir, DEFAULT_MP3_QUALITY } from './artifacts.js';
 export {
   PipelineCapacity,
@@ -110,6 +121,10 @@ export interface Pipeline {
    * good (pg-boss offers no count of failed jobs).
    */
   jobCounts(): Promise<Record<string, number>>;
+  /** Deletions of artifacts the store refused (Object Lock) since the start, for /metrics. */
+  deletesRefused(): number;
+  /** Recordings whose attempts all found the artifact store unavailable, waiting for it. */
+  waitingForStore(): Promise<number>;
 }
 
 interface FinalizeJob {
@@ -177,7 +192,20 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
       }),
     outputs: o.outputs,
     pauseMode: o.pauseMode,
+    artifacts: o.artifacts,
   };
+  // WORM: each object locked from its upload until its retention policy would purge it (or the
+  // configured days, if later).
+  const lockConfig = o.artifacts instanceof S3ArtifactStore ? o.artifacts.objectLock : undefined;
+  if (lockConfig) {
+    const policy: RetentionPolicy = o.retention ?? { default: 'keep', groups: {} };
+    ctx.objectRetention = async (rec) => {
+      const groups = Object.keys(policy.groups).length > 0 ? await o.db.retention.groupsOf(rec.id) : [];
+      return objectLockFor(lockConfig, policy, rec.startedAt, groups);
+    };
+  }
+  /** The artifact store is not local: a job it cannot reach waits for it instead of failing. */
+  const remoteStore = o.artifacts && o.artifacts.backend !== 'local' ? o.artifacts : undefined;
 
   // This node's liveness lock: jobs it runs are recorded under its key, and a node whose lock is
   // gone (kill -9) has its active jobs handed back to the queue by whichever node notices first.
@@ -268,8 +296,13 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
         } catch (err) {
           const message = err instanceof Error ? err.message : String(err);
           const last = job.retryCount >= job.retryLimit;
-          log.warn({ recordingId: id, attempt: job.retryCount + 1, last, err: message }, 'finalize failed');
-          if (last) {
+          // The store out of reach: nothing is lost (the spool stays), the recording waits for it.
+          const waits = err instanceof StorageError && err.retryable;
+          log.warn(
+            { recordingId: id, attempt: job.retryCount + 1, last, err: message, ...(waits ? { waits } : {}) },
+            waits ? 'finalize: the artifact store is unavailable, the recording waits' : 'finalize failed',
+          );
+          if (last && !waits) {
             await o.db.recordings
               .markFailed(id, message)
               .catch((e: unknown) =>
@@ -341,13 +374,50 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
       ),
     );
   }
+  // Recordings whose last attempt found the store unavailable (not marked failed): queued again
+  // once the store answers, checked every six retry delays (5 s to 5 min).
+  if (remoteStore && lease) {
+    let checking = false;
+    const retryWaiting = async () => {
+      const ids = await waitingForStore(pool, FINALIZE_QUEUE);
+      if (ids.length === 0) return;
+      await remoteStore.exists('srs-availability-probe'); // throws while the store is unavailable
+      // One more attempt each (a job archived meanwhile is queued anew).
+      for (const id of ids) await enqueueOne(id);
+      log.info({ count: ids.length }, 'artifact store available: recordings waiting for it queued again');
+    };
+    timers.push(
+      setInterval(
+        () => {
+          if (checking) return;
+          checking = true;
+          retryWaiting()
+            .catch((err: unknown) =>
+              log.warn({ err: (err as Error).message }, 'recordings still waiting for the artifact store'),
+            )
+            .finally(() => (checking = false));
+        },
+        Math.min(300, Math.max(5, queue.retryDelay * 6)) * 1000,
+      ),
+    );
+  }
+  let deletesRefused = 0;
   if (o.retention && lease) {
     const r = o.retention;
     let purging = false;
+    const state = { lockedUntil: new Map<string, number>() };
     const purge = () => {
       if (purging) return;
       purging = true;
-      purgeOnce({ retention: o.db.retention, policy: r, dataDir: o.dataDir, log })
+      purgeOnce({
+        retention: o.db.retention,
+        policy: r,
+        dataDir: o.dataDir,
+        log,
+        store: o.artifacts,
+        state,
+        onRefused: () => deletesRefused++,
+      })
         .catch((err: unknown) => log.error({ err }, 'retention purge failed'))
         .finally(() => (purging = false));
     };
@@ -443,6 +513,8 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   let stopped: Promise<void> | undefined;
   return {
     jobCounts,
+    deletesRefused: () => deletesRefused,
+    waitingForStore: async () => (remoteStore ? (await waitingForStore(pool, FINALIZE_QUEUE)).length : 0),
     enqueueFinalize: (recordingId) => enqueueBatched(recordingId),
     stop() {
       for (const t of timers) clearInterval(t);

@@ -1,19 +1,28 @@
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
+import { lockedObject, ObjectLockedError, type ArtifactStore, type LockMode } from '../storage/index.js';
 import type { RetentionRepository } from '../store/retention.js';
 import { wipeFile } from './artifacts.js';
+import type { ObjectRetention } from './store-step.js';
 
 /**
  * Retention: `keep` (keep all), `<N>d` (delete after N days) or `<N>h` (delete after N hours), as
  * the default and per recording group. A recording in several groups keeps the longest of their
  * policies; one in no overridden group follows the default. Preserved recordings are never purged
  * (the catalogue query and the purge statement both exclude them).
+ *
+ * With an object store, files are deleted through it. A recording whose objects are under an
+ * unexpired Object Lock retention is not purged: the refusal is logged, audited
+ * (`retention.purge-refused`) and counted, and the recording stays stored; it is looked at again
+ * once its retention has expired.
  */
 
 export interface RetentionPolicy {
   default: string;
   groups: Readonly<Record<string, string>>;
 }
+
+const DAY_MS = 86_400_000;
 
 /** Milliseconds a policy keeps a recording (Infinity for keep). Throws on a bad policy string. */
 export function policyMs(policy: string): number {
@@ -22,7 +31,7 @@ export function policyMs(policy: string): number {
   if (!m) throw new Error(`bad retention policy "${policy}": use keep, <N>d or <N>h`);
   const n = Number(m[1]);
   if (n < 1) throw new Error(`bad retention policy "${policy}": N must be at least 1`);
-  return n * (m[2] === 'd' ? 86_400_000 : 3_600_000);
+  return n * (m[2] === 'd' ? DAY_MS : 3_600_000);
 }
 
 export function effectivePolicy(p: RetentionPolicy, groups: readonly string[]): string {
@@ -31,37 +40,143 @@ export function effectivePolicy(p: RetentionPolicy, groups: readonly string[]): 
   return overridden.reduce((a, b) => (policyMs(b) > policyMs(a) ? b : a));
 }
 
+/**
+ * The Object Lock of a recording's objects: the configured mode, until the later of `days` from
+ * the upload and the end of the recording's retention (its start plus its effective policy), so
+ * that nothing can delete it before the retention policy would.
+ */
+export function objectLockFor(
+  lock: { mode: LockMode; days: number },
+  policy: RetentionPolicy,
+  startedAt: Date,
+  groups: readonly string[],
+  now = new Date(),
+): ObjectRetention {
+  const ms = policyMs(effectivePolicy(policy, groups));
+  const byPolicy = Number.isFinite(ms) ? startedAt.getTime() + ms : 0;
+  return { mode: lock.mode, until: new Date(Math.max(now.getTime() + lock.days * DAY_MS, byPolicy)) };
+}
+
+/** A deletion the store refused (Object Lock). */
+export interface RefusedDeletion {
+  recordingId: string;
+  key: string;
+  mode: string | undefined;
+  retainUntil: Date | undefined;
+}
+
 export interface PurgeResult {
   purged: string[];
   kept: number;
+  /** Recordings not purged because the store refused to delete (Object Lock): reported. */
+  refused: RefusedDeletion[];
 }
 
-/** One purge pass: purges what is due, wipes its files, finishes wipes a crash interrupted. */
-export async function purgeOnce(o: {
+/**
+ * Removes one artifact: wiped in place (no store, or `local`), else deleted through the store
+ * (every version). ObjectLockedError when its retention has not expired.
+ */
+export async function removeArtifact(
+  store: ArtifactStore | undefined,
+  dataDir: string,
+  path: string,
+): Promise<void> {
+  if (!store || store.backend === 'local') await wipeFile(join(dataDir, path));
+  else await store.delete(path);
+}
+
+export interface PurgeOptions {
   retention: RetentionRepository;
   policy: RetentionPolicy;
   dataDir: string;
   log: Logger;
+  /** Where the files are (default: wiped under dataDir). */
+  store?: ArtifactStore;
   now?: Date;
   batch?: number;
-}): Promise<PurgeResult> {
+  /**
+   * State kept between passes by the caller: recordings refused (locked) until when, so each is
+   * reported once and does not hold back the others; with an object store, since when purged
+   * recordings' deletions are to be finished (default: the last 24 hours).
+   */
+  state?: { lockedUntil: Map<string, number>; finishSince?: Date };
+  /** Told of each refused deletion (metrics). */
+  onRefused?: (r: RefusedDeletion) => void;
+}
+
+/** One purge pass: purges what is due, removes its files, finishes removals a crash interrupted. */
+export async function purgeOnce(o: PurgeOptions): Promise<PurgeResult> {
   const now = o.now ?? new Date();
+  const passStarted = Date.now();
   const all = [o.policy.default, ...Object.values(o.policy.groups)].map(policyMs);
   const shortest = Math.min(...all);
-  const out: PurgeResult = { purged: [], kept: 0 };
-  for (const path of await o.retention.recentlyPurgedFiles(new Date(now.getTime() - 86_400_000)))
-    await wipeFile(join(o.dataDir, path));
+  const out: PurgeResult = { purged: [], kept: 0, refused: [] };
+  const objectStore = o.store && o.store.backend !== 'local' ? o.store : undefined;
+  const refused = async (r: RefusedDeletion, policy: string | undefined, purged: boolean) => {
+    out.refused.push(r);
+    o.state?.lockedUntil.set(r.recordingId, r.retainUntil?.getTime() ?? Date.now() + 3_600_000);
+    o.onRefused?.(r);
+    o.log.error(
+      { recordingId: r.recordingId, key: r.key, mode: r.mode, retainUntil: r.retainUntil, policy },
+      purged
+        ? 'retention: the store refused to delete a purged recording file (Object Lock): it is still in the store'
+        : 'retention: recording not purged, the store refuses to delete it before its Object Lock retention ends',
+    );
+    await o.retention.refused(r.recordingId, {
+      policy: policy ?? null,
+      key: r.key,
+      mode: r.mode ?? null,
+      retainUntil: r.retainUntil?.toISOString() ?? null,
+      purged,
+    });
+  };
+  const remove = async (recordingId: string, path: string, policy?: string) => {
+    try {
+      await removeArtifact(o.store, o.dataDir, path);
+    } catch (err) {
+      if (!(err instanceof ObjectLockedError)) throw err;
+      await refused({ recordingId, key: path, mode: err.mode, retainUntil: err.retainUntil }, policy, true);
+    }
+  };
+
+  // Removals a crash (or an outage of the store) interrupted.
+  const since = (objectStore && o.state?.finishSince) || new Date(now.getTime() - DAY_MS);
+  for (const f of await o.retention.recentlyPurgedFiles(since)) {
+    if (objectStore && (o.state?.lockedUntil.get(f.recordingId) ?? 0) > Date.now()) continue;
+    await remove(f.recordingId, f.path);
+  }
+  if (objectStore && o.state) o.state.finishSince = new Date(passStarted - 60_000);
   if (!Number.isFinite(shortest)) return out;
-  const candidates = await o.retention.candidates(new Date(now.getTime() - shortest), o.batch ?? 1000);
+
+  const skip = o.state
+    ? [...o.state.lockedUntil].filter(([id, until]) => {
+        if (until > Date.now()) return true;
+        o.state?.lockedUntil.delete(id);
+        return false;
+      })
+    : [];
+  const candidates = await o.retention.candidates(
+    new Date(now.getTime() - shortest),
+    o.batch ?? 1000,
+    skip.map(([id]) => id),
+  );
   for (const c of candidates) {
     const policy = effectivePolicy(o.policy, c.groups);
     if (now.getTime() - c.startedAt.getTime() <= policyMs(policy)) {
       out.kept++;
       continue;
     }
+    if (objectStore) {
+      // Refused before the catalogue changes: a locked recording stays stored, and is reported.
+      const locked = await lockedObject(objectStore, await o.retention.filePaths(c.id));
+      if (locked) {
+        await refused({ recordingId: c.id, ...locked }, policy, false);
+        continue;
+      }
+    }
     const files = await o.retention.purge(c.id, policy);
     if (!files) continue; // preserved meanwhile
-    for (const f of files) await wipeFile(join(o.dataDir, f));
+    for (const f of files) await remove(c.id, f, policy);
     out.purged.push(c.id);
     o.log.info({ recordingId: c.id, policy, files: files.length }, 'recording purged by retention');
   }

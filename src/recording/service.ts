@@ -4,9 +4,11 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CapacityError, InvalidStateError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { CodecName, LegSpec, MediaEngine, PayloadKind, PayloadSpec } from '../media/types.js';
+import type { CodecName, MediaEngine } from '../media/types.js';
 import { handOff, SERVER_ENDED } from './handoff.js';
-import { DECODABLE, PortInUseError, type PortPool } from '../media/index.js';
+import { DECODABLE, type PortPool } from '../media/index.js';
+import { applyStreamChange, type LiveSession } from './live-streams.js';
+import { openMedia } from './media-open.js';
 import type {
   ActiveCall,
   FinalizeQueuePort,
@@ -18,7 +20,6 @@ import type {
   RecordingStorePort,
   StartRecordingRequest,
   StartedRecording,
-  StreamOffer,
 } from './types.js';
 
 export interface RecordingServiceOptions {
@@ -40,69 +41,6 @@ export interface RecordingServiceOptions {
   maxDurationSeconds?: number;
   /** Attempts of the end-of-call hand-off while the database is away (default 1000, backoff to 30 s). */
   handoffRetryLimit?: number;
-}
-
-interface LiveStream {
-  /** Catalogue ordinal (1-based). */
-  ordinal: number;
-  /** m-line index in the latest offer. */
-  index: number;
-  label: string;
-  streamId: string | null;
-  legId: string;
-  codec: string;
-  port: number;
-  removed: boolean;
-}
-
-interface LiveSession {
-  call: ActiveCall;
-  spoolDir: string;
-  /** Every port held (released at the end). */
-  ports: number[];
-  streams: LiveStream[];
-  startedAtMs: number;
-  ending: boolean;
-  /** Serialises updates of one session. */
-  queue: Promise<unknown>;
-  /** Legs paused now (SIPREC pause, a=inactive): the RTP timeout does not count them silent. */
-  paused: Set<string>;
-  /** The SIP side's BYE (RecordingPort.onTerminate), once the dialog exists. */
-  terminate?: (reason: string) => void;
-  /** Why the server ended the call itself, once it did. */
-  terminating?: string;
-}
-
-/**
- * How many port blocks to try when another process holds a port of the pool. The pool walks on
- * from the last block, so this many attempts step over a run of ~2 x 64 ports held by someone else
- * (another recorder or test server sharing the range) instead of answering 503.
- */
-const BIND_ATTEMPTS = 64;
-
-/** The engine's payload map of a stream: every answered payload type, plus the static 0, 8 and 13. */
-function payloadTypes(s: StreamOffer): Record<number, PayloadKind | PayloadSpec> {
-  const map: Record<number, PayloadKind | PayloadSpec> = { 0: 'PCMU', 8: 'PCMA', 13: 'CN' };
-  for (const [pt, spec] of Object.entries(s.payloads ?? {})) map[Number(pt)] = { ...spec };
-  if (s.payloads === undefined && s.pt !== undefined && (s.codec === 'PCMU' || s.codec === 'PCMA'))
-    map[s.pt] = s.codec;
-  if (s.telephoneEventPt != null) map[s.telephoneEventPt] = 'telephone-event';
-  // Real SRCs send telephone-event on PT 101 without listing it in the SDP (SIPREC-NOTES.md).
-  if (map[101] === undefined) map[101] = 'telephone-event';
-  return map;
-}
-
-/** A leg's spec: ports, payload types and, for SRTP, a copy of the SRC's key (the engine keeps its own). */
-function legSpec(legId: string, port: number, s: StreamOffer, relatchMs?: number): LegSpec {
-  const leg: LegSpec = { legId, port, payloadTypes: payloadTypes(s) };
-  if (s.srtp) leg.srtp = { ...s.srtp, keySalt: Buffer.from(s.srtp.keySalt) };
-  // Ingress trust: the engine takes RTP/RTCP only from the SRC (native/src/latch.h).
-  if (s.remoteHost) {
-    leg.remoteHost = s.remoteHost;
-    leg.remotePort = s.remotePort ?? 0;
-  }
-  if (relatchMs) leg.relatchMs = relatchMs;
-  return leg;
 }
 
 /**
@@ -177,7 +115,7 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
     // before the catalogue row, so startup recovery finds a directory for every row.
     await mkdir(spoolDir, { recursive: true, mode: 0o700 });
     if (this.#closed) throw new InvalidStateError('recording service is shutting down');
-    const ports = this.#openMedia(recordingId, spoolDir, req.streams);
+    const ports = openMedia(this.#o, recordingId, spoolDir, req.streams);
     const startedAt = new Date();
     const streams = req.streams.map((s, i) => ({
       label: s.label ?? String(s.index),
@@ -238,31 +176,6 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
     return { recordingId, ports };
   }
 
-  #openMedia(
-    recordingId: string,
-    spoolDir: string,
-    streams: StreamOffer[],
-    open: (legs: LegSpec[]) => void = (legs) =>
-      this.#o.engine.openSession({ recordingId, spoolDir, legs, rtcp: this.#o.rtcp === true }),
-    firstLeg = 0,
-  ): number[] {
-    for (let attempt = 1; ; attempt++) {
-      const ports = this.#o.ports.allocate(streams.length);
-      const legs: LegSpec[] = streams.map((s, i) =>
-        legSpec(`leg${firstLeg + i}`, ports[i] as number, s, this.#o.relatchMs),
-      );
-      try {
-        open(legs);
-        return ports;
-      } catch (err) {
-        this.#o.ports.release(ports);
-        if (err instanceof PortInUseError && attempt < BIND_ATTEMPTS) continue;
-        if (err instanceof PortInUseError) throw new CapacityError(`no bindable RTP ports: ${err.message}`);
-        throw err;
-      }
-    }
-  }
-
   #serial<T>(s: LiveSession, fn: () => Promise<T>): Promise<T> {
     const next = s.queue.then(fn, fn);
     s.queue = next.catch(() => undefined);
@@ -276,91 +189,7 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
   async updateStreams(recordingId: string, change: StreamChange): Promise<{ ports: number[] }> {
     const s = this.#live.get(recordingId);
     if (!s || s.ending) throw new InvalidStateError(`recording ${recordingId} is not live`);
-    return this.#serial(s, async () => {
-      const engine = this.#o.engine;
-      const at = new Date();
-      const events: SessionEvent[] = [];
-      const removed = s.streams.filter((x) => !x.removed && change.remove.includes(x.index));
-      if (removed.length > 0) {
-        engine.removeLegs(
-          recordingId,
-          removed.map((x) => x.legId),
-        );
-      }
-      for (const x of removed) {
-        x.removed = true;
-        events.push({
-          at,
-          type: 'stream-removed',
-          detail: { label: x.label, legId: x.legId, index: x.index },
-        });
-      }
-      let ports: number[] = [];
-      if (change.add.length > 0) {
-        const firstLeg = s.streams.length;
-        ports = this.#openMedia(
-          recordingId,
-          s.spoolDir,
-          change.add,
-          (legs) => engine.addLegs(recordingId, legs),
-          firstLeg,
-        );
-        s.ports.push(...ports);
-        const added = change.add.map((a, i) => ({
-          ordinal: s.streams.length + i + 1,
-          index: a.index,
-          label: a.label ?? String(a.index),
-          streamId: a.streamId ?? null,
-          legId: `leg${firstLeg + i}`,
-          codec: a.codec,
-          port: ports[i] as number,
-          removed: false,
-        }));
-        s.streams.push(...added);
-        for (const x of added)
-          events.push({ at, type: 'stream-added', detail: { label: x.label, legId: x.legId, port: x.port } });
-        s.call.streams = s.streams
-          .filter((x) => !x.removed)
-          .map((x) => ({ label: x.label, codec: x.codec, port: x.port }));
-        await this.#o.store.upsertStreams(recordingId, added);
-      }
-      // A new a=crypto on a kept stream: the engine switches keys between two packets (no gap).
-      for (const r of change.rekey ?? []) {
-        const x = s.streams.find((y) => !y.removed && y.index === r.index);
-        if (!x) continue;
-        const srtp = r.srtp === null ? null : { ...r.srtp, keySalt: Buffer.from(r.srtp.keySalt) };
-        if (!engine.rekey(recordingId, x.legId, srtp)) continue;
-        events.push({
-          at,
-          type: 'stream-rekeyed',
-          detail: { label: x.label, legId: x.legId, index: x.index, suite: r.srtp?.suite ?? null },
-        });
-      }
-      for (const [indexes, paused] of [
-        [change.pause ?? [], true],
-        [change.resume ?? [], false],
-      ] as const) {
-        const legs = s.streams.filter((x) => !x.removed && indexes.includes(x.index));
-        if (legs.length === 0) continue;
-        const ids = legs.map((x) => x.legId);
-        // The engine writes silence for the paused time and drops what still arrives.
-        if (paused) engine.pause(recordingId, ids);
-        else engine.resume(recordingId, ids);
-        for (const x of ids) {
-          if (paused) s.paused.add(x);
-          else s.paused.delete(x);
-        }
-        for (const x of legs) {
-          events.push({
-            at,
-            type: paused ? 'stream-paused' : 'stream-resumed',
-            detail: { label: x.label, legId: x.legId, index: x.index },
-          });
-        }
-      }
-      await this.#o.store.addEvents(recordingId, events);
-      return { ports };
-    });
+    return this.#serial(s, () => applyStreamChange(this.#o, recordingId, s, change));
   }
 
   async addEvents(recordingId: string, events: SessionEvent[]): Promise<void> {

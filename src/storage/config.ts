@@ -23,7 +23,7 @@ const bool = z.preprocess(
 );
 
 /** `a/b` -> `a/b/`; `/a/` -> `a/`; '' stays ''. Segments as in object keys. */
-const prefix = z
+export const keyPrefix = z
   .string()
   .transform((p) => {
     const t = p.replace(/^\/+|\/+$/g, '');
@@ -35,16 +35,20 @@ const prefix = z
 
 export const LOCK_MODES = ['COMPLIANCE', 'GOVERNANCE'] as const;
 
+/** A bucket name as S3 requires it. */
+export const bucketName = (message: string) =>
+  z
+    .string({ message })
+    .regex(
+      /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+      'a bucket name: 3-63 lower-case letters, digits, dots, hyphens',
+    );
+
 const s3Schema = z
   .object({
     backend: z.literal('s3'),
-    bucket: z
-      .string({ message: 'required when SRS_STORAGE=s3 (S3_BUCKET)' })
-      .regex(
-        /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
-        'a bucket name: 3-63 lower-case letters, digits, dots, hyphens',
-      ),
-    prefix,
+    bucket: bucketName('required when SRS_STORAGE=s3 (S3_BUCKET)'),
+    prefix: keyPrefix,
     region: z.string().min(1),
     endpoint: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
     forcePathStyle: bool,

@@ -28,3 +28,16 @@ export async function sha256Of(store: ArtifactStore, key: string): Promise<{ sha
   }
   return { sha256: h.digest('hex'), size };
 }
+
+/** The first of these objects still under an Object Lock retention, if any (retention, deletion). */
+export async function lockedObject(
+  store: ArtifactStore,
+  keys: readonly string[],
+): Promise<{ key: string; mode: string | undefined; retainUntil: Date | undefined } | undefined> {
+  for (const key of keys) {
+    const o = await store.head(key);
+    if (o?.retainUntil && o.retainUntil.getTime() > Date.now())
+      return { key, mode: o.lockMode, retainUntil: o.retainUntil };
+  }
+  return undefined;
+}

@@ -89,6 +89,11 @@ export class S3ArtifactStore implements ArtifactStore {
     return `s3://${this.#cfg.bucket}/${this.#cfg.prefix}`;
   }
 
+  /** The configured Object Lock (mode and days), if any. */
+  get objectLock(): S3StorageConfig['objectLock'] {
+    return this.#cfg.objectLock;
+  }
+
   #key(key: string): string {
     return this.#cfg.prefix + checkKey(key);
   }

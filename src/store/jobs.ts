@@ -89,3 +89,20 @@ export async function failedFinalizes(pool: pg.Pool): Promise<number> {
   );
   return r.rows[0]?.n ?? 0;
 }
+
+/**
+ * Recordings left 'processing' (not marked failed) with no finalize job queued, waiting or
+ * running: their last attempt found the artifact store unavailable (the job failed for good, or
+ * was archived since). pg-boss's job id is the recording id.
+ */
+export async function waitingForStore(pool: pg.Pool, queue: string, limit = 1000): Promise<string[]> {
+  const r = await pool.query<{ id: string }>(
+    `SELECT r.id::text AS id FROM recordings r
+     WHERE r.state = 'processing' AND r.updated_at < now() - interval '5 seconds'
+       AND NOT EXISTS (SELECT 1 FROM pgboss.job j WHERE j.id = r.id AND j.name = $1
+                         AND j.state IN ('created', 'retry', 'active', 'completed'))
+     ORDER BY r.started_at LIMIT $2`,
+    [queue, limit],
+  );
+  return r.rows.map((x) => x.id);
+}

@@ -14,29 +14,37 @@ export interface PurgeCandidate {
 }
 
 export interface RetentionRepository {
-  /** Stored, not preserved recordings that started before `before`, oldest first. */
-  candidates(before: Date, limit: number): Promise<PurgeCandidate[]>;
+  /** Stored, not preserved recordings that started before `before`, oldest first, but those in `exclude`. */
+  candidates(before: Date, limit: number, exclude?: readonly string[]): Promise<PurgeCandidate[]>;
   /**
    * Marks it purged (only if still stored and not preserved), writes the audit entry, and returns
    * the paths of its files to wipe; undefined when it was not purged (preserved meanwhile).
    */
   purge(id: string, policy: string): Promise<string[] | undefined>;
-  /** File paths of recordings purged since `since` (to finish wipes a crash interrupted). */
-  recentlyPurgedFiles(since: Date): Promise<string[]>;
+  /** Files of recordings purged since `since` (to finish removals a crash or an outage interrupted). */
+  recentlyPurgedFiles(since: Date): Promise<{ recordingId: string; path: string }[]>;
+  /** The paths of a recording's files. */
+  filePaths(id: string): Promise<string[]>;
+  /** The recording groups a recording belongs to (as `candidates` reports them). */
+  groupsOf(id: string): Promise<string[]>;
+  /** Audits a deletion the artifact store refused (Object Lock): `retention.purge-refused`. */
+  refused(id: string, details: Record<string, unknown>): Promise<void>;
 }
+
+const GROUPS_OF = `COALESCE((SELECT array_agg(DISTINCT u.group_name) FROM participants p
+                  JOIN users u ON srs_aor_number(p.aor) = ANY (u.numbers)
+                  WHERE p.recording_id = r.id AND u.group_name IS NOT NULL), '{}')`;
 
 export function retentionRepository(pool: pg.Pool): RetentionRepository {
   return {
-    async candidates(before, limit) {
+    async candidates(before, limit, exclude = []) {
       const r = await pool.query<{ id: string; started_at: Date; groups: string[] }>(
-        `SELECT r.id, r.started_at,
-                COALESCE((SELECT array_agg(DISTINCT u.group_name) FROM participants p
-                  JOIN users u ON srs_aor_number(p.aor) = ANY (u.numbers)
-                  WHERE p.recording_id = r.id AND u.group_name IS NOT NULL), '{}') AS groups
+        `SELECT r.id, r.started_at, ${GROUPS_OF} AS groups
          FROM recordings r
          WHERE r.state = 'stored' AND r.preserved_at IS NULL AND r.started_at < $1
+           AND r.id <> ALL ($3::uuid[])
          ORDER BY r.started_at LIMIT $2`,
-        [before, limit],
+        [before, limit, exclude],
       );
       return r.rows.map((x) => ({ id: x.id, startedAt: x.started_at, groups: x.groups }));
     },
@@ -72,12 +80,33 @@ export function retentionRepository(pool: pg.Pool): RetentionRepository {
       }
     },
     async recentlyPurgedFiles(since) {
-      const r = await pool.query<{ path: string }>(
-        `SELECT f.path FROM files f JOIN recordings r ON r.id = f.recording_id
+      const r = await pool.query<{ recording_id: string; path: string }>(
+        `SELECT f.recording_id, f.path FROM files f JOIN recordings r ON r.id = f.recording_id
          WHERE r.state = 'purged' AND r.purged_at >= $1`,
         [since],
       );
+      return r.rows.map((x) => ({ recordingId: x.recording_id, path: x.path }));
+    },
+    async filePaths(id) {
+      const r = await pool.query<{ path: string }>(
+        'SELECT path FROM files WHERE recording_id = $1 ORDER BY kind',
+        [id],
+      );
       return r.rows.map((x) => x.path);
+    },
+    async groupsOf(id) {
+      const r = await pool.query<{ groups: string[] }>(
+        `SELECT ${GROUPS_OF} AS groups FROM recordings r WHERE r.id = $1`,
+        [id],
+      );
+      return r.rows[0]?.groups ?? [];
+    },
+    async refused(id, details) {
+      await pool.query(
+        `INSERT INTO audit (actor, actor_role, ip, via, action, resource, resource_id, details)
+         VALUES ('retention', 'system', '', 'system', 'retention.purge-refused', 'recording', $1, $2::jsonb)`,
+        [id, JSON.stringify(details)],
+      );
     },
   };
 }

@@ -10,22 +10,14 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createSocket, type Socket } from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ROOT, startTestServer, type TestServer } from '../helpers/server.js';
 import { listRecordings, waitForState } from '../helpers/sipp.js';
-import { tone } from '../helpers/audio.js';
-import { sendRtpStream } from '../helpers/rtp.js';
+import { sendLoopbackTone } from '../helpers/rtp.js';
 import { SiprecUac } from '../helpers/siprec-uac.js';
 import { recordingEvents, wavOf } from '../helpers/recording.js';
 import { postgresCommand } from '../../src/store/embedded.js';
-
-async function udp(): Promise<Socket> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  return s;
-}
 
 const alive = (pid: number): boolean => {
   try {
@@ -71,17 +63,7 @@ describe('faults mid-call: database away, SIGTERM', { timeout: 240000 }, () => {
     const uac = await SiprecUac.open(server.sipPort);
     const inv = await uac.invite({ streams: 1 });
     assert.equal(inv.status, 200, inv.text);
-    const sock = await udp();
-    await sendRtpStream({
-      host: '127.0.0.1',
-      port: inv.ports[0] as number,
-      pt: 0,
-      codec: 'PCMU',
-      samples: tone(440, 2000),
-      ssrc: 0x51,
-      socket: sock,
-    });
-    sock.close();
+    await sendLoopbackTone(inv.ports[0] as number, 2000, 0x51);
 
     // Postgres goes away (fast shutdown), then the SRC hangs up.
     const pid = await postmasterPid(pgDir);
@@ -114,16 +96,7 @@ describe('faults mid-call: database away, SIGTERM', { timeout: 240000 }, () => {
     const uac = await SiprecUac.open(server.sipPort);
     const inv = await uac.invite({ streams: 1 });
     assert.equal(inv.status, 200, inv.text);
-    const sock = await udp();
-    const stream = sendRtpStream({
-      host: '127.0.0.1',
-      port: inv.ports[0] as number,
-      pt: 0,
-      codec: 'PCMU',
-      samples: tone(440, 4000),
-      ssrc: 0x52,
-      socket: sock,
-    });
+    const stream = sendLoopbackTone(inv.ports[0] as number, 4000, 0x52);
     await new Promise((r) => setTimeout(r, 2500));
     const byeSeen = uac.waitFor(/^BYE /, 20000);
     const code = await server.stop('SIGTERM');
@@ -131,7 +104,6 @@ describe('faults mid-call: database away, SIGTERM', { timeout: 240000 }, () => {
     const bye = await byeSeen;
     assert.match(bye, /text="shutdown"/);
     await stream;
-    sock.close();
     uac.close();
 
     // The next start finishes the pipeline; the recording was ended properly, not recovered.

@@ -6,19 +6,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { waitForState } from '../helpers/sipp.js';
-import { tone, toneLevelDb } from '../helpers/audio.js';
-import { sendRtpStream } from '../helpers/rtp.js';
+import { toneLevelDb } from '../helpers/audio.js';
+import { sendLoopbackTone } from '../helpers/rtp.js';
 import { SiprecUac } from '../helpers/siprec-uac.js';
 import { recordingEvents, wavOf } from '../helpers/recording.js';
-
-async function udp(): Promise<Socket> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  return s;
-}
 
 describe('every call ends (RTP timeout, maximum duration, session timer)', { timeout: 180000 }, () => {
   let server: TestServer;
@@ -42,17 +35,7 @@ describe('every call ends (RTP timeout, maximum duration, session timer)', { tim
     const uac = await SiprecUac.open(server.sipPort);
     const inv = await uac.invite({ streams: 1 });
     assert.equal(inv.status, 200, inv.text);
-    const sock = await udp();
-    await sendRtpStream({
-      host: '127.0.0.1',
-      port: inv.ports[0] as number,
-      pt: 0,
-      codec: 'PCMU',
-      samples: tone(440, 1000),
-      ssrc: 0x42,
-      socket: sock,
-    });
-    sock.close();
+    await sendLoopbackTone(inv.ports[0] as number, 1000, 0x42);
     // The SRC vanishes: no more RTP, no BYE. The server hangs up after 3 s of silence.
     const bye = await uac.waitFor(/^BYE /, 15000);
     assert.match(bye, /Reason: SIP;cause=200;text="rtp-timeout"/);
@@ -71,21 +54,11 @@ describe('every call ends (RTP timeout, maximum duration, session timer)', { tim
     const uac = await SiprecUac.open(server.sipPort);
     const inv = await uac.invite({ streams: 1 });
     assert.equal(inv.status, 200, inv.text);
-    const sock = await udp();
     // RTP for 10 s (past the 7 s limit), refreshing the session timer meanwhile.
-    const stream = sendRtpStream({
-      host: '127.0.0.1',
-      port: inv.ports[0] as number,
-      pt: 0,
-      codec: 'PCMU',
-      samples: tone(440, 10000),
-      ssrc: 0x43,
-      socket: sock,
-    });
+    const stream = sendLoopbackTone(inv.ports[0] as number, 10000, 0x43);
     const bye = await uac.waitFor(/^BYE /, 15000);
     assert.match(bye, /text="max-duration"/);
     await stream;
-    sock.close();
     uac.close();
     const rec = await waitForState(server, uac.callId, 'stored');
     assert.ok(
@@ -104,16 +77,7 @@ describe('every call ends (RTP timeout, maximum duration, session timer)', { tim
     assert.equal(inv.status, 200, inv.text);
     assert.match(inv.text, /Session-Expires: 4;refresher=uac/);
     assert.match(inv.text, /Require: timer/);
-    const sock = await udp();
-    const stream = sendRtpStream({
-      host: '127.0.0.1',
-      port: inv.ports[0] as number,
-      pt: 0,
-      codec: 'PCMU',
-      samples: tone(440, 6000),
-      ssrc: 0x44,
-      socket: sock,
-    });
+    const stream = sendLoopbackTone(inv.ports[0] as number, 6000, 0x44);
     const started = Date.now();
     // Refresh at 1.5 s (the BYE would come at 4 - 4/3 = 2.7 s without it).
     await new Promise((r) => setTimeout(r, 1500));
@@ -125,7 +89,6 @@ describe('every call ends (RTP timeout, maximum duration, session timer)', { tim
     assert.match(bye, /text="session-timer-expired"/);
     assert.ok(Date.now() - started >= 3500, `BYE after ${Date.now() - started} ms: the refresh counted`);
     await stream;
-    sock.close();
     uac.close();
     const rec = await waitForState(server, uac.callId, 'stored');
     const events = await recordingEvents(server, rec.id);

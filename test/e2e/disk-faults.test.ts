@@ -11,22 +11,15 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createSocket, type Socket } from 'node:dgram';
 import { mkdir, mkdtemp, statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { waitForState } from '../helpers/sipp.js';
-import { tone, toneLevelDb } from '../helpers/audio.js';
-import { sendRtpStream } from '../helpers/rtp.js';
+import { toneLevelDb } from '../helpers/audio.js';
+import { sendLoopbackTone } from '../helpers/rtp.js';
 import { SiprecUac } from '../helpers/siprec-uac.js';
 import { recordingEvents, wavOf } from '../helpers/recording.js';
-
-async function udp(): Promise<Socket> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  return s;
-}
 
 async function metrics(server: TestServer): Promise<string> {
   const r = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`, {
@@ -64,17 +57,7 @@ describe('disk faults: torn spool on a full filesystem, disk-full admission', { 
     const st = await statfs(spool);
     const free = Number(st.bavail) * Number(st.bsize);
     await writeFile(join(spool, '.filler'), Buffer.alloc(Math.max(0, free - 28 * 1024)));
-    const sock = await udp();
-    await sendRtpStream({
-      host: '127.0.0.1',
-      port: inv.ports[0] as number,
-      pt: 0,
-      codec: 'PCMU',
-      samples: tone(440, 8000),
-      ssrc: 0x61,
-      socket: sock,
-    });
-    sock.close();
+    await sendLoopbackTone(inv.ports[0] as number, 8000, 0x61);
     await uac.request('BYE');
     uac.close();
 
@@ -111,16 +94,7 @@ describe('disk faults: torn spool on a full filesystem, disk-full admission', { 
     const live = await SiprecUac.open(server.sipPort);
     const inv = await live.invite({ streams: 1 });
     assert.equal(inv.status, 200, inv.text);
-    const sock = await udp();
-    const stream = sendRtpStream({
-      host: '127.0.0.1',
-      port: inv.ports[0] as number,
-      pt: 0,
-      codec: 'PCMU',
-      samples: tone(440, 12000),
-      ssrc: 0x62,
-      socket: sock,
-    });
+    const stream = sendLoopbackTone(inv.ports[0] as number, 12000, 0x62);
 
     await writeFile(freeFile, '500');
     await server.waitFor(/refusing new calls/, 10000);
@@ -138,7 +112,6 @@ describe('disk faults: torn spool on a full filesystem, disk-full admission', { 
     const bye = await live.waitFor(/^BYE /, 10000);
     assert.match(bye, /text="disk-full"/);
     await stream;
-    sock.close();
     live.close();
     const rec = await waitForState(server, live.callId, 'stored');
     const events = await recordingEvents(server, rec.id);

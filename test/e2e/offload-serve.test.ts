@@ -59,6 +59,25 @@ describe('delivery in srs serve', { timeout: 180_000 }, () => {
     assert.match(s.output(), /keys\.passphrase \(SRS_KEY_PASSPHRASE\)/);
   });
 
+  it('refuses bad s3 destination settings at start, naming them', async () => {
+    const noCreds = await configFile('s3-creds.json', {
+      export: {
+        enabled: true,
+        primary: { type: 's3', bucket: 'mp3-export', credentialsFile: join(dir, 'no-such-credentials') },
+      },
+    });
+    let s = await startTestServer({ SRS_CONFIG: noCreds }, join(dir, 'data-s3-creds'));
+    assert.notEqual(await new Promise((r) => s.proc.once('exit', r)), 0);
+    assert.match(s.output(), /export\.primary\.credentialsFile: cannot read .*no-such-credentials/);
+
+    const badBucket = await configFile('s3-bucket.json', {
+      offload: { enabled: true, audio: { type: 's3', bucket: 'Not_A_Bucket' } },
+    });
+    s = await startTestServer({ SRS_CONFIG: badBucket }, join(dir, 'data-s3-bucket'));
+    assert.notEqual(await new Promise((r) => s.proc.once('exit', r)), 0);
+    assert.match(s.output(), /offload\.audio\.bucket: a bucket name/);
+  });
+
   it('exports the MP3 of a recorded call with its day index', async () => {
     const exportDir = join(dir, 'export');
     await mkdir(exportDir);

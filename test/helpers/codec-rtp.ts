@@ -134,6 +134,12 @@ export function rtpFields(p: Buffer): {
   };
 }
 
+/** Send times (ms from the first) of captured datagrams, from their RTP timestamps. */
+export function timesOf(packets: readonly Buffer[], clockRate: number): number[] {
+  const ts0 = rtpFields(packets[0]!).ts;
+  return packets.map((p) => (((rtpFields(p).ts - ts0) >>> 0) * 1000) / clockRate);
+}
+
 /**
  * Sends datagrams at real time: datagram i leaves at start + at[i] ms (absolute schedule, so timer
  * lateness does not accumulate). `at` defaults to i * ptimeMs.

@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { encodeAlaw, encodeUlaw, SAMPLE_RATE } from './audio.js';
+import { encodeAlaw, encodeUlaw, SAMPLE_RATE, tone } from './audio.js';
 
 export interface RtpHeaderExtension {
   /** 16-bit profile-defined value (0xBEDE for RFC 8285 one-byte headers). */
@@ -141,6 +141,28 @@ export async function sendRtpStream(o: SendRtpStreamOptions): Promise<SendRtpStr
   }
   if (errors.length > 0) throw errors[0];
   return { packets, firstSendAt, lastSendAt, nextSeq: seq, nextTs: ts };
+}
+
+/**
+ * Sends `ms` of a 440 Hz tone as PCMU (PT 0) at real time to 127.0.0.1:`port` (a leg's port), from
+ * a socket bound on 127.0.0.1 and closed once everything is sent.
+ */
+export async function sendLoopbackTone(port: number, ms: number, ssrc: number): Promise<void> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+  try {
+    await sendRtpStream({
+      host: '127.0.0.1',
+      port,
+      pt: 0,
+      codec: 'PCMU',
+      samples: tone(440, ms),
+      ssrc,
+      socket,
+    });
+  } finally {
+    socket.close();
+  }
 }
 
 /** Sends prepared datagrams to host:port, waiting gapMs between them (0: back to back). */

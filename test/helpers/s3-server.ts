@@ -33,12 +33,16 @@ export interface S3Server {
   stop(): Promise<void>;
 }
 
-/** A throwaway single-node Ceph cluster with radosgw on a free loopback port (scripts/s3-server.sh). */
-export async function startS3Server(): Promise<S3Server> {
+/**
+ * A throwaway single-node Ceph cluster with radosgw on loopback (scripts/s3-server.sh): on `port`
+ * when given (tests that run beside others pick their own), else on a free port.
+ */
+export async function startS3Server(opts: { port?: number } = {}): Promise<S3Server> {
   const dir = join(await mkdtemp(join(tmpdir(), 'srs-s3-')), 'ceph');
   const started = Date.now();
+  const port = opts.port === undefined ? [] : ['--port', String(opts.port)];
   try {
-    await run(SCRIPT, ['start', '--dir', dir], { timeout: 180_000 });
+    await run(SCRIPT, ['start', '--dir', dir, ...port], { timeout: 180_000 });
   } catch (err) {
     await run(SCRIPT, ['stop', '--dir', dir]).catch(() => undefined);
     throw err;

@@ -398,6 +398,24 @@ describe('REST API /api/v1 (real HTTP, real Postgres)', { timeout: 120000 }, () 
     );
     assert.equal(audit.json.items[0].ip, '127.0.0.1');
     assert.equal(audit.json.items[0].details.callId, 'call-alice@pbx');
+    // The encrypted file as stored (the local store): whole, by range, 416 beyond its end.
+    const cipher = await readFile(join(dataDir, `recordings/2026/03/01/${ids.r1}.wav.gpg`));
+    const enc = await call('GET', `/api/v1/recordings/${ids.r1}/encrypted?format=wav`, { as: 'admin' });
+    assert.equal(enc.status, 200);
+    assert.equal(enc.headers.get('content-type'), 'application/pgp-encrypted');
+    assert.ok(enc.buf.equals(cipher));
+    const encPart = await call('GET', `/api/v1/recordings/${ids.r1}/encrypted?format=wav`, {
+      as: 'admin',
+      headers: { range: 'bytes=10-19' },
+    });
+    assert.equal(encPart.status, 206);
+    assert.equal(encPart.headers.get('content-range'), `bytes 10-19/${cipher.length}`);
+    assert.ok(encPart.buf.equals(cipher.subarray(10, 20)));
+    const encBeyond = await call('GET', `/api/v1/recordings/${ids.r1}/encrypted?format=wav`, {
+      as: 'admin',
+      headers: { range: `bytes=${cipher.length}-` },
+    });
+    assert.equal(encBeyond.status, 416);
   });
 
   it('applies the download and delete settings, including "nobody", and audits setting changes', async () => {

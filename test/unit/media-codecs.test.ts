@@ -5,21 +5,9 @@
 // reordering, SSRC change and pause for Opus and G.729, a payload-type switch between clock rates,
 // and telephone-events on a 48 kHz clock.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 
-import {
-  loadMediaEngine,
-  PortPool,
-  type LegStats,
-  type MediaEngine,
-  type MediaEvent,
-  type PayloadSpec,
-} from '../../src/media/index.js';
-import { decodeUlawWav, rmsDbfs, toneLevelDb } from '../helpers/audio.js';
+import type { PayloadSpec } from '../../src/media/index.js';
 import {
   amrOctetToBandwidthEfficient,
   ffmpegRtp,
@@ -28,14 +16,14 @@ import {
   rtpFields,
   sendPaced,
   signalPcm8k,
+  timesOf,
 } from '../helpers/codec-rtp.js';
+import {
+  assertSignal as assertSignalChecks,
+  LoopbackEngine,
+  type Recorded,
+} from '../helpers/engine-loopback.js';
 import { buildRtp } from '../helpers/rtp.js';
-
-/** Send times (ms from the first) of captured datagrams, from their RTP timestamps. */
-function timesOf(packets: readonly Buffer[], clockRate: number): number[] {
-  const ts0 = rtpFields(packets[0]!).ts;
-  return packets.map((p) => (((rtpFields(p).ts - ts0) >>> 0) * 1000) / clockRate);
-}
 
 /** Rewrites a datagram's SSRC, sequence number and timestamp (a copy). */
 function rewrite(p: Buffer, f: { ssrc?: number; seqAdd?: number; tsAdd?: number; pt?: number }): Buffer {
@@ -65,72 +53,21 @@ function splitSamplePackets(packets: readonly Buffer[], bytes: number): Buffer[]
   return out;
 }
 
-interface Recorded {
-  id: string;
-  stats: LegStats;
-  pcm: Int16Array;
-  /** Where signal time 0 sits in the mixed file, ms (the first packet's arrival). */
-  t0: number;
-}
-
-/** The test signal's checks: 600 Hz 0-1 s, silence 1-1.5 s, 1000 Hz 1.5-2.5 s, at -13.5 dBFS. */
+/** The test signal's checks (engine-loopback.ts) at the codecs' level tolerance. */
 function assertSignal(r: Recorded, label: string, opts: { skipFirstTone?: boolean } = {}): void {
-  const at = (ms: number): number => r.t0 + ms;
-  if (!opts.skipFirstTone) {
-    assert.ok(toneLevelDb(r.pcm, at(100), at(900), 600) > -3, `${label}: 600 Hz in 0.1-0.9 s`);
-    const level = rmsDbfs(r.pcm, at(100), at(900));
-    assert.ok(level > -18 && level < -10, `${label}: 600 Hz level ${level.toFixed(1)} dBFS (sent -13.5)`);
-  }
-  const quiet = rmsDbfs(r.pcm, at(1150), at(1400));
-  assert.ok(quiet < -45, `${label}: silence in 1.15-1.4 s, got ${quiet.toFixed(1)} dBFS`);
-  assert.ok(toneLevelDb(r.pcm, at(1600), at(2400), 1000) > -3, `${label}: 1000 Hz in 1.6-2.4 s`);
-  assert.ok(toneLevelDb(r.pcm, at(1600), at(2400), 600) < -20, `${label}: no 600 Hz in 1.6-2.4 s`);
-  const level2 = rmsDbfs(r.pcm, at(1600), at(2400));
-  assert.ok(level2 > -18 && level2 < -10, `${label}: 1000 Hz level ${level2.toFixed(1)} dBFS (sent -13.5)`);
+  assertSignalChecks(r, label, { levelDb: [-18, -10], quietFromMs: 1150, secondToneLevel: true, ...opts });
 }
 
 describe('media engine codecs', { concurrency: 4 }, () => {
-  let dir: string;
-  let engine: MediaEngine;
-  let pool: PortPool;
-  const events: MediaEvent[] = [];
-  let n = 0;
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'srs-codecs-'));
-    const base = 30000 + 2 * Math.floor(Math.random() * 10000);
-    pool = new PortPool(base, base + 399);
-    engine = loadMediaEngine({ bindAddress: '127.0.0.1' });
-    engine.onEvents((batch) => events.push(...batch));
-  });
-
-  after(async () => {
-    engine.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const bench = new LoopbackEngine('srs-codecs-', 'codec');
+  before(() => bench.start());
+  after(() => bench.stop());
 
   /** Opens a one-leg session, runs `send(port)`, closes it and mixes it. */
-  async function record(
+  const record = (
     payloadTypes: Record<number, PayloadSpec>,
     send: (port: number, id: string) => Promise<void>,
-  ): Promise<Recorded> {
-    const [port] = pool.allocate(1) as [number];
-    const id = `codec-${++n}`;
-    const spoolDir = join(dir, id);
-    engine.openSession({ recordingId: id, spoolDir, legs: [{ legId: 'leg0', port, payloadTypes }] });
-    let stats: LegStats | undefined;
-    try {
-      await send(port, id);
-      await sleep(300);
-    } finally {
-      stats = (await engine.endSession(id))?.legs[0];
-      pool.release([port]);
-    }
-    assert.ok(stats, 'the session had its leg');
-    const mixed = await engine.mix({ spoolDir });
-    await sleep(200); // the last event batch
-    return { id, stats, pcm: decodeUlawWav(mixed.data!), t0: stats.firstPacketMs ?? 0 };
-  }
+  ): Promise<Recorded> => bench.record({ payloadTypes }, send);
 
   const ffmpegCases: {
     name: string;
@@ -333,34 +270,12 @@ describe('media engine codecs', { concurrency: 4 }, () => {
     [sent[k], sent[k + 1]] = [sent[k + 1]!, sent[k]!];
     let startMs = 0;
     const r = await record(spec, async (port, id) => {
-      startMs = Date.now() - engine.sessionStats(id)!.openedAt.getTime();
-      const sending = sendPaced(port, sent, 20, times);
-      await sleep(350);
-      engine.pause(id);
-      await sleep(300);
-      engine.resume(id);
-      await sending;
+      startMs = await bench.sendWithPause(port, id, sent, times);
     });
     assert.equal(r.stats.packetsLost, 1, `${label}: one packet lost`);
     assert.equal(r.stats.ssrcs.length, 2, `${label}: two SSRCs`);
     assert.ok((r.stats.packetsPaused ?? 0) > 5, `${label}: datagrams during the pause dropped`);
-    // The pause and resume times as the engine took them (timers may run late on a busy machine).
-    const mine = events.filter((e) => e.recordingId === r.id);
-    const paused = mine.find((e) => e.type === 'pause')!.atMs;
-    const resumed = mine.find((e) => e.type === 'resume')!.atMs;
-    assert.ok(
-      paused - r.t0 > 150 && resumed - paused > 150 && resumed - r.t0 < 850,
-      `${label}: pause in the first tone`,
-    );
-    assert.ok(toneLevelDb(r.pcm, r.t0 + 50, paused - 30, 600) > -3, `${label}: tone before the pause`);
-    // The stream is anchored on its first packet's arrival: if that came late (a busy machine), the
-    // audio sent just before the pause sits that much later on the timeline.
-    const late = Math.max(0, r.t0 - startMs);
-    assert.ok(
-      rmsDbfs(r.pcm, Math.min(paused + 40 + late, resumed - 60), resumed - 10) < -45,
-      `${label}: silence while paused (t0 ${r.t0}, send start ${startMs}, pause ${paused}, resume ${resumed}, dBFS per 50 ms from 250: ${[250, 300, 350, 400, 450, 500, 550, 600, 650, 700].map((m) => rmsDbfs(r.pcm, r.t0 + m, r.t0 + m + 50).toFixed(0)).join(' ')})`,
-    );
-    assert.ok(toneLevelDb(r.pcm, resumed + 80, r.t0 + 950, 600) > -3, `${label}: tone after the resume`);
+    bench.assertPausedTone(r, startMs, label, { inFirstTone: true });
     assertSignal(r, label, { skipFirstTone: true });
   }
 

@@ -5,41 +5,25 @@
 // session.json.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import type { SrtpParams, SrtpSuite } from '../../src/media/index.js';
+import { encodeUlaw, rmsDbfs, toneLevelDb } from '../helpers/audio.js';
+import { ffmpegRtp, sendPaced, signalPcm8k, timesOf } from '../helpers/codec-rtp.js';
 import {
-  loadMediaEngine,
-  PortPool,
-  type LegStats,
-  type MediaEngine,
-  type MediaEvent,
-  type SrtpParams,
-  type SrtpSuite,
-} from '../../src/media/index.js';
-import { decodeUlawWav, encodeUlaw, rmsDbfs, toneLevelDb } from '../helpers/audio.js';
-import { ffmpegRtp, rtpFields, sendPaced, signalPcm8k } from '../helpers/codec-rtp.js';
+  assertSignal as assertSignalChecks,
+  LoopbackEngine,
+  type Recorded,
+} from '../helpers/engine-loopback.js';
 import { buildRtp } from '../helpers/rtp.js';
 import { SrtpSender, SUITES } from '../helpers/srtp.js';
 
-interface Recorded {
-  id: string;
-  stats: LegStats;
-  pcm: Int16Array;
-  t0: number;
-  spoolDir: string;
-}
-
+/** The test signal's checks (engine-loopback.ts): PCMU passes the levels through closely. */
 function assertSignal(r: Recorded, label: string): void {
-  const at = (ms: number): number => r.t0 + ms;
-  assert.ok(toneLevelDb(r.pcm, at(100), at(900), 600) > -3, `${label}: 600 Hz in 0.1-0.9 s`);
-  const level = rmsDbfs(r.pcm, at(100), at(900));
-  assert.ok(level > -16 && level < -11, `${label}: level ${level.toFixed(1)} dBFS (sent -13.5)`);
-  assert.ok(rmsDbfs(r.pcm, at(1100), at(1400)) < -45, `${label}: silence in 1.1-1.4 s`);
-  assert.ok(toneLevelDb(r.pcm, at(1600), at(2400), 1000) > -3, `${label}: 1000 Hz in 1.6-2.4 s`);
+  assertSignalChecks(r, label, { levelDb: [-16, -11], quietFromMs: 1100 });
 }
 
 /** The test signal as PCMU RTP packets of 20 ms (plain), with their send times. */
@@ -68,52 +52,17 @@ function keyFor(suite: SrtpSuite): Buffer {
 }
 
 describe('media engine SRTP', { concurrency: 4 }, () => {
-  let dir: string;
-  let engine: MediaEngine;
-  let pool: PortPool;
-  let n = 0;
-  const events: MediaEvent[] = [];
+  const bench = new LoopbackEngine('srs-srtp-', 'srtp');
+  before(() => bench.start());
+  after(() => bench.stop());
 
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'srs-srtp-'));
-    const base = 30000 + 2 * Math.floor(Math.random() * 10000);
-    pool = new PortPool(base, base + 399);
-    engine = loadMediaEngine({ bindAddress: '127.0.0.1' });
-    engine.onEvents((batch) => events.push(...batch));
-  });
-
-  after(async () => {
-    engine.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  async function record(
+  /** Opens a one-leg PCMU session (SRTP when `srtp` is given), runs `send(port)`, closes it and mixes it. */
+  const record = (
     srtp: SrtpParams | undefined,
     send: (port: number, id: string) => Promise<void>,
     rtcp = false,
-  ): Promise<Recorded> {
-    const [port] = pool.allocate(1) as [number];
-    const id = `srtp-${++n}`;
-    const spoolDir = join(dir, id);
-    engine.openSession({
-      recordingId: id,
-      spoolDir,
-      rtcp,
-      legs: [{ legId: 'leg0', port, payloadTypes: { 0: 'PCMU' }, ...(srtp ? { srtp } : {}) }],
-    });
-    let stats: LegStats | undefined;
-    try {
-      await send(port, id);
-      await sleep(300);
-    } finally {
-      stats = (await engine.endSession(id))?.legs[0];
-      pool.release([port]);
-    }
-    assert.ok(stats);
-    const mixed = await engine.mix({ spoolDir });
-    await sleep(200); // the last event batch
-    return { id, stats, pcm: decodeUlawWav(mixed.data!), t0: stats.firstPacketMs ?? 0, spoolDir };
-  }
+  ): Promise<Recorded> =>
+    bench.record({ payloadTypes: { 0: 'PCMU' }, ...(srtp ? { srtp } : {}) }, send, rtcp);
 
   for (const suite of ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'] as const) {
     it(`ffmpeg srtp:// ${suite} (PCMU, SRTCP on port+1): tones, SRTCP authenticated`, async () => {
@@ -125,8 +74,7 @@ describe('media engine SRTP', { concurrency: 4 }, () => {
         },
       );
       assert.ok(cap.rtp.length > 100);
-      const ts0 = rtpFields(cap.rtp[0]!).ts;
-      const at = cap.rtp.map((p) => ((rtpFields(p).ts - ts0) >>> 0) / 8);
+      const at = timesOf(cap.rtp, 8000);
       const r = await record(
         { suite, keySalt },
         async (port) => {
@@ -232,7 +180,7 @@ describe('media engine SRTP', { concurrency: 4 }, () => {
         await sleep(15);
       }
       await sleep(300);
-      tailStartMs = Date.now() - engine.sessionStats(id)!.openedAt.getTime();
+      tailStartMs = Date.now() - bench.engine.sessionStats(id)!.openedAt.getTime();
       const tail = tone.map((p, k) => {
         const q = Buffer.from(p);
         q.writeUInt16BE((60_000 + 70_000 + k) & 0xffff, 2);
@@ -261,13 +209,13 @@ describe('media engine SRTP', { concurrency: 4 }, () => {
       const r = await record({ suite: 'AES_CM_128_HMAC_SHA1_80', keySalt: keyA }, async (port, id) => {
         const sending = sendPaced(port, packets, 20);
         await sleep(800);
-        assert.equal(engine.rekey(id, 'leg0', { suite: 'AEAD_AES_256_GCM', keySalt: keyB }), true);
+        assert.equal(bench.engine.rekey(id, 'leg0', { suite: 'AEAD_AES_256_GCM', keySalt: keyB }), true);
         await sending;
       });
       assert.equal(r.stats.srtpAuthFailures, 0);
       assert.equal(r.stats.packetsReceived, packets.length);
       assertSignal(r, 'rekeyed');
-      assert.equal(engine.rekey('no-such-recording', 'leg0', null), false);
+      assert.equal(bench.engine.rekey('no-such-recording', 'leg0', null), false);
     });
   }
 
@@ -288,30 +236,13 @@ describe('media engine SRTP', { concurrency: 4 }, () => {
     [sent[12], sent[13]] = [sent[13]!, sent[12]!]; // reordered
     let startMs = 0;
     const r = await record({ suite, keySalt }, async (port, id) => {
-      startMs = Date.now() - engine.sessionStats(id)!.openedAt.getTime();
-      const sending = sendPaced(port, sent, 20, times);
-      await sleep(350);
-      engine.pause(id);
-      await sleep(300);
-      engine.resume(id);
-      await sending;
+      startMs = await bench.sendWithPause(port, id, sent, times);
     });
     assert.equal(r.stats.srtpAuthFailures, 0);
     assert.equal(r.stats.packetsLost, 1);
     assert.equal(r.stats.ssrcs.length, 2);
     assert.ok((r.stats.packetsPaused ?? 0) > 5);
-    const mine = events.filter((e) => e.recordingId === r.id);
-    const paused = mine.find((e) => e.type === 'pause')!.atMs;
-    const resumed = mine.find((e) => e.type === 'resume')!.atMs;
-    assert.ok(toneLevelDb(r.pcm, r.t0 + 50, paused - 30, 600) > -3, 'tone before the pause');
-    // The stream is anchored on its first packet's arrival: if that came late (a busy machine), the
-    // audio sent just before the pause sits that much later on the timeline.
-    const late = Math.max(0, r.t0 - startMs);
-    assert.ok(
-      rmsDbfs(r.pcm, Math.min(paused + 40 + late, resumed - 60), resumed - 10) < -45,
-      'silence while paused',
-    );
-    assert.ok(toneLevelDb(r.pcm, resumed + 80, r.t0 + 950, 600) > -3, 'tone after the resume');
+    bench.assertPausedTone(r, startMs, 'SRTP');
     assert.ok(rmsDbfs(r.pcm, r.t0 + 1100, r.t0 + 1400) < -45, 'silence in 1.1-1.4 s');
     assert.ok(toneLevelDb(r.pcm, r.t0 + 1600, r.t0 + 2400, 1000) > -3, '1000 Hz from the new SSRC');
   });

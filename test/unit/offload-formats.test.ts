@@ -293,8 +293,10 @@ describe('delivery configuration', () => {
         },
       },
     );
-    assert.equal(c.offload.audio?.port, 22);
-    assert.equal(c.offload.audio?.timeoutSeconds, 360);
+    const audio = c.offload.audio;
+    assert.ok(audio && audio.type !== 's3', 'no type: sftp, as before S3 destinations existed');
+    assert.equal(audio.port, 22);
+    assert.equal(audio.timeoutSeconds, 360);
   });
 });
 

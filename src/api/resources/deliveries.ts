@@ -9,7 +9,7 @@ export function deliveryRoutes({ d, audit }: Kit): RouteDef[] {
       method: 'GET',
       path: '/delivery',
       summary:
-        'Delivery status: enabled, per-target health (last success, last error), the last SFTP offload batches (state, count, attempts, error, manifest), export and notification counters with recent failures',
+        'Delivery status: enabled, per-target health (last success, last error), the last offload batches (SFTP or S3; state, count, attempts, error, manifest), export and notification counters with recent failures',
       role: 'admin',
       async handler(ctx) {
         if (!d.deliveryStatus) throw new HttpError(503, 'delivery status is not available on this server');

@@ -38,6 +38,7 @@ export function recordingDetailJson(r: RecordingRow) {
       kind: f.kind,
       bytes: f.bytes,
       sha256Plain: f.sha256Plain,
+      sha256Cipher: f.sha256Cipher,
       keyFingerprint: f.keyFingerprint,
     })),
     mediaStats: r.mediaStats,

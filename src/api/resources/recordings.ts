@@ -1,10 +1,10 @@
-import { unlink } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
+import { lockedObject, StorageUnavailableError } from '../../storage/index.js';
+import { keyOfPath } from '../../storage/read.js';
 import type { RecordingState } from '../../store/types.js';
 import type { RecordingSearch } from '../../store/users-access.js';
 import { roleRank } from '../../store/users.js';
-import { conflict, forbidden, notFound, sendJson } from '../http.js';
+import { conflict, forbidden, HttpError, notFound, sendJson } from '../http.js';
 import { describe, permits, recordingRoute, type Kit } from '../kit.js';
 import { need, qBool, qDate, qInt, qStr, route, type RouteDef } from '../table.js';
 
@@ -70,14 +70,44 @@ export function recordingRoutes(k: Kit): RouteDef[] {
         if ((rec.state as string) === 'purged') throw conflict(`recording ${rec.id} is already deleted`);
         if (rec.state !== 'stored')
           throw conflict(`recording is ${rec.state}; only stored recordings can be deleted`);
+        // Through the artifact store (a local file, or the object with every version in a bucket).
+        const store = d.artifacts.store;
+        // An object under an unexpired Object Lock cannot be removed: refuse before anything is
+        // marked deleted, and say so (audited), rather than report a deletion that did not happen.
+        const locked = await lockedObject(
+          store,
+          rec.files.map((f) => keyOfPath(store, f.path)),
+        ).catch((err: unknown) => {
+          throw err instanceof StorageUnavailableError
+            ? new HttpError(503, `the artifact store is unavailable; try again later (${err.message})`, {
+                'Retry-After': '10',
+              })
+            : err;
+        });
+        if (locked) {
+          const until = locked.retainUntil?.toISOString() ?? 'an unknown date';
+          await audit(ctx, 'delete-refused', 'recording', rec.id, {
+            ...describe(rec),
+            reason: 'object-lock',
+            key: locked.key,
+            mode: locked.mode ?? null,
+            retainUntil: locked.retainUntil?.toISOString() ?? null,
+          });
+          throw conflict(
+            `recording ${rec.id} is under ${locked.mode ?? 'an'} Object Lock retention until ${until}; it cannot be deleted before then`,
+          );
+        }
         const files = await d.db.access.deleteUnpreserved(rec.id);
         if (!files) throw conflict('recording was preserved or removed meanwhile');
         for (const f of files) {
-          const path = isAbsolute(f.path) ? f.path : join(d.dataDir, f.path);
-          await unlink(path).catch((err: NodeJS.ErrnoException) => {
-            if (err.code !== 'ENOENT')
-              k.log.error({ err, path }, 'could not remove a deleted recording file');
-          });
+          await Promise.resolve()
+            .then(() => store.delete(keyOfPath(store, f.path)))
+            .catch((err: unknown) =>
+              k.log.error(
+                { err, path: f.path, store: store.location },
+                'could not remove a deleted recording file',
+              ),
+            );
         }
         const details = { ...describe(rec), files: files.map((f) => f.path) };
         await audit(ctx, 'delete', 'recording', rec.id, details);

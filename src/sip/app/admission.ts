@@ -201,3 +201,19 @@ export function createAdmission(o: AdmissionOptions): Admission {
     },
   };
 }
+
+/** Token bucket: `rate` new sessions a second with a burst of one second. */
+export function rateLimiter(rate: number): () => boolean {
+  if (!(rate > 0)) return () => true;
+  const burst = Math.max(1, rate);
+  let tokens = burst;
+  let last = performance.now();
+  return () => {
+    const now = performance.now();
+    tokens = Math.min(burst, tokens + ((now - last) / 1000) * rate);
+    last = now;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  };
+}

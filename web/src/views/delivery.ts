@@ -1,7 +1,7 @@
 import { api, send } from '../api.js';
 import { fmtTime, grid, h, outcome, td } from '../dom.js';
 
-/** Delivery (admins): destinations' health, SFTP offload batches, MP3 export and email counters. */
+/** Delivery (admins): destinations' health (SFTP, S3, local), offload batches, MP3 export and email counters. */
 
 interface Failure {
   recordingId: string;
@@ -86,7 +86,7 @@ function render(d: DeliveryJson): (Node | string)[] {
           ),
         )
       : muted('No destination has been contacted yet.'),
-    h('h3', {}, `SFTP offload batches (${d.offload?.queued ?? 0} queued, ${d.offload?.failed ?? 0} failed)`),
+    h('h3', {}, `Offload batches (${d.offload?.queued ?? 0} queued, ${d.offload?.failed ?? 0} failed)`),
     d.offload?.batches.length
       ? grid(
           'delivery-batches',

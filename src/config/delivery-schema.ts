@@ -1,0 +1,127 @@
+/**
+ * Delivery settings (config file only): compliance offload to SFTP, the MP3 export with its daily
+ * index, and email notifications. Zod only, like the rest of the configuration's schema.
+ */
+import { z } from 'zod';
+import { s3DestinationSchema } from '../storage/s3-destination-config.js';
+import { optionalString, port } from './schema.js';
+
+/** Delivery: an SFTP server, by password or private key (file). */
+const sftpShape = {
+  host: z.string().min(1),
+  port: port.default(22),
+  username: z.string().min(1),
+  password: optionalString,
+  passwordFile: optionalString,
+  privateKeyFile: optionalString,
+  privateKeyPassphrase: optionalString,
+  directory: z.string().min(1),
+  /** Expected host key, as `ssh-keygen -lf` prints it (SHA256:...). One of it or knownHostsFile is required. */
+  hostKeySha256: optionalString,
+  /** An OpenSSH known_hosts file listing the server's key. */
+  knownHostsFile: optionalString,
+  /** Accept any host key (a man in the middle gets the files); logged as an error at each start. */
+  insecureAcceptAnyHostKey: z.boolean().default(false),
+  /** Connect and per-operation timeout (the carrier asks for 6 minutes for large audio). */
+  timeoutSeconds: z.coerce.number().int().min(1).max(3600).default(360),
+};
+type SftpAuth = {
+  password?: string | undefined;
+  passwordFile?: string | undefined;
+  privateKeyFile?: string | undefined;
+};
+const hasSftpAuth = (d: SftpAuth) => Boolean(d.password || d.passwordFile || d.privateKeyFile);
+const SFTP_AUTH = { message: 'needs password, passwordFile or privateKeyFile' };
+/** Offload: SFTP (`type` "sftp", the default) or S3 (`type` "s3", src/storage/s3-destination-config.ts). */
+const offloadDestination = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('sftp').optional(), ...sftpShape }).refine(hasSftpAuth, SFTP_AUTH),
+  s3DestinationSchema,
+]);
+const exportDestination = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('local'), directory: z.string().min(1) }),
+  z.object({ type: z.literal('sftp'), ...sftpShape }).refine(hasSftpAuth, SFTP_AUTH),
+  s3DestinationSchema,
+]);
+export const deliverySchema = {
+  /** Compliance offload to SFTP or S3 in the carrier archive format (src/delivery/offload.ts). */
+  offload: z
+    .object({
+      enabled: z.boolean().default(false),
+      intervalMinutes: z.coerce.number().int().min(1).max(1440).default(30),
+      audio: offloadDestination.optional(),
+      /** Where the CSV and manifest go; defaults to the audio destination. */
+      metadata: offloadDestination.optional(),
+      /** Wipe the local encrypted artifacts once the batch holding them is confirmed. */
+      purgeAfterTransfer: z.boolean().default(false),
+      /** Upload `<csv name>.sha256` (sha256sum format) with each batch. */
+      manifest: z.boolean().default(true),
+      /** Attempts (backoff from 10 s, doubling, capped at the interval) before a batch is marked failed. */
+      maxAttempts: z.coerce.number().int().min(1).max(10_000).default(48),
+    })
+    .refine((o) => !o.enabled || o.audio, { message: 'required when offload.enabled', path: ['audio'] }),
+  /** Unencrypted MP3 export with a daily CSV index (src/delivery/export.ts). */
+  export: z
+    .object({
+      enabled: z.boolean().default(false),
+      intervalSeconds: z.coerce.number().int().min(1).max(86_400).default(60),
+      /** File-name template (validated at start, src/delivery/template.ts); `.mp3` is appended. */
+      template: z
+        .string()
+        .min(1)
+        .default(
+          '%{setup-time##%Y/%m/%d}/%{setup-time##%Y%m%d_%H%M%S}-%{recording-id}-%{user}-%{direction}-%{extension}-%{remote-number}-%{group}',
+        ),
+      primary: exportDestination.optional(),
+      secondary: exportDestination.optional(),
+      /** Attempts of one file (backoff from 10 s, doubling, capped at 1 h) before it is marked failed. */
+      maxAttempts: z.coerce.number().int().min(1).max(10_000).default(10),
+    })
+    .refine((o) => !o.enabled || o.primary, { message: 'required when export.enabled', path: ['primary'] }),
+  /** Email to the recorded user when a recording is stored (src/delivery/notify.ts). */
+  notifications: z
+    .object({
+      enabled: z.boolean().default(false),
+      intervalSeconds: z.coerce.number().int().min(1).max(3600).default(10),
+      smtp: z
+        .object({
+          host: z.string().min(1),
+          port: port.default(587),
+          /** TLS from the start (port 465); otherwise STARTTLS, required unless requireTLS is false. */
+          secure: z.boolean().default(false),
+          /** Refuse to send when the server does not offer STARTTLS (false: send in clear, logged loudly). */
+          requireTLS: z.boolean().default(true),
+          username: optionalString,
+          password: optionalString,
+          passwordFile: optionalString,
+          rejectUnauthorized: z.boolean().default(true),
+        })
+        .optional(),
+      from: z.string().min(3).default('SIPREC recorder <recorder@localhost>'),
+      subject: z.string().min(1).default('Your call with [RemotePhoneNumber] was recorded'),
+      /** Body template; `templateFile` (re-read for every email) wins when set. */
+      body: z.string().min(1).optional(),
+      templateFile: optionalString,
+      /** Attach the MP3 up to this size; over it the email goes without it. 0 = no limit. */
+      maxAttachmentBytes: z.coerce
+        .number()
+        .int()
+        .min(0)
+        .default(10 * 1024 * 1024),
+      /** Time zone for dates in emails (IANA name). */
+      timeZone: z.string().min(1).default('UTC'),
+      /** Attempts of one email (backoff from 10 s, doubling, capped at 1 h) before it is marked failed. */
+      maxAttempts: z.coerce.number().int().min(1).max(10_000).default(10),
+      /** Seeds the per-user subscriptions table at start: username -> email, attach. */
+      recipients: z
+        .record(
+          z.string(),
+          z.object({
+            email: z.email(),
+            attach: z.boolean().default(false),
+            enabled: z.boolean().default(true),
+          }),
+        )
+        .default({}),
+    })
+    .refine((o) => !o.enabled || o.smtp, { message: 'required when notifications.enabled', path: ['smtp'] }),
+};

@@ -1,0 +1,139 @@
+/**
+ * Listen-in for monitor clients: one call at a time per client ({"type":"listen","recordingId":..,
+ * "channel":"mix"|"all"|legId}), checked against the client's call filter, role and the `listen`
+ * permission (audited at start and stop); audio flows as binary frames (audio.ts) and a slow
+ * listener skips audio rather than grow server memory.
+ */
+import type { WebSocket } from 'ws';
+import type { Logger } from '../log.js';
+import { FrameEncoder } from './audio.js';
+import type { Client, MonitorOptions } from './types.js';
+
+export interface ListenInOptions {
+  o: Pick<MonitorOptions, 'source' | 'taps' | 'access' | 'stats' | 'onAudioLatency'>;
+  log: Logger;
+  /** The monitor's connected clients. */
+  clients: ReadonlyMap<WebSocket, Client>;
+  send: (ws: WebSocket, msg: unknown) => void;
+  /** A listener with more unsent data than this is dropped. */
+  maxBuffered: number;
+  /** Audio frames are skipped for a listener with more unsent data than this. */
+  audioSkip: number;
+}
+
+export class ListenIn {
+  readonly #o: ListenInOptions['o'];
+  readonly #log: Logger;
+  readonly #clients: ReadonlyMap<WebSocket, Client>;
+  readonly #send: (ws: WebSocket, msg: unknown) => void;
+  readonly #maxBuffered: number;
+  readonly #audioSkip: number;
+  readonly #frames: FrameEncoder;
+  #listeners = 0;
+
+  constructor(options: ListenInOptions) {
+    this.#o = options.o;
+    this.#log = options.log;
+    this.#clients = options.clients;
+    this.#send = options.send;
+    this.#maxBuffered = options.maxBuffered;
+    this.#audioSkip = options.audioSkip;
+    this.#frames = new FrameEncoder(options.o.onAudioLatency);
+  }
+
+  /** Clients listening now. */
+  get listeners(): number {
+    return this.#listeners;
+  }
+
+  /** Ends `c`'s listen-in, if any (audited with its duration and `reason`). */
+  stop(c: Client, reason = 'stopped'): void {
+    if (!c.listen) return;
+    const id = c.listen.recordingId;
+    const durationMs = Date.now() - c.listen.since;
+    const channel = c.listen.channel;
+    c.listen.stop();
+    c.listen = null;
+    this.#o.access
+      ?.record(c.who, c.origin, id, 'listen-stop', { durationMs, channel, reason })
+      .catch((err: unknown) =>
+        this.#log.error({ err, recordingId: id }, 'could not audit the end of a listen-in'),
+      );
+    this.#listeners--;
+    if (![...this.#clients.values()].some((x) => x.listen?.recordingId === id && x.listen.channel === 'mix'))
+      this.#frames.dropMixer(id);
+  }
+
+  /** Starts `c` listening to `channel` of a live call (its previous listen-in ends). */
+  async start(ws: WebSocket, c: Client, recordingId: string, channel: string): Promise<void> {
+    this.stop(c, 'switched');
+    const call = this.#o.source.activeCalls().find((x) => x.recordingId === recordingId);
+    if (!call || !c.filter(call.participants))
+      return this.#send(ws, { type: 'error', error: `no live call ${recordingId} you may listen to` });
+    if (c.who.role === 'record-only')
+      return this.#send(ws, { type: 'error', error: 'record-only users cannot listen' });
+    if (!this.#o.taps)
+      return this.#send(ws, { type: 'error', error: 'listen-in is not available on this server' });
+    const legIds = call.streams.map((_s, i) => `leg${i}`);
+    if (channel !== 'mix' && channel !== 'all' && !legIds.includes(channel))
+      return this.#send(ws, {
+        type: 'error',
+        error: `channel must be mix, all or one of ${legIds.join(', ')}`,
+      });
+    if (this.#o.access) {
+      try {
+        await this.#o.access.grant(c.who, c.origin, recordingId, 'listen-in', {
+          channel,
+          callId: call.callId,
+        });
+      } catch (err) {
+        const status = (err as { status?: number }).status;
+        if (status !== 403) this.#log.error({ err, recordingId }, 'listen-in refused: audit failed');
+        return this.#send(ws, {
+          type: 'error',
+          error: status === 403 ? (err as Error).message : 'listen-in is unavailable (audit failed)',
+        });
+      }
+      // The socket may have closed (or been revoked) while the entry was written.
+      if (ws.readyState !== ws.OPEN || !this.#clients.has(ws)) return;
+      this.stop(c, 'switched');
+    }
+    const t0 = this.#o.stats?.(recordingId)?.openedAt.getTime() ?? new Date(call.startedAt).getTime();
+    const state = {
+      recordingId,
+      channel,
+      stop: () => undefined as void,
+      skipped: 0,
+      since: Date.now(),
+    };
+    state.stop = this.#o.taps.subscribe(recordingId, (frames) => {
+      if (ws.readyState !== ws.OPEN) return;
+      if (ws.bufferedAmount > this.#maxBuffered) {
+        ws.terminate();
+        return;
+      }
+      if (ws.bufferedAmount > this.#audioSkip) {
+        state.skipped++; // skip ahead: a slow listener loses audio, never grows our memory
+        return;
+      }
+      for (const b of this.#frames.encoded(recordingId, frames, channel, legIds, t0)) ws.send(b);
+    });
+    c.listen = state;
+    this.#listeners++;
+    this.#send(ws, {
+      type: 'listening',
+      recordingId,
+      channel,
+      legs: legIds.map((legId, i) => ({
+        legId,
+        channel: i,
+        label: call.streams[i]?.label ?? null,
+        participant:
+          call.participants.find((p) => p.sendsLabels.includes(call.streams[i]?.label ?? '\u0000'))?.name ??
+          null,
+      })),
+      sampleRate: 8000,
+      encoding: 'PCMU',
+    });
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * A live call's streams (one engine leg each) and a re-INVITE's changes to them: streams removed
+ * (their legs close; what they recorded stays in the mix), added on new ports on the session's
+ * timeline, re-keyed, paused (silence) or resumed.
+ */
+import type { ActiveCall, RecordingStorePort, SessionEvent, StreamChange } from './types.js';
+import { openMedia, type MediaOpenDeps } from './media-open.js';
+
+/** One stream of a live call (an engine leg). */
+export interface LiveStream {
+  /** Catalogue ordinal (1-based). */
+  ordinal: number;
+  /** m-line index in the latest offer. */
+  index: number;
+  label: string;
+  streamId: string | null;
+  legId: string;
+  codec: string;
+  port: number;
+  removed: boolean;
+}
+
+/** A live call as the recording service holds it. */
+export interface LiveSession {
+  call: ActiveCall;
+  spoolDir: string;
+  /** Every port held (released at the end). */
+  ports: number[];
+  streams: LiveStream[];
+  startedAtMs: number;
+  ending: boolean;
+  /** Serialises updates of one session. */
+  queue: Promise<unknown>;
+  /** Legs paused now (SIPREC pause, a=inactive): the RTP timeout does not count them silent. */
+  paused: Set<string>;
+  /** The SIP side's BYE (RecordingPort.onTerminate), once the dialog exists. */
+  terminate?: (reason: string) => void;
+  /** Why the server ended the call itself, once it did. */
+  terminating?: string;
+}
+
+/** Applies `change` to live session `s` (serialised by the caller); returns the added streams' ports. */
+export async function applyStreamChange(
+  deps: MediaOpenDeps & { store: RecordingStorePort },
+  recordingId: string,
+  s: LiveSession,
+  change: StreamChange,
+): Promise<{ ports: number[] }> {
+  const engine = deps.engine;
+  const at = new Date();
+  const events: SessionEvent[] = [];
+  const removed = s.streams.filter((x) => !x.removed && change.remove.includes(x.index));
+  if (removed.length > 0) {
+    engine.removeLegs(
+      recordingId,
+      removed.map((x) => x.legId),
+    );
+  }
+  for (const x of removed) {
+    x.removed = true;
+    events.push({
+      at,
+      type: 'stream-removed',
+      detail: { label: x.label, legId: x.legId, index: x.index },
+    });
+  }
+  let ports: number[] = [];
+  if (change.add.length > 0) {
+    const firstLeg = s.streams.length;
+    ports = openMedia(
+      deps,
+      recordingId,
+      s.spoolDir,
+      change.add,
+      (legs) => engine.addLegs(recordingId, legs),
+      firstLeg,
+    );
+    s.ports.push(...ports);
+    const added = change.add.map((a, i) => ({
+      ordinal: s.streams.length + i + 1,
+      index: a.index,
+      label: a.label ?? String(a.index),
+      streamId: a.streamId ?? null,
+      legId: `leg${firstLeg + i}`,
+      codec: a.codec,
+      port: ports[i] as number,
+      removed: false,
+    }));
+    s.streams.push(...added);
+    for (const x of added)
+      events.push({ at, type: 'stream-added', detail: { label: x.label, legId: x.legId, port: x.port } });
+    s.call.streams = s.streams
+      .filter((x) => !x.removed)
+      .map((x) => ({ label: x.label, codec: x.codec, port: x.port }));
+    await deps.store.upsertStreams(recordingId, added);
+  }
+  // A new a=crypto on a kept stream: the engine switches keys between two packets (no gap).
+  for (const r of change.rekey ?? []) {
+    const x = s.streams.find((y) => !y.removed && y.index === r.index);
+    if (!x) continue;
+    const srtp = r.srtp === null ? null : { ...r.srtp, keySalt: Buffer.from(r.srtp.keySalt) };
+    if (!engine.rekey(recordingId, x.legId, srtp)) continue;
+    events.push({
+      at,
+      type: 'stream-rekeyed',
+      detail: { label: x.label, legId: x.legId, index: x.index, suite: r.srtp?.suite ?? null },
+    });
+  }
+  for (const [indexes, paused] of [
+    [change.pause ?? [], true],
+    [change.resume ?? [], false],
+  ] as const) {
+    const legs = s.streams.filter((x) => !x.removed && indexes.includes(x.index));
+    if (legs.length === 0) continue;
+    const ids = legs.map((x) => x.legId);
+    // The engine writes silence for the paused time and drops what still arrives.
+    if (paused) engine.pause(recordingId, ids);
+    else engine.resume(recordingId, ids);
+    for (const x of ids) {
+      if (paused) s.paused.add(x);
+      else s.paused.delete(x);
+    }
+    for (const x of legs) {
+      events.push({
+        at,
+        type: paused ? 'stream-paused' : 'stream-resumed',
+        detail: { label: x.label, legId: x.legId, index: x.index },
+      });
+    }
+  }
+  await deps.store.addEvents(recordingId, events);
+  return { ports };
+}
