@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import type { MediaEngine } from '../media/types.js';
 import type { Database } from '../store/db.js';
 import { groupCommit } from '../store/recordings.js';
-import { adoptQueuedJobs, FINALIZE_QUEUE } from './routing.js';
+import { adoptQueuedJobs, FINALIZE_QUEUE, spoolsHere } from './routing.js';
 import type { Mp3Options } from './artifacts.js';
 import { finalizeRecording, type FinalizeContext } from './finalize.js';
 import {
@@ -376,10 +376,13 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   }
   // Recordings whose last attempt found the store unavailable (not marked failed): queued again
   // once the store answers, checked every six retry delays (5 s to 5 min).
+  // Only those whose spool is here: another data directory's are its own nodes' to queue again.
+  const waitingHere = async (): Promise<string[]> =>
+    spoolsHere(o.dataDir, await waitingForStore(pool, finalizeQueue));
   if (remoteStore && lease) {
     let checking = false;
     const retryWaiting = async () => {
-      const ids = await waitingForStore(pool, FINALIZE_QUEUE);
+      const ids = await waitingHere();
       if (ids.length === 0) return;
       await remoteStore.exists('srs-availability-probe'); // throws while the store is unavailable
       // One more attempt each (a job archived meanwhile is queued anew).
@@ -514,7 +517,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   return {
     jobCounts,
     deletesRefused: () => deletesRefused,
-    waitingForStore: async () => (remoteStore ? (await waitingForStore(pool, FINALIZE_QUEUE)).length : 0),
+    waitingForStore: async () => (remoteStore ? (await waitingHere()).length : 0),
     enqueueFinalize: (recordingId) => enqueueBatched(recordingId),
     stop() {
       for (const t of timers) clearInterval(t);

@@ -63,6 +63,20 @@ export async function finalizeQueueOf(dataDir: string): Promise<string> {
   return `${FINALIZE_QUEUE}.${await dataDirId(dataDir)}`;
 }
 
+/** Whether the recording's spool is in this data directory (its job may run here). */
+export async function spoolIsHere(dataDir: string, recordingId: string): Promise<boolean> {
+  return stat(join(dataDir, 'spool', recordingId)).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+}
+
+/** Those of the recordings whose spool is in this data directory, in their order. */
+export async function spoolsHere(dataDir: string, recordingIds: string[]): Promise<string[]> {
+  const here = await Promise.all(recordingIds.map((id) => spoolIsHere(dataDir, id)));
+  return recordingIds.filter((_, i) => here[i]);
+}
+
 /**
  * Finalize jobs waiting in another queue (`from`: the one shared queue of an older version)
  * whose spool is in `dataDir`: each is sent to `send` (this directory's queue, same id) and
@@ -82,11 +96,7 @@ export async function adoptQueuedJobs(o: {
   );
   const moved: string[] = [];
   for (const { id } of r.rows) {
-    const here = await stat(join(o.dataDir, 'spool', id)).then(
-      (s) => s.isDirectory(),
-      () => false,
-    );
-    if (!here) continue;
+    if (!(await spoolIsHere(o.dataDir, id))) continue;
     await o.send(id);
     await o.remove(o.from, id);
     moved.push(id);
