@@ -20,7 +20,13 @@ import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, HeadObjectCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
-import { artifactDir, purgeOnce, startPipeline, type Pipeline } from '../../src/pipeline/index.js';
+import {
+  artifactDir,
+  finalizeQueueOf,
+  purgeOnce,
+  startPipeline,
+  type Pipeline,
+} from '../../src/pipeline/index.js';
 import type { S3StorageConfig } from '../../src/storage/config.js';
 import { S3ArtifactStore, sha256Of } from '../../src/storage/index.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
@@ -177,7 +183,9 @@ describe('pipeline with the s3 store on Ceph radosgw', { skip: missing, timeout:
     await moved.client.send(new CreateBucketCommand({ Bucket: 'srs-moved' }));
     dataDir = await mkdtemp(join(tmpdir(), 'srs-s3-pipe-'));
     db = await openDatabase({ dataDir, log });
+    // The data directory's finalize queue, which the servers on it work (src/pipeline/routing.ts).
     queue = await startPipeline({
+      finalizeQueue: await finalizeQueueOf(dataDir),
       db,
       mixer: { mix: () => Promise.reject(new Error('enqueue only')) },
       dataDir,
