@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/log.js';
 import type { MixOptions, MixResult } from '../../src/media/types.js';
 import { dataDirId, FINALIZE_QUEUE, finalizeQueueOf, startPipeline } from '../../src/pipeline/index.js';
+import { spoolsHere } from '../../src/pipeline/routing.js';
 import { ensureKeyPair } from '../../src/pipeline/keys.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { toneWav } from '../helpers/audio.js';
@@ -130,6 +131,13 @@ describe('pipeline routing: one finalize queue per data directory', () => {
         'B’s job waits in the shared queue for a node holding its spool',
       );
       assert.equal((await db.recordings.get(onB))?.state, 'recording');
+      // What a node may queue again after a store outage: only recordings whose spool is here.
+      assert.deepEqual(
+        await spoolsHere(dirA, [onB, ...onA, randomUUID()]),
+        [],
+        'A’s spools wiped once stored',
+      );
+      assert.deepEqual(await spoolsHere(dirB, [onA[0]!, onB]), [onB]);
     } finally {
       await a.stop();
     }
