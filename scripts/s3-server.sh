@@ -182,6 +182,18 @@ EOF
 { "accessKeyId": "$access", "secretAccessKey": "$secret" }
 EOF
   chmod 600 "$DIR/credentials.json"
+  # Answering HTTP is not yet serving: the first buckets make radosgw create its index and data
+  # pools, which on a loaded machine fails (500) for a while. Ready when a plain bucket and one
+  # with Object Lock can be made and removed, signed with the user's keys.
+  probe() {
+    # curl signs with SigV4 but sends no payload hash, which S3 requires: that of the empty body.
+    local b="srs-probe-$1" sig=(--aws-sigv4 "aws:amz:us-east-1:s3" --user "$access:$secret" -sf --max-time 10 -o /dev/null
+      -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    curl "${sig[@]}" -X PUT ${2:+-H "x-amz-bucket-object-lock-enabled: true"} "http://127.0.0.1:$rgw_port/$b" &&
+      curl "${sig[@]}" -X DELETE "http://127.0.0.1:$rgw_port/$b"
+  }
+  wait_for 90 probe plain || die "radosgw did not create a bucket within 90 s (see $DIR/client.rgw.log)"
+  wait_for 90 probe locked 1 || die "radosgw did not create an Object Lock bucket within 90 s (see $DIR/client.rgw.log)"
   cat >"$DIR/env" <<EOF
 S3_SERVER_DIR=$DIR
 S3_ENDPOINT=http://127.0.0.1:$rgw_port
