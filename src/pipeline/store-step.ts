@@ -4,7 +4,7 @@ import type * as openpgp from 'openpgp';
 import type { Logger } from '../log.js';
 import type { ArtifactStore, LockMode } from '../storage/index.js';
 import type { RecordingFile } from '../store/types.js';
-import { encryptToBuffer, encryptToFile, type Plaintext } from './pgp.js';
+import { encryptToBuffer, encryptToFile, type EncryptResult, type Plaintext } from './pgp.js';
 
 /**
  * The store step of finalize with an object store (`s3`): each artifact is encrypted (into memory,
@@ -103,8 +103,8 @@ export async function putArtifact(o: {
   tempDir: string;
 }): Promise<RecordingFile> {
   const retention = o.lock ? { retention: { mode: o.lock.mode, until: o.lock.until } } : {};
-  if (Buffer.isBuffer(o.plain)) {
-    const r = await encryptToBuffer(o.plain, o.publicKey, o.name);
+  /** Puts the ciphertext (in memory or a file) with its hash, size, metadata and lock. */
+  const put = async (r: EncryptResult, body: Buffer | { path: string }): Promise<RecordingFile> => {
     const file: RecordingFile = {
       kind: o.kind,
       path: o.key,
@@ -113,37 +113,24 @@ export async function putArtifact(o: {
       sha256Cipher: r.sha256Cipher,
       keyFingerprint: o.fingerprint,
     };
-    await o.store.put(o.key, r.cipher, {
+    await o.store.put(o.key, body, {
       sha256: r.sha256Cipher,
       size: r.bytes,
       metadata: artifactMetadata(o.recordingId, file),
       ...retention,
     });
     return file;
+  };
+  if (Buffer.isBuffer(o.plain)) {
+    const r = await encryptToBuffer(o.plain, o.publicKey, o.name);
+    return put(r, r.cipher);
   }
   // A long recording mixed into a file: its ciphertext goes through a file too (no 2 x 4 GiB in memory).
   const tmp = join(o.tempDir, `${o.kind}.upload.gpg`);
   try {
-    const r = await encryptToFile(o.plain, tmp, o.publicKey, o.name, { syncDir: false });
-    const file: RecordingFile = {
-      kind: o.kind,
-      path: o.key,
-      bytes: r.bytes,
-      sha256Plain: r.sha256Plain,
-      sha256Cipher: r.sha256Cipher,
-      keyFingerprint: o.fingerprint,
-    };
-    await o.store.put(
-      o.key,
-      { path: tmp },
-      {
-        sha256: r.sha256Cipher,
-        size: r.bytes,
-        metadata: artifactMetadata(o.recordingId, file),
-        ...retention,
-      },
-    );
-    return file;
+    return await put(await encryptToFile(o.plain, tmp, o.publicKey, o.name, { syncDir: false }), {
+      path: tmp,
+    });
   } finally {
     await rm(tmp, { force: true });
   }

@@ -16,30 +16,13 @@ import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/log.js';
 import { finalizeQueueOf, startPipeline, type Pipeline } from '../../src/pipeline/index.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
-import { decodeUlawWav, encodeUlaw, tone, toneLevelDb } from '../helpers/audio.js';
+import { decodeUlawWav, spoolFile, tone, toneLevelDb } from '../helpers/audio.js';
 import { gpgDecrypt } from '../helpers/gpg.js';
 import { SRS_BIN, run, startTestServer, type TestServer } from '../helpers/server.js';
 
 const log = createLogger('silent');
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const STEPS = ['mixed', 'mp3', 'encrypted-mp3', 'encrypted-wav', 'stored', 'wiped'] as const;
-
-/** A spool file as the native engine writes it: header, then (offset u32, count u16, u-law bytes). */
-function spoolFile(samples: Int16Array): Buffer {
-  const head = Buffer.alloc(16);
-  head.write('SRSPOOL1', 0, 'latin1');
-  head.writeUInt32LE(8000, 8);
-  const parts: Buffer[] = [head];
-  const u = encodeUlaw(samples);
-  for (let off = 0; off < u.length; off += 160) {
-    const rec = Buffer.alloc(6);
-    rec.writeUInt32LE(off, 0);
-    const n = Math.min(160, u.length - off);
-    rec.writeUInt16LE(n, 4);
-    parts.push(rec, u.subarray(off, off + n));
-  }
-  return Buffer.concat(parts);
-}
 
 async function plaintextFiles(dataDir: string): Promise<string[]> {
   const out: string[] = [];

@@ -30,7 +30,7 @@ import {
 import type { S3StorageConfig } from '../../src/storage/config.js';
 import { S3ArtifactStore, sha256Of } from '../../src/storage/index.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
-import { decodeUlawWav, encodeUlaw, tone, toneLevelDb } from '../helpers/audio.js';
+import { decodeUlawWav, spoolFile, tone, toneLevelDb } from '../helpers/audio.js';
 import { gpgDecrypt } from '../helpers/gpg.js';
 import { s3ServerMissing, startS3Server, type S3Server } from '../helpers/s3-server.js';
 import { SRS_BIN, run, startTestServer, type TestServer } from '../helpers/server.js';
@@ -39,23 +39,6 @@ const log = createLogger('silent');
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const DAY = 86_400_000;
 const RGW_PORT = 27480;
-
-/** A spool file as the native engine writes it: header, then (offset u32, count u16, u-law bytes). */
-function spoolFile(samples: Int16Array): Buffer {
-  const head = Buffer.alloc(16);
-  head.write('SRSPOOL1', 0, 'latin1');
-  head.writeUInt32LE(8000, 8);
-  const parts: Buffer[] = [head];
-  const u = encodeUlaw(samples);
-  for (let off = 0; off < u.length; off += 160) {
-    const rec = Buffer.alloc(6);
-    rec.writeUInt32LE(off, 0);
-    const n = Math.min(160, u.length - off);
-    rec.writeUInt16LE(n, 4);
-    parts.push(rec, u.subarray(off, off + n));
-  }
-  return Buffer.concat(parts);
-}
 
 const missing = await s3ServerMissing();
 if (missing) console.log(`# storage-pipeline tests skipped: ${missing}`);

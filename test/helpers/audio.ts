@@ -246,3 +246,20 @@ export function rmsDbfs(samples: ArrayLike<number>, startMs: number, endMs: numb
   const ms = meanSquare(samples, start, length);
   return ms === 0 ? -Infinity : 10 * Math.log10(ms / (32768 * 32768));
 }
+
+/** A spool file as the native engine writes it: header, then (offset u32, count u16, u-law bytes). */
+export function spoolFile(samples: Int16Array): Buffer {
+  const head = Buffer.alloc(16);
+  head.write('SRSPOOL1', 0, 'latin1');
+  head.writeUInt32LE(8000, 8);
+  const parts: Buffer[] = [head];
+  const u = encodeUlaw(samples);
+  for (let off = 0; off < u.length; off += 160) {
+    const rec = Buffer.alloc(6);
+    rec.writeUInt32LE(off, 0);
+    const n = Math.min(160, u.length - off);
+    rec.writeUInt16LE(n, 4);
+    parts.push(rec, u.subarray(off, off + n));
+  }
+  return Buffer.concat(parts);
+}
