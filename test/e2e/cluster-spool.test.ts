@@ -14,8 +14,8 @@ import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/log.js';
 import { FINALIZE_QUEUE, finalizeQueueOf } from '../../src/pipeline/index.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
-import { answered, assertToneVia, copyKeys, sippCalls, storedBy, until } from '../helpers/cluster.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { answered, assertToneVia, sippCalls, startNodePair, storedBy, until } from '../helpers/cluster.js';
+import type { TestServer } from '../helpers/server.js';
 
 const log = createLogger('silent');
 
@@ -38,18 +38,8 @@ describe('cluster on separate disks: a finalize job runs on the node holding its
       SRS_JOB_RETRY_DELAY: '1',
       SRS_JOB_CONCURRENCY: '1',
     };
-    a = await startTestServer(
-      { ...env, SRS_NODE_ID: 'node-a', RTP_PORT_MIN: '30000', RTP_PORT_MAX: '30199' },
-      dirA,
-    );
-    await a.waitFor(/SIPREC recording server ready/, 60_000);
     // B gets A's recording key (one key pair for the cluster), nothing else of A's directory.
-    await copyKeys(dirA, dirB);
-    b = await startTestServer(
-      { ...env, SRS_NODE_ID: 'node-b', RTP_PORT_MIN: '30200', RTP_PORT_MAX: '30399' },
-      dirB,
-    );
-    await b.waitFor(/SIPREC recording server ready/, 60_000);
+    ({ a, b } = await startNodePair(env, dirA, dirB, 30000));
   });
 
   after(async () => {

@@ -21,10 +21,18 @@ import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { createLogger } from '../../src/log.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
-import { answered, api, assertToneVia, copyKeys, sippCalls, storedBy, until } from '../helpers/cluster.js';
+import {
+  answered,
+  api,
+  assertToneVia,
+  sippCalls,
+  startNodePair,
+  storedBy,
+  until,
+} from '../helpers/cluster.js';
 import { kamailioMissing, sipOptions, startKamailio, type Kamailio } from '../helpers/kamailio.js';
 import { s3ServerMissing, startS3Server, type S3Server } from '../helpers/s3-server.js';
-import { SRS_BIN, run, startTestServer, type TestServer } from '../helpers/server.js';
+import { SRS_BIN, run, type TestServer } from '../helpers/server.js';
 import { WebSocket } from 'ws';
 import { peerAuthorization } from '../../src/cluster/live.js';
 
@@ -134,17 +142,7 @@ describe('cluster: Kamailio dispatcher in front of two nodes on one Postgres', {
       });
     }
     // A generates the recording key; B gets a copy of A's keys/, nothing else of A's directory.
-    a = await startTestServer(
-      { ...env, SRS_NODE_ID: 'node-a', RTP_PORT_MIN: '30400', RTP_PORT_MAX: '30599' },
-      dirA,
-    );
-    await a.waitFor(/SIPREC recording server ready/, 60_000);
-    await copyKeys(dirA, dirB);
-    b = await startTestServer(
-      { ...env, SRS_NODE_ID: 'node-b', RTP_PORT_MIN: '30600', RTP_PORT_MAX: '30799' },
-      dirB,
-    );
-    await b.waitFor(/SIPREC recording server ready/, 60_000);
+    ({ a, b } = await startNodePair(env, dirA, dirB, 30400));
   });
 
   after(async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeUlawWav, rmsDbfs, toneLevelDb } from './audio.js';
-import { freePort, run, type TestServer } from './server.js';
+import { freePort, run, startTestServer, type TestServer } from './server.js';
 import { SCENARIOS } from './sipp.js';
 
 /** What the cluster tests share: calls through SIPp, a node's log, its API, its stored audio. */
@@ -86,4 +86,28 @@ export async function assertToneVia(s: TestServer, recordingId: string, label: s
 /** A second node's recording key: a copy of the first node's `keys/` (docs/cluster.md). */
 export async function copyKeys(from: string, to: string): Promise<void> {
   await cp(join(from, 'keys'), join(to, 'keys'), { recursive: true, preserveTimestamps: true });
+}
+
+/**
+ * Two nodes on their own data directories: A starts first and makes the recording key, B starts
+ * with a copy of A's `keys/` and nothing else of A's. RTP ports `rtpBase..+199` for A, the next
+ * 200 for B.
+ */
+export async function startNodePair(
+  env: Record<string, string>,
+  dirA: string,
+  dirB: string,
+  rtpBase: number,
+): Promise<{ a: TestServer; b: TestServer }> {
+  const node = async (id: string, dir: string, from: number) => {
+    const s = await startTestServer(
+      { ...env, SRS_NODE_ID: id, RTP_PORT_MIN: String(from), RTP_PORT_MAX: String(from + 199) },
+      dir,
+    );
+    await s.waitFor(/SIPREC recording server ready/, 60_000);
+    return s;
+  };
+  const a = await node('node-a', dirA, rtpBase);
+  await copyKeys(dirA, dirB);
+  return { a, b: await node('node-b', dirB, rtpBase + 200) };
 }
