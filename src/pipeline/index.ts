@@ -59,9 +59,9 @@ export interface PipelineOptions {
   log: Logger;
   /**
    * MP3 encodes run at once by this process at most; 0 = enqueue only (another node does the
-   * work). One job more than this is in progress, so that a job's mixing, encryption, commit and
-   * wipe overlap the others' encodes instead of leaving a core idle. With `capacity`, the number
-   * at once follows the live load (capacity.concurrency(), at most this).
+   * work). Twice this plus one jobs are in progress, so that jobs' mixing, encryption, fsyncs,
+   * commit and wipe overlap the others' encodes instead of leaving a core idle. With `capacity`,
+   * the number at once follows the live load (capacity.concurrency(), at most this).
    */
   concurrency: number;
   /** Measured cost and live load: sets the jobs at once, and is told when each job ends. */
@@ -206,12 +206,14 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     );
   };
 
-  // Encode slots (at most `concurrency` MP3 encodes) and job slots (one more), handed out in
-  // arrival order; with a capacity, their number follows the live load. No job ever sleeps to
-  // make way for calls: the reserved CPU share keeps the pipeline going at any call rate.
+  // Encode slots (at most `concurrency` MP3 encodes) and job slots (twice that plus one), handed
+  // out in arrival order; with a capacity, their number follows the live load. A job spends about
+  // twice as long outside its encode (mix, encryption, fsyncs, commit, wipe; mostly waiting on the
+  // disk) as in it: with one job ahead, the encode slots sat idle about half the time. No job ever
+  // sleeps to make way for calls: the reserved CPU share keeps the pipeline going at any call rate.
   const encodes = (): number => o.capacity?.concurrency() ?? o.concurrency;
   const encodeGate = dynamicGate(encodes);
-  const jobGate = dynamicGate(() => encodes() + 1);
+  const jobGate = dynamicGate(() => encodes() * 2 + 1);
   ctx.encodeSlot = async (encode) => {
     const release = await encodeGate.acquire();
     try {
@@ -233,7 +235,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
       p.then(forget, forget);
       return p;
     };
-  for (let i = 0; i < (o.concurrency > 0 ? o.concurrency + 1 : 0); i++) {
+  for (let i = 0; i < (o.concurrency > 0 ? o.concurrency * 2 + 1 : 0); i++) {
     // pg-boss sleeps out the rest of its polling interval after a job that took less than that;
     // with work queued that idles the worker, so a worker that just ran a job wakes itself.
     const self: { id?: string } = {};
