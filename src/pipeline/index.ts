@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type pg from 'pg';
 import { dynamicGate, type PipelineCapacity } from './capacity.js';
 import PgBoss from 'pg-boss';
 import type { Logger } from '../log.js';
@@ -107,6 +109,24 @@ interface FinalizeJob {
   recordingId: string;
 }
 
+/** Names of pg-boss's parameterised statements (a few fixed texts), by text. */
+const statementNames = new Map<string, string>();
+
+/**
+ * pg-boss's statement as a named (prepared) one: planned once per connection instead of at every
+ * job (its job table is partitioned, so planning cost more than running the fetch, the complete
+ * and the insert of each job). Only statements with parameters (one command each); 100 texts at most.
+ */
+function pgBossStatement(text: string, values?: unknown[]): pg.QueryConfig {
+  if (!values || values.length === 0) return { text, values };
+  let name = statementNames.get(text);
+  if (name === undefined && statementNames.size < 100) {
+    name = `pgboss-${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
+    statementNames.set(text, name);
+  }
+  return { name, text, values };
+}
+
 export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   const log = o.log.child({ part: 'pipeline' });
   const pool = o.db.pool;
@@ -116,7 +136,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     // Share the catalogue's pool: no second set of connections, and the same database either way.
     db: {
       executeSql: (text, values) => {
-        const q = pool.query(text, values);
+        const q = pool.query(pgBossStatement(text, values));
         pgBossQueries.add(q);
         const forget = (): void => void pgBossQueries.delete(q);
         q.then(forget, forget);
