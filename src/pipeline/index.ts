@@ -6,7 +6,7 @@ import PgBoss from 'pg-boss';
 import type { Logger } from '../log.js';
 import type { MediaEngine } from '../media/types.js';
 import type { Database } from '../store/db.js';
-import { groupCommit } from '../store/recordings.js';
+import { beginRun, groupCommit } from '../store/recordings.js';
 import type { Mp3Options } from './artifacts.js';
 import { finalizeRecording, type FinalizeContext } from './finalize.js';
 import {
@@ -14,7 +14,6 @@ import {
   clearRun,
   failedFinalizes,
   orphanCandidates,
-  recordRun,
   type NodeLease,
 } from '../store/jobs.js';
 import { hookDocument, postWebhook, runHookCommand, type HookOptions } from './hooks.js';
@@ -266,12 +265,20 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
         if (!job) return;
         if (self.id) boss.notifyWorker(self.id);
         const id = job.data.recordingId;
-        if (lease) await recordRun(pool, id, lease.nodeKey);
+        // This node runs it, the recording as it was and the active key: one statement.
+        const begun = lease ? await beginRun(pool, id, lease.nodeKey) : undefined;
+        const jobCtx: FinalizeContext = begun
+          ? {
+              ...ctx,
+              recordings: { ...ctx.recordings, beginProcessing: () => Promise.resolve(begun.recording) },
+              activeKey: () => Promise.resolve(begun.activeKey),
+            }
+          : ctx;
         const release = await jobGate.acquire();
         o.capacity?.jobStarted();
         let stored: { audioSeconds: number; byeToStoredSeconds: number } | undefined;
         try {
-          const outcome = await finalizeRecording(ctx, id);
+          const outcome = await finalizeRecording(jobCtx, id);
           stored = outcome === 'stored' ? storedNow.get(id) : undefined;
           storedNow.delete(id);
           await queueHook(id);
