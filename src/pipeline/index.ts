@@ -1,10 +1,12 @@
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type pg from 'pg';
 import { dynamicGate, type PipelineCapacity } from './capacity.js';
 import PgBoss from 'pg-boss';
 import type { Logger } from '../log.js';
 import type { MediaEngine } from '../media/types.js';
 import type { Database } from '../store/db.js';
-import { groupCommit } from '../store/recordings.js';
+import { beginRun, groupCommit } from '../store/recordings.js';
 import { adoptQueuedJobs, FINALIZE_QUEUE, spoolsHere } from './routing.js';
 import type { Mp3Options } from './artifacts.js';
 import { finalizeRecording, type FinalizeContext } from './finalize.js';
@@ -13,7 +15,6 @@ import {
   clearRun,
   failedFinalizes,
   orphanCandidates,
-  recordRun,
   waitingForStore,
   type NodeLease,
 } from '../store/jobs.js';
@@ -79,9 +80,9 @@ export interface PipelineOptions {
   log: Logger;
   /**
    * MP3 encodes run at once by this process at most; 0 = enqueue only (another node does the
-   * work). One job more than this is in progress, so that a job's mixing, encryption, commit and
-   * wipe overlap the others' encodes instead of leaving a core idle. With `capacity`, the number
-   * at once follows the live load (capacity.concurrency(), at most this).
+   * work). Twice this plus one jobs are in progress, so that jobs' mixing, encryption, fsyncs,
+   * commit and wipe overlap the others' encodes instead of leaving a core idle. With `capacity`,
+   * the number at once follows the live load (capacity.concurrency(), at most this).
    */
   concurrency: number;
   /** Measured cost and live load: sets the jobs at once, and is told when each job ends. */
@@ -131,6 +132,24 @@ interface FinalizeJob {
   recordingId: string;
 }
 
+/** Names of pg-boss's parameterised statements (a few fixed texts), by text. */
+const statementNames = new Map<string, string>();
+
+/**
+ * pg-boss's statement as a named (prepared) one: planned once per connection instead of at every
+ * job (its job table is partitioned, so planning cost more than running the fetch, the complete
+ * and the insert of each job). Only statements with parameters (one command each); 100 texts at most.
+ */
+function pgBossStatement(text: string, values?: unknown[]): pg.QueryConfig {
+  if (!values || values.length === 0) return { text, values };
+  let name = statementNames.get(text);
+  if (name === undefined && statementNames.size < 100) {
+    name = `pgboss-${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
+    statementNames.set(text, name);
+  }
+  return { name, text, values };
+}
+
 export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   const log = o.log.child({ part: 'pipeline' });
   const pool = o.db.pool;
@@ -140,7 +159,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     // Share the catalogue's pool: no second set of connections, and the same database either way.
     db: {
       executeSql: (text, values) => {
-        const q = pool.query(text, values);
+        const q = pool.query(pgBossStatement(text, values));
         pgBossQueries.add(q);
         const forget = (): void => void pgBossQueries.delete(q);
         q.then(forget, forget);
@@ -244,12 +263,14 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     );
   };
 
-  // Encode slots (at most `concurrency` MP3 encodes) and job slots (one more), handed out in
-  // arrival order; with a capacity, their number follows the live load. No job ever sleeps to
-  // make way for calls: the reserved CPU share keeps the pipeline going at any call rate.
+  // Encode slots (at most `concurrency` MP3 encodes) and job slots (twice that plus one), handed
+  // out in arrival order; with a capacity, their number follows the live load. A job spends about
+  // twice as long outside its encode (mix, encryption, fsyncs, commit, wipe; mostly waiting on the
+  // disk) as in it: with one job ahead, the encode slots sat idle about half the time. No job ever
+  // sleeps to make way for calls: the reserved CPU share keeps the pipeline going at any call rate.
   const encodes = (): number => o.capacity?.concurrency() ?? o.concurrency;
   const encodeGate = dynamicGate(encodes);
-  const jobGate = dynamicGate(() => encodes() + 1);
+  const jobGate = dynamicGate(() => encodes() * 2 + 1);
   ctx.encodeSlot = async (encode) => {
     const release = await encodeGate.acquire();
     try {
@@ -271,7 +292,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
       p.then(forget, forget);
       return p;
     };
-  for (let i = 0; i < (o.concurrency > 0 ? o.concurrency + 1 : 0); i++) {
+  for (let i = 0; i < (o.concurrency > 0 ? o.concurrency * 2 + 1 : 0); i++) {
     // pg-boss sleeps out the rest of its polling interval after a job that took less than that;
     // with work queued that idles the worker, so a worker that just ran a job wakes itself.
     const self: { id?: string } = {};
@@ -282,12 +303,20 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
         if (!job) return;
         if (self.id) boss.notifyWorker(self.id);
         const id = job.data.recordingId;
-        if (lease) await recordRun(pool, id, lease.nodeKey);
+        // This node runs it, the recording as it was and the active key: one statement.
+        const begun = lease ? await beginRun(pool, id, lease.nodeKey) : undefined;
+        const jobCtx: FinalizeContext = begun
+          ? {
+              ...ctx,
+              recordings: { ...ctx.recordings, beginProcessing: () => Promise.resolve(begun.recording) },
+              activeKey: () => Promise.resolve(begun.activeKey),
+            }
+          : ctx;
         const release = await jobGate.acquire();
         o.capacity?.jobStarted();
         let stored: { audioSeconds: number; byeToStoredSeconds: number } | undefined;
         try {
-          const outcome = await finalizeRecording(ctx, id);
+          const outcome = await finalizeRecording(jobCtx, id);
           stored = outcome === 'stored' ? storedNow.get(id) : undefined;
           storedNow.delete(id);
           await queueHook(id);

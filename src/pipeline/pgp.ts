@@ -92,12 +92,21 @@ async function encryptTo(
   const plainHash = createHash('sha256');
   const cipherHash = createHash('sha256');
   let bytes = 0;
-  const out = async (parts: Buffer[]) => {
+  // Written a slice at a time (a one-minute call's WAV or MP3 is one write, not three).
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const out = async (parts: Buffer[], last = false) => {
     for (const p of parts) {
       cipherHash.update(p);
       bytes += p.length;
+      pendingBytes += p.length;
+      pending.push(p);
     }
-    await write(parts);
+    if (pendingBytes < SLICE && !last) return;
+    const chunks = pending;
+    pending = [];
+    pendingBytes = 0;
+    await write(chunks);
   };
   /** Plaintext of the encrypted packet: into the MDC and through the cipher. */
   const seal = (b: Buffer): Buffer => {
@@ -129,7 +138,7 @@ async function encryptTo(
   mdc.update(MDC_HEADER);
   const tail = Buffer.concat([MDC_HEADER, mdc.digest()]);
   const last = Buffer.concat([cipher.update(tail), cipher.final()]);
-  await out([last]);
+  await out([last], true);
   return { bytes, sha256Plain: plainHash.digest('hex'), sha256Cipher: cipherHash.digest('hex') };
 }
 

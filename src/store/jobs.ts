@@ -39,16 +39,6 @@ export async function acquireNodeLease(
   }
 }
 
-/** Notes that this node now runs the job of this recording. */
-export async function recordRun(pool: pg.Pool, recordingId: string, nodeKey: number): Promise<void> {
-  await pool.query({
-    name: 'srs-run-record',
-    text: `INSERT INTO pipeline_runs (recording_id, node_key) VALUES ($1, $2)
-     ON CONFLICT (recording_id) DO UPDATE SET node_key = EXCLUDED.node_key, started_at = now()`,
-    values: [recordingId, nodeKey],
-  });
-}
-
 export async function clearRun(pool: pg.Pool, recordingId: string, nodeKey: number): Promise<void> {
   await pool.query({
     name: 'srs-run-clear',
@@ -60,7 +50,7 @@ export async function clearRun(pool: pg.Pool, recordingId: string, nodeKey: numb
 /**
  * Recordings whose finalize job may have been orphaned by a dead node: claimed by a node that no
  * longer holds its lock, or ended `unclaimedSeconds` ago and claimed by no node (a crash between
- * pg-boss's fetch and recordRun). Read from this project's tables only; whether pg-boss still
+ * pg-boss's fetch and beginRun in store/recordings.ts). Read from this project's tables only; whether pg-boss still
  * shows the job as active is for the caller to ask pg-boss (getJobById).
  */
 export async function orphanCandidates(

@@ -138,8 +138,8 @@ export function groupCommit<T>(
     });
 }
 
-const SELECT = `
-SELECT r.id, r.session_id, r.call_id, r.src_address, r.started_at, r.ended_at, r.duration_ms, r.state,
+const COLUMNS = `
+       r.id, r.session_id, r.call_id, r.src_address, r.started_at, r.ended_at, r.duration_ms, r.state,
        r.error, r.metadata_xml, r.media_stats, r.interrupted,
        r.direction, r.caller_number, r.caller_name, r.callee_number, r.callee_name, r.stored_at, r.purged_at,
        COALESCE((SELECT json_agg(json_build_object('participantId', p.participant_id, 'aor', p.aor,
@@ -154,8 +154,8 @@ SELECT r.id, r.session_id, r.call_id, r.src_address, r.started_at, r.ended_at, r
                  FROM files f WHERE f.recording_id = r.id), '[]') AS files,
        COALESCE((SELECT json_agg(json_build_object('at', e.at, 'type', e.type, 'detail', e.detail)
                    ORDER BY e.seq)
-                 FROM recording_events e WHERE e.recording_id = r.id), '[]') AS events
-FROM recordings r`;
+                 FROM recording_events e WHERE e.recording_id = r.id), '[]') AS events`;
+const SELECT = `SELECT ${COLUMNS} FROM recordings r`;
 
 interface Row {
   id: string;
@@ -380,5 +380,41 @@ export function recordingsRepository(pool: pg.Pool): RecordingsRepository {
       const row = res.rows[0];
       return row ? toRow(row) : undefined;
     },
+  };
+}
+
+/**
+ * A finalize job's start in one statement (one round trip and one commit instead of three
+ * statements): notes that this node runs it (pipeline_runs, cleared by store/jobs.ts clearRun), reads
+ * the recording as it was and marks it processing unless it is stored (beginProcessing), and reads
+ * the active key's public key (keys.active).
+ */
+export async function beginRun(
+  pool: pg.Pool,
+  id: string,
+  nodeKey: number,
+): Promise<{ recording?: RecordingRow; activeKey?: { fingerprint: string; publicKeyArmored: string } }> {
+  if (!isUuid(id)) return {};
+  const res = await pool.query<
+    Row & { active_key: { fingerprint: string; publicKey: string | null } | null }
+  >({
+    name: 'srs-run-begin',
+    text: `WITH run AS (
+             INSERT INTO pipeline_runs (recording_id, node_key) VALUES ($1, $2)
+             ON CONFLICT (recording_id) DO UPDATE SET node_key = EXCLUDED.node_key, started_at = now()),
+           processing AS (
+             UPDATE recordings SET state = 'processing', updated_at = now() WHERE id = $1 AND state <> 'stored')
+           SELECT ${COLUMNS},
+             (SELECT json_build_object('fingerprint', k.fingerprint, 'publicKey', k.public_key) FROM keys k
+              WHERE k.active ORDER BY k.created_at DESC LIMIT 1) AS active_key
+           FROM recordings r WHERE r.id = $1`,
+    values: [id, nodeKey],
+  });
+  const row = res.rows[0];
+  if (!row) return {};
+  const k = row.active_key;
+  return {
+    recording: toRow(row),
+    activeKey: k?.publicKey ? { fingerprint: k.fingerprint, publicKeyArmored: k.publicKey } : undefined,
   };
 }
