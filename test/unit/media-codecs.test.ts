@@ -58,7 +58,7 @@ function assertSignal(r: Recorded, label: string, opts: { skipFirstTone?: boolea
   assertSignalChecks(r, label, { levelDb: [-18, -10], quietFromMs: 1150, secondToneLevel: true, ...opts });
 }
 
-describe('media engine codecs', { concurrency: 4 }, () => {
+describe('media engine codecs', { concurrency: 1 }, () => {
   const bench = new LoopbackEngine('srs-codecs-', 'codec');
   before(() => bench.start());
   after(() => bench.stop());
