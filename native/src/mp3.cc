@@ -3,6 +3,8 @@
 
 #include <fcntl.h>
 #include <lame/lame.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +15,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <thread>
 
 #include "addon_values.h"
 #include "g711.h"
@@ -202,28 +205,46 @@ bool readWholeFile(const std::string& path, std::vector<uint8_t>* out, std::stri
   return true;
 }
 
+// Encodes that ran on a SCHED_IDLE thread, and those that asked for one but could not get it.
+std::atomic<uint64_t> backgroundEncodes{0};
+std::atomic<uint64_t> backgroundRefused{0};
+
 // The input is copied out of V8 (a Buffer) or named by path (read here, on the pool); the MP3 is
 // handed to JavaScript as a Buffer owning the vector.
+// A background encode runs on a thread of its own under SCHED_IDLE (sched(7)): it gets only CPU
+// that nothing else on the machine wants, so it cannot slow the live calls. The pool thread waits
+// for it (asleep, no CPU); a thread of the pool itself is never lowered, since an unprivileged
+// process cannot raise it back.
 class Mp3Worker : public Napi::AsyncWorker {
  public:
-  Mp3Worker(Napi::Env env, std::vector<uint8_t> wav, std::string path, Mp3Settings settings)
+  Mp3Worker(Napi::Env env, std::vector<uint8_t> wav, std::string path, Mp3Settings settings, bool background)
       : Napi::AsyncWorker(env, "srs-media-mp3"),
         deferred_(Napi::Promise::Deferred::New(env)),
         wav_(std::move(wav)),
         path_(std::move(path)),
-        settings_(settings) {}
+        settings_(settings),
+        background_(background) {}
 
   Napi::Promise promise() { return deferred_.Promise(); }
 
   void Execute() override {
-    const uint64_t started = threadCpuNanos();
     std::string error;
-    bool ok = path_.empty() || readWholeFile(path_, &wav_, &error);
-    if (ok) ok = encodeWavToMp3(wav_.data(), wav_.size(), settings_, &mp3_, &error);
-    std::fill(wav_.begin(), wav_.end(), 0);
-    wav_.clear();
-    wav_.shrink_to_fit();
-    encodeCpuNanos.fetch_add(threadCpuNanos() - started, std::memory_order_relaxed);
+    bool ok = false;
+    if (background_) {
+      std::thread idle([&] {
+        sched_param p{};
+        p.sched_priority = 0;
+        if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &p) == 0) {
+          backgroundEncodes.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          backgroundRefused.fetch_add(1, std::memory_order_relaxed);
+        }
+        ok = encode(&error);
+      });
+      idle.join();
+    } else {
+      ok = encode(&error);
+    }
     if (!ok) SetError(error);
     else if (mp3_.empty()) SetError("LAME produced no MP3 frames");
   }
@@ -243,7 +264,20 @@ class Mp3Worker : public Napi::AsyncWorker {
   std::vector<uint8_t> wav_;
   std::string path_;  // non-empty: read the WAV from this file
   Mp3Settings settings_;
+  bool background_;
   std::vector<uint8_t> mp3_;
+
+  // Reads (if named by path) and encodes on the calling thread; its CPU time is the encoder's.
+  bool encode(std::string* error) {
+    const uint64_t started = threadCpuNanos();
+    bool ok = path_.empty() || readWholeFile(path_, &wav_, error);
+    if (ok) ok = encodeWavToMp3(wav_.data(), wav_.size(), settings_, &mp3_, error);
+    std::fill(wav_.begin(), wav_.end(), 0);
+    wav_.clear();
+    wav_.shrink_to_fit();
+    encodeCpuNanos.fetch_add(threadCpuNanos() - started, std::memory_order_relaxed);
+    return ok;
+  }
 };
 
 int intOption(Napi::Object o, const char* name, int fallback, int lo, int hi) {
@@ -268,6 +302,9 @@ Napi::Value EncodeMp3(const Napi::CallbackInfo& info) {
   s.bitrateKbps = intOption(o, "bitrateKbps", 32, 8, 320);
   s.sampleRate = intOption(o, "sampleRate", 8000, 8000, 48000);
   s.quality = intOption(o, "quality", 7, 0, 9);
+  Napi::Value bg = o.Get("background");
+  if (!bg.IsUndefined() && !bg.IsBoolean()) throw Napi::TypeError::New(env, "encodeMp3: background must be a boolean");
+  const bool background = bg.IsBoolean() && bg.As<Napi::Boolean>().Value();
   std::vector<uint8_t> wav;
   std::string path;
   if (info[0].IsBuffer()) {
@@ -277,7 +314,7 @@ Napi::Value EncodeMp3(const Napi::CallbackInfo& info) {
     path = info[0].As<Napi::String>().Utf8Value();
     if (path.empty()) throw Napi::TypeError::New(env, "encodeMp3: empty path");
   }
-  auto* worker = new Mp3Worker(env, std::move(wav), std::move(path), s);
+  auto* worker = new Mp3Worker(env, std::move(wav), std::move(path), s, background);
   Napi::Promise promise = worker->promise();
   worker->Queue();
   return promise;
@@ -287,11 +324,20 @@ Napi::Value EncoderCpuSeconds(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(encodeCpuNanos.load(std::memory_order_relaxed)) / 1e9);
 }
 
+// { idle, refused }: background encodes that ran under SCHED_IDLE, and those refused it.
+Napi::Value BackgroundEncodes(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("idle", Napi::Number::New(info.Env(), static_cast<double>(backgroundEncodes.load(std::memory_order_relaxed))));
+  o.Set("refused", Napi::Number::New(info.Env(), static_cast<double>(backgroundRefused.load(std::memory_order_relaxed))));
+  return o;
+}
+
 }  // namespace
 
 void registerMp3(Napi::Env env, Napi::Object exports) {
   exports.Set("encodeMp3", Napi::Function::New(env, EncodeMp3, "encodeMp3"));
   exports.Set("mp3CpuSeconds", Napi::Function::New(env, EncoderCpuSeconds, "mp3CpuSeconds"));
+  exports.Set("mp3BackgroundEncodes", Napi::Function::New(env, BackgroundEncodes, "mp3BackgroundEncodes"));
   exports.Set("lameVersion", Napi::String::New(env, get_lame_version()));
 }
 

@@ -92,16 +92,18 @@ export const DEFAULT_MP3_QUALITY = 7;
 /**
  * A WAV (in memory, or a file) -> mono MP3 in memory: by libmp3lame inside the addon (on libuv's
  * pool, no process) unless `encoder` is `ffmpeg` or the addon lacks it; else by ffmpeg (below).
+ * `background`: on CPU nothing else wants (a SCHED_IDLE thread; ffmpeg at nice 19).
  */
-export async function encodeMp3(wav: Buffer | string, o: Mp3Options): Promise<Buffer> {
+export async function encodeMp3(wav: Buffer | string, o: Mp3Options, background = false): Promise<Buffer> {
   const lame = o.encoder === 'ffmpeg' ? undefined : lameAddon();
-  if (!lame) return encodeMp3Ffmpeg(wav, o);
+  if (!lame) return encodeMp3Ffmpeg(wav, o, background);
   const what = typeof wav === 'string' ? wav : 'a WAV in memory';
   try {
     return await lame.encodeMp3(wav, {
       bitrateKbps: o.bitrateKbps,
       sampleRate: o.sampleRate,
       quality: o.quality ?? DEFAULT_MP3_QUALITY,
+      background,
     });
   } catch (err) {
     throw new Error(`libmp3lame failed on ${what}: ${err instanceof Error ? err.message : String(err)}`);
@@ -112,7 +114,11 @@ export async function encodeMp3(wav: Buffer | string, o: Mp3Options): Promise<Bu
  * A WAV (in memory, or a file) -> mono MP3 in memory, by ffmpeg through pipes: the WAV goes to
  * its stdin, the MP3 comes back on its stdout, and no plaintext is written to disk on the way.
  */
-export async function encodeMp3Ffmpeg(wav: Buffer | string, o: Mp3Options): Promise<Buffer> {
+export async function encodeMp3Ffmpeg(
+  wav: Buffer | string,
+  o: Mp3Options,
+  background = false,
+): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   const sink = new Writable({
@@ -124,7 +130,8 @@ export async function encodeMp3Ffmpeg(wav: Buffer | string, o: Mp3Options): Prom
   });
   const what = typeof wav === 'string' ? wav : 'a WAV in memory';
   await new Promise<void>((resolve, reject) => {
-    const cmd = (typeof wav === 'string' ? ffmpeg(wav) : ffmpeg(Readable.from([wav])).inputFormat('wav'))
+    const input = typeof wav === 'string' ? ffmpeg(wav) : ffmpeg(Readable.from([wav])).inputFormat('wav');
+    const cmd = (background ? input.renice(19) : input)
       .noVideo()
       .audioCodec('libmp3lame')
       .audioChannels(1)

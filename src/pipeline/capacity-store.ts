@@ -63,6 +63,11 @@ export function capacityMetrics(m: MetricsLike, c: PipelineCapacity): void {
     () => c.snapshot().concurrency,
   );
   g(
+    'srs_pipeline_borrowable_encodes',
+    'MP3 encodes allowed beyond the concurrency, in the background on idle CPU (SCHED_IDLE).',
+    () => c.snapshot().borrowable,
+  );
+  g(
     'srs_pipeline_cpu_seconds_per_audio_minute',
     'Measured CPU cost of the post-call pipeline.',
     () => c.snapshot().costPerAudioMinute,
@@ -79,6 +84,19 @@ export function capacityMetrics(m: MetricsLike, c: PipelineCapacity): void {
       'CPU seconds spent encoding MP3 in-process (libmp3lame).',
       'counter',
       () => [{ value: lame.mp3CpuSeconds() }],
+    );
+  if (lame)
+    m.collect(
+      'srs_mp3_background_encodes_total',
+      'MP3 encodes run in the background (SCHED_IDLE); result="refused": the kernel refused the policy.',
+      'counter',
+      () => {
+        const b = lame.mp3BackgroundEncodes();
+        return [
+          { labels: { result: 'idle' }, value: b.idle },
+          { labels: { result: 'refused' }, value: b.refused },
+        ];
+      },
     );
   const l = c.latency;
   m.collect(

@@ -50,6 +50,8 @@ export interface CapacitySnapshot {
   inUse: number;
   admitting: boolean;
   concurrency: number;
+  /** Encodes allowed beyond `concurrency` at background priority (SCHED_IDLE). */
+  borrowable: number;
   costPerAudioMinute: number;
   /** Recordings stored per second when saturated (0 until measured). */
   drainJobsPerSecond: number;
@@ -184,6 +186,15 @@ export class PipelineCapacity {
     return Math.max(cpuShare * cores, Math.min(cores, cores - live));
   }
 
+  /**
+   * Encodes lent to the pipeline beyond concurrency(): they run in the background (SCHED_IDLE), on
+   * CPU nothing else wants, so a machine the live calls do not fill still drains its backlog at
+   * full speed while a busy one keeps its cores for the calls. Up to maxConcurrency in all.
+   */
+  borrowable(): number {
+    return Math.max(0, this.#o.maxConcurrency - this.concurrency());
+  }
+
   /** Jobs at once: one per core the pipeline may use, within 1..maxConcurrency. */
   concurrency(): number {
     return Math.max(1, Math.min(this.#o.maxConcurrency, Math.round(this.pipelineCores())));
@@ -234,6 +245,7 @@ export class PipelineCapacity {
       inUse: max > 0 ? s / max : 0,
       admitting: this.refusal() === undefined,
       concurrency: this.concurrency(),
+      borrowable: this.borrowable(),
       costPerAudioMinute: this.#cost,
       drainJobsPerSecond: this.#rate?.jobsPerSecond ?? 0,
       coresPerLiveCall: this.#perCall,
@@ -243,6 +255,54 @@ export class PipelineCapacity {
         : 0,
     };
   }
+}
+
+/**
+ * Encode slots in two tiers, handed out in arrival order: `reserved()` at normal priority, then up
+ * to `borrowed()` more whose encodes run in the background. Both limits are read at each grant.
+ */
+export function tieredGate(
+  reserved: () => number,
+  borrowed: () => number,
+): { acquire(): Promise<{ background: boolean; release: () => void }> } {
+  const inUse = { normal: 0, background: 0 };
+  const waiting: ((background: boolean) => void)[] = [];
+  /** The tier of a free slot, taken; undefined when none is free. */
+  const take = (): boolean | undefined => {
+    if (inUse.normal < reserved()) {
+      inUse.normal++;
+      return false;
+    }
+    if (inUse.normal + inUse.background < reserved() + borrowed()) {
+      inUse.background++;
+      return true;
+    }
+    return undefined;
+  };
+  const slot = (background: boolean) => {
+    let done = false;
+    return {
+      background,
+      release: () => {
+        if (done) return;
+        done = true;
+        if (background) inUse.background--;
+        else inUse.normal--;
+        while (waiting.length > 0) {
+          const tier = take();
+          if (tier === undefined) break;
+          (waiting.shift() as (b: boolean) => void)(tier);
+        }
+      },
+    };
+  };
+  return {
+    async acquire() {
+      const tier = waiting.length === 0 ? take() : undefined;
+      if (tier !== undefined) return slot(tier);
+      return slot(await new Promise<boolean>((resolve) => waiting.push(resolve)));
+    },
+  };
 }
 
 /** A semaphore whose limit is read at each acquire (the capacity's concurrency moves). */

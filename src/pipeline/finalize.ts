@@ -69,7 +69,7 @@ export interface FinalizeContext {
    * Runs the MP3 encode (the CPU-heavy step) when one of the node's encode slots is free; the
    * pipeline bounds these to its concurrency while its other jobs mix, encrypt and commit.
    */
-  encodeSlot?: <T>(encode: () => Promise<T>) => Promise<T>;
+  encodeSlot?: <T>(encode: (slot: { background: boolean }) => Promise<T>) => Promise<T>;
   /** Told when a recording is stored (for the capacity figures: its length and its BYE's time). */
   onStored?: (recordingId: string, r: { durationMs: number; endedAt: Date | null }) => void;
   /** A mix larger than this (estimated) goes to a file in the spool instead of memory (default 64 MiB). */
@@ -277,7 +277,8 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
       // The WAV is encrypted here while ffmpeg (another process) encodes the MP3.
       const mp3Branch = async () => {
         if (!needed('mp3')) return;
-        const encode = () => encodeMp3(Buffer.isBuffer(mono) ? mono : mono.path, ctx.mp3);
+        const encode = (slot?: { background: boolean }) =>
+          encodeMp3(Buffer.isBuffer(mono) ? mono : mono.path, ctx.mp3, slot?.background);
         const mp3 = await (ctx.encodeSlot ? ctx.encodeSlot(encode) : encode());
         try {
           await step('mp3');

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
-import { dynamicGate, type PipelineCapacity } from './capacity.js';
+import { dynamicGate, tieredGate, type PipelineCapacity } from './capacity.js';
 import PgBoss from 'pg-boss';
 import type { Logger } from '../log.js';
 import type { MediaEngine } from '../media/types.js';
@@ -268,15 +268,18 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   // twice as long outside its encode (mix, encryption, fsyncs, commit, wipe; mostly waiting on the
   // disk) as in it: with one job ahead, the encode slots sat idle about half the time. No job ever
   // sleeps to make way for calls: the reserved CPU share keeps the pipeline going at any call rate.
+  // Beyond the reserved slots, the capacity lends slots whose encodes run in the background
+  // (SCHED_IDLE): they use the CPU the calls leave idle and yield it the moment a call needs it.
   const encodes = (): number => o.capacity?.concurrency() ?? o.concurrency;
-  const encodeGate = dynamicGate(encodes);
-  const jobGate = dynamicGate(() => encodes() * 2 + 1);
+  const borrowed = (): number => o.capacity?.borrowable() ?? 0;
+  const encodeGate = tieredGate(encodes, borrowed);
+  const jobGate = dynamicGate(() => encodes() * 2 + 1 + borrowed());
   ctx.encodeSlot = async (encode) => {
-    const release = await encodeGate.acquire();
+    const slot = await encodeGate.acquire();
     try {
-      return await encode();
+      return await encode({ background: slot.background });
     } finally {
-      release();
+      slot.release();
     }
   };
 
@@ -292,6 +295,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
       p.then(forget, forget);
       return p;
     };
+  // As many workers as jobs the gates admit at most (reserved + borrowed encodes = concurrency).
   for (let i = 0; i < (o.concurrency > 0 ? o.concurrency * 2 + 1 : 0); i++) {
     // pg-boss sleeps out the rest of its polling interval after a job that took less than that;
     // with work queued that idles the worker, so a worker that just ran a job wakes itself.

@@ -14,8 +14,10 @@ export type Mp3Encoder = 'lame' | 'ffmpeg';
 interface LameAddon {
   encodeMp3(
     wav: Buffer | string,
-    o: { bitrateKbps: number; sampleRate: number; quality: number },
+    o: { bitrateKbps: number; sampleRate: number; quality: number; background?: boolean },
   ): Promise<Buffer>;
+  /** Background encodes (`background: true`) run under SCHED_IDLE, and those the kernel refused it. */
+  mp3BackgroundEncodes(): { idle: number; refused: number };
   lameVersion: string;
   /** CPU seconds spent in LAME by this process so far (its pool threads' time while encoding). */
   mp3CpuSeconds(): number;

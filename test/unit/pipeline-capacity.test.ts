@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { dynamicGate, PipelineCapacity, type Backlog } from '../../src/pipeline/capacity.js';
+import { dynamicGate, PipelineCapacity, tieredGate, type Backlog } from '../../src/pipeline/capacity.js';
 
 /** A capacity with a hand-driven clock, CPU meter, live-call count and backlog. */
 function rig(o: { maxBacklogSeconds?: number; cpuShare?: number } = {}) {
@@ -63,6 +63,43 @@ describe('pipeline capacity', () => {
     assert.equal(c.concurrency(), 1);
     state.calls = 100_000;
     assert.equal(c.concurrency(), 1, 'never starved');
+    assert.equal(c.borrowable(), 1, 'the other core lent in the background');
+    assert.equal(c.snapshot().borrowable, 1);
+    state.calls = 0;
+    assert.equal(c.borrowable(), 0, 'nothing to borrow when every slot is reserved');
+  });
+
+  it('the tiered gate fills the reserved slots first, then lends background ones, in arrival order', async () => {
+    let reserved = 1;
+    let borrowed = 1;
+    const gate = tieredGate(
+      () => reserved,
+      () => borrowed,
+    );
+    const a = await gate.acquire();
+    const b = await gate.acquire();
+    assert.deepEqual([a.background, b.background], [false, true]);
+    const order: string[] = [];
+    const pc = gate.acquire().then((s) => (order.push(`c:${s.background}`), s));
+    const pd = gate.acquire().then((s) => (order.push(`d:${s.background}`), s));
+    await Promise.resolve();
+    assert.deepEqual(order, [], 'both tiers full: the third and fourth wait');
+    b.release();
+    const c = await pc;
+    assert.deepEqual(order, ['c:true'], 'a background slot came back: the first waiter takes it');
+    borrowed = 0;
+    c.release();
+    await Promise.resolve();
+    assert.deepEqual(order, ['c:true'], 'no longer lent: the freed background slot is not handed on');
+    a.release();
+    a.release(); // a second release is ignored
+    const d = await pd;
+    assert.equal(d.background, false, 'the reserved slot');
+    reserved = 2;
+    const e = await gate.acquire();
+    assert.equal(e.background, false, 'the reserved count rose');
+    d.release();
+    e.release();
   });
 
   it('refuses new calls only when the backlog would take longer than the limit to drain', async () => {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { defaultAddonPath } from '../../src/media/index.js';
 import { ulawWavHeader } from '../../src/media/reference/index.js';
 import { encodeMp3, encodeMp3Ffmpeg } from '../../src/pipeline/artifacts.js';
 import { lameAddon } from '../../src/pipeline/mp3.js';
@@ -147,6 +148,57 @@ describe('MP3 encoding: libmp3lame in the addon, ffmpeg as the fallback', () => 
     assert.throws(
       () => void lame.encodeMp3(wav, { ...o, bitrateKbps: 400 }),
       /bitrateKbps must be an integer/,
+    );
+    assert.throws(
+      () => void lame.encodeMp3(wav, { ...o, background: 'yes' as unknown as boolean }),
+      /background must be a boolean/,
+    );
+  });
+
+  it('a background encode makes the same sound and uses only CPU nothing else wants', async () => {
+    const lame = lameAddon();
+    assert.ok(lame);
+    const before = lame.mp3BackgroundEncodes();
+    checkScript(await decode(await encodeMp3(wav, { ...o, encoder: 'lame' }, true), dir), 'background');
+    const after = lame.mp3BackgroundEncodes();
+    assert.equal(after.idle, before.idle + 1, 'ran under SCHED_IDLE');
+    assert.equal(after.refused, before.refused);
+
+    // One core (taskset), a busy thread standing in for the live calls for 1.5 s, and two encodes
+    // of a 60 s WAV started with it: the normal one shares the core and ends while the busy thread
+    // runs; the background one gets (almost) nothing until the busy thread is gone.
+    const long = join(dir, 'long.wav');
+    const pcm = tone(500, 60_000, 8000);
+    const u = encodeUlaw(pcm);
+    await writeFile(long, Buffer.concat([ulawWavHeader(u.length), u]));
+    const script = `
+      import { createRequire } from 'node:module';
+      import { Worker } from 'node:worker_threads';
+      const a = createRequire(import.meta.url)(${JSON.stringify(defaultAddonPath)});
+      const busy = new Worker('const end = Date.now() + 1500; while (Date.now() < end) {}', { eval: true });
+      await new Promise((r) => busy.once('online', r));
+      const t0 = performance.now();
+      const o = { bitrateKbps: 32, sampleRate: 8000, quality: 7 };
+      const at = (p) => p.then(() => performance.now() - t0);
+      const [normal, background, busyEnd] = await Promise.all([
+        at(a.encodeMp3(${JSON.stringify(long)}, o)),
+        at(a.encodeMp3(${JSON.stringify(long)}, { ...o, background: true })),
+        at(new Promise((r) => busy.once('exit', r))),
+      ]);
+      process.stdout.write(JSON.stringify({ normal, background, busyEnd }));`;
+    const { stdout } = await run('taskset', [
+      '-c',
+      '0',
+      process.execPath,
+      '--input-type=module',
+      '-e',
+      script,
+    ]);
+    const t = JSON.parse(stdout) as { normal: number; background: number; busyEnd: number };
+    assert.ok(t.normal < t.busyEnd, `the normal encode ends while the core is busy (${JSON.stringify(t)})`);
+    assert.ok(
+      t.background > t.busyEnd,
+      `the background encode waits for the idle core (${JSON.stringify(t)})`,
     );
   });
 });
