@@ -154,6 +154,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         sampleRate: config.pipeline.mp3SampleRate,
         quality: config.pipeline.mp3Quality,
         encoder: config.pipeline.mp3Encoder,
+        ffmpegPath: config.pipeline.ffmpegPath,
       },
       outputs: config.media.outputs,
       pauseMode: config.media.pauseMode,

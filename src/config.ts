@@ -128,6 +128,7 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
       cpuShare: pick(env.SRS_PIPELINE_CPU_SHARE, f.pipeline?.cpuShare, 0.5),
       maxBacklogSeconds: pick(env.SRS_MAX_BACKLOG_SECONDS, f.pipeline?.maxBacklogSeconds, 300),
       mp3Encoder: pick(env.SRS_MP3_ENCODER, f.pipeline?.mp3Encoder, 'lame'),
+      ffmpegPath: pick(env.SRS_FFMPEG_PATH, f.pipeline?.ffmpegPath, undefined),
       mp3Quality: pick(env.SRS_MP3_QUALITY, f.pipeline?.mp3Quality, 7),
       mp3Bitrate: pick(env.SRS_MP3_BITRATE, f.pipeline?.mp3Bitrate, 32),
       mp3SampleRate: pick(env.SRS_MP3_SAMPLE_RATE, f.pipeline?.mp3SampleRate, 8000),

@@ -136,6 +136,8 @@ export const schema = z.object({
       .number()
       .min(0)
       .max(7 * 86_400),
+    /** The ffmpeg the `ffmpeg` encoder runs (SRS_FFMPEG_PATH); unset: the system's, else @ffmpeg-installer's. */
+    ffmpegPath: optionalString,
     /** MP3 encoder: libmp3lame in the addon (`lame`) or an ffmpeg process (`ffmpeg`). */
     mp3Encoder: z.enum(['lame', 'ffmpeg']),
     /** LAME algorithm quality 0 (best, slowest) .. 9 (fastest); 7 chosen by bench:mp3. */

@@ -8,9 +8,10 @@ import { fsyncPath } from '../files.js';
 
 /** File helpers for the pipeline: hashing, atomic renames, MP3 conversion, wiping. */
 
-// fluent-ffmpeg runs the system's ffmpeg when there is one (Debian's 5.1 encodes MP3 2-3x cheaper
-// than the 2018 static build), else the binary @ffmpeg-installer ships.
-ffmpeg.setFfmpegPath(ffmpegBinary(ffmpegInstaller.path));
+// fluent-ffmpeg runs the configured ffmpeg (Mp3Options.ffmpegPath), else the system's when there is
+// one (Debian's 5.1 encodes MP3 2-3x cheaper than the 2018 static build), else the binary
+// @ffmpeg-installer ships.
+const defaultFfmpeg = ffmpegBinary(ffmpegInstaller.path);
 
 export async function exists(path: string): Promise<boolean> {
   try {
@@ -84,6 +85,8 @@ export interface Mp3Options {
   quality?: number;
   /** `lame` (in-process, the default when the addon has it) or `ffmpeg` (a process per file). */
   encoder?: Mp3Encoder;
+  /** The ffmpeg binary of the `ffmpeg` encoder (config pipeline.ffmpegPath / SRS_FFMPEG_PATH). */
+  ffmpegPath?: string;
 }
 
 /** The default LAME quality for 8 kHz speech, chosen by bench:mp3 (docs/capacity.md). */
@@ -132,6 +135,7 @@ export async function encodeMp3Ffmpeg(
   await new Promise<void>((resolve, reject) => {
     const input = typeof wav === 'string' ? ffmpeg(wav) : ffmpeg(Readable.from([wav])).inputFormat('wav');
     const cmd = (background ? input.renice(19) : input)
+      .setFfmpegPath(o.ffmpegPath ?? defaultFfmpeg)
       .noVideo()
       .audioCodec('libmp3lame')
       .audioChannels(1)

@@ -1,26 +1,15 @@
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type pg from 'pg';
-import { dynamicGate, tieredGate, type PipelineCapacity } from './capacity.js';
-import PgBoss from 'pg-boss';
-import type { Logger } from '../log.js';
-import type { MediaEngine } from '../media/types.js';
-import type { Database } from '../store/db.js';
-import { beginRun, groupCommit } from '../store/recordings.js';
-import { adoptQueuedJobs, FINALIZE_QUEUE, spoolsHere } from './routing.js';
-import type { Mp3Options } from './artifacts.js';
-import { finalizeRecording, type FinalizeContext } from './finalize.js';
-import {
-  acquireNodeLease,
-  clearRun,
-  failedFinalizes,
-  orphanCandidates,
-  waitingForStore,
-  type NodeLease,
-} from '../store/jobs.js';
-import { hookDocument, postWebhook, runHookCommand, type HookOptions } from './hooks.js';
-import { objectLockFor, purgeOnce, type RetentionPolicy } from './retention.js';
-import { S3ArtifactStore, StorageError } from '../storage/index.js';
+import { S3ArtifactStore } from '../storage/index.js';
+import { groupCommit } from '../store/recordings.js';
+import { acquireNodeLease, failedFinalizes, type NodeLease } from '../store/jobs.js';
+import { ensureQueue, startBoss } from './boss.js';
+import { dynamicGate, tieredGate } from './capacity.js';
+import type { FinalizeContext } from './finalize.js';
+import { objectLockFor, type RetentionPolicy } from './retention.js';
+import { startMaintenance, waitingHere } from './maintenance.js';
+import { adoptQueuedJobs, FINALIZE_QUEUE } from './routing.js';
+import type { Pipeline, PipelineOptions } from './types.js';
+import { startFinalizeWorkers, startHookWorker } from './workers.js';
 
 export { ensureKeyPair, loadPrivateKey, KeyPassphraseError, type KeyPairInfo, type KeyType } from './keys.js';
 export {
@@ -51,8 +40,8 @@ export {
 } from './capacity.js';
 export { backlogFromDatabase, capacityMetrics } from './capacity-store.js';
 export { FINALIZE_QUEUE, dataDirId, finalizeQueueOf } from './routing.js';
-import type { ArtifactStore } from '../storage/index.js';
 export type { HookOptions, HookDocument } from './hooks.js';
+export type { Pipeline, PipelineOptions } from './types.js';
 
 /**
  * Durable post-call processing on pg-boss (its own schema, `pgboss`, in the catalogue database).
@@ -65,114 +54,10 @@ export type { HookOptions, HookDocument } from './hooks.js';
 
 export const HOOK_QUEUE = 'recording-hook';
 
-export interface PipelineOptions {
-  db: Pick<Database, 'pool' | 'recordings' | 'keys' | 'chain' | 'retention' | 'connectionString'>;
-  mixer: Pick<MediaEngine, 'mix'>;
-  dataDir: string;
-  /** Where the encrypted artifacts go (docs/storage.md); default: the data directory. */
-  artifacts?: ArtifactStore;
-  /**
-   * The finalize queue this pipeline fills and works (default `finalize-recording`). The server
-   * passes its data directory's queue (finalizeQueueOf), so that only nodes holding the spool run
-   * the job; then waiting jobs of the old shared queue whose spool is here are moved to it.
-   */
-  finalizeQueue?: string;
-  log: Logger;
-  /**
-   * MP3 encodes run at once by this process at most; 0 = enqueue only (another node does the
-   * work). Twice this plus one jobs are in progress, so that jobs' mixing, encryption, fsyncs,
-   * commit and wipe overlap the others' encodes instead of leaving a core idle. With `capacity`,
-   * the number at once follows the live load (capacity.concurrency(), at most this).
-   */
-  concurrency: number;
-  /** Measured cost and live load: sets the jobs at once, and is told when each job ends. */
-  capacity?: PipelineCapacity;
-  mp3: Mp3Options;
-  key: { fingerprint: string; publicKeyArmored: string };
-  /** Attempts after the first (default 5), with exponential backoff from retryDelaySeconds (default 10). */
-  retryLimit?: number;
-  retryDelaySeconds?: number;
-  /** A job still active after this long is presumed dead and retried (default 900). */
-  expireInSeconds?: number;
-  /** How often idle workers look for jobs (default 2, pg-boss minimum 0.5). Enqueues here wake them at once. */
-  pollingIntervalSeconds?: number;
-  /** Test hook, see FinalizeContext.afterStep. */
-  afterStep?: FinalizeContext['afterStep'];
-  /** User hooks after a recording is stored (none when both are unset). */
-  hooks?: HookOptions;
-  /** Retention purge (none when absent or everything is `keep`). */
-  retention?: RetentionPolicy & { intervalSeconds: number };
-  /** How often this node looks for jobs orphaned by a dead node (default 10 s). */
-  orphanCheckSeconds?: number;
-  /** Audio files per recording (config media.outputs) and the pause mode (media.pauseMode). */
-  outputs?: FinalizeContext['outputs'];
-  pauseMode?: FinalizeContext['pauseMode'];
-}
-
-export interface Pipeline {
-  /** Queues the finalize job once; for a recording whose job failed, queues one more attempt. */
-  enqueueFinalize(recordingId: string): Promise<void>;
-  /** Stops taking jobs and waits (up to 30 s) for the running ones. Safe to call twice. */
-  stop(): Promise<void>;
-  /** Resolves when no finalize job is queued, waiting for retry, or active (for tests and drains). */
-  idle(): Promise<void>;
-  /**
-   * Post-call jobs by state for /metrics, from pg-boss's public API: created, retry and active
-   * over all queues (getQueues, getQueueSize); failed as the recordings whose finalize failed for
-   * good (pg-boss offers no count of failed jobs).
-   */
-  jobCounts(): Promise<Record<string, number>>;
-  /** Deletions of artifacts the store refused (Object Lock) since the start, for /metrics. */
-  deletesRefused(): number;
-  /** Recordings whose attempts all found the artifact store unavailable, waiting for it. */
-  waitingForStore(): Promise<number>;
-}
-
-interface FinalizeJob {
-  recordingId: string;
-}
-
-/** Names of pg-boss's parameterised statements (a few fixed texts), by text. */
-const statementNames = new Map<string, string>();
-
-/**
- * pg-boss's statement as a named (prepared) one: planned once per connection instead of at every
- * job (its job table is partitioned, so planning cost more than running the fetch, the complete
- * and the insert of each job). Only statements with parameters (one command each); 100 texts at most.
- */
-function pgBossStatement(text: string, values?: unknown[]): pg.QueryConfig {
-  if (!values || values.length === 0) return { text, values };
-  let name = statementNames.get(text);
-  if (name === undefined && statementNames.size < 100) {
-    name = `pgboss-${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
-    statementNames.set(text, name);
-  }
-  return { name, text, values };
-}
-
 export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   const log = o.log.child({ part: 'pipeline' });
   const pool = o.db.pool;
-  /** pg-boss's statements in flight: a worker's fetch can return a job after stop() began. */
-  const pgBossQueries = new Set<Promise<unknown>>();
-  const boss = new PgBoss({
-    // Share the catalogue's pool: no second set of connections, and the same database either way.
-    db: {
-      executeSql: (text, values) => {
-        const q = pool.query(pgBossStatement(text, values));
-        pgBossQueries.add(q);
-        const forget = (): void => void pgBossQueries.delete(q);
-        q.then(forget, forget);
-        return q;
-      },
-    },
-    schema: 'pgboss',
-    schedule: false,
-    supervise: true,
-    migrate: true,
-  });
-  boss.on('error', (err) => log.error({ err }, 'pg-boss error'));
-  await boss.start();
+  const { boss, inFlight: pgBossQueries } = await startBoss(pool, log);
 
   const finalizeQueue = o.finalizeQueue ?? FINALIZE_QUEUE;
   const queue = {
@@ -183,11 +68,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     retryBackoff: true,
     expireInSeconds: o.expireInSeconds ?? 900,
   };
-  if (!(await boss.getQueue(finalizeQueue))) {
-    await boss.createQueue(finalizeQueue, queue).catch(async (err: unknown) => {
-      if (!(await boss.getQueue(finalizeQueue))) throw err; // not a lost race with another node
-    });
-  }
+  await ensureQueue(boss, finalizeQueue, queue);
 
   /** Stored recordings' audio length and BYE-to-stored seconds, taken by the job that stored them. */
   const storedNow = new Map<string, { audioSeconds: number; byeToStoredSeconds: number }>();
@@ -235,18 +116,14 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
         )
       : undefined;
   const hooksOn = Boolean(o.hooks?.url || o.hooks?.command);
-  if (hooksOn && !(await boss.getQueue(HOOK_QUEUE))) {
-    await boss
-      .createQueue(HOOK_QUEUE, {
-        name: HOOK_QUEUE,
-        policy: 'standard',
-        retryLimit: 8,
-        retryDelay: 5,
-        retryBackoff: true,
-      })
-      .catch(async (err: unknown) => {
-        if (!(await boss.getQueue(HOOK_QUEUE))) throw err;
-      });
+  if (hooksOn) {
+    await ensureQueue(boss, HOOK_QUEUE, {
+      name: HOOK_QUEUE,
+      policy: 'standard',
+      retryLimit: 8,
+      retryDelay: 5,
+      retryBackoff: true,
+    });
   }
   const queueHook = async (recordingId: string) => {
     if (!hooksOn) return;
@@ -283,183 +160,19 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     }
   };
 
-  const workerIds: string[] = [];
-  /** Finalize handlers running now: stop() lets them finish before the database closes. */
-  const running = new Set<Promise<unknown>>();
-  const track =
-    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
-    (...args: A): Promise<R> => {
-      const p = fn(...args);
-      running.add(p);
-      const forget = (): void => void running.delete(p);
-      p.then(forget, forget);
-      return p;
-    };
-  // As many workers as jobs the gates admit at most (reserved + borrowed encodes = concurrency).
-  for (let i = 0; i < (o.concurrency > 0 ? o.concurrency * 2 + 1 : 0); i++) {
-    // pg-boss sleeps out the rest of its polling interval after a job that took less than that;
-    // with work queued that idles the worker, so a worker that just ran a job wakes itself.
-    const self: { id?: string } = {};
-    self.id = await boss.work<FinalizeJob>(
-      finalizeQueue,
-      { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: o.pollingIntervalSeconds ?? 2 },
-      track(async ([job]: PgBoss.JobWithMetadata<FinalizeJob>[]) => {
-        if (!job) return;
-        if (self.id) boss.notifyWorker(self.id);
-        const id = job.data.recordingId;
-        // This node runs it, the recording as it was and the active key: one statement.
-        const begun = lease ? await beginRun(pool, id, lease.nodeKey) : undefined;
-        const jobCtx: FinalizeContext = begun
-          ? {
-              ...ctx,
-              recordings: { ...ctx.recordings, beginProcessing: () => Promise.resolve(begun.recording) },
-              activeKey: () => Promise.resolve(begun.activeKey),
-            }
-          : ctx;
-        const release = await jobGate.acquire();
-        o.capacity?.jobStarted();
-        let stored: { audioSeconds: number; byeToStoredSeconds: number } | undefined;
-        try {
-          const outcome = await finalizeRecording(jobCtx, id);
-          stored = outcome === 'stored' ? storedNow.get(id) : undefined;
-          storedNow.delete(id);
-          await queueHook(id);
-          if (lease) await clearRun(pool, id, lease.nodeKey);
-          return { outcome };
-        } catch (err) {
-          const message = err instanceof Error ? err.message : String(err);
-          const last = job.retryCount >= job.retryLimit;
-          // The store out of reach: nothing is lost (the spool stays), the recording waits for it.
-          const waits = err instanceof StorageError && err.retryable;
-          log.warn(
-            { recordingId: id, attempt: job.retryCount + 1, last, err: message, ...(waits ? { waits } : {}) },
-            waits ? 'finalize: the artifact store is unavailable, the recording waits' : 'finalize failed',
-          );
-          if (last && !waits) {
-            await o.db.recordings
-              .markFailed(id, message)
-              .catch((e: unknown) =>
-                log.error({ recordingId: id, err: e }, 'could not mark the recording failed'),
-              );
-          }
-          throw err;
-        } finally {
-          storedNow.delete(id);
-          release();
-          o.capacity?.jobFinished(stored);
-        }
-      }),
-    );
-    workerIds.push(self.id);
-  }
-
-  if (hooksOn && o.concurrency > 0) {
-    const timeout = o.hooks?.timeoutSeconds ?? 30;
-    await boss.work<FinalizeJob>(
-      HOOK_QUEUE,
-      { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: o.pollingIntervalSeconds ?? 2 },
-      async ([job]) => {
-        if (!job) return;
-        const rec = await o.db.recordings.get(job.data.recordingId);
-        if (!rec || rec.state !== 'stored') return { skipped: rec?.state ?? 'missing' };
-        const doc = hookDocument(rec);
-        try {
-          if (o.hooks?.url) await postWebhook(o.hooks.url, doc, timeout);
-          if (o.hooks?.command) await runHookCommand(o.hooks.command, doc, timeout, o.hooks.env);
-        } catch (err) {
-          log.warn(
-            {
-              recordingId: rec.id,
-              attempt: job.retryCount + 1,
-              last: job.retryCount >= job.retryLimit,
-              err: (err as Error).message,
-            },
-            'recording hook failed',
-          );
-          throw err;
-        }
-        log.info({ recordingId: rec.id }, 'recording hook delivered');
-        return { delivered: true };
-      },
-    );
-  }
-
-  const timers: NodeJS.Timeout[] = [];
-  const reap = async () => {
-    const unclaimedSeconds = 60;
-    for (const { id, claimed } of await orphanCandidates(pool, unclaimedSeconds)) {
-      // Another data directory's job (not in this queue) is left to the nodes working its queue.
-      const job = await boss.getJobById(finalizeQueue, id);
-      if (job?.state !== 'active') continue;
-      if (!claimed && Date.now() - new Date(job.startedOn).getTime() < unclaimedSeconds * 1000) continue;
-      log.warn({ recordingId: id }, 'finalize job orphaned by a dead node: queued again');
-      await boss.fail(finalizeQueue, id, { message: 'the node running this job died' });
-    }
-  };
-  if (lease) {
-    await reap().catch((err: unknown) => log.warn({ err }, 'orphaned job check failed'));
-    timers.push(
-      setInterval(
-        () => {
-          reap().catch((err: unknown) => log.warn({ err }, 'orphaned job check failed'));
-        },
-        (o.orphanCheckSeconds ?? 10) * 1000,
-      ),
-    );
-  }
-  // Recordings whose last attempt found the store unavailable (not marked failed): queued again
-  // once the store answers, checked every six retry delays (5 s to 5 min).
-  // Only those whose spool is here: another data directory's are its own nodes' to queue again.
-  const waitingHere = async (): Promise<string[]> =>
-    spoolsHere(o.dataDir, await waitingForStore(pool, finalizeQueue));
-  if (remoteStore && lease) {
-    let checking = false;
-    const retryWaiting = async () => {
-      const ids = await waitingHere();
-      if (ids.length === 0) return;
-      await remoteStore.exists('srs-availability-probe'); // throws while the store is unavailable
-      // One more attempt each (a job archived meanwhile is queued anew).
-      for (const id of ids) await enqueueOne(id);
-      log.info({ count: ids.length }, 'artifact store available: recordings waiting for it queued again');
-    };
-    timers.push(
-      setInterval(
-        () => {
-          if (checking) return;
-          checking = true;
-          retryWaiting()
-            .catch((err: unknown) =>
-              log.warn({ err: (err as Error).message }, 'recordings still waiting for the artifact store'),
-            )
-            .finally(() => (checking = false));
-        },
-        Math.min(300, Math.max(5, queue.retryDelay * 6)) * 1000,
-      ),
-    );
-  }
-  let deletesRefused = 0;
-  if (o.retention && lease) {
-    const r = o.retention;
-    let purging = false;
-    const state = { lockedUntil: new Map<string, number>() };
-    const purge = () => {
-      if (purging) return;
-      purging = true;
-      purgeOnce({
-        retention: o.db.retention,
-        policy: r,
-        dataDir: o.dataDir,
-        log,
-        store: o.artifacts,
-        state,
-        onRefused: () => deletesRefused++,
-      })
-        .catch((err: unknown) => log.error({ err }, 'retention purge failed'))
-        .finally(() => (purging = false));
-    };
-    timers.push(setInterval(purge, r.intervalSeconds * 1000));
-  }
-  for (const t of timers) t.unref();
+  const workers = await startFinalizeWorkers({
+    boss,
+    queue: finalizeQueue,
+    o,
+    ctx,
+    lease,
+    log,
+    jobGate,
+    storedNow,
+    queueHook,
+  });
+  const { ids: workerIds, running } = workers;
+  if (hooksOn && o.concurrency > 0) await startHookWorker({ boss, queue: HOOK_QUEUE, o, log });
 
   const enqueueOne = async (recordingId: string): Promise<void> => {
     // The id makes a second enqueue a no-op; retry settings travel with the job (the queue's are
@@ -483,6 +196,20 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     }
     for (const w of workerIds) boss.notifyWorker(w);
   };
+  const maintenance = lease
+    ? await startMaintenance({
+        boss,
+        queue: finalizeQueue,
+        retryDelaySeconds: queue.retryDelay,
+        o,
+        lease,
+        log,
+        remoteStore,
+        enqueue: enqueueOne,
+      })
+    : undefined;
+  const timers = maintenance?.timers ?? [];
+
   // Calls ending together (bench:cps: hundreds a second) are queued in one insert, with the same
   // once-only and failed-gets-another-attempt rules as one by one.
   const enqueueBatched = groupCommit<string>(
@@ -549,8 +276,9 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   let stopped: Promise<void> | undefined;
   return {
     jobCounts,
-    deletesRefused: () => deletesRefused,
-    waitingForStore: async () => (remoteStore ? (await waitingHere()).length : 0),
+    deletesRefused: () => maintenance?.deletesRefused() ?? 0,
+    waitingForStore: async () =>
+      remoteStore ? (await waitingHere(pool, o.dataDir, finalizeQueue)).length : 0,
     enqueueFinalize: (recordingId) => enqueueBatched(recordingId),
     stop() {
       for (const t of timers) clearInterval(t);

@@ -38,10 +38,9 @@ export function lameAddon(addonPath: string = defaultAddonPath): LameAddon | und
   return lame ?? undefined;
 }
 
-/** The ffmpeg binary fluent-ffmpeg runs: SRS_FFMPEG_PATH, else a system ffmpeg, else @ffmpeg-installer's. */
-export function ffmpegBinary(installerPath: string): string {
-  const env = process.env.SRS_FFMPEG_PATH;
-  if (env) return env;
+/** The ffmpeg binary fluent-ffmpeg runs: the configured one, else a system ffmpeg, else @ffmpeg-installer's. */
+export function ffmpegBinary(installerPath: string, configured?: string): string {
+  if (configured) return configured;
   for (const p of ['/usr/bin/ffmpeg', '/usr/local/bin/ffmpeg']) if (existsSync(p)) return p;
   return installerPath;
 }

@@ -12,6 +12,11 @@ describe('loadConfig', () => {
     assert.equal(c.databaseUrl, undefined);
     assert.equal(c.drachtio.host, undefined);
     assert.equal(c.pipeline.mp3SampleRate, 8000);
+    assert.equal(c.pipeline.ffmpegPath, undefined);
+    assert.equal(
+      loadConfig({ SRS_FFMPEG_PATH: '/opt/ffmpeg/bin/ffmpeg' }).pipeline.ffmpegPath,
+      '/opt/ffmpeg/bin/ffmpeg',
+    );
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.sip));
   });
 

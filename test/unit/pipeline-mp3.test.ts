@@ -142,6 +142,11 @@ describe('MP3 encoding: libmp3lame in the addon, ffmpeg as the fallback', () => 
     alaw.writeUInt16LE(6, 20);
     await assert.rejects(encodeMp3(alaw, o), /format 6\/8 bits is not supported/);
     await assert.rejects(encodeMp3(join(dir, 'missing.wav'), o), /cannot open .*missing\.wav/);
+    await assert.rejects(
+      encodeMp3(wav, { ...o, encoder: 'ffmpeg', ffmpegPath: join(dir, 'no-such-ffmpeg') }),
+      /ffmpeg failed on a WAV in memory: .*no-such-ffmpeg/,
+      'the configured ffmpeg (SRS_FFMPEG_PATH) is the one run',
+    );
     const lame = lameAddon();
     assert.ok(lame);
     assert.throws(() => void lame.encodeMp3(wav, { ...o, quality: 12 }), /quality must be an integer 0\.\.9/);

@@ -1,0 +1,105 @@
+import type PgBoss from 'pg-boss';
+import type { Logger } from '../log.js';
+import type { ArtifactStore } from '../storage/index.js';
+import { orphanCandidates, waitingForStore, type NodeLease } from '../store/jobs.js';
+import { purgeOnce } from './retention.js';
+import { spoolsHere } from './routing.js';
+import type { PipelineOptions } from './types.js';
+
+/**
+ * The pipeline's periodic work on a node that runs jobs: jobs orphaned by a dead node back to the
+ * queue, recordings waiting for an unavailable artifact store queued again once it answers, and
+ * the retention purge.
+ */
+export async function startMaintenance(m: {
+  boss: PgBoss;
+  queue: string;
+  retryDelaySeconds: number;
+  o: PipelineOptions;
+  lease: NodeLease;
+  log: Logger;
+  /** The artifact store when it is not local. */
+  remoteStore: ArtifactStore | undefined;
+  /** Queues one more attempt of a recording's finalize. */
+  enqueue: (recordingId: string) => Promise<void>;
+}): Promise<{ timers: NodeJS.Timeout[]; deletesRefused: () => number }> {
+  const { boss, o, log, queue } = m;
+  const pool = o.db.pool;
+  const timers: NodeJS.Timeout[] = [];
+  const every = (seconds: number, fn: () => void) => timers.push(setInterval(fn, seconds * 1000));
+
+  const reap = async () => {
+    const unclaimedSeconds = 60;
+    for (const { id, claimed } of await orphanCandidates(pool, unclaimedSeconds)) {
+      // Another data directory's job (not in this queue) is left to the nodes working its queue.
+      const job = await boss.getJobById(queue, id);
+      if (job?.state !== 'active') continue;
+      if (!claimed && Date.now() - new Date(job.startedOn).getTime() < unclaimedSeconds * 1000) continue;
+      log.warn({ recordingId: id }, 'finalize job orphaned by a dead node: queued again');
+      await boss.fail(queue, id, { message: 'the node running this job died' });
+    }
+  };
+  const reapLogged = () => reap().catch((err: unknown) => log.warn({ err }, 'orphaned job check failed'));
+  await reapLogged();
+  every(o.orphanCheckSeconds ?? 10, () => void reapLogged());
+
+  // Recordings whose last attempt found the store unavailable (not marked failed): queued again
+  // once the store answers, checked every six retry delays (5 s to 5 min).
+  const store = m.remoteStore;
+  if (store) {
+    let checking = false;
+    const retryWaiting = async () => {
+      const ids = await waitingHere(pool, o.dataDir, queue);
+      if (ids.length === 0) return;
+      await store.exists('srs-availability-probe'); // throws while the store is unavailable
+      // One more attempt each (a job archived meanwhile is queued anew).
+      for (const id of ids) await m.enqueue(id);
+      log.info({ count: ids.length }, 'artifact store available: recordings waiting for it queued again');
+    };
+    every(Math.min(300, Math.max(5, m.retryDelaySeconds * 6)), () => {
+      if (checking) return;
+      checking = true;
+      retryWaiting()
+        .catch((err: unknown) =>
+          log.warn({ err: (err as Error).message }, 'recordings still waiting for the artifact store'),
+        )
+        .finally(() => (checking = false));
+    });
+  }
+
+  let deletesRefused = 0;
+  if (o.retention) {
+    const r = o.retention;
+    let purging = false;
+    const state = { lockedUntil: new Map<string, number>() };
+    every(r.intervalSeconds, () => {
+      if (purging) return;
+      purging = true;
+      purgeOnce({
+        retention: o.db.retention,
+        policy: r,
+        dataDir: o.dataDir,
+        log,
+        store: o.artifacts,
+        state,
+        onRefused: () => deletesRefused++,
+      })
+        .catch((err: unknown) => log.error({ err }, 'retention purge failed'))
+        .finally(() => (purging = false));
+    });
+  }
+  for (const t of timers) t.unref();
+  return { timers, deletesRefused: () => deletesRefused };
+}
+
+/**
+ * Recordings of `queue` whose attempts all found the artifact store unavailable, and whose spool
+ * is in this data directory (another data directory's are its own nodes' to queue again).
+ */
+export async function waitingHere(
+  pool: PipelineOptions['db']['pool'],
+  dataDir: string,
+  queue: string,
+): Promise<string[]> {
+  return spoolsHere(dataDir, await waitingForStore(pool, queue));
+}
