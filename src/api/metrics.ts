@@ -15,7 +15,7 @@ interface Family {
 }
 
 /** One sample line; `suffix` names a histogram's series (`_bucket`, `_sum`, `_count`). */
-interface Sample {
+export interface Sample {
   labels?: Labels;
   value: number;
   suffix?: string;

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
 import { Command } from 'commander';
 import type { Config } from '../config.js';
+import { adminTokenFile } from '../app/admin-token.js';
 import { writeSecretFile } from '../secrets.js';
 import { CliError, guarded, withDatabase, type CliIo } from './recordings.js';
 
@@ -25,7 +25,7 @@ export function tokenCommand(getConfig: () => Config, io: CliIo = process): Comm
             'the admin token comes from SRS_ADMIN_TOKEN (or the config file): change it there and restart',
             2,
           );
-        const file = join(config.dataDir, 'admin-token');
+        const file = adminTokenFile(config.dataDir);
         const token = randomBytes(24).toString('base64url');
         await writeSecretFile(file, token);
         await withDatabase(config, (db) =>

@@ -49,17 +49,22 @@ export function resolveRange(
  * Passes the content through while hashing it; at the end, fails the stream (before its end is
  * seen downstream) when the SHA-256 or the size differs from what was announced. A consumer that
  * commits only at the end of the stream (a file rename, CompleteMultipartUpload) never commits
- * mismatched content.
+ * mismatched content. With `holdLast` the last chunk is held back until the check passes, so a
+ * reader that knows the length (an HTTP client) never sees mismatched content complete either.
  */
 export class HashCheck extends Transform {
   readonly #hash = createHash('sha256');
+  readonly #holdLast: boolean;
+  #held: Buffer | undefined;
   #bytes = 0;
   constructor(
     readonly key: string,
     readonly expected: string,
     readonly expectedSize?: number,
+    opts: { holdLast?: boolean } = {},
   ) {
     super();
+    this.#holdLast = opts.holdLast ?? false;
   }
   get bytes(): number {
     return this.#bytes;
@@ -67,13 +72,17 @@ export class HashCheck extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.#hash.update(chunk);
     this.#bytes += chunk.length;
-    done(null, chunk);
+    if (!this.#holdLast) return done(null, chunk);
+    const previous = this.#held;
+    this.#held = chunk;
+    done(null, previous);
   }
   override _flush(done: TransformCallback): void {
     const actual = this.#hash.digest('hex');
-    if (actual !== this.expected) done(new ChecksumMismatchError(this.key, this.expected, actual));
-    else if (this.expectedSize !== undefined && this.#bytes !== this.expectedSize)
-      done(new ChecksumMismatchError(this.key, `${this.expectedSize} bytes`, `${this.#bytes} bytes`));
-    else done();
+    if (actual !== this.expected) return done(new ChecksumMismatchError(this.key, this.expected, actual));
+    if (this.expectedSize !== undefined && this.#bytes !== this.expectedSize)
+      return done(new ChecksumMismatchError(this.key, `${this.expectedSize} bytes`, `${this.#bytes} bytes`));
+    if (this.#held) this.push(this.#held);
+    done();
   }
 }

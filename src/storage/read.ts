@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isAbsolute, relative, sep } from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
-import { ChecksumMismatchError, InvalidKeyError, StorageError, StorageUnavailableError } from './errors.js';
+import { HashCheck } from './common.js';
+import { InvalidKeyError, StorageError, StorageUnavailableError } from './errors.js';
 import { LocalArtifactStore } from './local.js';
 import type { ArtifactStore } from './types.js';
 
@@ -80,32 +80,11 @@ export async function readObject(
 /**
  * Passes content through while hashing it and holds its last chunk back until the end: content
  * that does not match the SHA-256 (or size) fails the stream with ChecksumMismatchError before its
- * last bytes go out, so a reader that knows the length never sees it complete.
+ * last bytes go out, so a reader that knows the length never sees it complete (HashCheck with
+ * `holdLast`).
  */
-export class VerifyingStream extends Transform {
-  readonly #hash = createHash('sha256');
-  #held: Buffer | undefined;
-  #bytes = 0;
-  constructor(
-    readonly key: string,
-    readonly expected: string,
-    readonly expectedSize?: number,
-  ) {
-    super();
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.#hash.update(chunk);
-    this.#bytes += chunk.length;
-    const previous = this.#held;
-    this.#held = chunk;
-    done(null, previous);
-  }
-  override _flush(done: TransformCallback): void {
-    const actual = this.#hash.digest('hex');
-    if (actual !== this.expected) return done(new ChecksumMismatchError(this.key, this.expected, actual));
-    if (this.expectedSize !== undefined && this.#bytes !== this.expectedSize)
-      return done(new ChecksumMismatchError(this.key, `${this.expectedSize} bytes`, `${this.#bytes} bytes`));
-    if (this.#held) this.push(this.#held);
-    done();
+export class VerifyingStream extends HashCheck {
+  constructor(key: string, expected: string, expectedSize?: number) {
+    super(key, expected, expectedSize, { holdLast: true });
   }
 }

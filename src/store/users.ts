@@ -1,110 +1,27 @@
-import { createHash, randomBytes, randomUUID, scrypt, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { NotFoundError, SrsError } from '../errors.js';
+import { NotFoundError } from '../errors.js';
+import { hashPassword } from './passwords.js';
+import { ConflictError, toUser, type Principal, type Role, type Row, type User } from './user-model.js';
+import { sessionsRepository } from './user-sessions.js';
 
 /**
  * Users, roles, groups, browser sessions, API tokens and settings. Passwords are hashed with
- * scrypt (memory-hard, node:crypto); session and token secrets are stored as SHA-256 only.
+ * scrypt (memory-hard, node:crypto); session and token secrets are stored as SHA-256 only
+ * (passwords.ts). Sessions and tokens: user-sessions.ts; the user model: user-model.ts.
  */
 
-export const ROLES = ['record-only', 'user', 'supervisor', 'admin'] as const;
-export type Role = (typeof ROLES)[number];
-
-/** record-only 0 < user 1 < supervisor 2 < admin 3: "a lower role cannot undo a higher one". */
-export function roleRank(role: Role): number {
-  return ROLES.indexOf(role);
-}
-
-export interface User {
-  id: string;
-  username: string;
-  displayName: string;
-  role: Role;
-  group: string | null;
-  extraGroups: string[];
-  numbers: string[];
-  disabled: boolean;
-  createdAt: Date;
-}
-
-/** Who is asking, as every access check sees it. */
-export interface Principal {
-  userId: string | null;
-  username: string;
-  role: Role;
-  /** Groups whose recordings and live calls a supervisor sees (own group plus extra groups). */
-  groups: string[];
-  /** The user's own numbers (their recordings). */
-  numbers: string[];
-  via: 'session' | 'token' | 'admin-token';
-  /** The credential's identity: a session's hash prefix, an API token's id (audit dedup, socket revocation). */
-  sessionId?: string;
-}
-
-/** The server's admin token acts as this principal: an admin with no user row. */
-export const ADMIN_TOKEN_PRINCIPAL: Principal = Object.freeze({
-  userId: null,
-  username: 'admin-token',
-  role: 'admin',
-  groups: [],
-  numbers: [],
-  via: 'admin-token',
-  sessionId: 'admin-token',
-}) as Principal;
-
-export function principalOf(u: User, via: Principal['via'], sessionId?: string): Principal {
-  return {
-    ...(sessionId ? { sessionId } : {}),
-    userId: u.id,
-    username: u.username,
-    role: u.role,
-    groups: [...(u.group ? [u.group] : []), ...u.extraGroups],
-    numbers: u.numbers,
-    via,
-  };
-}
-
-export class ConflictError extends SrsError {
-  constructor(message: string) {
-    super('ERR_CONFLICT', message);
-  }
-}
-
-// scrypt parameters: N=2^15, r=8 -> 32 MiB per hash, about 60-100 ms on these machines.
-const SCRYPT_N = 1 << 15;
-const SCRYPT_R = 8;
-const SCRYPT_P = 1;
-const KEYLEN = 32;
-
-function scryptAsync(password: string, salt: Buffer, n: number, r: number, p: number): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    scrypt(password, salt, KEYLEN, { N: n, r, p, maxmem: 256 * n * r + (1 << 20) }, (err, key) =>
-      err ? reject(err) : resolve(key),
-    ),
-  );
-}
-
-export async function hashPassword(password: string): Promise<string> {
-  const salt = randomBytes(16);
-  const key = await scryptAsync(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P);
-  return `scrypt$${SCRYPT_N}$${SCRYPT_R}$${SCRYPT_P}$${salt.toString('base64')}$${key.toString('base64')}`;
-}
-
-export async function verifyPassword(password: string, stored: string | null): Promise<boolean> {
-  const parts = (stored ?? '').split('$');
-  if (parts.length !== 6 || parts[0] !== 'scrypt') {
-    // Spend the same time on unknown users so their existence does not show in timing.
-    await scryptAsync(password, Buffer.alloc(16), SCRYPT_N, SCRYPT_R, SCRYPT_P);
-    return false;
-  }
-  const [, n, r, p, salt, hash] = parts as [string, string, string, string, string, string];
-  const want = Buffer.from(hash, 'base64');
-  const got = await scryptAsync(password, Buffer.from(salt, 'base64'), Number(n), Number(r), Number(p));
-  return got.length === want.length && timingSafeEqual(got, want);
-}
-
-export const sha256Hex = (s: string): string => createHash('sha256').update(s).digest('hex');
-export const newSecret = (): string => randomBytes(32).toString('base64url');
+export {
+  ADMIN_TOKEN_PRINCIPAL,
+  ConflictError,
+  ROLES,
+  principalOf,
+  roleRank,
+  type Principal,
+  type Role,
+  type User,
+} from './user-model.js';
+export { hashPassword, newSecret, sha256Hex, verifyPassword } from './passwords.js';
 
 export interface NewUser {
   username: string;
@@ -169,32 +86,6 @@ export interface UsersRepository {
   /** Numbers of the users in `groups` (for live-call filtering). */
   numbersOfGroups(groups: string[]): Promise<string[]>;
 }
-
-interface Row {
-  id: string;
-  username: string;
-  display_name: string;
-  role: Role;
-  password_hash: string | null;
-  group_name: string | null;
-  extra_groups: string[];
-  numbers: string[];
-  disabled: boolean;
-  created_at: Date;
-}
-
-const toUser = (r: Row): User => ({
-  id: r.id,
-  username: r.username,
-  displayName: r.display_name,
-  role: r.role,
-  group: r.group_name,
-  extraGroups: r.extra_groups,
-  numbers: r.numbers,
-  disabled: r.disabled,
-  createdAt: r.created_at,
-});
-
 const normNumbers = (n: string[] | undefined): string[] | undefined =>
   n?.map((x) => x.trim().toLowerCase()).filter((x) => x !== '');
 
@@ -301,89 +192,7 @@ export function usersRepository(pool: pg.Pool): UsersRepository {
         throw err;
       }
     },
-    async createSession(userId, ttlMs, ip, userAgent) {
-      const token = newSecret();
-      const expiresAt = new Date(Date.now() + ttlMs);
-      await pool.query(
-        `WITH gc AS (DELETE FROM user_sessions WHERE expires_at < now())
-         INSERT INTO user_sessions (token_hash, user_id, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5)`,
-        [sha256Hex(token), userId, expiresAt, ip, userAgent.slice(0, 300)],
-      );
-      return { token, expiresAt };
-    },
-    async sessionUser(token, ttlMs, maxMs = 7 * 24 * 3600_000) {
-      const r = await pool.query<Row>(
-        `WITH s AS (
-           UPDATE user_sessions SET expires_at = least(greatest(expires_at, now() + $2 * interval '1 millisecond'),
-                                                     created_at + $3 * interval '1 millisecond')
-           WHERE token_hash = $1 AND expires_at > now() AND created_at > now() - $3 * interval '1 millisecond'
-           RETURNING user_id
-         )
-         SELECT u.* FROM users u JOIN s ON s.user_id = u.id WHERE NOT u.disabled`,
-        [sha256Hex(token), ttlMs, maxMs],
-      );
-      return r.rows[0] ? toUser(r.rows[0]) : undefined;
-    },
-    async endSession(token) {
-      await pool.query('DELETE FROM user_sessions WHERE token_hash = $1', [sha256Hex(token)]);
-    },
-    async createToken(userId, name, expiresAt = null) {
-      const token = `srs_${newSecret()}`;
-      const id = randomUUID();
-      await pool.query(
-        'INSERT INTO api_tokens (id, user_id, name, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5)',
-        [id, userId, name, sha256Hex(token), expiresAt],
-      );
-      return { token, id };
-    },
-    async tokenUser(token) {
-      const r = await pool.query<Row & { token_id: string }>(
-        `WITH t AS (
-           UPDATE api_tokens SET last_used_at = now()
-           WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
-           RETURNING id, user_id
-         )
-         SELECT u.*, t.id AS token_id FROM users u JOIN t ON t.user_id = u.id WHERE NOT u.disabled`,
-        [sha256Hex(token)],
-      );
-      return r.rows[0] ? { ...toUser(r.rows[0]), tokenId: r.rows[0].token_id } : undefined;
-    },
-    async listTokens(userId) {
-      const r = await pool.query<{
-        id: string;
-        user_id: string;
-        username: string;
-        name: string;
-        created_at: Date;
-        last_used_at: Date | null;
-        revoked_at: Date | null;
-        expires_at: Date | null;
-      }>(
-        `SELECT t.id, t.user_id, u.username, t.name, t.created_at, t.last_used_at, t.revoked_at, t.expires_at
-         FROM api_tokens t JOIN users u ON u.id = t.user_id
-         WHERE $1::uuid IS NULL OR t.user_id = $1 ORDER BY t.created_at DESC`,
-        [userId ?? null],
-      );
-      return r.rows.map((t) => ({
-        id: t.id,
-        userId: t.user_id,
-        username: t.username,
-        name: t.name,
-        createdAt: t.created_at,
-        lastUsedAt: t.last_used_at,
-        revokedAt: t.revoked_at,
-        expiresAt: t.expires_at,
-      }));
-    },
-    async revokeToken(id, userId) {
-      if (!/^[0-9a-f-]{36}$/i.test(id)) return false;
-      const r = await pool.query(
-        `UPDATE api_tokens SET revoked_at = now()
-         WHERE id = $1 AND revoked_at IS NULL AND ($2::uuid IS NULL OR user_id = $2)`,
-        [id, userId ?? null],
-      );
-      return (r.rowCount ?? 0) > 0;
-    },
+    ...sessionsRepository(pool),
     async getSetting<T>(key: string) {
       const r = await pool.query<{ value: T }>('SELECT value FROM settings WHERE key = $1', [key]);
       return r.rows[0]?.value;

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { chmod, chown, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { SMTPServer } from 'smtp-server';
-import { createLogger } from '../../src/log.js';
 import { CARRIER_HEADER, parseCsv } from '../../src/delivery/csv.js';
 import { Decryptor } from '../../src/delivery/decrypt.js';
 import { ExportService, exportPath } from '../../src/delivery/export.js';
@@ -16,21 +14,17 @@ import { OffloadService } from '../../src/delivery/offload.js';
 import { SftpConnection, type SftpDestination } from '../../src/delivery/sftp.js';
 import { deliveryStatus } from '../../src/delivery/status.js';
 import { parseTemplate } from '../../src/delivery/template.js';
-import { ensureKeyPair } from '../../src/pipeline/keys.js';
-import { openDatabase, type Database } from '../../src/store/db.js';
+import type { Database } from '../../src/store/db.js';
+import { startCutProxy, startSshd, type CutProxy, type Sshd } from '../helpers/delivery-fixtures.js';
 import {
-  startCutProxy,
-  startSshd,
-  storeRecording,
-  toneWav,
-  type CutProxy,
-  type Sshd,
-} from '../helpers/delivery-fixtures.js';
+  openDeliveryCatalogue,
+  sha256Hex as sha,
+  testLog as log,
+  type DeliveryCatalogue,
+} from '../helpers/delivery-catalogue.js';
 import { parseWav } from '../helpers/audio.js';
 
 const run = promisify(execFile);
-const log = createLogger((process.env.TEST_LOG_LEVEL as 'info' | undefined) ?? 'silent');
-const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const PASSPHRASE = 'delivery test passphrase';
 
 interface Mail {
@@ -104,7 +98,7 @@ describe('delivery: SFTP offload, MP3 export, email notifications (real sshd, SM
   let smtpPort = 0;
   const mails: Mail[] = [];
   let smtpFailNext = 0;
-  let key: { fingerprint: string; publicKeyArmored: string };
+  let catalogue: DeliveryCatalogue;
   let decryptor: Decryptor;
   const rec: Record<string, { id: string; wav: Buffer; callId: string }> = {};
 
@@ -120,21 +114,11 @@ describe('delivery: SFTP offload, MP3 export, email notifications (real sshd, SM
     ...over,
   });
   const store = (caller: string, callee: string, seconds: number, hz: number, names = ['', '']) =>
-    storeRecording({
-      db,
-      dataDir,
-      log,
-      key,
-      caller: { aor: `sip:${caller}@pbx.example`, name: names[0] ?? '' },
-      callee: { aor: `sip:${callee}@carrier.example`, name: names[1] ?? '' },
-      wav: toneWav(seconds * 1000, hz),
-    });
+    catalogue.store(caller, callee, seconds, hz, names);
 
   before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'srs-delivery-'));
-    db = await openDatabase({ dataDir, log });
-    const k = await ensureKeyPair({ keysDir: join(dataDir, 'keys'), passphrase: PASSPHRASE, log, db });
-    key = { fingerprint: k.fingerprint, publicKeyArmored: k.publicKeyArmored };
+    catalogue = await openDeliveryCatalogue('srs-delivery-', PASSPHRASE, log);
+    ({ dataDir, db } = catalogue);
     decryptor = new Decryptor(dataDir, PASSPHRASE);
     sshd = await startSshd();
     proxy = await startCutProxy(sshd.port);
@@ -195,8 +179,7 @@ describe('delivery: SFTP offload, MP3 export, email notifications (real sshd, SM
     await new Promise<void>((r) => smtp?.close(() => r()));
     await proxy?.close();
     await sshd?.stop();
-    await db?.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await catalogue?.close();
     if (sshd) await rm(sshd.dir, { recursive: true, force: true });
   });
 

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
@@ -13,19 +11,22 @@ import { NotifyService } from '../../src/delivery/notify.js';
 import { OffloadService } from '../../src/delivery/offload.js';
 import type { SftpDestination } from '../../src/delivery/sftp.js';
 import { deliveryStatus, type DeliveryStatusView } from '../../src/delivery/status.js';
-import { createLogger } from '../../src/log.js';
-import { ensureKeyPair } from '../../src/pipeline/keys.js';
-import { openDatabase, type Database } from '../../src/store/db.js';
+import type { Database } from '../../src/store/db.js';
 import {
   startCutProxy,
   startSmtp,
   startSshd,
-  storeRecording,
-  toneWav,
   type CutProxy,
   type Sshd,
   type TestSmtp,
 } from '../helpers/delivery-fixtures.js';
+import {
+  openDeliveryCatalogue,
+  sha256Hex,
+  testLog as log,
+  until,
+  type DeliveryCatalogue,
+} from '../helpers/delivery-catalogue.js';
 
 /**
  * Failures of every delivery path against real servers (OpenSSH sftp behind a proxy that can
@@ -35,18 +36,7 @@ import {
  * the hash-chained audit trail.
  */
 
-const log = createLogger((process.env.TEST_LOG_LEVEL as 'info' | undefined) ?? 'silent');
 const PASSPHRASE = 'delivery retry passphrase';
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('delivery failures: backoff, failed state, retryFailed, audit (real sshd, SMTP, Postgres)', () => {
   let dataDir: string;
@@ -54,7 +44,7 @@ describe('delivery failures: backoff, failed state, retryFailed, audit (real ssh
   let sshd: Sshd;
   let proxy: CutProxy;
   let smtp: TestSmtp;
-  let key: { fingerprint: string; publicKeyArmored: string };
+  let catalogue: DeliveryCatalogue;
 
   const dest = (directory: string): SftpDestination => ({
     host: '127.0.0.1',
@@ -65,24 +55,12 @@ describe('delivery failures: backoff, failed state, retryFailed, audit (real ssh
     timeoutSeconds: 20,
     directory,
   });
-  const store = (caller: string, callee: string, hz: number) =>
-    storeRecording({
-      db,
-      dataDir,
-      log,
-      key,
-      caller: { aor: `sip:${caller}@pbx.example`, name: '' },
-      callee: { aor: `sip:${callee}@carrier.example`, name: '' },
-      wav: toneWav(3000, hz),
-    });
-  const actions = async (resourceId: string) =>
-    (await db.audit.search({ resourceId, limit: 100 })).items.map((e) => e.action).reverse();
+  const store = (caller: string, callee: string, hz: number) => catalogue.store(caller, callee, 3, hz);
+  const actions = (resourceId: string) => catalogue.actions(resourceId);
 
   before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'srs-delivery-retry-'));
-    db = await openDatabase({ dataDir, log });
-    const k = await ensureKeyPair({ keysDir: join(dataDir, 'keys'), passphrase: PASSPHRASE, log, db });
-    key = { fingerprint: k.fingerprint, publicKeyArmored: k.publicKeyArmored };
+    catalogue = await openDeliveryCatalogue('srs-delivery-retry-', PASSPHRASE, log);
+    ({ dataDir, db } = catalogue);
     sshd = await startSshd();
     proxy = await startCutProxy(sshd.port);
     smtp = await startSmtp();
@@ -100,8 +78,7 @@ describe('delivery failures: backoff, failed state, retryFailed, audit (real ssh
     await smtp?.close();
     await proxy?.close();
     await sshd?.stop();
-    await db?.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await catalogue?.close();
     if (sshd) await rm(sshd.dir, { recursive: true, force: true });
   });
 
@@ -427,10 +404,7 @@ describe('delivery failures: backoff, failed state, retryFailed, audit (real ssh
     for (const d of due) {
       const row = (await db.recordings.get(d.id))!;
       const mp3 = await readFile(join(remote, `${d.id}.mp3`));
-      assert.equal(
-        createHash('sha256').update(mp3).digest('hex'),
-        row.files.find((f) => f.kind === 'mp3')!.sha256Plain,
-      );
+      assert.equal(sha256Hex(mp3), row.files.find((f) => f.kind === 'mp3')!.sha256Plain);
     }
     const ups = await db.audit.search({ action: 'delivery.target.up', resourceId: t.name });
     assert.equal(ups.total, 1);

@@ -1,8 +1,4 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -20,11 +16,16 @@ import { OffloadService } from '../../src/delivery/offload.js';
 import { s3Key, s3Labels } from '../../src/delivery/s3.js';
 import { deliveryStatus } from '../../src/delivery/status.js';
 import { parseTemplate } from '../../src/delivery/template.js';
-import { createLogger } from '../../src/log.js';
-import { ensureKeyPair } from '../../src/pipeline/keys.js';
 import { S3ArtifactStore } from '../../src/storage/index.js';
-import { openDatabase, type Database } from '../../src/store/db.js';
-import { startCutProxy, storeRecording, toneWav, type CutProxy } from '../helpers/delivery-fixtures.js';
+import type { Database } from '../../src/store/db.js';
+import { startCutProxy, type CutProxy } from '../helpers/delivery-fixtures.js';
+import {
+  openDeliveryCatalogue,
+  sha256Hex as sha,
+  testLog as log,
+  until as poll,
+  type DeliveryCatalogue,
+} from '../helpers/delivery-catalogue.js';
 import { s3ServerMissing, startS3Server, type S3Server } from '../helpers/s3-server.js';
 
 /**
@@ -37,26 +38,17 @@ import { s3ServerMissing, startS3Server, type S3Server } from '../helpers/s3-ser
  * location and the audit trail following.
  */
 
-const log = createLogger((process.env.TEST_LOG_LEVEL as 'info' | undefined) ?? 'silent');
 const PASSPHRASE = 'delivery s3 passphrase';
 /** radosgw's port: a free one, or TEST_RGW_PORT (runs beside other suites that pick theirs). */
 const RGW_PORT = Number(process.env.TEST_RGW_PORT ?? '') || undefined;
-const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const read = async (r: Readable) => {
   const parts: Buffer[] = [];
   for await (const c of r) parts.push(c as Buffer);
   return Buffer.concat(parts);
 };
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 90_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** radosgw is slower than the SFTP and local paths: a longer wait, polled less often. */
+const until = <T>(what: string, fn: () => Promise<T | undefined | false>) => poll(what, fn, 90_000, 200);
 
 const missing = await s3ServerMissing();
 if (missing) console.log(`# offload-s3 tests skipped: ${missing}`);
@@ -69,7 +61,7 @@ describe(
     let proxy: CutProxy;
     let dataDir: string;
     let db: Database;
-    let key: { fingerprint: string; publicKeyArmored: string };
+    let catalogue: DeliveryCatalogue;
     const stores: S3ArtifactStore[] = [];
     const env = () => ({ SRS_DATA_DIR: dataDir, SRS_KEY_PASSPHRASE: PASSPHRASE });
 
@@ -119,17 +111,8 @@ describe(
       },
     });
     const store = (caller: string, callee: string, seconds: number, hz: number) =>
-      storeRecording({
-        db,
-        dataDir,
-        log,
-        key,
-        caller: { aor: `sip:${caller}@pbx.example`, name: '' },
-        callee: { aor: `sip:${callee}@carrier.example`, name: '' },
-        wav: toneWav(seconds * 1000, hz),
-      });
-    const actions = async (resourceId: string) =>
-      (await db.audit.search({ resourceId, limit: 200 })).items.map((e) => e.action).reverse();
+      catalogue.store(caller, callee, seconds, hz);
+    const actions = (resourceId: string) => catalogue.actions(resourceId);
 
     before(async () => {
       server = await startS3Server(RGW_PORT ? { port: RGW_PORT } : {});
@@ -146,10 +129,8 @@ describe(
         await admin.client.send(
           new PutBucketVersioningCommand({ Bucket: b, VersioningConfiguration: { Status: 'Enabled' } }),
         );
-      dataDir = await mkdtemp(join(tmpdir(), 'srs-delivery-s3-'));
-      db = await openDatabase({ dataDir, log });
-      const k = await ensureKeyPair({ keysDir: join(dataDir, 'keys'), passphrase: PASSPHRASE, log, db });
-      key = { fingerprint: k.fingerprint, publicKeyArmored: k.publicKeyArmored };
+      catalogue = await openDeliveryCatalogue('srs-delivery-s3-', PASSPHRASE, log);
+      ({ dataDir, db } = catalogue);
       for (const c of ['offload', 'export']) await db.offload.cursor(c);
       await new Promise((r) => setTimeout(r, 20));
     });
@@ -157,9 +138,8 @@ describe(
     after(async () => {
       for (const s of stores) await s.close();
       await proxy?.close();
-      await db?.close();
+      await catalogue?.close();
       await server?.stop();
-      if (dataDir) await rm(dataDir, { recursive: true, force: true });
     });
 
     it('offload: carrier files at both locations; secondary then primary outage retried with backoff, delivered once; health and audit follow', async () => {

@@ -1,0 +1,79 @@
+/**
+ * The REST API, users and audit, metrics and the console's pages, wired to the running parts. The
+ * monitor and the SIP edge start after it: `live` holds them once they run.
+ */
+import { join } from 'node:path';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { MediaEngine } from '../media/types.js';
+import type { Monitor } from '../monitor/index.js';
+import type { Pipeline } from '../pipeline/index.js';
+import { loadPrivateKey, type KeyPairInfo } from '../pipeline/keys.js';
+import type { RecordingControl } from '../recording/control.js';
+import type { RecordingService } from '../recording/service.js';
+import type { SipEdge } from '../sip/edge/index.js';
+import type { ArtifactStore } from '../storage/index.js';
+import type { Database } from '../store/db.js';
+import { nodesRepository } from '../store/nodes.js';
+import { buildConsoleApi, type ConsoleApi } from '../api/index.js';
+import { deliveryStatus, type Delivery } from '../delivery/index.js';
+import type { Defer } from './shutdown.js';
+
+/** Parts started after the console API that it reads from. */
+export interface LaterParts {
+  monitor?: Monitor;
+  edge?: SipEdge | null;
+}
+
+export interface ConsoleParts {
+  config: Config;
+  db: Database;
+  engine: MediaEngine;
+  recording: RecordingService;
+  control: RecordingControl;
+  pipeline: Pipeline;
+  delivery: Delivery;
+  artifacts: ArtifactStore;
+  key: KeyPairInfo;
+  adminToken: string;
+  later: LaterParts;
+  log: Logger;
+  defer: Defer;
+}
+
+export async function startConsoleApi(o: ConsoleParts): Promise<ConsoleApi> {
+  const { config, db, engine, later, log } = o;
+  const keyPassphrase = config.keys.passphrase ?? o.key.generatedPassphrase;
+  const consoleApi = await buildConsoleApi({
+    db,
+    live: o.recording,
+    stats: (id) => engine.sessionStats(id),
+    dataDir: config.dataDir,
+    artifacts: o.artifacts,
+    adminToken: o.adminToken,
+    adminPassword: config.console.adminPassword,
+    sessionTtlMinutes: config.console.sessionTtlMinutes,
+    sessionMaxHours: config.console.sessionMaxHours,
+    wsQueryToken: config.http.wsQueryToken,
+    revoke: (m) => later.monitor?.revoke(m),
+    usersChanged: () => void later.monitor?.refreshFilters(),
+    loadKey:
+      keyPassphrase === undefined
+        ? null
+        : (fp) => loadPrivateKey(join(config.dataDir, 'keys'), fp, keyPassphrase),
+    jobs: () => o.pipeline.jobCounts(),
+    sipResponses: () => later.edge?.responsesSent ?? new Map<number, number>(),
+    monitor: () => ({
+      clients: later.monitor?.clients ?? 0,
+      listeners: later.monitor?.listeners ?? 0,
+    }),
+    // The console's Delivery page; retry only when a delivery service runs (503 otherwise).
+    deliveryStatus: () => deliveryStatus(db.offload),
+    delivery: o.delivery.offload || o.delivery.export || o.delivery.notify ? o.delivery : undefined,
+    control: o.control,
+    cluster: { nodes: nodesRepository(db.pool), nodeId: config.cluster.nodeId },
+    log,
+  });
+  o.defer(() => consoleApi.ops.close());
+  return consoleApi;
+}

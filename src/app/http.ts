@@ -1,0 +1,98 @@
+/**
+ * The HTTP(S) server: REST API, console, /metrics (public only when SRS_METRICS_PUBLIC=true) and
+ * /healthz, which says whether this node is ready to take calls and, when not, why.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import { WEB_DIST, type ConsoleApi } from '../api/index.js';
+import type { ProxyTrust } from '../api/http.js';
+import { startHttpServer } from '../api/server.js';
+import type { PipelineCapacity } from '../pipeline/index.js';
+import type { CallGuards } from '../recording/guards.js';
+import type { RecordingService } from '../recording/service.js';
+import { sameSecret } from '../secrets.js';
+import type { Database } from '../store/db.js';
+import type { Defer } from './shutdown.js';
+
+export interface HttpParts {
+  config: Config;
+  consoleApi: ConsoleApi;
+  db: Database;
+  recording: RecordingService;
+  capacity: PipelineCapacity;
+  guards: CallGuards;
+  /** Whether the SIP application is connected to its drachtio server (the edge). */
+  sipConnected: () => boolean;
+  log: Logger;
+  defer: Defer;
+}
+
+export interface HttpServing {
+  server: Server;
+  /** The proxies whose client address header is believed. */
+  trust: ProxyTrust;
+  tls: boolean;
+}
+
+export async function serveHttp(o: HttpParts): Promise<HttpServing> {
+  const { config, consoleApi, db, recording, capacity, guards } = o;
+  const trust = { proxies: config.http.trustProxy, header: config.http.clientIpHeader };
+  const httpTls =
+    config.http.tlsCertFile && config.http.tlsKeyFile
+      ? {
+          cert: await readFile(config.http.tlsCertFile, 'utf8'),
+          key: await readFile(config.http.tlsKeyFile, 'utf8'),
+        }
+      : undefined;
+  const server: Server = await startHttpServer({
+    host: config.http.host,
+    port: config.http.port,
+    log: o.log,
+    ...(httpTls ? { tls: httpTls } : {}),
+    trust,
+    // /metrics: public only when SRS_METRICS_PUBLIC=true; else the metrics token or an admin.
+    ...(config.http.metricsPublic
+      ? {}
+      : {
+          metricsAllowed: async (req) => {
+            const h = req.headers.authorization ?? '';
+            if (config.http.metricsToken && sameSecret(h, `Bearer ${config.http.metricsToken}`)) return true;
+            const who = await consoleApi.auth.authenticate(req);
+            return who?.role === 'admin';
+          },
+        }),
+    health: async () => {
+      const dbOk = await db.pool.query('select 1').then(
+        () => true,
+        () => false,
+      );
+      const sipOk = o.sipConnected();
+      // Ready to take calls: SIP connected, database reachable, below the session limit, the
+      // post-call backlog within its bound, the disk above its floor and the media worker alive.
+      const pipeline = capacity.snapshot();
+      const room = recording.activeCount < config.limits.maxSessions && pipeline.admitting;
+      const refuse = guards.refusing();
+      const freeMb = guards.disk.state.freeMb;
+      return {
+        ok: dbOk && sipOk && room && refuse === null,
+        details: {
+          ...(refuse !== null ? { refusingCalls: refuse } : {}),
+          diskFreeMb: freeMb === null ? null : Math.floor(freeMb),
+          database: dbOk,
+          sip: sipOk,
+          capacity: room,
+          activeCalls: recording.activeCount,
+          maxSessions: config.limits.maxSessions,
+          pipeline,
+        },
+      };
+    },
+    api: consoleApi.api,
+    metrics: consoleApi.ops.metrics,
+    webDir: WEB_DIST,
+  });
+  o.defer(() => new Promise<void>((r) => server.close(() => r())));
+  return { server, trust, tls: httpTls !== undefined };
+}

@@ -1,0 +1,148 @@
+/**
+ * The SIP side: who may record (admission), the embedded SIP edge (unless an external
+ * drachtio-server is configured) and the SIPREC application connected to it.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { RecordingService } from '../recording/service.js';
+import { createAdmission, type Admission } from '../sip/app/admission.js';
+import { startSiprecApp, type SiprecApp } from '../sip/app/index.js';
+import { startSipEdge, type SipEdge } from '../sip/edge/index.js';
+import type { Defer } from './shutdown.js';
+
+export interface DrachtioAddress {
+  host: string;
+  port: number;
+  secret: string;
+}
+
+/** Admission from SRS_SRC_ALLOW and the per-source limits; warns when it is open or left default. */
+export function callAdmission(
+  security: Config['security'],
+  refuseAll: () => string | null,
+  log: Logger,
+): Admission {
+  const admission = createAdmission({
+    srcAllow: security.srcAllow,
+    maxStreamsPerSession: security.maxStreamsPerSession,
+    maxSessionsPerSource: security.maxSessionsPerSource,
+    maxCallsPerSecondPerSource: security.maxCallsPerSecondPerSource,
+    refuseAll,
+  });
+  if (admission.open) {
+    log.warn('SRS_SRC_ALLOW=any: every source address may open recordings');
+  } else if (!security.srcAllow) {
+    log.warn(
+      { allow: admission.allow },
+      'SRS_SRC_ALLOW is not set: only loopback and private addresses may record; set it to your SRCs',
+    );
+    process.stderr.write(
+      `
+  WARNING: SRS_SRC_ALLOW is not set. Recording is open to every loopback and private
+` +
+        `  address (${admission.allow.join(', ')}).
+  Set SRS_SRC_ALLOW to your SRCs' addresses.
+
+`,
+    );
+  }
+  return admission;
+}
+
+/**
+ * The drachtio server the application connects to: the configured external one (no edge), or the
+ * embedded edge started here on the SIP ports with its control port on loopback.
+ */
+export async function startEdge(
+  config: Config,
+  log: Logger,
+  defer: Defer,
+): Promise<{ edge: SipEdge | null; drachtio: DrachtioAddress }> {
+  if (config.drachtio.host)
+    return {
+      edge: null,
+      drachtio: {
+        host: config.drachtio.host,
+        port: config.drachtio.port,
+        secret: config.drachtio.secret ?? '',
+      },
+    };
+  const secret = randomBytes(16).toString('hex');
+  const pem = (file: string, what: string): Promise<string> =>
+    readFile(file, 'utf8').catch((err: Error) => {
+      throw new Error(`cannot read the SIP TLS ${what} ${file}: ${err.message}`);
+    });
+  const tls =
+    config.sip.tlsCertFile && config.sip.tlsKeyFile
+      ? {
+          port: config.sip.tlsPort,
+          cert: await pem(config.sip.tlsCertFile, 'certificate'),
+          key: await pem(config.sip.tlsKeyFile, 'key'),
+          ca: config.sip.tlsCaFile ? await pem(config.sip.tlsCaFile, 'client CA') : undefined,
+        }
+      : undefined;
+  const edge = await startSipEdge({
+    sip: {
+      host: config.sip.host,
+      port: config.sip.port,
+      publicAddress: config.sip.publicAddress,
+      ...(tls ? { tls } : {}),
+      limits: {
+        maxConnections: config.security.maxConnections,
+        maxPerAddress: config.security.maxConnectionsPerAddress,
+        maxHeaderBytes: config.security.maxHeaderBytes,
+        headerTimeoutMs: config.security.headerTimeoutMs,
+      },
+    },
+    control: { host: '127.0.0.1', port: 0, secret },
+    log: log.child({ part: 'edge' }),
+  });
+  defer(() => edge.close());
+  return { edge, drachtio: { host: '127.0.0.1', port: edge.controlPort, secret } };
+}
+
+export interface SiprecParts {
+  config: Config;
+  drachtio: DrachtioAddress;
+  edge: SipEdge | null;
+  recording: RecordingService;
+  admission: Admission;
+  /** Why new INVITEs (and OPTIONS) are answered 503 now, or null. */
+  refusal: () => string | null;
+  log: Logger;
+}
+
+/**
+ * The SIPREC application; resolves after 5 s with null when the drachtio server is not reachable
+ * yet (the application keeps retrying and connects later).
+ */
+export async function startSiprec(o: SiprecParts): Promise<SiprecApp | null> {
+  const { config, edge, drachtio, log } = o;
+  const starting = startSiprecApp({
+    drachtio,
+    recording: o.recording,
+    log,
+    mediaAddress: config.media.advertiseAddress,
+    publicAddress: config.sip.publicAddress,
+    policy: config.policy,
+    maxCallsPerSecond: config.limits.maxCallsPerSecond,
+    srtp: config.sip.srtp,
+    admission: o.admission,
+    sessionTimer: {
+      expires: config.security.sessionExpiresSeconds,
+      minSE: config.security.minSessionExpiresSeconds,
+    },
+    tlsSubjectOf: edge ? (a, p) => edge.tlsSubject(a, p) : undefined,
+    refusal: o.refusal,
+  });
+  const timeout = new Promise<null>((r) => setTimeout(() => r(null), 5000).unref());
+  const app = await Promise.race([starting, timeout]);
+  if (!app)
+    log.warn(
+      { drachtio: `${drachtio.host}:${drachtio.port}` },
+      'drachtio server not reachable yet; the application keeps retrying',
+    );
+  return app;
+}
