@@ -14,10 +14,11 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/log.js';
-import { finalizeQueueOf, startPipeline, type Pipeline } from '../../src/pipeline/index.js';
+import { finalizeQueueOf, type Pipeline } from '../../src/pipeline/index.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { decodeUlawWav, spoolFile, tone, toneLevelDb } from '../helpers/audio.js';
 import { gpgDecrypt } from '../helpers/gpg.js';
+import { enqueueOnlyPipeline } from '../helpers/recording.js';
 import { SRS_BIN, run, startTestServer, type TestServer } from '../helpers/server.js';
 
 const log = createLogger('silent');
@@ -73,17 +74,7 @@ describe('pipeline: kill -9 at every step in a real server, then two servers sha
     dataDir = await mkdtemp(join(tmpdir(), 'srs-kill-'));
     db = await openDatabase({ dataDir, log });
     finalizeQueue = await finalizeQueueOf(dataDir);
-    queue = await startPipeline({
-      finalizeQueue,
-      db,
-      mixer: { mix: () => Promise.reject(new Error('enqueue only')) },
-      dataDir,
-      log,
-      concurrency: 0,
-      mp3: { bitrateKbps: 32, sampleRate: 8000 },
-      key: { fingerprint: 'none', publicKeyArmored: '' },
-      retryDelaySeconds: 1,
-    });
+    queue = await enqueueOnlyPipeline(db, dataDir);
   });
 
   after(async () => {

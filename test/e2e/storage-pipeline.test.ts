@@ -20,18 +20,13 @@ import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, HeadObjectCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
-import {
-  artifactDir,
-  finalizeQueueOf,
-  purgeOnce,
-  startPipeline,
-  type Pipeline,
-} from '../../src/pipeline/index.js';
+import { artifactDir, purgeOnce, type Pipeline } from '../../src/pipeline/index.js';
 import type { S3StorageConfig } from '../../src/storage/config.js';
 import { S3ArtifactStore, sha256Of } from '../../src/storage/index.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { decodeUlawWav, spoolFile, tone, toneLevelDb } from '../helpers/audio.js';
 import { gpgDecrypt } from '../helpers/gpg.js';
+import { enqueueOnlyPipeline } from '../helpers/recording.js';
 import { s3ServerMissing, startS3Server, type S3Server } from '../helpers/s3-server.js';
 import { SRS_BIN, run, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -167,18 +162,7 @@ describe('pipeline with the s3 store on Ceph radosgw', { skip: missing, timeout:
     dataDir = await mkdtemp(join(tmpdir(), 'srs-s3-pipe-'));
     db = await openDatabase({ dataDir, log });
     // The data directory's finalize queue, which the servers on it work (src/pipeline/routing.ts).
-    queue = await startPipeline({
-      finalizeQueue: await finalizeQueueOf(dataDir),
-      db,
-      mixer: { mix: () => Promise.reject(new Error('enqueue only')) },
-      dataDir,
-      log,
-      concurrency: 0,
-      mp3: { bitrateKbps: 32, sampleRate: 8000 },
-      key: { fingerprint: 'none', publicKeyArmored: '' },
-      retryDelaySeconds: 1,
-      retryLimit: 2,
-    });
+    queue = await enqueueOnlyPipeline(db, dataDir, { retryLimit: 2 });
   });
 
   after(async () => {

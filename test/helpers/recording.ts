@@ -5,6 +5,32 @@ import type { TestServer } from './server.js';
 import type { ListedRecording } from './sipp.js';
 import { gpgDecrypt } from './gpg.js';
 import { decodeUlawWav } from './audio.js';
+import { createLogger } from '../../src/log.js';
+import { finalizeQueueOf, startPipeline, type Pipeline } from '../../src/pipeline/index.js';
+import type { Database } from '../../src/store/db.js';
+
+/**
+ * A pipeline that only queues finalize jobs, on the data directory's queue: the servers under test
+ * (started on that data directory) run them.
+ */
+export async function enqueueOnlyPipeline(
+  db: Database,
+  dataDir: string,
+  o: { retryLimit?: number } = {},
+): Promise<Pipeline> {
+  return startPipeline({
+    finalizeQueue: await finalizeQueueOf(dataDir),
+    db,
+    mixer: { mix: () => Promise.reject(new Error('enqueue only')) },
+    dataDir,
+    log: createLogger('silent'),
+    concurrency: 0,
+    mp3: { bitrateKbps: 32, sampleRate: 8000 },
+    key: { fingerprint: 'none', publicKeyArmored: '' },
+    retryDelaySeconds: 1,
+    ...o,
+  });
+}
 
 export async function recordingEvents(
   server: TestServer,
