@@ -196,6 +196,9 @@ async function runStep(concurrency: number): Promise<boolean> {
       .then((r) => r.text())
       .catch(() => '');
     const mp3Cpu = Number(/^srs_mp3_encode_cpu_seconds_total (\S+)/m.exec(metrics)?.[1] ?? NaN);
+    const background = Number(
+      /^srs_mp3_background_encodes_total\{result="idle"\} (\S+)/m.exec(metrics)?.[1] ?? NaN,
+    );
     const sippStat = (label: string): number =>
       Number(new RegExp(`${label}\\s*\\|\\s*\\d+\\s*\\|\\s*(\\d+)`).exec(sippOut)?.[1] ?? NaN);
     const ok = sippStat('Successful call');
@@ -252,6 +255,7 @@ async function runStep(concurrency: number): Promise<boolean> {
         `${kernelDrops} kernel drops, ${row?.short ?? 0} calls under 99 % of their packets`,
       `  BYE-to-stored: p50 ${p50.toFixed(1)} s, p99 ${p99.toFixed(1)} s (limit ${p99Limit} s)`,
       `  peak backlog: ${peak.jobs} jobs, ${peak.audioMin.toFixed(1)} audio-minutes; lowest job concurrency ${peak.concurrencyMin}; ` +
+        `${background} encodes borrowed idle CPU (SCHED_IDLE); ` +
         `peak plaintext spool ${(peak.spool / 1048576).toFixed(1)} MiB`,
       `  drain: ${Number.isFinite(drainS) ? `${drainS.toFixed(0)} s after the last BYE` : `not drained within ${drainTimeout} s`}`,
       `  CPU s per audio-minute (${audioMin.toFixed(0)} audio-minutes stored): server ${per(serverCpu)} ` +
