@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <system_error>
 #include <thread>
 
 #include "addon_values.h"
@@ -230,21 +231,27 @@ class Mp3Worker : public Napi::AsyncWorker {
   void Execute() override {
     std::string error;
     bool ok = false;
+    bool done = false;
     if (background_) {
-      std::thread idle([&] {
-        sched_param p{};
-        p.sched_priority = 0;
-        if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &p) == 0) {
-          backgroundEncodes.fetch_add(1, std::memory_order_relaxed);
-        } else {
-          backgroundRefused.fetch_add(1, std::memory_order_relaxed);
-        }
-        ok = encode(&error);
-      });
-      idle.join();
-    } else {
-      ok = encode(&error);
+      try {
+        std::thread idle([&] {
+          sched_param p{};
+          p.sched_priority = 0;
+          if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &p) == 0) {
+            backgroundEncodes.fetch_add(1, std::memory_order_relaxed);
+          } else {
+            backgroundRefused.fetch_add(1, std::memory_order_relaxed);
+          }
+          ok = encode(&error);
+        });
+        idle.join();
+        done = true;
+      } catch (const std::system_error&) {
+        // No thread to be had (resource limits): encode here, at normal priority.
+        backgroundRefused.fetch_add(1, std::memory_order_relaxed);
+      }
     }
+    if (!done) ok = encode(&error);
     if (!ok) SetError(error);
     else if (mp3_.empty()) SetError("LAME produced no MP3 frames");
   }

@@ -1,4 +1,5 @@
-import { open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
@@ -132,10 +133,16 @@ export async function encodeMp3Ffmpeg(
     },
   });
   const what = typeof wav === 'string' ? wav : 'a WAV in memory';
+  const binary = o.ffmpegPath ?? defaultFfmpeg;
+  // fluent-ffmpeg throws from its exit handler, uncaught, when the binary cannot be spawned:
+  // a missing or unusable ffmpeg is refused here instead, as this encode's error.
+  await access(binary, constants.X_OK).catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`ffmpeg failed on ${what}: ${binary} cannot be run (${err.code ?? err.message})`);
+  });
   await new Promise<void>((resolve, reject) => {
     const input = typeof wav === 'string' ? ffmpeg(wav) : ffmpeg(Readable.from([wav])).inputFormat('wav');
     const cmd = (background ? input.renice(19) : input)
-      .setFfmpegPath(o.ffmpegPath ?? defaultFfmpeg)
+      .setFfmpegPath(binary)
       .noVideo()
       .audioCodec('libmp3lame')
       .audioChannels(1)
