@@ -45,6 +45,17 @@ async function health(server: TestServer): Promise<Health> {
   return (await res.json()) as Health;
 }
 
+/** Polls /healthz until `sip` is `want` (60 s at most); returns the last value seen. */
+async function healthUntil(server: TestServer, want: boolean): Promise<boolean> {
+  const deadline = Date.now() + 60000;
+  let sip = (await health(server)).details.sip;
+  while (sip !== want && Date.now() < deadline) {
+    await sleep(500);
+    sip = (await health(server)).details.sip;
+  }
+  return sip;
+}
+
 describe('external drachtio server that starts after the recorder', { timeout: 240000 }, () => {
   let server: TestServer;
   let edge: SipEdge | undefined;
@@ -84,13 +95,8 @@ describe('external drachtio server that starts after the recorder', { timeout: 2
       control: { host: '127.0.0.1', port: controlPort, secret: 'late-secret' },
       log: edgeLogger,
     });
-    const deadline = Date.now() + 60000;
-    let h = await health(server);
-    while (!h.details.sip && Date.now() < deadline) {
-      await sleep(500);
-      h = await health(server);
-    }
-    assert.equal(h.details.sip, true, `sip never became true:\n${server.output().slice(-3000)}`);
+    const sip = await healthUntil(server, true);
+    assert.equal(sip, true, `sip never became true:\n${server.output().slice(-3000)}`);
     assert.match(server.output(), /connected to drachtio server/);
   });
 
@@ -108,6 +114,19 @@ describe('external drachtio server that starts after the recorder', { timeout: 2
     const rec = await waitForState(server, callId, 'stored');
     assert.equal(rec.participants.length, 2);
     assert.equal(rec.files.length, 2);
+  });
+
+  it('reports sip: false while drachtio is gone and reconnects when it is back', async () => {
+    assert.ok(edge, 'the drachtio stand-in is up');
+    await edge.close();
+    edge = undefined;
+    assert.equal(await healthUntil(server, false), false, 'sip stayed true with drachtio gone');
+    edge = await startSipEdge({
+      sip: { host: '127.0.0.1', port: await portInRange() },
+      control: { host: '127.0.0.1', port: controlPort, secret: 'late-secret' },
+      log: edgeLogger,
+    });
+    assert.equal(await healthUntil(server, true), true, `no reconnect:\n${server.output().slice(-3000)}`);
   });
 
   it('closes the drachtio connection on shutdown and exits cleanly', async () => {
