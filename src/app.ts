@@ -268,7 +268,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         startupMs: Date.now() - t0,
         sip: edge
           ? `udp+tcp ${config.sip.host}:${sipPort} (embedded edge)`
-          : `via drachtio-server ${drachtio.host}:${drachtio.port}`,
+          : `via drachtio-server ${drachtio.host}:${drachtio.port}${sipApp.connected ? '' : ' (waiting for it)'}`,
         http: `${http.tls ? 'https' : 'http'}://${config.http.host}:${httpPort}`,
         monitor: `${http.tls ? 'wss' : 'ws'}://${config.http.host}:${httpPort}/monitor`,
         rtp: `${config.media.bindAddress} ports ${config.media.portMin}-${config.media.portMax}`,

@@ -114,13 +114,20 @@ export interface SiprecParts {
   log: Logger;
 }
 
+/** How long startup waits for the drachtio server's first answer before going on without it. */
+const STARTUP_WAIT_MS = 5000;
+
 /**
- * The SIPREC application; resolves after 5 s with null when the drachtio server is not reachable
- * yet (the application keeps retrying and connects later).
+ * The SIPREC application. Startup waits up to 5 s for the drachtio server, so that a refused
+ * secret stops the server with a clear error; a drachtio server that is not up yet (an external
+ * one started after the recorder) does not hold startup: the application is returned anyway, keeps
+ * retrying and takes calls from the moment it connects.
  */
-export async function startSiprec(o: SiprecParts): Promise<SiprecApp | null> {
+export async function startSiprec(o: SiprecParts): Promise<SiprecApp> {
   const { config, edge, drachtio, log } = o;
-  const starting = startSiprecApp({
+  const at = `${drachtio.host}:${drachtio.port}`;
+  if (!edge) log.info({ drachtio: at }, `connecting to the drachtio server at ${at}`);
+  const app = startSiprecApp({
     drachtio,
     recording: o.recording,
     log,
@@ -137,12 +144,20 @@ export async function startSiprec(o: SiprecParts): Promise<SiprecApp | null> {
     tlsSubjectOf: edge ? (a, p) => edge.tlsSubject(a, p) : undefined,
     refusal: o.refusal,
   });
-  const timeout = new Promise<null>((r) => setTimeout(() => r(null), 5000).unref());
-  const app = await Promise.race([starting, timeout]);
-  if (!app)
-    log.warn(
-      { drachtio: `${drachtio.host}:${drachtio.port}` },
-      'drachtio server not reachable yet; the application keeps retrying',
-    );
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), STARTUP_WAIT_MS)));
+  try {
+    const answered = await Promise.race([app.ready.then(() => true), waited]);
+    if (!answered)
+      log.warn(
+        { drachtio: at },
+        `waiting for the drachtio server at ${at}: no SIP call is taken (and /healthz reports sip: false) until it answers; retrying`,
+      );
+  } catch (err) {
+    app.close();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
   return app;
 }

@@ -54,27 +54,69 @@ export interface SiprecAppOptions {
 }
 
 export interface SiprecApp {
+  /** Connected and authenticated to the drachtio server now. */
   readonly connected: boolean;
+  /**
+   * Settles on the first answer of the drachtio server: resolves when connected, rejects when it
+   * refused the secret. Until then (and after a lost connection) drachtio-srf keeps retrying.
+   */
+  readonly ready: Promise<void>;
+  /** Closes the connection (or stops the retries while there is none). */
   close(): void;
+}
+
+/** drachtio-srf's longest pause between two connection attempts (its default has no bound). */
+const RETRY_MAX_DELAY_MS = 2000;
+
+/**
+ * Stops drachtio-srf's reconnect loop. Srf#disconnect needs a connected socket, so while none is
+ * up (drachtio not started yet, or gone) the pending retry is cancelled here, on its WireProtocol.
+ */
+function stopRetrying(srf: Srf): void {
+  const wp = (
+    srf as unknown as {
+      app?: {
+        client?: { wp?: { closing?: boolean; reconnectVars?: { retryTimer?: NodeJS.Timeout | null } } };
+      };
+    }
+  ).app?.client?.wp;
+  if (!wp) return;
+  wp.closing = true;
+  if (wp.reconnectVars?.retryTimer) {
+    clearTimeout(wp.reconnectVars.retryTimer);
+    wp.reconnectVars.retryTimer = null;
+  }
 }
 
 /**
  * The SIPREC application, written with drachtio-srf. It connects to a drachtio server (the
  * embedded edge or a real drachtio-server) and answers every INVITE with a final response.
+ * Returned at once: it takes calls whenever the connection is up, however late that is.
  */
-export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
+export function startSiprecApp(o: SiprecAppOptions): SiprecApp {
   const srf = new Srf();
   const log = o.log.child({ part: 'siprec' });
   const rules: AnswerRules = { srtp: o.srtp ?? 'accept', decodable: o.recording.decodable };
   const policy = compilePolicy(o.policy ?? DEFAULT_POLICY);
   const admitRate = rateLimiter(o.maxCallsPerSecond ?? 0);
   const retryAfter = String(o.retryAfterSeconds ?? 5);
+  const drachtio = `${o.drachtio.host}:${o.drachtio.port}`;
   let connected = false;
   let closed = false;
-
-  srf.on('error', (err: Error) => {
+  // One warning per stretch without drachtio; the retries after it (every few seconds) at debug.
+  let warned = false;
+  const lost = (msg: string, detail: Record<string, unknown>): void => {
     connected = false;
-    if (!closed) log.warn({ err: err.message }, 'drachtio connection error; retrying');
+    if (closed) return;
+    if (warned) log.debug({ ...detail, drachtio }, msg);
+    else log.warn({ ...detail, drachtio }, `${msg}; retrying until drachtio answers`);
+    warned = true;
+  };
+
+  srf.on('error', (err: Error) => lost('drachtio connection error', { err: err.message }));
+  // A drachtio server that goes away cleanly ends the socket without an error.
+  (srf as unknown as NodeJS.EventEmitter).on('close', () => {
+    if (connected) lost('drachtio connection closed', {});
   });
 
   // SRCs probe recorders with OPTIONS and fail over on no answer (SIPREC-NOTES.md).
@@ -257,39 +299,48 @@ export function startSiprecApp(o: SiprecAppOptions): Promise<SiprecApp> {
     }
   }
 
-  return new Promise((resolve, reject) => {
-    let first = true;
-    srf.on('connect', (err: Error | null, hostport: string) => {
-      if (err) {
-        if (first) {
-          closed = true;
-          srf.disconnect();
-          reject(
-            new Error(
-              `drachtio server ${o.drachtio.host}:${o.drachtio.port}: ${err.message} (check DRACHTIO_SECRET)`,
-            ),
-          );
-        }
-        return;
-      }
-      connected = true;
-      log.info(
-        { hostport, drachtio: `${o.drachtio.host}:${o.drachtio.port}` },
-        'connected to drachtio server',
-      );
-      if (first) {
-        first = false;
-        resolve({
-          get connected() {
-            return connected;
-          },
-          close() {
-            closed = true;
-            srf.disconnect();
-          },
-        });
-      }
-    });
-    void srf.connect({ host: o.drachtio.host, port: o.drachtio.port, secret: o.drachtio.secret });
+  let settle: { resolve: () => void; reject: (err: Error) => void } | undefined;
+  const ready = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  // Whoever started the app decides what a refusal means; a late one is logged below.
+  ready.catch(() => {});
+  srf.on('connect', (err: Error | null, hostport: string) => {
+    if (closed) {
+      // A connection attempt that was under way when the app was closed.
+      if (!err) srf.disconnect();
+      return;
+    }
+    if (err) {
+      const refused = new Error(`drachtio server ${drachtio}: ${err.message} (check DRACHTIO_SECRET)`);
+      log.error({ drachtio }, refused.message);
+      settle?.reject(refused);
+      return;
+    }
+    connected = true;
+    warned = false;
+    log.info({ hostport, drachtio }, 'connected to drachtio server');
+    settle?.resolve();
   });
+  // drachtio-srf connects, and reconnects after a lost connection, on its own.
+  void srf.connect({
+    host: o.drachtio.host,
+    port: o.drachtio.port,
+    secret: o.drachtio.secret,
+    reconnect: { retryMaxDelay: RETRY_MAX_DELAY_MS },
+  } as Srf.SrfConfig);
+  return {
+    get connected() {
+      return connected;
+    },
+    ready,
+    close() {
+      if (closed) return;
+      closed = true;
+      stopRetrying(srf);
+      if (connected) {
+        log.info({ drachtio }, 'closing the drachtio connection');
+        srf.disconnect();
+      }
+      connected = false;
+    },
+  };
 }
