@@ -2,13 +2,11 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { pipeline, Readable } from 'node:stream';
 import {
-  DeleteObjectCommand,
   GetObjectCommand,
   GetObjectLockConfigurationCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
-  ListObjectVersionsCommand,
   PutObjectCommand,
   PutObjectRetentionCommand,
   type S3Client,
@@ -27,11 +25,11 @@ import type { S3StorageConfig } from './config.js';
 import {
   ChecksumMismatchError,
   ObjectExistsError,
-  ObjectLockedError,
   ObjectNotFoundError,
   RangeNotSatisfiableError,
   StorageError,
 } from './errors.js';
+import { deleteAllVersions } from './s3-delete.js';
 import { httpStatusOf, makeS3Client, mapS3Error, withSignedPayloadSha256 } from './s3-client.js';
 import type {
   ArtifactStore,
@@ -310,61 +308,8 @@ export class S3ArtifactStore implements ArtifactStore {
     return { body, start: 0, end: size - 1, size };
   }
 
-  /** Every version and delete marker of exactly `Key`, newest first. */
-  async #versions(Key: string): Promise<{ versionId: string; marker: boolean }[]> {
-    const out: { versionId: string; marker: boolean }[] = [];
-    let KeyMarker: string | undefined;
-    let VersionIdMarker: string | undefined;
-    for (;;) {
-      const r = await this.#send('ListObjectVersions', Key, () =>
-        this.client.send(
-          new ListObjectVersionsCommand({
-            Bucket: this.#cfg.bucket,
-            Prefix: Key,
-            KeyMarker,
-            VersionIdMarker,
-          }),
-        ),
-      );
-      for (const v of r.Versions ?? [])
-        if (v.Key === Key) out.push({ versionId: v.VersionId ?? 'null', marker: false });
-      for (const d of r.DeleteMarkers ?? [])
-        if (d.Key === Key) out.push({ versionId: d.VersionId ?? 'null', marker: true });
-      if (!r.IsTruncated) return out;
-      KeyMarker = r.NextKeyMarker;
-      VersionIdMarker = r.NextVersionIdMarker;
-    }
-  }
-
   async delete(key: string, opts: DeleteOptions = {}): Promise<boolean> {
-    const Key = this.#key(key);
-    const versions = await this.#versions(Key);
-    for (const v of versions) {
-      try {
-        await this.client.send(
-          new DeleteObjectCommand({
-            Bucket: this.#cfg.bucket,
-            Key,
-            VersionId: v.versionId,
-            ...(opts.bypassGovernance ? { BypassGovernanceRetention: true } : {}),
-          }),
-        );
-      } catch (err) {
-        if (httpStatusOf(err) === 403 && !v.marker) {
-          // Denied: by a retention (what was asked for is then refused and reported) or by the policy.
-          const h = await this.client
-            .send(new HeadObjectCommand({ Bucket: this.#cfg.bucket, Key, VersionId: v.versionId }))
-            .catch(() => undefined);
-          const until = h?.ObjectLockRetainUntilDate;
-          if ((until && until.getTime() > Date.now()) || h?.ObjectLockLegalHoldStatus === 'ON')
-            throw new ObjectLockedError(key, h?.ObjectLockMode ?? (until ? undefined : 'legal hold'), until, {
-              cause: err,
-            });
-        }
-        throw mapS3Error(err, 'DeleteObject', Key);
-      }
-    }
-    return versions.some((v) => !v.marker);
+    return deleteAllVersions(this.client, this.#cfg.bucket, this.#key(key), key, opts);
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {

@@ -50,7 +50,7 @@ export async function clearRun(pool: pg.Pool, recordingId: string, nodeKey: numb
 /**
  * Recordings whose finalize job may have been orphaned by a dead node: claimed by a node that no
  * longer holds its lock, or ended `unclaimedSeconds` ago and claimed by no node (a crash between
- * pg-boss's fetch and beginRun in store/recordings.ts). Read from this project's tables only; whether pg-boss still
+ * pg-boss's fetch and beginRun in store/recording-rows.ts). Read from this project's tables only; whether pg-boss still
  * shows the job as active is for the caller to ask pg-boss (getJobById).
  */
 export async function orphanCandidates(

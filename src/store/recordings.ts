@@ -1,5 +1,7 @@
 import type pg from 'pg';
 import { NotFoundError } from '../errors.js';
+import { groupCommit } from './group-commit.js';
+import { isUuid, SELECT, toRow, type Row } from './recording-rows.js';
 import type {
   EventRecord,
   ListOptions,
@@ -10,6 +12,9 @@ import type {
   RecordingState,
   StreamRecord,
 } from './types.js';
+
+export { groupCommit } from './group-commit.js';
+export { beginRun, isUuid } from './recording-rows.js';
 
 /** Catalogue of recordings. One statement per function, so each change is atomic on its own. */
 export interface RecordingsRepository {
@@ -41,12 +46,6 @@ export interface RecordingsRepository {
   /** Newest first (by started_at). */
   list(options?: ListOptions): Promise<RecordingRow[]>;
   get(id: string): Promise<RecordingRow | undefined>;
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function isUuid(s: string): boolean {
-  return UUID.test(s);
 }
 
 /**
@@ -82,132 +81,6 @@ UPDATE recordings r SET ended_at = x.ended_at, duration_ms = x.duration_ms, medi
 FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, ended_at timestamptz, duration_ms bigint, media_stats jsonb)
 WHERE r.id = x.id
 RETURNING r.id`;
-
-/**
- * Group commit for the writes every call makes (create at the INVITE, markEnded at the BYE): calls
- * arriving while a statement is in flight go out together in the next one, so hundreds of calls
- * per second cost a few statements (bench:cps). A batch that fails is retried one by one, so a
- * row the database refuses fails only its own call. `run` returns, per item, its error or
- * undefined. `lingerMs` holds the first item of a batch that long for others to join (each
- * statement is a commit, and a WAL flush, in Postgres).
- */
-export function groupCommit<T>(
-  run: (items: T[]) => Promise<(Error | undefined)[]>,
-  one: (item: T) => Promise<void>,
-  { maxBatch = 256, maxInFlight = 1, lingerMs = 0 } = {},
-): (item: T) => Promise<void> {
-  let pending: { item: T; resolve: () => void; reject: (err: unknown) => void }[] = [];
-  let inFlight = 0;
-  let scheduled = false;
-  const flush = (): void => {
-    scheduled = false;
-    while (pending.length > 0 && inFlight < maxInFlight) {
-      const batch = pending.slice(0, maxBatch);
-      pending = pending.slice(batch.length);
-      inFlight++;
-      const settle = async (): Promise<void> => {
-        if (batch.length === 1) {
-          const b = batch[0]!;
-          await one(b.item).then(b.resolve, b.reject);
-          return;
-        }
-        let results: (Error | undefined)[];
-        try {
-          results = await run(batch.map((b) => b.item));
-        } catch {
-          await Promise.all(batch.map((b) => one(b.item).then(b.resolve, b.reject)));
-          return;
-        }
-        batch.forEach((b, i) => (results[i] ? b.reject(results[i]) : b.resolve()));
-      };
-      void settle().finally(() => {
-        inFlight--;
-        flush();
-      });
-    }
-  };
-  return (item) =>
-    new Promise<void>((resolve, reject) => {
-      pending.push({ item, resolve, reject });
-      // Items of the same turn of the event loop (or of the next lingerMs) join one batch.
-      if (!scheduled && inFlight < maxInFlight) {
-        scheduled = true;
-        if (lingerMs > 0) setTimeout(flush, lingerMs);
-        else setImmediate(flush);
-      }
-    });
-}
-
-const COLUMNS = `
-       r.id, r.session_id, r.call_id, r.src_address, r.started_at, r.ended_at, r.duration_ms, r.state,
-       r.error, r.metadata_xml, r.media_stats, r.interrupted,
-       r.direction, r.caller_number, r.caller_name, r.callee_number, r.callee_name, r.stored_at, r.purged_at,
-       COALESCE((SELECT json_agg(json_build_object('participantId', p.participant_id, 'aor', p.aor,
-                   'name', p.name, 'sendsLabels', p.sends_labels) ORDER BY p.ordinal)
-                 FROM participants p WHERE p.recording_id = r.id), '[]') AS participants,
-       COALESCE((SELECT json_agg(json_build_object('label', s.label, 'streamId', s.stream_id,
-                   'legId', s.leg_id, 'codec', s.codec, 'port', s.port) ORDER BY s.ordinal)
-                 FROM streams s WHERE s.recording_id = r.id), '[]') AS streams,
-       COALESCE((SELECT json_agg(json_build_object('kind', f.kind, 'path', f.path, 'bytes', f.bytes,
-                   'sha256Plain', f.sha256_plain, 'sha256Cipher', f.sha256_cipher,
-                   'keyFingerprint', f.key_fingerprint) ORDER BY f.kind)
-                 FROM files f WHERE f.recording_id = r.id), '[]') AS files,
-       COALESCE((SELECT json_agg(json_build_object('at', e.at, 'type', e.type, 'detail', e.detail)
-                   ORDER BY e.seq)
-                 FROM recording_events e WHERE e.recording_id = r.id), '[]') AS events`;
-const SELECT = `SELECT ${COLUMNS} FROM recordings r`;
-
-interface Row {
-  id: string;
-  session_id: string | null;
-  call_id: string;
-  src_address: string;
-  started_at: Date;
-  ended_at: Date | null;
-  duration_ms: string | number | null;
-  state: RecordingState;
-  error: string | null;
-  metadata_xml: string | null;
-  media_stats: unknown;
-  interrupted: boolean;
-  direction: string | null;
-  caller_number: string | null;
-  caller_name: string | null;
-  callee_number: string | null;
-  callee_name: string | null;
-  stored_at: Date | null;
-  purged_at: Date | null;
-  participants: ParticipantRecord[];
-  streams: StreamRecord[];
-  files: RecordingFile[];
-  events: EventRecord[];
-}
-
-function toRow(r: Row): RecordingRow {
-  return {
-    id: r.id,
-    sessionId: r.session_id,
-    callId: r.call_id,
-    srcAddress: r.src_address,
-    startedAt: r.started_at,
-    endedAt: r.ended_at,
-    durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
-    state: r.state,
-    error: r.error,
-    metadataXml: r.metadata_xml,
-    mediaStats: r.media_stats,
-    interrupted: r.interrupted,
-    direction: r.direction,
-    caller: { number: r.caller_number, name: r.caller_name },
-    callee: { number: r.callee_number, name: r.callee_name },
-    storedAt: r.stored_at,
-    purgedAt: r.purged_at,
-    participants: r.participants,
-    streams: r.streams,
-    files: r.files,
-    events: r.events,
-  };
-}
 
 export function recordingsRepository(pool: pg.Pool): RecordingsRepository {
   const mustChange = (res: pg.QueryResult, id: string, what: string) => {
@@ -380,41 +253,5 @@ export function recordingsRepository(pool: pg.Pool): RecordingsRepository {
       const row = res.rows[0];
       return row ? toRow(row) : undefined;
     },
-  };
-}
-
-/**
- * A finalize job's start in one statement (one round trip and one commit instead of three
- * statements): notes that this node runs it (pipeline_runs, cleared by store/jobs.ts clearRun), reads
- * the recording as it was and marks it processing unless it is stored (beginProcessing), and reads
- * the active key's public key (keys.active).
- */
-export async function beginRun(
-  pool: pg.Pool,
-  id: string,
-  nodeKey: number,
-): Promise<{ recording?: RecordingRow; activeKey?: { fingerprint: string; publicKeyArmored: string } }> {
-  if (!isUuid(id)) return {};
-  const res = await pool.query<
-    Row & { active_key: { fingerprint: string; publicKey: string | null } | null }
-  >({
-    name: 'srs-run-begin',
-    text: `WITH run AS (
-             INSERT INTO pipeline_runs (recording_id, node_key) VALUES ($1, $2)
-             ON CONFLICT (recording_id) DO UPDATE SET node_key = EXCLUDED.node_key, started_at = now()),
-           processing AS (
-             UPDATE recordings SET state = 'processing', updated_at = now() WHERE id = $1 AND state <> 'stored')
-           SELECT ${COLUMNS},
-             (SELECT json_build_object('fingerprint', k.fingerprint, 'publicKey', k.public_key) FROM keys k
-              WHERE k.active ORDER BY k.created_at DESC LIMIT 1) AS active_key
-           FROM recordings r WHERE r.id = $1`,
-    values: [id, nodeKey],
-  });
-  const row = res.rows[0];
-  if (!row) return {};
-  const k = row.active_key;
-  return {
-    recording: toRow(row),
-    activeKey: k?.publicKey ? { fingerprint: k.fingerprint, publicKeyArmored: k.publicKey } : undefined,
   };
 }

@@ -242,6 +242,8 @@ export interface TestSmtp {
   mails: { to: string[]; raw: string }[];
   /** While set, every message is refused at DATA with this reply code (451 temporary, 550 permanent). */
   refuse: number | undefined;
+  /** The next this many messages are refused at DATA with 451 (temporary), one by one. */
+  refuseNext: number;
   refused: number;
   close(): Promise<void>;
 }
@@ -252,6 +254,7 @@ export async function startSmtp(): Promise<TestSmtp> {
     port: 0,
     mails: [],
     refuse: undefined,
+    refuseNext: 0,
     refused: 0,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
@@ -267,6 +270,14 @@ export async function startSmtp(): Promise<TestSmtp> {
           state.refused++;
           const err = new Error('mailbox unavailable') as Error & { responseCode: number };
           err.responseCode = state.refuse;
+          cb(err);
+          return;
+        }
+        if (state.refuseNext > 0) {
+          state.refuseNext--;
+          state.refused++;
+          const err = new Error('mailbox busy, try later') as Error & { responseCode: number };
+          err.responseCode = 451;
           cb(err);
           return;
         }

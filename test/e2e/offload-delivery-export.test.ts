@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parseCsv } from '../../src/delivery/csv.js';
+import { Decryptor } from '../../src/delivery/decrypt.js';
+import { ExportService, exportPath } from '../../src/delivery/export.js';
+import type { SftpDestination } from '../../src/delivery/sftp.js';
+import { deliveryStatus } from '../../src/delivery/status.js';
+import { parseTemplate } from '../../src/delivery/template.js';
+import type { Database } from '../../src/store/db.js';
+import {
+  startCutProxy,
+  startSshd,
+  type CutProxy,
+  type Sshd,
+  type StoredFixture,
+} from '../helpers/delivery-fixtures.js';
+import {
+  openDeliveryCatalogue,
+  sha256Hex as sha,
+  testLog as log,
+  type DeliveryCatalogue,
+} from '../helpers/delivery-catalogue.js';
+import { seedDeliveryCalls, sftpDest, storeFourthCall, type SeededCalls } from '../helpers/delivery-seed.js';
+
+const PASSPHRASE = 'delivery test passphrase';
+
+describe('delivery: MP3 export to a local directory and an SFTP secondary (real sshd, Postgres)', () => {
+  let dataDir: string;
+  let db: Database;
+  let sshd: Sshd;
+  let proxy: CutProxy;
+  let catalogue: DeliveryCatalogue;
+  let decryptor: Decryptor;
+  let rec: SeededCalls & { d: StoredFixture };
+
+  const dest = (over: Partial<SftpDestination> & { directory: string }): SftpDestination =>
+    sftpDest(sshd, proxy.port, over);
+
+  before(async () => {
+    catalogue = await openDeliveryCatalogue('srs-delivery-', PASSPHRASE, log);
+    ({ dataDir, db } = catalogue);
+    decryptor = new Decryptor(dataDir, PASSPHRASE);
+    sshd = await startSshd();
+    proxy = await startCutProxy(sshd.port);
+    const seeded = await seedDeliveryCalls(catalogue);
+    rec = { ...seeded, d: await storeFourthCall(catalogue) };
+  });
+
+  after(async () => {
+    await proxy?.close();
+    await sshd?.stop();
+    await catalogue?.close();
+    if (sshd) await rm(sshd.dir, { recursive: true, force: true });
+  });
+
+  it('exports unencrypted MP3s by template with a daily index; the unreachable secondary catches up; nothing is deleted', async () => {
+    const primary = join(dataDir, 'export-primary');
+    await mkdir(primary);
+    const secondaryDir = join(sshd.dir, 'export-secondary');
+    await mkdir(secondaryDir);
+    const template =
+      '%{setup-time##%Y%m%d}/%{setup-time##%Y%m%d%H%M%S}-%{caller-number}-%{callee-number}-%{call-id}';
+    // A file that is not ours, at the name a recording will want: it must survive.
+    const recD = (await db.offload.recordings([rec.d.id]))[0]!;
+    const foreignRel = exportPath(parseTemplate(template), recD);
+    await mkdir(join(primary, foreignRel, '..'), { recursive: true });
+    await writeFile(join(primary, foreignRel), 'not ours');
+    const svc = new ExportService({
+      repo: db.offload,
+      decryptor,
+      log,
+      template: parseTemplate(template),
+      primary: { type: 'local', directory: primary },
+      secondary: { type: 'sftp', ...dest({ directory: secondaryDir }) },
+      intervalMs: 1000,
+      retryBaseMs: 400,
+    });
+    proxy.down = true;
+    let n = await svc.tick();
+    assert.deepEqual(n, { primary: 4, secondary: 0 });
+    let st = await deliveryStatus(db.offload);
+    const sec = st.targets.find((t) => t.name.startsWith('sftp:'));
+    assert.equal(sec?.ok, false);
+    assert.ok(sec?.lastError);
+    assert.equal(sec?.failures, 1);
+    assert.ok(sec?.nextAttemptAt && Date.parse(sec.nextAttemptAt) > Date.now(), 'backing off');
+    assert.equal(st.export.pending, 0, 'an unreachable destination costs its items no attempts');
+    proxy.down = false;
+    n = await svc.tick();
+    assert.deepEqual(n, { primary: 0, secondary: 0 }, 'not before its backoff');
+    await new Promise((r) => setTimeout(r, 450));
+    n = await svc.tick();
+    assert.deepEqual(n, { primary: 0, secondary: 4 }, 'the secondary caught up');
+    assert.deepEqual(await svc.tick(), { primary: 0, secondary: 0 });
+    st = await deliveryStatus(db.offload);
+    assert.equal(st.export.done, 8);
+    assert.ok(st.targets.every((t) => t.ok));
+
+    assert.equal(await readFile(join(primary, foreignRel), 'utf8'), 'not ours', 'never replaced');
+    for (const root of [primary, secondaryDir]) {
+      for (const r of [rec.a, rec.b, rec.c, rec.d]) {
+        const row = (await db.recordings.get(r.id))!;
+        const item = await db.pool.query<{ path: string }>(
+          `SELECT path FROM export_items WHERE recording_id = $1 AND destination = $2`,
+          [r.id, root === primary ? 'primary' : 'secondary'],
+        );
+        const rel = item.rows[0]!.path;
+        const day = row.startedAt.toISOString().slice(0, 10).replaceAll('-', '');
+        assert.ok(rel.startsWith(`${day}/${day}`), rel);
+        assert.ok(rel.includes(r.callId) && rel.endsWith('.mp3'), rel);
+        if (root === primary && r === rec.d) assert.notEqual(rel, foreignRel, 'a taken name gets a suffix');
+        const mp3 = await readFile(join(root, rel));
+        assert.equal(sha(mp3), row.files.find((f) => f.kind === 'mp3')!.sha256Plain);
+        assert.ok(mp3.subarray(0, 3).toString() === 'ID3' || mp3[0] === 0xff, 'an MP3');
+      }
+      const day = new Date().toISOString().slice(0, 10).replaceAll('-', '/');
+      const index = await readFile(join(root, day, 'index.csv'), 'utf8');
+      assert.ok(
+        index.startsWith('\uFEFFRecording ID,Agent,Extension,Remote Number,Start (UTC),Duration,Group'),
+      );
+      const rows = parseCsv(index);
+      assert.equal(rows.length, 5);
+      const alice = rows.find((x) => x[0] === rec.a.id)!;
+      assert.deepEqual(alice.slice(1, 4), ['Alice Agent', '1001', '14155550123']);
+      assert.equal(alice[5], '00:00:12');
+      assert.equal(alice[6], 'sales');
+      const bob = rows.find((x) => x[0] === rec.b.id)!;
+      assert.deepEqual(
+        [bob[1], bob[2], bob[3], bob[6], bob[7]],
+        ['Bob', '1002', '4930123456', 'support', 'IN'],
+      );
+    }
+    assert.equal((await db.audit.search({ action: 'export' })).total, 8);
+  });
+});

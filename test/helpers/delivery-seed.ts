@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import type { SftpDestination } from '../../src/delivery/sftp.js';
+import type { DeliveryCatalogue } from './delivery-catalogue.js';
+import type { StoredFixture, Sshd } from './delivery-fixtures.js';
+
+/**
+ * The users and calls the offload / export / notification tests deliver: alice (sales, 1001,
+ * wants attachments) and bob (support, 1002) subscribed to emails, every feature's cursor set,
+ * then three calls stored after it.
+ */
+export interface SeededCalls {
+  /** alice calls out; the remote name has a quote and a newline. */
+  a: StoredFixture;
+  /** bob is called from outside. */
+  b: StoredFixture;
+  /** A call with no user. */
+  c: StoredFixture;
+}
+
+export async function seedDeliveryCalls(catalogue: DeliveryCatalogue): Promise<SeededCalls> {
+  const { db } = catalogue;
+  await db.users.create({
+    username: 'alice',
+    displayName: 'Alice Agent',
+    role: 'user',
+    group: 'sales',
+    numbers: ['1001'],
+  });
+  await db.users.create({
+    username: 'bob',
+    displayName: 'Bob',
+    role: 'user',
+    group: 'support',
+    numbers: ['1002'],
+  });
+  assert.equal(await db.offload.subscribe('alice', 'alice@example.com', true, true), true);
+  assert.equal(await db.offload.subscribe('bob', 'bob@example.com', false, true), true);
+  assert.equal(await db.offload.subscribe('nobody', 'x@example.com', false, true), false);
+  // Every feature delivers only what is stored after it was first enabled.
+  for (const c of ['offload', 'export', 'notifications']) await db.offload.cursor(c);
+  await new Promise((r) => setTimeout(r, 20));
+  return {
+    a: await catalogue.store('1001', '14155550123', 12, 440, ['Alice Agent', 'Dr. "Who"\nThe Second']),
+    b: await catalogue.store('4930123456', '1002', 10, 660),
+    c: await catalogue.store('5550001', '5550002', 8, 880),
+  };
+}
+
+/** A fourth call by alice, 6 s, the one the size-limit email and the export's taken name use. */
+export const storeFourthCall = (catalogue: DeliveryCatalogue): Promise<StoredFixture> =>
+  catalogue.store('1001', '14155550199', 6, 500);
+
+/** An SFTP destination on `sshd` (through `port`, e.g. a cut proxy) with key login and a pinned key. */
+export function sftpDest(
+  sshd: Sshd,
+  port: number,
+  over: Partial<SftpDestination> & { directory: string },
+): SftpDestination {
+  return {
+    host: '127.0.0.1',
+    port,
+    username: sshd.user,
+    privateKeyFile: sshd.clientKey,
+    hostKeySha256: sshd.hostKeySha256,
+    timeoutSeconds: 20,
+    // Small chunks, so the WAVs of a few seconds span several and a drop leaves a resumable part.
+    chunkBytes: 8 * 1024,
+    ...over,
+  };
+}
