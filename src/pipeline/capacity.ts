@@ -258,22 +258,32 @@ export class PipelineCapacity {
 }
 
 /**
+ * The longest recording whose encode may run in the background: 10 minutes of 8 kHz u-law (about
+ * 0.25 CPU s to encode). On a machine that stays busy a background thread gets only scraps of CPU;
+ * a longer encode waits for a reserved slot instead of risking its job's expiry (15 minutes).
+ */
+export const BACKGROUND_MAX_AUDIO_BYTES = 10 * 60 * 8000;
+
+/**
  * Encode slots in two tiers, handed out in arrival order: `reserved()` at normal priority, then up
  * to `borrowed()` more whose encodes run in the background. Both limits are read at each grant.
+ * `acquire(false)` waits for a reserved slot (a long recording, whose background encode could
+ * starve past its job's expiry on a machine that stays busy); later arrivals that may run in the
+ * background are not held up behind it.
  */
 export function tieredGate(
   reserved: () => number,
   borrowed: () => number,
-): { acquire(): Promise<{ background: boolean; release: () => void }> } {
+): { acquire(background?: boolean): Promise<{ background: boolean; release: () => void }> } {
   const inUse = { normal: 0, background: 0 };
-  const waiting: ((background: boolean) => void)[] = [];
-  /** The tier of a free slot, taken; undefined when none is free. */
-  const take = (): boolean | undefined => {
+  const waiting: { mayBorrow: boolean; grant: (background: boolean) => void }[] = [];
+  /** The tier of a free slot, taken; undefined when none is free for this caller. */
+  const take = (mayBorrow: boolean): boolean | undefined => {
     if (inUse.normal < reserved()) {
       inUse.normal++;
       return false;
     }
-    if (inUse.normal + inUse.background < reserved() + borrowed()) {
+    if (mayBorrow && inUse.normal + inUse.background < reserved() + borrowed()) {
       inUse.background++;
       return true;
     }
@@ -288,19 +298,25 @@ export function tieredGate(
         done = true;
         if (background) inUse.background--;
         else inUse.normal--;
-        while (waiting.length > 0) {
-          const tier = take();
-          if (tier === undefined) break;
-          (waiting.shift() as (b: boolean) => void)(tier);
+        for (let i = 0; i < waiting.length;) {
+          const w = waiting[i] as (typeof waiting)[number];
+          const tier = take(w.mayBorrow);
+          if (tier === undefined) {
+            i++;
+            continue;
+          }
+          waiting.splice(i, 1);
+          w.grant(tier);
         }
       },
     };
   };
   return {
-    async acquire() {
-      const tier = waiting.length === 0 ? take() : undefined;
+    async acquire(mayBorrow = true) {
+      const ahead = waiting.some((w) => w.mayBorrow || !mayBorrow);
+      const tier = ahead ? undefined : take(mayBorrow);
       if (tier !== undefined) return slot(tier);
-      return slot(await new Promise<boolean>((resolve) => waiting.push(resolve)));
+      return slot(await new Promise<boolean>((grant) => waiting.push({ mayBorrow, grant })));
     },
   };
 }

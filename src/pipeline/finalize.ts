@@ -69,7 +69,10 @@ export interface FinalizeContext {
    * Runs the MP3 encode (the CPU-heavy step) when one of the node's encode slots is free; the
    * pipeline bounds these to its concurrency while its other jobs mix, encrypt and commit.
    */
-  encodeSlot?: <T>(encode: (slot: { background: boolean }) => Promise<T>) => Promise<T>;
+  encodeSlot?: <T>(
+    encode: (slot: { background: boolean }) => Promise<T>,
+    what: { audioBytes: number },
+  ) => Promise<T>;
   /** Told when a recording is stored (for the capacity figures: its length and its BYE's time). */
   onStored?: (recordingId: string, r: { durationMs: number; endedAt: Date | null }) => void;
   /** A mix larger than this (estimated) goes to a file in the spool instead of memory (default 64 MiB). */
@@ -279,7 +282,8 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
         if (!needed('mp3')) return;
         const encode = (slot?: { background: boolean }) =>
           encodeMp3(Buffer.isBuffer(mono) ? mono : mono.path, ctx.mp3, slot?.background);
-        const mp3 = await (ctx.encodeSlot ? ctx.encodeSlot(encode) : encode());
+        const audioBytes = Buffer.isBuffer(mono) ? mono.length : mono.size;
+        const mp3 = await (ctx.encodeSlot ? ctx.encodeSlot(encode, { audioBytes }) : encode());
         try {
           await step('mp3');
           await encrypt('mp3', mp3, `${recordingId}.mp3`);

@@ -3,7 +3,7 @@ import { S3ArtifactStore } from '../storage/index.js';
 import { groupCommit } from '../store/recordings.js';
 import { acquireNodeLease, failedFinalizes, type NodeLease } from '../store/jobs.js';
 import { ensureQueue, startBoss } from './boss.js';
-import { dynamicGate, tieredGate } from './capacity.js';
+import { BACKGROUND_MAX_AUDIO_BYTES, dynamicGate, tieredGate } from './capacity.js';
 import type { FinalizeContext } from './finalize.js';
 import { objectLockFor, type RetentionPolicy } from './retention.js';
 import { startMaintenance, waitingHere } from './maintenance.js';
@@ -151,8 +151,8 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   const borrowed = (): number => o.capacity?.borrowable() ?? 0;
   const encodeGate = tieredGate(encodes, borrowed);
   const jobGate = dynamicGate(() => encodes() * 2 + 1 + borrowed());
-  ctx.encodeSlot = async (encode) => {
-    const slot = await encodeGate.acquire();
+  ctx.encodeSlot = async (encode, what) => {
+    const slot = await encodeGate.acquire(what.audioBytes <= BACKGROUND_MAX_AUDIO_BYTES);
     try {
       return await encode({ background: slot.background });
     } finally {

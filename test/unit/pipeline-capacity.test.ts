@@ -102,6 +102,26 @@ describe('pipeline capacity', () => {
     e.release();
   });
 
+  it('a long recording waits for a reserved slot; later ones may still borrow', async () => {
+    const gate = tieredGate(
+      () => 1,
+      () => 1,
+    );
+    const a = await gate.acquire();
+    const order: string[] = [];
+    const pLong = gate.acquire(false).then((s) => (order.push(`long:${s.background}`), s));
+    const short = await gate.acquire();
+    assert.equal(short.background, true, 'the free background slot goes to the one that may borrow');
+    assert.deepEqual(order, [], 'the long one does not take a background slot');
+    short.release();
+    await Promise.resolve();
+    assert.deepEqual(order, [], 'nor the one given back');
+    a.release();
+    const long = await pLong;
+    assert.deepEqual(order, ['long:false'], 'it runs once a reserved slot is free');
+    long.release();
+  });
+
   it('refuses new calls only when the backlog would take longer than the limit to drain', async () => {
     const { c, state } = rig({ maxBacklogSeconds: 60 });
     // 2 cores, 0.2 CPU s per audio-minute: 600 audio-minutes need 60 s.
