@@ -25,6 +25,7 @@ import { createLogger } from '../src/log.js';
 import { ensureKeyPair, loadPrivateKey } from '../src/pipeline/keys.js';
 import { openDatabase } from '../src/store/db.js';
 import { encodeUlaw, tone } from '../test/helpers/audio.js';
+import { ulawWavHeader } from '../src/media/reference/index.js';
 
 const N = Number(process.env.BENCH_RECORDINGS ?? 200);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
@@ -34,23 +35,7 @@ const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const mb = (n: number) => (n / 1048576).toFixed(1);
 
 function ulawWav(data: Buffer): Buffer {
-  const h = Buffer.alloc(58);
-  h.write('RIFF', 0, 'latin1');
-  h.writeUInt32LE(50 + data.length, 4);
-  h.write('WAVEfmt ', 8, 'latin1');
-  h.writeUInt32LE(18, 16);
-  h.writeUInt16LE(7, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(8000, 24);
-  h.writeUInt32LE(8000, 28);
-  h.writeUInt16LE(1, 32);
-  h.writeUInt16LE(8, 34);
-  h.write('fact', 38, 'latin1');
-  h.writeUInt32LE(4, 42);
-  h.writeUInt32LE(data.length, 46);
-  h.write('data', 50, 'latin1');
-  h.writeUInt32LE(data.length, 54);
-  return Buffer.concat([h, data]);
+  return Buffer.concat([ulawWavHeader(data.length), data]);
 }
 
 /** Peak resident memory above `base` while `fn` runs. */

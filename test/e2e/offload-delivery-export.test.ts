@@ -1,28 +1,21 @@
 import assert from 'node:assert/strict';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseCsv } from '../../src/delivery/csv.js';
-import { Decryptor } from '../../src/delivery/decrypt.js';
+import type { Decryptor } from '../../src/delivery/decrypt.js';
 import { ExportService, exportPath } from '../../src/delivery/export.js';
 import type { SftpDestination } from '../../src/delivery/sftp.js';
 import { deliveryStatus } from '../../src/delivery/status.js';
 import { parseTemplate } from '../../src/delivery/template.js';
 import type { Database } from '../../src/store/db.js';
+import type { CutProxy, Sshd, StoredFixture } from '../helpers/delivery-fixtures.js';
+import { sha256Hex as sha, testLog as log, type DeliveryCatalogue } from '../helpers/delivery-catalogue.js';
 import {
-  startCutProxy,
-  startSshd,
-  type CutProxy,
-  type Sshd,
-  type StoredFixture,
-} from '../helpers/delivery-fixtures.js';
-import {
-  openDeliveryCatalogue,
-  sha256Hex as sha,
-  testLog as log,
-  type DeliveryCatalogue,
-} from '../helpers/delivery-catalogue.js';
-import { seedDeliveryCalls, sftpDest, storeFourthCall, type SeededCalls } from '../helpers/delivery-seed.js';
+  startSftpDeliveryWorld,
+  type SeededCalls,
+  type SftpDeliveryWorld,
+} from '../helpers/delivery-seed.js';
 
 const PASSPHRASE = 'delivery test passphrase';
 
@@ -35,24 +28,18 @@ describe('delivery: MP3 export to a local directory and an SFTP secondary (real 
   let decryptor: Decryptor;
   let rec: SeededCalls & { d: StoredFixture };
 
+  let world: SftpDeliveryWorld | undefined;
   const dest = (over: Partial<SftpDestination> & { directory: string }): SftpDestination =>
-    sftpDest(sshd, proxy.port, over);
+    (world as SftpDeliveryWorld).dest(over);
 
   before(async () => {
-    catalogue = await openDeliveryCatalogue('srs-delivery-', PASSPHRASE, log);
+    world = await startSftpDeliveryWorld(PASSPHRASE);
+    ({ catalogue, decryptor, sshd, proxy, rec } = world);
     ({ dataDir, db } = catalogue);
-    decryptor = new Decryptor(dataDir, PASSPHRASE);
-    sshd = await startSshd();
-    proxy = await startCutProxy(sshd.port);
-    const seeded = await seedDeliveryCalls(catalogue);
-    rec = { ...seeded, d: await storeFourthCall(catalogue) };
   });
 
   after(async () => {
-    await proxy?.close();
-    await sshd?.stop();
-    await catalogue?.close();
-    if (sshd) await rm(sshd.dir, { recursive: true, force: true });
+    await world?.close();
   });
 
   it('exports unencrypted MP3s by template with a daily index; the unreachable secondary catches up; nothing is deleted', async () => {

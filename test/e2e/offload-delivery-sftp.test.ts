@@ -6,24 +6,18 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { CARRIER_HEADER, parseCsv } from '../../src/delivery/csv.js';
-import { Decryptor } from '../../src/delivery/decrypt.js';
+import type { Decryptor } from '../../src/delivery/decrypt.js';
 import { OffloadService } from '../../src/delivery/offload.js';
 import { SftpConnection, type SftpDestination } from '../../src/delivery/sftp.js';
 import { deliveryStatus } from '../../src/delivery/status.js';
 import type { Database } from '../../src/store/db.js';
+import type { CutProxy, Sshd, StoredFixture } from '../helpers/delivery-fixtures.js';
+import { testLog as log, type DeliveryCatalogue } from '../helpers/delivery-catalogue.js';
 import {
-  startCutProxy,
-  startSshd,
-  type CutProxy,
-  type Sshd,
-  type StoredFixture,
-} from '../helpers/delivery-fixtures.js';
-import {
-  openDeliveryCatalogue,
-  testLog as log,
-  type DeliveryCatalogue,
-} from '../helpers/delivery-catalogue.js';
-import { seedDeliveryCalls, sftpDest, storeFourthCall, type SeededCalls } from '../helpers/delivery-seed.js';
+  startSftpDeliveryWorld,
+  type SeededCalls,
+  type SftpDeliveryWorld,
+} from '../helpers/delivery-seed.js';
 import { parseWav } from '../helpers/audio.js';
 
 const run = promisify(execFile);
@@ -38,24 +32,18 @@ describe('delivery: SFTP offload in the carrier format (real sshd, Postgres)', (
   let decryptor: Decryptor;
   let rec: SeededCalls & { d: StoredFixture };
 
+  let world: SftpDeliveryWorld | undefined;
   const dest = (over: Partial<SftpDestination> & { directory: string }): SftpDestination =>
-    sftpDest(sshd, proxy.port, over);
+    (world as SftpDeliveryWorld).dest(over);
 
   before(async () => {
-    catalogue = await openDeliveryCatalogue('srs-delivery-', PASSPHRASE, log);
+    world = await startSftpDeliveryWorld(PASSPHRASE);
+    ({ catalogue, decryptor, sshd, proxy, rec } = world);
     ({ dataDir, db } = catalogue);
-    decryptor = new Decryptor(dataDir, PASSPHRASE);
-    sshd = await startSshd();
-    proxy = await startCutProxy(sshd.port);
-    const seeded = await seedDeliveryCalls(catalogue);
-    rec = { ...seeded, d: await storeFourthCall(catalogue) };
   });
 
   after(async () => {
-    await proxy?.close();
-    await sshd?.stop();
-    await catalogue?.close();
-    if (sshd) await rm(sshd.dir, { recursive: true, force: true });
+    await world?.close();
   });
 
   const store = (caller: string, callee: string, seconds: number, hz: number) =>

@@ -14,6 +14,7 @@ import { ensureKeyPair, loadPrivateKey } from '../../src/pipeline/keys.js';
 import type { ActiveCall, RecordingEvent } from '../../src/recording/types.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { encodeUlaw, tone } from './audio.js';
+import { ulawWavHeader } from '../../src/media/reference/index.js';
 
 /**
  * The REST API tests' server: a real HTTP server and a real embedded Postgres in a private data
@@ -72,24 +73,7 @@ export function parseCsv(text: string): string[][] {
 
 function ulawWav(samples: Int16Array): Buffer {
   const data = encodeUlaw(samples);
-  const h = Buffer.alloc(58);
-  h.write('RIFF', 0, 'latin1');
-  h.writeUInt32LE(50 + data.length, 4);
-  h.write('WAVEfmt ', 8, 'latin1');
-  h.writeUInt32LE(18, 16);
-  h.writeUInt16LE(7, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(8000, 24);
-  h.writeUInt32LE(8000, 28);
-  h.writeUInt16LE(1, 32);
-  h.writeUInt16LE(8, 34);
-  h.writeUInt16LE(0, 36);
-  h.write('fact', 38, 'latin1');
-  h.writeUInt32LE(4, 42);
-  h.writeUInt32LE(data.length, 46);
-  h.write('data', 50, 'latin1');
-  h.writeUInt32LE(data.length, 54);
-  return Buffer.concat([h, data]);
+  return Buffer.concat([ulawWavHeader(data.length), data]);
 }
 
 export interface ApiReply {

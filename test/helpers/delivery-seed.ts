@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
+import { Decryptor } from '../../src/delivery/decrypt.js';
 import type { SftpDestination } from '../../src/delivery/sftp.js';
-import type { DeliveryCatalogue } from './delivery-catalogue.js';
-import type { StoredFixture, Sshd } from './delivery-fixtures.js';
+import { openDeliveryCatalogue, testLog, type DeliveryCatalogue } from './delivery-catalogue.js';
+import {
+  startCutProxy,
+  startSshd,
+  type CutProxy,
+  type StoredFixture,
+  type Sshd,
+} from './delivery-fixtures.js';
 
 /**
  * The users and calls the offload / export / notification tests deliver: alice (sales, 1001,
@@ -66,5 +74,43 @@ export function sftpDest(
     // Small chunks, so the WAVs of a few seconds span several and a drop leaves a resumable part.
     chunkBytes: 8 * 1024,
     ...over,
+  };
+}
+
+/**
+ * The SFTP delivery tests' world: a catalogue with the seeded calls and the fourth one, a real
+ * sshd behind a proxy that can cut the connection, and a decryptor for the recordings.
+ */
+export interface SftpDeliveryWorld {
+  catalogue: DeliveryCatalogue;
+  decryptor: Decryptor;
+  sshd: Sshd;
+  proxy: CutProxy;
+  rec: SeededCalls & { d: StoredFixture };
+  /** An SFTP destination through the proxy. */
+  dest(over: Partial<SftpDestination> & { directory: string }): SftpDestination;
+  close(): Promise<void>;
+}
+
+export async function startSftpDeliveryWorld(passphrase: string): Promise<SftpDeliveryWorld> {
+  const catalogue = await openDeliveryCatalogue('srs-delivery-', passphrase, testLog);
+  const decryptor = new Decryptor(catalogue.dataDir, passphrase);
+  const sshd = await startSshd();
+  const proxy = await startCutProxy(sshd.port);
+  const seeded = await seedDeliveryCalls(catalogue);
+  const rec = { ...seeded, d: await storeFourthCall(catalogue) };
+  return {
+    catalogue,
+    decryptor,
+    sshd,
+    proxy,
+    rec,
+    dest: (over) => sftpDest(sshd, proxy.port, over),
+    async close() {
+      await proxy.close();
+      await sshd.stop();
+      await catalogue.close();
+      await rm(sshd.dir, { recursive: true, force: true });
+    },
   };
 }
