@@ -1,3 +1,4 @@
+import { DECODABLE } from '../../src/media/types.js';
 import type { CodecName } from '../../src/recording/types.js';
 import type { AnswerRules, SrtpMode } from '../../src/sip/app/sdp.js';
 
@@ -9,17 +10,8 @@ export const K30B = 'PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR';
 export const K46 = 'kRN/HSxFnL0OpK3mvw4lVUwBvT9fBLUoZDXsSAnKc2rA2lg5EJNzRKohP+CN2w==';
 export const K28 = 'jGoSaFaG9hTOu68RlaJzeY5M3bakUhfOEkdzJQ==';
 export const K44 = 'm1saR99wvWyslcjcTnzZl3f+tvMLyLERbZfkLHGOYt3hfIiCqDIGQY25tGk=';
-export const ALL: readonly CodecName[] = [
-  'PCMU',
-  'PCMA',
-  'G722',
-  'G729',
-  'opus',
-  'AMR',
-  'AMR-WB',
-  'iLBC',
-  'G726-32',
-];
+/** Every codec the engine decodes (the answer rules' default). */
+export const ALL: readonly CodecName[] = DECODABLE;
 export const rules = (srtp: SrtpMode = 'accept', decodable: readonly CodecName[] = ALL): AnswerRules => ({
   srtp,
   decodable,

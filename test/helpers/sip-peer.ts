@@ -1,10 +1,11 @@
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { EdgeLogger } from '../../src/sip/edge/index.js';
 
 /**
- * A raw SIP peer over loopback UDP or TCP that records what it receives, the requests and
+ * A raw SIP peer over loopback UDP, TCP or TLS that records what it receives, the requests and
  * responses it sends, and minimal typings of the drachtio-srf app used against the embedded SIP
  * edge (test/unit/sip-edge-calls.test.ts).
  */
@@ -60,17 +61,17 @@ export interface Received {
   used: boolean;
 }
 
-/** A raw SIP endpoint over UDP or TCP that records everything it receives. */
+/** A raw SIP endpoint over UDP, TCP or TLS (any certificate accepted) that records everything it receives. */
 export class Peer {
   readonly got: Received[] = [];
   private waiters: (() => void)[] = [];
   private udp?: dgram.Socket;
-  private tcp?: net.Socket;
+  private tcp?: net.Socket | tls.TLSSocket;
   private buf = '';
   port = 0;
   constructor(
-    readonly transport: 'UDP' | 'TCP',
-    private readonly edgePort: number,
+    readonly transport: 'UDP' | 'TCP' | 'TLS',
+    readonly edgePort: number,
   ) {}
 
   async open(): Promise<this> {
@@ -81,9 +82,12 @@ export class Peer {
       await new Promise<void>((r) => s.bind(0, HOST, () => r()));
       this.port = s.address().port;
     } else {
-      const s = net.connect({ host: HOST, port: this.edgePort });
+      const s =
+        this.transport === 'TLS'
+          ? tls.connect({ host: HOST, port: this.edgePort, rejectUnauthorized: false })
+          : net.connect({ host: HOST, port: this.edgePort });
       this.tcp = s;
-      await once(s, 'connect');
+      await once(s, this.transport === 'TLS' ? 'secureConnect' : 'connect');
       this.port = s.localPort ?? 0;
       s.on('data', (d: Buffer) => {
         this.buf += d.toString('utf8');

@@ -4,21 +4,15 @@
 // self-signed certificate made by `openssl` for this test.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import dgram from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import Srf from 'drachtio-srf';
 import { startSipEdge, type SipEdge } from '../../src/sip/edge/index.js';
+import { ANSWER, HOST, OFFER, Peer, header, statusOf } from '../helpers/sip-peer.js';
 
-const HOST = '127.0.0.1';
 const SECRET = 'edge-app-requests';
-const OFFER =
-  'v=0\r\no=SRC 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\na=sendonly\r\n';
-const ANSWER =
-  'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=recvonly\r\n';
 
 interface SrfDialog {
   modify(sdp: string): Promise<string>;
@@ -29,71 +23,6 @@ interface SrfDialog {
   }): Promise<{ status: number }>;
   destroy(): Promise<unknown>;
 }
-const header = (m: string, name: string): string | undefined =>
-  new RegExp(`^${name}:\\s*(.*)$`, 'im').exec(m.split('\r\n\r\n')[0] ?? '')?.[1]?.trim();
-const statusOf = (m: string): number => Number(/^SIP\/2\.0 (\d{3})/.exec(m)?.[1] ?? 0);
-
-/** A SIP peer over UDP or TLS that records what it receives. */
-class Peer {
-  readonly got: string[] = [];
-  private buf = '';
-  private udp?: dgram.Socket;
-  private tls?: tls.TLSSocket;
-  port = 0;
-  constructor(readonly transport: 'UDP' | 'TLS') {}
-  async open(edge: SipEdge): Promise<this> {
-    if (this.transport === 'UDP') {
-      const s = dgram.createSocket('udp4');
-      this.udp = s;
-      s.on('message', (m) => this.got.push(m.toString('utf8')));
-      await new Promise<void>((r) => s.bind(0, HOST, () => r()));
-      this.port = s.address().port;
-      this.edgePort = edge.sipPort;
-    } else {
-      const s = tls.connect({ host: HOST, port: edge.tlsPort, rejectUnauthorized: false });
-      this.tls = s;
-      await new Promise<void>((resolve, reject) => {
-        s.once('secureConnect', () => resolve());
-        s.once('error', reject);
-      });
-      this.port = s.localPort ?? 0;
-      this.edgePort = edge.tlsPort;
-      s.on('data', (d: Buffer) => {
-        this.buf += d.toString('utf8');
-        for (;;) {
-          this.buf = this.buf.replace(/^(\r\n)+/, '');
-          const he = this.buf.indexOf('\r\n\r\n');
-          if (he === -1) break;
-          const cl = Number(header(this.buf.slice(0, he), 'Content-Length') ?? 0);
-          if (this.buf.length < he + 4 + cl) break;
-          this.got.push(this.buf.slice(0, he + 4 + cl));
-          this.buf = this.buf.slice(he + 4 + cl);
-        }
-      });
-    }
-    return this;
-  }
-  edgePort = 0;
-  send(text: string): void {
-    if (this.udp) this.udp.send(Buffer.from(text), this.edgePort, HOST);
-    else this.tls?.write(text);
-  }
-  async next(pred: (m: string) => boolean, ms = 3000): Promise<string> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const i = this.got.findIndex(pred);
-      if (i >= 0) return this.got.splice(i, 1)[0] as string;
-      if (Date.now() > deadline)
-        throw new Error(`timed out; got:\n${this.got.map((m) => m.split('\r\n')[0]).join('\n')}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-  close(): void {
-    this.udp?.close();
-    this.tls?.destroy();
-  }
-}
-
 let n = 0;
 function invite(p: Peer, body = OFFER): { text: string; callId: string; fromTag: string } {
   n++;
@@ -215,7 +144,7 @@ async function call(p: Peer): Promise<{ dialog: SrfDialog; ok: string }> {
 
 describe('requests the app sends inside a dialog', () => {
   test('re-INVITE (dialog.modify): the SRC gets it in the dialog, its answer and our ACK complete it', async () => {
-    const p = await new Peer('UDP').open(edge);
+    const p = await new Peer('UDP', edge.sipPort).open();
     const { dialog, ok } = await call(p);
     const pending = dialog.modify(ANSWER.replace('40000', '40002'));
     const reinvite = await p.next((m) => m.startsWith('INVITE '));
@@ -238,7 +167,7 @@ describe('requests the app sends inside a dialog', () => {
   });
 
   test('UPDATE (dialog.request) asking for a metadata snapshot: delivered with its body, 200 returned to the app', async () => {
-    const p = await new Peer('UDP').open(edge);
+    const p = await new Peer('UDP', edge.sipPort).open();
     const { dialog, ok } = await call(p);
     const body = '<?xml version="1.0"?><requestsnapshot xmlns="urn:ietf:params:xml:ns:recording:1"/>\r\n';
     const pending = dialog.request({
@@ -262,7 +191,7 @@ describe('requests the app sends inside a dialog', () => {
 
 describe('SIP over TLS', () => {
   test('a SIPREC INVITE over TLS is answered over the same connection, Via TLS and Contact transport=tls', async () => {
-    const p = await new Peer('TLS').open(edge);
+    const p = await new Peer('TLS', edge.tlsPort).open();
     const { dialog, ok } = await call(p);
     assert.match(header(ok, 'Via') ?? '', /^SIP\/2\.0\/TLS /);
     assert.match(
@@ -281,7 +210,7 @@ describe('SIP over TLS', () => {
     const { connect } = await import('node:net');
     const s = connect({ host: HOST, port: edge.tlsPort });
     await new Promise((r) => s.once('connect', r));
-    const udpPeer = await new Peer('UDP').open(edge);
+    const udpPeer = await new Peer('UDP', edge.sipPort).open();
     s.write(invite(udpPeer).text);
     udpPeer.close();
     const closed = await new Promise<boolean>((resolve) => {
@@ -291,7 +220,7 @@ describe('SIP over TLS', () => {
     s.destroy();
     assert.ok(closed, 'the TLS port kept a plaintext connection open');
     // The edge still serves TLS afterwards.
-    const p = await new Peer('TLS').open(edge);
+    const p = await new Peer('TLS', edge.tlsPort).open();
     const { dialog } = await call(p);
     const bye = dialog.destroy();
     p.send(reply(await p.next((m) => m.startsWith('BYE ')), 200));
