@@ -37,7 +37,7 @@ const ZEROS = Buffer.alloc(1 << 20);
 
 /**
  * Overwrites a file with zeros, flushes the zeros to disk (fdatasync: the data, which is what
- * matters here) and unlinks it. A missing file is fine.
+ * matters here) and unlinks it. A missing file is fine, also one that vanishes meanwhile.
  */
 export async function wipeFile(path: string): Promise<void> {
   let fh;
@@ -56,7 +56,11 @@ export async function wipeFile(path: string): Promise<void> {
   } finally {
     await fh.close();
   }
-  await unlink(path);
+  // Another wiper (a second node's retention pass finishing the same removal) may have unlinked
+  // it meanwhile: the file is overwritten and gone either way.
+  await unlink(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
 }
 
 /** Wipes every regular file below `dir` (see wipeFile) and removes the directories. */

@@ -28,6 +28,7 @@ export {
   removeArtifact,
   type RetentionPolicy,
   type RefusedDeletion,
+  type PurgeResult,
 } from './retention.js';
 export { artifactMetadata, ARTIFACT_META } from './store-step.js';
 export { wipeDir, DEFAULT_MP3_QUALITY } from './artifacts.js';
