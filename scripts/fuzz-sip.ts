@@ -40,18 +40,11 @@ import {
   type RecordingMetadata,
 } from '../src/sip/app/metadata.js';
 import { applyPlan, answerOf, planOffer, type Slot } from '../src/sip/app/session.js';
+import { mulberry32 } from '../test/helpers/prng.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const N = Number(process.argv[2] ?? 30000);
-let state = Number(process.argv[3] ?? 1) >>> 0;
-
-function rnd(): number {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+const rnd = mulberry32(Number(process.argv[3] ?? 1));
 const int = (n: number): number => Math.floor(rnd() * n);
 const pick = <T>(a: readonly T[]): T => a[int(a.length)] as T;
 

@@ -10,19 +10,9 @@ import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { getHeader, parseMessage, type SipMessage } from '../../src/sip/edge/message.js';
+import { mulberry32 as rng } from '../helpers/prng.js';
 
 const CASES = 1200;
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SDP = [
   'v=0',

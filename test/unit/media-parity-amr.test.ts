@@ -8,20 +8,10 @@ import { describe, it } from 'node:test';
 import { depacketizeAmrNative } from '../../src/media/engine.js';
 import { depacketizeAmrRef } from '../../src/media/reference/index.js';
 import { amrOctetToBandwidthEfficient } from '../helpers/codec-rtp.js';
+import { mulberry32 as prng } from '../helpers/prng.js';
 
 const NB = [95, 103, 118, 134, 148, 159, 204, 244, 39, 43, 38, 37, -1, -1, -1, 0];
 const WB = [132, 177, 253, 285, 317, 365, 397, 461, 477, 40, -1, -1, -1, -1, 0, 0];
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A valid octet-aligned payload: CMR, TOC entries, frames padded to octets. */
 function octetPayload(rnd: () => number, wideband: boolean): { payload: Buffer; count: number } {

@@ -18,18 +18,7 @@ import { simulateLegNative } from '../../src/media/engine.js';
 import type { PayloadKind } from '../../src/media/types.js';
 import { mixSpoolsToWav, simulateLegRef, type LegOp } from '../../src/media/reference/index.js';
 import { buildRtp } from '../helpers/rtp.js';
-
-/** mulberry32: small, seedable, good enough to pick test cases. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as prng } from '../helpers/prng.js';
 
 const PAYLOAD_TYPES: Record<number, PayloadKind> = { 0: 'PCMU', 8: 'PCMA', 13: 'CN', 101: 'telephone-event' };
 const TICK = 1200; // the worker's 150 ms tick, in samples

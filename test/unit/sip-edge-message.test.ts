@@ -18,6 +18,7 @@ import {
   stringifyVia,
 } from '../../src/sip/edge/message.js';
 import { takeFrames } from '../../src/sip/edge/control.js';
+import { mulberry32 as rng } from '../helpers/prng.js';
 
 const INVITE = [
   'INVITE sip:srs@127.0.0.1:5090 SIP/2.0',
@@ -145,17 +146,6 @@ describe('sip message parser', () => {
 });
 
 // ------------------------------------------------------------------ fuzz
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const PIECES = [
   '\r\n',
   '\r\n\r\n',

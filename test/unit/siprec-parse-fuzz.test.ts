@@ -11,20 +11,10 @@ import { newLocalKey } from '../../src/sip/app/sdes.js';
 import { mergeMetadata, parseMetadata, participantsForLabels } from '../../src/sip/app/metadata.js';
 import type { RecordingMetadata } from '../../src/sip/app/metadata.js';
 import { BODIES, fixture, toCrlf, toLf } from '../helpers/siprec-fixtures.js';
+import { mulberry32 } from '../helpers/prng.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Fuzz: random and mutated real inputs. Every call must return or throw ParseError/UnsupportedError.
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Fuzzer {
   private readonly rnd: () => number;
