@@ -54,19 +54,6 @@ void wavHeader(uint8_t* h, uint32_t samples, uint16_t channels) {
   le32(h + 54, bytes);
 }
 
-int writeAll(int fd, const uint8_t* data, size_t length) {
-  while (length > 0) {
-    const ssize_t n = ::write(fd, data, length);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    data += n;
-    length -= static_cast<size_t>(n);
-  }
-  return 0;
-}
-
 std::string errnoName(int err) {
   switch (err) {
     case ENOENT: return "ENOENT";

@@ -29,18 +29,6 @@ uint32_t getLe32(const uint8_t* p) {
 }
 uint16_t getLe16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
 
-int writeAll(int fd, const uint8_t* data, size_t length) {
-  while (length > 0) {
-    const ssize_t n = ::write(fd, data, length);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    data += n;
-    length -= static_cast<size_t>(n);
-  }
-  return 0;
-}
 }  // namespace
 
 int createSpoolFile(const std::string& path) {
@@ -228,6 +216,19 @@ int readSpoolFile(const std::string& path, SpoolContents* out, std::string* erro
     }
     if (count > 0) out->records.push_back({offset, count, pos + kSpoolRecordHeaderSize, order++});
     pos += kSpoolRecordHeaderSize + count;
+  }
+  return 0;
+}
+
+int writeAll(int fd, const uint8_t* data, size_t length) {
+  while (length > 0) {
+    const ssize_t n = ::write(fd, data, length);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    data += n;
+    length -= static_cast<size_t>(n);
   }
   return 0;
 }

@@ -34,6 +34,9 @@ int replaceFile(const std::string& dir, const std::string& name, const std::stri
 // Appends bytes with open-append-close, so no descriptor is held between batches. Returns 0 or errno.
 int appendToFile(const std::string& path, const uint8_t* data, size_t length);
 
+// Writes all `length` bytes to `fd` (short writes continued, EINTR retried). Returns 0 or errno.
+int writeAll(int fd, const uint8_t* data, size_t length);
+
 // Pending, not yet written records of one leg; consecutive audio is merged into one record.
 class SpoolBuffer {
  public:
