@@ -28,6 +28,7 @@ import { createLogger } from '../src/log.js';
 import { openDatabase, type Database } from '../src/store/db.js';
 import { freePort, run, startTestServer, type TestServer } from '../test/helpers/server.js';
 import { SCENARIOS } from '../test/helpers/sipp.js';
+import { machineSpeedLine } from './lib/machine.js';
 
 const TARGET = 500;
 /**
@@ -133,7 +134,9 @@ async function startServer(): Promise<{ server: TestServer; dataDir: string; db:
   return { server, dataDir, db };
 }
 
-process.stdout.write(`SIPp scenario siprec-load.xml, ${duration} s per rate, a fresh server per rate\n`);
+process.stdout.write(
+  `SIPp scenario siprec-load.xml, ${duration} s per rate, a fresh server per rate\n${await machineSpeedLine()}`,
+);
 const steps: Step[] = [];
 for (const rate of rates) {
   const { server, dataDir, db } = await startServer();

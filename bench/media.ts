@@ -35,6 +35,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadMediaEngine, PortInUseError, type LegSpec } from '../src/media/index.js';
+import { machineSpeedLine } from './lib/machine.js';
 import { receiveBound } from './receive-bound.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -327,6 +328,7 @@ async function codecColumn(): Promise<void> {
 
 async function main(): Promise<void> {
   build();
+  process.stdout.write(await machineSpeedLine());
   if (ONLY_CODECS) {
     await codecColumn();
     return;

@@ -33,6 +33,7 @@ import { encryptToBuffer, publicKeyOf } from '../src/pipeline/pgp.js';
 import { dynamicGate } from '../src/pipeline/capacity.js';
 import { ffmpegBinary, lameAddon } from '../src/pipeline/mp3.js';
 import { openDatabase } from '../src/store/db.js';
+import { machineSpeedLine } from './lib/machine.js';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 500);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
@@ -143,7 +144,8 @@ async function main(): Promise<void> {
     `bench:pipeline  ${CALLS} calls x ${SECONDS} s (${((CALLS * SECONDS) / 60).toFixed(0)} audio minutes), ` +
       `concurrency ${CONCURRENCY}, MP3 ${MP3.bitrateKbps} kbit/s ${MP3.sampleRate} Hz quality ${MP3.quality}, ` +
       `baseline ${BASELINE === 'lame' ? 'libmp3lame in-process' : FFMPEG}, ` +
-      `key ${process.env.BENCH_KEY_TYPE === 'curve25519' ? 'curve25519' : 'rsa4096'}\n`,
+      `key ${process.env.BENCH_KEY_TYPE === 'curve25519' ? 'curve25519' : 'rsa4096'}\n` +
+      (await machineSpeedLine()),
   );
   try {
     const db = await openDatabase({ dataDir, log, poolSize: CONCURRENCY * 2 + 4 });

@@ -23,6 +23,7 @@ import { parseArgs } from 'node:util';
 import { createLogger } from '../src/log.js';
 import { openDatabase } from '../src/store/db.js';
 import { freePort, startTestServer } from '../test/helpers/server.js';
+import { machineSpeedLine } from './lib/machine.js';
 import { cpuOf, childCpuOf, machineBusy, percentile, postgresCpu, udpDrops } from './lib/proc.js';
 import { PACKETS_PER_SECOND, writeSoakScenario } from './lib/soak-scenario.js';
 
@@ -119,7 +120,8 @@ async function runStep(concurrency: number): Promise<boolean> {
     const cpu0 = { server: cpuOf(pid), children: childCpuOf(pid), pg: postgresCpu(dataDir) };
     const busy = machineBusy();
     process.stdout.write(
-      `\n${concurrency} concurrent: ${rate.toFixed(2)} calls/s x ${callSeconds} s calls for ${duration} s (${calls} calls)\n`,
+      `\n${concurrency} concurrent: ${rate.toFixed(2)} calls/s x ${callSeconds} s calls for ${duration} s (${calls} calls)\n` +
+        (await machineSpeedLine()),
     );
     const t0 = Date.now();
     const sipp = spawn(
@@ -278,6 +280,7 @@ async function runStep(concurrency: number): Promise<boolean> {
           .filter(Boolean)
           .join('; ') || 'nothing'
       }`,
+      `  after the step, ${(await machineSpeedLine()).trimEnd()}`,
       `  -> ${pass ? 'PASS' : 'FAIL'}${sippExit !== 0 && sippExit !== undefined ? ` (SIPp exit ${sippExit})` : ''}`,
     ];
     process.stdout.write(lines.join('\n') + '\n');
