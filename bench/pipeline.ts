@@ -20,7 +20,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,7 @@ import { dynamicGate } from '../src/pipeline/capacity.js';
 import { ffmpegBinary, lameAddon } from '../src/pipeline/mp3.js';
 import { openDatabase } from '../src/store/db.js';
 import { machineSpeedLine } from './lib/machine.js';
+import { postgresCpu } from './lib/proc.js';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 500);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
@@ -70,23 +71,6 @@ function cpuSplit(): { main: number; threads: number; children: number } {
   const self = readFileSync('/proc/self/stat', 'utf8');
   const main = ticks(readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8'), 11, 2);
   return { main, threads: ticks(self, 11, 2) - main, children: ticks(self, 13, 2) };
-}
-
-/** CPU seconds of every running `postgres` process (the embedded server and its backends). */
-function postgresCpuSeconds(): number {
-  let ticks = 0;
-  for (const pid of readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(pid)) continue;
-    try {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (!f.includes('(postgres)')) continue;
-      const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return ticks / 100;
 }
 
 /** One leg: speech-like bursts (two tones + noise) in its half of each 4 s turn, silence otherwise. */
@@ -262,7 +246,7 @@ async function main(): Promise<void> {
       const slice = [r * per, Math.min(CALLS, (r + 1) * per)] as const;
       // 1. the encoder alone (BENCH_SKIP_BASELINE=1 leaves it out, e.g. to profile the pipeline alone)
       let c0 = cpuSeconds();
-      let g0 = postgresCpuSeconds();
+      let g0 = postgresCpu(dataDir);
       let t0 = process.hrtime.bigint();
       await pool(skipBaseline ? [] : wavs.slice(...slice), CONCURRENCY, async (w) => {
         if (BASELINE === 'lame' && lame) {
@@ -293,17 +277,17 @@ async function main(): Promise<void> {
       });
       ffWall += Number(process.hrtime.bigint() - t0) / 1e9;
       ffCpu += cpuSeconds() - c0;
-      ffPg += postgresCpuSeconds() - g0;
+      ffPg += postgresCpu(dataDir) - g0;
       // 2. the pipeline
       c0 = cpuSeconds();
-      g0 = postgresCpuSeconds();
+      g0 = postgresCpu(dataDir);
       const s0 = cpuSplit();
       t0 = process.hrtime.bigint();
       for (const id of ids.slice(...slice)) await pipeline.enqueueFinalize(id);
       await pipeline.idle();
       plWall += Number(process.hrtime.bigint() - t0) / 1e9;
       plCpu += cpuSeconds() - c0;
-      plPg += postgresCpuSeconds() - g0;
+      plPg += postgresCpu(dataDir) - g0;
       const s1 = cpuSplit();
       split.main += s1.main - s0.main;
       split.threads += s1.threads - s0.threads;
