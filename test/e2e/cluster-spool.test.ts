@@ -88,7 +88,13 @@ describe('cluster on separate disks: a finalize job runs on the node holding its
         120_000,
       );
 
-      // Each node ran exactly the jobs of its own calls.
+      // Each node ran exactly the jobs of its own calls. A node logs "recording stored" after the
+      // commit the query above saw: its line can trail the row by a moment on a busy machine.
+      await until(
+        'both nodes logged every store',
+        async () => all.every((id) => storedBy(a).includes(id) || storedBy(b).includes(id)),
+        10_000,
+      );
       assert.deepEqual(storedBy(a).sort(), [...idsA].sort(), 'A stored its own recordings, and only those');
       assert.deepEqual(storedBy(b).sort(), [...idsB].sort(), 'B stored its own recordings, and only those');
       const jobs = await db.pool.query<{ id: string; name: string; state: string }>(
@@ -202,6 +208,12 @@ describe('cluster on separate disks: a finalize job runs on the node holding its
           );
           b.proc.kill('SIGCONT');
           await storedAll(ids);
+          // The log line follows the commit storedAll saw.
+          await until(
+            'B logged its stores',
+            async () => ids.every((id) => storedBy(b).includes(id) || storedBy(a).includes(id)),
+            10_000,
+          ).catch(() => undefined);
           for (const id of ids) assert.ok(storedBy(b).includes(id), `B stored ${id}`);
           for (const id of waiting) await assertToneVia(b, id, `B's ${id} (queued while frozen)`);
           return;
