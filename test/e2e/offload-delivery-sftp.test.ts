@@ -55,7 +55,9 @@ describe('delivery: SFTP offload in the carrier format (real sshd, Postgres)', (
     await mkdir(audioDir);
     await mkdir(metaDir);
     const interval = 60_000;
-    let clock = Date.now() + interval;
+    // Just past the next boundary: the retry 2 s later stays in the same interval and cuts no
+    // second batch (now + 60 s failed whenever it fell in a minute's last 2 s).
+    let clock = (Math.floor(Date.now() / interval) + 1) * interval + 1000;
     const svc = new OffloadService({
       repo: db.offload,
       decryptor,
