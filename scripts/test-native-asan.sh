@@ -5,9 +5,5 @@
 set -eu
 cd "$(dirname "$0")/.."
 out=build/native-test
-mkdir -p "$out"
-${CXX:-g++} -std=c++17 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
-  -Wall -Wextra -Werror -pthread -Inative/src $(sh scripts/native-deps.sh --cflags) \
-  $(ls native/src/*.cc | grep -v -e /addon -e mp3.cc) \
-  native/test/stress.cc -o "$out/stress" $(sh scripts/native-deps.sh --libs)
+scripts/build-native-stress.sh "$out/stress" -fsanitize=address,undefined -fno-sanitize-recover=undefined
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 "$out/stress" "${1:-3000}"

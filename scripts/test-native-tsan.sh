@@ -6,9 +6,5 @@
 set -eu
 cd "$(dirname "$0")/.."
 out=build/native-test
-mkdir -p "$out"
-${CXX:-g++} -std=c++17 -g -O1 -fno-omit-frame-pointer -fsanitize=thread \
-  -Wall -Wextra -Werror -pthread -Inative/src $(sh scripts/native-deps.sh --cflags) \
-  $(ls native/src/*.cc | grep -v -e /addon -e mp3.cc) \
-  native/test/stress.cc -o "$out/stress-tsan" $(sh scripts/native-deps.sh --libs)
+scripts/build-native-stress.sh "$out/stress-tsan" -fsanitize=thread
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "$out/stress-tsan" "${1:-500}"
