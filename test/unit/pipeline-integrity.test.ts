@@ -1,279 +1,41 @@
 /**
- * Issue 5 beyond the happy path, on a real embedded Postgres, real ffmpeg, real gpg and the real
- * `srs` CLI: verification (tampered, missing, substituted files, removed or reordered chain
- * entries), key rotation (active key read per job, `get` by the file's key, retire --reencrypt
- * killed mid-way and resumed), user hooks (real HTTP server, real script, retried), retention.
+ * Issue 5 beyond the happy path, on a real embedded Postgres, real gpg and the real `srs` CLI
+ * (test/helpers/integrity-world.ts): key rotation (active key read per job, `get` by the file's
+ * key, retire --reencrypt killed mid-way and resumed), user hooks (real HTTP server, real script,
+ * retried), retention. Verification: pipeline-verify.test.ts.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
-import {
-  chmod,
-  copyFile,
-  mkdir,
-  mkdtemp,
-  readdir,
-  readFile,
-  rm,
-  stat,
-  unlink,
-  writeFile,
-} from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/log.js';
-import { ulawWavHeader } from '../../src/media/reference/index.js';
-import type { MixOptions, MixResult } from '../../src/media/types.js';
-import { startPipeline, purgeOnce, type Pipeline } from '../../src/pipeline/index.js';
-import { ensureKeyPair } from '../../src/pipeline/keys.js';
-import { openDatabase, type Database } from '../../src/store/db.js';
-import { encodeUlaw, tone } from '../helpers/audio.js';
+import { purgeOnce, startPipeline } from '../../src/pipeline/index.js';
+import type { Database } from '../../src/store/db.js';
 import { gpgDecrypt } from '../helpers/gpg.js';
 import { SRS_BIN, run } from '../helpers/server.js';
+import { PASS, ToneMixer, startIntegrityWorld, type IntegrityWorld } from '../helpers/integrity-world.js';
 
 const log = createLogger('silent');
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-const PASS = 'integrity-test-passphrase';
 
-class ToneMixer {
-  async mix(o: MixOptions): Promise<MixResult> {
-    const hz = Number(await readFile(join(o.spoolDir, 'hz'), 'utf8'));
-    const u = encodeUlaw(tone(hz, 4000, 8000));
-    const wav = Buffer.concat([ulawWavHeader(u.length), u]);
-    const r = { samples: u.length, durationMs: 4000, legs: 1 };
-    if (!o.wavPath) return { ...r, data: wav };
-    await writeFile(o.wavPath, wav);
-    return { ...r, wavPath: o.wavPath };
-  }
-}
-
-describe('pipeline integrity: verify, keys, hooks, retention', () => {
+describe('pipeline integrity: keys, hooks, retention', () => {
+  let w: IntegrityWorld;
   let dataDir: string;
   let db: Database;
-  let pipeline: Pipeline;
-  let hookServer: Server;
+  const newStored = (o?: Parameters<IntegrityWorld['newStored']>[0]) => w.newStored(o);
+  const srs = (...args: string[]) => w.srs(...args);
   let env: Record<string, string>;
-  const received: { id: string; files: { sha256Cipher: string }[] }[] = [];
-  let hookRequests = 0;
+  let received: IntegrityWorld['received'];
   let hookOut: string;
 
-  const newStored = async (o: { hz?: number; startedAt?: Date; aor?: string } = {}): Promise<string> => {
-    const id = randomUUID();
-    await db.recordings.create({
-      id,
-      sessionId: `s-${id.slice(0, 6)}`,
-      callId: `c-${id}@pbx`,
-      srcAddress: '192.0.2.9:5060',
-      startedAt: o.startedAt ?? new Date(),
-      participants: [
-        { participantId: 'a', aor: o.aor ?? 'sip:1001@pbx', name: 'Alice', sendsLabels: ['1'] },
-        { participantId: 'b', aor: 'tel:+4930123', name: 'Bob', sendsLabels: ['2'] },
-      ],
-      streams: [{ label: '1', streamId: 's1', legId: 'leg0', codec: 'PCMU', port: 20000 }],
-      metadataXml: null,
-    });
-    await db.recordings.markEnded(id, new Date(), 4000, null);
-    const spool = join(dataDir, 'spool', id);
-    await mkdir(spool, { recursive: true });
-    await writeFile(join(spool, 'hz'), String(o.hz ?? 700));
-    await pipeline.enqueueFinalize(id);
-    await pipeline.idle();
-    assert.equal((await db.recordings.get(id))?.state, 'stored');
-    return id;
-  };
-  const srs = (...args: string[]) => run(process.execPath, [SRS_BIN, ...args], { env });
-  /** What an attacker with the database superuser can do: bypass the append-only triggers. */
-  const tamper = async (sql: string, params: unknown[] = []) => {
-    const c = await db.pool.connect();
-    try {
-      await c.query('SET session_replication_role = replica');
-      await c.query(sql, params);
-    } finally {
-      await c.query('RESET session_replication_role');
-      c.release();
-    }
-  };
-
   before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'srs-integrity-'));
-    db = await openDatabase({ dataDir, log });
-    const key = await ensureKeyPair({ keysDir: join(dataDir, 'keys'), passphrase: PASS, log, db });
-    hookServer = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d: Buffer) => (body += d.toString()));
-      req.on('end', () => {
-        hookRequests++;
-        if (hookRequests === 1) {
-          res.writeHead(500).end('try again'); // the first delivery fails and must be retried
-          return;
-        }
-        received.push(JSON.parse(body) as (typeof received)[number]);
-        res.writeHead(204).end();
-      });
-    });
-    await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', r));
-    const port = (hookServer.address() as { port: number }).port;
-    hookOut = join(dataDir, 'hook-out');
-    await mkdir(hookOut);
-    const script = join(dataDir, 'hook.sh');
-    await writeFile(script, `#!/bin/sh\ncat > "${hookOut}/$SRS_RECORDING_ID.json"\n`);
-    await chmod(script, 0o755);
-    pipeline = await startPipeline({
-      db,
-      mixer: new ToneMixer(),
-      dataDir,
-      log,
-      concurrency: 2,
-      mp3: { bitrateKbps: 32, sampleRate: 8000 },
-      key: { fingerprint: key.fingerprint, publicKeyArmored: key.publicKeyArmored },
-      retryDelaySeconds: 1,
-      pollingIntervalSeconds: 0.5,
-      hooks: { url: `http://127.0.0.1:${port}/hook`, command: script, timeoutSeconds: 5 },
-    });
-    env = {
-      ...(process.env as Record<string, string>),
-      SRS_DATA_DIR: dataDir,
-      SRS_KEY_PASSPHRASE: PASS,
-      LOG_LEVEL: 'silent',
-    };
-    delete env.DATABASE_URL;
+    w = await startIntegrityWorld();
+    ({ dataDir, db, env, received, hookOut } = w);
   });
 
   after(async () => {
-    await pipeline?.stop();
-    await new Promise<void>((r) => hookServer?.close(() => r()));
-    await db?.close();
-    await rm(dataDir, { recursive: true, force: true });
-  });
-
-  it('verify finds changed, missing and substituted files and removed or reordered recordings', async () => {
-    const ids: string[] = [];
-    for (let i = 0; i < 5; i++) ids.push(await newStored({ hz: 500 + 100 * i }));
-    const paths = await db.pool.query<{ path: string }>(
-      'SELECT path FROM files WHERE recording_id = ANY($1::uuid[])',
-      [ids],
-    );
-    const ok = await srs('recordings', 'verify', '--all');
-    assert.equal(ok.code, 0, ok.stderr);
-    assert.match(ok.stdout, /verified 5 recording\(s\), 10 file\(s\).*all good/);
-    const parties = await db.pool.query(
-      'SELECT caller_number, callee_number, caller_name, stored_at FROM recordings WHERE id = $1',
-      [ids[0]],
-    );
-    assert.equal(parties.rows[0].caller_number, '1001');
-    assert.equal(parties.rows[0].callee_number, '+4930123');
-
-    const fileOf = async (id: string, kind: string) =>
-      join(dataDir, (await db.recordings.get(id))!.files.find((f) => f.kind === kind)!.path);
-    // Changed: one byte flipped.
-    const changed = await fileOf(ids[0]!, 'mp3');
-    const buf = await readFile(changed);
-    buf.writeUInt8(buf.readUInt8(buf.length >> 1) ^ 0xff, buf.length >> 1);
-    await writeFile(changed, buf);
-    // Missing.
-    await unlink(await fileOf(ids[1]!, 'wav'));
-    // Substituted: another recording's (valid, decryptable) file copied over this one.
-    await copyFile(await fileOf(ids[3]!, 'wav'), await fileOf(ids[2]!, 'wav'));
-
-    const one = await srs('recordings', 'verify', ids[0]!);
-    assert.equal(one.code, 3);
-    assert.match(one.stdout, /^CHANGED\s.*mp3 file .* does not match/m);
-    const all = await srs('recordings', 'verify', '--all');
-    assert.equal(all.code, 3);
-    assert.match(all.stdout, new RegExp(`^MISSING\\s+${ids[1]}\\s+wav file .* is missing`, 'm'));
-    assert.match(
-      all.stdout,
-      new RegExp(`^SUBSTITUTED\\s+${ids[2]}\\s+wav file .* holds the wav of recording ${ids[3]}`, 'm'),
-    );
-    assert.match(all.stdout, /3 PROBLEM\(S\)/);
-
-    const swap = async (d: string) => {
-      await tamper(`UPDATE recording_chain SET seq = -1 WHERE day = $1 AND seq = 1`, [d]);
-      await tamper(`UPDATE recording_chain SET seq = 1 WHERE day = $1 AND seq = 2`, [d]);
-      await tamper(`UPDATE recording_chain SET seq = 2 WHERE day = $1 AND seq = -1`, [d]);
-    };
-    // A recording removed from the catalogue (its chain entry stays) and two entries reordered.
-    await db.pool.query('DELETE FROM recordings WHERE id = $1', [ids[4]]);
-    const day = new Date().toISOString().slice(0, 10);
-    await swap(day);
-    const chain = await srs('recordings', 'verify', '--all', '--json');
-    assert.equal(chain.code, 3);
-    const report = JSON.parse(chain.stdout) as {
-      problems: { code: string; recordingId: string; detail: string }[];
-    };
-    const chainProblems = report.problems.filter((p) => p.code === 'CHAIN');
-    assert.ok(
-      chainProblems.some((p) => p.recordingId === ids[4] && /removed from the catalogue/.test(p.detail)),
-    );
-    assert.ok(
-      chainProblems.some((p) => /chain broken/.test(p.detail)),
-      JSON.stringify(chainProblems),
-    );
-
-    // Usage errors are told apart from findings.
-    const bad = await srs('recordings', 'verify');
-    assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /give a recording id or --all/);
-    // Put the day back in order for the tests that follow.
-    await swap(day);
-    await tamper('DELETE FROM recording_chain WHERE recording_id = ANY($1::uuid[])', [ids]);
-    for (const p of paths.rows) await rm(join(dataDir, p.path), { force: true });
-    await db.pool.query('DELETE FROM recordings WHERE id = ANY($1::uuid[])', [ids]);
-  });
-
-  it('verify finds the last entries of a day removed together with their recordings', async () => {
-    const day = '2021-06-01';
-    const first = await newStored({ hz: 600, startedAt: new Date(`${day}T10:00:00Z`) });
-    const last = await newStored({ hz: 800, startedAt: new Date(`${day}T10:05:00Z`) });
-    const files = (
-      await db.pool.query<{ path: string }>('SELECT path FROM files WHERE recording_id = ANY($1::uuid[])', [
-        [first, last],
-      ])
-    ).rows;
-    const clean = JSON.parse((await srs('recordings', 'verify', first, '--json')).stdout) as {
-      problems: unknown[];
-    };
-    assert.deepEqual(clean.problems, []);
-    // The chain itself refuses edits and deletions...
-    await assert.rejects(
-      db.pool.query('DELETE FROM recording_chain WHERE recording_id = $1', [last]),
-      /append-only/,
-    );
-    // ...so a superuser removes the day's last entry and its recording behind the triggers' back.
-    await tamper('DELETE FROM recording_chain WHERE recording_id = $1', [last]);
-    await tamper('DELETE FROM recordings WHERE id = $1', [last]);
-    const v = await srs('recordings', 'verify', first, '--json');
-    assert.equal(v.code, 3, v.stdout);
-    const rep = JSON.parse(v.stdout) as { problems: { code: string; detail: string }[] };
-    assert.ok(
-      rep.problems.some(
-        (p) => p.code === 'CHAIN' && /ends at entry 1 but audit row \d+ anchored entry 2/.test(p.detail),
-      ),
-      v.stdout,
-    );
-    // An entry slipped in behind the triggers' back has no anchor and is named too.
-    await tamper(
-      `INSERT INTO recording_chain (day, seq, recording_id, content, prev_hash, hash)
-       SELECT day, 2, gen_random_uuid(), 'forged', hash, 'x' FROM recording_chain WHERE recording_id = $1`,
-      [first],
-    );
-    await tamper(
-      `INSERT INTO recording_chain (day, seq, recording_id, content, prev_hash, hash)
-       SELECT day, 3, gen_random_uuid(), 'forged', 'x', 'y' FROM recording_chain WHERE recording_id = $1`,
-      [first],
-    );
-    const v2 = JSON.parse((await srs('recordings', 'verify', first, '--json')).stdout) as {
-      problems: { detail: string }[];
-    };
-    assert.ok(
-      v2.problems.some((p) => /entries were replaced/.test(p.detail)),
-      JSON.stringify(v2.problems),
-    );
-    // Leave nothing of this day for the tests that follow.
-    await tamper(`DELETE FROM recording_chain WHERE day = $1`, [day]);
-    await db.pool.query('DELETE FROM recordings WHERE id = $1', [first]);
-    for (const f of files) await rm(join(dataDir, f.path), { force: true });
+    await w?.close();
   });
 
   it(
@@ -286,7 +48,7 @@ describe('pipeline integrity: verify, keys, hooks, retention', () => {
         assert.ok(Date.now() < deadline, 'webhook never delivered');
         await new Promise((r) => setTimeout(r, 200));
       }
-      assert.ok(hookRequests >= 2, 'a failed delivery was retried');
+      assert.ok(w.hookRequests() >= 2, 'a failed delivery was retried');
       const rec = (await db.recordings.get(id))!;
       const doc = received.find((d) => d.id === id)!;
       assert.deepEqual(
