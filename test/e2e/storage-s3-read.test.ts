@@ -7,13 +7,10 @@
  * `get`) reading the bucket, tampered and deleted objects, and radosgw killed and started again.
  */
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
-import { createHash } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pipeline, Transform } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { buildConsoleApi, type ConsoleApi } from '../../src/api/index.js';
@@ -22,17 +19,13 @@ import { loadConfig } from '../../src/config.js';
 import { Decryptor } from '../../src/delivery/decrypt.js';
 import { createLogger } from '../../src/log.js';
 import { ensureKeyPair, loadPrivateKey } from '../../src/pipeline/keys.js';
-import type { ActiveCall, RecordingEvent } from '../../src/recording/types.js';
 import type { S3StorageConfig } from '../../src/storage/config.js';
-import {
-  S3ArtifactStore,
-  type ArtifactStore,
-  type ByteRange,
-  type GetResult,
-} from '../../src/storage/index.js';
+import { S3ArtifactStore } from '../../src/storage/index.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import type { RecordingFile } from '../../src/store/types.js';
+import { Live, sha } from '../helpers/api-harness.js';
 import { storeRecording, toneWav } from '../helpers/delivery-fixtures.js';
+import { CountingStore, untar } from '../helpers/read-probes.js';
 import { s3ServerMissing, startS3Server, type S3Server } from '../helpers/s3-server.js';
 import { SRS_BIN, run, startTestServer } from '../helpers/server.js';
 
@@ -45,64 +38,6 @@ const PREFIX = 'node-a';
 const RGW_PORT = 28480;
 const HTTP_PORT = 28081;
 const NODE_PORTS = { HTTP_PORT: '28082', SIP_PORT: '28060', RTP_PORT_MIN: '28100', RTP_PORT_MAX: '28199' };
-const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
-class Live extends EventEmitter<{ event: [RecordingEvent] }> {
-  get activeCount() {
-    return 0;
-  }
-  activeCalls(): ActiveCall[] {
-    return [];
-  }
-}
-
-/** The real store, noting each get (key, range asked, bytes that came out of the store). */
-class CountingStore implements ArtifactStore {
-  gets: { key: string; range: ByteRange | undefined; bytes: number }[] = [];
-  constructor(readonly inner: ArtifactStore) {}
-  get backend() {
-    return this.inner.backend;
-  }
-  get location() {
-    return this.inner.location;
-  }
-  put: ArtifactStore['put'] = (...a) => this.inner.put(...a);
-  head: ArtifactStore['head'] = (k) => this.inner.head(k);
-  exists: ArtifactStore['exists'] = (k) => this.inner.exists(k);
-  delete: ArtifactStore['delete'] = (k, o) => this.inner.delete(k, o);
-  list: ArtifactStore['list'] = (p) => this.inner.list(p);
-  close = () => this.inner.close();
-  async get(key: string, range?: ByteRange): Promise<GetResult> {
-    const r = await this.inner.get(key, range);
-    const entry = { key, range, bytes: 0 };
-    this.gets.push(entry);
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        entry.bytes += chunk.length;
-        done(null, chunk);
-      },
-    });
-    pipeline(r.body, counter, () => undefined);
-    return { ...r, body: counter };
-  }
-}
-
-/** The files of a ustar archive. */
-function untar(buf: Buffer): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  for (let at = 0; at + 512 <= buf.length;) {
-    const h = buf.subarray(at, at + 512);
-    if (h.every((b) => b === 0)) break;
-    const str = (o: number, n: number) => h.toString('utf8', o, o + n).replace(/\0.*$/s, '');
-    const prefix = str(345, 155);
-    const name = prefix ? `${prefix}/${str(0, 100)}` : str(0, 100);
-    const size = parseInt(str(124, 12), 8);
-    out.set(name, buf.subarray(at + 512, at + 512 + size));
-    at += 512 + Math.ceil(size / 512) * 512;
-  }
-  return out;
-}
-
 const missing = await s3ServerMissing();
 if (missing) console.log(`# storage-s3-read tests skipped: ${missing}`);
 

@@ -263,3 +263,9 @@ export function spoolFile(samples: Int16Array): Buffer {
   }
   return Buffer.concat(parts);
 }
+
+/** The first sample index at or after `from` whose magnitude exceeds `threshold`. */
+export function onset(x: Int16Array, from: number, threshold = 1500): number {
+  for (let i = from; i < x.length; i++) if (Math.abs(x[i]!) > threshold) return i;
+  return -1;
+}

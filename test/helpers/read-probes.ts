@@ -1,0 +1,51 @@
+import { pipeline, Transform } from 'node:stream';
+import type { ArtifactStore, ByteRange, GetResult } from '../../src/storage/index.js';
+
+/** What the read side asked of a store, and what it served (test/e2e/storage-s3-read.test.ts). */
+
+/** The real store, noting each get (key, range asked, bytes that came out of the store). */
+export class CountingStore implements ArtifactStore {
+  gets: { key: string; range: ByteRange | undefined; bytes: number }[] = [];
+  constructor(readonly inner: ArtifactStore) {}
+  get backend() {
+    return this.inner.backend;
+  }
+  get location() {
+    return this.inner.location;
+  }
+  put: ArtifactStore['put'] = (...a) => this.inner.put(...a);
+  head: ArtifactStore['head'] = (k) => this.inner.head(k);
+  exists: ArtifactStore['exists'] = (k) => this.inner.exists(k);
+  delete: ArtifactStore['delete'] = (k, o) => this.inner.delete(k, o);
+  list: ArtifactStore['list'] = (p) => this.inner.list(p);
+  close = () => this.inner.close();
+  async get(key: string, range?: ByteRange): Promise<GetResult> {
+    const r = await this.inner.get(key, range);
+    const entry = { key, range, bytes: 0 };
+    this.gets.push(entry);
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        entry.bytes += chunk.length;
+        done(null, chunk);
+      },
+    });
+    pipeline(r.body, counter, () => undefined);
+    return { ...r, body: counter };
+  }
+}
+
+/** The files of a ustar archive. */
+export function untar(buf: Buffer): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  for (let at = 0; at + 512 <= buf.length;) {
+    const h = buf.subarray(at, at + 512);
+    if (h.every((b) => b === 0)) break;
+    const str = (o: number, n: number) => h.toString('utf8', o, o + n).replace(/\0.*$/s, '');
+    const prefix = str(345, 155);
+    const name = prefix ? `${prefix}/${str(0, 100)}` : str(0, 100);
+    const size = parseInt(str(124, 12), 8);
+    out.set(name, buf.subarray(at + 512, at + 512 + size));
+    at += 512 + Math.ceil(size / 512) * 512;
+  }
+  return out;
+}
