@@ -399,6 +399,7 @@ try {
     await main();
   } else {
     build();
+    process.stdout.write(await machineSpeedLine());
     await receiveBound({
       tool: TOOL,
       calls: process.env.BENCH_CALLS ? CALLS : [1500, 2000, 2500, 3000, 3500, 4000],
