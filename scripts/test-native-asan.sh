@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds the engine core (everything in native/src except the Node binding, addon*.cc) with AddressSanitizer
-# and UBSan, then runs native/test/stress.cc: thousands of sessions opened and closed with RTP
+# and UBSan, then runs native/test/ (stress.cc, fuzz.cc): thousands of sessions opened and closed with RTP
 # flowing, mixes, and a fuzzed RTP receiver. Usage: scripts/test-native-asan.sh [sessions]
 set -eu
 cd "$(dirname "$0")/.."

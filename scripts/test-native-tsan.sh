@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds the engine core (everything in native/src but the Node binding (addon*.cc) and its MP3 worker) with ThreadSanitizer and
-# runs native/test/stress.cc: sessions opened and closed from the control thread while the worker
+# runs native/test/ (stress.cc, fuzz.cc): sessions opened and closed from the control thread while the worker
 # receives RTP, stages and writes spools, so a data race between them is reported (and fails the
 # run). Usage: scripts/test-native-tsan.sh [sessions]
 set -eu
