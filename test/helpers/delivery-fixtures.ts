@@ -245,6 +245,8 @@ export interface TestSmtp {
   /** The next this many messages are refused at DATA with 451 (temporary), one by one. */
   refuseNext: number;
   refused: number;
+  /** Notification settings' `smtp` for this server: plain SMTP on loopback, no TLS. */
+  settings(): { host: string; port: number; secure: false; requireTLS: false; rejectUnauthorized: false };
   close(): Promise<void>;
 }
 
@@ -256,6 +258,13 @@ export async function startSmtp(): Promise<TestSmtp> {
     refuse: undefined,
     refuseNext: 0,
     refused: 0,
+    settings: () => ({
+      host: '127.0.0.1',
+      port: state.port,
+      secure: false,
+      requireTLS: false,
+      rejectUnauthorized: false,
+    }),
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
   const server = new SMTPServer({
