@@ -41,7 +41,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5));
 /** Calls run through all three, untimed, first: a long-running server's code is compiled and warm. */
 const WARMUP = Math.max(0, Number(process.env.BENCH_WARMUP ?? 20));
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? availableParallelism());
+const CORES = availableParallelism();
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? CORES);
 const MP3 = { bitrateKbps: 32, sampleRate: 8000, quality: DEFAULT_MP3_QUALITY, encoder: 'lame' as const };
 const BASELINE = process.env.BENCH_BASELINE === 'ffmpeg' ? 'ffmpeg' : 'lame';
 const FFMPEG = ffmpegBinary(ffmpegInstaller.path);
@@ -320,6 +321,13 @@ async function main(): Promise<void> {
     process.stdout.write(line(BASELINE === 'lame' ? 'libmp3lame' : 'bare ffmpeg', ffWall, ffCpu));
     process.stdout.write(line('pipeline', plWall, plCpu));
     if (!skipBaseline) process.stdout.write(line('floor', flWall, flCpu));
+    // Idle cores show up here: a phase that waits (on the disk, on a lock) leaves them unused.
+    const busy = (cpu: number, wall: number) => `${((100 * cpu) / (CORES * wall)).toFixed(0)} %`;
+    process.stdout.write(
+      `cores busy (this process${plPg > 0 ? ', + Postgres in the pipeline phase' : ''}, of ${CORES}): ` +
+        `encoder ${busy(ffCpu, ffWall)}, pipeline ${busy(plCpu + plPg, plWall)}` +
+        (skipBaseline ? '\n' : `, floor ${busy(flCpu, flWall)}\n`),
+    );
     process.stdout.write(
       `stored ${stored.rows[0]?.n}/${CALLS + WARMUP} (${WARMUP} of them warm-up); pipeline/encoder rate ratio ${(ffWall / plWall).toFixed(3)} ` +
         `(target >= 0.85: ${ffWall / plWall >= 0.85 ? 'PASS' : 'FAIL'}); ` +
