@@ -15,7 +15,7 @@
  *      against the encoder's is the best ratio any pipeline could reach (no files, no catalogue,
  *      no queue, no wipe).
  * After BENCH_WARMUP (default 20) untimed calls through all three, in BENCH_ROUNDS (default 5)
- * interleaved rounds. Reports recordings/s, audio minutes per CPU-second (this process + its ffmpeg children; the
+ * interleaved rounds. Reports recordings/s, how busy the cores were, audio minutes per CPU-second (this process + its ffmpeg children; the
  * Postgres server's own CPU is not counted) and the ratio pipeline/encoder (target >= 0.85).
  */
 import { spawn } from 'node:child_process';
