@@ -27,15 +27,15 @@
  * BENCH_SATURATE=2000 BENCH_PORT=20000 BENCH_CODEC_CALLS="250,500,1000" BENCH_CODEC_SECONDS=3
  * BENCH_ONLY=codecs (skip the PCMU table and the saturation run)
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadMediaEngine, PortInUseError, type LegSpec } from '../src/media/index.js';
 import { machineSpeedLine } from './lib/machine.js';
+import { buildRtpbench, writeOpusPayloads } from './lib/rtpbench-tool.js';
 import { receiveBound } from './receive-bound.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -54,68 +54,10 @@ const WORK = mkdtempSync(join(tmpdir(), 'srs-bench-'));
 const PORTS_FILE = join(WORK, 'ports');
 const HOST = '127.0.0.1';
 
-function build(): void {
-  mkdirSync(join(ROOT, 'build', 'bench'), { recursive: true });
-  const deps = (flag: string): string[] =>
-    execFileSync('sh', [join(ROOT, 'scripts', 'native-deps.sh'), flag], { encoding: 'utf8' })
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean);
-  execFileSync(
-    'g++',
-    [
-      '-O2',
-      '-std=c++17',
-      ...deps('--cflags'),
-      '-o',
-      TOOL,
-      join(ROOT, 'native', 'bench', 'rtpbench.cc'),
-      '-lsrtp2',
-    ],
-    { stdio: 'inherit' },
-  );
-}
-
 type BenchCodec = 'PCMU' | 'G729' | 'opus' | 'SRTP-PCMU';
 const OPUS_FILE = join(WORK, 'opus.payloads');
-
-/** 20 ms Opus payloads of a 2 s tone from the shipped ffmpeg's RTP output, for rtpbench to cycle. */
-async function makeOpusPayloads(): Promise<void> {
-  const sock = createSocket('udp4');
-  const payloads: Buffer[] = [];
-  sock.on('message', (m) => payloads.push(m.subarray(12)));
-  await new Promise<void>((r) => sock.bind(0, HOST, () => r()));
-  const port = sock.address().port;
-  execFileSync(FFMPEG, [
-    '-hide_banner',
-    '-loglevel',
-    'error',
-    '-f',
-    'lavfi',
-    '-i',
-    'sine=frequency=440:sample_rate=48000:duration=2',
-    '-ac',
-    '2',
-    '-c:a',
-    'libopus',
-    '-b:a',
-    '32k',
-    '-payload_type',
-    '111',
-    '-f',
-    'rtp',
-    `rtp://${HOST}:${port}?rtcpport=${port}`,
-  ]);
-  await sleep(200);
-  sock.close();
-  const parts: Buffer[] = [];
-  for (const p of payloads.filter((x) => x.length > 2 && x.length <= 160)) {
-    const len = Buffer.alloc(2);
-    len.writeUInt16LE(p.length);
-    parts.push(len, p);
-  }
-  writeFileSync(OPUS_FILE, Buffer.concat(parts));
-}
+const build = () => buildRtpbench(ROOT, TOOL);
+const makeOpusPayloads = () => writeOpusPayloads(FFMPEG, OPUS_FILE);
 
 function codecArg(codec: BenchCodec): string {
   return codec === 'PCMU'
