@@ -93,6 +93,12 @@ describe(
       await page.waitForSelector('#tab-live.active');
       await page.waitForSelector('#no-calls:visible');
       assert.equal(new URL(page.url()).pathname, '/live', 'the first view has its address');
+      // The capacity line (from /healthz): nothing in use, no backlog, taking calls.
+      await page.waitForSelector('#capacity:has-text("taking new calls.")');
+      assert.match(
+        (await page.textContent('#capacity')) ?? '',
+        /^Capacity: 0 % in use — 0 live calls; post-call backlog 0 recordings \(0\.0 audio-minutes, about 0 s to process of \d+ s allowed\), \d+ at once; taking new calls\.$/,
+      );
       // The favicon: linked from the page and served as SVG.
       assert.equal(await page.getAttribute('link[rel=icon]', 'href'), '/favicon.svg');
       const icon = await fetch(`${base}/favicon.svg`);
@@ -144,6 +150,11 @@ describe(
       const row = page.locator(`tr.live-call[data-id="${live.recordingId}"]`);
       await row.waitFor();
       await shot('1-live-call');
+      // The capacity line counts it at its next poll (every 5 s), looked for while the steps below run.
+      const counted = page.waitForSelector('#capacity:has-text("— 1 live calls;")', { timeout: 12000 }).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
       await row.locator('button.listen').click();
       await page.waitForSelector('#player .meter');
       await page.waitForFunction(
@@ -174,6 +185,8 @@ describe(
       await row.locator('button.control-pause').waitFor();
       await shot('2b-control');
 
+      const missed = await counted;
+      if (missed) assert.fail(`the capacity line never counted the live call: ${String(missed)}`);
       await Promise.all(senders);
       const r = await sippDone;
       assert.equal(r.code, 0, `sipp failed: ${r.stdout.slice(-1500)} ${r.stderr}`);
