@@ -1,34 +1,20 @@
 // The fuzz half of the native stress test (scripts/test-native-asan.sh, test-native-tsan.sh): the
 // RTP receiver, the SRTP layer, the AMR depacketizer and the codec decoders on random and mutated
 // datagrams, and the G.711 tables.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <atomic>
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <srtp2/srtp.h>
 
 #include "codec.h"
-#include "engine.h"
 #include "g711.h"
 #include "leg.h"
-#include "mixer.h"
-#include "rtp.h"
 #include "srtp.h"
+
 #include "check.h"
 
 namespace srs_test {

@@ -17,14 +17,12 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <srtp2/srtp.h>
 
-#include "codec.h"
 #include "engine.h"
 #include "g711.h"
 #include "leg.h"
