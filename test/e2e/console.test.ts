@@ -1,95 +1,35 @@
 /**
  * The web console in a real Chromium (Debian package, driven by playwright-core): log in, see a
- * live SIPREC call (SIPp signalling, RTP from our sender) appear, listen to it and check that its
- * audio arrives in the page, then find the recording after the call and play it. Screenshots go to
- * test-artifacts/console/.
+ * live SIPREC call (SIPp signalling, RTP from our sender) appear, listen to it, pause and resume
+ * its recording, and check that its audio arrives in the page, then find the recording after the
+ * call, play it and see it all in the audit view (test/helpers/console-world.ts). Users, settings,
+ * exports and delivery: console-admin.test.ts. Screenshots go to test-artifacts/console/.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { ROOT, startTestServer, type TestServer } from '../helpers/server.js';
-import { SCENARIOS, sipp } from '../helpers/sipp.js';
-import { sendRtpStream } from '../helpers/rtp.js';
-import { tone } from '../helpers/audio.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const execFileP = promisify(execFile);
-const ARTIFACTS = join(ROOT, 'test-artifacts', 'console');
-const ADMIN_PASSWORD = 'console-admin-password';
-
-interface LiveCallJson {
-  recordingId: string;
-  callId: string;
-  streams: { label: string | null; codec: string; port: number }[];
-}
+import { ADMIN_PASSWORD, CHROMIUM, startConsoleWorld, type ConsoleWorld } from '../helpers/console-world.js';
 
 describe(
-  'web console in Chromium',
+  'web console in Chromium: live call, playback and audit',
   { timeout: 150000, skip: !existsSync(CHROMIUM) && 'chromium not installed' },
   () => {
-    let server: TestServer;
-    let context: BrowserContext;
-    let page: Page;
-    let profile: string;
-    let base: string;
-    /** The call of the first test, recorded and stored. */
-    let recorded: { recordingId: string; callId: string } | undefined;
-    const api = async <T>(path: string): Promise<T> => {
-      const r = await fetch(`${base}/api/v1${path}`, {
-        headers: { authorization: `Bearer ${server.token}` },
-      });
-      assert.equal(r.status, 200, `${path}: ${r.status}`);
-      return (await r.json()) as T;
-    };
-    const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+    let w: ConsoleWorld;
 
     before(async () => {
-      await mkdir(ARTIFACTS, { recursive: true });
-      server = await startTestServer({ SRS_ADMIN_PASSWORD: ADMIN_PASSWORD });
-      await server.waitFor(/SIPREC recording server ready/, 60000);
-      base = `http://127.0.0.1:${server.httpPort}`;
-      profile = await mkdtemp(join(tmpdir(), 'srs-chromium-'));
-      context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          '--no-first-run',
-          '--autoplay-policy=no-user-gesture-required',
-        ],
-      });
-      page = context.pages()[0] ?? (await context.newPage());
+      w = await startConsoleWorld('console-live');
     });
 
     after(async () => {
-      // SIPp leaves <scenario>_<pid>_errors.log in its working directory when a call failed.
-      for (const f of await readdir(SCENARIOS).catch(() => [] as string[]))
-        if (/^siprec-long_\d+_errors\.log$/.test(f)) await rm(join(SCENARIOS, f), { force: true });
-      await context?.close().catch(() => undefined);
-      if (profile) await rm(profile, { recursive: true, force: true });
-      const code = await server?.stop();
-      assert.equal(code, 0, `server did not shut down cleanly:\n${server?.output().slice(-3000)}`);
+      await w?.close();
     });
 
     it('logs in, listens to a live call, then finds and plays its recording', async () => {
+      const { page, base, server, shot } = w;
       await page.goto(base);
-      await page.fill('#username', 'admin');
-      await page.fill('#password', 'wrong-password');
-      await page.click('#login');
+      await w.logIn('wrong-password');
       await page.waitForSelector('#login-error:has-text("wrong username or password")');
-      await page.fill('#password', ADMIN_PASSWORD);
-      await page.click('#login');
+      await w.logIn(ADMIN_PASSWORD);
       await page.waitForSelector('#tab-live.active');
       await page.waitForSelector('#no-calls:visible');
       assert.equal(new URL(page.url()).pathname, '/live', 'the first view has its address');
@@ -106,91 +46,57 @@ describe(
       assert.equal(icon.headers.get('content-type'), 'image/svg+xml');
       assert.match(await icon.text(), /^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
 
-      // A 14 s SIPREC call: SIPp does the signalling, our sender the two RTP streams.
-      const src = await readFile(join(SCENARIOS, 'siprec-basic.xml'), 'utf8');
-      const scenario = src
-        .replace(/<nop>\s*<action>\s*<exec play_pcap_audio="[^"]*"\s*\/>\s*<\/action>\s*<\/nop>/, '')
-        .replace(/<pause milliseconds="\d+"\s*\/>/, '<pause milliseconds="14000" />');
-      assert.notEqual(scenario, src);
-      const scenarioPath = join(server.dataDir, 'siprec-long.xml');
-      await writeFile(scenarioPath, scenario);
-      // Another process holding ports of our random RTP range gets a 503 ("no bindable RTP
-      // ports"): that is the machine, not the console, so a failed call is placed again (3 tries).
-      let live: LiveCallJson | undefined;
-      let sippDone: ReturnType<typeof sipp> | undefined;
-      const failures: string[] = [];
-      for (let attempt = 0; attempt < 3 && !live; attempt++) {
-        const done = sipp(`127.0.0.1:${server.sipPort}`, scenarioPath);
-        let finished = false;
-        void done.then(() => (finished = true));
-        for (let i = 0; i < 200 && !live && !finished; i++) {
-          live = (await api<{ items: LiveCallJson[] }>('/calls')).items[0];
-          if (!live) await new Promise((r) => setTimeout(r, 100));
-        }
-        if (live) sippDone = done;
-        else {
-          const r = await done;
-          failures.push(`sipp ${r.code}: ${r.stdout.slice(-800)} ${r.stderr.slice(-800)}`);
-        }
-      }
-      if (!live || !sippDone)
-        assert.fail(`the call did not go live: ${failures.join('\n')}\n${server.output().slice(-2000)}`);
-      const senders = live.streams.map((s, i) =>
-        sendRtpStream({
-          host: '127.0.0.1',
-          port: s.port,
-          pt: s.codec === 'PCMA' ? 8 : 0,
-          codec: s.codec === 'PCMA' ? 'PCMA' : 'PCMU',
-          samples: tone(i === 0 ? 440 : 1000, 11000, 9000),
-          ssrc: 0x1000 + i,
-        }),
-      );
+      // A 14 s SIPREC call: SIPp does the signalling, our sender the two RTP streams (11 s tones).
+      const live = await w.placeCall(14000, async (live) => {
+        // The call appears in the live list; listen to it.
+        const row = page.locator(`tr.live-call[data-id="${live.recordingId}"]`);
+        await row.waitFor();
+        await shot('1-live-call');
+        // The capacity line counts it at its next poll (every 5 s), looked for while the steps below run.
+        const counted = page
+          .waitForSelector('#capacity:has-text("— 1 live calls;")', { timeout: 12000 })
+          .then(
+            () => undefined,
+            (err: unknown) => err,
+          );
+        await row.locator('button.listen').click();
+        await page.waitForSelector('#player .meter');
+        await page.waitForFunction(
+          (id) =>
+            window.srsListen.recordingId === id &&
+            window.srsListen.samples >= 16000 &&
+            window.srsListen.peak > 0.1,
+          live.recordingId,
+          { timeout: 15000 },
+        );
+        const heard = await page.evaluate(() => ({ ...window.srsListen }));
+        assert.ok(heard.frames > 5, `frames arrived: ${JSON.stringify(heard)}`);
+        assert.ok(
+          heard.peak > 0.2 && heard.peak < 0.4,
+          `the tone's level (9000/32768) arrived: ${heard.peak}`,
+        );
+        const meterWidth = await page.$eval('#player .meter > div', (el) => (el as HTMLElement).style.width);
+        assert.notEqual(meterWidth, '0%');
+        await shot('2-listening');
+        await page.click('#stop-listen');
 
-      // The call appears in the live list; listen to it.
-      const row = page.locator(`tr.live-call[data-id="${live.recordingId}"]`);
-      await row.waitFor();
-      await shot('1-live-call');
-      // The capacity line counts it at its next poll (every 5 s), looked for while the steps below run.
-      const counted = page.waitForSelector('#capacity:has-text("— 1 live calls;")', { timeout: 12000 }).then(
-        () => undefined,
-        (err: unknown) => err,
-      );
-      await row.locator('button.listen').click();
-      await page.waitForSelector('#player .meter');
-      await page.waitForFunction(
-        (id) =>
-          window.srsListen.recordingId === id &&
-          window.srsListen.samples >= 16000 &&
-          window.srsListen.peak > 0.1,
-        live.recordingId,
-        { timeout: 15000 },
-      );
-      const heard = await page.evaluate(() => ({ ...window.srsListen }));
-      assert.ok(heard.frames > 5, `frames arrived: ${JSON.stringify(heard)}`);
-      assert.ok(heard.peak > 0.2 && heard.peak < 0.4, `the tone's level (9000/32768) arrived: ${heard.peak}`);
-      const meterWidth = await page.$eval('#player .meter > div', (el) => (el as HTMLElement).style.width);
-      assert.notEqual(meterWidth, '0%');
-      await shot('2-listening');
-      await page.click('#stop-listen');
+        // Recording control: the admin pauses and resumes from the call's row (the
+        // monitor's pause/resume messages); the buttons follow the state.
+        assert.equal(await row.locator('button.control-resume').count(), 0, 'no resume while recording');
+        await row.locator('button.control-pause').click();
+        await page.waitForSelector('#control-msg:has-text("pause: the call is paused")');
+        await row.locator('td.control-state:has-text("paused")').waitFor();
+        assert.equal(await row.locator('button.control-pause').count(), 0, 'no pause while paused');
+        await row.locator('button.control-resume').click();
+        await page.waitForSelector('#control-msg:has-text("resume: the call is recording")');
+        await row.locator('button.control-pause').waitFor();
+        await shot('2b-control');
 
-      // Recording control: the admin pauses and resumes from the call's row (the
-      // monitor's pause/resume messages); the buttons follow the state.
-      assert.equal(await row.locator('button.control-resume').count(), 0, 'no resume while recording');
-      await row.locator('button.control-pause').click();
-      await page.waitForSelector('#control-msg:has-text("pause: the call is paused")');
-      await row.locator('td.control-state:has-text("paused")').waitFor();
-      assert.equal(await row.locator('button.control-pause').count(), 0, 'no pause while paused');
-      await row.locator('button.control-resume').click();
-      await page.waitForSelector('#control-msg:has-text("resume: the call is recording")');
-      await row.locator('button.control-pause').waitFor();
-      await shot('2b-control');
-
-      const missed = await counted;
-      if (missed) assert.fail(`the capacity line never counted the live call: ${String(missed)}`);
-      await Promise.all(senders);
-      const r = await sippDone;
-      assert.equal(r.code, 0, `sipp failed: ${r.stdout.slice(-1500)} ${r.stderr}`);
-      await row.waitFor({ state: 'detached' });
+        const missed = await counted;
+        if (missed) assert.fail(`the capacity line never counted the live call: ${String(missed)}`);
+      });
+      // SIPp has finished (placeCall asserted its success): the call leaves the live list.
+      await page.locator(`tr.live-call[data-id="${live.recordingId}"]`).waitFor({ state: 'detached' });
 
       // Operations: readiness and the Prometheus counters of what just happened.
       const health = (await (await fetch(`${base}/healthz`)).json()) as {
@@ -214,14 +120,7 @@ describe(
       assert.match(metrics, /^srs_listen_latency_ms_bucket\{le="300"\} [1-9]\d*$/m);
 
       // After the call: wait until stored, then find it in the console and play it.
-      for (let i = 0; ; i++) {
-        const found = await api<{ items: { state: string }[] }>(
-          `/recordings?callId=${encodeURIComponent(live.callId)}`,
-        );
-        if (found.items[0]?.state === 'stored') break;
-        assert.ok(i < 120, `recording not stored: ${JSON.stringify(found)}`);
-        await new Promise((res) => setTimeout(res, 250));
-      }
+      await w.stored(live.callId);
       await page.click('#tab-recordings');
       await page.fill('#f-callid', live.callId);
       await page.click('#search');
@@ -321,99 +220,6 @@ describe(
       await page.click('#verify');
       await page.waitForSelector('#verify-result:has-text("chain intact")');
       await shot('4-audit');
-      recorded = { recordingId: live.recordingId, callId: live.callId };
-    });
-
-    it('lets the admin create a supervisor, change a setting, export results and see delivery', async () => {
-      assert.ok(recorded, 'the first test recorded a call');
-      // Users: create a supervisor, then give them numbers and a new password.
-      await page.click('#tab-users');
-      await page.waitForSelector('tr.user-row[data-username="admin"]');
-      await page.fill('#nu-username', 'sup1');
-      await page.fill('#nu-name', 'Sue Pervisor');
-      await page.fill('#nu-password', 'first-sup-password');
-      await page.selectOption('#nu-role', 'supervisor');
-      await page.fill('#nu-group', 'sales');
-      await page.click('#create-user');
-      const supRow = page.locator('tr.user-row[data-username="sup1"]');
-      await supRow.filter({ hasText: 'supervisor' }).waitFor();
-      await supRow.locator('button.edit-user').click();
-      await page.fill('#eu-numbers', '2001, 2002');
-      await page.fill('#eu-password', 'second-sup-password');
-      await page.click('#save-user');
-      await page.waitForSelector('#users-msg:has-text("saved sup1 (password reset)")');
-      await supRow.filter({ hasText: '2001, 2002' }).waitFor();
-      await page.waitForSelector('#groups td:has-text("sales")');
-      await shot('5-users');
-      const login = async (password: string) =>
-        fetch(`${base}/api/v1/login`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ username: 'sup1', password }),
-        });
-      assert.equal((await login('first-sup-password')).status, 401, 'the old password no longer works');
-      const supLogin = await login('second-sup-password');
-      assert.equal(supLogin.status, 200);
-      assert.equal(((await supLogin.json()) as { user: { role: string } }).user.role, 'supervisor');
-      // Disabled: the account can no longer log in.
-      await supRow.locator('button.edit-user').click();
-      await page.check('#eu-disabled');
-      await page.click('#save-user');
-      await supRow.filter({ hasText: 'disabled' }).waitFor();
-      assert.equal((await login('second-sup-password')).status, 401, 'a disabled user cannot log in');
-
-      // Settings: downloads from supervisors up; the change is audited and seen in the audit view.
-      await page.click('#tab-settings');
-      await page.selectOption('#setting-permissions-download', 'supervisor');
-      await page.click('#save-settings');
-      await page.waitForSelector('#settings-msg:has-text("permissions.download = supervisor")');
-      await shot('6-settings');
-      await page.click('#tab-audit');
-      await page.fill('#a-action', 'setting.update');
-      await page.click('#a-search');
-      await page.waitForSelector('tr.audit-row:has-text("setting.update"):has-text("supervisor")');
-      await shot('7-audit-setting');
-
-      // Recordings: export the search results as CSV, and the selected recording's audio as tar.
-      await page.click('#tab-recordings');
-      await page.fill('#f-callid', recorded.callId);
-      await page.click('#search');
-      const recRow = page.locator(`tr.recording-row[data-id="${recorded.recordingId}"]`);
-      await recRow.waitFor();
-      const [csv] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
-      assert.match(csv.suggestedFilename(), /^recordings-\d{8}-\d{6}\.csv$/);
-      const csvText = (await readFile((await csv.path()) as string, 'utf8')).replace(/^\uFEFF/, '');
-      const lines = csvText.trim().split('\r\n');
-      assert.equal(lines.length, 2, csvText);
-      assert.match(lines[0] ?? '', /^id,started_at,ended_at,duration_s,state,call_id,/);
-      assert.ok(lines[1]?.startsWith(`${recorded.recordingId},`), lines[1]);
-      assert.ok(lines[1]?.includes(recorded.callId), lines[1]);
-      assert.match(lines[1] ?? '', /,stored,/);
-      await recRow.locator('input.select-recording').check();
-      await page.waitForSelector('#export-audio:has-text("1 selected")');
-      const [tar] = await Promise.all([page.waitForEvent('download'), page.click('#export-audio')]);
-      const listing = await execFileP('tar', ['-tvf', (await tar.path()) as string]);
-      assert.match(listing.stdout, new RegExp(`_${recorded.recordingId}\\.mp3\\n`), listing.stdout);
-      assert.match(listing.stdout, /\/index\.csv\n/);
-      await shot('8-export');
-      const exports = await api<{ items: { actor: string; details: { format: string; ids: string[] } }[] }>(
-        '/audit?action=export',
-      );
-      assert.deepEqual(
-        exports.items.map((e) => [e.actor, e.details.format, e.details.ids]),
-        [
-          ['admin', 'tar', [recorded.recordingId]],
-          ['admin', 'csv', [recorded.recordingId]],
-        ],
-      );
-
-      // Delivery: the page renders the status; this server has no delivery configured.
-      await page.click('#tab-delivery');
-      await page.waitForSelector('#delivery-state:has-text("Delivery is off")');
-      await page.waitForSelector('#delivery-notifications:has-text("0 sent")');
-      await page.click('#delivery-retry');
-      await page.waitForSelector('#delivery-msg:has-text("delivery is off")');
-      await shot('9-delivery');
     });
   },
 );
