@@ -1,62 +1,28 @@
 // The native media engine over real UDP on loopback, for what came with issue 3's second round:
 // per-leg stats (RFC 3550 jitter, DTMF kept out of the audio and listed), pause/resume recorded as
 // silence with events, RTCP on port+1 drained and counted (bound only when asked), stereo and
-// per-leg files, and the live tap for watched sessions only.
+// per-leg files. Live sessions (legs added and removed, the live tap, counters, ending off the event
+// loop): media-live.test.ts.
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import {
-  loadMediaEngine,
-  mixSpool,
-  PortPool,
-  type LiveFrame,
-  type MediaEngine,
-  type MediaEvent,
-} from '../../src/media/index.js';
+import { mixSpool } from '../../src/media/index.js';
 import { decodeUlaw, decodeUlawWav, encodeUlaw, parseWav, tone, toneLevelDb } from '../helpers/audio.js';
+import { EngineSessions, HOST } from '../helpers/engine-sessions.js';
 import { buildRtp, sendDatagrams, sendRtpStream } from '../helpers/rtp.js';
 
-const HOST = '127.0.0.1';
-const PTS = { 0: 'PCMU', 8: 'PCMA', 101: 'telephone-event' } as const;
-
-describe('media engine: stats, pause, RTCP, stereo, live tap', () => {
-  let dir: string;
-  let engine: MediaEngine;
-  let pool: PortPool;
-  const events: MediaEvent[] = [];
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'srs-media-features-'));
-    const base = 30000 + 2 * Math.floor(Math.random() * 10000);
-    pool = new PortPool(base, base + 199);
-    engine = loadMediaEngine({ bindAddress: HOST });
-    engine.onEvents((batch) => events.push(...batch));
-  });
-
-  after(async () => {
-    engine.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  function open(id: string, legs: number, rtcp = false): { ports: number[]; spoolDir: string } {
-    const ports = pool.allocate(legs);
-    const spoolDir = join(dir, id);
-    engine.openSession({
-      recordingId: id,
-      spoolDir,
-      legs: ports.map((port, i) => ({ legId: `leg${i}`, port, payloadTypes: PTS })),
-      rtcp,
-    });
-    return { ports, spoolDir };
-  }
+describe('media engine: stats, pause, RTCP, stereo', () => {
+  // Ports 30000-39999: media-live.test.ts, which may run alongside, has 40000-49999.
+  const bench = new EngineSessions('srs-media-features-', [30000, 39999]);
+  before(() => bench.start());
+  after(() => bench.stop());
 
   it('measures RFC 3550 jitter and lists DTMF in the stats, keeping it out of the audio', async () => {
-    const { ports, spoolDir } = open('stats', 2);
+    const { ports, spoolDir } = bench.open('stats', 2);
     const [steady, jittery] = ports as [number, number];
     // leg0: paced at 20 ms; leg1: the same audio with every other packet 8 ms late.
     const samples = encodeUlaw(tone(440, 1000));
@@ -90,7 +56,7 @@ describe('media engine: stats, pause, RTCP, stereo, live tap', () => {
     await sendDatagrams(HOST, steady, dtmf, 20);
     await sleep(100);
     sock.close();
-    const stats = engine.closeSession('stats');
+    const stats = bench.engine.closeSession('stats');
     assert.ok(stats);
     const [s0, s1] = stats.legs;
     assert.ok(s0 && s1);
@@ -113,8 +79,8 @@ describe('media engine: stats, pause, RTCP, stereo, live tap', () => {
   });
 
   it('records a paused interval as silence, with pause and resume events at their times', async () => {
-    const { ports, spoolDir } = open('paused', 1);
-    events.length = 0;
+    const { ports, spoolDir } = bench.open('paused', 1);
+    bench.events.length = 0;
     const sending = sendRtpStream({
       host: HOST,
       port: ports[0] as number,
@@ -125,15 +91,15 @@ describe('media engine: stats, pause, RTCP, stereo, live tap', () => {
     });
     await sleep(1000);
     const pausedAt = performance.now();
-    assert.equal(engine.pause('paused'), true);
-    assert.equal(engine.pause('paused'), true, 'pausing twice is harmless');
-    assert.equal(engine.pause('paused', ['nope']), false, 'unknown leg');
+    assert.equal(bench.engine.pause('paused'), true);
+    assert.equal(bench.engine.pause('paused'), true, 'pausing twice is harmless');
+    assert.equal(bench.engine.pause('paused', ['nope']), false, 'unknown leg');
     await sleep(1000);
     const resumedAt = performance.now();
-    assert.equal(engine.resume('paused', ['leg0']), true);
+    assert.equal(bench.engine.resume('paused', ['leg0']), true);
     const sent = await sending;
     await sleep(200);
-    const stats = engine.closeSession('paused');
+    const stats = bench.engine.closeSession('paused');
     const leg = stats?.legs[0];
     assert.ok(leg);
     // Measured on this process's clock: timers run late on a loaded machine, the engine does not.
@@ -142,9 +108,9 @@ describe('media engine: stats, pause, RTCP, stereo, live tap', () => {
       Math.abs((leg.packetsPaused ?? 0) - expectPaused) <= 8,
       `about ${expectPaused.toFixed(0)} packets arrived while paused: ${leg.packetsPaused}`,
     );
-    const pause = events.find((e) => e.type === 'pause' && e.recordingId === 'paused');
-    const resume = events.find((e) => e.type === 'resume' && e.recordingId === 'paused');
-    assert.ok(pause && resume, `pause and resume events: ${JSON.stringify(events)}`);
+    const pause = bench.events.find((e) => e.type === 'pause' && e.recordingId === 'paused');
+    const resume = bench.events.find((e) => e.type === 'resume' && e.recordingId === 'paused');
+    assert.ok(pause && resume, `pause and resume events: ${JSON.stringify(bench.events)}`);
     const first = leg.firstPacketMs ?? 0;
     const wantPause = pausedAt - sent.firstSendAt;
     const wantResume = resumedAt - sent.firstSendAt;
@@ -169,8 +135,8 @@ describe('media engine: stats, pause, RTCP, stereo, live tap', () => {
   });
 
   it('drains and counts RTCP on port+1 only when asked, binding nothing there otherwise', async () => {
-    const withRtcp = open('rtcp', 1, true);
-    const without = open('no-rtcp', 1, false);
+    const withRtcp = bench.open('rtcp', 1, true);
+    const without = bench.open('no-rtcp', 1, false);
     const rr = Buffer.from([0x80, 201, 0, 1, 0, 0, 0, 1]); // an empty receiver report
     await sendDatagrams(HOST, (withRtcp.ports[0] as number) + 1, [rr, rr, rr, rr, rr]);
     // Without RTCP the engine holds no socket on port+1: we can bind it ourselves.
@@ -188,14 +154,14 @@ describe('media engine: stats, pause, RTCP, stereo, live tap', () => {
     probe2.close();
     assert.equal(inUse, true, 'port+1 is bound when RTCP is on');
     await sleep(250);
-    const s = engine.closeSession('rtcp');
+    const s = bench.engine.closeSession('rtcp');
     assert.equal(s?.legs[0]?.rtcpPackets, 5);
     assert.equal(s?.legs[0]?.packetsIgnored, 0, 'RTCP does not reach the RTP receiver');
-    assert.equal(engine.closeSession('no-rtcp')?.legs[0]?.rtcpPackets, 0);
+    assert.equal(bench.engine.closeSession('no-rtcp')?.legs[0]?.rtcpPackets, 0);
   });
 
   it('writes a stereo file with one party per channel, and per-leg files of the same length', async () => {
-    const { ports, spoolDir } = open('stereo', 2);
+    const { ports, spoolDir } = bench.open('stereo', 2);
     await Promise.all([
       sendRtpStream({
         host: HOST,
@@ -217,7 +183,7 @@ describe('media engine: stats, pause, RTCP, stereo, live tap', () => {
       ),
     ]);
     await sleep(100);
-    engine.closeSession('stereo');
+    bench.engine.closeSession('stereo');
     const stereoPath = join(spoolDir, 'stereo.wav');
     const r = await mixSpool({ spoolDir, wavPath: stereoPath, channels: [['leg0'], ['leg1']] });
     const info = parseWav(await readFile(stereoPath));
@@ -244,172 +210,5 @@ describe('media engine: stats, pause, RTCP, stereo, live tap', () => {
       mixSpool({ spoolDir, wavPath: join(spoolDir, 'x.wav'), channels: [['leg7']] }),
       /no spool for leg/,
     );
-  });
-
-  it('adds a leg to a live session on its timeline and removes one, keeping its audio', async () => {
-    const { ports, spoolDir } = open('grow', 1);
-    const alice = sendRtpStream({
-      host: HOST,
-      port: ports[0] as number,
-      pt: 0,
-      codec: 'PCMU',
-      samples: tone(440, 1000),
-      ssrc: 1,
-    });
-    await sleep(500);
-    // A taken port: PortInUseError, and the session is unchanged.
-    const blocker = createSocket('udp4');
-    const [taken, free] = pool.allocate(2) as [number, number];
-    await new Promise<void>((r) => blocker.bind(taken, HOST, () => r()));
-    assert.throws(
-      () => engine.addLegs('grow', [{ legId: 'leg1', port: taken, payloadTypes: PTS }]),
-      (err: Error) => err.name === 'PortInUseError' || /in use/.test(err.message),
-    );
-    blocker.close();
-    assert.throws(
-      () => engine.addLegs('nope', [{ legId: 'leg1', port: free, payloadTypes: PTS }]),
-      /no open/,
-    );
-    engine.addLegs('grow', [{ legId: 'leg1', port: free, payloadTypes: PTS }]);
-    const bob = sendRtpStream({
-      host: HOST,
-      port: free,
-      pt: 8,
-      codec: 'PCMA',
-      samples: tone(1000, 1000),
-      ssrc: 2,
-    });
-    await alice;
-    await sleep(100);
-    engine.removeLegs('grow', ['leg0']);
-    // leg0's socket is gone: the port is ours to bind again.
-    const again = createSocket('udp4');
-    await new Promise<void>((resolve, reject) => {
-      again.once('error', reject);
-      again.bind(ports[0] as number, HOST, () => resolve());
-    });
-    again.close();
-    await bob;
-    await sleep(100);
-    const stats = engine.closeSession('grow');
-    assert.deepEqual(
-      stats?.legs.map((l) => [l.legId, l.packetsReceived]),
-      [
-        ['leg0', 50],
-        ['leg1', 50],
-      ],
-    );
-    const meta = JSON.parse(await readFile(join(spoolDir, 'session.json'), 'utf8')) as {
-      legs: { legId: string }[];
-    };
-    assert.deepEqual(
-      meta.legs.map((l) => l.legId),
-      ['leg0', 'leg1'],
-    );
-    const wavPath = join(spoolDir, 'mix.wav');
-    await mixSpool({ spoolDir, wavPath });
-    const pcm = decodeUlawWav(await readFile(wavPath));
-    const first = stats?.legs[0]?.firstPacketMs ?? 0;
-    const second = stats?.legs[1]?.firstPacketMs ?? 0;
-    assert.ok(second - first > 450 && second - first < 650, `bob joined ${second - first} ms after alice`);
-    assert.ok(toneLevelDb(pcm, first + 100, first + 400, 440) > -1, 'alice alone first');
-    assert.ok(toneLevelDb(pcm, second + 600, second + 900, 1000) > -1, 'bob alone at the end');
-    assert.ok(toneLevelDb(pcm, second + 100, first + 900, 1000) > -7, 'both in the overlap (bob)');
-    assert.ok(toneLevelDb(pcm, second + 100, first + 900, 440) > -7, 'both in the overlap (alice)');
-  });
-
-  it('hands live frames over for watched sessions only, every ~150 ms', async () => {
-    const { ports } = open('live', 1);
-    const frames: LiveFrame[] = [];
-    const batches: number[] = [];
-    assert.ok(engine.watch, 'the native engine offers a live tap');
-    const stop = engine.watch('live', (f) => {
-      frames.push(...f);
-      batches.push(performance.now());
-    });
-    const audio = tone(440, 1000);
-    await sendRtpStream({
-      host: HOST,
-      port: ports[0] as number,
-      pt: 0,
-      codec: 'PCMU',
-      samples: audio,
-      ssrc: 9,
-    });
-    await sleep(300);
-    stop();
-    const got = frames.length;
-    await sendRtpStream({
-      host: HOST,
-      port: ports[0] as number,
-      pt: 0,
-      codec: 'PCMU',
-      samples: tone(440, 300),
-      ssrc: 9,
-    });
-    await sleep(300);
-    engine.closeSession('live');
-    assert.equal(frames.length, got, 'nothing after the watcher left');
-    assert.ok(batches.length >= 4 && batches.length <= 20, `${batches.length} batches in ~1.3 s`);
-    const samples = frames.reduce((n, f) => n + f.ulaw.length, 0);
-    assert.equal(samples, 8000, 'every sample of the watched second');
-    assert.ok(frames.every((f) => f.legId === 'leg0'));
-    // Frames are in timeline order and contiguous.
-    for (let i = 1; i < frames.length; i++) {
-      const prev = frames[i - 1] as LiveFrame;
-      assert.equal((frames[i] as LiveFrame).offset, prev.offset + prev.ulaw.length);
-    }
-    assert.deepEqual(
-      Buffer.concat(frames.map((f) => f.ulaw)),
-      encodeUlaw(audio),
-      'the live audio is the audio sent',
-    );
-  });
-
-  it('ends a session off the event loop, and counts packets of every session in one call', async () => {
-    // Closed before the worker's first pass: its spool file and session.json are still made.
-    const quick = open('quick', 1);
-    const ended = await engine.endSession('quick');
-    assert.equal(ended?.legs[0]?.packetsReceived, 0);
-    const quickMeta = JSON.parse(await readFile(join(quick.spoolDir, 'session.json'), 'utf8')) as {
-      legs: { legId: string }[];
-    };
-    assert.deepEqual(
-      quickMeta.legs.map((l) => l.legId),
-      ['leg0'],
-    );
-    assert.equal((await readFile(join(quick.spoolDir, 'leg0.spool'))).length, 16, 'header only');
-    assert.equal(await engine.endSession('quick'), undefined, 'ending twice is harmless');
-    pool.release(quick.ports);
-
-    const before = engine.mediaTotals();
-    const { ports, spoolDir } = open('ended', 1);
-    const [port] = ports as [number];
-    const sent = await sendRtpStream({
-      host: HOST,
-      port,
-      pt: 0,
-      codec: 'PCMU',
-      samples: tone(440, 1000),
-      ssrc: 7,
-    });
-    await sleep(100);
-    const live = engine.liveCounters().get('ended');
-    assert.deepEqual(live, [
-      { legId: 'leg0', packetsReceived: sent.packets, packetsLost: 0, packetsPaused: 0, packetsRejected: 0 },
-    ]);
-    assert.equal(engine.mediaTotals().packetsReceived, before.packetsReceived + sent.packets);
-    const stats = await engine.endSession('ended');
-    assert.equal(stats?.legs[0]?.packetsReceived, sent.packets);
-    // Ended sessions stay in the totals; only open ones are listed live.
-    assert.equal(engine.mediaTotals().packetsReceived, before.packetsReceived + sent.packets);
-    assert.equal(engine.liveCounters().has('ended'), false);
-    // Every record is on disk when the promise resolves: the whole second mixes.
-    const wavPath = join(spoolDir, 'mix.wav');
-    const r = await mixSpool({ spoolDir, wavPath });
-    assert.ok(r.durationMs >= 990, `mixed ${r.durationMs} ms`);
-    const pcm = decodeUlawWav(await readFile(wavPath));
-    assert.ok(toneLevelDb(pcm, r.durationMs - 900, r.durationMs - 50, 440) > -1, 'the tone to its end');
-    pool.release(ports);
   });
 });
