@@ -42,16 +42,46 @@ export function sendError(res: ServerResponse, err: HttpError): void {
   sendJson(res, err.status, { error: err.message, status: err.status }, err.headers);
 }
 
-/** Reads a JSON body of at most `max` bytes; 400 on bad JSON, 413 when too large, 415 on a wrong type. */
+/**
+ * Reads a JSON body of at most `max` bytes; 400 on bad JSON or a NUL character in any of its
+ * strings (Postgres text cannot hold one), 413 when too large, 415 on a wrong type.
+ *
+ * A body over the limit is refused with `Connection: close` (before reading it when its length is
+ * declared): the rest of it is left unread and discarded, and the client opens a new connection for
+ * its next request instead of sending it on this one, which the server closes after the answer.
+ */
 export async function readJson(req: IncomingMessage, max = 64 * 1024): Promise<Record<string, unknown>> {
   const type = req.headers['content-type'] ?? '';
+  const tooLarge = () => new HttpError(413, `request body larger than ${max} bytes`, { connection: 'close' });
+  if (Number(req.headers['content-length'] ?? 0) > max) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > max) throw new HttpError(413, `request body larger than ${max} bytes`);
-    chunks.push(chunk);
-  }
+  if (!req.readableEnded)
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error) => {
+        req.off('data', onData);
+        req.off('end', onEnd);
+        req.off('error', onError);
+        req.off('aborted', onAborted);
+        req.off('close', onAborted);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onData = (chunk: Buffer) => {
+        size += chunk.length;
+        // Not destroyed: the request keeps flowing with nobody listening, so the rest is discarded.
+        if (size > max) done(tooLarge());
+        else chunks.push(chunk);
+      };
+      const onEnd = () => done();
+      const onError = (err: Error) => done(err);
+      const onAborted = () => done(new HttpError(400, 'request body cut short'));
+      req.on('data', onData);
+      req.on('end', onEnd);
+      req.on('error', onError);
+      req.on('aborted', onAborted);
+      req.on('close', onAborted);
+    });
   if (size === 0) return {};
   if (!/^application\/json\b/i.test(type)) throw new HttpError(415, 'request body must be application/json');
   let v: unknown;
@@ -61,7 +91,21 @@ export async function readJson(req: IncomingMessage, max = 64 * 1024): Promise<R
     throw badRequest('request body is not valid JSON');
   }
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw badRequest('request body must be a JSON object');
+  const nul = nulAt(v, 'body');
+  if (nul) throw badRequest(`${nul} contains a NUL character`);
   return v as Record<string, unknown>;
+}
+
+/** Where the first NUL character is in a JSON value (`body.a.0`, `body key "x"`), if anywhere. */
+export function nulAt(v: unknown, at: string): string | undefined {
+  if (typeof v === 'string') return v.includes('\0') ? at : undefined;
+  if (!v || typeof v !== 'object') return undefined;
+  for (const [k, x] of Object.entries(v)) {
+    if (k.includes('\0')) return `${at} key ${JSON.stringify(k.replace(/\0/g, ''))}`;
+    const found = nulAt(x, `${at}.${k}`);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /** Proxies whose forwarding headers are believed (SRS_TRUST_PROXY), and the client address header. */

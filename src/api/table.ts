@@ -7,6 +7,7 @@ import {
   badRequest,
   forbidden,
   notFound,
+  nulAt,
   readJson,
   unauthorized,
   type Params,
@@ -148,6 +149,9 @@ export function mount(
           throw notFound('not found');
         need(ctx, r.role);
       }
+      // Postgres text cannot hold NUL: a path parameter or query value with one is refused here.
+      const nul = nulAt(params, 'path parameter') ?? nulAt(queryObject(ctx.url), 'query parameter');
+      if (nul) throw badRequest(`${nul} contains a NUL character`);
       const query = r.query ? parse(r.query, queryObject(ctx.url)) : {};
       const body = r.body ? parse(r.body, await readJson(ctx.req, r.bodyLimit)) : undefined;
       await r.handler(ctx, { params, query, body });
