@@ -50,6 +50,13 @@ export class CliError extends SrsError {
   }
 }
 
+/** A whole-number option: digits only (no sign, exponent or fraction), from `min` to `max`; else exit 2. */
+export function wholeNumber(flag: string, value: string, min: number, max: number): number {
+  const n = /^[0-9]{1,16}$/.test(value) ? Number(value) : NaN;
+  if (!(n >= min && n <= max)) throw new CliError(`${flag} must be a whole number from ${min} to ${max}`, 2);
+  return n;
+}
+
 /** The JSON shape of one recording in `list --json`. */
 export function recordingJson(r: RecordingRow) {
   return {
@@ -247,16 +254,14 @@ export function recordingsCommand(
     .command('list')
     .description('list recordings, newest first')
     .option('--json', 'print a JSON array')
-    .option('--limit <n>', 'at most this many', (v) => Number.parseInt(v, 10), 50)
-    .option('--offset <n>', 'skip this many', (v) => Number.parseInt(v, 10), 0)
+    .option('--limit <n>', 'at most this many (1 to 1000000)', '50')
+    .option('--offset <n>', 'skip this many', '0')
     .action(
-      guarded(io, async (opts: { json?: boolean; limit: number; offset: number }) => {
-        if (!Number.isInteger(opts.limit) || opts.limit < 1)
-          throw new CliError('--limit must be a positive integer', 2);
+      guarded(io, async (opts: { json?: boolean; limit: string; offset: string }) => {
+        const limit = wholeNumber('--limit', opts.limit, 1, 1_000_000);
+        const offset = wholeNumber('--offset', opts.offset, 0, 1_000_000_000);
         const config = getConfig();
-        const rows = await withDatabase(config, (db) =>
-          db.recordings.list({ limit: opts.limit, offset: Math.max(0, opts.offset || 0) }),
-        );
+        const rows = await withDatabase(config, (db) => db.recordings.list({ limit, offset }));
         io.stdout.write(opts.json ? JSON.stringify(rows.map(recordingJson), null, 2) + '\n' : table(rows));
       }),
     );

@@ -69,6 +69,31 @@ describe('srs CLI data directory and a clean Ctrl-C', { timeout: 180000 }, () =>
     assert.deepEqual(JSON.parse(viaFile.stdout), rows);
   });
 
+  it('refuses a --limit or --offset that is not a whole number in range, exit 2, listing nothing', async () => {
+    const env = { ...bareEnv, SRS_DATA_DIR: server.dataDir };
+    for (const [flag, value] of [
+      ['--limit', 'abc'],
+      ['--limit', '0'],
+      ['--limit', '1e999'],
+      ['--limit', '2.5'],
+      ['--limit', '99999999999999999999'],
+      ['--offset', 'x'],
+      ['--offset', '-1'],
+      ['--offset', '1e3'],
+    ] as const) {
+      const r = await srs(env, 'recordings', 'list', '--json', flag, value);
+      assert.equal(r.code, 2, `${flag} ${value}: exit ${r.code}: ${r.stdout.slice(0, 200)}`);
+      assert.equal(r.stdout, '', `${flag} ${value}`);
+      assert.match(
+        r.stderr,
+        new RegExp(`^srs: ${flag} must be a whole number from ${flag === '--limit' ? 1 : 0} to `),
+      );
+    }
+    const ok = await srs(env, 'recordings', 'list', '--json', '--limit', '1', '--offset', '0');
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal((JSON.parse(ok.stdout) as unknown[]).length, 1);
+  });
+
   it('SIGINT to the process group (Ctrl-C): exit 0, no error lines, postgres stopped', async () => {
     const pid = server.proc.pid;
     assert.ok(pid);
