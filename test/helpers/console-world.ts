@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -7,7 +7,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { tone } from './audio.js';
 import { sendRtpStream } from './rtp.js';
 import { ROOT, startTestServer, type TestServer } from './server.js';
-import { SCENARIOS, sipp } from './sipp.js';
+import { removeSippErrorLogs, sipp, writeSignallingOnlyScenario } from './sipp.js';
 
 /**
  * The world of the web console end-to-end tests (test/e2e/console.test.ts and
@@ -64,10 +64,7 @@ export async function startConsoleWorld(name: string): Promise<ConsoleWorld> {
   let context: BrowserContext | undefined;
 
   const close = async (): Promise<void> => {
-    // SIPp leaves <scenario>_<pid>_errors.log in its working directory when a call failed.
-    const logs = new RegExp(`^${name.replace(/[^\w-]/g, '\\$&')}_\\d+_errors\\.log$`);
-    for (const f of await readdir(SCENARIOS).catch(() => [] as string[]))
-      if (logs.test(f)) await rm(join(SCENARIOS, f), { force: true });
+    await removeSippErrorLogs(name);
     await context?.close().catch(() => undefined);
     if (profile) await rm(profile, { recursive: true, force: true });
     const code = await server.stop();
@@ -78,12 +75,7 @@ export async function startConsoleWorld(name: string): Promise<ConsoleWorld> {
   try {
     await server.waitFor(/SIPREC recording server ready/, 60000);
     // SIPp does the signalling only (our sender plays the RTP); the call lasts `-d` ms.
-    const src = await readFile(join(SCENARIOS, 'siprec-basic.xml'), 'utf8');
-    const text = src
-      .replace(/<nop>\s*<action>\s*<exec play_pcap_audio="[^"]*"\s*\/>\s*<\/action>\s*<\/nop>/, '')
-      .replace(/<pause milliseconds="\d+"\s*\/>/, '<pause />');
-    assert.notEqual(text, src);
-    await writeFile(scenario, text);
+    await writeSignallingOnlyScenario(scenario);
     profile = await mkdtemp(join(tmpdir(), 'srs-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,

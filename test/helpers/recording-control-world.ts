@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeUlawWav, encodeUlaw, rmsDbfs, tone, toneLevelDb } from './audio.js';
 import { gpgDecrypt } from './gpg.js';
 import { buildRtp, sendRtpStream } from './rtp.js';
 import { startTestServer, type TestServer } from './server.js';
-import { SCENARIOS, listRecordings, sipp } from './sipp.js';
+import { listRecordings, removeSippErrorLogs, sipp, writeSignallingOnlyScenario } from './sipp.js';
 
 /**
  * The world of the recording-control end-to-end tests (test/e2e/recording-control.test.ts and
@@ -97,9 +96,7 @@ export async function startControlWorld(name: string): Promise<ControlWorld> {
     return r.json;
   };
   const close = async (): Promise<void> => {
-    const logs = new RegExp(`^${name.replace(/[^\w-]/g, '\\$&')}_\\d+_errors\\.log$`);
-    for (const f of await readdir(SCENARIOS).catch(() => [] as string[]))
-      if (logs.test(f)) await rm(join(SCENARIOS, f), { force: true });
+    await removeSippErrorLogs(name);
     const code = await server.stop();
     assert.equal(code, 0, `server did not shut down cleanly:\n${server.output().slice(-3000)}`);
   };
@@ -107,12 +104,7 @@ export async function startControlWorld(name: string): Promise<ControlWorld> {
   try {
     await server.waitFor(/SIPREC recording server ready/, 60000);
     // SIPp does the signalling only (our sender plays the RTP); the call lasts `-d` ms.
-    const src = await readFile(join(SCENARIOS, 'siprec-basic.xml'), 'utf8');
-    const text = src
-      .replace(/<nop>\s*<action>\s*<exec play_pcap_audio="[^"]*"\s*\/>\s*<\/action>\s*<\/nop>/, '')
-      .replace(/<pause milliseconds="\d+"\s*\/>/, '<pause />');
-    assert.notEqual(text, src);
-    await writeFile(scenario, text);
+    await writeSignallingOnlyScenario(scenario);
     for (const [username, role, numbers] of [
       ['agent', 'user', ['alice']],
       ['recorder', 'record-only', ['alice']],

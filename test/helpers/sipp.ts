@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ROOT, SRS_BIN, freePort, run, type TestServer } from './server.js';
 
@@ -30,6 +31,29 @@ export async function sipp(target: string, scenario: string, extra: string[] = [
     ],
     { cwd: SCENARIOS, timeoutMs: 45000 },
   );
+}
+
+/**
+ * Writes `siprec-basic.xml` as a signalling-only scenario to `path`: no pcap played (the test's own
+ * sender plays the RTP) and the call lasts SIPp's `-d` milliseconds.
+ */
+export async function writeSignallingOnlyScenario(path: string): Promise<void> {
+  const src = await readFile(join(SCENARIOS, 'siprec-basic.xml'), 'utf8');
+  const text = src
+    .replace(/<nop>\s*<action>\s*<exec play_pcap_audio="[^"]*"\s*\/>\s*<\/action>\s*<\/nop>/, '')
+    .replace(/<pause milliseconds="\d+"\s*\/>/, '<pause />');
+  assert.notEqual(text, src, 'siprec-basic.xml no longer has the pcap and pause this rewrites');
+  await writeFile(path, text);
+}
+
+/**
+ * Removes the `<name>_<pid>_errors.log` files SIPp leaves in sip-scenarios/ when a call of scenario
+ * `<name>.xml` failed (only this name's: a test file running alongside keeps its own).
+ */
+export async function removeSippErrorLogs(name: string): Promise<void> {
+  const logs = new RegExp(`^${name.replace(/[^\w-]/g, '\\$&')}_\\d+_errors\\.log$`);
+  for (const f of await readdir(SCENARIOS).catch(() => [] as string[]))
+    if (logs.test(f)) await rm(join(SCENARIOS, f), { force: true });
 }
 
 /** `srs recordings list --json` run as a user would, against the server's data directory. */
