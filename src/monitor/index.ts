@@ -19,7 +19,14 @@ function sameSecret(a: string, b: string): boolean {
 }
 
 function reject(socket: Duplex, status: number, reason: string): void {
+  // Destroyed once the answer is out: a client that keeps its half open must not hold the socket.
+  socket.once('finish', () => socket.destroy());
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+/** Node hands over an upgrade's socket without an 'error' listener: a reset client must not crash us. */
+function onSocketError(this: Duplex): void {
+  this.destroy();
 }
 
 /**
@@ -46,10 +53,16 @@ export function attachMonitor(o: MonitorOptions): Monitor {
   };
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const url = new URL(req.url ?? '/', 'http://x');
+    socket.on('error', onSocketError);
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://x');
+    } catch {
+      return reject(socket, 400, 'Bad Request'); // e.g. an absolute-form target that is no URL
+    }
     if (url.pathname !== path) return reject(socket, 404, 'Not Found');
-    authenticate(req).then(
-      async (who) => {
+    authenticate(req)
+      .then(async (who) => {
         if (!who) {
           log.warn({ from: req.socket.remoteAddress }, 'monitor connection refused: no valid credential');
           return reject(socket, 401, 'Unauthorized');
@@ -59,16 +72,25 @@ export function attachMonitor(o: MonitorOptions): Monitor {
           ip: o.clientIp ? o.clientIp(req) : (req.socket.remoteAddress ?? ''),
           userAgent: String(req.headers['user-agent'] ?? '').slice(0, 200),
         };
+        socket.removeListener('error', onSocketError); // ws has its own from here on
         wss.handleUpgrade(req, socket, head, (ws) => {
+          // A frame breaking the protocol (too large, bad UTF-8, unmasked...): ws closes the
+          // connection with its code (1002, 1007, 1009) and emits 'error', which must be handled.
+          ws.on('error', (err: Error & { code?: string }) =>
+            log.warn(
+              { err: err.message, code: err.code, user: who.username },
+              'monitor client closed: bad frame',
+            ),
+          );
           clients.set(ws, { who, filter, origin, req, listen: null });
           wss.emit('connection', ws, req);
         });
-      },
-      (err: unknown) => {
+      })
+      // The credential or the user's access could not be read (the database is down): 503.
+      .catch((err: unknown) => {
         log.error({ err }, 'monitor authentication failed');
-        reject(socket, 503, 'Service Unavailable');
-      },
-    );
+        if (!socket.destroyed) reject(socket, 503, 'Service Unavailable');
+      });
   };
   o.server.on('upgrade', onUpgrade);
 
@@ -106,12 +128,15 @@ export function attachMonitor(o: MonitorOptions): Monitor {
     ws.on('message', (data, isBinary) => {
       const text = isBinary ? '' : String(data);
       if (text === 'ping') return send(ws, { type: 'pong' });
-      let msg: { type?: unknown; recordingId?: unknown; channel?: unknown };
+      let msg: { type?: unknown; recordingId?: unknown; channel?: unknown } | null;
       try {
         msg = JSON.parse(text) as typeof msg;
       } catch {
-        return send(ws, { type: 'error', error: 'messages are JSON objects (or "ping")' });
+        msg = null;
       }
+      // JSON null, numbers and strings are no messages either.
+      if (typeof msg !== 'object' || msg === null)
+        return send(ws, { type: 'error', error: 'messages are JSON objects (or "ping")' });
       if (msg.type === 'listen' && typeof msg.recordingId === 'string') {
         listenIn
           .start(ws, c, msg.recordingId, typeof msg.channel === 'string' ? msg.channel : 'mix')
