@@ -42,23 +42,30 @@ export function sendError(res: ServerResponse, err: HttpError): void {
   sendJson(res, err.status, { error: err.message, status: err.status }, err.headers);
 }
 
+/** What is read and thrown away of a body over its limit before the 413 goes out (see readJson). */
+const DISCARD_MAX = 16 << 20;
+const DISCARD_MS = 10_000;
+
 /**
  * Reads a JSON body of at most `max` bytes; 400 on bad JSON or a NUL character in any of its
  * strings (Postgres text cannot hold one), 413 when too large, 415 on a wrong type.
  *
- * A body over the limit is refused with `Connection: close` (before reading it when its length is
- * declared): the rest of it is left unread and discarded, and the client opens a new connection for
- * its next request instead of sending it on this one, which the server closes after the answer.
+ * A body over the limit is read to its end and thrown away before the 413 is sent (up to 16 MiB or
+ * 10 s more; a larger one declared up front is refused at once): a server that closes a connection
+ * with unread data resets it, and the client loses the answer. The 413 says `Connection: close`, so
+ * the client's next request goes on a new connection.
  */
 export async function readJson(req: IncomingMessage, max = 64 * 1024): Promise<Record<string, unknown>> {
   const type = req.headers['content-type'] ?? '';
   const tooLarge = () => new HttpError(413, `request body larger than ${max} bytes`, { connection: 'close' });
-  if (Number(req.headers['content-length'] ?? 0) > max) throw tooLarge();
+  if (Number(req.headers['content-length'] ?? 0) > max + DISCARD_MAX) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
   if (!req.readableEnded)
     await new Promise<void>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
       const done = (err?: Error) => {
+        clearTimeout(timer);
         req.off('data', onData);
         req.off('end', onEnd);
         req.off('error', onError);
@@ -69,11 +76,12 @@ export async function readJson(req: IncomingMessage, max = 64 * 1024): Promise<R
       };
       const onData = (chunk: Buffer) => {
         size += chunk.length;
-        // Not destroyed: the request keeps flowing with nobody listening, so the rest is discarded.
-        if (size > max) done(tooLarge());
-        else chunks.push(chunk);
+        if (size <= max) chunks.push(chunk);
+        else if (size > max + DISCARD_MAX) done(tooLarge());
+        // Over the limit: read on and throw away (bounded in time), then answer.
+        else timer ??= setTimeout(() => done(tooLarge()), DISCARD_MS);
       };
-      const onEnd = () => done();
+      const onEnd = () => done(size > max ? tooLarge() : undefined);
       const onError = (err: Error) => done(err);
       const onAborted = () => done(new HttpError(400, 'request body cut short'));
       req.on('data', onData);

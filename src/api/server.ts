@@ -6,7 +6,7 @@ import { extname, join, normalize } from 'node:path';
 import type { Logger } from '../log.js';
 import { ConflictError, type UsersRepository } from '../store/users.js';
 import type { AuditRepository } from '../store/audit.js';
-import { HttpError, clientIp, overHttps, sendError, sendJson, type ProxyTrust } from './http.js';
+import { HttpError, badRequest, clientIp, overHttps, sendError, sendJson, type ProxyTrust } from './http.js';
 import type { Metrics } from './metrics.js';
 import type { Ctx } from './routes.js';
 
@@ -79,7 +79,13 @@ async function serveStatic(dir: string, pathname: string, res: ServerResponse): 
 export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
   const log = o.log.child({ part: 'http' });
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://x');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://x');
+    } catch {
+      // An absolute-form request target that is no URL (`GET http://[ HTTP/1.1`).
+      throw badRequest('the request target is not a URL');
+    }
     const https = overHttps(req, o.trust);
     if (https) res.setHeader('strict-transport-security', 'max-age=31536000');
     if (req.method === 'GET' && url.pathname === '/healthz') {

@@ -2,13 +2,14 @@
  * Bad input to the REST API on the real server: every documented route answers a request carrying
  * a NUL character (in its path parameters, its query string, or any string of its JSON body) with
  * a 4xx that names the problem, never a 500 (Postgres refuses NUL in text, so such a value must
- * not reach it); and a body over the limit is answered 413 with `Connection: close`, so a client
+ * not reach it); a request target that is no URL is a 400; and a body over the limit is answered 413 with `Connection: close`, so a client
  * that keeps connections alive never sends its next request on a connection the server drops.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
+import { connect } from 'node:net';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 interface Schema {
@@ -58,21 +59,34 @@ function call(
   chunked = false,
 ): Promise<{ status: number; connection: string | undefined; text: string }> {
   return new Promise((resolve, reject) => {
+    const seen: string[] = [];
+    const timer = setTimeout(
+      () => reject(new Error(`${method} ${path}: no complete answer in 15 s (${seen.join(', ')})`)),
+      15000,
+    );
     const req = request({ host: '127.0.0.1', port, method, path, headers, agent }, (res) => {
+      seen.push(`response ${res.statusCode}`);
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
+      res.on('error', (err) => seen.push(`response error ${err.message}`));
+      res.on('end', () => {
+        clearTimeout(timer);
         resolve({
           status: res.statusCode ?? 0,
           connection: res.headers.connection,
           text: Buffer.concat(chunks).toString('utf8'),
-        }),
-      );
+        });
+      });
     });
     // The server may answer (and close) before the whole body is sent: that is not an error here.
     req.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EPIPE') reject(err);
+      seen.push(`request error ${err.code}`);
+      if (err.code === 'EPIPE') return;
+      clearTimeout(timer);
+      reject(err);
     });
+    req.on('finish', () => seen.push('body sent'));
+    req.on('close', () => seen.push('closed'));
     if (chunked && body) {
       req.write(body.subarray(0, 1000));
       req.end(body.subarray(1000));
@@ -138,6 +152,26 @@ describe('REST API bad input (real server)', { timeout: 180000 }, () => {
     // The server is still up and never logged an internal error for any of them.
     assert.equal((await fetch(`http://127.0.0.1:${server.httpPort}/healthz`)).status, 200);
     assert.doesNotMatch(server.output(), /"msg":"internal error|invalid byte sequence/);
+  });
+
+  it('answers a request target that is no URL with 400, not 500', async () => {
+    for (const target of ['http://[', 'http://[::1', 'http://x:99999/']) {
+      const reply = await new Promise<string>((resolve, reject) => {
+        const s = connect(server.httpPort, '127.0.0.1');
+        let got = '';
+        s.on('data', (d: Buffer) => {
+          got += d.toString('latin1');
+          if (got.includes('\r\n\r\n') && /\}$/.test(got)) s.end();
+        });
+        s.on('end', () => resolve(got));
+        s.on('error', reject);
+        s.setTimeout(5000, () => s.destroy(new Error(`no answer to ${target}: ${got}`)));
+        s.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      });
+      assert.match(reply, /^HTTP\/1\.1 400 /, `${target}: ${reply}`);
+      assert.match(reply, /the request target is not a URL/, target);
+    }
+    assert.doesNotMatch(server.output(), /"msg":"request failed"/);
   });
 
   it('answers a body over the limit with 413 and Connection: close; the next request on a kept-alive client succeeds', async () => {
