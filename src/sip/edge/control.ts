@@ -8,6 +8,11 @@ import net from 'node:net';
 import type { EdgeLogger } from './types.js';
 
 const MAX_FRAME = 16 * 1024 * 1024;
+/**
+ * Before it has authenticated, a peer sends one short `authenticate|<secret>|<tags>`: a client
+ * without the secret may not make us buffer (and re-copy) up to MAX_FRAME per connection.
+ */
+const MAX_UNAUTHENTICATED_FRAME = 64 * 1024;
 
 export interface AppConn {
   readonly id: number;
@@ -38,11 +43,18 @@ export interface ControlOptions {
   handlers: ControlHandlers;
 }
 
-/** Extract complete `<len>#<payload>` frames from a buffer; length counts UTF-8 bytes. */
-export function takeFrames(buf: Buffer): { frames: string[]; rest: Buffer } {
+/**
+ * Extract complete `<len>#<payload>` frames from a buffer (at most `maxCount`, each at most
+ * `maxFrame` bytes); length counts UTF-8 bytes.
+ */
+export function takeFrames(
+  buf: Buffer,
+  maxFrame = MAX_FRAME,
+  maxCount = Infinity,
+): { frames: string[]; rest: Buffer } {
   const frames: string[] = [];
   let b = buf;
-  for (;;) {
+  while (frames.length < maxCount) {
     const hash = b.indexOf(0x23); // '#'
     if (hash === -1) {
       if (b.length > 12) throw new Error('missing length specifier');
@@ -51,7 +63,7 @@ export function takeFrames(buf: Buffer): { frames: string[]; rest: Buffer } {
     const lenText = b.toString('latin1', 0, hash);
     if (!/^\d{1,9}$/.test(lenText)) throw new Error(`invalid length specifier "${lenText.slice(0, 20)}"`);
     const len = Number(lenText);
-    if (len <= 0 || len > MAX_FRAME) throw new Error(`invalid frame length ${len}`);
+    if (len <= 0 || len > maxFrame) throw new Error(`invalid frame length ${len}`);
     const end = hash + 1 + len;
     if (b.length < end) break;
     frames.push(b.toString('utf8', hash + 1, end));
@@ -134,20 +146,26 @@ export class ControlServer {
     let buf: Buffer = Buffer.alloc(0);
     socket.on('data', (chunk: Buffer) => {
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-      let frames: string[];
-      try {
-        ({ frames, rest: buf } = takeFrames(buf));
-      } catch (err) {
-        log.warn({ app: conn.remote, err: String(err) }, 'invalid control message, closing');
-        socket.destroy();
-        return;
-      }
-      for (const f of frames) {
-        if (conn.closed) return;
+      // Until it has authenticated, a connection's frames are taken one at a time and kept small.
+      while (!conn.closed && !socket.destroyed) {
+        let frames: string[];
         try {
-          this.onFrame(conn, f);
+          ({ frames, rest: buf } = conn.authenticated
+            ? takeFrames(buf)
+            : takeFrames(buf, MAX_UNAUTHENTICATED_FRAME, 1));
         } catch (err) {
-          log.error({ app: conn.remote, err: String(err) }, 'failed to handle control message');
+          log.warn({ app: conn.remote, err: String(err) }, 'invalid control message, closing');
+          socket.destroy();
+          return;
+        }
+        if (frames.length === 0) return;
+        for (const f of frames) {
+          if (conn.closed) return;
+          try {
+            this.onFrame(conn, f);
+          } catch (err) {
+            log.error({ app: conn.remote, err: String(err) }, 'failed to handle control message');
+          }
         }
       }
     });

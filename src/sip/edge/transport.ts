@@ -173,6 +173,13 @@ export class SipTransport {
     const remoteAddress = sock.remoteAddress ?? '';
     const remotePort = sock.remotePort ?? 0;
     const k = key(remoteAddress, remotePort);
+    // A connection reset before we took it has no peer address (getpeername fails), yet what it
+    // sent may still be read: it must not reach the core as a request from "" port 0.
+    if (inbound && (!remoteAddress || !remotePort)) {
+      this.opts.log.debug({ transport }, 'sip tcp connection gone before it was accepted');
+      sock.destroy();
+      return;
+    }
     if (inbound && !this.guard.admit(sock, remoteAddress)) {
       this.opts.log.warn(
         { remoteAddress, remotePort, open: this.guard.openConnections },
