@@ -1,16 +1,25 @@
 import { cpus } from 'node:os';
-import { isIP } from 'node:net';
-import { resolve } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { storageSchema, storageSettings } from './storage/config.js';
 import { clusterSchema, clusterSettings } from './cluster/config.js';
 import { deliverySchema } from './config/delivery-schema.js';
-import { patternList, schema } from './config/schema.js';
+import { schema } from './config/schema.js';
+import { envNameList } from './config/values.js';
+import {
+  CORE_ENV,
+  describeProblems,
+  fileShapeProblems,
+  fileValue,
+  type CorePath,
+  type Problem,
+} from './config/settings.js';
+import { directoryProblem, programProblem, tlsProblems } from './config/files.js';
 
 /**
  * The only reader of process.env. `loadConfig(env, file)` validates everything once and returns a
- * frozen object; every other module receives the part it needs. The schema: src/config/.
+ * frozen object; every other module receives the part it needs. The schema: src/config/ (the value
+ * kinds: src/config/values.ts; the variables and the messages: src/config/settings.ts).
  */
 
 // Artifact storage: local (default) or s3, see src/storage/config.ts; the cluster: src/cluster/config.ts.
@@ -23,38 +32,29 @@ type Env = Readonly<Record<string, string | undefined>>;
 /** Partial settings as they may appear in a JSON config file (same shape as Config). */
 export type ConfigFile = { [K in keyof Config]?: Config[K] extends object ? Partial<Config[K]> : Config[K] };
 
-/** `sales=90d,support=48h` (env) or an object (file) -> { group: policy }. */
-const groupPolicies = (v: unknown): unknown =>
-  typeof v === 'string'
-    ? Object.fromEntries(
-        v
-          .split(',')
-          .map((x) => x.trim())
-          .filter((x) => x !== '')
-          .map((x) => {
-            const i = x.indexOf('=');
-            return i < 0 ? [x, ''] : [x.slice(0, i).trim(), x.slice(i + 1).trim()];
-          }),
-      )
-    : v;
+/** The keys of each delivery section, for the config file's unknown-key check. */
+const DELIVERY_KEYS = Object.fromEntries(
+  Object.entries(deliverySchema).map(([k, v]) => [k, Object.keys(v.shape)]),
+) as Record<string, string[]>;
 
-/** Every entry of SRS_SRC_ALLOW: `any`, an IPv4/IPv6 address, or a CIDR. */
-function checkAllowList(list: readonly string[]): void {
-  if (list.includes('any') && list.length > 1) {
-    throw new ConfigError('SRS_SRC_ALLOW: `any` stands alone (it opens recording to every source)');
+const WILDCARD = new Set(['0.0.0.0', '::']);
+const sameAddress = (a: string, b: string) => a === b || WILDCARD.has(a) || WILDCARD.has(b);
+
+/**
+ * Two of the server's own TCP listeners (HTTP, SIP, SIP over TLS) on one port: met at start as
+ * EADDRINUSE, naming no setting. (A SIP port inside the RTP range only costs the engine that port.)
+ */
+function portConflict(c: z.infer<typeof fullSchema>): string | undefined {
+  const tcp: [string, string, number][] = [['HTTP_PORT', c.http.host, c.http.port]];
+  if (!c.drachtio.host) {
+    tcp.push(['SIP_PORT', c.sip.host, c.sip.port]);
+    if (c.sip.tlsCertFile) tcp.push(['SIP_TLS_PORT', c.sip.host, c.sip.tlsPort]);
   }
-  for (const e of list) {
-    if (e === 'any') continue;
-    const [addr, bits, extra] = e.split('/');
-    const family = isIP(addr ?? '');
-    const max = family === 4 ? 32 : 128;
-    const okBits = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= max);
-    if (family === 0 || extra !== undefined || !okBits) {
-      throw new ConfigError(
-        `SRS_SRC_ALLOW: "${e}" is not an address or CIDR (e.g. 10.0.0.0/8, 192.0.2.7, ::1)`,
-      );
-    }
-  }
+  for (const [i, [a, hostA, portA]] of tcp.entries())
+    for (const [b, hostB, portB] of tcp.slice(i + 1))
+      if (portA === portB && sameAddress(hostA, hostB))
+        return `${a} ${portA} is also ${b}: give each listener its own port`;
+  return undefined;
 }
 
 function deepFreeze<T>(o: T): T {
@@ -67,158 +67,186 @@ function deepFreeze<T>(o: T): T {
 
 /**
  * Build the configuration from defaults, then the config file, then the environment (highest).
- * Throws ConfigError naming every invalid setting.
+ * Throws a one-line ConfigError naming every invalid setting, its value and what is expected.
  */
 export function loadConfig(env: Env, file: ConfigFile = {}): Config {
-  const f = file;
-  const pick = (e: string | undefined, fv: unknown, dflt: unknown): unknown =>
-    e !== undefined && e !== '' ? e : fv !== undefined ? fv : dflt;
+  const problems: Problem[] = fileShapeProblems(file, DELIVERY_KEYS);
+  const f = (problems.length > 0 && problems[0]?.path.length === 0 ? {} : file) as Record<string, unknown>;
+  const section = (name: string): Record<string, unknown> | undefined => {
+    const v = f[name];
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  };
+  /** The environment (when set and not empty), else the file, else the default. */
+  const val = (path: CorePath, dflt?: unknown): unknown => {
+    const e = env[CORE_ENV[path]];
+    const fv = fileValue(f, path);
+    return e !== undefined && e !== '' ? e : fv !== undefined ? fv : dflt;
+  };
+  const hookEnvNames = envNameList.safeParse(env.SRS_HOOK_ENV ?? '');
+  if (!hookEnvNames.success)
+    problems.push(
+      ...hookEnvNames.error.issues.map((i) => ({
+        path: ['pipeline', 'hookEnv', ...i.path],
+        message: i.message,
+      })),
+    );
   const raw = {
-    dataDir: resolve(String(pick(env.SRS_DATA_DIR, f.dataDir, './data'))),
-    logLevel: pick(env.LOG_LEVEL, f.logLevel, 'info'),
+    dataDir: val('dataDir', './data'),
+    logLevel: val('logLevel', 'info'),
     sip: {
-      host: pick(env.SIP_HOST, f.sip?.host, '0.0.0.0'),
-      port: pick(env.SIP_PORT, f.sip?.port, 5060),
-      publicAddress: pick(env.SRS_PUBLIC_ADDRESS, f.sip?.publicAddress, undefined),
-      tlsCertFile: pick(env.SIP_TLS_CERT, f.sip?.tlsCertFile, undefined),
-      tlsKeyFile: pick(env.SIP_TLS_KEY, f.sip?.tlsKeyFile, undefined),
-      tlsPort: pick(env.SIP_TLS_PORT, f.sip?.tlsPort, 5061),
-      srtp: pick(env.SRS_SRTP, f.sip?.srtp, 'accept'),
-      tlsCaFile: pick(env.SIP_TLS_CA, f.sip?.tlsCaFile, undefined),
+      host: val('sip.host', '0.0.0.0'),
+      port: val('sip.port', 5060),
+      publicAddress: val('sip.publicAddress'),
+      tlsCertFile: val('sip.tlsCertFile'),
+      tlsKeyFile: val('sip.tlsKeyFile'),
+      tlsPort: val('sip.tlsPort', 5061),
+      srtp: val('sip.srtp', 'accept'),
+      tlsCaFile: val('sip.tlsCaFile'),
     },
     drachtio: {
-      host: pick(env.DRACHTIO_HOST, f.drachtio?.host, undefined),
-      port: pick(env.DRACHTIO_PORT, f.drachtio?.port, 9022),
-      secret: pick(env.DRACHTIO_SECRET, f.drachtio?.secret, undefined),
+      host: val('drachtio.host'),
+      port: val('drachtio.port', 9022),
+      secret: val('drachtio.secret'),
     },
     http: {
-      host: pick(env.HTTP_HOST, f.http?.host, '0.0.0.0'),
-      port: pick(env.HTTP_PORT, f.http?.port, 8080),
-      tlsCertFile: pick(env.HTTP_TLS_CERT, f.http?.tlsCertFile, undefined),
-      tlsKeyFile: pick(env.HTTP_TLS_KEY, f.http?.tlsKeyFile, undefined),
-      trustProxy: patternList(pick(env.SRS_TRUST_PROXY, f.http?.trustProxy, [])),
-      clientIpHeader: pick(env.SRS_CLIENT_IP_HEADER, f.http?.clientIpHeader, 'x-forwarded-for'),
-      wsQueryToken: pick(env.SRS_WS_QUERY_TOKEN, f.http?.wsQueryToken, false),
-      metricsPublic: pick(env.SRS_METRICS_PUBLIC, f.http?.metricsPublic, false),
-      metricsToken: pick(env.SRS_METRICS_TOKEN, f.http?.metricsToken, undefined),
+      host: val('http.host', '0.0.0.0'),
+      port: val('http.port', 8080),
+      tlsCertFile: val('http.tlsCertFile'),
+      tlsKeyFile: val('http.tlsKeyFile'),
+      trustProxy: val('http.trustProxy', []),
+      clientIpHeader: val('http.clientIpHeader', 'x-forwarded-for'),
+      wsQueryToken: val('http.wsQueryToken', false),
+      metricsPublic: val('http.metricsPublic', false),
+      metricsToken: val('http.metricsToken'),
     },
     media: {
-      bindAddress: pick(env.RTP_BIND_ADDRESS, f.media?.bindAddress, '0.0.0.0'),
-      advertiseAddress: pick(env.SRS_MEDIA_ADDRESS, f.media?.advertiseAddress, undefined),
-      portMin: pick(env.RTP_PORT_MIN, f.media?.portMin, 20000),
-      portMax: pick(env.RTP_PORT_MAX, f.media?.portMax, 39999),
-      rtcp: pick(env.SRS_RTCP, f.media?.rtcp, true),
-      outputs: pick(env.SRS_OUTPUTS, f.media?.outputs, ['mono']),
-      pauseMode: pick(env.SRS_PAUSE_MODE, f.media?.pauseMode, 'silence'),
+      bindAddress: val('media.bindAddress', '0.0.0.0'),
+      advertiseAddress: val('media.advertiseAddress'),
+      portMin: val('media.portMin', 20000),
+      portMax: val('media.portMax', 39999),
+      rtcp: val('media.rtcp', true),
+      outputs: val('media.outputs', ['mono']),
+      pauseMode: val('media.pauseMode', 'silence'),
     },
-    databaseUrl: pick(env.DATABASE_URL, f.databaseUrl, undefined),
+    databaseUrl: val('databaseUrl'),
     keys: {
-      passphrase: pick(env.SRS_KEY_PASSPHRASE, f.keys?.passphrase, undefined),
-      firstKeyType: pick(env.SRS_FIRST_KEY_TYPE, f.keys?.firstKeyType, 'rsa4096'),
+      passphrase: val('keys.passphrase'),
+      firstKeyType: val('keys.firstKeyType', 'rsa4096'),
     },
-    adminToken: pick(env.SRS_ADMIN_TOKEN, f.adminToken, undefined),
+    adminToken: val('adminToken'),
     console: {
-      adminPassword: pick(env.SRS_ADMIN_PASSWORD, f.console?.adminPassword, undefined),
-      sessionTtlMinutes: pick(env.SRS_SESSION_TTL_MINUTES, f.console?.sessionTtlMinutes, 480),
-      sessionMaxHours: pick(env.SRS_SESSION_MAX_HOURS, f.console?.sessionMaxHours, 12),
-      listenSource: pick(env.SRS_LISTEN_SOURCE, f.console?.listenSource, 'auto'),
+      adminPassword: val('console.adminPassword'),
+      sessionTtlMinutes: val('console.sessionTtlMinutes', 480),
+      sessionMaxHours: val('console.sessionMaxHours', 12),
+      listenSource: val('console.listenSource', 'auto'),
     },
     pipeline: {
-      concurrency: pick(env.SRS_JOB_CONCURRENCY, f.pipeline?.concurrency, cpus().length),
-      cpuShare: pick(env.SRS_PIPELINE_CPU_SHARE, f.pipeline?.cpuShare, 0.5),
-      maxBacklogSeconds: pick(env.SRS_MAX_BACKLOG_SECONDS, f.pipeline?.maxBacklogSeconds, 300),
-      mp3Encoder: pick(env.SRS_MP3_ENCODER, f.pipeline?.mp3Encoder, 'lame'),
-      ffmpegPath: pick(env.SRS_FFMPEG_PATH, f.pipeline?.ffmpegPath, undefined),
-      mp3Quality: pick(env.SRS_MP3_QUALITY, f.pipeline?.mp3Quality, 7),
-      mp3Bitrate: pick(env.SRS_MP3_BITRATE, f.pipeline?.mp3Bitrate, 32),
-      mp3SampleRate: pick(env.SRS_MP3_SAMPLE_RATE, f.pipeline?.mp3SampleRate, 8000),
-      retryLimit: pick(env.SRS_JOB_RETRY_LIMIT, f.pipeline?.retryLimit, 5),
-      retryDelaySeconds: pick(env.SRS_JOB_RETRY_DELAY, f.pipeline?.retryDelaySeconds, 10),
-      hookUrl: pick(env.SRS_HOOK_URL, f.pipeline?.hookUrl, undefined),
-      hookCommand: pick(env.SRS_HOOK_COMMAND, f.pipeline?.hookCommand, undefined),
+      concurrency: val('pipeline.concurrency', cpus().length),
+      cpuShare: val('pipeline.cpuShare', 0.5),
+      maxBacklogSeconds: val('pipeline.maxBacklogSeconds', 300),
+      mp3Encoder: val('pipeline.mp3Encoder', 'lame'),
+      ffmpegPath: val('pipeline.ffmpegPath'),
+      mp3Quality: val('pipeline.mp3Quality', 7),
+      mp3Bitrate: val('pipeline.mp3Bitrate', 32),
+      mp3SampleRate: val('pipeline.mp3SampleRate', 8000),
+      retryLimit: val('pipeline.retryLimit', 5),
+      retryDelaySeconds: val('pipeline.retryDelaySeconds', 10),
+      hookUrl: val('pipeline.hookUrl'),
+      hookCommand: val('pipeline.hookCommand'),
       hookEnv: Object.fromEntries(
-        ['PATH', ...(patternList(pick(env.SRS_HOOK_ENV, undefined, [])) as string[])]
+        ['PATH', ...(hookEnvNames.data ?? [])]
           .filter((n) => env[n] !== undefined)
           .map((n) => [n, env[n] as string]),
       ),
-      testCrashAfterStep: pick(env.SRS_TEST_CRASH_AFTER_STEP, undefined, undefined),
+      testCrashAfterStep: env.SRS_TEST_CRASH_AFTER_STEP || undefined,
     },
     retention: {
-      default: pick(env.SRS_RETENTION, f.retention?.default, 'keep'),
-      groups: groupPolicies(pick(env.SRS_RETENTION_GROUPS, f.retention?.groups, {})),
-      intervalSeconds: pick(env.SRS_PURGE_INTERVAL, f.retention?.intervalSeconds, 300),
+      default: val('retention.default', 'keep'),
+      groups: val('retention.groups', {}),
+      intervalSeconds: val('retention.intervalSeconds', 300),
     },
     limits: {
-      maxSessions: pick(env.SRS_MAX_SESSIONS, f.limits?.maxSessions, 4000),
-      maxCallsPerSecond: pick(env.SRS_MAX_CPS, f.limits?.maxCallsPerSecond, 0),
+      maxSessions: val('limits.maxSessions', 4000),
+      maxCallsPerSecond: val('limits.maxCallsPerSecond', 0),
     },
     security: {
-      srcAllow: patternList(pick(env.SRS_SRC_ALLOW, f.security?.srcAllow, undefined)),
-      maxStreamsPerSession: pick(env.SRS_MAX_STREAMS, f.security?.maxStreamsPerSession, 8),
-      maxSessionsPerSource: pick(env.SRS_MAX_SESSIONS_PER_SOURCE, f.security?.maxSessionsPerSource, 2000),
-      maxCallsPerSecondPerSource: pick(
-        env.SRS_MAX_CPS_PER_SOURCE,
-        f.security?.maxCallsPerSecondPerSource,
-        500,
-      ),
-      rtpRelatchMs: pick(env.SRS_RTP_RELATCH_MS, f.security?.rtpRelatchMs, 5000),
-      rtpTimeoutSeconds: pick(env.SRS_RTP_TIMEOUT, f.security?.rtpTimeoutSeconds, 60),
-      maxDurationSeconds: pick(env.SRS_MAX_DURATION, f.security?.maxDurationSeconds, 6 * 3600),
-      sessionExpiresSeconds: pick(env.SRS_SESSION_EXPIRES, f.security?.sessionExpiresSeconds, 1800),
-      minSessionExpiresSeconds: pick(env.SRS_MIN_SE, f.security?.minSessionExpiresSeconds, 90),
-      maxConnections: pick(env.SIP_MAX_CONNECTIONS, f.security?.maxConnections, 2000),
-      maxConnectionsPerAddress: pick(
-        env.SIP_MAX_CONNECTIONS_PER_ADDRESS,
-        f.security?.maxConnectionsPerAddress,
-        64,
-      ),
-      maxHeaderBytes: pick(env.SIP_MAX_HEADER_BYTES, f.security?.maxHeaderBytes, 16 * 1024),
-      headerTimeoutMs: pick(env.SIP_HEADER_TIMEOUT_MS, f.security?.headerTimeoutMs, 10_000),
-      minFreeMb: pick(env.SRS_MIN_FREE_MB, f.security?.minFreeMb, 1024),
-      hardFreeMb: pick(env.SRS_HARD_FREE_MB, f.security?.hardFreeMb, 128),
-      handoffRetryLimit: pick(env.SRS_HANDOFF_RETRY_LIMIT, f.security?.handoffRetryLimit, 1000),
-      testFreeMbFile: pick(env.SRS_TEST_FREE_MB_FILE, undefined, undefined),
-      testEngineFault: pick(env.SRS_TEST_ENGINE_FAULT, undefined, undefined),
+      srcAllow: val('security.srcAllow'),
+      maxStreamsPerSession: val('security.maxStreamsPerSession', 8),
+      maxSessionsPerSource: val('security.maxSessionsPerSource', 2000),
+      maxCallsPerSecondPerSource: val('security.maxCallsPerSecondPerSource', 500),
+      rtpRelatchMs: val('security.rtpRelatchMs', 5000),
+      rtpTimeoutSeconds: val('security.rtpTimeoutSeconds', 60),
+      maxDurationSeconds: val('security.maxDurationSeconds', 6 * 3600),
+      sessionExpiresSeconds: val('security.sessionExpiresSeconds', 1800),
+      minSessionExpiresSeconds: val('security.minSessionExpiresSeconds', 90),
+      maxConnections: val('security.maxConnections', 2000),
+      maxConnectionsPerAddress: val('security.maxConnectionsPerAddress', 64),
+      maxHeaderBytes: val('security.maxHeaderBytes', 16 * 1024),
+      headerTimeoutMs: val('security.headerTimeoutMs', 10_000),
+      minFreeMb: val('security.minFreeMb', 1024),
+      hardFreeMb: val('security.hardFreeMb', 128),
+      handoffRetryLimit: val('security.handoffRetryLimit', 1000),
+      testFreeMbFile: env.SRS_TEST_FREE_MB_FILE || undefined,
+      testEngineFault: env.SRS_TEST_ENGINE_FAULT || undefined,
     },
     policy: {
-      direction: pick(env.SRS_RECORD_DIRECTION, f.policy?.direction, 'both'),
-      scope: pick(env.SRS_RECORD_SCOPE, f.policy?.scope, 'both'),
-      internalNumbers: patternList(pick(env.SRS_INTERNAL_NUMBERS, f.policy?.internalNumbers, [])),
-      blacklist: patternList(pick(env.SRS_BLACKLIST, f.policy?.blacklist, [])),
-      excludedAction: pick(env.SRS_EXCLUDED_ACTION, f.policy?.excludedAction, 'answer'),
-      declineStatus: pick(env.SRS_EXCLUDED_DECLINE_STATUS, f.policy?.declineStatus, 403),
+      direction: val('policy.direction', 'both'),
+      scope: val('policy.scope', 'both'),
+      internalNumbers: val('policy.internalNumbers', []),
+      blacklist: val('policy.blacklist', []),
+      excludedAction: val('policy.excludedAction', 'answer'),
+      declineStatus: val('policy.declineStatus', 403),
     },
     // Delivery: config file only (nested destinations); zod fills the defaults.
     offload: f.offload ?? {},
     export: f.export ?? {},
     notifications: f.notifications ?? {},
-    storage: storageSettings(env, f.storage),
-    cluster: clusterSettings(env, f.cluster, pick(env.SIP_PORT, f.sip?.port, 5060)),
+    storage: storageSettings(env, section('storage')),
+    cluster: clusterSettings(env, section('cluster'), val('sip.port', 5060)),
   };
   const parsed = fullSchema.safeParse(raw);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
-  }
-  if (!parsed.data.sip.tlsCertFile !== !parsed.data.sip.tlsKeyFile) {
+  if (!parsed.success) problems.push(...parsed.error.issues);
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(describeProblems(problems, env, raw));
+  const c = parsed.data;
+  if (!c.sip.tlsCertFile !== !c.sip.tlsKeyFile) {
     throw new ConfigError('SIP_TLS_CERT and SIP_TLS_KEY go together: give both PEM files or neither');
   }
-  const sec = parsed.data.security;
+  const sec = c.security;
   if (sec.hardFreeMb > sec.minFreeMb) {
     throw new ConfigError('SRS_HARD_FREE_MB must not be above SRS_MIN_FREE_MB');
   }
   if (sec.minSessionExpiresSeconds > sec.sessionExpiresSeconds) {
     throw new ConfigError('SRS_MIN_SE must not be above SRS_SESSION_EXPIRES');
   }
-  if (sec.srcAllow) checkAllowList(sec.srcAllow);
-  if (parsed.data.sip.tlsCaFile && !parsed.data.sip.tlsCertFile) {
+  if (c.sip.tlsCaFile && !c.sip.tlsCertFile) {
     throw new ConfigError('SIP_TLS_CA needs SIP_TLS_CERT and SIP_TLS_KEY (mutual TLS on the TLS port)');
   }
-  if (!parsed.data.http.tlsCertFile !== !parsed.data.http.tlsKeyFile) {
+  if (!c.http.tlsCertFile !== !c.http.tlsKeyFile) {
     throw new ConfigError('HTTP_TLS_CERT and HTTP_TLS_KEY go together: give both PEM files or neither');
   }
-  if (parsed.data.drachtio.host && !parsed.data.drachtio.secret) {
+  if (c.drachtio.host && !c.drachtio.secret) {
     throw new ConfigError('DRACHTIO_SECRET is required when DRACHTIO_HOST is set');
   }
-  return deepFreeze(parsed.data);
+  const conflict = portConflict(c);
+  if (conflict) throw new ConfigError(conflict);
+  // What the paths name: checked now rather than found wrong at the first recording or handshake.
+  const onDisk: Problem[] = [];
+  const check = (path: string[], problem: string | undefined) => {
+    if (problem) onDisk.push({ path, message: problem });
+  };
+  check(['dataDir'], directoryProblem(c.dataDir));
+  if (c.pipeline.ffmpegPath)
+    check(['pipeline', 'ffmpegPath'], programProblem(c.pipeline.ffmpegPath, env.PATH));
+  if (c.pipeline.hookCommand)
+    check(['pipeline', 'hookCommand'], programProblem(c.pipeline.hookCommand, env.PATH));
+  for (const part of ['sip', 'http'] as const) {
+    const t = c[part];
+    if (!t.tlsCertFile || !t.tlsKeyFile) continue;
+    const p = tlsProblems(t.tlsCertFile, t.tlsKeyFile, part === 'sip' ? c.sip.tlsCaFile : undefined);
+    check([part, 'tlsCertFile'], p.cert);
+    check([part, 'tlsKeyFile'], p.key);
+    check([part, 'tlsCaFile'], p.ca);
+  }
+  if (onDisk.length > 0) throw new ConfigError(describeProblems(onDisk, env, raw));
+  return deepFreeze(c);
 }

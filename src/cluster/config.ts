@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { httpUrl, integer, optionalString } from '../config/values.js';
 
 /**
  * Cluster settings (`cluster` in the configuration). A leaf module (zod only), so that
@@ -15,22 +16,22 @@ import { z } from 'zod';
  *   SRS_CLUSTER_SECRET (node-to-node authentication; unset: no relay between nodes).
  */
 
-const optionalString = z
-  .string()
-  .optional()
-  .transform((v) => (v === undefined || v === '' ? undefined : v));
+/** The cluster settings read from the environment: key in `cluster` -> variable. */
+export const CLUSTER_ENV = {
+  nodeId: 'SRS_NODE_ID',
+  httpAddress: 'SRS_NODE_HTTP_ADDRESS',
+  heartbeatSeconds: 'SRS_NODE_HEARTBEAT_SECONDS',
+  drainTimeoutSeconds: 'SRS_DRAIN_TIMEOUT_SECONDS',
+  secret: 'SRS_CLUSTER_SECRET',
+} as const;
 
 export const clusterSchema = z.object({
   nodeId: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'letters, digits, . _ - (up to 63), e.g. srs-a'),
-  httpAddress: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
-  heartbeatSeconds: z.coerce.number().int().min(1).max(300),
-  drainTimeoutSeconds: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(7 * 86_400),
+  httpAddress: optionalString.pipe(httpUrl.optional()),
+  heartbeatSeconds: integer(1, 300),
+  drainTimeoutSeconds: integer(0, 7 * 86_400),
   secret: optionalString.pipe(z.string().min(16, 'at least 16 characters').optional()),
 });
 
@@ -45,13 +46,17 @@ export function clusterSettings(
   sipPort: unknown,
 ): unknown {
   const f = file ?? {};
-  const pick = (e: string | undefined, fv: unknown, dflt?: unknown): unknown =>
-    e !== undefined && e !== '' ? e : fv !== undefined ? fv : dflt;
+  const pick = (key: keyof typeof CLUSTER_ENV, fv: unknown, dflt?: unknown): unknown => {
+    const e = env[CLUSTER_ENV[key]];
+    return e !== undefined && e !== '' ? e : fv !== undefined ? fv : dflt;
+  };
+  // The default id takes the SIP port as given; a bad port is refused on its own (sip.port).
+  const port = /^\d{1,5}$/.test(String(sipPort).trim()) ? String(sipPort).trim() : '5060';
   return {
-    nodeId: pick(env.SRS_NODE_ID, f.nodeId, `${hostname().split('.')[0] || 'srs'}-${String(sipPort)}`),
-    httpAddress: pick(env.SRS_NODE_HTTP_ADDRESS, f.httpAddress),
-    heartbeatSeconds: pick(env.SRS_NODE_HEARTBEAT_SECONDS, f.heartbeatSeconds, 5),
-    drainTimeoutSeconds: pick(env.SRS_DRAIN_TIMEOUT_SECONDS, f.drainTimeoutSeconds, 0),
-    secret: pick(env.SRS_CLUSTER_SECRET, f.secret),
+    nodeId: pick('nodeId', f.nodeId, `${hostname().split('.')[0] || 'srs'}-${port}`),
+    httpAddress: pick('httpAddress', f.httpAddress),
+    heartbeatSeconds: pick('heartbeatSeconds', f.heartbeatSeconds, 5),
+    drainTimeoutSeconds: pick('drainTimeoutSeconds', f.drainTimeoutSeconds, 0),
+    secret: pick('secret', f.secret),
   };
 }

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { s3DestinationSchema } from '../storage/s3-destination-config.js';
-import { optionalString, port } from './schema.js';
+import { integer, optionalString, port } from './values.js';
 
 /** Delivery: an SFTP server, by password or private key (file). */
 const sftpShape = {
@@ -23,7 +23,7 @@ const sftpShape = {
   /** Accept any host key (a man in the middle gets the files); logged as an error at each start. */
   insecureAcceptAnyHostKey: z.boolean().default(false),
   /** Connect and per-operation timeout (the carrier asks for 6 minutes for large audio). */
-  timeoutSeconds: z.coerce.number().int().min(1).max(3600).default(360),
+  timeoutSeconds: integer(1, 3600).default(360),
 };
 type SftpAuth = {
   password?: string | undefined;
@@ -47,7 +47,7 @@ export const deliverySchema = {
   offload: z
     .object({
       enabled: z.boolean().default(false),
-      intervalMinutes: z.coerce.number().int().min(1).max(1440).default(30),
+      intervalMinutes: integer(1, 1440).default(30),
       audio: offloadDestination.optional(),
       /** Where the CSV and manifest go; defaults to the audio destination. */
       metadata: offloadDestination.optional(),
@@ -56,14 +56,14 @@ export const deliverySchema = {
       /** Upload `<csv name>.sha256` (sha256sum format) with each batch. */
       manifest: z.boolean().default(true),
       /** Attempts (backoff from 10 s, doubling, capped at the interval) before a batch is marked failed. */
-      maxAttempts: z.coerce.number().int().min(1).max(10_000).default(48),
+      maxAttempts: integer(1, 10_000).default(48),
     })
     .refine((o) => !o.enabled || o.audio, { message: 'required when offload.enabled', path: ['audio'] }),
   /** Unencrypted MP3 export with a daily CSV index (src/delivery/export.ts). */
   export: z
     .object({
       enabled: z.boolean().default(false),
-      intervalSeconds: z.coerce.number().int().min(1).max(86_400).default(60),
+      intervalSeconds: integer(1, 86_400).default(60),
       /** File-name template (validated at start, src/delivery/template.ts); `.mp3` is appended. */
       template: z
         .string()
@@ -74,14 +74,14 @@ export const deliverySchema = {
       primary: exportDestination.optional(),
       secondary: exportDestination.optional(),
       /** Attempts of one file (backoff from 10 s, doubling, capped at 1 h) before it is marked failed. */
-      maxAttempts: z.coerce.number().int().min(1).max(10_000).default(10),
+      maxAttempts: integer(1, 10_000).default(10),
     })
     .refine((o) => !o.enabled || o.primary, { message: 'required when export.enabled', path: ['primary'] }),
   /** Email to the recorded user when a recording is stored (src/delivery/notify.ts). */
   notifications: z
     .object({
       enabled: z.boolean().default(false),
-      intervalSeconds: z.coerce.number().int().min(1).max(3600).default(10),
+      intervalSeconds: integer(1, 3600).default(10),
       smtp: z
         .object({
           host: z.string().min(1),
@@ -102,15 +102,11 @@ export const deliverySchema = {
       body: z.string().min(1).optional(),
       templateFile: optionalString,
       /** Attach the MP3 up to this size; over it the email goes without it. 0 = no limit. */
-      maxAttachmentBytes: z.coerce
-        .number()
-        .int()
-        .min(0)
-        .default(10 * 1024 * 1024),
+      maxAttachmentBytes: integer(0, 1024 * 1024 * 1024).default(10 * 1024 * 1024),
       /** Time zone for dates in emails (IANA name). */
       timeZone: z.string().min(1).default('UTC'),
       /** Attempts of one email (backoff from 10 s, doubling, capped at 1 h) before it is marked failed. */
-      maxAttempts: z.coerce.number().int().min(1).max(10_000).default(10),
+      maxAttempts: integer(1, 10_000).default(10),
       /** Seeds the per-user subscriptions table at start: username -> email, attach. */
       recipients: z
         .record(

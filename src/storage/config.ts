@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { bool, httpUrl, integer, optionalString, word } from '../config/values.js';
 
 /**
  * Storage settings (`storage` in the configuration). A leaf module (zod only), so that
@@ -13,14 +14,22 @@ import { z } from 'zod';
  *   S3_SSE=AES256|aws:kms with S3_SSE_KMS_KEY_ID, S3_PART_SIZE_MB (default 16), S3_MAX_ATTEMPTS (default 3).
  */
 
-const optionalString = z
-  .string()
-  .optional()
-  .transform((v) => (v === undefined || v === '' ? undefined : v));
-const bool = z.preprocess(
-  (v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' || v === '' ? false : v),
-  z.boolean(),
-);
+/** The storage settings read from the environment: key in `storage` -> variable. */
+export const STORAGE_ENV = {
+  backend: 'SRS_STORAGE',
+  bucket: 'S3_BUCKET',
+  prefix: 'S3_PREFIX',
+  region: 'S3_REGION',
+  endpoint: 'S3_ENDPOINT',
+  forcePathStyle: 'S3_FORCE_PATH_STYLE',
+  credentialsFile: 'S3_CREDENTIALS_FILE',
+  'objectLock.mode': 'S3_OBJECT_LOCK_MODE',
+  'objectLock.days': 'S3_OBJECT_LOCK_DAYS',
+  sse: 'S3_SSE',
+  sseKmsKeyId: 'S3_SSE_KMS_KEY_ID',
+  partSizeMiB: 'S3_PART_SIZE_MB',
+  maxAttempts: 'S3_MAX_ATTEMPTS',
+} as const;
 
 /** `a/b` -> `a/b/`; `/a/` -> `a/`; '' stays ''. Segments as in object keys. */
 export const keyPrefix = z
@@ -49,20 +58,20 @@ const s3Schema = z
     backend: z.literal('s3'),
     bucket: bucketName('required when SRS_STORAGE=s3 (S3_BUCKET)'),
     prefix: keyPrefix,
-    region: z.string().min(1),
-    endpoint: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+    region: word,
+    endpoint: optionalString.pipe(httpUrl.optional()),
     forcePathStyle: bool,
     credentialsFile: optionalString,
     objectLock: z
       .object({
         mode: z.enum(LOCK_MODES, { message: 'COMPLIANCE or GOVERNANCE (S3_OBJECT_LOCK_MODE)' }),
-        days: z.coerce.number({ message: 'a number of days (S3_OBJECT_LOCK_DAYS)' }).int().min(1).max(36_500),
+        days: integer(1, 36_500, 'a number of days (S3_OBJECT_LOCK_DAYS)'),
       })
       .optional(),
     sse: z.enum(['AES256', 'aws:kms']).optional(),
     sseKmsKeyId: optionalString,
-    partSizeMiB: z.coerce.number().int().min(5).max(5120),
-    maxAttempts: z.coerce.number().int().min(1).max(20),
+    partSizeMiB: integer(5, 5120),
+    maxAttempts: integer(1, 20),
   })
   .refine((s) => !s.sseKmsKeyId || s.sse === 'aws:kms', {
     message: 'S3_SSE_KMS_KEY_ID needs S3_SSE=aws:kms',
@@ -83,26 +92,28 @@ type FileSettings = Readonly<Record<string, unknown>> | undefined;
 /** The raw `storage` settings from the environment and the config file, for storageSchema. */
 export function storageSettings(env: Env, file: FileSettings): unknown {
   const f = file ?? {};
-  const pick = (e: string | undefined, fv: unknown, dflt?: unknown): unknown =>
-    e !== undefined && e !== '' ? e : fv !== undefined ? fv : dflt;
-  const backend = pick(env.SRS_STORAGE, f.backend, 'local');
+  const pick = (key: keyof typeof STORAGE_ENV, fv: unknown, dflt?: unknown): unknown => {
+    const e = env[STORAGE_ENV[key]];
+    return e !== undefined && e !== '' ? e : fv !== undefined ? fv : dflt;
+  };
+  const backend = pick('backend', f.backend, 'local');
   if (backend !== 's3') return { backend };
   const lockFile = (f.objectLock ?? {}) as Record<string, unknown>;
-  const lockMode = pick(env.S3_OBJECT_LOCK_MODE, lockFile.mode);
-  const lockDays = pick(env.S3_OBJECT_LOCK_DAYS, lockFile.days);
+  const lockMode = pick('objectLock.mode', lockFile.mode);
+  const lockDays = pick('objectLock.days', lockFile.days);
   return {
     backend,
-    bucket: pick(env.S3_BUCKET, f.bucket),
-    prefix: pick(env.S3_PREFIX, f.prefix, ''),
-    region: pick(env.S3_REGION, f.region, 'us-east-1'),
-    endpoint: pick(env.S3_ENDPOINT, f.endpoint),
-    forcePathStyle: pick(env.S3_FORCE_PATH_STYLE, f.forcePathStyle, false),
-    credentialsFile: pick(env.S3_CREDENTIALS_FILE, f.credentialsFile),
+    bucket: pick('bucket', f.bucket),
+    prefix: pick('prefix', f.prefix, ''),
+    region: pick('region', f.region, 'us-east-1'),
+    endpoint: pick('endpoint', f.endpoint),
+    forcePathStyle: pick('forcePathStyle', f.forcePathStyle, false),
+    credentialsFile: pick('credentialsFile', f.credentialsFile),
     objectLock:
       lockMode !== undefined || lockDays !== undefined ? { mode: lockMode, days: lockDays } : undefined,
-    sse: pick(env.S3_SSE, f.sse),
-    sseKmsKeyId: pick(env.S3_SSE_KMS_KEY_ID, f.sseKmsKeyId),
-    partSizeMiB: pick(env.S3_PART_SIZE_MB, f.partSizeMiB, 16),
-    maxAttempts: pick(env.S3_MAX_ATTEMPTS, f.maxAttempts, 3),
+    sse: pick('sse', f.sse),
+    sseKmsKeyId: pick('sseKmsKeyId', f.sseKmsKeyId),
+    partSizeMiB: pick('partSizeMiB', f.partSizeMiB, 16),
+    maxAttempts: pick('maxAttempts', f.maxAttempts, 3),
   };
 }

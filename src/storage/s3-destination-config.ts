@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { bucketName, keyPrefix } from './config.js';
+import { httpUrl, integer, optionalString, word } from '../config/values.js';
 
 /**
  * The `s3` delivery destination (offload `audio` / `metadata`, export `primary` / `secondary`): a
@@ -14,18 +15,13 @@ import { bucketName, keyPrefix } from './config.js';
  * (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, ~/.aws, instance roles).
  */
 
-const optionalString = z
-  .string()
-  .optional()
-  .transform((v) => (v === undefined || v === '' ? undefined : v));
-
 const locationShape = {
   bucket: bucketName('required (the bucket objects go to)'),
   /** Key prefix: `a/b` and `/a/b/` both mean objects `a/b/<name>`. */
   prefix: keyPrefix.default(''),
-  region: z.string().min(1).default('us-east-1'),
+  region: word.default('us-east-1'),
   /** An S3-compatible store (MinIO, Ceph radosgw...); absent: AWS. */
-  endpoint: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  endpoint: optionalString.pipe(httpUrl.optional()),
   forcePathStyle: z.boolean().default(false),
   credentialsFile: optionalString,
   sse: z.enum(['AES256', 'aws:kms']).optional(),
@@ -45,9 +41,9 @@ export const s3DestinationSchema = z
     /** A second location that receives the same objects; the delivery counts once both have them. */
     secondary: s3LocationSchema.optional(),
     /** Objects above this go in a multipart upload of parts this size (MiB). */
-    partSizeMiB: z.coerce.number().int().min(5).max(5120).default(16),
+    partSizeMiB: integer(5, 5120).default(16),
     /** Tries of one request inside the SDK; the delivery's own retry (backoff) comes on top. */
-    maxAttempts: z.coerce.number().int().min(1).max(20).default(3),
+    maxAttempts: integer(1, 20).default(3),
   })
   .refine(kmsNeedsSse, kmsMessage);
 

@@ -13,10 +13,7 @@ describe('loadConfig', () => {
     assert.equal(c.drachtio.host, undefined);
     assert.equal(c.pipeline.mp3SampleRate, 8000);
     assert.equal(c.pipeline.ffmpegPath, undefined);
-    assert.equal(
-      loadConfig({ SRS_FFMPEG_PATH: '/opt/ffmpeg/bin/ffmpeg' }).pipeline.ffmpegPath,
-      '/opt/ffmpeg/bin/ffmpeg',
-    );
+    assert.equal(loadConfig({ SRS_FFMPEG_PATH: process.execPath }).pipeline.ffmpegPath, process.execPath);
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.sip));
   });
 
@@ -101,7 +98,7 @@ describe('loadConfig', () => {
   });
 
   it('refuses unusable security settings with a clear message', () => {
-    assert.throws(() => loadConfig({ SRS_SRC_ALLOW: '10.0.0.0/33' }), /SRS_SRC_ALLOW: "10\.0\.0\.0\/33"/);
+    assert.throws(() => loadConfig({ SRS_SRC_ALLOW: '10.0.0.0/33' }), /SRS_SRC_ALLOW="10\.0\.0\.0\/33"/);
     assert.throws(() => loadConfig({ SRS_SRC_ALLOW: 'pbx.example.com' }), /not an address or CIDR/);
     assert.throws(() => loadConfig({ SRS_SRC_ALLOW: 'any,10.0.0.1' }), /`any` stands alone/);
     assert.throws(() => loadConfig({ SRS_MIN_FREE_MB: '10', SRS_HARD_FREE_MB: '20' }), /SRS_HARD_FREE_MB/);
