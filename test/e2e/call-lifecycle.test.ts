@@ -102,4 +102,27 @@ describe('every call ends (RTP timeout, maximum duration, session timer)', { tim
     assert.equal(r.status, 422, r.text);
     assert.match(r.text, /Min-SE: 2/i);
   });
+
+  it('runs without a timer when the SRC asks a Min-SE no timer can hold (no early BYE)', async () => {
+    const uac = await SiprecUac.open(server.sipPort);
+    const inv = await uac.invite({
+      streams: 1,
+      extraHeaders: ['Supported: timer', 'Session-Expires: 4', 'Min-SE: 999999999'],
+    });
+    assert.equal(inv.status, 200, inv.text);
+    assert.doesNotMatch(inv.text, /Session-Expires:/i, 'no session timer offered');
+    // Before the fix the interval became 999999999 s, past setTimeout's limit: BYE after 1 ms.
+    const early = uac.waitFor(/^BYE /, 2500).then(
+      (bye) => bye,
+      () => null,
+    );
+    await sendLoopbackTone(inv.ports[0] as number, 2000, 0x43);
+    assert.equal(await early, null, 'the server hung up a call whose SRC asked a long Min-SE');
+    const bye = await uac.request('BYE');
+    assert.match(bye, /^SIP\/2\.0 200/, bye);
+    uac.close();
+    await waitForState(server, uac.callId, 'stored');
+    const events = await recordingEvents(server, (await waitForState(server, uac.callId, 'stored')).id);
+    assert.ok(!events.some((e) => e.type === 'call-ended-by-server'), JSON.stringify(events));
+  });
 });

@@ -15,6 +15,13 @@ export interface SessionTimerConfig {
   minSE: number;
 }
 
+/**
+ * The longest interval we run a timer for (a day, SRS_SESSION_EXPIRES's maximum): an SRC whose
+ * Min-SE asks more gets no timer at all (the RTP timeout and the maximum duration still end the
+ * call) rather than an interval past what setTimeout holds, which fires at once.
+ */
+const MAX_INTERVAL = 86_400;
+
 export type TimerDecision =
   { reject: Record<string, string> } | { interval: number; headers: Record<string, string> } | { none: true };
 
@@ -36,7 +43,7 @@ export function negotiateSessionTimer(req: Srf.SrfRequest, c: SessionTimerConfig
   const se = seRaw ? parseSessionExpires(seRaw) : null;
   const theirMin = Number(/^\s*(\d{1,9})/.exec(header(req, 'Min-SE'))?.[1] ?? 0);
   if (se && se.seconds < c.minSE) return { reject: { 'Min-SE': String(c.minSE) } };
-  if (!supported || se?.refresher === 'uas') return { none: true };
+  if (!supported || se?.refresher === 'uas' || theirMin > MAX_INTERVAL) return { none: true };
   const interval = Math.max(Math.min(se?.seconds ?? c.expires, c.expires), c.minSE, theirMin);
   return {
     interval,
@@ -59,7 +66,7 @@ export class SessionTimer {
   refresh(): void {
     if (this.#stopped) return;
     clearTimeout(this.#timer);
-    const s = this.intervalSeconds;
+    const s = Math.min(this.intervalSeconds, MAX_INTERVAL);
     const at = Math.max(0.5, s - Math.min(32, s / 3));
     this.#timer = setTimeout(() => {
       this.#stopped = true;
