@@ -11,7 +11,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
-import { connect, type Socket as TcpSocket } from 'node:net';
 import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { waitForState } from '../helpers/sipp.js';
@@ -19,6 +18,7 @@ import { gpgDecrypt } from '../helpers/gpg.js';
 import { decodeUlawWav, tone, toneLevelDb } from '../helpers/audio.js';
 import { sendRtpStream } from '../helpers/rtp.js';
 import { SiprecUac } from '../helpers/siprec-uac.js';
+import { closedWithin, tcpConnect } from '../helpers/tcp-probe.js';
 
 async function udpOn(address: string): Promise<Socket> {
   const s = createSocket('udp4');
@@ -35,25 +35,6 @@ async function metric(server: TestServer, name: string): Promise<string> {
     .split('\n')
     .filter((l) => l.startsWith(name))
     .join('\n');
-}
-
-/** Resolves when the socket is closed by the server (true), or false after `ms`. */
-function closedWithin(sock: TcpSocket, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (sock.destroyed) return resolve(true);
-    const t = setTimeout(() => resolve(false), ms);
-    sock.once('close', () => {
-      clearTimeout(t);
-      resolve(true);
-    });
-  });
-}
-
-async function tcpConnect(port: number): Promise<TcpSocket> {
-  const s = connect({ host: '127.0.0.1', port });
-  s.on('error', () => undefined);
-  await new Promise<void>((r) => s.once('connect', () => r()));
-  return s;
 }
 
 describe('trust at the edge (attacks on srs serve)', { timeout: 180000 }, () => {

@@ -18,7 +18,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -26,6 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, run, startTestServer, type TestServer } from '../helpers/server.js';
 import { SiprecUac } from '../helpers/siprec-uac.js';
+import { closedWithin, tcpConnect } from '../helpers/tcp-probe.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const id = (): string => randomBytes(6).toString('hex');
@@ -50,35 +51,13 @@ function request(method: string, port: number, transport: string, localPort: num
   );
 }
 
-async function tcp(port: number): Promise<Socket> {
-  const s = connect({ host: '127.0.0.1', port });
-  s.on('error', () => undefined);
-  await new Promise<void>((resolve, reject) => {
-    s.once('connect', () => resolve());
-    s.once('error', reject);
-  });
-  return s;
-}
-
 /** A TLS session over a plain socket that the test can reset (resetAndDestroy on `raw`). */
 async function tlsOver(port: number): Promise<{ raw: Socket; t: tls.TLSSocket }> {
-  const raw = await tcp(port);
+  const raw = await tcpConnect(port);
   const t = tls.connect({ socket: raw, rejectUnauthorized: false });
   t.on('error', () => undefined);
   await new Promise((r) => t.once('secureConnect', r));
   return { raw, t };
-}
-
-/** Resolves true when the peer closes the socket within `ms`. */
-function closedWithin(sock: Socket, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (sock.destroyed) return resolve(true);
-    const t = setTimeout(() => resolve(false), ms);
-    sock.once('close', () => {
-      clearTimeout(t);
-      resolve(true);
-    });
-  });
 }
 
 describe('SIP edge sockets under hostile input (srs serve)', { timeout: 120000 }, () => {
@@ -136,13 +115,13 @@ describe('SIP edge sockets under hostile input (srs serve)', { timeout: 120000 }
   }
 
   it('control port: an unauthenticated frame over 64 KiB is refused at once', async () => {
-    const s = await tcp(controlPort);
+    const s = await tcpConnect(controlPort);
     const closed = closedWithin(s, 1000);
     s.write('16777000#');
     s.write(Buffer.alloc(256 * 1024, 0x41));
     assert.equal(await closed, true, 'the connection is closed on the length prefix');
     // What drachtio-srf sends still works: a wrong secret is answered NOK and the connection closed.
-    const w = await tcp(controlPort);
+    const w = await tcpConnect(controlPort);
     let got = '';
     w.on('data', (d: Buffer) => (got += d.toString()));
     const auth = `m1|authenticate|wrong-secret|${'t'.repeat(2000)}`;
@@ -154,18 +133,18 @@ describe('SIP edge sockets under hostile input (srs serve)', { timeout: 120000 }
 
   it('control port: garbage, bogus length prefixes, resets and 200 connections', async () => {
     for (const bad of [randomBytes(5000), 'no hash at all here', '-5#abc', '0#', '1e3#abc', '999999999#x']) {
-      const s = await tcp(controlPort);
+      const s = await tcpConnect(controlPort);
       const closed = closedWithin(s, 1000);
       s.write(bad);
       assert.equal(await closed, true, `closed after ${JSON.stringify(String(bad).slice(0, 20))}`);
     }
     for (let i = 0; i < 20; i++) {
-      const s = await tcp(controlPort);
+      const s = await tcpConnect(controlPort);
       s.write('100#abc|authenti');
       await sleep(2);
       s.resetAndDestroy();
     }
-    const many = await Promise.all(Array.from({ length: 200 }, () => tcp(controlPort)));
+    const many = await Promise.all(Array.from({ length: 200 }, () => tcpConnect(controlPort)));
     many.forEach((s, i) => (i % 2 ? s.resetAndDestroy() : s.write('50#x')));
     await sleep(300);
     for (const s of many) s.destroy();
@@ -173,10 +152,10 @@ describe('SIP edge sockets under hostile input (srs serve)', { timeout: 120000 }
   });
 
   it('SIP over TCP: resets at every stage', async () => {
-    for (let i = 0; i < 200; i++) (await tcp(server.sipPort)).resetAndDestroy();
+    for (let i = 0; i < 200; i++) (await tcpConnect(server.sipPort)).resetAndDestroy();
     await healthy('connect then reset x200');
     for (let i = 0; i < 20; i++) {
-      const s = await tcp(server.sipPort);
+      const s = await tcpConnect(server.sipPort);
       s.write(request('INVITE', server.sipPort, 'TCP', s.localPort ?? 0).slice(0, 50 + 10 * i));
       await sleep(2);
       s.resetAndDestroy();
@@ -184,7 +163,7 @@ describe('SIP edge sockets under hostile input (srs serve)', { timeout: 120000 }
     await healthy('reset mid-request');
     const { body } = SiprecUac.body({ streams: 1 });
     for (const delay of [0, 0, 1, 5, 20, 50, 100, 300]) {
-      const s = await tcp(server.sipPort);
+      const s = await tcpConnect(server.sipPort);
       s.write(request('INVITE', server.sipPort, 'TCP', s.localPort ?? 0, body));
       s.write(request('OPTIONS', server.sipPort, 'TCP', s.localPort ?? 0).repeat(5));
       await (delay ? sleep(delay) : new Promise((r) => setImmediate(r)));
@@ -201,7 +180,7 @@ describe('SIP edge sockets under hostile input (srs serve)', { timeout: 120000 }
     const { body } = SiprecUac.body({ streams: 1 });
     const from = server.output().length;
     for (let i = 0; i < 40; i++) {
-      const s = await tcp(server.sipPort);
+      const s = await tcpConnect(server.sipPort);
       s.write(request('INVITE', server.sipPort, 'TCP', s.localPort ?? 0, body));
       await new Promise((r) => setImmediate(r));
       s.resetAndDestroy();
@@ -216,24 +195,24 @@ describe('SIP edge sockets under hostile input (srs serve)', { timeout: 120000 }
   });
 
   it('SIP over TCP: garbage, bad Content-Length, NUL bytes, one byte per write', async () => {
-    const g = await tcp(server.sipPort);
+    const g = await tcpConnect(server.sipPort);
     g.write(randomBytes(40000).map((b) => (b === 0x0a || b === 0x0d ? 0x20 : b)));
     assert.equal(await closedWithin(g, 2000), true, 'garbage without a header end: closed');
     for (const cl of ['-1', 'abc', '0x10', '99999999999999999999', '1048577', '']) {
-      const s = await tcp(server.sipPort);
+      const s = await tcpConnect(server.sipPort);
       const closed = closedWithin(s, 1000);
       s.write(
         request('OPTIONS', server.sipPort, 'TCP', s.localPort ?? 0).replace(/0\r\n\r\n$/, `${cl}\r\n\r\nhi`),
       );
       assert.equal(await closed, true, `Content-Length: ${cl} closes the connection`);
     }
-    const short = await tcp(server.sipPort);
+    const short = await tcpConnect(server.sipPort);
     short.write(
       request('OPTIONS', server.sipPort, 'TCP', short.localPort ?? 0).replace(/0\r\n\r\n$/, '5000\r\n\r\nab'),
     );
     await sleep(50);
     short.end();
-    const nul = await tcp(server.sipPort);
+    const nul = await tcpConnect(server.sipPort);
     let answer = '';
     nul.on('data', (d: Buffer) => (answer += d.toString()));
     nul.write(request('OPTIONS', server.sipPort, 'TCP', nul.localPort ?? 0).replace('To: <', 'To: \0<'));
@@ -241,7 +220,7 @@ describe('SIP edge sockets under hostile input (srs serve)', { timeout: 120000 }
     nul.write('\r\n\r\n');
     await sleep(300);
     nul.destroy();
-    const tiny = await tcp(server.sipPort);
+    const tiny = await tcpConnect(server.sipPort);
     let replies = '';
     tiny.on('data', (d: Buffer) => (replies += d.toString()));
     for (let i = 0; i < 4; i++)
@@ -257,11 +236,11 @@ describe('SIP edge sockets under hostile input (srs serve)', { timeout: 120000 }
   });
 
   it('SIP over TLS: plain text, a ClientHello then a reset, an INVITE then a reset', async () => {
-    const plain = await tcp(tlsPort);
+    const plain = await tcpConnect(tlsPort);
     plain.write(request('OPTIONS', server.sipPort, 'TCP', plain.localPort ?? 0));
     assert.equal(await closedWithin(plain, 2000), true, 'plain text on the TLS port: closed');
     for (let i = 0; i < 30; i++) {
-      const raw = await tcp(tlsPort);
+      const raw = await tcpConnect(tlsPort);
       tls.connect({ socket: raw, rejectUnauthorized: false }).on('error', () => undefined);
       await sleep(i % 5);
       raw.resetAndDestroy();

@@ -1,0 +1,25 @@
+/** Raw TCP clients for the edge's attack tests: connect on loopback, and watch for the server's close. */
+import { connect, type Socket } from 'node:net';
+
+/** A connected socket to 127.0.0.1:`port` (its later errors, such as a reset, are ignored). */
+export async function tcpConnect(port: number): Promise<Socket> {
+  const s = connect({ host: '127.0.0.1', port });
+  await new Promise<void>((resolve, reject) => {
+    s.once('connect', () => resolve());
+    s.once('error', reject);
+  });
+  s.on('error', () => undefined);
+  return s;
+}
+
+/** Resolves true when the server closes the socket within `ms`, else false. */
+export function closedWithin(sock: Socket, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (sock.destroyed) return resolve(true);
+    const t = setTimeout(() => resolve(false), ms);
+    sock.once('close', () => {
+      clearTimeout(t);
+      resolve(true);
+    });
+  });
+}
