@@ -131,7 +131,10 @@ bool encodeWavToMp3(const uint8_t* wav, size_t length, const Mp3Settings& s, std
   const size_t frames = w.dataBytes / frameBytes;
   const int16_t* const ulaw = ulawDecodeTable();
   std::vector<short> pcm(kBlockFrames);
-  std::vector<unsigned char> out(kBlockFrames * 5 / 4 + 7200);
+  // LAME's worst case is 1.25 bytes per output sample + 7200; resampling up (8 kHz in, 44.1 kHz
+  // out) makes more output samples per block than input frames.
+  const size_t outPerBlock = (kBlockFrames * static_cast<size_t>(s.sampleRate) + w.sampleRate - 1) / w.sampleRate;
+  std::vector<unsigned char> out(std::max(kBlockFrames, outPerBlock) * 5 / 4 + 7200);
   mp3->clear();
   mp3->reserve(frames * static_cast<size_t>(s.bitrateKbps) * 125 / w.sampleRate + 8192);
   for (size_t done = 0; done < frames;) {

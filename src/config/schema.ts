@@ -33,6 +33,17 @@ const numberPattern = z
   .regex(/^[0-9+*#Xx.!]+$/, 'use digits, + * #, X or . (one digit), ! (any digits)');
 const DAY = 86_400;
 
+/**
+ * The MP3 bitrates (kbit/s) of each MPEG version, as LAME writes them: MPEG-2.5 (8, 11.025 kHz; LAME
+ * caps it at 64), MPEG-2 (16, 22.05 kHz; LAME refuses above 136), MPEG-1 (44.1 kHz).
+ */
+export function mp3Bitrates(sampleRate: number): number[] {
+  const low = [8, 16, 24, 32, 40, 48, 56, 64];
+  if (sampleRate < 16000) return low;
+  if (sampleRate < 32000) return [...low, 80, 96, 112, 128];
+  return [32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320];
+}
+
 /** Every core setting (delivery, storage and the cluster are added in src/config.ts). */
 export const schema = z.object({
   dataDir: z
@@ -128,36 +139,47 @@ export const schema = z.object({
     /** Listen-in audio: the engine's live tap when it has one (auto), or always the spool files. */
     listenSource: z.enum(['auto', 'spool']),
   }),
-  pipeline: z.object({
-    concurrency: integer(1, 256),
-    /** Share of the cores always left to post-call jobs, however busy the calls (0..1). */
-    cpuShare: decimal(0.05, 1),
-    /** New calls get 503 while the post-call backlog needs longer than this to drain; 0 = never. */
-    maxBacklogSeconds: decimal(0, 7 * DAY),
-    /** The ffmpeg the `ffmpeg` encoder runs (SRS_FFMPEG_PATH); unset: the system's, else @ffmpeg-installer's. */
-    ffmpegPath: optionalString,
-    /** MP3 encoder: libmp3lame in the addon (`lame`) or an ffmpeg process (`ffmpeg`). */
-    mp3Encoder: z.enum(['lame', 'ffmpeg']),
-    /** LAME algorithm quality 0 (best, slowest) .. 9 (fastest); 7 chosen by bench:mp3. */
-    mp3Quality: integer(0, 9),
-    mp3Bitrate: integer(8, 320),
-    mp3SampleRate: integer(8000, 44100).refine((v) => [8000, 11025, 16000, 22050, 44100].includes(v), {
-      message: 'must be one of 8000, 11025, 16000, 22050, 44100',
+  pipeline: z
+    .object({
+      concurrency: integer(1, 256),
+      /** Share of the cores always left to post-call jobs, however busy the calls (0..1). */
+      cpuShare: decimal(0.05, 1),
+      /** New calls get 503 while the post-call backlog needs longer than this to drain; 0 = never. */
+      maxBacklogSeconds: decimal(0, 7 * DAY),
+      /** The ffmpeg the `ffmpeg` encoder runs (SRS_FFMPEG_PATH); unset: the system's, else @ffmpeg-installer's. */
+      ffmpegPath: optionalString,
+      /** MP3 encoder: libmp3lame in the addon (`lame`) or an ffmpeg process (`ffmpeg`). */
+      mp3Encoder: z.enum(['lame', 'ffmpeg']),
+      /** LAME algorithm quality 0 (best, slowest) .. 9 (fastest); 7 chosen by bench:mp3. */
+      mp3Quality: integer(0, 9),
+      mp3Bitrate: integer(8, 320),
+      mp3SampleRate: integer(8000, 44100).refine((v) => [8000, 11025, 16000, 22050, 44100].includes(v), {
+        message: 'must be one of 8000, 11025, 16000, 22050, 44100',
+      }),
+      /** Attempts after the first, and the first retry delay (doubling each time). */
+      retryLimit: integer(0, 100),
+      retryDelaySeconds: integer(1, DAY),
+      /** User hooks after a recording is stored: an http(s) webhook URL and/or an executable. */
+      hookUrl: optionalString.pipe(httpUrl.optional()),
+      hookCommand: optionalString,
+      /**
+       * What a hook command's environment holds besides SRS_RECORDING_ID, SRS_HOOK_EVENT and PATH:
+       * these variables of the server's environment (SRS_HOOK_ENV, comma-separated names), nothing else.
+       */
+      hookEnv: z.record(z.string(), z.string()),
+      /** Test only: the process SIGKILLs itself after this finalize step (crash tests). */
+      testCrashAfterStep: optionalString,
+    })
+    .superRefine((p, ctx) => {
+      // LAME rounded other values to a neighbour, capped them (64 at 8 kHz) or failed every encode.
+      const valid = mp3Bitrates(p.mp3SampleRate);
+      if (!valid.includes(p.mp3Bitrate))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['mp3Bitrate'],
+          message: `expected one of ${valid.join(', ')} kbit/s at ${p.mp3SampleRate} Hz (SRS_MP3_SAMPLE_RATE)`,
+        });
     }),
-    /** Attempts after the first, and the first retry delay (doubling each time). */
-    retryLimit: integer(0, 100),
-    retryDelaySeconds: integer(1, DAY),
-    /** User hooks after a recording is stored: an http(s) webhook URL and/or an executable. */
-    hookUrl: optionalString.pipe(httpUrl.optional()),
-    hookCommand: optionalString,
-    /**
-     * What a hook command's environment holds besides SRS_RECORDING_ID, SRS_HOOK_EVENT and PATH:
-     * these variables of the server's environment (SRS_HOOK_ENV, comma-separated names), nothing else.
-     */
-    hookEnv: z.record(z.string(), z.string()),
-    /** Test only: the process SIGKILLs itself after this finalize step (crash tests). */
-    testCrashAfterStep: optionalString,
-  }),
   /** Retention: keep | <N>d | <N>h, default and per recording group; purge every intervalSeconds. */
   retention: z.object({
     default: retentionPolicy,

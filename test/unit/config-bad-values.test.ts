@@ -219,6 +219,24 @@ describe('configuration: bad values are refused, naming setting, value and expec
     assert.equal(loadConfig({ HTTP_TLS_CERT: cert, HTTP_TLS_KEY: key }).http.tlsKeyFile, key);
   });
 
+  it('MP3: a bitrate LAME writes at the sample rate (was: 33 -> 32, 320 at 8 kHz -> 64, 160 at 16 kHz failed every encode)', () => {
+    badEnv(
+      { SRS_MP3_BITRATE: '33' },
+      /^invalid configuration: pipeline\.mp3Bitrate: expected one of 8, 16, 24, 32, 40, 48, 56, 64 kbit\/s at 8000 Hz/,
+      /got SRS_MP3_BITRATE="33"$/,
+    );
+    badEnv({ SRS_MP3_BITRATE: '320' }, /SRS_MP3_BITRATE/, /at 8000 Hz/);
+    badEnv(
+      { SRS_MP3_BITRATE: '160', SRS_MP3_SAMPLE_RATE: '16000' },
+      /SRS_MP3_BITRATE/,
+      /112, 128 kbit\/s at 16000 Hz/,
+    );
+    badFile({ pipeline: { mp3Bitrate: 16, mp3SampleRate: 44100 } }, /pipeline\.mp3Bitrate/, /got 16$/);
+    const hi = loadConfig({ SRS_MP3_BITRATE: '320', SRS_MP3_SAMPLE_RATE: '44100' }).pipeline;
+    assert.deepEqual([hi.mp3Bitrate, hi.mp3SampleRate], [320, 44100]);
+    assert.equal(loadConfig({}).pipeline.mp3Bitrate, 32);
+  });
+
   it('the rest: database URL, first admin password, S3 region', () => {
     badEnv({ DATABASE_URL: 'notaurl' }, /DATABASE_URL/);
     assert.equal(

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { defaultAddonPath } from '../../src/media/index.js';
 import { ulawWavHeader } from '../../src/media/reference/index.js';
 import { encodeMp3, encodeMp3Ffmpeg } from '../../src/pipeline/artifacts.js';
+import { mp3Bitrates } from '../../src/config/schema.js';
 import { lameAddon } from '../../src/pipeline/mp3.js';
 import { encodeUlaw, tone, toneLevelDb, rmsDbfs } from '../helpers/audio.js';
 
@@ -158,6 +159,36 @@ describe('MP3 encoding: libmp3lame in the addon, ffmpeg as the fallback', () => 
       () => void lame.encodeMp3(wav, { ...o, background: 'yes' as unknown as boolean }),
       /background must be a boolean/,
     );
+  });
+
+  it('encodes every bitrate the configuration accepts, at its sample rate, as asked (44.1 kHz at 320 failed)', async () => {
+    const lame = lameAddon();
+    assert.ok(lame);
+    // 8 kHz in, 44.1 kHz out: more output samples than input frames per block (the output
+    // buffer was sized for the input, and lame_encode_buffer failed with -1).
+    for (const sampleRate of [8000, 11025, 16000, 22050, 44100]) {
+      const rates = mp3Bitrates(sampleRate);
+      for (const bitrateKbps of [rates[0] as number, rates[rates.length - 1] as number]) {
+        const mp3 = await lame.encodeMp3(wav, { bitrateKbps, sampleRate, quality: 7 });
+        // The first audio frame after the Info frame: its header names the bitrate and sample rate.
+        const p = await writeFile(join(dir, 'rate.mp3'), mp3).then(() =>
+          run('ffprobe', [
+            '-v',
+            'error',
+            '-show_entries',
+            'stream=sample_rate,bit_rate',
+            '-of',
+            'csv=p=0',
+            join(dir, 'rate.mp3'),
+          ]),
+        );
+        assert.equal(
+          p.stdout.trim(),
+          `${sampleRate},${bitrateKbps * 1000}`,
+          `${bitrateKbps} kbit/s at ${sampleRate} Hz`,
+        );
+      }
+    }
   });
 
   it('a background encode makes the same sound and uses only CPU nothing else wants', async () => {
