@@ -71,15 +71,10 @@ describe('srs CLI data directory and a clean Ctrl-C', { timeout: 180000 }, () =>
 
   it('refuses a --limit or --offset that is not a whole number in range, exit 2, listing nothing', async () => {
     const env = { ...bareEnv, SRS_DATA_DIR: server.dataDir };
+    // Every shape of bad value is in test/unit/cli-options.test.ts; the real CLI for one of each flag.
     for (const [flag, value] of [
-      ['--limit', 'abc'],
-      ['--limit', '0'],
       ['--limit', '1e999'],
-      ['--limit', '2.5'],
-      ['--limit', '99999999999999999999'],
       ['--offset', 'x'],
-      ['--offset', '-1'],
-      ['--offset', '1e3'],
     ] as const) {
       const r = await srs(env, 'recordings', 'list', '--json', flag, value);
       assert.equal(r.code, 2, `${flag} ${value}: exit ${r.code}: ${r.stdout.slice(0, 200)}`);
