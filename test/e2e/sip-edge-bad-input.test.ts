@@ -151,6 +151,29 @@ describe('SIP edge sockets under hostile input (srs serve)', { timeout: 120000 }
     await healthy('control port garbage and resets');
   });
 
+  it('control port: at most 64 connections wait to authenticate (the oldest goes), none past 5 s', async () => {
+    const idle = [];
+    for (let i = 0; i < 100; i++) idle.push(await tcpConnect(controlPort));
+    const gone = idle.map((s) => closedWithin(s, 1000));
+    const first = await Promise.all(gone);
+    assert.deepEqual(
+      [first.slice(0, 36).every(Boolean), first.slice(36).some(Boolean)],
+      [true, false],
+      `closed at once: ${first.filter(Boolean).length} of 100 (expected the 36 oldest)`,
+    );
+    // The newest 64 are closed when their time to authenticate is up (5 s from their connect).
+    const late = await Promise.all(idle.slice(36).map((s) => closedWithin(s, 6000)));
+    assert.equal(late.filter(Boolean).length, 64, 'closed at the deadline');
+    // A connection made now is served: a wrong secret is answered, not dropped.
+    const w = await tcpConnect(controlPort);
+    let got = '';
+    w.on('data', (d: Buffer) => (got += d.toString()));
+    w.write('20#m2|authenticate|nope');
+    assert.equal(await closedWithin(w, 2000), true);
+    assert.match(got, /\|response\|m2\|NOK\|incorrect secret$/);
+    await healthy('idle control connections');
+  });
+
   it('SIP over TCP: resets at every stage', async () => {
     for (let i = 0; i < 200; i++) (await tcpConnect(server.sipPort)).resetAndDestroy();
     await healthy('connect then reset x200');

@@ -13,6 +13,13 @@ const MAX_FRAME = 16 * 1024 * 1024;
  * without the secret may not make us buffer (and re-copy) up to MAX_FRAME per connection.
  */
 const MAX_UNAUTHENTICATED_FRAME = 64 * 1024;
+/**
+ * A peer has this long to authenticate (drachtio-srf sends it as soon as it is connected), and at
+ * most this many wait at once: a new one closes the oldest waiting, so no local client can hold
+ * the process's file descriptors, nor keep the application from reconnecting by holding them.
+ */
+const AUTH_DEADLINE_MS = 5000;
+const MAX_UNAUTHENTICATED_CONNECTIONS = 64;
 
 export interface AppConn {
   readonly id: number;
@@ -81,6 +88,9 @@ function secretMatches(given: string, expected: string): boolean {
 export class ControlServer {
   private server?: net.Server;
   private readonly conns = new Set<AppConn & { socket: net.Socket }>();
+  /** Connections not yet authenticated, oldest first. */
+  private readonly waiting = new Set<net.Socket>();
+  private evictedSince = 0;
   private nextId = 1;
   private boundPort = 0;
 
@@ -143,6 +153,7 @@ export class ControlServer {
     };
     this.conns.add(conn);
     log.info({ app: conn.remote }, 'drachtio app connected');
+    this.awaitAuthentication(socket);
     let buf: Buffer = Buffer.alloc(0);
     socket.on('data', (chunk: Buffer) => {
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
@@ -171,11 +182,39 @@ export class ControlServer {
     });
     socket.on('error', (err) => log.debug({ app: conn.remote, err: String(err) }, 'control socket error'));
     socket.on('close', () => {
+      this.waiting.delete(socket);
       conn.closed = true;
       this.conns.delete(conn);
       log.info({ app: conn.remote }, 'drachtio app disconnected');
       this.opts.handlers.onClose(conn);
     });
+  }
+
+  /** Closes the socket unless it authenticates in time; makes room by closing the oldest waiting. */
+  private awaitAuthentication(socket: net.Socket): void {
+    const { log } = this.opts;
+    if (this.waiting.size >= MAX_UNAUTHENTICATED_CONNECTIONS) {
+      const oldest = this.waiting.values().next().value as net.Socket;
+      this.waiting.delete(oldest);
+      oldest.destroy();
+      // One line per burst, not one per connection.
+      if (this.evictedSince++ === 0)
+        log.warn(
+          { waiting: MAX_UNAUTHENTICATED_CONNECTIONS },
+          'control port: too many connections waiting to authenticate, closing the oldest',
+        );
+    } else if (this.waiting.size === 0) this.evictedSince = 0;
+    this.waiting.add(socket);
+    const timer = setTimeout(() => {
+      if (!this.waiting.delete(socket)) return;
+      log.debug(
+        { app: `${socket.remoteAddress}:${socket.remotePort}` },
+        'control port: no authenticate in time, closing',
+      );
+      socket.destroy();
+    }, AUTH_DEADLINE_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
   }
 
   private onFrame(conn: AppConn & { socket: net.Socket }, frame: string): void {
@@ -197,6 +236,7 @@ export class ControlServer {
         return;
       }
       conn.authenticated = true;
+      this.waiting.delete(conn.socket);
       const hp = this.opts.hostports();
       conn.reply(msgId, `OK|${hp}|${this.opts.version}|${hp}`);
       return;
