@@ -83,7 +83,7 @@ async function listenFromA(a: TestServer, b: TestServer, recordingId: string): P
     const bytes = Buffer.concat(audio.map((f) => f.subarray(12)));
     const loud = bytes.filter((x) => x !== 0xff && x !== 0x7f).length;
     assert.ok(loud > bytes.length / 2, `relayed audio carries sound (${loud}/${bytes.length} bytes)`);
-    assert.match(a.output(), /"node":"node-b"[^\n]*"msg":"listen-in relayed from the node holding the call"/);
+    await a.waitFor(/"node":"node-b"[^\n]*"msg":"listen-in relayed from the node holding the call"/, 10000);
   } finally {
     ws.close();
   }

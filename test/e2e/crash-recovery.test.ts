@@ -309,7 +309,7 @@ describe(
         await decrypt(orphan?.files.find((f) => f.kind === 'wav')?.path as string),
       );
       assert.ok(toneLevelDb(orphanWav, a + 200, a + 800, 440) > -1, "the orphan holds alice's audio");
-      assert.match(second.output(), /spool with no catalogue row holds audio: catalogued/);
+      await second.waitFor(/spool with no catalogue row holds audio: catalogued/, 10000);
       assert.deepEqual(await readdir(join(second.dataDir, 'spool-orphans')), [emptyId]);
       assert.deepEqual(await readdir(spoolRoot), []);
     });

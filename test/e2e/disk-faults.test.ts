@@ -77,7 +77,7 @@ describe('disk faults: torn spool on a full filesystem, disk-full admission', { 
     const text = await metrics(server);
     assert.match(text, /srs_spool_write_errors_total [1-9]/);
     assert.match(text, /srs_spool_damaged_ms_total [1-9]/);
-    assert.match(server.output(), /recording damaged: spool writes failed/);
+    await server.waitFor(/recording damaged: spool writes failed/, 10000);
   });
 
   it('refuses new calls below SRS_MIN_FREE_MB and ends live ones below SRS_HARD_FREE_MB', async () => {

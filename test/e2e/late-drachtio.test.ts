@@ -97,7 +97,7 @@ describe('external drachtio server that starts after the recorder', { timeout: 2
     });
     const sip = await healthUntil(server, true);
     assert.equal(sip, true, `sip never became true:\n${server.output().slice(-3000)}`);
-    assert.match(server.output(), /connected to drachtio server/);
+    await server.waitFor(/connected to drachtio server/, 10000);
   });
 
   it('records a call that arrives through the late drachtio server', async () => {

@@ -67,7 +67,7 @@ describe('pipeline with the s3 store on Ceph radosgw', { skip: missing, timeout:
 
     server = await startServer(env);
     await waitStored(id);
-    assert.match(server.output(), /artifacts uploaded by an earlier attempt: reused/);
+    await server.waitFor(/artifacts uploaded by an earlier attempt: reused/, 10000);
     const rec = await db.recordings.get(id);
     assert.deepEqual(rec!.files.map((f) => f.path).sort(), [...keys].sort());
     const rows = await db.pool.query('SELECT count(*)::int AS n FROM files WHERE recording_id = $1', [id]);
