@@ -13,24 +13,37 @@ process.env.SRS_FROM_SOURCE ??= '1';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const SRS_BIN = join(ROOT, 'bin', 'srs.js');
 
+/**
+ * Ports for the tests' listeners come from 10000-19999, below the kernel's ephemeral range
+ * (32768-60999): a port asked of the kernel (listen on 0) and released could be handed again to
+ * the server's own embedded Postgres, or to any outgoing connection, before the server bound it
+ * (seen: EADDRINUSE at start, the test's SIP port taken by Postgres). Each test process takes
+ * its ports in turn from a band of 100 of its own (by pid), checked free before use.
+ */
+const BAND = 10000 + (process.pid % 100) * 100;
+let nextInBand = 0;
+
+function bindable(port: number, udpToo: boolean): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () =>
+      s.close(() => {
+        if (!udpToo) return resolve(true);
+        const u = createSocket('udp4');
+        u.once('error', () => resolve(false));
+        u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
+      }),
+    );
+  });
+}
+
 /** A TCP port that is free now (and its UDP twin, for SIP). */
 export async function freePort(udpToo = false): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => {
-        const a = s.address();
-        s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-      });
-    });
-    if (!udpToo) return port;
-    const ok = await new Promise<boolean>((resolve) => {
-      const u = createSocket('udp4');
-      u.once('error', () => resolve(false));
-      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
-    });
-    if (ok) return port;
+  for (let tries = 0; ; tries++) {
+    // The band first; once it is used up, anywhere in 10000-19999.
+    const port = tries < 100 ? BAND + (nextInBand++ % 100) : 10000 + Math.floor(Math.random() * 10000);
+    if (await bindable(port, udpToo)) return port;
   }
 }
 
