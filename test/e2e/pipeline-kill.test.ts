@@ -86,7 +86,7 @@ describe('pipeline: kill -9 at every step in a real server, then two servers sha
 
   it(
     'every recording completes exactly once, without plaintext, across crashes and two nodes',
-    { timeout: 240_000 },
+    { timeout: 420_000 },
     async () => {
       const env = {
         DATABASE_URL: db.connectionString,

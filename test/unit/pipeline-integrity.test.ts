@@ -70,7 +70,7 @@ describe('pipeline integrity: keys, hooks, retention', () => {
 
   it(
     'keys: generate, new jobs use the active key, get by file key, retire --reencrypt killed and resumed',
-    { timeout: 120_000 },
+    { timeout: 300_000 },
     async () => {
       const old = (await db.keys.active())!.fingerprint;
       const before = [];
