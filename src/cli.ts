@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { loadConfig, type Config, type ConfigFile } from './config.js';
 import { createLogger } from './log.js';
@@ -10,6 +9,7 @@ import { nodeCommand } from './cli/node.js';
 import { storageCommand } from './cli/storage.js';
 import { dataDirSource, requireServerData } from './cli/data-dir.js';
 import { startServer } from './app.js';
+import { readSettingFileSync } from './config/setting-file.js';
 
 /** The `srs` command line: serve, recordings ... Errors print one line and set an exit code. */
 
@@ -21,7 +21,7 @@ function readConfig(): { config: Config; source: string } {
   let file: ConfigFile = {};
   if (path) {
     try {
-      file = JSON.parse(readFileSync(path, 'utf8')) as ConfigFile;
+      file = JSON.parse(readSettingFileSync(path).toString('utf8')) as ConfigFile;
     } catch (err) {
       throw new SrsError('ERR_CONFIG', `cannot read config file ${path}: ${(err as Error).message}`);
     }

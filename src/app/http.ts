@@ -2,7 +2,6 @@
  * The HTTP(S) server: REST API, console, /metrics (public only when SRS_METRICS_PUBLIC=true) and
  * /healthz, which says whether this node is ready to take calls and, when not, why.
  */
-import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
@@ -15,6 +14,7 @@ import type { RecordingService } from '../recording/service.js';
 import { sameSecret } from '../secrets.js';
 import type { Database } from '../store/db.js';
 import type { Defer } from './shutdown.js';
+import { readSettingFileText } from '../config/setting-file.js';
 
 export interface HttpParts {
   config: Config;
@@ -42,8 +42,8 @@ export async function serveHttp(o: HttpParts): Promise<HttpServing> {
   const httpTls =
     config.http.tlsCertFile && config.http.tlsKeyFile
       ? {
-          cert: await readFile(config.http.tlsCertFile, 'utf8'),
-          key: await readFile(config.http.tlsKeyFile, 'utf8'),
+          cert: await readSettingFileText(config.http.tlsCertFile),
+          key: await readSettingFileText(config.http.tlsKeyFile),
         }
       : undefined;
   const server: Server = await startHttpServer({

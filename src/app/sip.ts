@@ -3,7 +3,6 @@
  * drachtio-server is configured) and the SIPREC application connected to it.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { RecordingService } from '../recording/service.js';
@@ -11,6 +10,7 @@ import { createAdmission, type Admission } from '../sip/app/admission.js';
 import { startSiprecApp, type SiprecApp } from '../sip/app/index.js';
 import { startSipEdge, type SipEdge } from '../sip/edge/index.js';
 import type { Defer } from './shutdown.js';
+import { readSettingFileText } from '../config/setting-file.js';
 
 export interface DrachtioAddress {
   host: string;
@@ -71,7 +71,7 @@ export async function startEdge(
     };
   const secret = randomBytes(16).toString('hex');
   const pem = (file: string, what: string): Promise<string> =>
-    readFile(file, 'utf8').catch((err: Error) => {
+    readSettingFileText(file).catch((err: Error) => {
       throw new Error(`cannot read the SIP TLS ${what} ${file}: ${err.message}`);
     });
   const tls =

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import * as openpgp from 'openpgp';
 import { writeFileDurable } from '../files.js';
+import { readSettingFileText } from '../config/setting-file.js';
 import type { Config } from '../config.js';
 import { NotFoundError, SrsError } from '../errors.js';
 import { createLogger } from '../log.js';
@@ -118,7 +118,7 @@ export async function passphraseFor(config: Config, io: CliIo, file: string | un
   if (file) {
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      text = await readSettingFileText(file);
     } catch (err) {
       throw new CliError(`cannot read passphrase file ${file}: ${(err as Error).message}`, 2);
     }
@@ -236,7 +236,9 @@ export function guarded<A extends unknown[]>(io: CliIo, fn: (...args: A) => Prom
     try {
       await fn(...args);
     } catch (err) {
-      const code = err instanceof CliError ? err.exitCode : 1;
+      // A bad configuration is a usage error, as for `srs serve` (exit 2).
+      const code =
+        err instanceof CliError ? err.exitCode : err instanceof SrsError && err.code === 'ERR_CONFIG' ? 2 : 1;
       const msg = err instanceof Error ? err.message : String(err);
       io.stderr.write(`srs: ${msg.split('\n')[0]}\n`);
       process.exitCode = code;

@@ -5,10 +5,11 @@
  * per kind: a directory the server creates, a program it runs, a PEM certificate and key.
  * Each returns what is wrong, or undefined.
  */
-import { accessSync, constants, lstatSync, readFileSync, readlinkSync, statfsSync, statSync } from 'node:fs';
+import { accessSync, constants, lstatSync, readlinkSync, statfsSync, statSync } from 'node:fs';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { delimiter, dirname, join, resolve } from 'node:path';
+import { readSettingFileSync } from './setting-file.js';
 
 const code = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? (err as Error).message;
 
@@ -74,9 +75,9 @@ export function programProblem(command: string, path: string | undefined): strin
 function pemProblem(file: string, what: 'certificate' | 'key'): { pem?: string; problem?: string } {
   let pem: string;
   try {
-    pem = readFileSync(file, 'utf8');
+    pem = readSettingFileSync(file).toString('utf8');
   } catch (err) {
-    return { problem: `cannot read ${file} (${code(err)})` };
+    return { problem: `cannot read ${file} (${(err as Error).message})` };
   }
   try {
     if (what === 'certificate') new X509Certificate(pem);

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Logger } from '../log.js';
 import { PeriodicService } from './periodic.js';
@@ -8,6 +7,7 @@ import type { Decryptor } from './decrypt.js';
 import { callFacts } from './facts.js';
 import { checkMailTemplate, DEFAULT_BODY, mailValues, renderMail } from './mail-template.js';
 import { backoffMs } from './offload.js';
+import { readSettingFileText } from '../config/setting-file.js';
 
 /**
  * Email to the recorded user when a recording is stored (seed 003 "Email notifications"). Users
@@ -66,7 +66,7 @@ export class NotifyService extends PeriodicService {
     checkMailTemplate(this.o.subject, 'notifications.subject');
     if (this.o.templateFile)
       checkMailTemplate(
-        await readFile(this.o.templateFile, 'utf8'),
+        await readSettingFileText(this.o.templateFile),
         `notifications.templateFile (${this.o.templateFile})`,
       );
     else checkMailTemplate(this.o.body ?? DEFAULT_BODY, 'notifications.body');
@@ -74,7 +74,7 @@ export class NotifyService extends PeriodicService {
 
   private async bodyTemplate(): Promise<string> {
     if (!this.o.templateFile) return this.o.body ?? DEFAULT_BODY;
-    const text = await readFile(this.o.templateFile, 'utf8');
+    const text = await readSettingFileText(this.o.templateFile);
     checkMailTemplate(text, `notifications.templateFile (${this.o.templateFile})`);
     return text;
   }
@@ -82,7 +82,8 @@ export class NotifyService extends PeriodicService {
   private async mailer(): Promise<Transporter> {
     if (this.transport) return this.transport;
     const s = this.o.smtp;
-    const pass = s.password ?? (s.passwordFile ? (await readFile(s.passwordFile, 'utf8')).trim() : undefined);
+    const pass =
+      s.password ?? (s.passwordFile ? (await readSettingFileText(s.passwordFile)).trim() : undefined);
     const requireTLS = s.requireTLS ?? true;
     if (!requireTLS && !s.secure)
       this.o.log.error(

@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { S3ArtifactStore } from '../storage/s3.js';
 import { sha256Hex } from '../storage/common.js';
 import { parseCredentials } from '../storage/s3-client.js';
 import type { S3StorageConfig } from '../storage/config.js';
 import type { S3Destination, S3Location } from '../storage/s3-destination-config.js';
+import { readSettingFileSync } from '../config/setting-file.js';
 
 /**
  * An `s3` delivery destination: its primary location and, when configured, a secondary one that
@@ -74,7 +74,7 @@ export function checkS3Destination(d: S3Destination, setting: string): void {
     if (!file) continue;
     let text: string;
     try {
-      text = readFileSync(file, 'utf8');
+      text = readSettingFileSync(file).toString('utf8');
     } catch (err) {
       throw new ConfigError(`${name}.credentialsFile: cannot read ${file}: ${(err as Error).message}`);
     }

@@ -1,10 +1,10 @@
 import { createHash, createHmac } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import SftpClient from 'ssh2-sftp-client';
 import type { Logger } from '../log.js';
+import { readSettingFile, readSettingFileText } from '../config/setting-file.js';
 
 /**
  * One SFTP destination (ssh2-sftp-client over the pure-JS ssh2): connect by password or private
@@ -58,7 +58,7 @@ function hostMatches(field: string, host: string, port: number): boolean {
 
 /** The keys (raw blobs) known_hosts lists for host:port. */
 export async function knownHostKeys(file: string, host: string, port: number): Promise<Buffer[]> {
-  const text = await readFile(file, 'utf8');
+  const text = await readSettingFileText(file);
   const keys: Buffer[] = [];
   for (const raw of text.split('\n')) {
     const line = raw.trim();
@@ -100,8 +100,9 @@ export class SftpConnection {
       close: lost('closed'),
     });
     const password =
-      dest.password ?? (dest.passwordFile ? (await readFile(dest.passwordFile, 'utf8')).trim() : undefined);
-    const privateKey = dest.privateKeyFile ? await readFile(dest.privateKeyFile) : undefined;
+      dest.password ??
+      (dest.passwordFile ? (await readSettingFileText(dest.passwordFile)).trim() : undefined);
+    const privateKey = dest.privateKeyFile ? await readSettingFile(dest.privateKeyFile) : undefined;
     // No pinned key, no connection (unless insecureAcceptAnyHostKey says so, loudly).
     if (!dest.hostKeySha256 && !dest.knownHostsFile && !dest.insecureAcceptAnyHostKey)
       throw new Error(

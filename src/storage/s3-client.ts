@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { S3Client, type PutObjectCommand } from '@aws-sdk/client-s3';
 import type { S3StorageConfig } from './config.js';
 import {
@@ -7,6 +6,7 @@ import {
   StorageError,
   StorageUnavailableError,
 } from './errors.js';
+import { readSettingFileText } from '../config/setting-file.js';
 
 /** The S3 client of the store: settings, credentials from a file, and what its errors mean to us. */
 
@@ -80,7 +80,7 @@ export function parseCredentials(text: string, path: string): Credentials {
 
 function fileCredentials(path: string) {
   return async () => {
-    const text = await readFile(path, 'utf8').catch((err: Error) => {
+    const text = await readSettingFileText(path).catch((err: Error) => {
       throw new StorageError(
         'ERR_STORAGE_CREDENTIALS',
         `cannot read S3_CREDENTIALS_FILE ${path}: ${err.message}`,
