@@ -58,7 +58,7 @@ function hostMatches(field: string, host: string, port: number): boolean {
 
 /** The keys (raw blobs) known_hosts lists for host:port. */
 export async function knownHostKeys(file: string, host: string, port: number): Promise<Buffer[]> {
-  const text = await readSettingFileText(file);
+  const text = await readSettingFileText(file, 16 << 20); // a large site's known_hosts
   const keys: Buffer[] = [];
   for (const raw of text.split('\n')) {
     const line = raw.trim();
