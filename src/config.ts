@@ -118,6 +118,8 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
       wsQueryToken: val('http.wsQueryToken', false),
       metricsPublic: val('http.metricsPublic', false),
       metricsToken: val('http.metricsToken'),
+      maxConnections: val('http.maxConnections', 1000),
+      maxConnectionsPerAddress: val('http.maxConnectionsPerAddress', 100),
     },
     media: {
       bindAddress: val('media.bindAddress', '0.0.0.0'),

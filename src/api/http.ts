@@ -124,7 +124,8 @@ export interface ProxyTrust {
 
 const bare = (a: string) => a.replace(/^::ffff:/, '');
 
-function trusted(addr: string, t: ProxyTrust | undefined): boolean {
+/** Is this peer address one of the proxies whose headers are believed? */
+export function trusted(addr: string, t: ProxyTrust | undefined): boolean {
   if (!t || t.proxies.length === 0) return false;
   const a = bare(addr);
   return t.proxies.some((p) => (p === 'loopback' ? a === '127.0.0.1' || a === '::1' : bare(p) === a));

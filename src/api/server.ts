@@ -6,7 +6,17 @@ import { extname, join, normalize } from 'node:path';
 import type { Logger } from '../log.js';
 import { ConflictError, type UsersRepository } from '../store/users.js';
 import type { AuditRepository } from '../store/audit.js';
-import { HttpError, badRequest, clientIp, overHttps, sendError, sendJson, type ProxyTrust } from './http.js';
+import { limitConnections } from './connections.js';
+import {
+  HttpError,
+  badRequest,
+  clientIp,
+  overHttps,
+  sendError,
+  sendJson,
+  trusted,
+  type ProxyTrust,
+} from './http.js';
 import type { Metrics } from './metrics.js';
 import type { Ctx } from './routes.js';
 
@@ -28,6 +38,9 @@ export interface HttpServerOptions {
   trust?: ProxyTrust;
   /** May this request read /metrics? (absent: anyone) */
   metricsAllowed?: (req: IncomingMessage) => Promise<boolean>;
+  /** Connections at once, and from one address (trusted proxies exempt); default 1000 / 100. */
+  maxConnections?: number;
+  maxConnectionsPerAddress?: number;
 }
 
 const TYPES: Record<string, string> = {
@@ -130,9 +143,20 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
       sendError(res, new HttpError(500, 'internal error'));
     });
   };
+  // Header deadlines are checked every second (Node's default, 30 s, let a half-sent request stay).
+  const timing = { connectionsCheckingInterval: 1000 };
   const server: Server = o.tls
-    ? (createHttpsServer({ cert: o.tls.cert, key: o.tls.key }, onRequest) as unknown as Server)
-    : createServer(onRequest);
+    ? (createHttpsServer({ ...timing, cert: o.tls.cert, key: o.tls.key }, onRequest) as unknown as Server)
+    : createServer(timing, onRequest);
+  limitConnections(
+    server,
+    {
+      max: o.maxConnections ?? 1000,
+      perAddress: o.maxConnectionsPerAddress ?? 100,
+      exempt: (address) => trusted(address, o.trust),
+    },
+    log,
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => {

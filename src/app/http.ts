@@ -52,6 +52,8 @@ export async function serveHttp(o: HttpParts): Promise<HttpServing> {
     log: o.log,
     ...(httpTls ? { tls: httpTls } : {}),
     trust,
+    maxConnections: config.http.maxConnections,
+    maxConnectionsPerAddress: config.http.maxConnectionsPerAddress,
     // /metrics: public only when SRS_METRICS_PUBLIC=true; else the metrics token or an admin.
     ...(config.http.metricsPublic
       ? {}

@@ -95,6 +95,9 @@ export const schema = z.object({
     /** /metrics without a credential (off: an admin credential or SRS_METRICS_TOKEN is needed). */
     metricsPublic: bool,
     metricsToken: optionalString,
+    /** Connections to the HTTP port at once, and from one address (trusted proxies exempt). */
+    maxConnections: integer(1, 100_000),
+    maxConnectionsPerAddress: integer(1, 100_000),
   }),
   media: z
     .object({

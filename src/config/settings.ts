@@ -34,6 +34,8 @@ export const CORE_ENV = {
   'http.wsQueryToken': 'SRS_WS_QUERY_TOKEN',
   'http.metricsPublic': 'SRS_METRICS_PUBLIC',
   'http.metricsToken': 'SRS_METRICS_TOKEN',
+  'http.maxConnections': 'SRS_HTTP_MAX_CONNECTIONS',
+  'http.maxConnectionsPerAddress': 'SRS_HTTP_MAX_CONNECTIONS_PER_ADDRESS',
   'media.bindAddress': 'RTP_BIND_ADDRESS',
   'media.advertiseAddress': 'SRS_MEDIA_ADDRESS',
   'media.portMin': 'RTP_PORT_MIN',

@@ -1,9 +1,12 @@
 /** Raw TCP clients for the edge's attack tests: connect on loopback, and watch for the server's close. */
 import { connect, type Socket } from 'node:net';
 
-/** A connected socket to 127.0.0.1:`port` (its later errors, such as a reset, are ignored). */
-export async function tcpConnect(port: number): Promise<Socket> {
-  const s = connect({ host: '127.0.0.1', port });
+/**
+ * A connected socket to 127.0.0.1:`port`, from `localAddress` (another loopback address stands
+ * for another host); its later errors, such as a reset, are ignored.
+ */
+export async function tcpConnect(port: number, localAddress = '127.0.0.1'): Promise<Socket> {
+  const s = connect({ host: '127.0.0.1', port, localAddress });
   await new Promise<void>((resolve, reject) => {
     s.once('connect', () => resolve());
     s.once('error', reject);

@@ -1,0 +1,79 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Logger } from '../log.js';
+
+/**
+ * Bounds on the HTTP port's connections, so that no client can take the process's file
+ * descriptors (which the calls' sockets and spool files need): at most `max` at once and
+ * `perAddress` from one address (proxies the settings trust are exempt: every client comes through
+ * them), a connection that sends nothing is closed after `firstRequestMs`, and one whose request
+ * headers do not arrive in time gets 408 (Node's headersTimeout, checked every second).
+ * Before, Node's defaults held an idle connection for ever and a half-sent request for minutes.
+ */
+export interface ConnectionLimits {
+  max: number;
+  perAddress: number;
+  /** Addresses not counted per address (the trusted proxies). */
+  exempt: (address: string) => boolean;
+  /** A connection that sends nothing within this is closed (default 10 s). */
+  firstRequestMs?: number;
+  /** Request headers complete within this, else 408 (default 20 s; more than firstRequestMs). */
+  headersMs?: number;
+}
+
+export function limitConnections(server: Server, l: ConnectionLimits, log: Logger): void {
+  server.maxConnections = l.max;
+  server.headersTimeout = Math.max(l.headersMs ?? 20_000, (l.firstRequestMs ?? 10_000) + 1000);
+  server.requestTimeout = Math.max(server.headersTimeout, 120_000);
+  const byAddress = new Map<string, number>();
+  const waiting = new Map<string, NodeJS.Timeout>();
+  let refusedSince = 0;
+  server.on('drop', () => {
+    if (refusedSince++ === 0) log.warn({ max: l.max }, 'http: connection limit reached, refusing new ones');
+  });
+  server.on('connection', (socket: Socket) => {
+    const address = socket.remoteAddress;
+    if (!address) {
+      socket.destroy();
+      return;
+    }
+    if (byAddress.size === 0) refusedSince = 0;
+    if (!l.exempt(address)) {
+      const n = (byAddress.get(address) ?? 0) + 1;
+      if (n > l.perAddress) {
+        if (refusedSince++ === 0)
+          log.warn({ address, perAddress: l.perAddress }, 'http: too many connections from one address');
+        socket.destroy();
+        return;
+      }
+      byAddress.set(address, n);
+      socket.once('close', () => {
+        const left = (byAddress.get(address) ?? 1) - 1;
+        if (left > 0) byAddress.set(address, left);
+        else byAddress.delete(address);
+      });
+    }
+    // Closed unless a request (or a WebSocket upgrade) starts on it in time. Keyed by address and
+    // port: over HTTPS the request's socket is the TLS one, not this one.
+    const key = `${address}:${socket.remotePort}`;
+    // A connection that sent bytes is left to the header deadline (and its 408). This must fire
+    // before that deadline: Node's check at headersTimeout leaves an idle socket so that a later
+    // destroy() no longer closes it (seen on Node 20).
+    const silent = setTimeout(() => {
+      if (socket.bytesRead === 0) socket.destroy();
+    }, l.firstRequestMs ?? 10_000);
+    silent.unref();
+    waiting.set(key, silent);
+    socket.once('close', () => {
+      clearTimeout(silent);
+      if (waiting.get(key) === silent) waiting.delete(key);
+    });
+  });
+  const started = (req: IncomingMessage) => {
+    const key = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+    clearTimeout(waiting.get(key));
+    waiting.delete(key);
+  };
+  server.on('request', started);
+  server.on('upgrade', started);
+}
