@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '../log.js';
 
@@ -26,7 +26,6 @@ export function limitConnections(server: Server, l: ConnectionLimits, log: Logge
   server.headersTimeout = Math.max(l.headersMs ?? 20_000, (l.firstRequestMs ?? 10_000) + 1000);
   server.requestTimeout = Math.max(server.headersTimeout, 120_000);
   const byAddress = new Map<string, number>();
-  const waiting = new Map<string, NodeJS.Timeout>();
   let refusedSince = 0;
   server.on('drop', () => {
     if (refusedSince++ === 0) log.warn({ max: l.max }, 'http: connection limit reached, refusing new ones');
@@ -53,27 +52,13 @@ export function limitConnections(server: Server, l: ConnectionLimits, log: Logge
         else byAddress.delete(address);
       });
     }
-    // Closed unless a request (or a WebSocket upgrade) starts on it in time. Keyed by address and
-    // port: over HTTPS the request's socket is the TLS one, not this one.
-    const key = `${address}:${socket.remotePort}`;
-    // A connection that sent bytes is left to the header deadline (and its 408). This must fire
-    // before that deadline: Node's check at headersTimeout leaves an idle socket so that a later
-    // destroy() no longer closes it (seen on Node 20).
+    // A connection that has sent nothing in time is closed; one that sent bytes is left to the
+    // header deadline (and its 408). This fires before that deadline: on Node 20 a destroy() after
+    // the server's check at headersTimeout no longer closed an idle socket.
     const silent = setTimeout(() => {
       if (socket.bytesRead === 0) socket.destroy();
     }, l.firstRequestMs ?? 10_000);
     silent.unref();
-    waiting.set(key, silent);
-    socket.once('close', () => {
-      clearTimeout(silent);
-      if (waiting.get(key) === silent) waiting.delete(key);
-    });
+    socket.once('close', () => clearTimeout(silent));
   });
-  const started = (req: IncomingMessage) => {
-    const key = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
-    clearTimeout(waiting.get(key));
-    waiting.delete(key);
-  };
-  server.on('request', started);
-  server.on('upgrade', started);
 }
