@@ -150,9 +150,10 @@ export function mount(
         need(ctx, r.role);
       }
       // Postgres text cannot hold NUL: a path parameter or query value with one is refused here.
-      const nul = nulAt(params, 'path parameter') ?? nulAt(queryObject(ctx.url), 'query parameter');
+      const rawQuery = queryObject(ctx.url);
+      const nul = nulAt(params, 'path parameter') ?? nulAt(rawQuery, 'query parameter');
       if (nul) throw badRequest(`${nul} contains a NUL character`);
-      const query = r.query ? parse(r.query, queryObject(ctx.url)) : {};
+      const query = r.query ? parse(r.query, rawQuery) : {};
       const body = r.body ? parse(r.body, await readJson(ctx.req, r.bodyLimit)) : undefined;
       await r.handler(ctx, { params, query, body });
     });
