@@ -10,6 +10,9 @@ import type { Logger } from '../log.js';
  * headers do not arrive in time gets 408 (Node's headersTimeout, checked every second).
  * Before, Node's defaults held an idle connection for ever and a half-sent request for minutes.
  */
+/** A new connection's first bytes (and, over TLS, its finished handshake) are due within this. */
+export const FIRST_BYTES_MS = 10_000;
+
 export interface ConnectionLimits {
   max: number;
   perAddress: number;
@@ -23,7 +26,7 @@ export interface ConnectionLimits {
 
 export function limitConnections(server: Server, l: ConnectionLimits, log: Logger): void {
   server.maxConnections = l.max;
-  server.headersTimeout = Math.max(l.headersMs ?? 20_000, (l.firstRequestMs ?? 10_000) + 1000);
+  server.headersTimeout = Math.max(l.headersMs ?? 20_000, (l.firstRequestMs ?? FIRST_BYTES_MS) + 1000);
   server.requestTimeout = Math.max(server.headersTimeout, 120_000);
   const byAddress = new Map<string, number>();
   let refusedSince = 0;
@@ -57,7 +60,7 @@ export function limitConnections(server: Server, l: ConnectionLimits, log: Logge
     // the server's check at headersTimeout no longer closed an idle socket.
     const silent = setTimeout(() => {
       if (socket.bytesRead === 0) socket.destroy();
-    }, l.firstRequestMs ?? 10_000);
+    }, l.firstRequestMs ?? FIRST_BYTES_MS);
     silent.unref();
     socket.once('close', () => clearTimeout(silent));
   });

@@ -6,7 +6,7 @@ import { extname, join, normalize } from 'node:path';
 import type { Logger } from '../log.js';
 import { ConflictError, type UsersRepository } from '../store/users.js';
 import type { AuditRepository } from '../store/audit.js';
-import { limitConnections } from './connections.js';
+import { FIRST_BYTES_MS, limitConnections } from './connections.js';
 import {
   HttpError,
   badRequest,
@@ -145,8 +145,13 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
   };
   // Header deadlines are checked every second (Node's default, 30 s, let a half-sent request stay).
   const timing = { connectionsCheckingInterval: 1000 };
+  // A TLS handshake gets as long as a plain connection gets for its first bytes (Node's default,
+  // 120 s, let half a ClientHello hold a connection for two minutes).
   const server: Server = o.tls
-    ? (createHttpsServer({ ...timing, cert: o.tls.cert, key: o.tls.key }, onRequest) as unknown as Server)
+    ? (createHttpsServer(
+        { ...timing, handshakeTimeout: FIRST_BYTES_MS, cert: o.tls.cert, key: o.tls.key },
+        onRequest,
+      ) as unknown as Server)
     : createServer(timing, onRequest);
   limitConnections(
     server,

@@ -8,9 +8,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SRS_BIN, run, startTestServer, type TestServer } from '../helpers/server.js';
+import { closedWithin, tcpConnect } from '../helpers/tcp-probe.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -123,5 +125,29 @@ describe('security: first start, HTTPS, absolute sessions, admin token rotation'
     assert.equal((await https('GET', '/api/v1/keys', auth(old))).status, 401);
     const a = await https('GET', '/api/v1/audit?action=admin-token.rotate', auth(next));
     assert.equal((JSON.parse(a.text) as { total: number }).total, 1);
+  });
+
+  it('closes an unfinished TLS handshake after 10 s and a connection idle after its handshake with 408 by 20 s', async () => {
+    // Half a ClientHello: Node's TLS default (handshakeTimeout 120 s) held it for two minutes.
+    const partial = await tcpConnect(server.httpPort);
+    partial.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]));
+    // A finished handshake, then nothing.
+    const idle = tlsConnect({ host: '127.0.0.1', port: server.httpPort, rejectUnauthorized: false });
+    idle.on('error', () => undefined);
+    let answer = '';
+    idle.on('data', (d: Buffer) => (answer += d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      idle.once('secureConnect', resolve);
+      idle.once('error', reject);
+    });
+    const started = Date.now();
+    const [partialClosed, idleClosed] = await Promise.all([
+      closedWithin(partial, 13_000),
+      closedWithin(idle, 25_000),
+    ]);
+    assert.equal(partialClosed, true, 'the unfinished handshake was still open after 13 s');
+    assert.equal(idleClosed, true, 'the idle TLS connection was still open after 25 s');
+    assert.match(answer, /^HTTP\/1\.1 408/);
+    assert.ok(Date.now() - started < 25_000);
   });
 });
