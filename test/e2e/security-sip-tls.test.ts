@@ -6,7 +6,10 @@
  *   response comes back;
  * - per-source limits: over SRS_MAX_SESSIONS_PER_SOURCE concurrent sessions, and over
  *   SRS_MAX_CPS_PER_SOURCE new sessions a second, an INVITE gets 503 with Retry-After, and the
- *   refusals are counted in /metrics (srs_sip_refused_total).
+ *   refusals are counted in /metrics (srs_sip_refused_total);
+ * - the connection limits and the header deadline hold from the TLS handshake on: half a ClientHello
+ *   used to hold a connection for Node's 120 s, past every limit (3,000 from 50 addresses held 3,041
+ *   of the recorder's descriptors).
  * The certificates are made for the test by openssl in a temporary directory.
  */
 import { after, before, describe, it } from 'node:test';
@@ -19,6 +22,7 @@ import { randomBytes } from 'node:crypto';
 import { freePort, run, startTestServer, type TestServer } from '../helpers/server.js';
 import { SiprecUac } from '../helpers/siprec-uac.js';
 import { waitForState } from '../helpers/sipp.js';
+import { closedWithin, tcpConnect } from '../helpers/tcp-probe.js';
 
 const id = (): string => randomBytes(6).toString('hex');
 
@@ -195,8 +199,38 @@ describe('mutual TLS on the SIP TLS port (srs serve)', { timeout: 90000 }, () =>
       SIP_TLS_KEY: join(dir, 'server.key'),
       SIP_TLS_CA: join(dir, 'ca.pem'),
       SIP_TLS_PORT: String(tlsPort),
+      SIP_MAX_CONNECTIONS_PER_ADDRESS: '8',
+      SIP_MAX_CONNECTIONS: '12',
+      SIP_HEADER_TIMEOUT_MS: '3000',
     });
     await server.waitFor(/SIPREC recording server ready/, 60000);
+  });
+
+  it('applies the connection limits and the header deadline to unfinished TLS handshakes', async () => {
+    const halfHello = Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]);
+    const open = async (from: string) => {
+      const sock = await tcpConnect(tlsPort, from);
+      sock.write(halfHello);
+      return sock;
+    };
+    const one = [];
+    for (let i = 0; i < 10; i++) one.push(await open('127.0.0.2'));
+    const other = [];
+    for (let i = 0; i < 6; i++) other.push(await open(`127.0.0.${3 + (i % 2)}`));
+    const atOnce = await Promise.all([...one, ...other].map((sock) => closedWithin(sock, 1000)));
+    assert.deepEqual(
+      [atOnce.slice(0, 8).some(Boolean), atOnce.slice(8, 10).every(Boolean)],
+      [false, true],
+      `closed at once from one address: ${atOnce.slice(0, 10).filter(Boolean).length} of 10 (expected the last 2)`,
+    );
+    assert.equal(atOnce.slice(10).filter(Boolean).length, 2, 'the total limit (12) closes 2 of the next 6');
+    // The rest never finish their handshake: closed at the 3 s header deadline, not after 120 s.
+    const late = await Promise.all([...one, ...other].map((sock) => closedWithin(sock, 6000)));
+    assert.equal(late.filter(Boolean).length, 16, 'unfinished handshakes closed at the deadline');
+    const refused = await metric(server, 'srs_sip_connections_refused_total');
+    assert.match(refused, /per-address-limit"} 2$/m);
+    assert.match(refused, /total-limit"} 2$/m);
+    assert.match(refused, /header-timeout"} 12$/m);
   });
 
   after(async () => {

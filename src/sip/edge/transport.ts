@@ -55,6 +55,8 @@ export class SipTransport {
   private tlsServer?: tls.Server;
   private tlsBoundPort = 0;
   private readonly conns = new Map<string, net.Socket>();
+  /** Inbound TLS connections whose handshake has not finished. */
+  private readonly handshaking = new Set<net.Socket>();
   private closed = false;
   private boundPort = 0;
   /** TCP/TLS limits and their counters (for /metrics). */
@@ -139,7 +141,10 @@ export class SipTransport {
     if (this.opts.tls) {
       const t = this.opts.tls;
       const mutual = t.ca ? { ca: t.ca, requestCert: true, rejectUnauthorized: true } : {};
-      const server = tls.createServer({ cert: t.cert, key: t.key, ...mutual }, (sock) => {
+      // The limits and the header deadline hold from the TCP connection on, handshake included
+      // (Node's default let half a ClientHello hold a connection for 120 s, past every limit).
+      const handshakeTimeout = this.guard.limits.headerTimeoutMs;
+      const server = tls.createServer({ cert: t.cert, key: t.key, ...mutual, handshakeTimeout }, (sock) => {
         if (t.ca) {
           const cert = sock.getPeerCertificate();
           const subject = cert?.subject
@@ -152,10 +157,23 @@ export class SipTransport {
           sock.once('close', () => this.tlsSubjects.delete(k));
           log.info({ remoteAddress: sock.remoteAddress, subject }, 'sip tls client certificate verified');
         }
-        this.adopt(sock, 'tls', true);
+        this.handshaking.delete(sock);
+        this.adopt(sock, 'tls', true, true);
+      });
+      server.on('connection', (raw: net.Socket) => {
+        if (!this.admitted(raw, 'tls')) return;
+        this.handshaking.add(raw);
+        raw.once('close', () => this.handshaking.delete(raw));
       });
       this.tlsServer = server;
-      server.on('tlsClientError', (err) => log.debug({ err: String(err) }, 'sip tls handshake failed'));
+      // With a listener here Node no longer closes the socket itself: a handshake that failed or
+      // timed out would stay open.
+      server.on('tlsClientError', (err: NodeJS.ErrnoException, sock) => {
+        // The handshake is the first part of the headers' deadline, and counted with it.
+        if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') this.guard.counters.headerTimeouts++;
+        log.debug({ err: String(err) }, 'sip tls handshake failed');
+        sock.destroy();
+      });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(t.port, t.host ?? host, () => {
@@ -169,25 +187,34 @@ export class SipTransport {
     }
   }
 
-  private adopt(sock: net.Socket, transport: 'tcp' | 'tls', inbound = false): void {
+  /** An inbound connection within the limits (counted until it closes), else closed: false. */
+  private admitted(sock: net.Socket, transport: 'tcp' | 'tls'): boolean {
     const remoteAddress = sock.remoteAddress ?? '';
     const remotePort = sock.remotePort ?? 0;
-    const k = key(remoteAddress, remotePort);
     // A connection reset before we took it has no peer address (getpeername fails), yet what it
     // sent may still be read: it must not reach the core as a request from "" port 0.
-    if (inbound && (!remoteAddress || !remotePort)) {
+    if (!remoteAddress || !remotePort) {
       this.opts.log.debug({ transport }, 'sip tcp connection gone before it was accepted');
       sock.destroy();
-      return;
+      return false;
     }
-    if (inbound && !this.guard.admit(sock, remoteAddress)) {
+    if (!this.guard.admit(sock, remoteAddress)) {
       this.opts.log.warn(
         { remoteAddress, remotePort, open: this.guard.openConnections },
         'sip tcp connection refused: over the connection limit',
       );
       sock.destroy();
-      return;
+      return false;
     }
+    return true;
+  }
+
+  /** `admitted`: a TLS connection, counted against the limits since before its handshake. */
+  private adopt(sock: net.Socket, transport: 'tcp' | 'tls', inbound = false, admitted = false): void {
+    const remoteAddress = sock.remoteAddress ?? '';
+    const remotePort = sock.remotePort ?? 0;
+    const k = key(remoteAddress, remotePort);
+    if (inbound && !admitted && !this.admitted(sock, transport)) return;
     const closeFor = (reason: string): void => {
       this.opts.log.warn({ remoteAddress, remotePort, reason }, 'closing sip tcp connection');
       sock.destroy();
@@ -288,6 +315,8 @@ export class SipTransport {
     this.closed = true;
     for (const s of this.conns.values()) s.destroy();
     this.conns.clear();
+    for (const s of this.handshaking) s.destroy();
+    this.handshaking.clear();
     const udp = this.udp;
     const tcp = this.tcp;
     const tlsServer = this.tlsServer;
