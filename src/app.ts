@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { openDatabase, type Database } from './store/db.js';
+import { DatabaseHealth } from './store/health.js';
 import { loadMediaEngine, PortPool } from './media/index.js';
 import type { MediaEngine } from './media/types.js';
 import {
@@ -64,6 +65,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   try {
     const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
     defer(() => db.close());
+    const dbHealth = new DatabaseHealth(db.pool);
+    defer(() => dbHealth.close());
 
     const key = await recordingKey(config, db, log);
 
@@ -152,6 +155,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       admit: () => capacity.admission(),
       relatchMs: config.security.rtpRelatchMs,
       handoffRetryLimit: config.security.handoffRetryLimit,
+      catalogueTimeoutMs: config.security.catalogueTimeoutMs,
+      forget: async (id: string) => {
+        await wipeDir(join(config.dataDir, 'spool', id));
+        await db.recordModes.deleteRecording(id);
+      },
     });
     defer(() => recording.close());
     // Record modes, pause/resume/start/stop from the API, the monitor and the phone.
@@ -201,11 +209,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const http = await serveHttp({
       config,
       consoleApi,
-      db,
       recording,
       capacity,
       guards,
       sipConnected: () => sipApp?.connected ?? false,
+      dbHealth,
       log,
       defer,
     });
@@ -247,10 +255,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       admission,
       log,
       // OPTIONS and new INVITEs answered 503 while draining, full, behind on the post-call backlog,
-      // short of disk or without a media worker (load balancer probes move calls elsewhere).
+      // short of disk, without a media worker or a database that answers (load balancer probes
+      // move calls elsewhere; the first INVITEs of a stall get 503 at the catalogue deadline).
       refusal: () =>
         cluster.refusal ??
         guards.refusing() ??
+        (dbHealth.answering ? null : 'the database is not answering') ??
         capacity.refusal() ??
         (recording.activeCount >= config.limits.maxSessions
           ? `at capacity (${config.limits.maxSessions} sessions)`

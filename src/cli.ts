@@ -72,9 +72,23 @@ program
     });
     let stopping = false;
     const stop = (signal: string): void => {
-      if (stopping) return;
+      if (stopping) {
+        // A second signal: the operator will not wait. Nothing received is lost (the spools are on
+        // disk); the next start recovers what the shutdown did not finish.
+        if (signal !== 'drain') {
+          log.warn({ signal }, 'second signal: exiting now, before the shutdown finished');
+          process.exit(1);
+        }
+        return;
+      }
       stopping = true;
       log.info({ signal }, 'shutting down');
+      // A shutdown that waits on something that never answers (a stalled database) ends anyway.
+      const seconds = config.limits.shutdownTimeoutSeconds;
+      setTimeout(() => {
+        log.error({ seconds }, `the shutdown did not finish in ${seconds} s: exiting`);
+        process.exit(1);
+      }, seconds * 1000).unref();
       server.stop().then(
         () => process.exit(0),
         (err: unknown) => {

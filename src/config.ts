@@ -170,6 +170,7 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
     limits: {
       maxSessions: val('limits.maxSessions', 4000),
       maxCallsPerSecond: val('limits.maxCallsPerSecond', 0),
+      shutdownTimeoutSeconds: val('limits.shutdownTimeoutSeconds', 60),
     },
     security: {
       srcAllow: val('security.srcAllow'),
@@ -188,6 +189,7 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
       minFreeMb: val('security.minFreeMb', 1024),
       hardFreeMb: val('security.hardFreeMb', 128),
       handoffRetryLimit: val('security.handoffRetryLimit', 1000),
+      catalogueTimeoutMs: val('security.catalogueTimeoutMs', 5000),
       testFreeMbFile: env.SRS_TEST_FREE_MB_FILE || undefined,
       testEngineFault: env.SRS_TEST_ENGINE_FAULT || undefined,
     },

@@ -52,3 +52,25 @@ export class CapacityError extends SrsError {
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }
+
+/**
+ * A database that cannot be reached or is not answering, rather than a fault of the request: a
+ * refused or lost connection, SQLSTATE class 08 (connection exception), 53 (insufficient
+ * resources) or 57 (operator intervention: shutting down, starting up, statement timeout). Callers
+ * answer 503 for these, not 500.
+ */
+export function databaseUnavailable(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  if (typeof code === 'string') {
+    if (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN)$/.test(code))
+      return true;
+    if (/^(08|53|57)[0-9A-Z]{3}$/.test(code)) return true;
+  }
+  return (
+    typeof message === 'string' &&
+    /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/.test(
+      message,
+    )
+  );
+}

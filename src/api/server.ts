@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { extname, join, normalize } from 'node:path';
+import { databaseUnavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ConflictError, type UsersRepository } from '../store/users.js';
 import type { AuditRepository } from '../store/audit.js';
@@ -41,7 +42,13 @@ export interface HttpServerOptions {
   /** Connections at once, and from one address (trusted proxies exempt); default 1000 / 100. */
   maxConnections?: number;
   maxConnectionsPerAddress?: number;
+  /** False while the database does not answer: API requests get 503 at once instead of waiting on it. */
+  databaseAnswering?: () => boolean;
 }
+
+/** The answer to a request that needs a database that is away or not answering. */
+const databaseAway = () =>
+  new HttpError(503, 'the database is unavailable; try again later', { 'retry-after': '5' });
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -125,6 +132,7 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
       return;
     }
     if (o.api && (url.pathname === '/api/v1' || url.pathname.startsWith('/api/v1/'))) {
+      if (o.databaseAnswering && !o.databaseAnswering()) throw databaseAway();
       await o.api.handle({ req, res, url, ip: clientIp(req, o.trust), who: null, secure: https });
       return;
     }
@@ -139,6 +147,10 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((err: unknown) => {
       if (err instanceof HttpError) return sendError(res, err);
+      if (databaseUnavailable(err)) {
+        log.warn({ err: (err as Error).message, url: req.url, method: req.method }, 'database unavailable');
+        return sendError(res, databaseAway());
+      }
       log.error({ err, url: req.url, method: req.method }, 'request failed');
       sendError(res, new HttpError(500, 'internal error'));
     });

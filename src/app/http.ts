@@ -12,19 +12,20 @@ import type { PipelineCapacity } from '../pipeline/index.js';
 import type { CallGuards } from '../recording/guards.js';
 import type { RecordingService } from '../recording/service.js';
 import { sameSecret } from '../secrets.js';
-import type { Database } from '../store/db.js';
+import type { DatabaseHealth } from '../store/health.js';
 import type { Defer } from './shutdown.js';
 import { readSettingFileText } from '../config/setting-file.js';
 
 export interface HttpParts {
   config: Config;
   consoleApi: ConsoleApi;
-  db: Database;
   recording: RecordingService;
   capacity: PipelineCapacity;
   guards: CallGuards;
   /** Whether the SIP application is connected to its drachtio server (the edge). */
   sipConnected: () => boolean;
+  /** Whether the database answers (probed on its own, never waited on for long). */
+  dbHealth: DatabaseHealth;
   log: Logger;
   defer: Defer;
 }
@@ -37,7 +38,7 @@ export interface HttpServing {
 }
 
 export async function serveHttp(o: HttpParts): Promise<HttpServing> {
-  const { config, consoleApi, db, recording, capacity, guards } = o;
+  const { config, consoleApi, recording, capacity, guards } = o;
   const trust = { proxies: config.http.trustProxy, header: config.http.clientIpHeader };
   const httpTls =
     config.http.tlsCertFile && config.http.tlsKeyFile
@@ -66,10 +67,8 @@ export async function serveHttp(o: HttpParts): Promise<HttpServing> {
           },
         }),
     health: async () => {
-      const dbOk = await db.pool.query('select 1').then(
-        () => true,
-        () => false,
-      );
+      // Within 2 s even when the database hangs: a load balancer must hear that this node is out.
+      const dbOk = await o.dbHealth.probe();
       const sipOk = o.sipConnected();
       // Ready to take calls: SIP connected, database reachable, below the session limit, the
       // post-call backlog within its bound, the disk above its floor and the media worker alive.
@@ -92,6 +91,7 @@ export async function serveHttp(o: HttpParts): Promise<HttpServing> {
       };
     },
     api: consoleApi.api,
+    databaseAnswering: () => o.dbHealth.answering,
     metrics: consoleApi.ops.metrics,
     webDir: WEB_DIST,
   });

@@ -191,6 +191,8 @@ export const schema = z.object({
   }),
   limits: z.object({
     maxSessions: integer(1, 1_000_000),
+    /** SIGTERM/SIGINT: the shutdown gets this long, then the process exits 1 (the next start recovers). */
+    shutdownTimeoutSeconds: integer(1, 86_400),
     /** New SIPREC sessions per second accepted (token bucket, burst of one second); 0 = no limit. */
     maxCallsPerSecond: decimal(0, 100_000),
   }),
@@ -223,6 +225,8 @@ export const schema = z.object({
     hardFreeMb: decimal(0, 100_000_000),
     /** Attempts of the end-of-call hand-off while the database is away (backoff 0.5 s doubling, 30 s cap). */
     handoffRetryLimit: integer(0, 1_000_000),
+    /** A new call's catalogue row must be written within this, else the INVITE gets 503 (ms). */
+    catalogueTimeoutMs: integer(500, 120_000),
     /** Test only (SRS_TEST_FREE_MB_FILE): free MiB read from this file instead of statfs. */
     testFreeMbFile: optionalString,
     /** Test only (SRS_TEST_ENGINE_FAULT=worker-exit:<ms>): the media worker dies that long after start. */

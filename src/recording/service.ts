@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CapacityError, InvalidStateError } from '../errors.js';
+import { CapacityError, databaseUnavailable, InvalidStateError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CodecName, MediaEngine } from '../media/types.js';
 import { handOff, SERVER_ENDED } from './handoff.js';
@@ -41,6 +41,13 @@ export interface RecordingServiceOptions {
   maxDurationSeconds?: number;
   /** Attempts of the end-of-call hand-off while the database is away (default 1000, backoff to 30 s). */
   handoffRetryLimit?: number;
+  /** A new call's catalogue row must be written within this (ms, default 5000), else 503. */
+  catalogueTimeoutMs?: number;
+  /**
+   * Removes what a refused call left: its catalogue row, should the insert still commit after the
+   * refusal, and its spool directory.
+   */
+  forget?: (recordingId: string) => Promise<void>;
 }
 
 /**
@@ -124,21 +131,46 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
       codec: s.codec,
       port: ports[i] as number,
     }));
+    const created = this.#o.store.create({
+      id: recordingId,
+      sessionId: req.sessionId,
+      callId: req.callId,
+      srcAddress: req.srcAddress,
+      startedAt,
+      participants: req.participants,
+      streams,
+      metadataXml: req.metadataXml,
+    });
+    const waitMs = this.#o.catalogueTimeoutMs ?? 5000;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await this.#o.store.create({
-        id: recordingId,
-        sessionId: req.sessionId,
-        callId: req.callId,
-        srcAddress: req.srcAddress,
-        startedAt,
-        participants: req.participants,
-        streams,
-        metadataXml: req.metadataXml,
-      });
+      // A stalled database answers nothing, not even an error: the SRC gets 503 in time instead of
+      // no final response at all, and can try another recorder.
+      await Promise.race([
+        created,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new CatalogueTimeout(waitMs)), waitMs);
+        }),
+      ]);
     } catch (err) {
       this.#o.engine.closeSession(recordingId);
       this.#o.ports.release(ports);
+      const forget = () =>
+        this.#o
+          .forget?.(recordingId)
+          .catch((e: unknown) => log.warn({ err: e }, 'could not remove what the refused call left'));
+      if (err instanceof CatalogueTimeout) {
+        log.warn({ waitMs }, `the catalogue did not answer within ${waitMs} ms: call refused`);
+        // The insert may still commit once the database answers: removed then.
+        void created.then(forget, forget);
+        throw new CapacityError(`the catalogue did not answer within ${waitMs} ms`);
+      }
+      void forget();
+      if (databaseUnavailable(err))
+        throw new CapacityError(`the catalogue is unavailable: ${(err as Error).message}`);
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
     const call: ActiveCall = {
       recordingId,
@@ -341,5 +373,11 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
     timer.unref();
     await this.terminateAll('shutdown');
     clearTimeout(timer);
+  }
+}
+
+class CatalogueTimeout extends Error {
+  constructor(readonly ms: number) {
+    super(`the catalogue did not answer within ${ms} ms`);
   }
 }

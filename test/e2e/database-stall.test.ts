@@ -1,0 +1,195 @@
+/**
+ * The database hangs (its processes stopped with SIGSTOP: a storage stall, a partition without a
+ * reset) under the real server and its real embedded Postgres. Before, a new SIPREC INVITE got no
+ * final response at all (the SRC's transaction ran into its own timer), /healthz and the API did not
+ * answer either, so neither a load balancer nor the SRC could fail over. Now: the INVITE gets 503 with
+ * Retry-After within the catalogue deadline (SRS_CATALOGUE_TIMEOUT_MS), /healthz answers 503 with
+ * `database: false` within 2 s, and from then on OPTIONS probes, new INVITEs and API requests get
+ * 503 at once; once the database is back, a new call is recorded and stored, and the refused
+ * call leaves no row behind (its insert, committed late, is removed).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { listRecordings, waitForState } from '../helpers/sipp.js';
+import { sendLoopbackTone } from '../helpers/rtp.js';
+import { SiprecUac } from '../helpers/siprec-uac.js';
+import { sipOptions } from '../helpers/kamailio.js';
+
+/** The embedded Postgres's processes: the postmaster and its children. */
+async function postgresPids(server: TestServer): Promise<number[]> {
+  const pid = Number((await readFile(join(server.dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  let children: number[] = [];
+  try {
+    children = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    // pgrep exits 1 when there are none
+  }
+  return [pid, ...children];
+}
+
+const signal = (pids: number[], sig: NodeJS.Signals): void => {
+  for (const p of pids) {
+    try {
+      process.kill(p, sig);
+    } catch {
+      // gone
+    }
+  }
+};
+
+/** An HTTP answer within `ms`: its status and body, or 'no answer'. */
+async function within(
+  url: string,
+  ms: number,
+  token?: string,
+): Promise<{ status: number | 'no answer'; text: string }> {
+  const ac = new AbortController();
+  const t = setTimeout(() => ac.abort(), ms);
+  try {
+    const r = await fetch(url, {
+      signal: ac.signal,
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
+    return { status: r.status, text: await r.text() };
+  } catch {
+    return { status: 'no answer', text: '' };
+  } finally {
+    clearTimeout(t);
+  }
+}
+
+describe('database hung (SIGSTOP) under srs serve', { timeout: 240_000 }, () => {
+  let server: TestServer;
+  let stopped: number[] = [];
+
+  before(async () => {
+    server = await startTestServer({ SRS_CATALOGUE_TIMEOUT_MS: '3000' });
+    await server.waitFor(/SIPREC recording server ready/, 60000);
+  });
+  after(async () => {
+    signal(stopped, 'SIGCONT');
+    assert.equal(await server?.stop(), 0, server?.output().slice(-3000));
+  });
+
+  it('refuses a new call with 503 in time, answers /healthz and the API, records again once it is back', async () => {
+    stopped = await postgresPids(server);
+    signal(stopped, 'SIGSTOP');
+    const refused = await SiprecUac.open(server.sipPort);
+    try {
+      const started = Date.now();
+      const inv = await refused.invite({ streams: 1 });
+      const took = Date.now() - started;
+      assert.equal(inv.status, 503, inv.text.slice(0, 400));
+      assert.match(inv.text, /^Retry-After: \d+/m);
+      assert.ok(took >= 2500 && took < 6000, `answered after ${took} ms (deadline 3000)`);
+    } finally {
+      refused.close();
+    }
+
+    const health = await within(`http://127.0.0.1:${server.httpPort}/healthz`, 4000);
+    assert.equal(health.status, 503, health.text);
+    assert.equal((JSON.parse(health.text) as { details: { database: boolean } }).details.database, false);
+    // Known stalled now: a load balancer's OPTIONS probe gets 503, the next INVITE is refused at once.
+    assert.equal(await sipOptions(`127.0.0.1:${server.sipPort}`), 503);
+    const next = await SiprecUac.open(server.sipPort);
+    try {
+      const started = Date.now();
+      const inv = await next.invite({ streams: 1 });
+      assert.equal(inv.status, 503, inv.text.slice(0, 400));
+      assert.ok(Date.now() - started < 1500, `answered after ${Date.now() - started} ms`);
+      assert.match(inv.text, /^Retry-After: \d+/m);
+    } finally {
+      next.close();
+    }
+    const api = await within(`http://127.0.0.1:${server.httpPort}/api/v1/recordings`, 8000, server.token);
+    assert.equal(api.status, 503, api.text);
+    assert.match(api.text, /database/);
+
+    signal(stopped, 'SIGCONT');
+    stopped = [];
+    const ok = await SiprecUac.open(server.sipPort);
+    const inv = await ok.invite({ streams: 1 });
+    assert.equal(inv.status, 200, inv.text.slice(0, 400));
+    await sendLoopbackTone(inv.ports[0] as number, 1000, 0x77);
+    assert.match(await ok.request('BYE'), /^SIP\/2\.0 200/);
+    ok.close();
+    await waitForState(server, ok.callId, 'stored');
+    // The refused call's row, inserted once the database answered, is gone again.
+    const deadline = Date.now() + 15_000;
+    let rows = await listRecordings(server);
+    while (rows.some((r) => r.callId === refused.callId) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 300));
+      rows = await listRecordings(server);
+    }
+    assert.deepEqual(
+      rows.map((r) => r.callId),
+      [ok.callId],
+      'only the call recorded after the stall is catalogued',
+    );
+    assert.match(server.output(), /catalogue did not answer within 3000 ms/);
+  });
+});
+
+describe('shutdown with the database hung (SIGSTOP)', { timeout: 120_000 }, () => {
+  const servers: TestServer[] = [];
+  const stopped: number[] = [];
+  const postmasters: number[] = [];
+  after(async () => {
+    signal(stopped, 'SIGCONT');
+    for (const s of servers) await s.stop('SIGKILL');
+    // The servers exited without stopping their embedded Postgres (a next start would adopt it).
+    signal(postmasters, 'SIGINT');
+  });
+
+  /** Exit code and how long after `from` the process ended. */
+  const exitOf = (s: TestServer, from: number) =>
+    new Promise<{ code: number | null; ms: number }>((resolve) => {
+      if (s.proc.exitCode !== null) return resolve({ code: s.proc.exitCode, ms: Date.now() - from });
+      s.proc.once('exit', (code) => resolve({ code, ms: Date.now() - from }));
+    });
+
+  it('ends at SRS_SHUTDOWN_TIMEOUT_SECONDS with exit 1, or at once on a second signal (it waited for ever)', async () => {
+    const [patient, hurried] = await Promise.all(
+      [0, 1].map(async () => {
+        const s = await startTestServer({ SRS_SHUTDOWN_TIMEOUT_SECONDS: '4' });
+        servers.push(s);
+        await s.waitFor(/SIPREC recording server ready/, 60000);
+        return s;
+      }),
+    );
+    for (const s of [patient, hurried] as TestServer[]) {
+      const pids = await postgresPids(s);
+      stopped.push(...pids);
+      postmasters.push(pids[0] as number);
+      signal(pids, 'SIGSTOP');
+    }
+    // Let the database's stall be felt (the health probe, the job queue's poll wait on it).
+    await new Promise((r) => setTimeout(r, 2500));
+    const started = Date.now();
+    const p = patient as TestServer;
+    const h = hurried as TestServer;
+    const ends = [exitOf(p, started), exitOf(h, started)] as const;
+    p.proc.kill('SIGTERM');
+    h.proc.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 1000));
+    const second = Date.now();
+    h.proc.kill('SIGINT');
+    const [a, b] = await Promise.all(ends);
+    assert.equal(a.code, 1, p.output().slice(-2000));
+    assert.ok(a.ms >= 3500 && a.ms < 9000, `exited ${a.ms} ms after SIGTERM (timeout 4 s)`);
+    assert.match(p.output(), /the shutdown did not finish in 4 s: exiting/);
+    assert.equal(b.code, 1, h.output().slice(-2000));
+    assert.ok(
+      b.ms - (second - started) < 1500,
+      `exited ${b.ms - (second - started)} ms after the second signal`,
+    );
+    assert.match(h.output(), /second signal: exiting now/);
+  });
+});
