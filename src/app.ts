@@ -223,6 +223,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       trust: http.trust,
       consoleApi,
       db,
+      dbHealth,
       engine,
       recording,
       control,

@@ -14,6 +14,7 @@ import { attachMonitor, TapHub, type Monitor } from '../monitor/index.js';
 import type { RecordingControl } from '../recording/control.js';
 import type { RecordingService } from '../recording/service.js';
 import type { Database } from '../store/db.js';
+import type { DatabaseHealth } from '../store/health.js';
 import { nodesRepository } from '../store/nodes.js';
 import { watchAdminToken } from './admin-token.js';
 import type { Defer } from './shutdown.js';
@@ -24,6 +25,8 @@ export interface MonitorParts {
   trust: ProxyTrust;
   consoleApi: ConsoleApi;
   db: Database;
+  /** While the database does not answer, a connection that needs it to authenticate gets 503 at once. */
+  dbHealth: Pick<DatabaseHealth, 'answering'>;
   engine: MediaEngine;
   recording: RecordingService;
   control: RecordingControl;
@@ -53,9 +56,14 @@ export function startMonitor(o: MonitorParts): Monitor {
     token: () => consoleApi.auth.o.adminToken,
     source: clusterLive,
     log,
-    // A peer node (cluster secret) relaying listen-in, or a user.
-    authenticate: async (req) =>
-      peerPrincipal(config.cluster.secret, req) ?? consoleApi.auth.authenticate(req, true),
+    // A peer node (cluster secret) relaying listen-in, or a user (whose credential is in the
+    // database: a stalled one would hold the upgrade without an answer; refused with 503 instead).
+    authenticate: async (req) => {
+      const peer = peerPrincipal(config.cluster.secret, req);
+      if (peer) return peer;
+      if (!o.dbHealth.answering) throw new Error('the database is not answering');
+      return consoleApi.auth.authenticate(req, true);
+    },
     filterFor: consoleApi.filterFor,
     stats: (id) => engine.sessionStats(id),
     counters: () => engine.liveCounters(),

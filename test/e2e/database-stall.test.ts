@@ -4,8 +4,8 @@
  * final response at all (the SRC's transaction ran into its own timer), /healthz and the API did not
  * answer either, so neither a load balancer nor the SRC could fail over. Now: the INVITE gets 503 with
  * Retry-After within the catalogue deadline (SRS_CATALOGUE_TIMEOUT_MS), /healthz answers 503 with
- * `database: false` within 2 s, and from then on OPTIONS probes, new INVITEs and API requests get
- * 503 at once; once the database is back, a new call is recorded and stored, and the refused
+ * `database: false` within 2 s, and from then on OPTIONS probes, new INVITEs, API requests and
+ * monitor connections that need the database get 503 at once; once the database is back, a new call is recorded and stored, and the refused
  * call leaves no row behind (its insert, committed late, is removed).
  */
 import { after, before, describe, it } from 'node:test';
@@ -18,6 +18,7 @@ import { listRecordings, waitForState } from '../helpers/sipp.js';
 import { sendLoopbackTone } from '../helpers/rtp.js';
 import { SiprecUac } from '../helpers/siprec-uac.js';
 import { sipOptions } from '../helpers/kamailio.js';
+import WebSocket from 'ws';
 
 /** The embedded Postgres's processes: the postmaster and its children. */
 async function postgresPids(server: TestServer): Promise<number[]> {
@@ -108,6 +109,28 @@ describe('database hung (SIGSTOP) under srs serve', { timeout: 240_000 }, () => 
     } finally {
       next.close();
     }
+    // The live monitor: a credential that needs the database is refused with 503 at once.
+    const upgrade = await new Promise<number | string>((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${server.httpPort}/monitor`, {
+        headers: { authorization: 'Bearer not-the-admin-token' },
+      });
+      const t = setTimeout(() => {
+        ws.terminate();
+        resolve('no answer in 3 s');
+      }, 3000);
+      ws.on('unexpected-response', (_req, res) => {
+        clearTimeout(t);
+        resolve(res.statusCode ?? 0);
+        ws.terminate();
+      });
+      ws.on('open', () => {
+        clearTimeout(t);
+        resolve('opened');
+        ws.close();
+      });
+      ws.on('error', () => undefined);
+    });
+    assert.equal(upgrade, 503);
     const api = await within(`http://127.0.0.1:${server.httpPort}/api/v1/recordings`, 8000, server.token);
     assert.equal(api.status, 503, api.text);
     assert.match(api.text, /database/);
