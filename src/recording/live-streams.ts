@@ -31,6 +31,11 @@ export interface LiveSession {
   ending: boolean;
   /** Serialises updates of one session. */
   queue: Promise<unknown>;
+  /**
+   * The session's catalogue writes (events, streams, participants), in order and retried while the
+   * database is away; SIP answers never wait on them. The end of the call waits for them.
+   */
+  writes: Promise<unknown>;
   /** Legs paused now (SIPREC pause, a=inactive): the RTP timeout does not count them silent. */
   paused: Set<string>;
   /** The SIP side's BYE (RecordingPort.onTerminate), once the dialog exists. */
@@ -39,13 +44,16 @@ export interface LiveSession {
   terminating?: string;
 }
 
-/** Applies `change` to live session `s` (serialised by the caller); returns the added streams' ports. */
-export async function applyStreamChange(
+/**
+ * Applies `change` to live session `s` (serialised by the caller): the media now; returns the added
+ * streams' ports and the catalogue writes, for the caller to queue.
+ */
+export function applyStreamChange(
   deps: MediaOpenDeps & { store: RecordingStorePort },
   recordingId: string,
   s: LiveSession,
   change: StreamChange,
-): Promise<{ ports: number[] }> {
+): { ports: number[]; write: () => Promise<void> } {
   const engine = deps.engine;
   const at = new Date();
   const events: SessionEvent[] = [];
@@ -65,6 +73,7 @@ export async function applyStreamChange(
     });
   }
   let ports: number[] = [];
+  let upserted: Parameters<RecordingStorePort['upsertStreams']>[1] = [];
   if (change.add.length > 0) {
     const firstLeg = s.streams.length;
     ports = openMedia(
@@ -92,7 +101,7 @@ export async function applyStreamChange(
     s.call.streams = s.streams
       .filter((x) => !x.removed)
       .map((x) => ({ label: x.label, codec: x.codec, port: x.port }));
-    await deps.store.upsertStreams(recordingId, added);
+    upserted = added;
   }
   // A new a=crypto on a kept stream: the engine switches keys between two packets (no gap).
   for (const r of change.rekey ?? []) {
@@ -128,6 +137,9 @@ export async function applyStreamChange(
       });
     }
   }
-  await deps.store.addEvents(recordingId, events);
-  return { ports };
+  const write = async () => {
+    if (upserted.length > 0) await deps.store.upsertStreams(recordingId, upserted);
+    if (events.length > 0) await deps.store.addEvents(recordingId, events);
+  };
+  return { ports, write };
 }

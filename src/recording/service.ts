@@ -194,6 +194,7 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
       startedAtMs: startedAt.getTime(),
       ending: false,
       queue: Promise.resolve(),
+      writes: Promise.resolve(),
       paused: new Set(),
     });
     if (this.#control) {
@@ -221,29 +222,63 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
   async updateStreams(recordingId: string, change: StreamChange): Promise<{ ports: number[] }> {
     const s = this.#live.get(recordingId);
     if (!s || s.ending) throw new InvalidStateError(`recording ${recordingId} is not live`);
-    return this.#serial(s, () => applyStreamChange(this.#o, recordingId, s, change));
+    return this.#serial(s, () => {
+      const { ports, write } = applyStreamChange(this.#o, recordingId, s, change);
+      void this.#persist(s, recordingId, 'stream change', write).catch(() => undefined);
+      return Promise.resolve({ ports });
+    });
   }
 
+  /**
+   * Queues a catalogue write of a live session (after the ones before it), retried while the
+   * database is away: a SIP answer never waits on the database. Resolves once written.
+   */
+  #persist(s: LiveSession, recordingId: string, what: string, write: () => Promise<void>): Promise<void> {
+    const run = () =>
+      handOff(write, {
+        attempts: this.#o.handoffRetryLimit ?? 1000,
+        onRetry: (attempt, err, delayMs) => {
+          if (attempt === 1 || attempt % 10 === 0)
+            this.#o.log.warn(
+              { recordingId, what, attempt, delayMs, err: (err as Error).message },
+              'catalogue write of a live call failed; retrying',
+            );
+        },
+        stopped: () => this.#abandon,
+      });
+    const next = s.writes.then(run, run);
+    s.writes = next.catch((err: unknown) =>
+      this.#o.log.error({ recordingId, what, err }, 'catalogue write of a live call given up'),
+    );
+    return next;
+  }
+
+  /** Adds events to a live call's catalogue entry: resolves once written (retried while the database is away). */
   async addEvents(recordingId: string, events: SessionEvent[]): Promise<void> {
     const s = this.#live.get(recordingId);
     if (!s) throw new InvalidStateError(`recording ${recordingId} is not live`);
-    await this.#serial(s, () => this.#o.store.addEvents(recordingId, events));
+    await this.#serial(s, () => Promise.resolve());
+    await this.#persist(s, recordingId, 'events', () => this.#o.store.addEvents(recordingId, events));
   }
 
   async updateMetadata(recordingId: string, u: MetadataUpdate): Promise<void> {
     const s = this.#live.get(recordingId);
     if (!s) throw new InvalidStateError(`recording ${recordingId} is not live`);
-    await this.#serial(s, async () => {
+    await this.#serial(s, () => {
       s.call.participants = u.participants;
       const changed = s.streams.filter(
         (x) => u.streamIds[x.label] !== undefined && u.streamIds[x.label] !== x.streamId,
       );
       for (const x of changed) x.streamId = u.streamIds[x.label] ?? null;
-      await this.#o.store.replaceParticipants(recordingId, u.participants);
-      await this.#o.store.upsertStreams(recordingId, changed);
-      await this.#o.store.addEvents(recordingId, [
-        { at: new Date(), type: 'metadata', detail: { xml: u.metadataXml, ...(u.parsed ?? {}) } },
-      ]);
+      const at = new Date();
+      void this.#persist(s, recordingId, 'metadata', async () => {
+        await this.#o.store.replaceParticipants(recordingId, u.participants);
+        await this.#o.store.upsertStreams(recordingId, changed);
+        await this.#o.store.addEvents(recordingId, [
+          { at, type: 'metadata', detail: { xml: u.metadataXml, ...(u.parsed ?? {}) } },
+        ]);
+      }).catch(() => undefined);
+      return Promise.resolve();
     });
   }
 
@@ -257,6 +292,8 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
     // gets the recording.
     const closing = this.#o.engine.endSession(recordingId);
     await s.queue;
+    // The call's streams and events are in the catalogue before it is ended and finalized.
+    await s.writes;
     const stats = (await closing) ?? null;
     this.#o.ports.release(s.ports);
     for (const l of stats?.legs ?? []) {

@@ -1,12 +1,16 @@
 /**
  * The database hangs (its processes stopped with SIGSTOP: a storage stall, a partition without a
  * reset) under the real server and its real embedded Postgres. Before, a new SIPREC INVITE got no
- * final response at all (the SRC's transaction ran into its own timer), /healthz and the API did not
- * answer either, so neither a load balancer nor the SRC could fail over. Now: the INVITE gets 503 with
- * Retry-After within the catalogue deadline (SRS_CATALOGUE_TIMEOUT_MS), /healthz answers 503 with
- * `database: false` within 2 s, and from then on OPTIONS probes, new INVITEs, API requests and
- * monitor connections that need the database get 503 at once; once the database is back, a new call is recorded and stored, and the refused
- * call leaves no row behind (its insert, committed late, is removed).
+ * final response at all (the SRC's transaction ran into its own timer), /healthz and the API did
+ * not answer either, so neither a load balancer nor the SRC could fail over. Now: the INVITE gets
+ * 503 with Retry-After within the catalogue deadline (SRS_CATALOGUE_TIMEOUT_MS), /healthz answers
+ * 503 with `database: false` within 2 s, and from then on OPTIONS probes, new INVITEs, API
+ * requests and monitor connections that need the database get 503 at once; once the database is
+ * back, a new call is recorded and stored, and the refused call leaves no row behind (its insert,
+ * committed late, is removed). A live call's re-INVITE (pause) went unanswered while the database
+ * hung (the SRC's transaction times out, and an SRC may end the call); now it is answered at once
+ * and its events reach the catalogue once the database is back. SIGTERM waited for ever; now the
+ * shutdown ends at SRS_SHUTDOWN_TIMEOUT_SECONDS, or at once on a second signal.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +21,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { listRecordings, waitForState } from '../helpers/sipp.js';
 import { sendLoopbackTone } from '../helpers/rtp.js';
 import { SiprecUac } from '../helpers/siprec-uac.js';
+import { recordingEvents } from '../helpers/recording.js';
 import { sipOptions } from '../helpers/kamailio.js';
 import WebSocket from 'ws';
 
@@ -137,6 +142,12 @@ describe('database hung (SIGSTOP) under srs serve', { timeout: 240_000 }, () => 
 
     signal(stopped, 'SIGCONT');
     stopped = [];
+    // Back: /healthz says so within its next probe, and calls are taken again.
+    const back = Date.now() + 10_000;
+    while ((await within(`http://127.0.0.1:${server.httpPort}/healthz`, 3000)).status !== 200) {
+      assert.ok(Date.now() < back, 'healthz still 503 10 s after the database came back');
+      await new Promise((r) => setTimeout(r, 200));
+    }
     const ok = await SiprecUac.open(server.sipPort);
     const inv = await ok.invite({ streams: 1 });
     assert.equal(inv.status, 200, inv.text.slice(0, 400));
@@ -157,6 +168,39 @@ describe('database hung (SIGSTOP) under srs serve', { timeout: 240_000 }, () => 
       'only the call recorded after the stall is catalogued',
     );
     assert.match(server.output(), /catalogue did not answer within 3000 ms/);
+  });
+  it('answers a re-INVITE (pause, resume) while the database hangs; the catalogue gets its events once it is back', async () => {
+    const uac = await SiprecUac.open(server.sipPort);
+    const inv = await uac.invite({ streams: 1 });
+    assert.equal(inv.status, 200, inv.text.slice(0, 400));
+    const port = inv.ports[0] as number;
+    await sendLoopbackTone(port, 1000, 0x78);
+    stopped = await postgresPids(server);
+    signal(stopped, 'SIGSTOP');
+    const started = Date.now();
+    const pause = await uac.reinvite({ streams: 1, direction: 'inactive' }, 10_000);
+    const took = Date.now() - started;
+    assert.match(pause ?? 'no answer in 10 s', /^SIP\/2\.0 200/);
+    assert.match(pause ?? '', /^a=inactive/m);
+    assert.ok(took < 2000, `the pause was answered after ${took} ms`);
+    await new Promise((r) => setTimeout(r, 1500));
+    signal(stopped, 'SIGCONT');
+    stopped = [];
+    const resume = await uac.reinvite({ streams: 1 }, 10_000);
+    assert.match(resume ?? 'no answer in 10 s', /^SIP\/2\.0 200/);
+    await sendLoopbackTone(port, 1000, 0x78);
+    assert.match(await uac.request('BYE'), /^SIP\/2\.0 200/);
+    uac.close();
+    const rec = await waitForState(server, uac.callId, 'stored');
+    const types = (await recordingEvents(server, rec.id)).map((e) => e.type);
+    assert.ok(
+      types.includes('stream-paused') && types.includes('stream-resumed'),
+      `events: ${types.join(', ')}`,
+    );
+    assert.ok(
+      types.indexOf('stream-paused') < types.indexOf('stream-resumed'),
+      `events: ${types.join(', ')}`,
+    );
   });
 });
 

@@ -1,8 +1,8 @@
 /**
  * A small SIPREC client (SRC) over real UDP for attack and fault tests: it binds on any loopback
  * address (127.0.0.2 plays a second host), places an INVITE with N audio m-lines, ACKs the 200,
- * answers the server's in-dialog requests (BYE) with 200 and records them, and can refresh (UPDATE)
- * or hang up (BYE).
+ * answers the server's in-dialog requests (BYE) with 200 and records them, and can re-offer
+ * (re-INVITE), refresh (UPDATE) or hang up (BYE).
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
@@ -14,6 +14,8 @@ export interface InviteOptions {
   /** First m= port (each stream +2). */
   sdpPort?: number;
   extraHeaders?: string[];
+  /** Every stream's direction (default sendonly; inactive pauses the recording). */
+  direction?: 'sendonly' | 'inactive';
 }
 
 export interface InviteResult {
@@ -115,7 +117,12 @@ export class SiprecUac {
     const port = o.sdpPort ?? 40000;
     const sdp = ['v=0', `o=SRC 1 1 IN IP4 ${host}`, 's=SIPREC', `c=IN IP4 ${host}`, 't=0 0'];
     for (let i = 0; i < n; i++)
-      sdp.push(`m=audio ${port + 2 * i} RTP/AVP 0`, 'a=rtpmap:0 PCMU/8000', `a=label:${i + 1}`, 'a=sendonly');
+      sdp.push(
+        `m=audio ${port + 2 * i} RTP/AVP 0`,
+        'a=rtpmap:0 PCMU/8000',
+        `a=label:${i + 1}`,
+        `a=${o.direction ?? 'sendonly'}`,
+      );
     const boundary = 'srs-uac-boundary';
     const metadata = [
       '<?xml version="1.0" encoding="UTF-8"?>',
@@ -178,6 +185,35 @@ export class SiprecUac {
     }
     const ports = status === 200 ? [...text.matchAll(/^m=audio (\d+) /gm)].map((m) => Number(m[1])) : [];
     return { status, text, ports };
+  }
+
+  /** A re-INVITE in the dialog with a new offer (ACKed on 2xx): its final response, or null after `ms`. */
+  async reinvite(o: InviteOptions = {}, ms = 20000): Promise<string | null> {
+    const cseq = ++this.cseq;
+    const { contentType, body } = SiprecUac.body(o);
+    const msg =
+      [
+        ...this.headers('INVITE', cseq),
+        `Content-Type: ${contentType}`,
+        `Content-Length: ${Buffer.byteLength(body)}`,
+        '',
+        '',
+      ].join('\r\n') + body;
+    const final = this.waitFor(
+      new RegExp(`^SIP/2\\.0 [2-6]\\d\\d[^\\n]*\\n[\\s\\S]*CSeq: ${cseq} INVITE`),
+      ms,
+    ).catch(() => null);
+    const timer = setInterval(() => this.send(msg), 500);
+    this.send(msg);
+    let text: string | null;
+    try {
+      text = await final;
+    } finally {
+      clearInterval(timer);
+    }
+    if (text?.startsWith('SIP/2.0 2'))
+      this.send([...this.headers('ACK', cseq), 'Content-Length: 0', '', ''].join('\r\n'));
+    return text;
   }
 
   /** An in-dialog request (BYE, UPDATE): resolves with its final response. */

@@ -63,11 +63,19 @@ export function runRecordingDialog(d: RecordingDialog): void {
     chain = chain.then(fn, fn);
   };
 
+  // Catalogue events are written in order in the background (retried while the database is away):
+  // the answer to the SRC never waits on the database.
+  const addEvents = (events: Parameters<typeof recording.addEvents>[1]): void => {
+    void recording
+      .addEvents(id, events)
+      .catch((err: unknown) => clog.warn({ err }, 'call events not stored'));
+  };
+
   async function applyMetadata(xml: string | null): Promise<void> {
     if (xml === null) return;
     const update = readMetadata(xml, clog);
     if (!update) {
-      await recording.addEvents(id, [{ at: new Date(), type: 'metadata', detail: { xml, parsed: false } }]);
+      addEvents([{ at: new Date(), type: 'metadata', detail: { xml, parsed: false } }]);
       return;
     }
     const merged = mergeMetadata(md, update);
@@ -85,7 +93,7 @@ export function runRecordingDialog(d: RecordingDialog): void {
         streams: update.streams.map((x) => x.id),
       },
     });
-    await recording.addEvents(id, events);
+    addEvents(events);
   }
 
   /** A new offer (re-INVITE or UPDATE with SDP): returns the answer. */
