@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { SrsError } from '../errors.js';
+import { databaseUnavailable, SrsError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ensureEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded.js';
 import { keysRepository, type KeysRepository } from './keys.js';
@@ -52,6 +52,23 @@ export interface OpenDatabaseOptions {
 export class MigrationError extends SrsError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_MIGRATION', message, options);
+  }
+}
+
+/**
+ * A new database connection must be ready (TCP, TLS, authentication) within this, and a query waits
+ * no longer for a free connection of the pool: a database host that accepts connections and answers
+ * nothing made `srs serve` and every `srs` command wait for ever without a word.
+ */
+export const DB_CONNECT_TIMEOUT_MS = 10_000;
+
+/** Where a connection string points, without its credentials (for messages). */
+export function databaseAddress(connectionString: string): string {
+  try {
+    const u = new URL(connectionString);
+    return `${u.hostname}:${u.port || '5432'}`;
+  } catch {
+    return 'the configured database';
   }
 }
 
@@ -133,7 +150,11 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     embedded = await ensureEmbeddedPostgres({ dataDir: opts.dataDir, log });
     connectionString = embedded.connectionString;
   }
-  const pool = new pg.Pool({ connectionString, max: opts.poolSize ?? 10 });
+  const pool = new pg.Pool({
+    connectionString,
+    max: opts.poolSize ?? 10,
+    connectionTimeoutMillis: DB_CONNECT_TIMEOUT_MS,
+  });
   // An idle client losing its connection (server restart) must not crash the process.
   pool.on('error', (err) => log.warn({ err: err.message }, 'database: idle connection error'));
   try {
@@ -141,6 +162,12 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   } catch (err) {
     await pool.end().catch(() => undefined);
     await embedded?.close().catch(() => undefined);
+    if (databaseUnavailable(err))
+      throw new Error(
+        `the database at ${databaseAddress(connectionString)} cannot be used: ${(err as Error).message}` +
+          (opts.databaseUrl ? ' (DATABASE_URL)' : ''),
+        { cause: err },
+      );
     throw err;
   }
   let closed = false;

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { DB_CONNECT_TIMEOUT_MS } from './db.js';
 
 /**
  * Crash-safe job ownership for the pipeline. Every server process holds a session advisory lock
@@ -19,7 +20,7 @@ export async function acquireNodeLease(
   connectionString: string,
   onError: (err: Error) => void,
 ): Promise<NodeLease> {
-  const client = new pg.Client({ connectionString });
+  const client = new pg.Client({ connectionString, connectionTimeoutMillis: DB_CONNECT_TIMEOUT_MS });
   client.on('error', onError);
   await client.connect();
   for (;;) {

@@ -10,14 +10,18 @@
  * committed late, is removed). A live call's re-INVITE (pause) went unanswered while the database
  * hung (the SRC's transaction times out, and an SRC may end the call); now it is answered at once
  * and its events reach the catalogue once the database is back. SIGTERM waited for ever; now the
- * shutdown ends at SRS_SHUTDOWN_TIMEOUT_SECONDS, or at once on a second signal.
+ * shutdown ends at SRS_SHUTDOWN_TIMEOUT_SECONDS, or at once on a second signal. A database host
+ * that accepts connections and answers nothing kept `srs serve` and every `srs` command waiting
+ * for ever without a word; now they exit 1 after the 10 s connect timeout, naming the address.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { SRS_BIN, freePort, run, startTestServer, type TestServer } from '../helpers/server.js';
 import { listRecordings, waitForState } from '../helpers/sipp.js';
 import { sendLoopbackTone } from '../helpers/rtp.js';
 import { SiprecUac } from '../helpers/siprec-uac.js';
@@ -258,5 +262,45 @@ describe('shutdown with the database hung (SIGSTOP)', { timeout: 120_000 }, () =
       `exited ${b.ms - (second - started)} ms after the second signal`,
     );
     assert.match(h.output(), /second signal: exiting now/);
+  });
+});
+
+describe('a database host that accepts connections and answers nothing', { timeout: 120_000 }, () => {
+  it('srs serve and srs recordings list exit 1 within the connect timeout, naming the address, not the password (they waited for ever without a word)', async () => {
+    const held: Socket[] = [];
+    const blackhole = createServer((sock) => held.push(sock));
+    await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', () => r()));
+    const port = (blackhole.address() as AddressInfo).port;
+    const dataDir = await mkdtemp(join(tmpdir(), 'srs-blackhole-'));
+    try {
+      const env = {
+        ...(process.env as Record<string, string>),
+        SRS_DATA_DIR: dataDir,
+        DATABASE_URL: `postgres://srs:not-to-be-printed@127.0.0.1:${port}/srs`,
+        SIP_HOST: '127.0.0.1',
+        SIP_PORT: String(await freePort(true)),
+        HTTP_HOST: '127.0.0.1',
+        HTTP_PORT: String(await freePort()),
+      };
+      const started = Date.now();
+      const [serve, list] = await Promise.all([
+        run(process.execPath, [SRS_BIN, 'serve'], { env, timeoutMs: 40_000 }),
+        run(process.execPath, [SRS_BIN, 'recordings', 'list'], { env, timeoutMs: 40_000 }),
+      ]);
+      const took = Date.now() - started;
+      for (const r of [serve, list]) {
+        assert.equal(r.code, 1, r.stdout.slice(-1000) + r.stderr);
+        assert.match(
+          r.stderr,
+          new RegExp(`the database at 127\\.0\\.0\\.1:${port} cannot be used: .*timeout`),
+        );
+        assert.ok(!(r.stdout + r.stderr).includes('not-to-be-printed'), 'the password was printed');
+      }
+      assert.ok(took < 30_000, `exited after ${took} ms (connect timeout 10 s)`);
+    } finally {
+      for (const s of held) s.destroy();
+      blackhole.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
