@@ -40,6 +40,9 @@ export interface EmbeddedPostgresHandle {
 
 type Probe = 'ok' | 'refused' | 'starting' | 'other';
 
+/** How often the owner checks that its embedded Postgres still runs. */
+const SUPERVISE_MS = 2000;
+
 async function probe(s: EmbeddedSettings, database = 'postgres'): Promise<{ state: Probe; error?: Error }> {
   const client = new pg.Client({
     host: '127.0.0.1',
@@ -158,11 +161,42 @@ export async function ensureEmbeddedPostgres(opts: {
     const connectionString = viaSocket
       ? `postgres://${credentials}@/${encodeURIComponent(s.database)}?host=${encodeURIComponent(p.pgDir)}&port=${s.port}`
       : `postgres://${credentials}@127.0.0.1:${s.port}/${encodeURIComponent(s.database)}`;
+    // The instance this process owns is kept running: one that exits or is killed (the OOM killer)
+    // is started again, so calls are taken again without an operator (they get 503 meanwhile).
+    let supervisor: NodeJS.Timeout | undefined;
+    if (stop) {
+      let checking = false;
+      supervisor = setInterval(() => {
+        if (closed || checking) return;
+        checking = true;
+        void restartIfGone()
+          .catch((err: unknown) =>
+            log.error({ err: (err as Error).message }, 'embedded postgres: restart failed; trying again'),
+          )
+          .finally(() => (checking = false));
+      }, SUPERVISE_MS);
+      supervisor.unref();
+    }
+    const restartIfGone = async (): Promise<void> => {
+      if ((await livePostmaster(p)) !== undefined) return;
+      await withLock(p.lock, async () => {
+        if (closed || (await livePostmaster(p)) !== undefined) return;
+        log.warn(
+          { port: s.port },
+          'embedded postgres is not running (it exited or was killed): starting it again',
+        );
+        const started = await startOwn(p, s, log);
+        stop = started.stop;
+        await writeFile(p.owner, String(process.pid));
+        log.info({ port: s.port }, 'embedded postgres: started again');
+      });
+    };
     const handle: EmbeddedPostgresHandle = {
       connectionString,
       settings: { ...s },
       owned: stop !== undefined,
       async close() {
+        clearInterval(supervisor);
         if (closed || !stop) return;
         closed = true;
         await withLock(p.lock, async () => {
