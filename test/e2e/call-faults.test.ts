@@ -39,7 +39,8 @@ describe('faults mid-call: database away, SIGTERM', { timeout: 240000 }, () => {
     for (const s of servers) await s.stop();
   });
 
-  it('stores the recording once Postgres is back, without a server restart', async () => {
+  /** A server with a call under way: Postgres gets `sig` and the SRC hangs up at that moment. */
+  async function hangUpAsPostgresDies(sig: NodeJS.Signals, toneMs: number) {
     const server = await startTestServer();
     servers.push(server);
     await server.waitFor(/SIPREC recording server ready/, 60000);
@@ -47,17 +48,19 @@ describe('faults mid-call: database away, SIGTERM', { timeout: 240000 }, () => {
     const uac = await SiprecUac.open(server.sipPort);
     const inv = await uac.invite({ streams: 1 });
     assert.equal(inv.status, 200, inv.text);
-    await sendLoopbackTone(inv.ports[0] as number, 2000, 0x51);
-
-    // Postgres goes away (fast shutdown) and the SRC hangs up at that moment: the hand-off fails
-    // (the server starts Postgres again only once it has exited, checked every 2 s).
+    await sendLoopbackTone(inv.ports[0] as number, toneMs, 0x51);
     const pid = await postmasterPid(pgDir);
-    process.kill(pid, 'SIGINT');
-    const bye = await uac.request('BYE');
-    assert.match(bye, /^SIP\/2\.0 200/);
+    process.kill(pid, sig);
+    assert.match(await uac.request('BYE'), /^SIP\/2\.0 200/);
     uac.close();
-    await server.waitFor(/end-of-call hand-off failed; retrying/, 15000);
+    return { server, uac, pid, pgDir };
+  }
 
+  it('stores the recording once Postgres is back, without a server restart', async () => {
+    // A fast shutdown: the hand-off fails (the server starts Postgres again only once it has
+    // exited, checked every 2 s), and is retried.
+    const { server, uac, pid } = await hangUpAsPostgresDies('SIGINT', 2000);
+    await server.waitFor(/end-of-call hand-off failed; retrying/, 15000);
     // The server starts it again by itself (it did not, before: the test had to).
     await server.waitFor(/embedded postgres: started again/, 60000);
     assert.equal(alive(pid), false, 'the old postmaster is gone');
@@ -67,19 +70,8 @@ describe('faults mid-call: database away, SIGTERM', { timeout: 240000 }, () => {
   });
 
   it('starts its embedded Postgres again after a kill -9: the call ended meanwhile is stored, new calls are taken', async () => {
-    const server = await startTestServer();
-    servers.push(server);
-    await server.waitFor(/SIPREC recording server ready/, 60000);
-    const pgDir = join(server.dataDir, 'pg');
-    const uac = await SiprecUac.open(server.sipPort);
-    const inv = await uac.invite({ streams: 1 });
-    assert.equal(inv.status, 200, inv.text);
-    await sendLoopbackTone(inv.ports[0] as number, 1000, 0x52);
-    // The OOM killer's way: the postmaster dies at once; the SRC hangs up while it is gone.
-    const pid = await postmasterPid(pgDir);
-    process.kill(pid, 'SIGKILL');
-    assert.match(await uac.request('BYE'), /^SIP\/2\.0 200/);
-    uac.close();
+    // The OOM killer's way: the postmaster dies at once.
+    const { server, uac, pid, pgDir } = await hangUpAsPostgresDies('SIGKILL', 1000);
     await server.waitFor(/embedded postgres: started again/, 60000);
     const again = await postmasterPid(pgDir);
     assert.notEqual(again, pid);
