@@ -205,6 +205,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       defer,
     });
     pipelineMetrics(consoleApi.ops.metrics, capacity, pipeline);
+    consoleApi.ops.metrics.collect(
+      'srs_database_up',
+      'Whether the database answers (a select 1 every 2 s, given 2 s): 1 or 0.',
+      'gauge',
+      () => [{ value: dbHealth.answering ? 1 : 0 }],
+    );
     await keepGeneratedAdminPassword(consoleApi, config.dataDir, log);
     const http = await serveHttp({
       config,

@@ -27,6 +27,9 @@ const labelKey = (l: Labels) =>
     .map((k) => `${k}=${l[k]}`)
     .join(',');
 
+/** How long a scrape waits for the collectors (each left out when later). */
+const COLLECT_MS = 2000;
+
 const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 
 export class Metrics {
@@ -81,18 +84,31 @@ export class Metrics {
     f.collect = fn;
   }
 
+  /**
+   * The exposition. The collectors run side by side and get COLLECT_MS together: one that waits on
+   * something not answering (a stalled database) is left out of this scrape, so that the others
+   * (live calls, the edge's counters) still reach the scraper when they matter most.
+   */
   async render(): Promise<string> {
+    const families = [...this.#families.values()];
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<Sample[]>((resolve) => {
+      timer = setTimeout(() => resolve([]), COLLECT_MS);
+    });
+    const collected = await Promise.all(
+      families.map((f) => {
+        const collect = f.collect;
+        if (!collect) return undefined;
+        const samples = Promise.resolve()
+          .then(collect)
+          .catch((): Sample[] => []);
+        return Promise.race([samples, late]);
+      }),
+    ).finally(() => clearTimeout(timer));
     const lines: string[] = [];
-    for (const f of this.#families.values()) {
+    for (const [i, f] of families.entries()) {
       lines.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`);
-      let samples: Sample[] = [...f.values.values()];
-      if (f.collect) {
-        try {
-          samples = await f.collect();
-        } catch {
-          samples = [];
-        }
-      }
+      let samples: Sample[] = collected[i] ?? [...f.values.values()];
       if (samples.length === 0 && !f.collect) samples = [{ value: 0 }];
       for (const s of samples) {
         const l = Object.entries(s.labels ?? {});

@@ -5,7 +5,8 @@
  * not answer either, so neither a load balancer nor the SRC could fail over. Now: the INVITE gets
  * 503 with Retry-After within the catalogue deadline (SRS_CATALOGUE_TIMEOUT_MS), /healthz answers
  * 503 with `database: false` within 2 s, and from then on OPTIONS probes, new INVITEs, API
- * requests and monitor connections that need the database get 503 at once; once the database is
+ * requests and monitor connections that need the database get 503 at once, and /metrics answers
+ * without what the database would give (`srs_database_up 0`); once the database is
  * back, a new call is recorded and stored, and the refused call leaves no row behind (its insert,
  * committed late, is removed). A live call's re-INVITE (pause) went unanswered while the database
  * hung (the SRC's transaction times out, and an SRC may end the call); now it is answered at once
@@ -140,6 +141,11 @@ describe('database hung (SIGSTOP) under srs serve', { timeout: 240_000 }, () => 
       ws.on('error', () => undefined);
     });
     assert.equal(upgrade, 503);
+    // /metrics still answers (what needs the database is left out) and says the database is away.
+    const metrics = await within(`http://127.0.0.1:${server.httpPort}/metrics`, 5000, server.token);
+    assert.equal(metrics.status, 200, metrics.text.slice(0, 300));
+    assert.match(metrics.text, /^srs_database_up 0$/m);
+    assert.match(metrics.text, /^srs_active_calls 0$/m);
     const api = await within(`http://127.0.0.1:${server.httpPort}/api/v1/recordings`, 8000, server.token);
     assert.equal(api.status, 503, api.text);
     assert.match(api.text, /database/);

@@ -87,3 +87,23 @@ describe('safety metrics', () => {
     );
   });
 });
+
+describe('metrics: a collector that does not answer', () => {
+  it('is left out of the scrape after 2 s; the other families are rendered', async () => {
+    const m = new Metrics();
+    m.collect(
+      'srs_stuck',
+      'Waits on a stalled database.',
+      'gauge',
+      () => new Promise<never>(() => undefined),
+    );
+    m.collect('srs_fine', 'Answers.', 'gauge', () => [{ value: 7 }]);
+    const started = Date.now();
+    const text = await m.render();
+    const took = Date.now() - started;
+    assert.ok(took >= 1900 && took < 4000, `rendered after ${took} ms`);
+    assert.match(text, /^srs_fine 7$/m);
+    assert.match(text, /^# TYPE srs_stuck gauge$/m);
+    assert.doesNotMatch(text, /^srs_stuck /m);
+  });
+});
