@@ -11,3 +11,35 @@ export function createLogger(level: LevelWithSilent = 'info'): Logger {
     redact: { paths: ['*.passphrase', '*.password', '*.secret', '*.token'], censor: '[redacted]' },
   });
 }
+
+/**
+ * A log line for an event an outsider can cause at will (a refused INVITE, a refused connection):
+ * at most `burst` lines per `windowMs` and kind, then one line when the window ends saying how
+ * many more there were (`suppressed`). Without it a flood of refused requests wrote one line each.
+ */
+export function rateLimited(
+  log: Logger,
+  level: 'info' | 'warn',
+  msg: string,
+  { burst = 20, windowMs = 10_000 }: { burst?: number; windowMs?: number } = {},
+): (fields: Record<string, unknown>, l?: Logger) => void {
+  let logged = 0;
+  let suppressed = 0;
+  let timer: NodeJS.Timeout | undefined;
+  return (fields, l = log) => {
+    if (!timer) {
+      timer = setTimeout(() => {
+        timer = undefined;
+        if (suppressed > 0)
+          log[level]({ suppressed, windowSeconds: windowMs / 1000 }, `${msg} (more not logged)`);
+        logged = 0;
+        suppressed = 0;
+      }, windowMs);
+      timer.unref();
+    }
+    if (logged < burst) {
+      logged++;
+      l[level](fields, msg);
+    } else suppressed++;
+  };
+}

@@ -3,7 +3,8 @@
  * plays a second host on the same network):
  * - a second host injects loud RTP into a live recording's port: the stored WAV holds only the
  *   SRC's tone, and the injected datagrams are counted (/metrics);
- * - an INVITE from a source outside SRS_SRC_ALLOW gets 403;
+ * - an INVITE from a source outside SRS_SRC_ALLOW gets 403; a flood of them is counted in full and
+ *   logged as 20 lines and a summary (it was a line each: 2,000 lines, 469 kB for 2,000 INVITEs);
  * - 800 m-lines in one INVITE get 488 (per-session stream limit), no port is bound;
  * - idle TCP connections over the per-address limit are closed, and so is one that never finishes
  *   its headers or sends more than 16 KiB of them.
@@ -131,6 +132,51 @@ describe('trust at the edge (attacks on srs serve)', { timeout: 180000 }, () => 
     assert.equal(r.status, 403, r.text);
     assert.match(r.text, /Warning: 399 srs "source 127\.0\.0\.2 is not allowed/);
     assert.match(await metric(server, 'srs_sip_refused_total'), /reason="source-not-allowed"} [1-9]/);
+  });
+
+  it('logs a flood of refused INVITEs as 20 lines and a count, not a line each; /metrics counts them all', async () => {
+    const refusedBefore = Number(
+      /reason="source-not-allowed"} (\d+)/.exec(await metric(server, 'srs_sip_refused_total'))?.[1] ?? 0,
+    );
+    const linesBefore = server.output().split('\n').length;
+    const sock = await udpOn('127.0.0.2');
+    const from = sock.address().port;
+    const { body, contentType } = SiprecUac.body({ streams: 1 });
+    for (let i = 0; i < 500; i++) {
+      const invite =
+        [
+          `INVITE sip:srs@127.0.0.1:${server.sipPort} SIP/2.0`,
+          `Via: SIP/2.0/UDP 127.0.0.2:${from};branch=z9hG4bKflood${i}`,
+          `From: <sip:src@127.0.0.2>;tag=f${i}`,
+          'To: <sip:srs@127.0.0.1>',
+          `Call-ID: flood-${i}@127.0.0.2`,
+          'CSeq: 1 INVITE',
+          `Contact: <sip:src@127.0.0.2:${from}>;+sip.src`,
+          'Require: siprec',
+          'Max-Forwards: 70',
+          `Content-Type: ${contentType}`,
+          `Content-Length: ${Buffer.byteLength(body)}`,
+          '',
+          '',
+        ].join('\r\n') + body;
+      sock.send(invite, server.sipPort, '127.0.0.1');
+      if (i % 50 === 49) await new Promise((r) => setTimeout(r, 20));
+    }
+    const deadline = Date.now() + 10_000;
+    let refused = 0;
+    while (refused < refusedBefore + 500 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      refused = Number(
+        /reason="source-not-allowed"} (\d+)/.exec(await metric(server, 'srs_sip_refused_total'))?.[1] ?? 0,
+      );
+    }
+    sock.close();
+    assert.equal(refused, refusedBefore + 500, 'every refusal counted');
+    // Then the window's summary line (10 s after its first line).
+    await server.waitFor(/"suppressed":\d+[^\n]*SIPREC INVITE rejected \(more not logged\)/, 15_000);
+    const lines = server.output().split('\n').slice(linesBefore);
+    const rejected = lines.filter((l) => l.includes('"msg":"SIPREC INVITE rejected"')).length;
+    assert.ok(rejected <= 20, `${rejected} lines for 500 refused INVITEs`);
   });
 
   it('refuses 800 m-lines with 488 and a Warning, binding nothing', async () => {

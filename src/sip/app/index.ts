@@ -1,5 +1,5 @@
 import Srf from 'drachtio-srf';
-import type { Logger } from '../../log.js';
+import { rateLimited, type Logger } from '../../log.js';
 import { CapacityError } from '../../errors.js';
 import type { RecordingPort } from '../../recording/types.js';
 import { buildAnswer, type AnswerRules, type SrtpMode } from './sdp.js';
@@ -96,6 +96,8 @@ function stopRetrying(srf: Srf): void {
 export function startSiprecApp(o: SiprecAppOptions): SiprecApp {
   const srf = new Srf();
   const log = o.log.child({ part: 'siprec' });
+  // Refusals are counted in /metrics; a flood of them is not a line each.
+  const logRejected = rateLimited(log, 'info', 'SIPREC INVITE rejected');
   const rules: AnswerRules = { srtp: o.srtp ?? 'accept', decodable: o.recording.decodable };
   const policy = compilePolicy(o.policy ?? DEFAULT_POLICY);
   const admitRate = rateLimiter(o.maxCallsPerSecond ?? 0);
@@ -285,7 +287,7 @@ export function startSiprecApp(o: SiprecAppOptions): SiprecApp {
       if (recordingId) void o.recording.end(recordingId, 'not-answered');
       if (res.finalResponseSent) return;
       if (err instanceof Reject) {
-        clog.info({ status: err.status, headers: err.headers }, 'SIPREC INVITE rejected');
+        logRejected({ status: err.status, headers: err.headers }, clog);
         res.send(err.status, err.reason, { headers: err.headers });
       } else if (err instanceof CapacityError) {
         clog.warn({ err: err.message }, 'over capacity');
