@@ -7,6 +7,7 @@ import { ADMIN_TOKEN_PRINCIPAL, type Principal } from '../store/users.js';
 import { healthOf, startHealthPoll } from './health.js';
 import { ListenIn } from './listen.js';
 import type { Client, Monitor, MonitorOptions } from './types.js';
+import { rateLimited } from '../log.js';
 
 export { TapHub, LiveMixer } from './tap.js';
 export { AUDIO_HEADER, MIX_CHANNEL, encodeAudioFrame } from './audio.js';
@@ -40,6 +41,9 @@ export function attachMonitor(o: MonitorOptions): Monitor {
   const maxBuffered = o.maxBufferedBytes ?? 1 << 20;
   const audioSkip = o.audioSkipBytes ?? 64 * 1024;
   const log = o.log.child({ part: 'monitor' });
+  // Anyone can knock: a flood of refused connections is not a line each.
+  const logRefused = rateLimited(log, 'warn', 'monitor connection refused: no valid credential');
+  const logAuthFailed = rateLimited(log, 'warn', 'monitor authentication failed');
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   const clients = new Map<WebSocket, Client>();
 
@@ -64,7 +68,7 @@ export function attachMonitor(o: MonitorOptions): Monitor {
     authenticate(req)
       .then(async (who) => {
         if (!who) {
-          log.warn({ from: req.socket.remoteAddress }, 'monitor connection refused: no valid credential');
+          logRefused({ from: req.socket.remoteAddress });
           return reject(socket, 401, 'Unauthorized');
         }
         const filter = o.filterFor ? await o.filterFor(who) : () => true;
@@ -88,7 +92,7 @@ export function attachMonitor(o: MonitorOptions): Monitor {
       })
       // The credential or the user's access could not be read (the database is down): 503.
       .catch((err: unknown) => {
-        log.error({ err }, 'monitor authentication failed');
+        logAuthFailed({ err });
         if (!socket.destroyed) reject(socket, 503, 'Service Unavailable');
       });
   };

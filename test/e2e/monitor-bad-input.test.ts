@@ -161,6 +161,21 @@ describe('monitor WebSocket: hostile input is refused cleanly', { timeout: 24000
     await healthy('bad handshakes');
   });
 
+  it('logs a flood of refused handshakes as at most 20 lines, not a line each', async () => {
+    const before = server.output().split('\n').length;
+    const refused = await Promise.all(
+      Array.from({ length: 100 }, () => open({ authorization: 'Bearer nope' }).opened),
+    );
+    assert.deepEqual([...new Set(refused)], [401]);
+    const lines = server
+      .output()
+      .split('\n')
+      .slice(before)
+      .filter((l) => l.includes('monitor connection refused: no valid credential"')).length;
+    assert.ok(lines <= 20, `${lines} lines for 100 refused handshakes`);
+    await healthy('refused handshakes');
+  });
+
   it('closes the socket of a refused handshake even when the client keeps its side open', async () => {
     for (const path of ['/monitor', '/elsewhere']) {
       const c = raw(upgrade(path, `Sec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n`), {

@@ -98,6 +98,7 @@ export function startSiprecApp(o: SiprecAppOptions): SiprecApp {
   const log = o.log.child({ part: 'siprec' });
   // Refusals are counted in /metrics; a flood of them is not a line each.
   const logRejected = rateLimited(log, 'info', 'SIPREC INVITE rejected');
+  const logOverCapacity = rateLimited(log, 'warn', 'over capacity');
   const rules: AnswerRules = { srtp: o.srtp ?? 'accept', decodable: o.recording.decodable };
   const policy = compilePolicy(o.policy ?? DEFAULT_POLICY);
   const admitRate = rateLimiter(o.maxCallsPerSecond ?? 0);
@@ -290,7 +291,7 @@ export function startSiprecApp(o: SiprecAppOptions): SiprecApp {
         logRejected({ status: err.status, headers: err.headers }, clog);
         res.send(err.status, err.reason, { headers: err.headers });
       } else if (err instanceof CapacityError) {
-        clog.warn({ err: err.message }, 'over capacity');
+        logOverCapacity({ err: err.message }, clog);
         const x = capacityReject(err, retryAfter);
         res.send(x.status, x.reason, { headers: x.headers });
       } else if ((err as { status?: number }).status === 487) {
