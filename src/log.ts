@@ -43,3 +43,29 @@ export function rateLimited(
     } else suppressed++;
   };
 }
+
+/** What the SIP edge logs through (src/sip/edge/types.ts EdgeLogger has the same shape). */
+export interface PlainLogger {
+  info(o: object, msg?: string): void;
+  warn(o: object, msg?: string): void;
+  error(o: object, msg?: string): void;
+  debug(o: object, msg?: string): void;
+}
+
+/** `log` with the lines whose message is one of `messages` rate-limited as rateLimited does. */
+export function limitLines(log: Logger, messages: readonly string[]): PlainLogger {
+  const limited = new Map<string, ReturnType<typeof rateLimited>>();
+  const line =
+    (level: 'info' | 'warn' | 'error' | 'debug') =>
+    (o: object, msg?: string): void => {
+      if (msg === undefined || !messages.includes(msg) || level === 'error' || level === 'debug') {
+        log[level](o, msg);
+        return;
+      }
+      const key = `${level} ${msg}`;
+      let f = limited.get(key);
+      if (!f) limited.set(key, (f = rateLimited(log, level, msg)));
+      f(o as Record<string, unknown>);
+    };
+  return { info: line('info'), warn: line('warn'), error: line('error'), debug: line('debug') };
+}

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
-import type { Logger } from '../log.js';
+import { limitLines, type Logger } from '../log.js';
 import type { RecordingService } from '../recording/service.js';
 import { createAdmission, type Admission } from '../sip/app/admission.js';
 import { startSiprecApp, type SiprecApp } from '../sip/app/index.js';
@@ -50,6 +50,13 @@ export function callAdmission(
   }
   return admission;
 }
+
+/** The edge's lines a flood of connections would repeat (src/sip/edge/transport.ts). */
+const EDGE_LIMITED_LINES = [
+  'sip tcp connection refused: over the connection limit',
+  'closing sip tcp connection',
+  'sip tcp connection gone before it was accepted',
+] as const;
 
 /**
  * The drachtio server the application connects to: the configured external one (no edge), or the
@@ -97,7 +104,8 @@ export async function startEdge(
       },
     },
     control: { host: '127.0.0.1', port: 0, secret },
-    log: log.child({ part: 'edge' }),
+    // Refused and closed connections are an outsider's to cause: at most 20 lines per 10 s each.
+    log: limitLines(log.child({ part: 'edge' }), EDGE_LIMITED_LINES),
   });
   defer(() => edge.close());
   return { edge, drachtio: { host: '127.0.0.1', port: edge.controlPort, secret } };

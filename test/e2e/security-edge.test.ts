@@ -209,4 +209,27 @@ describe('trust at the edge (attacks on srs serve)', { timeout: 180000 }, () => 
     assert.match(await metric(server, 'srs_sip_connections_refused_total'), /per-address-limit"} 1/);
     assert.match(await metric(server, 'srs_sip_connections_refused_total'), /oversized-headers"} 1/);
   });
+
+  it('logs a flood of refused TCP connections as at most 20 lines, counting every one', async () => {
+    const refusedCount = async () =>
+      Number(
+        /per-address-limit"} (\d+)/.exec(await metric(server, 'srs_sip_connections_refused_total'))?.[1],
+      );
+    const refusedBefore = await refusedCount();
+    const before = server.output().split('\n').length;
+    const held = [];
+    for (let i = 0; i < 3; i++) held.push(await tcpConnect(server.sipPort, '127.0.0.5'));
+    const over = [];
+    for (let i = 0; i < 150; i++) over.push(await tcpConnect(server.sipPort, '127.0.0.5'));
+    const closed = await Promise.all(over.map((sock) => closedWithin(sock, 2000)));
+    assert.equal(closed.filter(Boolean).length, 150, 'every connection over the limit closed');
+    for (const sock of held) sock.destroy();
+    assert.equal(await refusedCount(), refusedBefore + 150, 'every refusal counted');
+    const lines = server
+      .output()
+      .split('\n')
+      .slice(before)
+      .filter((l) => l.includes('sip tcp connection refused: over the connection limit"')).length;
+    assert.ok(lines <= 20, `${lines} lines for 150 refused connections`);
+  });
 });
