@@ -9,7 +9,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import WebSocket from 'ws';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { logLinesSince, logMark, startTestServer, type TestServer } from '../helpers/server.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
@@ -162,16 +162,12 @@ describe('monitor WebSocket: hostile input is refused cleanly', { timeout: 24000
   });
 
   it('logs a flood of refused handshakes as at most 20 lines, not a line each', async () => {
-    const before = server.output().split('\n').length;
+    const before = logMark(server);
     const refused = await Promise.all(
       Array.from({ length: 100 }, () => open({ authorization: 'Bearer nope' }).opened),
     );
     assert.deepEqual([...new Set(refused)], [401]);
-    const lines = server
-      .output()
-      .split('\n')
-      .slice(before)
-      .filter((l) => l.includes('monitor connection refused: no valid credential"')).length;
+    const lines = logLinesSince(server, before, 'monitor connection refused: no valid credential');
     assert.ok(lines <= 20, `${lines} lines for 100 refused handshakes`);
     await healthy('refused handshakes');
   });

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { join } from 'node:path';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { logLinesSince, logMark, startTestServer, type TestServer } from '../helpers/server.js';
 import { waitForState } from '../helpers/sipp.js';
 import { gpgDecrypt } from '../helpers/gpg.js';
 import { decodeUlawWav, tone, toneLevelDb } from '../helpers/audio.js';
@@ -138,7 +138,7 @@ describe('trust at the edge (attacks on srs serve)', { timeout: 180000 }, () => 
     const refusedBefore = Number(
       /reason="source-not-allowed"} (\d+)/.exec(await metric(server, 'srs_sip_refused_total'))?.[1] ?? 0,
     );
-    const linesBefore = server.output().split('\n').length;
+    const linesBefore = logMark(server);
     const sock = await udpOn('127.0.0.2');
     const from = sock.address().port;
     const { body, contentType } = SiprecUac.body({ streams: 1 });
@@ -174,8 +174,7 @@ describe('trust at the edge (attacks on srs serve)', { timeout: 180000 }, () => 
     assert.equal(refused, refusedBefore + 500, 'every refusal counted');
     // Then the window's summary line (10 s after its first line).
     await server.waitFor(/"suppressed":\d+[^\n]*SIPREC INVITE rejected \(more not logged\)/, 15_000);
-    const lines = server.output().split('\n').slice(linesBefore);
-    const rejected = lines.filter((l) => l.includes('"msg":"SIPREC INVITE rejected"')).length;
+    const rejected = logLinesSince(server, linesBefore, 'SIPREC INVITE rejected');
     assert.ok(rejected <= 20, `${rejected} lines for 500 refused INVITEs`);
   });
 
@@ -216,7 +215,7 @@ describe('trust at the edge (attacks on srs serve)', { timeout: 180000 }, () => 
         /per-address-limit"} (\d+)/.exec(await metric(server, 'srs_sip_connections_refused_total'))?.[1],
       );
     const refusedBefore = await refusedCount();
-    const before = server.output().split('\n').length;
+    const before = logMark(server);
     const held = [];
     for (let i = 0; i < 3; i++) held.push(await tcpConnect(server.sipPort, '127.0.0.5'));
     const over = [];
@@ -225,11 +224,7 @@ describe('trust at the edge (attacks on srs serve)', { timeout: 180000 }, () => 
     assert.equal(closed.filter(Boolean).length, 150, 'every connection over the limit closed');
     for (const sock of held) sock.destroy();
     assert.equal(await refusedCount(), refusedBefore + 150, 'every refusal counted');
-    const lines = server
-      .output()
-      .split('\n')
-      .slice(before)
-      .filter((l) => l.includes('sip tcp connection refused: over the connection limit"')).length;
+    const lines = logLinesSince(server, before, 'sip tcp connection refused: over the connection limit');
     assert.ok(lines <= 20, `${lines} lines for 150 refused connections`);
   });
 });

@@ -155,6 +155,19 @@ export async function startTestServer(
   return server;
 }
 
+/** Where the server's output stands now, for logLinesSince. */
+export const logMark = (server: Pick<TestServer, 'output'>): number => server.output().split('\n').length;
+
+/** The server's log lines after `mark` whose message is `msg` (JSON lines: `"msg":"<msg>"`). */
+export function logLinesSince(server: Pick<TestServer, 'output'>, mark: number, msg: string): number {
+  const needle = `"msg":${JSON.stringify(msg)}`;
+  return server
+    .output()
+    .split('\n')
+    .slice(mark)
+    .filter((l) => l.includes(needle)).length;
+}
+
 /** Runs a command to completion, capturing output. */
 export function run(
   cmd: string,
