@@ -3,8 +3,9 @@
 //   server   src/**/*.ts -> dist/ with tsc (tsconfig.build.json), plus the SQL migrations;
 //   console  web/src/main.ts -> web/dist/app.js with esbuild (one ES module, minified, with a
 //            source map), plus the files beside web/src (index.html, style.css, icons).
-// Usage: node scripts/build.js [--server] [--web] [--if-missing]   (neither part named: both)
-// `--if-missing` builds a part only when its output does not exist yet (`npm start`).
+// Usage: node scripts/build.js [--server] [--web] [--if-stale]   (neither part named: both)
+// `--if-stale` builds a part only when its output is missing or older than a file of its sources
+// (`npm start`: after a `git pull` it ran the previous build without a word).
 import { spawnSync } from 'node:child_process';
 import { copyFile, cp, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -15,16 +16,39 @@ import { URL, fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('../', import.meta.url));
 const args = new Set(process.argv.slice(2));
 const both = !args.has('--server') && !args.has('--web');
-const ifMissing = args.has('--if-missing');
+const ifStale = args.has('--if-stale');
 const exists = (p) =>
   stat(p).then(
     () => true,
     () => false,
   );
 
+/** The newest modification time (ms) of the files below `dir` (0 when there are none). */
+async function newest(dir) {
+  let t = 0;
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile()) continue;
+    const st = await stat(join(e.parentPath ?? e.path, e.name));
+    t = Math.max(t, st.mtimeMs);
+  }
+  return t;
+}
+
+/** Is `output` there and newer than every file below each of `sources` and each of `files`? */
+async function current(output, sources, files = []) {
+  const built = await stat(output).then(
+    (st) => st.mtimeMs,
+    () => undefined,
+  );
+  if (built === undefined) return false;
+  for (const dir of sources) if ((await exists(dir)) && (await newest(dir)) > built) return false;
+  for (const f of files) if ((await stat(f)).mtimeMs > built) return false;
+  return true;
+}
+
 async function buildServer() {
   const dist = join(root, 'dist');
-  if (ifMissing && (await exists(join(dist, 'cli.js')))) return;
+  if (ifStale && (await current(join(dist, 'cli.js'), [join(root, 'src')]))) return;
   // The Docker image installs dependencies before it copies the sources: nothing to build yet.
   if (!(await exists(join(root, 'src', 'cli.ts')))) return;
   const t0 = Date.now();
@@ -42,7 +66,12 @@ async function buildServer() {
 async function buildWeb() {
   const web = join(root, 'web');
   const dist = join(web, 'dist');
-  if (ifMissing && (await exists(join(dist, 'app.js')))) return;
+  if (ifStale) {
+    const beside = (await readdir(web, { withFileTypes: true }))
+      .filter((e) => e.isFile())
+      .map((e) => join(web, e.name));
+    if (await current(join(dist, 'app.js'), [join(web, 'src')], beside)) return;
+  }
   if (!(await exists(join(web, 'src', 'main.ts')))) return;
   const t0 = Date.now();
   const { build } = await import('esbuild');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -179,5 +179,18 @@ describe('README quick start, from a fresh clone', { timeout: 240_000 }, () => {
     const errors = out.split('\n').filter((l) => /"level":(50|60)|terminating connection|\bERR!/.test(l));
     assert.deepEqual(errors, []);
     assert.match(out, /embedded postgres: stopped/);
+
+    // After a `git pull` (a source newer than the build), `npm start` builds again before it
+    // starts (it ran the previous build without a word); with nothing changed it builds nothing.
+    const pkg = JSON.parse(await readFile(join(clone, 'package.json'), 'utf8')) as {
+      scripts: { start: string };
+    };
+    const start = (pkg.scripts.start.split('&&')[0] ?? '').trim();
+    assert.match(start, /^node scripts\/build\.js /);
+    assert.doesNotMatch((await run('bash', ['-c', start], { cwd: clone, env })).stdout, /built/);
+    const later = new Date(Date.now() + 5000);
+    await utimes(join(clone, 'src', 'log.ts'), later, later);
+    assert.match((await run('bash', ['-c', start], { cwd: clone, env })).stdout, /^server built in /m);
+    assert.doesNotMatch((await run('bash', ['-c', start], { cwd: clone, env })).stdout, /built/);
   });
 });
