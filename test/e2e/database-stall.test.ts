@@ -18,7 +18,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -177,6 +177,8 @@ describe('database hung (SIGSTOP) under srs serve', { timeout: 240_000 }, () => 
       [ok.callId],
       'only the call recorded after the stall is catalogued',
     );
+    // Nor a spool: the refused calls' directories are gone, the stored call's wiped.
+    assert.deepEqual(await readdir(join(server.dataDir, 'spool')), []);
     assert.match(server.output(), /catalogue did not answer within 3000 ms/);
   });
   it('answers a re-INVITE (pause, resume) while the database hangs; the catalogue gets its events once it is back', async () => {
