@@ -51,11 +51,18 @@ export function callAdmission(
   return admission;
 }
 
-/** The edge's lines a flood of connections would repeat (src/sip/edge/transport.ts). */
+/**
+ * The edge's lines a flood of connections would repeat (src/sip/edge/transport.ts; control.ts for
+ * the loopback control port, where an application connects once).
+ */
 const EDGE_LIMITED_LINES = [
   'sip tcp connection refused: over the connection limit',
   'closing sip tcp connection',
   'sip tcp connection gone before it was accepted',
+  'drachtio app connected',
+  'drachtio app disconnected',
+  'drachtio app failed to authenticate',
+  'control message before authenticate, closing',
 ] as const;
 
 /**
