@@ -27,7 +27,11 @@ export interface LiveSession {
   /** Every port held (released at the end). */
   ports: number[];
   streams: LiveStream[];
-  startedAtMs: number;
+  /**
+   * performance.now() at the start: a call's length is measured on the monotonic clock, so that a
+   * step of the wall clock (NTP, a resumed VM) neither stretches nor ends a call.
+   */
+  startedMono: number;
   ending: boolean;
   /** Serialises updates of one session. */
   queue: Promise<unknown>;

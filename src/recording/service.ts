@@ -191,7 +191,7 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
         index: req.streams[i]?.index ?? i,
         removed: false,
       })),
-      startedAtMs: startedAt.getTime(),
+      startedMono: performance.now(),
       ending: false,
       queue: Promise.resolve(),
       writes: Promise.resolve(),
@@ -301,7 +301,7 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
       this.#srtpEnded.replayDrops += l.srtpReplayDrops ?? 0;
     }
     const endedAt = new Date();
-    const durationMs = endedAt.getTime() - s.startedAtMs;
+    const durationMs = Math.round(performance.now() - s.startedMono);
     let evented = false;
     let keep: boolean | undefined;
     try {
@@ -388,10 +388,10 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
   }
 
   /** Live sessions for the watchdog: start time, paused legs. */
-  liveSessions(): { recordingId: string; startedAtMs: number; paused: number }[] {
+  liveSessions(): { recordingId: string; startedMono: number; paused: number }[] {
     return [...this.#live.entries()]
       .filter(([, s]) => !s.ending)
-      .map(([recordingId, s]) => ({ recordingId, startedAtMs: s.startedAtMs, paused: s.paused.size }));
+      .map(([recordingId, s]) => ({ recordingId, startedMono: s.startedMono, paused: s.paused.size }));
   }
 
   /** End-of-call hand-offs retried because the database was away (for /metrics). */

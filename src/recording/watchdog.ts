@@ -7,7 +7,8 @@
 import type { LegCounters } from '../media/types.js';
 
 export interface WatchdogTarget {
-  liveSessions(): { recordingId: string; startedAtMs: number; paused: number }[];
+  /** `startedMono`: performance.now() at the call's start (the watchdog's clock is monotonic). */
+  liveSessions(): { recordingId: string; startedMono: number; paused: number }[];
   terminate(recordingId: string, reason: string): Promise<void>;
 }
 
@@ -27,7 +28,8 @@ export interface Watchdog {
 }
 
 export function startWatchdog(o: WatchdogOptions): Watchdog {
-  const now = o.now ?? Date.now;
+  // Monotonic: a step of the wall clock must not end every live call as too long.
+  const now = o.now ?? (() => performance.now());
   const seen = new Map<string, { activity: number; at: number }>();
   const ended = new Map<string, number>();
   const end = (id: string, reason: string): void => {
@@ -46,7 +48,7 @@ export function startWatchdog(o: WatchdogOptions): Watchdog {
     const live = new Set<string>();
     for (const s of sessions) {
       live.add(s.recordingId);
-      if (o.maxDurationSeconds > 0 && t - s.startedAtMs >= o.maxDurationSeconds * 1000) {
+      if (o.maxDurationSeconds > 0 && t - s.startedMono >= o.maxDurationSeconds * 1000) {
         end(s.recordingId, 'max-duration');
         continue;
       }
