@@ -81,10 +81,11 @@ export class PipelineCapacity {
   #backlog: Backlog = { jobs: 0, audioSeconds: 0, oldestSpoolStartedAt: null };
   #running = 0;
   #ranInWindow = false;
-  #window = { at: Date.now(), cpu: 0, audioMinutes: 0, jobs: 0, callSeconds: 0, saturated: true };
+  // Windows are timed on the monotonic clock: a step of the wall clock must not skew the fits.
+  #window = { at: performance.now(), cpu: 0, audioMinutes: 0, jobs: 0, callSeconds: 0, saturated: true };
   /** Measured drain rates while saturated (undefined until a saturated window was seen). */
   #rate: { jobsPerSecond: number; audioMinutesPerSecond: number } | undefined;
-  #lastTick = Date.now();
+  #lastTick = performance.now();
   #timer: NodeJS.Timeout | undefined;
   #refreshing = false;
   readonly latency = { buckets: BYE_TO_STORED_BUCKETS.map(() => 0), count: 0, sum: 0 };
@@ -121,8 +122,8 @@ export class PipelineCapacity {
     }
   }
 
-  /** Closes the CPU window when due and updates the cost and live-load fits. */
-  tick(now = Date.now()): void {
+  /** Closes the CPU window when due and updates the cost and live-load fits (`now`: performance.now()). */
+  tick(now = performance.now()): void {
     const w = this.#window;
     w.callSeconds += (this.#o.liveCalls() * (now - this.#lastTick)) / 1000;
     if (this.#backlog.jobs <= this.concurrency()) w.saturated = false;

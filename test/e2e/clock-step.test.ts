@@ -46,6 +46,12 @@ describe('a step of the wall clock during a call (srs serve under libfaketime)',
         [],
         `the server ended the call: ${server.output().slice(-1500)}`,
       );
+      // Still taking calls: the pipeline's capacity fits were not skewed by the step either.
+      const health = (await (await fetch(`http://127.0.0.1:${server.httpPort}/healthz`)).json()) as {
+        ok: boolean;
+        details: Record<string, unknown>;
+      };
+      assert.equal(health.ok, true, JSON.stringify(health.details));
       await sendLoopbackTone(inv.ports[0] as number, 1000, 0x61);
       assert.match(await uac.request('BYE'), /^SIP\/2\.0 200/);
       uac.close();

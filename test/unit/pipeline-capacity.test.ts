@@ -25,7 +25,7 @@ function rig(o: { maxBacklogSeconds?: number; cpuShare?: number } = {}) {
 describe('pipeline capacity', () => {
   it('fits CPU per live call from windows without jobs, then the cost per audio-minute from windows with jobs', () => {
     const { c, state } = rig();
-    const t0 = Date.now();
+    const t0 = Math.ceil(performance.now()); // whole ms: the window sums stay exact
     state.calls = 100;
     c.tick(t0);
     // 10 s, 100 calls, 0.5 CPU s: 0.0005 cores per call (the starting guess): unchanged.
@@ -141,7 +141,7 @@ describe('pipeline capacity', () => {
     assert.equal(c.snapshot().admitting, false);
     // A measured drain rate replaces the estimate: a saturated 10 s window storing 20 recordings of
     // 1 minute (2 a second) makes 610 queued recordings about 305 s.
-    const t0 = Date.now();
+    const t0 = Math.ceil(performance.now()); // whole ms: the window sums stay exact
     c.tick(t0);
     c.tick(t0 + 10_001);
     for (let i = 0; i < 20; i++) {
@@ -181,5 +181,24 @@ describe('pipeline capacity', () => {
     const r5 = await gate.acquire();
     r4();
     r5();
+  });
+});
+
+describe('pipeline capacity: a step of the wall clock', () => {
+  it('does not skew the per-call CPU fit (its windows are timed on the monotonic clock)', (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    const { c, state } = rig();
+    state.calls = 100;
+    const before = c.snapshot().coresPerLiveCall;
+    // A few CPU seconds, then the wall clock jumps 7 h ahead (NTP, a resumed VM), a second passes.
+    state.cpu += 2;
+    t.mock.timers.setTime(Date.now() + 7 * 3600_000);
+    const until = performance.now() + 50;
+    while (performance.now() < until);
+    c.tick();
+    c.tick();
+    const after = c.snapshot().coresPerLiveCall;
+    // Before, 100 calls x 7 h of "call seconds" went into the window: the fit fell to nothing.
+    assert.equal(after, before);
   });
 });
