@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { openDatabase, type Database } from './store/db.js';
-import { DatabaseHealth } from './store/health.js';
+import { DatabaseHealth, ownConnection } from './store/health.js';
 import { loadMediaEngine, PortPool } from './media/index.js';
 import type { MediaEngine } from './media/types.js';
 import {
@@ -65,8 +65,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   try {
     const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
     defer(() => db.close());
-    const dbHealth = new DatabaseHealth(db.pool);
-    defer(() => dbHealth.close());
+    const probe = ownConnection(db.connectionString);
+    const dbHealth = new DatabaseHealth(probe);
+    defer(async () => {
+      dbHealth.close();
+      await probe.end();
+    });
 
     const key = await recordingKey(config, db, log);
 
