@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Logger } from '../log.js';
+import { rateLimited, type Logger } from '../log.js';
 
 /**
  * Bounds on the HTTP port's connections, so that no client can take the process's file
@@ -29,22 +29,19 @@ export function limitConnections(server: Server, l: ConnectionLimits, log: Logge
   server.headersTimeout = Math.max(l.headersMs ?? 20_000, (l.firstRequestMs ?? FIRST_BYTES_MS) + 1000);
   server.requestTimeout = Math.max(server.headersTimeout, 120_000);
   const byAddress = new Map<string, number>();
-  let refusedSince = 0;
-  server.on('drop', () => {
-    if (refusedSince++ === 0) log.warn({ max: l.max }, 'http: connection limit reached, refusing new ones');
-  });
+  const logFull = rateLimited(log, 'warn', 'http: connection limit reached, refusing new ones');
+  const logPerAddress = rateLimited(log, 'warn', 'http: too many connections from one address');
+  server.on('drop', () => logFull({ max: l.max }));
   server.on('connection', (socket: Socket) => {
     const address = socket.remoteAddress;
     if (!address) {
       socket.destroy();
       return;
     }
-    if (byAddress.size === 0) refusedSince = 0;
     if (!l.exempt(address)) {
       const n = (byAddress.get(address) ?? 0) + 1;
       if (n > l.perAddress) {
-        if (refusedSince++ === 0)
-          log.warn({ address, perAddress: l.perAddress }, 'http: too many connections from one address');
+        logPerAddress({ address, perAddress: l.perAddress });
         socket.destroy();
         return;
       }
