@@ -164,11 +164,11 @@ describe('monitor WebSocket: hostile input is refused cleanly', { timeout: 24000
   it('logs a flood of refused handshakes as at most 20 lines, not a line each', async () => {
     const before = logMark(server);
     const refused = await Promise.all(
-      Array.from({ length: 100 }, () => open({ authorization: 'Bearer nope' }).opened),
+      Array.from({ length: 60 }, () => open({ authorization: 'Bearer nope' }).opened),
     );
     assert.deepEqual([...new Set(refused)], [401]);
     const lines = logLinesSince(server, before, 'monitor connection refused: no valid credential');
-    assert.ok(lines <= 20, `${lines} lines for 100 refused handshakes`);
+    assert.ok(lines <= 20, `${lines} lines for 60 refused handshakes`);
     await healthy('refused handshakes');
   });
 
