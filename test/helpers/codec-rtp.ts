@@ -241,6 +241,7 @@ export async function g729Frames(pcm: Buffer, vad: boolean): Promise<Buffer[]> {
     p.on('exit', (code) =>
       code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`g729enc exit ${code}`)),
     );
+    p.stdin.on('error', () => undefined); // an early exit is reported by its exit code
     p.stdin.end(pcm);
   });
   const frames: Buffer[] = [];

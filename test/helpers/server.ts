@@ -190,6 +190,9 @@ export function run(
       clearTimeout(t);
       resolve({ code, stdout, stderr });
     });
+    // A command that exits without reading its input closes the pipe: EPIPE on stdin is not the
+    // command's result (its exit code and output are), and unhandled it would end the test process.
+    p.stdin.on('error', () => undefined);
     p.stdin.end(opts.input ?? '');
   });
 }
