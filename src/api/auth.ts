@@ -1,7 +1,7 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Principal, UsersRepository } from '../store/users.js';
 import { ADMIN_TOKEN_PRINCIPAL, principalOf, sha256Hex } from '../store/users.js';
+import { sameSecret } from '../secrets.js';
 
 /**
  * Who a request comes from: a browser session (the HttpOnly cookie `srs_session`; the token is
@@ -20,12 +20,6 @@ export function parseCookies(header: string | undefined): Record<string, string>
     if (i > 0) out[part.slice(0, i).trim()] = part.slice(i + 1).trim();
   }
   return out;
-}
-
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 /** A browser's WebSocket handshake from another site carries its Origin; refuse cookies then. */

@@ -1,5 +1,4 @@
 import type { IncomingMessage } from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { ActiveCall, RecordingEvent } from '../recording/types.js';
@@ -8,16 +7,11 @@ import { healthOf, startHealthPoll } from './health.js';
 import { ListenIn } from './listen.js';
 import type { Client, Monitor, MonitorOptions } from './types.js';
 import { rateLimited } from '../log.js';
+import { sameSecret } from '../secrets.js';
 
 export { TapHub, LiveMixer } from './tap.js';
 export { AUDIO_HEADER, MIX_CHANNEL, encodeAudioFrame } from './audio.js';
 export type { CallFilter, ListenAccess, LiveCallSource, Monitor, MonitorOptions } from './types.js';
-
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
 
 function reject(socket: Duplex, status: number, reason: string): void {
   // Destroyed once the answer is out: a client that keeps its half open must not hold the socket.
