@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import { extname, join, normalize } from 'node:path';
 import { databaseUnavailable } from '../errors.js';
-import type { Logger } from '../log.js';
+import { rateLimited, type Logger } from '../log.js';
 import { ConflictError, type UsersRepository } from '../store/users.js';
 import type { AuditRepository } from '../store/audit.js';
 import { FIRST_BYTES_MS, limitConnections } from './connections.js';
@@ -47,8 +47,43 @@ export interface HttpServerOptions {
 }
 
 /** The answer to a request that needs a database that is away or not answering. */
-const databaseAway = () =>
-  new HttpError(503, 'the database is unavailable; try again later', { 'retry-after': '5' });
+const databaseAway = (headers: Record<string, string> = {}) =>
+  new HttpError(503, 'the database is unavailable; try again later', { 'retry-after': '5', ...headers });
+
+/** How often a request waiting in the API looks whether the database has been found stalled. */
+const STALL_CHECK_MS = 250;
+
+/**
+ * A request already waiting on the database when it stalls: answered 503 as soon as the stall is
+ * known (the health probe's timeout, a few seconds), not when the database answers again, minutes
+ * later. Unless its answer has begun: that one is left to finish. The handler goes on in the
+ * background and finds its response sent (what it writes then, or throws, is dropped).
+ */
+async function unlessStalled(
+  handled: Promise<unknown>,
+  res: ServerResponse,
+  answering: () => boolean,
+  logAnswered: () => void,
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<void>((resolve) => {
+    timer = setInterval(() => {
+      if (answering() || res.headersSent) return;
+      clearInterval(timer);
+      res.on('error', () => undefined);
+      handled.catch(() => undefined);
+      logAnswered();
+      // Its body may be unread: the connection closes after the answer.
+      sendError(res, databaseAway({ connection: 'close' }));
+      resolve();
+    }, STALL_CHECK_MS);
+  });
+  try {
+    await Promise.race([handled, stalled]);
+  } finally {
+    clearInterval(timer);
+  }
+}
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -98,6 +133,7 @@ async function serveStatic(dir: string, pathname: string, res: ServerResponse): 
 /** One HTTP server: /healthz, /metrics, the REST API at /api/v1, the web console at /. */
 export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
   const log = o.log.child({ part: 'http' });
+  const logStalled = rateLimited(log, 'warn', 'database not answering: a waiting API request answered 503');
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let url: URL;
     try {
@@ -133,7 +169,12 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
     }
     if (o.api && (url.pathname === '/api/v1' || url.pathname.startsWith('/api/v1/'))) {
       if (o.databaseAnswering && !o.databaseAnswering()) throw databaseAway();
-      await o.api.handle({ req, res, url, ip: clientIp(req, o.trust), who: null, secure: https });
+      const handled = o.api.handle({ req, res, url, ip: clientIp(req, o.trust), who: null, secure: https });
+      await (o.databaseAnswering
+        ? unlessStalled(handled, res, o.databaseAnswering, () =>
+            logStalled({ method: req.method, url: req.url }),
+          )
+        : handled);
       return;
     }
     if (

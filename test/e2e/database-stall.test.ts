@@ -10,7 +10,8 @@
  * back, a new call is recorded and stored, and the refused call leaves no row behind (its insert,
  * committed late, is removed). A live call's re-INVITE (pause) went unanswered while the database
  * hung (the SRC's transaction times out, and an SRC may end the call); now it is answered at once
- * and its events reach the catalogue once the database is back. SIGTERM waited for ever; now the
+ * and its events reach the catalogue once the database is back. An API request already waiting
+ * when the database stalled waited until it was back; now it gets 503 once the stall is known. SIGTERM waited for ever; now the
  * shutdown ends at SRS_SHUTDOWN_TIMEOUT_SECONDS, or at once on a second signal. A database host
  * that accepts connections and answers nothing kept `srs serve` and every `srs` command waiting
  * for ever without a word; now they exit 1 after the 10 s connect timeout, naming the address.
@@ -213,6 +214,29 @@ describe('database hung (SIGSTOP) under srs serve', { timeout: 240_000 }, () => 
       types.indexOf('stream-paused') < types.indexOf('stream-resumed'),
       `events: ${types.join(', ')}`,
     );
+  });
+
+  it('answers 503 to an API request that was already waiting when the database stalled (it waited until the database was back)', async () => {
+    stopped = await postgresPids(server);
+    signal(stopped, 'SIGSTOP');
+    const started = Date.now();
+    // Sent at once: the stall is not known yet, so the request reaches its handler and waits.
+    const api = await within(`http://127.0.0.1:${server.httpPort}/api/v1/recordings`, 12_000, server.token);
+    const took = Date.now() - started;
+    assert.equal(api.status, 503, api.text);
+    assert.match(api.text, /database/);
+    assert.ok(took < 6000, `answered after ${took} ms`);
+    await server.waitFor(/database not answering: a waiting API request answered 503/, 5000);
+    signal(stopped, 'SIGCONT');
+    stopped = [];
+    // Its handler, finished once the database is back, finds the answer sent: the server goes on.
+    const back = Date.now() + 10_000;
+    let list = await within(`http://127.0.0.1:${server.httpPort}/api/v1/recordings`, 5000, server.token);
+    while (list.status !== 200 && Date.now() < back) {
+      await new Promise((r) => setTimeout(r, 200));
+      list = await within(`http://127.0.0.1:${server.httpPort}/api/v1/recordings`, 5000, server.token);
+    }
+    assert.equal(list.status, 200, list.text);
   });
 });
 
