@@ -3,8 +3,9 @@
  * RTP tones from our sender, and the stored audio decrypted by gpg and checked by its sound
  * (test/helpers/recording-control-world.ts). The on-demand mode never started (keepUnstarted
  * metadata and none) and the never mode (nothing kept, counted), start mid-call under both
- * onDemandFrom settings, stop then start as two segments with their events. Pause and resume, phone
- * codes and who may act: recording-control.test.ts.
+ * onDemandFrom settings, stop then start as two segments with their events, and the same from the
+ * phone (*9, *0, *9 while the legs are paused in the engine). Pause and resume, phone codes *7/*8
+ * and who may act: recording-control.test.ts.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -111,5 +112,35 @@ describe('recording control: on demand (SIPp + RTP -> srs serve -> gpg)', { time
     assert.ok(sounds(x, s1 + 250, stop - 150), 'segment 1');
     assert.ok(silent(x, stop + 200, s2 - 200), 'nothing kept between stop and start');
     assert.ok(sounds(x, s2 + 250, s2 + 1200), 'segment 2');
+  });
+
+  it('phone codes while nothing is recorded: *9 starts an on-demand call, *0 stops it, *9 starts it again', async () => {
+    await w.setMode('agent', 'on-demand');
+    await w.ok('PUT', '/recording-control/settings', 'admin', {
+      onDemandFrom: 'press',
+      dtmf: { start: '*9', stop: '*0' },
+    });
+    // The first *9 comes while the legs are paused in the engine (not started), the second while
+    // stopped: the engine reads RFC 4733 events on paused legs, never their audio.
+    const live = await w.placeCall(8000, async () => undefined, {
+      dtmf: [
+        { atMs: 1500, digits: '*9' },
+        { atMs: 3500, digits: '*0' },
+        { atMs: 5500, digits: '*9' },
+      ],
+    });
+    await w.ok('PUT', '/recording-control/settings', 'admin', { dtmf: null });
+    const d = await w.stored(live.recordingId);
+    const s1 = eventAt(d, 'recording-started', 0);
+    const stop = eventAt(d, 'recording-stopped');
+    const s2 = eventAt(d, 'recording-started', 1);
+    for (const e of d.events.filter((x) => ['recording-started', 'recording-stopped'].includes(x.type)))
+      assert.match(e.text ?? '', /channel=phone/, `${e.type}: ${e.text}`);
+    assert.ok(s1 < stop && stop < s2, `started ${s1}, stopped ${stop}, started again ${s2}`);
+    const x = await w.wavOf(d);
+    assert.ok(silent(x, 300, s1 - 200), `silence before the first *9 at ${s1}`);
+    assert.ok(sounds(x, s1 + 300, stop - 150), 'segment 1');
+    assert.ok(silent(x, stop + 200, s2 - 200), 'nothing kept between *0 and *9');
+    assert.ok(sounds(x, s2 + 300, s2 + 1200), 'segment 2');
   });
 });
