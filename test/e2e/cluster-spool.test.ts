@@ -4,7 +4,9 @@
  * so that with one shared queue the nodes would take each other's jobs. Every finalize job must
  * run on the node that recorded the call (its data directory's queue, src/pipeline/routing.ts):
  * each recording is stored by its own node, with its audio (the SIPp tone, played back through
- * that node's API), and each job sits in the queue of its node's data directory only.
+ * that node's API), and each job sits in the queue of its node's data directory only. A node
+ * killed mid-call: its call leaves the other node's live view, and its recording waits for it (no
+ * other node can store it without its spool) and is stored with its audio once it restarts.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -14,8 +16,16 @@ import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/log.js';
 import { FINALIZE_QUEUE, finalizeQueueOf } from '../../src/pipeline/index.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
-import { answered, assertToneVia, sippCalls, startNodePair, storedBy, until } from '../helpers/cluster.js';
-import type { TestServer } from '../helpers/server.js';
+import {
+  answered,
+  api,
+  assertToneVia,
+  sippCalls,
+  startNodePair,
+  storedBy,
+  until,
+} from '../helpers/cluster.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const log = createLogger('silent');
 
@@ -26,13 +36,14 @@ describe('cluster on separate disks: a finalize job runs on the node holding its
   let db: Database;
   let a: TestServer;
   let b: TestServer;
+  let env: Record<string, string>;
 
   before(async () => {
     dbDir = await mkdtemp(join(tmpdir(), 'srs-spool-db-'));
     dirA = await mkdtemp(join(tmpdir(), 'srs-spool-a-'));
     dirB = await mkdtemp(join(tmpdir(), 'srs-spool-b-'));
     db = await openDatabase({ dataDir: dbDir, log });
-    const env = {
+    env = {
       DATABASE_URL: db.connectionString,
       SRS_NODE_HEARTBEAT_SECONDS: '1',
       SRS_JOB_RETRY_DELAY: '1',
@@ -221,6 +232,64 @@ describe('cluster on separate disks: a finalize job runs on the node holding its
           b.proc.kill('SIGCONT');
         }
       }
+    },
+  );
+
+  it(
+    'a node killed (kill -9) mid-call: the other node stops listing its call after 3 heartbeats; restarted, it stores the recording with its audio',
+    { timeout: 180_000 },
+    async () => {
+      type LiveCall = { recordingId: string; nodeId?: string };
+      const listedOnA = async (id: string) =>
+        (await api<{ items: LiveCall[] }>(a, '/calls')).items.find((c) => c.recordingId === id);
+      const before = answered(b).length;
+      // One 8 s call to B; B dies 3 s into it (SIPp's BYE then goes unanswered).
+      const sipp = sippCalls(b.sipPort, 1, 1, 8000);
+      const id = await until('the call answered by B', async () => answered(b)[before], 15_000);
+      const listed = await until('A lists B’s live call', () => listedOnA(id), 10_000);
+      assert.equal(listed.nodeId, 'node-b');
+      // Killed once B has 3 s of the call's audio (its own view counts the packets received).
+      type Media = { media?: { packetsReceived: number }[] };
+      await until(
+        'B received 3 s of RTP',
+        async () => {
+          const c = (await api<{ items: (LiveCall & Media)[] }>(b, '/calls')).items.find(
+            (x) => x.recordingId === id,
+          );
+          return (c?.media?.[0]?.packetsReceived ?? 0) >= 150;
+        },
+        15_000,
+      );
+      await b.stop('SIGKILL');
+      const killed = Date.now();
+      await until('A no longer lists the dead node’s call', async () => !(await listedOnA(id)), 15_000);
+      console.log(
+        `# A dropped the dead node's call ${Date.now() - killed} ms after the kill (heartbeat 1 s)`,
+      );
+      assert.notEqual(
+        (await db.recordings.get(id))?.state,
+        'stored',
+        'nothing stored the recording while its node was dead',
+      );
+      // B again, on its own disk: the unfinished recording is recovered and stored by B.
+      b = await startTestServer(
+        { ...env, SRS_NODE_ID: 'node-b', RTP_PORT_MIN: '30200', RTP_PORT_MAX: '30399' },
+        dirB,
+      );
+      await b.waitFor(/SIPREC recording server ready/, 60_000);
+      await until(
+        'the recording stored after the restart',
+        async () => {
+          const st = (await db.recordings.get(id))?.state;
+          assert.notEqual(st, 'failed', b.output().slice(-3000));
+          return st === 'stored';
+        },
+        60_000,
+      );
+      await until('B logged the store', async () => storedBy(b).includes(id), 10_000);
+      assert.ok(!storedBy(a).includes(id), 'A did not store it');
+      await assertToneVia(b, id, `B's ${id} (recovered after kill -9)`);
+      await sipp; // its BYE timed out against the dead node
     },
   );
 });

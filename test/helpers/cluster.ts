@@ -80,7 +80,19 @@ export async function assertToneVia(s: TestServer, recordingId: string, label: s
   const level = rmsDbfs(pcm, 0, ms);
   assert.ok(level > -30, `${label}: audio at ${level.toFixed(1)} dBFS, not silence`);
   const tone = toneLevelDb(pcm, 0, ms, 440);
-  assert.ok(tone > -3, `${label}: the 440 Hz tone (${tone.toFixed(1)} dB of the energy)`);
+  // On failure, the file's level and tone share by half second say where it went wrong.
+  const profile = () => {
+    const parts: string[] = [];
+    for (let t = 0; t + 500 <= ms; t += 500)
+      parts.push(
+        `${t}: ${rmsDbfs(pcm, t, t + 500).toFixed(0)} dBFS ${toneLevelDb(pcm, t, t + 500, 440).toFixed(1)} dB`,
+      );
+    return parts.join(', ');
+  };
+  assert.ok(
+    tone > -3,
+    `${label}: the 440 Hz tone (${tone.toFixed(1)} dB of the energy); ${ms} ms: ${profile()}`,
+  );
 }
 
 /** A second node's recording key: a copy of the first node's `keys/` (docs/cluster.md). */
