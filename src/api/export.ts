@@ -113,7 +113,7 @@ export class TarWriter {
 // --- the endpoint -----------------------------------------------------------------------------
 
 export interface ExportDeps {
-  db: Pick<Database, 'access' | 'recordings'>;
+  db: Pick<Database, 'access' | 'recordings' | 'fields'>;
   artifacts: ArtifactReader;
   /** The principal when it may export (a user or higher allowed by permissions.download); throws otherwise. */
   allowed(ctx: Ctx): Promise<Principal>;
@@ -151,7 +151,7 @@ const CSV_HEADER = [
 const stamp = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 const seconds = (ms: number | null) => (ms === null ? '' : (ms / 1000).toFixed(1));
 
-function summaryRow(r: RecordingSummary): unknown[] {
+function summaryRow(r: RecordingSummary, fields: string[]): unknown[] {
   return [
     r.id,
     r.startedAt,
@@ -165,6 +165,7 @@ function summaryRow(r: RecordingSummary): unknown[] {
     r.groups,
     r.categories,
     r.preserved ? 'yes' : 'no',
+    ...fields.map((f) => r.fields[f] ?? ''),
   ];
 }
 
@@ -298,10 +299,12 @@ export function exportRoutes(d: ExportDeps): RouteDef[] {
     const res = ctx.res;
     if (format === 'csv') {
       if (!attachment(ctx, 'text/csv; charset=utf-8', `recordings-${stamp(now)}.csv`, items.length)) return;
-      let chunk = `\uFEFF${csvLine(CSV_HEADER)}`;
+      // Then one column per custom field, `field:<name>`.
+      const fields = (await d.db.fields.list()).map((f) => f.name);
+      let chunk = `\uFEFF${csvLine([...CSV_HEADER, ...fields.map((f) => `field:${f}`)])}`;
       try {
         for (const r of items) {
-          chunk += csvLine(summaryRow(r));
+          chunk += csvLine(summaryRow(r, fields));
           if (chunk.length > 64 * 1024) {
             await writeChunk(res, chunk);
             chunk = '';

@@ -5,6 +5,7 @@ import { audioRoutes } from './resources/audio.js';
 import { deliveryRoutes } from './resources/deliveries.js';
 import { keyRoutes } from './resources/keys.js';
 import { callRoutes } from './resources/calls.js';
+import { customFieldRoutes } from './resources/custom-fields.js';
 import { liveRoutes } from './resources/live.js';
 import { metaRoutes } from './resources/meta.js';
 import { nodeRoutes } from './resources/nodes.js';
@@ -50,6 +51,7 @@ export function apiRoutes(d: ApiDeps): RouteDef[] {
       log: k.log,
     }),
     ...recordingDetailRoutes(k),
+    ...customFieldRoutes(k),
     ...audioRoutes(k),
     ...liveRoutes(k),
     ...callRoutes(k, d.control),

@@ -13,6 +13,7 @@ import { chainRepository, type ChainRepository } from './chain.js';
 import { retentionRepository, type RetentionRepository } from './retention.js';
 import { offloadRepository, type OffloadRepository } from './offload.js';
 import { recordModesRepository, type RecordModesRepository } from './record-modes.js';
+import { customFieldsRepository, type CustomFieldsRepository } from './custom-fields.js';
 
 export interface Database {
   readonly pool: pg.Pool;
@@ -32,6 +33,8 @@ export interface Database {
   readonly offload: OffloadRepository;
   /** Record modes per user and group; what the recording control decided per recording. */
   readonly recordModes: RecordModesRepository;
+  /** Admin-defined custom fields and their values per recording. */
+  readonly fields: CustomFieldsRepository;
   /** Where the pool connects (for components such as pg-boss that want their own connection). */
   readonly connectionString: string;
   /** True when this process started the embedded Postgres and will stop it on close(). */
@@ -182,6 +185,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     retention: retentionRepository(pool),
     offload: offloadRepository(pool),
     recordModes: recordModesRepository(pool),
+    fields: customFieldsRepository(pool),
     connectionString,
     ownsEmbedded: embedded?.owned ?? false,
     async close() {

@@ -24,6 +24,8 @@ export interface RecordingSearch {
   /** Default: every state but 'purged' (deleted recordings are found only when asked for). */
   state?: RecordingState | 'purged';
   category?: string;
+  /** A custom field's value: a case-insensitive substring of a text field, else the exact value. */
+  field?: { name: string; value: string };
   preserved?: boolean;
   /** Only these recordings (UUIDs; still scoped to what the principal may see). */
   ids?: string[];
@@ -41,6 +43,8 @@ export interface RecordingSummary {
   state: RecordingState | 'purged';
   participants: { aor: string | null; name: string | null }[];
   categories: string[];
+  /** Custom field values by field name (src/store/custom-fields.ts). */
+  fields: Record<string, string>;
   preserved: boolean;
   groups: string[];
 }
@@ -152,6 +156,15 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
           'EXISTS (SELECT 1 FROM recording_categories c WHERE c.recording_id = r.id AND c.category = ?)',
           s.category,
         );
+      if (s.field) {
+        args.push(s.field.name, s.field.value);
+        const [n, v] = [`$${args.length - 1}`, `$${args.length}`];
+        where.push(
+          `EXISTS (SELECT 1 FROM recording_fields v JOIN custom_fields f ON f.name = v.field
+             WHERE v.recording_id = r.id AND v.field = ${n}
+               AND CASE WHEN f.type = 'text' THEN strpos(lower(v.value), lower(${v})) > 0 ELSE v.value = ${v} END)`,
+        );
+      }
       if (s.group)
         add(
           `EXISTS (SELECT 1 FROM participants p JOIN users u ON srs_aor_number(p.aor) = ANY(u.numbers)
@@ -178,6 +191,7 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
         preserved_at: Date | null;
         participants: { aor: string | null; name: string | null }[];
         categories: string[];
+        fields: Record<string, string>;
         groups: string[];
       }>(
         `SELECT r.id, r.session_id, r.call_id, r.started_at, r.ended_at, r.duration_ms, r.state, r.preserved_at,
@@ -185,6 +199,8 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
                      FROM participants p WHERE p.recording_id = r.id), '[]') AS participants,
            COALESCE((SELECT array_agg(c.category ORDER BY c.category) FROM recording_categories c
                      WHERE c.recording_id = r.id), '{}') AS categories,
+           COALESCE((SELECT json_object_agg(v.field, v.value) FROM recording_fields v
+                     WHERE v.recording_id = r.id), '{}') AS fields,
            ${GROUPS_OF} AS groups
          FROM recordings r WHERE ${w}
          ORDER BY r.started_at DESC, r.id LIMIT ${limit} OFFSET ${offset}`,
@@ -202,6 +218,7 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
           state: x.state,
           participants: x.participants,
           categories: x.categories,
+          fields: x.fields,
           preserved: x.preserved_at !== null,
           groups: x.groups,
         })),

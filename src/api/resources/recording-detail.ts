@@ -129,17 +129,20 @@ export function recordingDetailRoutes(k: Kit): RouteDef[] {
     route({
       method: 'GET',
       path: '/recordings/:id',
-      summary: 'Details: participants, streams, files, metadata, events timeline, notes, categories',
+      summary:
+        'Details: participants, streams, files, metadata, events timeline, notes, categories, custom fields',
       role: 'user',
       async handler(ctx, { params }) {
         const rec = await k.visibleRecording(ctx, params.id as string);
         const ann = await d.db.access.annotations(rec.id);
+        const fields = await d.db.fields.valuesOf(rec.id);
         const events = await timeline(rec, ann);
         const auditTrail = need(ctx).role === 'admin' ? await accessLog(rec.id) : [];
         sendJson(ctx.res, 200, {
           ...recordingDetailJson(rec),
           notes: ann.notes,
           categories: ann.categories,
+          fields,
           preserved: ann.preservedAt
             ? { at: ann.preservedAt, by: ann.preservedBy, rank: ann.preservedRank }
             : null,

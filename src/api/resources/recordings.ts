@@ -4,7 +4,8 @@ import { keyOfPath } from '../../storage/read.js';
 import type { RecordingState } from '../../store/types.js';
 import type { RecordingSearch } from '../../store/users-access.js';
 import { roleRank } from '../../store/users.js';
-import { conflict, forbidden, HttpError, notFound, sendJson } from '../http.js';
+import { FIELD_NAME } from '../../store/custom-fields.js';
+import { badRequest, conflict, forbidden, HttpError, notFound, sendJson } from '../http.js';
 import { describe, permits, recordingRoute, type Kit } from '../kit.js';
 import { need, qBool, qDate, qInt, qStr, route, type RouteDef } from '../table.js';
 
@@ -27,13 +28,27 @@ export const searchQuery = z.object({
     .optional()
     .describe('recording | processing | stored | failed | purged (deleted; excluded by default)'),
   category: qStr('category'),
+  field: qStr(
+    'custom field value, <name>:<value> (a text field matches a case-insensitive substring, a date or option field the exact value)',
+  ),
   preserved: qBool('only preserved (true) or not (false)'),
 });
 
-export const toSearch = (q: z.output<typeof searchQuery>): RecordingSearch => ({
+export const toSearch = ({ field, ...q }: z.output<typeof searchQuery>): RecordingSearch => ({
   ...q,
+  ...(field !== undefined ? { field: fieldFilter(field) } : {}),
   state: q.state as RecordingState | 'purged' | undefined,
 });
+
+/** `name:value` of the `field` filter; 400 when it is not that. */
+function fieldFilter(v: string): { name: string; value: string } {
+  const at = v.indexOf(':');
+  const name = at > 0 ? v.slice(0, at) : '';
+  const value = v.slice(at + 1).trim();
+  if (!FIELD_NAME.test(name) || value === '')
+    throw badRequest(`field: "${v.slice(0, 60)}" is not <field name>:<value> (e.g. order_no:10001)`);
+  return { name, value };
+}
 
 export function recordingRoutes(k: Kit): RouteDef[] {
   const { d, audit } = k;
