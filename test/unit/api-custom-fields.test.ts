@@ -104,6 +104,9 @@ describe('custom fields (real HTTP, real Postgres)', { timeout: 120000 }, () => 
     }
     const detail = await call('GET', `/api/v1/recordings/${ids.r1}`, { as: 'admin' });
     assert.equal(detail.json.fields.order_no, '10001', 'a refused change wrote nothing');
+    // Saving the same values again changes nothing (and is not audited: see the last test).
+    const same = await put({ order_no: '10001', campaign: 'Campaign B', follow_up: '2026-03-05' });
+    assert.deepEqual(same.json.fields, ok.json.fields);
 
     assert.equal((await put({ order_no: '1' }, 'sup')).status, 403);
     assert.equal((await put({ order_no: '1' }, 'alice')).status, 403);
@@ -204,7 +207,11 @@ describe('custom fields (real HTTP, real Postgres)', { timeout: 120000 }, () => 
     });
     assert.equal(of('custom-field.delete')[0]?.details.values, 1);
     const updates = of('fields.update').filter((e) => e.resourceId === ids.r1);
-    assert.equal(updates.length, 2, 'the two accepted changes of r1, not the refused ones (newest first)');
+    assert.equal(
+      updates.length,
+      2,
+      'the two changes of r1, not the refused ones nor the save that changed nothing (newest first)',
+    );
     assert.deepEqual(updates[0]?.details.after, { campaign: 'Campaign B' });
   });
 });

@@ -56,6 +56,10 @@ const VERBS: Record<string, string> = {
   'recording.start-refused': 'was refused a start of',
   'recording.stop-refused': 'was refused a stop of',
   'record-mode.update': 'changed the record mode of',
+  'custom-field.create': 'added',
+  'custom-field.update': 'changed',
+  'custom-field.delete': 'deleted',
+  'fields.update': 'changed the custom fields of',
 };
 
 const NOUNS: Record<string, string> = {
@@ -65,6 +69,7 @@ const NOUNS: Record<string, string> = {
   token: 'API token',
   key: 'the encryption keys',
   setting: 'setting',
+  'custom-field': 'the custom field',
 };
 
 const str = (v: unknown) => (typeof v === 'string' ? v : v === undefined ? '' : JSON.stringify(v));
@@ -81,6 +86,7 @@ function targetOf(e: AuditEntry, here?: string): string {
   const d = e.details ?? {};
   if (e.resource === 'session' || e.resource === 'delivery' || e.action === 'admin-token.rotate') return '';
   if (e.resource === 'key') return NOUNS.key as string;
+  if (e.resource === 'custom-field') return `${NOUNS['custom-field']} ${e.resourceId}`;
   if (e.resource === 'setting')
     return Object.entries(d)
       .filter(([k]) => k !== 'userAgent')
@@ -100,9 +106,59 @@ function targetOf(e: AuditEntry, here?: string): string {
   return `${NOUNS[e.resource] ?? e.resource} ${name}`.trim();
 }
 
+const asRecord = (v: unknown): Record<string, unknown> =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+/** A value in a sentence, quoted: a list as "a", "b", nothing as (none). */
+const shown = (v: unknown): string =>
+  v === undefined || v === null || v === ''
+    ? '(none)'
+    : Array.isArray(v)
+      ? v.map(shown).join(', ')
+      : JSON.stringify(typeof v === 'string' ? v : str(v));
+
+/** What changed between two objects ({ before, after }): 'label from "Order" to "Order #", …'. */
+function changes(
+  d: Record<string, unknown>,
+  render: (k: string, from: unknown, to: unknown) => string,
+): string {
+  const before = asRecord(d.before);
+  const after = asRecord(d.after);
+  // In the order of their names (the stored details do not keep the fields' display order).
+  return [...new Set([...Object.keys(before), ...Object.keys(after)])]
+    .sort()
+    .filter(
+      (k) => k !== 'createdAt' && k !== 'createdBy' && JSON.stringify(before[k]) !== JSON.stringify(after[k]),
+    )
+    .map((k) => render(k, before[k], after[k]))
+    .join(', ');
+}
+
+/** A custom field's definition, its change, its values removed, or a recording's values changed. */
+function customFieldExtra(e: AuditEntry, d: Record<string, unknown>): string {
+  if (e.action === 'custom-field.create') {
+    const opts = Array.isArray(d.options) && d.options.length ? `: ${shown(d.options)}` : '';
+    return ` (${shown(d.label)}, ${str(d.type)}${opts})`;
+  }
+  if (e.action === 'custom-field.update') {
+    const c = changes(d, (k, from, to) => `${k} from ${shown(from)} to ${shown(to)}`);
+    return c ? `: ${c}` : '';
+  }
+  if (e.action === 'custom-field.delete' && typeof d.values === 'number')
+    return ` and its ${d.values} recording value${d.values === 1 ? '' : 's'}`;
+  const c = changes(d, (k, from, to) =>
+    to === undefined || to === null || to === ''
+      ? `${k} cleared (was ${shown(from)})`
+      : from === undefined || from === null || from === ''
+        ? `${k} set to ${shown(to)}`
+        : `${k} from ${shown(from)} to ${shown(to)}`,
+  );
+  return c ? `: ${c}` : ' (no change)';
+}
+
 /** Extras worth a word: the audio format, the day and place in the chain, a failure's reason. */
 function extraOf(e: AuditEntry): string {
   const d = e.details ?? {};
+  if (e.action.startsWith('custom-field.') || e.action === 'fields.update') return customFieldExtra(e, d);
   if (e.action === 'recording.chained')
     return ` in the tamper-evident recording chain${d.day ? ` (day ${str(d.day)}, entry ${str(d.seq)})` : ''}`;
   if (e.action === 'retention.purge') return ' (its retention period was over)';

@@ -131,7 +131,9 @@ export function customFieldRoutes(k: Kit): RouteDef[] {
         const { before, after } = await d.db.fields
           .setValues(rec.id, body.fields, need(ctx).username)
           .catch(mapStoreError);
-        await audit(ctx, 'fields.update', 'recording', rec.id, { ...describe(rec), before, after });
+        // A save that changes nothing (the console sends every field) is no change to audit.
+        if (JSON.stringify(before) !== JSON.stringify(after))
+          await audit(ctx, 'fields.update', 'recording', rec.id, { ...describe(rec), before, after });
         sendJson(ctx.res, 200, { fields: after });
       },
     }),

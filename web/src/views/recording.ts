@@ -1,14 +1,15 @@
 import { api, send, session } from '../api.js';
 import { auditSentence, type AuditEntry } from '../audit-text.js';
 import type { recordingDetailJson } from '../../../src/api/resources/recording-detail.js';
-import { fmtDur, fmtTime, h, list, parties, who } from '../dom.js';
+import { fmtDur, fmtTime, h, list, outcome, parties, who } from '../dom.js';
 import { navigate } from '../router.js';
+import { describeValues, fieldsSection, loadCustomFields, type FieldValues } from './custom-fields.js';
 import { listUrl } from './recordings.js';
 
 /**
  * One recording (/recordings/<id>): playback with its waveform, the duration of the stored audio
- * (from the WAV's samples) beside the call's, events, categories, notes, metadata and, for admins,
- * its access log in sentences.
+ * (from the WAV's samples) beside the call's, events, custom fields (set by admins), categories,
+ * notes, metadata and, for admins, its access log in sentences.
  */
 
 /** GET /api/v1/recordings/<id>: the API's own shape (dates as ISO strings), with its annotations. */
@@ -18,6 +19,8 @@ type Detail = ReturnType<typeof recordingDetailJson> & {
   preserved: { by: string } | null;
   events: { offsetMs: number; type: string; text: string; at: string }[];
   auditTrail: AuditEntry[];
+  /** Its custom fields' values (only the fields set); absent from a server without them. */
+  fields?: FieldValues;
 };
 
 function drawWave(canvas: HTMLCanvasElement, peaks: number[]): void {
@@ -52,8 +55,13 @@ export function recordingView(app: HTMLElement, [rawId]: string[]): void {
     h('p', {}, h('a', { class: 'button', href: listUrl(), id: 'back-to-list' }, '‹ Recordings')),
     box,
   );
+  // Kept across reloads: a save reloads the details, then says what was saved.
+  const fieldsMsg = outcome('fields-msg');
   const load = async (): Promise<void> => {
-    const d = await api<Detail>(`/recordings/${encodeURIComponent(id)}`);
+    const [d, defs] = await Promise.all([
+      api<Detail>(`/recordings/${encodeURIComponent(id)}`),
+      loadCustomFields(),
+    ]);
     const base = `/api/v1/recordings/${encodeURIComponent(id)}`;
     const format = d.files.some((f) => f.kind === 'mp3') ? 'mp3' : 'wav';
     const canvas = h('canvas', { class: 'wave', id: 'waveform', width: 1000, height: 80 });
@@ -96,6 +104,11 @@ export function recordingView(app: HTMLElement, [rawId]: string[]): void {
           )
         : '',
     ].flatMap((a) => (a ? [a, ' '] : []));
+    const saveFields = (fields: Record<string, string | null>) =>
+      send<{ fields: FieldValues }>('PUT', `${path}/fields`, { fields }).then(async (r) => {
+        await load();
+        fieldsMsg.ok(`saved: ${describeValues(defs, r.fields)}`);
+      });
     box.replaceChildren(
       h(
         'div',
@@ -136,6 +149,11 @@ export function recordingView(app: HTMLElement, [rawId]: string[]): void {
         timeline(d),
         h('ul', { id: 'events' }, ...d.events.map((e) => h('li', {}, `${fmtDur(e.offsetMs)} — ${e.text}`))),
       ),
+      fieldsSection(defs, d.fields ?? {}, {
+        editable: session.me?.can.admin === true,
+        msg: fieldsMsg,
+        save: saveFields,
+      }),
       h(
         'div',
         { class: 'card' },

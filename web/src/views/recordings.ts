@@ -1,10 +1,12 @@
 import { api, session } from '../api.js';
 import { filterForm, fmtDur, fmtTime, grid, h, parties, type Participant } from '../dom.js';
 import { navigate } from '../router.js';
+import { fieldControl, loadCustomFields, type CustomField, type FieldValues } from './custom-fields.js';
 
 /**
  * The recordings search. Its filters live in the URL (/recordings?callId=...&offset=25), so Back
- * from a recording returns to the same results. Rows link to /recordings/<id>.
+ * from a recording returns to the same results. Rows link to /recordings/<id>. Each custom field
+ * is a column (after the others), and one of them can be searched (field=<name>:<value>).
  */
 
 interface Summary {
@@ -16,6 +18,8 @@ interface Summary {
   participants: Participant[];
   categories: string[];
   preserved: boolean;
+  /** Custom field values (only those set); absent from a server without custom fields. */
+  fields?: FieldValues;
 }
 
 const FIELDS = ['from', 'to', 'participant', 'callId', 'state', 'category'] as const;
@@ -42,6 +46,25 @@ export function recordingsView(app: HTMLElement): void {
   };
   const shown = new URLSearchParams(location.search);
   for (const k of FIELDS) f[k].value = shown.get(k) ?? '';
+  // The custom fields: a column each, and a filter on one (a select of them, then its value).
+  let defs: CustomField[] = [];
+  const fieldSelect = h('select', { id: 'f-field' }, h('option', { value: '' }, 'any'));
+  let fieldValue: HTMLInputElement | HTMLSelectElement = h('input', { id: 'f-field-value', disabled: true });
+  const fieldLabels = [h('label', {}, 'Field', fieldSelect), h('label', {}, 'Value', fieldValue)];
+  // Shown once there are fields to search.
+  for (const l of fieldLabels) l.style.display = 'none';
+  const showFieldValue = (value = ''): void => {
+    const def = defs.find((d) => d.name === fieldSelect.value);
+    const next = def
+      ? fieldControl(def, 'f-field-value', value, 'any')
+      : h('input', { id: 'f-field-value', disabled: true });
+    fieldValue.replaceWith(next);
+    fieldValue = next;
+  };
+  fieldSelect.addEventListener('change', () => showFieldValue());
+  /** 'order_no:1000' when a field and a value are chosen. */
+  const fieldFilter = (): string =>
+    fieldSelect.value && fieldValue.value.trim() ? `${fieldSelect.value}:${fieldValue.value.trim()}` : '';
   let offset = Math.max(0, Number(shown.get('offset')) || 0);
   const tbody = h('tbody');
   const status = h('span', { class: 'muted', id: 'rec-count' });
@@ -56,6 +79,7 @@ export function recordingsView(app: HTMLElement): void {
     if (f.to.value) q.set('to', new Date(Date.parse(f.to.value) + 86400_000).toISOString());
     for (const k of ['participant', 'callId', 'state', 'category'] as const)
       if (f[k].value) q.set(k, f[k].value);
+    if (fieldFilter()) q.set('field', fieldFilter());
     return q;
   };
   const updateExports = (): void => {
@@ -74,6 +98,7 @@ export function recordingsView(app: HTMLElement): void {
   const remember = (): void => {
     const q = new URLSearchParams();
     for (const k of FIELDS) if (f[k].value) q.set(k, f[k].value);
+    if (fieldFilter()) q.set('field', fieldFilter());
     if (offset) q.set('offset', String(offset));
     lastList = `/recordings${q.toString() ? `?${q}` : ''}`;
     if (location.pathname === '/recordings') history.replaceState(null, '', lastList);
@@ -106,9 +131,13 @@ export function recordingsView(app: HTMLElement): void {
       h('td', {}, x.callId),
       h('td', {}, x.state, x.preserved ? ' · preserved' : ''),
       h('td', {}, ...x.categories.map((c) => h('span', { class: 'tag' }, c))),
+      ...defs.map((d) => h('td', { class: 'field-value', 'data-field': d.name }, x.fields?.[d.name] ?? '')),
     );
   };
+  // Only the last search's answer is shown (an earlier one may arrive after it).
+  let searches = 0;
   const search = async (): Promise<void> => {
+    const mine = ++searches;
     const q = filterQuery();
     q.set('limit', String(LIMIT));
     q.set('offset', String(offset));
@@ -116,12 +145,19 @@ export function recordingsView(app: HTMLElement): void {
     updateExports();
     try {
       const r = await api<{ total: number; items: Summary[] }>(`/recordings?${q}`);
+      if (mine !== searches) return;
       tbody.replaceChildren(...r.items.map(row));
       status.textContent = `${r.total === 0 ? 0 : offset + 1}–${offset + r.items.length} of ${r.total}`;
     } catch (e) {
+      if (mine !== searches) return;
       status.textContent = (e as Error).message;
     }
   };
+  const table = grid(
+    'recordings',
+    ['', 'Started', 'Call length', 'Participants', 'Call-ID', 'State', 'Categories'],
+    tbody,
+  );
   const page = (by: number) => () => {
     offset = Math.max(0, offset + by);
     void search();
@@ -137,13 +173,10 @@ export function recordingsView(app: HTMLElement): void {
       ...Object.entries({ ...labels, State: f.state, Category: f.category }).map(([label, el]) =>
         h('label', {}, label, el),
       ),
+      ...fieldLabels,
       h('button', { class: 'primary', type: 'submit', id: 'search' }, 'Search'),
     ),
-    grid(
-      'recordings',
-      ['', 'Started', 'Call length', 'Participants', 'Call-ID', 'State', 'Categories'],
-      tbody,
-    ),
+    table,
     h(
       'p',
       {},
@@ -165,5 +198,19 @@ export function recordingsView(app: HTMLElement): void {
         )
       : '',
   );
-  void search();
+  // The fields first (their columns, and a field filter the address may hold), then the search.
+  void loadCustomFields().then((list) => {
+    defs = list;
+    table.tHead?.rows[0]?.append(
+      ...defs.map((d) => h('th', { class: 'field-column', 'data-field': d.name }, d.label)),
+    );
+    fieldSelect.append(...defs.map((d) => h('option', { value: d.name }, d.label)));
+    if (defs.length) for (const l of fieldLabels) l.style.display = '';
+    const [name = '', ...rest] = (shown.get('field') ?? '').split(':');
+    if (defs.some((d) => d.name === name)) {
+      fieldSelect.value = name;
+      showFieldValue(rest.join(':'));
+    }
+    void search();
+  });
 }

@@ -1,12 +1,13 @@
 import { api, send } from '../api.js';
 import { h, outcome } from '../dom.js';
+import { customFieldsCard } from './custom-fields.js';
 
 const LABELS: Record<string, string> = {
   'permissions.download': 'Who may download and export recordings',
   'permissions.delete': 'Who may delete recordings ("nobody" cannot be undone)',
 };
 
-/** Settings (admins): who may download/export and who may delete. */
+/** Settings (admins): who may download/export and who may delete; the custom fields of recordings. */
 export function settingsView(app: HTMLElement): void {
   const msg = outcome('settings-msg');
   const form = h('div', { class: 'card' }, 'Loading…');
@@ -42,6 +43,7 @@ export function settingsView(app: HTMLElement): void {
     h('p', { class: 'muted' }, 'Every change is written to the audit trail.'),
     msg.el,
     form,
+    customFieldsCard(),
   );
   load().catch((e: Error) => msg.fail(e));
 }
