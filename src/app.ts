@@ -32,7 +32,7 @@ import { serveHttp } from './app/http.js';
 import { pipelineMetrics, serverSafetyMetrics } from './app/metrics.js';
 import { startMonitor } from './app/monitor.js';
 import { shutdownList } from './app/shutdown.js';
-import { callAdmission, startEdge, startSiprec } from './app/sip.js';
+import { callAdmission, startEdge, startSiprec, warnUndefinedSipFields } from './app/sip.js';
 
 export { adminTokenFile } from './app/admin-token.js';
 
@@ -258,12 +258,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     });
     await cluster.start();
     defer(() => cluster.stop());
+    await warnUndefinedSipFields(config.sip.fieldsFrom, db.fields, log);
     sipApp = await startSiprec({
       config,
       drachtio,
       edge,
       recording,
       admission,
+      fields: db.fields,
       log,
       // OPTIONS and new INVITEs answered 503 while draining, full, behind on the post-call backlog,
       // short of disk, without a media worker or a database that answers (load balancer probes

@@ -102,6 +102,7 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
       tlsPort: val('sip.tlsPort', 5061),
       srtp: val('sip.srtp', 'accept'),
       tlsCaFile: val('sip.tlsCaFile'),
+      fieldsFrom: val('sip.fieldsFrom', []),
     },
     drachtio: {
       host: val('drachtio.host'),

@@ -4,8 +4,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
-import { limitLines, type Logger } from '../log.js';
+import { limitLines, rateLimited, type Logger } from '../log.js';
 import type { RecordingService } from '../recording/service.js';
+import type { CustomFieldsRepository } from '../store/custom-fields.js';
 import { createAdmission, type Admission } from '../sip/app/admission.js';
 import { startSiprecApp, type SiprecApp } from '../sip/app/index.js';
 import { startSipEdge, type SipEdge } from '../sip/edge/index.js';
@@ -126,7 +127,40 @@ export interface SiprecParts {
   admission: Admission;
   /** Why new INVITEs (and OPTIONS) are answered 503 now, or null. */
   refusal: () => string | null;
+  /** Where the custom field values SRCs send (sip.fieldsFrom) are stored. */
+  fields?: Pick<CustomFieldsRepository, 'setValues'>;
   log: Logger;
+}
+
+/** A warning at startup for each field of sip.fieldsFrom that no admin has defined (yet). */
+export async function warnUndefinedSipFields(
+  sources: Config['sip']['fieldsFrom'],
+  fields: Pick<CustomFieldsRepository, 'list'>,
+  log: Logger,
+): Promise<void> {
+  if (sources.length === 0) return;
+  const defined = new Set((await fields.list()).map((f) => f.name));
+  const missing = [...new Set(sources.map((s) => s.field))].filter((f) => !defined.has(f));
+  if (missing.length > 0)
+    log.warn(
+      { fields: missing },
+      'SRS_FIELDS_FROM_SIP names custom fields that are not defined: their values are not stored until an admin defines them',
+    );
+}
+
+/**
+ * Stores the custom field values an SRC sent (sip.fieldsFrom) on its recording, set by `sip`: a
+ * field no admin has defined, or a value the field refuses, is left out and logged (rate-limited).
+ */
+export function sipFieldsSink(
+  fields: Pick<CustomFieldsRepository, 'setValues'>,
+  log: Logger,
+): (recordingId: string, values: Record<string, string>) => Promise<void> {
+  const skippedLine = rateLimited(log, 'warn', 'custom field values sent by the SRC were not stored');
+  return async (recordingId, values) => {
+    const { skipped } = await fields.setValues(recordingId, values, 'sip', { lenient: true });
+    if (skipped.length > 0) skippedLine({ recordingId, skipped });
+  };
 }
 
 /** How long startup waits for the drachtio server's first answer before going on without it. */
@@ -158,6 +192,8 @@ export async function startSiprec(o: SiprecParts): Promise<SiprecApp> {
     },
     tlsSubjectOf: edge ? (a, p) => edge.tlsSubject(a, p) : undefined,
     refusal: o.refusal,
+    fieldsFrom: config.sip.fieldsFrom,
+    ...(o.fields ? { setFields: sipFieldsSink(o.fields, log) } : {}),
   });
   let timer: NodeJS.Timeout | undefined;
   const waited = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), STARTUP_WAIT_MS)));

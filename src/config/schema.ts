@@ -9,6 +9,7 @@ import { z } from 'zod';
 import {
   bool,
   decimal,
+  fieldSources,
   host,
   httpUrl,
   integer,
@@ -67,6 +68,8 @@ export const schema = z.object({
     srtp: z.enum(['accept', 'require', 'off']),
     /** Mutual TLS: CA bundle (PEM) that SRC client certificates must chain to; unset = no client cert asked. */
     tlsCaFile: optionalString,
+    /** Custom field values read from each INVITE's headers or metadata (docs/api.md#custom-fields). */
+    fieldsFrom: fieldSources,
   }),
   drachtio: z.object({
     /** When set, the application connects to this external drachtio-server and no edge is started. */

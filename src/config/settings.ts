@@ -22,6 +22,7 @@ export const CORE_ENV = {
   'sip.tlsPort': 'SIP_TLS_PORT',
   'sip.srtp': 'SRS_SRTP',
   'sip.tlsCaFile': 'SIP_TLS_CA',
+  'sip.fieldsFrom': 'SRS_FIELDS_FROM_SIP',
   'drachtio.host': 'DRACHTIO_HOST',
   'drachtio.port': 'DRACHTIO_PORT',
   'drachtio.secret': 'DRACHTIO_SECRET',

@@ -95,6 +95,30 @@ export const proxyList = z.preprocess(
     }),
   ),
 );
+/**
+ * SRS_FIELDS_FROM_SIP: custom field values taken from each SIPREC INVITE, as
+ * `<field>=header:<Header-Name>` or `<field>=metadata:<element>` (the element's local name, in any
+ * namespace, anywhere in the metadata).
+ */
+export const fieldSources = z.preprocess(
+  patternList,
+  z.array(
+    z
+      .string()
+      .regex(
+        /^[a-z][a-z0-9_]{0,39}=(header:[A-Za-z0-9!#$%&'*+.^_`|~-]+|metadata:[A-Za-z_][A-Za-z0-9._-]*)$/,
+        {
+          error:
+            'not <field>=header:<Header-Name> or <field>=metadata:<element> (e.g. order_no=header:X-Order-Id)',
+        },
+      )
+      .transform((e) => {
+        const [field, source] = e.split('=') as [string, string];
+        const at = source.indexOf(':');
+        return { field, from: source.slice(0, at) as 'header' | 'metadata', name: source.slice(at + 1) };
+      }),
+  ),
+);
 /** SRS_HOOK_ENV: names of environment variables. */
 export const envNameList = z.preprocess(
   patternList,

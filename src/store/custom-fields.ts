@@ -44,13 +44,15 @@ export interface CustomFieldsRepository {
   /**
    * Sets (a string) or clears (null or '') the named fields of a recording, each checked against
    * its definition (ParseError naming the field and the problem; nothing is written then).
-   * Returns the values before and after.
+   * Returns the values before and after. `lenient` (values an SRC sent): a field that does not
+   * exist or a value it refuses is left out and named in `skipped` instead.
    */
   setValues(
     recordingId: string,
     changes: Record<string, string | null>,
     by: string,
-  ): Promise<{ before: FieldValues; after: FieldValues }>;
+    opts?: { lenient?: boolean },
+  ): Promise<{ before: FieldValues; after: FieldValues; skipped: string[] }>;
 }
 
 export const FIELD_NAME = /^[a-z][a-z0-9_]{0,39}$/;
@@ -155,8 +157,9 @@ export function customFieldsRepository(pool: pg.Pool): CustomFieldsRepository {
       });
     },
     valuesOf: (recordingId) => valuesIn(pool, recordingId),
-    setValues(recordingId, changes, by) {
+    setValues(recordingId, changes, by, { lenient = false } = {}) {
       return inTransaction(pool, async (c) => {
+        const skipped: string[] = [];
         const names = Object.keys(changes);
         // FOR SHARE: a field cannot be changed or removed while values checked against it are written.
         const defs = await c.query<FieldRow>(
@@ -165,13 +168,24 @@ export function customFieldsRepository(pool: pg.Pool): CustomFieldsRepository {
         );
         const byName = new Map(defs.rows.map((f) => [f.name, toField(f)]));
         const unknown = names.filter((n) => !byName.has(n));
-        if (unknown.length > 0) throw new ParseError(`no custom field named ${unknown.join(', ')}`);
+        if (unknown.length > 0 && !lenient)
+          throw new ParseError(`no custom field named ${unknown.join(', ')}`);
+        for (const n of unknown) skipped.push(`no custom field named ${n}`);
         const set: [string, string][] = [];
         const clear: string[] = [];
         for (const n of names) {
+          const f = byName.get(n);
           const raw = changes[n];
+          if (!f) continue;
           if (raw === null || raw === undefined || raw.trim() === '') clear.push(n);
-          else set.push([n, checkFieldValue(byName.get(n) as CustomField, raw)]);
+          else {
+            try {
+              set.push([n, checkFieldValue(f, raw)]);
+            } catch (err) {
+              if (!lenient || !(err instanceof ParseError)) throw err;
+              skipped.push(err.message);
+            }
+          }
         }
         const before = await valuesIn(c, recordingId);
         if (clear.length > 0)
@@ -186,7 +200,7 @@ export function customFieldsRepository(pool: pg.Pool): CustomFieldsRepository {
              ON CONFLICT (recording_id, field) DO UPDATE SET value = EXCLUDED.value, set_by = EXCLUDED.set_by, set_at = now()`,
             [recordingId, set.map((s) => s[0]), set.map((s) => s[1]), by],
           );
-        return { before, after: await valuesIn(c, recordingId) };
+        return { before, after: await valuesIn(c, recordingId), skipped };
       });
     },
   };

@@ -16,6 +16,8 @@ export interface InviteOptions {
   extraHeaders?: string[];
   /** Every stream's direction (default sendonly; inactive pauses the recording). */
   direction?: 'sendonly' | 'inactive';
+  /** XML put into the metadata's root element (vendor extension data). */
+  metadataExtra?: string;
 }
 
 export interface InviteResult {
@@ -130,6 +132,7 @@ export class SiprecUac {
       '  <datamode>complete</datamode>',
       '  <session session_id="dWFjLXNlc3Npb24="><sipSessionID>x</sipSessionID></session>',
       '  <participant participant_id="YWxpY2U="><nameID aor="sip:alice@example.com"/></participant>',
+      ...(o.metadataExtra ? [o.metadataExtra] : []),
       '</recording>',
     ].join('\r\n');
     const body =

@@ -11,6 +11,7 @@ import { rateLimiter, type Admission } from './admission.js';
 import { negotiateSessionTimer, type SessionTimerConfig } from './session-timer.js';
 import { partiesOf, readMetadata } from './call-metadata.js';
 import { runRecordingDialog } from './dialog.js';
+import { sipFieldValues, type FieldSource } from './sip-fields.js';
 import {
   REASONS,
   Reject,
@@ -46,6 +47,9 @@ export interface SiprecAppOptions {
   sessionTimer?: SessionTimerConfig;
   /** Mutual TLS: the verified client certificate subject of the SRC's connection, stored with the recording. */
   tlsSubjectOf?: (address: string, port: number) => string | undefined;
+  /** Custom field values to read from each INVITE (sip.fieldsFrom), and where they go. */
+  fieldsFrom?: readonly FieldSource[];
+  setFields?: (recordingId: string, values: Record<string, string>) => Promise<void>;
   /**
    * Why this node takes no new call now (draining, at capacity), or null. When set, OPTIONS and
    * new INVITEs are answered 503 (a load balancer's probe then moves calls elsewhere).
@@ -223,6 +227,13 @@ export function startSiprecApp(o: SiprecAppOptions): SiprecApp {
         });
         recordingId = started.recordingId;
         ports = started.ports;
+        const fields = o.fieldsFrom?.length
+          ? sipFieldValues((n) => req.get(n), metadataXml, o.fieldsFrom)
+          : {};
+        if (o.setFields && Object.keys(fields).length > 0)
+          void o
+            .setFields(started.recordingId, fields)
+            .catch((err: unknown) => clog.warn({ err }, 'could not store the custom fields the SRC sent'));
         const subject = o.tlsSubjectOf?.(source, Number(req.source_port));
         if (subject !== undefined) {
           void o.recording
