@@ -11,6 +11,7 @@ import { metaRoutes } from './resources/meta.js';
 import { nodeRoutes } from './resources/nodes.js';
 import { recordingDetailRoutes } from './resources/recording-detail.js';
 import { recordingRoutes, searchQuery, toSearch } from './resources/recordings.js';
+import { reportRoutes } from './resources/reports.js';
 import { sessionRoutes } from './resources/sessions.js';
 import { settingRoutes } from './resources/settings.js';
 import { tokenRoutes } from './resources/tokens.js';
@@ -52,6 +53,7 @@ export function apiRoutes(d: ApiDeps): RouteDef[] {
     }),
     ...recordingDetailRoutes(k),
     ...customFieldRoutes(k),
+    ...reportRoutes(k),
     ...audioRoutes(k),
     ...liveRoutes(k),
     ...callRoutes(k, d.control),

@@ -14,6 +14,7 @@ import { retentionRepository, type RetentionRepository } from './retention.js';
 import { offloadRepository, type OffloadRepository } from './offload.js';
 import { recordModesRepository, type RecordModesRepository } from './record-modes.js';
 import { customFieldsRepository, type CustomFieldsRepository } from './custom-fields.js';
+import { reportsRepository, type ReportsRepository } from './reports.js';
 
 export interface Database {
   readonly pool: pg.Pool;
@@ -35,6 +36,8 @@ export interface Database {
   readonly recordModes: RecordModesRepository;
   /** Admin-defined custom fields and their values per recording. */
   readonly fields: CustomFieldsRepository;
+  /** Counts and durations per day, user or group (within a principal's scope). */
+  readonly reports: ReportsRepository;
   /** Where the pool connects (for components such as pg-boss that want their own connection). */
   readonly connectionString: string;
   /** True when this process started the embedded Postgres and will stop it on close(). */
@@ -186,6 +189,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     offload: offloadRepository(pool),
     recordModes: recordModesRepository(pool),
     fields: customFieldsRepository(pool),
+    reports: reportsRepository(pool),
     connectionString,
     ownsEmbedded: embedded?.owned ?? false,
     async close() {

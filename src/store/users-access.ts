@@ -87,7 +87,7 @@ export interface AccessRepository {
 }
 
 /** A WHERE fragment limiting recordings `r` to what `who` may see; pushes its parameters. */
-function scopeSql(who: Principal, args: unknown[]): string {
+export function scopeSql(who: Principal, args: unknown[]): string {
   if (who.role === 'admin') return 'TRUE';
   if (who.role === 'record-only') return 'FALSE';
   args.push(who.numbers);
