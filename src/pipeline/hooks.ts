@@ -34,10 +34,12 @@ export interface HookDocument {
   durationMs: number | null;
   interrupted: boolean;
   participants: { participantId: string; aor: string | null; name: string | null }[];
+  /** Its custom field values (docs/api.md#custom-fields), by field name; {} when none. */
+  fields: Record<string, string>;
   files: Omit<CatalogueFile, 'recordingId'>[];
 }
 
-export function hookDocument(r: RecordingRow): HookDocument {
+export function hookDocument(r: RecordingRow, fields: Record<string, string> = {}): HookDocument {
   return {
     event: 'recording.stored',
     id: r.id,
@@ -49,6 +51,7 @@ export function hookDocument(r: RecordingRow): HookDocument {
     durationMs: r.durationMs,
     interrupted: r.interrupted,
     participants: r.participants.map((p) => ({ participantId: p.participantId, aor: p.aor, name: p.name })),
+    fields,
     files: r.files.map((f) => ({
       kind: f.kind,
       path: f.path,

@@ -11,7 +11,7 @@ import type { RetentionPolicy } from './retention.js';
 /** The pipeline's options and its handle (src/pipeline/index.ts starts it). */
 
 export interface PipelineOptions {
-  db: Pick<Database, 'pool' | 'recordings' | 'keys' | 'chain' | 'retention' | 'connectionString'>;
+  db: Pick<Database, 'pool' | 'recordings' | 'keys' | 'chain' | 'retention' | 'connectionString' | 'fields'>;
   mixer: Pick<MediaEngine, 'mix'>;
   dataDir: string;
   /** Where the encrypted artifacts go (docs/storage.md); default: the data directory. */

@@ -125,7 +125,7 @@ export async function startHookWorker(h: {
       if (!job) return;
       const rec = await o.db.recordings.get(job.data.recordingId);
       if (!rec || rec.state !== 'stored') return { skipped: rec?.state ?? 'missing' };
-      const doc = hookDocument(rec);
+      const doc = hookDocument(rec, await o.db.fields.valuesOf(rec.id));
       try {
         if (o.hooks?.url) await postWebhook(o.hooks.url, doc, timeout);
         if (o.hooks?.command) await runHookCommand(o.hooks.command, doc, timeout, o.hooks.env);

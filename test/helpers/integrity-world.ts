@@ -43,13 +43,18 @@ export interface IntegrityWorld {
   /** The environment of an `srs` command on this data directory. */
   env: Record<string, string>;
   /** Documents the webhook accepted (its first request is answered 500). */
-  received: { id: string; files: { sha256Cipher: string }[] }[];
+  received: { id: string; files: { sha256Cipher: string }[]; fields: Record<string, string> }[];
   /** Requests the webhook saw, the refused first one included. */
   hookRequests(): number;
   /** Where the hook script writes `<recording id>.json`. */
   hookOut: string;
-  /** A recording created, ended and run through the pipeline: stored. */
-  newStored(o?: { hz?: number; startedAt?: Date; aor?: string }): Promise<string>;
+  /** A recording created, ended and run through the pipeline: stored (with these custom field values). */
+  newStored(o?: {
+    hz?: number;
+    startedAt?: Date;
+    aor?: string;
+    fields?: Record<string, string>;
+  }): Promise<string>;
   srs(...args: string[]): ReturnType<typeof run>;
   /** What an attacker with the database superuser can do: bypass the append-only triggers. */
   tamper(sql: string, params?: unknown[]): Promise<void>;
@@ -125,6 +130,7 @@ export async function startIntegrityWorld(): Promise<IntegrityWorld> {
         streams: [{ label: '1', streamId: 's1', legId: 'leg0', codec: 'PCMU', port: 20000 }],
         metadataXml: null,
       });
+      if (o.fields) await db.fields.setValues(id, o.fields, 'test');
       await db.recordings.markEnded(id, new Date(), 4000, null);
       const spool = join(dataDir, 'spool', id);
       await mkdir(spool, { recursive: true });

@@ -42,7 +42,8 @@ describe('pipeline integrity: keys, hooks, retention', () => {
     'hooks: the webhook (retried after a 500) and the script receive the document',
     { timeout: 60_000 },
     async () => {
-      const id = await newStored();
+      await db.fields.create({ name: 'order_no', label: 'Order #', type: 'text', options: [] }, 'test');
+      const id = await newStored({ fields: { order_no: '4711' } });
       const deadline = Date.now() + 30_000;
       while (!received.some((d) => d.id === id)) {
         assert.ok(Date.now() < deadline, 'webhook never delivered');
@@ -55,7 +56,8 @@ describe('pipeline integrity: keys, hooks, retention', () => {
         doc.files.map((f) => f.sha256Cipher).sort(),
         rec.files.map((f) => f.sha256Cipher).sort(),
       );
-      let script: { id: string; event: string; participants: unknown[] } | undefined;
+      assert.deepEqual(doc.fields, { order_no: '4711' }, 'the custom field values travel with the document');
+      let script: { id: string; event: string; participants: unknown[]; fields: unknown } | undefined;
       while (!script) {
         assert.ok(Date.now() < deadline, 'hook script never ran');
         script = await readFile(join(hookOut, `${id}.json`), 'utf8')
@@ -65,6 +67,7 @@ describe('pipeline integrity: keys, hooks, retention', () => {
       }
       assert.equal(script.event, 'recording.stored');
       assert.equal(script.participants.length, 2);
+      assert.deepEqual(script.fields, { order_no: '4711' });
     },
   );
 
