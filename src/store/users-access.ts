@@ -16,6 +16,11 @@ export interface RecordingSearch {
   to?: Date;
   /** Number or name, matched case-insensitively as a substring of a participant's AOR or name. */
   participant?: string;
+  /**
+   * Any text: a case-insensitive substring of a participant's AOR or name, a note, or a custom
+   * field value, or the exact Call-ID.
+   */
+  q?: string;
   callId?: string;
   sessionId?: string;
   minDurationMs?: number;
@@ -144,6 +149,15 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
           `EXISTS (SELECT 1 FROM participants p WHERE p.recording_id = r.id
              AND (p.aor ILIKE '%' || ? || '%' OR p.name ILIKE '%' || ? || '%'))`,
           s.participant,
+        );
+      if (s.q)
+        add(
+          `(r.call_id = ?
+            OR EXISTS (SELECT 1 FROM participants p WHERE p.recording_id = r.id
+                       AND (strpos(lower(p.aor), lower(?)) > 0 OR strpos(lower(p.name), lower(?)) > 0))
+            OR EXISTS (SELECT 1 FROM recording_notes n WHERE n.recording_id = r.id AND strpos(lower(n.body), lower(?)) > 0)
+            OR EXISTS (SELECT 1 FROM recording_fields v WHERE v.recording_id = r.id AND strpos(lower(v.value), lower(?)) > 0))`,
+          s.q,
         );
       if (s.callId) add('r.call_id = ?', s.callId);
       if (s.sessionId) add('r.session_id = ?', s.sessionId);

@@ -183,6 +183,14 @@ describe(
       assert.equal(await page.inputValue('#f-field'), 'campaign');
       assert.equal(await page.inputValue('#f-field-value'), 'Campaign B');
       await shot('fields-3-list');
+      // The free-text box finds a field value too (any case), alone.
+      await page.selectOption('#f-field', '');
+      await page.fill('#f-q', 'campaign b');
+      assert.deepEqual(await results('1–1 of 1'), [id]);
+      assert.equal(new URL(page.url()).searchParams.get('q'), 'campaign b');
+      await page.fill('#f-q', 'campaign c');
+      assert.deepEqual(await results('0–0 of 0'), []);
+      await page.fill('#f-q', '');
 
       // The audit view: the change of the values, and the two definitions.
       await page.click('#tab-audit');

@@ -18,6 +18,9 @@ export const searchQuery = z.object({
   from: qDate('started at or after'),
   to: qDate('started before'),
   participant: qStr('substring of a participant number/AOR or name'),
+  q: qStr(
+    'any text: a substring (any case) of a participant number/AOR or name, a note or a custom field value, or the exact Call-ID',
+  ),
   callId: qStr('SIP Call-ID'),
   sessionId: qStr('SIPREC session id'),
   minDurationMs: qInt('minimum duration'),

@@ -22,7 +22,7 @@ interface Summary {
   fields?: FieldValues;
 }
 
-const FIELDS = ['from', 'to', 'participant', 'callId', 'state', 'category'] as const;
+const FIELDS = ['q', 'from', 'to', 'participant', 'callId', 'state', 'category'] as const;
 const LIMIT = 25;
 let lastList = '/recordings';
 
@@ -31,6 +31,7 @@ export const listUrl = () => lastList;
 
 export function recordingsView(app: HTMLElement): void {
   const f = {
+    q: h('input', { id: 'f-q', placeholder: 'number, name, note, field value or Call-ID' }),
     from: h('input', { type: 'date', id: 'f-from' }),
     to: h('input', { type: 'date', id: 'f-to' }),
     participant: h('input', { id: 'f-participant', placeholder: 'number or name' }),
@@ -77,7 +78,7 @@ export function recordingsView(app: HTMLElement): void {
     const q = new URLSearchParams();
     if (f.from.value) q.set('from', new Date(f.from.value).toISOString());
     if (f.to.value) q.set('to', new Date(Date.parse(f.to.value) + 86400_000).toISOString());
-    for (const k of ['participant', 'callId', 'state', 'category'] as const)
+    for (const k of ['q', 'participant', 'callId', 'state', 'category'] as const)
       if (f[k].value) q.set(k, f[k].value);
     if (fieldFilter()) q.set('field', fieldFilter());
     return q;
@@ -162,7 +163,7 @@ export function recordingsView(app: HTMLElement): void {
     offset = Math.max(0, offset + by);
     void search();
   };
-  const labels = { From: f.from, To: f.to, Participant: f.participant, 'Call-ID': f.callId };
+  const labels = { Text: f.q, From: f.from, To: f.to, Participant: f.participant, 'Call-ID': f.callId };
   app.append(
     h('h2', {}, 'Recordings'),
     filterForm(
