@@ -12,6 +12,7 @@ import { nodeRoutes } from './resources/nodes.js';
 import { recordingDetailRoutes } from './resources/recording-detail.js';
 import { recordingRoutes, searchQuery, toSearch } from './resources/recordings.js';
 import { reportRoutes } from './resources/reports.js';
+import { savedSearchRoutes } from './resources/saved-searches.js';
 import { sessionRoutes } from './resources/sessions.js';
 import { settingRoutes } from './resources/settings.js';
 import { tokenRoutes } from './resources/tokens.js';
@@ -54,6 +55,7 @@ export function apiRoutes(d: ApiDeps): RouteDef[] {
     ...recordingDetailRoutes(k),
     ...customFieldRoutes(k),
     ...reportRoutes(k),
+    ...savedSearchRoutes(k),
     ...audioRoutes(k),
     ...liveRoutes(k),
     ...callRoutes(k, d.control),

@@ -15,6 +15,7 @@ import { offloadRepository, type OffloadRepository } from './offload.js';
 import { recordModesRepository, type RecordModesRepository } from './record-modes.js';
 import { customFieldsRepository, type CustomFieldsRepository } from './custom-fields.js';
 import { reportsRepository, type ReportsRepository } from './reports.js';
+import { savedSearchesRepository, type SavedSearchesRepository } from './saved-searches.js';
 
 export interface Database {
   readonly pool: pg.Pool;
@@ -38,6 +39,8 @@ export interface Database {
   readonly fields: CustomFieldsRepository;
   /** Counts and durations per day, user or group (within a principal's scope). */
   readonly reports: ReportsRepository;
+  /** Users' named recordings searches. */
+  readonly savedSearches: SavedSearchesRepository;
   /** Where the pool connects (for components such as pg-boss that want their own connection). */
   readonly connectionString: string;
   /** True when this process started the embedded Postgres and will stop it on close(). */
@@ -190,6 +193,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     recordModes: recordModesRepository(pool),
     fields: customFieldsRepository(pool),
     reports: reportsRepository(pool),
+    savedSearches: savedSearchesRepository(pool),
     connectionString,
     ownsEmbedded: embedded?.owned ?? false,
     async close() {
