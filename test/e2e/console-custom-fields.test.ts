@@ -188,8 +188,28 @@ describe(
       await page.fill('#f-q', 'campaign b');
       assert.deepEqual(await results('1–1 of 1'), [id]);
       assert.equal(new URL(page.url()).searchParams.get('q'), 'campaign b');
+      // Saved searches: this one saved under a name, left, opened again from the list, deleted.
+      await page.fill('#f-q', 'campaign b');
+      assert.deepEqual(await results('1–1 of 1'), [id]);
+      page.once('dialog', (d) => void d.accept('Campaign B calls'));
+      await page.click('#save-search');
+      await page.waitForSelector('#saved-search-msg:text-is(\'saved "Campaign B calls"\')');
+      const chosen = () =>
+        page.$eval('#saved-search', (s) => (s as HTMLSelectElement).selectedOptions[0]?.text);
+      assert.equal(await chosen(), 'Campaign B calls', 'the search on the page is the saved one');
       await page.fill('#f-q', 'campaign c');
       assert.deepEqual(await results('0–0 of 0'), []);
+      assert.equal(await chosen(), '— choose —');
+      await page.selectOption('#saved-search', { label: 'Campaign B calls' });
+      await page.waitForSelector('#rec-count:text-is("1–1 of 1")');
+      assert.equal(await page.inputValue('#f-q'), 'campaign b');
+      page.once('dialog', (d) => void d.accept());
+      await page.click('#delete-saved-search');
+      await page.waitForSelector('#saved-search-msg:text-is(\'deleted "Campaign B calls"\')');
+      const left = await page.evaluate(
+        async () => (await (await fetch('/api/v1/me/searches')).json()) as unknown,
+      );
+      assert.deepEqual(left, { items: [] });
       await page.fill('#f-q', '');
 
       // The audit view: the change of the values, and the two definitions.

@@ -2,6 +2,7 @@ import { api, session } from '../api.js';
 import { filterForm, fmtDur, fmtTime, grid, h, parties, type Participant } from '../dom.js';
 import { navigate } from '../router.js';
 import { fieldControl, loadCustomFields, type CustomField, type FieldValues } from './custom-fields.js';
+import { savedSearchesBar } from './saved-searches.js';
 
 /**
  * The recordings search. Its filters live in the URL (/recordings?callId=...&offset=25), so Back
@@ -95,11 +96,17 @@ export function recordingsView(app: HTMLElement): void {
       ? `Export audio (${selected.size} selected)`
       : 'Export audio (all results)';
   };
-  /** The search as the page's address shows it. */
-  const remember = (): void => {
+  /** The search as the page's address shows it (without the page). */
+  const addressQuery = (): URLSearchParams => {
     const q = new URLSearchParams();
     for (const k of FIELDS) if (f[k].value) q.set(k, f[k].value);
     if (fieldFilter()) q.set('field', fieldFilter());
+    return q;
+  };
+  const saved = savedSearchesBar(addressQuery);
+  const remember = (): void => {
+    const q = addressQuery();
+    saved.refresh();
     if (offset) q.set('offset', String(offset));
     lastList = `/recordings${q.toString() ? `?${q}` : ''}`;
     if (location.pathname === '/recordings') history.replaceState(null, '', lastList);
@@ -166,6 +173,7 @@ export function recordingsView(app: HTMLElement): void {
   const labels = { Text: f.q, From: f.from, To: f.to, Participant: f.participant, 'Call-ID': f.callId };
   app.append(
     h('h2', {}, 'Recordings'),
+    saved,
     filterForm(
       () => {
         offset = 0;
