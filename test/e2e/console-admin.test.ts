@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { ADMIN_PASSWORD, CHROMIUM, startConsoleWorld, type ConsoleWorld } from '../helpers/console-world.js';
+import { CHROMIUM, startConsoleWorldWithCall, type ConsoleWorld } from '../helpers/console-world.js';
 
 const execFileP = promisify(execFile);
 
@@ -25,13 +25,7 @@ describe(
     let recorded: { recordingId: string; callId: string } | undefined;
 
     before(async () => {
-      w = await startConsoleWorld('console-admin');
-      await w.page.goto(w.base);
-      await w.logIn(ADMIN_PASSWORD);
-      await w.page.waitForSelector('#tab-live.active');
-      const live = await w.placeCall(6000, async () => undefined);
-      await w.stored(live.callId);
-      recorded = { recordingId: live.recordingId, callId: live.callId };
+      ({ w, recorded } = await startConsoleWorldWithCall('console-admin'));
     });
 
     after(async () => {

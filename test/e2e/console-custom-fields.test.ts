@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import type { Page } from 'playwright-core';
-import { ADMIN_PASSWORD, CHROMIUM, startConsoleWorld, type ConsoleWorld } from '../helpers/console-world.js';
+import { CHROMIUM, startConsoleWorldWithCall, type ConsoleWorld } from '../helpers/console-world.js';
 
 interface FieldJson {
   name: string;
@@ -37,13 +37,7 @@ describe(
     let recorded: { recordingId: string; callId: string } | undefined;
 
     before(async () => {
-      w = await startConsoleWorld('console-custom-fields');
-      await w.page.goto(w.base);
-      await w.logIn(ADMIN_PASSWORD);
-      await w.page.waitForSelector('#tab-live.active');
-      const live = await w.placeCall(6000, async () => undefined);
-      await w.stored(live.callId);
-      recorded = { recordingId: live.recordingId, callId: live.callId };
+      ({ w, recorded } = await startConsoleWorldWithCall('console-custom-fields'));
     });
 
     after(async () => {

@@ -265,3 +265,15 @@ export async function createApiUsers(h: ApiHarness): Promise<void> {
     await h.login(body.username as string, password);
   }
 }
+
+/** The harness with the two stored recordings and the users: the setup most API tests share. */
+export async function startApiWorld(): Promise<{
+  h: ApiHarness;
+  ids: { r1: string; r2: string };
+  wav: Buffer;
+}> {
+  const h = await startApiHarness();
+  const { ids, wav } = await storeApiRecordings(h);
+  await createApiUsers(h);
+  return { h, ids, wav };
+}

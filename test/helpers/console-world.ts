@@ -167,3 +167,21 @@ export async function startConsoleWorld(name: string): Promise<ConsoleWorld> {
     close,
   };
 }
+
+/** A world signed in as admin (on the Live tab) with one 6 s SIPREC call recorded and stored. */
+export async function startConsoleWorldWithCall(
+  name: string,
+): Promise<{ w: ConsoleWorld; recorded: { recordingId: string; callId: string } }> {
+  const w = await startConsoleWorld(name);
+  try {
+    await w.page.goto(w.base);
+    await w.logIn(ADMIN_PASSWORD);
+    await w.page.waitForSelector('#tab-live.active');
+    const live = await w.placeCall(6000, async () => undefined);
+    await w.stored(live.callId);
+    return { w, recorded: { recordingId: live.recordingId, callId: live.callId } };
+  } catch (err) {
+    await w.close().catch(() => undefined);
+    throw err;
+  }
+}

@@ -7,13 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  createApiUsers,
-  parseCsv,
-  startApiHarness,
-  storeApiRecordings,
-  type ApiHarness,
-} from '../helpers/api-harness.js';
+import { type ApiHarness, parseCsv, startApiWorld } from '../helpers/api-harness.js';
 
 describe('custom fields (real HTTP, real Postgres)', { timeout: 120000 }, () => {
   let h: ApiHarness;
@@ -26,9 +20,7 @@ describe('custom fields (real HTTP, real Postgres)', { timeout: 120000 }, () => 
   };
 
   before(async () => {
-    h = await startApiHarness();
-    ({ ids } = await storeApiRecordings(h));
-    await createApiUsers(h);
+    ({ h, ids } = await startApiWorld());
   });
 
   after(async () => {

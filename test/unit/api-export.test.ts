@@ -12,14 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TarWriter, csvCell, ustarHeader } from '../../src/api/export.js';
-import {
-  startApiHarness,
-  createApiUsers,
-  storeApiRecordings,
-  parseCsv,
-  sha,
-  type ApiHarness,
-} from '../helpers/api-harness.js';
+import { type ApiHarness, parseCsv, sha, startApiWorld } from '../helpers/api-harness.js';
 
 const execFileP = promisify(execFile);
 
@@ -30,9 +23,7 @@ describe('REST API exports (real HTTP, real Postgres)', { timeout: 120000 }, () 
   const call: ApiHarness['call'] = (...a) => h.call(...a);
 
   before(async () => {
-    h = await startApiHarness();
-    ({ ids, wav } = await storeApiRecordings(h));
-    await createApiUsers(h);
+    ({ h, ids, wav } = await startApiWorld());
   });
 
   after(async () => {

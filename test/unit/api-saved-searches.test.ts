@@ -6,12 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  createApiUsers,
-  startApiHarness,
-  storeApiRecordings,
-  type ApiHarness,
-} from '../helpers/api-harness.js';
+import { type ApiHarness, startApiWorld } from '../helpers/api-harness.js';
 
 describe('saved searches (real HTTP, real Postgres)', { timeout: 120000 }, () => {
   let h: ApiHarness;
@@ -23,9 +18,7 @@ describe('saved searches (real HTTP, real Postgres)', { timeout: 120000 }, () =>
     );
 
   before(async () => {
-    h = await startApiHarness();
-    ({ ids } = await storeApiRecordings(h));
-    await createApiUsers(h);
+    ({ h, ids } = await startApiWorld());
   });
 
   after(async () => {

@@ -6,12 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  createApiUsers,
-  startApiHarness,
-  storeApiRecordings,
-  type ApiHarness,
-} from '../helpers/api-harness.js';
+import { type ApiHarness, startApiWorld } from '../helpers/api-harness.js';
 
 describe('recordings search: free text (real HTTP, real Postgres)', { timeout: 120000 }, () => {
   let h: ApiHarness;
@@ -23,9 +18,7 @@ describe('recordings search: free text (real HTTP, real Postgres)', { timeout: 1
   };
 
   before(async () => {
-    h = await startApiHarness();
-    ({ ids } = await storeApiRecordings(h));
-    await createApiUsers(h);
+    ({ h, ids } = await startApiWorld());
     // r1 alice<->carol, r2 bob<->dave. A note on r2, a custom field value on r1.
     const note = await h.call('POST', `/api/v1/recordings/${ids.r2}/notes`, {
       as: 'admin',
