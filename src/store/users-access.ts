@@ -29,6 +29,8 @@ export interface RecordingSearch {
   /** Default: every state but 'purged' (deleted recordings are found only when asked for). */
   state?: RecordingState | 'purged';
   category?: string;
+  /** Recordings of this user (a participant's number is one of theirs), or `none`: of no user. */
+  owner?: string;
   /** A custom field's value: a case-insensitive substring of a text field, else the exact value. */
   field?: { name: string; value: string };
   preserved?: boolean;
@@ -179,6 +181,15 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
                AND CASE WHEN f.type = 'text' THEN strpos(lower(v.value), lower(${v})) > 0 ELSE v.value = ${v} END)`,
         );
       }
+      if (s.owner === 'none')
+        where.push(`NOT EXISTS (SELECT 1 FROM participants p JOIN users u ON srs_aor_number(p.aor) = ANY(u.numbers)
+                      WHERE p.recording_id = r.id)`);
+      else if (s.owner)
+        add(
+          `EXISTS (SELECT 1 FROM participants p JOIN users u ON srs_aor_number(p.aor) = ANY(u.numbers)
+             WHERE p.recording_id = r.id AND u.username = ?)`,
+          s.owner,
+        );
       if (s.group)
         add(
           `EXISTS (SELECT 1 FROM participants p JOIN users u ON srs_aor_number(p.aor) = ANY(u.numbers)

@@ -25,6 +25,7 @@ interface Row {
 
 describe('reports (real HTTP, real Postgres)', { timeout: 120000 }, () => {
   let h: ApiHarness;
+  let ids: { r1: string; r2: string; r3: string };
   const report = async (query: string, as = 'admin') => {
     const r = await h.call('GET', `/api/v1/reports?${query}`, { as });
     assert.equal(r.status, 200, JSON.stringify(r.json));
@@ -36,8 +37,9 @@ describe('reports (real HTTP, real Postgres)', { timeout: 120000 }, () => {
     h = await startApiHarness();
     // r1 alice<->carol 60 s at 10:00Z, r2 bob<->dave 120 s at 11:00Z (2026-03-01), and r3 between
     // two numbers no user has, 30 s the next day at 23:30Z.
-    await storeApiRecordings(h);
+    const stored = await storeApiRecordings(h);
     const id = randomUUID();
+    ids = { ...stored.ids, r3: id };
     await h.db.recordings.create({
       id,
       sessionId: 'sess-eve',
@@ -95,6 +97,20 @@ describe('reports (real HTTP, real Postgres)', { timeout: 120000 }, () => {
     assert.deepEqual(keys((await report('by=day', 'bob')).rows), [['2026-03-01', 1, 120]]);
     const rec = await h.call('GET', '/api/v1/reports?by=day', { as: 'rec' });
     assert.equal(rec.status, 403);
+  });
+
+  it('lists the recordings behind a user row, and those of no user (owner=)', async () => {
+    const listed = async (query: string, as = 'admin') =>
+      ((await h.call('GET', `/api/v1/recordings?${query}`, { as })).json.items as { id: string }[]).map(
+        (i) => i.id,
+      );
+    assert.deepEqual(await listed('owner=none'), [ids.r3]);
+    assert.deepEqual(await listed('owner=alice'), [ids.r1]);
+    assert.deepEqual(await listed('owner=bob'), [ids.r2]);
+    assert.deepEqual(await listed('owner=nobody-of-that-name'), []);
+    assert.deepEqual(await listed('owner=none', 'alice'), [], 'a user sees only their own');
+    assert.deepEqual(await listed('owner=bob', 'sup'), [], 'not in the supervisor’s groups');
+    assert.deepEqual(await listed('owner=alice', 'sup'), [ids.r1]);
   });
 
   it('downloads CSV and refuses bad parameters with the reason', async () => {
