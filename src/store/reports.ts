@@ -63,10 +63,27 @@ const figures = (x: FigureRow): ReportFigures => {
 export interface ReportsRepository {
   /** The report of `q` over what `who` may see. */
   recordings(who: Principal, q: ReportQuery): Promise<Report>;
+  /** Whether Postgres knows the time zone (its names, old and new: Asia/Kolkata, Asia/Calcutta, Etc/UTC). */
+  knowsTimeZone(name: string): Promise<boolean>;
 }
 
 export function reportsRepository(pool: pg.Pool): ReportsRepository {
-  return { recordings: (who, q) => recordingsReport(pool, who, q) };
+  let zones: Promise<Set<string>> | undefined;
+  return {
+    recordings: (who, q) => recordingsReport(pool, who, q),
+    async knowsTimeZone(name) {
+      // Read once (about 1,200 names; the view reads the zone files each time).
+      zones ??= pool
+        .query<{ name: string }>('SELECT name FROM pg_timezone_names')
+        .then((r) => new Set(r.rows.map((x) => x.name)));
+      try {
+        return (await zones).has(name);
+      } catch (err) {
+        zones = undefined;
+        throw err;
+      }
+    },
+  };
 }
 
 async function recordingsReport(pool: pg.Pool, who: Principal, q: ReportQuery): Promise<Report> {

@@ -83,3 +83,13 @@ export interface Participant {
 }
 export const who = (p: Participant) => (p.name ? `${p.name} <${p.aor ?? ''}>` : (p.aor ?? '?'));
 export const parties = (ps: Participant[]) => ps.map(who).join(' ↔ ');
+
+/** 00:00 of a date input's day (YYYY-MM-DD) in the browser's time zone, `plus` days later. */
+export function dayStart(day: string, plus = 0): Date | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
+  if (!m) return null;
+  const d = new Date(0);
+  d.setFullYear(Number(m[1]), Number(m[2]) - 1, Number(m[3]) + plus);
+  d.setHours(0, 0, 0, 0);
+  return d;
+}

@@ -1,7 +1,7 @@
 /**
  * The web console: log in, live calls with listen-in, recordings search / detail / playback /
- * notes / categories / exports, the audit trail, and for admins users and groups, API tokens,
- * settings, keys and delivery status. Plain DOM, a file per view (views/), routes in the URL
+ * notes / categories / exports, reports, the audit trail, and for admins users and groups, API
+ * tokens, settings, keys and delivery status. Plain DOM, a file per view (views/), routes in the URL
  * (router.ts); bundled by esbuild.
  */
 import { api, session, type Me } from './api.js';
@@ -14,6 +14,7 @@ import { liveView } from './views/live.js';
 import { loginView } from './views/login.js';
 import { recordingView } from './views/recording.js';
 import { recordingsView } from './views/recordings.js';
+import { reportsView } from './views/reports.js';
 import { settingsView } from './views/settings.js';
 import { tokensView } from './views/tokens.js';
 import { usersView } from './views/users.js';
@@ -31,6 +32,7 @@ function routesFor(me: Me): Route[] {
       ? [
           { tab: 'Recordings', path: '/recordings', view: recordingsView },
           { tab: 'Recordings', path: '/recordings', pattern: /^\/recordings\/([^/]+)$/, view: recordingView },
+          { tab: 'Reports', path: '/reports', view: reportsView },
         ]
       : []),
     ...(me.can.audit ? [{ tab: 'Audit', path: '/audit', view: auditView }] : []),

@@ -1,5 +1,5 @@
 import { api, session } from '../api.js';
-import { filterForm, fmtDur, fmtTime, grid, h, parties, type Participant } from '../dom.js';
+import { dayStart, filterForm, fmtDur, fmtTime, grid, h, parties, type Participant } from '../dom.js';
 import { navigate } from '../router.js';
 import { fieldControl, loadCustomFields, type CustomField, type FieldValues } from './custom-fields.js';
 import { savedSearchesBar } from './saved-searches.js';
@@ -23,7 +23,7 @@ interface Summary {
   fields?: FieldValues;
 }
 
-const FIELDS = ['q', 'from', 'to', 'participant', 'callId', 'state', 'category'] as const;
+const FIELDS = ['q', 'from', 'to', 'participant', 'callId', 'owner', 'group', 'state', 'category'] as const;
 const LIMIT = 25;
 let lastList = '/recordings';
 
@@ -37,6 +37,8 @@ export function recordingsView(app: HTMLElement): void {
     to: h('input', { type: 'date', id: 'f-to' }),
     participant: h('input', { id: 'f-participant', placeholder: 'number or name' }),
     callId: h('input', { id: 'f-callid', placeholder: 'Call-ID' }),
+    owner: h('input', { id: 'f-owner', placeholder: 'username, or none' }),
+    group: h('input', { id: 'f-group', placeholder: 'group' }),
     state: h(
       'select',
       { id: 'f-state' },
@@ -77,9 +79,12 @@ export function recordingsView(app: HTMLElement): void {
   /** The search as the API takes it. */
   const filterQuery = (): URLSearchParams => {
     const q = new URLSearchParams();
-    if (f.from.value) q.set('from', new Date(f.from.value).toISOString());
-    if (f.to.value) q.set('to', new Date(Date.parse(f.to.value) + 86400_000).toISOString());
-    for (const k of ['q', 'participant', 'callId', 'state', 'category'] as const)
+    // Whole days in the browser's time zone (as the times in the list are shown, and as Reports cuts them).
+    const start = dayStart(f.from.value);
+    const end = dayStart(f.to.value, 1);
+    if (start) q.set('from', start.toISOString());
+    if (end) q.set('to', end.toISOString());
+    for (const k of ['q', 'participant', 'callId', 'owner', 'group', 'state', 'category'] as const)
       if (f[k].value) q.set(k, f[k].value);
     if (fieldFilter()) q.set('field', fieldFilter());
     return q;
@@ -170,7 +175,15 @@ export function recordingsView(app: HTMLElement): void {
     offset = Math.max(0, offset + by);
     void search();
   };
-  const labels = { Text: f.q, From: f.from, To: f.to, Participant: f.participant, 'Call-ID': f.callId };
+  const labels = {
+    Text: f.q,
+    From: f.from,
+    To: f.to,
+    Participant: f.participant,
+    'Call-ID': f.callId,
+    User: f.owner,
+    Group: f.group,
+  };
   app.append(
     h('h2', {}, 'Recordings'),
     saved,
