@@ -17,7 +17,18 @@ import { need, route, type Ctx, type Method, type RouteDef, type RouteInput } fr
 /** What the API's resource modules share: their dependencies, the audit writer, the settings. */
 
 export interface ApiDeps {
-  db: Pick<Database, 'users' | 'audit' | 'access' | 'recordings' | 'keys' | 'recordModes' | 'fields' | 'reports' | 'savedSearches'>;
+  db: Pick<
+    Database,
+    | 'users'
+    | 'audit'
+    | 'access'
+    | 'recordings'
+    | 'keys'
+    | 'recordModes'
+    | 'fields'
+    | 'reports'
+    | 'savedSearches'
+  >;
   auth: Authenticator;
   live: { activeCalls(): ActiveCall[] };
   stats?: (recordingId: string) => SessionStats | undefined;

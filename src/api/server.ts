@@ -94,7 +94,8 @@ const TYPES: Record<string, string> = {
 };
 
 /** The console's own addresses (web/src/router.ts): the page is index.html for each of them. */
-const CONSOLE_ROUTES = /^\/(live|recordings|recordings\/[^/]+|reports|audit|tokens|users|settings|keys|delivery)\/?$/;
+const CONSOLE_ROUTES =
+  /^\/(live|recordings|recordings\/[^/]+|reports|audit|tokens|users|settings|keys|delivery)\/?$/;
 
 async function serveStatic(dir: string, pathname: string, res: ServerResponse): Promise<boolean> {
   const rel =

@@ -26,7 +26,9 @@ export const searchQuery = z.object({
   minDurationMs: qInt('minimum duration'),
   maxDurationMs: qInt('maximum duration'),
   group: qStr('recording group'),
-  owner: qStr('username: the recordings of that user; none: the recordings of no user (a number no user has)'),
+  owner: qStr(
+    'username: the recordings of that user; none: the recordings of no user (a number no user has)',
+  ),
   state: z
     .enum(STATES, { error: `one of ${STATES.join(', ')}` })
     .optional()
