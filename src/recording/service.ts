@@ -140,6 +140,7 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
       participants: req.participants,
       streams,
       metadataXml: req.metadataXml,
+      interactionId: req.interactionId ?? null,
     });
     const waitMs = this.#o.catalogueTimeoutMs ?? 5000;
     let timer: NodeJS.Timeout | undefined;

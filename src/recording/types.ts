@@ -34,6 +34,8 @@ export interface StartRecordingRequest {
   participants: ParticipantRecord[];
   metadataXml: string | null;
   streams: StreamOffer[];
+  /** The SIPREC communication session group the metadata names (the recording's interaction). */
+  interactionId?: string | null;
 }
 
 export interface StartedRecording {

@@ -21,7 +21,7 @@ export function isUuid(s: string): boolean {
 
 export const COLUMNS = `
        r.id, r.session_id, r.call_id, r.src_address, r.started_at, r.ended_at, r.duration_ms, r.state,
-       r.error, r.metadata_xml, r.media_stats, r.interrupted,
+       r.error, r.metadata_xml, r.media_stats, r.interrupted, r.interaction_id,
        r.direction, r.caller_number, r.caller_name, r.callee_number, r.callee_name, r.stored_at, r.purged_at,
        COALESCE((SELECT json_agg(json_build_object('participantId', p.participant_id, 'aor', p.aor,
                    'name', p.name, 'sendsLabels', p.sends_labels) ORDER BY p.ordinal)
@@ -51,6 +51,7 @@ export interface Row {
   metadata_xml: string | null;
   media_stats: unknown;
   interrupted: boolean;
+  interaction_id: string | null;
   direction: string | null;
   caller_number: string | null;
   caller_name: string | null;
@@ -78,6 +79,7 @@ export function toRow(r: Row): RecordingRow {
     metadataXml: r.metadata_xml,
     mediaStats: r.media_stats,
     interrupted: r.interrupted,
+    interactionId: r.interaction_id,
     direction: r.direction,
     caller: { number: r.caller_number, name: r.caller_name },
     callee: { number: r.callee_number, name: r.callee_name },

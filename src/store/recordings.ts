@@ -56,9 +56,9 @@ const INSERT_MANY = `
 WITH x AS (
   SELECT e.v, e.ord FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(v, ord)
 ), r AS (
-  INSERT INTO recordings (id, session_id, call_id, src_address, started_at, metadata_xml, state)
+  INSERT INTO recordings (id, session_id, call_id, src_address, started_at, metadata_xml, interaction_id, state)
   SELECT (x.v->>'id')::uuid, x.v->>'sessionId', x.v->>'callId', x.v->>'srcAddress',
-         (x.v->>'startedAt')::timestamptz, x.v->>'metadataXml', 'recording'
+         (x.v->>'startedAt')::timestamptz, x.v->>'metadataXml', x.v->>'interactionId', 'recording'
   FROM x ORDER BY x.ord
   ON CONFLICT (id) DO NOTHING
   RETURNING id

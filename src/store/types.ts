@@ -30,6 +30,8 @@ export interface NewRecording {
   participants: ParticipantRecord[];
   streams: StreamRecord[];
   metadataXml: string | null;
+  /** The interaction it is part of (the SIPREC communication session group), when the SRC names one. */
+  interactionId?: string | null;
 }
 
 export interface RecordingFile {

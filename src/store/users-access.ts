@@ -31,6 +31,8 @@ export interface RecordingSearch {
   category?: string;
   /** Recordings of this user (a participant's number is one of theirs), or `none`: of no user. */
   owner?: string;
+  /** The recordings of one interaction (RecordingRow.interactionId). */
+  interaction?: string;
   /** A custom field's value: a case-insensitive substring of a text field, else the exact value. */
   field?: { name: string; value: string };
   preserved?: boolean;
@@ -50,6 +52,8 @@ export interface RecordingSummary {
   state: RecordingState | 'purged';
   participants: { aor: string | null; name: string | null }[];
   categories: string[];
+  /** The interaction it is part of, if any. */
+  interactionId: string | null;
   /** Custom field values by field name (src/store/custom-fields.ts). */
   fields: Record<string, string>;
   preserved: boolean;
@@ -162,6 +166,7 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
           s.q,
         );
       if (s.callId) add('r.call_id = ?', s.callId);
+      if (s.interaction) add('r.interaction_id = ?', s.interaction);
       if (s.sessionId) add('r.session_id = ?', s.sessionId);
       if (s.minDurationMs !== undefined) add('r.duration_ms >= ?', s.minDurationMs);
       if (s.maxDurationMs !== undefined) add('r.duration_ms <= ?', s.maxDurationMs);
@@ -218,8 +223,10 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
         categories: string[];
         fields: Record<string, string>;
         groups: string[];
+        interaction_id: string | null;
       }>(
         `SELECT r.id, r.session_id, r.call_id, r.started_at, r.ended_at, r.duration_ms, r.state, r.preserved_at,
+           r.interaction_id,
            COALESCE((SELECT json_agg(json_build_object('aor', p.aor, 'name', p.name) ORDER BY p.ordinal)
                      FROM participants p WHERE p.recording_id = r.id), '[]') AS participants,
            COALESCE((SELECT array_agg(c.category ORDER BY c.category) FROM recording_categories c
@@ -243,6 +250,7 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
           state: x.state,
           participants: x.participants,
           categories: x.categories,
+          interactionId: x.interaction_id,
           fields: x.fields,
           preserved: x.preserved_at !== null,
           groups: x.groups,

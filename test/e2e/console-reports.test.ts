@@ -27,8 +27,22 @@ const ZONE = 'America/New_York';
  * in New York but 13 November in UTC.
  */
 const CALLS = [
-  { name: 'r1', from: '1001', to: '4930123456', at: '2026-11-10T14:00:00Z', seconds: 65 },
-  { name: 'r2', from: '4930123457', to: '1002', at: '2026-11-10T16:00:00Z', seconds: 125 },
+  {
+    name: 'r1',
+    from: '1001',
+    to: '4930123456',
+    at: '2026-11-10T14:00:00Z',
+    seconds: 65,
+    interaction: 'ix-1',
+  },
+  {
+    name: 'r2',
+    from: '4930123457',
+    to: '1002',
+    at: '2026-11-10T16:00:00Z',
+    seconds: 125,
+    interaction: 'ix-1',
+  },
   { name: 'r3', from: '1001', to: '1003', at: '2026-11-11T03:30:00Z', seconds: 3725 },
   { name: 'r4', from: '5550001', to: '5550002', at: '2026-11-11T15:00:00Z', seconds: 30 },
   { name: 'r5', from: '1003', to: '4930123458', at: '2026-11-13T02:00:00Z', seconds: 600 },
@@ -93,6 +107,8 @@ describe(
           ],
           streams: [],
           metadataXml: null,
+          // r1 and r2: one interaction (their SRC named one SIPREC session group).
+          interactionId: 'interaction' in c ? c.interaction : null,
         });
         await db.recordings.markEnded(
           id,
@@ -324,6 +340,28 @@ describe(
       await choose('day', '2026-11-10', '2026-11-10');
       assert.equal(await page.textContent('#report-msg'), '');
       assert.deepEqual(await rows(), [['2026-11-10', '3', '1:05:15', '21:45', '1:02:05']]);
+
+      // Interactions: the list marks r1 and r2 and lists them together; the details list the parts.
+      await page.goto(`${base}/recordings?interaction=ix-1`);
+      await page.waitForSelector('#rec-count:text-is("1–2 of 2")');
+      const callIds = () =>
+        page.$$eval('tr.recording-row td:nth-child(5)', (tds) => tds.map((t) => t.textContent));
+      assert.deepEqual(await callIds(), ['r2@reports', 'r1@reports']);
+      assert.equal(await page.locator('tr.recording-row a.interaction-link').count(), 2);
+      await page.click('tr.recording-row:has-text("r1@reports") td:nth-child(2) a');
+      await page.waitForSelector('#interaction');
+      assert.equal(await page.textContent('#interaction h3'), 'Interaction: 2 recordings');
+      const parts = await page.$$eval('#interaction li.interaction-part', (lis) =>
+        lis.map((li) => ({ link: li.querySelector('a') !== null, text: li.textContent ?? '' })),
+      );
+      assert.deepEqual(
+        parts.map((p) => p.link),
+        [false, true],
+        'r1 (this one) first, then a link to r2',
+      );
+      assert.match(parts[0]?.text ?? '', /\(this recording\) 1:05 — /);
+      assert.match(parts[1]?.text ?? '', /2:05 — /);
+      await shot('reports-7-interaction');
     });
 
     it('shows a user only the figures of their own calls, and a record-only account no reports', async () => {

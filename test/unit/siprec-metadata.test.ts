@@ -165,6 +165,12 @@ describe('parseMetadata', () => {
     it(`ParseError: ${name}`, () => assert.throws(() => parseMetadata(xml), ParseError));
   }
   it('prototype stays clean', () => assert.equal(({} as Record<string, unknown>)['polluted'], undefined));
+  it("communication session groups: <group group_id> and a session's <group-ref>, once each", () => {
+    const groupsOf = (file: string) => md(BODIES.find((b) => b.file === file)!).groups;
+    assert.deepEqual(groupsOf('avaya-sbce.body'), ['7+OTCyoxTmqmqyA/1weDAg==']);
+    assert.deepEqual(groupsOf('ribbon.body'), ['00000000000000000000000000ab12cd']);
+    assert.deepEqual(groupsOf('opensips-3.4-invite.body'), []);
+  });
 });
 
 describe('mergeMetadata', () => {

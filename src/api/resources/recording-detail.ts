@@ -18,6 +18,7 @@ export function recordingJsonCore(r: RecordingRow) {
     state: r.state,
     error: r.error,
     interrupted: r.interrupted,
+    interactionId: r.interactionId ?? null,
     direction: r.direction ?? null,
     caller: r.caller ?? null,
     callee: r.callee ?? null,
@@ -136,6 +137,12 @@ export function recordingDetailRoutes(k: Kit): RouteDef[] {
         const rec = await k.visibleRecording(ctx, params.id as string);
         const ann = await d.db.access.annotations(rec.id);
         const fields = await d.db.fields.valuesOf(rec.id);
+        // The other recordings of its interaction that the caller may see, oldest first.
+        const parts = rec.interactionId
+          ? (
+              await d.db.access.search(need(ctx), { interaction: rec.interactionId, limit: 100 })
+            ).items.reverse()
+          : [];
         const events = await timeline(rec, ann);
         const auditTrail = need(ctx).role === 'admin' ? await accessLog(rec.id) : [];
         sendJson(ctx.res, 200, {
@@ -143,6 +150,19 @@ export function recordingDetailRoutes(k: Kit): RouteDef[] {
           notes: ann.notes,
           categories: ann.categories,
           fields,
+          interaction: rec.interactionId
+            ? {
+                id: rec.interactionId,
+                parts: parts.map((p) => ({
+                  id: p.id,
+                  callId: p.callId,
+                  startedAt: p.startedAt,
+                  durationMs: p.durationMs,
+                  state: p.state,
+                  participants: p.participants,
+                })),
+              }
+            : null,
           preserved: ann.preservedAt
             ? { at: ann.preservedAt, by: ann.preservedBy, rank: ann.preservedRank }
             : null,

@@ -26,6 +26,7 @@ export const searchQuery = z.object({
   minDurationMs: qInt('minimum duration'),
   maxDurationMs: qInt('maximum duration'),
   group: qStr('recording group'),
+  interaction: qStr('the recordings of one interaction (a SIPREC communication session group)'),
   owner: qStr(
     'username: the recordings of that user; none: the recordings of no user (a number no user has)',
   ),

@@ -77,6 +77,7 @@ export function emptyMd(): RecordingMetadata {
     streams: [],
     participantStreams: [],
     extensions: {},
+    groups: [],
   };
 }
 

@@ -224,6 +224,7 @@ export function startSiprecApp(o: SiprecAppOptions): SiprecApp {
           participants: md ? participantsForLabels(md) : [],
           metadataXml,
           streams: record,
+          interactionId: md?.groups[0]?.slice(0, 256) ?? null,
         });
         recordingId = started.recordingId;
         ports = started.ports;

@@ -22,6 +22,7 @@ function clone(md: RecordingMetadata): RecordingMetadata {
     streams: md.streams.map((s) => ({ ...s })),
     participantStreams: md.participantStreams.map((a) => ({ ...a, send: [...a.send], recv: [...a.recv] })),
     extensions: { ...md.extensions },
+    groups: [...md.groups],
   };
 }
 

@@ -54,6 +54,11 @@ export interface RecordingMetadata {
   participantStreams: ParticipantStreams[];
   /** Vendor data worth keeping, e.g. Ribbon callData: `from`, `to`, `callId`. */
   extensions: Record<string, string>;
+  /**
+   * Communication session groups (RFC 7865 `<group group_id>`, and a session's `<group-ref>`):
+   * the sessions of one interaction (a transfer, a consultation) share one.
+   */
+  groups: string[];
 }
 
 export const NS_RFC7865 = 'urn:ietf:params:xml:ns:recording:1';
@@ -109,6 +114,7 @@ export function parseMetadata(xml: string): RecordingMetadata {
     streams: [],
     participantStreams: [],
     extensions: {},
+    groups: [],
   };
   const sessions = new Map<string, MetadataSession>();
   const participants = new Map<string, MetadataParticipant>();
@@ -157,9 +163,15 @@ export function parseMetadata(xml: string): RecordingMetadata {
           if (c.key === 'sipsessionid' && c.text !== '') pushUnique(s.sipSessionIds, [c.text]);
           if (c.key === 'starttime' && c.text !== '') s.startTime = c.text;
           if (c.key === 'stoptime' && c.text !== '') s.stopTime = c.text;
+          if (c.key === 'groupref' && c.text.trim() !== '') pushUnique(md.groups, [c.text.trim()]);
         }
         // Pre-RFC drafts put the association times on the session itself.
         associationTimes(el, s);
+        break;
+      }
+      case 'group': {
+        const id = attr(el, 'groupid', 'id')?.trim();
+        if (id) pushUnique(md.groups, [id]);
         break;
       }
       case 'sessionrecordingassoc': {

@@ -1,7 +1,7 @@
 import { api, send, session } from '../api.js';
 import { auditSentence, type AuditEntry } from '../audit-text.js';
 import type { recordingDetailJson } from '../../../src/api/resources/recording-detail.js';
-import { fmtDur, fmtTime, h, list, outcome, parties, who } from '../dom.js';
+import { fmtDur, fmtTime, h, list, outcome, parties, who, type Participant } from '../dom.js';
 import { navigate } from '../router.js';
 import { describeValues, fieldsSection, loadCustomFields, type FieldValues } from './custom-fields.js';
 import { listUrl } from './recordings.js';
@@ -21,6 +21,11 @@ type Detail = ReturnType<typeof recordingDetailJson> & {
   auditTrail: AuditEntry[];
   /** Its custom fields' values (only the fields set); absent from a server without them. */
   fields?: FieldValues;
+  /** The interaction it is part of: its recordings the viewer may see, oldest first. */
+  interaction?: {
+    id: string;
+    parts: { id: string; startedAt: string; durationMs: number | null; participants: Participant[] }[];
+  } | null;
 };
 
 function drawWave(canvas: HTMLCanvasElement, peaks: number[]): void {
@@ -149,6 +154,27 @@ export function recordingView(app: HTMLElement, [rawId]: string[]): void {
         timeline(d),
         h('ul', { id: 'events' }, ...d.events.map((e) => h('li', {}, `${fmtDur(e.offsetMs)} — ${e.text}`))),
       ),
+      d.interaction
+        ? h(
+            'div',
+            { class: 'card', id: 'interaction' },
+            h('h3', {}, `Interaction: ${d.interaction.parts.length} recordings`),
+            h(
+              'ol',
+              {},
+              ...d.interaction.parts.map((p) =>
+                h(
+                  'li',
+                  { class: 'interaction-part', 'data-id': p.id },
+                  p.id === d.id
+                    ? h('strong', {}, `${fmtTime(p.startedAt)} (this recording)`)
+                    : h('a', { href: `/recordings/${encodeURIComponent(p.id)}` }, fmtTime(p.startedAt)),
+                  ` ${fmtDur(p.durationMs)} — ${parties(p.participants)}`,
+                ),
+              ),
+            ),
+          )
+        : '',
       fieldsSection(defs, d.fields ?? {}, {
         editable: session.me?.can.admin === true,
         msg: fieldsMsg,

@@ -21,9 +21,22 @@ interface Summary {
   preserved: boolean;
   /** Custom field values (only those set); absent from a server without custom fields. */
   fields?: FieldValues;
+  /** The interaction (SIPREC session group) it is part of, if any. */
+  interactionId?: string | null;
 }
 
-const FIELDS = ['q', 'from', 'to', 'participant', 'callId', 'owner', 'group', 'state', 'category'] as const;
+const FIELDS = [
+  'q',
+  'from',
+  'to',
+  'participant',
+  'callId',
+  'owner',
+  'group',
+  'state',
+  'category',
+  'interaction',
+] as const;
 const LIMIT = 25;
 let lastList = '/recordings';
 
@@ -39,6 +52,7 @@ export function recordingsView(app: HTMLElement): void {
     callId: h('input', { id: 'f-callid', placeholder: 'Call-ID' }),
     owner: h('input', { id: 'f-owner', placeholder: 'username, or none' }),
     group: h('input', { id: 'f-group', placeholder: 'group' }),
+    interaction: h('input', { id: 'f-interaction', placeholder: 'interaction id' }),
     state: h(
       'select',
       { id: 'f-state' },
@@ -84,7 +98,16 @@ export function recordingsView(app: HTMLElement): void {
     const end = dayStart(f.to.value, 1);
     if (start) q.set('from', start.toISOString());
     if (end) q.set('to', end.toISOString());
-    for (const k of ['q', 'participant', 'callId', 'owner', 'group', 'state', 'category'] as const)
+    for (const k of [
+      'q',
+      'participant',
+      'callId',
+      'owner',
+      'group',
+      'state',
+      'category',
+      'interaction',
+    ] as const)
       if (f[k].value) q.set(k, f[k].value);
     if (fieldFilter()) q.set('field', fieldFilter());
     return q;
@@ -142,7 +165,23 @@ export function recordingsView(app: HTMLElement): void {
       h('td', {}, fmtDur(x.durationMs)),
       h('td', {}, parties(x.participants)),
       h('td', {}, x.callId),
-      h('td', {}, x.state, x.preserved ? ' · preserved' : ''),
+      h(
+        'td',
+        {},
+        x.state,
+        x.preserved ? ' · preserved' : '',
+        x.interactionId
+          ? h(
+              'a',
+              {
+                class: 'tag interaction-link',
+                href: `/recordings?interaction=${encodeURIComponent(x.interactionId)}`,
+                title: 'part of an interaction: its recordings',
+              },
+              'interaction',
+            )
+          : '',
+      ),
       h('td', {}, ...x.categories.map((c) => h('span', { class: 'tag' }, c))),
       ...defs.map((d) => h('td', { class: 'field-value', 'data-field': d.name }, x.fields?.[d.name] ?? '')),
     );
@@ -183,6 +222,7 @@ export function recordingsView(app: HTMLElement): void {
     'Call-ID': f.callId,
     User: f.owner,
     Group: f.group,
+    Interaction: f.interaction,
   };
   app.append(
     h('h2', {}, 'Recordings'),
