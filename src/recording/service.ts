@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CapacityError, databaseUnavailable, InvalidStateError } from '../errors.js';
+import { CapacityError, InvalidStateError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CodecName, MediaEngine } from '../media/types.js';
+import { awaitCatalogueRow } from './catalogue-row.js';
 import { handOff, SERVER_ENDED } from './handoff.js';
 import { DECODABLE, type PortPool } from '../media/index.js';
 import { applyStreamChange, type LiveSession } from './live-streams.js';
@@ -142,37 +143,16 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
       metadataXml: req.metadataXml,
       interactionId: req.interactionId ?? null,
     });
-    const waitMs = this.#o.catalogueTimeoutMs ?? 5000;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      // A stalled database answers nothing, not even an error: the SRC gets 503 in time instead of
-      // no final response at all, and can try another recorder.
-      await Promise.race([
-        created,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new CatalogueTimeout(waitMs)), waitMs);
-        }),
-      ]);
-    } catch (err) {
-      this.#o.engine.closeSession(recordingId);
-      this.#o.ports.release(ports);
-      const forget = () =>
-        this.#o
-          .forget?.(recordingId)
-          .catch((e: unknown) => log.warn({ err: e }, 'could not remove what the refused call left'));
-      if (err instanceof CatalogueTimeout) {
-        log.warn({ waitMs }, `the catalogue did not answer within ${waitMs} ms: call refused`);
-        // The insert may still commit once the database answers: removed then.
-        void created.then(forget, forget);
-        throw new CapacityError(`the catalogue did not answer within ${waitMs} ms`);
-      }
-      void forget();
-      if (databaseUnavailable(err))
-        throw new CapacityError(`the catalogue is unavailable: ${(err as Error).message}`);
-      throw err;
-    } finally {
-      clearTimeout(timer);
-    }
+    await awaitCatalogueRow({
+      created,
+      waitMs: this.#o.catalogueTimeoutMs ?? 5000,
+      undo: () => {
+        this.#o.engine.closeSession(recordingId);
+        this.#o.ports.release(ports);
+      },
+      ...(this.#o.forget ? { forget: () => this.#o.forget!(recordingId) } : {}),
+      log,
+    });
     const call: ActiveCall = {
       recordingId,
       callId: req.callId,
@@ -411,11 +391,5 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
     timer.unref();
     await this.terminateAll('shutdown');
     clearTimeout(timer);
-  }
-}
-
-class CatalogueTimeout extends Error {
-  constructor(readonly ms: number) {
-    super(`the catalogue did not answer within ${ms} ms`);
   }
 }
