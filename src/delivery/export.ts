@@ -169,6 +169,7 @@ export function exportPath(t: FileTemplate, rec: DeliveryRecording): string {
   const f = callFacts(rec);
   const end = new Date(rec.startedAt.getTime() + (rec.durationMs ?? 0));
   return `${renderTemplate(t, {
+    fields: rec.fields ?? {},
     times: { 'setup-time': rec.startedAt, 'end-time': end, 'stored-time': rec.storedAt },
     text: {
       'caller-number': rec.callerNumber,

@@ -5,8 +5,9 @@ import { ConfigError } from '../errors.js';
  *
  *   %{setup-time##%Y%m%d}/%{setup-time##%Y%m%d%H%M%S}-%{caller-number}-%{callee-number}-%{call-id}
  *
- * `%{field}` inserts a field, `%{time-field##strftime}` a time formatted in UTC, `%%` a percent
- * sign; anything else is literal, and `/` makes folders. Parsed once at configuration time
+ * `%{field}` inserts a field, `%{time-field##strftime}` a time formatted in UTC,
+ * `%{field:<name>}` the recording's custom field of that name (empty when it has none), `%%` a
+ * percent sign; anything else is literal, and `/` makes folders. Parsed once at configuration time
  * (`parseTemplate` throws ConfigError naming the position), rendered per recording by a pure
  * function. Inserted values never make folders: `/`, `\`, control characters and characters
  * Windows shares refuse are replaced with `_`.
@@ -37,7 +38,10 @@ export type TemplateField = keyof typeof TEMPLATE_FIELDS;
 const DIRECTIVES = new Set(['Y', 'y', 'm', 'd', 'H', 'M', 'S', 'j', 'L', 's', '%']);
 
 export type TemplatePart =
-  { kind: 'text'; text: string } | { kind: 'field'; field: TemplateField; format?: string };
+  | { kind: 'text'; text: string }
+  | { kind: 'field'; field: TemplateField; format?: string }
+  /** A custom field's value (docs/api.md#custom-fields). */
+  | { kind: 'custom'; name: string };
 
 export interface FileTemplate {
   source: string;
@@ -47,6 +51,8 @@ export interface FileTemplate {
 export interface TemplateValues {
   times: Partial<Record<'setup-time' | 'end-time' | 'stored-time', Date>>;
   text: Partial<Record<Exclude<TemplateField, 'setup-time' | 'end-time' | 'stored-time'>, string>>;
+  /** Custom field values by name. */
+  fields?: Readonly<Record<string, string>>;
 }
 
 const fail = (src: string, at: number, why: string): never => {
@@ -80,6 +86,17 @@ export function parseTemplate(source: string): FileTemplate {
     const inner = source.slice(i + 2, end);
     const [name, format, ...extra] = inner.split('##');
     if (extra.length > 0) fail(source, i, 'one ## per field');
+    if (name?.startsWith('field:')) {
+      const custom = name.slice('field:'.length);
+      if (!/^[a-z][a-z0-9_]{0,39}$/.test(custom))
+        fail(source, i, `"${custom}" is not a custom field name (a-z, 0-9 and _, a letter first)`);
+      if (format !== undefined) fail(source, i, 'a custom field is not a time; ## applies to times only');
+      if (text) parts.push({ kind: 'text', text });
+      text = '';
+      parts.push({ kind: 'custom', name: custom });
+      i = end + 1;
+      continue;
+    }
     if (!name || !(name in TEMPLATE_FIELDS))
       fail(source, i, `unknown field "${name ?? ''}" (known: ${Object.keys(TEMPLATE_FIELDS).join(', ')})`);
     const field = name as TemplateField;
@@ -173,6 +190,7 @@ export function renderTemplate(t: FileTemplate, v: TemplateValues): string {
   let out = '';
   for (const p of t.parts) {
     if (p.kind === 'text') out += p.text;
+    else if (p.kind === 'custom') out += safeSegment(v.fields?.[p.name] ?? '');
     else if (TEMPLATE_FIELDS[p.field] === 'time') {
       const d = v.times[p.field as keyof TemplateValues['times']];
       // A time's format comes from the configuration (it may make folders, %Y/%m/%d); its digits are safe.

@@ -49,6 +49,11 @@ describe('delivery: MP3 export to a local directory and an SFTP secondary (real 
     await mkdir(secondaryDir);
     const template =
       '%{setup-time##%Y%m%d}/%{setup-time##%Y%m%d%H%M%S}-%{caller-number}-%{callee-number}-%{call-id}';
+    // The recording view carries custom field values (for %{field:<name>} in templates).
+    await db.fields.create({ name: 'order_no', label: 'Order #', type: 'text', options: [] }, 'test');
+    await db.fields.setValues(rec.d.id, { order_no: 'A-17' }, 'test');
+    assert.deepEqual((await db.offload.recordings([rec.d.id]))[0]?.fields, { order_no: 'A-17' });
+    assert.deepEqual((await db.offload.recordings([rec.a.id]))[0]?.fields, {});
     // A file that is not ours, at the name a recording will want: it must survive.
     const recD = (await db.offload.recordings([rec.d.id]))[0]!;
     const foreignRel = exportPath(parseTemplate(template), recD);

@@ -152,6 +152,15 @@ describe('file-name templates (seed 004)', () => {
   ];
   for (const [src, want] of table) it(`${src} -> ${want}`, () => assert.equal(t(src), want));
 
+  it('inserts custom field values (%{field:<name>}), empty when the recording has none', () => {
+    const tagged = rec({ fields: { order_no: '4711', campaign: 'Spring/Sale' } });
+    assert.equal(
+      exportPath(parseTemplate('%{field:campaign}/%{field:order_no}-%{call-id}'), tagged),
+      'Spring_Sale/4711-a84b4c76e66710@pbx.example.mp3',
+    );
+    assert.equal(exportPath(parseTemplate('%{field:order_no}/x'), rec()), '_/x.mp3');
+  });
+
   it('values never make folders or hidden files', () => {
     const evil = rec({ callId: '../../etc/passwd', callerNumber: '.hidden' });
     assert.equal(exportPath(parseTemplate('%{call-id}'), evil), '.._.._etc_passwd.mp3'.replace(/^\./, '_'));
@@ -171,6 +180,8 @@ describe('file-name templates (seed 004)', () => {
     ['../%{call-id}', /"\." and "\.\."/],
     ['a//%{call-id}', /empty folder/],
     ['a\\b', /use \//],
+    ['%{field:Order}', /"Order" is not a custom field name/],
+    ['%{field:order_no##%Y}', /a custom field is not a time/],
   ];
   for (const [src, re] of bad)
     it(`refuses ${JSON.stringify(src)}`, () =>

@@ -40,7 +40,9 @@ SELECT b.*,
   (SELECT json_build_object('path', f.path, 'bytes', f.bytes, 'sha256Plain', f.sha256_plain,
             'keyFingerprint', f.key_fingerprint) FROM files f WHERE f.recording_id = b.id AND f.kind = 'wav') AS wav,
   (SELECT json_build_object('path', f.path, 'bytes', f.bytes, 'sha256Plain', f.sha256_plain,
-            'keyFingerprint', f.key_fingerprint) FROM files f WHERE f.recording_id = b.id AND f.kind = 'mp3') AS mp3
+            'keyFingerprint', f.key_fingerprint) FROM files f WHERE f.recording_id = b.id AND f.kind = 'mp3') AS mp3,
+  (SELECT coalesce(json_object_agg(v.field, v.value), '{}'::json) FROM recording_fields v
+     WHERE v.recording_id = b.id) AS fields
 FROM base b ORDER BY b.stored_at NULLS LAST, b.started_at, b.id`;
 
 export interface ViewRow {
@@ -59,6 +61,7 @@ export interface ViewRow {
   usr: DeliveryRecording['user'];
   wav: DeliveryArtifact | null;
   mp3: DeliveryArtifact | null;
+  fields: Record<string, string> | null;
 }
 
 export const toRecording = (r: ViewRow): DeliveryRecording => ({
@@ -77,6 +80,7 @@ export const toRecording = (r: ViewRow): DeliveryRecording => ({
   user: r.usr,
   wav: r.wav ? { ...r.wav, bytes: Number(r.wav.bytes) } : null,
   mp3: r.mp3 ? { ...r.mp3, bytes: Number(r.mp3.bytes) } : null,
+  fields: r.fields ?? {},
 });
 
 export interface BatchRow {

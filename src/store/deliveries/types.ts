@@ -22,6 +22,8 @@ export interface DeliveryRecording {
   callerName: string;
   calleeNumber: string;
   calleeName: string;
+  /** Its custom field values by name (docs/api.md#custom-fields); {} when none. */
+  fields?: Record<string, string>;
   /** The recorded user: a user whose numbers include the caller's (first) or the callee's. */
   user: {
     id: string;
