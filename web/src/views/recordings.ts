@@ -98,17 +98,8 @@ export function recordingsView(app: HTMLElement): void {
     const end = dayStart(f.to.value, 1);
     if (start) q.set('from', start.toISOString());
     if (end) q.set('to', end.toISOString());
-    for (const k of [
-      'q',
-      'participant',
-      'callId',
-      'owner',
-      'group',
-      'state',
-      'category',
-      'interaction',
-    ] as const)
-      if (f[k].value) q.set(k, f[k].value);
+    // Every other filter as it is (the dates are whole local days, above).
+    for (const k of FIELDS) if (k !== 'from' && k !== 'to' && f[k].value) q.set(k, f[k].value);
     if (fieldFilter()) q.set('field', fieldFilter());
     return q;
   };
