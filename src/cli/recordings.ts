@@ -19,6 +19,10 @@ import {
 } from '../storage/index.js';
 import { keyOfPath, readError, readObject } from '../storage/read.js';
 import { recordingJsonCore } from '../api/resources/recording-detail.js';
+import { searchQuery, toSearch } from '../api/resources/recordings.js';
+import { parse } from '../api/table.js';
+import { ADMIN_TOKEN_PRINCIPAL } from '../store/user-model.js';
+import type { RecordingSearch } from '../store/users-access.js';
 import { verifyRecordings } from './verify.js';
 
 export { verifyRecordings, type VerifyProblem, type VerifyReport } from './verify.js';
@@ -55,6 +59,43 @@ export function wholeNumber(flag: string, value: string, min: number, max: numbe
   const n = /^[0-9]{1,16}$/.test(value) ? Number(value) : NaN;
   if (!(n >= min && n <= max)) throw new CliError(`${flag} must be a whole number from ${min} to ${max}`, 2);
   return n;
+}
+
+interface ListFlags {
+  json?: boolean;
+  limit: string;
+  offset: string;
+  text?: string;
+  from?: string;
+  to?: string;
+  state?: string;
+  field?: string;
+  interaction?: string;
+}
+
+/** `list`'s search flags checked like the API's filters (exit 2 naming the flag), or undefined: none. */
+function listFilters(o: ListFlags): RecordingSearch | undefined {
+  const flags = {
+    text: 'q',
+    from: 'from',
+    to: 'to',
+    state: 'state',
+    field: 'field',
+    interaction: 'interaction',
+  };
+  const query: Record<string, string> = {};
+  for (const [flag, key] of Object.entries(flags)) {
+    const v = o[flag as keyof typeof flags];
+    if (v !== undefined) query[key] = v;
+  }
+  if (Object.keys(query).length === 0) return undefined;
+  try {
+    return toSearch(parse(searchQuery, query));
+  } catch (err) {
+    // The API's message names its parameter; say the flag instead.
+    const message = (err as Error).message.replace(/^q:/, 'text:').replace(/^(\w+):/, '--$1:');
+    throw new CliError(message, 2);
+  }
 }
 
 /** The JSON shape of one recording in `list --json`. */
@@ -258,12 +299,25 @@ export function recordingsCommand(
     .option('--json', 'print a JSON array')
     .option('--limit <n>', 'at most this many (1 to 1000000)', '50')
     .option('--offset <n>', 'skip this many', '0')
+    .option('--text <text>', 'any text: a number or name, a note, a custom field value, or the exact Call-ID')
+    .option('--from <time>', 'started at or after (ISO 8601)')
+    .option('--to <time>', 'started before (ISO 8601)')
+    .option('--state <state>', 'recording, processing, stored, failed or purged')
+    .option('--field <name:value>', 'a custom field value (a text field: substring; date, option: exact)')
+    .option('--interaction <id>', 'the recordings of one interaction')
     .action(
-      guarded(io, async (opts: { json?: boolean; limit: string; offset: string }) => {
+      guarded(io, async (opts: ListFlags) => {
         const limit = wholeNumber('--limit', opts.limit, 1, 1_000_000);
         const offset = wholeNumber('--offset', opts.offset, 0, 1_000_000_000);
+        const filters = listFilters(opts);
         const config = getConfig();
-        const rows = await withDatabase(config, (db) => db.recordings.list({ limit, offset }));
+        const rows = await withDatabase(config, async (db) => {
+          if (!filters) return db.recordings.list({ limit, offset });
+          // The API's search (as an admin: every recording), then each row as the plain list has it.
+          const found = await db.access.search(ADMIN_TOKEN_PRINCIPAL, { ...filters, limit, offset });
+          const got = await Promise.all(found.items.map((i) => db.recordings.get(i.id)));
+          return got.filter((r): r is RecordingRow => r !== undefined);
+        });
         io.stdout.write(opts.json ? JSON.stringify(rows.map(recordingJson), null, 2) + '\n' : table(rows));
       }),
     );

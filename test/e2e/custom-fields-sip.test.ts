@@ -8,7 +8,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { logLinesSince, logMark, startTestServer, type TestServer } from '../helpers/server.js';
+import { logLinesSince, logMark, run, SRS_BIN, startTestServer, type TestServer } from '../helpers/server.js';
 import { waitForState } from '../helpers/sipp.js';
 import { SiprecUac } from '../helpers/siprec-uac.js';
 
@@ -92,6 +92,33 @@ describe('custom fields from the SRC’s INVITE (SRS_FIELDS_FROM_SIP)', { timeou
       found.json.items.map((i: { id: string }) => i.id),
       [rec.id],
     );
+
+    // The CLI's search flags (the same filters, as an admin).
+    const cli = (...args: string[]) => run(process.execPath, [SRS_BIN, ...args], { env: server.env });
+    for (const flags of [
+      ['--text', '4711'],
+      ['--field', 'ticket:t-99'],
+      ['--text', '4711', '--state', 'stored', '--from', '2020-01-01T00:00:00Z'],
+    ]) {
+      const r = await cli('recordings', 'list', '--json', ...flags);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(
+        (JSON.parse(r.stdout) as { id: string }[]).map((x) => x.id),
+        [rec.id],
+        flags.join(' '),
+      );
+    }
+    const none = await cli('recordings', 'list', '--json', '--text', 'no-such-text');
+    assert.deepEqual(JSON.parse(none.stdout), []);
+    for (const [flags, message] of [
+      [['--state', 'lost'], /^srs: --state: one of recording, processing, stored, failed, purged/],
+      [['--from', 'yesterday'], /^srs: --from: not a date/],
+      [['--field', 'ticket'], /^srs: --field: "ticket" is not <field name>:<value>/],
+    ] as const) {
+      const r = await cli('recordings', 'list', ...flags);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+    }
 
     // A call without them: recorded, no values, nothing logged.
     const mark2 = logMark(server);
