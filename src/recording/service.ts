@@ -255,6 +255,7 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
       void this.#persist(s, recordingId, 'metadata', async () => {
         await this.#o.store.replaceParticipants(recordingId, u.participants);
         await this.#o.store.upsertStreams(recordingId, changed);
+        if (u.interactionId) await this.#o.store.setInteraction?.(recordingId, u.interactionId);
         await this.#o.store.addEvents(recordingId, [
           { at, type: 'metadata', detail: { xml: u.metadataXml, ...(u.parsed ?? {}) } },
         ]);

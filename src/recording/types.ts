@@ -89,6 +89,8 @@ export interface RecordingStorePort {
   /** Inserts or replaces stream rows by ordinal (1-based, as create numbers them). */
   upsertStreams(id: string, streams: (StreamRecord & { ordinal: number })[]): Promise<void>;
   replaceParticipants(id: string, participants: ParticipantRecord[]): Promise<void>;
+  /** Sets the recording's interaction unless it has one. */
+  setInteraction?(id: string, interactionId: string): Promise<void>;
   markEnded(id: string, endedAt: Date, durationMs: number, mediaStats: SessionStats | null): Promise<void>;
 }
 
@@ -128,6 +130,8 @@ export interface MetadataUpdate {
   metadataXml: string;
   /** What was read from it, stored beside the XML (dialect, datamode, ids). */
   parsed?: Record<string, unknown>;
+  /** The communication session group the metadata now names (taken only if the recording has none). */
+  interactionId?: string | null;
 }
 
 /** What sip/app may ask of the recording service. */

@@ -43,6 +43,8 @@ export interface RecordingsRepository {
   upsertStreams(id: string, streams: (StreamRecord & { ordinal: number })[]): Promise<void>;
   /** Replaces the participant list with what the latest (merged) metadata says. */
   replaceParticipants(id: string, participants: ParticipantRecord[]): Promise<void>;
+  /** Sets the interaction of a recording that has none (the first group named wins). */
+  setInteraction(id: string, interactionId: string): Promise<void>;
   /** Newest first (by started_at). */
   list(options?: ListOptions): Promise<RecordingRow[]>;
   get(id: string): Promise<RecordingRow | undefined>;
@@ -229,6 +231,12 @@ export function recordingsRepository(pool: pg.Pool): RecordingsRepository {
         offset,
       ]);
       return res.rows.map(toRow);
+    },
+    async setInteraction(id, interactionId) {
+      await pool.query('UPDATE recordings SET interaction_id = $2 WHERE id = $1 AND interaction_id IS NULL', [
+        id,
+        interactionId,
+      ]);
     },
     async beginProcessing(id) {
       if (!isUuid(id)) return undefined;

@@ -65,4 +65,19 @@ describe('interactions: SIPREC sessions of one communication session group', { t
     const all = await api('/recordings');
     assert.equal(all.items.find((i: { id: string }) => i.id === alone.id)?.interactionId, null);
   });
+
+  it('takes a group first named in a re-INVITE (after the answer, as Oracle SBCs send it), and keeps the first', async () => {
+    const uac = await SiprecUac.open(server.sipPort);
+    assert.equal((await uac.invite({ streams: 1 })).status, 200);
+    assert.match((await uac.reinvite({ streams: 1, metadataExtra: group })) ?? '', /^SIP\/2\.0 200/);
+    // A later, other group does not move it.
+    const other = group.replace(GROUP, 'b3RoZXItZ3JvdXAtaWQ=');
+    assert.match((await uac.reinvite({ streams: 1, metadataExtra: other })) ?? '', /^SIP\/2\.0 200/);
+    await uac.request('BYE');
+    uac.close();
+    const rec = await waitForState(server, uac.callId, 'stored');
+    assert.equal((await api(`/recordings/${rec.id}`)).interactionId, GROUP);
+    const parts = await api(`/recordings?interaction=${encodeURIComponent(GROUP)}`);
+    assert.equal(parts.total, 3, 'the two of the first test and this one');
+  });
 });

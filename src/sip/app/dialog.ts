@@ -92,6 +92,8 @@ export function runRecordingDialog(d: RecordingDialog): void {
         participants: update.participants.map((p) => p.id),
         streams: update.streams.map((x) => x.id),
       },
+      // A group named only now (an Oracle SBC sends the metadata in the re-INVITE after the answer).
+      interactionId: merged.groups[0]?.slice(0, 256) ?? null,
     });
     addEvents(events);
   }
