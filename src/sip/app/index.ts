@@ -260,41 +260,63 @@ export function startSiprecApp(o: SiprecAppOptions): SiprecApp {
         };
       });
       const answer = buildAnswer(sdp, answerOf(slots), mediaAddress, 1);
-      const dialog = await srf.createUAS(req, res, {
-        localSdp: answer,
-        headers: {
-          Contact: contact,
-          'Content-Type': 'application/sdp',
-          ...(timer && 'headers' in timer ? timer.headers : {}),
-        },
-      });
       const id = recordingId;
-      if (clog.isLevelEnabled('info'))
-        clog.info(
-          { recordingId: id, ports },
-          decision.record ? 'SIPREC session answered' : 'SIPREC session answered, not recorded',
-        );
-      if (id === null) return; // nothing to record: the dialog lives until the BYE, answered by drachtio-srf.
-
-      runRecordingDialog({
-        dialog,
-        recordingId: id,
-        recording: o.recording,
-        log: clog,
-        rules,
-        mediaAddress,
-        contact,
-        retryAfter,
-        md,
-        slots,
-        answer,
-        timerInterval: timer && 'interval' in timer ? timer.interval : null,
-        timerHeaders: timer && 'headers' in timer ? timer.headers : {},
-        untrack: () => {
-          if (tracked) o.admission?.track(source, false);
-          tracked = false;
-        },
-      });
+      // The callback form: srf calls it as it creates the dialog, and the dialog's listeners are
+      // attached there and then. A promise would attach them a turn later, after srf may already
+      // have read the SRC's ACK and a re-INVITE behind it (one read from the edge) and answered that
+      // re-INVITE itself with the old SDP: its new streams unrecorded, its metadata lost.
+      await new Promise<void>((resolve, reject) =>
+        srf.createUAS(
+          req,
+          res,
+          {
+            localSdp: answer,
+            headers: {
+              Contact: contact,
+              'Content-Type': 'application/sdp',
+              ...(timer && 'headers' in timer ? timer.headers : {}),
+            },
+          },
+          (err: unknown, dialog: Srf.Dialog) => {
+            if (err) {
+              reject(err as Error);
+              return;
+            }
+            if (clog.isLevelEnabled('info'))
+              clog.info(
+                { recordingId: id, ports },
+                decision.record ? 'SIPREC session answered' : 'SIPREC session answered, not recorded',
+              );
+            // Nothing to record: the dialog lives until the BYE, answered by drachtio-srf.
+            if (id !== null)
+              try {
+                runRecordingDialog({
+                  dialog,
+                  recordingId: id,
+                  recording: o.recording,
+                  log: clog,
+                  rules,
+                  mediaAddress,
+                  contact,
+                  retryAfter,
+                  md,
+                  slots,
+                  answer,
+                  timerInterval: timer && 'interval' in timer ? timer.interval : null,
+                  timerHeaders: timer && 'headers' in timer ? timer.headers : {},
+                  untrack: () => {
+                    if (tracked) o.admission?.track(source, false);
+                    tracked = false;
+                  },
+                });
+              } catch (e) {
+                reject(e as Error);
+                return;
+              }
+            resolve();
+          },
+        ),
+      );
     } catch (err) {
       if (tracked) o.admission?.track(source, false);
       if (recordingId) void o.recording.end(recordingId, 'not-answered');
