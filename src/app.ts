@@ -26,7 +26,7 @@ import { restrictDataDir } from './secrets.js';
 import { nodesRepository } from './store/nodes.js';
 import { ClusterNode, nodeAddresses } from './cluster/index.js';
 import { loadAdminToken } from './app/admin-token.js';
-import { startConsoleApi, type LaterParts } from './app/console.js';
+import { mp3Options, startConsoleApi, type LaterParts } from './app/console.js';
 import { keepGeneratedAdminPassword, recordingKey } from './app/first-start.js';
 import { serveHttp } from './app/http.js';
 import { pipelineMetrics, serverSafetyMetrics } from './app/metrics.js';
@@ -104,13 +104,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       finalizeQueue,
       log,
       concurrency: config.pipeline.concurrency,
-      mp3: {
-        bitrateKbps: config.pipeline.mp3Bitrate,
-        sampleRate: config.pipeline.mp3SampleRate,
-        quality: config.pipeline.mp3Quality,
-        encoder: config.pipeline.mp3Encoder,
-        ffmpegPath: config.pipeline.ffmpegPath,
-      },
+      mp3: mp3Options(config),
       outputs: config.media.outputs,
       pauseMode: config.media.pauseMode,
       key: { fingerprint: key.fingerprint, publicKeyArmored: key.publicKeyArmored },

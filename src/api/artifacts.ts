@@ -14,6 +14,8 @@ import { keyOfPath, readError, readObject } from '../storage/read.js';
 import type { RecordingFile } from '../store/types.js';
 import { HttpError } from './http.js';
 
+export { ulawWavHeader } from '../media/reference/mixer.js';
+
 /**
  * Reads stored artifacts through the artifact store (docs/storage.md): any node serves any
  * recording the store holds. Decryption needs the whole OpenPGP message, so playback reads the
@@ -181,19 +183,30 @@ for (let i = 0; i < 256; i++) {
 }
 export const ulawToLinear = (b: number): number => ULAW[b & 0xff] as number;
 
-/** Peak levels (0..1) of a u-law WAV in `points` buckets, for a waveform. */
-export function waveformOf(wav: Buffer, points: number): { peaks: number[]; durationMs: number } {
+/** The samples of a stored mono u-law WAV (the mixer's format); 500 when it is anything else. */
+export function ulawWavData(wav: Buffer): Buffer {
   let pos = 12;
   let data: Buffer | null = null;
   let format = 0;
+  let channels = 0;
   while (pos + 8 <= wav.length) {
     const id = wav.toString('latin1', pos, pos + 4);
     const len = wav.readUInt32LE(pos + 4);
-    if (id === 'fmt ') format = wav.readUInt16LE(pos + 8);
+    if (id === 'fmt ') {
+      format = wav.readUInt16LE(pos + 8);
+      channels = wav.readUInt16LE(pos + 10);
+    }
     if (id === 'data') data = wav.subarray(pos + 8, Math.min(wav.length, pos + 8 + len));
     pos += 8 + len + (len & 1);
   }
-  if (!data || format !== 7) throw new HttpError(500, 'the stored WAV is not G.711 u-law');
+  if (!data || format !== 7 || channels !== 1)
+    throw new HttpError(500, 'the stored WAV is not mono G.711 u-law');
+  return data;
+}
+
+/** Peak levels (0..1) of a u-law WAV in `points` buckets, for a waveform. */
+export function waveformOf(wav: Buffer, points: number): { peaks: number[]; durationMs: number } {
+  const data = ulawWavData(wav);
   const n = Math.max(1, Math.min(points, 5000));
   const per = Math.max(1, Math.ceil(data.length / n));
   const peaks: number[] = [];

@@ -48,6 +48,8 @@ export interface ConsoleApiOptions {
   control?: ApiDeps['control'];
   /** The node registry. */
   cluster?: ApiDeps['cluster'];
+  /** WAV -> MP3 with the pipeline's settings (interactions joined into one file). */
+  encodeMp3?: ApiDeps['encodeMp3'];
   log: Logger;
 }
 
@@ -103,6 +105,7 @@ export async function buildConsoleApi(o: ConsoleApiOptions): Promise<ConsoleApi>
     delivery: o.delivery,
     control: o.control,
     cluster: o.cluster,
+    encodeMp3: o.encodeMp3,
     log: o.log,
   });
   return {

@@ -54,6 +54,8 @@ export interface ApiDeps {
   delivery?: { retryFailed(actor?: string): Promise<unknown> };
   /** Recording control of live calls (resources/calls.ts); 503 on its routes without it. */
   control?: ControlPort;
+  /** WAV -> MP3 with the pipeline's settings (an interaction joined into one file); MP3 joins are 503 without it. */
+  encodeMp3?: (wav: Buffer) => Promise<Buffer>;
   /** The cluster's node registry and this node's id (/api/v1/nodes). */
   cluster?: { nodes: NodesRepository; nodeId: string };
   log: Logger;

@@ -6,6 +6,7 @@ import { deliveryRoutes } from './resources/deliveries.js';
 import { keyRoutes } from './resources/keys.js';
 import { callRoutes } from './resources/calls.js';
 import { customFieldRoutes } from './resources/custom-fields.js';
+import { interactionRoutes } from './resources/interactions.js';
 import { liveRoutes } from './resources/live.js';
 import { metaRoutes } from './resources/meta.js';
 import { nodeRoutes } from './resources/nodes.js';
@@ -57,6 +58,7 @@ export function apiRoutes(d: ApiDeps): RouteDef[] {
     ...reportRoutes(k),
     ...savedSearchRoutes(k),
     ...audioRoutes(k),
+    ...interactionRoutes(k),
     ...liveRoutes(k),
     ...callRoutes(k, d.control),
     ...userRoutes(k),

@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { MediaEngine } from '../media/types.js';
 import type { Monitor } from '../monitor/index.js';
-import type { Pipeline } from '../pipeline/index.js';
+import { encodeMp3, type Mp3Options, type Pipeline } from '../pipeline/index.js';
 import { loadPrivateKey, type KeyPairInfo } from '../pipeline/keys.js';
 import type { RecordingControl } from '../recording/control.js';
 import type { RecordingService } from '../recording/service.js';
@@ -41,6 +41,17 @@ export interface ConsoleParts {
   defer: Defer;
 }
 
+/** The pipeline's MP3 settings (also the console's joined interactions). */
+export function mp3Options(config: Config): Mp3Options {
+  return {
+    bitrateKbps: config.pipeline.mp3Bitrate,
+    sampleRate: config.pipeline.mp3SampleRate,
+    quality: config.pipeline.mp3Quality,
+    encoder: config.pipeline.mp3Encoder,
+    ffmpegPath: config.pipeline.ffmpegPath,
+  };
+}
+
 export async function startConsoleApi(o: ConsoleParts): Promise<ConsoleApi> {
   const { config, db, engine, later, log } = o;
   const keyPassphrase = config.keys.passphrase ?? o.key.generatedPassphrase;
@@ -72,6 +83,7 @@ export async function startConsoleApi(o: ConsoleParts): Promise<ConsoleApi> {
     delivery: o.delivery.offload || o.delivery.export || o.delivery.notify ? o.delivery : undefined,
     control: o.control,
     cluster: { nodes: nodesRepository(db.pool), nodeId: config.cluster.nodeId },
+    encodeMp3: (wav) => encodeMp3(wav, mp3Options(config)),
     log,
   });
   o.defer(() => consoleApi.ops.close());

@@ -31,7 +31,7 @@ export {
   type PurgeResult,
 } from './retention.js';
 export { artifactMetadata, ARTIFACT_META } from './store-step.js';
-export { wipeDir, DEFAULT_MP3_QUALITY } from './artifacts.js';
+export { encodeMp3, wipeDir, DEFAULT_MP3_QUALITY, type Mp3Options } from './artifacts.js';
 export {
   PipelineCapacity,
   BYE_TO_STORED_BUCKETS,

@@ -361,6 +361,15 @@ describe(
       );
       assert.match(parts[0]?.text ?? '', /\(this recording\) 1:05 — /);
       assert.match(parts[1]?.text ?? '', /2:05 — /);
+      // The whole interaction's player and download (these parts have no audio: the API says so).
+      const src = await page.getAttribute('#interaction-audio', 'src');
+      assert.equal(src, '/api/v1/interactions/ix-1/audio?format=mp3');
+      const joined = await page.request.get(`${base}${src}`);
+      assert.equal(joined.status(), 409, await joined.text());
+      assert.equal(
+        await page.getAttribute('#interaction-download', 'href'),
+        '/api/v1/interactions/ix-1/download?format=mp3',
+      );
       await shot('reports-7-interaction');
     });
 

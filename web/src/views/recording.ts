@@ -53,6 +53,26 @@ function timeline(d: Detail): HTMLElement {
   return box;
 }
 
+/** The whole interaction as one file (its stored recordings joined, oldest first), and its download. */
+function interactionPlayer(interactionId: string): HTMLElement {
+  const base = `/api/v1/interactions/${encodeURIComponent(interactionId)}`;
+  const audio = h('audio', { controls: true, id: 'interaction-audio', preload: 'none' });
+  audio.src = `${base}/audio?format=mp3`;
+  return h(
+    'p',
+    {},
+    'All parts as one file: ',
+    audio,
+    session.me?.can.download
+      ? h(
+          'a',
+          { class: 'button', id: 'interaction-download', href: `${base}/download?format=mp3` },
+          'Download',
+        )
+      : '',
+  );
+}
+
 export function recordingView(app: HTMLElement, [rawId]: string[]): void {
   const id = decodeURIComponent(rawId ?? '');
   const box = h('div', { id: 'detail' }, 'Loading…');
@@ -159,6 +179,7 @@ export function recordingView(app: HTMLElement, [rawId]: string[]): void {
             'div',
             { class: 'card', id: 'interaction' },
             h('h3', {}, `Interaction: ${d.interaction.parts.length} recordings`),
+            interactionPlayer(d.interaction.id),
             h(
               'ol',
               {},
