@@ -32,6 +32,11 @@ export function callAdmission(
     maxCallsPerSecondPerSource: security.maxCallsPerSecondPerSource,
     refuseAll,
   });
+  if (security.minSessionExpiresSeconds < 90)
+    log.warn(
+      { minSE: security.minSessionExpiresSeconds },
+      'SRS_MIN_SE is below 90 s, the smallest Min-SE RFC 4028 allows: SRCs may refresh that often (meant for tests)',
+    );
   if (admission.open) {
     log.warn('SRS_SRC_ALLOW=any: every source address may open recordings');
   } else if (!security.srcAllow) {

@@ -20,6 +20,11 @@ const MAX_UNAUTHENTICATED_FRAME = 64 * 1024;
  */
 const AUTH_DEADLINE_MS = 5000;
 const MAX_UNAUTHENTICATED_CONNECTIONS = 64;
+/**
+ * Applications connected at once (the recorder's own, and tools an operator connects with the
+ * secret): one that holds the secret may still not take every file descriptor the process has.
+ */
+export const MAX_APP_CONNECTIONS = 32;
 
 export interface AppConn {
   readonly id: number;
@@ -85,12 +90,20 @@ function secretMatches(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** Ends a refused connection after its answer is out; destroys it if the peer keeps it half-open. */
+function endSoon(socket: net.Socket): void {
+  socket.end();
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
+
 export class ControlServer {
   private server?: net.Server;
   private readonly conns = new Set<AppConn & { socket: net.Socket }>();
   /** Connections not yet authenticated, oldest first. */
   private readonly waiting = new Set<net.Socket>();
   private evictedSince = 0;
+  /** Applications refused since the last one let in (one warning per burst). */
+  private refusedSince = 0;
   private nextId = 1;
   private boundPort = 0;
 
@@ -232,11 +245,23 @@ export class ControlServer {
         this.opts.log.warn({ app: conn.remote }, 'drachtio app failed to authenticate');
         conn.reply(msgId, 'NOK|incorrect secret');
         conn.closed = true;
-        conn.socket.end();
+        endSoon(conn.socket);
         return;
       }
-      conn.authenticated = true;
       this.waiting.delete(conn.socket);
+      if ([...this.conns].filter((c) => c.authenticated && !c.closed).length >= MAX_APP_CONNECTIONS) {
+        if (this.refusedSince++ === 0)
+          this.opts.log.warn(
+            { app: conn.remote, max: MAX_APP_CONNECTIONS },
+            'control port: too many applications connected, refusing',
+          );
+        conn.reply(msgId, `NOK|too many applications connected (at most ${MAX_APP_CONNECTIONS})`);
+        conn.closed = true;
+        endSoon(conn.socket);
+        return;
+      }
+      this.refusedSince = 0;
+      conn.authenticated = true;
       const hp = this.opts.hostports();
       conn.reply(msgId, `OK|${hp}|${this.opts.version}|${hp}`);
       return;
