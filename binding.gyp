@@ -18,6 +18,7 @@
         "native/src/g711.cc",
         "native/src/latch.cc",
         "native/src/leg.cc",
+        "native/src/leg_dtmf.cc",
         "native/src/mixer.cc",
         "native/src/mp3.cc",
         "native/src/rtp.cc",
