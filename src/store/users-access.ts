@@ -67,6 +67,8 @@ export interface Note {
   authorRank: number;
   body: string;
   createdAt: Date;
+  /** Pinned above the other notes: when, by whom, and the rank of their role. */
+  pinned: { at: Date; by: string; rank: number } | null;
 }
 
 export interface Annotations {
@@ -86,6 +88,8 @@ export interface AccessRepository {
   addNote(id: string, author: string, authorRank: number, body: string): Promise<Note>;
   getNote(noteId: string): Promise<Note | undefined>;
   deleteNote(noteId: string): Promise<void>;
+  /** Pins a note (`pin`: who and their rank) or takes its pin down (null); the note after, if any. */
+  setNotePin(noteId: string, pin: { by: string; rank: number } | null): Promise<Note | undefined>;
   setCategories(id: string, categories: string[], by: string): Promise<string[]>;
   /** Categories in use on the recordings `who` may see (every recording without `who`). */
   allCategories(who?: Principal): Promise<{ category: string; count: number }[]>;
@@ -120,6 +124,9 @@ interface NoteRow {
   author_rank: number;
   body: string;
   created_at: Date;
+  pinned_at: Date | null;
+  pinned_by: string | null;
+  pinned_rank: number | null;
 }
 const toNote = (n: NoteRow): Note => ({
   id: n.id,
@@ -128,6 +135,7 @@ const toNote = (n: NoteRow): Note => ({
   authorRank: n.author_rank,
   body: n.body,
   createdAt: n.created_at,
+  pinned: n.pinned_at ? { at: n.pinned_at, by: n.pinned_by ?? '', rank: n.pinned_rank ?? 0 } : null,
 });
 
 export function accessRepository(pool: pg.Pool): AccessRepository {
@@ -259,7 +267,8 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
     },
     async annotations(id) {
       const notes = await pool.query<NoteRow>(
-        'SELECT * FROM recording_notes WHERE recording_id = $1 ORDER BY created_at',
+        // Pinned first (in the order they were pinned), then the others oldest first.
+        'SELECT * FROM recording_notes WHERE recording_id = $1 ORDER BY pinned_at ASC NULLS LAST, created_at',
         [id],
       );
       const r = await pool.query<{
@@ -301,6 +310,14 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
     },
     async deleteNote(noteId) {
       await pool.query('DELETE FROM recording_notes WHERE id = $1', [noteId]);
+    },
+    async setNotePin(noteId, pin) {
+      const r = await pool.query<NoteRow>(
+        `UPDATE recording_notes SET pinned_at = CASE WHEN $2::text IS NULL THEN NULL ELSE now() END,
+           pinned_by = $2, pinned_rank = $3 WHERE id = $1 RETURNING *`,
+        [noteId, pin?.by ?? null, pin?.rank ?? null],
+      );
+      return r.rows[0] ? toNote(r.rows[0]) : undefined;
     },
     async setCategories(id, categories, by) {
       const r = await pool.query<{ category: string }>(

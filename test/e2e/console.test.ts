@@ -155,7 +155,20 @@ describe(
       await page.fill('#note-text', 'checked in the e2e test');
       await page.click('#add-note');
       await page.waitForSelector('#notes li:has-text("checked in the e2e test")');
+      // A second note, pinned: it goes above the first, marked, and can be unpinned.
+      await page.fill('#note-text', 'pin me');
+      await page.click('#add-note');
+      await page.waitForSelector('#notes li:has-text("pin me")');
+      const notes = () => page.$$eval('#notes li', (lis) => lis.map((li) => li.textContent ?? ''));
+      assert.match((await notes())[0] ?? '', /checked in the e2e test/);
+      await page.click('#notes li:has-text("pin me") button.pin-note');
+      await page.waitForSelector('#notes li.pinned:has-text("pin me")');
+      assert.match((await notes())[0] ?? '', /^pinned admin .*pin me Unpin/);
+      await page.waitForSelector('#access-log li:has-text("admin pinned a note on this recording")');
       await shot('3-recording');
+      await page.click('#notes li.pinned button.unpin');
+      await page.waitForSelector('#notes li:not(.pinned):has-text("pin me")');
+      assert.match((await notes())[0] ?? '', /checked in the e2e test/);
       // The duration shown is the stored audio's (from the WAV's samples), as the player reads it.
       const audioMs = Number(await page.getAttribute('#audio-duration', 'data-ms'));
       assert.ok(

@@ -34,6 +34,8 @@ const VERBS: Record<string, string> = {
   unpreserve: 'lifted the preservation of',
   'note.add': 'added a note to',
   'note.delete': 'deleted a note on',
+  'note.pin': 'pinned a note on',
+  'note.unpin': 'unpinned a note on',
   'categories.update': 'changed the categories of',
   'recording.stored': 'stored',
   'recording.chained': 'sealed',

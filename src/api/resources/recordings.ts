@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import { lockedObject, StorageUnavailableError } from '../../storage/index.js';
 import { keyOfPath } from '../../storage/read.js';
-import type { RecordingState } from '../../store/types.js';
+import type { RecordingRow, RecordingState } from '../../store/types.js';
 import type { RecordingSearch } from '../../store/users-access.js';
 import { roleRank } from '../../store/users.js';
 import { FIELD_NAME } from '../../store/custom-fields.js';
 import { badRequest, conflict, forbidden, HttpError, notFound, sendJson } from '../http.js';
 import { describe, permits, recordingRoute, type Kit } from '../kit.js';
-import { need, qBool, qDate, qInt, qStr, route, type RouteDef } from '../table.js';
+import { need, qBool, qDate, qInt, qStr, route, type Ctx, type RouteDef } from '../table.js';
 
 /** Recordings: search, delete, preserve, notes, categories (details, audio and export live apart). */
 
@@ -60,6 +60,29 @@ function fieldFilter(v: string): { name: string; value: string } {
 export function recordingRoutes(k: Kit): RouteDef[] {
   const { d, audit } = k;
   const onRecording = recordingRoute(k);
+  /** Pins a note or takes its pin down; a change is audited, asking for what already is is not. */
+  const pinNote = async (ctx: Ctx, rec: RecordingRow, noteId: string, pin: boolean): Promise<void> => {
+    const note = await d.db.access.getNote(noteId);
+    if (!note || note.recordingId !== rec.id) throw notFound(`note ${noteId} not found`);
+    const who = need(ctx);
+    if (pin === (note.pinned !== null)) {
+      sendJson(ctx.res, 200, note);
+      return;
+    }
+    if (!pin && note.pinned && roleRank(who.role) < note.pinned.rank)
+      throw forbidden(`pinned by ${note.pinned.by}, a higher role`);
+    const after = await d.db.access.setNotePin(
+      note.id,
+      pin ? { by: who.username, rank: roleRank(who.role) } : null,
+    );
+    if (!after) throw notFound(`note ${note.id} not found`);
+    await audit(ctx, pin ? 'note.pin' : 'note.unpin', 'recording', rec.id, {
+      noteId: note.id,
+      author: note.author,
+    });
+    sendJson(ctx.res, 200, after);
+  };
+
   return [
     route({
       method: 'GET',
@@ -184,6 +207,15 @@ export function recordingRoutes(k: Kit): RouteDef[] {
         await audit(ctx, 'note.delete', 'recording', rec.id, { noteId: note.id, author: note.author });
         sendJson(ctx.res, 200, { deleted: note.id });
       },
+    ),
+    onRecording('PUT', '/recordings/:id/notes/:noteId/pin', 'Pin a note above the others', (ctx, rec, i) =>
+      pinNote(ctx, rec, i.params.noteId as string, true),
+    ),
+    onRecording(
+      'DELETE',
+      '/recordings/:id/notes/:noteId/pin',
+      "Take down a note's pin (not one a higher role put up)",
+      (ctx, rec, i) => pinNote(ctx, rec, i.params.noteId as string, false),
     ),
     onRecording(
       'PUT',

@@ -14,7 +14,14 @@ import { listUrl } from './recordings.js';
 
 /** GET /api/v1/recordings/<id>: the API's own shape (dates as ISO strings), with its annotations. */
 type Detail = ReturnType<typeof recordingDetailJson> & {
-  notes: { id: string; author: string; body: string; createdAt: string }[];
+  /** Pinned notes first (as the API orders them), then the others oldest first. */
+  notes: {
+    id: string;
+    author: string;
+    body: string;
+    createdAt: string;
+    pinned: { by: string; at: string } | null;
+  }[];
   categories: string[];
   preserved: { by: string } | null;
   events: { offsetMs: number; type: string; text: string; at: string }[];
@@ -217,9 +224,15 @@ export function recordingView(app: HTMLElement, [rawId]: string[]): void {
           ...d.notes.map((n) =>
             h(
               'li',
-              {},
+              { class: n.pinned ? 'note pinned' : 'note', 'data-id': n.id },
+              n.pinned ? h('span', { class: 'tag pin', title: `pinned by ${n.pinned.by}` }, 'pinned') : '',
+              n.pinned ? ' ' : '',
               h('strong', {}, n.author),
               ` ${fmtTime(n.createdAt)}: ${n.body} `,
+              n.pinned
+                ? button('Unpin', () => act(send('DELETE', `${path}/notes/${n.id}/pin`)), { class: 'unpin' })
+                : button('Pin', () => act(send('PUT', `${path}/notes/${n.id}/pin`)), { class: 'pin-note' }),
+              ' ',
               button('×', () => act(send('DELETE', `${path}/notes/${n.id}`)), { title: 'Delete the note' }),
             ),
           ),
