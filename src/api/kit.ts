@@ -28,6 +28,7 @@ export interface ApiDeps {
     | 'fields'
     | 'reports'
     | 'savedSearches'
+    | 'evaluations'
   >;
   auth: Authenticator;
   live: { activeCalls(): ActiveCall[] };

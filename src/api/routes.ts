@@ -6,6 +6,7 @@ import { deliveryRoutes } from './resources/deliveries.js';
 import { keyRoutes } from './resources/keys.js';
 import { callRoutes } from './resources/calls.js';
 import { customFieldRoutes } from './resources/custom-fields.js';
+import { evaluationRoutes } from './resources/evaluations.js';
 import { interactionRoutes } from './resources/interactions.js';
 import { liveRoutes } from './resources/live.js';
 import { metaRoutes } from './resources/meta.js';
@@ -59,6 +60,7 @@ export function apiRoutes(d: ApiDeps): RouteDef[] {
     ...savedSearchRoutes(k),
     ...audioRoutes(k),
     ...interactionRoutes(k),
+    ...evaluationRoutes(k),
     ...liveRoutes(k),
     ...callRoutes(k, d.control),
     ...userRoutes(k),

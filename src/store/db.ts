@@ -15,6 +15,7 @@ import { offloadRepository, type OffloadRepository } from './offload.js';
 import { recordModesRepository, type RecordModesRepository } from './record-modes.js';
 import { customFieldsRepository, type CustomFieldsRepository } from './custom-fields.js';
 import { reportsRepository, type ReportsRepository } from './reports.js';
+import { evaluationsRepository, type EvaluationsRepository } from './evaluations.js';
 import { savedSearchesRepository, type SavedSearchesRepository } from './saved-searches.js';
 
 export interface Database {
@@ -38,6 +39,8 @@ export interface Database {
   /** Admin-defined custom fields and their values per recording. */
   readonly fields: CustomFieldsRepository;
   /** Counts and durations per day, user or group (within a principal's scope). */
+  /** Agent evaluation: forms and evaluations of the users who took part in recordings. */
+  readonly evaluations: EvaluationsRepository;
   readonly reports: ReportsRepository;
   /** Users' named recordings searches. */
   readonly savedSearches: SavedSearchesRepository;
@@ -193,6 +196,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     recordModes: recordModesRepository(pool),
     fields: customFieldsRepository(pool),
     reports: reportsRepository(pool),
+    evaluations: evaluationsRepository(pool),
     savedSearches: savedSearchesRepository(pool),
     connectionString,
     ownsEmbedded: embedded?.owned ?? false,
