@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { parseParticipantMatch, participantSql, regexError } from './participant-match.js';
 import { isUuid } from './recordings.js';
 import type { RecordingFile, RecordingState } from './types.js';
 import type { Principal } from './users.js';
@@ -158,12 +159,11 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
       };
       if (s.from) add('r.started_at >= ?', s.from);
       if (s.to) add('r.started_at < ?', s.to);
-      if (s.participant)
-        add(
-          `EXISTS (SELECT 1 FROM participants p WHERE p.recording_id = r.id
-             AND (p.aor ILIKE '%' || ? || '%' OR p.name ILIKE '%' || ? || '%'))`,
-          s.participant,
-        );
+      if (s.participant) {
+        const m = participantSql(parseParticipantMatch(s.participant), `$${args.length + 1}`);
+        args.push(m.arg);
+        where.push(`EXISTS (SELECT 1 FROM participants p WHERE p.recording_id = r.id AND ${m.sql})`);
+      }
       if (s.q)
         add(
           `(r.call_id = ?
@@ -214,10 +214,12 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
       const w = where.join(' AND ');
       const limit = Math.max(1, Math.min(s.limit ?? 50, 1000));
       const offset = Math.max(0, s.offset ?? 0);
-      const total = await pool.query<{ n: string }>(
-        `SELECT count(*) AS n FROM recordings r WHERE ${w}`,
-        args,
-      );
+      // An invalid regular expression (participant=/.../) fails here, first: a ParseError (400).
+      const total = await pool
+        .query<{ n: string }>(`SELECT count(*) AS n FROM recordings r WHERE ${w}`, args)
+        .catch((err: unknown) => {
+          throw regexError(err);
+        });
       const rows = await pool.query<{
         id: string;
         session_id: string | null;

@@ -2,7 +2,8 @@
  * The recordings search's free text (`q`), over the real HTTP API and a real embedded Postgres: a
  * number or name of a participant, the words of a note, a custom field value (each as a substring,
  * in any case) or the exact Call-ID finds the recording, within the caller's scope; text with LIKE
- * wildcards is taken literally.
+ * wildcards is taken literally. The participant filter also takes simple patterns (* and ?, matched
+ * whole against a number, AOR or name) and /regular expressions/; a bad one is a 400.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -57,5 +58,32 @@ describe('recordings search: free text (real HTTP, real Postgres)', { timeout: 1
     assert.deepEqual(await found('refund', 'alice'), [], 'alice does not see r2');
     assert.deepEqual(await found('refund', 'bob'), [ids.r2]);
     assert.deepEqual(await found('example.com', 'alice'), [ids.r1]);
+  });
+
+  it('matches participants by substring, simple pattern or regular expression', async () => {
+    const by = async (participant: string, as = 'admin') => {
+      const r = await h.call('GET', `/api/v1/recordings?participant=${encodeURIComponent(participant)}`, {
+        as,
+      });
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      return (r.json.items as { id: string }[]).map((i) => i.id).sort();
+    };
+    assert.deepEqual(await by('aro'), [ids.r1], 'a substring');
+    assert.deepEqual(await by('%'), [], '% is a character in a substring');
+    assert.deepEqual(await by('car*'), [ids.r1], 'starts with (the number)');
+    assert.deepEqual(await by('ar*'), [], 'a pattern is matched whole');
+    assert.deepEqual(await by('*ve'), [ids.r2], 'ends with');
+    assert.deepEqual(await by('b?b'), [ids.r2], 'one character');
+    assert.deepEqual(await by('*@example.com'), [ids.r1, ids.r2].sort(), 'the AOR');
+    assert.deepEqual(await by('Dave Exa*'), [ids.r2], 'the name');
+    assert.deepEqual(await by('a%*'), [], '% is a character in a pattern too');
+    assert.deepEqual(await by('/^(alice|dave)$/'), [ids.r1, ids.r2].sort(), 'a regular expression');
+    assert.deepEqual(await by('/^CAR/'), [ids.r1], 'in any case');
+    assert.deepEqual(await by('/^(alice|dave)$/', 'alice'), [ids.r1], 'within the scope');
+    const bad = await h.call('GET', `/api/v1/recordings?participant=${encodeURIComponent('/(unclosed/')}`, {
+      as: 'admin',
+    });
+    assert.equal(bad.status, 400, JSON.stringify(bad.json));
+    assert.match(bad.json.error, /^participant: not a valid regular expression/);
   });
 });

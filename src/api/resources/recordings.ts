@@ -17,7 +17,9 @@ const STATES = ['recording', 'processing', 'stored', 'failed', 'purged'] as cons
 export const searchQuery = z.object({
   from: qDate('started at or after'),
   to: qDate('started before'),
-  participant: qStr('substring of a participant number/AOR or name'),
+  participant: qStr(
+    'a participant: a substring of its number/AOR or name; a pattern with * and ? (1001*, *@pbx.example) matched whole; or /regex/',
+  ),
   q: qStr(
     'any text: a substring (any case) of a participant number/AOR or name, a note or a custom field value, or the exact Call-ID',
   ),

@@ -48,7 +48,7 @@ export function recordingsView(app: HTMLElement): void {
     q: h('input', { id: 'f-q', placeholder: 'number, name, note, field value or Call-ID' }),
     from: h('input', { type: 'date', id: 'f-from' }),
     to: h('input', { type: 'date', id: 'f-to' }),
-    participant: h('input', { id: 'f-participant', placeholder: 'number or name' }),
+    participant: h('input', { id: 'f-participant', placeholder: 'number or name, 1001*, /regex/' }),
     callId: h('input', { id: 'f-callid', placeholder: 'Call-ID' }),
     owner: h('input', { id: 'f-owner', placeholder: 'username, or none' }),
     group: h('input', { id: 'f-group', placeholder: 'group' }),
