@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import * as openpgp from 'openpgp';
 import {
   InvalidKeyError,
@@ -153,6 +154,31 @@ export class ArtifactReader {
       );
     return plain;
   }
+}
+
+/**
+ * Sends decrypted audio held in memory: the whole of it (200) or the range asked (206), with
+ * `headers` plus the length and range headers; nothing but headers for HEAD. `range` is what
+ * parseRange made of the request's Range header.
+ */
+export function sendPlaintext(
+  res: ServerResponse,
+  head: boolean,
+  plain: Buffer,
+  range: { start: number; end: number } | null,
+  headers: Record<string, string | number>,
+): void {
+  const h: Record<string, string | number> = {
+    'accept-ranges': 'bytes',
+    'cache-control': 'private, no-store',
+    ...headers,
+  };
+  if (range) {
+    h['content-range'] = `bytes ${range.start}-${range.end}/${plain.length}`;
+    h['content-length'] = range.end - range.start + 1;
+  } else h['content-length'] = plain.length;
+  res.writeHead(range ? 206 : 200, h);
+  res.end(head ? undefined : range ? plain.subarray(range.start, range.end + 1) : plain);
 }
 
 /** Parses a single `bytes=` range against a body of `size` bytes; null: whole body; 416 when unsatisfiable. */

@@ -62,6 +62,10 @@ const VERBS: Record<string, string> = {
   'custom-field.update': 'changed',
   'custom-field.delete': 'deleted',
   'fields.update': 'changed the custom fields of',
+  'evaluation-form.create': 'created',
+  'evaluation-form.delete': 'deleted',
+  'evaluation.add': 'evaluated',
+  'evaluation.delete': 'deleted an evaluation of',
 };
 
 const NOUNS: Record<string, string> = {
@@ -72,6 +76,7 @@ const NOUNS: Record<string, string> = {
   key: 'the encryption keys',
   setting: 'setting',
   'custom-field': 'the custom field',
+  'evaluation-form': 'the evaluation form',
 };
 
 const str = (v: unknown) => (typeof v === 'string' ? v : v === undefined ? '' : JSON.stringify(v));
@@ -89,6 +94,8 @@ function targetOf(e: AuditEntry, here?: string): string {
   if (e.resource === 'session' || e.resource === 'delivery' || e.action === 'admin-token.rotate') return '';
   if (e.resource === 'key') return NOUNS.key as string;
   if (e.resource === 'custom-field') return `${NOUNS['custom-field']} ${e.resourceId}`;
+  if (e.resource === 'evaluation-form')
+    return `${NOUNS['evaluation-form']} ${d.name ? shown(d.name) : e.resourceId.slice(0, 8)}`;
   if (e.resource === 'setting')
     return Object.entries(d)
       .filter(([k]) => k !== 'userAgent')
@@ -157,10 +164,22 @@ function customFieldExtra(e: AuditEntry, d: Record<string, unknown>): string {
   return c ? `: ${c}` : ' (no change)';
 }
 
+/** An evaluation: its form's size, or who was evaluated (on which form, by whom) and the score. */
+function evaluationExtra(e: AuditEntry, d: Record<string, unknown>): string {
+  if (e.action === 'evaluation-form.create' && typeof d.questions === 'number')
+    return ` (${d.questions} question${d.questions === 1 ? '' : 's'}, ${str(d.maxPoints)} points)`;
+  if (e.action === 'evaluation.add' && d.agent)
+    return ` (agent ${str(d.agent)}${d.form ? `, ${shown(d.form)}` : ''}: ${str(d.score)} %)`;
+  if (e.action === 'evaluation.delete' && d.agent)
+    return ` (agent ${str(d.agent)}${d.evaluator ? `, by ${str(d.evaluator)}` : ''}: ${str(d.score)} %)`;
+  return '';
+}
+
 /** Extras worth a word: the audio format, the day and place in the chain, a failure's reason. */
 function extraOf(e: AuditEntry): string {
   const d = e.details ?? {};
   if (e.action.startsWith('custom-field.') || e.action === 'fields.update') return customFieldExtra(e, d);
+  if (e.action.startsWith('evaluation')) return evaluationExtra(e, d);
   if (e.action === 'recording.chained')
     return ` in the tamper-evident recording chain${d.day ? ` (day ${str(d.day)}, entry ${str(d.seq)})` : ''}`;
   if (e.action === 'retention.purge') return ' (its retention period was over)';

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { RecordingFile, RecordingRow } from '../../store/types.js';
 import { VerifyingStream } from '../../storage/read.js';
 import { HttpError, notFound, sendJson } from '../http.js';
-import { parseRange, waveformOf } from '../artifacts.js';
+import { parseRange, sendPlaintext, waveformOf } from '../artifacts.js';
 import { describe, type Kit } from '../kit.js';
 import { qInt, route, type Ctx, type RouteDef } from '../table.js';
 
@@ -56,25 +56,14 @@ export function audioRoutes(k: Kit): RouteDef[] {
         ...(attachment ? {} : { inline: true }),
         ...describe(rec),
       });
-    const headers: Record<string, string | number> = {
+    sendPlaintext(ctx.res, ctx.req.method === 'HEAD', plain, range, {
       'content-type': format === 'mp3' ? 'audio/mpeg' : 'audio/wav',
-      'accept-ranges': 'bytes',
-      'cache-control': 'private, no-store',
-    };
-    if (attachment)
-      headers['content-disposition'] =
-        `attachment; filename="${rec.id}${format === 'mp3' || format === 'wav' ? '' : `.${format}`}.${format === 'mp3' ? 'mp3' : 'wav'}"`;
-    const head = ctx.req.method === 'HEAD';
-    if (range) {
-      headers['content-range'] = `bytes ${range.start}-${range.end}/${plain.length}`;
-      headers['content-length'] = range.end - range.start + 1;
-      ctx.res.writeHead(206, headers);
-      ctx.res.end(head ? undefined : plain.subarray(range.start, range.end + 1));
-    } else {
-      headers['content-length'] = plain.length;
-      ctx.res.writeHead(200, headers);
-      ctx.res.end(head ? undefined : plain);
-    }
+      ...(attachment
+        ? {
+            'content-disposition': `attachment; filename="${rec.id}${format === 'mp3' || format === 'wav' ? '' : `.${format}`}.${format === 'mp3' ? 'mp3' : 'wav'}"`,
+          }
+        : {}),
+    });
   };
 
   /**

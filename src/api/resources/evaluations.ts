@@ -12,8 +12,10 @@ import { need, qDate, route, type RouteDef } from '../table.js';
  * sees its evaluations; a summary per agent serves the Reports tab. Every change is audited.
  */
 
-const formJson = (f: EvaluationForm) => ({ ...f, createdAt: f.createdAt.toISOString() });
-const evaluationJson = (e: Evaluation) => ({ ...e, createdAt: e.createdAt.toISOString() });
+/** A form as the API sends it (the console takes its type from here). */
+export const formJson = (f: EvaluationForm) => ({ ...f, createdAt: f.createdAt.toISOString() });
+/** An evaluation as the API sends it. */
+export const evaluationJson = (e: Evaluation) => ({ ...e, createdAt: e.createdAt.toISOString() });
 
 /** The score of answers on a form: the share of its points, rounded to a whole per cent. */
 export const scoreOf = (answers: readonly number[], maxPoints: number): number =>

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { RecordingRow } from '../../store/types.js';
 import { HttpError, notFound, sendJson } from '../http.js';
-import { parseRange, ulawWavData, ulawWavHeader } from '../artifacts.js';
+import { parseRange, sendPlaintext, ulawWavData, ulawWavHeader } from '../artifacts.js';
 import { describe, type Kit } from '../kit.js';
 import { need, route, type Ctx, type RouteDef } from '../table.js';
 
@@ -134,22 +134,15 @@ export function interactionRoutes(k: Kit): RouteDef[] {
           ...(attachment ? {} : { inline: true }),
           ...describe(p),
         });
-    const headers: Record<string, string | number> = {
+    sendPlaintext(ctx.res, head, plain, range, {
       'content-type': format === 'mp3' ? 'audio/mpeg' : 'audio/wav',
-      'accept-ranges': 'bytes',
-      'cache-control': 'private, no-store',
       // The recordings joined, in order, and those left out because they are not stored yet.
       'srs-interaction-parts': ready.map((p) => p.id).join(','),
       'srs-interaction-waiting': waiting.map((p) => p.id).join(','),
-    };
-    if (attachment)
-      headers['content-disposition'] = `attachment; filename="interaction-${ready[0]?.id}.${format}"`;
-    if (range) {
-      headers['content-range'] = `bytes ${range.start}-${range.end}/${plain.length}`;
-      headers['content-length'] = range.end - range.start + 1;
-    } else headers['content-length'] = plain.length;
-    ctx.res.writeHead(range ? 206 : 200, headers);
-    ctx.res.end(head ? undefined : range ? plain.subarray(range.start, range.end + 1) : plain);
+      ...(attachment
+        ? { 'content-disposition': `attachment; filename="interaction-${ready[0]?.id}.${format}"` }
+        : {}),
+    });
   };
 
   return [

@@ -4,6 +4,7 @@ import type { recordingDetailJson } from '../../../src/api/resources/recording-d
 import { fmtDur, fmtTime, h, list, outcome, parties, who, type Participant } from '../dom.js';
 import { navigate } from '../router.js';
 import { describeValues, fieldsSection, loadCustomFields, type FieldValues } from './custom-fields.js';
+import { evaluationsCard } from './evaluations.js';
 import { listUrl } from './recordings.js';
 
 /**
@@ -89,6 +90,7 @@ export function recordingView(app: HTMLElement, [rawId]: string[]): void {
   );
   // Kept across reloads: a save reloads the details, then says what was saved.
   const fieldsMsg = outcome('fields-msg');
+  const evaluations = evaluationsCard(id);
   const load = async (): Promise<void> => {
     const [d, defs] = await Promise.all([
       api<Detail>(`/recordings/${encodeURIComponent(id)}`),
@@ -208,6 +210,7 @@ export function recordingView(app: HTMLElement, [rawId]: string[]): void {
         msg: fieldsMsg,
         save: saveFields,
       }),
+      evaluations,
       h(
         'div',
         { class: 'card' },

@@ -1,5 +1,6 @@
 import { api } from '../api.js';
 import { dayStart, filterForm, grid, h, outcome } from '../dom.js';
+import { evaluationSummary, mayEvaluate } from './evaluations.js';
 
 /**
  * Reports: the recordings the principal may see counted and timed per day, user or group, over a
@@ -62,6 +63,7 @@ export function reportsView(app: HTMLElement): void {
   table.append(tfoot);
   const csv = h('a', { id: 'report-csv', class: 'button', download: '' }, 'Download CSV');
   const note = h('p', { class: 'muted', id: 'report-note' });
+  const evaluations = mayEvaluate() ? evaluationSummary() : null;
 
   /** The report as the API takes it. */
   const query = (): URLSearchParams => {
@@ -146,6 +148,7 @@ export function reportsView(app: HTMLElement): void {
     const mine = ++asked;
     const q = query();
     remember();
+    void evaluations?.load(q);
     const file = new URLSearchParams(q);
     file.set('format', 'csv');
     csv.href = `/api/v1/reports?${file}`;
@@ -186,6 +189,7 @@ export function reportsView(app: HTMLElement): void {
     table,
     note,
     h('p', { class: 'exports' }, csv),
+    evaluations?.el ?? '',
   );
   void show();
 }

@@ -1,13 +1,14 @@
 import { api, send } from '../api.js';
 import { h, outcome } from '../dom.js';
 import { customFieldsCard } from './custom-fields.js';
+import { evaluationFormsCard } from './evaluations.js';
 
 const LABELS: Record<string, string> = {
   'permissions.download': 'Who may download and export recordings',
   'permissions.delete': 'Who may delete recordings ("nobody" cannot be undone)',
 };
 
-/** Settings (admins): who may download/export and who may delete; the custom fields of recordings. */
+/** Settings (admins): who may download/export and who may delete; the custom fields of recordings; evaluation forms. */
 export function settingsView(app: HTMLElement): void {
   const msg = outcome('settings-msg');
   const form = h('div', { class: 'card' }, 'Loading…');
@@ -44,6 +45,7 @@ export function settingsView(app: HTMLElement): void {
     msg.el,
     form,
     customFieldsCard(),
+    evaluationFormsCard(),
   );
   load().catch((e: Error) => msg.fail(e));
 }
