@@ -21,8 +21,9 @@ const MAX_UNAUTHENTICATED_FRAME = 64 * 1024;
 const AUTH_DEADLINE_MS = 5000;
 const MAX_UNAUTHENTICATED_CONNECTIONS = 64;
 /**
- * Applications connected at once (the recorder's own, and tools an operator connects with the
- * secret): one that holds the secret may still not take every file descriptor the process has.
+ * Applications connected at once. The embedded edge draws its secret at random, so only the
+ * recorder's own application should hold it; were it to leak, its holder still may not take
+ * every file descriptor the process has.
  */
 export const MAX_APP_CONNECTIONS = 32;
 
