@@ -34,6 +34,28 @@ const joinQuery = z.object({
     .describe(`silence between the parts in ms (default ${DEFAULT_GAP_MS}, at most ${MAX_GAP_MS})`),
 });
 
+/**
+ * Joins made at once: each holds up to INTERACTION_MAX_SECONDS of audio in memory (and MP3 encodes
+ * it), so more requests wait their turn instead of taking the memory of the process.
+ */
+export class Turns {
+  #busy = 0;
+  readonly #waiting: (() => void)[] = [];
+  constructor(readonly max = 2) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#busy < this.max) this.#busy++;
+    else await new Promise<void>((r) => this.#waiting.push(r)); // handed the turn of one that ends
+    try {
+      return await fn();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#busy--;
+    }
+  }
+}
+
 /** Joined files by content (parts, their stored WAVs, gap, format): a few, for a few minutes. */
 class JoinCache {
   readonly #entries = new Map<string, { at: number; data: Buffer }>();
@@ -73,6 +95,7 @@ class JoinCache {
 export function interactionRoutes(k: Kit): RouteDef[] {
   const { d } = k;
   const cache = new JoinCache();
+  const turns = new Turns();
 
   /** The interaction's recordings the caller may see, oldest first; 404 when there are none. */
   const partsOf = async (ctx: Ctx, id: string): Promise<RecordingRow[]> => {
@@ -113,17 +136,19 @@ export function interactionRoutes(k: Kit): RouteDef[] {
     if (format === 'mp3' && !d.encodeMp3)
       throw new HttpError(503, 'this server has no MP3 encoder for joined audio; ask for format=wav');
     const key = `${format}:${gapMs}:${ready.map((p) => `${p.id}/${wavFile(p).sha256Cipher}`).join(',')}`;
-    const plain = await cache.get(key, async () => {
-      const pcm: Buffer[] = [];
-      const gap = Buffer.alloc(Math.round((gapMs * RATE) / 1000), 0xff); // u-law 0xff: zero
-      for (const [i, p] of ready.entries()) {
-        if (i > 0 && gap.length) pcm.push(gap);
-        pcm.push(ulawWavData(await d.artifacts.read(p.id, wavFile(p), { cache: false })));
-      }
-      const samples = pcm.reduce((s, b) => s + b.length, 0);
-      const wav = Buffer.concat([ulawWavHeader(samples), ...pcm, Buffer.alloc(samples & 1)]);
-      return format === 'wav' ? wav : (d.encodeMp3 as (w: Buffer) => Promise<Buffer>)(wav);
-    });
+    const plain = await cache.get(key, () =>
+      turns.run(async () => {
+        const pcm: Buffer[] = [];
+        const gap = Buffer.alloc(Math.round((gapMs * RATE) / 1000), 0xff); // u-law 0xff: zero
+        for (const [i, p] of ready.entries()) {
+          if (i > 0 && gap.length) pcm.push(gap);
+          pcm.push(ulawWavData(await d.artifacts.read(p.id, wavFile(p), { cache: false })));
+        }
+        const samples = pcm.reduce((s, b) => s + b.length, 0);
+        const wav = Buffer.concat([ulawWavHeader(samples), ...pcm, Buffer.alloc(samples & 1)]);
+        return format === 'wav' ? wav : (d.encodeMp3 as (w: Buffer) => Promise<Buffer>)(wav);
+      }),
+    );
     const range = parseRange(ctx.req.headers.range, plain.length);
     const head = ctx.req.method === 'HEAD';
     if (!head)
