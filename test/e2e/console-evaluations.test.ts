@@ -386,6 +386,11 @@ describe(
       assert.deepEqual(Object.fromEntries(summary), { from: report.get('from'), to: report.get('to') });
       assert.equal((await summaryRows()).length, 3);
       assert.deepEqual(await summaryTotal(), ['Total', '4', average([72, 100, 33, 56])]);
+      // Its CSV is the same range's, with the same figures.
+      const href = (await page.getAttribute('#evaluation-csv', 'href')) ?? '';
+      assert.equal(new URL(href, w.base).searchParams.get('from'), report.get('from'));
+      const csv = await page.request.get(`${w.base}${href}`);
+      assert.match(await csv.text(), /\ncarol,1,56,56,56\r?\n\(all\),4,65\.3,,/);
       await shot('evaluations-5-reports');
 
       // A day long before: no evaluations were made then.

@@ -136,6 +136,22 @@ describe('agent evaluation (real HTTP, real Postgres)', { timeout: 120000 }, () 
     );
     assert.deepEqual(byAdmin.json.total, { evaluations: 3, averageScore: 63.3 }, '(80 + 10 + 100) / 3');
     assert.equal((await sum('alice')).status, 403);
+    const csv = await sum('admin', '?format=csv');
+    assert.equal(csv.status, 200);
+    assert.match(csv.headers.get('content-type') ?? '', /^text\/csv/);
+    assert.deepEqual(
+      csv.buf
+        .toString('utf8')
+        .replace(/^\uFEFF/, '')
+        .trim()
+        .split(/\r?\n/),
+      [
+        'agent,evaluations,average_score,lowest_score,highest_score',
+        'alice,2,45,10,80',
+        'bob,1,100,100,100',
+        '(all),3,63.3,,',
+      ],
+    );
     const later = await sum('admin', `?from=${new Date(Date.now() + 86_400_000).toISOString()}`);
     assert.deepEqual(later.json, { items: [], total: { evaluations: 0, averageScore: 0 } });
   });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CSV_BOM, csvLine } from '../../csv.js';
 import type { Evaluation, EvaluationForm } from '../../store/evaluations.js';
 import { roleRank } from '../../store/users.js';
 import { badRequest, conflict, forbidden, notFound, sendJson } from '../http.js';
@@ -164,11 +165,30 @@ export function evaluationRoutes(k: Kit): RouteDef[] {
       method: 'GET',
       path: '/evaluations/summary',
       summary:
-        'Per agent: evaluations made between from and to of the recordings the caller may see, average, lowest and highest score (supervisors and admins)',
+        'Per agent: evaluations made between from and to of the recordings the caller may see, average, lowest and highest score (supervisors and admins); format=csv downloads it',
       role: 'supervisor',
-      query: z.object({ from: qDate('made at or after').optional(), to: qDate('made before').optional() }),
+      query: z.object({
+        from: qDate('made at or after').optional(),
+        to: qDate('made before').optional(),
+        format: z.enum(['json', 'csv'], { error: 'json or csv' }).optional().describe('json (default) | csv'),
+      }),
+      response: { produces: ['application/json', 'text/csv'] },
       async handler(ctx, { query }) {
-        sendJson(ctx.res, 200, await d.db.evaluations.summary(need(ctx), query.from, query.to));
+        const summary = await d.db.evaluations.summary(need(ctx), query.from, query.to);
+        if (query.format !== 'csv') {
+          sendJson(ctx.res, 200, summary);
+          return;
+        }
+        let body = `${CSV_BOM}${csvLine(['agent', 'evaluations', 'average_score', 'lowest_score', 'highest_score'])}`;
+        for (const r of summary.items)
+          body += csvLine([r.agent, r.evaluations, r.averageScore, r.lowestScore, r.highestScore]);
+        body += csvLine(['(all)', summary.total.evaluations, summary.total.averageScore, '', '']);
+        ctx.res.writeHead(200, {
+          'content-type': 'text/csv; charset=utf-8',
+          'content-disposition': 'attachment; filename="evaluations-by-agent.csv"',
+          'cache-control': 'private, no-store',
+        });
+        ctx.res.end(body);
       },
     }),
   ];

@@ -316,6 +316,7 @@ export function evaluationSummary(): { el: HTMLElement; load(q: URLSearchParams)
   table.append(tfoot);
   const pct = (n: number, decimals = 0) => `${n.toFixed(decimals)} %`;
   const num = (t: string) => h('td', { class: 'num' }, t);
+  const csv = h('a', { id: 'evaluation-csv', class: 'button', download: '' }, 'Download CSV');
   let asked = 0;
   const load = async (q: URLSearchParams): Promise<void> => {
     const mine = ++asked;
@@ -325,6 +326,8 @@ export function evaluationSummary(): { el: HTMLElement; load(q: URLSearchParams)
       if (v) p.set(k, v);
     }
     const s = p.toString();
+    p.set('format', 'csv');
+    csv.href = `/api/v1/evaluations/summary?${p}`;
     table.setAttribute('aria-busy', 'true');
     try {
       const r = await api<{ items: SummaryRow[]; total: { evaluations: number; averageScore: number } }>(
@@ -379,6 +382,7 @@ export function evaluationSummary(): { el: HTMLElement; load(q: URLSearchParams)
     ),
     msg.el,
     table,
+    h('p', { class: 'exports' }, csv),
   );
   return { el, load };
 }
