@@ -12,15 +12,14 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { Page } from 'playwright-core';
-import { createLogger } from '../../src/log.js';
-import { openDatabase, type Database } from '../../src/store/db.js';
+import type { Database } from '../../src/store/db.js';
+import { attachCatalogue, createUsers, storedCall } from '../helpers/console-catalogue.js';
 import { ADMIN_PASSWORD, CHROMIUM, startConsoleWorld, type ConsoleWorld } from '../helpers/console-world.js';
 
 /** Who took part in each recording: 1001 alice, 1002 bob (sales), 1003 carol (support); others nobody's. */
-const CALLS = {
+const CALLS: Record<string, [string, string]> = {
   r1: ['1001', '1002'],
   r2: ['1001', '4930123456'],
   r3: ['5550001', '5550002'],
@@ -89,33 +88,17 @@ describe(
 
     before(async () => {
       w = await startConsoleWorld('console-evaluations');
-      for (const u of USERS) {
-        const r = await call('POST', '/users', { ...u, password: `${u.username}-password` });
-        assert.equal(r.status, 201, JSON.stringify(r.body));
-      }
-      db = await openDatabase({ dataDir: w.server.dataDir, log: createLogger('silent') });
-      assert.equal(db.ownsEmbedded, false);
-      for (const [name, [from, to]] of Object.entries(CALLS)) {
-        const id = randomUUID();
-        const startedAt = new Date(Date.now() - 3600_000);
-        await db.recordings.create({
-          id,
-          sessionId: `sess-${name}`,
-          callId: `${name}@evaluations`,
-          srcAddress: '127.0.0.1:5070',
-          startedAt,
-          participants: [
-            { participantId: 'p1', aor: `sip:${from}@pbx.example`, name: null, sendsLabels: ['1'] },
-            { participantId: 'p2', aor: `sip:${to}@pbx.example`, name: null, sendsLabels: ['2'] },
-          ],
-          streams: [],
-          metadataXml: null,
-          interactionId: null,
+      await createUsers(w, USERS);
+      db = await attachCatalogue(w);
+      for (const [name, [from, to]] of Object.entries(CALLS))
+        ids[name] = await storedCall(db, {
+          name,
+          suite: 'evaluations',
+          from,
+          to,
+          at: new Date(Date.now() - 3600_000),
+          seconds: 60,
         });
-        await db.recordings.markEnded(id, new Date(startedAt.getTime() + 60_000), 60_000, null);
-        await db.recordings.markStored(id);
-        ids[name] = id;
-      }
       await w.page.goto(w.base);
       await w.logIn(ADMIN_PASSWORD);
       await w.page.waitForSelector('#tab-live.active');

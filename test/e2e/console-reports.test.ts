@@ -11,11 +11,10 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { Page } from 'playwright-core';
-import { createLogger } from '../../src/log.js';
-import { openDatabase, type Database } from '../../src/store/db.js';
+import type { Database } from '../../src/store/db.js';
+import { attachCatalogue, createUsers, storedCall } from '../helpers/console-catalogue.js';
 import { ADMIN_PASSWORD, CHROMIUM, startConsoleWorld, type ConsoleWorld } from '../helpers/console-world.js';
 
 /** The browser's zone: UTC-5 in November 2026 (DST ended on 1 November). */
@@ -81,43 +80,16 @@ describe(
       // The browser's time zone, for this page (it lasts across navigations and reloads).
       const cdp = await w.page.context().newCDPSession(w.page);
       await cdp.send('Emulation.setTimezoneOverride', { timezoneId: ZONE });
-      for (const u of USERS) {
-        const r = await fetch(`${w.base}/api/v1/users`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${w.server.token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ ...u, password: `${u.username}-password` }),
+      await createUsers(w, USERS);
+      db = await attachCatalogue(w);
+      // r1 and r2: one interaction (their SRC named one SIPREC session group).
+      for (const c of CALLS)
+        await storedCall(db, {
+          ...c,
+          suite: 'reports',
+          at: new Date(c.at),
+          ...('interaction' in c ? { interaction: c.interaction } : {}),
         });
-        assert.equal(r.status, 201, await r.text());
-      }
-      // The server's own catalogue (its embedded Postgres, attached to, not started again).
-      db = await openDatabase({ dataDir: w.server.dataDir, log: createLogger('silent') });
-      assert.equal(db.ownsEmbedded, false);
-      for (const c of CALLS) {
-        const id = randomUUID();
-        const startedAt = new Date(c.at);
-        await db.recordings.create({
-          id,
-          sessionId: `sess-${c.name}`,
-          callId: `${c.name}@reports`,
-          srcAddress: '127.0.0.1:5070',
-          startedAt,
-          participants: [
-            { participantId: 'p1', aor: `sip:${c.from}@pbx.example`, name: null, sendsLabels: ['1'] },
-            { participantId: 'p2', aor: `sip:${c.to}@pbx.example`, name: null, sendsLabels: ['2'] },
-          ],
-          streams: [],
-          metadataXml: null,
-          // r1 and r2: one interaction (their SRC named one SIPREC session group).
-          interactionId: 'interaction' in c ? c.interaction : null,
-        });
-        await db.recordings.markEnded(
-          id,
-          new Date(startedAt.getTime() + c.seconds * 1000),
-          c.seconds * 1000,
-          null,
-        );
-        await db.recordings.markStored(id);
-      }
       await w.page.goto(w.base);
       await w.logIn(ADMIN_PASSWORD);
       await w.page.waitForSelector('#tab-live.active');
