@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { NotFoundError } from '../errors.js';
 import { isUuid } from './recordings.js';
 import { ConflictError } from './user-model.js';
 import { scopeSql } from './users-access.js';
@@ -175,11 +176,18 @@ export function evaluationsRepository(pool: pg.Pool): EvaluationsRepository {
     get,
     async add(e) {
       const id = randomUUID();
-      await pool.query(
-        `INSERT INTO evaluations (id, recording_id, form_id, agent, evaluator, answers, score, comment)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [id, e.recordingId, e.formId, e.agent, e.evaluator, e.answers, e.score, e.comment],
-      );
+      await pool
+        .query(
+          `INSERT INTO evaluations (id, recording_id, form_id, agent, evaluator, answers, score, comment)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+          [id, e.recordingId, e.formId, e.agent, e.evaluator, e.answers, e.score, e.comment],
+        )
+        .catch((err: unknown) => {
+          // The form (or the recording) went meanwhile: deleted between its check and this insert.
+          if ((err as { code?: string }).code === '23503')
+            throw new NotFoundError(`evaluation form ${e.formId} or recording ${e.recordingId} not found`);
+          throw err;
+        });
       return (await get(id)) as Evaluation;
     },
     async remove(id) {

@@ -175,5 +175,18 @@ describe('agent evaluation (real HTTP, real Postgres)', { timeout: 120000 }, () 
     await h.call('DELETE', `/api/v1/recordings/${ids.r2}/evaluations/${r2[0].id}`, { as: 'admin' });
     assert.equal((await h.call('DELETE', `/api/v1/evaluation-forms/${formId}`, { as: 'admin' })).status, 200);
     assert.equal((await h.call('DELETE', `/api/v1/evaluation-forms/${formId}`, { as: 'admin' })).status, 404);
+    // A form deleted between the API's check and the insert (a race): not found, not a crash.
+    await assert.rejects(
+      h.db.evaluations.add({
+        recordingId: ids.r1,
+        formId,
+        agent: 'alice',
+        evaluator: 'sup',
+        answers: [1],
+        score: 10,
+        comment: '',
+      }),
+      (err: Error) => err.name === 'NotFoundError' || /not found/.test(err.message),
+    );
   });
 });

@@ -114,15 +114,17 @@ export function evaluationRoutes(k: Kit): RouteDef[] {
           if (a > q.points)
             throw badRequest(`answers[${i}]: ${a} is more than the question's ${q.points} points`);
         });
-        const e = await d.db.evaluations.add({
-          recordingId: rec.id,
-          formId: form.id,
-          agent: body.agent,
-          evaluator: who.username,
-          answers: body.answers,
-          score: scoreOf(body.answers, form.maxPoints),
-          comment: body.comment ?? '',
-        });
+        const e = await d.db.evaluations
+          .add({
+            recordingId: rec.id,
+            formId: form.id,
+            agent: body.agent,
+            evaluator: who.username,
+            answers: body.answers,
+            score: scoreOf(body.answers, form.maxPoints),
+            comment: body.comment ?? '',
+          })
+          .catch(mapConflict);
         await audit(ctx, 'evaluation.add', 'recording', rec.id, {
           evaluationId: e.id,
           form: form.name,
