@@ -14,6 +14,7 @@ import {
 import { keyOfPath, readError, readObject } from '../storage/read.js';
 import type { RecordingFile } from '../store/types.js';
 import { HttpError } from './http.js';
+import { RecentBuffers } from './recent.js';
 
 export { ulawWavHeader } from '../media/reference/mixer.js';
 
@@ -55,8 +56,7 @@ export function storageHttpError(err: unknown, what: string): unknown {
 
 export class ArtifactReader {
   readonly store: ArtifactStore;
-  readonly #cache = new Map<string, { at: number; data: Buffer }>();
-  readonly #pending = new Map<string, Promise<Buffer>>();
+  readonly #recent: RecentBuffers;
   readonly #keys = new Map<string, Promise<openpgp.PrivateKey>>();
 
   /** `store`: the artifact store, or a data directory (the `local` store of that directory). */
@@ -67,36 +67,22 @@ export class ArtifactReader {
     readonly ttlMs = 5 * 60_000,
   ) {
     this.store = typeof store === 'string' ? new LocalArtifactStore(store) : store;
+    this.#recent = new RecentBuffers({ ttlMs, maxEntries: maxCached });
   }
 
   /** The plaintext of an artifact; `cache: false` for one-off reads (bulk export) that should not evict a player's. */
   async read(recordingId: string, file: RecordingFile, opts: { cache?: boolean } = {}): Promise<Buffer> {
     const cacheKey = `${recordingId}:${file.kind}:${file.sha256Cipher}`;
-    const hit = this.#cache.get(cacheKey);
-    if (hit && Date.now() - hit.at < this.ttlMs) {
-      // Kept while in use: the time-out and the eviction count from the last request.
-      if (opts.cache !== false) {
-        hit.at = Date.now();
-        this.#cache.delete(cacheKey);
-        this.#cache.set(cacheKey, hit);
-      }
-      return hit.data;
-    }
+    // Kept while in use: the time-out and the eviction count from the last request.
+    const hit = this.#recent.hit(cacheKey, opts.cache !== false);
+    if (hit) return hit;
     if (!this.loadKey)
       throw new HttpError(
         503,
         'the recording key passphrase is not available to the server (set SRS_KEY_PASSPHRASE)',
       );
     if (opts.cache === false) return this.#decrypt(recordingId, file);
-    let p = this.#pending.get(cacheKey);
-    if (!p) {
-      p = this.#decrypt(recordingId, file).finally(() => this.#pending.delete(cacheKey));
-      this.#pending.set(cacheKey, p);
-    }
-    const plain = await p;
-    this.#cache.set(cacheKey, { at: Date.now(), data: plain });
-    while (this.#cache.size > this.maxCached) this.#cache.delete(this.#cache.keys().next().value as string);
-    return plain;
+    return this.#recent.fill(cacheKey, () => this.#decrypt(recordingId, file));
   }
 
   /**

@@ -3,6 +3,7 @@ import type { RecordingRow } from '../../store/types.js';
 import { HttpError, notFound, sendJson } from '../http.js';
 import { parseRange, sendPlaintext, ulawWavData, ulawWavHeader } from '../artifacts.js';
 import { describe, type Kit } from '../kit.js';
+import { RecentBuffers } from '../recent.js';
 import { need, route, type Ctx, type RouteDef } from '../table.js';
 
 /**
@@ -56,45 +57,10 @@ export class Turns {
   }
 }
 
-/** Joined files by content (parts, their stored WAVs, gap, format): a few, for a few minutes. */
-class JoinCache {
-  readonly #entries = new Map<string, { at: number; data: Buffer }>();
-  readonly #pending = new Map<string, Promise<Buffer>>();
-  constructor(
-    readonly maxBytes = 128 << 20,
-    readonly ttlMs = 5 * 60_000,
-  ) {}
-
-  async get(key: string, make: () => Promise<Buffer>): Promise<Buffer> {
-    const hit = this.#entries.get(key);
-    if (hit && Date.now() - hit.at < this.ttlMs) {
-      hit.at = Date.now();
-      this.#entries.delete(key);
-      this.#entries.set(key, hit);
-      return hit.data;
-    }
-    let p = this.#pending.get(key);
-    if (!p) {
-      p = make().finally(() => this.#pending.delete(key));
-      this.#pending.set(key, p);
-      const data = await p;
-      this.#entries.set(key, { at: Date.now(), data });
-      let total = 0;
-      for (const e of this.#entries.values()) total += e.data.length;
-      for (const [k, e] of this.#entries) {
-        if (total <= this.maxBytes || k === key) break;
-        this.#entries.delete(k);
-        total -= e.data.length;
-      }
-      return data;
-    }
-    return p;
-  }
-}
-
 export function interactionRoutes(k: Kit): RouteDef[] {
   const { d } = k;
-  const cache = new JoinCache();
+  // Joined files by content (parts, their stored WAVs, gap, format): a few, for a few minutes.
+  const cache = new RecentBuffers({ ttlMs: 5 * 60_000, maxBytes: 128 << 20 });
   const turns = new Turns();
 
   /** The interaction's recordings the caller may see, oldest first; 404 when there are none. */
@@ -136,19 +102,21 @@ export function interactionRoutes(k: Kit): RouteDef[] {
     if (format === 'mp3' && !d.encodeMp3)
       throw new HttpError(503, 'this server has no MP3 encoder for joined audio; ask for format=wav');
     const key = `${format}:${gapMs}:${ready.map((p) => `${p.id}/${wavFile(p).sha256Cipher}`).join(',')}`;
-    const plain = await cache.get(key, () =>
-      turns.run(async () => {
-        const pcm: Buffer[] = [];
-        const gap = Buffer.alloc(Math.round((gapMs * RATE) / 1000), 0xff); // u-law 0xff: zero
-        for (const [i, p] of ready.entries()) {
-          if (i > 0 && gap.length) pcm.push(gap);
-          pcm.push(ulawWavData(await d.artifacts.read(p.id, wavFile(p), { cache: false })));
-        }
-        const samples = pcm.reduce((s, b) => s + b.length, 0);
-        const wav = Buffer.concat([ulawWavHeader(samples), ...pcm, Buffer.alloc(samples & 1)]);
-        return format === 'wav' ? wav : (d.encodeMp3 as (w: Buffer) => Promise<Buffer>)(wav);
-      }),
-    );
+    const plain =
+      cache.hit(key) ??
+      (await cache.fill(key, () =>
+        turns.run(async () => {
+          const pcm: Buffer[] = [];
+          const gap = Buffer.alloc(Math.round((gapMs * RATE) / 1000), 0xff); // u-law 0xff: zero
+          for (const [i, p] of ready.entries()) {
+            if (i > 0 && gap.length) pcm.push(gap);
+            pcm.push(ulawWavData(await d.artifacts.read(p.id, wavFile(p), { cache: false })));
+          }
+          const samples = pcm.reduce((s, b) => s + b.length, 0);
+          const wav = Buffer.concat([ulawWavHeader(samples), ...pcm, Buffer.alloc(samples & 1)]);
+          return format === 'wav' ? wav : (d.encodeMp3 as (w: Buffer) => Promise<Buffer>)(wav);
+        }),
+      ));
     const range = parseRange(ctx.req.headers.range, plain.length);
     const head = ctx.req.method === 'HEAD';
     if (!head)
