@@ -161,7 +161,7 @@ export function attachMonitor(o: MonitorOptions): Monitor {
         return;
       }
       if (msg.type === 'unlisten') {
-        listenIn.stop(c);
+        void listenIn.stop(c);
         return send(ws, { type: 'unlistened' });
       }
       return send(ws, {
@@ -170,7 +170,7 @@ export function attachMonitor(o: MonitorOptions): Monitor {
       });
     });
     ws.on('close', () => {
-      listenIn.stop(c, 'disconnected');
+      void listenIn.stop(c, 'disconnected');
       clients.delete(ws);
     });
   });
@@ -185,7 +185,7 @@ export function attachMonitor(o: MonitorOptions): Monitor {
       if (!call && c.who.role !== 'admin') continue;
       sendText(ws, text);
       if (e.type === 'call-end' && c.listen?.recordingId === call?.recordingId)
-        listenIn.stop(c, 'call ended');
+        void listenIn.stop(c, 'call ended');
     }
   };
   o.source.on('event', onEvent);
@@ -201,12 +201,15 @@ export function attachMonitor(o: MonitorOptions): Monitor {
         (m.sessionId !== undefined && c.who.sessionId === m.sessionId);
       if (!hit) continue;
       n++;
-      listenIn.stop(c, m.reason);
       clients.delete(ws);
-      send(ws, { type: 'revoked', reason: m.reason });
-      ws.close(4401, m.reason.slice(0, 100));
-      // A client that does not complete the closing handshake is cut off.
-      setTimeout(() => ws.terminate(), 1000).unref();
+      // The audio stops now; the socket closes once the end of its listen-in is in the trail, so
+      // whoever sees the close finds the entry.
+      void listenIn.stop(c, m.reason).then(() => {
+        send(ws, { type: 'revoked', reason: m.reason });
+        ws.close(4401, m.reason.slice(0, 100));
+        // A client that does not complete the closing handshake is cut off.
+        setTimeout(() => ws.terminate(), 1000).unref();
+      });
     }
     if (n > 0) log.info({ ...m, sockets: n }, 'monitor sockets closed: access changed');
     return n;
@@ -247,9 +250,12 @@ export function attachMonitor(o: MonitorOptions): Monitor {
       clearInterval(recheck);
       o.source.off('event', onEvent);
       o.server.off('upgrade', onUpgrade);
-      for (const c of clients.values()) listenIn.stop(c);
+      // The listen-ins' ends are in the trail before the monitor reports closed (the database goes next).
+      const audited = Promise.all([...clients.values()].map((c) => listenIn.stop(c, 'server shutting down')));
       for (const ws of wss.clients) ws.close(1001, 'server shutting down');
-      return new Promise((resolve) => wss.close(() => resolve()));
+      return Promise.all([audited, new Promise<void>((resolve) => wss.close(() => resolve()))]).then(
+        () => undefined,
+      );
     },
   };
 }

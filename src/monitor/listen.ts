@@ -46,27 +46,33 @@ export class ListenIn {
     return this.#listeners;
   }
 
-  /** Ends `c`'s listen-in, if any (audited with its duration and `reason`). */
-  stop(c: Client, reason = 'stopped'): void {
-    if (!c.listen) return;
+  /**
+   * Ends `c`'s listen-in, if any, at once, and audits it with its duration and `reason`; the
+   * promise settles once the entry is written (or its failure logged).
+   */
+  stop(c: Client, reason = 'stopped'): Promise<void> {
+    if (!c.listen) return Promise.resolve();
     const id = c.listen.recordingId;
     const durationMs = Date.now() - c.listen.since;
     const channel = c.listen.channel;
     c.listen.stop();
     c.listen = null;
-    this.#o.access
-      ?.record(c.who, c.origin, id, 'listen-stop', { durationMs, channel, reason })
-      .catch((err: unknown) =>
-        this.#log.error({ err, recordingId: id }, 'could not audit the end of a listen-in'),
-      );
+    const audited = (
+      this.#o.access?.record(c.who, c.origin, id, 'listen-stop', { durationMs, channel, reason }) ??
+      Promise.resolve()
+    ).then(
+      () => undefined,
+      (err: unknown) => this.#log.error({ err, recordingId: id }, 'could not audit the end of a listen-in'),
+    );
     this.#listeners--;
     if (![...this.#clients.values()].some((x) => x.listen?.recordingId === id && x.listen.channel === 'mix'))
       this.#frames.dropMixer(id);
+    return audited;
   }
 
   /** Starts `c` listening to `channel` of a live call (its previous listen-in ends). */
   async start(ws: WebSocket, c: Client, recordingId: string, channel: string): Promise<void> {
-    this.stop(c, 'switched');
+    void this.stop(c, 'switched');
     const call = this.#o.source.activeCalls().find((x) => x.recordingId === recordingId);
     if (!call || !c.filter(call.participants))
       return this.#send(ws, { type: 'error', error: `no live call ${recordingId} you may listen to` });
@@ -96,7 +102,7 @@ export class ListenIn {
       }
       // The socket may have closed (or been revoked) while the entry was written.
       if (ws.readyState !== ws.OPEN || !this.#clients.has(ws)) return;
-      this.stop(c, 'switched');
+      void this.stop(c, 'switched');
     }
     const t0 = this.#o.stats?.(recordingId)?.openedAt.getTime() ?? new Date(call.startedAt).getTime();
     const state = {
