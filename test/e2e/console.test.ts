@@ -169,7 +169,9 @@ describe(
       await page.click('#notes li.pinned button.unpin');
       await page.waitForSelector('#notes li:not(.pinned):has-text("pin me")');
       assert.match((await notes())[0] ?? '', /checked in the e2e test/);
-      // The duration shown is the stored audio's (from the WAV's samples), as the player reads it.
+      // The duration shown is the stored audio's (from the WAV's samples), as the player reads it
+      // (once the waveform, which the notes' changes draw again, has come back).
+      await page.waitForSelector('#audio-duration[data-ms]');
       const audioMs = Number(await page.getAttribute('#audio-duration', 'data-ms'));
       assert.ok(
         Math.abs(audioMs / 1000 - played.duration) < 0.5,
