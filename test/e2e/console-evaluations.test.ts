@@ -16,6 +16,7 @@ import { existsSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import type { Database } from '../../src/store/db.js';
 import { attachCatalogue, createUsers, storedCall } from '../helpers/console-catalogue.js';
+import { adminCall, inPageStatus, logInAs } from '../helpers/console-session.js';
 import { ADMIN_PASSWORD, CHROMIUM, startConsoleWorld, type ConsoleWorld } from '../helpers/console-world.js';
 
 /** Who took part in each recording: 1001 alice, 1002 bob (sales), 1003 carol (support); others nobody's. */
@@ -63,28 +64,8 @@ describe(
     let db: Database | undefined;
     const ids: Record<string, string> = {};
 
-    /** A request with the admin token whatever its answer: status and JSON. */
-    const call = async (method: string, path: string, body?: unknown) => {
-      const r = await fetch(`${w.base}/api/v1${path}`, {
-        method,
-        headers: { authorization: `Bearer ${w.server.token}`, 'content-type': 'application/json' },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      return { status: r.status, body: (await r.json()) as { error?: string } };
-    };
-    /** The status of a request made in the page, with its session. */
-    const inPage = (method: string, path: string, body?: unknown) =>
-      w.page.evaluate(
-        async ([m, p, b]) =>
-          (
-            await fetch(`/api/v1${p}`, {
-              method: m,
-              headers: { 'content-type': 'application/json' },
-              body: b,
-            })
-          ).status,
-        [method, path, body === undefined ? undefined : JSON.stringify(body)] as const,
-      );
+    const call = (method: string, path: string, body?: unknown) => adminCall(w, method, path, body);
+    const inPage = (method: string, path: string, body?: unknown) => inPageStatus(w, method, path, body);
 
     before(async () => {
       w = await startConsoleWorld('console-evaluations');
@@ -109,15 +90,7 @@ describe(
       await w?.close();
     });
 
-    const logIn = async (username: string, role: string, password = `${username}-password`) => {
-      const { page } = w;
-      await page.context().clearCookies();
-      await page.goto(w.base);
-      await page.fill('#username', username);
-      await page.fill('#password', password);
-      await page.click('#login');
-      await page.waitForSelector(`#whoami:has-text("${username} (${role})")`);
-    };
+    const logIn = (username: string, role: string, password?: string) => logInAs(w, username, role, password);
     const openRecording = async (name: string) => {
       await w.page.goto(`${w.base}/recordings/${ids[name]}`);
       await w.page.waitForSelector('#evaluations #evaluation-list');

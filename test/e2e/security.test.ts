@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { chmod, mkdtemp, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { callServer, openMonitor, type CallOptions, type Reply } from '../helpers/server-client.js';
 import { SCENARIOS, sipp, waitForState } from '../helpers/sipp.js';
 import { sendRtpStream } from '../helpers/rtp.js';
 import { tone } from '../helpers/audio.js';
@@ -24,13 +24,6 @@ const ADMIN_PASSWORD = 'security-admin-password';
 const log = createLogger('silent');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Reply {
-  status: number;
-  headers: Headers;
-  json: Record<string, unknown> & { items?: Record<string, unknown>[] };
-  text: string;
-}
-
 describe('security: attacks on the real server are refused and audited', { timeout: 300000 }, () => {
   let server: TestServer;
   let base: string;
@@ -38,30 +31,8 @@ describe('security: attacks on the real server are refused and audited', { timeo
   let recordingId = '';
   const cookies: Record<string, string> = {};
 
-  const call = async (
-    method: string,
-    path: string,
-    o: { as?: string; bearer?: string; body?: unknown; headers?: Record<string, string>; from?: string } = {},
-  ): Promise<Reply> => {
-    const headers: Record<string, string> = { ...(o.headers ?? {}) };
-    if (o.as) headers.cookie = cookies[o.as] as string;
-    if (o.bearer) headers.authorization = `Bearer ${o.bearer}`;
-    if (o.from) headers['x-forwarded-for'] = o.from;
-    if (o.body !== undefined) headers['content-type'] = 'application/json';
-    const r = await fetch(`${base}${path}`, {
-      method,
-      headers,
-      ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
-    });
-    const text = await r.text();
-    let json = {};
-    try {
-      json = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      /* not JSON */
-    }
-    return { status: r.status, headers: r.headers, json, text };
-  };
+  const call = (method: string, path: string, { as, ...o }: CallOptions & { as?: string } = {}) =>
+    callServer(base, method, path, as ? { ...o, cookie: cookies[as] as string } : o);
   const login = async (who: string, password: string, from = '192.0.2.10'): Promise<Reply> => {
     const r = await call('POST', '/api/v1/login', { body: { username: who, password }, from });
     assert.equal(r.status, 200, `login ${who}: ${r.text}`);
@@ -82,20 +53,8 @@ describe('security: attacks on the real server are refused and audited', { timeo
     assert.equal(r.status, 201, r.text);
     return r.json.id as string;
   };
-  const monitor = (headers: Record<string, string>, query = '') => {
-    const ws = new WebSocket(`ws://127.0.0.1:${server.httpPort}/monitor${query}`, { headers });
-    const msgs: { type: string; [k: string]: unknown }[] = [];
-    ws.on('message', (d, binary) => {
-      if (!binary) msgs.push(JSON.parse(String(d)) as { type: string });
-    });
-    const opened = new Promise<number>((resolve) => {
-      ws.once('open', () => resolve(101));
-      ws.once('unexpected-response', (_q, res) => resolve(res.statusCode ?? 0));
-      ws.once('error', () => resolve(0));
-    });
-    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
-    return { ws, msgs, opened, closed };
-  };
+  const monitor = (headers: Record<string, string>, query = '') =>
+    openMonitor(server.httpPort, headers, query);
   const until = async (what: string, cond: () => boolean | Promise<boolean>, ms = 15000) => {
     const end = Date.now() + ms;
     while (!(await cond())) {

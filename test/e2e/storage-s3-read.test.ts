@@ -25,7 +25,7 @@ import { openDatabase, type Database } from '../../src/store/db.js';
 import type { RecordingFile } from '../../src/store/types.js';
 import { Live, sha } from '../helpers/api-harness.js';
 import { storeRecording, toneWav } from '../helpers/delivery-fixtures.js';
-import { CountingStore, untar } from '../helpers/read-probes.js';
+import { apiRequest, CountingStore, untar, type ApiRequestOptions } from '../helpers/read-probes.js';
 import { s3ServerMissing, startS3Server, type S3Server } from '../helpers/s3-server.js';
 import { SRS_BIN, run, startTestServer } from '../helpers/server.js';
 
@@ -55,25 +55,7 @@ describe('reading recordings from an S3 store (Ceph radosgw)', { skip: missing, 
   const recs: { id: string; wav: Buffer; files: RecordingFile[] }[] = [];
   const ciphers = new Map<string, Buffer>();
 
-  const api = async (
-    path: string,
-    opts: { method?: string; headers?: Record<string, string>; body?: unknown } = {},
-  ) => {
-    const res = await fetch(`${base}/api/v1${path}`, {
-      method: opts.method ?? 'GET',
-      headers: {
-        authorization: `Bearer ${TOKEN}`,
-        ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...opts.headers,
-      },
-      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-    });
-    const buf = Buffer.from(await res.arrayBuffer());
-    const json = (res.headers.get('content-type') ?? '').startsWith('application/json')
-      ? (JSON.parse(buf.toString()) as Record<string, unknown>)
-      : null;
-    return { status: res.status, headers: res.headers, buf, json };
-  };
+  const api = (path: string, opts: ApiRequestOptions = {}) => apiRequest(base, TOKEN, path, opts);
   const fileOf = (i: number, kind: string) => recs[i]!.files.find((f) => f.kind === kind)!;
   const srs = (...args: string[]) => run(process.execPath, [SRS_BIN, ...args], { env, timeoutMs: 120_000 });
 

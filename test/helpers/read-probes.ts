@@ -1,7 +1,10 @@
 import { pipeline, Transform } from 'node:stream';
 import type { ArtifactStore, ByteRange, GetResult } from '../../src/storage/index.js';
 
-/** What the read side asked of a store, and what it served (test/e2e/storage-s3-read.test.ts). */
+/**
+ * What the read side asked of a store, and what it served (test/e2e/storage-s3-read.test.ts): the
+ * store's gets, the REST API's answers, the files of an export.
+ */
 
 /** The real store, noting each get (key, range asked, bytes that came out of the store). */
 export class CountingStore implements ArtifactStore {
@@ -48,4 +51,42 @@ export function untar(buf: Buffer): Map<string, Buffer> {
     at += 512 + Math.ceil(size / 512) * 512;
   }
   return out;
+}
+
+/** An answer of the REST API: status, headers, the body's bytes, and its JSON when it is JSON. */
+export interface ApiAnswer {
+  status: number;
+  headers: Headers;
+  buf: Buffer;
+  json: Record<string, unknown> | null;
+}
+
+/** A request's method (GET unless given), more headers, and a body sent as JSON. */
+export interface ApiRequestOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+
+/** A request to `${base}/api/v1<path>` with the bearer `token` (a JSON body when given), whatever its answer. */
+export async function apiRequest(
+  base: string,
+  token: string,
+  path: string,
+  opts: ApiRequestOptions = {},
+): Promise<ApiAnswer> {
+  const res = await fetch(`${base}/api/v1${path}`, {
+    method: opts.method ?? 'GET',
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...opts.headers,
+    },
+    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+  });
+  const buf = Buffer.from(await res.arrayBuffer());
+  const json = (res.headers.get('content-type') ?? '').startsWith('application/json')
+    ? (JSON.parse(buf.toString()) as Record<string, unknown>)
+    : null;
+  return { status: res.status, headers: res.headers, buf, json };
 }

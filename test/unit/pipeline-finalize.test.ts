@@ -3,50 +3,20 @@ import { execFile } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { createLogger } from '../../src/log.js';
-import type { MixOptions, MixResult } from '../../src/media/types.js';
 import { finalizeRecording, type FinalizeContext, type FinalizeStep } from '../../src/pipeline/finalize.js';
 import { startPipeline } from '../../src/pipeline/index.js';
 import { ensureKeyPair, KeyPassphraseError, loadPrivateKey } from '../../src/pipeline/keys.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { toneWav } from '../helpers/audio.js';
+import { filesUnder, TestMixer } from '../helpers/pipeline-probes.js';
 
 const run = promisify(execFile);
 const log = createLogger('silent');
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
-/** Stands in for the native mixer: checks the spool exists and returns a known WAV (in memory, or written to wavPath). */
-class TestMixer {
-  calls = 0;
-  toFile = 0;
-  failWith: string | undefined;
-  constructor(readonly wav: Buffer) {}
-  async mix(o: MixOptions): Promise<MixResult> {
-    this.calls++;
-    if (this.failWith) throw new Error(this.failWith);
-    await stat(o.spoolDir);
-    const r = { samples: this.wav.length - 58, durationMs: 1000, legs: 1 };
-    if (!o.wavPath) return { ...r, data: Buffer.from(this.wav) };
-    this.toFile++;
-    await writeFile(o.wavPath, this.wav);
-    return { ...r, wavPath: o.wavPath };
-  }
-}
-
-/** Every file under the data dir except the database and keys: these must all be ciphertext. */
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (!e.isFile()) continue;
-    const p = relative(dir, join(e.parentPath, e.name));
-    if (p.startsWith('pg/') || p.startsWith('keys/') || /^pg\.(json|owner|lock)$/.test(p)) continue;
-    out.push(p);
-  }
-  return out.sort();
-}
 
 describe('pipeline: finalize, encrypt, catalogue, wipe', () => {
   let dataDir: string;
