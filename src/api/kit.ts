@@ -28,6 +28,7 @@ export interface ApiDeps {
     | 'fields'
     | 'reports'
     | 'savedSearches'
+    | 'languages'
     | 'evaluations'
   >;
   auth: Authenticator;

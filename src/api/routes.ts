@@ -15,6 +15,7 @@ import { recordingDetailRoutes } from './resources/recording-detail.js';
 import { recordingRoutes, searchQuery, toSearch } from './resources/recordings.js';
 import { reportRoutes } from './resources/reports.js';
 import { savedSearchRoutes } from './resources/saved-searches.js';
+import { languageRoutes } from './resources/languages.js';
 import { sessionRoutes } from './resources/sessions.js';
 import { settingRoutes } from './resources/settings.js';
 import { tokenRoutes } from './resources/tokens.js';
@@ -64,6 +65,7 @@ export function apiRoutes(d: ApiDeps): RouteDef[] {
     ...liveRoutes(k),
     ...callRoutes(k, d.control),
     ...userRoutes(k),
+    ...languageRoutes(k),
     ...tokenRoutes(k),
     ...keyRoutes(k),
     ...settingRoutes(k),

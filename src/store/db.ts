@@ -16,6 +16,7 @@ import { recordModesRepository, type RecordModesRepository } from './record-mode
 import { customFieldsRepository, type CustomFieldsRepository } from './custom-fields.js';
 import { reportsRepository, type ReportsRepository } from './reports.js';
 import { evaluationsRepository, type EvaluationsRepository } from './evaluations.js';
+import { languagesRepository, type LanguagesRepository } from './languages.js';
 import { savedSearchesRepository, type SavedSearchesRepository } from './saved-searches.js';
 
 export interface Database {
@@ -38,12 +39,14 @@ export interface Database {
   readonly recordModes: RecordModesRepository;
   /** Admin-defined custom fields and their values per recording. */
   readonly fields: CustomFieldsRepository;
-  /** Counts and durations per day, user or group (within a principal's scope). */
   /** Agent evaluation: forms and evaluations of the users who took part in recordings. */
   readonly evaluations: EvaluationsRepository;
+  /** Counts and durations per day, user or group (within a principal's scope). */
   readonly reports: ReportsRepository;
   /** Users' named recordings searches. */
   readonly savedSearches: SavedSearchesRepository;
+  /** The console's language: the user's own, their group's default, the site's default. */
+  readonly languages: LanguagesRepository;
   /** Where the pool connects (for components such as pg-boss that want their own connection). */
   readonly connectionString: string;
   /** True when this process started the embedded Postgres and will stop it on close(). */
@@ -198,6 +201,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     reports: reportsRepository(pool),
     evaluations: evaluationsRepository(pool),
     savedSearches: savedSearchesRepository(pool),
+    languages: languagesRepository(pool),
     connectionString,
     ownsEmbedded: embedded?.owned ?? false,
     async close() {

@@ -22,6 +22,8 @@ export interface User {
   numbers: string[];
   disabled: boolean;
   createdAt: Date;
+  /** The user's own console language (src/store/languages.ts); null: their group's or the site's. */
+  language: string | null;
 }
 
 /** Who is asking, as every access check sees it. */
@@ -79,6 +81,7 @@ export interface Row {
   numbers: string[];
   disabled: boolean;
   created_at: Date;
+  language: string | null;
 }
 
 export const toUser = (r: Row): User => ({
@@ -91,4 +94,5 @@ export const toUser = (r: Row): User => ({
   numbers: r.numbers,
   disabled: r.disabled,
   createdAt: r.created_at,
+  language: r.language,
 });

@@ -51,6 +51,8 @@ export interface Group {
   name: string;
   description: string;
   members: number;
+  /** The group's default console language (src/store/languages.ts), or null. */
+  language: string | null;
 }
 
 export interface UsersRepository {
@@ -177,12 +179,22 @@ export function usersRepository(pool: pg.Pool): UsersRepository {
       return r.rows.map(toUser);
     },
     async listGroups() {
-      const r = await pool.query<{ name: string; description: string; members: string }>(
-        `SELECT g.name, g.description,
+      const r = await pool.query<{
+        name: string;
+        description: string;
+        members: string;
+        language: string | null;
+      }>(
+        `SELECT g.name, g.description, g.language,
                 (SELECT count(*) FROM users u WHERE u.group_name = g.name) AS members
          FROM user_groups g ORDER BY g.name`,
       );
-      return r.rows.map((g) => ({ name: g.name, description: g.description, members: Number(g.members) }));
+      return r.rows.map((g) => ({
+        name: g.name,
+        description: g.description,
+        members: Number(g.members),
+        language: g.language,
+      }));
     },
     async createGroup(name, description) {
       try {

@@ -51,7 +51,10 @@ interface TimelineEvent {
   at: string;
   offsetMs: number;
   type: string;
+  /** In English; `code` and `args` say the same for a console that writes it in its language. */
   text: string;
+  code: string;
+  args: Record<string, string | number>;
 }
 
 type LegStats = {
@@ -70,20 +73,35 @@ export function recordingDetailRoutes(k: Kit): RouteDef[] {
   const timeline = async (rec: RecordingRow, ann: Awaited<ReturnType<typeof d.db.access.annotations>>) => {
     const events: TimelineEvent[] = [];
     const t0 = rec.startedAt.getTime();
-    const ev = (at: Date, type: string, text: string) =>
-      events.push({ at: at.toISOString(), offsetMs: at.getTime() - t0, type, text });
-    ev(rec.startedAt, 'start', `recording started (Call-ID ${rec.callId})`);
+    const ev = (at: Date, type: string, text: string, code = type, args: TimelineEvent['args'] = {}) =>
+      events.push({ at: at.toISOString(), offsetMs: at.getTime() - t0, type, text, code, args });
+    ev(rec.startedAt, 'start', `recording started (Call-ID ${rec.callId})`, 'recording-started', {
+      callId: rec.callId,
+    });
     const legs = (rec.mediaStats as { legs?: LegStats[] } | null)?.legs ?? [];
     for (const l of legs) {
       if (l.firstPacketMs !== null && l.firstPacketMs !== undefined)
-        ev(new Date(t0 + l.firstPacketMs), 'media', `first RTP packet on ${l.legId}`);
+        ev(new Date(t0 + l.firstPacketMs), 'media', `first RTP packet on ${l.legId}`, 'first-packet', {
+          leg: l.legId,
+        });
       if (l.packetsLost)
-        ev(rec.endedAt ?? rec.startedAt, 'media', `${l.packetsLost} packets lost on ${l.legId}`);
+        ev(
+          rec.endedAt ?? rec.startedAt,
+          'media',
+          `${l.packetsLost} packets lost on ${l.legId}`,
+          'packets-lost',
+          {
+            n: l.packetsLost,
+            leg: l.legId,
+          },
+        );
       if (l.srtpAuthFailures)
         ev(
           rec.endedAt ?? rec.startedAt,
           'media',
           `${l.srtpAuthFailures} SRTP packets failed authentication on ${l.legId} (wrong key?)`,
+          'srtp-auth-failed',
+          { n: l.srtpAuthFailures, leg: l.legId },
         );
       // Security and faults (docs/security.md): foreign datagrams dropped, audio lost to the disk.
       if (l.packetsRejected)
@@ -91,15 +109,25 @@ export function recordingDetailRoutes(k: Kit): RouteDef[] {
           rec.endedAt ?? rec.startedAt,
           'security',
           `${l.packetsRejected} datagrams from other sources dropped on ${l.legId}`,
+          'foreign-dropped',
+          { n: l.packetsRejected, leg: l.legId },
         );
       for (const [from, to] of l.spoolDamagedSpansMs ?? [])
         ev(
           new Date(t0 + from),
           'damaged',
           `${l.legId}: ${Math.round(to - from)} ms of audio lost (spool write failed)`,
+          'spool-damaged',
+          { leg: l.legId, ms: Math.round(to - from) },
         );
       if (l.spoolErrors && !l.spoolDamagedSpansMs?.length)
-        ev(rec.endedAt ?? rec.startedAt, 'damaged', `${l.spoolErrors} spool write failures on ${l.legId}`);
+        ev(
+          rec.endedAt ?? rec.startedAt,
+          'damaged',
+          `${l.spoolErrors} spool write failures on ${l.legId}`,
+          'spool-errors',
+          { n: l.spoolErrors, leg: l.legId },
+        );
     }
     for (const e of await d.db.access.sessionEvents(rec.id)) {
       const { xml: _xml, ...rest } = e.detail;
@@ -107,12 +135,23 @@ export function recordingDetailRoutes(k: Kit): RouteDef[] {
         .map(([key, v]) => `${key}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
         .join(' ')
         .slice(0, 200);
-      ev(e.at, e.type, summary ? `${e.type} ${summary}` : e.type);
+      ev(e.at, e.type, summary ? `${e.type} ${summary}` : e.type, 'session-event', { type: e.type, summary });
     }
     if (rec.endedAt)
-      ev(rec.endedAt, 'end', `call ended after ${((rec.durationMs ?? 0) / 1000).toFixed(1)} s`);
-    if (ann.preservedAt) ev(ann.preservedAt, 'preserve', `preserved by ${ann.preservedBy}`);
-    for (const n of ann.notes) ev(n.createdAt, 'note', `note by ${n.author}`);
+      ev(
+        rec.endedAt,
+        'end',
+        `call ended after ${((rec.durationMs ?? 0) / 1000).toFixed(1)} s`,
+        'call-ended',
+        {
+          seconds: (rec.durationMs ?? 0) / 1000,
+        },
+      );
+    if (ann.preservedAt)
+      ev(ann.preservedAt, 'preserve', `preserved by ${ann.preservedBy}`, 'preserved', {
+        by: ann.preservedBy ?? '',
+      });
+    for (const n of ann.notes) ev(n.createdAt, 'note', `note by ${n.author}`, 'note', { author: n.author });
     return events.sort((a, b) => a.offsetMs - b.offsetMs);
   };
 

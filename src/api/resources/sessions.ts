@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { effectiveLanguage } from '../../store/languages.js';
 import { verifyPassword } from '../../store/users.js';
 import { Authenticator, LoginThrottle, SESSION_COOKIE, type ThrottleKey } from '../auth.js';
 import { HttpError, badRequest, forbidden, sendJson, unauthorized } from '../http.js';
@@ -80,17 +81,22 @@ export function sessionRoutes(k: Kit): RouteDef[] {
     route({
       method: 'GET',
       path: '/me',
-      summary: 'The current principal and what it may do',
+      summary: 'The current principal, what it may do, and the console language that applies to it',
       role: 'record-only',
       async handler(ctx) {
         const who = need(ctx);
-        const [listen, download, del] = await Promise.all([
+        const [listen, download, del, levels] = await Promise.all([
           k.setting('permissions.listen'),
           k.setting('permissions.download'),
           k.setting('permissions.delete'),
+          d.db.languages.levels(who.userId),
         ]);
+        const { language, from } = effectiveLanguage(levels);
         sendJson(ctx.res, 200, {
           ...who,
+          // The console's language (null: none set at any level, the browser's applies).
+          language,
+          languageFrom: from,
           can: {
             download: permits(download, who.role),
             delete: permits(del, who.role),

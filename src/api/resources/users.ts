@@ -19,8 +19,8 @@ const userPatch = userBody.omit({ username: true }).partial().extend({ disabled:
 
 /** A user as the API shows it (never the password hash). */
 export function publicUser(u: User) {
-  const { id, username, displayName, role, group, extraGroups, numbers, disabled, createdAt } = u;
-  return { id, username, displayName, role, group, extraGroups, numbers, disabled, createdAt };
+  const { id, username, displayName, role, group, extraGroups, numbers, disabled, createdAt, language } = u;
+  return { id, username, displayName, role, group, extraGroups, numbers, disabled, createdAt, language };
 }
 
 export function userRoutes({ d, audit }: Kit): RouteDef[] {
