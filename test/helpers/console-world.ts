@@ -52,10 +52,10 @@ export interface ConsoleWorld {
  * Starts the server, writes the signalling-only scenario as `<name>.xml` in its data directory (a
  * name of its own per test file: SIPp writes `<name>_<pid>_errors.log` into sip-scenarios/, and
  * `close` removes only this name's logs, so two files running side by side leave each other's
- * alone) and launches Chromium on a fresh profile. The server has its own data directory and free
- * ports (startTestServer).
+ * alone) and launches Chromium on a fresh profile, in `opts.locale` when given. The server has its
+ * own data directory and free ports (startTestServer).
  */
-export async function startConsoleWorld(name: string): Promise<ConsoleWorld> {
+export async function startConsoleWorld(name: string, opts: { locale?: string } = {}): Promise<ConsoleWorld> {
   await mkdir(ARTIFACTS, { recursive: true });
   const server = await startTestServer({ SRS_ADMIN_PASSWORD: ADMIN_PASSWORD });
   const base = `http://127.0.0.1:${server.httpPort}`;
@@ -80,6 +80,8 @@ export async function startConsoleWorld(name: string): Promise<ConsoleWorld> {
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
+      // The browser's language (navigator.languages, Accept-Language); Chromium's own otherwise.
+      ...(opts.locale ? { locale: opts.locale } : {}),
       args: [
         '--headless',
         '--no-sandbox',

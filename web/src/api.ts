@@ -1,8 +1,13 @@
 /** The REST API client (same-origin cookie session) and who is signed in. */
+import type { Language } from './i18n.js';
 
 export interface Me {
+  userId: string | null;
   username: string;
   role: string;
+  /** The console language set for this user (own, group's or site's); null: the browser's applies. */
+  language: Language | null;
+  languageFrom: 'user' | 'group' | 'site' | null;
   can: { download: boolean; delete: boolean; listen: boolean; audit: boolean; admin: boolean };
 }
 

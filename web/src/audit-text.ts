@@ -1,4 +1,10 @@
-/** Audit entries as sentences: "admin played this recording (mp3) from 127.0.0.1". */
+/**
+ * Audit entries as sentences: "admin played this recording (mp3) from 127.0.0.1". Each action is
+ * one whole sentence in the catalogue (its object inside it: this recording, another one, a user…),
+ * so that every language can order and inflect it; details in brackets, the API token and the
+ * address are added around it.
+ */
+import { LANGUAGE_NAMES, fmtNumber, isLanguage, t, tp, type Params } from './i18n.js';
 
 export interface AuditEntry {
   id: number;
@@ -13,106 +19,271 @@ export interface AuditEntry {
   details: Record<string, unknown> | null;
 }
 
-/** What each action did, as a verb phrase before its object. */
-const VERBS: Record<string, string> = {
-  login: 'signed in',
-  logout: 'signed out',
-  'login-failed': 'failed to sign in',
-  'login-throttled': 'was refused sign-in after repeated failures',
-  'password-change': 'changed their password',
-  playback: 'played',
-  waveform: 'viewed the waveform of',
-  'listen.start': 'started listening live to',
-  'listen.stop': 'stopped listening live to',
-  'export.audio': 'exported the audio of',
-  delivery: 'decrypted for delivery',
-  'admin-token.rotate': 'rotated the server admin token',
-  download: 'downloaded',
-  export: 'exported',
-  delete: 'deleted',
-  preserve: 'preserved',
-  unpreserve: 'lifted the preservation of',
-  'note.add': 'added a note to',
-  'note.delete': 'deleted a note on',
-  'note.pin': 'pinned a note on',
-  'note.unpin': 'unpinned a note on',
-  'categories.update': 'changed the categories of',
-  'recording.stored': 'stored',
-  'recording.chained': 'sealed',
-  'user.create': 'created',
-  'user.update': 'changed',
-  'user.delete': 'deleted',
-  'group.create': 'created',
-  'token.create': 'created',
-  'token.revoke': 'revoked',
-  'key.list': 'listed',
-  'setting.update': 'changed',
-  'delivery.retry': 'asked to retry the failed deliveries',
-  'retention.purge': 'purged',
-  'recording.pause': 'paused the recording of',
-  'recording.resume': 'resumed the recording of',
-  'recording.start': 'started the recording of',
-  'recording.stop': 'stopped the recording of',
-  'recording.pause-refused': 'was refused a pause of',
-  'recording.resume-refused': 'was refused a resume of',
-  'recording.start-refused': 'was refused a start of',
-  'recording.stop-refused': 'was refused a stop of',
-  'record-mode.update': 'changed the record mode of',
-  'custom-field.create': 'added',
-  'custom-field.update': 'changed',
-  'custom-field.delete': 'deleted',
-  'fields.update': 'changed the custom fields of',
-  'evaluation-form.create': 'created',
-  'evaluation-form.delete': 'deleted',
-  'evaluation.add': 'evaluated',
-  'evaluation.delete': 'deleted an evaluation of',
-};
-
-const NOUNS: Record<string, string> = {
-  recording: 'recording',
-  user: 'user',
-  group: 'group',
-  token: 'API token',
-  key: 'the encryption keys',
-  setting: 'setting',
-  'custom-field': 'the custom field',
-  'evaluation-form': 'the evaluation form',
-};
+type Details = Record<string, unknown>;
 
 const str = (v: unknown) => (typeof v === 'string' ? v : v === undefined ? '' : JSON.stringify(v));
 
 /** Who did it: the user (and how), or the server itself. */
 function actorOf(e: AuditEntry): string {
-  if (e.actor === 'system' || e.actorRole === 'system') return 'The server';
-  if (e.actor === 'admin-token') return 'The server admin token';
-  return e.actor || 'Someone';
+  if (e.actor === 'system' || e.actorRole === 'system') return t('The server');
+  if (e.actor === 'admin-token') return t('The server admin token');
+  return e.actor || t('Someone');
 }
 
-/** What it was done to: `here` names the recording the log belongs to ("this recording"). */
-function targetOf(e: AuditEntry, here?: string): string {
-  const d = e.details ?? {};
-  if (e.resource === 'session' || e.resource === 'delivery' || e.action === 'admin-token.rotate') return '';
-  if (e.resource === 'key') return NOUNS.key as string;
-  if (e.resource === 'custom-field') return `${NOUNS['custom-field']} ${e.resourceId}`;
-  if (e.resource === 'evaluation-form')
-    return `${NOUNS['evaluation-form']} ${d.name ? shown(d.name) : e.resourceId.slice(0, 8)}`;
+/**
+ * The sentence of an action on a recording: on the one whose access log it is (`here`: "this
+ * recording"), or on another one (`{id}`, its first 8 characters). `p` holds `who` and `id`.
+ */
+type OnRecording = (p: Params, here: boolean, d: Details) => string;
+
+/** Listen-in ended: how long and why (`stopped`, `switched`, …), when the entry says. */
+const listenStop: OnRecording = (p, here, d) => {
+  if (typeof d.durationMs !== 'number')
+    return here
+      ? t('{who} stopped listening live to this recording', p)
+      : t('{who} stopped listening live to recording {id}', p);
+  const q = {
+    ...p,
+    seconds: fmtNumber(d.durationMs / 1000, {
+      minimumFractionDigits: 1,
+      maximumFractionDigits: 1,
+      useGrouping: false,
+    }),
+    reason: str(d.reason ?? 'stopped'),
+  };
+  return here
+    ? t('{who} stopped listening live to this recording after {seconds} s ({reason})', q)
+    : t('{who} stopped listening live to recording {id} after {seconds} s ({reason})', q);
+};
+
+const ON_RECORDING: Record<string, OnRecording> = {
+  playback: (p, here) => (here ? t('{who} played this recording', p) : t('{who} played recording {id}', p)),
+  waveform: (p, here) =>
+    here
+      ? t('{who} viewed the waveform of this recording', p)
+      : t('{who} viewed the waveform of recording {id}', p),
+  'listen.start': (p, here) =>
+    here
+      ? t('{who} started listening live to this recording', p)
+      : t('{who} started listening live to recording {id}', p),
+  'listen.stop': listenStop,
+  'export.audio': (p, here) =>
+    here
+      ? t('{who} exported the audio of this recording', p)
+      : t('{who} exported the audio of recording {id}', p),
+  delivery: (p, here) =>
+    here
+      ? t('{who} decrypted for delivery this recording', p)
+      : t('{who} decrypted for delivery recording {id}', p),
+  download: (p, here) =>
+    here ? t('{who} downloaded this recording', p) : t('{who} downloaded recording {id}', p),
+  export: (p, here) => (here ? t('{who} exported this recording', p) : t('{who} exported recording {id}', p)),
+  delete: (p, here) => (here ? t('{who} deleted this recording', p) : t('{who} deleted recording {id}', p)),
+  preserve: (p, here) =>
+    here ? t('{who} preserved this recording', p) : t('{who} preserved recording {id}', p),
+  unpreserve: (p, here) =>
+    here
+      ? t('{who} lifted the preservation of this recording', p)
+      : t('{who} lifted the preservation of recording {id}', p),
+  'note.add': (p, here) =>
+    here ? t('{who} added a note to this recording', p) : t('{who} added a note to recording {id}', p),
+  'note.delete': (p, here) =>
+    here ? t('{who} deleted a note on this recording', p) : t('{who} deleted a note on recording {id}', p),
+  'note.pin': (p, here) =>
+    here ? t('{who} pinned a note on this recording', p) : t('{who} pinned a note on recording {id}', p),
+  'note.unpin': (p, here) =>
+    here ? t('{who} unpinned a note on this recording', p) : t('{who} unpinned a note on recording {id}', p),
+  'categories.update': (p, here) =>
+    here
+      ? t('{who} changed the categories of this recording', p)
+      : t('{who} changed the categories of recording {id}', p),
+  'recording.stored': (p, here) =>
+    here ? t('{who} stored this recording', p) : t('{who} stored recording {id}', p),
+  'recording.chained': (p, here) =>
+    here
+      ? t('{who} sealed this recording in the tamper-evident recording chain', p)
+      : t('{who} sealed recording {id} in the tamper-evident recording chain', p),
+  'retention.purge': (p, here) =>
+    here
+      ? t('{who} purged this recording (its retention period was over)', p)
+      : t('{who} purged recording {id} (its retention period was over)', p),
+  'recording.pause': (p, here) =>
+    here
+      ? t('{who} paused the recording of this recording', p)
+      : t('{who} paused the recording of recording {id}', p),
+  'recording.resume': (p, here) =>
+    here
+      ? t('{who} resumed the recording of this recording', p)
+      : t('{who} resumed the recording of recording {id}', p),
+  'recording.start': (p, here) =>
+    here
+      ? t('{who} started the recording of this recording', p)
+      : t('{who} started the recording of recording {id}', p),
+  'recording.stop': (p, here) =>
+    here
+      ? t('{who} stopped the recording of this recording', p)
+      : t('{who} stopped the recording of recording {id}', p),
+  'recording.pause-refused': (p, here) =>
+    here
+      ? t('{who} was refused a pause of this recording', p)
+      : t('{who} was refused a pause of recording {id}', p),
+  'recording.resume-refused': (p, here) =>
+    here
+      ? t('{who} was refused a resume of this recording', p)
+      : t('{who} was refused a resume of recording {id}', p),
+  'recording.start-refused': (p, here) =>
+    here
+      ? t('{who} was refused a start of this recording', p)
+      : t('{who} was refused a start of recording {id}', p),
+  'recording.stop-refused': (p, here) =>
+    here
+      ? t('{who} was refused a stop of this recording', p)
+      : t('{who} was refused a stop of recording {id}', p),
+  'fields.update': (p, here) =>
+    here
+      ? t('{who} changed the custom fields of this recording', p)
+      : t('{who} changed the custom fields of recording {id}', p),
+  'evaluation.add': (p, here) =>
+    here ? t('{who} evaluated this recording', p) : t('{who} evaluated recording {id}', p),
+  'evaluation.delete': (p, here) =>
+    here
+      ? t('{who} deleted an evaluation of this recording', p)
+      : t('{who} deleted an evaluation of recording {id}', p),
+};
+
+/** Actions with no object (a session, the deliveries, the admin token). */
+const WITHOUT_OBJECT: Record<string, (p: Params) => string> = {
+  login: (p) => t('{who} signed in', p),
+  logout: (p) => t('{who} signed out', p),
+  'login-failed': (p) => t('{who} failed to sign in', p),
+  'login-throttled': (p) => t('{who} was refused sign-in after repeated failures', p),
+  'admin-token.rotate': (p) => t('{who} rotated the server admin token', p),
+  'delivery.retry': (p) => t('{who} asked to retry the failed deliveries', p),
+};
+
+/** Actions on a user, a group or an API token (`{name}`). */
+const ON_NAMED: Record<string, Record<string, (p: Params) => string>> = {
+  user: {
+    'password-change': (p) => t('{who} changed their password', p),
+    'user.create': (p) => t('{who} created user {name}', p),
+    'user.update': (p) => t('{who} changed user {name}', p),
+    'user.delete': (p) => t('{who} deleted user {name}', p),
+    'record-mode.update': (p) => t('{who} changed the record mode of user {name}', p),
+  },
+  group: {
+    'group.create': (p) => t('{who} created group {name}', p),
+    'record-mode.update': (p) => t('{who} changed the record mode of group {name}', p),
+  },
+  token: {
+    'token.create': (p) => t('{who} created API token {name}', p),
+    'token.revoke': (p) => t('{who} revoked API token {name}', p),
+  },
+};
+
+const isSession = (e: AuditEntry) =>
+  e.resource === 'session' || e.resource === 'delivery' || e.action === 'admin-token.rotate';
+/** Its name: a user's, a group's or a token's (or the start of its id). */
+const nameOf = (e: AuditEntry, d: Details) => str(d.username ?? d.name ?? '') || e.resourceId.slice(0, 8);
+const formName = (e: AuditEntry, d: Details) => (d.name ? shown(d.name) : e.resourceId.slice(0, 8));
+const recordingIds = (d: Details) => (Array.isArray(d.ids) ? (d.ids as string[]) : []);
+/** Whether a recording entry is about `here` (the recording whose access log it is). */
+const isHere = (e: AuditEntry, d: Details, here?: string) =>
+  Boolean(here && (e.resourceId === here || recordingIds(d).includes(here)));
+
+/** The settings changed: 'permissions.download from user to supervisor, …'. */
+const settingChanges = (d: Details) =>
+  Object.entries(d)
+    .filter(([k]) => k !== 'userAgent')
+    .map(([k, v]) => {
+      const c = v as { from?: unknown; to?: unknown };
+      return t('{name} from {from} to {to}', { name: k, from: str(c.from), to: str(c.to) });
+    })
+    .join(', ');
+
+/** A console language set (its own name) or cleared, on a user, a group or the site. */
+function languageSentence(e: AuditEntry, who: string, d: Details): string | undefined {
+  const p = { who, name: nameOf(e, d), language: isLanguage(d.to) ? LANGUAGE_NAMES[d.to] : '' };
+  if (e.resource === 'user')
+    return p.language
+      ? t('{who} set the console language of user {name} to {language}', p)
+      : t('{who} cleared the console language of user {name}', p);
+  if (e.resource === 'group')
+    return p.language
+      ? t('{who} set the default console language of group {name} to {language}', p)
+      : t('{who} cleared the default console language of group {name}', p);
   if (e.resource === 'setting')
-    return Object.entries(d)
-      .filter(([k]) => k !== 'userAgent')
-      .map(([k, v]) => {
-        const c = v as { from?: unknown; to?: unknown };
-        return `${k} from ${str(c.from)} to ${str(c.to)}`;
-      })
-      .join(', ');
-  if (e.resource === 'recording') {
-    const ids = Array.isArray(d.ids) ? (d.ids as string[]) : [];
-    if (e.action === 'export' && ids.length !== 1)
-      return `${ids.length} recordings${here && ids.includes(here) ? ', this one among them,' : ''}`;
-    if (here && (e.resourceId === here || ids.includes(here))) return 'this recording';
-    return `recording ${e.resourceId.slice(0, 8)}`;
+    return p.language
+      ? t('{who} set the site’s default console language to {language}', p)
+      : t('{who} cleared the site’s default console language', p);
+  return undefined;
+}
+
+/** The sentence of a known action on its usual object; undefined for any other. */
+function sentenceOf(e: AuditEntry, who: string, d: Details, here?: string): string | undefined {
+  const a = e.action;
+  if (isSession(e)) return WITHOUT_OBJECT[a]?.({ who });
+  if (a === 'language.update') return languageSentence(e, who, d);
+  switch (e.resource) {
+    case 'recording': {
+      const ids = recordingIds(d);
+      if (a === 'export' && ids.length !== 1)
+        return here && ids.includes(here)
+          ? tp(
+              ids.length,
+              '{who} exported {n} recording, this one among them,',
+              '{who} exported {n} recordings, this one among them,',
+              { who },
+            )
+          : tp(ids.length, '{who} exported {n} recording', '{who} exported {n} recordings', { who });
+      return ON_RECORDING[a]?.({ who, id: e.resourceId.slice(0, 8) }, isHere(e, d, here), d);
+    }
+    case 'key':
+      return a === 'key.list' ? t('{who} listed the encryption keys', { who }) : undefined;
+    case 'custom-field': {
+      const p = { who, name: e.resourceId };
+      if (a === 'custom-field.create') return t('{who} added the custom field {name}', p);
+      if (a === 'custom-field.update') return t('{who} changed the custom field {name}', p);
+      if (a !== 'custom-field.delete') return undefined;
+      return typeof d.values === 'number'
+        ? tp(
+            d.values,
+            '{who} deleted the custom field {name} and its {n} recording value',
+            '{who} deleted the custom field {name} and its {n} recording values',
+            p,
+          )
+        : t('{who} deleted the custom field {name}', p);
+    }
+    case 'evaluation-form': {
+      const p = { who, name: formName(e, d) };
+      if (a === 'evaluation-form.create') return t('{who} created the evaluation form {name}', p);
+      if (a === 'evaluation-form.delete') return t('{who} deleted the evaluation form {name}', p);
+      return undefined;
+    }
+    case 'setting': {
+      const changes = settingChanges(d);
+      if (a !== 'setting.update') return undefined;
+      return changes ? t('{who} changed {changes}', { who, changes }) : t('{who} changed', { who });
+    }
+    default:
+      // (An entry without a name or id ends with the noun.)
+      return ON_NAMED[e.resource]?.[a]?.({ who, name: nameOf(e, d) }).trimEnd();
   }
-  const name = str(d.username ?? d.name ?? '') || e.resourceId.slice(0, 8);
-  return `${NOUNS[e.resource] ?? e.resource} ${name}`.trim();
+}
+
+/** What an action not known here was done to, for "{who} {action} {what}". */
+function objectOf(e: AuditEntry, d: Details, here?: string): string {
+  if (isSession(e)) return '';
+  if (e.resource === 'key') return t('the encryption keys');
+  if (e.resource === 'custom-field') return t('the custom field {name}', { name: e.resourceId });
+  if (e.resource === 'evaluation-form') return t('the evaluation form {name}', { name: formName(e, d) });
+  if (e.resource === 'setting') return settingChanges(d);
+  if (e.resource === 'recording')
+    return isHere(e, d, here) ? t('this recording') : t('recording {id}', { id: e.resourceId.slice(0, 8) });
+  const name = nameOf(e, d);
+  if (e.resource === 'user') return t('user {name}', { name }).trim();
+  if (e.resource === 'group') return t('group {name}', { name }).trim();
+  if (e.resource === 'token') return t('API token {name}', { name }).trim();
+  return `${e.resource} ${name}`.trim();
 }
 
 const asRecord = (v: unknown): Record<string, unknown> =>
@@ -120,16 +291,14 @@ const asRecord = (v: unknown): Record<string, unknown> =>
 /** A value in a sentence, quoted: a list as "a", "b", nothing as (none). */
 const shown = (v: unknown): string =>
   v === undefined || v === null || v === ''
-    ? '(none)'
+    ? t('(none)')
     : Array.isArray(v)
       ? v.map(shown).join(', ')
       : JSON.stringify(typeof v === 'string' ? v : str(v));
+const blank = (v: unknown) => v === undefined || v === null || v === '';
 
 /** What changed between two objects ({ before, after }): 'label from "Order" to "Order #", …'. */
-function changes(
-  d: Record<string, unknown>,
-  render: (k: string, from: unknown, to: unknown) => string,
-): string {
+function changes(d: Details, render: (k: string, from: unknown, to: unknown) => string): string {
   const before = asRecord(d.before);
   const after = asRecord(d.after);
   // In the order of their names (the stored details do not keep the fields' display order).
@@ -142,64 +311,78 @@ function changes(
     .join(', ');
 }
 
-/** A custom field's definition, its change, its values removed, or a recording's values changed. */
-function customFieldExtra(e: AuditEntry, d: Record<string, unknown>): string {
+/** `sentence`, then a colon and what changed. */
+const listed = (sentence: string, c: string) => t('{sentence}: {changes}', { sentence, changes: c });
+
+/** A custom field's definition, its change, or a recording's values changed. */
+function customFieldDetails(e: AuditEntry, d: Details, s: string): string {
   if (e.action === 'custom-field.create') {
     const opts = Array.isArray(d.options) && d.options.length ? `: ${shown(d.options)}` : '';
-    return ` (${shown(d.label)}, ${str(d.type)}${opts})`;
+    return `${s} (${shown(d.label)}, ${str(d.type)}${opts})`;
   }
   if (e.action === 'custom-field.update') {
-    const c = changes(d, (k, from, to) => `${k} from ${shown(from)} to ${shown(to)}`);
-    return c ? `: ${c}` : '';
+    const c = changes(d, (k, from, to) =>
+      t('{name} from {from} to {to}', { name: k, from: shown(from), to: shown(to) }),
+    );
+    return c ? listed(s, c) : s;
   }
-  if (e.action === 'custom-field.delete' && typeof d.values === 'number')
-    return ` and its ${d.values} recording value${d.values === 1 ? '' : 's'}`;
+  // Its values removed: said in the sentence.
+  if (e.action === 'custom-field.delete' && typeof d.values === 'number') return s;
   const c = changes(d, (k, from, to) =>
-    to === undefined || to === null || to === ''
-      ? `${k} cleared (was ${shown(from)})`
-      : from === undefined || from === null || from === ''
-        ? `${k} set to ${shown(to)}`
-        : `${k} from ${shown(from)} to ${shown(to)}`,
+    blank(to)
+      ? t('{name} cleared (was {from})', { name: k, from: shown(from) })
+      : blank(from)
+        ? t('{name} set to {to}', { name: k, to: shown(to) })
+        : t('{name} from {from} to {to}', { name: k, from: shown(from), to: shown(to) }),
   );
-  return c ? `: ${c}` : ' (no change)';
+  return c ? listed(s, c) : t('{sentence} (no change)', { sentence: s });
 }
 
 /** An evaluation: its form's size, or who was evaluated (on which form, by whom) and the score. */
-function evaluationExtra(e: AuditEntry, d: Record<string, unknown>): string {
+function evaluationDetails(e: AuditEntry, d: Details, s: string): string {
   if (e.action === 'evaluation-form.create' && typeof d.questions === 'number')
-    return ` (${d.questions} question${d.questions === 1 ? '' : 's'}, ${str(d.maxPoints)} points)`;
+    return `${s} (${tp(d.questions, '{n} question, {points} points', '{n} questions, {points} points', { points: str(d.maxPoints) })})`;
+  const p = { agent: str(d.agent), score: str(d.score) };
   if (e.action === 'evaluation.add' && d.agent)
-    return ` (agent ${str(d.agent)}${d.form ? `, ${shown(d.form)}` : ''}: ${str(d.score)} %)`;
+    return `${s} (${d.form ? t('agent {agent}, {form}: {score} %', { ...p, form: shown(d.form) }) : t('agent {agent}: {score} %', p)})`;
   if (e.action === 'evaluation.delete' && d.agent)
-    return ` (agent ${str(d.agent)}${d.evaluator ? `, by ${str(d.evaluator)}` : ''}: ${str(d.score)} %)`;
-  return '';
+    return `${s} (${d.evaluator ? t('agent {agent}, by {evaluator}: {score} %', { ...p, evaluator: str(d.evaluator) }) : t('agent {agent}: {score} %', p)})`;
+  return s;
 }
 
-/** Extras worth a word: the audio format, the day and place in the chain, a failure's reason. */
-function extraOf(e: AuditEntry): string {
-  const d = e.details ?? {};
-  if (e.action.startsWith('custom-field.') || e.action === 'fields.update') return customFieldExtra(e, d);
-  if (e.action.startsWith('evaluation')) return evaluationExtra(e, d);
-  if (e.action === 'recording.chained')
-    return ` in the tamper-evident recording chain${d.day ? ` (day ${str(d.day)}, entry ${str(d.seq)})` : ''}`;
-  if (e.action === 'retention.purge') return ' (its retention period was over)';
-  if (e.action === 'delivery' && d.purpose) return ` (${str(d.purpose)})`;
-  if (e.action === 'listen.stop' && typeof d.durationMs === 'number')
-    return ` after ${(d.durationMs / 1000).toFixed(1)} s (${str(d.reason ?? 'stopped')})`;
-  if ((e.action === 'playback' || e.action === 'download' || e.action === 'export') && d.format)
-    return ` (${str(d.format)}${d.audio ? `, ${str(d.audio)}` : ''}${d.range ? `, range ${str(d.range)}` : ''})`;
-  if (e.action === 'login-failed' && d.reason) return ` (${str(d.reason)})`;
-  if (e.action.startsWith('recording.') && d.channel)
-    return ` (${str(d.channel)}${d.reason ? `: ${str(d.reason)}` : ''})`;
-  if (e.action === 'user.update' && Array.isArray(d.fields)) return `: ${(d.fields as string[]).join(', ')}`;
-  return '';
+/** `s` with the details worth a word: the audio format, the day in the chain, a failure's reason. */
+function withDetails(e: AuditEntry, d: Details, s: string): string {
+  const a = e.action;
+  if (a.startsWith('custom-field.') || a === 'fields.update') return customFieldDetails(e, d, s);
+  if (a.startsWith('evaluation')) return evaluationDetails(e, d, s);
+  if (a === 'recording.chained')
+    return d.day ? `${s} (${t('day {day}, entry {seq}', { day: str(d.day), seq: str(d.seq) })})` : s;
+  // Why (retention), and how long (listen-in): said in the sentence.
+  if (a === 'retention.purge') return s;
+  if (a === 'delivery' && d.purpose) return `${s} (${str(d.purpose)})`;
+  if (a === 'listen.stop' && typeof d.durationMs === 'number') return s;
+  if ((a === 'playback' || a === 'download' || a === 'export') && d.format)
+    return `${s} (${str(d.format)}${d.audio ? `, ${str(d.audio)}` : ''}${d.range ? `, ${t('range {range}', { range: str(d.range) })}` : ''})`;
+  if (a === 'login-failed' && d.reason) return `${s} (${str(d.reason)})`;
+  if (a.startsWith('recording.') && d.channel)
+    return `${s} (${str(d.channel)}${d.reason ? `: ${str(d.reason)}` : ''})`;
+  if (a === 'user.update' && Array.isArray(d.fields)) return listed(s, (d.fields as string[]).join(', '));
+  return s;
 }
 
 /** One sentence for an audit entry; `here` is the recording whose access log it is in. */
 export function auditSentence(e: AuditEntry, here?: string): string {
-  const verb = VERBS[e.action] ?? e.action.replace(/[.-]/g, ' ');
-  const target = targetOf(e, here);
-  const via = e.via === 'api-token' ? ' with an API token' : '';
-  const from = e.ip ? ` from ${e.ip}` : '';
-  return `${actorOf(e)} ${verb}${target ? ` ${target}` : ''}${extraOf(e)}${via}${from}`;
+  const d = e.details ?? {};
+  const who = actorOf(e);
+  let s = sentenceOf(e, who, d, here);
+  if (s === undefined) {
+    // An action without a sentence of its own: its name, then its object.
+    const action = e.action.replace(/[.-]/g, ' ');
+    const what = objectOf(e, d, here);
+    s = what ? t('{who} {action} {what}', { who, action, what }) : t('{who} {action}', { who, action });
+  }
+  s = withDetails(e, d, s);
+  if (e.via === 'api-token') s = t('{sentence} with an API token', { sentence: s });
+  if (e.ip) s = t('{sentence} from {ip}', { sentence: s, ip: e.ip });
+  return s;
 }

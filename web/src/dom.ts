@@ -1,4 +1,5 @@
 /** DOM helpers shared by the views: an element builder, tables, an outcome line, formats. */
+import { fmtDate, t } from './i18n.js';
 
 export type Attrs = Record<string, string | number | boolean | ((e: Event) => void) | undefined>;
 export type Child = Node | string | null | undefined | false;
@@ -73,7 +74,8 @@ export const fmtDur = (ms: number | null | undefined) => {
   const s = Math.round(ms / 1000);
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 };
-export const fmtTime = (iso: string) => new Date(iso).toLocaleString();
+/** A time in the console's language (its date order, month names and clock). */
+export const fmtTime = (iso: string) => fmtDate(new Date(iso));
 
 export interface Participant {
   aor: string | null;
@@ -92,4 +94,13 @@ export function dayStart(day: string, plus = 0): Date | null {
   d.setFullYear(Number(m[1]), Number(m[2]) - 1, Number(m[3]) + plus);
   d.setHours(0, 0, 0, 0);
   return d;
+}
+
+/** A role's name in the console's language (any other value as it is). */
+export function roleLabel(role: string): string {
+  if (role === 'admin') return t('admin');
+  if (role === 'supervisor') return t('supervisor');
+  if (role === 'user') return t('user');
+  if (role === 'record-only') return t('record-only');
+  return role;
 }

@@ -5,7 +5,9 @@
  * (router.ts); bundled by esbuild.
  */
 import { api, session, type Me } from './api.js';
-import { h } from './dom.js';
+import { h, roleLabel } from './dom.js';
+import { LANGUAGE_NAMES, LANGUAGES, isLanguage, register, setLanguage, t, type Language } from './i18n.js';
+import { CATALOGUES } from './i18n/catalogues.js';
 import { show, startRouter, stopRouter, type Route } from './router.js';
 import { auditView } from './views/audit.js';
 import { deliveryView } from './views/delivery.js';
@@ -23,38 +25,90 @@ const app = document.getElementById('app') as HTMLElement;
 const nav = document.getElementById('nav') as HTMLElement;
 const whoami = document.getElementById('whoami') as HTMLElement;
 
+/** A route with its tab's label in the current language (the tab's id is tab-<tab>). */
+type Tab = Route & { label: string };
+
 /** The views a principal may open, in tab order; the first is where / leads. */
-function routesFor(me: Me): Route[] {
+function routesFor(me: Me): Tab[] {
   const staff = me.role !== 'record-only';
+  const recordings = t('Recordings');
   return [
-    { tab: 'Live', path: '/live', view: liveView },
+    { tab: 'live', label: t('Live'), path: '/live', view: liveView },
     ...(staff
       ? [
-          { tab: 'Recordings', path: '/recordings', view: recordingsView },
-          { tab: 'Recordings', path: '/recordings', pattern: /^\/recordings\/([^/]+)$/, view: recordingView },
-          { tab: 'Reports', path: '/reports', view: reportsView },
+          { tab: 'recordings', label: recordings, path: '/recordings', view: recordingsView },
+          {
+            tab: 'recordings',
+            label: recordings,
+            path: '/recordings',
+            pattern: /^\/recordings\/([^/]+)$/,
+            view: recordingView,
+          },
+          { tab: 'reports', label: t('Reports'), path: '/reports', view: reportsView },
         ]
       : []),
-    ...(me.can.audit ? [{ tab: 'Audit', path: '/audit', view: auditView }] : []),
-    ...(staff ? [{ tab: 'Tokens', path: '/tokens', view: tokensView }] : []),
+    ...(me.can.audit ? [{ tab: 'audit', label: t('Audit'), path: '/audit', view: auditView }] : []),
+    ...(staff ? [{ tab: 'tokens', label: t('Tokens'), path: '/tokens', view: tokensView }] : []),
     ...(me.can.admin
       ? [
-          { tab: 'Users', path: '/users', view: usersView },
-          { tab: 'Settings', path: '/settings', view: settingsView },
-          { tab: 'Keys', path: '/keys', view: keysView },
-          { tab: 'Delivery', path: '/delivery', view: deliveryView },
+          { tab: 'users', label: t('Users'), path: '/users', view: usersView },
+          { tab: 'settings', label: t('Settings'), path: '/settings', view: settingsView },
+          { tab: 'keys', label: t('Keys'), path: '/keys', view: keysView },
+          { tab: 'delivery', label: t('Delivery'), path: '/delivery', view: deliveryView },
         ]
       : []),
   ];
 }
 
+/** The first of the browser's languages the console has (a language alone matches its regions). */
+function browserLanguage(): Language {
+  for (const want of navigator.languages ?? [navigator.language]) {
+    if (isLanguage(want)) return want;
+    const base = want.split('-')[0]?.toLowerCase();
+    const hit = LANGUAGES.find((l) => l === base || l.split('-')[0] === base);
+    if (hit) return hit;
+  }
+  return 'en';
+}
+
+register(...CATALOGUES);
+
 function showLogin(message = ''): void {
   stopRouter();
+  setLanguage(browserLanguage());
   nav.replaceChildren();
   whoami.textContent = '';
   show(app, (el) => loginView(el, message, () => void start()));
 }
 session.onSignedOut = () => showLogin();
+
+/**
+ * The user's own language: "default" follows their group's, else the site's, else the browser's.
+ * A change is saved and the console redrawn in it.
+ */
+function languagePicker(me: Me): HTMLSelectElement {
+  const inherited = me.languageFrom === 'user' ? null : me.language;
+  const fallback = LANGUAGE_NAMES[inherited ?? browserLanguage()];
+  const pick = h(
+    'select',
+    {
+      id: 'language',
+      title: t('Language'),
+      'aria-label': t('Language'),
+      onchange: () => {
+        const language = pick.value === '' ? null : pick.value;
+        api('/me/language', { method: 'PUT', body: JSON.stringify({ language }) }).then(
+          () => void start(),
+          (e: Error) => alert(e.message),
+        );
+      },
+    },
+    h('option', { value: '' }, t('Default ({language})', { language: fallback })),
+    ...LANGUAGES.map((l) => h('option', { value: l }, LANGUAGE_NAMES[l])),
+  );
+  pick.value = me.languageFrom === 'user' && me.language ? me.language : '';
+  return pick;
+}
 
 async function start(): Promise<void> {
   try {
@@ -63,18 +117,20 @@ async function start(): Promise<void> {
     return showLogin();
   }
   const me = session.me;
+  setLanguage(me.language ?? browserLanguage());
   const logout = () => api('/logout', { method: 'POST' }).finally(() => showLogin());
   whoami.replaceChildren(
-    `${me.username} (${me.role}) `,
-    h('button', { id: 'logout', onclick: logout }, 'Log out'),
+    `${me.username} (${roleLabel(me.role)}) `,
+    ...(me.userId ? [languagePicker(me), ' '] : []),
+    h('button', { id: 'logout', onclick: logout }, t('Log out')),
   );
   const routes = routesFor(me);
   const tabs = routes
     .filter((r) => !r.pattern)
-    .map((r) => h('a', { id: `tab-${r.tab.toLowerCase()}`, class: 'button', href: r.path }, r.tab));
+    .map((r) => h('a', { id: `tab-${r.tab}`, class: 'button', href: r.path }, r.label));
   nav.replaceChildren(...tabs);
   startRouter(app, routes, (tab) => {
-    for (const a of tabs) a.classList.toggle('active', a.textContent === tab);
+    for (const a of tabs) a.classList.toggle('active', a.id === `tab-${tab}`);
   });
 }
 

@@ -8,7 +8,7 @@
 export type View = (app: HTMLElement, params: string[]) => void | (() => void);
 
 export interface Route {
-  /** The tab it belongs to (its id is tab-<tab lowercased>). */
+  /** The tab it belongs to (its element's id is tab-<tab>). */
   tab: string;
   /** Its address ('/recordings'); the tab links there. */
   path: string;

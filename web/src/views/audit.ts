@@ -1,12 +1,13 @@
 import { api } from '../api.js';
 import { auditSentence, type AuditEntry } from '../audit-text.js';
 import { filterForm, fmtTime, grid, h } from '../dom.js';
+import { t, tp } from '../i18n.js';
 
 /** The audit trail (admins): search it, read each entry as a sentence, verify the hash chain. */
 export function auditView(app: HTMLElement): void {
-  const actor = h('input', { id: 'a-actor', placeholder: 'user' });
-  const action = h('input', { id: 'a-action', placeholder: 'action (playback, login…)' });
-  const q = h('input', { id: 'a-q', placeholder: 'text in details' });
+  const actor = h('input', { id: 'a-actor', placeholder: t('user') });
+  const action = h('input', { id: 'a-action', placeholder: t('action (playback, login…)') });
+  const q = h('input', { id: 'a-q', placeholder: t('text in details') });
   const tbody = h('tbody');
   const verify = h('span', { id: 'verify-result' });
   const search = async (): Promise<void> => {
@@ -34,21 +35,21 @@ export function auditView(app: HTMLElement): void {
     api<{ ok: boolean; rows: number; firstBadId: number | null }>('/audit/verify').then(
       (v) =>
         (verify.textContent = v.ok
-          ? `chain intact (${v.rows} entries)`
-          : `chain BROKEN at entry ${v.firstBadId}`),
+          ? tp(v.rows, 'chain intact ({n} entries)', 'chain intact ({n} entries)')
+          : t('chain BROKEN at entry {id}', { id: String(v.firstBadId) })),
     );
   app.append(
-    h('h2', {}, 'Audit trail'),
+    h('h2', {}, t('Audit trail')),
     filterForm(
       () => void search(),
       actor,
       action,
       q,
-      h('button', { class: 'primary', type: 'submit', id: 'a-search' }, 'Search'),
-      h('button', { type: 'button', id: 'verify', onclick: checkChain }, 'Verify chain'),
+      h('button', { class: 'primary', type: 'submit', id: 'a-search' }, t('Search')),
+      h('button', { type: 'button', id: 'verify', onclick: checkChain }, t('Verify chain')),
       verify,
     ),
-    grid('audit', ['#', 'When', 'What happened', 'Action', 'Details'], tbody),
+    grid('audit', ['#', t('When'), t('What happened'), t('Action'), t('Details')], tbody),
   );
   void search();
 }

@@ -1,5 +1,6 @@
 import { api, send } from '../api.js';
 import { filterForm, grid, h, list, outcome, td } from '../dom.js';
+import { t, tp } from '../i18n.js';
 
 /**
  * Custom fields (admin-defined per-recording fields: an order number, a ticket, a campaign):
@@ -20,7 +21,13 @@ export interface CustomField {
 /** A recording's values by field name (only the fields that have one). */
 export type FieldValues = Record<string, string>;
 
-const TYPES: Record<CustomField['type'], string> = { text: 'Text', date: 'Date', option: 'Option' };
+const TYPES: CustomField['type'][] = ['text', 'date', 'option'];
+
+/** A field type as people read it (in the language shown now; the API's value if unknown). */
+function typeLabel(type: string): string {
+  const labels: Record<string, string> = { text: t('Text'), date: t('Date'), option: t('Option') };
+  return labels[type] ?? type;
+}
 
 /** The defined fields in display order; none when they cannot be read (an older server). */
 export const loadCustomFields = (): Promise<CustomField[]> =>
@@ -73,15 +80,15 @@ export function fieldsSection(
       ? h(
           'div',
           { class: 'card', id: 'fields' },
-          h('h3', {}, 'Fields'),
-          h('p', { class: 'muted' }, 'No custom fields are defined (Settings › Custom fields).'),
+          h('h3', {}, t('Fields')),
+          h('p', { class: 'muted' }, t('No custom fields are defined (Settings › Custom fields).')),
         )
       : '';
   if (!opts.editable)
     return h(
       'div',
       { class: 'card', id: 'fields' },
-      h('h3', {}, 'Fields'),
+      h('h3', {}, t('Fields')),
       h(
         'dl',
         { class: 'fields' },
@@ -101,11 +108,11 @@ export function fieldsSection(
   return h(
     'div',
     { class: 'card', id: 'fields' },
-    h('h3', {}, 'Fields'),
+    h('h3', {}, t('Fields')),
     filterForm(
       save,
       ...inputs.map(([f, el]) => h('label', {}, f.label, el)),
-      h('button', { class: 'primary', type: 'submit', id: 'save-fields' }, 'Save fields'),
+      h('button', { class: 'primary', type: 'submit', id: 'save-fields' }, t('Save fields')),
     ),
     opts.msg.el,
   );
@@ -114,22 +121,22 @@ export function fieldsSection(
 /** "Order # = 10001, Campaign = Campaign B" (the labels of the fields set). */
 export const describeValues = (defs: CustomField[], values: FieldValues): string => {
   const set = defs.filter((f) => values[f.name] !== undefined);
-  return set.length ? set.map((f) => `${f.label} = ${values[f.name]}`).join(', ') : 'no values';
+  return set.length ? set.map((f) => `${f.label} = ${values[f.name]}`).join(', ') : t('no values');
 };
 
 /** Settings' "Custom fields" card (admins): the fields with a Delete each, and a form to add one. */
 export function customFieldsCard(): HTMLElement {
   const msg = outcome('custom-fields-msg');
-  const box = h('div', {}, 'Loading…');
-  const name = h('input', { id: 'add-field-name', placeholder: 'name (order_no)', autocomplete: 'off' });
-  const label = h('input', { id: 'add-field-label', placeholder: 'label (Order #)' });
+  const box = h('div', {}, t('Loading…'));
+  const name = h('input', { id: 'add-field-name', placeholder: t('name (order_no)'), autocomplete: 'off' });
+  const label = h('input', { id: 'add-field-label', placeholder: t('label (Order #)') });
   const type = h(
     'select',
     { id: 'add-field-type' },
-    ...Object.entries(TYPES).map(([v, t]) => h('option', { value: v }, t)),
+    ...TYPES.map((v) => h('option', { value: v }, typeLabel(v))),
   );
-  const options = h('input', { id: 'add-field-options', placeholder: 'options (A, B, C)', size: 30 });
-  const optionsLabel = h('label', { id: 'add-field-options-label' }, 'Options', options);
+  const options = h('input', { id: 'add-field-options', placeholder: t('options (A, B, C)'), size: 30 });
+  const optionsLabel = h('label', { id: 'add-field-options-label' }, t('Options'), options);
   const showOptions = () => (optionsLabel.style.display = type.value === 'option' ? '' : 'none');
   type.addEventListener('change', showOptions);
   showOptions();
@@ -143,8 +150,11 @@ export function customFieldsCard(): HTMLElement {
     if (type.value === 'option') body.options = list(options.value);
     send<CustomField>('POST', '/custom-fields', body).then(
       (f) => {
+        const added = { label: f.label, name: f.name, type: typeLabel(f.type) };
         msg.ok(
-          `added ${f.label} (${f.name}, ${TYPES[f.type] ?? f.type}${f.options.length ? `: ${f.options.join(', ')}` : ''})`,
+          f.options.length
+            ? t('added {label} ({name}, {type}: {options})', { ...added, options: f.options.join(', ') })
+            : t('added {label} ({name}, {type})', added),
         );
         name.value = label.value = options.value = '';
         void load();
@@ -153,10 +163,25 @@ export function customFieldsCard(): HTMLElement {
     );
   };
   const remove = (f: CustomField): void => {
-    if (!confirm(`Delete the field ${f.label} (${f.name}) and its value on every recording?`)) return;
+    if (
+      !confirm(
+        t('Delete the field {label} ({name}) and its value on every recording?', {
+          label: f.label,
+          name: f.name,
+        }),
+      )
+    )
+      return;
     send<{ deleted: string; values: number }>('DELETE', `/custom-fields/${encodeURIComponent(f.name)}`).then(
       (r) => {
-        msg.ok(`deleted ${r.deleted}: ${r.values} recording value${r.values === 1 ? '' : 's'} removed`);
+        msg.ok(
+          tp(
+            r.values,
+            'deleted {name}: {n} recording value removed',
+            'deleted {name}: {n} recording values removed',
+            { name: r.deleted },
+          ),
+        );
         void load();
       },
       (e: Error) => msg.fail(e),
@@ -168,40 +193,42 @@ export function customFieldsCard(): HTMLElement {
       r.items.length
         ? grid(
             'custom-fields',
-            ['Name', 'Label', 'Type', 'Options', ''],
+            [t('Name'), t('Label'), t('Type'), t('Options'), ''],
             r.items.map((f) =>
               h(
                 'tr',
                 { class: 'custom-field-row', 'data-name': f.name },
                 td(h('code', {}, f.name)),
                 td(f.label),
-                td(TYPES[f.type] ?? f.type),
+                td(typeLabel(f.type)),
                 td(f.options.join(', ')),
-                td(h('button', { class: 'danger delete-field', onclick: () => remove(f) }, 'Delete')),
+                td(h('button', { class: 'danger delete-field', onclick: () => remove(f) }, t('Delete'))),
               ),
             ),
           )
-        : h('p', { id: 'custom-fields', class: 'muted' }, 'No custom fields yet.'),
+        : h('p', { id: 'custom-fields', class: 'muted' }, t('No custom fields yet.')),
     );
   };
   const form = filterForm(
     add,
-    h('label', {}, 'Name', name),
-    h('label', {}, 'Label', label),
-    h('label', {}, 'Type', type),
+    h('label', {}, t('Name'), name),
+    h('label', {}, t('Label'), label),
+    h('label', {}, t('Type'), type),
     optionsLabel,
-    h('button', { class: 'primary', type: 'submit', id: 'add-field' }, 'Add field'),
+    h('button', { class: 'primary', type: 'submit', id: 'add-field' }, t('Add field')),
   );
   form.id = 'add-field-form';
   load().catch((e: Error) => msg.fail(e));
   return h(
     'div',
     { class: 'card', id: 'custom-fields-card' },
-    h('h3', {}, 'Custom fields'),
+    h('h3', {}, t('Custom fields')),
     h(
       'p',
       { class: 'muted' },
-      'Fields set per recording (an order number, a ticket, a campaign): shown as columns in the recordings list and in the details, searchable; only administrators set their values.',
+      t(
+        'Fields set per recording (an order number, a ticket, a campaign): shown as columns in the recordings list and in the details, searchable; only administrators set their values.',
+      ),
     ),
     box,
     form,

@@ -1,5 +1,6 @@
 import { api, send } from '../api.js';
 import { fmtTime, grid, h, outcome, td } from '../dom.js';
+import { t } from '../i18n.js';
 
 /** Delivery (admins): destinations' health (SFTP, S3, local), offload batches, MP3 export and email counters. */
 
@@ -49,8 +50,8 @@ interface DeliveryJson {
   };
 }
 
-const t = (iso: string | null | undefined) => (iso ? fmtTime(iso) : '–');
-const next = (iso: string | null | undefined) => (iso ? t(iso) : 'gave up (retry above)');
+const when = (iso: string | null | undefined) => (iso ? fmtTime(iso) : '–');
+const next = (iso: string | null | undefined) => (iso ? when(iso) : t('gave up (retry above)'));
 const muted = (text: string) => h('p', { class: 'muted' }, text);
 
 function render(d: DeliveryJson): (Node | string)[] {
@@ -61,14 +62,14 @@ function render(d: DeliveryJson): (Node | string)[] {
       'p',
       { id: 'delivery-state' },
       d.enabled
-        ? 'Delivery is on.'
-        : 'Delivery is off on this server (no offload, export or notifications configured).',
+        ? t('Delivery is on.')
+        : t('Delivery is off on this server (no offload, export or notifications configured).'),
     ),
-    h('h3', {}, 'Destinations'),
+    h('h3', {}, t('Destinations')),
     d.targets?.length
       ? grid(
           'delivery-targets',
-          ['Destination', 'Health', 'Last success', 'Last error', 'Next try'],
+          [t('Destination'), t('Health'), t('Last success'), t('Last error'), t('Next try')],
           d.targets.map((x) =>
             h(
               'tr',
@@ -77,20 +78,36 @@ function render(d: DeliveryJson): (Node | string)[] {
               h(
                 'td',
                 { class: x.ok ? 'ok' : 'loss-bad' },
-                x.ok ? 'ok' : `failing${x.failures ? ` (${x.failures}×)` : ''}`,
+                x.ok ? t('ok') : x.failures ? t('failing ({n}×)', { n: x.failures }) : t('failing'),
               ),
-              td(t(x.lastOkAt)),
-              td(x.lastError ? `${t(x.lastErrorAt)}: ${x.lastError}` : '–'),
-              td(x.ok ? '–' : t(x.nextAttemptAt)),
+              td(when(x.lastOkAt)),
+              td(x.lastError ? `${when(x.lastErrorAt)}: ${x.lastError}` : '–'),
+              td(x.ok ? '–' : when(x.nextAttemptAt)),
             ),
           ),
         )
-      : muted('No destination has been contacted yet.'),
-    h('h3', {}, `Offload batches (${d.offload?.queued ?? 0} queued, ${d.offload?.failed ?? 0} failed)`),
+      : muted(t('No destination has been contacted yet.')),
+    h(
+      'h3',
+      {},
+      t('Offload batches ({queued} queued, {failed} failed)', {
+        queued: d.offload?.queued ?? 0,
+        failed: d.offload?.failed ?? 0,
+      }),
+    ),
     d.offload?.batches.length
       ? grid(
           'delivery-batches',
-          ['#', 'CSV', 'Recordings', 'State', 'Attempts', 'Cut', 'Finished / next try', 'Error'],
+          [
+            '#',
+            'CSV',
+            t('Recordings'),
+            t('State'),
+            t('Attempts'),
+            t('Cut'),
+            t('Finished / next try'),
+            t('Error'),
+          ],
           d.offload.batches.map((b) =>
             h(
               'tr',
@@ -100,27 +117,35 @@ function render(d: DeliveryJson): (Node | string)[] {
               td(String(b.count)),
               td(b.state),
               td(String(b.attempts)),
-              td(t(b.cutAt)),
-              td(b.state === 'done' ? t(b.finishedAt) : next(b.nextAttemptAt)),
+              td(when(b.cutAt)),
+              td(b.state === 'done' ? when(b.finishedAt) : next(b.nextAttemptAt)),
               h('td', { class: b.lastError ? 'error' : '' }, b.lastError ?? ''),
             ),
           ),
         )
-      : muted('No offload batch yet.'),
-    h('h3', {}, 'MP3 export'),
+      : muted(t('No offload batch yet.')),
+    h('h3', {}, t('MP3 export')),
     h(
       'p',
       { id: 'delivery-export' },
-      `${exp?.done ?? 0} exported · ${exp?.pending ?? 0} pending · ${exp?.failed ?? 0} failed`,
+      t('{done} exported · {pending} pending · {failed} failed', {
+        done: exp?.done ?? 0,
+        pending: exp?.pending ?? 0,
+        failed: exp?.failed ?? 0,
+      }),
     ),
-    failures('delivery-export-failures', ['Destination'], exp?.recentFailures, (x) => [td(x.destination)]),
-    h('h3', {}, 'Email notifications'),
+    failures('delivery-export-failures', [t('Destination')], exp?.recentFailures, (x) => [td(x.destination)]),
+    h('h3', {}, t('Email notifications')),
     h(
       'p',
       { id: 'delivery-notifications' },
-      `${notes?.sent ?? 0} sent · ${notes?.pending ?? 0} pending · ${notes?.failed ?? 0} failed`,
+      t('{sent} sent · {pending} pending · {failed} failed', {
+        sent: notes?.sent ?? 0,
+        pending: notes?.pending ?? 0,
+        failed: notes?.failed ?? 0,
+      }),
     ),
-    failures('delivery-notification-failures', ['To', 'State'], notes?.recentFailures, (x) => [
+    failures('delivery-notification-failures', [t('Recipients'), t('State')], notes?.recentFailures, (x) => [
       td(x.email),
       td(x.state),
     ]),
@@ -137,7 +162,7 @@ function failures<F extends Failure>(
   if (!items?.length) return '';
   return grid(
     id,
-    ['Recording', ...extra, 'Attempts', 'Error', 'Next try'],
+    [t('Recording'), ...extra, t('Attempts'), t('Error'), t('Next try')],
     items.map((x) =>
       h(
         'tr',
@@ -154,7 +179,7 @@ function failures<F extends Failure>(
 
 export function deliveryView(app: HTMLElement): () => void {
   const msg = outcome('delivery-msg');
-  const box = h('div', { id: 'delivery-status' }, 'Loading…');
+  const box = h('div', { id: 'delivery-status' }, t('Loading…'));
   const load = async (): Promise<void> => {
     const d = await api<DeliveryJson>('/delivery');
     box.dataset.enabled = String(d.enabled);
@@ -169,13 +194,13 @@ export function deliveryView(app: HTMLElement): () => void {
                 .map(([k, n]) => `${n} ${k}`)
                 .join(', ')
             : String(r.retried);
-        msg.ok(`re-queued now: ${what}`);
+        msg.ok(t('re-queued now: {what}', { what }));
         void load();
       },
       (e: Error) => msg.fail(e),
     );
-  const button = h('button', { id: 'delivery-retry', onclick: retry }, 'Retry failed deliveries now');
-  app.append(h('h2', {}, 'Delivery'), h('p', {}, button), msg.el, box);
+  const button = h('button', { id: 'delivery-retry', onclick: retry }, t('Retry failed deliveries now'));
+  app.append(h('h2', {}, t('Delivery')), h('p', {}, button), msg.el, box);
   load().catch((e: Error) => msg.fail(e));
   const timer = setInterval(() => void load().catch(() => undefined), 5000);
   return () => clearInterval(timer);

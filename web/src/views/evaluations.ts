@@ -1,6 +1,10 @@
 import { api, send, session } from '../api.js';
 import type { evaluationJson, formJson } from '../../../src/api/resources/evaluations.js';
 import { filterForm, fmtTime, grid, h, outcome, td } from '../dom.js';
+import { fmtNumber, t, tp } from '../i18n.js';
+import { options } from './evaluation-forms.js';
+
+export { evaluationFormsCard } from './evaluation-forms.js';
 
 /**
  * Agent evaluation (quality management): forms of questions worth 1-10 points (defined by admins
@@ -24,134 +28,12 @@ interface SummaryRow {
 /** Supervisors and admins evaluate (and read the summary); users only read evaluations. */
 export const mayEvaluate = (): boolean => session.me?.role === 'supervisor' || session.me?.role === 'admin';
 
-const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
-const options = (from: number, to: number, selected?: number) =>
-  Array.from({ length: to - from + 1 }, (_, i) =>
-    h('option', { value: String(from + i), selected: from + i === selected }, String(from + i)),
-  );
-
-/** One question of the create form: its text and its points (1-10), removable. */
-function questionRow(remove: (row: HTMLElement) => void): HTMLElement {
-  const row = h(
-    'div',
-    { class: 'eval-question-row' },
-    h('input', { class: 'eval-question-text', placeholder: 'question', size: 50, maxLength: 500 }),
-    ' ',
-    h('label', {}, 'Points ', h('select', { class: 'eval-question-points' }, ...options(1, 10, 5))),
-    ' ',
-  );
-  row.append(
-    h(
-      'button',
-      { type: 'button', class: 'remove-question', title: 'Remove the question', onclick: () => remove(row) },
-      '×',
-    ),
-  );
-  return row;
-}
-
-/** Settings' "Evaluation forms" card (admins): the forms with a Delete each, and a form to create one. */
-export function evaluationFormsCard(): HTMLElement {
-  const msg = outcome('evaluation-forms-msg');
-  const box = h('div', {}, 'Loading…');
-  const name = h('input', {
-    id: 'eval-form-name',
-    placeholder: 'name (Call quality)',
-    maxLength: 100,
-    size: 30,
-  });
-  const rows = h('div', { id: 'eval-questions', class: 'eval-rows' });
-  const remove = (row: HTMLElement): void => {
-    if (rows.children.length > 1) row.remove();
-  };
-  const reset = (): void => {
-    name.value = '';
-    rows.replaceChildren(questionRow(remove));
-  };
-  reset();
-
-  const create = (): void => {
-    // Rows left blank are not questions (an "Add question" too many).
-    const questions = [...rows.querySelectorAll('.eval-question-row')]
-      .map((r) => ({
-        text: (r.querySelector('.eval-question-text') as HTMLInputElement).value.trim(),
-        points: Number((r.querySelector('.eval-question-points') as HTMLSelectElement).value),
-      }))
-      .filter((q) => q.text);
-    send<EvaluationForm>('POST', '/evaluation-forms', { name: name.value.trim(), questions }).then(
-      (f) => {
-        msg.ok(
-          `created ${f.name}: ${plural(f.questions.length, 'question')}, ${plural(f.maxPoints, 'point')}`,
-        );
-        reset();
-        void load();
-      },
-      (e: Error) => msg.fail(e),
-    );
-  };
-  const del = (f: EvaluationForm): void => {
-    if (!confirm(`Delete the evaluation form ${f.name}?`)) return;
-    send('DELETE', `/evaluation-forms/${encodeURIComponent(f.id)}`).then(
-      () => {
-        msg.ok(`deleted ${f.name}`);
-        void load();
-      },
-      (e: Error) => msg.fail(e),
-    );
-  };
-  const load = async (): Promise<void> => {
-    const r = await api<{ items: EvaluationForm[] }>('/evaluation-forms');
-    box.replaceChildren(
-      r.items.length
-        ? grid(
-            'evaluation-form-list',
-            ['Name', 'Questions', 'Max points', 'In use', ''],
-            r.items.map((f) =>
-              h(
-                'tr',
-                { class: 'evaluation-form-row', 'data-id': f.id },
-                h(
-                  'td',
-                  { title: f.questions.map((q, i) => `${i + 1}. ${q.text} (${q.points})`).join('\n') },
-                  f.name,
-                ),
-                h('td', { class: 'num' }, String(f.questions.length)),
-                h('td', { class: 'num' }, String(f.maxPoints)),
-                h('td', { class: 'num' }, String(f.inUse)),
-                td(h('button', { class: 'danger delete-eval-form', onclick: () => del(f) }, 'Delete')),
-              ),
-            ),
-          )
-        : h('p', { id: 'evaluation-form-list', class: 'muted' }, 'No evaluation forms yet.'),
-    );
-  };
-  const form = filterForm(
-    create,
-    h('label', {}, 'Name', name),
-    rows,
-    h(
-      'button',
-      { type: 'button', id: 'eval-add-question', onclick: () => rows.append(questionRow(remove)) },
-      'Add question',
-    ),
-    h('button', { class: 'primary', type: 'submit', id: 'eval-create-form' }, 'Create form'),
-  );
-  form.classList.add('eval-form-editor');
-  load().catch((e: Error) => msg.fail(e));
-  return h(
-    'div',
-    { class: 'card', id: 'evaluation-forms' },
-    h('h3', {}, 'Evaluation forms'),
-    h(
-      'p',
-      { class: 'muted' },
-      'Questions worth 1-10 points each; supervisors and administrators answer them for a user who took part in a recording, and the score is the share of the points given. A form in use is kept.',
-    ),
-    box,
-    form,
-    msg.el,
-  );
-}
+/** A translated `template` as DOM children, each `{name}` replaced by `parts[name]` (an element or text). */
+const fillNodes = (template: string, parts: Record<string, Node | string>): (Node | string)[] =>
+  template
+    .split(/\{(\w+)\}/)
+    .map((s, i) => (i % 2 ? (parts[s] ?? `{${s}}`) : s))
+    .filter((x) => x !== '');
 
 /** One evaluation in the list: form, agent, evaluator, score, when, comment; Delete where allowed. */
 function evaluationItem(e: Evaluation, del: (e: Evaluation) => void): HTMLElement {
@@ -160,16 +42,16 @@ function evaluationItem(e: Evaluation, del: (e: Evaluation) => void): HTMLElemen
   return h(
     'li',
     { class: 'evaluation', 'data-id': e.id },
-    h('strong', { class: 'eval-form-name' }, e.formName),
-    ': ',
-    h('span', { class: 'eval-agent' }, e.agent),
-    ' scored ',
-    h('span', { class: 'score' }, `${e.score} %`),
-    ` (${e.answers.join(' + ')}) — by `,
-    h('span', { class: 'eval-evaluator' }, e.evaluator),
-    ` ${fmtTime(e.createdAt)}`,
+    ...fillNodes(t('{form}: {agent} scored {score} ({answers}) — by {evaluator} {when}'), {
+      form: h('strong', { class: 'eval-form-name' }, e.formName),
+      agent: h('span', { class: 'eval-agent' }, e.agent),
+      score: h('span', { class: 'score' }, `${e.score} %`),
+      answers: e.answers.join(' + '),
+      evaluator: h('span', { class: 'eval-evaluator' }, e.evaluator),
+      when: fmtTime(e.createdAt),
+    }),
     ' ',
-    mayDelete ? h('button', { class: 'danger delete-evaluation', onclick: () => del(e) }, 'Delete') : '',
+    mayDelete ? h('button', { class: 'danger delete-evaluation', onclick: () => del(e) }, t('Delete')) : '',
     e.comment ? h('div', { class: 'eval-comment muted' }, e.comment) : '',
   );
 }
@@ -181,15 +63,20 @@ function evaluationItem(e: Evaluation, del: (e: Evaluation) => void): HTMLElemen
 export function evaluationsCard(recordingId: string): HTMLElement {
   const path = `/recordings/${encodeURIComponent(recordingId)}/evaluations`;
   const msg = outcome('eval-msg');
-  const list = h('div', {}, 'Loading…');
+  const list = h('div', {}, t('Loading…'));
   const editor = h('div', { id: 'eval-editor' });
 
   const del = (e: Evaluation): void => {
-    if (!confirm(`Delete the evaluation of ${e.agent} (${e.score} %) by ${e.evaluator}?`)) return;
+    const question = t('Delete the evaluation of {agent} ({score} %) by {evaluator}?', {
+      agent: e.agent,
+      score: e.score,
+      evaluator: e.evaluator,
+    });
+    if (!confirm(question)) return;
     send('DELETE', `${path}/${encodeURIComponent(e.id)}`).then(
       async () => {
         await load();
-        msg.ok(`deleted the evaluation of ${e.agent}`);
+        msg.ok(t('deleted the evaluation of {agent}', { agent: e.agent }));
       },
       (x: Error) => msg.fail(x),
     );
@@ -201,15 +88,15 @@ export function evaluationsCard(recordingId: string): HTMLElement {
       return h(
         'p',
         { id: 'eval-no-agents', class: 'muted' },
-        'No user of this recording can be evaluated: none of its participants is a user’s number.',
+        t('No user of this recording can be evaluated: none of its participants is a user’s number.'),
       );
     if (!forms.length)
       return h(
         'p',
         { id: 'eval-no-forms', class: 'muted' },
         session.me?.can.admin
-          ? 'No evaluation forms yet (Settings › Evaluation forms).'
-          : 'No evaluation forms yet: an administrator defines them.',
+          ? t('No evaluation forms yet (Settings › Evaluation forms).')
+          : t('No evaluation forms yet: an administrator defines them.'),
       );
     const formSel = h(
       'select',
@@ -223,7 +110,7 @@ export function evaluationsCard(recordingId: string): HTMLElement {
       rows: 2,
       cols: 50,
       maxLength: 2000,
-      placeholder: 'Comment',
+      placeholder: t('Comment'),
     });
     const chosen = () => forms.find((f) => f.id === formSel.value) ?? (forms[0] as EvaluationForm);
     const drawQuestions = (): void =>
@@ -235,14 +122,16 @@ export function evaluationsCard(recordingId: string): HTMLElement {
             h(
               'label',
               {},
-              `${q.text} `,
-              h(
-                'select',
-                { class: 'eval-answer', 'data-index': i, 'data-points': q.points },
-                h('option', { value: '' }, '–'),
-                ...options(0, q.points),
-              ),
-              ` of ${q.points}`,
+              ...fillNodes(t('{question} {answer} of {points}'), {
+                question: q.text,
+                answer: h(
+                  'select',
+                  { class: 'eval-answer', 'data-index': i, 'data-points': q.points },
+                  h('option', { value: '' }, '–'),
+                  ...options(0, q.points),
+                ),
+                points: String(q.points),
+              }),
             ),
           ),
         ),
@@ -254,7 +143,16 @@ export function evaluationsCard(recordingId: string): HTMLElement {
         (s) => s.value,
       );
       const open = answers.filter((a) => a === '').length;
-      if (open) return msg.fail(new Error(`answer every question (${plural(open, 'question')} unanswered)`));
+      if (open)
+        return msg.fail(
+          new Error(
+            tp(
+              open,
+              'answer every question ({n} question unanswered)',
+              'answer every question ({n} questions unanswered)',
+            ),
+          ),
+        );
       const body: Record<string, unknown> = {
         formId: formSel.value,
         agent: agent.value,
@@ -264,21 +162,23 @@ export function evaluationsCard(recordingId: string): HTMLElement {
       send<Evaluation>('POST', path, body).then(
         async (e) => {
           await load();
-          msg.ok(`${e.agent} scored ${e.score} % on ${e.formName}`);
+          msg.ok(
+            t('{agent} scored {score} % on {form}', { agent: e.agent, score: e.score, form: e.formName }),
+          );
         },
         (x: Error) => msg.fail(x),
       );
     };
     const f = filterForm(
       submit,
-      h('label', {}, 'Form', formSel),
-      h('label', {}, 'Agent', agent),
+      h('label', {}, t('Form'), formSel),
+      h('label', {}, t('Agent'), agent),
       questions,
-      h('label', {}, 'Comment', comment),
-      h('button', { class: 'primary', type: 'submit', id: 'eval-submit' }, 'Submit'),
+      h('label', {}, t('Comment'), comment),
+      h('button', { class: 'primary', type: 'submit', id: 'eval-submit' }, t('Submit')),
     );
     f.id = 'evaluate';
-    return h('div', {}, h('h4', {}, 'Evaluate'), f);
+    return h('div', {}, h('h4', {}, t('Evaluate')), f);
   };
 
   const load = async (): Promise<void> => {
@@ -289,7 +189,7 @@ export function evaluationsCard(recordingId: string): HTMLElement {
     list.replaceChildren(
       r.items.length
         ? h('ul', { id: 'evaluation-list' }, ...r.items.map((e) => evaluationItem(e, del)))
-        : h('p', { id: 'evaluation-list', class: 'muted' }, 'No evaluations yet.'),
+        : h('p', { id: 'evaluation-list', class: 'muted' }, t('No evaluations yet.')),
     );
     editor.replaceChildren(mayEvaluate() ? evaluateForm(forms, r.agents) : '');
   };
@@ -297,7 +197,7 @@ export function evaluationsCard(recordingId: string): HTMLElement {
     list.replaceChildren();
     msg.fail(e);
   });
-  return h('div', { class: 'card', id: 'evaluations' }, h('h3', {}, 'Evaluations'), list, editor, msg.el);
+  return h('div', { class: 'card', id: 'evaluations' }, h('h3', {}, t('Evaluations')), list, editor, msg.el);
 }
 
 /**
@@ -310,13 +210,14 @@ export function evaluationSummary(): { el: HTMLElement; load(q: URLSearchParams)
   const tfoot = h('tfoot');
   const table = grid(
     'evaluation-summary-table',
-    ['Agent', 'Evaluations', 'Average', 'Lowest', 'Highest'],
+    [t('Agent'), t('Evaluations'), t('Average'), t('Lowest'), t('Highest')],
     tbody,
   );
   table.append(tfoot);
-  const pct = (n: number, decimals = 0) => `${n.toFixed(decimals)} %`;
-  const num = (t: string) => h('td', { class: 'num' }, t);
-  const csv = h('a', { id: 'evaluation-csv', class: 'button', download: '' }, 'Download CSV');
+  const pct = (n: number, decimals = 0) =>
+    `${fmtNumber(n, { minimumFractionDigits: decimals, maximumFractionDigits: decimals, useGrouping: false })} %`;
+  const num = (text: string) => h('td', { class: 'num' }, text);
+  const csv = h('a', { id: 'evaluation-csv', class: 'button', download: '' }, t('Download CSV'));
   let asked = 0;
   const load = async (q: URLSearchParams): Promise<void> => {
     const mine = ++asked;
@@ -350,12 +251,14 @@ export function evaluationSummary(): { el: HTMLElement; load(q: URLSearchParams)
         ),
       );
       if (!r.items.length)
-        tbody.append(h('tr', { class: 'empty' }, h('td', { colSpan: 5, class: 'muted' }, 'No evaluations.')));
+        tbody.append(
+          h('tr', { class: 'empty' }, h('td', { colSpan: 5, class: 'muted' }, t('No evaluations.'))),
+        );
       tfoot.replaceChildren(
         h(
           'tr',
           { id: 'evaluation-summary-total' },
-          h('th', {}, 'Total'),
+          h('th', {}, t('Total')),
           num(String(r.total.evaluations)),
           num(r.total.evaluations ? pct(r.total.averageScore, 1) : '–'),
           td(''),
@@ -374,11 +277,13 @@ export function evaluationSummary(): { el: HTMLElement; load(q: URLSearchParams)
   const el = h(
     'div',
     { class: 'card', id: 'evaluation-summary' },
-    h('h3', {}, 'Agent evaluations'),
+    h('h3', {}, t('Agent evaluations')),
     h(
       'p',
       { class: 'muted' },
-      'The evaluations made between From and To of the recordings you may see, per evaluated user; scores as the share of the form’s points.',
+      t(
+        'The evaluations made between From and To of the recordings you may see, per evaluated user; scores as the share of the form’s points.',
+      ),
     ),
     msg.el,
     table,

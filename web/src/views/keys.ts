@@ -1,5 +1,6 @@
 import { api } from '../api.js';
 import { fmtTime, grid, h, outcome, td } from '../dom.js';
+import { t } from '../i18n.js';
 
 interface KeyJson {
   fingerprint: string;
@@ -13,15 +14,19 @@ interface KeyJson {
 /** The recording encryption keys (admins). */
 export function keysView(app: HTMLElement): void {
   const msg = outcome('keys-msg');
-  const box = h('div', {}, 'Loading…');
+  const box = h('div', {}, t('Loading…'));
   const state = (k: KeyJson) =>
-    k.active ? 'active' : k.retiredAt ? `retired ${fmtTime(k.retiredAt)}` : 'inactive';
+    k.active
+      ? t('active')
+      : k.retiredAt
+        ? t('retired {date}', { date: fmtTime(k.retiredAt) })
+        : t('inactive');
   app.append(
-    h('h2', {}, 'Encryption keys'),
+    h('h2', {}, t('Encryption keys')),
     h(
       'p',
       { class: 'muted' },
-      'Recordings are encrypted with OpenPGP to the active key. Rotate and retire keys with `srs keys`.',
+      t('Recordings are encrypted with OpenPGP to the active key. Rotate and retire keys with `srs keys`.'),
     ),
     msg.el,
     box,
@@ -31,7 +36,7 @@ export function keysView(app: HTMLElement): void {
       box.replaceChildren(
         grid(
           'keys',
-          ['Fingerprint', 'Algorithm', 'Created', 'State', 'Files'],
+          [t('Fingerprint'), t('Algorithm'), t('Created'), t('State'), t('Files')],
           r.items.map((k) =>
             h(
               'tr',

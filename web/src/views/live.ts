@@ -2,6 +2,7 @@ import { session } from '../api.js';
 import { fmtDur, fmtTime, grid, h, parties, type Participant } from '../dom.js';
 import { ulawToFloat } from '../ulaw.js';
 import { capacityLine } from '../capacity.js';
+import { fmtNumber, t } from '../i18n.js';
 
 /** Live calls from the monitor WebSocket, and listen-in: u-law through Web Audio, a meter per party. */
 
@@ -16,6 +17,30 @@ interface LiveCall {
   streams: { label: string | null }[];
   media?: { legId: string; packetsLost: number; lossPercent: number }[];
 }
+
+/** A server code in words (`words` in the current language), the code itself when unknown. */
+const say = (code: string, words: Record<string, string>): string => words[code] ?? code;
+/** A control action as a button shows it (Pause), and as a message names it (pause); codes stay as sent. */
+const actionLabel = (a: string): string =>
+  say(a, { pause: t('Pause'), resume: t('Resume'), start: t('Start'), stop: t('Stop') });
+const actionWord = (a: string): string =>
+  say(a, { pause: t('pause'), resume: t('resume'), start: t('start'), stop: t('stop') });
+/** A control state and a record mode in words. */
+const stateWord = (s: string): string =>
+  say(s, {
+    recording: t('recording'),
+    paused: t('paused'),
+    stopped: t('stopped'),
+    'not-started': t('not-started'),
+    'not-recorded': t('not-recorded'),
+  });
+const modeWord = (m: string): string =>
+  say(m, {
+    always: t('always'),
+    'always-pause': t('always-pause'),
+    'on-demand': t('on-demand'),
+    never: t('never'),
+  });
 
 /** What the listen-in has received, for the user (meters) and for tests. */
 interface ListenStats {
@@ -80,8 +105,8 @@ class Listener {
 export function liveView(app: HTMLElement): () => void {
   const rows = new Map<string, LiveCall>();
   const tbody = h('tbody');
-  const empty = h('p', { class: 'muted', id: 'no-calls' }, 'No active calls you may see.');
-  const idle = () => h('span', { class: 'muted' }, 'Click Listen on a call.');
+  const empty = h('p', { class: 'muted', id: 'no-calls' }, t('No active calls you may see.'));
+  const idle = () => h('span', { class: 'muted' }, t('Click Listen on a call.'));
   const player = h('div', { class: 'card', id: 'player' }, idle());
   let ws: WebSocket | null = null;
   let listener: Listener | null = null;
@@ -106,15 +131,21 @@ export function liveView(app: HTMLElement): () => void {
           h(
             'td',
             { class: 'control-state' },
-            c.control ? `${c.control.state} (${c.control.mode})` : c.paused ? 'paused' : 'recording',
+            c.control
+              ? t('{state} ({mode})', { state: stateWord(c.control.state), mode: modeWord(c.control.mode) })
+              : stateWord(c.paused ? 'paused' : 'recording'),
           ),
           h('td', { class: 'controls' }, ...controls(c)),
-          h('td', { class: worst > 5 ? 'loss-bad' : '' }, `${worst.toFixed(1)} %`),
+          h(
+            'td',
+            { class: worst > 5 ? 'loss-bad' : '' },
+            `${fmtNumber(worst, { minimumFractionDigits: 1, maximumFractionDigits: 1, useGrouping: false })} %`,
+          ),
           h(
             'td',
             {},
             session.me?.can.listen
-              ? h('button', { class: 'primary listen', onclick: () => listen(c) }, 'Listen')
+              ? h('button', { class: 'primary listen', onclick: () => listen(c) }, t('Listen'))
               : h('span', { class: 'muted' }, '–'),
           ),
         );
@@ -131,11 +162,11 @@ export function liveView(app: HTMLElement): () => void {
         {
           class: `control control-${a}`,
           onclick: () => {
-            controlMsg.textContent = `${a}…`;
+            controlMsg.textContent = `${actionWord(a)}…`;
             ws?.send(JSON.stringify({ type: a, recordingId: c.recordingId }));
           },
         },
-        a[0]?.toUpperCase() + a.slice(1),
+        actionLabel(a),
       ),
     );
   };
@@ -164,9 +195,9 @@ export function liveView(app: HTMLElement): () => void {
     window.srsListen = fresh(c.recordingId);
     ws?.send(JSON.stringify({ type: 'listen', recordingId: c.recordingId, channel: 'all' }));
     player.replaceChildren(
-      h('strong', {}, `Listening: ${parties(c.participants)}`),
+      h('strong', {}, t('Listening: {parties}', { parties: parties(c.participants) })),
       ' ',
-      h('button', { onclick: stopListening, id: 'stop-listen' }, 'Stop'),
+      h('button', { onclick: stopListening, id: 'stop-listen' }, t('Stop')),
     );
   };
 
@@ -175,7 +206,7 @@ export function liveView(app: HTMLElement): () => void {
     for (const leg of legs) {
       const bar = h('div');
       meters[leg.channel] = bar;
-      const name = leg.participant ?? `stream ${leg.label ?? leg.channel}`;
+      const name = leg.participant ?? t('stream {name}', { name: leg.label ?? leg.channel });
       player.append(h('div', { class: 'party' }, h('span', {}, name), h('div', { class: 'meter' }, bar)));
     }
   };
@@ -196,11 +227,17 @@ export function liveView(app: HTMLElement): () => void {
         result?: { state: string };
       };
       if (m.type === 'control') {
-        controlMsg.textContent = `${m.action ?? ''}: the call is ${m.result?.state ?? ''}`;
+        controlMsg.textContent = t('{action}: the call is {state}', {
+          action: actionWord(m.action ?? ''),
+          state: stateWord(m.result?.state ?? ''),
+        });
         return;
       }
       if (m.type === 'error' && m.action) {
-        controlMsg.textContent = `${m.action} refused: ${m.error ?? ''}`;
+        controlMsg.textContent = t('{action} refused: {error}', {
+          action: actionWord(m.action),
+          error: m.error ?? '',
+        });
         return;
       }
       if (m.type === 'snapshot') {
@@ -220,10 +257,10 @@ export function liveView(app: HTMLElement): () => void {
     };
   };
   connect();
-  const headers = ['Participants', 'Started', 'Duration', 'State', 'Recording', 'Loss', ''];
+  const headers = [t('Participants'), t('Started'), t('Duration'), t('State'), t('Recording'), t('Loss'), ''];
   const capacity = capacityLine();
   app.append(
-    h('h2', {}, 'Live calls'),
+    h('h2', {}, t('Live calls')),
     capacity.el,
     grid('live-calls', headers, tbody),
     empty,

@@ -1,13 +1,14 @@
 import { api } from '../api.js';
 import { h } from '../dom.js';
+import { t } from '../i18n.js';
 
 /** The sign-in form; `done` runs once signed in. */
 export function loginView(app: HTMLElement, message: string, done: () => void): void {
-  const user = h('input', { id: 'username', placeholder: 'username', autocomplete: 'username' });
+  const user = h('input', { id: 'username', placeholder: t('username'), autocomplete: 'username' });
   const pass = h('input', {
     id: 'password',
     type: 'password',
-    placeholder: 'password',
+    placeholder: t('password'),
     autocomplete: 'current-password',
   });
   const err = h('div', { class: 'error', id: 'login-error' }, message);
@@ -21,10 +22,10 @@ export function loginView(app: HTMLElement, message: string, done: () => void): 
     h(
       'form',
       { class: 'login card', onsubmit: submit },
-      h('h2', {}, 'Sign in'),
+      h('h2', {}, t('Sign in')),
       user,
       pass,
-      h('button', { class: 'primary', type: 'submit', id: 'login' }, 'Sign in'),
+      h('button', { class: 'primary', type: 'submit', id: 'login' }, t('Sign in')),
       err,
     ),
   );

@@ -2,10 +2,12 @@ import { api, send, session } from '../api.js';
 import { auditSentence, type AuditEntry } from '../audit-text.js';
 import type { recordingDetailJson } from '../../../src/api/resources/recording-detail.js';
 import { fmtDur, fmtTime, h, list, outcome, parties, who, type Participant } from '../dom.js';
+import { t, tp } from '../i18n.js';
 import { navigate } from '../router.js';
 import { describeValues, fieldsSection, loadCustomFields, type FieldValues } from './custom-fields.js';
 import { evaluationsCard } from './evaluations.js';
-import { listUrl } from './recordings.js';
+import { eventText, type TimelineEventJson } from './recording-events.js';
+import { listUrl, stateLabel } from './recordings.js';
 
 /**
  * One recording (/recordings/<id>): playback with its waveform, the duration of the stored audio
@@ -25,7 +27,7 @@ type Detail = ReturnType<typeof recordingDetailJson> & {
   }[];
   categories: string[];
   preserved: { by: string } | null;
-  events: { offsetMs: number; type: string; text: string; at: string }[];
+  events: TimelineEventJson[];
   auditTrail: AuditEntry[];
   /** Its custom fields' values (only the fields set); absent from a server without them. */
   fields?: FieldValues;
@@ -35,6 +37,15 @@ type Detail = ReturnType<typeof recordingDetailJson> & {
     parts: { id: string; startedAt: string; durationMs: number | null; participants: Participant[] }[];
   } | null;
 };
+
+/**
+ * A translated sentence with an element in it: `text` holds `{name}` where `node` goes (the other
+ * placeholders already filled in).
+ */
+function withNode(text: string, name: string, node: Node): (string | Node)[] {
+  const [before = '', ...after] = text.split(`{${name}}`);
+  return [before, node, after.join(`{${name}}`)];
+}
 
 function drawWave(canvas: HTMLCanvasElement, peaks: number[]): void {
   const g = canvas.getContext('2d');
@@ -69,13 +80,13 @@ function interactionPlayer(interactionId: string): HTMLElement {
   return h(
     'p',
     {},
-    'All parts as one file: ',
+    `${t('All parts as one file:')} `,
     audio,
     session.me?.can.download
       ? h(
           'a',
           { class: 'button', id: 'interaction-download', href: `${base}/download?format=mp3` },
-          'Download',
+          t('Download'),
         )
       : '',
   );
@@ -83,9 +94,9 @@ function interactionPlayer(interactionId: string): HTMLElement {
 
 export function recordingView(app: HTMLElement, [rawId]: string[]): void {
   const id = decodeURIComponent(rawId ?? '');
-  const box = h('div', { id: 'detail' }, 'Loading…');
+  const box = h('div', { id: 'detail' }, t('Loading…'));
   app.append(
-    h('p', {}, h('a', { class: 'button', href: listUrl(), id: 'back-to-list' }, '‹ Recordings')),
+    h('p', {}, h('a', { class: 'button', href: listUrl(), id: 'back-to-list' }, t('‹ Recordings'))),
     box,
   );
   // Kept across reloads: a save reloads the details, then says what was saved.
@@ -101,8 +112,8 @@ export function recordingView(app: HTMLElement, [rawId]: string[]): void {
     const canvas = h('canvas', { class: 'wave', id: 'waveform', width: 1000, height: 80 });
     const audio = h('audio', { controls: true, id: 'player-audio', preload: 'none' });
     if (d.files.length) audio.src = `${base}/audio?format=${format}`;
-    const audioLength = h('span', { id: 'audio-duration' }, d.files.length ? '…' : 'no audio yet');
-    const noteText = h('textarea', { id: 'note-text', rows: 2, cols: 50, placeholder: 'Add a note' });
+    const audioLength = h('span', { id: 'audio-duration' }, d.files.length ? '…' : t('none yet'));
+    const noteText = h('textarea', { id: 'note-text', rows: 2, cols: 50, placeholder: t('Add a note') });
     const cats = h('input', { id: 'categories', value: d.categories.join(', '), size: 40 });
     const msg = h('span', { class: 'error' });
     const act = (p: Promise<unknown>) =>
@@ -118,18 +129,22 @@ export function recordingView(app: HTMLElement, [rawId]: string[]): void {
         ? h(
             'span',
             {},
-            `Preserved by ${d.preserved.by} `,
-            button('Unpreserve', () => act(send('DELETE', `${path}/preserve`))),
+            `${t('Preserved by {user}', { user: d.preserved.by })} `,
+            button(t('Unpreserve'), () => act(send('DELETE', `${path}/preserve`))),
           )
-        : button('Preserve', () => act(send('PUT', `${path}/preserve`))),
+        : button(t('Preserve'), () => act(send('PUT', `${path}/preserve`))),
       session.me?.can.download && d.files.length
-        ? h('a', { class: 'button', id: 'download', href: `${base}/download?format=${format}` }, 'Download')
+        ? h(
+            'a',
+            { class: 'button', id: 'download', href: `${base}/download?format=${format}` },
+            t('Download'),
+          )
         : '',
       session.me?.can.delete
         ? button(
-            'Delete',
+            t('Delete'),
             () =>
-              confirm('Delete this recording for good?') &&
+              confirm(t('Delete this recording for good?')) &&
               send('DELETE', path).then(
                 () => navigate(listUrl()),
                 (e: Error) => (msg.textContent = e.message),
@@ -141,7 +156,7 @@ export function recordingView(app: HTMLElement, [rawId]: string[]): void {
     const saveFields = (fields: Record<string, string | null>) =>
       send<{ fields: FieldValues }>('PUT', `${path}/fields`, { fields }).then(async (r) => {
         await load();
-        fieldsMsg.ok(`saved: ${describeValues(defs, r.fields)}`);
+        fieldsMsg.ok(t('saved: {values}', { values: describeValues(defs, r.fields) }));
       });
     box.replaceChildren(
       h(
@@ -157,37 +172,60 @@ export function recordingView(app: HTMLElement, [rawId]: string[]): void {
             h(
               'div',
               {},
-              `Started ${fmtTime(d.startedAt)} · audio `,
-              audioLength,
-              ` · call ${fmtDur(d.durationMs)} · ${d.state}`,
+              ...withNode(
+                t('Started {time} · audio {audio} · call {call} · {state}', {
+                  time: fmtTime(d.startedAt),
+                  call: fmtDur(d.durationMs),
+                  state: stateLabel(d.state),
+                }),
+                'audio',
+                audioLength,
+              ),
             ),
             h(
               'div',
               { class: 'muted' },
-              `Call-ID ${d.callId} · session ${d.sessionId ?? '–'} · from ${d.srcAddress}`,
+              t('Call-ID {callId} · session {session} · from {address}', {
+                callId: d.callId,
+                session: d.sessionId ?? '–',
+                address: d.srcAddress,
+              }),
             ),
             h(
               'ul',
               {},
               ...d.participants.map((p) =>
-                h('li', {}, who(p), p.sends?.length ? ` (streams ${p.sends.join(', ')})` : ''),
+                h(
+                  'li',
+                  {},
+                  who(p),
+                  p.sends?.length ? ` ${t('(streams {streams})', { streams: p.sends.join(', ') })}` : '',
+                ),
               ),
             ),
           ),
           h('div', { class: 'actions' }, ...actions, msg),
         ),
-        h('h3', {}, 'Playback'),
+        h('h3', {}, t('Playback')),
         canvas,
         audio,
-        h('h3', {}, 'Events'),
+        h('h3', {}, t('Events')),
         timeline(d),
-        h('ul', { id: 'events' }, ...d.events.map((e) => h('li', {}, `${fmtDur(e.offsetMs)} — ${e.text}`))),
+        h(
+          'ul',
+          { id: 'events' },
+          ...d.events.map((e) => h('li', {}, `${fmtDur(e.offsetMs)} — ${eventText(e)}`)),
+        ),
       ),
       d.interaction
         ? h(
             'div',
             { class: 'card', id: 'interaction' },
-            h('h3', {}, `Interaction: ${d.interaction.parts.length} recordings`),
+            h(
+              'h3',
+              {},
+              tp(d.interaction.parts.length, 'Interaction: {n} recordings', 'Interaction: {n} recordings'),
+            ),
             interactionPlayer(d.interaction.id),
             h(
               'ol',
@@ -197,7 +235,7 @@ export function recordingView(app: HTMLElement, [rawId]: string[]): void {
                   'li',
                   { class: 'interaction-part', 'data-id': p.id },
                   p.id === d.id
-                    ? h('strong', {}, `${fmtTime(p.startedAt)} (this recording)`)
+                    ? h('strong', {}, t('{time} (this recording)', { time: fmtTime(p.startedAt) }))
                     : h('a', { href: `/recordings/${encodeURIComponent(p.id)}` }, fmtTime(p.startedAt)),
                   ` ${fmtDur(p.durationMs)} — ${parties(p.participants)}`,
                 ),
@@ -214,13 +252,13 @@ export function recordingView(app: HTMLElement, [rawId]: string[]): void {
       h(
         'div',
         { class: 'card' },
-        h('h3', {}, 'Categories'),
+        h('h3', {}, t('Categories')),
         cats,
         ' ',
-        button('Save', () => act(send('PUT', `${path}/categories`, { categories: list(cats.value) })), {
+        button(t('Save'), () => act(send('PUT', `${path}/categories`, { categories: list(cats.value) })), {
           id: 'save-categories',
         }),
-        h('h3', {}, 'Notes'),
+        h('h3', {}, t('Notes')),
         h(
           'ul',
           { id: 'notes' },
@@ -228,34 +266,46 @@ export function recordingView(app: HTMLElement, [rawId]: string[]): void {
             h(
               'li',
               { class: n.pinned ? 'note pinned' : 'note', 'data-id': n.id },
-              n.pinned ? h('span', { class: 'tag pin', title: `pinned by ${n.pinned.by}` }, 'pinned') : '',
+              n.pinned
+                ? h(
+                    'span',
+                    { class: 'tag pin', title: t('pinned by {user}', { user: n.pinned.by }) },
+                    t('pinned'),
+                  )
+                : '',
               n.pinned ? ' ' : '',
               h('strong', {}, n.author),
               ` ${fmtTime(n.createdAt)}: ${n.body} `,
               n.pinned
-                ? button('Unpin', () => act(send('DELETE', `${path}/notes/${n.id}/pin`)), { class: 'unpin' })
-                : button('Pin', () => act(send('PUT', `${path}/notes/${n.id}/pin`)), { class: 'pin-note' }),
+                ? button(t('Unpin'), () => act(send('DELETE', `${path}/notes/${n.id}/pin`)), {
+                    class: 'unpin',
+                  })
+                : button(t('Pin'), () => act(send('PUT', `${path}/notes/${n.id}/pin`)), {
+                    class: 'pin-note',
+                  }),
               ' ',
-              button('×', () => act(send('DELETE', `${path}/notes/${n.id}`)), { title: 'Delete the note' }),
+              button('×', () => act(send('DELETE', `${path}/notes/${n.id}`)), {
+                title: t('Delete the note'),
+              }),
             ),
           ),
         ),
         noteText,
         ' ',
         button(
-          'Add note',
+          t('Add note'),
           () => noteText.value.trim() && act(send('POST', `${path}/notes`, { body: noteText.value })),
           { id: 'add-note' },
         ),
       ),
       d.metadataXml
-        ? h('details', { class: 'card' }, h('summary', {}, 'SIPREC metadata'), h('pre', {}, d.metadataXml))
+        ? h('details', { class: 'card' }, h('summary', {}, t('SIPREC metadata')), h('pre', {}, d.metadataXml))
         : '',
       d.auditTrail.length
         ? h(
             'div',
             { class: 'card' },
-            h('h3', {}, 'Access log'),
+            h('h3', {}, t('Access log')),
             h(
               'ul',
               { id: 'access-log' },

@@ -1,5 +1,6 @@
 import { api, session } from '../api.js';
 import { dayStart, filterForm, fmtDur, fmtTime, grid, h, parties, type Participant } from '../dom.js';
+import { t, tp } from '../i18n.js';
 import { navigate } from '../router.js';
 import { fieldControl, loadCustomFields, type CustomField, type FieldValues } from './custom-fields.js';
 import { savedSearchesBar } from './saved-searches.js';
@@ -43,38 +44,49 @@ let lastList = '/recordings';
 /** Where "back to the list" goes: the last search shown. */
 export const listUrl = () => lastList;
 
+/** A recording's state as people read it (the API's value when it is not one of these). */
+export function stateLabel(state: string): string {
+  const labels: Record<string, string> = {
+    stored: t('stored'),
+    processing: t('processing'),
+    recording: t('recording'),
+    failed: t('failed'),
+  };
+  return labels[state] ?? state;
+}
+
 export function recordingsView(app: HTMLElement): void {
   const f = {
-    q: h('input', { id: 'f-q', placeholder: 'number, name, note, field value or Call-ID' }),
+    q: h('input', { id: 'f-q', placeholder: t('number, name, note, field value or Call-ID') }),
     from: h('input', { type: 'date', id: 'f-from' }),
     to: h('input', { type: 'date', id: 'f-to' }),
-    participant: h('input', { id: 'f-participant', placeholder: 'number or name, 1001*, /regex/' }),
-    callId: h('input', { id: 'f-callid', placeholder: 'Call-ID' }),
-    owner: h('input', { id: 'f-owner', placeholder: 'username, or none' }),
-    group: h('input', { id: 'f-group', placeholder: 'group' }),
-    interaction: h('input', { id: 'f-interaction', placeholder: 'interaction id' }),
+    participant: h('input', { id: 'f-participant', placeholder: t('number or name, 1001*, /regex/') }),
+    callId: h('input', { id: 'f-callid', placeholder: t('Call-ID') }),
+    owner: h('input', { id: 'f-owner', placeholder: t('username, or none') }),
+    group: h('input', { id: 'f-group', placeholder: t('group') }),
+    interaction: h('input', { id: 'f-interaction', placeholder: t('interaction id') }),
     state: h(
       'select',
       { id: 'f-state' },
       ...['', 'stored', 'processing', 'recording', 'failed'].map((s) =>
-        h('option', { value: s }, s || 'any'),
+        h('option', { value: s }, s ? stateLabel(s) : t('any')),
       ),
     ),
-    category: h('input', { id: 'f-category', placeholder: 'category' }),
+    category: h('input', { id: 'f-category', placeholder: t('category') }),
   };
   const shown = new URLSearchParams(location.search);
   for (const k of FIELDS) f[k].value = shown.get(k) ?? '';
   // The custom fields: a column each, and a filter on one (a select of them, then its value).
   let defs: CustomField[] = [];
-  const fieldSelect = h('select', { id: 'f-field' }, h('option', { value: '' }, 'any'));
+  const fieldSelect = h('select', { id: 'f-field' }, h('option', { value: '' }, t('any')));
   let fieldValue: HTMLInputElement | HTMLSelectElement = h('input', { id: 'f-field-value', disabled: true });
-  const fieldLabels = [h('label', {}, 'Field', fieldSelect), h('label', {}, 'Value', fieldValue)];
+  const fieldLabels = [h('label', {}, t('Field'), fieldSelect), h('label', {}, t('Value'), fieldValue)];
   // Shown once there are fields to search.
   for (const l of fieldLabels) l.style.display = 'none';
   const showFieldValue = (value = ''): void => {
     const def = defs.find((d) => d.name === fieldSelect.value);
     const next = def
-      ? fieldControl(def, 'f-field-value', value, 'any')
+      ? fieldControl(def, 'f-field-value', value, t('any'))
       : h('input', { id: 'f-field-value', disabled: true });
     fieldValue.replaceWith(next);
     fieldValue = next;
@@ -88,8 +100,8 @@ export function recordingsView(app: HTMLElement): void {
   const status = h('span', { class: 'muted', id: 'rec-count' });
   // Exports (when downloads are allowed): the search results as CSV, the selected recordings' audio as tar.
   const selected = new Set<string>();
-  const exportCsv = h('a', { id: 'export-csv', class: 'button', download: '' }, 'Export CSV');
-  const exportAudio = h('a', { id: 'export-audio', class: 'button', download: '' }, 'Export audio');
+  const exportCsv = h('a', { id: 'export-csv', class: 'button', download: '' }, t('Export CSV'));
+  const exportAudio = h('a', { id: 'export-audio', class: 'button', download: '' }, t('Export audio'));
   /** The search as the API takes it. */
   const filterQuery = (): URLSearchParams => {
     const q = new URLSearchParams();
@@ -112,8 +124,8 @@ export function recordingsView(app: HTMLElement): void {
     else for (const [k, v] of filterQuery()) tar.set(k, v);
     exportAudio.href = `/api/v1/recordings/export?${tar}`;
     exportAudio.textContent = selected.size
-      ? `Export audio (${selected.size} selected)`
-      : 'Export audio (all results)';
+      ? tp(selected.size, 'Export audio ({n} selected)', 'Export audio ({n} selected)')
+      : t('Export audio (all results)');
   };
   /** The search as the page's address shows it (without the page). */
   const addressQuery = (): URLSearchParams => {
@@ -159,17 +171,17 @@ export function recordingsView(app: HTMLElement): void {
       h(
         'td',
         {},
-        x.state,
-        x.preserved ? ' · preserved' : '',
+        stateLabel(x.state),
+        x.preserved ? ` · ${t('preserved')}` : '',
         x.interactionId
           ? h(
               'a',
               {
                 class: 'tag interaction-link',
                 href: `/recordings?interaction=${encodeURIComponent(x.interactionId)}`,
-                title: 'part of an interaction: its recordings',
+                title: t('part of an interaction: its recordings'),
               },
-              'interaction',
+              t('interaction'),
             )
           : '',
       ),
@@ -190,7 +202,11 @@ export function recordingsView(app: HTMLElement): void {
       const r = await api<{ total: number; items: Summary[] }>(`/recordings?${q}`);
       if (mine !== searches) return;
       tbody.replaceChildren(...r.items.map(row));
-      status.textContent = `${r.total === 0 ? 0 : offset + 1}–${offset + r.items.length} of ${r.total}`;
+      status.textContent = t('{first}–{last} of {total}', {
+        first: r.total === 0 ? 0 : offset + 1,
+        last: offset + r.items.length,
+        total: r.total,
+      });
     } catch (e) {
       if (mine !== searches) return;
       status.textContent = (e as Error).message;
@@ -198,44 +214,44 @@ export function recordingsView(app: HTMLElement): void {
   };
   const table = grid(
     'recordings',
-    ['', 'Started', 'Call length', 'Participants', 'Call-ID', 'State', 'Categories'],
+    ['', t('Started'), t('Call length'), t('Participants'), t('Call-ID'), t('State'), t('Categories')],
     tbody,
   );
   const page = (by: number) => () => {
     offset = Math.max(0, offset + by);
     void search();
   };
-  const labels = {
-    Text: f.q,
-    From: f.from,
-    To: f.to,
-    Participant: f.participant,
-    'Call-ID': f.callId,
-    User: f.owner,
-    Group: f.group,
-    Interaction: f.interaction,
-  };
+  const labels: [string, HTMLElement][] = [
+    [t('Text'), f.q],
+    [t('From'), f.from],
+    [t('To'), f.to],
+    [t('Participant'), f.participant],
+    [t('Call-ID'), f.callId],
+    [t('User'), f.owner],
+    [t('Group'), f.group],
+    [t('Interaction'), f.interaction],
+    [t('State'), f.state],
+    [t('Category'), f.category],
+  ];
   app.append(
-    h('h2', {}, 'Recordings'),
+    h('h2', {}, t('Recordings')),
     saved,
     filterForm(
       () => {
         offset = 0;
         void search();
       },
-      ...Object.entries({ ...labels, State: f.state, Category: f.category }).map(([label, el]) =>
-        h('label', {}, label, el),
-      ),
+      ...labels.map(([label, el]) => h('label', {}, label, el)),
       ...fieldLabels,
-      h('button', { class: 'primary', type: 'submit', id: 'search' }, 'Search'),
+      h('button', { class: 'primary', type: 'submit', id: 'search' }, t('Search')),
     ),
     table,
     h(
       'p',
       {},
-      h('button', { onclick: page(-LIMIT) }, '‹ Prev'),
+      h('button', { onclick: page(-LIMIT) }, t('‹ Prev')),
       ' ',
-      h('button', { onclick: page(LIMIT) }, 'Next ›'),
+      h('button', { onclick: page(LIMIT) }, t('Next ›')),
       ' ',
       status,
     ),
@@ -247,7 +263,7 @@ export function recordingsView(app: HTMLElement): void {
           ' ',
           exportAudio,
           ' ',
-          h('span', { class: 'muted' }, 'Exports are written to the audit trail.'),
+          h('span', { class: 'muted' }, t('Exports are written to the audit trail.')),
         )
       : '',
   );

@@ -1,5 +1,6 @@
 import { api } from '../api.js';
 import { dayStart, filterForm, grid, h, outcome } from '../dom.js';
+import { t } from '../i18n.js';
 import { evaluationSummary, mayEvaluate } from './evaluations.js';
 
 /**
@@ -11,8 +12,10 @@ import { evaluationSummary, mayEvaluate } from './evaluations.js';
 
 const BY = ['day', 'user', 'group'] as const;
 type By = (typeof BY)[number];
-const LABEL: Record<By, string> = { day: 'Day', user: 'User', group: 'Group' };
-const NONE: Record<By, string> = { day: '(no day)', user: '(no user)', group: '(no group)' };
+/** What a row is (the first column's heading), in the current language. */
+const label = (b: By): string => ({ day: t('Day'), user: t('User'), group: t('Group') })[b];
+/** The key of a row without one. */
+const none = (b: By): string => ({ day: t('(no day)'), user: t('(no user)'), group: t('(no group)') })[b];
 
 interface Figures {
   calls: number;
@@ -45,7 +48,7 @@ const isBy = (v: string | null): v is By => (BY as readonly (string | null)[]).i
 export function reportsView(app: HTMLElement): void {
   // The zone days are cut in (per-day rows) and From / To are read in: the browser's.
   const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
-  const by = h('select', { id: 'report-by' }, ...BY.map((b) => h('option', { value: b }, LABEL[b])));
+  const by = h('select', { id: 'report-by' }, ...BY.map((b) => h('option', { value: b }, label(b))));
   const from = h('input', { type: 'date', id: 'report-from' });
   const to = h('input', { type: 'date', id: 'report-to' });
   const shown = new URLSearchParams(location.search);
@@ -61,7 +64,7 @@ export function reportsView(app: HTMLElement): void {
   const table = grid('report-table', [], tbody);
   table.tHead?.replaceChildren(head);
   table.append(tfoot);
-  const csv = h('a', { id: 'report-csv', class: 'button', download: '' }, 'Download CSV');
+  const csv = h('a', { id: 'report-csv', class: 'button', download: '' }, t('Download CSV'));
   const note = h('p', { class: 'muted', id: 'report-note' });
   const evaluations = mayEvaluate() ? evaluationSummary() : null;
 
@@ -91,8 +94,8 @@ export function reportsView(app: HTMLElement): void {
   ];
   const header = (b: By): void =>
     head.replaceChildren(
-      h('th', {}, LABEL[b]),
-      ...['Calls', 'Total', 'Average', 'Longest'].map((t) => h('th', { class: 'num' }, t)),
+      h('th', {}, label(b)),
+      ...[t('Calls'), t('Total'), t('Average'), t('Longest')].map((x) => h('th', { class: 'num' }, x)),
       h('th', {}),
     );
   header(by.value as By);
@@ -113,9 +116,9 @@ export function reportsView(app: HTMLElement): void {
       if (to.value) q.set('to', to.value);
       if (b === 'user') q.set('owner', key ?? 'none');
       else if (key) q.set('group', key);
-      else return NONE[b];
+      else return none(b);
     }
-    return h('a', { href: `/recordings?${q}`, class: 'report-link' }, key ?? NONE[b]);
+    return h('a', { href: `/recordings?${q}`, class: 'report-link' }, key ?? none(b));
   };
   const draw = (r: ReportJson): void => {
     const most = Math.max(1, ...r.rows.map((x) => x.calls));
@@ -132,14 +135,18 @@ export function reportsView(app: HTMLElement): void {
       ),
     );
     if (!r.rows.length)
-      tbody.append(h('tr', { class: 'empty' }, h('td', { colSpan: 6, class: 'muted' }, 'No recordings.')));
+      tbody.append(h('tr', { class: 'empty' }, h('td', { colSpan: 6, class: 'muted' }, t('No recordings.'))));
     tfoot.replaceChildren(
-      h('tr', { id: 'report-total' }, h('th', {}, 'Total'), ...figures(r.total), h('td')),
+      h('tr', { id: 'report-total' }, h('th', {}, t('Total')), ...figures(r.total), h('td')),
     );
     note.textContent =
       r.by === 'day'
         ? ''
-        : `A call in which several ${r.by === 'user' ? 'users' : 'groups'} took part counts in each of their rows, and once in the total.`;
+        : r.by === 'user'
+          ? t('A call in which several users took part counts in each of their rows, and once in the total.')
+          : t(
+              'A call in which several groups took part counts in each of their rows, and once in the total.',
+            );
   };
 
   // Only the last answer is shown (an earlier one may arrive after it).
@@ -172,18 +179,20 @@ export function reportsView(app: HTMLElement): void {
   };
 
   app.append(
-    h('h2', {}, 'Reports'),
+    h('h2', {}, t('Reports')),
     filterForm(
       () => void show(),
-      h('label', {}, 'Per', by),
-      h('label', {}, 'From', from),
-      h('label', {}, 'To', to),
-      h('button', { class: 'primary', type: 'submit', id: 'report-show' }, 'Show'),
+      h('label', {}, t('Per'), by),
+      h('label', {}, t('From'), from),
+      h('label', {}, t('To'), to),
+      h('button', { class: 'primary', type: 'submit', id: 'report-show' }, t('Show')),
     ),
     h(
       'p',
       { class: 'muted', id: 'report-zone' },
-      `Days from 00:00 to 24:00 in ${timeZone} (this browser’s time zone); durations as h:mm:ss.`,
+      t('Days from 00:00 to 24:00 in {zone} (this browser’s time zone); durations as h:mm:ss.', {
+        zone: timeZone,
+      }),
     ),
     msg.el,
     table,

@@ -1,5 +1,6 @@
 import { api, send } from '../api.js';
 import { h, outcome } from '../dom.js';
+import { t } from '../i18n.js';
 import { navigate } from '../router.js';
 
 /**
@@ -18,13 +19,13 @@ interface Saved {
 export function savedSearchesBar(current: () => URLSearchParams): HTMLElement & { refresh(): void } {
   const msg = outcome('saved-search-msg');
   const select = h('select', { id: 'saved-search' });
-  const del = h('button', { type: 'button', id: 'delete-saved-search' }, 'Delete');
+  const del = h('button', { type: 'button', id: 'delete-saved-search' }, t('Delete'));
   const bar = h(
     'p',
     { class: 'saved-searches' },
-    h('label', {}, 'Saved searches ', select),
+    h('label', {}, `${t('Saved searches')} `, select),
     ' ',
-    h('button', { type: 'button', id: 'save-search', onclick: () => void save() }, 'Save search'),
+    h('button', { type: 'button', id: 'save-search', onclick: () => void save() }, t('Save search')),
     ' ',
     del,
     msg.el,
@@ -44,7 +45,7 @@ export function savedSearchesBar(current: () => URLSearchParams): HTMLElement & 
   const fill = (): void => {
     const on = showing();
     select.replaceChildren(
-      h('option', { value: '' }, saved.length ? '— choose —' : '(none yet)'),
+      h('option', { value: '' }, saved.length ? t('— choose —') : t('(none yet)')),
       ...saved.map((s) => h('option', { value: s.id, selected: s.id === on?.id }, s.name)),
     );
     del.disabled = !on;
@@ -55,12 +56,12 @@ export function savedSearchesBar(current: () => URLSearchParams): HTMLElement & 
     fill();
   };
   const save = async (): Promise<void> => {
-    const name = window.prompt('Save this search as:')?.trim();
+    const name = window.prompt(t('Save this search as:'))?.trim();
     if (!name) return;
     try {
       await send('POST', '/me/searches', { name, query: current().toString() });
       await load();
-      msg.ok(`saved "${name}"`);
+      msg.ok(t('saved "{name}"', { name }));
     } catch (e) {
       msg.fail(e as Error);
     }
@@ -71,11 +72,11 @@ export function savedSearchesBar(current: () => URLSearchParams): HTMLElement & 
   });
   del.addEventListener('click', () => {
     const s = showing();
-    if (!s || !window.confirm(`Delete the saved search "${s.name}"?`)) return;
+    if (!s || !window.confirm(t('Delete the saved search "{name}"?', { name: s.name }))) return;
     send('DELETE', `/me/searches/${encodeURIComponent(s.id)}`)
       .then(load)
       .then(
-        () => msg.ok(`deleted "${s.name}"`),
+        () => msg.ok(t('deleted "{name}"', { name: s.name })),
         (e: Error) => msg.fail(e),
       );
   });

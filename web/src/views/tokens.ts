@@ -1,5 +1,6 @@
 import { api, send, session } from '../api.js';
 import { filterForm, fmtTime, grid, h, outcome, td } from '../dom.js';
+import { t } from '../i18n.js';
 
 interface TokenJson {
   id: string;
@@ -15,11 +16,11 @@ interface TokenJson {
 export function tokensView(app: HTMLElement): void {
   const msg = outcome('tokens-msg');
   const box = h('div', {});
-  const name = h('input', { id: 'token-name', placeholder: 'name (e.g. CRM integration)' });
+  const name = h('input', { id: 'token-name', placeholder: t('name (e.g. CRM integration)') });
   const shown = h('div', { id: 'new-token' });
-  const revoke = (t: TokenJson) => () =>
-    send('DELETE', `/tokens/${t.id}`).then(
-      () => (msg.ok(`revoked ${t.name}`), void load()),
+  const revoke = (tok: TokenJson) => () =>
+    send('DELETE', `/tokens/${tok.id}`).then(
+      () => (msg.ok(t('revoked {name}', { name: tok.name })), void load()),
       (x: Error) => msg.fail(x),
     );
   const load = async (): Promise<void> => {
@@ -29,25 +30,25 @@ export function tokensView(app: HTMLElement): void {
     box.replaceChildren(
       grid(
         'tokens',
-        ['Name', 'Owner', 'Created', 'Last used', 'State', ''],
-        r.items.map((t) =>
+        [t('Name'), t('Owner'), t('Created'), t('Last used'), t('State'), ''],
+        r.items.map((tok) =>
           h(
             'tr',
             { class: 'token-row' },
-            td(t.name),
-            td(t.username),
-            td(fmtTime(t.createdAt)),
-            td(t.lastUsedAt ? fmtTime(t.lastUsedAt) : 'never'),
+            td(tok.name),
+            td(tok.username),
+            td(fmtTime(tok.createdAt)),
+            td(tok.lastUsedAt ? fmtTime(tok.lastUsedAt) : t('never')),
             td(
-              t.revokedAt
-                ? `revoked ${fmtTime(t.revokedAt)}`
-                : t.expiresAt && new Date(t.expiresAt) <= new Date()
-                  ? `expired ${fmtTime(t.expiresAt)}`
-                  : t.expiresAt
-                    ? `active, expires ${fmtTime(t.expiresAt)}`
-                    : 'active, no expiry',
+              tok.revokedAt
+                ? t('revoked {date}', { date: fmtTime(tok.revokedAt) })
+                : tok.expiresAt && new Date(tok.expiresAt) <= new Date()
+                  ? t('expired {date}', { date: fmtTime(tok.expiresAt) })
+                  : tok.expiresAt
+                    ? t('active, expires {date}', { date: fmtTime(tok.expiresAt) })
+                    : t('active, no expiry'),
             ),
-            td(t.revokedAt ? '' : h('button', { class: 'danger', onclick: revoke(t) }, 'Revoke')),
+            td(tok.revokedAt ? '' : h('button', { class: 'danger', onclick: revoke(tok) }, t('Revoke'))),
           ),
         ),
       ),
@@ -55,13 +56,13 @@ export function tokensView(app: HTMLElement): void {
   };
   const create = () =>
     send<{ token: string; name: string }>('POST', '/tokens', { name: name.value }).then(
-      (t) => {
+      (created) => {
         shown.replaceChildren(
           h(
             'div',
             { class: 'card' },
-            `Token “${t.name}” (shown once, copy it now): `,
-            h('code', { id: 'token-value' }, t.token),
+            `${t('Token “{name}” (shown once, copy it now):', { name: created.name })} `,
+            h('code', { id: 'token-value' }, created.token),
           ),
         );
         name.value = '';
@@ -70,17 +71,17 @@ export function tokensView(app: HTMLElement): void {
       (x: Error) => msg.fail(x),
     );
   app.append(
-    h('h2', {}, 'API tokens'),
+    h('h2', {}, t('API tokens')),
     h(
       'p',
       { class: 'muted' },
-      'For integrations: send Authorization: Bearer <token>. A token acts with its owner’s role.',
+      t('For integrations: send Authorization: Bearer <token>. A token acts with its owner’s role.'),
     ),
     msg.el,
     filterForm(
       () => void create(),
       name,
-      h('button', { class: 'primary', type: 'submit', id: 'create-token' }, 'Create token'),
+      h('button', { class: 'primary', type: 'submit', id: 'create-token' }, t('Create token')),
     ),
     shown,
     box,

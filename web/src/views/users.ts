@@ -1,5 +1,6 @@
 import { api, send } from '../api.js';
-import { filterForm, grid, h, list, outcome, td } from '../dom.js';
+import { filterForm, grid, h, list, outcome, roleLabel, td } from '../dom.js';
+import { LANGUAGE_NAMES, LANGUAGES, t } from '../i18n.js';
 
 /** Users and groups (admins): create, edit (role, groups, numbers, password, disabled), delete. */
 
@@ -13,28 +14,40 @@ interface UserJson {
   numbers: string[];
   disabled: boolean;
   createdAt: string;
+  language: string | null;
 }
 const ROLE_NAMES = ['record-only', 'user', 'supervisor', 'admin'];
 const roleSelect = (id: string, value = 'user') =>
-  h('select', { id }, ...ROLE_NAMES.map((r) => h('option', { value: r, selected: r === value }, r)));
+  h(
+    'select',
+    { id },
+    ...ROLE_NAMES.map((r) => h('option', { value: r, selected: r === value }, roleLabel(r))),
+  );
 const password = (id: string, placeholder: string) =>
   h('input', { id, type: 'password', placeholder, autocomplete: 'new-password' });
-const labelled = (fields: Record<string, HTMLElement>) =>
-  Object.entries(fields).map(([label, el]) => h('label', {}, label, el));
+const labelled = (fields: [string, HTMLElement][]) => fields.map(([label, el]) => h('label', {}, label, el));
+/** A console language, or "not set" (the next level applies: the group's, the site's, the browser's). */
+export const languageSelect = (attrs: Record<string, string>, value: string | null) =>
+  h(
+    'select',
+    attrs,
+    h('option', { value: '', selected: value === null }, t('not set')),
+    ...LANGUAGES.map((l) => h('option', { value: l, selected: l === value }, LANGUAGE_NAMES[l])),
+  );
 
 export function usersView(app: HTMLElement): void {
-  const box = h('div', {}, 'Loading…');
+  const box = h('div', {}, t('Loading…'));
   const editBox = h('div', {});
   const groupsBox = h('div', {});
   const msg = outcome('users-msg');
   const nu = {
-    username: h('input', { id: 'nu-username', placeholder: 'username', autocomplete: 'off' }),
-    displayName: h('input', { id: 'nu-name', placeholder: 'display name' }),
-    password: password('nu-password', 'password (8+)'),
+    username: h('input', { id: 'nu-username', placeholder: t('username'), autocomplete: 'off' }),
+    displayName: h('input', { id: 'nu-name', placeholder: t('display name') }),
+    password: password('nu-password', t('password (8+)')),
     role: roleSelect('nu-role'),
-    group: h('input', { id: 'nu-group', placeholder: 'group' }),
-    extraGroups: h('input', { id: 'nu-extra', placeholder: 'more groups (a, b)' }),
-    numbers: h('input', { id: 'nu-numbers', placeholder: 'numbers (1001, alice)' }),
+    group: h('input', { id: 'nu-group', placeholder: t('group') }),
+    extraGroups: h('input', { id: 'nu-extra', placeholder: t('more groups (a, b)') }),
+    numbers: h('input', { id: 'nu-numbers', placeholder: t('numbers (1001, alice)') }),
   };
   const createUser = () =>
     send<UserJson>('POST', '/users', {
@@ -47,19 +60,19 @@ export function usersView(app: HTMLElement): void {
       numbers: list(nu.numbers.value),
     }).then(
       (u) => {
-        msg.ok(`created ${u.username} (${u.role})`);
+        msg.ok(t('created {name} ({role})', { name: u.username, role: roleLabel(u.role) }));
         for (const i of [nu.username, nu.displayName, nu.password, nu.group, nu.extraGroups, nu.numbers])
           i.value = '';
         void load();
       },
       (x: Error) => msg.fail(x),
     );
-  const groupName = h('input', { id: 'ng-name', placeholder: 'group name' });
-  const groupDesc = h('input', { id: 'ng-desc', placeholder: 'description' });
+  const groupName = h('input', { id: 'ng-name', placeholder: t('group name') });
+  const groupDesc = h('input', { id: 'ng-desc', placeholder: t('description') });
   const createGroup = () =>
     send('POST', '/groups', { name: groupName.value.trim(), description: groupDesc.value.trim() }).then(
       () => {
-        msg.ok(`created group ${groupName.value.trim()}`);
+        msg.ok(t('created group {name}', { name: groupName.value.trim() }));
         groupName.value = groupDesc.value = '';
         void load();
       },
@@ -74,8 +87,9 @@ export function usersView(app: HTMLElement): void {
       group: h('input', { id: 'eu-group', value: u.group ?? '' }),
       extraGroups: h('input', { id: 'eu-extra', value: u.extraGroups.join(', ') }),
       numbers: h('input', { id: 'eu-numbers', value: u.numbers.join(', ') }),
-      password: password('eu-password', 'new password (empty: keep)'),
+      password: password('eu-password', t('new password (empty: keep)')),
       disabled: h('input', { id: 'eu-disabled', type: 'checkbox', checked: u.disabled }),
+      language: languageSelect({ id: 'eu-language' }, u.language),
     };
     const save = (): void => {
       const body: Record<string, unknown> = {
@@ -87,44 +101,55 @@ export function usersView(app: HTMLElement): void {
         disabled: f.disabled.checked,
       };
       if (f.password.value) body.password = f.password.value;
-      send<UserJson>('PATCH', `/users/${u.id}`, body).then(
-        (x) => {
-          msg.ok(`saved ${x.username}${f.password.value ? ' (password reset)' : ''}`);
-          void load();
-        },
-        (x: Error) => msg.fail(x),
-      );
+      const language = f.language.value || null;
+      send<UserJson>('PATCH', `/users/${u.id}`, body)
+        .then(async (x) => {
+          if (language !== u.language) await send('PUT', `/users/${u.id}/language`, { language });
+          return x;
+        })
+        .then(
+          (x) => {
+            msg.ok(
+              f.password.value
+                ? t('saved {name} (password reset)', { name: x.username })
+                : t('saved {name}', { name: x.username }),
+            );
+            void load();
+          },
+          (x: Error) => msg.fail(x),
+        );
     };
     const remove = () =>
-      confirm(`Delete user ${u.username}? Their recordings stay.`) &&
+      confirm(t('Delete user {name}? Their recordings stay.', { name: u.username })) &&
       send('DELETE', `/users/${u.id}`).then(
         () => {
-          msg.ok(`deleted ${u.username}`);
+          msg.ok(t('deleted {name}', { name: u.username }));
           editBox.replaceChildren();
           void load();
         },
         (x: Error) => msg.fail(x),
       );
-    const fields = labelled({
-      'Display name': f.displayName,
-      Role: f.role,
-      Group: f.group,
-      'More groups': f.extraGroups,
-      Numbers: f.numbers,
-      'Reset password': f.password,
-      Disabled: f.disabled,
-    });
+    const fields = labelled([
+      [t('Display name'), f.displayName],
+      [t('Role'), f.role],
+      [t('Group'), f.group],
+      [t('More groups'), f.extraGroups],
+      [t('Numbers'), f.numbers],
+      [t('Reset password'), f.password],
+      [t('Disabled'), f.disabled],
+      [t('Language'), f.language],
+    ]);
     editBox.replaceChildren(
       h(
         'div',
         { class: 'card', id: 'edit-user' },
-        h('h3', {}, `Edit ${u.username}`),
+        h('h3', {}, t('Edit {name}', { name: u.username })),
         h('div', { class: 'filters' }, ...fields),
-        h('button', { class: 'primary', id: 'save-user', onclick: save }, 'Save'),
+        h('button', { class: 'primary', id: 'save-user', onclick: save }, t('Save')),
         ' ',
-        h('button', { class: 'danger', id: 'delete-user', onclick: remove }, 'Delete user'),
+        h('button', { class: 'danger', id: 'delete-user', onclick: remove }, t('Delete user')),
         ' ',
-        h('button', { onclick: () => editBox.replaceChildren() }, 'Close'),
+        h('button', { onclick: () => editBox.replaceChildren() }, t('Close')),
       ),
     );
   };
@@ -132,24 +157,26 @@ export function usersView(app: HTMLElement): void {
   const load = async (): Promise<void> => {
     const [users, groups] = await Promise.all([
       api<{ items: UserJson[] }>('/users'),
-      api<{ items: { name: string; description: string; members: number }[] }>('/groups'),
+      api<{ items: { name: string; description: string; members: number; language: string | null }[] }>(
+        '/groups',
+      ),
     ]);
     box.replaceChildren(
       grid(
         'users',
-        ['User', 'Name', 'Role', 'Group', 'More groups', 'Numbers', 'State', ''],
+        [t('User'), t('Name'), t('Role'), t('Group'), t('More groups'), t('Numbers'), t('State'), ''],
         users.items.map((u) =>
           h(
             'tr',
             { class: 'user-row', 'data-username': u.username },
             td(u.username),
             td(u.displayName),
-            td(u.role),
+            td(roleLabel(u.role)),
             td(u.group ?? '–'),
             td(u.extraGroups.join(', ')),
             td(u.numbers.join(', ')),
-            td(u.disabled ? 'disabled' : 'active'),
-            td(h('button', { class: 'edit-user', onclick: () => edit(u) }, 'Edit')),
+            td(u.disabled ? t('disabled') : t('active')),
+            td(h('button', { class: 'edit-user', onclick: () => edit(u) }, t('Edit'))),
           ),
         ),
       ),
@@ -157,31 +184,41 @@ export function usersView(app: HTMLElement): void {
     groupsBox.replaceChildren(
       grid(
         'groups',
-        ['Group', 'Description', 'Members'],
-        groups.items.map((g) => h('tr', {}, td(g.name), td(g.description), td(String(g.members)))),
+        [t('Group'), t('Description'), t('Members'), t('Default language')],
+        groups.items.map((g) => {
+          const pick = languageSelect({ class: 'group-language', 'data-group': g.name }, g.language);
+          pick.addEventListener('change', () => {
+            const language = pick.value || null;
+            send('PUT', `/groups/${encodeURIComponent(g.name)}/language`, { language }).then(
+              () => msg.ok(t('saved the default language of {group}', { group: g.name })),
+              (x: Error) => msg.fail(x),
+            );
+          });
+          return h('tr', {}, td(g.name), td(g.description), td(String(g.members)), td(pick));
+        }),
       ),
     );
   };
   const newUser = filterForm(
     () => void createUser(),
-    h('strong', {}, 'New user'),
+    h('strong', {}, t('New user')),
     ...Object.values(nu),
-    h('button', { class: 'primary', type: 'submit', id: 'create-user' }, 'Create'),
+    h('button', { class: 'primary', type: 'submit', id: 'create-user' }, t('Create')),
   );
   newUser.classList.add('card');
   newUser.id = 'new-user';
   app.append(
-    h('h2', {}, 'Users'),
+    h('h2', {}, t('Users')),
     msg.el,
     newUser,
     box,
     editBox,
-    h('h2', {}, 'Groups'),
+    h('h2', {}, t('Groups')),
     filterForm(
       () => void createGroup(),
       groupName,
       groupDesc,
-      h('button', { type: 'submit', id: 'create-group' }, 'Create group'),
+      h('button', { type: 'submit', id: 'create-group' }, t('Create group')),
     ),
     groupsBox,
   );

@@ -1,0 +1,39 @@
+/** Every view's translations, registered once at start (web/src/main.ts). */
+import type { Catalogue } from '../i18n.js';
+import { auditText } from './audit-text.js';
+import { audit } from './audit.js';
+import { capacity } from './capacity.js';
+import { customFields } from './custom-fields.js';
+import { delivery } from './delivery.js';
+import { evaluations } from './evaluations.js';
+import { keys } from './keys.js';
+import { live } from './live.js';
+import { login } from './login.js';
+import { recording } from './recording.js';
+import { recordings } from './recordings.js';
+import { reports } from './reports.js';
+import { savedSearches } from './saved-searches.js';
+import { settings } from './settings.js';
+import { shell } from './shell.js';
+import { tokens } from './tokens.js';
+import { users } from './users.js';
+
+export const CATALOGUES: Catalogue[] = [
+  auditText,
+  audit,
+  capacity,
+  customFields,
+  delivery,
+  evaluations,
+  keys,
+  live,
+  login,
+  recording,
+  recordings,
+  reports,
+  savedSearches,
+  settings,
+  shell,
+  tokens,
+  users,
+];
