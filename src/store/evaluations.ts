@@ -64,11 +64,15 @@ export interface EvaluationsRepository {
   get(id: string): Promise<Evaluation | undefined>;
   add(e: Omit<Evaluation, 'id' | 'createdAt' | 'formName'>): Promise<Evaluation>;
   remove(id: string): Promise<boolean>;
-  /** Per agent, over the evaluations made in [from, to) of the recordings `who` may see. */
+  /**
+   * Per agent, over the evaluations of the recordings `who` may see that were made in [from, to)
+   * (`by` "evaluated", the default), or whose calls started in it (`by` "call").
+   */
   summary(
     who: Principal,
     from?: Date,
     to?: Date,
+    by?: 'evaluated' | 'call',
   ): Promise<{ items: EvaluationSummaryRow[]; total: { evaluations: number; averageScore: number } }>;
 }
 
@@ -195,16 +199,17 @@ export function evaluationsRepository(pool: pg.Pool): EvaluationsRepository {
       const r = await pool.query('DELETE FROM evaluations WHERE id = $1', [id]);
       return (r.rowCount ?? 0) > 0;
     },
-    async summary(who, from, to) {
+    async summary(who, from, to, by = 'evaluated') {
       const args: unknown[] = [];
       const where = [scopeSql(who, args)];
+      const at = by === 'call' ? 'r.started_at' : 'e.created_at';
       if (from) {
         args.push(from);
-        where.push(`e.created_at >= $${args.length}`);
+        where.push(`${at} >= $${args.length}`);
       }
       if (to) {
         args.push(to);
-        where.push(`e.created_at < $${args.length}`);
+        where.push(`${at} < $${args.length}`);
       }
       // Per agent, and (agent null) over them all.
       const r = await pool.query<{ agent: string | null; n: string; avg: string; lo: number; hi: number }>(

@@ -357,6 +357,22 @@ describe(
       assert.deepEqual(await summaryRows(), []);
       assert.equal(await page.textContent('#evaluation-summary-table tbody'), 'No evaluations.');
       assert.deepEqual(await summaryTotal(), ['Total', '0', '–']);
+      // By the calls' time instead (asked of the API as by=call, the CSV too): the calls were today.
+      const [byCall] = await Promise.all([
+        page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/evaluations/summary'),
+        page.selectOption('#evaluation-by', 'call'),
+      ]);
+      await page.waitForSelector('#evaluation-summary-table:not([aria-busy])');
+      assert.equal(new URL(byCall.url()).searchParams.get('by'), 'call');
+      assert.equal(
+        new URL((await page.getAttribute('#evaluation-csv', 'href')) ?? '', w.base).searchParams.get('by'),
+        'call',
+      );
+      assert.deepEqual(await summaryRows(), []);
+      await page.fill('#report-from', await day(-1));
+      await page.fill('#report-to', await day(1));
+      await reports(() => page.click('#report-show'));
+      assert.deepEqual(await summaryTotal(), ['Total', '4', average([72, 100, 33, 56])]);
     });
 
     it('shows a user the evaluations but no Evaluate form and no summary', async () => {

@@ -154,6 +154,19 @@ describe('agent evaluation (real HTTP, real Postgres)', { timeout: 120000 }, () 
     );
     const later = await sum('admin', `?from=${new Date(Date.now() + 86_400_000).toISOString()}`);
     assert.deepEqual(later.json, { items: [], total: { evaluations: 0, averageScore: 0 } });
+    // By the call's time: r2 (bob's) started at 11:00 on 1 March, r1 at 10:00; all were evaluated today.
+    const march = '?from=2026-03-01T10:30:00Z&to=2026-03-02T00:00:00Z';
+    const byCall = await sum('admin', `${march}&by=call`);
+    assert.deepEqual(
+      byCall.json.items.map((x: { agent: string; evaluations: number }) => `${x.agent}:${x.evaluations}`),
+      ['bob:1'],
+    );
+    const byMade = await sum('admin', `${march}&by=evaluated`);
+    assert.deepEqual(byMade.json.items, [], 'none was made in March');
+    assert.deepEqual((await sum('admin', `${march}`)).json.items, [], 'by when evaluated unless asked');
+    const bad = await sum('admin', '?by=agent');
+    assert.equal(bad.status, 400);
+    assert.match(String(bad.json.error), /evaluated or call/);
   });
 
   it('a form in use stays; an evaluation is deleted by its evaluator or an admin', async () => {

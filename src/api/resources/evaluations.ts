@@ -167,16 +167,20 @@ export function evaluationRoutes(k: Kit): RouteDef[] {
       method: 'GET',
       path: '/evaluations/summary',
       summary:
-        'Per agent: evaluations made between from and to of the recordings the caller may see, average, lowest and highest score (supervisors and admins); format=csv downloads it',
+        'Per agent: evaluations of the recordings the caller may see, made between from and to (by=evaluated, the default) or of calls that started between them (by=call); average, lowest and highest score (supervisors and admins); format=csv downloads it',
       role: 'supervisor',
       query: z.object({
-        from: qDate('made at or after').optional(),
-        to: qDate('made before').optional(),
+        from: qDate('at or after').optional(),
+        to: qDate('before').optional(),
+        by: z
+          .enum(['evaluated', 'call'], { error: 'evaluated or call' })
+          .optional()
+          .describe('what from/to apply to: when the evaluation was made (default) or when the call started'),
         format: z.enum(['json', 'csv'], { error: 'json or csv' }).optional().describe('json (default) | csv'),
       }),
       response: { produces: ['application/json', 'text/csv'] },
       async handler(ctx, { query }) {
-        const summary = await d.db.evaluations.summary(need(ctx), query.from, query.to);
+        const summary = await d.db.evaluations.summary(need(ctx), query.from, query.to, query.by);
         if (query.format !== 'csv') {
           sendJson(ctx.res, 200, summary);
           return;

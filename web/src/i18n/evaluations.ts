@@ -4,7 +4,7 @@ const FORMS_NOTE =
   'Questions worth 1-10 points each; supervisors and administrators answer them for a user who took part in a recording, and the score is the share of the points given. A form in use is kept.';
 const NO_AGENTS = 'No user of this recording can be evaluated: none of its participants is a user’s number.';
 const SUMMARY_NOTE =
-  'The evaluations made between From and To of the recordings you may see, per evaluated user; scores as the share of the form’s points.';
+  'The evaluations of the recordings you may see, per evaluated user, between From and To; scores as the share of the form’s points.';
 
 /** Translations of the strings of web/src/views/evaluations.ts and web/src/views/evaluation-forms.ts. */
 export const evaluations: Catalogue = {
@@ -66,7 +66,10 @@ export const evaluations: Catalogue = {
     Total: 'Total',
     'Agent evaluations': 'Evaluaciones de agentes',
     [SUMMARY_NOTE]:
-      'Las evaluaciones realizadas entre Desde y Hasta de las grabaciones que usted puede ver, por usuario evaluado; puntuaciones como proporción de los puntos del formulario.',
+      'Las evaluaciones de las grabaciones que usted puede ver, por usuario evaluado, entre Desde y Hasta; puntuaciones como proporción de los puntos del formulario.',
+    'From and To apply to': 'Desde y Hasta se refieren a',
+    'when the evaluation was made': 'cuándo se hizo la evaluación',
+    'when the call started': 'cuándo empezó la llamada',
   },
   fr: {
     question: 'question',
@@ -126,7 +129,10 @@ export const evaluations: Catalogue = {
     Total: 'Total',
     'Agent evaluations': 'Évaluations des agents',
     [SUMMARY_NOTE]:
-      'Les évaluations faites entre « Du » et « Au » sur les enregistrements que vous pouvez voir, par utilisateur évalué ; scores en part des points du formulaire.',
+      'Les évaluations des enregistrements que vous pouvez voir, par utilisateur évalué, entre « Du » et « Au » ; scores en part des points du formulaire.',
+    'From and To apply to': '« Du » et « Au » portent sur',
+    'when the evaluation was made': 'la date de l’évaluation',
+    'when the call started': 'le début de l’appel',
   },
   'pt-BR': {
     question: 'pergunta',
@@ -186,7 +192,10 @@ export const evaluations: Catalogue = {
     Total: 'Total',
     'Agent evaluations': 'Avaliações de agentes',
     [SUMMARY_NOTE]:
-      'As avaliações feitas entre De e Até nas gravações que você pode ver, por usuário avaliado; pontuações como proporção dos pontos do formulário.',
+      'As avaliações das gravações que você pode ver, por usuário avaliado, entre De e Até; pontuações como proporção dos pontos do formulário.',
+    'From and To apply to': 'De e Até referem-se a',
+    'when the evaluation was made': 'quando a avaliação foi feita',
+    'when the call started': 'quando a chamada começou',
   },
   ru: {
     question: 'вопрос',
@@ -248,6 +257,9 @@ export const evaluations: Catalogue = {
     Total: 'Всего',
     'Agent evaluations': 'Оценки агентов',
     [SUMMARY_NOTE]:
-      'Оценки, выставленные в период между «С» и «По» для доступных вам записей, по каждому оцениваемому пользователю; оценка — доля баллов формы.',
+      'Оценки доступных вам записей по каждому оцениваемому пользователю в период между «С» и «По»; оценка — доля баллов формы.',
+    'From and To apply to': '«С» и «По» относятся к',
+    'when the evaluation was made': 'времени оценки',
+    'when the call started': 'времени начала звонка',
   },
 };

@@ -218,14 +218,24 @@ export function evaluationSummary(): { el: HTMLElement; load(q: URLSearchParams)
     `${fmtNumber(n, { minimumFractionDigits: decimals, maximumFractionDigits: decimals, useGrouping: false })} %`;
   const num = (text: string) => h('td', { class: 'num' }, text);
   const csv = h('a', { id: 'evaluation-csv', class: 'button', download: '' }, t('Download CSV'));
+  // What From and To apply to: when the evaluation was made, or when the call started.
+  const by = h(
+    'select',
+    { id: 'evaluation-by' },
+    h('option', { value: 'evaluated' }, t('when the evaluation was made')),
+    h('option', { value: 'call' }, t('when the call started')),
+  );
   let asked = 0;
+  let last = new URLSearchParams();
   const load = async (q: URLSearchParams): Promise<void> => {
     const mine = ++asked;
+    last = q;
     const p = new URLSearchParams();
     for (const k of ['from', 'to']) {
       const v = q.get(k);
       if (v) p.set(k, v);
     }
+    if (by.value === 'call') p.set('by', 'call');
     const s = p.toString();
     p.set('format', 'csv');
     csv.href = `/api/v1/evaluations/summary?${p}`;
@@ -282,12 +292,14 @@ export function evaluationSummary(): { el: HTMLElement; load(q: URLSearchParams)
       'p',
       { class: 'muted' },
       t(
-        'The evaluations made between From and To of the recordings you may see, per evaluated user; scores as the share of the form’s points.',
+        'The evaluations of the recordings you may see, per evaluated user, between From and To; scores as the share of the form’s points.',
       ),
     ),
+    h('p', {}, h('label', {}, `${t('From and To apply to')} `, by)),
     msg.el,
     table,
     h('p', { class: 'exports' }, csv),
   );
+  by.addEventListener('change', () => void load(last));
   return { el, load };
 }
