@@ -1,5 +1,5 @@
 /**
- * Delivery settings (config file only): compliance offload to SFTP, the MP3 export with its daily
+ * Delivery settings (config file only): compliance offload to SFTP, FTP(S) or S3, the MP3 export with its daily
  * index, and email notifications. Zod only, like the rest of the configuration's schema.
  */
 import { z } from 'zod';
@@ -32,18 +32,51 @@ type SftpAuth = {
 };
 const hasSftpAuth = (d: SftpAuth) => Boolean(d.password || d.passwordFile || d.privateKeyFile);
 const SFTP_AUTH = { message: 'needs password, passwordFile or privateKeyFile' };
-/** Offload: SFTP (`type` "sftp", the default) or S3 (`type` "s3", src/storage/s3-destination-config.ts). */
+/** Delivery: an FTP server (src/delivery/ftp.ts), FTPS unless plain FTP is asked for twice. */
+const ftpDestination = z
+  .object({
+    type: z.literal('ftp'),
+    host: z.string().min(1),
+    /** Default 21, or 990 with tls "implicit" (src/delivery/ftp.ts). */
+    port: port.optional(),
+    username: z.string().min(1),
+    password: optionalString,
+    passwordFile: optionalString,
+    directory: z.string().min(1),
+    /** "explicit" (AUTH TLS), "implicit" (TLS from the start, port 990) or "none" (plain FTP). */
+    tls: z.enum(['explicit', 'implicit', 'none']).default('explicit'),
+    /** Required with tls "none": the password and the recordings then travel in clear (logged as an error). */
+    insecurePlainFtp: z.boolean().default(false),
+    /** PEM file of a private CA to trust (besides the system's roots). */
+    caFile: optionalString,
+    /** Accept any server certificate (a man in the middle gets the files); logged as an error at each start. */
+    insecureAcceptAnyCertificate: z.boolean().default(false),
+    timeoutSeconds: integer(1, 3600).default(360),
+  })
+  .refine((d) => Boolean(d.password || d.passwordFile), { message: 'needs password or passwordFile' })
+  .refine((d) => d.tls !== 'none' || d.insecurePlainFtp, {
+    message:
+      'tls "none" sends the password and the recordings in clear; set insecurePlainFtp: true to accept that, or use tls "explicit"',
+    path: ['tls'],
+  })
+  .refine((d) => d.tls !== 'none' || (!d.caFile && !d.insecureAcceptAnyCertificate), {
+    message: 'caFile and insecureAcceptAnyCertificate apply to FTPS only, not to tls "none"',
+    path: ['tls'],
+  });
+/** Offload: SFTP (`type` "sftp", the default), FTP (`type` "ftp") or S3 (`type` "s3", src/storage/s3-destination-config.ts). */
 const offloadDestination = z.discriminatedUnion('type', [
   z.object({ type: z.literal('sftp').optional(), ...sftpShape }).refine(hasSftpAuth, SFTP_AUTH),
+  ftpDestination,
   s3DestinationSchema,
 ]);
 const exportDestination = z.discriminatedUnion('type', [
   z.object({ type: z.literal('local'), directory: z.string().min(1) }),
   z.object({ type: z.literal('sftp'), ...sftpShape }).refine(hasSftpAuth, SFTP_AUTH),
+  ftpDestination,
   s3DestinationSchema,
 ]);
 export const deliverySchema = {
-  /** Compliance offload to SFTP or S3 in the carrier archive format (src/delivery/offload.ts). */
+  /** Compliance offload to SFTP, FTP(S) or S3 in the carrier archive format (src/delivery/offload.ts). */
   offload: z
     .object({
       enabled: z.boolean().default(false),

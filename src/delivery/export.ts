@@ -11,7 +11,9 @@ import { callFacts } from './facts.js';
 import { backoffMs } from './offload.js';
 import { S3DestinationClient, s3Labels, TargetError } from './s3.js';
 import type { S3Destination } from '../storage/s3-destination-config.js';
-import { describeSftp, SftpConnection, type SftpDestination } from './sftp.js';
+import type { SftpDestination } from './sftp.js';
+import type { FtpDestination } from './ftp.js';
+import { fileServerLabel, openFileConnection, type FileConnection } from './destination.js';
 import { renderTemplate, type FileTemplate } from './template.js';
 
 /**
@@ -24,16 +26,19 @@ import { renderTemplate, type FileTemplate } from './template.js';
  */
 
 export type ExportTargetConfig =
-  { type: 'local'; directory: string } | (SftpDestination & { type: 'sftp' }) | S3Destination;
+  | { type: 'local'; directory: string }
+  | (SftpDestination & { type: 'sftp' })
+  | (FtpDestination & { type: 'ftp' })
+  | S3Destination;
 
 /** The health names (delivery_targets) of a destination: one, or one per S3 location. */
 export function exportLabels(cfg: ExportTargetConfig): string[] {
   if (cfg.type === 'local') return [`local:${cfg.directory}`];
   if (cfg.type === 's3') return s3Labels(cfg);
-  return [`sftp:${describeSftp(cfg)}`];
+  return [fileServerLabel(cfg)];
 }
 
-/** Where files go: a local (mounted) directory, SFTP, or S3. */
+/** Where files go: a local (mounted) directory, SFTP, FTP, or S3. */
 interface ExportTarget {
   readonly name: string;
   /** Writes a new file; never replaces another file. Returns the path used (relative). */
@@ -91,13 +96,17 @@ class LocalTarget implements ExportTarget {
   async close(): Promise<void> {}
 }
 
-class SftpTarget implements ExportTarget {
-  readonly name: string;
-  private constructor(private readonly c: SftpConnection) {
-    this.name = `sftp:${describeSftp(c.dest)}`;
-  }
-  static async open(d: SftpDestination, log: Logger): Promise<SftpTarget> {
-    return new SftpTarget(await SftpConnection.open(d, log));
+/** An SFTP or FTP server (src/delivery/destination.ts). */
+class FileServerTarget implements ExportTarget {
+  private constructor(
+    readonly name: string,
+    private readonly c: FileConnection,
+  ) {}
+  static async open(
+    d: (SftpDestination & { type: 'sftp' }) | (FtpDestination & { type: 'ftp' }),
+    log: Logger,
+  ): Promise<FileServerTarget> {
+    return new FileServerTarget(fileServerLabel(d), await openFileConnection(d, log));
   }
   async place(rel: string, data: Buffer, suffix: string): Promise<string> {
     for (const candidate of [rel, withSuffix(rel, suffix)]) {
@@ -116,7 +125,7 @@ class SftpTarget implements ExportTarget {
     await this.c.writeFile(this.c.path(rel), data, 'always');
   }
   async probe(): Promise<void> {
-    await this.c.mkdirp(this.c.dest.directory);
+    await this.c.mkdirp(this.c.path(''));
   }
   async close(): Promise<void> {
     await this.c.close();
@@ -237,7 +246,7 @@ export class ExportService extends PeriodicService {
           ? await LocalTarget.open(cfg.directory)
           : cfg.type === 's3'
             ? new S3Target(cfg)
-            : await SftpTarget.open(cfg, this.log);
+            : await FileServerTarget.open(cfg, this.log);
     } catch (err) {
       const message = (err as Error).message;
       await this.o.repo.targetError(labels[0] as string, message, this.targetBackoff);

@@ -9,6 +9,7 @@ import { ExportService } from './export.js';
 import { NotifyService } from './notify.js';
 import { OffloadService } from './offload.js';
 import { checkS3Destination } from './s3.js';
+import { checkFtpDestination, type FtpDestination } from './ftp.js';
 import { parseTemplate } from './template.js';
 import type { S3Destination } from '../storage/s3-destination-config.js';
 
@@ -21,7 +22,7 @@ export { describeS3, s3Key } from './s3.js';
 export { carrierCsv, carrierCsvName, parseCsv } from './csv.js';
 
 /**
- * Delivery of recordings: SFTP or S3 offload in the carrier format, MP3 export, email
+ * Delivery of recordings: SFTP, FTP(S) or S3 offload in the carrier format, MP3 export, email
  * notifications. `checkDeliveryConfig` runs before anything starts (templates, passphrase);
  * `startDelivery` starts the enabled services; `stop()` stops them (each finishes its current
  * file, the durable state in Postgres takes the rest up on the next start).
@@ -53,13 +54,17 @@ export function checkDeliveryConfig(config: DeliveryConfig): void {
   if (on.length === 0) return;
   Decryptor.require(config.dataDir, config.keys.passphrase, on);
   if (config.export.enabled) parseTemplate(config.export.template);
-  // S3 destinations: a credentials file that cannot be read or holds no keys refuses the start.
-  const s3: [{ type?: string | undefined } | undefined, string][] = [];
+  // S3 destinations: a credentials file that cannot be read or holds no keys refuses the start;
+  // FTP: a CA file that is not PEM, plain FTP not asked for twice.
+  const dests: [{ type?: string | undefined } | undefined, string][] = [];
   if (config.offload.enabled)
-    s3.push([config.offload.audio, 'offload.audio'], [config.offload.metadata, 'offload.metadata']);
+    dests.push([config.offload.audio, 'offload.audio'], [config.offload.metadata, 'offload.metadata']);
   if (config.export.enabled)
-    s3.push([config.export.primary, 'export.primary'], [config.export.secondary, 'export.secondary']);
-  for (const [d, setting] of s3) if (d?.type === 's3') checkS3Destination(d as S3Destination, setting);
+    dests.push([config.export.primary, 'export.primary'], [config.export.secondary, 'export.secondary']);
+  for (const [d, setting] of dests) {
+    if (d?.type === 's3') checkS3Destination(d as S3Destination, setting);
+    if (d?.type === 'ftp') checkFtpDestination(d as FtpDestination, setting);
+  }
   if (config.notifications.enabled) {
     try {
       new Intl.DateTimeFormat('en', { timeZone: config.notifications.timeZone });

@@ -102,7 +102,7 @@ describe('s3 delivery destination settings', () => {
       () => offload({ type: 's3', bucket: 'ok-bucket', secondary: { bucket: 'x' } }),
       /offload\.audio\.secondary\.bucket: a bucket name/,
     );
-    assert.throws(() => offload({ type: 'ftp', bucket: 'ok-bucket' }), /offload\.audio\.type/);
+    assert.throws(() => offload({ type: 'webdav', bucket: 'ok-bucket' }), /offload\.audio\.type/);
     assert.throws(
       () =>
         load({

@@ -1,0 +1,238 @@
+import { X509Certificate } from 'node:crypto';
+import { posix } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { rootCertificates, type ConnectionOptions } from 'node:tls';
+import { isIP } from 'node:net';
+import { Client, FTPError } from 'basic-ftp';
+import { ConfigError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { readSettingFileSync, readSettingFileText } from '../config/setting-file.js';
+
+/**
+ * One FTP destination (basic-ftp): FTPS with explicit TLS (AUTH TLS, the default) or implicit
+ * TLS, or plain FTP only when the settings say so twice (`tls: "none"` and `insecurePlainFtp`).
+ * The same file semantics as SFTP (src/delivery/sftp.ts): upload to `.<name>.part`, check its
+ * size, rename into place, so a reader never sees a partial file. Unlike SFTP, an interrupted
+ * upload is not resumed: the next attempt uploads the part again from the start.
+ */
+
+export type FtpTls = 'explicit' | 'implicit' | 'none';
+
+export interface FtpDestination {
+  host: string;
+  /** Default 21, or 990 with `tls: "implicit"`. */
+  port?: number | undefined;
+  username: string;
+  password?: string | undefined;
+  passwordFile?: string | undefined;
+  directory: string;
+  tls: FtpTls;
+  /** Required with `tls: "none"` (password and recordings go in clear): logged as an error. */
+  insecurePlainFtp?: boolean | undefined;
+  /** PEM file of a (private) CA to trust besides the system's roots. */
+  caFile?: string | undefined;
+  /** Do not check the server's certificate (a man in the middle then gets the files): loud. */
+  insecureAcceptAnyCertificate?: boolean | undefined;
+  timeoutSeconds: number;
+}
+
+export const ftpPort = (d: FtpDestination): number => d.port ?? (d.tls === 'implicit' ? 990 : 21);
+
+export const describeFtp = (d: FtpDestination): string =>
+  `ftp://${d.username}@${d.host}:${ftpPort(d)}${d.directory}`;
+
+/** The CA file's certificates as PEM; throws naming the file when it holds none or cannot be read. */
+function readCa(file: string, text: string): string[] {
+  const pems = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (pems.length === 0) throw new Error(`${file} holds no PEM certificate`);
+  for (const p of pems) new X509Certificate(p); // throws on a damaged certificate
+  return pems;
+}
+
+/** Start-time checks (`srs serve` refuses to start): the CA file must be a readable PEM. */
+export function checkFtpDestination(d: FtpDestination, setting: string): void {
+  if (d.tls === 'none' && !d.insecurePlainFtp)
+    throw new ConfigError(
+      `${setting}.tls: "none" sends the password and the recordings in clear; set insecurePlainFtp: true to accept that, or use tls "explicit"`,
+    );
+  if (!d.caFile) return;
+  try {
+    readCa(d.caFile, readSettingFileSync(d.caFile).toString('utf8'));
+  } catch (err) {
+    throw new ConfigError(`${setting}.caFile: ${(err as Error).message}`);
+  }
+}
+
+/** Destinations already warned about (once per process, not once per batch). */
+const insecureWarned = new Set<string>();
+
+const CERT_ERROR =
+  /certificate|self[- ]signed|CERT_|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT_ALTNAME/i;
+
+export class FtpConnection {
+  private constructor(
+    private readonly client: Client,
+    readonly dest: FtpDestination,
+    /** The destination directory, absolute (a relative one is taken from the login directory). */
+    private readonly root: string,
+    private readonly timeoutMs: number,
+  ) {}
+
+  static async open(dest: FtpDestination, log: Logger): Promise<FtpConnection> {
+    const name = describeFtp(dest);
+    if (dest.tls === 'none' && !dest.insecurePlainFtp)
+      throw new Error(`${name}: refusing plain FTP (tls "none") without insecurePlainFtp: true`);
+    const password =
+      dest.password ??
+      (dest.passwordFile ? (await readSettingFileText(dest.passwordFile)).trim() : undefined);
+    const ca = dest.caFile ? readCa(dest.caFile, await readSettingFileText(dest.caFile)) : undefined;
+    const timeoutMs = dest.timeoutSeconds * 1000;
+    const client = new Client(timeoutMs);
+    // Data connections are upgraded with the same options: the host is what they are checked against.
+    const secureOptions: ConnectionOptions = {
+      host: dest.host,
+      ...(isIP(dest.host) ? {} : { servername: dest.host }),
+      rejectUnauthorized: dest.insecureAcceptAnyCertificate !== true,
+      ...(ca ? { ca: [...rootCertificates, ...ca] } : {}),
+    };
+    const connection = new FtpConnection(client, dest, '/', timeoutMs);
+    try {
+      await connection.timed(
+        'login',
+        client.access({
+          host: dest.host,
+          port: ftpPort(dest),
+          user: dest.username,
+          password: password ?? '',
+          secure: dest.tls === 'none' ? false : dest.tls === 'explicit' ? true : 'implicit',
+          secureOptions,
+        }),
+      );
+    } catch (err) {
+      client.close();
+      const e = ((err as Error).cause ?? err) as Error & { code?: string };
+      if (dest.tls !== 'none' && CERT_ERROR.test(`${e.code ?? ''} ${e.message}`))
+        throw new Error(
+          `${name}: the server's TLS certificate is not trusted (${e.message}): set caFile to the CA that signed it (or insecureAcceptAnyCertificate: true, which lets a man in the middle take the files)`,
+        );
+      throw e.message.startsWith(name) ? e : new Error(`${name}: ${e.message}`);
+    }
+    const insecure =
+      dest.tls === 'none'
+        ? 'INSECURE: plain FTP (tls "none", insecurePlainFtp): the password and the recordings travel in clear'
+        : dest.insecureAcceptAnyCertificate
+          ? 'INSECURE: ftps certificate not checked (insecureAcceptAnyCertificate); trust its CA with caFile'
+          : undefined;
+    if (insecure && !insecureWarned.has(name)) {
+      insecureWarned.add(name);
+      log.error({ destination: name }, insecure);
+    }
+    const home = posix.isAbsolute(dest.directory)
+      ? '/'
+      : await connection.timed('pwd', client.pwd()).catch(() => '/');
+    return new FtpConnection(client, dest, posix.resolve(home, dest.directory), timeoutMs);
+  }
+
+  /** Bounds each operation: a server that stops answering fails the operation instead of hanging. */
+  private timed<T>(what: string, p: Promise<T>): Promise<T> {
+    let t: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      t = setTimeout(() => {
+        this.client.close(); // the operation in flight fails with it
+        reject(new Error(`${describeFtp(this.dest)}: ${what} timed out`));
+      }, this.timeoutMs + 1000);
+    });
+    return Promise.race([p, timeout])
+      .catch((err: Error) => {
+        if (err.message.startsWith(describeFtp(this.dest))) throw err;
+        throw new Error(`${describeFtp(this.dest)}: ${what}: ${err.message}`, { cause: err });
+      })
+      .finally(() => clearTimeout(t));
+  }
+
+  path(rel: string): string {
+    return posix.join(this.root, rel);
+  }
+
+  /** The size of the file at `abs`, undefined when there is none (or a folder is there). */
+  async size(abs: string): Promise<number | undefined> {
+    try {
+      return await this.timed('size', this.client.size(abs));
+    } catch (err) {
+      if (this.permanent(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** A 5xx reply (no such file, not allowed...), as opposed to a connection that failed. */
+  private permanent(err: unknown): boolean {
+    if (this.client.closed) return false;
+    const cause = (err as { cause?: unknown }).cause ?? err;
+    return cause instanceof FTPError && cause.code >= 500;
+  }
+
+  async mkdirp(abs: string): Promise<void> {
+    await this.timed('mkdir', this.client.ensureDir(abs));
+  }
+
+  /**
+   * Writes `data` at `abs` through `.<name>.part`, as SftpConnection.writeFile does: 'present'
+   * when a file of this size is there already (unless `replace` is 'always'), 'exists' when
+   * another file is there and `replace` is false, otherwise 'written' (replacing our own earlier
+   * attempt with `replace`).
+   */
+  async writeFile(
+    abs: string,
+    data: Buffer,
+    replace: boolean | 'always',
+  ): Promise<'written' | 'present' | 'exists'> {
+    const existing = await this.size(abs);
+    if (existing === data.length && replace !== 'always') return 'present';
+    if (existing !== undefined && !replace) return 'exists';
+    await this.mkdirp(posix.dirname(abs));
+    const part = posix.join(posix.dirname(abs), `.${posix.basename(abs)}.part`);
+    await this.timed('upload', this.client.uploadFrom(Readable.from([data]), part));
+    const written = await this.size(part);
+    if (written !== data.length)
+      throw new Error(
+        `${describeFtp(this.dest)}: ${part} has ${written ?? 'no'} bytes after upload, expected ${data.length}`,
+      );
+    await this.rename(part, abs, existing !== undefined);
+    const final = await this.size(abs);
+    if (final !== data.length)
+      throw new Error(
+        `${describeFtp(this.dest)}: ${abs} has ${final ?? 'no'} bytes after rename, expected ${data.length}`,
+      );
+    return 'written';
+  }
+
+  /**
+   * RNFR/RNTO: most servers (POSIX file systems) replace the target atomically; where the server
+   * refuses to rename onto our own earlier file, it is deleted first.
+   */
+  private async rename(part: string, abs: string, replacing: boolean): Promise<void> {
+    try {
+      await this.timed('rename', this.client.rename(part, abs));
+    } catch (err) {
+      if (!replacing || !this.permanent(err)) throw err;
+      await this.timed('delete', this.client.remove(abs));
+      await this.timed('rename', this.client.rename(part, abs));
+    }
+  }
+
+  async read(abs: string): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        chunks.push(chunk);
+        cb();
+      },
+    });
+    await this.timed('download', this.client.downloadTo(sink, abs));
+    return Buffer.concat(chunks);
+  }
+
+  async close(): Promise<void> {
+    this.client.close();
+  }
+}
