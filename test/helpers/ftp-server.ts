@@ -1,10 +1,11 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { freePort } from './delivery-fixtures.js';
 
 /**
  * A real FTP server for the delivery tests: Debian's pyftpdlib (python3-pyftpdlib,
@@ -67,14 +68,6 @@ server = FTPServer(('127.0.0.1', int(port)), Handler)
 print('ready', flush=True)
 server.serve_forever()
 `;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 const accepts = (port: number) =>
   new Promise<boolean>((r) => {

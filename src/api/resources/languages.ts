@@ -21,6 +21,17 @@ const choice = z.object({ language: z.enum(CONSOLE_LANGUAGES).nullable() }).stri
 export function languageRoutes(k: Kit): RouteDef[] {
   const { d, audit } = k;
   const languages = d.db.languages;
+  /** Audits a change of a level (`from` what it was); asking for what already is is not audited. */
+  const changed = async (
+    ctx: Parameters<Kit['audit']>[0],
+    resource: string,
+    id: string,
+    from: string | null,
+    to: string | null,
+    details: Record<string, unknown> = {},
+  ) => {
+    if (from !== to) await audit(ctx, 'language.update', resource, id, { ...details, from, to });
+  };
   return [
     route({
       method: 'GET',
@@ -52,8 +63,7 @@ export function languageRoutes(k: Kit): RouteDef[] {
         if (!who.userId) throw badRequest('the admin token has no user to keep a language for');
         const before = (await languages.levels(who.userId)).user;
         await languages.setUser(who.userId, body.language);
-        if (before !== body.language)
-          await audit(ctx, 'language.update', 'user', who.userId, { from: before, to: body.language });
+        await changed(ctx, 'user', who.userId, before, body.language);
         sendJson(ctx.res, 200, effectiveLanguage(await languages.levels(who.userId)));
       },
     }),
@@ -75,12 +85,7 @@ export function languageRoutes(k: Kit): RouteDef[] {
         }
         const before = (await languages.levels(u.id)).user;
         await languages.setUser(u.id, body.language);
-        if (before !== body.language)
-          await audit(ctx, 'language.update', 'user', u.id, {
-            username: u.username,
-            from: before,
-            to: body.language,
-          });
+        await changed(ctx, 'user', u.id, before, body.language, { username: u.username });
         sendJson(ctx.res, 200, { id: u.id, language: body.language });
       },
     }),
@@ -94,8 +99,7 @@ export function languageRoutes(k: Kit): RouteDef[] {
         const name = params.name as string;
         const before = (await languages.groups()).get(name) ?? null;
         if (!(await languages.setGroup(name, body.language))) throw notFound(`group ${name} not found`);
-        if (before !== body.language)
-          await audit(ctx, 'language.update', 'group', name, { from: before, to: body.language });
+        await changed(ctx, 'group', name, before, body.language);
         sendJson(ctx.res, 200, { name, language: body.language });
       },
     }),
@@ -109,11 +113,7 @@ export function languageRoutes(k: Kit): RouteDef[] {
         const who = need(ctx);
         const before = (await languages.levels(null)).site;
         await d.db.users.setSetting(SITE_LANGUAGE_KEY, body.language, who.username);
-        if (before !== body.language)
-          await audit(ctx, 'language.update', 'setting', SITE_LANGUAGE_KEY, {
-            from: before,
-            to: body.language,
-          });
+        await changed(ctx, 'setting', SITE_LANGUAGE_KEY, before, body.language);
         sendJson(ctx.res, 200, { site: body.language satisfies ConsoleLanguage | null });
       },
     }),
