@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { LANGUAGES, type Entry } from '../../web/src/i18n.js';
 import { CATALOGUES } from '../../web/src/i18n/catalogues.js';
+import { CONSOLE_LANGUAGES } from '../../src/store/languages.js';
 
 const WEB = join(import.meta.dirname, '../../web/src');
 const LITERAL = String.raw`'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"`;
@@ -55,6 +56,12 @@ function table(lang: string): Map<string, Entry> {
     for (const [k, v] of Object.entries(c[lang as keyof typeof c] ?? {})) out.set(k, v);
   return out;
 }
+
+test('the server accepts the languages the console has, and no other', () => {
+  assert.deepEqual([...CONSOLE_LANGUAGES], [...LANGUAGES]);
+  for (const c of CATALOGUES)
+    assert.deepEqual(Object.keys(c).sort(), LANGUAGES.filter((l) => l !== 'en').sort());
+});
 
 test('a string has one translation per language, whichever view’s catalogue has it', () => {
   const clashes: string[] = [];
