@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseCsv } from '../../src/delivery/csv.js';
 import type { Decryptor } from '../../src/delivery/decrypt.js';
 import { ExportService, exportPath } from '../../src/delivery/export.js';
 import type { SftpDestination } from '../../src/delivery/sftp.js';
@@ -10,7 +9,12 @@ import { deliveryStatus } from '../../src/delivery/status.js';
 import { parseTemplate } from '../../src/delivery/template.js';
 import type { Database } from '../../src/store/db.js';
 import type { CutProxy, Sshd, StoredFixture } from '../helpers/delivery-fixtures.js';
-import { sha256Hex as sha, testLog as log, type DeliveryCatalogue } from '../helpers/delivery-catalogue.js';
+import {
+  sha256Hex as sha,
+  testLog as log,
+  todaysExportIndex,
+  type DeliveryCatalogue,
+} from '../helpers/delivery-catalogue.js';
 import {
   startSftpDeliveryWorld,
   type SeededCalls,
@@ -107,12 +111,7 @@ describe('delivery: MP3 export to a local directory and an SFTP secondary (real 
         assert.equal(sha(mp3), row.files.find((f) => f.kind === 'mp3')!.sha256Plain);
         assert.ok(mp3.subarray(0, 3).toString() === 'ID3' || mp3[0] === 0xff, 'an MP3');
       }
-      const day = new Date().toISOString().slice(0, 10).replaceAll('-', '/');
-      const index = await readFile(join(root, day, 'index.csv'), 'utf8');
-      assert.ok(
-        index.startsWith('\uFEFFRecording ID,Agent,Extension,Remote Number,Start (UTC),Duration,Group'),
-      );
-      const rows = parseCsv(index);
+      const { rows } = await todaysExportIndex(root);
       assert.equal(rows.length, 5);
       const alice = rows.find((x) => x[0] === rec.a.id)!;
       assert.deepEqual(alice.slice(1, 4), ['Alice Agent', '1001', '14155550123']);

@@ -19,6 +19,7 @@ import {
   openDeliveryCatalogue,
   sha256Hex as sha,
   testLog as log,
+  todaysExportIndex,
   type DeliveryCatalogue,
 } from '../helpers/delivery-catalogue.js';
 import type { StoredFixture } from '../helpers/delivery-fixtures.js';
@@ -183,12 +184,7 @@ describe('delivery: FTP(S) offload and export (real pyftpdlib, Postgres)', () =>
       const mp3 = await readFile(join(root, rel));
       assert.equal(sha(mp3), row.files.find((f) => f.kind === 'mp3')!.sha256Plain, 'the decrypted MP3');
     }
-    const day = new Date().toISOString().slice(0, 10).replaceAll('-', '/');
-    const index = await readFile(join(root, day, 'index.csv'), 'utf8');
-    assert.ok(
-      index.startsWith('\uFEFFRecording ID,Agent,Extension,Remote Number,Start (UTC),Duration,Group'),
-    );
-    const rows = parseCsv(index);
+    const { day, rows } = await todaysExportIndex(root);
     assert.equal(rows.length, 5);
     const alice = rows.find((x) => x[0] === rec.a.id)!;
     assert.deepEqual(alice.slice(1, 4), ['Alice Agent', '1001', '14155550123']);

@@ -1,7 +1,9 @@
+import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseCsv } from '../../src/delivery/csv.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { ensureKeyPair } from '../../src/pipeline/keys.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
@@ -86,4 +88,12 @@ export async function openDeliveryCatalogue(
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Today's folder of an MP3 export under `root` (YYYY/MM/DD) and its index's rows, its header checked. */
+export async function todaysExportIndex(root: string): Promise<{ day: string; rows: string[][] }> {
+  const day = new Date().toISOString().slice(0, 10).replaceAll('-', '/');
+  const index = await readFile(join(root, day, 'index.csv'), 'utf8');
+  assert.ok(index.startsWith('\uFEFFRecording ID,Agent,Extension,Remote Number,Start (UTC),Duration,Group'));
+  return { day, rows: parseCsv(index) };
 }
