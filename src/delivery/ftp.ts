@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { posix } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { rootCertificates, type ConnectionOptions } from 'node:tls';
@@ -12,8 +12,10 @@ import { readSettingFileSync, readSettingFileText } from '../config/setting-file
  * One FTP destination (basic-ftp): FTPS with explicit TLS (AUTH TLS, the default) or implicit
  * TLS, or plain FTP only when the settings say so twice (`tls: "none"` and `insecurePlainFtp`).
  * The same file semantics as SFTP (src/delivery/sftp.ts): upload to `.<name>.part`, check its
- * size, rename into place, so a reader never sees a partial file. Unlike SFTP, an interrupted
- * upload is not resumed: the next attempt uploads the part again from the start.
+ * size, rename into place, so a reader never sees a partial file. An interrupted upload resumes
+ * as SFTP's does: the rest is appended (APPE) to the part an earlier attempt left, the whole part
+ * is read back (RETR) and its SHA-256 checked, and only a part that does not match (or that the
+ * server will not append to or let us read) is uploaded again from the start (STOR).
  */
 
 export type FtpTls = 'explicit' | 'implicit' | 'none';
@@ -76,6 +78,7 @@ export class FtpConnection {
     /** The destination directory, absolute (a relative one is taken from the login directory). */
     private readonly root: string,
     private readonly timeoutMs: number,
+    private readonly log: Logger,
   ) {}
 
   static async open(dest: FtpDestination, log: Logger): Promise<FtpConnection> {
@@ -95,7 +98,7 @@ export class FtpConnection {
       rejectUnauthorized: dest.insecureAcceptAnyCertificate !== true,
       ...(ca ? { ca: [...rootCertificates, ...ca] } : {}),
     };
-    const connection = new FtpConnection(client, dest, '/', timeoutMs);
+    const connection = new FtpConnection(client, dest, '/', timeoutMs, log);
     try {
       await connection.timed(
         'login',
@@ -130,7 +133,7 @@ export class FtpConnection {
     const home = posix.isAbsolute(dest.directory)
       ? '/'
       : await connection.timed('pwd', client.pwd()).catch(() => '/');
-    return new FtpConnection(client, dest, posix.resolve(home, dest.directory), timeoutMs);
+    return new FtpConnection(client, dest, posix.resolve(home, dest.directory), timeoutMs, log);
   }
 
   /** Bounds each operation: a server that stops answering fails the operation instead of hanging. */
@@ -178,20 +181,27 @@ export class FtpConnection {
   /**
    * Writes `data` at `abs` through `.<name>.part`, as SftpConnection.writeFile does: 'present'
    * when a file of this size is there already (unless `replace` is 'always'), 'exists' when
-   * another file is there and `replace` is false, otherwise 'written' (replacing our own earlier
-   * attempt with `replace`).
+   * another file is there and `replace` is false, otherwise 'resumed' (the rest appended to the
+   * part an interrupted attempt left, checked by its SHA-256) or 'written' (replacing our own
+   * earlier attempt with `replace`).
    */
   async writeFile(
     abs: string,
     data: Buffer,
     replace: boolean | 'always',
-  ): Promise<'written' | 'present' | 'exists'> {
+  ): Promise<'written' | 'resumed' | 'present' | 'exists'> {
     const existing = await this.size(abs);
     if (existing === data.length && replace !== 'always') return 'present';
     if (existing !== undefined && !replace) return 'exists';
     await this.mkdirp(posix.dirname(abs));
     const part = posix.join(posix.dirname(abs), `.${posix.basename(abs)}.part`);
-    await this.timed('upload', this.client.uploadFrom(Readable.from([data]), part));
+    const partSize = await this.size(part);
+    let resumed = false;
+    if (partSize !== undefined && partSize > 0 && partSize < data.length) {
+      resumed = await this.resume(part, data, partSize);
+      this.log.debug({ file: abs, from: partSize, bytes: data.length, resumed }, 'ftp upload resumed');
+    }
+    if (!resumed) await this.timed('upload', this.client.uploadFrom(Readable.from([data]), part));
     const written = await this.size(part);
     if (written !== data.length)
       throw new Error(
@@ -203,7 +213,34 @@ export class FtpConnection {
       throw new Error(
         `${describeFtp(this.dest)}: ${abs} has ${final ?? 'no'} bytes after rename, expected ${data.length}`,
       );
-    return 'written';
+    return resumed ? 'resumed' : 'written';
+  }
+
+  /**
+   * Appends `data` from `from` (the part's size) to `part` (APPE), then reads the whole part back
+   * and compares its SHA-256 with the data's: true when it matches. False (upload it again from
+   * the start) when it does not, or when the server refuses APPE or RETR (a 5xx: a server
+   * without APPE, an account that may write but not read); a dropped connection throws.
+   */
+  private async resume(part: string, data: Buffer, from: number): Promise<boolean> {
+    try {
+      await this.timed('append', this.client.appendFrom(Readable.from([data.subarray(from)]), part));
+      const hash = createHash('sha256');
+      let bytes = 0;
+      const sink = new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          hash.update(chunk);
+          bytes += chunk.length;
+          cb();
+        },
+      });
+      await this.timed('download', this.client.downloadTo(sink, part));
+      return bytes === data.length && hash.digest('hex') === createHash('sha256').update(data).digest('hex');
+    } catch (err) {
+      if (!this.permanent(err)) throw err;
+      this.log.debug({ file: part, err: (err as Error).message }, 'ftp upload not resumable');
+      return false;
+    }
   }
 
   /**
