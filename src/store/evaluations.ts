@@ -164,8 +164,8 @@ export function evaluationsRepository(pool: pg.Pool): EvaluationsRepository {
     },
     async agentsOf(recordingId) {
       const r = await pool.query<{ username: string }>(
-        `SELECT DISTINCT u.username FROM participants p JOIN users u ON srs_aor_number(p.aor) = ANY(u.numbers)
-         WHERE p.recording_id = $1 AND NOT u.disabled ORDER BY 1`,
+        `SELECT DISTINCT u.username FROM recording_owners o JOIN users u ON u.id = o.user_id
+         WHERE o.recording_id = $1 AND NOT u.disabled ORDER BY 1`,
         [recordingId],
       );
       return r.rows.map((x) => x.username);

@@ -105,12 +105,12 @@ async function recordingsReport(pool: pg.Pool, who: Principal, q: ReportQuery): 
     sql = `SELECT to_char(r.started_at AT TIME ZONE $${rowArgs.length}, 'YYYY-MM-DD') AS key, ${FIGURES}
            FROM recordings r WHERE ${w} GROUP BY 1 ORDER BY 1`;
   } else {
-    const column = q.by === 'user' ? 'u.username' : 'u.group_name';
+    // Owners at the call (recording_owners), as the scope counts them.
+    const column = q.by === 'user' ? 'o.username' : 'o.group_name';
     sql = `SELECT k.key, ${FIGURES}
            FROM recordings r
-           LEFT JOIN LATERAL (SELECT DISTINCT ${column} AS key FROM participants p
-                              JOIN users u ON srs_aor_number(p.aor) = ANY(u.numbers)
-                              WHERE p.recording_id = r.id AND ${column} IS NOT NULL) k ON TRUE
+           LEFT JOIN LATERAL (SELECT DISTINCT ${column} AS key FROM recording_owners o
+                              WHERE o.recording_id = r.id AND ${column} IS NOT NULL) k ON TRUE
            WHERE ${w} GROUP BY 1 ORDER BY count(*) DESC, 1 NULLS LAST`;
   }
   const rows = await pool.query<FigureRow>(sql, rowArgs);

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { GROUPS_OF } from './users-access.js';
 
 /**
  * Retention in the catalogue: which stored recordings are old enough to purge, and the purge
@@ -30,10 +31,6 @@ export interface RetentionRepository {
   /** Audits a deletion the artifact store refused (Object Lock): `retention.purge-refused`. */
   refused(id: string, details: Record<string, unknown>): Promise<void>;
 }
-
-const GROUPS_OF = `COALESCE((SELECT array_agg(DISTINCT u.group_name) FROM participants p
-                  JOIN users u ON srs_aor_number(p.aor) = ANY (u.numbers)
-                  WHERE p.recording_id = r.id AND u.group_name IS NOT NULL), '{}')`;
 
 export function retentionRepository(pool: pg.Pool): RetentionRepository {
   return {

@@ -102,21 +102,25 @@ export interface AccessRepository {
   deleteUnpreserved(id: string): Promise<RecordingFile[] | null>;
 }
 
-/** A WHERE fragment limiting recordings `r` to what `who` may see; pushes its parameters. */
+/**
+ * A WHERE fragment limiting recordings `r` to what `who` may see; pushes its parameters. A user sees
+ * the recordings they owned at the call, a supervisor also those owned then by a user of their
+ * groups (recording_owners, 036_recording_owners.sql): not whoever holds the numbers now.
+ */
 export function scopeSql(who: Principal, args: unknown[]): string {
   if (who.role === 'admin') return 'TRUE';
-  if (who.role === 'record-only') return 'FALSE';
-  args.push(who.numbers);
-  const own = `EXISTS (SELECT 1 FROM participants p WHERE p.recording_id = r.id AND srs_aor_number(p.aor) = ANY($${args.length}::text[]))`;
+  if (who.role === 'record-only' || !who.userId) return 'FALSE';
+  args.push(who.userId);
+  const own = `EXISTS (SELECT 1 FROM recording_owners o WHERE o.recording_id = r.id AND o.user_id = $${args.length}::uuid)`;
   if (who.role === 'user') return own;
   args.push(who.groups);
-  return `(${own} OR EXISTS (SELECT 1 FROM participants p JOIN users u ON srs_aor_number(p.aor) = ANY(u.numbers)
-            WHERE p.recording_id = r.id AND u.group_name = ANY($${args.length}::text[])))`;
+  return `(${own} OR EXISTS (SELECT 1 FROM recording_owners o
+            WHERE o.recording_id = r.id AND o.group_name = ANY($${args.length}::text[])))`;
 }
 
-const GROUPS_OF = `COALESCE((SELECT array_agg(DISTINCT u.group_name) FROM participants p
-   JOIN users u ON srs_aor_number(p.aor) = ANY(u.numbers)
-   WHERE p.recording_id = r.id AND u.group_name IS NOT NULL), '{}')`;
+/** The groups a recording `r` belongs to: its owners' groups at the call. */
+export const GROUPS_OF = `COALESCE((SELECT array_agg(DISTINCT o.group_name ORDER BY o.group_name) FROM recording_owners o
+   WHERE o.recording_id = r.id AND o.group_name IS NOT NULL), '{}')`;
 
 interface NoteRow {
   id: string;
@@ -195,18 +199,15 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
         );
       }
       if (s.owner === 'none')
-        where.push(`NOT EXISTS (SELECT 1 FROM participants p JOIN users u ON srs_aor_number(p.aor) = ANY(u.numbers)
-                      WHERE p.recording_id = r.id)`);
+        where.push(`NOT EXISTS (SELECT 1 FROM recording_owners o WHERE o.recording_id = r.id)`);
       else if (s.owner)
         add(
-          `EXISTS (SELECT 1 FROM participants p JOIN users u ON srs_aor_number(p.aor) = ANY(u.numbers)
-             WHERE p.recording_id = r.id AND u.username = ?)`,
+          `EXISTS (SELECT 1 FROM recording_owners o WHERE o.recording_id = r.id AND o.username = ?)`,
           s.owner,
         );
       if (s.group)
         add(
-          `EXISTS (SELECT 1 FROM participants p JOIN users u ON srs_aor_number(p.aor) = ANY(u.numbers)
-             WHERE p.recording_id = r.id AND u.group_name = ?)`,
+          `EXISTS (SELECT 1 FROM recording_owners o WHERE o.recording_id = r.id AND o.group_name = ?)`,
           s.group,
         );
       if (s.preserved !== undefined) add(`(r.preserved_at IS NOT NULL) = ?`, s.preserved);

@@ -32,11 +32,15 @@ WITH base AS (
   WHERE r.id = ANY($1::uuid[])
 )
 SELECT b.*,
-  (SELECT json_build_object('id', u.id, 'username', u.username, 'displayName', u.display_name,
-            'group', u.group_name, 'email', s.email, 'isCaller', lower(b.caller_number) = ANY (u.numbers))
-     FROM users u LEFT JOIN notification_subscriptions s ON s.user_id = u.id
-     WHERE NOT u.disabled AND (lower(b.caller_number) = ANY (u.numbers) OR lower(b.callee_number) = ANY (u.numbers))
-     ORDER BY (lower(b.caller_number) = ANY (u.numbers)) DESC, u.username LIMIT 1) AS usr,
+  -- The recorded user: who held the caller's (else the callee's) number at the call, with their
+  -- group then (recording_owners); a deleted user by their username.
+  (SELECT json_build_object('id', o.user_id, 'username', o.username, 'displayName', coalesce(u.display_name, ''),
+            'group', o.group_name, 'email', s.email, 'isCaller', o.number = lower(b.caller_number))
+     FROM recording_owners o LEFT JOIN users u ON u.id = o.user_id
+     LEFT JOIN notification_subscriptions s ON s.user_id = o.user_id
+     WHERE o.recording_id = b.id AND u.disabled IS NOT TRUE
+       AND o.number IN (lower(b.caller_number), lower(b.callee_number))
+     ORDER BY (o.number = lower(b.caller_number)) DESC, o.username LIMIT 1) AS usr,
   (SELECT json_build_object('path', f.path, 'bytes', f.bytes, 'sha256Plain', f.sha256_plain,
             'keyFingerprint', f.key_fingerprint) FROM files f WHERE f.recording_id = b.id AND f.kind = 'wav') AS wav,
   (SELECT json_build_object('path', f.path, 'bytes', f.bytes, 'sha256Plain', f.sha256_plain,

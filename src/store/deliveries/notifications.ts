@@ -17,7 +17,9 @@ export function notificationsRepository(pool: pg.Pool): NotificationsRepository 
          SELECT r.id, u.id, s.email, 'pending'
          FROM recordings r
          JOIN participants p ON p.recording_id = r.id AND p.ordinal <= 2
-         JOIN users u ON NOT u.disabled AND srs_aor_number(p.aor) = ANY (u.numbers)
+         -- Who held the number at the call, not whoever holds it now (036_recording_owners.sql).
+         JOIN recording_owners o ON o.recording_id = r.id AND o.number = srs_aor_number(p.aor)
+         JOIN users u ON u.id = o.user_id AND NOT u.disabled
          JOIN notification_subscriptions s ON s.user_id = u.id AND s.enabled
          WHERE r.state = 'stored' AND r.stored_at >= $1
            AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.recording_id = r.id AND n.user_id = u.id)
