@@ -350,6 +350,15 @@ function evaluationDetails(e: AuditEntry, d: Details, s: string): string {
   return s;
 }
 
+/** One field of a user's change: its old and new value; the password only as set or removed. */
+function userChange([field, v]: [string, unknown]): string {
+  if (field === 'password') return v === 'removed' ? t('password removed') : t('password set');
+  const c = (v ?? {}) as { from?: unknown; to?: unknown };
+  const val = (x: unknown) =>
+    Array.isArray(x) ? x.join(', ') : x === null || x === undefined ? '-' : String(x);
+  return t('{field}: {from} → {to}', { field, from: val(c.from), to: val(c.to) });
+}
+
 /** `s` with the details worth a word: the audio format, the day in the chain, a failure's reason. */
 function withDetails(e: AuditEntry, d: Details, s: string): string {
   const a = e.action;
@@ -366,6 +375,8 @@ function withDetails(e: AuditEntry, d: Details, s: string): string {
   if (a === 'login-failed' && d.reason) return `${s} (${str(d.reason)})`;
   if (a.startsWith('recording.') && d.channel)
     return `${s} (${str(d.channel)}${d.reason ? `: ${str(d.reason)}` : ''})`;
+  if (a === 'user.update' && d.changes && typeof d.changes === 'object' && !Array.isArray(d.changes))
+    return listed(s, Object.entries(d.changes).map(userChange).join('; '));
   if (a === 'user.update' && Array.isArray(d.fields)) return listed(s, (d.fields as string[]).join(', '));
   return s;
 }

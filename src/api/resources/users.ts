@@ -23,6 +23,24 @@ export function publicUser(u: User) {
   return { id, username, displayName, role, group, extraGroups, numbers, disabled, createdAt, language };
 }
 
+/**
+ * What a change did, field by field: `{from, to}` for each field whose value differs (a field sent
+ * with its old value is left out), and the password only as "set" or "removed", never a hash.
+ */
+function userChanges(before: User, after: User, body: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(body)) {
+    if (k === 'password') {
+      out.password = body.password === null ? 'removed' : 'set';
+      continue;
+    }
+    const from = before[k as keyof User];
+    const to = after[k as keyof User];
+    if (JSON.stringify(from) !== JSON.stringify(to)) out[k] = { from, to };
+  }
+  return out;
+}
+
 export function userRoutes({ d, audit }: Kit): RouteDef[] {
   return [
     route({
@@ -65,7 +83,11 @@ export function userRoutes({ d, audit }: Kit): RouteDef[] {
         if (hit.length > 0) d.revoke?.({ userId: u.id, reason: `user changed: ${hit.join(', ')}` });
         d.usersChanged?.();
         const changed = Object.keys(body).map((k) => (k === 'password' ? 'password (changed)' : k));
-        await audit(ctx, 'user.update', 'user', u.id, { username: u.username, fields: changed });
+        await audit(ctx, 'user.update', 'user', u.id, {
+          username: u.username,
+          fields: changed,
+          changes: userChanges(before, u, body),
+        });
         sendJson(ctx.res, 200, publicUser(u));
       },
     }),

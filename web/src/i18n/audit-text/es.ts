@@ -97,6 +97,9 @@ export const es: Record<string, Entry> = {
   '{who} cleared the site’s default console language':
     '{who} quitó el idioma predeterminado de la consola del sitio',
   '{who} created user {name}': '{who} creó el usuario {name}',
+  'password set': 'contraseña establecida',
+  'password removed': 'contraseña eliminada',
+  '{field}: {from} → {to}': '{field}: {from} → {to}',
   '{who} changed user {name}': '{who} modificó el usuario {name}',
   '{who} deleted user {name}': '{who} eliminó el usuario {name}',
   '{who} changed the record mode of user {name}': '{who} cambió el modo de grabación del usuario {name}',

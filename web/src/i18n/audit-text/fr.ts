@@ -101,6 +101,9 @@ export const fr: Record<string, Entry> = {
   '{who} cleared the site’s default console language':
     '{who} a retiré la langue par défaut de la console du site',
   '{who} created user {name}': '{who} a créé l’utilisateur {name}',
+  'password set': 'mot de passe défini',
+  'password removed': 'mot de passe supprimé',
+  '{field}: {from} → {to}': '{field} : {from} → {to}',
   '{who} changed user {name}': '{who} a modifié l’utilisateur {name}',
   '{who} deleted user {name}': '{who} a supprimé l’utilisateur {name}',
   '{who} changed the record mode of user {name}':
