@@ -1,22 +1,35 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { parseParticipantMatch, participantSql, regexError } from './participant-match.js';
+import { regexError } from './participant-match.js';
+import { checkNumberPatterns, searchOrder, searchWhere, type Direction } from './recording-search.js';
 import { isUuid } from './recordings.js';
 import type { RecordingFile, RecordingState } from './types.js';
 import type { Principal } from './users.js';
 
 /**
  * What users see of and add to the catalogue: the role- and group-scoped recordings search,
- * notes, categories and preservation, and deletion. A recording belongs to a user when one of its
- * participants' AOR user part (srs_aor_number) is one of the user's numbers; to a group when it
- * belongs to a user whose group it is.
+ * notes, categories and preservation, and deletion. A recording belongs to the users who held its
+ * participants' numbers at the call, and to their groups then (recording_owners, see scopeSql). The
+ * search's filters become SQL in src/store/recording-search.ts.
  */
 
 export interface RecordingSearch {
+  /** The call started at or after / before. */
   from?: Date;
   to?: Date;
+  /** The recording was stored (recordings.stored_at) at or after / before: none not stored yet. */
+  storedFrom?: Date;
+  storedTo?: Date;
   /** Number or name, matched case-insensitively as a substring of a participant's AOR or name. */
   participant?: string;
+  /**
+   * The caller's / callee's number (ANI / DNIS: the catalogue's caller_number / callee_number,
+   * else the first / second participant's), matched as `participant` matches a number.
+   */
+  caller?: string;
+  callee?: string;
+  /** recordings.direction; `unknown` also finds a recording that has none yet (not stored). */
+  direction?: Direction;
   /**
    * Any text: a case-insensitive substring of a participant's AOR or name, a note, or a custom
    * field value, or the exact Call-ID.
@@ -30,7 +43,7 @@ export interface RecordingSearch {
   /** Default: every state but 'purged' (deleted recordings are found only when asked for). */
   state?: RecordingState | 'purged';
   category?: string;
-  /** Recordings of this user (a participant's number is one of theirs), or `none`: of no user. */
+  /** Recordings this user owned at the call (recording_owners), or `none`: that no user owned. */
   owner?: string;
   /** The recordings of one interaction (RecordingRow.interactionId). */
   interaction?: string;
@@ -39,6 +52,8 @@ export interface RecordingSearch {
   preserved?: boolean;
   /** Only these recordings (UUIDs; still scoped to what the principal may see). */
   ids?: string[];
+  /** `started` (default): newest call first; `stored`: oldest stored first (then id, a stable order). */
+  sort?: 'started' | 'stored';
   limit?: number;
   offset?: number;
 }
@@ -50,6 +65,8 @@ export interface RecordingSummary {
   startedAt: Date;
   endedAt: Date | null;
   durationMs: number | null;
+  /** When it was stored (null until then). */
+  storedAt: Date | null;
   state: RecordingState | 'purged';
   participants: { aor: string | null; name: string | null }[];
   categories: string[];
@@ -156,63 +173,8 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
     },
     async search(who, s) {
       const args: unknown[] = [];
-      const where = [scopeSql(who, args)];
-      const add = (sql: string, v: unknown) => {
-        args.push(v);
-        where.push(sql.replaceAll('?', `$${args.length}`));
-      };
-      if (s.from) add('r.started_at >= ?', s.from);
-      if (s.to) add('r.started_at < ?', s.to);
-      if (s.participant) {
-        const m = participantSql(parseParticipantMatch(s.participant), `$${args.length + 1}`);
-        args.push(m.arg);
-        where.push(`EXISTS (SELECT 1 FROM participants p WHERE p.recording_id = r.id AND ${m.sql})`);
-      }
-      if (s.q)
-        add(
-          `(r.call_id = ?
-            OR EXISTS (SELECT 1 FROM participants p WHERE p.recording_id = r.id
-                       AND (strpos(lower(p.aor), lower(?)) > 0 OR strpos(lower(p.name), lower(?)) > 0))
-            OR EXISTS (SELECT 1 FROM recording_notes n WHERE n.recording_id = r.id AND strpos(lower(n.body), lower(?)) > 0)
-            OR EXISTS (SELECT 1 FROM recording_fields v WHERE v.recording_id = r.id AND strpos(lower(v.value), lower(?)) > 0))`,
-          s.q,
-        );
-      if (s.callId) add('r.call_id = ?', s.callId);
-      if (s.interaction) add('r.interaction_id = ?', s.interaction);
-      if (s.sessionId) add('r.session_id = ?', s.sessionId);
-      if (s.minDurationMs !== undefined) add('r.duration_ms >= ?', s.minDurationMs);
-      if (s.maxDurationMs !== undefined) add('r.duration_ms <= ?', s.maxDurationMs);
-      if (s.state) add('r.state = ?', s.state);
-      else where.push(`r.state <> 'purged'`);
-      if (s.category)
-        add(
-          'EXISTS (SELECT 1 FROM recording_categories c WHERE c.recording_id = r.id AND c.category = ?)',
-          s.category,
-        );
-      if (s.field) {
-        args.push(s.field.name, s.field.value);
-        const [n, v] = [`$${args.length - 1}`, `$${args.length}`];
-        where.push(
-          `EXISTS (SELECT 1 FROM recording_fields v JOIN custom_fields f ON f.name = v.field
-             WHERE v.recording_id = r.id AND v.field = ${n}
-               AND CASE WHEN f.type = 'text' THEN strpos(lower(v.value), lower(${v})) > 0 ELSE v.value = ${v} END)`,
-        );
-      }
-      if (s.owner === 'none')
-        where.push(`NOT EXISTS (SELECT 1 FROM recording_owners o WHERE o.recording_id = r.id)`);
-      else if (s.owner)
-        add(
-          `EXISTS (SELECT 1 FROM recording_owners o WHERE o.recording_id = r.id AND o.username = ?)`,
-          s.owner,
-        );
-      if (s.group)
-        add(
-          `EXISTS (SELECT 1 FROM recording_owners o WHERE o.recording_id = r.id AND o.group_name = ?)`,
-          s.group,
-        );
-      if (s.preserved !== undefined) add(`(r.preserved_at IS NOT NULL) = ?`, s.preserved);
-      if (s.ids) add('r.id = ANY(?::uuid[])', s.ids.filter(isUuid));
-      const w = where.join(' AND ');
+      const w = searchWhere(s, args, scopeSql(who, args));
+      await checkNumberPatterns(pool, s);
       const limit = Math.max(1, Math.min(s.limit ?? 50, 1000));
       const offset = Math.max(0, s.offset ?? 0);
       // An invalid regular expression (participant=/.../) fails here, first: a ParseError (400).
@@ -228,6 +190,7 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
         started_at: Date;
         ended_at: Date | null;
         duration_ms: string | null;
+        stored_at: Date | null;
         state: RecordingState | 'purged';
         preserved_at: Date | null;
         participants: { aor: string | null; name: string | null }[];
@@ -236,8 +199,8 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
         groups: string[];
         interaction_id: string | null;
       }>(
-        `SELECT r.id, r.session_id, r.call_id, r.started_at, r.ended_at, r.duration_ms, r.state, r.preserved_at,
-           r.interaction_id,
+        `SELECT r.id, r.session_id, r.call_id, r.started_at, r.ended_at, r.duration_ms, r.stored_at, r.state,
+           r.preserved_at, r.interaction_id,
            COALESCE((SELECT json_agg(json_build_object('aor', p.aor, 'name', p.name) ORDER BY p.ordinal)
                      FROM participants p WHERE p.recording_id = r.id), '[]') AS participants,
            COALESCE((SELECT array_agg(c.category ORDER BY c.category) FROM recording_categories c
@@ -246,7 +209,7 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
                      WHERE v.recording_id = r.id), '{}') AS fields,
            ${GROUPS_OF} AS groups
          FROM recordings r WHERE ${w}
-         ORDER BY r.started_at DESC, r.id LIMIT ${limit} OFFSET ${offset}`,
+         ORDER BY ${searchOrder(s)} LIMIT ${limit} OFFSET ${offset}`,
         args,
       );
       return {
@@ -258,6 +221,7 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
           startedAt: x.started_at,
           endedAt: x.ended_at,
           durationMs: x.duration_ms === null ? null : Number(x.duration_ms),
+          storedAt: x.stored_at,
           state: x.state,
           participants: x.participants,
           categories: x.categories,

@@ -2,24 +2,40 @@ import { z } from 'zod';
 import { lockedObject, StorageUnavailableError } from '../../storage/index.js';
 import { keyOfPath } from '../../storage/read.js';
 import type { RecordingRow, RecordingState } from '../../store/types.js';
+import { DIRECTIONS } from '../../store/recording-search.js';
 import type { RecordingSearch } from '../../store/users-access.js';
 import { roleRank } from '../../store/users.js';
 import { FIELD_NAME } from '../../store/custom-fields.js';
 import { badRequest, conflict, forbidden, HttpError, notFound, sendJson } from '../http.js';
 import { describe, permits, recordingRoute, type Kit } from '../kit.js';
-import { need, qBool, qDate, qInt, qStr, route, type Ctx, type RouteDef } from '../table.js';
+import { need, qBool, qDate, qEnum, qInt, qStr, route, type Ctx, type RouteDef } from '../table.js';
 
 /** Recordings: search, delete, preserve, notes, categories (details, audio and export live apart). */
 
 const STATES = ['recording', 'processing', 'stored', 'failed', 'purged'] as const;
+const SORTS = ['started', 'stored'] as const;
 
 /** The recordings search filters (GET /recordings and the exports). */
 export const searchQuery = z.object({
   from: qDate('started at or after'),
   to: qDate('started before'),
+  storedFrom: qDate(
+    'stored at or after (not the call start: a call stored late is found; an offload resumes from its last pull)',
+  ),
+  storedTo: qDate('stored before'),
   participant: qStr(
     'a participant: a substring of its number/AOR or name; a pattern with * and ? (1001*, *@pbx.example) matched whole; or /regex/',
   ),
+  caller: qStr(
+    "the caller's number (ANI; before storing, the first participant's): a substring; a pattern with * and ? (+4930*) matched whole; or /regex/",
+  ),
+  callee: qStr(
+    "the called number (DNIS; before storing, the second participant's): a substring; a pattern with * and ? matched whole; or /regex/",
+  ),
+  direction: z
+    .enum(DIRECTIONS, { error: `one of ${DIRECTIONS.join(', ')}` })
+    .optional()
+    .describe('inbound | outbound | internal | unknown (unknown: also a recording not stored yet)'),
   q: qStr(
     'any text: a substring (any case) of a participant number/AOR or name, a note or a custom field value, or the exact Call-ID',
   ),
@@ -30,7 +46,7 @@ export const searchQuery = z.object({
   group: qStr('recording group'),
   interaction: qStr('the recordings of one interaction (a SIPREC communication session group)'),
   owner: qStr(
-    'username: the recordings of that user; none: the recordings of no user (a number no user has)',
+    'username: the recordings that user owned at the call; none: the recordings no user owned at the call (ownership is fixed at the call)',
   ),
   state: z
     .enum(STATES, { error: `one of ${STATES.join(', ')}` })
@@ -90,15 +106,19 @@ export function recordingRoutes(k: Kit): RouteDef[] {
       method: 'GET',
       path: '/recordings',
       summary:
-        'Search recordings visible to the caller (own for users, their groups for supervisors, all for admins), newest first',
+        'Search recordings visible to the caller (own for users, their groups for supervisors, all for admins), newest first (sort=stored: oldest stored first)',
       role: 'user',
       query: searchQuery.extend({
+        sort: qEnum(
+          SORTS,
+          'started (default): newest call first; stored: oldest stored first, then by id (a stable order to page through)',
+        ),
         limit: qInt('page size (default 50, max 1000)', 1),
         offset: qInt('skip this many'),
       }),
       async handler(ctx, { query }) {
-        const { limit = 50, offset = 0, ...filters } = query;
-        const result = await d.db.access.search(need(ctx), { ...toSearch(filters), limit, offset });
+        const { limit = 50, offset = 0, sort, ...filters } = query;
+        const result = await d.db.access.search(need(ctx), { ...toSearch(filters), sort, limit, offset });
         sendJson(ctx.res, 200, { total: result.total, limit, offset, items: result.items });
       },
     }),

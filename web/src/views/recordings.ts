@@ -31,13 +31,19 @@ const FIELDS = [
   'from',
   'to',
   'participant',
+  'caller',
+  'callee',
+  'direction',
   'callId',
   'owner',
   'group',
   'state',
   'category',
   'interaction',
+  'preserved',
 ] as const;
+/** The call length bounds: seconds on the form, milliseconds in the API's filters and the address. */
+const DURATIONS = ['minDurationMs', 'maxDurationMs'] as const;
 const LIMIT = 25;
 let lastList = '/recordings';
 
@@ -55,12 +61,32 @@ export function stateLabel(state: string): string {
   return labels[state] ?? state;
 }
 
+/** A call's direction as people read it (recordings.direction). */
+function directionLabel(direction: string): string {
+  const labels: Record<string, string> = {
+    inbound: t('inbound'),
+    outbound: t('outbound'),
+    internal: t('internal'),
+    unknown: t('unknown'),
+  };
+  return labels[direction] ?? direction;
+}
+
 export function recordingsView(app: HTMLElement): void {
   const f = {
     q: h('input', { id: 'f-q', placeholder: t('number, name, note, field value or Call-ID') }),
     from: h('input', { type: 'date', id: 'f-from' }),
     to: h('input', { type: 'date', id: 'f-to' }),
     participant: h('input', { id: 'f-participant', placeholder: t('number or name, 1001*, /regex/') }),
+    caller: h('input', { id: 'f-caller', placeholder: t('number, 1001*, /regex/') }),
+    callee: h('input', { id: 'f-callee', placeholder: t('number, 1001*, /regex/') }),
+    direction: h(
+      'select',
+      { id: 'f-direction' },
+      ...['', 'inbound', 'outbound', 'internal', 'unknown'].map((d) =>
+        h('option', { value: d }, d ? directionLabel(d) : t('any')),
+      ),
+    ),
     callId: h('input', { id: 'f-callid', placeholder: t('Call-ID') }),
     owner: h('input', { id: 'f-owner', placeholder: t('username, or none') }),
     group: h('input', { id: 'f-group', placeholder: t('group') }),
@@ -73,9 +99,31 @@ export function recordingsView(app: HTMLElement): void {
       ),
     ),
     category: h('input', { id: 'f-category', placeholder: t('category') }),
+    preserved: h(
+      'select',
+      { id: 'f-preserved' },
+      h('option', { value: '' }, t('any')),
+      h('option', { value: 'true' }, t('yes')),
+      h('option', { value: 'false' }, t('no')),
+    ),
+  };
+  const dur = {
+    minDurationMs: h('input', { type: 'number', min: 0, step: 'any', id: 'f-min-duration' }),
+    maxDurationMs: h('input', { type: 'number', min: 0, step: 'any', id: 'f-max-duration' }),
   };
   const shown = new URLSearchParams(location.search);
   for (const k of FIELDS) f[k].value = shown.get(k) ?? '';
+  for (const k of DURATIONS) {
+    const ms = Number(shown.get(k) ?? '');
+    dur[k].value = shown.get(k) && ms >= 0 ? String(ms / 1000) : '';
+  }
+  /** The call length bounds given, in milliseconds (a value that is no number of seconds: none). */
+  const durations = (q: URLSearchParams): void => {
+    for (const k of DURATIONS) {
+      const s = Number(dur[k].value);
+      if (dur[k].value.trim() !== '' && Number.isFinite(s) && s >= 0) q.set(k, String(Math.round(s * 1000)));
+    }
+  };
   // The custom fields: a column each, and a filter on one (a select of them, then its value).
   let defs: CustomField[] = [];
   const fieldSelect = h('select', { id: 'f-field' }, h('option', { value: '' }, t('any')));
@@ -112,6 +160,7 @@ export function recordingsView(app: HTMLElement): void {
     if (end) q.set('to', end.toISOString());
     // Every other filter as it is (the dates are whole local days, above).
     for (const k of FIELDS) if (k !== 'from' && k !== 'to' && f[k].value) q.set(k, f[k].value);
+    durations(q);
     if (fieldFilter()) q.set('field', fieldFilter());
     return q;
   };
@@ -131,6 +180,7 @@ export function recordingsView(app: HTMLElement): void {
   const addressQuery = (): URLSearchParams => {
     const q = new URLSearchParams();
     for (const k of FIELDS) if (f[k].value) q.set(k, f[k].value);
+    durations(q);
     if (fieldFilter()) q.set('field', fieldFilter());
     return q;
   };
@@ -226,12 +276,18 @@ export function recordingsView(app: HTMLElement): void {
     [t('From'), f.from],
     [t('To'), f.to],
     [t('Participant'), f.participant],
+    [t('Caller'), f.caller],
+    [t('Callee'), f.callee],
+    [t('Direction'), f.direction],
+    [t('Min. call length (s)'), dur.minDurationMs],
+    [t('Max. call length (s)'), dur.maxDurationMs],
     [t('Call-ID'), f.callId],
     [t('User'), f.owner],
     [t('Group'), f.group],
     [t('Interaction'), f.interaction],
     [t('State'), f.state],
     [t('Category'), f.category],
+    [t('Preserved'), f.preserved],
   ];
   app.append(
     h('h2', {}, t('Recordings')),
