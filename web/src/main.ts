@@ -1,19 +1,21 @@
 /**
  * The web console: log in, live calls with listen-in, recordings search / detail / playback /
  * notes / categories / exports, reports, the audit trail, and for admins users and groups, API
- * tokens, settings, keys and delivery status. Plain DOM, a file per view (views/), routes in the URL
- * (router.ts); bundled by esbuild.
+ * tokens, settings, keys and delivery status; everyone their own account (Account, in the header).
+ * Plain DOM, a file per view (views/), routes in the URL (router.ts); bundled by esbuild.
  */
 import { api, session, type Me } from './api.js';
 import { h, roleLabel } from './dom.js';
 import { LANGUAGE_NAMES, LANGUAGES, isLanguage, register, setLanguage, t, type Language } from './i18n.js';
 import { CATALOGUES } from './i18n/catalogues.js';
 import { show, startRouter, stopRouter, type Route } from './router.js';
+import { accountView } from './views/account.js';
 import { auditView } from './views/audit.js';
 import { deliveryView } from './views/delivery.js';
 import { keysView } from './views/keys.js';
 import { liveView } from './views/live.js';
 import { loginView } from './views/login.js';
+import { recordingControlView } from './views/recording-control.js';
 import { recordingView } from './views/recording.js';
 import { recordingsView } from './views/recordings.js';
 import { reportsView } from './views/reports.js';
@@ -53,10 +55,18 @@ function routesFor(me: Me): Tab[] {
       ? [
           { tab: 'users', label: t('Users'), path: '/users', view: usersView },
           { tab: 'settings', label: t('Settings'), path: '/settings', view: settingsView },
+          {
+            tab: 'control',
+            label: t('Recording control'),
+            path: '/recording-control',
+            view: recordingControlView,
+          },
           { tab: 'keys', label: t('Keys'), path: '/keys', view: keysView },
           { tab: 'delivery', label: t('Delivery'), path: '/delivery', view: deliveryView },
         ]
       : []),
+    // Opened from the header (the Account link), not a tab; the admin token has no password.
+    ...(me.userId ? [{ tab: 'account', label: t('Account'), path: '/account', view: account }] : []),
   ];
 }
 
@@ -81,6 +91,20 @@ function showLogin(message = ''): void {
   show(app, (el) => loginView(el, message, () => void start()));
 }
 session.onSignedOut = () => showLogin();
+
+/** A password change ends every session of the user: the header empties, then the sign-in form. */
+const account = accountView({
+  signedOut: () => {
+    stopRouter();
+    session.me = null;
+    nav.replaceChildren();
+    whoami.textContent = '';
+  },
+  signIn: () => {
+    history.replaceState(null, '', '/');
+    showLogin();
+  },
+});
 
 /**
  * The user's own language: "default" follows their group's, else the site's, else the browser's.
@@ -119,18 +143,20 @@ async function start(): Promise<void> {
   const me = session.me;
   setLanguage(me.language ?? browserLanguage());
   const logout = () => api('/logout', { method: 'POST' }).finally(() => showLogin());
+  const accountLink = h('a', { id: 'account-link', class: 'button', href: '/account' }, t('Account'));
   whoami.replaceChildren(
     `${me.username} (${roleLabel(me.role)}) `,
-    ...(me.userId ? [languagePicker(me), ' '] : []),
+    ...(me.userId ? [languagePicker(me), ' ', accountLink, ' '] : []),
     h('button', { id: 'logout', onclick: logout }, t('Log out')),
   );
   const routes = routesFor(me);
   const tabs = routes
-    .filter((r) => !r.pattern)
+    .filter((r) => !r.pattern && r.tab !== 'account')
     .map((r) => h('a', { id: `tab-${r.tab}`, class: 'button', href: r.path }, r.label));
   nav.replaceChildren(...tabs);
   startRouter(app, routes, (tab) => {
     for (const a of tabs) a.classList.toggle('active', a.id === `tab-${tab}`);
+    accountLink.classList.toggle('active', tab === 'account');
   });
 }
 

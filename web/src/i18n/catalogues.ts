@@ -1,5 +1,6 @@
 /** Every view's translations, registered once at start (web/src/main.ts). */
 import type { Catalogue } from '../i18n.js';
+import { account } from './account.js';
 import { auditText } from './audit-text.js';
 import { audit } from './audit.js';
 import { capacity } from './capacity.js';
@@ -10,6 +11,7 @@ import { keys } from './keys.js';
 import { live } from './live.js';
 import { login } from './login.js';
 import { recording } from './recording.js';
+import { recordingControl } from './recording-control.js';
 import { recordings } from './recordings.js';
 import { reports } from './reports.js';
 import { savedSearches } from './saved-searches.js';
@@ -19,6 +21,7 @@ import { tokens } from './tokens.js';
 import { users } from './users.js';
 
 export const CATALOGUES: Catalogue[] = [
+  account,
   auditText,
   audit,
   capacity,
@@ -29,6 +32,7 @@ export const CATALOGUES: Catalogue[] = [
   live,
   login,
   recording,
+  recordingControl,
   recordings,
   reports,
   savedSearches,

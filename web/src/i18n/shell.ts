@@ -18,6 +18,7 @@ export const shell: Catalogue = {
     Delivery: 'Entrega',
     Language: 'Idioma',
     'Default ({language})': 'Predeterminado ({language})',
+    Account: 'Cuenta',
     'Log out': 'Cerrar sesión',
   },
   fr: {
@@ -36,6 +37,7 @@ export const shell: Catalogue = {
     Delivery: 'Livraison',
     Language: 'Langue',
     'Default ({language})': 'Par défaut ({language})',
+    Account: 'Compte',
     'Log out': 'Se déconnecter',
   },
   'pt-BR': {
@@ -54,6 +56,7 @@ export const shell: Catalogue = {
     Delivery: 'Entrega',
     Language: 'Idioma',
     'Default ({language})': 'Padrão ({language})',
+    Account: 'Conta',
     'Log out': 'Sair',
   },
   ru: {
@@ -72,6 +75,7 @@ export const shell: Catalogue = {
     Delivery: 'Доставка',
     Language: 'Язык',
     'Default ({language})': 'По умолчанию ({language})',
+    Account: 'Учётная запись',
     'Log out': 'Выйти',
   },
 };
