@@ -22,6 +22,7 @@ import { startCallGuards } from './recording/guards.js';
 import type { SiprecApp } from './sip/app/index.js';
 import { createArtifactStore, S3ArtifactStore } from './storage/index.js';
 import { checkDeliveryConfig, startDelivery } from './delivery/index.js';
+import { registerDeliveryMetrics } from './delivery/status.js';
 import { restrictDataDir } from './secrets.js';
 import { nodesRepository } from './store/nodes.js';
 import { ClusterNode, nodeAddresses } from './cluster/index.js';
@@ -203,6 +204,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       defer,
     });
     pipelineMetrics(consoleApi.ops.metrics, capacity, pipeline);
+    registerDeliveryMetrics(consoleApi.ops.metrics, db.offload, config);
     consoleApi.ops.metrics.collect(
       'srs_database_up',
       'Whether the database answers (a select 1 every 2 s, given 2 s): 1 or 0.',

@@ -3,6 +3,7 @@ import { batchesRepository } from './deliveries/batches.js';
 import { recordingsOf } from './deliveries/common.js';
 import { exportsRepository } from './deliveries/exports.js';
 import { locksRepository } from './deliveries/locks.js';
+import { metricsRepository } from './deliveries/metrics.js';
 import { notificationsRepository } from './deliveries/notifications.js';
 import { requeueRepository } from './deliveries/requeue.js';
 import { subscriptionsRepository } from './deliveries/subscriptions.js';
@@ -38,5 +39,6 @@ export function offloadRepository(pool: pg.Pool): OffloadRepository {
     ...targetsRepository(pool),
     ...locksRepository(pool),
     ...requeueRepository(pool),
+    ...metricsRepository(pool),
   };
 }

@@ -130,6 +130,36 @@ export interface DeliveryStatus {
   };
 }
 
+/**
+ * What /metrics reads of the delivery state, in one statement (src/store/deliveries/metrics.ts).
+ * Times are unix seconds from the database clock; null when there is none.
+ */
+export interface DeliveryMetrics {
+  offload: {
+    /** Batches by state (every state, 0 when none). */
+    batches: Record<OffloadBatch['state'], number>;
+    /** Seconds since the oldest batch not done (queued, transferring or failed) was cut; 0 when none. */
+    oldestPendingAgeSeconds: number;
+    /** When the last batch was confirmed done. */
+    lastDoneAt: number | null;
+    /** Failed attempts of the batches not done (their attempts, less one running now). */
+    failedAttempts: number;
+  } | null;
+  /** Health of the named targets that have one (delivery_targets). */
+  targets: { name: string; ok: boolean; failures: number }[];
+  export: {
+    destination: ExportDestination;
+    /** Stored recordings since export was enabled with no item or a pending one (not failed for good). */
+    backlog: number;
+    /** Items failed for good (after maxAttempts), waiting for a manual retry. */
+    failed: number;
+    /** Items that failed at least once and wait for their next attempt. */
+    retrying: number;
+    lastDoneAt: number | null;
+  }[];
+  notifications: Record<'pending' | 'sent' | 'failed', number> | null;
+}
+
 /** A system audit entry (actor 'delivery'). */
 export interface AuditNote {
   action: string;
@@ -226,4 +256,14 @@ export interface OffloadRepository {
    */
   targetError(name: string, error: string, backoff?: (failures: number) => number): Promise<void>;
   status(): Promise<DeliveryStatus>;
+  /**
+   * The figures /metrics shows, in one statement: offload batches (when `offload`), the health of
+   * `targets`, export per destination in `exportTo`, notifications (when `notifications`).
+   */
+  deliveryMetrics(o: {
+    offload: boolean;
+    targets: string[];
+    exportTo: ExportDestination[];
+    notifications: boolean;
+  }): Promise<DeliveryMetrics>;
 }
