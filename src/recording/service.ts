@@ -142,6 +142,7 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
       streams,
       metadataXml: req.metadataXml,
       interactionId: req.interactionId ?? null,
+      direction: req.direction ?? null,
     });
     await awaitCatalogueRow({
       created,

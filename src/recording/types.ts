@@ -36,6 +36,8 @@ export interface StartRecordingRequest {
   streams: StreamOffer[];
   /** The SIPREC communication session group the metadata names (the recording's interaction). */
   interactionId?: string | null;
+  /** The direction the policy decided (internal numbers configured), else null. */
+  direction?: 'inbound' | 'outbound' | 'internal' | null;
 }
 
 export interface StartedRecording {

@@ -52,7 +52,7 @@ export interface Row {
   media_stats: unknown;
   interrupted: boolean;
   interaction_id: string | null;
-  direction: string | null;
+  direction: RecordingRow['direction'];
   caller_number: string | null;
   caller_name: string | null;
   callee_number: string | null;

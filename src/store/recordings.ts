@@ -58,9 +58,10 @@ const INSERT_MANY = `
 WITH x AS (
   SELECT e.v, e.ord FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(v, ord)
 ), r AS (
-  INSERT INTO recordings (id, session_id, call_id, src_address, started_at, metadata_xml, interaction_id, state)
+  INSERT INTO recordings (id, session_id, call_id, src_address, started_at, metadata_xml, interaction_id, direction, state)
   SELECT (x.v->>'id')::uuid, x.v->>'sessionId', x.v->>'callId', x.v->>'srcAddress',
-         (x.v->>'startedAt')::timestamptz, x.v->>'metadataXml', x.v->>'interactionId', 'recording'
+         (x.v->>'startedAt')::timestamptz, x.v->>'metadataXml', x.v->>'interactionId', x.v->>'direction',
+         'recording'
   FROM x ORDER BY x.ord
   ON CONFLICT (id) DO NOTHING
   RETURNING id

@@ -32,6 +32,11 @@ export interface NewRecording {
   metadataXml: string | null;
   /** The interaction it is part of (the SIPREC communication session group), when the SRC names one. */
   interactionId?: string | null;
+  /**
+   * The call's direction as the SIP front end's policy decided it from the internal-number patterns
+   * (recordings.direction); absent or null: decided when it is stored, from its owners.
+   */
+  direction?: 'inbound' | 'outbound' | 'internal' | 'unknown' | null;
 }
 
 export interface RecordingFile {
@@ -67,8 +72,11 @@ export interface RecordingRow extends NewRecording {
   mediaStats: unknown;
   /** The server died during the call; startup recovery finalized what the spool held. */
   interrupted: boolean;
-  /** inbound | outbound | internal | unknown; set when stored. */
-  direction?: string | null;
+  /**
+   * inbound | outbound | internal (the policy's, at the INVITE, with internal numbers configured;
+   * else from the owners when stored) | unknown.
+   */
+  direction?: 'inbound' | 'outbound' | 'internal' | 'unknown' | null;
   /** ANI and DNIS: from the first two metadata participants when stored, unless set before. */
   caller?: { number: string | null; name: string | null };
   callee?: { number: string | null; name: string | null };

@@ -1,8 +1,8 @@
 /**
  * Recording policy and call-rate limit on the real server: an outbound call (caller 1001 matches
  * SRS_INTERNAL_NUMBERS) is declined with the configured status and a Warning when only inbound
- * calls are recorded; a blacklisted caller likewise; an inbound call is recorded; over
- * SRS_MAX_CPS new sessions are refused with 503 and Retry-After. Raw SIP over UDP.
+ * calls are recorded; a blacklisted caller likewise; an inbound call is recorded, its direction
+ * catalogued; over SRS_MAX_CPS new sessions are refused with 503 and Retry-After. Raw SIP over UDP.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -117,11 +117,14 @@ describe('recording policy and rate limit (srs serve)', { timeout: 120000 }, () 
     assert.equal(r.status, 200);
     await f.server.waitFor(/"direction":"inbound".*"recorded by policy"/);
     const recs = await listRecordings(f.server);
-    assert.equal(
-      recs.filter((x) => x.callId.startsWith('policy-')).length,
-      1,
-      'only the inbound call is recorded',
-    );
+    const recorded = recs.filter((x) => x.callId.startsWith('policy-'));
+    assert.equal(recorded.length, 1, 'only the inbound call is recorded');
+    // The policy's direction is catalogued with the recording (it was only logged before).
+    const detail = await fetch(`http://127.0.0.1:${f.server.httpPort}/api/v1/recordings/${recorded[0]?.id}`, {
+      headers: { authorization: `Bearer ${f.server.token}` },
+    });
+    assert.equal(detail.status, 200);
+    assert.equal(((await detail.json()) as { direction: string | null }).direction, 'inbound');
     await pause(1100);
   });
 

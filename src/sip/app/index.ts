@@ -5,7 +5,7 @@ import type { RecordingPort } from '../../recording/types.js';
 import { buildAnswer, type AnswerRules, type SrtpMode } from './sdp.js';
 import { newLocalKey } from './sdes.js';
 import { participantsForLabels } from './metadata.js';
-import { DEFAULT_POLICY, compilePolicy, type RecordingPolicyConfig } from './policy.js';
+import { DEFAULT_POLICY, callDirection, compilePolicy, type RecordingPolicyConfig } from './policy.js';
 import { answerOf, type Slot } from './session.js';
 import { rateLimiter, type Admission } from './admission.js';
 import { negotiateSessionTimer, type SessionTimerConfig } from './session-timer.js';
@@ -225,6 +225,7 @@ export function startSiprecApp(o: SiprecAppOptions): SiprecApp {
           metadataXml,
           streams: record,
           interactionId: md?.groups[0]?.slice(0, 256) ?? null,
+          direction: callDirection(decision, policy.config),
         });
         recordingId = started.recordingId;
         ports = started.ports;

@@ -140,3 +140,17 @@ export function compilePolicy(config: RecordingPolicyConfig): CompiledPolicy {
     },
   };
 }
+
+/**
+ * The direction to catalogue for a recorded call: `internal` when both parties are internal
+ * numbers, else the caller's side. Null (decided when it is stored, from who owned it) when no
+ * internal numbers are configured, or when the caller's number is unknown.
+ */
+export function callDirection(
+  d: Pick<PolicyDecision, 'direction' | 'scope'>,
+  config: Pick<RecordingPolicyConfig, 'internalNumbers'>,
+): 'inbound' | 'outbound' | 'internal' | null {
+  if (config.internalNumbers.length === 0) return null;
+  if (d.scope === 'internal') return 'internal';
+  return d.direction === 'unknown' ? null : d.direction;
+}
