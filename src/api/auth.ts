@@ -101,12 +101,12 @@ export class Authenticator {
 
 /**
  * Login throttling that slows rather than locks. Each attempt is counted when it starts (before
- * the password is checked, so concurrent attempts cannot slip through together), on three keys:
- * the address, the user from that address, and the user from anywhere. Past a few free attempts a
- * key must wait a delay that doubles with each attempt, up to its cap; an attempt made before a
- * key's delay is over is refused at once (429, Retry-After) and not checked. The user-wide key has
- * a short cap, so an attacker hammering an account from some addresses cannot keep its owner out:
- * the right password from a new address succeeds once that short delay is over.
+ * the password is checked, so concurrent attempts cannot slip through together), on three keys
+ * (`passwordKeys`): the address, the user from that address, and the user from anywhere. Past a
+ * few free attempts a key must wait a delay that doubles with each attempt, up to its cap; an
+ * attempt made before a key's delay is over is refused at once (429, Retry-After) and not checked.
+ * The user-wide key has a short cap, so an attacker hammering an account from some addresses cannot
+ * keep its owner out: the right password from a new address succeeds once that short delay is over.
  */
 export interface ThrottleKey {
   key: string;
@@ -114,6 +114,19 @@ export interface ThrottleKey {
   free: number;
   /** Largest delay (ms). */
   capMs: number;
+}
+
+/**
+ * The keys of an attempt at `username`'s password from `ip`: a login, or a change of one's own
+ * password (its current one checked), so that a stolen session or API token guesses no faster.
+ */
+export function passwordKeys(username: string, ip: string): ThrottleKey[] {
+  const name = username.toLowerCase();
+  return [
+    { key: `ip:${ip}`, free: 10, capMs: 5 * 60_000 },
+    { key: `u:${name}@${ip}`, free: 3, capMs: 5 * 60_000 },
+    { key: `u:${name}`, free: 5, capMs: 10_000 },
+  ];
 }
 
 export class LoginThrottle {
@@ -147,7 +160,7 @@ export class LoginThrottle {
     return 0;
   }
 
-  /** A successful login clears the keys of its attempt. */
+  /** A successful login (or own password change) clears the keys of its attempt. */
   succeed(keys: ThrottleKey[]): void {
     for (const k of keys) this.#state.delete(k.key);
   }

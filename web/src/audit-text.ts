@@ -4,6 +4,7 @@
  * so that every language can order and inflect it; details in brackets, the API token and the
  * address are added around it.
  */
+import { shown, str, withDetails } from './audit-details.js';
 import { LANGUAGE_NAMES, fmtNumber, isLanguage, t, tp, type Params } from './i18n.js';
 
 export interface AuditEntry {
@@ -20,8 +21,6 @@ export interface AuditEntry {
 }
 
 type Details = Record<string, unknown>;
-
-const str = (v: unknown) => (typeof v === 'string' ? v : v === undefined ? '' : JSON.stringify(v));
 
 /** Who did it: the user (and how), or the server itself. */
 function actorOf(e: AuditEntry): string {
@@ -165,6 +164,7 @@ const WITHOUT_OBJECT: Record<string, (p: Params) => string> = {
 const ON_NAMED: Record<string, Record<string, (p: Params) => string>> = {
   user: {
     'password-change': (p) => t('{who} changed their password', p),
+    'password-change-failed': (p) => t('{who} failed to change their password', p),
     'user.create': (p) => t('{who} created user {name}', p),
     'user.update': (p) => t('{who} changed user {name}', p),
     'user.delete': (p) => t('{who} deleted user {name}', p),
@@ -284,101 +284,6 @@ function objectOf(e: AuditEntry, d: Details, here?: string): string {
   if (e.resource === 'group') return t('group {name}', { name }).trim();
   if (e.resource === 'token') return t('API token {name}', { name }).trim();
   return `${e.resource} ${name}`.trim();
-}
-
-const asRecord = (v: unknown): Record<string, unknown> =>
-  v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-/** A value in a sentence, quoted: a list as "a", "b", nothing as (none). */
-const shown = (v: unknown): string =>
-  v === undefined || v === null || v === ''
-    ? t('(none)')
-    : Array.isArray(v)
-      ? v.map(shown).join(', ')
-      : JSON.stringify(typeof v === 'string' ? v : str(v));
-const blank = (v: unknown) => v === undefined || v === null || v === '';
-
-/** What changed between two objects ({ before, after }): 'label from "Order" to "Order #", …'. */
-function changes(d: Details, render: (k: string, from: unknown, to: unknown) => string): string {
-  const before = asRecord(d.before);
-  const after = asRecord(d.after);
-  // In the order of their names (the stored details do not keep the fields' display order).
-  return [...new Set([...Object.keys(before), ...Object.keys(after)])]
-    .sort()
-    .filter(
-      (k) => k !== 'createdAt' && k !== 'createdBy' && JSON.stringify(before[k]) !== JSON.stringify(after[k]),
-    )
-    .map((k) => render(k, before[k], after[k]))
-    .join(', ');
-}
-
-/** `sentence`, then a colon and what changed. */
-const listed = (sentence: string, c: string) => t('{sentence}: {changes}', { sentence, changes: c });
-
-/** A custom field's definition, its change, or a recording's values changed. */
-function customFieldDetails(e: AuditEntry, d: Details, s: string): string {
-  if (e.action === 'custom-field.create') {
-    const opts = Array.isArray(d.options) && d.options.length ? `: ${shown(d.options)}` : '';
-    return `${s} (${shown(d.label)}, ${str(d.type)}${opts})`;
-  }
-  if (e.action === 'custom-field.update') {
-    const c = changes(d, (k, from, to) =>
-      t('{name} from {from} to {to}', { name: k, from: shown(from), to: shown(to) }),
-    );
-    return c ? listed(s, c) : s;
-  }
-  // Its values removed: said in the sentence.
-  if (e.action === 'custom-field.delete' && typeof d.values === 'number') return s;
-  const c = changes(d, (k, from, to) =>
-    blank(to)
-      ? t('{name} cleared (was {from})', { name: k, from: shown(from) })
-      : blank(from)
-        ? t('{name} set to {to}', { name: k, to: shown(to) })
-        : t('{name} from {from} to {to}', { name: k, from: shown(from), to: shown(to) }),
-  );
-  return c ? listed(s, c) : t('{sentence} (no change)', { sentence: s });
-}
-
-/** An evaluation: its form's size, or who was evaluated (on which form, by whom) and the score. */
-function evaluationDetails(e: AuditEntry, d: Details, s: string): string {
-  if (e.action === 'evaluation-form.create' && typeof d.questions === 'number')
-    return `${s} (${tp(d.questions, '{n} question, {points} points', '{n} questions, {points} points', { points: str(d.maxPoints) })})`;
-  const p = { agent: str(d.agent), score: str(d.score) };
-  if (e.action === 'evaluation.add' && d.agent)
-    return `${s} (${d.form ? t('agent {agent}, {form}: {score} %', { ...p, form: shown(d.form) }) : t('agent {agent}: {score} %', p)})`;
-  if (e.action === 'evaluation.delete' && d.agent)
-    return `${s} (${d.evaluator ? t('agent {agent}, by {evaluator}: {score} %', { ...p, evaluator: str(d.evaluator) }) : t('agent {agent}: {score} %', p)})`;
-  return s;
-}
-
-/** One field of a user's change: its old and new value; the password only as set or removed. */
-function userChange([field, v]: [string, unknown]): string {
-  if (field === 'password') return v === 'removed' ? t('password removed') : t('password set');
-  const c = (v ?? {}) as { from?: unknown; to?: unknown };
-  const val = (x: unknown) =>
-    Array.isArray(x) ? x.join(', ') : x === null || x === undefined ? '-' : String(x);
-  return t('{field}: {from} → {to}', { field, from: val(c.from), to: val(c.to) });
-}
-
-/** `s` with the details worth a word: the audio format, the day in the chain, a failure's reason. */
-function withDetails(e: AuditEntry, d: Details, s: string): string {
-  const a = e.action;
-  if (a.startsWith('custom-field.') || a === 'fields.update') return customFieldDetails(e, d, s);
-  if (a.startsWith('evaluation')) return evaluationDetails(e, d, s);
-  if (a === 'recording.chained')
-    return d.day ? `${s} (${t('day {day}, entry {seq}', { day: str(d.day), seq: str(d.seq) })})` : s;
-  // Why (retention), and how long (listen-in): said in the sentence.
-  if (a === 'retention.purge') return s;
-  if (a === 'delivery' && d.purpose) return `${s} (${str(d.purpose)})`;
-  if (a === 'listen.stop' && typeof d.durationMs === 'number') return s;
-  if ((a === 'playback' || a === 'download' || a === 'export') && d.format)
-    return `${s} (${str(d.format)}${d.audio ? `, ${str(d.audio)}` : ''}${d.range ? `, ${t('range {range}', { range: str(d.range) })}` : ''})`;
-  if (a === 'login-failed' && d.reason) return `${s} (${str(d.reason)})`;
-  if (a.startsWith('recording.') && d.channel)
-    return `${s} (${str(d.channel)}${d.reason ? `: ${str(d.reason)}` : ''})`;
-  if (a === 'user.update' && d.changes && typeof d.changes === 'object' && !Array.isArray(d.changes))
-    return listed(s, Object.entries(d.changes).map(userChange).join('; '));
-  if (a === 'user.update' && Array.isArray(d.fields)) return listed(s, (d.fields as string[]).join(', '));
-  return s;
 }
 
 /** One sentence for an audit entry; `here` is the recording whose access log it is in. */

@@ -1,13 +1,23 @@
 import { z } from 'zod';
 import { effectiveLanguage } from '../../store/languages.js';
 import { verifyPassword } from '../../store/users.js';
-import { Authenticator, LoginThrottle, SESSION_COOKIE, type ThrottleKey } from '../auth.js';
+import { Authenticator, LoginThrottle, SESSION_COOKIE, passwordKeys } from '../auth.js';
 import { HttpError, badRequest, forbidden, sendJson, unauthorized } from '../http.js';
 import { permits, type Kit } from '../kit.js';
 import { need, route, type RouteDef } from '../table.js';
 import { publicUser } from './users.js';
 
-/** Sessions and the principal itself: log in (throttled), log out, who am I, own password. */
+/** 429 for an attempt made within its throttle delay (`wait` ms). */
+const slowDown = (what: string, wait: number) =>
+  new HttpError(429, `too many failed ${what}; try again later`, {
+    'retry-after': String(Math.ceil(wait / 1000)),
+  });
+
+/**
+ * Sessions and the principal itself: log in, log out, who am I, own password. Login and the own
+ * password change's check of the current one share one throttle (the same keys per account and
+ * address), so a stolen session or API token guesses the password no faster than a login would.
+ */
 export function sessionRoutes(k: Kit): RouteDef[] {
   const { d, audit } = k;
   const throttle = new LoginThrottle();
@@ -20,19 +30,12 @@ export function sessionRoutes(k: Kit): RouteDef[] {
       role: 'anyone',
       body: z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(200) }),
       async handler(ctx, { body }) {
-        const name = body.username.toLowerCase();
-        const userKeys: ThrottleKey[] = [
-          { key: `u:${name}@${ctx.ip}`, free: 3, capMs: 5 * 60_000 },
-          { key: `u:${name}`, free: 5, capMs: 10_000 },
-        ];
-        const allKeys = [{ key: `ip:${ctx.ip}`, free: 10, capMs: 5 * 60_000 }, ...userKeys];
+        const allKeys = passwordKeys(body.username, ctx.ip);
         const wait = throttle.begin(allKeys);
         if (wait > 0) {
           const actor = { username: body.username, role: '' };
           await audit(ctx, 'login-throttled', 'session', body.username, {}, actor);
-          throw new HttpError(429, 'too many failed logins; try again later', {
-            'retry-after': String(Math.ceil(wait / 1000)),
-          });
+          throw slowDown('logins', wait);
         }
         const u = await d.db.users.byUsername(body.username);
         const ok = await verifyPassword(body.password, u?.passwordHash ?? null);
@@ -110,16 +113,32 @@ export function sessionRoutes(k: Kit): RouteDef[] {
     route({
       method: 'POST',
       path: '/me/password',
-      summary: 'Change own password',
+      summary:
+        'Change own password. Wrong current passwords count against the login throttle of the account and address (429 with Retry-After) and are audited (password-change-failed).',
       role: 'record-only',
-      body: z.object({ current: z.string(), password: z.string().min(8).max(200) }),
+      body: z.object({
+        current: z.string(),
+        password: z.string().min(8, 'at least 8 characters').max(200),
+      }),
       response: { status: 200 },
       async handler(ctx, { body }) {
         const who = need(ctx);
-        if (!who.userId) throw badRequest('the admin token has no password');
+        const userId = who.userId;
+        if (!userId) throw badRequest('the admin token has no password');
+        // Never the guess in the trail: the reason only.
+        const failed = (reason: string) => audit(ctx, 'password-change-failed', 'user', userId, { reason });
+        const keys = passwordKeys(who.username, ctx.ip);
+        const wait = throttle.begin(keys);
+        if (wait > 0) {
+          await failed('throttled');
+          throw slowDown('attempts', wait);
+        }
         const u = await d.db.users.byUsername(who.username);
-        if (!u || !(await verifyPassword(body.current, u.passwordHash)))
+        if (!u || !(await verifyPassword(body.current, u.passwordHash))) {
+          await failed('current password is wrong');
           throw forbidden('current password is wrong');
+        }
+        throttle.succeed(keys);
         await d.db.users.update(u.id, { password: body.password });
         d.revoke?.({ userId: u.id, reason: 'password change' });
         await audit(ctx, 'password-change', 'user', u.id);

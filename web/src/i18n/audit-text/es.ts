@@ -83,6 +83,7 @@ export const es: Record<string, Entry> = {
     '{who} intentó iniciar sesión, pero se le denegó tras varios intentos fallidos',
   '{who} rotated the server admin token': '{who} renovó el token de administrador del servidor',
   '{who} asked to retry the failed deliveries': '{who} pidió reintentar las entregas fallidas',
+  '{who} failed to change their password': '{who} no pudo cambiar su contraseña',
   '{who} changed their password': '{who} cambió su contraseña',
   '{who} set the console language of user {name} to {language}':
     '{who} puso el idioma de la consola del usuario {name} en {language}',

@@ -87,6 +87,7 @@ export const fr: Record<string, Entry> = {
     '{who} s’est vu refuser la connexion après des échecs répétés',
   '{who} rotated the server admin token': '{who} a renouvelé le jeton d’administration du serveur',
   '{who} asked to retry the failed deliveries': '{who} a demandé de relancer les livraisons en échec',
+  '{who} failed to change their password': '{who} n’a pas pu changer son mot de passe',
   '{who} changed their password': '{who} a changé son mot de passe',
   '{who} set the console language of user {name} to {language}':
     '{who} a réglé la langue de la console de l’utilisateur {name} sur {language}',

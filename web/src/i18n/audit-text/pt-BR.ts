@@ -81,6 +81,7 @@ export const ptBR: Record<string, Entry> = {
   '{who} was refused sign-in after repeated failures': '{who} teve o login recusado após falhas repetidas',
   '{who} rotated the server admin token': '{who} renovou o token de administrador do servidor',
   '{who} asked to retry the failed deliveries': '{who} pediu para repetir as entregas com falha',
+  '{who} failed to change their password': '{who} não conseguiu alterar a senha',
   '{who} changed their password': '{who} alterou a própria senha',
   '{who} set the console language of user {name} to {language}':
     '{who} definiu o idioma do console do usuário {name} como {language}',

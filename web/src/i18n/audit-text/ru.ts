@@ -84,6 +84,7 @@ export const ru: Record<string, Entry> = {
     '{who} получил отказ во входе после нескольких неудачных попыток',
   '{who} rotated the server admin token': '{who} сменил токен администратора сервера',
   '{who} asked to retry the failed deliveries': '{who} запросил повтор неудавшихся доставок',
+  '{who} failed to change their password': '{who} не смог сменить свой пароль',
   '{who} changed their password': '{who} сменил свой пароль',
   '{who} set the console language of user {name} to {language}':
     '{who} установил язык консоли пользователя {name}: {language}',
