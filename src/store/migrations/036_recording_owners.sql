@@ -56,10 +56,11 @@ END $$;
 CREATE TRIGGER users_claim AFTER INSERT OR UPDATE OF numbers ON users
   FOR EACH ROW EXECUTE FUNCTION srs_user_claims();
 
--- What was there: the holders as they are at the upgrade (the best that is known).
+-- What was there: the holders as they are at the upgrade (the best that is known). Driven from the
+-- users (few) through participants_number_idx, not from every participant.
 INSERT INTO recording_owners (recording_id, number, user_id, username, group_name)
 SELECT DISTINCT p.recording_id, srs_aor_number(p.aor), u.id, u.username, u.group_name
-FROM participants p
-JOIN users u ON u.numbers @> ARRAY[srs_aor_number(p.aor)]
+FROM users u
+JOIN participants p ON srs_aor_number(p.aor) = ANY (u.numbers)
 WHERE srs_aor_number(p.aor) <> ''
 ON CONFLICT DO NOTHING;
