@@ -30,6 +30,9 @@ export interface ApiDeps {
     | 'savedSearches'
     | 'languages'
     | 'evaluations'
+    | 'offload'
+    | 'pool'
+    | 'chain'
   >;
   auth: Authenticator;
   live: { activeCalls(): ActiveCall[] };

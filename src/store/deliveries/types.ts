@@ -106,6 +106,15 @@ export interface PendingNotification {
   attempts: number;
 }
 
+/** A user's email notification settings (table notification_subscriptions). */
+export interface NotificationSubscription {
+  email: string;
+  /** An email for each stored recording of theirs. */
+  enabled: boolean;
+  /** The recording's MP3 attached (up to notifications.maxAttachmentBytes). */
+  attach: boolean;
+}
+
 export interface TargetState {
   name: string;
   ok: boolean;
@@ -227,8 +236,19 @@ export interface OffloadRepository {
   /** Index rows of a day's exported recordings, in start order. */
   exportIndex(dest: ExportDestination, day: string): Promise<Record<string, string>[]>;
 
-  /** Creates/updates a subscription by username; false when there is no such user. */
+  /**
+   * The config file's seed (notifications.recipients, at start): creates/updates a subscription by
+   * username, unless the user's settings were changed through the API since (an audited
+   * `notification-settings.update`), which then stand. False when there is no such user.
+   */
   subscribe(username: string, email: string, attach: boolean, enabled: boolean): Promise<boolean>;
+  /** A user's settings; undefined when they have none. */
+  subscription(userId: string): Promise<NotificationSubscription | undefined>;
+  /** Sets (or with null removes) a user's settings; what they were and are now. */
+  setSubscription(
+    userId: string,
+    to: NotificationSubscription | null,
+  ): Promise<{ from: NotificationSubscription | null; to: NotificationSubscription | null }>;
   /** Queues one notification per subscribed recorded user of every recording stored since `since`; returns the due ones. */
   notificationsDue(since: Date, limit: number): Promise<PendingNotification[]>;
   notificationSent(n: PendingNotification, r: { attachmentBytes: number; messageId: string }): Promise<void>;

@@ -17,6 +17,10 @@ export const account: Catalogue = {
     'Password changed. All your sessions have ended, this one included: sign in again with the new password.':
       'Contraseña cambiada. Todas sus sesiones se han cerrado, incluida esta: inicie sesión de nuevo con la nueva contraseña.',
     'Sign in again': 'Iniciar sesión de nuevo',
+    'Email notifications': 'Notificaciones por correo electrónico',
+    'An email to this address each time a recording of yours is stored, with the recording attached if you wish.':
+      'Un correo a esta dirección cada vez que se almacena una grabación suya, con la grabación adjunta si lo desea.',
+    'Email notifications saved.': 'Notificaciones por correo electrónico guardadas.',
   },
   fr: {
     Account: 'Compte',
@@ -33,6 +37,10 @@ export const account: Catalogue = {
     'Password changed. All your sessions have ended, this one included: sign in again with the new password.':
       'Mot de passe changé. Toutes vos sessions sont fermées, celle-ci comprise : reconnectez-vous avec le nouveau mot de passe.',
     'Sign in again': 'Se reconnecter',
+    'Email notifications': 'Notifications par e-mail',
+    'An email to this address each time a recording of yours is stored, with the recording attached if you wish.':
+      'Un e-mail à cette adresse chaque fois qu’un de vos enregistrements est stocké, avec l’enregistrement joint si vous le souhaitez.',
+    'Email notifications saved.': 'Notifications par e-mail enregistrées.',
   },
   'pt-BR': {
     Account: 'Conta',
@@ -49,6 +57,10 @@ export const account: Catalogue = {
     'Password changed. All your sessions have ended, this one included: sign in again with the new password.':
       'Senha alterada. Todas as suas sessões foram encerradas, inclusive esta: entre novamente com a nova senha.',
     'Sign in again': 'Entrar novamente',
+    'Email notifications': 'Notificações por e-mail',
+    'An email to this address each time a recording of yours is stored, with the recording attached if you wish.':
+      'Um e-mail para este endereço sempre que uma gravação sua for armazenada, com a gravação anexada se desejar.',
+    'Email notifications saved.': 'Notificações por e-mail salvas.',
   },
   ru: {
     Account: 'Учётная запись',
@@ -65,5 +77,9 @@ export const account: Catalogue = {
     'Password changed. All your sessions have ended, this one included: sign in again with the new password.':
       'Пароль изменён. Все ваши сеансы, включая этот, завершены: войдите снова с новым паролем.',
     'Sign in again': 'Войти снова',
+    'Email notifications': 'Уведомления по электронной почте',
+    'An email to this address each time a recording of yours is stored, with the recording attached if you wish.':
+      'Письмо на этот адрес каждый раз, когда сохраняется ваша запись, с приложенной записью, если хотите.',
+    'Email notifications saved.': 'Настройки уведомлений по электронной почте сохранены.',
   },
 };

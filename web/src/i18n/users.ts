@@ -47,6 +47,9 @@ export const users: Catalogue = {
     Users: 'Usuarios',
     Groups: 'Grupos',
     'Create group': 'Crear grupo',
+    Email: 'Correo electrónico',
+    'Email on each stored recording': 'Correo por cada grabación almacenada',
+    'Attach the recording': 'Adjuntar la grabación',
   },
   fr: {
     'not set': 'non défini',
@@ -93,6 +96,9 @@ export const users: Catalogue = {
     Users: 'Utilisateurs',
     Groups: 'Groupes',
     'Create group': 'Créer le groupe',
+    Email: 'E-mail',
+    'Email on each stored recording': 'E-mail à chaque enregistrement stocké',
+    'Attach the recording': 'Joindre l’enregistrement',
   },
   'pt-BR': {
     'not set': 'não definido',
@@ -139,6 +145,9 @@ export const users: Catalogue = {
     Users: 'Usuários',
     Groups: 'Grupos',
     'Create group': 'Criar grupo',
+    Email: 'E-mail',
+    'Email on each stored recording': 'E-mail a cada gravação armazenada',
+    'Attach the recording': 'Anexar a gravação',
   },
   ru: {
     'not set': 'не задан',
@@ -184,5 +193,8 @@ export const users: Catalogue = {
     Users: 'Пользователи',
     Groups: 'Группы',
     'Create group': 'Создать группу',
+    Email: 'Электронная почта',
+    'Email on each stored recording': 'Письмо о каждой сохранённой записи',
+    'Attach the recording': 'Прикладывать запись',
   },
 };

@@ -1,7 +1,8 @@
-import { send, session } from '../api.js';
+import { api, send, session } from '../api.js';
 import { h, outcome, roleLabel } from '../dom.js';
 import { t } from '../i18n.js';
 import type { View } from '../router.js';
+import { notificationFields, type NotificationSettings } from './users.js';
 
 /** What the account page asks of the shell once a password change has ended the user's sessions. */
 export interface AccountHooks {
@@ -16,7 +17,8 @@ export interface AccountHooks {
  * (POST /api/v1/me/password). The two new passwords must match before anything is sent; the
  * server's refusals (wrong current password, too short) show as it words them. A change ends every
  * session of the user, this one included (the server deletes them all), so a success says so and
- * leads back to the sign-in form.
+ * leads back to the sign-in form. A card sets the user's own email notifications of their stored
+ * recordings (GET/PUT /api/v1/me/notifications; not for the admin token, which is no user).
  */
 export function accountView(hooks: AccountHooks): View {
   return (app) => {
@@ -94,5 +96,44 @@ export function accountView(hooks: AccountHooks): View {
       msg.el,
       form,
     );
+    if (me.userId) app.append(notificationsCard());
   };
+}
+
+/** The user's own email notifications: address, an email on each stored recording, the recording attached. */
+function notificationsCard(): HTMLElement {
+  const msg = outcome('notifications-msg');
+  const f = notificationFields('my');
+  const save = h('button', { class: 'primary', type: 'submit', id: 'save-notifications' }, t('Save'));
+  const submit = (e: Event) => {
+    e.preventDefault();
+    save.disabled = true;
+    send<NotificationSettings>('PUT', '/me/notifications', f.value())
+      .then(
+        (s) => {
+          f.set(s);
+          msg.ok(t('Email notifications saved.'));
+        },
+        (x: Error) => msg.fail(x),
+      )
+      .finally(() => (save.disabled = false));
+  };
+  api<NotificationSettings>('/me/notifications').then(f.set, (x: Error) => msg.fail(x));
+  const [email, ...flags] = f.fields;
+  return h(
+    'form',
+    { class: 'card', id: 'notifications-form', onsubmit: submit },
+    h('h3', {}, t('Email notifications')),
+    h(
+      'p',
+      { class: 'muted' },
+      t(
+        'An email to this address each time a recording of yours is stored, with the recording attached if you wish.',
+      ),
+    ),
+    h('p', {}, h('label', {}, email[0], h('br'), email[1])),
+    ...flags.map(([label, el]) => h('p', {}, h('label', {}, el, ' ', label))),
+    save,
+    msg.el,
+  );
 }

@@ -2,7 +2,10 @@ import { api, send } from '../api.js';
 import { filterForm, grid, h, list, outcome, roleLabel, td } from '../dom.js';
 import { LANGUAGE_NAMES, LANGUAGES, t } from '../i18n.js';
 
-/** Users and groups (admins): create, edit (role, groups, numbers, password, disabled), delete. */
+/**
+ * Users and groups (admins): create, edit (role, groups, numbers, password, disabled, language,
+ * email notifications), delete.
+ */
 
 interface UserJson {
   id: string;
@@ -34,6 +37,56 @@ export const languageSelect = (attrs: Record<string, string>, value: string | nu
     h('option', { value: '', selected: value === null }, t('not set')),
     ...LANGUAGES.map((l) => h('option', { value: l, selected: l === value }, LANGUAGE_NAMES[l])),
   );
+
+/** A user's email notifications of their stored recordings (GET/PUT .../notifications). */
+export interface NotificationSettings {
+  email: string | null;
+  enabled: boolean;
+  attach: boolean;
+}
+
+type Field = [label: string, input: HTMLInputElement];
+/**
+ * The three fields of a user's email notifications (ids `<prefix>-email`, `-notify`, `-attach`),
+ * disabled until `set` fills them (so nothing typed before the settings arrive is overwritten).
+ * Also the Account page's (views/account.ts).
+ */
+export function notificationFields(prefix: string) {
+  const email = h('input', {
+    id: `${prefix}-email`,
+    type: 'email',
+    maxLength: 254,
+    autocomplete: 'off',
+    disabled: true,
+  });
+  const enabled = h('input', { id: `${prefix}-notify`, type: 'checkbox', disabled: true });
+  const attach = h('input', { id: `${prefix}-attach`, type: 'checkbox', disabled: true });
+  let loaded: NotificationSettings | undefined;
+  const value = (): NotificationSettings => ({
+    email: email.value.trim() || null,
+    enabled: enabled.checked,
+    attach: attach.checked,
+  });
+  return {
+    fields: [
+      [t('Email'), email],
+      [t('Email on each stored recording'), enabled],
+      [t('Attach the recording'), attach],
+    ] as [Field, Field, Field],
+    /** Shows `s` (what the server has) and enables the fields. */
+    set: (s: NotificationSettings): void => {
+      loaded = { email: s.email, enabled: s.enabled, attach: s.attach };
+      email.value = s.email ?? '';
+      enabled.checked = s.enabled;
+      attach.checked = s.attach;
+      for (const i of [email, enabled, attach]) i.disabled = false;
+    },
+    value,
+    /** What to PUT: the fields' values once loaded and changed, else undefined. */
+    changed: (): NotificationSettings | undefined =>
+      loaded && JSON.stringify(value()) !== JSON.stringify(loaded) ? value() : undefined,
+  };
+}
 
 export function usersView(app: HTMLElement): void {
   const box = h('div', {}, t('Loading…'));
@@ -91,6 +144,9 @@ export function usersView(app: HTMLElement): void {
       disabled: h('input', { id: 'eu-disabled', type: 'checkbox', checked: u.disabled }),
       language: languageSelect({ id: 'eu-language' }, u.language),
     };
+    const notify = notificationFields('eu');
+    const notifyPath = `/users/${u.id}/notifications`;
+    api<NotificationSettings>(notifyPath).then(notify.set, (x: Error) => msg.fail(x));
     const save = (): void => {
       const body: Record<string, unknown> = {
         displayName: f.displayName.value.trim(),
@@ -105,6 +161,8 @@ export function usersView(app: HTMLElement): void {
       send<UserJson>('PATCH', `/users/${u.id}`, body)
         .then(async (x) => {
           if (language !== u.language) await send('PUT', `/users/${u.id}/language`, { language });
+          const settings = notify.changed();
+          if (settings) notify.set(await send<NotificationSettings>('PUT', notifyPath, settings));
           return x;
         })
         .then(
@@ -138,6 +196,7 @@ export function usersView(app: HTMLElement): void {
       [t('Reset password'), f.password],
       [t('Disabled'), f.disabled],
       [t('Language'), f.language],
+      ...notify.fields,
     ]);
     editBox.replaceChildren(
       h(

@@ -1,0 +1,125 @@
+import { z } from 'zod';
+import { SETTINGS_CHANGED, type SubscriptionsRepository } from '../../store/deliveries/subscriptions.js';
+import type { NotificationSubscription } from '../../store/offload.js';
+import { badRequest, notFound, sendJson } from '../http.js';
+import { mapConflict, type Kit } from '../kit.js';
+import { need, route, type Ctx, type RouteDef } from '../table.js';
+
+/**
+ * Each user's email notifications of their stored recordings (src/delivery/notify.ts): an address,
+ * an email for each stored recording on or off, the recording attached or not. Admins set anyone's,
+ * every signed-in user their own (the admin token is no user and has none). A change is audited
+ * (`notification-settings.update`) with the old and new value of each setting that changed; the
+ * config file's `notifications.recipients` no longer overwrites a user's settings once changed here
+ * (docs/delivery.md).
+ */
+
+const email = z
+  .string()
+  .trim()
+  .max(254, 'at most 254 characters')
+  .pipe(z.email({ error: 'not a valid email address' }));
+
+const settingsBody = z
+  .object({
+    email: email.nullable().describe('The address; null removes the settings (no more emails)'),
+    enabled: z.boolean().default(false).describe('An email for each stored recording of theirs'),
+    attach: z.boolean().default(false).describe('The recording attached to the email (MP3)'),
+  })
+  .strict()
+  .superRefine((b, c) => {
+    if (b.email !== null) return;
+    for (const k of ['enabled', 'attach'] as const)
+      if (b[k]) c.addIssue({ code: 'custom', path: [k], message: 'true needs an email address' });
+  });
+type SettingsBody = z.output<typeof settingsBody>;
+
+const FIELDS = ['email', 'enabled', 'attach'] as const;
+/** A setting's value, none counting as no address and both flags off. */
+const valueOf = (s: NotificationSubscription | null, f: (typeof FIELDS)[number]) =>
+  s ? s[f] : f === 'email' ? null : false;
+
+/** `{from, to}` for each setting that changed (none: nothing to audit). */
+function changesOf(from: NotificationSubscription | null, to: NotificationSubscription | null) {
+  const out: Record<string, { from: unknown; to: unknown }> = {};
+  for (const f of FIELDS)
+    if (valueOf(from, f) !== valueOf(to, f)) out[f] = { from: valueOf(from, f), to: valueOf(to, f) };
+  return out;
+}
+
+export function notificationRoutes({ d, audit }: Kit): RouteDef[] {
+  // The delivery state keeps the subscriptions.
+  const repo = (): SubscriptionsRepository => d.db.offload;
+  const json = (u: { id: string; username: string }, s: NotificationSubscription | null | undefined) => ({
+    userId: u.id,
+    username: u.username,
+    email: s?.email ?? null,
+    enabled: s?.enabled ?? false,
+    attach: s?.attach ?? false,
+  });
+  const show = async (ctx: Ctx, u: { id: string; username: string }) =>
+    sendJson(ctx.res, 200, json(u, await repo().subscription(u.id)));
+  const change = async (ctx: Ctx, u: { id: string; username: string }, body: SettingsBody) => {
+    const to = body.email === null ? null : { email: body.email, enabled: body.enabled, attach: body.attach };
+    const r = await repo().setSubscription(u.id, to).catch(mapConflict);
+    const changes = changesOf(r.from, r.to);
+    if (Object.keys(changes).length > 0)
+      await audit(ctx, SETTINGS_CHANGED, 'user', u.id, { username: u.username, changes });
+    sendJson(ctx.res, 200, json(u, r.to));
+  };
+  /** The caller as a user (400 for the admin token, which has no user row). */
+  const self = (ctx: Ctx) => {
+    const who = need(ctx);
+    if (!who.userId)
+      throw badRequest(
+        'the admin token is no user and has no email notifications; set a user’s with /users/{id}/notifications',
+      );
+    return { id: who.userId, username: who.username };
+  };
+  const user = async (id: string) => {
+    const u = await d.db.users.get(id);
+    if (!u) throw notFound(`user ${id} not found`);
+    return u;
+  };
+  const summary = '{email, enabled, attach}; email null removes them, enabled or attach true needs an email';
+  return [
+    route({
+      method: 'GET',
+      path: '/me/notifications',
+      summary: 'Own email notifications of stored recordings: {email, enabled, attach}',
+      role: 'record-only',
+      async handler(ctx) {
+        await show(ctx, self(ctx));
+      },
+    }),
+    route({
+      method: 'PUT',
+      path: '/me/notifications',
+      summary: `Set own email notifications: ${summary}. Audited (notification-settings.update)`,
+      role: 'record-only',
+      body: settingsBody,
+      async handler(ctx, { body }) {
+        await change(ctx, self(ctx), body);
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/users/:id/notifications',
+      summary: "A user's email notifications of stored recordings: {email, enabled, attach}",
+      role: 'admin',
+      async handler(ctx, { params }) {
+        await show(ctx, await user(params.id as string));
+      },
+    }),
+    route({
+      method: 'PUT',
+      path: '/users/:id/notifications',
+      summary: `Set a user's email notifications: ${summary}. Audited (notification-settings.update)`,
+      role: 'admin',
+      body: settingsBody,
+      async handler(ctx, { params, body }) {
+        await change(ctx, await user(params.id as string), body);
+      },
+    }),
+  ];
+}
