@@ -1,14 +1,7 @@
 import { InvalidStateError, NotFoundError, SrsError } from '../errors.js';
-import {
-  InvalidKeyError,
-  LocalArtifactStore,
-  ObjectNotFoundError,
-  sha256Of,
-  StorageError,
-  type ArtifactStore,
-} from '../storage/index.js';
-import { keyOfPath, readError } from '../storage/read.js';
+import { LocalArtifactStore, StorageError, type ArtifactStore } from '../storage/index.js';
 import type { Database } from '../store/db.js';
+import { checkStoredFile } from '../store/verify-recording.js';
 
 /**
  * `srs recordings verify`: the stored files read back from the artifact store and hashed, and the
@@ -48,40 +41,19 @@ export async function verifyRecordings(
   const check = async (f: Awaited<ReturnType<Database['chain']['files']>>[number]) => {
     files++;
     recs.add(f.recordingId);
-    let h: string;
+    let found: Awaited<ReturnType<typeof checkStoredFile>>;
     try {
-      ({ sha256: h } = await sha256Of(artifacts, keyOfPath(artifacts, f.path)));
-    } catch (err) {
-      const e = readError(err, f.path);
-      const missing = e instanceof ObjectNotFoundError || e instanceof InvalidKeyError;
+      found = await checkStoredFile(db.chain, artifacts, f);
+    } catch (e) {
       // The store itself failing (down, credentials) is not a finding about this file.
-      if (e instanceof StorageError && !missing)
+      if (e instanceof StorageError)
         throw new SrsError(
           'ERR_VERIFY_STORE',
           `the artifact store ${artifacts.location} ${e.retryable ? 'is unavailable' : 'cannot be read'}, nothing more can be verified: ${e.message}`,
         );
-      const code = (e as NodeJS.ErrnoException).code;
-      problems.push({
-        code: 'MISSING',
-        recordingId: f.recordingId,
-        detail: `${f.kind} file ${f.path} ${missing ? 'is missing' : `cannot be read (${code ?? (e as Error).message})`}`,
-      });
-      return;
+      throw e;
     }
-    if (h === f.sha256Cipher) return;
-    const other = await db.chain.fileByCipherHash(h);
-    if (other)
-      problems.push({
-        code: 'SUBSTITUTED',
-        recordingId: f.recordingId,
-        detail: `${f.kind} file ${f.path} holds the ${other.kind} of recording ${other.recordingId}`,
-      });
-    else
-      problems.push({
-        code: 'CHANGED',
-        recordingId: f.recordingId,
-        detail: `${f.kind} file ${f.path}: SHA-256 ${h} does not match the catalogue's ${f.sha256Cipher}`,
-      });
+    if (!found.ok) problems.push({ code: found.code, recordingId: f.recordingId, detail: found.detail });
   };
   if (id) {
     const rec = await db.recordings.get(id);

@@ -7,6 +7,7 @@ import { navigate } from '../router.js';
 import { describeValues, fieldsSection, loadCustomFields, type FieldValues } from './custom-fields.js';
 import { evaluationsCard } from './evaluations.js';
 import { eventText, type TimelineEventJson } from './recording-events.js';
+import { integrityCard } from './recording-integrity.js';
 import { listUrl, stateLabel } from './recordings.js';
 
 /**
@@ -102,6 +103,7 @@ export function recordingView(app: HTMLElement, [rawId]: string[]): void {
   // Kept across reloads: a save reloads the details, then says what was saved.
   const fieldsMsg = outcome('fields-msg');
   const evaluations = evaluationsCard(id);
+  const integrity = integrityCard(id);
   const load = async (): Promise<void> => {
     const [d, defs] = await Promise.all([
       api<Detail>(`/recordings/${encodeURIComponent(id)}`),
@@ -249,6 +251,7 @@ export function recordingView(app: HTMLElement, [rawId]: string[]): void {
         save: saveFields,
       }),
       evaluations,
+      d.state === 'stored' ? integrity : '',
       h(
         'div',
         { class: 'card' },
