@@ -269,6 +269,10 @@ export class FtpConnection {
     return Buffer.concat(chunks);
   }
 
+  async remove(abs: string): Promise<void> {
+    await this.timed('delete', this.client.remove(abs));
+  }
+
   async close(): Promise<void> {
     this.client.close();
   }

@@ -10,6 +10,12 @@ import { NotifyService } from './notify.js';
 import { OffloadService } from './offload.js';
 import { checkS3Destination } from './s3.js';
 import { checkFtpDestination, type FtpDestination } from './ftp.js';
+import {
+  namedDestinations,
+  testDestinationAccess,
+  type AccessTestResult,
+  type NamedDestination,
+} from './destination.js';
 import { parseTemplate } from './template.js';
 import type { S3Destination } from '../storage/s3-destination-config.js';
 
@@ -39,6 +45,10 @@ export interface Delivery {
    * actor `actor`, e.g. the console user who asked; default 'delivery').
    */
   retryFailed(actor?: string): Promise<RetryCounts>;
+  /** The destinations the running services write to, by the console's name (their health name). */
+  destinations(): NamedDestination[];
+  /** Tests access to the destination named `name` (src/delivery/destination.ts); undefined: no such one. */
+  testAccess(name: string): Promise<AccessTestResult | undefined>;
   stop(): Promise<void>;
 }
 
@@ -96,6 +106,8 @@ export async function startDelivery(o: {
     return {
       // Nothing runs, but what an earlier configuration left failed can still be re-queued.
       retryFailed: (actor) => db.offload.retryFailed(actor),
+      destinations: () => [],
+      testAccess: async () => undefined,
       stop: async () => undefined,
     };
   const decryptor = Decryptor.require(config.dataDir, config.keys.passphrase, ['delivery'], o.artifacts);
@@ -204,10 +216,21 @@ export async function startDelivery(o: {
     'delivery started',
   );
   let stopped: Promise<void> | undefined;
+  const named = namedDestinations([
+    ['offload.audio', offload && config.offload.audio],
+    ['offload.metadata', offload && config.offload.metadata],
+    ['export.primary', exporter && config.export.primary],
+    ['export.secondary', exporter && config.export.secondary],
+  ]);
   return {
     offload,
     export: exporter,
     notify,
+    destinations: () => named,
+    async testAccess(name) {
+      const d = named.find((x) => x.name === name);
+      return d && testDestinationAccess(d.dest, log);
+    },
     async retryFailed(actor) {
       const counts = await db.offload.retryFailed(actor);
       log.info({ ...counts, actor }, 'delivery: failed items re-queued');

@@ -167,6 +167,27 @@ export class S3DestinationClient {
     throw new Error(`export: ${key} and ${withSuffix(key, suffix)} both exist with other content`);
   }
 
+  /** The object at `key` at the first location (an access test reads its probe back). */
+  async read(key: string): Promise<Buffer> {
+    const loc = this.locations[0] as Location;
+    return this.at(loc, async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of (await loc.store.get(key)).body) chunks.push(c as Buffer);
+      return Buffer.concat(chunks);
+    });
+  }
+
+  /** Whether any location holds `key`. */
+  async exists(key: string): Promise<boolean> {
+    for (const loc of this.locations) if (await this.at(loc, () => loc.store.exists(key))) return true;
+    return false;
+  }
+
+  /** Deletes `key` (every version) at every location: an access test's probe. */
+  async remove(key: string): Promise<void> {
+    for (const loc of this.locations) await this.at(loc, () => loc.store.delete(key));
+  }
+
   /** Throws (TargetError) when a location's bucket does not answer. */
   async probe(): Promise<void> {
     for (const loc of this.locations) await this.at(loc, () => loc.store.checkBucket());

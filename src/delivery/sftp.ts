@@ -256,6 +256,10 @@ export class SftpConnection {
     return (await this.timed('get', this.client.get(abs))) as Buffer;
   }
 
+  async remove(abs: string): Promise<void> {
+    await this.timed('delete', this.client.delete(abs));
+  }
+
   async close(): Promise<void> {
     await this.client.end().catch(() => undefined);
   }

@@ -2,7 +2,10 @@ import { api, send } from '../api.js';
 import { fmtTime, grid, h, outcome, td } from '../dom.js';
 import { t } from '../i18n.js';
 
-/** Delivery (admins): destinations' health (SFTP, S3, local), offload batches, MP3 export and email counters. */
+/**
+ * Delivery (admins): destinations' health (SFTP, FTP, S3, local) with a "Test access" button each,
+ * offload batches, MP3 export and email counters.
+ */
 
 interface Failure {
   recordingId: string;
@@ -10,17 +13,20 @@ interface Failure {
   lastError: string | null;
   nextAttemptAt?: string | null;
 }
+interface Target {
+  name: string;
+  ok: boolean;
+  lastOkAt: string | null;
+  lastError: string | null;
+  lastErrorAt: string | null;
+  failures?: number;
+  nextAttemptAt?: string | null;
+}
 interface DeliveryJson {
   enabled: boolean;
-  targets?: {
-    name: string;
-    ok: boolean;
-    lastOkAt: string | null;
-    lastError: string | null;
-    lastErrorAt: string | null;
-    failures?: number;
-    nextAttemptAt?: string | null;
-  }[];
+  /** The destinations the running services write to (each can be tested). */
+  destinations?: { name: string; kind: string; settings: string[] }[];
+  targets?: Target[];
   offload?: {
     queued: number;
     failed?: number;
@@ -54,9 +60,90 @@ const when = (iso: string | null | undefined) => (iso ? fmtTime(iso) : '–');
 const next = (iso: string | null | undefined) => (iso ? when(iso) : t('gave up (retry above)'));
 const muted = (text: string) => h('p', { class: 'muted' }, text);
 
-function render(d: DeliveryJson): (Node | string)[] {
+/** A destination's access test: running, or its answer (POST /delivery/destinations/{name}/test). */
+type AccessTest =
+  'running' | { ok: boolean; steps: { step: string; ok: boolean; ms: number; error?: string }[] } | Error;
+
+/** The access tests of this page (kept across the refreshes) and how to start one. */
+interface Tests {
+  results: Map<string, AccessTest>;
+  run(name: string): void;
+}
+
+const stepName = (step: string): string =>
+  ({
+    login: t('connect and log in'),
+    directory: t('check the directory'),
+    write: t('write a probe file'),
+    read: t('read it back'),
+    delete: t('delete it'),
+  })[step] ?? step;
+
+/** The "Test access" button of a destination and what its last test said, step by step. */
+function accessCell(name: string, tests: Tests): HTMLTableCellElement {
+  const r = tests.results.get(name);
+  const button = h(
+    'button',
+    { class: 'test-access', disabled: r === 'running', onclick: () => tests.run(name) },
+    t('Test access'),
+  );
+  if (r === undefined) return td(button);
+  if (r === 'running') return td(button, h('p', { class: 'muted' }, t('Testing access…')));
+  if (r instanceof Error) return td(button, h('p', { class: 'error' }, r.message));
+  return td(
+    button,
+    h('p', { class: r.ok ? 'ok' : 'loss-bad' }, r.ok ? t('Access works.') : t('Access failed.')),
+    h(
+      'ul',
+      { class: 'access-steps' },
+      ...r.steps.map((x) =>
+        h(
+          'li',
+          { class: x.ok ? 'ok' : 'error', 'data-step': x.step },
+          x.ok
+            ? t('{step}: ok ({ms} ms)', { step: stepName(x.step), ms: x.ms })
+            : t('{step}: failed ({ms} ms): {error}', {
+                step: stepName(x.step),
+                ms: x.ms,
+                error: x.error ?? '',
+              }),
+        ),
+      ),
+    ),
+  );
+}
+
+/** The configured destinations (testable), then any other target with a health record. */
+function destinationRows(d: DeliveryJson, tests: Tests): HTMLTableRowElement[] {
+  const configured = d.destinations ?? [];
+  const names = [...configured.map((x) => x.name)];
+  for (const x of d.targets ?? []) if (!names.includes(x.name)) names.push(x.name);
+  return names.map((name) => {
+    const x = d.targets?.find((y) => y.name === name);
+    const health = !x
+      ? h('td', { class: 'muted' }, t('not contacted yet'))
+      : h(
+          'td',
+          { class: x.ok ? 'ok' : 'loss-bad' },
+          x.ok ? t('ok') : x.failures ? t('failing ({n}×)', { n: x.failures }) : t('failing'),
+        );
+    return h(
+      'tr',
+      { class: 'target-row', 'data-name': name },
+      td(name),
+      health,
+      td(when(x?.lastOkAt)),
+      td(x?.lastError ? `${when(x.lastErrorAt)}: ${x.lastError}` : '–'),
+      td(!x || x.ok ? '–' : when(x.nextAttemptAt)),
+      configured.some((c) => c.name === name) ? accessCell(name, tests) : td(''),
+    );
+  });
+}
+
+function render(d: DeliveryJson, tests: Tests): (Node | string)[] {
   const exp = d.export;
   const notes = d.notifications;
+  const rows = destinationRows(d, tests);
   return [
     h(
       'p',
@@ -66,25 +153,11 @@ function render(d: DeliveryJson): (Node | string)[] {
         : t('Delivery is off on this server (no offload, export or notifications configured).'),
     ),
     h('h3', {}, t('Destinations')),
-    d.targets?.length
+    rows.length
       ? grid(
           'delivery-targets',
-          [t('Destination'), t('Health'), t('Last success'), t('Last error'), t('Next try')],
-          d.targets.map((x) =>
-            h(
-              'tr',
-              { class: 'target-row' },
-              td(x.name),
-              h(
-                'td',
-                { class: x.ok ? 'ok' : 'loss-bad' },
-                x.ok ? t('ok') : x.failures ? t('failing ({n}×)', { n: x.failures }) : t('failing'),
-              ),
-              td(when(x.lastOkAt)),
-              td(x.lastError ? `${when(x.lastErrorAt)}: ${x.lastError}` : '–'),
-              td(x.ok ? '–' : when(x.nextAttemptAt)),
-            ),
-          ),
+          [t('Destination'), t('Health'), t('Last success'), t('Last error'), t('Next try'), t('Access')],
+          rows,
         )
       : muted(t('No destination has been contacted yet.')),
     h(
@@ -180,10 +253,31 @@ function failures<F extends Failure>(
 export function deliveryView(app: HTMLElement): () => void {
   const msg = outcome('delivery-msg');
   const box = h('div', { id: 'delivery-status' }, t('Loading…'));
+  let last: DeliveryJson | undefined;
+  const show = () => {
+    if (last) box.replaceChildren(...render(last, tests));
+  };
+  const tests: Tests = {
+    results: new Map(),
+    run(name) {
+      tests.results.set(name, 'running');
+      show();
+      send<Exclude<AccessTest, 'running' | Error>>(
+        'POST',
+        `/delivery/destinations/${encodeURIComponent(name)}/test`,
+      )
+        .then(
+          (r) => tests.results.set(name, r),
+          (e: Error) => tests.results.set(name, e),
+        )
+        .finally(show);
+    },
+  };
   const load = async (): Promise<void> => {
     const d = await api<DeliveryJson>('/delivery');
     box.dataset.enabled = String(d.enabled);
-    box.replaceChildren(...render(d));
+    last = d;
+    show();
   };
   const retry = () =>
     send<{ retried: Record<string, number> | number }>('POST', '/delivery/retry').then(
