@@ -95,7 +95,7 @@ const TYPES: Record<string, string> = {
 
 /** The console's own addresses (web/src/router.ts): the page is index.html for each of them. */
 const CONSOLE_ROUTES =
-  /^\/(live|recordings|recordings\/[^/]+|reports|audit|tokens|users|settings|recording-control|keys|delivery|account)\/?$/;
+  /^\/(live|dashboard|recordings|recordings\/[^/]+|reports|audit|tokens|users|settings|recording-control|keys|delivery|account)\/?$/;
 
 async function serveStatic(dir: string, pathname: string, res: ServerResponse): Promise<boolean> {
   const rel =

@@ -11,6 +11,7 @@ import { CATALOGUES } from './i18n/catalogues.js';
 import { show, startRouter, stopRouter, type Route } from './router.js';
 import { accountView } from './views/account.js';
 import { auditView } from './views/audit.js';
+import { dashboardView } from './views/dashboard.js';
 import { deliveryView } from './views/delivery.js';
 import { keysView } from './views/keys.js';
 import { liveView } from './views/live.js';
@@ -38,6 +39,8 @@ function routesFor(me: Me): Tab[] {
     { tab: 'live', label: t('Live'), path: '/live', view: liveView },
     ...(staff
       ? [
+          // After Live, not first: sign-in and / still land on Live, the one view every role has.
+          { tab: 'dashboard', label: t('Dashboard'), path: '/dashboard', view: dashboardView },
           { tab: 'recordings', label: recordings, path: '/recordings', view: recordingsView },
           {
             tab: 'recordings',

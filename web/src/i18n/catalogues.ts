@@ -5,6 +5,7 @@ import { auditText } from './audit-text.js';
 import { audit } from './audit.js';
 import { capacity } from './capacity.js';
 import { customFields } from './custom-fields.js';
+import { dashboard } from './dashboard.js';
 import { delivery } from './delivery.js';
 import { evaluations } from './evaluations.js';
 import { keys } from './keys.js';
@@ -12,6 +13,7 @@ import { live } from './live.js';
 import { login } from './login.js';
 import { recording } from './recording.js';
 import { recordingControl } from './recording-control.js';
+import { recordingIntegrity } from './recording-integrity.js';
 import { recordings } from './recordings.js';
 import { reports } from './reports.js';
 import { savedSearches } from './saved-searches.js';
@@ -26,6 +28,7 @@ export const CATALOGUES: Catalogue[] = [
   audit,
   capacity,
   customFields,
+  dashboard,
   delivery,
   evaluations,
   keys,
@@ -33,6 +36,7 @@ export const CATALOGUES: Catalogue[] = [
   login,
   recording,
   recordingControl,
+  recordingIntegrity,
   recordings,
   reports,
   savedSearches,
