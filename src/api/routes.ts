@@ -7,10 +7,12 @@ import { keyRoutes } from './resources/keys.js';
 import { callRoutes } from './resources/calls.js';
 import { customFieldRoutes } from './resources/custom-fields.js';
 import { evaluationRoutes } from './resources/evaluations.js';
+import { integrityRoutes } from './resources/integrity.js';
 import { interactionRoutes } from './resources/interactions.js';
 import { liveRoutes } from './resources/live.js';
 import { metaRoutes } from './resources/meta.js';
 import { nodeRoutes } from './resources/nodes.js';
+import { notificationRoutes } from './resources/notifications.js';
 import { recordingDetailRoutes } from './resources/recording-detail.js';
 import { recordingRoutes, searchQuery, toSearch } from './resources/recordings.js';
 import { reportRoutes } from './resources/reports.js';
@@ -60,11 +62,13 @@ export function apiRoutes(d: ApiDeps): RouteDef[] {
     ...reportRoutes(k),
     ...savedSearchRoutes(k),
     ...audioRoutes(k),
+    ...integrityRoutes(k),
     ...interactionRoutes(k),
     ...evaluationRoutes(k),
     ...liveRoutes(k),
     ...callRoutes(k, d.control),
     ...userRoutes(k),
+    ...notificationRoutes(k),
     ...languageRoutes(k),
     ...tokenRoutes(k),
     ...keyRoutes(k),

@@ -73,6 +73,9 @@ function evaluationDetails(e: AuditEntry, d: Details, s: string): string {
   return s;
 }
 
+/** The checks an integrity check failed: 'file.wav, chain.entry'. */
+const recordingFailures = (v: unknown): string => (Array.isArray(v) ? v.map(str).join(', ') : str(v));
+
 /** One field of a user's change: its old and new value; the password only as set or removed. */
 function userChange([field, v]: [string, unknown]): string {
   if (field === 'password') return v === 'removed' ? t('password removed') : t('password set');
@@ -98,7 +101,16 @@ export function withDetails(e: AuditEntry, d: Details, s: string): string {
   if ((a === 'login-failed' || a === 'password-change-failed') && d.reason) return `${s} (${str(d.reason)})`;
   if (a.startsWith('recording.') && d.channel)
     return `${s} (${str(d.channel)}${d.reason ? `: ${str(d.reason)}` : ''})`;
-  if (a === 'user.update' && d.changes && typeof d.changes === 'object' && !Array.isArray(d.changes))
+  if (a === 'integrity.check' && typeof d.intact === 'boolean')
+    return `${s} (${d.intact ? t('intact') : t('NOT intact: {failed}', { failed: recordingFailures(d.failed) })})`;
+  if (a === 'delivery.destination-test' && typeof d.ok === 'boolean')
+    return `${s} (${d.ok ? t('access works') : t('failed at {step}', { step: str(d.step) })})`;
+  if (
+    (a === 'user.update' || a === 'notification-settings.update') &&
+    d.changes &&
+    typeof d.changes === 'object' &&
+    !Array.isArray(d.changes)
+  )
     return listed(s, Object.entries(d.changes).map(userChange).join('; '));
   if (a === 'user.update' && Array.isArray(d.fields)) return listed(s, (d.fields as string[]).join(', '));
   return s;

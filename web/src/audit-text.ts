@@ -66,6 +66,10 @@ const ON_RECORDING: Record<string, OnRecording> = {
       ? t('{who} started listening live to this recording', p)
       : t('{who} started listening live to recording {id}', p),
   'listen.stop': listenStop,
+  'integrity.check': (p, here) =>
+    here
+      ? t('{who} checked the integrity of this recording', p)
+      : t('{who} checked the integrity of recording {id}', p),
   'export.audio': (p, here) =>
     here
       ? t('{who} exported the audio of this recording', p)
@@ -169,10 +173,14 @@ const ON_NAMED: Record<string, Record<string, (p: Params) => string>> = {
     'user.update': (p) => t('{who} changed user {name}', p),
     'user.delete': (p) => t('{who} deleted user {name}', p),
     'record-mode.update': (p) => t('{who} changed the record mode of user {name}', p),
+    'notification-settings.update': (p) => t('{who} changed the email notifications of user {name}', p),
   },
   group: {
     'group.create': (p) => t('{who} created group {name}', p),
     'record-mode.update': (p) => t('{who} changed the record mode of group {name}', p),
+  },
+  'delivery-destination': {
+    'delivery.destination-test': (p) => t('{who} tested access to the delivery destination {name}', p),
   },
   token: {
     'token.create': (p) => t('{who} created API token {name}', p),

@@ -101,6 +101,16 @@ export const es: Record<string, Entry> = {
   'password set': 'contraseña establecida',
   'password removed': 'contraseña eliminada',
   '{field}: {from} → {to}': '{field}: {from} → {to}',
+  '{who} checked the integrity of this recording': '{who} comprobó la integridad de esta grabación',
+  '{who} checked the integrity of recording {id}': '{who} comprobó la integridad de la grabación {id}',
+  '{who} changed the email notifications of user {name}':
+    '{who} modificó las notificaciones por correo del usuario {name}',
+  '{who} tested access to the delivery destination {name}':
+    '{who} probó el acceso al destino de entrega {name}',
+  intact: 'intacta',
+  'NOT intact: {failed}': 'NO intacta: {failed}',
+  'access works': 'el acceso funciona',
+  'failed at {step}': 'falló en {step}',
   '{who} changed user {name}': '{who} modificó el usuario {name}',
   '{who} deleted user {name}': '{who} eliminó el usuario {name}',
   '{who} changed the record mode of user {name}': '{who} cambió el modo de grabación del usuario {name}',

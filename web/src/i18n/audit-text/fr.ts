@@ -105,6 +105,16 @@ export const fr: Record<string, Entry> = {
   'password set': 'mot de passe défini',
   'password removed': 'mot de passe supprimé',
   '{field}: {from} → {to}': '{field} : {from} → {to}',
+  '{who} checked the integrity of this recording': '{who} a vérifié l’intégrité de cet enregistrement',
+  '{who} checked the integrity of recording {id}': '{who} a vérifié l’intégrité de l’enregistrement {id}',
+  '{who} changed the email notifications of user {name}':
+    '{who} a modifié les notifications par e-mail de l’utilisateur {name}',
+  '{who} tested access to the delivery destination {name}':
+    '{who} a testé l’accès à la destination de livraison {name}',
+  intact: 'intact',
+  'NOT intact: {failed}': 'PAS intact : {failed}',
+  'access works': 'l’accès fonctionne',
+  'failed at {step}': 'échec à l’étape {step}',
   '{who} changed user {name}': '{who} a modifié l’utilisateur {name}',
   '{who} deleted user {name}': '{who} a supprimé l’utilisateur {name}',
   '{who} changed the record mode of user {name}':

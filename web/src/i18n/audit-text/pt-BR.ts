@@ -97,6 +97,16 @@ export const ptBR: Record<string, Entry> = {
   'password set': 'senha definida',
   'password removed': 'senha removida',
   '{field}: {from} → {to}': '{field}: {from} → {to}',
+  '{who} checked the integrity of this recording': '{who} verificou a integridade desta gravação',
+  '{who} checked the integrity of recording {id}': '{who} verificou a integridade da gravação {id}',
+  '{who} changed the email notifications of user {name}':
+    '{who} alterou as notificações por e-mail do usuário {name}',
+  '{who} tested access to the delivery destination {name}':
+    '{who} testou o acesso ao destino de entrega {name}',
+  intact: 'íntegra',
+  'NOT intact: {failed}': 'NÃO íntegra: {failed}',
+  'access works': 'o acesso funciona',
+  'failed at {step}': 'falhou em {step}',
   '{who} changed user {name}': '{who} alterou o usuário {name}',
   '{who} deleted user {name}': '{who} excluiu o usuário {name}',
   '{who} changed the record mode of user {name}': '{who} alterou o modo de gravação do usuário {name}',

@@ -1,0 +1,65 @@
+/**
+ * The console's sentences for the audit actions added with the integrity check, the email
+ * notification settings and the delivery destination test: each says what happened and its
+ * outcome (not the generic "{who} {action} {what}" of an action the console does not know).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { auditSentence, type AuditEntry } from '../../web/src/audit-text.js';
+
+const entry = (o: Partial<AuditEntry>): AuditEntry => ({
+  id: 1,
+  at: '2026-12-05T01:00:00Z',
+  actor: 'admin',
+  actorRole: 'admin',
+  ip: '',
+  via: 'web',
+  action: '',
+  resource: '',
+  resourceId: '',
+  details: {},
+  ...o,
+});
+
+test('integrity checks, on the recording and elsewhere, with the outcome', () => {
+  const e = (details: Record<string, unknown>) =>
+    entry({ action: 'integrity.check', resource: 'recording', resourceId: 'a1b2c3d4-0000', details });
+  assert.equal(
+    auditSentence(e({ intact: true }), 'a1b2c3d4-0000'),
+    'admin checked the integrity of this recording (intact)',
+  );
+  assert.equal(
+    auditSentence(e({ intact: false, failed: ['file.wav', 'chain.entry'] })),
+    'admin checked the integrity of recording a1b2c3d4 (NOT intact: file.wav, chain.entry)',
+  );
+});
+
+test('email notification settings, with what changed', () => {
+  const s = auditSentence(
+    entry({
+      action: 'notification-settings.update',
+      resource: 'user',
+      resourceId: 'u1',
+      details: { username: 'alice', changes: { email: { from: null, to: 'a@example.com' } } },
+    }),
+  );
+  assert.equal(s, 'admin changed the email notifications of user alice: email: - → a@example.com');
+});
+
+test('a delivery destination tested: works, or the step that failed', () => {
+  const e = (details: Record<string, unknown>) =>
+    entry({
+      action: 'delivery.destination-test',
+      resource: 'delivery-destination',
+      resourceId: 'x',
+      details,
+    });
+  assert.equal(
+    auditSentence(e({ name: 'sftp:sftp://u@h:22/d', ok: true })),
+    'admin tested access to the delivery destination sftp:sftp://u@h:22/d (access works)',
+  );
+  assert.equal(
+    auditSentence(e({ name: 'local:/srv/x', ok: false, step: 'write' })),
+    'admin tested access to the delivery destination local:/srv/x (failed at write)',
+  );
+});
