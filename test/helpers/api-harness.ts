@@ -277,3 +277,51 @@ export async function startApiWorld(): Promise<{
   await createApiUsers(h);
   return { h, ids, wav };
 }
+
+/**
+ * Creates a user through the API as admin, with the password `<username>-password`, and signs them
+ * in (their session is `as: username`); their id.
+ */
+export async function addApiUser(
+  h: ApiHarness,
+  username: string,
+  body: Record<string, unknown>,
+): Promise<string> {
+  const r = await h.call('POST', '/api/v1/users', {
+    as: 'admin',
+    body: { username, password: `${username}-password`, ...body },
+  });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  await h.login(username, `${username}-password`);
+  return (r.json as { id: string }).id;
+}
+
+/**
+ * A 30 s call between an outside caller and `number`, catalogued as the SIP front end does, ended
+ * and marked stored; its id. `storedAt` also sets stored_at, as the pipeline's store does
+ * (markStored alone leaves it unset).
+ */
+export async function storeCallTo(
+  h: ApiHarness,
+  number: string,
+  o: { storedAt?: boolean } = {},
+): Promise<string> {
+  const id = randomUUID();
+  await h.db.recordings.create({
+    id,
+    sessionId: `sess-${id}`,
+    callId: `${id}@pbx`,
+    srcAddress: '127.0.0.1:5070',
+    startedAt: new Date(),
+    participants: [
+      { participantId: 'p1', aor: 'sip:+15550100@carrier.example', name: 'Outside', sendsLabels: ['1'] },
+      { participantId: 'p2', aor: `sip:${number}@pbx.example`, name: number, sendsLabels: ['2'] },
+    ],
+    streams: [],
+    metadataXml: null,
+  });
+  await h.db.recordings.markEnded(id, new Date(), 30_000, null);
+  await h.db.recordings.markStored(id);
+  if (o.storedAt) await h.db.pool.query('UPDATE recordings SET stored_at = now() WHERE id = $1', [id]);
+  return id;
+}

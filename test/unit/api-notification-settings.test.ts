@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { carrierRow } from '../../src/delivery/csv.js';
-import { startApiHarness, type ApiHarness } from '../helpers/api-harness.js';
+import { addApiUser, startApiHarness, storeCallTo, type ApiHarness } from '../helpers/api-harness.js';
 
 interface Settings {
   userId: string;
@@ -32,37 +32,9 @@ describe('email notification settings (real HTTP, real Postgres)', { timeout: 12
   const ids = new Map<string, string>();
   const id = (username: string) => ids.get(username) as string;
 
-  const addUser = async (username: string, body: Record<string, unknown>) => {
-    const r = await h.call('POST', '/api/v1/users', {
-      as: 'admin',
-      body: { username, password: `${username}-password`, ...body },
-    });
-    assert.equal(r.status, 201, JSON.stringify(r.json));
-    ids.set(username, (r.json as { id: string }).id);
-    await h.login(username, `${username}-password`);
-  };
-  /** A stored call between `number` and an outside caller, stored now (stored_at set as the pipeline does). */
-  const record = async (number: string) => {
-    const rid = randomUUID();
-    await h.db.recordings.create({
-      id: rid,
-      sessionId: `sess-${rid}`,
-      callId: `${rid}@pbx`,
-      srcAddress: '127.0.0.1:5070',
-      startedAt: new Date(),
-      participants: [
-        { participantId: 'p1', aor: 'sip:+15550100@carrier.example', name: 'Outside', sendsLabels: ['1'] },
-        { participantId: 'p2', aor: `sip:${number}@pbx.example`, name: number, sendsLabels: ['2'] },
-      ],
-      streams: [],
-      metadataXml: null,
-    });
-    await h.db.recordings.markEnded(rid, new Date(), 30_000, null);
-    await h.db.recordings.markStored(rid);
-    // markStored leaves stored_at unset; the pipeline's store sets it.
-    await h.db.pool.query('UPDATE recordings SET stored_at = now() WHERE id = $1', [rid]);
-    return rid;
-  };
+  const addUser = async (username: string, body: Record<string, unknown>) =>
+    ids.set(username, await addApiUser(h, username, body));
+  const record = (number: string) => storeCallTo(h, number, { storedAt: true });
   /** The emails queued for recording `rid` (what the notifier sends next). */
   const dueFor = async (rid: string) =>
     (await h.db.offload.notificationsDue(new Date(0), 500))

@@ -6,24 +6,16 @@
  * nobody held at the call goes to the first user given it (users created after recording began).
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { recordingsOf } from '../../src/store/deliveries/common.js';
-import { startApiHarness, type ApiHarness } from '../helpers/api-harness.js';
+import { addApiUser, startApiHarness, storeCallTo, type ApiHarness } from '../helpers/api-harness.js';
 
 describe('recording ownership at the call (real HTTP, real Postgres)', { timeout: 120000 }, () => {
   let h: ApiHarness;
   const userIds = new Map<string, string>();
 
-  const addUser = async (username: string, body: Record<string, unknown>) => {
-    const r = await h.call('POST', '/api/v1/users', {
-      as: 'admin',
-      body: { username, password: `${username}-password`, ...body },
-    });
-    assert.equal(r.status, 201, JSON.stringify(r.json));
-    userIds.set(username, (r.json as { id: string }).id);
-    await h.login(username, `${username}-password`);
-  };
+  const addUser = async (username: string, body: Record<string, unknown>) =>
+    userIds.set(username, await addApiUser(h, username, body));
   const patchUser = async (username: string, body: Record<string, unknown>) => {
     const r = await h.call('PATCH', `/api/v1/users/${userIds.get(username)}`, { as: 'admin', body });
     assert.equal(r.status, 200, JSON.stringify(r.json));
@@ -32,26 +24,7 @@ describe('recording ownership at the call (real HTTP, real Postgres)', { timeout
     const r = await h.call('DELETE', `/api/v1/users/${userIds.get(username)}`, { as: 'admin' });
     assert.ok(r.status === 200 || r.status === 204, `delete ${username}: ${r.status}`);
   };
-  /** A stored call between `number` and an outside caller, as the SIP front end catalogues it. */
-  const record = async (number: string) => {
-    const id = randomUUID();
-    await h.db.recordings.create({
-      id,
-      sessionId: `sess-${id}`,
-      callId: `${id}@pbx`,
-      srcAddress: '127.0.0.1:5070',
-      startedAt: new Date(),
-      participants: [
-        { participantId: 'p1', aor: 'sip:+15550100@carrier.example', name: 'Outside', sendsLabels: ['1'] },
-        { participantId: 'p2', aor: `sip:${number}@pbx.example`, name: number, sendsLabels: ['2'] },
-      ],
-      streams: [],
-      metadataXml: null,
-    });
-    await h.db.recordings.markEnded(id, new Date(), 30_000, null);
-    await h.db.recordings.markStored(id);
-    return id;
-  };
+  const record = (number: string) => storeCallTo(h, number);
   const visible = async (as: string) => {
     const r = await h.call('GET', '/api/v1/recordings?limit=100', { as });
     assert.equal(r.status, 200, JSON.stringify(r.json));
