@@ -111,7 +111,8 @@ export interface AccessRepository {
   setCategories(id: string, categories: string[], by: string): Promise<string[]>;
   /** Categories in use on the recordings `who` may see (every recording without `who`). */
   allCategories(who?: Principal): Promise<{ category: string; count: number }[]>;
-  setPreserved(id: string, by: string, rank: number): Promise<void>;
+  /** Preserves unless a higher role's preservation is there (false then). */
+  setPreserved(id: string, by: string, rank: number): Promise<boolean>;
   clearPreserved(id: string): Promise<void>;
   /** What happened during the call (pause/resume, streams, participants, metadata), oldest first. */
   sessionEvents(id: string): Promise<{ at: Date; type: string; detail: Record<string, unknown> }[]>;
@@ -307,11 +308,13 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
       return r.rows.map((x) => ({ category: x.category, count: Number(x.n) }));
     },
     async setPreserved(id, by, rank) {
-      await pool.query(
+      // Never over a higher role's preservation (it would become this role's, which could lift it).
+      const r = await pool.query(
         `UPDATE recordings SET preserved_at = now(), preserved_by = $2, preserved_rank = $3, updated_at = now()
-         WHERE id = $1`,
+         WHERE id = $1 AND (preserved_rank IS NULL OR preserved_rank <= $3)`,
         [id, by, rank],
       );
+      return (r.rowCount ?? 0) > 0;
     },
     async clearPreserved(id) {
       await pool.query(

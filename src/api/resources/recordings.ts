@@ -1,13 +1,12 @@
 import { z } from 'zod';
-import { lockedObject, StorageUnavailableError } from '../../storage/index.js';
-import { keyOfPath } from '../../storage/read.js';
 import type { RecordingRow, RecordingState } from '../../store/types.js';
 import { DIRECTIONS } from '../../store/recording-search.js';
 import type { RecordingSearch } from '../../store/users-access.js';
 import { roleRank } from '../../store/users.js';
 import { FIELD_NAME } from '../../store/custom-fields.js';
-import { badRequest, conflict, forbidden, HttpError, notFound, sendJson } from '../http.js';
-import { describe, permits, recordingRoute, type Kit } from '../kit.js';
+import { badRequest, forbidden, notFound, sendJson } from '../http.js';
+import { recordingRoute, type Kit } from '../kit.js';
+import { CATEGORY, MAX_CATEGORIES, recordingActions, recordingBulkRoutes } from './recording-actions.js';
 import { need, qBool, qDate, qEnum, qInt, qStr, route, type Ctx, type RouteDef } from '../table.js';
 
 /** Recordings: search, delete, preserve, notes, categories (details, audio and export live apart). */
@@ -78,6 +77,7 @@ function fieldFilter(v: string): { name: string; value: string } {
 export function recordingRoutes(k: Kit): RouteDef[] {
   const { d, audit } = k;
   const onRecording = recordingRoute(k);
+  const act = recordingActions(k);
   /** Pins a note or takes its pin down; a change is audited, asking for what already is is not. */
   const pinNote = async (ctx: Ctx, rec: RecordingRow, noteId: string, pin: boolean): Promise<void> => {
     const note = await d.db.access.getNote(noteId);
@@ -102,6 +102,7 @@ export function recordingRoutes(k: Kit): RouteDef[] {
   };
 
   return [
+    ...recordingBulkRoutes(k),
     route({
       method: 'GET',
       path: '/recordings',
@@ -127,64 +128,12 @@ export function recordingRoutes(k: Kit): RouteDef[] {
       '/recordings/:id',
       'Delete: wipes the files, keeps a tombstone (state purged). Roles per the permissions.delete setting; 409 when preserved or not stored',
       async (ctx, rec) => {
-        const level = await k.setting('permissions.delete');
-        if (!permits(level, need(ctx).role)) throw forbidden(`deletion is allowed to: ${level}`);
-        const ann = await d.db.access.annotations(rec.id);
-        if (ann.preservedAt)
-          throw conflict(
-            `recording is preserved by ${ann.preservedBy}; lift the preservation before deleting it`,
-          );
-        if ((rec.state as string) === 'purged') throw conflict(`recording ${rec.id} is already deleted`);
-        if (rec.state !== 'stored')
-          throw conflict(`recording is ${rec.state}; only stored recordings can be deleted`);
-        // Through the artifact store (a local file, or the object with every version in a bucket).
-        const store = d.artifacts.store;
-        // An object under an unexpired Object Lock cannot be removed: refuse before anything is
-        // marked deleted, and say so (audited), rather than report a deletion that did not happen.
-        const locked = await lockedObject(
-          store,
-          rec.files.map((f) => keyOfPath(store, f.path)),
-        ).catch((err: unknown) => {
-          throw err instanceof StorageUnavailableError
-            ? new HttpError(503, `the artifact store is unavailable; try again later (${err.message})`, {
-                'Retry-After': '10',
-              })
-            : err;
-        });
-        if (locked) {
-          const until = locked.retainUntil?.toISOString() ?? 'an unknown date';
-          await audit(ctx, 'delete-refused', 'recording', rec.id, {
-            ...describe(rec),
-            reason: 'object-lock',
-            key: locked.key,
-            mode: locked.mode ?? null,
-            retainUntil: locked.retainUntil?.toISOString() ?? null,
-          });
-          throw conflict(
-            `recording ${rec.id} is under ${locked.mode ?? 'an'} Object Lock retention until ${until}; it cannot be deleted before then`,
-          );
-        }
-        const files = await d.db.access.deleteUnpreserved(rec.id);
-        if (!files) throw conflict('recording was preserved or removed meanwhile');
-        for (const f of files) {
-          await Promise.resolve()
-            .then(() => store.delete(keyOfPath(store, f.path)))
-            .catch((err: unknown) =>
-              k.log.error(
-                { err, path: f.path, store: store.location },
-                'could not remove a deleted recording file',
-              ),
-            );
-        }
-        const details = { ...describe(rec), files: files.map((f) => f.path) };
-        await audit(ctx, 'delete', 'recording', rec.id, details);
+        await act.remove(ctx, rec);
         sendJson(ctx.res, 200, { deleted: rec.id });
       },
     ),
     onRecording('PUT', '/recordings/:id/preserve', 'Preserve (protects from deletion)', async (ctx, rec) => {
-      const who = need(ctx);
-      await d.db.access.setPreserved(rec.id, who.username, roleRank(who.role));
-      await audit(ctx, 'preserve', 'recording', rec.id, describe(rec));
+      await act.preserve(ctx, rec);
       sendJson(ctx.res, 200, { preserved: true });
     }),
     onRecording(
@@ -192,11 +141,7 @@ export function recordingRoutes(k: Kit): RouteDef[] {
       '/recordings/:id/preserve',
       'Lift preservation (not allowed below the preserver’s role)',
       async (ctx, rec) => {
-        const ann = await d.db.access.annotations(rec.id);
-        if (ann.preservedRank !== null && roleRank(need(ctx).role) < ann.preservedRank)
-          throw forbidden(`preserved by ${ann.preservedBy}, a higher role; you cannot lift it`);
-        await d.db.access.clearPreserved(rec.id);
-        await audit(ctx, 'unpreserve', 'recording', rec.id, describe(rec));
+        await act.unpreserve(ctx, rec);
         sendJson(ctx.res, 200, { preserved: false });
       },
     ),
@@ -244,13 +189,10 @@ export function recordingRoutes(k: Kit): RouteDef[] {
       '/recordings/:id/categories',
       'Replace the categories',
       async (ctx, rec, { body }) => {
-        const before = (await d.db.access.annotations(rec.id)).categories;
-        const unique = [...new Set(body.categories)];
-        const after = await d.db.access.setCategories(rec.id, unique, need(ctx).username);
-        await audit(ctx, 'categories.update', 'recording', rec.id, { before, after });
+        const after = await act.setCategories(ctx, rec, body.categories);
         sendJson(ctx.res, 200, { categories: after });
       },
-      z.object({ categories: z.array(z.string().trim().min(1).max(100)).max(50) }),
+      z.object({ categories: z.array(CATEGORY).max(MAX_CATEGORIES) }),
     ),
     route({
       method: 'GET',

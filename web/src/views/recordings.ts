@@ -2,6 +2,7 @@ import { api, session } from '../api.js';
 import { dayStart, filterForm, fmtDur, fmtTime, grid, h, parties, type Participant } from '../dom.js';
 import { t, tp } from '../i18n.js';
 import { navigate } from '../router.js';
+import { recordingsBulkBar } from './recordings-bulk.js';
 import { fieldControl, loadCustomFields, type CustomField, type FieldValues } from './custom-fields.js';
 import { savedSearchesBar } from './saved-searches.js';
 
@@ -185,6 +186,12 @@ export function recordingsView(app: HTMLElement): void {
     return q;
   };
   const saved = savedSearchesBar(addressQuery);
+  // Acting on the ticked rows at once; then they are unticked and the page reloaded.
+  const bulk = recordingsBulkBar(selected, () => {
+    selected.clear();
+    bulk.update();
+    void search();
+  });
   const remember = (): void => {
     const q = addressQuery();
     saved.refresh();
@@ -201,6 +208,7 @@ export function recordingsView(app: HTMLElement): void {
         if ((e.target as HTMLInputElement).checked) selected.add(id);
         else selected.delete(id);
         updateExports();
+        bulk.update();
       },
     });
   const row = (x: Summary) => {
@@ -301,6 +309,7 @@ export function recordingsView(app: HTMLElement): void {
       ...fieldLabels,
       h('button', { class: 'primary', type: 'submit', id: 'search' }, t('Search')),
     ),
+    bulk.el,
     table,
     h(
       'p',

@@ -1,0 +1,171 @@
+import { z } from 'zod';
+import { lockedObject, StorageUnavailableError } from '../../storage/index.js';
+import { keyOfPath } from '../../storage/read.js';
+import type { RecordingRow } from '../../store/types.js';
+import { roleRank } from '../../store/users.js';
+import { badRequest, conflict, forbidden, HttpError, sendJson } from '../http.js';
+import { describe, permits, type Kit } from '../kit.js';
+import { need, route, type Ctx, type RouteDef } from '../table.js';
+
+/**
+ * The actions on one recording that the single routes (recordings.ts) and the bulk route share:
+ * the same rules, the same errors (HttpError), the same audit entries.
+ */
+
+export const CATEGORY = z.string().trim().min(1).max(100);
+export const MAX_CATEGORIES = 50;
+
+export function recordingActions(k: Kit) {
+  const { d, audit } = k;
+  return {
+    /** Deletes: wipes the files, keeps a tombstone. Per permissions.delete; 409 when preserved or not stored. */
+    async remove(ctx: Ctx, rec: RecordingRow): Promise<void> {
+      const level = await k.setting('permissions.delete');
+      if (!permits(level, need(ctx).role)) throw forbidden(`deletion is allowed to: ${level}`);
+      const ann = await d.db.access.annotations(rec.id);
+      if (ann.preservedAt)
+        throw conflict(
+          `recording is preserved by ${ann.preservedBy}; lift the preservation before deleting it`,
+        );
+      if ((rec.state as string) === 'purged') throw conflict(`recording ${rec.id} is already deleted`);
+      if (rec.state !== 'stored')
+        throw conflict(`recording is ${rec.state}; only stored recordings can be deleted`);
+      // Through the artifact store (a local file, or the object with every version in a bucket).
+      const store = d.artifacts.store;
+      // An object under an unexpired Object Lock cannot be removed: refuse before anything is
+      // marked deleted, and say so (audited), rather than report a deletion that did not happen.
+      const locked = await lockedObject(
+        store,
+        rec.files.map((f) => keyOfPath(store, f.path)),
+      ).catch((err: unknown) => {
+        throw err instanceof StorageUnavailableError
+          ? new HttpError(503, `the artifact store is unavailable; try again later (${err.message})`, {
+              'Retry-After': '10',
+            })
+          : err;
+      });
+      if (locked) {
+        const until = locked.retainUntil?.toISOString() ?? 'an unknown date';
+        await audit(ctx, 'delete-refused', 'recording', rec.id, {
+          ...describe(rec),
+          reason: 'object-lock',
+          key: locked.key,
+          mode: locked.mode ?? null,
+          retainUntil: locked.retainUntil?.toISOString() ?? null,
+        });
+        throw conflict(
+          `recording ${rec.id} is under ${locked.mode ?? 'an'} Object Lock retention until ${until}; it cannot be deleted before then`,
+        );
+      }
+      const files = await d.db.access.deleteUnpreserved(rec.id);
+      if (!files) throw conflict('recording was preserved or removed meanwhile');
+      for (const f of files) {
+        await Promise.resolve()
+          .then(() => store.delete(keyOfPath(store, f.path)))
+          .catch((err: unknown) =>
+            k.log.error(
+              { err, path: f.path, store: store.location },
+              'could not remove a deleted recording file',
+            ),
+          );
+      }
+      await audit(ctx, 'delete', 'recording', rec.id, { ...describe(rec), files: files.map((f) => f.path) });
+    },
+
+    /**
+     * Preserves; 409 when a higher role preserved it already (preserving again would make the
+     * preservation this role's, which it could then lift).
+     */
+    async preserve(ctx: Ctx, rec: RecordingRow): Promise<void> {
+      const who = need(ctx);
+      const rank = roleRank(who.role);
+      const ann = await d.db.access.annotations(rec.id);
+      if (ann.preservedRank !== null && rank < ann.preservedRank)
+        throw conflict(`already preserved by ${ann.preservedBy}, a higher role`);
+      if (!(await d.db.access.setPreserved(rec.id, who.username, rank)))
+        throw conflict('preserved by a higher role meanwhile');
+      await audit(ctx, 'preserve', 'recording', rec.id, describe(rec));
+    },
+
+    /** Lifts a preservation; 403 below the preserver's role. */
+    async unpreserve(ctx: Ctx, rec: RecordingRow): Promise<void> {
+      const ann = await d.db.access.annotations(rec.id);
+      if (ann.preservedRank !== null && roleRank(need(ctx).role) < ann.preservedRank)
+        throw forbidden(`preserved by ${ann.preservedBy}, a higher role; you cannot lift it`);
+      await d.db.access.clearPreserved(rec.id);
+      await audit(ctx, 'unpreserve', 'recording', rec.id, describe(rec));
+    },
+
+    /** Replaces the categories (audited as categories.update with before and after); the new ones. */
+    async setCategories(ctx: Ctx, rec: RecordingRow, categories: string[]): Promise<string[]> {
+      const before = (await d.db.access.annotations(rec.id)).categories;
+      const after = await d.db.access.setCategories(rec.id, [...new Set(categories)], need(ctx).username);
+      await audit(ctx, 'categories.update', 'recording', rec.id, { before, after });
+      return after;
+    },
+
+    /** Adds or removes one category; nothing is written (nor audited) when it is already so. */
+    async changeCategory(ctx: Ctx, rec: RecordingRow, category: string, add: boolean): Promise<void> {
+      const before = (await d.db.access.annotations(rec.id)).categories;
+      if (before.includes(category) === add) return;
+      const next = add ? [...before, category] : before.filter((c) => c !== category);
+      if (next.length > MAX_CATEGORIES)
+        throw badRequest(`a recording has at most ${MAX_CATEGORIES} categories`);
+      const after = await d.db.access.setCategories(rec.id, next, need(ctx).username);
+      await audit(ctx, 'categories.update', 'recording', rec.id, { before, after });
+    },
+  };
+}
+
+const BULK_ACTIONS = ['add-category', 'remove-category', 'preserve', 'unpreserve', 'delete'] as const;
+export const BULK_MAX = 500;
+
+const bulkBody = z
+  .object({
+    ids: z
+      .array(z.string().uuid({ error: 'not a recording id (a UUID)' }), {
+        error: 'an array of recording ids',
+      })
+      .min(1, { error: 'at least one recording id' })
+      .max(BULK_MAX, { error: `at most ${BULK_MAX} recordings at once` }),
+    action: z.enum(BULK_ACTIONS, { error: `one of ${BULK_ACTIONS.join(', ')}` }),
+    category: CATEGORY.optional(),
+  })
+  .refine((b) => !b.action.endsWith('-category') || b.category !== undefined, {
+    error: 'a category is required for add-category and remove-category',
+    path: ['category'],
+  });
+
+/** POST /recordings/bulk: one action on many recordings, each by the single action's rules. */
+export function recordingBulkRoutes(k: Kit): RouteDef[] {
+  const act = recordingActions(k);
+  return [
+    route({
+      method: 'POST',
+      path: '/recordings/bulk',
+      summary: `One action (${BULK_ACTIONS.join(', ')}) on up to ${BULK_MAX} recordings, each by the rules of the single action (a recording the caller may not see: not found); {results: [{id, ok, error?, status?}], done, failed}`,
+      role: 'user',
+      body: bulkBody,
+      async handler(ctx, { body }) {
+        const results: { id: string; ok: boolean; error?: string; status?: number }[] = [];
+        for (const id of [...new Set(body.ids.map((x) => x.toLowerCase()))]) {
+          try {
+            const rec = await k.visibleRecording(ctx, id);
+            if (body.action === 'delete') await act.remove(ctx, rec);
+            else if (body.action === 'preserve') await act.preserve(ctx, rec);
+            else if (body.action === 'unpreserve') await act.unpreserve(ctx, rec);
+            else await act.changeCategory(ctx, rec, body.category ?? '', body.action === 'add-category');
+            results.push({ id, ok: true });
+          } catch (err) {
+            if (!(err instanceof HttpError)) {
+              k.log.error({ err, id, action: body.action }, 'bulk recording action failed');
+              results.push({ id, ok: false, error: 'internal error', status: 500 });
+            } else results.push({ id, ok: false, error: err.message, status: err.status });
+          }
+        }
+        const done = results.filter((r) => r.ok).length;
+        sendJson(ctx.res, 200, { results, done, failed: results.length - done });
+      },
+    }),
+  ];
+}
