@@ -18,8 +18,10 @@ import {
 import { RecordingService } from './recording/service.js';
 import { recoverInterruptedRecordings } from './recording/recovery.js';
 import { RecordingControl, discardUnkept } from './recording/control.js';
+import { LivePolicy } from './recording/live-policy.js';
 import { startCallGuards } from './recording/guards.js';
 import type { SiprecApp } from './sip/app/index.js';
+import { checkPattern, compilePolicy } from './sip/app/policy.js';
 import { createArtifactStore, S3ArtifactStore } from './storage/index.js';
 import { checkDeliveryConfig, startDelivery } from './delivery/index.js';
 import { registerDeliveryMetrics } from './delivery/status.js';
@@ -173,6 +175,16 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     await control.init();
     recording.useControl(control);
     defer(() => control.close());
+    // The recording policy: the configured one until an admin saves one (re-read every 10 s).
+    const policy = new LivePolicy({
+      defaults: config.policy,
+      settings: db.users,
+      compile: compilePolicy,
+      checkPattern,
+      log: log.child({ part: 'policy' }),
+    });
+    await policy.init();
+    defer(() => policy.close());
     live.calls = () => recording.activeCount;
     const guards = startCallGuards({
       security: config.security,
@@ -194,6 +206,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       engine,
       recording,
       control,
+      policy,
       pipeline,
       delivery,
       artifacts,
@@ -262,6 +275,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       recording,
       admission,
       fields: db.fields,
+      policy: () => policy.current(),
       log,
       // OPTIONS and new INVITEs answered 503 while draining, full, behind on the post-call backlog,
       // short of disk, without a media worker or a database that answers (load balancer probes

@@ -46,6 +46,8 @@ export interface ConsoleApiOptions {
   delivery?: ApiDeps['delivery'];
   /** Recording control of live calls. */
   control?: ApiDeps['control'];
+  /** The recording policy at run time. */
+  policy?: ApiDeps['policy'];
   /** The node registry. */
   cluster?: ApiDeps['cluster'];
   /** WAV -> MP3 with the pipeline's settings (interactions joined into one file). */
@@ -104,6 +106,7 @@ export async function buildConsoleApi(o: ConsoleApiOptions): Promise<ConsoleApi>
     deliveryStatus: o.deliveryStatus,
     delivery: o.delivery,
     control: o.control,
+    policy: o.policy,
     cluster: o.cluster,
     encodeMp3: o.encodeMp3,
     log: o.log,

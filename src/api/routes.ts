@@ -5,6 +5,7 @@ import { audioRoutes } from './resources/audio.js';
 import { deliveryRoutes } from './resources/deliveries.js';
 import { keyRoutes } from './resources/keys.js';
 import { callRoutes } from './resources/calls.js';
+import { policyRoutes } from './resources/policy.js';
 import { customFieldRoutes } from './resources/custom-fields.js';
 import { evaluationRoutes } from './resources/evaluations.js';
 import { integrityRoutes } from './resources/integrity.js';
@@ -67,6 +68,7 @@ export function apiRoutes(d: ApiDeps): RouteDef[] {
     ...evaluationRoutes(k),
     ...liveRoutes(k),
     ...callRoutes(k, d.control),
+    ...policyRoutes(k),
     ...userRoutes(k),
     ...notificationRoutes(k),
     ...languageRoutes(k),

@@ -10,6 +10,7 @@ import type { Monitor } from '../monitor/index.js';
 import { encodeMp3, type Mp3Options, type Pipeline } from '../pipeline/index.js';
 import { loadPrivateKey, type KeyPairInfo } from '../pipeline/keys.js';
 import type { RecordingControl } from '../recording/control.js';
+import type { LivePolicy } from '../recording/live-policy.js';
 import type { RecordingService } from '../recording/service.js';
 import type { SipEdge } from '../sip/edge/index.js';
 import type { ArtifactStore } from '../storage/index.js';
@@ -31,6 +32,7 @@ export interface ConsoleParts {
   engine: MediaEngine;
   recording: RecordingService;
   control: RecordingControl;
+  policy: LivePolicy<unknown>;
   pipeline: Pipeline;
   delivery: Delivery;
   artifacts: ArtifactStore;
@@ -82,6 +84,7 @@ export async function startConsoleApi(o: ConsoleParts): Promise<ConsoleApi> {
     deliveryStatus: () => deliveryStatus(db.offload),
     delivery: o.delivery.offload || o.delivery.export || o.delivery.notify ? o.delivery : undefined,
     control: o.control,
+    policy: o.policy,
     cluster: { nodes: nodesRepository(db.pool), nodeId: config.cluster.nodeId },
     encodeMp3: (wav) => encodeMp3(wav, mp3Options(config)),
     log,

@@ -10,6 +10,7 @@ import type { CustomFieldsRepository } from '../store/custom-fields.js';
 import { createAdmission, type Admission } from '../sip/app/admission.js';
 import { startSiprecApp, type SiprecApp } from '../sip/app/index.js';
 import { startSipEdge, type SipEdge } from '../sip/edge/index.js';
+import type { CompiledPolicy } from '../sip/app/policy.js';
 import type { Defer } from './shutdown.js';
 import { readSettingFileText } from '../config/setting-file.js';
 
@@ -134,6 +135,8 @@ export interface SiprecParts {
   refusal: () => string | null;
   /** Where the custom field values SRCs send (sip.fieldsFrom) are stored. */
   fields?: Pick<CustomFieldsRepository, 'setValues'>;
+  /** The recording policy at run time (saved by admins, else the configured one). */
+  policy?: () => CompiledPolicy;
   log: Logger;
 }
 
@@ -188,6 +191,7 @@ export async function startSiprec(o: SiprecParts): Promise<SiprecApp> {
     mediaAddress: config.media.advertiseAddress,
     publicAddress: config.sip.publicAddress,
     policy: config.policy,
+    currentPolicy: o.policy,
     maxCallsPerSecond: config.limits.maxCallsPerSecond,
     srtp: config.sip.srtp,
     admission: o.admission,

@@ -3,7 +3,8 @@
  * (SIPp): an admin sets a group's record mode and a user's, and the next call from that user's
  * number gets the mode set (the user's beats the group's); the defaults and phone codes are saved,
  * and a code the API refuses shows its reason; each change is in the audit trail; the page reads
- * back what was saved and counts the call answered without audio.
+ * back what was saved and counts the call answered without audio; the Recording filters card saves a
+ * blacklist (a bad pattern shows the API's reason).
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -124,6 +125,33 @@ describe(
       await w.page.click('#control-save');
       await saved('saved the recording control settings');
       assert.equal((await control()).settings.dtmf, null);
+    });
+
+    it('the Recording filters card saves a blacklist; a bad pattern shows the reason; the next call follows', async () => {
+      await w.page.goto(`${w.base}/recording-control`);
+      await w.page.waitForSelector('#recording-filters #filters-save');
+      await w.page.fill('#filters-blacklist', 'abc');
+      await w.page.click('#filters-save');
+      await w.page.waitForSelector('#control-msg.error');
+      assert.match((await w.page.textContent('#control-msg')) ?? '', /number pattern "abc"/);
+      // The scenario's caller is sip:alice@example.com: not a number, so a number blacklist leaves it.
+      await w.page.fill('#filters-blacklist', '+3906!\n+4930!');
+      await w.page.selectOption('#filters-excluded-action', 'decline');
+      await w.page.click('#filters-save');
+      await saved('saved the recording filters');
+      const p = await w.api<{ saved: boolean; policy: { blacklist: string[]; excludedAction: string } }>(
+        '/recording-policy',
+      );
+      assert.equal(p.saved, true);
+      assert.deepEqual(p.policy.blacklist, ['+3906!', '+4930!']);
+      assert.equal(p.policy.excludedAction, 'decline');
+      await w.page.reload();
+      await w.page.waitForSelector('#filters-blacklist');
+      assert.equal(await w.page.inputValue('#filters-blacklist'), '+3906!\n+4930!');
+      assert.ok(
+        (await modeOfNextCall()) !== 'none',
+        'a call not on the blacklist is still answered and recorded',
+      );
     });
   },
 );

@@ -5,7 +5,13 @@ import type { RecordingPort } from '../../recording/types.js';
 import { buildAnswer, type AnswerRules, type SrtpMode } from './sdp.js';
 import { newLocalKey } from './sdes.js';
 import { participantsForLabels } from './metadata.js';
-import { DEFAULT_POLICY, callDirection, compilePolicy, type RecordingPolicyConfig } from './policy.js';
+import {
+  DEFAULT_POLICY,
+  callDirection,
+  compilePolicy,
+  type CompiledPolicy,
+  type RecordingPolicyConfig,
+} from './policy.js';
 import { answerOf, type Slot } from './session.js';
 import { rateLimiter, type Admission } from './admission.js';
 import { negotiateSessionTimer, type SessionTimerConfig } from './session-timer.js';
@@ -37,6 +43,8 @@ export interface SiprecAppOptions {
   retryAfterSeconds?: number;
   /** Recording policy; default: record every call. */
   policy?: RecordingPolicyConfig;
+  /** The policy current now (src/recording/live-policy.ts), read at each INVITE; wins over `policy`. */
+  currentPolicy?: (() => CompiledPolicy) | undefined;
   /** New sessions per second accepted (burst of one second); 0 or unset = no limit. */
   maxCallsPerSecond?: number;
   /** SRS_SRTP: take SRTP or plain RTP (accept, the default), only SRTP (require), or only plain RTP (off). */
@@ -104,7 +112,7 @@ export function startSiprecApp(o: SiprecAppOptions): SiprecApp {
   const logRejected = rateLimited(log, 'info', 'SIPREC INVITE rejected');
   const logOverCapacity = rateLimited(log, 'warn', 'over capacity');
   const rules: AnswerRules = { srtp: o.srtp ?? 'accept', decodable: o.recording.decodable };
-  const policy = compilePolicy(o.policy ?? DEFAULT_POLICY);
+  const fixedPolicy = compilePolicy(o.policy ?? DEFAULT_POLICY);
   const admitRate = rateLimiter(o.maxCallsPerSecond ?? 0);
   const retryAfter = String(o.retryAfterSeconds ?? 5);
   const drachtio = `${o.drachtio.host}:${o.drachtio.port}`;
@@ -184,6 +192,8 @@ export function startSiprecApp(o: SiprecAppOptions): SiprecApp {
           Warning: warning(`call rate limit reached (${o.maxCallsPerSecond} new sessions per second)`),
         });
       }
+      // The policy current when the INVITE arrived decides the whole call.
+      const policy = o.currentPolicy?.() ?? fixedPolicy;
       const decision = policy.decide(partiesOf(md));
       // Built only when it is written: at hundreds of calls a second servers log at warn.
       if (clog.isLevelEnabled('info'))

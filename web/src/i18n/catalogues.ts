@@ -13,6 +13,7 @@ import { live } from './live.js';
 import { login } from './login.js';
 import { recording } from './recording.js';
 import { recordingControl } from './recording-control.js';
+import { recordingFilters } from './recording-filters.js';
 import { recordingIntegrity } from './recording-integrity.js';
 import { recordings } from './recordings.js';
 import { reports } from './reports.js';
@@ -36,6 +37,7 @@ export const CATALOGUES: Catalogue[] = [
   login,
   recording,
   recordingControl,
+  recordingFilters,
   recordingIntegrity,
   recordings,
   reports,

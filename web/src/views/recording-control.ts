@@ -1,6 +1,7 @@
 import { api, send } from '../api.js';
 import { grid, h, outcome, td } from '../dom.js';
 import { fmtNumber, t } from '../i18n.js';
+import { recordingFiltersCard } from './recording-filters.js';
 
 /**
  * Recording control (admins): the record mode of calls by default, of each group and of each user;
@@ -66,7 +67,13 @@ export function recordingControlView(app: HTMLElement): void {
   );
   const load = async (): Promise<void> => {
     const c = await api<ControlTable>('/recording-control');
-    body.replaceChildren(defaultsCard(c, msg), groupsCard(c, msg), usersCard(c, msg), notRecordedCard(c));
+    body.replaceChildren(
+      defaultsCard(c, msg),
+      recordingFiltersCard(msg),
+      groupsCard(c, msg),
+      usersCard(c, msg),
+      notRecordedCard(c),
+    );
   };
   load().catch((e: Error) => msg.fail(e));
 }
