@@ -63,3 +63,18 @@ test('a delivery destination tested: works, or the step that failed', () => {
     'admin tested access to the delivery destination local:/srv/x (failed at write)',
   );
 });
+
+test('the recording filters changed, field by field', () => {
+  const s = auditSentence(
+    entry({
+      action: 'policy.update',
+      resource: 'setting',
+      resourceId: 'recording.policy',
+      details: {
+        from: { direction: 'both', blacklist: [], declineStatus: 403 },
+        to: { direction: 'both', blacklist: ['+3906!'], declineStatus: 603 },
+      },
+    }),
+  );
+  assert.equal(s, 'admin changed the recording filters: blacklist: - → +3906!; declineStatus: 403 → 603');
+});

@@ -81,7 +81,7 @@ function userChange([field, v]: [string, unknown]): string {
   if (field === 'password') return v === 'removed' ? t('password removed') : t('password set');
   const c = (v ?? {}) as { from?: unknown; to?: unknown };
   const val = (x: unknown) =>
-    Array.isArray(x) ? x.join(', ') : x === null || x === undefined ? '-' : String(x);
+    Array.isArray(x) ? x.join(', ') || '-' : x === null || x === undefined || x === '' ? '-' : String(x);
   return t('{field}: {from} → {to}', { field, from: val(c.from), to: val(c.to) });
 }
 
@@ -101,6 +101,14 @@ export function withDetails(e: AuditEntry, d: Details, s: string): string {
   if ((a === 'login-failed' || a === 'password-change-failed') && d.reason) return `${s} (${str(d.reason)})`;
   if (a.startsWith('recording.') && d.channel)
     return `${s} (${str(d.channel)}${d.reason ? `: ${str(d.reason)}` : ''})`;
+  if (a === 'policy.update' && d.from && d.to && typeof d.from === 'object' && typeof d.to === 'object') {
+    const from = d.from as Details;
+    const to = d.to as Details;
+    const changed = Object.keys(to)
+      .filter((k) => JSON.stringify(from[k]) !== JSON.stringify(to[k]))
+      .map((k) => userChange([k, { from: from[k], to: to[k] }]));
+    return changed.length > 0 ? listed(s, changed.join('; ')) : s;
+  }
   if (a === 'integrity.check' && typeof d.intact === 'boolean')
     return `${s} (${d.intact ? t('intact') : t('NOT intact: {failed}', { failed: recordingFailures(d.failed) })})`;
   if (a === 'delivery.destination-test' && typeof d.ok === 'boolean')

@@ -268,6 +268,7 @@ function sentenceOf(e: AuditEntry, who: string, d: Details, here?: string): stri
       return undefined;
     }
     case 'setting': {
+      if (a === 'policy.update') return t('{who} changed the recording filters', { who });
       const changes = settingChanges(d);
       if (a !== 'setting.update') return undefined;
       return changes ? t('{who} changed {changes}', { who, changes }) : t('{who} changed', { who });

@@ -115,6 +115,7 @@ export const fr: Record<string, Entry> = {
   'NOT intact: {failed}': 'PAS intact : {failed}',
   'access works': 'l’accès fonctionne',
   'failed at {step}': 'échec à l’étape {step}',
+  '{who} changed the recording filters': '{who} a modifié les filtres d’enregistrement',
   '{who} changed user {name}': '{who} a modifié l’utilisateur {name}',
   '{who} deleted user {name}': '{who} a supprimé l’utilisateur {name}',
   '{who} changed the record mode of user {name}':

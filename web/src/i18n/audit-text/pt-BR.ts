@@ -107,6 +107,7 @@ export const ptBR: Record<string, Entry> = {
   'NOT intact: {failed}': 'NÃO íntegra: {failed}',
   'access works': 'o acesso funciona',
   'failed at {step}': 'falhou em {step}',
+  '{who} changed the recording filters': '{who} alterou os filtros de gravação',
   '{who} changed user {name}': '{who} alterou o usuário {name}',
   '{who} deleted user {name}': '{who} excluiu o usuário {name}',
   '{who} changed the record mode of user {name}': '{who} alterou o modo de gravação do usuário {name}',

@@ -109,6 +109,7 @@ export const ru: Record<string, Entry> = {
   'NOT intact: {failed}': 'НАРУШЕНА: {failed}',
   'access works': 'доступ работает',
   'failed at {step}': 'сбой на шаге {step}',
+  '{who} changed the recording filters': '{who} изменил фильтры записи',
   '{who} changed user {name}': '{who} изменил пользователя {name}',
   '{who} deleted user {name}': '{who} удалил пользователя {name}',
   '{who} changed the record mode of user {name}': '{who} изменил режим записи пользователя {name}',
