@@ -84,8 +84,18 @@ describe(
         await new Promise((resolve) => setTimeout(resolve, 100));
       assert.equal(await aliceMode(), null);
 
-      const audit = await adminCall(w, 'GET', '/audit?action=record-mode.update');
-      const entries = (audit.body as unknown as { items: { resourceId: string }[] }).items;
+      // The mode shows before the PUT has written its audit entry and answered: wait for the entry.
+      const audited = async () =>
+        (
+          (await adminCall(w, 'GET', '/audit?action=record-mode.update')).body as unknown as {
+            items: { resourceId: string }[];
+          }
+        ).items;
+      let entries = await audited();
+      for (let i = 0; i < 50 && entries.length < 3; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        entries = await audited();
+      }
       assert.deepEqual(
         entries.map((e) => e.resourceId).filter((x) => x === 'sales'),
         ['sales'],

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,9 +19,46 @@ export const SRS_BIN = join(ROOT, 'bin', 'srs.js');
  * (32768-60999): a port asked of the kernel (listen on 0) and released could be handed again to
  * the server's own embedded Postgres, or to any outgoing connection, before the server bound it
  * (seen: EADDRINUSE at start, the test's SIP port taken by Postgres). Each test process takes
- * its ports in turn from a band of 100 of its own (by pid), checked free before use.
+ * its ports in turn from a band of 100 of its own, checked free before use. The band is reserved
+ * with a lock file naming the process (a band whose process is gone is taken over): picked by pid
+ * alone, two of the three test processes running at once shared a band now and then, and a test
+ * that restarts its server on the same ports after kill -9 found them taken (EADDRINUSE).
  */
-const BAND = 10000 + (process.pid % 100) * 100;
+function reserveBand(): number {
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  };
+  for (let i = 0; i < 200; i++) {
+    const n = (process.pid + i) % 100;
+    const lock = join(tmpdir(), `srs-test-port-band-${n}.lock`);
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      process.once('exit', () => {
+        try {
+          unlinkSync(lock);
+        } catch {
+          // already gone
+        }
+      });
+      return n;
+    } catch {
+      // Taken: free it if its process is gone (the next round tries it again).
+      try {
+        const owner = Number(readFileSync(lock, 'utf8').trim() || 0);
+        if (i < 100 && owner > 0 && !alive(owner)) unlinkSync(lock);
+      } catch {
+        // gone meanwhile, or another process took it over first
+      }
+    }
+  }
+  return process.pid % 100;
+}
+const BAND = 10000 + reserveBand() * 100;
 let nextInBand = 0;
 
 function bindable(port: number, udpToo: boolean): Promise<boolean> {
