@@ -7,6 +7,7 @@ import { Client, FTPError } from 'basic-ftp';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { readSettingFileSync, readSettingFileText } from '../config/setting-file.js';
+import { writeThroughPart } from './part-write.js';
 
 /**
  * One FTP destination (basic-ftp): FTPS with explicit TLS (AUTH TLS, the default) or implicit
@@ -178,42 +179,28 @@ export class FtpConnection {
     await this.timed('mkdir', this.client.ensureDir(abs));
   }
 
-  /**
-   * Writes `data` at `abs` through `.<name>.part`, as SftpConnection.writeFile does: 'present'
-   * when a file of this size is there already (unless `replace` is 'always'), 'exists' when
-   * another file is there and `replace` is false, otherwise 'resumed' (the rest appended to the
-   * part an interrupted attempt left, checked by its SHA-256) or 'written' (replacing our own
-   * earlier attempt with `replace`).
-   */
-  async writeFile(
+  /** Writes `data` at `abs` through `.<name>.part` (src/delivery/part-write.ts). */
+  writeFile(
     abs: string,
     data: Buffer,
     replace: boolean | 'always',
   ): Promise<'written' | 'resumed' | 'present' | 'exists'> {
-    const existing = await this.size(abs);
-    if (existing === data.length && replace !== 'always') return 'present';
-    if (existing !== undefined && !replace) return 'exists';
-    await this.mkdirp(posix.dirname(abs));
-    const part = posix.join(posix.dirname(abs), `.${posix.basename(abs)}.part`);
-    const partSize = await this.size(part);
-    let resumed = false;
-    if (partSize !== undefined && partSize > 0 && partSize < data.length) {
-      resumed = await this.resume(part, data, partSize);
-      this.log.debug({ file: abs, from: partSize, bytes: data.length, resumed }, 'ftp upload resumed');
-    }
-    if (!resumed) await this.timed('upload', this.client.uploadFrom(Readable.from([data]), part));
-    const written = await this.size(part);
-    if (written !== data.length)
-      throw new Error(
-        `${describeFtp(this.dest)}: ${part} has ${written ?? 'no'} bytes after upload, expected ${data.length}`,
-      );
-    await this.rename(part, abs, existing !== undefined);
-    const final = await this.size(abs);
-    if (final !== data.length)
-      throw new Error(
-        `${describeFtp(this.dest)}: ${abs} has ${final ?? 'no'} bytes after rename, expected ${data.length}`,
-      );
-    return resumed ? 'resumed' : 'written';
+    return writeThroughPart(
+      {
+        size: (x) => this.size(x),
+        mkdirp: (x) => this.mkdirp(x),
+        put: async (part, d) =>
+          void (await this.timed('upload', this.client.uploadFrom(Readable.from([d]), part))),
+        resume: (part, d, from) => this.resume(part, d, from),
+        place: (part, x, replacing) => this.rename(part, x, replacing),
+        describe: describeFtp(this.dest),
+        protocol: 'ftp',
+        log: this.log,
+      },
+      abs,
+      data,
+      replace,
+    );
   }
 
   /**

@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import SftpClient from 'ssh2-sftp-client';
 import type { Logger } from '../log.js';
 import { readSettingFile, readSettingFileText } from '../config/setting-file.js';
+import { writeThroughPart } from './part-write.js';
 
 /**
  * One SFTP destination (ssh2-sftp-client over the pure-JS ssh2): connect by password or private
@@ -180,47 +181,37 @@ export class SftpConnection {
   }
 
   /**
-   * Writes `data` at `abs` (absolute remote path) through `.<name>.part`. With `replace`, an
-   * existing file of another size is replaced (our own earlier attempt); without it, an existing
-   * file is left alone and 'exists' returned. Returns 'written', 'resumed' or 'present' (already
-   * there with this size: a transfer confirmed before a crash). `'always'` replaces in any case
-   * (a file we rewrite, such as a day index).
+   * Writes `data` at `abs` (absolute remote path) through `.<name>.part` (src/delivery/part-write.ts):
+   * a part an earlier attempt left is resumed from its size, read back and checked.
    */
-  async writeFile(
+  writeFile(
     abs: string,
     data: Buffer,
     replace: boolean | 'always',
   ): Promise<'written' | 'resumed' | 'present' | 'exists'> {
-    const existing = await this.size(abs);
-    if (existing === data.length && replace !== 'always') return 'present';
-    if (existing !== undefined && !replace) return 'exists';
-    await this.mkdirp(posix.dirname(abs));
-    const part = posix.join(posix.dirname(abs), `.${posix.basename(abs)}.part`);
-    const partSize = await this.size(part);
-    let resumed = false;
-    if (partSize !== undefined && partSize > 0 && partSize < data.length) {
-      await this.upload(part, data, partSize);
-      const back = await this.read(part);
-      const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-      resumed = back.length === data.length && sha(back) === sha(data);
-      this.log.debug({ file: abs, from: partSize, bytes: data.length, resumed }, 'sftp upload resumed');
-      if (!resumed) await this.upload(part, data, 0);
-    } else {
-      await this.upload(part, data, 0);
-    }
-    const written = await this.size(part);
-    if (written !== data.length)
-      throw new Error(
-        `${describeSftp(this.dest)}: ${part} has ${written ?? 'no'} bytes after upload, expected ${data.length}`,
-      );
-    if (existing === undefined) await this.timed('rename', this.client.rename(part, abs));
-    else await this.replaceWith(part, abs);
-    const final = await this.size(abs);
-    if (final !== data.length)
-      throw new Error(
-        `${describeSftp(this.dest)}: ${abs} has ${final ?? 'no'} bytes after rename, expected ${data.length}`,
-      );
-    return resumed ? 'resumed' : 'written';
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    return writeThroughPart(
+      {
+        size: (x) => this.size(x),
+        mkdirp: (x) => this.mkdirp(x),
+        put: (part, d) => this.upload(part, d, 0),
+        resume: async (part, d, from) => {
+          await this.upload(part, d, from);
+          const back = await this.read(part);
+          return back.length === d.length && sha(back) === sha(d);
+        },
+        place: (part, x, replacing) =>
+          replacing
+            ? this.replaceWith(part, x)
+            : this.timed('rename', this.client.rename(part, x)).then(() => undefined),
+        describe: describeSftp(this.dest),
+        protocol: 'sftp',
+        log: this.log,
+      },
+      abs,
+      data,
+      replace,
+    );
   }
 
   /**
