@@ -107,6 +107,9 @@ export class Authenticator {
  * attempt made before a key's delay is over is refused at once (429, Retry-After) and not checked.
  * The user-wide key has a short cap, so an attacker hammering an account from some addresses cannot
  * keep its owner out: the right password from a new address succeeds once that short delay is over.
+ * A success clears the user's keys but only gives back its own attempt on the address's key: the
+ * address counts failures, so an office behind one address signs in freely, and an attacker who
+ * signs in to an account of their own between guesses at others' does not wipe their count.
  */
 export interface ThrottleKey {
   key: string;
@@ -114,6 +117,8 @@ export interface ThrottleKey {
   free: number;
   /** Largest delay (ms). */
   capMs: number;
+  /** What a success does to the key: clear it (the default), or take back its own attempt only. */
+  onSuccess?: 'clear' | 'refund';
 }
 
 /**
@@ -123,7 +128,7 @@ export interface ThrottleKey {
 export function passwordKeys(username: string, ip: string): ThrottleKey[] {
   const name = username.toLowerCase();
   return [
-    { key: `ip:${ip}`, free: 10, capMs: 5 * 60_000 },
+    { key: `ip:${ip}`, free: 10, capMs: 5 * 60_000, onSuccess: 'refund' },
     { key: `u:${name}@${ip}`, free: 3, capMs: 5 * 60_000 },
     { key: `u:${name}`, free: 5, capMs: 10_000 },
   ];
@@ -160,8 +165,19 @@ export class LoginThrottle {
     return 0;
   }
 
-  /** A successful login (or own password change) clears the keys of its attempt. */
-  succeed(keys: ThrottleKey[]): void {
-    for (const k of keys) this.#state.delete(k.key);
+  /**
+   * A successful login (or own password change): clears its keys, or, for a key that only counts
+   * failures, takes back the attempt it counted and lifts the delay that attempt set.
+   */
+  succeed(keys: ThrottleKey[], now = Date.now()): void {
+    for (const k of keys) {
+      const s = this.#state.get(k.key);
+      if (!s) continue;
+      if (k.onSuccess !== 'refund' || s.n <= 1) this.#state.delete(k.key);
+      else {
+        s.n--;
+        s.next = Math.min(s.next, now);
+      }
+    }
   }
 }

@@ -5,7 +5,7 @@ import type { UsersRepository } from '../store/users.js';
  * The recording policy at run time. The configuration (SRS_RECORD_DIRECTION, SRS_INTERNAL_NUMBERS,
  * SRS_BLACKLIST, ... or `policy.*`) is the default until an admin saves a policy
  * (PUT /api/v1/recording-policy); from then on the saved one (the `settings` row
- * `recording.policy`) wins. It is re-read after each save and every refreshMs, so every node of a
+ * `recording.policy`) wins, until it is dropped (DELETE, which stores null). It is re-read after each save and every refreshMs, so every node of a
  * cluster follows within seconds; each call takes the policy current when its INVITE arrives. The
  * rules themselves (patterns, decisions) are src/sip/app/policy.ts, passed in by app.ts.
  */
@@ -142,6 +142,12 @@ export class LivePolicy<C> {
 
   close(): void {
     if (this.#timer) clearInterval(this.#timer);
+  }
+
+  /** Drops the saved policy: the configured one applies again to the calls that start afterwards. */
+  async reset(by: string): Promise<void> {
+    await this.#o.settings.setSetting(POLICY_SETTING_KEY, null, by);
+    await this.reload();
   }
 
   /** Checks and stores a policy, and applies it to the calls that start afterwards. */

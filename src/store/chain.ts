@@ -120,89 +120,17 @@ export function chainRepository(pool: pg.Pool): ChainRepository {
       const problems: ChainProblem[] = [];
       let entries = 0;
       for (const { day } of dayRows) {
-        const res = await pool.query<{
-          seq: number;
-          recording_id: string;
-          content: string;
-          prev_hash: string;
-          hash: string;
-          current: string | null;
-          state: string | null;
-        }>(
-          `SELECT c.seq, c.recording_id, c.content, c.prev_hash, c.hash, r.state,
-                  CASE WHEN r.id IS NULL THEN NULL ELSE srs_chain_content(r.id) END AS current
-           FROM recording_chain c LEFT JOIN recordings r ON r.id = c.recording_id
-           WHERE c.day = $1 ORDER BY c.seq`,
-          [day],
-        );
-        let prev = '';
-        let expectSeq = 1;
-        for (const e of res.rows) {
-          entries++;
-          const at = { day, seq: e.seq, recordingId: e.recording_id };
-          if (e.seq !== expectSeq)
-            problems.push({ ...at, problem: `entry ${expectSeq} of the day's chain is missing` });
-          expectSeq = e.seq + 1;
-          if (e.prev_hash !== prev)
-            problems.push({
-              ...at,
-              problem: 'chain broken: the previous entry was removed, altered or reordered',
-            });
-          if (linkHash(e.prev_hash, e.content) !== e.hash)
-            problems.push({ ...at, problem: 'chain entry altered: its hash does not match its content' });
-          if (e.state === null)
-            problems.push({
-              ...at,
-              problem: 'recording removed from the catalogue (its chain entry remains)',
-            });
-          else if (e.state === 'stored' && e.current !== e.content)
-            problems.push({
-              ...at,
-              problem: 'catalogue row altered since it was stored (start, duration or plaintext hash)',
-            });
-          prev = e.hash;
+        // The day's entries, its anchor and its stored recordings as one snapshot: read apart, a
+        // recording stored between two reads looked like removed entries or an unanchored one.
+        const c = await pool.connect();
+        try {
+          await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+          entries += checkDay(day, await readDay(c, day), problems);
+          await c.query('COMMIT');
+        } finally {
+          await c.query('ROLLBACK').catch(() => undefined);
+          c.release();
         }
-        const anchor = await pool.query<{ id: string; seq: number; hash: string }>(
-          `SELECT a.id::text AS id, (a.details ->> 'seq')::int AS seq, a.details ->> 'hash' AS hash FROM audit a
-           WHERE a.action = 'recording.chained' AND a.details ->> 'day' = $1 ORDER BY a.id DESC LIMIT 1`,
-          [day],
-        );
-        const head = res.rows.at(-1);
-        const a = anchor.rows[0];
-        if (a && (!head || head.seq < a.seq))
-          problems.push({
-            day,
-            seq: head ? head.seq + 1 : 1,
-            recordingId: null,
-            problem: `the day's chain ends at entry ${head?.seq ?? 0} but audit row ${a.id} anchored entry ${a.seq}: its last entries were removed`,
-          });
-        else if (a && head && !res.rows.some((e) => e.seq === a.seq && e.hash === a.hash))
-          problems.push({
-            day,
-            seq: a.seq,
-            recordingId: null,
-            problem: `chain entry ${a.seq} does not match its anchor in audit row ${a.id}: entries were replaced`,
-          });
-        else if (head && (!a || head.seq > a.seq))
-          problems.push({
-            day,
-            seq: head.seq,
-            recordingId: head.recording_id,
-            problem: `entries after ${a?.seq ?? 0} have no anchor in the audit trail: appended outside the pipeline`,
-          });
-        const unchained = await pool.query<{ id: string }>(
-          `SELECT r.id FROM recordings r WHERE r.state IN ('stored', 'purged')
-             AND r.started_at >= $1::date AND r.started_at < $1::date + 1
-             AND NOT EXISTS (SELECT 1 FROM recording_chain c WHERE c.recording_id = r.id)`,
-          [day],
-        );
-        for (const u of unchained.rows)
-          problems.push({
-            day,
-            seq: null,
-            recordingId: u.id,
-            problem: 'stored recording missing from the chain',
-          });
       }
       return { days: dayRows.length, entries, problems };
     },
@@ -241,4 +169,92 @@ export function chainRepository(pool: pg.Pool): ChainRepository {
       return res.rows[0]?.day;
     },
   };
+}
+
+interface DayEntryRow {
+  seq: number;
+  recording_id: string;
+  content: string;
+  prev_hash: string;
+  hash: string;
+  current: string | null;
+  state: string | null;
+}
+
+/** What a day's check reads: its entries, its newest anchor and stored recordings not chained. */
+interface DayReads {
+  rows: DayEntryRow[];
+  anchor: { id: string; seq: number; hash: string } | undefined;
+  unchained: string[];
+}
+
+async function readDay(c: pg.PoolClient, day: string): Promise<DayReads> {
+  const res = await c.query<DayEntryRow>(
+    `SELECT c.seq, c.recording_id, c.content, c.prev_hash, c.hash, r.state,
+            CASE WHEN r.id IS NULL THEN NULL ELSE srs_chain_content(r.id) END AS current
+     FROM recording_chain c LEFT JOIN recordings r ON r.id = c.recording_id
+     WHERE c.day = $1 ORDER BY c.seq`,
+    [day],
+  );
+  const anchor = await c.query<{ id: string; seq: number; hash: string }>(
+    `SELECT a.id::text AS id, (a.details ->> 'seq')::int AS seq, a.details ->> 'hash' AS hash FROM audit a
+     WHERE a.action = 'recording.chained' AND a.details ->> 'day' = $1 ORDER BY a.id DESC LIMIT 1`,
+    [day],
+  );
+  const unchained = await c.query<{ id: string }>(
+    `SELECT r.id FROM recordings r WHERE r.state IN ('stored', 'purged')
+       AND r.started_at >= $1::date AND r.started_at < $1::date + 1
+       AND NOT EXISTS (SELECT 1 FROM recording_chain c WHERE c.recording_id = r.id)`,
+    [day],
+  );
+  return { rows: res.rows, anchor: anchor.rows[0], unchained: unchained.rows.map((u) => u.id) };
+}
+
+/** Checks one day's reads, adding to `problems`; returns how many entries it checked. */
+function checkDay(day: string, { rows, anchor: a, unchained }: DayReads, problems: ChainProblem[]): number {
+  let prev = '';
+  let expectSeq = 1;
+  for (const e of rows) {
+    const at = { day, seq: e.seq, recordingId: e.recording_id };
+    if (e.seq !== expectSeq)
+      problems.push({ ...at, problem: `entry ${expectSeq} of the day's chain is missing` });
+    expectSeq = e.seq + 1;
+    if (e.prev_hash !== prev)
+      problems.push({ ...at, problem: 'chain broken: the previous entry was removed, altered or reordered' });
+    if (linkHash(e.prev_hash, e.content) !== e.hash)
+      problems.push({ ...at, problem: 'chain entry altered: its hash does not match its content' });
+    if (e.state === null)
+      problems.push({ ...at, problem: 'recording removed from the catalogue (its chain entry remains)' });
+    else if (e.state === 'stored' && e.current !== e.content)
+      problems.push({
+        ...at,
+        problem: 'catalogue row altered since it was stored (start, duration or plaintext hash)',
+      });
+    prev = e.hash;
+  }
+  const head = rows.at(-1);
+  if (a && (!head || head.seq < a.seq))
+    problems.push({
+      day,
+      seq: head ? head.seq + 1 : 1,
+      recordingId: null,
+      problem: `the day's chain ends at entry ${head?.seq ?? 0} but audit row ${a.id} anchored entry ${a.seq}: its last entries were removed`,
+    });
+  else if (a && head && !rows.some((e) => e.seq === a.seq && e.hash === a.hash))
+    problems.push({
+      day,
+      seq: a.seq,
+      recordingId: null,
+      problem: `chain entry ${a.seq} does not match its anchor in audit row ${a.id}: entries were replaced`,
+    });
+  else if (head && (!a || head.seq > a.seq))
+    problems.push({
+      day,
+      seq: head.seq,
+      recordingId: head.recording_id,
+      problem: `entries after ${a?.seq ?? 0} have no anchor in the audit trail: appended outside the pipeline`,
+    });
+  for (const id of unchained)
+    problems.push({ day, seq: null, recordingId: id, problem: 'stored recording missing from the chain' });
+  return rows.length;
 }

@@ -246,20 +246,12 @@ async function chainChecks(db: Pick<Database, 'pool' | 'chain'>, id: string): Pr
 
 /**
  * The rest of the day's chain as `srs recordings verify <id>` checks it (every entry, the anchor,
- * recordings missing from it), less this recording's own findings (its own checks name them).
- * Read twice when it finds something: a recording stored meanwhile on the same day is no finding.
+ * recordings missing from it; one snapshot, so recordings stored meanwhile are no finding), less
+ * this recording's own findings (its own checks name them).
  */
 async function dayCheck(db: Pick<Database, 'chain'>, id: string, day: string): Promise<IntegrityCheck> {
-  const run = async () => {
-    const r = await db.chain.verifyChain([day]);
-    return { entries: r.entries, problems: r.problems.filter((p) => p.recordingId !== id) };
-  };
-  let r = await run();
-  if (r.problems.length) {
-    const again = await run();
-    const seen = new Set(r.problems.map((p) => `${p.seq}|${p.problem}`));
-    r = { entries: again.entries, problems: again.problems.filter((p) => seen.has(`${p.seq}|${p.problem}`)) };
-  }
+  const all = await db.chain.verifyChain([day]);
+  const r = { entries: all.entries, problems: all.problems.filter((p) => p.recordingId !== id) };
   if (!r.problems.length)
     return {
       name: 'chain.day',

@@ -163,5 +163,19 @@ describe(
         'a call not on the blacklist is still answered and recorded',
       );
     });
+
+    it('the Recording filters card drops the saved filters: the configured ones apply again', async () => {
+      await w.page.goto(`${w.base}/recording-control`);
+      await w.page.waitForSelector('#recording-filters #filters-reset');
+      await w.page.click('#filters-reset');
+      await saved('the configured filters apply again');
+      const p = await w.api<{ saved: boolean; policy: { blacklist: string[] } }>('/recording-policy');
+      assert.equal(p.saved, false);
+      assert.deepEqual(p.policy.blacklist, []);
+      // The card is redrawn from the server's answer: the configured (empty) blacklist, no button.
+      assert.equal(await w.page.inputValue('#filters-blacklist'), '');
+      assert.equal(await w.page.$('#filters-reset'), null);
+      assert.match((await w.page.textContent('#filters-source')) ?? '', /configured filters apply/);
+    });
   },
 );

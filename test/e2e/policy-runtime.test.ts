@@ -3,7 +3,8 @@
  * INVITE follows it without a restart. With nothing saved the configured policy (here: record
  * everything) applies; a saved blacklist declines the matching caller with 403 and a Warning
  * naming it, other callers are still recorded; a bad pattern is refused (400) and changes nothing;
- * the change is audited; clearing the blacklist records the caller again. Raw SIP over UDP.
+ * the change is audited; dropping the saved policy (DELETE) brings the configured one back; clearing
+ * the blacklist records the caller again. Raw SIP over UDP.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -91,6 +92,30 @@ describe('recording policy edited at run time (srs serve)', { timeout: 120000 },
     assert.deepEqual(items[0]?.details.from.blacklist, []);
     assert.deepEqual(items[0]?.details.to.blacklist, ['+3906!']);
     assert.equal(items[0]?.details.to.excludedAction, 'decline');
+  });
+
+  it('DELETE drops the saved policy: the configured one applies again, audited with both', async () => {
+    const p = await api('PUT', '/recording-policy', { blacklist: ['+3906!'], excludedAction: 'decline' });
+    assert.equal(p.status, 200, p.text);
+    assert.equal((await f.call('+390611111', '1002')).status, 403);
+    const d = await api('DELETE', '/recording-policy');
+    assert.equal(d.status, 200, d.text);
+    const v = d.json as unknown as PolicyView & { defaults: PolicyView['policy'] };
+    assert.equal(v.saved, false);
+    assert.deepEqual(v.policy, v.defaults);
+    assert.deepEqual(v.policy.blacklist, []);
+    assert.equal(v.policy.excludedAction, 'answer', 'SRS_EXCLUDED_ACTION, as configured');
+    const r = await f.call('+390611111', '1002');
+    assert.equal(r.status, 200, 'the configured policy records everyone');
+    assert.match(r.body.toString('utf8'), /^m=audio [1-9]/m);
+    // Nothing saved: nothing to drop, nothing audited.
+    const again = await api('DELETE', '/recording-policy');
+    assert.equal(again.status, 200, again.text);
+    const a = await api('GET', '/audit?action=policy.reset');
+    const items = a.json.items as { details: { from: PolicyView['policy']; to: PolicyView['policy'] } }[];
+    assert.equal(items.length, 1);
+    assert.deepEqual(items[0]?.details.from.blacklist, ['+3906!']);
+    assert.equal(items[0]?.details.to.excludedAction, 'answer');
   });
 
   it('records the caller again once the blacklist is cleared', async () => {

@@ -279,6 +279,33 @@ describe('security: attacks on the real server are refused and audited', { timeo
     assert.ok((await auditOf('action=login-throttled&actor=admin')).length >= 30);
   });
 
+  it('slows a password spray from one address even when the attacker signs in to an account of their own between guesses; successful logins alone are never slowed', async () => {
+    await mkUser('eve', 'user');
+    const from = '203.0.113.44';
+    const asEve = () =>
+      call('POST', '/api/v1/login', { body: { username: 'eve', password: 'eve-password' }, from });
+    // Many people behind one address (an office's NAT) sign in freely: successes do not count.
+    for (let i = 0; i < 15; i++) {
+      const r = await asEve();
+      assert.equal(r.status, 200, `successful login ${i + 1} from one address: ${r.text}`);
+    }
+    // One guess at each of 25 accounts (no account's own key fills), each followed by eve's own
+    // successful login, which used to wipe the address's count.
+    const statuses: number[] = [];
+    for (let i = 0; i < 25; i++) {
+      const guess = await call('POST', '/api/v1/login', {
+        body: { username: `staff${i}`, password: 'Winter2026!' },
+        from,
+      });
+      statuses.push(guess.status);
+      await asEve();
+    }
+    const checked = statuses.filter((s) => s === 401).length;
+    // The address's 10 free attempts, and one more as its first delay (1 s) ends on a slow machine.
+    assert.ok(checked <= 12, `guesses checked: ${checked} of 25 (${statuses.join(' ')})`);
+    assert.equal(checked + statuses.filter((s) => s === 429).length, 25);
+  });
+
   it('accepts ?token= on the monitor for nothing by default; the admin token only in the header', async () => {
     const t = await call('POST', '/api/v1/tokens', { as: 'admin', body: { name: 'ws' } });
     assert.equal(t.status, 201);

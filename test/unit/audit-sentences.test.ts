@@ -78,3 +78,21 @@ test('the recording filters changed, field by field', () => {
   );
   assert.equal(s, 'admin changed the recording filters: blacklist: - → +3906!; declineStatus: 403 → 603');
 });
+
+test('the saved recording filters dropped for the configured ones, field by field', () => {
+  const s = auditSentence(
+    entry({
+      action: 'policy.reset',
+      resource: 'setting',
+      resourceId: 'recording.policy',
+      details: {
+        from: { blacklist: ['+3906!'], excludedAction: 'decline' },
+        to: { blacklist: [], excludedAction: 'answer' },
+      },
+    }),
+  );
+  assert.equal(
+    s,
+    'admin returned the recording filters to the configured ones: blacklist: +3906! → -; excludedAction: decline → answer',
+  );
+});

@@ -101,7 +101,13 @@ export function withDetails(e: AuditEntry, d: Details, s: string): string {
   if ((a === 'login-failed' || a === 'password-change-failed') && d.reason) return `${s} (${str(d.reason)})`;
   if (a.startsWith('recording.') && d.channel)
     return `${s} (${str(d.channel)}${d.reason ? `: ${str(d.reason)}` : ''})`;
-  if (a === 'policy.update' && d.from && d.to && typeof d.from === 'object' && typeof d.to === 'object') {
+  if (
+    (a === 'policy.update' || a === 'policy.reset') &&
+    d.from &&
+    d.to &&
+    typeof d.from === 'object' &&
+    typeof d.to === 'object'
+  ) {
     const from = d.from as Details;
     const to = d.to as Details;
     const changed = Object.keys(to)

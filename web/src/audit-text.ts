@@ -269,6 +269,8 @@ function sentenceOf(e: AuditEntry, who: string, d: Details, here?: string): stri
     }
     case 'setting': {
       if (a === 'policy.update') return t('{who} changed the recording filters', { who });
+      if (a === 'policy.reset')
+        return t('{who} returned the recording filters to the configured ones', { who });
       const changes = settingChanges(d);
       if (a !== 'setting.update') return undefined;
       return changes ? t('{who} changed {changes}', { who, changes }) : t('{who} changed', { who });

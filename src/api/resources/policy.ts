@@ -8,12 +8,15 @@ import { need, route, type RouteDef } from '../table.js';
 /**
  * The recording policy (admins): which calls are recorded, by direction, scope, internal numbers
  * and blacklist, and what an excluded call gets. The configuration's policy applies until one is
- * saved here; the saved one then wins, on every node, for the calls that start afterwards
- * (src/recording/live-policy.ts).
+ * saved here; the saved one then wins, on every node, for the calls that start afterwards, until
+ * it is dropped (DELETE) and the configuration's applies again (src/recording/live-policy.ts).
  */
 
 /** What the API needs of the running policy (app.ts passes it). */
-export type PolicyPort = Pick<LivePolicy<unknown>, 'config' | 'defaults' | 'saved' | 'check' | 'save'>;
+export type PolicyPort = Pick<
+  LivePolicy<unknown>,
+  'config' | 'defaults' | 'saved' | 'check' | 'save' | 'reset'
+>;
 
 const patterns = z.array(z.string().trim().min(1).max(64)).max(1000);
 const policyBody = z
@@ -70,6 +73,23 @@ export function policyRoutes(k: Kit): RouteDef[] {
         }
         await p.save(next, who.username);
         await k.audit(ctx, 'policy.update', 'setting', 'recording.policy', { from: before, to: next });
+        sendJson(ctx.res, 200, view(p));
+      },
+    }),
+    route({
+      method: 'DELETE',
+      path: '/recording-policy',
+      summary:
+        'Drop the saved recording policy: the configured one applies again to calls that start afterwards, on every node (nothing saved: no change)',
+      role: 'admin',
+      async handler(ctx) {
+        const who = need(ctx);
+        const p = port();
+        if (p.saved) {
+          const before = p.config;
+          await p.reset(who.username);
+          await k.audit(ctx, 'policy.reset', 'setting', 'recording.policy', { from: before, to: p.config });
+        }
         sendJson(ctx.res, 200, view(p));
       },
     }),

@@ -26,6 +26,8 @@ export const recordingFilters: Catalogue = {
     'An excluded call is:': 'Una llamada excluida es:',
     'SIP status of a declined call:': 'Estado SIP de una llamada rechazada:',
     Save: 'Guardar',
+    'Use the configured filters': 'Usar los filtros configurados',
+    'the configured filters apply again': 'los filtros configurados se aplican de nuevo',
   },
   fr: {
     'Recording filters': 'Filtres d’enregistrement',
@@ -51,6 +53,8 @@ export const recordingFilters: Catalogue = {
     'An excluded call is:': 'Un appel exclu est :',
     'SIP status of a declined call:': 'Statut SIP d’un appel refusé :',
     Save: 'Enregistrer',
+    'Use the configured filters': 'Utiliser les filtres configurés',
+    'the configured filters apply again': 'les filtres configurés s’appliquent de nouveau',
   },
   'pt-BR': {
     'Recording filters': 'Filtros de gravação',
@@ -76,6 +80,8 @@ export const recordingFilters: Catalogue = {
     'An excluded call is:': 'Uma chamada excluída é:',
     'SIP status of a declined call:': 'Status SIP de uma chamada recusada:',
     Save: 'Salvar',
+    'Use the configured filters': 'Usar os filtros configurados',
+    'the configured filters apply again': 'os filtros configurados voltam a valer',
   },
   ru: {
     'Recording filters': 'Фильтры записи',
@@ -102,5 +108,7 @@ export const recordingFilters: Catalogue = {
     'An excluded call is:': 'Исключённый вызов:',
     'SIP status of a declined call:': 'SIP-статус отклонённого вызова:',
     Save: 'Сохранить',
+    'Use the configured filters': 'Использовать настроенные фильтры',
+    'the configured filters apply again': 'снова действуют настроенные фильтры',
   },
 };

@@ -6,7 +6,8 @@ import { t } from '../i18n.js';
  * Recording filters (admins), a card of the Recording control page: which calls are recorded by
  * direction, scope, internal numbers and blacklist, and what an excluded call gets. The API is
  * /recording-policy: the server's configuration applies until a policy is saved here; the saved one
- * then wins, on every node, for calls that start afterwards.
+ * then wins, on every node, for calls that start afterwards, until it is dropped (the configured
+ * filters apply again).
  */
 
 interface Policy {
@@ -35,14 +36,23 @@ const select = (id: string, options: [string, string][], value: string): HTMLSel
 /** The card: filled once the policy is read; the API's refusals go to `msg`. */
 export function recordingFiltersCard(msg: ReturnType<typeof outcome>): HTMLElement {
   const card = h('div', { class: 'card', id: 'recording-filters' }, h('h3', {}, t('Recording filters')));
-  api<{ policy: Policy; saved: boolean }>('/recording-policy').then(
-    (r) => card.append(...fields(r.policy, r.saved, msg)),
-    (e: Error) => msg.fail(e),
-  );
+  const draw = (r: View): void => {
+    card.replaceChildren(card.firstChild as Node, ...fields(r, msg, draw));
+  };
+  api<View>('/recording-policy').then(draw, (e: Error) => msg.fail(e));
   return card;
 }
 
-function fields(p: Policy, saved: boolean, msg: ReturnType<typeof outcome>): HTMLElement[] {
+interface View {
+  policy: Policy;
+  saved: boolean;
+}
+
+function fields(
+  { policy: p, saved }: View,
+  msg: ReturnType<typeof outcome>,
+  draw: (r: View) => void,
+): HTMLElement[] {
   const status = h(
     'p',
     { class: 'muted', id: 'filters-source' },
@@ -91,7 +101,7 @@ function fields(p: Policy, saved: boolean, msg: ReturnType<typeof outcome>): HTM
     value: String(p.declineStatus),
   });
   const save = (): void => {
-    send<{ policy: Policy; saved: boolean }>('PUT', '/recording-policy', {
+    send<View>('PUT', '/recording-policy', {
       direction: direction.value,
       scope: scope.value,
       internalNumbers: patterns(internal.value),
@@ -99,11 +109,18 @@ function fields(p: Policy, saved: boolean, msg: ReturnType<typeof outcome>): HTM
       excludedAction: action.value,
       declineStatus: Number(declineStatus.value),
     }).then(
-      () => {
-        status.textContent = t(
-          'Saved here: these filters replace the server’s configured ones on every node.',
-        );
+      (r) => {
+        draw(r);
         msg.ok(t('saved the recording filters'));
+      },
+      (e: Error) => msg.fail(e),
+    );
+  };
+  const reset = (): void => {
+    send<View>('DELETE', '/recording-policy').then(
+      (r) => {
+        draw(r);
+        msg.ok(t('the configured filters apply again'));
       },
       (e: Error) => msg.fail(e),
     );
@@ -124,6 +141,11 @@ function fields(p: Policy, saved: boolean, msg: ReturnType<typeof outcome>): HTM
     row(t('Blacklist (remote numbers never recorded):'), blacklist),
     row(t('An excluded call is:'), action),
     row(t('SIP status of a declined call:'), declineStatus),
-    h('button', { class: 'primary', id: 'filters-save', onclick: save }, t('Save')),
+    h(
+      'p',
+      {},
+      h('button', { class: 'primary', id: 'filters-save', onclick: save }, t('Save')),
+      saved ? h('button', { id: 'filters-reset', onclick: reset }, t('Use the configured filters')) : '',
+    ),
   ];
 }

@@ -112,6 +112,8 @@ export const es: Record<string, Entry> = {
   'access works': 'el acceso funciona',
   'failed at {step}': 'falló en {step}',
   '{who} changed the recording filters': '{who} modificó los filtros de grabación',
+  '{who} returned the recording filters to the configured ones':
+    '{who} volvió a los filtros de grabación configurados',
   '{who} changed user {name}': '{who} modificó el usuario {name}',
   '{who} deleted user {name}': '{who} eliminó el usuario {name}',
   '{who} changed the record mode of user {name}': '{who} cambió el modo de grabación del usuario {name}',

@@ -116,6 +116,8 @@ export const fr: Record<string, Entry> = {
   'access works': 'l’accès fonctionne',
   'failed at {step}': 'échec à l’étape {step}',
   '{who} changed the recording filters': '{who} a modifié les filtres d’enregistrement',
+  '{who} returned the recording filters to the configured ones':
+    '{who} est revenu aux filtres d’enregistrement configurés',
   '{who} changed user {name}': '{who} a modifié l’utilisateur {name}',
   '{who} deleted user {name}': '{who} a supprimé l’utilisateur {name}',
   '{who} changed the record mode of user {name}':

@@ -108,6 +108,8 @@ export const ptBR: Record<string, Entry> = {
   'access works': 'o acesso funciona',
   'failed at {step}': 'falhou em {step}',
   '{who} changed the recording filters': '{who} alterou os filtros de gravação',
+  '{who} returned the recording filters to the configured ones':
+    '{who} voltou aos filtros de gravação configurados',
   '{who} changed user {name}': '{who} alterou o usuário {name}',
   '{who} deleted user {name}': '{who} excluiu o usuário {name}',
   '{who} changed the record mode of user {name}': '{who} alterou o modo de gravação do usuário {name}',

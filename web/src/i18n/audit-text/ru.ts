@@ -110,6 +110,7 @@ export const ru: Record<string, Entry> = {
   'access works': 'доступ работает',
   'failed at {step}': 'сбой на шаге {step}',
   '{who} changed the recording filters': '{who} изменил фильтры записи',
+  '{who} returned the recording filters to the configured ones': '{who} вернул настроенные фильтры записи',
   '{who} changed user {name}': '{who} изменил пользователя {name}',
   '{who} deleted user {name}': '{who} удалил пользователя {name}',
   '{who} changed the record mode of user {name}': '{who} изменил режим записи пользователя {name}',
