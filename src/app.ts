@@ -30,6 +30,7 @@ import { nodesRepository } from './store/nodes.js';
 import { ClusterNode, nodeAddresses } from './cluster/index.js';
 import { loadAdminToken } from './app/admin-token.js';
 import { mp3Options, startConsoleApi, type LaterParts } from './app/console.js';
+import { startRetentionPolicy } from './app/retention.js';
 import { keepGeneratedAdminPassword, recordingKey } from './app/first-start.js';
 import { serveHttp } from './app/http.js';
 import { pipelineMetrics, serverSafetyMetrics } from './app/metrics.js';
@@ -98,6 +99,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       backlog: backlogFromDatabase(db.pool, finalizeQueue),
     }).start();
     defer(() => capacity.stop());
+    // The retention policy: the configured one until an admin saves one (re-read every 10 s).
+    const retention = await startRetentionPolicy(config.retention, db, log.child({ part: 'retention' }));
+    defer(() => retention.live.close());
     const pipeline = await startPipeline({
       capacity,
       db,
@@ -119,6 +123,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         env: config.pipeline.hookEnv,
       },
       retention: { ...config.retention, intervalSeconds: config.retention.intervalSeconds },
+      retentionNow: () => retention.live.value,
       // Test only (SRS_TEST_CRASH_AFTER_STEP): die as kill -9 would, right after that step.
       afterStep: config.pipeline.testCrashAfterStep
         ? (step) => {
@@ -207,6 +212,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       recording,
       control,
       policy,
+      retention: retention.port,
       pipeline,
       delivery,
       artifacts,

@@ -7,6 +7,8 @@ export class HttpError extends Error {
     readonly status: number,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** More fields of the error's JSON body (what a client needs to act on it). */
+    readonly extra: Record<string, unknown> = {},
   ) {
     super(message);
   }
@@ -39,7 +41,7 @@ export function sendError(res: ServerResponse, err: HttpError): void {
     res.destroy();
     return;
   }
-  sendJson(res, err.status, { error: err.message, status: err.status }, err.headers);
+  sendJson(res, err.status, { ...err.extra, error: err.message, status: err.status }, err.headers);
 }
 
 /** What is read and thrown away of a body over its limit before the 413 goes out (see readJson). */

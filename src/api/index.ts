@@ -48,6 +48,8 @@ export interface ConsoleApiOptions {
   control?: ApiDeps['control'];
   /** The recording policy at run time. */
   policy?: ApiDeps['policy'];
+  /** The retention policy at run time. */
+  retention?: ApiDeps['retention'];
   /** The node registry. */
   cluster?: ApiDeps['cluster'];
   /** WAV -> MP3 with the pipeline's settings (interactions joined into one file). */
@@ -107,6 +109,7 @@ export async function buildConsoleApi(o: ConsoleApiOptions): Promise<ConsoleApi>
     delivery: o.delivery,
     control: o.control,
     policy: o.policy,
+    retention: o.retention,
     cluster: o.cluster,
     encodeMp3: o.encodeMp3,
     log: o.log,

@@ -6,6 +6,7 @@ import { deliveryRoutes } from './resources/deliveries.js';
 import { keyRoutes } from './resources/keys.js';
 import { callRoutes } from './resources/calls.js';
 import { policyRoutes } from './resources/policy.js';
+import { retentionRoutes } from './resources/retention.js';
 import { customFieldRoutes } from './resources/custom-fields.js';
 import { evaluationRoutes } from './resources/evaluations.js';
 import { integrityRoutes } from './resources/integrity.js';
@@ -69,6 +70,7 @@ export function apiRoutes(d: ApiDeps): RouteDef[] {
     ...liveRoutes(k),
     ...callRoutes(k, d.control),
     ...policyRoutes(k),
+    ...retentionRoutes(k),
     ...userRoutes(k),
     ...notificationRoutes(k),
     ...languageRoutes(k),

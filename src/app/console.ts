@@ -11,6 +11,7 @@ import { encodeMp3, type Mp3Options, type Pipeline } from '../pipeline/index.js'
 import { loadPrivateKey, type KeyPairInfo } from '../pipeline/keys.js';
 import type { RecordingControl } from '../recording/control.js';
 import type { LivePolicy } from '../recording/live-policy.js';
+import type { RetentionPort } from '../api/resources/retention.js';
 import type { RecordingService } from '../recording/service.js';
 import type { SipEdge } from '../sip/edge/index.js';
 import type { ArtifactStore } from '../storage/index.js';
@@ -33,6 +34,7 @@ export interface ConsoleParts {
   recording: RecordingService;
   control: RecordingControl;
   policy: LivePolicy<unknown>;
+  retention: RetentionPort;
   pipeline: Pipeline;
   delivery: Delivery;
   artifacts: ArtifactStore;
@@ -85,6 +87,7 @@ export async function startConsoleApi(o: ConsoleParts): Promise<ConsoleApi> {
     delivery: o.delivery.offload || o.delivery.export || o.delivery.notify ? o.delivery : undefined,
     control: o.control,
     policy: o.policy,
+    retention: o.retention,
     cluster: { nodes: nodesRepository(db.pool), nodeId: config.cluster.nodeId },
     encodeMp3: (wav) => encodeMp3(wav, mp3Options(config)),
     log,

@@ -24,6 +24,9 @@ export {
   purgeOnce,
   policyMs,
   effectivePolicy,
+  newlyDue,
+  parseRetention,
+  retentionProblem,
   objectLockFor,
   removeArtifact,
   type RetentionPolicy,
@@ -99,8 +102,9 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   // configured days, if later).
   const lockConfig = o.artifacts instanceof S3ArtifactStore ? o.artifacts.objectLock : undefined;
   if (lockConfig) {
-    const policy: RetentionPolicy = o.retention ?? { default: 'keep', groups: {} };
+    const configured: RetentionPolicy = o.retention ?? { default: 'keep', groups: {} };
     ctx.objectRetention = async (rec) => {
+      const policy = o.retentionNow?.() ?? configured;
       const groups = Object.keys(policy.groups).length > 0 ? await o.db.retention.groupsOf(rec.id) : [];
       return objectLockFor(lockConfig, policy, rec.startedAt, groups);
     };

@@ -77,7 +77,8 @@ export async function startMaintenance(m: {
       purging = true;
       purgeOnce({
         retention: o.db.retention,
-        policy: r,
+        // The policy in force now: an admin may change it while the server runs.
+        policy: o.retentionNow?.() ?? r,
         dataDir: o.dataDir,
         log,
         store: o.artifacts,

@@ -34,6 +34,48 @@ export function policyMs(policy: string): number {
   return n * (m[2] === 'd' ? DAY_MS : 3_600_000);
 }
 
+/** What is wrong with a policy (`field: why`), or null; each string as policyMs reads it. */
+export function retentionProblem(p: RetentionPolicy): string | null {
+  for (const [field, v] of [
+    ['default', p.default],
+    ...Object.entries(p.groups).map(([g, v]) => [`groups.${g}`, v]),
+  ]) {
+    try {
+      policyMs(v as string);
+    } catch (err) {
+      return `${field as string}: ${(err as Error).message}`;
+    }
+  }
+  return null;
+}
+
+/** A stored policy (the `retention.policy` setting), checked; null when it is not one. */
+export function parseRetention(raw: unknown): RetentionPolicy | null {
+  if (typeof raw !== 'object' || raw === null) return null;
+  const r = raw as Record<string, unknown>;
+  const groups = r.groups;
+  if (typeof r.default !== 'string' || typeof groups !== 'object' || groups === null || Array.isArray(groups))
+    return null;
+  if (!Object.values(groups).every((v) => typeof v === 'string')) return null;
+  const p: RetentionPolicy = { default: r.default, groups: { ...(groups as Record<string, string>) } };
+  return retentionProblem(p) ? null : p;
+}
+
+/**
+ * How many of `candidates` (stored, not preserved) a pass would purge under `next` and not under
+ * `current`: what a change of policy deletes at the next pass, beyond what was already due.
+ */
+export function newlyDue(
+  candidates: readonly { startedAt: Date; groups: string[] }[],
+  current: RetentionPolicy,
+  next: RetentionPolicy,
+  now = Date.now(),
+): number {
+  const due = (p: RetentionPolicy, c: { startedAt: Date; groups: string[] }) =>
+    now - c.startedAt.getTime() > policyMs(effectivePolicy(p, c.groups));
+  return candidates.filter((c) => due(next, c) && !due(current, c)).length;
+}
+
 export function effectivePolicy(p: RetentionPolicy, groups: readonly string[]): string {
   const overridden = groups.filter((g) => p.groups[g] !== undefined).map((g) => p.groups[g] as string);
   if (overridden.length === 0) return p.default;

@@ -47,6 +47,8 @@ export interface PipelineOptions {
   hooks?: HookOptions;
   /** Retention purge (none when absent or everything is `keep`). */
   retention?: RetentionPolicy & { intervalSeconds: number };
+  /** The retention policy in force now (changed at run time); default: `retention` as given. */
+  retentionNow?: () => RetentionPolicy;
   /** How often this node looks for jobs orphaned by a dead node (default 10 s). */
   orphanCheckSeconds?: number;
   /** Audio files per recording (config media.outputs) and the pause mode (media.pauseMode). */

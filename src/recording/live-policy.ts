@@ -1,13 +1,13 @@
 import type { Logger } from '../log.js';
+import { LiveSetting } from '../store/live-setting.js';
 import type { UsersRepository } from '../store/users.js';
 
 /**
- * The recording policy at run time. The configuration (SRS_RECORD_DIRECTION, SRS_INTERNAL_NUMBERS,
- * SRS_BLACKLIST, ... or `policy.*`) is the default until an admin saves a policy
- * (PUT /api/v1/recording-policy); from then on the saved one (the `settings` row
- * `recording.policy`) wins, until it is dropped (DELETE, which stores null). It is re-read after each save and every refreshMs, so every node of a
- * cluster follows within seconds; each call takes the policy current when its INVITE arrives. The
- * rules themselves (patterns, decisions) are src/sip/app/policy.ts, passed in by app.ts.
+ * The recording policy at run time: a live setting (src/store/live-setting.ts, the `settings` row
+ * `recording.policy`) over the configuration (SRS_RECORD_DIRECTION, SRS_INTERNAL_NUMBERS,
+ * SRS_BLACKLIST, ... or `policy.*`), saved and dropped through /api/v1/recording-policy. Each call
+ * takes the policy current when its INVITE arrives. The rules themselves (patterns, decisions) are
+ * src/sip/app/policy.ts, passed in by app.ts.
  */
 
 export const POLICY_SETTING_KEY = 'recording.policy';
@@ -41,15 +41,21 @@ const ACTIONS = ['answer', 'decline'];
 
 export class LivePolicy<C> {
   readonly #o: LivePolicyOptions<C>;
-  #config: PolicySettings;
+  readonly #live: LiveSetting<PolicySettings>;
   #compiled: C;
-  #saved = false;
-  #timer: NodeJS.Timeout | null = null;
 
   constructor(o: LivePolicyOptions<C>) {
     this.#o = o;
-    this.#config = o.defaults;
     this.#compiled = o.compile(o.defaults);
+    this.#live = new LiveSetting<PolicySettings>({
+      key: POLICY_SETTING_KEY,
+      defaults: o.defaults,
+      settings: o.settings,
+      parse: (raw) => this.#stored(raw),
+      onChange: (next) => (this.#compiled = o.compile(next)),
+      log: o.log,
+      ...(o.refreshMs !== undefined ? { refreshMs: o.refreshMs } : {}),
+    });
   }
 
   /** The compiled policy new calls are decided by. */
@@ -59,17 +65,17 @@ export class LivePolicy<C> {
 
   /** The policy in force. */
   get config(): PolicySettings {
-    return this.#config;
+    return this.#live.value;
   }
 
   /** The configured policy (in force while none is saved). */
   get defaults(): PolicySettings {
-    return this.#o.defaults;
+    return this.#live.defaults;
   }
 
   /** Whether an admin saved a policy (else the configuration's applies). */
   get saved(): boolean {
-    return this.#saved;
+    return this.#live.saved;
   }
 
   /** Throws a ConfigError when a pattern of `p` is not valid. */
@@ -115,45 +121,26 @@ export class LivePolicy<C> {
   }
 
   /** Reads the saved policy (at start, after each save, and every refreshMs). */
-  async reload(): Promise<void> {
-    const raw = await this.#o.settings.getSetting<unknown>(POLICY_SETTING_KEY);
-    const stored = raw === undefined || raw === null ? null : this.#stored(raw);
-    if (raw !== undefined && raw !== null && !stored)
-      this.#o.log.warn(
-        { key: POLICY_SETTING_KEY },
-        'the saved recording policy is not valid: the configured one applies',
-      );
-    const next = stored ?? this.#o.defaults;
-    if (JSON.stringify(next) !== JSON.stringify(this.#config)) {
-      this.#compiled = this.#o.compile(next);
-      this.#config = next;
-      this.#o.log.info({ policy: next, saved: stored !== null }, 'recording policy changed');
-    }
-    this.#saved = stored !== null;
+  reload(): Promise<void> {
+    return this.#live.reload();
   }
 
-  async init(): Promise<void> {
-    await this.reload();
-    this.#timer = setInterval(() => {
-      this.reload().catch((err: unknown) => this.#o.log.warn({ err }, 'recording policy: reload failed'));
-    }, this.#o.refreshMs ?? 10_000);
-    this.#timer.unref();
+  init(): Promise<void> {
+    return this.#live.init();
   }
 
   close(): void {
-    if (this.#timer) clearInterval(this.#timer);
+    this.#live.close();
   }
 
   /** Drops the saved policy: the configured one applies again to the calls that start afterwards. */
-  async reset(by: string): Promise<void> {
-    await this.#o.settings.setSetting(POLICY_SETTING_KEY, null, by);
-    await this.reload();
+  reset(by: string): Promise<void> {
+    return this.#live.reset(by);
   }
 
   /** Checks and stores a policy, and applies it to the calls that start afterwards. */
   async save(p: PolicySettings, by: string): Promise<void> {
     this.check(p);
-    await this.#o.settings.setSetting(POLICY_SETTING_KEY, p, by);
-    await this.reload();
+    await this.#live.save(p, by);
   }
 }

@@ -6,7 +6,7 @@ import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
-import { buildConsoleApi, type ConsoleApi } from '../../src/api/index.js';
+import { buildConsoleApi, type ConsoleApi, type ConsoleApiOptions } from '../../src/api/index.js';
 import { startHttpServer } from '../../src/api/server.js';
 import { deliveryStatus } from '../../src/delivery/status.js';
 import { createLogger } from '../../src/log.js';
@@ -102,9 +102,13 @@ export interface ApiHarness {
   close(): Promise<void>;
 }
 
-export async function startApiHarness(): Promise<ApiHarness> {
+/** `deps`: more of the API's parts, built on the harness's database (e.g. a live setting). */
+export async function startApiHarness(
+  deps?: (db: Database) => Promise<Partial<ConsoleApiOptions>>,
+): Promise<ApiHarness> {
   const dataDir = await mkdtemp(join(tmpdir(), 'srs-api-'));
   const db = await openDatabase({ dataDir, log });
+  const more = deps ? await deps(db) : {};
   const key = await ensureKeyPair({ keysDir: join(dataDir, 'keys'), passphrase: PASS, log, db });
   const live = new Live();
   const stack = await buildConsoleApi({
@@ -118,6 +122,7 @@ export async function startApiHarness(): Promise<ApiHarness> {
     loadKey: (fp) => loadPrivateKey(join(dataDir, 'keys'), fp, PASS),
     deliveryStatus: () => deliveryStatus(db.offload),
     log,
+    ...more,
   });
   const server = await startHttpServer({
     host: '127.0.0.1',
@@ -304,7 +309,7 @@ export async function addApiUser(
 export async function storeCallTo(
   h: ApiHarness,
   number: string,
-  o: { storedAt?: boolean } = {},
+  o: { storedAt?: boolean; startedAt?: Date } = {},
 ): Promise<string> {
   const id = randomUUID();
   await h.db.recordings.create({
@@ -312,7 +317,7 @@ export async function storeCallTo(
     sessionId: `sess-${id}`,
     callId: `${id}@pbx`,
     srcAddress: '127.0.0.1:5070',
-    startedAt: new Date(),
+    startedAt: o.startedAt ?? new Date(),
     participants: [
       { participantId: 'p1', aor: 'sip:+15550100@carrier.example', name: 'Outside', sendsLabels: ['1'] },
       { participantId: 'p2', aor: `sip:${number}@pbx.example`, name: number, sendsLabels: ['2'] },

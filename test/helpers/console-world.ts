@@ -53,11 +53,14 @@ export interface ConsoleWorld {
  * name of its own per test file: SIPp writes `<name>_<pid>_errors.log` into sip-scenarios/, and
  * `close` removes only this name's logs, so two files running side by side leave each other's
  * alone) and launches Chromium on a fresh profile, in `opts.locale` when given. The server has its
- * own data directory and free ports (startTestServer).
+ * own data directory and free ports (startTestServer), and `opts.env` besides.
  */
-export async function startConsoleWorld(name: string, opts: { locale?: string } = {}): Promise<ConsoleWorld> {
+export async function startConsoleWorld(
+  name: string,
+  opts: { locale?: string; env?: Record<string, string> } = {},
+): Promise<ConsoleWorld> {
   await mkdir(ARTIFACTS, { recursive: true });
-  const server = await startTestServer({ SRS_ADMIN_PASSWORD: ADMIN_PASSWORD });
+  const server = await startTestServer({ SRS_ADMIN_PASSWORD: ADMIN_PASSWORD, ...opts.env });
   const base = `http://127.0.0.1:${server.httpPort}`;
   const scenario = join(server.dataDir, `${name}.xml`);
   let profile: string | undefined;

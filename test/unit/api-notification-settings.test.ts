@@ -272,6 +272,44 @@ describe('email notification settings (real HTTP, real Postgres)', { timeout: 12
     });
   });
 
+  it('a queued email goes to the address in force when it goes out; none once turned off or the user disabled', async () => {
+    // Queued emails wait while SMTP fails (backoff up to an hour, ten attempts): settings change meanwhile.
+    await addUser('erin', { role: 'user', numbers: ['1014'] });
+    await addUser('frank', { role: 'user', numbers: ['1015'] });
+    const set = (who: string, body: Record<string, unknown>) =>
+      h.call('PUT', `/api/v1/users/${id(who)}/notifications`, { as: 'admin', body });
+    assert.equal((await set('erin', { email: 'erin@old.example', enabled: true })).status, 200);
+    assert.equal((await set('frank', { email: 'frank@example.com', enabled: true })).status, 200);
+    const rc = await record('1014');
+    const rd = await record('1015');
+    assert.deepEqual(await dueFor(rc), [{ email: 'erin@old.example', attach: false }]);
+    assert.deepEqual(await dueFor(rd), [{ email: 'frank@example.com', attach: false }]);
+
+    // Erin moves: the queued email follows her new address, not her old one.
+    assert.equal((await set('erin', { email: 'erin@new.example', enabled: true, attach: true })).status, 200);
+    assert.deepEqual(await dueFor(rc), [{ email: 'erin@new.example', attach: true }]);
+    // She turns them off: the queued one is dropped, saying why, and stays dropped if she turns
+    // them back on (no backlog of old calls arrives then).
+    assert.equal((await set('erin', { email: 'erin@new.example', enabled: false })).status, 200);
+    assert.deepEqual(await dueFor(rc), []);
+    const row = await h.db.pool.query<{ state: string; last_error: string }>(
+      'SELECT state, last_error FROM notifications WHERE recording_id = $1',
+      [rc],
+    );
+    assert.equal(row.rows[0]?.state, 'failed');
+    assert.match(row.rows[0]?.last_error ?? '', /turned off/);
+    assert.equal((await set('erin', { email: 'erin@new.example', enabled: true })).status, 200);
+    assert.deepEqual(await dueFor(rc), []);
+
+    // Frank is disabled before his email goes out: none is sent.
+    const off = await h.call('PATCH', `/api/v1/users/${id('frank')}`, {
+      as: 'admin',
+      body: { disabled: true },
+    });
+    assert.equal(off.status, 200, JSON.stringify(off.json));
+    assert.deepEqual(await dueFor(rd), []);
+  });
+
   it('the config file’s seed leaves settings made through the API alone', async () => {
     // What delivery start-up does for each notifications.recipients entry.
     assert.equal(await h.db.offload.subscribe('alice', 'alice@config.example', true, true), true);

@@ -96,3 +96,31 @@ test('the saved recording filters dropped for the configured ones, field by fiel
     'admin returned the recording filters to the configured ones: blacklist: +3906! → -; excludedAction: decline → answer',
   );
 });
+
+test('the retention policy changed: the default, each group, and what the change purged', () => {
+  const s = auditSentence(
+    entry({
+      action: 'retention-policy.update',
+      resource: 'setting',
+      resourceId: 'retention.policy',
+      details: {
+        from: { default: 'keep', groups: {} },
+        to: { default: '30d', groups: { vip: 'keep' } },
+        purges: 2,
+      },
+    }),
+  );
+  assert.equal(
+    s,
+    'admin changed the retention policy: default: keep → 30d; group vip: - → keep; purges 2 recordings',
+  );
+  const back = auditSentence(
+    entry({
+      action: 'retention-policy.reset',
+      resource: 'setting',
+      resourceId: 'retention.policy',
+      details: { from: { default: '60d', groups: {} }, to: { default: 'keep', groups: {} }, purges: 0 },
+    }),
+  );
+  assert.equal(back, 'admin returned the retention policy to the configured one: default: 60d → keep');
+});

@@ -10,7 +10,7 @@ import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/log.js';
-import { purgeOnce, startPipeline } from '../../src/pipeline/index.js';
+import { purgeOnce, startPipeline, type RetentionPolicy } from '../../src/pipeline/index.js';
 import type { Database } from '../../src/store/db.js';
 import { gpgDecrypt } from '../helpers/gpg.js';
 import { SRS_BIN, run } from '../helpers/server.js';
@@ -211,6 +211,43 @@ describe('pipeline integrity: keys, hooks, retention', () => {
     const rep = JSON.parse(v.stdout) as { problems: { code: string; recordingId: string }[] };
     assert.ok(!rep.problems.some((p) => p.recordingId === oldPlain || p.recordingId === recent), v.stdout);
   });
+
+  it(
+    'each purge pass takes the retention policy in force then (changed at run time)',
+    { timeout: 60_000 },
+    async () => {
+      const due = await newStored({ startedAt: new Date(Date.now() - 3 * 3_600_000) });
+      let policy: RetentionPolicy = { default: 'keep', groups: {} };
+      const node = await startPipeline({
+        db,
+        mixer: new ToneMixer(),
+        dataDir,
+        log,
+        concurrency: 1,
+        mp3: { bitrateKbps: 32, sampleRate: 8000 },
+        key: await db.keys
+          .active()
+          .then((k) => ({ fingerprint: k!.fingerprint, publicKeyArmored: k!.publicKey! })),
+        retryDelaySeconds: 1,
+        pollingIntervalSeconds: 0.5,
+        // As configured: keep; what an admin saves is what retentionNow answers.
+        retention: { default: 'keep', groups: {}, intervalSeconds: 1 },
+        retentionNow: () => policy,
+      });
+      try {
+        await new Promise((r) => setTimeout(r, 2500));
+        assert.equal((await db.recordings.get(due))!.state, 'stored', 'kept while the policy is keep');
+        policy = { default: '2h', groups: {} };
+        const deadline = Date.now() + 30_000;
+        while ((await db.recordings.get(due))!.state !== 'purged') {
+          assert.ok(Date.now() < deadline, 'the changed policy was never applied');
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      } finally {
+        await node.stop();
+      }
+    },
+  );
 
   it('retention runs on its own every interval in a running pipeline', { timeout: 60_000 }, async () => {
     const due = await newStored({ startedAt: new Date(Date.now() - 3 * 3_600_000) });

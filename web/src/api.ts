@@ -27,8 +27,19 @@ export async function api<T = Record<string, unknown>>(path: string, init: Reque
     session.me = null;
     session.onSignedOut();
   }
-  if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`);
+  if (!res.ok) throw new ApiError(body.error ?? `HTTP ${res.status}`, res.status, body);
   return body;
+}
+
+/** A refusal of the API: its status and whole JSON body (what the client may act on). */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly body: Record<string, unknown>,
+  ) {
+    super(message);
+  }
 }
 
 /** A JSON request with a method and body. */

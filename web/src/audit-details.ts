@@ -101,6 +101,7 @@ export function withDetails(e: AuditEntry, d: Details, s: string): string {
   if ((a === 'login-failed' || a === 'password-change-failed') && d.reason) return `${s} (${str(d.reason)})`;
   if (a.startsWith('recording.') && d.channel)
     return `${s} (${str(d.channel)}${d.reason ? `: ${str(d.reason)}` : ''})`;
+  if (a.startsWith('retention-policy.')) return retentionDetails(d, s);
   if (
     (a === 'policy.update' || a === 'policy.reset') &&
     d.from &&
@@ -128,4 +129,22 @@ export function withDetails(e: AuditEntry, d: Details, s: string): string {
     return listed(s, Object.entries(d.changes).map(userChange).join('; '));
   if (a === 'user.update' && Array.isArray(d.fields)) return listed(s, (d.fields as string[]).join(', '));
   return s;
+}
+
+/** A retention policy change: the default's and each group's old and new policy, what it purged. */
+function retentionDetails(d: Details, s: string): string {
+  const flat = (p: unknown): Record<string, unknown> => {
+    const x = (p ?? {}) as { default?: unknown; groups?: Record<string, unknown> };
+    const out: Record<string, unknown> = { default: x.default };
+    for (const [g, v] of Object.entries(x.groups ?? {})) out[t('group {name}', { name: g })] = v;
+    return out;
+  };
+  const from = flat(d.from);
+  const to = flat(d.to);
+  const changed = [...new Set([...Object.keys(from), ...Object.keys(to)])]
+    .filter((k) => from[k] !== to[k])
+    .map((k) => userChange([k, { from: from[k], to: to[k] }]));
+  const n = typeof d.purges === 'number' ? d.purges : 0;
+  if (n > 0) changed.push(tp(n, 'purges {n} recording', 'purges {n} recordings'));
+  return changed.length > 0 ? listed(s, changed.join('; ')) : s;
 }

@@ -271,6 +271,9 @@ function sentenceOf(e: AuditEntry, who: string, d: Details, here?: string): stri
       if (a === 'policy.update') return t('{who} changed the recording filters', { who });
       if (a === 'policy.reset')
         return t('{who} returned the recording filters to the configured ones', { who });
+      if (a === 'retention-policy.update') return t('{who} changed the retention policy', { who });
+      if (a === 'retention-policy.reset')
+        return t('{who} returned the retention policy to the configured one', { who });
       const changes = settingChanges(d);
       if (a !== 'setting.update') return undefined;
       return changes ? t('{who} changed {changes}', { who, changes }) : t('{who} changed', { who });

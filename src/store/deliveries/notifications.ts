@@ -26,6 +26,15 @@ export function notificationsRepository(pool: pg.Pool): NotificationsRepository 
          ON CONFLICT DO NOTHING`,
         [since],
       );
+      // A queued email waits while SMTP fails: it goes to the address in force when it goes out,
+      // and is dropped (not sent later either) once its user turns emails off or is disabled.
+      await pool.query(
+        `UPDATE notifications n SET state = 'failed', next_attempt_at = now(),
+           last_error = 'dropped: email notifications were turned off, or the user disabled, before it went out'
+         WHERE n.state = 'pending' AND NOT EXISTS (
+           SELECT 1 FROM notification_subscriptions s JOIN users u ON u.id = s.user_id
+           WHERE s.user_id = n.user_id AND s.enabled AND NOT u.disabled)`,
+      );
       const r = await pool.query<{
         recording_id: string;
         user_id: string;
@@ -33,8 +42,9 @@ export function notificationsRepository(pool: pg.Pool): NotificationsRepository 
         attach: boolean;
         attempts: number;
       }>(
-        `SELECT n.recording_id, n.user_id, n.email, coalesce(s.attach, false) AS attach, n.attempts
-         FROM notifications n LEFT JOIN notification_subscriptions s ON s.user_id = n.user_id
+        `SELECT n.recording_id, n.user_id, s.email, s.attach, n.attempts
+         FROM notifications n JOIN notification_subscriptions s ON s.user_id = n.user_id AND s.enabled
+         JOIN users u ON u.id = n.user_id AND NOT u.disabled
          WHERE n.state = 'pending' AND n.next_attempt_at <= now()
          ORDER BY n.created_at, n.recording_id LIMIT $1`,
         [limit],
@@ -51,9 +61,9 @@ export function notificationsRepository(pool: pg.Pool): NotificationsRepository 
       await inTransaction(pool, async (c) => {
         const r = await c.query(
           `UPDATE notifications SET state = 'sent', sent_at = now(), attachment_bytes = $3, message_id = $4,
-             attempts = attempts + 1, last_error = NULL
+             attempts = attempts + 1, last_error = NULL, email = $5
            WHERE recording_id = $1 AND user_id = $2 AND state <> 'sent'`,
-          [n.recordingId, n.userId, x.attachmentBytes, x.messageId],
+          [n.recordingId, n.userId, x.attachmentBytes, x.messageId, n.email],
         );
         if (r.rowCount === 0) return;
         await audit(c, {

@@ -17,6 +17,7 @@ import { recordingFilters } from './recording-filters.js';
 import { recordingIntegrity } from './recording-integrity.js';
 import { recordings } from './recordings.js';
 import { reports } from './reports.js';
+import { retention } from './retention.js';
 import { savedSearches } from './saved-searches.js';
 import { settings } from './settings.js';
 import { shell } from './shell.js';
@@ -41,6 +42,7 @@ export const CATALOGUES: Catalogue[] = [
   recordingIntegrity,
   recordings,
   reports,
+  retention,
   savedSearches,
   settings,
   shell,

@@ -4,6 +4,7 @@ import { t } from '../i18n.js';
 import { languageSelect } from './users.js';
 import { customFieldsCard } from './custom-fields.js';
 import { evaluationFormsCard } from './evaluations.js';
+import { retentionCard } from './retention.js';
 
 /** A setting's label (its key when it has none). */
 const label = (key: string): string =>
@@ -13,7 +14,7 @@ const label = (key: string): string =>
       ? t('Who may delete recordings ("nobody" cannot be undone)')
       : key;
 
-/** Settings (admins): who may download/export and who may delete; the custom fields of recordings; evaluation forms. */
+/** Settings (admins): who may download/export and who may delete; retention; the site language; the custom fields of recordings; evaluation forms. */
 export function settingsView(app: HTMLElement): void {
   const msg = outcome('settings-msg');
   const form = h('div', { class: 'card' }, t('Loading…'));
@@ -55,6 +56,7 @@ export function settingsView(app: HTMLElement): void {
     h('p', { class: 'muted' }, t('Every change is written to the audit trail.')),
     msg.el,
     form,
+    retentionCard(msg),
     siteLanguageCard(msg),
     customFieldsCard(),
     evaluationFormsCard(),

@@ -114,6 +114,14 @@ export const es: Record<string, Entry> = {
   '{who} changed the recording filters': '{who} modificó los filtros de grabación',
   '{who} returned the recording filters to the configured ones':
     '{who} volvió a los filtros de grabación configurados',
+  '{who} changed the retention policy': '{who} modificó la política de conservación',
+  '{who} returned the retention policy to the configured one':
+    '{who} volvió a la política de conservación configurada',
+  'purges {n} recordings': {
+    one: 'elimina {n} grabación',
+    many: 'elimina {n} grabaciones',
+    other: 'elimina {n} grabaciones',
+  },
   '{who} changed user {name}': '{who} modificó el usuario {name}',
   '{who} deleted user {name}': '{who} eliminó el usuario {name}',
   '{who} changed the record mode of user {name}': '{who} cambió el modo de grabación del usuario {name}',

@@ -118,6 +118,14 @@ export const fr: Record<string, Entry> = {
   '{who} changed the recording filters': '{who} a modifié les filtres d’enregistrement',
   '{who} returned the recording filters to the configured ones':
     '{who} est revenu aux filtres d’enregistrement configurés',
+  '{who} changed the retention policy': '{who} a modifié la politique de conservation',
+  '{who} returned the retention policy to the configured one':
+    '{who} est revenu à la politique de conservation configurée',
+  'purges {n} recordings': {
+    one: 'supprime {n} enregistrement',
+    many: 'supprime {n} enregistrements',
+    other: 'supprime {n} enregistrements',
+  },
   '{who} changed user {name}': '{who} a modifié l’utilisateur {name}',
   '{who} deleted user {name}': '{who} a supprimé l’utilisateur {name}',
   '{who} changed the record mode of user {name}':

@@ -110,6 +110,14 @@ export const ptBR: Record<string, Entry> = {
   '{who} changed the recording filters': '{who} alterou os filtros de gravação',
   '{who} returned the recording filters to the configured ones':
     '{who} voltou aos filtros de gravação configurados',
+  '{who} changed the retention policy': '{who} alterou a política de retenção',
+  '{who} returned the retention policy to the configured one':
+    '{who} voltou à política de retenção configurada',
+  'purges {n} recordings': {
+    one: 'remove {n} gravação',
+    many: 'remove {n} gravações',
+    other: 'remove {n} gravações',
+  },
   '{who} changed user {name}': '{who} alterou o usuário {name}',
   '{who} deleted user {name}': '{who} excluiu o usuário {name}',
   '{who} changed the record mode of user {name}': '{who} alterou o modo de gravação do usuário {name}',
