@@ -132,7 +132,7 @@ export const envNameList = z.preprocess(
 /** `keep`, `<N>d` or `<N>h`; N up to 100 years (a date further away is invalid). */
 const RETENTION = /^(?:keep|keep-all|([1-9]\d{0,5})([dh]))$/;
 export const RETENTION_EXPECTED = 'use keep, <N>d (N up to 36500) or <N>h (N up to 876000)';
-function isRetentionPolicy(v: unknown): boolean {
+export function isRetentionPolicy(v: unknown): boolean {
   const m = typeof v === 'string' ? RETENTION.exec(v) : null;
   if (!m) return false;
   return m[1] === undefined || Number(m[1]) <= (m[2] === 'd' ? 36_500 : 876_000);

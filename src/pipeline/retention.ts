@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { isRetentionPolicy, RETENTION_EXPECTED } from '../config/values.js';
 import type { Logger } from '../log.js';
 import { lockedObject, ObjectLockedError, type ArtifactStore, type LockMode } from '../storage/index.js';
 import type { RetentionRepository } from '../store/retention.js';
@@ -34,18 +35,14 @@ export function policyMs(policy: string): number {
   return n * (m[2] === 'd' ? DAY_MS : 3_600_000);
 }
 
-/** What is wrong with a policy (`field: why`), or null; each string as policyMs reads it. */
+/** What is wrong with a policy (`field: why`), or null: each string as the configuration checks it. */
 export function retentionProblem(p: RetentionPolicy): string | null {
-  for (const [field, v] of [
+  const fields: [string, unknown][] = [
     ['default', p.default],
-    ...Object.entries(p.groups).map(([g, v]) => [`groups.${g}`, v]),
-  ]) {
-    try {
-      policyMs(v as string);
-    } catch (err) {
-      return `${field as string}: ${(err as Error).message}`;
-    }
-  }
+    ...Object.entries(p.groups).map(([g, v]): [string, unknown] => [`groups.${g}`, v]),
+  ];
+  for (const [field, v] of fields)
+    if (!isRetentionPolicy(v)) return `${field}: bad retention policy "${String(v)}": ${RETENTION_EXPECTED}`;
   return null;
 }
 

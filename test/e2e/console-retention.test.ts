@@ -95,7 +95,10 @@ describe(
       await w.page.fill('#retention-groups', 'sales=forever');
       await w.page.click('#retention-save');
       await failed('groups.sales: bad retention policy');
-      assert.match((await w.page.textContent('#settings-msg')) ?? '', /"forever": use keep, <N>d or <N>h/);
+      assert.match(
+        (await w.page.textContent('#settings-msg')) ?? '',
+        /"forever": use keep, <N>d \(N up to 36500\)/,
+      );
       assert.deepEqual((await w.api<View>('/retention-policy')).policy.groups, {});
     });
 
