@@ -12,6 +12,7 @@ import { deliveryStatus } from '../../src/delivery/status.js';
 import { createLogger } from '../../src/log.js';
 import { ensureKeyPair, loadPrivateKey } from '../../src/pipeline/keys.js';
 import type { ActiveCall, RecordingEvent } from '../../src/recording/types.js';
+import type { NewRecording } from '../../src/store/types.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { encodeUlaw, tone } from './audio.js';
 import { ulawWavHeader } from '../../src/media/reference/index.js';
@@ -328,5 +329,29 @@ export async function storeCallTo(
   await h.db.recordings.markEnded(id, new Date(), 30_000, null);
   await h.db.recordings.markStored(id);
   if (o.storedAt) await h.db.pool.query('UPDATE recordings SET stored_at = now() WHERE id = $1', [id]);
+  return id;
+}
+
+/** A call from `caller` to `callee` (`sip:<number>@pbx`) in the catalogue, ended, not yet stored. */
+export async function endedCall(
+  h: Pick<ApiHarness, 'db'>,
+  o: { caller: string; callee: string; startedAt?: Date; direction?: NewRecording['direction'] },
+): Promise<string> {
+  const id = randomUUID();
+  await h.db.recordings.create({
+    id,
+    sessionId: null,
+    callId: `${id}@pbx`,
+    srcAddress: '127.0.0.1:5070',
+    startedAt: o.startedAt ?? new Date(),
+    participants: [
+      { participantId: 'a', aor: `sip:${o.caller}@pbx`, name: null, sendsLabels: ['1'] },
+      { participantId: 'b', aor: `sip:${o.callee}@pbx`, name: null, sendsLabels: ['2'] },
+    ],
+    streams: [],
+    metadataXml: null,
+    ...(o.direction !== undefined ? { direction: o.direction } : {}),
+  });
+  await h.db.recordings.markEnded(id, new Date(), 10_000, null);
   return id;
 }

@@ -6,11 +6,10 @@
  * checked here too; test/e2e/sipp-policy.test.ts checks it end to end over SIP.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { callDirection } from '../../src/sip/app/policy.js';
 import type { NewRecording } from '../../src/store/types.js';
-import { startApiHarness, type ApiHarness } from '../helpers/api-harness.js';
+import { endedCall, startApiHarness, type ApiHarness } from '../helpers/api-harness.js';
 
 describe('call direction (real Postgres)', { timeout: 60000 }, () => {
   let h: ApiHarness;
@@ -34,22 +33,7 @@ describe('call direction (real Postgres)', { timeout: 60000 }, () => {
 
   /** A call from `caller` to `callee`, stored through the pipeline's store function. */
   const stored = async (caller: string, callee: string, direction?: NewRecording['direction']) => {
-    const id = randomUUID();
-    await h.db.recordings.create({
-      id,
-      sessionId: null,
-      callId: `${id}@pbx`,
-      srcAddress: '127.0.0.1:5070',
-      startedAt: new Date(),
-      participants: [
-        { participantId: 'a', aor: `sip:${caller}@pbx`, name: null, sendsLabels: ['1'] },
-        { participantId: 'b', aor: `sip:${callee}@pbx`, name: null, sendsLabels: ['2'] },
-      ],
-      streams: [],
-      metadataXml: null,
-      ...(direction !== undefined ? { direction } : {}),
-    });
-    await h.db.recordings.markEnded(id, new Date(), 10_000, null);
+    const id = await endedCall(h, { caller, callee, ...(direction !== undefined ? { direction } : {}) });
     assert.equal(await h.db.chain.markStoredChained(id, []), true);
     return (await h.db.recordings.get(id))?.direction;
   };

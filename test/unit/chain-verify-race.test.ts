@@ -6,10 +6,9 @@
  * chain. A busy day is the normal case for `srs recordings verify` and the integrity API.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { ChainProblem } from '../../src/store/chain.js';
-import { startApiHarness, type ApiHarness } from '../helpers/api-harness.js';
+import { endedCall, startApiHarness, type ApiHarness } from '../helpers/api-harness.js';
 
 const DAY = '2026-01-15';
 
@@ -23,21 +22,8 @@ describe("a day's chain checked while it grows (real Postgres)", { timeout: 1200
   });
 
   const store = async (i: number) => {
-    const id = randomUUID();
-    await h.db.recordings.create({
-      id,
-      sessionId: null,
-      callId: `${id}@pbx`,
-      srcAddress: '127.0.0.1:5070',
-      startedAt: new Date(Date.parse(`${DAY}T10:00:00Z`) + i * 1000),
-      participants: [
-        { participantId: 'a', aor: 'sip:1001@pbx', name: null, sendsLabels: ['1'] },
-        { participantId: 'b', aor: 'sip:+15550100@pbx', name: null, sendsLabels: ['2'] },
-      ],
-      streams: [],
-      metadataXml: null,
-    });
-    await h.db.recordings.markEnded(id, new Date(), 10_000, null);
+    const startedAt = new Date(Date.parse(`${DAY}T10:00:00Z`) + i * 1000);
+    const id = await endedCall(h, { caller: '1001', callee: '+15550100', startedAt });
     assert.equal(await h.db.chain.markStoredChained(id, []), true);
   };
 

@@ -212,28 +212,32 @@ describe('pipeline integrity: keys, hooks, retention', () => {
     assert.ok(!rep.problems.some((p) => p.recordingId === oldPlain || p.recordingId === recent), v.stdout);
   });
 
+  /** A second node purging every second (it also takes finalize jobs). */
+  const retentionNode = async (configured: RetentionPolicy, retentionNow?: () => RetentionPolicy) =>
+    startPipeline({
+      db,
+      mixer: new ToneMixer(),
+      dataDir,
+      log,
+      concurrency: 1,
+      mp3: { bitrateKbps: 32, sampleRate: 8000 },
+      key: await db.keys
+        .active()
+        .then((k) => ({ fingerprint: k!.fingerprint, publicKeyArmored: k!.publicKey! })),
+      retryDelaySeconds: 1,
+      pollingIntervalSeconds: 0.5,
+      retention: { ...configured, intervalSeconds: 1 },
+      ...(retentionNow ? { retentionNow } : {}),
+    });
+
   it(
     'each purge pass takes the retention policy in force then (changed at run time)',
     { timeout: 60_000 },
     async () => {
       const due = await newStored({ startedAt: new Date(Date.now() - 3 * 3_600_000) });
       let policy: RetentionPolicy = { default: 'keep', groups: {} };
-      const node = await startPipeline({
-        db,
-        mixer: new ToneMixer(),
-        dataDir,
-        log,
-        concurrency: 1,
-        mp3: { bitrateKbps: 32, sampleRate: 8000 },
-        key: await db.keys
-          .active()
-          .then((k) => ({ fingerprint: k!.fingerprint, publicKeyArmored: k!.publicKey! })),
-        retryDelaySeconds: 1,
-        pollingIntervalSeconds: 0.5,
-        // As configured: keep; what an admin saves is what retentionNow answers.
-        retention: { default: 'keep', groups: {}, intervalSeconds: 1 },
-        retentionNow: () => policy,
-      });
+      // As configured: keep; what an admin saves is what retentionNow answers.
+      const node = await retentionNode({ default: 'keep', groups: {} }, () => policy);
       try {
         await new Promise((r) => setTimeout(r, 2500));
         assert.equal((await db.recordings.get(due))!.state, 'stored', 'kept while the policy is keep');
@@ -254,20 +258,7 @@ describe('pipeline integrity: keys, hooks, retention', () => {
     const young = await newStored({ startedAt: new Date() });
     const files = (await db.recordings.get(due))!.files;
     // A second node with retention on, purging every second; it also takes finalize jobs.
-    const node = await startPipeline({
-      db,
-      mixer: new ToneMixer(),
-      dataDir,
-      log,
-      concurrency: 1,
-      mp3: { bitrateKbps: 32, sampleRate: 8000 },
-      key: await db.keys
-        .active()
-        .then((k) => ({ fingerprint: k!.fingerprint, publicKeyArmored: k!.publicKey! })),
-      retryDelaySeconds: 1,
-      pollingIntervalSeconds: 0.5,
-      retention: { default: '2h', groups: { vip: 'keep' }, intervalSeconds: 1 },
-    });
+    const node = await retentionNode({ default: '2h', groups: { vip: 'keep' } });
     try {
       const deadline = Date.now() + 30_000;
       const gone = async () =>
