@@ -355,3 +355,12 @@ export async function endedCall(
   await h.db.recordings.markEnded(id, new Date(), 10_000, null);
   return id;
 }
+
+/** An entry of GET /api/v1/audit as tests read it. */
+export interface AuditItem {
+  action: string;
+  actor: string;
+  resource: string;
+  resourceId: string;
+  details: Record<string, unknown>;
+}

@@ -141,16 +141,7 @@ export async function startIntegrityWorld(): Promise<IntegrityWorld> {
       return id;
     },
     srs: (...args) => run(process.execPath, [SRS_BIN, ...args], { env }),
-    async tamper(sql, params = []) {
-      const c = await db.pool.connect();
-      try {
-        await c.query('SET session_replication_role = replica');
-        await c.query(sql, params);
-      } finally {
-        await c.query('RESET session_replication_role');
-        c.release();
-      }
-    },
+    tamper: (sql, params = []) => tamperAs(db, sql, params),
     async close() {
       await pipeline.stop();
       await new Promise<void>((r) => hookServer.close(() => r()));
@@ -158,4 +149,20 @@ export async function startIntegrityWorld(): Promise<IntegrityWorld> {
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** What an attacker with the database superuser can do: a statement past the append-only triggers. */
+export async function tamperAs(
+  db: Pick<Database, 'pool'>,
+  sql: string,
+  params: unknown[] = [],
+): Promise<void> {
+  const c = await db.pool.connect();
+  try {
+    await c.query('SET session_replication_role = replica');
+    await c.query(sql, params);
+  } finally {
+    await c.query('RESET session_replication_role');
+    c.release();
+  }
 }

@@ -10,7 +10,13 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { carrierRow } from '../../src/delivery/csv.js';
-import { addApiUser, startApiHarness, storeCallTo, type ApiHarness } from '../helpers/api-harness.js';
+import {
+  addApiUser,
+  startApiHarness,
+  storeCallTo,
+  type ApiHarness,
+  type AuditItem,
+} from '../helpers/api-harness.js';
 
 interface Settings {
   userId: string;
@@ -19,13 +25,7 @@ interface Settings {
   enabled: boolean;
   attach: boolean;
 }
-interface Entry {
-  action: string;
-  actor: string;
-  resource: string;
-  resourceId: string;
-  details: Record<string, unknown>;
-}
+type Entry = AuditItem;
 
 describe('email notification settings (real HTTP, real Postgres)', { timeout: 120000 }, () => {
   let h: ApiHarness;

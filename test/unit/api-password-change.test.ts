@@ -12,15 +12,9 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { verifyPassword } from '../../src/store/users.js';
 import { auditSentence, type AuditEntry } from '../../web/src/audit-text.js';
-import { startApiHarness, type ApiHarness, type ApiReply } from '../helpers/api-harness.js';
+import { startApiHarness, type ApiHarness, type ApiReply, type AuditItem } from '../helpers/api-harness.js';
 
-interface Entry {
-  action: string;
-  actor: string;
-  resource: string;
-  resourceId: string;
-  details: Record<string, unknown>;
-}
+type Entry = AuditItem;
 
 const OLD = 'carol-password';
 const NEW = 'carol-new-password';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startPipeline, type Pipeline } from '../../src/pipeline/index.js';
 import { createApiUsers, log, startApiHarness, type ApiHarness } from '../helpers/api-harness.js';
-import { ToneMixer } from '../helpers/integrity-world.js';
+import { ToneMixer, tamperAs } from '../helpers/integrity-world.js';
 
 interface Check {
   name: string;
@@ -69,16 +69,7 @@ describe(
     };
 
     /** What an attacker with the database superuser can do: bypass the append-only triggers. */
-    const tamper = async (sql: string, params: unknown[]) => {
-      const c = await h.db.pool.connect();
-      try {
-        await c.query('SET session_replication_role = replica');
-        await c.query(sql, params);
-      } finally {
-        await c.query('RESET session_replication_role');
-        c.release();
-      }
-    };
+    const tamper = (sql: string, params: unknown[]) => tamperAs(h.db, sql, params);
 
     before(async () => {
       h = await startApiHarness();
