@@ -1,6 +1,7 @@
 /**
  * The one CSV writer (RFC 4180 cells, CRLF lines), for every CSV the server produces: the API's
- * search and archive exports, the MP3 export's day index and the carrier offload format.
+ * search and archive exports, the MP3 export's day index and the carrier offload format; and the
+ * one reader, for the CSV it takes in (the user import) and for checking what it wrote.
  *
  * Formula guard: a spreadsheet runs a cell that starts with `=`, `+`, `-`, `@`, a tab or a CR as a
  * formula, and names and numbers here come from SIP (a caller chooses its display name). Such a
@@ -50,3 +51,63 @@ export function csvLine(cells: readonly unknown[], o?: CsvCellOptions): string {
 
 /** The byte-order mark that makes spreadsheets read a CSV as UTF-8. */
 export const CSV_BOM = '\uFEFF';
+
+/** One record of a CSV read back, with the line it starts on (1-based). */
+export interface CsvRecord {
+  line: number;
+  cells: string[];
+}
+
+/**
+ * Reads CSV (RFC 4180: quoted cells, doubled quotes, line breaks inside quotes; CRLF, LF or CR line
+ * ends; a leading byte-order mark dropped) into records with the line each starts on. Throws on a
+ * quote left open at the end, naming its line, rather than reading the rest of the file as one cell.
+ */
+export function csvRecords(text: string): CsvRecord[] {
+  const out: CsvRecord[] = [];
+  const t = text.startsWith(CSV_BOM) ? text.slice(1) : text;
+  let cells: string[] = [];
+  let cell = '';
+  let quoted = false;
+  let quoteLine = 0;
+  let line = 1;
+  let start = 1;
+  const endRecord = () => {
+    cells.push(cell);
+    out.push({ line: start, cells });
+    cells = [];
+    cell = '';
+    start = line;
+  };
+  for (let i = 0; i < t.length; i++) {
+    const c = t[i] as string;
+    const lineEnd = c === '\n' || (c === '\r' && t[i + 1] !== '\n');
+    if (quoted) {
+      if (c === '"' && t[i + 1] === '"') {
+        cell += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else cell += c;
+      if (lineEnd) line++;
+      continue;
+    }
+    if (c === '"') {
+      quoted = true;
+      quoteLine = line;
+    } else if (c === ',') {
+      cells.push(cell);
+      cell = '';
+    } else if (lineEnd) {
+      line++;
+      endRecord();
+    } else if (c !== '\r') cell += c;
+  }
+  if (quoted) throw new Error(`line ${quoteLine}: a quoted cell is never closed`);
+  if (cell !== '' || cells.length > 0) endRecord();
+  return out;
+}
+
+/** The cells of every record (csvRecords without the line numbers). */
+export function parseCsv(text: string): string[][] {
+  return csvRecords(text).map((r) => r.cells);
+}

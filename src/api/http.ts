@@ -36,6 +36,16 @@ export function sendJson(
   res.end(text);
 }
 
+/** A CSV download (UTF-8, the caller's text already starting with its byte-order mark). */
+export function sendCsv(res: ServerResponse, filename: string, text: string): void {
+  res.writeHead(200, {
+    'content-type': 'text/csv; charset=utf-8',
+    'content-disposition': `attachment; filename="${filename}"`,
+    'cache-control': 'private, no-store',
+  });
+  res.end(text);
+}
+
 export function sendError(res: ServerResponse, err: HttpError): void {
   if (res.headersSent) {
     res.destroy();

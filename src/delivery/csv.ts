@@ -106,47 +106,8 @@ export function carrierCsv(recs: readonly DeliveryRecording[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Reads a CSV back (RFC 4180 quoting); for tests and for checking what we wrote. */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  let i = 0;
-  const t = text.replace(/^\uFEFF/, '');
-  while (i < t.length) {
-    const c = t[i] as string;
-    if (quoted) {
-      if (c === '"') {
-        if (t[i + 1] === '"') {
-          field += '"';
-          i += 2;
-          continue;
-        }
-        quoted = false;
-      } else field += c;
-      i++;
-      continue;
-    }
-    if (c === '"') quoted = true;
-    else if (c === ',') {
-      row.push(field);
-      field = '';
-    } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && t[i + 1] === '\n') i++;
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-    } else field += c;
-    i++;
-  }
-  if (field !== '' || row.length > 0) {
-    row.push(field);
-    rows.push(row);
-  }
-  return rows;
-}
+/** Reads a CSV back (src/csv.ts); for tests and for checking what we wrote. */
+export { parseCsv } from '../csv.js';
 
 /** The export's per-day index columns (UTF-8). */
 export const INDEX_HEADER = [

@@ -59,6 +59,8 @@ export interface UsersRepository {
   count(): Promise<number>;
   create(u: NewUser): Promise<User>;
   update(id: string, patch: UserPatch): Promise<User>;
+  /** Creates and changes users all or nothing (the CSV import); ConflictError when one clashes. */
+  importUsers(plan: UserImport): Promise<{ created: User[]; updated: User[] }>;
   remove(id: string): Promise<void>;
   get(id: string): Promise<User | undefined>;
   byUsername(username: string): Promise<(User & { passwordHash: string | null }) | undefined>;
@@ -95,25 +97,28 @@ function pgCode(err: unknown): string | undefined {
   return (err as { code?: string }).code;
 }
 
-export function usersRepository(pool: pg.Pool): UsersRepository {
+/** What an import writes, in one transaction: users to create and changes to existing users. */
+export interface UserImport {
+  /** `disabled`: created disabled (an account that exists but cannot sign in yet). */
+  create: (NewUser & { disabled?: boolean })[];
+  update: { id: string; patch: UserPatch }[];
+}
+
+/** The user writes, on the pool or on one transaction's client; passwords come hashed. */
+function userWriters(q: pg.Pool | pg.PoolClient) {
   const ensureGroups = async (names: (string | null | undefined)[]): Promise<void> => {
     const list = names.filter((n): n is string => !!n);
     if (list.length > 0)
-      await pool.query(
+      await q.query(
         'INSERT INTO user_groups (name) SELECT unnest($1::text[]) ON CONFLICT (name) DO NOTHING',
         [list],
       );
   };
-  const repo: UsersRepository = {
-    async count() {
-      const r = await pool.query<{ n: string }>('SELECT count(*) AS n FROM users');
-      return Number(r.rows[0]?.n ?? 0);
-    },
-    async create(u) {
+  return {
+    async insert(u: NewUser, hash: string | null): Promise<User> {
       await ensureGroups([u.group, ...(u.extraGroups ?? [])]);
-      const hash = u.password ? await hashPassword(u.password) : null;
       try {
-        const r = await pool.query<Row>(
+        const r = await q.query<Row>(
           `INSERT INTO users (id, username, display_name, role, password_hash, group_name, extra_groups, numbers)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
           [
@@ -134,10 +139,9 @@ export function usersRepository(pool: pg.Pool): UsersRepository {
         throw err;
       }
     },
-    async update(id, p) {
+    async patch(id: string, p: UserPatch, hash: string | undefined): Promise<User> {
       await ensureGroups([p.group, ...(p.extraGroups ?? [])]);
-      const hash = p.password ? await hashPassword(p.password) : undefined;
-      const r = await pool.query<Row>(
+      const r = await q.query<Row>(
         `UPDATE users SET
            display_name = COALESCE($2, display_name), role = COALESCE($3, role),
            password_hash = COALESCE($4, password_hash),
@@ -158,8 +162,50 @@ export function usersRepository(pool: pg.Pool): UsersRepository {
         ],
       );
       if (!r.rows[0]) throw new NotFoundError(`user ${id} not found`);
-      if (p.disabled || p.password) await pool.query('DELETE FROM user_sessions WHERE user_id = $1', [id]);
+      if (p.disabled || p.password) await q.query('DELETE FROM user_sessions WHERE user_id = $1', [id]);
       return toUser(r.rows[0]);
+    },
+  };
+}
+
+export function usersRepository(pool: pg.Pool): UsersRepository {
+  const write = userWriters(pool);
+  const repo: UsersRepository = {
+    async count() {
+      const r = await pool.query<{ n: string }>('SELECT count(*) AS n FROM users');
+      return Number(r.rows[0]?.n ?? 0);
+    },
+    async create(u) {
+      return write.insert(u, u.password ? await hashPassword(u.password) : null);
+    },
+    async update(id, p) {
+      return write.patch(id, p, p.password ? await hashPassword(p.password) : undefined);
+    },
+    async importUsers(plan) {
+      // Passwords are hashed before the transaction opens (scrypt takes tens of ms each).
+      const hashOf = async (pw: string | null | undefined) => (pw ? hashPassword(pw) : undefined);
+      const createHashes = await Promise.all(plan.create.map((u) => hashOf(u.password)));
+      const updateHashes = await Promise.all(plan.update.map((u) => hashOf(u.patch.password)));
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const tx = userWriters(client);
+        const created: User[] = [];
+        const updated: User[] = [];
+        for (const [i, u] of plan.create.entries()) {
+          const made = await tx.insert(u, createHashes[i] ?? null);
+          created.push(u.disabled ? await tx.patch(made.id, { disabled: true }, undefined) : made);
+        }
+        for (const [i, u] of plan.update.entries())
+          updated.push(await tx.patch(u.id, u.patch, updateHashes[i]));
+        await client.query('COMMIT');
+        return { created, updated };
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
     },
     async remove(id) {
       const r = await pool.query('DELETE FROM users WHERE id = $1', [id]);

@@ -39,38 +39,8 @@ export class Live extends EventEmitter<{ event: [RecordingEvent] }> {
 
 export const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-/** RFC 4180 CSV (quoted cells, doubled quotes, CRLF rows) into rows of cells. */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let cell = '';
-  let quoted = false;
-  const endCell = () => {
-    row.push(cell);
-    cell = '';
-  };
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i] as string;
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        cell += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else cell += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') endCell();
-    else if (c === '\n') {
-      endCell();
-      rows.push(row);
-      row = [];
-    } else if (c !== '\r') cell += c;
-  }
-  if (cell || row.length) {
-    endCell();
-    rows.push(row);
-  }
-  return rows;
-}
+/** RFC 4180 CSV into rows of cells (the server's own reader). */
+export { parseCsv } from '../../src/csv.js';
 
 function ulawWav(samples: Int16Array): Buffer {
   const data = encodeUlaw(samples);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { csvCell, csvLine, looksLikeFormula } from '../../src/csv.js';
+import { csvCell, csvLine, csvRecords, looksLikeFormula } from '../../src/csv.js';
 import { carrierField, indexCsv, indexRow, parseCsv } from '../../src/delivery/csv.js';
 import type { DeliveryRecording } from '../../src/store/offload.js';
 
@@ -38,6 +38,18 @@ describe('the CSV writer (src/csv.ts)', () => {
     assert.equal(csvCell(['a', 'b']), 'a; b');
     assert.equal(csvLine(['=x', 'y,z', 3]), `'=x,"y,z",3\r\n`);
     assert.deepEqual(parseCsv(csvLine(['=x', 'y,z', 'q"'])), [["'=x", 'y,z', 'q"']]);
+  });
+
+  it('the reader gives each record the line it starts on, across quoted line breaks and any line end', () => {
+    const text = '\uFEFFa,b\r\n"two\nlines",x\n\nc,"d ""q"""\re,\r\n';
+    assert.deepEqual(csvRecords(text), [
+      { line: 1, cells: ['a', 'b'] },
+      { line: 2, cells: ['two\nlines', 'x'] },
+      { line: 4, cells: [''] },
+      { line: 5, cells: ['c', 'd "q"'] },
+      { line: 6, cells: ['e', ''] },
+    ]);
+    assert.throws(() => csvRecords('a\n"b\nc'), /line 2: a quoted cell is never closed/);
   });
 
   it('the carrier format keeps its own rules: all quoted, newline -> ", no guard', () => {

@@ -172,6 +172,7 @@ const ON_NAMED: Record<string, Record<string, (p: Params) => string>> = {
     'user.create': (p) => t('{who} created user {name}', p),
     'user.update': (p) => t('{who} changed user {name}', p),
     'user.delete': (p) => t('{who} deleted user {name}', p),
+    'users.import': (p) => t('{who} imported users from a CSV file', p),
     'record-mode.update': (p) => t('{who} changed the record mode of user {name}', p),
     'notification-settings.update': (p) => t('{who} changed the email notifications of user {name}', p),
   },

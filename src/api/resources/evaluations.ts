@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { CSV_BOM, csvLine } from '../../csv.js';
 import type { Evaluation, EvaluationForm } from '../../store/evaluations.js';
 import { roleRank } from '../../store/users.js';
-import { badRequest, conflict, forbidden, notFound, sendJson } from '../http.js';
+import { badRequest, conflict, forbidden, notFound, sendCsv, sendJson } from '../http.js';
 import { describe, mapConflict, recordingRoute, type Kit } from '../kit.js';
 import { need, qDate, route, type RouteDef } from '../table.js';
 
@@ -189,12 +189,7 @@ export function evaluationRoutes(k: Kit): RouteDef[] {
         for (const r of summary.items)
           body += csvLine([r.agent, r.evaluations, r.averageScore, r.lowestScore, r.highestScore]);
         body += csvLine(['(all)', summary.total.evaluations, summary.total.averageScore, '', '']);
-        ctx.res.writeHead(200, {
-          'content-type': 'text/csv; charset=utf-8',
-          'content-disposition': 'attachment; filename="evaluations-by-agent.csv"',
-          'cache-control': 'private, no-store',
-        });
-        ctx.res.end(body);
+        sendCsv(ctx.res, 'evaluations-by-agent.csv', body);
       },
     }),
   ];

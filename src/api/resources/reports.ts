@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { csvLine } from '../../csv.js';
 import type { ReportBy } from '../../store/reports.js';
-import { badRequest, sendJson } from '../http.js';
+import { badRequest, sendCsv, sendJson } from '../http.js';
 import type { Kit } from '../kit.js';
 import { need, qDate, qStr, route, type RouteDef } from '../table.js';
 
@@ -47,12 +47,7 @@ export function reportRoutes(k: Kit): RouteDef[] {
           body += csvLine([r.key ?? none, r.calls, r.totalSeconds, r.averageSeconds, r.longestSeconds]);
         const t = report.total;
         body += csvLine(['total', t.calls, t.totalSeconds, t.averageSeconds, t.longestSeconds]);
-        ctx.res.writeHead(200, {
-          'content-type': 'text/csv; charset=utf-8',
-          'content-disposition': `attachment; filename="recordings-by-${by}.csv"`,
-          'cache-control': 'private, no-store',
-        });
-        ctx.res.end(body);
+        sendCsv(ctx.res, `recordings-by-${by}.csv`, body);
       },
     }),
   ];

@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import { ROLES, type User } from '../../store/users.js';
-import { conflict, notFound, sendJson } from '../http.js';
+
+import { conflict, notFound, sendCsv, sendJson } from '../http.js';
 import { mapConflict, type Kit } from '../kit.js';
-import { need, route, type RouteDef } from '../table.js';
+import { need, route, type Ctx, type RouteDef } from '../table.js';
+import { MAX_IMPORT_ROWS, planImport, usersCsv, type ImportPlan } from './users-csv.js';
 
 /** Users and groups (admins; supervisors may list the groups). */
 
@@ -16,6 +18,12 @@ const userBody = z.object({
   numbers: z.array(z.string().min(1).max(100)).max(100).optional(),
 });
 const userPatch = userBody.omit({ username: true }).partial().extend({ disabled: z.boolean().optional() });
+
+/**
+ * Fields whose change alters what a user may see or do: their monitor sockets close (they
+ * reconnect as who they are now).
+ */
+const SENSITIVE = ['disabled', 'password', 'role', 'group', 'extraGroups', 'numbers'];
 
 /** A user as the API shows it (never the password hash). */
 export function publicUser(u: User) {
@@ -42,14 +50,77 @@ function userChanges(before: User, after: User, body: Record<string, unknown>): 
 }
 
 export function userRoutes({ d, audit }: Kit): RouteDef[] {
+  /** Writes an import in one transaction, then audits each user as POST and PATCH would, and the import. */
+  const applyImport = async (ctx: Ctx, plan: ImportPlan): Promise<void> => {
+    const done = await d.db.users
+      .importUsers({
+        create: plan.create.map((c) => c.user),
+        update: plan.update.map((u) => ({ id: u.user.id, patch: u.patch })),
+      })
+      .catch(mapConflict);
+    d.usersChanged?.();
+    for (const u of done.created)
+      await audit(ctx, 'user.create', 'user', u.id, {
+        username: u.username,
+        role: u.role,
+        group: u.group,
+        ...(u.disabled && { disabled: true }),
+        source: 'import',
+      });
+    for (const [i, u] of done.updated.entries()) {
+      const { user: before, patch, fields } = plan.update[i] as ImportPlan['update'][number];
+      const hit = fields.filter((f) => SENSITIVE.includes(f));
+      if (hit.length > 0) d.revoke?.({ userId: u.id, reason: `user changed: ${hit.join(', ')}` });
+      await audit(ctx, 'user.update', 'user', u.id, {
+        username: u.username,
+        fields: fields.map((k) => (k === 'password' ? 'password (changed)' : k)),
+        changes: userChanges(before, u, patch),
+        source: 'import',
+      });
+    }
+    await audit(ctx, 'users.import', 'user', '', {
+      created: plan.create.length,
+      updated: plan.update.length,
+      unchanged: plan.unchanged.length,
+    });
+  };
   return [
     route({
       method: 'GET',
       path: '/users',
-      summary: 'Users',
+      summary: 'Users; format=csv downloads them in the columns POST /users/import reads',
       role: 'admin',
-      async handler(ctx) {
-        sendJson(ctx.res, 200, { items: (await d.db.users.list()).map(publicUser) });
+      query: z.object({
+        format: z.enum(['json', 'csv'], { error: 'json or csv' }).optional().describe('json (default) | csv'),
+      }),
+      response: { produces: ['application/json', 'text/csv'] },
+      async handler(ctx, { query }) {
+        const users = await d.db.users.list();
+        if (query.format === 'csv') sendCsv(ctx.res, 'users.csv', usersCsv(users));
+        else sendJson(ctx.res, 200, { items: users.map(publicUser) });
+      },
+    }),
+    route({
+      method: 'POST',
+      path: '/users/import',
+      summary: `Create and change users from CSV (at most ${MAX_IMPORT_ROWS} rows; all or nothing; dryRun says what would change)`,
+      role: 'admin',
+      body: z.object({
+        csv: z.string().max(2 * 1024 * 1024, 'at most 2 MiB'),
+        dryRun: z.boolean().default(false),
+      }),
+      bodyLimit: 3 * 1024 * 1024,
+      async handler(ctx, { body }) {
+        const existing = await d.db.users.list();
+        const hashOf = async (name: string) => (await d.db.users.byUsername(name))?.passwordHash ?? null;
+        const plan = await planImport(body.csv, existing, hashOf, { create: userBody, patch: userPatch });
+        if (!body.dryRun) await applyImport(ctx, plan);
+        sendJson(ctx.res, 200, {
+          dryRun: body.dryRun,
+          created: plan.create.map((c) => ({ line: c.line, username: c.user.username, role: c.user.role })),
+          updated: plan.update.map((u) => ({ line: u.line, username: u.user.username, fields: u.fields })),
+          unchanged: plan.unchanged,
+        });
       },
     }),
     route({
@@ -78,8 +149,7 @@ export function userRoutes({ d, audit }: Kit): RouteDef[] {
         const u = await d.db.users.update(before.id, body).catch(mapConflict);
         // What the user may see or do changed: their monitor sockets close now (they reconnect as
         // who they are now); everyone's call filters are re-read (a group's members changed).
-        const sensitive = ['disabled', 'password', 'role', 'group', 'extraGroups', 'numbers'];
-        const hit = Object.keys(body).filter((f) => sensitive.includes(f));
+        const hit = Object.keys(body).filter((f) => SENSITIVE.includes(f));
         if (hit.length > 0) d.revoke?.({ userId: u.id, reason: `user changed: ${hit.join(', ')}` });
         d.usersChanged?.();
         const changed = Object.keys(body).map((k) => (k === 'password' ? 'password (changed)' : k));

@@ -23,6 +23,7 @@ import { settings } from './settings.js';
 import { shell } from './shell.js';
 import { tokens } from './tokens.js';
 import { users } from './users.js';
+import { usersImport } from './users-import.js';
 
 export const CATALOGUES: Catalogue[] = [
   account,
@@ -48,4 +49,5 @@ export const CATALOGUES: Catalogue[] = [
   shell,
   tokens,
   users,
+  usersImport,
 ];

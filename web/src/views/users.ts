@@ -1,10 +1,11 @@
 import { api, send } from '../api.js';
 import { filterForm, grid, h, list, outcome, roleLabel, td } from '../dom.js';
 import { LANGUAGE_NAMES, LANGUAGES, t } from '../i18n.js';
+import { usersImportCard } from './users-import.js';
 
 /**
  * Users and groups (admins): create, edit (role, groups, numbers, password, disabled, language,
- * email notifications), delete.
+ * email notifications), delete; download and import as CSV (views/users-import.ts).
  */
 
 interface UserJson {
@@ -270,6 +271,7 @@ export function usersView(app: HTMLElement): void {
     h('h2', {}, t('Users')),
     msg.el,
     newUser,
+    usersImportCard(() => void load().catch((e: Error) => msg.fail(e))),
     box,
     editBox,
     h('h2', {}, t('Groups')),

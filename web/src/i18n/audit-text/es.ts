@@ -82,6 +82,9 @@ export const es: Record<string, Entry> = {
   '{who} was refused sign-in after repeated failures':
     '{who} intentó iniciar sesión, pero se le denegó tras varios intentos fallidos',
   '{who} rotated the server admin token': '{who} renovó el token de administrador del servidor',
+  '{who} imported users from a CSV file': '{who} importó usuarios de un archivo CSV',
+  '{created} created, {updated} changed, {unchanged} unchanged':
+    '{created} creados, {updated} modificados, {unchanged} sin cambios',
   '{who} asked to retry the failed deliveries': '{who} pidió reintentar las entregas fallidas',
   '{who} failed to change their password': '{who} no pudo cambiar su contraseña',
   '{who} changed their password': '{who} cambió su contraseña',

@@ -86,6 +86,9 @@ export const fr: Record<string, Entry> = {
   '{who} was refused sign-in after repeated failures':
     '{who} s’est vu refuser la connexion après des échecs répétés',
   '{who} rotated the server admin token': '{who} a renouvelé le jeton d’administration du serveur',
+  '{who} imported users from a CSV file': '{who} a importé des utilisateurs depuis un fichier CSV',
+  '{created} created, {updated} changed, {unchanged} unchanged':
+    '{created} créés, {updated} modifiés, {unchanged} inchangés',
   '{who} asked to retry the failed deliveries': '{who} a demandé de relancer les livraisons en échec',
   '{who} failed to change their password': '{who} n’a pas pu changer son mot de passe',
   '{who} changed their password': '{who} a changé son mot de passe',

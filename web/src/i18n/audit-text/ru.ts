@@ -83,6 +83,9 @@ export const ru: Record<string, Entry> = {
   '{who} was refused sign-in after repeated failures':
     '{who} получил отказ во входе после нескольких неудачных попыток',
   '{who} rotated the server admin token': '{who} сменил токен администратора сервера',
+  '{who} imported users from a CSV file': '{who} импортировал пользователей из CSV-файла',
+  '{created} created, {updated} changed, {unchanged} unchanged':
+    'создано: {created}, изменено: {updated}, без изменений: {unchanged}',
   '{who} asked to retry the failed deliveries': '{who} запросил повтор неудавшихся доставок',
   '{who} failed to change their password': '{who} не смог сменить свой пароль',
   '{who} changed their password': '{who} сменил свой пароль',

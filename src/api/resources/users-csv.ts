@@ -1,0 +1,234 @@
+import type { z } from 'zod';
+import { csvLine, CSV_BOM, csvRecords, looksLikeFormula, type CsvRecord } from '../../csv.js';
+import { verifyPassword, type NewUser, type User, type UserPatch } from '../../store/users.js';
+import { HttpError } from '../http.js';
+
+/**
+ * Users as CSV: the list an admin downloads (GET /users?format=csv) and the file they upload to
+ * create and change many users at once (POST /users/import), the "synchronization against CSV" of
+ * reference seed 003. One column set both ways, so a download edited in a spreadsheet imports back.
+ *
+ * An import is checked whole before anything is written: a row with an unknown role, a username
+ * twice, a short password or an unknown column makes it fail with every bad row named by its line,
+ * and nothing changes. A blank cell leaves that field of an existing user as it is (a new user gets
+ * the default: no group, role `user`, no password until one is set).
+ */
+
+/** The columns, in the order the download writes them (`password` is import only). */
+export const USER_CSV_COLUMNS = [
+  'username',
+  'display_name',
+  'role',
+  'group',
+  'extra_groups',
+  'numbers',
+  'disabled',
+  'password',
+] as const;
+type Column = (typeof USER_CSV_COLUMNS)[number];
+
+/** Other spellings of the columns a directory export may carry (after lower-casing, `_` for spaces). */
+const ALIASES: Record<string, Column> = {
+  user: 'username',
+  name: 'display_name',
+  displayname: 'display_name',
+  more_groups: 'extra_groups',
+  additional_groups: 'extra_groups',
+  groups: 'extra_groups',
+  number: 'numbers',
+  extensions: 'numbers',
+  extension: 'numbers',
+};
+
+/** Most rows one import takes. */
+export const MAX_IMPORT_ROWS = 2000;
+/** Most passwords one import sets (each is hashed with scrypt: about 0.1 s of CPU). */
+export const MAX_IMPORT_PASSWORDS = 200;
+
+const listCell = (v: unknown) => (Array.isArray(v) ? v.join('; ') : v);
+
+/** The download: a byte-order mark, the header, a line per user (never a password). */
+export function usersCsv(users: readonly User[]): string {
+  const cols = USER_CSV_COLUMNS.filter((c) => c !== 'password');
+  let text = `${CSV_BOM}${csvLine(cols)}`;
+  for (const u of users)
+    text += csvLine([
+      u.username,
+      u.displayName,
+      u.role,
+      u.group ?? '',
+      listCell(u.extraGroups),
+      listCell(u.numbers),
+      u.disabled ? 'yes' : 'no',
+    ]);
+  return text;
+}
+
+export interface ImportRowError {
+  line: number;
+  username?: string;
+  message: string;
+}
+
+/** What an import does (or would do, on a dry run), row by row. */
+export interface ImportPlan {
+  create: { line: number; user: NewUser & { disabled?: boolean } }[];
+  update: { line: number; user: User; patch: UserPatch; fields: string[] }[];
+  unchanged: { line: number; username: string }[];
+}
+
+/** The formula guard of our own download (src/csv.ts) taken off again: `'=x` reads as `=x`. */
+const unguard = (s: string) => (s.startsWith("'") && looksLikeFormula(s.slice(1)) ? s.slice(1) : s);
+
+function columnOf(header: string): Column | undefined {
+  const k = header
+    .trim()
+    .toLowerCase()
+    .replace(/[\s-]+/g, '_');
+  return (USER_CSV_COLUMNS as readonly string[]).includes(k) ? (k as Column) : ALIASES[k];
+}
+
+const YES = ['yes', 'true', '1', 'y'];
+const NO = ['no', 'false', '0', 'n'];
+
+/** The fields a row sets (blank cells left out), or an error message. */
+function rowFields(cells: Map<Column, string>): Record<string, unknown> | string {
+  const out: Record<string, unknown> = {};
+  const cell = (c: Column) => unguard((cells.get(c) ?? '').trim());
+  const list = (c: Column) =>
+    cell(c)
+      .split(';')
+      .map((x) => x.trim())
+      .filter((x) => x !== '');
+  if (cell('display_name')) out.displayName = cell('display_name');
+  if (cell('role')) out.role = cell('role').toLowerCase();
+  if (cell('group')) out.group = cell('group');
+  if (cell('extra_groups')) out.extraGroups = list('extra_groups');
+  if (cell('numbers')) out.numbers = list('numbers').map((n) => n.toLowerCase());
+  if (cells.get('password')) out.password = cells.get('password');
+  const disabled = cell('disabled').toLowerCase();
+  if (YES.includes(disabled)) out.disabled = true;
+  else if (NO.includes(disabled)) out.disabled = false;
+  else if (disabled !== '') return `disabled: "${disabled.slice(0, 20)}" is not yes or no`;
+  return out;
+}
+
+const issues = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+
+/**
+ * Reads an upload against the users there are now. Throws HttpError 400 naming every bad line
+ * (and writes nothing); otherwise says what to create, what to change (field by field) and what
+ * already matches. A password matching the one the user has counts as unchanged, so importing
+ * the same file twice changes nothing and ends nobody's sessions.
+ */
+export async function planImport(
+  text: string,
+  existing: readonly User[],
+  passwordHashOf: (username: string) => Promise<string | null>,
+  schemas: { create: z.ZodType<NewUser>; patch: z.ZodType<UserPatch> },
+): Promise<ImportPlan> {
+  let records: CsvRecord[];
+  try {
+    records = csvRecords(text).filter((r) => r.cells.some((c) => c.trim() !== ''));
+  } catch (err) {
+    throw importError([{ line: 0, message: (err as Error).message }]);
+  }
+  const [head, ...rows] = records;
+  if (!head) throw importError([{ line: 1, message: 'the file is empty: a header line is needed' }]);
+  const columns = head.cells.map(columnOf);
+  const errors: ImportRowError[] = [];
+  const unknown = head.cells.filter((_, i) => columns[i] === undefined);
+  if (unknown.length > 0)
+    errors.push({
+      line: head.line,
+      message: `unknown column${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `"${u.slice(0, 40)}"`).join(', ')} (known: ${USER_CSV_COLUMNS.join(', ')})`,
+    });
+  if (!columns.includes('username')) errors.push({ line: head.line, message: 'no username column' });
+  if (rows.length > MAX_IMPORT_ROWS)
+    errors.push({ line: 0, message: `${rows.length} rows; at most ${MAX_IMPORT_ROWS} in one import` });
+  if (errors.length > 0) throw importError(errors);
+
+  const byName = new Map(existing.map((u) => [u.username, u]));
+  const seen = new Map<string, number>();
+  const plan: ImportPlan = { create: [], update: [], unchanged: [] };
+  const pending: { line: number; before: User; patch: UserPatch; changed: string[] }[] = [];
+  for (const r of rows) {
+    const cells = new Map<Column, string>();
+    columns.forEach((c, i) => c && cells.set(c, r.cells[i] ?? ''));
+    const username = unguard((cells.get('username') ?? '').trim());
+    const fail = (message: string) => errors.push({ line: r.line, ...(username && { username }), message });
+    if (r.cells.length > columns.length) fail(`${r.cells.length} cells, the header has ${columns.length}`);
+    if (!username) {
+      fail('username: empty');
+      continue;
+    }
+    const twice = seen.get(username);
+    if (twice !== undefined) {
+      fail(`username ${username} is also on line ${twice}`);
+      continue;
+    }
+    seen.set(username, r.line);
+    const fields = rowFields(cells);
+    if (typeof fields === 'string') {
+      fail(fields);
+      continue;
+    }
+    const before = byName.get(username);
+    if (!before) {
+      const parsed = schemas.create.safeParse({ username, role: 'user', ...fields });
+      if (parsed.success)
+        plan.create.push({
+          line: r.line,
+          user: { ...parsed.data, ...(fields.disabled === true && { disabled: true }) },
+        });
+      else fail(issues(parsed.error));
+      continue;
+    }
+    const parsed = schemas.patch.safeParse(fields);
+    if (!parsed.success) {
+      fail(issues(parsed.error));
+      continue;
+    }
+    const patch = parsed.data;
+    const changed = Object.keys(patch).filter(
+      (k) =>
+        k !== 'password' &&
+        JSON.stringify(patch[k as keyof UserPatch]) !== JSON.stringify(before[k as keyof User]),
+    );
+    pending.push({ line: r.line, before, patch, changed });
+  }
+  const passwords = [...plan.create.map((c) => c.user.password), ...pending.map((p) => p.patch.password)];
+  const withPassword = passwords.filter(Boolean).length;
+  if (withPassword > MAX_IMPORT_PASSWORDS)
+    errors.push({
+      line: 0,
+      message: `${withPassword} rows set a password; at most ${MAX_IMPORT_PASSWORDS} in one import`,
+    });
+  if (errors.length > 0) throw importError(errors);
+  // A password is hashed with scrypt: the checks run side by side on the thread pool.
+  const same = await Promise.all(
+    pending.map(
+      async (p) =>
+        !!p.patch.password && verifyPassword(p.patch.password, await passwordHashOf(p.before.username)),
+    ),
+  );
+  for (const [i, p] of pending.entries()) {
+    if (p.patch.password && !same[i]) p.changed.push('password');
+    const patch = Object.fromEntries(
+      Object.entries(p.patch).filter(([k]) => p.changed.includes(k)),
+    ) as UserPatch;
+    if (p.changed.length === 0) plan.unchanged.push({ line: p.line, username: p.before.username });
+    else plan.update.push({ line: p.line, user: p.before, patch, fields: p.changed });
+  }
+  return plan;
+}
+
+function importError(rows: ImportRowError[]): HttpError {
+  const n = rows.length;
+  return new HttpError(
+    400,
+    `${n} ${n === 1 ? 'problem' : 'problems'} in the file; nothing was imported`,
+    {},
+    { rows },
+  );
+}

@@ -1,0 +1,227 @@
+/**
+ * Users as CSV over the real HTTP API and a real embedded Postgres: the download, and the import
+ * (POST /users/import): a dry run that writes nothing, an import that creates and changes users as
+ * the file says (passwords that sign in, disabled accounts that cannot, sessions ended by a new
+ * password), audited user by user without a password or hash, a second import of the same file
+ * that changes nothing, and bad files refused whole with every bad line named.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { csvLine } from '../../src/csv.js';
+import {
+  addApiUser,
+  type ApiHarness,
+  type AuditItem,
+  parseCsv,
+  startApiHarness,
+} from '../helpers/api-harness.js';
+
+interface UserJson {
+  username: string;
+  displayName: string;
+  role: string;
+  group: string | null;
+  extraGroups: string[];
+  numbers: string[];
+  disabled: boolean;
+}
+
+const FILE =
+  csvLine(['Username', 'Display Name', 'role', 'group', 'extra_groups', 'numbers', 'disabled', 'password']) +
+  csvLine(['bob', '', 'supervisor', 'sales', '', '1001; 1002', '', 'bob-new-password']) +
+  csvLine([
+    'carol',
+    'Carol, "CC" Jones',
+    '',
+    'support',
+    'sales; night shift',
+    'Carol',
+    'no',
+    'carol-password',
+  ]) +
+  csvLine(['dave', 'Dave', 'record-only', '', '', '2001', 'yes', 'dave-password']) +
+  csvLine(['erin', 'Erin', 'user', '', '', '', '', '']);
+
+describe('users as CSV: download and import (real HTTP, real Postgres)', { timeout: 120000 }, () => {
+  let h: ApiHarness;
+  const users = async () =>
+    new Map(
+      ((await h.call('GET', '/api/v1/users', { as: 'admin' })).json.items as UserJson[]).map((u) => [
+        u.username,
+        u,
+      ]),
+    );
+  const importCsv = (csv: string, dryRun = false, as = 'admin') =>
+    h.call('POST', '/api/v1/users/import', { as, body: { csv, dryRun } });
+  const tryLogin = (username: string, password: string) =>
+    h.call('POST', '/api/v1/login', { body: { username, password } });
+  const audit = async (action: string) =>
+    (await h.call('GET', `/api/v1/audit?action=${action}`, { as: 'admin' })).json.items as AuditItem[];
+
+  before(async () => {
+    h = await startApiHarness();
+    await h.login('admin', 'first-admin-pw');
+    await addApiUser(h, 'bob', { role: 'user', displayName: 'Bob', numbers: ['1001'] });
+    await addApiUser(h, 'erin', { role: 'user', displayName: 'Erin' });
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  it('a dry run says what the file would do and writes nothing', async () => {
+    const r = await importCsv(FILE, true);
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.deepEqual(r.json, {
+      dryRun: true,
+      created: [
+        { line: 3, username: 'carol', role: 'user' },
+        { line: 4, username: 'dave', role: 'record-only' },
+      ],
+      updated: [{ line: 2, username: 'bob', fields: ['role', 'group', 'numbers', 'password'] }],
+      unchanged: [{ line: 5, username: 'erin' }],
+    });
+    const now = await users();
+    assert.deepEqual([...now.keys()].sort(), ['admin', 'bob', 'erin']);
+    assert.equal(now.get('bob')?.role, 'user');
+    assert.equal((await audit('users.import')).length, 0);
+    assert.equal((await h.call('GET', '/api/v1/me', { as: 'bob' })).status, 200, 'bob still signed in');
+  });
+
+  it('the import creates and changes users as the file says, audited user by user', async () => {
+    const r = await importCsv(FILE);
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.equal(r.json.dryRun, false);
+    const now = await users();
+    const carol = now.get('carol') as UserJson;
+    assert.deepEqual(
+      [carol.displayName, carol.role, carol.group, carol.extraGroups, carol.numbers, carol.disabled],
+      ['Carol, "CC" Jones', 'user', 'support', ['sales', 'night shift'], ['carol'], false],
+    );
+    assert.equal(now.get('dave')?.disabled, true);
+    assert.equal(now.get('dave')?.role, 'record-only');
+    const bob = now.get('bob') as UserJson;
+    assert.deepEqual(
+      [bob.role, bob.group, bob.numbers, bob.displayName],
+      ['supervisor', 'sales', ['1001', '1002'], 'Bob'],
+    );
+
+    // Passwords from the file sign in; a disabled account cannot; bob's new password ended his session.
+    assert.equal((await h.login('carol', 'carol-password')).status, 200);
+    assert.equal((await tryLogin('dave', 'dave-password')).status, 401);
+    assert.equal((await h.call('GET', '/api/v1/me', { as: 'bob' })).status, 401, 'old session of bob ended');
+    assert.equal((await tryLogin('bob', 'bob-password')).status, 401);
+    assert.equal((await h.login('bob', 'bob-new-password')).status, 200);
+
+    const created = (await audit('user.create')).filter((e) => e.details.source === 'import');
+    assert.deepEqual(created.map((e) => e.details.username).sort(), ['carol', 'dave']);
+    const updates = (await audit('user.update')).filter((e) => e.details.source === 'import');
+    assert.equal(updates.length, 1);
+    assert.deepEqual(updates[0]?.details.changes, {
+      role: { from: 'user', to: 'supervisor' },
+      group: { from: null, to: 'sales' },
+      numbers: { from: ['1001'], to: ['1001', '1002'] },
+      password: 'set',
+    });
+    const summary = await audit('users.import');
+    assert.equal(summary.length, 1);
+    assert.deepEqual(summary[0]?.details, { created: 2, updated: 1, unchanged: 1, userAgent: 'node' });
+    const trail = JSON.stringify((await h.call('GET', '/api/v1/audit', { as: 'admin' })).json);
+    for (const secret of ['carol-password', 'bob-new-password', 'dave-password', 'scrypt$'])
+      assert.ok(!trail.includes(secret), `the audit trail holds ${secret}`);
+  });
+
+  it('the same file again changes nothing (passwords that match count as unchanged)', async () => {
+    const r = await importCsv(FILE);
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.deepEqual([r.json.created, r.json.updated], [[], []]);
+    assert.equal((r.json.unchanged as unknown[]).length, 4);
+    assert.equal((await h.call('GET', '/api/v1/me', { as: 'bob' })).status, 200, 'bob stays signed in');
+    assert.equal((await audit('user.update')).filter((e) => e.details.source === 'import').length, 1);
+  });
+
+  it('the download lists every user in the import columns, and imports back unchanged', async () => {
+    const r = await h.call('GET', '/api/v1/users?format=csv', { as: 'admin' });
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-type') ?? '', /^text\/csv/);
+    const text = r.buf.toString('utf8');
+    const rows = parseCsv(text);
+    assert.deepEqual(rows[0], [
+      'username',
+      'display_name',
+      'role',
+      'group',
+      'extra_groups',
+      'numbers',
+      'disabled',
+    ]);
+    assert.deepEqual(
+      rows.find((c) => c[0] === 'carol'),
+      ['carol', 'Carol, "CC" Jones', 'user', 'support', 'sales; night shift', 'carol', 'no'],
+    );
+    assert.ok(!text.includes('scrypt'), 'no password hash in the download');
+    const back = await importCsv(text, true);
+    assert.equal(back.status, 200, JSON.stringify(back.json));
+    assert.deepEqual([back.json.created, back.json.updated], [[], []]);
+    assert.equal((back.json.unchanged as unknown[]).length, rows.length - 1);
+  });
+
+  it('a bad file is refused whole, naming every bad line; nothing changes', async () => {
+    const bad =
+      csvLine(['username', 'role', 'password', 'numbers']) +
+      csvLine(['frank', 'user', 'frank-password', '3001']) +
+      csvLine(['gina', 'boss', '', '']) +
+      csvLine(['', 'user', '', '']) +
+      csvLine(['frank', 'user', '', '']) +
+      csvLine(['hank', 'user', 'short', '']) +
+      csvLine(['bad name!', 'user', '', '']);
+    const r = await importCsv(bad);
+    assert.equal(r.status, 400, JSON.stringify(r.json));
+    assert.match(r.json.error as string, /5 problems in the file; nothing was imported/);
+    const lines = (r.json.rows as { line: number; message: string }[]).map((x) => [x.line, x.message]);
+    assert.deepEqual(
+      lines.map(([l]) => l),
+      [3, 4, 5, 6, 7],
+    );
+    assert.match(String(lines[0]?.[1]), /role/);
+    assert.match(String(lines[1]?.[1]), /username: empty/);
+    assert.match(String(lines[2]?.[1]), /also on line 2/);
+    assert.match(String(lines[3]?.[1]), /password: at least 8 characters/);
+    assert.match(String(lines[4]?.[1]), /username/);
+    assert.equal((await users()).has('frank'), false, 'the good row was not imported either');
+
+    const unknownColumn = await importCsv(
+      csvLine(['username', 'e-mail']) + csvLine(['ivan', 'i@example.com']),
+    );
+    assert.equal(unknownColumn.status, 400);
+    assert.match(JSON.stringify(unknownColumn.json.rows), /unknown column \\"e-mail\\"/);
+    const open = await importCsv('username,display_name\r\njack,"Jack\r\nkim,Kim\r\n');
+    assert.equal(open.status, 400);
+    assert.match(JSON.stringify(open.json.rows), /line 2: a quoted cell is never closed/);
+    const empty = await importCsv('');
+    assert.equal(empty.status, 400);
+    assert.match(JSON.stringify(empty.json.rows), /header line is needed/);
+    const noUsername = await importCsv(csvLine(['role']) + csvLine(['user']));
+    assert.match(JSON.stringify(noUsername.json.rows), /no username column/);
+    assert.deepEqual([...(await users()).keys()].sort(), ['admin', 'bob', 'carol', 'dave', 'erin']);
+  });
+
+  it('the writes are one transaction: a clash on the last user leaves the first uncreated', async () => {
+    await assert.rejects(
+      h.db.users.importUsers({
+        create: [
+          { username: 'lena', role: 'user', password: 'lena-password' },
+          { username: 'erin', role: 'user' },
+        ],
+        update: [],
+      }),
+      /user erin already exists/,
+    );
+    assert.equal((await users()).has('lena'), false);
+  });
+
+  it('only admins may download or import', async () => {
+    assert.equal((await h.call('GET', '/api/v1/users?format=csv', { as: 'erin' })).status, 403);
+    assert.equal((await importCsv(FILE, true, 'erin')).status, 403);
+    assert.equal((await h.call('GET', '/api/v1/users?format=csv')).status, 401);
+  });
+});
