@@ -134,6 +134,17 @@ export const deliverySchema = {
       /** Body template; `templateFile` (re-read for every email) wins when set. */
       body: z.string().min(1).optional(),
       templateFile: optionalString,
+      /** A group's own templates (its users' primary group); a part left out falls back to the above. */
+      groups: z
+        .record(
+          z.string().min(1),
+          z.object({
+            subject: z.string().min(1).optional(),
+            body: z.string().min(1).optional(),
+            templateFile: optionalString,
+          }),
+        )
+        .default({}),
       /** Attach the MP3 up to this size; over it the email goes without it. 0 = no limit. */
       maxAttachmentBytes: integer(0, 1024 * 1024 * 1024).default(10 * 1024 * 1024),
       /** Time zone for dates in emails (IANA name). */

@@ -194,6 +194,7 @@ export async function startDelivery(o: {
       subject: n.subject,
       body: n.body,
       templateFile: n.templateFile,
+      groups: n.groups,
       maxAttachmentBytes: n.maxAttachmentBytes,
       timeZone: n.timeZone,
       intervalMs: o.intervalsMs?.notify ?? n.intervalSeconds * 1000,

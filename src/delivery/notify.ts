@@ -42,11 +42,22 @@ export interface NotifyOptions {
   body?: string | undefined;
   /** Re-read for every email, so edits apply without a restart. */
   templateFile?: string | undefined;
+  /**
+   * Templates of a group's users (their primary group), by group name (seed 003: a department's
+   * own notification template); each part left out falls back to the one above.
+   */
+  groups?: Record<string, GroupTemplate> | undefined;
   maxAttachmentBytes: number;
   timeZone: string;
   intervalMs: number;
   maxAttempts?: number;
   retryBaseMs?: number;
+}
+
+export interface GroupTemplate {
+  subject?: string | undefined;
+  body?: string | undefined;
+  templateFile?: string | undefined;
 }
 
 export class NotifyService extends PeriodicService {
@@ -61,22 +72,39 @@ export class NotifyService extends PeriodicService {
     return this.o.intervalMs;
   }
 
-  /** Checks the templates (unknown tags); throws ConfigError. */
+  /** Checks the templates, the groups' too (unknown tags); throws ConfigError. */
   async checkTemplates(): Promise<void> {
     checkMailTemplate(this.o.subject, 'notifications.subject');
-    if (this.o.templateFile)
-      checkMailTemplate(
-        await readSettingFileText(this.o.templateFile),
-        `notifications.templateFile (${this.o.templateFile})`,
-      );
-    else checkMailTemplate(this.o.body ?? DEFAULT_BODY, 'notifications.body');
+    await this.bodyTemplate(this.o, 'notifications');
+    for (const [name, g] of Object.entries(this.o.groups ?? {})) {
+      const where = `notifications.groups.${name}`;
+      if (g.subject) checkMailTemplate(g.subject, `${where}.subject`);
+      if (g.templateFile || g.body) await this.bodyTemplate(g, where);
+    }
   }
 
-  private async bodyTemplate(): Promise<string> {
-    if (!this.o.templateFile) return this.o.body ?? DEFAULT_BODY;
-    const text = await readSettingFileText(this.o.templateFile);
-    checkMailTemplate(text, `notifications.templateFile (${this.o.templateFile})`);
+  /** The body template of `t` (its file, re-read and checked, or its text, or the default). */
+  private async bodyTemplate(t: GroupTemplate, where: string): Promise<string> {
+    if (!t.templateFile) {
+      const body = t.body ?? DEFAULT_BODY;
+      checkMailTemplate(body, `${where}.body`);
+      return body;
+    }
+    const text = await readSettingFileText(t.templateFile);
+    checkMailTemplate(text, `${where}.templateFile (${t.templateFile})`);
     return text;
+  }
+
+  /** The subject and body templates for a user: their group's where it has its own. */
+  private async templatesFor(group: string | null): Promise<{ subject: string; body: string }> {
+    const g = group !== null ? this.o.groups?.[group] : undefined;
+    const own = g && (g.templateFile || g.body);
+    return {
+      subject: g?.subject ?? this.o.subject,
+      body: own
+        ? await this.bodyTemplate(g, `notifications.groups.${group}`)
+        : await this.bodyTemplate(this.o, 'notifications'),
+    };
   }
 
   private async mailer(): Promise<Transporter> {
@@ -160,8 +188,9 @@ export class NotifyService extends PeriodicService {
       maxAttachmentBytes: this.o.maxAttachmentBytes,
       timeZone: this.o.timeZone,
     });
-    const subject = renderMail(this.o.subject, values).replace(/[\r\n]+/g, ' ');
-    const text = renderMail(await this.bodyTemplate(), values);
+    const templates = await this.templatesFor(user.group);
+    const subject = renderMail(templates.subject, values).replace(/[\r\n]+/g, ' ');
+    const text = renderMail(templates.body, values);
     const info = (await (
       await this.mailer()
     ).sendMail({

@@ -184,4 +184,44 @@ describe('delivery: email notifications (real SMTP, Postgres)', () => {
     assert.equal(m.attachments.length, 0);
     assert.equal(m.text, 'att=0 max=0MB'.replace('0MB', '0'));
   });
+
+  it("a group's own templates go to its users; the others get the default; a bad tag in one is refused", async () => {
+    const supportFile = join(dataDir, 'support-mail.txt');
+    await writeFile(supportFile, 'Support team: [UserDisplayName] spoke with [RemotePhoneNumber]');
+    const service = (groups: Record<string, { subject?: string; body?: string; templateFile?: string }>) =>
+      new NotifyService({
+        repo: db.offload,
+        users: db.users,
+        decryptor,
+        log,
+        smtp: smtp.settings(),
+        from: 'recorder@example.com',
+        subject: 'Default [RecordingID]',
+        body: 'default body for [Username]',
+        groups,
+        maxAttachmentBytes: 0,
+        timeZone: 'UTC',
+        intervalMs: 1000,
+      });
+    await assert.rejects(
+      service({ support: { subject: 'Hi [Usrname]' } }).checkTemplates(),
+      /notifications\.groups\.support\.subject: unknown tag \[Usrname\]/,
+    );
+    const svc = service({
+      support: { subject: 'Support call [RemotePhoneNumber]', templateFile: supportFile },
+    });
+    await svc.checkTemplates();
+    const toBob = await catalogue.store('4930555000', '1002', 5, 600);
+    const toAlice = await catalogue.store('1001', '14155550177', 5, 700);
+    const before = smtp.mails.length;
+    assert.equal(await svc.tick(), 2);
+    const sent = smtp.mails.slice(before).map((m) => ({ to: m.to, ...parseMail(m.raw) }));
+    const bob = sent.find((m) => m.to.includes('bob@example.com'));
+    const alice = sent.find((m) => m.to.includes('alice@example.com'));
+    assert.equal(bob?.headers.subject, 'Support call 4930555000');
+    assert.equal(bob?.text, 'Support team: Bob spoke with 4930555000');
+    assert.equal(alice?.headers.subject, `Default ${toAlice.id}`);
+    assert.equal(alice?.text, 'default body for alice');
+    assert.notEqual(toBob.id, toAlice.id);
+  });
 });
