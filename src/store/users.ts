@@ -102,6 +102,8 @@ export interface UserImport {
   /** `disabled`: created disabled (an account that exists but cannot sign in yet). */
   create: (NewUser & { disabled?: boolean })[];
   update: { id: string; patch: UserPatch }[];
+  /** Email notification settings to set, by username (the users created above included). */
+  subscriptions: { username: string; to: { email: string; enabled: boolean; attach: boolean } }[];
 }
 
 /** The user writes, on the pool or on one transaction's client; passwords come hashed. */
@@ -198,6 +200,14 @@ export function usersRepository(pool: pg.Pool): UsersRepository {
         }
         for (const [i, u] of plan.update.entries())
           updated.push(await tx.patch(u.id, u.patch, updateHashes[i]));
+        for (const { username, to } of plan.subscriptions)
+          await client.query(
+            `INSERT INTO notification_subscriptions (user_id, email, attach, enabled)
+             SELECT id, $2, $3, $4 FROM users WHERE username = $1
+             ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email, attach = EXCLUDED.attach,
+               enabled = EXCLUDED.enabled, updated_at = now()`,
+            [username, to.email, to.attach, to.enabled],
+          );
         await client.query('COMMIT');
         return { created, updated };
       } catch (err) {

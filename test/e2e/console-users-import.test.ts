@@ -9,14 +9,9 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { csvLine, parseCsv } from '../../src/csv.js';
+import { USERS_CSV_HEADER } from '../helpers/api-harness.js';
 import { ADMIN_PASSWORD, CHROMIUM, startConsoleWorld, type ConsoleWorld } from '../helpers/console-world.js';
-
-interface UserJson {
-  username: string;
-  role: string;
-  group: string | null;
-  numbers: string[];
-}
+import type { UserJson } from '../../web/src/views/users.js';
 
 describe(
   'web console in Chromium: users as CSV',
@@ -51,15 +46,7 @@ describe(
       ]);
       assert.equal(file.suggestedFilename(), 'users.csv');
       const rows = parseCsv(await readFile((await file.path()) as string, 'utf8'));
-      assert.deepEqual(rows[0], [
-        'username',
-        'display_name',
-        'role',
-        'group',
-        'extra_groups',
-        'numbers',
-        'disabled',
-      ]);
+      assert.deepEqual(rows[0], USERS_CSV_HEADER);
       assert.deepEqual(rows[1]?.slice(0, 3), ['admin', 'Administrator', 'admin']);
     });
 

@@ -8,13 +8,12 @@ import { startHttpServer } from '../../src/api/server.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { Decryptor } from '../../src/delivery/decrypt.js';
 import { ExportService } from '../../src/delivery/export.js';
-import { NotifyService } from '../../src/delivery/notify.js';
 import { OffloadService, type OffloadOptions } from '../../src/delivery/offload.js';
 import { registerDeliveryMetrics, targetLabels } from '../../src/delivery/status.js';
 import { parseTemplate } from '../../src/delivery/template.js';
 import type { Database } from '../../src/store/db.js';
 import { testLog as log } from '../helpers/delivery-catalogue.js';
-import { freePort, type Sshd, type TestSmtp } from '../helpers/delivery-fixtures.js';
+import { freePort, testNotifier, type Sshd, type TestSmtp } from '../helpers/delivery-fixtures.js';
 import {
   openDeliveryRetryWorld,
   RETRY_PASSPHRASE as PASSPHRASE,
@@ -303,21 +302,10 @@ describe('delivery metrics on /metrics (real Postgres, sshd, SMTP, HTTP)', { tim
   it('notifications: counts by state from the real notifier and SMTP; the SMTP destination failing', async () => {
     await db.offload.cursor('notifications');
     const svc = (maxAttempts: number, retryBaseMs: number) =>
-      new NotifyService({
-        repo: db.offload,
-        users: db.users,
-        decryptor,
-        log,
-        smtp: smtp.settings(),
-        from: 'recorder@example.com',
-        subject: 'Recorded',
-        body: 'Recording [RecordingID]',
-        maxAttachmentBytes: 0,
-        timeZone: 'UTC',
-        intervalMs: 1000,
-        maxAttempts,
-        retryBaseMs,
-      });
+      testNotifier(
+        { db, decryptor, log, smtp },
+        { body: 'Recording [RecordingID]', maxAttempts, retryBaseMs },
+      );
     try {
       await world!.store('1001', '4930555', 300);
       assert.equal(await svc(1, 1).tick(), 1);

@@ -3,10 +3,10 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Decryptor } from '../../src/delivery/decrypt.js';
-import { NotifyService } from '../../src/delivery/notify.js';
+import type { NotifyOptions } from '../../src/delivery/notify.js';
 import { deliveryStatus } from '../../src/delivery/status.js';
 import type { Database } from '../../src/store/db.js';
-import { startSmtp, type TestSmtp } from '../helpers/delivery-fixtures.js';
+import { startSmtp, testNotifier, type TestSmtp } from '../helpers/delivery-fixtures.js';
 import {
   openDeliveryCatalogue,
   sha256Hex as sha,
@@ -89,6 +89,9 @@ describe('delivery: email notifications (real SMTP, Postgres)', () => {
     rec = await seedDeliveryCalls(catalogue);
   });
 
+  /** The notifier on this file's catalogue and SMTP server, with `over` on top. */
+  const notifier = (over: Partial<NotifyOptions>) => testNotifier({ db, decryptor, log, smtp }, over);
+
   after(async () => {
     await smtp?.close();
     await catalogue?.close();
@@ -100,18 +103,11 @@ describe('delivery: email notifications (real SMTP, Postgres)', () => {
       templateFile,
       'Hi [UserDisplayName]\nid=[RecordingID]\nuser=[Username] ext=[UserExtension] remote=[RemotePhoneNumber]\nstart=[RecordingStartDate] [RecordingStartTime] dur=[RecordingDuration]\ngroup=[RecordingGroupName] callid=[PBXCallID] dir=[CallDirection] att=[AttachmentFileSize]KB max=[MaxAttachmentSize]MB\n',
     );
-    const svc = new NotifyService({
-      repo: db.offload,
-      users: db.users,
-      decryptor,
-      log,
-      smtp: smtp.settings(),
+    const svc = notifier({
       from: 'Recorder <recorder@example.com>',
       subject: 'Recorded: [RemotePhoneNumber] ([RecordingDuration])',
       templateFile,
       maxAttachmentBytes: 1024 * 1024,
-      timeZone: 'UTC',
-      intervalMs: 1000,
       retryBaseMs: 1,
     });
     await svc.checkTemplates();
@@ -164,18 +160,10 @@ describe('delivery: email notifications (real SMTP, Postgres)', () => {
 
   it('over the size limit the email goes without the attachment', async () => {
     const r = await storeFourthCall(catalogue);
-    const svc = new NotifyService({
-      repo: db.offload,
-      users: db.users,
-      decryptor,
-      log,
-      smtp: smtp.settings(),
-      from: 'recorder@example.com',
+    const svc = notifier({
       subject: 'Recorded [RecordingID]',
       body: 'att=[AttachmentFileSize] max=[MaxAttachmentSize]',
       maxAttachmentBytes: 1000,
-      timeZone: 'UTC',
-      intervalMs: 1000,
     });
     const before = smtp.mails.length;
     assert.equal(await svc.tick(), 1);
@@ -188,21 +176,8 @@ describe('delivery: email notifications (real SMTP, Postgres)', () => {
   it("a group's own templates go to its users; the others get the default; a bad tag in one is refused", async () => {
     const supportFile = join(dataDir, 'support-mail.txt');
     await writeFile(supportFile, 'Support team: [UserDisplayName] spoke with [RemotePhoneNumber]');
-    const service = (groups: Record<string, { subject?: string; body?: string; templateFile?: string }>) =>
-      new NotifyService({
-        repo: db.offload,
-        users: db.users,
-        decryptor,
-        log,
-        smtp: smtp.settings(),
-        from: 'recorder@example.com',
-        subject: 'Default [RecordingID]',
-        body: 'default body for [Username]',
-        groups,
-        maxAttachmentBytes: 0,
-        timeZone: 'UTC',
-        intervalMs: 1000,
-      });
+    const service = (groups: NotifyOptions['groups']) =>
+      notifier({ subject: 'Default [RecordingID]', body: 'default body for [Username]', groups });
     await assert.rejects(
       service({ support: { subject: 'Hi [Usrname]' } }).checkTemplates(),
       /notifications\.groups\.support\.subject: unknown tag \[Usrname\]/,

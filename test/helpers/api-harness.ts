@@ -39,6 +39,20 @@ export class Live extends EventEmitter<{ event: [RecordingEvent] }> {
 
 export const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
+/** The header of GET /users?format=csv, written out here (not taken from the server's code). */
+export const USERS_CSV_HEADER = [
+  'username',
+  'display_name',
+  'role',
+  'group',
+  'extra_groups',
+  'numbers',
+  'disabled',
+  'email',
+  'notify',
+  'attach',
+];
+
 /** RFC 4180 CSV into rows of cells (the server's own reader). */
 export { parseCsv } from '../../src/csv.js';
 

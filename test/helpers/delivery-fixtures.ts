@@ -8,6 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { Logger } from '../../src/log.js';
 import type { MixOptions, MixResult } from '../../src/media/types.js';
+import type { Decryptor } from '../../src/delivery/decrypt.js';
+import { NotifyService, type NotifyOptions } from '../../src/delivery/notify.js';
 import { finalizeRecording } from '../../src/pipeline/finalize.js';
 import type { Database } from '../../src/store/db.js';
 import { toneWav } from './audio.js';
@@ -302,4 +304,27 @@ export async function startSmtp(): Promise<TestSmtp> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   state.port = (server.server.address() as AddressInfo).port;
   return state;
+}
+
+/**
+ * A notifier on a test catalogue and SMTP server (UTC, a pass a second, no attachment limit), with
+ * `over` on top.
+ */
+export function testNotifier(
+  w: { db: Pick<Database, 'offload' | 'users'>; decryptor: Decryptor; log: Logger; smtp: TestSmtp },
+  over: Partial<NotifyOptions>,
+): NotifyService {
+  return new NotifyService({
+    repo: w.db.offload,
+    users: w.db.users,
+    decryptor: w.decryptor,
+    log: w.log,
+    smtp: w.smtp.settings(),
+    from: 'recorder@example.com',
+    subject: 'Recorded',
+    maxAttachmentBytes: 0,
+    timeZone: 'UTC',
+    intervalMs: 1000,
+    ...over,
+  });
 }

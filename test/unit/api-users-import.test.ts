@@ -14,21 +14,26 @@ import {
   type AuditItem,
   parseCsv,
   startApiHarness,
+  USERS_CSV_HEADER,
 } from '../helpers/api-harness.js';
+import type { UserJson } from '../../web/src/views/users.js';
 
-interface UserJson {
-  username: string;
-  displayName: string;
-  role: string;
-  group: string | null;
-  extraGroups: string[];
-  numbers: string[];
-  disabled: boolean;
-}
-
+const HEAD = ['Username', 'Display Name', 'role', 'group', 'extra_groups', 'numbers', 'disabled', 'password'];
 const FILE =
-  csvLine(['Username', 'Display Name', 'role', 'group', 'extra_groups', 'numbers', 'disabled', 'password']) +
-  csvLine(['bob', '', 'supervisor', 'sales', '', '1001; 1002', '', 'bob-new-password']) +
+  csvLine([...HEAD, 'E-Mail', 'notify', 'attach']) +
+  csvLine([
+    'bob',
+    '',
+    'supervisor',
+    'sales',
+    '',
+    '1001; 1002',
+    '',
+    'bob-new-password',
+    'bob@example.com',
+    'yes',
+    '',
+  ]) +
   csvLine([
     'carol',
     'Carol, "CC" Jones',
@@ -38,9 +43,12 @@ const FILE =
     'Carol',
     'no',
     'carol-password',
+    'carol@example.com',
+    '',
+    'yes',
   ]) +
-  csvLine(['dave', 'Dave', 'record-only', '', '', '2001', 'yes', 'dave-password']) +
-  csvLine(['erin', 'Erin', 'user', '', '', '', '', '']);
+  csvLine(['dave', 'Dave', 'record-only', '', '', '2001', 'yes', 'dave-password', '', 'no', '']) +
+  csvLine(['erin', 'Erin', 'user', '', '', '', '', '', '', '', '']);
 
 describe('users as CSV: download and import (real HTTP, real Postgres)', { timeout: 120000 }, () => {
   let h: ApiHarness;
@@ -77,7 +85,9 @@ describe('users as CSV: download and import (real HTTP, real Postgres)', { timeo
         { line: 3, username: 'carol', role: 'user' },
         { line: 4, username: 'dave', role: 'record-only' },
       ],
-      updated: [{ line: 2, username: 'bob', fields: ['role', 'group', 'numbers', 'password'] }],
+      updated: [
+        { line: 2, username: 'bob', fields: ['role', 'group', 'numbers', 'email', 'notify', 'password'] },
+      ],
       unchanged: [{ line: 5, username: 'erin' }],
     });
     const now = await users();
@@ -122,6 +132,26 @@ describe('users as CSV: download and import (real HTTP, real Postgres)', { timeo
       numbers: { from: ['1001'], to: ['1001', '1002'] },
       password: 'set',
     });
+    // The notification columns: bob's and carol's settings, audited as the API's changes are.
+    const settingsOf = async (name: string) => {
+      const id = (now.get(name) as UserJson).id;
+      const {
+        userId: _,
+        username: __,
+        ...rest
+      } = (await h.call('GET', `/api/v1/users/${id}/notifications`, { as: 'admin' })).json;
+      return rest;
+    };
+    assert.deepEqual(await settingsOf('bob'), { email: 'bob@example.com', enabled: true, attach: false });
+    assert.deepEqual(await settingsOf('carol'), { email: 'carol@example.com', enabled: false, attach: true });
+    assert.deepEqual(await settingsOf('dave'), { email: null, enabled: false, attach: false });
+    const settings = (await audit('notification-settings.update')).filter(
+      (e) => e.details.source === 'import',
+    );
+    assert.deepEqual(Object.fromEntries(settings.map((e) => [e.details.username, e.details.changes])), {
+      bob: { email: { from: null, to: 'bob@example.com' }, enabled: { from: false, to: true } },
+      carol: { email: { from: null, to: 'carol@example.com' }, attach: { from: false, to: true } },
+    });
     const summary = await audit('users.import');
     assert.equal(summary.length, 1);
     assert.deepEqual(summary[0]?.details, { created: 2, updated: 1, unchanged: 1, userAgent: 'node' });
@@ -145,18 +175,21 @@ describe('users as CSV: download and import (real HTTP, real Postgres)', { timeo
     assert.match(r.headers.get('content-type') ?? '', /^text\/csv/);
     const text = r.buf.toString('utf8');
     const rows = parseCsv(text);
-    assert.deepEqual(rows[0], [
-      'username',
-      'display_name',
-      'role',
-      'group',
-      'extra_groups',
-      'numbers',
-      'disabled',
-    ]);
+    assert.deepEqual(rows[0], USERS_CSV_HEADER);
     assert.deepEqual(
       rows.find((c) => c[0] === 'carol'),
-      ['carol', 'Carol, "CC" Jones', 'user', 'support', 'sales; night shift', 'carol', 'no'],
+      [
+        'carol',
+        'Carol, "CC" Jones',
+        'user',
+        'support',
+        'sales; night shift',
+        'carol',
+        'no',
+        'carol@example.com',
+        'no',
+        'yes',
+      ],
     );
     assert.ok(!text.includes('scrypt'), 'no password hash in the download');
     const back = await importCsv(text, true);
@@ -167,33 +200,37 @@ describe('users as CSV: download and import (real HTTP, real Postgres)', { timeo
 
   it('a bad file is refused whole, naming every bad line; nothing changes', async () => {
     const bad =
-      csvLine(['username', 'role', 'password', 'numbers']) +
+      csvLine(['username', 'role', 'password', 'numbers', 'email', 'notify']) +
       csvLine(['frank', 'user', 'frank-password', '3001']) +
       csvLine(['gina', 'boss', '', '']) +
       csvLine(['', 'user', '', '']) +
       csvLine(['frank', 'user', '', '']) +
       csvLine(['hank', 'user', 'short', '']) +
-      csvLine(['bad name!', 'user', '', '']);
+      csvLine(['bad name!', 'user', '', '']) +
+      csvLine(['kim', 'user', '', '', '', 'yes']) +
+      csvLine(['leo', 'user', '', '', 'leo@', '']) +
+      csvLine(['max', 'user', '', '', '', 'maybe']);
     const r = await importCsv(bad);
     assert.equal(r.status, 400, JSON.stringify(r.json));
-    assert.match(r.json.error as string, /5 problems in the file; nothing was imported/);
+    assert.match(r.json.error as string, /8 problems in the file; nothing was imported/);
     const lines = (r.json.rows as { line: number; message: string }[]).map((x) => [x.line, x.message]);
     assert.deepEqual(
       lines.map(([l]) => l),
-      [3, 4, 5, 6, 7],
+      [3, 4, 5, 6, 7, 8, 9, 10],
     );
     assert.match(String(lines[0]?.[1]), /role/);
     assert.match(String(lines[1]?.[1]), /username: empty/);
     assert.match(String(lines[2]?.[1]), /also on line 2/);
     assert.match(String(lines[3]?.[1]), /password: at least 8 characters/);
     assert.match(String(lines[4]?.[1]), /username/);
+    assert.match(String(lines[5]?.[1]), /notify: yes needs an email address/);
+    assert.match(String(lines[6]?.[1]), /email: "leo@" is not a valid email address/);
+    assert.match(String(lines[7]?.[1]), /notify: "maybe" is not yes or no/);
     assert.equal((await users()).has('frank'), false, 'the good row was not imported either');
 
-    const unknownColumn = await importCsv(
-      csvLine(['username', 'e-mail']) + csvLine(['ivan', 'i@example.com']),
-    );
+    const unknownColumn = await importCsv(csvLine(['username', 'phone']) + csvLine(['ivan', '555']));
     assert.equal(unknownColumn.status, 400);
-    assert.match(JSON.stringify(unknownColumn.json.rows), /unknown column \\"e-mail\\"/);
+    assert.match(JSON.stringify(unknownColumn.json.rows), /unknown column \\"phone\\"/);
     const open = await importCsv('username,display_name\r\njack,"Jack\r\nkim,Kim\r\n');
     assert.equal(open.status, 400);
     assert.match(JSON.stringify(open.json.rows), /line 2: a quoted cell is never closed/);
@@ -202,6 +239,10 @@ describe('users as CSV: download and import (real HTTP, real Postgres)', { timeo
     assert.match(JSON.stringify(empty.json.rows), /header line is needed/);
     const noUsername = await importCsv(csvLine(['role']) + csvLine(['user']));
     assert.match(JSON.stringify(noUsername.json.rows), /no username column/);
+    const twice = await importCsv(
+      csvLine(['username', 'name', 'Display Name']) + csvLine(['olga', 'O', 'Olga']),
+    );
+    assert.match(JSON.stringify(twice.json.rows), /more than one column for display_name/);
     assert.deepEqual([...(await users()).keys()].sort(), ['admin', 'bob', 'carol', 'dave', 'erin']);
   });
 
@@ -213,10 +254,16 @@ describe('users as CSV: download and import (real HTTP, real Postgres)', { timeo
           { username: 'erin', role: 'user' },
         ],
         update: [],
+        subscriptions: [
+          { username: 'erin', to: { email: 'erin@example.com', enabled: true, attach: false } },
+        ],
       }),
       /user erin already exists/,
     );
     assert.equal((await users()).has('lena'), false);
+    const erin = (await users()).get('erin') as UserJson;
+    const settings = await h.call('GET', `/api/v1/users/${erin.id}/notifications`, { as: 'admin' });
+    assert.equal(settings.json.email, null, 'no settings written either');
   });
 
   it('only admins may download or import', async () => {

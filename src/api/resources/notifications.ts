@@ -14,7 +14,8 @@ import { need, route, type Ctx, type RouteDef } from '../table.js';
  * (docs/delivery.md).
  */
 
-const email = z
+/** A notification address as the API and the users CSV take it. */
+export const emailAddress = z
   .string()
   .trim()
   .max(254, 'at most 254 characters')
@@ -22,7 +23,7 @@ const email = z
 
 const settingsBody = z
   .object({
-    email: email.nullable().describe('The address; null removes the settings (no more emails)'),
+    email: emailAddress.nullable().describe('The address; null removes the settings (no more emails)'),
     enabled: z.boolean().default(false).describe('An email for each stored recording of theirs'),
     attach: z.boolean().default(false).describe('The recording attached to the email (MP3)'),
   })
@@ -40,7 +41,7 @@ const valueOf = (s: NotificationSubscription | null, f: (typeof FIELDS)[number])
   s ? s[f] : f === 'email' ? null : false;
 
 /** `{from, to}` for each setting that changed (none: nothing to audit). */
-function changesOf(from: NotificationSubscription | null, to: NotificationSubscription | null) {
+export function changesOf(from: NotificationSubscription | null, to: NotificationSubscription | null) {
   const out: Record<string, { from: unknown; to: unknown }> = {};
   for (const f of FIELDS)
     if (valueOf(from, f) !== valueOf(to, f)) out[f] = { from: valueOf(from, f), to: valueOf(to, f) };

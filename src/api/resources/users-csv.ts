@@ -1,7 +1,9 @@
 import type { z } from 'zod';
 import { csvLine, CSV_BOM, csvRecords, looksLikeFormula, type CsvRecord } from '../../csv.js';
+import type { NotificationSubscription } from '../../store/offload.js';
 import { verifyPassword, type NewUser, type User, type UserPatch } from '../../store/users.js';
 import { HttpError } from '../http.js';
+import { emailAddress } from './notifications.js';
 
 /**
  * Users as CSV: the list an admin downloads (GET /users?format=csv) and the file they upload to
@@ -11,7 +13,8 @@ import { HttpError } from '../http.js';
  * An import is checked whole before anything is written: a row with an unknown role, a username
  * twice, a short password or an unknown column makes it fail with every bad row named by its line,
  * and nothing changes. A blank cell leaves that field of an existing user as it is (a new user gets
- * the default: no group, role `user`, no password until one is set).
+ * the default: no group, role `user`, no password until one is set). `email`, `notify` and `attach`
+ * are the user's email notifications (seed 003's "Send email notifications / Attach recording").
  */
 
 /** The columns, in the order the download writes them (`password` is import only). */
@@ -23,6 +26,9 @@ export const USER_CSV_COLUMNS = [
   'extra_groups',
   'numbers',
   'disabled',
+  'email',
+  'notify',
+  'attach',
   'password',
 ] as const;
 type Column = (typeof USER_CSV_COLUMNS)[number];
@@ -38,6 +44,11 @@ const ALIASES: Record<string, Column> = {
   number: 'numbers',
   extensions: 'numbers',
   extension: 'numbers',
+  e_mail: 'email',
+  mail: 'email',
+  notifications: 'notify',
+  send_email_notifications: 'notify',
+  attach_recording: 'attach',
 };
 
 /** Most rows one import takes. */
@@ -47,11 +58,17 @@ export const MAX_IMPORT_PASSWORDS = 200;
 
 const listCell = (v: unknown) => (Array.isArray(v) ? v.join('; ') : v);
 
+const yes = (b: boolean) => (b ? 'yes' : 'no');
+
 /** The download: a byte-order mark, the header, a line per user (never a password). */
-export function usersCsv(users: readonly User[]): string {
+export function usersCsv(
+  users: readonly User[],
+  subscriptions: Map<string, NotificationSubscription>,
+): string {
   const cols = USER_CSV_COLUMNS.filter((c) => c !== 'password');
   let text = `${CSV_BOM}${csvLine(cols)}`;
-  for (const u of users)
+  for (const u of users) {
+    const n = subscriptions.get(u.id);
     text += csvLine([
       u.username,
       u.displayName,
@@ -59,8 +76,12 @@ export function usersCsv(users: readonly User[]): string {
       u.group ?? '',
       listCell(u.extraGroups),
       listCell(u.numbers),
-      u.disabled ? 'yes' : 'no',
+      yes(u.disabled),
+      n?.email ?? '',
+      yes(n?.enabled ?? false),
+      yes(n?.attach ?? false),
     ]);
+  }
   return text;
 }
 
@@ -72,9 +93,28 @@ export interface ImportRowError {
 
 /** What an import does (or would do, on a dry run), row by row. */
 export interface ImportPlan {
-  create: { line: number; user: NewUser & { disabled?: boolean } }[];
-  update: { line: number; user: User; patch: UserPatch; fields: string[] }[];
+  /** `notifications`: the new user's email notifications, when the row gives an address. */
+  create: {
+    line: number;
+    user: NewUser & { disabled?: boolean };
+    notifications?: NotificationSubscription | undefined;
+  }[];
+  /** `patch`: the user's fields that change; `notifications`: their settings before and after. */
+  update: {
+    line: number;
+    user: User;
+    patch: UserPatch;
+    fields: string[];
+    notifications?: { from: NotificationSubscription | null; to: NotificationSubscription } | undefined;
+  }[];
   unchanged: { line: number; username: string }[];
+}
+
+/** The notification cells of a row (blank ones left out). */
+interface NotifyCells {
+  email?: string;
+  enabled?: boolean;
+  attach?: boolean;
 }
 
 /** The formula guard of our own download (src/csv.ts) taken off again: `'=x` reads as `=x`. */
@@ -91,9 +131,20 @@ function columnOf(header: string): Column | undefined {
 const YES = ['yes', 'true', '1', 'y'];
 const NO = ['no', 'false', '0', 'n'];
 
-/** The fields a row sets (blank cells left out), or an error message. */
-function rowFields(cells: Map<Column, string>): Record<string, unknown> | string {
+/** A yes/no cell: true, false, undefined when blank, or an error message. */
+function yesNo(v: string, column: Column): boolean | undefined | string {
+  const x = v.toLowerCase();
+  if (YES.includes(x)) return true;
+  if (NO.includes(x)) return false;
+  return x === '' ? undefined : `${column}: "${v.slice(0, 20)}" is not yes or no`;
+}
+
+/** The fields and notification settings a row sets (blank cells left out), or an error message. */
+function rowFields(
+  cells: Map<Column, string>,
+): { fields: Record<string, unknown>; notify: NotifyCells } | string {
   const out: Record<string, unknown> = {};
+  const notify: NotifyCells = {};
   const cell = (c: Column) => unguard((cells.get(c) ?? '').trim());
   const list = (c: Column) =>
     cell(c)
@@ -106,11 +157,38 @@ function rowFields(cells: Map<Column, string>): Record<string, unknown> | string
   if (cell('extra_groups')) out.extraGroups = list('extra_groups');
   if (cell('numbers')) out.numbers = list('numbers').map((n) => n.toLowerCase());
   if (cells.get('password')) out.password = cells.get('password');
-  const disabled = cell('disabled').toLowerCase();
-  if (YES.includes(disabled)) out.disabled = true;
-  else if (NO.includes(disabled)) out.disabled = false;
-  else if (disabled !== '') return `disabled: "${disabled.slice(0, 20)}" is not yes or no`;
-  return out;
+  const flags: [Column, (b: boolean) => void][] = [
+    ['disabled', (b) => (out.disabled = b)],
+    ['notify', (b) => (notify.enabled = b)],
+    ['attach', (b) => (notify.attach = b)],
+  ];
+  for (const [c, set] of flags) {
+    const v = yesNo(cell(c), c);
+    if (typeof v === 'string') return v;
+    if (v !== undefined) set(v);
+  }
+  if (cell('email')) {
+    const e = emailAddress.safeParse(cell('email'));
+    if (!e.success) return `email: "${cell('email').slice(0, 60)}" is not a valid email address`;
+    notify.email = e.data;
+  }
+  return { fields: out, notify };
+}
+
+/**
+ * A user's notification settings after a row: its cells over what they have; undefined when they
+ * end with no address and nothing on (nothing to store), or an error message.
+ */
+function notifyAfter(
+  before: NotificationSubscription | null,
+  n: NotifyCells,
+): NotificationSubscription | undefined | string {
+  const email = n.email ?? before?.email ?? null;
+  const enabled = n.enabled ?? before?.enabled ?? false;
+  const attach = n.attach ?? before?.attach ?? false;
+  if (email === null)
+    return enabled || attach ? `${enabled ? 'notify' : 'attach'}: yes needs an email address` : undefined;
+  return { email, enabled, attach };
 }
 
 const issues = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
@@ -123,8 +201,12 @@ const issues = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.')}: ${i.
  */
 export async function planImport(
   text: string,
-  existing: readonly User[],
-  passwordHashOf: (username: string) => Promise<string | null>,
+  now: {
+    users: readonly User[];
+    /** Notification settings by user id. */
+    subscriptions: Map<string, NotificationSubscription>;
+    passwordHashOf: (username: string) => Promise<string | null>;
+  },
   schemas: { create: z.ZodType<NewUser>; patch: z.ZodType<UserPatch> },
 ): Promise<ImportPlan> {
   let records: CsvRecord[];
@@ -144,14 +226,20 @@ export async function planImport(
       message: `unknown column${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `"${u.slice(0, 40)}"`).join(', ')} (known: ${USER_CSV_COLUMNS.join(', ')})`,
     });
   if (!columns.includes('username')) errors.push({ line: head.line, message: 'no username column' });
+  const twiceOver = columns.filter((c, i) => c && columns.indexOf(c) !== i);
+  if (twiceOver.length > 0)
+    errors.push({
+      line: head.line,
+      message: `more than one column for ${[...new Set(twiceOver)].join(', ')}`,
+    });
   if (rows.length > MAX_IMPORT_ROWS)
     errors.push({ line: 0, message: `${rows.length} rows; at most ${MAX_IMPORT_ROWS} in one import` });
   if (errors.length > 0) throw importError(errors);
 
-  const byName = new Map(existing.map((u) => [u.username, u]));
+  const byName = new Map(now.users.map((u) => [u.username, u]));
   const seen = new Map<string, number>();
   const plan: ImportPlan = { create: [], update: [], unchanged: [] };
-  const pending: { line: number; before: User; patch: UserPatch; changed: string[] }[] = [];
+  const pending: (ImportPlan['update'][number] & { before: User })[] = [];
   for (const r of rows) {
     const cells = new Map<Column, string>();
     columns.forEach((c, i) => c && cells.set(c, r.cells[i] ?? ''));
@@ -168,18 +256,26 @@ export async function planImport(
       continue;
     }
     seen.set(username, r.line);
-    const fields = rowFields(cells);
-    if (typeof fields === 'string') {
-      fail(fields);
+    const row = rowFields(cells);
+    if (typeof row === 'string') {
+      fail(row);
       continue;
     }
+    const { fields } = row;
     const before = byName.get(username);
+    const had = (before && now.subscriptions.get(before.id)) ?? null;
+    const notifications = notifyAfter(had, row.notify);
+    if (typeof notifications === 'string') {
+      fail(notifications);
+      continue;
+    }
     if (!before) {
       const parsed = schemas.create.safeParse({ username, role: 'user', ...fields });
       if (parsed.success)
         plan.create.push({
           line: r.line,
           user: { ...parsed.data, ...(fields.disabled === true && { disabled: true }) },
+          notifications,
         });
       else fail(issues(parsed.error));
       continue;
@@ -195,7 +291,21 @@ export async function planImport(
         k !== 'password' &&
         JSON.stringify(patch[k as keyof UserPatch]) !== JSON.stringify(before[k as keyof User]),
     );
-    pending.push({ line: r.line, before, patch, changed });
+    const settingsChanged = (['email', 'enabled', 'attach'] as const).filter(
+      (k) => notifications !== undefined && notifications[k] !== (had?.[k] ?? (k === 'email' ? null : false)),
+    );
+    pending.push({
+      line: r.line,
+      user: before,
+      before,
+      patch,
+      fields: changed,
+      // The CSV's names of the settings: `notify` for `enabled`.
+      ...(settingsChanged.length > 0 && {
+        notifications: { from: had, to: notifications as NotificationSubscription },
+        fields: [...changed, ...settingsChanged.map((k) => (k === 'enabled' ? 'notify' : k))],
+      }),
+    });
   }
   const passwords = [...plan.create.map((c) => c.user.password), ...pending.map((p) => p.patch.password)];
   const withPassword = passwords.filter(Boolean).length;
@@ -209,16 +319,15 @@ export async function planImport(
   const same = await Promise.all(
     pending.map(
       async (p) =>
-        !!p.patch.password && verifyPassword(p.patch.password, await passwordHashOf(p.before.username)),
+        !!p.patch.password && verifyPassword(p.patch.password, await now.passwordHashOf(p.before.username)),
     ),
   );
   for (const [i, p] of pending.entries()) {
-    if (p.patch.password && !same[i]) p.changed.push('password');
-    const patch = Object.fromEntries(
-      Object.entries(p.patch).filter(([k]) => p.changed.includes(k)),
-    ) as UserPatch;
-    if (p.changed.length === 0) plan.unchanged.push({ line: p.line, username: p.before.username });
-    else plan.update.push({ line: p.line, user: p.before, patch, fields: p.changed });
+    const { before, ...u } = p;
+    if (p.patch.password && !same[i]) u.fields = [...u.fields, 'password'];
+    u.patch = Object.fromEntries(Object.entries(p.patch).filter(([k]) => u.fields.includes(k))) as UserPatch;
+    if (u.fields.length === 0) plan.unchanged.push({ line: p.line, username: before.username });
+    else plan.update.push(u);
   }
   return plan;
 }

@@ -4,6 +4,9 @@ import { ROLES, type User } from '../../store/users.js';
 import { conflict, notFound, sendCsv, sendJson } from '../http.js';
 import { mapConflict, type Kit } from '../kit.js';
 import { need, route, type Ctx, type RouteDef } from '../table.js';
+import type { NotificationSubscription } from '../../store/offload.js';
+import { SETTINGS_CHANGED } from '../../store/deliveries/subscriptions.js';
+import { changesOf } from './notifications.js';
 import { MAX_IMPORT_ROWS, planImport, usersCsv, type ImportPlan } from './users-csv.js';
 
 /** Users and groups (admins; supervisors may list the groups). */
@@ -52,14 +55,34 @@ function userChanges(before: User, after: User, body: Record<string, unknown>): 
 export function userRoutes({ d, audit }: Kit): RouteDef[] {
   /** Writes an import in one transaction, then audits each user as POST and PATCH would, and the import. */
   const applyImport = async (ctx: Ctx, plan: ImportPlan): Promise<void> => {
+    const changes = plan.update.filter((u) => Object.keys(u.patch).length > 0);
     const done = await d.db.users
       .importUsers({
         create: plan.create.map((c) => c.user),
-        update: plan.update.map((u) => ({ id: u.user.id, patch: u.patch })),
+        update: changes.map((u) => ({ id: u.user.id, patch: u.patch })),
+        subscriptions: [
+          ...plan.create.flatMap((c) =>
+            c.notifications ? [{ username: c.user.username, to: c.notifications }] : [],
+          ),
+          ...plan.update.flatMap((u) =>
+            u.notifications ? [{ username: u.user.username, to: u.notifications.to }] : [],
+          ),
+        ],
       })
       .catch(mapConflict);
     d.usersChanged?.();
-    for (const u of done.created)
+    const settings = async (
+      u: { id: string; username: string },
+      from: NotificationSubscription | null,
+      to: NotificationSubscription,
+    ) =>
+      audit(ctx, SETTINGS_CHANGED, 'user', u.id, {
+        username: u.username,
+        changes: changesOf(from, to),
+        source: 'import',
+      });
+    for (const [i, u] of done.created.entries()) {
+      const { notifications } = plan.create[i] as ImportPlan['create'][number];
       await audit(ctx, 'user.create', 'user', u.id, {
         username: u.username,
         role: u.role,
@@ -67,17 +90,21 @@ export function userRoutes({ d, audit }: Kit): RouteDef[] {
         ...(u.disabled && { disabled: true }),
         source: 'import',
       });
+      if (notifications) await settings(u, null, notifications);
+    }
     for (const [i, u] of done.updated.entries()) {
-      const { user: before, patch, fields } = plan.update[i] as ImportPlan['update'][number];
+      const { user: before, patch, fields } = changes[i] as ImportPlan['update'][number];
       const hit = fields.filter((f) => SENSITIVE.includes(f));
       if (hit.length > 0) d.revoke?.({ userId: u.id, reason: `user changed: ${hit.join(', ')}` });
       await audit(ctx, 'user.update', 'user', u.id, {
         username: u.username,
-        fields: fields.map((k) => (k === 'password' ? 'password (changed)' : k)),
+        fields: Object.keys(patch).map((k) => (k === 'password' ? 'password (changed)' : k)),
         changes: userChanges(before, u, patch),
         source: 'import',
       });
     }
+    for (const u of plan.update)
+      if (u.notifications) await settings(u.user, u.notifications.from, u.notifications.to);
     await audit(ctx, 'users.import', 'user', '', {
       created: plan.create.length,
       updated: plan.update.length,
@@ -96,7 +123,8 @@ export function userRoutes({ d, audit }: Kit): RouteDef[] {
       response: { produces: ['application/json', 'text/csv'] },
       async handler(ctx, { query }) {
         const users = await d.db.users.list();
-        if (query.format === 'csv') sendCsv(ctx.res, 'users.csv', usersCsv(users));
+        if (query.format === 'csv')
+          sendCsv(ctx.res, 'users.csv', usersCsv(users, await d.db.offload.allSubscriptions()));
         else sendJson(ctx.res, 200, { items: users.map(publicUser) });
       },
     }),
@@ -111,9 +139,12 @@ export function userRoutes({ d, audit }: Kit): RouteDef[] {
       }),
       bodyLimit: 3 * 1024 * 1024,
       async handler(ctx, { body }) {
-        const existing = await d.db.users.list();
-        const hashOf = async (name: string) => (await d.db.users.byUsername(name))?.passwordHash ?? null;
-        const plan = await planImport(body.csv, existing, hashOf, { create: userBody, patch: userPatch });
+        const now = {
+          users: await d.db.users.list(),
+          subscriptions: await d.db.offload.allSubscriptions(),
+          passwordHashOf: async (name: string) => (await d.db.users.byUsername(name))?.passwordHash ?? null,
+        };
+        const plan = await planImport(body.csv, now, { create: userBody, patch: userPatch });
         if (!body.dryRun) await applyImport(ctx, plan);
         sendJson(ctx.res, 200, {
           dryRun: body.dryRun,

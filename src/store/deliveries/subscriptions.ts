@@ -6,7 +6,7 @@ import type { NotificationSubscription, OffloadRepository } from './types.js';
 /** Per-user notification subscriptions. */
 export type SubscriptionsRepository = Pick<
   OffloadRepository,
-  'subscribe' | 'subscription' | 'setSubscription'
+  'subscribe' | 'subscription' | 'allSubscriptions' | 'setSubscription'
 >;
 
 /**
@@ -53,6 +53,12 @@ export function subscriptionsRepository(pool: pg.Pool): SubscriptionsRepository 
         [userId],
       );
       return r.rows[0] ? toSubscription(r.rows[0]) : undefined;
+    },
+    async allSubscriptions() {
+      const r = await pool.query<Row & { user_id: string }>(
+        'SELECT user_id, email, enabled, attach FROM notification_subscriptions',
+      );
+      return new Map(r.rows.map((x) => [x.user_id, toSubscription(x)]));
     },
     async setSubscription(userId, to) {
       return inTransaction(pool, async (c) => {

@@ -244,6 +244,8 @@ export interface OffloadRepository {
   subscribe(username: string, email: string, attach: boolean, enabled: boolean): Promise<boolean>;
   /** A user's settings; undefined when they have none. */
   subscription(userId: string): Promise<NotificationSubscription | undefined>;
+  /** Every user's settings, by user id (the users CSV). */
+  allSubscriptions(): Promise<Map<string, NotificationSubscription>>;
   /** Sets (or with null removes) a user's settings; what they were and are now. */
   setSubscription(
     userId: string,

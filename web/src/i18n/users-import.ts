@@ -16,8 +16,8 @@ export const usersImport: Catalogue = {
       'Comprobado: sin problemas. Importe para aplicar estos cambios.',
     'Imported: {created} created, {updated} changed': 'Importado: {created} creados, {updated} modificados',
     'Users as CSV': 'Usuarios en CSV',
-    'Columns: username, display_name, role, group, extra_groups, numbers, disabled, password. Lists are separated by ";". A blank cell leaves the field as it is.':
-      'Columnas: username, display_name, role, group, extra_groups, numbers, disabled, password. Las listas se separan con «;». Una celda vacía deja el campo como está.',
+    'Columns: username, display_name, role, group, extra_groups, numbers, disabled, email, notify, attach, password. Lists are separated by ";". A blank cell leaves the field as it is.':
+      'Columnas: username, display_name, role, group, extra_groups, numbers, disabled, email, notify, attach, password. Las listas se separan con «;». Una celda vacía deja el campo como está.',
     'Check file': 'Comprobar archivo',
   },
   fr: {
@@ -34,8 +34,8 @@ export const usersImport: Catalogue = {
       'Vérifié : aucun problème. Importez pour appliquer ces changements.',
     'Imported: {created} created, {updated} changed': 'Importé : {created} créés, {updated} modifiés',
     'Users as CSV': 'Utilisateurs en CSV',
-    'Columns: username, display_name, role, group, extra_groups, numbers, disabled, password. Lists are separated by ";". A blank cell leaves the field as it is.':
-      'Colonnes : username, display_name, role, group, extra_groups, numbers, disabled, password. Les listes sont séparées par « ; ». Une cellule vide laisse le champ tel quel.',
+    'Columns: username, display_name, role, group, extra_groups, numbers, disabled, email, notify, attach, password. Lists are separated by ";". A blank cell leaves the field as it is.':
+      'Colonnes : username, display_name, role, group, extra_groups, numbers, disabled, email, notify, attach, password. Les listes sont séparées par « ; ». Une cellule vide laisse le champ tel quel.',
     'Check file': 'Vérifier le fichier',
   },
   'pt-BR': {
@@ -52,8 +52,8 @@ export const usersImport: Catalogue = {
       'Verificado: nenhum problema. Importe para aplicar estas alterações.',
     'Imported: {created} created, {updated} changed': 'Importado: {created} criados, {updated} alterados',
     'Users as CSV': 'Usuários em CSV',
-    'Columns: username, display_name, role, group, extra_groups, numbers, disabled, password. Lists are separated by ";". A blank cell leaves the field as it is.':
-      'Colunas: username, display_name, role, group, extra_groups, numbers, disabled, password. Listas são separadas por ";". Uma célula vazia deixa o campo como está.',
+    'Columns: username, display_name, role, group, extra_groups, numbers, disabled, email, notify, attach, password. Lists are separated by ";". A blank cell leaves the field as it is.':
+      'Colunas: username, display_name, role, group, extra_groups, numbers, disabled, email, notify, attach, password. Listas são separadas por ";". Uma célula vazia deixa o campo como está.',
     'Check file': 'Verificar arquivo',
   },
   ru: {
@@ -70,8 +70,8 @@ export const usersImport: Catalogue = {
       'Проверено: ошибок нет. Импортируйте, чтобы применить изменения.',
     'Imported: {created} created, {updated} changed': 'Импортировано: создано {created}, изменено {updated}',
     'Users as CSV': 'Пользователи в CSV',
-    'Columns: username, display_name, role, group, extra_groups, numbers, disabled, password. Lists are separated by ";". A blank cell leaves the field as it is.':
-      'Столбцы: username, display_name, role, group, extra_groups, numbers, disabled, password. Элементы списков разделяются «;». Пустая ячейка оставляет поле без изменений.',
+    'Columns: username, display_name, role, group, extra_groups, numbers, disabled, email, notify, attach, password. Lists are separated by ";". A blank cell leaves the field as it is.':
+      'Столбцы: username, display_name, role, group, extra_groups, numbers, disabled, email, notify, attach, password. Элементы списков разделяются «;». Пустая ячейка оставляет поле без изменений.',
     'Check file': 'Проверить файл',
   },
 };

@@ -122,7 +122,7 @@ export function usersImportCard(reload: () => void): HTMLElement {
       'p',
       { class: 'hint' },
       t(
-        'Columns: username, display_name, role, group, extra_groups, numbers, disabled, password. Lists are separated by ";". A blank cell leaves the field as it is.',
+        'Columns: username, display_name, role, group, extra_groups, numbers, disabled, email, notify, attach, password. Lists are separated by ";". A blank cell leaves the field as it is.',
       ),
     ),
     msg.el,

@@ -8,7 +8,7 @@ import { usersImportCard } from './users-import.js';
  * email notifications), delete; download and import as CSV (views/users-import.ts).
  */
 
-interface UserJson {
+export interface UserJson {
   id: string;
   username: string;
   displayName: string;
