@@ -29,6 +29,7 @@ import {
   startNodePair,
   storedBy,
   until,
+  warnings,
 } from '../helpers/cluster.js';
 import { kamailioMissing, sipOptions, startKamailio, type Kamailio } from '../helpers/kamailio.js';
 import { s3ServerMissing, startS3Server, type S3Server } from '../helpers/s3-server.js';
@@ -184,11 +185,29 @@ describe('cluster: Kamailio dispatcher in front of two nodes on one Postgres', {
         const own = calls.items.filter((c) => c.nodeId === 'node-b');
         return own.length > 0 ? own : undefined;
       });
-      const seenOnA = await until('B’s call on A', async () => {
-        const calls = await api<{ items: CallItem[] }>(a, '/calls');
-        const x = calls.items.find((c) => c.recordingId === onB[0]!.recordingId);
-        return x;
-      });
+      const seenOnA = await until(
+        'B’s call on A',
+        async () => {
+          const calls = await api<{ items: CallItem[] }>(a, '/calls');
+          const x = calls.items.find((c) => c.recordingId === onB[0]!.recordingId);
+          return x;
+        },
+        30_000,
+        // What A's view is made of: the registry's rows and the nodes' heartbeats, and their warnings.
+        async () => {
+          const nodes = await db.pool.query(
+            `SELECT id, state, extract(epoch FROM now() - heartbeat_at) AS heartbeat_age_s, heartbeat_seconds
+             FROM cluster_nodes ORDER BY id`,
+          );
+          const calls = await db.pool.query('SELECT recording_id, node_id FROM cluster_calls');
+          return [
+            `cluster_nodes: ${JSON.stringify(nodes.rows)}`,
+            `cluster_calls: ${JSON.stringify(calls.rows)}`,
+            `A's warnings:\n${warnings(a)}`,
+            `B's warnings:\n${warnings(b)}`,
+          ].join('\n');
+        },
+      );
       assert.equal(seenOnA.nodeId, 'node-b');
       await listenFromA(a, b, onB[0]!.recordingId);
 

@@ -46,18 +46,33 @@ export async function api<T>(s: TestServer, path: string): Promise<T> {
   return JSON.parse(text) as T;
 }
 
+/** `explain`: what to add to the failure when the wait times out (the state that says why). */
 export async function until<T>(
   what: string,
   fn: () => Promise<T | undefined | false>,
   ms = 30_000,
+  explain?: () => Promise<string>,
 ): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const v = await fn();
     if (v) return v;
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    if (Date.now() >= deadline) {
+      const why = explain ? await explain().catch((err: Error) => `(explain failed: ${err.message})`) : '';
+      assert.fail(`timed out waiting for ${what}${why ? `\n${why}` : ''}`);
+    }
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** A node's warnings and errors (pino levels 40 and up), the last `n`. */
+export function warnings(s: Pick<TestServer, 'output'>, n = 20): string {
+  return s
+    .output()
+    .split('\n')
+    .filter((l) => /"level":(4|5|6)0/.test(l))
+    .slice(-n)
+    .join('\n');
 }
 
 /**
