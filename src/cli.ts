@@ -5,6 +5,7 @@ import { SrsError } from './errors.js';
 import { recordingsCommand } from './cli/recordings.js';
 import { keysCommand } from './cli/keys.js';
 import { tokenCommand } from './cli/token.js';
+import { usersCommand } from './cli/users.js';
 import { nodeCommand } from './cli/node.js';
 import { storageCommand } from './cli/storage.js';
 import { dataDirSource, requireServerData } from './cli/data-dir.js';
@@ -106,6 +107,7 @@ program
 program.addCommand(recordingsCommand(getExistingConfig));
 program.addCommand(keysCommand(getExistingConfig));
 program.addCommand(tokenCommand(getExistingConfig));
+program.addCommand(usersCommand(getExistingConfig));
 program.addCommand(nodeCommand(getExistingConfig));
 program.addCommand(storageCommand(getExistingConfig));
 

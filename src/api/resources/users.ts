@@ -1,32 +1,10 @@
 import { z } from 'zod';
-import { ROLES, type User } from '../../store/users.js';
-
+import type { User } from '../../store/users.js';
 import { conflict, notFound, sendCsv, sendJson } from '../http.js';
 import { mapConflict, type Kit } from '../kit.js';
-import { need, route, type Ctx, type RouteDef } from '../table.js';
-import type { NotificationSubscription } from '../../store/offload.js';
-import { SETTINGS_CHANGED } from '../../store/deliveries/subscriptions.js';
-import { changesOf } from './notifications.js';
-import { MAX_IMPORT_ROWS, planImport, usersCsv, type ImportPlan } from './users-csv.js';
-
-/** Users and groups (admins; supervisors may list the groups). */
-
-const userBody = z.object({
-  username: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, 'letters, digits and ._@- (1-64)'),
-  password: z.string().min(8, 'at least 8 characters').max(200).nullable().optional(),
-  role: z.enum(ROLES),
-  displayName: z.string().max(200).optional(),
-  group: z.string().min(1).max(100).nullable().optional(),
-  extraGroups: z.array(z.string().min(1).max(100)).max(100).optional(),
-  numbers: z.array(z.string().min(1).max(100)).max(100).optional(),
-});
-const userPatch = userBody.omit({ username: true }).partial().extend({ disabled: z.boolean().optional() });
-
-/**
- * Fields whose change alters what a user may see or do: their monitor sockets close (they
- * reconnect as who they are now).
- */
-const SENSITIVE = ['disabled', 'password', 'role', 'group', 'extraGroups', 'numbers'];
+import { need, route, type RouteDef } from '../table.js';
+import { MAX_IMPORT_ROWS, usersCsv } from './users-csv.js';
+import { runImport, SENSITIVE, userBody, userChanges, userPatch } from './users-import.js';
 
 /** A user as the API shows it (never the password hash). */
 export function publicUser(u: User) {
@@ -34,83 +12,8 @@ export function publicUser(u: User) {
   return { id, username, displayName, role, group, extraGroups, numbers, disabled, createdAt, language };
 }
 
-/**
- * What a change did, field by field: `{from, to}` for each field whose value differs (a field sent
- * with its old value is left out), and the password only as "set" or "removed", never a hash.
- */
-function userChanges(before: User, after: User, body: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(body)) {
-    if (k === 'password') {
-      out.password = body.password === null ? 'removed' : 'set';
-      continue;
-    }
-    const from = before[k as keyof User];
-    const to = after[k as keyof User];
-    if (JSON.stringify(from) !== JSON.stringify(to)) out[k] = { from, to };
-  }
-  return out;
-}
-
+/** Users and groups (admins; supervisors may list the groups). */
 export function userRoutes({ d, audit }: Kit): RouteDef[] {
-  /** Writes an import in one transaction, then audits each user as POST and PATCH would, and the import. */
-  const applyImport = async (ctx: Ctx, plan: ImportPlan): Promise<void> => {
-    const changes = plan.update.filter((u) => Object.keys(u.patch).length > 0);
-    const done = await d.db.users
-      .importUsers({
-        create: plan.create.map((c) => c.user),
-        update: changes.map((u) => ({ id: u.user.id, patch: u.patch })),
-        subscriptions: [
-          ...plan.create.flatMap((c) =>
-            c.notifications ? [{ username: c.user.username, to: c.notifications }] : [],
-          ),
-          ...plan.update.flatMap((u) =>
-            u.notifications ? [{ username: u.user.username, to: u.notifications.to }] : [],
-          ),
-        ],
-      })
-      .catch(mapConflict);
-    d.usersChanged?.();
-    const settings = async (
-      u: { id: string; username: string },
-      from: NotificationSubscription | null,
-      to: NotificationSubscription,
-    ) =>
-      audit(ctx, SETTINGS_CHANGED, 'user', u.id, {
-        username: u.username,
-        changes: changesOf(from, to),
-        source: 'import',
-      });
-    for (const [i, u] of done.created.entries()) {
-      const { notifications } = plan.create[i] as ImportPlan['create'][number];
-      await audit(ctx, 'user.create', 'user', u.id, {
-        username: u.username,
-        role: u.role,
-        group: u.group,
-        ...(u.disabled && { disabled: true }),
-        source: 'import',
-      });
-      if (notifications) await settings(u, null, notifications);
-    }
-    for (const [i, u] of done.updated.entries()) {
-      const { user: before, patch, fields } = changes[i] as ImportPlan['update'][number];
-      const hit = fields.filter((f) => SENSITIVE.includes(f));
-      if (hit.length > 0) d.revoke?.({ userId: u.id, reason: `user changed: ${hit.join(', ')}` });
-      await audit(ctx, 'user.update', 'user', u.id, {
-        username: u.username,
-        fields: Object.keys(patch).map((k) => (k === 'password' ? 'password (changed)' : k)),
-        changes: userChanges(before, u, patch),
-        source: 'import',
-      });
-    }
-    for (const u of plan.update)
-      if (u.notifications) await settings(u.user, u.notifications.from, u.notifications.to);
-    await audit(ctx, 'users.import', 'user', '', {
-      created: plan.create.length,
-      updated: plan.update.length,
-      unchanged: plan.unchanged.length,
-    });
-  };
   return [
     route({
       method: 'GET',
@@ -139,19 +42,13 @@ export function userRoutes({ d, audit }: Kit): RouteDef[] {
       }),
       bodyLimit: 3 * 1024 * 1024,
       async handler(ctx, { body }) {
-        const now = {
-          users: await d.db.users.list(),
-          subscriptions: await d.db.offload.allSubscriptions(),
-          passwordHashOf: async (name: string) => (await d.db.users.byUsername(name))?.passwordHash ?? null,
-        };
-        const plan = await planImport(body.csv, now, { create: userBody, patch: userPatch });
-        if (!body.dryRun) await applyImport(ctx, plan);
-        sendJson(ctx.res, 200, {
-          dryRun: body.dryRun,
-          created: plan.create.map((c) => ({ line: c.line, username: c.user.username, role: c.user.role })),
-          updated: plan.update.map((u) => ({ line: u.line, username: u.user.username, fields: u.fields })),
-          unchanged: plan.unchanged,
-        });
+        const r = await runImport(body.csv, body.dryRun, {
+          db: d.db,
+          audit: (action, resourceId, details) => audit(ctx, action, 'user', resourceId, details),
+          revoke: d.revoke,
+          usersChanged: d.usersChanged,
+        }).catch(mapConflict);
+        sendJson(ctx.res, 200, r);
       },
     }),
     route({
