@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { NotFoundError } from '../errors.js';
 import { hashPassword } from './passwords.js';
+import { inTransaction } from './tx.js';
 import { ConflictError, toUser, type Principal, type Role, type Row, type User } from './user-model.js';
 import { sessionsRepository } from './user-sessions.js';
 
@@ -188,9 +189,7 @@ export function usersRepository(pool: pg.Pool): UsersRepository {
       const hashOf = async (pw: string | null | undefined) => (pw ? hashPassword(pw) : undefined);
       const createHashes = await Promise.all(plan.create.map((u) => hashOf(u.password)));
       const updateHashes = await Promise.all(plan.update.map((u) => hashOf(u.patch.password)));
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
+      return inTransaction(pool, async (client) => {
         const tx = userWriters(client);
         const created: User[] = [];
         const updated: User[] = [];
@@ -208,14 +207,8 @@ export function usersRepository(pool: pg.Pool): UsersRepository {
                enabled = EXCLUDED.enabled, updated_at = now()`,
             [username, to.email, to.attach, to.enabled],
           );
-        await client.query('COMMIT');
         return { created, updated };
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
+      });
     },
     async remove(id) {
       const r = await pool.query('DELETE FROM users WHERE id = $1', [id]);
