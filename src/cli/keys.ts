@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { userInfo } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import * as openpgp from 'openpgp';
@@ -11,7 +10,16 @@ import { LocalArtifactStore, type ArtifactStore } from '../storage/index.js';
 import { keyOfPath, readObject } from '../storage/read.js';
 import type { Database } from '../store/db.js';
 import type { ReencryptTarget } from '../store/keys.js';
-import { CliError, guarded, passphraseFor, withDatabase, withStore, type CliIo } from './recordings.js';
+import {
+  cliActor,
+  cliAudit,
+  CliError,
+  guarded,
+  passphraseFor,
+  withDatabase,
+  withStore,
+  type CliIo,
+} from './recordings.js';
 
 /**
  * `srs keys generate|list|activate|retire`. Exit codes as for `srs recordings`: 0 done, 1 failure
@@ -19,7 +27,6 @@ import { CliError, guarded, passphraseFor, withDatabase, withStore, type CliIo }
  */
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-const actor = () => `cli:${userInfo().username}`;
 const FP = /^[0-9A-Fa-f]{40}$/;
 
 function checkFingerprint(fp: string): string {
@@ -28,23 +35,8 @@ function checkFingerprint(fp: string): string {
   return fp.toUpperCase();
 }
 
-async function audit(
-  db: Database,
-  action: string,
-  fingerprint: string,
-  details: Record<string, unknown> = {},
-) {
-  await db.audit.append({
-    actor: actor(),
-    actorRole: 'admin',
-    ip: '',
-    via: 'cli',
-    action,
-    resource: 'key',
-    resourceId: fingerprint,
-    details,
-  });
-}
+const audit = (db: Database, action: string, fingerprint: string, details: Record<string, unknown> = {}) =>
+  cliAudit(db, { action, resource: 'key', resourceId: fingerprint, details });
 
 export interface ReencryptReport {
   moved: number;
@@ -137,7 +129,7 @@ export async function reencryptKey(o: {
     await db.keys.completeReencrypt(
       t,
       { newKey: active.fingerprint, newPath, bytes: out.length, sha256Cipher: newHash },
-      actor(),
+      cliActor(),
     );
     o.afterStep?.('reencrypt-committed');
     if (newPath !== t.path) await remove(t.path);

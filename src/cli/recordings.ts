@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import * as openpgp from 'openpgp';
@@ -185,6 +186,24 @@ export async function withDatabase<T>(config: Config, fn: (db: Database) => Prom
   } finally {
     await db.close();
   }
+}
+
+/** Who the CLI acts as in the audit trail: `cli:<unix user>`. */
+export const cliActor = (): string => `cli:${userInfo().username}`;
+
+/** An audit entry by the CLI (actor cliActor()), as the API records a console user. */
+export async function cliAudit(
+  db: Database,
+  e: { action: string; resource: string; resourceId: string; details?: Record<string, unknown> },
+): Promise<void> {
+  await db.audit.append({
+    actor: cliActor(),
+    actorRole: 'admin',
+    ip: '',
+    via: 'cli',
+    details: {},
+    ...e,
+  });
 }
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');

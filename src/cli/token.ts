@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { userInfo } from 'node:os';
 import { Command } from 'commander';
 import type { Config } from '../config.js';
 import { adminTokenFile } from '../app/admin-token.js';
 import { writeSecretFile } from '../secrets.js';
-import { CliError, guarded, withDatabase, type CliIo } from './recordings.js';
+import { cliAudit, CliError, guarded, withDatabase, type CliIo } from './recordings.js';
 
 /**
  * `srs token rotate-admin`: a new server admin token in `<data>/admin-token` (mode 0600). A running
@@ -29,11 +28,7 @@ export function tokenCommand(getConfig: () => Config, io: CliIo = process): Comm
         const token = randomBytes(24).toString('base64url');
         await writeSecretFile(file, token);
         await withDatabase(config, (db) =>
-          db.audit.append({
-            actor: `cli:${userInfo().username}`,
-            actorRole: 'admin',
-            ip: '',
-            via: 'cli',
+          cliAudit(db, {
             action: 'admin-token.rotate',
             resource: 'token',
             resourceId: 'admin-token',

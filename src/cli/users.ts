@@ -1,5 +1,4 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { userInfo } from 'node:os';
 import { Command } from 'commander';
 import { HttpError } from '../api/http.js';
 import { usersCsv } from '../api/resources/users-csv.js';
@@ -7,7 +6,7 @@ import { runImport, userBody } from '../api/resources/users-import.js';
 import type { Config } from '../config.js';
 import type { Database } from '../store/db.js';
 import { ConflictError } from '../store/users.js';
-import { CliError, guarded, withDatabase, type CliIo } from './recordings.js';
+import { cliAudit, CliError, guarded, withDatabase, type CliIo } from './recordings.js';
 
 /**
  * `srs users`: the console's users from the shell, on the server's data (the server may be running):
@@ -16,23 +15,11 @@ import { CliError, guarded, withDatabase, type CliIo } from './recordings.js';
  * is lost). Every change is audited as `cli:<unix user>`, as the API audits a console user.
  */
 
-const actor = () => `cli:${userInfo().username}`;
-
 /** An audit entry on a user, by the CLI. */
 const auditAs =
   (db: Database) =>
-  async (action: string, resourceId: string, details: Record<string, unknown>): Promise<void> => {
-    await db.audit.append({
-      actor: actor(),
-      actorRole: 'admin',
-      ip: '',
-      via: 'cli',
-      action,
-      resource: 'user',
-      resourceId,
-      details,
-    });
-  };
+  (action: string, resourceId: string, details: Record<string, unknown>): Promise<void> =>
+    cliAudit(db, { action, resource: 'user', resourceId, details });
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   let text = '';
@@ -91,8 +78,9 @@ export function usersCommand(
     .description('create and change users from a CSV file (docs/api.md#users-as-csv); all or nothing')
     .argument('<file>', 'the CSV file ("-" for standard input)')
     .option('--dry-run', 'check the file and say what it would do; change nothing')
+    .option('--disable-missing', 'disable every user not in the file (never deleted)')
     .action(
-      guarded(io, async (file: string, opts: { dryRun?: boolean }) => {
+      guarded(io, async (file: string, opts: { dryRun?: boolean; disableMissing?: boolean }) => {
         const csv =
           file === '-'
             ? await readAll(io.stdin)
@@ -100,7 +88,11 @@ export function usersCommand(
                 throw new CliError(`cannot read ${file}: ${err.code ?? err.message}`, 2);
               });
         const r = await withDatabase(getConfig(), (db) =>
-          runImport(csv, Boolean(opts.dryRun), { db, audit: auditAs(db) }),
+          runImport(
+            csv,
+            { dryRun: Boolean(opts.dryRun), disableMissing: Boolean(opts.disableMissing) },
+            { db, audit: auditAs(db) },
+          ),
         ).catch((err: unknown) => {
           if (err instanceof HttpError) {
             const rows = (err.extra.rows ?? []) as { line: number; message: string }[];
@@ -113,7 +105,9 @@ export function usersCommand(
         for (const c of r.created) io.stdout.write(`line ${c.line}: create ${c.username} (${c.role})\n`);
         for (const u of r.updated)
           io.stdout.write(`line ${u.line}: change ${u.username}: ${u.fields.join(', ')}\n`);
-        const counts = `${r.created.length} created, ${r.updated.length} changed, ${r.unchanged.length} unchanged`;
+        for (const u of r.disabled) io.stdout.write(`disable ${u.username} (not in the file)\n`);
+        const off = r.disabled.length > 0 ? `, ${r.disabled.length} disabled` : '';
+        const counts = `${r.created.length} created, ${r.updated.length} changed, ${r.unchanged.length} unchanged${off}`;
         io.stdout.write(
           r.dryRun ? `dry run: would be ${counts}; nothing written\n` : `imported: ${counts}\n`,
         );

@@ -120,6 +120,12 @@ describe('srs users (CLI) on a running server', { timeout: 180000 }, () => {
     const back = await srs(['users', 'import', '-', '--dry-run'], out.stdout);
     assert.equal(back.code, 0, back.stderr);
     assert.match(back.stdout, /would be 0 created, 0 changed, 3 unchanged/);
+    // --disable-missing: the users not in the file, listed on a dry run.
+    const only = csvLine(['username']) + csvLine(['admin']) + csvLine(['pat']);
+    const sync = await srs(['users', 'import', '-', '--dry-run', '--disable-missing'], only);
+    assert.equal(sync.code, 0, sync.stderr);
+    assert.match(sync.stdout, /^disable quinn \(not in the file\)$/m);
+    assert.match(sync.stdout, /would be 0 created, 0 changed, 2 unchanged, 1 disabled; nothing written/);
   });
 
   it('a bad file: every bad line on stderr, exit 1, nothing written; a missing file exit 2', async () => {

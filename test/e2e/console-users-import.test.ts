@@ -90,5 +90,19 @@ describe(
       const mia = (await users()).find((u) => u.username === 'mia');
       assert.equal(mia?.role, 'supervisor', 'nothing of the bad file was written');
     });
+
+    it('with "Disable the users who are not in the file", the others are disabled on import', async () => {
+      await w.page.check('#users-import-disable-missing');
+      await upload(csvLine(['username']) + csvLine(['admin']) + csvLine(['mia']));
+      await w.page.click('#users-import-check');
+      await w.page.waitForSelector('#users-import-result li:has-text("disable noah (not in the file)")');
+      await w.page.click('#users-import-apply');
+      await w.page.waitForSelector(
+        '#users-import-msg.ok:has-text("Imported: 0 created, 0 changed, 1 disabled")',
+      );
+      const noah = (await users()).find((u) => u.username === 'noah');
+      assert.equal(noah?.disabled, true);
+      await w.page.waitForSelector('tr.user-row[data-username="noah"] td:has-text("disabled")');
+    });
   },
 );

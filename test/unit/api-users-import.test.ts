@@ -89,6 +89,7 @@ describe('users as CSV: download and import (real HTTP, real Postgres)', { timeo
         { line: 2, username: 'bob', fields: ['role', 'group', 'numbers', 'email', 'notify', 'password'] },
       ],
       unchanged: [{ line: 5, username: 'erin' }],
+      disabled: [],
     });
     const now = await users();
     assert.deepEqual([...now.keys()].sort(), ['admin', 'bob', 'erin']);
@@ -270,5 +271,41 @@ describe('users as CSV: download and import (real HTTP, real Postgres)', { timeo
     assert.equal((await h.call('GET', '/api/v1/users?format=csv', { as: 'erin' })).status, 403);
     assert.equal((await importCsv(FILE, true, 'erin')).status, 403);
     assert.equal((await h.call('GET', '/api/v1/users?format=csv')).status, 401);
+  });
+
+  it('refuses a file that would leave no enabled admin', async () => {
+    const r = await importCsv(csvLine(['username', 'role']) + csvLine(['admin', 'user']));
+    assert.equal(r.status, 400);
+    assert.match(JSON.stringify(r.json.rows), /the import would leave no enabled admin/);
+    assert.equal((await users()).get('admin')?.role, 'admin');
+  });
+
+  it('disableMissing: the users not in the file are disabled (never the caller), their sessions ended', async () => {
+    const file = csvLine(['username']) + csvLine(['erin']);
+    const dry = await h.call('POST', '/api/v1/users/import', {
+      as: 'admin',
+      body: { csv: file, dryRun: true, disableMissing: true },
+    });
+    assert.equal(dry.status, 200, JSON.stringify(dry.json));
+    assert.deepEqual(dry.json.disabled, [{ username: 'bob' }, { username: 'carol' }]);
+    assert.equal((await users()).get('bob')?.disabled, false, 'a dry run disables nobody');
+    assert.equal((await h.call('GET', '/api/v1/me', { as: 'bob' })).status, 200);
+
+    const r = await h.call('POST', '/api/v1/users/import', {
+      as: 'admin',
+      body: { csv: file, disableMissing: true },
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    const now = await users();
+    assert.deepEqual(
+      ['admin', 'bob', 'carol', 'dave', 'erin'].map((u) => now.get(u)?.disabled),
+      [false, true, true, true, false],
+    );
+    assert.equal((await h.call('GET', '/api/v1/me', { as: 'bob' })).status, 401, 'bob signed out');
+    const off = (await audit('user.update')).filter(
+      (e) => e.details.source === 'import' && e.details.username === 'carol',
+    );
+    assert.deepEqual(off[0]?.details.changes, { disabled: { from: false, to: true } });
+    assert.equal((await audit('users.import'))[0]?.details.disabled, 2);
   });
 });

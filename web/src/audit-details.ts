@@ -116,12 +116,15 @@ export function withDetails(e: AuditEntry, d: Details, s: string): string {
       .map((k) => userChange([k, { from: from[k], to: to[k] }]));
     return changed.length > 0 ? listed(s, changed.join('; ')) : s;
   }
-  if (a === 'users.import' && typeof d.created === 'number')
-    return `${s} (${t('{created} created, {updated} changed, {unchanged} unchanged', {
+  if (a === 'users.import' && typeof d.created === 'number') {
+    const counts = t('{created} created, {updated} changed, {unchanged} unchanged', {
       created: d.created,
       updated: str(d.updated),
       unchanged: str(d.unchanged),
-    })})`;
+    });
+    const off = typeof d.disabled === 'number' ? `, ${t('{n} disabled', { n: d.disabled })}` : '';
+    return `${s} (${counts}${off})`;
+  }
   if (a === 'integrity.check' && typeof d.intact === 'boolean')
     return `${s} (${d.intact ? t('intact') : t('NOT intact: {failed}', { failed: recordingFailures(d.failed) })})`;
   if (a === 'delivery.destination-test' && typeof d.ok === 'boolean')

@@ -108,6 +108,8 @@ export interface ImportPlan {
     notifications?: { from: NotificationSubscription | null; to: NotificationSubscription } | undefined;
   }[];
   unchanged: { line: number; username: string }[];
+  /** Users not in the file, disabled by `disableMissing` (enabled ones only). */
+  disable: User[];
 }
 
 /** The notification cells of a row (blank ones left out). */
@@ -208,6 +210,11 @@ export async function planImport(
     passwordHashOf: (username: string) => Promise<string | null>;
   },
   schemas: { create: z.ZodType<NewUser>; patch: z.ZodType<UserPatch> },
+  /**
+   * `disableMissing`: the file is the whole list; every enabled user not in it is disabled (never
+   * deleted: their recordings stay), except `keep` (the importing admin's id).
+   */
+  options: { disableMissing?: boolean; keep?: string | null } = {},
 ): Promise<ImportPlan> {
   let records: CsvRecord[];
   try {
@@ -238,7 +245,7 @@ export async function planImport(
 
   const byName = new Map(now.users.map((u) => [u.username, u]));
   const seen = new Map<string, number>();
-  const plan: ImportPlan = { create: [], update: [], unchanged: [] };
+  const plan: ImportPlan = { create: [], update: [], unchanged: [], disable: [] };
   const pending: (ImportPlan['update'][number] & { before: User })[] = [];
   for (const r of rows) {
     const cells = new Map<Column, string>();
@@ -307,6 +314,10 @@ export async function planImport(
       }),
     });
   }
+  if (options.disableMissing)
+    plan.disable = now.users.filter((u) => !seen.has(u.username) && !u.disabled && u.id !== options.keep);
+  if (!enabledAdminAfter(now.users, plan, pending))
+    errors.push({ line: 0, message: 'the import would leave no enabled admin' });
   const passwords = [...plan.create.map((c) => c.user.password), ...pending.map((p) => p.patch.password)];
   const withPassword = passwords.filter(Boolean).length;
   if (withPassword > MAX_IMPORT_PASSWORDS)
@@ -330,6 +341,21 @@ export async function planImport(
     else plan.update.push(u);
   }
   return plan;
+}
+
+/** Whether an enabled admin is left once the plan is written (the way back in is then the CLI only). */
+function enabledAdminAfter(
+  users: readonly User[],
+  plan: ImportPlan,
+  pending: readonly { before: User; patch: UserPatch }[],
+): boolean {
+  const changed = new Map(pending.map((p) => [p.before.id, p.patch]));
+  const off = new Set(plan.disable.map((u) => u.id));
+  const stays = users.some((u) => {
+    const p = changed.get(u.id);
+    return (p?.role ?? u.role) === 'admin' && !(p?.disabled ?? u.disabled) && !off.has(u.id);
+  });
+  return stays || plan.create.some((c) => c.user.role === 'admin' && !c.user.disabled);
 }
 
 function importError(rows: ImportRowError[]): HttpError {

@@ -70,6 +70,8 @@ export interface ImportResult {
   created: { line: number; username: string; role: string }[];
   updated: { line: number; username: string; fields: string[] }[];
   unchanged: { line: number; username: string }[];
+  /** With `disableMissing`: the users not in the file, disabled. */
+  disabled: { username: string }[];
 }
 
 /**
@@ -78,7 +80,12 @@ export interface ImportResult {
  * written), then audits each user as POST and PATCH would, their notification settings, and the
  * import.
  */
-export async function runImport(csv: string, dryRun: boolean, deps: ImportDeps): Promise<ImportResult> {
+export async function runImport(
+  csv: string,
+  o: { dryRun: boolean; disableMissing?: boolean; keep?: string | null },
+  deps: ImportDeps,
+): Promise<ImportResult> {
+  const { dryRun } = o;
   const { db } = deps;
   const plan = await planImport(
     csv,
@@ -88,6 +95,7 @@ export async function runImport(csv: string, dryRun: boolean, deps: ImportDeps):
       passwordHashOf: async (name) => (await db.users.byUsername(name))?.passwordHash ?? null,
     },
     { create: userBody, patch: userPatch },
+    { disableMissing: o.disableMissing, keep: o.keep },
   );
   if (!dryRun) await applyImport(plan, deps);
   return {
@@ -95,12 +103,19 @@ export async function runImport(csv: string, dryRun: boolean, deps: ImportDeps):
     created: plan.create.map((c) => ({ line: c.line, username: c.user.username, role: c.user.role })),
     updated: plan.update.map((u) => ({ line: u.line, username: u.user.username, fields: u.fields })),
     unchanged: plan.unchanged,
+    disabled: plan.disable.map((u) => ({ username: u.username })),
   };
 }
 
 async function applyImport(plan: ImportPlan, deps: ImportDeps): Promise<void> {
   const { audit } = deps;
-  const changes = plan.update.filter((u) => Object.keys(u.patch).length > 0);
+  const disabling = plan.disable.map((u) => ({
+    line: 0,
+    user: u,
+    patch: { disabled: true },
+    fields: ['disabled'],
+  }));
+  const changes = [...plan.update.filter((u) => Object.keys(u.patch).length > 0), ...disabling];
   const done = await deps.db.users.importUsers({
     create: plan.create.map((c) => c.user),
     update: changes.map((u) => ({ id: u.user.id, patch: u.patch })),
@@ -148,5 +163,6 @@ async function applyImport(plan: ImportPlan, deps: ImportDeps): Promise<void> {
     created: plan.create.length,
     updated: plan.update.length,
     unchanged: plan.unchanged.length,
+    ...(plan.disable.length > 0 && { disabled: plan.disable.length }),
   });
 }

@@ -39,15 +39,24 @@ export function userRoutes({ d, audit }: Kit): RouteDef[] {
       body: z.object({
         csv: z.string().max(2 * 1024 * 1024, 'at most 2 MiB'),
         dryRun: z.boolean().default(false),
+        disableMissing: z
+          .boolean()
+          .default(false)
+          .describe('disable every user not in the file (never the caller)'),
       }),
       bodyLimit: 3 * 1024 * 1024,
       async handler(ctx, { body }) {
-        const r = await runImport(body.csv, body.dryRun, {
-          db: d.db,
-          audit: (action, resourceId, details) => audit(ctx, action, 'user', resourceId, details),
-          revoke: d.revoke,
-          usersChanged: d.usersChanged,
-        }).catch(mapConflict);
+        const keep = need(ctx).userId;
+        const r = await runImport(
+          body.csv,
+          { dryRun: body.dryRun, disableMissing: body.disableMissing, keep },
+          {
+            db: d.db,
+            audit: (action, resourceId, details) => audit(ctx, action, 'user', resourceId, details),
+            revoke: d.revoke,
+            usersChanged: d.usersChanged,
+          },
+        ).catch(mapConflict);
         sendJson(ctx.res, 200, r);
       },
     }),

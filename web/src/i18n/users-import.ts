@@ -3,6 +3,11 @@ import type { Catalogue } from '../i18n.js';
 /** Translations of the strings of web/src/views/users-import.ts. */
 export const usersImport: Catalogue = {
   es: {
+    'disable {name} (not in the file)': 'desactivar {name} (no está en el archivo)',
+    'Imported: {created} created, {updated} changed, {disabled} disabled':
+      'Importado: {created} creados, {updated} modificados, {disabled} desactivados',
+    'Disable the users who are not in the file': 'Desactivar los usuarios que no están en el archivo',
+    '{n} to disable': '{n} por desactivar',
     Import: 'Importar',
     'line {n}': 'línea {n}',
     '{created} to create, {updated} to change, {unchanged} unchanged':
@@ -14,13 +19,17 @@ export const usersImport: Catalogue = {
       'Todos los usuarios del archivo ya coinciden: no hay nada que importar',
     'Checked: no problems. Import to apply these changes.':
       'Comprobado: sin problemas. Importe para aplicar estos cambios.',
-    'Imported: {created} created, {updated} changed': 'Importado: {created} creados, {updated} modificados',
     'Users as CSV': 'Usuarios en CSV',
     'Columns: username, display_name, role, group, extra_groups, numbers, disabled, email, notify, attach, password. Lists are separated by ";". A blank cell leaves the field as it is.':
       'Columnas: username, display_name, role, group, extra_groups, numbers, disabled, email, notify, attach, password. Las listas se separan con «;». Una celda vacía deja el campo como está.',
     'Check file': 'Comprobar archivo',
   },
   fr: {
+    'disable {name} (not in the file)': 'désactiver {name} (absent du fichier)',
+    'Imported: {created} created, {updated} changed, {disabled} disabled':
+      'Importé : {created} créés, {updated} modifiés, {disabled} désactivés',
+    'Disable the users who are not in the file': 'Désactiver les utilisateurs absents du fichier',
+    '{n} to disable': '{n} à désactiver',
     Import: 'Importer',
     'line {n}': 'ligne {n}',
     '{created} to create, {updated} to change, {unchanged} unchanged':
@@ -32,13 +41,17 @@ export const usersImport: Catalogue = {
       'Tous les utilisateurs du fichier correspondent déjà : rien à importer',
     'Checked: no problems. Import to apply these changes.':
       'Vérifié : aucun problème. Importez pour appliquer ces changements.',
-    'Imported: {created} created, {updated} changed': 'Importé : {created} créés, {updated} modifiés',
     'Users as CSV': 'Utilisateurs en CSV',
     'Columns: username, display_name, role, group, extra_groups, numbers, disabled, email, notify, attach, password. Lists are separated by ";". A blank cell leaves the field as it is.':
       'Colonnes : username, display_name, role, group, extra_groups, numbers, disabled, email, notify, attach, password. Les listes sont séparées par « ; ». Une cellule vide laisse le champ tel quel.',
     'Check file': 'Vérifier le fichier',
   },
   'pt-BR': {
+    'disable {name} (not in the file)': 'desativar {name} (fora do arquivo)',
+    'Imported: {created} created, {updated} changed, {disabled} disabled':
+      'Importado: {created} criados, {updated} alterados, {disabled} desativados',
+    'Disable the users who are not in the file': 'Desativar os usuários que não estão no arquivo',
+    '{n} to disable': '{n} a desativar',
     Import: 'Importar',
     'line {n}': 'linha {n}',
     '{created} to create, {updated} to change, {unchanged} unchanged':
@@ -50,13 +63,17 @@ export const usersImport: Catalogue = {
       'Todos os usuários do arquivo já conferem: nada a importar',
     'Checked: no problems. Import to apply these changes.':
       'Verificado: nenhum problema. Importe para aplicar estas alterações.',
-    'Imported: {created} created, {updated} changed': 'Importado: {created} criados, {updated} alterados',
     'Users as CSV': 'Usuários em CSV',
     'Columns: username, display_name, role, group, extra_groups, numbers, disabled, email, notify, attach, password. Lists are separated by ";". A blank cell leaves the field as it is.':
       'Colunas: username, display_name, role, group, extra_groups, numbers, disabled, email, notify, attach, password. Listas são separadas por ";". Uma célula vazia deixa o campo como está.',
     'Check file': 'Verificar arquivo',
   },
   ru: {
+    'disable {name} (not in the file)': 'отключить {name} (нет в файле)',
+    'Imported: {created} created, {updated} changed, {disabled} disabled':
+      'Импортировано: создано {created}, изменено {updated}, отключено {disabled}',
+    'Disable the users who are not in the file': 'Отключить пользователей, которых нет в файле',
+    '{n} to disable': 'будет отключено: {n}',
     Import: 'Импортировать',
     'line {n}': 'строка {n}',
     '{created} to create, {updated} to change, {unchanged} unchanged':
@@ -68,7 +85,6 @@ export const usersImport: Catalogue = {
       'Все пользователи из файла уже совпадают: импортировать нечего',
     'Checked: no problems. Import to apply these changes.':
       'Проверено: ошибок нет. Импортируйте, чтобы применить изменения.',
-    'Imported: {created} created, {updated} changed': 'Импортировано: создано {created}, изменено {updated}',
     'Users as CSV': 'Пользователи в CSV',
     'Columns: username, display_name, role, group, extra_groups, numbers, disabled, email, notify, attach, password. Lists are separated by ";". A blank cell leaves the field as it is.':
       'Столбцы: username, display_name, role, group, extra_groups, numbers, disabled, email, notify, attach, password. Элементы списков разделяются «;». Пустая ячейка оставляет поле без изменений.',

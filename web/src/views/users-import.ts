@@ -14,6 +14,7 @@ interface ImportResult {
   created: { line: number; username: string; role: string }[];
   updated: { line: number; username: string; fields: string[] }[];
   unchanged: { line: number; username: string }[];
+  disabled: { username: string }[];
 }
 interface RowError {
   line: number;
@@ -26,7 +27,8 @@ export function usersImportCard(reload: () => void): HTMLElement {
   const file = h('input', { id: 'users-csv-file', type: 'file', accept: '.csv,text/csv' });
   const result = h('div', { id: 'users-import-result' });
   const apply = h('button', { class: 'primary', id: 'users-import-apply', disabled: true }, t('Import'));
-  let checked: string | undefined;
+  const disableMissing = h('input', { id: 'users-import-disable-missing', type: 'checkbox' });
+  let checked: { csv: string; disableMissing: boolean } | undefined;
 
   const showPlan = (r: ImportResult): void => {
     const item = (line: number, text: string) => h('li', {}, `${t('line {n}', { n: line })}: ${text}`);
@@ -39,6 +41,7 @@ export function usersImportCard(reload: () => void): HTMLElement {
           updated: r.updated.length,
           unchanged: r.unchanged.length,
         }),
+        r.disabled.length > 0 ? ` · ${t('{n} to disable', { n: r.disabled.length })}` : '',
       ),
       h(
         'ul',
@@ -49,6 +52,7 @@ export function usersImportCard(reload: () => void): HTMLElement {
         ...r.updated.map((u) =>
           item(u.line, t('change {name}: {fields}', { name: u.username, fields: u.fields.join(', ') })),
         ),
+        ...r.disabled.map((u) => h('li', {}, t('disable {name} (not in the file)', { name: u.username }))),
       ),
     );
   };
@@ -75,13 +79,14 @@ export function usersImportCard(reload: () => void): HTMLElement {
       return;
     }
     const csv = await f.text();
-    await send<ImportResult>('POST', '/users/import', { csv, dryRun: true }).then((r) => {
+    const body = { csv, dryRun: true, disableMissing: disableMissing.checked };
+    await send<ImportResult>('POST', '/users/import', body).then((r) => {
       showPlan(r);
-      const changes = r.created.length + r.updated.length;
+      const changes = r.created.length + r.updated.length + r.disabled.length;
       if (changes === 0) msg.ok(t('Every user in the file already matches: nothing to import'));
       else {
         msg.ok(t('Checked: no problems. Import to apply these changes.'));
-        checked = csv;
+        checked = { csv, disableMissing: body.disableMissing };
         apply.disabled = false;
       }
     }, showErrors);
@@ -89,12 +94,13 @@ export function usersImportCard(reload: () => void): HTMLElement {
   const run = async (): Promise<void> => {
     if (checked === undefined) return;
     apply.disabled = true;
-    await send<ImportResult>('POST', '/users/import', { csv: checked }).then((r) => {
+    await send<ImportResult>('POST', '/users/import', checked).then((r) => {
       showPlan(r);
       msg.ok(
-        t('Imported: {created} created, {updated} changed', {
+        t('Imported: {created} created, {updated} changed, {disabled} disabled', {
           created: r.created.length,
           updated: r.updated.length,
+          disabled: r.disabled.length,
         }),
       );
       checked = undefined;
@@ -102,11 +108,13 @@ export function usersImportCard(reload: () => void): HTMLElement {
     }, showErrors);
   };
   apply.addEventListener('click', () => void run());
-  file.addEventListener('change', () => {
-    apply.disabled = true;
-    checked = undefined;
-    result.replaceChildren();
-  });
+  // A new file, or the option changed: check again before importing.
+  for (const input of [file, disableMissing])
+    input.addEventListener('change', () => {
+      apply.disabled = true;
+      checked = undefined;
+      result.replaceChildren();
+    });
 
   return h(
     'div',
@@ -127,6 +135,8 @@ export function usersImportCard(reload: () => void): HTMLElement {
     ),
     msg.el,
     file,
+    ' ',
+    h('label', {}, disableMissing, ' ', t('Disable the users who are not in the file')),
     ' ',
     h('button', { id: 'users-import-check', onclick: () => void check() }, t('Check file')),
     ' ',

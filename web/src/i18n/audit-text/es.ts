@@ -83,6 +83,7 @@ export const es: Record<string, Entry> = {
     '{who} intentó iniciar sesión, pero se le denegó tras varios intentos fallidos',
   '{who} rotated the server admin token': '{who} renovó el token de administrador del servidor',
   '{who} imported users from a CSV file': '{who} importó usuarios de un archivo CSV',
+  '{n} disabled': '{n} desactivados',
   '{created} created, {updated} changed, {unchanged} unchanged':
     '{created} creados, {updated} modificados, {unchanged} sin cambios',
   '{who} asked to retry the failed deliveries': '{who} pidió reintentar las entregas fallidas',

@@ -87,6 +87,7 @@ export const fr: Record<string, Entry> = {
     '{who} s’est vu refuser la connexion après des échecs répétés',
   '{who} rotated the server admin token': '{who} a renouvelé le jeton d’administration du serveur',
   '{who} imported users from a CSV file': '{who} a importé des utilisateurs depuis un fichier CSV',
+  '{n} disabled': '{n} désactivés',
   '{created} created, {updated} changed, {unchanged} unchanged':
     '{created} créés, {updated} modifiés, {unchanged} inchangés',
   '{who} asked to retry the failed deliveries': '{who} a demandé de relancer les livraisons en échec',

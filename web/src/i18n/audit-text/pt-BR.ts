@@ -81,6 +81,7 @@ export const ptBR: Record<string, Entry> = {
   '{who} was refused sign-in after repeated failures': '{who} teve o login recusado após falhas repetidas',
   '{who} rotated the server admin token': '{who} renovou o token de administrador do servidor',
   '{who} imported users from a CSV file': '{who} importou usuários de um arquivo CSV',
+  '{n} disabled': '{n} desativados',
   '{created} created, {updated} changed, {unchanged} unchanged':
     '{created} criados, {updated} alterados, {unchanged} sem alteração',
   '{who} asked to retry the failed deliveries': '{who} pediu para repetir as entregas com falha',

@@ -84,6 +84,7 @@ export const ru: Record<string, Entry> = {
     '{who} получил отказ во входе после нескольких неудачных попыток',
   '{who} rotated the server admin token': '{who} сменил токен администратора сервера',
   '{who} imported users from a CSV file': '{who} импортировал пользователей из CSV-файла',
+  '{n} disabled': 'отключено: {n}',
   '{created} created, {updated} changed, {unchanged} unchanged':
     'создано: {created}, изменено: {updated}, без изменений: {unchanged}',
   '{who} asked to retry the failed deliveries': '{who} запросил повтор неудавшихся доставок',
