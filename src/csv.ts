@@ -62,8 +62,9 @@ export interface CsvRecord {
  * Reads CSV (RFC 4180: quoted cells, doubled quotes, line breaks inside quotes; CRLF, LF or CR line
  * ends; a leading byte-order mark dropped) into records with the line each starts on. Throws on a
  * quote left open at the end, naming its line, rather than reading the rest of the file as one cell.
+ * `delimiter` `;` reads what spreadsheets write in locales whose decimal mark is a comma.
  */
-export function csvRecords(text: string): CsvRecord[] {
+export function csvRecords(text: string, delimiter: ',' | ';' = ','): CsvRecord[] {
   const out: CsvRecord[] = [];
   const t = text.startsWith(CSV_BOM) ? text.slice(1) : text;
   let cells: string[] = [];
@@ -94,7 +95,7 @@ export function csvRecords(text: string): CsvRecord[] {
     if (c === '"') {
       quoted = true;
       quoteLine = line;
-    } else if (c === ',') {
+    } else if (c === delimiter) {
       cells.push(cell);
       cell = '';
     } else if (lineEnd) {
@@ -105,6 +106,15 @@ export function csvRecords(text: string): CsvRecord[] {
   if (quoted) throw new Error(`line ${quoteLine}: a quoted cell is never closed`);
   if (cell !== '' || cells.length > 0) endRecord();
   return out;
+}
+
+/**
+ * The delimiter of a CSV by its first line: `;` when that line has semicolons and no comma outside
+ * quotes (a spreadsheet's export in a locale whose decimal mark is a comma), else `,`.
+ */
+export function csvDelimiter(text: string): ',' | ';' {
+  const first = (text.split(/\r\n|\n|\r/, 1)[0] ?? '').replace(/"[^"]*"/g, '');
+  return first.includes(';') && !first.includes(',') ? ';' : ',';
 }
 
 /** The cells of every record (csvRecords without the line numbers). */

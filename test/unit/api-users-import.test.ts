@@ -273,6 +273,20 @@ describe('users as CSV: download and import (real HTTP, real Postgres)', { timeo
     assert.equal((await h.call('GET', '/api/v1/users?format=csv')).status, 401);
   });
 
+  it('reads a spreadsheet export with semicolons between cells (byte-order mark, CRLF, quoted lists)', async () => {
+    const excel =
+      '\uFEFFUsername;Display Name;Role;Additional Groups;Numbers\r\n' +
+      'uma;"Uma; Ops";supervisor;"sales;night shift";4001\r\n';
+    const r = await importCsv(excel);
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.deepEqual(r.json.created, [{ line: 2, username: 'uma', role: 'supervisor' }]);
+    const uma = (await users()).get('uma') as UserJson;
+    assert.deepEqual(
+      [uma.displayName, uma.extraGroups, uma.numbers],
+      ['Uma; Ops', ['sales', 'night shift'], ['4001']],
+    );
+  });
+
   it('refuses a file that would leave no enabled admin', async () => {
     const r = await importCsv(csvLine(['username', 'role']) + csvLine(['admin', 'user']));
     assert.equal(r.status, 400);
@@ -287,7 +301,7 @@ describe('users as CSV: download and import (real HTTP, real Postgres)', { timeo
       body: { csv: file, dryRun: true, disableMissing: true },
     });
     assert.equal(dry.status, 200, JSON.stringify(dry.json));
-    assert.deepEqual(dry.json.disabled, [{ username: 'bob' }, { username: 'carol' }]);
+    assert.deepEqual(dry.json.disabled, [{ username: 'bob' }, { username: 'carol' }, { username: 'uma' }]);
     assert.equal((await users()).get('bob')?.disabled, false, 'a dry run disables nobody');
     assert.equal((await h.call('GET', '/api/v1/me', { as: 'bob' })).status, 200);
 
@@ -298,14 +312,14 @@ describe('users as CSV: download and import (real HTTP, real Postgres)', { timeo
     assert.equal(r.status, 200, JSON.stringify(r.json));
     const now = await users();
     assert.deepEqual(
-      ['admin', 'bob', 'carol', 'dave', 'erin'].map((u) => now.get(u)?.disabled),
-      [false, true, true, true, false],
+      ['admin', 'bob', 'carol', 'dave', 'erin', 'uma'].map((u) => now.get(u)?.disabled),
+      [false, true, true, true, false, true],
     );
     assert.equal((await h.call('GET', '/api/v1/me', { as: 'bob' })).status, 401, 'bob signed out');
     const off = (await audit('user.update')).filter(
       (e) => e.details.source === 'import' && e.details.username === 'carol',
     );
     assert.deepEqual(off[0]?.details.changes, { disabled: { from: false, to: true } });
-    assert.equal((await audit('users.import'))[0]?.details.disabled, 2);
+    assert.equal((await audit('users.import'))[0]?.details.disabled, 3);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { csvCell, csvLine, csvRecords, looksLikeFormula } from '../../src/csv.js';
+import { csvCell, csvDelimiter, csvLine, csvRecords, looksLikeFormula } from '../../src/csv.js';
 import { carrierField, indexCsv, indexRow, parseCsv } from '../../src/delivery/csv.js';
 import type { DeliveryRecording } from '../../src/store/offload.js';
 
@@ -50,6 +50,14 @@ describe('the CSV writer (src/csv.ts)', () => {
       { line: 6, cells: ['e', ''] },
     ]);
     assert.throws(() => csvRecords('a\n"b\nc'), /line 2: a quoted cell is never closed/);
+  });
+
+  it('tells a semicolon-separated CSV by its first line, and reads it', () => {
+    assert.equal(csvDelimiter('a;b;c\r\n1;2;3'), ';');
+    assert.equal(csvDelimiter('a,b\n"x;y",z'), ',');
+    assert.equal(csvDelimiter('"a,b";c\n'), ';', 'a comma inside quotes does not count');
+    assert.equal(csvDelimiter('name\n'), ',');
+    assert.deepEqual(csvRecords('a;"b;c";d\n', ';'), [{ line: 1, cells: ['a', 'b;c', 'd'] }]);
   });
 
   it('the carrier format keeps its own rules: all quoted, newline -> ", no guard', () => {

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { csvLine, CSV_BOM, csvRecords, looksLikeFormula, type CsvRecord } from '../../csv.js';
+import { csvDelimiter, csvLine, CSV_BOM, csvRecords, looksLikeFormula, type CsvRecord } from '../../csv.js';
 import type { NotificationSubscription } from '../../store/offload.js';
 import { verifyPassword, type NewUser, type User, type UserPatch } from '../../store/users.js';
 import { HttpError } from '../http.js';
@@ -218,7 +218,7 @@ export async function planImport(
 ): Promise<ImportPlan> {
   let records: CsvRecord[];
   try {
-    records = csvRecords(text).filter((r) => r.cells.some((c) => c.trim() !== ''));
+    records = csvRecords(text, csvDelimiter(text)).filter((r) => r.cells.some((c) => c.trim() !== ''));
   } catch (err) {
     throw importError([{ line: 0, message: (err as Error).message }]);
   }
