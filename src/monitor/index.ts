@@ -111,18 +111,15 @@ export function attachMonitor(o: MonitorOptions): Monitor {
   });
 
   const listenIn = new ListenIn({ o, log, clients, send, maxBuffered, audioSkip });
+  /** The calls `c` may see now. */
+  const visible = (c: Client) => o.source.activeCalls().filter((x) => c.filter(x.participants));
+  const snapshot = (c: Client) => ({ type: 'snapshot', calls: visible(c).map(view) });
 
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
     const c = clients.get(ws);
     if (!c) return ws.terminate();
     log.info({ from: req.socket.remoteAddress, user: c.who.username }, 'monitor client connected');
-    send(ws, {
-      type: 'snapshot',
-      calls: o.source
-        .activeCalls()
-        .filter((x) => c.filter(x.participants))
-        .map(view),
-    });
+    send(ws, snapshot(c));
     ws.on('message', (data, isBinary) => {
       const text = isBinary ? '' : String(data);
       if (text === 'ping') return send(ws, { type: 'pong' });
@@ -214,11 +211,34 @@ export function attachMonitor(o: MonitorOptions): Monitor {
     if (n > 0) log.info({ ...m, sockets: n }, 'monitor sockets closed: access changed');
     return n;
   };
+  /**
+   * Each client's call filter read again (who is in which group, who holds which number, as they
+   * are now). A listen-in the new filter forbids stops (audited, `access changed`), and a client
+   * whose visible calls changed gets a new snapshot.
+   */
   const refreshFilters = async (): Promise<void> => {
     if (!o.filterFor) return;
-    for (const c of clients.values()) c.filter = await o.filterFor(c.who);
+    for (const [ws, c] of clients) {
+      const before = visible(c).map((x) => x.recordingId);
+      try {
+        c.filter = await o.filterFor(c.who);
+      } catch (err) {
+        log.warn({ err, user: c.who.username }, 'monitor: could not read a call filter again');
+        continue;
+      }
+      if (!clients.has(ws)) continue;
+      const listened =
+        c.listen && o.source.activeCalls().find((x) => x.recordingId === c.listen?.recordingId);
+      if (listened && !c.filter(listened.participants)) {
+        void listenIn.stop(c, 'access changed');
+        send(ws, { type: 'unlistened', reason: 'access changed' });
+      }
+      const now = snapshot(c);
+      if (JSON.stringify(now.calls.map((x) => x.recordingId)) !== JSON.stringify(before)) send(ws, now);
+    }
   };
-  // The backstop: every credential is checked again (expired sessions, changes made on another node).
+  // The backstop: every credential and call filter is checked again (expired sessions, changes
+  // made by the CLI or on another node).
   const recheck = setInterval(() => {
     for (const [ws, c] of clients)
       authenticate(c.req).then(
@@ -233,6 +253,8 @@ export function attachMonitor(o: MonitorOptions): Monitor {
         },
         (err: unknown) => log.warn({ err }, 'monitor credential re-check failed'),
       );
+    // Group members and numbers changed elsewhere (the CLI, another node): the filters follow.
+    void refreshFilters();
   }, o.recheckMs ?? 30_000);
   recheck.unref();
 

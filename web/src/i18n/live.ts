@@ -3,6 +3,8 @@ import type { Catalogue } from '../i18n.js';
 /** Translations of the strings of web/src/views/live.ts. */
 export const live: Catalogue = {
   es: {
+    'Listening stopped: you may no longer listen to this call':
+      'La escucha se detuvo: ya no puede escuchar esta llamada',
     Pause: 'Pausar',
     Resume: 'Reanudar',
     Start: 'Iniciar',
@@ -37,6 +39,8 @@ export const live: Catalogue = {
     'Live calls': 'Llamadas en curso',
   },
   fr: {
+    'Listening stopped: you may no longer listen to this call':
+      'Écoute arrêtée : vous ne pouvez plus écouter cet appel',
     Pause: 'Suspendre',
     Resume: 'Reprendre',
     Start: 'Démarrer',
@@ -71,6 +75,8 @@ export const live: Catalogue = {
     'Live calls': 'Appels en cours',
   },
   'pt-BR': {
+    'Listening stopped: you may no longer listen to this call':
+      'A escuta parou: você não pode mais ouvir esta chamada',
     Pause: 'Pausar',
     Resume: 'Retomar',
     Start: 'Iniciar',
@@ -105,6 +111,8 @@ export const live: Catalogue = {
     'Live calls': 'Chamadas em andamento',
   },
   ru: {
+    'Listening stopped: you may no longer listen to this call':
+      'Прослушивание остановлено: вам больше нельзя слушать этот звонок',
     Pause: 'Пауза',
     Resume: 'Продолжить',
     Start: 'Начать',

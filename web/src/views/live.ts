@@ -224,6 +224,7 @@ export function liveView(app: HTMLElement): () => void {
         legs?: Parameters<typeof onListening>[0];
         action?: string;
         error?: string;
+        reason?: string;
         result?: { state: string };
       };
       if (m.type === 'control') {
@@ -240,9 +241,17 @@ export function liveView(app: HTMLElement): () => void {
         });
         return;
       }
+      if (m.type === 'unlistened' && m.reason) {
+        // The server stopped the listen-in: this user may no longer listen to the call.
+        stopListening();
+        controlMsg.textContent = t('Listening stopped: you may no longer listen to this call');
+        return;
+      }
       if (m.type === 'snapshot') {
         rows.clear();
         for (const c of m.calls ?? []) rows.set(c.recordingId, c);
+        const heard = window.srsListen.recordingId;
+        if (heard && !rows.has(heard)) stopListening();
       } else if ((m.type === 'call-start' || m.type === 'call-update') && m.call)
         rows.set(m.call.recordingId, m.call);
       else if (m.type === 'call-end' && m.call) {
