@@ -213,8 +213,8 @@ export function attachMonitor(o: MonitorOptions): Monitor {
   };
   /**
    * Each client's call filter read again (who is in which group, who holds which number, as they
-   * are now). A listen-in the new filter forbids stops (audited, `access changed`), and a client
-   * whose visible calls changed gets a new snapshot.
+   * are now). A listen-in the new filter or the `listen` permission forbids stops (audited, `access
+   * changed`), and a client whose visible calls changed gets a new snapshot.
    */
   const refreshFilters = async (): Promise<void> => {
     if (!o.filterFor) return;
@@ -229,7 +229,14 @@ export function attachMonitor(o: MonitorOptions): Monitor {
       if (!clients.has(ws)) continue;
       const listened =
         c.listen && o.source.activeCalls().find((x) => x.recordingId === c.listen?.recordingId);
-      if (listened && !c.filter(listened.participants)) {
+      // The call out of the filter, or the listen permission now above the user's role.
+      const mayListen =
+        !listened ||
+        (await (o.access?.check?.(c.who, 'listen-in') ?? Promise.resolve()).then(
+          () => true,
+          (err: unknown) => (err as { status?: number }).status !== 403,
+        ));
+      if (c.listen && listened && (!c.filter(listened.participants) || !mayListen)) {
         void listenIn.stop(c, 'access changed');
         send(ws, { type: 'unlistened', reason: 'access changed' });
       }

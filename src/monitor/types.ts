@@ -65,6 +65,8 @@ export interface MonitorOptions {
 
 /** What the monitor needs of the audio access path. */
 export interface ListenAccess {
+  /** Throws (403) unless `who` may listen now (the `listen` permission's level), writing nothing. */
+  check?(who: Principal, purpose: 'listen-in'): Promise<void>;
   grant(
     who: Principal,
     origin: { ip: string; userAgent?: string },

@@ -58,6 +58,8 @@ describe('live monitor: a supervisor’s view follows group membership changes',
   let url: string;
   /** The numbers of the sales group's members, "in the database". */
   let members = new Set(['bob']);
+  /** The `listen` permission's level, "in the settings". */
+  let listenLevel = 'supervisor';
   const trail: string[] = [];
 
   const start = async (recheckMs: number): Promise<Monitor> =>
@@ -73,6 +75,10 @@ describe('live monitor: a supervisor’s view follows group membership changes',
       },
       taps,
       access: {
+        check: async (who) => {
+          if (listenLevel === 'admin' && who.role !== 'admin')
+            throw Object.assign(new Error('listen-in needs the listen permission'), { status: 403 });
+        },
         grant: async () => undefined,
         record: async (_who, _origin, id, purpose, details) => {
           trail.push(`${purpose} ${id} ${String(details?.reason)}`);
@@ -141,6 +147,30 @@ describe('live monitor: a supervisor’s view follows group membership changes',
       assert.deepEqual(trail, ['listen-stop r-bob access changed']);
       ws.close();
     } finally {
+      await monitor.close();
+    }
+  });
+
+  it('the listen permission raised above the supervisor’s role: the listen-in stops, the view stays', async () => {
+    members = new Set(['bob']);
+    listenLevel = 'supervisor';
+    trail.length = 0;
+    const monitor = await start(60_000);
+    try {
+      const { ws, got, snapshots } = await listeningToBob();
+      await monitor.refreshFilters();
+      assert.equal(monitor.listeners, 1, 'nothing changed: the listen-in goes on');
+      listenLevel = 'admin';
+      await monitor.refreshFilters();
+      assert.equal(monitor.listeners, 0);
+      const told = () => got.some((m) => m.type === 'unlistened' && m.reason === 'access changed');
+      for (let i = 0; i < 100 && !told(); i++) await sleep(10);
+      assert.ok(told(), JSON.stringify(got));
+      assert.deepEqual(snapshots(), [['r-bob']], 'the call is still in view (no new snapshot)');
+      assert.deepEqual(trail, ['listen-stop r-bob access changed']);
+      ws.close();
+    } finally {
+      listenLevel = 'supervisor';
       await monitor.close();
     }
   });
