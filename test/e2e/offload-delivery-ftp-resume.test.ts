@@ -36,7 +36,9 @@ describe('delivery: FTP(S) resumes an interrupted upload (real pyftpdlib, Postgr
   let ftps: FtpServer;
   const interval = 60_000;
   // Just past the next boundary: a retry 2 s later stays in the same interval.
-  let clock = (Math.floor(Date.now() / interval) + 1) * interval + 1000;
+  // Set once the recordings are stored (before): a boundary taken earlier could fall between the
+  // offload cursor and the recordings, under load, and cut an empty batch.
+  let clock = 0;
 
   const dest = (directory: string): FtpDestination & { type: 'ftp' } => ({
     type: 'ftp',
@@ -74,6 +76,7 @@ describe('delivery: FTP(S) resumes an interrupted upload (real pyftpdlib, Postgr
     ftps = await startFtpServer();
     const seeded = await seedDeliveryCalls(catalogue);
     rec = { ...seeded, d: await storeFourthCall(catalogue) };
+    clock = (Math.floor(Date.now() / interval) + 1) * interval + 1000;
   });
 
   after(async () => {

@@ -46,7 +46,9 @@ describe('delivery: FTP(S) offload and export (real pyftpdlib, Postgres)', () =>
   let plain: FtpServer | undefined;
   const interval = 60_000;
   // Just past the next boundary; every test moves it on by whole intervals.
-  let clock = (Math.floor(Date.now() / interval) + 1) * interval + 1000;
+  // Set once the recordings are stored (before): a boundary taken earlier could fall between the
+  // offload cursor and the recordings, under load, and cut an empty batch.
+  let clock = 0;
 
   const dest = (over: Partial<FtpDestination> & { directory: string }): FtpDestination & { type: 'ftp' } => ({
     type: 'ftp',
@@ -81,6 +83,7 @@ describe('delivery: FTP(S) offload and export (real pyftpdlib, Postgres)', () =>
     ftps = await startFtpServer();
     const seeded = await seedDeliveryCalls(catalogue);
     rec = { ...seeded, d: await storeFourthCall(catalogue) };
+    clock = (Math.floor(Date.now() / interval) + 1) * interval + 1000;
   });
 
   after(async () => {
