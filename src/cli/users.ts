@@ -65,9 +65,12 @@ export function usersCommand(
     .option('--out <file>', 'write to this file instead of standard output')
     .action(
       guarded(io, async (opts: { out?: string }) => {
-        const text = await withDatabase(getConfig(), async (db) =>
-          usersCsv(await db.users.list(), await db.offload.allSubscriptions()),
-        );
+        const text = await withDatabase(getConfig(), async (db) => {
+          const users = await db.users.list();
+          const csv = usersCsv(users, await db.offload.allSubscriptions());
+          await auditAs(db)('users.export', '', { users: users.length, ...(opts.out && { file: opts.out }) });
+          return csv;
+        });
         if (opts.out) await writeFile(opts.out, text, { mode: 0o600 });
         else io.stdout.write(text);
       }),

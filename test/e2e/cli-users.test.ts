@@ -111,6 +111,9 @@ describe('srs users (CLI) on a running server', { timeout: 180000 }, () => {
 
     const out = await srs(['users', 'export']);
     assert.equal(out.code, 0, out.stderr);
+    const exported = (await audit('users.export'))[0];
+    assert.equal(exported?.actor, `cli:${userInfo().username}`);
+    assert.equal(exported?.details.users, 3);
     const rows = parseCsv(out.stdout);
     assert.deepEqual(
       rows.find((c) => c[0] === 'pat'),

@@ -193,6 +193,9 @@ describe('users as CSV: download and import (real HTTP, real Postgres)', { timeo
       ],
     );
     assert.ok(!text.includes('scrypt'), 'no password hash in the download');
+    const exported = await audit('users.export');
+    assert.equal(exported.length, 1, 'the download is on the trail');
+    assert.equal(exported[0]?.details.users, rows.length - 1);
     const back = await importCsv(text, true);
     assert.equal(back.status, 200, JSON.stringify(back.json));
     assert.deepEqual([back.json.created, back.json.updated], [[], []]);

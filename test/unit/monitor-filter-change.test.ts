@@ -8,15 +8,14 @@
  */
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import type { Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { createLogger } from '../../src/log.js';
-import { attachMonitor, TapHub, type Monitor } from '../../src/monitor/index.js';
+import { attachMonitor, type TapHub, type Monitor } from '../../src/monitor/index.js';
+import { startMonitorWorld } from '../helpers/monitor-world.js';
 import type { ActiveCall, RecordingEvent } from '../../src/recording/types.js';
 import type { Principal } from '../../src/store/users.js';
 
@@ -108,20 +107,9 @@ describe('live monitor: a supervisor’s view follows group membership changes',
   };
 
   before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'srs-mon-filter-'));
-    for (const id of ['r-bob', 'r-cat']) {
-      const spool = join(dataDir, 'spool', id);
-      await mkdir(spool, { recursive: true });
-      const head = Buffer.alloc(16);
-      head.write('SRSPOOL1', 0, 'latin1');
-      head.writeUInt32LE(8000, 8);
-      await writeFile(join(spool, 'leg0.spool'), head);
-    }
-    server = createServer((_q, r) => r.end());
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const a = server.address();
-    url = `ws://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}/monitor?token=sup`;
-    taps = new TapHub({ dataDir, pollMs: 20 });
+    let urlOf: (token: string) => string;
+    ({ dataDir, server, taps, url: urlOf } = await startMonitorWorld('srs-mon-filter-', ['r-bob', 'r-cat']));
+    url = urlOf('sup');
   });
   after(async () => {
     taps.close();

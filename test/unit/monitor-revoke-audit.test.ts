@@ -8,13 +8,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { attachMonitor, TapHub, type Monitor } from '../../src/monitor/index.js';
+import { attachMonitor, type TapHub, type Monitor } from '../../src/monitor/index.js';
+import { startMonitorWorld } from '../helpers/monitor-world.js';
 import { createLogger } from '../../src/log.js';
 import type { ActiveCall, RecordingEvent } from '../../src/recording/types.js';
 import type { Principal } from '../../src/store/users.js';
@@ -49,22 +48,13 @@ describe('live monitor: a revoked listen-in is audited before its socket closes'
   let taps: TapHub;
   let dataDir: string;
   let url: string;
+  let urlOf: (token: string) => string;
   /** The trail: each listen-stop's reason once its (slow) write is done. */
   const trail: string[] = [];
 
   before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'srs-mon-revoke-'));
-    const spool = join(dataDir, 'spool', 'r1');
-    await mkdir(spool, { recursive: true });
-    const head = Buffer.alloc(16);
-    head.write('SRSPOOL1', 0, 'latin1');
-    head.writeUInt32LE(8000, 8);
-    await writeFile(join(spool, 'leg0.spool'), head);
-    server = createServer((_q, r) => r.end());
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const a = server.address();
-    url = `ws://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}/monitor?token=alice`;
-    taps = new TapHub({ dataDir, pollMs: 20 });
+    ({ dataDir, server, taps, url: urlOf } = await startMonitorWorld('srs-mon-revoke-', ['r1']));
+    url = urlOf('alice');
     monitor = attachMonitor({
       server,
       token: 'tok',

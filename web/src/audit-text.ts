@@ -173,6 +173,7 @@ const ON_NAMED: Record<string, Record<string, (p: Params) => string>> = {
     'user.update': (p) => t('{who} changed user {name}', p),
     'user.delete': (p) => t('{who} deleted user {name}', p),
     'users.import': (p) => t('{who} imported users from a CSV file', p),
+    'users.export': (p) => t('{who} downloaded the users as CSV', p),
     'record-mode.update': (p) => t('{who} changed the record mode of user {name}', p),
     'notification-settings.update': (p) => t('{who} changed the email notifications of user {name}', p),
   },

@@ -26,9 +26,11 @@ export function userRoutes({ d, audit }: Kit): RouteDef[] {
       response: { produces: ['application/json', 'text/csv'] },
       async handler(ctx, { query }) {
         const users = await d.db.users.list();
-        if (query.format === 'csv')
-          sendCsv(ctx.res, 'users.csv', usersCsv(users, await d.db.offload.allSubscriptions()));
-        else sendJson(ctx.res, 200, { items: users.map(publicUser) });
+        if (query.format !== 'csv') return sendJson(ctx.res, 200, { items: users.map(publicUser) });
+        const text = usersCsv(users, await d.db.offload.allSubscriptions());
+        // The whole list with everyone's notification address leaves the server: on the trail.
+        await audit(ctx, 'users.export', 'user', '', { users: users.length });
+        sendCsv(ctx.res, 'users.csv', text);
       },
     }),
     route({

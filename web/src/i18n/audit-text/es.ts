@@ -82,6 +82,7 @@ export const es: Record<string, Entry> = {
   '{who} was refused sign-in after repeated failures':
     '{who} intentó iniciar sesión, pero se le denegó tras varios intentos fallidos',
   '{who} rotated the server admin token': '{who} renovó el token de administrador del servidor',
+  '{who} downloaded the users as CSV': '{who} descargó los usuarios en CSV',
   '{who} imported users from a CSV file': '{who} importó usuarios de un archivo CSV',
   '{n} disabled': '{n} desactivados',
   '{created} created, {updated} changed, {unchanged} unchanged':

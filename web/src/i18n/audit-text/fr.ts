@@ -86,6 +86,7 @@ export const fr: Record<string, Entry> = {
   '{who} was refused sign-in after repeated failures':
     '{who} s’est vu refuser la connexion après des échecs répétés',
   '{who} rotated the server admin token': '{who} a renouvelé le jeton d’administration du serveur',
+  '{who} downloaded the users as CSV': '{who} a téléchargé les utilisateurs en CSV',
   '{who} imported users from a CSV file': '{who} a importé des utilisateurs depuis un fichier CSV',
   '{n} disabled': '{n} désactivés',
   '{created} created, {updated} changed, {unchanged} unchanged':

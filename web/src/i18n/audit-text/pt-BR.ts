@@ -80,6 +80,7 @@ export const ptBR: Record<string, Entry> = {
   '{who} failed to sign in': '{who} não conseguiu fazer login',
   '{who} was refused sign-in after repeated failures': '{who} teve o login recusado após falhas repetidas',
   '{who} rotated the server admin token': '{who} renovou o token de administrador do servidor',
+  '{who} downloaded the users as CSV': '{who} baixou os usuários em CSV',
   '{who} imported users from a CSV file': '{who} importou usuários de um arquivo CSV',
   '{n} disabled': '{n} desativados',
   '{created} created, {updated} changed, {unchanged} unchanged':

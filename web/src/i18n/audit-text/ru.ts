@@ -83,6 +83,7 @@ export const ru: Record<string, Entry> = {
   '{who} was refused sign-in after repeated failures':
     '{who} получил отказ во входе после нескольких неудачных попыток',
   '{who} rotated the server admin token': '{who} сменил токен администратора сервера',
+  '{who} downloaded the users as CSV': '{who} скачал пользователей в CSV',
   '{who} imported users from a CSV file': '{who} импортировал пользователей из CSV-файла',
   '{n} disabled': 'отключено: {n}',
   '{created} created, {updated} changed, {unchanged} unchanged':
