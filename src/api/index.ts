@@ -34,7 +34,7 @@ export interface ConsoleApiOptions {
   wsQueryToken?: boolean;
   /** Closes monitor sockets when access changes (the monitor's revoke), wired after it starts. */
   revoke?: ApiDeps['revoke'];
-  usersChanged?: ApiDeps['usersChanged'];
+  accessChanged?: ApiDeps['accessChanged'];
   /** Unlocks the recording private key; null when the server has no passphrase (no playback). */
   loadKey: PrivateKeyLoader | null;
   jobs?: OpsSources['jobs'];
@@ -104,7 +104,7 @@ export async function buildConsoleApi(o: ConsoleApiOptions): Promise<ConsoleApi>
     sessionMaxMs,
     access,
     revoke: (m) => o.revoke?.(m),
-    usersChanged: () => o.usersChanged?.(),
+    accessChanged: () => o.accessChanged?.(),
     deliveryStatus: o.deliveryStatus,
     delivery: o.delivery,
     control: o.control,

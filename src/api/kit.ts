@@ -51,8 +51,11 @@ export interface ApiDeps {
    * logout, disable, delete, password reset, role or group change, token revocation.
    */
   revoke?: (who: { userId?: string; sessionId?: string; reason: string }) => void;
-  /** Something changed that may change who sees which call (users, groups): re-read the filters. */
-  usersChanged?: () => void;
+  /**
+   * Something changed that may change who sees or hears which live call (users, groups, the listen
+   * permission): the monitor re-reads its call filters and re-checks its listen-ins.
+   */
+  accessChanged?: () => void;
   /** The audio access path shared with the monitor (made from db.audit and the settings when absent). */
   access?: AudioAccess;
   /** Delivery status for the console (offload batches, export, notifications; app.ts passes it in). */

@@ -71,7 +71,7 @@ export async function startConsoleApi(o: ConsoleParts): Promise<ConsoleApi> {
     sessionMaxHours: config.console.sessionMaxHours,
     wsQueryToken: config.http.wsQueryToken,
     revoke: (m) => later.monitor?.revoke(m),
-    usersChanged: () => void later.monitor?.refreshFilters(),
+    accessChanged: () => void later.monitor?.refreshFilters(),
     loadKey:
       keyPassphrase === undefined
         ? null

@@ -114,6 +114,10 @@ export function attachMonitor(o: MonitorOptions): Monitor {
   /** The calls `c` may see now. */
   const visible = (c: Client) => o.source.activeCalls().filter((x) => c.filter(x.participants));
   const snapshot = (c: Client) => ({ type: 'snapshot', calls: visible(c).map(view) });
+  const visibleIds = (c: Client) =>
+    visible(c)
+      .map((x) => x.recordingId)
+      .join(',');
 
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
     const c = clients.get(ws);
@@ -219,7 +223,7 @@ export function attachMonitor(o: MonitorOptions): Monitor {
   const refreshFilters = async (): Promise<void> => {
     if (!o.filterFor) return;
     for (const [ws, c] of clients) {
-      const before = visible(c).map((x) => x.recordingId);
+      const before = visibleIds(c);
       try {
         c.filter = await o.filterFor(c.who);
       } catch (err) {
@@ -236,12 +240,12 @@ export function attachMonitor(o: MonitorOptions): Monitor {
           () => true,
           (err: unknown) => (err as { status?: number }).status !== 403,
         ));
-      if (c.listen && listened && (!c.filter(listened.participants) || !mayListen)) {
+      if (listened && (!c.filter(listened.participants) || !mayListen)) {
         void listenIn.stop(c, 'access changed');
         send(ws, { type: 'unlistened', reason: 'access changed' });
       }
-      const now = snapshot(c);
-      if (JSON.stringify(now.calls.map((x) => x.recordingId)) !== JSON.stringify(before)) send(ws, now);
+      // The calls' views (media health included) are built only for a snapshot that changed.
+      if (visibleIds(c) !== before) send(ws, snapshot(c));
     }
   };
   // The backstop: every credential and call filter is checked again (expired sessions, changes

@@ -10,14 +10,8 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { csvLine, parseCsv } from '../../src/csv.js';
+import type { AuditItem } from '../helpers/api-harness.js';
 import { SRS_BIN, run, startTestServer, type TestServer } from '../helpers/server.js';
-
-interface AuditRow {
-  action: string;
-  actor: string;
-  via: string;
-  details: Record<string, unknown>;
-}
 
 describe('srs users (CLI) on a running server', { timeout: 180000 }, () => {
   let server: TestServer;
@@ -35,7 +29,7 @@ describe('srs users (CLI) on a running server', { timeout: 180000 }, () => {
   const audit = async (action?: string) => {
     const q = action ? `?action=${action}` : '';
     const r = await http(`/audit${q}`, { headers: { authorization: `Bearer ${server.token}` } });
-    return ((await r.json()) as { items: AuditRow[] }).items;
+    return ((await r.json()) as { items: AuditItem[] }).items;
   };
 
   before(async () => {

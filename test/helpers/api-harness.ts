@@ -344,6 +344,8 @@ export async function endedCall(
 export interface AuditItem {
   action: string;
   actor: string;
+  /** web, api-token, admin-token, cli, system. */
+  via: string;
   resource: string;
   resourceId: string;
   details: Record<string, unknown>;

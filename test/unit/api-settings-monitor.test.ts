@@ -1,6 +1,6 @@
 /**
  * A change of who may listen reaches the live monitor (real HTTP, real Postgres): PUT /settings
- * with a new `permissions.listen` asks the monitor to check its listen-ins again (usersChanged,
+ * with a new `permissions.listen` asks the monitor to check its listen-ins again (accessChanged,
  * which app.ts wires to the monitor's refreshFilters; the monitor's side is
  * test/unit/monitor-filter-change.test.ts); the same value again, or another permission, does not.
  */
@@ -12,7 +12,7 @@ describe('settings: a listen permission change re-checks live listen-ins', { tim
   let h: ApiHarness;
   let asked = 0;
   before(async () => {
-    h = await startApiHarness(async () => ({ usersChanged: () => void asked++ }));
+    h = await startApiHarness(async () => ({ accessChanged: () => void asked++ }));
     await h.login('admin', 'first-admin-pw');
   });
   after(async () => {

@@ -53,7 +53,7 @@ export function settingRoutes(k: Kit): RouteDef[] {
         if (Object.keys(changes).length > 0)
           await k.audit(ctx, 'setting.update', 'setting', Object.keys(changes).join(','), changes);
         // Who may listen changed: live listen-ins are checked again (those now refused stop).
-        if (changes['permissions.listen']) k.d.usersChanged?.();
+        if (changes['permissions.listen']) k.d.accessChanged?.();
         sendJson(ctx.res, 200, { settings: await current() });
       },
     }),

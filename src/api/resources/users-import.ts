@@ -61,7 +61,7 @@ export interface ImportDeps {
   /** Appends an audit entry on a user (resource `user`) as whoever imports. */
   audit(action: string, resourceId: string, details: Record<string, unknown>): Promise<void>;
   revoke?: ((x: { userId: string; reason: string }) => void) | undefined;
-  usersChanged?: (() => void) | undefined;
+  accessChanged?: (() => void) | undefined;
 }
 
 /** What an import did (or would do), as the API answers and the CLI prints. */
@@ -128,7 +128,7 @@ async function applyImport(plan: ImportPlan, deps: ImportDeps): Promise<void> {
       ),
     ],
   });
-  deps.usersChanged?.();
+  deps.accessChanged?.();
   const settings = (
     u: { id: string; username: string },
     from: NotificationSubscription | null,

@@ -56,7 +56,7 @@ export function userRoutes({ d, audit }: Kit): RouteDef[] {
             db: d.db,
             audit: (action, resourceId, details) => audit(ctx, action, 'user', resourceId, details),
             revoke: d.revoke,
-            usersChanged: d.usersChanged,
+            accessChanged: d.accessChanged,
           },
         ).catch(mapConflict);
         sendJson(ctx.res, 200, r);
@@ -70,7 +70,7 @@ export function userRoutes({ d, audit }: Kit): RouteDef[] {
       body: userBody,
       async handler(ctx, { body }) {
         const u = await d.db.users.create(body).catch(mapConflict);
-        d.usersChanged?.();
+        d.accessChanged?.();
         const details = { username: u.username, role: u.role, group: u.group };
         await audit(ctx, 'user.create', 'user', u.id, details);
         sendJson(ctx.res, 201, publicUser(u));
@@ -90,7 +90,7 @@ export function userRoutes({ d, audit }: Kit): RouteDef[] {
         // who they are now); everyone's call filters are re-read (a group's members changed).
         const hit = Object.keys(body).filter((f) => SENSITIVE.includes(f));
         if (hit.length > 0) d.revoke?.({ userId: u.id, reason: `user changed: ${hit.join(', ')}` });
-        d.usersChanged?.();
+        d.accessChanged?.();
         const changed = Object.keys(body).map((k) => (k === 'password' ? 'password (changed)' : k));
         await audit(ctx, 'user.update', 'user', u.id, {
           username: u.username,
@@ -111,7 +111,7 @@ export function userRoutes({ d, audit }: Kit): RouteDef[] {
         if (!u) throw notFound(`user ${params.id} not found`);
         await d.db.users.remove(u.id);
         d.revoke?.({ userId: u.id, reason: 'user deleted' });
-        d.usersChanged?.();
+        d.accessChanged?.();
         await audit(ctx, 'user.delete', 'user', u.id, { username: u.username });
         sendJson(ctx.res, 200, { deleted: u.id });
       },
