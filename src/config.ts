@@ -4,6 +4,7 @@ import { ConfigError } from './errors.js';
 import { storageSchema, storageSettings } from './storage/config.js';
 import { clusterSchema, clusterSettings } from './cluster/config.js';
 import { deliverySchema } from './config/delivery-schema.js';
+import { DIRECTORY_KEYS, directorySchema } from './config/directory-schema.js';
 import { schema } from './config/schema.js';
 import { envNameList } from './config/values.js';
 import {
@@ -23,7 +24,9 @@ import { directoryProblem, programProblem, tlsProblems } from './config/files.js
  */
 
 // Artifact storage: local (default) or s3, see src/storage/config.ts; the cluster: src/cluster/config.ts.
-const fullSchema = schema.extend(deliverySchema).extend({ storage: storageSchema, cluster: clusterSchema });
+const fullSchema = schema
+  .extend(deliverySchema)
+  .extend({ storage: storageSchema, cluster: clusterSchema, directory: directorySchema });
 
 export type Config = Readonly<z.infer<typeof fullSchema>>;
 
@@ -33,9 +36,13 @@ type Env = Readonly<Record<string, string | undefined>>;
 export type ConfigFile = { [K in keyof Config]?: Config[K] extends object ? Partial<Config[K]> : Config[K] };
 
 /** The keys of each delivery section, for the config file's unknown-key check. */
-const DELIVERY_KEYS = Object.fromEntries(
-  Object.entries(deliverySchema).map(([k, v]) => [k, Object.keys(v.shape)]),
-) as Record<string, string[]>;
+const DELIVERY_KEYS = {
+  ...(Object.fromEntries(Object.entries(deliverySchema).map(([k, v]) => [k, Object.keys(v.shape)])) as Record<
+    string,
+    string[]
+  >),
+  directory: DIRECTORY_KEYS,
+};
 
 const WILDCARD = new Set(['0.0.0.0', '::']);
 const sameAddress = (a: string, b: string) => a === b || WILDCARD.has(a) || WILDCARD.has(b);
@@ -206,6 +213,7 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
     offload: f.offload ?? {},
     export: f.export ?? {},
     notifications: f.notifications ?? {},
+    directory: f.directory ?? {},
     storage: storageSettings(env, section('storage')),
     cluster: clusterSettings(env, section('cluster'), val('sip.port', 5060)),
   };

@@ -35,6 +35,9 @@ export interface ConsoleApiOptions {
   /** Closes monitor sockets when access changes (the monitor's revoke), wired after it starts. */
   revoke?: ApiDeps['revoke'];
   accessChanged?: ApiDeps['accessChanged'];
+  /** The LDAP directory, when one is configured (docs/access-security.md#ldap-directory). */
+  directory?: ApiDeps['directory'];
+  directoryDisableMissing?: boolean | undefined;
   /** Unlocks the recording private key; null when the server has no passphrase (no playback). */
   loadKey: PrivateKeyLoader | null;
   jobs?: OpsSources['jobs'];
@@ -105,6 +108,8 @@ export async function buildConsoleApi(o: ConsoleApiOptions): Promise<ConsoleApi>
     access,
     revoke: (m) => o.revoke?.(m),
     accessChanged: () => o.accessChanged?.(),
+    directory: o.directory,
+    directoryDisableMissing: o.directoryDisableMissing,
     deliveryStatus: o.deliveryStatus,
     delivery: o.delivery,
     control: o.control,

@@ -1,3 +1,4 @@
+import type { Directory } from '../directory/ldap.js';
 import type { Logger } from '../log.js';
 import type { SessionStats } from '../media/types.js';
 import type { ActiveCall } from '../recording/types.js';
@@ -56,6 +57,10 @@ export interface ApiDeps {
    * permission): the monitor re-reads its call filters and re-checks its listen-ins.
    */
   accessChanged?: () => void;
+  /** The LDAP directory users are synchronized from (POST /users/sync, directory users' logins). */
+  directory?: Directory | undefined;
+  /** A sync disables directory users the directory no longer lists (directory.disableMissing). */
+  directoryDisableMissing?: boolean | undefined;
   /** The audio access path shared with the monitor (made from db.audit and the settings when absent). */
   access?: AudioAccess;
   /** Delivery status for the console (offload batches, export, notifications; app.ts passes it in). */

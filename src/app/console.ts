@@ -19,6 +19,7 @@ import type { Database } from '../store/db.js';
 import { nodesRepository } from '../store/nodes.js';
 import { buildConsoleApi, type ConsoleApi } from '../api/index.js';
 import { deliveryStatus, type Delivery } from '../delivery/index.js';
+import { startDirectory } from './directory.js';
 import type { Defer } from './shutdown.js';
 
 /** Parts started after the console API that it reads from. */
@@ -59,6 +60,9 @@ export function mp3Options(config: Config): Mp3Options {
 export async function startConsoleApi(o: ConsoleParts): Promise<ConsoleApi> {
   const { config, db, engine, later, log } = o;
   const keyPassphrase = config.keys.passphrase ?? o.key.generatedPassphrase;
+  const revoke = (m: { userId?: string; sessionId?: string; reason: string }) => later.monitor?.revoke(m);
+  const accessChanged = () => void later.monitor?.refreshFilters();
+  const directory = startDirectory(config.directory, db, { revoke, accessChanged }, log, o.defer);
   const consoleApi = await buildConsoleApi({
     db,
     live: o.recording,
@@ -70,8 +74,10 @@ export async function startConsoleApi(o: ConsoleParts): Promise<ConsoleApi> {
     sessionTtlMinutes: config.console.sessionTtlMinutes,
     sessionMaxHours: config.console.sessionMaxHours,
     wsQueryToken: config.http.wsQueryToken,
-    revoke: (m) => later.monitor?.revoke(m),
-    accessChanged: () => void later.monitor?.refreshFilters(),
+    revoke,
+    accessChanged,
+    directory,
+    directoryDisableMissing: config.directory.disableMissing,
     loadKey:
       keyPassphrase === undefined
         ? null

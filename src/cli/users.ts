@@ -2,7 +2,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { HttpError } from '../api/http.js';
 import { usersCsv } from '../api/resources/users-csv.js';
-import { runImport, userBody } from '../api/resources/users-import.js';
+import { runDirectorySync } from '../api/resources/users-directory.js';
+import { runImport, userBody, type ImportResult } from '../api/resources/users-import.js';
+import { DirectoryError, ldapDirectory } from '../directory/ldap.js';
 import type { Config } from '../config.js';
 import type { Database } from '../store/db.js';
 import { ConflictError } from '../store/users.js';
@@ -27,11 +29,28 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   return text;
 }
 
+/** An import's or a sync's changes, a line each. */
+function printChanges(io: CliIo, r: ImportResult, missing: string): void {
+  for (const c of r.created) io.stdout.write(`line ${c.line}: create ${c.username} (${c.role})\n`);
+  for (const u of r.updated)
+    io.stdout.write(`line ${u.line}: change ${u.username}: ${u.fields.join(', ')}\n`);
+  for (const u of r.disabled) io.stdout.write(`disable ${u.username} (${missing})\n`);
+}
+
+function countsOf(r: ImportResult): string {
+  const off = r.disabled.length > 0 ? `, ${r.disabled.length} disabled` : '';
+  const skipped =
+    'skipped' in r && Array.isArray(r.skipped) && r.skipped.length > 0 ? `, ${r.skipped.length} skipped` : '';
+  return `${r.created.length} created, ${r.updated.length} changed, ${r.unchanged.length} unchanged${off}${skipped}`;
+}
+
 export function usersCommand(
   getConfig: () => Config,
   io: CliIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin },
 ): Command {
-  const cmd = new Command('users').description('the console users: list, CSV export and import, password');
+  const cmd = new Command('users').description(
+    'the console users: list, CSV export and import, directory sync, password',
+  );
 
   cmd
     .command('list')
@@ -105,14 +124,44 @@ export function usersCommand(
           if (err instanceof ConflictError) throw new CliError(`${err.message}; nothing was imported`, 1);
           throw err;
         });
-        for (const c of r.created) io.stdout.write(`line ${c.line}: create ${c.username} (${c.role})\n`);
-        for (const u of r.updated)
-          io.stdout.write(`line ${u.line}: change ${u.username}: ${u.fields.join(', ')}\n`);
-        for (const u of r.disabled) io.stdout.write(`disable ${u.username} (not in the file)\n`);
-        const off = r.disabled.length > 0 ? `, ${r.disabled.length} disabled` : '';
-        const counts = `${r.created.length} created, ${r.updated.length} changed, ${r.unchanged.length} unchanged${off}`;
+        printChanges(io, r, 'not in the file');
+        const counts = countsOf(r);
         io.stdout.write(
           r.dryRun ? `dry run: would be ${counts}; nothing written\n` : `imported: ${counts}\n`,
+        );
+      }),
+    );
+
+  cmd
+    .command('sync')
+    .description('synchronize the users with the LDAP directory (docs/access-security.md#ldap-directory)')
+    .option('--dry-run', 'say what the sync would do; change nothing')
+    .action(
+      guarded(io, async (opts: { dryRun?: boolean }) => {
+        const config = getConfig();
+        if (!config.directory.url)
+          throw new CliError('no directory is configured (directory.url in the config file)', 2);
+        const directory = ldapDirectory(config.directory);
+        const r = await withDatabase(config, (db) =>
+          runDirectorySync(
+            directory,
+            { dryRun: Boolean(opts.dryRun), disableMissing: config.directory.disableMissing },
+            { db, audit: auditAs(db) },
+          ),
+        ).catch((err: unknown) => {
+          if (err instanceof DirectoryError) throw new CliError(err.message, 3);
+          if (err instanceof HttpError)
+            throw new CliError(`${err.message}: ${JSON.stringify(err.extra.rows ?? [])}`, 1);
+          if (err instanceof ConflictError) throw new CliError(`${err.message}; nothing was written`, 1);
+          throw err;
+        });
+        for (const s of r.skipped) io.stderr.write(`skipped ${s.message}\n`);
+        printChanges(io, r, 'not in the directory');
+        const counts = countsOf(r);
+        io.stdout.write(
+          r.dryRun
+            ? `dry run: ${r.people} people in ${r.directory}; would be ${counts}; nothing written\n`
+            : `synchronized with ${r.directory}: ${r.people} people; ${counts}\n`,
         );
       }),
     );
@@ -136,6 +185,8 @@ export function usersCommand(
         await withDatabase(getConfig(), async (db) => {
           const u = await db.users.byUsername(username);
           if (!u) throw new CliError(`no user ${username}`, 1);
+          if (u.directory)
+            throw new CliError(`${username} signs in with their directory password (${u.directory})`, 1);
           await db.users.update(u.id, { password });
           await auditAs(db)('user.update', u.id, {
             username,

@@ -24,6 +24,8 @@ export interface User {
   createdAt: Date;
   /** The user's own console language (src/store/languages.ts); null: their group's or the site's. */
   language: string | null;
+  /** The LDAP entry the user is synchronized from (its DN); null for a local user. */
+  directory: string | null;
 }
 
 /** Who is asking, as every access check sees it. */
@@ -82,6 +84,7 @@ export interface Row {
   disabled: boolean;
   created_at: Date;
   language: string | null;
+  directory_dn: string | null;
 }
 
 export const toUser = (r: Row): User => ({
@@ -95,4 +98,5 @@ export const toUser = (r: Row): User => ({
   disabled: r.disabled,
   createdAt: r.created_at,
   language: r.language,
+  directory: r.directory_dn,
 });

@@ -32,6 +32,8 @@ export interface NewUser {
   group?: string | null;
   extraGroups?: string[];
   numbers?: string[];
+  /** The LDAP entry's DN (a directory sync); null unlinks. */
+  directory?: string | null;
 }
 
 export type UserPatch = Partial<Omit<NewUser, 'username'>> & { disabled?: boolean };
@@ -122,8 +124,8 @@ function userWriters(q: pg.Pool | pg.PoolClient) {
       await ensureGroups([u.group, ...(u.extraGroups ?? [])]);
       try {
         const r = await q.query<Row>(
-          `INSERT INTO users (id, username, display_name, role, password_hash, group_name, extra_groups, numbers)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
+          `INSERT INTO users (id, username, display_name, role, password_hash, group_name, extra_groups, numbers, directory_dn)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
           [
             randomUUID(),
             u.username,
@@ -133,6 +135,7 @@ function userWriters(q: pg.Pool | pg.PoolClient) {
             u.group ?? null,
             u.extraGroups ?? [],
             normNumbers(u.numbers) ?? [],
+            u.directory ?? null,
           ],
         );
         return toUser(r.rows[0] as Row);
@@ -150,7 +153,8 @@ function userWriters(q: pg.Pool | pg.PoolClient) {
            password_hash = COALESCE($4, password_hash),
            group_name = CASE WHEN $5 THEN $6 ELSE group_name END,
            extra_groups = COALESCE($7, extra_groups), numbers = COALESCE($8, numbers),
-           disabled = COALESCE($9, disabled), updated_at = now()
+           disabled = COALESCE($9, disabled),
+           directory_dn = CASE WHEN $10 THEN $11 ELSE directory_dn END, updated_at = now()
          WHERE id = $1 RETURNING *`,
         [
           id,
@@ -162,6 +166,8 @@ function userWriters(q: pg.Pool | pg.PoolClient) {
           p.extraGroups ?? null,
           normNumbers(p.numbers) ?? null,
           p.disabled ?? null,
+          p.directory !== undefined,
+          p.directory ?? null,
         ],
       );
       if (!r.rows[0]) throw new NotFoundError(`user ${id} not found`);

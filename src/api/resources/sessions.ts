@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { effectiveLanguage } from '../../store/languages.js';
 import { verifyPassword } from '../../store/users.js';
 import { Authenticator, LoginThrottle, SESSION_COOKIE, passwordKeys } from '../auth.js';
+import { DirectoryError } from '../../directory/ldap.js';
 import { HttpError, badRequest, forbidden, sendJson, unauthorized } from '../http.js';
 import { permits, type Kit } from '../kit.js';
 import { need, route, type RouteDef } from '../table.js';
@@ -38,10 +39,32 @@ export function sessionRoutes(k: Kit): RouteDef[] {
           throw slowDown('logins', wait);
         }
         const u = await d.db.users.byUsername(body.username);
-        const ok = await verifyPassword(body.password, u?.passwordHash ?? null);
+        const actor = { username: body.username, role: u?.role ?? '' };
+        let ok: boolean;
+        if (u?.directory) {
+          // A directory user's password is the directory's: a bind as their entry, never a local hash.
+          if (!d.directory) ok = false;
+          else
+            ok = await d.directory.authenticate(u.directory, body.password).catch(async (err: unknown) => {
+              if (!(err instanceof DirectoryError)) throw err;
+              d.log.warn({ err: err.message }, 'directory login: the directory cannot be reached');
+              await audit(
+                ctx,
+                'login-failed',
+                'session',
+                body.username,
+                { reason: 'directory unreachable' },
+                actor,
+              );
+              throw new HttpError(503, 'the directory cannot be reached; try again later');
+            });
+        } else ok = await verifyPassword(body.password, u?.passwordHash ?? null);
         if (!u || !ok || u.disabled) {
-          const reason = u?.disabled ? 'disabled' : 'bad credentials';
-          const actor = { username: body.username, role: u?.role ?? '' };
+          const reason = u?.disabled
+            ? 'disabled'
+            : u?.directory && !d.directory
+              ? 'directory not configured'
+              : 'bad credentials';
           await audit(ctx, 'login-failed', 'session', body.username, { reason }, actor);
           throw unauthorized('wrong username or password');
         }
@@ -134,6 +157,7 @@ export function sessionRoutes(k: Kit): RouteDef[] {
           throw slowDown('attempts', wait);
         }
         const u = await d.db.users.byUsername(who.username);
+        if (u?.directory) throw badRequest('your password is kept in the directory: change it there');
         if (!u || !(await verifyPassword(body.current, u.passwordHash))) {
           await failed('current password is wrong');
           throw forbidden('current password is wrong');

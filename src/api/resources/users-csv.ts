@@ -32,6 +32,8 @@ export const USER_CSV_COLUMNS = [
   'password',
 ] as const;
 type Column = (typeof USER_CSV_COLUMNS)[number];
+/** A row's cells by column; `directory` (the LDAP entry's DN) is never read from a file. */
+export type RowCells = Map<Column | 'directory', string>;
 
 /** Other spellings of the columns a directory export may carry (after lower-casing, `_` for spaces). */
 const ALIASES: Record<string, Column> = {
@@ -110,6 +112,8 @@ export interface ImportPlan {
   unchanged: { line: number; username: string }[];
   /** Users not in the file, disabled by `disableMissing` (enabled ones only). */
   disable: User[];
+  /** With `skipBadRows`: the rows left out, and why. */
+  skipped: ImportRowError[];
 }
 
 /** The notification cells of a row (blank ones left out). */
@@ -143,7 +147,8 @@ function yesNo(v: string, column: Column): boolean | undefined | string {
 
 /** The fields and notification settings a row sets (blank cells left out), or an error message. */
 function rowFields(
-  cells: Map<Column, string>,
+  cells: RowCells,
+  blankClears = false,
 ): { fields: Record<string, unknown>; notify: NotifyCells } | string {
   const out: Record<string, unknown> = {};
   const notify: NotifyCells = {};
@@ -158,7 +163,13 @@ function rowFields(
   if (cell('group')) out.group = cell('group');
   if (cell('extra_groups')) out.extraGroups = list('extra_groups');
   if (cell('numbers')) out.numbers = list('numbers').map((n) => n.toLowerCase());
+  if (blankClears) {
+    out.group ??= null;
+    out.extraGroups ??= [];
+    out.numbers ??= [];
+  }
   if (cells.get('password')) out.password = cells.get('password');
+  if (cells.get('directory')) out.directory = cells.get('directory');
   const flags: [Column, (b: boolean) => void][] = [
     ['disabled', (b) => (out.disabled = b)],
     ['notify', (b) => (notify.enabled = b)],
@@ -203,18 +214,9 @@ const issues = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.')}: ${i.
  */
 export async function planImport(
   text: string,
-  now: {
-    users: readonly User[];
-    /** Notification settings by user id. */
-    subscriptions: Map<string, NotificationSubscription>;
-    passwordHashOf: (username: string) => Promise<string | null>;
-  },
+  now: UsersNow,
   schemas: { create: z.ZodType<NewUser>; patch: z.ZodType<UserPatch> },
-  /**
-   * `disableMissing`: the file is the whole list; every enabled user not in it is disabled (never
-   * deleted: their recordings stay), except `keep` (the importing admin's id).
-   */
-  options: { disableMissing?: boolean; keep?: string | null } = {},
+  options: PlanOptions = {},
 ): Promise<ImportPlan> {
   let records: CsvRecord[];
   try {
@@ -222,7 +224,7 @@ export async function planImport(
   } catch (err) {
     throw importError([{ line: 0, message: (err as Error).message }]);
   }
-  const [head, ...rows] = records;
+  const [head, ...lines] = records;
   if (!head) throw importError([{ line: 1, message: 'the file is empty: a header line is needed' }]);
   const columns = head.cells.map(columnOf);
   const errors: ImportRowError[] = [];
@@ -239,20 +241,67 @@ export async function planImport(
       line: head.line,
       message: `more than one column for ${[...new Set(twiceOver)].join(', ')}`,
     });
-  if (rows.length > MAX_IMPORT_ROWS)
-    errors.push({ line: 0, message: `${rows.length} rows; at most ${MAX_IMPORT_ROWS} in one import` });
+  if (lines.length > MAX_IMPORT_ROWS)
+    errors.push({ line: 0, message: `${lines.length} rows; at most ${MAX_IMPORT_ROWS} in one import` });
   if (errors.length > 0) throw importError(errors);
+  const rows = lines.map((r) => {
+    const cells: RowCells = new Map();
+    columns.forEach((c, i) => c && cells.set(c, r.cells[i] ?? ''));
+    const extra = r.cells.length > columns.length;
+    return {
+      line: r.line,
+      cells,
+      ...(extra && { problem: `${r.cells.length} cells, the header has ${columns.length}` }),
+    };
+  });
+  return planRows(rows, now, schemas, options);
+}
 
+/** What planImport and the directory sync know of the users there are now. */
+export interface UsersNow {
+  users: readonly User[];
+  /** Notification settings by user id. */
+  subscriptions: Map<string, NotificationSubscription>;
+  passwordHashOf: (username: string) => Promise<string | null>;
+}
+
+export interface PlanOptions {
+  /**
+   * `disableMissing`: the rows are the whole list; every enabled user not in them is disabled
+   * (never deleted: their recordings stay), except those in `keep` (the importing admin's id), and
+   * only those `disableOnly` picks when given (the directory sync: directory users).
+   */
+  disableMissing?: boolean | undefined;
+  keep?: string | null | readonly string[] | undefined;
+  disableOnly?: ((u: User) => boolean) | undefined;
+  /** A bad row is left out (listed in `skipped`, its user left as is) instead of failing the whole. */
+  skipBadRows?: boolean | undefined;
+  /** A blank group, extra_groups or numbers cell clears the field (the directory is the source). */
+  blankClears?: boolean | undefined;
+}
+
+/**
+ * Plans rows (cells by column, a line number each; `problem`: the row is bad as read) against the
+ * users there are now: what planImport does once the file is read, and the directory sync too.
+ */
+export async function planRows(
+  rows: readonly { line: number; cells: RowCells; problem?: string }[],
+  now: UsersNow,
+  schemas: { create: z.ZodType<NewUser>; patch: z.ZodType<UserPatch> },
+  options: PlanOptions = {},
+): Promise<ImportPlan> {
+  const errors: ImportRowError[] = [];
+  const skipped: ImportRowError[] = [];
   const byName = new Map(now.users.map((u) => [u.username, u]));
   const seen = new Map<string, number>();
-  const plan: ImportPlan = { create: [], update: [], unchanged: [], disable: [] };
+  const plan: ImportPlan = { create: [], update: [], unchanged: [], disable: [], skipped };
   const pending: (ImportPlan['update'][number] & { before: User })[] = [];
   for (const r of rows) {
-    const cells = new Map<Column, string>();
-    columns.forEach((c, i) => c && cells.set(c, r.cells[i] ?? ''));
+    const { cells } = r;
     const username = unguard((cells.get('username') ?? '').trim());
-    const fail = (message: string) => errors.push({ line: r.line, ...(username && { username }), message });
-    if (r.cells.length > columns.length) fail(`${r.cells.length} cells, the header has ${columns.length}`);
+    const fail = (message: string) =>
+      (options.skipBadRows ? skipped : errors).push({ line: r.line, ...(username && { username }), message });
+    if (r.problem) fail(r.problem);
     if (!username) {
       fail('username: empty');
       continue;
@@ -263,13 +312,17 @@ export async function planImport(
       continue;
     }
     seen.set(username, r.line);
-    const row = rowFields(cells);
+    const row = rowFields(cells, options.blankClears);
     if (typeof row === 'string') {
       fail(row);
       continue;
     }
     const { fields } = row;
     const before = byName.get(username);
+    if (before?.directory && fields.password !== undefined) {
+      fail('password: a directory user signs in with their directory password');
+      continue;
+    }
     const had = (before && now.subscriptions.get(before.id)) ?? null;
     const notifications = notifyAfter(had, row.notify);
     if (typeof notifications === 'string') {
@@ -314,8 +367,13 @@ export async function planImport(
       }),
     });
   }
-  if (options.disableMissing)
-    plan.disable = now.users.filter((u) => !seen.has(u.username) && !u.disabled && u.id !== options.keep);
+  if (options.disableMissing) {
+    const keep = new Set(typeof options.keep === 'string' ? [options.keep] : (options.keep ?? []));
+    const pick = options.disableOnly ?? (() => true);
+    plan.disable = now.users.filter(
+      (u) => !seen.has(u.username) && !u.disabled && !keep.has(u.id) && pick(u),
+    );
+  }
   if (!enabledAdminAfter(now.users, plan, pending))
     errors.push({ line: 0, message: 'the import would leave no enabled admin' });
   const passwords = [...plan.create.map((c) => c.user.password), ...pending.map((p) => p.patch.password)];

@@ -97,7 +97,12 @@ export async function runImport(
     { create: userBody, patch: userPatch },
     { disableMissing: o.disableMissing, keep: o.keep },
   );
-  if (!dryRun) await applyImport(plan, deps);
+  if (!dryRun) await applyImport(plan, deps, { source: 'import', action: 'users.import' });
+  return resultOf(plan, dryRun);
+}
+
+/** A plan as the API answers and the CLI prints it. */
+export function resultOf(plan: ImportPlan, dryRun: boolean): ImportResult {
   return {
     dryRun,
     created: plan.create.map((c) => ({ line: c.line, username: c.user.username, role: c.user.role })),
@@ -107,7 +112,16 @@ export async function runImport(
   };
 }
 
-async function applyImport(plan: ImportPlan, deps: ImportDeps): Promise<void> {
+/**
+ * Writes a plan in one transaction and audits it: each user with `source`, then the whole as one
+ * `action` entry (its counts and `details`).
+ */
+export async function applyImport(
+  plan: ImportPlan,
+  deps: ImportDeps,
+  how: { source: 'import' | 'directory'; action: string; details?: Record<string, unknown> },
+): Promise<void> {
+  const { source } = how;
   const { audit } = deps;
   const disabling = plan.disable.map((u) => ({
     line: 0,
@@ -133,8 +147,7 @@ async function applyImport(plan: ImportPlan, deps: ImportDeps): Promise<void> {
     u: { id: string; username: string },
     from: NotificationSubscription | null,
     to: NotificationSubscription,
-  ) =>
-    audit(SETTINGS_CHANGED, u.id, { username: u.username, changes: changesOf(from, to), source: 'import' });
+  ) => audit(SETTINGS_CHANGED, u.id, { username: u.username, changes: changesOf(from, to), source });
   for (const [i, u] of done.created.entries()) {
     const { notifications } = plan.create[i] as ImportPlan['create'][number];
     await audit('user.create', u.id, {
@@ -142,7 +155,7 @@ async function applyImport(plan: ImportPlan, deps: ImportDeps): Promise<void> {
       role: u.role,
       group: u.group,
       ...(u.disabled && { disabled: true }),
-      source: 'import',
+      source,
     });
     if (notifications) await settings(u, null, notifications);
   }
@@ -154,15 +167,17 @@ async function applyImport(plan: ImportPlan, deps: ImportDeps): Promise<void> {
       username: u.username,
       fields: Object.keys(patch).map((k) => (k === 'password' ? 'password (changed)' : k)),
       changes: userChanges(before, u, patch),
-      source: 'import',
+      source,
     });
   }
   for (const u of plan.update)
     if (u.notifications) await settings(u.user, u.notifications.from, u.notifications.to);
-  await audit('users.import', '', {
+  await audit(how.action, '', {
+    ...how.details,
     created: plan.create.length,
     updated: plan.update.length,
     unchanged: plan.unchanged.length,
     ...(plan.disable.length > 0 && { disabled: plan.disable.length }),
+    ...(plan.skipped.length > 0 && { skipped: plan.skipped.length }),
   });
 }

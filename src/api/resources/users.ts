@@ -1,15 +1,30 @@
 import { z } from 'zod';
+import { DirectoryError } from '../../directory/ldap.js';
 import type { User } from '../../store/users.js';
-import { conflict, notFound, sendCsv, sendJson } from '../http.js';
+import { badRequest, conflict, HttpError, notFound, sendCsv, sendJson } from '../http.js';
 import { mapConflict, type Kit } from '../kit.js';
 import { need, route, type RouteDef } from '../table.js';
 import { MAX_IMPORT_ROWS, usersCsv } from './users-csv.js';
+import { runDirectorySync } from './users-directory.js';
 import { runImport, SENSITIVE, userBody, userChanges, userPatch } from './users-import.js';
 
 /** A user as the API shows it (never the password hash). */
 export function publicUser(u: User) {
   const { id, username, displayName, role, group, extraGroups, numbers, disabled, createdAt, language } = u;
-  return { id, username, displayName, role, group, extraGroups, numbers, disabled, createdAt, language };
+  const directory = u.directory;
+  return {
+    id,
+    username,
+    displayName,
+    role,
+    group,
+    extraGroups,
+    numbers,
+    disabled,
+    createdAt,
+    language,
+    directory,
+  };
 }
 
 /** Users and groups (admins; supervisors may list the groups). */
@@ -64,6 +79,31 @@ export function userRoutes({ d, audit }: Kit): RouteDef[] {
     }),
     route({
       method: 'POST',
+      path: '/users/sync',
+      summary:
+        'Synchronize the users with the LDAP directory (docs/access-security.md#ldap-directory); dryRun says what would change. 409 without a directory, 502 when it cannot be reached',
+      role: 'admin',
+      body: z.object({ dryRun: z.boolean().default(false) }),
+      async handler(ctx, { body }) {
+        if (!d.directory) throw conflict('no directory is configured (directory.url in the config file)');
+        const r = await runDirectorySync(
+          d.directory,
+          { dryRun: body.dryRun, disableMissing: d.directoryDisableMissing ?? true, keep: need(ctx).userId },
+          {
+            db: d.db,
+            audit: (action, resourceId, details) => audit(ctx, action, 'user', resourceId, details),
+            revoke: d.revoke,
+            accessChanged: d.accessChanged,
+          },
+        ).catch((err: unknown) => {
+          if (err instanceof DirectoryError) throw new HttpError(502, err.message);
+          return mapConflict(err);
+        });
+        sendJson(ctx.res, 200, r);
+      },
+    }),
+    route({
+      method: 'POST',
       path: '/users',
       summary: 'Create a user',
       role: 'admin',
@@ -85,6 +125,8 @@ export function userRoutes({ d, audit }: Kit): RouteDef[] {
       async handler(ctx, { params, body }) {
         const before = await d.db.users.get(params.id as string);
         if (!before) throw notFound(`user ${params.id} not found`);
+        if (before.directory && body.password !== undefined)
+          throw badRequest(`${before.username} signs in with their directory password (${before.directory})`);
         const u = await d.db.users.update(before.id, body).catch(mapConflict);
         // What the user may see or do changed: their monitor sockets close now (they reconnect as
         // who they are now); everyone's call filters are re-read (a group's members changed).

@@ -19,6 +19,8 @@ export interface UserJson {
   disabled: boolean;
   createdAt: string;
   language: string | null;
+  /** The LDAP entry the user is synchronized from; null for a local user. */
+  directory: string | null;
 }
 const ROLE_NAMES = ['record-only', 'user', 'supervisor', 'admin'];
 const roleSelect = (id: string, value = 'user') =>

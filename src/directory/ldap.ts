@@ -1,0 +1,171 @@
+import { readFile } from 'node:fs/promises';
+import { Client, InvalidCredentialsError, type Entry } from 'ldapts';
+import type { DirectoryConfig } from '../config/directory-schema.js';
+import { readSettingFileText } from '../config/setting-file.js';
+import { SrsError } from '../errors.js';
+
+/**
+ * The LDAP directory (OpenLDAP, Active Directory, any LDAPv3 server) through `ldapts`: the people
+ * the sync reads, their roles from group membership, and the password check of a directory user's
+ * login (a simple bind as their DN, on a connection of its own). Nothing is written to the directory.
+ */
+
+/** The directory could not be reached or refused the recorder's own bind: not the user's fault. */
+export class DirectoryError extends SrsError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_DIRECTORY', message, options);
+  }
+}
+
+/** One person as the directory gives them, before any check: the values of the mapped attributes. */
+export interface DirectoryPerson {
+  dn: string;
+  username: string;
+  displayName: string;
+  email: string;
+  numbers: string[];
+  group: string;
+  extraGroups: string[];
+  role: 'record-only' | 'user' | 'supervisor' | 'admin';
+  /** Active Directory's userAccountControl says ACCOUNTDISABLE. */
+  disabled: boolean;
+}
+
+export interface Directory {
+  /** `ldap://host:port` (no credentials), for messages and the audit. */
+  readonly url: string;
+  /** Everyone the filter finds under the base DN (paged), with their role. */
+  people(): Promise<DirectoryPerson[]>;
+  /** Whether `password` is the password of `dn` (a bind as them); DirectoryError when unreachable. */
+  authenticate(dn: string, password: string): Promise<boolean>;
+}
+
+/** A DN compared as LDAP does for ours: case and the spaces around `,` `=` `+` do not matter. */
+export function normalDn(dn: string): string {
+  return dn
+    .trim()
+    .replace(/\s*([,=+])\s*/g, '$1')
+    .toLowerCase();
+}
+
+const RANK = ['record-only', 'user', 'supervisor', 'admin'] as const;
+/** AD's userAccountControl flag ACCOUNTDISABLE. */
+const ACCOUNT_DISABLE = 0x2;
+
+function values(e: Entry, attr: string): string[] {
+  // Attribute names are case-insensitive; ldapts keys them as the server spelled them.
+  const key = Object.keys(e).find((k) => k.toLowerCase() === attr.toLowerCase());
+  const v = key === undefined ? undefined : e[key];
+  const list = v === undefined ? [] : Array.isArray(v) ? v : [v];
+  return list.map((x) => (Buffer.isBuffer(x) ? x.toString('utf8') : String(x)).trim()).filter((x) => x);
+}
+
+/** A telephone number as the recorder matches numbers: `+1 (555) 010-0` -> `+15550100`. */
+export const dialable = (n: string) => n.replace(/[\s().-]/g, '').toLowerCase();
+
+export function ldapDirectory(c: DirectoryConfig): Directory {
+  if (!c.url) throw new DirectoryError('no directory configured (directory.url)');
+  const url = c.url.replace(/\/$/, '');
+  const tls = async () => ({
+    rejectUnauthorized: c.rejectUnauthorized,
+    ...(c.caFile && { ca: [await readFile(c.caFile)] }),
+  });
+  const open = async (): Promise<Client> => {
+    const client = new Client({
+      url,
+      timeout: c.timeoutMs,
+      connectTimeout: c.timeoutMs,
+      ...(url.startsWith('ldaps:') && { tlsOptions: await tls() }),
+    });
+    if (c.startTls) await client.startTLS(await tls());
+    return client;
+  };
+  /** What went wrong talking to the directory, with the URL (never a password). */
+  const unreachable = (what: string, err: unknown) =>
+    new DirectoryError(`directory ${url}: ${what}: ${(err as Error).message}`, { cause: err });
+
+  const bindReader = async (client: Client) => {
+    const password =
+      c.bindPassword ?? (c.bindPasswordFile ? (await readSettingFileText(c.bindPasswordFile)).trim() : '');
+    if (c.bindDn) await client.bind(c.bindDn, password);
+  };
+
+  /** The normalized member DNs and memberUids of a group entry. */
+  const members = async (client: Client, dn: string) => {
+    const r = await client.search(dn, { scope: 'base', attributes: ['member', 'uniqueMember', 'memberUid'] });
+    const e = r.searchEntries[0];
+    if (!e) return { dns: new Set<string>(), uids: new Set<string>() };
+    return {
+      dns: new Set([...values(e, 'member'), ...values(e, 'uniqueMember')].map(normalDn)),
+      uids: new Set(values(e, 'memberUid').map((u) => u.toLowerCase())),
+    };
+  };
+
+  return {
+    url,
+    async people() {
+      let client: Client | undefined;
+      try {
+        client = await open();
+        await bindReader(client);
+      } catch (err) {
+        await client?.unbind().catch(() => undefined);
+        throw unreachable(c.bindDn ? `bind as ${c.bindDn}` : 'connect', err);
+      }
+      try {
+        const a = c.attributes;
+        const attrs = [a.username, a.displayName, a.email, ...a.numbers, a.group, 'userAccountControl'];
+        if (a.extraGroups) attrs.push(a.extraGroups);
+        const found = await client.search(c.baseDn, {
+          scope: 'sub',
+          filter: c.filter,
+          attributes: attrs,
+          paged: { pageSize: 500 },
+        });
+        const roleGroups: { role: (typeof RANK)[number]; dns: Set<string>; uids: Set<string> }[] = [];
+        for (const role of RANK) {
+          const groups = c.roles[role];
+          for (const dn of groups === undefined ? [] : Array.isArray(groups) ? groups : [groups])
+            roleGroups.push({ role, ...(await members(client, dn)) });
+        }
+        return found.searchEntries.map((e) => {
+          const username = values(e, a.username)[0] ?? '';
+          const held = roleGroups
+            .filter((g) => g.dns.has(normalDn(e.dn)) || g.uids.has(username.toLowerCase()))
+            .map((g) => RANK.indexOf(g.role));
+          const uac = Number(values(e, 'userAccountControl')[0] ?? 0);
+          return {
+            dn: e.dn,
+            username,
+            displayName: values(e, a.displayName)[0] ?? '',
+            email: values(e, a.email)[0] ?? '',
+            numbers: [...new Set(a.numbers.flatMap((n) => values(e, n)).map(dialable))],
+            group: values(e, a.group)[0] ?? '',
+            extraGroups: a.extraGroups ? values(e, a.extraGroups) : [],
+            role: held.length > 0 ? RANK[Math.max(...held)]! : c.defaultRole,
+            disabled: Number.isInteger(uac) && (uac & ACCOUNT_DISABLE) !== 0,
+          };
+        });
+      } catch (err) {
+        throw unreachable(`search under ${c.baseDn}`, err);
+      } finally {
+        await client.unbind().catch(() => undefined);
+      }
+    },
+    async authenticate(dn, password) {
+      // An empty password is an unauthenticated bind (RFC 4513 5.1.2), which some servers accept.
+      if (password === '') return false;
+      let client: Client | undefined;
+      try {
+        client = await open();
+        await client.bind(dn, password);
+        return true;
+      } catch (err) {
+        if (err instanceof InvalidCredentialsError) return false;
+        throw unreachable('bind', err);
+      } finally {
+        await client?.unbind().catch(() => undefined);
+      }
+    },
+  };
+}
