@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { normalDn, type Directory } from '../../directory/ldap.js';
 import type { User } from '../../store/users.js';
-import { planRows, type ImportRowError, type RowCells } from './users-csv.js';
+import type { RowCells } from './users-csv.js';
+import { planRows, type ImportRowError } from './users-plan.js';
 import {
   applyImport,
   resultOf,

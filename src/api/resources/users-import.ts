@@ -3,7 +3,8 @@ import { SETTINGS_CHANGED } from '../../store/deliveries/subscriptions.js';
 import type { NotificationSubscription, OffloadRepository } from '../../store/offload.js';
 import { ROLES, type User, type UsersRepository } from '../../store/users.js';
 import { changesOf } from './notifications.js';
-import { planImport, type ImportPlan } from './users-csv.js';
+import { planImport } from './users-csv.js';
+import type { ImportPlan } from './users-plan.js';
 
 /**
  * A user's fields as POST /users and PATCH /users/{id} take them, what a change did field by field,
