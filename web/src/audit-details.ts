@@ -116,14 +116,20 @@ export function withDetails(e: AuditEntry, d: Details, s: string): string {
       .map((k) => userChange([k, { from: from[k], to: to[k] }]));
     return changed.length > 0 ? listed(s, changed.join('; ')) : s;
   }
-  if (a === 'users.import' && typeof d.created === 'number') {
+  if ((a === 'users.import' || a === 'users.sync') && typeof d.created === 'number') {
     const counts = t('{created} created, {updated} changed, {unchanged} unchanged', {
       created: d.created,
       updated: str(d.updated),
       unchanged: str(d.unchanged),
     });
     const off = typeof d.disabled === 'number' ? `, ${t('{n} disabled', { n: d.disabled })}` : '';
-    return `${s} (${counts}${off})`;
+    const skipped = typeof d.skipped === 'number' ? `, ${t('{n} skipped', { n: d.skipped })}` : '';
+    const all = `${counts}${off}${skipped}`;
+    const people =
+      typeof d.people === 'number'
+        ? listed(tp(d.people, '{n} person in the directory', '{n} people in the directory'), all)
+        : all;
+    return `${s} (${people})`;
   }
   if (a === 'integrity.check' && typeof d.intact === 'boolean')
     return `${s} (${d.intact ? t('intact') : t('NOT intact: {failed}', { failed: recordingFailures(d.failed) })})`;

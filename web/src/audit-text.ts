@@ -174,6 +174,8 @@ const ON_NAMED: Record<string, Record<string, (p: Params) => string>> = {
     'user.delete': (p) => t('{who} deleted user {name}', p),
     'users.import': (p) => t('{who} imported users from a CSV file', p),
     'users.export': (p) => t('{who} downloaded the users as CSV', p),
+    // (`{name}` is the directory's URL: see nameOf.)
+    'users.sync': (p) => t('{who} synchronized the users with the directory {name}', p),
     'record-mode.update': (p) => t('{who} changed the record mode of user {name}', p),
     'notification-settings.update': (p) => t('{who} changed the email notifications of user {name}', p),
   },
@@ -190,10 +192,30 @@ const ON_NAMED: Record<string, Record<string, (p: Params) => string>> = {
   },
 };
 
+/**
+ * A user created or changed by a CSV import or a directory synchronization (`details.source`):
+ * where from is said in the sentence.
+ */
+const FROM_SOURCE: Record<string, Record<string, (p: Params) => string>> = {
+  directory: {
+    'user.create': (p) => t('{who} created user {name} from the directory', p),
+    'user.update': (p) => t('{who} changed user {name} from the directory', p),
+    'notification-settings.update': (p) =>
+      t('{who} changed the email notifications of user {name} from the directory', p),
+  },
+  import: {
+    'user.create': (p) => t('{who} created user {name} from a CSV file', p),
+    'user.update': (p) => t('{who} changed user {name} from a CSV file', p),
+    'notification-settings.update': (p) =>
+      t('{who} changed the email notifications of user {name} from a CSV file', p),
+  },
+};
+
 const isSession = (e: AuditEntry) =>
   e.resource === 'session' || e.resource === 'delivery' || e.action === 'admin-token.rotate';
-/** Its name: a user's, a group's or a token's (or the start of its id). */
-const nameOf = (e: AuditEntry, d: Details) => str(d.username ?? d.name ?? '') || e.resourceId.slice(0, 8);
+/** Its name: a user's, a group's or a token's (or the start of its id); a sync's directory. */
+const nameOf = (e: AuditEntry, d: Details) =>
+  str(d.username ?? d.name ?? (e.action === 'users.sync' ? d.directory : '')) || e.resourceId.slice(0, 8);
 const formName = (e: AuditEntry, d: Details) => (d.name ? shown(d.name) : e.resourceId.slice(0, 8));
 const recordingIds = (d: Details) => (Array.isArray(d.ids) ? (d.ids as string[]) : []);
 /** Whether a recording entry is about `here` (the recording whose access log it is). */
@@ -280,9 +302,11 @@ function sentenceOf(e: AuditEntry, who: string, d: Details, here?: string): stri
       if (a !== 'setting.update') return undefined;
       return changes ? t('{who} changed {changes}', { who, changes }) : t('{who} changed', { who });
     }
-    default:
+    default: {
+      const from = e.resource === 'user' && typeof d.source === 'string' ? FROM_SOURCE[d.source] : undefined;
       // (An entry without a name or id ends with the noun.)
-      return ON_NAMED[e.resource]?.[a]?.({ who, name: nameOf(e, d) }).trimEnd();
+      return (from?.[a] ?? ON_NAMED[e.resource]?.[a])?.({ who, name: nameOf(e, d) }).trimEnd();
+    }
   }
 }
 

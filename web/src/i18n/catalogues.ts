@@ -23,6 +23,7 @@ import { settings } from './settings.js';
 import { shell } from './shell.js';
 import { tokens } from './tokens.js';
 import { users } from './users.js';
+import { usersDirectory } from './users-directory.js';
 import { usersImport } from './users-import.js';
 
 export const CATALOGUES: Catalogue[] = [
@@ -49,5 +50,6 @@ export const CATALOGUES: Catalogue[] = [
   shell,
   tokens,
   users,
+  usersDirectory,
   usersImport,
 ];

@@ -1,11 +1,18 @@
 import { api, send } from '../api.js';
 import { filterForm, grid, h, list, outcome, roleLabel, td } from '../dom.js';
 import { LANGUAGE_NAMES, LANGUAGES, t } from '../i18n.js';
+import {
+  directoryNote,
+  directoryPasswordField,
+  usernameCell,
+  usersDirectoryCard,
+} from './users-directory.js';
 import { usersImportCard } from './users-import.js';
 
 /**
  * Users and groups (admins): create, edit (role, groups, numbers, password, disabled, language,
- * email notifications), delete; download and import as CSV (views/users-import.ts).
+ * email notifications), delete; download and import as CSV (views/users-import.ts); synchronize
+ * with the LDAP directory, whose users show as such and have no password here (views/users-directory.ts).
  */
 
 export interface UserJson {
@@ -143,7 +150,9 @@ export function usersView(app: HTMLElement): void {
       group: h('input', { id: 'eu-group', value: u.group ?? '' }),
       extraGroups: h('input', { id: 'eu-extra', value: u.extraGroups.join(', ') }),
       numbers: h('input', { id: 'eu-numbers', value: u.numbers.join(', ') }),
-      password: password('eu-password', t('new password (empty: keep)')),
+      password: u.directory
+        ? directoryPasswordField(u)
+        : password('eu-password', t('new password (empty: keep)')),
       disabled: h('input', { id: 'eu-disabled', type: 'checkbox', checked: u.disabled }),
       language: languageSelect({ id: 'eu-language' }, u.language),
     };
@@ -206,6 +215,7 @@ export function usersView(app: HTMLElement): void {
         'div',
         { class: 'card', id: 'edit-user' },
         h('h3', {}, t('Edit {name}', { name: u.username })),
+        directoryNote(u),
         h('div', { class: 'filters' }, ...fields),
         h('button', { class: 'primary', id: 'save-user', onclick: save }, t('Save')),
         ' ',
@@ -231,7 +241,7 @@ export function usersView(app: HTMLElement): void {
           h(
             'tr',
             { class: 'user-row', 'data-username': u.username },
-            td(u.username),
+            usernameCell(u),
             td(u.displayName),
             td(roleLabel(u.role)),
             td(u.group ?? '–'),
@@ -274,6 +284,7 @@ export function usersView(app: HTMLElement): void {
     msg.el,
     newUser,
     usersImportCard(() => void load().catch((e: Error) => msg.fail(e))),
+    usersDirectoryCard(() => void load().catch((e: Error) => msg.fail(e))),
     box,
     editBox,
     h('h2', {}, t('Groups')),

@@ -85,6 +85,22 @@ export const es: Record<string, Entry> = {
   '{who} downloaded the users as CSV': '{who} descargó los usuarios en CSV',
   '{who} imported users from a CSV file': '{who} importó usuarios de un archivo CSV',
   '{n} disabled': '{n} desactivados',
+  '{who} synchronized the users with the directory {name}':
+    '{who} sincronizó los usuarios con el directorio {name}',
+  '{who} created user {name} from the directory': '{who} creó el usuario {name} desde el directorio',
+  '{who} changed user {name} from the directory': '{who} modificó el usuario {name} desde el directorio',
+  '{who} changed the email notifications of user {name} from the directory':
+    '{who} cambió las notificaciones por correo del usuario {name} desde el directorio',
+  '{who} created user {name} from a CSV file': '{who} creó el usuario {name} desde un archivo CSV',
+  '{who} changed user {name} from a CSV file': '{who} modificó el usuario {name} desde un archivo CSV',
+  '{who} changed the email notifications of user {name} from a CSV file':
+    '{who} cambió las notificaciones por correo del usuario {name} desde un archivo CSV',
+  '{n} skipped': '{n} omitidos',
+  '{n} people in the directory': {
+    one: '{n} persona en el directorio',
+    many: '{n} personas en el directorio',
+    other: '{n} personas en el directorio',
+  },
   '{created} created, {updated} changed, {unchanged} unchanged':
     '{created} creados, {updated} modificados, {unchanged} sin cambios',
   '{who} asked to retry the failed deliveries': '{who} pidió reintentar las entregas fallidas',

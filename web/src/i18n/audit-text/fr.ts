@@ -89,6 +89,22 @@ export const fr: Record<string, Entry> = {
   '{who} downloaded the users as CSV': '{who} a téléchargé les utilisateurs en CSV',
   '{who} imported users from a CSV file': '{who} a importé des utilisateurs depuis un fichier CSV',
   '{n} disabled': '{n} désactivés',
+  '{who} synchronized the users with the directory {name}':
+    '{who} a synchronisé les utilisateurs avec l’annuaire {name}',
+  '{who} created user {name} from the directory': '{who} a créé l’utilisateur {name} depuis l’annuaire',
+  '{who} changed user {name} from the directory': '{who} a modifié l’utilisateur {name} depuis l’annuaire',
+  '{who} changed the email notifications of user {name} from the directory':
+    '{who} a modifié les notifications par e-mail de l’utilisateur {name} depuis l’annuaire',
+  '{who} created user {name} from a CSV file': '{who} a créé l’utilisateur {name} depuis un fichier CSV',
+  '{who} changed user {name} from a CSV file': '{who} a modifié l’utilisateur {name} depuis un fichier CSV',
+  '{who} changed the email notifications of user {name} from a CSV file':
+    '{who} a modifié les notifications par e-mail de l’utilisateur {name} depuis un fichier CSV',
+  '{n} skipped': '{n} ignorés',
+  '{n} people in the directory': {
+    one: '{n} personne dans l’annuaire',
+    many: '{n} personnes dans l’annuaire',
+    other: '{n} personnes dans l’annuaire',
+  },
   '{created} created, {updated} changed, {unchanged} unchanged':
     '{created} créés, {updated} modifiés, {unchanged} inchangés',
   '{who} asked to retry the failed deliveries': '{who} a demandé de relancer les livraisons en échec',

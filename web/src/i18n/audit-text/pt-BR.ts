@@ -83,6 +83,22 @@ export const ptBR: Record<string, Entry> = {
   '{who} downloaded the users as CSV': '{who} baixou os usuários em CSV',
   '{who} imported users from a CSV file': '{who} importou usuários de um arquivo CSV',
   '{n} disabled': '{n} desativados',
+  '{who} synchronized the users with the directory {name}':
+    '{who} sincronizou os usuários com o diretório {name}',
+  '{who} created user {name} from the directory': '{who} criou o usuário {name} a partir do diretório',
+  '{who} changed user {name} from the directory': '{who} alterou o usuário {name} a partir do diretório',
+  '{who} changed the email notifications of user {name} from the directory':
+    '{who} alterou as notificações por e-mail do usuário {name} a partir do diretório',
+  '{who} created user {name} from a CSV file': '{who} criou o usuário {name} a partir de um arquivo CSV',
+  '{who} changed user {name} from a CSV file': '{who} alterou o usuário {name} a partir de um arquivo CSV',
+  '{who} changed the email notifications of user {name} from a CSV file':
+    '{who} alterou as notificações por e-mail do usuário {name} a partir de um arquivo CSV',
+  '{n} skipped': '{n} ignorados',
+  '{n} people in the directory': {
+    one: '{n} pessoa no diretório',
+    many: '{n} pessoas no diretório',
+    other: '{n} pessoas no diretório',
+  },
   '{created} created, {updated} changed, {unchanged} unchanged':
     '{created} criados, {updated} alterados, {unchanged} sem alteração',
   '{who} asked to retry the failed deliveries': '{who} pediu para repetir as entregas com falha',

@@ -86,6 +86,23 @@ export const ru: Record<string, Entry> = {
   '{who} downloaded the users as CSV': '{who} скачал пользователей в CSV',
   '{who} imported users from a CSV file': '{who} импортировал пользователей из CSV-файла',
   '{n} disabled': 'отключено: {n}',
+  '{who} synchronized the users with the directory {name}':
+    '{who} синхронизировал пользователей с каталогом {name}',
+  '{who} created user {name} from the directory': '{who} создал пользователя {name} из каталога',
+  '{who} changed user {name} from the directory': '{who} изменил пользователя {name} из каталога',
+  '{who} changed the email notifications of user {name} from the directory':
+    '{who} изменил уведомления по электронной почте пользователя {name} из каталога',
+  '{who} created user {name} from a CSV file': '{who} создал пользователя {name} из CSV-файла',
+  '{who} changed user {name} from a CSV file': '{who} изменил пользователя {name} из CSV-файла',
+  '{who} changed the email notifications of user {name} from a CSV file':
+    '{who} изменил уведомления по электронной почте пользователя {name} из CSV-файла',
+  '{n} skipped': 'пропущено: {n}',
+  '{n} people in the directory': {
+    one: '{n} человек в каталоге',
+    few: '{n} человека в каталоге',
+    many: '{n} человек в каталоге',
+    other: '{n} человека в каталоге',
+  },
   '{created} created, {updated} changed, {unchanged} unchanged':
     'создано: {created}, изменено: {updated}, без изменений: {unchanged}',
   '{who} asked to retry the failed deliveries': '{who} запросил повтор неудавшихся доставок',
