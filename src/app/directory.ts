@@ -24,6 +24,15 @@ export function startDirectory(
   if (!config.url) return undefined;
   const directory = ldapDirectory(config);
   log.info({ url: directory.url, syncMinutes: config.syncMinutes }, 'LDAP directory configured');
+  if (
+    directory.url.startsWith('ldap://') &&
+    !config.startTls &&
+    !/^ldap:\/\/(127\.|localhost|\[::1\])/.test(directory.url)
+  )
+    log.warn(
+      { url: directory.url },
+      'directory: passwords (the bind account and every directory login) cross the network in clear; use ldaps:// or directory.startTls',
+    );
   if (config.syncMinutes === 0) return directory;
   let running: Promise<void> | undefined;
   const sync = async () => {

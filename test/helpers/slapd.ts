@@ -26,13 +26,20 @@ export const LDAP_READER_PASSWORD = 'reader-secret-pw';
 export interface Slapd {
   url: string;
   port: number;
+  /** `ldaps://127.0.0.1:<port>` (TLS from the first byte); StartTLS is offered on `url` too. */
+  ldapsUrl: string;
+  /** The self-signed certificate (PEM) both serve, for `caFile`. */
+  certFile: string;
   dir: string;
   /** Runs an LDIF of changes (changetype: add/modify/delete) as the root DN. */
   modify(ldif: string): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** One person: `uid`, `cn`, optional `mail`, `telephoneNumber` (several), `departmentNumber`, password. */
+/**
+ * One person: `uid`, `cn`, optional `mail`, `telephoneNumber` (several), `departmentNumber`,
+ * password; `userAccountControl` as Active Directory keeps it (2: the account is disabled).
+ */
 export interface Person {
   uid: string;
   cn: string;
@@ -41,6 +48,7 @@ export interface Person {
   phones?: string[];
   department?: string;
   ou?: string;
+  userAccountControl?: number;
 }
 
 export const personDn = (p: { uid: string; ou?: string }) =>
@@ -50,6 +58,9 @@ export function personLdif(p: Person): string {
   const lines = [
     `dn: ${personDn(p)}`,
     'objectClass: inetOrgPerson',
+    ...(p.userAccountControl !== undefined
+      ? ['objectClass: srsTestAdAccount', `userAccountControl: ${p.userAccountControl}`]
+      : []),
     `uid: ${p.uid}`,
     `cn: ${p.cn}`,
     `sn: ${p.cn.split(' ').pop() ?? p.cn}`,
@@ -116,12 +127,33 @@ export async function startSlapd(entries: string[]): Promise<Slapd> {
   const dir = await mkdtemp(join(tmpdir(), 'srs-slapd-'));
   await mkdir(join(dir, 'db'));
   const conf = join(dir, 'slapd.conf');
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  // A self-signed certificate for 127.0.0.1: LDAPS and StartTLS (GnuTLS in Debian's slapd).
+  await run('openssl', [
+    ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2'],
+    ...['-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
+  ]);
+  // Active Directory's userAccountControl (its OID) on an auxiliary class of our own.
+  const adSchema = join(dir, 'ad.schema');
+  await writeFile(
+    adSchema,
+    [
+      "attributetype ( 1.2.840.113556.1.4.8 NAME 'userAccountControl' EQUALITY integerMatch",
+      '  SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )',
+      "objectclass ( 1.3.6.1.4.1.4203.666.11.99.1 NAME 'srsTestAdAccount' AUXILIARY MAY userAccountControl )",
+      '',
+    ].join('\n'),
+  );
   await writeFile(
     conf,
     [
       'include /etc/ldap/schema/core.schema',
       'include /etc/ldap/schema/cosine.schema',
       'include /etc/ldap/schema/inetorgperson.schema',
+      `include ${adSchema}`,
+      `TLSCertificateFile ${cert}`,
+      `TLSCertificateKeyFile ${key}`,
       'modulepath /usr/lib/ldap',
       'moduleload back_mdb',
       `pidfile ${join(dir, 'slapd.pid')}`,
@@ -143,14 +175,16 @@ export async function startSlapd(entries: string[]): Promise<Slapd> {
     throw new Error(`slapadd failed (apt: slapd): ${err.stderr ?? err.message}`);
   });
   const port = await freePort();
+  const tlsPort = await freePort();
   const url = `ldap://127.0.0.1:${port}`;
+  const ldapsUrl = `ldaps://127.0.0.1:${tlsPort}`;
   // -d 0: stay in the foreground (a child the test owns), logging nothing.
-  const proc: ChildProcess = spawn('slapd', ['-f', conf, '-h', `${url}/`, '-d', '0'], {
+  const proc: ChildProcess = spawn('slapd', ['-f', conf, '-h', `${url}/ ${ldapsUrl}/`, '-d', '0'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
   proc.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
-  for (let i = 0; !(await listening(port)); i++) {
+  for (let i = 0; !(await listening(port)) || !(await listening(tlsPort)); i++) {
     if (proc.exitCode !== null || i > 100) {
       proc.kill('SIGKILL');
       throw new Error(`slapd did not start on ${port}: ${stderr}`);
@@ -160,6 +194,8 @@ export async function startSlapd(entries: string[]): Promise<Slapd> {
   return {
     url,
     port,
+    ldapsUrl,
+    certFile: cert,
     dir,
     async modify(changes: string) {
       const file = join(dir, `change-${Date.now()}.ldif`);

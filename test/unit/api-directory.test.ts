@@ -248,3 +248,69 @@ describe('no directory configured', () => {
     }
   });
 });
+
+describe('LDAPS, StartTLS and Active Directory’s disabled accounts (real slapd)', { timeout: 60000 }, () => {
+  let slapd: Slapd;
+  const settings = (more: Record<string, unknown>) =>
+    directorySchema.parse({
+      bindDn: LDAP_READER,
+      bindPassword: LDAP_READER_PASSWORD,
+      baseDn: LDAP_SUFFIX,
+      timeoutMs: 2000,
+      ...more,
+    });
+  before(async () => {
+    slapd = await startSlapd([
+      personLdif({ uid: 'fay', cn: 'Fay Wu', password: 'fay-directory-pw', userAccountControl: 514 }),
+      personLdif({ uid: 'gil', cn: 'Gil Ray', password: 'gil-directory-pw', userAccountControl: 512 }),
+    ]);
+  });
+  after(async () => {
+    await slapd?.stop();
+  });
+
+  it('a sync over LDAPS with the CA file: the AD-disabled account is created disabled', async () => {
+    const config = settings({ url: slapd.ldapsUrl, caFile: slapd.certFile });
+    const h = await startApiHarness(async () => ({ directory: ldapDirectory(config) }));
+    try {
+      await h.login('admin', 'first-admin-pw');
+      const r = await h.call('POST', '/api/v1/users/sync', { as: 'admin', body: {} });
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      const items = (await h.call('GET', '/api/v1/users', { as: 'admin' })).json.items as UserJson[];
+      const by = new Map(items.map((u) => [u.username, u]));
+      assert.deepEqual([by.get('fay')?.disabled, by.get('gil')?.disabled], [true, false]);
+      assert.equal(
+        (await h.call('POST', '/api/v1/login', { body: { username: 'gil', password: 'gil-directory-pw' } }))
+          .status,
+        200,
+      );
+      assert.equal(
+        (await h.call('POST', '/api/v1/login', { body: { username: 'fay', password: 'fay-directory-pw' } }))
+          .status,
+        401,
+      );
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('StartTLS with the CA file works; a certificate nobody vouches for is refused', async () => {
+    const tls = ldapDirectory(settings({ url: slapd.url, startTls: true, caFile: slapd.certFile }));
+    assert.deepEqual((await tls.people()).map((p) => p.username).sort(), ['fay', 'gil']);
+    assert.equal(await tls.authenticate(personDn({ uid: 'gil' }), 'gil-directory-pw'), true);
+    for (const untrusted of [
+      settings({ url: slapd.ldapsUrl }),
+      settings({ url: slapd.url, startTls: true }),
+    ]) {
+      await assert.rejects(ldapDirectory(untrusted).people(), (err: Error) => {
+        assert.equal(err.name, 'DirectoryError');
+        assert.match(err.message, /certificate/i);
+        return true;
+      });
+      await assert.rejects(
+        ldapDirectory(untrusted).authenticate(personDn({ uid: 'gil' }), 'gil-directory-pw'),
+        /certificate/i,
+      );
+    }
+  });
+});
