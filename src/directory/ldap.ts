@@ -114,7 +114,10 @@ export function ldapDirectory(c: DirectoryConfig): Directory {
       }
       try {
         const a = c.attributes;
-        const attrs = [a.username, a.displayName, a.email, ...a.numbers, a.group, 'userAccountControl'];
+        const attrs = [
+          ...[a.username, a.displayName, a.email, ...a.numbers, a.group],
+          ...['userAccountControl', 'memberOf'],
+        ];
         if (a.extraGroups) attrs.push(a.extraGroups);
         const found = await client.search(c.baseDn, {
           scope: 'sub',
@@ -122,16 +125,23 @@ export function ldapDirectory(c: DirectoryConfig): Directory {
           attributes: attrs,
           paged: { pageSize: 500 },
         });
-        const roleGroups: { role: (typeof RANK)[number]; dns: Set<string>; uids: Set<string> }[] = [];
+        const roleGroups: { role: (typeof RANK)[number]; dn: string; dns: Set<string>; uids: Set<string> }[] =
+          [];
         for (const role of RANK) {
           const groups = c.roles[role];
           for (const dn of groups === undefined ? [] : Array.isArray(groups) ? groups : [groups])
-            roleGroups.push({ role, ...(await members(client, dn)) });
+            roleGroups.push({ role, dn: normalDn(dn), ...(await members(client, dn)) });
         }
         return found.searchEntries.map((e) => {
           const username = values(e, a.username)[0] ?? '';
+          // Membership from either side: the group's member lists, or the person's memberOf (Active
+          // Directory's, and OpenLDAP's memberof overlay), which also covers AD groups too large to
+          // list their members in one attribute (ranged retrieval past 1,500).
+          const memberOf = new Set(values(e, 'memberOf').map(normalDn));
           const held = roleGroups
-            .filter((g) => g.dns.has(normalDn(e.dn)) || g.uids.has(username.toLowerCase()))
+            .filter(
+              (g) => g.dns.has(normalDn(e.dn)) || g.uids.has(username.toLowerCase()) || memberOf.has(g.dn),
+            )
             .map((g) => RANK.indexOf(g.role));
           const uac = Number(values(e, 'userAccountControl')[0] ?? 0);
           return {

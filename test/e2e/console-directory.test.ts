@@ -9,16 +9,15 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN_PASSWORD, CHROMIUM, startConsoleWorld, type ConsoleWorld } from '../helpers/console-world.js';
 import {
+  directoryConfigFile,
+  directorySettings,
+  groupDn,
   groupLdif,
-  LDAP_READER,
-  LDAP_READER_PASSWORD,
-  LDAP_SUFFIX,
   personDn,
   personLdif,
   startSlapd,
@@ -56,21 +55,10 @@ describe('web console in Chromium: users from an LDAP directory', { timeout: 180
       personLdif(CARL),
       groupLdif('recorder-admins', [personDn(ANN)]),
     ]);
-    configDir = await mkdtemp(join(tmpdir(), 'srs-console-directory-'));
-    const config = join(configDir, 'config.json');
-    await writeFile(
-      config,
-      JSON.stringify({
-        directory: {
-          url: slapd.url,
-          bindDn: LDAP_READER,
-          bindPassword: LDAP_READER_PASSWORD,
-          baseDn: LDAP_SUFFIX,
-          roles: { admin: `cn=recorder-admins,ou=groups,${LDAP_SUFFIX}` },
-          timeoutMs: 2000,
-        },
-      }),
+    const config = await directoryConfigFile(
+      directorySettings(slapd, { roles: { admin: groupDn('recorder-admins') } }),
     );
+    configDir = dirname(config);
     w = await startConsoleWorld('console-directory', { env: { SRS_CONFIG: config } });
     // A local bob before any sync: the sync links him to his entry.
     const r = await fetch(`${w.base}/api/v1/users`, {

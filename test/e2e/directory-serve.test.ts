@@ -14,10 +14,11 @@ import { after, before, describe, it } from 'node:test';
 import type { AuditItem } from '../helpers/api-harness.js';
 import { SRS_BIN, run, startTestServer, type TestServer } from '../helpers/server.js';
 import {
+  directoryConfigFile,
+  directorySettings,
+  groupDn,
   groupLdif,
-  LDAP_READER,
   LDAP_READER_PASSWORD,
-  LDAP_SUFFIX,
   personDn,
   personLdif,
   startSlapd,
@@ -52,22 +53,15 @@ describe('the LDAP directory with srs serve and srs users sync', { timeout: 1800
 
   before(async () => {
     slapd = await startSlapd([personLdif(ANN), groupLdif('recorder-admins', [personDn(ANN)])]);
-    const dir = await mkdtemp(join(tmpdir(), 'srs-directory-'));
-    const secret = join(dir, 'ldap-password');
+    // The bind password from a file, as an operator keeps it.
+    const secret = join(await mkdtemp(join(tmpdir(), 'srs-directory-')), 'ldap-password');
     await writeFile(secret, `${LDAP_READER_PASSWORD}\n`, { mode: 0o600 });
-    const config = join(dir, 'config.json');
-    await writeFile(
-      config,
-      JSON.stringify({
-        directory: {
-          url: slapd.url,
-          bindDn: LDAP_READER,
-          bindPasswordFile: secret,
-          baseDn: LDAP_SUFFIX,
-          roles: { admin: `cn=recorder-admins,ou=groups,${LDAP_SUFFIX}` },
-          syncMinutes: 60,
-          timeoutMs: 2000,
-        },
+    const config = await directoryConfigFile(
+      directorySettings(slapd, {
+        bindPassword: undefined,
+        bindPasswordFile: secret,
+        roles: { admin: groupDn('recorder-admins') },
+        syncMinutes: 60,
       }),
     );
     server = await startTestServer({ SRS_CONFIG: config, SRS_ADMIN_PASSWORD: 'first-admin-password' });

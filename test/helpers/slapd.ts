@@ -49,6 +49,8 @@ export interface Person {
   department?: string;
   ou?: string;
   userAccountControl?: number;
+  /** Group DNs as Active Directory lists them on the person (needs `userAccountControl` set). */
+  memberOf?: string[];
 }
 
 export const personDn = (p: { uid: string; ou?: string }) =>
@@ -61,6 +63,7 @@ export function personLdif(p: Person): string {
     ...(p.userAccountControl !== undefined
       ? ['objectClass: srsTestAdAccount', `userAccountControl: ${p.userAccountControl}`]
       : []),
+    ...(p.memberOf ?? []).map((g) => `memberOf: ${g}`),
     `uid: ${p.uid}`,
     `cn: ${p.cn}`,
     `sn: ${p.cn.split(' ').pop() ?? p.cn}`,
@@ -72,10 +75,12 @@ export function personLdif(p: Person): string {
   return `${lines.join('\n')}\n`;
 }
 
+export const groupDn = (name: string) => `cn=${name},ou=groups,${LDAP_SUFFIX}`;
+
 /** A groupOfNames `cn=<name>,ou=groups` with these member DNs. */
 export function groupLdif(name: string, members: string[]): string {
   return [
-    `dn: cn=${name},ou=groups,${LDAP_SUFFIX}`,
+    `dn: ${groupDn(name)}`,
     'objectClass: groupOfNames',
     `cn: ${name}`,
     ...members.map((m) => `member: ${m}`),
@@ -111,6 +116,25 @@ cn: recorder
 userPassword: ${LDAP_READER_PASSWORD}
 `;
 
+/** The `directory` settings for `s`: its reader account, the suffix, a 2 s timeout, then `more`. */
+export function directorySettings(s: Slapd, more: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    url: s.url,
+    bindDn: LDAP_READER,
+    bindPassword: LDAP_READER_PASSWORD,
+    baseDn: LDAP_SUFFIX,
+    timeoutMs: 2000,
+    ...more,
+  };
+}
+
+/** A config file in a temp dir with `directory` set to `settings`; its path. */
+export async function directoryConfigFile(settings: Record<string, unknown>): Promise<string> {
+  const file = join(await mkdtemp(join(tmpdir(), 'srs-directory-config-')), 'config.json');
+  await writeFile(file, JSON.stringify({ directory: settings }));
+  return file;
+}
+
 async function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1');
@@ -141,7 +165,10 @@ export async function startSlapd(entries: string[]): Promise<Slapd> {
     [
       "attributetype ( 1.2.840.113556.1.4.8 NAME 'userAccountControl' EQUALITY integerMatch",
       '  SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )',
-      "objectclass ( 1.3.6.1.4.1.4203.666.11.99.1 NAME 'srsTestAdAccount' AUXILIARY MAY userAccountControl )",
+      "attributetype ( 1.2.840.113556.1.2.102 NAME 'memberOf' EQUALITY distinguishedNameMatch",
+      '  SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 )',
+      "objectclass ( 1.3.6.1.4.1.4203.666.11.99.1 NAME 'srsTestAdAccount' AUXILIARY",
+      '  MAY ( userAccountControl $ memberOf ) )',
       '',
     ].join('\n'),
   );

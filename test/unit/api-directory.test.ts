@@ -15,9 +15,9 @@ import { ldapDirectory } from '../../src/directory/ldap.js';
 import { csvLine } from '../../src/csv.js';
 import { addApiUser, type ApiHarness, type AuditItem, startApiHarness } from '../helpers/api-harness.js';
 import {
+  directorySettings,
+  groupDn as group,
   groupLdif,
-  LDAP_READER,
-  LDAP_READER_PASSWORD,
   LDAP_SUFFIX,
   personDn,
   personLdif,
@@ -29,7 +29,6 @@ import type { UserJson } from '../../web/src/views/users.js';
 const ANN = { uid: 'ann', cn: 'Ann Lee', password: 'ann-directory-pw', mail: 'ann@example.org' };
 const BOB = { uid: 'bob', cn: 'Bob Park', password: 'bob-directory-pw' };
 const DORA = { uid: 'dora', cn: 'Dora Diaz', password: 'dora-directory-pw' };
-const group = (name: string) => `cn=${name},ou=groups,${LDAP_SUFFIX}`;
 
 describe('users from an LDAP directory (real slapd, real HTTP, real Postgres)', { timeout: 120000 }, () => {
   let slapd: Slapd;
@@ -57,14 +56,11 @@ describe('users from an LDAP directory (real slapd, real HTTP, real Postgres)', 
       groupLdif('recorder-admins', [personDn(ANN)]),
       groupLdif('recorder-supervisors', [personDn(BOB)]),
     ]);
-    const config = directorySchema.parse({
-      url: slapd.url,
-      bindDn: LDAP_READER,
-      bindPassword: LDAP_READER_PASSWORD,
-      baseDn: LDAP_SUFFIX,
-      roles: { admin: group('recorder-admins'), supervisor: [group('recorder-supervisors')] },
-      timeoutMs: 2000,
-    });
+    const config = directorySchema.parse(
+      directorySettings(slapd, {
+        roles: { admin: group('recorder-admins'), supervisor: [group('recorder-supervisors')] },
+      }),
+    );
     h = await startApiHarness(async () => ({
       directory: ldapDirectory(config),
       directoryDisableMissing: true,
@@ -251,18 +247,20 @@ describe('no directory configured', () => {
 
 describe('LDAPS, StartTLS and Active Directory’s disabled accounts (real slapd)', { timeout: 60000 }, () => {
   let slapd: Slapd;
-  const settings = (more: Record<string, unknown>) =>
-    directorySchema.parse({
-      bindDn: LDAP_READER,
-      bindPassword: LDAP_READER_PASSWORD,
-      baseDn: LDAP_SUFFIX,
-      timeoutMs: 2000,
-      ...more,
-    });
+  const settings = (more: Record<string, unknown>) => directorySchema.parse(directorySettings(slapd, more));
   before(async () => {
     slapd = await startSlapd([
       personLdif({ uid: 'fay', cn: 'Fay Wu', password: 'fay-directory-pw', userAccountControl: 514 }),
       personLdif({ uid: 'gil', cn: 'Gil Ray', password: 'gil-directory-pw', userAccountControl: 512 }),
+      // Active Directory lists a large group's members on each member (memberOf), not on the group.
+      personLdif({
+        uid: 'hal',
+        cn: 'Hal Kim',
+        password: 'hal-directory-pw',
+        userAccountControl: 512,
+        memberOf: [`CN=Team Leads, OU=groups, ${LDAP_SUFFIX.toUpperCase()}`],
+      }),
+      groupLdif('team leads', [personDn({ uid: 'gil' })]),
     ]);
   });
   after(async () => {
@@ -270,7 +268,11 @@ describe('LDAPS, StartTLS and Active Directory’s disabled accounts (real slapd
   });
 
   it('a sync over LDAPS with the CA file: the AD-disabled account is created disabled', async () => {
-    const config = settings({ url: slapd.ldapsUrl, caFile: slapd.certFile });
+    const config = settings({
+      url: slapd.ldapsUrl,
+      caFile: slapd.certFile,
+      roles: { supervisor: group('team leads') },
+    });
     const h = await startApiHarness(async () => ({ directory: ldapDirectory(config) }));
     try {
       await h.login('admin', 'first-admin-pw');
@@ -279,6 +281,11 @@ describe('LDAPS, StartTLS and Active Directory’s disabled accounts (real slapd
       const items = (await h.call('GET', '/api/v1/users', { as: 'admin' })).json.items as UserJson[];
       const by = new Map(items.map((u) => [u.username, u]));
       assert.deepEqual([by.get('fay')?.disabled, by.get('gil')?.disabled], [true, false]);
+      // gil from the group's member list, hal from his own memberOf (another spelling of the DN).
+      assert.deepEqual(
+        ['fay', 'gil', 'hal'].map((u) => by.get(u)?.role),
+        ['user', 'supervisor', 'supervisor'],
+      );
       assert.equal(
         (await h.call('POST', '/api/v1/login', { body: { username: 'gil', password: 'gil-directory-pw' } }))
           .status,
@@ -296,7 +303,7 @@ describe('LDAPS, StartTLS and Active Directory’s disabled accounts (real slapd
 
   it('StartTLS with the CA file works; a certificate nobody vouches for is refused', async () => {
     const tls = ldapDirectory(settings({ url: slapd.url, startTls: true, caFile: slapd.certFile }));
-    assert.deepEqual((await tls.people()).map((p) => p.username).sort(), ['fay', 'gil']);
+    assert.deepEqual((await tls.people()).map((p) => p.username).sort(), ['fay', 'gil', 'hal']);
     assert.equal(await tls.authenticate(personDn({ uid: 'gil' }), 'gil-directory-pw'), true);
     for (const untrusted of [
       settings({ url: slapd.ldapsUrl }),
