@@ -213,6 +213,7 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
     offload: f.offload ?? {},
     export: f.export ?? {},
     notifications: f.notifications ?? {},
+    journal: f.journal ?? {},
     directory: f.directory ?? {},
     storage: storageSettings(env, section('storage')),
     cluster: clusterSettings(env, section('cluster'), val('sip.port', 5060)),

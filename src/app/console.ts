@@ -90,7 +90,10 @@ export async function startConsoleApi(o: ConsoleParts): Promise<ConsoleApi> {
     }),
     // The console's Delivery page; retry only when a delivery service runs (503 otherwise).
     deliveryStatus: () => deliveryStatus(db.offload),
-    delivery: o.delivery.offload || o.delivery.export || o.delivery.notify ? o.delivery : undefined,
+    delivery:
+      o.delivery.offload || o.delivery.export || o.delivery.notify || o.delivery.journal
+        ? o.delivery
+        : undefined,
     control: o.control,
     policy: o.policy,
     retention: o.retention,

@@ -1,6 +1,6 @@
 /**
  * Delivery settings (config file only): compliance offload to SFTP, FTP(S) or S3, the MP3 export with its daily
- * index, and email notifications. Zod only, like the rest of the configuration's schema.
+ * index, email notifications, and SMTP journaling. Zod only, like the rest of the configuration's schema.
  */
 import { z } from 'zod';
 import { s3DestinationSchema } from '../storage/s3-destination-config.js';
@@ -75,6 +75,20 @@ const exportDestination = z.discriminatedUnion('type', [
   ftpDestination,
   s3DestinationSchema,
 ]);
+/** An SMTP server (notifications, the journal). */
+const smtpSchema = z.object({
+  host: z.string().min(1),
+  port: port.default(587),
+  /** TLS from the start (port 465); otherwise STARTTLS, required unless requireTLS is false. */
+  secure: z.boolean().default(false),
+  /** Refuse to send when the server does not offer STARTTLS (false: send in clear, logged loudly). */
+  requireTLS: z.boolean().default(true),
+  username: optionalString,
+  password: optionalString,
+  passwordFile: optionalString,
+  rejectUnauthorized: z.boolean().default(true),
+});
+
 export const deliverySchema = {
   /** Compliance offload to SFTP, FTP(S) or S3 in the carrier archive format (src/delivery/offload.ts). */
   offload: z
@@ -115,20 +129,7 @@ export const deliverySchema = {
     .object({
       enabled: z.boolean().default(false),
       intervalSeconds: integer(1, 3600).default(10),
-      smtp: z
-        .object({
-          host: z.string().min(1),
-          port: port.default(587),
-          /** TLS from the start (port 465); otherwise STARTTLS, required unless requireTLS is false. */
-          secure: z.boolean().default(false),
-          /** Refuse to send when the server does not offer STARTTLS (false: send in clear, logged loudly). */
-          requireTLS: z.boolean().default(true),
-          username: optionalString,
-          password: optionalString,
-          passwordFile: optionalString,
-          rejectUnauthorized: z.boolean().default(true),
-        })
-        .optional(),
+      smtp: smtpSchema.optional(),
       from: z.string().min(3).default('SIPREC recorder <recorder@localhost>'),
       subject: z.string().min(1).default('Your call with [RemotePhoneNumber] was recorded'),
       /** Body template; `templateFile` (re-read for every email) wins when set. */
@@ -164,4 +165,29 @@ export const deliverySchema = {
         .default({}),
     })
     .refine((o) => !o.enabled || o.smtp, { message: 'required when notifications.enabled', path: ['smtp'] }),
+  /**
+   * SMTP journaling (reference seed 001's "SMTP Offload"): each stored recording as one email (EML)
+   * to a journaling mailbox, its metadata in the body and headers and its audio attached
+   * (src/delivery/journal.ts).
+   */
+  journal: z
+    .object({
+      enabled: z.boolean().default(false),
+      /** The journaling mailbox. */
+      to: z.email().optional(),
+      from: z.string().min(3).default('SIPREC recorder <recorder@localhost>'),
+      smtp: smtpSchema.optional(),
+      /** Which audio goes along: the MP3, the G.711 WAV (the exact audio), or both. */
+      attach: z.enum(['mp3', 'wav', 'both']).default('mp3'),
+      /** A recording whose attachments pass this is not sent (marked failed, said why). 0 = no limit. */
+      maxMessageBytes: integer(0, 1024 * 1024 * 1024).default(25 * 1024 * 1024),
+      /** Wipe the local encrypted artifacts once the mailbox accepted the message (not with offload or export on). */
+      purgeAfterTransfer: z.boolean().default(false),
+      timeZone: z.string().min(1).default('UTC'),
+      intervalSeconds: integer(1, 3600).default(10),
+      /** Attempts of one message (backoff from 10 s, doubling, capped at 1 h) before it is marked failed. */
+      maxAttempts: integer(1, 10_000).default(10),
+    })
+    .refine((o) => !o.enabled || o.smtp, { message: 'required when journal.enabled', path: ['smtp'] })
+    .refine((o) => !o.enabled || o.to, { message: 'required when journal.enabled', path: ['to'] }),
 };

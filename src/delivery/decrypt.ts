@@ -15,6 +15,9 @@ import type { DeliveryArtifact } from '../store/offload.js';
  * delivery failure. Private keys (under `<dataDir>/keys`) are unlocked once per fingerprint with
  * the configured passphrase (SRS_KEY_PASSPHRASE).
  */
+/** What a decryption for delivery is for (the audit entry's `purpose`). */
+export type DeliveryPurpose = 'offload' | 'export' | 'notification' | 'journal';
+
 export class Decryptor {
   private readonly keys = new Map<string, Promise<openpgp.PrivateKey>>();
   readonly store: ArtifactStore;
@@ -61,11 +64,14 @@ export class Decryptor {
    * Called before each decryption with the recording and the delivery it is for: the audit entry of
    * the access (src/delivery/index.ts writes it, as the system principal). A failure stops the delivery.
    */
-  onAccess?: (recordingId: string, purpose: 'offload' | 'export' | 'notification') => Promise<void>;
+  onAccess?: (
+    recordingId: string,
+    purpose: 'offload' | 'export' | 'notification' | 'journal',
+  ) => Promise<void>;
 
   async plain(
     a: DeliveryArtifact,
-    access?: { recordingId: string; purpose: 'offload' | 'export' | 'notification' },
+    access?: { recordingId: string; purpose: DeliveryPurpose },
   ): Promise<Buffer> {
     if (access && this.onAccess) await this.onAccess(access.recordingId, access.purpose);
     const { data: cipher } = await readObject(this.store, keyOfPath(this.store, a.path));

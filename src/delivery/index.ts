@@ -6,6 +6,7 @@ import type { ArtifactStore } from '../storage/index.js';
 import type { RetryCounts } from '../store/offload.js';
 import { Decryptor } from './decrypt.js';
 import { ExportService } from './export.js';
+import { JournalService } from './journal.js';
 import { NotifyService } from './notify.js';
 import { OffloadService } from './offload.js';
 import { checkS3Destination } from './s3.js';
@@ -23,6 +24,7 @@ export { deliveryStatus, type DeliveryStatusView } from './status.js';
 export { OffloadService, backoffMs } from './offload.js';
 export { ExportService, exportPath } from './export.js';
 export { NotifyService } from './notify.js';
+export { JournalService } from './journal.js';
 export { parseTemplate, renderTemplate } from './template.js';
 export { describeS3, s3Key } from './s3.js';
 export { carrierCsv, carrierCsvName, parseCsv } from './csv.js';
@@ -38,6 +40,7 @@ export interface Delivery {
   readonly offload?: OffloadService;
   readonly export?: ExportService;
   readonly notify?: NotifyService;
+  readonly journal?: JournalService;
   /**
    * Re-queues now, with a fresh attempt budget, every failed (or backing-off) offload batch,
    * export item and notification, retries unreachable destinations at once, and wakes the
@@ -52,7 +55,7 @@ export interface Delivery {
   stop(): Promise<void>;
 }
 
-type DeliveryConfig = Pick<Config, 'offload' | 'export' | 'notifications' | 'keys' | 'dataDir'>;
+type DeliveryConfig = Pick<Config, 'offload' | 'export' | 'notifications' | 'journal' | 'keys' | 'dataDir'>;
 
 /** Throws ConfigError naming the setting when an enabled feature cannot work as configured. */
 export function checkDeliveryConfig(config: DeliveryConfig): void {
@@ -60,6 +63,7 @@ export function checkDeliveryConfig(config: DeliveryConfig): void {
     config.offload.enabled && 'offload',
     config.export.enabled && 'export',
     config.notifications.enabled && 'notifications',
+    config.journal.enabled && 'journal',
   ].filter((x): x is string => Boolean(x));
   if (on.length === 0) return;
   Decryptor.require(config.dataDir, config.keys.passphrase, on);
@@ -75,13 +79,23 @@ export function checkDeliveryConfig(config: DeliveryConfig): void {
     if (d?.type === 's3') checkS3Destination(d as S3Destination, setting);
     if (d?.type === 'ftp') checkFtpDestination(d as FtpDestination, setting);
   }
-  if (config.notifications.enabled) {
+  for (const part of ['notifications', 'journal'] as const) {
+    if (!config[part].enabled) continue;
     try {
-      new Intl.DateTimeFormat('en', { timeZone: config.notifications.timeZone });
+      new Intl.DateTimeFormat('en', { timeZone: config[part].timeZone });
     } catch {
-      throw new ConfigError(`notifications.timeZone: unknown time zone "${config.notifications.timeZone}"`);
+      throw new ConfigError(`${part}.timeZone: unknown time zone "${config[part].timeZone}"`);
     }
   }
+  // A purge after the journal would wipe recordings before the offload or export sends them.
+  if (
+    config.journal.enabled &&
+    config.journal.purgeAfterTransfer &&
+    (config.offload.enabled || config.export.enabled)
+  )
+    throw new ConfigError(
+      'journal.purgeAfterTransfer: not with offload or export enabled (the recordings would be wiped before they go there); use offload.purgeAfterTransfer, or retention',
+    );
 }
 
 export async function startDelivery(o: {
@@ -91,7 +105,7 @@ export async function startDelivery(o: {
   /** Where the encrypted artifacts are read from (docs/storage.md); default: the data directory. */
   artifacts?: ArtifactStore;
   /** Test overrides (the configuration counts in minutes and seconds). */
-  intervalsMs?: { offload?: number; export?: number; notify?: number };
+  intervalsMs?: { offload?: number; export?: number; notify?: number; journal?: number };
   retryBaseMs?: number;
 }): Promise<Delivery> {
   const { config, db } = o;
@@ -101,8 +115,9 @@ export async function startDelivery(o: {
     offload: config.offload.enabled,
     export: config.export.enabled,
     notify: config.notifications.enabled,
+    journal: config.journal.enabled,
   };
-  if (!on.offload && !on.export && !on.notify)
+  if (!on.offload && !on.export && !on.notify && !on.journal)
     return {
       // Nothing runs, but what an earlier configuration left failed can still be re-queued.
       retryFailed: (actor) => db.offload.retryFailed(actor),
@@ -149,6 +164,7 @@ export async function startDelivery(o: {
   let offload: OffloadService | undefined;
   let exporter: ExportService | undefined;
   let notify: NotifyService | undefined;
+  let journal: JournalService | undefined;
   if (on.offload && config.offload.audio) {
     offload = new OffloadService({
       repo: db.offload,
@@ -203,7 +219,27 @@ export async function startDelivery(o: {
     });
     await notify.checkTemplates();
   }
-  for (const s of [offload, exporter, notify]) {
+  if (on.journal && config.journal.smtp && config.journal.to) {
+    const j = config.journal;
+    journal = new JournalService({
+      repo: db.offload,
+      decryptor,
+      log,
+      smtp: j.smtp as NonNullable<typeof j.smtp>,
+      from: j.from,
+      to: j.to as string,
+      attach: j.attach,
+      maxMessageBytes: j.maxMessageBytes,
+      purgeAfterTransfer: j.purgeAfterTransfer,
+      artifacts: o.artifacts,
+      dataDir: config.dataDir,
+      timeZone: j.timeZone,
+      intervalMs: o.intervalsMs?.journal ?? j.intervalSeconds * 1000,
+      maxAttempts: j.maxAttempts,
+      retryBaseMs: o.retryBaseMs,
+    });
+  }
+  for (const s of [offload, exporter, notify, journal]) {
     if (!s) continue;
     s.start();
     services.push(s);
@@ -213,6 +249,7 @@ export async function startDelivery(o: {
       offload: offload ? `every ${config.offload.intervalMinutes} min` : 'off',
       export: exporter ? `every ${config.export.intervalSeconds} s` : 'off',
       notifications: notify ? 'on' : 'off',
+      journal: journal ? `to ${config.journal.to}` : 'off',
     },
     'delivery started',
   );
@@ -227,6 +264,7 @@ export async function startDelivery(o: {
     offload,
     export: exporter,
     notify,
+    journal,
     destinations: () => named,
     async testAccess(name) {
       const d = named.find((x) => x.name === name);
@@ -235,7 +273,7 @@ export async function startDelivery(o: {
     async retryFailed(actor) {
       const counts = await db.offload.retryFailed(actor);
       log.info({ ...counts, actor }, 'delivery: failed items re-queued');
-      for (const s of [offload, exporter, notify]) s?.kick();
+      for (const s of [offload, exporter, notify, journal]) s?.kick();
       return counts;
     },
     stop() {

@@ -1,4 +1,4 @@
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { Logger } from '../log.js';
 import { PeriodicService } from './periodic.js';
 import type { OffloadRepository, PendingNotification } from '../store/offload.js';
@@ -8,6 +8,9 @@ import { callFacts } from './facts.js';
 import { checkMailTemplate, DEFAULT_BODY, mailValues, renderMail } from './mail-template.js';
 import { backoffMs } from './offload.js';
 import { readSettingFileText } from '../config/setting-file.js';
+import { smtpLabel, smtpTransport, type SmtpSettings } from './smtp.js';
+
+export type { SmtpSettings } from './smtp.js';
 
 /**
  * Email to the recorded user when a recording is stored (seed 003 "Email notifications"). Users
@@ -17,18 +20,6 @@ import { readSettingFileText } from '../config/setting-file.js';
  * when it is within the size limit; over it the email is sent without it (AttachmentFileSize 0).
  * A failed send is retried with backoff and marked failed after `maxAttempts`.
  */
-
-export interface SmtpSettings {
-  host: string;
-  port: number;
-  secure: boolean;
-  /** STARTTLS required (default true); false sends in clear when the server offers no TLS. */
-  requireTLS?: boolean | undefined;
-  username?: string | undefined;
-  password?: string | undefined;
-  passwordFile?: string | undefined;
-  rejectUnauthorized: boolean;
-}
 
 export interface NotifyOptions {
   repo: OffloadRepository;
@@ -108,27 +99,7 @@ export class NotifyService extends PeriodicService {
   }
 
   private async mailer(): Promise<Transporter> {
-    if (this.transport) return this.transport;
-    const s = this.o.smtp;
-    const pass =
-      s.password ?? (s.passwordFile ? (await readSettingFileText(s.passwordFile)).trim() : undefined);
-    const requireTLS = s.requireTLS ?? true;
-    if (!requireTLS && !s.secure)
-      this.o.log.error(
-        { host: s.host, port: s.port },
-        'INSECURE: SMTP requireTLS is off; emails (and attachments) may travel in clear',
-      );
-    this.transport = nodemailer.createTransport({
-      host: s.host,
-      port: s.port,
-      secure: s.secure,
-      requireTLS: !s.secure && requireTLS,
-      ...(s.username ? { auth: { user: s.username, pass: pass ?? '' } } : {}),
-      tls: { rejectUnauthorized: s.rejectUnauthorized },
-      connectionTimeout: 30_000,
-      greetingTimeout: 30_000,
-      socketTimeout: 60_000,
-    });
+    this.transport ??= await smtpTransport(this.o.smtp, this.o.log);
     return this.transport;
   }
 
@@ -153,9 +124,7 @@ export class NotifyService extends PeriodicService {
           const giveUp = attempts >= (this.o.maxAttempts ?? 10);
           const delay = backoffMs(attempts, this.o.retryBaseMs ?? 10_000, 3_600_000);
           await this.o.repo.notificationFailed(n, message, new Date(Date.now() + delay), giveUp);
-          await this.o.repo
-            .targetError(`smtp:${this.o.smtp.host}:${this.o.smtp.port}`, message, () => delay)
-            .catch(() => undefined);
+          await this.o.repo.targetError(smtpLabel(this.o.smtp), message, () => delay).catch(() => undefined);
           this.log.warn(
             { recordingId: n.recordingId, to: n.email, attempt: attempts, giveUp, err: message },
             'notification failed',
@@ -207,7 +176,7 @@ export class NotifyService extends PeriodicService {
       attachmentBytes: attachment?.length ?? 0,
       messageId: info.messageId,
     });
-    await this.o.repo.targetOk(`smtp:${this.o.smtp.host}:${this.o.smtp.port}`);
+    await this.o.repo.targetOk(smtpLabel(this.o.smtp));
     this.log.info(
       { recordingId: rec.id, to: n.email, attachmentBytes: attachment?.length ?? 0 },
       'notification sent',

@@ -7,6 +7,7 @@ import type {
 } from '../store/offload.js';
 import { destinationLabels } from './destination.js';
 import { exportLabels } from './export.js';
+import { smtpLabel } from './smtp.js';
 
 /**
  * The read side for the console (`GET /api/v1/delivery`, admin): per-target health (last success,
@@ -61,6 +62,10 @@ function toView(s: DeliveryStatus) {
         nextAttemptAt: iso(f.nextAttemptAt),
       })),
     },
+    journal: {
+      ...s.journal,
+      recentFailures: s.journal.recentFailures.map((f) => ({ ...f, nextAttemptAt: iso(f.nextAttemptAt) })),
+    },
   };
 }
 
@@ -108,7 +113,8 @@ export function sharedRead<T>(read: () => Promise<T>, staleMs = 60_000): () => P
 }
 
 /** The delivery settings the metrics read: which features run, and where they deliver. */
-export type DeliveryMetricsConfig = Pick<Config, 'offload' | 'export' | 'notifications'>;
+export type DeliveryMetricsConfig = Pick<Config, 'offload' | 'export' | 'notifications'> &
+  Partial<Pick<Config, 'journal'>>;
 
 /**
  * A target's health name as metric labels: its kind (sftp, ftp, s3, local, smtp) and where it is,
@@ -141,7 +147,8 @@ function configuredTargets(c: DeliveryMetricsConfig): { feature: string; name: s
     if (c.export.secondary) add('export', exportLabels(c.export.secondary));
   }
   const smtp = c.notifications.smtp;
-  if (c.notifications.enabled && smtp) add('notifications', [`smtp:${smtp.host}:${smtp.port}`]);
+  if (c.notifications.enabled && smtp) add('notifications', [smtpLabel(smtp)]);
+  if (c.journal?.enabled && c.journal.smtp) add('journal', [smtpLabel(c.journal.smtp)]);
   return out;
 }
 
@@ -160,14 +167,15 @@ export function registerDeliveryMetrics(
     offload: config.offload.enabled && Boolean(config.offload.audio),
     export: config.export.enabled && Boolean(config.export.primary),
     notifications: config.notifications.enabled && Boolean(config.notifications.smtp),
+    journal: Boolean(config.journal?.enabled && config.journal.smtp && config.journal.to),
   };
   m.collect(
     'srs_delivery_enabled',
-    'Whether a delivery feature (offload, export, notifications) is configured and running: 1 or 0.',
+    'Whether a delivery feature (offload, export, notifications, journal) is configured and running: 1 or 0.',
     'gauge',
     () => Object.entries(on).map(([feature, v]) => ({ labels: { feature }, value: v ? 1 : 0 })),
   );
-  if (!on.offload && !on.export && !on.notifications) return;
+  if (!on.offload && !on.export && !on.notifications && !on.journal) return;
   const targets = configuredTargets(config);
   const exportTo: ExportDestination[] = !on.export
     ? []
@@ -180,6 +188,7 @@ export function registerDeliveryMetrics(
       targets: targets.map((t) => t.name),
       exportTo,
       notifications: on.notifications,
+      journal: on.journal,
     }),
   );
   const gauge = (name: string, help: string, f: (d: DeliveryMetrics) => MetricSample[]) =>
@@ -260,5 +269,9 @@ export function registerDeliveryMetrics(
   if (on.notifications)
     gauge('srs_notifications', 'Email notifications by state (pending, sent, failed).', (d) =>
       Object.entries(d.notifications ?? {}).map(([state, value]) => ({ labels: { state }, value })),
+    );
+  if (on.journal)
+    gauge('srs_journal_messages', 'SMTP journal messages by state (pending, sent, failed).', (d) =>
+      Object.entries(d.journal ?? {}).map(([state, value]) => ({ labels: { state }, value })),
     );
 }

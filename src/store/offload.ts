@@ -4,6 +4,7 @@ import { recordingsOf } from './deliveries/common.js';
 import { exportsRepository } from './deliveries/exports.js';
 import { locksRepository } from './deliveries/locks.js';
 import { metricsRepository } from './deliveries/metrics.js';
+import { journalRepository } from './deliveries/journal.js';
 import { notificationsRepository } from './deliveries/notifications.js';
 import { requeueRepository } from './deliveries/requeue.js';
 import { subscriptionsRepository } from './deliveries/subscriptions.js';
@@ -11,7 +12,7 @@ import { targetsRepository } from './deliveries/targets.js';
 import type { OffloadRepository } from './deliveries/types.js';
 
 /**
- * Delivery state: SFTP offload batches, MP3 export, email notifications, subscriptions, per-target
+ * Delivery state: SFTP offload batches, MP3 export, email notifications, SMTP journal, subscriptions, per-target
  * health and the one-runner-per-feature locks, a repository per concern in ./deliveries/, composed
  * here into the one `db.offload` the delivery code (src/delivery) uses. The delivery code decides
  * what to send; these modules are its SQL. Audit entries are written in the same transaction as
@@ -35,6 +36,7 @@ export function offloadRepository(pool: pg.Pool): OffloadRepository {
     ...batchesRepository(pool, recordings),
     ...exportsRepository(pool),
     ...notificationsRepository(pool),
+    ...journalRepository(pool),
     ...subscriptionsRepository(pool),
     ...targetsRepository(pool),
     ...locksRepository(pool),

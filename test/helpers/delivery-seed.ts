@@ -12,7 +12,7 @@ import {
 } from './delivery-fixtures.js';
 
 /**
- * The users and calls the offload / export / notification tests deliver: alice (sales, 1001,
+ * The users and calls the offload / export / notification / journal tests deliver: alice (sales, 1001,
  * wants attachments) and bob (support, 1002) subscribed to emails, every feature's cursor set,
  * then three calls stored after it.
  */
@@ -45,7 +45,7 @@ export async function seedDeliveryCalls(catalogue: DeliveryCatalogue): Promise<S
   assert.equal(await db.offload.subscribe('bob', 'bob@example.com', false, true), true);
   assert.equal(await db.offload.subscribe('nobody', 'x@example.com', false, true), false);
   // Every feature delivers only what is stored after it was first enabled.
-  for (const c of ['offload', 'export', 'notifications']) await db.offload.cursor(c);
+  for (const c of ['offload', 'export', 'notifications', 'journal']) await db.offload.cursor(c);
   await new Promise((r) => setTimeout(r, 20));
   return {
     a: await catalogue.store('1001', '14155550123', 12, 440, ['Alice Agent', 'Dr. "Who"\nThe Second']),

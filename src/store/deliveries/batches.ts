@@ -4,6 +4,7 @@ import { inTransaction } from '../tx.js';
 import {
   audit,
   CUT_LOCK,
+  purgeStored,
   toBatch,
   toItem,
   type BatchRow,
@@ -184,24 +185,8 @@ export function batchesRepository(pool: pg.Pool, recordings: RecordingsOf): Batc
     },
     async purgeRecording(recordingId, batchId) {
       return inTransaction(pool, async (c) => {
-        const upd = await c.query(
-          `UPDATE recordings SET state = 'purged', purged_at = now(), updated_at = now()
-           WHERE id = $1 AND state = 'stored' AND preserved_at IS NULL`,
-          [recordingId],
-        );
         await c.query('UPDATE offload_items SET purged_at = now() WHERE recording_id = $1', [recordingId]);
-        if (upd.rowCount !== 1) return undefined;
-        const files = await c.query<{ path: string; kind: string }>(
-          'SELECT path, kind FROM files WHERE recording_id = $1 ORDER BY kind',
-          [recordingId],
-        );
-        await audit(c, {
-          action: 'offload.purge',
-          resource: 'recording',
-          resourceId: recordingId,
-          details: { batch: batchId, files: files.rows },
-        });
-        return files.rows.map((f) => f.path);
+        return purgeStored(c, recordingId, 'offload.purge', { batch: batchId });
       });
     },
     async recentlyPurgedFiles(since) {

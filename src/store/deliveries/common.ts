@@ -18,6 +18,36 @@ export async function audit(q: pg.Pool | pg.PoolClient, a: AuditNote, actor = 'd
   await q.query(AUDIT_SQL, [a.action, a.resource, a.resourceId, JSON.stringify(a.details), actor]);
 }
 
+/**
+ * Purge after a confirmed transfer: marks a stored recording purged unless it is preserved (legal
+ * hold), audits `action` with its files and returns their paths to wipe; undefined when it was not
+ * purged. Runs in the caller's transaction.
+ */
+export async function purgeStored(
+  c: pg.PoolClient,
+  recordingId: string,
+  action: string,
+  details: Record<string, unknown> = {},
+): Promise<string[] | undefined> {
+  const upd = await c.query(
+    `UPDATE recordings SET state = 'purged', purged_at = now(), updated_at = now()
+     WHERE id = $1 AND state = 'stored' AND preserved_at IS NULL`,
+    [recordingId],
+  );
+  if (upd.rowCount !== 1) return undefined;
+  const files = await c.query<{ path: string; kind: string }>(
+    'SELECT path, kind FROM files WHERE recording_id = $1 ORDER BY kind',
+    [recordingId],
+  );
+  await audit(c, {
+    action,
+    resource: 'recording',
+    resourceId: recordingId,
+    details: { ...details, files: files.rows },
+  });
+  return files.rows.map((f) => f.path);
+}
+
 /** The recording view: caller/callee from the catalogue columns, else the first two participants. */
 export const VIEW = `
 WITH base AS (

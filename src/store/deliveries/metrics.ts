@@ -7,7 +7,7 @@ import type { DeliveryMetrics, OffloadBatch, OffloadRepository } from './types.j
  * targets and the export backlog. A feature that is off costs nothing (its part is skipped).
  *
  * Cost: offload_batches has one row per interval (a few thousand a year); delivery_targets a row
- * per destination; notifications and export_items a row per recording, counted by state as the
+ * per destination; notifications, journal_messages and export_items a row per recording, counted by state as the
  * console's status does. The export backlog is an anti-join of the recordings stored since export
  * was enabled against their done or failed items: the same scan the exporter runs every pass.
  */
@@ -21,6 +21,8 @@ WITH b AS (
   FROM offload_batches WHERE $1::boolean GROUP BY state
 ), n AS (
   SELECT state, count(*)::int AS n FROM notifications WHERE $4::boolean GROUP BY state
+), j AS (
+  SELECT state, count(*)::int AS n FROM journal_messages WHERE $5::boolean GROUP BY state
 ), x AS (
   SELECT destination,
          count(*) FILTER (WHERE state = 'failed')::int AS failed,
@@ -50,7 +52,9 @@ SELECT
             ORDER BY d.ord), '[]')
      FROM unnest($3::text[]) WITH ORDINALITY AS d (dest, ord) LEFT JOIN x ON x.destination = d.dest) AS export,
   $4::boolean AS notify,
-  (SELECT coalesce(json_object_agg(state, n), '{}') FROM n) AS notifications`;
+  (SELECT coalesce(json_object_agg(state, n), '{}') FROM n) AS notifications,
+  $5::boolean AS journal_on,
+  (SELECT coalesce(json_object_agg(state, n), '{}') FROM j) AS journal`;
 
 interface Row {
   offload: boolean;
@@ -62,6 +66,8 @@ interface Row {
   export: DeliveryMetrics['export'];
   notify: boolean;
   notifications: Record<string, number>;
+  journal_on: boolean;
+  journal: Record<string, number>;
 }
 
 const BATCH_STATES: OffloadBatch['state'][] = ['queued', 'transferring', 'done', 'failed'];
@@ -69,8 +75,9 @@ const BATCH_STATES: OffloadBatch['state'][] = ['queued', 'transferring', 'done',
 export function metricsRepository(pool: pg.Pool): MetricsRepository {
   return {
     async deliveryMetrics(o) {
-      const r = (await pool.query<Row>(SQL, [o.offload, o.targets, o.exportTo, o.notifications]))
-        .rows[0] as Row;
+      const r = (
+        await pool.query<Row>(SQL, [o.offload, o.targets, o.exportTo, o.notifications, o.journal ?? false])
+      ).rows[0] as Row;
       const count = (m: Record<string, number>, s: string) => Number(m[s] ?? 0);
       return {
         offload: r.offload
@@ -91,6 +98,13 @@ export function metricsRepository(pool: pg.Pool): MetricsRepository {
               pending: count(r.notifications, 'pending'),
               sent: count(r.notifications, 'sent'),
               failed: count(r.notifications, 'failed'),
+            }
+          : null,
+        journal: r.journal_on
+          ? {
+              pending: count(r.journal, 'pending'),
+              sent: count(r.journal, 'sent'),
+              failed: count(r.journal, 'failed'),
             }
           : null,
       };

@@ -28,10 +28,21 @@ export function requeueRepository(pool: pg.Pool): RequeueRepository {
              AND (x.state = 'failed' OR (x.state = 'pending' AND x.last_error IS NOT NULL))
            RETURNING x.recording_id AS id, x.email, p.attempts`,
         );
+        const j = await c.query<{ id: string; attempts: number }>(
+          `UPDATE journal_messages x SET state = 'pending', attempts = 0, next_attempt_at = now()
+           FROM journal_messages p WHERE p.recording_id = x.recording_id
+             AND (x.state = 'failed' OR (x.state = 'pending' AND x.last_error IS NOT NULL))
+           RETURNING x.recording_id AS id, p.attempts`,
+        );
         const t = await c.query<{ name: string }>(
           `UPDATE delivery_targets SET next_attempt_at = now() WHERE NOT ok RETURNING name`,
         );
-        const counts = { offload: o.rowCount ?? 0, export: e.rowCount ?? 0, notifications: n.rowCount ?? 0 };
+        const counts = {
+          offload: o.rowCount ?? 0,
+          export: e.rowCount ?? 0,
+          notifications: n.rowCount ?? 0,
+          journal: j.rowCount ?? 0,
+        };
         await audit(
           c,
           {
@@ -47,6 +58,7 @@ export function requeueRepository(pool: pg.Pool): RequeueRepository {
                 .map((x) => ({ id: x.id, state: x.prev, attempts: x.attempts })),
               exportItems: e.rows.slice(0, 100),
               notificationItems: n.rows.slice(0, 100),
+              journalItems: j.rows.slice(0, 100),
             },
           },
           actor,
@@ -89,6 +101,19 @@ export function requeueRepository(pool: pg.Pool): RequeueRepository {
         `SELECT recording_id, user_id, email, state, attempts, last_error, next_attempt_at FROM notifications
          WHERE last_error IS NOT NULL AND state <> 'sent' ORDER BY next_attempt_at DESC LIMIT 20`,
       );
+      const jo = await pool.query<{ state: string; n: string }>(
+        'SELECT state, count(*) AS n FROM journal_messages GROUP BY state',
+      );
+      const joFail = await pool.query<{
+        recording_id: string;
+        state: 'pending' | 'failed';
+        attempts: number;
+        last_error: string;
+        next_attempt_at: Date;
+      }>(
+        `SELECT recording_id, state, attempts, last_error, next_attempt_at FROM journal_messages
+         WHERE last_error IS NOT NULL AND state <> 'sent' ORDER BY next_attempt_at DESC LIMIT 20`,
+      );
       const count = (rows: { state: string; n: string }[], s: string) =>
         Number(rows.find((x) => x.state === s)?.n ?? 0);
       return {
@@ -120,6 +145,18 @@ export function requeueRepository(pool: pg.Pool): RequeueRepository {
             recordingId: x.recording_id,
             userId: x.user_id,
             email: x.email,
+            state: x.state,
+            attempts: x.attempts,
+            lastError: x.last_error,
+            nextAttemptAt: x.state === 'failed' ? null : x.next_attempt_at,
+          })),
+        },
+        journal: {
+          sent: count(jo.rows, 'sent'),
+          pending: count(jo.rows, 'pending'),
+          failed: count(jo.rows, 'failed'),
+          recentFailures: joFail.rows.map((x) => ({
+            recordingId: x.recording_id,
             state: x.state,
             attempts: x.attempts,
             lastError: x.last_error,

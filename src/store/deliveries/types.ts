@@ -96,6 +96,21 @@ export interface RetryCounts {
   offload: number;
   export: number;
   notifications: number;
+  journal: number;
+}
+
+/** A recording's journal message waiting to go out. */
+export interface PendingJournal {
+  recordingId: string;
+  attempts: number;
+}
+
+export interface JournalFailure {
+  recordingId: string;
+  state: 'pending' | 'failed';
+  attempts: number;
+  lastError: string;
+  nextAttemptAt: Date | null;
 }
 
 export interface PendingNotification {
@@ -137,6 +152,7 @@ export interface DeliveryStatus {
     failed: number;
     recentFailures: NotificationFailure[];
   };
+  journal: { sent: number; pending: number; failed: number; recentFailures: JournalFailure[] };
 }
 
 /**
@@ -167,6 +183,7 @@ export interface DeliveryMetrics {
     lastDoneAt: number | null;
   }[];
   notifications: Record<'pending' | 'sent' | 'failed', number> | null;
+  journal: Record<'pending' | 'sent' | 'failed', number> | null;
 }
 
 /** A system audit entry (actor 'delivery'). */
@@ -260,9 +277,19 @@ export interface OffloadRepository {
     nextAttemptAt: Date,
     giveUp: boolean,
   ): Promise<void>;
+  /** Queues a journal message for every recording stored since `since`; returns the due ones. */
+  journalDue(since: Date, limit: number): Promise<PendingJournal[]>;
+  /** The mailbox accepted the message (audited 'journal.sent'; once, whatever a retry does). */
+  journalSent(recordingId: string, r: { messageId: string; bytes: number; to: string }): Promise<void>;
+  /** A failed attempt (audited 'journal.error'); with `giveUp` the message is 'failed' ('journal.failed'). */
+  journalFailed(recordingId: string, error: string, nextAttemptAt: Date, giveUp: boolean): Promise<void>;
+  /** Sent messages whose recording is not purged yet (purge after transfer), oldest first. */
+  journalPurgeDue(limit: number): Promise<string[]>;
+  /** Marks the recording purged (unless preserved) with an audit entry; returns its file paths to wipe. */
+  journalPurge(recordingId: string): Promise<string[] | undefined>;
   /**
-   * Re-queues, due now and with a fresh attempt budget, every failed offload batch, export item
-   * and notification, and those waiting for a retry after an error; unreachable targets are tried
+   * Re-queues, due now and with a fresh attempt budget, every failed offload batch, export item,
+   * notification and journal message, and those waiting for a retry after an error; unreachable targets are tried
    * again at once. Audited ('delivery.requeue').
    */
   retryFailed(actor?: string): Promise<RetryCounts>;
@@ -287,5 +314,6 @@ export interface OffloadRepository {
     targets: string[];
     exportTo: ExportDestination[];
     notifications: boolean;
+    journal?: boolean;
   }): Promise<DeliveryMetrics>;
 }
