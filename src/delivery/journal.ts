@@ -5,9 +5,8 @@ import { keyOfPath } from '../storage/read.js';
 import type { DeliveryArtifact, DeliveryRecording, OffloadRepository } from '../store/offload.js';
 import { sha256Hex, type Decryptor } from './decrypt.js';
 import { callFacts, hms } from './facts.js';
-import { backoffMs } from './offload.js';
 import { PeriodicService } from './periodic.js';
-import { smtpLabel, smtpTransport, type SmtpSettings } from './smtp.js';
+import { sendDue, smtpLabel, smtpTransport, type SmtpSettings } from './smtp.js';
 
 /**
  * SMTP journaling (reference seed 001's "SMTP Offload": each record as an EML sent to the customer's
@@ -135,27 +134,15 @@ export class JournalService extends PeriodicService {
     let sent = 0;
     await this.o.repo.exclusive('journal', async () => {
       this.since ??= await this.o.repo.cursor('journal');
-      for (const m of await this.o.repo.journalDue(this.since, 50)) {
-        if (this.stopped) break;
-        try {
-          await this.send(m.recordingId);
-          sent++;
-        } catch (err) {
-          const message = (err as Error).message;
-          const attempts = m.attempts + 1;
-          const giveUp = err instanceof Unsendable || attempts >= (this.o.maxAttempts ?? 10);
-          const delay = backoffMs(attempts, this.o.retryBaseMs ?? 10_000, 3_600_000);
-          await this.o.repo.journalFailed(m.recordingId, message, new Date(Date.now() + delay), giveUp);
-          if (!(err instanceof Unsendable))
-            await this.o.repo
-              .targetError(smtpLabel(this.o.smtp), message, () => delay)
-              .catch(() => undefined);
-          this.log.warn(
-            { recordingId: m.recordingId, attempt: attempts, giveUp, err: message },
-            'journal failed',
-          );
-        }
-      }
+      sent = await sendDue(await this.o.repo.journalDue(this.since, 50), {
+        ...this.o,
+        send: (m) => this.send(m.recordingId),
+        failed: (m, error, next, giveUp) => this.o.repo.journalFailed(m.recordingId, error, next, giveUp),
+        permanent: (err) => err instanceof Unsendable,
+        stopped: () => this.stopped,
+        log: this.log,
+        what: 'journal message failed',
+      });
       if (this.o.purgeAfterTransfer) await this.purge();
     });
     return sent;

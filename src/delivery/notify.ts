@@ -6,9 +6,8 @@ import type { UsersRepository } from '../store/users.js';
 import type { Decryptor } from './decrypt.js';
 import { callFacts } from './facts.js';
 import { checkMailTemplate, DEFAULT_BODY, mailValues, renderMail } from './mail-template.js';
-import { backoffMs } from './offload.js';
 import { readSettingFileText } from '../config/setting-file.js';
-import { smtpLabel, smtpTransport, type SmtpSettings } from './smtp.js';
+import { sendDue, smtpLabel, smtpTransport, type SmtpSettings } from './smtp.js';
 
 export type { SmtpSettings } from './smtp.js';
 
@@ -113,24 +112,15 @@ export class NotifyService extends PeriodicService {
     let sent = 0;
     await this.o.repo.exclusive('notify', async () => {
       this.since ??= await this.o.repo.cursor('notifications');
-      for (const n of await this.o.repo.notificationsDue(this.since, 50)) {
-        if (this.stopped) break;
-        try {
-          await this.send(n);
-          sent++;
-        } catch (err) {
-          const message = (err as Error).message;
-          const attempts = n.attempts + 1;
-          const giveUp = attempts >= (this.o.maxAttempts ?? 10);
-          const delay = backoffMs(attempts, this.o.retryBaseMs ?? 10_000, 3_600_000);
-          await this.o.repo.notificationFailed(n, message, new Date(Date.now() + delay), giveUp);
-          await this.o.repo.targetError(smtpLabel(this.o.smtp), message, () => delay).catch(() => undefined);
-          this.log.warn(
-            { recordingId: n.recordingId, to: n.email, attempt: attempts, giveUp, err: message },
-            'notification failed',
-          );
-        }
-      }
+      sent = await sendDue(await this.o.repo.notificationsDue(this.since, 50), {
+        ...this.o,
+        send: (n) => this.send(n),
+        failed: (n, error, next, giveUp) => this.o.repo.notificationFailed(n, error, next, giveUp),
+        stopped: () => this.stopped,
+        log: this.log,
+        what: 'notification failed',
+        context: (n) => ({ to: n.email }),
+      });
     });
     return sent;
   }

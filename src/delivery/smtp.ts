@@ -1,6 +1,8 @@
 import nodemailer, { type Transporter } from 'nodemailer';
 import { readSettingFileText } from '../config/setting-file.js';
 import type { Logger } from '../log.js';
+import type { OffloadRepository } from '../store/offload.js';
+import { backoffMs } from './offload.js';
 
 /** An SMTP server as notifications and the journal are given it (src/config/delivery-schema.ts). */
 export interface SmtpSettings {
@@ -43,4 +45,57 @@ export async function smtpTransport(s: SmtpSettings, log: Logger): Promise<Trans
     greetingTimeout: 30_000,
     socketTimeout: 60_000,
   });
+}
+
+/** A queued email: its recording and the attempts made so far. */
+export interface QueuedMail {
+  recordingId: string;
+  attempts: number;
+}
+
+/**
+ * Sends each due email in turn, until `stopped()`: a failure is recorded with its backoff (10 s
+ * doubling, capped at 1 h), given up after `maxAttempts` or at once when `permanent(err)` (then it
+ * does not count against the SMTP server's health either), and logged with `context`. Returns how
+ * many were sent. Notifications and the journal send this way.
+ */
+export async function sendDue<T extends QueuedMail>(
+  due: readonly T[],
+  o: {
+    send(item: T): Promise<void>;
+    failed(item: T, error: string, nextAttemptAt: Date, giveUp: boolean): Promise<void>;
+    repo: Pick<OffloadRepository, 'targetError'>;
+    smtp: SmtpSettings;
+    maxAttempts?: number | undefined;
+    retryBaseMs?: number | undefined;
+    permanent?: (err: unknown) => boolean;
+    stopped: () => boolean;
+    log: Logger;
+    /** What the log line says failed ('notification failed'). */
+    what: string;
+    context?: (item: T) => Record<string, unknown>;
+  },
+): Promise<number> {
+  let sent = 0;
+  for (const item of due) {
+    if (o.stopped()) break;
+    try {
+      await o.send(item);
+      sent++;
+    } catch (err) {
+      const message = (err as Error).message;
+      const attempts = item.attempts + 1;
+      const permanent = o.permanent?.(err) ?? false;
+      const giveUp = permanent || attempts >= (o.maxAttempts ?? 10);
+      const delay = backoffMs(attempts, o.retryBaseMs ?? 10_000, 3_600_000);
+      await o.failed(item, message, new Date(Date.now() + delay), giveUp);
+      if (!permanent)
+        await o.repo.targetError(smtpLabel(o.smtp), message, () => delay).catch(() => undefined);
+      o.log.warn(
+        { recordingId: item.recordingId, ...o.context?.(item), attempt: attempts, giveUp, err: message },
+        o.what,
+      );
+    }
+  }
+  return sent;
 }
