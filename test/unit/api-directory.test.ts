@@ -9,6 +9,7 @@
  * and the sync with 502 while local accounts still sign in.
  */
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { directorySchema } from '../../src/config/directory-schema.js';
 import { ldapDirectory } from '../../src/directory/ldap.js';
@@ -318,6 +319,35 @@ describe('LDAPS, StartTLS and Active Directory’s disabled accounts (real slapd
         ldapDirectory(untrusted).authenticate(personDn({ uid: 'gil' }), 'gil-directory-pw'),
         /certificate/i,
       );
+    }
+  });
+});
+
+describe('a directory that accepts and never answers', () => {
+  it('the bind and the search give up after timeoutMs with a DirectoryError, never hang', async () => {
+    const silent = createServer((s) => s.on('data', () => undefined));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const { port } = silent.address() as AddressInfo;
+    try {
+      const d = ldapDirectory(
+        directorySchema.parse({
+          url: `ldap://127.0.0.1:${port}`,
+          baseDn: LDAP_SUFFIX,
+          bindDn: 'cn=reader',
+          bindPassword: 'x',
+          timeoutMs: 300,
+        }),
+      );
+      for (const attempt of [() => d.authenticate(personDn(ANN), ANN.password), () => d.people()]) {
+        const t0 = Date.now();
+        await assert.rejects(
+          attempt(),
+          (err: Error) => err.name === 'DirectoryError' && /timed out/i.test(err.message),
+        );
+        assert.ok(Date.now() - t0 < 3000, `gave up in ${Date.now() - t0} ms`);
+      }
+    } finally {
+      silent.close();
     }
   });
 });
