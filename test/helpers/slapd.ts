@@ -101,6 +101,10 @@ dn: ou=contractors,${LDAP_SUFFIX}
 objectClass: organizationalUnit
 ou: contractors
 
+dn: ou=staff,${LDAP_SUFFIX}
+objectClass: organizationalUnit
+ou: staff
+
 dn: ou=groups,${LDAP_SUFFIX}
 objectClass: organizationalUnit
 ou: groups

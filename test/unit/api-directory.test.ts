@@ -187,6 +187,13 @@ describe('users from an LDAP directory (real slapd, real HTTP, real Postgres)', 
         `dn: ${personDn(DORA)}`,
         'changetype: delete',
         '',
+        // bob moves to another branch of the tree: the same person, a new DN.
+        `dn: ${personDn(BOB)}`,
+        'changetype: moddn',
+        `newrdn: uid=${BOB.uid}`,
+        'deleteoldrdn: 1',
+        `newsuperior: ou=staff,${LDAP_SUFFIX}`,
+        '',
         // A second "ann" elsewhere in the tree: skipped, the first keeps her account.
         personLdif({ uid: 'ann', cn: 'Ann Other', password: 'x-directory-pw', ou: 'contractors' }).replace(
           /\n/,
@@ -203,11 +210,15 @@ describe('users from an LDAP directory (real slapd, real HTTP, real Postgres)', 
         fields,
       }),
     );
-    assert.deepEqual(updated, [{ username: 'bob', fields: ['role', 'numbers'] }]);
+    assert.deepEqual(updated, [{ username: 'bob', fields: ['role', 'numbers', 'directory'] }]);
     assert.deepEqual(r.json.disabled, [{ username: 'dora' }]);
     assert.match(JSON.stringify(r.json.skipped), /ann is synchronized from uid=ann,ou=people/);
     const now = await users();
-    assert.deepEqual([now.get('bob')?.role, now.get('bob')?.numbers], ['user', []]);
+    assert.deepEqual(
+      [now.get('bob')?.role, now.get('bob')?.numbers, now.get('bob')?.disabled, now.get('bob')?.directory],
+      ['user', [], false, personDn({ uid: 'bob', ou: 'staff' })],
+    );
+    assert.equal((await h.login('bob', BOB.password)).status, 200, 'bob signs in at his new DN');
     assert.equal(now.get('ann')?.role, 'admin', 'the highest role of her groups');
     assert.equal(now.get('ann')?.displayName, 'Ann Lee');
     assert.equal(now.get('dora')?.disabled, true);

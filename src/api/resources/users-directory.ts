@@ -22,8 +22,9 @@ import {
  * notification address; an empty group or numbers attribute clears the field. A directory user has
  * no local password: they sign in with their directory password. A directory user whose entry is
  * gone is disabled (`disableMissing`), never deleted; local users are never touched by a sync.
- * A person the recorder cannot take (no username, a username it refuses, a rename, a bad address)
- * is skipped with the reason, and their user, if any, is left as it is.
+ * A person the recorder cannot take (no username, a username it refuses, a rename, a second entry
+ * with a username already synchronized, a bad address) is skipped with the reason, and their user,
+ * if any, is left as it is. An entry moved in the tree (a new DN, the old one gone) keeps its user.
  */
 
 /** What a sync did (or would do): an import's result, the people skipped and the directory asked. */
@@ -49,18 +50,25 @@ export async function runDirectorySync(
   /** Users whose entry was found but skipped: a sync leaves them as they are, never disabled. */
   const keep: string[] = o.keep ? [o.keep] : [];
   const rows: { line: number; cells: RowCells }[] = [];
+  const present = new Set(people.map((p) => normalDn(p.dn)));
   for (const [i, p] of people.entries()) {
     const line = i + 1;
     const linked = byDn.get(normalDn(p.dn));
     const other = byName.get(p.username);
     const skip = (message: string) => {
       skipped.push({ line, ...(p.username && { username: p.username }), message: `${p.dn}: ${message}` });
-      if (linked) keep.push(linked.id);
+      for (const u of [linked, other]) if (u) keep.push(u.id);
     };
     if (!p.username) skip('no username attribute');
     else if (linked && linked.username !== p.username)
       skip(`user ${linked.username} is now ${p.username} in the directory; a username cannot change`);
-    else if (other?.directory && normalDn(other.directory) !== normalDn(p.dn))
+    // Another entry with the username: a second one (skipped), unless the user's own entry is gone,
+    // which is the same person moved in the tree (their DN follows).
+    else if (
+      other?.directory &&
+      normalDn(other.directory) !== normalDn(p.dn) &&
+      present.has(normalDn(other.directory))
+    )
       skip(`user ${p.username} is synchronized from ${other.directory}`);
     else
       rows.push({
