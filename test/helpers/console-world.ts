@@ -173,11 +173,15 @@ export async function startConsoleWorld(
   };
 }
 
-/** A world signed in as admin (on the Live tab) with one 6 s SIPREC call recorded and stored. */
+/**
+ * A world signed in as admin (on the Live tab) with one 6 s SIPREC call recorded and stored;
+ * `opts` as startConsoleWorld's (a configuration file through `env.SRS_CONFIG`, …).
+ */
 export async function startConsoleWorldWithCall(
   name: string,
+  opts: { locale?: string; env?: Record<string, string> } = {},
 ): Promise<{ w: ConsoleWorld; recorded: { recordingId: string; callId: string } }> {
-  const w = await startConsoleWorld(name);
+  const w = await startConsoleWorld(name, opts);
   try {
     await w.page.goto(w.base);
     await w.logIn(ADMIN_PASSWORD);

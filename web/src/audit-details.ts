@@ -1,8 +1,9 @@
 /**
  * The details an audit sentence ends with (web/src/audit-text.ts): what changed in a custom field,
- * an evaluation's agent and score, a user's old and new values, the audio format, a failure's reason.
+ * an evaluation's agent and score, a user's old and new values, the audio format, a failure's reason,
+ * a journal message's mailbox, size and failed attempts.
  */
-import { t, tp } from './i18n.js';
+import { fmtDate, fmtNumber, t, tp } from './i18n.js';
 import type { AuditEntry } from './audit-text.js';
 
 type Details = Record<string, unknown>;
@@ -133,6 +134,7 @@ export function withDetails(e: AuditEntry, d: Details, s: string): string {
   }
   if (a === 'integrity.check' && typeof d.intact === 'boolean')
     return `${s} (${d.intact ? t('intact') : t('NOT intact: {failed}', { failed: recordingFailures(d.failed) })})`;
+  if (a.startsWith('journal.')) return journalDetails(a, d, s);
   if (a === 'delivery.destination-test' && typeof d.ok === 'boolean')
     return `${s} (${d.ok ? t('access works') : t('failed at {step}', { step: str(d.step) })})`;
   if (
@@ -143,6 +145,30 @@ export function withDetails(e: AuditEntry, d: Details, s: string): string {
   )
     return listed(s, Object.entries(d.changes).map(userChange).join('; '));
   if (a === 'user.update' && Array.isArray(d.fields)) return listed(s, (d.fields as string[]).join(', '));
+  return s;
+}
+
+/**
+ * A journal message (web/src/audit-text.ts): where it went, its size and Message-ID; a failed
+ * attempt's number and error, and when the next one is; the files a purge removed.
+ */
+function journalDetails(a: string, d: Details, s: string): string {
+  if (a === 'journal.sent' && d.to) {
+    const bytes = typeof d.bytes === 'number' ? d.bytes : Number(d.bytes ?? 0);
+    const p = { to: str(d.to), size: fmtNumber(bytes), messageId: str(d.messageId) };
+    return `${s} (${tp(bytes, 'to {to}, {size} byte, Message-ID {messageId}', 'to {to}, {size} bytes, Message-ID {messageId}', p)})`;
+  }
+  if ((a === 'journal.error' || a === 'journal.failed') && d.error !== undefined) {
+    const p = { attempt: str(d.attempt), error: str(d.error) };
+    const at = typeof d.nextAttemptAt === 'string' ? new Date(d.nextAttemptAt) : undefined;
+    return `${s} (${
+      a === 'journal.error' && at && !Number.isNaN(at.getTime())
+        ? t('attempt {attempt}: {error}; next attempt {at}', { ...p, at: fmtDate(at) })
+        : t('attempt {attempt}: {error}', p)
+    })`;
+  }
+  if (a === 'journal.purge' && Array.isArray(d.files))
+    return `${s} (${tp(d.files.length, '{n} file removed', '{n} files removed')})`;
   return s;
 }
 

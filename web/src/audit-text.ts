@@ -152,6 +152,23 @@ const ON_RECORDING: Record<string, OnRecording> = {
     here
       ? t('{who} deleted an evaluation of this recording', p)
       : t('{who} deleted an evaluation of recording {id}', p),
+  // SMTP journaling (the delivery service): the message of a recording to the journaling mailbox.
+  'journal.sent': (p, here) =>
+    here
+      ? t('{who} sent this recording to the journal mailbox', p)
+      : t('{who} sent recording {id} to the journal mailbox', p),
+  'journal.error': (p, here) =>
+    here
+      ? t('{who} could not send this recording to the journal mailbox', p)
+      : t('{who} could not send recording {id} to the journal mailbox', p),
+  'journal.failed': (p, here) =>
+    here
+      ? t('{who} gave up sending this recording to the journal mailbox', p)
+      : t('{who} gave up sending recording {id} to the journal mailbox', p),
+  'journal.purge': (p, here) =>
+    here
+      ? t('{who} purged this recording once the journal mailbox had it', p)
+      : t('{who} purged recording {id} once the journal mailbox had it', p),
 };
 
 /** Actions with no object (a session, the deliveries, the admin token). */

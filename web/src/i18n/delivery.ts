@@ -5,8 +5,8 @@ export const delivery: Catalogue = {
   es: {
     'gave up (retry above)': 'abandonado (reintentar arriba)',
     'Delivery is on.': 'La entrega está activada.',
-    'Delivery is off on this server (no offload, export or notifications configured).':
-      'La entrega está desactivada en este servidor (no hay transferencia, exportación ni notificaciones configuradas).',
+    'Delivery is off on this server (no offload, export, notifications or journal configured).':
+      'La entrega está desactivada en este servidor (no hay transferencia, exportación, notificaciones ni registro en diario configurados).',
     Destinations: 'Destinos',
     Destination: 'Destino',
     Health: 'Salud',
@@ -51,12 +51,35 @@ export const delivery: Catalogue = {
     '{step}: failed ({ms} ms): {error}': '{step}: error ({ms} ms): {error}',
     'not contacted yet': 'aún no contactado',
     Access: 'Acceso',
+    'Journal (SMTP)': 'Registro en diario (SMTP)',
+    'Messages: {sent} sent · {pending} pending · {failed} failed':
+      'mensajes enviados: {sent} · pendientes: {pending} · con error: {failed}',
+    '{n} offload batches': {
+      one: '{n} lote de transferencia',
+      many: '{n} lotes de transferencia',
+      other: '{n} lotes de transferencia',
+    },
+    '{n} MP3 exports': {
+      one: '{n} exportación MP3',
+      many: '{n} exportaciones MP3',
+      other: '{n} exportaciones MP3',
+    },
+    '{n} email notifications': {
+      one: '{n} notificación por correo electrónico',
+      many: '{n} notificaciones por correo electrónico',
+      other: '{n} notificaciones por correo electrónico',
+    },
+    '{n} journal messages': {
+      one: '{n} mensaje de registro en diario',
+      many: '{n} mensajes de registro en diario',
+      other: '{n} mensajes de registro en diario',
+    },
   },
   fr: {
     'gave up (retry above)': 'abandonné (relancer ci-dessus)',
     'Delivery is on.': 'La livraison est activée.',
-    'Delivery is off on this server (no offload, export or notifications configured).':
-      'La livraison est désactivée sur ce serveur (aucun transfert, export ni notification n’est configuré).',
+    'Delivery is off on this server (no offload, export, notifications or journal configured).':
+      'La livraison est désactivée sur ce serveur (aucun transfert, export, notification ni journalisation n’est configuré).',
     Destinations: 'Destinations',
     Destination: 'Destination',
     Health: 'Santé',
@@ -101,12 +124,31 @@ export const delivery: Catalogue = {
     '{step}: failed ({ms} ms): {error}': '{step} : échec ({ms} ms) : {error}',
     'not contacted yet': 'pas encore contactée',
     Access: 'Accès',
+    'Journal (SMTP)': 'Journalisation (SMTP)',
+    'Messages: {sent} sent · {pending} pending · {failed} failed':
+      'messages envoyés : {sent} · en attente : {pending} · en échec : {failed}',
+    '{n} offload batches': {
+      one: '{n} lot de transfert',
+      many: '{n} lots de transfert',
+      other: '{n} lots de transfert',
+    },
+    '{n} MP3 exports': { one: '{n} export MP3', many: '{n} exports MP3', other: '{n} exports MP3' },
+    '{n} email notifications': {
+      one: '{n} notification par e-mail',
+      many: '{n} notifications par e-mail',
+      other: '{n} notifications par e-mail',
+    },
+    '{n} journal messages': {
+      one: '{n} message de journalisation',
+      many: '{n} messages de journalisation',
+      other: '{n} messages de journalisation',
+    },
   },
   'pt-BR': {
     'gave up (retry above)': 'abandonado (repetir acima)',
     'Delivery is on.': 'A entrega está ativada.',
-    'Delivery is off on this server (no offload, export or notifications configured).':
-      'A entrega está desativada neste servidor (nenhuma transferência, exportação ou notificação configurada).',
+    'Delivery is off on this server (no offload, export, notifications or journal configured).':
+      'A entrega está desativada neste servidor (nenhuma transferência, exportação, notificação ou registro em diário configurado).',
     Destinations: 'Destinos',
     Destination: 'Destino',
     Health: 'Saúde',
@@ -151,12 +193,35 @@ export const delivery: Catalogue = {
     '{step}: failed ({ms} ms): {error}': '{step}: falhou ({ms} ms): {error}',
     'not contacted yet': 'ainda não contatado',
     Access: 'Acesso',
+    'Journal (SMTP)': 'Registro em diário (SMTP)',
+    'Messages: {sent} sent · {pending} pending · {failed} failed':
+      'mensagens enviadas: {sent} · pendentes: {pending} · com falha: {failed}',
+    '{n} offload batches': {
+      one: '{n} lote de transferência',
+      many: '{n} lotes de transferência',
+      other: '{n} lotes de transferência',
+    },
+    '{n} MP3 exports': {
+      one: '{n} exportação MP3',
+      many: '{n} exportações MP3',
+      other: '{n} exportações MP3',
+    },
+    '{n} email notifications': {
+      one: '{n} notificação por e-mail',
+      many: '{n} notificações por e-mail',
+      other: '{n} notificações por e-mail',
+    },
+    '{n} journal messages': {
+      one: '{n} mensagem de registro em diário',
+      many: '{n} mensagens de registro em diário',
+      other: '{n} mensagens de registro em diário',
+    },
   },
   ru: {
     'gave up (retry above)': 'попытки прекращены (повтор — кнопкой выше)',
     'Delivery is on.': 'Доставка включена.',
-    'Delivery is off on this server (no offload, export or notifications configured).':
-      'Доставка на этом сервере выключена (выгрузка, экспорт и уведомления не настроены).',
+    'Delivery is off on this server (no offload, export, notifications or journal configured).':
+      'Доставка на этом сервере выключена (выгрузка, экспорт, уведомления и журналирование не настроены).',
     Destinations: 'Назначения',
     Destination: 'Назначение',
     Health: 'Работоспособность',
@@ -201,5 +266,32 @@ export const delivery: Catalogue = {
     '{step}: failed ({ms} ms): {error}': '{step}: ошибка ({ms} мс): {error}',
     'not contacted yet': 'связи ещё не было',
     Access: 'Доступ',
+    'Journal (SMTP)': 'Журналирование (SMTP)',
+    'Messages: {sent} sent · {pending} pending · {failed} failed':
+      'отправлено сообщений: {sent} · в ожидании: {pending} · с ошибкой: {failed}',
+    '{n} offload batches': {
+      one: '{n} пакет выгрузки',
+      few: '{n} пакета выгрузки',
+      many: '{n} пакетов выгрузки',
+      other: '{n} пакета выгрузки',
+    },
+    '{n} MP3 exports': {
+      one: '{n} экспорт MP3',
+      few: '{n} экспорта MP3',
+      many: '{n} экспортов MP3',
+      other: '{n} экспорта MP3',
+    },
+    '{n} email notifications': {
+      one: '{n} уведомление по электронной почте',
+      few: '{n} уведомления по электронной почте',
+      many: '{n} уведомлений по электронной почте',
+      other: '{n} уведомления по электронной почте',
+    },
+    '{n} journal messages': {
+      one: '{n} сообщение журнала',
+      few: '{n} сообщения журнала',
+      many: '{n} сообщений журнала',
+      other: '{n} сообщения журнала',
+    },
   },
 };

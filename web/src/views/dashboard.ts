@@ -37,6 +37,7 @@ interface DeliveryJson {
   offload?: { queued: number; failed?: number };
   export?: { pending: number; failed: number };
   notifications?: { pending: number; failed: number };
+  journal?: { pending: number; failed: number };
 }
 
 /** A day's key as the report writes it (YYYY-MM-DD), in the browser's time zone. */
@@ -312,14 +313,22 @@ export function dashboardView(app: HTMLElement): () => void {
         line.dataset.enabled = String(d.enabled);
         if (!d.enabled) {
           text.textContent = t(
-            'Delivery is off on this server (no offload, export or notifications configured).',
+            'Delivery is off on this server (no offload, export, notifications or journal configured).',
           );
           return;
         }
         const targets = d.targets ?? [];
         const healthy = targets.filter((x) => x.ok).length;
-        const pending = (d.offload?.queued ?? 0) + (d.export?.pending ?? 0) + (d.notifications?.pending ?? 0);
-        const failed = (d.offload?.failed ?? 0) + (d.export?.failed ?? 0) + (d.notifications?.failed ?? 0);
+        const pending =
+          (d.offload?.queued ?? 0) +
+          (d.export?.pending ?? 0) +
+          (d.notifications?.pending ?? 0) +
+          (d.journal?.pending ?? 0);
+        const failed =
+          (d.offload?.failed ?? 0) +
+          (d.export?.failed ?? 0) +
+          (d.notifications?.failed ?? 0) +
+          (d.journal?.failed ?? 0);
         const counts = { pending: num(pending), failed: num(failed) };
         text.textContent = targets.length
           ? t(

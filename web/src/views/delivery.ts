@@ -1,10 +1,11 @@
 import { api, send } from '../api.js';
 import { fmtTime, grid, h, outcome, td } from '../dom.js';
-import { t } from '../i18n.js';
+import { t, tp } from '../i18n.js';
 
 /**
- * Delivery (admins): destinations' health (SFTP, FTP, S3, local) with a "Test access" button each,
- * offload batches, MP3 export and email counters.
+ * Delivery (admins): destinations' health (SFTP, FTP, S3, local, SMTP) with a "Test access" button
+ * each, offload batches, MP3 export, email notification and SMTP journal counters with their recent
+ * failures (each linking to its recording), and "Retry failed deliveries now".
  */
 
 interface Failure {
@@ -53,6 +54,13 @@ interface DeliveryJson {
     pending: number;
     failed: number;
     recentFailures?: (Failure & { email: string; state: string })[];
+  };
+  /** SMTP journaling: a message per stored recording to the journaling mailbox. */
+  journal?: {
+    sent: number;
+    pending: number;
+    failed: number;
+    recentFailures?: (Failure & { state: string })[];
   };
 }
 
@@ -143,6 +151,7 @@ function destinationRows(d: DeliveryJson, tests: Tests): HTMLTableRowElement[] {
 function render(d: DeliveryJson, tests: Tests): (Node | string)[] {
   const exp = d.export;
   const notes = d.notifications;
+  const journal = d.journal;
   const rows = destinationRows(d, tests);
   return [
     h(
@@ -150,7 +159,7 @@ function render(d: DeliveryJson, tests: Tests): (Node | string)[] {
       { id: 'delivery-state' },
       d.enabled
         ? t('Delivery is on.')
-        : t('Delivery is off on this server (no offload, export or notifications configured).'),
+        : t('Delivery is off on this server (no offload, export, notifications or journal configured).'),
     ),
     h('h3', {}, t('Destinations')),
     rows.length
@@ -222,10 +231,21 @@ function render(d: DeliveryJson, tests: Tests): (Node | string)[] {
       td(x.email),
       td(x.state),
     ]),
+    h('h3', {}, t('Journal (SMTP)')),
+    h(
+      'p',
+      { id: 'delivery-journal' },
+      t('Messages: {sent} sent · {pending} pending · {failed} failed', {
+        sent: journal?.sent ?? 0,
+        pending: journal?.pending ?? 0,
+        failed: journal?.failed ?? 0,
+      }),
+    ),
+    failures('delivery-journal-failures', [t('State')], journal?.recentFailures, (x) => [td(x.state)]),
   ];
 }
 
-/** Recent failures of one kind: recording, where to (`extra` columns), attempts, error, next try. */
+/** Recent failures of one kind: recording (linked), where to (`extra` columns), attempts, error, next try. */
 function failures<F extends Failure>(
   id: string,
   extra: string[],
@@ -239,8 +259,8 @@ function failures<F extends Failure>(
     items.map((x) =>
       h(
         'tr',
-        {},
-        td(x.recordingId),
+        { 'data-recording': x.recordingId },
+        td(h('a', { href: `/recordings/${encodeURIComponent(x.recordingId)}` }, x.recordingId)),
         ...cells(x),
         td(String(x.attempts)),
         td(x.lastError ?? ''),
@@ -249,6 +269,14 @@ function failures<F extends Failure>(
     ),
   );
 }
+
+/** What POST /delivery/retry re-queued, by feature: "2 offload batches", "1 journal message". */
+const RETRIED: Record<string, (n: number) => string> = {
+  offload: (n) => tp(n, '{n} offload batch', '{n} offload batches'),
+  export: (n) => tp(n, '{n} MP3 export', '{n} MP3 exports'),
+  notifications: (n) => tp(n, '{n} email notification', '{n} email notifications'),
+  journal: (n) => tp(n, '{n} journal message', '{n} journal messages'),
+};
 
 export function deliveryView(app: HTMLElement): () => void {
   const msg = outcome('delivery-msg');
@@ -285,7 +313,7 @@ export function deliveryView(app: HTMLElement): () => void {
         const what =
           typeof r.retried === 'object'
             ? Object.entries(r.retried)
-                .map(([k, n]) => `${n} ${k}`)
+                .map(([k, n]) => RETRIED[k]?.(n) ?? `${n} ${k}`)
                 .join(', ')
             : String(r.retried);
         msg.ok(t('re-queued now: {what}', { what }));

@@ -201,4 +201,32 @@ export const es: Record<string, Entry> = {
     many: '{n} preguntas, {points} puntos',
     other: '{n} preguntas, {points} puntos',
   },
+  '{who} sent this recording to the journal mailbox':
+    '{who} envió esta grabación al buzón de registro en diario',
+  '{who} sent recording {id} to the journal mailbox':
+    '{who} envió la grabación {id} al buzón de registro en diario',
+  '{who} could not send this recording to the journal mailbox':
+    '{who} no pudo enviar esta grabación al buzón de registro en diario',
+  '{who} could not send recording {id} to the journal mailbox':
+    '{who} no pudo enviar la grabación {id} al buzón de registro en diario',
+  '{who} gave up sending this recording to the journal mailbox':
+    '{who} dejó de intentar enviar esta grabación al buzón de registro en diario',
+  '{who} gave up sending recording {id} to the journal mailbox':
+    '{who} dejó de intentar enviar la grabación {id} al buzón de registro en diario',
+  '{who} purged this recording once the journal mailbox had it':
+    '{who} purgó esta grabación una vez recibida en el buzón de registro en diario',
+  '{who} purged recording {id} once the journal mailbox had it':
+    '{who} purgó la grabación {id} una vez recibida en el buzón de registro en diario',
+  'to {to}, {size} bytes, Message-ID {messageId}': {
+    one: 'a {to}, {size} byte, Message-ID {messageId}',
+    many: 'a {to}, {size} bytes, Message-ID {messageId}',
+    other: 'a {to}, {size} bytes, Message-ID {messageId}',
+  },
+  'attempt {attempt}: {error}; next attempt {at}': 'intento {attempt}: {error}; próximo intento {at}',
+  'attempt {attempt}: {error}': 'intento {attempt}: {error}',
+  '{n} files removed': {
+    one: '{n} archivo eliminado',
+    many: '{n} archivos eliminados',
+    other: '{n} archivos eliminados',
+  },
 };

@@ -207,4 +207,32 @@ export const fr: Record<string, Entry> = {
     many: '{n} questions, {points} points',
     other: '{n} questions, {points} points',
   },
+  '{who} sent this recording to the journal mailbox':
+    '{who} a envoyé cet enregistrement à la boîte de journalisation',
+  '{who} sent recording {id} to the journal mailbox':
+    '{who} a envoyé l’enregistrement {id} à la boîte de journalisation',
+  '{who} could not send this recording to the journal mailbox':
+    '{who} n’a pas pu envoyer cet enregistrement à la boîte de journalisation',
+  '{who} could not send recording {id} to the journal mailbox':
+    '{who} n’a pas pu envoyer l’enregistrement {id} à la boîte de journalisation',
+  '{who} gave up sending this recording to the journal mailbox':
+    '{who} a renoncé à envoyer cet enregistrement à la boîte de journalisation',
+  '{who} gave up sending recording {id} to the journal mailbox':
+    '{who} a renoncé à envoyer l’enregistrement {id} à la boîte de journalisation',
+  '{who} purged this recording once the journal mailbox had it':
+    '{who} a purgé cet enregistrement une fois reçu par la boîte de journalisation',
+  '{who} purged recording {id} once the journal mailbox had it':
+    '{who} a purgé l’enregistrement {id} une fois reçu par la boîte de journalisation',
+  'to {to}, {size} bytes, Message-ID {messageId}': {
+    one: 'à {to}, {size} octet, Message-ID {messageId}',
+    many: 'à {to}, {size} octets, Message-ID {messageId}',
+    other: 'à {to}, {size} octets, Message-ID {messageId}',
+  },
+  'attempt {attempt}: {error}; next attempt {at}': 'tentative {attempt} : {error} ; prochaine tentative {at}',
+  'attempt {attempt}: {error}': 'tentative {attempt} : {error}',
+  '{n} files removed': {
+    one: '{n} fichier supprimé',
+    many: '{n} fichiers supprimés',
+    other: '{n} fichiers supprimés',
+  },
 };

@@ -197,4 +197,32 @@ export const ptBR: Record<string, Entry> = {
     many: '{n} perguntas, {points} pontos',
     other: '{n} perguntas, {points} pontos',
   },
+  '{who} sent this recording to the journal mailbox':
+    '{who} enviou esta gravação para a caixa de correio de registro em diário',
+  '{who} sent recording {id} to the journal mailbox':
+    '{who} enviou a gravação {id} para a caixa de correio de registro em diário',
+  '{who} could not send this recording to the journal mailbox':
+    '{who} não conseguiu enviar esta gravação para a caixa de correio de registro em diário',
+  '{who} could not send recording {id} to the journal mailbox':
+    '{who} não conseguiu enviar a gravação {id} para a caixa de correio de registro em diário',
+  '{who} gave up sending this recording to the journal mailbox':
+    '{who} desistiu de enviar esta gravação para a caixa de correio de registro em diário',
+  '{who} gave up sending recording {id} to the journal mailbox':
+    '{who} desistiu de enviar a gravação {id} para a caixa de correio de registro em diário',
+  '{who} purged this recording once the journal mailbox had it':
+    '{who} expurgou esta gravação depois que a caixa de correio de registro em diário a recebeu',
+  '{who} purged recording {id} once the journal mailbox had it':
+    '{who} expurgou a gravação {id} depois que a caixa de correio de registro em diário a recebeu',
+  'to {to}, {size} bytes, Message-ID {messageId}': {
+    one: 'para {to}, {size} byte, Message-ID {messageId}',
+    many: 'para {to}, {size} bytes, Message-ID {messageId}',
+    other: 'para {to}, {size} bytes, Message-ID {messageId}',
+  },
+  'attempt {attempt}: {error}; next attempt {at}': 'tentativa {attempt}: {error}; próxima tentativa {at}',
+  'attempt {attempt}: {error}': 'tentativa {attempt}: {error}',
+  '{n} files removed': {
+    one: '{n} arquivo removido',
+    many: '{n} arquivos removidos',
+    other: '{n} arquivos removidos',
+  },
 };

@@ -203,4 +203,34 @@ export const ru: Record<string, Entry> = {
     many: '{n} вопросов, баллов: {points}',
     other: '{n} вопроса, баллов: {points}',
   },
+  '{who} sent this recording to the journal mailbox':
+    '{who} отправил эту запись в почтовый ящик журналирования',
+  '{who} sent recording {id} to the journal mailbox':
+    '{who} отправил запись {id} в почтовый ящик журналирования',
+  '{who} could not send this recording to the journal mailbox':
+    '{who} не смог отправить эту запись в почтовый ящик журналирования',
+  '{who} could not send recording {id} to the journal mailbox':
+    '{who} не смог отправить запись {id} в почтовый ящик журналирования',
+  '{who} gave up sending this recording to the journal mailbox':
+    '{who} прекратил попытки отправить эту запись в почтовый ящик журналирования',
+  '{who} gave up sending recording {id} to the journal mailbox':
+    '{who} прекратил попытки отправить запись {id} в почтовый ящик журналирования',
+  '{who} purged this recording once the journal mailbox had it':
+    '{who} окончательно удалил эту запись после её приёма почтовым ящиком журналирования',
+  '{who} purged recording {id} once the journal mailbox had it':
+    '{who} окончательно удалил запись {id} после её приёма почтовым ящиком журналирования',
+  'to {to}, {size} bytes, Message-ID {messageId}': {
+    one: 'на {to}, {size} байт, Message-ID {messageId}',
+    few: 'на {to}, {size} байта, Message-ID {messageId}',
+    many: 'на {to}, {size} байт, Message-ID {messageId}',
+    other: 'на {to}, {size} байта, Message-ID {messageId}',
+  },
+  'attempt {attempt}: {error}; next attempt {at}': 'попытка {attempt}: {error}; следующая попытка {at}',
+  'attempt {attempt}: {error}': 'попытка {attempt}: {error}',
+  '{n} files removed': {
+    one: 'удалён {n} файл',
+    few: 'удалено {n} файла',
+    many: 'удалено {n} файлов',
+    other: 'удалено {n} файла',
+  },
 };
