@@ -19,7 +19,7 @@ import type { Database } from '../store/db.js';
 import { nodesRepository } from '../store/nodes.js';
 import { buildConsoleApi, type ConsoleApi } from '../api/index.js';
 import { deliveryStatus, type Delivery } from '../delivery/index.js';
-import { startDirectory } from './directory.js';
+import { directoryMetrics, startDirectory } from './directory.js';
 import type { Defer } from './shutdown.js';
 
 /** Parts started after the console API that it reads from. */
@@ -76,7 +76,7 @@ export async function startConsoleApi(o: ConsoleParts): Promise<ConsoleApi> {
     wsQueryToken: config.http.wsQueryToken,
     revoke,
     accessChanged,
-    directory,
+    directory: directory?.directory,
     directoryDisableMissing: config.directory.disableMissing,
     loadKey:
       keyPassphrase === undefined
@@ -102,5 +102,6 @@ export async function startConsoleApi(o: ConsoleParts): Promise<ConsoleApi> {
     log,
   });
   o.defer(() => consoleApi.ops.close());
+  if (directory?.sync) directoryMetrics(consoleApi.ops.metrics, directory.sync);
   return consoleApi;
 }

@@ -11,6 +11,41 @@ import type { Logger } from '../log.js';
 import type { Database } from '../store/db.js';
 import type { Defer } from './shutdown.js';
 
+/** How the periodic sync went, for /metrics. */
+export interface DirectorySyncState {
+  /** Unix ms of the last sync that finished; 0 before any. */
+  lastSuccessAt: number;
+  /** Syncs failed since the last that finished. */
+  failures: number;
+  /** People the last finished sync skipped. */
+  skipped: number;
+}
+
+/** The directory series of /metrics (only while the server syncs on its own). */
+export function directoryMetrics(
+  m: { collect(name: string, help: string, type: 'gauge', fn: () => { value: number }[]): void },
+  s: DirectorySyncState,
+): void {
+  m.collect(
+    'srs_directory_sync_last_success_timestamp_seconds',
+    'When the periodic LDAP directory sync last finished (unix seconds); 0 before the first.',
+    'gauge',
+    () => [{ value: Math.floor(s.lastSuccessAt / 1000) }],
+  );
+  m.collect(
+    'srs_directory_sync_failures',
+    'Periodic LDAP directory syncs failed since the last one that finished (the directory unreachable, a refused sync).',
+    'gauge',
+    () => [{ value: s.failures }],
+  );
+  m.collect(
+    'srs_directory_sync_skipped',
+    'People the last periodic LDAP directory sync skipped (each logged with the reason).',
+    'gauge',
+    () => [{ value: s.skipped }],
+  );
+}
+
 export function startDirectory(
   config: Config['directory'],
   db: Database,
@@ -20,7 +55,7 @@ export function startDirectory(
   },
   log: Logger,
   defer: Defer,
-): Directory | undefined {
+): { directory: Directory; sync?: DirectorySyncState } | undefined {
   if (!config.url) return undefined;
   const directory = ldapDirectory(config);
   log.info({ url: directory.url, syncMinutes: config.syncMinutes }, 'LDAP directory configured');
@@ -33,7 +68,8 @@ export function startDirectory(
       { url: directory.url },
       'directory: passwords (the bind account and every directory login) cross the network in clear; use ldaps:// or directory.startTls',
     );
-  if (config.syncMinutes === 0) return directory;
+  if (config.syncMinutes === 0) return { directory };
+  const state: DirectorySyncState = { lastSuccessAt: 0, failures: 0, skipped: 0 };
   let running: Promise<void> | undefined;
   const sync = async () => {
     try {
@@ -64,7 +100,9 @@ export function startDirectory(
       );
       for (const s of r.skipped)
         log.warn({ line: s.line, username: s.username }, `directory sync: ${s.message}`);
+      Object.assign(state, { lastSuccessAt: Date.now(), failures: 0, skipped: r.skipped.length });
     } catch (err) {
+      state.failures++;
       const message = (err as Error).message;
       log.error({ err: message, directory: err instanceof DirectoryError }, 'directory sync failed');
     }
@@ -81,5 +119,5 @@ export function startDirectory(
     clearInterval(every);
     await running;
   });
-  return directory;
+  return { directory, sync: state };
 }

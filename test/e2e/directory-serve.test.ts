@@ -81,6 +81,17 @@ describe('the LDAP directory with srs serve and srs users sync', { timeout: 1800
     assert.deepEqual([entry?.actor, entry?.via, entry?.details.created], ['directory-sync', 'system', 1]);
     assert.equal((await login('ann', ANN.password)).status, 200);
     assert.equal((await login('ann', 'not-her-password')).status, 401);
+
+    const metrics = await (
+      await fetch(`http://127.0.0.1:${server.httpPort}/metrics`, {
+        headers: { authorization: `Bearer ${server.token}` },
+      })
+    ).text();
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    const synced = value('srs_directory_sync_last_success_timestamp_seconds');
+    assert.ok(Math.abs(synced - Date.now() / 1000) < 60, `last sync at ${synced}`);
+    assert.equal(value('srs_directory_sync_failures'), 0);
+    assert.equal(value('srs_directory_sync_skipped'), 0);
   });
 
   it('srs users sync: a dry run says what would change, the sync writes it, audited as the CLI', async () => {

@@ -103,7 +103,7 @@ describe('offload failures: backoff, failed state, retryFailed, skips, audit (re
     assert.equal((await db.recordings.get(r1.id))!.state, 'stored', 'a failed batch is never purged');
 
     const counts = await db.offload.retryFailed('admin');
-    assert.deepEqual(counts, { offload: 1, export: 0, notifications: 0 });
+    assert.deepEqual(counts, { offload: 1, export: 0, notifications: 0, journal: 0 });
     await svc.tick();
     [b1] = await db.offload.listBatches(2).then((x) => x.filter((b) => b.id === b1!.id));
     assert.equal(b1!.state, 'done');

@@ -75,6 +75,7 @@ describe('REST API operations (real HTTP, real Postgres)', { timeout: 120000 }, 
         offload: 0,
         export: 0,
         notifications: 0,
+        journal: 0,
       });
       // A tar export needs the key: 503 on a server without the passphrase, before anything is sent.
       const noKey = await fetch(`${url}/recordings/export?format=tar`, { headers: auth });
