@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { Client, InvalidCredentialsError, type Entry } from 'ldapts';
+import { Client, InvalidCredentialsError, SizeLimitExceededError, type Entry } from 'ldapts';
 import type { DirectoryConfig } from '../config/directory-schema.js';
 import { readSettingFileText } from '../config/setting-file.js';
 import { SrsError } from '../errors.js';
@@ -157,6 +157,12 @@ export function ldapDirectory(c: DirectoryConfig): Directory {
           };
         });
       } catch (err) {
+        // Never a partial list: the people it leaves out would be taken for gone and disabled.
+        if (err instanceof SizeLimitExceededError)
+          throw new DirectoryError(
+            `directory ${url}: the search under ${c.baseDn} stopped at the directory's size limit, so nothing was changed: let ${c.bindDn ?? 'the anonymous reader'} read every person (OpenLDAP: limits dn.exact="${c.bindDn ?? 'anonymous'}" size=unlimited size.prtotal=unlimited), or narrow directory.filter`,
+            { cause: err },
+          );
         throw unreachable(`search under ${c.baseDn}`, err);
       } finally {
         await client.unbind().catch(() => undefined);

@@ -151,7 +151,14 @@ async function listening(port: number): Promise<boolean> {
 }
 
 /** Starts slapd with the base tree and `entries` (LDIF records, blank-line separated). */
-export async function startSlapd(entries: string[]): Promise<Slapd> {
+export async function startSlapd(
+  entries: string[],
+  /**
+   * How many entries one search may return to the reader account, paged or not. Default: no limit,
+   * as an operator sets it for the recorder (slapd's own default stops every search at 500).
+   */
+  o: { readerSizeLimit?: number } = {},
+): Promise<Slapd> {
   const dir = await mkdtemp(join(tmpdir(), 'srs-slapd-'));
   await mkdir(join(dir, 'db'));
   const conf = join(dir, 'slapd.conf');
@@ -197,6 +204,7 @@ export async function startSlapd(entries: string[]): Promise<Slapd> {
       `rootdn "${LDAP_ROOT}"`,
       `rootpw ${LDAP_ROOT_PASSWORD}`,
       `directory ${join(dir, 'db')}`,
+      `limits dn.exact="${LDAP_READER}" size.soft=${o.readerSizeLimit ?? 'unlimited'} size.hard=${o.readerSizeLimit ?? 'unlimited'} size.prtotal=${o.readerSizeLimit ?? 'unlimited'}`,
       '',
     ].join('\n'),
   );

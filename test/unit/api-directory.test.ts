@@ -362,3 +362,26 @@ describe('a directory that accepts and never answers', () => {
     }
   });
 });
+
+describe('a directory that stops the search at its size limit', () => {
+  it('the sync fails whole (never a partial list whose missing people would be disabled), saying what to change', async () => {
+    const small = await startSlapd(
+      ['x1', 'x2', 'x3'].map((uid) => personLdif({ uid, cn: uid, password: `${uid}-directory-pw` })),
+      { readerSizeLimit: 2 },
+    );
+    try {
+      const d = ldapDirectory(directorySchema.parse(directorySettings(small)));
+      await assert.rejects(d.people(), (err: Error) => {
+        assert.equal(err.name, 'DirectoryError');
+        assert.match(err.message, /stopped at the directory's size limit, so nothing was changed/);
+        assert.match(
+          err.message,
+          /limits dn\.exact="cn=recorder,ou=services,dc=example,dc=org" size=unlimited/,
+        );
+        return true;
+      });
+    } finally {
+      await small.stop();
+    }
+  });
+});
