@@ -237,8 +237,10 @@ export class ExportService extends PeriodicService {
     // An unreachable destination waits for its backoff (the console shows when it is tried next);
     // an S3 destination goes when every location it writes to is due.
     for (const l of labels) if (!(await this.o.repo.targetDue(l))) return 0;
-    const due = await this.o.repo.exportDue(dest, since, this.o.batch ?? 200);
+    const batch = this.o.batch ?? 200;
+    const due = await this.o.repo.exportDue(dest, since, batch);
     if (due.length === 0) return 0;
+    if (due.length === batch) this.more();
     let target: ExportTarget;
     try {
       target =

@@ -41,6 +41,9 @@ export interface JournalOptions {
   retryBaseMs?: number;
 }
 
+/** Messages one pass sends at most (a full pass starts the next at once). */
+const BATCH = 50;
+
 /** A message that can never be sent as configured: failed at once, not retried. */
 class Unsendable extends Error {}
 
@@ -134,7 +137,9 @@ export class JournalService extends PeriodicService {
     let sent = 0;
     await this.o.repo.exclusive('journal', async () => {
       this.since ??= await this.o.repo.cursor('journal');
-      sent = await sendDue(await this.o.repo.journalDue(this.since, 50), {
+      const due = await this.o.repo.journalDue(this.since, BATCH);
+      if (due.length === BATCH) this.more();
+      sent = await sendDue(due, {
         ...this.o,
         send: (m) => this.send(m.recordingId),
         failed: (m, error, next, giveUp) => this.o.repo.journalFailed(m.recordingId, error, next, giveUp),

@@ -50,6 +50,9 @@ export interface GroupTemplate {
   templateFile?: string | undefined;
 }
 
+/** Emails one pass sends at most (a full pass starts the next at once). */
+const BATCH = 50;
+
 export class NotifyService extends PeriodicService {
   private since: Date | undefined;
   private transport: Transporter | undefined;
@@ -112,7 +115,9 @@ export class NotifyService extends PeriodicService {
     let sent = 0;
     await this.o.repo.exclusive('notify', async () => {
       this.since ??= await this.o.repo.cursor('notifications');
-      sent = await sendDue(await this.o.repo.notificationsDue(this.since, 50), {
+      const due = await this.o.repo.notificationsDue(this.since, BATCH);
+      if (due.length === BATCH) this.more();
+      sent = await sendDue(due, {
         ...this.o,
         send: (n) => this.send(n),
         failed: (n, error, next, giveUp) => this.o.repo.notificationFailed(n, error, next, giveUp),

@@ -37,6 +37,15 @@ export abstract class PeriodicService {
     this.timer = setTimeout(loop, 0);
   }
 
+  /**
+   * Called by a pass that stopped at its batch size with more waiting: the next pass starts as soon
+   * as this one ends, not after the pause, so a backlog drains at the speed of the work, not at one
+   * batch per interval.
+   */
+  protected more(): void {
+    this.again = true;
+  }
+
   /** Runs a pass now (after the current one, if any): a manual retry need not wait for the interval. */
   kick(): void {
     if (!this.loop || this.stopped) return;

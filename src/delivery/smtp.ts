@@ -35,6 +35,7 @@ export async function smtpTransport(s: SmtpSettings, log: Logger): Promise<Trans
       'INSECURE: SMTP requireTLS is off; emails (and attachments) may travel in clear',
     );
   return nodemailer.createTransport({
+    pool: true,
     host: s.host,
     port: s.port,
     secure: s.secure,

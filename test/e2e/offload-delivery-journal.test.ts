@@ -211,6 +211,28 @@ describe('delivery: SMTP journal (real SMTP, Postgres)', { timeout: 120000 }, ()
     assert.ok(purges.items.some((p) => p.resourceId === gone.id));
   });
 
+  it('a backlog larger than one pass drains without waiting the interval between passes', async () => {
+    const backlog: string[] = [];
+    for (let i = 0; i < 55; i++) backlog.push((await catalogue.store('1001', `49301${i}`, 1, 300 + i)).id);
+    const svc = journal({ intervalMs: 600_000 });
+    svc.start();
+    try {
+      await until(
+        'the 55 messages (more than the 50 of one pass)',
+        async () =>
+          (
+            await db.pool.query<{ n: number }>(
+              `SELECT count(*)::int AS n FROM journal_messages WHERE state = 'sent' AND recording_id = ANY($1::uuid[])`,
+              [backlog],
+            )
+          ).rows[0]?.n === 55,
+        30_000,
+      );
+    } finally {
+      await svc.stop();
+    }
+  });
+
   it('startDelivery runs the journal (decryptions audited as journal); purge next to offload is refused', async () => {
     const f = await catalogue.store('1002', '4930333', 4, 900);
     const config = {

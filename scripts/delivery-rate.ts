@@ -1,0 +1,124 @@
+/**
+ * How fast each per-recording delivery drains a backlog, with its production pass settings: N
+ * one-minute recordings (default 300) stored by the real finalize step into a real Postgres with the
+ * production key type (RSA 4096), then, one feature at a time through `startDelivery`, the MP3
+ * export to a local directory, the email notifications (every recording's user subscribed, MP3
+ * attached) and the SMTP journal (MP3 attached) to a real SMTP server on loopback, each timed from
+ * its start until every recording is delivered. A recorder ending calls at R per second needs each
+ * enabled feature above R. `npx tsx scripts/delivery-rate.ts [N]`; figures in docs/delivery.md.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Config } from '../src/config.js';
+import { startDelivery } from '../src/delivery/index.js';
+import { openDeliveryCatalogue, testLog as log, until } from '../test/helpers/delivery-catalogue.js';
+import { startSmtp } from '../test/helpers/delivery-fixtures.js';
+
+const n = Number(process.argv[2] ?? 300);
+if (!Number.isInteger(n) || n < 1) {
+  console.error('usage: npx tsx scripts/delivery-rate.ts [number of recordings, default 300]');
+  process.exit(2);
+}
+const PASSPHRASE = 'delivery rate passphrase';
+const catalogue = await openDeliveryCatalogue('srs-delivery-rate-', PASSPHRASE, log);
+const { db } = catalogue;
+const smtp = await startSmtp();
+const exportDir = await mkdtemp(join(tmpdir(), 'srs-delivery-rate-export-'));
+try {
+  await db.users.create({ username: 'agent', displayName: 'Agent', role: 'user', numbers: ['1001'] });
+  await db.offload.subscribe('agent', 'agent@example.com', true, true);
+  for (const c of ['export', 'notifications', 'journal']) await db.offload.cursor(c);
+  await new Promise((r) => setTimeout(r, 20));
+  let t = Date.now();
+  for (let i = 0; i < n; i++)
+    await catalogue.store('1001', `4930${String(i).padStart(6, '0')}`, 60, 440 + (i % 40));
+  console.log(`${n} one-minute recordings stored in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+
+  const off = { enabled: false };
+  const base = {
+    dataDir: catalogue.dataDir,
+    keys: { passphrase: PASSPHRASE },
+    offload: off,
+    export: off,
+    notifications: off,
+    journal: off,
+  };
+  const smtpSettings = smtp.settings();
+  const features: [string, Partial<Config>, string][] = [
+    [
+      'export (local directory)',
+      {
+        export: {
+          enabled: true,
+          intervalSeconds: 60,
+          template: '%{recording-id}',
+          primary: { type: 'local', directory: exportDir },
+          maxAttempts: 10,
+        },
+      } as unknown as Partial<Config>,
+      `SELECT count(*)::int AS n FROM export_items WHERE state = 'done'`,
+    ],
+    [
+      'notifications (MP3 attached)',
+      {
+        notifications: {
+          enabled: true,
+          intervalSeconds: 10,
+          smtp: smtpSettings,
+          from: 'recorder@example.com',
+          subject: 'Recorded',
+          groups: {},
+          maxAttachmentBytes: 0,
+          timeZone: 'UTC',
+          maxAttempts: 10,
+          recipients: {},
+        },
+      } as unknown as Partial<Config>,
+      `SELECT count(*)::int AS n FROM notifications WHERE state = 'sent'`,
+    ],
+    [
+      'journal (MP3 attached)',
+      {
+        journal: {
+          enabled: true,
+          to: 'journal@archive.example',
+          from: 'recorder@example.com',
+          smtp: smtpSettings,
+          attach: 'mp3',
+          maxMessageBytes: 0,
+          purgeAfterTransfer: false,
+          timeZone: 'UTC',
+          intervalSeconds: 10,
+          maxAttempts: 10,
+        },
+      } as unknown as Partial<Config>,
+      `SELECT count(*)::int AS n FROM journal_messages WHERE state = 'sent'`,
+    ],
+  ];
+  for (const [name, settings, doneSql] of features) {
+    const config = { ...base, ...settings } as unknown as Config;
+    t = Date.now();
+    const cpu0 = process.cpuUsage();
+    const delivery = await startDelivery({ config, db, log });
+    try {
+      await until(
+        `${name} to deliver ${n}`,
+        async () => ((await db.pool.query<{ n: number }>(doneSql)).rows[0]?.n ?? 0) >= n,
+        30 * 60_000,
+        50,
+      );
+    } finally {
+      await delivery.stop();
+    }
+    const s = (Date.now() - t) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    console.log(
+      `${name}: ${n} in ${s.toFixed(1)} s = ${(n / s).toFixed(1)} recordings/s; this process ${((cpu.user + cpu.system) / 1000 / n).toFixed(1)} CPU-ms per recording`,
+    );
+  }
+} finally {
+  await smtp.close();
+  await rm(exportDir, { recursive: true, force: true });
+  await catalogue.close();
+}
