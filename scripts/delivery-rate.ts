@@ -4,16 +4,20 @@
  * production key type (RSA 4096), then, one feature at a time through `startDelivery`, the MP3
  * export to a local directory, the email notifications (every recording's user subscribed, MP3
  * attached) and the SMTP journal (MP3 attached) to a real SMTP server on loopback, each timed from
- * its start until every recording is delivered. A recorder ending calls at R per second needs each
+ * its start until every recording is delivered; then the offload in the carrier format (the
+ * decrypted WAVs and the CSV) to a real OpenSSH server, one batch of all of them, timed from its
+ * cut to its confirmation. A recorder ending calls at R per second needs each
  * enabled feature above R. `npx tsx scripts/delivery-rate.ts [N]`; figures in docs/delivery.md.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../src/config.js';
-import { startDelivery } from '../src/delivery/index.js';
+import { Decryptor } from '../src/delivery/decrypt.js';
+import { OffloadService, startDelivery } from '../src/delivery/index.js';
 import { openDeliveryCatalogue, testLog as log, until } from '../test/helpers/delivery-catalogue.js';
-import { startSmtp } from '../test/helpers/delivery-fixtures.js';
+import { startSmtp, startSshd } from '../test/helpers/delivery-fixtures.js';
+import { sftpDest } from '../test/helpers/delivery-seed.js';
 
 const n = Number(process.argv[2] ?? 300);
 if (!Number.isInteger(n) || n < 1) {
@@ -28,7 +32,7 @@ const exportDir = await mkdtemp(join(tmpdir(), 'srs-delivery-rate-export-'));
 try {
   await db.users.create({ username: 'agent', displayName: 'Agent', role: 'user', numbers: ['1001'] });
   await db.offload.subscribe('agent', 'agent@example.com', true, true);
-  for (const c of ['export', 'notifications', 'journal']) await db.offload.cursor(c);
+  for (const c of ['offload', 'export', 'notifications', 'journal']) await db.offload.cursor(c);
   await new Promise((r) => setTimeout(r, 20));
   let t = Date.now();
   for (let i = 0; i < n; i++)
@@ -116,6 +120,39 @@ try {
     console.log(
       `${name}: ${n} in ${s.toFixed(1)} s = ${(n / s).toFixed(1)} recordings/s; this process ${((cpu.user + cpu.system) / 1000 / n).toFixed(1)} CPU-ms per recording`,
     );
+  }
+  const sshd = await startSshd();
+  try {
+    const interval = 30 * 60_000;
+    const offload = new OffloadService({
+      repo: db.offload,
+      decryptor: new Decryptor(catalogue.dataDir, PASSPHRASE),
+      dataDir: catalogue.dataDir,
+      log,
+      // The production chunk size (1 MiB), not the tests' small one.
+      audio: sftpDest(sshd, sshd.port, {
+        directory: await mkdtemp(join(tmpdir(), 'srs-rate-sftp-')),
+        chunkBytes: undefined,
+      }),
+      intervalMs: interval,
+      purgeAfterTransfer: false,
+      manifest: true,
+      // A boundary after every recording: the first pass cuts them all into one batch.
+      now: () => new Date(Date.now() + interval),
+    });
+    t = Date.now();
+    const cpu0 = process.cpuUsage();
+    await offload.tick();
+    const [batch] = await db.offload.listBatches(1);
+    const s = (Date.now() - t) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    if (batch?.state !== 'done' || batch.count !== n)
+      throw new Error(`offload: batch ${batch?.state}, ${batch?.count}`);
+    console.log(
+      `offload (SFTP, carrier format): ${n} in ${s.toFixed(1)} s = ${(n / s).toFixed(1)} recordings/s; this process ${((cpu.user + cpu.system) / 1000 / n).toFixed(1)} CPU-ms per recording (sshd not counted)`,
+    );
+  } finally {
+    await sshd.stop();
   }
 } finally {
   await smtp.close();
