@@ -16,7 +16,7 @@ import type { Config } from '../src/config.js';
 import { Decryptor } from '../src/delivery/decrypt.js';
 import { OffloadService, startDelivery } from '../src/delivery/index.js';
 import { openDeliveryCatalogue, testLog as log, until } from '../test/helpers/delivery-catalogue.js';
-import { startSmtp, startSshd } from '../test/helpers/delivery-fixtures.js';
+import { journalSettings, startSmtp, startSshd } from '../test/helpers/delivery-fixtures.js';
 import { sftpDest } from '../test/helpers/delivery-seed.js';
 
 const n = Number(process.argv[2] ?? 300);
@@ -83,20 +83,7 @@ try {
     ],
     [
       'journal (MP3 attached)',
-      {
-        journal: {
-          enabled: true,
-          to: 'journal@archive.example',
-          from: 'recorder@example.com',
-          smtp: smtpSettings,
-          attach: 'mp3',
-          maxMessageBytes: 0,
-          purgeAfterTransfer: false,
-          timeZone: 'UTC',
-          intervalSeconds: 10,
-          maxAttempts: 10,
-        },
-      } as unknown as Partial<Config>,
+      { journal: journalSettings(smtp) } as unknown as Partial<Config>,
       `SELECT count(*)::int AS n FROM journal_messages WHERE state = 'sent'`,
     ],
   ];

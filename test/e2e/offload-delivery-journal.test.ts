@@ -18,7 +18,7 @@ import { JournalService, type JournalOptions } from '../../src/delivery/journal.
 import { deliveryStatus } from '../../src/delivery/status.js';
 import type { Config } from '../../src/config.js';
 import type { Database } from '../../src/store/db.js';
-import { startSmtp, type TestSmtp } from '../helpers/delivery-fixtures.js';
+import { journalSettings, startSmtp, type TestSmtp } from '../helpers/delivery-fixtures.js';
 import {
   openDeliveryCatalogue,
   sha256Hex as sha,
@@ -241,18 +241,7 @@ describe('delivery: SMTP journal (real SMTP, Postgres)', { timeout: 120000 }, ()
       offload: { enabled: false },
       export: { enabled: false },
       notifications: { enabled: false },
-      journal: {
-        enabled: true,
-        to: MAILBOX,
-        from: 'recorder@example.com',
-        smtp: smtp.settings(),
-        attach: 'mp3',
-        maxMessageBytes: 0,
-        purgeAfterTransfer: false,
-        timeZone: 'UTC',
-        intervalSeconds: 10,
-        maxAttempts: 10,
-      },
+      journal: journalSettings(smtp, { to: MAILBOX }),
     } as unknown as Config;
     const delivery = await startDelivery({ config, db, log, intervalsMs: { journal: 100 } });
     try {

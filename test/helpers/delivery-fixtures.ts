@@ -328,3 +328,20 @@ export function testNotifier(
     ...over,
   });
 }
+
+/** `journal` settings for a test SMTP server (MP3 attached, no size limit, no purge), with `over`. */
+export function journalSettings(smtp: TestSmtp, over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    enabled: true,
+    to: 'journal@archive.example',
+    from: 'recorder@example.com',
+    smtp: smtp.settings(),
+    attach: 'mp3',
+    maxMessageBytes: 0,
+    purgeAfterTransfer: false,
+    timeZone: 'UTC',
+    intervalSeconds: 10,
+    maxAttempts: 10,
+    ...over,
+  };
+}
