@@ -57,6 +57,8 @@ export interface ConsoleApiOptions {
   cluster?: ApiDeps['cluster'];
   /** WAV -> MP3 with the pipeline's settings (interactions joined into one file). */
   encodeMp3?: ApiDeps['encodeMp3'];
+  /** Key generation and background re-encryption; absent when the server holds no passphrase. */
+  keys?: ApiDeps['keys'];
   log: Logger;
 }
 
@@ -117,6 +119,7 @@ export async function buildConsoleApi(o: ConsoleApiOptions): Promise<ConsoleApi>
     retention: o.retention,
     cluster: o.cluster,
     encodeMp3: o.encodeMp3,
+    keys: o.keys,
     log: o.log,
   });
   return {

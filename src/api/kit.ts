@@ -12,6 +12,7 @@ import type { ArtifactReader } from './artifacts.js';
 import type { ControlPort } from './resources/calls.js';
 import type { PolicyPort } from './resources/policy.js';
 import type { RetentionPort } from './resources/retention.js';
+import type { KeysPort } from './resources/keys.js';
 import type { Authenticator } from './auth.js';
 import { conflict, notFound } from './http.js';
 import type { z } from 'zod';
@@ -73,6 +74,8 @@ export interface ApiDeps {
   policy?: PolicyPort;
   /** The retention policy at run time (resources/retention.ts); 503 on its routes without it. */
   retention?: RetentionPort;
+  /** Key generation and background re-encryption (resources/keys.ts); 503 on those without it. */
+  keys?: KeysPort;
   /** WAV -> MP3 with the pipeline's settings (an interaction joined into one file); MP3 joins are 503 without it. */
   encodeMp3?: (wav: Buffer) => Promise<Buffer>;
   /** The cluster's node registry and this node's id (/api/v1/nodes). */

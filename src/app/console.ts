@@ -8,7 +8,8 @@ import type { Logger } from '../log.js';
 import type { MediaEngine } from '../media/types.js';
 import type { Monitor } from '../monitor/index.js';
 import { encodeMp3, type Mp3Options, type Pipeline } from '../pipeline/index.js';
-import { loadPrivateKey, type KeyPairInfo } from '../pipeline/keys.js';
+import { generateKeyPair, loadPrivateKey, type KeyPairInfo } from '../pipeline/keys.js';
+import { startReencryptService } from '../pipeline/reencrypt.js';
 import type { RecordingControl } from '../recording/control.js';
 import type { LivePolicy } from '../recording/live-policy.js';
 import type { RetentionPort } from '../api/resources/retention.js';
@@ -63,6 +64,26 @@ export async function startConsoleApi(o: ConsoleParts): Promise<ConsoleApi> {
   const revoke = (m: { userId?: string; sessionId?: string; reason: string }) => later.monitor?.revoke(m);
   const accessChanged = () => void later.monitor?.refreshFilters();
   const directory = startDirectory(config.directory, db, { revoke, accessChanged }, log, o.defer);
+  const keysDir = join(config.dataDir, 'keys');
+  // Key generation and re-encryption from the API need the passphrase the server holds.
+  const keys =
+    keyPassphrase === undefined
+      ? undefined
+      : {
+          passphrase: keyPassphrase,
+          service: startReencryptService({
+            db,
+            dataDir: config.dataDir,
+            store: o.artifacts,
+            passphrase: keyPassphrase,
+            log,
+            // Test only: die as kill -9 would at a chosen point, to prove the run resumes.
+            afterStep: (step) => {
+              if (step === config.pipeline.testCrashAfterStep) process.kill(process.pid, 'SIGKILL');
+            },
+          }),
+        };
+  if (keys) o.defer(() => keys.service.stop());
   const consoleApi = await buildConsoleApi({
     db,
     live: o.recording,
@@ -78,10 +99,7 @@ export async function startConsoleApi(o: ConsoleParts): Promise<ConsoleApi> {
     accessChanged,
     directory: directory?.directory,
     directoryDisableMissing: config.directory.disableMissing,
-    loadKey:
-      keyPassphrase === undefined
-        ? null
-        : (fp) => loadPrivateKey(join(config.dataDir, 'keys'), fp, keyPassphrase),
+    loadKey: keyPassphrase === undefined ? null : (fp) => loadPrivateKey(keysDir, fp, keyPassphrase),
     jobs: () => o.pipeline.jobCounts(),
     sipResponses: () => later.edge?.responsesSent ?? new Map<number, number>(),
     monitor: () => ({
@@ -99,6 +117,11 @@ export async function startConsoleApi(o: ConsoleParts): Promise<ConsoleApi> {
     retention: o.retention,
     cluster: { nodes: nodesRepository(db.pool), nodeId: config.cluster.nodeId },
     encodeMp3: (wav) => encodeMp3(wav, mp3Options(config)),
+    keys: keys && {
+      generate: (type, activate) =>
+        generateKeyPair({ keysDir, passphrase: keys.passphrase, type, db, activate }),
+      reencrypt: () => keys.service.kick(),
+    },
     log,
   });
   o.defer(() => consoleApi.ops.close());

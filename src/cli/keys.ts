@@ -1,15 +1,10 @@
-import { createHash } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import * as openpgp from 'openpgp';
 import type { Config } from '../config.js';
 import { NotFoundError } from '../errors.js';
-import { encryptToBuffer } from '../pipeline/pgp.js';
-import { generateKeyPair, KeyPassphraseError, loadPrivateKey, type KeyType } from '../pipeline/keys.js';
-import { LocalArtifactStore, type ArtifactStore } from '../storage/index.js';
-import { keyOfPath, readObject } from '../storage/read.js';
+import { generateKeyPair, KeyPassphraseError, type KeyType } from '../pipeline/keys.js';
+import { reencryptKey, ReencryptError } from '../pipeline/reencrypt.js';
 import type { Database } from '../store/db.js';
-import type { ReencryptTarget } from '../store/keys.js';
 import {
   cliActor,
   cliAudit,
@@ -26,7 +21,6 @@ import {
  * (unknown key, refused change, I/O or database error), 2 usage or passphrase problem.
  */
 
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const FP = /^[0-9A-Fa-f]{40}$/;
 
 function checkFingerprint(fp: string): string {
@@ -37,115 +31,6 @@ function checkFingerprint(fp: string): string {
 
 const audit = (db: Database, action: string, fingerprint: string, details: Record<string, unknown> = {}) =>
   cliAudit(db, { action, resource: 'key', resourceId: fingerprint, details });
-
-export interface ReencryptReport {
-  moved: number;
-  alreadyDone: number;
-  failed: { recordingId: string; kind: string; error: string }[];
-}
-
-/**
- * Moves every stored artifact encrypted to `oldFp` to the active key. Per artifact: check the old
- * ciphertext's hash, decrypt, check the plaintext hash, encrypt to the new key under a new name,
- * read it back and check its hash (and decrypt it when the new private key opens with the same
- * passphrase), then switch the catalogue row + progress + audit in one transaction, and only then
- * remove the old ciphertext. Interrupted at any point, running it again finishes the job. The
- * files are read and written through the artifact store (default: the data directory's).
- */
-export async function reencryptKey(o: {
-  db: Database;
-  dataDir: string;
-  store?: ArtifactStore;
-  oldFp: string;
-  passphrase: string;
-  log?: (line: string) => void;
-  /** Test hook (SRS_TEST_CRASH_AFTER_STEP): called after the new file is written and after the commit. */
-  afterStep?: (step: 'reencrypt-written' | 'reencrypt-committed') => void;
-}): Promise<ReencryptReport> {
-  const { db, dataDir, oldFp } = o;
-  const keysDir = join(dataDir, 'keys');
-  const active = await db.keys.active();
-  if (!active?.publicKey) throw new CliError('there is no active key with a public key to re-encrypt to', 1);
-  if (active.fingerprint === oldFp) throw new CliError('the key to retire is the active key', 1);
-  const store = o.store ?? new LocalArtifactStore(dataDir);
-  const key = (p: string) => keyOfPath(store, p);
-  const remove = (p: string) =>
-    Promise.resolve()
-      .then(() => store.delete(key(p)))
-      .catch(() => undefined);
-  const report: ReencryptReport = { moved: 0, alreadyDone: 0, failed: [] };
-
-  // Finish what an interrupted run committed but did not clean up.
-  for (const r of await db.keys.reencryptions(oldFp)) {
-    if (r.state !== 'done') continue;
-    report.alreadyDone++;
-    if (r.oldPath !== r.newPath) await remove(r.oldPath);
-  }
-  const targets = await db.keys.filesUnder(oldFp);
-  if (targets.length === 0) return report;
-
-  let oldKey: openpgp.PrivateKey;
-  try {
-    oldKey = await loadPrivateKey(keysDir, oldFp, o.passphrase);
-  } catch (err) {
-    if (err instanceof KeyPassphraseError) throw new CliError(err.message, 2);
-    throw err;
-  }
-  const newPublic = await openpgp.readKey({ armoredKey: active.publicKey });
-  const newPrivate = await loadPrivateKey(keysDir, active.fingerprint, o.passphrase).catch(() => undefined);
-
-  const one = async (t: ReencryptTarget) => {
-    const base = basename(t.path).replace(/(\.[0-9A-F]{16})?\.gpg$/, '');
-    const newPath = join(dirname(t.path), `${base}.${active.fingerprint.slice(-16)}.gpg`);
-    await db.keys.beginReencrypt(t, active.fingerprint, newPath);
-    const { data: cipher, sha256: cipherHash } = await readObject(store, key(t.path));
-    if (cipherHash !== t.sha256Cipher)
-      throw new Error(`${t.path} does not match its catalogued SHA-256 (run srs recordings verify)`);
-    const message = await openpgp.readMessage({ binaryMessage: cipher });
-    const { data } = await openpgp.decrypt({ message, decryptionKeys: oldKey, format: 'binary' });
-    const plain = data as Uint8Array;
-    if (sha256(plain) !== t.sha256Plain)
-      throw new Error(`decrypted ${t.kind} does not match its plaintext SHA-256`);
-    // The pipeline's own writer, so a re-encrypted file is the same kind of message as a new one.
-    const plainBuf = Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength);
-    const { cipher: out, sha256Cipher: newHash } = await encryptToBuffer(
-      plainBuf,
-      newPublic,
-      basename(t.path, '.gpg'),
-    );
-    plainBuf.fill(0);
-    // An interrupted run may have left another encryption under the new name: replaced.
-    await store.put(key(newPath), out, { sha256: newHash, size: out.length, overwrite: true });
-    // Verify what is stored before anything old is let go.
-    const { data: back, sha256: backHash } = await readObject(store, key(newPath));
-    if (backHash !== newHash) throw new Error(`${newPath} read back with a different SHA-256`);
-    if (newPrivate) {
-      const m2 = await openpgp.readMessage({ binaryMessage: back });
-      const d2 = await openpgp.decrypt({ message: m2, decryptionKeys: newPrivate, format: 'binary' });
-      if (sha256(d2.data as Uint8Array) !== t.sha256Plain)
-        throw new Error(`${newPath} does not decrypt to the recording's plaintext`);
-    }
-    o.afterStep?.('reencrypt-written');
-    await db.keys.completeReencrypt(
-      t,
-      { newKey: active.fingerprint, newPath, bytes: out.length, sha256Cipher: newHash },
-      cliActor(),
-    );
-    o.afterStep?.('reencrypt-committed');
-    if (newPath !== t.path) await remove(t.path);
-    report.moved++;
-    o.log?.(`re-encrypted ${t.recordingId} ${t.kind} -> ${newPath}`);
-  };
-  for (const t of targets) {
-    try {
-      await one(t);
-    } catch (err) {
-      report.failed.push({ recordingId: t.recordingId, kind: t.kind, error: (err as Error).message });
-      o.log?.(`FAILED ${t.recordingId} ${t.kind}: ${(err as Error).message}`);
-    }
-  }
-  return report;
-}
 
 export function keysCommand(
   getConfig: () => Config,
@@ -261,11 +146,16 @@ export function keysCommand(
               store,
               oldFp: f,
               passphrase,
+              by: { actor: cliActor(), via: 'cli' },
               log: (l) => io.stderr.write(`${l}\n`),
               // Test only: die as kill -9 would at a chosen point, to prove the run resumes.
               afterStep: (step) => {
                 if (step === config.pipeline.testCrashAfterStep) process.kill(process.pid, 'SIGKILL');
               },
+            }).catch((err: unknown) => {
+              if (err instanceof KeyPassphraseError) throw new CliError(err.message, 2);
+              if (err instanceof ReencryptError) throw new CliError(err.message, 1);
+              throw err;
             }),
           );
           await audit(db, 'key.reencrypt.run', f, { moved: r.moved, failed: r.failed.length });

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { NotFoundError, SrsError } from '../errors.js';
-import type { KeyRecord } from './types.js';
+import type { KeyRecord, KeyReencryptState } from './types.js';
 import { inTransaction } from './tx.js';
 
 /**
@@ -32,10 +32,22 @@ export interface KeysRepository {
   completeReencrypt(
     t: ReencryptTarget,
     n: { newKey: string; newPath: string; bytes: number; sha256Cipher: string },
-    actor: string,
+    by: ReencryptActor,
   ): Promise<void>;
   /** Re-encryption steps done for this old key whose old file may still need removing. */
   reencryptions(oldKey: string): Promise<ReencryptRow[]>;
+  /** Asks for the background re-encryption of a retired key (again, when it had finished or failed). */
+  requestReencrypt(fingerprint: string, by: string): Promise<void>;
+  /** Retired keys whose requested re-encryption has not finished, oldest request first. */
+  reencryptRequests(): Promise<KeyRecord[]>;
+  /** Records a pass's outcome: finished (no file left) or the failures' summary. */
+  reencryptOutcome(fingerprint: string, o: { finished: boolean; error: string | null }): Promise<void>;
+}
+
+/** Who re-encrypts: written to each file's audit entry. */
+export interface ReencryptActor {
+  actor: string;
+  via: 'cli' | 'api';
 }
 
 export interface ReencryptTarget {
@@ -64,8 +76,22 @@ interface Row {
   active: boolean;
   public_key: string | null;
   retired_at: Date | null;
+  reencrypt_requested_at?: Date | null;
+  reencrypt_requested_by?: string | null;
+  reencrypt_finished_at?: Date | null;
+  reencrypt_error?: string | null;
   files?: string;
 }
+
+const reencryptOf = (r: Row): KeyReencryptState | null =>
+  r.reencrypt_requested_at
+    ? {
+        requestedAt: r.reencrypt_requested_at,
+        requestedBy: r.reencrypt_requested_by ?? '',
+        finishedAt: r.reencrypt_finished_at ?? null,
+        error: r.reencrypt_error ?? null,
+      }
+    : null;
 
 const toKey = (r: Row): KeyRecord => ({
   fingerprint: r.fingerprint,
@@ -74,6 +100,7 @@ const toKey = (r: Row): KeyRecord => ({
   active: r.active,
   publicKey: r.public_key,
   retiredAt: r.retired_at,
+  reencrypt: reencryptOf(r),
   ...(r.files === undefined ? {} : { files: Number(r.files) }),
 });
 
@@ -158,6 +185,32 @@ export function keysRepository(pool: pg.Pool): KeysRepository {
         return true;
       });
     },
+    async requestReencrypt(fingerprint, by) {
+      await inTransaction(pool, async (c) => {
+        const row = await lockedKey(c, fingerprint);
+        if (!row.retired_at)
+          throw new SrsError('ERR_KEY_NOT_RETIRED', `key ${fingerprint} is not retired: retire it first`);
+        await c.query(
+          `UPDATE keys SET reencrypt_requested_at = now(), reencrypt_requested_by = $2,
+             reencrypt_finished_at = NULL, reencrypt_error = NULL WHERE fingerprint = $1`,
+          [fingerprint, by],
+        );
+      });
+    },
+    async reencryptRequests() {
+      const res = await pool.query<Row>(
+        `SELECT * FROM keys WHERE retired_at IS NOT NULL AND reencrypt_requested_at IS NOT NULL
+           AND reencrypt_finished_at IS NULL ORDER BY reencrypt_requested_at`,
+      );
+      return res.rows.map(toKey);
+    },
+    async reencryptOutcome(fingerprint, o) {
+      await pool.query(
+        `UPDATE keys SET reencrypt_finished_at = CASE WHEN $2 THEN now() END, reencrypt_error = $3
+         WHERE fingerprint = $1 AND reencrypt_requested_at IS NOT NULL`,
+        [fingerprint, o.finished, o.error],
+      );
+    },
     async filesUnder(fingerprint) {
       const res = await pool.query<{
         recording_id: string;
@@ -197,7 +250,7 @@ export function keysRepository(pool: pg.Pool): KeysRepository {
       );
       return toReencrypt(res.rows[0] as ReencryptDbRow);
     },
-    async completeReencrypt(t, n, actor) {
+    async completeReencrypt(t, n, by) {
       await inTransaction(pool, async (c) => {
         const upd = await c.query(
           `UPDATE files SET path = $3, bytes = $4, sha256_cipher = $5, key_fingerprint = $6
@@ -225,9 +278,9 @@ export function keysRepository(pool: pg.Pool): KeysRepository {
         );
         await c.query(
           `INSERT INTO audit (actor, actor_role, ip, via, action, resource, resource_id, details)
-           VALUES ($1, 'admin', '', 'cli', 'key.reencrypt', 'recording', $2, $3::jsonb)`,
+           VALUES ($1, 'admin', '', $4, 'key.reencrypt', 'recording', $2, $3::jsonb)`,
           [
-            actor,
+            by.actor,
             t.recordingId,
             JSON.stringify({
               kind: t.kind,
@@ -239,6 +292,7 @@ export function keysRepository(pool: pg.Pool): KeysRepository {
               newSha256Cipher: n.sha256Cipher,
               sha256Plain: t.sha256Plain,
             }),
+            by.via,
           ],
         );
       });

@@ -98,6 +98,18 @@ export interface KeyRecord {
   retiredAt?: Date | null;
   /** Artifacts encrypted to this key (from `list()` only). */
   files?: number;
+  /** A background re-encryption asked for through the API (migration 040), if any. */
+  reencrypt?: KeyReencryptState | null;
+}
+
+/** The state of a key's background re-encryption (POST /keys/{fp}/retire with reencrypt). */
+export interface KeyReencryptState {
+  requestedAt: Date;
+  requestedBy: string;
+  /** Set when no file was left under the key. */
+  finishedAt: Date | null;
+  /** The last pass's failures, when it had any. */
+  error: string | null;
 }
 
 /** One page of the catalogue, newest first. */

@@ -1,0 +1,261 @@
+import { createHash } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
+import * as openpgp from 'openpgp';
+import { NotFoundError, SrsError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { LocalArtifactStore, type ArtifactStore } from '../storage/index.js';
+import { keyOfPath, readObject } from '../storage/read.js';
+import type { Database } from '../store/db.js';
+import type { ReencryptActor, ReencryptTarget } from '../store/keys.js';
+import { loadPrivateKey } from './keys.js';
+import { encryptToBuffer } from './pgp.js';
+
+/**
+ * Moving a retired key's recordings to the active key: one routine for `srs keys retire
+ * --reencrypt` and for the server's background service (asked for with POST
+ * /keys/{fp}/retire). One run at a time in the whole cluster (a Postgres advisory lock): two runs
+ * over one key would write the same new file.
+ */
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+/** pg_try_advisory_lock key of a re-encryption run. */
+const REENCRYPT_LOCK = 78_660_040;
+
+/** A re-encryption that cannot start: no active key, the key to move is the active one, a run elsewhere. */
+export class ReencryptError extends SrsError {
+  constructor(message: string) {
+    super('ERR_REENCRYPT', message);
+  }
+}
+
+export interface ReencryptReport {
+  moved: number;
+  alreadyDone: number;
+  failed: { recordingId: string; kind: string; error: string }[];
+}
+
+export type ReencryptStep = 'reencrypt-written' | 'reencrypt-committed';
+
+/**
+ * Moves every stored artifact encrypted to `oldFp` to the active key. Per artifact: check the old
+ * ciphertext's hash, decrypt, check the plaintext hash, encrypt to the new key under a new name,
+ * read it back and check its hash (and decrypt it when the new private key opens with the same
+ * passphrase), then switch the catalogue row + progress + audit in one transaction, and only then
+ * remove the old ciphertext. Interrupted at any point, running it again finishes the job. The
+ * files are read and written through the artifact store (default: the data directory's).
+ * Throws KeyPassphraseError when the passphrase does not open the old key, ReencryptError when
+ * the run cannot start.
+ */
+export async function reencryptKey(o: {
+  db: Database;
+  dataDir: string;
+  store?: ArtifactStore;
+  oldFp: string;
+  passphrase: string;
+  by: ReencryptActor;
+  log?: (line: string) => void;
+  /** Test hook (SRS_TEST_CRASH_AFTER_STEP): called after the new file is written and after the commit. */
+  afterStep?: (step: ReencryptStep) => void;
+  /** Checked between files: true stops the run (the rest waits for the next one). */
+  stopping?: () => boolean;
+}): Promise<ReencryptReport> {
+  const client = await o.db.pool.connect();
+  try {
+    const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [
+      REENCRYPT_LOCK,
+    ]);
+    if (!got.rows[0]?.ok)
+      throw new ReencryptError(
+        'another re-encryption is running (a server node or srs keys): try again later',
+      );
+    try {
+      return await reencryptLocked(o);
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [REENCRYPT_LOCK]);
+    }
+  } finally {
+    client.release();
+  }
+}
+
+async function reencryptLocked(o: Parameters<typeof reencryptKey>[0]): Promise<ReencryptReport> {
+  const { db, dataDir, oldFp } = o;
+  const keysDir = join(dataDir, 'keys');
+  const active = await db.keys.active();
+  if (!active?.publicKey)
+    throw new ReencryptError('there is no active key with a public key to re-encrypt to');
+  if (active.fingerprint === oldFp) throw new ReencryptError('the key to retire is the active key');
+  const store = o.store ?? new LocalArtifactStore(dataDir);
+  const key = (p: string) => keyOfPath(store, p);
+  const remove = (p: string) =>
+    Promise.resolve()
+      .then(() => store.delete(key(p)))
+      .catch(() => undefined);
+  const report: ReencryptReport = { moved: 0, alreadyDone: 0, failed: [] };
+
+  // Finish what an interrupted run committed but did not clean up.
+  for (const r of await db.keys.reencryptions(oldFp)) {
+    if (r.state !== 'done') continue;
+    report.alreadyDone++;
+    if (r.oldPath !== r.newPath) await remove(r.oldPath);
+  }
+  const targets = await db.keys.filesUnder(oldFp);
+  if (targets.length === 0) return report;
+
+  const oldKey = await loadPrivateKey(keysDir, oldFp, o.passphrase);
+  const newPublic = await openpgp.readKey({ armoredKey: active.publicKey });
+  const newPrivate = await loadPrivateKey(keysDir, active.fingerprint, o.passphrase).catch(() => undefined);
+
+  const one = async (t: ReencryptTarget) => {
+    const base = basename(t.path).replace(/(\.[0-9A-F]{16})?\.gpg$/, '');
+    const newPath = join(dirname(t.path), `${base}.${active.fingerprint.slice(-16)}.gpg`);
+    await db.keys.beginReencrypt(t, active.fingerprint, newPath);
+    const { data: cipher, sha256: cipherHash } = await readObject(store, key(t.path));
+    if (cipherHash !== t.sha256Cipher)
+      throw new Error(`${t.path} does not match its catalogued SHA-256 (run srs recordings verify)`);
+    const message = await openpgp.readMessage({ binaryMessage: cipher });
+    const { data } = await openpgp.decrypt({ message, decryptionKeys: oldKey, format: 'binary' });
+    const plain = data as Uint8Array;
+    if (sha256(plain) !== t.sha256Plain)
+      throw new Error(`decrypted ${t.kind} does not match its plaintext SHA-256`);
+    // The pipeline's own writer, so a re-encrypted file is the same kind of message as a new one.
+    const plainBuf = Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength);
+    const { cipher: out, sha256Cipher: newHash } = await encryptToBuffer(
+      plainBuf,
+      newPublic,
+      basename(t.path, '.gpg'),
+    );
+    plainBuf.fill(0);
+    // An interrupted run may have left another encryption under the new name: replaced.
+    await store.put(key(newPath), out, { sha256: newHash, size: out.length, overwrite: true });
+    // Verify what is stored before anything old is let go.
+    const { data: back, sha256: backHash } = await readObject(store, key(newPath));
+    if (backHash !== newHash) throw new Error(`${newPath} read back with a different SHA-256`);
+    if (newPrivate) {
+      const m2 = await openpgp.readMessage({ binaryMessage: back });
+      const d2 = await openpgp.decrypt({ message: m2, decryptionKeys: newPrivate, format: 'binary' });
+      if (sha256(d2.data as Uint8Array) !== t.sha256Plain)
+        throw new Error(`${newPath} does not decrypt to the recording's plaintext`);
+    }
+    o.afterStep?.('reencrypt-written');
+    await db.keys.completeReencrypt(
+      t,
+      { newKey: active.fingerprint, newPath, bytes: out.length, sha256Cipher: newHash },
+      o.by,
+    );
+    o.afterStep?.('reencrypt-committed');
+    if (newPath !== t.path) await remove(t.path);
+    report.moved++;
+    o.log?.(`re-encrypted ${t.recordingId} ${t.kind} -> ${newPath}`);
+  };
+  for (const t of targets) {
+    if (o.stopping?.()) break;
+    try {
+      await one(t);
+    } catch (err) {
+      report.failed.push({ recordingId: t.recordingId, kind: t.kind, error: (err as Error).message });
+      o.log?.(`FAILED ${t.recordingId} ${t.kind}: ${(err as Error).message}`);
+    }
+  }
+  return report;
+}
+
+export interface ReencryptService {
+  /** Looks for requested re-encryptions now (after a request through the API). */
+  kick(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * The server's re-encryption of retired keys asked for through the API: at start (an interrupted
+ * run resumes), when kicked, and every `intervalMs` while a request is unfinished. Only keys whose
+ * private key this node holds are taken (in a cluster the keys directory may differ by node).
+ * Each pass writes its outcome on the key (finished, or the failures) and a `key.reencrypt.run`
+ * audit entry as the admin who asked.
+ */
+export function startReencryptService(o: {
+  db: Database;
+  dataDir: string;
+  store: ArtifactStore;
+  passphrase: string;
+  log: Logger;
+  intervalMs?: number;
+  afterStep?: (step: ReencryptStep) => void;
+}): ReencryptService {
+  const { db, log } = o;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let stopped = false;
+  const pass = async (): Promise<void> => {
+    for (const k of await db.keys.reencryptRequests()) {
+      if (stopped) return;
+      const fp = k.fingerprint;
+      // Another node's key (its keys directory was not copied here): left to that node.
+      const held = await loadPrivateKey(join(o.dataDir, 'keys'), fp, o.passphrase).then(
+        () => true,
+        (err: unknown) => !(err instanceof NotFoundError),
+      );
+      if (!held) continue;
+      const by = { actor: k.reencrypt?.requestedBy ?? 'api', via: 'api' as const };
+      let error: string | null = null;
+      let finished = false;
+      try {
+        const r = await reencryptKey({
+          ...o,
+          oldFp: fp,
+          by,
+          log: (l) => log.debug({ key: fp }, l),
+          stopping: () => stopped,
+        });
+        if (stopped) return;
+        finished = r.failed.length === 0;
+        if (r.failed.length)
+          error = `${r.failed.length} file(s) failed, e.g. ${r.failed[0]?.recordingId} ${r.failed[0]?.kind}: ${r.failed[0]?.error}`;
+        await db.audit.append({
+          actor: by.actor,
+          actorRole: 'admin',
+          ip: '',
+          via: 'api',
+          action: 'key.reencrypt.run',
+          resource: 'key',
+          resourceId: fp,
+          details: { moved: r.moved, failed: r.failed.length },
+        });
+        log.info({ key: fp, moved: r.moved, failed: r.failed.length }, 'key re-encryption pass');
+      } catch (err) {
+        // Another run holds the lock: it does this key too; nothing to record.
+        if (err instanceof ReencryptError && /another re-encryption/.test(err.message)) return;
+        error = (err as Error).message;
+        log.warn({ err, key: fp }, 'key re-encryption failed');
+      }
+      await db.keys.reencryptOutcome(fp, { finished, error });
+    }
+  };
+  const run = (): void => {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = pass()
+      .catch((err: unknown) => log.warn({ err }, 'key re-encryption pass failed'))
+      .finally(() => {
+        running = undefined;
+        if (again) {
+          again = false;
+          run();
+        }
+      });
+  };
+  const timer = setInterval(run, o.intervalMs ?? 600_000);
+  timer.unref();
+  run();
+  return {
+    kick: run,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
