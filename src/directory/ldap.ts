@@ -1,5 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import { Client, InvalidCredentialsError, SizeLimitExceededError, type Entry } from 'ldapts';
+import {
+  Client,
+  InvalidCredentialsError,
+  NoSuchObjectError,
+  SizeLimitExceededError,
+  type Entry,
+} from 'ldapts';
 import type { DirectoryConfig } from '../config/directory-schema.js';
 import { readSettingFileText } from '../config/setting-file.js';
 import { SrsError } from '../errors.js';
@@ -51,6 +57,8 @@ export function normalDn(dn: string): string {
 const RANK = ['record-only', 'user', 'supervisor', 'admin'] as const;
 /** AD's userAccountControl flag ACCOUNTDISABLE. */
 const ACCOUNT_DISABLE = 0x2;
+/** Group entries a sync looks up at most while following nested role groups. */
+const MAX_GROUP_LOOKUPS = 5000;
 
 function values(e: Entry, attr: string): string[] {
   // Attribute names are case-insensitive; ldapts keys them as the server spelled them.
@@ -90,15 +98,59 @@ export function ldapDirectory(c: DirectoryConfig): Directory {
     if (c.bindDn) await client.bind(c.bindDn, password);
   };
 
-  /** The normalized member DNs and memberUids of a group entry. */
+  /** The member DNs (as written) and normalized memberUids of a group entry. */
   const members = async (client: Client, dn: string) => {
-    const r = await client.search(dn, { scope: 'base', attributes: ['member', 'uniqueMember', 'memberUid'] });
-    const e = r.searchEntries[0];
-    if (!e) return { dns: new Set<string>(), uids: new Set<string>() };
+    const r = await client
+      .search(dn, { scope: 'base', attributes: ['member', 'uniqueMember', 'memberUid'] })
+      .catch((err: unknown) => {
+        if (err instanceof NoSuchObjectError) return undefined;
+        throw err;
+      });
+    const e = r?.searchEntries[0];
+    if (!e) return undefined;
     return {
-      dns: new Set([...values(e, 'member'), ...values(e, 'uniqueMember')].map(normalDn)),
-      uids: new Set(values(e, 'memberUid').map((u) => u.toLowerCase())),
+      dns: [...values(e, 'member'), ...values(e, 'uniqueMember')],
+      uids: values(e, 'memberUid').map((u) => u.toLowerCase()),
     };
+  };
+
+  /**
+   * A role group with the groups nested in it: every member DN and memberUid reached, and every
+   * group DN reached (for a person's memberOf, which lists only their own groups). A member that is
+   * not one of the people found is looked up as a possible group; cycles end at a group seen before.
+   */
+  const expand = async (client: Client, root: string, people: Set<string>, budget: { left: number }) => {
+    const dns = new Set<string>();
+    const uids = new Set<string>();
+    const groups = new Set<string>([normalDn(root)]);
+    let frontier = [root];
+    while (frontier.length > 0) {
+      const next: string[] = [];
+      for (const g of frontier) {
+        if (--budget.left < 0)
+          throw new DirectoryError(
+            `directory ${url}: the role groups hold more than ${MAX_GROUP_LOOKUPS} members that are not people under directory.filter (nested groups are followed): list people or groups directly in directory.roles`,
+          );
+        // A member that is gone (a group keeps the DN of a deleted person) adds nobody; a role
+        // group that is not there is a mistake in directory.roles, never "nobody has the role".
+        const m = await members(client, g);
+        if (!m && g === root)
+          throw new DirectoryError(
+            `directory ${url}: directory.roles names ${root}, which is not in the directory`,
+          );
+        if (!m) continue;
+        for (const u of m.uids) uids.add(u);
+        for (const d of m.dns) {
+          const n = normalDn(d);
+          dns.add(n);
+          if (people.has(n) || groups.has(n)) continue;
+          groups.add(n);
+          next.push(d);
+        }
+      }
+      frontier = next;
+    }
+    return { dns, uids, groups };
   };
 
   return {
@@ -125,22 +177,32 @@ export function ldapDirectory(c: DirectoryConfig): Directory {
           attributes: attrs,
           paged: { pageSize: 500 },
         });
-        const roleGroups: { role: (typeof RANK)[number]; dn: string; dns: Set<string>; uids: Set<string> }[] =
-          [];
+        const people = new Set(found.searchEntries.map((e) => normalDn(e.dn)));
+        const budget = { left: MAX_GROUP_LOOKUPS };
+        const roleGroups: {
+          role: (typeof RANK)[number];
+          dns: Set<string>;
+          uids: Set<string>;
+          groups: Set<string>;
+        }[] = [];
         for (const role of RANK) {
           const groups = c.roles[role];
           for (const dn of groups === undefined ? [] : Array.isArray(groups) ? groups : [groups])
-            roleGroups.push({ role, dn: normalDn(dn), ...(await members(client, dn)) });
+            roleGroups.push({ role, ...(await expand(client, dn, people, budget)) });
         }
         return found.searchEntries.map((e) => {
           const username = values(e, a.username)[0] ?? '';
-          // Membership from either side: the group's member lists, or the person's memberOf (Active
-          // Directory's, and OpenLDAP's memberof overlay), which also covers AD groups too large to
-          // list their members in one attribute (ranged retrieval past 1,500).
+          // Membership from either side: the group's member lists (nested groups followed), or the
+          // person's memberOf naming the role group or a group nested in it (Active Directory's, and
+          // OpenLDAP's memberof overlay), which also covers AD groups too large to list their
+          // members in one attribute (ranged retrieval past 1,500).
           const memberOf = new Set(values(e, 'memberOf').map(normalDn));
           const held = roleGroups
             .filter(
-              (g) => g.dns.has(normalDn(e.dn)) || g.uids.has(username.toLowerCase()) || memberOf.has(g.dn),
+              (g) =>
+                g.dns.has(normalDn(e.dn)) ||
+                g.uids.has(username.toLowerCase()) ||
+                [...memberOf].some((m) => g.groups.has(m)),
             )
             .map((g) => RANK.indexOf(g.role));
           const uac = Number(values(e, 'userAccountControl')[0] ?? 0);
@@ -157,6 +219,7 @@ export function ldapDirectory(c: DirectoryConfig): Directory {
           };
         });
       } catch (err) {
+        if (err instanceof DirectoryError) throw err;
         // Never a partial list: the people it leaves out would be taken for gone and disabled.
         if (err instanceof SizeLimitExceededError)
           throw new DirectoryError(
