@@ -6,7 +6,7 @@
  * attached) and the SMTP journal (MP3 attached) to a real SMTP server on loopback, each timed from
  * its start until every recording is delivered; then the offload in the carrier format (the
  * decrypted WAVs and the CSV) to a real OpenSSH server, one batch of all of them, timed from its
- * cut to its confirmation. A recorder ending calls at R per second needs each
+ * cut to its confirmation, and as many again over FTPS (explicit TLS) to pyftpdlib. A recorder ending calls at R per second needs each
  * enabled feature above R. `npx tsx scripts/delivery-rate.ts [N]`; figures in docs/delivery.md.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -15,6 +15,8 @@ import { join } from 'node:path';
 import type { Config } from '../src/config.js';
 import { Decryptor } from '../src/delivery/decrypt.js';
 import { OffloadService, startDelivery } from '../src/delivery/index.js';
+import type { OffloadDestination } from '../src/delivery/destination.js';
+import { startFtpServer } from '../test/helpers/ftp-server.js';
 import { openDeliveryCatalogue, testLog as log, until } from '../test/helpers/delivery-catalogue.js';
 import { journalSettings, startSmtp, startSshd } from '../test/helpers/delivery-fixtures.js';
 import { sftpDest } from '../test/helpers/delivery-seed.js';
@@ -108,24 +110,23 @@ try {
       `${name}: ${n} in ${s.toFixed(1)} s = ${(n / s).toFixed(1)} recordings/s; this process ${((cpu.user + cpu.system) / 1000 / n).toFixed(1)} CPU-ms per recording`,
     );
   }
-  const sshd = await startSshd();
-  try {
-    const interval = 30 * 60_000;
+  const interval = 30 * 60_000;
+  /** One offload batch of every recording not yet offloaded, to `audio`: cut to confirmation. */
+  let runs = 0;
+  const offloadAll = async (label: string, audio: OffloadDestination) => {
+    // Each run a boundary later than the last one's, so that it cuts a batch of its own.
+    const ahead = ++runs * interval;
     const offload = new OffloadService({
       repo: db.offload,
       decryptor: new Decryptor(catalogue.dataDir, PASSPHRASE),
       dataDir: catalogue.dataDir,
       log,
-      // The production chunk size (1 MiB), not the tests' small one.
-      audio: sftpDest(sshd, sshd.port, {
-        directory: await mkdtemp(join(tmpdir(), 'srs-rate-sftp-')),
-        chunkBytes: undefined,
-      }),
+      audio,
       intervalMs: interval,
       purgeAfterTransfer: false,
       manifest: true,
       // A boundary after every recording: the first pass cuts them all into one batch.
-      now: () => new Date(Date.now() + interval),
+      now: () => new Date(Date.now() + ahead),
     });
     t = Date.now();
     const cpu0 = process.cpuUsage();
@@ -136,10 +137,35 @@ try {
     if (batch?.state !== 'done' || batch.count !== n)
       throw new Error(`offload: batch ${batch?.state}, ${batch?.count}`);
     console.log(
-      `offload (SFTP, carrier format): ${n} in ${s.toFixed(1)} s = ${(n / s).toFixed(1)} recordings/s; this process ${((cpu.user + cpu.system) / 1000 / n).toFixed(1)} CPU-ms per recording (sshd not counted)`,
+      `offload (${label}, carrier format): ${n} in ${s.toFixed(1)} s = ${(n / s).toFixed(1)} recordings/s; this process ${((cpu.user + cpu.system) / 1000 / n).toFixed(1)} CPU-ms per recording (the server not counted)`,
     );
+  };
+  const sshd = await startSshd();
+  try {
+    // The production chunk size (1 MiB), not the tests' small one.
+    const dir = await mkdtemp(join(tmpdir(), 'srs-rate-sftp-'));
+    await offloadAll('SFTP', sftpDest(sshd, sshd.port, { directory: dir, chunkBytes: undefined }));
   } finally {
     await sshd.stop();
+  }
+  // FTPS (explicit TLS) to pyftpdlib, with as many new recordings: the first batch holds the others.
+  for (let i = 0; i < n; i++)
+    await catalogue.store('1001', `4931${String(i).padStart(6, '0')}`, 60, 440 + (i % 40));
+  const ftps = await startFtpServer({ tls: 'explicit' });
+  try {
+    await offloadAll('FTPS, explicit TLS', {
+      type: 'ftp',
+      host: '127.0.0.1',
+      port: ftps.port,
+      username: ftps.user,
+      password: ftps.password,
+      tls: 'explicit',
+      caFile: ftps.certFile,
+      timeoutSeconds: 20,
+      directory: '/',
+    });
+  } finally {
+    await ftps.stop();
   }
 } finally {
   await smtp.close();

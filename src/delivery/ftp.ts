@@ -1,7 +1,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { posix } from 'node:path';
 import { Readable, Writable } from 'node:stream';
-import { rootCertificates, type ConnectionOptions } from 'node:tls';
+import { createSecureContext, rootCertificates, type ConnectionOptions } from 'node:tls';
 import { isIP } from 'node:net';
 import { Client, FTPError } from 'basic-ftp';
 import { ConfigError } from '../errors.js';
@@ -93,11 +93,13 @@ export class FtpConnection {
     const timeoutMs = dest.timeoutSeconds * 1000;
     const client = new Client(timeoutMs);
     // Data connections are upgraded with the same options: the host is what they are checked against.
+    // One secure context for all of them: given `ca` instead, every data connection (one per
+    // file) parsed the system's ~140 root certificates again, about 30 ms of CPU per file.
     const secureOptions: ConnectionOptions = {
       host: dest.host,
       ...(isIP(dest.host) ? {} : { servername: dest.host }),
       rejectUnauthorized: dest.insecureAcceptAnyCertificate !== true,
-      ...(ca ? { ca: [...rootCertificates, ...ca] } : {}),
+      ...(ca ? { secureContext: createSecureContext({ ca: [...rootCertificates, ...ca] }) } : {}),
     };
     const connection = new FtpConnection(client, dest, '/', timeoutMs, log);
     try {
