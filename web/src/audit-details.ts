@@ -1,7 +1,8 @@
 /**
  * The details an audit sentence ends with (web/src/audit-text.ts): what changed in a custom field,
  * an evaluation's agent and score, a user's old and new values, the audio format, a failure's reason,
- * a journal message's mailbox, size and failed attempts.
+ * a journal message's mailbox, size and failed attempts, the files a key's re-encryption could not
+ * move.
  */
 import { fmtDate, fmtNumber, t, tp } from './i18n.js';
 import type { AuditEntry } from './audit-text.js';
@@ -135,6 +136,8 @@ export function withDetails(e: AuditEntry, d: Details, s: string): string {
   if (a === 'integrity.check' && typeof d.intact === 'boolean')
     return `${s} (${d.intact ? t('intact') : t('NOT intact: {failed}', { failed: recordingFailures(d.failed) })})`;
   if (a.startsWith('journal.')) return journalDetails(a, d, s);
+  if (a === 'key.reencrypt.run' && typeof d.failed === 'number' && d.failed > 0)
+    return `${s} (${tp(d.failed, '{n} file failed', '{n} files failed')})`;
   if (a === 'delivery.destination-test' && typeof d.ok === 'boolean')
     return `${s} (${d.ok ? t('access works') : t('failed at {step}', { step: str(d.step) })})`;
   if (

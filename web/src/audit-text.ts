@@ -152,6 +152,11 @@ const ON_RECORDING: Record<string, OnRecording> = {
     here
       ? t('{who} deleted an evaluation of this recording', p)
       : t('{who} deleted an evaluation of recording {id}', p),
+  // A key's rotation moved this file (`kind`: wav, mp3, …) to the active key (web/src/views/keys.ts).
+  'key.reencrypt': (p, here, d) =>
+    here
+      ? t('{who} re-encrypted this recording’s {kind} to a new key', { ...p, kind: str(d.kind) })
+      : t('{who} re-encrypted recording {id}’s {kind} to a new key', { ...p, kind: str(d.kind) }),
   // SMTP journaling (the delivery service): the message of a recording to the journaling mailbox.
   'journal.sent': (p, here) =>
     here
@@ -169,6 +174,33 @@ const ON_RECORDING: Record<string, OnRecording> = {
     here
       ? t('{who} purged this recording once the journal mailbox had it', p)
       : t('{who} purged recording {id} once the journal mailbox had it', p),
+};
+
+/**
+ * Actions on the encryption keys (the console's Keys page, `srs keys`, the server's background
+ * re-encryption): `{fp}` is the key's fingerprint, its last 16 hex digits.
+ */
+const ON_KEY: Record<string, (p: Params, d: Details) => string> = {
+  'key.list': (p) => t('{who} listed the encryption keys', p),
+  'key.generate': (p, d) =>
+    d.active
+      ? t('{who} generated the encryption key {fp} ({type}, active)', { ...p, type: str(d.type) })
+      : t('{who} generated the encryption key {fp} ({type})', { ...p, type: str(d.type) }),
+  'key.activate': (p) => t('{who} made the encryption key {fp} the active key', p),
+  'key.retire': (p, d) =>
+    d.reencrypt
+      ? t('{who} retired the encryption key {fp}, its recordings to be re-encrypted to the active key', p)
+      : t('{who} retired the encryption key {fp}', p),
+  'key.reencrypt.request': (p) =>
+    t('{who} asked to re-encrypt the recordings of the encryption key {fp} to the active key', p),
+  // (Failed files, when some did: in the details, web/src/audit-details.ts.)
+  'key.reencrypt.run': (p, d) =>
+    tp(
+      typeof d.moved === 'number' ? d.moved : 0,
+      '{who} moved {n} file of the encryption key {fp} to the active key',
+      '{who} moved {n} files of the encryption key {fp} to the active key',
+      p,
+    ),
 };
 
 /** Actions with no object (a session, the deliveries, the admin token). */
@@ -287,7 +319,7 @@ function sentenceOf(e: AuditEntry, who: string, d: Details, here?: string): stri
       return ON_RECORDING[a]?.({ who, id: e.resourceId.slice(0, 8) }, isHere(e, d, here), d);
     }
     case 'key':
-      return a === 'key.list' ? t('{who} listed the encryption keys', { who }) : undefined;
+      return ON_KEY[a]?.({ who, fp: e.resourceId.slice(-16) }, d);
     case 'custom-field': {
       const p = { who, name: e.resourceId };
       if (a === 'custom-field.create') return t('{who} added the custom field {name}', p);

@@ -1,55 +1,85 @@
 import { api } from '../api.js';
 import { fmtTime, grid, h, outcome, td } from '../dom.js';
 import { t } from '../i18n.js';
+import { generateForm, keyActions, reencryptState, reencrypting, type KeyJson } from './keys-actions.js';
 
-interface KeyJson {
-  fingerprint: string;
-  algorithm: string;
-  createdAt: string;
-  active: boolean;
-  retiredAt: string | null;
-  files?: number;
-}
+export type { KeyJson } from './keys-actions.js';
 
-/** The recording encryption keys (admins). */
-export function keysView(app: HTMLElement): void {
+/**
+ * How often the list is read again while the server re-encrypts a key's files: often enough to
+ * see the count go down, and each read is one `key.list` audit entry.
+ */
+const POLL_MS = 2000;
+
+/**
+ * The recording encryption keys (admins): generate one, activate, retire (moving its files to the
+ * active key or not), re-encrypt a retired key's files; their re-encryption's progress while the
+ * server is at it (read every POLL_MS until it ends, and no longer once the page is left).
+ */
+export function keysView(app: HTMLElement): () => void {
   const msg = outcome('keys-msg');
-  const box = h('div', {}, t('Loading…'));
+  const box = h('div', { id: 'keys-list' }, t('Loading…'));
+  let items: KeyJson[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let left = false;
   const state = (k: KeyJson) =>
     k.active
       ? t('active')
       : k.retiredAt
         ? t('retired {date}', { date: fmtTime(k.retiredAt) })
         : t('inactive');
+  const done = (retired?: KeyJson): void => {
+    if (retired) show(items.map((k) => (k.fingerprint === retired.fingerprint ? retired : k)));
+    void load();
+  };
+  const row = (k: KeyJson) =>
+    h(
+      'tr',
+      { class: 'key-row', 'data-fingerprint': k.fingerprint, 'data-active': String(k.active) },
+      td(h('code', {}, k.fingerprint)),
+      td(k.algorithm),
+      td(fmtTime(k.createdAt)),
+      h('td', { class: 'key-state' }, state(k)),
+      h('td', { class: 'key-files' }, String(k.files ?? '')),
+      h('td', { class: 'key-reencrypt-state' }, reencryptState(k)),
+      h('td', { class: 'key-actions' }, ...keyActions(k, msg, done)),
+    );
+  const show = (now: KeyJson[]): void => {
+    items = now;
+    box.replaceChildren(
+      grid(
+        'keys',
+        [t('Fingerprint'), t('Algorithm'), t('Created'), t('State'), t('Files'), t('Re-encryption'), ''],
+        items.map(row),
+      ),
+    );
+  };
+  const load = async (): Promise<void> => {
+    clearTimeout(timer);
+    try {
+      show((await api<{ items: KeyJson[] }>('/keys')).items);
+    } catch (e) {
+      msg.fail(e as Error);
+    }
+    // (A failed read is tried again too, while the last list had a re-encryption going.)
+    if (!left && items.some(reencrypting)) timer = setTimeout(() => void load(), POLL_MS);
+  };
   app.append(
     h('h2', {}, t('Encryption keys')),
     h(
       'p',
       { class: 'muted' },
-      t('Recordings are encrypted with OpenPGP to the active key. Rotate and retire keys with `srs keys`.'),
+      t(
+        'Recordings are encrypted with OpenPGP to the active key. Rotate keys here or with `srs keys`; a key generated here is written to this server’s keys directory (in a cluster, copy it to the other nodes: docs/cluster.md).',
+      ),
     ),
+    generateForm(msg, done),
     msg.el,
     box,
   );
-  api<{ items: KeyJson[] }>('/keys').then(
-    (r) =>
-      box.replaceChildren(
-        grid(
-          'keys',
-          [t('Fingerprint'), t('Algorithm'), t('Created'), t('State'), t('Files')],
-          r.items.map((k) =>
-            h(
-              'tr',
-              { class: 'key-row' },
-              td(h('code', {}, k.fingerprint)),
-              td(k.algorithm),
-              td(fmtTime(k.createdAt)),
-              td(state(k)),
-              td(String(k.files ?? '')),
-            ),
-          ),
-        ),
-      ),
-    (e: Error) => msg.fail(e),
-  );
+  void load();
+  return () => {
+    left = true;
+    clearTimeout(timer);
+  };
 }

@@ -152,6 +152,30 @@ export const es: Record<string, Entry> = {
   '{who} revoked API token {name}': '{who} revocó el token de API {name}',
   '{name} from {from} to {to}': '{name} de {from} a {to}',
   '{who} listed the encryption keys': '{who} consultó la lista de claves de cifrado',
+  '{who} generated the encryption key {fp} ({type}, active)':
+    '{who} generó la clave de cifrado {fp} ({type}, activa)',
+  '{who} generated the encryption key {fp} ({type})': '{who} generó la clave de cifrado {fp} ({type})',
+  '{who} made the encryption key {fp} the active key':
+    '{who} convirtió la clave de cifrado {fp} en la clave activa',
+  '{who} retired the encryption key {fp}, its recordings to be re-encrypted to the active key':
+    '{who} retiró la clave de cifrado {fp}, con sus grabaciones por recifrar para la clave activa',
+  '{who} retired the encryption key {fp}': '{who} retiró la clave de cifrado {fp}',
+  '{who} asked to re-encrypt the recordings of the encryption key {fp} to the active key':
+    '{who} pidió recifrar las grabaciones de la clave de cifrado {fp} para la clave activa',
+  '{who} moved {n} files of the encryption key {fp} to the active key': {
+    one: '{who} pasó {n} archivo de la clave de cifrado {fp} a la clave activa',
+    many: '{who} pasó {n} archivos de la clave de cifrado {fp} a la clave activa',
+    other: '{who} pasó {n} archivos de la clave de cifrado {fp} a la clave activa',
+  },
+  '{who} re-encrypted this recording’s {kind} to a new key':
+    '{who} recifró el {kind} de esta grabación para una clave nueva',
+  '{who} re-encrypted recording {id}’s {kind} to a new key':
+    '{who} recifró el {kind} de la grabación {id} para una clave nueva',
+  '{n} files failed': {
+    one: '{n} archivo falló',
+    many: '{n} archivos fallaron',
+    other: '{n} archivos fallaron',
+  },
   '{who} added the custom field {name}': '{who} añadió el campo personalizado {name}',
   '{who} changed the custom field {name}': '{who} modificó el campo personalizado {name}',
   '{who} deleted the custom field {name}': '{who} eliminó el campo personalizado {name}',

@@ -158,6 +158,30 @@ export const fr: Record<string, Entry> = {
   '{who} revoked API token {name}': '{who} a révoqué le jeton d’API {name}',
   '{name} from {from} to {to}': '{name} de {from} à {to}',
   '{who} listed the encryption keys': '{who} a consulté la liste des clés de chiffrement',
+  '{who} generated the encryption key {fp} ({type}, active)':
+    '{who} a généré la clé de chiffrement {fp} ({type}, active)',
+  '{who} generated the encryption key {fp} ({type})': '{who} a généré la clé de chiffrement {fp} ({type})',
+  '{who} made the encryption key {fp} the active key':
+    '{who} a fait de la clé de chiffrement {fp} la clé active',
+  '{who} retired the encryption key {fp}, its recordings to be re-encrypted to the active key':
+    '{who} a retiré la clé de chiffrement {fp}, ses enregistrements à rechiffrer pour la clé active',
+  '{who} retired the encryption key {fp}': '{who} a retiré la clé de chiffrement {fp}',
+  '{who} asked to re-encrypt the recordings of the encryption key {fp} to the active key':
+    '{who} a demandé le rechiffrement des enregistrements de la clé de chiffrement {fp} pour la clé active',
+  '{who} moved {n} files of the encryption key {fp} to the active key': {
+    one: '{who} a passé {n} fichier de la clé de chiffrement {fp} à la clé active',
+    many: '{who} a passé {n} fichiers de la clé de chiffrement {fp} à la clé active',
+    other: '{who} a passé {n} fichiers de la clé de chiffrement {fp} à la clé active',
+  },
+  '{who} re-encrypted this recording’s {kind} to a new key':
+    '{who} a rechiffré le {kind} de cet enregistrement pour une nouvelle clé',
+  '{who} re-encrypted recording {id}’s {kind} to a new key':
+    '{who} a rechiffré le {kind} de l’enregistrement {id} pour une nouvelle clé',
+  '{n} files failed': {
+    one: '{n} fichier en échec',
+    many: '{n} fichiers en échec',
+    other: '{n} fichiers en échec',
+  },
   '{who} added the custom field {name}': '{who} a ajouté le champ personnalisé {name}',
   '{who} changed the custom field {name}': '{who} a modifié le champ personnalisé {name}',
   '{who} deleted the custom field {name}': '{who} a supprimé le champ personnalisé {name}',

@@ -148,6 +148,30 @@ export const ptBR: Record<string, Entry> = {
   '{who} revoked API token {name}': '{who} revogou o token de API {name}',
   '{name} from {from} to {to}': '{name} de {from} para {to}',
   '{who} listed the encryption keys': '{who} consultou a lista de chaves de criptografia',
+  '{who} generated the encryption key {fp} ({type}, active)':
+    '{who} gerou a chave de criptografia {fp} ({type}, ativa)',
+  '{who} generated the encryption key {fp} ({type})': '{who} gerou a chave de criptografia {fp} ({type})',
+  '{who} made the encryption key {fp} the active key':
+    '{who} tornou a chave de criptografia {fp} a chave ativa',
+  '{who} retired the encryption key {fp}, its recordings to be re-encrypted to the active key':
+    '{who} retirou a chave de criptografia {fp}, com suas gravações a recriptografar para a chave ativa',
+  '{who} retired the encryption key {fp}': '{who} retirou a chave de criptografia {fp}',
+  '{who} asked to re-encrypt the recordings of the encryption key {fp} to the active key':
+    '{who} pediu para recriptografar as gravações da chave de criptografia {fp} para a chave ativa',
+  '{who} moved {n} files of the encryption key {fp} to the active key': {
+    one: '{who} passou {n} arquivo da chave de criptografia {fp} para a chave ativa',
+    many: '{who} passou {n} arquivos da chave de criptografia {fp} para a chave ativa',
+    other: '{who} passou {n} arquivos da chave de criptografia {fp} para a chave ativa',
+  },
+  '{who} re-encrypted this recording’s {kind} to a new key':
+    '{who} recriptografou o {kind} desta gravação para uma nova chave',
+  '{who} re-encrypted recording {id}’s {kind} to a new key':
+    '{who} recriptografou o {kind} da gravação {id} para uma nova chave',
+  '{n} files failed': {
+    one: '{n} arquivo falhou',
+    many: '{n} arquivos falharam',
+    other: '{n} arquivos falharam',
+  },
   '{who} added the custom field {name}': '{who} adicionou o campo personalizado {name}',
   '{who} changed the custom field {name}': '{who} alterou o campo personalizado {name}',
   '{who} deleted the custom field {name}': '{who} excluiu o campo personalizado {name}',

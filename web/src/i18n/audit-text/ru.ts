@@ -150,6 +150,31 @@ export const ru: Record<string, Entry> = {
   '{who} revoked API token {name}': '{who} отозвал API-токен {name}',
   '{name} from {from} to {to}': '{name}: с {from} на {to}',
   '{who} listed the encryption keys': '{who} просмотрел список ключей шифрования',
+  '{who} generated the encryption key {fp} ({type}, active)':
+    '{who} создал ключ шифрования {fp} ({type}, активный)',
+  '{who} generated the encryption key {fp} ({type})': '{who} создал ключ шифрования {fp} ({type})',
+  '{who} made the encryption key {fp} the active key': '{who} сделал ключ шифрования {fp} активным',
+  '{who} retired the encryption key {fp}, its recordings to be re-encrypted to the active key':
+    '{who} вывел из использования ключ шифрования {fp} с перешифрованием его записей для активного ключа',
+  '{who} retired the encryption key {fp}': '{who} вывел из использования ключ шифрования {fp}',
+  '{who} asked to re-encrypt the recordings of the encryption key {fp} to the active key':
+    '{who} запросил перешифрование записей ключа шифрования {fp} для активного ключа',
+  '{who} moved {n} files of the encryption key {fp} to the active key': {
+    one: '{who} перенёс {n} файл ключа шифрования {fp} на активный ключ',
+    few: '{who} перенёс {n} файла ключа шифрования {fp} на активный ключ',
+    many: '{who} перенёс {n} файлов ключа шифрования {fp} на активный ключ',
+    other: '{who} перенёс {n} файла ключа шифрования {fp} на активный ключ',
+  },
+  '{who} re-encrypted this recording’s {kind} to a new key':
+    '{who} перешифровал {kind} этой записи для нового ключа',
+  '{who} re-encrypted recording {id}’s {kind} to a new key':
+    '{who} перешифровал {kind} записи {id} для нового ключа',
+  '{n} files failed': {
+    one: 'не удалось: {n} файл',
+    few: 'не удалось: {n} файла',
+    many: 'не удалось: {n} файлов',
+    other: 'не удалось: {n} файла',
+  },
   '{who} added the custom field {name}': '{who} добавил пользовательское поле {name}',
   '{who} changed the custom field {name}': '{who} изменил пользовательское поле {name}',
   '{who} deleted the custom field {name}': '{who} удалил пользовательское поле {name}',
