@@ -209,6 +209,17 @@ describe('keys over the API: generate, activate, retire and re-encrypt across ki
     );
     assert.equal(sha(plain), wav.sha256Plain);
     assert.ok(toneLevelDb(decodeUlawWav(plain), 200, 1800, HZ) > -3, 'the tone is in the moved WAV');
+    // A page polling the list (refresh=1) is audited once per 10 minutes; a plain read each time.
+    const lists = async () =>
+      (await db.pool.query(`SELECT count(*)::int AS n FROM audit WHERE action = 'key.list'`)).rows[0]
+        .n as number;
+    const l0 = await lists();
+    for (let i = 0; i < 3; i++) assert.equal((await api('GET', '/keys?refresh=1')).status, 200);
+    assert.equal(await lists(), l0 + 1);
+    await keys();
+    await keys();
+    assert.equal(await lists(), l0 + 3);
+    assert.equal((await api('GET', '/keys?refresh=yes')).status, 400);
     // The retired key cannot come back.
     const back = await api('POST', `/keys/${old}/activate`);
     assert.equal(back.status, 409);

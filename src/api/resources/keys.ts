@@ -13,6 +13,9 @@ import { need, route, type RouteDef } from '../table.js';
  * `<dataDir>/keys` as with `srs keys`.
  */
 
+/** A polling read of the key list is audited at most this often per session. */
+const REFRESH_AUDIT_MS = 600_000;
+
 /** What the server does with keys beyond the catalogue (app wiring; absent without a passphrase). */
 export interface KeysPort {
   /** Generates a key pair under the server's passphrase and records it (active or not). */
@@ -52,6 +55,8 @@ export function keyRoutes({ d, audit }: Kit): RouteDef[] {
       throw new HttpError(503, 'this server holds no key passphrase (SRS_KEY_PASSPHRASE): use srs keys');
     return d.keys;
   };
+  /** Sessions whose polling read of the list was audited, and when (see GET /keys). */
+  const refreshed = new Map<string, number>();
   const listed = async (fp: string) => {
     const k = (await d.db.keys.list()).find((x) => x.fingerprint === fp);
     if (!k) throw notFound(`no key ${fp} in the catalogue`);
@@ -61,11 +66,22 @@ export function keyRoutes({ d, audit }: Kit): RouteDef[] {
     route({
       method: 'GET',
       path: '/keys',
-      summary: 'Encryption keys, newest first, with their file counts and re-encryption state (audited)',
+      summary:
+        'Encryption keys, newest first, with their file counts and re-encryption state (audited; refresh=1, a page polling progress, at most once per session per 10 minutes)',
       role: 'admin',
-      async handler(ctx) {
+      query: z.object({ refresh: z.enum(['0', '1']).optional() }),
+      async handler(ctx, { query }) {
         const keys = await d.db.keys.list();
-        await audit(ctx, 'key.list', 'key', '', { count: keys.length });
+        // A console polling a re-encryption every 2 s would write an entry each time.
+        const who = need(ctx);
+        const session = `${who.username}\u0000${who.sessionId ?? ''}`;
+        const now = Date.now();
+        const last = refreshed.get(session);
+        if (query.refresh !== '1' || last === undefined || now - last > REFRESH_AUDIT_MS) {
+          await audit(ctx, 'key.list', 'key', '', { count: keys.length });
+          if (query.refresh === '1') refreshed.set(session, now);
+          for (const [k, at] of refreshed) if (now - at > REFRESH_AUDIT_MS) refreshed.delete(k);
+        }
         sendJson(ctx.res, 200, { items: keys.map(publicKey) });
       },
     }),
