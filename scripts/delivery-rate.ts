@@ -16,7 +16,7 @@ import type { Config } from '../src/config.js';
 import { Decryptor } from '../src/delivery/decrypt.js';
 import { OffloadService, startDelivery } from '../src/delivery/index.js';
 import type { OffloadDestination } from '../src/delivery/destination.js';
-import { startFtpServer } from '../test/helpers/ftp-server.js';
+import { ftpsDest, startFtpServer } from '../test/helpers/ftp-server.js';
 import { openDeliveryCatalogue, testLog as log, until } from '../test/helpers/delivery-catalogue.js';
 import { journalSettings, startSmtp, startSshd } from '../test/helpers/delivery-fixtures.js';
 import { sftpDest } from '../test/helpers/delivery-seed.js';
@@ -153,17 +153,7 @@ try {
     await catalogue.store('1001', `4931${String(i).padStart(6, '0')}`, 60, 440 + (i % 40));
   const ftps = await startFtpServer({ tls: 'explicit' });
   try {
-    await offloadAll('FTPS, explicit TLS', {
-      type: 'ftp',
-      host: '127.0.0.1',
-      port: ftps.port,
-      username: ftps.user,
-      password: ftps.password,
-      tls: 'explicit',
-      caFile: ftps.certFile,
-      timeoutSeconds: 20,
-      directory: '/',
-    });
+    await offloadAll('FTPS, explicit TLS', ftpsDest(ftps, { directory: '/' }));
   } finally {
     await ftps.stop();
   }

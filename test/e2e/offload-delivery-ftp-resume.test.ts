@@ -4,7 +4,7 @@ import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Decryptor } from '../../src/delivery/decrypt.js';
-import { FtpConnection, type FtpDestination } from '../../src/delivery/ftp.js';
+import { FtpConnection } from '../../src/delivery/ftp.js';
 import { OffloadService } from '../../src/delivery/offload.js';
 import { deliveryStatus } from '../../src/delivery/status.js';
 import type { Database } from '../../src/store/db.js';
@@ -16,7 +16,7 @@ import {
 } from '../helpers/delivery-catalogue.js';
 import type { StoredFixture } from '../helpers/delivery-fixtures.js';
 import { seedDeliveryCalls, storeFourthCall, type SeededCalls } from '../helpers/delivery-seed.js';
-import { startFtpServer, type FtpServer, type FtpUpload } from '../helpers/ftp-server.js';
+import { ftpsDest, startFtpServer, type FtpServer, type FtpUpload } from '../helpers/ftp-server.js';
 
 /**
  * FTP(S) uploads an interruption cut short, against a real server (Debian's pyftpdlib, TLS
@@ -40,17 +40,7 @@ describe('delivery: FTP(S) resumes an interrupted upload (real pyftpdlib, Postgr
   // offload cursor and the recordings, under load, and cut an empty batch.
   let clock = 0;
 
-  const dest = (directory: string): FtpDestination & { type: 'ftp' } => ({
-    type: 'ftp',
-    host: '127.0.0.1',
-    port: ftps.port,
-    username: ftps.user,
-    password: ftps.password,
-    tls: 'explicit',
-    caFile: ftps.certFile,
-    timeoutSeconds: 20,
-    directory,
-  });
+  const dest = (directory: string) => ftpsDest(ftps, { directory });
   const offload = (audio: string, metadata?: string) =>
     new OffloadService({
       repo: db.offload,

@@ -24,7 +24,7 @@ import {
 } from '../helpers/delivery-catalogue.js';
 import type { StoredFixture } from '../helpers/delivery-fixtures.js';
 import { seedDeliveryCalls, storeFourthCall, type SeededCalls } from '../helpers/delivery-seed.js';
-import { startFtpServer, type FtpServer } from '../helpers/ftp-server.js';
+import { ftpsDest, startFtpServer, type FtpServer } from '../helpers/ftp-server.js';
 import { parseWav } from '../helpers/audio.js';
 
 /**
@@ -50,17 +50,7 @@ describe('delivery: FTP(S) offload and export (real pyftpdlib, Postgres)', () =>
   // offload cursor and the recordings, under load, and cut an empty batch.
   let clock = 0;
 
-  const dest = (over: Partial<FtpDestination> & { directory: string }): FtpDestination & { type: 'ftp' } => ({
-    type: 'ftp',
-    host: '127.0.0.1',
-    port: ftps.port,
-    username: ftps.user,
-    password: ftps.password,
-    tls: 'explicit',
-    caFile: ftps.certFile,
-    timeoutSeconds: 20,
-    ...over,
-  });
+  const dest = (over: Partial<FtpDestination> & { directory: string }) => ftpsDest(ftps, over);
   const offload = (audio: FtpDestination & { type: 'ftp' }, metadata?: FtpDestination & { type: 'ftp' }) =>
     new OffloadService({
       repo: db.offload,

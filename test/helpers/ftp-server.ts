@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import type { FtpDestination } from '../../src/delivery/ftp.js';
 import { freePort } from './delivery-fixtures.js';
 
 /**
@@ -45,6 +46,24 @@ export interface FtpUpload {
   path: string;
   bytes: number;
   completed: boolean;
+}
+
+/** An offload destination on `s` over explicit TLS, its certificate trusted through caFile; then `over`. */
+export function ftpsDest(
+  s: FtpServer,
+  over: Partial<FtpDestination> & { directory: string },
+): FtpDestination & { type: 'ftp' } {
+  return {
+    type: 'ftp',
+    host: '127.0.0.1',
+    port: s.port,
+    username: s.user,
+    password: s.password,
+    tls: 'explicit',
+    caFile: s.certFile,
+    timeoutSeconds: 20,
+    ...over,
+  };
 }
 
 const SCRIPT = `
