@@ -208,7 +208,9 @@ export function startReencryptService(o: {
           stopping: () => stopped,
         });
         if (stopped) return;
-        finished = r.failed.length === 0;
+        // A job that began before the key was retired may have stored files under it since the
+        // run listed them: then it is not finished, and the next pass (intervalMs) takes them.
+        finished = r.failed.length === 0 && (await db.keys.filesUnder(fp)).length === 0;
         if (r.failed.length)
           error = `${r.failed.length} file(s) failed, e.g. ${r.failed[0]?.recordingId} ${r.failed[0]?.kind}: ${r.failed[0]?.error}`;
         await db.audit.append({
