@@ -6,19 +6,23 @@
  * attached) and the SMTP journal (MP3 attached) to a real SMTP server on loopback, each timed from
  * its start until every recording is delivered; then the offload in the carrier format (the
  * decrypted WAVs and the CSV) to a real OpenSSH server, one batch of all of them, timed from its
- * cut to its confirmation, and as many again over FTPS (explicit TLS) to pyftpdlib. A recorder ending calls at R per second needs each
+ * cut to its confirmation, and as many again over FTPS (explicit TLS) to pyftpdlib, and to S3 on
+ * a Ceph radosgw of its own (when the machine has it). A recorder ending calls at R per second needs each
  * enabled feature above R. `npx tsx scripts/delivery-rate.ts [N]`; figures in docs/delivery.md.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Config } from '../src/config.js';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { loadConfig, type Config } from '../src/config.js';
+import { S3ArtifactStore } from '../src/storage/index.js';
 import { Decryptor } from '../src/delivery/decrypt.js';
 import { OffloadService, startDelivery } from '../src/delivery/index.js';
 import type { OffloadDestination } from '../src/delivery/destination.js';
 import { ftpsDest, startFtpServer } from '../test/helpers/ftp-server.js';
+import { s3ServerMissing, startS3Server } from '../test/helpers/s3-server.js';
 import { openDeliveryCatalogue, testLog as log, until } from '../test/helpers/delivery-catalogue.js';
-import { journalSettings, startSmtp, startSshd } from '../test/helpers/delivery-fixtures.js';
+import { journalSettings, startCutProxy, startSmtp, startSshd } from '../test/helpers/delivery-fixtures.js';
 import { sftpDest } from '../test/helpers/delivery-seed.js';
 
 const n = Number(process.argv[2] ?? 300);
@@ -27,6 +31,23 @@ if (!Number.isInteger(n) || n < 1) {
   process.exit(2);
 }
 const PASSPHRASE = 'delivery rate passphrase';
+/**
+ * DELIVERY_RTT_MS: the SFTP and S3 offloads go through a TCP proxy that holds every chunk half of
+ * this in each direction, as a destination across a network would (FTPS, whose data connections
+ * go to ports of the server's choosing, is not proxied).
+ */
+const RTT_MS = Number(process.env.DELIVERY_RTT_MS ?? 0);
+/** The offload's connections at once: the configuration's default, or DELIVERY_PARALLEL. */
+const PARALLEL = Number(
+  process.env.DELIVERY_PARALLEL ?? loadConfig({ SRS_DATA_DIR: tmpdir() }).offload.parallel,
+);
+/** The port to reach `port` through: a delaying proxy when DELIVERY_RTT_MS is set. */
+async function reach(port: number): Promise<{ port: number; close(): Promise<void> }> {
+  if (!(RTT_MS > 0)) return { port, close: async () => undefined };
+  const proxy = await startCutProxy(port);
+  proxy.delayMs = RTT_MS / 2;
+  return proxy;
+}
 const catalogue = await openDeliveryCatalogue('srs-delivery-rate-', PASSPHRASE, log);
 const { db } = catalogue;
 const smtp = await startSmtp();
@@ -125,6 +146,7 @@ try {
       intervalMs: interval,
       purgeAfterTransfer: false,
       manifest: true,
+      parallel: PARALLEL,
       // A boundary after every recording: the first pass cuts them all into one batch.
       now: () => new Date(Date.now() + ahead),
     });
@@ -144,7 +166,10 @@ try {
   try {
     // The production chunk size (1 MiB), not the tests' small one.
     const dir = await mkdtemp(join(tmpdir(), 'srs-rate-sftp-'));
-    await offloadAll('SFTP', sftpDest(sshd, sshd.port, { directory: dir, chunkBytes: undefined }));
+    const via = await reach(sshd.port);
+    const label = `SFTP${RTT_MS > 0 ? `, ${RTT_MS} ms RTT` : ''}, ${PARALLEL} connection(s)`;
+    await offloadAll(label, sftpDest(sshd, via.port, { directory: dir, chunkBytes: undefined }));
+    await via.close();
   } finally {
     await sshd.stop();
   }
@@ -153,9 +178,51 @@ try {
     await catalogue.store('1001', `4931${String(i).padStart(6, '0')}`, 60, 440 + (i % 40));
   const ftps = await startFtpServer({ tls: 'explicit' });
   try {
-    await offloadAll('FTPS, explicit TLS', ftpsDest(ftps, { directory: '/' }));
+    await offloadAll(`FTPS, explicit TLS, ${PARALLEL} connection(s)`, ftpsDest(ftps, { directory: '/' }));
   } finally {
     await ftps.stop();
+  }
+  // S3 on a Ceph radosgw of its own, when the machine has it: as many new recordings again.
+  const missing = await s3ServerMissing();
+  if (missing) console.log(`offload (S3): not measured: ${missing}`);
+  else {
+    for (let i = 0; i < n; i++)
+      await catalogue.store('1001', `4932${String(i).padStart(6, '0')}`, 60, 440 + (i % 40));
+    const rgw = await startS3Server();
+    let via: { port: number; close(): Promise<void> } | undefined;
+    try {
+      via = await reach(Number(new URL(rgw.endpoint).port));
+      const s3 = {
+        type: 's3',
+        bucket: 'srs-rate',
+        prefix: 'carrier',
+        region: rgw.region,
+        endpoint: `http://127.0.0.1:${via.port}`,
+        forcePathStyle: true,
+        credentialsFile: rgw.credentialsFile,
+      };
+      const audio = loadConfig({ SRS_DATA_DIR: catalogue.dataDir, SRS_KEY_PASSPHRASE: PASSPHRASE }, {
+        offload: { enabled: true, audio: s3 },
+      } as never).offload.audio;
+      if (audio?.type !== 's3') throw new Error('the S3 destination did not load');
+      const admin = new S3ArtifactStore({
+        ...s3,
+        backend: 's3',
+        prefix: '',
+        sseKmsKeyId: undefined,
+        partSizeMiB: 5,
+        maxAttempts: 1,
+      });
+      await admin.client.send(new CreateBucketCommand({ Bucket: 'srs-rate' }));
+      await admin.close();
+      await offloadAll(
+        `S3, radosgw${RTT_MS > 0 ? `, ${RTT_MS} ms RTT` : ''}, ${PARALLEL} connection(s)`,
+        audio,
+      );
+    } finally {
+      await via?.close();
+      await rgw.stop();
+    }
   }
 } finally {
   await smtp.close();

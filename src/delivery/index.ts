@@ -178,6 +178,7 @@ export async function startDelivery(o: {
       purgeAfterTransfer: config.offload.purgeAfterTransfer,
       manifest: config.offload.manifest,
       maxAttempts: config.offload.maxAttempts,
+      parallel: config.offload.parallel,
       retryBaseMs: o.retryBaseMs,
     });
   }

@@ -6,6 +6,9 @@ import type { OffloadBatch, OffloadRepository } from '../store/offload.js';
 import { carrierCsv, carrierCsvName, mediaName } from './csv.js';
 import { sha256Hex, type Decryptor } from './decrypt.js';
 import { failedTarget, openOffloadSink, type OffloadDestination, type OffloadSink } from './destination.js';
+import { runLanes } from './lanes.js';
+
+type BatchManifest = Parameters<OffloadRepository['batchDone']>[1];
 
 /**
  * Compliance offload in the carrier archive format (seeds 000/001). Every interval boundary
@@ -45,8 +48,13 @@ export interface OffloadOptions {
    * batch goes ahead; `retryFailed` re-queues it (default 48: about a day at the defaults).
    */
   maxAttempts?: number;
+  /** Connections that transfer a batch's files at once (src/delivery/lanes.ts); default 1. */
+  parallel?: number;
   now?: () => Date;
 }
+
+/** Decrypted WAVs held at once across the lanes. */
+const PLAINTEXT_BUDGET = 64 * 1024 * 1024;
 
 export function backoffMs(attempts: number, baseMs: number, maxMs: number): number {
   return Math.min(maxMs, baseMs * 2 ** Math.max(0, Math.min(attempts - 1, 20)));
@@ -124,10 +132,8 @@ export class OffloadService extends PeriodicService {
     if (!(await this.o.repo.startBatch(b.id))) return true;
     log.info({ count: b.count, attempt: b.attempts + 1 }, 'offload batch started');
     const meta = this.o.metadata ?? this.o.audio;
-    const sameServer = !this.o.metadata;
     // The destination in use when something fails is the one whose health the console shows as bad.
     let current = this.o.audio;
-    let audio: OffloadSink | undefined;
     let metaConn: OffloadSink | undefined;
     const report: BatchReport = {
       batchId: b.id,
@@ -138,57 +144,55 @@ export class OffloadService extends PeriodicService {
       bytes: 0,
       ms: 0,
     };
+    let manifest: BatchManifest | undefined;
     try {
-      audio = await openOffloadSink(this.o.audio, log);
-      current = meta;
-      metaConn = sameServer ? audio : await openOffloadSink(meta, log);
-      current = this.o.audio;
       const items = await this.o.repo.batchItems(b.id);
       const todo = items.filter((i) => !i.transferredAt && !i.skipped);
       const recs = new Map(
         (await this.o.repo.recordings(todo.map((i) => i.recordingId))).map((r) => [r.id, r]),
       );
-      for (const item of todo) {
-        if (this.stopped) throw new Error('stopping');
-        const rec = recs.get(item.recordingId);
-        if (!rec?.wav || rec.state !== 'stored') {
-          // Purged by retention (or deleted) after the batch was cut: the CSV names it, nothing to send.
-          const reason = !rec
-            ? 'recording not in the catalogue any more'
-            : rec.state !== 'stored'
-              ? `recording ${rec.state} before its transfer`
-              : 'no WAV artifact';
-          await this.o.repo.itemSkipped(item.recordingId, reason);
-          log.warn({ recordingId: item.recordingId, reason }, 'offload item skipped');
-          continue;
-        }
-        const plain = await this.o.decryptor.plain(rec.wav, { recordingId: rec.id, purpose: 'offload' });
-        const r = await audio.write(item.mediaName, plain);
-        await this.o.repo.itemTransferred(item.recordingId, plain.length, sha256Hex(plain));
-        report.files++;
-        report.bytes += plain.length;
-        if (r === 'resumed') report.resumed++;
-      }
-      for (const label of audio.labels) await this.o.repo.targetOk(label);
-      current = meta;
-      const done = (await this.o.repo.batchItems(b.id)).filter((i) => i.transferredAt);
-      const csv = Buffer.from(b.csv, 'utf8');
-      const manifest = {
-        csv: { name: b.csvName, bytes: csv.length, sha256: sha256Hex(csv) },
-        files: done.map((i) => ({ name: i.mediaName, bytes: i.bytes, sha256: i.sha256 })),
-      };
-      if (this.o.manifest) {
-        const lines = [
-          `${manifest.csv.sha256}  ${b.csvName}`,
-          ...manifest.files.map((f) => `${f.sha256}  ${f.name}`),
-        ];
-        const name = b.csvName.replace(/\.csv$/, '.sha256');
-        await metaConn.write(name, Buffer.from(`${lines.join('\n')}\n`));
-      }
-      // The CSV last: when it appears, every file it names is complete.
-      await metaConn.write(b.csvName, csv);
-      for (const label of metaConn.labels) await this.o.repo.targetOk(label);
-      await this.o.repo.batchDone(b.id, manifest);
+      await runLanes({
+        items: todo,
+        lanes: this.o.parallel ?? 1,
+        open: () => openOffloadSink(this.o.audio, log),
+        onOpenFailed: (lane, err) =>
+          log.warn(
+            { lane, err: (err as Error).message },
+            'offload: a parallel connection could not be opened; going on with fewer',
+          ),
+        sizeOf: (item) => recs.get(item.recordingId)?.wav?.bytes ?? 0,
+        budgetBytes: PLAINTEXT_BUDGET,
+        stopping: () => this.stopped,
+        work: async (item, { sink }) => {
+          const rec = recs.get(item.recordingId);
+          if (!rec?.wav || rec.state !== 'stored') {
+            // Purged by retention (or deleted) after the batch was cut: the CSV names it, nothing to send.
+            const reason = !rec
+              ? 'recording not in the catalogue any more'
+              : rec.state !== 'stored'
+                ? `recording ${rec.state} before its transfer`
+                : 'no WAV artifact';
+            await this.o.repo.itemSkipped(item.recordingId, reason);
+            log.warn({ recordingId: item.recordingId, reason }, 'offload item skipped');
+            return;
+          }
+          const plain = await this.o.decryptor.plain(rec.wav, { recordingId: rec.id, purpose: 'offload' });
+          const r = await sink.write(item.mediaName, plain);
+          await this.o.repo.itemTransferred(item.recordingId, plain.length, sha256Hex(plain));
+          report.files++;
+          report.bytes += plain.length;
+          if (r === 'resumed') report.resumed++;
+        },
+        after: async (audio) => {
+          for (const label of audio.labels) await this.o.repo.targetOk(label);
+          current = meta;
+          metaConn = this.o.metadata ? await openOffloadSink(meta, log) : audio;
+          manifest = await this.finishBatch(b, metaConn);
+        },
+      });
+      if (metaConn && this.o.metadata) await metaConn.close();
+      metaConn = undefined;
+      await this.o.repo.batchDone(b.id, manifest as BatchManifest);
       report.ms = Date.now() - t0;
       this.lastReport = report;
       log.info({ ...report }, 'offload batch finished');
@@ -213,9 +217,30 @@ export class OffloadService extends PeriodicService {
       // A failed batch no longer holds the queue: the next one may go at once.
       return giveUp;
     } finally {
-      await audio?.close();
-      if (metaConn && metaConn !== audio) await metaConn.close();
+      // (The lanes close their own connections.)
+      if (this.o.metadata) await metaConn?.close().catch(() => undefined);
     }
+  }
+
+  /** The manifest and then the CSV: when the CSV appears, every file it names is complete. */
+  private async finishBatch(b: OffloadBatch, metaConn: OffloadSink): Promise<BatchManifest> {
+    const done = (await this.o.repo.batchItems(b.id)).filter((i) => i.transferredAt);
+    const csv = Buffer.from(b.csv, 'utf8');
+    const manifest = {
+      csv: { name: b.csvName, bytes: csv.length, sha256: sha256Hex(csv) },
+      files: done.map((i) => ({ name: i.mediaName, bytes: i.bytes, sha256: i.sha256 })),
+    };
+    if (this.o.manifest) {
+      const lines = [
+        `${manifest.csv.sha256}  ${b.csvName}`,
+        ...manifest.files.map((f) => `${f.sha256}  ${f.name}`),
+      ];
+      const name = b.csvName.replace(/\.csv$/, '.sha256');
+      await metaConn.write(name, Buffer.from(`${lines.join('\n')}\n`));
+    }
+    await metaConn.write(b.csvName, csv);
+    for (const label of metaConn.labels) await this.o.repo.targetOk(label);
+    return manifest;
   }
 
   /** Removes an artifact through the store (a local file is wiped); a failure is logged, the rest go on. */

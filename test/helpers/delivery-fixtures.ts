@@ -119,17 +119,24 @@ export interface CutProxy {
   cutAfterBytes: number | undefined;
   /** Refuse (close at once) new connections. */
   down: boolean;
+  /** Hold every chunk this long in each direction, in order (a network's latency: RTT / 2). */
+  delayMs: number;
   cuts: number;
+  /** The most client connections open at once. */
+  peak: number;
   close(): Promise<void>;
 }
 
 export async function startCutProxy(targetPort: number): Promise<CutProxy> {
   const sockets = new Set<Socket>();
+  const open = new Set<Socket>();
   const state: CutProxy = {
     port: 0,
     cutAfterBytes: undefined,
     down: false,
+    delayMs: 0,
     cuts: 0,
+    peak: 0,
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
@@ -143,7 +150,12 @@ export async function startCutProxy(targetPort: number): Promise<CutProxy> {
     const up = connect(targetPort, '127.0.0.1');
     sockets.add(client);
     sockets.add(up);
+    open.add(client);
+    state.peak = Math.max(state.peak, open.size);
+    client.once('close', () => open.delete(client));
     let sent = 0;
+    // Timers of one duration fire in the order they were set: the bytes keep their order.
+    const later = (f: () => void) => (state.delayMs > 0 ? void setTimeout(f, state.delayMs) : f());
     const cut = () => {
       state.cuts++;
       client.destroy();
@@ -159,11 +171,12 @@ export async function startCutProxy(targetPort: number): Promise<CutProxy> {
         return;
       }
       sent += d.length;
-      up.write(d);
+      later(() => up.write(d));
     });
-    up.on('data', (d: Buffer) => client.write(d));
-    client.on('close', () => up.destroy());
-    up.on('close', () => client.destroy());
+    up.on('data', (d: Buffer) => later(() => client.write(d)));
+    // Delayed: the other side is ended after what is still held (a destroy would drop it).
+    client.on('close', () => (state.delayMs > 0 ? later(() => up.end()) : up.destroy()));
+    up.on('close', () => (state.delayMs > 0 ? later(() => client.end()) : client.destroy()));
     client.on('error', () => undefined);
     up.on('error', () => undefined);
   });
