@@ -105,7 +105,7 @@ export const deliverySchema = {
       /** Attempts (backoff from 10 s, doubling, capped at the interval) before a batch is marked failed. */
       maxAttempts: integer(1, 10_000).default(48),
       /** Connections that transfer a batch's files at once (src/delivery/lanes.ts). */
-      parallel: integer(1, 32).default(4),
+      parallel: integer(1, 32).default(8),
     })
     .refine((o) => !o.enabled || o.audio, { message: 'required when offload.enabled', path: ['audio'] }),
   /** Unencrypted MP3 export with a daily CSV index (src/delivery/export.ts). */

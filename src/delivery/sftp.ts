@@ -1,8 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { posix } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { SFTPWrapper, Stats } from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
 import type { Logger } from '../log.js';
 import { readSettingFile, readSettingFileText } from '../config/setting-file.js';
@@ -72,13 +71,21 @@ export async function knownHostKeys(file: string, host: string, port: number): P
   return keys;
 }
 
+/** One SFTP write request's data: under the 32 kB every server accepts, with room for the header. */
+const PIECE = 30 * 1024;
+
 export class SftpConnection {
+  /** Directories this connection made or found. */
+  private readonly dirs = new Set<string>();
+
   private constructor(
     private readonly client: SftpClient,
     readonly dest: SftpDestination,
     private readonly timeoutMs: number,
     private readonly log: Logger,
     private readonly dropped: Promise<never>,
+    /** The SFTP channel itself, for writes issued together (upload). */
+    private readonly sftp: SFTPWrapper,
   ) {}
 
   static async open(dest: SftpDestination, log: Logger): Promise<SftpConnection> {
@@ -122,7 +129,7 @@ export class SftpConnection {
     const sock = await openSocket(dest.host, dest.port, dest.timeoutSeconds * 1000).catch((err: Error) => {
       throw new Error(`${describeSftp(dest)}: ${err.message}`);
     });
-    await client
+    const sftp = await client
       .connect({
         host: dest.host,
         port: dest.port,
@@ -162,7 +169,7 @@ export class SftpConnection {
         );
       }
     }
-    return new SftpConnection(client, dest, dest.timeoutSeconds * 1000, log, dropped);
+    return new SftpConnection(client, dest, dest.timeoutSeconds * 1000, log, dropped, sftp);
   }
 
   /** Bounds each operation: a server that stops answering fails the operation instead of hanging. */
@@ -181,15 +188,26 @@ export class SftpConnection {
     return posix.join(this.dest.directory, rel);
   }
 
+  /** The size of the file at `abs` (one STAT: a round trip each counts across a network). */
   async size(abs: string): Promise<number | undefined> {
-    const kind = await this.timed('exists', this.client.exists(abs));
-    if (kind !== '-') return undefined;
-    return (await this.timed('stat', this.client.stat(abs))).size;
+    const st = await this.timed(
+      'stat',
+      new Promise<Stats | undefined>((resolve, reject) =>
+        this.sftp.stat(abs, (err, s) =>
+          // SSH_FX_NO_SUCH_FILE: nothing there.
+          err ? ((err as { code?: number }).code === 2 ? resolve(undefined) : reject(err)) : resolve(s),
+        ),
+      ),
+    );
+    return st?.isFile() ? st.size : undefined;
   }
 
   async mkdirp(abs: string): Promise<void> {
-    if ((await this.timed('exists', this.client.exists(abs))) === 'd') return;
-    await this.timed('mkdir', this.client.mkdir(abs, true));
+    // Asked once per directory per connection (a batch's files share their directory).
+    if (this.dirs.has(abs)) return;
+    if ((await this.timed('exists', this.client.exists(abs))) !== 'd')
+      await this.timed('mkdir', this.client.mkdir(abs, true));
+    this.dirs.add(abs);
   }
 
   /**
@@ -241,18 +259,43 @@ export class SftpConnection {
   }
 
   /**
-   * Writes `data` from byte `start` on, one chunk at a time, each chunk written (acknowledged by
-   * the server) before the next: what a dropped connection leaves in the part file is a prefix of
-   * whole chunks, from which the next attempt continues.
+   * Writes `data` from byte `start` on, one chunk at a time (1 MiB unless `chunkBytes` says),
+   * each chunk acknowledged by the server before the next. The pieces of a chunk (30 KiB, under
+   * every server's packet limit) are sent together, not one round trip each: one at a time, a
+   * one-minute WAV took 15 round trips, 0.6 s at 40 ms. What a dropped connection leaves in the
+   * part file is whole chunks, then possibly some pieces of the next (a hole among them); the
+   * resume checks the whole part by its SHA-256 and uploads it again when it does not match.
    */
   private async upload(part: string, data: Buffer, start: number): Promise<void> {
     const chunk = this.dest.chunkBytes ?? 1024 * 1024;
-    const ws = this.client.createWriteStream(part, { flags: start > 0 ? 'r+' : 'w', start });
-    const slices = function* () {
-      for (let pos = start; pos < data.length; pos += chunk)
-        yield data.subarray(pos, Math.min(pos + chunk, data.length));
-    };
-    await this.timed('write', pipeline(Readable.from(slices(), { objectMode: false }), ws));
+    const w = this.sftp;
+    const call = <T>(f: (cb: (err: Error | null | undefined, v?: T) => void) => void) =>
+      new Promise<T>((resolve, reject) => f((err, v) => (err ? reject(err) : resolve(v as T))));
+    const handle = await this.timed(
+      'open',
+      call<Buffer>((cb) => w.open(part, start > 0 ? 'r+' : 'w', cb)),
+    );
+    let failed = true;
+    try {
+      for (let pos = start; pos < data.length; pos += chunk) {
+        const end = Math.min(pos + chunk, data.length);
+        const pieces: Promise<unknown>[] = [];
+        for (let at = pos; at < end; at += PIECE) {
+          const n = Math.min(PIECE, end - at);
+          pieces.push(call((cb) => w.write(handle, data, at, n, at, cb)));
+        }
+        await this.timed('write', Promise.all(pieces));
+      }
+      failed = false;
+    } finally {
+      // A close that fails after the writes did leaves the upload unconfirmed: it is an error.
+      const closed = this.timed(
+        'close',
+        call((cb) => w.close(handle, cb)),
+      );
+      if (failed) await closed.catch(() => undefined);
+      else await closed;
+    }
   }
 
   async read(abs: string): Promise<Buffer> {

@@ -1,7 +1,8 @@
 /**
  * The offload over several connections at once (src/delivery/lanes.ts), to a real sshd through a
  * TCP proxy that holds every chunk a few milliseconds (a network's latency, so the lanes overlap)
- * and can cut each connection: four lanes run at once; connections dropped mid-batch fail it with
+ * and can cut each connection: four lanes run at once, each file's pieces written together;
+ * connections dropped mid-batch fail it with
  * files confirmed and partial ones left; the retry finishes it, and every file ends on the server
  * once, byte for byte, with no partial file, and the CSV (written last) names all of them.
  */
@@ -25,7 +26,7 @@ describe('delivery: the offload over four SFTP connections at once (real sshd)',
     const { a, b, c, d } = world.rec;
     stored.push(a, b, c, d);
     for (let i = 0; i < 12; i++)
-      stored.push(await world.catalogue.store(`10${10 + i}`, `49301${i}`, 2 + (i % 3), 300 + 40 * i));
+      stored.push(await world.catalogue.store(`10${10 + i}`, `49301${i}`, 10 + (i % 3) * 5, 300 + 40 * i));
   });
 
   after(async () => {
@@ -44,7 +45,9 @@ describe('delivery: the offload over four SFTP connections at once (real sshd)',
       decryptor,
       dataDir,
       log,
-      audio: world.dest({ directory: dir }),
+      // 64 KiB chunks of three pieces each (sent together), two or three chunks a file: a cut can
+      // leave a hole in a part file, which the retry must notice.
+      audio: world.dest({ directory: dir, chunkBytes: 64 * 1024 }),
       intervalMs: interval,
       purgeAfterTransfer: false,
       manifest: true,
@@ -73,6 +76,7 @@ describe('delivery: the offload over four SFTP connections at once (real sshd)',
     [b] = await db.offload.listBatches(1);
     assert.equal(b!.state, 'done', b!.lastError ?? '');
     assert.equal(svc.lastReport?.files, stored.length - confirmed, 'the retry sent only the rest');
+    assert.ok((svc.lastReport?.resumed ?? 0) >= 1, 'and appended to partial files');
     const files = (await readdir(dir)).sort();
     const csv = files.find((f) => f.endsWith('.csv'));
     assert.ok(csv);
