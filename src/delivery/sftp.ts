@@ -202,9 +202,8 @@ export class SftpConnection {
     return st?.isFile() ? st.size : undefined;
   }
 
+  /** Makes `abs` and its parents unless it is a directory (asks the server every time: a probe). */
   async mkdirp(abs: string): Promise<void> {
-    // Asked once per directory per connection (a batch's files share their directory).
-    if (this.dirs.has(abs)) return;
     if ((await this.timed('exists', this.client.exists(abs))) !== 'd')
       await this.timed('mkdir', this.client.mkdir(abs, true));
     this.dirs.add(abs);
@@ -223,7 +222,8 @@ export class SftpConnection {
     return writeThroughPart(
       {
         size: (x) => this.size(x),
-        mkdirp: (x) => this.mkdirp(x),
+        // A file's directory is asked for once per connection (a batch's files share theirs).
+        mkdirp: (x) => (this.dirs.has(x) ? Promise.resolve() : this.mkdirp(x)),
         put: (part, d) => this.upload(part, d, 0),
         resume: async (part, d, from) => {
           await this.upload(part, d, from);
