@@ -224,10 +224,15 @@ describe('web console in Chromium: key rotation on the Keys page', { timeout: 24
       await w.page.fill('#a-action', action);
       await w.page.click('#a-search');
       await w.page.waitForSelector(`tr.audit-row:has-text("${action}")`);
-      await w.page.waitForFunction(
-        (a) => [...document.querySelectorAll('tr.audit-row code')].some((c) => c.textContent === a),
-        action,
-      );
+      // Until the filtered list is shown: every row is of this action (the list before the search
+      // has such rows too, among others).
+      await w.page.waitForFunction((a) => {
+        const rows = [...document.querySelectorAll('tr.audit-row')];
+        return (
+          rows.length > 0 &&
+          rows.every((r) => [...r.querySelectorAll('code')].some((c) => c.textContent === a))
+        );
+      }, action);
       return w.page.$$eval('tr.audit-row .audit-line', (td) =>
         td.map((x) => (x.textContent ?? '').replace(/ from \S+$/, '')),
       );
