@@ -12,7 +12,13 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ADMIN_PASSWORD, CHROMIUM, startConsoleWorld, type ConsoleWorld } from '../helpers/console-world.js';
+import {
+  ADMIN_PASSWORD,
+  CHROMIUM,
+  searchAudit,
+  startConsoleWorld,
+  type ConsoleWorld,
+} from '../helpers/console-world.js';
 import {
   directoryConfigFile,
   directorySettings,
@@ -162,17 +168,7 @@ describe('web console in Chromium: users from an LDAP directory', { timeout: 180
 
   it('the audit log reads the sync and its users as sentences', async () => {
     const sentences = async (action: string) => {
-      await w.page.fill('#a-action', action);
-      await w.page.click('#a-search');
-      // Until the filtered list is shown: every row is of this action (the list before the search
-      // has such rows too, among others).
-      await w.page.waitForFunction((a) => {
-        const rows = [...document.querySelectorAll('tr.audit-row')];
-        return (
-          rows.length > 0 &&
-          rows.every((r) => [...r.querySelectorAll('code')].some((c) => c.textContent === a))
-        );
-      }, action);
+      await searchAudit(w.page, action);
       return w.page.$$eval('tr.audit-row .audit-line', (td) => td.map((x) => x.textContent ?? ''));
     };
     await w.page.click('#tab-audit');

@@ -12,7 +12,12 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { CHROMIUM, startConsoleWorldWithCall, type ConsoleWorld } from '../helpers/console-world.js';
+import {
+  CHROMIUM,
+  searchAudit,
+  startConsoleWorldWithCall,
+  type ConsoleWorld,
+} from '../helpers/console-world.js';
 import type { KeyJson } from '../../web/src/views/keys.js';
 
 const skip = !existsSync(CHROMIUM) && 'chromium not installed';
@@ -221,18 +226,7 @@ describe('web console in Chromium: key rotation on the Keys page', { timeout: 24
 
   it('the audit trail reads the key actions as sentences', async () => {
     const sentences = async (action: string) => {
-      await w.page.fill('#a-action', action);
-      await w.page.click('#a-search');
-      await w.page.waitForSelector(`tr.audit-row:has-text("${action}")`);
-      // Until the filtered list is shown: every row is of this action (the list before the search
-      // has such rows too, among others).
-      await w.page.waitForFunction((a) => {
-        const rows = [...document.querySelectorAll('tr.audit-row')];
-        return (
-          rows.length > 0 &&
-          rows.every((r) => [...r.querySelectorAll('code')].some((c) => c.textContent === a))
-        );
-      }, action);
+      await searchAudit(w.page, action);
       return w.page.$$eval('tr.audit-row .audit-line', (td) =>
         td.map((x) => (x.textContent ?? '').replace(/ from \S+$/, '')),
       );

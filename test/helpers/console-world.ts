@@ -20,6 +20,21 @@ export const CHROMIUM = '/usr/bin/chromium';
 export const ADMIN_PASSWORD = 'console-admin-password';
 export const ARTIFACTS = join(ROOT, 'test-artifacts', 'console');
 
+/**
+ * On the audit page: searches by `action` and waits until the filtered list is shown, every row of
+ * that action (the list before the search holds such rows too, among others).
+ */
+export async function searchAudit(page: Page, action: string): Promise<void> {
+  await page.fill('#a-action', action);
+  await page.click('#a-search');
+  await page.waitForFunction((a) => {
+    const rows = [...document.querySelectorAll('tr.audit-row')];
+    return (
+      rows.length > 0 && rows.every((r) => [...r.querySelectorAll('code')].some((c) => c.textContent === a))
+    );
+  }, action);
+}
+
 export interface LiveCallJson {
   recordingId: string;
   callId: string;
