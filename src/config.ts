@@ -142,6 +142,7 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
     keys: {
       passphrase: val('keys.passphrase'),
       firstKeyType: val('keys.firstKeyType', 'rsa4096'),
+      inCatalogue: val('keys.inCatalogue', true),
     },
     adminToken: val('adminToken'),
     console: {

@@ -76,6 +76,7 @@ export async function startConsoleApi(o: ConsoleParts): Promise<ConsoleApi> {
             dataDir: config.dataDir,
             store: o.artifacts,
             passphrase: keyPassphrase,
+            inCatalogue: config.keys.inCatalogue,
             log,
             // Test only: die as kill -9 would at a chosen point, to prove the run resumes.
             afterStep: (step) => {
@@ -99,7 +100,10 @@ export async function startConsoleApi(o: ConsoleParts): Promise<ConsoleApi> {
     accessChanged,
     directory: directory?.directory,
     directoryDisableMissing: config.directory.disableMissing,
-    loadKey: keyPassphrase === undefined ? null : (fp) => loadPrivateKey(keysDir, fp, keyPassphrase),
+    loadKey:
+      keyPassphrase === undefined
+        ? null
+        : (fp) => loadPrivateKey(keysDir, fp, keyPassphrase, config.keys.inCatalogue ? db.keys : undefined),
     jobs: () => o.pipeline.jobCounts(),
     sipResponses: () => later.edge?.responsesSent ?? new Map<number, number>(),
     monitor: () => ({
@@ -119,7 +123,14 @@ export async function startConsoleApi(o: ConsoleParts): Promise<ConsoleApi> {
     encodeMp3: (wav) => encodeMp3(wav, mp3Options(config)),
     keys: keys && {
       generate: (type, activate) =>
-        generateKeyPair({ keysDir, passphrase: keys.passphrase, type, db, activate }),
+        generateKeyPair({
+          keysDir,
+          passphrase: keys.passphrase,
+          type,
+          db,
+          activate,
+          inCatalogue: config.keys.inCatalogue,
+        }),
       reencrypt: () => keys.service.kick(),
     },
     log,

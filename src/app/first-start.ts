@@ -6,19 +6,26 @@ import { join } from 'node:path';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { ConsoleApi } from '../api/index.js';
-import { ensureKeyPair, type KeyPairInfo } from '../pipeline/keys.js';
+import { ensureKeyPair, shareLocalKeys, type KeyPairInfo } from '../pipeline/keys.js';
 import { writeSecretFile } from '../secrets.js';
 import type { Database } from '../store/db.js';
 
-/** The active recording key pair, created (with a generated passphrase unless one is set) when missing. */
+/**
+ * The active recording key pair, created (with a generated passphrase unless one is set) when
+ * missing, or taken from the catalogue (a cluster's key); then this node's private keys are put in
+ * the catalogue where it lacks them (keys.inCatalogue).
+ */
 export async function recordingKey(config: Config, db: Database, log: Logger): Promise<KeyPairInfo> {
+  const keysDir = join(config.dataDir, 'keys');
   const key = await ensureKeyPair({
-    keysDir: join(config.dataDir, 'keys'),
+    keysDir,
     passphrase: config.keys.passphrase,
     log,
     db,
     type: config.keys.firstKeyType,
+    inCatalogue: config.keys.inCatalogue,
   });
+  if (config.keys.inCatalogue) await shareLocalKeys(keysDir, db, log);
   if (key.generatedPassphrase) {
     const file = join(config.dataDir, 'secrets', 'recording-key-passphrase');
     await writeSecretFile(file, key.generatedPassphrase);

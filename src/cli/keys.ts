@@ -61,6 +61,7 @@ export function keysCommand(
             type: opts.type,
             db,
             activate: opts.activate,
+            inCatalogue: config.keys.inCatalogue,
           });
           await audit(db, 'key.generate', g.fingerprint, { type: g.type, active: opts.activate });
           return g;
@@ -146,6 +147,7 @@ export function keysCommand(
               store,
               oldFp: f,
               passphrase,
+              inCatalogue: config.keys.inCatalogue,
               by: { actor: cliActor(), via: 'cli' },
               log: (l) => io.stderr.write(`${l}\n`),
               // Test only: die as kill -9 would at a chosen point, to prove the run resumes.

@@ -232,10 +232,14 @@ async function getArtifact(
   id: string,
   opts: { format: RecordingFile['kind']; out: string; passphraseFile?: string },
 ): Promise<void> {
-  const { rec, file } = await withDatabase(config, async (db) => {
+  const { rec, file, sharedKey } = await withDatabase(config, async (db) => {
     const r = await db.recordings.get(id);
     if (!r) throw new NotFoundError(`recording ${id} not found`);
-    return { rec: r, file: r.files.find((f) => f.kind === opts.format) };
+    const f = r.files.find((x) => x.kind === opts.format);
+    // A key generated on another node of a cluster: its locked copy in the catalogue.
+    const shared =
+      f?.keyFingerprint && config.keys.inCatalogue ? await db.keys.privateKey(f.keyFingerprint) : undefined;
+    return { rec: r, file: f, sharedKey: shared };
   });
   if (!file) {
     const have = rec.files.map((f) => f.kind).join(', ') || 'none';
@@ -260,7 +264,9 @@ async function getArtifact(
   const passphrase = await passphraseFor(config, io, opts.passphraseFile);
   let key: openpgp.PrivateKey;
   try {
-    key = await loadPrivateKey(join(config.dataDir, 'keys'), file.keyFingerprint, passphrase);
+    key = await loadPrivateKey(join(config.dataDir, 'keys'), file.keyFingerprint, passphrase, {
+      privateKey: () => Promise.resolve(sharedKey),
+    });
   } catch (err) {
     if (err instanceof KeyPassphraseError) throw new CliError(err.message, 2);
     throw err;

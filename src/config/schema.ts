@@ -134,6 +134,8 @@ export const schema = z.object({
     passphrase: optionalString,
     /** Type of the key generated on first start: rsa4096 (default, like `srs keys generate`) or curve25519. */
     firstKeyType: z.enum(['curve25519', 'rsa4096']),
+    /** Private keys (locked under the passphrase) in the catalogue too, for every node (default true). */
+    inCatalogue: bool,
   }),
   adminToken: optionalString,
   /** Web console / API: first admin's password, session lifetime. */

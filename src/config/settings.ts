@@ -46,6 +46,7 @@ export const CORE_ENV = {
   'media.pauseMode': 'SRS_PAUSE_MODE',
   'keys.passphrase': 'SRS_KEY_PASSPHRASE',
   'keys.firstKeyType': 'SRS_FIRST_KEY_TYPE',
+  'keys.inCatalogue': 'SRS_KEYS_IN_CATALOGUE',
   'console.adminPassword': 'SRS_ADMIN_PASSWORD',
   'console.sessionTtlMinutes': 'SRS_SESSION_TTL_MINUTES',
   'console.sessionMaxHours': 'SRS_SESSION_MAX_HOURS',

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { ConfigError } from '../errors.js';
-import { loadPrivateKey } from '../pipeline/keys.js';
+import { loadPrivateKey, type PrivateKeyCatalogue } from '../pipeline/keys.js';
 import { LocalArtifactStore, type ArtifactStore } from '../storage/index.js';
 import { keyOfPath, readObject } from '../storage/read.js';
 import type { DeliveryArtifact } from '../store/offload.js';
@@ -12,8 +12,8 @@ import type { DeliveryArtifact } from '../store/offload.js';
  * the plaintext against the catalogue's SHA-256, so nothing altered is ever delivered. The
  * encrypted files are read through the artifact store (default: the `local` store of the data
  * directory); a store that does not answer fails the attempt, which is retried like any other
- * delivery failure. Private keys (under `<dataDir>/keys`) are unlocked once per fingerprint with
- * the configured passphrase (SRS_KEY_PASSPHRASE).
+ * delivery failure. Private keys (under `<dataDir>/keys`, else the catalogue's copy) are unlocked
+ * once per fingerprint with the configured passphrase (SRS_KEY_PASSPHRASE).
  */
 /** What a decryption for delivery is for (the audit entry's `purpose`). */
 export type DeliveryPurpose = 'offload' | 'export' | 'notification' | 'journal';
@@ -26,6 +26,8 @@ export class Decryptor {
     private readonly dataDir: string,
     private readonly passphrase: string,
     store?: ArtifactStore,
+    /** Keys generated on another node (keys.inCatalogue). */
+    private readonly catalogue?: PrivateKeyCatalogue,
   ) {
     this.store = store ?? new LocalArtifactStore(dataDir);
   }
@@ -36,19 +38,20 @@ export class Decryptor {
     passphrase: string | undefined,
     features: string[],
     store?: ArtifactStore,
+    catalogue?: PrivateKeyCatalogue,
   ): Decryptor {
     if (!passphrase)
       throw new ConfigError(
         `${features.join(', ')} must decrypt recordings: set keys.passphrase (SRS_KEY_PASSPHRASE) to the recording key's passphrase`,
       );
-    return new Decryptor(dataDir, passphrase, store);
+    return new Decryptor(dataDir, passphrase, store, catalogue);
   }
 
   private key(fingerprint: string | undefined): Promise<openpgp.PrivateKey> {
     const k = fingerprint ?? '';
     let p = this.keys.get(k);
     if (!p) {
-      p = loadPrivateKey(join(this.dataDir, 'keys'), fingerprint, this.passphrase);
+      p = loadPrivateKey(join(this.dataDir, 'keys'), fingerprint, this.passphrase, this.catalogue);
       p.catch(() => this.keys.delete(k));
       this.keys.set(k, p);
     }

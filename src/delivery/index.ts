@@ -100,7 +100,7 @@ export function checkDeliveryConfig(config: DeliveryConfig): void {
 
 export async function startDelivery(o: {
   config: DeliveryConfig;
-  db: Pick<Database, 'offload' | 'users'>;
+  db: Pick<Database, 'offload' | 'users' | 'keys'>;
   log: Logger;
   /** Where the encrypted artifacts are read from (docs/storage.md); default: the data directory. */
   artifacts?: ArtifactStore;
@@ -125,7 +125,13 @@ export async function startDelivery(o: {
       testAccess: async () => undefined,
       stop: async () => undefined,
     };
-  const decryptor = Decryptor.require(config.dataDir, config.keys.passphrase, ['delivery'], o.artifacts);
+  const decryptor = Decryptor.require(
+    config.dataDir,
+    config.keys.passphrase,
+    ['delivery'],
+    o.artifacts,
+    config.keys.inCatalogue ? db.keys : undefined,
+  );
   // A wrong passphrase stops the start here, not at the first delivery.
   await decryptor.check().catch((err: Error) => {
     throw new ConfigError(

@@ -52,6 +52,8 @@ export async function reencryptKey(o: {
   store?: ArtifactStore;
   oldFp: string;
   passphrase: string;
+  /** Default true: a key without a file in keys/ is taken from the catalogue (keys.inCatalogue). */
+  inCatalogue?: boolean;
   by: ReencryptActor;
   log?: (line: string) => void;
   /** Test hook (SRS_TEST_CRASH_AFTER_STEP): called after the new file is written and after the commit. */
@@ -102,9 +104,12 @@ async function reencryptLocked(o: Parameters<typeof reencryptKey>[0]): Promise<R
   const targets = await db.keys.filesUnder(oldFp);
   if (targets.length === 0) return report;
 
-  const oldKey = await loadPrivateKey(keysDir, oldFp, o.passphrase);
+  const catalogue = o.inCatalogue === false ? undefined : db.keys;
+  const oldKey = await loadPrivateKey(keysDir, oldFp, o.passphrase, catalogue);
   const newPublic = await openpgp.readKey({ armoredKey: active.publicKey });
-  const newPrivate = await loadPrivateKey(keysDir, active.fingerprint, o.passphrase).catch(() => undefined);
+  const newPrivate = await loadPrivateKey(keysDir, active.fingerprint, o.passphrase, catalogue).catch(
+    () => undefined,
+  );
 
   const one = async (t: ReencryptTarget) => {
     const base = basename(t.path).replace(/(\.[0-9A-F]{16})?\.gpg$/, '');
@@ -169,7 +174,7 @@ export interface ReencryptService {
 /**
  * The server's re-encryption of retired keys asked for through the API: at start (an interrupted
  * run resumes), when kicked, and every `intervalMs` while a request is unfinished. Only keys whose
- * private key this node holds are taken (in a cluster the keys directory may differ by node).
+ * private key this node holds (in keys/, or in the catalogue with keys.inCatalogue) are taken.
  * Each pass writes its outcome on the key (finished, or the failures) and a `key.reencrypt.run`
  * audit entry as the admin who asked.
  */
@@ -178,6 +183,8 @@ export function startReencryptService(o: {
   dataDir: string;
   store: ArtifactStore;
   passphrase: string;
+  /** Default true (keys.inCatalogue). */
+  inCatalogue?: boolean;
   log: Logger;
   intervalMs?: number;
   afterStep?: (step: ReencryptStep) => void;
@@ -190,8 +197,9 @@ export function startReencryptService(o: {
     for (const k of await db.keys.reencryptRequests()) {
       if (stopped) return;
       const fp = k.fingerprint;
-      // Another node's key (its keys directory was not copied here): left to that node.
-      const held = await loadPrivateKey(join(o.dataDir, 'keys'), fp, o.passphrase).then(
+      // Another node's key, not in the catalogue nor copied here: left to that node.
+      const catalogue = o.inCatalogue === false ? undefined : db.keys;
+      const held = await loadPrivateKey(join(o.dataDir, 'keys'), fp, o.passphrase, catalogue).then(
         () => true,
         (err: unknown) => !(err instanceof NotFoundError),
       );

@@ -4,14 +4,31 @@ import type { KeyRecord, KeyReencryptState } from './types.js';
 import { inTransaction } from './tx.js';
 
 /**
- * The catalogue's view of encryption keys (the private key material lives in `<dataDir>/keys`),
- * and the bookkeeping of `srs keys retire --reencrypt`. At most one key is active.
+ * The catalogue's view of encryption keys, and the bookkeeping of `srs keys retire --reencrypt`.
+ * At most one key is active. The private key material lives in `<dataDir>/keys` and, locked under
+ * the passphrase, in the catalogue too unless keys.inCatalogue is false (migration 041).
  */
 export interface KeysRepository {
   /** Records a key; when `active`, it becomes the only active key (one transaction). */
-  add(key: { fingerprint: string; algorithm: string; active: boolean; publicKey?: string }): Promise<void>;
-  /** Records a key if unknown (keeping its public key), making it active only if no key is. */
-  register(key: { fingerprint: string; algorithm: string; publicKey: string }): Promise<KeyRecord>;
+  add(key: {
+    fingerprint: string;
+    algorithm: string;
+    active: boolean;
+    publicKey?: string;
+    privateKey?: string;
+  }): Promise<void>;
+  /**
+   * Records a key if unknown (keeping its public key), making it active only if no key is; a
+   * private key is kept where the catalogue had none.
+   */
+  register(key: {
+    fingerprint: string;
+    algorithm: string;
+    publicKey: string;
+    privateKey?: string;
+  }): Promise<KeyRecord>;
+  /** The armored private key (locked under the passphrase) the catalogue holds, if any. */
+  privateKey(fingerprint: string): Promise<string | undefined>;
   get(fingerprint: string): Promise<KeyRecord | undefined>;
   /** The active key, if any. */
   active(): Promise<KeyRecord | undefined>;
@@ -75,6 +92,7 @@ interface Row {
   created_at: Date;
   active: boolean;
   public_key: string | null;
+  private_key?: string | null;
   retired_at: Date | null;
   reencrypt_requested_at?: Date | null;
   reencrypt_requested_by?: string | null;
@@ -99,6 +117,7 @@ const toKey = (r: Row): KeyRecord => ({
   createdAt: r.created_at,
   active: r.active,
   publicKey: r.public_key,
+  privateInCatalogue: Boolean(r.private_key),
   retiredAt: r.retired_at,
   reencrypt: reencryptOf(r),
   ...(r.files === undefined ? {} : { files: Number(r.files) }),
@@ -123,10 +142,11 @@ export function keysRepository(pool: pg.Pool): KeysRepository {
         if (k.active)
           await c.query('UPDATE keys SET active = false WHERE active AND fingerprint <> $1', [k.fingerprint]);
         await c.query(
-          `INSERT INTO keys (fingerprint, algorithm, active, public_key) VALUES ($1, $2, $3, $4)
+          `INSERT INTO keys (fingerprint, algorithm, active, public_key, private_key) VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (fingerprint) DO UPDATE SET active = EXCLUDED.active,
-             public_key = coalesce(EXCLUDED.public_key, keys.public_key)`,
-          [k.fingerprint, k.algorithm, k.active, k.publicKey ?? null],
+             public_key = coalesce(EXCLUDED.public_key, keys.public_key),
+             private_key = coalesce(keys.private_key, EXCLUDED.private_key)`,
+          [k.fingerprint, k.algorithm, k.active, k.publicKey ?? null, k.privateKey ?? null],
         );
       });
     },
@@ -135,13 +155,21 @@ export function keysRepository(pool: pg.Pool): KeysRepository {
         await c.query('SELECT pg_advisory_xact_lock($1)', [KEYS_LOCK]);
         const any = await c.query('SELECT 1 FROM keys WHERE active');
         await c.query(
-          `INSERT INTO keys (fingerprint, algorithm, active, public_key) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (fingerprint) DO UPDATE SET public_key = coalesce(keys.public_key, EXCLUDED.public_key)`,
-          [k.fingerprint, k.algorithm, any.rowCount === 0, k.publicKey],
+          `INSERT INTO keys (fingerprint, algorithm, active, public_key, private_key) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (fingerprint) DO UPDATE SET public_key = coalesce(keys.public_key, EXCLUDED.public_key),
+             private_key = coalesce(keys.private_key, EXCLUDED.private_key)`,
+          [k.fingerprint, k.algorithm, any.rowCount === 0, k.publicKey, k.privateKey ?? null],
         );
         const r = await c.query<Row>('SELECT * FROM keys WHERE fingerprint = $1', [k.fingerprint]);
         return toKey(r.rows[0] as Row);
       });
+    },
+    async privateKey(fingerprint) {
+      const res = await pool.query<{ private_key: string | null }>(
+        'SELECT private_key FROM keys WHERE fingerprint = $1',
+        [fingerprint.toUpperCase()],
+      );
+      return res.rows[0]?.private_key ?? undefined;
     },
     async get(fingerprint) {
       const res = await pool.query<Row>('SELECT * FROM keys WHERE fingerprint = $1', [fingerprint]);

@@ -94,6 +94,8 @@ export interface KeyRecord {
   active: boolean;
   /** Armored public key (null for keys recorded before migration 007). */
   publicKey?: string | null;
+  /** The catalogue holds the private key, locked under the passphrase (migration 041). */
+  privateInCatalogue?: boolean;
   /** Set by `srs keys retire`: never used again for new recordings. */
   retiredAt?: Date | null;
   /** Artifacts encrypted to this key (from `list()` only). */

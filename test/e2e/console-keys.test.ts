@@ -91,7 +91,7 @@ describe('web console in Chromium: key rotation on the Keys page', { timeout: 24
     );
     const about = await text('#app p.muted');
     assert.match(about, /Rotate keys here or with `srs keys`/);
-    assert.match(about, /in a cluster, copy it to the other nodes: docs\/cluster\.md/);
+    assert.match(about, /to the catalogue, where every node of a cluster finds it/);
     // The form's defaults: RSA 4096, made the active key.
     assert.equal(await w.page.inputValue('#keys-type'), 'rsa4096');
     assert.equal(await w.page.isChecked('#keys-activate'), true);

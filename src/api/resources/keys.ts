@@ -38,6 +38,7 @@ const publicKey = (k: KeyRecord) => ({
   createdAt: k.createdAt,
   active: k.active,
   retiredAt: k.retiredAt ?? null,
+  privateInCatalogue: k.privateInCatalogue ?? false,
   ...(k.files === undefined ? {} : { files: k.files }),
   reencrypt: k.reencrypt ?? null,
 });

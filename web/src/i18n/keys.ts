@@ -8,8 +8,8 @@ export const keys: Catalogue = {
     'retired {date}': 'retirado el {date}',
     inactive: 'inactivo',
     'Encryption keys': 'Claves de cifrado',
-    'Recordings are encrypted with OpenPGP to the active key. Rotate keys here or with `srs keys`; a key generated here is written to this server’s keys directory (in a cluster, copy it to the other nodes: docs/cluster.md).':
-      'Las grabaciones se cifran con OpenPGP para la clave activa. Rote las claves aquí o con `srs keys`; una clave generada aquí se escribe en el directorio de claves de este servidor (en un clúster, cópiela a los demás nodos: docs/cluster.md).',
+    'Recordings are encrypted with OpenPGP to the active key. Rotate keys here or with `srs keys`; a key generated here is written to this server’s keys directory and, locked under the passphrase, to the catalogue, where every node of a cluster finds it (unless keys.inCatalogue is off: docs/cluster.md).':
+      'Las grabaciones se cifran con OpenPGP para la clave activa. Rote las claves aquí o con `srs keys`; una clave generada aquí se escribe en el directorio de claves de este servidor y, protegida por la frase de contraseña, en el catálogo, donde la encuentran todos los nodos de un clúster (salvo que keys.inCatalogue esté desactivado: docs/cluster.md).',
     Fingerprint: 'Huella digital',
     Algorithm: 'Algoritmo',
     Created: 'Creación',
@@ -69,8 +69,8 @@ export const keys: Catalogue = {
     'retired {date}': 'retiré le {date}',
     inactive: 'inactif',
     'Encryption keys': 'Clés de chiffrement',
-    'Recordings are encrypted with OpenPGP to the active key. Rotate keys here or with `srs keys`; a key generated here is written to this server’s keys directory (in a cluster, copy it to the other nodes: docs/cluster.md).':
-      'Les enregistrements sont chiffrés avec OpenPGP pour la clé active. Renouvelez les clés ici ou avec `srs keys` ; une clé générée ici est écrite dans le répertoire des clés de ce serveur (dans une grappe, copiez-la sur les autres nœuds : docs/cluster.md).',
+    'Recordings are encrypted with OpenPGP to the active key. Rotate keys here or with `srs keys`; a key generated here is written to this server’s keys directory and, locked under the passphrase, to the catalogue, where every node of a cluster finds it (unless keys.inCatalogue is off: docs/cluster.md).':
+      'Les enregistrements sont chiffrés avec OpenPGP pour la clé active. Renouvelez les clés ici ou avec `srs keys` ; une clé générée ici est écrite dans le répertoire des clés de ce serveur et, protégée par la phrase secrète, dans le catalogue, où tous les nœuds d’une grappe la trouvent (sauf si keys.inCatalogue est désactivé : docs/cluster.md).',
     Fingerprint: 'Empreinte',
     Algorithm: 'Algorithme',
     Created: 'Création',
@@ -131,8 +131,8 @@ export const keys: Catalogue = {
     'retired {date}': 'retirado em {date}',
     inactive: 'inativo',
     'Encryption keys': 'Chaves de criptografia',
-    'Recordings are encrypted with OpenPGP to the active key. Rotate keys here or with `srs keys`; a key generated here is written to this server’s keys directory (in a cluster, copy it to the other nodes: docs/cluster.md).':
-      'As gravações são criptografadas com OpenPGP para a chave ativa. Faça a rotação das chaves aqui ou com `srs keys`; uma chave gerada aqui é gravada no diretório de chaves deste servidor (em um cluster, copie-a para os outros nós: docs/cluster.md).',
+    'Recordings are encrypted with OpenPGP to the active key. Rotate keys here or with `srs keys`; a key generated here is written to this server’s keys directory and, locked under the passphrase, to the catalogue, where every node of a cluster finds it (unless keys.inCatalogue is off: docs/cluster.md).':
+      'As gravações são criptografadas com OpenPGP para a chave ativa. Faça a rotação das chaves aqui ou com `srs keys`; uma chave gerada aqui é gravada no diretório de chaves deste servidor e, protegida pela frase secreta, no catálogo, onde todos os nós de um cluster a encontram (a menos que keys.inCatalogue esteja desativado: docs/cluster.md).',
     Fingerprint: 'Impressão digital',
     Algorithm: 'Algoritmo',
     Created: 'Criação',
@@ -193,8 +193,8 @@ export const keys: Catalogue = {
     'retired {date}': 'выведен из использования {date}',
     inactive: 'неактивен',
     'Encryption keys': 'Ключи шифрования',
-    'Recordings are encrypted with OpenPGP to the active key. Rotate keys here or with `srs keys`; a key generated here is written to this server’s keys directory (in a cluster, copy it to the other nodes: docs/cluster.md).':
-      'Записи шифруются с помощью OpenPGP для активного ключа. Ротацию ключей можно выполнить здесь или с помощью `srs keys`; ключ, созданный здесь, записывается в каталог ключей этого сервера (в кластере скопируйте его на остальные узлы: docs/cluster.md).',
+    'Recordings are encrypted with OpenPGP to the active key. Rotate keys here or with `srs keys`; a key generated here is written to this server’s keys directory and, locked under the passphrase, to the catalogue, where every node of a cluster finds it (unless keys.inCatalogue is off: docs/cluster.md).':
+      'Записи шифруются с помощью OpenPGP для активного ключа. Ротацию ключей можно выполнить здесь или с помощью `srs keys`; ключ, созданный здесь, записывается в каталог ключей этого сервера и, защищённый парольной фразой, в каталог записей, где его находят все узлы кластера (если keys.inCatalogue не отключён: docs/cluster.md).',
     Fingerprint: 'Отпечаток',
     Algorithm: 'Алгоритм',
     Created: 'Создан',

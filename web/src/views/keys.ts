@@ -70,7 +70,7 @@ export function keysView(app: HTMLElement): () => void {
       'p',
       { class: 'muted' },
       t(
-        'Recordings are encrypted with OpenPGP to the active key. Rotate keys here or with `srs keys`; a key generated here is written to this server’s keys directory (in a cluster, copy it to the other nodes: docs/cluster.md).',
+        'Recordings are encrypted with OpenPGP to the active key. Rotate keys here or with `srs keys`; a key generated here is written to this server’s keys directory and, locked under the passphrase, to the catalogue, where every node of a cluster finds it (unless keys.inCatalogue is off: docs/cluster.md).',
       ),
     ),
     generateForm(msg, done),
