@@ -144,7 +144,12 @@ export function indexRow(rec: DeliveryRecording, file: string): Record<string, s
  * cells with the formula guard (a remote number or name from SIP such as `=cmd|...` reads as text).
  */
 export function indexCsv(rows: readonly Record<string, string>[]): string {
-  let out = CSV_BOM + csvLine(INDEX_HEADER);
+  return CSV_BOM + csvLine(INDEX_HEADER) + indexLines(rows);
+}
+
+/** Rows of a day's index without its BOM and header: what a pass appends to it. */
+export function indexLines(rows: readonly Record<string, string>[]): string {
+  let out = '';
   for (const r of rows) out += csvLine(INDEX_HEADER.map((h) => r[h] ?? ''));
   return out;
 }

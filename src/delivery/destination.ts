@@ -34,6 +34,11 @@ export interface FileConnection {
   read(abs: string): Promise<Buffer>;
   /** The size of the file at `abs`, undefined when there is none. */
   size(abs: string): Promise<number | undefined>;
+  /**
+   * Adds `data` to the end of our own file `abs`, whose size the caller has just read as `at`
+   * (SFTP writes at that offset, FTP appends with APPE).
+   */
+  append(abs: string, data: Buffer, at: number): Promise<void>;
   /** Deletes the file at `abs` (the access test's probe). */
   remove(abs: string): Promise<void>;
   mkdirp(abs: string): Promise<void>;

@@ -246,6 +246,11 @@ export class FtpConnection {
     }
   }
 
+  /** APPE: FTP has no writes at an offset; the caller has checked the file's size. */
+  async append(abs: string, data: Buffer): Promise<void> {
+    await this.timed('append', this.client.appendFrom(Readable.from([data]), abs));
+  }
+
   async read(abs: string): Promise<Buffer> {
     const chunks: Buffer[] = [];
     const sink = new Writable({

@@ -266,14 +266,14 @@ export class SftpConnection {
    * part file is whole chunks, then possibly some pieces of the next (a hole among them); the
    * resume checks the whole part by its SHA-256 and uploads it again when it does not match.
    */
-  private async upload(part: string, data: Buffer, start: number): Promise<void> {
+  private async upload(part: string, data: Buffer, start: number, fileOffset = 0): Promise<void> {
     const chunk = this.dest.chunkBytes ?? 1024 * 1024;
     const w = this.sftp;
     const call = <T>(f: (cb: (err: Error | null | undefined, v?: T) => void) => void) =>
       new Promise<T>((resolve, reject) => f((err, v) => (err ? reject(err) : resolve(v as T))));
     const handle = await this.timed(
       'open',
-      call<Buffer>((cb) => w.open(part, start > 0 ? 'r+' : 'w', cb)),
+      call<Buffer>((cb) => w.open(part, start > 0 || fileOffset > 0 ? 'r+' : 'w', cb)),
     );
     let failed = true;
     try {
@@ -282,7 +282,7 @@ export class SftpConnection {
         const pieces: Promise<unknown>[] = [];
         for (let at = pos; at < end; at += PIECE) {
           const n = Math.min(PIECE, end - at);
-          pieces.push(call((cb) => w.write(handle, data, at, n, at, cb)));
+          pieces.push(call((cb) => w.write(handle, data, at, n, fileOffset + at, cb)));
         }
         await this.timed('write', Promise.all(pieces));
       }
@@ -296,6 +296,11 @@ export class SftpConnection {
       if (failed) await closed.catch(() => undefined);
       else await closed;
     }
+  }
+
+  /** Writes `data` at offset `at` of `abs` (open r+, the same pieces as an upload). */
+  append(abs: string, data: Buffer, at: number): Promise<void> {
+    return this.upload(abs, data, 0, at);
   }
 
   async read(abs: string): Promise<Buffer> {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Decryptor } from '../../src/delivery/decrypt.js';
@@ -124,5 +124,93 @@ describe('delivery: MP3 export to a local directory and an SFTP secondary (real 
       );
     }
     assert.equal((await db.audit.search({ action: 'export' })).total, 8);
+  });
+
+  it('grows a day’s index by appending each pass’s rows; a file not as left is written whole again', async () => {
+    const primary = join(dataDir, 'export-append');
+    const secondaryDir = join(sshd.dir, 'export-append-sftp');
+    await mkdir(primary);
+    await mkdir(secondaryDir);
+    const svc = new ExportService({
+      repo: db.offload,
+      decryptor,
+      log,
+      template: parseTemplate('%{recording-id}'),
+      primary: { type: 'local', directory: primary },
+      secondary: { type: 'sftp', ...dest({ directory: secondaryDir }) },
+      intervalMs: 1000,
+    });
+    const store = async (k: number) => {
+      const ids: string[] = [];
+      for (let i = 0; i < k; i++)
+        ids.push((await catalogue.store('1001', `49301234${ids.length}${k}`, 2, 500)).id);
+      return ids;
+    };
+    const day = new Date().toISOString().slice(0, 10);
+    const index = (root: string) => join(root, day.replaceAll('-', '/'), 'index.csv');
+    /** Recordings the index names (its first column), in order, without the header. */
+    const named = async (root: string) => (await todaysExportIndex(root)).rows.slice(1).map((r) => r[0]);
+    const done = async (d: string) =>
+      (
+        await db.pool.query<{ id: string }>(
+          `SELECT recording_id AS id FROM export_items WHERE destination = $1 AND day = $2 AND state = 'done'
+           ORDER BY exported_at, recording_id`,
+          [d, day],
+        )
+      ).rows.map((r) => r.id);
+    const recorded = async (d: string) => db.offload.exportIndexBytes(d as 'primary' | 'secondary', day);
+
+    // These directories hold no index yet although the day has exported rows (the first test's, to
+    // other directories): the whole index is written, every recording of the day once.
+    const first = await store(2);
+    assert.deepEqual(await svc.tick(), { primary: 2, secondary: 2 });
+    for (const [root, d] of [
+      [primary, 'primary'],
+      [secondaryDir, 'secondary'],
+    ] as const) {
+      assert.deepEqual(await named(root), await done(d));
+      assert.deepEqual((await named(root)).slice(-2), first);
+      assert.equal((await stat(index(root))).size, await recorded(d));
+    }
+    const inode = async (root: string) => (await stat(index(root))).ino;
+    const before = { primary: await inode(primary), secondary: await inode(secondaryDir) };
+    const text = {
+      primary: await readFile(index(primary), 'utf8'),
+      secondary: await readFile(index(secondaryDir), 'utf8'),
+    };
+
+    // The next pass appends its two rows to the same file (a rewrite is a new file: new inode).
+    const second = await store(2);
+    assert.deepEqual(await svc.tick(), { primary: 2, secondary: 2 });
+    for (const [root, d] of [
+      [primary, 'primary'],
+      [secondaryDir, 'secondary'],
+    ] as const) {
+      assert.equal(await inode(root), before[d], `${d}: appended, not rewritten`);
+      const now = await readFile(index(root), 'utf8');
+      assert.ok(now.startsWith(text[d]), `${d}: the earlier rows untouched`);
+      assert.deepEqual((await named(root)).slice(-2), second);
+      assert.deepEqual(await named(root), await done(d));
+      assert.equal((await stat(index(root))).size, await recorded(d));
+    }
+
+    // Rows the catalogue does not count as done at the end of the primary's index (as a pass that
+    // crashed after writing it leaves them, or an edit there): the next pass writes it whole again.
+    await appendFile(index(primary), `${second[0]},stray,,,,,,,,x.mp3\r\n`);
+    const third = await store(1);
+    assert.deepEqual(await svc.tick(), { primary: 1, secondary: 1 });
+    assert.notEqual(await inode(primary), before.primary, 'the primary index written whole');
+    assert.equal(await inode(secondaryDir), before.secondary, 'the secondary still appended');
+    for (const [root, d] of [
+      [primary, 'primary'],
+      [secondaryDir, 'secondary'],
+    ] as const) {
+      const ids = await named(root);
+      assert.deepEqual(ids, await done(d), `${d}: every exported recording once, in export order`);
+      assert.equal(new Set(ids).size, ids.length);
+      assert.ok([...first, ...second, ...third].every((id) => ids.includes(id)));
+      assert.equal((await stat(index(root))).size, await recorded(d));
+    }
+    assert.doesNotMatch(await readFile(index(primary), 'utf8'), /stray/);
   });
 });

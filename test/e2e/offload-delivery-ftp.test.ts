@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -290,5 +290,32 @@ describe('delivery: FTP(S) offload and export (real pyftpdlib, Postgres)', () =>
     const csv = await readFile(join(dir, b.csvName), 'utf8');
     assert.match(csv, /^#COUNT:1\n/);
     assert.ok(csv.includes(`"r_${r.id}.wav"`));
+  });
+
+  it('appends a later pass’s rows to the day index over FTPS (APPE), not a new file', async () => {
+    const root = join(ftps.home, 'export');
+    const { day } = await todaysExportIndex(root);
+    const index = join(root, day, 'index.csv');
+    const before = await stat(index);
+    const svc = new ExportService({
+      repo: db.offload,
+      decryptor,
+      log,
+      template: parseTemplate('%{recording-id}'),
+      primary: dest({ directory: 'export' }),
+      intervalMs: 1000,
+    });
+    const r = await catalogue.store('1001', '4930777', 2, 620);
+    const n = (await svc.tick()).primary ?? 0;
+    assert.ok(n >= 1, `exported ${n}`);
+    const after = await stat(index);
+    assert.equal(after.ino, before.ino, 'the same file, appended to');
+    assert.ok(after.size > before.size);
+    const { rows } = await todaysExportIndex(root);
+    const ids = rows.slice(1).map((x) => x[0]);
+    assert.equal(ids.at(-1), r.id, 'the new row last');
+    assert.equal(new Set(ids).size, ids.length, 'every recording once');
+    assert.equal(ids.length, 4 + n);
+    assert.equal(after.size, await db.offload.exportIndexBytes('primary', day.replaceAll('/', '-')));
   });
 });

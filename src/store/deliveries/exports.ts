@@ -6,7 +6,13 @@ import type { OffloadRepository } from './types.js';
 /** MP3 export items per destination: what is due, names given, done and failed with backoff, the day index. */
 export type ExportsRepository = Pick<
   OffloadRepository,
-  'exportDue' | 'exportPath' | 'exportDone' | 'exportFailed' | 'exportIndex'
+  | 'exportDue'
+  | 'exportPath'
+  | 'exportDone'
+  | 'exportFailed'
+  | 'exportIndex'
+  | 'exportIndexBytes'
+  | 'exportIndexWritten'
 >;
 
 export function exportsRepository(pool: pg.Pool): ExportsRepository {
@@ -82,10 +88,24 @@ export function exportsRepository(pool: pg.Pool): ExportsRepository {
     async exportIndex(dest, day) {
       const r = await pool.query<{ index_row: Record<string, string> }>(
         `SELECT e.index_row FROM export_items e JOIN recordings r ON r.id = e.recording_id
-         WHERE e.destination = $1 AND e.day = $2 AND e.state = 'done' ORDER BY r.started_at, r.id`,
+         WHERE e.destination = $1 AND e.day = $2 AND e.state = 'done' ORDER BY e.exported_at, r.started_at, r.id`,
         [dest, day],
       );
       return r.rows.map((x) => x.index_row);
+    },
+    async exportIndexBytes(dest, day) {
+      const r = await pool.query<{ bytes: string }>(
+        'SELECT bytes FROM export_indexes WHERE destination = $1 AND day = $2',
+        [dest, day],
+      );
+      return r.rows[0] ? Number(r.rows[0].bytes) : undefined;
+    },
+    async exportIndexWritten(dest, day, bytes) {
+      await pool.query(
+        `INSERT INTO export_indexes (destination, day, bytes) VALUES ($1, $2, $3)
+         ON CONFLICT (destination, day) DO UPDATE SET bytes = EXCLUDED.bytes, updated_at = now()`,
+        [dest, day, bytes],
+      );
     },
   };
 }

@@ -250,8 +250,12 @@ export interface OffloadRepository {
     nextAttemptAt: Date,
     giveUp: boolean,
   ): Promise<void>;
-  /** Index rows of a day's exported recordings, in start order. */
+  /** Index rows of a day's exported recordings, in the order they were exported. */
   exportIndex(dest: ExportDestination, day: string): Promise<Record<string, string>[]>;
+  /** The size of the day's index as the export last wrote it (migration 042), if it did. */
+  exportIndexBytes(dest: ExportDestination, day: string): Promise<number | undefined>;
+  /** Records the size of the day's index just written (after its rows count as done). */
+  exportIndexWritten(dest: ExportDestination, day: string, bytes: number): Promise<void>;
 
   /**
    * The config file's seed (notifications.recipients, at start): creates/updates a subscription by

@@ -1,0 +1,106 @@
+/**
+ * The MP3 export late in a busy day: its day index (`YYYY/MM/DD/index.csv`) already names K
+ * recordings exported earlier that day, then N new one-minute recordings (stored by the real
+ * finalize step into a real Postgres, RSA 4096) are exported to a local directory through
+ * `startDelivery` with the production pass settings, timed from the start until every one is
+ * done. The K earlier rows are put straight into the catalogue (recordings and their done export
+ * items, as the export leaves them); their index is written by the export's first pass.
+ * `npx tsx scripts/export-day-rate.ts [N] [K]` (defaults 300 and 50000); figures in docs/delivery.md.
+ * A recorder ending 27 calls a second adds 97,200 rows to a day's index in an hour.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Config } from '../src/config.js';
+import { startDelivery } from '../src/delivery/index.js';
+import { openDeliveryCatalogue, testLog as log, until } from '../test/helpers/delivery-catalogue.js';
+
+const n = Number(process.argv[2] ?? 300);
+const k = Number(process.argv[3] ?? 50_000);
+if (!Number.isInteger(n) || n < 1 || !Number.isInteger(k) || k < 0) {
+  console.error(
+    'usage: npx tsx scripts/export-day-rate.ts [new recordings, default 300] [earlier rows, default 50000]',
+  );
+  process.exit(2);
+}
+const PASSPHRASE = 'export day rate passphrase';
+const catalogue = await openDeliveryCatalogue('srs-export-day-', PASSPHRASE, log);
+const { db } = catalogue;
+const exportDir = await mkdtemp(join(tmpdir(), 'srs-export-day-'));
+try {
+  // K recordings of today exported earlier, before the export's cursor.
+  let t = Date.now();
+  await db.pool.query(
+    `WITH r AS (
+       INSERT INTO recordings (id, call_id, src_address, started_at, ended_at, duration_ms, state, stored_at)
+       SELECT gen_random_uuid(), 'earlier-' || i || '@pbx', '127.0.0.1:5060',
+              (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') + make_interval(secs => i * 0.01), now(), 60000, 'stored',
+              now() - interval '1 hour'
+       FROM generate_series(1, $1::int) AS i RETURNING id, started_at, call_id)
+     INSERT INTO export_items (recording_id, destination, state, path, day, bytes, sha256, attempts, exported_at, index_row)
+     SELECT id, 'primary', 'done', id || '.mp3', (started_at AT TIME ZONE 'UTC')::date, 240000, repeat('0', 64), 1,
+            now() - interval '1 hour',
+            jsonb_build_object('Recording ID', id::text, 'Agent', 'Agent', 'Extension', '1001',
+              'Remote Number', '4930000000', 'Start (UTC)', to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+              'Duration', '00:01:00', 'Group', '', 'Direction', 'outbound', 'Call-ID', call_id, 'File', id || '.mp3')
+     FROM r`,
+    [k],
+  );
+  console.log(
+    `${k} earlier exports of today put in the catalogue in ${((Date.now() - t) / 1000).toFixed(1)} s`,
+  );
+  await db.offload.cursor('export');
+  await new Promise((r) => setTimeout(r, 20));
+  t = Date.now();
+  for (let i = 0; i < n; i++)
+    await catalogue.store('1001', `4930${String(i).padStart(6, '0')}`, 60, 440 + (i % 40));
+  console.log(`${n} one-minute recordings stored in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+
+  const off = { enabled: false };
+  const config = {
+    dataDir: catalogue.dataDir,
+    keys: { passphrase: PASSPHRASE, inCatalogue: true },
+    offload: off,
+    notifications: off,
+    journal: off,
+    export: {
+      enabled: true,
+      intervalSeconds: 60,
+      template: '%{recording-id}',
+      primary: { type: 'local', directory: exportDir },
+      maxAttempts: 10,
+    },
+  } as unknown as Config;
+  t = Date.now();
+  const cpu0 = process.cpuUsage();
+  const delivery = await startDelivery({ config, db, log });
+  try {
+    await until(
+      `the export of ${n}`,
+      async () =>
+        ((
+          await db.pool.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM export_items e JOIN recordings r ON r.id = e.recording_id
+             WHERE e.state = 'done' AND r.call_id NOT LIKE 'earlier-%'`,
+          )
+        ).rows[0]?.n ?? 0) >= n,
+      60 * 60_000,
+      50,
+    );
+  } finally {
+    await delivery.stop();
+  }
+  const s = (Date.now() - t) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const day = new Date().toISOString().slice(0, 10).replaceAll('-', '/');
+  const index = await readFile(join(exportDir, day, 'index.csv'), 'utf8');
+  const rows = index.split('\r\n').filter((l) => l.length > 0).length - 1;
+  console.log(
+    `export (local directory), day index holding ${k} rows before: ${n} in ${s.toFixed(1)} s = ${(n / s).toFixed(1)} recordings/s; ` +
+      `this process ${((cpu.user + cpu.system) / 1000 / n).toFixed(1)} CPU-ms per recording; the index now names ${rows} recordings`,
+  );
+  if (rows !== n + k) throw new Error(`the day index names ${rows} recordings, not ${n + k}`);
+} finally {
+  await rm(exportDir, { recursive: true, force: true });
+  await catalogue.close();
+}

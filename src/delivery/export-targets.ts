@@ -1,0 +1,170 @@
+import { createHash } from 'node:crypto';
+import { lstat, mkdir, open, readFile, stat } from 'node:fs/promises';
+import { dirname, join, posix } from 'node:path';
+import { writeFileDurable } from '../files.js';
+import type { Logger } from '../log.js';
+import { S3DestinationClient, s3Labels } from './s3.js';
+import type { S3Destination } from '../storage/s3-destination-config.js';
+import type { SftpDestination } from './sftp.js';
+import type { FtpDestination } from './ftp.js';
+import { fileServerLabel, openFileConnection, type FileConnection } from './destination.js';
+
+/** Where the MP3 export writes: a local (mounted) directory, SFTP, FTP, or S3. */
+
+export type ExportTargetConfig =
+  | { type: 'local'; directory: string }
+  | (SftpDestination & { type: 'sftp' })
+  | (FtpDestination & { type: 'ftp' })
+  | S3Destination;
+
+/** The health names (delivery_targets) of a destination: one, or one per S3 location. */
+export function exportLabels(cfg: ExportTargetConfig): string[] {
+  if (cfg.type === 'local') return [`local:${cfg.directory}`];
+  if (cfg.type === 's3') return s3Labels(cfg);
+  return [fileServerLabel(cfg)];
+}
+
+export interface ExportTarget {
+  readonly name: string;
+  /** Writes a new file; never replaces another file. Returns the path used (relative). */
+  place(rel: string, data: Buffer, suffix: string): Promise<string>;
+  /** Replaces one of our own files (the day index) atomically. */
+  replace(rel: string, data: Buffer): Promise<void>;
+  /** The size of the file at `rel`, undefined when there is none. */
+  size(rel: string): Promise<number | undefined>;
+  /**
+   * Writes `data` at byte `at` of our own file `rel` (its size: an append), durably. Absent where
+   * the destination cannot add to a file (S3): the day index is then replaced whole.
+   */
+  append?(rel: string, data: Buffer, at: number): Promise<void>;
+  /** Throws when the destination itself no longer answers (as opposed to one file failing). */
+  probe(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const withSuffix = (rel: string, suffix: string) => rel.replace(/(\.[^./]+)?$/, (ext) => `-${suffix}${ext}`);
+
+export class LocalTarget implements ExportTarget {
+  readonly name: string;
+  constructor(private readonly root: string) {
+    this.name = `local:${root}`;
+  }
+  static async open(root: string): Promise<LocalTarget> {
+    // The root must exist: a missing root is an unmounted share, not a folder to create locally.
+    const st = await stat(root).catch((err: Error) => {
+      throw new Error(`export destination ${root} is not reachable: ${err.message}`);
+    });
+    if (!st.isDirectory()) throw new Error(`export destination ${root} is not a directory`);
+    return new LocalTarget(root);
+  }
+  private async write(abs: string, data: Buffer): Promise<void> {
+    await mkdir(dirname(abs), { recursive: true });
+    // On failure only our own temporary file goes; nothing else at the destination is removed.
+    const tmp = join(dirname(abs), `.${posix.basename(abs)}.${process.pid}.part`);
+    await writeFileDurable(abs, data, { mode: 0o640, tmp });
+  }
+  async place(rel: string, data: Buffer, suffix: string): Promise<string> {
+    for (const candidate of [rel, withSuffix(rel, suffix)]) {
+      const abs = join(this.root, candidate);
+      // Anything at the name (a file, a folder, a link) that is not this very file is left alone.
+      const st = await lstat(abs).catch(() => undefined);
+      if (st) {
+        if (!st.isFile() || st.size !== data.length) continue;
+        if (sha(await readFile(abs)) === sha(data)) return candidate;
+        continue;
+      }
+      await this.write(abs, data);
+      return candidate;
+    }
+    throw new Error(`export: ${rel} and ${withSuffix(rel, suffix)} both exist with other content`);
+  }
+  async replace(rel: string, data: Buffer): Promise<void> {
+    await this.write(join(this.root, rel), data);
+  }
+  async size(rel: string): Promise<number | undefined> {
+    const st = await lstat(join(this.root, rel)).catch(() => undefined);
+    return st?.isFile() ? st.size : undefined;
+  }
+  async append(rel: string, data: Buffer, at: number): Promise<void> {
+    const fh = await open(join(this.root, rel), 'r+');
+    try {
+      await fh.write(data, 0, data.length, at);
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+  }
+  async probe(): Promise<void> {
+    await LocalTarget.open(this.root);
+  }
+  async close(): Promise<void> {}
+}
+
+/** An SFTP or FTP server (src/delivery/destination.ts). */
+export class FileServerTarget implements ExportTarget {
+  private constructor(
+    readonly name: string,
+    private readonly c: FileConnection,
+  ) {}
+  static async open(
+    d: (SftpDestination & { type: 'sftp' }) | (FtpDestination & { type: 'ftp' }),
+    log: Logger,
+  ): Promise<FileServerTarget> {
+    return new FileServerTarget(fileServerLabel(d), await openFileConnection(d, log));
+  }
+  async place(rel: string, data: Buffer, suffix: string): Promise<string> {
+    for (const candidate of [rel, withSuffix(rel, suffix)]) {
+      const r = await this.c.writeFile(this.c.path(candidate), data, false);
+      if (r === 'exists') continue;
+      if (r === 'present') {
+        // Same size: ours (an attempt confirmed before a crash) only if the content matches.
+        const back = await this.c.read(this.c.path(candidate));
+        if (sha(back) !== sha(data)) continue;
+      }
+      return candidate;
+    }
+    throw new Error(`export: ${rel} and ${withSuffix(rel, suffix)} both exist with other content`);
+  }
+  async replace(rel: string, data: Buffer): Promise<void> {
+    await this.c.writeFile(this.c.path(rel), data, 'always');
+  }
+  size(rel: string): Promise<number | undefined> {
+    return this.c.size(this.c.path(rel));
+  }
+  append(rel: string, data: Buffer, at: number): Promise<void> {
+    return this.c.append(this.c.path(rel), data, at);
+  }
+  async probe(): Promise<void> {
+    await this.c.mkdirp(this.c.path(''));
+  }
+  async close(): Promise<void> {
+    await this.c.close();
+  }
+}
+
+/** S3 (and its secondary location): names made valid keys, nothing replaced but the day index. */
+export class S3Target implements ExportTarget {
+  readonly name: string;
+  private readonly c: S3DestinationClient;
+  constructor(d: S3Destination) {
+    this.c = new S3DestinationClient(d);
+    this.name = this.c.labels.join(' + ');
+  }
+  place(rel: string, data: Buffer, suffix: string): Promise<string> {
+    return this.c.place(rel, data, suffix);
+  }
+  async replace(rel: string, data: Buffer): Promise<void> {
+    await this.c.write(rel, data, true);
+  }
+  /** Not asked: without append the index is always replaced whole. */
+  size(): Promise<number | undefined> {
+    return Promise.resolve(undefined);
+  }
+  probe(): Promise<void> {
+    return this.c.probe();
+  }
+  close(): Promise<void> {
+    return this.c.close();
+  }
+}
