@@ -14,6 +14,34 @@ import type {
 export const AUDIT_SQL = `INSERT INTO audit (id, at, actor, actor_role, ip, via, action, resource, resource_id, details, prev_hash, hash)
   VALUES (0, now(), $5, 'system', '', 'system', $1, $2, $3, $4::jsonb, '', '')`;
 
+/**
+ * Where a feature's scan for new stored recordings starts (migration 043): where its last pass
+ * left off, never before the feature's cursor `since`. Locks the scan's row until the caller's
+ * transaction ends.
+ */
+export async function scanFrom(c: pg.PoolClient, name: string, since: Date): Promise<Date> {
+  const r = await c.query<{ from_ts: Date }>(
+    `INSERT INTO delivery_scans (name, scanned_to) VALUES ($1, $2)
+     ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
+     RETURNING greatest(delivery_scans.scanned_to, $2) AS from_ts`,
+    [name, since],
+  );
+  return (r.rows[0] as { from_ts: Date }).from_ts;
+}
+
+/**
+ * Moves a feature's scan to 10 minutes before this transaction began, or to `upTo` when that is
+ * earlier (a recording still to be given an item); never back.
+ */
+export async function scanDone(c: pg.PoolClient, name: string, upTo?: Date): Promise<void> {
+  await c.query(
+    `UPDATE delivery_scans SET scanned_to = greatest(scanned_to,
+       least(now() - interval '10 minutes', coalesce($2::timestamptz, 'infinity')))
+     WHERE name = $1`,
+    [name, upTo ?? null],
+  );
+}
+
 export async function audit(q: pg.Pool | pg.PoolClient, a: AuditNote, actor = 'delivery'): Promise<void> {
   await q.query(AUDIT_SQL, [a.action, a.resource, a.resourceId, JSON.stringify(a.details), actor]);
 }

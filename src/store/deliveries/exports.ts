@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { inTransaction } from '../tx.js';
-import { audit } from './common.js';
+import { audit, scanDone, scanFrom } from './common.js';
 import type { OffloadRepository } from './types.js';
 
 /** MP3 export items per destination: what is due, names given, done and failed with backoff, the day index. */
@@ -18,15 +18,34 @@ export type ExportsRepository = Pick<
 export function exportsRepository(pool: pg.Pool): ExportsRepository {
   return {
     async exportDue(dest, since, limit) {
-      const r = await pool.query<{ id: string; path: string | null; attempts: number | null }>(
-        `SELECT r.id, e.path, e.attempts FROM recordings r
-         LEFT JOIN export_items e ON e.recording_id = r.id AND e.destination = $1
-         WHERE r.state = 'stored' AND r.stored_at >= $2
-           AND (e.recording_id IS NULL OR (e.state = 'pending' AND e.next_attempt_at <= now()))
-         ORDER BY r.stored_at, r.id LIMIT $3`,
-        [dest, since, limit],
-      );
-      return r.rows.map((x) => ({ id: x.id, path: x.path, attempts: x.attempts ?? 0 }));
+      // Recordings never tried, from where the last pass's scan left off (migration 043), and the
+      // items waiting for a retry, whatever their age: oldest first.
+      return inTransaction(pool, async (c) => {
+        const scan = `export:${dest}`;
+        const from = await scanFrom(c, scan, since);
+        const r = await c.query<{ id: string; path: string | null; attempts: number }>(
+          `(SELECT r.id, r.stored_at, NULL::text AS path, 0 AS attempts FROM recordings r
+            WHERE r.state = 'stored' AND r.stored_at >= $2
+              AND NOT EXISTS (SELECT 1 FROM export_items e WHERE e.recording_id = r.id AND e.destination = $1)
+            ORDER BY r.stored_at, r.id LIMIT $4)
+           UNION ALL
+           (SELECT r.id, r.stored_at, e.path, e.attempts FROM export_items e JOIN recordings r ON r.id = e.recording_id
+            WHERE e.destination = $1 AND e.state = 'pending' AND e.next_attempt_at <= now()
+              AND r.state = 'stored' AND r.stored_at >= $3
+            ORDER BY r.stored_at, r.id LIMIT $4)
+           ORDER BY stored_at, id LIMIT $4`,
+          [dest, from, since, limit],
+        );
+        // The scan moves on no further than the oldest recording still without an item.
+        const oldest = await c.query<{ t: Date | null }>(
+          `SELECT min(r.stored_at) AS t FROM recordings r
+           WHERE r.state = 'stored' AND r.stored_at >= $2
+             AND NOT EXISTS (SELECT 1 FROM export_items e WHERE e.recording_id = r.id AND e.destination = $1)`,
+          [dest, from],
+        );
+        await scanDone(c, scan, oldest.rows[0]?.t ?? undefined);
+        return r.rows.map((x) => ({ id: x.id, path: x.path, attempts: x.attempts }));
+      });
     },
     async exportPath(recordingId, dest, path, day) {
       await pool.query(

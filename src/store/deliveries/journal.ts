@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { inTransaction } from '../tx.js';
-import { audit, purgeStored } from './common.js';
+import { audit, purgeStored, scanDone, scanFrom } from './common.js';
 import type { OffloadRepository } from './types.js';
 
 /** SMTP journaling: a message per stored recording, sent once, failed with backoff, purged after. */
@@ -12,12 +12,17 @@ export type JournalRepository = Pick<
 export function journalRepository(pool: pg.Pool): JournalRepository {
   return {
     async journalDue(since, limit) {
-      await pool.query(
-        `INSERT INTO journal_messages (recording_id)
-         SELECT r.id FROM recordings r WHERE r.state = 'stored' AND r.stored_at >= $1
-         ON CONFLICT DO NOTHING`,
-        [since],
-      );
+      // New stored recordings since the last pass's scan (migration 043), each queued once.
+      await inTransaction(pool, async (c) => {
+        const from = await scanFrom(c, 'journal', since);
+        await c.query(
+          `INSERT INTO journal_messages (recording_id)
+           SELECT r.id FROM recordings r WHERE r.state = 'stored' AND r.stored_at >= $1
+           ON CONFLICT DO NOTHING`,
+          [from],
+        );
+        await scanDone(c, 'journal');
+      });
       const r = await pool.query<{ recording_id: string; attempts: number }>(
         `SELECT recording_id, attempts FROM journal_messages
          WHERE state = 'pending' AND next_attempt_at <= now()

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { inTransaction } from '../tx.js';
-import { audit } from './common.js';
+import { audit, scanDone, scanFrom } from './common.js';
 import type { OffloadRepository } from './types.js';
 
 /** Email notifications: what is due, sent and failed with backoff. */
@@ -12,8 +12,11 @@ export type NotificationsRepository = Pick<
 export function notificationsRepository(pool: pg.Pool): NotificationsRepository {
   return {
     async notificationsDue(since, limit) {
-      await pool.query(
-        `INSERT INTO notifications (recording_id, user_id, email, state)
+      // New stored recordings since the last pass's scan (migration 043), each queued once per user.
+      await inTransaction(pool, async (c) => {
+        const from = await scanFrom(c, 'notifications', since);
+        await c.query(
+          `INSERT INTO notifications (recording_id, user_id, email, state)
          SELECT r.id, u.id, s.email, 'pending'
          FROM recordings r
          JOIN participants p ON p.recording_id = r.id AND p.ordinal <= 2
@@ -24,8 +27,10 @@ export function notificationsRepository(pool: pg.Pool): NotificationsRepository 
          WHERE r.state = 'stored' AND r.stored_at >= $1
            AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.recording_id = r.id AND n.user_id = u.id)
          ON CONFLICT DO NOTHING`,
-        [since],
-      );
+          [from],
+        );
+        await scanDone(c, 'notifications');
+      });
       // A queued email waits while SMTP fails: it goes to the address in force when it goes out,
       // and is dropped (not sent later either) once its user turns emails off or is disabled.
       await pool.query(
