@@ -18,7 +18,7 @@ const { db } = catalogue;
 try {
   for (const n of ['export', 'journal', 'notifications']) await db.offload.cursor(n);
   await db.pool.query(`UPDATE delivery_cursors SET since = now() - interval '3 days'`);
-  let t = Date.now();
+  const t = Date.now();
   await db.pool.query(
     `INSERT INTO recordings (id, call_id, src_address, started_at, ended_at, duration_ms, state, stored_at)
      SELECT gen_random_uuid(), 'scan-' || i || '@pbx', '127.0.0.1:5060', s, s, 60000, 'stored', s
