@@ -364,7 +364,7 @@ describe('delivery metrics on /metrics (real Postgres, sshd, SMTP, HTTP)', { tim
   });
 
   it('a failing delivery query leaves its series out of that scrape; the rest of /metrics is served', async () => {
-    await db.pool.query('ALTER TABLE notifications RENAME TO notifications_away');
+    await db.pool.query('ALTER TABLE delivery_counts RENAME TO delivery_counts_away');
     try {
       const s = await http!.scrape();
       assert.equal(s.value('srs_test_other_total'), 7);
@@ -373,7 +373,7 @@ describe('delivery metrics on /metrics (real Postgres, sshd, SMTP, HTTP)', { tim
       assert.deepEqual(s.all('srs_notifications'), []);
       assert.equal(s.types.get('srs_offload_batches'), 'gauge', 'the family is still declared');
     } finally {
-      await db.pool.query('ALTER TABLE notifications_away RENAME TO notifications');
+      await db.pool.query('ALTER TABLE delivery_counts_away RENAME TO delivery_counts');
     }
     const back = await http!.scrape();
     assert.equal(back.value('srs_offload_batches', { state: 'done' }), 1);

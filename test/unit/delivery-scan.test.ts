@@ -106,4 +106,46 @@ describe('delivery scans for new recordings', { timeout: 120_000 }, () => {
       'within the scan’s 10-minute margin',
     );
   });
+
+  it('the per-state counts the Delivery page and /metrics read follow every change of the tables', async () => {
+    const { db } = catalogue;
+    const kept = async () =>
+      (
+        await db.pool.query<{ kind: string; state: string; n: string }>(
+          `SELECT kind, state, n FROM delivery_counts WHERE n <> 0 ORDER BY kind, state`,
+        )
+      ).rows.map((r) => `${r.kind} ${r.state} ${r.n}`);
+    const counted = async () =>
+      (
+        await db.pool.query<{ kind: string; state: string; n: string }>(
+          `SELECT kind, state, n FROM (
+             SELECT 'export:' || destination AS kind, state, count(*) AS n FROM export_items GROUP BY 1, 2
+             UNION ALL SELECT 'notifications', state, count(*) FROM notifications GROUP BY 2
+             UNION ALL SELECT 'journal', state, count(*) FROM journal_messages GROUP BY 2) x
+           ORDER BY kind, state`,
+        )
+      ).rows.map((r) => `${r.kind} ${r.state} ${r.n}`);
+    // After the passes above (items made, done, failed, retried; messages queued and sent).
+    assert.ok((await counted()).length >= 3);
+    assert.deepEqual(await kept(), await counted());
+    // A recording deleted (its delivery rows go with it), an item moved between destinations.
+    const victim = (
+      await db.pool.query<{ id: string }>(
+        `SELECT recording_id AS id FROM export_items WHERE state = 'done' ORDER BY recording_id LIMIT 1`,
+      )
+    ).rows[0]?.id;
+    assert.ok(victim);
+    await db.pool.query('DELETE FROM export_items WHERE recording_id = $1', [victim]);
+    await db.pool.query('DELETE FROM journal_messages WHERE recording_id = $1', [victim]);
+    await db.pool.query(
+      `UPDATE export_items SET destination = 'secondary', state = 'failed' WHERE recording_id =
+         (SELECT recording_id FROM export_items WHERE state = 'done' ORDER BY recording_id LIMIT 1)`,
+    );
+    assert.deepEqual(await kept(), await counted());
+    const status = await db.offload.status();
+    assert.equal(
+      status.export.done + status.export.failed + status.export.pending,
+      Number((await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM export_items')).rows[0]?.n),
+    );
+  });
 });

@@ -8,8 +8,9 @@ import type { DeliveryMetrics, OffloadBatch, OffloadRepository } from './types.j
  *
  * Cost: offload_batches has one row per interval (a few thousand a year); delivery_targets a row
  * per destination; notifications, journal_messages and export_items a row per recording, counted by state as the
- * console's status does. The export backlog is an anti-join of the recordings stored since export
- * was enabled against their done or failed items: the same scan the exporter runs every pass.
+ * console's status does, from delivery_counts (kept by triggers, migration 044), not over the
+ * tables. The export backlog is its pending items plus the recordings stored since its scan's
+ * position (migration 043) without an item: the exporter's own view of its work.
  */
 
 export type MetricsRepository = Pick<OffloadRepository, 'deliveryMetrics'>;
@@ -20,15 +21,18 @@ WITH b AS (
          sum(attempts - (state = 'transferring')::int)::int AS tries
   FROM offload_batches WHERE $1::boolean GROUP BY state
 ), n AS (
-  SELECT state, count(*)::int AS n FROM notifications WHERE $4::boolean GROUP BY state
+  SELECT state, n::int AS n FROM delivery_counts WHERE $4::boolean AND kind = 'notifications'
 ), j AS (
-  SELECT state, count(*)::int AS n FROM journal_messages WHERE $5::boolean GROUP BY state
+  SELECT state, n::int AS n FROM delivery_counts WHERE $5::boolean AND kind = 'journal'
 ), x AS (
-  SELECT destination,
-         count(*) FILTER (WHERE state = 'failed')::int AS failed,
-         count(*) FILTER (WHERE state = 'pending' AND last_error IS NOT NULL)::int AS retrying,
-         extract(epoch FROM max(exported_at))::float8 AS last_done
-  FROM export_items WHERE destination = ANY($3::text[]) GROUP BY destination
+  SELECT d.dest AS destination,
+         coalesce((SELECT c.n FROM delivery_counts c WHERE c.kind = 'export:' || d.dest AND c.state = 'failed'), 0)::int
+           AS failed,
+         (SELECT count(*) FROM export_items e
+          WHERE e.destination = d.dest AND e.state = 'pending' AND e.last_error IS NOT NULL)::int AS retrying,
+         extract(epoch FROM (SELECT max(e.exported_at) FROM export_items e
+                             WHERE e.destination = d.dest AND e.state = 'done'))::float8 AS last_done
+  FROM unnest($3::text[]) AS d (dest)
 )
 SELECT
   $1::boolean AS offload,
@@ -44,11 +48,17 @@ SELECT
             'failed', coalesce(x.failed, 0),
             'retrying', coalesce(x.retrying, 0),
             'lastDoneAt', x.last_done,
-            'backlog', (SELECT count(*) FROM recordings r
+            'backlog', (SELECT count(*) FROM export_items e JOIN recordings r ON r.id = e.recording_id
                         JOIN delivery_cursors c ON c.name = 'export' AND r.stored_at >= c.since
+                        WHERE e.destination = d.dest AND e.state = 'pending' AND r.state = 'stored')
+                     + (SELECT count(*) FROM recordings r
                         WHERE r.state = 'stored'
+                          -- A value, not a join: the range is read through the stored_at index.
+                          AND r.stored_at >= (SELECT greatest(c.since, s.scanned_to) FROM delivery_cursors c
+                                              LEFT JOIN delivery_scans s ON s.name = 'export:' || d.dest
+                                              WHERE c.name = 'export')
                           AND NOT EXISTS (SELECT 1 FROM export_items e WHERE e.recording_id = r.id
-                                            AND e.destination = d.dest AND e.state <> 'pending')))
+                                            AND e.destination = d.dest)))
             ORDER BY d.ord), '[]')
      FROM unnest($3::text[]) WITH ORDINALITY AS d (dest, ord) LEFT JOIN x ON x.destination = d.dest) AS export,
   $4::boolean AS notify,

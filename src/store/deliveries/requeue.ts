@@ -81,13 +81,14 @@ export function requeueRepository(pool: pg.Pool): RequeueRepository {
         'SELECT state, count(*) AS n FROM offload_batches GROUP BY state',
       );
       const ex = await pool.query<{ state: string; n: string }>(
-        'SELECT state, count(*) AS n FROM export_items GROUP BY state',
+        // Kept as rows change (migration 044): never a count over a table of every recording.
+        `SELECT state, sum(n) AS n FROM delivery_counts WHERE kind LIKE 'export:%' GROUP BY state`,
       );
       const exFail = await pool.query<ExportRow>(
         `SELECT * FROM export_items WHERE last_error IS NOT NULL AND state <> 'done' ORDER BY next_attempt_at DESC LIMIT 20`,
       );
       const no = await pool.query<{ state: string; n: string }>(
-        'SELECT state, count(*) AS n FROM notifications GROUP BY state',
+        `SELECT state, n FROM delivery_counts WHERE kind = 'notifications'`,
       );
       const noFail = await pool.query<{
         recording_id: string;
@@ -102,7 +103,7 @@ export function requeueRepository(pool: pg.Pool): RequeueRepository {
          WHERE last_error IS NOT NULL AND state <> 'sent' ORDER BY next_attempt_at DESC LIMIT 20`,
       );
       const jo = await pool.query<{ state: string; n: string }>(
-        'SELECT state, count(*) AS n FROM journal_messages GROUP BY state',
+        `SELECT state, n FROM delivery_counts WHERE kind = 'journal'`,
       );
       const joFail = await pool.query<{
         recording_id: string;
