@@ -1,0 +1,49 @@
+/**
+ * What the queries that run on a timer (not per call) cost once the catalogue is large: K stored
+ * recordings (default 1,000,000; the sustained load stores 2.3 million a day) and one live call,
+ * then the capacity refresh's oldest-spool query (every 2 s, src/pipeline/capacity-store.ts) and
+ * the failed-finalize count (the console's job counts, /metrics), timed and explained.
+ * `npx tsx scripts/catalogue-scan-cost.ts [K]`; figures in docs/capacity.md.
+ */
+import { failedFinalizes } from '../src/store/jobs.js';
+import { openDeliveryCatalogue, testLog as log } from '../test/helpers/delivery-catalogue.js';
+
+const k = Number(process.argv[2] ?? 1_000_000);
+if (!Number.isInteger(k) || k < 1) {
+  console.error('usage: npx tsx scripts/catalogue-scan-cost.ts [recordings, default 1000000]');
+  process.exit(2);
+}
+const catalogue = await openDeliveryCatalogue('srs-catalogue-scan-', 'scan passphrase', log);
+const { db } = catalogue;
+try {
+  const t = Date.now();
+  await db.pool.query(
+    `INSERT INTO recordings (id, call_id, src_address, started_at, ended_at, duration_ms, state, stored_at)
+     SELECT gen_random_uuid(), 'scan-' || i || '@pbx', '127.0.0.1:5060', s, s, 60000, 'stored', s
+     FROM generate_series(1, $1::int) AS i,
+          LATERAL (SELECT now() - interval '10 days' + make_interval(secs => i * (9.0 * 86400 / $1::int))) AS x (s)`,
+    [k],
+  );
+  await db.pool.query(
+    `INSERT INTO recordings (id, call_id, src_address, started_at, state)
+     VALUES (gen_random_uuid(), 'live@pbx', '127.0.0.1:5060', now(), 'recording')`,
+  );
+  await db.pool.query('ANALYZE recordings');
+  console.log(
+    `${k} stored recordings and a live one put in the catalogue in ${((Date.now() - t) / 1000).toFixed(1)} s`,
+  );
+  const OLDEST = `SELECT min(started_at) AS m FROM recordings WHERE state IN ('recording', 'processing')`;
+  for (let i = 1; i <= 3; i++) {
+    let t0 = performance.now();
+    await db.pool.query(OLDEST);
+    const oldest = performance.now() - t0;
+    t0 = performance.now();
+    await failedFinalizes(db.pool);
+    const failed = performance.now() - t0;
+    console.log(`round ${i}: oldest spool ${oldest.toFixed(1)} ms, failed finalizes ${failed.toFixed(1)} ms`);
+  }
+  const plan = await db.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${OLDEST}`);
+  console.log(plan.rows.map((r) => `  ${r['QUERY PLAN']}`).join('\n'));
+} finally {
+  await catalogue.close();
+}

@@ -1,0 +1,50 @@
+/**
+ * The queries that run on a timer whatever the load (the capacity refresh every 2 s, the job
+ * counts of the console and /metrics) read the few unfinished or failed recordings through their
+ * own indexes (migration 045), never a scan of every recording ever made. Real Postgres; the
+ * planner is kept off sequential scans so that a missing or unusable index shows in the plan even
+ * on a small table (the timing at 1,000,000 recordings: scripts/catalogue-scan-cost.ts).
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createLogger } from '../../src/log.js';
+import { openDatabase, type Database } from '../../src/store/db.js';
+import { inTransaction } from '../../src/store/tx.js';
+
+describe('timer queries over the catalogue', { timeout: 60_000 }, () => {
+  let db: Database;
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'srs-timer-queries-'));
+    db = await openDatabase({ dataDir: dir, log: createLogger('silent') });
+  });
+  after(async () => {
+    await db?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const plan = (sql: string) =>
+    inTransaction(db.pool, async (c) => {
+      await c.query('SET LOCAL enable_seqscan = off');
+      const r = await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`);
+      return r.rows.map((x) => x['QUERY PLAN']).join('\n');
+    });
+
+  it('the oldest spool still on disk: the unfinished recordings’ index', async () => {
+    const p = await plan(`SELECT min(started_at) FROM recordings WHERE state IN ('recording', 'processing')`);
+    assert.match(p, /recordings_unfinished_idx/, p);
+    assert.doesNotMatch(p, /Seq Scan on recordings/, p);
+  });
+
+  it('recordings left processing, and the failed count: the same indexes', async () => {
+    const processing = await plan(
+      `SELECT id FROM recordings WHERE state = 'processing' AND updated_at < now() - interval '5 seconds'`,
+    );
+    assert.match(processing, /recordings_unfinished_idx/, processing);
+    const failed = await plan(`SELECT count(*)::int AS n FROM recordings WHERE state = 'failed'`);
+    assert.match(failed, /recordings_failed_idx/, failed);
+  });
+});
