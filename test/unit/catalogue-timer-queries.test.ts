@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/log.js';
+import { ensureQueue, startBoss } from '../../src/pipeline/boss.js';
+import { BACKLOG_SQL } from '../../src/pipeline/capacity-store.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { inTransaction } from '../../src/store/tx.js';
 
@@ -26,10 +28,10 @@ describe('timer queries over the catalogue', { timeout: 60_000 }, () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const plan = (sql: string) =>
+  const plan = (sql: string, args: unknown[] = []) =>
     inTransaction(db.pool, async (c) => {
       await c.query('SET LOCAL enable_seqscan = off');
-      const r = await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`);
+      const r = await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, args);
       return r.rows.map((x) => x['QUERY PLAN']).join('\n');
     });
 
@@ -46,5 +48,18 @@ describe('timer queries over the catalogue', { timeout: 60_000 }, () => {
     assert.match(processing, /recordings_unfinished_idx/, processing);
     const failed = await plan(`SELECT count(*)::int AS n FROM recordings WHERE state = 'failed'`);
     assert.match(failed, /recordings_failed_idx/, failed);
+  });
+
+  it('the capacity refresh: the unfinished jobs through an index of pg-boss’s table, which keeps completed jobs 12 hours', async () => {
+    const { boss } = await startBoss(db.pool, createLogger('silent'));
+    try {
+      await ensureQueue(boss, 'finalize-recording.timer', { name: 'finalize-recording.timer' });
+      const p = await plan(BACKLOG_SQL, ['finalize-recording.timer']);
+      assert.doesNotMatch(p, /Seq Scan/, p);
+      assert.match(p, /_name_state_idx/, p);
+      assert.match(p, /recordings_unfinished_idx/, p);
+    } finally {
+      await boss.stop({ graceful: false, wait: true });
+    }
   });
 });
