@@ -4,11 +4,13 @@
  * K completed finalize jobs in pg-boss's table (it keeps them 12 hours: a million at 23 calls a
  * second) with five queued, then the capacity refresh's query (every 2 s, BACKLOG_SQL in
  * src/pipeline/capacity-store.ts) and the failed-finalize count (the console's job counts,
- * /metrics), timed and explained.
+ * /metrics), timed and explained; then a retention pass's search for due recordings with `keep` as
+ * the default and `sales=1d` (none of them in sales: it reads every recording older than a day).
  * `npx tsx scripts/catalogue-scan-cost.ts [K]`; figures in docs/capacity.md.
  */
 import { ensureQueue, startBoss } from '../src/pipeline/boss.js';
 import { BACKLOG_SQL } from '../src/pipeline/capacity-store.js';
+import { policyInMs } from '../src/pipeline/retention.js';
 import { failedFinalizes } from '../src/store/jobs.js';
 import { openDeliveryCatalogue, testLog as log } from '../test/helpers/delivery-catalogue.js';
 
@@ -68,6 +70,14 @@ try {
   }
   const plan = await db.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${BACKLOG_SQL}`, [queue]);
   console.log(plan.rows.map((r) => `  ${r['QUERY PLAN']}`).join('\n'));
+  const retention = policyInMs({ default: 'keep', groups: { sales: '1d' } });
+  for (let i = 1; i <= 3; i++) {
+    const t0 = performance.now();
+    const due = await db.retention.candidates(retention, new Date(), 1000);
+    console.log(
+      `retention pass ${i}: due recordings found in ${(performance.now() - t0).toFixed(0)} ms (${due.length} due)`,
+    );
+  }
 } finally {
   await catalogue.close();
 }

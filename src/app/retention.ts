@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import {
   newlyDue,
   parseRetention,
-  policyMs,
+  policyInMs,
   retentionProblem,
   type RetentionPolicy,
 } from '../pipeline/index.js';
@@ -47,10 +47,9 @@ export async function startRetentionPolicy(
     intervalSeconds: configured.intervalSeconds,
     problem: retentionProblem,
     async newlyDue(next) {
-      const shortest = Math.min(...[next.default, ...Object.values(next.groups)].map(policyMs));
-      if (!Number.isFinite(shortest)) return 0;
       const now = Date.now();
-      const candidates = await db.retention.candidates(new Date(now - shortest), PREVIEW_LIMIT);
+      // Due under the new policy (up to PREVIEW_LIMIT of them), of which those not due already.
+      const candidates = await db.retention.candidates(policyInMs(next), new Date(now), PREVIEW_LIMIT);
       return newlyDue(candidates, live.value, next, now);
     },
     save: (p, by) => live.save(p, by),

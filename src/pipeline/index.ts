@@ -23,6 +23,7 @@ export {
 export {
   purgeOnce,
   policyMs,
+  policyInMs,
   effectivePolicy,
   newlyDue,
   parseRetention,

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { isRetentionPolicy, RETENTION_EXPECTED } from '../config/values.js';
 import type { Logger } from '../log.js';
 import { lockedObject, ObjectLockedError, type ArtifactStore, type LockMode } from '../storage/index.js';
-import type { RetentionRepository } from '../store/retention.js';
+import type { PolicyMs, RetentionRepository } from '../store/retention.js';
 import { wipeFile } from './artifacts.js';
 import type { ObjectRetention } from './store-step.js';
 
@@ -71,6 +71,15 @@ export function newlyDue(
   const due = (p: RetentionPolicy, c: { startedAt: Date; groups: string[] }) =>
     now - c.startedAt.getTime() > policyMs(effectivePolicy(p, c.groups));
   return candidates.filter((c) => due(next, c) && !due(current, c)).length;
+}
+
+/** The policy as the catalogue's purge query takes it: milliseconds, null for keep. */
+export function policyInMs(p: RetentionPolicy): PolicyMs {
+  const ms = (policy: string) => (Number.isFinite(policyMs(policy)) ? policyMs(policy) : null);
+  return {
+    defaultMs: ms(p.default),
+    groupMs: Object.fromEntries(Object.entries(p.groups).map(([g, v]) => [g, ms(v)])),
+  };
 }
 
 export function effectivePolicy(p: RetentionPolicy, groups: readonly string[]): string {
@@ -195,7 +204,8 @@ export async function purgeOnce(o: PurgeOptions): Promise<PurgeResult> {
       })
     : [];
   const candidates = await o.retention.candidates(
-    new Date(now.getTime() - shortest),
+    policyInMs(o.policy),
+    now,
     o.batch ?? 1000,
     skip.map(([id]) => id),
   );

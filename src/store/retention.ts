@@ -14,9 +14,27 @@ export interface PurgeCandidate {
   groups: string[];
 }
 
+/**
+ * A retention policy in milliseconds (null: keep): the default, and per group; a recording in
+ * groups with a policy of their own keeps the longest of theirs, else the default.
+ */
+export interface PolicyMs {
+  defaultMs: number | null;
+  groupMs: Record<string, number | null>;
+}
+
 export interface RetentionRepository {
-  /** Stored, not preserved recordings that started before `before`, oldest first, but those in `exclude`. */
-  candidates(before: Date, limit: number, exclude?: readonly string[]): Promise<PurgeCandidate[]>;
+  /**
+   * Stored, not preserved recordings due under `policy` at `now` (started longer ago than their
+   * own policy), oldest first, but those in `exclude`. Recordings kept by a longer policy are not
+   * returned, so they never hold back the due ones behind them.
+   */
+  candidates(
+    policy: PolicyMs,
+    now: Date,
+    limit: number,
+    exclude?: readonly string[],
+  ): Promise<PurgeCandidate[]>;
   /**
    * Marks it purged (only if still stored and not preserved), writes the audit entry, and returns
    * the paths of its files to wipe; undefined when it was not purged (preserved meanwhile).
@@ -34,14 +52,27 @@ export interface RetentionRepository {
 
 export function retentionRepository(pool: pg.Pool): RetentionRepository {
   return {
-    async candidates(before, limit, exclude = []) {
+    async candidates(policy, now, limit, exclude = []) {
+      const all = [policy.defaultMs, ...Object.values(policy.groupMs)];
+      if (all.every((ms) => ms === null)) return [];
+      const shortest = Math.min(...all.map((ms) => ms ?? Infinity));
+      // The recording's own policy: the longest of its groups that have one (null: keep), else
+      // the default; the shortest of all bounds the range read through the start-time index.
       const r = await pool.query<{ id: string; started_at: Date; groups: string[] }>(
         `SELECT r.id, r.started_at, ${GROUPS_OF} AS groups
          FROM recordings r
-         WHERE r.state = 'stored' AND r.preserved_at IS NULL AND r.started_at < $1
+         CROSS JOIN LATERAL (
+           SELECT CASE WHEN count(g.key) = 0 THEN $4::float8
+                       WHEN bool_or(g.value = 'null'::jsonb) THEN NULL
+                       ELSE max((g.value #>> '{}')::float8) END AS ms
+           FROM recording_owners o JOIN jsonb_each($5::jsonb) AS g ON g.key = o.group_name
+           WHERE o.recording_id = r.id) own
+         WHERE r.state = 'stored' AND r.preserved_at IS NULL
+           AND r.started_at < $1::timestamptz - $6::float8 * interval '1 millisecond'
+           AND own.ms IS NOT NULL AND r.started_at < $1::timestamptz - own.ms * interval '1 millisecond'
            AND r.id <> ALL ($3::uuid[])
          ORDER BY r.started_at LIMIT $2`,
-        [before, limit, exclude],
+        [now, limit, exclude, policy.defaultMs, JSON.stringify(policy.groupMs), shortest],
       );
       return r.rows.map((x) => ({ id: x.id, startedAt: x.started_at, groups: x.groups }));
     },
