@@ -23,28 +23,29 @@ export function exportsRepository(pool: pg.Pool): ExportsRepository {
       return inTransaction(pool, async (c) => {
         const scan = `export:${dest}`;
         const from = await scanFrom(c, scan, since);
-        const r = await c.query<{ id: string; path: string | null; attempts: number }>(
-          `(SELECT r.id, r.stored_at, NULL::text AS path, 0 AS attempts FROM recordings r
-            WHERE r.state = 'stored' AND r.stored_at >= $2
-              AND NOT EXISTS (SELECT 1 FROM export_items e WHERE e.recording_id = r.id AND e.destination = $1)
-            ORDER BY r.stored_at, r.id LIMIT $4)
-           UNION ALL
-           (SELECT r.id, r.stored_at, e.path, e.attempts FROM export_items e JOIN recordings r ON r.id = e.recording_id
-            WHERE e.destination = $1 AND e.state = 'pending' AND e.next_attempt_at <= now()
-              AND r.state = 'stored' AND r.stored_at >= $3
-            ORDER BY r.stored_at, r.id LIMIT $4)
-           ORDER BY stored_at, id LIMIT $4`,
-          [dest, from, since, limit],
-        );
-        // The scan moves on no further than the oldest recording still without an item.
-        const oldest = await c.query<{ t: Date | null }>(
-          `SELECT min(r.stored_at) AS t FROM recordings r
+        type Due = { id: string; stored_at: Date; path: string | null; attempts: number };
+        const fresh = await c.query<Due>(
+          `SELECT r.id, r.stored_at, NULL::text AS path, 0 AS attempts FROM recordings r
            WHERE r.state = 'stored' AND r.stored_at >= $2
-             AND NOT EXISTS (SELECT 1 FROM export_items e WHERE e.recording_id = r.id AND e.destination = $1)`,
-          [dest, from],
+             AND NOT EXISTS (SELECT 1 FROM export_items e WHERE e.recording_id = r.id AND e.destination = $1)
+           ORDER BY r.stored_at, r.id LIMIT $3`,
+          [dest, from, limit],
         );
-        await scanDone(c, scan, oldest.rows[0]?.t ?? undefined);
-        return r.rows.map((x) => ({ id: x.id, path: x.path, attempts: x.attempts }));
+        const retries = await c.query<Due>(
+          `SELECT r.id, r.stored_at, e.path, e.attempts FROM export_items e JOIN recordings r ON r.id = e.recording_id
+           WHERE e.destination = $1 AND e.state = 'pending' AND e.next_attempt_at <= now()
+             AND r.state = 'stored' AND r.stored_at >= $2
+           ORDER BY r.stored_at, r.id LIMIT $3`,
+          [dest, since, limit],
+        );
+        // The scan moves on no further than the oldest recording still without an item: the
+        // first of the fresh ones (they come oldest first).
+        await scanDone(c, scan, fresh.rows[0]?.stored_at);
+        const key = (x: Due) => `${x.stored_at.toISOString()} ${x.id}`;
+        return [...fresh.rows, ...retries.rows]
+          .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
+          .slice(0, limit)
+          .map((x) => ({ id: x.id, path: x.path, attempts: x.attempts }));
       });
     },
     async exportPath(recordingId, dest, path, day) {
