@@ -124,6 +124,8 @@ export const deliverySchema = {
       secondary: exportDestination.optional(),
       /** Attempts of one file (backoff from 10 s, doubling, capped at 1 h) before it is marked failed. */
       maxAttempts: integer(1, 10_000).default(10),
+      /** Connections that place a pass's files at once, per destination (src/delivery/lanes.ts). */
+      parallel: integer(1, 32).default(8),
     })
     .refine((o) => !o.enabled || o.primary, { message: 'required when export.enabled', path: ['primary'] }),
   /** Email to the recorded user when a recording is stored (src/delivery/notify.ts). */

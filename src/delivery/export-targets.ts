@@ -24,6 +24,13 @@ export function exportLabels(cfg: ExportTargetConfig): string[] {
   return [fileServerLabel(cfg)];
 }
 
+/** Opens a connection to the destination (a local directory is checked to be there). */
+export async function openTarget(cfg: ExportTargetConfig, log: Logger): Promise<ExportTarget> {
+  if (cfg.type === 'local') return LocalTarget.open(cfg.directory);
+  if (cfg.type === 's3') return new S3Target(cfg);
+  return FileServerTarget.open(cfg, log);
+}
+
 export interface ExportTarget {
   readonly name: string;
   /** Writes a new file; never replaces another file. Returns the path used (relative). */

@@ -3,15 +3,9 @@ import { PeriodicService } from './periodic.js';
 import type { DeliveryRecording, ExportDestination, OffloadRepository } from '../store/offload.js';
 import { indexCsv, indexLines, indexRow } from './csv.js';
 import { sha256Hex, type Decryptor } from './decrypt.js';
-import {
-  exportLabels,
-  FileServerTarget,
-  LocalTarget,
-  S3Target,
-  type ExportTarget,
-  type ExportTargetConfig,
-} from './export-targets.js';
+import { exportLabels, openTarget, type ExportTarget, type ExportTargetConfig } from './export-targets.js';
 import { callFacts } from './facts.js';
+import { runLanes } from './lanes.js';
 import { backoffMs } from './offload.js';
 import { TargetError } from './s3.js';
 import { renderTemplate, type FileTemplate } from './template.js';
@@ -44,7 +38,16 @@ export interface ExportOptions {
    */
   maxAttempts?: number;
   retryBaseMs?: number;
+  /**
+   * Connections that place a pass's files at once (src/delivery/lanes.ts; default 1). Across a
+   * network one file at a time is bound by round trips: 2.4 recordings a second over SFTP at
+   * 40 ms RTT, 4.4 to S3 (scripts/export-remote-rate.ts).
+   */
+  parallel?: number;
 }
+
+/** Decrypted MP3s held at once across the lanes. */
+const PLAINTEXT_BUDGET = 32 * 1024 * 1024;
 
 /** The relative path of a recording's MP3 under the template. */
 export function exportPath(t: FileTemplate, rec: DeliveryRecording): string {
@@ -126,12 +129,7 @@ export class ExportService extends PeriodicService {
     if (due.length === batch) this.more();
     let target: ExportTarget;
     try {
-      target =
-        cfg.type === 'local'
-          ? await LocalTarget.open(cfg.directory)
-          : cfg.type === 's3'
-            ? new S3Target(cfg)
-            : await FileServerTarget.open(cfg, this.log);
+      target = await openTarget(cfg, this.log);
     } catch (err) {
       const message = (err as Error).message;
       await this.o.repo.targetError(labels[0] as string, message, this.targetBackoff);
@@ -143,10 +141,12 @@ export class ExportService extends PeriodicService {
     }
     let n = 0;
     const days = new Set<string>();
+    /** The lanes close their connections, this first one included, once they have it. */
+    let handed = false;
     // The destination still answers: a failure is this file's (attempts, backoff, failed at the
     // end). Otherwise the destination's: the pass ends and the backlog waits for it.
-    const fileFault = (err: unknown) =>
-      target.probe().then(
+    const fileFault = (err: unknown, on: ExportTarget) =>
+      on.probe().then(
         () => true,
         () => {
           throw err;
@@ -154,67 +154,97 @@ export class ExportService extends PeriodicService {
       );
     try {
       const recs = new Map((await this.o.repo.recordings(due.map((d) => d.id))).map((r) => [r.id, r]));
+      const order = new Map(due.map((d, i) => [d.id, i]));
+      // Two recordings whose template gives the same name are placed one after the other, so the
+      // second finds the first there and takes its suffix (in parallel both would see it free).
+      const naming = new Map<string, Promise<unknown>>();
+      const byName = <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+        const run = (naming.get(name) ?? Promise.resolve()).then(fn);
+        naming.set(
+          name,
+          run.catch(() => undefined),
+        );
+        return run;
+      };
       /** Files placed in this pass, by day: each counts as done once its day's index names it. */
       const placed = new Map<string, Placed[]>();
-      for (const d of due) {
-        if (this.stopped) break;
-        const rec = recs.get(d.id);
-        let plain: Buffer;
-        try {
-          if (!rec?.mp3) throw new Error('no MP3 artifact');
-          plain = await this.o.decryptor.plain(rec.mp3, { recordingId: rec.id, purpose: 'export' });
-        } catch (err) {
-          await this.itemFailed(d.id, dest, d.attempts + 1, (err as Error).message);
-          continue;
-        }
-        const { day, dir } = dayOf(rec.startedAt);
-        try {
-          const path = await target.place(
-            d.path ?? exportPath(this.o.template, rec),
-            plain,
-            rec.id.slice(0, 8),
-          );
-          await this.o.repo.exportPath(rec.id, dest, path, day);
-          const row = indexRow(rec, path);
-          const item = {
-            id: rec.id,
-            dir,
-            attempts: d.attempts,
-            row,
-            bytes: plain.length,
-            sha256: sha256Hex(plain),
-          };
-          const list = placed.get(day);
-          if (list) list.push(item);
-          else placed.set(day, [item]);
-        } catch (err) {
-          await fileFault(err);
-          await this.itemFailed(d.id, dest, d.attempts + 1, (err as Error).message);
-        }
-      }
-      // The index before the items count as done: an interrupted pass never leaves a file
-      // unindexed (the retry finds the file in place and indexes it then).
-      for (const [day, items] of placed) {
-        let bytes: number;
-        try {
-          bytes = await this.writeIndex(target, dest, day, items);
-        } catch (err) {
-          await fileFault(err);
-          for (const it of items) await this.itemFailed(it.id, dest, it.attempts + 1, (err as Error).message);
-          continue;
-        }
-        for (const it of items) {
-          await this.o.repo.exportDone(it.id, dest, {
-            bytes: it.bytes,
-            sha256: it.sha256,
-            indexRow: it.row,
-            target: label,
-          });
-          n++;
-        }
-        await this.o.repo.exportIndexWritten(dest, day, bytes);
-        days.add(day);
-      }
+      await runLanes({
+        items: due,
+        lanes: this.o.parallel ?? 1,
+        open: (lane) => {
+          if (lane > 0) return openTarget(cfg, this.log);
+          handed = true;
+          return Promise.resolve(target);
+        },
+        onOpenFailed: (lane, err) =>
+          this.log.warn(
+            { destination: dest, target: label, lane, err: (err as Error).message },
+            'export: a parallel connection could not be opened; going on with fewer',
+          ),
+        sizeOf: (d) => recs.get(d.id)?.mp3?.bytes ?? 0,
+        budgetBytes: PLAINTEXT_BUDGET,
+        work: async (d, { sink }) => {
+          // Stopping: what is placed already is still indexed (after) and counted.
+          if (this.stopped) return;
+          const rec = recs.get(d.id);
+          let plain: Buffer;
+          try {
+            if (!rec?.mp3) throw new Error('no MP3 artifact');
+            plain = await this.o.decryptor.plain(rec.mp3, { recordingId: rec.id, purpose: 'export' });
+          } catch (err) {
+            await this.itemFailed(d.id, dest, d.attempts + 1, (err as Error).message);
+            return;
+          }
+          const { day, dir } = dayOf(rec.startedAt);
+          try {
+            const name = d.path ?? exportPath(this.o.template, rec);
+            const path = await byName(name, () => sink.place(name, plain, rec.id.slice(0, 8)));
+            await this.o.repo.exportPath(rec.id, dest, path, day);
+            const item = {
+              id: rec.id,
+              dir,
+              attempts: d.attempts,
+              row: indexRow(rec, path),
+              bytes: plain.length,
+              sha256: sha256Hex(plain),
+            };
+            const list = placed.get(day);
+            if (list) list.push(item);
+            else placed.set(day, [item]);
+          } catch (err) {
+            await fileFault(err, sink);
+            await this.itemFailed(d.id, dest, d.attempts + 1, (err as Error).message);
+          }
+        },
+        // The index before the items count as done: an interrupted pass never leaves a file
+        // unindexed (the retry finds the file in place and indexes it then). Rows in export
+        // order (oldest first), whichever lane finished first.
+        after: async (first) => {
+          for (const [day, items] of placed) {
+            items.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
+            let bytes: number;
+            try {
+              bytes = await this.writeIndex(first, dest, day, items);
+            } catch (err) {
+              await fileFault(err, first);
+              for (const it of items)
+                await this.itemFailed(it.id, dest, it.attempts + 1, (err as Error).message);
+              continue;
+            }
+            for (const it of items) {
+              await this.o.repo.exportDone(it.id, dest, {
+                bytes: it.bytes,
+                sha256: it.sha256,
+                indexRow: it.row,
+                target: label,
+              });
+              n++;
+            }
+            await this.o.repo.exportIndexWritten(dest, day, bytes);
+            days.add(day);
+          }
+        },
+      });
       for (const l of labels) await this.o.repo.targetOk(l);
       this.log.info(
         { destination: dest, target: label, exported: n, days: days.size },
@@ -229,7 +259,7 @@ export class ExportService extends PeriodicService {
         'export destination failed; will catch up',
       );
     } finally {
-      await target.close();
+      if (!handed) await target.close().catch(() => undefined);
     }
     return n;
   }

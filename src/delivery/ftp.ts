@@ -177,8 +177,16 @@ export class FtpConnection {
     return cause instanceof FTPError && cause.code >= 500;
   }
 
+  /** Makes `abs` and its parents; asked again when another connection made one of them meanwhile. */
   async mkdirp(abs: string): Promise<void> {
-    await this.timed('mkdir', this.client.ensureDir(abs));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.timed('mkdir', this.client.ensureDir(abs));
+        return;
+      } catch (err) {
+        if (attempt >= 3 || !this.permanent(err)) throw err;
+      }
+    }
   }
 
   /** Writes `data` at `abs` through `.<name>.part` (src/delivery/part-write.ts). */

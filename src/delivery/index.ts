@@ -198,6 +198,7 @@ export async function startDelivery(o: {
       secondary: config.export.secondary,
       intervalMs: o.intervalsMs?.export ?? config.export.intervalSeconds * 1000,
       maxAttempts: config.export.maxAttempts,
+      parallel: config.export.parallel,
       retryBaseMs: o.retryBaseMs,
     });
   }

@@ -7,6 +7,9 @@ import type { Logger } from '../log.js';
 import { readSettingFile, readSettingFileText } from '../config/setting-file.js';
 import { writeThroughPart } from './part-write.js';
 
+/** Tries of a folder another connection may be making at the same time (mkdirp). */
+const MKDIR_ATTEMPTS = 3;
+
 /**
  * One SFTP destination (ssh2-sftp-client over the pure-JS ssh2): connect by password or private
  * key, optionally pinning the host key, and write files so that a reader never sees a partial
@@ -202,10 +205,21 @@ export class SftpConnection {
     return st?.isFile() ? st.size : undefined;
   }
 
-  /** Makes `abs` and its parents unless it is a directory (asks the server every time: a probe). */
+  /**
+   * Makes `abs` and its parents unless it is a directory (asks the server every time: a probe).
+   * Other connections (the lanes of an offload or an export) may make the same folders at the same
+   * time: a mkdir that failed because one of them was made meanwhile is asked again.
+   */
   async mkdirp(abs: string): Promise<void> {
-    if ((await this.timed('exists', this.client.exists(abs))) !== 'd')
-      await this.timed('mkdir', this.client.mkdir(abs, true));
+    for (let attempt = 1; ; attempt++) {
+      if ((await this.timed('exists', this.client.exists(abs))) === 'd') break;
+      try {
+        await this.timed('mkdir', this.client.mkdir(abs, true));
+        break;
+      } catch (err) {
+        if (attempt >= MKDIR_ATTEMPTS) throw err;
+      }
+    }
     this.dirs.add(abs);
   }
 
