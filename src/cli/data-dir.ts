@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config.js';
-import { CliError } from './recordings.js';
+import { CliError } from './common.js';
 
 /**
  * Where the `srs` commands other than `serve` find the server's data. They resolve the directory

@@ -14,7 +14,7 @@ import {
   withDatabase,
   withStore,
   type CliIo,
-} from './recordings.js';
+} from './common.js';
 
 /**
  * `srs keys generate|list|activate|retire`. Exit codes as for `srs recordings`: 0 done, 1 failure

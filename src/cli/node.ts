@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import type { Config } from '../config.js';
 import type { NodeRow } from '../store/nodes.js';
 import { nodesRepository } from '../store/nodes.js';
-import { CliError, guarded, withDatabase, type CliIo } from './recordings.js';
+import { CliError, guarded, withDatabase, type CliIo } from './common.js';
 
 /**
  * `srs node list | drain`. The drain is a flag in the node registry (Postgres), which the

@@ -1,23 +1,13 @@
 import { createHash } from 'node:crypto';
-import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import * as openpgp from 'openpgp';
 import { writeFileDurable } from '../files.js';
-import { readSettingFileText } from '../config/setting-file.js';
 import type { Config } from '../config.js';
-import { NotFoundError, SrsError } from '../errors.js';
-import { createLogger } from '../log.js';
+import { NotFoundError } from '../errors.js';
 import { KeyPassphraseError, loadPrivateKey } from '../pipeline/keys.js';
-import { openDatabase, type Database } from '../store/db.js';
 import type { RecordingFile, RecordingRow } from '../store/types.js';
-import {
-  createArtifactStore,
-  InvalidKeyError,
-  ObjectNotFoundError,
-  StorageError,
-  type ArtifactStore,
-} from '../storage/index.js';
+import { InvalidKeyError, ObjectNotFoundError, StorageError } from '../storage/index.js';
 import { keyOfPath, readError, readObject } from '../storage/read.js';
 import { recordingJsonCore } from '../api/resources/recording-detail.js';
 import { searchQuery, toSearch } from '../api/resources/recordings.js';
@@ -25,6 +15,16 @@ import { parse } from '../api/table.js';
 import { ADMIN_TOKEN_PRINCIPAL } from '../store/user-model.js';
 import type { RecordingSearch } from '../store/users-access.js';
 import { verifyRecordings } from './verify.js';
+import {
+  cliAudit,
+  CliError,
+  guarded,
+  passphraseFor,
+  wholeNumber,
+  withDatabase,
+  withStore,
+  type CliIo,
+} from './common.js';
 
 export { verifyRecordings, type VerifyProblem, type VerifyReport } from './verify.js';
 
@@ -39,28 +39,6 @@ export { verifyRecordings, type VerifyProblem, type VerifyReport } from './verif
  * or started for the command and stopped after it. Artifacts are read through the configured
  * artifact store (SRS_STORAGE: the data directory, or the S3 bucket), so any node can run them.
  */
-
-export interface CliIo {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-  stdin: NodeJS.ReadStream;
-}
-
-export class CliError extends SrsError {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super('ERR_CLI', message);
-  }
-}
-
-/** A whole-number option: digits only (no sign, exponent or fraction), from `min` to `max`; else exit 2. */
-export function wholeNumber(flag: string, value: string, min: number, max: number): number {
-  const n = /^[0-9]{1,16}$/.test(value) ? Number(value) : NaN;
-  if (!(n >= min && n <= max)) throw new CliError(`${flag} must be a whole number from ${min} to ${max}`, 2);
-  return n;
-}
 
 interface ListFlags {
   json?: boolean;
@@ -128,95 +106,7 @@ function table(rows: RecordingRow[]): string {
   return [line(head), ...body.map(line)].join('\n') + '\n';
 }
 
-/** Reads a line from the terminal without echoing it. */
-function promptHidden(io: CliIo, question: string): Promise<string> {
-  const stdin = io.stdin;
-  return new Promise((resolve, reject) => {
-    let value = '';
-    const done = (err?: Error) => {
-      stdin.setRawMode(false);
-      stdin.pause();
-      stdin.removeListener('data', onData);
-      io.stderr.write('\n');
-      if (err) reject(err);
-      else resolve(value);
-    };
-    const onData = (chunk: Buffer | string) => {
-      for (const ch of chunk.toString('utf8')) {
-        if (ch === '\r' || ch === '\n' || ch === '\u0004') return done();
-        if (ch === '\u0003') return done(new CliError('cancelled', 2));
-        if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
-        else value += ch;
-      }
-    };
-    io.stderr.write(question);
-    stdin.setRawMode(true);
-    stdin.resume();
-    stdin.on('data', onData);
-  });
-}
-
-export async function passphraseFor(config: Config, io: CliIo, file: string | undefined): Promise<string> {
-  if (file) {
-    let text: string;
-    try {
-      text = await readSettingFileText(file);
-    } catch (err) {
-      throw new CliError(`cannot read passphrase file ${file}: ${(err as Error).message}`, 2);
-    }
-    return text.replace(/\r?\n$/, '');
-  }
-  if (config.keys.passphrase) return config.keys.passphrase;
-  if (io.stdin.isTTY) return promptHidden(io, 'Passphrase for the recording key: ');
-  throw new CliError(
-    'a passphrase is needed: use --passphrase-file, set SRS_KEY_PASSPHRASE, or run on a terminal',
-    2,
-  );
-}
-
-export async function withDatabase<T>(config: Config, fn: (db: Database) => Promise<T>): Promise<T> {
-  // Logs would mix with the command's output on stdout: the CLI reports through its errors instead.
-  const db = await openDatabase({
-    databaseUrl: config.databaseUrl,
-    dataDir: config.dataDir,
-    log: createLogger('silent'),
-  });
-  try {
-    return await fn(db);
-  } finally {
-    await db.close();
-  }
-}
-
-/** Who the CLI acts as in the audit trail: `cli:<unix user>`. */
-export const cliActor = (): string => `cli:${userInfo().username}`;
-
-/** An audit entry by the CLI (actor cliActor()), as the API records a console user. */
-export async function cliAudit(
-  db: Database,
-  e: { action: string; resource: string; resourceId: string; details?: Record<string, unknown> },
-): Promise<void> {
-  await db.audit.append({
-    actor: cliActor(),
-    actorRole: 'admin',
-    ip: '',
-    via: 'cli',
-    details: {},
-    ...e,
-  });
-}
-
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
-/** The configured artifact store, for one command. */
-export async function withStore<T>(config: Config, fn: (store: ArtifactStore) => Promise<T>): Promise<T> {
-  const store = createArtifactStore(config.storage, config.dataDir);
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
 
 /** A store error in one line. */
 function storeMessage(err: unknown): string {
@@ -226,67 +116,77 @@ function storeMessage(err: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/**
+ * `srs recordings get`: the artifact decrypted, checked against the catalogue, audited
+ * (`download` by `cli:<unix user>`, with the format and where it went) and only then written: no
+ * entry, no audio (docs/access-security.md#permissions-on-audio).
+ */
 async function getArtifact(
   config: Config,
   io: CliIo,
   id: string,
   opts: { format: RecordingFile['kind']; out: string; passphraseFile?: string },
 ): Promise<void> {
-  const { rec, file, sharedKey } = await withDatabase(config, async (db) => {
-    const r = await db.recordings.get(id);
-    if (!r) throw new NotFoundError(`recording ${id} not found`);
-    const f = r.files.find((x) => x.kind === opts.format);
-    // A key generated on another node of a cluster: its locked copy in the catalogue.
-    const shared =
-      f?.keyFingerprint && config.keys.inCatalogue ? await db.keys.privateKey(f.keyFingerprint) : undefined;
-    return { rec: r, file: f, sharedKey: shared };
-  });
-  if (!file) {
-    const have = rec.files.map((f) => f.kind).join(', ') || 'none';
-    throw new NotFoundError(
-      `recording ${id} has no ${opts.format} artifact (state: ${rec.state}; artifacts: ${have})`,
-    );
-  }
-  const cipher = await withStore(config, async (store) => {
-    try {
-      const o = await readObject(store, keyOfPath(store, file.path));
-      if (o.sha256 !== file.sha256Cipher)
-        throw new CliError(
-          `${file.path} does not match the catalogue's SHA-256: the file was altered or damaged`,
-          1,
-        );
-      return o.data;
-    } catch (err) {
-      if (err instanceof CliError) throw err;
-      throw new CliError(`cannot read ${file.path} from ${store.location}: ${storeMessage(err)}`, 1);
+  await withDatabase(config, async (db) => {
+    const rec = await db.recordings.get(id);
+    if (!rec) throw new NotFoundError(`recording ${id} not found`);
+    const file = rec.files.find((x) => x.kind === opts.format);
+    if (!file) {
+      const have = rec.files.map((f) => f.kind).join(', ') || 'none';
+      throw new NotFoundError(
+        `recording ${id} has no ${opts.format} artifact (state: ${rec.state}; artifacts: ${have})`,
+      );
     }
-  });
-  const passphrase = await passphraseFor(config, io, opts.passphraseFile);
-  let key: openpgp.PrivateKey;
-  try {
-    key = await loadPrivateKey(join(config.dataDir, 'keys'), file.keyFingerprint, passphrase, {
-      privateKey: () => Promise.resolve(sharedKey),
+    // A key generated on another node of a cluster: its locked copy in the catalogue.
+    const sharedKey = config.keys.inCatalogue ? await db.keys.privateKey(file.keyFingerprint) : undefined;
+    const cipher = await withStore(config, async (store) => {
+      try {
+        const o = await readObject(store, keyOfPath(store, file.path));
+        if (o.sha256 !== file.sha256Cipher)
+          throw new CliError(
+            `${file.path} does not match the catalogue's SHA-256: the file was altered or damaged`,
+            1,
+          );
+        return o.data;
+      } catch (err) {
+        if (err instanceof CliError) throw err;
+        throw new CliError(`cannot read ${file.path} from ${store.location}: ${storeMessage(err)}`, 1);
+      }
     });
-  } catch (err) {
-    if (err instanceof KeyPassphraseError) throw new CliError(err.message, 2);
-    throw err;
-  }
-  const message = await openpgp.readMessage({ binaryMessage: cipher });
-  const { data } = await openpgp.decrypt({ message, decryptionKeys: key, format: 'binary' });
-  const plain = data as Uint8Array;
-  if (sha256(plain) !== file.sha256Plain) {
-    throw new CliError(`decrypted ${opts.format} does not match the catalogue's SHA-256`, 1);
-  }
-  if (opts.out === '-') {
-    io.stdout.write(plain);
-    return;
-  }
-  await writeFileDurable(opts.out, plain, {
-    mode: 0o600,
-    exactMode: true,
-    tmp: `${opts.out}.${process.pid}.part`,
+    const passphrase = await passphraseFor(config, io, opts.passphraseFile);
+    let key: openpgp.PrivateKey;
+    try {
+      key = await loadPrivateKey(join(config.dataDir, 'keys'), file.keyFingerprint, passphrase, {
+        privateKey: () => Promise.resolve(sharedKey),
+      });
+    } catch (err) {
+      if (err instanceof KeyPassphraseError) throw new CliError(err.message, 2);
+      throw err;
+    }
+    const message = await openpgp.readMessage({ binaryMessage: cipher });
+    const { data } = await openpgp.decrypt({ message, decryptionKeys: key, format: 'binary' });
+    const plain = data as Uint8Array;
+    if (sha256(plain) !== file.sha256Plain) {
+      throw new CliError(`decrypted ${opts.format} does not match the catalogue's SHA-256`, 1);
+    }
+    const to = opts.out === '-' ? 'stdout' : resolve(opts.out);
+    await cliAudit(db, {
+      action: 'download',
+      resource: 'recording',
+      resourceId: id,
+      details: { purpose: 'download', format: opts.format, out: to },
+    });
+    if (opts.out === '-') {
+      io.stdout.write(plain);
+      return;
+    }
+    await writeFileDurable(opts.out, plain, {
+      mode: 0o600,
+      exactMode: true,
+      tmp: `${opts.out}.${process.pid}.part`,
+    });
+    io.stderr.write(`wrote ${opts.out} (${plain.length} bytes, sha256 ${file.sha256Plain})\n`);
   });
-  io.stderr.write(`wrote ${opts.out} (${plain.length} bytes, sha256 ${file.sha256Plain})\n`);
 }
 
 /** `--format`: mp3, wav, stereo or leg<N>. */
@@ -294,22 +194,6 @@ function formatArg(v: string): RecordingFile['kind'] {
   if (v === 'mp3' || v === 'wav' || v === 'stereo' || /^leg[0-9]+$/.test(v))
     return v as RecordingFile['kind'];
   throw new InvalidArgumentError('use mp3, wav, stereo or leg<N> (e.g. leg0)');
-}
-
-/** Runs an action; any error becomes one line on stderr and an exit code. */
-export function guarded<A extends unknown[]>(io: CliIo, fn: (...args: A) => Promise<void>) {
-  return async (...args: A) => {
-    try {
-      await fn(...args);
-    } catch (err) {
-      // A bad configuration is a usage error, as for `srs serve` (exit 2).
-      const code =
-        err instanceof CliError ? err.exitCode : err instanceof SrsError && err.code === 'ERR_CONFIG' ? 2 : 1;
-      const msg = err instanceof Error ? err.message : String(err);
-      io.stderr.write(`srs: ${msg.split('\n')[0]}\n`);
-      process.exitCode = code;
-    }
-  };
 }
 
 export function recordingsCommand(

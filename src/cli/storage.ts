@@ -14,7 +14,7 @@ import {
 import type { Database } from '../store/db.js';
 import type { CatalogueFile } from '../store/chain.js';
 import type { RecordingFile } from '../store/types.js';
-import { CliError, guarded, withDatabase, type CliIo } from './recordings.js';
+import { CliError, guarded, withDatabase, type CliIo } from './common.js';
 
 /**
  * `srs storage migrate`: moves a node's local artifacts (`<dataDir>/recordings/...`) to the

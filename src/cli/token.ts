@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import type { Config } from '../config.js';
 import { adminTokenFile } from '../app/admin-token.js';
 import { writeSecretFile } from '../secrets.js';
-import { cliAudit, CliError, guarded, withDatabase, type CliIo } from './recordings.js';
+import { cliAudit, CliError, guarded, withDatabase, type CliIo } from './common.js';
 
 /**
  * `srs token rotate-admin`: a new server admin token in `<data>/admin-token` (mode 0600). A running

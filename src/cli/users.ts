@@ -8,7 +8,7 @@ import { DirectoryError, ldapDirectory } from '../directory/ldap.js';
 import type { Config } from '../config.js';
 import type { Database } from '../store/db.js';
 import { ConflictError } from '../store/users.js';
-import { cliAudit, CliError, guarded, withDatabase, type CliIo } from './recordings.js';
+import { cliAudit, CliError, guarded, withDatabase, type CliIo } from './common.js';
 
 /**
  * `srs users`: the console's users from the shell, on the server's data (the server may be running):

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CliError, wholeNumber } from '../../src/cli/recordings.js';
+import { CliError, wholeNumber } from '../../src/cli/common.js';
 
 /** `srs recordings list --limit/--offset`: digits only, in range, else one line and exit 2. */
 describe('CLI whole-number options', () => {

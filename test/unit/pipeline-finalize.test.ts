@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -348,6 +348,42 @@ describe('pipeline: finalize, encrypt, catalogue, wipe', () => {
     const get = await srs(['get', id, '--format', 'wav', '--out', out, '--passphrase-file', passFile]);
     assert.equal(get.code, 0, get.stderr);
     assert.ok((await readFile(out)).equals(original));
+    // Every access to audio is audited, the CLI's too: who (the unix user), what, in which format, where to.
+    const audited = await db.audit.search({ action: 'download', resourceId: id });
+    assert.equal(audited.total, 1, 'srs recordings get is audited');
+    const entry = audited.items[0];
+    assert.equal(entry?.actor, `cli:${userInfo().username}`);
+    assert.equal(entry?.via, 'cli');
+    assert.equal(entry?.resource, 'recording');
+    assert.deepEqual(entry?.details, { purpose: 'download', format: 'wav', out: resolve(out) });
+    // No entry, no audio: with the audit trail refusing the CLI's entries, nothing is written.
+    await db.pool.query(`CREATE FUNCTION srs_test_refuse_cli() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.via = 'cli' THEN RAISE EXCEPTION 'audit refused by the test'; END IF; RETURN NEW; END $$`);
+    await db.pool.query(
+      'CREATE TRIGGER srs_test_refuse_cli BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION srs_test_refuse_cli()',
+    );
+    try {
+      const refusedOut = join(gnupgHome, 'refused.wav');
+      const refused = await srs([
+        'get',
+        id,
+        '--format',
+        'wav',
+        '--out',
+        refusedOut,
+        '--passphrase-file',
+        passFile,
+      ]);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /audit refused by the test/);
+      await assert.rejects(readFile(refusedOut), { code: 'ENOENT' }, 'no file without its audit entry');
+      const toStdout = await srs(['get', id, '--format', 'wav', '--out', '-', '--passphrase-file', passFile]);
+      assert.equal(toStdout.code, 1);
+      assert.equal(toStdout.stdout, '', 'nothing on stdout without its audit entry');
+    } finally {
+      await db.pool.query('DROP TRIGGER srs_test_refuse_cli ON audit');
+      await db.pool.query('DROP FUNCTION srs_test_refuse_cli()');
+    }
 
     const outMp3 = join(gnupgHome, 'out.mp3');
     const viaEnv = await srs(['get', id, '--format', 'mp3', '--out', outMp3], {
