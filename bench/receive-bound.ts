@@ -233,6 +233,27 @@ async function sinkRun(o: ReceiveBoundOptions, calls: number, work: string): Pro
   );
 }
 
+/**
+ * What this VM's network path costs now: the bare sink's CPU per packet at `calls` calls, one 6 s
+ * run of the sink above with the kernel tuned alike (needs root for RPS; `tuned` says whether it
+ * was). The CPU speed line (libmp3lame) does not show it: on 2026-12-06 libmp3lame ran at 31.5 ms,
+ * faster than on 2026-12-05 (38.8), while a packet at 2,000 calls cost the sink 4.8 µs against
+ * 1.4-2.0 and SIPp and Postgres twice their CPU per audio-minute; the soak held 1,600 calls on the
+ * first day and not 1,400 on the second (docs/capacity.md#machine-speed).
+ */
+export async function networkPathUs(tool: string, calls = 2000): Promise<{ us: number; tuned: boolean }> {
+  const work = mkdtempSync(join(tmpdir(), 'srs-bench-net-'));
+  const kernel = tuneKernel();
+  try {
+    const o = { tool, calls: [calls], seconds: 6, warmup: 2, passes: 1, basePort: 41000, coalesceMs: 40 };
+    const r = await sinkRun(o, calls, work);
+    return { us: r.usPerPacket, tuned: kernel.ok };
+  } finally {
+    kernel.restore();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 const fmt = (r: RunResult): string =>
   `${(100 * r.keepUp).toFixed(1)} % kept up, ${r.sent - r.received} lost, ${r.drops} drops, ` +
   `${r.usPerPacket.toFixed(2)} µs/pkt${r.sentOk ? '' : ' [sender short: void]'} ${r.pass ? 'ok' : 'FAIL'}`;

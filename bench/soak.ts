@@ -19,11 +19,14 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../src/log.js';
 import { openDatabase } from '../src/store/db.js';
 import { freePort, startTestServer } from '../test/helpers/server.js';
 import { machineSpeedLine } from './lib/machine.js';
+import { buildRtpbench } from './lib/rtpbench-tool.js';
+import { networkPathUs } from './receive-bound.js';
 import { cpuOf, childCpuOf, machineBusy, percentile, postgresCpu, udpDrops } from './lib/proc.js';
 import { PACKETS_PER_SECOND, writeSoakScenario } from './lib/soak-scenario.js';
 
@@ -61,6 +64,7 @@ if (levels.length === 0 || !(callSeconds > 0) || !(duration > 0)) {
   );
   process.exit(2);
 }
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RTP_LO = 33000;
 const RTP_HI = 59999;
 
@@ -293,6 +297,25 @@ async function runStep(concurrency: number): Promise<boolean> {
   }
 }
 
+/**
+ * The network path's cost next to the CPU speed: SIPp's RTP, the engine's receive and Postgres's
+ * commits all go through the kernel, whose cost per packet moved 2x between days on this VM while
+ * the libmp3lame speed did not show it (bench/receive-bound.ts networkPathUs).
+ */
+async function networkPathLine(): Promise<string> {
+  try {
+    buildRtpbench(ROOT, join(ROOT, 'build', 'bench', 'rtpbench'));
+    const n = await networkPathUs(join(ROOT, 'build', 'bench', 'rtpbench'));
+    return (
+      `network path: a bare UDP sink spends ${n.us.toFixed(2)} CPU-µs per packet at 200,000 packets/s` +
+      `${n.tuned ? '' : ' (untuned: not root)'} (bench:media's sink at 2,000 calls: 1.4-2.0 µs on 2026-12-05, ` +
+      `when 1,600 calls held; 4.8 on 2026-12-06, when 1,400 did not)\n`
+    );
+  } catch (err) {
+    return `network path: not measured (${(err as Error).message.split('\n')[0]})\n`;
+  }
+}
+
 if (duration < 600)
   process.stdout.write(
     `note: --duration ${duration} s is under 10 minutes: a validation run, not a sustained figure\n`,
@@ -300,6 +323,7 @@ if (duration < 600)
 process.stdout.write(
   `bench:soak  calls of ${callSeconds} s, placed for ${duration} s per step; pass: 0 failed, 0 lost, all stored, BYE-to-stored p99 < ${p99Limit} s\n`,
 );
+process.stdout.write(await networkPathLine());
 let best: number | undefined;
 for (const c of levels) {
   if (!(await runStep(c))) break;
