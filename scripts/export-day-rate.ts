@@ -6,12 +6,17 @@
  * done. The K earlier rows are put straight into the catalogue (recordings and their done export
  * items, as the export leaves them); their index is written by the export's first pass.
  * `npx tsx scripts/export-day-rate.ts [N] [K]` (defaults 300 and 50000); figures in docs/delivery.md.
+ * EXPORT_DAY_TARGET=s3 exports to a Ceph radosgw of its own instead (S3 cannot append: every pass
+ * writes the day's whole index).
  * A recorder ending 27 calls a second adds 97,200 rows to a day's index in an hour.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Config } from '../src/config.js';
+import { CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
+import { loadConfig, type Config } from '../src/config.js';
+import { S3ArtifactStore } from '../src/storage/index.js';
+import { s3ServerMissing, startS3Server, type S3Server } from '../test/helpers/s3-server.js';
 import { startDelivery } from '../src/delivery/index.js';
 import { openDeliveryCatalogue, testLog as log, until } from '../test/helpers/delivery-catalogue.js';
 
@@ -27,7 +32,28 @@ const PASSPHRASE = 'export day rate passphrase';
 const catalogue = await openDeliveryCatalogue('srs-export-day-', PASSPHRASE, log);
 const { db } = catalogue;
 const exportDir = await mkdtemp(join(tmpdir(), 'srs-export-day-'));
+const onS3 = process.env.EXPORT_DAY_TARGET === 's3';
+let rgw: S3Server | undefined;
+let admin: S3ArtifactStore | undefined;
 try {
+  if (onS3) {
+    const missing = await s3ServerMissing();
+    if (missing) throw new Error(`EXPORT_DAY_TARGET=s3: ${missing}`);
+    rgw = await startS3Server();
+    admin = new S3ArtifactStore({
+      backend: 's3',
+      bucket: 'srs-export-day',
+      prefix: '',
+      region: rgw.region,
+      endpoint: rgw.endpoint,
+      forcePathStyle: true,
+      credentialsFile: rgw.credentialsFile,
+      sseKmsKeyId: undefined,
+      partSizeMiB: 5,
+      maxAttempts: 1,
+    } as never);
+    await admin.client.send(new CreateBucketCommand({ Bucket: 'srs-export-day' }));
+  }
   // K recordings of today exported earlier, before the export's cursor.
   let t = Date.now();
   await db.pool.query(
@@ -67,7 +93,7 @@ try {
       enabled: true,
       intervalSeconds: 60,
       template: '%{recording-id}',
-      primary: { type: 'local', directory: exportDir },
+      primary: onS3 ? s3Primary(rgw as S3Server) : { type: 'local', directory: exportDir },
       maxAttempts: 10,
     },
   } as unknown as Config;
@@ -93,14 +119,38 @@ try {
   const s = (Date.now() - t) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const day = new Date().toISOString().slice(0, 10).replaceAll('-', '/');
-  const index = await readFile(join(exportDir, day, 'index.csv'), 'utf8');
+  const index = onS3
+    ? ((await (
+        await admin?.client.send(
+          new GetObjectCommand({ Bucket: 'srs-export-day', Key: `mp3/${day}/index.csv` }),
+        )
+      )?.Body?.transformToString('utf8')) ?? '')
+    : await readFile(join(exportDir, day, 'index.csv'), 'utf8');
   const rows = index.split('\r\n').filter((l) => l.length > 0).length - 1;
   console.log(
-    `export (local directory), day index holding ${k} rows before: ${n} in ${s.toFixed(1)} s = ${(n / s).toFixed(1)} recordings/s; ` +
+    `export (${onS3 ? 'S3, radosgw' : 'local directory'}), day index holding ${k} rows before: ${n} in ${s.toFixed(1)} s = ${(n / s).toFixed(1)} recordings/s; ` +
       `this process ${((cpu.user + cpu.system) / 1000 / n).toFixed(1)} CPU-ms per recording; the index now names ${rows} recordings`,
   );
   if (rows !== n + k) throw new Error(`the day index names ${rows} recordings, not ${n + k}`);
 } finally {
+  await admin?.close();
+  await rgw?.stop();
   await rm(exportDir, { recursive: true, force: true });
   await catalogue.close();
+}
+
+/** The export's S3 destination at the script's radosgw, as the configuration loads it. */
+function s3Primary(server: S3Server): unknown {
+  const s3 = {
+    type: 's3',
+    bucket: 'srs-export-day',
+    prefix: 'mp3',
+    region: server.region,
+    endpoint: server.endpoint,
+    forcePathStyle: true,
+    credentialsFile: server.credentialsFile,
+  };
+  return loadConfig({ SRS_DATA_DIR: catalogue.dataDir, SRS_KEY_PASSPHRASE: PASSPHRASE }, {
+    export: { enabled: true, primary: s3 },
+  } as never).export.primary;
 }

@@ -3,7 +3,7 @@ import { lstat, mkdir, open, readFile, stat } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { writeFileDurable } from '../files.js';
 import type { Logger } from '../log.js';
-import { S3DestinationClient, s3Labels } from './s3.js';
+import { S3DestinationClient, s3Key, s3Labels } from './s3.js';
 import type { S3Destination } from '../storage/s3-destination-config.js';
 import type { SftpDestination } from './sftp.js';
 import type { FtpDestination } from './ftp.js';
@@ -164,9 +164,16 @@ export class S3Target implements ExportTarget {
   async replace(rel: string, data: Buffer): Promise<void> {
     await this.c.write(rel, data, true);
   }
-  /** Not asked: without append the index is always replaced whole. */
-  size(): Promise<number | undefined> {
-    return Promise.resolve(undefined);
+  /**
+   * The size when the index can be appended to: every location holds it alike, at least 5 MiB
+   * (S3's smallest first part); a smaller index is written whole, cheaply.
+   */
+  size(rel: string): Promise<number | undefined> {
+    return this.c.appendableSize(s3Key(rel));
+  }
+  /** The day index grows by a multipart upload that copies it server-side (src/storage/s3-append.ts). */
+  append(rel: string, data: Buffer, at: number): Promise<void> {
+    return this.c.append(s3Key(rel), data, at);
   }
   probe(): Promise<void> {
     return this.c.probe();

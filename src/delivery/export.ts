@@ -267,8 +267,9 @@ export class ExportService extends PeriodicService {
   /**
    * Adds the pass's rows to the day's index: appended when the file is as the last pass left it
    * (its size, recorded after its rows counted as done); else (the day's first pass, a crash
-   * between the write and that record, a file changed or removed at the destination, or S3,
-   * which cannot append) the whole index is written again from the catalogue with them. One
+   * between the write and that record, a file changed or removed at the destination, or on S3
+   * an index under 5 MiB: S3 appends by a server-side copy, src/storage/s3-append.ts) the whole
+   * index is written again from the catalogue with them. One
    * write per day per pass, of the new rows only: rewriting the whole index after every file
    * made a busy day's export slower with every recording (6 a second with 20,000 rows there).
    * Returns the index's size.

@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors.js';
 import { S3ArtifactStore } from '../storage/s3.js';
+import { MIN_COPY_PART } from '../storage/s3-append.js';
 import { sha256Hex } from '../storage/common.js';
 import { parseCredentials } from '../storage/s3-client.js';
 import type { S3StorageConfig } from '../storage/config.js';
@@ -165,6 +166,25 @@ export class S3DestinationClient {
       return candidate;
     }
     throw new Error(`export: ${key} and ${withSuffix(key, suffix)} both exist with other content`);
+  }
+
+  /**
+   * The size of `key` when every location holds it at the same size, at least S3's smallest
+   * first part (5 MiB), so that `append` can add to it; otherwise undefined (write it whole).
+   */
+  async appendableSize(key: string): Promise<number | undefined> {
+    let size: number | undefined;
+    for (const loc of this.locations) {
+      const h = await this.at(loc, () => loc.store.head(key));
+      if (!h || h.size < MIN_COPY_PART || (size !== undefined && h.size !== size)) return undefined;
+      size = h.size;
+    }
+    return size;
+  }
+
+  /** Adds `data` to the end of `key` (`at` bytes long) at every location (src/storage/s3-append.ts). */
+  async append(key: string, data: Buffer, at: number): Promise<void> {
+    for (const loc of this.locations) await this.at(loc, () => loc.store.append(key, data, at));
   }
 
   /** The object at `key` at the first location (an access test reads its probe back). */

@@ -29,6 +29,7 @@ import {
   RangeNotSatisfiableError,
   StorageError,
 } from './errors.js';
+import { appendByCopy } from './s3-append.js';
 import { deleteAllVersions } from './s3-delete.js';
 import { httpStatusOf, makeS3Client, mapS3Error, withSignedPayloadSha256 } from './s3-client.js';
 import type {
@@ -248,6 +249,27 @@ export class S3ArtifactStore implements ArtifactStore {
     });
     const r = await this.#send('multipart upload', Key, () => upload.done());
     return r.VersionId;
+  }
+
+  /**
+   * Adds `data` to the end of `key` (`at` bytes long, at least 5 MiB), the object's bytes copied by
+   * the server (src/storage/s3-append.ts); throws when it cannot (the caller writes it whole).
+   */
+  async append(key: string, data: Buffer, at: number): Promise<void> {
+    const Key = this.#key(key);
+    await this.#send('append', Key, () =>
+      appendByCopy(
+        this.client,
+        {
+          Bucket: this.#cfg.bucket,
+          Key,
+          ...(this.#cfg.sse ? { ServerSideEncryption: this.#cfg.sse } : {}),
+          ...(this.#cfg.sseKmsKeyId ? { SSEKMSKeyId: this.#cfg.sseKmsKeyId } : {}),
+        },
+        data,
+        at,
+      ),
+    );
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ListObjectVersionsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, ListObjectVersionsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { loadConfig } from '../../src/config.js';
 import { parseCsv } from '../../src/delivery/csv.js';
 import { exportPath } from '../../src/delivery/export.js';
@@ -161,6 +161,111 @@ describe(
         assert.equal(new Set(mp3s.map((v) => v.Key)).size, n + 1);
       } finally {
         await delivery?.stop();
+      }
+    });
+
+    it("a busy day's index grows by a server-side copy at both locations; changed at the destination, it is written whole", async () => {
+      const { db, env, bucket, body, s3Setting, store } = world;
+      const primary = bucket('srs-export');
+      const secondary = bucket('srs-export-dr');
+      // 40,000 recordings of today exported earlier (about 7 MB of index rows): the next pass writes
+      // the day's index whole with them, the one after only adds to it.
+      await db.pool.query(
+        `WITH r AS (
+           INSERT INTO recordings (id, call_id, src_address, started_at, ended_at, duration_ms, state, stored_at)
+           SELECT gen_random_uuid(), 'earlier-' || i || '@pbx', '127.0.0.1:5060',
+                  date_trunc('second', now()) - make_interval(secs => 1 + i * 0.001), now(), 60000, 'stored',
+                  now() - interval '1 hour'
+           FROM generate_series(1, 40000) AS i RETURNING id, started_at, call_id)
+         INSERT INTO export_items (recording_id, destination, state, path, day, bytes, sha256, attempts, exported_at, index_row)
+         SELECT id, 'primary', 'done', id || '.mp3', (started_at AT TIME ZONE 'UTC')::date, 240000, repeat('0', 64), 1,
+                now() - interval '1 hour',
+                jsonb_build_object('Recording ID', id::text, 'Agent', 'Agent', 'Extension', '1001',
+                  'Remote Number', '4930000000', 'Start (UTC)', to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                  'Duration', '00:01:00', 'Group', '', 'Direction', 'outbound', 'Call-ID', call_id, 'File', id || '.mp3')
+         FROM r`,
+      );
+      const day = new Date().toISOString().slice(0, 10).replaceAll('-', '/');
+      const key = (prefix: string) => `${prefix}${day}/index.csv`;
+      /** A whole write keeps the content's SHA-256 as metadata; an append by copy cannot know it. */
+      const shaMeta = async (s: typeof primary, k: string) =>
+        (
+          await s.client.send(
+            new HeadObjectCommand({ Bucket: s === primary ? 'srs-export' : 'srs-export-dr', Key: k }),
+          )
+        ).Metadata?.sha256;
+      const rowsOf = async (s: typeof primary, prefix: string) =>
+        parseCsv((await body(s, key(prefix))).toString('utf8'))
+          .slice(1)
+          .map((r) => r[0]);
+      const cfg = loadConfig(env(), {
+        export: {
+          enabled: true,
+          template: '%{setup-time##%Y/%m/%d}/%{recording-id}',
+          primary: s3Setting('srs-export', 'srs-export-dr', 'mp3'),
+          maxAttempts: 3,
+        },
+      } as never);
+      const delivery = await startDelivery({
+        config: cfg,
+        db,
+        log,
+        intervalsMs: { export: 300 },
+        retryBaseMs: 500,
+      });
+      const exported = async (id: string) =>
+        until(
+          `${id} exported`,
+          async () =>
+            (
+              await db.pool.query(`SELECT 1 FROM export_items WHERE recording_id = $1 AND state = 'done'`, [
+                id,
+              ])
+            ).rowCount === 1,
+        );
+      try {
+        const a = await store('1001', '4930701', 3, 610);
+        await exported(a.id);
+        const whole = await body(primary, key('mp3/'));
+        assert.ok(whole.length > 5 * 1024 * 1024, `the index is over 5 MiB (${whole.length})`);
+        assert.equal(await shaMeta(primary, key('mp3/')), sha(whole), 'written whole');
+
+        const b = await store('1001', '4930702', 3, 620);
+        await exported(b.id);
+        for (const [s, prefix] of [
+          [primary, 'mp3/'],
+          [secondary, 'copy/mp3/'],
+        ] as const) {
+          const grown = await body(s, key(prefix));
+          assert.ok(
+            grown.length > whole.length && grown.subarray(0, whole.length).equals(whole),
+            `${prefix}: added to`,
+          );
+          assert.equal(
+            await shaMeta(s, key(prefix)),
+            undefined,
+            `${prefix}: appended by a copy, not written whole`,
+          );
+          const rows = await rowsOf(s, prefix);
+          assert.equal(new Set(rows).size, rows.length, `${prefix}: each recording once`);
+          assert.equal(rows.at(-1), b.id, `${prefix}: the new row last`);
+          assert.ok(rows.length >= 40_002, `${prefix}: ${rows.length} rows`);
+        }
+
+        // Changed at the destination (someone replaced it): the next pass writes it whole again.
+        await primary.client.send(
+          new PutObjectCommand({ Bucket: 'srs-export', Key: key('mp3/'), Body: 'replaced' }),
+        );
+        const c = await store('1001', '4930703', 3, 630);
+        await exported(c.id);
+        const again = await body(primary, key('mp3/'));
+        assert.equal(await shaMeta(primary, key('mp3/')), sha(again), 'written whole');
+        const rows = await rowsOf(primary, 'mp3/');
+        assert.equal(new Set(rows).size, rows.length);
+        for (const id of [a.id, b.id, c.id]) assert.ok(rows.includes(id), `${id} indexed`);
+        assert.ok(rows.length >= 40_003);
+      } finally {
+        await delivery.stop();
       }
     });
   },
