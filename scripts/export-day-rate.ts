@@ -18,7 +18,12 @@ import { loadConfig, type Config } from '../src/config.js';
 import { S3ArtifactStore } from '../src/storage/index.js';
 import { s3ServerMissing, startS3Server, type S3Server } from '../test/helpers/s3-server.js';
 import { startDelivery } from '../src/delivery/index.js';
-import { openDeliveryCatalogue, testLog as log, until } from '../test/helpers/delivery-catalogue.js';
+import {
+  openDeliveryCatalogue,
+  seedEarlierExports,
+  testLog as log,
+  until,
+} from '../test/helpers/delivery-catalogue.js';
 
 const n = Number(process.argv[2] ?? 300);
 const k = Number(process.argv[3] ?? 50_000);
@@ -56,22 +61,7 @@ try {
   }
   // K recordings of today exported earlier, before the export's cursor.
   let t = Date.now();
-  await db.pool.query(
-    `WITH r AS (
-       INSERT INTO recordings (id, call_id, src_address, started_at, ended_at, duration_ms, state, stored_at)
-       SELECT gen_random_uuid(), 'earlier-' || i || '@pbx', '127.0.0.1:5060',
-              (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') + make_interval(secs => i * 0.01), now(), 60000, 'stored',
-              now() - interval '1 hour'
-       FROM generate_series(1, $1::int) AS i RETURNING id, started_at, call_id)
-     INSERT INTO export_items (recording_id, destination, state, path, day, bytes, sha256, attempts, exported_at, index_row)
-     SELECT id, 'primary', 'done', id || '.mp3', (started_at AT TIME ZONE 'UTC')::date, 240000, repeat('0', 64), 1,
-            now() - interval '1 hour',
-            jsonb_build_object('Recording ID', id::text, 'Agent', 'Agent', 'Extension', '1001',
-              'Remote Number', '4930000000', 'Start (UTC)', to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-              'Duration', '00:01:00', 'Group', '', 'Direction', 'outbound', 'Call-ID', call_id, 'File', id || '.mp3')
-     FROM r`,
-    [k],
-  );
+  await seedEarlierExports(db, k);
   console.log(
     `${k} earlier exports of today put in the catalogue in ${((Date.now() - t) / 1000).toFixed(1)} s`,
   );

@@ -8,7 +8,12 @@ import { startDelivery, type Delivery } from '../../src/delivery/index.js';
 import { s3Key, s3Labels } from '../../src/delivery/s3.js';
 import { deliveryStatus } from '../../src/delivery/status.js';
 import { parseTemplate } from '../../src/delivery/template.js';
-import { sha256Hex as sha, testLog as log, until as poll } from '../helpers/delivery-catalogue.js';
+import {
+  seedEarlierExports,
+  sha256Hex as sha,
+  testLog as log,
+  until as poll,
+} from '../helpers/delivery-catalogue.js';
 import { openS3DeliveryWorld, type S3DeliveryWorld } from '../helpers/s3-delivery-world.js';
 import { s3ServerMissing } from '../helpers/s3-server.js';
 
@@ -170,21 +175,7 @@ describe(
       const secondary = bucket('srs-export-dr');
       // 40,000 recordings of today exported earlier (about 7 MB of index rows): the next pass writes
       // the day's index whole with them, the one after only adds to it.
-      await db.pool.query(
-        `WITH r AS (
-           INSERT INTO recordings (id, call_id, src_address, started_at, ended_at, duration_ms, state, stored_at)
-           SELECT gen_random_uuid(), 'earlier-' || i || '@pbx', '127.0.0.1:5060',
-                  date_trunc('second', now()) - make_interval(secs => 1 + i * 0.001), now(), 60000, 'stored',
-                  now() - interval '1 hour'
-           FROM generate_series(1, 40000) AS i RETURNING id, started_at, call_id)
-         INSERT INTO export_items (recording_id, destination, state, path, day, bytes, sha256, attempts, exported_at, index_row)
-         SELECT id, 'primary', 'done', id || '.mp3', (started_at AT TIME ZONE 'UTC')::date, 240000, repeat('0', 64), 1,
-                now() - interval '1 hour',
-                jsonb_build_object('Recording ID', id::text, 'Agent', 'Agent', 'Extension', '1001',
-                  'Remote Number', '4930000000', 'Start (UTC)', to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                  'Duration', '00:01:00', 'Group', '', 'Direction', 'outbound', 'Call-ID', call_id, 'File', id || '.mp3')
-         FROM r`,
-      );
+      await seedEarlierExports(db, 40_000);
       const day = new Date().toISOString().slice(0, 10).replaceAll('-', '/');
       const key = (prefix: string) => `${prefix}${day}/index.csv`;
       /** A whole write keeps the content's SHA-256 as metadata; an append by copy cannot know it. */

@@ -97,3 +97,27 @@ export async function todaysExportIndex(root: string): Promise<{ day: string; ro
   assert.ok(index.startsWith('\uFEFFRecording ID,Agent,Extension,Remote Number,Start (UTC),Duration,Group'));
   return { day, rows: parseCsv(index) };
 }
+
+/**
+ * `k` recordings of today (UTC, from midnight on, 10 ms apart) exported to `primary` an hour ago,
+ * put straight into the catalogue as the export leaves them (done items with their index rows):
+ * a busy day's index without a busy day's exports (scripts/export-day-rate.ts, the S3 export test).
+ */
+export async function seedEarlierExports(db: Database, k: number): Promise<void> {
+  await db.pool.query(
+    `WITH r AS (
+       INSERT INTO recordings (id, call_id, src_address, started_at, ended_at, duration_ms, state, stored_at)
+       SELECT gen_random_uuid(), 'earlier-' || i || '@pbx', '127.0.0.1:5060',
+              (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') + make_interval(secs => i * 0.01), now(), 60000, 'stored',
+              now() - interval '1 hour'
+       FROM generate_series(1, $1::int) AS i RETURNING id, started_at, call_id)
+     INSERT INTO export_items (recording_id, destination, state, path, day, bytes, sha256, attempts, exported_at, index_row)
+     SELECT id, 'primary', 'done', id || '.mp3', (started_at AT TIME ZONE 'UTC')::date, 240000, repeat('0', 64), 1,
+            now() - interval '1 hour',
+            jsonb_build_object('Recording ID', id::text, 'Agent', 'Agent', 'Extension', '1001',
+              'Remote Number', '4930000000', 'Start (UTC)', to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+              'Duration', '00:01:00', 'Group', '', 'Direction', 'outbound', 'Call-ID', call_id, 'File', id || '.mp3')
+     FROM r`,
+    [k],
+  );
+}
