@@ -5,12 +5,14 @@
  * second) with five queued, then the capacity refresh's query (every 2 s, BACKLOG_SQL in
  * src/pipeline/capacity-store.ts) and the failed-finalize count (the console's job counts,
  * /metrics), timed and explained; then a retention pass's search for due recordings with `keep` as
- * the default and `sales=1d` (none of them in sales: it reads every recording older than a day).
+ * the default and `sales=1d` (none of them in sales: it reads every recording older than a day),
+ * and four purge passes five minutes apart with their state (the first a full search, the next
+ * incremental).
  * `npx tsx scripts/catalogue-scan-cost.ts [K]`; figures in docs/capacity.md.
  */
 import { ensureQueue, startBoss } from '../src/pipeline/boss.js';
 import { BACKLOG_SQL } from '../src/pipeline/capacity-store.js';
-import { policyInMs } from '../src/pipeline/retention.js';
+import { policyInMs, purgeOnce } from '../src/pipeline/retention.js';
 import { failedFinalizes } from '../src/store/jobs.js';
 import { openDeliveryCatalogue, testLog as log } from '../test/helpers/delivery-catalogue.js';
 
@@ -33,6 +35,13 @@ try {
   await db.pool.query(
     `INSERT INTO recordings (id, call_id, src_address, started_at, state)
      VALUES (gen_random_uuid(), 'live@pbx', '127.0.0.1:5060', now(), 'recording')`,
+  );
+  // The last 15 minutes at the sustained load (17 one-minute calls a second): what a retention pass
+  // reads again among the recently stored.
+  await db.pool.query(
+    `INSERT INTO recordings (id, call_id, src_address, started_at, ended_at, duration_ms, state, stored_at)
+     SELECT gen_random_uuid(), 'recent-' || i || '@pbx', '127.0.0.1:5060', s - interval '1 minute', s, 60000, 'stored', s
+     FROM generate_series(1, 15300) AS i, LATERAL (SELECT now() - make_interval(secs => i / 17.0)) AS x (s)`,
   );
   const { boss } = await startBoss(db.pool, log);
   const queue = 'finalize-recording.scan';
@@ -70,12 +79,31 @@ try {
   }
   const plan = await db.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${BACKLOG_SQL}`, [queue]);
   console.log(plan.rows.map((r) => `  ${r['QUERY PLAN']}`).join('\n'));
-  const retention = policyInMs({ default: 'keep', groups: { sales: '1d' } });
+  const policy = { default: 'keep', groups: { sales: '1d' } };
+  const retention = policyInMs(policy);
   for (let i = 1; i <= 3; i++) {
     const t0 = performance.now();
     const due = await db.retention.candidates(retention, new Date(), 1000);
     console.log(
-      `retention pass ${i}: due recordings found in ${(performance.now() - t0).toFixed(0)} ms (${due.length} due)`,
+      `retention full search ${i}: due recordings found in ${(performance.now() - t0).toFixed(0)} ms (${due.length} due)`,
+    );
+  }
+  // The purge passes as a node runs them (its state kept between passes, every 5 minutes): the
+  // first searches in full, the next read only what became due since (src/pipeline/retention-scan.ts).
+  const state = { lockedUntil: new Map<string, number>() };
+  const start = Date.now();
+  for (let i = 0; i < 4; i++) {
+    const t0 = performance.now();
+    const r = await purgeOnce({
+      retention: db.retention,
+      policy,
+      dataDir: catalogue.dataDir,
+      log,
+      state,
+      now: new Date(start + i * 300_000),
+    });
+    console.log(
+      `retention pass ${i + 1} (+${i * 5} min): ${r.search} search, ${(performance.now() - t0).toFixed(1)} ms, ${r.purged.length} purged`,
     );
   }
 } finally {

@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import { lockedObject, ObjectLockedError, type ArtifactStore, type LockMode } from '../storage/index.js';
 import type { PolicyMs, RetentionRepository } from '../store/retention.js';
 import { wipeFile } from './artifacts.js';
+import { findDue, type ScanState } from './retention-scan.js';
 import type { ObjectRetention } from './store-step.js';
 
 /**
@@ -114,6 +115,8 @@ export interface RefusedDeletion {
 }
 
 export interface PurgeResult {
+  /** What the pass read to find due recordings (none: no policy purges anything). */
+  search?: 'full' | 'incremental';
   purged: string[];
   kept: number;
   /** Recordings not purged because the store refused to delete (Object Lock): reported. */
@@ -147,7 +150,9 @@ export interface PurgeOptions {
    * reported once and does not hold back the others; with an object store, since when purged
    * recordings' deletions are to be finished (default: the last 24 hours).
    */
-  state?: { lockedUntil: Map<string, number>; finishSince?: Date };
+  state?: { lockedUntil: Map<string, number>; finishSince?: Date; scan?: ScanState };
+  /** A full search for due recordings at least this often (default an hour; src/pipeline/retention-scan.ts). */
+  fullSearchEveryMs?: number;
   /** Told of each refused deletion (metrics). */
   onRefused?: (r: RefusedDeletion) => void;
 }
@@ -203,13 +208,17 @@ export async function purgeOnce(o: PurgeOptions): Promise<PurgeResult> {
         return false;
       })
     : [];
-  const candidates = await o.retention.candidates(
-    policyInMs(o.policy),
+  const due = await findDue({
+    repo: o.retention,
+    policy: policyInMs(o.policy),
     now,
-    o.batch ?? 1000,
-    skip.map(([id]) => id),
-  );
-  for (const c of candidates) {
+    limit: o.batch ?? 1000,
+    exclude: skip.map(([id]) => id),
+    state: o.state?.scan,
+    fullEveryMs: o.fullSearchEveryMs,
+  });
+  out.search = due.kind;
+  for (const c of due.candidates) {
     const policy = effectivePolicy(o.policy, c.groups);
     if (now.getTime() - c.startedAt.getTime() <= policyMs(policy)) {
       out.kept++;
@@ -229,5 +238,8 @@ export async function purgeOnce(o: PurgeOptions): Promise<PurgeResult> {
     out.purged.push(c.id);
     o.log.info({ recordingId: c.id, policy, files: files.length }, 'recording purged by retention');
   }
+  // Every candidate dealt with: the next pass reads on from here (after a pass that threw, the next
+  // reads again from where this one began).
+  if (o.state) o.state.scan = due.next;
   return out;
 }

@@ -23,6 +23,46 @@ export interface PolicyMs {
   groupMs: Record<string, number | null>;
 }
 
+/**
+ * Where a slice of one policy starts: this instant (a timestamptz literal, to the microsecond as
+ * the catalogue has it), after this id (FROM_INSTANT: from the instant on).
+ */
+export interface SliceStart {
+  at: string;
+  id: string;
+}
+
+/** The first id of any instant: a slice from `startedAt` on. */
+export const FROM_INSTANT = '00000000-0000-0000-0000-000000000000';
+
+interface CandidateRow {
+  id: string;
+  started_at: Date;
+  started_key: string;
+  groups: string[];
+}
+
+const candidateOf = (x: CandidateRow): PurgeCandidate => ({
+  id: x.id,
+  startedAt: x.started_at,
+  groups: x.groups,
+});
+
+/**
+ * Stored, not preserved recordings with their own policy (`own.ms`: the longest of their groups
+ * that have one, null for keep, else the default $4; the groups' policies in $5), but those in $3;
+ * the query goes on with AND.
+ */
+const DUE_SELECT = `SELECT r.id, r.started_at, r.started_at::text AS started_key, ${GROUPS_OF} AS groups
+         FROM recordings r
+         CROSS JOIN LATERAL (
+           SELECT CASE WHEN count(g.key) = 0 THEN $4::float8
+                       WHEN bool_or(g.value = 'null'::jsonb) THEN NULL
+                       ELSE max((g.value #>> '{}')::float8) END AS ms
+           FROM recording_owners o JOIN jsonb_each($5::jsonb) AS g ON g.key = o.group_name
+           WHERE o.recording_id = r.id) own
+         WHERE r.state = 'stored' AND r.preserved_at IS NULL AND r.id <> ALL ($3::uuid[])`;
+
 export interface RetentionRepository {
   /**
    * Stored, not preserved recordings due under `policy` at `now` (started longer ago than their
@@ -31,6 +71,30 @@ export interface RetentionRepository {
    */
   candidates(
     policy: PolicyMs,
+    now: Date,
+    limit: number,
+    exclude?: readonly string[],
+  ): Promise<PurgeCandidate[]>;
+  /**
+   * Like `candidates`, but only the recordings whose own policy is `ownMs`, started at or after
+   * `from` (after `from.id` at the same instant) and due at `now`, in (start, id) order: the slice
+   * of one policy that became due since an earlier pass (the incremental pass, src/pipeline/retention-scan.ts).
+   */
+  dueInSlice(
+    policy: PolicyMs,
+    ownMs: number,
+    from: SliceStart,
+    now: Date,
+    limit: number,
+    exclude?: readonly string[],
+  ): Promise<{ candidates: PurgeCandidate[]; last: SliceStart | undefined }>;
+  /**
+   * Like `candidates`, but only among the recordings stored at or after `since` (by their stored_at):
+   * those stored after a slice that held their start was read.
+   */
+  dueStoredSince(
+    policy: PolicyMs,
+    since: Date,
     now: Date,
     limit: number,
     exclude?: readonly string[],
@@ -56,25 +120,43 @@ export function retentionRepository(pool: pg.Pool): RetentionRepository {
       const all = [policy.defaultMs, ...Object.values(policy.groupMs)];
       if (all.every((ms) => ms === null)) return [];
       const shortest = Math.min(...all.map((ms) => ms ?? Infinity));
-      // The recording's own policy: the longest of its groups that have one (null: keep), else
-      // the default; the shortest of all bounds the range read through the start-time index.
-      const r = await pool.query<{ id: string; started_at: Date; groups: string[] }>(
-        `SELECT r.id, r.started_at, ${GROUPS_OF} AS groups
-         FROM recordings r
-         CROSS JOIN LATERAL (
-           SELECT CASE WHEN count(g.key) = 0 THEN $4::float8
-                       WHEN bool_or(g.value = 'null'::jsonb) THEN NULL
-                       ELSE max((g.value #>> '{}')::float8) END AS ms
-           FROM recording_owners o JOIN jsonb_each($5::jsonb) AS g ON g.key = o.group_name
-           WHERE o.recording_id = r.id) own
-         WHERE r.state = 'stored' AND r.preserved_at IS NULL
+      // The shortest policy of all bounds the range read through the start-time index.
+      const r = await pool.query<CandidateRow>(
+        `${DUE_SELECT}
            AND r.started_at < $1::timestamptz - $6::float8 * interval '1 millisecond'
            AND own.ms IS NOT NULL AND r.started_at < $1::timestamptz - own.ms * interval '1 millisecond'
-           AND r.id <> ALL ($3::uuid[])
          ORDER BY r.started_at LIMIT $2`,
         [now, limit, exclude, policy.defaultMs, JSON.stringify(policy.groupMs), shortest],
       );
-      return r.rows.map((x) => ({ id: x.id, startedAt: x.started_at, groups: x.groups }));
+      return r.rows.map(candidateOf);
+    },
+    async dueInSlice(policy, ownMs, from, now, limit, exclude = []) {
+      const r = await pool.query<CandidateRow>(
+        `${DUE_SELECT}
+           AND r.started_at >= $6::timestamptz AND (r.started_at > $6::timestamptz OR r.id > $7::uuid)
+           AND r.started_at < $1::timestamptz - $8::float8 * interval '1 millisecond'
+           AND own.ms = $8::float8
+         ORDER BY r.started_at, r.id LIMIT $2`,
+        [now, limit, exclude, policy.defaultMs, JSON.stringify(policy.groupMs), from.at, from.id, ownMs],
+      );
+      const last = r.rows.at(-1);
+      return { candidates: r.rows.map(candidateOf), last: last && { at: last.started_key, id: last.id } };
+    },
+    async dueStoredSince(policy, since, now, limit, exclude = []) {
+      const all = [policy.defaultMs, ...Object.values(policy.groupMs)];
+      if (all.every((ms) => ms === null)) return [];
+      const shortest = Math.min(...all.map((ms) => ms ?? Infinity));
+      // Through recordings_stored_at_idx; only those started before the shortest policy reach the
+      // lateral (the young ones, nearly all, are left at the index scan).
+      const r = await pool.query<CandidateRow>(
+        `${DUE_SELECT}
+           AND r.stored_at >= $6::timestamptz
+           AND r.started_at < $1::timestamptz - $7::float8 * interval '1 millisecond'
+           AND own.ms IS NOT NULL AND r.started_at < $1::timestamptz - own.ms * interval '1 millisecond'
+         ORDER BY r.stored_at, r.id LIMIT $2`,
+        [now, limit, exclude, policy.defaultMs, JSON.stringify(policy.groupMs), since, shortest],
+      );
+      return r.rows.map(candidateOf);
     },
     async purge(id, policy) {
       const c = await pool.connect();
