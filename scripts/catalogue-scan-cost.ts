@@ -7,13 +7,16 @@
  * /metrics), timed and explained; then a retention pass's search for due recordings with `keep` as
  * the default and `sales=1d` (none of them in sales: it reads every recording older than a day),
  * and four purge passes five minutes apart with their state (the first a full search, the next
- * incremental).
+ * incremental); and a page of the recordings list and of the audit trail (K entries), with the
+ * exact count and the count up to COUNT_UP_TO.
  * `npx tsx scripts/catalogue-scan-cost.ts [K]`; figures in docs/capacity.md.
  */
 import { ensureQueue, startBoss } from '../src/pipeline/boss.js';
 import { BACKLOG_SQL } from '../src/pipeline/capacity-store.js';
 import { policyInMs, purgeOnce } from '../src/pipeline/retention.js';
+import { COUNT_UP_TO } from '../src/api/table.js';
 import { failedFinalizes } from '../src/store/jobs.js';
+import type { Principal } from '../src/store/user-model.js';
 import { openDeliveryCatalogue, testLog as log } from '../test/helpers/delivery-catalogue.js';
 
 const k = Number(process.argv[2] ?? 1_000_000);
@@ -79,6 +82,49 @@ try {
   }
   const plan = await db.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${BACKLOG_SQL}`, [queue]);
   console.log(plan.rows.map((r) => `  ${r['QUERY PLAN']}`).join('\n'));
+  // A page of the recordings list and of the audit trail, as the console asks (every view): the
+  // count up to COUNT_UP_TO (the default) and the exact count (count=exact), with K audit entries.
+  const t1 = Date.now();
+  await db.pool.query(
+    `INSERT INTO audit (actor, actor_role, ip, via, action, resource, resource_id, details)
+     SELECT 'admin', 'admin', '127.0.0.1', 'session', 'playback', 'recording', gen_random_uuid()::text, '{}'::jsonb
+     FROM generate_series(1, $1::int)`,
+    [k],
+  );
+  await db.pool.query('VACUUM ANALYZE audit');
+  console.log(`${k} audit entries added in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+  const admin: Principal = {
+    userId: null,
+    username: 'admin',
+    role: 'admin',
+    groups: [],
+    numbers: [],
+    via: 'session',
+  };
+  const lists: [string, (upTo: number | undefined) => Promise<{ total: number }>][] = [
+    ['recordings list, all', (upTo) => db.access.search(admin, { limit: 50, countUpTo: upTo })],
+    [
+      'recordings list, the last 2 days',
+      (upTo) =>
+        db.access.search(admin, { from: new Date(Date.now() - 2 * 86_400_000), limit: 50, countUpTo: upTo }),
+    ],
+    ['audit list, all', (upTo) => db.audit.search({ limit: 50, countUpTo: upTo })],
+  ];
+  for (const [name, list] of lists) {
+    for (const [how, upTo] of [
+      ['exact count', undefined],
+      [`count up to ${COUNT_UP_TO}`, COUNT_UP_TO],
+    ] as const) {
+      const ms: number[] = [];
+      let total = 0;
+      for (let i = 0; i < 3; i++) {
+        const t0 = performance.now();
+        total = (await list(upTo)).total;
+        ms.push(performance.now() - t0);
+      }
+      console.log(`${name}, ${how}: ${ms.map((x) => x.toFixed(1)).join(', ')} ms a page (total ${total})`);
+    }
+  }
   const policy = { default: 'keep', groups: { sales: '1d' } };
   const retention = policyInMs(policy);
   for (let i = 1; i <= 3; i++) {

@@ -204,10 +204,11 @@ export function exportRoutes(d: ExportDeps): RouteDef[] {
     if (ids && ids.length > max) throw badRequest(`ids: at most ${max} recordings in one export`);
     const items: RecordingSummary[] = [];
     for (let offset = 0; ; offset += 1000) {
-      const page = await d.db.access.search(who, { ...filters, limit: 1000, offset });
+      // Counted only past the most one export takes (not through a whole large catalogue).
+      const page = await d.db.access.search(who, { ...filters, limit: 1000, offset, countUpTo: max + 1 });
       if (page.total > max)
         throw badRequest(
-          `${page.total} recordings match; one export takes at most ${max}: narrow the search`,
+          `${page.totalExact ? page.total : `more than ${max + 1}`} recordings match; one export takes at most ${max}: narrow the search`,
         );
       items.push(...page.items);
       if (page.items.length < 1000 || items.length >= page.total) break;

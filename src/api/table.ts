@@ -126,6 +126,16 @@ export const qEnum = <const T extends readonly [string, ...string[]]>(values: T,
     .optional()
     .describe(description);
 
+/** A list counts its matches up to this many unless asked for the exact count (`count=exact`). */
+export const COUNT_UP_TO = 10_000;
+export const COUNT_QUERY = qEnum(
+  ['capped', 'exact'],
+  `capped (default): total counts the matches up to ${COUNT_UP_TO} (totalExact false past it); exact: all of them (slower on a large catalogue)`,
+);
+/** The store's countUpTo for a list's `count` parameter. */
+export const countUpTo = (count: 'capped' | 'exact' | undefined): { countUpTo?: number } =>
+  count === 'exact' ? {} : { countUpTo: COUNT_UP_TO };
+
 // --- mounting ------------------------------------------------------------------------------------
 
 export interface MountedApi {

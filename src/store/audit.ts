@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { countRows } from './tx.js';
 
 /**
  * The audit trail: append-only (the database refuses UPDATE, DELETE and TRUNCATE on it) and
@@ -39,6 +40,8 @@ export interface AuditSearch {
   q?: string;
   limit?: number;
   offset?: number;
+  /** Count the matches only up to this many (`totalExact` false past it); default all. */
+  countUpTo?: number;
 }
 
 export interface AuditVerification {
@@ -50,7 +53,7 @@ export interface AuditVerification {
 
 export interface AuditRepository {
   append(e: AuditEntryInput): Promise<AuditEntry>;
-  search(s: AuditSearch): Promise<{ total: number; items: AuditEntry[] }>;
+  search(s: AuditSearch): Promise<{ total: number; totalExact: boolean; items: AuditEntry[] }>;
   verify(): Promise<AuditVerification>;
 }
 
@@ -121,12 +124,12 @@ export function auditRepository(pool: pg.Pool): AuditRepository {
       const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
       const limit = Math.max(1, Math.min(s.limit ?? 50, 1000));
       const offset = Math.max(0, s.offset ?? 0);
-      const total = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM audit ${w}`, args);
+      const total = await countRows(pool, `FROM audit ${w}`, args, s.countUpTo);
       const rows = await pool.query<Row>(
         `SELECT * FROM audit ${w} ORDER BY id DESC LIMIT ${limit} OFFSET ${offset}`,
         args,
       );
-      return { total: Number(total.rows[0]?.n ?? 0), items: rows.rows.map(toEntry) };
+      return { total: total.total, totalExact: total.exact, items: rows.rows.map(toEntry) };
     },
     async verify() {
       const r = await pool.query<{ id: string; ok: boolean; n: string }>(

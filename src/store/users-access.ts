@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { regexError } from './participant-match.js';
 import { checkNumberPatterns, searchOrder, searchWhere, type Direction } from './recording-search.js';
 import { isUuid } from './recordings.js';
+import { countRows } from './tx.js';
 import type { RecordingFile, RecordingState } from './types.js';
 import type { Principal } from './users.js';
 
@@ -56,6 +57,8 @@ export interface RecordingSearch {
   sort?: 'started' | 'stored';
   limit?: number;
   offset?: number;
+  /** Count the matches only up to this many (`totalExact` false past it); default all. */
+  countUpTo?: number;
 }
 
 export interface RecordingSummary {
@@ -101,7 +104,10 @@ export interface Annotations {
 export interface AccessRepository {
   /** SQL-level visibility: is recording `id` one `who` may see? */
   canSee(who: Principal, id: string): Promise<boolean>;
-  search(who: Principal, s: RecordingSearch): Promise<{ total: number; items: RecordingSummary[] }>;
+  search(
+    who: Principal,
+    s: RecordingSearch,
+  ): Promise<{ total: number; totalExact: boolean; items: RecordingSummary[] }>;
   annotations(id: string): Promise<Annotations>;
   addNote(id: string, author: string, authorRank: number, body: string): Promise<Note>;
   getNote(noteId: string): Promise<Note | undefined>;
@@ -179,11 +185,11 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
       const limit = Math.max(1, Math.min(s.limit ?? 50, 1000));
       const offset = Math.max(0, s.offset ?? 0);
       // An invalid regular expression (participant=/.../) fails here, first: a ParseError (400).
-      const total = await pool
-        .query<{ n: string }>(`SELECT count(*) AS n FROM recordings r WHERE ${w}`, args)
-        .catch((err: unknown) => {
+      const total = await countRows(pool, `FROM recordings r WHERE ${w}`, args, s.countUpTo).catch(
+        (err: unknown) => {
           throw regexError(err);
-        });
+        },
+      );
       const rows = await pool.query<{
         id: string;
         session_id: string | null;
@@ -214,7 +220,8 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
         args,
       );
       return {
-        total: Number(total.rows[0]?.n ?? 0),
+        total: total.total,
+        totalExact: total.exact,
         items: rows.rows.map((x) => ({
           id: x.id,
           sessionId: x.session_id,

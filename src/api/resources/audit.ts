@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { sendJson } from '../http.js';
 import type { Kit } from '../kit.js';
-import { qDate, qInt, qStr, route, type RouteDef } from '../table.js';
+import { COUNT_QUERY, countUpTo, qDate, qInt, qStr, route, type RouteDef } from '../table.js';
 
 /** The audit trail (admins): search it and check its hash chain. */
 export function auditRoutes({ d }: Kit): RouteDef[] {
@@ -23,12 +23,19 @@ export function auditRoutes({ d }: Kit): RouteDef[] {
         q: qStr('text in the details'),
         limit: qInt('page size (default 50)', 1),
         offset: qInt('skip this many'),
+        count: COUNT_QUERY,
       }),
       async handler(ctx, { query }) {
+        const { count, ...filters } = query;
         sendJson(
           ctx.res,
           200,
-          await d.db.audit.search({ ...query, limit: query.limit ?? 50, offset: query.offset ?? 0 }),
+          await d.db.audit.search({
+            ...filters,
+            limit: filters.limit ?? 50,
+            offset: filters.offset ?? 0,
+            ...countUpTo(count),
+          }),
         );
       },
     }),

@@ -7,7 +7,19 @@ import { FIELD_NAME } from '../../store/custom-fields.js';
 import { badRequest, forbidden, notFound, sendJson } from '../http.js';
 import { recordingRoute, type Kit } from '../kit.js';
 import { CATEGORY, MAX_CATEGORIES, recordingActions, recordingBulkRoutes } from './recording-actions.js';
-import { need, qBool, qDate, qEnum, qInt, qStr, route, type Ctx, type RouteDef } from '../table.js';
+import {
+  COUNT_QUERY,
+  countUpTo,
+  need,
+  qBool,
+  qDate,
+  qEnum,
+  qInt,
+  qStr,
+  route,
+  type Ctx,
+  type RouteDef,
+} from '../table.js';
 
 /** Recordings: search, delete, preserve, notes, categories (details, audio and export live apart). */
 
@@ -116,11 +128,24 @@ export function recordingRoutes(k: Kit): RouteDef[] {
         ),
         limit: qInt('page size (default 50, max 1000)', 1),
         offset: qInt('skip this many'),
+        count: COUNT_QUERY,
       }),
       async handler(ctx, { query }) {
-        const { limit = 50, offset = 0, sort, ...filters } = query;
-        const result = await d.db.access.search(need(ctx), { ...toSearch(filters), sort, limit, offset });
-        sendJson(ctx.res, 200, { total: result.total, limit, offset, items: result.items });
+        const { limit = 50, offset = 0, sort, count, ...filters } = query;
+        const result = await d.db.access.search(need(ctx), {
+          ...toSearch(filters),
+          sort,
+          limit,
+          offset,
+          ...countUpTo(count),
+        });
+        sendJson(ctx.res, 200, {
+          total: result.total,
+          totalExact: result.totalExact,
+          limit,
+          offset,
+          items: result.items,
+        });
       },
     }),
     onRecording(

@@ -257,14 +257,15 @@ export function recordingsView(app: HTMLElement): void {
     remember();
     updateExports();
     try {
-      const r = await api<{ total: number; items: Summary[] }>(`/recordings?${q}`);
+      const r = await api<{ total: number; totalExact?: boolean; items: Summary[] }>(`/recordings?${q}`);
       if (mine !== searches) return;
       tbody.replaceChildren(...r.items.map(row));
-      status.textContent = t('{first}–{last} of {total}', {
-        first: r.total === 0 ? 0 : offset + 1,
-        last: offset + r.items.length,
-        total: r.total,
-      });
+      const range = { first: r.total === 0 ? 0 : offset + 1, last: offset + r.items.length, total: r.total };
+      // Past 10,000 matches the API stops counting (count=exact would read them all).
+      status.textContent =
+        r.totalExact === false
+          ? t('{first}–{last} of more than {total}', range)
+          : t('{first}–{last} of {total}', range);
     } catch (e) {
       if (mine !== searches) return;
       status.textContent = (e as Error).message;
