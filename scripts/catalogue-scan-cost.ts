@@ -8,7 +8,7 @@
  * the default and `sales=1d` (none of them in sales: it reads every recording older than a day),
  * and four purge passes five minutes apart with their state (the first a full search, the next
  * incremental); and a page of the recordings list and of the audit trail (K entries), with the
- * exact count and the count up to COUNT_UP_TO.
+ * exact count and the count up to COUNT_UP_TO; and the keys list with two files per recording.
  * `npx tsx scripts/catalogue-scan-cost.ts [K]`; figures in docs/capacity.md.
  */
 import { ensureQueue, startBoss } from '../src/pipeline/boss.js';
@@ -125,6 +125,34 @@ try {
       console.log(`${name}, ${how}: ${ms.map((x) => x.toFixed(1)).join(', ')} ms a page (total ${total})`);
     }
   }
+  // The keys page (GET /keys, every 2 s while a key is re-encrypted): two files per recording
+  // under the active key; each key's count as kept by migration 046, and as counted before it.
+  const fp = (await db.keys.list())[0]?.fingerprint;
+  await db.pool.query(
+    `INSERT INTO files (recording_id, kind, path, bytes, sha256_plain, sha256_cipher, key_fingerprint)
+     SELECT r.id, kd, r.id || kd, 1, 'p', 'c', $1 FROM recordings r, unnest(ARRAY['wav', 'mp3']) kd
+     WHERE r.state = 'stored'`,
+    [fp],
+  );
+  await db.pool.query('VACUUM ANALYZE files');
+  for (const [how, read] of [
+    [
+      'counted at the read (before)',
+      () =>
+        db.pool.query(
+          'SELECT k.fingerprint, (SELECT count(*) FROM files f WHERE f.key_fingerprint = k.fingerprint) FROM keys k',
+        ),
+    ],
+    ['kept as files change', () => db.keys.list()],
+  ] as const) {
+    const ms: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      await read();
+      ms.push(performance.now() - t0);
+    }
+    console.log(`keys list, file counts ${how}: ${ms.map((x) => x.toFixed(1)).join(', ')} ms`);
+  }
   const policy = { default: 'keep', groups: { sales: '1d' } };
   const retention = policyInMs(policy);
   for (let i = 1; i <= 3; i++) {
@@ -152,6 +180,11 @@ try {
       `retention pass ${i + 1} (+${i * 5} min): ${r.search} search, ${(performance.now() - t0).toFixed(1)} ms, ${r.purged.length} purged`,
     );
   }
+  const t2 = performance.now();
+  await db.retention.recentlyPurgedFiles(new Date(Date.now() - 86_400_000));
+  console.log(
+    `of which the files of the recordings purged in the last day: ${(performance.now() - t2).toFixed(1)} ms`,
+  );
 } finally {
   await catalogue.close();
 }

@@ -184,8 +184,10 @@ export function keysRepository(pool: pg.Pool): KeysRepository {
     },
     async list() {
       const res = await pool.query<Row>(
-        `SELECT k.*, (SELECT count(*) FROM files f WHERE f.key_fingerprint = k.fingerprint) AS files
-         FROM keys k ORDER BY k.created_at DESC, k.fingerprint`,
+        // Kept as files change (migration 046), not counted at every read.
+        `SELECT k.*, coalesce(c.n, 0) AS files
+         FROM keys k LEFT JOIN key_file_counts c ON c.fingerprint = k.fingerprint
+         ORDER BY k.created_at DESC, k.fingerprint`,
       );
       return res.rows.map(toKey);
     },

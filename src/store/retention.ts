@@ -63,6 +63,27 @@ const DUE_SELECT = `SELECT r.id, r.started_at, r.started_at::text AS started_key
            WHERE o.recording_id = r.id) own
          WHERE r.state = 'stored' AND r.preserved_at IS NULL AND r.id <> ALL ($3::uuid[])`;
 
+/**
+ * The purge pass's reads that run every pass whatever the catalogue's size (their plans are
+ * checked in test/unit/catalogue-timer-queries.test.ts): the slice of one policy (through the
+ * start-time index), the due recordings stored since (recordings_stored_at_idx), the files of the
+ * recordings purged lately (recordings_purged_idx, migration 047).
+ */
+export const RETENTION_SQL = {
+  dueInSlice: `${DUE_SELECT}
+           AND r.started_at >= $6::timestamptz AND (r.started_at > $6::timestamptz OR r.id > $7::uuid)
+           AND r.started_at < $1::timestamptz - $8::float8 * interval '1 millisecond'
+           AND own.ms = $8::float8
+         ORDER BY r.started_at, r.id LIMIT $2`,
+  dueStoredSince: `${DUE_SELECT}
+           AND r.stored_at >= $6::timestamptz
+           AND r.started_at < $1::timestamptz - $7::float8 * interval '1 millisecond'
+           AND own.ms IS NOT NULL AND r.started_at < $1::timestamptz - own.ms * interval '1 millisecond'
+         ORDER BY r.stored_at, r.id LIMIT $2`,
+  recentlyPurgedFiles: `SELECT f.recording_id, f.path FROM files f JOIN recordings r ON r.id = f.recording_id
+         WHERE r.state = 'purged' AND r.purged_at >= $1`,
+};
+
 export interface RetentionRepository {
   /**
    * Stored, not preserved recordings due under `policy` at `now` (started longer ago than their
@@ -131,14 +152,16 @@ export function retentionRepository(pool: pg.Pool): RetentionRepository {
       return r.rows.map(candidateOf);
     },
     async dueInSlice(policy, ownMs, from, now, limit, exclude = []) {
-      const r = await pool.query<CandidateRow>(
-        `${DUE_SELECT}
-           AND r.started_at >= $6::timestamptz AND (r.started_at > $6::timestamptz OR r.id > $7::uuid)
-           AND r.started_at < $1::timestamptz - $8::float8 * interval '1 millisecond'
-           AND own.ms = $8::float8
-         ORDER BY r.started_at, r.id LIMIT $2`,
-        [now, limit, exclude, policy.defaultMs, JSON.stringify(policy.groupMs), from.at, from.id, ownMs],
-      );
+      const r = await pool.query<CandidateRow>(RETENTION_SQL.dueInSlice, [
+        now,
+        limit,
+        exclude,
+        policy.defaultMs,
+        JSON.stringify(policy.groupMs),
+        from.at,
+        from.id,
+        ownMs,
+      ]);
       const last = r.rows.at(-1);
       return { candidates: r.rows.map(candidateOf), last: last && { at: last.started_key, id: last.id } };
     },
@@ -148,14 +171,15 @@ export function retentionRepository(pool: pg.Pool): RetentionRepository {
       const shortest = Math.min(...all.map((ms) => ms ?? Infinity));
       // Through recordings_stored_at_idx; only those started before the shortest policy reach the
       // lateral (the young ones, nearly all, are left at the index scan).
-      const r = await pool.query<CandidateRow>(
-        `${DUE_SELECT}
-           AND r.stored_at >= $6::timestamptz
-           AND r.started_at < $1::timestamptz - $7::float8 * interval '1 millisecond'
-           AND own.ms IS NOT NULL AND r.started_at < $1::timestamptz - own.ms * interval '1 millisecond'
-         ORDER BY r.stored_at, r.id LIMIT $2`,
-        [now, limit, exclude, policy.defaultMs, JSON.stringify(policy.groupMs), since, shortest],
-      );
+      const r = await pool.query<CandidateRow>(RETENTION_SQL.dueStoredSince, [
+        now,
+        limit,
+        exclude,
+        policy.defaultMs,
+        JSON.stringify(policy.groupMs),
+        since,
+        shortest,
+      ]);
       return r.rows.map(candidateOf);
     },
     async purge(id, policy) {
@@ -190,11 +214,9 @@ export function retentionRepository(pool: pg.Pool): RetentionRepository {
       }
     },
     async recentlyPurgedFiles(since) {
-      const r = await pool.query<{ recording_id: string; path: string }>(
-        `SELECT f.recording_id, f.path FROM files f JOIN recordings r ON r.id = f.recording_id
-         WHERE r.state = 'purged' AND r.purged_at >= $1`,
-        [since],
-      );
+      const r = await pool.query<{ recording_id: string; path: string }>(RETENTION_SQL.recentlyPurgedFiles, [
+        since,
+      ]);
       return r.rows.map((x) => ({ recordingId: x.recording_id, path: x.path }));
     },
     async filePaths(id) {

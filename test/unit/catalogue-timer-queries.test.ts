@@ -1,6 +1,6 @@
 /**
  * The queries that run on a timer whatever the load (the capacity refresh every 2 s, the job
- * counts of the console and /metrics) read the few unfinished or failed recordings through their
+ * counts of the console and /metrics, the purge pass's reads between its full searches) read the few unfinished or failed recordings through their
  * own indexes (migration 045), never a scan of every recording ever made. Real Postgres; the
  * planner is kept off sequential scans so that a missing or unusable index shows in the plan even
  * on a small table (the timing at 1,000,000 recordings: scripts/catalogue-scan-cost.ts).
@@ -14,6 +14,7 @@ import { createLogger } from '../../src/log.js';
 import { ensureQueue, startBoss } from '../../src/pipeline/boss.js';
 import { BACKLOG_SQL } from '../../src/pipeline/capacity-store.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
+import { FROM_INSTANT, RETENTION_SQL } from '../../src/store/retention.js';
 import { inTransaction } from '../../src/store/tx.js';
 
 describe('timer queries over the catalogue', { timeout: 60_000 }, () => {
@@ -48,6 +49,41 @@ describe('timer queries over the catalogue', { timeout: 60_000 }, () => {
     assert.match(processing, /recordings_unfinished_idx/, processing);
     const failed = await plan(`SELECT count(*)::int AS n FROM recordings WHERE state = 'failed'`);
     assert.match(failed, /recordings_failed_idx/, failed);
+  });
+
+  it('the purge pass between full searches: a slice, the recently stored, the recently purged, each through an index', async () => {
+    // Ten days of stored recordings, none stored lately (the planner's statistics as a busy
+    // catalogue's: the reads below would otherwise look alike on an empty table).
+    await db.pool.query(
+      `INSERT INTO recordings (id, call_id, src_address, started_at, state, stored_at)
+       SELECT gen_random_uuid(), 'old-' || i || '@pbx', '127.0.0.1:5060', s, 'stored', s
+       FROM generate_series(1, 20000) AS i, LATERAL (SELECT now() - make_interval(secs => i * 43)) AS x (s)`,
+    );
+    await db.pool.query('ANALYZE recordings');
+    const now = new Date();
+    const policy = [now, 1000, [], null, JSON.stringify({ sales: 86_400_000 })];
+    const from = new Date(now.getTime() - 86_400_000 - 300_000).toISOString();
+    const slice = await plan(RETENTION_SQL.dueInSlice, [...policy, from, FROM_INSTANT, 86_400_000]);
+    assert.doesNotMatch(slice, /Seq Scan on recordings/, slice);
+    assert.match(
+      slice,
+      /Scan using recordings_(stored_)?started(_at)?_idx on recordings r\s+\(.*\)\n\s+Index Cond: \(\(started_at >=/,
+      slice,
+    );
+    const stored = await plan(RETENTION_SQL.dueStoredSince, [
+      ...policy,
+      new Date(now.getTime() - 900_000),
+      86_400_000,
+    ]);
+    assert.doesNotMatch(stored, /Seq Scan on recordings/, stored);
+    assert.match(
+      stored,
+      /recordings_stored_at_idx on recordings r\s+\(.*\)\n\s+Index Cond: \(stored_at >=/,
+      stored,
+    );
+    const purged = await plan(RETENTION_SQL.recentlyPurgedFiles, [new Date()]);
+    assert.match(purged, /recordings_purged_idx/, purged);
+    assert.doesNotMatch(purged, /Seq Scan/, purged);
   });
 
   it('the capacity refresh: the unfinished jobs through an index of pg-boss’s table, which keeps completed jobs 12 hours', async () => {
