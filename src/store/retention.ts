@@ -84,6 +84,21 @@ export const RETENTION_SQL = {
          WHERE r.state = 'purged' AND r.purged_at >= $1`,
 };
 
+/** $1-$5 of DUE_SELECT and the queries built on it. */
+const dueArgs = (policy: PolicyMs, now: Date, limit: number, exclude: readonly string[]) => [
+  now,
+  limit,
+  exclude,
+  policy.defaultMs,
+  JSON.stringify(policy.groupMs),
+];
+
+/** The shortest finite policy (ms), or undefined when every policy keeps. */
+function shortestOf(policy: PolicyMs): number | undefined {
+  const finite = [policy.defaultMs, ...Object.values(policy.groupMs)].filter((ms) => ms !== null);
+  return finite.length > 0 ? Math.min(...finite) : undefined;
+}
+
 export interface RetentionRepository {
   /**
    * Stored, not preserved recordings due under `policy` at `now` (started longer ago than their
@@ -138,26 +153,21 @@ export interface RetentionRepository {
 export function retentionRepository(pool: pg.Pool): RetentionRepository {
   return {
     async candidates(policy, now, limit, exclude = []) {
-      const all = [policy.defaultMs, ...Object.values(policy.groupMs)];
-      if (all.every((ms) => ms === null)) return [];
-      const shortest = Math.min(...all.map((ms) => ms ?? Infinity));
+      const shortest = shortestOf(policy);
+      if (shortest === undefined) return [];
       // The shortest policy of all bounds the range read through the start-time index.
       const r = await pool.query<CandidateRow>(
         `${DUE_SELECT}
            AND r.started_at < $1::timestamptz - $6::float8 * interval '1 millisecond'
            AND own.ms IS NOT NULL AND r.started_at < $1::timestamptz - own.ms * interval '1 millisecond'
          ORDER BY r.started_at LIMIT $2`,
-        [now, limit, exclude, policy.defaultMs, JSON.stringify(policy.groupMs), shortest],
+        [...dueArgs(policy, now, limit, exclude), shortest],
       );
       return r.rows.map(candidateOf);
     },
     async dueInSlice(policy, ownMs, from, now, limit, exclude = []) {
       const r = await pool.query<CandidateRow>(RETENTION_SQL.dueInSlice, [
-        now,
-        limit,
-        exclude,
-        policy.defaultMs,
-        JSON.stringify(policy.groupMs),
+        ...dueArgs(policy, now, limit, exclude),
         from.at,
         from.id,
         ownMs,
@@ -166,17 +176,12 @@ export function retentionRepository(pool: pg.Pool): RetentionRepository {
       return { candidates: r.rows.map(candidateOf), last: last && { at: last.started_key, id: last.id } };
     },
     async dueStoredSince(policy, since, now, limit, exclude = []) {
-      const all = [policy.defaultMs, ...Object.values(policy.groupMs)];
-      if (all.every((ms) => ms === null)) return [];
-      const shortest = Math.min(...all.map((ms) => ms ?? Infinity));
+      const shortest = shortestOf(policy);
+      if (shortest === undefined) return [];
       // Through recordings_stored_at_idx; only those started before the shortest policy reach the
       // lateral (the young ones, nearly all, are left at the index scan).
       const r = await pool.query<CandidateRow>(RETENTION_SQL.dueStoredSince, [
-        now,
-        limit,
-        exclude,
-        policy.defaultMs,
-        JSON.stringify(policy.groupMs),
+        ...dueArgs(policy, now, limit, exclude),
         since,
         shortest,
       ]);
