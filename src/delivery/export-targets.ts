@@ -31,10 +31,26 @@ export async function openTarget(cfg: ExportTargetConfig, log: Logger): Promise<
   return FileServerTarget.open(cfg, log);
 }
 
+/**
+ * One recording's placement: whose an existing file is, and its claim on a name before writing
+ * there. Two recordings can have byte-identical MP3s (two silent calls of one length): a file with
+ * the same content at the name is this recording's only when an earlier attempt of it claimed
+ * that name (a crash between the write and its index entry), never another recording's.
+ */
+export interface Placement {
+  /** An earlier attempt of this recording claimed `candidate`. */
+  mine(candidate: string): boolean;
+  /** Records `candidate` as this recording's name, before the file is written there. */
+  claim(candidate: string): Promise<void>;
+}
+
 export interface ExportTarget {
   readonly name: string;
-  /** Writes a new file; never replaces another file. Returns the path used (relative). */
-  place(rel: string, data: Buffer, suffix: string): Promise<string>;
+  /**
+   * Writes a new file at `rel`, else at `rel-<suffix>` when another file is there; never replaces
+   * another file. Returns the path used (relative).
+   */
+  place(rel: string, data: Buffer, suffix: string, own: Placement): Promise<string>;
   /** Replaces one of our own files (the day index) atomically. */
   replace(rel: string, data: Buffer): Promise<void>;
   /** The size of the file at `rel`, undefined when there is none. */
@@ -71,16 +87,17 @@ export class LocalTarget implements ExportTarget {
     const tmp = join(dirname(abs), `.${posix.basename(abs)}.${process.pid}.part`);
     await writeFileDurable(abs, data, { mode: 0o640, tmp });
   }
-  async place(rel: string, data: Buffer, suffix: string): Promise<string> {
+  async place(rel: string, data: Buffer, suffix: string, own: Placement): Promise<string> {
     for (const candidate of [rel, withSuffix(rel, suffix)]) {
       const abs = join(this.root, candidate);
       // Anything at the name (a file, a folder, a link) that is not this very file is left alone.
       const st = await lstat(abs).catch(() => undefined);
       if (st) {
-        if (!st.isFile() || st.size !== data.length) continue;
+        if (!st.isFile() || st.size !== data.length || !own.mine(candidate)) continue;
         if (sha(await readFile(abs)) === sha(data)) return candidate;
         continue;
       }
+      if (!own.mine(candidate)) await own.claim(candidate);
       await this.write(abs, data);
       return candidate;
     }
@@ -120,12 +137,16 @@ export class FileServerTarget implements ExportTarget {
   ): Promise<FileServerTarget> {
     return new FileServerTarget(fileServerLabel(d), await openFileConnection(d, log));
   }
-  async place(rel: string, data: Buffer, suffix: string): Promise<string> {
+  async place(rel: string, data: Buffer, suffix: string, own: Placement): Promise<string> {
     for (const candidate of [rel, withSuffix(rel, suffix)]) {
+      // Claimed first: the write creates the file when the name is free.
+      if (!own.mine(candidate)) await own.claim(candidate);
       const r = await this.c.writeFile(this.c.path(candidate), data, false);
       if (r === 'exists') continue;
       if (r === 'present') {
-        // Same size: ours (an attempt confirmed before a crash) only if the content matches.
+        // Same size: ours (an attempt confirmed before a crash) only if this recording claimed it
+        // and the content matches.
+        if (!own.mine(candidate)) continue;
         const back = await this.c.read(this.c.path(candidate));
         if (sha(back) !== sha(data)) continue;
       }
@@ -158,8 +179,8 @@ export class S3Target implements ExportTarget {
     this.c = new S3DestinationClient(d);
     this.name = this.c.labels.join(' + ');
   }
-  place(rel: string, data: Buffer, suffix: string): Promise<string> {
-    return this.c.place(rel, data, suffix);
+  place(rel: string, data: Buffer, suffix: string, own: Placement): Promise<string> {
+    return this.c.place(rel, data, suffix, own);
   }
   async replace(rel: string, data: Buffer): Promise<void> {
     await this.c.write(rel, data, true);

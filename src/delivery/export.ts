@@ -198,8 +198,14 @@ export class ExportService extends PeriodicService {
           const { day, dir } = dayOf(rec.startedAt);
           try {
             const name = d.path ?? exportPath(this.o.template, rec);
-            const path = await byName(name, () => sink.place(name, plain, rec.id.slice(0, 8)));
-            await this.o.repo.exportPath(rec.id, dest, path, day);
+            // Each name this recording writes to is recorded first (claim): a retry then knows its
+            // own file from another recording's with the same content (export-targets.ts).
+            const path = await byName(name, () =>
+              sink.place(name, plain, rec.id.slice(0, 8), {
+                mine: (candidate) => candidate === d.path,
+                claim: (candidate) => this.o.repo.exportPath(rec.id, dest, candidate, day),
+              }),
+            );
             const item = {
               id: rec.id,
               dir,

@@ -6,6 +6,7 @@ import { parseCredentials } from '../storage/s3-client.js';
 import type { S3StorageConfig } from '../storage/config.js';
 import type { S3Destination, S3Location } from '../storage/s3-destination-config.js';
 import { readSettingFileSync } from '../config/setting-file.js';
+import type { Placement } from './export-targets.js';
 
 /**
  * An `s3` delivery destination: its primary location and, when configured, a secondary one that
@@ -152,16 +153,18 @@ export class S3DestinationClient {
    * Export: writes a new object at `rel` (made a valid key), or at `rel-<suffix>` when any
    * location holds something else there; nothing at a destination is replaced. Returns the key.
    */
-  async place(rel: string, data: Buffer, suffix: string): Promise<string> {
+  async place(rel: string, data: Buffer, suffix: string, own: Placement): Promise<string> {
     const sha256 = sha256Hex(data);
     const key = s3Key(rel);
     for (const candidate of [key, withSuffix(key, suffix)]) {
       let taken = false;
       for (const loc of this.locations) {
         const h = await this.at(loc, () => loc.store.head(candidate));
-        if (h && !(h.sha256 === sha256 && h.size === data.length)) taken = true;
+        // The same content is ours only where this recording claimed the name (export-targets.ts).
+        if (h && !(h.sha256 === sha256 && h.size === data.length && own.mine(candidate))) taken = true;
       }
       if (taken) continue;
+      if (!own.mine(candidate)) await own.claim(candidate);
       await this.write(candidate, data, false);
       return candidate;
     }

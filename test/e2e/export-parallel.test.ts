@@ -157,4 +157,66 @@ describe('delivery: the MP3 export over four connections at once (real sshd, Pos
       'the index names each recording once, in export order',
     );
   });
+
+  it('two recordings with byte-identical MP3s and one name keep a file each, over SFTP and locally', async () => {
+    const { catalogue, decryptor, sshd } = world;
+    const { db, dataDir } = catalogue;
+    // Two calls of one length and one tone: the same MP3, byte for byte (as two silent calls).
+    const twins = [
+      await catalogue.store('1099', '4930999', 6, 500),
+      await catalogue.store('1098', '4930998', 6, 500),
+    ];
+    const shas = (await db.offload.recordings(twins.map((t) => t.id))).map((r) => r.mp3?.sha256Plain);
+    assert.equal(shas[0], shas[1], 'the twins’ MP3s are identical');
+    const root = join(dataDir, 'export-twins');
+    await mkdir(root);
+    const sftpDir = join(sshd.dir, 'export-twins');
+    await mkdir(sftpDir);
+    const twinSvc = new ExportService({
+      repo: db.offload,
+      decryptor,
+      log,
+      template: parseTemplate('%{setup-time##%Y/%m/%d}/twin'),
+      primary: { type: 'sftp', ...world.dest({ directory: sftpDir }) },
+      secondary: { type: 'local', directory: root },
+      intervalMs: 1000,
+      parallel: 4,
+    });
+    const n = await twinSvc.tick();
+    assert.equal(n.primary, 2);
+    assert.equal(n.secondary, 2);
+    const paths = await db.pool.query<{ destination: string; path: string }>(
+      `SELECT destination, path FROM export_items WHERE recording_id = ANY($1) ORDER BY destination, path`,
+      [twins.map((t) => t.id)],
+    );
+    for (const dest of ['primary', 'secondary']) {
+      const own = paths.rows.filter((r) => r.destination === dest).map((r) => r.path);
+      assert.equal(new Set(own).size, 2, `${dest}: a path each (${own.join(', ')})`);
+    }
+    const { day, rows } = await todaysExportIndex(root);
+    for (const dir of [root, sftpDir]) {
+      const files = (await readdir(join(dir, day))).filter((f) => f.startsWith('twin'));
+      assert.equal(files.length, 2, files.join(', '));
+    }
+    const indexed = rows.filter((r) => twins.some((t) => t.id === r[0])).map((r) => r.at(-1));
+    assert.equal(new Set(indexed).size, 2, `the index names a file each: ${indexed.join(', ')}`);
+
+    // The second twin's attempt as a crash after its file was written leaves it (its name claimed,
+    // not done): the retry takes that file as its own, and writes no third.
+    const second = paths.rows.find((r) => r.destination === 'secondary' && r.path.includes('-'));
+    assert.ok(second, 'the second twin took the suffixed name');
+    await db.pool.query(
+      `UPDATE export_items SET state = 'pending', next_attempt_at = now() WHERE destination = 'secondary' AND path = $1`,
+      [second.path],
+    );
+    const again = await twinSvc.tick();
+    assert.equal(again.secondary, 1);
+    const after = (await readdir(join(root, day))).filter((f) => f.startsWith('twin'));
+    assert.equal(after.length, 2, after.join(', '));
+    const still = await db.pool.query<{ path: string; state: string }>(
+      `SELECT path, state FROM export_items WHERE destination = 'secondary' AND path = $1`,
+      [second.path],
+    );
+    assert.deepEqual(still.rows, [{ path: second.path, state: 'done' }]);
+  });
 });
