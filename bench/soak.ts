@@ -7,7 +7,10 @@
  * (server, of which the MP3 encoder; Postgres; SIPp), and which side saturated.
  *
  * A step passes when no call failed, no RTP was lost (sequence gaps, kernel drops), every call was
- * stored with >= 99 % of its packets, and BYE-to-stored p99 < --p99-limit (60 s).
+ * stored with >= 99 % of its packets, BYE-to-stored p99 < --p99-limit (60 s), and the server gave
+ * back the descriptors its calls held (at most FDS_TOLERANCE more after the drain than before).
+ * It also reports the server's resident memory and its trend in the steady state (a leak per call
+ * shows there; not a pass condition: a 10-minute trend is too noisy to bound).
  *
  *   npm run bench:soak -- --concurrency 1000 --call-seconds 60 --duration 600   # the target (17 cps)
  *   npm run bench:soak -- --search 400,600,800,1000,1200 --duration 600         # highest sustained
@@ -27,7 +30,16 @@ import { freePort, startTestServer } from '../test/helpers/server.js';
 import { machineSpeedLine } from './lib/machine.js';
 import { buildRtpbench } from './lib/rtpbench-tool.js';
 import { networkPathUs } from './receive-bound.js';
-import { cpuOf, childCpuOf, machineBusy, percentile, postgresCpu, udpDrops } from './lib/proc.js';
+import {
+  cpuOf,
+  childCpuOf,
+  machineBusy,
+  memoryOf,
+  percentile,
+  postgresCpu,
+  slope,
+  udpDrops,
+} from './lib/proc.js';
 import { PACKETS_PER_SECOND, writeSoakScenario } from './lib/soak-scenario.js';
 
 const { values } = parseArgs({
@@ -65,6 +77,8 @@ if (levels.length === 0 || !(callSeconds > 0) || !(duration > 0)) {
   process.exit(2);
 }
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** Descriptors the server may hold after a step more than before it (database connections). */
+const FDS_TOLERANCE = 16;
 const RTP_LO = 33000;
 const RTP_HI = 59999;
 
@@ -122,6 +136,7 @@ async function runStep(concurrency: number): Promise<boolean> {
     const prefix = `soak${concurrency}-${Date.now()}`;
     const port = await freePort(true);
     const cpu0 = { server: cpuOf(pid), children: childCpuOf(pid), pg: postgresCpu(dataDir) };
+    const mem0 = memoryOf(pid);
     const busy = machineBusy();
     process.stdout.write(
       `\n${concurrency} concurrent: ${rate.toFixed(2)} calls/s x ${callSeconds} s calls for ${duration} s (${calls} calls)\n` +
@@ -157,6 +172,9 @@ async function runStep(concurrency: number): Promise<boolean> {
     const peak = { calls: 0, jobs: 0, audioMin: 0, spool: 0, concurrencyMin: Infinity };
     const drops = new Map<string, number>();
     const busySamples: number[] = [];
+    /** The server's resident memory (elapsed s, bytes) while calls are placed, and its peak descriptors. */
+    const rssSamples: [number, number][] = [];
+    let peakFds = 0;
     let lastSpool = 0;
     let lastBye = 0;
     let drainedAt = 0;
@@ -180,6 +198,9 @@ async function runStep(concurrency: number): Promise<boolean> {
       }
       for (const [inode, n] of udpDrops(RTP_LO, RTP_HI)) drops.set(inode, Math.max(drops.get(inode) ?? 0, n));
       if (el < duration) busySamples.push(busy());
+      const mem = memoryOf(pid);
+      if (mem && el < duration) rssSamples.push([el, mem.rss]);
+      peakFds = Math.max(peakFds, mem?.fds ?? 0);
       if (sippExit !== undefined && lastBye === 0) lastBye = Date.now();
       if (lastBye > 0) {
         const q = await db.pool.query<{ n: number; done: number }>(
@@ -195,6 +216,9 @@ async function runStep(concurrency: number): Promise<boolean> {
       }
     }
     if (sippExit === undefined) sipp.kill('SIGKILL');
+    // Idle database connections close after 10 s: then every descriptor a call held is given back.
+    if (drainedAt > 0) await new Promise((r) => setTimeout(r, 12000));
+    const mem1 = memoryOf(pid);
     const cpu1 = { server: cpuOf(pid), children: childCpuOf(pid), pg: postgresCpu(dataDir) };
     const metrics = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`, {
       headers: { authorization: `Bearer ${server.token}` },
@@ -244,6 +268,12 @@ async function runStep(concurrency: number): Promise<boolean> {
     const p50 = percentile(lat, 50);
     const p99 = percentile(lat, 99);
     const mean = (a: number[]) => a.reduce((s, x) => s + x, 0) / Math.max(1, a.length);
+    // Memory in the steady state: from a minute after the first calls ended, the second half of it.
+    const steady = rssSamples.filter(([t]) => t >= Math.max(callSeconds + 60, duration / 2));
+    const perSecond = steady.length > 10 ? slope(steady) : NaN;
+    const mib = (b: number | undefined) => (b === undefined ? 'n/a' : (b / 1048576).toFixed(0));
+    const rssAt = (t: number) => rssSamples.find(([x]) => x >= t)?.[1];
+    const fdsKept = mem0 && mem1 ? mem1.fds - mem0.fds : Infinity;
     const pass =
       failed === 0 &&
       ok === calls &&
@@ -252,6 +282,7 @@ async function runStep(concurrency: number): Promise<boolean> {
       (row?.lost ?? 1) === 0 &&
       kernelDrops === 0 &&
       (row?.short ?? 1) === 0 &&
+      fdsKept <= FDS_TOLERANCE &&
       p99 < p99Limit &&
       drainedAt > 0;
     const lines = [
@@ -263,6 +294,12 @@ async function runStep(concurrency: number): Promise<boolean> {
       `  peak backlog: ${peak.jobs} jobs, ${peak.audioMin.toFixed(1)} audio-minutes; lowest job concurrency ${peak.concurrencyMin}; ` +
         `${background} encodes borrowed idle CPU (SCHED_IDLE); ` +
         `peak plaintext spool ${(peak.spool / 1048576).toFixed(1)} MiB`,
+      `  server memory: RSS ${mib(rssAt(callSeconds + 60))} MiB a minute into full load, ${mib(rssSamples.at(-1)?.[1])} ` +
+        `at the end of placing, ${mib(mem1?.rss)} after the drain; steady-state trend ${
+          Number.isFinite(perSecond)
+            ? `${((perSecond * 3600) / 1048576).toFixed(0)} MiB/h (${(perSecond / rate / 1024).toFixed(2)} KiB per call)`
+            : 'n/a (too short)'
+        }; open descriptors ${mem0?.fds ?? 'n/a'} before, peak ${peakFds}, ${mem1?.fds ?? 'n/a'} after (kept ${fdsKept}, limit ${FDS_TOLERANCE})`,
       `  drain: ${Number.isFinite(drainS) ? `${drainS.toFixed(0)} s after the last BYE` : `not drained within ${drainTimeout} s`}`,
       `  CPU s per audio-minute (${audioMin.toFixed(0)} audio-minutes stored): server ${per(serverCpu)} ` +
         `(of which MP3 encoder ${per(mp3Cpu)}), ffmpeg children ${per(cpu1.children - cpu0.children)}, ` +
@@ -279,6 +316,7 @@ async function runStep(concurrency: number): Promise<boolean> {
           p99 >= p99Limit || !(drainedAt > 0) ? 'the post-call pipeline (BYE-to-stored over the limit)' : '',
           kernelDrops > 0 || (row?.lost ?? 0) > 0 ? 'the RTP receiver (packets dropped)' : '',
           failed > 0 ? 'call admission (calls failed: 503 back-pressure or timeouts)' : '',
+          fdsKept > FDS_TOLERANCE ? 'descriptors (kept after the calls: a leak)' : '',
           mean(busySamples) > 0.95 ? 'the machine (both cores busy, whoever used them)' : '',
         ]
           .filter(Boolean)

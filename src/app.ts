@@ -34,6 +34,7 @@ import { startRetentionPolicy } from './app/retention.js';
 import { keepGeneratedAdminPassword, recordingKey } from './app/first-start.js';
 import { serveHttp } from './app/http.js';
 import { pipelineMetrics, serverSafetyMetrics } from './app/metrics.js';
+import { registerProcessMetrics } from './api/process-metrics.js';
 import { startMonitor } from './app/monitor.js';
 import { shutdownList } from './app/shutdown.js';
 import { callAdmission, startEdge, startSiprec, warnUndefinedSipFields } from './app/sip.js';
@@ -223,6 +224,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       defer,
     });
     pipelineMetrics(consoleApi.ops.metrics, capacity, pipeline);
+    defer(registerProcessMetrics(consoleApi.ops.metrics));
     registerDeliveryMetrics(consoleApi.ops.metrics, db.offload, config);
     consoleApi.ops.metrics.collect(
       'srs_database_up',

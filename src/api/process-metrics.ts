@@ -1,0 +1,126 @@
+/**
+ * The process series a Prometheus scrape expects of any long-running server, under the names the
+ * Prometheus client libraries use (`process_*`, `nodejs_*`), read at scrape time from Node and
+ * /proc/self. Around the clock they are how a leak shows before it ends the process: resident
+ * memory that grows with the calls served, file descriptors not given back (each call holds RTP
+ * sockets and spool files; at `process_max_fds` new calls fail), an event loop that lags.
+ * The native media engine lives in this process: its memory and sockets are in these figures.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { Metrics, Sample } from './metrics.js';
+
+const one = (value: number): Sample[] => [{ value }];
+/** The event-loop figures are those of the last complete window of this length. */
+export const LAG_WINDOW_MS = 10_000;
+const LAG_RESOLUTION_MS = 10;
+
+/** Open descriptors of this process (Linux: /proc/self/fd, less the one the listing itself holds). */
+export async function openFds(): Promise<number | undefined> {
+  const names = await readdir('/proc/self/fd').catch(() => undefined);
+  return names ? Math.max(0, names.length - 1) : undefined;
+}
+
+/** The soft limit on open files (/proc/self/limits), or undefined when unlimited or unknown. */
+export async function maxFds(): Promise<number | undefined> {
+  const text = await readFile('/proc/self/limits', 'utf8').catch(() => '');
+  const soft = /^Max open files\s+(\S+)/m.exec(text)?.[1];
+  return soft !== undefined && /^\d+$/.test(soft) ? Number(soft) : undefined;
+}
+
+/**
+ * Registers the process series; returns the function that stops the event-loop sampler (at
+ * shutdown).
+ */
+export function registerProcessMetrics(m: Metrics, { lagWindowMs = LAG_WINDOW_MS } = {}): () => void {
+  const startSeconds = Math.round((Date.now() - performance.now()) / 1000);
+  const cpu = (pick: (u: NodeJS.CpuUsage) => number) => () => one(pick(process.cpuUsage()) / 1e6);
+  m.collect(
+    'process_cpu_user_seconds_total',
+    'User CPU time of the server process, every thread (the media engine and the MP3 encoder included), in seconds.',
+    'counter',
+    cpu((u) => u.user),
+  );
+  m.collect(
+    'process_cpu_system_seconds_total',
+    'System CPU time of the server process, every thread, in seconds.',
+    'counter',
+    cpu((u) => u.system),
+  );
+  m.collect(
+    'process_cpu_seconds_total',
+    'User and system CPU time of the server process, every thread, in seconds.',
+    'counter',
+    cpu((u) => u.user + u.system),
+  );
+  m.collect('process_start_time_seconds', 'When the process started, in Unix seconds.', 'gauge', () =>
+    one(startSeconds),
+  );
+  m.collect(
+    'process_resident_memory_bytes',
+    'Resident memory of the server process (the JavaScript heap, the native engine and its buffers), in bytes.',
+    'gauge',
+    () => one(process.memoryUsage.rss()),
+  );
+  m.collect('process_open_fds', 'Open file descriptors (sockets and files).', 'gauge', async () => {
+    const n = await openFds();
+    return n === undefined ? [] : one(n);
+  });
+  m.collect(
+    'process_max_fds',
+    'The limit on open file descriptors (soft limit; absent when unlimited).',
+    'gauge',
+    async () => {
+      const n = await maxFds();
+      return n === undefined ? [] : one(n);
+    },
+  );
+  const heap = (pick: (u: NodeJS.MemoryUsage) => number) => () => one(pick(process.memoryUsage()));
+  m.collect(
+    'nodejs_heap_size_used_bytes',
+    'JavaScript heap in use, in bytes.',
+    'gauge',
+    heap((u) => u.heapUsed),
+  );
+  m.collect(
+    'nodejs_heap_size_total_bytes',
+    'JavaScript heap reserved, in bytes.',
+    'gauge',
+    heap((u) => u.heapTotal),
+  );
+  m.collect(
+    'nodejs_external_memory_bytes',
+    'Memory of objects outside the JavaScript heap that it points to (Buffers), in bytes.',
+    'gauge',
+    heap((u) => u.external),
+  );
+
+  // The event loop's delay, sampled every 10 ms by a libuv timer that does not keep the process up,
+  // summed up over windows of LAG_WINDOW_MS (10 s): every scrape reads the last complete window, so two
+  // scrapers do not split the figures between them.
+  // The histogram holds each interval between two runs of the timer: lateness is that less 10 ms.
+  const delay = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
+  delay.enable();
+  const late = (ns: number) => Math.max(0, ns / 1e9 - LAG_RESOLUTION_MS / 1000);
+  let window = { max: 0, p99: 0, mean: 0 };
+  const rotate = setInterval(() => {
+    if (delay.count > 0)
+      window = { max: late(delay.max), p99: late(delay.percentile(99)), mean: late(delay.mean) };
+    delay.reset();
+  }, lagWindowMs);
+  rotate.unref();
+  const lag = (name: string, what: string, pick: () => number) =>
+    m.collect(
+      name,
+      `${what} of the event loop over the last ${lagWindowMs / 1000} s, in seconds (a timer due every 10 ms, how late it ran).`,
+      'gauge',
+      () => one(pick()),
+    );
+  lag('nodejs_eventloop_lag_max_seconds', 'Longest delay', () => window.max);
+  lag('nodejs_eventloop_lag_p99_seconds', 'The 99th percentile delay', () => window.p99);
+  lag('nodejs_eventloop_lag_mean_seconds', 'Mean delay', () => window.mean);
+  return () => {
+    clearInterval(rotate);
+    delay.disable();
+  };
+}
