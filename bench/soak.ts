@@ -143,6 +143,9 @@ async function runStep(concurrency: number): Promise<boolean> {
         (await machineSpeedLine()),
     );
     const t0 = Date.now();
+    // SIPp's -timeout: the placing, the last calls and 120 s, with 5 % of the duration spare (the
+    // hour-long run of 2026-12-06 reached the timeout without it, all its calls counted successful).
+    const sippTimeout = Math.ceil(duration * 1.05 + callSeconds + 120);
     const sipp = spawn(
       'sipp',
       [
@@ -154,7 +157,7 @@ async function runStep(concurrency: number): Promise<boolean> {
           : ['-r', String(concurrency), '-rp', String(callSeconds * 1000)]),
         ...['-m', String(calls), '-l', String(Math.ceil(concurrency * 1.5) + 50)],
         ...['-cid_str', `${prefix}-%u-%p@bench`, '-nostdin', '-max_socket', '60000'],
-        ...['-timeout', `${duration + callSeconds + 120}s`, '-timeout_error', '-buff_size', String(4 << 20)],
+        ...['-timeout', `${sippTimeout}s`, '-timeout_error', '-buff_size', String(4 << 20)],
         `127.0.0.1:${server.sipPort}`,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
@@ -166,7 +169,11 @@ async function runStep(concurrency: number): Promise<boolean> {
     let sippCpu = 0;
     const sippDone = new Promise<number | null>((resolve) => sipp.once('exit', resolve));
     let sippExit: number | null | undefined;
-    void sippDone.then((c) => (sippExit = c));
+    let sippSeconds = NaN;
+    void sippDone.then((c) => {
+      sippExit = c;
+      sippSeconds = (Date.now() - t0) / 1000;
+    });
 
     const held: number[] = [];
     const peak = { calls: 0, jobs: 0, audioMin: 0, spool: 0, concurrencyMin: Infinity };
@@ -270,7 +277,8 @@ async function runStep(concurrency: number): Promise<boolean> {
     const mean = (a: number[]) => a.reduce((s, x) => s + x, 0) / Math.max(1, a.length);
     // Memory in the steady state: from a minute after the first calls ended, the second half of it.
     const steady = rssSamples.filter(([t]) => t >= Math.max(callSeconds + 60, duration / 2));
-    const perSecond = steady.length > 10 ? slope(steady) : NaN;
+    const steadyLong = (steady.at(-1)?.[0] ?? 0) - (steady[0]?.[0] ?? 0) >= 300;
+    const perSecond = steadyLong ? slope(steady) : NaN;
     const mib = (b: number | undefined) => (b === undefined ? 'n/a' : (b / 1048576).toFixed(0));
     const rssAt = (t: number) => rssSamples.find(([x]) => x >= t)?.[1];
     const fdsKept = mem0 && mem1 ? mem1.fds - mem0.fds : Infinity;
@@ -287,7 +295,8 @@ async function runStep(concurrency: number): Promise<boolean> {
       drainedAt > 0;
     const lines = [
       `  concurrent calls held: median ${percentile(heldSorted, 50)} (min ${heldSorted[0] ?? 0}, peak ${peak.calls})`,
-      `  calls: ${calls} placed, ${ok} ok, ${failed} failed (SIPp); ${row?.rows ?? 0} catalogued, ${row?.stored ?? 0} stored`,
+      `  calls: ${calls} placed, ${ok} ok, ${failed} failed (SIPp); ${row?.rows ?? 0} catalogued, ${row?.stored ?? 0} stored; ` +
+        `SIPp ended ${sippSeconds.toFixed(0)} s after its start (the last call due to end at ${duration + callSeconds} s)`,
       `  RTP: ${row?.rx ?? 0} received of ${calls * callSeconds * PACKETS_PER_SECOND} sent, ${row?.lost ?? 0} lost (sequence gaps), ` +
         `${kernelDrops} kernel drops, ${row?.short ?? 0} calls under 99 % of their packets`,
       `  BYE-to-stored: p50 ${p50.toFixed(1)} s, p99 ${p99.toFixed(1)} s (limit ${p99Limit} s)`,
@@ -298,7 +307,7 @@ async function runStep(concurrency: number): Promise<boolean> {
         `at the end of placing, ${mib(mem1?.rss)} after the drain; steady-state trend ${
           Number.isFinite(perSecond)
             ? `${((perSecond * 3600) / 1048576).toFixed(0)} MiB/h (${(perSecond / rate / 1024).toFixed(2)} KiB per call)`
-            : 'n/a (too short)'
+            : 'n/a (a steady state under 5 minutes)'
         }; open descriptors ${mem0?.fds ?? 'n/a'} before, peak ${peakFds}, ${mem1?.fds ?? 'n/a'} after (kept ${fdsKept}, limit ${FDS_TOLERANCE})`,
       `  drain: ${Number.isFinite(drainS) ? `${drainS.toFixed(0)} s after the last BYE` : `not drained within ${drainTimeout} s`}`,
       `  CPU s per audio-minute (${audioMin.toFixed(0)} audio-minutes stored): server ${per(serverCpu)} ` +
@@ -323,10 +332,15 @@ async function runStep(concurrency: number): Promise<boolean> {
           .join('; ') || 'nothing'
       }`,
       `  after the step, ${(await machineSpeedLine()).trimEnd()}`,
-      `  -> ${pass ? 'PASS' : 'FAIL'}${sippExit !== 0 && sippExit !== undefined ? ` (SIPp exit ${sippExit})` : ''}`,
+      `  -> ${pass ? 'PASS' : 'FAIL'}${
+        sippExit !== 0 && sippExit !== undefined
+          ? ` (SIPp exit ${sippExit} after ${sippSeconds.toFixed(0)} s, its -timeout ${sippTimeout} s)`
+          : ''
+      }`,
     ];
     process.stdout.write(lines.join('\n') + '\n');
-    if (!pass && failed > 0) process.stdout.write(`${sippOut.slice(-1500)}\n`);
+    if ((!pass && failed > 0) || (sippExit !== 0 && sippExit !== undefined))
+      process.stdout.write(`SIPp's last output:\n${sippOut.slice(-1500)}\n`);
     return pass;
   } finally {
     const code = await server.stop();

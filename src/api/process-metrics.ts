@@ -33,26 +33,19 @@ export async function maxFds(): Promise<number | undefined> {
  * shutdown).
  */
 export function registerProcessMetrics(m: Metrics, { lagWindowMs = LAG_WINDOW_MS } = {}): () => void {
-  const startSeconds = Math.round((Date.now() - performance.now()) / 1000);
-  const cpu = (pick: (u: NodeJS.CpuUsage) => number) => () => one(pick(process.cpuUsage()) / 1e6);
-  m.collect(
-    'process_cpu_user_seconds_total',
-    'User CPU time of the server process, every thread (the media engine and the MP3 encoder included), in seconds.',
-    'counter',
-    cpu((u) => u.user),
-  );
-  m.collect(
-    'process_cpu_system_seconds_total',
-    'System CPU time of the server process, every thread, in seconds.',
-    'counter',
-    cpu((u) => u.system),
-  );
-  m.collect(
-    'process_cpu_seconds_total',
-    'User and system CPU time of the server process, every thread, in seconds.',
-    'counter',
-    cpu((u) => u.user + u.system),
-  );
+  const startSeconds = Math.round(performance.timeOrigin / 1000);
+  const cpu: [string, string, (u: NodeJS.CpuUsage) => number][] = [
+    ['user', 'User CPU time', (u) => u.user],
+    ['system', 'System CPU time', (u) => u.system],
+    ['', 'User and system CPU time', (u) => u.user + u.system],
+  ];
+  for (const [kind, what, pick] of cpu)
+    m.collect(
+      `process_cpu_${kind ? `${kind}_` : ''}seconds_total`,
+      `${what} of the server process, every thread (the media engine and the MP3 encodes included), in seconds.`,
+      'counter',
+      () => one(pick(process.cpuUsage()) / 1e6),
+    );
   m.collect('process_start_time_seconds', 'When the process started, in Unix seconds.', 'gauge', () =>
     one(startSeconds),
   );
@@ -75,30 +68,18 @@ export function registerProcessMetrics(m: Metrics, { lagWindowMs = LAG_WINDOW_MS
       return n === undefined ? [] : one(n);
     },
   );
-  const heap = (pick: (u: NodeJS.MemoryUsage) => number) => () => one(pick(process.memoryUsage()));
-  m.collect(
-    'nodejs_heap_size_used_bytes',
-    'JavaScript heap in use, in bytes.',
-    'gauge',
-    heap((u) => u.heapUsed),
-  );
-  m.collect(
-    'nodejs_heap_size_total_bytes',
-    'JavaScript heap reserved, in bytes.',
-    'gauge',
-    heap((u) => u.heapTotal),
-  );
-  m.collect(
-    'nodejs_external_memory_bytes',
-    'Memory of objects outside the JavaScript heap that it points to (Buffers), in bytes.',
-    'gauge',
-    heap((u) => u.external),
-  );
+  const heap: [string, string, (u: NodeJS.MemoryUsage) => number][] = [
+    ['heap_size_used', 'JavaScript heap in use', (u) => u.heapUsed],
+    ['heap_size_total', 'JavaScript heap reserved', (u) => u.heapTotal],
+    ['external_memory', 'Memory outside the JavaScript heap that it points to (Buffers)', (u) => u.external],
+  ];
+  for (const [name, what, pick] of heap)
+    m.collect(`nodejs_${name}_bytes`, `${what}, in bytes.`, 'gauge', () => one(pick(process.memoryUsage())));
 
-  // The event loop's delay, sampled every 10 ms by a libuv timer that does not keep the process up,
-  // summed up over windows of LAG_WINDOW_MS (10 s): every scrape reads the last complete window, so two
-  // scrapers do not split the figures between them.
-  // The histogram holds each interval between two runs of the timer: lateness is that less 10 ms.
+  // The event loop's delay, sampled by a libuv timer due every 10 ms that does not keep the process
+  // up, summed up over windows of LAG_WINDOW_MS (10 s): every scrape reads the last complete window,
+  // so two scrapers do not split the figures between them. The histogram holds each interval
+  // between two runs of the timer: how late it ran is that less 10 ms.
   const delay = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
   delay.enable();
   const late = (ns: number) => Math.max(0, ns / 1e9 - LAG_RESOLUTION_MS / 1000);
