@@ -20,6 +20,7 @@ import { recoverInterruptedRecordings } from './recording/recovery.js';
 import { RecordingControl, discardUnkept } from './recording/control.js';
 import { LivePolicy } from './recording/live-policy.js';
 import { startCallGuards } from './recording/guards.js';
+import { startDescriptorGuard } from './recording/descriptor-guard.js';
 import type { SiprecApp } from './sip/app/index.js';
 import { checkPattern, compilePolicy } from './sip/app/policy.js';
 import { createArtifactStore, S3ArtifactStore } from './storage/index.js';
@@ -150,6 +151,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       discardUnkept: (id) => discardUnkept({ db, dataDir: config.dataDir, wipeDir }, id),
     });
 
+    // Open-files admission: a call answered without its descriptors would record nothing.
+    const descriptors = await startDescriptorGuard({ perStream: config.media.rtcp ? 3 : 2 });
+    defer(() => descriptors.stop());
     const recording = new RecordingService({
       engine,
       ports: new PortPool(config.media.portMin, config.media.portMax),
@@ -159,7 +163,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       maxSessions: config.limits.maxSessions,
       log,
       rtcp: config.media.rtcp,
-      admit: () => capacity.admission(),
+      admit: (streams, live) => {
+        const noFiles = descriptors.admit(streams, live);
+        return noFiles ? { reason: noFiles, retryAfterSeconds: 5 } : capacity.admission();
+      },
       relatchMs: config.security.rtpRelatchMs,
       handoffRetryLimit: config.security.handoffRetryLimit,
       catalogueTimeoutMs: config.security.catalogueTimeoutMs,
@@ -198,6 +205,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       recording,
       engine,
       log,
+      descriptors,
     });
     defer(() => guards.stop());
     const admission = callAdmission(config.security, guards.refusing, log);

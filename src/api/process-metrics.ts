@@ -6,27 +6,14 @@
  * sockets and spool files; at `process_max_fds` new calls fail), an event loop that lags.
  * The native media engine lives in this process: its memory and sockets are in these figures.
  */
-import { readdir, readFile } from 'node:fs/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { maxFds, openFds } from '../descriptors.js';
 import type { Metrics, Sample } from './metrics.js';
 
 const one = (value: number): Sample[] => [{ value }];
 /** The event-loop figures are those of the last complete window of this length. */
 export const LAG_WINDOW_MS = 10_000;
 const LAG_RESOLUTION_MS = 10;
-
-/** Open descriptors of this process (Linux: /proc/self/fd, less the one the listing itself holds). */
-export async function openFds(): Promise<number | undefined> {
-  const names = await readdir('/proc/self/fd').catch(() => undefined);
-  return names ? Math.max(0, names.length - 1) : undefined;
-}
-
-/** The soft limit on open files (/proc/self/limits), or undefined when unlimited or unknown. */
-export async function maxFds(): Promise<number | undefined> {
-  const text = await readFile('/proc/self/limits', 'utf8').catch(() => '');
-  const soft = /^Max open files\s+(\S+)/m.exec(text)?.[1];
-  return soft !== undefined && /^\d+$/.test(soft) ? Number(soft) : undefined;
-}
 
 /**
  * Registers the process series; returns the function that stops the event-loop sampler (at

@@ -1,12 +1,13 @@
 /**
  * The call guards of docs/security.md, started together: the watchdog (RTP inactivity, maximum
- * duration), the disk floors and the media worker's health. Together they say why new calls are
- * refused now, and they count the calls the server ended itself.
+ * duration), the disk floors, the media worker's health and the open-files limit. Together they
+ * say why new calls are refused now, and they count the calls the server ended itself.
  */
 import { readFile } from 'node:fs/promises';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { MediaEngine } from '../media/types.js';
+import type { DescriptorGuard } from './descriptor-guard.js';
 import { startDiskGuard, type DiskGuard } from './disk-guard.js';
 import { startEngineHealth, type EngineHealthMonitor } from './engine-health.js';
 import type { RecordingService } from './service.js';
@@ -18,6 +19,8 @@ export interface CallGuardsOptions {
   recording: RecordingService;
   engine: MediaEngine;
   log: Logger;
+  /** Open-files admission (src/recording/descriptor-guard.ts). */
+  descriptors?: Pick<DescriptorGuard, 'refusing'>;
 }
 
 export interface CallGuards {
@@ -25,7 +28,7 @@ export interface CallGuards {
   readonly engineHealth: EngineHealthMonitor;
   /** Calls the server ended (BYE to the SRC), by reason, for /metrics. */
   readonly endedByServer: ReadonlyMap<string, number>;
-  /** Why new calls are refused now (media engine down, disk floor), or null. */
+  /** Why new calls are refused now (media engine down, disk floor, open files), or null. */
   refusing(): string | null;
   stop(): void;
 }
@@ -73,7 +76,8 @@ export function startCallGuards(o: CallGuardsOptions): CallGuards {
     disk,
     engineHealth,
     endedByServer,
-    refusing: () => engineHealth.failure ?? disk.state.refuse,
+    refusing: () =>
+      engineHealth.failure ?? disk.state.refuse ?? o.descriptors?.refusing(recording.liveStreams) ?? null,
     stop: () => {
       engineHealth.stop();
       disk.stop();

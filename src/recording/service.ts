@@ -33,8 +33,11 @@ export interface RecordingServiceOptions {
   log: Logger;
   /** Drain and count RTCP on each stream's port+1 (config media.rtcp / SRS_RTCP). */
   rtcp?: boolean;
-  /** Back-pressure: a reason to refuse a new call (answered 503 + Retry-After), or undefined. */
-  admit?: () => string | { reason: string; retryAfterSeconds: number } | undefined;
+  /** Back-pressure: a reason to refuse a new call of `streams` streams (503 + Retry-After), or undefined. */
+  admit?: (
+    streams: number,
+    liveStreams: number,
+  ) => string | { reason: string; retryAfterSeconds: number } | undefined;
   /** Silence (ms) after which another source may take over a leg (SRS_RTP_RELATCH_MS); 0 = never. */
   relatchMs?: number;
   /** Watchdog (src/recording/watchdog.ts): RTP inactivity and maximum duration, seconds; 0 = off. */
@@ -102,6 +105,11 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
     return this.#live.size;
   }
 
+  /** Streams of the live calls (each holds descriptors: src/recording/descriptor-guard.ts). */
+  get liveStreams(): number {
+    return [...this.#live.values()].reduce((n, s) => n + s.call.streams.length, 0);
+  }
+
   activeCalls(): ActiveCall[] {
     return [...this.#live.values()].map((s) => s.call);
   }
@@ -111,7 +119,7 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
     if (this.#live.size >= this.#o.maxSessions) {
       throw new CapacityError(`concurrent session limit reached (${this.#o.maxSessions})`);
     }
-    const refusal = this.#o.admit?.();
+    const refusal = this.#o.admit?.(req.streams.length, this.liveStreams);
     if (typeof refusal === 'string') throw new CapacityError(refusal);
     if (refusal) throw new CapacityError(refusal.reason, refusal.retryAfterSeconds);
     const recordingId = randomUUID();

@@ -12,6 +12,7 @@ import { freePort, run, startTestServer, type TestServer } from '../helpers/serv
 import { SCENARIOS, removeSippErrorLogs } from '../helpers/sipp.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const IDLE_MS = 11000;
 
 describe('process metrics of the real server', { timeout: 240000 }, () => {
   let server: TestServer;
@@ -98,7 +99,8 @@ describe('process metrics of the real server', { timeout: 240000 }, () => {
     // A first batch brings the pools (database connections, libuv's threads) to their working size.
     await calls(20);
     await allStored(20);
-    await sleep(2000);
+    // Idle database connections close after 10 s (pg's default): both counts are taken past that.
+    await sleep(IDLE_MS);
     const settled = (await scrape())('process_open_fds');
     // A second batch, three times as many calls: a descriptor kept per call would show 60 times.
     let peak = 0;
@@ -113,7 +115,7 @@ describe('process metrics of the real server', { timeout: 240000 }, () => {
     }
     await batch;
     await allStored(80);
-    await sleep(2000);
+    await sleep(IDLE_MS);
     const end = (await scrape())('process_open_fds');
     const fds = await procFds();
     assert.ok(peakCalls >= 10, `calls overlapped: ${peakCalls} at the peak`);

@@ -103,8 +103,11 @@ export interface TestServer {
 export async function startTestServer(
   extraEnv: Record<string, string> = {},
   dataDir?: string,
-  /** `detached`: the server leads its own process group, as a shell's foreground job does. */
-  opts: { detached?: boolean } = {},
+  /**
+   * `detached`: the server leads its own process group, as a shell's foreground job does.
+   * `nofile`: the open-files limit (soft and hard) to run it under, through prlimit(1).
+   */
+  opts: { detached?: boolean; nofile?: number } = {},
 ): Promise<TestServer> {
   const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'srs-e2e-')));
   const sipPort = await freePort(true);
@@ -130,7 +133,9 @@ export async function startTestServer(
   };
   delete env.DATABASE_URL;
   if (extraEnv.DATABASE_URL) env.DATABASE_URL = extraEnv.DATABASE_URL;
-  const proc = spawn(process.execPath, ['--initial-heap-size=64', SRS_BIN, 'serve'], {
+  const argv = [process.execPath, '--initial-heap-size=64', SRS_BIN, 'serve'];
+  if (opts.nofile) argv.unshift('prlimit', `--nofile=${opts.nofile}:${opts.nofile}`, '--');
+  const proc = spawn(argv[0] as string, argv.slice(1), {
     env,
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
