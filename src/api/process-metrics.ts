@@ -3,7 +3,7 @@
  * Prometheus client libraries use (`process_*`, `nodejs_*`), read at scrape time from Node and
  * /proc/self. Around the clock they are how a leak shows before it ends the process: resident
  * memory that grows with the calls served, file descriptors not given back (each call holds RTP
- * sockets and spool files; at `process_max_fds` new calls fail), an event loop that lags.
+ * sockets and spool files; near `process_max_fds` new calls are refused), an event loop that lags.
  * The native media engine lives in this process: its memory and sockets are in these figures.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
