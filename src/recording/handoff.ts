@@ -3,6 +3,8 @@
  * is away for a while: it is retried in-process with backoff, so the recording is stored once the
  * database returns, without a restart (docs/security.md).
  */
+import type { Logger } from '../log.js';
+import type { SessionStats } from '../media/types.js';
 
 /** End reasons that mean the server, not the SRC, ended the call. */
 export const SERVER_ENDED = new Set([
@@ -33,4 +35,16 @@ export async function handOff(
       await new Promise((r) => setTimeout(r, delayMs));
     }
   }
+}
+
+/** Logs the legs whose spool writes failed: audio lost in the spans listed on the recording. */
+export function logSpoolDamage(log: Logger, stats: SessionStats | null): void {
+  const damaged = stats?.legs.filter((l) => (l.spoolErrors ?? 0) > 0) ?? [];
+  if (damaged.length === 0) return;
+  log.error(
+    {
+      legs: damaged.map((l) => ({ legId: l.legId, spoolErrors: l.spoolErrors, damagedMs: l.spoolDamagedMs })),
+    },
+    'recording damaged: spool writes failed (audio lost in the spans listed on the recording)',
+  );
 }

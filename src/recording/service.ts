@@ -6,7 +6,7 @@ import { CapacityError, InvalidStateError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CodecName, MediaEngine } from '../media/types.js';
 import { awaitCatalogueRow } from './catalogue-row.js';
-import { handOff, SERVER_ENDED } from './handoff.js';
+import { handOff, logSpoolDamage, SERVER_ENDED } from './handoff.js';
 import { DECODABLE, type PortPool } from '../media/index.js';
 import { applyStreamChange, type LiveSession } from './live-streams.js';
 import { openMedia } from './media-open.js';
@@ -326,18 +326,7 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
         },
       );
       log.info({ durationMs, reason, legs: stats?.legs }, 'recording ended');
-      const damaged = stats?.legs.filter((l) => (l.spoolErrors ?? 0) > 0) ?? [];
-      if (damaged.length > 0)
-        log.error(
-          {
-            legs: damaged.map((l) => ({
-              legId: l.legId,
-              spoolErrors: l.spoolErrors,
-              damagedMs: l.spoolDamagedMs,
-            })),
-          },
-          'recording damaged: spool writes failed (audio lost in the spans listed on the recording)',
-        );
+      logSpoolDamage(log, stats);
     } catch (err) {
       // The spool is on disk; startup recovery finalizes recordings left in state 'recording'.
       log.error({ err }, 'could not hand the recording to the pipeline; it will be recovered at next start');
