@@ -89,25 +89,40 @@ export function queryObject(url: URL): Record<string, string> {
 
 export const qStr = (description: string) => z.string().optional().describe(description);
 
+/** ISO 8601's four-digit years: what every column and client takes (Postgres's own range is wider). */
+const MIN_DATE = Date.UTC(1, 0, 1);
+const MAX_DATE = Date.UTC(10000, 0, 1);
+
 export const qDate = (description: string) =>
   z
     .string()
     .transform((v, c) => {
       const d = new Date(v);
-      if (!Number.isNaN(d.getTime())) return d;
-      c.addIssue({ code: 'custom', message: 'not a date (use ISO 8601)' });
+      const t = d.getTime();
+      if (t >= MIN_DATE && t < MAX_DATE) return d;
+      c.addIssue({
+        code: 'custom',
+        message: Number.isNaN(t) ? 'not a date (use ISO 8601)' : 'out of range (years 0001-9999)',
+      });
       return z.NEVER;
     })
     .optional()
     .meta({ description, format: 'date-time' });
 
-export const qInt = (description: string, min = 0) =>
+/** Decimal digits only (no 1e3, 0x10, 1.5), from `min` to `max` (at most 2^53 - 1). */
+export const qInt = (description: string, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   z
     .string()
     .transform((v, c) => {
-      const n = Number(v);
-      if (Number.isInteger(n) && n >= min) return n;
-      c.addIssue({ code: 'custom', message: `must be an integer >= ${min}` });
+      const n = /^[0-9]{1,16}$/.test(v) ? Number(v) : NaN;
+      if (Number.isSafeInteger(n) && n >= min && n <= max) return n;
+      c.addIssue({
+        code: 'custom',
+        message:
+          max === Number.MAX_SAFE_INTEGER
+            ? `must be an integer >= ${min}`
+            : `must be an integer ${min}-${max}`,
+      });
       return z.NEVER;
     })
     .optional()

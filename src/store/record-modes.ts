@@ -1,3 +1,4 @@
+import { isUuid } from './uuid.js';
 import type pg from 'pg';
 import { NotFoundError } from '../errors.js';
 import type { Role } from './users.js';
@@ -74,7 +75,7 @@ export function recordModesRepository(pool: pg.Pool): RecordModesRepository {
       };
     },
     async setUserMode(userId, mode) {
-      if (!/^[0-9a-f-]{36}$/i.test(userId)) throw new NotFoundError(`user ${userId} not found`);
+      if (!isUuid(userId)) throw new NotFoundError(`user ${userId} not found`);
       const r = await pool.query('UPDATE users SET record_mode = $2, updated_at = now() WHERE id = $1', [
         userId,
         mode,

@@ -1,3 +1,4 @@
+import { isUuid } from './uuid.js';
 import type pg from 'pg';
 import type {
   EventRecord,
@@ -13,11 +14,6 @@ import type {
  * they come back as, and the finalize job's start, which reads the recording in the same statement.
  */
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function isUuid(s: string): boolean {
-  return UUID.test(s);
-}
 
 export const COLUMNS = `
        r.id, r.session_id, r.call_id, r.src_address, r.started_at, r.ended_at, r.duration_ms, r.state,

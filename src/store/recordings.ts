@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { NotFoundError } from '../errors.js';
 import { groupCommit } from './group-commit.js';
-import { isUuid, SELECT, toRow, type Row } from './recording-rows.js';
+import { SELECT, toRow, type Row } from './recording-rows.js';
+import { isUuid } from './uuid.js';
 import type {
   EventRecord,
   ListOptions,
@@ -14,7 +15,8 @@ import type {
 } from './types.js';
 
 export { groupCommit } from './group-commit.js';
-export { beginRun, isUuid } from './recording-rows.js';
+export { beginRun } from './recording-rows.js';
+export { isUuid } from './uuid.js';
 
 /** Catalogue of recordings. One statement per function, so each change is atomic on its own. */
 export interface RecordingsRepository {

@@ -2,6 +2,7 @@
  * Browser sessions (sliding expiry, absolute lifetime) and API tokens (optional expiry,
  * revocation): their secrets are returned once and stored as SHA-256 only.
  */
+import { isUuid } from './uuid.js';
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { newSecret, sha256Hex } from './passwords.js';
@@ -90,7 +91,7 @@ export function sessionsRepository(pool: pg.Pool): SessionsRepository {
       }));
     },
     async revokeToken(id, userId) {
-      if (!/^[0-9a-f-]{36}$/i.test(id)) return false;
+      if (!isUuid(id)) return false;
       const r = await pool.query(
         `UPDATE api_tokens SET revoked_at = now()
          WHERE id = $1 AND revoked_at IS NULL AND ($2::uuid IS NULL OR user_id = $2)`,

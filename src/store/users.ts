@@ -1,3 +1,4 @@
+import { isUuid } from './uuid.js';
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { NotFoundError } from '../errors.js';
@@ -221,7 +222,7 @@ export function usersRepository(pool: pg.Pool): UsersRepository {
       if (r.rowCount === 0) throw new NotFoundError(`user ${id} not found`);
     },
     async get(id) {
-      if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+      if (!isUuid(id)) return undefined;
       const r = await pool.query<Row>('SELECT * FROM users WHERE id = $1', [id]);
       return r.rows[0] ? toUser(r.rows[0]) : undefined;
     },

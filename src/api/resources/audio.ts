@@ -154,7 +154,7 @@ export function audioRoutes(k: Kit): RouteDef[] {
       summary:
         'Peak levels for a waveform, and the duration of the stored audio (durationMs, from its samples). Needs the listen permission; audited as waveform.',
       role: 'user',
-      query: z.object({ points: qInt('buckets (default 600)', 1) }),
+      query: z.object({ points: qInt('buckets (default 600, max 5000)', 1, 5000) }),
       async handler(ctx, { params, query }) {
         const rec = await k.visibleRecording(ctx, params.id as string);
         if ((rec.state as string) === 'purged') throw new HttpError(410, `recording ${rec.id} was deleted`);

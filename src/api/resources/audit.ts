@@ -21,7 +21,7 @@ export function auditRoutes({ d }: Kit): RouteDef[] {
         resource: qStr('recording, user, session, setting, key, token, group, delivery'),
         resourceId: qStr('id of the resource'),
         q: qStr('text in the details'),
-        limit: qInt('page size (default 50)', 1),
+        limit: qInt('page size (default 50, max 1000)', 1, 1000),
         offset: qInt('skip this many'),
         count: COUNT_QUERY,
       }),

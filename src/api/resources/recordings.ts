@@ -126,7 +126,7 @@ export function recordingRoutes(k: Kit): RouteDef[] {
           SORTS,
           'started (default): newest call first; stored: oldest stored first, then by id (a stable order to page through)',
         ),
-        limit: qInt('page size (default 50, max 1000)', 1),
+        limit: qInt('page size (default 50, max 1000)', 1, 1000),
         offset: qInt('skip this many'),
         count: COUNT_QUERY,
       }),
