@@ -14,7 +14,6 @@ import type {
  * they come back as, and the finalize job's start, which reads the recording in the same statement.
  */
 
-
 export const COLUMNS = `
        r.id, r.session_id, r.call_id, r.src_address, r.started_at, r.ended_at, r.duration_ms, r.state,
        r.error, r.metadata_xml, r.media_stats, r.interrupted, r.interaction_id,
