@@ -11,6 +11,7 @@ import { storageCommand } from './cli/storage.js';
 import { dataDirSource, requireServerData } from './cli/data-dir.js';
 import { startServer } from './app.js';
 import { readSettingFileSync } from './config/setting-file.js';
+import { keepRunningOnRejections } from './process-faults.js';
 
 /** The `srs` command line: serve, recordings ... Errors print one line and set an exit code. */
 
@@ -66,6 +67,7 @@ program
   .action(async () => {
     const config = getConfig();
     const log = createLogger(config.logLevel);
+    keepRunningOnRejections(log);
     const server = await startServer(config, log).catch((err: unknown) => {
       // A failed start must not linger on a stray timer or socket: report and exit.
       process.stderr.write(`srs: ${(err as Error).message ?? String(err)}\n`);

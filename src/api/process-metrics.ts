@@ -8,6 +8,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { maxFds, openFds } from '../descriptors.js';
+import { unhandledRejections } from '../process-faults.js';
 import type { Metrics, Sample } from './metrics.js';
 
 const one = (value: number): Sample[] => [{ value }];
@@ -54,6 +55,12 @@ export function registerProcessMetrics(m: Metrics, { lagWindowMs = LAG_WINDOW_MS
       const n = await maxFds();
       return n === undefined ? [] : one(n);
     },
+  );
+  m.collect(
+    'srs_unhandled_rejections_total',
+    'Promise rejections nobody handled: each failed one task, logged at error level; the server kept running.',
+    'counter',
+    () => one(unhandledRejections()),
   );
   const heap: [string, string, (u: NodeJS.MemoryUsage) => number][] = [
     ['heap_size_used', 'JavaScript heap in use', (u) => u.heapUsed],

@@ -60,7 +60,9 @@ export function runRecordingDialog(d: RecordingDialog): void {
   /** Serialises in-dialog requests: each sees the state the previous one left. */
   let chain: Promise<unknown> = Promise.resolve();
   const serial = (fn: () => Promise<void>): void => {
-    chain = chain.then(fn, fn);
+    chain = chain
+      .then(fn)
+      .catch((err: unknown) => clog.error({ err }, 'in-dialog request or end of call failed'));
   };
 
   // Catalogue events are written in order in the background (retried while the database is away):

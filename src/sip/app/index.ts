@@ -330,7 +330,10 @@ export function startSiprecApp(o: SiprecAppOptions): SiprecApp {
       );
     } catch (err) {
       if (tracked) o.admission?.track(source, false);
-      if (recordingId) void o.recording.end(recordingId, 'not-answered');
+      if (recordingId)
+        void o.recording
+          .end(recordingId, 'not-answered')
+          .catch((e: unknown) => clog.error({ err: e }, 'could not end the unanswered recording'));
       if (res.finalResponseSent) return;
       if (err instanceof Reject) {
         logRejected({ status: err.status, headers: err.headers }, clog);
