@@ -70,7 +70,7 @@ program
     keepRunningOnRejections(log);
     const server = await startServer(config, log).catch((err: unknown) => {
       // A failed start must not linger on a stray timer or socket: report and exit.
-      process.stderr.write(`srs: ${(err as Error).message ?? String(err)}\n`);
+      process.stderr.write(`srs: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exit(err instanceof SrsError ? 2 : 1);
     });
     let stopping = false;
@@ -122,7 +122,7 @@ try {
     process.stderr.write(`srs: ${err.message}\n`);
     process.exitCode = 2;
   } else {
-    process.stderr.write(`srs: ${(err as Error).message ?? String(err)}\n`);
+    process.stderr.write(`srs: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;
   }
 }
