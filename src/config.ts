@@ -1,8 +1,8 @@
 import { cpus } from 'node:os';
 import type { z } from 'zod';
 import { ConfigError } from './errors.js';
-import { storageSchema, storageSettings } from './storage/config.js';
-import { clusterSchema, clusterSettings } from './cluster/config.js';
+import { storageSchema, storageSettings } from './config/storage.js';
+import { clusterSchema, clusterSettings } from './config/cluster.js';
 import { deliverySchema } from './config/delivery-schema.js';
 import { DIRECTORY_KEYS, directorySchema } from './config/directory-schema.js';
 import { schema } from './config/schema.js';
@@ -23,7 +23,7 @@ import { directoryProblem, programProblem, tlsProblems } from './config/files.js
  * kinds: src/config/values.ts; the variables and the messages: src/config/settings.ts).
  */
 
-// Artifact storage: local (default) or s3, see src/storage/config.ts; the cluster: src/cluster/config.ts.
+// Artifact storage: local (default) or s3, see src/config/storage.ts; the cluster: src/config/cluster.ts.
 const fullSchema = schema
   .extend(deliverySchema)
   .extend({ storage: storageSchema, cluster: clusterSchema, directory: directorySchema });

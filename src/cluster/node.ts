@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { Logger } from '../log.js';
 import type { ActiveCall, RecordingEvent } from '../recording/types.js';
 import { CLUSTER_CHANNEL, type NodesRepository } from '../store/nodes.js';
-import type { ClusterConfig } from './config.js';
+import type { ClusterConfig } from '../config/cluster.js';
 
 /**
  * This process as a member of the cluster: registers in Postgres, heartbeats with the calls in

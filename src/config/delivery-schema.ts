@@ -3,7 +3,7 @@
  * index, email notifications, and SMTP journaling. Zod only, like the rest of the configuration's schema.
  */
 import { z } from 'zod';
-import { s3DestinationSchema } from '../storage/s3-destination-config.js';
+import { s3DestinationSchema } from './s3-destination.js';
 import { integer, optionalString, port } from './values.js';
 
 /** Delivery: an SFTP server, by password or private key (file). */
@@ -63,7 +63,7 @@ const ftpDestination = z
     message: 'caFile and insecureAcceptAnyCertificate apply to FTPS only, not to tls "none"',
     path: ['tls'],
   });
-/** Offload: SFTP (`type` "sftp", the default), FTP (`type` "ftp") or S3 (`type` "s3", src/storage/s3-destination-config.ts). */
+/** Offload: SFTP (`type` "sftp", the default), FTP (`type` "ftp") or S3 (`type` "s3", src/config/s3-destination.ts). */
 const offloadDestination = z.discriminatedUnion('type', [
   z.object({ type: z.literal('sftp').optional(), ...sftpShape }).refine(hasSftpAuth, SFTP_AUTH),
   ftpDestination,

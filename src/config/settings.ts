@@ -4,8 +4,8 @@
  * `<key>: <what is expected>, got <VARIABLE>=<value>` (the variable when the value came from the
  * environment; secrets are never echoed). Used by src/config.ts.
  */
-import { STORAGE_ENV } from '../storage/config.js';
-import { CLUSTER_ENV } from '../cluster/config.js';
+import { STORAGE_ENV } from './storage.js';
+import { CLUSTER_ENV } from './cluster.js';
 import { patternList } from './values.js';
 
 /** The core settings read from the environment or the config file: file key -> variable. */

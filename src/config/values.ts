@@ -1,6 +1,6 @@
 /**
  * The value kinds of the configuration, one validator each, shared by every setting of that kind
- * (src/config/schema.ts, delivery-schema.ts, src/storage/config.ts, src/cluster/config.ts). Each
+ * (src/config/schema.ts, delivery-schema.ts, storage.ts, s3-destination.ts, cluster.ts). Each
  * takes what the environment gives (a string) or what the JSON config file gives (a number, a
  * boolean, a list), refuses anything else, and says in its message what is expected: the
  * setting's name and the value given are added by src/config/settings.ts.

@@ -6,7 +6,7 @@ import { writeFileDurable } from '../files.js';
 import type { Logger } from '../log.js';
 import { parseCredentials } from '../storage/s3-client.js';
 import { S3DestinationClient, s3Key, s3Labels, TargetError } from './s3.js';
-import type { S3Destination, S3Location } from '../storage/s3-destination-config.js';
+import type { S3Destination, S3Location } from '../config/s3-destination.js';
 import { describeSftp, SftpConnection, type SftpDestination } from './sftp.js';
 import { describeFtp, FtpConnection, type FtpDestination } from './ftp.js';
 

@@ -4,7 +4,7 @@ import { dirname, join, posix } from 'node:path';
 import { writeFileDurable } from '../files.js';
 import type { Logger } from '../log.js';
 import { S3DestinationClient, s3Key, s3Labels } from './s3.js';
-import type { S3Destination } from '../storage/s3-destination-config.js';
+import type { S3Destination } from '../config/s3-destination.js';
 import type { SftpDestination } from './sftp.js';
 import type { FtpDestination } from './ftp.js';
 import { fileServerLabel, openFileConnection, type FileConnection } from './destination.js';

@@ -18,7 +18,7 @@ import {
   type NamedDestination,
 } from './destination.js';
 import { parseTemplate } from './template.js';
-import type { S3Destination } from '../storage/s3-destination-config.js';
+import type { S3Destination } from '../config/s3-destination.js';
 
 export { deliveryStatus, type DeliveryStatusView } from './status.js';
 export { OffloadService, backoffMs } from './offload.js';

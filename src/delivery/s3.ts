@@ -3,8 +3,8 @@ import { S3ArtifactStore } from '../storage/s3.js';
 import { MIN_COPY_PART } from '../storage/s3-append.js';
 import { sha256Hex } from '../storage/common.js';
 import { parseCredentials } from '../storage/s3-client.js';
-import type { S3StorageConfig } from '../storage/config.js';
-import type { S3Destination, S3Location } from '../storage/s3-destination-config.js';
+import type { S3StorageConfig } from '../config/storage.js';
+import type { S3Destination, S3Location } from '../config/s3-destination.js';
 import { readSettingFileSync } from '../config/setting-file.js';
 import type { Placement } from './export-targets.js';
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { StorageConfig } from './config.js';
+import type { StorageConfig } from '../config/storage.js';
 import { LocalArtifactStore } from './local.js';
 import { S3ArtifactStore } from './s3.js';
 import type { ArtifactStore } from './types.js';
@@ -10,7 +10,7 @@ export * from './errors.js';
 export type * from './types.js';
 export { LocalArtifactStore } from './local.js';
 export { S3ArtifactStore } from './s3.js';
-export type { StorageConfig, S3StorageConfig } from './config.js';
+export type { StorageConfig, S3StorageConfig } from '../config/storage.js';
 
 /** The store the configuration names; `local` keeps artifacts under the data directory. */
 export function createArtifactStore(storage: StorageConfig, dataDir: string): ArtifactStore {

@@ -1,5 +1,5 @@
 import { S3Client, type PutObjectCommand } from '@aws-sdk/client-s3';
-import type { S3StorageConfig } from './config.js';
+import type { S3StorageConfig } from '../config/storage.js';
 import {
   ChecksumMismatchError,
   ObjectNotFoundError,

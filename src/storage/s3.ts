@@ -21,7 +21,7 @@ import {
   hexToBase64,
   sha256Hex,
 } from './common.js';
-import type { S3StorageConfig } from './config.js';
+import type { S3StorageConfig } from '../config/storage.js';
 import {
   ChecksumMismatchError,
   ObjectExistsError,

@@ -19,7 +19,7 @@ import { loadConfig } from '../../src/config.js';
 import { Decryptor } from '../../src/delivery/decrypt.js';
 import { createLogger } from '../../src/log.js';
 import { ensureKeyPair, loadPrivateKey } from '../../src/pipeline/keys.js';
-import type { S3StorageConfig } from '../../src/storage/config.js';
+import type { S3StorageConfig } from '../../src/config/storage.js';
 import { S3ArtifactStore } from '../../src/storage/index.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import type { RecordingFile } from '../../src/store/types.js';

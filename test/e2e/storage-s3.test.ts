@@ -14,7 +14,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { loadConfig } from '../../src/config.js';
-import type { S3StorageConfig } from '../../src/storage/config.js';
+import type { S3StorageConfig } from '../../src/config/storage.js';
 import {
   ChecksumMismatchError,
   createArtifactStore,

@@ -7,7 +7,7 @@ import { CreateBucketCommand, ListObjectVersionsCommand } from '@aws-sdk/client-
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import type { Pipeline } from '../../src/pipeline/index.js';
-import type { S3StorageConfig } from '../../src/storage/config.js';
+import type { S3StorageConfig } from '../../src/config/storage.js';
 import { S3ArtifactStore } from '../../src/storage/index.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { decodeUlawWav, spoolFile, tone, toneLevelDb } from './audio.js';

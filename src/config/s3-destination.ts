@@ -1,14 +1,14 @@
 import { z } from 'zod';
-import { bucketName, keyPrefix } from './config.js';
-import { httpUrl, integer, optionalString, word } from '../config/values.js';
+import { bucketName, keyPrefix } from './storage.js';
+import { httpUrl, integer, optionalString, word } from './values.js';
 
 /**
  * The `s3` delivery destination (offload `audio` / `metadata`, export `primary` / `secondary`): a
  * bucket (and prefix, region, endpoint, path style, credentials file, SSE) plus an optional
  * `secondary` location (another bucket, possibly at another endpoint, in another region, with
- * other credentials) that receives the same objects. A leaf module (zod only) for src/config.ts,
- * next to the artifact store's S3 settings whose rules (bucket, prefix) it shares; the delivery
- * side is src/delivery/s3.ts.
+ * other credentials) that receives the same objects. Part of the configuration (src/config.ts),
+ * next to the artifact store's S3 settings whose rules (bucket, prefix) it shares (storage.ts); the
+ * delivery side is src/delivery/s3.ts.
  *
  * Credentials as the artifact store takes them (src/storage): `credentialsFile` (JSON or the AWS
  * shared-credentials format, re-read every 5 minutes), else the SDK's default chain

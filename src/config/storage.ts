@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { bool, httpUrl, integer, optionalString, word } from '../config/values.js';
+import { bool, httpUrl, integer, optionalString, word } from './values.js';
 
 /**
- * Storage settings (`storage` in the configuration). A leaf module (zod only), so that
- * src/config.ts, the one reader of the environment, can build and validate them with the rest.
+ * Storage settings (`storage` in the configuration), validated by src/config.ts, the one reader of
+ * the environment, with the rest; src/storage takes the result (StorageConfig).
  *
  * Env (highest) > config file `storage: {...}` > defaults:
  *   SRS_STORAGE=local|s3 (default local)

@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { httpUrl, integer, optionalString } from '../config/values.js';
+import { httpUrl, integer, optionalString } from './values.js';
 
 /**
- * Cluster settings (`cluster` in the configuration). A leaf module (zod only), so that
- * src/config.ts, the one reader of the environment, builds and validates them with the rest.
+ * Cluster settings (`cluster` in the configuration), validated by src/config.ts, the one reader of
+ * the environment, with the rest; src/cluster takes the result (ClusterConfig).
  *
  * Env (highest) > config file `cluster: {...}` > defaults:
  *   SRS_NODE_ID (default: <host name>-<SIP port>, stable across restarts and distinct for nodes
