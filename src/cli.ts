@@ -113,11 +113,19 @@ program.addCommand(usersCommand(getExistingConfig));
 program.addCommand(nodeCommand(getExistingConfig));
 program.addCommand(storageCommand(getExistingConfig));
 
+/** Every command throws its usage errors (unknown command or option, missing argument) to the handler below. */
+const throwUsageErrors = (c: Command): void => {
+  c.exitOverride();
+  c.commands.forEach(throwUsageErrors);
+};
+throwUsageErrors(program);
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
-    process.exitCode = err.exitCode;
+    // Help exits 0; every usage error 2, as documented (commander's own code is 1).
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
   } else if (err instanceof SrsError) {
     process.stderr.write(`srs: ${err.message}\n`);
     process.exitCode = 2;
