@@ -3,7 +3,7 @@
  * recordings (default 1,000,000; the sustained load stores 2.3 million a day), one live call, and
  * K completed finalize jobs in pg-boss's table (it keeps them 12 hours: a million at 23 calls a
  * second) with five queued, then the capacity refresh's query (every 2 s, BACKLOG_SQL in
- * src/pipeline/capacity-store.ts) and the failed-finalize count (the console's job counts,
+ * src/store/jobs.ts) and the failed-finalize count (the console's job counts,
  * /metrics), timed and explained; then a retention pass's search for due recordings with `keep` as
  * the default and `sales=1d` (none of them in sales: it reads every recording older than a day),
  * and four purge passes five minutes apart with their state (the first a full search, the next
@@ -12,7 +12,7 @@
  * `npx tsx scripts/catalogue-scan-cost.ts [K]`; figures in docs/capacity.md.
  */
 import { ensureQueue, startBoss } from '../src/pipeline/boss.js';
-import { BACKLOG_SQL } from '../src/pipeline/capacity-store.js';
+import { BACKLOG_SQL } from '../src/store/jobs.js';
 import { policyInMs, purgeOnce } from '../src/pipeline/retention.js';
 import { COUNT_UP_TO } from '../src/api/table.js';
 import { failedFinalizes } from '../src/store/jobs.js';

@@ -54,13 +54,6 @@ export interface MigrateOptions {
   progress?: (line: string) => void;
 }
 
-async function countFiles(db: Database): Promise<number> {
-  const r = await db.pool.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM files f JOIN recordings r ON r.id = f.recording_id WHERE r.state = 'stored'`,
-  );
-  return r.rows[0]?.n ?? 0;
-}
-
 export async function migrateArtifacts(o: MigrateOptions): Promise<MigrateReport> {
   const local = new LocalArtifactStore(o.config.dataDir);
   const storage = o.config.storage;
@@ -74,7 +67,7 @@ export async function migrateArtifacts(o: MigrateOptions): Promise<MigrateReport
     failed: [],
     bytesCopied: 0,
   };
-  const total = await countFiles(o.db);
+  const total = await o.db.chain.storedFileCount();
   const say = o.progress ?? (() => undefined);
 
   /** Reads the object back; true when it is the catalogue's bytes. */

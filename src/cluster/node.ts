@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type pg from 'pg';
 import type { Logger } from '../log.js';
 import type { ActiveCall, RecordingEvent } from '../recording/types.js';
-import { CLUSTER_CHANNEL, type NodesRepository } from '../store/nodes.js';
+import type { Database } from '../store/db.js';
+import { clusterListener, type ClusterListener, type NodesRepository } from '../store/nodes.js';
 import type { ClusterConfig } from '../config/cluster.js';
 
 /**
@@ -19,7 +19,7 @@ export interface ClusterNodeOptions {
   config: ClusterConfig;
   nodes: NodesRepository;
   /** For LISTEN srs_cluster (a dedicated connection). */
-  pool: pg.Pool;
+  pool: Database['pool'];
   addresses: { sip: string; media: string; http: string };
   maxSessions: number;
   live: {
@@ -38,7 +38,7 @@ export class ClusterNode {
   readonly instance = randomBytes(8).toString('hex');
   private state: 'created' | 'up' | 'draining' | 'stopped' = 'created';
   private timer: NodeJS.Timeout | undefined;
-  private listener: pg.PoolClient | undefined;
+  private readonly listener: ClusterListener;
   /** Recordings this node started since it came up, until they are stored (the drain waits for them). */
   private readonly mine = new Set<string>();
   private resolveDrained!: () => void;
@@ -51,6 +51,13 @@ export class ClusterNode {
   constructor(private readonly o: ClusterNodeOptions) {
     this.id = o.config.nodeId;
     this.log = o.log.child({ part: 'cluster', nodeId: this.id });
+    this.listener = clusterListener(
+      o.pool,
+      (payload) => {
+        if (payload === `drain:${this.id}`) this.drain('request');
+      },
+      (err) => this.log.warn({ err: err.message }, 'cluster LISTEN connection lost'),
+    );
   }
 
   /** Why a new call is refused now (draining), or null when it is welcome. */
@@ -77,22 +84,14 @@ export class ClusterNode {
     this.state = 'up';
     o.live.on('event', this.onEvent);
     for (const c of o.live.activeCalls()) this.track({ type: 'call-start', call: c });
-    await this.listen().catch((err: unknown) =>
-      this.log.warn({ err }, 'LISTEN srs_cluster failed; drains are seen at the next heartbeat'),
-    );
+    await this.listener
+      .listen()
+      .catch((err: unknown) =>
+        this.log.warn({ err }, 'LISTEN srs_cluster failed; drains are seen at the next heartbeat'),
+      );
     this.timer = setInterval(() => void this.beat(), o.config.heartbeatSeconds * 1000);
     this.timer.unref();
     this.log.info({ sip: o.addresses.sip, http: o.addresses.http }, 'node registered in the cluster');
-  }
-
-  private async listen(): Promise<void> {
-    const client = await this.o.pool.connect();
-    this.listener = client;
-    client.on('notification', (m) => {
-      if (m.channel === CLUSTER_CHANNEL && m.payload === `drain:${this.id}`) this.drain('request');
-    });
-    client.on('error', (err) => this.log.warn({ err: err.message }, 'cluster LISTEN connection lost'));
-    await client.query(`LISTEN ${CLUSTER_CHANNEL}`);
   }
 
   /** Registry writes in order: a short call's delete never overtakes its insert. */
@@ -178,12 +177,7 @@ export class ClusterNode {
     this.o.live.off('event', this.onEvent);
     await this.drainLoop?.catch(() => undefined);
     await this.writes;
-    if (this.listener) {
-      this.listener.removeAllListeners('notification');
-      await this.listener.query(`UNLISTEN ${CLUSTER_CHANNEL}`).catch(() => undefined);
-      this.listener.release();
-      this.listener = undefined;
-    }
+    await this.listener.close();
     await this.o.nodes.clearCalls(this.id).catch(() => undefined);
     await this.o.nodes.setState(this.id, this.instance, 'stopped').catch((err: unknown) => {
       this.log.warn({ err }, 'could not store the stopped state');

@@ -1,64 +1,29 @@
-import { createHash } from 'node:crypto';
-import type pg from 'pg';
 import PgBoss from 'pg-boss';
 import type { Logger } from '../log.js';
-
-/** pg-boss on the catalogue's pool, with its statements prepared and tracked. */
-
-/** Names of pg-boss's parameterised statements (a few fixed texts), by text. */
-const statementNames = new Map<string, string>();
+import type { Database } from '../store/db.js';
+import { ensureJobIndexes, JOB_SCHEMA, jobQueueDb } from '../store/job-queue.js';
 
 /**
- * pg-boss's statement as a named (prepared) one: planned once per connection instead of at every
- * job (its job table is partitioned, so planning cost more than running the fetch, the complete
- * and the insert of each job). Only statements with parameters (one command each); 100 texts at most.
- */
-function pgBossStatement(text: string, values?: unknown[]): pg.QueryConfig {
-  if (!values || values.length === 0) return { text, values };
-  let name = statementNames.get(text);
-  if (name === undefined && statementNames.size < 100) {
-    name = `pgboss-${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
-    statementNames.set(text, name);
-  }
-  return { name, text, values };
-}
-
-/**
- * A started pg-boss (its own schema, `pgboss`) sharing `pool`: no second set of connections, and
- * the same database either way. `inFlight` holds its statements still running: a worker's fetch
- * can return a job after stop() began, and its complete/fail after a handler is not awaited.
+ * A started pg-boss (its own schema, `pgboss`) sharing the catalogue's pool: its statements run
+ * through src/store/job-queue.ts (prepared, and tracked in `inFlight`: a worker's fetch can return
+ * a job after stop() began, and its complete/fail after a handler is not awaited), and the index
+ * of the unfinished jobs the capacity refresh reads is made once it has started.
  */
 export async function startBoss(
-  pool: Pick<pg.Pool, 'query'>,
+  pool: Pick<Database['pool'], 'query'>,
   log: Logger,
 ): Promise<{ boss: PgBoss; inFlight: Set<Promise<unknown>> }> {
-  const inFlight = new Set<Promise<unknown>>();
+  const { db, inFlight } = jobQueueDb(pool);
   const boss = new PgBoss({
-    db: {
-      executeSql: (text, values) => {
-        const q = pool.query(pgBossStatement(text, values));
-        inFlight.add(q);
-        const forget = (): void => void inFlight.delete(q);
-        q.then(forget, forget);
-        return q;
-      },
-    },
-    schema: 'pgboss',
+    db,
+    schema: JOB_SCHEMA,
     schedule: false,
     supervise: true,
     migrate: true,
   });
   boss.on('error', (err) => log.error({ err }, 'pg-boss error'));
   await boss.start();
-  // The capacity refresh counts the unfinished jobs of the finalize queue every 2 s; pg-boss keeps
-  // completed jobs in the same table for 12 hours (a million at the sustained load), which that
-  // count scanned every time (76-78 ms): an index of the unfinished ones alone. On the partitioned
-  // table, so every queue's partition has it, also one created later; made again after a pg-boss
-  // upgrade that rebuilds its tables.
-  await pool.query(
-    `CREATE INDEX IF NOT EXISTS srs_job_unfinished_idx ON pgboss.job (name, state)
-     WHERE state IN ('created', 'retry', 'active')`,
-  );
+  await ensureJobIndexes(pool);
   return { boss, inFlight };
 }
 

@@ -1,4 +1,5 @@
-import type { Pool } from 'pg';
+import type { Database } from '../store/db.js';
+import { finalizeBacklog } from '../store/jobs.js';
 import type { Backlog, PipelineCapacity } from './capacity.js';
 import { BYE_TO_STORED_BUCKETS } from './capacity.js';
 import { lameAddon } from './mp3.js';
@@ -6,29 +7,14 @@ import { lameAddon } from './mp3.js';
 /** The capacity's database side and its Prometheus metrics. */
 
 /**
- * The finalize jobs queued, waiting for a retry or running (pg-boss's job id is the recording id),
- * their audio, and the start of the oldest recording whose plaintext spool is still on disk.
+ * The finalize jobs of `queue` queued, waiting for a retry or running, their audio, and the start
+ * of the oldest recording whose plaintext spool is still on disk (src/store/jobs.ts, BACKLOG_SQL).
  */
-/**
- * Every 2 s: read through indexes of the unfinished jobs (srs_job_unfinished_idx, src/pipeline/boss.ts)
- * and recordings (migration 045), never the completed ones (test/unit/catalogue-timer-queries.test.ts).
- */
-export const BACKLOG_SQL = `SELECT (SELECT count(*)::int FROM pgboss.job j
-                WHERE j.name = $1 AND j.state IN ('created', 'retry', 'active')) AS jobs,
-              (SELECT coalesce(sum(r.duration_ms), 0)::float8 FROM pgboss.job j JOIN recordings r ON r.id = j.id
-                WHERE j.name = $1 AND j.state IN ('created', 'retry', 'active')) AS ms,
-              (SELECT min(started_at) FROM recordings WHERE state IN ('recording', 'processing')) AS oldest`;
-
-export function backlogFromDatabase(pool: Pick<Pool, 'query'>, queue: string): () => Promise<Backlog> {
-  return async () => {
-    const r = await pool.query<{ jobs: number; ms: number; oldest: Date | null }>(BACKLOG_SQL, [queue]);
-    const row = r.rows[0];
-    return {
-      jobs: row?.jobs ?? 0,
-      audioSeconds: (row?.ms ?? 0) / 1000,
-      oldestSpoolStartedAt: row?.oldest ?? null,
-    };
-  };
+export function backlogFromDatabase(
+  pool: Pick<Database['pool'], 'query'>,
+  queue: string,
+): () => Promise<Backlog> {
+  return () => finalizeBacklog(pool, queue);
 }
 
 interface MetricsLike {

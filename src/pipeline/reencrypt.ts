@@ -7,6 +7,7 @@ import { LocalArtifactStore, type ArtifactStore } from '../storage/index.js';
 import { keyOfPath, readObject } from '../storage/read.js';
 import type { Database } from '../store/db.js';
 import type { ReencryptActor, ReencryptTarget } from '../store/keys.js';
+import { REENCRYPT_LOCK, whileLocked } from '../store/session-lock.js';
 import { loadPrivateKey } from './keys.js';
 import { encryptToBuffer } from './pgp.js';
 
@@ -18,8 +19,6 @@ import { encryptToBuffer } from './pgp.js';
  */
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-/** pg_try_advisory_lock key of a re-encryption run. */
-const REENCRYPT_LOCK = 78_660_040;
 
 /** A re-encryption that cannot start: no active key, the key to move is the active one, a run elsewhere. */
 export class ReencryptError extends SrsError {
@@ -61,23 +60,10 @@ export async function reencryptKey(o: {
   /** Checked between files: true stops the run (the rest waits for the next one). */
   stopping?: () => boolean;
 }): Promise<ReencryptReport> {
-  const client = await o.db.pool.connect();
-  try {
-    const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [
-      REENCRYPT_LOCK,
-    ]);
-    if (!got.rows[0]?.ok)
-      throw new ReencryptError(
-        'another re-encryption is running (a server node or srs keys): try again later',
-      );
-    try {
-      return await reencryptLocked(o);
-    } finally {
-      await client.query('SELECT pg_advisory_unlock($1)', [REENCRYPT_LOCK]);
-    }
-  } finally {
-    client.release();
-  }
+  const run = await whileLocked(o.db.pool, REENCRYPT_LOCK, () => reencryptLocked(o));
+  if (!run.ran)
+    throw new ReencryptError('another re-encryption is running (a server node or srs keys): try again later');
+  return run.value;
 }
 
 async function reencryptLocked(o: Parameters<typeof reencryptKey>[0]): Promise<ReencryptReport> {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Pool } from 'pg';
+import type { Database } from '../store/db.js';
+import { waitingJobIds } from '../store/jobs.js';
 
 /**
  * Where a finalize job runs: on a node that holds the recording's spool. The spool (the live
@@ -84,18 +85,14 @@ export async function spoolsHere(dataDir: string, recordingIds: string[]): Promi
  * are left for the node that holds it. Returns the ids moved.
  */
 export async function adoptQueuedJobs(o: {
-  pool: Pick<Pool, 'query'>;
+  pool: Pick<Database['pool'], 'query'>;
   from: string;
   dataDir: string;
   send: (recordingId: string) => Promise<unknown>;
   remove: (queue: string, recordingId: string) => Promise<unknown>;
 }): Promise<string[]> {
-  const r = await o.pool.query<{ id: string }>(
-    `SELECT id::text AS id FROM pgboss.job WHERE name = $1 AND state IN ('created', 'retry') ORDER BY created_on`,
-    [o.from],
-  );
   const moved: string[] = [];
-  for (const { id } of r.rows) {
+  for (const id of await waitingJobIds(o.pool, o.from)) {
     if (!(await spoolIsHere(o.dataDir, id))) continue;
     await o.send(id);
     await o.remove(o.from, id);

@@ -47,6 +47,8 @@ export interface ChainRepository {
   verifyChain(days?: string[]): Promise<{ days: number; entries: number; problems: ChainProblem[] }>;
   /** Files of stored recordings: one recording, or all (pages of `limit` recordings after `after`). */
   files(recordingId?: string, after?: string, limit?: number): Promise<CatalogueFile[]>;
+  /** How many files the stored recordings have (what `files()` pages through). */
+  storedFileCount(): Promise<number>;
   /** Which recording's catalogued ciphertext has this hash (to name a substituted file). */
   fileByCipherHash(sha256: string): Promise<{ recordingId: string; kind: string } | undefined>;
   /** The UTC day (YYYY-MM-DD) of a recording's start, as chained. */
@@ -150,6 +152,13 @@ export function chainRepository(pool: pg.Pool): ChainRepository {
             [after, limit],
           );
       return res.rows.map(toFile);
+    },
+
+    async storedFileCount() {
+      const r = await pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM files f JOIN recordings r ON r.id = f.recording_id WHERE r.state = 'stored'`,
+      );
+      return r.rows[0]?.n ?? 0;
     },
 
     async fileByCipherHash(sha256) {

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { DB_CONNECT_TIMEOUT_MS } from './db.js';
+import { JOB_SCHEMA } from './job-queue.js';
 
 /**
  * Crash-safe job ownership for the pipeline. Every server process holds a session advisory lock
@@ -90,10 +91,53 @@ export async function waitingForStore(pool: pg.Pool, queue: string, limit = 1000
   const r = await pool.query<{ id: string }>(
     `SELECT r.id::text AS id FROM recordings r
      WHERE r.state = 'processing' AND r.updated_at < now() - interval '5 seconds'
-       AND NOT EXISTS (SELECT 1 FROM pgboss.job j WHERE j.id = r.id AND j.name = $1
+       AND NOT EXISTS (SELECT 1 FROM ${JOB_SCHEMA}.job j WHERE j.id = r.id AND j.name = $1
                          AND j.state IN ('created', 'retry', 'active', 'completed'))
      ORDER BY r.started_at LIMIT $2`,
     [queue, limit],
+  );
+  return r.rows.map((x) => x.id);
+}
+
+/*
+ * The reads of pg-boss's job table below have no equivalent in pg-boss 10's API (getQueueSize
+ * counts, getJobById reads one job, fetch claims jobs): docs/architecture.md names them.
+ */
+
+/**
+ * The finalize jobs queued, waiting for a retry or running (pg-boss's job id is the recording id),
+ * their audio, and the start of the oldest recording whose plaintext spool is still on disk.
+ * Every 2 s: read through indexes of the unfinished jobs (srs_job_unfinished_idx, job-queue.ts)
+ * and recordings (migration 045), never the completed ones (test/unit/catalogue-timer-queries.test.ts).
+ */
+export const BACKLOG_SQL = `SELECT (SELECT count(*)::int FROM ${JOB_SCHEMA}.job j
+                WHERE j.name = $1 AND j.state IN ('created', 'retry', 'active')) AS jobs,
+              (SELECT coalesce(sum(r.duration_ms), 0)::float8 FROM ${JOB_SCHEMA}.job j JOIN recordings r ON r.id = j.id
+                WHERE j.name = $1 AND j.state IN ('created', 'retry', 'active')) AS ms,
+              (SELECT min(started_at) FROM recordings WHERE state IN ('recording', 'processing')) AS oldest`;
+
+export interface FinalizeBacklog {
+  jobs: number;
+  audioSeconds: number;
+  oldestSpoolStartedAt: Date | null;
+}
+
+/** The backlog of the finalize queue `queue` (BACKLOG_SQL). */
+export async function finalizeBacklog(pool: Pick<pg.Pool, 'query'>, queue: string): Promise<FinalizeBacklog> {
+  const r = await pool.query<{ jobs: number; ms: number; oldest: Date | null }>(BACKLOG_SQL, [queue]);
+  const row = r.rows[0];
+  return {
+    jobs: row?.jobs ?? 0,
+    audioSeconds: (row?.ms ?? 0) / 1000,
+    oldestSpoolStartedAt: row?.oldest ?? null,
+  };
+}
+
+/** The ids of `queue`'s jobs waiting to run (queued or waiting for a retry), oldest first; not claimed. */
+export async function waitingJobIds(pool: Pick<pg.Pool, 'query'>, queue: string): Promise<string[]> {
+  const r = await pool.query<{ id: string }>(
+    `SELECT id::text AS id FROM ${JOB_SCHEMA}.job WHERE name = $1 AND state IN ('created', 'retry') ORDER BY created_on`,
+    [queue],
   );
   return r.rows.map((x) => x.id);
 }

@@ -213,3 +213,38 @@ export function nodesRepository(pool: pg.Pool): NodesRepository {
     },
   };
 }
+
+/** A connection of its own LISTENing on the cluster channel (CLUSTER_CHANNEL). */
+export interface ClusterListener {
+  /** Takes a connection from the pool and listens; `onPayload` gets each notification's payload. */
+  listen(): Promise<void>;
+  /** Stops listening (UNLISTEN, errors ignored) and gives the connection back; safe to call twice. */
+  close(): Promise<void>;
+}
+
+export function clusterListener(
+  pool: Pick<pg.Pool, 'connect'>,
+  onPayload: (payload: string | undefined) => void,
+  onError: (err: Error) => void,
+): ClusterListener {
+  let client: pg.PoolClient | undefined;
+  return {
+    async listen() {
+      const c = await pool.connect();
+      client = c;
+      c.on('notification', (m) => {
+        if (m.channel === CLUSTER_CHANNEL) onPayload(m.payload);
+      });
+      c.on('error', onError);
+      await c.query(`LISTEN ${CLUSTER_CHANNEL}`);
+    },
+    async close() {
+      const c = client;
+      if (!c) return;
+      client = undefined;
+      c.removeAllListeners('notification');
+      await c.query(`UNLISTEN ${CLUSTER_CHANNEL}`).catch(() => undefined);
+      c.release();
+    },
+  };
+}

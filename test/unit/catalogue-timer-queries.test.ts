@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/log.js';
 import { ensureQueue, startBoss } from '../../src/pipeline/boss.js';
-import { BACKLOG_SQL } from '../../src/pipeline/capacity-store.js';
+import { BACKLOG_SQL } from '../../src/store/jobs.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { FROM_INSTANT, RETENTION_SQL } from '../../src/store/retention.js';
 import { inTransaction } from '../../src/store/tx.js';
