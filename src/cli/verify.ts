@@ -1,7 +1,7 @@
 import { InvalidStateError, NotFoundError, SrsError } from '../errors.js';
 import { LocalArtifactStore, StorageError, type ArtifactStore } from '../storage/index.js';
 import type { Database } from '../store/db.js';
-import { checkStoredFile } from '../store/verify-recording.js';
+import { checkStoredFile } from '../storage/verify.js';
 
 /**
  * `srs recordings verify`: the stored files read back from the artifact store and hashed, and the

@@ -1,5 +1,5 @@
 import { api } from '../api.js';
-import type { IntegrityCheck, IntegrityReport } from '../../../src/store/verify-recording.js';
+import type { IntegrityCheck, IntegrityReport } from '../../../src/api/resources/integrity.js';
 import { fmtTime, h, outcome } from '../dom.js';
 import { t, tp } from '../i18n.js';
 

@@ -1,81 +1,13 @@
-import {
-  InvalidKeyError,
-  ObjectNotFoundError,
-  sha256Of,
-  StorageError,
-  type ArtifactStore,
-} from '../storage/index.js';
-import { keyOfPath, readError } from '../storage/read.js';
-import { linkHash, type CatalogueFile, type ChainRepository } from './chain.js';
+import { linkHash } from './chain.js';
 import type { Database } from './db.js';
 
 /**
- * What `srs recordings verify` and the API's integrity check (GET /recordings/{id}/integrity) share:
- * a stored file read back from the artifact store and hashed, and one recording's checks in its
- * day's hash chain (docs/pipeline-and-keys.md#verification). Nothing is decrypted: the plaintext
- * hashes are covered by the chain as catalogued, not recomputed.
+ * The catalogue side of one recording's integrity check (GET /recordings/{id}/integrity): its
+ * entry in its day's hash chain against the catalogue, the entry's links and its anchors in the
+ * audit trail, and the rest of its day's chain as `srs recordings verify` checks it
+ * (docs/pipeline-and-keys.md#verification). The files are read back by the caller
+ * (src/storage/verify.ts); src/api/resources/integrity.ts composes the two.
  */
-
-/**
- * A stored file read back: its ciphertext SHA-256 equal to the catalogue's, or the finding
- * (`detail` as the CLI prints it, naming the path and any other recording the file belongs to).
- */
-export type FileFinding =
-  | { ok: true; sha256: string; bytes: number }
-  | { ok: false; code: 'MISSING'; detail: string; unreadable?: string }
-  | { ok: false; code: 'CHANGED'; detail: string; sha256: string }
-  | {
-      ok: false;
-      code: 'SUBSTITUTED';
-      detail: string;
-      sha256: string;
-      other: { recordingId: string; kind: string };
-    };
-
-/**
- * Streams one catalogued file from the store through SHA-256 (never whole in memory) and compares
- * it with `sha256_cipher`; a hash that is another catalogued file's names that file. A store that
- * fails (down, refused credentials) throws its StorageError: that is no finding about the file.
- */
-export async function checkStoredFile(
-  chain: Pick<ChainRepository, 'fileByCipherHash'>,
-  store: ArtifactStore,
-  f: CatalogueFile,
-): Promise<FileFinding> {
-  let got: { sha256: string; size: number };
-  try {
-    got = await sha256Of(store, keyOfPath(store, f.path));
-  } catch (err) {
-    const e = readError(err, f.path);
-    const missing = e instanceof ObjectNotFoundError || e instanceof InvalidKeyError;
-    if (e instanceof StorageError && !missing) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    const unreadable = missing ? undefined : (code ?? (e as Error).message);
-    const why = unreadable === undefined ? 'is missing' : `cannot be read (${unreadable})`;
-    return {
-      ok: false,
-      code: 'MISSING',
-      detail: `${f.kind} file ${f.path} ${why}`,
-      ...(unreadable ? { unreadable } : {}),
-    };
-  }
-  if (got.sha256 === f.sha256Cipher) return { ok: true, sha256: got.sha256, bytes: got.size };
-  const other = await chain.fileByCipherHash(got.sha256);
-  if (other)
-    return {
-      ok: false,
-      code: 'SUBSTITUTED',
-      detail: `${f.kind} file ${f.path} holds the ${other.kind} of recording ${other.recordingId}`,
-      sha256: got.sha256,
-      other,
-    };
-  return {
-    ok: false,
-    code: 'CHANGED',
-    detail: `${f.kind} file ${f.path}: SHA-256 ${got.sha256} does not match the catalogue's ${f.sha256Cipher}`,
-    sha256: got.sha256,
-  };
-}
 
 /** One check of a recording: `ok` null when it could not be made (the detail says why). */
 export interface IntegrityCheck {
@@ -85,28 +17,6 @@ export interface IntegrityCheck {
   ok: boolean | null;
   detail: string;
 }
-
-export interface IntegrityReport {
-  recordingId: string;
-  checkedAt: string;
-  /** Every check made and passed (none left unmade). */
-  intact: boolean;
-  checks: IntegrityCheck[];
-  /** What this check does not cover, and where it is covered. */
-  notChecked: { name: string; detail: string }[];
-}
-
-export const NOT_CHECKED: IntegrityReport['notChecked'] = [
-  {
-    name: 'plaintext',
-    detail:
-      'the audio is not decrypted: its plaintext SHA-256 (sha256_plain) is checked as catalogued, through the chain entry, not recomputed',
-  },
-  {
-    name: 'audit-trail',
-    detail: "the audit trail's own hash chain, which holds the anchors: GET /api/v1/audit/verify (admins)",
-  },
-];
 
 interface Entry {
   day: string;
@@ -267,42 +177,13 @@ async function dayCheck(db: Pick<Database, 'chain'>, id: string, day: string): P
 }
 
 /**
- * A file's outcome as the API words it: neither the store's location nor another recording (one
- * the caller may not see) is named; `srs recordings verify` names them.
+ * The chain checks of one stored recording: its entry against the catalogue, the entry's links and
+ * anchors, then its day's chain as verify checks it.
  */
-function fileOutcome(f: CatalogueFile, r: FileFinding): Pick<IntegrityCheck, 'ok' | 'detail'> {
-  const what = `the ${f.kind} file`;
-  if (r.ok)
-    return {
-      ok: true,
-      detail: `${what}: ${r.bytes} bytes read back from the artifact store, SHA-256 ${r.sha256} as catalogued`,
-    };
-  if (r.code === 'MISSING')
-    return {
-      ok: false,
-      detail: `MISSING: ${what} ${r.unreadable === undefined ? 'is missing from the artifact store' : `cannot be read (${r.unreadable})`}`,
-    };
-  if (r.code === 'SUBSTITUTED')
-    return {
-      ok: false,
-      detail: `SUBSTITUTED: ${what} is another recording's catalogued ${r.other.kind} file (srs recordings verify names it)`,
-    };
-  return {
-    ok: false,
-    detail: `CHANGED: ${what}'s SHA-256 ${r.sha256} does not match the catalogue's ${f.sha256Cipher}`,
-  };
-}
-
-/**
- * Checks one stored recording: its chain entry against the catalogue, the entry's links and
- * anchors, its day's chain as verify checks it, then each file's ciphertext streamed from the
- * store. A store that cannot be read leaves the file checks unmade (`ok: null`), not failed.
- */
-export async function verifyRecordingIntegrity(
+export async function chainIntegrity(
   db: Pick<Database, 'pool' | 'chain'>,
-  store: ArtifactStore,
   id: string,
-): Promise<IntegrityReport> {
+): Promise<IntegrityCheck[]> {
   const checks = await chainChecks(db, id);
   const day =
     (
@@ -312,26 +193,5 @@ export async function verifyRecordingIntegrity(
       )
     ).rows[0]?.day ?? (await db.chain.dayOf(id));
   if (day) checks.push(await dayCheck(db, id, day));
-  let unavailable: string | undefined;
-  for (const f of await db.chain.files(id)) {
-    const file = { name: 'file', kind: f.kind } as const;
-    if (unavailable) {
-      checks.push({ ...file, ok: null, detail: unavailable });
-      continue;
-    }
-    try {
-      checks.push({ ...file, ...fileOutcome(f, await checkStoredFile(db.chain, store, f)) });
-    } catch (err) {
-      if (!(err instanceof StorageError)) throw err;
-      unavailable = `not checked: the artifact store ${err.retryable ? 'is unavailable' : 'cannot be read'} (${err.name})`;
-      checks.push({ ...file, ok: null, detail: unavailable });
-    }
-  }
-  return {
-    recordingId: id,
-    checkedAt: new Date().toISOString(),
-    intact: checks.every((x) => x.ok === true),
-    checks,
-    notChecked: NOT_CHECKED,
-  };
+  return checks;
 }
