@@ -25,7 +25,7 @@ import { createLogger } from '../src/log.js';
 import { ensureKeyPair, loadPrivateKey } from '../src/pipeline/keys.js';
 import { openDatabase } from '../src/store/db.js';
 import { encodeUlaw, tone } from '../test/helpers/audio.js';
-import { ulawWavHeader } from '../src/media/reference/index.js';
+import { ulawWavHeader } from '../src/media/wav.js';
 
 const N = Number(process.env.BENCH_RECORDINGS ?? 200);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);

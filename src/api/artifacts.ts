@@ -16,8 +16,6 @@ import type { RecordingFile } from '../store/types.js';
 import { HttpError } from './http.js';
 import { RecentBuffers } from './recent.js';
 
-export { ulawWavHeader } from '../media/reference/mixer.js';
-
 /**
  * Reads stored artifacts through the artifact store (docs/storage.md): any node serves any
  * recording the store holds. Decryption needs the whole OpenPGP message, so playback reads the

@@ -15,7 +15,7 @@ import type { ActiveCall, RecordingEvent } from '../../src/recording/types.js';
 import type { NewRecording } from '../../src/store/types.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { encodeUlaw, tone } from './audio.js';
-import { ulawWavHeader } from '../../src/media/reference/index.js';
+import { ulawWavHeader } from '../../src/media/wav.js';
 
 /**
  * The REST API tests' server: a real HTTP server and a real embedded Postgres in a private data

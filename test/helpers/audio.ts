@@ -4,7 +4,7 @@
  * detection to check "is this frequency present in this window of the recording".
  */
 
-import { ulawWavHeader } from '../../src/media/reference/index.js';
+import { ulawWavHeader } from '../../src/media/wav.js';
 
 /** Sample rate of everything here: narrowband telephony. */
 export const SAMPLE_RATE = 8000;

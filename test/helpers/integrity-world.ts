@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../src/log.js';
-import { ulawWavHeader } from '../../src/media/reference/index.js';
+import { ulawWavHeader } from '../../src/media/wav.js';
 import type { MixOptions, MixResult } from '../../src/media/types.js';
 import { startPipeline, type Pipeline } from '../../src/pipeline/index.js';
 import { ensureKeyPair } from '../../src/pipeline/keys.js';

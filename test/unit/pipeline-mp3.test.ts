@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { defaultAddonPath } from '../../src/media/index.js';
-import { ulawWavHeader } from '../../src/media/reference/index.js';
+import { ulawWavHeader } from '../../src/media/wav.js';
 import { encodeMp3, encodeMp3Ffmpeg } from '../../src/pipeline/artifacts.js';
 import { mp3Bitrates } from '../../src/config/schema.js';
 import { lameAddon } from '../../src/pipeline/mp3.js';

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { RecordingRow } from '../../store/types.js';
 import { HttpError, notFound, sendJson } from '../http.js';
-import { parseRange, sendPlaintext, ulawWavData, ulawWavHeader } from '../artifacts.js';
+import { ulawWavHeader } from '../../media/wav.js';
+import { parseRange, sendPlaintext, ulawWavData } from '../artifacts.js';
 import { describe, type Kit } from '../kit.js';
 import { RecentBuffers } from '../recent.js';
 import { need, route, type Ctx, type RouteDef } from '../table.js';

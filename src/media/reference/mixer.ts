@@ -7,31 +7,10 @@
  */
 import { parseSpool } from '../spool.js';
 import { linearToUlaw, ULAW_DECODE } from './g711.js';
+import { ulawWavHeader } from '../wav.js';
 
-export const WAV_HEADER_SIZE = 58;
-
-export function ulawWavHeader(samples: number, channels = 1): Buffer {
-  const bytes = samples * channels;
-  const h = Buffer.alloc(WAV_HEADER_SIZE);
-  h.write('RIFF', 0, 'latin1');
-  h.writeUInt32LE(WAV_HEADER_SIZE - 8 + bytes + (bytes & 1), 4);
-  h.write('WAVE', 8, 'latin1');
-  h.write('fmt ', 12, 'latin1');
-  h.writeUInt32LE(18, 16);
-  h.writeUInt16LE(7, 20);
-  h.writeUInt16LE(channels, 22);
-  h.writeUInt32LE(8000, 24);
-  h.writeUInt32LE(8000 * channels, 28);
-  h.writeUInt16LE(channels, 32);
-  h.writeUInt16LE(8, 34);
-  h.writeUInt16LE(0, 36);
-  h.write('fact', 38, 'latin1');
-  h.writeUInt32LE(4, 42);
-  h.writeUInt32LE(samples, 46);
-  h.write('data', 50, 'latin1');
-  h.writeUInt32LE(bytes, 54);
-  return h;
-}
+/** The header writer is production code (src/media/wav.ts); the reference mixer writes it too. */
+export { ulawWavHeader, WAV_HEADER_SIZE } from '../wav.js';
 
 /** One leg's linear timeline (silence where it has no audio), `total` samples long. */
 export function legTimeline(spool: Uint8Array, total: number): Int16Array {
