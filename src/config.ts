@@ -220,7 +220,17 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
     cluster: clusterSettings(env, section('cluster'), val('sip.port', 5060)),
   };
   const parsed = fullSchema.safeParse(raw);
-  if (!parsed.success) problems.push(...parsed.error.issues);
+  if (!parsed.success)
+    for (const issue of parsed.error.issues)
+      // A nested key that names no setting (a typo would leave the default in force): one line each.
+      if (issue.code === 'unrecognized_keys')
+        for (const key of issue.keys)
+          problems.push({
+            path: [...issue.path, key],
+            message: 'unknown setting in the config file',
+            shown: true,
+          });
+      else problems.push(issue);
   if (problems.length > 0 || !parsed.success) throw new ConfigError(describeProblems(problems, env, raw));
   const c = parsed.data;
   if (!c.sip.tlsCertFile !== !c.sip.tlsKeyFile) {

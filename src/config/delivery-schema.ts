@@ -32,9 +32,20 @@ type SftpAuth = {
 };
 const hasSftpAuth = (d: SftpAuth) => Boolean(d.password || d.passwordFile || d.privateKeyFile);
 const SFTP_AUTH = { message: 'needs password, passwordFile or privateKeyFile' };
+type SftpHostKey = {
+  hostKeySha256?: string | undefined;
+  knownHostsFile?: string | undefined;
+  insecureAcceptAnyHostKey: boolean;
+};
+/** The connection refuses a server whose key nothing pins (src/delivery/sftp.ts): say so at start. */
+const hasHostKey = (d: SftpHostKey) =>
+  Boolean(d.hostKeySha256 || d.knownHostsFile || d.insecureAcceptAnyHostKey);
+const SFTP_HOST_KEY = {
+  message: "needs hostKeySha256 or knownHostsFile (the server's host key), or insecureAcceptAnyHostKey: true",
+};
 /** Delivery: an FTP server (src/delivery/ftp.ts), FTPS unless plain FTP is asked for twice. */
 const ftpDestination = z
-  .object({
+  .strictObject({
     type: z.literal('ftp'),
     host: z.string().min(1),
     /** Default 21, or 990 with tls "implicit" (src/delivery/ftp.ts). */
@@ -65,18 +76,24 @@ const ftpDestination = z
   });
 /** Offload: SFTP (`type` "sftp", the default), FTP (`type` "ftp") or S3 (`type` "s3", src/config/s3-destination.ts). */
 const offloadDestination = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('sftp').optional(), ...sftpShape }).refine(hasSftpAuth, SFTP_AUTH),
+  z
+    .strictObject({ type: z.literal('sftp').optional(), ...sftpShape })
+    .refine(hasSftpAuth, SFTP_AUTH)
+    .refine(hasHostKey, SFTP_HOST_KEY),
   ftpDestination,
   s3DestinationSchema,
 ]);
 const exportDestination = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('local'), directory: z.string().min(1) }),
-  z.object({ type: z.literal('sftp'), ...sftpShape }).refine(hasSftpAuth, SFTP_AUTH),
+  z.strictObject({ type: z.literal('local'), directory: z.string().min(1) }),
+  z
+    .strictObject({ type: z.literal('sftp'), ...sftpShape })
+    .refine(hasSftpAuth, SFTP_AUTH)
+    .refine(hasHostKey, SFTP_HOST_KEY),
   ftpDestination,
   s3DestinationSchema,
 ]);
 /** An SMTP server (notifications, the journal). */
-const smtpSchema = z.object({
+const smtpSchema = z.strictObject({
   host: z.string().min(1),
   port: port.default(587),
   /** TLS from the start (port 465); otherwise STARTTLS, required unless requireTLS is false. */
@@ -143,7 +160,7 @@ export const deliverySchema = {
       groups: z
         .record(
           z.string().min(1),
-          z.object({
+          z.strictObject({
             subject: z.string().min(1).optional(),
             body: z.string().min(1).optional(),
             templateFile: optionalString,
@@ -160,7 +177,7 @@ export const deliverySchema = {
       recipients: z
         .record(
           z.string(),
-          z.object({
+          z.strictObject({
             email: z.email(),
             attach: z.boolean().default(false),
             enabled: z.boolean().default(true),

@@ -35,7 +35,7 @@ export const directorySchema = z
     filter: z.string().min(3).default('(objectClass=inetOrgPerson)'),
     /** Which attribute gives each field (Active Directory: sAMAccountName, displayName, mail, telephoneNumber/ipPhone, department). */
     attributes: z
-      .object({
+      .strictObject({
         username: attribute.default('uid'),
         displayName: attribute.default('cn'),
         email: attribute.default('mail'),

@@ -32,10 +32,10 @@ const kmsNeedsSse = (l: { sse?: string | undefined; sseKmsKeyId?: string | undef
   !l.sseKmsKeyId || l.sse === 'aws:kms';
 const kmsMessage = { message: 'sseKmsKeyId needs sse "aws:kms"', path: ['sseKmsKeyId'] };
 
-export const s3LocationSchema = z.object(locationShape).refine(kmsNeedsSse, kmsMessage);
+export const s3LocationSchema = z.strictObject(locationShape).refine(kmsNeedsSse, kmsMessage);
 
 export const s3DestinationSchema = z
-  .object({
+  .strictObject({
     type: z.literal('s3'),
     ...locationShape,
     /** A second location that receives the same objects; the delivery counts once both have them. */

@@ -128,8 +128,15 @@ export function fileValue(file: unknown, path: string): unknown {
   return v;
 }
 
+/** Settings whose value is never echoed (at any depth of an object shown in a message). */
+const SECRET = /secret|password|passphrase|databaseUrl|adminToken|metricsToken/i;
+const redacted = (_: string, v: unknown): unknown =>
+  isObject(v)
+    ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, SECRET.test(k) ? '(secret)' : x]))
+    : v;
+
 const show = (v: unknown): string => {
-  const s = JSON.stringify(v) ?? String(v);
+  const s = JSON.stringify(v, redacted) ?? String(v);
   return s.length > 120 ? `${s.slice(0, 117)}...` : s;
 };
 
@@ -193,6 +200,14 @@ export function fileShapeProblems(file: unknown, delivery: Record<string, readon
       message: `expected an object ({"mode": ..., "days": ...}), got ${show(lock)}`,
       shown: true,
     });
+  else if (isObject(lock))
+    for (const k of Object.keys(lock))
+      if (k !== 'mode' && k !== 'days')
+        problems.push({
+          path: ['storage', 'objectLock', k],
+          message: 'unknown setting in the config file (storage.objectLock takes mode, days)',
+          shown: true,
+        });
   return problems;
 }
 
@@ -226,7 +241,7 @@ export function describeProblems(problems: readonly Problem[], env: Env, raw: un
       else if (isObject(value) && k in value) value = value[k];
       else value = undefined;
     }
-    const secret = /secret|password|passphrase|databaseUrl|adminToken|metricsToken/i.test(key);
+    const secret = SECRET.test(key);
     const label = path.join('.') || 'config';
     const got =
       p.shown || value === undefined

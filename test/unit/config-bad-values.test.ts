@@ -181,6 +181,54 @@ describe('configuration: bad values are refused, naming setting, value and expec
     badFile({ logLevel: 5 }, /logLevel/);
   });
 
+  it('a typo at any depth is refused, not dropped with its default left in force', () => {
+    const sftp = {
+      type: 'sftp',
+      host: 'h',
+      username: 'u',
+      password: 'p',
+      directory: '/d',
+      knownHostsFile: '/k',
+    };
+    const local = { type: 'local', directory: '/x' };
+    badFile(
+      { export: { enabled: true, primary: local, secundary: sftp } },
+      /export\.secundary/,
+      /unknown|unrecognized/i,
+    );
+    badFile(
+      { export: { enabled: true, primary: { ...local, directroy: '/y' } } },
+      /export\.primary\.directroy/,
+    );
+    badFile(
+      { offload: { enabled: true, audio: { ...sftp, hostKeySHA256: 'SHA256:x' } } },
+      /offload\.audio\.hostKeySHA256/,
+    );
+    badFile({ notifications: { smtp: { host: 'm', prot: 25 } } }, /notifications\.smtp\.prot/);
+    badFile(
+      { notifications: { groups: { sales: { subjekt: 'x' } } } },
+      /notifications\.groups\.sales\.subjekt/,
+    );
+    badFile({ storage: { objectLock: { mode: 'COMPLIANCE', dayz: 30 } } }, /storage\.objectLock\.dayz/);
+    badFile({ directory: { attributes: { usernam: 'uid' } } }, /directory\.attributes\.usernam/);
+  });
+
+  it('an SFTP destination without a pinned host key is refused at start, not at each delivery', () => {
+    const sftp = { host: 'h', username: 'u', password: 'hunter2-secret', directory: '/d' };
+    const message = badFile({ offload: { enabled: true, audio: sftp } }, /offload\.audio/, /knownHostsFile/);
+    assert.doesNotMatch(message, /hunter2/, 'the password is not echoed');
+    badFile(
+      { export: { enabled: true, primary: { type: 'sftp', ...sftp } } },
+      /export\.primary/,
+      /hostKeySha256/,
+    );
+    assert.doesNotThrow(() =>
+      loadConfig({}, {
+        offload: { enabled: true, audio: { ...sftp, insecureAcceptAnyHostKey: true } },
+      } as ConfigFile),
+    );
+  });
+
   it('the data directory: one the server can create (under /proc, mkdir -p spun forever)', () => {
     const file = join(dir, 'a-file');
     writeFileSync(file, '');

@@ -300,7 +300,13 @@ describe('delivery configuration', () => {
       {
         offload: {
           enabled: true,
-          audio: { host: 'h', username: 'u', password: 'p', directory: '/in' } as never,
+          audio: {
+            host: 'h',
+            username: 'u',
+            password: 'p',
+            directory: '/in',
+            hostKeySha256: 'SHA256:x',
+          } as never,
         },
       },
     );

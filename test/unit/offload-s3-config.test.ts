@@ -44,7 +44,14 @@ describe('s3 delivery destination settings', () => {
           sseKmsKeyId: 'arn:aws:kms:eu-south-1:1:key/k',
           secondary: { bucket: 'archive-dr', endpoint: 'https://s3.dr.example', forcePathStyle: true },
         } as never,
-        metadata: { type: 'sftp', host: 'meta', username: 'u', password: 'p', directory: '/csv' } as never,
+        metadata: {
+          type: 'sftp',
+          host: 'meta',
+          username: 'u',
+          password: 'p',
+          directory: '/csv',
+          knownHostsFile: '/k',
+        } as never,
       },
       export: {
         enabled: true,
