@@ -1,4 +1,4 @@
-import { cpus } from 'node:os';
+import { availableParallelism } from 'node:os';
 import type { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { storageSchema, storageSettings } from './config/storage.js';
@@ -152,7 +152,7 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
       listenSource: val('console.listenSource', 'auto'),
     },
     pipeline: {
-      concurrency: val('pipeline.concurrency', cpus().length),
+      concurrency: val('pipeline.concurrency', Math.min(256, availableParallelism())),
       cpuShare: val('pipeline.cpuShare', 0.5),
       maxBacklogSeconds: val('pipeline.maxBacklogSeconds', 300),
       mp3Encoder: val('pipeline.mp3Encoder', 'lame'),
