@@ -1,9 +1,10 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { HttpError } from '../api/http.js';
 import { usersCsv } from '../api/resources/users-csv.js';
 import { runDirectorySync } from '../api/resources/users-directory.js';
-import { runImport, userBody, type ImportResult } from '../api/resources/users-import.js';
+import { runImport, userBody, USERS_CSV_MAX, type ImportResult } from '../api/resources/users-import.js';
+import { readSettingFileText } from '../config/setting-file.js';
 import { DirectoryError, ldapDirectory } from '../directory/ldap.js';
 import type { Config } from '../config.js';
 import type { Database } from '../store/db.js';
@@ -106,7 +107,8 @@ export function usersCommand(
         const csv =
           file === '-'
             ? await readAll(io.stdin)
-            : await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+            : // A regular file of at most what POST /users/import takes (a device or a FIFO: refused).
+              await readSettingFileText(file, USERS_CSV_MAX).catch((err: NodeJS.ErrnoException) => {
                 throw new CliError(`cannot read ${file}: ${err.code ?? err.message}`, 2);
               });
         const r = await withDatabase(getConfig(), (db) =>
@@ -174,7 +176,7 @@ export function usersCommand(
     .action(
       guarded(io, async (username: string, opts: { passwordFile?: string }) => {
         const text = opts.passwordFile
-          ? await readFile(opts.passwordFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
+          ? await readSettingFileText(opts.passwordFile).catch((err: NodeJS.ErrnoException) => {
               throw new CliError(`cannot read ${opts.passwordFile}: ${err.code ?? err.message}`, 2);
             })
           : await readAll(io.stdin);

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import {
   Client,
   InvalidCredentialsError,
@@ -7,7 +6,7 @@ import {
   type Entry,
 } from 'ldapts';
 import type { DirectoryConfig } from '../config/directory-schema.js';
-import { readSettingFileText } from '../config/setting-file.js';
+import { readSettingFile, readSettingFileText } from '../config/setting-file.js';
 import { SrsError } from '../errors.js';
 
 /**
@@ -76,7 +75,7 @@ export function ldapDirectory(c: DirectoryConfig): Directory {
   const url = c.url.replace(/\/$/, '');
   const tls = async () => ({
     rejectUnauthorized: c.rejectUnauthorized,
-    ...(c.caFile && { ca: [await readFile(c.caFile)] }),
+    ...(c.caFile && { ca: [await readSettingFile(c.caFile)] }),
   });
   const open = async (): Promise<Client> => {
     const client = new Client({

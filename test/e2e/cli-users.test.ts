@@ -70,6 +70,17 @@ describe('srs users (CLI) on a running server', { timeout: 180000 }, () => {
     const missing = await srs(['users', 'set-password', 'admin', '--password-file', join(dir, 'none')]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /cannot read .*none: ENOENT/);
+    // A device or a FIFO is refused at once, not read without end (/dev/zero) or waited on (a FIFO).
+    for (const file of ['/dev/zero', dir]) {
+      const started = Date.now();
+      const odd = await srs(['users', 'set-password', 'admin', '--password-file', file]);
+      assert.equal(odd.code, 2, `${file}: ${odd.stderr}`);
+      assert.match(odd.stderr, /cannot read .*(not a regular file|a directory)/);
+      assert.ok(Date.now() - started < 15000, `${file}: answered in ${Date.now() - started} ms`);
+    }
+    const device = await srs(['users', 'import', '/dev/zero']);
+    assert.equal(device.code, 2, device.stderr);
+    assert.match(device.stderr, /cannot read \/dev\/zero: .*not a regular file/);
     assert.equal((await login('admin', 'recovered-admin-pw')).status, 200);
   });
 

@@ -12,6 +12,9 @@ import type { ImportPlan } from './users-plan.js';
  * (`srs users import`), one way.
  */
 
+/** The most a users CSV import may hold (the API's request body, the CLI's file). */
+export const USERS_CSV_MAX = 3 * 1024 * 1024;
+
 export const userBody = z.object({
   username: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, 'letters, digits and ._@- (1-64)'),
   password: z.string().min(8, 'at least 8 characters').max(200).nullable().optional(),

@@ -6,7 +6,7 @@ import { mapConflict, type Kit } from '../kit.js';
 import { need, route, type RouteDef } from '../table.js';
 import { MAX_IMPORT_ROWS, usersCsv } from './users-csv.js';
 import { runDirectorySync } from './users-directory.js';
-import { runImport, SENSITIVE, userBody, userChanges, userPatch } from './users-import.js';
+import { runImport, SENSITIVE, userBody, userChanges, userPatch, USERS_CSV_MAX } from './users-import.js';
 
 /** A user as the API shows it (never the password hash). */
 export function publicUser(u: User) {
@@ -61,7 +61,7 @@ export function userRoutes({ d, audit }: Kit): RouteDef[] {
           .default(false)
           .describe('disable every user not in the file (never the caller)'),
       }),
-      bodyLimit: 3 * 1024 * 1024,
+      bodyLimit: USERS_CSV_MAX,
       async handler(ctx, { body }) {
         const keep = need(ctx).userId;
         const r = await runImport(
