@@ -202,6 +202,8 @@ export function recordingsCommand(
 ): Command {
   const cmd = new Command('recordings').description('list recordings and export their audio');
 
+  /** The most one search returns (src/store/users-access.ts); longer lists are read page by page. */
+  const SEARCH_PAGE = 1000;
   cmd
     .command('list')
     .description('list recordings, newest first')
@@ -222,10 +224,22 @@ export function recordingsCommand(
         const config = getConfig();
         const rows = await withDatabase(config, async (db) => {
           if (!filters) return db.recordings.list({ limit, offset });
-          // The API's search (as an admin: every recording), then each row as the plain list has it.
-          const found = await db.access.search(ADMIN_TOKEN_PRINCIPAL, { ...filters, limit, offset });
-          const got = await Promise.all(found.items.map((i) => db.recordings.get(i.id)));
-          return got.filter((r): r is RecordingRow => r !== undefined);
+          // The API's search (as an admin: every recording), a page of at most SEARCH_PAGE at a time,
+          // then each row as the plain list has it.
+          const out: RecordingRow[] = [];
+          for (let at = offset; out.length < limit;) {
+            const page = Math.min(SEARCH_PAGE, limit - out.length);
+            const found = await db.access.search(ADMIN_TOKEN_PRINCIPAL, {
+              ...filters,
+              limit: page,
+              offset: at,
+            });
+            const got = await Promise.all(found.items.map((i) => db.recordings.get(i.id)));
+            out.push(...got.filter((r): r is RecordingRow => r !== undefined));
+            if (found.items.length < page) break;
+            at += page;
+          }
+          return out;
         });
         io.stdout.write(opts.json ? JSON.stringify(rows.map(recordingJson), null, 2) + '\n' : table(rows));
       }),

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { addApiUser, startApiHarness, storeCallTo, type ApiHarness } from '../helpers/api-harness.js';
+import { run, SRS_BIN } from '../helpers/server.js';
 
 const MANY = 10_050;
 
@@ -78,5 +79,22 @@ describe('list totals past 10,000 matches (real Postgres)', { timeout: 120_000 }
     const r = await h.call('GET', '/api/v1/recordings/export?format=csv', { as: 'admin' });
     assert.equal(r.status, 400);
     assert.match(r.json.error, /^more than 10001 recordings match; one export takes at most 10000/);
+  });
+
+  it('srs recordings list with a filter reads past the search page of 1,000', async () => {
+    const r = await run(
+      process.execPath,
+      [SRS_BIN, 'recordings', 'list', '--state', 'stored', '--limit', '2500', '--offset', '50', '--json'],
+      { env: { ...(process.env as Record<string, string>), SRS_FROM_SOURCE: '1', SRS_DATA_DIR: h.dataDir } },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const rows = JSON.parse(r.stdout) as { id: string; startedAt: string }[];
+    assert.equal(rows.length, 2500, 'not cut at 1,000');
+    assert.equal(new Set(rows.map((x) => x.id)).size, 2500, 'no row twice across pages');
+    const times = rows.map((x) => Date.parse(x.startedAt));
+    assert.ok(
+      times.every((t, i) => i === 0 || t <= (times[i - 1] as number)),
+      'newest first across the pages',
+    );
   });
 });
