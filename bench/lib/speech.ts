@@ -5,6 +5,7 @@
  * but it has speech's spectrum and envelope, which is what an MP3 encoder's cost depends on.
  */
 import { linearToUlaw } from '../../src/media/reference/index.js';
+import { ulawWavHeader } from '../../src/media/wav.js';
 
 export function speechLikePcm(seconds: number, seed = 1): Int16Array {
   const rate = 8000;
@@ -56,24 +57,7 @@ export function speechLikePcm(seconds: number, seed = 1): Int16Array {
 /** The 8 kHz u-law WAV the mixer writes (58-byte header: fmt with cbSize, fact, data). */
 export function ulawWav(pcm: Int16Array): Buffer {
   const n = pcm.length;
-  const h = Buffer.alloc(58);
-  h.write('RIFF', 0, 'latin1');
-  h.writeUInt32LE(50 + n + (n & 1), 4);
-  h.write('WAVEfmt ', 8, 'latin1');
-  h.writeUInt32LE(18, 16);
-  h.writeUInt16LE(7, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(8000, 24);
-  h.writeUInt32LE(8000, 28);
-  h.writeUInt16LE(1, 32);
-  h.writeUInt16LE(8, 34);
-  h.writeUInt16LE(0, 36);
-  h.write('fact', 38, 'latin1');
-  h.writeUInt32LE(4, 42);
-  h.writeUInt32LE(n, 46);
-  h.write('data', 50, 'latin1');
-  h.writeUInt32LE(n, 54);
   const body = Buffer.alloc(n + (n & 1));
   for (let k = 0; k < n; k++) body[k] = linearToUlaw(pcm[k] ?? 0);
-  return Buffer.concat([h, body]);
+  return Buffer.concat([ulawWavHeader(n), body]);
 }
