@@ -2,7 +2,8 @@
  * Every call ends, on the real server with short settings: an SRC that goes silent without a BYE
  * (RTP timeout), a call past the maximum duration, an RFC 4028 session timer that is refreshed once
  * and then missed, and a Session-Expires below Min-SE (422). Each time the server sends BYE to the
- * SRC, and the recording is stored with an event saying why.
+ * SRC, and the recording is stored with an event saying why. The source may hold one session at a
+ * time here: a call the server ends gives its slot back, so the next test's call is answered.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,6 +23,7 @@ describe('every call ends (RTP timeout, maximum duration, session timer)', { tim
       SRS_MAX_DURATION: '7',
       SRS_SESSION_EXPIRES: '4',
       SRS_MIN_SE: '2',
+      SRS_MAX_SESSIONS_PER_SOURCE: '1',
     });
     await server.waitFor(/SIPREC recording server ready/, 60000);
     // A Min-SE below RFC 4028's 90 s is taken (these tests need short timers), and said at startup.
@@ -95,6 +97,16 @@ describe('every call ends (RTP timeout, maximum duration, session timer)', { tim
     const rec = await waitForState(server, uac.callId, 'stored');
     const events = await recordingEvents(server, rec.id);
     assert.ok(events.some((e) => e.type === 'call-ended-by-server' && /session-timer-expired/.test(e.text)));
+  });
+
+  it('answers the source again after the calls the server ended (their slots given back)', async () => {
+    const uac = await SiprecUac.open(server.sipPort);
+    const inv = await uac.invite({ streams: 1 });
+    assert.equal(inv.status, 200, inv.text);
+    const bye = await uac.request('BYE');
+    assert.match(bye, /^SIP\/2\.0 200/, bye);
+    uac.close();
+    await waitForState(server, uac.callId, 'stored');
   });
 
   it('answers 422 with Min-SE to a Session-Expires below it', async () => {

@@ -175,6 +175,9 @@ export function runRecordingDialog(d: RecordingDialog): void {
     ).destroy({ headers: { Reason: `SIP;cause=200;text="${reason}"` } }, (err) => {
       if (err) clog.warn({ err: err.message }, 'BYE to the SRC failed');
     });
+    // drachtio-srf's destroy() sends the BYE and drops the listeners without a 'destroy' event:
+    // the session timer stops and the source's session slot is given back here.
+    ended();
     serial(() => recording.end(id, reason));
   };
   recording.onTerminate?.(id, terminate);
