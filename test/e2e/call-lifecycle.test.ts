@@ -109,6 +109,23 @@ describe('every call ends (RTP timeout, maximum duration, session timer)', { tim
     await waitForState(server, uac.callId, 'stored');
   });
 
+  it('takes an SRC that requires the session timer (Require: timer), in the INVITE and a refresh', async () => {
+    const uac = await SiprecUac.open(server.sipPort);
+    const timer = ['Supported: timer', 'Require: timer', 'Session-Expires: 4;refresher=uac'];
+    const inv = await uac.invite({ streams: 1, extraHeaders: timer });
+    assert.equal(inv.status, 200, inv.text);
+    assert.match(inv.text, /Session-Expires: 4;refresher=uac/);
+    const refresh = await uac.reinvite({ streams: 1, extraHeaders: timer });
+    assert.match(refresh ?? '', /^SIP\/2\.0 200/, refresh ?? 'no answer');
+    // Another option-tag is still refused.
+    const other = await uac.reinvite({ streams: 1, extraHeaders: ['Require: 100rel'] });
+    assert.match(other ?? '', /^SIP\/2\.0 420[\s\S]*Unsupported: 100rel/, other ?? 'no answer');
+    const bye = await uac.request('BYE');
+    assert.match(bye, /^SIP\/2\.0 200/, bye);
+    uac.close();
+    await waitForState(server, uac.callId, 'stored');
+  });
+
   it('answers 422 with Min-SE to a Session-Expires below it', async () => {
     const uac = await SiprecUac.open(server.sipPort);
     const r = await uac.invite({ extraHeaders: ['Supported: timer', 'Session-Expires: 1'] });

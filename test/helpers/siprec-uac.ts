@@ -197,6 +197,7 @@ export class SiprecUac {
     const msg =
       [
         ...this.headers('INVITE', cseq),
+        ...(o.extraHeaders ?? []),
         `Content-Type: ${contentType}`,
         `Content-Length: ${Buffer.byteLength(body)}`,
         '',

@@ -203,7 +203,7 @@ export function runRecordingDialog(d: RecordingDialog): void {
     sessionTimer?.refresh();
     serial(async () => {
       try {
-        checkRequire(mreq);
+        checkRequire(mreq, d.timerInterval !== null ? ['timer'] : []);
         const answer = await handleOffer(parseBody(mreq));
         mres.send(200, {
           body: answer,

@@ -174,7 +174,8 @@ export function startSiprecApp(o: SiprecAppOptions): SiprecApp {
         });
       const refusedSource = o.admission?.checkSource(source);
       if (refusedSource) throw new Reject(refusedSource.status, refusedSource.reason, refusedSource.headers);
-      checkRequire(req);
+      // RFC 4028 section 7.1: an SRC may require the session timer, which this server runs when set.
+      checkRequire(req, o.sessionTimer ? ['timer'] : []);
       const timer = o.sessionTimer ? negotiateSessionTimer(req, o.sessionTimer) : null;
       if (timer && 'reject' in timer) throw new Reject(422, 'Session Interval Too Small', timer.reject);
       const { offer, sdp, metadataXml } = parseBody(req);

@@ -53,12 +53,12 @@ export function isUnspecified(addr: string | undefined): boolean {
 }
 
 /** 420 Bad Extension for a Require option-tag we do not implement. */
-export function checkRequire(req: Srf.SrfRequest): void {
+export function checkRequire(req: Srf.SrfRequest, also: readonly string[] = []): void {
   const value = req.has('Require') ? req.get('Require') : '';
   const unsupported = value
     .split(',')
     .map((t) => t.trim())
-    .filter((t) => t && !SUPPORTED_REQUIRE.has(t.toLowerCase()));
+    .filter((t) => t && !SUPPORTED_REQUIRE.has(t.toLowerCase()) && !also.includes(t.toLowerCase()));
   if (unsupported.length > 0) {
     throw new Reject(420, 'Bad Extension', { Unsupported: unsupported.join(', ') });
   }
