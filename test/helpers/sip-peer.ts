@@ -69,6 +69,8 @@ export class Peer {
   private tcp?: net.Socket | tls.TLSSocket;
   private buf = '';
   port = 0;
+  /** TCP/TLS: the connection has closed (either side). */
+  closed = false;
   constructor(
     readonly transport: 'UDP' | 'TCP' | 'TLS',
     readonly edgePort: number,
@@ -87,6 +89,7 @@ export class Peer {
           ? tls.connect({ host: HOST, port: this.edgePort, rejectUnauthorized: false })
           : net.connect({ host: HOST, port: this.edgePort });
       this.tcp = s;
+      s.once('close', () => (this.closed = true));
       await once(s, this.transport === 'TLS' ? 'secureConnect' : 'connect');
       this.port = s.localPort ?? 0;
       s.on('data', (d: Buffer) => {

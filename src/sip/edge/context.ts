@@ -32,7 +32,7 @@ export interface CoreOptions {
   /** Bound TLS port (0 when TLS is off). */
   tlsPort?: () => number;
   send: (peer: Peer, data: Buffer) => void;
-  hasConnection: (address: string, port: number) => boolean;
+  hasConnection: (transport: TransportName, address: string, port: number) => boolean;
   appsFor: (method: string) => AppConn[];
 }
 

@@ -14,7 +14,7 @@ import { DialogLayer } from './dialog-layer.js';
 import { parseMessage } from './message.js';
 import type { SipMessage } from './message.js';
 import { ServerSide } from './server-side.js';
-import type { Inbound } from './transport.js';
+import type { Inbound, TransportName } from './transport.js';
 
 export type { CoreOptions } from './context.js';
 
@@ -71,6 +71,19 @@ export class EdgeCore {
     else if (dialogId) void this.client.appInDialogRequest(conn, msgId, dialogId, msg);
     else if (msg.method === 'CANCEL' && txnId) this.client.appCancel(conn, msgId, txnId);
     else void this.client.appNewRequest(conn, msgId, msg);
+  }
+
+  /** Whether a dialog not yet ended has this peer (the connection it came on, or we opened). */
+  carriesDialog(transport: TransportName, address: string, port: number): boolean {
+    return this.dialogs.store
+      .all()
+      .some(
+        (d) =>
+          d.state !== 'terminated' &&
+          d.peer.transport === transport &&
+          d.peer.address === address &&
+          d.peer.port === port,
+      );
   }
 
   /** An app connection went away: answer what it left unanswered. */

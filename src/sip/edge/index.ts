@@ -43,6 +43,7 @@ export async function startSipEdge(opts: SipEdgeOptions): Promise<SipEdge> {
     transports,
     tls: opts.sip.tls,
     limits: opts.sip.limits,
+    inUse: (t, address, port) => ref.core?.carriesDialog(t, address, port) ?? false,
     log,
     onMessage: (m) => ref.core?.onNetwork(m),
   });
@@ -85,7 +86,7 @@ export async function startSipEdge(opts: SipEdgeOptions): Promise<SipEdge> {
       }
       return transport.send(peer.transport, peer.address, peer.port, data);
     },
-    hasConnection: (a, p) => transport.hasConnection(a, p),
+    hasConnection: (t, a, p) => transport.hasConnection(t, a, p),
     appsFor: (m) => control.appsFor(m),
   });
   log.info(

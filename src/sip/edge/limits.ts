@@ -14,6 +14,12 @@ export interface ConnectionLimits {
   maxHeaderBytes: number;
   /** ms to complete a message's headers, counted from the connection or the message's first byte. */
   headerTimeoutMs: number;
+  /**
+   * ms without traffic after which a connection is closed, unless a dialog uses it: requests we
+   * send in a dialog go over the connection the peer opened (RFC 5923), which must outlive a
+   * quiet call of any length.
+   */
+  idleTimeoutMs: number;
 }
 
 export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
@@ -21,6 +27,7 @@ export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
   maxPerAddress: 64,
   maxHeaderBytes: 16 * 1024,
   headerTimeoutMs: 10_000,
+  idleTimeoutMs: 10 * 60 * 1000,
 };
 
 export interface LimitCounters {

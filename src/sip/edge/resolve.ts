@@ -18,11 +18,15 @@ export async function resolveHost(host: string): Promise<string> {
 
 /**
  * The peer of a request within dialog `d`: its remote target (or route), except that a peer that
- * reached us over TCP gets its requests on that connection while it lasts.
+ * reached us over TCP or TLS gets its requests on that connection while it lasts (RFC 3261 18,
+ * RFC 5923). Its Contact names where it listens, not the port it connected from, and a new TLS
+ * connection to it would be verified against the system CAs, without a client certificate.
+ * A TLS peer keeps its connection whatever transport its Contact names: nothing in the dialog
+ * leaves the secure connection while it is open.
  */
 export async function dialogPeer(
   d: Dialog,
-  hasConnection: (address: string, port: number) => boolean,
+  hasConnection: (transport: TransportName, address: string, port: number) => boolean,
 ): Promise<Peer> {
   let dest: { host: string; port: number; transport?: 'udp' | 'tcp' };
   try {
@@ -31,9 +35,8 @@ export async function dialogPeer(
     return d.peer;
   }
   const transport = dest.transport ?? d.peer.transport;
-  if (transport === 'tcp' && d.peer.transport === 'tcp' && hasConnection(d.peer.address, d.peer.port)) {
-    return d.peer;
-  }
+  const reuse = d.peer.transport === 'tls' || (d.peer.transport === 'tcp' && transport === 'tcp');
+  if (reuse && hasConnection(d.peer.transport, d.peer.address, d.peer.port)) return d.peer;
   return { transport, address: await resolveHost(dest.host), port: dest.port };
 }
 

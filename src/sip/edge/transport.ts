@@ -37,16 +37,22 @@ export interface TransportOptions {
     | undefined;
   /** Connection and header limits for TCP/TLS (src/sip/edge/limits.ts). */
   limits?: Partial<ConnectionLimits> | undefined;
+  /** Whether a dialog uses the connection to this peer: it is then not closed as idle. */
+  inUse?: ((transport: TransportName, address: string, port: number) => boolean) | undefined;
   log: EdgeLogger;
   onMessage: (msg: Inbound) => void;
 }
 
 const UDP_RECV_BUFFER = 4 * 1024 * 1024;
 const MAX_TCP_MESSAGE = 1024 * 1024;
-const TCP_IDLE_MS = 10 * 60 * 1000;
 
 function key(address: string, port: number): string {
   return `${address}|${port}`;
+}
+
+/** A connection's key: by transport too, so that a TLS peer's requests never go out on plain TCP. */
+function connKey(transport: TransportName, address: string, port: number): string {
+  return `${transport}|${address}|${port}`;
 }
 
 export class SipTransport {
@@ -213,7 +219,7 @@ export class SipTransport {
   private adopt(sock: net.Socket, transport: 'tcp' | 'tls', inbound = false, admitted = false): void {
     const remoteAddress = sock.remoteAddress ?? '';
     const remotePort = sock.remotePort ?? 0;
-    const k = key(remoteAddress, remotePort);
+    const k = connKey(transport, remoteAddress, remotePort);
     if (inbound && !admitted && !this.admitted(sock, transport)) return;
     const closeFor = (reason: string): void => {
       this.opts.log.warn({ remoteAddress, remotePort, reason }, 'closing sip tcp connection');
@@ -223,7 +229,14 @@ export class SipTransport {
     if (inbound) this.guard.deadline(sock, true, () => closeFor('headers not finished in time'));
     this.conns.set(k, sock);
     sock.setNoDelay(true);
-    sock.setTimeout(TCP_IDLE_MS, () => sock.destroy());
+    // Idle connections are closed, except one a dialog uses: our requests in the dialog (the BYE
+    // that ends a recording) go over it, and a call may be quiet far longer than the timeout.
+    const idleMs = this.guard.limits.idleTimeoutMs;
+    const onIdle = (): void => {
+      if (this.opts.inUse?.(transport, remoteAddress, remotePort)) sock.setTimeout(idleMs, onIdle);
+      else sock.destroy();
+    };
+    sock.setTimeout(idleMs, onIdle);
     let buf: Buffer = Buffer.alloc(0);
     sock.on('data', (chunk: Buffer) => {
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
@@ -280,7 +293,8 @@ export class SipTransport {
       });
       return;
     }
-    const existing = this.conns.get(key(address, port));
+    const k = connKey(transport, address, port);
+    const existing = this.conns.get(k);
     if (existing && !existing.destroyed) {
       existing.write(data);
       return;
@@ -291,22 +305,23 @@ export class SipTransport {
         ? tls.connect({ host: address, port, servername: net.isIP(address) ? undefined : address })
         : net.connect({ host: address, port });
     // Register under the peer's address at once so that further sends queue on this socket.
-    this.conns.set(key(address, port), sock);
+    this.conns.set(k, sock);
     sock.once(transport === 'tls' ? 'secureConnect' : 'connect', () => {
-      this.conns.delete(key(address, port));
+      this.conns.delete(k);
       this.adopt(sock, transport);
     });
     sock.on('error', (err) =>
       this.opts.log.warn({ address, port, err: String(err) }, 'sip tcp connect failed'),
     );
     sock.on('close', () => {
-      if (this.conns.get(key(address, port)) === sock) this.conns.delete(key(address, port));
+      if (this.conns.get(k) === sock) this.conns.delete(k);
     });
     sock.write(data);
   }
 
-  hasConnection(address: string, port: number): boolean {
-    const s = this.conns.get(key(address, port));
+  /** An open connection of this transport to or from the peer. */
+  hasConnection(transport: TransportName, address: string, port: number): boolean {
+    const s = this.conns.get(connKey(transport, address, port));
     return !!s && !s.destroyed;
   }
 

@@ -1,0 +1,236 @@
+// The embedded SIP edge with a real drachtio-srf app: where the requests the server sends inside a
+// dialog go.
+// - A SRC connected over TLS (or TCP) gets our BYE on the connection it opened (RFC 5923 / RFC 3261
+//   18), not on a new connection to its Contact: a real SBC's Contact names its listening port,
+//   not the ephemeral port it connected from. The Contact here names a listener that records
+//   whether anything connected to it.
+// - A TCP/TLS connection that carries a dialog is not closed as idle; one without is.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import Srf from 'drachtio-srf';
+import { startSipEdge, type SipEdge } from '../../src/sip/edge/index.js';
+import { ANSWER, HOST, OFFER, Peer, answer, header, sleep, statusOf } from '../helpers/sip-peer.js';
+
+const SECRET = 'edge-dialog-transport';
+const IDLE_MS = 400;
+
+interface SrfDialog {
+  destroy(): Promise<unknown>;
+}
+
+interface Fixture {
+  edge: SipEdge;
+  srf: InstanceType<typeof Srf>;
+  dialogs: SrfDialog[];
+  /** Call-IDs of the INVITEs the app was handed. */
+  seen: string[];
+}
+
+let certDir: string;
+let main: Fixture;
+let idle: Fixture;
+
+async function fixture(idleTimeoutMs?: number): Promise<Fixture> {
+  const edge = await startSipEdge({
+    sip: {
+      host: HOST,
+      port: 0,
+      tls: {
+        port: 0,
+        cert: readFileSync(join(certDir, 'cert.pem')),
+        key: readFileSync(join(certDir, 'key.pem')),
+      },
+      ...(idleTimeoutMs ? { limits: { idleTimeoutMs } } : {}),
+    },
+    control: { host: HOST, port: 0, secret: SECRET },
+    log: { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined },
+    timers: { t1: 50, t2: 400 },
+  });
+  const srf = new Srf();
+  srf.on('error', () => undefined);
+  await new Promise<string>((resolve, reject) => {
+    srf.on('connect', (err: Error | null, hp: string) => (err ? reject(err) : resolve(hp)));
+    void srf.connect({ host: HOST, port: edge.controlPort, secret: SECRET });
+  });
+  const f: Fixture = { edge, srf, dialogs: [], seen: [] };
+  srf.invite((req, res) => {
+    f.seen.push(req.get('Call-ID'));
+    srf
+      .createUAS(req, res, { localSdp: ANSWER })
+      .then((d) => void f.dialogs.push(d as unknown as SrfDialog))
+      .catch(() => undefined);
+  });
+  await sleep(100);
+  return f;
+}
+
+before(async () => {
+  certDir = mkdtempSync(join(tmpdir(), 'srs-tls-'));
+  execFileSync(
+    'openssl',
+    [
+      ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=srs.test'],
+      ...['-keyout', join(certDir, 'key.pem'), '-out', join(certDir, 'cert.pem')],
+    ],
+    { stdio: 'ignore' },
+  );
+  main = await fixture();
+  idle = await fixture(IDLE_MS);
+});
+
+after(async () => {
+  for (const f of [main, idle]) {
+    f.srf.disconnect();
+    await f.edge.close();
+  }
+  rmSync(certDir, { recursive: true, force: true });
+});
+
+let n = 0;
+interface Invite {
+  text: string;
+  callId: string;
+  fromTag: string;
+}
+function invite(p: Peer, o: { contactPort?: number; callId?: string; fromTag?: string } = {}): Invite {
+  n++;
+  const callId = o.callId ?? `dt-${n}-${Date.now()}@${HOST}`;
+  const fromTag = o.fromTag ?? `f${n}`;
+  const t = p.transport;
+  const param = t === 'TLS' ? ';transport=tls' : t === 'TCP' ? ';transport=tcp' : '';
+  const text =
+    [
+      `INVITE sip:srs@${HOST}:${p.edgePort}${param} SIP/2.0`,
+      `Via: SIP/2.0/${t} ${HOST}:${p.port};branch=z9hG4bK-dt-${n}-${Date.now()};rport`,
+      'Max-Forwards: 70',
+      `From: <sip:src@${HOST}>;tag=${fromTag}`,
+      `To: <sip:srs@${HOST}>`,
+      `Call-ID: ${callId}`,
+      'CSeq: 1 INVITE',
+      `Contact: <sip:src@${HOST}:${o.contactPort ?? p.port}${param}>;+sip.src`,
+      'Content-Type: application/sdp',
+      `Content-Length: ${Buffer.byteLength(OFFER)}`,
+    ].join('\r\n') +
+    '\r\n\r\n' +
+    OFFER;
+  return { text, callId, fromTag };
+}
+function ack(p: Peer, inv: Invite, to: string): string {
+  return (
+    [
+      `ACK sip:srs@${HOST}:${p.edgePort} SIP/2.0`,
+      `Via: SIP/2.0/${p.transport} ${HOST}:${p.port};branch=z9hG4bK-dtack-${n}-${Date.now()};rport`,
+      'Max-Forwards: 70',
+      `From: <sip:src@${HOST}>;tag=${inv.fromTag}`,
+      `To: ${to}`,
+      `Call-ID: ${inv.callId}`,
+      'CSeq: 1 ACK',
+      'Content-Length: 0',
+    ].join('\r\n') + '\r\n\r\n'
+  );
+}
+
+async function call(f: Fixture, p: Peer, contactPort?: number): Promise<SrfDialog> {
+  const before = f.dialogs.length;
+  const inv = invite(p, contactPort ? { contactPort } : {});
+  p.send(inv.text);
+  const ok = await p.next((m) => statusOf(m) === 200 && /INVITE/.test(header(m, 'CSeq') ?? ''));
+  p.send(ack(p, inv, header(ok, 'To') ?? ''));
+  const deadline = Date.now() + 3000;
+  while (f.dialogs.length === before && Date.now() < deadline) await sleep(10);
+  assert.ok(f.dialogs.length > before, 'the app got no dialog');
+  return f.dialogs.at(-1) as SrfDialog;
+}
+
+/** A TCP listener standing for the SRC's listening port (its Contact): records connections. */
+async function contactListener(): Promise<{ port: number; connections: () => number; close: () => void }> {
+  let count = 0;
+  const socks: net.Socket[] = [];
+  const server = net.createServer((s) => {
+    count++;
+    socks.push(s);
+  });
+  await new Promise<void>((r) => server.listen(0, HOST, () => r()));
+  const addr = server.address() as net.AddressInfo;
+  return {
+    port: addr.port,
+    connections: () => count,
+    close: () => {
+      for (const s of socks) s.destroy();
+      server.close();
+    },
+  };
+}
+
+describe('requests the server sends in a dialog go over the connection the SRC opened', () => {
+  for (const transport of ['TLS', 'TCP'] as const) {
+    test(`${transport}: the app ends the call; the BYE arrives on the SRC's connection, nothing connects to its Contact's port`, async () => {
+      const listener = await contactListener();
+      const edgePort = transport === 'TLS' ? main.edge.tlsPort : main.edge.sipPort;
+      const p = await new Peer(transport, edgePort).open();
+      try {
+        const dialog = await call(main, p, listener.port);
+        const bye = dialog.destroy();
+        const byeReq = await p.next((m) => m.startsWith('BYE '), 3000);
+        assert.match(header(byeReq, 'Via') ?? '', new RegExp(`^SIP/2\\.0/${transport} `));
+        p.send(answer(byeReq, 200, 'OK'));
+        await bye;
+        assert.equal(listener.connections(), 0, "the edge opened a connection to the Contact's port");
+      } finally {
+        p.close();
+        listener.close();
+      }
+    });
+  }
+
+  test('TLS: with the SRC connection gone, the BYE falls back to the Contact', async () => {
+    const listener = await contactListener();
+    const p = await new Peer('TLS', main.edge.tlsPort).open();
+    try {
+      const dialog = await call(main, p, listener.port);
+      p.close();
+      await sleep(100);
+      void dialog.destroy().catch(() => undefined);
+      const deadline = Date.now() + 3000;
+      while (listener.connections() === 0 && Date.now() < deadline) await sleep(10);
+      assert.equal(listener.connections(), 1, 'the BYE did not go to the Contact');
+    } finally {
+      listener.close();
+    }
+  });
+});
+
+describe('idle TCP/TLS connections', () => {
+  for (const transport of ['TLS', 'TCP'] as const) {
+    test(`${transport}: a connection carrying a dialog outlives the idle timeout and carries the BYE; one without is closed`, async () => {
+      const edgePort = transport === 'TLS' ? idle.edge.tlsPort : idle.edge.sipPort;
+      const listener = await contactListener();
+      const bare = await new Peer(transport, edgePort).open();
+      const p = await new Peer(transport, edgePort).open();
+      try {
+        const dialog = await call(idle, p, listener.port);
+        await sleep(IDLE_MS * 3);
+        assert.ok(bare.closed, 'a connection with no dialog was not closed as idle');
+        assert.ok(!p.closed, 'the connection carrying a dialog was closed as idle');
+        const bye = dialog.destroy();
+        const byeReq = await p.next((m) => m.startsWith('BYE '), 3000);
+        p.send(answer(byeReq, 200, 'OK'));
+        await bye;
+        assert.equal(listener.connections(), 0);
+        // With the dialog over, the connection is idle like any other.
+        const deadline = Date.now() + IDLE_MS * 4;
+        while (!p.closed && Date.now() < deadline) await sleep(20);
+        assert.ok(p.closed, 'the connection stayed open after its dialog ended');
+      } finally {
+        bare.close();
+        p.close();
+        listener.close();
+      }
+    });
+  }
+});
