@@ -1,10 +1,13 @@
 // The embedded SIP edge with a real drachtio-srf app: where the requests the server sends inside a
-// dialog go.
+// dialog go, and what the edge lets into the `|`-separated control lines it writes to the app.
 // - A SRC connected over TLS (or TCP) gets our BYE on the connection it opened (RFC 5923 / RFC 3261
 //   18), not on a new connection to its Contact: a real SBC's Contact names its listening port,
 //   not the ephemeral port it connected from. The Contact here names a listener that records
 //   whether anything connected to it.
 // - A TCP/TLS connection that carries a dialog is not closed as idle; one without is.
+// - A request whose Call-ID or From/To tag holds characters RFC 3261 25.1 does not allow there
+//   (`|` would split drachtio's control line: `<victim>;from-tag=<tag>|x` registered the attacker's
+//   dialog under the victim's id) gets 400 from the edge and never reaches the app.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -233,4 +236,74 @@ describe('idle TCP/TLS connections', () => {
       }
     });
   }
+});
+
+describe('values the edge writes into control lines', () => {
+  const bad: [string, Partial<{ callId: string; fromTag: string; toTag: string }>][] = [
+    ['a Call-ID with |', { callId: `victim-1@${HOST};from-tag=f1|x` }],
+    ['a Call-ID with a space', { callId: `two words@${HOST}` }],
+    ['a Call-ID with a lone CR', { callId: `cr\rx@${HOST}` }],
+    ['a Call-ID with a non-ASCII character', { callId: `caf\u00e9@${HOST}` }],
+    ['a From tag with |', { fromTag: 'f1|x' }],
+    ['a To tag with |', { toTag: 'srs|x' }],
+  ];
+  for (const [name, o] of bad) {
+    test(`${name}: 400 from the edge, the app never sees it`, async () => {
+      const p = await new Peer('UDP', main.edge.sipPort).open();
+      try {
+        const inv = invite(p, o);
+        let text = inv.text;
+        if (o.toTag) {
+          text = text.replace(`To: <sip:srs@${HOST}>`, `To: <sip:srs@${HOST}>;tag=${o.toTag}`);
+          // A request with a To tag is in a dialog: send it as an UPDATE, a BYE would be 481 anyway.
+          text = text.replace(/^INVITE /, 'UPDATE ').replace('CSeq: 1 INVITE', 'CSeq: 1 UPDATE');
+        }
+        p.send(text);
+        const res = await p.next((m) => statusOf(m) >= 200);
+        assert.equal(statusOf(res), 400, `answered ${statusOf(res)}`);
+        await sleep(100);
+        assert.ok(!main.seen.includes(inv.callId), 'the request reached the app');
+      } finally {
+        p.close();
+      }
+    });
+  }
+
+  test('an ACK with a Call-ID holding | is dropped, not answered', async () => {
+    const p = await new Peer('UDP', main.edge.sipPort).open();
+    try {
+      const inv = invite(p, { callId: `ack|x@${HOST}` });
+      p.send(ack(p, inv, `<sip:srs@${HOST}>;tag=abc`));
+      await sleep(300);
+      assert.equal(
+        p.count(() => true),
+        0,
+      );
+    } finally {
+      p.close();
+    }
+  });
+
+  test('a Call-ID using every character RFC 3261 allows in a word is served', async () => {
+    const p = await new Peer('UDP', main.edge.sipPort).open();
+    try {
+      const word = 'aZ09-.!%*_+`\'~()<>:\\"/[]?{}';
+      const before = main.dialogs.length;
+      const inv = invite(p, { callId: `${word}@${word}` });
+      p.send(inv.text);
+      const ok = await p.next((m) => statusOf(m) === 200 && /INVITE/.test(header(m, 'CSeq') ?? ''));
+      assert.equal(header(ok, 'Call-ID'), `${word}@${word}`);
+      p.send(ack(p, inv, header(ok, 'To') ?? ''));
+      const deadline = Date.now() + 3000;
+      while (main.dialogs.length === before && Date.now() < deadline) await sleep(10);
+      const d = main.dialogs.at(-1) as SrfDialog;
+      const bye = d.destroy();
+      const byeReq = await p.next((m) => m.startsWith('BYE '));
+      assert.equal(header(byeReq, 'Call-ID'), `${word}@${word}`);
+      p.send(answer(byeReq, 200, 'OK'));
+      await bye;
+    } finally {
+      p.close();
+    }
+  });
 });

@@ -172,3 +172,23 @@ export function parseCSeq(value: string | undefined): CSeq {
   if (!m) throw new ParseError(`invalid CSeq: "${(value ?? '').slice(0, 40)}"`);
   return { seq: Number(m[1]), method: (m[2] ?? '').toUpperCase() };
 }
+
+/** RFC 3261 25.1 `word` characters, of which a Call-ID is made (`word [ "@" word ]`). */
+const CALL_ID_RE = /^[A-Za-z0-9\-.!%*_+`'~()<>:\\"/[\]?{}@]+$/;
+/** RFC 3261 25.1 `token` characters (a tag is a token). */
+const TOKEN_RE = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
+
+/**
+ * Whether a Call-ID holds only the characters RFC 3261 allows in it. The edge writes the Call-ID
+ * into drachtio's `|`-separated control lines (the dialog id, `<Call-ID>;from-tag=<tag>`), so
+ * `|`, spaces, CR and the like must not get that far. Only the characters are checked, not how
+ * many `@` there are: that does no harm.
+ */
+export function isValidCallId(value: string): boolean {
+  return CALL_ID_RE.test(value);
+}
+
+/** Whether a value is an RFC 3261 token, such as a From or To tag. */
+export function isToken(value: string): boolean {
+  return TOKEN_RE.test(value);
+}

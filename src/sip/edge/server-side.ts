@@ -9,6 +9,7 @@ import { ALLOW, DIALOG_METHODS, REASONS, appHeaders, hostPort, stamp } from './c
 import type { EdgeContext } from './context.js';
 import type { DialogLayer } from './dialog-layer.js';
 import { randomToken } from './dialogs.js';
+import { isToken, isValidCallId } from './header-values.js';
 import {
   canonicalName,
   getHeader,
@@ -94,6 +95,21 @@ export class ServerSide {
     if (cseq.method !== req.method) throw new ParseError('CSeq method does not match the request');
     parseNameAddr(from);
     parseNameAddr(to);
+    // The Call-ID and the From tag make the dialog id the edge writes, unescaped, into the
+    // `|`-separated control lines to the app: a Call-ID `<victim's>;from-tag=<tag>|x` would have
+    // drachtio-srf file the sender's dialog under another call's id. What RFC 3261 25.1 does not
+    // allow there is refused with 400 (an ACK is dropped), before any of it reaches the app.
+    for (const name of ['call-id', 'from', 'to'])
+      if (getHeaders(req, name).length > 1) throw new ParseError(`more than one ${name} header`);
+    if (!isValidCallId(callId)) throw new ParseError('Call-ID holds characters RFC 3261 does not allow');
+    for (const [name, value] of [
+      ['From', from],
+      ['To', to],
+    ] as const) {
+      const tag = getTag(value);
+      if (tag !== undefined && !isToken(tag))
+        throw new ParseError(`${name} tag holds characters RFC 3261 does not allow`);
+    }
 
     // RFC 3581 + RFC 3261 18.2.1: record where the request really came from in the top Via.
     const values = splitList(viaHeader.value);
