@@ -287,7 +287,8 @@ describe('values the edge writes into control lines', () => {
   test('a Call-ID using every character RFC 3261 allows in a word is served', async () => {
     const p = await new Peer('UDP', main.edge.sipPort).open();
     try {
-      const word = 'aZ09-.!%*_+`\'~()<>:\\"/[]?{}';
+      // Every RFC 3261 word character, and = ; , # & $ ^ which SRCs in the field send too.
+      const word = 'aZ09-.!%*_+`\'~()<>:\\"/[]?{}=;,#&$^';
       const before = main.dialogs.length;
       const inv = invite(p, { callId: `${word}@${word}` });
       p.send(inv.text);

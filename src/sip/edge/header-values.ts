@@ -173,22 +173,20 @@ export function parseCSeq(value: string | undefined): CSeq {
   return { seq: Number(m[1]), method: (m[2] ?? '').toUpperCase() };
 }
 
-/** RFC 3261 25.1 `word` characters, of which a Call-ID is made (`word [ "@" word ]`). */
-const CALL_ID_RE = /^[A-Za-z0-9\-.!%*_+`'~()<>:\\"/[\]?{}@]+$/;
-/** RFC 3261 25.1 `token` characters (a tag is a token). */
-const TOKEN_RE = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
-
 /**
- * Whether a Call-ID holds only the characters RFC 3261 allows in it. The edge writes the Call-ID
- * into drachtio's `|`-separated control lines (the dialog id, `<Call-ID>;from-tag=<tag>`), so
- * `|`, spaces, CR and the like must not get that far. Only the characters are checked, not how
- * many `@` there are: that does no harm.
+ * Printable ASCII but `|`: what a Call-ID or a tag may hold here. The edge writes the dialog id
+ * (`<Call-ID>;from-tag=<tag>`) into drachtio's `|`-separated control lines, so `|`, spaces, CR and
+ * other controls must not get that far. RFC 3261 25.1 is stricter (a Call-ID is `word [ "@" word ]`,
+ * a tag a `token`), but SRCs in the field send `=` (base64) and `;` in Call-IDs: those do no harm
+ * to a control line and are served, so a call is not refused for what cannot hurt.
  */
+const SAFE_RE = /^[\x21-\x7b\x7d\x7e]+$/;
+
 export function isValidCallId(value: string): boolean {
-  return CALL_ID_RE.test(value);
+  return SAFE_RE.test(value);
 }
 
-/** Whether a value is an RFC 3261 token, such as a From or To tag. */
+/** Whether a From or To tag is safe to carry in the dialog id (see SAFE_RE). */
 export function isToken(value: string): boolean {
-  return TOKEN_RE.test(value);
+  return SAFE_RE.test(value);
 }
