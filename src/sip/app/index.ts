@@ -14,8 +14,9 @@ import {
 } from './policy.js';
 import { answerOf, type Slot } from './session.js';
 import { rateLimiter, type Admission } from './admission.js';
-import { negotiateSessionTimer, type SessionTimerConfig } from './session-timer.js';
+import { agreedTimer, negotiateSessionTimer, type SessionTimerConfig } from './session-timer.js';
 import { partiesOf, readMetadata } from './call-metadata.js';
+import { runExcludedDialog } from './excluded-dialog.js';
 import { runRecordingDialog } from './dialog.js';
 import { sipFieldValues, type FieldSource } from './sip-fields.js';
 import {
@@ -272,6 +273,7 @@ export function startSiprecApp(o: SiprecAppOptions): SiprecApp {
         };
       });
       const answer = buildAnswer(sdp, answerOf(slots), mediaAddress, 1);
+      const timerOf = agreedTimer(timer);
       const id = recordingId;
       // The callback form: srf calls it as it creates the dialog, and the dialog's listeners are
       // attached there and then. A promise would attach them a turn later, after srf may already
@@ -286,7 +288,7 @@ export function startSiprecApp(o: SiprecAppOptions): SiprecApp {
             headers: {
               Contact: contact,
               'Content-Type': 'application/sdp',
-              ...(timer && 'headers' in timer ? timer.headers : {}),
+              ...timerOf.timerHeaders,
             },
           },
           (err: unknown, dialog: Srf.Dialog) => {
@@ -299,8 +301,9 @@ export function startSiprecApp(o: SiprecAppOptions): SiprecApp {
                 { recordingId: id, ports },
                 decision.record ? 'SIPREC session answered' : 'SIPREC session answered, not recorded',
               );
-            // Nothing to record: the dialog lives until the BYE, answered by drachtio-srf.
-            if (id !== null)
+            // Nothing to record: its offers are answered on port 0 until the BYE or its timer expires.
+            if (id === null) runExcludedDialog({ dialog, log: clog, mediaAddress, contact, ...timerOf });
+            else
               try {
                 runRecordingDialog({
                   dialog,
@@ -314,8 +317,7 @@ export function startSiprecApp(o: SiprecAppOptions): SiprecApp {
                   md,
                   slots,
                   answer,
-                  timerInterval: timer && 'interval' in timer ? timer.interval : null,
-                  timerHeaders: timer && 'headers' in timer ? timer.headers : {},
+                  ...timerOf,
                   untrack: () => {
                     if (tracked) o.admission?.track(source, false);
                     tracked = false;

@@ -80,3 +80,14 @@ export class SessionTimer {
     clearTimeout(this.#timer);
   }
 }
+
+/** A decision as a dialog runs it: the interval (null: no timer) and the headers of its 200s. */
+export function agreedTimer(t: TimerDecision | null): {
+  timerInterval: number | null;
+  timerHeaders: Record<string, string>;
+} {
+  return {
+    timerInterval: t && 'interval' in t ? t.interval : null,
+    timerHeaders: t && 'headers' in t ? t.headers : {},
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * A dialog the recording policy answered without recording (excludedAction `answer`: 200, every
+ * stream on port 0). Its re-INVITEs and UPDATEs with SDP are answered like the INVITE was, one
+ * answer line per offered m-line, all on port 0 (RFC 3264 section 6: the answer has as many m-lines
+ * as the offer; drachtio-srf alone would answer with the first SDP). The session timer the 200
+ * promised runs too, so a call whose BYE is lost does not keep its dialog for ever.
+ */
+import type Srf from 'drachtio-srf';
+
+import type { Logger } from '../../log.js';
+import { Reject, checkRequire, parseBody, warning } from './requests.js';
+import { buildAnswer } from './sdp.js';
+import { answerOf, type Slot } from './session.js';
+import { SessionTimer } from './session-timer.js';
+
+export interface ExcludedDialog {
+  dialog: Srf.Dialog;
+  log: Logger;
+  mediaAddress: string;
+  contact: string;
+  /** The negotiated session timer's interval in seconds (null: none), and the headers of our 200s. */
+  timerInterval: number | null;
+  timerHeaders: Record<string, string>;
+}
+
+export function runExcludedDialog(d: ExcludedDialog): void {
+  const { dialog, log, mediaAddress, contact, timerHeaders } = d;
+  let version = 1;
+  const timer =
+    d.timerInterval !== null
+      ? new SessionTimer(d.timerInterval, () => {
+          log.info('session timer expired on a call not recorded: BYE to the SRC');
+          (
+            dialog as unknown as {
+              destroy(opts: { headers: Record<string, string> }, cb: (err?: Error) => void): void;
+            }
+          ).destroy({ headers: { Reason: 'SIP;cause=200;text="session-timer-expired"' } }, (err) => {
+            if (err) log.warn({ err: err.message }, 'BYE to the SRC failed');
+          });
+        })
+      : null;
+  dialog.on('destroy', () => timer?.stop());
+
+  /** 200 with a declined answer to the offer in `req`, or the error's final response. */
+  const answer = (req: Srf.SrfRequest, res: Srf.SrfResponse): void => {
+    timer?.refresh();
+    try {
+      checkRequire(req, d.timerInterval !== null ? ['timer'] : []);
+      const hasBody = (req.body ?? '').trim() !== '';
+      if (req.method === 'UPDATE' && !hasBody) {
+        res.send(200, { headers: timerHeaders });
+        return;
+      }
+      const { offer, sdp } = parseBody(req);
+      const slots: Slot[] = offer.map((s) => ({
+        index: s.index,
+        label: s.label,
+        port: 0,
+        choice: null,
+        localKey: null,
+        paused: false,
+      }));
+      res.send(200, {
+        body: buildAnswer(sdp, answerOf(slots), mediaAddress, ++version),
+        headers: { Contact: contact, 'Content-Type': 'application/sdp', ...timerHeaders },
+      });
+    } catch (err) {
+      const x =
+        err instanceof Reject
+          ? err
+          : new Reject(500, 'Server Internal Error', { Warning: warning('internal error') });
+      if (!(err instanceof Reject)) log.warn({ err }, 'in-dialog request of a call not recorded failed');
+      if (!res.finalResponseSent) res.send(x.status, x.reason, { headers: x.headers });
+    }
+  };
+  dialog.on('modify', answer);
+  dialog.on('update', answer);
+}
