@@ -198,6 +198,78 @@ describe('sip edge with a drachtio-srf app', () => {
     p.close();
   });
 
+  test('merged request (RFC 3261 8.2.2.2): the same INVITE on a second branch gets 482, one dialog, the BYE ends it', async () => {
+    let invites = 0;
+    const inner = uas();
+    onInvite = (req, res) => {
+      invites++;
+      inner(req, res);
+    };
+    const p = await new Peer('UDP', edge.sipPort).open();
+    const c = ids();
+    const other = `${c.branch}fork`;
+    p.send(request(p, edge.sipPort, 'INVITE', c, { body: OFFER }));
+    p.send(request(p, edge.sipPort, 'INVITE', c, { body: OFFER, branch: other }));
+    p.send(request(p, edge.sipPort, 'INVITE', c, { body: OFFER })); // a retransmission: absorbed
+    const loop = await p.next((m) => statusOf(m) >= 200 && (header(m, 'Via') ?? '').includes(other));
+    assert.equal(statusOf(loop), 482);
+    assert.equal(header(loop, 'CSeq'), '1 INVITE');
+    const ok = await p.next((m) => statusOf(m) === 200 && (header(m, 'Via') ?? '').includes(`${c.branch};`));
+    const toTag = /tag=([^;>\s]+)/.exec(header(ok, 'To') ?? '')?.[1];
+    assert.ok(toTag);
+    // the 482 is acknowledged on its own branch and not resent after that
+    const loopTag = /tag=([^;>\s]+)/.exec(header(loop, 'To') ?? '')?.[1];
+    p.send(request(p, edge.sipPort, 'ACK', c, { toTag: loopTag, branch: other }));
+    p.send(request(p, edge.sipPort, 'ACK', c, { toTag, branch: `${c.branch}ack` }));
+    const dialog = await waitFor(() => dialogs.at(-1));
+    await sleep(6 * T1);
+    assert.equal(invites, 1, 'the app saw one INVITE');
+    assert.equal(dialogs.length, 1, 'one dialog at the app');
+    assert.equal(
+      p.count((m) => statusOf(m) === 200 && /^CSeq: 1 INVITE/im.test(m) && !m.includes(`tag=${toTag}`)),
+      0,
+      'no 200 with another To tag',
+    );
+    const n482 = p.count((m) => statusOf(m) === 482);
+    await sleep(8 * T1);
+    assert.equal(
+      p.count((m) => statusOf(m) === 482),
+      n482,
+      'no 482 retransmission after its ACK',
+    );
+
+    const destroyed = new Promise<string | undefined>((r) => dialog.on('destroy', (_m, reason) => r(reason)));
+    p.send(request(p, edge.sipPort, 'BYE', c, { toTag, cseq: 2, branch: `${c.branch}bye` }));
+    const byeOk = await p.next((m) => /BYE/.test(header(m, 'CSeq') ?? ''));
+    assert.equal(statusOf(byeOk), 200);
+    assert.equal(await destroyed, 'normal release');
+    p.close();
+  });
+
+  test('merged request after the first INVITE transaction has ended: 482 for as long as its dialog lasts', async () => {
+    let invites = 0;
+    const inner = uas();
+    onInvite = (req, res) => {
+      invites++;
+      inner(req, res);
+    };
+    const p = await new Peer('UDP', edge.sipPort).open();
+    const c = ids();
+    p.send(request(p, edge.sipPort, 'INVITE', c, { body: OFFER }));
+    const ok = await p.next((m) => statusOf(m) === 200);
+    const toTag = /tag=([^;>\s]+)/.exec(header(ok, 'To') ?? '')?.[1];
+    p.send(request(p, edge.sipPort, 'ACK', c, { toTag, branch: `${c.branch}ack` }));
+    await sleep(64 * T1 + 4 * T1); // past Timer L: the INVITE transaction is gone, the dialog is not
+    const other = `${c.branch}late`;
+    p.send(request(p, edge.sipPort, 'INVITE', c, { body: OFFER, branch: other }));
+    const loop = await p.next((m) => statusOf(m) >= 200 && (header(m, 'Via') ?? '').includes(other));
+    assert.equal(statusOf(loop), 482);
+    assert.equal(invites, 1);
+    p.send(request(p, edge.sipPort, 'BYE', c, { toTag, cseq: 2, branch: `${c.branch}bye` }));
+    assert.equal(statusOf(await p.next((m) => /BYE/.test(header(m, 'CSeq') ?? ''))), 200);
+    p.close();
+  });
+
   test('BYE for an unknown dialog gets 481 from the edge', async () => {
     const p = await new Peer('UDP', edge.sipPort).open();
     p.send(request(p, edge.sipPort, 'BYE', ids(), { toTag: 'nosuchtag', cseq: 2 }));

@@ -107,6 +107,7 @@ export const REASONS: Record<number, string> = {
   400: 'Bad Request',
   408: 'Request Timeout',
   481: 'Call/Transaction Does Not Exist',
+  482: 'Loop Detected',
   487: 'Request Terminated',
   500: 'Server Internal Error',
   503: 'Service Unavailable',

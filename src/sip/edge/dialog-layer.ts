@@ -64,6 +64,7 @@ export class DialogLayer {
       peer: txn.peer,
       owner: conn,
       state: 'early',
+      ...(txn.requestId !== undefined ? { createdBy: { requestId: txn.requestId, txnKey: txn.key } } : {}),
     };
     this.store.add(d);
     return d;

@@ -42,6 +42,8 @@ export interface Dialog {
   state: 'early' | 'confirmed' | 'terminated';
   /** CSeq of the last INVITE we sent in this dialog, for its ACK. */
   lastInviteCseq?: number;
+  /** UAS dialog: requestId and transaction key of the INVITE that created it (RFC 3261 8.2.2.2). */
+  createdBy?: { requestId: string; txnKey: string };
 }
 
 export function dialogKey(callId: string, localTag: string, remoteTag: string): string {
@@ -51,10 +53,17 @@ export function dialogKey(callId: string, localTag: string, remoteTag: string): 
 export class DialogStore {
   private readonly byKey = new Map<string, Dialog>();
   private readonly byId = new Map<string, Dialog>();
+  private readonly byRequestId = new Map<string, Dialog>();
 
   add(d: Dialog): void {
     this.byKey.set(dialogKey(d.callId, d.localTag, d.remoteTag), d);
     this.byId.set(d.id, d);
+    if (d.createdBy) this.byRequestId.set(d.createdBy.requestId, d);
+  }
+
+  /** The UAS dialog created by the request with this requestId, while it lasts. */
+  findByRequestId(requestId: string): Dialog | undefined {
+    return this.byRequestId.get(requestId);
   }
 
   find(callId: string, localTag: string, remoteTag: string): Dialog | undefined {
@@ -71,6 +80,8 @@ export class DialogStore {
       this.byKey.delete(dialogKey(d.callId, d.localTag, d.remoteTag));
     }
     if (this.byId.get(d.id) === d) this.byId.delete(d.id);
+    if (d.createdBy && this.byRequestId.get(d.createdBy.requestId) === d)
+      this.byRequestId.delete(d.createdBy.requestId);
   }
 
   all(): Dialog[] {
@@ -80,6 +91,7 @@ export class DialogStore {
   clear(): void {
     this.byKey.clear();
     this.byId.clear();
+    this.byRequestId.clear();
   }
 }
 

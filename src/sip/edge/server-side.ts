@@ -154,6 +154,31 @@ export class ServerSide {
       return;
     }
 
+    // RFC 3261 8.2.2.2: a request without a To tag whose Call-ID, From tag and CSeq are those of
+    // a request already on another transaction (a forking proxy's second branch, an SBC's
+    // fail-over path) is a merged request: 482. Answered, it would make a second dialog under the
+    // same drachtio dialog id (`<Call-ID>;from-tag=<tag>`), and a BYE of either would end the
+    // other's recording. The first request counts while its transaction or its dialog lasts.
+    const requestId = toTag ? undefined : `${callId}\n${fromTag}\n${cseq.seq} ${cseq.method}`;
+    if (requestId !== undefined) {
+      const first = this.ctx.txns.findServerByRequestId(requestId);
+      const dialog = first ? undefined : this.dialogs.store.findByRequestId(requestId);
+      if (dialog && dialog.createdBy?.txnKey === key) {
+        // A stray copy of the very INVITE that made the dialog, after its transaction ended.
+        this.ctx.o.log.debug({ callId }, 'late retransmission of a dialog-creating request dropped');
+        return;
+      }
+      if (first || dialog) {
+        this.ctx.o.log.warn(
+          { callId, method: req.method, remoteAddress: inb.remoteAddress, remotePort: inb.remotePort },
+          'merged request (same Call-ID, From tag and CSeq on another branch); answering 482',
+        );
+        const txn = this.ctx.txns.createServer({ ...base, toTag: randomToken() });
+        this.ctx.txns.respond(txn, 482, this.ctx.edgeResponse(req, 482, txn.toTag));
+        return;
+      }
+    }
+
     if (toTag) {
       const dialog = this.dialogs.store.find(callId, toTag, fromTag);
       const txn = this.ctx.txns.createServer({ ...base, toTag });
@@ -199,7 +224,7 @@ export class ServerSide {
       return;
     }
 
-    const txn = this.ctx.txns.createServer({ ...base, toTag: randomToken() });
+    const txn = this.ctx.txns.createServer({ ...base, toTag: randomToken(), requestId });
     if (req.method === 'INVITE') this.ctx.txns.respond(txn, 100, this.ctx.edgeResponse(req, 100, undefined));
     const app = this.ctx.pickApp(req.method);
     if (!app) {

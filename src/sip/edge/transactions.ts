@@ -37,6 +37,11 @@ export interface ServerTxn {
   readonly peer: Peer;
   /** To-tag used for responses that lack one. */
   toTag: string;
+  /**
+   * Call-ID, From tag and CSeq of a request without a To tag (RFC 3261 8.2.2.2): another request
+   * with the same but on another transaction is a merged request.
+   */
+  readonly requestId?: string;
   /** Opaque owner (the application connection that got the request). */
   owner?: unknown;
   dialogId?: string;
@@ -86,6 +91,7 @@ export function serverKey(branch: string, sentBy: string, method: string): strin
 export class TransactionLayer {
   private readonly servers = new Map<string, ServerTxn>();
   private readonly serversById = new Map<string, ServerTxn>();
+  private readonly serversByRequestId = new Map<string, ServerTxn>();
   private readonly clients = new Map<string, ClientTxn & { handlers: ClientTxnHandlers }>();
   private readonly clientsById = new Map<string, ClientTxn>();
 
@@ -104,6 +110,11 @@ export class TransactionLayer {
     return this.serversById.get(id);
   }
 
+  /** The live server transaction of a request without a To tag, by its requestId. */
+  findServerByRequestId(requestId: string): ServerTxn | undefined {
+    return this.serversByRequestId.get(requestId);
+  }
+
   /** All server transactions that still await a final response. */
   pendingServers(): ServerTxn[] {
     return [...this.serversById.values()].filter((t) => t.state === 'proceeding');
@@ -116,6 +127,7 @@ export class TransactionLayer {
     receivedLength: number;
     peer: Peer;
     toTag: string;
+    requestId?: string;
   }): ServerTxn {
     const txn: ServerTxn = {
       id: randomUUID(),
@@ -126,11 +138,13 @@ export class TransactionLayer {
       receivedLength: init.receivedLength,
       peer: init.peer,
       toTag: init.toTag,
+      ...(init.requestId !== undefined ? { requestId: init.requestId } : {}),
       state: 'proceeding',
       timers: [],
     };
     this.servers.set(txn.key, txn);
     this.serversById.set(txn.id, txn);
+    if (txn.requestId !== undefined) this.serversByRequestId.set(txn.requestId, txn);
     if (txn.method !== 'INVITE') {
       // The client gives up after 64*T1 (Timer F); forget a request nobody answered by then.
       txn.timers.push(
@@ -217,6 +231,8 @@ export class TransactionLayer {
     txn.state = 'terminated';
     if (this.servers.get(txn.key) === txn) this.servers.delete(txn.key);
     this.serversById.delete(txn.id);
+    if (txn.requestId !== undefined && this.serversByRequestId.get(txn.requestId) === txn)
+      this.serversByRequestId.delete(txn.requestId);
   }
 
   // ---------------------------------------------------------------- client side
@@ -311,6 +327,7 @@ export class TransactionLayer {
     for (const t of this.clientsById.values()) clearTimers(t);
     this.servers.clear();
     this.serversById.clear();
+    this.serversByRequestId.clear();
     this.clients.clear();
     this.clientsById.clear();
   }
