@@ -183,13 +183,16 @@ export function request(
     branch?: string;
     body?: string;
     extra?: string[];
+    /** `;rport` in the Via (RFC 3581), asking for responses to the source port; on by default. */
     rport?: boolean;
+    /** The Via's sent-by port, where responses go without rport (RFC 3261 18.2.2); our port by default. */
+    viaPort?: number;
   } = {},
 ): string {
   const body = o.body ?? '';
   const lines = [
     `${method} sip:srs@${HOST}:${edgePort} SIP/2.0`,
-    `Via: SIP/2.0/${p.transport} ${HOST}:${p.port};branch=${o.branch ?? c.branch}${o.rport === false ? '' : ';rport'}`,
+    `Via: SIP/2.0/${p.transport} ${HOST}:${o.viaPort ?? p.port};branch=${o.branch ?? c.branch}${o.rport === false ? '' : ';rport'}`,
     'Max-Forwards: 70',
     `From: <sip:src@${HOST}>;tag=${c.fromTag}`,
     `To: <sip:srs@${HOST}:${edgePort}>${o.toTag ? `;tag=${o.toTag}` : ''}`,

@@ -270,6 +270,52 @@ describe('sip edge with a drachtio-srf app', () => {
     p.close();
   });
 
+  test('UDP without rport (RFC 3261 18.2.2): responses go to the Via sent-by port, and no rport is added', async () => {
+    onInvite = uas();
+    const sender = await new Peer('UDP', edge.sipPort).open();
+    const listener = await new Peer('UDP', edge.sipPort).open();
+    const o = ids();
+    sender.send(request(sender, edge.sipPort, 'OPTIONS', o, { rport: false, viaPort: listener.port }));
+    const res = await listener.next((m) => statusOf(m) === 200);
+    assert.equal(header(res, 'Via'), `SIP/2.0/UDP ${HOST}:${listener.port};branch=${o.branch}`);
+
+    const c = ids();
+    sender.send(
+      request(sender, edge.sipPort, 'INVITE', c, { rport: false, viaPort: listener.port, body: OFFER }),
+    );
+    await listener.next((m) => statusOf(m) === 100);
+    const ok = await listener.next((m) => statusOf(m) === 200);
+    await listener.next((m) => statusOf(m) === 200, 1000); // the 2xx is resent there too
+    const toTag = /tag=([^;>\s]+)/.exec(header(ok, 'To') ?? '')?.[1];
+    sender.send(request(sender, edge.sipPort, 'ACK', c, { toTag, branch: `${c.branch}ack`, rport: false }));
+    sender.send(
+      request(sender, edge.sipPort, 'BYE', c, {
+        toTag,
+        cseq: 2,
+        branch: `${c.branch}bye`,
+        rport: false,
+        viaPort: listener.port,
+      }),
+    );
+    assert.equal(statusOf(await listener.next((m) => /BYE/.test(header(m, 'CSeq') ?? ''))), 200);
+    assert.equal(
+      sender.count((m) => statusOf(m) > 0),
+      0,
+      'nothing answered to the source port',
+    );
+
+    // with rport, the source port it is, and rport says so
+    const r = ids();
+    sender.send(request(sender, edge.sipPort, 'OPTIONS', r, { viaPort: listener.port }));
+    const res2 = await sender.next((m) => statusOf(m) === 200);
+    assert.equal(
+      header(res2, 'Via'),
+      `SIP/2.0/UDP ${HOST}:${listener.port};branch=${r.branch};rport=${sender.port}`,
+    );
+    sender.close();
+    listener.close();
+  });
+
   test('BYE for an unknown dialog gets 481 from the edge', async () => {
     const p = await new Peer('UDP', edge.sipPort).open();
     p.send(request(p, edge.sipPort, 'BYE', ids(), { toTag: 'nosuchtag', cseq: 2 }));

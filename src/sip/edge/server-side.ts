@@ -111,7 +111,8 @@ export class ServerSide {
         throw new ParseError(`${name} tag holds characters RFC 3261 does not allow`);
     }
 
-    // RFC 3581 + RFC 3261 18.2.1: record where the request really came from in the top Via.
+    // RFC 3261 18.2.1: record where the request really came from in the top Via; RFC 3581: the
+    // source port only when the client asked for it with rport.
     const values = splitList(viaHeader.value);
     const via = parseVia(values[0] ?? '');
     if (via.host !== inb.remoteAddress) {
@@ -120,14 +121,20 @@ export class ServerSide {
       else via.params[i] = ['received', inb.remoteAddress];
     }
     const ri = via.params.findIndex(([k]) => k === 'rport');
-    if (ri === -1) via.params.push(['rport', String(inb.remotePort)]);
-    else via.params[ri] = ['rport', String(inb.remotePort)];
+    if (ri !== -1) via.params[ri] = ['rport', String(inb.remotePort)];
     values[0] = stringifyVia(via);
     viaHeader.value = values.map((v) => v.trim()).join(', ');
     delete viaHeader.raw;
     const raw = serializeMessage(req);
 
-    const peer: Peer = { transport: inb.transport, address: inb.remoteAddress, port: inb.remotePort };
+    // Where responses go. Over TCP/TLS: the connection. Over UDP (RFC 3261 18.2.2, RFC 3581 4):
+    // the source address (the `received`), and the source port only with rport; without it, the
+    // Via's sent-by port (5060 when it names none), where the client said it listens.
+    const peer: Peer = {
+      transport: inb.transport,
+      address: inb.remoteAddress,
+      port: inb.transport === 'udp' && ri === -1 ? (via.port ?? 5060) : inb.remotePort,
+    };
     const branch = getParam(via.params, 'branch') ?? '';
     const sentBy = hostPort(via.host, via.port ?? 5060);
     const fromTag = getTag(from) ?? '';
