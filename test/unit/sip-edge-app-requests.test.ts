@@ -2,10 +2,9 @@
 // (re-INVITE via dialog.modify, UPDATE via dialog.request, BYE via dialog.destroy) reach the SRC
 // with the dialog's identifiers and their answers come back to the app; and SIP over TLS with a
 // self-signed certificate made by `openssl` for this test.
+import { selfSignedCertDir } from '../helpers/tls-cert.js';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Srf from 'drachtio-srf';
@@ -85,15 +84,7 @@ let certDir: string;
 const dialogs: SrfDialog[] = [];
 
 before(async () => {
-  certDir = mkdtempSync(join(tmpdir(), 'srs-tls-'));
-  execFileSync(
-    'openssl',
-    [
-      ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=srs.test'],
-      ...['-keyout', join(certDir, 'key.pem'), '-out', join(certDir, 'cert.pem')],
-    ],
-    { stdio: 'ignore' },
-  );
+  certDir = selfSignedCertDir();
   edge = await startSipEdge({
     sip: {
       host: HOST,

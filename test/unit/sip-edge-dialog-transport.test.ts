@@ -8,11 +8,10 @@
 // - A request whose Call-ID or From/To tag holds characters RFC 3261 25.1 does not allow there
 //   (`|` would split drachtio's control line: `<victim>;from-tag=<tag>|x` registered the attacker's
 //   dialog under the victim's id) gets 400 from the edge and never reaches the app.
+import { selfSignedCertDir } from '../helpers/tls-cert.js';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Srf from 'drachtio-srf';
@@ -73,15 +72,7 @@ async function fixture(idleTimeoutMs?: number): Promise<Fixture> {
 }
 
 before(async () => {
-  certDir = mkdtempSync(join(tmpdir(), 'srs-tls-'));
-  execFileSync(
-    'openssl',
-    [
-      ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=srs.test'],
-      ...['-keyout', join(certDir, 'key.pem'), '-out', join(certDir, 'cert.pem')],
-    ],
-    { stdio: 'ignore' },
-  );
+  certDir = selfSignedCertDir();
   main = await fixture();
   idle = await fixture(IDLE_MS);
 });

@@ -3,20 +3,17 @@
  * handed to an app or answered by the edge, and the responses apps send back, completed the way
  * drachtio-server 0.9 completes them.
  */
-import { ParseError } from '../../errors.js';
 import type { AppConn } from './control.js';
 import { ALLOW, DIALOG_METHODS, REASONS, appHeaders, hostPort, stamp } from './context.js';
 import type { EdgeContext } from './context.js';
 import type { DialogLayer } from './dialog-layer.js';
 import { randomToken } from './dialogs.js';
-import { isToken, isValidCallId } from './header-values.js';
 import {
   canonicalName,
   getHeader,
   getHeaders,
   getParam,
   getTag,
-  parseCSeq,
   parseNameAddr,
   parseVia,
   serializeMessage,
@@ -24,6 +21,7 @@ import {
   stringifyVia,
 } from './message.js';
 import type { SipHeader, SipRequest, SipResponse } from './message.js';
+import { dialogFields } from './request-fields.js';
 import { serverKey } from './transactions.js';
 import type { Peer, ServerTxn } from './transactions.js';
 import type { Inbound } from './transport.js';
@@ -84,32 +82,7 @@ export class ServerSide {
   }
 
   onNetworkRequest(req: SipRequest, inb: Inbound): void {
-    // RFC 3261 8.2/16.3 minimum: a request we can answer needs these.
-    const viaHeader = req.headers.find((h) => canonicalName(h.name) === 'via');
-    if (!viaHeader) throw new ParseError('request without Via');
-    const from = getHeader(req, 'from');
-    const to = getHeader(req, 'to');
-    const callId = getHeader(req, 'call-id');
-    if (!from || !to || !callId) throw new ParseError('request lacks From, To or Call-ID');
-    const cseq = parseCSeq(getHeader(req, 'cseq'));
-    if (cseq.method !== req.method) throw new ParseError('CSeq method does not match the request');
-    parseNameAddr(from);
-    parseNameAddr(to);
-    // The Call-ID and the From tag make the dialog id the edge writes, unescaped, into the
-    // `|`-separated control lines to the app: a Call-ID `<victim's>;from-tag=<tag>|x` would have
-    // drachtio-srf file the sender's dialog under another call's id. What RFC 3261 25.1 does not
-    // allow there is refused with 400 (an ACK is dropped), before any of it reaches the app.
-    for (const name of ['call-id', 'from', 'to'])
-      if (getHeaders(req, name).length > 1) throw new ParseError(`more than one ${name} header`);
-    if (!isValidCallId(callId)) throw new ParseError('Call-ID holds characters RFC 3261 does not allow');
-    for (const [name, value] of [
-      ['From', from],
-      ['To', to],
-    ] as const) {
-      const tag = getTag(value);
-      if (tag !== undefined && !isToken(tag))
-        throw new ParseError(`${name} tag holds characters RFC 3261 does not allow`);
-    }
+    const { viaHeader, from, to, callId, cseq } = dialogFields(req);
 
     // RFC 3261 18.2.1: record where the request really came from in the top Via; RFC 3581: the
     // source port only when the client asked for it with rport.
