@@ -88,6 +88,17 @@ async function byeEndsDialog(
   assert.equal(await destroyed, 'normal release');
 }
 
+/** Answers as uas() does and counts the INVITEs the app is handed. */
+function countingUas(): { invites: number } {
+  const seen = { invites: 0 };
+  const inner = uas();
+  onInvite = (req, res) => {
+    seen.invites++;
+    inner(req, res);
+  };
+  return seen;
+}
+
 function uas(sdp = ANSWER, headers: Record<string, string> = {}): Handler {
   dialogs.length = 0;
   return (req, res) => {
@@ -209,12 +220,7 @@ describe('sip edge with a drachtio-srf app', () => {
   });
 
   test('merged request (RFC 3261 8.2.2.2): the same INVITE on a second branch gets 482, one dialog, the BYE ends it', async () => {
-    let invites = 0;
-    const inner = uas();
-    onInvite = (req, res) => {
-      invites++;
-      inner(req, res);
-    };
+    const seen = countingUas();
     const p = await new Peer('UDP', edge.sipPort).open();
     const c = ids();
     const other = `${c.branch}fork`;
@@ -233,7 +239,7 @@ describe('sip edge with a drachtio-srf app', () => {
     p.send(request(p, edge.sipPort, 'ACK', c, { toTag, branch: `${c.branch}ack` }));
     const dialog = await waitFor(() => dialogs.at(-1));
     await sleep(6 * T1);
-    assert.equal(invites, 1, 'the app saw one INVITE');
+    assert.equal(seen.invites, 1, 'the app saw one INVITE');
     assert.equal(dialogs.length, 1, 'one dialog at the app');
     assert.equal(
       p.count((m) => statusOf(m) === 200 && /^CSeq: 1 INVITE/im.test(m) && !m.includes(`tag=${toTag}`)),
@@ -253,12 +259,7 @@ describe('sip edge with a drachtio-srf app', () => {
   });
 
   test('merged request after the first INVITE transaction has ended: 482 for as long as its dialog lasts', async () => {
-    let invites = 0;
-    const inner = uas();
-    onInvite = (req, res) => {
-      invites++;
-      inner(req, res);
-    };
+    const seen = countingUas();
     const p = await new Peer('UDP', edge.sipPort).open();
     const c = ids();
     p.send(request(p, edge.sipPort, 'INVITE', c, { body: OFFER }));
@@ -270,7 +271,7 @@ describe('sip edge with a drachtio-srf app', () => {
     p.send(request(p, edge.sipPort, 'INVITE', c, { body: OFFER, branch: other }));
     const loop = await p.next((m) => statusOf(m) >= 200 && (header(m, 'Via') ?? '').includes(other));
     assert.equal(statusOf(loop), 482);
-    assert.equal(invites, 1);
+    assert.equal(seen.invites, 1);
     p.send(request(p, edge.sipPort, 'BYE', c, { toTag, cseq: 2, branch: `${c.branch}bye` }));
     assert.equal(statusOf(await p.next((m) => /BYE/.test(header(m, 'CSeq') ?? ''))), 200);
     p.close();
