@@ -62,20 +62,10 @@ export function applyStreamChange(
   const at = new Date();
   const events: SessionEvent[] = [];
   const removed = s.streams.filter((x) => !x.removed && change.remove.includes(x.index));
-  if (removed.length > 0) {
-    engine.removeLegs(
-      recordingId,
-      removed.map((x) => x.legId),
-    );
-  }
-  for (const x of removed) {
-    x.removed = true;
-    events.push({
-      at,
-      type: 'stream-removed',
-      detail: { label: x.label, legId: x.legId, index: x.index },
-    });
-  }
+  for (const x of removed)
+    events.push({ at, type: 'stream-removed', detail: { label: x.label, legId: x.legId, index: x.index } });
+  // New streams open first: when their media cannot (no ports: CapacityError, the SRC gets 503 and
+  // keeps its session), nothing of the change is applied, the streams it would remove included.
   let ports: number[] = [];
   let upserted: Parameters<RecordingStorePort['upsertStreams']>[1] = [];
   if (change.add.length > 0) {
@@ -106,6 +96,16 @@ export function applyStreamChange(
       .filter((x) => !x.removed)
       .map((x) => ({ label: x.label, codec: x.codec, port: x.port }));
     upserted = added;
+  }
+  if (removed.length > 0) {
+    engine.removeLegs(
+      recordingId,
+      removed.map((x) => x.legId),
+    );
+    for (const x of removed) x.removed = true;
+    s.call.streams = s.streams
+      .filter((x) => !x.removed)
+      .map((x) => ({ label: x.label, codec: x.codec, port: x.port }));
   }
   // A new a=crypto on a kept stream: the engine switches keys between two packets (no gap).
   for (const r of change.rekey ?? []) {

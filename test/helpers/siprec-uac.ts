@@ -13,6 +13,8 @@ export interface InviteOptions {
   sdpHost?: string;
   /** First m= port (each stream +2). */
   sdpPort?: number;
+  /** m-lines (0-based) offered with port 0: streams the SRC removes or declines. */
+  declined?: number[];
   extraHeaders?: string[];
   /** Every stream's direction (default sendonly; inactive pauses the recording). */
   direction?: 'sendonly' | 'inactive';
@@ -120,7 +122,7 @@ export class SiprecUac {
     const sdp = ['v=0', `o=SRC 1 1 IN IP4 ${host}`, 's=SIPREC', `c=IN IP4 ${host}`, 't=0 0'];
     for (let i = 0; i < n; i++)
       sdp.push(
-        `m=audio ${port + 2 * i} RTP/AVP 0`,
+        `m=audio ${o.declined?.includes(i) ? 0 : port + 2 * i} RTP/AVP 0`,
         'a=rtpmap:0 PCMU/8000',
         `a=label:${i + 1}`,
         `a=${o.direction ?? 'sendonly'}`,
