@@ -31,6 +31,7 @@ export interface SrfRes {
 export interface SrfDialog {
   on(event: 'destroy', fn: (msg: SrfMsg, reason?: string) => void): void;
   on(event: 'ack', fn: () => void): void;
+  on(event: 'modify', fn: (req: SrfMsg, res: SrfRes) => void): void;
   destroy(): Promise<SrfMsg>;
 }
 export interface SrfApp {

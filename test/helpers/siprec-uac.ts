@@ -222,6 +222,56 @@ export class SiprecUac {
     return text;
   }
 
+  /**
+   * Starts an in-dialog request with any body (none for an offerless re-INVITE), retransmitted
+   * every 500 ms until its final response; returns at once, without ACKing, so that a CANCEL, BYE
+   * or UPDATE can follow right behind it.
+   */
+  start(
+    method: 'INVITE' | 'UPDATE' | 'BYE',
+    body = '',
+    contentType = '',
+    ms = 20000,
+  ): { cseq: number; branch: string; final: Promise<string | null> } {
+    const cseq = ++this.cseq;
+    const branch = `z9hG4bK${id()}`;
+    const msg =
+      [
+        ...this.headers(method, cseq, branch),
+        ...(contentType ? [`Content-Type: ${contentType}`] : []),
+        `Content-Length: ${Buffer.byteLength(body)}`,
+        '',
+        '',
+      ].join('\r\n') + body;
+    const final = this.waitFor(
+      new RegExp(`^SIP/2\\.0 [2-6]\\d\\d[^\\n]*\\n[\\s\\S]*CSeq: ${cseq} ${method}`),
+      ms,
+    ).catch(() => null);
+    const timer = setInterval(() => this.send(msg), 500);
+    this.send(msg);
+    void final.finally(() => clearInterval(timer));
+    return { cseq, branch, final };
+  }
+
+  /** CANCEL of a request start() sent (same branch and CSeq number, RFC 3261 section 9.1). */
+  cancel(t: { cseq: number; branch: string }): void {
+    const h = this.headers('CANCEL', t.cseq, t.branch);
+    this.send([...h.filter((l) => !l.startsWith('Contact:')), 'Content-Length: 0', '', ''].join('\r\n'));
+  }
+
+  /** ACK of a 2xx to the re-INVITE with CSeq `cseq`, carrying `sdp` (the answer to an offer in the 200). */
+  ack(cseq: number, sdp = ''): void {
+    this.send(
+      [
+        ...this.headers('ACK', cseq),
+        ...(sdp ? ['Content-Type: application/sdp'] : []),
+        `Content-Length: ${Buffer.byteLength(sdp)}`,
+        '',
+        '',
+      ].join('\r\n') + sdp,
+    );
+  }
+
   /** An in-dialog request (BYE, UPDATE): resolves with its final response. */
   async request(method: 'BYE' | 'UPDATE', extra: string[] = []): Promise<string> {
     const cseq = ++this.cseq;

@@ -191,6 +191,42 @@ describe('sip edge with a drachtio-srf app', () => {
     p.close();
   });
 
+  test('a 2xx the app sends to a re-INVITE after the dialog ended does not bring the dialog back', async () => {
+    // The app answers re-INVITEs late, so the caller's BYE ends the dialog first.
+    dialogs.length = 0;
+    onInvite = (req, res) => {
+      srf
+        .createUAS(req, res, { localSdp: ANSWER })
+        .then((d) => {
+          dialogs.push(d);
+          d.on('modify', (_r, mres) => setTimeout(() => mres.send(200, { body: ANSWER }), 200));
+        })
+        .catch(() => undefined);
+    };
+    const p = await new Peer('UDP', edge.sipPort).open();
+    const c = ids();
+    p.send(request(p, edge.sipPort, 'INVITE', c, { body: OFFER }));
+    const ok = await p.next((m) => statusOf(m) === 200);
+    const toTag = /tag=([^;>\s]+)/.exec(header(ok, 'To') ?? '')?.[1];
+    p.send(request(p, edge.sipPort, 'ACK', c, { toTag, branch: `${c.branch}ack` }));
+    await waitFor(() => dialogs[0]);
+    p.send(request(p, edge.sipPort, 'INVITE', c, { toTag, cseq: 2, branch: `${c.branch}re`, body: OFFER }));
+    const destroyed = new Promise<void>((r) => dialogs[0]!.on('destroy', () => r()));
+    p.send(request(p, edge.sipPort, 'BYE', c, { toTag, cseq: 3, branch: `${c.branch}bye` }));
+    const byeOk = await p.next((m) => /^CSeq: 3 BYE/im.test(m));
+    assert.equal(statusOf(byeOk), 200);
+    await destroyed;
+    const late = await p.next((m) => statusOf(m) === 200 && /^CSeq: 2 INVITE/im.test(m));
+    // A UA ACKs every 2xx it gets.
+    p.send(request(p, edge.sipPort, 'ACK', c, { toTag, cseq: 2, branch: `${c.branch}ack2` }));
+    assert.equal(bodyOf(late), ANSWER);
+    // The dialog is gone: a request in it gets 481 from the edge (RFC 3261 section 12.2.2).
+    p.send(request(p, edge.sipPort, 'UPDATE', c, { toTag, cseq: 4, branch: `${c.branch}up` }));
+    const up = await p.next((m) => /^CSeq: 4 UPDATE/im.test(m) && statusOf(m) >= 200, 3000);
+    assert.equal(statusOf(up), 481, up);
+    p.close();
+  });
+
   test('CANCEL: 200 to the CANCEL, 487 to the INVITE, and the app sees req "cancel"', async () => {
     let canceled!: () => void;
     const sawCancel = new Promise<void>((r) => (canceled = r));

@@ -10,10 +10,9 @@ import type { Logger } from '../../log.js';
 import type { RecordingPort } from '../../recording/types.js';
 import { emptyMd, participantChanges, readMetadata, streamIdsOf } from './call-metadata.js';
 import { mergeMetadata, participantsForLabels, type RecordingMetadata } from './metadata.js';
-import { extractMetadataXml, extractSiprecBody } from './multipart.js';
-import { Reject, capacityReject, checkRequire, parseBody, warning } from './requests.js';
+import { Reject, capacityReject, checkRequire, parseInDialogBody, warning } from './requests.js';
 import { buildAnswer, type AnswerRules, type OfferedStream } from './sdp.js';
-import { answerOf, applyPlan, planOffer, type Slot } from './session.js';
+import { answerOf, applyPlan, planOffer, type OfferPlan, type Slot } from './session.js';
 import { SessionTimer } from './session-timer.js';
 
 export interface RecordingDialog {
@@ -100,6 +99,20 @@ export function runRecordingDialog(d: RecordingDialog): void {
     addEvents(events);
   }
 
+  /** Applies a plan through the recording service: the ports of the streams it adds. */
+  async function changeStreams(plan: OfferPlan): Promise<number[]> {
+    if (plan.unchanged) return [];
+    return (
+      await recording.updateStreams(id, {
+        add: plan.add,
+        remove: plan.remove,
+        pause: plan.pauseChanges.filter((c) => c.paused).map((c) => c.index),
+        resume: plan.pauseChanges.filter((c) => !c.paused).map((c) => c.index),
+        rekey: plan.rekey,
+      })
+    ).ports;
+  }
+
   /** A new offer (re-INVITE or UPDATE with SDP): returns the answer. */
   async function handleOffer(next: {
     offer: OfferedStream[];
@@ -107,7 +120,6 @@ export function runRecordingDialog(d: RecordingDialog): void {
     metadataXml: string | null;
   }): Promise<string> {
     const plan = planOffer(slots, next.offer, rules);
-    let added: number[] = [];
     if (!plan.unchanged) {
       // Metadata arriving with the offer names the new streams.
       const ids = streamIdsOf(
@@ -117,16 +129,8 @@ export function runRecordingDialog(d: RecordingDialog): void {
         ...a,
         streamId: a.label === null ? null : (ids[a.label] ?? null),
       }));
-      added = (
-        await recording.updateStreams(id, {
-          add: plan.add,
-          remove: plan.remove,
-          pause: plan.pauseChanges.filter((c) => c.paused).map((c) => c.index),
-          resume: plan.pauseChanges.filter((c) => !c.paused).map((c) => c.index),
-          rekey: plan.rekey,
-        })
-      ).ports;
     }
+    const added = await changeStreams(plan);
     slots = applyPlan(slots, next.offer, plan, added);
     await applyMetadata(next.metadataXml);
     const candidate = buildAnswer(next.sdp, answerOf(slots), mediaAddress, version);
@@ -146,6 +150,36 @@ export function runRecordingDialog(d: RecordingDialog): void {
       'SIPREC offer in dialog',
     );
     return lastAnswer;
+  }
+
+  /**
+   * The SRC's answer, in its ACK, to the offer we made in the 200 to a re-INVITE without one. It
+   * may decline streams (port 0), pause or resume them, or change its SRTP key; it cannot add a
+   * stream or a codec our offer did not have, and such lines leave their stream as it was.
+   */
+  async function applyAnswer(answer: OfferedStream[]): Promise<void> {
+    if (answer.length !== slots.length) {
+      clog.warn(
+        { offered: slots.length, answered: answer.length },
+        'the SRC answered our offer with another number of m-lines: the streams stay as they were',
+      );
+      return;
+    }
+    const plan = planOffer(slots, answer, rules);
+    for (const a of plan.add) {
+      const prev = slots.find((x) => x.index === a.index);
+      plan.remove = plan.remove.filter((i) => i !== a.index);
+      if (prev?.choice && prev.port !== 0) plan.choices.set(a.index, prev.choice);
+      else plan.choices.delete(a.index);
+    }
+    plan.add = [];
+    plan.unchanged = plan.remove.length === 0 && plan.pauseChanges.length === 0 && plan.rekey.length === 0;
+    await changeStreams(plan);
+    slots = applyPlan(slots, answer, plan, []);
+    clog.info(
+      { remove: plan.remove.length, pause: plan.pauseChanges, unchanged: plan.unchanged },
+      'SIPREC answer in an ACK',
+    );
   }
 
   const fail = (r: Srf.SrfResponse, err: unknown): void => {
@@ -186,6 +220,7 @@ export function runRecordingDialog(d: RecordingDialog): void {
       ? new SessionTimer(d.timerInterval, () => terminate('session-timer-expired'))
       : null;
   const ended = (): void => {
+    gone = true;
     sessionTimer?.stop();
     untrack();
     untrack = () => undefined;
@@ -199,57 +234,111 @@ export function runRecordingDialog(d: RecordingDialog): void {
     ended();
     serial(() => recording.end(id, 'bye'));
   }
-  dialog.on('modify', (mreq: Srf.SrfRequest, mres: Srf.SrfResponse) => {
+  /** The dialog ended: requests still queued behind its BYE get 487 (RFC 3261 section 15.1.2). */
+  let gone = false;
+  /**
+   * The CSeq of the re-INVITE without an offer whose 200 carried ours, until its ACK brings the
+   * SRC's answer (null: no offer of ours is open).
+   */
+  let offerSent: number | null = null;
+  /** Offers of the SRC received and not yet answered. */
+  let offersOpen = 0;
+
+  const cseqOf = (req: Srf.SrfRequest): number => parseInt(req.get('CSeq'), 10);
+
+  /** The body of an in-dialog request, or the error its final response is made of. */
+  const bodyOf = (req: Srf.SrfRequest): ReturnType<typeof parseInDialogBody> | { error: unknown } => {
+    try {
+      return parseInDialogBody(req);
+    } catch (error) {
+      return { error };
+    }
+  };
+
+  const onUpdate = (ureq: Srf.SrfRequest, ures: Srf.SrfResponse): void => {
     sessionTimer?.refresh();
+    const body = bodyOf(ureq);
+    const offers = 'sdp' in body && body.sdp !== null;
+    // RFC 3311 section 5.2: an offer while ours awaits its answer gets 491; while an offer of the
+    // SRC is still being answered, 500 with a Retry-After.
+    if (offers && offerSent !== null) return fail(ures, new Reject(491, 'Request Pending'));
+    if (offers && offersOpen > 0)
+      return fail(ures, new Reject(500, 'Server Internal Error', { 'Retry-After': '1' }));
+    if (offers) offersOpen++;
     serial(async () => {
       try {
-        checkRequire(mreq, d.timerInterval !== null ? ['timer'] : []);
-        const answer = await handleOffer(parseBody(mreq));
-        mres.send(200, {
-          body: answer,
-          headers: { Contact: contact, 'Content-Type': 'application/sdp', ...timerHeaders },
-        });
-      } catch (err) {
-        fail(mres, err);
-      }
-    });
-  });
-  dialog.on('update', (ureq: Srf.SrfRequest, ures: Srf.SrfResponse) => {
-    sessionTimer?.refresh();
-    serial(async () => {
-      try {
-        const contentType = ureq.has('Content-Type') ? ureq.get('Content-Type') : undefined;
-        const raw = ureq.body ?? '';
-        let sdpInside = false;
-        try {
-          sdpInside = raw.trim() !== '' && extractSiprecBody(contentType, raw).sdp !== '';
-        } catch {
-          sdpInside = false;
-        }
-        if (sdpInside) {
-          const answer = await handleOffer(parseBody(ureq));
+        if (gone) throw new Reject(487, 'Request Terminated');
+        if ('error' in body) throw body.error;
+        if (body.sdp !== null) {
+          const answer = await handleOffer({ ...body.sdp, metadataXml: body.metadataXml });
           ures.send(200, {
             body: answer,
             headers: { Contact: contact, 'Content-Type': 'application/sdp', ...timerHeaders },
           });
           return;
         }
-        let xml: string | null;
-        try {
-          xml = extractMetadataXml(contentType, raw);
-        } catch (err) {
-          throw new Reject(400, 'Bad Request', { Warning: warning((err as Error).message) });
-        }
-        if (xml === null && raw.trim() !== '') {
-          throw new Reject(415, 'Unsupported Media Type', {
-            Accept: 'application/sdp, multipart/mixed, application/rs-metadata+xml',
-          });
-        }
-        await applyMetadata(xml);
+        await applyMetadata(body.metadataXml);
         ures.send(200, { headers: timerHeaders });
       } catch (err) {
         fail(ures, err);
+      } finally {
+        if (offers) offersOpen--;
+      }
+    });
+  };
+
+  dialog.on('modify', (mreq: Srf.SrfRequest, mres: Srf.SrfResponse) => {
+    sessionTimer?.refresh();
+    const body = bodyOf(mreq);
+    const offers = 'sdp' in body && body.sdp !== null;
+    if (offers) offersOpen++;
+    // A CANCEL before the answer: the edge has answered 487, so nothing may change (RFC 3261 9.2).
+    let cancelled = false;
+    mreq.on('cancel', () => (cancelled = true));
+    // drachtio-srf hands an UPDATE that arrives while a re-INVITE is unanswered to the re-INVITE.
+    (mreq as unknown as NodeJS.EventEmitter).on('update', onUpdate);
+    serial(async () => {
+      try {
+        if (gone) throw new Reject(487, 'Request Terminated');
+        if (cancelled) {
+          clog.info('re-INVITE cancelled by the SRC before it was answered: nothing changes');
+          return;
+        }
+        if ('error' in body) throw body.error;
+        checkRequire(mreq, d.timerInterval !== null ? ['timer'] : []);
+        if (offers && offerSent !== null) throw new Reject(491, 'Request Pending');
+        let sdp: string;
+        if (body.sdp !== null) sdp = await handleOffer({ ...body.sdp, metadataXml: body.metadataXml });
+        else {
+          // No offer (a session refresh, or metadata alone): ours is the media as it stands, and
+          // the SRC answers it in the ACK (RFC 3261 section 14.2, RFC 3264 section 8).
+          await applyMetadata(body.metadataXml);
+          offerSent = cseqOf(mreq);
+          sdp = lastAnswer;
+        }
+        mres.send(200, {
+          body: sdp,
+          headers: { Contact: contact, 'Content-Type': 'application/sdp', ...timerHeaders },
+        });
+      } catch (err) {
+        fail(mres, err);
+      } finally {
+        if (offers) offersOpen--;
       }
     });
   });
+  dialog.on('ack', (ack: Srf.SrfRequest) => {
+    serial(async () => {
+      // The ACK of that re-INVITE: not the INVITE's, which srf may hand over after the re-INVITE.
+      if (offerSent === null || cseqOf(ack) !== offerSent || gone) return;
+      offerSent = null;
+      const body = bodyOf(ack);
+      if (!('sdp' in body) || body.sdp === null) {
+        clog.warn('the ACK carried no usable answer to our offer: the streams stay as they were');
+        return;
+      }
+      await applyAnswer(body.sdp.offer);
+    });
+  });
+  dialog.on('update', onUpdate);
 }

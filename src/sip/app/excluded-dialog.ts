@@ -8,7 +8,7 @@
 import type Srf from 'drachtio-srf';
 
 import type { Logger } from '../../log.js';
-import { Reject, checkRequire, parseBody, warning } from './requests.js';
+import { Reject, checkRequire, parseInDialogBody, warning } from './requests.js';
 import { buildAnswer } from './sdp.js';
 import { answerOf, type Slot } from './session.js';
 import { SessionTimer } from './session-timer.js';
@@ -18,6 +18,8 @@ export interface ExcludedDialog {
   log: Logger;
   mediaAddress: string;
   contact: string;
+  /** Our answer to the INVITE (SDP version 1). */
+  answer: string;
   /** The negotiated session timer's interval in seconds (null: none), and the headers of our 200s. */
   timerInterval: number | null;
   timerHeaders: Record<string, string>;
@@ -41,27 +43,33 @@ export function runExcludedDialog(d: ExcludedDialog): void {
       : null;
   dialog.on('destroy', () => timer?.stop());
 
+  // Our last answer: also the offer of our 200 to a re-INVITE without one (RFC 3261 section 14.2).
+  let last = d.answer;
   /** 200 with a declined answer to the offer in `req`, or the error's final response. */
   const answer = (req: Srf.SrfRequest, res: Srf.SrfResponse): void => {
     timer?.refresh();
     try {
       checkRequire(req, d.timerInterval !== null ? ['timer'] : []);
-      const hasBody = (req.body ?? '').trim() !== '';
-      if (req.method === 'UPDATE' && !hasBody) {
-        res.send(200, { headers: timerHeaders });
+      const body = parseInDialogBody(req);
+      if (body.sdp === null && req.method === 'UPDATE') {
+        res.send(200, { headers: timerHeaders }); // metadata alone, or a refresh
         return;
       }
-      const { offer, sdp } = parseBody(req);
-      const slots: Slot[] = offer.map((s) => ({
-        index: s.index,
-        label: s.label,
-        port: 0,
-        choice: null,
-        localKey: null,
-        paused: false,
-      }));
+      if (body.sdp !== null) {
+        const slots: Slot[] = body.sdp.offer.map((s) => ({
+          index: s.index,
+          label: s.label,
+          port: 0,
+          choice: null,
+          localKey: null,
+          paused: false,
+        }));
+        const candidate = buildAnswer(body.sdp.sdp, answerOf(slots), mediaAddress, version);
+        // RFC 3264 section 8: the version moves only when the answer changes.
+        if (candidate !== last) last = buildAnswer(body.sdp.sdp, answerOf(slots), mediaAddress, ++version);
+      }
       res.send(200, {
-        body: buildAnswer(sdp, answerOf(slots), mediaAddress, ++version),
+        body: last,
         headers: { Contact: contact, 'Content-Type': 'application/sdp', ...timerHeaders },
       });
     } catch (err) {

@@ -302,7 +302,8 @@ export function startSiprecApp(o: SiprecAppOptions): SiprecApp {
                 decision.record ? 'SIPREC session answered' : 'SIPREC session answered, not recorded',
               );
             // Nothing to record: its offers are answered on port 0 until the BYE or its timer expires.
-            if (id === null) runExcludedDialog({ dialog, log: clog, mediaAddress, contact, ...timerOf });
+            if (id === null)
+              runExcludedDialog({ dialog, log: clog, mediaAddress, contact, answer, ...timerOf });
             else
               try {
                 runRecordingDialog({

@@ -10,7 +10,7 @@ import type { StreamOffer } from '../../recording/types.js';
 import { usableMediaAddress } from './admission.js';
 import { streamIdsOf } from './call-metadata.js';
 import type { RecordingMetadata } from './metadata.js';
-import { UnsupportedBodyError, extractSiprecBody } from './multipart.js';
+import { UnsupportedBodyError, extractMetadataXml, extractSiprecBody } from './multipart.js';
 import { chooseStream, parseOffer, type AnswerRules, type Choice, type OfferedStream } from './sdp.js';
 import { streamOffer } from './session.js';
 
@@ -81,6 +81,40 @@ export function parseBody(req: Srf.SrfRequest): {
     if (err instanceof ParseError) throw new Reject(400, 'Bad Request', { Warning: warning(err.message) });
     throw err;
   }
+}
+
+/**
+ * An in-dialog request's body (re-INVITE, UPDATE, ACK): an offer or answer with the metadata sent
+ * beside it, metadata alone (RFC 7866 section 7.1.2), or nothing. 400 or 415 when it is neither.
+ */
+export function parseInDialogBody(req: Srf.SrfRequest): {
+  sdp: { offer: OfferedStream[]; sdp: string } | null;
+  metadataXml: string | null;
+} {
+  const contentType = req.has('Content-Type') ? req.get('Content-Type') : undefined;
+  const raw = req.body ?? '';
+  if (raw.trim() === '') return { sdp: null, metadataXml: null };
+  let sdpInside = false;
+  try {
+    sdpInside = extractSiprecBody(contentType, raw).sdp.trim() !== '';
+  } catch {
+    sdpInside = false;
+  }
+  if (sdpInside) {
+    const b = parseBody(req);
+    return { sdp: { offer: b.offer, sdp: b.sdp }, metadataXml: b.metadataXml };
+  }
+  let xml: string | null;
+  try {
+    xml = extractMetadataXml(contentType, raw);
+  } catch (err) {
+    throw new Reject(400, 'Bad Request', { Warning: warning((err as Error).message) });
+  }
+  if (xml === null)
+    throw new Reject(415, 'Unsupported Media Type', {
+      Accept: 'application/sdp, multipart/mixed, application/rs-metadata+xml',
+    });
+  return { sdp: null, metadataXml: xml };
 }
 
 /**

@@ -354,7 +354,9 @@ export class ServerSide {
     const status = app.status;
     const out = this.completeResponse(txn, app);
     let dialog = txn.dialogId ? this.dialogs.store.findById(txn.dialogId) : undefined;
-    if (!dialog && req.method === 'INVITE' && status > 100 && status < 300) {
+    // Only an INVITE outside a dialog makes one: a 2xx to a re-INVITE whose dialog a BYE ended
+    // meanwhile must not bring it back (it would then live on with no app behind it).
+    if (!dialog && !txn.dialogId && req.method === 'INVITE' && status > 100 && status < 300) {
       dialog = this.dialogs.createUasDialog(txn, out, conn);
       txn.dialogId = dialog.id;
     }
