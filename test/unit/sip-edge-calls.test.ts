@@ -313,6 +313,42 @@ describe('sip edge with a drachtio-srf app', () => {
     p.close();
   });
 
+  test('a second call with the Call-ID and From tag of a live dialog and a new CSeq: its own dialog at the app', async () => {
+    onInvite = uas();
+    const p = await new Peer('UDP', edge.sipPort).open();
+    const c = ids();
+    const calls: { toTag: string; dialog: SrfDialog }[] = [];
+    for (const cseq of [1, 2]) {
+      const branch = `${c.branch}c${cseq}`;
+      p.send(request(p, edge.sipPort, 'INVITE', c, { body: OFFER, cseq, branch }));
+      const ok = await p.next(
+        (m) => statusOf(m) === 200 && new RegExp(`^CSeq: ${cseq} INVITE`, 'im').test(m),
+      );
+      const toTag = /tag=([^;>\s]+)/.exec(header(ok, 'To') ?? '')?.[1] ?? '';
+      p.send(request(p, edge.sipPort, 'ACK', c, { toTag, cseq, branch: `${branch}ack` }));
+      calls.push({ toTag, dialog: await waitFor(() => dialogs[cseq - 1]) });
+    }
+    assert.notEqual(calls[0]!.toTag, calls[1]!.toTag);
+    assert.notEqual(calls[0]!.dialog, calls[1]!.dialog);
+    const ended: number[] = [];
+    calls.forEach((x, i) => x.dialog.on('destroy', () => ended.push(i)));
+    // The first call's BYE ends the first call, and only it.
+    p.send(
+      request(p, edge.sipPort, 'BYE', c, { toTag: calls[0]!.toTag, cseq: 3, branch: `${c.branch}bye1` }),
+    );
+    assert.equal(statusOf(await p.next((m) => /^CSeq: 3 BYE/im.test(m))), 200);
+    await waitFor(() => (ended.length > 0 ? true : undefined));
+    await sleep(4 * T1);
+    assert.deepEqual(ended, [0]);
+    p.send(
+      request(p, edge.sipPort, 'BYE', c, { toTag: calls[1]!.toTag, cseq: 4, branch: `${c.branch}bye2` }),
+    );
+    assert.equal(statusOf(await p.next((m) => /^CSeq: 4 BYE/im.test(m))), 200);
+    await waitFor(() => (ended.length > 1 ? true : undefined));
+    assert.deepEqual(ended, [0, 1]);
+    p.close();
+  });
+
   test('UDP without rport (RFC 3261 18.2.2): responses go to the Via sent-by port, and no rport is added', async () => {
     onInvite = uas();
     const sender = await new Peer('UDP', edge.sipPort).open();

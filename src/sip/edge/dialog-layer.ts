@@ -49,8 +49,13 @@ export class DialogLayer {
     }
     if (!remoteTarget) remoteTarget = `sip:${hostPort(txn.peer.address, txn.peer.port)}`;
     const seq = parseCSeq(getHeader(req, 'cseq')).seq;
+    // drachtio's dialog id names the Call-ID and From tag only. A second call that reuses both with
+    // a new CSeq while the first dialog lives (an SRC retrying with the same Call-ID) is a dialog of
+    // its own (RFC 3261 section 12: the To tag tells them apart), so its id names the To tag too:
+    // under one id, the first call's BYE would end the second's recording.
+    const plain = `${callId};from-tag=${getTag(from) ?? ''}`;
     const d: Dialog = {
-      id: `${callId};from-tag=${getTag(from) ?? ''}`,
+      id: this.store.findById(plain) ? `${plain};to-tag=${txn.toTag}` : plain,
       callId,
       localTag: txn.toTag,
       remoteTag: getTag(from) ?? '',
