@@ -75,6 +75,8 @@ export class Peer {
   constructor(
     readonly transport: 'UDP' | 'TCP' | 'TLS',
     readonly edgePort: number,
+    /** TLS: a client certificate, a CA; by default none, and any server certificate accepted. */
+    private readonly tlsOptions: tls.ConnectionOptions = {},
   ) {}
 
   async open(): Promise<this> {
@@ -87,7 +89,7 @@ export class Peer {
     } else {
       const s =
         this.transport === 'TLS'
-          ? tls.connect({ host: HOST, port: this.edgePort, rejectUnauthorized: false })
+          ? tls.connect({ host: HOST, port: this.edgePort, rejectUnauthorized: false, ...this.tlsOptions })
           : net.connect({ host: HOST, port: this.edgePort });
       this.tcp = s;
       s.once('close', () => (this.closed = true));

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -17,5 +17,40 @@ export function selfSignedCertDir(): string {
     ],
     { stdio: 'ignore' },
   );
+  return dir;
+}
+
+/**
+ * A private CA made by `openssl` in a new temporary directory, and two certificates it signs for
+ * 127.0.0.1 (subjectAltName IP:127.0.0.1, one day): `edge` (the server's) and `src` (an SRC's,
+ * for its client connections and its own listener). Files: `ca.pem`, `<name>.pem`, `<name>.key`.
+ * The caller removes the directory.
+ */
+export function privateCaDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'srs-ca-'));
+  const ssl = (args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  ssl([
+    ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=SRS Test CA'],
+    ...['-keyout', 'ca.key', '-out', 'ca.pem'],
+  ]);
+  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  for (const name of ['edge', 'src']) {
+    ssl([
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+    ]);
+    ssl([
+      ...['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial'],
+      ...['-days', '1', '-extfile', 'san.ext', '-out', `${name}.pem`],
+    ]);
+  }
   return dir;
 }

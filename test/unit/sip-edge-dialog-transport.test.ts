@@ -8,10 +8,11 @@
 // - A request whose Call-ID or From/To tag holds characters RFC 3261 25.1 does not allow there
 //   (`|` would split drachtio's control line: `<victim>;from-tag=<tag>|x` registered the attacker's
 //   dialog under the victim's id) gets 400 from the edge and never reaches the app.
-import { selfSignedCertDir } from '../helpers/tls-cert.js';
+import { privateCaDir, selfSignedCertDir } from '../helpers/tls-cert.js';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Srf from 'drachtio-srf';
@@ -37,16 +38,23 @@ let certDir: string;
 let main: Fixture;
 let idle: Fixture;
 
-async function fixture(idleTimeoutMs?: number): Promise<Fixture> {
+async function fixture(idleTimeoutMs?: number, caDir?: string): Promise<Fixture> {
   const edge = await startSipEdge({
     sip: {
       host: HOST,
       port: 0,
-      tls: {
-        port: 0,
-        cert: readFileSync(join(certDir, 'cert.pem')),
-        key: readFileSync(join(certDir, 'key.pem')),
-      },
+      tls: caDir
+        ? {
+            port: 0,
+            cert: readFileSync(join(caDir, 'edge.pem')),
+            key: readFileSync(join(caDir, 'edge.key')),
+            ca: readFileSync(join(caDir, 'ca.pem')),
+          }
+        : {
+            port: 0,
+            cert: readFileSync(join(certDir, 'cert.pem')),
+            key: readFileSync(join(certDir, 'key.pem')),
+          },
       ...(idleTimeoutMs ? { limits: { idleTimeoutMs } } : {}),
     },
     control: { host: HOST, port: 0, secret: SECRET },
@@ -195,6 +203,56 @@ describe('requests the server sends in a dialog go over the connection the SRC o
       assert.equal(listener.connections(), 1, 'the BYE did not go to the Contact');
     } finally {
       listener.close();
+    }
+  });
+});
+
+describe('mutual TLS: the fallback to the Contact uses the private CA and the server certificate', () => {
+  let caDir: string;
+  let mtls: Fixture;
+  before(async () => {
+    caDir = privateCaDir();
+    mtls = await fixture(undefined, caDir);
+  });
+  after(async () => {
+    mtls.srf.disconnect();
+    await mtls.edge.close();
+    rmSync(caDir, { recursive: true, force: true });
+  });
+
+  test('the BYE reaches an SRC listener whose certificate the CA signed and that requires a client certificate', async () => {
+    const pem = (f: string) => readFileSync(join(caDir, f));
+    // The SRC's listening port (its Contact): TLS, its certificate signed by the private CA, and
+    // it takes only clients with a certificate from that CA.
+    const got: string[] = [];
+    const clients: string[] = [];
+    const server = tls.createServer(
+      {
+        cert: pem('src.pem'),
+        key: pem('src.key'),
+        ca: pem('ca.pem'),
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
+      (s) => {
+        clients.push(String(s.getPeerCertificate().subject?.CN));
+        s.on('data', (d: Buffer) => got.push(d.toString('utf8')));
+      },
+    );
+    await new Promise<void>((r) => server.listen(0, HOST, () => r()));
+    const contactPort = (server.address() as net.AddressInfo).port;
+    const p = await new Peer('TLS', mtls.edge.tlsPort, { cert: pem('src.pem'), key: pem('src.key') }).open();
+    try {
+      const dialog = await call(mtls, p, contactPort);
+      p.close();
+      await sleep(100);
+      void dialog.destroy().catch(() => undefined);
+      const deadline = Date.now() + 3000;
+      while (!got.join('').startsWith('BYE ') && Date.now() < deadline) await sleep(10);
+      assert.match(got.join(''), /^BYE sip:src@127\.0\.0\.1:\d+;transport=tls SIP\/2\.0/);
+      assert.deepEqual(clients, ['edge'], 'the edge presented its own certificate');
+    } finally {
+      server.close();
     }
   });
 });

@@ -299,10 +299,19 @@ export class SipTransport {
       existing.write(data);
       return;
     }
-    // A TLS peer is normally reached over the connection it opened; a new one is verified as usual.
+    // A TLS peer is normally reached over the connection it opened. A new one is verified against
+    // the public roots and, with mutual TLS, the private CA that signs the SRCs' certificates too;
+    // our certificate goes with it, since an SRC that takes only known clients asks for one.
+    const t = this.opts.tls;
     const sock: net.Socket =
       transport === 'tls'
-        ? tls.connect({ host: address, port, servername: net.isIP(address) ? undefined : address })
+        ? tls.connect({
+            host: address,
+            port,
+            servername: net.isIP(address) ? undefined : address,
+            ...(t ? { cert: t.cert, key: t.key } : {}),
+            ...(t?.ca ? { ca: [...tls.rootCertificates, String(t.ca)] } : {}),
+          })
         : net.connect({ host: address, port });
     // Register under the peer's address at once so that further sends queue on this socket.
     this.conns.set(k, sock);
