@@ -56,6 +56,16 @@ export function runRecordingDialog(d: RecordingDialog): void {
       .catch((err: unknown) => clog.warn({ err }, 'could not pause the inactive streams'));
   }
 
+  /** The dialog ended: requests still queued behind its BYE get 487 (RFC 3261 section 15.1.2). */
+  let gone = false;
+  /**
+   * The CSeq of the re-INVITE without an offer whose 200 carried ours, until its ACK brings the
+   * SRC's answer (null: no offer of ours is open).
+   */
+  let offerSent: number | null = null;
+  /** Offers of the SRC received and not yet answered. */
+  let offersOpen = 0;
+
   /** Serialises in-dialog requests: each sees the state the previous one left. */
   let chain: Promise<unknown> = Promise.resolve();
   const serial = (fn: () => Promise<void>): void => {
@@ -234,15 +244,6 @@ export function runRecordingDialog(d: RecordingDialog): void {
     ended();
     serial(() => recording.end(id, 'bye'));
   }
-  /** The dialog ended: requests still queued behind its BYE get 487 (RFC 3261 section 15.1.2). */
-  let gone = false;
-  /**
-   * The CSeq of the re-INVITE without an offer whose 200 carried ours, until its ACK brings the
-   * SRC's answer (null: no offer of ours is open).
-   */
-  let offerSent: number | null = null;
-  /** Offers of the SRC received and not yet answered. */
-  let offersOpen = 0;
 
   const cseqOf = (req: Srf.SrfRequest): number => parseInt(req.get('CSeq'), 10);
 
