@@ -6,10 +6,11 @@ import { forbidden } from './http.js';
  * The one access path for recorded audio. Whatever the way out (playback with or without ranges,
  * waveform, download, export, live listen-in, delivery), the caller asks `grant` with a purpose:
  * one permission is checked (`listen` or `download`, per the settings) and one audit entry is
- * written per principal, recording and purpose. Repeats by the same session within the window
- * (a player's successive range requests, a waveform reloaded) are counted into that entry's
- * window rather than written again; the first access of a window is always written, whatever its
- * range.
+ * written before any audio leaves. Inline listening alone is written once per window: a player's
+ * successive range requests and a waveform reloaded, by one session from one address, share the
+ * first request's entry, and wait for it (a request that finds that entry still being written
+ * sends nothing until it is, and nothing if it fails). Every file taken away (a download, the
+ * encrypted file, an export, a joined interaction) gets its own entry.
  */
 
 export const PERMISSION_LEVELS = ['nobody', 'admin', 'supervisor', 'user'] as const;
@@ -61,7 +62,8 @@ const ACTION: Record<AudioPurpose, string> = {
 };
 
 export class AudioAccess {
-  readonly #seen = new Map<string, number>();
+  /** Inline listening entries written (or being written) within the window, by key. */
+  readonly #seen = new Map<string, { at: number; done: Promise<void> }>();
   readonly #windowMs: number;
   constructor(readonly o: AudioAccessOptions) {
     this.#windowMs = o.windowMs ?? 10 * 60_000;
@@ -75,7 +77,7 @@ export class AudioAccess {
       throw forbidden(`${purpose} needs the ${permission} permission, allowed to: ${level}`);
   }
 
-  /** Checks, then writes the audit entry (unless this session wrote it within the window). */
+  /** Checks, then writes the audit entry (see the file comment for the one shared per window). */
   async grant(
     who: Principal,
     origin: AccessOrigin,
@@ -94,19 +96,27 @@ export class AudioAccess {
     recordingId: string,
     purpose: AudioPurpose | 'listen-stop',
     details: Record<string, unknown> = {},
-    dedupe = purpose !== 'listen-stop' && purpose !== 'listen-in',
   ): Promise<void> {
     const now = Date.now();
-    const key = `${who.via}:${who.sessionId ?? who.userId ?? who.username}:${recordingId}:${purpose}:${String(details.format ?? '')}`;
-    if (dedupe) {
-      const last = this.#seen.get(key);
-      if (last !== undefined && now - last < this.#windowMs) return;
-      this.#seen.set(key, now);
-      if (this.#seen.size > 50_000)
-        for (const [k, t] of this.#seen) if (now - t >= this.#windowMs) this.#seen.delete(k);
+    const inline = purpose === 'playback' || purpose === 'waveform' || details.inline === true;
+    const key = inline
+      ? [
+          who.via,
+          who.sessionId ?? who.userId ?? who.username,
+          origin.ip,
+          recordingId,
+          purpose,
+          String(details.format ?? ''),
+          String(details.interaction ?? ''),
+        ].join('\n')
+      : null;
+    if (key !== null) {
+      const first = this.#seen.get(key);
+      // The window's entry, once it is written: if it fails, this request fails with it.
+      if (first !== undefined && now - first.at < this.#windowMs) return first.done;
     }
-    try {
-      await this.o.audit.append({
+    const done = this.o.audit
+      .append({
         actor: who.username,
         actorRole: who.role,
         ip: origin.ip,
@@ -120,10 +130,18 @@ export class AudioAccess {
           ...details,
           ...(origin.userAgent !== undefined ? { userAgent: origin.userAgent.slice(0, 200) } : {}),
         },
-      });
+      })
+      .then(() => undefined);
+    if (key !== null) {
+      this.#seen.set(key, { at: now, done });
+      if (this.#seen.size > 50_000)
+        for (const [k, v] of this.#seen) if (now - v.at >= this.#windowMs) this.#seen.delete(k);
+    }
+    try {
+      await done;
     } catch (err) {
       // No entry, no audio: forget the key so the next attempt writes it.
-      this.#seen.delete(key);
+      if (key !== null && this.#seen.get(key)?.done === done) this.#seen.delete(key);
       throw err;
     }
   }
