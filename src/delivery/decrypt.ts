@@ -64,19 +64,21 @@ export class Decryptor {
   }
 
   /**
-   * Called before each decryption with the recording and the delivery it is for: the audit entry of
-   * the access (src/delivery/index.ts writes it, as the system principal). A failure stops the delivery.
+   * Called before each decryption with the recording, the delivery it is for and where the audio
+   * goes (a destination's name, a mailbox): the audit entry of the access (src/delivery/index.ts
+   * writes it, as the system principal). A failure stops the delivery.
    */
   onAccess?: (
     recordingId: string,
     purpose: 'offload' | 'export' | 'notification' | 'journal',
+    to: string,
   ) => Promise<void>;
 
   async plain(
     a: DeliveryArtifact,
-    access?: { recordingId: string; purpose: DeliveryPurpose },
+    access?: { recordingId: string; purpose: DeliveryPurpose; to: string },
   ): Promise<Buffer> {
-    if (access && this.onAccess) await this.onAccess(access.recordingId, access.purpose);
+    if (access && this.onAccess) await this.onAccess(access.recordingId, access.purpose, access.to);
     const { data: cipher } = await readObject(this.store, keyOfPath(this.store, a.path));
     const message = await openpgp.readMessage({ binaryMessage: cipher });
     const { data } = await openpgp.decrypt({

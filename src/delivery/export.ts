@@ -190,7 +190,11 @@ export class ExportService extends PeriodicService {
           let plain: Buffer;
           try {
             if (!rec?.mp3) throw new Error('no MP3 artifact');
-            plain = await this.o.decryptor.plain(rec.mp3, { recordingId: rec.id, purpose: 'export' });
+            plain = await this.o.decryptor.plain(rec.mp3, {
+              recordingId: rec.id,
+              purpose: 'export',
+              to: `export.${dest}: ${label}`,
+            });
           } catch (err) {
             await this.itemFailed(d.id, dest, d.attempts + 1, (err as Error).message);
             return;

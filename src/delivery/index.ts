@@ -138,19 +138,19 @@ export async function startDelivery(o: {
       `keys.passphrase (SRS_KEY_PASSPHRASE) cannot unlock the recording key: ${err.message}`,
     );
   });
-  // Every decryption for a delivery is audited (system principal, one entry per recording and
-  // purpose within 10 minutes: retries of a batch add none), like every other way audio leaves.
+  // Every decryption for a delivery is audited (system principal, one entry per recording,
+  // purpose and destination or mailbox within 10 minutes: retries of a batch add none), like every
+  // other way audio leaves. A decryption that finds its entry still being written waits for it.
   const audit = (db as Partial<Pick<Database, 'audit'>>).audit;
   if (audit) {
-    const seen = new Map<string, number>();
-    decryptor.onAccess = async (recordingId, purpose) => {
-      const key = `${recordingId}:${purpose}`;
+    const seen = new Map<string, { at: number; done: Promise<void> }>();
+    decryptor.onAccess = async (recordingId, purpose, to) => {
+      const key = `${recordingId}\n${purpose}\n${to}`;
       const now = Date.now();
-      if (now - (seen.get(key) ?? -Infinity) < 10 * 60_000) return;
-      seen.set(key, now);
-      if (seen.size > 50_000) seen.clear();
-      try {
-        await audit.append({
+      const first = seen.get(key);
+      if (first && now - first.at < 10 * 60_000) return first.done;
+      const done = audit
+        .append({
           actor: 'system',
           actorRole: 'system',
           ip: '',
@@ -158,10 +158,15 @@ export async function startDelivery(o: {
           action: 'delivery',
           resource: 'recording',
           resourceId: recordingId,
-          details: { purpose, permission: 'download' },
-        });
+          details: { purpose, permission: 'download', to },
+        })
+        .then(() => undefined);
+      if (seen.size > 50_000) seen.clear();
+      seen.set(key, { at: now, done });
+      try {
+        await done;
       } catch (err) {
-        seen.delete(key);
+        if (seen.get(key)?.done === done) seen.delete(key);
         throw err;
       }
     };

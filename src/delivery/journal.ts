@@ -173,7 +173,7 @@ export class JournalService extends PeriodicService {
     if (rec.state !== 'stored') throw new Unsendable(`recording ${rec.state} before its message went out`);
     const files: { name: string; kind: 'mp3' | 'wav'; data: Buffer }[] = [];
     for (const { kind, a } of this.artifactsOf(rec)) {
-      const data = await this.o.decryptor.plain(a, { recordingId, purpose: 'journal' });
+      const data = await this.o.decryptor.plain(a, { recordingId, purpose: 'journal', to: this.o.to });
       files.push({ name: `recording-${rec.id}.${kind}`, kind, data });
     }
     const m = journalMessage(rec, files, this.o.timeZone);

@@ -141,7 +141,11 @@ export class NotifyService extends PeriodicService {
       const limit = this.o.maxAttachmentBytes;
       // The ciphertext is a little larger than the MP3: only decrypt what may fit.
       if (limit === 0 || rec.mp3.bytes <= limit + 4096) {
-        const mp3 = await this.o.decryptor.plain(rec.mp3, { recordingId: rec.id, purpose: 'notification' });
+        const mp3 = await this.o.decryptor.plain(rec.mp3, {
+          recordingId: rec.id,
+          purpose: 'notification',
+          to: n.email,
+        });
         if (limit === 0 || mp3.length <= limit) attachment = mp3;
       }
     }

@@ -176,7 +176,11 @@ export class OffloadService extends PeriodicService {
             log.warn({ recordingId: item.recordingId, reason }, 'offload item skipped');
             return;
           }
-          const plain = await this.o.decryptor.plain(rec.wav, { recordingId: rec.id, purpose: 'offload' });
+          const plain = await this.o.decryptor.plain(rec.wav, {
+            recordingId: rec.id,
+            purpose: 'offload',
+            to: sink.labels.join(' + '),
+          });
           const r = await sink.write(item.mediaName, plain);
           await this.o.repo.itemTransferred(item.recordingId, plain.length, sha256Hex(plain));
           report.files++;

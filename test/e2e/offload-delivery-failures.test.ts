@@ -250,4 +250,35 @@ describe('delivery failures: export, mail, startDelivery, retryFailed, audit (re
     const ups = await db.audit.search({ action: 'delivery.target.up', resourceId: t.name });
     assert.equal(ups.total, 1);
   });
+  it('audits each destination an exported recording goes to, naming it: the secondary copy is not folded into the primary entry', async () => {
+    const primary = join(dataDir, 'export-audit-primary');
+    const secondary = join(dataDir, 'export-audit-secondary');
+    await mkdir(primary);
+    await mkdir(secondary);
+    const config = loadConfig({ SRS_DATA_DIR: dataDir, SRS_KEY_PASSPHRASE: PASSPHRASE }, {
+      export: {
+        enabled: true,
+        template: 'audit/%{recording-id}',
+        primary: { type: 'local', directory: primary },
+        secondary: { type: 'local', directory: secondary },
+      },
+    } as never);
+    await forgetOffloadState(db);
+    const delivery = await startDelivery({ config, db, log, intervalsMs: { export: 200 }, retryBaseMs: 50 });
+    try {
+      const r = await store('1001', '4930444', 523);
+      await until('both copies exported', async () => {
+        const names = await Promise.all(
+          [primary, secondary].map((d) => readdir(join(d, 'audit')).catch(() => [] as string[])),
+        );
+        return names.every((n) => n.includes(`${r.id}.mp3`));
+      });
+      const entries = (await db.audit.search({ action: 'delivery', resourceId: r.id })).items;
+      const to = entries.map((e) => String(e.details.to)).sort();
+      assert.deepEqual(to, [`export.primary: local:${primary}`, `export.secondary: local:${secondary}`]);
+      assert.ok(entries.every((e) => e.details.purpose === 'export' && e.actor === 'system'));
+    } finally {
+      await delivery.stop();
+    }
+  });
 });
