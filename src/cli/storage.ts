@@ -14,7 +14,7 @@ import {
 import type { Database } from '../store/db.js';
 import type { CatalogueFile } from '../store/chain.js';
 import type { RecordingFile } from '../store/types.js';
-import { CliError, guarded, withDatabase, type CliIo } from './common.js';
+import { CliError, cliAudit, guarded, withDatabase, type CliIo } from './common.js';
 
 /**
  * `srs storage migrate`: moves a node's local artifacts (`<dataDir>/recordings/...`) to the
@@ -25,7 +25,9 @@ import { CliError, guarded, withDatabase, type CliIo } from './common.js';
  *     bytes), the same metadata and Object Lock as the pipeline's uploads, read back and hashed,
  *     and only then is the local file wiped (kept with --keep-local).
  * The catalogue does not change (its paths are the store's keys). Safe to interrupt and run again:
- * a re-run skips what is already there and verified. Exit codes: 0 every file is in the store (or
+ * a re-run skips what is already there and verified. Audited: the run (before anything moves: no
+ * entry, no run), each file copied (before its upload: no entry, that file stays), and the
+ * outcome. Exit codes: 0 every file is in the store (or
  * would be, with --dry-run); 1 some file could not be moved (listed; the others are done), or the
  * store or the database failed; 2 bad usage (the store is not s3).
  */
@@ -69,6 +71,14 @@ export async function migrateArtifacts(o: MigrateOptions): Promise<MigrateReport
   };
   const total = await o.db.chain.storedFileCount();
   const say = o.progress ?? (() => undefined);
+  const to = o.remote.location;
+  if (!o.dryRun)
+    await cliAudit(o.db, {
+      action: 'storage.migrate',
+      resource: 'storage',
+      resourceId: to,
+      details: { files: total, keepLocal: Boolean(o.keepLocal) },
+    });
 
   /** Reads the object back; true when it is the catalogue's bytes. */
   const verified = async (f: CatalogueFile): Promise<boolean> => {
@@ -119,6 +129,13 @@ export async function migrateArtifacts(o: MigrateOptions): Promise<MigrateReport
       return ['would-copy', `would copy (${f.bytes} bytes)`];
     }
     const file: RecordingFile = { ...f, kind: f.kind as RecordingFile['kind'] };
+    // The recording's ciphertext leaves the data directory for the store: on the trail first.
+    await cliAudit(o.db, {
+      action: 'artifact.copy',
+      resource: 'recording',
+      resourceId: f.recordingId,
+      details: { kind: f.kind, path: f.path, to, removeLocal: !o.keepLocal },
+    });
     try {
       await o.remote.put(
         f.path,
@@ -163,6 +180,19 @@ export async function migrateArtifacts(o: MigrateOptions): Promise<MigrateReport
     }
     after = page[page.length - 1]?.recordingId;
   }
+  if (!o.dryRun)
+    await cliAudit(o.db, {
+      action: 'storage.migrate.done',
+      resource: 'storage',
+      resourceId: to,
+      details: {
+        files: report.files,
+        copied: report.copied,
+        alreadyThere: report.alreadyThere,
+        localRemoved: report.localRemoved,
+        failed: report.failed.length,
+      },
+    });
   return report;
 }
 

@@ -59,6 +59,8 @@ describe('srs storage migrate to the s3 store on Ceph radosgw', { skip: missing,
     assert.match(dry.stdout, /\[4\/4\] .*would copy/);
     assert.match(dry.stdout, /dry run: 4 file\(s\): 4 would be copied/);
     for (const f of files) assert.equal(await moved.exists(f.path), false, 'dry run uploads nothing');
+    const trail = async (action: string) => (await db.audit.search({ action })).items;
+    assert.equal((await trail('storage.migrate')).length, 0, 'a dry run moves nothing and is not a run');
 
     // One local file damaged: refused (its SHA-256 is not the catalogue's), kept; the others are
     // copied (their local files kept too, --keep-local).
@@ -79,6 +81,17 @@ describe('srs storage migrate to the s3 store on Ceph radosgw', { skip: missing,
     assert.match(first.stderr, /1 file\(s\) not moved/);
     assert.equal(await moved.exists(bad.path), false, 'the damaged file was not stored');
     assert.ok((await stat(join(dataDir, bad.path))).isFile(), 'the damaged file is kept');
+    // On the trail: the run and where it went, every file that left (the damaged one was refused
+    // by the store after its entry), and the outcome.
+    const runs = await trail('storage.migrate');
+    assert.equal(runs.length, 1);
+    assert.equal(runs[0]!.resourceId, 's3://srs-moved/node-1/');
+    assert.equal(runs[0]!.via, 'cli');
+    const copies = await trail('artifact.copy');
+    assert.deepEqual(copies.map((e) => e.details.path).sort(), files.map((f) => f.path).sort());
+    assert.ok(copies.every((e) => e.details.to === 's3://srs-moved/node-1/' && e.resource === 'recording'));
+    const done = await trail('storage.migrate.done');
+    assert.deepEqual([done[0]!.details.copied, done[0]!.details.failed], [3, 1]);
 
     // Fixed and run again: resumes (the three already there are read back, their local copies
     // removed; the fixed one copied), then nothing is left to do.
