@@ -55,6 +55,8 @@ async function open(env: Record<string, string> = {}) {
     LOG_LEVEL: 'warn',
     SRS_HTTP_MAX_CONNECTIONS: sockets,
     SRS_HTTP_MAX_CONNECTIONS_PER_ADDRESS: sockets,
+    // All of them with the admin token: lift the per-credential cap of monitor sockets too (8).
+    SRS_MONITOR_MAX_PER_USER: sockets,
     ...env,
   });
   await server.waitFor(/SIPREC recording server ready/, 60000).catch(async () => {

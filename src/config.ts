@@ -150,6 +150,8 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
       sessionTtlMinutes: val('console.sessionTtlMinutes', 480),
       sessionMaxHours: val('console.sessionMaxHours', 12),
       listenSource: val('console.listenSource', 'auto'),
+      monitorMaxPerUser: val('console.monitorMaxPerUser', 8),
+      monitorPingSeconds: val('console.monitorPingSeconds', 30),
     },
     pipeline: {
       concurrency: val('pipeline.concurrency', Math.min(256, availableParallelism())),

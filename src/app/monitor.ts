@@ -51,6 +51,8 @@ export function startMonitor(o: MonitorParts): Monitor {
     log,
   });
   o.defer(() => clusterLive.close());
+  // Peer nodes open one socket per listen-in they relay: the per-user socket cap is not theirs.
+  const peers = new WeakSet<object>();
   const monitor: Monitor = attachMonitor({
     server: o.server,
     token: () => consoleApi.auth.o.adminToken,
@@ -60,7 +62,10 @@ export function startMonitor(o: MonitorParts): Monitor {
     // database: a stalled one would hold the upgrade without an answer; refused with 503 instead).
     authenticate: async (req) => {
       const peer = peerPrincipal(config.cluster.secret, req);
-      if (peer) return peer;
+      if (peer) {
+        peers.add(peer);
+        return peer;
+      }
       if (!o.dbHealth.answering) throw new Error('the database is not answering');
       return consoleApi.auth.authenticate(req, true);
     },
@@ -71,6 +76,9 @@ export function startMonitor(o: MonitorParts): Monitor {
     onAudioLatency: (ms) => consoleApi.ops.audioLatency(ms),
     access: consoleApi.access,
     clientIp: (req) => clientIp(req, o.trust),
+    maxSocketsPerPrincipal: config.console.monitorMaxPerUser,
+    uncapped: (who) => peers.has(who),
+    pingMs: config.console.monitorPingSeconds * 1000,
     control: (who, action, recordingId) =>
       o.control.act({ who, channel: 'web', action, ip: '', target: { recordingId } }),
   });

@@ -146,6 +146,10 @@ export const schema = z.object({
     sessionMaxHours: decimal(0.0002, 30 * 24),
     /** Listen-in audio: the engine's live tap when it has one (auto), or always the spool files. */
     listenSource: z.enum(['auto', 'spool']),
+    /** Live monitor sockets one user (or session, or API token without a user) may hold at once. */
+    monitorMaxPerUser: integer(1, 100_000),
+    /** The live monitor pings each socket this often; one that missed the last ping is closed. */
+    monitorPingSeconds: decimal(0.1, 3600),
   }),
   pipeline: z
     .object({

@@ -51,6 +51,8 @@ export const CORE_ENV = {
   'console.sessionTtlMinutes': 'SRS_SESSION_TTL_MINUTES',
   'console.sessionMaxHours': 'SRS_SESSION_MAX_HOURS',
   'console.listenSource': 'SRS_LISTEN_SOURCE',
+  'console.monitorMaxPerUser': 'SRS_MONITOR_MAX_PER_USER',
+  'console.monitorPingSeconds': 'SRS_MONITOR_PING_SECONDS',
   'pipeline.concurrency': 'SRS_JOB_CONCURRENCY',
   'pipeline.cpuShare': 'SRS_PIPELINE_CPU_SHARE',
   'pipeline.maxBacklogSeconds': 'SRS_MAX_BACKLOG_SECONDS',

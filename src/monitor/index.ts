@@ -5,6 +5,15 @@ import type { ActiveCall, RecordingEvent } from '../recording/types.js';
 import { ADMIN_TOKEN_PRINCIPAL, type Principal } from '../store/users.js';
 import { healthOf, startHealthPoll } from './health.js';
 import { ListenIn } from './listen.js';
+import {
+  CLOSE_ABUSE,
+  CLOSE_TOO_MANY_SOCKETS,
+  DEFAULT_MAX_SOCKETS_PER_PRINCIPAL,
+  DEFAULT_PING_MS,
+  OperationGate,
+  SocketCounts,
+  startHeartbeat,
+} from './limits.js';
 import type { Client, Monitor, MonitorOptions } from './types.js';
 import { rateLimited } from '../log.js';
 import { sameSecret } from '../secrets.js';
@@ -40,6 +49,13 @@ export function attachMonitor(o: MonitorOptions): Monitor {
   const logAuthFailed = rateLimited(log, 'warn', 'monitor authentication failed');
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   const clients = new Map<WebSocket, Client>();
+  const counts = new SocketCounts(o.maxSocketsPerPrincipal ?? DEFAULT_MAX_SOCKETS_PER_PRINCIPAL);
+  const logOverCap = rateLimited(
+    log,
+    'warn',
+    'monitor connection refused: too many sockets for one credential',
+  );
+  const logAbuse = rateLimited(log, 'warn', 'monitor client closed: too many listen or control requests');
 
   const authenticate = async (req: IncomingMessage): Promise<Principal | null> => {
     // The admin token only in the Authorization header (a URL ends up in logs).
@@ -65,6 +81,15 @@ export function attachMonitor(o: MonitorOptions): Monitor {
           logRefused({ from: req.socket.remoteAddress });
           return reject(socket, 401, 'Unauthorized');
         }
+        // The cap: a slot taken now (before any await, so that a burst of handshakes cannot all
+        // pass), given back when the socket closes, however it ends.
+        const release = o.uncapped?.(who) ? () => undefined : counts.take(SocketCounts.keyOf(who));
+        if (!release) {
+          logOverCap({ user: who.username, from: req.socket.remoteAddress, max: counts.max });
+          return refuseOverCap(req, socket, head);
+        }
+        socket.once('close', release);
+        if (socket.destroyed) return release(); // reset while authenticating: its 'close' may be past
         const filter = o.filterFor ? await o.filterFor(who) : () => true;
         const origin = {
           ip: o.clientIp ? o.clientIp(req) : (req.socket.remoteAddress ?? ''),
@@ -80,7 +105,7 @@ export function attachMonitor(o: MonitorOptions): Monitor {
               'monitor client closed: bad frame',
             ),
           );
-          clients.set(ws, { who, filter, origin, req, listen: null });
+          clients.set(ws, { who, filter, origin, req, gate: new OperationGate(), listen: null });
           wss.emit('connection', ws, req);
         });
       })
@@ -91,6 +116,16 @@ export function attachMonitor(o: MonitorOptions): Monitor {
       });
   };
   o.server.on('upgrade', onUpgrade);
+
+  /** A handshake over its credential's cap: completed, then closed with a reason a browser can read. */
+  const refuseOverCap = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.removeListener('error', onSocketError);
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.on('error', () => undefined);
+      ws.close(CLOSE_TOO_MANY_SOCKETS, `too many monitor connections for this user (at most ${counts.max})`);
+      setTimeout(() => ws.terminate(), 1000).unref();
+    });
+  };
 
   const sendText = (ws: WebSocket, text: string): void => {
     if (ws.readyState !== ws.OPEN) return;
@@ -119,6 +154,23 @@ export function attachMonitor(o: MonitorOptions): Monitor {
       .map((x) => x.recordingId)
       .join(',');
 
+  /**
+   * Whether `c` may start a listen/control operation now (limits.ts); if not, the refusal is
+   * answered, and a socket that keeps sending refused requests is closed with 1008.
+   */
+  const admitted = (ws: WebSocket, c: Client, about: { action?: string; recordingId: string }): boolean => {
+    if (ws.readyState !== ws.OPEN) return false;
+    const no = c.gate.admit();
+    if (!no) return true;
+    send(ws, { type: 'error', ...about, status: no.status, error: no.error });
+    if (no.close) {
+      logAbuse({ user: c.who.username, from: c.origin.ip });
+      ws.close(CLOSE_ABUSE, 'too many listen or control requests');
+      setTimeout(() => ws.terminate(), 1000).unref();
+    }
+    return false;
+  };
+
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
     const c = clients.get(ws);
     if (!c) return ws.terminate();
@@ -137,8 +189,18 @@ export function attachMonitor(o: MonitorOptions): Monitor {
       if (typeof msg !== 'object' || msg === null)
         return send(ws, { type: 'error', error: 'messages are JSON objects (or "ping")' });
       if (msg.type === 'listen' && typeof msg.recordingId === 'string') {
-        listenIn
-          .start(ws, c, msg.recordingId, typeof msg.channel === 'string' ? msg.channel : 'mix')
+        const target = listenIn.check(
+          c,
+          msg.recordingId,
+          typeof msg.channel === 'string' ? msg.channel : 'mix',
+        );
+        if ('error' in target) {
+          void listenIn.stop(c, 'switched');
+          return send(ws, { type: 'error', error: target.error });
+        }
+        if (!admitted(ws, c, { recordingId: msg.recordingId })) return;
+        c.gate
+          .run(() => listenIn.start(ws, c, target))
           .catch((err: unknown) => log.error({ err }, 'listen-in failed'));
         return;
       }
@@ -147,18 +209,24 @@ export function attachMonitor(o: MonitorOptions): Monitor {
         typeof msg.recordingId === 'string'
       ) {
         const action = msg.type;
-        if (!o.control) return send(ws, { type: 'error', error: 'recording control is not available' });
-        o.control(c.who, action, msg.recordingId).then(
-          (r) => send(ws, { type: 'control', action, result: r }),
-          (err: unknown) =>
-            send(ws, {
-              type: 'error',
-              action,
-              recordingId: msg.recordingId,
-              status: (err as { status?: number }).status ?? 500,
-              error: err instanceof Error ? err.message : String(err),
-            }),
-        );
+        const recordingId = msg.recordingId;
+        const control = o.control;
+        if (!control) return send(ws, { type: 'error', error: 'recording control is not available' });
+        const act = () =>
+          control(c.who, action, recordingId).then(
+            (r) => send(ws, { type: 'control', action, result: r }),
+            (err: unknown) =>
+              send(ws, {
+                type: 'error',
+                action,
+                recordingId,
+                status: (err as { status?: number }).status ?? 500,
+                error: err instanceof Error ? err.message : String(err),
+              }),
+          );
+        // No live call of that id: control answers 404 without the database, ungated.
+        if (!o.source.activeCalls().some((x) => x.recordingId === recordingId)) return void act();
+        if (admitted(ws, c, { action, recordingId })) void c.gate.run(act);
         return;
       }
       if (msg.type === 'unlisten') {
@@ -193,6 +261,10 @@ export function attachMonitor(o: MonitorOptions): Monitor {
 
   // Media health: publish a call-update when a call's loss counters change.
   const statsTimer = startHealthPoll(o, clients, view, sendText);
+  // Half-open and silent sockets (a NAT that forgot them, a laptop asleep) are cut.
+  const heartbeat = startHeartbeat(wss, o.pingMs ?? DEFAULT_PING_MS, (ws) =>
+    log.info({ user: clients.get(ws)?.who.username }, 'monitor client closed: no answer to ping'),
+  );
 
   const revoke = (m: { userId?: string; sessionId?: string; reason: string }): number => {
     let n = 0;
@@ -281,6 +353,7 @@ export function attachMonitor(o: MonitorOptions): Monitor {
     close() {
       clearInterval(statsTimer);
       clearInterval(recheck);
+      clearInterval(heartbeat);
       o.source.off('event', onEvent);
       o.server.off('upgrade', onUpgrade);
       // The listen-ins' ends are in the trail before the monitor reports closed (the database goes next).

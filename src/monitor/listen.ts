@@ -6,6 +6,7 @@
  */
 import type { WebSocket } from 'ws';
 import type { Logger } from '../log.js';
+import type { ActiveCall } from '../recording/types.js';
 import { FrameEncoder } from './audio.js';
 import type { Client, MonitorOptions } from './types.js';
 
@@ -19,6 +20,13 @@ export interface ListenInOptions {
   maxBuffered: number;
   /** Audio frames are skipped for a listener with more unsent data than this. */
   audioSkip: number;
+}
+
+/** A live call a client may listen to, and the channel asked for (ListenIn.check). */
+export interface ListenTarget {
+  call: ActiveCall;
+  legIds: string[];
+  channel: string;
 }
 
 export class ListenIn {
@@ -70,22 +78,32 @@ export class ListenIn {
     return audited;
   }
 
-  /** Starts `c` listening to `channel` of a live call (its previous listen-in ends). */
-  async start(ws: WebSocket, c: Client, recordingId: string, channel: string): Promise<void> {
-    void this.stop(c, 'switched');
+  /**
+   * The live call `c` may listen to on `channel`, or the error to answer: the checks that need no
+   * database (the call, the client's filter and role, the channel), with no side effect.
+   */
+  check(c: Client, recordingId: string, channel: string): ListenTarget | { error: string } {
     const call = this.#o.source.activeCalls().find((x) => x.recordingId === recordingId);
     if (!call || !c.filter(call.participants))
-      return this.#send(ws, { type: 'error', error: `no live call ${recordingId} you may listen to` });
-    if (c.who.role === 'record-only')
-      return this.#send(ws, { type: 'error', error: 'record-only users cannot listen' });
-    if (!this.#o.taps)
-      return this.#send(ws, { type: 'error', error: 'listen-in is not available on this server' });
+      return { error: `no live call ${recordingId} you may listen to` };
+    if (c.who.role === 'record-only') return { error: 'record-only users cannot listen' };
+    if (!this.#o.taps) return { error: 'listen-in is not available on this server' };
     const legIds = call.streams.map((_s, i) => `leg${i}`);
     if (channel !== 'mix' && channel !== 'all' && !legIds.includes(channel))
-      return this.#send(ws, {
-        type: 'error',
-        error: `channel must be mix, all or one of ${legIds.join(', ')}`,
-      });
+      return { error: `channel must be mix, all or one of ${legIds.join(', ')}` };
+    return { call, legIds, channel };
+  }
+
+  /**
+   * Starts `c` listening to a call `check` found (its previous listen-in ends): the `listen`
+   * permission checked and the start audited, then the audio subscribed.
+   */
+  async start(ws: WebSocket, c: Client, target: ListenTarget): Promise<void> {
+    const { call, legIds, channel } = target;
+    const recordingId = call.recordingId;
+    void this.stop(c, 'switched');
+    const taps = this.#o.taps;
+    if (!taps) return;
     if (this.#o.access) {
       try {
         await this.#o.access.grant(c.who, c.origin, recordingId, 'listen-in', {
@@ -112,7 +130,7 @@ export class ListenIn {
       skipped: 0,
       since: Date.now(),
     };
-    state.stop = this.#o.taps.subscribe(recordingId, (frames) => {
+    state.stop = taps.subscribe(recordingId, (frames) => {
       if (ws.readyState !== ws.OPEN) return;
       if (ws.bufferedAmount > this.#maxBuffered) {
         ws.terminate();

@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { SessionStats } from '../media/types.js';
 import type { ActiveCall, RecordingEvent } from '../recording/types.js';
 import type { Principal } from '../store/users.js';
+import type { OperationGate } from './limits.js';
 import type { TapHub } from './tap.js';
 
 /** The read-only face of the recording service the monitor needs. */
@@ -61,6 +62,15 @@ export interface MonitorOptions {
   clientIp?: (req: IncomingMessage) => string;
   /** Every connection's credential is checked again this often (default 30 s); a dead one closes. */
   recheckMs?: number;
+  /**
+   * Sockets one user (a user's sessions and tokens together; a credential without a user alone)
+   * may hold at once (default 8, limits.ts); more are closed at once with 4429.
+   */
+  maxSocketsPerPrincipal?: number;
+  /** Principals the cap does not apply to (cluster peers: one socket per relayed listen-in). */
+  uncapped?: (who: Principal) => boolean;
+  /** Every socket is pinged this often (default 30 s); one that missed the previous ping is cut. */
+  pingMs?: number;
 }
 
 /** What the monitor needs of the audio access path. */
@@ -100,6 +110,8 @@ export interface Client {
   origin: { ip: string; userAgent: string };
   /** The handshake, kept to check the credential again. */
   req: IncomingMessage;
+  /** Its listen/control operations: one at a time, rate-limited (limits.ts). */
+  gate: OperationGate;
   listen: {
     recordingId: string;
     channel: string;
