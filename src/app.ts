@@ -28,7 +28,7 @@ import { checkDeliveryConfig, startDelivery } from './delivery/index.js';
 import { registerDeliveryMetrics } from './delivery/status.js';
 import { restrictDataDir } from './secrets.js';
 import { nodesRepository } from './store/nodes.js';
-import { ClusterNode, nodeAddresses } from './cluster/index.js';
+import { ClusterNode, nodeAddresses, nodeAnswers } from './cluster/index.js';
 import { loadAdminToken } from './app/admin-token.js';
 import { mp3Options, startConsoleApi, type LaterParts } from './app/console.js';
 import { startRetentionPolicy } from './app/retention.js';
@@ -149,6 +149,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       log,
       wipeDir,
       discardUnkept: (id) => discardUnkept({ db, dataDir: config.dataDir, wipeDir }, id),
+      // Another node's call while that node is alive: a fresh heartbeat and its HTTP port answering
+      // (a process killed a moment ago still has a fresh heartbeat, and its port is closed).
+      liveElsewhere: async (id) => {
+        const owner = await nodesRepository(db.pool).liveOwner(id, config.cluster.nodeId);
+        return owner && (await nodeAnswers(owner.httpAddress)) ? owner.nodeId : null;
+      },
     });
 
     // Open-files admission: a call answered without its descriptors would record nothing.

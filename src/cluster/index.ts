@@ -23,3 +23,19 @@ export function nodeAddresses(
     http: config.cluster.httpAddress ?? `http://${httpHost}:${httpPort}`,
   };
 }
+
+/**
+ * Whether the node at `httpAddress` (its registry URL) answers HTTP now, whatever the status:
+ * alive. A connection refused, a reset or no answer within `timeoutMs`: not alive.
+ */
+export async function nodeAnswers(httpAddress: string, timeoutMs = 2000): Promise<boolean> {
+  try {
+    const r = await fetch(`${httpAddress.replace(/\/$/, '')}/healthz`, {
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await r.body?.cancel();
+    return true;
+  } catch {
+    return false;
+  }
+}

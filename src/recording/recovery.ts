@@ -5,6 +5,8 @@
  * where the spool ends, flagged interrupted, and handed to the post-call jobs like any other call.
  *
  * Runs before the SIP application connects, so no call of this process can be in that state yet.
+ * A node sharing this data directory may hold such a call live, though: one in its live-call
+ * registry while it heartbeats is left to it (`liveElsewhere`).
  * Then every other spool directory is sorted out (sweepSpools): stored ones wiped, ones with no
  * catalogue row catalogued as interrupted recordings or moved aside, never deleted.
  */
@@ -36,12 +38,20 @@ export interface RecoveryOptions {
    * call never started, a `never` call) and it has been discarded; it is then not finalized.
    */
   discardUnkept?: (recordingId: string) => Promise<boolean>;
+  /**
+   * The node, other than this one, that holds the recording as a live call and still heartbeats
+   * (nodes sharing one data directory), or null. Its call is not touched.
+   */
+  liveElsewhere?: (recordingId: string) => Promise<string | null>;
 }
 
 export interface RecoveryOutcome {
   /** Ended as interrupted and queued for finalizing. */
   recovered: string[];
-  /** No spool directory here: left alone (another node's live call, or its spool was removed). */
+  /**
+   * Left alone: no spool directory here (another node's call, or its spool was removed), or the
+   * live call of another node sharing this data directory.
+   */
   skipped: string[];
   /** Marked failed (the spool is unreadable). */
   failed: string[];
@@ -103,6 +113,15 @@ export async function recoverInterruptedRecordings(o: RecoveryOptions): Promise<
       log.warn(
         { recordingId: id, spoolDir },
         'recording left in state recording has no spool here; not touched',
+      );
+      out.skipped.push(id);
+      continue;
+    }
+    const owner = await o.liveElsewhere?.(id);
+    if (owner) {
+      log.info(
+        { recordingId: id, node: owner },
+        'live call of another node on this data directory; not touched',
       );
       out.skipped.push(id);
       continue;

@@ -111,6 +111,11 @@ export interface NodesRepository {
   unfinished(recordingIds: string[]): Promise<string[]>;
   /** Live calls of the nodes other than `exceptNode` that are up or draining (not down). */
   remoteCalls(exceptNode: string): Promise<ClusterCall[]>;
+  /**
+   * The node other than `exceptNode` holding this recording as a live call while it still
+   * heartbeats (not stopped, not down), with its HTTP address, or null.
+   */
+  liveOwner(recordingId: string, exceptNode: string): Promise<{ nodeId: string; httpAddress: string } | null>;
 }
 
 export function nodesRepository(pool: pg.Pool): NodesRepository {
@@ -190,6 +195,16 @@ export function nodesRepository(pool: pg.Pool): NodesRepository {
         [ids],
       );
       return r.rows.map((x) => x.id);
+    },
+    async liveOwner(recordingId, exceptNode) {
+      const r = await pool.query<{ node_id: string; http_address: string }>(
+        `SELECT k.node_id, n.http_address FROM cluster_calls k JOIN cluster_nodes n ON n.id = k.node_id
+         WHERE k.recording_id = $1 AND k.node_id <> $2 AND n.state <> 'stopped'
+           AND n.heartbeat_at >= now() - make_interval(secs => n.heartbeat_seconds * ${MISSED_HEARTBEATS})`,
+        [recordingId, exceptNode],
+      );
+      const row = r.rows[0];
+      return row ? { nodeId: row.node_id, httpAddress: row.http_address } : null;
     },
     async remoteCalls(exceptNode) {
       const r = await pool.query<{
