@@ -33,6 +33,43 @@ function sameOrigin(req: IncomingMessage): boolean {
   }
 }
 
+/** The bearer credential of a request (`Authorization: Bearer ...`): it takes precedence over the cookie. */
+function bearerOf(req: IncomingMessage): string | null {
+  const auth = req.headers.authorization;
+  return auth?.startsWith('Bearer ') ? auth.slice(7).trim() || null : null;
+}
+
+/**
+ * Why a state-changing request whose credential is the session cookie is refused as cross-site
+ * (CSRF), or null to let it through. SameSite=Strict keeps the cookie from other sites' pages but
+ * not from a sibling subdomain's (the same site), and a form posts a bodiless route without a
+ * preflight. So the browser's own word is required where it gives one: Sec-Fetch-Site, when
+ * present, must be same-origin (or none: typed by the user), and Origin, when present, must be
+ * `own` (the server's origin as the client reached it: requestOrigin, which follows the trusted
+ * proxy's X-Forwarded-Proto and X-Forwarded-Host). A request with neither header (curl, scripts)
+ * and one with a bearer credential (no browser sends one by itself) pass.
+ */
+export function crossSiteCookieRequest(req: IncomingMessage, own: string | null): string | null {
+  if (bearerOf(req) || !parseCookies(req.headers.cookie)[SESSION_COOKIE]) return null;
+  const refused = (why: string) =>
+    `cross-site request refused: a change made with the session cookie must come from this server's own pages (${why})`;
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none')
+    return refused(`Sec-Fetch-Site: ${String(site)}`);
+  const origin = req.headers.origin;
+  if (origin === undefined) return null;
+  let from: string | null;
+  try {
+    from = new URL(origin).origin;
+  } catch {
+    from = null;
+  }
+  // An opaque origin ("null": a sandboxed frame, a redirect from elsewhere) is never ours.
+  if (from === null || from === 'null' || from !== own)
+    return refused(`Origin ${origin}, this server is ${own ?? 'unknown (no Host)'}`);
+  return null;
+}
+
 export interface AuthenticatorOptions {
   users: UsersRepository;
   adminToken: string;
@@ -74,8 +111,7 @@ export class Authenticator {
     channel: 'http' | 'ws' | boolean = 'http',
   ): Promise<Principal | null> {
     const ws = channel === 'ws' || channel === true;
-    const auth = req.headers.authorization;
-    const bearer = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : null;
+    const bearer = bearerOf(req);
     if (bearer) {
       if (sameSecret(bearer, this.o.adminToken)) return ADMIN_TOKEN_PRINCIPAL;
       if (bearer.startsWith('srs_')) {

@@ -166,6 +166,25 @@ export function overHttps(req: IncomingMessage, trust?: ProxyTrust): boolean {
   return trusted(req.socket.remoteAddress ?? '', trust) && req.headers['x-forwarded-proto'] === 'https';
 }
 
+/**
+ * The server's origin as the client reached it: its scheme (overHttps) and the Host it asked for,
+ * or, from a trusted proxy, the first X-Forwarded-Host when the proxy sends one. Null without a host.
+ */
+export function requestOrigin(req: IncomingMessage, trust?: ProxyTrust): string | null {
+  const scheme = overHttps(req, trust) ? 'https' : 'http';
+  const forwarded = trusted(req.socket.remoteAddress ?? '', trust)
+    ? req.headers['x-forwarded-host']
+    : undefined;
+  const host =
+    (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim() || req.headers.host;
+  if (!host) return null;
+  try {
+    return new URL(`${scheme}://${host}`).origin;
+  } catch {
+    return null;
+  }
+}
+
 export type Params = Record<string, string>;
 export type Handler<C> = (ctx: C, params: Params) => Promise<void> | void;
 

@@ -13,6 +13,7 @@ import {
   badRequest,
   clientIp,
   overHttps,
+  requestOrigin,
   sendError,
   sendJson,
   trusted,
@@ -170,7 +171,15 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
     }
     if (o.api && (url.pathname === '/api/v1' || url.pathname.startsWith('/api/v1/'))) {
       if (o.databaseAnswering && !o.databaseAnswering()) throw databaseAway();
-      const handled = o.api.handle({ req, res, url, ip: clientIp(req, o.trust), who: null, secure: https });
+      const handled = o.api.handle({
+        req,
+        res,
+        url,
+        ip: clientIp(req, o.trust),
+        who: null,
+        secure: https,
+        origin: requestOrigin(req, o.trust),
+      });
       await (o.databaseAnswering
         ? unlessStalled(handled, res, o.databaseAnswering, () =>
             logStalled({ method: req.method, url: req.url }),

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { roleRank, type Principal, type Role } from '../store/users.js';
+import { crossSiteCookieRequest } from './auth.js';
 import {
   HttpError,
   Router,
@@ -9,6 +10,7 @@ import {
   notFound,
   nulAt,
   readJson,
+  requestOrigin,
   unauthorized,
   type Params,
 } from './http.js';
@@ -27,6 +29,11 @@ export interface Ctx {
   who: Principal | null;
   /** Reached over HTTPS (directly or via a trusted proxy): the session cookie gets Secure. */
   secure?: boolean;
+  /**
+   * The server's origin as the client reached it (requestOrigin: scheme and host, through a trusted
+   * proxy its X-Forwarded-Proto and X-Forwarded-Host); absent, read from the request alone.
+   */
+  origin?: string | null;
 }
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -159,7 +166,12 @@ export interface MountedApi {
   readonly routes: readonly RouteDef[];
 }
 
-/** Fills a router from the table: match (404/405), authenticate, role, query, body, handler. */
+/**
+ * Fills a router from the table: match (404/405), cross-site check, authenticate, role, query,
+ * body, handler. A change (any method but GET) made with the session cookie is refused with 403
+ * before anything else unless the browser says it comes from the server's own origin
+ * (crossSiteCookieRequest): SameSite=Strict alone lets a sibling subdomain's page post a form.
+ */
 export function mount(
   table: readonly RouteDef[],
   authenticate: (req: IncomingMessage) => Promise<Principal | null>,
@@ -168,6 +180,11 @@ export function mount(
   for (const r of table)
     router.add(r.method, r.path, async (ctx, params) => {
       if (r.role !== 'anyone') {
+        if (r.method !== 'GET') {
+          const own = ctx.origin !== undefined ? ctx.origin : requestOrigin(ctx.req);
+          const refused = crossSiteCookieRequest(ctx.req, own);
+          if (refused) throw forbidden(refused);
+        }
         ctx.who = await authenticate(ctx.req);
         // A record-only user sees no recording: the recording routes do not exist for them (404).
         if (ctx.who?.role === 'record-only' && r.path.startsWith('/recordings') && r.role !== 'record-only')
