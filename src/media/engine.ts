@@ -175,8 +175,10 @@ class NativeMediaEngine implements MediaEngine {
   /**
    * Adds legs to an open session (streams added by a re-INVITE): same timeline, same spool
    * directory, part of the mix. Throws PortInUseError when a port is taken (nothing is changed).
+   * `paused`: they open paused (recording control holds the call), paused in session.json from
+   * their start on, so that no gap breaks a span the cut mode leaves out.
    */
-  addLegs(recordingId: string, legs: readonly LegSpec[]): void {
+  addLegs(recordingId: string, legs: readonly LegSpec[], options: { paused?: boolean } = {}): void {
     if (this.closed) throw new InvalidStateError('the media engine is closed');
     const s = this.sessions.get(recordingId);
     if (!s) throw new NotFoundError(`no open media session for recording ${recordingId}`);
@@ -192,6 +194,10 @@ class NativeMediaEngine implements MediaEngine {
     }
     const addedAt = this.nowSamples(s.meta);
     s.meta.legs.push(...legs.map((l) => ({ ...legEntry(l), addedAt })));
+    const ids = legs.map((l) => l.legId);
+    // Before this returns: the SRC learns the new ports from our answer, after it.
+    if (options.paused === true && ids.length > 0 && this.native.setPaused(recordingId, ids, true) !== false)
+      (s.meta.pauses ??= []).push(...ids.map((legId) => ({ legId, from: addedAt, to: null })));
     this.saveMeta(recordingId, s);
   }
 

@@ -280,8 +280,9 @@ export interface MediaEngine {
    * Adds legs to an open session (streams added by a re-INVITE): same timeline (t0) and spool
    * directory, so they are part of the mix. Throws PortInUseError when a port is taken (nothing
    * changes), NotFoundError for an unknown session. legIds and ports must be new to the session.
+   * `paused`: the legs open paused (their pause in session.json starts where they do).
    */
-  addLegs(recordingId: string, legs: readonly LegSpec[]): void;
+  addLegs(recordingId: string, legs: readonly LegSpec[], options?: { paused?: boolean }): void;
   /**
    * Stops receiving on the named legs (streams removed by a re-INVITE): their sockets close, what
    * they recorded stays in the spool, the mix and the stats. Unknown ids are ignored.

@@ -44,9 +44,16 @@ export class ControlError extends SrsError {
 }
 
 export interface RecordingControlOptions {
-  engine: Pick<MediaEngine, 'pause' | 'resume' | 'onEvents'>;
+  /** The phone codes (RFC 4733 events of the legs). */
+  engine: Pick<MediaEngine, 'onEvents'>;
   service: {
     activeCalls(): ActiveCall[];
+    /**
+     * Pauses (held) or resumes the call's legs in the engine. The SRC's own pause of a stream
+     * (a=inactive) is the other owner of a leg's pause: a release leaves those legs paused
+     * (src/recording/pause-owners.ts).
+     */
+    holdForControl(recordingId: string, held: boolean): boolean;
     addEvents(recordingId: string, events: SessionEvent[]): Promise<void>;
     emit(event: 'event', e: { type: 'call-update'; call: ActiveCall }): boolean;
   };
@@ -69,7 +76,10 @@ interface LiveControl {
   state: ControlState;
   segment: number;
   started: boolean;
-  /** The engine drops this call's media now (paused, stopped, not started under press, never). */
+  /**
+   * Control holds the call in the engine now (paused, stopped, not started under press, never):
+   * its media is dropped, whatever the SRC's re-INVITEs say, legs added meanwhile included.
+   */
   enginePaused: boolean;
   /** Per leg: the digits heard so far. */
   dtmf: Map<string, DtmfMatcher>;
@@ -181,7 +191,7 @@ export class RecordingControl implements RecordingControlHooks {
       dtmf: new Map(),
     };
     this.#live.set(call.recordingId, c);
-    if (pause) this.#o.engine.pause(call.recordingId);
+    if (pause) this.#o.service.holdForControl(call.recordingId, true);
     call.control = this.#view(c);
     // The common case (always, by default) costs no statement.
     if (mode !== 'always' || users.length > 0) {
@@ -257,16 +267,16 @@ export class RecordingControl implements RecordingControlHooks {
       throw new ControlError(no.status, no.reason);
     }
     // State and engine change synchronously, so two requests cannot both pass the check above.
-    const engine = this.#o.engine;
     const id = call.recordingId;
     if (r.action === 'pause' || r.action === 'stop') {
-      if (!c.enginePaused) engine.pause(id);
+      if (!c.enginePaused) this.#o.service.holdForControl(id, true);
       c.enginePaused = true;
       c.state = r.action === 'pause' ? 'paused' : 'stopped';
     } else {
       // resume, or start from not-started (on-demand) or stopped. Under onDemandFrom=call the
       // not-started time was recorded all along (the engine was not paused): the whole call is kept.
-      if (c.enginePaused) engine.resume(id);
+      // Streams the SRC holds (a=inactive) stay paused until it resumes them.
+      if (c.enginePaused) this.#o.service.holdForControl(id, false);
       c.enginePaused = false;
       c.state = 'recording';
       if (r.action === 'start') {

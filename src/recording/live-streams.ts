@@ -5,6 +5,7 @@
  */
 import type { ActiveCall, RecordingStorePort, SessionEvent, StreamChange } from './types.js';
 import { openMedia, type MediaOpenDeps } from './media-open.js';
+import { holdForSrc } from './pause-owners.js';
 
 /** One stream of a live call (an engine leg). */
 export interface LiveStream {
@@ -42,6 +43,11 @@ export interface LiveSession {
   writes: Promise<unknown>;
   /** Legs paused now (SIPREC pause, a=inactive): the RTP timeout does not count them silent. */
   paused: Set<string>;
+  /**
+   * Recording control holds the whole call (paused, stopped, never, on-demand not started): every
+   * leg is paused in the engine whatever the SRC says (src/recording/pause-owners.ts).
+   */
+  controlHeld?: boolean;
   /** The SIP side's BYE (RecordingPort.onTerminate), once the dialog exists. */
   terminate?: (reason: string) => void;
   /** Why the server ended the call itself, once it did. */
@@ -75,7 +81,8 @@ export function applyStreamChange(
       recordingId,
       s.spoolDir,
       change.add,
-      (legs) => engine.addLegs(recordingId, legs),
+      // While recording control holds the call, its new legs open paused.
+      (legs) => engine.addLegs(recordingId, legs, { paused: s.controlHeld === true }),
       firstLeg,
     );
     s.ports.push(...ports);
@@ -125,14 +132,13 @@ export function applyStreamChange(
   ] as const) {
     const legs = s.streams.filter((x) => !x.removed && indexes.includes(x.index));
     if (legs.length === 0) continue;
-    const ids = legs.map((x) => x.legId);
-    // The engine writes silence for the paused time and drops what still arrives.
-    if (paused) engine.pause(recordingId, ids);
-    else engine.resume(recordingId, ids);
-    for (const x of ids) {
-      if (paused) s.paused.add(x);
-      else s.paused.delete(x);
-    }
+    holdForSrc(
+      engine,
+      recordingId,
+      s,
+      legs.map((x) => x.legId),
+      paused,
+    );
     for (const x of legs) {
       events.push({
         at,

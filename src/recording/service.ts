@@ -10,6 +10,7 @@ import { handOff, logSpoolDamage, SERVER_ENDED } from './handoff.js';
 import { DECODABLE, type PortPool } from '../media/index.js';
 import { applyStreamChange, type LiveSession } from './live-streams.js';
 import { openMedia } from './media-open.js';
+import { holdForControl } from './pause-owners.js';
 import type {
   ActiveCall,
   FinalizeQueuePort,
@@ -99,6 +100,12 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
   /** Recording control: consulted at each call's start and end. */
   useControl(control: RecordingControlHooks): void {
     this.#control = control;
+  }
+
+  /** Recording control holds or releases a whole call (src/recording/pause-owners.ts). */
+  holdForControl(recordingId: string, held: boolean): boolean {
+    const s = this.#live.get(recordingId);
+    return s !== undefined && holdForControl(this.#o.engine, recordingId, s, held);
   }
 
   get activeCount(): number {
