@@ -174,8 +174,8 @@ export async function encodeMp3Ffmpeg(
   return Buffer.concat(chunks, size);
 }
 
-/** Removes leftovers of interrupted encryptions (`<dest>.<random>.tmp`) next to `dest`. */
-export async function removeTempsFor(dest: string): Promise<void> {
+/** Removes leftovers of interrupted encryptions (`<dest>.<random>.tmp`) next to `dest`, but `keep`. */
+export async function removeTempsFor(dest: string, keep?: string): Promise<void> {
   const dir = dirname(dest);
   const base = dest.slice(dir.length + 1);
   let names: string[];
@@ -185,6 +185,7 @@ export async function removeTempsFor(dest: string): Promise<void> {
     return;
   }
   for (const n of names) {
-    if (n.startsWith(`${base}.`) && n.endsWith('.tmp')) await unlink(join(dir, n)).catch(() => undefined);
+    if (n.startsWith(`${base}.`) && n.endsWith('.tmp') && join(dir, n) !== keep)
+      await unlink(join(dir, n)).catch(() => undefined);
   }
 }

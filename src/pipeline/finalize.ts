@@ -1,4 +1,5 @@
-import { mkdir, readdir, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -9,7 +10,7 @@ import type { RecordingsRepository } from '../store/recordings.js';
 import type { ArtifactStore } from '../storage/index.js';
 import type { RecordingFile, RecordingRow } from '../store/types.js';
 import { encodeMp3, fsyncPath, removeTempsFor, wipeDir, wipeFile, type Mp3Options } from './artifacts.js';
-import { encryptToFile, publicKeyOf, type EncryptResult, type Plaintext } from './pgp.js';
+import { encryptToTemp, publicKeyOf, type Plaintext } from './pgp.js';
 import { putArtifact, storedArtifact, type ObjectRetention } from './store-step.js';
 
 /**
@@ -196,14 +197,16 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
     const st = await stat(join(spool, `${l}.spool`)).catch(() => undefined);
     longest = Math.max(longest, st?.size ?? 0);
   }
-  /** Mixes in memory; a very long recording into `<spool>/<name>` (plaintext, wiped with the spool). */
+  const attempt = randomBytes(4).toString('hex');
+  /** Mixes in memory; a very long recording into `<spool>/<attempt>.<name>` (plaintext, wiped with the spool). */
   const mix = async (name: string, channels?: string[][]): Promise<Plaintext> => {
     const started = Date.now();
     // Never more audio than the call's wall time (+1 s for the clocks): a damaged spool record
     // cannot stretch a short call into hours (docs/security.md).
     const c = [...((await cutSpans()) ?? []), ...wallTimeCap(rec)];
     const toFile = longest * (channels?.length ?? 1) > (ctx.inMemoryMaxBytes ?? IN_MEMORY_MAX);
-    const wavPath = join(spool, name);
+    // A name of this attempt's own: an overlapping attempt never wipes or rewrites it under us.
+    const wavPath = join(spool, `${attempt}.${name}`);
     if (toFile) await wipeFile(wavPath);
     const r = await ctx.mixer.mix({
       spoolDir: spool,
@@ -247,6 +250,8 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
     if (reused.size > 0) log.info({ kinds: [...reused] }, 'artifacts uploaded by an earlier attempt: reused');
   }
   const needed = (kind: Kind) => !reused.has(kind);
+  /** Local files, encrypted under a temporary name: renamed to their own only by the commit. */
+  const pending: { tmp: string; dest: string }[] = [];
   const encrypt = async (kind: Kind, plain: Plaintext, name: string) => {
     if (store) {
       const f = await putArtifact({
@@ -265,11 +270,8 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
       return;
     }
     const dest = join(dataDir, relOf(kind));
-    // Leftovers of an interrupted attempt can only exist if one ran (the directory listing
-    // grows with the day's recordings, so the first attempt skips it).
-    if (retrying) await removeTempsFor(dest);
-    // The directory is fsynced once, after the last file (below).
-    const r: EncryptResult = await encryptToFile(plain, dest, key, name, { syncDir: false });
+    const { tmp, ...r } = await encryptToTemp(plain, dest, key, name);
+    pending.push({ tmp, dest });
     files.push({ kind, path: relOf(kind), ...r, keyFingerprint: keyInfo.fingerprint });
   };
 
@@ -319,10 +321,33 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
   }
 
   // Every artifact is durable before the catalogue points at it: each new file name (local), or
-  // each object as the store confirmed it (put returns after that).
+  // each object as the store confirmed it (put returns after that). Two attempts of one job can
+  // overlap (a job expired, or its node's lease lost, while its handler still ran): local files
+  // get their names under the recording's row lock, and only while it is not stored, so the
+  // attempt that loses never replaces the files the catalogue names.
   if (store) await step('uploaded');
-  else await fsyncPath(join(dataDir, relDir));
-  await ctx.chain.markStoredChained(recordingId, files);
+  const committed = await ctx.chain.markStoredChained(
+    recordingId,
+    files,
+    store
+      ? undefined
+      : async () => {
+          for (const p of pending) {
+            // Leftovers of an interrupted attempt (or of one that will lose) can only exist if
+            // one ran (the directory listing grows with the day's recordings, so the first
+            // attempt skips it).
+            if (retrying) await removeTempsFor(p.dest, p.tmp);
+            await rename(p.tmp, p.dest);
+          }
+          await fsyncPath(join(dataDir, relDir));
+        },
+  );
+  if (!committed) {
+    // Another attempt stored it meanwhile: its files, its report and its wipe stand.
+    for (const p of pending) await unlink(p.tmp).catch(() => undefined);
+    log.warn('recording stored meanwhile by another attempt of its job: this attempt’s files dropped');
+    return 'already-stored';
+  }
   await step('stored');
   ctx.onStored?.(recordingId, { durationMs: rec.durationMs ?? 0, endedAt: rec.endedAt });
   await wipeDir(spool);

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { rateLimited } from '../log.js';
 import { S3ArtifactStore } from '../storage/index.js';
 import { groupCommit } from '../store/recordings.js';
 import { acquireNodeLease, failedFinalizes, type NodeLease } from '../store/jobs.js';
@@ -115,11 +116,23 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
 
   // This node's liveness lock: jobs it runs are recorded under its key, and a node whose lock is
   // gone (kill -9) has its active jobs handed back to the queue by whichever node notices first.
+  // A lost connection (a Postgres restart) is taken again under the same key; meanwhile no run
+  // begins here (workers.ts) and this node reaps nothing (maintenance.ts).
+  const notRetaken = rateLimited(log, 'warn', 'pipeline: liveness lock not taken again yet', {
+    burst: 1,
+    windowMs: 60_000,
+  });
   const lease: NodeLease | undefined =
     o.concurrency > 0
-      ? await acquireNodeLease(o.db.connectionString, (err) =>
-          log.error({ err: err.message }, 'pipeline: liveness connection lost'),
-        )
+      ? await acquireNodeLease(o.db.connectionString, {
+          lost: (err) =>
+            log.error(
+              { err: err?.message },
+              'pipeline: liveness connection lost; no new finalize runs until the lock is taken again',
+            ),
+          regained: () => log.info('pipeline: liveness lock taken again'),
+          retryFailed: (err, delayMs) => notRetaken({ err: err.message, retryInMs: delayMs }),
+        })
       : undefined;
   const hooksOn = Boolean(o.hooks?.url || o.hooks?.command);
   if (hooksOn) {

@@ -28,16 +28,28 @@ export async function startMaintenance(m: {
   const timers: NodeJS.Timeout[] = [];
   const every = (seconds: number, fn: () => void) => timers.push(setInterval(fn, seconds * 1000));
 
+  /** Claimed runs whose node held no lock at the last check. */
+  let suspects = new Set<string>();
   const reap = async () => {
+    // While this node's own lock is lost, its own runs look orphaned: judge none until it is back.
+    if (!m.lease.held()) return;
     const unclaimedSeconds = 60;
+    const seen = new Set<string>();
     for (const { id, claimed } of await orphanCandidates(pool, unclaimedSeconds)) {
       // Another data directory's job (not in this queue) is left to the nodes working its queue.
       const job = await boss.getJobById(queue, id);
       if (job?.state !== 'active') continue;
       if (!claimed && Date.now() - new Date(job.startedOn).getTime() < unclaimedSeconds * 1000) continue;
+      // A live node whose connection dropped takes its lock again within seconds (store/jobs.ts
+      // acquireNodeLease): a run is orphaned only if its node's lock is still missing one check later.
+      if (claimed) {
+        seen.add(id);
+        if (!suspects.has(id)) continue;
+      }
       log.warn({ recordingId: id }, 'finalize job orphaned by a dead node: queued again');
       await boss.fail(queue, id, { message: 'the node running this job died' });
     }
+    suspects = seen;
   };
   const reapLogged = () => reap().catch((err: unknown) => log.warn({ err }, 'orphaned job check failed'));
   await reapLogged();

@@ -154,6 +154,22 @@ export async function encryptToFile(
   name = '',
   { syncDir = true }: { syncDir?: boolean } = {},
 ): Promise<EncryptResult> {
+  const { tmp, ...r } = await encryptToTemp(plain, dest, publicKey, name);
+  if (syncDir) await renameDurable(tmp, dest);
+  else await rename(tmp, dest);
+  return r;
+}
+
+/**
+ * Encrypts `plain` to a temporary file next to `dest` (`<dest>.<random>.tmp`, 0600), fsynced and
+ * not renamed: the caller renames it to `dest` (finalize, under the recording's row lock).
+ */
+export async function encryptToTemp(
+  plain: Plaintext,
+  dest: string,
+  publicKey: openpgp.PublicKey,
+  name = '',
+): Promise<EncryptResult & { tmp: string }> {
   const tmp = `${dest}.${randomBytes(4).toString('hex')}.tmp`;
   const fh = await open(tmp, 'w', 0o600);
   let r: EncryptResult;
@@ -168,9 +184,7 @@ export async function encryptToFile(
     throw err;
   }
   await fh.close();
-  if (syncDir) await renameDurable(tmp, dest);
-  else await rename(tmp, dest);
-  return r;
+  return { ...r, tmp };
 }
 
 /** Encrypts `plain` into memory (re-encryption under a new key, tests). */

@@ -61,6 +61,8 @@ export async function startFinalizeWorkers(w: {
         if (!job) return;
         if (self.id) boss.notifyWorker(self.id);
         const id = job.data.recordingId;
+        // Never a run under a key whose lock is lost: the reaper would take it for a dead node's.
+        await lease?.whenHeld();
         // This node runs it, the recording as it was and the active key: one statement.
         const begun = lease ? await beginRun(pool, id, lease.nodeKey) : undefined;
         const jobCtx: FinalizeContext = begun

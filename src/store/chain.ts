@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { NotFoundError } from '../errors.js';
+import { inTransaction } from './tx.js';
 import type { RecordingFile } from './types.js';
 
 /**
@@ -41,8 +42,15 @@ export interface ChainRepository {
    * Records the recording's files (one row per kind, replacing an earlier attempt's), marks it
    * stored (filling caller/callee from its first two participants) and appends it to its day's
    * chain, atomically. Returns false (and changes nothing) when it was already stored.
+   * With `place`, the recording's row is locked first, and `place` (which puts the files under
+   * the names the catalogue gives them) runs only while the recording is neither stored nor
+   * purged, before the commit: an attempt that lost to another never replaces the files it stored.
    */
-  markStoredChained(id: string, files?: readonly RecordingFile[]): Promise<boolean>;
+  markStoredChained(
+    id: string,
+    files?: readonly RecordingFile[],
+    place?: () => Promise<void>,
+  ): Promise<boolean>;
   /** Checks every link of these days' chains (all days when omitted) against the catalogue. */
   verifyChain(days?: string[]): Promise<{ days: number; entries: number; problems: ChainProblem[] }>;
   /** Files of stored recordings: one recording, or all (pages of `limit` recordings after `after`). */
@@ -79,10 +87,10 @@ const toFile = (r: FileRow): CatalogueFile => ({
 
 export function chainRepository(pool: pg.Pool): ChainRepository {
   return {
-    async markStoredChained(id, files = []) {
+    async markStoredChained(id, files = [], place) {
       // One statement: files, stored state, chain entry and its anchor (016_store_recording.sql).
-      try {
-        const r = await pool.query<{ stored: boolean }>({
+      const store = async (q: Pick<pg.Pool, 'query'>) => {
+        const r = await q.query<{ stored: boolean }>({
           name: 'srs-store-recording',
           text: 'SELECT srs_store_recording($1, $2::jsonb) AS stored',
           values: [
@@ -100,6 +108,20 @@ export function chainRepository(pool: pg.Pool): ChainRepository {
           ],
         });
         return r.rows[0]?.stored === true;
+      };
+      try {
+        if (!place) return await store(pool);
+        return await inTransaction(pool, async (c) => {
+          const r = await c.query<{ state: string }>(
+            'SELECT state FROM recordings WHERE id = $1 FOR UPDATE',
+            [id],
+          );
+          const state = r.rows[0]?.state;
+          if (state === undefined) throw new NotFoundError(`recording ${id} not found for markStored`);
+          if (state === 'stored' || state === 'purged') return false;
+          await place();
+          return await store(c);
+        });
       } catch (err) {
         if ((err as { code?: string }).code === 'P0002')
           throw new NotFoundError(`recording ${id} not found for markStored`);

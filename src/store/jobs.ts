@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { DB_CONNECT_TIMEOUT_MS } from './db.js';
 import { JOB_SCHEMA } from './job-queue.js';
@@ -7,38 +8,139 @@ import { JOB_SCHEMA } from './job-queue.js';
  * (NODE_LOCK, nodeKey) on a dedicated connection for as long as it lives; a kill -9 closes that
  * connection and Postgres releases the lock. A finalize job that pg-boss still shows as active but
  * whose node holds no lock was orphaned by a crash, and any node may hand it back to the queue.
+ * A live node whose connection drops takes the same lock again (acquireNodeLease).
  */
 
 export const NODE_LOCK = 78_660_005;
 
 export interface NodeLease {
   readonly nodeKey: number;
+  /** Whether the lock is held now: not from the loss of its connection until it is taken again. */
+  held(): boolean;
+  /** Resolves once the lock is held (at once while it is); rejects once the lease is closed. */
+  whenHeld(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Takes this process's liveness lock on its own connection. */
+export interface NodeLeaseEvents {
+  /** The lock's connection was lost (a Postgres restart or failover, a dropped connection). */
+  lost(err: Error | undefined): void;
+  /** The lock is held again, under the same key. */
+  regained(): void;
+  /** An attempt to take it again failed; the next one follows after `delayMs`. */
+  retryFailed?(err: Error, delayMs: number): void;
+}
+
+/** Backoff of the attempts to take the lock again: at most this long, well within a reap check. */
+const RETAKE_MIN_MS = 250;
+const RETAKE_MAX_MS = 5_000;
+
+async function leaseClient(connectionString: string): Promise<pg.Client> {
+  const client = new pg.Client({
+    connectionString,
+    connectionTimeoutMillis: DB_CONNECT_TIMEOUT_MS,
+    // A connection a firewall or pooler drops silently is noticed in about a minute.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+  });
+  // Errors end the connection: 'end' (below) takes the lock again.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw err;
+  }
+  return client;
+}
+
+/**
+ * Takes this process's liveness lock on its own connection, and keeps it: when that connection
+ * is lost (the lock with it), it connects again (with a backoff) and takes the same key again,
+ * so the runs recorded under the key are not taken for a dead node's. Until then `held()` is
+ * false: the pipeline begins no run and judges no other node's runs.
+ */
 export async function acquireNodeLease(
   connectionString: string,
-  onError: (err: Error) => void,
+  events: NodeLeaseEvents,
 ): Promise<NodeLease> {
-  const client = new pg.Client({ connectionString, connectionTimeoutMillis: DB_CONNECT_TIMEOUT_MS });
-  client.on('error', onError);
-  await client.connect();
+  let client = await leaseClient(connectionString);
+  let nodeKey = 0;
   for (;;) {
-    const nodeKey = 1 + Math.floor(Math.random() * 0x7ffffffe);
+    const key = 1 + Math.floor(Math.random() * 0x7ffffffe);
     const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS ok', [
       NODE_LOCK,
-      nodeKey,
+      key,
     ]);
     if (r.rows[0]?.ok) {
-      return {
-        nodeKey,
-        async close() {
-          await client.end().catch(() => undefined);
-        },
-      };
+      nodeKey = key;
+      break;
     }
   }
+  let held = true;
+  let closed = false;
+  /** A connection taking the lock again (ended by close, even while it waits for the lock). */
+  let retaking: pg.Client | undefined;
+  let waiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  const watch = (c: pg.Client) => {
+    let lastError: Error | undefined;
+    c.on('error', (err: Error) => (lastError = err));
+    c.once('end', () => {
+      if (closed || c !== client) return;
+      held = false;
+      events.lost(lastError);
+      void retake();
+    });
+  };
+  const retake = async () => {
+    for (let delay = RETAKE_MIN_MS; !closed; delay = Math.min(delay * 2, RETAKE_MAX_MS)) {
+      await sleep(delay, undefined, { ref: false });
+      if (closed) return;
+      let c: pg.Client | undefined;
+      try {
+        c = retaking = await leaseClient(connectionString);
+        // The same key, waiting while an old session of this process still holds it (a dropped
+        // connection the server has not noticed yet).
+        await c.query('SELECT pg_advisory_lock($1, $2)', [NODE_LOCK, nodeKey]);
+      } catch (err) {
+        retaking = undefined;
+        await c?.end().catch(() => undefined);
+        events.retryFailed?.(err as Error, Math.min(delay * 2, RETAKE_MAX_MS));
+        continue;
+      }
+      retaking = undefined;
+      if (closed) {
+        await c.end().catch(() => undefined);
+        return;
+      }
+      client = c;
+      watch(c);
+      held = true;
+      for (const w of waiters) w.resolve();
+      waiters = [];
+      events.regained();
+      return;
+    }
+  };
+  watch(client);
+  return {
+    nodeKey,
+    held: () => held,
+    whenHeld: () =>
+      held
+        ? Promise.resolve()
+        : closed
+          ? Promise.reject(new Error('the node lease is closed'))
+          : new Promise((resolve, reject) => waiters.push({ resolve, reject })),
+    async close() {
+      closed = true;
+      held = false;
+      for (const w of waiters) w.reject(new Error('the node lease is closed'));
+      waiters = [];
+      await retaking?.end().catch(() => undefined);
+      await client.end().catch(() => undefined);
+    },
+  };
 }
 
 export async function clearRun(pool: pg.Pool, recordingId: string, nodeKey: number): Promise<void> {
