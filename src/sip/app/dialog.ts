@@ -302,8 +302,10 @@ export function runRecordingDialog(d: RecordingDialog): void {
       try {
         if (gone) throw new Reject(487, 'Request Terminated');
         if (cancelled) {
+          // The embedded edge leaves a re-INVITE's 487 to us (drachtio-server sends its own, and
+          // then this one is refused, harmlessly).
           clog.info('re-INVITE cancelled by the SRC before it was answered: nothing changes');
-          return;
+          throw new Reject(487, 'Request Terminated');
         }
         if ('error' in body) throw body.error;
         checkRequire(mreq, d.timerInterval !== null ? ['timer'] : []);

@@ -282,13 +282,18 @@ export class ServerSide {
     }
     this.ctx.txns.respond(txn, 200, this.ctx.edgeResponse(req, 200, txn.toTag));
     if (invite.state !== 'proceeding') return;
-    // RFC 3261 9.2: the INVITE ends with 487; the app learns of it as drachtio-server tells it,
-    // by the CANCEL itself (drachtio-srf then emits 'cancel' on the pending request).
+    // RFC 3261 9.2: the app learns of it as drachtio-server tells it, by the CANCEL itself
+    // (drachtio-srf then emits 'cancel' on the pending request). An INVITE that makes a dialog
+    // ends here with 487. A re-INVITE is the app's to end: it may have applied the offer already,
+    // and then its 200 stands (the CANCEL has no effect, section 9.2); else it answers 487. A 487
+    // from here could cross an applied change, leaving the SRC and the recorder disagreeing.
     invite.canceled = true;
-    this.ctx.txns.respond(invite, 487, this.ctx.edgeResponse(invite.request, 487, invite.toTag));
-    if (invite.dialogId) {
-      const d = this.dialogs.store.findById(invite.dialogId);
-      if (d && d.state === 'early') this.dialogs.store.remove(d);
+    if (!getTag(getHeader(invite.request, 'to'))) {
+      this.ctx.txns.respond(invite, 487, this.ctx.edgeResponse(invite.request, 487, invite.toTag));
+      if (invite.dialogId) {
+        const d = this.dialogs.store.findById(invite.dialogId);
+        if (d && d.state === 'early') this.dialogs.store.remove(d);
+      }
     }
     this.ctx.toApp(
       invite.owner as AppConn | undefined,
