@@ -50,7 +50,12 @@ export interface AudioAccessOptions {
   windowMs?: number;
 }
 
-const VIA = { session: 'web', token: 'api-token', 'admin-token': 'admin-token' } as const;
+const VIA = {
+  session: 'web',
+  token: 'api-token',
+  'admin-token': 'admin-token',
+  peer: 'cluster-peer',
+} as const;
 
 /** The audit action of each purpose (the names the audit trail has always used where they existed). */
 const ACTION: Record<AudioPurpose, string> = {

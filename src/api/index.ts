@@ -23,6 +23,8 @@ export interface ConsoleApiOptions {
   live: OpsSources['live'];
   stats: (recordingId: string) => SessionStats | undefined;
   dataDir: string;
+  /** Wipes a failed recording's spool when it is deleted (the pipeline's wipeDir). */
+  wipeDir?: ApiDeps['wipeDir'];
   /** Where the encrypted artifacts are read from (docs/storage.md); default: the data directory. */
   artifacts?: ArtifactStore;
   adminToken: string;
@@ -105,6 +107,7 @@ export async function buildConsoleApi(o: ConsoleApiOptions): Promise<ConsoleApi>
     stats: o.stats,
     artifacts: new ArtifactReader(o.artifacts ?? o.dataDir, o.loadKey),
     dataDir: o.dataDir,
+    wipeDir: o.wipeDir,
     sessionTtlMs,
     sessionMaxMs,
     access,

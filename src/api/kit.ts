@@ -43,6 +43,12 @@ export interface ApiDeps {
   stats?: (recordingId: string) => SessionStats | undefined;
   artifacts: ArtifactReader;
   dataDir: string;
+  /**
+   * Overwrites and removes a directory of plaintext audio (the pipeline's wipeDir, passed in by
+   * the app): deleting a failed recording wipes its spool. Without it, failed recordings cannot be
+   * deleted through the API.
+   */
+  wipeDir?: (dir: string) => Promise<void>;
   sessionTtlMs: number;
   /** Set the Secure flag on the session cookie (when served over HTTPS). */
   secureCookies?: boolean;
@@ -138,7 +144,9 @@ export function makeKit(d: ApiDeps): Kit {
     async audit(ctx, action, resource, resourceId, details = {}, actor) {
       const who = actor ?? ctx.who;
       const via = ctx.who
-        ? { session: 'web', token: 'api-token', 'admin-token': 'admin-token' }[ctx.who.via]
+        ? { session: 'web', token: 'api-token', 'admin-token': 'admin-token', peer: 'cluster-peer' }[
+            ctx.who.via
+          ]
         : 'web';
       await d.db.audit.append({
         actor: who?.username ?? 'anonymous',

@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { MediaEngine } from '../media/types.js';
 import type { Monitor } from '../monitor/index.js';
-import { encodeMp3, type Mp3Options, type Pipeline } from '../pipeline/index.js';
+import { encodeMp3, wipeDir, type Mp3Options, type Pipeline } from '../pipeline/index.js';
 import { generateKeyPair, loadPrivateKey, type KeyPairInfo } from '../pipeline/keys.js';
 import { startReencryptService } from '../pipeline/reencrypt.js';
 import type { RecordingControl } from '../recording/control.js';
@@ -90,6 +90,7 @@ export async function startConsoleApi(o: ConsoleParts): Promise<ConsoleApi> {
     live: o.recording,
     stats: (id) => engine.sessionStats(id),
     dataDir: config.dataDir,
+    wipeDir,
     artifacts: o.artifacts,
     adminToken: o.adminToken,
     adminPassword: config.console.adminPassword,

@@ -8,12 +8,13 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { ConsoleApi } from '../api/index.js';
 import { clientIp, type ProxyTrust } from '../api/http.js';
-import { ClusterLive, peerPrincipal } from '../cluster/index.js';
+import { ClusterLive, PeerVerifier } from '../cluster/index.js';
 import type { MediaEngine } from '../media/types.js';
 import { attachMonitor, TapHub, type Monitor } from '../monitor/index.js';
 import type { RecordingControl } from '../recording/control.js';
 import type { RecordingService } from '../recording/service.js';
 import type { Database } from '../store/db.js';
+import type { Principal } from '../store/users.js';
 import type { DatabaseHealth } from '../store/health.js';
 import { nodesRepository } from '../store/nodes.js';
 import { watchAdminToken } from './admin-token.js';
@@ -53,6 +54,10 @@ export function startMonitor(o: MonitorParts): Monitor {
   o.defer(() => clusterLive.close());
   // Peer nodes open one socket per listen-in they relay: the per-user socket cap is not theirs.
   const peers = new WeakSet<object>();
+  // A peer credential opens one socket (its nonce is spent): the re-check of that socket's
+  // credential is the principal it was opened with.
+  const verifier = new PeerVerifier(config.cluster.secret);
+  const peerOf = new WeakMap<object, Principal>();
   const monitor: Monitor = attachMonitor({
     server: o.server,
     token: () => consoleApi.auth.o.adminToken,
@@ -61,9 +66,12 @@ export function startMonitor(o: MonitorParts): Monitor {
     // A peer node (cluster secret) relaying listen-in, or a user (whose credential is in the
     // database: a stalled one would hold the upgrade without an answer; refused with 503 instead).
     authenticate: async (req) => {
-      const peer = peerPrincipal(config.cluster.secret, req);
+      const known = peerOf.get(req);
+      if (known) return known;
+      const peer = verifier.principal(req);
       if (peer) {
         peers.add(peer);
+        peerOf.set(req, peer);
         return peer;
       }
       if (!o.dbHealth.answering) throw new Error('the database is not answering');
@@ -79,8 +87,18 @@ export function startMonitor(o: MonitorParts): Monitor {
     maxSocketsPerPrincipal: config.console.monitorMaxPerUser,
     uncapped: (who) => peers.has(who),
     pingMs: config.console.monitorPingSeconds * 1000,
-    control: (who, action, recordingId) =>
-      o.control.act({ who, channel: 'web', action, ip: '', target: { recordingId } }),
+    // A peer node relays listen-in only: recording control is for the users of the node holding
+    // the call.
+    control: (who, action, recordingId, ip) =>
+      peers.has(who)
+        ? Promise.reject(Object.assign(new Error('a peer node may only relay listen-in'), { status: 403 }))
+        : o.control.act({
+            who,
+            channel: who.via === 'session' ? 'web' : 'api',
+            action,
+            ip,
+            target: { recordingId },
+          }),
   });
   // `srs token rotate-admin` rewrites the admin token file: take the new token, drop the old one.
   if (!config.adminToken) {

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
@@ -17,47 +17,63 @@ import type { Principal } from '../store/users.js';
  * (`channel: all`) and hands the frames to the local monitor as if they were its own tap.
  */
 
-/** Peer credential: `Authorization: SRS-Cluster <node id>:<unix seconds>:<hex HMAC-SHA256>`. */
+/**
+ * Peer credential: `Authorization: SRS-Cluster <node id>:<unix seconds>:<nonce>:<hex HMAC-SHA256>`,
+ * the MAC over `<node id>:<unix seconds>:<nonce>`. Each credential opens one socket: a nonce seen
+ * within the window is refused, so a header read off the cluster network cannot be replayed.
+ */
 const SCHEME = 'SRS-Cluster';
 /** A peer credential is valid this long either side of now (clock skew between nodes). */
 const PEER_WINDOW_SECONDS = 60;
 
-const mac = (secret: string, nodeId: string, ts: number): string =>
-  createHmac('sha256', secret).update(`${nodeId}:${ts}`).digest('hex');
+const mac = (secret: string, nodeId: string, ts: number, nonce: string): string =>
+  createHmac('sha256', secret).update(`${nodeId}:${ts}:${nonce}`).digest('hex');
 
 export function peerAuthorization(secret: string, nodeId: string, now = Date.now()): string {
   const ts = Math.floor(now / 1000);
-  return `${SCHEME} ${nodeId}:${ts}:${mac(secret, nodeId, ts)}`;
+  const nonce = randomBytes(12).toString('hex');
+  return `${SCHEME} ${nodeId}:${ts}:${nonce}:${mac(secret, nodeId, ts, nonce)}`;
 }
 
-/** The peer node's id when the request carries a valid peer credential, else null. */
-export function verifyPeer(
-  secret: string | undefined,
-  header: string | undefined,
-  now = Date.now(),
-): string | null {
-  if (!secret || !header?.startsWith(`${SCHEME} `)) return null;
-  const [nodeId, tsText, sig] = header.slice(SCHEME.length + 1).split(':');
-  const ts = Number(tsText);
-  if (!nodeId || !sig || !Number.isInteger(ts)) return null;
-  if (Math.abs(now / 1000 - ts) > PEER_WINDOW_SECONDS) return null;
-  const want = Buffer.from(mac(secret, nodeId, ts));
-  const got = Buffer.from(sig);
-  return want.length === got.length && timingSafeEqual(want, got) ? nodeId : null;
-}
+/** Checks peer credentials; remembers the nonces it accepted within the window. */
+export class PeerVerifier {
+  readonly #seen = new Map<string, number>();
+  constructor(readonly secret: string | undefined) {}
 
-/** The principal of a peer node on the monitor (listens only to relay to its own clients). */
-export function peerPrincipal(secret: string | undefined, req: IncomingMessage): Principal | null {
-  const nodeId = verifyPeer(secret, req.headers.authorization);
-  if (!nodeId) return null;
-  return {
-    userId: null,
-    username: `node:${nodeId}`,
-    role: 'admin',
-    groups: [],
-    numbers: [],
-    via: 'admin-token',
-  };
+  /** The peer node's id when `header` is a valid peer credential not used before, else null. */
+  verify(header: string | undefined, now = Date.now()): string | null {
+    const secret = this.secret;
+    if (!secret || !header?.startsWith(`${SCHEME} `)) return null;
+    const [nodeId, tsText, nonce, sig, extra] = header.slice(SCHEME.length + 1).split(':');
+    const ts = Number(tsText);
+    if (!nodeId || !nonce || !sig || extra !== undefined || !Number.isInteger(ts)) return null;
+    if (Math.abs(now / 1000 - ts) > PEER_WINDOW_SECONDS) return null;
+    const want = Buffer.from(mac(secret, nodeId, ts, nonce));
+    const got = Buffer.from(sig);
+    if (want.length !== got.length || !timingSafeEqual(want, got)) return null;
+    for (const [n, until] of this.#seen) if (until < now) this.#seen.delete(n);
+    if (this.#seen.has(nonce)) return null; // a replay
+    this.#seen.set(nonce, now + 2 * PEER_WINDOW_SECONDS * 1000);
+    return nodeId;
+  }
+
+  /**
+   * The principal of a peer node on the monitor: it may list calls and listen in, to relay to its
+   * own clients (its own users' access and audit are on that node), and nothing else.
+   */
+  principal(req: IncomingMessage): Principal | null {
+    const nodeId = this.verify(req.headers.authorization);
+    if (!nodeId) return null;
+    return {
+      userId: null,
+      username: `node:${nodeId}`,
+      role: 'admin',
+      groups: [],
+      numbers: [],
+      via: 'peer',
+      sessionId: `peer:${nodeId}`,
+    };
+  }
 }
 
 interface LocalSource {

@@ -213,7 +213,7 @@ export function attachMonitor(o: MonitorOptions): Monitor {
         const control = o.control;
         if (!control) return send(ws, { type: 'error', error: 'recording control is not available' });
         const act = () =>
-          control(c.who, action, recordingId).then(
+          control(c.who, action, recordingId, c.origin.ip).then(
             (r) => send(ws, { type: 'control', action, result: r }),
             (err: unknown) =>
               send(ws, {

@@ -50,6 +50,8 @@ export interface MonitorOptions {
     who: Principal,
     action: 'pause' | 'resume' | 'start' | 'stop',
     recordingId: string,
+    /** The client's address, for the audit entry. */
+    ip: string,
   ) => Promise<unknown>;
   /** Called with the measured latency of each audio frame sent (ms from the audio's arrival). */
   onAudioLatency?: (ms: number) => void;

@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import { lockedObject, ObjectLockedError, type ArtifactStore, type LockMode } from '../storage/index.js';
 import type { PolicyMs, RetentionRepository } from '../store/retention.js';
 import { wipeFile } from './artifacts.js';
+import { purgeFailed, wipePurgedSpools } from './retention-failed.js';
 import { findDue, type ScanState } from './retention-scan.js';
 import type { ObjectRetention } from './store-step.js';
 
@@ -117,8 +118,11 @@ export interface RefusedDeletion {
 export interface PurgeResult {
   /** What the pass read to find due recordings (none: no policy purges anything). */
   search?: 'full' | 'incremental';
+  /** Recordings purged by this pass: stored ones, and failed ones (their spools wiped). */
   purged: string[];
   kept: number;
+  /** Spools on this node's disk of recordings purged before (elsewhere, or a wipe cut short): wiped. */
+  wipedSpools?: string[];
   /** Recordings not purged because the store refused to delete (Object Lock): reported. */
   refused: RefusedDeletion[];
 }
@@ -157,7 +161,10 @@ export interface PurgeOptions {
   onRefused?: (r: RefusedDeletion) => void;
 }
 
-/** One purge pass: purges what is due, removes its files, finishes removals a crash interrupted. */
+/**
+ * One purge pass: purges what is due (stored recordings, and failed ones with their spools:
+ * retention-failed.ts), removes its files, finishes removals a crash interrupted.
+ */
 export async function purgeOnce(o: PurgeOptions): Promise<PurgeResult> {
   const now = o.now ?? new Date();
   const passStarted = Date.now();
@@ -199,6 +206,7 @@ export async function purgeOnce(o: PurgeOptions): Promise<PurgeResult> {
     await remove(f.recordingId, f.path);
   }
   if (objectStore && o.state) o.state.finishSince = new Date(passStarted - 60_000);
+  out.wipedSpools = await wipePurgedSpools({ retention: o.retention, dataDir: o.dataDir, log: o.log });
   if (!Number.isFinite(shortest)) return out;
 
   const skip = o.state
@@ -241,5 +249,18 @@ export async function purgeOnce(o: PurgeOptions): Promise<PurgeResult> {
   // Every candidate dealt with: the next pass reads on from here (after a pass that threw, the next
   // reads again from where this one began).
   if (o.state) o.state.scan = due.next;
+  // Failed recordings (finalize gave up): their plaintext spool goes by the same policy.
+  const failed = await purgeFailed({
+    retention: o.retention,
+    policy: policyInMs(o.policy),
+    policyOf: (groups) => effectivePolicy(o.policy, groups),
+    dataDir: o.dataDir,
+    log: o.log,
+    now,
+    limit: o.batch ?? 1000,
+    exclude: skip.map(([id]) => id),
+    remove,
+  });
+  out.purged.push(...failed);
   return out;
 }

@@ -49,11 +49,14 @@ const candidateOf = (x: CandidateRow): PurgeCandidate => ({
 });
 
 /**
- * Stored, not preserved recordings with their own policy (`own.ms`: the longest of their groups
+ * Not preserved recordings in `state` (stored, or failed: their finalize gave up and their
+ * plaintext spool is still on disk) with their own policy (`own.ms`: the longest of their groups
  * that have one, null for keep, else the default $4; the groups' policies in $5), but those in $3;
  * the query goes on with AND.
  */
-const DUE_SELECT = `SELECT r.id, r.started_at, r.started_at::text AS started_key, ${GROUPS_OF} AS groups
+const dueSelect = (
+  state: 'stored' | 'failed',
+) => `SELECT r.id, r.started_at, r.started_at::text AS started_key, ${GROUPS_OF} AS groups
          FROM recordings r
          CROSS JOIN LATERAL (
            SELECT CASE WHEN count(g.key) = 0 THEN $4::float8
@@ -61,7 +64,8 @@ const DUE_SELECT = `SELECT r.id, r.started_at, r.started_at::text AS started_key
                        ELSE max((g.value #>> '{}')::float8) END AS ms
            FROM recording_owners o JOIN jsonb_each($5::jsonb) AS g ON g.key = o.group_name
            WHERE o.recording_id = r.id) own
-         WHERE r.state = 'stored' AND r.preserved_at IS NULL AND r.id <> ALL ($3::uuid[])`;
+         WHERE r.state = '${state}' AND r.preserved_at IS NULL AND r.id <> ALL ($3::uuid[])`;
+const DUE_SELECT = dueSelect('stored');
 
 /**
  * The purge pass's reads that run every pass whatever the catalogue's size (their plans are
@@ -82,6 +86,12 @@ export const RETENTION_SQL = {
          ORDER BY r.stored_at, r.id LIMIT $2`,
   recentlyPurgedFiles: `SELECT f.recording_id, f.path FROM files f JOIN recordings r ON r.id = f.recording_id
          WHERE r.state = 'purged' AND r.purged_at >= $1`,
+  /** Failed recordings due under their own policy (few: recordings_failed_idx), oldest first. */
+  dueFailed: `${dueSelect('failed')}
+           AND own.ms IS NOT NULL AND r.started_at < $1::timestamptz - own.ms * interval '1 millisecond'
+         ORDER BY r.started_at, r.id LIMIT $2`,
+  /** Which of these recordings (the spool directories on a node's disk) are purged. */
+  purgedAmong: `SELECT id FROM recordings WHERE id = ANY($1::uuid[]) AND state = 'purged'`,
 };
 
 /** $1-$5 of DUE_SELECT and the queries built on it. */
@@ -140,6 +150,24 @@ export interface RetentionRepository {
    * the paths of its files to wipe; undefined when it was not purged (preserved meanwhile).
    */
   purge(id: string, policy: string): Promise<string[] | undefined>;
+  /**
+   * Failed (finalize gave up), not preserved recordings due under `policy` at `now`, oldest first,
+   * but those in `exclude`: their plaintext spool is all there is of them.
+   */
+  dueFailed(
+    policy: PolicyMs,
+    now: Date,
+    limit: number,
+    exclude?: readonly string[],
+  ): Promise<PurgeCandidate[]>;
+  /**
+   * Like `purge`, for a failed recording (only if still failed and not preserved): the audit entry
+   * `retention.purge` says `state: 'failed'`. The paths of its files (usually none); undefined
+   * when it was not purged. Its spool is the caller's to wipe.
+   */
+  purgeFailed(id: string, policy: string): Promise<string[] | undefined>;
+  /** Which of `ids` are purged recordings (spools left on a node's disk, to wipe). */
+  purgedAmong(ids: readonly string[]): Promise<string[]>;
   /** Files of recordings purged since `since` (to finish removals a crash or an outage interrupted). */
   recentlyPurgedFiles(since: Date): Promise<{ recordingId: string; path: string }[]>;
   /** The paths of a recording's files. */
@@ -187,36 +215,17 @@ export function retentionRepository(pool: pg.Pool): RetentionRepository {
       ]);
       return r.rows.map(candidateOf);
     },
-    async purge(id, policy) {
-      const c = await pool.connect();
-      try {
-        await c.query('BEGIN');
-        const upd = await c.query(
-          `UPDATE recordings SET state = 'purged', purged_at = now(), updated_at = now()
-           WHERE id = $1 AND state = 'stored' AND preserved_at IS NULL`,
-          [id],
-        );
-        if (upd.rowCount !== 1) {
-          await c.query('ROLLBACK');
-          return undefined;
-        }
-        const files = await c.query<{ path: string; kind: string; sha256_cipher: string }>(
-          'SELECT path, kind, sha256_cipher FROM files WHERE recording_id = $1 ORDER BY kind',
-          [id],
-        );
-        await c.query(
-          `INSERT INTO audit (actor, actor_role, ip, via, action, resource, resource_id, details)
-           VALUES ('retention', 'system', '', 'system', 'retention.purge', 'recording', $1, $2::jsonb)`,
-          [id, JSON.stringify({ policy, files: files.rows.map((f) => ({ kind: f.kind, path: f.path })) })],
-        );
-        await c.query('COMMIT');
-        return files.rows.map((f) => f.path);
-      } catch (err) {
-        await c.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        c.release();
-      }
+    purge: (id, policy) => purgeFrom(pool, 'stored', id, policy),
+    purgeFailed: (id, policy) => purgeFrom(pool, 'failed', id, policy),
+    async dueFailed(policy, now, limit, exclude = []) {
+      if (shortestOf(policy) === undefined) return [];
+      const r = await pool.query<CandidateRow>(RETENTION_SQL.dueFailed, dueArgs(policy, now, limit, exclude));
+      return r.rows.map(candidateOf);
+    },
+    async purgedAmong(ids) {
+      if (ids.length === 0) return [];
+      const r = await pool.query<{ id: string }>(RETENTION_SQL.purgedAmong, [ids]);
+      return r.rows.map((x) => x.id);
     },
     async recentlyPurgedFiles(since) {
       const r = await pool.query<{ recording_id: string; path: string }>(RETENTION_SQL.recentlyPurgedFiles, [
@@ -246,4 +255,53 @@ export function retentionRepository(pool: pg.Pool): RetentionRepository {
       );
     },
   };
+}
+
+/**
+ * Marks a recording in `from` purged (only if still so and not preserved) and audits it
+ * (`retention.purge`: the policy, the files, and `state: 'failed'` for a failed one), in one
+ * transaction; the paths of its files to wipe, or undefined when it was not purged.
+ */
+async function purgeFrom(
+  pool: pg.Pool,
+  from: 'stored' | 'failed',
+  id: string,
+  policy: string,
+): Promise<string[] | undefined> {
+  const c = await pool.connect();
+  try {
+    await c.query('BEGIN');
+    const upd = await c.query(
+      `UPDATE recordings SET state = 'purged', purged_at = now(), updated_at = now()
+       WHERE id = $1 AND state = $2 AND preserved_at IS NULL`,
+      [id, from],
+    );
+    if (upd.rowCount !== 1) {
+      await c.query('ROLLBACK');
+      return undefined;
+    }
+    const files = await c.query<{ path: string; kind: string; sha256_cipher: string }>(
+      'SELECT path, kind, sha256_cipher FROM files WHERE recording_id = $1 ORDER BY kind',
+      [id],
+    );
+    await c.query(
+      `INSERT INTO audit (actor, actor_role, ip, via, action, resource, resource_id, details)
+       VALUES ('retention', 'system', '', 'system', 'retention.purge', 'recording', $1, $2::jsonb)`,
+      [
+        id,
+        JSON.stringify({
+          policy,
+          files: files.rows.map((f) => ({ kind: f.kind, path: f.path })),
+          ...(from === 'failed' ? { state: 'failed' } : {}),
+        }),
+      ],
+    );
+    await c.query('COMMIT');
+    return files.rows.map((f) => f.path);
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    c.release();
+  }
 }

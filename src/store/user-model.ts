@@ -37,7 +37,7 @@ export interface Principal {
   groups: string[];
   /** The user's own numbers (their recordings). */
   numbers: string[];
-  via: 'session' | 'token' | 'admin-token';
+  via: 'session' | 'token' | 'admin-token' | 'peer';
   /** The credential's identity: a session's hash prefix, an API token's id (audit dedup, socket revocation). */
   sessionId?: string;
 }

@@ -122,8 +122,11 @@ export interface AccessRepository {
   clearPreserved(id: string): Promise<void>;
   /** What happened during the call (pause/resume, streams, participants, metadata), oldest first. */
   sessionEvents(id: string): Promise<{ at: Date; type: string; detail: Record<string, unknown> }[]>;
-  /** Marks a stored, unpreserved recording purged (a tombstone); returns its files (to wipe), or null. */
-  deleteUnpreserved(id: string): Promise<RecordingFile[] | null>;
+  /**
+   * Marks an unpreserved recording purged (a tombstone) if it is still in `state` (stored, or
+   * failed: its finalize gave up and its spool is to be wiped); returns its files (to wipe), or null.
+   */
+  deleteUnpreserved(id: string, state?: 'stored' | 'failed'): Promise<RecordingFile[] | null>;
 }
 
 /**
@@ -343,17 +346,17 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
         throw err;
       }
     },
-    async deleteUnpreserved(id) {
+    async deleteUnpreserved(id, state = 'stored') {
       // A tombstone, like the retention purge (src/store/retention.ts): the row and its files' rows
       // stay (state 'purged'), so the day's hash chain still accounts for the recording.
       const r = await pool.query<{ files: RecordingFile[] }>(
         `WITH d AS (UPDATE recordings SET state = 'purged', purged_at = now(), updated_at = now()
-                    WHERE id = $1 AND state = 'stored' AND preserved_at IS NULL RETURNING id)
+                    WHERE id = $1 AND state = $2 AND preserved_at IS NULL RETURNING id)
          SELECT COALESCE((SELECT json_agg(json_build_object('kind', f.kind, 'path', f.path, 'bytes', f.bytes,
                    'sha256Plain', f.sha256_plain, 'sha256Cipher', f.sha256_cipher,
                    'keyFingerprint', f.key_fingerprint)) FROM files f WHERE f.recording_id = d.id), '[]') AS files
          FROM d`,
-        [id],
+        [id, state],
       );
       return r.rows[0] ? r.rows[0].files : null;
     },

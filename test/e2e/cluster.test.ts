@@ -97,6 +97,43 @@ async function listenFromA(a: TestServer, b: TestServer, recordingId: string): P
   });
   bad.terminate();
   assert.equal(status, 401, 'B refuses a peer credential signed with another secret');
+
+  // A good peer credential opens one socket, which may relay listen-in and nothing else; the same
+  // header again (read off the cluster network) is refused.
+  const good = peerAuthorization('cluster-test-secret-0123456789', 'node-x');
+  const open = (authorization: string) => {
+    const w = new WebSocket(`ws://127.0.0.1:${b.httpPort}/monitor`, { headers: { authorization } });
+    const replies: { type: string; status?: number }[] = [];
+    w.on('message', (d: Buffer, bin: boolean) => {
+      if (!bin) replies.push(JSON.parse(String(d)) as (typeof replies)[number]);
+    });
+    const status = new Promise<number>((r) => {
+      w.once('unexpected-response', (_q, res) => r(res.statusCode ?? 0));
+      w.once('open', () => r(101));
+      w.once('error', () => r(-1));
+    });
+    return { w, replies, status };
+  };
+  const peer = open(good);
+  assert.equal(await peer.status, 101);
+  peer.w.send(JSON.stringify({ type: 'stop', recordingId }));
+  await until('the refusal of control to a peer', async () =>
+    peer.replies.find((x) => x.type === 'error' && x.status === 403),
+  );
+  peer.w.close();
+  const replay = open(good);
+  assert.equal(await replay.status, 401, 'a peer credential is good for one socket');
+  replay.w.terminate();
+  // B audits the relayed listen-in as the peer node's, through the cluster channel.
+  const audit = (await (
+    await fetch(`http://127.0.0.1:${b.httpPort}/api/v1/audit?action=listen.start&resourceId=${recordingId}`, {
+      headers: { authorization: `Bearer ${b.token}` },
+    })
+  ).json()) as { items: { actor: string; via: string }[] };
+  assert.ok(
+    audit.items.some((e) => e.actor === 'node:node-a' && e.via === 'cluster-peer'),
+    JSON.stringify(audit.items),
+  );
 }
 
 type NodeItem = { id: string; status: string; activeCalls: number; sipAddress: string };

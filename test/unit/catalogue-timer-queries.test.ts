@@ -84,6 +84,14 @@ describe('timer queries over the catalogue', { timeout: 60_000 }, () => {
     const purged = await plan(RETENTION_SQL.recentlyPurgedFiles, [new Date()]);
     assert.match(purged, /recordings_purged_idx/, purged);
     assert.doesNotMatch(purged, /Seq Scan/, purged);
+    // Failed recordings (finalize gave up) due under their policy: few, through their own index.
+    const failed = await plan(RETENTION_SQL.dueFailed, policy);
+    assert.match(failed, /recordings_failed_idx/, failed);
+    assert.doesNotMatch(failed, /Seq Scan on recordings/, failed);
+    // The spools on this node's disk whose recording is purged: by primary key (or the purged).
+    const spools = await plan(RETENTION_SQL.purgedAmong, [[FROM_INSTANT]]);
+    assert.match(spools, /recordings_pkey|recordings_purged_idx/, spools);
+    assert.doesNotMatch(spools, /Seq Scan/, spools);
   });
 
   it('the capacity refresh: the unfinished jobs through an index of pg-boss’s table, which keeps completed jobs 12 hours', async () => {

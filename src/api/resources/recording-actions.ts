@@ -1,3 +1,5 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { lockedObject, StorageUnavailableError } from '../../storage/index.js';
 import { keyOfPath } from '../../storage/read.js';
@@ -18,7 +20,11 @@ export const MAX_CATEGORIES = 50;
 export function recordingActions(k: Kit) {
   const { d, audit } = k;
   return {
-    /** Deletes: wipes the files, keeps a tombstone. Per permissions.delete; 409 when preserved or not stored. */
+    /**
+     * Deletes: wipes the files, keeps a tombstone. A failed recording (finalize gave up) has no
+     * files but its plaintext spool, which is wiped. Per permissions.delete; 409 when preserved, or
+     * neither stored nor failed.
+     */
     async remove(ctx: Ctx, rec: RecordingRow): Promise<void> {
       const level = await k.setting('permissions.delete');
       if (!permits(level, need(ctx).role)) throw forbidden(`deletion is allowed to: ${level}`);
@@ -28,8 +34,11 @@ export function recordingActions(k: Kit) {
           `recording is preserved by ${ann.preservedBy}; lift the preservation before deleting it`,
         );
       if ((rec.state as string) === 'purged') throw conflict(`recording ${rec.id} is already deleted`);
-      if (rec.state !== 'stored')
-        throw conflict(`recording is ${rec.state}; only stored recordings can be deleted`);
+      const from = rec.state === 'failed' ? 'failed' : 'stored';
+      if (rec.state !== from)
+        throw conflict(`recording is ${rec.state}; only stored or failed recordings can be deleted`);
+      if (from === 'failed' && !d.wipeDir)
+        throw conflict('recording is failed; this server cannot wipe its spool');
       // Through the artifact store (a local file, or the object with every version in a bucket).
       const store = d.artifacts.store;
       // An object under an unexpired Object Lock cannot be removed: refuse before anything is
@@ -57,8 +66,9 @@ export function recordingActions(k: Kit) {
           `recording ${rec.id} is under ${locked.mode ?? 'an'} Object Lock retention until ${until}; it cannot be deleted before then`,
         );
       }
-      const files = await d.db.access.deleteUnpreserved(rec.id);
-      if (!files) throw conflict('recording was preserved or removed meanwhile');
+      const files = await d.db.access.deleteUnpreserved(rec.id, from);
+      if (!files) throw conflict('recording was preserved, changed or removed meanwhile');
+      const spool = from === 'failed' ? await wipeSpool(k, rec.id) : undefined;
       for (const f of files) {
         await Promise.resolve()
           .then(() => store.delete(keyOfPath(store, f.path)))
@@ -69,7 +79,11 @@ export function recordingActions(k: Kit) {
             ),
           );
       }
-      await audit(ctx, 'delete', 'recording', rec.id, { ...describe(rec), files: files.map((f) => f.path) });
+      await audit(ctx, 'delete', 'recording', rec.id, {
+        ...describe(rec),
+        files: files.map((f) => f.path),
+        ...(spool ? { state: 'failed', spool } : {}),
+      });
     },
 
     /**
@@ -115,6 +129,30 @@ export function recordingActions(k: Kit) {
       await audit(ctx, 'categories.update', 'recording', rec.id, { before, after });
     },
   };
+}
+
+/**
+ * Wipes the spool of a failed recording just marked purged, as the pipeline wipes spools: what
+ * became of it, for the audit entry. A spool on another node's disk, or one whose wipe failed
+ * here, is wiped by that node's next retention pass (src/pipeline/retention-failed.ts).
+ */
+async function wipeSpool(k: Kit, id: string): Promise<string> {
+  const dir = join(k.d.dataDir, 'spool', id);
+  const here = await stat(dir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!here) return 'not on this node';
+  try {
+    await k.d.wipeDir?.(dir);
+    return 'wiped';
+  } catch (err) {
+    k.log.error(
+      { err, recordingId: id, spool: dir },
+      'could not wipe the spool of a deleted failed recording',
+    );
+    return `wipe failed (${(err as Error).message}); the next retention pass wipes it`;
+  }
 }
 
 const BULK_ACTIONS = ['add-category', 'remove-category', 'preserve', 'unpreserve', 'delete'] as const;

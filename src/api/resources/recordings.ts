@@ -151,7 +151,7 @@ export function recordingRoutes(k: Kit): RouteDef[] {
     onRecording(
       'DELETE',
       '/recordings/:id',
-      'Delete: wipes the files, keeps a tombstone (state purged). Roles per the permissions.delete setting; 409 when preserved or not stored',
+      'Delete: wipes the files (a failed recording: its spool), keeps a tombstone (state purged). Roles per the permissions.delete setting; 409 when preserved, or neither stored nor failed',
       async (ctx, rec) => {
         await act.remove(ctx, rec);
         sendJson(ctx.res, 200, { deleted: rec.id });
