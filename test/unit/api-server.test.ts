@@ -188,9 +188,11 @@ describe('REST API /api/v1 (real HTTP, real Postgres)', { timeout: 120000 }, () 
     const actions = audit.json.items.map((e: { action: string }) => e.action);
     assert.deepEqual(
       actions,
-      ['waveform', 'download', 'download'],
-      'a WAV is a download, inline or not (the ranged requests and /download of the same WAV are one entry per window); then stereo, then the waveform',
+      ['download', 'waveform', 'download', 'download'],
+      'a WAV is a download, inline or not: the inline ranged requests are one entry per window; then stereo, the waveform, and /download of the WAV, a file taken away, its own entry (newest first)',
     );
+    assert.equal(audit.json.items[0].details.inline, undefined, 'the newest: /download');
+    assert.equal(audit.json.items[3].details.inline, true, 'the oldest: the inline WAV');
     assert.equal(audit.json.items[0].ip, '127.0.0.1');
     assert.equal(audit.json.items[0].details.callId, 'call-alice@pbx');
     // The encrypted file as stored (the local store): whole, by range, 416 beyond its end.
