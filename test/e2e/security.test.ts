@@ -89,6 +89,10 @@ describe('security: attacks on the real server are refused and audited', { timeo
     assert.equal(r.json.token, undefined, 'no token in the login JSON');
     assert.ok(!r.text.includes(cookies.admin?.split('=')[1] ?? '-'), 'the secret is not in the body');
     assert.match(r.headers.get('set-cookie') ?? '', /HttpOnly; SameSite=Strict/);
+    // The browser keeps the cookie for the session's absolute limit (12 h by default); the server
+    // ends an idle session after the sliding TTL (8 h). With Max-Age the TTL, an active user was
+    // logged out 8 h after login, the cookie never being sent again.
+    assert.match(r.headers.get('set-cookie') ?? '', /; Max-Age=43200(;|$)/);
     assert.doesNotMatch(r.headers.get('set-cookie') ?? '', /Secure/, 'plain HTTP: no Secure');
     const proxied = await call('POST', '/api/v1/login', {
       body: { username: 'admin', password: ADMIN_PASSWORD },

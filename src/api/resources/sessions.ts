@@ -73,8 +73,12 @@ export function sessionRoutes(k: Kit): RouteDef[] {
         const s = await d.db.users.createSession(u.id, d.sessionTtlMs, ctx.ip, agent);
         await audit(ctx, 'login', 'session', u.id, {}, { username: u.username, role: u.role, via: 'web' });
         const secure = ctx.secure || d.secureCookies ? '; Secure' : '';
-        const cookie = `${SESSION_COOKIE}=${s.token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${Math.floor(d.sessionTtlMs / 1000)}${secure}`;
-        const absolute = new Date(Date.now() + (d.sessionMaxMs ?? 12 * 3600_000));
+        const maxMs = d.sessionMaxMs ?? 12 * 3600_000;
+        // The cookie lives as long as the session may (its absolute limit); the server ends it
+        // earlier when idle for the sliding TTL. A cookie of the TTL alone, sent only here, was
+        // dropped by the browser TTL after login however active the user was.
+        const cookie = `${SESSION_COOKIE}=${s.token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${Math.floor(maxMs / 1000)}${secure}`;
+        const absolute = new Date(Date.now() + maxMs);
         const reply = {
           user: publicUser(u),
           expiresAt: s.expiresAt.toISOString(),
