@@ -169,6 +169,12 @@ export class ClusterLive extends EventEmitter {
     ws.on('open', () =>
       ws.send(JSON.stringify({ type: 'listen', recordingId: remote.recordingId, channel: 'all' })),
     );
+    let batch: LiveFrame[] = [];
+    const flush = (): void => {
+      const frames = batch;
+      batch = [];
+      if (frames.length > 0) fn(frames);
+    };
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (!isBinary) {
         let msg: { type?: string; error?: string } = {};
@@ -182,7 +188,11 @@ export class ClusterLive extends EventEmitter {
       }
       // encodeAudioFrame (src/monitor): u8 version, u8 channel (leg index), u16, u32 offset, u32 latency.
       if (data.length < 12 || data[0] !== 1) return;
-      fn([{ legId: `leg${data[1]}`, offset: data.readUInt32LE(4), ulaw: data.subarray(12) }]);
+      // The owning node sends each leg's frame of a span as a message of its own, back to back;
+      // the monitor's mixer takes one batch for all the legs of a span, so the frames of one read
+      // go on as one batch (one frame at a time, the mixer kept the first party of each span only).
+      if (batch.length === 0) setImmediate(flush);
+      batch.push({ legId: `leg${data[1]}`, offset: data.readUInt32LE(4), ulaw: data.subarray(12) });
     });
     ws.on('error', (err) => log.warn({ err: err.message }, 'listen-in relay connection failed'));
     log.info('listen-in relayed from the node holding the call');
