@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, open, readFile, stat } from 'node:fs/promises';
+import { lstat, open, readFile, stat } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
-import { writeFileDurable } from '../files.js';
+import { mkdirDurable, writeFileDurable } from '../files.js';
 import type { Logger } from '../log.js';
 import { S3DestinationClient, s3Key, s3Labels } from './s3.js';
 import type { S3Destination } from '../config/s3-destination.js';
@@ -82,10 +82,12 @@ export class LocalTarget implements ExportTarget {
     return new LocalTarget(root);
   }
   private async write(abs: string, data: Buffer): Promise<void> {
-    await mkdir(dirname(abs), { recursive: true });
+    // The file, its new name and any folder made for it survive a power cut before the export
+    // item is marked done (it is never written again).
+    await mkdirDurable(dirname(abs), { root: this.root });
     // On failure only our own temporary file goes; nothing else at the destination is removed.
     const tmp = join(dirname(abs), `.${posix.basename(abs)}.${process.pid}.part`);
-    await writeFileDurable(abs, data, { mode: 0o640, tmp });
+    await writeFileDurable(abs, data, { mode: 0o640, tmp, syncDir: true });
   }
   async place(rel: string, data: Buffer, suffix: string, own: Placement): Promise<string> {
     for (const candidate of [rel, withSuffix(rel, suffix)]) {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError } from '../errors.js';
+import { mkdirDurable } from '../files.js';
 import type { Logger } from '../log.js';
 import { readPausedSpans } from '../media/index.js';
 import type { MediaEngine } from '../media/types.js';
@@ -122,7 +123,8 @@ async function spoolLegs(spool: string): Promise<string[]> {
     .sort();
 }
 
-export type FinalizeOutcome = 'stored' | 'already-stored';
+/** `purged`: the recording was purged after an earlier attempt stored it, and stays so. */
+export type FinalizeOutcome = 'stored' | 'already-stored' | 'purged';
 
 /** `recordings/YYYY/MM/DD` (UTC date of the start), relative to the data directory. */
 export function artifactDir(startedAt: Date): string {
@@ -148,16 +150,21 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
   if (!rec) throw new NotFoundError(`recording ${recordingId} is not in the catalogue`);
   const spool = spoolDirOf(dataDir, recordingId);
 
-  if (rec.state === 'stored') {
-    // A crash between the commit and the end of the wipe: finish the wipe only.
+  if (rec.state === 'stored' || rec.state === 'purged') {
+    // Stored: a crash between the commit and the end of the wipe, so finish the wipe only. Purged
+    // since an attempt stored it (retention, a transfer's purge, a delete): it stays purged, its
+    // files are not made again, and the plaintext left in its spool goes.
     await wipeDir(spool);
-    return 'already-stored';
+    if (rec.state === 'stored') return 'already-stored';
+    log.info('recording purged since an attempt stored it: its job ends, the recording untouched');
+    return 'purged';
   }
   const retrying = rec.state !== 'recording';
   const store = ctx.artifacts && ctx.artifacts.backend !== 'local' ? ctx.artifacts : undefined;
 
   const relDir = artifactDir(rec.startedAt);
-  if (!store) await mkdir(join(dataDir, relDir), { recursive: true, mode: 0o700 });
+  // A new day folder (and month, year) must outlive a power cut as much as the files renamed into it.
+  if (!store) await mkdirDurable(join(dataDir, relDir), { root: dataDir, mode: 0o700 });
   const relOf = (kind: Kind) =>
     join(
       relDir,

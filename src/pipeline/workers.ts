@@ -79,7 +79,7 @@ export async function startFinalizeWorkers(w: {
           const outcome = await finalizeRecording(jobCtx, id);
           stored = outcome === 'stored' ? storedNow.get(id) : undefined;
           storedNow.delete(id);
-          await w.queueHook(id);
+          if (outcome !== 'purged') await w.queueHook(id);
           if (lease) await clearRun(pool, id, lease.nodeKey);
           return { outcome };
         } catch (err) {

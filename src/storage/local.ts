@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, type Dirent } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { checkKey, checkPrefix, checkSha256, HashCheck, resolveRange, sha256Hex } from './common.js';
@@ -20,9 +20,10 @@ import type {
  * The `local` backend: today's tree under the data directory (`recordings/YYYY/MM/DD/...`), written
  * the way the pipeline writes it: a temporary file next to the destination
  * (`<dest>.<8 hex>.tmp`, mode 0600) filled and fdatasynced, renamed over the final name, then the
- * directory fsynced; directories 0750. Content goes in byte for byte, so files written here and
- * files written by the pipeline are read alike by the API's reader. Deleting wipes (zeros, flush,
- * unlink), as retention does. No Object Lock: `retention` is ignored.
+ * directory fsynced (and the parent of each directory made for it); directories 0750. Content
+ * goes in byte for byte, so files written here and files written by the pipeline are read alike
+ * by the API's reader. Deleting wipes (zeros, flush, unlink), as retention does. No Object Lock:
+ * `retention` is ignored.
  */
 
 /** Read/write slice and the shared zero buffer of the wipe. */
@@ -37,6 +38,17 @@ async function fsyncDir(path: string): Promise<void> {
     await fh.sync();
   } finally {
     await fh.close();
+  }
+}
+
+/** mkdir -p, then fsync the parent of each directory it made: new folders outlive a power cut. */
+async function mkdirSynced(dir: string): Promise<void> {
+  const created = await mkdir(dir, { recursive: true, mode: 0o750 });
+  if (created === undefined) return;
+  const first = resolve(created);
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    await fsyncDir(dirname(d));
+    if (d === first || d === dirname(d)) break;
   }
 }
 
@@ -89,7 +101,7 @@ export class LocalArtifactStore implements ArtifactStore {
         return { key, size: existing.size, sha256: sha, created: false };
       if (!opts.overwrite) throw new ObjectExistsError(key, sha);
     }
-    await mkdir(dirname(dest), { recursive: true, mode: 0o750 });
+    await mkdirSynced(dirname(dest));
     const tmp = `${dest}.${randomBytes(4).toString('hex')}.tmp`;
     const fh = await open(tmp, 'w', 0o600);
     let size: number;

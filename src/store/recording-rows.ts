@@ -90,8 +90,8 @@ export function toRow(r: Row): RecordingRow {
 /**
  * A finalize job's start in one statement (one round trip and one commit instead of three
  * statements): notes that this node runs it (pipeline_runs, cleared by store/jobs.ts clearRun), reads
- * the recording as it was and marks it processing unless it is stored (beginProcessing), and reads
- * the active key's public key (keys.active).
+ * the recording as it was and marks it processing unless it is stored or purged (beginProcessing),
+ * and reads the active key's public key (keys.active).
  */
 export async function beginRun(
   pool: pg.Pool,
@@ -107,7 +107,8 @@ export async function beginRun(
              INSERT INTO pipeline_runs (recording_id, node_key) VALUES ($1, $2)
              ON CONFLICT (recording_id) DO UPDATE SET node_key = EXCLUDED.node_key, started_at = now()),
            processing AS (
-             UPDATE recordings SET state = 'processing', updated_at = now() WHERE id = $1 AND state <> 'stored')
+             UPDATE recordings SET state = 'processing', updated_at = now()
+             WHERE id = $1 AND state NOT IN ('stored', 'purged'))
            SELECT ${COLUMNS},
              (SELECT json_build_object('fingerprint', k.fingerprint, 'publicKey', k.public_key) FROM keys k
               WHERE k.active ORDER BY k.created_at DESC LIMIT 1) AS active_key

@@ -23,17 +23,18 @@ export interface RecordingsRepository {
   /** Inserts the recording with its participants and streams. A second call with the same id does nothing. */
   create(rec: NewRecording): Promise<void>;
   markEnded(id: string, endedAt: Date, durationMs: number, mediaStats: unknown): Promise<void>;
-  /** Moves a recording that is not yet stored to 'processing'. */
+  /** Moves a recording that is not yet stored (nor purged) to 'processing'. */
   markProcessing(id: string): Promise<void>;
   /**
    * The finalize job's start, in one statement: the recording as it was (its state tells a first
-   * attempt from a retry), and marked processing unless it is already stored.
+   * attempt from a retry), and marked processing unless it is already stored or purged (a purged
+   * recording stays purged: its job only wipes a spool left behind).
    */
   beginProcessing(id: string): Promise<RecordingRow | undefined>;
   /** Records (or replaces) the artifact of this kind: at most one row per recording and kind. */
   addFile(id: string, file: RecordingFile): Promise<void>;
   markStored(id: string): Promise<void>;
-  /** Marks a recording that is not stored as failed, keeping the error text. */
+  /** Marks a recording that is neither stored nor purged as failed, keeping the error text. */
   markFailed(id: string, error: string): Promise<void>;
   /** Ids of recordings in this state, oldest first (startup recovery looks for 'recording'). */
   listIdsByState(state: RecordingState): Promise<string[]>;
@@ -149,7 +150,7 @@ export function recordingsRepository(pool: pg.Pool): RecordingsRepository {
     async markProcessing(id) {
       await pool.query({
         name: 'srs-recording-processing',
-        text: `UPDATE recordings SET state = 'processing', updated_at = now() WHERE id = $1 AND state <> 'stored'`,
+        text: `UPDATE recordings SET state = 'processing', updated_at = now() WHERE id = $1 AND state NOT IN ('stored', 'purged')`,
         values: [id],
       });
     },
@@ -172,7 +173,7 @@ export function recordingsRepository(pool: pg.Pool): RecordingsRepository {
     },
     async markFailed(id, error) {
       await pool.query(
-        `UPDATE recordings SET state = 'failed', error = $2, updated_at = now() WHERE id = $1 AND state <> 'stored'`,
+        `UPDATE recordings SET state = 'failed', error = $2, updated_at = now() WHERE id = $1 AND state NOT IN ('stored', 'purged')`,
         [id, error],
       );
     },
@@ -246,7 +247,7 @@ export function recordingsRepository(pool: pg.Pool): RecordingsRepository {
       const res = await pool.query<Row>({
         name: 'srs-recording-begin',
         text: `WITH processing AS (
-                 UPDATE recordings SET state = 'processing', updated_at = now() WHERE id = $1 AND state <> 'stored')
+                 UPDATE recordings SET state = 'processing', updated_at = now() WHERE id = $1 AND state NOT IN ('stored', 'purged'))
                ${SELECT} WHERE r.id = $1`,
         values: [id],
       });
