@@ -170,6 +170,7 @@ export class ClusterLive extends EventEmitter {
       ws.send(JSON.stringify({ type: 'listen', recordingId: remote.recordingId, channel: 'all' })),
     );
     let batch: LiveFrame[] = [];
+    const legOf = new Map<number, string>();
     const flush = (): void => {
       const frames = batch;
       batch = [];
@@ -177,13 +178,17 @@ export class ClusterLive extends EventEmitter {
     };
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (!isBinary) {
-        let msg: { type?: string; error?: string } = {};
+        let msg: { type?: string; error?: string; legs?: { legId?: unknown; channel?: unknown }[] } = {};
         try {
           msg = JSON.parse(String(data)) as typeof msg;
         } catch {
           return;
         }
         if (msg.type === 'error') log.warn({ error: msg.error }, 'relayed listen-in refused by the node');
+        // Which engine leg each channel carries (the legs since the SRC's last change of streams).
+        if (msg.type === 'listening' && Array.isArray(msg.legs))
+          for (const l of msg.legs)
+            if (typeof l.channel === 'number' && typeof l.legId === 'string') legOf.set(l.channel, l.legId);
         return;
       }
       // encodeAudioFrame (src/monitor): u8 version, u8 channel (leg index), u16, u32 offset, u32 latency.
@@ -192,7 +197,12 @@ export class ClusterLive extends EventEmitter {
       // the monitor's mixer takes one batch for all the legs of a span, so the frames of one read
       // go on as one batch (one frame at a time, the mixer kept the first party of each span only).
       if (batch.length === 0) setImmediate(flush);
-      batch.push({ legId: `leg${data[1]}`, offset: data.readUInt32LE(4), ulaw: data.subarray(12) });
+      const ch = data[1] as number;
+      batch.push({
+        legId: legOf.get(ch) ?? `leg${ch}`,
+        offset: data.readUInt32LE(4),
+        ulaw: data.subarray(12),
+      });
     });
     ws.on('error', (err) => log.warn({ err: err.message }, 'listen-in relay connection failed'));
     log.info('listen-in relayed from the node holding the call');

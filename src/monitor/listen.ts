@@ -29,6 +29,9 @@ export interface ListenTarget {
   channel: string;
 }
 
+/** A call's listen-in channels, in order: its engine legs (positions for a node that names none). */
+const legIdsOf = (call: ActiveCall): string[] => call.streams.map((s, i) => s.legId ?? `leg${i}`);
+
 export class ListenIn {
   readonly #o: ListenInOptions['o'];
   readonly #log: Logger;
@@ -88,7 +91,7 @@ export class ListenIn {
       return { error: `no live call ${recordingId} you may listen to` };
     if (c.who.role === 'record-only') return { error: 'record-only users cannot listen' };
     if (!this.#o.taps) return { error: 'listen-in is not available on this server' };
-    const legIds = call.streams.map((_s, i) => `leg${i}`);
+    const legIds = legIdsOf(call);
     if (channel !== 'mix' && channel !== 'all' && !legIds.includes(channel))
       return { error: `channel must be mix, all or one of ${legIds.join(', ')}` };
     return { call, legIds, channel };
@@ -99,7 +102,8 @@ export class ListenIn {
    * permission checked and the start audited, then the audio subscribed.
    */
   async start(ws: WebSocket, c: Client, target: ListenTarget): Promise<void> {
-    const { call, legIds, channel } = target;
+    const { call, channel } = target;
+    let legIds = target.legIds;
     const recordingId = call.recordingId;
     void this.stop(c, 'switched');
     const taps = this.#o.taps;
@@ -130,6 +134,22 @@ export class ListenIn {
       skipped: 0,
       since: Date.now(),
     };
+    const announce = (at: ActiveCall): void =>
+      this.#send(ws, {
+        type: 'listening',
+        recordingId,
+        channel,
+        legs: legIds.map((legId, i) => ({
+          legId,
+          channel: i,
+          label: at.streams[i]?.label ?? null,
+          participant:
+            at.participants.find((p) => p.sendsLabels.includes(at.streams[i]?.label ?? '\u0000'))?.name ??
+            null,
+        })),
+        sampleRate: 8000,
+        encoding: 'PCMU',
+      });
     state.stop = taps.subscribe(recordingId, (frames) => {
       if (ws.readyState !== ws.OPEN) return;
       if (ws.bufferedAmount > this.#maxBuffered) {
@@ -140,24 +160,18 @@ export class ListenIn {
         state.skipped++; // skip ahead: a slow listener loses audio, never grows our memory
         return;
       }
+      // A leg the SRC added since: the channels are read again, and announced before its audio.
+      if (channel === 'all' && frames.some((f) => !legIds.includes(f.legId))) {
+        const now = this.#o.source.activeCalls().find((x) => x.recordingId === recordingId);
+        if (now && legIdsOf(now).join() !== legIds.join()) {
+          legIds = legIdsOf(now);
+          announce(now);
+        }
+      }
       for (const b of this.#frames.encoded(recordingId, frames, channel, legIds, t0)) ws.send(b);
     });
     c.listen = state;
     this.#listeners++;
-    this.#send(ws, {
-      type: 'listening',
-      recordingId,
-      channel,
-      legs: legIds.map((legId, i) => ({
-        legId,
-        channel: i,
-        label: call.streams[i]?.label ?? null,
-        participant:
-          call.participants.find((p) => p.sendsLabels.includes(call.streams[i]?.label ?? '\u0000'))?.name ??
-          null,
-      })),
-      sampleRate: 8000,
-      encoding: 'PCMU',
-    });
+    announce(call);
   }
 }

@@ -101,7 +101,7 @@ export function applyStreamChange(
       events.push({ at, type: 'stream-added', detail: { label: x.label, legId: x.legId, port: x.port } });
     s.call.streams = s.streams
       .filter((x) => !x.removed)
-      .map((x) => ({ label: x.label, codec: x.codec, port: x.port }));
+      .map((x) => ({ label: x.label, codec: x.codec, port: x.port, legId: x.legId }));
     upserted = added;
   }
   if (removed.length > 0) {
@@ -112,7 +112,7 @@ export function applyStreamChange(
     for (const x of removed) x.removed = true;
     s.call.streams = s.streams
       .filter((x) => !x.removed)
-      .map((x) => ({ label: x.label, codec: x.codec, port: x.port }));
+      .map((x) => ({ label: x.label, codec: x.codec, port: x.port, legId: x.legId }));
   }
   // A new a=crypto on a kept stream: the engine switches keys between two packets (no gap).
   for (const r of change.rekey ?? []) {

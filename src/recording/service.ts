@@ -176,7 +176,7 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
       srcAddress: req.srcAddress,
       startedAt: startedAt.toISOString(),
       participants: req.participants,
-      streams: streams.map((s) => ({ label: s.label, codec: s.codec, port: s.port })),
+      streams: streams.map((s) => ({ label: s.label, codec: s.codec, port: s.port, legId: s.legId })),
     };
     this.#live.set(recordingId, {
       call,

@@ -54,7 +54,8 @@ export interface ActiveCall {
   srcAddress: string;
   startedAt: string;
   participants: ParticipantRecord[];
-  streams: { label: string | null; codec: string; port: number }[];
+  /** The live streams, in m-line order; `legId` is the engine's leg (media health, listen-in channels). */
+  streams: { label: string | null; codec: string; port: number; legId?: string }[];
   /** Recording control: the call's record mode, what is kept now, what may be done. */
   control?: CallControlView;
 }
