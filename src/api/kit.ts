@@ -2,6 +2,7 @@ import type { Directory } from '../directory/ldap.js';
 import type { Logger } from '../log.js';
 import type { SessionStats } from '../media/types.js';
 import type { ActiveCall } from '../recording/types.js';
+import type { AuditEntryInput } from '../store/audit.js';
 import type { Database } from '../store/db.js';
 import type { RecordingRow } from '../store/types.js';
 import type { NodesRepository } from '../store/nodes.js';
@@ -110,6 +111,8 @@ export interface Kit {
     details?: Record<string, unknown>,
     actor?: { username: string; role: string; via?: string },
   ): Promise<void>;
+  /** The entry `audit` would append, for a store that writes it in the action's own transaction. */
+  auditEntry: typeof auditEntry;
   setting(key: SettingKey): Promise<PermissionLevel>;
   /** The one access path for audio: permission check and audit entry (src/api/access.ts). */
   access: AudioAccess;
@@ -122,6 +125,31 @@ export interface Kit {
   ): Promise<void>;
   /** The recording if the principal may see it; 404 otherwise (not 403: do not reveal what exists). */
   visibleRecording(ctx: Ctx, id: string): Promise<RecordingRow>;
+}
+
+/** The audit entry of a request's action (what `Kit.audit` appends). */
+function auditEntry(
+  ctx: Ctx,
+  action: string,
+  resource: string,
+  resourceId: string,
+  details: Record<string, unknown> = {},
+  actor?: { username: string; role: string; via?: string },
+): AuditEntryInput {
+  const who = actor ?? ctx.who;
+  const via = ctx.who
+    ? { session: 'web', token: 'api-token', 'admin-token': 'admin-token', peer: 'cluster-peer' }[ctx.who.via]
+    : 'web';
+  return {
+    actor: who?.username ?? 'anonymous',
+    actorRole: who?.role ?? '',
+    ip: ctx.ip,
+    via: actor?.via ?? via,
+    action,
+    resource,
+    resourceId,
+    details: { ...details, userAgent: String(ctx.req.headers['user-agent'] ?? '').slice(0, 200) },
+  };
 }
 
 export function makeKit(d: ApiDeps): Kit {
@@ -142,23 +170,9 @@ export function makeKit(d: ApiDeps): Kit {
       ),
     log: d.log.child({ part: 'api' }),
     async audit(ctx, action, resource, resourceId, details = {}, actor) {
-      const who = actor ?? ctx.who;
-      const via = ctx.who
-        ? { session: 'web', token: 'api-token', 'admin-token': 'admin-token', peer: 'cluster-peer' }[
-            ctx.who.via
-          ]
-        : 'web';
-      await d.db.audit.append({
-        actor: who?.username ?? 'anonymous',
-        actorRole: who?.role ?? '',
-        ip: ctx.ip,
-        via: actor?.via ?? via,
-        action,
-        resource,
-        resourceId,
-        details: { ...details, userAgent: String(ctx.req.headers['user-agent'] ?? '').slice(0, 200) },
-      });
+      await d.db.audit.append(auditEntry(ctx, action, resource, resourceId, details, actor));
     },
+    auditEntry,
     setting,
     async visibleRecording(ctx, id) {
       const who = need(ctx, 'user');

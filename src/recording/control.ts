@@ -3,7 +3,6 @@ import { SrsError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { MediaEngine, MediaEvent } from '../media/types.js';
 import type { AuditRepository } from '../store/audit.js';
-import type { ChainRepository } from '../store/chain.js';
 import type { ModeTable, RecordModesRepository } from '../store/record-modes.js';
 import { aorNumber, type Principal, type UsersRepository } from '../store/users.js';
 import {
@@ -61,7 +60,6 @@ export interface RecordingControlOptions {
     recordModes: RecordModesRepository;
     users: Pick<UsersRepository, 'getSetting' | 'setSetting'>;
     audit: Pick<AuditRepository, 'append'>;
-    chain: Pick<ChainRepository, 'markStoredChained'>;
   };
   dataDir: string;
   wipeDir: (dir: string) => Promise<void>;
@@ -97,15 +95,29 @@ export interface ControlRequest {
 
 type DiscardDeps = Pick<RecordingControlOptions, 'db' | 'dataDir' | 'wipeDir'>;
 
-/** No audio is kept: the spool is wiped; the catalogue keeps a row without files, or nothing. */
-async function discardRecording(o: DiscardDeps, id: string, keep: ControlSettings['keepUnstarted']) {
+/**
+ * No audio is kept: the spool is wiped; the catalogue keeps a row without files, or nothing (but
+ * a preserved row stays: a legal hold outranks keepUnstarted none). Audited (`recording.discard`,
+ * by the system) in the transaction that changes the row; what became of it, or undefined when it
+ * was discarded already.
+ */
+async function discardRecording(
+  o: DiscardDeps,
+  id: string,
+  keep: ControlSettings['keepUnstarted'],
+  details: Record<string, unknown>,
+) {
   await o.wipeDir(join(o.dataDir, 'spool', id));
-  if (keep === 'metadata') {
-    await o.db.recordModes.setAudioKept(id, false);
-    await o.db.chain.markStoredChained(id, []);
-  } else {
-    await o.db.recordModes.deleteRecording(id);
-  }
+  return o.db.recordModes.discard(id, keep, {
+    actor: 'recording-control',
+    actorRole: 'system',
+    ip: '',
+    via: 'system',
+    action: 'recording.discard',
+    resource: 'recording',
+    resourceId: id,
+    details: { ...details, keepUnstarted: keep, spool: 'wiped' },
+  });
 }
 
 /**
@@ -116,7 +128,7 @@ export async function discardUnkept(o: DiscardDeps, recordingId: string): Promis
   const m = await o.db.recordModes.modeOf(recordingId);
   if (!m || !(m.mode === 'never' || (m.mode === 'on-demand' && m.audioKept !== true))) return false;
   const s = normalizeSettings(await o.db.users.getSetting<unknown>(CONTROL_SETTING_KEY));
-  await discardRecording(o, recordingId, s.keepUnstarted);
+  await discardRecording(o, recordingId, s.keepUnstarted, { mode: m.mode, recovered: true });
   return true;
 }
 
@@ -210,11 +222,14 @@ export class RecordingControl implements RecordingControlHooks {
       return true;
     }
     // Forgotten only once discarded: the end-of-call hand-off retries this while the database is away.
-    await discardRecording(this.#o, recordingId, this.#settings.keepUnstarted);
+    const catalogue = await discardRecording(this.#o, recordingId, this.#settings.keepUnstarted, {
+      callId: c.call.callId,
+      mode: c.mode,
+    });
     this.#live.delete(recordingId);
     this.notRecorded[c.mode === 'never' ? 'never' : 'on-demand']++;
     this.#o.log.info(
-      { recordingId, callId: c.call.callId, mode: c.mode, catalogue: this.#settings.keepUnstarted },
+      { recordingId, callId: c.call.callId, mode: c.mode, catalogue: catalogue ?? 'discarded already' },
       'call not recorded: no audio kept',
     );
     return false;

@@ -87,26 +87,32 @@ const toEntry = (r: Row): AuditEntry => ({
   hash: r.hash,
 });
 
+/**
+ * Appends an entry through `q`: the pool, or a transaction's client, so that an action and its entry
+ * commit together (or neither does).
+ */
+export async function appendAudit(q: Pick<pg.Pool, 'query'>, e: AuditEntryInput): Promise<AuditEntry> {
+  // id, at, prev_hash and hash are set by the audit_chain trigger.
+  const r = await q.query<Row>(
+    `INSERT INTO audit (id, at, actor, actor_role, ip, via, action, resource, resource_id, details, prev_hash, hash)
+     VALUES (0, now(), $1, $2, $3, $4, $5, $6, $7, $8::jsonb, '', '') RETURNING *`,
+    [
+      e.actor,
+      e.actorRole,
+      e.ip,
+      e.via,
+      e.action,
+      e.resource,
+      e.resourceId ?? '',
+      JSON.stringify(e.details ?? {}),
+    ],
+  );
+  return toEntry(r.rows[0] as Row);
+}
+
 export function auditRepository(pool: pg.Pool): AuditRepository {
   return {
-    async append(e) {
-      // id, at, prev_hash and hash are set by the audit_chain trigger.
-      const r = await pool.query<Row>(
-        `INSERT INTO audit (id, at, actor, actor_role, ip, via, action, resource, resource_id, details, prev_hash, hash)
-         VALUES (0, now(), $1, $2, $3, $4, $5, $6, $7, $8::jsonb, '', '') RETURNING *`,
-        [
-          e.actor,
-          e.actorRole,
-          e.ip,
-          e.via,
-          e.action,
-          e.resource,
-          e.resourceId ?? '',
-          JSON.stringify(e.details ?? {}),
-        ],
-      );
-      return toEntry(r.rows[0] as Row);
-    },
+    append: (e) => appendAudit(pool, e),
     async search(s) {
       const where: string[] = [];
       const args: unknown[] = [];

@@ -1,6 +1,8 @@
 import { isUuid } from './uuid.js';
 import type pg from 'pg';
 import { NotFoundError } from '../errors.js';
+import { appendAudit, type AuditEntryInput } from './audit.js';
+import { inTransaction } from './tx.js';
 import type { Role } from './users.js';
 
 /**
@@ -28,6 +30,9 @@ export interface ModeTable {
   groups: Map<string, RecordMode>;
 }
 
+/** What a discard left of the catalogue row. */
+export type DiscardOutcome = 'deleted' | 'kept' | 'kept: preserved';
+
 export interface RecordModesRepository {
   /** Every enabled user with numbers or a mode (by username), and every group's mode (for the policy's cache). */
   table(): Promise<ModeTable>;
@@ -37,8 +42,20 @@ export interface RecordModesRepository {
   setRecordingMode(recordingId: string, mode: RecordMode): Promise<void>;
   /** Marks whether audio of the recording was kept (false: metadata only). */
   setAudioKept(recordingId: string, kept: boolean): Promise<void>;
-  /** Removes a recording's catalogue entry entirely (keepUnstarted=none); its events go with it. */
+  /** Removes a recording's catalogue entry entirely (a refused call's row); its events go with it. */
   deleteRecording(recordingId: string): Promise<void>;
+  /**
+   * Discards a call whose audio is not kept (its spool is the caller's to wipe), with its audit
+   * entry (`entry`, its details given `catalogue`: what became of the row) in the same transaction.
+   * keepUnstarted `none` deletes the row, unless it is preserved (a legal hold): then, as with
+   * `metadata`, the row stays without files (stored, `audio_kept` false, chained). Already
+   * discarded (a retried hand-off) or gone: nothing is written, undefined.
+   */
+  discard(
+    recordingId: string,
+    keep: 'metadata' | 'none',
+    entry: AuditEntryInput,
+  ): Promise<DiscardOutcome | undefined>;
   /** Recordings still 'recording' whose audio must not be kept (for startup recovery). */
   modeOf(recordingId: string): Promise<{ mode: RecordMode | null; audioKept: boolean | null } | undefined>;
 }
@@ -94,6 +111,28 @@ export function recordModesRepository(pool: pg.Pool): RecordModesRepository {
     },
     async deleteRecording(recordingId) {
       await pool.query('DELETE FROM recordings WHERE id = $1', [recordingId]);
+    },
+    async discard(recordingId, keep, entry) {
+      return inTransaction(pool, async (c) => {
+        const r = await c.query<{ state: string; preserved: boolean }>(
+          'SELECT state, preserved_at IS NOT NULL AS preserved FROM recordings WHERE id = $1 FOR UPDATE',
+          [recordingId],
+        );
+        const row = r.rows[0];
+        if (!row || row.state === 'stored' || row.state === 'purged') return undefined;
+        let catalogue: DiscardOutcome;
+        if (keep === 'none' && !row.preserved) {
+          await c.query('DELETE FROM recordings WHERE id = $1', [recordingId]);
+          catalogue = 'deleted';
+        } else {
+          await c.query('UPDATE recordings SET audio_kept = false WHERE id = $1', [recordingId]);
+          // Stored without files and chained, as every stored recording (016_store_recording.sql).
+          await c.query("SELECT srs_store_recording($1, '[]'::jsonb)", [recordingId]);
+          catalogue = keep === 'none' ? 'kept: preserved' : 'kept';
+        }
+        await appendAudit(c, { ...entry, details: { ...entry.details, catalogue } });
+        return catalogue;
+      });
     },
     async modeOf(recordingId) {
       const r = await pool.query<{ record_mode: RecordMode | null; audio_kept: boolean | null }>(

@@ -1,5 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import type { AuditEntryInput } from './audit.js';
+import {
+  clearPreserved,
+  deleteUnpreserved,
+  setPreserved,
+  type PreserveOutcome,
+  type UnpreserveOutcome,
+} from './legal-hold.js';
 import { regexError } from './participant-match.js';
 import { checkNumberPatterns, searchOrder, searchWhere, type Direction } from './recording-search.js';
 import { isUuid } from './recordings.js';
@@ -117,16 +125,22 @@ export interface AccessRepository {
   setCategories(id: string, categories: string[], by: string): Promise<string[]>;
   /** Categories in use on the recordings `who` may see (every recording without `who`). */
   allCategories(who?: Principal): Promise<{ category: string; count: number }[]>;
-  /** Preserves unless a higher role's preservation is there (false then). */
-  setPreserved(id: string, by: string, rank: number): Promise<boolean>;
-  clearPreserved(id: string): Promise<void>;
+  /** Preserves unless deleted or a higher role's preservation is there (src/store/legal-hold.ts). */
+  setPreserved(id: string, by: string, rank: number): Promise<PreserveOutcome>;
+  /** Lifts a preservation unless it is a higher role's than `rank` (one conditional statement). */
+  clearPreserved(id: string, rank: number): Promise<UnpreserveOutcome>;
   /** What happened during the call (pause/resume, streams, participants, metadata), oldest first. */
   sessionEvents(id: string): Promise<{ at: Date; type: string; detail: Record<string, unknown> }[]>;
   /**
    * Marks an unpreserved recording purged (a tombstone) if it is still in `state` (stored, or
-   * failed: its finalize gave up and its spool is to be wiped); returns its files (to wipe), or null.
+   * failed: its finalize gave up and its spool is to be wiped), with its audit entry in the same
+   * transaction; returns its files (to wipe), or null.
    */
-  deleteUnpreserved(id: string, state?: 'stored' | 'failed'): Promise<RecordingFile[] | null>;
+  deleteUnpreserved(
+    id: string,
+    state: 'stored' | 'failed',
+    entry: (files: RecordingFile[]) => AuditEntryInput,
+  ): Promise<RecordingFile[] | null>;
 }
 
 /**
@@ -317,22 +331,8 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
       );
       return r.rows.map((x) => ({ category: x.category, count: Number(x.n) }));
     },
-    async setPreserved(id, by, rank) {
-      // Never over a higher role's preservation (it would become this role's, which could lift it).
-      const r = await pool.query(
-        `UPDATE recordings SET preserved_at = now(), preserved_by = $2, preserved_rank = $3, updated_at = now()
-         WHERE id = $1 AND (preserved_rank IS NULL OR preserved_rank <= $3)`,
-        [id, by, rank],
-      );
-      return (r.rowCount ?? 0) > 0;
-    },
-    async clearPreserved(id) {
-      await pool.query(
-        `UPDATE recordings SET preserved_at = NULL, preserved_by = NULL, preserved_rank = NULL, updated_at = now()
-         WHERE id = $1`,
-        [id],
-      );
-    },
+    setPreserved: (id, by, rank) => setPreserved(pool, id, by, rank),
+    clearPreserved: (id, rank) => clearPreserved(pool, id, rank),
     async sessionEvents(id) {
       try {
         const r = await pool.query<{ at: Date; type: string; detail: Record<string, unknown> }>(
@@ -346,19 +346,6 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
         throw err;
       }
     },
-    async deleteUnpreserved(id, state = 'stored') {
-      // A tombstone, like the retention purge (src/store/retention.ts): the row and its files' rows
-      // stay (state 'purged'), so the day's hash chain still accounts for the recording.
-      const r = await pool.query<{ files: RecordingFile[] }>(
-        `WITH d AS (UPDATE recordings SET state = 'purged', purged_at = now(), updated_at = now()
-                    WHERE id = $1 AND state = $2 AND preserved_at IS NULL RETURNING id)
-         SELECT COALESCE((SELECT json_agg(json_build_object('kind', f.kind, 'path', f.path, 'bytes', f.bytes,
-                   'sha256Plain', f.sha256_plain, 'sha256Cipher', f.sha256_cipher,
-                   'keyFingerprint', f.key_fingerprint)) FROM files f WHERE f.recording_id = d.id), '[]') AS files
-         FROM d`,
-        [id, state],
-      );
-      return r.rows[0] ? r.rows[0].files : null;
-    },
+    deleteUnpreserved: (id, state, entry) => deleteUnpreserved(pool, id, state, entry),
   };
 }

@@ -5,7 +5,7 @@ import { lockedObject, StorageUnavailableError } from '../../storage/index.js';
 import { keyOfPath } from '../../storage/read.js';
 import type { RecordingRow } from '../../store/types.js';
 import { roleRank } from '../../store/users.js';
-import { badRequest, conflict, forbidden, HttpError, sendJson } from '../http.js';
+import { badRequest, conflict, forbidden, HttpError, notFound, sendJson } from '../http.js';
 import { describe, permits, type Kit } from '../kit.js';
 import { need, route, type Ctx, type RouteDef } from '../table.js';
 
@@ -66,9 +66,20 @@ export function recordingActions(k: Kit) {
           `recording ${rec.id} is under ${locked.mode ?? 'an'} Object Lock retention until ${until}; it cannot be deleted before then`,
         );
       }
-      const files = await d.db.access.deleteUnpreserved(rec.id, from);
+      // The tombstone and its `delete` entry commit together, before any file goes: a crash or an
+      // audit trail refusing the entry leaves the recording as it was, never deleted unaudited.
+      const spoolHere = from === 'failed' && (await isDir(join(d.dataDir, 'spool', rec.id)));
+      const files = await d.db.access.deleteUnpreserved(rec.id, from, (fs) =>
+        k.auditEntry(ctx, 'delete', 'recording', rec.id, {
+          ...describe(rec),
+          files: fs.map((f) => f.path),
+          ...(from === 'failed'
+            ? { state: 'failed', spool: spoolHere ? 'wiped after this entry' : 'not on this node' }
+            : {}),
+        }),
+      );
       if (!files) throw conflict('recording was preserved, changed or removed meanwhile');
-      const spool = from === 'failed' ? await wipeSpool(k, rec.id) : undefined;
+      if (spoolHere) await wipeSpool(k, ctx, rec.id);
       for (const f of files) {
         await Promise.resolve()
           .then(() => store.delete(keyOfPath(store, f.path)))
@@ -79,35 +90,37 @@ export function recordingActions(k: Kit) {
             ),
           );
       }
-      await audit(ctx, 'delete', 'recording', rec.id, {
-        ...describe(rec),
-        files: files.map((f) => f.path),
-        ...(spool ? { state: 'failed', spool } : {}),
-      });
     },
 
     /**
-     * Preserves; 409 when a higher role preserved it already (preserving again would make the
-     * preservation this role's, which it could then lift).
+     * Preserves; 409 when the recording is deleted, or a higher role preserved it already
+     * (preserving again would make the preservation this role's, which it could then lift).
      */
     async preserve(ctx: Ctx, rec: RecordingRow): Promise<void> {
       const who = need(ctx);
-      const rank = roleRank(who.role);
+      const deleted = `recording ${rec.id} is deleted; a deleted recording cannot be preserved`;
+      if ((rec.state as string) === 'purged') throw conflict(deleted);
       const ann = await d.db.access.annotations(rec.id);
+      const rank = roleRank(who.role);
       if (ann.preservedRank !== null && rank < ann.preservedRank)
         throw conflict(`already preserved by ${ann.preservedBy}, a higher role`);
-      if (!(await d.db.access.setPreserved(rec.id, who.username, rank)))
-        throw conflict('preserved by a higher role meanwhile');
+      const done = await d.db.access.setPreserved(rec.id, who.username, rank);
+      if (done === 'deleted') throw conflict(deleted);
+      if (done === 'missing') throw notFound(`recording ${rec.id} not found`);
+      if (done === 'higher') throw conflict('preserved by a higher role meanwhile');
+      if (done === 'changed') throw conflict('the preservation changed meanwhile; try again');
       await audit(ctx, 'preserve', 'recording', rec.id, describe(rec));
     },
 
-    /** Lifts a preservation; 403 below the preserver's role. */
+    /**
+     * Lifts a preservation; 403 below the preserver's role (checked by the clearing statement
+     * itself). Nothing to lift: nothing written, nothing audited.
+     */
     async unpreserve(ctx: Ctx, rec: RecordingRow): Promise<void> {
-      const ann = await d.db.access.annotations(rec.id);
-      if (ann.preservedRank !== null && roleRank(need(ctx).role) < ann.preservedRank)
-        throw forbidden(`preserved by ${ann.preservedBy}, a higher role; you cannot lift it`);
-      await d.db.access.clearPreserved(rec.id);
-      await audit(ctx, 'unpreserve', 'recording', rec.id, describe(rec));
+      const done = await d.db.access.clearPreserved(rec.id, roleRank(need(ctx).role));
+      if (done.outcome === 'higher')
+        throw forbidden(`preserved by ${done.preservedBy}, a higher role; you cannot lift it`);
+      if (done.outcome === 'cleared') await audit(ctx, 'unpreserve', 'recording', rec.id, describe(rec));
     },
 
     /** Replaces the categories (audited as categories.update with before and after); the new ones. */
@@ -131,27 +144,33 @@ export function recordingActions(k: Kit) {
   };
 }
 
-/**
- * Wipes the spool of a failed recording just marked purged, as the pipeline wipes spools: what
- * became of it, for the audit entry. A spool on another node's disk, or one whose wipe failed
- * here, is wiped by that node's next retention pass (src/pipeline/retention-failed.ts).
- */
-async function wipeSpool(k: Kit, id: string): Promise<string> {
-  const dir = join(k.d.dataDir, 'spool', id);
-  const here = await stat(dir).then(
+const isDir = (dir: string) =>
+  stat(dir).then(
     (s) => s.isDirectory(),
     () => false,
   );
-  if (!here) return 'not on this node';
+
+/**
+ * Wipes the spool of a failed recording just marked purged (its `delete` entry written), as the
+ * pipeline wipes spools. A wipe that fails is logged and audited (`delete.spool-wipe-failed`); the
+ * next retention pass wipes it (src/pipeline/retention-failed.ts), as it does a spool on another
+ * node's disk.
+ */
+async function wipeSpool(k: Kit, ctx: Ctx, id: string): Promise<void> {
+  const dir = join(k.d.dataDir, 'spool', id);
   try {
     await k.d.wipeDir?.(dir);
-    return 'wiped';
   } catch (err) {
     k.log.error(
       { err, recordingId: id, spool: dir },
       'could not wipe the spool of a deleted failed recording',
     );
-    return `wipe failed (${(err as Error).message}); the next retention pass wipes it`;
+    await k
+      .audit(ctx, 'delete.spool-wipe-failed', 'recording', id, {
+        error: (err as Error).message,
+        retry: 'the next retention pass wipes it',
+      })
+      .catch((e: unknown) => k.log.error({ err: e, recordingId: id }, 'could not audit the failed wipe'));
   }
 }
 
