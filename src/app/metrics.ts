@@ -18,6 +18,24 @@ export function pipelineMetrics(m: Metrics, capacity: PipelineCapacity, pipeline
     () => [{ value: pipeline.deletesRefused() }],
   );
   m.collect(
+    'srs_retention_removals_failed_total',
+    'Attempts to remove a file of a purged recording that failed (the pass went on; tried again later).',
+    'counter',
+    () => [{ value: pipeline.retentionFaults().removalsFailed }],
+  );
+  m.collect(
+    'srs_retention_clock_skew_skips_total',
+    'Retention passes skipped because this node clock differed from the database clock by more than 5 minutes.',
+    'counter',
+    () => [{ value: pipeline.retentionFaults().clockSkewSkips }],
+  );
+  m.collect(
+    'srs_retention_clock_skew_seconds',
+    'This node clock minus the database clock at the last retention pass, when it was skipped for it (0 otherwise).',
+    'gauge',
+    () => [{ value: pipeline.retentionFaults().clockSkewMs / 1000 }],
+  );
+  m.collect(
     'srs_storage_waiting_recordings',
     'Recordings whose attempts all found the artifact store unavailable, waiting for it (spools kept).',
     'gauge',

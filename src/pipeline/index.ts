@@ -47,7 +47,7 @@ export {
 export { backlogFromDatabase, capacityMetrics } from './capacity-store.js';
 export { FINALIZE_QUEUE, dataDirId, finalizeQueueOf } from './routing.js';
 export type { HookOptions, HookDocument } from './hooks.js';
-export type { Pipeline, PipelineOptions } from './types.js';
+export type { Pipeline, PipelineOptions, RetentionFaults } from './types.js';
 
 /**
  * Durable post-call processing on pg-boss (its own schema, `pgboss`, in the catalogue database).
@@ -296,6 +296,8 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   return {
     jobCounts,
     deletesRefused: () => maintenance?.deletesRefused() ?? 0,
+    retentionFaults: () =>
+      maintenance?.retentionFaults() ?? { removalsFailed: 0, clockSkewSkips: 0, clockSkewMs: 0 },
     waitingForStore: async () =>
       remoteStore ? (await waitingHere(pool, o.dataDir, finalizeQueue)).length : 0,
     enqueueFinalize: (recordingId) => enqueueBatched(recordingId),

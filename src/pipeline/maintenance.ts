@@ -4,7 +4,7 @@ import type { ArtifactStore } from '../storage/index.js';
 import { orphanCandidates, waitingForStore, type NodeLease } from '../store/jobs.js';
 import { purgeOnce } from './retention.js';
 import { spoolsHere } from './routing.js';
-import type { PipelineOptions } from './types.js';
+import type { PipelineOptions, RetentionFaults } from './types.js';
 
 /**
  * The pipeline's periodic work on a node that runs jobs: jobs orphaned by a dead node back to the
@@ -22,7 +22,11 @@ export async function startMaintenance(m: {
   remoteStore: ArtifactStore | undefined;
   /** Queues one more attempt of a recording's finalize. */
   enqueue: (recordingId: string) => Promise<void>;
-}): Promise<{ timers: NodeJS.Timeout[]; deletesRefused: () => number }> {
+}): Promise<{
+  timers: NodeJS.Timeout[];
+  deletesRefused: () => number;
+  retentionFaults: () => RetentionFaults;
+}> {
   const { boss, o, log, queue } = m;
   const pool = o.db.pool;
   const timers: NodeJS.Timeout[] = [];
@@ -80,6 +84,7 @@ export async function startMaintenance(m: {
   }
 
   let deletesRefused = 0;
+  const faults: RetentionFaults = { removalsFailed: 0, clockSkewSkips: 0, clockSkewMs: 0 };
   if (o.retention) {
     const r = o.retention;
     let purging = false;
@@ -96,13 +101,21 @@ export async function startMaintenance(m: {
         store: o.artifacts,
         state,
         onRefused: () => deletesRefused++,
+        onRemovalFailed: () => faults.removalsFailed++,
+        onClockSkew: (skewMs) => {
+          faults.clockSkewSkips++;
+          faults.clockSkewMs = skewMs;
+        },
       })
+        .then((r) => {
+          if (!r.skipped) faults.clockSkewMs = 0;
+        })
         .catch((err: unknown) => log.error({ err }, 'retention purge failed'))
         .finally(() => (purging = false));
     });
   }
   for (const t of timers) t.unref();
-  return { timers, deletesRefused: () => deletesRefused };
+  return { timers, deletesRefused: () => deletesRefused, retentionFaults: () => ({ ...faults }) };
 }
 
 /**

@@ -39,7 +39,7 @@ export interface ScanState {
   fullAt: number;
   /** Per finite policy (ms): every recording under it started before this has been looked at. */
   cursors: Map<number, SliceStart>;
-  /** Recordings stored from this instant on (wall clock, ms) are read again. */
+  /** Recordings stored from this instant on (the database's clock, as stored_at; ms) are read again. */
   storedSince: number;
 }
 
@@ -64,6 +64,11 @@ export async function findDue(o: {
   exclude: readonly string[];
   state: ScanState | undefined;
   fullEveryMs?: number;
+  /**
+   * The database's clock when the pass began (the clock of stored_at): where the next pass reads
+   * stored recordings again from. Not the node's wall clock, which may be minutes off.
+   */
+  clock: Date;
 }): Promise<DueSearch> {
   const { repo, policy, now, limit, exclude } = o;
   const key = JSON.stringify(policy);
@@ -71,14 +76,16 @@ export async function findDue(o: {
     .filter((ms): ms is number => ms !== null)
     .sort((a, b) => a - b);
   // Before anything is read: whatever is stored after this is read by the next pass.
-  const storedSince = Date.now() - STORED_MARGIN_MS;
+  const storedSince = o.clock.getTime() - STORED_MARGIN_MS;
   const bound = (ms: number): SliceStart => ({
     at: new Date(now.getTime() - ms).toISOString(),
     id: FROM_INSTANT,
   });
   const s = o.state;
+  // A `now` before the last full search (a clock set back) searches in full again.
+  const sinceFull = s ? now.getTime() - s.fullAt : -1;
   const incremental =
-    s !== undefined && s.key === key && now.getTime() - s.fullAt < (o.fullEveryMs ?? FULL_SEARCH_EVERY_MS);
+    s !== undefined && s.key === key && sinceFull >= 0 && sinceFull < (o.fullEveryMs ?? FULL_SEARCH_EVERY_MS);
   if (!incremental) {
     const candidates = await repo.candidates(policy, now, limit, exclude);
     // Cursors only once a search found every due recording (a full batch: search again next time).

@@ -1,7 +1,13 @@
 import { join } from 'node:path';
 import { isRetentionPolicy, RETENTION_EXPECTED } from '../config/values.js';
 import type { Logger } from '../log.js';
-import { lockedObject, ObjectLockedError, type ArtifactStore, type LockMode } from '../storage/index.js';
+import {
+  lockedObject,
+  ObjectLockedError,
+  StorageUnavailableError,
+  type ArtifactStore,
+  type LockMode,
+} from '../storage/index.js';
 import type { PolicyMs, RetentionRepository } from '../store/retention.js';
 import { wipeFile } from './artifacts.js';
 import { purgeFailed, wipePurgedSpools } from './retention-failed.js';
@@ -18,6 +24,17 @@ import type { ObjectRetention } from './store-step.js';
  * unexpired Object Lock retention is not purged: the refusal is logged, audited
  * (`retention.purge-refused`) and counted, and the recording stays stored; it is looked at again
  * once its retention has expired.
+ *
+ * A pass decides by the database's clock (`now()`, the clock of stored_at and purged_at), not by
+ * its node's: a node whose clock reads weeks ahead would purge what the policy keeps, for good. A
+ * node whose clock differs from the database's by more than MAX_CLOCK_SKEW_MS skips its passes
+ * (an error each pass, counted) until its clock is set right.
+ *
+ * A purged recording's file that cannot be removed (EACCES, EIO, a directory in its place, S3
+ * AccessDenied) is logged, audited once (`retention.remove-failed`) and counted, and the pass goes
+ * on: one such file never holds back the others. It is tried again at later passes (backing off
+ * to once an hour while the caller keeps the pass state). A store that cannot be reached at all
+ * (StorageUnavailableError) still ends the pass, whose removals the next one finishes.
  */
 
 export interface RetentionPolicy {
@@ -26,6 +43,11 @@ export interface RetentionPolicy {
 }
 
 const DAY_MS = 86_400_000;
+/** How far the node's clock may be from the database's before its purge passes are skipped. */
+export const MAX_CLOCK_SKEW_MS = 300_000;
+/** A file that could not be removed is tried again after this, doubling up to an hour. */
+const RETRY_FIRST_MS = 60_000;
+const RETRY_MAX_MS = 3_600_000;
 
 /** Milliseconds a policy keeps a recording (Infinity for keep). Throws on a bad policy string. */
 export function policyMs(policy: string): number {
@@ -125,6 +147,20 @@ export interface PurgeResult {
   wipedSpools?: string[];
   /** Recordings not purged because the store refused to delete (Object Lock): reported. */
   refused: RefusedDeletion[];
+  /** Files of purged recordings that could not be removed by this pass (tried again later). */
+  removalsFailed: { recordingId: string; key: string; error: string }[];
+  /**
+   * Set when the pass did nothing: the node's clock is `skewMs` ahead of the database's (behind
+   * when negative), by more than the pass allows.
+   */
+  skipped?: { reason: 'clock-skew'; skewMs: number };
+}
+
+/** A purged recording's file whose removal failed: tried again from `retryAt` (node clock, ms). */
+export interface FailedRemoval {
+  recordingId: string;
+  attempts: number;
+  retryAt: number;
 }
 
 /**
@@ -147,18 +183,31 @@ export interface PurgeOptions {
   log: Logger;
   /** Where the files are (default: wiped under dataDir). */
   store?: ArtifactStore;
+  /** The instant the pass judges what is due at, instead of the database's clock (tests). */
   now?: Date;
   batch?: number;
+  /** Largest difference between this node's clock and the database's a pass runs with. */
+  maxClockSkewMs?: number;
   /**
    * State kept between passes by the caller: recordings refused (locked) until when, so each is
    * reported once and does not hold back the others; with an object store, since when purged
-   * recordings' deletions are to be finished (default: the last 24 hours).
+   * recordings' deletions are to be finished (default: the last 24 hours); files whose removal
+   * failed, by key, tried again with a backoff whatever that window.
    */
-  state?: { lockedUntil: Map<string, number>; finishSince?: Date; scan?: ScanState };
+  state?: {
+    lockedUntil: Map<string, number>;
+    finishSince?: Date;
+    scan?: ScanState;
+    failedRemovals?: Map<string, FailedRemoval>;
+  };
   /** A full search for due recordings at least this often (default an hour; src/pipeline/retention-scan.ts). */
   fullSearchEveryMs?: number;
   /** Told of each refused deletion (metrics). */
   onRefused?: (r: RefusedDeletion) => void;
+  /** Told of each failed removal of a purged recording's file (metrics). */
+  onRemovalFailed?: () => void;
+  /** Told of each pass skipped because the node's clock is off (metrics; ms, ahead when positive). */
+  onClockSkew?: (skewMs: number) => void;
 }
 
 /**
@@ -166,11 +215,29 @@ export interface PurgeOptions {
  * retention-failed.ts), removes its files, finishes removals a crash interrupted.
  */
 export async function purgeOnce(o: PurgeOptions): Promise<PurgeResult> {
-  const now = o.now ?? new Date();
-  const passStarted = Date.now();
+  // The database's clock, and how far this node's is from it (read around the query).
+  const asked = Date.now();
+  const dbClock = await o.retention.clock();
+  const skewMs = Math.round((asked + Date.now()) / 2 - dbClock.getTime());
+  const maxSkewMs = o.maxClockSkewMs ?? MAX_CLOCK_SKEW_MS;
+  if (Math.abs(skewMs) > maxSkewMs) {
+    o.onClockSkew?.(skewMs);
+    o.log.error(
+      { nodeClock: new Date().toISOString(), databaseClock: dbClock.toISOString(), skewMs, maxSkewMs },
+      `retention pass skipped: this node's clock is ${skewMs > 0 ? 'ahead of' : 'behind'} the database's by more than ${Math.round(maxSkewMs / 60_000)} minutes; nothing is purged on this node until its clock is set right (NTP)`,
+    );
+    return {
+      purged: [],
+      kept: 0,
+      refused: [],
+      removalsFailed: [],
+      skipped: { reason: 'clock-skew', skewMs },
+    };
+  }
+  const now = o.now ?? dbClock;
   const all = [o.policy.default, ...Object.values(o.policy.groups)].map(policyMs);
   const shortest = Math.min(...all);
-  const out: PurgeResult = { purged: [], kept: 0, refused: [] };
+  const out: PurgeResult = { purged: [], kept: 0, refused: [], removalsFailed: [] };
   const objectStore = o.store && o.store.backend !== 'local' ? o.store : undefined;
   const refused = async (r: RefusedDeletion, policy: string | undefined, purged: boolean) => {
     out.refused.push(r);
@@ -190,22 +257,56 @@ export async function purgeOnce(o: PurgeOptions): Promise<PurgeResult> {
       purged,
     });
   };
+  const failedRemovals = o.state ? (o.state.failedRemovals ??= new Map()) : new Map<string, FailedRemoval>();
+  /**
+   * Removes one file of a purged recording. A failure of that file (EACCES, EIO, AccessDenied) is
+   * reported and left for a later pass; an unavailable store (every file would fail) ends the pass.
+   */
   const remove = async (recordingId: string, path: string, policy?: string) => {
     try {
       await removeArtifact(o.store, o.dataDir, path);
+      failedRemovals.delete(path);
+      return;
     } catch (err) {
-      if (!(err instanceof ObjectLockedError)) throw err;
-      await refused({ recordingId, key: path, mode: err.mode, retainUntil: err.retainUntil }, policy, true);
+      if (err instanceof ObjectLockedError) {
+        failedRemovals.delete(path);
+        await refused({ recordingId, key: path, mode: err.mode, retainUntil: err.retainUntil }, policy, true);
+        return;
+      }
+      if (err instanceof StorageUnavailableError) throw err;
+      const attempts = (failedRemovals.get(path)?.attempts ?? 0) + 1;
+      const wait = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** Math.min(attempts - 1, 10));
+      failedRemovals.set(path, { recordingId, attempts, retryAt: Date.now() + wait });
+      const error = err instanceof Error ? err.message : String(err);
+      out.removalsFailed.push({ recordingId, key: path, error });
+      o.onRemovalFailed?.();
+      o.log.error(
+        { err, recordingId, key: path, attempts, retryInSeconds: o.state ? wait / 1000 : undefined },
+        'retention: a file of a purged recording could not be removed; the pass goes on, it is tried again later',
+      );
+      await o.retention
+        .removalFailed(recordingId, { key: path, error })
+        .catch((auditErr: unknown) =>
+          o.log.error(
+            { err: auditErr, recordingId, key: path },
+            'retention: could not audit a failed removal',
+          ),
+        );
     }
   };
 
-  // Removals a crash (or an outage of the store) interrupted.
+  // Removals a crash (or an outage of the store) interrupted, and those that failed before.
   const since = (objectStore && o.state?.finishSince) || new Date(now.getTime() - DAY_MS);
-  for (const f of await o.retention.recentlyPurgedFiles(since)) {
-    if (objectStore && (o.state?.lockedUntil.get(f.recordingId) ?? 0) > Date.now()) continue;
-    await remove(f.recordingId, f.path);
+  const toFinish = new Map<string, string>();
+  for (const f of await o.retention.recentlyPurgedFiles(since)) toFinish.set(f.path, f.recordingId);
+  for (const [path, f] of failedRemovals) if (!toFinish.has(path)) toFinish.set(path, f.recordingId);
+  for (const [path, recordingId] of toFinish) {
+    if (objectStore && (o.state?.lockedUntil.get(recordingId) ?? 0) > Date.now()) continue;
+    if ((failedRemovals.get(path)?.retryAt ?? 0) > Date.now()) continue;
+    await remove(recordingId, path);
   }
-  if (objectStore && o.state) o.state.finishSince = new Date(passStarted - 60_000);
+  // On the database's clock (purged_at's); a file that failed stays in failedRemovals.
+  if (objectStore && o.state) o.state.finishSince = new Date(dbClock.getTime() - 60_000);
   out.wipedSpools = await wipePurgedSpools({ retention: o.retention, dataDir: o.dataDir, log: o.log });
   if (!Number.isFinite(shortest)) return out;
 
@@ -224,6 +325,7 @@ export async function purgeOnce(o: PurgeOptions): Promise<PurgeResult> {
     exclude: skip.map(([id]) => id),
     state: o.state?.scan,
     fullEveryMs: o.fullSearchEveryMs,
+    clock: dbClock,
   });
   out.search = due.kind;
   for (const c of due.candidates) {

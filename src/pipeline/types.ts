@@ -56,6 +56,16 @@ export interface PipelineOptions {
   pauseMode?: FinalizeContext['pauseMode'];
 }
 
+/** Retention passes' faults on a node (src/pipeline/retention.ts), counted since its start. */
+export interface RetentionFaults {
+  /** Files of purged recordings that a pass could not remove (each attempt). */
+  removalsFailed: number;
+  /** Passes skipped because the node's clock differed too much from the database's. */
+  clockSkewSkips: number;
+  /** The node's clock minus the database's at the last pass, when it skipped (0 otherwise). */
+  clockSkewMs: number;
+}
+
 export interface Pipeline {
   /** Queues the finalize job once; for a recording whose job failed, queues one more attempt. */
   enqueueFinalize(recordingId: string): Promise<void>;
@@ -71,6 +81,8 @@ export interface Pipeline {
   jobCounts(): Promise<Record<string, number>>;
   /** Deletions of artifacts the store refused (Object Lock) since the start, for /metrics. */
   deletesRefused(): number;
+  /** What went wrong in this node's retention passes since the start, for /metrics. */
+  retentionFaults(): RetentionFaults;
   /** Recordings whose attempts all found the artifact store unavailable, waiting for it. */
   waitingForStore(): Promise<number>;
 }

@@ -176,6 +176,17 @@ export interface RetentionRepository {
   groupsOf(id: string): Promise<string[]>;
   /** Audits a deletion the artifact store refused (Object Lock): `retention.purge-refused`. */
   refused(id: string, details: Record<string, unknown>): Promise<void>;
+  /**
+   * Audits a purged recording's file that could not be removed (`retention.remove-failed`,
+   * details: `key` and `error`), once per file whichever node and pass tries it again; true when
+   * this call wrote the entry.
+   */
+  removalFailed(id: string, details: { key: string; error: string }): Promise<boolean>;
+  /**
+   * The database's clock (`now()`): the clock of stored_at and purged_at, which the purge pass
+   * decides by instead of its node's own (src/pipeline/retention.ts).
+   */
+  clock(): Promise<Date>;
 }
 
 export function retentionRepository(pool: pg.Pool): RetentionRepository {
@@ -253,6 +264,21 @@ export function retentionRepository(pool: pg.Pool): RetentionRepository {
          VALUES ('retention', 'system', '', 'system', 'retention.purge-refused', 'recording', $1, $2::jsonb)`,
         [id, JSON.stringify(details)],
       );
+    },
+    async removalFailed(id, details) {
+      const r = await pool.query(
+        `INSERT INTO audit (actor, actor_role, ip, via, action, resource, resource_id, details)
+         SELECT 'retention', 'system', '', 'system', 'retention.remove-failed', 'recording', $1, $2::jsonb
+         WHERE NOT EXISTS (
+           SELECT 1 FROM audit WHERE resource = 'recording' AND resource_id = $1
+             AND action = 'retention.remove-failed' AND details ->> 'key' = $3)`,
+        [id, JSON.stringify(details), details.key],
+      );
+      return r.rowCount === 1;
+    },
+    async clock() {
+      const r = await pool.query<{ now: Date }>('SELECT now() AS now');
+      return (r.rows[0] as { now: Date }).now;
     },
   };
 }
