@@ -6,30 +6,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket } from 'node:dgram';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { openMonitor } from '../helpers/server-client.js';
 import { SiprecUac } from '../helpers/siprec-uac.js';
-import { sendRtpStream } from '../helpers/rtp.js';
-import { decodeUlaw, tone, toneLevelDb } from '../helpers/audio.js';
-
-async function play(port: number, hz: number, ms: number, ssrc: number): Promise<void> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
-  try {
-    await sendRtpStream({
-      host: '127.0.0.1',
-      port,
-      pt: 0,
-      codec: 'PCMU',
-      samples: tone(hz, ms),
-      ssrc,
-      socket,
-    });
-  } finally {
-    socket.close();
-  }
-}
+import { sendLoopbackTone } from '../helpers/rtp.js';
+import { decodeUlaw, toneLevelDb } from '../helpers/audio.js';
 
 describe('listen-in channels after a re-INVITE (real server)', { timeout: 120000 }, () => {
   let server: TestServer;
@@ -81,7 +62,10 @@ describe('listen-in channels after a re-INVITE (real server)', { timeout: 120000
     );
     // 440 Hz on the second m-line (leg1), 1000 Hz on the third (leg2), together.
     audio.length = 0;
-    await Promise.all([play(ports[1]!, 440, 1500, 0x91), play(ports[2]!, 1000, 1500, 0x92)]);
+    await Promise.all([
+      sendLoopbackTone(ports[1]!, 1500, 0x91, 440),
+      sendLoopbackTone(ports[2]!, 1500, 0x92, 1000),
+    ]);
     await new Promise((r) => setTimeout(r, 300));
     m.ws.close();
     const byChannel = new Map<number, Buffer[]>();

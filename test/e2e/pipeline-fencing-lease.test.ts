@@ -85,8 +85,15 @@ describe('pipeline fencing: the liveness lease after a Postgres restart', { time
     }
 
     // A call ended after the restart: its finalize runs for more than ENCODE_DELAY_S.
-    const uac = await SiprecUac.open(server.sipPort);
-    const inv = await uac.invite({ streams: 1 });
+    // The server takes calls again once its database check sees Postgres answer (503 until then).
+    let uac = await SiprecUac.open(server.sipPort);
+    let inv = await uac.invite({ streams: 1 });
+    for (const deadline = Date.now() + 30_000; inv.status === 503 && Date.now() < deadline;) {
+      uac.close();
+      await new Promise((r) => setTimeout(r, 1000));
+      uac = await SiprecUac.open(server.sipPort);
+      inv = await uac.invite({ streams: 1 });
+    }
     assert.equal(inv.status, 200, inv.text);
     await sendLoopbackTone(inv.ports[0] as number, 2000, 0x61);
     assert.match(await uac.request('BYE'), /^SIP\/2\.0 200/);

@@ -147,7 +147,7 @@ export async function sendRtpStream(o: SendRtpStreamOptions): Promise<SendRtpStr
  * Sends `ms` of a 440 Hz tone as PCMU (PT 0) at real time to 127.0.0.1:`port` (a leg's port), from
  * a socket bound on 127.0.0.1 and closed once everything is sent.
  */
-export async function sendLoopbackTone(port: number, ms: number, ssrc: number): Promise<void> {
+export async function sendLoopbackTone(port: number, ms: number, ssrc: number, hz = 440): Promise<void> {
   const socket = createSocket('udp4');
   await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
   try {
@@ -156,7 +156,7 @@ export async function sendLoopbackTone(port: number, ms: number, ssrc: number): 
       port,
       pt: 0,
       codec: 'PCMU',
-      samples: tone(440, ms),
+      samples: tone(hz, ms),
       ssrc,
       socket,
     });
