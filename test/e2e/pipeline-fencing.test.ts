@@ -6,11 +6,12 @@
  * or wipe: the stored files keep the catalogue's sha256_cipher and decrypt (gpg) to the call's tone.
  */
 import assert from 'node:assert/strict';
-import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { endedCallWithTone } from '../helpers/ended-call.js';
 import { createLogger } from '../../src/log.js';
 import { mixSpool } from '../../src/media/index.js';
 import {
@@ -21,7 +22,7 @@ import {
 } from '../../src/pipeline/finalize.js';
 import { ensureKeyPair } from '../../src/pipeline/keys.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
-import { decodeUlawWav, spoolFile, tone, toneLevelDb } from '../helpers/audio.js';
+import { decodeUlawWav, toneLevelDb } from '../helpers/audio.js';
 import { gpgDecrypt } from '../helpers/gpg.js';
 
 const log = createLogger('silent');
@@ -66,22 +67,7 @@ describe('pipeline fencing: overlapping finalize attempts of one recording', () 
 
   /** An ended call with a 2 s tone in its spool, as the recording service leaves it. */
   const newCall = async (): Promise<string> => {
-    const id = randomUUID();
-    await db.recordings.create({
-      id,
-      sessionId: `sess-${id.slice(0, 4)}`,
-      callId: `fence-${id}@pbx`,
-      srcAddress: '127.0.0.1:5060',
-      startedAt,
-      participants: [{ participantId: 'a', aor: 'sip:100@pbx', name: 'Caller', sendsLabels: ['1'] }],
-      streams: [{ label: '1', streamId: 's1', legId: 'leg0', codec: 'PCMU', port: 20000 }],
-      metadataXml: null,
-    });
-    await db.recordings.markEnded(id, new Date(startedAt.getTime() + 2000), 2000, { legs: 1 });
-    const spool = join(dataDir, 'spool', id);
-    await mkdir(spool, { recursive: true });
-    await writeFile(join(spool, 'leg0.spool'), spoolFile(tone(hz, 2000, 8000)));
-    return id;
+    return endedCallWithTone(db, dataDir, { prefix: 'fence', startedAt, hz, ms: 2000 });
   };
 
   /** The attempt's context: `hold` runs after each of its steps (and may wait there). */

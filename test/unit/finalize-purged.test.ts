@@ -7,11 +7,11 @@
  * must not be made again, the spool's plaintext must go, and the job must end completed.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { endedCallWithTone } from '../helpers/ended-call.js';
 import { createLogger } from '../../src/log.js';
 import { mixSpool } from '../../src/media/index.js';
 import { wipeFile } from '../../src/pipeline/artifacts.js';
@@ -26,7 +26,6 @@ import { ensureKeyPair } from '../../src/pipeline/keys.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { purgeStored } from '../../src/store/deliveries/common.js';
 import { inTransaction } from '../../src/store/tx.js';
-import { spoolFile, tone } from '../helpers/audio.js';
 
 const log = createLogger('silent');
 
@@ -51,22 +50,7 @@ describe('finalize: a recording purged between two attempts of its job stays pur
 
   /** An ended call with a 2 s tone in its spool, as the recording service leaves it. */
   const newCall = async (): Promise<string> => {
-    const id = randomUUID();
-    await db.recordings.create({
-      id,
-      sessionId: `sess-${id.slice(0, 4)}`,
-      callId: `purged-${id}@pbx`,
-      srcAddress: '127.0.0.1:5060',
-      startedAt,
-      participants: [{ participantId: 'a', aor: 'sip:100@pbx', name: 'Caller', sendsLabels: ['1'] }],
-      streams: [{ label: '1', streamId: 's1', legId: 'leg0', codec: 'PCMU', port: 20000 }],
-      metadataXml: null,
-    });
-    await db.recordings.markEnded(id, new Date(startedAt.getTime() + 2000), 2000, { legs: 1 });
-    const spool = join(dataDir, 'spool', id);
-    await mkdir(spool, { recursive: true });
-    await writeFile(join(spool, 'leg0.spool'), spoolFile(tone(600, 2000, 8000)));
-    return id;
+    return endedCallWithTone(db, dataDir, { prefix: 'purged', startedAt, hz: 600, ms: 2000 });
   };
 
   /** What a purge after a confirmed transfer does: the tombstone and its audit, then the files wiped. */

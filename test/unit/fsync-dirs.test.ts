@@ -15,15 +15,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { endedCallWithTone } from '../helpers/ended-call.js';
 import { createLogger } from '../../src/log.js';
 import { ensureKeyPair } from '../../src/pipeline/keys.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
-import { spoolFile, tone } from '../helpers/audio.js';
 
 const log = createLogger('silent');
 
@@ -73,21 +72,7 @@ describe('directory fsyncs: new folders and new names survive a power cut', () =
     storeRoot = await realpath(await mkdtemp(join(tmpdir(), 'srs-fsync-store-')));
     db = await openDatabase({ dataDir, log });
     const k = await ensureKeyPair({ keysDir: join(dataDir, 'keys'), log, db });
-    id = randomUUID();
-    await db.recordings.create({
-      id,
-      sessionId: `sess-${id.slice(0, 4)}`,
-      callId: `fsync-${id}@pbx`,
-      srcAddress: '127.0.0.1:5060',
-      startedAt,
-      participants: [{ participantId: 'a', aor: 'sip:100@pbx', name: 'Caller', sendsLabels: ['1'] }],
-      streams: [{ label: '1', streamId: 's1', legId: 'leg0', codec: 'PCMU', port: 20000 }],
-      metadataXml: null,
-    });
-    await db.recordings.markEnded(id, new Date(startedAt.getTime() + 1000), 1000, { legs: 1 });
-    const spool = join(dataDir, 'spool', id);
-    await mkdir(spool, { recursive: true });
-    await writeFile(join(spool, 'leg0.spool'), spoolFile(tone(600, 1000, 8000)));
+    id = await endedCallWithTone(db, dataDir, { prefix: 'fsync', startedAt, hz: 600, ms: 1000 });
 
     const src = (p: string) => JSON.stringify(resolve('src', p));
     // Each part ends with a marker (a mkdir the trace shows): what came before it was done by then.

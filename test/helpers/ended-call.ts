@@ -1,0 +1,33 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Database } from '../../src/store/db.js';
+import { spoolFile, tone } from './audio.js';
+
+/**
+ * An ended one-stream call as the recording service leaves it for its finalize job: its catalogue
+ * row (ended `ms` after `startedAt`) and a tone of `hz` for `ms` in its spool (`leg0.spool`).
+ * Returns the recording id.
+ */
+export async function endedCallWithTone(
+  db: Database,
+  dataDir: string,
+  o: { prefix: string; startedAt: Date; hz: number; ms: number },
+): Promise<string> {
+  const id = randomUUID();
+  await db.recordings.create({
+    id,
+    sessionId: `sess-${id.slice(0, 4)}`,
+    callId: `${o.prefix}-${id}@pbx`,
+    srcAddress: '127.0.0.1:5060',
+    startedAt: o.startedAt,
+    participants: [{ participantId: 'a', aor: 'sip:100@pbx', name: 'Caller', sendsLabels: ['1'] }],
+    streams: [{ label: '1', streamId: 's1', legId: 'leg0', codec: 'PCMU', port: 20000 }],
+    metadataXml: null,
+  });
+  await db.recordings.markEnded(id, new Date(o.startedAt.getTime() + o.ms), o.ms, { legs: 1 });
+  const spool = join(dataDir, 'spool', id);
+  await mkdir(spool, { recursive: true });
+  await writeFile(join(spool, 'leg0.spool'), spoolFile(tone(o.hz, o.ms, 8000)));
+  return id;
+}
