@@ -11,7 +11,7 @@ import { clientIp, type ProxyTrust } from '../api/http.js';
 import { ClusterLive, PeerVerifier } from '../cluster/index.js';
 import type { MediaEngine } from '../media/types.js';
 import { attachMonitor, TapHub, type Monitor } from '../monitor/index.js';
-import type { RecordingControl } from '../recording/control.js';
+import { ControlError, type RecordingControl } from '../recording/control.js';
 import type { RecordingService } from '../recording/service.js';
 import type { Database } from '../store/db.js';
 import type { Principal } from '../store/users.js';
@@ -91,7 +91,7 @@ export function startMonitor(o: MonitorParts): Monitor {
     // the call.
     control: (who, action, recordingId, ip) =>
       peers.has(who)
-        ? Promise.reject(Object.assign(new Error('a peer node may only relay listen-in'), { status: 403 }))
+        ? Promise.reject(new ControlError(403, 'a peer node may only relay listen-in'))
         : o.control.act({
             who,
             channel: who.via === 'session' ? 'web' : 'api',

@@ -15,12 +15,27 @@ import {
   startHeartbeat,
 } from './limits.js';
 import type { Client, Monitor, MonitorOptions } from './types.js';
-import { rateLimited } from '../log.js';
+import { databaseUnavailable, SrsError } from '../errors.js';
+import { rateLimited, type Logger } from '../log.js';
 import { sameSecret } from '../secrets.js';
 
 export { TapHub, LiveMixer } from './tap.js';
 export { AUDIO_HEADER, MIX_CHANNEL, encodeAudioFrame } from './audio.js';
 export type { CallFilter, ListenAccess, LiveCallSource, Monitor, MonitorOptions } from './types.js';
+
+/**
+ * What a client is told of a control that failed: the project's own errors (a refusal, a call not
+ * found: SrsError) with their status and message; anything else (a database error, a bug) with a
+ * generic message, its details in the log only.
+ */
+function controlFailure(err: unknown, log: Logger): { status: number; error: string } {
+  if (err instanceof SrsError)
+    return { status: (err as { status?: number }).status ?? 400, error: err.message };
+  log.error({ err }, 'monitor: recording control failed');
+  return databaseUnavailable(err)
+    ? { status: 503, error: 'the database is not answering; try again' }
+    : { status: 500, error: 'recording control failed (the server log has the details)' };
+}
 
 function reject(socket: Duplex, status: number, reason: string): void {
   // Destroyed once the answer is out: a client that keeps its half open must not hold the socket.
@@ -215,14 +230,7 @@ export function attachMonitor(o: MonitorOptions): Monitor {
         const act = () =>
           control(c.who, action, recordingId, c.origin.ip).then(
             (r) => send(ws, { type: 'control', action, result: r }),
-            (err: unknown) =>
-              send(ws, {
-                type: 'error',
-                action,
-                recordingId,
-                status: (err as { status?: number }).status ?? 500,
-                error: err instanceof Error ? err.message : String(err),
-              }),
+            (err: unknown) => send(ws, { type: 'error', action, recordingId, ...controlFailure(err, log) }),
           );
         // No live call of that id: control answers 404 without the database, ungated.
         if (!o.source.activeCalls().some((x) => x.recordingId === recordingId)) return void act();

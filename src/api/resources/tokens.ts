@@ -55,11 +55,13 @@ export function tokenRoutes({ d, audit }: Kit): RouteDef[] {
       async handler(ctx, { params }) {
         const who = need(ctx);
         const owner = who.role === 'admin' ? undefined : (who.userId ?? undefined);
-        const ok = await d.db.users.revokeToken(params.id as string, owner);
+        // A UUID in any case names the token; the monitor's sockets carry its id in lower case.
+        const id = (params.id as string).toLowerCase();
+        const ok = await d.db.users.revokeToken(id, owner);
         if (!ok) throw notFound(`token ${params.id} not found or already revoked`);
-        d.revoke?.({ sessionId: params.id as string, reason: 'token revoked' });
-        await audit(ctx, 'token.revoke', 'token', params.id as string);
-        sendJson(ctx.res, 200, { revoked: params.id });
+        d.revoke?.({ sessionId: id, reason: 'token revoked' });
+        await audit(ctx, 'token.revoke', 'token', id);
+        sendJson(ctx.res, 200, { revoked: id });
       },
     }),
   ];
