@@ -15,6 +15,7 @@ import {
   wipeDir,
   type Pipeline,
 } from './pipeline/index.js';
+import { startOverdueReports } from './pipeline/retention-overdue.js';
 import { RecordingService } from './recording/service.js';
 import { recoverInterruptedRecordings } from './recording/recovery.js';
 import { RecordingControl, discardUnkept } from './recording/control.js';
@@ -98,7 +99,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       cpuShare: config.pipeline.cpuShare,
       maxBacklogSeconds: config.pipeline.maxBacklogSeconds,
       liveCalls: () => live.calls(),
-      backlog: backlogFromDatabase(db.pool, finalizeQueue),
+      backlog: backlogFromDatabase(db.pool, finalizeQueue, config.dataDir),
     }).start();
     defer(() => capacity.stop());
     // The retention policy: the configured one until an admin saves one (re-read every 10 s).
@@ -240,6 +241,20 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     pipelineMetrics(consoleApi.ops.metrics, capacity, pipeline);
     defer(registerProcessMetrics(consoleApi.ops.metrics));
     registerDeliveryMetrics(consoleApi.ops.metrics, db.offload, config);
+    // Recordings past their retention that were never stored (retention does not purge them): reported.
+    const overdue = startOverdueReports({
+      pool: db.pool,
+      policy: () => retention.live.value,
+      intervalSeconds: config.retention.intervalSeconds,
+      log: log.child({ part: 'pipeline' }),
+    });
+    defer(() => overdue.stop());
+    consoleApi.ops.metrics.collect(
+      'srs_retention_overdue_unstored_recordings',
+      'Recordings past their retention never stored (still processing, or recording with their call ended): not purged, their plaintext spool is still on disk.',
+      'gauge',
+      () => [{ value: overdue.count() }],
+    );
     consoleApi.ops.metrics.collect(
       'srs_database_up',
       'Whether the database answers (a select 1 every 2 s, given 2 s): 1 or 0.',

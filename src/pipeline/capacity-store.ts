@@ -3,18 +3,34 @@ import { finalizeBacklog } from '../store/jobs.js';
 import type { Backlog, PipelineCapacity } from './capacity.js';
 import { BYE_TO_STORED_BUCKETS } from './capacity.js';
 import { lameAddon } from './mp3.js';
+import { spoolIsHere } from './routing.js';
 
 /** The capacity's database side and its Prometheus metrics. */
 
 /**
  * The finalize jobs of `queue` queued, waiting for a retry or running, their audio, and the start
- * of the oldest recording whose plaintext spool is still on disk (src/store/jobs.ts, BACKLOG_SQL).
+ * of the oldest recording whose plaintext spool is still on disk (src/store/jobs.ts, BACKLOG_SQL):
+ * a recording still recording or processing, or a failed one (its finalize gave up) whose spool is
+ * in `dataDir` (a failed recording's spool stays until retention or a deletion wipes it).
  */
 export function backlogFromDatabase(
   pool: Pick<Database['pool'], 'query'>,
   queue: string,
+  dataDir?: string,
 ): () => Promise<Backlog> {
-  return () => finalizeBacklog(pool, queue);
+  return async () => {
+    const b = await finalizeBacklog(pool, queue);
+    let oldest = b.oldestSpoolStartedAt;
+    if (dataDir)
+      for (const f of b.failed) {
+        if (oldest && oldest <= f.startedAt) break; // oldest first: none older is left
+        if (await spoolIsHere(dataDir, f.id)) {
+          oldest = f.startedAt;
+          break;
+        }
+      }
+    return { jobs: b.jobs, audioSeconds: b.audioSeconds, oldestSpoolStartedAt: oldest };
+  };
 }
 
 interface MetricsLike {
@@ -63,7 +79,7 @@ export function capacityMetrics(m: MetricsLike, c: PipelineCapacity): void {
   );
   g(
     'srs_oldest_plaintext_spool_seconds',
-    'Age of the oldest plaintext spool on disk (live or waiting calls).',
+    'Age of the oldest plaintext spool on disk (live or waiting calls, and failed ones whose spool is on this node).',
     () => c.snapshot().oldestSpoolAgeSeconds,
   );
   const lame = lameAddon();

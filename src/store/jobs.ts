@@ -206,6 +206,9 @@ export async function waitingForStore(pool: pg.Pool, queue: string, limit = 1000
  * counts, getJobById reads one job, fetch claims jobs): docs/architecture.md names them.
  */
 
+/** How many failed recordings (oldest first) the backlog reads: their spools may still be on disk. */
+export const FAILED_SPOOLS_READ = 1000;
+
 /**
  * The finalize jobs queued, waiting for a retry or running (pg-boss's job id is the recording id),
  * their audio, and the start of the oldest recording whose plaintext spool is still on disk.
@@ -216,22 +219,37 @@ export const BACKLOG_SQL = `SELECT (SELECT count(*)::int FROM ${JOB_SCHEMA}.job 
                 WHERE j.name = $1 AND j.state IN ('created', 'retry', 'active')) AS jobs,
               (SELECT coalesce(sum(r.duration_ms), 0)::float8 FROM ${JOB_SCHEMA}.job j JOIN recordings r ON r.id = j.id
                 WHERE j.name = $1 AND j.state IN ('created', 'retry', 'active')) AS ms,
-              (SELECT min(started_at) FROM recordings WHERE state IN ('recording', 'processing')) AS oldest`;
+              (SELECT min(started_at) FROM recordings WHERE state IN ('recording', 'processing')) AS oldest,
+              (SELECT coalesce(json_agg(json_build_object('id', f.id, 'at', f.started_at) ORDER BY f.started_at), '[]')
+                FROM (SELECT id, started_at FROM recordings WHERE state = 'failed'
+                      ORDER BY started_at LIMIT ${FAILED_SPOOLS_READ}) f) AS failed`;
 
 export interface FinalizeBacklog {
   jobs: number;
   audioSeconds: number;
+  /** The oldest recording still recording or processing (its spool is on some node's disk). */
   oldestSpoolStartedAt: Date | null;
+  /**
+   * Failed recordings (finalize gave up), oldest first: their plaintext spool stays until retention
+   * or a deletion wipes it, on the disk of the node that recorded them.
+   */
+  failed: { id: string; startedAt: Date }[];
 }
 
 /** The backlog of the finalize queue `queue` (BACKLOG_SQL). */
 export async function finalizeBacklog(pool: Pick<pg.Pool, 'query'>, queue: string): Promise<FinalizeBacklog> {
-  const r = await pool.query<{ jobs: number; ms: number; oldest: Date | null }>(BACKLOG_SQL, [queue]);
+  const r = await pool.query<{
+    jobs: number;
+    ms: number;
+    oldest: Date | null;
+    failed: { id: string; at: string }[];
+  }>(BACKLOG_SQL, [queue]);
   const row = r.rows[0];
   return {
     jobs: row?.jobs ?? 0,
     audioSeconds: (row?.ms ?? 0) / 1000,
     oldestSpoolStartedAt: row?.oldest ?? null,
+    failed: (row?.failed ?? []).map((f) => ({ id: f.id, startedAt: new Date(f.at) })),
   };
 }
 

@@ -15,6 +15,7 @@ import { ensureQueue, startBoss } from '../../src/pipeline/boss.js';
 import { BACKLOG_SQL } from '../../src/store/jobs.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { FROM_INSTANT, RETENTION_SQL } from '../../src/store/retention.js';
+import { OVERDUE_SQL } from '../../src/store/retention-overdue.js';
 import { inTransaction } from '../../src/store/tx.js';
 
 describe('timer queries over the catalogue', { timeout: 60_000 }, () => {
@@ -94,6 +95,12 @@ describe('timer queries over the catalogue', { timeout: 60_000 }, () => {
     assert.doesNotMatch(spools, /Seq Scan/, spools);
   });
 
+  it('the report of recordings past their retention never stored: the unfinished recordings index', async () => {
+    const p = await plan(OVERDUE_SQL, [3_600_000, JSON.stringify({ sales: null }), 1000]);
+    assert.match(p, /recordings_unfinished_idx/, p);
+    assert.doesNotMatch(p, /Seq Scan on recordings/, p);
+  });
+
   it('the capacity refresh: the unfinished jobs through an index of pg-boss’s table, which keeps completed jobs 12 hours', async () => {
     const { boss } = await startBoss(db.pool, createLogger('silent'));
     try {
@@ -102,6 +109,8 @@ describe('timer queries over the catalogue', { timeout: 60_000 }, () => {
       assert.doesNotMatch(p, /Seq Scan/, p);
       assert.match(p, /_name_state_idx/, p);
       assert.match(p, /recordings_unfinished_idx/, p);
+      // The failed recordings, whose spools may still be on disk: their own index.
+      assert.match(p, /recordings_failed_idx/, p);
     } finally {
       await boss.stop({ graceful: false, wait: true });
     }
