@@ -54,14 +54,22 @@ export function fileServerLabel(
     : `sftp:${describeSftp(d as SftpDestination)}`;
 }
 
-/** Connects to an SFTP or FTP destination. */
+/**
+ * Connects to an SFTP or FTP destination. `durable`: each file is on the server's disk before it
+ * counts as written (SFTP fsync@openssh.com); FTP has no such command and refuses it.
+ */
 export async function openFileConnection(
   d: (SftpDestination & { type?: string }) | (FtpDestination & { type: 'ftp' }),
   log: Logger,
+  opts: { durable?: boolean } = {},
 ): Promise<FileConnection> {
+  if (d.type === 'ftp' && opts.durable)
+    throw new Error(
+      `${fileServerLabel(d)}: FTP cannot flush a file to the server's disk (purgeAfterTransfer)`,
+    );
   return d.type === 'ftp'
     ? FtpConnection.open(d as FtpDestination, log)
-    : SftpConnection.open(d as SftpDestination, log);
+    : SftpConnection.open(d as SftpDestination, log, opts);
 }
 
 export function destinationLabels(d: OffloadDestination): string[] {
@@ -80,7 +88,12 @@ export interface OffloadSink {
   close(): Promise<void>;
 }
 
-export async function openOffloadSink(d: OffloadDestination, log: Logger): Promise<OffloadSink> {
+/** `durable`: see openFileConnection (an S3 PUT is acknowledged once stored). */
+export async function openOffloadSink(
+  d: OffloadDestination,
+  log: Logger,
+  opts: { durable?: boolean } = {},
+): Promise<OffloadSink> {
   if (isS3(d)) {
     const c = new S3DestinationClient(d);
     return {
@@ -89,7 +102,7 @@ export async function openOffloadSink(d: OffloadDestination, log: Logger): Promi
       close: () => c.close(),
     };
   }
-  const conn = await openFileConnection(d, log);
+  const conn = await openFileConnection(d, log, opts);
   return {
     labels: destinationLabels(d),
     write: async (name, data) => {

@@ -79,6 +79,11 @@ export function checkDeliveryConfig(config: DeliveryConfig): void {
     if (d?.type === 's3') checkS3Destination(d as S3Destination, setting);
     if (d?.type === 'ftp') checkFtpDestination(d as FtpDestination, setting);
   }
+  // FTP has no fsync: a purge after it could wipe the only copy while the file is in the server's cache.
+  if (config.offload.enabled && config.offload.purgeAfterTransfer && config.offload.audio?.type === 'ftp')
+    throw new ConfigError(
+      "offload.purgeAfterTransfer: not with an ftp audio destination (FTP cannot confirm that a file is on the server's disk, so a crash of the server could lose the only copy); use sftp (OpenSSH, fsync@openssh.com) or s3, or set purgeAfterTransfer to false",
+    );
   for (const part of ['notifications', 'journal'] as const) {
     if (!config[part].enabled) continue;
     try {
@@ -96,6 +101,16 @@ export function checkDeliveryConfig(config: DeliveryConfig): void {
     throw new ConfigError(
       'journal.purgeAfterTransfer: not with offload or export enabled (the recordings would be wiped before they go there); use offload.purgeAfterTransfer, or retention',
     );
+}
+
+/** Test only (SRS_TEST_CRASH_AFTER_STEP, pipeline.testCrashAfterStep): die as kill -9 would after that step. */
+function crashAfter(config: object): ((step: string) => void) | undefined {
+  const at = (config as { pipeline?: { testCrashAfterStep?: string } }).pipeline?.testCrashAfterStep;
+  return at
+    ? (step) => {
+        if (step === at) process.kill(process.pid, 'SIGKILL');
+      }
+    : undefined;
 }
 
 export async function startDelivery(o: {
@@ -191,6 +206,7 @@ export async function startDelivery(o: {
       maxAttempts: config.offload.maxAttempts,
       parallel: config.offload.parallel,
       retryBaseMs: o.retryBaseMs,
+      afterStep: crashAfter(config),
     });
   }
   if (on.export && config.export.primary) {

@@ -8,8 +8,6 @@ import { sha256Hex, type Decryptor } from './decrypt.js';
 import { failedTarget, openOffloadSink, type OffloadDestination, type OffloadSink } from './destination.js';
 import { runLanes } from './lanes.js';
 
-type BatchManifest = Parameters<OffloadRepository['batchDone']>[1];
-
 /**
  * Compliance offload in the carrier archive format (seeds 000/001). Every interval boundary
  * (every 30 min by default, aligned to the clock) a batch is cut: all recordings stored since the
@@ -41,6 +39,8 @@ export interface OffloadOptions {
   manifest: boolean;
   /** How often the service looks for work (default min(5 s, interval / 4)). */
   pollMs?: number;
+  /** Test only (SRS_TEST_CRASH_AFTER_STEP): called with 'offload-csv' once the CSV is recorded sent. */
+  afterStep?: ((step: string) => void) | undefined;
   /** First retry delay of a failed batch, doubling up to the interval (default 10 s). */
   retryBaseMs?: number;
   /**
@@ -144,7 +144,6 @@ export class OffloadService extends PeriodicService {
       bytes: 0,
       ms: 0,
     };
-    let manifest: BatchManifest | undefined;
     try {
       const items = await this.o.repo.batchItems(b.id);
       const todo = items.filter((i) => !i.transferredAt && !i.skipped);
@@ -154,7 +153,8 @@ export class OffloadService extends PeriodicService {
       await runLanes({
         items: todo,
         lanes: this.o.parallel ?? 1,
-        open: () => openOffloadSink(this.o.audio, log),
+        // Purged after the transfer: each file must be on the server's disk first (SFTP fsync).
+        open: () => openOffloadSink(this.o.audio, log, { durable: this.o.purgeAfterTransfer }),
         onOpenFailed: (lane, err) =>
           log.warn(
             { lane, err: (err as Error).message },
@@ -191,12 +191,11 @@ export class OffloadService extends PeriodicService {
           for (const label of audio.labels) await this.o.repo.targetOk(label);
           current = meta;
           metaConn = this.o.metadata ? await openOffloadSink(meta, log) : audio;
-          manifest = await this.finishBatch(b, metaConn);
+          await this.finishBatch(b, metaConn);
         },
       });
       if (metaConn && this.o.metadata) await metaConn.close();
       metaConn = undefined;
-      await this.o.repo.batchDone(b.id, manifest as BatchManifest);
       report.ms = Date.now() - t0;
       this.lastReport = report;
       log.info({ ...report }, 'offload batch finished');
@@ -226,8 +225,13 @@ export class OffloadService extends PeriodicService {
     }
   }
 
-  /** The manifest and then the CSV: when the CSV appears, every file it names is complete. */
-  private async finishBatch(b: OffloadBatch, metaConn: OffloadSink): Promise<BatchManifest> {
+  /**
+   * The manifest and then the CSV: when the CSV appears, every file it names is complete. The
+   * batch is recorded done in the statement right after the server confirms the CSV, so that a
+   * crash later (closing connections, health updates) does not send the CSV again to an archive
+   * that may have ingested and moved it (docs/delivery.md: at-least-once only in that one step).
+   */
+  private async finishBatch(b: OffloadBatch, metaConn: OffloadSink): Promise<void> {
     const done = (await this.o.repo.batchItems(b.id)).filter((i) => i.transferredAt);
     const csv = Buffer.from(b.csv, 'utf8');
     const manifest = {
@@ -243,8 +247,9 @@ export class OffloadService extends PeriodicService {
       await metaConn.write(name, Buffer.from(`${lines.join('\n')}\n`));
     }
     await metaConn.write(b.csvName, csv);
+    await this.o.repo.batchDone(b.id, manifest);
+    this.o.afterStep?.('offload-csv');
     for (const label of metaConn.labels) await this.o.repo.targetOk(label);
-    return manifest;
   }
 
   /** Removes an artifact through the store (a local file is wiped); a failure is logged, the rest go on. */

@@ -80,6 +80,8 @@ const PIECE = 30 * 1024;
 export class SftpConnection {
   /** Directories this connection made or found. */
   private readonly dirs = new Set<string>();
+  /** A directory fsync failed once on this connection (warned once, not per file). */
+  private dirSyncWarned = false;
 
   private constructor(
     private readonly client: SftpClient,
@@ -89,9 +91,21 @@ export class SftpConnection {
     private readonly dropped: Promise<never>,
     /** The SFTP channel itself, for writes issued together (upload). */
     private readonly sftp: SFTPWrapper,
+    /** Every file on the server's disk before it is renamed into place (see `open`). */
+    private readonly fsync: boolean,
   ) {}
 
-  static async open(dest: SftpDestination, log: Logger): Promise<SftpConnection> {
+  /**
+   * `durable`: a file counts as written only once the server has it on its disk: each part is
+   * fsynced (OpenSSH's `fsync@openssh.com`) before it is closed and renamed, and its directory
+   * after the rename where the server allows it. The offload asks for it when it purges the
+   * local copy after the transfer; a server without the extension then fails the write.
+   */
+  static async open(
+    dest: SftpDestination,
+    log: Logger,
+    opts: { durable?: boolean } = {},
+  ): Promise<SftpConnection> {
     // Our own listeners: without them the client prints "Global end listener" lines to the console.
     const quiet = (what: string) => (err?: unknown) =>
       log.debug(
@@ -172,7 +186,15 @@ export class SftpConnection {
         );
       }
     }
-    return new SftpConnection(client, dest, dest.timeoutSeconds * 1000, log, dropped, sftp);
+    return new SftpConnection(
+      client,
+      dest,
+      dest.timeoutSeconds * 1000,
+      log,
+      dropped,
+      sftp,
+      opts.durable === true,
+    );
   }
 
   /** Bounds each operation: a server that stops answering fails the operation instead of hanging. */
@@ -227,13 +249,13 @@ export class SftpConnection {
    * Writes `data` at `abs` (absolute remote path) through `.<name>.part` (src/delivery/part-write.ts):
    * a part an earlier attempt left is resumed from its size, read back and checked.
    */
-  writeFile(
+  async writeFile(
     abs: string,
     data: Buffer,
     replace: boolean | 'always',
   ): Promise<'written' | 'resumed' | 'present' | 'exists'> {
     const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-    return writeThroughPart(
+    const r = await writeThroughPart(
       {
         size: (x) => this.size(x),
         // A file's directory is asked for once per connection (a batch's files share theirs).
@@ -244,10 +266,11 @@ export class SftpConnection {
           const back = await this.read(part);
           return back.length === d.length && sha(back) === sha(d);
         },
-        place: (part, x, replacing) =>
-          replacing
-            ? this.replaceWith(part, x)
-            : this.timed('rename', this.client.rename(part, x)).then(() => undefined),
+        place: async (part, x, replacing) => {
+          if (replacing) await this.replaceWith(part, x);
+          else await this.timed('rename', this.client.rename(part, x));
+          if (this.fsync) await this.syncDir(posix.dirname(x));
+        },
         describe: describeSftp(this.dest),
         protocol: 'sftp',
         log: this.log,
@@ -256,6 +279,64 @@ export class SftpConnection {
       data,
       replace,
     );
+    // Sent by an earlier attempt that may not have fsynced it (purgeAfterTransfer turned on since).
+    if (r === 'present' && this.fsync) await this.syncFile(abs);
+    return r;
+  }
+
+  /** `fsync@openssh.com` on an open handle; an error names the file and why it matters. */
+  private async fsyncHandle(handle: Buffer, abs: string): Promise<void> {
+    try {
+      await this.timed(
+        'fsync',
+        new Promise<void>((resolve, reject) =>
+          // Throws at once when the server does not offer the extension.
+          this.sftp.ext_openssh_fsync(handle, (err) => (err ? reject(err) : resolve())),
+        ),
+      );
+    } catch (err) {
+      throw new Error(
+        `${describeSftp(this.dest)}: ${abs} could not be flushed to the server's disk (fsync@openssh.com: ${(err as Error).message}); with purgeAfterTransfer a file counts as sent only once it is on disk there, so the local copies are kept: use a server that offers fsync@openssh.com (OpenSSH) or set purgeAfterTransfer to false`,
+        { cause: err },
+      );
+    }
+  }
+
+  /** Opens `abs` for reading, fsyncs it and closes it (a file sent before, or a directory). */
+  private async syncFile(abs: string): Promise<void> {
+    const handle = await this.timed(
+      'open',
+      new Promise<Buffer>((resolve, reject) =>
+        this.sftp.open(abs, 'r', (err, h) => (err ? reject(err) : resolve(h))),
+      ),
+    );
+    try {
+      await this.fsyncHandle(handle, abs);
+    } finally {
+      await this.timed(
+        'close',
+        new Promise<void>((resolve) => this.sftp.close(handle, () => resolve())),
+      ).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Makes a rename in `dir` durable where the server lets us open a directory as a file (OpenSSH
+   * on Linux does). Best effort: the data is on disk already (the part was fsynced), so a rename
+   * lost in a crash of the server leaves the file under its `.part` name, not lost.
+   */
+  private async syncDir(dir: string): Promise<void> {
+    try {
+      await this.syncFile(dir);
+    } catch (err) {
+      if (!this.dirSyncWarned) {
+        this.dirSyncWarned = true;
+        this.log.warn(
+          { destination: describeSftp(this.dest), dir, err: (err as Error).message },
+          'sftp: the directory could not be fsynced after a rename (the files themselves are)',
+        );
+      }
+    }
   }
 
   /**
@@ -300,6 +381,8 @@ export class SftpConnection {
         }
         await this.timed('write', Promise.all(pieces));
       }
+      // On the server's disk before it is closed and renamed into place (durable connections).
+      if (this.fsync) await this.fsyncHandle(handle, part);
       failed = false;
     } finally {
       // A close that fails after the writes did leaves the upload unconfirmed: it is an error.

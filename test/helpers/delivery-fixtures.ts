@@ -44,8 +44,12 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts sshd -D on 127.0.0.1 with key authentication for the current user. */
-export async function startSshd(): Promise<Sshd> {
+/**
+ * Starts sshd -D on 127.0.0.1 with key authentication for the current user. `sftpLog`: the SFTP
+ * subsystem is OpenSSH's sftp-server at DEBUG3, logging every request to that file; `deny`: the
+ * requests it refuses (sftp-server -P, e.g. "fsync").
+ */
+export async function startSshd(o: { sftpLog?: string; deny?: string } = {}): Promise<Sshd> {
   const dir = await mkdtemp(join(tmpdir(), 'srs-sshd-'));
   await mkdir('/run/sshd', { recursive: true }).catch(() => undefined);
   const hostKey = join(dir, 'host_ed25519');
@@ -72,7 +76,9 @@ export async function startSshd(): Promise<Sshd> {
       'KbdInteractiveAuthentication no',
       'UsePAM no',
       'StrictModes no',
-      'Subsystem sftp internal-sftp',
+      o.sftpLog
+        ? `Subsystem sftp /usr/lib/openssh/sftp-server -e -l DEBUG3${o.deny ? ` -P ${o.deny}` : ''} 2>>${o.sftpLog}`
+        : 'Subsystem sftp internal-sftp',
       'LogLevel ERROR',
       'MaxStartups 50',
       '',

@@ -102,6 +102,28 @@ describe('ftp delivery destination settings', () => {
     );
   });
 
+  it('refuses purgeAfterTransfer with an ftp audio destination, which cannot fsync', () => {
+    const c = load({ offload: { enabled: true, purgeAfterTransfer: true, audio: base as never } });
+    assert.throws(
+      () => checkDeliveryConfig(c),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        /^offload\.purgeAfterTransfer: not with an ftp audio destination/.test(err.message),
+    );
+    // Without the purge, or with FTP for the CSV only, it is accepted.
+    checkDeliveryConfig(load({ offload: { enabled: true, audio: base as never } }));
+    checkDeliveryConfig(
+      load({
+        offload: {
+          enabled: true,
+          purgeAfterTransfer: true,
+          audio: { type: 's3', bucket: 'archive' } as never,
+          metadata: base as never,
+        },
+      }),
+    );
+  });
+
   it('refuses at start a CA file that cannot be read or holds no certificate', async () => {
     const notPem = join(dir, 'not.pem');
     await writeFile(notPem, 'hello');
