@@ -14,6 +14,7 @@ import {
   SocketCounts,
   startHeartbeat,
 } from './limits.js';
+import { startRecheck } from './recheck.js';
 import type { Client, Monitor, MonitorOptions } from './types.js';
 import { databaseUnavailable, SrsError } from '../errors.js';
 import { rateLimited, type Logger } from '../log.js';
@@ -296,62 +297,42 @@ export function attachMonitor(o: MonitorOptions): Monitor {
     return n;
   };
   /**
-   * Each client's call filter read again (who is in which group, who holds which number, as they
-   * are now). A listen-in the new filter or the `listen` permission forbids stops (audited, `access
+   * After `c`'s call filter was read again (who is in which group, who holds which number, as they
+   * are now): a listen-in the new filter or the `listen` permission forbids stops (audited, `access
    * changed`), and a client whose visible calls changed gets a new snapshot.
    */
-  const refreshFilters = async (): Promise<void> => {
-    if (!o.filterFor) return;
-    for (const [ws, c] of clients) {
-      const before = visibleIds(c);
-      try {
-        c.filter = await o.filterFor(c.who);
-      } catch (err) {
-        log.warn({ err, user: c.who.username }, 'monitor: could not read a call filter again');
-        continue;
-      }
-      if (!clients.has(ws)) continue;
-      const listened =
-        c.listen && o.source.activeCalls().find((x) => x.recordingId === c.listen?.recordingId);
-      // The call out of the filter, or the listen permission now above the user's role.
-      const mayListen =
-        !listened ||
-        (await (o.access?.check?.(c.who, 'listen-in') ?? Promise.resolve()).then(
-          () => true,
-          (err: unknown) => (err as { status?: number }).status !== 403,
-        ));
-      if (listened && (!c.filter(listened.participants) || !mayListen)) {
-        void listenIn.stop(c, 'access changed');
-        send(ws, { type: 'unlistened', reason: 'access changed' });
-      }
-      // The calls' views (media health included) are built only for a snapshot that changed.
-      if (visibleIds(c) !== before) send(ws, snapshot(c));
+  const applyFilter = async (ws: WebSocket, c: Client, before: string): Promise<void> => {
+    const listened = c.listen && o.source.activeCalls().find((x) => x.recordingId === c.listen?.recordingId);
+    // The call out of the filter, or the listen permission now above the user's role.
+    const mayListen =
+      !listened ||
+      (await (o.access?.check?.(c.who, 'listen-in') ?? Promise.resolve()).then(
+        () => true,
+        (err: unknown) => (err as { status?: number }).status !== 403,
+      ));
+    if (listened && (!c.filter(listened.participants) || !mayListen)) {
+      void listenIn.stop(c, 'access changed');
+      send(ws, { type: 'unlistened', reason: 'access changed' });
     }
+    // The calls' views (media health included) are built only for a snapshot that changed.
+    if (visibleIds(c) !== before) send(ws, snapshot(c));
   };
   // The backstop: every credential and call filter is checked again (expired sessions, changes
-  // made by the CLI or on another node).
-  const recheck = setInterval(() => {
-    for (const [ws, c] of clients)
-      authenticate(c.req).then(
-        (who) => {
-          if (!clients.has(ws)) return;
-          const same =
-            who &&
-            who.userId === c.who.userId &&
-            who.role === c.who.role &&
-            JSON.stringify([who.groups, who.numbers]) === JSON.stringify([c.who.groups, c.who.numbers]);
-          if (!same) revoke({ sessionId: c.who.sessionId ?? '\u0000', reason: 'credential no longer valid' });
-        },
-        (err: unknown) => log.warn({ err }, 'monitor credential re-check failed'),
-      );
-    // Group members and numbers changed elsewhere (the CLI, another node): the filters follow.
-    void refreshFilters();
-  }, o.recheckMs ?? 30_000);
-  recheck.unref();
+  // made by the CLI or on another node), bounded in cost and never two runs at once (recheck.ts).
+  const recheck = startRecheck({
+    clients,
+    authenticate,
+    filterFor: o.filterFor,
+    revoke,
+    applyFilter,
+    visibleIds,
+    everyMs: o.recheckMs ?? 30_000,
+    log,
+  });
 
   return {
     revoke,
-    refreshFilters,
+    refreshFilters: () => recheck.refreshFilters(),
     get clients() {
       return clients.size;
     },
@@ -360,7 +341,7 @@ export function attachMonitor(o: MonitorOptions): Monitor {
     },
     close() {
       clearInterval(statsTimer);
-      clearInterval(recheck);
+      recheck.stop();
       clearInterval(heartbeat);
       o.source.off('event', onEvent);
       o.server.off('upgrade', onUpgrade);
