@@ -1,6 +1,6 @@
-import { join } from 'node:path';
-import { SrsError } from '../errors.js';
+import { databaseUnavailable, SrsError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { CONTROL_SETTING_KEY, discardRecording, discardUnkept } from './control-discard.js';
 import type { MediaEngine, MediaEvent } from '../media/types.js';
 import type { AuditRepository } from '../store/audit.js';
 import type { ModeTable, RecordModesRepository } from '../store/record-modes.js';
@@ -30,12 +30,12 @@ import type { ActiveCall, CallControlView, RecordingControlHooks, SessionEvent }
  * end discards the calls whose audio is not to be kept (spool wiped; metadata row or nothing).
  */
 
-export const CONTROL_SETTING_KEY = 'recording.control';
+export { CONTROL_SETTING_KEY, discardUnkept };
 
 /** A refused control request: `status` is the HTTP status the API answers with. */
 export class ControlError extends SrsError {
   constructor(
-    readonly status: 403 | 404 | 409,
+    readonly status: 403 | 404 | 409 | 503,
     message: string,
   ) {
     super('ERR_CONTROL', message);
@@ -81,6 +81,8 @@ interface LiveControl {
   enginePaused: boolean;
   /** Per leg: the digits heard so far. */
   dtmf: Map<string, DtmfMatcher>;
+  /** A control action being audited and applied (the next one waits for it). */
+  busy?: Promise<void>;
 }
 
 /** Who acts: a principal (web, API) or a phone (the user owning the pressing participant's number). */
@@ -91,45 +93,6 @@ export interface ControlRequest {
   ip: string;
   /** Which call: its recording id, a participant's number (extension), or its SIP Call-ID. */
   target: { recordingId?: string; number?: string; callId?: string };
-}
-
-type DiscardDeps = Pick<RecordingControlOptions, 'db' | 'dataDir' | 'wipeDir'>;
-
-/**
- * No audio is kept: the spool is wiped; the catalogue keeps a row without files, or nothing (but
- * a preserved row stays: a legal hold outranks keepUnstarted none). Audited (`recording.discard`,
- * by the system) in the transaction that changes the row; what became of it, or undefined when it
- * was discarded already.
- */
-async function discardRecording(
-  o: DiscardDeps,
-  id: string,
-  keep: ControlSettings['keepUnstarted'],
-  details: Record<string, unknown>,
-) {
-  await o.wipeDir(join(o.dataDir, 'spool', id));
-  return o.db.recordModes.discard(id, keep, {
-    actor: 'recording-control',
-    actorRole: 'system',
-    ip: '',
-    via: 'system',
-    action: 'recording.discard',
-    resource: 'recording',
-    resourceId: id,
-    details: { ...details, keepUnstarted: keep, spool: 'wiped' },
-  });
-}
-
-/**
- * Startup recovery of a call the previous process was recording: discards it (true) when its
- * audio was not to be kept — a `never` call, or an on-demand call never started.
- */
-export async function discardUnkept(o: DiscardDeps, recordingId: string): Promise<boolean> {
-  const m = await o.db.recordModes.modeOf(recordingId);
-  if (!m || !(m.mode === 'never' || (m.mode === 'on-demand' && m.audioKept !== true))) return false;
-  const s = normalizeSettings(await o.db.users.getSetting<unknown>(CONTROL_SETTING_KEY));
-  await discardRecording(o, recordingId, s.keepUnstarted, { mode: m.mode, recovered: true });
-  return true;
 }
 
 export class RecordingControl implements RecordingControlHooks {
@@ -217,6 +180,8 @@ export class RecordingControl implements RecordingControlHooks {
   async ended(recordingId: string): Promise<boolean> {
     const c = this.#live.get(recordingId);
     if (!c) return true;
+    // A control action in flight (a start, say) is applied or dropped before the call is judged.
+    if (c.busy) await c.busy;
     if (c.mode !== 'never' && (c.mode !== 'on-demand' || c.started)) {
       this.#live.delete(recordingId);
       return true;
@@ -260,49 +225,83 @@ export class RecordingControl implements RecordingControlHooks {
     return found[0] as ActiveCall;
   }
 
-  /** Applies an action (or refuses it, audited either way); returns the call's control state. */
+  /**
+   * Applies an action (or refuses it, audited either way); returns the call's control state. The
+   * audit entry is written before the engine or the state changes: when it cannot be written, the
+   * action is not applied (503). One action at a time per call: a later request waits for the
+   * earlier one, then is checked against the state it left.
+   */
   async act(r: ControlRequest): Promise<{ recordingId: string; callId: string } & CallControlView> {
-    const call = this.find(r.who, r.target);
-    const c = this.#live.get(call.recordingId) as LiveControl;
+    let call = this.find(r.who, r.target);
+    let c = this.#live.get(call.recordingId) as LiveControl;
+    while (c.busy) {
+      await c.busy;
+      call = this.find(r.who, r.target);
+      c = this.#live.get(call.recordingId) as LiveControl;
+    }
+    const id = call.recordingId;
     const admin = r.who.role === 'admin';
     const no = refusal(c.mode, c.state, r.action, admin);
-    const audit = (action: string, details: Record<string, unknown>) =>
-      this.#o.db.audit.append({
-        actor: r.who.username,
-        actorRole: r.who.role,
-        ip: r.ip,
-        via: r.channel,
-        action,
-        resource: 'recording',
-        resourceId: call.recordingId,
-        details: { callId: call.callId, channel: r.channel, mode: c.mode, state: c.state, ...details },
-      });
+    const entry = (action: string, details: Record<string, unknown>) => ({
+      actor: r.who.username,
+      actorRole: r.who.role,
+      ip: r.ip,
+      via: r.channel,
+      action,
+      resource: 'recording',
+      resourceId: id,
+      details: { callId: call.callId, channel: r.channel, mode: c.mode, state: c.state, ...details },
+    });
     if (no) {
-      await audit(`recording.${r.action}-refused`, { reason: no.reason });
+      await this.#o.db.audit.append(entry(`recording.${r.action}-refused`, { reason: no.reason }));
       throw new ControlError(no.status, no.reason);
     }
-    // State and engine change synchronously, so two requests cannot both pass the check above.
-    const id = call.recordingId;
-    if (r.action === 'pause' || r.action === 'stop') {
-      if (!c.enginePaused) this.#o.service.holdForControl(id, true);
-      c.enginePaused = true;
-      c.state = r.action === 'pause' ? 'paused' : 'stopped';
-    } else {
-      // resume, or start from not-started (on-demand) or stopped. Under onDemandFrom=call the
-      // not-started time was recorded all along (the engine was not paused): the whole call is kept.
-      // Streams the SRC holds (a=inactive) stay paused until it resumes them.
-      if (c.enginePaused) this.#o.service.holdForControl(id, false);
-      c.enginePaused = false;
-      c.state = 'recording';
-      if (r.action === 'start') {
-        c.started = true;
-        c.segment++;
+    // Reserved with no await since the check above: a second request waits until this one is
+    // audited and applied (or dropped), so two cannot both pass the check.
+    let release = () => {};
+    c.busy = new Promise<void>((res) => (release = res));
+    try {
+      const segment = r.action === 'start' ? c.segment + 1 : c.segment;
+      const state = r.action === 'pause' ? 'paused' : r.action === 'stop' ? 'stopped' : 'recording';
+      const e = entry(`recording.${r.action}`, { state, segment });
+      try {
+        // An on-demand call's audio is kept from its first start on (startup recovery reads this):
+        // marked in the transaction of the start's entry.
+        if (r.action === 'start' && c.mode === 'on-demand' && segment === 1)
+          await this.#o.db.recordModes.keepAudio(id, e);
+        else await this.#o.db.audit.append(e);
+      } catch (err) {
+        // Not applied. The database away (or the entry cancelled): 503 saying so. Another error
+        // (a bug, a trigger) goes on as it is: the client gets a generic 500, the log its details.
+        if (!databaseUnavailable(err)) throw err;
+        this.#o.log.warn(
+          { err, recordingId: id, action: r.action },
+          'control action not applied: audit failed',
+        );
+        throw new ControlError(
+          503,
+          `${r.action} not applied: its audit entry could not be written; try again`,
+        );
       }
+      // Audited: the engine and the state change together, synchronously.
+      if (r.action === 'pause' || r.action === 'stop') {
+        if (!c.enginePaused) this.#o.service.holdForControl(id, true);
+        c.enginePaused = true;
+      } else {
+        // resume, or start from not-started (on-demand) or stopped. Under onDemandFrom=call the
+        // not-started time was recorded all along (the engine was not paused): the whole call is
+        // kept. Streams the SRC holds (a=inactive) stay paused until it resumes them.
+        if (c.enginePaused) this.#o.service.holdForControl(id, false);
+        c.enginePaused = false;
+        if (r.action === 'start') c.started = true;
+      }
+      c.state = state;
+      c.segment = segment;
+      call.control = this.#view(c);
+    } finally {
+      c.busy = undefined;
+      release();
     }
-    // An on-demand call's audio is kept from its first start on (startup recovery reads this).
-    if (r.action === 'start' && c.mode === 'on-demand' && c.segment === 1)
-      await this.#o.db.recordModes.setAudioKept(id, true);
-    call.control = this.#view(c);
     const detail = { by: r.who.username, channel: r.channel, segment: c.segment, mode: c.mode };
     const type = {
       pause: 'recording-paused',
@@ -313,7 +312,6 @@ export class RecordingControl implements RecordingControlHooks {
     await this.#o.service.addEvents(id, [{ at: new Date(), type, detail }]).catch((err: unknown) => {
       this.#o.log.warn({ err, recordingId: id }, 'control event not stored (the call ended)');
     });
-    await audit(`recording.${r.action}`, { segment: c.segment });
     this.#o.service.emit('event', { type: 'call-update', call });
     return { recordingId: id, callId: call.callId, ...call.control };
   }
@@ -377,7 +375,7 @@ export class RecordingControl implements RecordingControlHooks {
             },
           })
           .catch(() => undefined);
-      } else if (!(err instanceof ControlError)) {
+      } else if (!(err instanceof ControlError) || err.status === 503) {
         this.#o.log.warn({ err, recordingId: c.call.recordingId }, 'phone control failed');
       }
     }

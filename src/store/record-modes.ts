@@ -42,6 +42,11 @@ export interface RecordModesRepository {
   setRecordingMode(recordingId: string, mode: RecordMode): Promise<void>;
   /** Marks whether audio of the recording was kept (false: metadata only). */
   setAudioKept(recordingId: string, kept: boolean): Promise<void>;
+  /**
+   * An on-demand call's first start: marks its audio kept with the start's audit entry, in one
+   * transaction (neither is written without the other).
+   */
+  keepAudio(recordingId: string, entry: AuditEntryInput): Promise<void>;
   /** Removes a recording's catalogue entry entirely (a refused call's row); its events go with it. */
   deleteRecording(recordingId: string): Promise<void>;
   /**
@@ -108,6 +113,12 @@ export function recordModesRepository(pool: pg.Pool): RecordModesRepository {
     },
     async setAudioKept(recordingId, kept) {
       await pool.query('UPDATE recordings SET audio_kept = $2 WHERE id = $1', [recordingId, kept]);
+    },
+    async keepAudio(recordingId, entry) {
+      await inTransaction(pool, async (c) => {
+        await c.query('UPDATE recordings SET audio_kept = true WHERE id = $1', [recordingId]);
+        await appendAudit(c, entry);
+      });
     },
     async deleteRecording(recordingId) {
       await pool.query('DELETE FROM recordings WHERE id = $1', [recordingId]);
