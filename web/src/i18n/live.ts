@@ -3,6 +3,14 @@ import type { Catalogue } from '../i18n.js';
 /** Translations of the strings of web/src/views/live.ts. */
 export const live: Catalogue = {
   es: {
+    'Your session has ended or your access changed: sign in again to see live calls.':
+      'Su sesión ha terminado o su acceso ha cambiado: inicie sesión de nuevo para ver las llamadas en curso.',
+    'Too many open monitor windows for your account: close some. Reconnecting in {seconds} s.':
+      'Demasiadas ventanas de monitorización abiertas para su cuenta: cierre algunas. Reconexión en {seconds} s.',
+    'Too many requests from this window. Reconnecting in {seconds} s.':
+      'Demasiadas solicitudes desde esta ventana. Reconexión en {seconds} s.',
+    'Connection to the server lost. Reconnecting in {seconds} s.':
+      'Se perdió la conexión con el servidor. Reconexión en {seconds} s.',
     'Listening stopped: you may no longer listen to this call':
       'La escucha se detuvo: ya no puede escuchar esta llamada',
     Pause: 'Pausar',
@@ -39,6 +47,14 @@ export const live: Catalogue = {
     'Live calls': 'Llamadas en curso',
   },
   fr: {
+    'Your session has ended or your access changed: sign in again to see live calls.':
+      'Votre session a pris fin ou vos accès ont changé : reconnectez-vous pour voir les appels en cours.',
+    'Too many open monitor windows for your account: close some. Reconnecting in {seconds} s.':
+      'Trop de fenêtres de supervision ouvertes pour votre compte : fermez-en quelques-unes. Reconnexion dans {seconds} s.',
+    'Too many requests from this window. Reconnecting in {seconds} s.':
+      'Trop de requêtes depuis cette fenêtre. Reconnexion dans {seconds} s.',
+    'Connection to the server lost. Reconnecting in {seconds} s.':
+      'Connexion au serveur perdue. Reconnexion dans {seconds} s.',
     'Listening stopped: you may no longer listen to this call':
       'Écoute arrêtée : vous ne pouvez plus écouter cet appel',
     Pause: 'Suspendre',
@@ -75,6 +91,14 @@ export const live: Catalogue = {
     'Live calls': 'Appels en cours',
   },
   'pt-BR': {
+    'Your session has ended or your access changed: sign in again to see live calls.':
+      'Sua sessão terminou ou seu acesso mudou: entre novamente para ver as chamadas em andamento.',
+    'Too many open monitor windows for your account: close some. Reconnecting in {seconds} s.':
+      'Janelas de monitoramento demais abertas para sua conta: feche algumas. Reconectando em {seconds} s.',
+    'Too many requests from this window. Reconnecting in {seconds} s.':
+      'Solicitações demais a partir desta janela. Reconectando em {seconds} s.',
+    'Connection to the server lost. Reconnecting in {seconds} s.':
+      'Conexão com o servidor perdida. Reconectando em {seconds} s.',
     'Listening stopped: you may no longer listen to this call':
       'A escuta parou: você não pode mais ouvir esta chamada',
     Pause: 'Pausar',
@@ -111,6 +135,14 @@ export const live: Catalogue = {
     'Live calls': 'Chamadas em andamento',
   },
   ru: {
+    'Your session has ended or your access changed: sign in again to see live calls.':
+      'Ваш сеанс завершён или ваши права изменились: войдите снова, чтобы видеть текущие звонки.',
+    'Too many open monitor windows for your account: close some. Reconnecting in {seconds} s.':
+      'Слишком много открытых окон мониторинга для вашей учётной записи: закройте некоторые. Повторное подключение через {seconds} с.',
+    'Too many requests from this window. Reconnecting in {seconds} s.':
+      'Слишком много запросов из этого окна. Повторное подключение через {seconds} с.',
+    'Connection to the server lost. Reconnecting in {seconds} s.':
+      'Соединение с сервером потеряно. Повторное подключение через {seconds} с.',
     'Listening stopped: you may no longer listen to this call':
       'Прослушивание остановлено: вам больше нельзя слушать этот звонок',
     Pause: 'Пауза',

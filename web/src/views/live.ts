@@ -1,8 +1,9 @@
-import { session } from '../api.js';
+import { api, session } from '../api.js';
 import { fmtDur, fmtTime, grid, h, parties, type Participant } from '../dom.js';
 import { ulawToFloat } from '../ulaw.js';
 import { capacityLine } from '../capacity.js';
 import { fmtNumber, t } from '../i18n.js';
+import { nextAttempt } from './reconnect.js';
 
 /** Live calls from the monitor WebSocket, and listen-in: u-law through Web Audio, a meter per party. */
 
@@ -211,7 +212,40 @@ export function liveView(app: HTMLElement): () => void {
     }
   };
 
+  // Why the monitor is not connected, shown above the calls (empty while connected).
+  const status = h('p', { class: 'muted', id: 'live-status', role: 'status' });
+  let retries = 0;
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * After the socket closed: the next attempt, backed off (reconnect.ts), with the reason shown;
+   * none after an authentication close (sign in again: a new login opens this view anew).
+   */
+  const reconnect = (code: number, opened: boolean): void => {
+    if (closed) return;
+    // Refused or revoked: if the session itself has ended, the API's 401 brings the sign-in form.
+    if (!opened || code === 4401 || code === 4403) void api('/me').catch(() => undefined);
+    const next = nextAttempt(code, retries);
+    if (next === null) {
+      status.textContent = t(
+        'Your session has ended or your access changed: sign in again to see live calls.',
+      );
+      return;
+    }
+    retries++;
+    const seconds = Math.max(1, Math.round(next.delayMs / 1000));
+    status.textContent =
+      next.reason === 'too-many-sockets'
+        ? t('Too many open monitor windows for your account: close some. Reconnecting in {seconds} s.', {
+            seconds,
+          })
+        : next.reason === 'policy'
+          ? t('Too many requests from this window. Reconnecting in {seconds} s.', { seconds })
+          : t('Connection to the server lost. Reconnecting in {seconds} s.', { seconds });
+    retry = setTimeout(connect, next.delayMs);
+  };
+
   const connect = (): void => {
+    retry = undefined;
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     ws = new WebSocket(`${proto}//${location.host}/monitor`);
     ws.binaryType = 'arraybuffer';
@@ -248,6 +282,9 @@ export function liveView(app: HTMLElement): () => void {
         return;
       }
       if (m.type === 'snapshot') {
+        // Connected for real (a socket over the cap is opened, then closed at once): backoff over.
+        retries = 0;
+        status.textContent = '';
         rows.clear();
         for (const c of m.calls ?? []) rows.set(c.recordingId, c);
         const heard = window.srsListen.recordingId;
@@ -261,9 +298,9 @@ export function liveView(app: HTMLElement): () => void {
       else return;
       render();
     };
-    ws.onclose = () => {
-      if (!closed) setTimeout(connect, 1000);
-    };
+    let opened = false;
+    ws.onopen = () => (opened = true);
+    ws.onclose = (e: CloseEvent) => reconnect(e.code, opened);
   };
   connect();
   const headers = [t('Participants'), t('Started'), t('Duration'), t('State'), t('Recording'), t('Loss'), ''];
@@ -272,6 +309,7 @@ export function liveView(app: HTMLElement): () => void {
     h('h2', {}, t('Live calls')),
     capacity.el,
     grid('live-calls', headers, tbody),
+    status,
     empty,
     controlMsg,
     player,
@@ -280,6 +318,7 @@ export function liveView(app: HTMLElement): () => void {
   return () => {
     capacity.stop();
     closed = true;
+    clearTimeout(retry);
     clearInterval(ticker);
     void listener?.ctx.close();
     ws?.close();
