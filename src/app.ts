@@ -352,9 +352,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       'SIPREC recording server ready',
     );
 
-    // Test only (SRS_TEST_ENGINE_FAULT=worker-exit:<ms>): the media worker dies that long after start.
-    const fault = /^worker-exit:(\d+)$/.exec(config.security.testEngineFault ?? '');
-    if (fault) setTimeout(() => engine.testFault?.('worker-exit'), Number(fault[1])).unref();
+    // Test only (SRS_TEST_ENGINE_FAULT=worker-exit:<ms> or writer-stall:<ms>): the media worker dies,
+    // or the spool writer stops writing (a disk that stops answering), that long after start.
+    const fault = /^(worker-exit|writer-stall):(\d+)$/.exec(config.security.testEngineFault ?? '');
+    if (fault) setTimeout(() => engine.testFault?.(fault[1] as string), Number(fault[2])).unref();
 
     return {
       config,

@@ -199,6 +199,7 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
       headerTimeoutMs: val('security.headerTimeoutMs', 10_000),
       minFreeMb: val('security.minFreeMb', 1024),
       hardFreeMb: val('security.hardFreeMb', 128),
+      minFreeInodes: val('security.minFreeInodes', 1000),
       handoffRetryLimit: val('security.handoffRetryLimit', 1000),
       catalogueTimeoutMs: val('security.catalogueTimeoutMs', 5000),
       testFreeMbFile: env.SRS_TEST_FREE_MB_FILE || undefined,

@@ -60,6 +60,7 @@ Engine::Engine(std::string bindAddress, EventSink sink, LiveSink live)
   }
   running_ = true;
   writer_ = std::thread([this] { writerRun(); });
+  marker_ = std::thread([this] { markerRun(); });
   worker_ = std::thread([this] { run(); });
 }
 
@@ -208,6 +209,12 @@ void Engine::close() {
     if (closed_) return;
     closed_ = true;
   }
+  {
+    std::lock_guard<std::mutex> lock(markerMu_);
+    markerStop_ = true;
+  }
+  markerCv_.notify_all();
+  if (marker_.joinable()) marker_.join();
   running_ = false;
   const uint64_t one = 1;
   if (::write(wakeFd_, &one, sizeof one) < 0) {

@@ -18,6 +18,15 @@
 // written by the worker too (tmp file + rename, in the same ordered batches), so the Node event loop
 // does no file work per call. beginClose/finishClose split closeSession so that the final write can
 // run on another thread (the addon's endSession runs it on the libuv pool).
+//
+// Spool faults: a leg's file that could not be created (disk full, no inodes, EMFILE) is created by
+// its next batch (an append that finds no file creates it, header and data), so only the batches of
+// the fault are lost and marked damaged. A leg's last batch is fdatasync'ed by the writer when the
+// leg closes, so an ended call's spool survives a power cut. A fourth thread, the marker, looks once
+// a second for sessions with more than a second of audio waiting in the writer's queue (a slow or
+// stalled disk) and writes <spoolDir>/spool-pending.json (tmp + fdatasync + rename) saying up to
+// where each leg's audio was handed to the writer: after a kill -9, recovery marks what the dead
+// process still held as damaged instead of ending the recording early without a word.
 #pragma once
 
 #include <array>
@@ -126,6 +135,10 @@ class Engine {
   static constexpr size_t kMaxDatagram = 2048;   // larger datagrams are truncated and ignored
   static constexpr int kSocketReceiveBuffer = 256 * 1024;
   static constexpr size_t kFlushBytes = 64 * 1024;  // flush a leg early when this much is pending
+  // The marker thread's interval, and the backlog (samples handed to the writer, not yet written)
+  // past which a session's spool-pending.json is written.
+  static constexpr int kMarkerIntervalMs = 1000;
+  static constexpr uint64_t kMarkerBacklogSamples = 8000;
 
   // Throws std::runtime_error if epoll or the wake-up eventfd cannot be created.
   Engine(std::string bindAddress, EventSink sink, LiveSink live = nullptr);
@@ -188,6 +201,10 @@ class Engine {
 
  private:
   struct Session;
+  // How far a leg's audio has been written (the writer's side; read by the marker thread).
+  struct LegProgress {
+    std::atomic<uint64_t> written{0};  // end (samples) of the latest-ending record written
+  };
   struct Leg {
     Session* session = nullptr;
     std::string legId;
@@ -203,6 +220,8 @@ class Engine {
     uint64_t spoolErrors = 0;
     int lastSpoolError = 0;
     bool created = false;  // its spool file is created by the first staged write
+    uint64_t stagedTo = 0;  // end (samples) of the latest-ending record handed to the writer
+    std::shared_ptr<LegProgress> progress = std::make_shared<LegProgress>();
     explicit Leg(const PayloadTable& kinds) : receiver(kinds) {}
   };
   struct Session {
@@ -214,6 +233,7 @@ class Engine {
     bool watched = false;
     std::string meta;        // session.json contents not yet staged
     bool metaDirty = false;  // listed in dirtyMeta_
+    uint64_t markedTo = 0;   // the furthest position spool-pending.json was written with
     std::vector<std::unique_ptr<Leg>> legs;
   };
 
@@ -224,6 +244,9 @@ class Engine {
     size_t pos;
     size_t length;
     bool create;  // the leg's first write: create the file (and its directory) with the header
+    bool sync;    // the leg's last write: fdatasync the file
+    uint64_t to;  // end (samples) of the latest-ending record in this batch (0: none)
+    std::shared_ptr<LegProgress> progress;
   };
   struct StagedMeta {
     std::string dir;
@@ -274,7 +297,8 @@ class Engine {
   void drainRtcp(Leg& leg);
   static constexpr uint64_t kRtcpKeyBit = 1ULL << 62;  // epoll key of a leg's RTCP socket
   int64_t samplesSince(const Session& s, std::chrono::steady_clock::time_point now) const;
-  void stageLeg(Leg& leg, StagedWrites& out);
+  // `sync`: the leg's last write (its file is fdatasync'ed, even with nothing new to append).
+  void stageLeg(Leg& leg, StagedWrites& out, bool sync = false);
   static void stageMeta(Session& s, StagedWrites& out);
   static void writeStaged(const StagedWrites& w, std::vector<WriteFailure>* failures);
   void collect(Leg& leg, std::vector<LegEvent>& legEvents);
@@ -282,6 +306,9 @@ class Engine {
   void closeLegLocked(Leg& leg, StagedWrites& out, std::vector<LegEvent>& legEvents);
   bool addLegsLocked(Session& session, const std::vector<LegConfig>& legs, EngineError* error);
   void statsLocked(const Session& s, SessionStatsData* stats) const;
+  // The marker thread (see the top of this file).
+  void markerRun();
+  void writeMarkers();
 
   std::string bindAddress_;
   EventSink sink_;
@@ -320,6 +347,10 @@ class Engine {
   std::atomic<uint64_t> droppedBatches_{0};
   bool closed_ = false;
   std::thread worker_;
+  std::thread marker_;
+  std::mutex markerMu_;
+  std::condition_variable markerCv_;
+  bool markerStop_ = false;
 
   // Worker-owned receive buffers.
   std::vector<uint8_t> recvBuffers_;

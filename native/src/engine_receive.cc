@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace srs {
@@ -116,13 +117,17 @@ void Engine::collect(Leg& leg, std::vector<LegEvent>& legEvents) {
   legEvents.clear();
 }
 
-void Engine::stageLeg(Leg& leg, StagedWrites& out) {
+void Engine::stageLeg(Leg& leg, StagedWrites& out, bool sync) {
   SpoolBuffer& spool = leg.receiver.spool();
-  if (spool.empty() && leg.created) return;
+  if (spool.empty() && leg.created && !sync) return;
   const bool create = !leg.created;
-  leg.created = true;  // whatever becomes of the write: a failure is counted, never retried as a create
+  // Whatever becomes of the write: a failed create is counted, and the next batch, finding no file,
+  // creates it (writeStaged).
+  leg.created = true;
   const std::vector<uint8_t>& b = spool.bytes();
-  out.files.push_back({leg.spoolPath, leg.key, out.bytes.size(), b.size(), create});
+  const uint64_t to = static_cast<uint64_t>(spool.maxEnd());
+  leg.stagedTo = std::max(leg.stagedTo, to);
+  out.files.push_back({leg.spoolPath, leg.key, out.bytes.size(), b.size(), create, sync, to, leg.progress});
   out.bytes.insert(out.bytes.end(), b.begin(), b.end());
   if (!b.empty() && leg.session->watched && liveSink_) {
     pendingLive_.push_back({leg.session->recordingId, leg.legId, b});

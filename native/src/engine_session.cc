@@ -231,7 +231,7 @@ void Engine::closeLegLocked(Leg& leg, StagedWrites& out, std::vector<LegEvent>& 
   leg.receiver.finish(legEvents);
   leg.receiver.releaseResources();  // decoders and SRTP keys go with the socket (a removed leg too)
   collect(leg, legEvents);
-  stageLeg(leg, out);
+  stageLeg(leg, out, true);  // its last write: fdatasync'ed by the writer (off this thread)
 }
 
 void Engine::closeSessionLocked(Session& s, StagedWrites& out) {

@@ -1,8 +1,11 @@
 // The engine's spool writer thread (see engine.h): a bounded, ordered queue of staged spool and
 // session.json writes, drained by one thread so that neither the receive worker nor the JS thread
-// waits for the disk; failures are noted on the legs as damaged spans.
+// waits for the disk; failures are noted on the legs as damaged spans. Also the marker thread, which
+// writes spool-pending.json for sessions whose audio waits in that queue (see engine.h).
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <string>
 
 #include "engine.h"
 
@@ -103,7 +106,15 @@ void Engine::writeStaged(const StagedWrites& w, std::vector<WriteFailure>* failu
   // Spool files first: a new session's create makes its directory.
   for (const Staged& f : w.files) {
     const uint8_t* data = w.bytes.data() + f.pos;
-    const int err = f.create ? createSpoolFileWith(*f.path, data, f.length) : appendToFile(*f.path, data, f.length);
+    int err = f.create ? createSpoolFileWith(*f.path, data, f.length, f.sync)
+                       : appendToFile(*f.path, data, f.length, f.sync);
+    // No file: its create failed (disk full, no inodes, EMFILE): this batch creates it, header and data,
+    // so a fault loses its own batches only, never the rest of the leg.
+    if (err == ENOENT && !f.create) err = createSpoolFileWith(*f.path, data, f.length, f.sync);
+    // On disk: no longer pending (a lost batch stays pending, so the marker still covers it).
+    if (err == 0 && f.progress && f.to > f.progress->written.load(std::memory_order_relaxed)) {
+      f.progress->written.store(f.to, std::memory_order_relaxed);
+    }
     // The batch is gone (cut back, never torn): note which span of the timeline it held.
     if (err != 0 && failures != nullptr) failures->push_back(failureOf(f, data, err));
   }
@@ -128,6 +139,81 @@ void Engine::dropFilesLocked(StagedWrites& w) {
   droppedBatches_.fetch_add(1, std::memory_order_relaxed);
   w.files.clear();
   w.bytes.clear();
+}
+
+namespace {
+
+// `s` as a JSON string literal.
+std::string jsonString(const std::string& s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      static const char kHex[] = "0123456789abcdef";
+      out += "\\u00";
+      out += kHex[(c >> 4) & 0xf];
+      out += kHex[c & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+void Engine::markerRun() {
+  std::unique_lock<std::mutex> lock(markerMu_);
+  while (!markerStop_) {
+    markerCv_.wait_for(lock, std::chrono::milliseconds(kMarkerIntervalMs), [&] { return markerStop_; });
+    if (markerStop_) break;
+    lock.unlock();
+    writeMarkers();
+    lock.lock();
+  }
+}
+
+void Engine::writeMarkers() {
+  // Sessions whose writer backlog is over a second: their marker text, built under mu_ (a few
+  // counters per leg), written outside it.
+  std::vector<std::pair<std::string, std::string>> markers;
+  const int64_t nowMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& entry : sessions_) {
+      Session& s = *entry.second;
+      bool behind = false;
+      uint64_t furthest = 0;
+      for (const auto& leg : s.legs) {
+        if (leg->stagedTo > leg->progress->written.load(std::memory_order_relaxed) + kMarkerBacklogSamples) {
+          behind = true;
+        }
+        furthest = std::max(furthest, leg->stagedTo);
+      }
+      // Written again only when there is more to say (at most once per interval).
+      if (!behind || furthest <= s.markedTo) continue;
+      s.markedTo = furthest;
+      std::string text = "{\"recordingId\":" + jsonString(s.recordingId) + ",\"atMs\":" + std::to_string(nowMs) +
+                         ",\"sampleRate\":8000,\"legs\":{";
+      bool first = true;
+      for (const auto& leg : s.legs) {
+        if (!first) text += ",";
+        first = false;
+        text += jsonString(leg->legId) + ":{\"writtenTo\":" +
+                std::to_string(leg->progress->written.load(std::memory_order_relaxed)) +
+                ",\"pendingTo\":" + std::to_string(leg->stagedTo) + "}";
+      }
+      text += "}}\n";
+      markers.emplace_back(s.spoolDir, std::move(text));
+    }
+  }
+  // Not behind the writer's queue: on a slow disk these small writes still get through. A directory
+  // already wiped (the call ended and was stored) is not made again.
+  for (const auto& m : markers) replaceFileSynced(m.first, kPendingMarkerName, m.second);
 }
 
 }  // namespace srs

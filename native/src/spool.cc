@@ -62,7 +62,7 @@ std::string parentOf(const std::string& path) {
 }
 }  // namespace
 
-int createSpoolFileWith(const std::string& path, const uint8_t* data, size_t length) {
+int createSpoolFileWith(const std::string& path, const uint8_t* data, size_t length, bool sync) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0 && errno == ENOENT) {
     if (const int err = makeDirs(parentOf(path))) return err;
@@ -85,6 +85,7 @@ int createSpoolFileWith(const std::string& path, const uint8_t* data, size_t len
   if (err != 0 && ::ftruncate(fd, static_cast<off_t>(kSpoolHeaderSize)) != 0) {
     // Left as it is: the reader drops a trailing partial record.
   }
+  if (err == 0 && sync && ::fdatasync(fd) != 0) err = errno;
   ::close(fd);
   return err;
 }
@@ -105,17 +106,31 @@ int replaceFile(const std::string& dir, const std::string& name, const std::stri
   return 0;
 }
 
-int appendToFile(const std::string& path, const uint8_t* data, size_t length) {
+int replaceFileSynced(const std::string& dir, const std::string& name, const std::string& text) {
+  const std::string path = dir + "/" + name;
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return errno;
+  int err = writeAll(fd, reinterpret_cast<const uint8_t*>(text.data()), text.size());
+  if (err == 0 && ::fdatasync(fd) != 0) err = errno;
+  ::close(fd);
+  if (err != 0) return err;
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return errno;
+  return 0;
+}
+
+int appendToFile(const std::string& path, const uint8_t* data, size_t length, bool sync) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   if (fd < 0) return errno;
   // One writer per file (the engine's ordered batches), so the size before is where this batch starts.
   struct stat st {};
   const bool sized = ::fstat(fd, &st) == 0;
-  const int err = writeAll(fd, data, length);
+  int err = writeAll(fd, data, length);
   // A short write (disk full) is cut back: the file ends on a whole record, never a torn one.
   if (err != 0 && sized && ::ftruncate(fd, st.st_size) != 0) {
     // Left as it is: the reader drops a trailing partial record.
   }
+  if (err == 0 && sync && ::fdatasync(fd) != 0) err = errno;
   ::close(fd);
   return err;
 }
@@ -145,6 +160,7 @@ void SpoolBuffer::appendBytes(int64_t offset, const uint8_t* p, size_t count) {
         count -= take;
         offset += static_cast<int64_t>(take);
         lastEnd_ = offset;
+        maxEnd_ = std::max(maxEnd_, offset);
         continue;
       }
     }
@@ -158,6 +174,7 @@ void SpoolBuffer::appendBytes(int64_t offset, const uint8_t* p, size_t count) {
     count -= take;
     offset += static_cast<int64_t>(take);
     lastEnd_ = offset;
+    maxEnd_ = std::max(maxEnd_, offset);
   }
 }
 
@@ -165,6 +182,7 @@ void SpoolBuffer::clear() {
   bytes_.clear();
   lastHeader_ = SIZE_MAX;
   lastEnd_ = -1;
+  maxEnd_ = 0;
 }
 
 int readSpoolFile(const std::string& path, SpoolContents* out, std::string* error) {

@@ -20,19 +20,28 @@ constexpr size_t kSpoolHeaderSize = 16;
 constexpr size_t kSpoolRecordHeaderSize = 6;
 constexpr uint32_t kSampleRate = 8000;
 constexpr size_t kMaxRecordSamples = 65535;
+// Written in a session's spool directory while its audio waits in the spool writer's queue (see
+// engine.h): up to where each leg's audio was handed to the writer, for recovery after a crash.
+constexpr const char* kPendingMarkerName = "spool-pending.json";
 
 // Creates the spool file with its header. Fails (returns errno) if it already exists.
 int createSpoolFile(const std::string& path);
 
 // Creates the spool file with its header followed by `length` bytes of records, making its directory
 // (and missing parents) first when it does not exist. Fails (returns errno) if the file exists.
-int createSpoolFileWith(const std::string& path, const uint8_t* data, size_t length);
+// With `sync`, the data is fdatasync'ed before the file is closed.
+int createSpoolFileWith(const std::string& path, const uint8_t* data, size_t length, bool sync = false);
 
 // Replaces `<dir>/<name>` atomically (write `<name>.tmp`, rename), making `dir` when missing.
 int replaceFile(const std::string& dir, const std::string& name, const std::string& text);
 
+// Replaces `<dir>/<name>` atomically and durably (write `<name>.tmp`, fdatasync, rename); never makes
+// `dir` (ENOENT when it is gone).
+int replaceFileSynced(const std::string& dir, const std::string& name, const std::string& text);
+
 // Appends bytes with open-append-close, so no descriptor is held between batches. Returns 0 or errno.
-int appendToFile(const std::string& path, const uint8_t* data, size_t length);
+// With `sync`, the file is fdatasync'ed before it is closed (a leg's last batch).
+int appendToFile(const std::string& path, const uint8_t* data, size_t length, bool sync = false);
 
 // Writes all `length` bytes to `fd` (short writes continued, EINTR retried). Returns 0 or errno.
 int writeAll(int fd, const uint8_t* data, size_t length);
@@ -58,6 +67,8 @@ class SpoolBuffer {
     scratch_.clear();
   }
   const std::vector<uint8_t>& bytes() const { return bytes_; }
+  // The sample offset just after the latest-ending record pending (0 when none).
+  int64_t maxEnd() const { return maxEnd_; }
   bool empty() const { return bytes_.empty(); }
   void clear();
 
@@ -67,6 +78,7 @@ class SpoolBuffer {
   std::vector<uint8_t> scratch_;
   size_t lastHeader_ = SIZE_MAX;  // index of the last record header in bytes_, if any
   int64_t lastEnd_ = -1;          // sample offset just after the last record
+  int64_t maxEnd_ = 0;            // sample offset just after the latest-ending record
 };
 
 struct SpoolRecord {

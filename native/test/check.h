@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <srtp2/srtp.h>
@@ -46,5 +47,7 @@ void fuzzReceiver();
 void fuzzCodecsAndSrtp();
 // G.711 round trips.
 void checkG711();
+// A spool create that fails once is retried; a stalled writer leaves a pending marker (spool_faults.cc).
+void checkSpoolFaults(const std::string& root, int basePort);
 
 }  // namespace srs_test

@@ -72,9 +72,13 @@ void checkMemoryMix(const std::string& spoolDir, const std::string& wavPath, con
 
 int main(int argc, char** argv) {
   const int sessions = argc > 1 ? std::atoi(argv[1]) : 3000;
-  srs_test::checkG711();
-  srs_test::fuzzReceiver();
-  srs_test::fuzzCodecsAndSrtp();
+  // `stress 0 spool-faults`: the spool fault checks alone (spool_faults.cc).
+  const bool spoolFaultsOnly = argc > 2 && std::string(argv[2]) == "spool-faults";
+  if (!spoolFaultsOnly) {
+    srs_test::checkG711();
+    srs_test::fuzzReceiver();
+    srs_test::fuzzCodecsAndSrtp();
+  }
 
   char tmpl[] = "/tmp/srs-native-XXXXXX";
   const char* root = ::mkdtemp(tmpl);
@@ -291,6 +295,7 @@ int main(int argc, char** argv) {
       }
     }
   }
+  srs_test::checkSpoolFaults(root, basePort);
   {
     // Totals of every session in one call (closed ones included).
     uint64_t received = 0;

@@ -232,13 +232,15 @@ export const schema = z.object({
     /** Free space (MiB) on the data directory's filesystem: below minFreeMb new calls get 503; below hardFreeMb live calls end. */
     minFreeMb: decimal(0, 100_000_000),
     hardFreeMb: decimal(0, 100_000_000),
+    /** Free inodes on the data (and spool) filesystem below which new calls get 503; 0: not checked. */
+    minFreeInodes: integer(0, 1_000_000_000_000),
     /** Attempts of the end-of-call hand-off while the database is away (backoff 0.5 s doubling, 30 s cap). */
     handoffRetryLimit: integer(0, 1_000_000),
     /** A new call's catalogue row must be written within this, else the INVITE gets 503 (ms). */
     catalogueTimeoutMs: integer(500, 120_000),
     /** Test only (SRS_TEST_FREE_MB_FILE): free MiB read from this file instead of statfs. */
     testFreeMbFile: optionalString,
-    /** Test only (SRS_TEST_ENGINE_FAULT=worker-exit:<ms>): the media worker dies that long after start. */
+    /** Test only (SRS_TEST_ENGINE_FAULT=worker-exit:<ms> or writer-stall:<ms>): the media worker dies, or the spool writer stops, that long after start. */
     testEngineFault: optionalString,
   }),
   /** Recording policy (src/sip/app/policy.ts). */

@@ -86,6 +86,7 @@ export const CORE_ENV = {
   'security.headerTimeoutMs': 'SIP_HEADER_TIMEOUT_MS',
   'security.minFreeMb': 'SRS_MIN_FREE_MB',
   'security.hardFreeMb': 'SRS_HARD_FREE_MB',
+  'security.minFreeInodes': 'SRS_MIN_FREE_INODES',
   'security.handoffRetryLimit': 'SRS_HANDOFF_RETRY_LIMIT',
   'security.catalogueTimeoutMs': 'SRS_CATALOGUE_TIMEOUT_MS',
   'policy.direction': 'SRS_RECORD_DIRECTION',

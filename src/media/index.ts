@@ -14,5 +14,5 @@ export {
 } from './engine.js';
 export type { LoadMediaEngineOptions, SessionFile } from './engine.js';
 export { PortPool } from './ports.js';
-export { parseSpool, summarizeSpoolDir } from './spool.js';
-export type { ParsedSpool, SpoolDirSummary, SpoolLegSummary, SpoolRecord } from './spool.js';
+export { PENDING_MARKER_FILE, parseSpool, readPendingMarker, summarizeSpoolDir } from './spool.js';
+export type { ParsedSpool, PendingMarker, SpoolDirSummary, SpoolLegSummary, SpoolRecord } from './spool.js';

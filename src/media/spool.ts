@@ -99,3 +99,38 @@ export async function summarizeSpoolDir(spoolDir: string): Promise<SpoolDirSumma
   }
   return { legs, endSamples: legs.reduce((m, l) => Math.max(m, l.endSamples), 0) };
 }
+
+/**
+ * The engine's marker (native/src/engine.h), written in a spool directory while more than a second
+ * of its audio waited in the spool writer's queue (a slow or stalled disk): per leg, up to where
+ * audio had been handed to the writer (`pendingTo`) and where the writes had got to (`writtenTo`),
+ * in samples from t0.
+ */
+export const PENDING_MARKER_FILE = 'spool-pending.json';
+
+export interface PendingMarker {
+  /** When it was written (epoch ms). */
+  atMs: number;
+  legs: Map<string, { writtenTo: number; pendingTo: number }>;
+}
+
+/** The spool directory's pending marker, or undefined when there is none (or it is unreadable). */
+export async function readPendingMarker(spoolDir: string): Promise<PendingMarker | undefined> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(join(spoolDir, PENDING_MARKER_FILE), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const o = parsed as { atMs?: unknown; legs?: Record<string, { writtenTo?: unknown; pendingTo?: unknown }> };
+  if (typeof o !== 'object' || o === null || typeof o.legs !== 'object' || o.legs === null) return undefined;
+  const legs = new Map<string, { writtenTo: number; pendingTo: number }>();
+  for (const [legId, l] of Object.entries(o.legs)) {
+    if (typeof l?.pendingTo !== 'number' || !Number.isFinite(l.pendingTo)) continue;
+    legs.set(legId, {
+      pendingTo: l.pendingTo,
+      writtenTo: typeof l.writtenTo === 'number' ? l.writtenTo : 0,
+    });
+  }
+  return { atMs: typeof o.atMs === 'number' ? o.atMs : 0, legs };
+}

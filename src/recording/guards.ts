@@ -52,6 +52,7 @@ export function startCallGuards(o: CallGuardsOptions): CallGuards {
     dir: o.dataDir,
     minFreeMb: security.minFreeMb,
     hardFreeMb: security.hardFreeMb,
+    minFreeInodes: security.minFreeInodes,
     probe: security.testFreeMbFile
       ? async () => Number((await readFile(security.testFreeMbFile as string, 'utf8')).trim())
       : undefined,

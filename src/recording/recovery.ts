@@ -1,8 +1,11 @@
 /**
  * Startup recovery: a recording still in state 'recording' when the server starts was live when the
  * previous process died (kill -9, OOM, power loss). Its audio is on disk in the per-leg spool,
- * appended every ~150 ms as it arrived, so it is finalized from there: the catalogue row is ended
+ * appended every ~450 ms as it arrived, so it is finalized from there: the catalogue row is ended
  * where the spool ends, flagged interrupted, and handed to the post-call jobs like any other call.
+ * When the engine's pending marker (spool-pending.json: audio was waiting for a slow disk) reaches
+ * past a leg's file, the audio in between died with the process: that span is recorded as damaged
+ * and the recording ends at the marker, not silently where the file stops.
  *
  * Runs before the SIP application connects, so no call of this process can be in that state yet.
  * A node sharing this data directory may hold such a call live, though: one in its live-call
@@ -13,7 +16,13 @@
 import { mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
-import { SESSION_FILE, summarizeSpoolDir, type SessionFile } from '../media/index.js';
+import {
+  readPendingMarker,
+  SESSION_FILE,
+  summarizeSpoolDir,
+  type PendingMarker,
+  type SessionFile,
+} from '../media/index.js';
 import type { RecordingsRepository } from '../store/recordings.js';
 import type { StreamRecord } from '../store/types.js';
 import type { FinalizeQueuePort } from './types.js';
@@ -66,20 +75,51 @@ export interface RecoveryOutcome {
 /** What an interrupted recording's catalogue row says about its media (the counters died with it). */
 export interface InterruptedMediaStats {
   interrupted: true;
-  legs: { legId: string; samples: number; endMs: number; truncatedSpool: boolean }[];
+  legs: {
+    legId: string;
+    samples: number;
+    endMs: number;
+    truncatedSpool: boolean;
+    /** Audio received but still waiting for the disk when the process died (pending marker). */
+    spoolErrors?: number;
+    spoolDamagedMs?: number;
+    spoolDamagedSpansMs?: [number, number][];
+  }[];
 }
 
-/** The stats of a spool read back after a crash: what each leg holds and where it ends. */
-function interruptedStats(summary: Awaited<ReturnType<typeof summarizeSpoolDir>>): InterruptedMediaStats {
-  return {
-    interrupted: true,
-    legs: summary.legs.map((l) => ({
-      legId: l.legId,
-      samples: l.samples,
-      endMs: (l.endSamples * 1000) / 8000,
-      truncatedSpool: l.truncated,
-    })),
-  };
+/**
+ * The stats of a spool read back after a crash: what each leg holds and where it ends, and, from the
+ * pending marker, the span after a leg's file that was received but never written (damaged).
+ */
+function interruptedStats(
+  summary: Awaited<ReturnType<typeof summarizeSpoolDir>>,
+  marker?: PendingMarker,
+): InterruptedMediaStats {
+  const legs: InterruptedMediaStats['legs'] = summary.legs.map((l) => ({
+    legId: l.legId,
+    samples: l.samples,
+    endMs: (l.endSamples * 1000) / 8000,
+    truncatedSpool: l.truncated,
+  }));
+  for (const [legId, m] of marker?.legs ?? []) {
+    let leg = legs.find((l) => l.legId === legId);
+    if (!leg) {
+      // Its file was never created (the create failed until the crash).
+      leg = { legId, samples: 0, endMs: 0, truncatedSpool: false };
+      legs.push(leg);
+    }
+    const toMs = (m.pendingTo * 1000) / 8000;
+    if (toMs <= leg.endMs) continue;
+    leg.spoolErrors = 1;
+    leg.spoolDamagedMs = toMs - leg.endMs;
+    leg.spoolDamagedSpansMs = [[leg.endMs, toMs]];
+  }
+  return { interrupted: true, legs };
+}
+
+/** Where the recording ends: its spool's end, or the pending marker's furthest leg when later. */
+function endOfStats(stats: InterruptedMediaStats): number {
+  return stats.legs.reduce((m, l) => Math.max(m, l.endMs, l.spoolDamagedSpansMs?.[0]?.[1] ?? 0), 0);
 }
 
 async function readSessionFile(spoolDir: string): Promise<SessionFile | undefined> {
@@ -139,10 +179,16 @@ export async function recoverInterruptedRecordings(o: RecoveryOptions): Promise<
       if (summary.legs.length === 0) throw new Error(`no .spool files in ${spoolDir}`);
       const session = await readSessionFile(spoolDir);
       const t0 = session?.t0 ?? rec.startedAt.getTime();
-      const durationMs = (summary.endSamples * 1000) / 8000;
-      const stats = interruptedStats(summary);
+      const stats = interruptedStats(summary, await readPendingMarker(spoolDir));
+      const durationMs = endOfStats(stats);
       await o.store.markInterrupted(id, new Date(t0 + durationMs), durationMs, stats);
       await o.finalize.enqueueFinalize(id);
+      const lostMs = stats.legs.reduce((n, l) => n + (l.spoolDamagedMs ?? 0), 0);
+      if (lostMs > 0)
+        log.error(
+          { recordingId: id, callId: rec.callId, lostMs: Math.round(lostMs), legs: stats.legs },
+          'interrupted recording: audio still waiting for the disk when the process died is lost (marked damaged)',
+        );
       log.warn(
         { recordingId: id, callId: rec.callId, durationMs, legs: stats.legs },
         'interrupted recording recovered from its spool and queued for finalizing',

@@ -75,6 +75,7 @@ describe('startup recovery of interrupted recordings', () => {
       foreign: '00000000-0000-4000-8000-000000000003',
       corrupt: '00000000-0000-4000-8000-000000000004',
       stored: '00000000-0000-4000-8000-000000000005',
+      backlog: '00000000-0000-4000-8000-000000000006',
     };
     for (const [name, id] of Object.entries(ids)) {
       rows.set(id, row(id, name === 'stored' ? 'stored' : 'recording', new Date(t0)));
@@ -89,6 +90,21 @@ describe('startup recovery of interrupted recordings', () => {
     await mkdir(spool(ids.torn), { recursive: true });
     spoolLeg(spool(ids.torn), 'leg0', 800, 25);
     await appendFile(join(spool(ids.torn), 'leg0.spool'), Buffer.from([0, 0, 1, 0, 160, 0, 1, 2]));
+    // backlog: 3 s written, then audio up to 8 s waited for a stalled disk when the process died
+    // (the engine's pending marker); leg1's marker is within its file.
+    await mkdir(spool(ids.backlog), { recursive: true });
+    await writeFile(join(spool(ids.backlog), 'session.json'), JSON.stringify({ version: 1, t0 }));
+    spoolLeg(spool(ids.backlog), 'leg0', 0, 150);
+    spoolLeg(spool(ids.backlog), 'leg1', 0, 50);
+    await writeFile(
+      join(spool(ids.backlog), 'spool-pending.json'),
+      JSON.stringify({
+        recordingId: ids.backlog,
+        atMs: t0 + 8000,
+        sampleRate: 8000,
+        legs: { leg0: { writtenTo: 24000, pendingTo: 64000 }, leg1: { writtenTo: 8000, pendingTo: 8000 } },
+      }),
+    );
     // corrupt: not a spool at all.
     await mkdir(spool(ids.corrupt), { recursive: true });
     await writeFile(join(spool(ids.corrupt), 'leg0.spool'), 'garbage');
@@ -118,10 +134,10 @@ describe('startup recovery of interrupted recordings', () => {
       log: createLogger('silent'),
       wipeDir,
     });
-    assert.deepEqual(out.recovered.sort(), [ids.good, ids.torn].sort());
+    assert.deepEqual(out.recovered.sort(), [ids.good, ids.torn, ids.backlog].sort());
     assert.deepEqual(out.skipped, [ids.foreign]);
     assert.deepEqual(out.failed, [ids.corrupt]);
-    assert.deepEqual(queued.sort(), [ids.good, ids.torn].sort());
+    assert.deepEqual(queued.sort(), [ids.good, ids.torn, ids.backlog].sort());
 
     const good = rows.get(ids.good) as RecordingRow;
     assert.equal(good.interrupted, true);
@@ -143,7 +159,19 @@ describe('startup recovery of interrupted recordings', () => {
     assert.equal(rows.get(ids.corrupt)?.state, 'failed');
     assert.match(rows.get(ids.corrupt)?.error ?? '', /could not be recovered: .*spool/);
     assert.equal(rows.get(ids.stored)?.interrupted, false);
-    assert.equal(calls.filter((c) => c.startsWith('interrupted')).length, 2);
+    assert.equal(calls.filter((c) => c.startsWith('interrupted')).length, 3);
+    // The audio the dead process still held for the disk: damaged from the file's end to the marker.
+    const backlog = rows.get(ids.backlog) as RecordingRow;
+    assert.equal(backlog.durationMs, 8000, 'ends at the marker, not where the file stops');
+    assert.equal(backlog.endedAt?.getTime(), t0 + 8000);
+    const bl = (backlog.mediaStats as InterruptedMediaStats).legs;
+    assert.deepEqual(
+      bl.map((l) => [l.legId, l.endMs, l.spoolDamagedSpansMs ?? null, l.spoolDamagedMs ?? null]),
+      [
+        ['leg0', 3000, [[3000, 8000]], 5000],
+        ['leg1', 1000, null, null],
+      ],
+    );
   });
   it('sweeps leftover spools: wipes stored ones, catalogues orphans with audio, moves the rest aside', async () => {
     const root = await mkdtemp(join(tmpdir(), 'srs-orphans-'));
