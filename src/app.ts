@@ -176,6 +176,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       },
       relatchMs: config.security.rtpRelatchMs,
       handoffRetryLimit: config.security.handoffRetryLimit,
+      // Test only (SRS_TEST_CRASH_AFTER_STEP=call-ended): die between markEnded and the finalize job.
+      afterStep: (step) => {
+        if (step === config.pipeline.testCrashAfterStep) process.kill(process.pid, 'SIGKILL');
+      },
       catalogueTimeoutMs: config.security.catalogueTimeoutMs,
       forget: async (id: string) => {
         await wipeDir(join(config.dataDir, 'spool', id));

@@ -5,6 +5,7 @@
  */
 import type { Logger } from '../log.js';
 import type { SessionStats } from '../media/types.js';
+import type { FinalizeQueuePort, RecordingControlHooks, RecordingStorePort } from './types.js';
 
 /** End reasons that mean the server, not the SRC, ended the call. */
 export const SERVER_ENDED = new Set([
@@ -34,6 +35,94 @@ export async function handOff(
       o.onRetry?.(attempt, err, delayMs);
       await new Promise((r) => setTimeout(r, delayMs));
     }
+  }
+}
+
+/**
+ * The end-of-call steps, run again as a whole until they succeed: the `call-ended-by-server`
+ * event (once, when `serverReason`), markEnded, recording control's verdict (once), the finalize
+ * job. `afterStep('call-ended')` is the test-only crash hook between markEnded and the job.
+ */
+export function endOfCall(o: {
+  store: Pick<RecordingStorePort, 'addEvents' | 'markEnded'>;
+  finalize: FinalizeQueuePort;
+  control: RecordingControlHooks | null;
+  recordingId: string;
+  endedAt: Date;
+  durationMs: number;
+  stats: SessionStats | null;
+  serverReason: string | undefined;
+  afterStep?: ((step: string) => void) | undefined;
+}): () => Promise<void> {
+  let evented = false;
+  let keep: boolean | undefined;
+  return async () => {
+    if (!evented && o.serverReason) {
+      await o.store.addEvents(o.recordingId, [
+        { at: o.endedAt, type: 'call-ended-by-server', detail: { reason: o.serverReason } },
+      ]);
+      evented = true;
+    }
+    await o.store.markEnded(o.recordingId, o.endedAt, o.durationMs, o.stats);
+    o.afterStep?.('call-ended');
+    // Recording control: an on-demand call never started (or a `never` call) is discarded.
+    keep ??= (await o.control?.ended(o.recordingId)) ?? true;
+    if (keep) await o.finalize.enqueueFinalize(o.recordingId);
+  };
+}
+
+/**
+ * Hand-offs that gave up after their attempts (SRS_HANDOFF_RETRY_LIMIT, about 8 h at the default)
+ * are tried again every `everyMs` while the process lives, so the recording leaves its plaintext
+ * spool for the store once the database is back, without a restart (startup recovery covers a
+ * restart). One failure ends a round: the database is still away.
+ */
+export class HandoffBacklog {
+  readonly #waiting = new Map<string, () => Promise<void>>();
+  #timer: NodeJS.Timeout | undefined;
+  #running = false;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly everyMs = 30_000,
+  ) {}
+
+  get size(): number {
+    return this.#waiting.size;
+  }
+
+  add(recordingId: string, attempt: () => Promise<void>): void {
+    this.#waiting.set(recordingId, attempt);
+    this.#timer ??= setInterval(() => void this.retry(), this.everyMs);
+  }
+
+  /** One round: each waiting hand-off in turn, until one fails. */
+  async retry(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    try {
+      for (const [recordingId, attempt] of this.#waiting) {
+        try {
+          await attempt();
+          this.#waiting.delete(recordingId);
+          this.log.info({ recordingId }, 'end-of-call hand-off done on a later try');
+        } catch (err) {
+          this.log.warn(
+            { recordingId, waiting: this.#waiting.size, err: (err as Error).message },
+            'end-of-call hand-off still failing; trying again later',
+          );
+          break;
+        }
+      }
+    } finally {
+      this.#running = false;
+      if (this.#waiting.size === 0) this.stop();
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
   }
 }
 

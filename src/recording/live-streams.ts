@@ -153,3 +153,19 @@ export function applyStreamChange(
   };
   return { ports, write };
 }
+
+/** SRTP drops: the ended sessions' totals plus the live sessions' counters (read at scrape time). */
+export function srtpTotals(
+  engine: Pick<MediaOpenDeps['engine'], 'sessionStats'>,
+  ended: { authFailures: number; replayDrops: number },
+  live: Iterable<string>,
+): { authFailures: number; replayDrops: number } {
+  const t = { ...ended };
+  for (const id of live) {
+    for (const l of engine.sessionStats(id)?.legs ?? []) {
+      t.authFailures += l.srtpAuthFailures ?? 0;
+      t.replayDrops += l.srtpReplayDrops ?? 0;
+    }
+  }
+  return t;
+}

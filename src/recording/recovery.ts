@@ -130,6 +130,24 @@ async function readSessionFile(spoolDir: string): Promise<SessionFile | undefine
   }
 }
 
+/**
+ * A call that ended cleanly (markEnded recorded its end and measured duration) whose process died
+ * before the finalize job was queued: it keeps its end and duration, is not flagged interrupted,
+ * and is only queued. True when it was such a call.
+ */
+async function handOverEnded(
+  o: RecoveryOptions,
+  rec: { id: string; callId: string; endedAt: Date | null; durationMs: number | null },
+): Promise<boolean> {
+  if (rec.endedAt === null || rec.durationMs === null) return false;
+  await o.finalize.enqueueFinalize(rec.id);
+  o.log.warn(
+    { recordingId: rec.id, callId: rec.callId, durationMs: rec.durationMs },
+    'recording ended before the process died, its hand-off not finished: queued for finalizing',
+  );
+  return true;
+}
+
 export async function recoverInterruptedRecordings(o: RecoveryOptions): Promise<RecoveryOutcome> {
   const log = o.log.child({ part: 'recovery' });
   const out: RecoveryOutcome = {
@@ -172,6 +190,10 @@ export async function recoverInterruptedRecordings(o: RecoveryOptions): Promise<
           { recordingId: id, callId: rec.callId },
           'interrupted call whose audio was not to be kept: discarded',
         );
+        out.recovered.push(id);
+        continue;
+      }
+      if (await handOverEnded(o, rec)) {
         out.recovered.push(id);
         continue;
       }

@@ -6,9 +6,9 @@ import { CapacityError, InvalidStateError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CodecName, MediaEngine } from '../media/types.js';
 import { awaitCatalogueRow } from './catalogue-row.js';
-import { handOff, logSpoolDamage, SERVER_ENDED } from './handoff.js';
+import { endOfCall, HandoffBacklog, handOff, logSpoolDamage, SERVER_ENDED } from './handoff.js';
 import { DECODABLE, type PortPool } from '../media/index.js';
-import { applyStreamChange, type LiveSession } from './live-streams.js';
+import { applyStreamChange, srtpTotals, type LiveSession } from './live-streams.js';
 import { openMedia } from './media-open.js';
 import { holdForControl } from './pause-owners.js';
 import type {
@@ -46,6 +46,8 @@ export interface RecordingServiceOptions {
   maxDurationSeconds?: number;
   /** Attempts of the end-of-call hand-off while the database is away (default 1000, backoff to 30 s). */
   handoffRetryLimit?: number;
+  /** Test only (SRS_TEST_CRASH_AFTER_STEP): called with 'call-ended' after markEnded. */
+  afterStep?: ((step: string) => void) | undefined;
   /** A new call's catalogue row must be written within this (ms, default 5000), else 503. */
   catalogueTimeoutMs?: number;
   /**
@@ -71,10 +73,13 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
   #abandon = false;
   #handoffRetries = 0;
   #control: RecordingControlHooks | null = null;
+  /** Hand-offs given up after their attempts, tried again every 30 s (src/recording/handoff.ts). */
+  readonly #later: HandoffBacklog;
 
   constructor(options: RecordingServiceOptions) {
     super();
     this.#o = options;
+    this.#later = new HandoffBacklog(options.log);
   }
 
   /** Packets received and lost on every recorded stream since the start (for the metrics). */
@@ -87,14 +92,7 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
    * sessions' counters, read at scrape time only.
    */
   srtpTotals(): { authFailures: number; replayDrops: number } {
-    const t = { ...this.#srtpEnded };
-    for (const id of this.#live.keys()) {
-      for (const l of this.#o.engine.sessionStats(id)?.legs ?? []) {
-        t.authFailures += l.srtpAuthFailures ?? 0;
-        t.replayDrops += l.srtpReplayDrops ?? 0;
-      }
-    }
-    return t;
+    return srtpTotals(this.#o.engine, this.#srtpEnded, this.#live.keys());
   }
 
   /** Recording control: consulted at each call's start and end. */
@@ -300,43 +298,38 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
     }
     const endedAt = new Date();
     const durationMs = Math.round(performance.now() - s.startedMono);
-    let evented = false;
-    let keep: boolean | undefined;
+    const attempt = endOfCall({
+      store: this.#o.store,
+      finalize: this.#o.finalize,
+      control: this.#control,
+      recordingId,
+      endedAt,
+      durationMs,
+      stats,
+      serverReason: SERVER_ENDED.has(reason) || s.terminating ? (s.terminating ?? reason) : undefined,
+      afterStep: this.#o.afterStep,
+    });
     try {
       // The database may be away (restart, fail-over): the hand-off retries in-process with backoff,
       // so the recording is stored once it returns, without a restart (docs/security.md).
-      await handOff(
-        async () => {
-          if (!evented && (SERVER_ENDED.has(reason) || s.terminating)) {
-            const why = s.terminating ?? reason;
-            await this.#o.store.addEvents(recordingId, [
-              { at: endedAt, type: 'call-ended-by-server', detail: { reason: why } },
-            ]);
-            evented = true;
-          }
-          await this.#o.store.markEnded(recordingId, endedAt, durationMs, stats);
-          // Recording control: an on-demand call never started (or a `never` call) is discarded.
-          keep ??= (await this.#control?.ended(recordingId)) ?? true;
-          if (keep) await this.#o.finalize.enqueueFinalize(recordingId);
+      await handOff(attempt, {
+        attempts: this.#o.handoffRetryLimit ?? 1000,
+        onRetry: (n, err, delayMs) => {
+          this.#handoffRetries++;
+          if (n === 1 || n % 10 === 0)
+            log.warn(
+              { attempt: n, delayMs, err: (err as Error).message },
+              'end-of-call hand-off failed; retrying',
+            );
         },
-        {
-          attempts: this.#o.handoffRetryLimit ?? 1000,
-          onRetry: (attempt, err, delayMs) => {
-            this.#handoffRetries++;
-            if (attempt === 1 || attempt % 10 === 0)
-              log.warn(
-                { attempt, delayMs, err: (err as Error).message },
-                'end-of-call hand-off failed; retrying',
-              );
-          },
-          stopped: () => this.#abandon,
-        },
-      );
+        stopped: () => this.#abandon,
+      });
       log.info({ durationMs, reason, legs: stats?.legs }, 'recording ended');
       logSpoolDamage(log, stats);
     } catch (err) {
-      // The spool is on disk; startup recovery finalizes recordings left in state 'recording'.
-      log.error({ err }, 'could not hand the recording to the pipeline; it will be recovered at next start');
+      // The spool is on disk: tried again every 30 s, and startup recovery finalizes what is left.
+      log.error({ err }, 'could not hand the recording to the pipeline; trying again every 30 s');
+      if (!this.#abandon) this.#later.add(recordingId, attempt);
     } finally {
       this.#live.delete(recordingId);
       this.emit('event', {
@@ -397,5 +390,6 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
     timer.unref();
     await this.terminateAll('shutdown');
     clearTimeout(timer);
+    this.#later.stop();
   }
 }
