@@ -6,7 +6,9 @@ import type { RecordingRow } from '../store/types.js';
  * User hooks run after a recording is stored: an HTTP webhook (POST of a JSON document) and/or an
  * executable (the same document on its stdin, the id in SRS_RECORDING_ID). They run from their own
  * pg-boss queue, so a slow or failing hook never holds up recording or finalizing; a failure is
- * logged and retried with backoff.
+ * logged and retried with backoff. Delivery is at-least-once (a crash after the POST and before the
+ * job is marked done sends it again): each POST carries `Idempotency-Key: <id>:<event>`, the same
+ * on every attempt, for the receiver to drop a repeat.
  */
 
 export interface HookOptions {
@@ -68,7 +70,11 @@ export async function postWebhook(url: string, doc: HookDocument, timeoutSeconds
   try {
     res = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'user-agent': 'siprec-recorder' },
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'siprec-recorder',
+        'idempotency-key': `${doc.id}:${doc.event}`,
+      },
       body: JSON.stringify(doc),
       signal: AbortSignal.timeout(timeoutSeconds * 1000),
     });

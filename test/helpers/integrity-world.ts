@@ -46,6 +46,8 @@ export interface IntegrityWorld {
   received: { id: string; files: { sha256Cipher: string }[]; fields: Record<string, string> }[];
   /** Requests the webhook saw, the refused first one included. */
   hookRequests(): number;
+  /** The Idempotency-Key header of each request, in order (the refused first one included). */
+  hookKeys: (string | undefined)[];
   /** Where the hook script writes `<recording id>.json`. */
   hookOut: string;
   /** A recording created, ended and run through the pipeline: stored (with these custom field values). */
@@ -67,7 +69,9 @@ export async function startIntegrityWorld(): Promise<IntegrityWorld> {
   const key = await ensureKeyPair({ keysDir: join(dataDir, 'keys'), passphrase: PASS, log, db });
   const received: IntegrityWorld['received'] = [];
   let hookRequests = 0;
+  const hookKeys: (string | undefined)[] = [];
   const hookServer: Server = createServer((req, res) => {
+    hookKeys.push(req.headers['idempotency-key'] as string | undefined);
     let body = '';
     req.on('data', (d: Buffer) => (body += d.toString()));
     req.on('end', () => {
@@ -114,6 +118,7 @@ export async function startIntegrityWorld(): Promise<IntegrityWorld> {
     env,
     received,
     hookRequests: () => hookRequests,
+    hookKeys,
     hookOut,
     async newStored(o = {}) {
       const id = randomUUID();

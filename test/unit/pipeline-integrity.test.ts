@@ -50,6 +50,13 @@ describe('pipeline integrity: keys, hooks, retention', () => {
         await new Promise((r) => setTimeout(r, 200));
       }
       assert.ok(w.hookRequests() >= 2, 'a failed delivery was retried');
+      // At-least-once: the retry carries the same key as the refused attempt, so a receiver can drop it.
+      const key = `${id}:recording.stored`;
+      assert.deepEqual(
+        w.hookKeys.slice(0, 2),
+        [key, key],
+        'Idempotency-Key on each POST, the same on the retry',
+      );
       const rec = (await db.recordings.get(id))!;
       const doc = received.find((d) => d.id === id)!;
       assert.deepEqual(
