@@ -8,13 +8,13 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { ConsoleApi } from '../api/index.js';
 import { clientIp, type ProxyTrust } from '../api/http.js';
-import { ClusterLive, PeerVerifier } from '../cluster/index.js';
+import { ClusterLive, ControlRelay, PeerVerifier, type ActingFor } from '../cluster/index.js';
 import type { MediaEngine } from '../media/types.js';
 import { attachMonitor, TapHub, type Monitor } from '../monitor/index.js';
 import { ControlError, type RecordingControl } from '../recording/control.js';
 import type { RecordingService } from '../recording/service.js';
 import type { Database } from '../store/db.js';
-import type { Principal } from '../store/users.js';
+import { ADMIN_TOKEN_PRINCIPAL, principalOf, type Principal } from '../store/users.js';
 import type { DatabaseHealth } from '../store/health.js';
 import { nodesRepository } from '../store/nodes.js';
 import { watchAdminToken } from './admin-token.js';
@@ -52,12 +52,33 @@ export function startMonitor(o: MonitorParts): Monitor {
     log,
   });
   o.defer(() => clusterLive.close());
+  // Control of another node's call is relayed to that node (it applies and audits it).
+  o.control.setRemote(
+    new ControlRelay({
+      nodeId: config.cluster.nodeId,
+      secret: config.cluster.secret,
+      // As the monitor lists them (read every second or two): a miss costs no database query.
+      remoteCalls: () => Promise.resolve(clusterLive.remoteCalls()),
+      log,
+    }),
+  );
+  o.defer(() => o.control.setRemote(undefined));
+  /** The user a peer relays control for, read again here: their role, numbers, whether enabled. */
+  const relayedUser = async (a: ActingFor): Promise<Principal> => {
+    if (a.userId === null && a.via === 'admin-token') return ADMIN_TOKEN_PRINCIPAL;
+    const u =
+      a.userId && (a.via === 'session' || a.via === 'token') ? await o.db.users.get(a.userId) : undefined;
+    if (!u || u.disabled) throw new ControlError(403, `user ${a.username} may not control calls here`);
+    return principalOf(u, a.via);
+  };
   // Peer nodes open one socket per listen-in they relay: the per-user socket cap is not theirs.
   const peers = new WeakSet<object>();
   // A peer credential opens one socket (its nonce is spent): the re-check of that socket's
   // credential is the principal it was opened with.
   const verifier = new PeerVerifier(config.cluster.secret);
   const peerOf = new WeakMap<object, Principal>();
+  // The user a peer's socket relays recording control for (its credential names them).
+  const actingFor = new WeakMap<object, ActingFor>();
   const monitor: Monitor = attachMonitor({
     server: o.server,
     token: () => consoleApi.auth.o.adminToken,
@@ -68,10 +89,12 @@ export function startMonitor(o: MonitorParts): Monitor {
     authenticate: async (req) => {
       const known = peerOf.get(req);
       if (known) return known;
-      const peer = verifier.principal(req);
-      if (peer) {
+      const p = verifier.peer(req);
+      if (p) {
+        const peer = p.principal;
         peers.add(peer);
         peerOf.set(req, peer);
+        if (p.actingFor) actingFor.set(peer, p.actingFor);
         return peer;
       }
       if (!o.dbHealth.answering) throw new Error('the database is not answering');
@@ -87,18 +110,28 @@ export function startMonitor(o: MonitorParts): Monitor {
     maxSocketsPerPrincipal: config.console.monitorMaxPerUser,
     uncapped: (who) => peers.has(who),
     pingMs: config.console.monitorPingSeconds * 1000,
-    // A peer node relays listen-in only: recording control is for the users of the node holding
-    // the call.
-    control: (who, action, recordingId, ip) =>
-      peers.has(who)
-        ? Promise.reject(new ControlError(403, 'a peer node may only relay listen-in'))
-        : o.control.act({
-            who,
-            channel: who.via === 'session' ? 'web' : 'api',
-            action,
-            ip,
-            target: { recordingId },
-          }),
+    // A peer node relays listen-in, and recording control for the user its credential names (the
+    // user read again and checked here, the entry audited as theirs, relayed by the peer).
+    control: async (who, action, recordingId, ip) => {
+      if (!peers.has(who))
+        return o.control.act({
+          who,
+          channel: who.via === 'session' ? 'web' : 'api',
+          action,
+          ip,
+          target: { recordingId },
+        });
+      const a = actingFor.get(who);
+      if (!a) throw new ControlError(403, 'a peer node may only relay listen-in, or control for a user');
+      return o.control.act({
+        who: await relayedUser(a),
+        channel: a.channel,
+        action,
+        ip: a.ip,
+        target: { recordingId },
+        relayedBy: who.username,
+      });
+    },
   });
   // `srs token rotate-admin` rewrites the admin token file: take the new token, drop the old one.
   if (!config.adminToken) {

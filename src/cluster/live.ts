@@ -26,13 +26,58 @@ const SCHEME = 'SRS-Cluster';
 /** A peer credential is valid this long either side of now (clock skew between nodes). */
 const PEER_WINDOW_SECONDS = 60;
 
-const mac = (secret: string, nodeId: string, ts: number, nonce: string): string =>
-  createHmac('sha256', secret).update(`${nodeId}:${ts}:${nonce}`).digest('hex');
+/** The header naming the user a peer acts for (recording control relayed for them), under the MAC. */
+export const ACTING_FOR_HEADER = 'x-srs-acting-for';
 
-export function peerAuthorization(secret: string, nodeId: string, now = Date.now()): string {
+/**
+ * The user on whose behalf a peer node relays a control action: who they are on the relaying
+ * node, how they asked (channel) and from where (client address). The owning node reads the user
+ * again from the database and checks their rights itself.
+ */
+export interface ActingFor {
+  userId: string | null;
+  username: string;
+  via: Principal['via'];
+  channel: 'web' | 'api';
+  ip: string;
+}
+
+const mac = (secret: string, nodeId: string, ts: number, nonce: string, actingFor = ''): string =>
+  createHmac('sha256', secret)
+    .update(`${nodeId}:${ts}:${nonce}${actingFor ? `\n${actingFor}` : ''}`)
+    .digest('hex');
+
+/** `actingFor`: the ACTING_FOR_HEADER's value the credential covers (peerHeaders). */
+export function peerAuthorization(secret: string, nodeId: string, now = Date.now(), actingFor = ''): string {
   const ts = Math.floor(now / 1000);
   const nonce = randomBytes(12).toString('hex');
-  return `${SCHEME} ${nodeId}:${ts}:${nonce}:${mac(secret, nodeId, ts, nonce)}`;
+  return `${SCHEME} ${nodeId}:${ts}:${nonce}:${mac(secret, nodeId, ts, nonce, actingFor)}`;
+}
+
+/** A peer credential acting for a user: the Authorization and the ACTING_FOR_HEADER it covers. */
+export function peerHeaders(secret: string, nodeId: string, actingFor: ActingFor): Record<string, string> {
+  const value = Buffer.from(JSON.stringify(actingFor)).toString('base64url');
+  return {
+    authorization: peerAuthorization(secret, nodeId, Date.now(), value),
+    [ACTING_FOR_HEADER]: value,
+  };
+}
+
+function parseActingFor(value: string): ActingFor | null {
+  try {
+    const a = JSON.parse(Buffer.from(value, 'base64url').toString()) as Partial<ActingFor>;
+    if (
+      (a.userId !== null && typeof a.userId !== 'string') ||
+      typeof a.username !== 'string' ||
+      typeof a.via !== 'string' ||
+      (a.channel !== 'web' && a.channel !== 'api') ||
+      typeof a.ip !== 'string'
+    )
+      return null;
+    return a as ActingFor;
+  } catch {
+    return null;
+  }
 }
 
 /** Checks peer credentials; remembers the nonces it accepted within the window. */
@@ -41,14 +86,14 @@ export class PeerVerifier {
   constructor(readonly secret: string | undefined) {}
 
   /** The peer node's id when `header` is a valid peer credential not used before, else null. */
-  verify(header: string | undefined, now = Date.now()): string | null {
+  verify(header: string | undefined, now = Date.now(), actingFor = ''): string | null {
     const secret = this.secret;
     if (!secret || !header?.startsWith(`${SCHEME} `)) return null;
     const [nodeId, tsText, nonce, sig, extra] = header.slice(SCHEME.length + 1).split(':');
     const ts = Number(tsText);
     if (!nodeId || !nonce || !sig || extra !== undefined || !Number.isInteger(ts)) return null;
     if (Math.abs(now / 1000 - ts) > PEER_WINDOW_SECONDS) return null;
-    const want = Buffer.from(mac(secret, nodeId, ts, nonce));
+    const want = Buffer.from(mac(secret, nodeId, ts, nonce, actingFor));
     const got = Buffer.from(sig);
     if (want.length !== got.length || !timingSafeEqual(want, got)) return null;
     for (const [n, until] of this.#seen) if (until < now) this.#seen.delete(n);
@@ -62,16 +107,31 @@ export class PeerVerifier {
    * own clients (its own users' access and audit are on that node), and nothing else.
    */
   principal(req: IncomingMessage): Principal | null {
-    const nodeId = this.verify(req.headers.authorization);
+    return this.peer(req)?.principal ?? null;
+  }
+
+  /**
+   * `principal`, and the user the peer acts for when its credential names one (ACTING_FOR_HEADER,
+   * covered by the MAC): such a socket relays that user's recording control.
+   */
+  peer(req: IncomingMessage): { principal: Principal; actingFor: ActingFor | null } | null {
+    const raw = req.headers[ACTING_FOR_HEADER];
+    const value = typeof raw === 'string' ? raw : '';
+    const nodeId = this.verify(req.headers.authorization, Date.now(), value);
     if (!nodeId) return null;
+    const actingFor = value ? parseActingFor(value) : null;
+    if (value && !actingFor) return null;
     return {
-      userId: null,
-      username: `node:${nodeId}`,
-      role: 'admin',
-      groups: [],
-      numbers: [],
-      via: 'peer',
-      sessionId: `peer:${nodeId}`,
+      principal: {
+        userId: null,
+        username: `node:${nodeId}`,
+        role: 'admin',
+        groups: [],
+        numbers: [],
+        via: 'peer',
+        sessionId: `peer:${nodeId}`,
+      },
+      actingFor,
     };
   }
 }
@@ -117,6 +177,11 @@ export class ClusterLive extends EventEmitter {
     ];
   }
 
+  /** The other nodes' live calls (as last read), with their node and its HTTP address. */
+  remoteCalls(): ClusterCall[] {
+    return [...this.remote.values()];
+  }
+
   private async refresh(): Promise<void> {
     let rows: ClusterCall[];
     try {
@@ -138,9 +203,13 @@ export class ClusterLive extends EventEmitter {
           reason: 'ended on its node',
         } satisfies RecordingEvent);
       }
-    for (const [id, r] of next)
-      if (!this.remote.has(id))
-        this.emit('event', { type: 'call-start', call: r.call as unknown as ActiveCall });
+    for (const [id, r] of next) {
+      const was = this.remote.get(id);
+      if (!was) this.emit('event', { type: 'call-start', call: r.call as unknown as ActiveCall });
+      // Its node re-publishes the call when its recording control changes (src/cluster/node.ts).
+      else if (JSON.stringify(was.call.control) !== JSON.stringify(r.call.control))
+        this.emit('event', { type: 'call-update', call: r.call as unknown as ActiveCall });
+    }
     this.remote = next;
   }
 

@@ -97,15 +97,23 @@ export class ClusterNode {
   /** Registry writes in order: a short call's delete never overtakes its insert. */
   private writes: Promise<unknown> = Promise.resolve();
 
+  /** The recording control state last published per live call (re-published when it changes). */
+  private readonly published = new Map<string, string>();
+
   private track(e: RecordingEvent): void {
     const { nodes } = this.o;
     const id = e.call.recordingId;
     const report = (err: unknown): void => this.log.warn({ err, recordingId: id }, 'live-call registry');
     if (e.type === 'call-start') this.mine.add(id);
+    const control = JSON.stringify(e.call.control ?? null);
+    if (e.type === 'call-update' && (!this.published.has(id) || this.published.get(id) === control)) return;
+    if (e.type === 'call-end') this.published.delete(id);
+    else this.published.set(id, control);
+    // A call-update: its control changed (a pause, say), so that other nodes show its state.
     const write =
-      e.type === 'call-start'
-        ? () => nodes.addCall(this.id, id, { ...e.call, nodeId: this.id }, new Date(e.call.startedAt))
-        : () => nodes.removeCall(id);
+      e.type === 'call-end'
+        ? () => nodes.removeCall(id)
+        : () => nodes.addCall(this.id, id, { ...e.call, nodeId: this.id }, new Date(e.call.startedAt));
     this.writes = this.writes.then(write).catch(report);
   }
 

@@ -1,6 +1,14 @@
-import { databaseUnavailable, SrsError } from '../errors.js';
+import { databaseUnavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { CONTROL_SETTING_KEY, discardRecording, discardUnkept } from './control-discard.js';
+import {
+  ControlError,
+  matchTarget,
+  relayControl,
+  type ControlRequest,
+  type ControlResult,
+  type RemoteControl,
+} from './control-relay.js';
 import type { MediaEngine, MediaEvent } from '../media/types.js';
 import type { AuditRepository } from '../store/audit.js';
 import type { ModeTable, RecordModesRepository } from '../store/record-modes.js';
@@ -15,7 +23,6 @@ import {
   resolveMode,
   userOfNumber,
   type ControlAction,
-  type ControlChannel,
   type ControlSettings,
   type ControlState,
   type RecordMode,
@@ -31,16 +38,7 @@ import type { ActiveCall, CallControlView, RecordingControlHooks, SessionEvent }
  */
 
 export { CONTROL_SETTING_KEY, discardUnkept };
-
-/** A refused control request: `status` is the HTTP status the API answers with. */
-export class ControlError extends SrsError {
-  constructor(
-    readonly status: 403 | 404 | 409 | 503,
-    message: string,
-  ) {
-    super('ERR_CONTROL', message);
-  }
-}
+export { ControlError, type ControlRequest, type ControlResult, type RemoteControl };
 
 export interface RecordingControlOptions {
   /** The phone codes (RFC 4733 events of the legs). */
@@ -85,19 +83,10 @@ interface LiveControl {
   busy?: Promise<void>;
 }
 
-/** Who acts: a principal (web, API) or a phone (the user owning the pressing participant's number). */
-export interface ControlRequest {
-  who: Principal;
-  channel: ControlChannel;
-  action: ControlAction;
-  ip: string;
-  /** Which call: its recording id, a participant's number (extension), or its SIP Call-ID. */
-  target: { recordingId?: string; number?: string; callId?: string };
-}
-
 export class RecordingControl implements RecordingControlHooks {
   readonly #o: RecordingControlOptions;
   readonly #live = new Map<string, LiveControl>();
+  #remote: RemoteControl | undefined;
   #table: ModeTable = { users: [], groups: new Map() };
   #settings: ControlSettings = normalizeSettings(undefined);
   #timer: NodeJS.Timeout | null = null;
@@ -107,6 +96,11 @@ export class RecordingControl implements RecordingControlHooks {
   constructor(o: RecordingControlOptions) {
     this.#o = o;
     o.engine.onEvents((events) => this.#onMedia(events));
+  }
+
+  /** Control of other nodes' calls: a request for a call not held here is relayed to its node. */
+  setRemote(remote: RemoteControl | undefined): void {
+    this.#remote = remote;
   }
 
   get settings(): ControlSettings {
@@ -207,15 +201,7 @@ export class RecordingControl implements RecordingControlHooks {
 
   /** The live call a request names (404 when none, or none the principal may control). */
   find(who: Principal, target: ControlRequest['target']): ActiveCall {
-    const calls = this.#o.service.activeCalls();
-    let found: ActiveCall[];
-    if (target.recordingId) found = calls.filter((c) => c.recordingId === target.recordingId);
-    else if (target.callId) found = calls.filter((c) => c.callId === target.callId);
-    else if (target.number) {
-      const n = target.number.trim().toLowerCase();
-      found = calls.filter((c) => c.participants.some((p) => aorNumber(p.aor) === n));
-    } else throw new ControlError(404, 'name the call: its recording id, ?number= or ?callId=');
-    found = found.filter(
+    const found = matchTarget(this.#o.service.activeCalls(), target).filter(
       (c) => this.#live.has(c.recordingId) && mayControl(who, c.participants, this.#table),
     );
     const what = target.recordingId ?? target.callId ?? `number ${target.number ?? ''}`;
@@ -231,8 +217,14 @@ export class RecordingControl implements RecordingControlHooks {
    * action is not applied (503). One action at a time per call: a later request waits for the
    * earlier one, then is checked against the state it left.
    */
-  async act(r: ControlRequest): Promise<{ recordingId: string; callId: string } & CallControlView> {
-    let call = this.find(r.who, r.target);
+  async act(r: ControlRequest): Promise<ControlResult> {
+    let call: ActiveCall;
+    try {
+      call = this.find(r.who, r.target);
+    } catch (err) {
+      if (!(err instanceof ControlError) || err.status !== 404 || !this.#remote) throw err;
+      return relayControl(this.#remote, this.#table, r, err);
+    }
     let c = this.#live.get(call.recordingId) as LiveControl;
     while (c.busy) {
       await c.busy;
@@ -250,7 +242,14 @@ export class RecordingControl implements RecordingControlHooks {
       action,
       resource: 'recording',
       resourceId: id,
-      details: { callId: call.callId, channel: r.channel, mode: c.mode, state: c.state, ...details },
+      details: {
+        callId: call.callId,
+        channel: r.channel,
+        mode: c.mode,
+        state: c.state,
+        ...(r.relayedBy ? { relayedBy: r.relayedBy } : {}),
+        ...details,
+      },
     });
     if (no) {
       await this.#o.db.audit.append(entry(`recording.${r.action}-refused`, { reason: no.reason }));
