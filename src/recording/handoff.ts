@@ -84,6 +84,11 @@ export class HandoffBacklog {
 
   constructor(
     private readonly log: Logger,
+    /**
+     * The row's state, read before each later try: a recording no longer `recording` (finished by
+     * the startup recovery of a node sharing the data directory, or deleted) is dropped.
+     */
+    private readonly store?: Pick<RecordingStorePort, 'get'>,
     private readonly everyMs = 30_000,
   ) {}
 
@@ -103,9 +108,16 @@ export class HandoffBacklog {
     try {
       for (const [recordingId, attempt] of this.#waiting) {
         try {
-          await attempt();
+          const row = this.store?.get ? await this.store.get(recordingId) : { state: 'recording' };
+          if (row?.state === 'recording') await attempt();
           this.#waiting.delete(recordingId);
-          this.log.info({ recordingId }, 'end-of-call hand-off done on a later try');
+          if (row?.state === 'recording')
+            this.log.info({ recordingId }, 'end-of-call hand-off done on a later try');
+          else
+            this.log.warn(
+              { recordingId, state: row?.state ?? 'deleted' },
+              'end-of-call hand-off dropped: finished elsewhere',
+            );
         } catch (err) {
           this.log.warn(
             { recordingId, waiting: this.#waiting.size, err: (err as Error).message },

@@ -79,7 +79,7 @@ export class RecordingService extends EventEmitter<{ event: [RecordingEvent] }> 
   constructor(options: RecordingServiceOptions) {
     super();
     this.#o = options;
-    this.#later = new HandoffBacklog(options.log);
+    this.#later = new HandoffBacklog(options.log, options.store);
   }
 
   /** Packets received and lost on every recorded stream since the start (for the metrics). */

@@ -95,6 +95,8 @@ export interface RecordingStorePort {
   /** Sets the recording's interaction unless it has one. */
   setInteraction?(id: string, interactionId: string): Promise<void>;
   markEnded(id: string, endedAt: Date, durationMs: number, mediaStats: SessionStats | null): Promise<void>;
+  /** The row's state: a hand-off tried again later skips a recording finished meanwhile elsewhere. */
+  get?(id: string): Promise<{ state: string } | undefined>;
 }
 
 /** Hands a finished recording to the durable post-call jobs (implemented by src/pipeline). */
