@@ -160,6 +160,25 @@ describe('offload durability: fsync before rename, no CSV twice after a crash (r
     assert.equal(await stateOf(r.id), 'stored');
   });
 
+  it('rewrites a batch CSV found at the destination with its size but other content', async () => {
+    const { sshd } = await sshdWithLog();
+    const dir = join(sshd.dir, 'audio');
+    await mkdir(dir);
+    const { recs, svc } = await batchOf(1, { sshd, dir, purge: false });
+    const batch = await svc.cutIfDue();
+    assert.ok(batch);
+    // As if an earlier attempt had left it: same name and size, not the same bytes.
+    const ours = Buffer.from(batch.csv, 'utf8');
+    const other = Buffer.from(ours);
+    other[other.length - 2] = other[other.length - 2] === 0x41 ? 0x42 : 0x41;
+    await writeFile(join(dir, batch.csvName), other);
+    await svc.tick();
+    const [b] = await catalogue.db.offload.listBatches(1);
+    assert.equal(b?.state, 'done', b?.lastError ?? '');
+    assert.ok((await readFile(join(dir, batch.csvName))).equals(ours), 'the batch CSV, byte for byte');
+    assert.ok((await readFile(join(dir, `r_${recs[0]!.id}.wav`))).equals(recs[0]!.wav));
+  });
+
   it(
     'does not send the batch CSV again after a kill -9 right after the server confirmed it',
     { timeout: 120_000 },
