@@ -212,6 +212,22 @@ export class RecordingControl implements RecordingControlHooks {
   }
 
   /**
+   * `find`, or another node's call as it last published it (its control state a poll behind).
+   */
+  async findAnywhere(who: Principal, target: ControlRequest['target']): Promise<ActiveCall> {
+    try {
+      return this.find(who, target);
+    } catch (err) {
+      if (!(err instanceof ControlError) || err.status !== 404 || !this.#remote) throw err;
+      const found = matchTarget(await this.#remote.calls(), target).filter((c) =>
+        mayControl(who, c.participants, this.#table),
+      );
+      if (found.length !== 1) throw err;
+      return found[0] as ActiveCall;
+    }
+  }
+
+  /**
    * Applies an action (or refuses it, audited either way); returns the call's control state. The
    * audit entry is written before the engine or the state changes: when it cannot be written, the
    * action is not applied (503). One action at a time per call: a later request waits for the

@@ -164,6 +164,10 @@ describe('cluster: recording control of a call on another node', { timeout: 240_
         (t) => t.type === 'call-update' && t.call?.recordingId === id && t.call.control?.state === 'paused',
       ),
     );
+    // A's view of B's call (as B last published it), as its monitor has it.
+    const seen = await call(a, 'GET', `/calls/${id}/control`, tokens.agent);
+    assert.equal(seen.status, 200, JSON.stringify(seen.json));
+    assert.equal(seen.json.state, 'paused');
 
     // By number, as a CTI integration behind a balancer would.
     const r = await call(a, 'POST', '/calls/resume?number=alice', tokens.agent);

@@ -20,7 +20,7 @@ import { need, qStr, route, type Ctx, type RouteDef } from '../table.js';
 /** What the API needs of the recording control (app.ts passes the running one). */
 export type ControlPort = Pick<
   RecordingControl,
-  'act' | 'find' | 'visibleCalls' | 'settings' | 'saveSettings' | 'reload' | 'notRecorded'
+  'act' | 'find' | 'findAnywhere' | 'visibleCalls' | 'settings' | 'saveSettings' | 'reload' | 'notRecorded'
 >;
 
 const modeBody = z.object({ mode: z.enum(RECORD_MODES).nullable() }).strict();
@@ -104,11 +104,12 @@ export function callRoutes(k: Kit, control: ControlPort | undefined): RouteDef[]
       path: '/calls/:id/control',
       summary: "A live call's record mode, control state and the actions the caller may take now",
       role: 'record-only',
-      handler(ctx, { params }) {
+      async handler(ctx, { params }) {
         const who = need(ctx);
         let call;
         try {
-          call = ctl().find(who, { recordingId: params.id as string });
+          // Another node's call: as that node last published it.
+          call = await ctl().findAnywhere(who, { recordingId: params.id as string });
         } catch (err) {
           if (err instanceof ControlError) throw notFound(err.message);
           throw err;
