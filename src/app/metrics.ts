@@ -36,6 +36,12 @@ export function pipelineMetrics(m: Metrics, capacity: PipelineCapacity, pipeline
     () => [{ value: pipeline.retentionFaults().clockSkewMs / 1000 }],
   );
   m.collect(
+    'srs_storage_deletions_pending',
+    'Files the artifact store refused to remove (Object Lock, legal hold, errors) still pending at the last retention pass; tried again until removed.',
+    'gauge',
+    () => [{ value: pipeline.retentionFaults().pendingDeletions }],
+  );
+  m.collect(
     'srs_storage_waiting_recordings',
     'Recordings whose attempts all found the artifact store unavailable, waiting for it (spools kept).',
     'gauge',

@@ -160,10 +160,15 @@ export function keysCommand(
               throw err;
             }),
           );
-          await audit(db, 'key.reencrypt.run', f, { moved: r.moved, failed: r.failed.length });
+          await audit(db, 'key.reencrypt.run', f, {
+            moved: r.moved,
+            failed: r.failed.length,
+            pending: r.pending.length,
+          });
           io.stdout.write(
             `re-encrypted ${r.moved} file(s)${r.alreadyDone ? ` (${r.alreadyDone} done by an earlier run)` : ''}` +
-              `${r.failed.length ? `, ${r.failed.length} FAILED (fix and run again)` : ''}\n`,
+              `${r.failed.length ? `, ${r.failed.length} FAILED (fix and run again)` : ''}` +
+              `${r.pending.length ? `, ${r.pending.length} old file(s) not yet removed from the store (pending deletion: the retention pass removes them once the store allows; not finished until then)` : ''}\n`,
           );
           if (r.failed.length) process.exitCode = 1;
         });

@@ -157,6 +157,8 @@ export async function startDelivery(o: {
   // purpose and destination or mailbox within 10 minutes: retries of a batch add none), like every
   // other way audio leaves. A decryption that finds its entry still being written waits for it.
   const audit = (db as Partial<Pick<Database, 'audit'>>).audit;
+  // Removals the store refuses after a purge, kept for the retention pass (src/store/pending-deletions.ts).
+  const pending = (db as Partial<Pick<Database, 'pendingDeletions'>>).pendingDeletions;
   if (audit) {
     const seen = new Map<string, { at: number; done: Promise<void> }>();
     decryptor.onAccess = async (recordingId, purpose, to) => {
@@ -197,6 +199,7 @@ export async function startDelivery(o: {
       decryptor,
       dataDir: config.dataDir,
       artifacts: o.artifacts,
+      pending,
       log,
       audio: config.offload.audio,
       metadata: config.offload.metadata,
@@ -261,6 +264,7 @@ export async function startDelivery(o: {
       maxMessageBytes: j.maxMessageBytes,
       purgeAfterTransfer: j.purgeAfterTransfer,
       artifacts: o.artifacts,
+      pending,
       dataDir: config.dataDir,
       timeZone: j.timeZone,
       intervalMs: o.intervalsMs?.journal ?? j.intervalSeconds * 1000,

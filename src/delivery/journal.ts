@@ -1,11 +1,12 @@
 import type { Transporter } from 'nodemailer';
 import type { Logger } from '../log.js';
 import { LocalArtifactStore, type ArtifactStore } from '../storage/index.js';
-import { keyOfPath } from '../storage/read.js';
+import type { PendingDeletionsRepository } from '../store/pending-deletions.js';
 import type { DeliveryArtifact, DeliveryRecording, OffloadRepository } from '../store/offload.js';
 import { sha256Hex, type Decryptor } from './decrypt.js';
 import { callFacts, hms } from './facts.js';
 import { PeriodicService } from './periodic.js';
+import { removeOrRecord } from '../pipeline/retention-pending.js';
 import { sendDue, smtpLabel, smtpTransport, type SmtpSettings } from './smtp.js';
 
 /**
@@ -34,6 +35,8 @@ export interface JournalOptions {
   purgeAfterTransfer: boolean;
   /** Where the artifacts are purged from (default: the `local` store of `dataDir`). */
   artifacts?: ArtifactStore | undefined;
+  /** Where a removal the store refused is recorded, to be tried again by retention (default: logged only). */
+  pending?: PendingDeletionsRepository | undefined;
   dataDir: string;
   timeZone: string;
   intervalMs: number;
@@ -203,13 +206,24 @@ export class JournalService extends PeriodicService {
     this.log.info({ recordingId: rec.id, bytes }, 'journal message sent');
   }
 
-  /** Wipes the artifacts of recordings the mailbox accepted (the catalogue is marked first). */
-  private async purge(): Promise<void> {
+  /**
+   * Wipes the artifacts of recordings the mailbox accepted (the catalogue is marked first). A
+   * removal the store refuses (Object Lock, legal hold, an error) is recorded in pending_deletions,
+   * which the retention pass tries again until the file is gone.
+   */
+  async purge(): Promise<void> {
     const store = this.o.artifacts ?? new LocalArtifactStore(this.o.dataDir);
     for (const id of await this.o.repo.journalPurgeDue(200)) {
       for (const path of (await this.o.repo.journalPurge(id)) ?? []) {
         try {
-          await store.delete(keyOfPath(store, path));
+          await removeOrRecord({
+            store,
+            pending: this.o.pending,
+            path,
+            recordingId: id,
+            source: 'journal',
+            log: this.log,
+          });
         } catch (err) {
           this.log.error({ err, path }, 'journal purge: could not remove an artifact');
         }

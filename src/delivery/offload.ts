@@ -1,12 +1,13 @@
 import type { Logger } from '../log.js';
 import { PeriodicService } from './periodic.js';
 import { LocalArtifactStore, type ArtifactStore } from '../storage/index.js';
-import { keyOfPath } from '../storage/read.js';
+import type { PendingDeletionsRepository } from '../store/pending-deletions.js';
 import type { OffloadBatch, OffloadRepository } from '../store/offload.js';
 import { carrierCsv, carrierCsvName, mediaName } from './csv.js';
 import { sha256Hex, type Decryptor } from './decrypt.js';
 import { failedTarget, openOffloadSink, type OffloadDestination, type OffloadSink } from './destination.js';
 import { runLanes } from './lanes.js';
+import { removeOrRecord } from '../pipeline/retention-pending.js';
 
 /**
  * Compliance offload in the carrier archive format (seeds 000/001). Every interval boundary
@@ -29,6 +30,8 @@ export interface OffloadOptions {
   dataDir: string;
   /** Where the artifacts are purged from (default: the `local` store of the data directory). */
   artifacts?: ArtifactStore | undefined;
+  /** Where a removal the store refused is recorded, to be tried again by retention (default: logged only). */
+  pending?: PendingDeletionsRepository | undefined;
   log: Logger;
   /** SFTP or S3 (src/delivery/destination.ts). */
   audio: OffloadDestination;
@@ -252,11 +255,23 @@ export class OffloadService extends PeriodicService {
     for (const label of metaConn.labels) await this.o.repo.targetOk(label);
   }
 
-  /** Removes an artifact through the store (a local file is wiped); a failure is logged, the rest go on. */
-  private async remove(path: string): Promise<void> {
+  /**
+   * Removes an artifact through the store (a local file is wiped); the rest go on. A refusal
+   * (Object Lock, legal hold, an error) of a recording's file is recorded in pending_deletions,
+   * which the retention pass tries again until the file is gone; without the recording (a wipe
+   * finished after a crash) it is logged.
+   */
+  private async remove(path: string, recordingId?: string): Promise<void> {
     const store = this.o.artifacts ?? new LocalArtifactStore(this.o.dataDir);
     try {
-      await store.delete(keyOfPath(store, path));
+      await removeOrRecord({
+        store,
+        pending: recordingId ? this.o.pending : undefined,
+        path,
+        recordingId: recordingId ?? '',
+        source: 'offload',
+        log: this.log,
+      });
     } catch (err) {
       this.log.error({ err, path, store: store.location }, 'offload purge: could not remove an artifact');
     }
@@ -274,7 +289,7 @@ export class OffloadService extends PeriodicService {
     }
     for (const item of await this.o.repo.purgeDue(500)) {
       const files = await this.o.repo.purgeRecording(item.recordingId, item.batchId);
-      for (const f of files ?? []) await this.remove(f);
+      for (const f of files ?? []) await this.remove(f, item.recordingId);
       if (files) {
         n++;
         this.log.info(

@@ -297,7 +297,12 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     jobCounts,
     deletesRefused: () => maintenance?.deletesRefused() ?? 0,
     retentionFaults: () =>
-      maintenance?.retentionFaults() ?? { removalsFailed: 0, clockSkewSkips: 0, clockSkewMs: 0 },
+      maintenance?.retentionFaults() ?? {
+        removalsFailed: 0,
+        clockSkewSkips: 0,
+        clockSkewMs: 0,
+        pendingDeletions: 0,
+      },
     waitingForStore: async () =>
       remoteStore ? (await waitingHere(pool, o.dataDir, finalizeQueue)).length : 0,
     enqueueFinalize: (recordingId) => enqueueBatched(recordingId),

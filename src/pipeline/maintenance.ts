@@ -1,6 +1,7 @@
 import type PgBoss from 'pg-boss';
 import type { Logger } from '../log.js';
 import type { ArtifactStore } from '../storage/index.js';
+import type { Database } from '../store/db.js';
 import { orphanCandidates, waitingForStore, type NodeLease } from '../store/jobs.js';
 import { purgeOnce } from './retention.js';
 import { spoolsHere } from './routing.js';
@@ -84,7 +85,12 @@ export async function startMaintenance(m: {
   }
 
   let deletesRefused = 0;
-  const faults: RetentionFaults = { removalsFailed: 0, clockSkewSkips: 0, clockSkewMs: 0 };
+  const faults: RetentionFaults = {
+    removalsFailed: 0,
+    clockSkewSkips: 0,
+    clockSkewMs: 0,
+    pendingDeletions: 0,
+  };
   if (o.retention) {
     const r = o.retention;
     let purging = false;
@@ -99,6 +105,8 @@ export async function startMaintenance(m: {
         dataDir: o.dataDir,
         log,
         store: o.artifacts,
+        pending: (o.db as Partial<Pick<Database, 'pendingDeletions'>>).pendingDeletions,
+        onPending: (n) => (faults.pendingDeletions = n),
         state,
         onRefused: () => deletesRefused++,
         onRemovalFailed: () => faults.removalsFailed++,

@@ -5,11 +5,13 @@ import { NotFoundError, SrsError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LocalArtifactStore, type ArtifactStore } from '../storage/index.js';
 import { keyOfPath, readObject } from '../storage/read.js';
+import type { PendingDeletionInput } from '../store/pending-deletions.js';
 import type { Database } from '../store/db.js';
 import type { ReencryptActor, ReencryptTarget } from '../store/keys.js';
 import { REENCRYPT_LOCK, whileLocked } from '../store/session-lock.js';
 import { loadPrivateKey } from './keys.js';
 import { encryptToBuffer } from './pgp.js';
+import { removeOrRecord } from './retention-pending.js';
 
 /**
  * Moving a retired key's recordings to the active key: one routine for `srs keys retire
@@ -31,6 +33,12 @@ export interface ReencryptReport {
   moved: number;
   alreadyDone: number;
   failed: { recordingId: string; kind: string; error: string }[];
+  /**
+   * Old ciphertexts the store refused to remove (Object Lock, legal hold, an error): recorded in
+   * pending_deletions, removed by the retention pass once it can. The run is finished only when
+   * none of its key's are left.
+   */
+  pending: PendingDeletionInput[];
 }
 
 export type ReencryptStep = 'reencrypt-written' | 'reencrypt-committed';
@@ -40,7 +48,8 @@ export type ReencryptStep = 'reencrypt-written' | 'reencrypt-committed';
  * ciphertext's hash, decrypt, check the plaintext hash, encrypt to the new key under a new name,
  * read it back and check its hash (and decrypt it when the new private key opens with the same
  * passphrase), then switch the catalogue row + progress + audit in one transaction, and only then
- * remove the old ciphertext. Interrupted at any point, running it again finishes the job. The
+ * remove the old ciphertext (a refused removal is recorded in pending_deletions and reported, never
+ * ignored). Interrupted at any point, running it again finishes the job. The
  * files are read and written through the artifact store (default: the data directory's).
  * Throws KeyPassphraseError when the passphrase does not open the old key, ReencryptError when
  * the run cannot start.
@@ -75,17 +84,31 @@ async function reencryptLocked(o: Parameters<typeof reencryptKey>[0]): Promise<R
   if (active.fingerprint === oldFp) throw new ReencryptError('the key to retire is the active key');
   const store = o.store ?? new LocalArtifactStore(dataDir);
   const key = (p: string) => keyOfPath(store, p);
-  const remove = (p: string) =>
-    Promise.resolve()
-      .then(() => store.delete(key(p)))
-      .catch(() => undefined);
-  const report: ReencryptReport = { moved: 0, alreadyDone: 0, failed: [] };
+  const report: ReencryptReport = { moved: 0, alreadyDone: 0, failed: [], pending: [] };
+  /** Removes an old ciphertext; a refusal is recorded (pending_deletions) and reported. */
+  const remove = async (recordingId: string, p: string) => {
+    const pending = await removeOrRecord({
+      store,
+      pending: db.pendingDeletions,
+      path: p,
+      recordingId,
+      source: 'reencrypt',
+      keyFingerprint: oldFp,
+      log: { error: () => undefined },
+    });
+    if (pending) {
+      report.pending.push(pending);
+      o.log?.(
+        `old file ${p} of ${recordingId} not removed (${pending.reason}${pending.retainUntil ? ` until ${pending.retainUntil.toISOString()}` : ''}): pending, the retention pass removes it`,
+      );
+    }
+  };
 
   // Finish what an interrupted run committed but did not clean up.
   for (const r of await db.keys.reencryptions(oldFp)) {
     if (r.state !== 'done') continue;
     report.alreadyDone++;
-    if (r.oldPath !== r.newPath) await remove(r.oldPath);
+    if (r.oldPath !== r.newPath) await remove(r.recordingId, r.oldPath);
   }
   const targets = await db.keys.filesUnder(oldFp);
   if (targets.length === 0) return report;
@@ -135,7 +158,7 @@ async function reencryptLocked(o: Parameters<typeof reencryptKey>[0]): Promise<R
       o.by,
     );
     o.afterStep?.('reencrypt-committed');
-    if (newPath !== t.path) await remove(t.path);
+    if (newPath !== t.path) await remove(t.recordingId, t.path);
     report.moved++;
     o.log?.(`re-encrypted ${t.recordingId} ${t.kind} -> ${newPath}`);
   };
@@ -204,7 +227,12 @@ export function startReencryptService(o: {
         if (stopped) return;
         // A job that began before the key was retired may have stored files under it since the
         // run listed them: then it is not finished, and the next pass (intervalMs) takes them.
-        finished = r.failed.length === 0 && (await db.keys.filesUnder(fp)).length === 0;
+        // Nor while an old ciphertext is still in the store (pending_deletions: the retention pass
+        // removes it once its lock ends; the next pass here sees it gone).
+        finished =
+          r.failed.length === 0 &&
+          (await db.keys.filesUnder(fp)).length === 0 &&
+          (await db.pendingDeletions.count(fp)) === 0;
         if (r.failed.length)
           error = `${r.failed.length} file(s) failed, e.g. ${r.failed[0]?.recordingId} ${r.failed[0]?.kind}: ${r.failed[0]?.error}`;
         await db.audit.append({
@@ -215,9 +243,12 @@ export function startReencryptService(o: {
           action: 'key.reencrypt.run',
           resource: 'key',
           resourceId: fp,
-          details: { moved: r.moved, failed: r.failed.length },
+          details: { moved: r.moved, failed: r.failed.length, pending: r.pending.length },
         });
-        log.info({ key: fp, moved: r.moved, failed: r.failed.length }, 'key re-encryption pass');
+        log.info(
+          { key: fp, moved: r.moved, failed: r.failed.length, pending: r.pending.length },
+          'key re-encryption pass',
+        );
       } catch (err) {
         // Another run holds the lock: it does this key too; nothing to record.
         if (err instanceof ReencryptError && /another re-encryption/.test(err.message)) return;

@@ -8,9 +8,11 @@ import {
   type ArtifactStore,
   type LockMode,
 } from '../storage/index.js';
+import type { PendingDeletionsRepository } from '../store/pending-deletions.js';
 import type { PolicyMs, RetentionRepository } from '../store/retention.js';
 import { wipeFile } from './artifacts.js';
 import { purgeFailed, wipePurgedSpools } from './retention-failed.js';
+import { recordRefusal, retryPendingDeletions, type PendingRetryResult } from './retention-pending.js';
 import { findDue, type ScanState } from './retention-scan.js';
 import type { ObjectRetention } from './store-step.js';
 
@@ -35,6 +37,10 @@ import type { ObjectRetention } from './store-step.js';
  * on: one such file never holds back the others. It is tried again at later passes (backing off
  * to once an hour while the caller keeps the pass state). A store that cannot be reached at all
  * (StorageUnavailableError) still ends the pass, whose removals the next one finishes.
+ *
+ * Every such refusal (Object Lock, legal hold, error) is also recorded in pending_deletions, with
+ * the deletions refused to the offload and journal purges, the API and re-encryption; each pass
+ * first tries again those that are due (retention-pending.ts) and audits each final removal.
  */
 
 export interface RetentionPolicy {
@@ -149,6 +155,8 @@ export interface PurgeResult {
   refused: RefusedDeletion[];
   /** Files of purged recordings that could not be removed by this pass (tried again later). */
   removalsFailed: { recordingId: string; key: string; error: string }[];
+  /** The pending deletions tried again by this pass, and how many are left (with a table). */
+  pendingDeletions?: PendingRetryResult;
   /**
    * Set when the pass did nothing: the node's clock is `skewMs` ahead of the database's (behind
    * when negative), by more than the pass allows.
@@ -183,6 +191,8 @@ export interface PurgeOptions {
   log: Logger;
   /** Where the files are (default: wiped under dataDir). */
   store?: ArtifactStore;
+  /** Refused removals, recorded and tried again (src/store/pending-deletions.ts); none: not kept. */
+  pending?: PendingDeletionsRepository;
   /** The instant the pass judges what is due at, instead of the database's clock (tests). */
   now?: Date;
   batch?: number;
@@ -208,6 +218,8 @@ export interface PurgeOptions {
   onRemovalFailed?: () => void;
   /** Told of each pass skipped because the node's clock is off (metrics; ms, ahead when positive). */
   onClockSkew?: (skewMs: number) => void;
+  /** Told after each pass's retries how many deletions are pending (metrics). */
+  onPending?: (count: number) => void;
 }
 
 /**
@@ -258,6 +270,8 @@ export async function purgeOnce(o: PurgeOptions): Promise<PurgeResult> {
     });
   };
   const failedRemovals = o.state ? (o.state.failedRemovals ??= new Map()) : new Map<string, FailedRemoval>();
+  const recordPending = (recordingId: string, path: string, err: unknown) =>
+    recordRefusal(o.pending, o.log, { recordingId, path, source: 'retention' }, err);
   /**
    * Removes one file of a purged recording. A failure of that file (EACCES, EIO, AccessDenied) is
    * reported and left for a later pass; an unavailable store (every file would fail) ends the pass.
@@ -268,6 +282,7 @@ export async function purgeOnce(o: PurgeOptions): Promise<PurgeResult> {
       failedRemovals.delete(path);
       return;
     } catch (err) {
+      await recordPending(recordingId, path, err);
       if (err instanceof ObjectLockedError) {
         failedRemovals.delete(path);
         await refused({ recordingId, key: path, mode: err.mode, retainUntil: err.retainUntil }, policy, true);
@@ -295,12 +310,28 @@ export async function purgeOnce(o: PurgeOptions): Promise<PurgeResult> {
     }
   };
 
+  // Deletions refused before (by this path or another), due again: their lock ended, or an error.
+  if (o.pending) {
+    out.pendingDeletions = await retryPendingDeletions({
+      pending: o.pending,
+      store: o.store,
+      dataDir: o.dataDir,
+      log: o.log,
+    });
+    o.onPending?.(out.pendingDeletions.pending);
+  }
   // Removals a crash (or an outage of the store) interrupted, and those that failed before.
   const since = (objectStore && o.state?.finishSince) || new Date(now.getTime() - DAY_MS);
   const toFinish = new Map<string, string>();
   for (const f of await o.retention.recentlyPurgedFiles(since)) toFinish.set(f.path, f.recordingId);
   for (const [path, f] of failedRemovals) if (!toFinish.has(path)) toFinish.set(path, f.recordingId);
+  // Those recorded as pending are the pending retries' (above), on their own schedule.
+  const pendingPaths = o.pending ? await o.pending.pendingAmong([...toFinish.keys()]) : new Set<string>();
   for (const [path, recordingId] of toFinish) {
+    if (pendingPaths.has(path)) {
+      failedRemovals.delete(path);
+      continue;
+    }
     if (objectStore && (o.state?.lockedUntil.get(recordingId) ?? 0) > Date.now()) continue;
     if ((failedRemovals.get(path)?.retryAt ?? 0) > Date.now()) continue;
     await remove(recordingId, path);

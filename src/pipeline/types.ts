@@ -64,6 +64,8 @@ export interface RetentionFaults {
   clockSkewSkips: number;
   /** The node's clock minus the database's at the last pass, when it skipped (0 otherwise). */
   clockSkewMs: number;
+  /** Deletions refused by the store and still pending after the last pass (pending_deletions). */
+  pendingDeletions: number;
 }
 
 export interface Pipeline {

@@ -55,15 +55,20 @@ export class ObjectLockedError extends StorageError {
     readonly key: string,
     readonly mode: string | undefined,
     readonly retainUntil: Date | undefined,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; legalHold?: boolean },
   ) {
     super(
       'ERR_STORAGE_LOCKED',
-      `${key} is under ${mode ?? 'an'} Object Lock retention${retainUntil ? ` until ${retainUntil.toISOString()}` : ''}: deletion refused`,
+      options?.legalHold && !(retainUntil && retainUntil.getTime() > Date.now())
+        ? `${key} is under an S3 legal hold: deletion refused`
+        : `${key} is under ${mode ?? 'an'} Object Lock retention${retainUntil ? ` until ${retainUntil.toISOString()}` : ''}: deletion refused`,
       false,
       options,
     );
+    this.legalHold = options?.legalHold ?? false;
   }
+  /** A legal hold (no end date) holds the object, whether or not a retention does too. */
+  readonly legalHold: boolean;
 }
 
 export class ObjectNotFoundError extends StorageError {

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import type { StorageConfig } from '../config/storage.js';
 import { LocalArtifactStore } from './local.js';
 import { S3ArtifactStore } from './s3.js';
-import type { ArtifactStore } from './types.js';
+import { ObjectLockedError } from './errors.js';
+import type { ArtifactStore, VersionLock } from './types.js';
 
 /** The artifact store: one interface, `local` (default) or `s3`. */
 
@@ -29,15 +30,68 @@ export async function sha256Of(store: ArtifactStore, key: string): Promise<{ sha
   return { sha256: h.digest('hex'), size };
 }
 
-/** The first of these objects still under an Object Lock retention, if any (retention, deletion). */
+/** What holds an object against deletion: an unexpired Object Lock retention, a legal hold, or both. */
+export interface ObjectHold {
+  key: string;
+  mode: string | undefined;
+  retainUntil: Date | undefined;
+  legalHold: boolean;
+}
+
+/**
+ * The first of these objects that the store would refuse to delete, if any (retention, deletion):
+ * any version under an unexpired Object Lock retention (the latest end of them) or under a legal
+ * hold. A versioned bucket keeps older versions, and deleting an object deletes them all, so the
+ * latest version alone does not say whether the deletion can succeed. A store without `locks`
+ * (local) holds nothing.
+ */
 export async function lockedObject(
   store: ArtifactStore,
   keys: readonly string[],
-): Promise<{ key: string; mode: string | undefined; retainUntil: Date | undefined } | undefined> {
+): Promise<ObjectHold | undefined> {
   for (const key of keys) {
-    const o = await store.head(key);
-    if (o?.retainUntil && o.retainUntil.getTime() > Date.now())
-      return { key, mode: o.lockMode, retainUntil: o.retainUntil };
+    const versions = store.locks ? await store.locks(key) : await headLock(store, key);
+    let hold: ObjectHold | undefined;
+    for (const v of versions) {
+      const retained = v.retainUntil && v.retainUntil.getTime() > Date.now() ? v.retainUntil : undefined;
+      if (!retained && !v.legalHold) continue;
+      hold ??= { key, mode: undefined, retainUntil: undefined, legalHold: false };
+      if (v.legalHold) hold.legalHold = true;
+      if (retained && (!hold.retainUntil || retained > hold.retainUntil)) {
+        hold.retainUntil = retained;
+        hold.mode = v.mode;
+      }
+    }
+    if (hold) return hold;
   }
   return undefined;
+}
+
+/** The latest version's lock, for a store that cannot list versions. */
+async function headLock(store: ArtifactStore, key: string): Promise<VersionLock[]> {
+  const o = await store.head(key);
+  if (!o) return [];
+  return [
+    {
+      versionId: o.versionId ?? 'null',
+      ...(o.lockMode ? { mode: o.lockMode } : {}),
+      ...(o.retainUntil ? { retainUntil: o.retainUntil } : {}),
+      legalHold: false,
+    },
+  ];
+}
+
+/** Why the store refused a removal, as pending_deletions records it (src/store/pending-deletions.ts). */
+export function refusalOf(err: unknown): {
+  reason: 'object-lock' | 'legal-hold' | 'error';
+  retainUntil: Date | undefined;
+  error: string;
+} {
+  const error = err instanceof Error ? err.message : String(err);
+  if (err instanceof ObjectLockedError) {
+    const retained = err.retainUntil && err.retainUntil.getTime() > Date.now();
+    if (err.legalHold && !retained) return { reason: 'legal-hold', retainUntil: undefined, error };
+    return { reason: 'object-lock', retainUntil: err.retainUntil, error };
+  }
+  return { reason: 'error', retainUntil: undefined, error };
 }

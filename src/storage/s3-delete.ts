@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { ObjectLockedError } from './errors.js';
 import { httpStatusOf, mapS3Error } from './s3-client.js';
-import type { DeleteOptions } from './types.js';
+import type { DeleteOptions, VersionLock } from './types.js';
 
 /**
  * Deleting from the `s3` backend: every version and delete marker of a key (a plain DeleteObject
@@ -71,13 +71,47 @@ export async function deleteAllVersions(
           .send(new HeadObjectCommand({ Bucket, Key, VersionId: v.versionId }))
           .catch(() => undefined);
         const until = h?.ObjectLockRetainUntilDate;
-        if ((until && until.getTime() > Date.now()) || h?.ObjectLockLegalHoldStatus === 'ON')
-          throw new ObjectLockedError(key, h?.ObjectLockMode ?? (until ? undefined : 'legal hold'), until, {
-            cause: err,
-          });
+        const held = h?.ObjectLockLegalHoldStatus === 'ON';
+        const retained = until && until.getTime() > Date.now();
+        if (retained || held)
+          throw new ObjectLockedError(
+            key,
+            retained ? h?.ObjectLockMode : undefined,
+            retained ? until : undefined,
+            {
+              cause: err,
+              legalHold: held,
+            },
+          );
       }
       throw mapS3Error(err, 'DeleteObject', Key);
     }
   }
   return versions.some((v) => !v.marker);
+}
+
+/**
+ * The Object Lock of every version of `Key` (not only the latest: a locked or held older version
+ * refuses its deletion as well): its retention and its legal hold, as HeadObject of that version
+ * reports them.
+ */
+export async function versionLocks(client: S3Client, Bucket: string, Key: string): Promise<VersionLock[]> {
+  const out: VersionLock[] = [];
+  for (const v of await keyVersions(client, Bucket, Key)) {
+    if (v.marker) continue;
+    let h;
+    try {
+      h = await client.send(new HeadObjectCommand({ Bucket, Key, VersionId: v.versionId }));
+    } catch (err) {
+      if (httpStatusOf(err) === 404) continue;
+      throw mapS3Error(err, 'HeadObject', Key);
+    }
+    out.push({
+      versionId: v.versionId,
+      ...(h.ObjectLockMode ? { mode: h.ObjectLockMode as VersionLock['mode'] } : {}),
+      ...(h.ObjectLockRetainUntilDate ? { retainUntil: h.ObjectLockRetainUntilDate } : {}),
+      legalHold: h.ObjectLockLegalHoldStatus === 'ON',
+    });
+  }
+  return out;
 }

@@ -30,7 +30,7 @@ import {
   StorageError,
 } from './errors.js';
 import { appendByCopy } from './s3-append.js';
-import { deleteAllVersions } from './s3-delete.js';
+import { deleteAllVersions, versionLocks } from './s3-delete.js';
 import { httpStatusOf, makeS3Client, mapS3Error, withSignedPayloadSha256 } from './s3-client.js';
 import type {
   ArtifactStore,
@@ -42,6 +42,7 @@ import type {
   PutOptions,
   PutResult,
   PutSource,
+  VersionLock,
 } from './types.js';
 
 /**
@@ -332,6 +333,10 @@ export class S3ArtifactStore implements ArtifactStore {
 
   async delete(key: string, opts: DeleteOptions = {}): Promise<boolean> {
     return deleteAllVersions(this.client, this.#cfg.bucket, this.#key(key), key, opts);
+  }
+
+  async locks(key: string): Promise<VersionLock[]> {
+    return versionLocks(this.client, this.#cfg.bucket, this.#key(key));
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {

@@ -70,6 +70,14 @@ export interface DeleteOptions {
   bypassGovernance?: boolean;
 }
 
+/** The Object Lock of one version of an object (s3). */
+export interface VersionLock {
+  versionId: string;
+  mode?: LockMode;
+  retainUntil?: Date;
+  legalHold: boolean;
+}
+
 export interface ArtifactStore {
   readonly backend: StorageBackend;
   /** Where objects go, for logs: a directory or `s3://bucket/prefix`. */
@@ -82,6 +90,8 @@ export interface ArtifactStore {
   get(key: string, range?: ByteRange): Promise<GetResult>;
   /** Removes the object (every version, in a versioned bucket); false when it was not there. ObjectLockedError. */
   delete(key: string, opts?: DeleteOptions): Promise<boolean>;
+  /** The Object Lock of every version of the object (s3; absent where there is no Object Lock). */
+  locks?(key: string): Promise<VersionLock[]>;
   /** Objects whose key starts with `prefix`, in key order. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
   close(): Promise<void>;

@@ -18,6 +18,7 @@ import { reportsRepository, type ReportsRepository } from './reports.js';
 import { evaluationsRepository, type EvaluationsRepository } from './evaluations.js';
 import { languagesRepository, type LanguagesRepository } from './languages.js';
 import { savedSearchesRepository, type SavedSearchesRepository } from './saved-searches.js';
+import { pendingDeletionsRepository, type PendingDeletionsRepository } from './pending-deletions.js';
 
 export interface Database {
   readonly pool: pg.Pool;
@@ -33,6 +34,8 @@ export interface Database {
   readonly chain: ChainRepository;
   /** Retention purge candidates and tombstones. */
   readonly retention: RetentionRepository;
+  /** Removals the artifact store refused (Object Lock, legal hold, errors), tried again by retention. */
+  readonly pendingDeletions: PendingDeletionsRepository;
   /** Delivery state: SFTP offload batches, MP3 export, email notifications. */
   readonly offload: OffloadRepository;
   /** Record modes per user and group; what the recording control decided per recording. */
@@ -195,6 +198,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     access: accessRepository(pool),
     chain: chainRepository(pool),
     retention: retentionRepository(pool),
+    pendingDeletions: pendingDeletionsRepository(pool),
     offload: offloadRepository(pool),
     recordModes: recordModesRepository(pool),
     fields: customFieldsRepository(pool),

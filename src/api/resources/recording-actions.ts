@@ -1,8 +1,9 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { lockedObject, StorageUnavailableError } from '../../storage/index.js';
+import { lockedObject, refusalOf, StorageUnavailableError, type ArtifactStore } from '../../storage/index.js';
 import { keyOfPath } from '../../storage/read.js';
+import type { Database } from '../../store/db.js';
 import type { RecordingRow } from '../../store/types.js';
 import { roleRank } from '../../store/users.js';
 import { badRequest, conflict, forbidden, HttpError, notFound, sendJson } from '../http.js';
@@ -15,6 +16,14 @@ import { need, route, type Ctx, type RouteDef } from '../table.js';
  */
 
 export const CATEGORY = z.string().trim().min(1).max(100);
+
+/** A file of a deleted recording still in the store: its removal is pending (pending_deletions). */
+export interface PendingFile {
+  path: string;
+  reason: 'object-lock' | 'legal-hold' | 'error';
+  retainUntil: string | null;
+  error?: string;
+}
 export const MAX_CATEGORIES = 50;
 
 export function recordingActions(k: Kit) {
@@ -23,9 +32,12 @@ export function recordingActions(k: Kit) {
     /**
      * Deletes: wipes the files, keeps a tombstone. A failed recording (finalize gave up) has no
      * files but its plaintext spool, which is wiped. Per permissions.delete; 409 when preserved, or
-     * neither stored nor failed.
+     * neither stored nor failed, or held in the store (Object Lock on any version, legal hold).
+     * The files the store still refuses once the tombstone is written (an error, a hold placed
+     * meanwhile) are recorded in pending_deletions, audited (`delete.pending`) and returned: the
+     * route then answers 202, not a plain "deleted".
      */
-    async remove(ctx: Ctx, rec: RecordingRow): Promise<void> {
+    async remove(ctx: Ctx, rec: RecordingRow): Promise<{ pending: PendingFile[] }> {
       const level = await k.setting('permissions.delete');
       if (!permits(level, need(ctx).role)) throw forbidden(`deletion is allowed to: ${level}`);
       const ann = await d.db.access.annotations(rec.id);
@@ -57,13 +69,20 @@ export function recordingActions(k: Kit) {
         const until = locked.retainUntil?.toISOString() ?? 'an unknown date';
         await audit(ctx, 'delete-refused', 'recording', rec.id, {
           ...describe(rec),
-          reason: 'object-lock',
+          reason: locked.retainUntil ? 'object-lock' : 'legal-hold',
           key: locked.key,
           mode: locked.mode ?? null,
           retainUntil: locked.retainUntil?.toISOString() ?? null,
+          legalHold: locked.legalHold,
         });
+        const why = [
+          ...(locked.retainUntil
+            ? [`under ${locked.mode ?? 'an'} Object Lock retention until ${until}`]
+            : []),
+          ...(locked.legalHold ? ['under an S3 legal hold'] : []),
+        ].join(' and ');
         throw conflict(
-          `recording ${rec.id} is under ${locked.mode ?? 'an'} Object Lock retention until ${until}; it cannot be deleted before then`,
+          `recording ${rec.id} is ${why} (${locked.key}); it cannot be deleted ${locked.legalHold ? 'while the hold is on' : 'before then'}`,
         );
       }
       // The tombstone and its `delete` entry commit together, before any file goes: a crash or an
@@ -80,16 +99,27 @@ export function recordingActions(k: Kit) {
       );
       if (!files) throw conflict('recording was preserved, changed or removed meanwhile');
       if (spoolHere) await wipeSpool(k, ctx, rec.id);
+      // A file the store refuses now is recorded (pending_deletions: retention tries it again and
+      // audits its removal) and said, never answered as deleted.
+      const pending: PendingFile[] = [];
       for (const f of files) {
-        await Promise.resolve()
-          .then(() => store.delete(keyOfPath(store, f.path)))
-          .catch((err: unknown) =>
-            k.log.error(
-              { err, path: f.path, store: store.location },
-              'could not remove a deleted recording file',
-            ),
-          );
+        const p = await removeFile(k, rec.id, store, f.path);
+        if (p)
+          pending.push({
+            path: p.path,
+            reason: p.reason,
+            retainUntil: p.retainUntil?.toISOString() ?? null,
+            ...(p.error ? { error: p.error } : {}),
+          });
       }
+      if (pending.length)
+        await audit(ctx, 'delete.pending', 'recording', rec.id, {
+          pending,
+          retry: 'each retention pass tries them again; each removal is audited (deletion.completed)',
+        }).catch((err: unknown) =>
+          k.log.error({ err, recordingId: rec.id }, 'could not audit a pending deletion'),
+        );
+      return { pending };
     },
 
     /**
@@ -142,6 +172,35 @@ export function recordingActions(k: Kit) {
       await audit(ctx, 'categories.update', 'recording', rec.id, { before, after });
     },
   };
+}
+
+/**
+ * Removes a deleted recording's file through the store; a refusal (Object Lock, legal hold, an
+ * error) is recorded in pending_deletions (the retention pass tries it again) and returned.
+ */
+async function removeFile(
+  k: Kit,
+  recordingId: string,
+  store: ArtifactStore,
+  path: string,
+): Promise<
+  { path: string; reason: PendingFile['reason']; retainUntil?: Date | undefined; error?: string } | undefined
+> {
+  try {
+    await store.delete(keyOfPath(store, path));
+    return undefined;
+  } catch (err) {
+    const r = refusalOf(err);
+    k.log.error(
+      { err, path, recordingId, reason: r.reason, store: store.location },
+      'a deleted recording file was refused by the store: recorded as a pending deletion',
+    );
+    const pending = (k.d.db as Partial<Pick<Database, 'pendingDeletions'>>).pendingDeletions;
+    await pending
+      ?.record({ path, recordingId, source: 'delete', ...r }, { audit: false })
+      .catch((e: unknown) => k.log.error({ err: e, path }, 'could not record a pending deletion'));
+    return { path, ...r };
+  }
 }
 
 const isDir = (dir: string) =>
@@ -204,12 +263,22 @@ export function recordingBulkRoutes(k: Kit): RouteDef[] {
       role: 'user',
       body: bulkBody,
       async handler(ctx, { body }) {
-        const results: { id: string; ok: boolean; error?: string; status?: number }[] = [];
+        const results: {
+          id: string;
+          ok: boolean;
+          error?: string;
+          status?: number;
+          pending?: PendingFile[];
+        }[] = [];
         for (const id of [...new Set(body.ids.map((x) => x.toLowerCase()))]) {
           try {
             const rec = await k.visibleRecording(ctx, id);
-            if (body.action === 'delete') await act.remove(ctx, rec);
-            else if (body.action === 'preserve') await act.preserve(ctx, rec);
+            if (body.action === 'delete') {
+              const { pending } = await act.remove(ctx, rec);
+              // Deleted, but files still in the store: said (status 202), not a plain ok.
+              results.push(pending.length ? { id, ok: true, status: 202, pending } : { id, ok: true });
+              continue;
+            } else if (body.action === 'preserve') await act.preserve(ctx, rec);
             else if (body.action === 'unpreserve') await act.unpreserve(ctx, rec);
             else await act.changeCategory(ctx, rec, body.category ?? '', body.action === 'add-category');
             results.push({ id, ok: true });

@@ -151,10 +151,11 @@ export function recordingRoutes(k: Kit): RouteDef[] {
     onRecording(
       'DELETE',
       '/recordings/:id',
-      'Delete: wipes the files (a failed recording: its spool), keeps a tombstone (state purged). Roles per the permissions.delete setting; 409 when preserved, or neither stored nor failed',
+      'Delete: wipes the files (a failed recording: its spool), keeps a tombstone (state purged). Roles per the permissions.delete setting; 409 when preserved, neither stored nor failed, or held by the store (Object Lock, legal hold). 202 {deleted, pending} when the recording is deleted but the store refused to remove some files: they are retried and each removal audited',
       async (ctx, rec) => {
-        await act.remove(ctx, rec);
-        sendJson(ctx.res, 200, { deleted: rec.id });
+        const { pending } = await act.remove(ctx, rec);
+        if (pending.length) sendJson(ctx.res, 202, { deleted: rec.id, pending });
+        else sendJson(ctx.res, 200, { deleted: rec.id });
       },
     ),
     onRecording('PUT', '/recordings/:id/preserve', 'Preserve (protects from deletion)', async (ctx, rec) => {
