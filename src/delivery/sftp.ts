@@ -1,10 +1,10 @@
-import { createHash, createHmac } from 'node:crypto';
-import { connect as tcpConnect, type Socket } from 'node:net';
+import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import type { SFTPWrapper, Stats } from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
 import type { Logger } from '../log.js';
 import { readSettingFile, readSettingFileText } from '../config/setting-file.js';
+import { hostKeyFingerprint, knownHostKeys, openSocket } from './sftp-connect.js';
 import { writeThroughPart } from './part-write.js';
 
 /** Tries of a folder another connection may be making at the same time (mkdirp). */
@@ -39,40 +39,8 @@ export interface SftpDestination {
 export const describeSftp = (d: SftpDestination): string =>
   `sftp://${d.username}@${d.host}:${d.port}${d.directory}`;
 
-/** `SHA256:<base64 without padding>`, as `ssh-keygen -lf` prints a host key's fingerprint. */
-export function hostKeyFingerprint(key: Buffer): string {
-  return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
-}
-
 /** Destinations already warned about (once per process, not once per batch). */
 const unpinnedWarned = new Set<string>();
-
-/** Does this known_hosts host field name host:port? (plain, [host]:port, or |1|salt|hash entries) */
-function hostMatches(field: string, host: string, port: number): boolean {
-  const name = port === 22 ? host : `[${host}]:${port}`;
-  return field.split(',').some((h) => {
-    if (h.startsWith('|1|')) {
-      const [, , salt, hash] = h.split('|');
-      if (!salt || !hash) return false;
-      return createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash;
-    }
-    return h === name;
-  });
-}
-
-/** The keys (raw blobs) known_hosts lists for host:port. */
-export async function knownHostKeys(file: string, host: string, port: number): Promise<Buffer[]> {
-  const text = await readSettingFileText(file, 16 << 20); // a large site's known_hosts
-  const keys: Buffer[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#') || line.startsWith('@revoked')) continue;
-    const parts = line.replace(/^@cert-authority\s+/, '').split(/\s+/);
-    if (parts.length >= 3 && hostMatches(parts[0] as string, host, port))
-      keys.push(Buffer.from(parts[2] as string, 'base64'));
-  }
-  return keys;
-}
 
 /** One SFTP write request's data: under the 32 kB every server accepts, with room for the header. */
 const PIECE = 30 * 1024;
@@ -411,24 +379,4 @@ export class SftpConnection {
   async close(): Promise<void> {
     await this.client.end().catch(() => undefined);
   }
-}
-
-/** A TCP connection to `host:port` with Nagle off, or an error after `timeoutMs`. */
-function openSocket(host: string, port: number, timeoutMs: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = tcpConnect({ host, port });
-    s.setNoDelay(true);
-    const t = setTimeout(() => {
-      s.destroy();
-      reject(new Error(`connect to ${host}:${port} timed out after ${timeoutMs} ms`));
-    }, timeoutMs);
-    s.once('connect', () => {
-      clearTimeout(t);
-      resolve(s);
-    });
-    s.on('error', (err) => {
-      clearTimeout(t);
-      reject(err);
-    });
-  });
 }

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { PolicyMs } from './retention.js';
+import { retentionMsOf, type PolicyMs } from './retention.js';
 import { GROUPS_OF } from './users-access.js';
 
 /**
@@ -33,12 +33,7 @@ export const OVERDUE_SQL = `SELECT r.id, r.state, r.started_at, r.ended_at, ${GR
          EXISTS (SELECT 1 FROM audit a WHERE a.resource = 'recording' AND a.resource_id = r.id::text
                    AND a.action = '${OVERDUE_ACTION}') AS reported
        FROM recordings r
-       CROSS JOIN LATERAL (
-         SELECT CASE WHEN count(g.key) = 0 THEN $1::float8
-                     WHEN bool_or(g.value = 'null'::jsonb) THEN NULL
-                     ELSE max((g.value #>> '{}')::float8) END AS ms
-         FROM recording_owners o JOIN jsonb_each($2::jsonb) AS g ON g.key = o.group_name
-         WHERE o.recording_id = r.id) own
+       ${retentionMsOf('$1', '$2')}
        WHERE r.state IN ('recording', 'processing') AND (r.state = 'processing' OR r.ended_at IS NOT NULL)
          AND r.preserved_at IS NULL
          AND own.ms IS NOT NULL AND r.started_at < now() - own.ms * interval '1 millisecond'

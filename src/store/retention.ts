@@ -49,6 +49,18 @@ const candidateOf = (x: CandidateRow): PurgeCandidate => ({
 });
 
 /**
+ * `own.ms`, a recording's retention in milliseconds under the policy: the default (`dflt`, a
+ * parameter) when none of its groups has a policy of its own, NULL (kept for ever) when one of
+ * them keeps for ever, else the longest of its groups' (`groups`, a jsonb parameter of group: ms).
+ */
+export const retentionMsOf = (dflt: string, groups: string) => `CROSS JOIN LATERAL (
+           SELECT CASE WHEN count(g.key) = 0 THEN ${dflt}::float8
+                       WHEN bool_or(g.value = 'null'::jsonb) THEN NULL
+                       ELSE max((g.value #>> '{}')::float8) END AS ms
+           FROM recording_owners o JOIN jsonb_each(${groups}::jsonb) AS g ON g.key = o.group_name
+           WHERE o.recording_id = r.id) own`;
+
+/**
  * Not preserved recordings in `state` (stored, or failed: their finalize gave up and their
  * plaintext spool is still on disk) with their own policy (`own.ms`: the longest of their groups
  * that have one, null for keep, else the default $4; the groups' policies in $5), but those in $3;
@@ -58,12 +70,7 @@ const dueSelect = (
   state: 'stored' | 'failed',
 ) => `SELECT r.id, r.started_at, r.started_at::text AS started_key, ${GROUPS_OF} AS groups
          FROM recordings r
-         CROSS JOIN LATERAL (
-           SELECT CASE WHEN count(g.key) = 0 THEN $4::float8
-                       WHEN bool_or(g.value = 'null'::jsonb) THEN NULL
-                       ELSE max((g.value #>> '{}')::float8) END AS ms
-           FROM recording_owners o JOIN jsonb_each($5::jsonb) AS g ON g.key = o.group_name
-           WHERE o.recording_id = r.id) own
+         ${retentionMsOf('$4', '$5')}
          WHERE r.state = '${state}' AND r.preserved_at IS NULL AND r.id <> ALL ($3::uuid[])`;
 const DUE_SELECT = dueSelect('stored');
 

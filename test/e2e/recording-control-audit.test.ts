@@ -11,11 +11,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
-import { rmsDbfs } from '../helpers/audio.js';
 import {
+  assertPausedSpan,
   eventAt,
-  silent,
-  sounds,
   startControlWorld,
   type ControlWorld,
 } from '../helpers/recording-control-world.js';
@@ -121,12 +119,7 @@ describe('recording control: the audit entry comes before the action', { timeout
     const x = await w.wavOf(d);
     // The tones run on through the failed pause and while the second one's entry waited.
     assert.ok(p > 2200, `paused at ${p}`);
-    assert.ok(sounds(x, 400, p - 150), `tones before the pause at ${p}`);
-    assert.ok(
-      silent(x, p + 200, r - 200),
-      `silence while paused ${p}..${r}: ${rmsDbfs(x, p + 200, r - 200)}`,
-    );
-    assert.ok(sounds(x, r + 250, r + 1000), `tones after the resume at ${r}`);
+    assertPausedSpan(x, p, r, 400);
 
     const audit = (await w.ok('GET', `/audit?resourceId=${live.recordingId}`)).items as {
       action: string;

@@ -7,7 +7,7 @@
  * - admission: below SRS_MIN_FREE_INODES free inodes new calls get 503 and /healthz says why, and
  *   calls are taken again once inodes are freed.
  */
-import { after, describe, it } from 'node:test';
+import { after, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, unlink, writeFile } from 'node:fs/promises';
@@ -58,18 +58,26 @@ describe('inode exhaustion on the spool filesystem', { timeout: 240000 }, () => 
     for (const m of mounts) spawnSync('umount', ['-l', m]);
   });
 
-  it('creates a leg spool once inodes are back: only the fault is lost', async (t) => {
+  /** A server whose data directory is a tmpfs of 400 inodes (undefined, the test skipped, without root). */
+  const inodeServer = async (t: TestContext, minFreeInodes: string) => {
     const dataDir = await inodeLimitedDataDir(400, mounts);
     if (typeof dataDir !== 'string') {
       t.skip(`cannot mount a tmpfs here (${dataDir.why}): needs root`);
-      return;
+      return undefined;
     }
     const server = await startTestServer(
-      { SRS_MIN_FREE_MB: '0', SRS_HARD_FREE_MB: '0', SRS_MIN_FREE_INODES: '0' },
+      { SRS_MIN_FREE_MB: '0', SRS_HARD_FREE_MB: '0', SRS_MIN_FREE_INODES: minFreeInodes },
       dataDir,
     );
     servers.push(server);
     await server.waitFor(/SIPREC recording server ready/, 60000);
+    return { server, dataDir };
+  };
+
+  it('creates a leg spool once inodes are back: only the fault is lost', async (t) => {
+    const started = await inodeServer(t, '0');
+    if (!started) return;
+    const { server, dataDir } = started;
     // One inode left: the call's spool directory takes it, its leg's file finds none.
     const fillers = await fillInodes(join(dataDir, 'spool'), 1);
     const uac = await SiprecUac.open(server.sipPort);
@@ -100,17 +108,9 @@ describe('inode exhaustion on the spool filesystem', { timeout: 240000 }, () => 
   });
 
   it('refuses new calls below SRS_MIN_FREE_INODES and takes them again once inodes are freed', async (t) => {
-    const dataDir = await inodeLimitedDataDir(400, mounts);
-    if (typeof dataDir !== 'string') {
-      t.skip(`cannot mount a tmpfs here (${dataDir.why}): needs root`);
-      return;
-    }
-    const server = await startTestServer(
-      { SRS_MIN_FREE_MB: '0', SRS_HARD_FREE_MB: '0', SRS_MIN_FREE_INODES: '100' },
-      dataDir,
-    );
-    servers.push(server);
-    await server.waitFor(/SIPREC recording server ready/, 60000);
+    const started = await inodeServer(t, '100');
+    if (!started) return;
+    const { server, dataDir } = started;
     const fillers = await fillInodes(join(dataDir, 'spool'), 50);
     await server.waitFor(/refusing new calls/, 10000);
     const health = await fetch(`http://127.0.0.1:${server.httpPort}/healthz`);

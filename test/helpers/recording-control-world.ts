@@ -63,6 +63,12 @@ export const eventAt = (d: Detail, type: string, nth = 0): number => {
 export const sounds = (x: Int16Array, from: number, to: number) =>
   toneLevelDb(x, from, to, 440, 200) > -6 && toneLevelDb(x, from, to, 1000, 200) > -6;
 export const silent = (x: Int16Array, from: number, to: number) => rmsDbfs(x, from, to) < -55;
+/** Tones from `soundFrom` to the pause at `p`, silence until the resume at `r`, tones after it. */
+export function assertPausedSpan(x: Int16Array, p: number, r: number, soundFrom = p - 900): void {
+  assert.ok(sounds(x, soundFrom, p - 150), `tones before the pause at ${p}`);
+  assert.ok(silent(x, p + 200, r - 200), `silence while paused ${p}..${r}: ${rmsDbfs(x, p + 200, r - 200)}`);
+  assert.ok(sounds(x, r + 250, r + 1000), `tones after the resume at ${r}`);
+}
 
 /**
  * Starts the server, writes the signalling-only scenario as `<name>.xml` in its data directory (a
