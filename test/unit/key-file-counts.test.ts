@@ -95,7 +95,10 @@ describe('key file counts kept as files change (real Postgres)', { timeout: 120_
 
   it('counts a catalogue made before it once, then keeps every count as files change', async () => {
     // 046 (the counts) and 047 run here; later migrations may follow them.
-    assert.deepEqual((await migrate(pool, log)).filter((n) => n <= 47), [46, 47]);
+    assert.deepEqual(
+      (await migrate(pool, log)).filter((n) => n <= 47),
+      [46, 47],
+    );
     let c = await counts();
     assert.deepEqual(c.listed, { [A]: 4, [B]: 2, [C]: 0 });
     assert.deepEqual(c.listed, c.counted);
