@@ -13,12 +13,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { WebSocket } from 'ws';
 import { ACTING_FOR_HEADER, peerHeaders } from '../../src/cluster/live.js';
 import { createLogger } from '../../src/log.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { copyKeys, until } from '../helpers/cluster.js';
 import { sendLoopbackTone } from '../helpers/rtp.js';
+import { openMonitor } from '../helpers/server-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { SiprecUac } from '../helpers/siprec-uac.js';
 
@@ -126,20 +126,16 @@ describe('cluster: recording control of a call on another node', { timeout: 240_
     const id = onA.recordingId;
     assert.equal(onA.control?.state, 'recording');
     // A's monitor, as the agent: it lists B's call once A has read the registry (every second).
-    const ws = new WebSocket(`ws://127.0.0.1:${a.httpPort}/monitor`, {
-      headers: { authorization: `Bearer ${tokens.agent}` },
-    });
-    const msgs: {
+    const mon = openMonitor(a.httpPort, { authorization: `Bearer ${tokens.agent}` });
+    assert.equal(await mon.opened, 101, 'A’s monitor opens');
+    const { ws } = mon;
+    const msgs = mon.msgs as {
       type: string;
       calls?: CallItem[];
       call?: CallItem;
       result?: { state?: string };
       error?: string;
-    }[] = [];
-    ws.on('message', (d: Buffer, bin: boolean) => {
-      if (!bin) msgs.push(JSON.parse(String(d)) as (typeof msgs)[number]);
-    });
-    await new Promise((res, rej) => ws.once('open', res).once('error', rej));
+    }[];
     await until('B’s call in A’s monitor', async () =>
       msgs.some(
         (t) =>
@@ -195,13 +191,9 @@ describe('cluster: recording control of a call on another node', { timeout: 240_
     h[ACTING_FOR_HEADER] = Buffer.from(
       JSON.stringify({ userId: null, username: 'admin-token', via: 'admin-token', channel: 'api', ip: '' }),
     ).toString('base64url');
-    const forged = new WebSocket(`ws://127.0.0.1:${b.httpPort}/monitor`, { headers: h });
-    const status = await new Promise<number>((res) => {
-      forged.once('unexpected-response', (_q, x) => res(x.statusCode ?? 0));
-      forged.once('open', () => res(101));
-      forged.once('error', () => res(-1));
-    });
-    forged.terminate();
+    const forged = openMonitor(b.httpPort, h);
+    const status = await forged.opened;
+    forged.ws.terminate();
     assert.equal(status, 401, 'a changed user header is refused');
 
     await tone;

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,5 +30,38 @@ export async function endedCallWithTone(
   const spool = join(dataDir, 'spool', id);
   await mkdir(spool, { recursive: true });
   await writeFile(join(spool, 'leg0.spool'), spoolFile(tone(o.hz, o.ms, 8000)));
+  return id;
+}
+
+/**
+ * A stored one-stream recording as retention finds it: its catalogue row (ended at `endedAt`, 60 s
+ * long), an MP3 and a WAV artifact of `bytes` each under `dir` (relative to `dataDir`), and its
+ * stored state with the day's chain entry. Returns the recording id.
+ */
+export async function storedRecording(
+  db: Database,
+  dataDir: string,
+  o: { startedAt: Date; endedAt: Date; dir: string; bytes: number },
+): Promise<string> {
+  const id = randomUUID();
+  await db.recordings.create({
+    id,
+    sessionId: `s-${id.slice(0, 8)}`,
+    callId: `c-${id}@pbx`,
+    srcAddress: '192.0.2.9:5060',
+    startedAt: o.startedAt,
+    participants: [{ participantId: 'a', aor: 'sip:1001@pbx', name: 'A', sendsLabels: ['1'] }],
+    streams: [{ label: '1', streamId: 's1', legId: 'leg0', codec: 'PCMU', port: 20000 }],
+    metadataXml: null,
+  });
+  await db.recordings.markEnded(id, o.endedAt, 60_000, null);
+  await mkdir(join(dataDir, o.dir), { recursive: true });
+  const files = [];
+  for (const kind of ['mp3', 'wav'] as const) {
+    const path = join(o.dir, `${id}.${kind}.gpg`);
+    await writeFile(join(dataDir, path), Buffer.alloc(o.bytes, 7));
+    files.push({ kind, path, bytes: o.bytes, sha256Plain: 'p', sha256Cipher: 'c', keyFingerprint: 'k' });
+  }
+  assert.equal(await db.chain.markStoredChained(id, files), true);
   return id;
 }

@@ -9,8 +9,7 @@
  * whose clock differs from the database's by more than a few minutes skips the pass with an error.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it, mock } from 'node:test';
@@ -19,6 +18,7 @@ import { createLogger } from '../../src/log.js';
 import { purgeOnce, type PurgeResult } from '../../src/pipeline/index.js';
 import type { ScanState } from '../../src/pipeline/retention-scan.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
+import { storedRecording } from '../helpers/ended-call.js';
 
 const quiet = createLogger('silent');
 const DAY = 86_400_000;
@@ -31,29 +31,13 @@ describe('retention takes its clock from the database (real Postgres)', { timeou
 
   /** A stored recording with two small files, started `ageMs` before the database's clock. */
   const stored = async (ageMs: number): Promise<string> => {
-    const id = randomUUID();
     const dbNow = (await db.pool.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now;
-    await db.recordings.create({
-      id,
-      sessionId: `s-${id.slice(0, 8)}`,
-      callId: `c-${id}@pbx`,
-      srcAddress: '192.0.2.9:5060',
+    return storedRecording(db, dataDir, {
       startedAt: new Date(dbNow.getTime() - ageMs),
-      participants: [{ participantId: 'a', aor: 'sip:1001@pbx', name: 'A', sendsLabels: ['1'] }],
-      streams: [{ label: '1', streamId: 's1', legId: 'leg0', codec: 'PCMU', port: 20000 }],
-      metadataXml: null,
+      endedAt: new Date(dbNow.getTime() - ageMs + 60_000),
+      dir: join('recordings', 'c'),
+      bytes: 4096,
     });
-    await db.recordings.markEnded(id, new Date(dbNow.getTime() - ageMs + 60_000), 60_000, null);
-    const dir = join('recordings', 'c');
-    await mkdir(join(dataDir, dir), { recursive: true });
-    const files = [];
-    for (const kind of ['mp3', 'wav'] as const) {
-      const path = join(dir, `${id}.${kind}.gpg`);
-      await writeFile(join(dataDir, path), Buffer.alloc(4096, 7));
-      files.push({ kind, path, bytes: 4096, sha256Plain: 'p', sha256Cipher: 'c', keyFingerprint: 'k' });
-    }
-    assert.equal(await db.chain.markStoredChained(id, files), true);
-    return id;
   };
   const stateOf = async (id: string) =>
     (await db.pool.query<{ state: string }>('SELECT state::text FROM recordings WHERE id = $1', [id])).rows[0]

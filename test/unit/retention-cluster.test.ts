@@ -6,8 +6,7 @@
  * neither pass fails, also when one is finishing the other's removals at the same moment.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +14,7 @@ import { createLogger } from '../../src/log.js';
 import { purgeOnce, type PurgeResult } from '../../src/pipeline/index.js';
 import { wipeFile } from '../../src/pipeline/artifacts.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
+import { storedRecording } from '../helpers/ended-call.js';
 
 const log = createLogger('silent');
 const DUE = 40;
@@ -25,30 +25,13 @@ describe('retention on two nodes sharing one catalogue', () => {
   let b: Database;
 
   /** A stored recording with two 256 KiB artifact files, started `ageMs` ago. */
-  const stored = async (ageMs: number): Promise<string> => {
-    const id = randomUUID();
-    await a.recordings.create({
-      id,
-      sessionId: `s-${id.slice(0, 8)}`,
-      callId: `c-${id}@pbx`,
-      srcAddress: '192.0.2.9:5060',
+  const stored = (ageMs: number): Promise<string> =>
+    storedRecording(a, dataDir, {
       startedAt: new Date(Date.now() - ageMs),
-      participants: [{ participantId: 'a', aor: 'sip:1001@pbx', name: 'A', sendsLabels: ['1'] }],
-      streams: [{ label: '1', streamId: 's1', legId: 'leg0', codec: 'PCMU', port: 20000 }],
-      metadataXml: null,
+      endedAt: new Date(),
+      dir: join('recordings', 'r'),
+      bytes: 256 << 10,
     });
-    await a.recordings.markEnded(id, new Date(), 60_000, null);
-    const dir = join('recordings', 'r');
-    await mkdir(join(dataDir, dir), { recursive: true });
-    const files = [];
-    for (const kind of ['mp3', 'wav'] as const) {
-      const path = join(dir, `${id}.${kind}.gpg`);
-      await writeFile(join(dataDir, path), Buffer.alloc(256 << 10, 7));
-      files.push({ kind, path, bytes: 256 << 10, sha256Plain: 'p', sha256Cipher: 'c', keyFingerprint: 'k' });
-    }
-    assert.equal(await a.chain.markStoredChained(id, files), true);
-    return id;
-  };
 
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'srs-retention-cluster-'));

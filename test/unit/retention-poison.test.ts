@@ -10,7 +10,6 @@
  * with the due recordings, and the removal is tried again at later passes.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +19,7 @@ import { createLogger } from '../../src/log.js';
 import { purgeOnce } from '../../src/pipeline/index.js';
 import { LocalArtifactStore } from '../../src/storage/index.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
+import { storedRecording } from '../helpers/ended-call.js';
 
 const quiet = createLogger('silent');
 const DAY = 86_400_000;
@@ -50,29 +50,13 @@ describe(
       });
 
     /** A stored recording with two small files, started `ageMs` ago. */
-    const stored = async (ageMs: number): Promise<string> => {
-      const id = randomUUID();
-      await db.recordings.create({
-        id,
-        sessionId: `s-${id.slice(0, 8)}`,
-        callId: `c-${id}@pbx`,
-        srcAddress: '192.0.2.9:5060',
+    const stored = (ageMs: number): Promise<string> =>
+      storedRecording(db, dataDir, {
         startedAt: new Date(Date.now() - ageMs),
-        participants: [{ participantId: 'a', aor: 'sip:1001@pbx', name: 'A', sendsLabels: ['1'] }],
-        streams: [{ label: '1', streamId: 's1', legId: 'leg0', codec: 'PCMU', port: 20000 }],
-        metadataXml: null,
+        endedAt: new Date(Date.now() - ageMs + 60_000),
+        dir: DIR,
+        bytes: 4096,
       });
-      await db.recordings.markEnded(id, new Date(Date.now() - ageMs + 60_000), 60_000, null);
-      await mkdir(join(dataDir, DIR), { recursive: true });
-      const files = [];
-      for (const kind of ['mp3', 'wav'] as const) {
-        const path = join(DIR, `${id}.${kind}.gpg`);
-        await writeFile(join(dataDir, path), Buffer.alloc(4096, 7));
-        files.push({ kind, path, bytes: 4096, sha256Plain: 'p', sha256Cipher: 'c', keyFingerprint: 'k' });
-      }
-      assert.equal(await db.chain.markStoredChained(id, files), true);
-      return id;
-    };
     /** Makes a recording's WAV a path nothing can remove as a file (root included). */
     const poison = async (id: string): Promise<string> => {
       const key = join(DIR, `${id}.wav.gpg`);
