@@ -16,7 +16,7 @@ import type {
  * Removals the store refused after the catalogue let the file go (src/store/pending-deletions.ts):
  * recorded by every path that removes artifacts (retention, offload and journal purges, API
  * deletion, re-encryption), tried again by each retention pass once their Object Lock retention
- * has ended (a legal hold: hourly; an error: every pass), removed from the table, with an audit
+ * has ended (a legal hold: hourly; an error: the next pass, then backing off from 10 s to an hour), removed from the table, with an audit
  * entry (`deletion.completed`), when the object is gone.
  */
 

@@ -44,8 +44,9 @@ export interface PendingDeletionsRepository {
   /**
    * Records a refused removal (or updates the row of a path refused before) and, the first time,
    * audits it (`deletion.pending`, by the system, naming the source) unless `audit` is false (the
-   * caller audits as its user). The next try: when the retention ends, at the next pass for an
-   * error, an hour later for a hold. True when the row is new.
+   * caller audits as its user). The next try: when the retention ends, for an error at the next pass
+   * and then backing off from 10 s to an hour (ERROR_RETRY_FIRST_SECONDS), for a hold an hour
+   * later. True when the row is new.
    */
   record(p: PendingDeletionInput, o?: { audit?: boolean }): Promise<boolean>;
   /** Rows whose next try is due by the database's clock, oldest first. */
@@ -94,10 +95,20 @@ const toPending = (r: Row): PendingDeletion => ({
   nextAttemptAt: r.next_attempt_at,
 });
 
-/** The next try of a refusal: $1 reason, $2 retain_until. */
-const NEXT_ATTEMPT = `CASE WHEN $2::timestamptz IS NOT NULL AND $2::timestamptz > now() THEN $2::timestamptz
-                          WHEN $1::text = 'error' THEN now()
-                          ELSE now() + interval '${HOLD_RETRY_SECONDS} seconds' END`;
+/** An error of the store is tried again at the next pass, then after 10 s, 20 s, 40 s ... up to an hour. */
+export const ERROR_RETRY_FIRST_SECONDS = 10;
+
+/**
+ * The next try of a refusal: $1 reason, $2 retain_until; `attempts` is the SQL for the row's
+ * attempts after this one (1 when it is first recorded). An error backs off exponentially so a
+ * permanent one (a bucket policy, a deleted bucket) is not tried and logged every pass for good.
+ */
+const nextAttempt = (attempts: string) =>
+  `CASE WHEN $2::timestamptz IS NOT NULL AND $2::timestamptz > now() THEN $2::timestamptz
+        WHEN $1::text = 'error' AND ${attempts} <= 1 THEN now()
+        WHEN $1::text = 'error' THEN now() + make_interval(secs => LEAST(${HOLD_RETRY_SECONDS},
+          ${ERROR_RETRY_FIRST_SECONDS} * power(2, LEAST(${attempts} - 2, 20))))
+        ELSE now() + interval '${HOLD_RETRY_SECONDS} seconds' END`;
 
 export function pendingDeletionsRepository(pool: pg.Pool): PendingDeletionsRepository {
   return {
@@ -105,10 +116,10 @@ export function pendingDeletionsRepository(pool: pg.Pool): PendingDeletionsRepos
       const r = await pool.query<{ inserted: boolean }>(
         `WITH up AS (
            INSERT INTO pending_deletions (path, recording_id, source, reason, retain_until, error, key_fingerprint, next_attempt_at)
-           VALUES ($3, $4, $5, $1, $2, $6, $7, ${NEXT_ATTEMPT})
+           VALUES ($3, $4, $5, $1, $2, $6, $7, ${nextAttempt('1')})
            ON CONFLICT (path) DO UPDATE SET reason = EXCLUDED.reason, retain_until = EXCLUDED.retain_until,
              error = EXCLUDED.error, attempts = pending_deletions.attempts + 1, last_attempt_at = now(),
-             next_attempt_at = EXCLUDED.next_attempt_at,
+             next_attempt_at = ${nextAttempt('(pending_deletions.attempts + 1)')},
              key_fingerprint = COALESCE(pending_deletions.key_fingerprint, EXCLUDED.key_fingerprint)
            RETURNING (xmax = 0) AS inserted),
          a AS (
@@ -147,7 +158,7 @@ export function pendingDeletionsRepository(pool: pg.Pool): PendingDeletionsRepos
     async stillRefused(path, r) {
       await pool.query(
         `UPDATE pending_deletions SET reason = $1, retain_until = $2, error = $4,
-           attempts = attempts + 1, last_attempt_at = now(), next_attempt_at = ${NEXT_ATTEMPT}
+           attempts = attempts + 1, last_attempt_at = now(), next_attempt_at = ${nextAttempt('(attempts + 1)')}
          WHERE path = $3`,
         [r.reason, r.retainUntil ?? null, path, r.error ?? null],
       );
