@@ -258,17 +258,17 @@ export class OffloadService extends PeriodicService {
   /**
    * Removes an artifact through the store (a local file is wiped); the rest go on. A refusal
    * (Object Lock, legal hold, an error) of a recording's file is recorded in pending_deletions,
-   * which the retention pass tries again until the file is gone; without the recording (a wipe
-   * finished after a crash) it is logged.
+   * which the retention pass tries again until the file is gone (the hourly re-wipe of files purged
+   * in the last day too, so a refusal there is not only logged).
    */
-  private async remove(path: string, recordingId?: string): Promise<void> {
+  private async remove(path: string, recordingId: string): Promise<void> {
     const store = this.o.artifacts ?? new LocalArtifactStore(this.o.dataDir);
     try {
       await removeOrRecord({
         store,
-        pending: recordingId ? this.o.pending : undefined,
+        pending: this.o.pending,
         path,
-        recordingId: recordingId ?? '',
+        recordingId,
         source: 'offload',
         log: this.log,
       });
@@ -284,7 +284,7 @@ export class OffloadService extends PeriodicService {
     this.lastRewipe ??= new Date(0);
     if (Date.now() - this.lastRewipe.getTime() > 3_600_000) {
       for (const f of await this.o.repo.recentlyPurgedFiles(new Date(Date.now() - 86_400_000)))
-        await this.remove(f);
+        await this.remove(f.path, f.recordingId);
       this.lastRewipe = new Date();
     }
     for (const item of await this.o.repo.purgeDue(500)) {

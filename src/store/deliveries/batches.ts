@@ -190,12 +190,12 @@ export function batchesRepository(pool: pg.Pool, recordings: RecordingsOf): Batc
       });
     },
     async recentlyPurgedFiles(since) {
-      const r = await pool.query<{ path: string }>(
-        `SELECT f.path FROM offload_items i JOIN recordings r ON r.id = i.recording_id AND r.state = 'purged'
+      const r = await pool.query<{ recording_id: string; path: string }>(
+        `SELECT f.recording_id, f.path FROM offload_items i JOIN recordings r ON r.id = i.recording_id AND r.state = 'purged'
          JOIN files f ON f.recording_id = i.recording_id WHERE i.purged_at >= $1`,
         [since],
       );
-      return r.rows.map((x) => x.path);
+      return r.rows.map((x) => ({ recordingId: x.recording_id, path: x.path }));
     },
     async listBatches(limit) {
       const r = await pool.query<BatchRow>('SELECT * FROM offload_batches ORDER BY seq DESC LIMIT $1', [

@@ -228,7 +228,7 @@ export interface OffloadRepository {
   /** Marks the recording purged (unless preserved) with an audit entry; returns its file paths to wipe. */
   purgeRecording(recordingId: string, batchId: string): Promise<string[] | undefined>;
   /** Files of recordings purged after offload since `since` (to finish wipes a crash interrupted). */
-  recentlyPurgedFiles(since: Date): Promise<string[]>;
+  recentlyPurgedFiles(since: Date): Promise<{ recordingId: string; path: string }[]>;
   listBatches(limit: number): Promise<OffloadBatch[]>;
 
   /** Stored recordings since `since` not yet exported to `dest` and due (not waiting for a retry). */
