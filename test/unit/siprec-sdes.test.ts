@@ -268,6 +268,43 @@ describe('re-INVITE: re-keying and codec changes on a kept stream', () => {
     );
     assert.match(other.answer, /m=audio 30002 RTP\/AVP 9\r\n/);
   });
+
+  it('AMR octet-align changed on the same payload type: a new leg with the new packing, not an echo the old leg cannot decode', () => {
+    const amr = (fmtp: string) => [
+      'a=rtpmap:97 AMR/8000',
+      `a=fmtp:97 ${fmtp}`,
+      'a=rtpmap:101 telephone-event/8000',
+    ];
+    const first = step([], offer('m=audio 5000 RTP/AVP 97 0 101', amr('octet-align=1')));
+    // Other parameters (mode-change-capability) and spelling (spaces, case) keep the leg.
+    const same = step(
+      first.slots,
+      offer('m=audio 5000 RTP/AVP 97 0 101', amr('mode-change-capability=2; OCTET-ALIGN = 1')),
+    );
+    assert.deepEqual([same.plan.add, same.plan.remove], [[], []]);
+    assert.match(same.answer, /m=audio 30000 RTP\/AVP 97 0 101\r\n/);
+    // Bandwidth-efficient now: the stream restarts on a new port with every format of the offer,
+    // PCMU included, and the new leg is told the new packing.
+    const other = step(same.slots, offer('m=audio 5000 RTP/AVP 97 0 101', amr('octet-align=0')), [30002]);
+    assert.deepEqual(other.plan.remove, [0]);
+    assert.deepEqual(
+      other.plan.add.map((a) => [a.codec, a.payloads?.[97]?.fmtp]),
+      [['AMR,PCMU', 'octet-align=0']],
+    );
+    assert.match(other.answer, /m=audio 30002 RTP\/AVP 97 0 101\r\n/);
+    assert.match(other.answer, /a=fmtp:97 octet-align=0\r\n/);
+    // No octet-align at all is bandwidth-efficient too (RFC 4867 §8.1): the new leg is kept.
+    const absent = step(other.slots, offer('m=audio 5000 RTP/AVP 97 0 101', amr('mode-set=7')));
+    assert.deepEqual([absent.plan.add, absent.plan.remove], [[], []]);
+  });
+
+  it('iLBC mode changed: the leg is kept (the engine tells 20 ms from 30 ms frames by their length)', () => {
+    const ilbc = (mode: number) => ['a=rtpmap:98 iLBC/8000', `a=fmtp:98 mode=${mode}`];
+    const first = step([], offer('m=audio 5000 RTP/AVP 98', ilbc(30)));
+    const next = step(first.slots, offer('m=audio 5000 RTP/AVP 98', ilbc(20)));
+    assert.deepEqual([next.plan.add, next.plan.remove], [[], []]);
+    assert.match(next.answer, /a=fmtp:98 mode=20\r\n/);
+  });
 });
 
 describe('an SBC offer: SRTP with several crypto lines and MKI keys, and a codec mix', () => {

@@ -54,5 +54,28 @@ export function payloadSpecOf(c: OfferedCodec, decodable: readonly CodecName[]):
   return spec;
 }
 
+/** The value of `name` in an a=fmtp parameter list (`a=1; b=2`), lower-cased, '' when absent (as codec.cc reads it). */
+function fmtpValue(fmtp: string | undefined, name: string): string {
+  for (const item of (fmtp ?? '').toLowerCase().split(';')) {
+    const eq = item.indexOf('=');
+    if (eq >= 0 && item.slice(0, eq).trim() === name) return item.slice(eq + 1).trim();
+  }
+  return '';
+}
+
+/**
+ * Whether the engine decodes two specs of one payload type the same way. A leg's payload table is
+ * fixed when the leg opens, and the only a=fmtp parameter it decodes by is AMR's and AMR-WB's
+ * `octet-align` (RFC 4867 §4.4: the packing of every packet; crc, robust-sorting and interleaving
+ * are refused by payloadSpecOf). iLBC's `mode` does not count: the engine tells 20 ms from 30 ms
+ * frames by the payload length (native/src/codec.cc).
+ */
+export function sameDecoding(a: PayloadSpec, b: PayloadSpec): boolean {
+  if (a.codec !== b.codec || a.clockRate !== b.clockRate) return false;
+  if (a.codec === 'AMR' || a.codec === 'AMR-WB')
+    return (fmtpValue(a.fmtp, 'octet-align') === '1') === (fmtpValue(b.fmtp, 'octet-align') === '1');
+  return true;
+}
+
 /** Every codec name an SRS build could take (the default `decodable`): the engine's list. */
 export const ALL_CODECS: readonly CodecName[] = DECODABLE;

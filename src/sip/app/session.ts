@@ -14,6 +14,7 @@ import {
   type Choice,
   type OfferedStream,
 } from './sdp.js';
+import { sameDecoding } from './codecs.js';
 import { newLocalKey, sameCrypto, srtpParamsOf, type SecretKey } from './sdes.js';
 
 export interface Slot {
@@ -61,14 +62,16 @@ export function streamOffer(s: OfferedStream, c: Choice, streamId: string | null
 /**
  * A kept stream's choice under a new offer: the engine knows the payload types it started with, so
  * the answer may only name those that the new offer still carries (RFC 3264 §6.1). Null when none
- * is left (the stream then restarts on a new leg).
+ * is left, or when the offer keeps one of the leg's payload types with a packing the leg does not
+ * decode (AMR `octet-align` changed): the stream then restarts on a new leg, which decodes every
+ * format of the new offer, instead of answering a packing the old leg would record as undecodable.
  */
 function keptChoice(prev: Choice, next: Choice): Choice | null {
-  const payloads = next.payloads.filter((p) =>
-    prev.payloads.some(
-      (q) => q.pt === p.pt && q.spec.codec === p.spec.codec && q.spec.clockRate === p.spec.clockRate,
-    ),
-  );
+  const same = (p: Choice['payloads'][number], q: Choice['payloads'][number]): boolean =>
+    q.pt === p.pt && q.spec.codec === p.spec.codec && q.spec.clockRate === p.spec.clockRate;
+  if (next.payloads.some((p) => prev.payloads.some((q) => same(p, q) && !sameDecoding(p.spec, q.spec))))
+    return null;
+  const payloads = next.payloads.filter((p) => prev.payloads.some((q) => same(p, q)));
   if (!payloads.some((p) => p.spec.codec !== 'telephone-event' && p.spec.codec !== 'CN')) return null;
   return { payloads, crypto: next.crypto };
 }
@@ -99,7 +102,7 @@ export function planOffer(
     }
     const kept = live ? keptChoice(slot.choice as Choice, next) : null;
     if (kept === null) {
-      if (live) remove.push(s.index); // no codec in common with the leg: a new leg takes over
+      if (live) remove.push(s.index); // no codec in common, or a packing the leg does not decode: a new leg takes over
       add.push(streamOffer(s, next));
       choices.set(s.index, next);
       continue;
