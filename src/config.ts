@@ -5,7 +5,7 @@ import { storageSchema, storageSettings } from './config/storage.js';
 import { clusterSchema, clusterSettings } from './config/cluster.js';
 import { deliverySchema } from './config/delivery-schema.js';
 import { DIRECTORY_KEYS, directorySchema } from './config/directory-schema.js';
-import { schema } from './config/schema.js';
+import { longestCallSeconds, schema } from './config/schema.js';
 import { envNameList } from './config/values.js';
 import {
   CORE_ENV,
@@ -246,6 +246,18 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
   if (sec.minSessionExpiresSeconds > sec.sessionExpiresSeconds) {
     throw new ConfigError('SRS_MIN_SE must not be above SRS_SESSION_EXPIRES');
   }
+  // A call longer than its audio files hold would lose its end (the spool stops appending, the
+  // stereo WAV is refused): refused here, and 0 (no limit of one's own) ends the call there.
+  const longest = longestCallSeconds(c.media.outputs);
+  if (sec.maxDurationSeconds > longest) {
+    const stereo = c.media.outputs.includes('stereo');
+    throw new ConfigError(
+      `SRS_MAX_DURATION (security.maxDurationSeconds) ${sec.maxDurationSeconds} s is above ${longest} s ` +
+        `(${longest / 3600} h), the longest call ${stereo ? 'the stereo WAV holds (4 GiB; SRS_OUTPUTS has stereo)' : 'the spool and the WAV hold (2^32 samples)'}: ` +
+        `set at most ${longest}${stereo ? ', or leave stereo out of SRS_OUTPUTS' : ''}`,
+    );
+  }
+  if (sec.maxDurationSeconds === 0) sec.maxDurationSeconds = longest;
   if (c.sip.tlsCaFile && !c.sip.tlsCertFile) {
     throw new ConfigError('SIP_TLS_CA needs SIP_TLS_CERT and SIP_TLS_KEY (mutual TLS on the TLS port)');
   }

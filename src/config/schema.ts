@@ -45,6 +45,16 @@ export function mp3Bitrates(sampleRate: number): number[] {
   return [32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320];
 }
 
+/**
+ * The longest call (s) the audio files hold, with a margin for the end of the call: spool offsets
+ * are 32-bit sample counts (native/src/spool.cc: 2^32 samples at 8 kHz, 149.1 h; the mono WAV
+ * holds as much), and a WAV's size is 32-bit, so the two-channel `stereo` file ends at 4 GiB
+ * (native/src/mixer.cc: 74.5 h).
+ */
+export function longestCallSeconds(outputs: readonly string[]): number {
+  return outputs.includes('stereo') ? 74 * 3600 : 149 * 3600;
+}
+
 /** Every core setting (delivery, storage and the cluster are added in src/config.ts). */
 export const schema = z.object({
   dataDir: z
@@ -216,7 +226,10 @@ export const schema = z.object({
     rtpRelatchMs: integer(0, DAY * 1000),
     /** Seconds with every leg silent (and none paused) before the server ends the call; 0 = never. */
     rtpTimeoutSeconds: decimal(0, DAY),
-    /** Longest call in seconds (BYE, stored, event); 0 = no limit. */
+    /**
+     * Longest call in seconds (BYE, stored, event); 0 = as long as the audio files hold. Above
+     * longestCallSeconds (the files' limit) is refused in src/config.ts, with the reason.
+     */
     maxDurationSeconds: decimal(0, 30 * DAY),
     /**
      * RFC 4028: Session-Expires we ask for and the smallest we take (Min-SE; RFC minimum 90). Up

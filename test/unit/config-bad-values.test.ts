@@ -119,6 +119,30 @@ describe('configuration: bad values are refused, naming setting, value and expec
     assert.equal(loadConfig({ SRS_RETENTION: '36500d' }).retention.default, '36500d');
   });
 
+  it('maximum call length: above what the audio files hold is refused, naming the setting and the limit', () => {
+    // Spool offsets are 32-bit sample counts (149.1 h at 8 kHz): 30 days was taken, and every
+    // hour past 149 h was dropped from the recording without a word.
+    for (const v of ['536401', '2592000'])
+      badEnv(
+        { SRS_MAX_DURATION: v },
+        /^SRS_MAX_DURATION \(security\.maxDurationSeconds\) /,
+        new RegExp(`${v} s is above 536400 s \\(149 h\\)`),
+        /set at most 536400/,
+      );
+    badFile(
+      { security: { maxDurationSeconds: 600000 } },
+      /security\.maxDurationSeconds\) 600000 s is above 536400 s/,
+    );
+    // The stereo WAV (two channels) is refused by the mixer above 4 GiB: 74.5 h.
+    const stereo = { SRS_OUTPUTS: 'mono,stereo' };
+    badEnv({ ...stereo, SRS_MAX_DURATION: '266401' }, /above 266400 s \(74 h\)/, /stereo WAV holds \(4 GiB/);
+    assert.equal(loadConfig({ ...stereo, SRS_MAX_DURATION: '266400' }).security.maxDurationSeconds, 266400);
+    assert.equal(loadConfig({ SRS_MAX_DURATION: '536400' }).security.maxDurationSeconds, 536400);
+    // 0 (no limit of one's own) ends the call where the files end, not beyond.
+    assert.equal(loadConfig({ SRS_MAX_DURATION: '0' }).security.maxDurationSeconds, 536400);
+    assert.equal(loadConfig({ ...stereo, SRS_MAX_DURATION: '0' }).security.maxDurationSeconds, 266400);
+  });
+
   it('ports: 1-65535 for every port (SIP_TLS_PORT took 0, a random port), none taken twice', () => {
     badEnv({ SIP_TLS_PORT: '0' }, /SIP_TLS_PORT/);
     badEnv({ DRACHTIO_PORT: '70000' }, /DRACHTIO_PORT/);
