@@ -52,16 +52,30 @@ void Engine::receive(Leg& leg, int64_t maxRounds, StagedWrites& out) {
       const uint8_t* d = static_cast<const uint8_t*>(iovs[i].iov_base);
       const bool hasSsrc = msgs[i].msg_len >= 12 && !(msgs[i].msg_hdr.msg_flags & MSG_TRUNC);
       const uint32_t ssrc = hasSsrc ? (uint32_t{d[8]} << 24 | uint32_t{d[9]} << 16 | uint32_t{d[10]} << 8 | d[11]) : 0;
-      if (!leg.latch.acceptRtp(SourceAddress::from(recvNames_[i], msgs[i].msg_hdr.msg_namelen), hasSsrc, ssrc,
-                               arrival)) {
+      const SourceAddress from = SourceAddress::from(recvNames_[i], msgs[i].msg_hdr.msg_namelen);
+      const bool truncated = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;  // counted as ignored
+      uint8_t* data = truncated ? nullptr : static_cast<uint8_t*>(iovs[i].iov_base);
+      const size_t length = truncated ? 0 : msgs[i].msg_len;
+      const SrtpReceiver* srtp = leg.receiver.srtp();
+      if (srtp != nullptr && !srtp->plain()) {
+        // SRTP: a datagram from an admissible source is authenticated first, and only one that
+        // authenticated latches the leg, moves the latch or keeps it fresh. A forged datagram (from
+        // another host before the SRC's first packet, or during its silence) only counts as an
+        // auth failure and changes nothing.
+        if (!leg.latch.admits(from, arrival)) {
+          ++leg.rejected;
+          continue;
+        }
+        if (leg.receiver.onDatagram(data, length, arrival, legEvents)) {
+          leg.latch.acceptRtp(from, hasSsrc, ssrc, arrival);
+        }
+        continue;
+      }
+      if (!leg.latch.acceptRtp(from, hasSsrc, ssrc, arrival)) {
         ++leg.rejected;
         continue;
       }
-      if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
-        leg.receiver.onDatagram(nullptr, 0, arrival, legEvents);  // counted as ignored
-        continue;
-      }
-      leg.receiver.onDatagram(static_cast<uint8_t*>(iovs[i].iov_base), msgs[i].msg_len, arrival, legEvents);
+      leg.receiver.onDatagram(data, length, arrival, legEvents);
     }
     if (n < kRecvBatch) break;
   }

@@ -59,16 +59,21 @@ void SourceLatch::latch(const SourceAddress& from, bool hasSsrc, uint32_t ssrc, 
   lastAccepted_ = now;
 }
 
-bool SourceLatch::acceptRtp(const SourceAddress& from, bool hasSsrc, uint32_t ssrc, int64_t now) {
+bool SourceLatch::admits(const SourceAddress& from, int64_t now) const {
   if (!from.valid) return false;
-  if (!latched_) {
-    // The SDP names the SRC's host: only that host may start the leg. Its port is taken from the
-    // first packet (many SRCs send from a port other than the one their m= line names).
-    if (expected_.valid && !expected_.sameHost(from)) return false;
-    latch(from, hasSsrc, ssrc, now);
-    return true;
-  }
-  if (from == current_) {
+  // The SDP names the SRC's host: only that host may start the leg. Its port is taken from the
+  // first packet (many SRCs send from a port other than the one their m= line names).
+  if (!latched_) return !expected_.valid || expected_.sameHost(from);
+  // The latched host, from its port or another one (a new stream, or the same one on a new socket).
+  if (from.sameHost(current_)) return true;
+  // Another host only after a silence (SRC fail-over), and never one other than the SDP named.
+  return relatchSamples_ > 0 && now - lastAccepted_ >= relatchSamples_ &&
+         (!expected_.valid || expected_.sameHost(from));
+}
+
+bool SourceLatch::acceptRtp(const SourceAddress& from, bool hasSsrc, uint32_t ssrc, int64_t now) {
+  if (!admits(from, now)) return false;
+  if (latched_ && from == current_) {
     if (hasSsrc) {
       haveSsrc_ = true;
       ssrc_ = ssrc;
@@ -76,19 +81,10 @@ bool SourceLatch::acceptRtp(const SourceAddress& from, bool hasSsrc, uint32_t ss
     lastAccepted_ = now;
     return true;
   }
-  // The latched host from another port: a new stream (new SSRC) or the same one moved to another
-  // socket. The latch follows it.
-  if (from.sameHost(current_)) {
-    latch(from, hasSsrc, hasSsrc ? ssrc : ssrc_, now);
-    return true;
-  }
-  // Another host only after a silence (SRC fail-over), and never one other than the SDP named.
-  if (relatchSamples_ > 0 && now - lastAccepted_ >= relatchSamples_ &&
-      (!expected_.valid || expected_.sameHost(from))) {
-    latch(from, hasSsrc, ssrc, now);
-    return true;
-  }
-  return false;
+  // The latched host from another port: the latch follows it (keeping the SSRC a runt does not name).
+  const bool sameHost = latched_ && from.sameHost(current_);
+  latch(from, hasSsrc, sameHost && !hasSsrc ? ssrc_ : ssrc, now);
+  return true;
 }
 
 bool SourceLatch::acceptRtcp(const SourceAddress& from) const {

@@ -3,8 +3,9 @@
 // first source. The latch is on the SRC's host: its packets from another port (a new SSRC, or the
 // same stream on a new socket) move the latch; another host may take the leg over only after
 // `relatchSamples` of silence, and never one other than the SDP named. Everything else is rejected
-// (and counted by the caller). Single-threaded: the engine
-// calls it from its worker under its lock.
+// (and counted by the caller). On an SRTP leg only a packet that authenticated latches, moves the
+// latch or keeps it fresh (see admits). Single-threaded: the engine calls it from its worker under
+// its lock.
 #pragma once
 
 #include <cstddef>
@@ -35,7 +36,12 @@ class SourceLatch {
       : expected_(expected), relatchSamples_(relatchSamples) {}
   SourceLatch() = default;
 
-  // RTP datagram from `from` carrying `ssrc` (hasSsrc false for a runt) at `now` samples.
+  // Whether an RTP datagram from `from` at `now` may feed the leg (and take or move the latch),
+  // without changing anything. An SRTP leg asks this first, authenticates the packet, and calls
+  // acceptRtp only for one that authenticated: a forged datagram must not take the leg.
+  bool admits(const SourceAddress& from, int64_t now) const;
+  // RTP datagram from `from` carrying `ssrc` (hasSsrc false for a runt) at `now` samples: admits,
+  // and if so latches (or re-latches) on it.
   bool acceptRtp(const SourceAddress& from, bool hasSsrc, uint32_t ssrc, int64_t now);
   // RTCP on port+1: from the latched host (or the SDP's host before any RTP), any port.
   bool acceptRtcp(const SourceAddress& from) const;

@@ -37,19 +37,25 @@ void LegReceiver::onRtcp(uint8_t* data, size_t length) {
   ++counters_.rtcp;
 }
 
-void LegReceiver::onDatagram(uint8_t* data, size_t length, int64_t arrival, std::vector<LegEvent>& events) {
+bool LegReceiver::onDatagram(uint8_t* data, size_t length, int64_t arrival, std::vector<LegEvent>& events) {
+  bool authenticated = false;
   if (srtp_ && data != nullptr) {
     // RTCP multiplexed on the RTP port (RFC 5761) is not SRTP: counted as ignored below.
     const bool rtcpMux = length >= 2 && (data[1] & 0x7F) >= 64 && (data[1] & 0x7F) <= 95;
     if (!rtcpMux) {
       switch (srtp_->unprotectRtp(data, &length)) {
-        case SrtpReceiver::Result::Ok: break;
-        case SrtpReceiver::Result::AuthFailure: ++counters_.srtpAuthFailures; return;
-        case SrtpReceiver::Result::Replay: ++counters_.srtpReplayDrops; return;
-        case SrtpReceiver::Result::Malformed: ++counters_.ignored; return;
+        case SrtpReceiver::Result::Ok: authenticated = !srtp_->plain(); break;
+        case SrtpReceiver::Result::AuthFailure: ++counters_.srtpAuthFailures; return false;
+        case SrtpReceiver::Result::Replay: ++counters_.srtpReplayDrops; return false;
+        case SrtpReceiver::Result::Malformed: ++counters_.ignored; return false;
       }
     }
   }
+  onRtp(data, length, arrival, events);
+  return authenticated;
+}
+
+void LegReceiver::onRtp(const uint8_t* data, size_t length, int64_t arrival, std::vector<LegEvent>& events) {
   RtpPacket p;
   if (parseRtp(data, length, &p) != RtpParseResult::Ok) {
     ++counters_.ignored;

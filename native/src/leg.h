@@ -67,8 +67,9 @@ class LegReceiver {
   explicit LegReceiver(const PayloadTable& payloadFormats);
   ~LegReceiver();
 
-  // `data` is decrypted in place when the leg has SRTP.
-  void onDatagram(uint8_t* data, size_t length, int64_t arrival, std::vector<LegEvent>& events);
+  // `data` is decrypted in place when the leg has SRTP. True when SRTP authenticated it (always
+  // false on a plain leg): the engine lets only such a packet take or move an SRTP leg's latch.
+  bool onDatagram(uint8_t* data, size_t length, int64_t arrival, std::vector<LegEvent>& events);
   // SRTP for this leg (nullptr: plain RTP), e.g. from the session's a=crypto.
   void setSrtp(std::unique_ptr<SrtpReceiver> srtp) { srtp_ = std::move(srtp); }
   SrtpReceiver* srtp() { return srtp_.get(); }
@@ -108,6 +109,8 @@ class LegReceiver {
     std::vector<uint8_t> payload;
   };
 
+  // The RTP packet after SRTP (or a plain leg's datagram): parsed, ordered, played.
+  void onRtp(const uint8_t* data, size_t length, int64_t arrival, std::vector<LegEvent>& events);
   void switchSsrc(uint32_t ssrc, int64_t arrival, std::vector<LegEvent>& events);
   void advance(std::vector<LegEvent>& events);
   void releaseAll(std::vector<LegEvent>& events);
