@@ -37,6 +37,8 @@ import { keepGeneratedAdminPassword, recordingKey } from './app/first-start.js';
 import { serveHttp } from './app/http.js';
 import { pipelineMetrics, serverSafetyMetrics } from './app/metrics.js';
 import { registerProcessMetrics } from './api/process-metrics.js';
+import { DEFAULT_SETTINGS, permits, type PermissionLevel } from './api/kit.js';
+import type { Role } from './store/users.js';
 import { startMonitor } from './app/monitor.js';
 import { shutdownList } from './app/shutdown.js';
 import { callAdmission, startEdge, startSiprec, warnUndefinedSipFields } from './app/sip.js';
@@ -137,7 +139,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     defer(() => pipeline.stop());
 
     // SFTP offload, MP3 export, email notifications; stopped before the pipeline and database.
-    const delivery = await startDelivery({ config, db, log, artifacts });
+    // A notification carries the recording only while its user may download (read at each email).
+    const mayAttach = async (u: { role: Role }) =>
+      permits(
+        (await db.users.getSetting<PermissionLevel>('permissions.download')) ??
+          DEFAULT_SETTINGS['permissions.download'],
+        u.role,
+      );
+    const delivery = await startDelivery({ config, db, log, artifacts, mayAttach });
     defer(() => delivery.stop());
 
     // Recordings left 'recording' by a process that died mid-call: finalize them from their spools

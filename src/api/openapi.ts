@@ -48,6 +48,9 @@ function responses(r: RouteDef): Record<string, unknown> {
     '401': ERROR,
     '403': ERROR,
     '404': ERROR,
+    ...Object.fromEntries(
+      Object.entries(r.errors ?? {}).map(([s, description]) => [s, { ...ERROR, description }]),
+    ),
   };
 }
 

@@ -58,6 +58,8 @@ export interface RouteDef<Q = unknown, B = unknown> {
   bodyLimit?: number;
   /** What a success returns, when not JSON with 200 (201 for a POST that creates). */
   response?: { status?: number; audio?: boolean; produces?: string[] };
+  /** Refusals particular to the route, by status (the OpenAPI document describes them). */
+  errors?: Record<number, string>;
   handler(ctx: Ctx, input: RouteInput<Q, B>): Promise<void> | void;
 }
 

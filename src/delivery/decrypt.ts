@@ -72,13 +72,16 @@ export class Decryptor {
     recordingId: string,
     purpose: 'offload' | 'export' | 'notification' | 'journal',
     to: string,
+    /** The user the audio is for (a notification's subscriber). */
+    user?: string,
   ) => Promise<void>;
 
   async plain(
     a: DeliveryArtifact,
-    access?: { recordingId: string; purpose: DeliveryPurpose; to: string },
+    access?: { recordingId: string; purpose: DeliveryPurpose; to: string; user?: string },
   ): Promise<Buffer> {
-    if (access && this.onAccess) await this.onAccess(access.recordingId, access.purpose, access.to);
+    if (access && this.onAccess)
+      await this.onAccess(access.recordingId, access.purpose, access.to, access.user);
     const { data: cipher } = await readObject(this.store, keyOfPath(this.store, a.path));
     const message = await openpgp.readMessage({ binaryMessage: cipher });
     const { data } = await openpgp.decrypt({

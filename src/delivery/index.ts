@@ -2,6 +2,7 @@ import type { Config } from '../config.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Database } from '../store/db.js';
+import type { User } from '../store/users.js';
 import type { ArtifactStore } from '../storage/index.js';
 import type { RetryCounts } from '../store/offload.js';
 import { Decryptor } from './decrypt.js';
@@ -119,6 +120,8 @@ export async function startDelivery(o: {
   log: Logger;
   /** Where the encrypted artifacts are read from (docs/storage.md); default: the data directory. */
   artifacts?: ArtifactStore;
+  /** Whether a notification may carry a user's recording (the download permission); default: never. */
+  mayAttach?: (user: User) => Promise<boolean>;
   /** Test overrides (the configuration counts in minutes and seconds). */
   intervalsMs?: { offload?: number; export?: number; notify?: number; journal?: number };
   retryBaseMs?: number;
@@ -161,7 +164,7 @@ export async function startDelivery(o: {
   const pending = (db as Partial<Pick<Database, 'pendingDeletions'>>).pendingDeletions;
   if (audit) {
     const seen = new Map<string, { at: number; done: Promise<void> }>();
-    decryptor.onAccess = async (recordingId, purpose, to) => {
+    decryptor.onAccess = async (recordingId, purpose, to, user) => {
       const key = `${recordingId}\n${purpose}\n${to}`;
       const now = Date.now();
       const first = seen.get(key);
@@ -175,7 +178,7 @@ export async function startDelivery(o: {
           action: 'delivery',
           resource: 'recording',
           resourceId: recordingId,
-          details: { purpose, permission: 'download', to },
+          details: { purpose, permission: 'download', to, ...(user !== undefined ? { user } : {}) },
         })
         .then(() => undefined);
       if (seen.size > 50_000) seen.clear();
@@ -244,6 +247,8 @@ export async function startDelivery(o: {
       templateFile: n.templateFile,
       groups: n.groups,
       maxAttachmentBytes: n.maxAttachmentBytes,
+      // Without the check (a caller that gives none), nothing is attached.
+      mayAttach: o.mayAttach ?? (async () => false),
       timeZone: n.timeZone,
       intervalMs: o.intervalsMs?.notify ?? n.intervalSeconds * 1000,
       maxAttempts: n.maxAttempts,

@@ -2,7 +2,7 @@ import type { Transporter } from 'nodemailer';
 import type { Logger } from '../log.js';
 import { PeriodicService } from './periodic.js';
 import type { OffloadRepository, PendingNotification } from '../store/offload.js';
-import type { UsersRepository } from '../store/users.js';
+import type { User, UsersRepository } from '../store/users.js';
 import type { Decryptor } from './decrypt.js';
 import { callFacts } from './facts.js';
 import { checkMailTemplate, DEFAULT_BODY, mailValues, renderMail } from './mail-template.js';
@@ -17,7 +17,10 @@ export type { SmtpSettings } from './smtp.js';
  * seconds queues one notification per subscribed recorded user of each newly stored recording,
  * then sends the due ones with nodemailer over SMTP. With `attach`, the decrypted MP3 goes along
  * when it is within the size limit; over it the email is sent without it (AttachmentFileSize 0).
- * A failed send is retried with backoff and marked failed after `maxAttempts`.
+ * The recording is attached only while the user may take audio away (`mayAttach`: enabled and
+ * allowed by permissions.download, checked as each email goes out); otherwise the email goes
+ * without it. Each attachment is audited as an access to audio before the MP3 is decrypted
+ * (Decryptor.onAccess: `delivery`, purpose `notification`, the mailbox and the user). A failed send is retried with backoff and marked failed after `maxAttempts`.
  */
 
 export interface NotifyOptions {
@@ -38,6 +41,11 @@ export interface NotifyOptions {
    */
   groups?: Record<string, GroupTemplate> | undefined;
   maxAttachmentBytes: number;
+  /**
+   * Whether `user` may have the recording attached now: the download permission (as
+   * /recordings/{id}/download checks it), asked again for every email. Without it, never.
+   */
+  mayAttach?: (user: User) => Promise<boolean>;
   timeZone: string;
   intervalMs: number;
   maxAttempts?: number;
@@ -137,7 +145,7 @@ export class NotifyService extends PeriodicService {
     if (rec.state !== 'stored') throw new Error(`recording ${rec.state} before the email went out`);
     const facts = callFacts(rec, user);
     let attachment: Buffer | undefined;
-    if (n.attach && rec.mp3) {
+    if (n.attach && rec.mp3 && !user.disabled && (await this.o.mayAttach?.(user))) {
       const limit = this.o.maxAttachmentBytes;
       // The ciphertext is a little larger than the MP3: only decrypt what may fit.
       if (limit === 0 || rec.mp3.bytes <= limit + 4096) {
@@ -145,6 +153,7 @@ export class NotifyService extends PeriodicService {
           recordingId: rec.id,
           purpose: 'notification',
           to: n.email,
+          user: user.username,
         });
         if (limit === 0 || mp3.length <= limit) attachment = mp3;
       }

@@ -42,12 +42,13 @@ export function sessionsRepository(pool: pg.Pool): SessionsRepository {
     async endSession(token) {
       await pool.query('DELETE FROM user_sessions WHERE token_hash = $1', [sha256Hex(token)]);
     },
-    async createToken(userId, name, expiresAt = null) {
+    async createToken(userId, name, expiresAt = null, endsWithPassword = false) {
       const token = `srs_${newSecret()}`;
       const id = randomUUID();
       await pool.query(
-        'INSERT INTO api_tokens (id, user_id, name, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5)',
-        [id, userId, name, sha256Hex(token), expiresAt],
+        `INSERT INTO api_tokens (id, user_id, name, token_hash, expires_at, ends_with_password)
+         VALUES ($1, $2, $3, $4, $5, $6)`,
+        [id, userId, name, sha256Hex(token), expiresAt, endsWithPassword],
       );
       return { token, id };
     },
@@ -73,8 +74,10 @@ export function sessionsRepository(pool: pg.Pool): SessionsRepository {
         last_used_at: Date | null;
         revoked_at: Date | null;
         expires_at: Date | null;
+        ends_with_password: boolean;
       }>(
-        `SELECT t.id, t.user_id, u.username, t.name, t.created_at, t.last_used_at, t.revoked_at, t.expires_at
+        `SELECT t.id, t.user_id, u.username, t.name, t.created_at, t.last_used_at, t.revoked_at, t.expires_at,
+                t.ends_with_password
          FROM api_tokens t JOIN users u ON u.id = t.user_id
          WHERE $1::uuid IS NULL OR t.user_id = $1 ORDER BY t.created_at DESC`,
         [userId ?? null],
@@ -88,6 +91,7 @@ export function sessionsRepository(pool: pg.Pool): SessionsRepository {
         lastUsedAt: t.last_used_at,
         revokedAt: t.revoked_at,
         expiresAt: t.expires_at,
+        endsWithPassword: t.ends_with_password,
       }));
     },
     async revokeToken(id, userId) {

@@ -49,6 +49,8 @@ export interface ApiToken {
   revokedAt: Date | null;
   /** null: never expires. */
   expiresAt: Date | null;
+  /** Made while signed in: revoked when the password changes or the user is disabled. */
+  endsWithPassword: boolean;
 }
 
 export interface Group {
@@ -84,7 +86,13 @@ export interface UsersRepository {
    */
   sessionUser(token: string, ttlMs: number, maxMs?: number): Promise<User | undefined>;
   endSession(token: string): Promise<void>;
-  createToken(userId: string, name: string, expiresAt?: Date | null): Promise<{ token: string; id: string }>;
+  /** `endsWithPassword`: revoked by the next password change, reset or disabling of the user. */
+  createToken(
+    userId: string,
+    name: string,
+    expiresAt?: Date | null,
+    endsWithPassword?: boolean,
+  ): Promise<{ token: string; id: string }>;
   /** The user of a valid (not revoked, not expired) API token, with the token's id. */
   tokenUser(token: string): Promise<(User & { tokenId: string }) | undefined>;
   listTokens(userId?: string): Promise<ApiToken[]>;
@@ -172,7 +180,14 @@ function userWriters(q: pg.Pool | pg.PoolClient) {
         ],
       );
       if (!r.rows[0]) throw new NotFoundError(`user ${id} not found`);
-      if (p.disabled || p.password) await q.query('DELETE FROM user_sessions WHERE user_id = $1', [id]);
+      if (p.disabled || p.password) {
+        await q.query('DELETE FROM user_sessions WHERE user_id = $1', [id]);
+        // Tokens made while signed in end with the sessions (docs/access-security.md).
+        await q.query(
+          'UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND ends_with_password AND revoked_at IS NULL',
+          [id],
+        );
+      }
       return toUser(r.rows[0]);
     },
   };

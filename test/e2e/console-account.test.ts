@@ -128,6 +128,7 @@ describe(
         return ((await r.json()) as { token: string }).token;
       });
       const asToken = () => fetch(`${base}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal((await asToken()).status, 200, 'her API token works before the change');
 
       // The change: confirmed, and the sessions are over (this one too).
       await submit('alice-password', 'alice-new-password', 'alice-new-password');
@@ -138,7 +139,7 @@ describe(
       assert.equal(await page.locator('#logout').count(), 0, 'the header has no user any more');
       assert.equal(await inPageStatus(w, 'GET', '/me'), 401, 'this session has ended');
       assert.equal((await asOther()).status, 401, 'her other session has ended');
-      assert.equal((await asToken()).status, 200, 'her API token still works (as documented)');
+      assert.equal((await asToken()).status, 401, 'her API token made while signed in has ended too');
       await shot('account-2-changed');
 
       // The old password no longer signs in; the new one does.

@@ -342,6 +342,8 @@ export function testNotifier(
     from: 'recorder@example.com',
     subject: 'Recorded',
     maxAttachmentBytes: 0,
+    // The recorded users may download (the server asks permissions.download: api-access-rules.test.ts).
+    mayAttach: async () => true,
     timeZone: 'UTC',
     intervalMs: 1000,
     ...over,

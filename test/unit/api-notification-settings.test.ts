@@ -127,20 +127,32 @@ describe('email notification settings (real HTTP, real Postgres)', { timeout: 12
       enabled: true,
       attach: true,
     });
-    const changed = await h.call('PUT', '/api/v1/me/notifications', {
+    // A new address is the admin's to set (403, nothing changes); she keeps hers and turns attach off.
+    const elsewhere = await h.call('PUT', '/api/v1/me/notifications', {
       as: 'alice',
       body: { email: 'alice@new.example', enabled: true, attach: false },
     });
+    assert.equal(elsewhere.status, 403, JSON.stringify(elsewhere.json));
+    assert.match(
+      String(elsewhere.json.error),
+      /new notification address is set by an admin; keep alice@example\.com/,
+    );
+    const changed = await h.call('PUT', '/api/v1/me/notifications', {
+      as: 'alice',
+      body: { email: 'alice@example.com', enabled: true, attach: false },
+    });
     assert.equal(changed.status, 200, JSON.stringify(changed.json));
     const seen = await h.call('GET', `/api/v1/users/${id('alice')}/notifications`, { as: 'admin' });
-    assert.equal((seen.json as Settings).email, 'alice@new.example');
+    assert.equal((seen.json as Settings).email, 'alice@example.com');
     assert.equal((seen.json as Settings).attach, false);
     const last = (await entries(id('alice')))[0] as Entry;
     assert.equal(last.actor, 'alice');
-    assert.deepEqual(last.details.changes, {
-      email: { from: 'alice@example.com', to: 'alice@new.example' },
-      attach: { from: true, to: false },
+    assert.deepEqual(last.details.changes, { attach: { from: true, to: false } });
+    const moved = await h.call('PUT', `/api/v1/users/${id('alice')}/notifications`, {
+      as: 'admin',
+      body: { email: 'alice@new.example', enabled: true, attach: false },
     });
+    assert.equal(moved.status, 200, 'the admin gives her a new one');
 
     // Bob's own are his (none); Alice's are out of his reach, and a supervisor's too.
     const bobs = await h.call('GET', '/api/v1/me/notifications', { as: 'bob' });
@@ -165,10 +177,21 @@ describe('email notification settings (real HTTP, real Postgres)', { timeout: 12
     const still = await h.call('GET', `/api/v1/users/${id('alice')}/notifications`, { as: 'admin' });
     assert.equal((still.json as Settings).email, 'alice@new.example', 'unchanged by bob and sup');
 
-    // A record-only user has their own too.
-    const quiet = await h.call('PUT', '/api/v1/me/notifications', {
+    // A record-only user has their own too: an address an admin gave them, which they may turn off.
+    const quietFirst = await h.call('PUT', '/api/v1/me/notifications', {
       as: 'quiet',
       body: { email: 'quiet@example.com', enabled: true, attach: false },
+    });
+    assert.equal(quietFirst.status, 403, JSON.stringify(quietFirst.json));
+    assert.match(String(quietFirst.json.error), /address is set by an admin/);
+    const given = await h.call('PUT', `/api/v1/users/${id('quiet')}/notifications`, {
+      as: 'admin',
+      body: { email: 'quiet@example.com', enabled: true, attach: false },
+    });
+    assert.equal(given.status, 200, JSON.stringify(given.json));
+    const quiet = await h.call('PUT', '/api/v1/me/notifications', {
+      as: 'quiet',
+      body: { email: 'quiet@example.com', enabled: false, attach: false },
     });
     assert.equal(quiet.status, 200, JSON.stringify(quiet.json));
 

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { SETTINGS_CHANGED, type SubscriptionsRepository } from '../../store/deliveries/subscriptions.js';
 import type { NotificationSubscription } from '../../store/offload.js';
-import { badRequest, notFound, sendJson } from '../http.js';
-import { mapConflict, type Kit } from '../kit.js';
+import { badRequest, forbidden, notFound, sendJson } from '../http.js';
+import { mapConflict, permits, type Kit } from '../kit.js';
 import { need, route, type Ctx, type RouteDef } from '../table.js';
 
 /**
@@ -12,6 +12,13 @@ import { need, route, type Ctx, type RouteDef } from '../table.js';
  * (`notification-settings.update`) with the old and new value of each setting that changed; the
  * config file's `notifications.recipients` no longer overwrites a user's settings once changed here
  * (docs/delivery.md).
+ *
+ * Who may take audio away (docs/access-security.md): a user turns `attach` on only when
+ * `permissions.download` allows their role (403 otherwise; the notifier checks it again for every
+ * email, so a right taken away later stops the attachments). An address is the admin's to give
+ * (here, the users CSV, the directory sync, the config file): a user keeps the one they have, turns
+ * the emails on or off, or removes it, but sets no new one (403), so that a stolen session cannot
+ * send every future recording to a mailbox outside. Admins set their own as anyone's.
  */
 
 /** A notification address as the API and the users CSV take it. */
@@ -48,7 +55,7 @@ export function changesOf(from: NotificationSubscription | null, to: Notificatio
   return out;
 }
 
-export function notificationRoutes({ d, audit }: Kit): RouteDef[] {
+export function notificationRoutes({ d, audit, setting }: Kit): RouteDef[] {
   // The delivery state keeps the subscriptions.
   const repo = (): SubscriptionsRepository => d.db.offload;
   const json = (u: { id: string; username: string }, s: NotificationSubscription | null | undefined) => ({
@@ -60,6 +67,23 @@ export function notificationRoutes({ d, audit }: Kit): RouteDef[] {
   });
   const show = async (ctx: Ctx, u: { id: string; username: string }) =>
     sendJson(ctx.res, 200, json(u, await repo().subscription(u.id)));
+  /** What a user may set for themselves (admins: anything): 403 naming the rule otherwise. */
+  const mayChangeOwn = async (ctx: Ctx, u: { id: string }, body: SettingsBody) => {
+    const who = need(ctx);
+    if (who.role === 'admin') return;
+    const level = await setting('permissions.download');
+    if (body.attach && !permits(level, who.role))
+      throw forbidden(
+        `attaching the recording needs the download permission (permissions.download: ${level}); set attach to false`,
+      );
+    const had = (await repo().subscription(u.id))?.email ?? null;
+    if (body.email !== null && body.email.toLowerCase() !== had?.toLowerCase())
+      throw forbidden(
+        had === null
+          ? 'a notification address is set by an admin; ask one to set yours'
+          : `a new notification address is set by an admin; keep ${had} or remove it (email null)`,
+      );
+  };
   const change = async (ctx: Ctx, u: { id: string; username: string }, body: SettingsBody) => {
     const to = body.email === null ? null : { email: body.email, enabled: body.enabled, attach: body.attach };
     const r = await repo().setSubscription(u.id, to).catch(mapConflict);
@@ -96,11 +120,16 @@ export function notificationRoutes({ d, audit }: Kit): RouteDef[] {
     route({
       method: 'PUT',
       path: '/me/notifications',
-      summary: `Set own email notifications: ${summary}. Audited (notification-settings.update)`,
+      summary: `Set own email notifications: ${summary}. attach true needs the download permission, a new address an admin (403). Audited (notification-settings.update)`,
+      errors: {
+        403: 'attach true without the download permission (permissions.download), or an address other than the one an admin set',
+      },
       role: 'record-only',
       body: settingsBody,
       async handler(ctx, { body }) {
-        await change(ctx, self(ctx), body);
+        const u = self(ctx);
+        await mayChangeOwn(ctx, u, body);
+        await change(ctx, u, body);
       },
     }),
     route({
@@ -115,7 +144,7 @@ export function notificationRoutes({ d, audit }: Kit): RouteDef[] {
     route({
       method: 'PUT',
       path: '/users/:id/notifications',
-      summary: `Set a user's email notifications: ${summary}. Audited (notification-settings.update)`,
+      summary: `Set a user's email notifications: ${summary}. The recording is attached only while the user may download. Audited (notification-settings.update)`,
       role: 'admin',
       body: settingsBody,
       async handler(ctx, { params, body }) {
