@@ -113,14 +113,15 @@ void LegReceiver::onRtp(const uint8_t* data, size_t length, int64_t arrival, std
   const PayloadFormat& format = formats_[p.payloadType & 0x7F];
   const PayloadKind kind = format.kind;
   if (kind != PayloadKind::None && kind != PayloadKind::TelephoneEvent && kind != PayloadKind::ComfortNoise) {
-    // RFC 3550 A.8, in arrival order, in 8 kHz samples (timestamps of other clocks scaled to it).
-    const uint32_t ts8k = format.clockRate == kSampleRate
-                              ? p.timestamp
-                              : static_cast<uint32_t>(static_cast<uint64_t>(p.timestamp) * kSampleRate / format.clockRate);
-    const uint32_t transit = static_cast<uint32_t>(arrival) - ts8k;
+    // RFC 3550 A.8, in arrival order. The transit is taken in the payload's own RTP clock (the
+    // arrival scaled to it), where it wraps with the 32-bit timestamp; only |D| is scaled to 8 kHz
+    // samples. (Scaling the raw timestamp instead jumped by hours when a 16 or 48 kHz clock wrapped.)
+    const uint32_t rate = format.clockRate == 0 ? kSampleRate : format.clockRate;
+    const uint32_t transit = static_cast<uint32_t>(arrival * rate / kSampleRate) - p.timestamp;
     if (haveTransit_) {
       const int32_t d = static_cast<int32_t>(transit - lastTransit_);
-      const uint64_t ad = d < 0 ? static_cast<uint64_t>(-static_cast<int64_t>(d)) : static_cast<uint64_t>(d);
+      const uint64_t ad =
+          (d < 0 ? static_cast<uint64_t>(-static_cast<int64_t>(d)) : static_cast<uint64_t>(d)) * kSampleRate / rate;
       // J += (|D| - J) / 16, kept as J * 16 in integers (the RFC's own formulation).
       counters_.jitterQ4 = counters_.jitterQ4 + ad - ((counters_.jitterQ4 + 8) >> 4);
     }
