@@ -40,6 +40,15 @@ function bearerOf(req: IncomingMessage): string | null {
 }
 
 /**
+ * The session secret a request authenticates with, as `authenticate` picks it: the bearer
+ * credential when there is one, else the cookie named exactly `srs_session` (the last of several).
+ * Logout ends this one, not a decoy cookie such as `x_srs_session` or an earlier duplicate.
+ */
+export function sessionSecretOf(req: IncomingMessage): string | null {
+  return bearerOf(req) ?? (parseCookies(req.headers.cookie)[SESSION_COOKIE] || null);
+}
+
+/**
  * Why a state-changing request whose credential is the session cookie is refused as cross-site
  * (CSRF), or null to let it through. SameSite=Strict keeps the cookie from other sites' pages but
  * not from a sibling subdomain's (the same site), and a form posts a bodiless route without a

@@ -7,8 +7,11 @@ import { rateLimited, type Logger } from '../log.js';
  * descriptors (which the calls' sockets and spool files need): at most `max` at once and
  * `perAddress` from one address (proxies the settings trust are exempt: every client comes through
  * them), a connection that sends nothing is closed after `firstRequestMs`, and one whose request
- * headers do not arrive in time gets 408 (Node's headersTimeout, checked every second).
- * Before, Node's defaults held an idle connection for ever and a half-sent request for minutes.
+ * headers do not arrive in time gets 408 (Node's headersTimeout, checked every second), and a
+ * whole request (headers and body) must arrive within `requestMs` (30 s), else 408. Before,
+ * Node's defaults held an idle connection for ever and a half-sent request for minutes, and a
+ * body trickled in a byte at a time held its connection for 120 s. Bodies read by the API have a
+ * shorter deadline of their own, scaled to their limit (readJson).
  */
 /** A new connection's first bytes (and, over TLS, its finished handshake) are due within this. */
 export const FIRST_BYTES_MS = 10_000;
@@ -22,12 +25,14 @@ export interface ConnectionLimits {
   firstRequestMs?: number;
   /** Request headers complete within this, else 408 (default 20 s; more than firstRequestMs). */
   headersMs?: number;
+  /** The whole request, body included, within this, else 408 (default 30 s; at least headersMs). */
+  requestMs?: number;
 }
 
 export function limitConnections(server: Server, l: ConnectionLimits, log: Logger): void {
   server.maxConnections = l.max;
   server.headersTimeout = Math.max(l.headersMs ?? 20_000, (l.firstRequestMs ?? FIRST_BYTES_MS) + 1000);
-  server.requestTimeout = Math.max(server.headersTimeout, 120_000);
+  server.requestTimeout = Math.max(server.headersTimeout, l.requestMs ?? 30_000);
   const byAddress = new Map<string, number>();
   const logFull = rateLimited(log, 'warn', 'http: connection limit reached, refusing new ones');
   const logPerAddress = rateLimited(log, 'warn', 'http: too many connections from one address');

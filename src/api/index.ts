@@ -100,6 +100,10 @@ export async function buildConsoleApi(o: ConsoleApiOptions): Promise<ConsoleApi>
     sipResponses: o.sipResponses,
     monitor: o.monitor,
   });
+  const throttled = ops.metrics.counter(
+    'srs_login_throttled_total',
+    'Login and own-password attempts refused by the throttle (429), by route.',
+  );
   const api = buildApi({
     db: o.db,
     auth,
@@ -123,6 +127,7 @@ export async function buildConsoleApi(o: ConsoleApiOptions): Promise<ConsoleApi>
     cluster: o.cluster,
     encodeMp3: o.encodeMp3,
     keys: o.keys,
+    throttled: (route) => throttled(1, { route }),
     log: o.log,
   });
   return {

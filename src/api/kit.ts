@@ -85,6 +85,8 @@ export interface ApiDeps {
   keys?: KeysPort;
   /** WAV -> MP3 with the pipeline's settings (an interaction joined into one file); MP3 joins are 503 without it. */
   encodeMp3?: (wav: Buffer) => Promise<Buffer>;
+  /** Counts an attempt refused by the login throttle (srs_login_throttled_total). */
+  throttled?: (route: 'login' | 'password') => void;
   /** The cluster's node registry and this node's id (/api/v1/nodes). */
   cluster?: { nodes: NodesRepository; nodeId: string };
   log: Logger;

@@ -1,5 +1,4 @@
 import type pg from 'pg';
-import { ParseError } from '../errors.js';
 import {
   parseParticipantMatch,
   participantSql,
@@ -54,14 +53,14 @@ export function searchWhere(s: RecordingSearch, args: unknown[], scope: string):
   if (s.storedFrom) add('r.stored_at >= ?', s.storedFrom);
   if (s.storedTo) add('r.stored_at < ?', s.storedTo);
   if (s.participant) {
-    const m = participantSql(parseParticipantMatch(s.participant), `$${args.length + 1}`);
+    const m = participantSql(parseParticipantMatch(s.participant, 'participant'), `$${args.length + 1}`);
     args.push(m.arg);
     where.push(`EXISTS (SELECT 1 FROM participants p WHERE p.recording_id = r.id AND ${m.sql})`);
   }
   for (const party of ['caller', 'callee'] as const) {
     const v = s[party];
     if (!v) continue;
-    const m = numberSql(partyNumber(party), parseParticipantMatch(v), `$${args.length + 1}`);
+    const m = numberSql(partyNumber(party), parseParticipantMatch(v, party), `$${args.length + 1}`);
     args.push(m.arg);
     where.push(m.sql);
   }
@@ -118,16 +117,16 @@ export const searchOrder = (s: RecordingSearch): string =>
   s.sort === 'stored' ? 'r.stored_at ASC NULLS LAST, r.id' : 'r.started_at DESC, r.id';
 
 /**
- * A `/regular expression/` given for the caller or callee that Postgres does not take: a
- * ParseError (400) naming the filter. (The participant's is named by the count's error, regexError.)
+ * A `/regular expression/` given for the participant, caller or callee that Postgres does not
+ * take: a ParseError (400) naming the filter, before the search runs. Too long or too complex ones
+ * are refused earlier still, without Postgres (parseParticipantMatch).
  */
 export async function checkNumberPatterns(pool: pg.Pool, s: RecordingSearch): Promise<void> {
-  for (const party of ['caller', 'callee'] as const) {
-    const m = s[party] ? parseParticipantMatch(s[party]) : undefined;
+  for (const filter of ['participant', 'caller', 'callee'] as const) {
+    const m = s[filter] ? parseParticipantMatch(s[filter], filter) : undefined;
     if (m?.kind !== 'regex') continue;
     await pool.query(`SELECT '' ~* $1`, [m.source]).catch((err: unknown) => {
-      const e = regexError(err);
-      throw e instanceof ParseError ? new ParseError(e.message.replace(/^participant:/, `${party}:`)) : e;
+      throw regexError(err, filter, true);
     });
   }
 }

@@ -73,7 +73,7 @@ describe(
       assert.equal(short.json.error, users.json.error);
     });
 
-    it('slows a guesser holding the session after the login number of failures, and audits each', async () => {
+    it('slows a guesser holding the session after the login number of failures, and audits each failure and the first refusal', async () => {
       const replies: ApiReply[] = [];
       for (let i = 0; i < 8; i++) replies.push(await change(`guess-${i}-wrong`));
       // The right password within the delay is refused unchecked as well.
@@ -81,17 +81,16 @@ describe(
       const statuses = [...replies, right].map((r) => r.status);
       const failed = await audited('password-change-failed');
       // As at login: three free attempts per user and address, the fourth starts a delay during
-      // which every attempt is refused (429), the right one too.
+      // which every attempt is refused (429), the right one too. Only the first refusal of the
+      // window is audited at once (count 1); the others are counted for the window's summary.
       assert.deepEqual(
         { statuses, audited: reasons(failed) },
         {
           statuses: [403, 403, 403, 403, 429, 429, 429, 429, 429],
-          audited: [
-            ...Array<string>(4).fill('current password is wrong'),
-            ...Array<string>(5).fill('throttled'),
-          ],
+          audited: [...Array<string>(4).fill('current password is wrong'), 'throttled'],
         },
       );
+      assert.equal(failed.find((e) => e.details.reason === 'throttled')?.details.count, 1);
       for (const r of replies.slice(0, 4)) assert.equal(r.json.error, 'current password is wrong');
       for (const r of [...replies.slice(4), right]) {
         assert.match(String(r.json.error), /too many failed attempts/);
@@ -128,15 +127,22 @@ describe(
       assert.equal((await audited('password-change')).length, 1);
       const u = await h.db.users.byUsername('carol');
       assert.equal(await verifyPassword(NEW, u?.passwordHash ?? null), true);
-      // The change ended the session; the API token still works, and its guesses start from zero
-      // again (without the reset the fifth attempt's delay would refuse the first of these).
+      // The change ended the session, and the API token made with it (it ends with the password).
+      // A new token's guesses start from zero again (without the reset the fifth attempt's delay
+      // would refuse the first of these).
       assert.equal((await h.call('GET', '/api/v1/me', { as: 'carol' })).status, 401);
+      assert.equal((await h.call('GET', '/api/v1/me', { bearer: token })).status, 401);
+      await h.login('carol', NEW);
+      const t = await h.call('POST', '/api/v1/tokens', { as: 'carol', body: { name: 'scripts-2' } });
+      assert.equal(t.status, 201, JSON.stringify(t.json));
+      const fresh = (t.json as { token: string }).token;
       const statuses: number[] = [];
       for (let i = 0; i < 5; i++)
-        statuses.push((await change(`token-guess-${i}`, NEW, { bearer: token })).status);
+        statuses.push((await change(`token-guess-${i}`, NEW, { bearer: fresh })).status);
       assert.deepEqual(statuses, [403, 403, 403, 403, 429]);
       const failed = await audited('password-change-failed');
-      assert.equal(failed.length, 9 + 5);
+      // Four more wrong guesses; the refusal falls in the window already audited.
+      assert.equal(failed.length, 5 + 4);
       assert.ok(failed.some((e) => e.details.reason === 'throttled' && e.actor === 'carol'));
       assert.doesNotMatch(JSON.stringify(failed), /guess-|carol-|scrypt/, 'no password in the trail');
     });

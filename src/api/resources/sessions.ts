@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { effectiveLanguage } from '../../store/languages.js';
 import { verifyPassword } from '../../store/users.js';
-import { Authenticator, LoginThrottle, SESSION_COOKIE, passwordKeys } from '../auth.js';
+import { Authenticator, LoginThrottle, SESSION_COOKIE, passwordKeys, sessionSecretOf } from '../auth.js';
 import { DirectoryError } from '../../directory/ldap.js';
 import { HttpError, badRequest, forbidden, sendJson, unauthorized } from '../http.js';
 import { permits, type Kit } from '../kit.js';
-import { need, route, type RouteDef } from '../table.js';
+import { need, route, type Ctx, type RouteDef } from '../table.js';
+import { ThrottleAudit } from '../throttle-audit.js';
 import { publicUser } from './users.js';
 
 /** 429 for an attempt made within its throttle delay (`wait` ms). */
@@ -22,6 +23,21 @@ const slowDown = (what: string, wait: number) =>
 export function sessionRoutes(k: Kit): RouteDef[] {
   const { d, audit } = k;
   const throttle = new LoginThrottle();
+  // Refused attempts are audited once per key and window, with a count (throttle-audit.ts), and
+  // each is counted in srs_login_throttled_total.
+  const throttleAudit = new ThrottleAudit();
+  const auditLater = (write: () => Promise<void>) => () => {
+    write().catch((err: unknown) => k.log.warn({ err }, 'throttle audit summary not written'));
+  };
+  /** A refused login: audited when it opens its address's window. */
+  const loginThrottled = async (ctx: Ctx, username: string) => {
+    d.throttled?.('login');
+    const actor = { username, role: '' };
+    const first = throttleAudit.refused(`login|${ctx.ip}`, username, ctx.ip, (s) =>
+      auditLater(() => audit(ctx, 'login-throttled', 'session', username, { ...s }, actor))(),
+    );
+    if (first) await audit(ctx, 'login-throttled', 'session', username, { count: 1 }, actor);
+  };
   return [
     route({
       method: 'POST',
@@ -34,8 +50,7 @@ export function sessionRoutes(k: Kit): RouteDef[] {
         const allKeys = passwordKeys(body.username, ctx.ip);
         const wait = throttle.begin(allKeys);
         if (wait > 0) {
-          const actor = { username: body.username, role: '' };
-          await audit(ctx, 'login-throttled', 'session', body.username, {}, actor);
+          await loginThrottled(ctx, body.username);
           throw slowDown('logins', wait);
         }
         const u = await d.db.users.byUsername(body.username);
@@ -95,13 +110,13 @@ export function sessionRoutes(k: Kit): RouteDef[] {
       response: { status: 200 },
       async handler(ctx) {
         const who = need(ctx);
-        const cookie = /srs_session=([^;]+)/.exec(ctx.req.headers.cookie ?? '')?.[1];
-        const bearer = ctx.req.headers.authorization?.slice(7).trim();
-        const secret = cookie ?? bearer ?? '';
-        if (who.via === 'session') {
+        // The session that authenticated this request (the bearer, else the exact srs_session
+        // cookie as authenticate picks it), never another cookie whose name merely contains it.
+        const secret = sessionSecretOf(ctx.req);
+        if (who.via === 'session' && secret && Authenticator.sessionIdOf(secret) === who.sessionId) {
           await d.db.users.endSession(secret);
           // The session's monitor sockets close now, not at their next message.
-          d.revoke?.({ sessionId: Authenticator.sessionIdOf(secret), reason: 'logout' });
+          d.revoke?.({ sessionId: who.sessionId, reason: 'logout' });
         }
         await audit(ctx, 'logout', 'session', who.userId ?? '');
         const expired = `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0${ctx.secure || d.secureCookies ? '; Secure' : ''}`;
@@ -157,7 +172,14 @@ export function sessionRoutes(k: Kit): RouteDef[] {
         const keys = passwordKeys(who.username, ctx.ip);
         const wait = throttle.begin(keys);
         if (wait > 0) {
-          await failed('throttled');
+          d.throttled?.('password');
+          const first = throttleAudit.refused(`password|${userId}|${ctx.ip}`, who.username, ctx.ip, (s) =>
+            auditLater(() =>
+              audit(ctx, 'password-change-failed', 'user', userId, { reason: 'throttled', ...s }),
+            )(),
+          );
+          if (first)
+            await audit(ctx, 'password-change-failed', 'user', userId, { reason: 'throttled', count: 1 });
           throw slowDown('attempts', wait);
         }
         const u = await d.db.users.byUsername(who.username);
