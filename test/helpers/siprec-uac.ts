@@ -39,6 +39,8 @@ export class SiprecUac {
   private cseq = 1;
   private readonly waiters: { re: RegExp; resolve: (m: string) => void }[] = [];
   private readonly fromTag = id();
+  /** The host our Contact names (default the local address): a name the server cannot resolve tests its BYE. */
+  contactHost: string | undefined;
 
   private constructor(
     readonly localAddress: string,
@@ -110,7 +112,7 @@ export class SiprecUac {
       this.toHeader || `To: <sip:srs@127.0.0.1:${this.serverPort}>`,
       `Call-ID: ${this.callId}`,
       `CSeq: ${cseq} ${method}`,
-      `Contact: <sip:src@${this.localAddress}:${this.localPort}>;+sip.src`,
+      `Contact: <sip:src@${this.contactHost ?? this.localAddress}:${this.localPort}>;+sip.src`,
       'Max-Forwards: 70',
     ];
   }

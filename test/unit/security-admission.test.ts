@@ -56,6 +56,9 @@ describe('admission', () => {
     assert.equal(a.checkSession('10.0.0.1', 3)?.status, 488);
     assert.match(a.checkSession('10.0.0.1', 3)?.headers.Warning ?? '', /3 streams offered; at most 2/);
     assert.equal(a.checkSession('10.0.0.1', 2), null);
+    // The same limit for a re-INVITE's offer, whatever the source's other limits.
+    assert.match(a.checkStreams(3)?.headers.Warning ?? '', /3 streams offered; at most 2/);
+    assert.equal(a.checkStreams(2), null);
     a.track('10.0.0.1', true);
     a.track('10.0.0.1', true);
     const full = a.checkSession('10.0.0.1', 1);

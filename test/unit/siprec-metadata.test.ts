@@ -6,7 +6,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ParseError } from '../../src/errors.js';
 import { extractSiprecBody } from '../../src/sip/app/multipart.js';
-import { mergeMetadata, parseMetadata, participantsForLabels } from '../../src/sip/app/metadata.js';
+import {
+  METADATA_LIMITS,
+  MetadataLimitError,
+  mergeMetadata,
+  parseMetadata,
+  participantsForLabels,
+} from '../../src/sip/app/metadata.js';
 import type { RecordingMetadata } from '../../src/sip/app/metadata.js';
 import { BODIES, fixture } from '../helpers/siprec-fixtures.js';
 
@@ -227,4 +233,50 @@ describe('mergeMetadata', () => {
     const merged = mergeMetadata(base(), update);
     assert.deepEqual(participantsForLabels(merged)[0]!.sendsLabels, ['0']);
   });
+});
+
+describe('metadata limits', () => {
+  const doc = (inner: string) =>
+    `<recording xmlns="urn:ietf:params:xml:ns:recording:1"><datamode>complete</datamode>${inner}</recording>`;
+  const many = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('');
+  const ids = (n: number) => Array.from({ length: n }, (_, i) => `s${i}`).join(' ');
+
+  it('keeps a document at every limit, each id once and in order', () => {
+    const md = parseMetadata(
+      doc(
+        many(METADATA_LIMITS.participants, (i) => `<participant participant_id="p${i}"/>`) +
+          many(METADATA_LIMITS.streams, (i) => `<stream stream_id="s${i}"><label>${i}</label></stream>`) +
+          many(METADATA_LIMITS.groups, (i) => `<group group_id="g${i}"/>`) +
+          // Ids repeated within and across lists count once per list.
+          `<participantstreamassoc participant_id="p0"><send>${ids(5000)} ${ids(5000)}</send><recv>${ids(5000)}</recv></participantstreamassoc>`,
+      ),
+    );
+    assert.equal(md.participants.length, METADATA_LIMITS.participants);
+    assert.equal(md.groups.length, METADATA_LIMITS.groups);
+    assert.deepEqual(md.participantStreams[0]!.send, ids(5000).split(' '));
+    assert.equal(participantsForLabels(md)[0]!.sendsLabels.length, METADATA_LIMITS.streams);
+  });
+
+  const over: [string, string, RegExp][] = [
+    [
+      '100000 stream ids in one send',
+      `<participantstreamassoc participant_id="p"><send>${ids(100_000)}</send></participantstreamassoc>`,
+      /100000 stream ids in send\/recv, over the limit of 10000/,
+    ],
+    [
+      '1001 participants',
+      many(1001, (i) => `<participant participant_id="p${i}"/>`),
+      /1001 participants, over the limit of 1000/,
+    ],
+    ['1001 streams', many(1001, (i) => `<stream stream_id="s${i}"/>`), /1001 streams/],
+    ['1001 groups', many(1001, (i) => `<group group_id="g${i}"/>`), /1001 groups/],
+    ['1001 sessions', many(1001, (i) => `<session session_id="c${i}"/>`), /1001 sessions/],
+  ];
+  for (const [name, inner, message] of over) {
+    it(`MetadataLimitError: ${name}`, () =>
+      assert.throws(
+        () => parseMetadata(doc(inner)),
+        (e: unknown) => e instanceof MetadataLimitError && message.test(e.message),
+      ));
+  }
 });

@@ -96,6 +96,8 @@ export interface Admission {
   checkSource(address: string): Refusal | null;
   /** Checked once the offer is parsed: streams, per-source sessions and rate. */
   checkSession(address: string, streams: number): Refusal | null;
+  /** Streams (m-lines with a port) over SRS_MAX_STREAMS: for every offer, re-INVITE and UPDATE too. */
+  checkStreams(streams: number): Refusal | null;
   /** A session from `address` started (true) or ended (false). */
   track(address: string, started: boolean): void;
   /** Refusals so far by counter label. */
@@ -129,6 +131,22 @@ export function createAdmission(o: AdmissionOptions): Admission {
     b.tokens -= 1;
     return true;
   };
+  const checkStreams = (streams: number): Refusal | null => {
+    if (streams > o.maxStreamsPerSession) {
+      return refuse({
+        status: 488,
+        reason: 'Not Acceptable Here',
+        headers: {
+          Warning: warning(
+            399,
+            `${streams} streams offered; at most ${o.maxStreamsPerSession} per session (SRS_MAX_STREAMS)`,
+          ),
+        },
+        counter: 'too-many-streams',
+      });
+    }
+    return null;
+  };
   return {
     allow,
     open: allowed === null,
@@ -154,21 +172,11 @@ export function createAdmission(o: AdmissionOptions): Admission {
       }
       return null;
     },
+    checkStreams,
     checkSession(address, streams) {
       const a = plainAddress(address);
-      if (streams > o.maxStreamsPerSession) {
-        return refuse({
-          status: 488,
-          reason: 'Not Acceptable Here',
-          headers: {
-            Warning: warning(
-              399,
-              `${streams} streams offered; at most ${o.maxStreamsPerSession} per session (SRS_MAX_STREAMS)`,
-            ),
-          },
-          counter: 'too-many-streams',
-        });
-      }
+      const tooMany = checkStreams(streams);
+      if (tooMany) return tooMany;
       if (o.maxSessionsPerSource > 0 && (live.get(a) ?? 0) >= o.maxSessionsPerSource) {
         return refuse({
           status: 503,

@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../../log.js';
 import type { SessionEvent } from '../../recording/types.js';
-import { parseMetadata, type RecordingMetadata } from './metadata.js';
+import { MetadataLimitError, parseMetadata, type RecordingMetadata } from './metadata.js';
 import type { CallParties } from './policy.js';
 
 /** label -> metadata stream_id. */
@@ -35,8 +35,11 @@ export function participantChanges(
   at: Date,
 ): SessionEvent[] {
   const events: SessionEvent[] = [];
+  const beforeById = new Map<string, RecordingMetadata['participants'][number]>();
+  for (const p of before?.participants ?? []) if (!beforeById.has(p.id)) beforeById.set(p.id, p);
+  const afterIds = new Set(after.participants.map((p) => p.id));
   for (const p of after.participants) {
-    const old = before?.participants.find((x) => x.id === p.id);
+    const old = beforeById.get(p.id);
     if (!old) {
       events.push({
         at: p.associateTime ? new Date(p.associateTime) : at,
@@ -55,7 +58,7 @@ export function participantChanges(
   // A complete document that no longer lists someone: they left.
   if (after.dataMode === 'complete' && before) {
     for (const p of before.participants) {
-      if (p.disassociateTime === undefined && !after.participants.some((x) => x.id === p.id)) {
+      if (p.disassociateTime === undefined && !afterIds.has(p.id)) {
         events.push({
           at,
           type: 'participant-left',
@@ -67,26 +70,16 @@ export function participantChanges(
   return events.map((e) => (Number.isNaN(e.at.getTime()) ? { ...e, at } : e));
 }
 
-/** A metadata state with nothing in it (an update merged into no earlier state). */
-export function emptyMd(): RecordingMetadata {
-  return {
-    dialect: 'unknown',
-    dataMode: 'partial',
-    sessions: [],
-    participants: [],
-    streams: [],
-    participantStreams: [],
-    extensions: {},
-    groups: [],
-  };
-}
-
-/** The parsed metadata, or null when there is none or it does not parse (logged). */
+/**
+ * The parsed metadata, or null when there is none or it does not parse (logged). Metadata over
+ * METADATA_LIMITS throws MetadataLimitError: the request is refused (requests.ts `readMetadataOr413`).
+ */
 export function readMetadata(xml: string | null, log: Logger): RecordingMetadata | null {
   if (!xml) return null;
   try {
     return parseMetadata(xml);
   } catch (err) {
+    if (err instanceof MetadataLimitError) throw err;
     // RFC 7866 lets the SRS record without metadata; keep the raw XML with the recording.
     log.warn({ err: (err as Error).message }, 'rs-metadata could not be parsed; recording without it');
     return null;

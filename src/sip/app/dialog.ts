@@ -8,9 +8,18 @@ import type Srf from 'drachtio-srf';
 import { CapacityError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { RecordingPort } from '../../recording/types.js';
-import { emptyMd, participantChanges, readMetadata, streamIdsOf } from './call-metadata.js';
+import { participantChanges, streamIdsOf } from './call-metadata.js';
 import { mergeMetadata, participantsForLabels, type RecordingMetadata } from './metadata.js';
-import { Reject, capacityReject, checkRequire, parseInDialogBody, warning } from './requests.js';
+import type { Refusal } from './admission.js';
+import {
+  Reject,
+  capacityReject,
+  checkMergedMetadata,
+  checkRequire,
+  parseInDialogBody,
+  readMetadataOr413,
+  warning,
+} from './requests.js';
 import { buildAnswer, type AnswerRules, type OfferedStream } from './sdp.js';
 import { answerOf, applyPlan, planOffer, type OfferPlan, type Slot } from './session.js';
 import { SessionTimer } from './session-timer.js';
@@ -37,6 +46,17 @@ export interface RecordingDialog {
   timerHeaders: Record<string, string>;
   /** Called once when the dialog ends: the session no longer counts for its source's admission. */
   untrack: () => void;
+  /** SRS_MAX_STREAMS for each new offer: its refusal (488), or null. Unset: no limit. */
+  checkStreams?: (streams: number) => Refusal | null;
+}
+
+/** An update's metadata read and merged, before anything of the call changes. */
+interface MetadataUpdate {
+  xml: string;
+  /** The parsed update, or null when it does not parse (kept raw only). */
+  update: RecordingMetadata | null;
+  /** What is known once the update is applied. */
+  merged: RecordingMetadata | null;
 }
 
 /** Serves an answered dialog until it ends (see the file comment). */
@@ -82,14 +102,23 @@ export function runRecordingDialog(d: RecordingDialog): void {
       .catch((err: unknown) => clog.warn({ err }, 'call events not stored'));
   };
 
-  async function applyMetadata(xml: string | null): Promise<void> {
-    if (xml === null) return;
-    const update = readMetadata(xml, clog);
-    if (!update) {
+  /** Reads and merges an update's metadata; 413 over METADATA_LIMITS, with nothing changed. */
+  function readUpdate(xml: string | null): MetadataUpdate | null {
+    if (xml === null) return null;
+    const update = readMetadataOr413(xml, clog);
+    if (!update) return { xml, update: null, merged: md };
+    const merged = mergeMetadata(md, update);
+    checkMergedMetadata(merged);
+    return { xml, update, merged };
+  }
+
+  async function applyMetadata(u: MetadataUpdate | null): Promise<void> {
+    if (u === null) return;
+    const { xml, update, merged } = u;
+    if (!update || !merged) {
       addEvents([{ at: new Date(), type: 'metadata', detail: { xml, parsed: false } }]);
       return;
     }
-    const merged = mergeMetadata(md, update);
     const events = participantChanges(md, merged, new Date());
     md = merged;
     const participants = participantsForLabels(merged);
@@ -129,12 +158,14 @@ export function runRecordingDialog(d: RecordingDialog): void {
     sdp: string;
     metadataXml: string | null;
   }): Promise<string> {
+    // SRS_MAX_STREAMS holds for the whole call, as for its INVITE: refused whole, nothing changes.
+    const refused = d.checkStreams?.(next.offer.filter((s) => s.port !== 0).length);
+    if (refused) throw new Reject(refused.status, refused.reason, refused.headers);
+    const meta = readUpdate(next.metadataXml);
     const plan = planOffer(slots, next.offer, rules);
     if (!plan.unchanged) {
       // Metadata arriving with the offer names the new streams.
-      const ids = streamIdsOf(
-        next.metadataXml ? mergeMetadata(md, readMetadata(next.metadataXml, clog) ?? md ?? emptyMd()) : md,
-      );
+      const ids = streamIdsOf(meta?.merged ?? md);
       plan.add = plan.add.map((a) => ({
         ...a,
         streamId: a.label === null ? null : (ids[a.label] ?? null),
@@ -142,7 +173,7 @@ export function runRecordingDialog(d: RecordingDialog): void {
     }
     const added = await changeStreams(plan);
     slots = applyPlan(slots, next.offer, plan, added);
-    await applyMetadata(next.metadataXml);
+    await applyMetadata(meta);
     const candidate = buildAnswer(next.sdp, answerOf(slots), mediaAddress, version);
     // RFC 3264 §8: the version moves only when the answer changes.
     if (candidate !== lastAnswer) {
@@ -278,7 +309,7 @@ export function runRecordingDialog(d: RecordingDialog): void {
           });
           return;
         }
-        await applyMetadata(body.metadataXml);
+        await applyMetadata(readUpdate(body.metadataXml));
         ures.send(200, { headers: timerHeaders });
       } catch (err) {
         fail(ures, err);
@@ -315,7 +346,7 @@ export function runRecordingDialog(d: RecordingDialog): void {
         else {
           // No offer (a session refresh, or metadata alone): ours is the media as it stands, and
           // the SRC answers it in the ACK (RFC 3261 section 14.2, RFC 3264 section 8).
-          await applyMetadata(body.metadataXml);
+          await applyMetadata(readUpdate(body.metadataXml));
           offerSent = cseqOf(mreq);
           sdp = lastAnswer;
         }

@@ -15,7 +15,7 @@ import {
 import { answerOf, type Slot } from './session.js';
 import { rateLimiter, type Admission } from './admission.js';
 import { agreedTimer, negotiateSessionTimer, type SessionTimerConfig } from './session-timer.js';
-import { partiesOf, readMetadata } from './call-metadata.js';
+import { partiesOf } from './call-metadata.js';
 import { runExcludedDialog } from './excluded-dialog.js';
 import { runRecordingDialog } from './dialog.js';
 import { sipFieldValues, type FieldSource } from './sip-fields.js';
@@ -28,6 +28,7 @@ import {
   localAddress,
   parseBody,
   planStreams,
+  readMetadataOr413,
   recognisedBy,
   warning,
 } from './requests.js';
@@ -180,7 +181,7 @@ export function startSiprecApp(o: SiprecAppOptions): SiprecApp {
       const timer = o.sessionTimer ? negotiateSessionTimer(req, o.sessionTimer) : null;
       if (timer && 'reject' in timer) throw new Reject(422, 'Session Interval Too Small', timer.reject);
       const { offer, sdp, metadataXml } = parseBody(req);
-      const md = readMetadata(metadataXml, clog);
+      const md = readMetadataOr413(metadataXml, clog);
       const refusedSession = o.admission?.checkSession(source, offer.filter((s) => s.port !== 0).length);
       if (refusedSession)
         throw new Reject(refusedSession.status, refusedSession.reason, refusedSession.headers);
@@ -319,6 +320,7 @@ export function startSiprecApp(o: SiprecAppOptions): SiprecApp {
                   slots,
                   answer,
                   ...timerOf,
+                  checkStreams: (n) => o.admission?.checkStreams(n) ?? null,
                   untrack: () => {
                     if (tracked) o.admission?.track(source, false);
                     tracked = false;

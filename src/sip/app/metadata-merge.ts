@@ -6,10 +6,16 @@ import type { RecordingMetadata } from './metadata.js';
 
 function mergeById<T extends { id: string }>(base: T[], update: T[], merge: (a: T, b: T) => T): T[] {
   const out = base.map((x) => ({ ...x }));
+  const at = new Map<string, number>();
+  out.forEach((x, i) => {
+    if (!at.has(x.id)) at.set(x.id, i);
+  });
   for (const u of update) {
-    const i = out.findIndex((x) => x.id === u.id);
-    if (i < 0) out.push({ ...u });
-    else out[i] = merge(out[i] as T, u);
+    const i = at.get(u.id);
+    if (i === undefined) {
+      at.set(u.id, out.length);
+      out.push({ ...u });
+    } else out[i] = merge(out[i] as T, u);
   }
   return out;
 }
@@ -37,7 +43,7 @@ export function mergeMetadata(base: RecordingMetadata | null, update: RecordingM
   result.dialect = update.dialect === 'unknown' ? base.dialect : update.dialect;
   result.sessions = mergeById(base.sessions, update.sessions, (a, b) => ({
     ...a,
-    sipSessionIds: [...a.sipSessionIds, ...b.sipSessionIds.filter((x) => !a.sipSessionIds.includes(x))],
+    sipSessionIds: [...new Set([...a.sipSessionIds, ...b.sipSessionIds])],
     ...(b.startTime !== undefined ? { startTime: b.startTime } : {}),
     ...(b.stopTime !== undefined ? { stopTime: b.stopTime } : {}),
   }));
@@ -54,10 +60,15 @@ export function mergeMetadata(base: RecordingMetadata | null, update: RecordingM
     sessionId: b.sessionId ?? a.sessionId,
   }));
   const assoc = result.participantStreams;
+  const byParticipant = new Map<string, (typeof assoc)[number]>();
+  for (const a of assoc) if (!byParticipant.has(a.participantId)) byParticipant.set(a.participantId, a);
   for (const u of update.participantStreams) {
-    const existing = assoc.find((a) => a.participantId === u.participantId);
-    if (existing === undefined) assoc.push({ ...u, send: [...u.send], recv: [...u.recv] });
-    else {
+    const existing = byParticipant.get(u.participantId);
+    if (existing === undefined) {
+      const added = { ...u, send: [...u.send], recv: [...u.recv] };
+      assoc.push(added);
+      byParticipant.set(u.participantId, added);
+    } else {
       if (u.send.length > 0) existing.send = [...u.send];
       if (u.recv.length > 0) existing.recv = [...u.recv];
     }
@@ -77,20 +88,20 @@ export function participantsForLabels(
   const labelById = new Map<string, string>();
   for (const s of md.streams) if (s.label !== null && !labelById.has(s.id)) labelById.set(s.id, s.label);
   const people = md.participants.map((p) => ({ participantId: p.id, aor: p.aor, name: p.name }));
+  const known = new Set(people.map((p) => p.participantId));
+  // Each participant's labels, in the order its associations name them (Sets: linear in the ids).
+  const labels = new Map<string, Set<string>>();
   for (const a of md.participantStreams) {
-    if (!people.some((p) => p.participantId === a.participantId)) {
+    if (!known.has(a.participantId)) {
+      known.add(a.participantId);
       people.push({ participantId: a.participantId, aor: null, name: null });
     }
-  }
-  return people.map((p) => {
-    const sendsLabels: string[] = [];
-    for (const a of md.participantStreams) {
-      if (a.participantId !== p.participantId) continue;
-      for (const id of a.send) {
-        const label = labelById.get(id);
-        if (label !== undefined && !sendsLabels.includes(label)) sendsLabels.push(label);
-      }
+    let set = labels.get(a.participantId);
+    if (set === undefined) labels.set(a.participantId, (set = new Set()));
+    for (const id of a.send) {
+      const label = labelById.get(id);
+      if (label !== undefined) set.add(label);
     }
-    return { ...p, sendsLabels };
-  });
+  }
+  return people.map((p) => ({ ...p, sendsLabels: [...(labels.get(p.participantId) ?? [])] }));
 }

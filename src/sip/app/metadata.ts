@@ -9,7 +9,7 @@
  *
  * Safety: no DTD, no entity expansion (src/sip/app/xml.ts).
  */
-import { ParseError } from '../../errors.js';
+import { ParseError, SrsError } from '../../errors.js';
 import { allElements, attr, childText, descendants, norm, readXml, type XmlElement } from './xml.js';
 
 export { mergeMetadata, participantsForLabels } from './metadata-merge.js';
@@ -72,8 +72,61 @@ function idsOf(el: XmlElement): string[] {
   return [...el.text.split(/\s+/), ...fromChildren].filter((s) => s !== '');
 }
 
-function pushUnique(list: string[], values: string[]): void {
-  for (const v of values) if (!list.includes(v)) list.push(v);
+/**
+ * The most one metadata document (and the state an update merges into) may hold. Real documents
+ * list a few participants and streams; these bound the work and storage a hostile one costs.
+ */
+export const METADATA_LIMITS = {
+  sessions: 1000,
+  sipSessionIds: 1000,
+  participants: 1000,
+  streams: 1000,
+  groups: 1000,
+  /** Stream ids in every `<send>` and `<recv>` together. */
+  streamIds: 10_000,
+} as const;
+
+const LIMIT_NAMES: Record<keyof typeof METADATA_LIMITS, string> = {
+  sessions: 'sessions',
+  sipSessionIds: 'SIP session ids',
+  participants: 'participants',
+  streams: 'streams',
+  groups: 'groups',
+  streamIds: 'stream ids in send/recv',
+};
+
+/** Metadata over METADATA_LIMITS: the request is refused (413), not recorded without it. */
+export class MetadataLimitError extends SrsError {
+  constructor(message: string) {
+    super('ERR_METADATA_LIMIT', message);
+  }
+}
+
+/** Throws MetadataLimitError when `md` holds more than METADATA_LIMITS allows. */
+export function checkMetadataLimits(md: RecordingMetadata): void {
+  const counts: Record<keyof typeof METADATA_LIMITS, number> = {
+    sessions: md.sessions.length,
+    sipSessionIds: md.sessions.reduce((n, s) => n + s.sipSessionIds.length, 0),
+    participants: md.participants.length,
+    streams: md.streams.length,
+    groups: md.groups.length,
+    streamIds: md.participantStreams.reduce((n, a) => n + a.send.length + a.recv.length, 0),
+  };
+  for (const k of Object.keys(METADATA_LIMITS) as (keyof typeof METADATA_LIMITS)[]) {
+    if (counts[k] > METADATA_LIMITS[k])
+      throw new MetadataLimitError(
+        `rs-metadata lists ${counts[k]} ${LIMIT_NAMES[k]}, over the limit of ${METADATA_LIMITS[k]}`,
+      );
+  }
+}
+
+/** Adds the values `seen` does not hold yet to `list`, in order (a Set: linear in the values). */
+function pushUnique(list: string[], seen: Set<string>, values: string[]): void {
+  for (const v of values)
+    if (!seen.has(v)) {
+      seen.add(v);
+      list.push(v);
+    }
 }
 
 function detectDialect(root: XmlElement): MetadataDialect {
@@ -95,8 +148,9 @@ function callDataKey(local: string): string {
 
 /**
  * Parse an rs-metadata document. Throws ParseError when it is not XML or its root is not a recording
- * (`recording`, `recording_metadata`). Missing pieces are left out rather than refused: metadata is
- * advisory and the call is recorded either way.
+ * (`recording`, `recording_metadata`), and MetadataLimitError when it holds more than
+ * METADATA_LIMITS. Missing pieces are left out rather than refused: metadata is advisory and the
+ * call is recorded either way.
  */
 export function parseMetadata(xml: string): RecordingMetadata {
   const root = readXml(xml);
@@ -117,6 +171,13 @@ export function parseMetadata(xml: string): RecordingMetadata {
     groups: [],
   };
   const sessions = new Map<string, MetadataSession>();
+  /** What each list already holds, beside it: pushUnique stays linear in the document. */
+  const seen = new Map<string[], Set<string>>();
+  const seenIn = (list: string[]): Set<string> => {
+    let set = seen.get(list);
+    if (set === undefined) seen.set(list, (set = new Set(list)));
+    return set;
+  };
   const participants = new Map<string, MetadataParticipant>();
   const streams = new Map<string, MetadataStream>();
   const assoc = new Map<string, ParticipantStreams>();
@@ -147,7 +208,9 @@ export function parseMetadata(xml: string): RecordingMetadata {
     for (const c of el.children) {
       if (!ours(c) || (c.key !== 'send' && c.key !== 'recv')) continue;
       const ids = idsOf(c);
-      if (ids.length > 0) pushUnique(streamsOf(participantId)[c.key], ids);
+      if (ids.length === 0) continue;
+      const list = streamsOf(participantId)[c.key];
+      pushUnique(list, seenIn(list), ids);
     }
   };
 
@@ -160,10 +223,12 @@ export function parseMetadata(xml: string): RecordingMetadata {
         const s = session(attr(el, 'sessionid', 'id') ?? '');
         for (const c of el.children) {
           if (!ours(c)) continue;
-          if (c.key === 'sipsessionid' && c.text !== '') pushUnique(s.sipSessionIds, [c.text]);
+          if (c.key === 'sipsessionid' && c.text !== '')
+            pushUnique(s.sipSessionIds, seenIn(s.sipSessionIds), [c.text]);
           if (c.key === 'starttime' && c.text !== '') s.startTime = c.text;
           if (c.key === 'stoptime' && c.text !== '') s.stopTime = c.text;
-          if (c.key === 'groupref' && c.text.trim() !== '') pushUnique(md.groups, [c.text.trim()]);
+          if (c.key === 'groupref' && c.text.trim() !== '')
+            pushUnique(md.groups, seenIn(md.groups), [c.text.trim()]);
         }
         // Pre-RFC drafts put the association times on the session itself.
         associationTimes(el, s);
@@ -171,7 +236,7 @@ export function parseMetadata(xml: string): RecordingMetadata {
       }
       case 'group': {
         const id = attr(el, 'groupid', 'id')?.trim();
-        if (id) pushUnique(md.groups, [id]);
+        if (id) pushUnique(md.groups, seenIn(md.groups), [id]);
         break;
       }
       case 'sessionrecordingassoc': {
@@ -246,5 +311,6 @@ export function parseMetadata(xml: string): RecordingMetadata {
   md.participants = [...participants.values()];
   md.streams = [...streams.values()];
   md.participantStreams = [...assoc.values()];
+  checkMetadataLimits(md);
   return md;
 }

@@ -6,10 +6,11 @@
 import type Srf from 'drachtio-srf';
 
 import { ParseError, type CapacityError } from '../../errors.js';
+import type { Logger } from '../../log.js';
 import type { StreamOffer } from '../../recording/types.js';
 import { usableMediaAddress } from './admission.js';
-import { streamIdsOf } from './call-metadata.js';
-import type { RecordingMetadata } from './metadata.js';
+import { readMetadata, streamIdsOf } from './call-metadata.js';
+import { MetadataLimitError, checkMetadataLimits, type RecordingMetadata } from './metadata.js';
 import { UnsupportedBodyError, extractMetadataXml, extractSiprecBody } from './multipart.js';
 import { chooseStream, parseOffer, type AnswerRules, type Choice, type OfferedStream } from './sdp.js';
 import { streamOffer } from './session.js';
@@ -37,6 +38,31 @@ export function capacityReject(err: CapacityError, retryAfter: string): Reject {
     'Retry-After': err.retryAfterSeconds === undefined ? retryAfter : String(err.retryAfterSeconds),
     Warning: warning(err.message),
   });
+}
+
+/** 413 for metadata over METADATA_LIMITS (src/sip/app/metadata.ts), its Warning naming the limit. */
+function metadataReject(err: MetadataLimitError): Reject {
+  return new Reject(413, 'Request Entity Too Large', { Warning: warning(err.message) });
+}
+
+/** The request's metadata (null: none, or unparsable and logged); 413 when it is over the limits. */
+export function readMetadataOr413(xml: string | null, log: Logger): RecordingMetadata | null {
+  try {
+    return readMetadata(xml, log);
+  } catch (err) {
+    if (err instanceof MetadataLimitError) throw metadataReject(err);
+    throw err;
+  }
+}
+
+/** 413 when the metadata state after an update (merged) is over the limits. */
+export function checkMergedMetadata(md: RecordingMetadata): void {
+  try {
+    checkMetadataLimits(md);
+  } catch (err) {
+    if (err instanceof MetadataLimitError) throw metadataReject(err);
+    throw err;
+  }
 }
 
 /** The local address and port the request arrived on, when drachtio says. */

@@ -55,6 +55,16 @@ export class ClientSide {
         `OK|application|${sent.length}|${peer.transport}|${peer.address}|${peer.port}|${stamp()}|${txn?.id ?? ''}|${d.id}||Msg sent:|\r\n${sent.toString('utf8')}`,
       );
     } catch (err) {
+      // A BYE that cannot go out (the SRC's Contact does not resolve) still ends the dialog, as
+      // the app has ended its side: kept, a later request in it would reach the app as a new
+      // INVITE (drachtio-srf knows no such dialog) and start a second recording. Now it gets 481.
+      if (app.method === 'BYE') {
+        this.ctx.o.log.warn(
+          { callId: d.callId, err: String((err as Error).message) },
+          'BYE could not be sent; the dialog ends here',
+        );
+        this.dialogs.endDialog(d);
+      }
       conn.reply(msgId, `NOK|failed to send ${app.method}: ${String((err as Error).message)}`);
     }
   }
