@@ -283,6 +283,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       guards,
       sipConnected: () => sipApp?.connected ?? false,
       dbHealth,
+      keyPassphrase: key.passphraseState,
       log,
       defer,
     });

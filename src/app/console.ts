@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import type { MediaEngine } from '../media/types.js';
 import type { Monitor } from '../monitor/index.js';
 import { encodeMp3, wipeDir, type Mp3Options, type Pipeline } from '../pipeline/index.js';
-import { generateKeyPair, loadPrivateKey, type KeyPairInfo } from '../pipeline/keys.js';
+import { generateKeyPair, loadPrivateKey } from '../pipeline/keys.js';
 import { startReencryptService } from '../pipeline/reencrypt.js';
 import type { RecordingControl } from '../recording/control.js';
 import type { LivePolicy } from '../recording/live-policy.js';
@@ -21,6 +21,7 @@ import { nodesRepository } from '../store/nodes.js';
 import { buildConsoleApi, type ConsoleApi } from '../api/index.js';
 import { deliveryStatus, type Delivery } from '../delivery/index.js';
 import { directoryMetrics, startDirectory } from './directory.js';
+import type { RecordingKey } from './first-start.js';
 import type { Defer } from './shutdown.js';
 
 /** Parts started after the console API that it reads from. */
@@ -40,7 +41,7 @@ export interface ConsoleParts {
   pipeline: Pipeline;
   delivery: Delivery;
   artifacts: ArtifactStore;
-  key: KeyPairInfo;
+  key: RecordingKey;
   adminToken: string;
   later: LaterParts;
   log: Logger;
@@ -60,14 +61,16 @@ export function mp3Options(config: Config): Mp3Options {
 
 export async function startConsoleApi(o: ConsoleParts): Promise<ConsoleApi> {
   const { config, db, engine, later, log } = o;
-  const keyPassphrase = config.keys.passphrase ?? o.key.generatedPassphrase;
+  // SRS_KEY_PASSPHRASE, else the generated one (kept in <data>/secrets/, read at each start).
+  const keyPassphrase = o.key.passphrase;
   const revoke = (m: { userId?: string; sessionId?: string; reason: string }) => later.monitor?.revoke(m);
   const accessChanged = () => void later.monitor?.refreshFilters();
   const directory = startDirectory(config.directory, db, { revoke, accessChanged }, log, o.defer);
   const keysDir = join(config.dataDir, 'keys');
-  // Key generation and re-encryption from the API need the passphrase the server holds.
+  // Key generation and re-encryption from the API need the passphrase the server holds; one that
+  // does not open the active key would lock new keys under another passphrase: refused (503).
   const keys =
-    keyPassphrase === undefined
+    keyPassphrase === undefined || o.key.passphraseState === 'wrong'
       ? undefined
       : {
           passphrase: keyPassphrase,

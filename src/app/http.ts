@@ -13,6 +13,7 @@ import type { CallGuards } from '../recording/guards.js';
 import type { RecordingService } from '../recording/service.js';
 import { sameSecret } from '../secrets.js';
 import type { DatabaseHealth } from '../store/health.js';
+import type { PassphraseState } from './first-start.js';
 import type { Defer } from './shutdown.js';
 import { readSettingFileText } from '../config/setting-file.js';
 
@@ -26,6 +27,8 @@ export interface HttpParts {
   sipConnected: () => boolean;
   /** Whether the database answers (probed on its own, never waited on for long). */
   dbHealth: DatabaseHealth;
+  /** Whether the server's passphrase opens the active key (playback, export, key rotation). */
+  keyPassphrase?: PassphraseState;
   log: Logger;
   defer: Defer;
 }
@@ -87,6 +90,8 @@ export async function serveHttp(o: HttpParts): Promise<HttpServing> {
           activeCalls: recording.activeCount,
           maxSessions: config.limits.maxSessions,
           pipeline,
+          // Not part of `ok`: calls are recorded with the public key alone.
+          ...(o.keyPassphrase ? { keyPassphrase: o.keyPassphrase } : {}),
         },
       };
     },

@@ -2,6 +2,7 @@ import { userInfo } from 'node:os';
 import type { Config } from '../config.js';
 import { readSettingFileText } from '../config/setting-file.js';
 import { SrsError } from '../errors.js';
+import { generatedPassphraseFile, readGeneratedPassphrase } from '../app/first-start.js';
 import { createLogger } from '../log.js';
 import { openDatabase, type Database } from '../store/db.js';
 import { createArtifactStore, type ArtifactStore } from '../storage/index.js';
@@ -73,6 +74,11 @@ export async function passphraseFor(config: Config, io: CliIo, file: string | un
     return text.replace(/\r?\n$/, '');
   }
   if (config.keys.passphrase) return config.keys.passphrase;
+  // The one the first start generated, as the server reads it while SRS_KEY_PASSPHRASE is unset.
+  const generated = await readGeneratedPassphrase(config.dataDir).catch((err: Error) => {
+    throw new CliError(`cannot read ${generatedPassphraseFile(config.dataDir)}: ${err.message}`, 2);
+  });
+  if (generated) return generated;
   if (io.stdin.isTTY) return promptHidden(io, 'Passphrase for the recording key: ');
   throw new CliError(
     'a passphrase is needed: use --passphrase-file, set SRS_KEY_PASSPHRASE, or run on a terminal',

@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import type { Config } from '../config.js';
 import { NotFoundError } from '../errors.js';
-import { generateKeyPair, KeyPassphraseError, type KeyType } from '../pipeline/keys.js';
+import { generateKeyPair, KeyPassphraseError, loadPrivateKey, type KeyType } from '../pipeline/keys.js';
+import { generatedPassphraseFile } from '../app/first-start.js';
 import { reencryptKey, ReencryptError } from '../pipeline/reencrypt.js';
 import type { Database } from '../store/db.js';
 import {
@@ -29,6 +30,31 @@ function checkFingerprint(fp: string): string {
   return fp.toUpperCase();
 }
 
+/**
+ * Every key shares the server's passphrase: a new key under another one would make new recordings
+ * unplayable in the console (503 "wrong passphrase"). Refused (exit 2) when `passphrase` does not
+ * open the active key; passes when there is no active key or no private half of it here.
+ */
+async function opensActiveKey(config: Config, db: Database, passphrase: string): Promise<void> {
+  const active = await db.keys.active();
+  if (!active) return;
+  try {
+    await loadPrivateKey(
+      join(config.dataDir, 'keys'),
+      active.fingerprint,
+      passphrase,
+      config.keys.inCatalogue ? db.keys : undefined,
+    );
+  } catch (err) {
+    if (err instanceof KeyPassphraseError)
+      throw new CliError(
+        `this passphrase does not open the active key ${active.fingerprint}: every key must share the server's passphrase (SRS_KEY_PASSPHRASE, else the generated ${generatedPassphraseFile(config.dataDir)}). Give that one, or add --other-passphrase to change it on purpose`,
+        2,
+      );
+    if (!(err instanceof NotFoundError)) throw err;
+  }
+}
+
 const audit = (db: Database, action: string, fingerprint: string, details: Record<string, unknown> = {}) =>
   cliAudit(db, { action, resource: 'key', resourceId: fingerprint, details });
 
@@ -40,7 +66,7 @@ export function keysCommand(
   const passOpt = () =>
     new Option(
       '--passphrase-file <file>',
-      'file holding the key passphrase (else SRS_KEY_PASSPHRASE, else a prompt)',
+      'file holding the key passphrase (else SRS_KEY_PASSPHRASE, else the generated <data>/secrets/recording-key-passphrase, else a prompt)',
     );
 
   cmd
@@ -49,29 +75,47 @@ export function keysCommand(
     .addOption(new Option('--type <type>', 'key type').choices(['rsa4096', 'curve25519']).default('rsa4096'))
     .option('--no-activate', 'keep the current active key')
     .addOption(passOpt())
+    .option(
+      '--other-passphrase',
+      'accept a passphrase that is not the one of the active key and the server (the server must then be given it)',
+    )
     .action(
-      guarded(io, async (opts: { type: KeyType; activate: boolean; passphraseFile?: string }) => {
-        const config = getConfig();
-        const passphrase = await passphraseFor(config, io, opts.passphraseFile);
-        if (!passphrase) throw new CliError('the passphrase must not be empty', 2);
-        const r = await withDatabase(config, async (db) => {
-          const g = await generateKeyPair({
-            keysDir: join(config.dataDir, 'keys'),
-            passphrase,
-            type: opts.type,
-            db,
-            activate: opts.activate,
-            inCatalogue: config.keys.inCatalogue,
+      guarded(
+        io,
+        async (opts: {
+          type: KeyType;
+          activate: boolean;
+          passphraseFile?: string;
+          otherPassphrase?: boolean;
+        }) => {
+          const config = getConfig();
+          const passphrase = await passphraseFor(config, io, opts.passphraseFile);
+          if (!passphrase) throw new CliError('the passphrase must not be empty', 2);
+          if (!opts.otherPassphrase && config.keys.passphrase && passphrase !== config.keys.passphrase)
+            throw new CliError(
+              `this passphrase is not the server's (SRS_KEY_PASSPHRASE): a key under it could not be played in the console. Give the server's passphrase, or add --other-passphrase to change it on purpose`,
+              2,
+            );
+          const r = await withDatabase(config, async (db) => {
+            if (!opts.otherPassphrase) await opensActiveKey(config, db, passphrase);
+            const g = await generateKeyPair({
+              keysDir: join(config.dataDir, 'keys'),
+              passphrase,
+              type: opts.type,
+              db,
+              activate: opts.activate,
+              inCatalogue: config.keys.inCatalogue,
+            });
+            await audit(db, 'key.generate', g.fingerprint, { type: g.type, active: opts.activate });
+            return g;
           });
-          await audit(db, 'key.generate', g.fingerprint, { type: g.type, active: opts.activate });
-          return g;
-        });
-        io.stdout.write(`${r.fingerprint}\n`);
-        io.stderr.write(
-          `generated ${r.type} key ${r.fingerprint} in ${(r.ms / 1000).toFixed(1)} s` +
-            `${opts.activate ? '; new recordings are encrypted to it' : ' (not active)'}\n`,
-        );
-      }),
+          io.stdout.write(`${r.fingerprint}\n`);
+          io.stderr.write(
+            `generated ${r.type} key ${r.fingerprint} in ${(r.ms / 1000).toFixed(1)} s` +
+              `${opts.activate ? '; new recordings are encrypted to it' : ' (not active)'}\n`,
+          );
+        },
+      ),
     );
 
   cmd
