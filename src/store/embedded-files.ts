@@ -5,9 +5,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
-import { chmod, open, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, link, open, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SrsError } from '../errors.js';
 import { readIfExists as readText } from '../files.js';
@@ -126,28 +126,98 @@ export async function loadOrCreateSettings(p: Paths, log: Logger): Promise<Embed
   return s;
 }
 
-/** A lock file made with O_EXCL; a lock whose holder is dead (or that is very old) is taken over. */
-export async function withLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  for (;;) {
-    try {
-      const fh = await open(lockPath, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o600);
-      await fh.writeFile(String(process.pid));
-      await fh.close();
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number((await readText(lockPath))?.trim());
-      const st = await stat(lockPath).catch(() => undefined);
-      const old = st ? Date.now() - st.mtimeMs > LOCK_STALE_MS : false;
-      // An empty file means the holder is between open and write: give it a moment.
-      if ((holder > 0 && !pidAlive(holder)) || old) {
-        await unlink(lockPath).catch(() => undefined);
-        continue;
-      }
-      if (Date.now() > deadline) throw new EmbeddedPostgresError(`timed out waiting for ${lockPath}`);
-      await sleep(100);
+/** An empty lock is a leftover (the lock is written whole before it appears): stale after this. */
+const EMPTY_LOCK_STALE_MS = 5_000;
+/** A wait for a live holder is logged once, after this. */
+const LOCK_WAIT_LOG_MS = 2_000;
+
+/**
+ * The data directory cannot take a write: full (ENOSPC, EDQUOT) or read-only (EROFS). Said in
+ * those words, naming the directory and the setting, instead of the bare system error.
+ */
+export function dataDirWriteError(err: unknown, path: string): unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const dir = dirname(path);
+  if (code === 'ENOSPC' || code === 'EDQUOT')
+    return new EmbeddedPostgresError(
+      `the data directory ${dir} is full (no space left on device, writing ${path}): free some space there (dataDir, SRS_DATA_DIR)`,
+      { cause: err },
+    );
+  if (code === 'EROFS')
+    return new EmbeddedPostgresError(
+      `the data directory ${dir} is on a read-only file system (writing ${path}): give a writable one (dataDir, SRS_DATA_DIR)`,
+      { cause: err },
+    );
+  return err;
+}
+
+/**
+ * Creates the lock holding this pid, whole or not at all: the pid goes to a file of its own, then
+ * a hard link gives it the lock's name (fails with EEXIST when the lock is held). Where hard links
+ * are not supported, an O_EXCL create and write, removed again when the write fails. Never leaves
+ * an empty or partial lock (a disk full at the write left an empty one, which made every later
+ * command wait two minutes for it). False when the lock is held.
+ */
+async function createLock(lockPath: string): Promise<boolean> {
+  const pid = String(process.pid);
+  const tmp = `${lockPath}.${pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, pid, { mode: 0o600, flag: 'wx' });
+    await link(tmp, lockPath);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS')
+      throw dataDirWriteError(err, lockPath);
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+  let fh: FileHandle;
+  try {
+    fh = await open(lockPath, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw dataDirWriteError(err, lockPath);
+  }
+  try {
+    await fh.writeFile(pid);
+    await fh.close();
+    return true;
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await unlink(lockPath).catch(() => undefined);
+    throw dataDirWriteError(err, lockPath);
+  }
+}
+
+/**
+ * A lock file holding its holder's pid; a lock whose holder is dead, an empty one (a leftover of
+ * an older version) or a very old one is taken over. A wait for a live holder is logged once.
+ */
+export async function withLock<T>(lockPath: string, fn: () => Promise<T>, log?: Logger): Promise<T> {
+  const started = Date.now();
+  const deadline = started + LOCK_WAIT_MS;
+  let said = false;
+  while (!(await createLock(lockPath))) {
+    const text = await readText(lockPath).catch(() => undefined);
+    const holder = Number(text?.trim());
+    const st = await stat(lockPath).catch(() => undefined);
+    const age = st ? Date.now() - st.mtimeMs : 0;
+    const empty = text !== undefined && text.trim() === '';
+    if ((holder > 0 && !pidAlive(holder)) || age > LOCK_STALE_MS || (empty && age > EMPTY_LOCK_STALE_MS)) {
+      await unlink(lockPath).catch(() => undefined);
+      continue;
     }
+    if (Date.now() > deadline) throw new EmbeddedPostgresError(`timed out waiting for ${lockPath}`);
+    if (!said && Date.now() - started > LOCK_WAIT_LOG_MS) {
+      said = true;
+      log?.info(
+        { lock: lockPath, holder: holder > 0 ? holder : null },
+        'waiting for the data directory lock',
+      );
+    }
+    await sleep(100);
   }
   try {
     return await fn();
