@@ -11,8 +11,10 @@ export interface SafetySources {
   connections?: () => {
     refusedTotal: number;
     refusedPerAddress: number;
+    refusedNotAllowed: number;
     oversizedHeaders: number;
     headerTimeouts: number;
+    messageTimeouts: number;
     open: number;
   } | null;
   endedByServer?: () => ReadonlyMap<string, number>;
@@ -57,8 +59,10 @@ const byReason = (counts: ReadonlyMap<string, number>): Sample[] =>
 const CONNECTION_LIMITS = [
   ['total-limit', 'refusedTotal'],
   ['per-address-limit', 'refusedPerAddress'],
+  ['source-not-allowed', 'refusedNotAllowed'],
   ['oversized-headers', 'oversizedHeaders'],
   ['header-timeout', 'headerTimeouts'],
+  ['message-timeout', 'messageTimeouts'],
 ] as const;
 
 /** In exposition order. */

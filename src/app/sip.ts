@@ -7,7 +7,12 @@ import type { Config } from '../config.js';
 import { limitLines, rateLimited, type Logger } from '../log.js';
 import type { RecordingService } from '../recording/service.js';
 import type { CustomFieldsRepository } from '../store/custom-fields.js';
-import { createAdmission, type Admission } from '../sip/app/admission.js';
+import {
+  DEFAULT_SRC_ALLOW,
+  compileAllowList,
+  createAdmission,
+  type Admission,
+} from '../sip/app/admission.js';
 import { startSiprecApp, type SiprecApp } from '../sip/app/index.js';
 import { startSipEdge, type SipEdge } from '../sip/edge/index.js';
 import type { CompiledPolicy } from '../sip/app/policy.js';
@@ -64,6 +69,7 @@ export function callAdmission(
  */
 const EDGE_LIMITED_LINES = [
   'sip tcp connection refused: over the connection limit',
+  'sip tcp connection refused: source not allowed (SRS_SRC_ALLOW)',
   'closing sip tcp connection',
   'sip tcp connection gone before it was accepted',
   'drachtio app connected',
@@ -116,6 +122,8 @@ export async function startEdge(
         maxHeaderBytes: config.security.maxHeaderBytes,
         headerTimeoutMs: config.security.headerTimeoutMs,
       },
+      // Who may not record may not hold a TCP/TLS connection either: closed when accepted.
+      allowSource: compileAllowList(config.security.srcAllow ?? DEFAULT_SRC_ALLOW) ?? undefined,
     },
     control: { host: '127.0.0.1', port: 0, secret },
     // Refused and closed connections are an outsider's to cause: at most 20 lines per 10 s each.

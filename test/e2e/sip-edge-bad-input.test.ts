@@ -8,7 +8,7 @@
  * - SIP over TCP: a connection reset before the edge took it (no peer address) has what it sent
  *   dropped, not handled as a request from "" port 0;
  * - SIP over TCP: connect-and-reset 200 times, a reset mid-request and right after a full INVITE,
- *   garbage, bad Content-Length values (the connection is closed), a Content-Length larger than
+ *   garbage, bad Content-Length values (answered 400, or 513 over 1 MiB, and closed), a Content-Length larger than
  *   what is sent, NUL bytes, an OPTIONS one byte per write;
  * - SIP over TLS: plain text on the TLS port, a ClientHello then a reset, an INVITE then a reset;
  *   an OPTIONS over TLS is answered.
@@ -223,11 +223,15 @@ describe('SIP edge sockets under hostile input (srs serve)', { timeout: 120000 }
     assert.equal(await closedWithin(g, 2000), true, 'garbage without a header end: closed');
     for (const cl of ['-1', 'abc', '0x10', '99999999999999999999', '1048577', '']) {
       const s = await tcpConnect(server.sipPort);
+      let answer = '';
+      s.on('data', (d: Buffer) => (answer += d.toString()));
       const closed = closedWithin(s, 1000);
       s.write(
         request('OPTIONS', server.sipPort, 'TCP', s.localPort ?? 0).replace(/0\r\n\r\n$/, `${cl}\r\n\r\nhi`),
       );
       assert.equal(await closed, true, `Content-Length: ${cl} closes the connection`);
+      // Answered before the close: 513 over the 1 MiB limit, else 400 (there was no answer).
+      assert.match(answer, cl === '1048577' ? /^SIP\/2\.0 513 / : /^SIP\/2\.0 400 /, `Content-Length: ${cl}`);
     }
     const short = await tcpConnect(server.sipPort);
     short.write(

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ParseError } from '../../src/errors.js';
 import {
+  FramingError,
   canonicalName,
   frameStream,
   getHeader,
@@ -133,6 +134,30 @@ describe('sip message parser', () => {
       length: 31,
     });
     assert.throws(() => frameStream(Buffer.from('X\r\nContent-Length: -1\r\n\r\n')), ParseError);
+  });
+
+  test('stream framing and the parser read Content-Length by one rule (folded lines, duplicates)', () => {
+    const inner = 'OPTIONS sip:a SIP/2.0\r\nCall-ID: SMUGGLED\r\nContent-Length: 0\r\n\r\n';
+    const outer =
+      `MESSAGE sip:a SIP/2.0\r\nSubject: hello\r\n l: 0\r\nContent-Length: ${inner.length}\r\n\r\n` + inner;
+    // The folded ` l: 0` continues Subject: the body (the OPTIONS) belongs to the MESSAGE.
+    assert.deepEqual(frameStream(Buffer.from(outer)), { kind: 'message', length: outer.length });
+    assert.equal(parseMessage(Buffer.from(outer)).body.toString(), inner);
+    const twice = 'OPTIONS sip:a SIP/2.0\r\nContent-Length: 0\r\nl: 4\r\n\r\nabcd';
+    assert.throws(
+      () => frameStream(Buffer.from(twice)),
+      (e: unknown) => {
+        assert.ok(e instanceof FramingError);
+        assert.equal(e.status, 400);
+        assert.equal(e.headLength, twice.length - 4);
+        return true;
+      },
+    );
+    assert.throws(() => parseMessage(Buffer.from(twice)), /2 Content-Length headers/);
+    assert.throws(
+      () => frameStream(Buffer.from('OPTIONS sip:a SIP/2.0\r\nl: 2000000\r\n\r\n')),
+      (e: unknown) => e instanceof FramingError && e.status === 513,
+    );
   });
 
   test('control framing counts UTF-8 bytes and waits for the rest', () => {

@@ -105,12 +105,17 @@ export const REASONS: Record<number, string> = {
   100: 'Trying',
   200: 'OK',
   400: 'Bad Request',
+  405: 'Method Not Allowed',
   408: 'Request Timeout',
   481: 'Call/Transaction Does Not Exist',
   482: 'Loop Detected',
   487: 'Request Terminated',
+  491: 'Request Pending',
   500: 'Server Internal Error',
+  501: 'Not Implemented',
   503: 'Service Unavailable',
+  505: 'Version Not Supported',
+  513: 'Message Too Large',
 };
 
 /** drachtio's timestamp in leader lines: `HH:MM:SS.uuuuuu`. */

@@ -37,6 +37,10 @@ export class EdgeCore {
   }
 
   onNetwork(inb: Inbound): void {
+    if (inb.refused) {
+      this.server.onUnparseable(inb, inb.refused.reason, inb.refused.status);
+      return;
+    }
     let msg: SipMessage;
     try {
       msg = parseMessage(inb.data);

@@ -23,8 +23,11 @@ import { dialogPeer } from './resolve.js';
 
 export class DialogLayer {
   readonly store = new DialogStore();
-  /** Dialog id -> INVITE server transaction whose 2xx awaits an ACK. */
-  readonly awaitingAck = new Map<string, ServerTxn>();
+  /**
+   * INVITE server transactions whose 2xx awaits an ACK, by dialog id and CSeq number: the ACK of
+   * one re-INVITE's 2xx must not stop another's retransmissions (its CSeq tells them apart).
+   */
+  private readonly awaitingAck = new Map<string, ServerTxn>();
   /** Dialog id -> INVITE client transaction whose 2xx the app will ACK. */
   readonly uacInvites = new Map<string, ClientTxn>();
 
@@ -119,23 +122,47 @@ export class DialogLayer {
     }
   }
 
+  /** A 2xx to the INVITE with CSeq `seq` was sent in the dialog: its ACK is awaited. */
+  expectAck(d: Dialog, seq: number, txn: ServerTxn): void {
+    this.awaitingAck.set(`${d.id}\n${seq}`, txn);
+  }
+
+  /** The transaction whose 2xx the ACK with CSeq `seq` acknowledges (then no longer awaited). */
+  takeAck(d: Dialog, seq: number): ServerTxn | undefined {
+    const k = `${d.id}\n${seq}`;
+    const txn = this.awaitingAck.get(k);
+    this.awaitingAck.delete(k);
+    return txn;
+  }
+
+  /** An INVITE the edge sent for the app in this dialog still awaits its final response. */
+  ownInvitePending(d: Dialog): boolean {
+    const t = this.uacInvites.get(d.id);
+    return !!t && (t.state === 'calling' || t.state === 'proceeding');
+  }
+
   endDialog(d: Dialog): void {
     this.store.remove(d);
-    const pending = this.awaitingAck.get(d.id);
-    if (pending) {
-      this.awaitingAck.delete(d.id);
+    for (const [k, pending] of this.awaitingAck) {
+      if (!k.startsWith(`${d.id}\n`)) continue;
+      this.awaitingAck.delete(k);
       this.ctx.txns.acknowledged(pending);
     }
     this.uacInvites.delete(d.id);
   }
 
   /** Timer H over a 2xx: BYE the caller and tell the app, as drachtio-server does. */
-  ackTimeout(d: Dialog, txn: ServerTxn): void {
-    if (this.awaitingAck.get(d.id) !== txn) return;
-    this.awaitingAck.delete(d.id);
+  ackTimeout(d: Dialog, seq: number, txn: ServerTxn): void {
+    if (this.awaitingAck.get(`${d.id}\n${seq}`) !== txn) return;
+    this.awaitingAck.delete(`${d.id}\n${seq}`);
     this.ctx.o.log.warn({ callId: d.callId }, 'no ACK for 2xx within 64*T1; sending BYE');
+    this.byeFromEdge(d, 'SIP;cause=200;text="ACK timeout"');
+  }
+
+  /** End a dialog from the edge: BYE the caller with this Reason and tell the app of the BYE. */
+  byeFromEdge(d: Dialog, reason: string): void {
     const extra: SipHeader[] = [
-      { name: 'Reason', value: 'SIP;cause=200;text="ACK timeout"' },
+      { name: 'Reason', value: reason },
       { name: 'Content-Length', value: '0' },
     ];
     void this.sendInDialog(d, 'BYE', extra, Buffer.alloc(0), undefined)

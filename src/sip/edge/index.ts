@@ -43,6 +43,7 @@ export async function startSipEdge(opts: SipEdgeOptions): Promise<SipEdge> {
     transports,
     tls: opts.sip.tls,
     limits: opts.sip.limits,
+    allowSource: opts.sip.allowSource,
     inUse: (t, address, port) => ref.core?.carriesDialog(t, address, port) ?? false,
     log,
     onMessage: (m) => ref.core?.onNetwork(m),

@@ -1,7 +1,8 @@
 /**
  * Limits on SIP over TCP/TLS (docs/security.md): connections in all and per remote address, bytes
- * allowed before the end of a message's headers, and a deadline to finish the headers once a
- * message (or the connection) has started. A connection over a limit is closed and counted.
+ * allowed before the end of a message's headers, a deadline to finish the headers once a message
+ * (or the connection) has started and a longer one to finish the whole message. A connection over
+ * a limit is closed and counted.
  */
 import type net from 'node:net';
 
@@ -14,6 +15,11 @@ export interface ConnectionLimits {
   maxHeaderBytes: number;
   /** ms to complete a message's headers, counted from the connection or the message's first byte. */
   headerTimeoutMs: number;
+  /**
+   * ms to complete a whole message, body included, counted from its first byte (default three
+   * times the header deadline): a body sent a byte at a time must not hold its buffer for good.
+   */
+  messageTimeoutMs?: number;
   /**
    * ms without traffic after which a connection is closed, unless a dialog uses it: requests we
    * send in a dialog go over the connection the peer opened (RFC 5923), which must outlive a
@@ -34,9 +40,13 @@ export interface LimitCounters {
   /** Connections refused because of the total or per-address limit. */
   refusedTotal: number;
   refusedPerAddress: number;
+  /** Connections from an address outside the source allowlist (SRS_SRC_ALLOW), closed when accepted. */
+  refusedNotAllowed: number;
   /** Connections closed for headers over maxHeaderBytes, or not finished in time. */
   oversizedHeaders: number;
   headerTimeouts: number;
+  /** Connections closed because a message (its body) was not complete within its deadline. */
+  messageTimeouts: number;
 }
 
 /** Offset just past the headers' blank line (after leading CRLF keep-alives), or -1. */
@@ -53,8 +63,10 @@ export class ConnectionGuard {
   readonly counters: LimitCounters = {
     refusedTotal: 0,
     refusedPerAddress: 0,
+    refusedNotAllowed: 0,
     oversizedHeaders: 0,
     headerTimeouts: 0,
+    messageTimeouts: 0,
   };
   #open = 0;
   readonly #perAddress = new Map<string, number>();
@@ -107,23 +119,49 @@ export class ConnectionGuard {
   }
 
   /**
-   * Arms (or clears) the header deadline of a connection: armed while a message's headers are
-   * incomplete (and from the connection's start), cleared once they are complete.
+   * Arms (or clears) the deadlines of a connection. The header deadline runs while a message's
+   * headers are incomplete (and from the connection's start); the message deadline runs from a
+   * message's first byte until its last, body included. Neither is pushed back by more bytes.
    */
-  deadline(sock: net.Socket, pendingHeaders: boolean, onExpire: () => void): void {
-    const s = sock as net.Socket & { srsHeaderTimer?: NodeJS.Timeout };
-    if (!pendingHeaders) {
+  deadline(
+    sock: net.Socket,
+    pending: { headers: boolean; message: boolean },
+    onExpire: (reason: string) => void,
+  ): void {
+    const s = sock as net.Socket & { srsHeaderTimer?: NodeJS.Timeout; srsMessageTimer?: NodeJS.Timeout };
+    if (!pending.headers) {
       if (s.srsHeaderTimer) clearTimeout(s.srsHeaderTimer);
       s.srsHeaderTimer = undefined;
-      return;
+    } else if (!s.srsHeaderTimer) {
+      s.srsHeaderTimer = setTimeout(() => {
+        this.counters.headerTimeouts++;
+        onExpire('headers not finished in time');
+      }, this.limits.headerTimeoutMs);
+      s.srsHeaderTimer.unref();
+      sock.once('close', () => clearTimeout(s.srsHeaderTimer));
     }
-    if (s.srsHeaderTimer) return;
-    s.srsHeaderTimer = setTimeout(() => {
-      this.counters.headerTimeouts++;
-      onExpire();
-    }, this.limits.headerTimeoutMs);
-    s.srsHeaderTimer.unref();
-    sock.once('close', () => clearTimeout(s.srsHeaderTimer));
+    if (!pending.message) {
+      if (s.srsMessageTimer) clearTimeout(s.srsMessageTimer);
+      s.srsMessageTimer = undefined;
+    } else if (!s.srsMessageTimer) {
+      s.srsMessageTimer = setTimeout(() => {
+        this.counters.messageTimeouts++;
+        onExpire('message not finished in time');
+      }, this.messageTimeoutMs);
+      s.srsMessageTimer.unref();
+      sock.once('close', () => clearTimeout(s.srsMessageTimer));
+    }
+  }
+
+  /** The whole-message deadline: as configured, else three times the header deadline. */
+  get messageTimeoutMs(): number {
+    return this.limits.messageTimeoutMs ?? 3 * this.limits.headerTimeoutMs;
+  }
+
+  /** Whether `buf` holds the start of a message (anything but CRLF keep-alives). */
+  static messageStarted(buf: Buffer): boolean {
+    for (let i = 0; i < buf.length; i++) if (buf[i] !== 0x0d && buf[i] !== 0x0a) return true;
+    return false;
   }
 
   /** Whether `buf` (starting at a message) still lacks the end of its headers. */

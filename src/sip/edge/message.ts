@@ -139,26 +139,49 @@ function parseContentLength(value: string): number {
   return Number(value);
 }
 
-function parseHead(text: string): { start: string; headers: SipHeader[] } {
+/**
+ * The body length a head declares (Content-Length or its compact form `l`), or undefined when it
+ * names none. Framing a stream and parsing the message both read it here, from the same unfolded
+ * header fields, so that they cannot disagree on where a message ends: a second Content-Length, or
+ * a value other than 1 to 9 digits, is refused (ParseError).
+ */
+function declaredLength(headers: readonly SipHeader[]): number | undefined {
+  const found = headers.filter((h) => canonicalName(h.name) === 'content-length');
+  if (found.length > 1) throw new ParseError(`${found.length} Content-Length headers`);
+  const cl = found[0];
+  return cl ? parseContentLength(cl.value) : undefined;
+}
+
+/**
+ * The head's start line and header fields (RFC 3261 7.3.1: a line that starts with whitespace
+ * continues the field above it). `strict` refuses a line that is not a field; otherwise (framing
+ * a stream, where the parser answers 400 afterwards) such a line is skipped.
+ */
+function parseHead(text: string, strict = true): { start: string; headers: SipHeader[] } {
   const lines = text.split(/\r?\n/);
   const start = lines.shift() ?? '';
   const headers: SipHeader[] = [];
   for (const line of lines) {
     if (line.length === 0) continue;
     if (line[0] === ' ' || line[0] === '\t') {
-      // RFC 3261 7.3.1: a line starting with whitespace continues the previous header.
       const prev = headers[headers.length - 1];
-      if (!prev) throw new ParseError('header continuation line before any header');
+      if (!prev) {
+        if (strict) throw new ParseError('header continuation line before any header');
+        continue;
+      }
       prev.value = (prev.value + ' ' + line.trim()).trim();
       prev.raw = `${prev.raw ?? ''}\r\n${line}`;
       continue;
     }
     const colon = line.indexOf(':');
-    if (colon <= 0) throw new ParseError(`malformed header line: "${line.slice(0, 60)}"`);
-    const name = line.slice(0, colon).trim();
-    if (!TOKEN_RE.test(name)) throw new ParseError(`invalid header name: "${name.slice(0, 60)}"`);
+    const name = colon > 0 ? line.slice(0, colon).trim() : '';
+    if (!TOKEN_RE.test(name)) {
+      if (!strict) continue;
+      if (colon <= 0) throw new ParseError(`malformed header line: "${line.slice(0, 60)}"`);
+      throw new ParseError(`invalid header name: "${name.slice(0, 60)}"`);
+    }
     headers.push({ name, value: line.slice(colon + 1).trim(), raw: line });
-    if (headers.length > MAX_HEADERS) throw new ParseError('too many headers');
+    if (headers.length > MAX_HEADERS && strict) throw new ParseError('too many headers');
   }
   return { start, headers };
 }
@@ -184,9 +207,8 @@ export function parseMessage(
   const { start, headers } = parseHead(buf.toString('utf8', offset, headEnd));
 
   let body = buf.subarray(bodyStart);
-  const cl = headers.find((h) => canonicalName(h.name) === 'content-length');
-  if (cl && !opts.ignoreContentLength) {
-    const n = parseContentLength(cl.value);
+  const n = opts.ignoreContentLength ? undefined : declaredLength(headers);
+  if (n !== undefined) {
     if (n > body.length) throw new ParseError(`body shorter than Content-Length (${body.length} < ${n})`);
     body = body.subarray(0, n);
   }
@@ -215,9 +237,23 @@ export type StreamFrame =
   { kind: 'incomplete' } | { kind: 'keepalive'; length: number } | { kind: 'message'; length: number };
 
 /**
+ * A stream that cannot be framed past this point. `headLength` bytes (the head, when it is
+ * complete) name enough of the request to answer it with `status` before the connection closes.
+ */
+export class FramingError extends ParseError {
+  constructor(
+    message: string,
+    readonly status: 400 | 513,
+    readonly headLength: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
  * Cut the next message from a stream buffer (SIP over TCP, RFC 3261 18.3: Content-Length frames
- * the body). Leading CRLFs are keep-alives (RFC 5626 3.5.1). Throws ParseError when the stream
- * cannot be resynchronised (bad or missing length, oversize message).
+ * the body). Leading CRLFs are keep-alives (RFC 5626 3.5.1). Throws FramingError when the stream
+ * cannot be resynchronised (a bad or repeated length, an oversize message).
  */
 export function frameStream(buf: Buffer, maxMessage = 1024 * 1024): StreamFrame {
   let i = 0;
@@ -226,15 +262,19 @@ export function frameStream(buf: Buffer, maxMessage = 1024 * 1024): StreamFrame 
   if (buf.length === 0) return { kind: 'incomplete' };
   const he = findHeaderEnd(buf);
   if (!he) {
-    if (buf.length > maxMessage) throw new ParseError('message head too large');
+    if (buf.length > maxMessage) throw new FramingError('message head too large', 513, 0);
     return { kind: 'incomplete' };
   }
-  const head = buf.toString('latin1', 0, he.end);
-  const m = /(?:^|\n)[ \t]*(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*)/i.exec(head);
+  const headLength = he.end + he.sepLen;
+  let cl: number | undefined;
+  try {
+    cl = declaredLength(parseHead(buf.toString('latin1', 0, he.end), false).headers);
+  } catch (err) {
+    throw new FramingError((err as Error).message, 400, headLength);
+  }
   // RFC 3261 18.3: Content-Length is mandatory on streams; without it assume no body.
-  const cl = m ? parseContentLength((m[1] ?? '').trim()) : 0;
-  const length = he.end + he.sepLen + cl;
-  if (length > maxMessage) throw new ParseError(`message too large (${length} bytes)`);
+  const length = headLength + (cl ?? 0);
+  if (length > maxMessage) throw new FramingError(`message too large (${length} bytes)`, 513, headLength);
   if (buf.length < length) return { kind: 'incomplete' };
   return { kind: 'message', length };
 }

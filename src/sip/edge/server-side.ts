@@ -4,7 +4,7 @@
  * drachtio-server 0.9 completes them.
  */
 import type { AppConn } from './control.js';
-import { ALLOW, DIALOG_METHODS, REASONS, appHeaders, hostPort, stamp } from './context.js';
+import { DIALOG_METHODS, REASONS, appHeaders, hostPort, stamp } from './context.js';
 import type { EdgeContext } from './context.js';
 import type { DialogLayer } from './dialog-layer.js';
 import { randomToken } from './dialogs.js';
@@ -14,6 +14,7 @@ import {
   getHeaders,
   getParam,
   getTag,
+  parseCSeq,
   parseNameAddr,
   parseVia,
   serializeMessage,
@@ -22,6 +23,7 @@ import {
 } from './message.js';
 import type { SipHeader, SipRequest, SipResponse } from './message.js';
 import { dialogFields } from './request-fields.js';
+import { answerUnrouted, maxUdpPayload, overlappingInvite, refuseOversizeUdp } from './server-rules.js';
 import { serverKey } from './transactions.js';
 import type { Peer, ServerTxn } from './transactions.js';
 import type { Inbound } from './transport.js';
@@ -32,8 +34,11 @@ export class ServerSide {
     private readonly dialogs: DialogLayer,
   ) {}
 
-  /** Answer 400 when the head names enough to address a response; else drop it with a log line. */
-  onUnparseable(inb: Inbound, reason: string): void {
+  /**
+   * Answer 400 (or `status`: 513 for a message over the TCP limit) when the head names enough to
+   * address a response; else drop it with a log line.
+   */
+  onUnparseable(inb: Inbound, reason: string, status: 400 | 513 = 400): void {
     const text = inb.data.toString('utf8', 0, Math.min(inb.data.length, 16384));
     const head = text.split(/\r?\n\r?\n/)[0] ?? '';
     const lines = head.split(/\r?\n/);
@@ -52,7 +57,7 @@ export class ServerSide {
       this.ctx.o.log.warn({ ...where, reason }, 'dropped unparseable sip message');
       return;
     }
-    this.ctx.o.log.warn({ ...where, reason }, 'answering malformed sip request with 400');
+    this.ctx.o.log.warn({ ...where, reason, status }, 'answering malformed sip request');
     const toBase = to || '<sip:invalid@invalid>';
     const toValue = getTag(toBase) ? toBase : `${toBase};tag=${randomToken()}`;
     const headers: SipHeader[] = [
@@ -70,8 +75,8 @@ export class ServerSide {
     const res: SipResponse = {
       type: 'response',
       version: '2.0',
-      status: 400,
-      reason: 'Bad Request',
+      status,
+      reason: REASONS[status] ?? 'Bad Request',
       headers,
       body: Buffer.alloc(0),
     };
@@ -118,7 +123,7 @@ export class ServerSide {
         : serverKey(`legacy:${callId}|${cseq.seq}|${fromTag}|${branch}`, sentBy, method);
 
     if (req.method === 'ACK') {
-      this.onAck(req, raw, inb, keyFor('INVITE'), callId, fromTag, toTag);
+      this.onAck(req, raw, inb, keyFor('INVITE'), callId, fromTag, toTag, cseq.seq);
       return;
     }
     const key = keyFor(req.method);
@@ -128,6 +133,12 @@ export class ServerSide {
       return;
     }
     const base = { key, request: req, raw, receivedLength: inb.data.length, peer };
+    if (req.version !== '2.0') {
+      // RFC 3261 8.2.1 (and 21.5.7): only SIP/2.0 is spoken here.
+      const txn = this.ctx.txns.createServer({ ...base, toTag: randomToken() });
+      this.ctx.txns.respond(txn, 505, this.ctx.edgeResponse(req, 505, txn.toTag));
+      return;
+    }
 
     if (req.method === 'CANCEL') {
       this.onCancel(req, raw, inb, keyFor('INVITE'), base);
@@ -172,6 +183,7 @@ export class ServerSide {
         this.ctx.txns.respond(txn, 500, this.ctx.edgeResponse(req, 500, toTag));
         return;
       }
+      if (req.method === 'INVITE' && overlappingInvite(this.ctx, this.dialogs, txn, dialog)) return;
       dialog.remoteCseq = cseq.seq;
       txn.dialogId = dialog.id;
       if (req.method === 'INVITE' || req.method === 'UPDATE') {
@@ -208,23 +220,8 @@ export class ServerSide {
     if (req.method === 'INVITE') this.ctx.txns.respond(txn, 100, this.ctx.edgeResponse(req, 100, undefined));
     const app = this.ctx.pickApp(req.method);
     if (!app) {
-      if (req.method === 'OPTIONS') {
-        // Health checks get an answer even with no application attached.
-        this.ctx.txns.respond(
-          txn,
-          200,
-          this.ctx.edgeResponse(req, 200, txn.toTag, [
-            { name: 'Allow', value: ALLOW },
-            { name: 'Accept', value: 'application/sdp, multipart/mixed' },
-          ]),
-        );
-      } else if (req.method === 'BYE') {
-        // RFC 3261 15.1.2: a BYE that matches no dialog gets 481.
-        this.ctx.txns.respond(txn, 481, this.ctx.edgeResponse(req, 481, txn.toTag));
-      } else {
-        this.ctx.o.log.warn({ method: req.method, callId }, 'no application for request; answering 503');
-        this.ctx.txns.respond(txn, 503, this.ctx.edgeResponse(req, 503, txn.toTag));
-      }
+      // OPTIONS 200 (health checks), BYE 481 (RFC 3261 15.1.2), others 405/501/481/503.
+      answerUnrouted(this.ctx, txn);
       return;
     }
     txn.owner = app;
@@ -243,6 +240,7 @@ export class ServerSide {
     callId: string,
     fromTag: string,
     toTag: string | undefined,
+    seq: number,
   ): void {
     // ACK of a non-2xx final: same branch as the INVITE, ends the server transaction (17.2.1).
     const invite = this.ctx.txns.findServer(inviteKey);
@@ -256,9 +254,9 @@ export class ServerSide {
       this.ctx.o.log.debug({ callId }, 'ACK for no known dialog dropped');
       return;
     }
-    const pending = this.dialogs.awaitingAck.get(dialog.id);
+    // The ACK names its INVITE by CSeq: it stops that 2xx's retransmissions and no other's.
+    const pending = this.dialogs.takeAck(dialog, seq);
     if (!pending || !this.ctx.txns.acknowledged(pending)) return; // a retransmitted ACK
-    this.dialogs.awaitingAck.delete(dialog.id);
     dialog.state = 'confirmed';
     this.ctx.toApp(
       this.ctx.pickApp('ACK', dialog.owner),
@@ -358,6 +356,11 @@ export class ServerSide {
     const req = txn.request;
     const status = app.status;
     const out = this.completeResponse(txn, app);
+    const sent = serializeMessage(out);
+    if (txn.peer.transport === 'udp' && sent.length > maxUdpPayload(txn.peer.address)) {
+      refuseOversizeUdp(this.ctx, this.dialogs, conn, msgId, txn, status, sent.length);
+      return;
+    }
     let dialog = txn.dialogId ? this.dialogs.store.findById(txn.dialogId) : undefined;
     // Only an INVITE outside a dialog makes one: a 2xx to a re-INVITE whose dialog a BYE ended
     // meanwhile must not bring it back (it would then live on with no app behind it).
@@ -365,15 +368,15 @@ export class ServerSide {
       dialog = this.dialogs.createUasDialog(txn, out, conn);
       txn.dialogId = dialog.id;
     }
-    const sent = serializeMessage(out);
     this.ctx.txns.respond(txn, status, sent);
 
     if (req.method === 'INVITE' && dialog) {
       if (status >= 200 && status < 300) {
         dialog.state = dialog.state === 'early' ? 'confirmed' : dialog.state;
-        this.dialogs.awaitingAck.set(dialog.id, txn);
         const d = dialog;
-        txn.onAckTimeout = () => this.dialogs.ackTimeout(d, txn);
+        const seq = parseCSeq(getHeader(req, 'cseq')).seq;
+        this.dialogs.expectAck(d, seq, txn);
+        txn.onAckTimeout = () => this.dialogs.ackTimeout(d, seq, txn);
       } else if (status >= 300 && dialog.state === 'early') {
         this.dialogs.store.remove(dialog);
       }

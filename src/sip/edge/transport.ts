@@ -7,7 +7,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import tls from 'node:tls';
 import { ParseError } from '../../errors.js';
-import { frameStream } from './message.js';
+import { FramingError, frameStream } from './message.js';
 import type { EdgeLogger } from './types.js';
 import { ConnectionGuard, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './limits.js';
 
@@ -18,6 +18,11 @@ export interface Inbound {
   transport: TransportName;
   remoteAddress: string;
   remotePort: number;
+  /**
+   * A stream that could not be framed: `data` is the head of the message it stopped at, to be
+   * answered with this status (400, 513) when it names enough; the connection is then closed.
+   */
+  refused?: { status: 400 | 513; reason: string } | undefined;
 }
 
 export interface TransportOptions {
@@ -37,6 +42,11 @@ export interface TransportOptions {
     | undefined;
   /** Connection and header limits for TCP/TLS (src/sip/edge/limits.ts). */
   limits?: Partial<ConnectionLimits> | undefined;
+  /**
+   * The source allowlist (SRS_SRC_ALLOW): a TCP/TLS connection from an address it refuses is closed
+   * as soon as it is accepted, so that it holds no connection slot. Undefined: every address.
+   */
+  allowSource?: ((address: string) => boolean) | undefined;
   /** Whether a dialog uses the connection to this peer: it is then not closed as idle. */
   inUse?: ((transport: TransportName, address: string, port: number) => boolean) | undefined;
   log: EdgeLogger;
@@ -204,6 +214,15 @@ export class SipTransport {
       sock.destroy();
       return false;
     }
+    if (this.opts.allowSource && !this.opts.allowSource(remoteAddress)) {
+      this.guard.counters.refusedNotAllowed++;
+      this.opts.log.warn(
+        { remoteAddress, remotePort, transport },
+        'sip tcp connection refused: source not allowed (SRS_SRC_ALLOW)',
+      );
+      sock.destroy();
+      return false;
+    }
     if (!this.guard.admit(sock, remoteAddress)) {
       this.opts.log.warn(
         { remoteAddress, remotePort, open: this.guard.openConnections },
@@ -226,7 +245,7 @@ export class SipTransport {
       sock.destroy();
     };
     // A new inbound connection must deliver complete headers within the deadline.
-    if (inbound) this.guard.deadline(sock, true, () => closeFor('headers not finished in time'));
+    if (inbound) this.guard.deadline(sock, { headers: true, message: false }, closeFor);
     this.conns.set(k, sock);
     sock.setNoDelay(true);
     // Idle connections are closed, except one a dialog uses: our requests in the dialog (the BYE
@@ -238,7 +257,9 @@ export class SipTransport {
     };
     sock.setTimeout(idleMs, onIdle);
     let buf: Buffer = Buffer.alloc(0);
+    let refused = false;
     sock.on('data', (chunk: Buffer) => {
+      if (refused) return;
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
       try {
         for (;;) {
@@ -263,8 +284,11 @@ export class SipTransport {
           }
           buf = buf.subarray(f.length);
         }
-        this.guard.deadline(sock, ConnectionGuard.headersPending(buf), () =>
-          closeFor('headers not finished in time'),
+        // Each message's headers, and the message as a whole, have a deadline from its first byte.
+        this.guard.deadline(
+          sock,
+          { headers: ConnectionGuard.headersPending(buf), message: ConnectionGuard.messageStarted(buf) },
+          closeFor,
         );
       } catch (err) {
         const reason = err instanceof ParseError ? err.message : String(err);
@@ -272,7 +296,21 @@ export class SipTransport {
           { remoteAddress, remotePort, reason },
           'closing sip tcp connection: unframeable stream',
         );
-        sock.destroy();
+        refused = true;
+        this.guard.deadline(sock, { headers: false, message: false }, closeFor);
+        // Where the stream resumes is unknown: answer the message it stopped at (400, 513) when its
+        // head is complete, then close once that answer is out.
+        if (err instanceof FramingError && err.headLength > 0) {
+          this.opts.onMessage({
+            data: buf.subarray(0, err.headLength),
+            transport,
+            remoteAddress,
+            remotePort,
+            refused: { status: err.status, reason },
+          });
+          sock.end();
+          setTimeout(() => sock.destroy(), 2000).unref();
+        } else sock.destroy();
       }
     });
     sock.on('error', (err) =>

@@ -19,6 +19,11 @@ export interface SipEdgeOptions {
     tls?: { port: number; cert: string | Buffer; key: string | Buffer; ca?: string | Buffer | undefined };
     /** TCP/TLS connection and header limits (src/sip/edge/limits.ts); defaults there. */
     limits?: Partial<ConnectionLimits>;
+    /**
+     * The source allowlist (SRS_SRC_ALLOW): TCP/TLS connections from other addresses are closed as
+     * soon as they are accepted. Undefined: every address may connect.
+     */
+    allowSource?: ((address: string) => boolean) | undefined;
   };
   control: { host: string; port: number; secret: string };
   log: EdgeLogger;
