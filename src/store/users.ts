@@ -64,6 +64,10 @@ export interface Group {
 export interface UsersRepository {
   count(): Promise<number>;
   create(u: NewUser): Promise<User>;
+  /**
+   * ConflictError when it would demote or disable the last enabled admin (update, importUsers) or
+   * delete them (remove): checked and changed in one transaction under a lock.
+   */
   update(id: string, patch: UserPatch): Promise<User>;
   /** Creates and changes users all or nothing (the CSV import); ConflictError when one clashes. */
   importUsers(plan: UserImport): Promise<{ created: User[]; updated: User[] }>;
@@ -193,6 +197,40 @@ function userWriters(q: pg.Pool | pg.PoolClient) {
   };
 }
 
+/** pg_advisory_xact_lock key: user changes that could take away an enabled admin, one at a time. */
+const ADMINS_LOCK = 78_660_009;
+
+const enabledAdmin = (u: { role: Role; disabled: boolean } | undefined): boolean =>
+  u?.role === 'admin' && !u.disabled;
+
+/**
+ * Opens the transaction of a user change: takes ADMINS_LOCK, so that the last-admin check of a
+ * change and the change itself are one step (two requests at once, each taking away one of the
+ * last two admins, no longer both pass), and reads the rows of `ids` as they are now.
+ */
+async function lockAdmins(c: pg.PoolClient, ids: string[]): Promise<Map<string, Row>> {
+  await c.query('SELECT pg_advisory_xact_lock($1)', [ADMINS_LOCK]);
+  const r = await c.query<Row>('SELECT * FROM users WHERE id = ANY($1::uuid[])', [ids.filter(isUuid)]);
+  return new Map(r.rows.map((x) => [x.id, x]));
+}
+
+/**
+ * After a change in the transaction of lockAdmins: ConflictError when `was` (the row before) was
+ * an enabled admin, `now` is not (null: deleted), and no enabled admin is left. Without one, the
+ * way back in is the admin token or the CLI only.
+ */
+async function keepAnAdmin(c: pg.PoolClient, was: Row | undefined, now: User | null): Promise<void> {
+  if (!was || !enabledAdmin(was) || enabledAdmin(now ?? undefined)) return;
+  const r = await c.query<{ n: string }>(
+    "SELECT count(*) AS n FROM users WHERE role = 'admin' AND NOT disabled",
+  );
+  if (Number(r.rows[0]?.n ?? 0) > 0) return;
+  const what = !now ? 'delete' : now.role !== 'admin' ? 'demote' : 'disable';
+  throw new ConflictError(
+    `${was.username} is the last enabled admin: make another user admin before you ${what} them`,
+  );
+}
+
 export function usersRepository(pool: pg.Pool): UsersRepository {
   const write = userWriters(pool);
   const repo: UsersRepository = {
@@ -204,7 +242,13 @@ export function usersRepository(pool: pg.Pool): UsersRepository {
       return write.insert(u, u.password ? await hashPassword(u.password) : null);
     },
     async update(id, p) {
-      return write.patch(id, p, p.password ? await hashPassword(p.password) : undefined);
+      const hash = p.password ? await hashPassword(p.password) : undefined;
+      return inTransaction(pool, async (c) => {
+        const was = (await lockAdmins(c, [id])).get(id);
+        const u = await userWriters(c).patch(id, p, hash);
+        await keepAnAdmin(c, was, u);
+        return u;
+      });
     },
     async importUsers(plan) {
       // Passwords are hashed before the transaction opens (scrypt takes tens of ms each).
@@ -212,6 +256,10 @@ export function usersRepository(pool: pg.Pool): UsersRepository {
       const createHashes = await Promise.all(plan.create.map((u) => hashOf(u.password)));
       const updateHashes = await Promise.all(plan.update.map((u) => hashOf(u.patch.password)));
       return inTransaction(pool, async (client) => {
+        const before = await lockAdmins(
+          client,
+          plan.update.map((u) => u.id),
+        );
         const tx = userWriters(client);
         const created: User[] = [];
         const updated: User[] = [];
@@ -221,6 +269,7 @@ export function usersRepository(pool: pg.Pool): UsersRepository {
         }
         for (const [i, u] of plan.update.entries())
           updated.push(await tx.patch(u.id, u.patch, updateHashes[i]));
+        for (const u of updated) await keepAnAdmin(client, before.get(u.id), u);
         for (const { username, to } of plan.subscriptions)
           await client.query(
             `INSERT INTO notification_subscriptions (user_id, email, attach, enabled)
@@ -233,8 +282,12 @@ export function usersRepository(pool: pg.Pool): UsersRepository {
       });
     },
     async remove(id) {
-      const r = await pool.query('DELETE FROM users WHERE id = $1', [id]);
-      if (r.rowCount === 0) throw new NotFoundError(`user ${id} not found`);
+      await inTransaction(pool, async (c) => {
+        const was = (await lockAdmins(c, [id])).get(id);
+        const r = await c.query('DELETE FROM users WHERE id = $1', [id]);
+        if (r.rowCount === 0) throw new NotFoundError(`user ${id} not found`);
+        await keepAnAdmin(c, was, null);
+      });
     },
     async get(id) {
       if (!isUuid(id)) return undefined;

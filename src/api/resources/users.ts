@@ -29,20 +29,6 @@ export function publicUser(u: User) {
 
 /** Users and groups (admins; supervisors may list the groups). */
 export function userRoutes({ d, audit }: Kit): RouteDef[] {
-  /**
-   * 409 when `u` is the last enabled admin (as the CSV import and the directory sync refuse it):
-   * without one, the way back in is the admin token or the CLI only.
-   */
-  const keepAnAdmin = async (u: User, what: 'demote' | 'disable' | 'delete') => {
-    if (u.role !== 'admin' || u.disabled) return;
-    const others = (await d.db.users.list()).filter(
-      (o) => o.id !== u.id && o.role === 'admin' && !o.disabled,
-    );
-    if (others.length === 0)
-      throw conflict(
-        `${u.username} is the last enabled admin: make another user admin before you ${what} them`,
-      );
-  };
   return [
     route({
       method: 'GET',
@@ -142,8 +128,7 @@ export function userRoutes({ d, audit }: Kit): RouteDef[] {
         if (!before) throw notFound(`user ${params.id} not found`);
         if (before.directory && body.password !== undefined)
           throw badRequest(`${before.username} signs in with their directory password (${before.directory})`);
-        const stepsDown = (body.role !== undefined && body.role !== 'admin') || body.disabled === true;
-        if (stepsDown) await keepAnAdmin(before, body.disabled === true ? 'disable' : 'demote');
+        // 409 for the last enabled admin: the store checks it in the change's own transaction.
         const u = await d.db.users.update(before.id, body).catch(mapConflict);
         // What the user may see or do changed: their monitor sockets close now (they reconnect as
         // who they are now); everyone's call filters are re-read (a group's members changed).
@@ -169,8 +154,7 @@ export function userRoutes({ d, audit }: Kit): RouteDef[] {
         if (need(ctx).userId === params.id) throw conflict('you cannot delete your own account');
         const u = await d.db.users.get(params.id as string);
         if (!u) throw notFound(`user ${params.id} not found`);
-        await keepAnAdmin(u, 'delete');
-        await d.db.users.remove(u.id);
+        await d.db.users.remove(u.id).catch(mapConflict); // 409 for the last enabled admin
         d.revoke?.({ userId: u.id, reason: 'user deleted' });
         d.accessChanged?.();
         await audit(ctx, 'user.delete', 'user', u.id, { username: u.username });
