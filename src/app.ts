@@ -72,7 +72,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const { defer, stopAll } = shutdownList(log);
 
   try {
-    const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
+    const db = await openDatabase({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      log,
+      searchTimeoutMs: config.limits.searchTimeoutMs,
+    });
     defer(() => db.close());
     const probe = ownConnection(db.connectionString);
     const dbHealth = new DatabaseHealth(probe);

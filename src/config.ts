@@ -182,6 +182,7 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
       maxSessions: val('limits.maxSessions', 4000),
       maxCallsPerSecond: val('limits.maxCallsPerSecond', 0),
       shutdownTimeoutSeconds: val('limits.shutdownTimeoutSeconds', 60),
+      searchTimeoutMs: val('limits.searchTimeoutMs', 30_000),
     },
     security: {
       srcAllow: val('security.srcAllow'),

@@ -54,6 +54,16 @@ export class CapacityError extends SrsError {
 }
 
 /**
+ * A catalogue query stopped by its time limit (statement_timeout), e.g. a recordings search over a
+ * large catalogue: the request asked for too much, the database is fine. The API answers 503.
+ */
+export class QueryTimeoutError extends SrsError {
+  constructor(message: string) {
+    super('ERR_QUERY_TIMEOUT', message);
+  }
+}
+
+/**
  * A database that cannot be reached or is not answering, rather than a fault of the request: a
  * refused or lost connection, SQLSTATE class 08 (connection exception), 53 (insufficient
  * resources) or 57 (operator intervention: shutting down, starting up, statement timeout). Callers

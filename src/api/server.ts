@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { extname, join, normalize } from 'node:path';
-import { databaseUnavailable, ParseError } from '../errors.js';
+import { databaseUnavailable, ParseError, QueryTimeoutError } from '../errors.js';
 import { rateLimited, type Logger } from '../log.js';
 import { ConflictError, type UsersRepository } from '../store/users.js';
 import type { AuditRepository } from '../store/audit.js';
@@ -200,6 +200,8 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
       if (err instanceof HttpError) return sendError(res, err);
       // A value the store could not take (a search's regular expression): the client's mistake.
       if (err instanceof ParseError) return sendError(res, new HttpError(400, err.message));
+      // A search past its time limit (limits.searchTimeoutMs): too broad, the database is fine.
+      if (err instanceof QueryTimeoutError) return sendError(res, new HttpError(503, err.message));
       if (databaseUnavailable(err)) {
         log.warn({ err: (err as Error).message, url: req.url, method: req.method }, 'database unavailable');
         return sendError(res, databaseAway());

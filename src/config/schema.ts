@@ -214,6 +214,8 @@ export const schema = z.object({
     shutdownTimeoutSeconds: integer(1, 86_400),
     /** New SIPREC sessions per second accepted (token bucket, burst of one second); 0 = no limit. */
     maxCallsPerSecond: decimal(0, 100_000),
+    /** Each query of a recordings search (API, console, export) stops after this many ms: 503. */
+    searchTimeoutMs: integer(100, 3_600_000),
   }),
   /** Trust at the edge (docs/security.md): who may record, limits, call ends, disk floors. */
   security: z.object({

@@ -71,6 +71,7 @@ export const CORE_ENV = {
   'limits.maxSessions': 'SRS_MAX_SESSIONS',
   'limits.shutdownTimeoutSeconds': 'SRS_SHUTDOWN_TIMEOUT_SECONDS',
   'limits.maxCallsPerSecond': 'SRS_MAX_CPS',
+  'limits.searchTimeoutMs': 'SRS_SEARCH_TIMEOUT_MS',
   'security.srcAllow': 'SRS_SRC_ALLOW',
   'security.maxStreamsPerSession': 'SRS_MAX_STREAMS',
   'security.maxSessionsPerSource': 'SRS_MAX_SESSIONS_PER_SOURCE',

@@ -65,6 +65,8 @@ export interface OpenDatabaseOptions {
   log: Logger;
   /** Pool size (default 10). */
   poolSize?: number;
+  /** Each query of a recordings search stops after this (limits.searchTimeoutMs; default 30 s). */
+  searchTimeoutMs?: number;
 }
 
 export class MigrationError extends SrsError {
@@ -195,7 +197,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     keys: keysRepository(pool),
     users: usersRepository(pool),
     audit: auditRepository(pool),
-    access: accessRepository(pool),
+    access: accessRepository(pool, { searchTimeoutMs: opts.searchTimeoutMs }),
     chain: chainRepository(pool),
     retention: retentionRepository(pool),
     pendingDeletions: pendingDeletionsRepository(pool),

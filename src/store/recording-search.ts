@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { QueryTimeoutError } from '../errors.js';
 import {
   parseParticipantMatch,
   participantSql,
@@ -6,6 +7,7 @@ import {
   type ParticipantMatch,
 } from './participant-match.js';
 import { isUuid } from './recordings.js';
+import { inTransaction } from './tx.js';
 import type { RecordingSearch } from './users-access.js';
 
 /**
@@ -121,7 +123,7 @@ export const searchOrder = (s: RecordingSearch): string =>
  * take: a ParseError (400) naming the filter, before the search runs. Too long or too complex ones
  * are refused earlier still, without Postgres (parseParticipantMatch).
  */
-export async function checkNumberPatterns(pool: pg.Pool, s: RecordingSearch): Promise<void> {
+export async function checkNumberPatterns(pool: pg.Pool | pg.PoolClient, s: RecordingSearch): Promise<void> {
   for (const filter of ['participant', 'caller', 'callee'] as const) {
     const m = s[filter] ? parseParticipantMatch(s[filter], filter) : undefined;
     if (m?.kind !== 'regex') continue;
@@ -129,4 +131,30 @@ export async function checkNumberPatterns(pool: pg.Pool, s: RecordingSearch): Pr
       throw regexError(err, filter, true);
     });
   }
+}
+
+/** The search's time limit when none is given (limits.searchTimeoutMs): 30 s. */
+export const SEARCH_TIMEOUT_MS = 30_000;
+
+/**
+ * Runs the search's queries (`fn`, on one connection) in a transaction whose statements each stop
+ * after `ms` (statement_timeout; a wait for a lock counts): a `/regex/` or text filter over a
+ * large catalogue would otherwise run as long as Postgres lets it. A stopped search is a
+ * QueryTimeoutError, which the API answers 503 with what to do.
+ */
+export async function withSearchTimeout<T>(
+  pool: pg.Pool,
+  ms: number,
+  fn: (c: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  return inTransaction(pool, async (c) => {
+    await c.query(`SELECT set_config('statement_timeout', $1, true)`, [String(Math.max(1, Math.round(ms)))]);
+    return fn(c);
+  }).catch((err: unknown) => {
+    if ((err as { code?: string }).code !== '57014') throw err;
+    throw new QueryTimeoutError(
+      `the search took longer than ${ms / 1000} s and was stopped: narrow it (a shorter time range, ` +
+        'fewer or plainer number and text filters) and try again',
+    );
+  });
 }

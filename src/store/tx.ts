@@ -27,7 +27,7 @@ export interface RowCount {
  * count that does not read a large catalogue or audit trail through for every page shown.
  */
 export async function countRows(
-  pool: pg.Pool,
+  pool: pg.Pool | pg.PoolClient,
   from: string,
   args: unknown[],
   upTo?: number,

@@ -9,7 +9,14 @@ import {
   type UnpreserveOutcome,
 } from './legal-hold.js';
 import { regexError } from './participant-match.js';
-import { checkNumberPatterns, searchOrder, searchWhere, type Direction } from './recording-search.js';
+import {
+  checkNumberPatterns,
+  SEARCH_TIMEOUT_MS,
+  searchOrder,
+  searchWhere,
+  withSearchTimeout,
+  type Direction,
+} from './recording-search.js';
 import { isUuid } from './recordings.js';
 import { countRows } from './tx.js';
 import type { RecordingFile, RecordingState } from './types.js';
@@ -184,7 +191,11 @@ const toNote = (n: NoteRow): Note => ({
   pinned: n.pinned_at ? { at: n.pinned_at, by: n.pinned_by ?? '', rank: n.pinned_rank ?? 0 } : null,
 });
 
-export function accessRepository(pool: pg.Pool): AccessRepository {
+/** `searchTimeoutMs`: each query of a search stops after this (limits.searchTimeoutMs). */
+export function accessRepository(
+  pool: pg.Pool,
+  { searchTimeoutMs = SEARCH_TIMEOUT_MS }: { searchTimeoutMs?: number } = {},
+): AccessRepository {
   return {
     async canSee(who, id) {
       if (!isUuid(id)) return false;
@@ -198,32 +209,34 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
     async search(who, s) {
       const args: unknown[] = [];
       const w = searchWhere(s, args, scopeSql(who, args));
-      await checkNumberPatterns(pool, s);
       const limit = Math.max(1, Math.min(s.limit ?? 50, 1000));
       const offset = Math.max(0, s.offset ?? 0);
-      // An invalid regular expression (participant=/.../) fails here, first: a ParseError (400).
-      const total = await countRows(pool, `FROM recordings r WHERE ${w}`, args, s.countUpTo).catch(
-        (err: unknown) => {
-          throw regexError(err);
-        },
-      );
-      const rows = await pool.query<{
-        id: string;
-        session_id: string | null;
-        call_id: string;
-        started_at: Date;
-        ended_at: Date | null;
-        duration_ms: string | null;
-        stored_at: Date | null;
-        state: RecordingState | 'purged';
-        preserved_at: Date | null;
-        participants: { aor: string | null; name: string | null }[];
-        categories: string[];
-        fields: Record<string, string>;
-        groups: string[];
-        interaction_id: string | null;
-      }>(
-        `SELECT r.id, r.session_id, r.call_id, r.started_at, r.ended_at, r.duration_ms, r.stored_at, r.state,
+      // Every query of the search stops past the time limit (a QueryTimeoutError, 503).
+      const { total, rows } = await withSearchTimeout(pool, searchTimeoutMs, async (c) => {
+        await checkNumberPatterns(c, s);
+        // An invalid regular expression (participant=/.../) fails here, first: a ParseError (400).
+        const total = await countRows(c, `FROM recordings r WHERE ${w}`, args, s.countUpTo).catch(
+          (err: unknown) => {
+            throw regexError(err);
+          },
+        );
+        const rows = await c.query<{
+          id: string;
+          session_id: string | null;
+          call_id: string;
+          started_at: Date;
+          ended_at: Date | null;
+          duration_ms: string | null;
+          stored_at: Date | null;
+          state: RecordingState | 'purged';
+          preserved_at: Date | null;
+          participants: { aor: string | null; name: string | null }[];
+          categories: string[];
+          fields: Record<string, string>;
+          groups: string[];
+          interaction_id: string | null;
+        }>(
+          `SELECT r.id, r.session_id, r.call_id, r.started_at, r.ended_at, r.duration_ms, r.stored_at, r.state,
            r.preserved_at, r.interaction_id,
            COALESCE((SELECT json_agg(json_build_object('aor', p.aor, 'name', p.name) ORDER BY p.ordinal)
                      FROM participants p WHERE p.recording_id = r.id), '[]') AS participants,
@@ -234,8 +247,10 @@ export function accessRepository(pool: pg.Pool): AccessRepository {
            ${GROUPS_OF} AS groups
          FROM recordings r WHERE ${w}
          ORDER BY ${searchOrder(s)} LIMIT ${limit} OFFSET ${offset}`,
-        args,
-      );
+          args,
+        );
+        return { total, rows };
+      });
       return {
         total: total.total,
         totalExact: total.exact,
