@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { loadConfig, type Config, type ConfigFile } from './config.js';
 import { createLogger } from './log.js';
@@ -47,8 +48,14 @@ function getExistingConfig(): Config {
   return config;
 }
 
+/** The installed version (package.json, one level above src/ and dist/): `srs --version`. */
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
 const program = new Command('srs')
   .description('SIPREC recording server')
+  .version(VERSION, '-V, --version', 'print the version of this installation')
   .option('-c, --config <file>', 'JSON configuration file (or SRS_CONFIG)')
   .option(
     '-d, --data-dir <dir>',

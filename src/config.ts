@@ -237,6 +237,17 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
       else problems.push(issue);
   if (problems.length > 0 || !parsed.success) throw new ConfigError(describeProblems(problems, env, raw));
   const c = parsed.data;
+  // Empty counts as unset everywhere, but an empty allow list would silently open every private
+  // range (a template that rendered nothing): refused.
+  if (
+    env.SRS_SRC_ALLOW !== undefined &&
+    env.SRS_SRC_ALLOW.trim() === '' &&
+    c.security.srcAllow === undefined
+  ) {
+    throw new ConfigError(
+      'security.srcAllow: SRS_SRC_ALLOW is set but empty: list your SRCs (addresses or CIDRs, or any), or unset it for the loopback and private-range default',
+    );
+  }
   if (!c.sip.tlsCertFile !== !c.sip.tlsKeyFile) {
     throw new ConfigError('SIP_TLS_CERT and SIP_TLS_KEY go together: give both PEM files or neither');
   }

@@ -14,6 +14,7 @@ import type { RecordingService } from '../recording/service.js';
 import { sameSecret } from '../secrets.js';
 import type { DatabaseHealth } from '../store/health.js';
 import type { PassphraseState } from './first-start.js';
+import { listenError } from './listen-errors.js';
 import type { Defer } from './shutdown.js';
 import { readSettingFileText } from '../config/setting-file.js';
 
@@ -99,6 +100,8 @@ export async function serveHttp(o: HttpParts): Promise<HttpServing> {
     databaseAnswering: () => o.dbHealth.answering,
     metrics: consoleApi.ops.metrics,
     webDir: WEB_DIST,
+  }).catch((err: unknown) => {
+    throw listenError(err, [['HTTP_PORT', config.http.port, config.http.tlsCertFile ? 'https' : 'http']]);
   });
   o.defer(() => new Promise<void>((r) => server.close(() => r())));
   return { server, trust, tls: httpTls !== undefined };

@@ -2,6 +2,7 @@
  * The SIP side: who may record (admission), the embedded SIP edge (unless an external
  * drachtio-server is configured) and the SIPREC application connected to it.
  */
+import { listenError } from './listen-errors.js';
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import { limitLines, rateLimited, type Logger } from '../log.js';
@@ -110,6 +111,11 @@ export async function startEdge(
           ca: config.sip.tlsCaFile ? await pem(config.sip.tlsCaFile, 'client CA') : undefined,
         }
       : undefined;
+  const ports: [string, number, string][] = [
+    ['SIP_PORT', config.sip.port, 'udp'],
+    ['SIP_PORT', config.sip.port, 'tcp'],
+    ...(tls ? [['SIP_TLS_PORT', tls.port, 'tls'] as [string, number, string]] : []),
+  ];
   const edge = await startSipEdge({
     sip: {
       host: config.sip.host,
@@ -128,6 +134,8 @@ export async function startEdge(
     control: { host: '127.0.0.1', port: 0, secret },
     // Refused and closed connections are an outsider's to cause: at most 20 lines per 10 s each.
     log: limitLines(log.child({ part: 'edge' }), EDGE_LIMITED_LINES),
+  }).catch((err: unknown) => {
+    throw listenError(err, ports);
   });
   defer(() => edge.close());
   return { edge, drachtio: { host: '127.0.0.1', port: edge.controlPort, secret } };

@@ -28,6 +28,9 @@ import {
 
 export { optionalString, port, patternList } from './values.js';
 
+/** A bearer credential set by the operator (admin, metrics): long enough not to be guessed. */
+const bearerToken = optionalString.pipe(z.string().min(16, 'at least 16 characters').optional());
+
 /** Dial-plan number pattern: digits, + * #, X or . (one digit), ! (any digits). */
 const numberPattern = z
   .string()
@@ -107,7 +110,7 @@ export const schema = z.object({
     wsQueryToken: bool,
     /** /metrics without a credential (off: an admin credential or SRS_METRICS_TOKEN is needed). */
     metricsPublic: bool,
-    metricsToken: optionalString,
+    metricsToken: bearerToken,
     /** Connections to the HTTP port at once, and from one address (trusted proxies exempt). */
     maxConnections: integer(1, 100_000),
     maxConnectionsPerAddress: integer(1, 100_000),
@@ -147,7 +150,7 @@ export const schema = z.object({
     /** Private keys (locked under the passphrase) in the catalogue too, for every node (default true). */
     inCatalogue: bool,
   }),
-  adminToken: optionalString,
+  adminToken: bearerToken,
   /** Web console / API: first admin's password, session lifetime. */
   console: z.object({
     adminPassword: password,

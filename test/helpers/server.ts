@@ -124,7 +124,7 @@ export async function startTestServer(
     RTP_PORT_MIN: String(rtpBase),
     RTP_PORT_MAX: String(rtpBase + 999),
     SRS_KEY_PASSPHRASE: 'e2e-secret-passphrase',
-    SRS_ADMIN_TOKEN: 'e2e-admin-token',
+    SRS_ADMIN_TOKEN: 'e2e-admin-token-0000',
     LOG_LEVEL: 'info',
     // Test servers generate a Curve25519 key at first start (milliseconds); the default RSA 4096 one
     // (seconds) is exercised by test/e2e/siprec-call.test.ts, which asks for it.
