@@ -19,6 +19,7 @@
         "native/src/latch.cc",
         "native/src/leg.cc",
         "native/src/leg_dtmf.cc",
+        "native/src/leg_timeline.cc",
         "native/src/mixer.cc",
         "native/src/mp3.cc",
         "native/src/rtp.cc",

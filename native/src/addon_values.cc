@@ -167,6 +167,7 @@ Napi::Object statsToJs(Napi::Env env, const srs::SessionStatsData& s) {
       lo.Set("firstPacketMs", static_cast<double>(c.firstPacketAt) * 1000.0 / srs::kSampleRate);
     }
     lo.Set("reanchors", static_cast<double>(c.reanchors));
+    lo.Set("aheadMs", static_cast<double>(c.maxAhead) * 1000.0 / srs::kSampleRate);
     lo.Set("spoolErrors", static_cast<double>(l.spoolErrors));
     lo.Set("packetsRejected", static_cast<double>(l.rejected));
     lo.Set("spoolDamagedMs", static_cast<double>(l.damagedSamples) * 1000.0 / srs::kSampleRate);

@@ -133,12 +133,12 @@ void LegReceiver::onRtp(const uint8_t* data, size_t length, int64_t arrival, std
     // The window already moved past it and counted it lost; its audio still has a place by timestamp.
     ++counters_.late;
     if (counters_.lost > 0) --counters_.lost;
-    play(p.payloadType, p.timestamp, p.payload, p.payloadLength, arrival, true, events);
+    play(p.payloadType, p.marker, p.timestamp, p.payload, p.payloadLength, arrival, ext, true, events);
     return;
   }
   if (ext > maxExt_) maxExt_ = ext;
   if (ext == nextExt_ && heldCount_ == 0) {
-    play(p.payloadType, p.timestamp, p.payload, p.payloadLength, arrival, false, events);
+    play(p.payloadType, p.marker, p.timestamp, p.payload, p.payloadLength, arrival, ext, false, events);
     ++nextExt_;
     return;
   }
@@ -146,6 +146,7 @@ void LegReceiver::onRtp(const uint8_t* data, size_t length, int64_t arrival, std
     if (heldCount_ == 0) {
       const int64_t skip = ext - kReorderWindow + 1 - nextExt_;
       counters_.lost += static_cast<uint64_t>(skip);
+      seqGap_ = true;
       nextExt_ += skip;
       break;
     }
@@ -156,6 +157,7 @@ void LegReceiver::onRtp(const uint8_t* data, size_t length, int64_t arrival, std
   h.ext = ext;
   h.timestamp = p.timestamp;
   h.payloadType = p.payloadType;
+  h.marker = p.marker;
   h.arrival = arrival;
   h.payload.assign(p.payload, p.payload + p.payloadLength);
   ++heldCount_;
@@ -172,9 +174,11 @@ void LegReceiver::advance(std::vector<LegEvent>& events) {
   if (h.used && h.ext == nextExt_) {
     h.used = false;
     --heldCount_;
-    play(h.payloadType, h.timestamp, h.payload.data(), h.payload.size(), h.arrival, false, events);
+    play(h.payloadType, h.marker, h.timestamp, h.payload.data(), h.payload.size(), h.arrival, h.ext, false,
+         events);
   } else {
     ++counters_.lost;
+    seqGap_ = true;
   }
   ++nextExt_;
 }
@@ -251,8 +255,8 @@ void LegReceiver::resume(int64_t now, std::vector<LegEvent>& events) {
   events.push_back({LegEvent::Type::Resume, now, ssrc_, 0, 0});
 }
 
-void LegReceiver::play(uint8_t pt, uint32_t timestamp, const uint8_t* payload, size_t length, int64_t arrival,
-                       bool late, std::vector<LegEvent>& events) {
+void LegReceiver::play(uint8_t pt, bool marker, uint32_t timestamp, const uint8_t* payload, size_t length,
+                       int64_t arrival, int64_t ext, bool late, std::vector<LegEvent>& events) {
   const PayloadFormat& format = formats_[pt & 0x7F];
   const PayloadKind kind = format.kind;
   if (kind == PayloadKind::None) {
@@ -270,46 +274,66 @@ void LegReceiver::play(uint8_t pt, uint32_t timestamp, const uint8_t* payload, s
   lastTs_ = timestamp;
   lastExtTs_ = extTs;
   if (!anchored_) {
-    // The first packet of an SSRC is heard when it arrived; later ones follow its RTP clock.
+    // The first packet of an SSRC (or of a restarted stream) is heard when it arrived, or where the
+    // audio so far ends if that is later: a new stream never goes over what is recorded. Later
+    // packets follow its RTP clock.
     anchored_ = true;
+    havePrevAnchor_ = false;
     anchorExtTs_ = extTs;
-    anchorPosition_ = arrival;
+    anchorPosition_ = std::max(arrival, audioEnd_);
     anchorRate_ = format.clockRate;
   } else if (audio && format.clockRate != anchorRate_) {
     // A payload type of another clock rate (RFC 3551 lets a sender switch): its timestamps do not
     // continue the old clock's, so the new anchor is where the audio so far ends, or the arrival
-    // time when that is far off.
-    const bool near = audioEnd_ >= 0 && audioEnd_ <= arrival + kMaxSkewSamples && audioEnd_ >= arrival - kMaxSkewSamples;
+    // time when that is more than a second later.
+    const bool near = audioEnd_ >= 0 && audioEnd_ >= arrival - kMaxSkewSamples;
+    havePrevAnchor_ = true;
+    prevAnchorExtTs_ = anchorExtTs_;
+    prevAnchorPosition_ = anchorPosition_;
+    prevAnchorRate_ = anchorRate_;
     anchorExtTs_ = extTs;
     anchorPosition_ = near ? audioEnd_ : arrival;
     anchorRate_ = format.clockRate;
+    reanchorPosition_ = anchorPosition_;
+    reanchorExt_ = ext;
   }
+  // A late packet from before the latest re-anchor belongs to the anchor it was sent under: that
+  // puts it back into the hole it left.
+  const bool before = late && havePrevAnchor_ && ext < reanchorExt_ && format.clockRate == prevAnchorRate_;
+  const int64_t baseExtTs = before ? prevAnchorExtTs_ : anchorExtTs_;
+  const int64_t basePosition = before ? prevAnchorPosition_ : anchorPosition_;
+  const uint32_t baseRate = before ? prevAnchorRate_ : anchorRate_;
   int64_t position;
-  if (format.clockRate == anchorRate_) {
-    const int64_t delta = extTs - anchorExtTs_;
-    position = anchorRate_ == kSampleRate ? anchorPosition_ + delta
-                                          : anchorPosition_ + delta * static_cast<int64_t>(kSampleRate) /
-                                                                  static_cast<int64_t>(anchorRate_);
+  if (format.clockRate == baseRate) {
+    const int64_t delta = extTs - baseExtTs;
+    position = baseRate == kSampleRate
+                   ? basePosition + delta
+                   : basePosition + delta * static_cast<int64_t>(kSampleRate) / static_cast<int64_t>(baseRate);
   } else {
     position = arrival;  // a telephone-event on a clock unlike the audio's: placed by arrival
   }
-  if (audio && !late && (position > arrival + kMaxSkewSamples || position < arrival - kMaxSkewSamples)) {
-    // The RTP clock no longer matches the wall clock (a sender that kept its timestamps through a
-    // hold, or jumped them): trust arrival time rather than overwrite or leave a long gap.
-    ++counters_.reanchors;
-    anchorExtTs_ = extTs;
-    anchorPosition_ = arrival;
-    position = arrival;
+  if (audio && !late) {
+    position = place(marker, extTs, position, arrival, ext);
+    seqGap_ = false;
+  } else if (before && audio && kind != PayloadKind::ComfortNoise) {
+    // A G.711 packet's length is its duration; a coded one is known only once decoded.
+    const bool g711 = kind == PayloadKind::Pcmu || kind == PayloadKind::Pcma;
+    if (position + (g711 ? static_cast<int64_t>(length) : 1) > reanchorPosition_) {
+      // It would reach into the audio placed since the re-anchor (after a step back: a re-anchor
+      // never closes a hole left by loss): dropped, and so lost, rather than written over it.
+      ++counters_.lost;
+      return;
+    }
   }
   counters_.codecsSeen |= 1u << static_cast<unsigned>(kind);
   switch (kind) {
     case PayloadKind::Pcmu:
       spool_.append(position, payload, length);
-      audioEnd_ = position + static_cast<int64_t>(length);
+      audioEnd_ = std::max(audioEnd_, position + static_cast<int64_t>(length));
       break;
     case PayloadKind::Pcma:
       spool_.appendConverted(position, length, [payload](size_t i) { return alawToUlaw(payload[i]); });
-      audioEnd_ = position + static_cast<int64_t>(length);
+      audioEnd_ = std::max(audioEnd_, position + static_cast<int64_t>(length));
       break;
     case PayloadKind::ComfortNoise:
       // Comfort noise (RFC 3389) is recorded as silence, which is what a gap in the spool means.
@@ -323,6 +347,7 @@ void LegReceiver::play(uint8_t pt, uint32_t timestamp, const uint8_t* payload, s
       playDecoded(pt, position, payload, length);
       break;
   }
+  if (audio && !late) counters_.maxAhead = std::max(counters_.maxAhead, audioEnd_ - arrival);
 }
 
 Decoder* LegReceiver::decoder(uint8_t pt) {
@@ -354,7 +379,7 @@ void LegReceiver::playDecoded(uint8_t pt, int64_t position, const uint8_t* paylo
   spool_.appendConverted(d->nextOutput, pcm_.size(), [pcm](size_t i) { return linearToUlaw(pcm[i]); });
   d->nextOutput += static_cast<int64_t>(pcm_.size());
   d->nextInput = position + duration;
-  if (duration > 0) audioEnd_ = position + duration;
+  if (duration > 0) audioEnd_ = std::max(audioEnd_, position + duration);
 }
 
 }  // namespace srs

@@ -33,7 +33,7 @@ struct LegCounters {
   uint64_t duplicate = 0;  // same sequence number seen again
   uint64_t late = 0;       // arrived after the reorder window had given up on it
   uint64_t ignored = 0;    // unknown payload type, malformed datagram, RTCP on the RTP port
-  uint64_t reanchors = 0;  // timestamp jumps that made the leg re-anchor on arrival time
+  uint64_t reanchors = 0;  // times the timeline was moved off the RTP clock (a step, a new talk spurt, drift)
   uint64_t paused = 0;     // datagrams that arrived while the leg was paused (not recorded)
   uint64_t rtcp = 0;       // RTCP datagrams drained from port+1 (counted by the engine)
   uint64_t srtpAuthFailures = 0;  // SRTP/SRTCP packets that failed authentication (dropped)
@@ -41,6 +41,9 @@ struct LegCounters {
   uint64_t undecodable = 0;       // payloads of a known codec that the decoder rejected
   uint32_t codecsSeen = 0;        // bit (1 << PayloadKind) for each kind played
   int64_t firstPacketAt = -1;
+  // How far (samples) the end of the audio ran ahead of arrival time at most: a sender whose clock
+  // runs fast is never pulled back over its own audio, so its file may end this much after the call.
+  int64_t maxAhead = 0;
   // RFC 3550 appendix A.8 interarrival jitter of the audio packets, in 1/16 samples (J * 16).
   uint64_t jitterQ4 = 0;
   static constexpr size_t kMaxSsrcs = 16;  // SSRCs kept per leg; more are counted in ssrcsOverflow
@@ -60,6 +63,8 @@ class LegReceiver {
   static constexpr int kReorderWindow = 16;               // packets held to put reordering right
   static constexpr int64_t kReorderWaitSamples = 1600;    // give up on a gap after 200 ms
   static constexpr int64_t kMaxSkewSamples = 8000;        // re-anchor if RTP time and arrival drift 1 s
+  static constexpr int64_t kSpurtSamples = 480;           // realign a talk spurt that is 60 ms off arrival
+  static constexpr int64_t kOverlapSamples = 40;          // a step back by more than 5 ms re-anchors
   static constexpr int64_t kMaxDropout = 3000;            // RFC 3550 appendix A.1
   static constexpr int64_t kMaxMisorder = 1000;
   static constexpr size_t kHistory = 1024;                // recent sequence numbers kept for duplicates
@@ -105,6 +110,7 @@ class LegReceiver {
     int64_t ext = 0;
     uint32_t timestamp = 0;
     uint8_t payloadType = 0;
+    bool marker = false;
     int64_t arrival = 0;
     std::vector<uint8_t> payload;
   };
@@ -114,8 +120,11 @@ class LegReceiver {
   void switchSsrc(uint32_t ssrc, int64_t arrival, std::vector<LegEvent>& events);
   void advance(std::vector<LegEvent>& events);
   void releaseAll(std::vector<LegEvent>& events);
-  void play(uint8_t pt, uint32_t timestamp, const uint8_t* payload, size_t length, int64_t arrival, bool late,
-            std::vector<LegEvent>& events);
+  void play(uint8_t pt, bool marker, uint32_t timestamp, const uint8_t* payload, size_t length, int64_t arrival,
+            int64_t ext, bool late, std::vector<LegEvent>& events);
+  // Where an audio packet (not late) goes on the timeline: the rule is in leg_timeline.cc and
+  // docs/media-engine.md ("Timeline").
+  int64_t place(bool marker, int64_t extTs, int64_t position, int64_t arrival, int64_t ext);
   void telephoneEvent(uint32_t timestamp, int64_t position, const uint8_t* payload, size_t length,
                       uint32_t clockRate, std::vector<LegEvent>& events);
   void endPendingDtmf(std::vector<LegEvent>& events);
@@ -151,7 +160,15 @@ class LegReceiver {
   int64_t anchorExtTs_ = 0;
   int64_t anchorPosition_ = 0;
   uint32_t anchorRate_ = 8000;  // clock rate of the payload type the anchor was taken on
-  int64_t audioEnd_ = -1;       // timeline position just after the last audio played
+  int64_t audioEnd_ = -1;       // timeline position just after the latest-ending audio played
+  // The anchor before the latest re-anchor: a late packet from before it goes back into its own hole.
+  bool havePrevAnchor_ = false;
+  int64_t prevAnchorExtTs_ = 0;
+  int64_t prevAnchorPosition_ = 0;
+  uint32_t prevAnchorRate_ = 8000;
+  int64_t reanchorPosition_ = 0;  // where the latest re-anchor put the stream
+  int64_t reanchorExt_ = 0;       // extended sequence number of the packet it was taken on
+  bool seqGap_ = false;           // sequence numbers are missing just before the next packet played
 
   // Jitter (RFC 3550 A.8): relative transit time of the previous audio packet of this SSRC.
   bool haveTransit_ = false;

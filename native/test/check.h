@@ -47,6 +47,8 @@ void fuzzReceiver();
 void fuzzCodecsAndSrtp();
 // G.711 round trips.
 void checkG711();
+// Timeline placement: a re-anchor never overwrites audio already recorded (placement.cc).
+void checkPlacement();
 // A spool create that fails once is retried; a stalled writer leaves a pending marker (spool_faults.cc).
 void checkSpoolFaults(const std::string& root, int basePort);
 

@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
   const bool spoolFaultsOnly = argc > 2 && std::string(argv[2]) == "spool-faults";
   if (!spoolFaultsOnly) {
     srs_test::checkG711();
+    srs_test::checkPlacement();
     srs_test::fuzzReceiver();
     srs_test::fuzzCodecsAndSrtp();
   }

@@ -24,6 +24,7 @@ export const defaultAddonPath = join(packageRoot, 'build', 'Release', 'srs_media
 
 export interface NativeLegStats extends LegStats {
   reanchors: number;
+  aheadMs: number;
   spoolErrors: number;
 }
 export interface NativeSessionStats {

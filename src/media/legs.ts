@@ -126,6 +126,8 @@ export function toSessionStats(s: NativeSessionStats): SessionStats {
       spoolDamagedMs: l.spoolDamagedMs ?? 0,
       spoolDamagedSpansMs: l.spoolDamagedSpansMs ?? [],
       ssrcsOverflow: l.ssrcsOverflow ?? 0,
+      reanchors: l.reanchors,
+      aheadMs: l.aheadMs,
       jitterMs: l.jitterMs,
       packetsPaused: l.packetsPaused,
       rtcpPackets: l.rtcpPackets,

@@ -117,6 +117,16 @@ export interface LegStats {
   spoolDamagedSpansMs?: [number, number][];
   /** SSRCs seen past the 16 kept in `ssrcs` (counted, not stored). */
   ssrcsOverflow?: number;
+  /**
+   * Times the leg's timeline was moved off its RTP clock: a timestamp step, a talk spurt off
+   * arrival time, drift (docs/media-engine.md, "Timeline"). Never over audio already recorded.
+   */
+  reanchors?: number;
+  /**
+   * The most the end of the leg's audio ran ahead of its arrival time, ms (about one packet
+   * normally; more for a sender whose clock runs fast and that never pauses).
+   */
+  aheadMs?: number;
   /** RFC 3550 A.8 interarrival jitter of the audio packets at the end, in ms. */
   jitterMs?: number;
   /** Datagrams that arrived while the leg was paused (dropped, not recorded). */

@@ -363,8 +363,19 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
   return 'stored';
 }
 
-/** A cut from the end of the call's wall time (plus 1 s) onwards, when the catalogue knows it. */
-function wallTimeCap(rec: { durationMs: number | null; interrupted?: boolean }): [number, number][] {
+/**
+ * A cut from the end of the call's wall time (plus 1 s) onwards, when the catalogue knows it. A leg
+ * whose sender's clock ran fast ends later by its `aheadMs` (its audio is never pulled back over
+ * itself, docs/media-engine.md): that much more is kept, at most a tenth of the call.
+ */
+function wallTimeCap(rec: {
+  durationMs: number | null;
+  interrupted?: boolean;
+  mediaStats?: unknown;
+}): [number, number][] {
   if (rec.durationMs === null || rec.durationMs <= 0 || rec.interrupted) return [];
-  return [[Math.ceil(rec.durationMs * 8) + 8000, 2 ** 48]];
+  const legs = (rec.mediaStats as { legs?: { aheadMs?: unknown }[] } | null | undefined)?.legs ?? [];
+  const ahead = legs.reduce((m, l) => (typeof l.aheadMs === 'number' ? Math.max(m, l.aheadMs) : m), 0);
+  const extra = Math.min(ahead, rec.durationMs / 10);
+  return [[Math.ceil((rec.durationMs + extra) * 8) + 8000, 2 ** 48]];
 }

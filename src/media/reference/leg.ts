@@ -2,7 +2,8 @@
  * Receive logic of one leg, the TypeScript twin of native/src/leg.cc (LegReceiver): SSRC latching
  * and changes, RFC 3550 A.1 sequence tracking with probation for large jumps, duplicates, a reorder
  * window that gives up after 200 ms, loss left as silence, placement on the session timeline with
- * re-anchoring when the RTP clock drifts more than a second from arrival time, A-law to u-law,
+ * re-anchoring on timestamp steps, talk spurts off arrival time and drift (never behind the audio
+ * already recorded, docs/media-engine.md), A-law to u-law,
  * comfort noise as silence and RFC 4733 events as DTMF. Times are samples at 8 kHz since t0.
  * Pure and deterministic: the parity tests require its spool (and so the mixed WAV) to match the
  * native engine's byte for byte.
@@ -12,10 +13,10 @@ import type { PayloadKind } from '../types.js';
 import { ALAW_TO_ULAW } from './g711.js';
 import { parseRtp } from './rtp.js';
 import { SpoolBufferRef } from './spool-buffer.js';
+import { TimelineRef } from './timeline.js';
 
 export const REORDER_WINDOW = 16;
 export const REORDER_WAIT_SAMPLES = 1600;
-export const MAX_SKEW_SAMPLES = 8000;
 export const MAX_DROPOUT = 3000;
 export const MAX_MISORDER = 1000;
 export const HISTORY = 1024;
@@ -38,6 +39,7 @@ interface Held {
   ext: number;
   timestamp: number;
   payloadType: number;
+  marker: boolean;
   arrival: number;
   payload: Uint8Array;
 }
@@ -79,6 +81,7 @@ export class LegReceiverRef {
     ext: 0,
     timestamp: 0,
     payloadType: 0,
+    marker: false,
     arrival: 0,
     payload: new Uint8Array(0),
   }));
@@ -87,9 +90,7 @@ export class LegReceiverRef {
   #haveTs = false;
   #lastTs = 0;
   #lastExtTs = 0;
-  #anchored = false;
-  #anchorExtTs = 0;
-  #anchorPosition = 0;
+  readonly #timeline = new TimelineRef();
 
   #haveTransit = false;
   #lastTransit = 0;
@@ -144,7 +145,7 @@ export class LegReceiverRef {
         this.#releaseAll(events);
         this.#history.fill(-1);
         this.#haveTs = false;
-        this.#anchored = false;
+        this.#timeline.restart();
         this.#maxExt = ext;
         this.#nextExt = ext;
       }
@@ -174,12 +175,12 @@ export class LegReceiverRef {
     if (ext < this.#nextExt) {
       this.counters.packetsLate++;
       if (this.counters.packetsLost > 0) this.counters.packetsLost--;
-      this.#play(p.payloadType, p.timestamp, p.payload, arrival, true, events);
+      this.#play(p.payloadType, p.marker, p.timestamp, p.payload, arrival, ext, true, events);
       return;
     }
     if (ext > this.#maxExt) this.#maxExt = ext;
     if (ext === this.#nextExt && this.#heldCount === 0) {
-      this.#play(p.payloadType, p.timestamp, p.payload, arrival, false, events);
+      this.#play(p.payloadType, p.marker, p.timestamp, p.payload, arrival, ext, false, events);
       this.#nextExt++;
       return;
     }
@@ -187,6 +188,7 @@ export class LegReceiverRef {
       if (this.#heldCount === 0) {
         const skip = ext - REORDER_WINDOW + 1 - this.#nextExt;
         this.counters.packetsLost += skip;
+        this.#timeline.missing();
         this.#nextExt += skip;
         break;
       }
@@ -197,6 +199,7 @@ export class LegReceiverRef {
     h.ext = ext;
     h.timestamp = p.timestamp;
     h.payloadType = p.payloadType;
+    h.marker = p.marker;
     h.arrival = arrival;
     h.payload = p.payload.slice();
     this.#heldCount++;
@@ -226,9 +229,10 @@ export class LegReceiverRef {
     if (h.used && h.ext === this.#nextExt) {
       h.used = false;
       this.#heldCount--;
-      this.#play(h.payloadType, h.timestamp, h.payload, h.arrival, false, events);
+      this.#play(h.payloadType, h.marker, h.timestamp, h.payload, h.arrival, h.ext, false, events);
     } else {
       this.counters.packetsLost++;
+      this.#timeline.missing();
     }
     this.#nextExt++;
   }
@@ -255,7 +259,7 @@ export class LegReceiverRef {
     this.#badSeq = -1;
     this.#history.fill(-1);
     this.#haveTs = false;
-    this.#anchored = false;
+    this.#timeline.restart();
     this.#dtmfActive = false;
     this.#haveTransit = false;
   }
@@ -281,9 +285,11 @@ export class LegReceiverRef {
 
   #play(
     pt: number,
+    marker: boolean,
     timestamp: number,
     payload: Uint8Array,
     arrival: number,
+    ext: number,
     late: boolean,
     events: LegEventRef[],
   ): void {
@@ -301,18 +307,15 @@ export class LegReceiverRef {
     }
     this.#lastTs = timestamp;
     this.#lastExtTs = extTs;
-    if (!this.#anchored) {
-      this.#anchored = true;
-      this.#anchorExtTs = extTs;
-      this.#anchorPosition = arrival;
-    }
-    let position = this.#anchorPosition + (extTs - this.#anchorExtTs);
     const audio = kind !== 'telephone-event';
-    if (audio && !late && (position > arrival + MAX_SKEW_SAMPLES || position < arrival - MAX_SKEW_SAMPLES)) {
-      this.counters.reanchors++;
-      this.#anchorExtTs = extTs;
-      this.#anchorPosition = arrival;
-      position = arrival;
+    const samples = kind === 'PCMU' || kind === 'PCMA' ? payload.length : 0;
+    const reanchors = this.#timeline.reanchors;
+    const position = this.#timeline.place(extTs, ext, arrival, marker, late, audio, samples);
+    this.counters.reanchors += this.#timeline.reanchors - reanchors;
+    if (position === null) {
+      // It would reach into the audio placed since a re-anchor: dropped (lost), never written over it.
+      this.counters.packetsLost++;
+      return;
     }
     if ((kind === 'PCMU' || kind === 'PCMA') && !this.#seen.has(kind)) {
       this.#seen.add(kind);
@@ -321,12 +324,14 @@ export class LegReceiverRef {
     switch (kind) {
       case 'PCMU':
         this.spool.append(position, payload);
+        this.#timeline.wrote(position + payload.length);
         break;
       case 'PCMA':
         this.spool.append(
           position,
           payload.map((a) => ALAW_TO_ULAW[a] as number),
         );
+        this.#timeline.wrote(position + payload.length);
         break;
       case 'CN':
         break;
