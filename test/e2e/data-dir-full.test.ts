@@ -3,7 +3,8 @@
  * the data directory is a tmpfs filled up; `srs recordings list` fails with a message naming the
  * data directory and "no space left on device", and leaves no lock behind; once space is freed the
  * next command runs at once (an empty lock left there made it wait two minutes, silently). An
- * empty lock left by an older version is taken over after a few seconds. Skipped, saying why,
+ * empty lock left by an older version is taken over after a few seconds; read-only, it says so,
+ * naming the setting. Skipped, saying why,
  * where mounting a tmpfs is refused (not root).
  */
 import assert from 'node:assert/strict';
@@ -76,5 +77,13 @@ describe('data directory full: the lock file and the message', { timeout: 300_00
       `with an empty lock: ${leftover.stderr} (killed: ${leftover.code === null})`,
     );
     assert.equal(existsSync(join(dataDir, 'pg.lock')), false);
+
+    // The same data directory read-only: said so, naming the setting.
+    const ro = spawnSync('mount', ['-o', 'remount,ro', dir], { encoding: 'utf8' });
+    assert.equal(ro.status, 0, ro.stderr);
+    const readOnly = await list();
+    assert.notEqual(readOnly.code, 0);
+    assert.match(readOnly.stderr, /the data directory .*data is on a read-only file system .*SRS_DATA_DIR/);
+    assert.equal(readOnly.stderr.trim().split('\n').length, 1, readOnly.stderr);
   });
 });
