@@ -35,7 +35,8 @@ import { mp3Options, startConsoleApi, type LaterParts } from './app/console.js';
 import { startRetentionPolicy } from './app/retention.js';
 import { keepGeneratedAdminPassword, recordingKey } from './app/first-start.js';
 import { serveHttp } from './app/http.js';
-import { pipelineMetrics, serverSafetyMetrics } from './app/metrics.js';
+import { buildInfoMetric, pipelineMetrics, serverSafetyMetrics } from './app/metrics.js';
+import { VERSION } from './app/version.js';
 import { registerProcessMetrics } from './api/process-metrics.js';
 import { DEFAULT_SETTINGS, permits, type PermissionLevel } from './api/kit.js';
 import type { Role } from './store/users.js';
@@ -257,6 +258,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       defer,
     });
     pipelineMetrics(consoleApi.ops.metrics, capacity, pipeline);
+    buildInfoMetric(consoleApi.ops.metrics);
     defer(registerProcessMetrics(consoleApi.ops.metrics));
     registerDeliveryMetrics(consoleApi.ops.metrics, db.offload, config);
     // Recordings past their retention that were never stored (retention does not purge them): reported.
@@ -354,6 +356,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 
     log.info(
       {
+        version: VERSION,
         startupMs: Date.now() - t0,
         sip: edge
           ? `udp+tcp ${config.sip.host}:${sipPort} (embedded edge)`

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { loadConfig, type Config, type ConfigFile } from './config.js';
 import { createLogger } from './log.js';
@@ -11,6 +10,7 @@ import { nodeCommand } from './cli/node.js';
 import { storageCommand } from './cli/storage.js';
 import { dataDirSource, requireServerData } from './cli/data-dir.js';
 import { startServer } from './app.js';
+import { VERSION } from './app/version.js';
 import { readSettingFileSync } from './config/setting-file.js';
 import { keepRunningOnRejections } from './process-faults.js';
 
@@ -47,11 +47,6 @@ function getExistingConfig(): Config {
   requireServerData(config, source);
   return config;
 }
-
-/** The installed version (package.json, one level above src/ and dist/): `srs --version`. */
-const VERSION = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
 
 const program = new Command('srs')
   .description('SIPREC recording server')

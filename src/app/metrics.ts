@@ -7,6 +7,14 @@ import type { CallGuards } from '../recording/guards.js';
 import type { RecordingService } from '../recording/service.js';
 import type { Admission } from '../sip/app/admission.js';
 import type { SipEdge } from '../sip/edge/index.js';
+import { VERSION } from './version.js';
+
+/** srs_build_info{version} 1: which build a node runs (after an upgrade). */
+export function buildInfoMetric(m: Metrics): void {
+  m.collect('srs_build_info', 'The version this node runs (label version); always 1.', 'gauge', () => [
+    { labels: { version: VERSION }, value: 1 },
+  ]);
+}
 
 /** The post-call backlog and the artifact store. */
 export function pipelineMetrics(m: Metrics, capacity: PipelineCapacity, pipeline: Pipeline): void {

@@ -1,5 +1,6 @@
 /**
- * What an operator meets at start with the real `srs` command: `srs --version`; an admin or
+ * What an operator meets at start with the real `srs` command: `srs --version`, the version in
+ * the ready line and in srs_build_info; an admin or
  * metrics token shorter than 16 characters and an empty SRS_SRC_ALLOW refused (exit 2, one line
  * naming the setting); a port another process holds (HTTP, SIP over UDP, SIP over TCP) named by
  * its setting instead of a bare EADDRINUSE.
@@ -11,7 +12,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort, ROOT, run, SRS_BIN } from '../helpers/server.js';
+import { freePort, ROOT, run, SRS_BIN, startTestServer } from '../helpers/server.js';
 
 describe('srs: version, short tokens, empty SRS_SRC_ALLOW, ports in use', { timeout: 240_000 }, () => {
   let dir: string;
@@ -43,6 +44,21 @@ describe('srs: version, short tokens, empty SRS_SRC_ALLOW, ports in use', { time
     const r = await run(process.execPath, [SRS_BIN, '--version'], { env });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), pkg.version);
+  });
+
+  it('says its version in the ready line and in srs_build_info', async () => {
+    const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const s = await startTestServer({}, join(dir, 'versioned'));
+    try {
+      const ready = await s.waitFor(/SIPREC recording server ready/, 90_000);
+      assert.equal((JSON.parse(ready) as { version?: string }).version, pkg.version);
+      const m = await fetch(`http://127.0.0.1:${s.httpPort}/metrics`, {
+        headers: { authorization: `Bearer ${s.token}` },
+      });
+      assert.match(await m.text(), new RegExp(`^srs_build_info\\{version="${pkg.version}"\\} 1$`, 'm'));
+    } finally {
+      await s.stop();
+    }
   });
 
   it('refuses short admin and metrics tokens and an empty SRS_SRC_ALLOW with one line naming each', async () => {
