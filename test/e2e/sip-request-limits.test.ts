@@ -5,6 +5,7 @@
  *   the limit. Before, the metadata parse was quadratic: the server answered nothing (SIP, HTTP)
  *   for 25 s, and then recorded the call with its 100,000 ids;
  *   A re-INVITE whose metadata is over the limits gets 413 too, and changes nothing;
+ * - an m=video stream is declined (port 0), not recorded as an audio leg;
  * - a re-INVITE with more streams than SRS_MAX_STREAMS gets the 488 an INVITE gets, and the call
  *   keeps its streams. Before, only the first INVITE was checked: re-INVITEs took every RTP port,
  *   and every other call then got 503.
@@ -122,6 +123,23 @@ describe('limits on one SRC request (real server)', { timeout: 180000 }, () => {
     assert.deepEqual(ports, inv.ports);
     assert.match(await uac.request('BYE'), /^SIP\/2\.0 200/);
     uac.close();
+  });
+
+  it('declines an m=video stream with port 0 and records the audio one; video alone gets 488', async () => {
+    // Before, the m-line's type was never read: m=video with PCMU was recorded as an audio leg.
+    const uac = await SiprecUac.open(server.sipPort);
+    const inv = await uac.invite({ streams: 2, mediaTypes: ['audio', 'video'] });
+    assert.equal(inv.status, 200, inv.text);
+    assert.equal(inv.ports.length, 1, inv.text);
+    assert.ok(inv.ports[0]! > 0, inv.text);
+    assert.match(inv.text, /^m=video 0 /m, inv.text);
+    assert.match(await uac.request('BYE'), /^SIP\/2\.0 200/);
+    uac.close();
+    const video = await SiprecUac.open(server.sipPort);
+    const only = await video.invite({ streams: 1, mediaTypes: ['video'] });
+    assert.equal(only.status, 488, only.text);
+    assert.match(only.text, /m=video is not recorded \(audio streams only\)/, only.text);
+    video.close();
   });
 
   it('refuses a re-INVITE whose metadata is over the limits with 413 and nothing changes', async () => {

@@ -20,6 +20,8 @@ export interface InviteOptions {
   direction?: 'sendonly' | 'inactive';
   /** XML put into the metadata's root element (vendor extension data). */
   metadataExtra?: string;
+  /** Each m-line's media type (default audio). */
+  mediaTypes?: string[];
 }
 
 export interface InviteResult {
@@ -124,7 +126,7 @@ export class SiprecUac {
     const sdp = ['v=0', `o=SRC 1 1 IN IP4 ${host}`, 's=SIPREC', `c=IN IP4 ${host}`, 't=0 0'];
     for (let i = 0; i < n; i++)
       sdp.push(
-        `m=audio ${o.declined?.includes(i) ? 0 : port + 2 * i} RTP/AVP 0`,
+        `m=${o.mediaTypes?.[i] ?? 'audio'} ${o.declined?.includes(i) ? 0 : port + 2 * i} RTP/AVP 0`,
         'a=rtpmap:0 PCMU/8000',
         `a=label:${i + 1}`,
         `a=${o.direction ?? 'sendonly'}`,

@@ -19,6 +19,7 @@ describe('parseOffer', () => {
       expect: [
         {
           index: 0,
+          media: 'audio',
           label: '1',
           port: 30068,
           protocol: 'RTP/AVP',
@@ -31,6 +32,7 @@ describe('parseOffer', () => {
         },
         {
           index: 1,
+          media: 'audio',
           label: '0',
           port: 30080,
           protocol: 'RTP/AVP',
@@ -49,6 +51,7 @@ describe('parseOffer', () => {
       expect: [
         {
           index: 0,
+          media: 'audio',
           label: '1',
           port: 40000,
           protocol: 'RTP/AVP',
@@ -61,6 +64,7 @@ describe('parseOffer', () => {
         },
         {
           index: 1,
+          media: 'audio',
           label: '2',
           port: 40002,
           protocol: 'RTP/AVP',
@@ -73,6 +77,7 @@ describe('parseOffer', () => {
         },
         {
           index: 2,
+          media: 'audio',
           label: '3',
           port: 0,
           protocol: 'RTP/AVP',
@@ -91,6 +96,7 @@ describe('parseOffer', () => {
       expect: [
         {
           index: 0,
+          media: 'audio',
           label: 'mixed',
           port: 31000,
           protocol: 'RTP/AVP',
@@ -112,6 +118,7 @@ describe('parseOffer', () => {
       expect: [
         {
           index: 0,
+          media: 'audio',
           label: '4294967297',
           port: 5000,
           protocol: 'RTP/AVP',
@@ -135,6 +142,7 @@ describe('parseOffer', () => {
       expect: [
         {
           index: 0,
+          media: 'audio',
           label: null,
           port: 5000,
           protocol: 'RTP/AVP',
@@ -208,6 +216,9 @@ describe('chooseCodec', () => {
     ],
     ['PCMU at 16 kHz is not G.711', 'v=0\r\nm=audio 1 RTP/AVP 96\r\na=rtpmap:96 PCMU/16000\r\n', null],
     ['G.723 and GSM only → null', 'v=0\r\nm=audio 1 RTP/AVP 4 3\r\n', null],
+    ['m=video with an audio payload type is not recorded → null', 'v=0\r\nm=video 1 RTP/AVP 0\r\n', null],
+    ['m=text → null', 'v=0\r\nm=text 1 RTP/AVP 98\r\na=rtpmap:98 t140/1000\r\n', null],
+    ['m=AUDIO in capitals is audio', 'v=0\r\nm=AUDIO 1 RTP/AVP 0\r\n', ['0:PCMU/8000']],
   ];
   for (const [name, sdp, expected] of cases) it(name, () => assert.deepEqual(one(sdp), expected));
 });

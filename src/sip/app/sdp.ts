@@ -18,6 +18,8 @@ export interface OfferedStream {
   /** Position of the m-line in the offer, from 0. */
   index: number;
   label: string | null;
+  /** The m-line's media type: `audio`, `video`, `text`, `application`, ... */
+  media: string;
   port: number;
   protocol: string;
   /** m-level direction, else session-level, else null (some SRCs send none; RFC 4566 default is sendrecv). */
@@ -184,6 +186,7 @@ export function parseOffer(sdp: string): OfferedStream[] {
     return {
       index,
       label: m.label === undefined || m.label === null ? null : String(m.label),
+      media: m.type,
       port,
       protocol: String(m.protocol),
       direction,
@@ -207,6 +210,8 @@ export function chooseStream(
   rules: AnswerRules = DEFAULT_RULES,
 ): Choice | { declined: string } {
   if (s.port === 0) return { declined: 'stream disabled (port 0)' };
+  if (s.media.toLowerCase() !== 'audio')
+    return { declined: `m=${s.media.slice(0, 20)} is not recorded (audio streams only)` };
   const profile = s.protocol.toUpperCase();
   const secure = SECURE_RTP.has(profile);
   if (!secure && !PLAIN_RTP.has(profile))
