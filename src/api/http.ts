@@ -194,8 +194,26 @@ export function trusted(addr: string, t: ProxyTrust | undefined): boolean {
 }
 
 /**
+ * The address of one hop of a forwarding header: an RFC 7239 element's `for=` value (`for=192.0.2.7;
+ * proto=https`), unquoted, without the port some proxies add (`192.0.2.7:4711`, `[2001:db8::7]:4711`).
+ * With the port kept, each new connection of a client was a new address to the login throttle.
+ */
+export function hopAddress(hop: string): string {
+  let v = hop.trim();
+  const param = /(?:^|;)\s*for\s*=\s*("[^"]*"|[^;]*)/i.exec(v);
+  if (param) v = (param[1] as string).trim();
+  else if (v.includes(';')) v = (v.split(';')[0] as string).trim();
+  v = v.replace(/^"(.*)"$/, '$1').trim();
+  const bracketed = /^\[([^\]]*)\](?::\d+)?$/.exec(v);
+  if (bracketed) v = bracketed[1] as string;
+  else if (/^[0-9.]+:\d+$/.test(v)) v = v.replace(/:\d+$/, '');
+  return bare(v);
+}
+
+/**
  * The client's address: the socket's peer, or, when that peer is a trusted proxy, the nearest
- * address in the configured header that is not itself a trusted proxy.
+ * address in the configured header (X-Forwarded-For, or an RFC 7239 Forwarded) that is not itself
+ * a trusted proxy. What a client wrote there before the proxies added theirs is never reached.
  */
 export function clientIp(req: IncomingMessage, trust?: ProxyTrust): string {
   const peer = req.socket.remoteAddress ?? '';
@@ -203,10 +221,9 @@ export function clientIp(req: IncomingMessage, trust?: ProxyTrust): string {
   const raw = req.headers[trust.header];
   const hops = (Array.isArray(raw) ? raw.join(',') : (raw ?? ''))
     .split(',')
-    .map((x) => x.trim())
+    .map(hopAddress)
     .filter((x) => x !== '');
-  for (let i = hops.length - 1; i >= 0; i--)
-    if (!trusted(hops[i] as string, trust)) return bare(hops[i] as string);
+  for (let i = hops.length - 1; i >= 0; i--) if (!trusted(hops[i] as string, trust)) return hops[i] as string;
   return bare(peer);
 }
 
