@@ -19,6 +19,7 @@ import { partiesOf } from './call-metadata.js';
 import { runExcludedDialog } from './excluded-dialog.js';
 import { runRecordingDialog } from './dialog.js';
 import { sipFieldValues, type FieldSource } from './sip-fields.js';
+import { RETRY_MAX_DELAY_MS, stopRetrying } from './srf-retry.js';
 import {
   REASONS,
   Reject,
@@ -77,29 +78,6 @@ export interface SiprecApp {
   readonly ready: Promise<void>;
   /** Closes the connection (or stops the retries while there is none). */
   close(): void;
-}
-
-/** drachtio-srf's longest pause between two connection attempts (its default has no bound). */
-const RETRY_MAX_DELAY_MS = 2000;
-
-/**
- * Stops drachtio-srf's reconnect loop. Srf#disconnect needs a connected socket, so while none is
- * up (drachtio not started yet, or gone) the pending retry is cancelled here, on its WireProtocol.
- */
-function stopRetrying(srf: Srf): void {
-  const wp = (
-    srf as unknown as {
-      app?: {
-        client?: { wp?: { closing?: boolean; reconnectVars?: { retryTimer?: NodeJS.Timeout | null } } };
-      };
-    }
-  ).app?.client?.wp;
-  if (!wp) return;
-  wp.closing = true;
-  if (wp.reconnectVars?.retryTimer) {
-    clearTimeout(wp.reconnectVars.retryTimer);
-    wp.reconnectVars.retryTimer = null;
-  }
 }
 
 /**
