@@ -1,6 +1,5 @@
 import type Srf from 'drachtio-srf';
 
-
 /** drachtio-srf's longest pause between two connection attempts (its default has no bound). */
 export const RETRY_MAX_DELAY_MS = 2000;
 
