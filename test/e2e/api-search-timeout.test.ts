@@ -86,7 +86,13 @@ describe('api search time limit', { timeout: 300000 }, () => {
     });
   }
 
-  it('logs no request failure for a stopped search', () => {
+  it('logs no request failure for a stopped search, and the OpenAPI document lists the 503', async () => {
     assert.doesNotMatch(server.output(), /"request failed"/);
+    const doc = await callServer(base, 'GET', '/api/v1/openapi.json', { bearer: server.token });
+    const paths = doc.json.paths as Record<
+      string,
+      { get?: { responses?: Record<string, { description?: string }> } }
+    >;
+    assert.match(String(paths['/recordings']?.get?.responses?.['503']?.description), /time limit/);
   });
 });

@@ -121,6 +121,7 @@ export function recordingRoutes(k: Kit): RouteDef[] {
       summary:
         'Search recordings visible to the caller (own for users, their groups for supervisors, all for admins), newest first (sort=stored: oldest stored first)',
       role: 'user',
+      errors: { 503: 'the search took longer than its time limit (SRS_SEARCH_TIMEOUT_MS): narrow it' },
       query: searchQuery.extend({
         sort: qEnum(
           SORTS,
