@@ -66,8 +66,9 @@ export interface RunningServer {
 
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
   const t0 = Date.now();
-  // Delivery settings that cannot work (template, passphrase) stop the start before anything runs.
-  checkDeliveryConfig(config);
+  // Delivery settings that cannot work (templates, destinations) stop the start before anything
+  // runs; the passphrase is checked once recordingKey has it (SRS_KEY_PASSPHRASE or the generated one).
+  checkDeliveryConfig(config, { passphraseLater: true });
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   await restrictDataDir(config.dataDir, log);
   const { defer, stopAll } = shutdownList(log);
@@ -152,7 +153,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           DEFAULT_SETTINGS['permissions.download'],
         u.role,
       );
-    const delivery = await startDelivery({ config, db, log, artifacts, mayAttach });
+    const delivery = await startDelivery({
+      config,
+      db,
+      log,
+      artifacts,
+      mayAttach,
+      passphrase: key.passphrase,
+    });
     defer(() => delivery.stop());
 
     // Recordings left 'recording' by a process that died mid-call: finalize them from their spools

@@ -13,7 +13,7 @@ import type { DeliveryArtifact } from '../store/offload.js';
  * encrypted files are read through the artifact store (default: the `local` store of the data
  * directory); a store that does not answer fails the attempt, which is retried like any other
  * delivery failure. Private keys (under `<dataDir>/keys`, else the catalogue's copy) are unlocked
- * once per fingerprint with the configured passphrase (SRS_KEY_PASSPHRASE).
+ * once per fingerprint with the server's passphrase (SRS_KEY_PASSPHRASE, else the generated one).
  */
 /** What a decryption for delivery is for (the audit entry's `purpose`). */
 export type DeliveryPurpose = 'offload' | 'export' | 'notification' | 'journal';
@@ -42,7 +42,7 @@ export class Decryptor {
   ): Decryptor {
     if (!passphrase)
       throw new ConfigError(
-        `${features.join(', ')} must decrypt recordings: set keys.passphrase (SRS_KEY_PASSPHRASE) to the recording key's passphrase`,
+        `${features.join(', ')} must decrypt recordings: set keys.passphrase (SRS_KEY_PASSPHRASE) to the recording key's passphrase (without it, srs serve uses the one its first start generated, in ${join(dataDir, 'secrets', 'recording-key-passphrase')}, when that file is there)`,
       );
     return new Decryptor(dataDir, passphrase, store, catalogue);
   }

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Config } from '../config.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -58,8 +59,12 @@ export interface Delivery {
 
 type DeliveryConfig = Pick<Config, 'offload' | 'export' | 'notifications' | 'journal' | 'keys' | 'dataDir'>;
 
-/** Throws ConfigError naming the setting when an enabled feature cannot work as configured. */
-export function checkDeliveryConfig(config: DeliveryConfig): void {
+/**
+ * Throws ConfigError naming the setting when an enabled feature cannot work as configured.
+ * `passphraseLater`: the passphrase is not known yet (srs serve checks before it reads the
+ * generated one from `<data>/secrets/`; startDelivery checks the one it is given).
+ */
+export function checkDeliveryConfig(config: DeliveryConfig, o: { passphraseLater?: boolean } = {}): void {
   const on = [
     config.offload.enabled && 'offload',
     config.export.enabled && 'export',
@@ -67,7 +72,7 @@ export function checkDeliveryConfig(config: DeliveryConfig): void {
     config.journal.enabled && 'journal',
   ].filter((x): x is string => Boolean(x));
   if (on.length === 0) return;
-  Decryptor.require(config.dataDir, config.keys.passphrase, on);
+  if (!o.passphraseLater) Decryptor.require(config.dataDir, config.keys.passphrase, on);
   if (config.export.enabled) parseTemplate(config.export.template);
   // S3 destinations: a credentials file that cannot be read or holds no keys refuses the start;
   // FTP: a CA file that is not PEM, plain FTP not asked for twice.
@@ -120,13 +125,20 @@ export async function startDelivery(o: {
   log: Logger;
   /** Where the encrypted artifacts are read from (docs/storage.md); default: the data directory. */
   artifacts?: ArtifactStore;
+  /**
+   * The passphrase the server holds (SRS_KEY_PASSPHRASE, else the one the first start generated,
+   * read back from `<data>/secrets/`: src/app/first-start.ts); default: keys.passphrase.
+   */
+  passphrase?: string;
   /** Whether a notification may carry a user's recording (the download permission); default: never. */
   mayAttach?: (user: User) => Promise<boolean>;
   /** Test overrides (the configuration counts in minutes and seconds). */
   intervalsMs?: { offload?: number; export?: number; notify?: number; journal?: number };
   retryBaseMs?: number;
 }): Promise<Delivery> {
-  const { config, db } = o;
+  const passphrase = o.passphrase ?? o.config.keys.passphrase;
+  const config = { ...o.config, keys: { ...o.config.keys, passphrase } };
+  const { db } = o;
   checkDeliveryConfig(config);
   const log = o.log.child({ part: 'delivery' });
   const on = {
@@ -153,7 +165,7 @@ export async function startDelivery(o: {
   // A wrong passphrase stops the start here, not at the first delivery.
   await decryptor.check().catch((err: Error) => {
     throw new ConfigError(
-      `keys.passphrase (SRS_KEY_PASSPHRASE) cannot unlock the recording key: ${err.message}`,
+      `${o.config.keys.passphrase !== undefined ? 'keys.passphrase (SRS_KEY_PASSPHRASE)' : `the generated passphrase in ${join(config.dataDir, 'secrets', 'recording-key-passphrase')}`} cannot unlock the recording key: ${err.message}; set SRS_KEY_PASSPHRASE to its passphrase`,
     );
   });
   // Every decryption for a delivery is audited (system principal, one entry per recording,

@@ -1,7 +1,9 @@
 /**
  * Delivery wired into `srs serve`: a SIPREC call placed by SIPp is recorded, stored, and exported
  * as an unencrypted MP3 with its day index by the running server; bad delivery settings stop the
- * server at start with a message naming the setting.
+ * server at start with a message naming the setting. On embedded defaults (no SRS_KEY_PASSPHRASE)
+ * delivery decrypts with the passphrase the first start generated, at that start and after a
+ * restart (read back from data/secrets/), and refuses to start only when there is none.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -10,7 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseCsv } from '../../src/delivery/csv.js';
+import { sendLoopbackTone } from '../helpers/rtp.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { SiprecUac } from '../helpers/siprec-uac.js';
 import { sipp, waitForState } from '../helpers/sipp.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -43,20 +47,13 @@ describe('delivery in srs serve', { timeout: 180_000 }, () => {
     return p;
   };
 
-  it('refuses to start with a bad template or without the key passphrase, naming the setting', async () => {
+  it('refuses to start with a bad template, naming the setting', async () => {
     const bad = await configFile('bad.json', {
       export: { enabled: true, template: '%{setup-time##%Q}', primary: { type: 'local', directory: dir } },
     });
-    let s = await startTestServer({ SRS_CONFIG: bad }, join(dir, 'data-bad'));
+    const s = await startTestServer({ SRS_CONFIG: bad }, join(dir, 'data-bad'));
     assert.notEqual(await new Promise((r) => s.proc.once('exit', r)), 0);
     assert.match(s.output(), /export\.template: unknown time directive %Q/);
-
-    const good = await configFile('nokey.json', {
-      export: { enabled: true, primary: { type: 'local', directory: dir } },
-    });
-    s = await startTestServer({ SRS_CONFIG: good, SRS_KEY_PASSPHRASE: '' }, join(dir, 'data-nokey'));
-    assert.notEqual(await new Promise((r) => s.proc.once('exit', r)), 0);
-    assert.match(s.output(), /keys\.passphrase \(SRS_KEY_PASSPHRASE\)/);
   });
 
   it('refuses bad s3 destination settings at start, naming them', async () => {
@@ -129,5 +126,54 @@ describe('delivery in srs serve', { timeout: 180_000 }, () => {
       audit.items.map((e) => [e.actor, e.details.purpose]),
       [['system', 'export']],
     );
+  });
+
+  it('exports decrypted MP3s on embedded defaults without SRS_KEY_PASSPHRASE, after a restart too', async () => {
+    const exportDir = join(dir, 'export-defaults');
+    await mkdir(exportDir);
+    const cfg = await configFile('export-defaults.json', {
+      export: {
+        enabled: true,
+        intervalSeconds: 1,
+        template: '%{recording-id}',
+        primary: { type: 'local', directory: exportDir },
+      },
+    });
+    const data = join(dir, 'data-defaults');
+    const env = { SRS_CONFIG: cfg, SRS_KEY_PASSPHRASE: '' };
+    const exported = async (s: TestServer) => {
+      await s.waitFor(/SIPREC recording server ready/, 90_000);
+      const uac = await SiprecUac.open(s.sipPort);
+      const inv = await uac.invite({ streams: 1 });
+      assert.equal(inv.status, 200, inv.text);
+      await sendLoopbackTone(inv.ports[0] as number, 1500, 0x51);
+      await uac.request('BYE');
+      uac.close();
+      const rec = await waitForState(s, uac.callId, 'stored');
+      const file = join(exportDir, `${rec.id}.mp3`);
+      const deadline = Date.now() + 30_000;
+      let mp3: Buffer | undefined;
+      while (!mp3 && Date.now() < deadline) {
+        mp3 = await readFile(file).catch(() => undefined);
+        if (!mp3) await new Promise((res) => setTimeout(res, 250));
+      }
+      assert.ok(mp3, `no export of ${rec.id}:\n${s.output().slice(-3000)}`);
+      assert.equal(sha(mp3), rec.files.find((f) => f.kind === 'mp3')?.sha256Plain, 'the decrypted MP3');
+    };
+    // The first start generates the passphrase; the restart reads it back from data/secrets/.
+    for (let i = 0; i < 2; i++) {
+      const s = await startTestServer(env, data);
+      try {
+        await exported(s);
+      } finally {
+        assert.equal(await s.stop(), 0, s.output().slice(-3000));
+      }
+    }
+    // Without the generated file (and no SRS_KEY_PASSPHRASE) delivery cannot decrypt: no start.
+    await rm(join(data, 'secrets', 'recording-key-passphrase'));
+    const s = await startTestServer(env, data);
+    assert.notEqual(await new Promise((r) => s.proc.once('exit', r)), 0);
+    assert.match(s.output(), /keys\.passphrase \(SRS_KEY_PASSPHRASE\)/);
+    assert.match(s.output(), /secrets\/recording-key-passphrase/);
   });
 });
