@@ -315,6 +315,7 @@ void LegReceiver::play(uint8_t pt, bool marker, uint32_t timestamp, const uint8_
   if (audio && !late) {
     position = place(marker, extTs, position, arrival, ext);
     seqGap_ = false;
+    if (skipQuiet(kind, payload, length, position, arrival, ext)) return;
   } else if (before && audio && kind != PayloadKind::ComfortNoise) {
     // A G.711 packet's length is its duration; a coded one is known only once decoded.
     const bool g711 = kind == PayloadKind::Pcmu || kind == PayloadKind::Pcma;

@@ -65,6 +65,7 @@ class LegReceiver {
   static constexpr int64_t kMaxSkewSamples = 8000;        // re-anchor if RTP time and arrival drift 1 s
   static constexpr int64_t kSpurtSamples = 480;           // realign a talk spurt that is 60 ms off arrival
   static constexpr int64_t kOverlapSamples = 40;          // a step back by more than 5 ms re-anchors
+  static constexpr int kQuietLevel = 64;                  // |sample| below this (-54 dBFS) is quiet
   static constexpr int64_t kMaxDropout = 3000;            // RFC 3550 appendix A.1
   static constexpr int64_t kMaxMisorder = 1000;
   static constexpr size_t kHistory = 1024;                // recent sequence numbers kept for duplicates
@@ -125,6 +126,9 @@ class LegReceiver {
   // Where an audio packet (not late) goes on the timeline: the rule is in leg_timeline.cc and
   // docs/media-engine.md ("Timeline").
   int64_t place(bool marker, int64_t extTs, int64_t position, int64_t arrival, int64_t ext);
+  // A quiet G.711 packet of a stream running ahead of arrival is left out (leg_timeline.cc).
+  bool skipQuiet(PayloadKind kind, const uint8_t* payload, size_t length, int64_t position, int64_t arrival,
+                 int64_t ext);
   void telephoneEvent(uint32_t timestamp, int64_t position, const uint8_t* payload, size_t length,
                       uint32_t clockRate, std::vector<LegEvent>& events);
   void endPendingDtmf(std::vector<LegEvent>& events);

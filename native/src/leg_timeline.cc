@@ -3,6 +3,7 @@
 // the leg's receive logic are in leg.cc; the TypeScript twin is src/media/reference/timeline.ts.
 #include <algorithm>
 
+#include "g711.h"
 #include "leg.h"
 
 namespace srs {
@@ -36,6 +37,31 @@ int64_t LegReceiver::place(bool marker, int64_t extTs, int64_t position, int64_t
   reanchorPosition_ = target;
   reanchorExt_ = ext;
   return target;
+}
+
+bool LegReceiver::skipQuiet(PayloadKind kind, const uint8_t* payload, size_t length, int64_t position,
+                            int64_t arrival, int64_t ext) {
+  // A sender whose clock runs fast and that never pauses is ahead of its arrival time. Its quiet
+  // packets (every sample under -54 dBFS: nothing to hear) are left out, the gap they leave being
+  // silence anyway, and the stream moves back by their length: drift is taken back in silence
+  // even without a talk spurt, and never over audio.
+  const auto samples = static_cast<int64_t>(length);
+  if (kind != PayloadKind::Pcmu && kind != PayloadKind::Pcma) return false;
+  if (length == 0 || position - arrival < kSpurtSamples + samples) return false;
+  for (size_t i = 0; i < length; ++i) {
+    const uint8_t u = kind == PayloadKind::Pcmu ? payload[i] : alawToUlaw(payload[i]);
+    const int v = ulawToLinear(u);
+    if (v >= kQuietLevel || v <= -kQuietLevel) return false;
+  }
+  ++counters_.reanchors;
+  havePrevAnchor_ = true;
+  prevAnchorExtTs_ = anchorExtTs_;
+  prevAnchorPosition_ = anchorPosition_;
+  prevAnchorRate_ = anchorRate_;
+  anchorPosition_ -= samples;
+  reanchorPosition_ = position;
+  reanchorExt_ = ext;
+  return true;
 }
 
 }  // namespace srs

@@ -2,7 +2,8 @@
  * Randomized parity: the native engine's leg logic (addon simulateLeg: the same LegReceiver and
  * spool writer the worker uses, fed deterministically) and the TypeScript reference
  * (src/media/reference) get the same packet sequences, with loss, reordering, duplicates, jitter,
- * SSRC changes, late starts, gaps (with and without timestamp jumps), paused legs (SIPREC pause /
+ * SSRC changes, late starts, gaps (with and without timestamp jumps), senders whose clock runs
+ * fast, quiet packets, paused legs (SIPREC pause /
  * a=inactive) that resume, sequence wrap, DTMF, comfort noise, unknown payload types, malformed
  * datagrams and header extensions, for sessions of one to three legs. The spools, counters (jitter
  * and DTMF included), events and the mixed WAVs (mono, stereo, per leg; native mixer vs reference
@@ -37,6 +38,9 @@ function legPackets(rnd: () => number): Sent[] {
   const lossP = chance(0.5) ? rnd() * 0.15 : 0;
   const dupP = chance(0.4) ? rnd() * 0.1 : 0;
   const jitter = chance(0.6) ? int(800) : 0;
+  // A sender whose clock runs 5 % fast, and quiet packets (G.711 zero) it may be pulled back by.
+  const fast = chance(0.3);
+  const quietP = chance(0.3) ? 0.25 : 0;
   const out: Sent[] = [];
   let ssrc = (rnd() * 0x100000000) >>> 0;
   let seq = chance(0.3) ? 65535 - int(40) : int(65536); // sometimes wrap soon
@@ -93,7 +97,8 @@ function legPackets(rnd: () => number): Sent[] {
         continue;
       }
       const payload = Buffer.alloc(ptime);
-      for (let k = 0; k < ptime; k++) payload[k] = int(256);
+      if (chance(quietP)) payload.fill(pt === 0 ? 0xff : 0xd5);
+      else for (let k = 0; k < ptime; k++) payload[k] = int(256);
       const kind = rnd();
       const usePt = kind < 0.02 ? 13 : kind < 0.04 ? 99 : pt; // CN, unknown
       const header =
@@ -115,7 +120,7 @@ function legPackets(rnd: () => number): Sent[] {
       }
       seq = (seq + 1) & 0xffff;
       ts = (ts + ptime) >>> 0;
-      when += ptime;
+      when += fast ? ptime - Math.floor(ptime / 20) : ptime;
     }
   }
   // Arrival order: by arrival time (stable), which turns jitter into reordering.

@@ -309,13 +309,19 @@ export class LegReceiverRef {
     this.#lastExtTs = extTs;
     const audio = kind !== 'telephone-event';
     const samples = kind === 'PCMU' || kind === 'PCMA' ? payload.length : 0;
-    const reanchors = this.#timeline.reanchors;
     const position = this.#timeline.place(extTs, ext, arrival, marker, late, audio, samples);
-    this.counters.reanchors += this.#timeline.reanchors - reanchors;
+    this.counters.reanchors = this.#timeline.reanchors;
     if (position === null) {
       // It would reach into the audio placed since a re-anchor: dropped (lost), never written over it.
       this.counters.packetsLost++;
       return;
+    }
+    if (!late && samples > 0) {
+      const ulaw = kind === 'PCMA' ? payload.map((a) => ALAW_TO_ULAW[a] as number) : payload;
+      if (this.#timeline.skipQuiet(ulaw, position, arrival, ext)) {
+        this.counters.reanchors = this.#timeline.reanchors;
+        return;
+      }
     }
     if ((kind === 'PCMU' || kind === 'PCMA') && !this.#seen.has(kind)) {
       this.#seen.add(kind);

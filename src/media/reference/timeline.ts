@@ -5,9 +5,13 @@
  * 60 ms off arrival, never before the end of the audio already recorded (docs/media-engine.md,
  * "Timeline"). Times are samples at 8 kHz since t0. Pure.
  */
+import { ULAW_DECODE } from './g711.js';
+
 export const MAX_SKEW_SAMPLES = 8000;
 export const SPURT_SAMPLES = 480;
 export const OVERLAP_SAMPLES = 40;
+/** A G.711 packet whose every sample is under this (-54 dBFS) is quiet. */
+export const QUIET_LEVEL = 64;
 
 export class TimelineRef {
   /** Times the stream was moved off its RTP clock. */
@@ -72,6 +76,24 @@ export class TimelineRef {
     }
     if (before && samples > 0 && position + samples > this.#reanchorPosition) return null;
     return position;
+  }
+
+  /** See LegReceiver::skipQuiet: true when this quiet packet, far enough ahead, is left out. */
+  skipQuiet(ulaw: ArrayLike<number>, position: number, arrival: number, ext: number): boolean {
+    const n = ulaw.length;
+    if (n === 0 || position - arrival < SPURT_SAMPLES + n) return false;
+    for (let i = 0; i < n; i++) {
+      const v = ULAW_DECODE[ulaw[i] as number] as number;
+      if (v >= QUIET_LEVEL || v <= -QUIET_LEVEL) return false;
+    }
+    this.reanchors++;
+    this.#havePrevAnchor = true;
+    this.#prevAnchorExtTs = this.#anchorExtTs;
+    this.#prevAnchorPosition = this.#anchorPosition;
+    this.#anchorPosition -= n;
+    this.#reanchorPosition = position;
+    this.#reanchorExt = ext;
+    return true;
   }
 
   #realign(marker: boolean, extTs: number, position: number, arrival: number, ext: number): number {
