@@ -19,7 +19,7 @@
  * Each step runs a fresh server and data directory; --search stops at the first failing step.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -158,6 +158,8 @@ async function runStep(concurrency: number): Promise<boolean> {
         ...['-m', String(calls), '-l', String(Math.ceil(concurrency * 1.5) + 50)],
         ...['-cid_str', `${prefix}-%u-%p@bench`, '-nostdin', '-max_socket', '60000'],
         ...['-timeout', `${sippTimeout}s`, '-timeout_error', '-buff_size', String(4 << 20)],
+        // Its counters every 30 s: when it runs past its time, they show what it was waiting for.
+        ...['-trace_stat', '-stf', join(dataDir, 'sipp-stat.csv'), '-fd', '30'],
         `127.0.0.1:${server.sipPort}`,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
@@ -340,7 +342,9 @@ async function runStep(concurrency: number): Promise<boolean> {
     ];
     process.stdout.write(lines.join('\n') + '\n');
     if ((!pass && failed > 0) || (sippExit !== 0 && sippExit !== undefined))
-      process.stdout.write(`SIPp's last output:\n${sippOut.slice(-1500)}\n`);
+      process.stdout.write(
+        `SIPp's last output:\n${sippOut.slice(-1500)}\n${await sippCounters(join(dataDir, 'sipp-stat.csv'))}`,
+      );
     return pass;
   } finally {
     const code = await server.stop();
@@ -386,5 +390,28 @@ if (levels.length > 1 || values.search) {
     best !== undefined
       ? `highest sustained concurrency: ${best} calls of ${callSeconds} s (${(best / callSeconds).toFixed(1)} calls/s) for ${duration} s\n`
       : `no step passed (lowest tried: ${levels[0]})\n`,
+  );
+}
+
+/** SIPp's last counter rows (-trace_stat), a line each: when it ran, what it had placed and what was still open. */
+async function sippCounters(path: string, rows = 4): Promise<string> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  const [head, ...lines] = text.trim().split('\n');
+  if (!head || lines.length === 0) return `SIPp's counters: none (${path})\n`;
+  const cols = head.split(';');
+  const at = (row: string[], name: string) => row[cols.indexOf(name)] ?? '?';
+  return (
+    `SIPp's counters (every 30 s, the last ${Math.min(rows, lines.length)}):\n` +
+    lines
+      .slice(-rows)
+      .map((l) => l.split(';'))
+      .map(
+        (r) =>
+          `  ${at(r, 'ElapsedTime(C)')}: created ${at(r, 'TotalCallCreated')}, open ${at(r, 'CurrentCall')}, ` +
+          `successful ${at(r, 'SuccessfulCall(C)')}, failed ${at(r, 'FailedCall(C)')}, ` +
+          `retransmissions ${at(r, 'Retransmissions(C)')}, dead calls ${at(r, 'DeadCallMsgs(C)')}`,
+      )
+      .join('\n') +
+    '\n'
   );
 }
