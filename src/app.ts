@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import type { Server as TlsServer } from 'node:tls';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { openDatabase, type Database } from './store/db.js';
@@ -35,6 +36,7 @@ import { mp3Options, startConsoleApi, type LaterParts } from './app/console.js';
 import { startRetentionPolicy } from './app/retention.js';
 import { keepGeneratedAdminPassword, recordingKey } from './app/first-start.js';
 import { serveHttp } from './app/http.js';
+import { reloadTls } from './app/tls.js';
 import { buildInfoMetric, pipelineMetrics, serverSafetyMetrics } from './app/metrics.js';
 import { VERSION } from './app/version.js';
 import { registerProcessMetrics } from './api/process-metrics.js';
@@ -61,6 +63,8 @@ export interface RunningServer {
   readonly pipeline: Pipeline;
   /** This node in the cluster registry; `cluster.drained` resolves when a drain is done. */
   readonly cluster: ClusterNode;
+  /** Reads the TLS certificate files again and serves them from the next handshake (SIGHUP). */
+  reloadTls(): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -396,6 +400,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       db,
       pipeline,
       cluster,
+      reloadTls: () =>
+        reloadTls(config, { edge, https: http.tls ? (http.server as unknown as TlsServer) : null }, log),
       stop: stopAll,
     };
   } catch (err) {

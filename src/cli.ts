@@ -70,11 +70,20 @@ program
     const config = getConfig();
     const log = createLogger(config.logLevel);
     keepRunningOnRejections(log);
+    // SIGHUP reloads the TLS certificates (a renewed one needs no restart). Unhandled, it ended the
+    // process at once, no orderly shutdown, its embedded Postgres left running.
+    const hup: { reload?: () => Promise<boolean> } = {};
+    process.on('SIGHUP', () => {
+      if (!hup.reload) return log.warn('SIGHUP while starting: nothing reloaded');
+      log.info({ signal: 'SIGHUP' }, 'reloading the TLS certificates');
+      void hup.reload();
+    });
     const server = await startServer(config, log).catch((err: unknown) => {
       // A failed start must not linger on a stray timer or socket: report and exit.
       process.stderr.write(`srs: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exit(err instanceof SrsError ? 2 : 1);
     });
+    hup.reload = () => server.reloadTls();
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) {

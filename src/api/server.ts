@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { SecureVersion } from 'node:tls';
 import { extname, join, normalize } from 'node:path';
 import { databaseUnavailable, ParseError, QueryTimeoutError } from '../errors.js';
 import { rateLimited, type Logger } from '../log.js';
@@ -35,7 +36,8 @@ export interface HttpServerOptions {
   /** The built web console (index.html, app.js, style.css), served at /. */
   webDir?: string;
   /** HTTPS with this certificate and key (PEM); HSTS is then sent. */
-  tls?: { cert: string; key: string };
+  /** PEM certificate and key, and the lowest TLS version and cipher list (OpenSSL syntax) to offer. */
+  tls?: { cert: string; key: string; minVersion?: SecureVersion; ciphers?: string };
   /** TLS-terminating proxies whose X-Forwarded-* headers are believed. */
   trust?: ProxyTrust;
   /** May this request read /metrics? (absent: anyone) */
@@ -216,7 +218,14 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
   // 120 s, let half a ClientHello hold a connection for two minutes).
   const server: Server = o.tls
     ? (createHttpsServer(
-        { ...timing, handshakeTimeout: FIRST_BYTES_MS, cert: o.tls.cert, key: o.tls.key },
+        {
+          ...timing,
+          handshakeTimeout: FIRST_BYTES_MS,
+          cert: o.tls.cert,
+          key: o.tls.key,
+          ...(o.tls.minVersion ? { minVersion: o.tls.minVersion } : {}),
+          ...(o.tls.ciphers ? { ciphers: o.tls.ciphers, honorCipherOrder: true } : {}),
+        },
         onRequest,
       ) as unknown as Server)
     : createServer(timing, onRequest);

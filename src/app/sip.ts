@@ -16,9 +16,9 @@ import {
 } from '../sip/app/admission.js';
 import { startSiprecApp, type SiprecApp } from '../sip/app/index.js';
 import { startSipEdge, type SipEdge } from '../sip/edge/index.js';
+import { readSipTls, TLS_POLICY } from './tls.js';
 import type { CompiledPolicy } from '../sip/app/policy.js';
 import type { Defer } from './shutdown.js';
-import { readSettingFileText } from '../config/setting-file.js';
 
 export interface DrachtioAddress {
   host: string;
@@ -98,19 +98,8 @@ export async function startEdge(
       },
     };
   const secret = randomBytes(16).toString('hex');
-  const pem = (file: string, what: string): Promise<string> =>
-    readSettingFileText(file).catch((err: Error) => {
-      throw new Error(`cannot read the SIP TLS ${what} ${file}: ${err.message}`);
-    });
-  const tls =
-    config.sip.tlsCertFile && config.sip.tlsKeyFile
-      ? {
-          port: config.sip.tlsPort,
-          cert: await pem(config.sip.tlsCertFile, 'certificate'),
-          key: await pem(config.sip.tlsKeyFile, 'key'),
-          ca: config.sip.tlsCaFile ? await pem(config.sip.tlsCaFile, 'client CA') : undefined,
-        }
-      : undefined;
+  const files = await readSipTls(config);
+  const tls = files ? { port: config.sip.tlsPort, ...files, ...TLS_POLICY } : undefined;
   const ports: [string, number, string][] = [
     ['SIP_PORT', config.sip.port, 'udp'],
     ['SIP_PORT', config.sip.port, 'tcp'],

@@ -11,6 +11,7 @@ import type { TransportName } from './transport.js';
 import type { SipEdge, SipEdgeOptions } from './types.js';
 
 export type { EdgeLogger, SipEdge, SipEdgeOptions } from './types.js';
+export type { TlsContext } from './transport.js';
 export { parseMessage, serializeMessage, frameStream } from './message.js';
 export type { SipMessage, SipRequest, SipResponse, SipHeader } from './message.js';
 
@@ -117,6 +118,7 @@ export async function startSipEdge(opts: SipEdgeOptions): Promise<SipEdge> {
       return { ...transport.guard.counters, open: transport.guard.openConnections };
     },
     tlsSubject: (address, port) => transport.tlsSubject(address, port),
+    setTls: (c) => transport.setTls(c),
     close() {
       closing ??= (async () => {
         core.close();

@@ -25,21 +25,36 @@ export interface Inbound {
   refused?: { status: 400 | 513; reason: string } | undefined;
 }
 
+/**
+ * The TLS listener's certificate, key and client CA (PEM), and its protocol policy: the lowest
+ * version and the cipher list (OpenSSL syntax) offered; unset: Node's defaults.
+ */
+export interface TlsContext {
+  cert: string | Buffer;
+  key: string | Buffer;
+  /** Mutual TLS: client certificates must chain to this CA (PEM); the handshake fails otherwise. */
+  ca?: string | Buffer | undefined;
+  minVersion?: tls.SecureVersion | undefined;
+  ciphers?: string | undefined;
+}
+
+/** The options of a TLS context for `context` (certificate, key, CA, version and ciphers). */
+function secureOptions(c: TlsContext): tls.SecureContextOptions {
+  return {
+    cert: c.cert,
+    key: c.key,
+    ...(c.ca ? { ca: c.ca } : {}),
+    ...(c.minVersion ? { minVersion: c.minVersion } : {}),
+    ...(c.ciphers ? { ciphers: c.ciphers, honorCipherOrder: true } : {}),
+  };
+}
+
 export interface TransportOptions {
   host: string;
   port: number;
   transports: TransportName[];
   /** SIP over TLS (RFC 3261 26.2.1) on its own port, usually 5061, when a certificate is given. */
-  tls?:
-    | {
-        host?: string;
-        port: number;
-        cert: string | Buffer;
-        key: string | Buffer;
-        /** Mutual TLS: client certificates must chain to this CA (PEM); the handshake fails otherwise. */
-        ca?: string | Buffer | undefined;
-      }
-    | undefined;
+  tls?: ({ host?: string; port: number } & TlsContext) | undefined;
   /** Connection and header limits for TCP/TLS (src/sip/edge/limits.ts). */
   limits?: Partial<ConnectionLimits> | undefined;
   /**
@@ -69,6 +84,8 @@ export class SipTransport {
   private udp?: dgram.Socket;
   private tcp?: net.Server;
   private tlsServer?: tls.Server;
+  /** What the TLS listener serves now (setTls replaces it), and shows on connections it opens. */
+  private tlsNow?: TlsContext;
   private tlsBoundPort = 0;
   private readonly conns = new Map<string, net.Socket>();
   /** Inbound TLS connections whose handshake has not finished. */
@@ -82,6 +99,18 @@ export class SipTransport {
 
   private constructor(private readonly opts: TransportOptions) {
     this.guard = new ConnectionGuard({ ...DEFAULT_CONNECTION_LIMITS, ...(opts.limits ?? {}) });
+  }
+
+  /**
+   * New certificate, key and CA for the TLS listener (a certificate renewed on disk): handshakes
+   * from now on use them, connections already open keep theirs. Throws, changing nothing, when
+   * they do not make a TLS context (a key that does not go with the certificate).
+   */
+  setTls(c: TlsContext): void {
+    const server = this.tlsServer;
+    if (!server) throw new Error('SIP over TLS is not on');
+    server.setSecureContext(secureOptions(c));
+    this.tlsNow = c;
   }
 
   /** The verified client certificate subject of a TLS peer (mutual TLS), if any. */
@@ -160,7 +189,8 @@ export class SipTransport {
       // The limits and the header deadline hold from the TCP connection on, handshake included
       // (Node's default let half a ClientHello hold a connection for 120 s, past every limit).
       const handshakeTimeout = this.guard.limits.headerTimeoutMs;
-      const server = tls.createServer({ cert: t.cert, key: t.key, ...mutual, handshakeTimeout }, (sock) => {
+      this.tlsNow = t;
+      const server = tls.createServer({ ...secureOptions(t), ...mutual, handshakeTimeout }, (sock) => {
         if (t.ca) {
           const cert = sock.getPeerCertificate();
           const subject = cert?.subject
@@ -340,7 +370,7 @@ export class SipTransport {
     // A TLS peer is normally reached over the connection it opened. A new one is verified against
     // the public roots and, with mutual TLS, the private CA that signs the SRCs' certificates too;
     // our certificate goes with it, since an SRC that takes only known clients asks for one.
-    const t = this.opts.tls;
+    const t = this.tlsNow;
     const sock: net.Socket =
       transport === 'tls'
         ? tls.connect({

@@ -1,4 +1,5 @@
 import type { ConnectionLimits, LimitCounters } from './limits.js';
+import type { TlsContext } from './transport.js';
 
 /** Public option and logger types of the embedded SIP edge. */
 
@@ -15,8 +16,11 @@ export interface SipEdgeOptions {
     port: number;
     publicAddress?: string;
     transports?: ('udp' | 'tcp')[];
-    /** SIP over TLS on its own port (5061 by convention; 0 = any) with this PEM certificate and key. */
-    tls?: { port: number; cert: string | Buffer; key: string | Buffer; ca?: string | Buffer | undefined };
+    /**
+     * SIP over TLS on its own port (5061 by convention; 0 = any) with this PEM certificate and key,
+     * client CA, lowest version and ciphers.
+     */
+    tls?: { port: number } & TlsContext;
     /** TCP/TLS connection and header limits (src/sip/edge/limits.ts); defaults there. */
     limits?: Partial<ConnectionLimits>;
     /**
@@ -44,6 +48,11 @@ export interface SipEdge {
   readonly connectionLimits: Readonly<LimitCounters> & { readonly open: number };
   /** The verified client certificate subject of a mutual-TLS peer, if any. */
   tlsSubject(address: string, port: number): string | undefined;
+  /**
+   * Serve this certificate, key and client CA from the next TLS handshake on (a renewed
+   * certificate); throws, keeping the ones in use, when they do not go together or TLS is off.
+   */
+  setTls(c: TlsContext): void;
   /** Stop listening, cancel timers and close app connections. Safe to call twice. */
   close(): Promise<void>;
 }

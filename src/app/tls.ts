@@ -1,0 +1,134 @@
+/**
+ * The TLS of the two listeners (SIP over TLS, HTTPS): the protocol policy both serve, their PEM
+ * files read at start, and a reload of those files while the server runs (SIGHUP, src/cli.ts).
+ */
+import { X509Certificate } from 'node:crypto';
+import type { Server as TlsServer } from 'node:tls';
+import type { Config } from '../config.js';
+import { tlsProblems } from '../config/files.js';
+import { readSettingFileText } from '../config/setting-file.js';
+import type { Logger } from '../log.js';
+import type { SipEdge } from '../sip/edge/index.js';
+
+/**
+ * TLS 1.2 and 1.3 only, and in TLS 1.2 only ECDHE key exchange with AEAD ciphers (the Mozilla
+ * "intermediate" list without DHE). Node's defaults also took AES128-SHA and the other
+ * RSA-key-exchange and CBC suites: a recording of the SIP signalling (which carries the SRTP keys)
+ * could then be read by whoever got the certificate's private key later. Set explicitly, so that
+ * neither NODE_OPTIONS (--tls-min-v1.0) nor an OpenSSL configuration can lower it.
+ */
+export const TLS_POLICY = {
+  minVersion: 'TLSv1.2',
+  ciphers: [
+    'TLS_AES_128_GCM_SHA256',
+    'TLS_AES_256_GCM_SHA384',
+    'TLS_CHACHA20_POLY1305_SHA256',
+    'ECDHE-ECDSA-AES128-GCM-SHA256',
+    'ECDHE-RSA-AES128-GCM-SHA256',
+    'ECDHE-ECDSA-AES256-GCM-SHA384',
+    'ECDHE-RSA-AES256-GCM-SHA384',
+    'ECDHE-ECDSA-CHACHA20-POLY1305',
+    'ECDHE-RSA-CHACHA20-POLY1305',
+  ].join(':'),
+} as const;
+
+export interface TlsFiles {
+  cert: string;
+  key: string;
+  ca?: string | undefined;
+}
+
+/** The files of the SIP TLS listener, or undefined when it is off; errors name the file. */
+export async function readSipTls(config: Config): Promise<TlsFiles | undefined> {
+  const s = config.sip;
+  if (!s.tlsCertFile || !s.tlsKeyFile) return undefined;
+  const pem = (file: string, what: string): Promise<string> =>
+    readSettingFileText(file).catch((err: Error) => {
+      throw new Error(`cannot read the SIP TLS ${what} ${file}: ${err.message}`);
+    });
+  return {
+    cert: await pem(s.tlsCertFile, 'certificate'),
+    key: await pem(s.tlsKeyFile, 'key'),
+    ca: s.tlsCaFile ? await pem(s.tlsCaFile, 'client CA') : undefined,
+  };
+}
+
+/** The files of the HTTPS listener, or undefined when it serves plain HTTP. */
+export async function readHttpTls(config: Config): Promise<TlsFiles | undefined> {
+  const h = config.http;
+  if (!h.tlsCertFile || !h.tlsKeyFile) return undefined;
+  return { cert: await readSettingFileText(h.tlsCertFile), key: await readSettingFileText(h.tlsKeyFile) };
+}
+
+/** What the problems of one listener's files are, each `<SETTING>: <problem>`; empty when none. */
+function problems(
+  files: { cert: string; key: string; ca?: string | undefined },
+  names: [string, string, string],
+): string[] {
+  const p = tlsProblems(files.cert, files.key, files.ca);
+  return [
+    ...(p.cert ? [`${names[0]}: ${p.cert}`] : []),
+    ...(p.key ? [`${names[1]}: ${p.key}`] : []),
+    ...(p.ca ? [`${names[2]}: ${p.ca}`] : []),
+  ];
+}
+
+const described = (pem: string): { subject: string; notAfter: string; fingerprint256: string } => {
+  const c = new X509Certificate(pem);
+  return { subject: c.subject.replace(/\n/g, ', '), notAfter: c.validTo, fingerprint256: c.fingerprint256 };
+};
+
+/**
+ * Reads the certificate, key (and client CA) files of every TLS listener again and serves them
+ * from the next handshake on: a renewed certificate needs no restart (SIGHUP). Files that are
+ * missing, unreadable or do not go together leave that listener with the ones in use, and the
+ * error line names the setting. Logs one line per listener. Resolves to whether all went well.
+ */
+export async function reloadTls(
+  config: Config,
+  parts: { edge: SipEdge | null; https: TlsServer | null },
+  log: Logger,
+): Promise<boolean> {
+  let ok = true;
+  const one = async (
+    listener: string,
+    settings: { cert?: string | undefined; key?: string | undefined; ca?: string | undefined },
+    names: [string, string, string],
+    apply: (f: TlsFiles) => void,
+  ): Promise<void> => {
+    if (!settings.cert || !settings.key) return;
+    const files = { cert: settings.cert, key: settings.key, ca: settings.ca };
+    const wrong = problems(files, names);
+    try {
+      if (wrong.length > 0) throw new Error(wrong.join('; '));
+      const f = listener === 'sip' ? await readSipTls(config) : await readHttpTls(config);
+      if (!f) return;
+      apply(f);
+      log.info({ listener, ...described(f.cert) }, 'TLS certificate reloaded');
+    } catch (err) {
+      ok = false;
+      log.error(
+        { listener, err: (err as Error).message },
+        'TLS certificate reload failed: the certificate in use stays',
+      );
+    }
+  };
+  if (parts.edge && config.sip.tlsCertFile)
+    await one(
+      'sip',
+      { cert: config.sip.tlsCertFile, key: config.sip.tlsKeyFile, ca: config.sip.tlsCaFile },
+      ['SIP_TLS_CERT', 'SIP_TLS_KEY', 'SIP_TLS_CA'],
+      (f) => parts.edge?.setTls({ ...f, ...TLS_POLICY }),
+    );
+  if (parts.https)
+    await one(
+      'http',
+      { cert: config.http.tlsCertFile, key: config.http.tlsKeyFile },
+      ['HTTP_TLS_CERT', 'HTTP_TLS_KEY', 'HTTP_TLS_CA'],
+      (f) =>
+        parts.https?.setSecureContext({ cert: f.cert, key: f.key, ...TLS_POLICY, honorCipherOrder: true }),
+    );
+  if (!parts.https && !(parts.edge && config.sip.tlsCertFile))
+    log.info('SIGHUP: no TLS certificate to reload (SIP_TLS_CERT and HTTP_TLS_CERT are not set)');
+  return ok;
+}
