@@ -8,7 +8,8 @@ import type { RecordingRow } from '../store/types.js';
  * pg-boss queue, so a slow or failing hook never holds up recording or finalizing; a failure is
  * logged and retried with backoff. Delivery is at-least-once (a crash after the POST and before the
  * job is marked done sends it again): each POST carries `Idempotency-Key: <id>:<event>`, the same
- * on every attempt, for the receiver to drop a repeat.
+ * on every attempt, for the receiver to drop a repeat. Redirects are not followed (a 3xx fails the
+ * attempt) and the answer's body is never read.
  */
 
 export interface HookOptions {
@@ -77,11 +78,19 @@ export async function postWebhook(url: string, doc: HookDocument, timeoutSeconds
       },
       body: JSON.stringify(doc),
       signal: AbortSignal.timeout(timeoutSeconds * 1000),
+      // The document goes to the configured address only, never on to a Location (another host,
+      // 127.0.0.1, a cloud metadata endpoint): a 3xx answer is a failure.
+      redirect: 'manual',
     });
   } catch (err) {
     throw new Error(`webhook ${url}: ${(err as Error).message}`);
   }
-  await res.arrayBuffer().catch(() => undefined);
+  // Only the status counts: the body is dropped unread (a receiver could answer gigabytes).
+  await res.body?.cancel().catch(() => undefined);
+  if (res.status >= 300 && res.status < 400)
+    throw new Error(
+      `webhook ${url} answered ${res.status} (a redirect to ${res.headers.get('location') ?? 'nowhere'}, not followed: set SRS_HOOK_URL to the final address)`,
+    );
   if (res.status < 200 || res.status > 299) throw new Error(`webhook ${url} answered ${res.status}`);
 }
 
