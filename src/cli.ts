@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { loadConfig, type Config, type ConfigFile } from './config.js';
 import { createLogger } from './log.js';
-import { SrsError } from './errors.js';
+import { jsonSyntaxMessage, SrsError } from './errors.js';
 import { recordingsCommand } from './cli/recordings.js';
 import { keysCommand } from './cli/keys.js';
 import { tokenCommand } from './cli/token.js';
@@ -23,10 +23,12 @@ function readConfig(): { config: Config; source: string } {
   const path = configPath ?? process.env.SRS_CONFIG;
   let file: ConfigFile = {};
   if (path) {
+    let text = '';
     try {
-      file = JSON.parse(readSettingFileSync(path).toString('utf8')) as ConfigFile;
+      text = readSettingFileSync(path).toString('utf8');
+      file = JSON.parse(text) as ConfigFile;
     } catch (err) {
-      throw new SrsError('ERR_CONFIG', `cannot read config file ${path}: ${(err as Error).message}`);
+      throw new SrsError('ERR_CONFIG', `cannot read config file ${path}: ${jsonSyntaxMessage(err, text)}`);
     }
   }
   const env = dataDirFlag ? { ...process.env, SRS_DATA_DIR: dataDirFlag } : process.env;

@@ -84,3 +84,17 @@ export function databaseUnavailable(err: unknown): boolean {
     )
   );
 }
+
+/**
+ * A JSON syntax error's message without the excerpt V8 puts in it (`Unexpected token 'h',
+ * ..."password":hunter2"... is not valid JSON`): the file may be a config file or a credentials
+ * file, and the excerpt around the error a password. Says near which line of `text` it was instead.
+ */
+export function jsonSyntaxMessage(err: unknown, text: string): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const m = /^(.*?), (?:\.\.\.)?"([\s\S]*?)"(?:\.\.\.)? is not valid JSON$/.exec(message);
+  if (!m) return message; // "... in JSON at position N": no text of the file
+  const at = text.indexOf(m[2] as string);
+  const line = at < 0 ? '' : ` near line ${text.slice(0, at).split('\n').length}`;
+  return `${m[1] as string}${line}: not valid JSON (the text is not shown: it may hold a secret)`;
+}

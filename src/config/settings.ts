@@ -245,8 +245,9 @@ export function describeProblems(problems: readonly Problem[], env: Env, raw: un
       else if (isObject(value) && k in value) value = value[k];
       else value = undefined;
     }
-    const secret = SECRET.test(key);
     const label = path.join('.') || 'config';
+    // A secret's own key (export.primary.password) as well as its setting's (keys.passphrase).
+    const secret = SECRET.test(key) || SECRET.test(label);
     const got =
       p.shown || value === undefined
         ? ''

@@ -7,6 +7,7 @@ import {
   StorageUnavailableError,
 } from './errors.js';
 import { readSettingFileText } from '../config/setting-file.js';
+import { jsonSyntaxMessage } from '../errors.js';
 
 /** The S3 client of the store: settings, credentials from a file, and what its errors mean to us. */
 
@@ -39,7 +40,7 @@ export function parseCredentials(text: string, path: string): Credentials {
     } catch (err) {
       throw new StorageError(
         'ERR_STORAGE_CREDENTIALS',
-        `${path}: not valid JSON (${(err as Error).message})`,
+        `${path}: not valid JSON (${jsonSyntaxMessage(err, text)})`,
       );
     }
   } else {
