@@ -36,7 +36,7 @@ import { mp3Options, startConsoleApi, type LaterParts } from './app/console.js';
 import { startRetentionPolicy } from './app/retention.js';
 import { keepGeneratedAdminPassword, recordingKey } from './app/first-start.js';
 import { serveHttp } from './app/http.js';
-import { reloadTls } from './app/tls.js';
+import { reloadTls, watchTlsCertificates } from './app/tls.js';
 import { buildInfoMetric, pipelineMetrics, serverSafetyMetrics } from './app/metrics.js';
 import { VERSION } from './app/version.js';
 import { registerProcessMetrics } from './api/process-metrics.js';
@@ -321,6 +321,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     });
 
     const { edge, drachtio } = await startEdge(config, log, defer);
+    const certs = await watchTlsCertificates(config, consoleApi.ops.metrics, log, defer);
     later.edge = edge;
     // The node registry and drain: registered once the SIP and HTTP ports are known.
     const address = http.server.address();
@@ -401,7 +402,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       pipeline,
       cluster,
       reloadTls: () =>
-        reloadTls(config, { edge, https: http.tls ? (http.server as unknown as TlsServer) : null }, log),
+        reloadTls(
+          config,
+          { edge, https: http.tls ? (http.server as unknown as TlsServer) : null, certs },
+          log,
+        ),
       stop: stopAll,
     };
   } catch (err) {

@@ -8,7 +8,9 @@ import type { Config } from '../config.js';
 import { tlsProblems } from '../config/files.js';
 import { readSettingFileText } from '../config/setting-file.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../api/metrics.js';
 import type { SipEdge } from '../sip/edge/index.js';
+import type { Defer } from './shutdown.js';
 
 /**
  * TLS 1.2 and 1.3 only, and in TLS 1.2 only ECDHE key exchange with AEAD ciphers (the Mozilla
@@ -78,6 +80,90 @@ const described = (pem: string): { subject: string; notAfter: string; fingerprin
   return { subject: c.subject.replace(/\n/g, ', '), notAfter: c.validTo, fingerprint256: c.fingerprint256 };
 };
 
+const DAY_MS = 86_400_000;
+
+/**
+ * When the certificate each TLS listener serves ends: `srs_tls_certificate_expiry_timestamp_seconds`
+ * in /metrics, and a warning at start, at each reload and once a day when it has expired or ends
+ * within 14 days (an expired certificate was served without a word, and SRCs that verify it refuse
+ * every call).
+ */
+export class TlsCertificates {
+  readonly #seen = new Map<string, { setting: string; notAfter: number; subject: string }>();
+  constructor(private readonly log: Logger) {}
+
+  /** `pem` is what `listener` serves from now on (its `setting` names the file). */
+  note(listener: string, setting: string, pem: string, now = Date.now()): void {
+    let c: X509Certificate;
+    try {
+      c = new X509Certificate(pem);
+    } catch {
+      return; // checked at start (src/config/files.ts): not reached
+    }
+    this.#seen.set(listener, {
+      setting,
+      notAfter: Date.parse(c.validTo),
+      subject: c.subject.replace(/\n/g, ', '),
+    });
+    this.check(now, listener);
+  }
+
+  /** Warns for each certificate (or `only` one) that has expired or ends within 14 days. */
+  check(now = Date.now(), only?: string): void {
+    for (const [listener, c] of this.#seen) {
+      if (only !== undefined && listener !== only) continue;
+      const fields = {
+        listener,
+        setting: c.setting,
+        subject: c.subject,
+        notAfter: new Date(c.notAfter).toISOString(),
+      };
+      if (c.notAfter <= now)
+        this.log.error(
+          fields,
+          `the TLS certificate of ${c.setting} has expired: SRCs and browsers that verify it refuse it`,
+        );
+      else if (c.notAfter - now < 14 * DAY_MS)
+        this.log.warn(
+          { ...fields, days: Math.floor((c.notAfter - now) / DAY_MS) },
+          `the TLS certificate of ${c.setting} expires soon`,
+        );
+    }
+  }
+
+  metrics(m: Metrics): void {
+    m.collect(
+      'srs_tls_certificate_expiry_timestamp_seconds',
+      'When the certificate each TLS listener (label listener: sip, http) serves ends, in seconds since the epoch.',
+      'gauge',
+      () =>
+        [...this.#seen].map(([listener, c]) => ({
+          labels: { listener },
+          value: Math.floor(c.notAfter / 1000),
+        })),
+    );
+  }
+}
+
+/** The certificates served at start: noted, in /metrics, checked once a day. Stops with the server. */
+export async function watchTlsCertificates(
+  config: Config,
+  m: Metrics,
+  log: Logger,
+  defer: Defer,
+): Promise<TlsCertificates> {
+  const certs = new TlsCertificates(log);
+  const sip = await readSipTls(config).catch(() => undefined);
+  if (sip) certs.note('sip', 'SIP_TLS_CERT', sip.cert);
+  const http = await readHttpTls(config).catch(() => undefined);
+  if (http) certs.note('http', 'HTTP_TLS_CERT', http.cert);
+  certs.metrics(m);
+  const daily = setInterval(() => certs.check(), DAY_MS);
+  daily.unref();
+  defer(() => clearInterval(daily));
+  return certs;
+}
+
 /**
  * Reads the certificate, key (and client CA) files of every TLS listener again and serves them
  * from the next handshake on: a renewed certificate needs no restart (SIGHUP). Files that are
@@ -86,7 +172,7 @@ const described = (pem: string): { subject: string; notAfter: string; fingerprin
  */
 export async function reloadTls(
   config: Config,
-  parts: { edge: SipEdge | null; https: TlsServer | null },
+  parts: { edge: SipEdge | null; https: TlsServer | null; certs?: TlsCertificates },
   log: Logger,
 ): Promise<boolean> {
   let ok = true;
@@ -105,6 +191,7 @@ export async function reloadTls(
       if (!f) return;
       apply(f);
       log.info({ listener, ...described(f.cert) }, 'TLS certificate reloaded');
+      parts.certs?.note(listener, names[0], f.cert);
     } catch (err) {
       ok = false;
       log.error(

@@ -15,6 +15,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import https from 'node:https';
 import tls from 'node:tls';
 import { freePort, logLinesSince, logMark, startTestServer, type TestServer } from '../helpers/server.js';
 import { selfSignedCertDir } from '../helpers/tls-cert.js';
@@ -53,6 +54,36 @@ const fingerprintOf = (pemFile: string): string =>
     .toString()
     .trim()
     .split('=')[1] as string;
+
+/** GET over HTTPS without verifying the (self-signed) certificate: the body. */
+function httpsGet(port: number, path: string, token: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        rejectUnauthorized: false,
+        headers: { authorization: `Bearer ${token}` },
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve(body));
+      },
+    );
+    req.on('error', reject);
+  });
+}
+
+/** The notAfter of a PEM certificate file, in seconds since the epoch. */
+const notAfterOf = (pemFile: string): number =>
+  Date.parse(
+    execFileSync('openssl', ['x509', '-in', pemFile, '-noout', '-enddate'])
+      .toString()
+      .trim()
+      .split('=')[1] as string,
+  ) / 1000;
 
 async function waitLines(server: TestServer, mark: number, msg: string, n: number): Promise<void> {
   const deadline = Date.now() + 20_000;
@@ -143,6 +174,47 @@ describe('TLS: protocol policy and certificate reload on SIGHUP', { timeout: 180
       );
     }
     await assertPolicy();
+  });
+
+  it('says when the certificate served has expired, in the log and in /metrics', async () => {
+    const metric = async (listener: string): Promise<number> => {
+      const text = await httpsGet(server.httpPort, '/metrics', server.token);
+      const m = new RegExp(
+        `^srs_tls_certificate_expiry_timestamp_seconds\\{listener="${listener}"\\} (\\d+)$`,
+        'm',
+      ).exec(text);
+      assert.ok(m, `srs_tls_certificate_expiry_timestamp_seconds{listener="${listener}"} in /metrics`);
+      return Number(m[1]);
+    };
+    assert.equal(await metric('sip'), notAfterOf(join(live, 'cert.pem')));
+    assert.equal(await metric('http'), notAfterOf(join(live, 'cert.pem')));
+    // A certificate whose end is a day past: signed again by its own key with -days -1.
+    const expired = selfSignedCertDir();
+    spare.push(expired);
+    execFileSync('openssl', [
+      ...['x509', '-in', join(expired, 'cert.pem'), '-signkey', join(expired, 'key.pem')],
+      ...['-days', '-1', '-out', join(live, 'cert.pem')],
+    ]);
+    copyFileSync(join(expired, 'key.pem'), join(live, 'key.pem'));
+    const mark = logMark(server);
+    server.proc.kill('SIGHUP');
+    await waitLines(server, mark, 'TLS certificate reloaded', 2);
+    await waitLines(
+      server,
+      mark,
+      'the TLS certificate of SIP_TLS_CERT has expired: SRCs and browsers that verify it refuse it',
+      1,
+    );
+    await waitLines(
+      server,
+      mark,
+      'the TLS certificate of HTTP_TLS_CERT has expired: SRCs and browsers that verify it refuse it',
+      1,
+    );
+    const end = notAfterOf(join(live, 'cert.pem'));
+    assert.ok(end < Date.now() / 1000, 'the certificate has expired');
+    assert.equal(await metric('sip'), end);
+    assert.equal(await metric('http'), end);
   });
 
   it('keeps the certificate in use when the renewed key does not go with it and names the setting', async () => {
