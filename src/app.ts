@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -306,8 +307,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       log,
       defer,
     });
+    // This process in the node registry (ClusterNode), and the audience of peer credentials.
+    const nodeInstance = randomBytes(8).toString('hex');
     later.monitor = startMonitor({
       config,
+      nodeInstance,
       server: http.server,
       trust: http.trust,
       consoleApi,
@@ -329,6 +333,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const sipPort = edge?.sipPort ?? config.sip.port;
     const cluster = new ClusterNode({
       config: config.cluster,
+      instance: nodeInstance,
       nodes: nodesRepository(db.pool),
       pool: db.pool,
       addresses: nodeAddresses(config, sipPort, httpPort),

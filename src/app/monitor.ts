@@ -8,7 +8,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { ConsoleApi } from '../api/index.js';
 import { clientIp, type ProxyTrust } from '../api/http.js';
-import { ClusterLive, ControlRelay, PeerVerifier, type ActingFor } from '../cluster/index.js';
+import { ClusterLive, ControlRelay, PeerVerifier, peerAudience, type ActingFor } from '../cluster/index.js';
 import type { MediaEngine } from '../media/types.js';
 import { attachMonitor, TapHub, type Monitor } from '../monitor/index.js';
 import { ControlError, type RecordingControl } from '../recording/control.js';
@@ -22,6 +22,8 @@ import type { Defer } from './shutdown.js';
 
 export interface MonitorParts {
   config: Config;
+  /** This process's instance token in the node registry: peer credentials are made out to it. */
+  nodeInstance: string;
   server: Server;
   trust: ProxyTrust;
   consoleApi: ConsoleApi;
@@ -75,7 +77,10 @@ export function startMonitor(o: MonitorParts): Monitor {
   const peers = new WeakSet<object>();
   // A peer credential opens one socket (its nonce is spent): the re-check of that socket's
   // credential is the principal it was opened with.
-  const verifier = new PeerVerifier(config.cluster.secret);
+  const verifier = new PeerVerifier(
+    config.cluster.secret,
+    peerAudience(config.cluster.nodeId, o.nodeInstance),
+  );
   const peerOf = new WeakMap<object, Principal>();
   // The user a peer's socket relays recording control for (its credential names them).
   const actingFor = new WeakMap<object, ActingFor>();

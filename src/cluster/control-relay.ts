@@ -2,7 +2,7 @@ import { WebSocket } from 'ws';
 import type { Logger } from '../log.js';
 import type { ActiveCall } from '../recording/types.js';
 import type { ClusterCall } from '../store/nodes.js';
-import { peerHeaders, type ActingFor } from './live.js';
+import { peerAudience, peerHeaders, type ActingFor } from './live.js';
 
 /**
  * Recording control of a call held by another node: the action goes to the owning node's
@@ -57,7 +57,10 @@ export class ControlRelay {
         `the call is on node ${remote.nodeId}: control there needs SRS_CLUSTER_SECRET`,
       );
     const url = `${remote.httpAddress.replace(/^http/, 'ws').replace(/\/$/, '')}/monitor`;
-    const ws = new WebSocket(url, { headers: peerHeaders(this.o.secret, this.o.nodeId, actingFor) });
+    const audience = peerAudience(remote.nodeId, remote.instance);
+    const ws = new WebSocket(url, {
+      headers: peerHeaders(this.o.secret, this.o.nodeId, audience, actingFor),
+    });
     try {
       return await new Promise<Record<string, unknown>>((resolve, reject) => {
         const timer = setTimeout(

@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 
 /** The cluster: node registry, drain, live-call registry. See docs/cluster.md. */
 export { ClusterNode, type ClusterNodeOptions } from './node.js';
-export { ClusterLive, PeerVerifier, peerAuthorization, type ActingFor } from './live.js';
+export { ClusterLive, PeerVerifier, peerAudience, peerAuthorization, type ActingFor } from './live.js';
 export { ControlRelay } from './control-relay.js';
 export type { ClusterConfig } from '../config/cluster.js';
 

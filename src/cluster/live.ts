@@ -19,8 +19,11 @@ import type { Principal } from '../store/users.js';
 
 /**
  * Peer credential: `Authorization: SRS-Cluster <node id>:<unix seconds>:<nonce>:<hex HMAC-SHA256>`,
- * the MAC over `<node id>:<unix seconds>:<nonce>`. Each credential opens one socket: a nonce seen
- * within the window is refused, so a header read off the cluster network cannot be replayed.
+ * the MAC over `<node id>:<unix seconds>:<nonce>` and the audience: the receiving node's id and
+ * its process's instance token (`<id>/<instance>`, from the registry). Each credential opens one
+ * socket: a nonce seen within the window is refused, so a header read off the cluster network
+ * cannot be replayed to that node, nor (audience) to another node or to the node's next process,
+ * whose memory of spent nonces is new.
  */
 const SCHEME = 'SRS-Cluster';
 /** A peer credential is valid this long either side of now (clock skew between nodes). */
@@ -42,23 +45,47 @@ export interface ActingFor {
   ip: string;
 }
 
-const mac = (secret: string, nodeId: string, ts: number, nonce: string, actingFor = ''): string =>
+const mac = (
+  secret: string,
+  nodeId: string,
+  ts: number,
+  nonce: string,
+  audience: string,
+  actingFor = '',
+): string =>
   createHmac('sha256', secret)
-    .update(`${nodeId}:${ts}:${nonce}${actingFor ? `\n${actingFor}` : ''}`)
+    .update(`${nodeId}:${ts}:${nonce}>${audience}${actingFor ? `\n${actingFor}` : ''}`)
     .digest('hex');
 
-/** `actingFor`: the ACTING_FOR_HEADER's value the credential covers (peerHeaders). */
-export function peerAuthorization(secret: string, nodeId: string, now = Date.now(), actingFor = ''): string {
+/** Who a peer credential is for: the receiving node's id and its process's instance token. */
+export const peerAudience = (nodeId: string, instance: string): string => `${nodeId}/${instance}`;
+
+/**
+ * `audience`: peerAudience of the node it is sent to. `actingFor`: the ACTING_FOR_HEADER's value
+ * the credential covers (peerHeaders).
+ */
+export function peerAuthorization(
+  secret: string,
+  nodeId: string,
+  audience: string,
+  now = Date.now(),
+  actingFor = '',
+): string {
   const ts = Math.floor(now / 1000);
   const nonce = randomBytes(12).toString('hex');
-  return `${SCHEME} ${nodeId}:${ts}:${nonce}:${mac(secret, nodeId, ts, nonce, actingFor)}`;
+  return `${SCHEME} ${nodeId}:${ts}:${nonce}:${mac(secret, nodeId, ts, nonce, audience, actingFor)}`;
 }
 
 /** A peer credential acting for a user: the Authorization and the ACTING_FOR_HEADER it covers. */
-export function peerHeaders(secret: string, nodeId: string, actingFor: ActingFor): Record<string, string> {
+export function peerHeaders(
+  secret: string,
+  nodeId: string,
+  audience: string,
+  actingFor: ActingFor,
+): Record<string, string> {
   const value = Buffer.from(JSON.stringify(actingFor)).toString('base64url');
   return {
-    authorization: peerAuthorization(secret, nodeId, Date.now(), value),
+    authorization: peerAuthorization(secret, nodeId, audience, Date.now(), value),
     [ACTING_FOR_HEADER]: value,
   };
 }
@@ -83,7 +110,11 @@ function parseActingFor(value: string): ActingFor | null {
 /** Checks peer credentials; remembers the nonces it accepted within the window. */
 export class PeerVerifier {
   readonly #seen = new Map<string, number>();
-  constructor(readonly secret: string | undefined) {}
+  /** `audience`: this node's peerAudience (its id and this process's instance token). */
+  constructor(
+    readonly secret: string | undefined,
+    readonly audience: string,
+  ) {}
 
   /** The peer node's id when `header` is a valid peer credential not used before, else null. */
   verify(header: string | undefined, now = Date.now(), actingFor = ''): string | null {
@@ -93,7 +124,7 @@ export class PeerVerifier {
     const ts = Number(tsText);
     if (!nodeId || !nonce || !sig || extra !== undefined || !Number.isInteger(ts)) return null;
     if (Math.abs(now / 1000 - ts) > PEER_WINDOW_SECONDS) return null;
-    const want = Buffer.from(mac(secret, nodeId, ts, nonce, actingFor));
+    const want = Buffer.from(mac(secret, nodeId, ts, nonce, this.audience, actingFor));
     const got = Buffer.from(sig);
     if (want.length !== got.length || !timingSafeEqual(want, got)) return null;
     for (const [n, until] of this.#seen) if (until < now) this.#seen.delete(n);
@@ -233,7 +264,13 @@ export class ClusterLive extends EventEmitter {
     }
     const url = `${remote.httpAddress.replace(/^http/, 'ws').replace(/\/$/, '')}/monitor`;
     const ws = new WebSocket(url, {
-      headers: { authorization: peerAuthorization(this.o.secret, this.o.nodeId) },
+      headers: {
+        authorization: peerAuthorization(
+          this.o.secret,
+          this.o.nodeId,
+          peerAudience(remote.nodeId, remote.instance),
+        ),
+      },
     });
     ws.on('open', () =>
       ws.send(JSON.stringify({ type: 'listen', recordingId: remote.recordingId, channel: 'all' })),

@@ -17,6 +17,8 @@ import type { ClusterConfig } from '../config/cluster.js';
 
 export interface ClusterNodeOptions {
   config: ClusterConfig;
+  /** This process's token in the registry (a random one when not given). */
+  instance?: string;
   nodes: NodesRepository;
   /** For LISTEN srs_cluster (a dedicated connection). */
   pool: Database['pool'];
@@ -35,7 +37,7 @@ const DRAIN_POLL_MS = 500;
 
 export class ClusterNode {
   readonly id: string;
-  readonly instance = randomBytes(8).toString('hex');
+  readonly instance: string;
   private state: 'created' | 'up' | 'draining' | 'stopped' = 'created';
   private timer: NodeJS.Timeout | undefined;
   private readonly listener: ClusterListener;
@@ -50,19 +52,26 @@ export class ClusterNode {
 
   constructor(private readonly o: ClusterNodeOptions) {
     this.id = o.config.nodeId;
+    this.instance = o.instance ?? randomBytes(8).toString('hex');
     this.log = o.log.child({ part: 'cluster', nodeId: this.id });
     this.listener = clusterListener(
       o.pool,
       (payload) => {
         if (payload === `drain:${this.id}`) this.drain('request');
       },
-      (err) => this.log.warn({ err: err.message }, 'cluster LISTEN connection lost'),
+      (err) =>
+        this.log.warn({ err: err.message }, 'cluster LISTEN connection lost; listening again at a heartbeat'),
     );
   }
 
   /** Why a new call is refused now (draining), or null when it is welcome. */
   get refusal(): string | null {
     return this.state === 'draining' || this.state === 'stopped' ? `node ${this.id} is draining` : null;
+  }
+
+  /** Up or draining: registered, heartbeating (state may change while a heartbeat awaits). */
+  private get running(): boolean {
+    return this.state === 'up' || this.state === 'draining';
   }
 
   get draining(): boolean {
@@ -127,9 +136,42 @@ export class ClusterNode {
       );
       if (drainRequested) this.drain('request');
       else await this.prune();
+      await this.syncCalls();
+      // LISTEN again after a lost connection: drains are seen at once again, not at a heartbeat.
+      if (!this.listener.listening && this.running)
+        await this.listener
+          .listen()
+          .then(() => this.log.info('cluster LISTEN connection back'))
+          .catch((err: unknown) =>
+            this.log.warn({ err }, 'LISTEN srs_cluster failed; trying at the next heartbeat'),
+          );
     } catch (err) {
       this.log.warn({ err }, 'heartbeat failed');
     }
+  }
+
+  /**
+   * The registry's rows of this node made to match its live calls, in line with the other writes:
+   * a call-end whose delete failed (the database away) would otherwise be listed by every other
+   * node for as long as this node heartbeats, and a call-start whose insert failed never.
+   */
+  private syncCalls(): Promise<unknown> {
+    const { nodes, live } = this.o;
+    this.writes = this.writes
+      .then(async () => {
+        const calls = live.activeCalls();
+        const held = new Set(
+          await nodes.syncCalls(
+            this.id,
+            calls.map((c) => c.recordingId),
+          ),
+        );
+        for (const c of calls)
+          if (!held.has(c.recordingId))
+            await nodes.addCall(this.id, c.recordingId, { ...c, nodeId: this.id }, new Date(c.startedAt));
+      })
+      .catch((err: unknown) => this.log.warn({ err }, 'live-call registry'));
+    return this.writes;
   }
 
   /** Forgets the recordings of this node that are stored (or failed); returns how many are left. */

@@ -41,6 +41,8 @@ export interface ClusterCall {
   nodeId: string;
   /** The node's HTTP base URL (listen-in relay). */
   httpAddress: string;
+  /** The node's process instance token (the audience of a peer credential, src/cluster/live.ts). */
+  instance: string;
   recordingId: string;
   call: Record<string, unknown>;
 }
@@ -107,6 +109,11 @@ export interface NodesRepository {
   removeCall(recordingId: string): Promise<void>;
   /** Forgets every call of the node (start and stop of a node). */
   clearCalls(nodeId: string): Promise<void>;
+  /**
+   * Forgets the node's calls other than `live` (a call-end whose delete failed, the database away);
+   * returns the recording ids the registry still holds for the node.
+   */
+  syncCalls(nodeId: string, live: string[]): Promise<string[]>;
   /** Those of these recordings not yet stored nor failed (a drain waits for none). */
   unfinished(recordingIds: string[]): Promise<string[]>;
   /** Live calls of the nodes other than `exceptNode` that are up or draining (not down). */
@@ -188,6 +195,17 @@ export function nodesRepository(pool: pg.Pool): NodesRepository {
     async clearCalls(nodeId) {
       await pool.query('DELETE FROM cluster_calls WHERE node_id = $1', [nodeId]);
     },
+    async syncCalls(nodeId, live) {
+      await pool.query('DELETE FROM cluster_calls WHERE node_id = $1 AND recording_id <> ALL($2::uuid[])', [
+        nodeId,
+        live,
+      ]);
+      const r = await pool.query<{ recording_id: string }>(
+        'SELECT recording_id FROM cluster_calls WHERE node_id = $1',
+        [nodeId],
+      );
+      return r.rows.map((x) => x.recording_id);
+    },
     async unfinished(ids) {
       if (ids.length === 0) return [];
       const r = await pool.query<{ id: string }>(
@@ -210,10 +228,11 @@ export function nodesRepository(pool: pg.Pool): NodesRepository {
       const r = await pool.query<{
         node_id: string;
         http_address: string;
+        instance: string;
         recording_id: string;
         call: Record<string, unknown>;
       }>(
-        `SELECT k.node_id, n.http_address, k.recording_id, k.call FROM cluster_calls k JOIN cluster_nodes n ON n.id = k.node_id
+        `SELECT k.node_id, n.http_address, n.instance, k.recording_id, k.call FROM cluster_calls k JOIN cluster_nodes n ON n.id = k.node_id
          WHERE k.node_id <> $1 AND n.state <> 'stopped'
            AND n.heartbeat_at >= now() - make_interval(secs => n.heartbeat_seconds * ${MISSED_HEARTBEATS})
          ORDER BY k.started_at`,
@@ -222,6 +241,7 @@ export function nodesRepository(pool: pg.Pool): NodesRepository {
       return r.rows.map((x) => ({
         nodeId: x.node_id,
         httpAddress: x.http_address,
+        instance: x.instance,
         recordingId: x.recording_id,
         call: x.call,
       }));
@@ -233,6 +253,8 @@ export function nodesRepository(pool: pg.Pool): NodesRepository {
 export interface ClusterListener {
   /** Takes a connection from the pool and listens; `onPayload` gets each notification's payload. */
   listen(): Promise<void>;
+  /** Whether its connection listens now (false before listen(), after close() or a lost connection). */
+  readonly listening: boolean;
   /** Stops listening (UNLISTEN, errors ignored) and gives the connection back; safe to call twice. */
   close(): Promise<void>;
 }
@@ -243,17 +265,39 @@ export function clusterListener(
   onError: (err: Error) => void,
 ): ClusterListener {
   let client: pg.PoolClient | undefined;
+  let closed = false;
   return {
+    get listening() {
+      return client !== undefined;
+    },
     async listen() {
+      if (closed || client) return;
       const c = await pool.connect();
+      if (closed) return void c.release();
       client = c;
       c.on('notification', (m) => {
         if (m.channel === CLUSTER_CHANNEL) onPayload(m.payload);
       });
-      c.on('error', onError);
-      await c.query(`LISTEN ${CLUSTER_CHANNEL}`);
+      // A lost connection goes back to the pool to be destroyed: listen() may then be called again.
+      c.on('error', (err) => {
+        if (client !== c) return;
+        client = undefined;
+        c.removeAllListeners('notification');
+        c.release(err);
+        onError(err);
+      });
+      try {
+        await c.query(`LISTEN ${CLUSTER_CHANNEL}`);
+      } catch (err) {
+        if (client === c) {
+          client = undefined;
+          c.release(err as Error);
+        }
+        throw err;
+      }
     },
     async close() {
+      closed = true;
       const c = client;
       if (!c) return;
       client = undefined;

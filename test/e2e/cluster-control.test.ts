@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { ACTING_FOR_HEADER, peerHeaders } from '../../src/cluster/live.js';
 import { createLogger } from '../../src/log.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
-import { copyKeys, until } from '../helpers/cluster.js';
+import { audienceOf, copyKeys, until } from '../helpers/cluster.js';
 import { sendLoopbackTone } from '../helpers/rtp.js';
 import { openMonitor } from '../helpers/server-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -181,7 +181,7 @@ describe('cluster: recording control of a call on another node', { timeout: 240_
     assert.equal((await call(b, 'GET', `/calls/${id}/control`)).json.state, 'paused');
 
     // A peer credential for the agent whose user header is then changed to the admin token: 401.
-    const h = peerHeaders(SECRET, 'node-x', {
+    const h = peerHeaders(SECRET, 'node-x', await audienceOf(db, 'node-b'), {
       userId: ids.agent ?? null,
       username: 'agent',
       via: 'token',

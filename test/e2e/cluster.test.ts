@@ -23,6 +23,7 @@ import { createLogger } from '../../src/log.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import {
   answered,
+  audienceOf,
   api,
   assertToneVia,
   sippCalls,
@@ -54,7 +55,12 @@ const bucketClient = (s3: S3Server): S3Client =>
   });
 
 /** A's monitor lists B's call and relays its audio from B; a bad peer credential is refused by B. */
-async function listenFromA(a: TestServer, b: TestServer, recordingId: string): Promise<void> {
+async function listenFromA(
+  a: TestServer,
+  b: TestServer,
+  recordingId: string,
+  audienceB: string,
+): Promise<void> {
   const ws = new WebSocket(`ws://127.0.0.1:${a.httpPort}/monitor`, {
     headers: { authorization: `Bearer ${a.token}` },
   });
@@ -88,7 +94,7 @@ async function listenFromA(a: TestServer, b: TestServer, recordingId: string): P
   } finally {
     ws.close();
   }
-  const forged = peerAuthorization('not-the-cluster-secret-000000', 'node-a');
+  const forged = peerAuthorization('not-the-cluster-secret-000000', 'node-a', audienceB);
   const bad = new WebSocket(`ws://127.0.0.1:${b.httpPort}/monitor`, { headers: { authorization: forged } });
   const status = await new Promise<number>((r) => {
     bad.once('unexpected-response', (_q, res) => r(res.statusCode ?? 0));
@@ -100,7 +106,7 @@ async function listenFromA(a: TestServer, b: TestServer, recordingId: string): P
 
   // A good peer credential opens one socket, which may relay listen-in and nothing else; the same
   // header again (read off the cluster network) is refused.
-  const good = peerAuthorization('cluster-test-secret-0123456789', 'node-x');
+  const good = peerAuthorization('cluster-test-secret-0123456789', 'node-x', audienceB);
   const open = (authorization: string) => {
     const w = new WebSocket(`ws://127.0.0.1:${b.httpPort}/monitor`, { headers: { authorization } });
     const replies: { type: string; status?: number }[] = [];
@@ -246,7 +252,7 @@ describe('cluster: Kamailio dispatcher in front of two nodes on one Postgres', {
         },
       );
       assert.equal(seenOnA.nodeId, 'node-b');
-      await listenFromA(a, b, onB[0]!.recordingId);
+      await listenFromA(a, b, onB[0]!.recordingId, await audienceOf(db, 'node-b'));
 
       // 3. Drain B (as an operator would, with B's settings): OPTIONS 503 at once.
       const drain = await run(process.execPath, [SRS_BIN, 'node', 'drain', '--no-wait'], { env: b.env });

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
+import { peerAudience } from '../../src/cluster/live.js';
+import type { Database } from '../../src/store/db.js';
 import { decodeUlawWav, rmsDbfs, toneLevelDb } from './audio.js';
 import { freePort, run, startTestServer, type TestServer } from './server.js';
 import { SCENARIOS } from './sipp.js';
@@ -137,4 +139,13 @@ export async function startNodePair(
   const a = await node('node-a', dirA, rtpBase);
   await copyKeys(dirA, dirB);
   return { a, b: await node('node-b', dirB, rtpBase + 200) };
+}
+
+/** The audience of a peer credential for node `id` as it runs now (its registry instance token). */
+export async function audienceOf(db: Pick<Database, 'pool'>, id: string): Promise<string> {
+  const r = await db.pool.query<{ instance: string }>('SELECT instance FROM cluster_nodes WHERE id = $1', [
+    id,
+  ]);
+  assert.ok(r.rows[0], `node ${id} is registered`);
+  return peerAudience(id, r.rows[0].instance);
 }
