@@ -2,13 +2,34 @@ import { pino, type Logger, type LevelWithSilent } from 'pino';
 
 export type { Logger };
 
+/** Keys whose values never reach the log, whoever logs them. */
+const SECRET_KEYS = [
+  'passphrase',
+  'password',
+  'secret',
+  'token',
+  'authorization',
+  'cookie',
+  'bindPassword',
+  'privateKeyPassphrase',
+  'secretAccessKey',
+  'sessionToken',
+  'keySalt',
+];
+
+/**
+ * Where they are redacted: at the top of a line's object and two levels down (pino's paths match
+ * one level each; `*.password` alone left `{ password }` and `{ a: { b: { password } } }` as given).
+ */
+const REDACTED_PATHS = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
+
 /** JSON lines to stdout; one child logger per call carries callId/sessionId. Never log per packet. */
 export function createLogger(level: LevelWithSilent = 'info'): Logger {
   return pino({
     level,
     base: { svc: 'srs' },
     timestamp: pino.stdTimeFunctions.isoTime,
-    redact: { paths: ['*.passphrase', '*.password', '*.secret', '*.token'], censor: '[redacted]' },
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
   });
 }
 
