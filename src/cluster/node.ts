@@ -64,8 +64,15 @@ export class ClusterNode {
     );
   }
 
-  /** Why a new call is refused now (draining), or null when it is welcome. */
+  /**
+   * Another process registered as this node's id while this one was taken for dead (frozen, or cut
+   * from the database, past 3 heartbeats): this process is out of the registry for good.
+   */
+  private displaced = false;
+
+  /** Why a new call is refused now (draining, or the id taken over), or null when it is welcome. */
   get refusal(): string | null {
+    if (this.displaced) return `node id ${this.id} is held by another process`;
     return this.state === 'draining' || this.state === 'stopped' ? `node ${this.id} is draining` : null;
   }
 
@@ -123,17 +130,33 @@ export class ClusterNode {
       e.type === 'call-end'
         ? () => nodes.removeCall(id)
         : () => nodes.addCall(this.id, id, { ...e.call, nodeId: this.id }, new Date(e.call.startedAt));
-    this.writes = this.writes.then(write).catch(report);
+    // Out of the registry: this process's calls are not written under the id another process holds.
+    this.writes = this.writes.then(() => (this.displaced ? undefined : write())).catch(report);
   }
 
   private async beat(): Promise<void> {
     if (this.state !== 'up' && this.state !== 'draining') return;
     try {
-      const { drainRequested } = await this.o.nodes.heartbeat(
+      const { drainRequested, held } = await this.o.nodes.heartbeat(
         this.id,
         this.instance,
         this.o.live.activeCount,
       );
+      if (!held) {
+        if (!this.displaced) {
+          const other = await this.o.nodes.get(this.id).catch(() => undefined);
+          this.log.error(
+            {
+              otherSip: other?.sipAddress,
+              otherHttp: other?.httpAddress,
+              liveCalls: this.o.live.activeCount,
+            },
+            `node id ${this.id} was taken over by another process while this one missed its heartbeats: new calls refused here, live calls left to end; stop this process, or give each node its own SRS_NODE_ID`,
+          );
+        }
+        this.displaced = true;
+        return;
+      }
       if (drainRequested) this.drain('request');
       else await this.prune();
       await this.syncCalls();
@@ -228,6 +251,7 @@ export class ClusterNode {
     await this.drainLoop?.catch(() => undefined);
     await this.writes;
     await this.listener.close();
+    if (this.displaced) return;
     await this.o.nodes.clearCalls(this.id).catch(() => undefined);
     await this.o.nodes.setState(this.id, this.instance, 'stopped').catch((err: unknown) => {
       this.log.warn({ err }, 'could not store the stopped state');

@@ -97,8 +97,15 @@ export interface NodesRepository {
    * process holds the id and still heartbeats (unless it had this process's addresses: a restart).
    */
   register(n: NodeRegistration): Promise<void>;
-  /** Stores the heartbeat and the calls in use; returns whether a drain was requested. */
-  heartbeat(id: string, instance: string, activeCalls: number): Promise<{ drainRequested: boolean }>;
+  /**
+   * Stores the heartbeat and the calls in use; returns whether a drain was requested, and whether
+   * this process still holds the id (`held` false: another process registered as `id` since).
+   */
+  heartbeat(
+    id: string,
+    instance: string,
+    activeCalls: number,
+  ): Promise<{ drainRequested: boolean; held: boolean }>;
   setState(id: string, instance: string, state: NodeState): Promise<void>;
   /** Sets the drain flag and notifies the node; false when there is no such node. */
   requestDrain(id: string): Promise<boolean>;
@@ -158,7 +165,7 @@ export function nodesRepository(pool: pg.Pool): NodesRepository {
          WHERE id = $1 AND instance = $2 RETURNING drain_requested`,
         [id, instance, activeCalls],
       );
-      return { drainRequested: r.rows[0]?.drain_requested ?? false };
+      return { drainRequested: r.rows[0]?.drain_requested ?? false, held: r.rows.length > 0 };
     },
     async setState(id, instance, state) {
       await pool.query(

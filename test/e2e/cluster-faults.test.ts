@@ -12,6 +12,9 @@
  *   A, nor on B's next process (its memory of spent nonces is new). Before, the MAC named no
  *   receiver: the header B had taken opened a peer socket (admin, control for the user it names)
  *   on A, and on B again after a restart.
+ * - B frozen past 3 heartbeats, a process C started as node-b takes the id; B, running again, says
+ *   so and answers new INVITEs 503. Before, B went on silently as node-b (its heartbeats updated
+ *   nothing, its calls were written under C's registration, 200 to new calls).
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -94,6 +97,8 @@ describe('cluster faults: the database lost by a node, a peer credential replaye
   let relay: Awaited<ReturnType<typeof pgRelay>>;
   let a: TestServer;
   let b: TestServer;
+  let c: TestServer | undefined;
+  let dirC: string | undefined;
 
   before(async () => {
     dbDir = await mkdtemp(join(tmpdir(), 'srs-faults-db-'));
@@ -117,7 +122,8 @@ describe('cluster faults: the database lost by a node, a peer credential replaye
     await b?.stop('SIGKILL').catch(() => undefined);
     relay?.server.close();
     await db?.close();
-    for (const d of [dirA, dirB, dbDir]) if (d) await rm(d, { recursive: true, force: true });
+    await c?.stop('SIGKILL').catch(() => undefined);
+    for (const d of [dirA, dirB, dirC, dbDir]) if (d) await rm(d, { recursive: true, force: true });
   });
 
   it(
@@ -190,6 +196,53 @@ describe('cluster faults: the database lost by a node, a peer credential replaye
       assert.equal(await upgrade(port, unused), 401, 'and one made out to its last process');
       const fresh = peerHeaders(SECRET, 'node-a', await audienceOf(db, 'node-b'), user);
       assert.equal(await upgrade(port, fresh), 101, 'a credential made out to the running process opens');
+    },
+  );
+
+  it(
+    'refuses new calls on a node whose id another process took while it was frozen',
+    { timeout: 90_000 },
+    async () => {
+      // B frozen past 3 heartbeats: listed down, so a process started as node-b takes the id (C).
+      b.proc.kill('SIGSTOP');
+      try {
+        await until(
+          'B listed down',
+          async () =>
+            (
+              await db.pool.query<{ late: boolean }>(
+                `SELECT heartbeat_at < now() - interval '3.5 seconds' AS late FROM cluster_nodes WHERE id = 'node-b'`,
+              )
+            ).rows[0]?.late,
+        );
+        dirC = await mkdtemp(join(tmpdir(), 'srs-faults-c-'));
+        await copyKeys(dirA, dirC);
+        c = await startTestServer(
+          {
+            SRS_NODE_HEARTBEAT_SECONDS: '1',
+            SRS_CLUSTER_SECRET: SECRET,
+            DATABASE_URL: db.connectionString,
+            SRS_NODE_ID: 'node-b',
+          },
+          dirC,
+        );
+        await c.waitFor(/SIPREC recording server ready/, 60_000);
+      } finally {
+        b.proc.kill('SIGCONT');
+      }
+      // B runs again: it says its id is taken and takes no new call (the balancer moves calls away).
+      await b.waitFor(/node id node-b was taken over by another process/, 15_000);
+      const uac = await SiprecUac.open(Number(b.env.SIP_PORT));
+      try {
+        const r = await uac.invite();
+        assert.equal(r.status, 503, r.text.split('\r\n')[0]);
+      } finally {
+        uac.close();
+      }
+      const row = await db.pool.query<{ sip_address: string }>(
+        `SELECT sip_address FROM cluster_nodes WHERE id = 'node-b'`,
+      );
+      assert.equal(row.rows[0]?.sip_address, `127.0.0.1:${c.sipPort}`, 'C keeps the registration');
     },
   );
 });
