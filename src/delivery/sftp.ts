@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
+import type { Socket } from 'node:net';
 import type { SFTPWrapper, Stats } from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
 import type { Logger } from '../log.js';
@@ -61,6 +62,8 @@ export class SftpConnection {
     private readonly sftp: SFTPWrapper,
     /** Every file on the server's disk before it is renamed into place (see `open`). */
     private readonly fsync: boolean,
+    /** The TCP connection under it (destroyed by `close`). */
+    private readonly sock: Socket,
   ) {}
 
   /**
@@ -162,6 +165,7 @@ export class SftpConnection {
       dropped,
       sftp,
       opts.durable === true,
+      sock,
     );
   }
 
@@ -376,7 +380,17 @@ export class SftpConnection {
     await this.timed('delete', this.client.delete(abs));
   }
 
+  /**
+   * Ends the session politely, waiting at most timeoutSeconds, then drops the TCP connection. A
+   * peer that stopped answering (a hung sshd: TCP still acknowledges, no FIN ever comes back) made
+   * end() wait forever, and with it the pass and every later one.
+   */
   async close(): Promise<void> {
-    await this.client.end().catch(() => undefined);
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.client.end().catch(() => undefined),
+      new Promise<void>((r) => (t = setTimeout(r, this.timeoutMs))),
+    ]).finally(() => clearTimeout(t));
+    this.sock.destroy();
   }
 }

@@ -1,0 +1,185 @@
+/**
+ * A destination that stops answering mid-transfer and never closes its connection (a hung sshd, a
+ * peer whose application froze: TCP still acknowledges, nothing else comes back, no FIN). Real
+ * OpenSSH sftp behind a proxy that can freeze every connection; real Postgres. The pass must end
+ * (the stalled operation times out after timeoutSeconds and the connection is dropped, not waited
+ * on), its files cost no attempts, and the next pass over a fresh connection delivers them.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
+import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Decryptor } from '../../src/delivery/decrypt.js';
+import { ExportService } from '../../src/delivery/export.js';
+import { OffloadService } from '../../src/delivery/offload.js';
+import { parseTemplate } from '../../src/delivery/template.js';
+import { sha256Hex, testLog as log } from '../helpers/delivery-catalogue.js';
+import {
+  openDeliveryRetryWorld,
+  RETRY_PASSPHRASE as PASSPHRASE,
+  type DeliveryRetryWorld,
+} from '../helpers/delivery-retry-world.js';
+
+interface FreezeProxy {
+  port: number;
+  /** Freeze each connection once this many client bytes went through (undefined: never). */
+  freezeAfterBytes: number | undefined;
+  frozen: number;
+  close(): Promise<void>;
+}
+
+/** Forwards to `target`; a frozen connection stays open, swallows everything and answers nothing. */
+async function startFreezeProxy(target: number): Promise<FreezeProxy> {
+  const sockets = new Set<Socket>();
+  const state: FreezeProxy = {
+    port: 0,
+    freezeAfterBytes: undefined,
+    frozen: 0,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+  // allowHalfOpen: the client's FIN is acknowledged by the kernel and never answered.
+  const server: Server = createServer({ allowHalfOpen: true }, (client) => {
+    const up = connect(target, '127.0.0.1');
+    sockets.add(client);
+    sockets.add(up);
+    let sent = 0;
+    let frozen = false;
+    client.on('data', (d: Buffer) => {
+      if (frozen) return;
+      if (state.freezeAfterBytes !== undefined && sent + d.length > state.freezeAfterBytes) {
+        frozen = true;
+        state.frozen++;
+        return;
+      }
+      sent += d.length;
+      up.write(d);
+    });
+    up.on('data', (d: Buffer) => {
+      if (!frozen) client.write(d);
+    });
+    client.on('end', () => {
+      if (!frozen) up.end();
+    });
+    up.on('close', () => {
+      if (!frozen) client.destroy();
+    });
+    client.on('error', () => undefined);
+    up.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  state.port = (server.address() as AddressInfo).port;
+  return state;
+}
+
+/** `p`, or 'stuck' when it has not settled after `ms` (a hang, not a measured time). */
+const orStuck = <T>(p: Promise<T>, ms: number): Promise<T | 'stuck'> =>
+  Promise.race([p, new Promise<'stuck'>((r) => setTimeout(() => r('stuck'), ms).unref())]);
+
+describe('delivery: a destination that stalls mid-transfer without closing (real sshd, Postgres)', () => {
+  let world: DeliveryRetryWorld | undefined;
+  let freeze: FreezeProxy;
+
+  before(async () => {
+    world = await openDeliveryRetryWorld('srs-delivery-stall-');
+    freeze = await startFreezeProxy(world.sshd.port);
+  });
+  after(async () => {
+    await freeze?.close();
+    await world?.close();
+  });
+
+  const sftp = (directory: string) => ({
+    ...world!.dest(directory),
+    port: freeze.port,
+    timeoutSeconds: 2,
+    chunkBytes: 4096,
+  });
+
+  it('export: the pass ends, its files cost no attempts, the next pass delivers them', async () => {
+    const w = world!;
+    const primary = join(w.dataDir, 'stall-primary');
+    await mkdir(primary);
+    const remote = join(w.sshd.dir, 'stall-export');
+    await mkdir(remote);
+    const svc = new ExportService({
+      repo: w.db.offload,
+      decryptor: new Decryptor(w.dataDir, PASSPHRASE),
+      log,
+      template: parseTemplate('%{recording-id}'),
+      primary: { type: 'local', directory: primary },
+      secondary: { type: 'sftp', ...sftp(remote) },
+      intervalMs: 1000,
+      retryBaseMs: 100,
+      maxAttempts: 1,
+    });
+    // The export delivers what is stored once it runs.
+    await svc.tick();
+    const fixtures = [await w.store('1001', '+4930111', 440), await w.store('1002', '+4930222', 550)];
+    freeze.freezeAfterBytes = 8_000;
+    const first = await orStuck(svc.tick(), 60_000);
+    assert.notEqual(first, 'stuck', 'the export pass never ended');
+    assert.ok(freeze.frozen >= 1, JSON.stringify(first));
+    // The destination failed, not the files: none of them lost an attempt.
+    const rows = await w.db.pool.query<{ attempts: number }>(
+      `SELECT attempts FROM export_items WHERE destination = 'secondary' AND state <> 'done'`,
+    );
+    assert.ok(rows.rows.length >= 1, 'something was left for the next pass');
+    assert.ok(
+      rows.rows.every((r) => r.attempts === 0),
+      JSON.stringify(rows.rows),
+    );
+    freeze.freezeAfterBytes = undefined;
+    await new Promise((r) => setTimeout(r, 150));
+    const second = await orStuck(svc.tick(), 60_000);
+    assert.notEqual(second, 'stuck', 'the second export pass never ended');
+    for (const f of fixtures) {
+      const row = (await w.db.recordings.get(f.id))!;
+      const mp3 = await readFile(join(remote, `${f.id}.mp3`));
+      assert.equal(sha256Hex(mp3), row.files.find((x) => x.kind === 'mp3')!.sha256Plain);
+    }
+  });
+
+  it('offload: the batch attempt ends and the next one delivers the batch', async () => {
+    const w = world!;
+    const audio = join(w.sshd.dir, 'stall-offload');
+    await mkdir(audio);
+    const svc = new OffloadService({
+      repo: w.db.offload,
+      decryptor: new Decryptor(w.dataDir, PASSPHRASE),
+      dataDir: w.dataDir,
+      log,
+      audio: { type: 'sftp', ...sftp(audio) },
+      intervalMs: 100,
+      purgeAfterTransfer: false,
+      manifest: false,
+      maxAttempts: 5,
+      parallel: 2,
+      retryBaseMs: 100,
+    });
+    await svc.tick();
+    await w.store('1003', '+4930333', 660);
+    await w.store('1004', '+4930444', 770);
+    await new Promise((r) => setTimeout(r, 150));
+    freeze.freezeAfterBytes = 8_000;
+    const first = await orStuck(svc.tick(), 60_000);
+    assert.notEqual(first, 'stuck', 'the offload pass never ended');
+    assert.ok(freeze.frozen >= 2, `${freeze.frozen} frozen`);
+    freeze.freezeAfterBytes = undefined;
+    await new Promise((r) => setTimeout(r, 300));
+    const second = await orStuck(svc.tick(), 60_000);
+    assert.notEqual(second, 'stuck', 'the second offload pass never ended');
+    const files = await readdir(audio);
+    assert.ok(
+      files.some((f) => f.endsWith('.csv')),
+      `no CSV in ${files.join(', ')}`,
+    );
+    assert.deepEqual(
+      files.filter((f) => f.includes('.part')),
+      [],
+    );
+  });
+});
