@@ -114,15 +114,25 @@ export function runHookCommand(
       clearTimeout(t);
       reject(new Error(`hook ${command}: ${err.message}`));
     });
-    p.once('close', (code, signal) => {
+    // Done when the command exits, not at 'close': a process it left in the background (`curl ...
+    // &`) keeps the stderr it inherited open, and 'close' waited for that (the hook queue stuck
+    // behind it). What the command wrote to stderr is read for at most a second more.
+    p.once('exit', (code, signal) => {
       clearTimeout(t);
-      if (code === 0) resolve();
-      else
-        reject(
-          new Error(
-            `hook ${command} ${signal ? `killed by ${signal}` : `exited ${code}`}${stderr ? `: ${stderr.trim().split('\n').slice(-1)[0]}` : ''}`,
-          ),
-        );
+      const settle = () => {
+        clearTimeout(grace);
+        p.stderr.destroy();
+        if (code === 0) resolve();
+        else
+          reject(
+            new Error(
+              `hook ${command} ${signal ? `killed by ${signal}` : `exited ${code}`}${stderr ? `: ${stderr.trim().split('\n').slice(-1)[0]}` : ''}`,
+            ),
+          );
+      };
+      const grace = setTimeout(settle, 1000);
+      if (p.stderr.readableEnded) settle();
+      else p.stderr.once('end', settle);
     });
     p.stdin.on('error', () => undefined);
     p.stdin.end(JSON.stringify(doc));
