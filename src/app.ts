@@ -17,7 +17,6 @@ import {
   wipeDir,
   type Pipeline,
 } from './pipeline/index.js';
-import { startOverdueReports } from './pipeline/retention-overdue.js';
 import { RecordingService } from './recording/service.js';
 import { recoverInterruptedRecordings } from './recording/recovery.js';
 import { RecordingControl, discardUnkept } from './recording/control.js';
@@ -38,11 +37,15 @@ import { startRetentionPolicy } from './app/retention.js';
 import { keepGeneratedAdminPassword, recordingKey } from './app/first-start.js';
 import { serveHttp } from './app/http.js';
 import { reloadTls, watchTlsCertificates } from './app/tls.js';
-import { buildInfoMetric, pipelineMetrics, serverSafetyMetrics } from './app/metrics.js';
+import {
+  buildInfoMetric,
+  mayDownload,
+  overdueAndDatabaseMetrics,
+  pipelineMetrics,
+  serverSafetyMetrics,
+} from './app/metrics.js';
 import { VERSION } from './app/version.js';
 import { registerProcessMetrics } from './api/process-metrics.js';
-import { DEFAULT_SETTINGS, permits, type PermissionLevel } from './api/kit.js';
-import type { Role } from './store/users.js';
 import { startMonitor } from './app/monitor.js';
 import { shutdownList } from './app/shutdown.js';
 import { callAdmission, startEdge, startSiprec, warnUndefinedSipFields } from './app/sip.js';
@@ -152,12 +155,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 
     // SFTP offload, MP3 export, email notifications; stopped before the pipeline and database.
     // A notification carries the recording only while its user may download (read at each email).
-    const mayAttach = async (u: { role: Role }) =>
-      permits(
-        (await db.users.getSetting<PermissionLevel>('permissions.download')) ??
-          DEFAULT_SETTINGS['permissions.download'],
-        u.role,
-      );
+    const mayAttach = mayDownload(db.users);
     const delivery = await startDelivery({
       config,
       db,
@@ -274,26 +272,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     buildInfoMetric(consoleApi.ops.metrics);
     defer(registerProcessMetrics(consoleApi.ops.metrics));
     registerDeliveryMetrics(consoleApi.ops.metrics, db.offload, config);
-    // Recordings past their retention that were never stored (retention does not purge them): reported.
-    const overdue = startOverdueReports({
-      pool: db.pool,
-      policy: () => retention.live.value,
-      intervalSeconds: config.retention.intervalSeconds,
-      log: log.child({ part: 'pipeline' }),
-    });
-    defer(() => overdue.stop());
-    consoleApi.ops.metrics.collect(
-      'srs_retention_overdue_unstored_recordings',
-      'Recordings past their retention never stored (still processing, or recording with their call ended): not purged, their plaintext spool is still on disk.',
-      'gauge',
-      () => [{ value: overdue.count() }],
-    );
-    consoleApi.ops.metrics.collect(
-      'srs_database_up',
-      'Whether the database answers (a select 1 every 2 s, given 2 s): 1 or 0.',
-      'gauge',
-      () => [{ value: dbHealth.answering ? 1 : 0 }],
-    );
+    // Recordings past their retention never stored (retention does not purge them), the database's state.
+    defer(overdueAndDatabaseMetrics(consoleApi.ops.metrics, { db, retention, dbHealth, config, log }));
     await keepGeneratedAdminPassword(consoleApi, config.dataDir, log);
     const http = await serveHttp({
       config,

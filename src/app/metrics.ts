@@ -7,6 +7,14 @@ import type { CallGuards } from '../recording/guards.js';
 import type { RecordingService } from '../recording/service.js';
 import type { Admission } from '../sip/app/admission.js';
 import type { SipEdge } from '../sip/edge/index.js';
+import { DEFAULT_SETTINGS, permits, type PermissionLevel } from '../api/kit.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import { startOverdueReports } from '../pipeline/retention-overdue.js';
+import type { RetentionPolicy } from '../pipeline/retention.js';
+import type { Database } from '../store/db.js';
+import type { DatabaseHealth } from '../store/health.js';
+import type { Role } from '../store/users.js';
 import { VERSION } from './version.js';
 
 /** srs_build_info{version} 1: which build a node runs (after an upgrade). */
@@ -87,4 +95,51 @@ export function serverSafetyMetrics(
     },
     refusing: guards.refusing,
   });
+}
+
+/**
+ * Recordings past their retention that were never stored (retention does not purge them: reported
+ * and audited each pass) and whether the database answers. Returns the reports' stop.
+ */
+export function overdueAndDatabaseMetrics(
+  m: Metrics,
+  o: {
+    db: Pick<Database, 'pool'>;
+    retention: { live: { value: RetentionPolicy } };
+    dbHealth: Pick<DatabaseHealth, 'answering'>;
+    config: Pick<Config, 'retention'>;
+    log: Logger;
+  },
+): () => void {
+  const overdue = startOverdueReports({
+    pool: o.db.pool,
+    policy: () => o.retention.live.value,
+    intervalSeconds: o.config.retention.intervalSeconds,
+    log: o.log.child({ part: 'pipeline' }),
+  });
+  m.collect(
+    'srs_retention_overdue_unstored_recordings',
+    'Recordings past their retention never stored (still processing, or recording with their call ended): not purged, their plaintext spool is still on disk.',
+    'gauge',
+    () => [{ value: overdue.count() }],
+  );
+  m.collect(
+    'srs_database_up',
+    'Whether the database answers (a select 1 every 2 s, given 2 s): 1 or 0.',
+    'gauge',
+    () => [{ value: o.dbHealth.answering ? 1 : 0 }],
+  );
+  return () => overdue.stop();
+}
+
+/** Whether a user may download audio now (the `permissions.download` setting, read at each call). */
+export function mayDownload(
+  users: Pick<Database['users'], 'getSetting'>,
+): (u: { role: Role }) => Promise<boolean> {
+  return async (u) =>
+    permits(
+      (await users.getSetting<PermissionLevel>('permissions.download')) ??
+        DEFAULT_SETTINGS['permissions.download'],
+      u.role,
+    );
 }
