@@ -9,12 +9,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { listRecordings, waitForState } from '../helpers/sipp.js';
-import { gpgDecrypt } from '../helpers/gpg.js';
-import { decodeUlawWav, encodeUlaw, onset, tone, toneLevelDb } from '../helpers/audio.js';
+import { waitForState } from '../helpers/sipp.js';
+import { wavOf } from '../helpers/recording.js';
+import { encodeUlaw, onset, tone, toneLevelDb } from '../helpers/audio.js';
 import { buildRtp } from '../helpers/rtp.js';
 import { sendPaced } from '../helpers/codec-rtp.js';
 import { SipUac, answeredStreams, siprecSdp } from '../helpers/sip-uac.js';
@@ -103,17 +102,7 @@ describe(
       const detail = (await res.json()) as { mediaStats: { legs: LegDetail[] } | null };
       const leg = detail.mediaStats?.legs[0];
       assert.ok(leg, 'media stats stored for the leg');
-      const f = (await listRecordings(server))
-        .find((x) => x.id === rec.id)
-        ?.files.find((x) => x.kind === 'leg0');
-      assert.ok(f, 'leg0 file catalogued');
-      const pcm = decodeUlawWav(
-        await gpgDecrypt(
-          join(server.dataDir, 'keys', 'private.asc'),
-          server.passphrase,
-          join(server.dataDir, f.path),
-        ),
-      );
+      const pcm = await wavOf(server, rec, 'leg0');
       return { leg, pcm };
     }
 

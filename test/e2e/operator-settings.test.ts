@@ -12,26 +12,14 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort, ROOT, run, SRS_BIN, startTestServer } from '../helpers/server.js';
+import { ROOT, run, serveEnv, SRS_BIN, startTestServer } from '../helpers/server.js';
 
 describe('srs: version, short tokens, empty SRS_SRC_ALLOW, ports in use', { timeout: 240_000 }, () => {
   let dir: string;
   let env: Record<string, string>;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'srs-e2e-opset-'));
-    env = {
-      ...(process.env as Record<string, string>),
-      SRS_DATA_DIR: join(dir, 'data'),
-      SIP_HOST: '127.0.0.1',
-      SIP_PORT: String(await freePort(true)),
-      HTTP_HOST: '127.0.0.1',
-      HTTP_PORT: String(await freePort()),
-      RTP_BIND_ADDRESS: '127.0.0.1',
-      SRS_KEY_PASSPHRASE: 'e2e-secret-passphrase',
-      SRS_FIRST_KEY_TYPE: 'curve25519',
-      LOG_LEVEL: 'warn',
-    };
-    delete env.DATABASE_URL;
+    env = await serveEnv(join(dir, 'data'));
   });
   after(async () => {
     await rm(dir, { recursive: true, force: true });

@@ -9,13 +9,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { listRecordings, waitForState } from '../helpers/sipp.js';
-import { gpgDecrypt } from '../helpers/gpg.js';
-import { decodeUlawWav, rmsDbfs, toneLevelDb } from '../helpers/audio.js';
+import { waitForState } from '../helpers/sipp.js';
+import { wavOf } from '../helpers/recording.js';
+import { rmsDbfs, toneLevelDb } from '../helpers/audio.js';
 import { buildRtp } from '../helpers/rtp.js';
 import {
   amrOctetToBandwidthEfficient,
@@ -132,17 +131,7 @@ describe('re-INVITE changing AMR octet-align (UAC + ffmpeg -> srs serve -> gpg)'
     assert.equal(undecodable, 0, `no undecodable packet: ${JSON.stringify(legs)}`);
     assert.equal(received, 2 * n, `all ${2 * n} packets received: ${JSON.stringify(legs)}`);
 
-    const f = (await listRecordings(server))
-      .find((r) => r.id === rec.id)
-      ?.files.find((x) => x.kind === 'wav');
-    assert.ok(f, 'mix catalogued');
-    const pcm = decodeUlawWav(
-      await gpgDecrypt(
-        join(server.dataDir, 'keys', 'private.asc'),
-        server.passphrase,
-        join(server.dataDir, f.path),
-      ),
-    );
+    const pcm = await wavOf(server, rec);
     const t0 = legs[0]!.firstPacketMs;
     assert.ok(t0 !== null, 'packets arrived');
     assertSignal(pcm, t0, 'before the re-INVITE');

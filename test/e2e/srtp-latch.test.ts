@@ -12,13 +12,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { listRecordings, waitForState } from '../helpers/sipp.js';
-import { gpgDecrypt } from '../helpers/gpg.js';
-import { decodeUlawWav, encodeUlaw, rmsDbfs, tone, toneLevelDb } from '../helpers/audio.js';
+import { waitForState } from '../helpers/sipp.js';
+import { wavOf } from '../helpers/recording.js';
+import { encodeUlaw, rmsDbfs, tone, toneLevelDb } from '../helpers/audio.js';
 import { buildRtp } from '../helpers/rtp.js';
 import { SrtpSender } from '../helpers/srtp.js';
 import { SipUac, answeredStreams, siprecSdp } from '../helpers/sip-uac.js';
@@ -122,17 +121,7 @@ describe('SRTP latching: a forged datagram never takes the leg', { timeout: 1800
     assert.equal(leg.srtpAuthFailures, 2, `the two forged datagrams failed authentication: ${stats}`);
     assert.ok(leg.firstPacketMs !== null, `packets arrived: ${stats}`);
 
-    const file = (await listRecordings(server))
-      .find((r) => r.id === rec.id)
-      ?.files.find((f) => f.kind === 'leg0');
-    assert.ok(file, 'leg0 file catalogued');
-    const pcm = decodeUlawWav(
-      await gpgDecrypt(
-        join(server.dataDir, 'keys', 'private.asc'),
-        server.passphrase,
-        join(server.dataDir, file.path),
-      ),
-    );
+    const pcm = await wavOf(server, rec, 'leg0');
     const t0 = leg.firstPacketMs;
     assert.ok(
       pcm.length / 8 >= t0 + 11900,

@@ -43,9 +43,10 @@ export async function recordingEvents(
   return ((await r.json()) as { events: { type: string; text: string }[] }).events;
 }
 
-export async function wavOf(server: TestServer, rec: ListedRecording): Promise<Int16Array> {
-  const f = rec.files.find((x) => x.kind === 'wav');
-  assert.ok(f, 'wav catalogued');
+/** A stored recording's WAV (`wav`: the mix; `leg0`, `leg1` ...: one leg), decrypted and decoded. */
+export async function wavOf(server: TestServer, rec: ListedRecording, kind = 'wav'): Promise<Int16Array> {
+  const f = rec.files.find((x) => x.kind === kind);
+  assert.ok(f, `${kind} catalogued`);
   return decodeUlawWav(
     await gpgDecrypt(
       join(server.dataDir, 'keys', 'private.asc'),

@@ -99,6 +99,28 @@ export interface TestServer {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/**
+ * The environment of an `srs serve` a test runs by hand (start refusals, settings): its data
+ * directory, free ports on loopback, the test passphrase and key type, no admin token and no
+ * DATABASE_URL.
+ */
+export async function serveEnv(dataDir: string): Promise<Record<string, string>> {
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    SRS_DATA_DIR: dataDir,
+    SIP_HOST: '127.0.0.1',
+    SIP_PORT: String(await freePort(true)),
+    HTTP_HOST: '127.0.0.1',
+    HTTP_PORT: String(await freePort()),
+    RTP_BIND_ADDRESS: '127.0.0.1',
+    SRS_KEY_PASSPHRASE: 'e2e-secret-passphrase',
+    SRS_FIRST_KEY_TYPE: 'curve25519',
+    LOG_LEVEL: 'warn',
+  };
+  delete env.DATABASE_URL;
+  return env;
+}
+
 /** Starts `srs serve` as a real child process on free ports with its own data directory. */
 export async function startTestServer(
   extraEnv: Record<string, string> = {},
