@@ -181,6 +181,17 @@ describe('cluster faults: the database lost by a node, a peer credential replaye
         channel: 'api' as const,
         ip: '',
       };
+      // Right after the outage of the test before, B's database probe (every 2 s) may still say
+      // down; a credential that is not a peer's is then refused 503 (a user's needs the database).
+      await until('B sees its database again', async () =>
+        /^srs_database_up 1$/m.test(
+          await (
+            await fetch(`http://127.0.0.1:${b.httpPort}/metrics`, {
+              headers: { authorization: `Bearer ${b.token}` },
+            })
+          ).text(),
+        ),
+      );
       const forB = peerHeaders(SECRET, 'node-a', await audienceOf(db, 'node-b'), user);
       assert.equal(await upgrade(b.httpPort, forB), 101, 'B takes a credential made out to it');
       assert.equal(await upgrade(b.httpPort, forB), 401, 'B refuses it again');
