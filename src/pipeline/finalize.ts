@@ -374,8 +374,14 @@ function wallTimeCap(rec: {
   mediaStats?: unknown;
 }): [number, number][] {
   if (rec.durationMs === null || rec.durationMs <= 0 || rec.interrupted) return [];
-  const legs = (rec.mediaStats as { legs?: { aheadMs?: unknown }[] } | null | undefined)?.legs ?? [];
-  const ahead = legs.reduce((m, l) => (typeof l.aheadMs === 'number' ? Math.max(m, l.aheadMs) : m), 0);
+  // The stats as stored (jsonb): anything else than a list of legs counts as no lead.
+  const legs: unknown = (rec.mediaStats as { legs?: unknown } | null | undefined)?.legs;
+  const ahead = Array.isArray(legs)
+    ? legs.reduce<number>((m, l: { aheadMs?: unknown } | null) => {
+        const a = l?.aheadMs;
+        return typeof a === 'number' && Number.isFinite(a) ? Math.max(m, a) : m;
+      }, 0)
+    : 0;
   const extra = Math.min(ahead, rec.durationMs / 10);
   return [[Math.ceil((rec.durationMs + extra) * 8) + 8000, 2 ** 48]];
 }
