@@ -18,7 +18,7 @@ const PCMU = ['-af', 'aresample=8000,asetnsamples=n=160', '-ac', '1', '-c:a', 'p
 const participant = (name: string) =>
   `  <participant participant_id="${Buffer.from(name).toString('base64')}"><nameID aor="sip:${name}@example.com"/></participant>`;
 
-describe('interactions: SIPREC sessions of one communication session group', { timeout: 120000 }, () => {
+describe('interactions: SIPREC sessions of one communication session group', { timeout: 300000 }, () => {
   let server: TestServer;
   const api = async (path: string) => {
     const r = await fetch(`http://127.0.0.1:${server.httpPort}/api/v1${path}`, {

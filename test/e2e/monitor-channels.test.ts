@@ -45,10 +45,12 @@ describe('listen-in channels after a re-INVITE (real server)', { timeout: 120000
     m.ws.on('message', (d: Buffer, bin: boolean) => {
       if (bin) audio.push(d);
     });
+    // The answer to a listen, skipping any other message (a call update may come first).
     const reply = async () => {
       const n = m.msgs.length;
-      for (let i = 0; i < 100 && m.msgs.length === n; i++) await new Promise((r) => setTimeout(r, 20));
-      return m.msgs.slice(n).find((x) => x.type === 'listening' || x.type === 'error');
+      const answer = () => m.msgs.slice(n).find((x) => x.type === 'listening' || x.type === 'error');
+      for (let i = 0; i < 500 && !answer(); i++) await new Promise((r) => setTimeout(r, 20));
+      return answer();
     };
     m.ws.send(JSON.stringify({ type: 'listen', recordingId, channel: 'leg2' }));
     const one = await reply();
