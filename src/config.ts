@@ -128,6 +128,7 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
       metricsToken: val('http.metricsToken'),
       maxConnections: val('http.maxConnections', 1000),
       maxConnectionsPerAddress: val('http.maxConnectionsPerAddress', 100),
+      healthReserve: val('http.healthReserve', 8),
     },
     media: {
       bindAddress: val('media.bindAddress', '0.0.0.0'),

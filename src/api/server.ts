@@ -8,7 +8,7 @@ import { databaseUnavailable, ParseError, QueryTimeoutError } from '../errors.js
 import { rateLimited, type Logger } from '../log.js';
 import { ConflictError, type UsersRepository } from '../store/users.js';
 import type { AuditRepository } from '../store/audit.js';
-import { FIRST_BYTES_MS, limitConnections } from './connections.js';
+import { connectionMetrics, FIRST_BYTES_MS, limitConnections } from './connections.js';
 import {
   HttpError,
   badRequest,
@@ -45,6 +45,8 @@ export interface HttpServerOptions {
   /** Connections at once, and from one address (trusted proxies exempt); default 1000 / 100. */
   maxConnections?: number;
   maxConnectionsPerAddress?: number;
+  /** Connections kept past maxConnections for GET /healthz and /metrics only; default 8. */
+  healthReserve?: number;
   /** False while the database does not answer: API requests get 503 at once instead of waiting on it. */
   databaseAnswering?: () => boolean;
 }
@@ -198,6 +200,9 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
     throw new HttpError(404, `not found: ${url.pathname}`);
   };
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    // On a connection of the health check reserve, only the probes go on (`guard` is set below,
+    // before the server listens).
+    if (guard.refusedOnReserve(req, res)) return;
     handle(req, res).catch((err: unknown) => {
       if (err instanceof HttpError) return sendError(res, err);
       // A value the store could not take (a search's regular expression): the client's mistake.
@@ -229,15 +234,17 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
         onRequest,
       ) as unknown as Server)
     : createServer(timing, onRequest);
-  limitConnections(
+  const guard = limitConnections(
     server,
     {
       max: o.maxConnections ?? 1000,
       perAddress: o.maxConnectionsPerAddress ?? 100,
+      reserve: o.healthReserve ?? 8,
       exempt: (address) => trusted(address, o.trust),
     },
     log,
   );
+  if (o.metrics) connectionMetrics(o.metrics, guard.counts);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => {

@@ -54,6 +54,7 @@ export async function serveHttp(o: HttpParts): Promise<HttpServing> {
     trust,
     maxConnections: config.http.maxConnections,
     maxConnectionsPerAddress: config.http.maxConnectionsPerAddress,
+    healthReserve: config.http.healthReserve,
     // /metrics: public only when SRS_METRICS_PUBLIC=true; else the metrics token or an admin.
     ...(config.http.metricsPublic
       ? {}

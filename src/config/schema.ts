@@ -114,6 +114,8 @@ export const schema = z.object({
     /** Connections to the HTTP port at once, and from one address (trusted proxies exempt). */
     maxConnections: integer(1, 100_000),
     maxConnectionsPerAddress: integer(1, 100_000),
+    /** Connections past maxConnections kept for GET /healthz and /metrics only (0: none). */
+    healthReserve: integer(0, 1000),
   }),
   media: z
     .object({

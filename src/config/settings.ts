@@ -37,6 +37,7 @@ export const CORE_ENV = {
   'http.metricsToken': 'SRS_METRICS_TOKEN',
   'http.maxConnections': 'SRS_HTTP_MAX_CONNECTIONS',
   'http.maxConnectionsPerAddress': 'SRS_HTTP_MAX_CONNECTIONS_PER_ADDRESS',
+  'http.healthReserve': 'SRS_HTTP_HEALTH_RESERVE',
   'media.bindAddress': 'RTP_BIND_ADDRESS',
   'media.advertiseAddress': 'SRS_MEDIA_ADDRESS',
   'media.portMin': 'RTP_PORT_MIN',

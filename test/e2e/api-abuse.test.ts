@@ -64,6 +64,8 @@ describe('REST API abuse without credentials (srs serve)', { timeout: 240_000 },
       SRS_TRUST_PROXY: 'loopback',
       SRS_HTTP_MAX_CONNECTIONS: '40',
       SRS_HTTP_MAX_CONNECTIONS_PER_ADDRESS: '20',
+      // No health check reserve: /healthz shows when the slow bodies hold the whole port.
+      SRS_HTTP_HEALTH_RESERVE: '0',
     });
     await server.waitFor(/SIPREC recording server ready/, 60000);
     base = `http://127.0.0.1:${server.httpPort}`;

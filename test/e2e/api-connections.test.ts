@@ -31,6 +31,9 @@ describe('HTTP port: connection limits (srs serve)', { timeout: 120_000 }, () =>
     server = await startTestServer({
       SRS_HTTP_MAX_CONNECTIONS: '40',
       SRS_HTTP_MAX_CONNECTIONS_PER_ADDRESS: '20',
+      // No health check reserve: a connection past the limit is closed at accept (the reserve is
+      // api-health-reserve.test.ts).
+      SRS_HTTP_HEALTH_RESERVE: '0',
     });
     await server.waitFor(/SIPREC recording server ready/, 60000);
   });

@@ -319,4 +319,11 @@ describe('configuration: bad values are refused, naming setting, value and expec
     badEnv({ SRS_ADMIN_PASSWORD: 'x' }, /SRS_ADMIN_PASSWORD/, /8/);
     badEnv({ SRS_STORAGE: 's3', S3_BUCKET: 'ok-bucket', S3_REGION: ' ' }, /S3_REGION/);
   });
+
+  it('the HTTP health check reserve: a whole number from 0 to 1000, 8 by default', () => {
+    badEnv({ SRS_HTTP_HEALTH_RESERVE: '-1' }, /http\.healthReserve/, /from 0 to 1000/, /"-1"/);
+    badEnv({ SRS_HTTP_HEALTH_RESERVE: '2.5' }, /SRS_HTTP_HEALTH_RESERVE/);
+    assert.equal(loadConfig({}).http.healthReserve, 8);
+    assert.equal(loadConfig({ SRS_HTTP_HEALTH_RESERVE: '0' }).http.healthReserve, 0);
+  });
 });
