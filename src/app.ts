@@ -36,7 +36,7 @@ import { mp3Options, startConsoleApi, type LaterParts } from './app/console.js';
 import { startRetentionPolicy } from './app/retention.js';
 import { keepGeneratedAdminPassword, recordingKey } from './app/first-start.js';
 import { serveHttp } from './app/http.js';
-import { reloadTls, watchTlsCertificates } from './app/tls.js';
+import { reloadTls, tlsPolicy, watchTlsCertificates } from './app/tls.js';
 import {
   buildInfoMetric,
   mayDownload,
@@ -180,7 +180,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       // (a process killed a moment ago still has a fresh heartbeat, and its port is closed).
       liveElsewhere: async (id) => {
         const owner = await nodesRepository(db.pool).liveOwner(id, config.cluster.nodeId);
-        return owner && (await nodeAnswers(owner.httpAddress)) ? owner.nodeId : null;
+        return owner && (await nodeAnswers(owner.httpAddress, tlsPolicy(config))) ? owner.nodeId : null;
       },
     });
 
@@ -332,6 +332,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       admission,
       fields: db.fields,
       policy: () => policy.current(),
+      metrics: consoleApi.ops.metrics,
       log,
       // OPTIONS and new INVITEs answered 503 while draining, full, behind on the post-call backlog,
       // short of disk, without a media worker or a database that answers (load balancer probes

@@ -16,6 +16,7 @@ import {
   type Problem,
 } from './config/settings.js';
 import { directoryProblem, programProblem, tlsProblems } from './config/files.js';
+import { DEFAULT_TLS_CIPHERS } from './config/tls-policy.js';
 
 /**
  * The only reader of process.env. `loadConfig(env, file)` validates everything once and returns a
@@ -108,6 +109,7 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
       tlsKeyFile: val('sip.tlsKeyFile'),
       tlsPort: val('sip.tlsPort', 5061),
       srtp: val('sip.srtp', 'accept'),
+      sdesRequireTls: val('sip.sdesRequireTls', false),
       tlsCaFile: val('sip.tlsCaFile'),
       fieldsFrom: val('sip.fieldsFrom', []),
     },
@@ -204,6 +206,8 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
       minFreeInodes: val('security.minFreeInodes', 1000),
       handoffRetryLimit: val('security.handoffRetryLimit', 1000),
       catalogueTimeoutMs: val('security.catalogueTimeoutMs', 5000),
+      tlsMinVersion: val('security.tlsMinVersion', 'TLSv1.2'),
+      tlsCiphers: val('security.tlsCiphers', DEFAULT_TLS_CIPHERS),
       testFreeMbFile: env.SRS_TEST_FREE_MB_FILE || undefined,
       testEngineFault: env.SRS_TEST_ENGINE_FAULT || undefined,
     },

@@ -16,7 +16,7 @@ import type { DatabaseHealth } from '../store/health.js';
 import type { PassphraseState } from './first-start.js';
 import { listenError } from './listen-errors.js';
 import type { Defer } from './shutdown.js';
-import { readHttpTls, TLS_POLICY } from './tls.js';
+import { readHttpTls, tlsPolicy } from './tls.js';
 
 export interface HttpParts {
   config: Config;
@@ -45,7 +45,7 @@ export async function serveHttp(o: HttpParts): Promise<HttpServing> {
   const { config, consoleApi, recording, capacity, guards } = o;
   const trust = { proxies: config.http.trustProxy, header: config.http.clientIpHeader };
   const httpFiles = await readHttpTls(config);
-  const httpTls = httpFiles ? { cert: httpFiles.cert, key: httpFiles.key, ...TLS_POLICY } : undefined;
+  const httpTls = httpFiles ? { cert: httpFiles.cert, key: httpFiles.key, ...tlsPolicy(config) } : undefined;
   const server: Server = await startHttpServer({
     host: config.http.host,
     port: config.http.port,

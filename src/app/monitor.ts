@@ -18,6 +18,7 @@ import { ADMIN_TOKEN_PRINCIPAL, principalOf, type Principal } from '../store/use
 import type { DatabaseHealth } from '../store/health.js';
 import { nodesRepository } from '../store/nodes.js';
 import { watchAdminToken } from './admin-token.js';
+import { tlsPolicy } from './tls.js';
 import type { Defer } from './shutdown.js';
 
 export interface MonitorParts {
@@ -51,6 +52,7 @@ export function startMonitor(o: MonitorParts): Monitor {
     intervalMs: Math.min(2, config.cluster.heartbeatSeconds) * 1000,
     secret: config.cluster.secret,
     taps,
+    tls: tlsPolicy(config),
     log,
   });
   o.defer(() => clusterLive.close());
@@ -61,6 +63,7 @@ export function startMonitor(o: MonitorParts): Monitor {
       secret: config.cluster.secret,
       // As the monitor lists them (read every second or two): a miss costs no database query.
       remoteCalls: () => Promise.resolve(clusterLive.remoteCalls()),
+      tls: tlsPolicy(config),
       log,
     }),
   );

@@ -16,8 +16,10 @@ import {
 } from '../sip/app/admission.js';
 import { startSiprecApp, type SiprecApp } from '../sip/app/index.js';
 import { startSipEdge, type SipEdge } from '../sip/edge/index.js';
-import { readSipTls, TLS_POLICY } from './tls.js';
+import { readSipTls, tlsPolicy } from './tls.js';
 import type { CompiledPolicy } from '../sip/app/policy.js';
+import { SdesTransportCheck } from '../sip/app/sdes-transport.js';
+import type { Metrics } from '../api/metrics.js';
 import type { Defer } from './shutdown.js';
 
 export interface DrachtioAddress {
@@ -99,7 +101,7 @@ export async function startEdge(
     };
   const secret = randomBytes(16).toString('hex');
   const files = await readSipTls(config);
-  const tls = files ? { port: config.sip.tlsPort, ...files, ...TLS_POLICY } : undefined;
+  const tls = files ? { port: config.sip.tlsPort, ...files, ...tlsPolicy(config) } : undefined;
   const ports: [string, number, string][] = [
     ['SIP_PORT', config.sip.port, 'udp'],
     ['SIP_PORT', config.sip.port, 'tcp'],
@@ -111,6 +113,8 @@ export async function startEdge(
       port: config.sip.port,
       publicAddress: config.sip.publicAddress,
       ...(tls ? { tls } : {}),
+      // A BYE to an SRC's Contact over a new TLS connection: the listeners' policy too.
+      tlsClient: tlsPolicy(config),
       limits: {
         maxConnections: config.security.maxConnections,
         maxPerAddress: config.security.maxConnectionsPerAddress,
@@ -142,6 +146,8 @@ export interface SiprecParts {
   fields?: Pick<CustomFieldsRepository, 'setValues'>;
   /** The recording policy at run time (saved by admins, else the configured one). */
   policy?: () => CompiledPolicy;
+  /** Where srs_sdes_offers_without_tls_total goes (/metrics). */
+  metrics?: Pick<Metrics, 'collect'>;
   log: Logger;
 }
 
@@ -188,6 +194,13 @@ const STARTUP_WAIT_MS = 5000;
 export async function startSiprec(o: SiprecParts): Promise<SiprecApp> {
   const { config, edge, drachtio, log } = o;
   const at = `${drachtio.host}:${drachtio.port}`;
+  const sdesTransport = new SdesTransportCheck({ requireTls: config.sip.sdesRequireTls, log });
+  o.metrics?.collect(
+    'srs_sdes_offers_without_tls_total',
+    'Offers carrying SRTP keys (a=crypto) that did not arrive over TLS, readable on the path: by transport and outcome (accepted, or refused with SRS_SDES_REQUIRE_TLS).',
+    'counter',
+    () => sdesTransport.samples(),
+  );
   if (!edge) log.info({ drachtio: at }, `connecting to the drachtio server at ${at}`);
   const app = startSiprecApp({
     drachtio,
@@ -199,6 +212,7 @@ export async function startSiprec(o: SiprecParts): Promise<SiprecApp> {
     currentPolicy: o.policy,
     maxCallsPerSecond: config.limits.maxCallsPerSecond,
     srtp: config.sip.srtp,
+    sdesTransport,
     admission: o.admission,
     sessionTimer: {
       expires: config.security.sessionExpiresSeconds,

@@ -5,6 +5,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { Server as TlsServer } from 'node:tls';
 import type { Config } from '../config.js';
+import type { TlsPolicy } from '../config/tls-policy.js';
 import { tlsProblems } from '../config/files.js';
 import { readSettingFileText } from '../config/setting-file.js';
 import type { Logger } from '../log.js';
@@ -13,26 +14,14 @@ import type { SipEdge } from '../sip/edge/index.js';
 import type { Defer } from './shutdown.js';
 
 /**
- * TLS 1.2 and 1.3 only, and in TLS 1.2 only ECDHE key exchange with AEAD ciphers (the Mozilla
- * "intermediate" list without DHE). Node's defaults also took AES128-SHA and the other
- * RSA-key-exchange and CBC suites: a recording of the SIP signalling (which carries the SRTP keys)
- * could then be read by whoever got the certificate's private key later. Set explicitly, so that
- * neither NODE_OPTIONS (--tls-min-v1.0) nor an OpenSSL configuration can lower it.
+ * The TLS policy (SRS_TLS_MIN_VERSION, SRS_TLS_CIPHERS; default TLS 1.2 and 1.3 with ECDHE and
+ * AEAD suites only, src/config/tls-policy.ts) of both listeners and of the TLS connections the
+ * server opens. Set explicitly on each context, so that neither NODE_OPTIONS (--tls-min-v1.0) nor
+ * an OpenSSL configuration can lower it.
  */
-export const TLS_POLICY = {
-  minVersion: 'TLSv1.2',
-  ciphers: [
-    'TLS_AES_128_GCM_SHA256',
-    'TLS_AES_256_GCM_SHA384',
-    'TLS_CHACHA20_POLY1305_SHA256',
-    'ECDHE-ECDSA-AES128-GCM-SHA256',
-    'ECDHE-RSA-AES128-GCM-SHA256',
-    'ECDHE-ECDSA-AES256-GCM-SHA384',
-    'ECDHE-RSA-AES256-GCM-SHA384',
-    'ECDHE-ECDSA-CHACHA20-POLY1305',
-    'ECDHE-RSA-CHACHA20-POLY1305',
-  ].join(':'),
-} as const;
+export function tlsPolicy(config: Pick<Config, 'security'>): TlsPolicy {
+  return { minVersion: config.security.tlsMinVersion, ciphers: config.security.tlsCiphers };
+}
 
 export interface TlsFiles {
   cert: string;
@@ -205,7 +194,7 @@ export async function reloadTls(
       'sip',
       { cert: config.sip.tlsCertFile, key: config.sip.tlsKeyFile, ca: config.sip.tlsCaFile },
       ['SIP_TLS_CERT', 'SIP_TLS_KEY', 'SIP_TLS_CA'],
-      (f) => parts.edge?.setTls({ ...f, ...TLS_POLICY }),
+      (f) => parts.edge?.setTls({ ...f, ...tlsPolicy(config) }),
     );
   if (parts.https)
     await one(
@@ -213,7 +202,12 @@ export async function reloadTls(
       { cert: config.http.tlsCertFile, key: config.http.tlsKeyFile },
       ['HTTP_TLS_CERT', 'HTTP_TLS_KEY', 'HTTP_TLS_CA'],
       (f) =>
-        parts.https?.setSecureContext({ cert: f.cert, key: f.key, ...TLS_POLICY, honorCipherOrder: true }),
+        parts.https?.setSecureContext({
+          cert: f.cert,
+          key: f.key,
+          ...tlsPolicy(config),
+          honorCipherOrder: true,
+        }),
     );
   if (!parts.https && !(parts.edge && config.sip.tlsCertFile))
     log.info('SIGHUP: no TLS certificate to reload (SIP_TLS_CERT and HTTP_TLS_CERT are not set)');

@@ -1,4 +1,5 @@
 import { WebSocket } from 'ws';
+import type { TlsPolicy } from '../config/tls-policy.js';
 import type { Logger } from '../log.js';
 import type { ActiveCall } from '../recording/types.js';
 import type { ClusterCall } from '../store/nodes.js';
@@ -19,6 +20,8 @@ export interface ControlRelayOptions {
   secret: string | undefined;
   /** The other nodes' live calls (ClusterLive's view of the cluster-wide registry). */
   remoteCalls(): Promise<ClusterCall[]>;
+  /** The TLS version and ciphers of a relay to a wss:// peer (the server's policy); unset: Node's. */
+  tls?: TlsPolicy | undefined;
   log: Logger;
 }
 
@@ -60,6 +63,7 @@ export class ControlRelay {
     const audience = peerAudience(remote.nodeId, remote.instance);
     const ws = new WebSocket(url, {
       headers: peerHeaders(this.o.secret, this.o.nodeId, audience, actingFor),
+      ...this.o.tls,
     });
     try {
       return await new Promise<Record<string, unknown>>((resolve, reject) => {

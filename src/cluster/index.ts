@@ -1,5 +1,8 @@
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { hostname } from 'node:os';
 import type { Config } from '../config.js';
+import type { TlsPolicy } from '../config/tls-policy.js';
 
 /** The cluster: node registry, drain, live-call registry. See docs/cluster.md. */
 export { ClusterNode, type ClusterNodeOptions } from './node.js';
@@ -27,16 +30,29 @@ export function nodeAddresses(
 
 /**
  * Whether the node at `httpAddress` (its registry URL) answers HTTP now, whatever the status:
- * alive. A connection refused, a reset or no answer within `timeoutMs`: not alive.
+ * alive. A connection refused, a reset, a TLS handshake refused or no answer within `timeoutMs`:
+ * not alive. An https:// peer is held to `tls` (the server's TLS policy): node:https rather than
+ * fetch, whose TLS options Node does not expose without the undici package.
  */
-export async function nodeAnswers(httpAddress: string, timeoutMs = 2000): Promise<boolean> {
+export function nodeAnswers(httpAddress: string, tls?: TlsPolicy, timeoutMs = 2000): Promise<boolean> {
+  let url: URL;
   try {
-    const r = await fetch(`${httpAddress.replace(/\/$/, '')}/healthz`, {
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    await r.body?.cancel();
-    return true;
+    url = new URL(`${httpAddress.replace(/\/$/, '')}/healthz`);
   } catch {
-    return false;
+    return Promise.resolve(false);
   }
+  const get = url.protocol === 'https:' ? httpsGet : url.protocol === 'http:' ? httpGet : null;
+  if (!get) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const req = get(
+      url,
+      { signal: AbortSignal.timeout(timeoutMs), agent: false, ...(url.protocol === 'https:' ? tls : {}) },
+      (res) => {
+        res.resume();
+        req.destroy();
+        resolve(true);
+      },
+    );
+    req.on('error', () => resolve(false));
+  });
 }

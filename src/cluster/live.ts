@@ -2,6 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
+import type { TlsPolicy } from '../config/tls-policy.js';
 import type { Logger } from '../log.js';
 import type { LiveFrame } from '../media/types.js';
 import type { ActiveCall, RecordingEvent } from '../recording/types.js';
@@ -182,6 +183,8 @@ export interface ClusterLiveOptions {
   secret: string | undefined;
   /** Taps of this node's calls. */
   taps: { subscribe(recordingId: string, fn: (frames: LiveFrame[]) => void): () => void } | undefined;
+  /** The TLS version and ciphers of a relay to a wss:// peer (the server's policy); unset: Node's. */
+  tls?: TlsPolicy | undefined;
   log: Logger;
 }
 
@@ -271,6 +274,7 @@ export class ClusterLive extends EventEmitter {
           peerAudience(remote.nodeId, remote.instance),
         ),
       },
+      ...this.o.tls,
     });
     ws.on('open', () =>
       ws.send(JSON.stringify({ type: 'listen', recordingId: remote.recordingId, channel: 'all' })),

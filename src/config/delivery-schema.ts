@@ -143,6 +143,8 @@ export const deliverySchema = {
       maxAttempts: integer(1, 10_000).default(10),
       /** Connections that place a pass's files at once, per destination (src/delivery/lanes.ts). */
       parallel: integer(1, 32).default(8),
+      /** Destinations (primary, secondary) exported to at once; 1: one after the other. */
+      parallelDestinations: integer(1, 2).default(2),
     })
     .refine((o) => !o.enabled || o.primary, { message: 'required when export.enabled', path: ['primary'] }),
   /** Email to the recorded user when a recording is stored (src/delivery/notify.ts). */

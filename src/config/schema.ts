@@ -25,6 +25,7 @@ import {
   retentionPolicy,
   sourceAllowList,
 } from './values.js';
+import { cipherList, tlsMinVersion } from './tls-policy.js';
 
 export { optionalString, port, patternList } from './values.js';
 
@@ -79,6 +80,8 @@ export const schema = z.object({
      * 488 with a Warning), or `off` (SAVP offers get 488, an a=crypto on RTP/AVP is ignored).
      */
     srtp: z.enum(['accept', 'require', 'off']),
+    /** SRS_SDES_REQUIRE_TLS: an offer with SRTP keys (a=crypto) that did not come over TLS gets 488. */
+    sdesRequireTls: bool,
     /** Mutual TLS: CA bundle (PEM) that SRC client certificates must chain to; unset = no client cert asked. */
     tlsCaFile: optionalString,
     /** Custom field values read from each INVITE's headers or metadata (docs/api.md#custom-fields). */
@@ -258,6 +261,9 @@ export const schema = z.object({
     handoffRetryLimit: integer(0, 1_000_000),
     /** A new call's catalogue row must be written within this, else the INVITE gets 503 (ms). */
     catalogueTimeoutMs: integer(500, 120_000),
+    /** Every TLS listener and outgoing TLS connection: lowest version, OpenSSL cipher list (src/config/tls-policy.ts). */
+    tlsMinVersion,
+    tlsCiphers: cipherList,
     /** Test only (SRS_TEST_FREE_MB_FILE): free MiB read from this file instead of statfs. */
     testFreeMbFile: optionalString,
     /** Test only (SRS_TEST_ENGINE_FAULT=worker-exit:<ms> or writer-stall:<ms>): the media worker dies, or the spool writer stops, that long after start. */

@@ -29,6 +29,12 @@ export interface ExportOptions {
   primary: ExportTargetConfig;
   secondary?: ExportTargetConfig | undefined;
   intervalMs: number;
+  /**
+   * Destinations (primary, secondary) exported to at once in a pass (default 2; 1: one after the
+   * other). Each has its own items, names, index and health, so one that hangs until its
+   * timeoutSeconds no longer holds the other's files back.
+   */
+  parallelDestinations?: number;
   /** Recordings per destination per pass (default 200). */
   batch?: number;
   /**
@@ -80,6 +86,39 @@ export function dayOf(d: Date): { day: string; dir: string } {
   return { day, dir: day.replaceAll('-', '/') };
 }
 
+/** The destinations in groups: those sharing a health name (exportLabels) together, in order. */
+function sameTarget<T extends [ExportDestination, ExportTargetConfig]>(dests: readonly T[]): T[][] {
+  const groups: { labels: Set<string>; items: T[] }[] = [];
+  for (const d of dests) {
+    const labels = exportLabels(d[1]);
+    const g = groups.find((x) => labels.some((l) => x.labels.has(l)));
+    if (g) {
+      g.items.push(d);
+      for (const l of labels) g.labels.add(l);
+    } else groups.push({ labels: new Set(labels), items: [d] });
+  }
+  return groups.map((g) => g.items);
+}
+
+/**
+ * `fn` over `items`, at most `limit` at once. Every one runs to its end, whatever another does
+ * (the caller's lock must outlive them all); the first error is thrown after.
+ */
+async function eachAtMost<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const runs = await Promise.allSettled(
+    Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+      while (next < items.length) await fn(items[next++] as T);
+    }),
+  );
+  const failed = runs.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 /** A file placed at the destination in this pass, waiting for its day's index. */
 interface Placed {
   id: string;
@@ -108,7 +147,13 @@ export class ExportService extends PeriodicService {
       this.since ??= await this.o.repo.cursor('export');
       const dests: [ExportDestination, ExportTargetConfig][] = [['primary', this.o.primary]];
       if (this.o.secondary) dests.push(['secondary', this.o.secondary]);
-      for (const [dest, cfg] of dests) out[dest] = await this.exportTo(dest, cfg);
+      // The destinations at once (their items, names, index and health are rows of their own):
+      // one that hangs until its timeout no longer delays the other's files. Two that share a
+      // health name (the same directory, bucket or share) go one after the other, as before, so a
+      // name one of them finds free is not taken by the other meanwhile.
+      await eachAtMost(sameTarget(dests), this.o.parallelDestinations ?? 2, async (chain) => {
+        for (const [dest, cfg] of chain) out[dest] = await this.exportTo(dest, cfg);
+      });
     });
     return out;
   }

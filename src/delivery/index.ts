@@ -238,6 +238,7 @@ export async function startDelivery(o: {
       intervalMs: o.intervalsMs?.export ?? config.export.intervalSeconds * 1000,
       maxAttempts: config.export.maxAttempts,
       parallel: config.export.parallel,
+      parallelDestinations: config.export.parallelDestinations,
       retryBaseMs: o.retryBaseMs,
     });
   }

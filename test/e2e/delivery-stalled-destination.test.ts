@@ -75,6 +75,44 @@ async function startFreezeProxy(target: number): Promise<FreezeProxy> {
   return state;
 }
 
+interface MuteServer {
+  port: number;
+  /** true: accepts and never says a word; false: forwards to `target`. */
+  mute: boolean;
+  /** Connections open now (a client that gave up has closed its own). */
+  open: number;
+  close(): Promise<void>;
+}
+
+/** A TCP server that accepts and stays silent while `mute` (no SSH banner, nothing), else a proxy. */
+async function startMuteServer(target: number): Promise<MuteServer> {
+  const sockets = new Set<Socket>();
+  const state: MuteServer = {
+    port: 0,
+    mute: true,
+    open: 0,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+  const server: Server = createServer({ allowHalfOpen: true }, (client) => {
+    sockets.add(client);
+    state.open++;
+    client.once('close', () => state.open--);
+    client.on('error', () => undefined);
+    if (state.mute) return;
+    const up = connect(target, '127.0.0.1');
+    sockets.add(up);
+    client.pipe(up).pipe(client);
+    up.on('error', () => client.destroy());
+    up.on('close', () => client.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  state.port = (server.address() as AddressInfo).port;
+  return state;
+}
+
 /** `p`, or 'stuck' when it has not settled after `ms` (a hang, not a measured time). */
 const orStuck = <T>(p: Promise<T>, ms: number): Promise<T | 'stuck'> =>
   Promise.race([p, new Promise<'stuck'>((r) => setTimeout(() => r('stuck'), ms).unref())]);
@@ -140,6 +178,92 @@ describe('delivery: a destination that stalls mid-transfer without closing (real
       const row = (await w.db.recordings.get(f.id))!;
       const mp3 = await readFile(join(remote, `${f.id}.mp3`));
       assert.equal(sha256Hex(mp3), row.files.find((x) => x.kind === 'mp3')!.sha256Plain);
+    }
+  });
+
+  it('export: a destination that accepts and never answers does not hold back the other; it is retried after', async (t) => {
+    const w = world!;
+    const mute = await startMuteServer(w.sshd.port);
+    try {
+      const local = join(w.dataDir, 'mute-secondary');
+      await mkdir(local);
+      const remote = join(w.sshd.dir, 'mute-primary');
+      await mkdir(remote);
+      const timeoutSeconds = 5;
+      const svc = new ExportService({
+        repo: w.db.offload,
+        decryptor: new Decryptor(w.dataDir, PASSPHRASE),
+        log,
+        template: parseTemplate('%{recording-id}'),
+        primary: { type: 'sftp', ...w.dest(remote), port: mute.port, timeoutSeconds },
+        secondary: { type: 'local', directory: local },
+        intervalMs: 1000,
+        retryBaseMs: 100,
+        maxAttempts: 3,
+      });
+      // The export delivers what is stored once it runs (nothing due yet: no connection made).
+      assert.deepEqual(await svc.tick(), { primary: 0, secondary: 0 });
+      assert.equal(mute.open, 0);
+      const f = await w.store('1005', '+4930555', 880);
+      const t0 = Date.now();
+      let settled = false;
+      const pass = svc.tick().finally(() => (settled = true));
+      // When the secondary has the file: how long it took, and whether the primary still hung then.
+      let arrival: { ms: number; hanging: number } | undefined;
+      while (!arrival && Date.now() - t0 < 60_000) {
+        const there = await readFile(join(local, `${f.id}.mp3`)).then(
+          () => true,
+          () => false,
+        );
+        if (there) arrival = { ms: Date.now() - t0, hanging: mute.open };
+        else if (settled) break;
+        else await new Promise((r) => setTimeout(r, 50));
+      }
+      const first = await orStuck(pass, 60_000);
+      assert.ok(arrival, `the secondary never got ${f.id}: ${JSON.stringify(first)}`);
+      t.diagnostic(
+        `the secondary had the file after ${arrival.ms} ms (the silent primary's timeout: ${timeoutSeconds} s)`,
+      );
+      assert.ok(
+        arrival.hanging >= 1 && arrival.ms < timeoutSeconds * 1000,
+        `the secondary got the file after ${arrival.ms} ms, with ${arrival.hanging} connection(s) to the silent primary still open (its timeout: ${timeoutSeconds} s)`,
+      );
+      assert.notEqual(first, 'stuck', 'the export pass never ended');
+      assert.equal((first as Record<string, number>).primary, 0);
+      assert.ok(((first as Record<string, number>).secondary ?? 0) >= 1, JSON.stringify(first));
+      // The primary: down, its files waiting without a lost attempt, tried again after its backoff.
+      const label = `sftp:sftp://${w.sshd.user}@127.0.0.1:${mute.port}${remote}`;
+      const target = await w.db.pool.query<{ ok: boolean; failures: number }>(
+        'SELECT ok, failures FROM delivery_targets WHERE name = $1',
+        [label],
+      );
+      assert.deepEqual(target.rows, [{ ok: false, failures: 1 }]);
+      const waiting = await w.db.pool.query(
+        `SELECT 1 FROM export_items WHERE destination = 'primary' AND recording_id = $1`,
+        [f.id],
+      );
+      assert.equal(waiting.rowCount, 0, 'the unreachable destination cost the file an attempt');
+      mute.mute = false;
+      await new Promise((r) => setTimeout(r, 300));
+      const second = await orStuck(svc.tick(), 60_000);
+      assert.notEqual(second, 'stuck', 'the second export pass never ended');
+      assert.ok(((second as Record<string, number>).primary ?? 0) >= 1, JSON.stringify(second));
+      const row = (await w.db.recordings.get(f.id))!;
+      const sha = row.files.find((x) => x.kind === 'mp3')!.sha256Plain;
+      assert.equal(sha256Hex(await readFile(join(remote, `${f.id}.mp3`))), sha);
+      assert.equal(sha256Hex(await readFile(join(local, `${f.id}.mp3`))), sha);
+      // Once each: one export entry per destination, whichever ran first.
+      const exports = await w.db.pool.query<{ d: string }>(
+        `SELECT details->>'destination' AS d FROM audit WHERE action = 'export' AND resource_id = $1 ORDER BY d`,
+        [f.id],
+      );
+      assert.deepEqual(
+        exports.rows.map((r) => r.d),
+        ['primary', 'secondary'],
+      );
+      assert.deepEqual(await w.actions(label), ['delivery.target.down', 'delivery.target.up']);
+    } finally {
+      await mute.close();
     }
   });
 

@@ -54,6 +54,47 @@ describe('loadConfig', () => {
     );
   });
 
+  it('SRS_SDES_REQUIRE_TLS, SRS_TLS_MIN_VERSION, SRS_TLS_CIPHERS: defaults, values, refusals named', () => {
+    const c = loadConfig({});
+    assert.equal(c.sip.sdesRequireTls, false);
+    assert.equal(c.security.tlsMinVersion, 'TLSv1.2');
+    assert.match(c.security.tlsCiphers, /^TLS_AES_128_GCM_SHA256:.*ECDHE-RSA-AES128-GCM-SHA256/);
+    assert.equal(loadConfig({ SRS_SDES_REQUIRE_TLS: 'true' }).sip.sdesRequireTls, true);
+    assert.equal(loadConfig({ SRS_TLS_MIN_VERSION: 'TLSv1.3' }).security.tlsMinVersion, 'TLSv1.3');
+    assert.equal(
+      loadConfig({ SRS_TLS_CIPHERS: 'ECDHE-RSA-AES256-GCM-SHA384, TLS_AES_256_GCM_SHA384' }).security
+        .tlsCiphers,
+      'ECDHE-RSA-AES256-GCM-SHA384:TLS_AES_256_GCM_SHA384',
+    );
+    assert.equal(
+      loadConfig({ SRS_TLS_CIPHERS: 'ECDHE+AESGCM:!aNULL' }).security.tlsCiphers,
+      'ECDHE+AESGCM:!aNULL',
+    );
+    for (const [env, re] of [
+      [
+        { SRS_TLS_MIN_VERSION: 'TLSv1.1' },
+        /security\.tlsMinVersion: expected TLSv1\.2 or TLSv1\.3 .*SRS_TLS_MIN_VERSION=/,
+      ],
+      [{ SRS_TLS_MIN_VERSION: 'TLSv1' }, /security\.tlsMinVersion: .*RFC 8996/],
+      [
+        { SRS_TLS_CIPHERS: 'NOT-A-CIPHER' },
+        /security\.tlsCiphers: OpenSSL .* knows no cipher NOT-A-CIPHER.*SRS_TLS_CIPHERS=/,
+      ],
+      // A typo next to a good name: OpenSSL alone would quietly keep the good one.
+      [
+        { SRS_TLS_CIPHERS: 'ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA348' },
+        /knows no cipher ECDHE-RSA-AES256-GCM-SHA348/,
+      ],
+      [{ SRS_TLS_CIPHERS: '!aNULL:!eNULL' }, /security\.tlsCiphers: OpenSSL refuses the list/],
+      [{ SRS_SDES_REQUIRE_TLS: 'maybe' }, /sip\.sdesRequireTls: expected true or false/],
+    ] as const)
+      assert.throws(
+        () => loadConfig(env),
+        (err: unknown) => err instanceof ConfigError && re.test(err.message),
+        JSON.stringify(env),
+      );
+  });
+
   it('gives the security defaults (docs/security.md)', () => {
     const c = loadConfig({});
     assert.equal(c.security.srcAllow, undefined, 'unset: loopback and private ranges, with a warning');

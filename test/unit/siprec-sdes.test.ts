@@ -21,6 +21,7 @@ import {
 import { buildAnswer, chooseStream, codecNames, parseOffer, type SrtpMode } from '../../src/sip/app/sdp.js';
 import { answerOf, applyPlan, planOffer, type Slot } from '../../src/sip/app/session.js';
 import { K30, K30B, K46, K28, K44, rules, offer } from '../helpers/sdp-offers.js';
+import { SdesTransportCheck, WARN_INTERVAL_MS } from '../../src/sip/app/sdes-transport.js';
 
 describe('a=crypto lines (RFC 4568 §9.1)', () => {
   const ok: [string, string, Partial<ReturnType<typeof summary>>][] = [
@@ -330,6 +331,66 @@ describe('an SBC offer: SRTP with several crypto lines and MKI keys, and a codec
         ['AEAD_AES_256_GCM', 'opus,PCMU'],
         ['AES_CM_128_HMAC_SHA1_32', 'G729,G722,AMR,iLBC'],
       ],
+    );
+  });
+});
+
+describe('SDES keys over signalling without TLS (SRS_SDES_REQUIRE_TLS)', () => {
+  const keyed = parseOffer(
+    offer('m=audio 4000 RTP/SAVP 0', [`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${K30}`]),
+  );
+  const plain = parseOffer(offer('m=audio 4000 RTP/AVP 0', []));
+  const world = (requireTls: boolean) => {
+    const lines: { msg: string; source: string }[] = [];
+    const log = pino(
+      { level: 'warn' },
+      new Writable({
+        write(chunk: Buffer, _e, cb) {
+          const l = JSON.parse(chunk.toString()) as { msg: string; source: string };
+          lines.push(l);
+          cb();
+        },
+      }),
+    );
+    let now = 1_000_000;
+    const check = new SdesTransportCheck({ requireTls, log, now: () => now });
+    return { check, lines, advance: (ms: number) => (now += ms) };
+  };
+
+  it('refuses keys over udp and tcp with 488 and a 399 Warning when required; takes tls, wss and plain RTP', () => {
+    const { check } = world(true);
+    for (const t of ['udp', 'tcp', 'ws', undefined]) {
+      const r = check.check(keyed, t, '192.0.2.1', 'INVITE');
+      assert.equal(r?.status, 488, String(t));
+      assert.match(r?.headers.Warning ?? '', /^399 srs "SRTP keys \(a=crypto\) require SIP over TLS/);
+    }
+    assert.equal(check.check(keyed, 'tls', '192.0.2.1', 'INVITE'), null);
+    assert.equal(check.check(keyed, 'wss', '192.0.2.1', 'INVITE'), null);
+    assert.equal(check.check(plain, 'udp', '192.0.2.1', 'INVITE'), null);
+    assert.deepEqual(
+      check.samples().map((x) => `${x.labels.transport} ${x.labels.outcome} ${x.value}`),
+      ['udp refused 1', 'tcp refused 1', 'ws refused 1', 'unknown refused 1'],
+    );
+  });
+
+  it('takes them when not required, counted, with one warning per source per interval', () => {
+    const { check, lines, advance } = world(false);
+    for (let i = 0; i < 50; i++) assert.equal(check.check(keyed, 'udp', '192.0.2.1', 'INVITE'), null);
+    check.check(keyed, 'tcp', '192.0.2.2', 're-INVITE');
+    assert.deepEqual(
+      lines.map((l) => l.source),
+      ['192.0.2.1', '192.0.2.2'],
+    );
+    assert.match(lines[0]?.msg ?? '', /readable by anyone on the path/);
+    advance(WARN_INTERVAL_MS - 1);
+    check.check(keyed, 'udp', '192.0.2.1', 'INVITE');
+    assert.equal(lines.length, 2);
+    advance(1);
+    check.check(keyed, 'udp', '192.0.2.1', 'INVITE');
+    assert.equal(lines.length, 3);
+    assert.deepEqual(
+      check.samples().map((x) => `${x.labels.transport} ${x.labels.outcome} ${x.value}`),
+      ['udp accepted 52', 'tcp accepted 1'],
     );
   });
 });

@@ -48,6 +48,8 @@ export interface RecordingDialog {
   untrack: () => void;
   /** SRS_MAX_STREAMS for each new offer: its refusal (488), or null. Unset: no limit. */
   checkStreams?: (streams: number) => Refusal | null;
+  /** SDES keys offered without TLS (src/sip/app/sdes-transport.ts): the 488 to answer, or null. */
+  checkKeys?: (req: Srf.SrfRequest, offer: OfferedStream[]) => Reject | null;
 }
 
 /** An update's metadata read and merged, before anything of the call changes. */
@@ -152,12 +154,13 @@ export function runRecordingDialog(d: RecordingDialog): void {
     ).ports;
   }
 
-  /** A new offer (re-INVITE or UPDATE with SDP): returns the answer. */
-  async function handleOffer(next: {
-    offer: OfferedStream[];
-    sdp: string;
-    metadataXml: string | null;
-  }): Promise<string> {
+  /** A new offer (re-INVITE or UPDATE with SDP) in `req`: returns the answer. */
+  async function handleOffer(
+    req: Srf.SrfRequest,
+    next: { offer: OfferedStream[]; sdp: string; metadataXml: string | null },
+  ): Promise<string> {
+    const keysRefused = d.checkKeys?.(req, next.offer);
+    if (keysRefused) throw keysRefused;
     // SRS_MAX_STREAMS holds for the whole call, as for its INVITE: refused whole, nothing changes.
     const refused = d.checkStreams?.(next.offer.filter((s) => s.port !== 0).length);
     if (refused) throw new Reject(refused.status, refused.reason, refused.headers);
@@ -302,7 +305,7 @@ export function runRecordingDialog(d: RecordingDialog): void {
         if (gone) throw new Reject(487, 'Request Terminated');
         if ('error' in body) throw body.error;
         if (body.sdp !== null) {
-          const answer = await handleOffer({ ...body.sdp, metadataXml: body.metadataXml });
+          const answer = await handleOffer(ureq, { ...body.sdp, metadataXml: body.metadataXml });
           ures.send(200, {
             body: answer,
             headers: { Contact: contact, 'Content-Type': 'application/sdp', ...timerHeaders },
@@ -342,7 +345,7 @@ export function runRecordingDialog(d: RecordingDialog): void {
         checkRequire(mreq, d.timerInterval !== null ? ['timer'] : []);
         if (offers && offerSent !== null) throw new Reject(491, 'Request Pending');
         let sdp: string;
-        if (body.sdp !== null) sdp = await handleOffer({ ...body.sdp, metadataXml: body.metadataXml });
+        if (body.sdp !== null) sdp = await handleOffer(mreq, { ...body.sdp, metadataXml: body.metadataXml });
         else {
           // No offer (a session refresh, or metadata alone): ours is the media as it stands, and
           // the SRC answers it in the ACK (RFC 3261 section 14.2, RFC 3264 section 8).

@@ -9,7 +9,7 @@ import type Srf from 'drachtio-srf';
 
 import type { Logger } from '../../log.js';
 import { Reject, checkRequire, parseInDialogBody, warning } from './requests.js';
-import { buildAnswer } from './sdp.js';
+import { buildAnswer, type OfferedStream } from './sdp.js';
 import { answerOf, type Slot } from './session.js';
 import { SessionTimer } from './session-timer.js';
 
@@ -23,6 +23,8 @@ export interface ExcludedDialog {
   /** The negotiated session timer's interval in seconds (null: none), and the headers of our 200s. */
   timerInterval: number | null;
   timerHeaders: Record<string, string>;
+  /** SDES keys offered without TLS (src/sip/app/sdes-transport.ts): the 488 to answer, or null. */
+  checkKeys?: (req: Srf.SrfRequest, offer: OfferedStream[]) => Reject | null;
 }
 
 export function runExcludedDialog(d: ExcludedDialog): void {
@@ -56,6 +58,8 @@ export function runExcludedDialog(d: ExcludedDialog): void {
         return;
       }
       if (body.sdp !== null) {
+        const keysRefused = d.checkKeys?.(req, body.sdp.offer);
+        if (keysRefused) throw keysRefused;
         const slots: Slot[] = body.sdp.offer.map((s) => ({
           index: s.index,
           label: s.label,

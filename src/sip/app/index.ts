@@ -2,7 +2,7 @@ import Srf from 'drachtio-srf';
 import { rateLimited, type Logger } from '../../log.js';
 import { CapacityError } from '../../errors.js';
 import type { RecordingPort } from '../../recording/types.js';
-import { buildAnswer, type AnswerRules, type SrtpMode } from './sdp.js';
+import { buildAnswer, type AnswerRules, type OfferedStream, type SrtpMode } from './sdp.js';
 import { newLocalKey } from './sdes.js';
 import { participantsForLabels } from './metadata.js';
 import {
@@ -20,6 +20,7 @@ import { runExcludedDialog } from './excluded-dialog.js';
 import { runRecordingDialog } from './dialog.js';
 import { sipFieldValues, type FieldSource } from './sip-fields.js';
 import { RETRY_MAX_DELAY_MS, stopRetrying } from './srf-retry.js';
+import type { SdesTransportCheck } from './sdes-transport.js';
 import {
   REASONS,
   Reject,
@@ -52,6 +53,8 @@ export interface SiprecAppOptions {
   maxCallsPerSecond?: number;
   /** SRS_SRTP: take SRTP or plain RTP (accept, the default), only SRTP (require), or only plain RTP (off). */
   srtp?: SrtpMode;
+  /** SDES offers that did not arrive over TLS: counted, warned, refused with SRS_SDES_REQUIRE_TLS. */
+  sdesTransport?: SdesTransportCheck;
   /** Who may record and how much (src/sip/app/admission.ts); unset = everyone, no limits. */
   admission?: Admission;
   /** RFC 4028 session timers as UAS; unset = not offered. */
@@ -79,6 +82,10 @@ export interface SiprecApp {
   /** Closes the connection (or stops the retries while there is none). */
   close(): void;
 }
+
+/** The transport a request arrived over, as drachtio says (udp, tcp, tls, ws, wss). */
+const protocolOf = (req: Srf.SrfRequest): string | undefined =>
+  (req as unknown as { protocol?: string }).protocol;
 
 /**
  * The SIPREC application, written with drachtio-srf. It connects to a drachtio server (the
@@ -144,6 +151,7 @@ export function startSiprecApp(o: SiprecAppOptions): SiprecApp {
     const clog = log.child({ callId });
     let recordingId: string | null = null;
     const source: string = req.source_address ?? '';
+    const protocol = protocolOf(req);
     let tracked = false;
     try {
       const refused = o.refusal?.();
@@ -159,6 +167,8 @@ export function startSiprecApp(o: SiprecAppOptions): SiprecApp {
       const timer = o.sessionTimer ? negotiateSessionTimer(req, o.sessionTimer) : null;
       if (timer && 'reject' in timer) throw new Reject(422, 'Session Interval Too Small', timer.reject);
       const { offer, sdp, metadataXml } = parseBody(req);
+      const keysRefused = o.sdesTransport?.check(offer, protocol, source, 'INVITE');
+      if (keysRefused) throw keysRefused;
       const md = readMetadataOr413(metadataXml, clog);
       const refusedSession = o.admission?.checkSession(source, offer.filter((s) => s.port !== 0).length);
       if (refusedSession)
@@ -198,7 +208,6 @@ export function startSiprecApp(o: SiprecAppOptions): SiprecApp {
       const local = localAddress(req);
       const mediaAddress = o.mediaAddress ?? (isUnspecified(local?.host) ? '127.0.0.1' : local!.host);
       const contactHost = o.publicAddress ?? local?.host ?? '127.0.0.1';
-      const protocol = (req as unknown as { protocol?: string }).protocol;
       const param = protocol === 'tcp' || protocol === 'tls' ? `;transport=${protocol}` : '';
       const contact = `<sip:${contactHost}${local ? `:${local.port}` : ''}${param}>;+sip.srs`;
       let ports: number[] = [];
@@ -252,6 +261,13 @@ export function startSiprecApp(o: SiprecAppOptions): SiprecApp {
         };
       });
       const answer = buildAnswer(sdp, answerOf(slots), mediaAddress, 1);
+      const checkKeys = (r: Srf.SrfRequest, offer: OfferedStream[]): Reject | null =>
+        o.sdesTransport?.check(
+          offer,
+          protocolOf(r),
+          r.source_address ?? source,
+          r.method === 'INVITE' ? 're-INVITE' : r.method,
+        ) ?? null;
       const timerOf = agreedTimer(timer);
       const id = recordingId;
       // The callback form: srf calls it as it creates the dialog, and the dialog's listeners are
@@ -282,7 +298,7 @@ export function startSiprecApp(o: SiprecAppOptions): SiprecApp {
               );
             // Nothing to record: its offers are answered on port 0 until the BYE or its timer expires.
             if (id === null)
-              runExcludedDialog({ dialog, log: clog, mediaAddress, contact, answer, ...timerOf });
+              runExcludedDialog({ dialog, log: clog, mediaAddress, contact, answer, ...timerOf, checkKeys });
             else
               try {
                 runRecordingDialog({
@@ -299,6 +315,7 @@ export function startSiprecApp(o: SiprecAppOptions): SiprecApp {
                   answer,
                   ...timerOf,
                   checkStreams: (n) => o.admission?.checkStreams(n) ?? null,
+                  checkKeys,
                   untrack: () => {
                     if (tracked) o.admission?.track(source, false);
                     tracked = false;

@@ -43,6 +43,7 @@ export async function startSipEdge(opts: SipEdgeOptions): Promise<SipEdge> {
     port: opts.sip.port,
     transports,
     tls: opts.sip.tls,
+    tlsClient: opts.sip.tlsClient,
     limits: opts.sip.limits,
     allowSource: opts.sip.allowSource,
     inUse: (t, address, port) => ref.core?.carriesDialog(t, address, port) ?? false,

@@ -41,12 +41,28 @@ export function secureOptions(c: TlsContext): tls.SecureContextOptions {
   };
 }
 
+/**
+ * The lowest version and the ciphers of a TLS connection the edge opens (a BYE to an SRC's
+ * Contact): the same policy as the listener's. Unset, Node's defaults took TLS 1.2 servers that
+ * offer only RSA key exchange and CBC suites (AES128-SHA).
+ */
+export function clientPolicy(
+  p: Pick<TlsContext, 'minVersion' | 'ciphers'> | undefined,
+): Pick<tls.ConnectionOptions, 'minVersion' | 'ciphers'> {
+  return {
+    ...(p?.minVersion ? { minVersion: p.minVersion } : {}),
+    ...(p?.ciphers ? { ciphers: p.ciphers } : {}),
+  };
+}
+
 export interface TransportOptions {
   host: string;
   port: number;
   transports: TransportName[];
   /** SIP over TLS (RFC 3261 26.2.1) on its own port, usually 5061, when a certificate is given. */
   tls?: ({ host?: string; port: number } & TlsContext) | undefined;
+  /** The version and ciphers of the TLS connections the edge opens; unset: those of `tls`. */
+  tlsClient?: Pick<TlsContext, 'minVersion' | 'ciphers'> | undefined;
   /** Connection and header limits for TCP/TLS (src/sip/edge/limits.ts). */
   limits?: Partial<ConnectionLimits> | undefined;
   /**

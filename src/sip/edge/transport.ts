@@ -10,6 +10,7 @@ import { ParseError } from '../../errors.js';
 import { FramingError, frameStream } from './message.js';
 import { ConnectionGuard, DEFAULT_CONNECTION_LIMITS } from './limits.js';
 import {
+  clientPolicy,
   secureOptions,
   type TlsContext,
   type TransportName,
@@ -329,6 +330,7 @@ export class SipTransport {
             servername: net.isIP(address) ? undefined : address,
             ...(t ? { cert: t.cert, key: t.key } : {}),
             ...(t?.ca ? { ca: [...tls.rootCertificates, String(t.ca)] } : {}),
+            ...clientPolicy(this.opts.tlsClient ?? t),
           })
         : net.connect({ host: address, port });
     // Register under the peer's address at once so that further sends queue on this socket.

@@ -21,6 +21,8 @@ export interface SipEdgeOptions {
      * client CA, lowest version and ciphers.
      */
     tls?: { port: number } & TlsContext;
+    /** The version and ciphers of the TLS connections the edge opens; unset: those of `tls`. */
+    tlsClient?: Pick<TlsContext, 'minVersion' | 'ciphers'>;
     /** TCP/TLS connection and header limits (src/sip/edge/limits.ts); defaults there. */
     limits?: Partial<ConnectionLimits>;
     /**
