@@ -35,6 +35,17 @@ export function wholeNumber(flag: string, value: string, min: number, max: numbe
   return n;
 }
 
+/**
+ * A number of seconds from `min` to `max`, at most three decimals (`30`, `0.5`), as milliseconds;
+ * else exit 2.
+ */
+export function seconds(flag: string, value: string, min: number, max: number): number {
+  const n = /^[0-9]{1,7}(\.[0-9]{1,3})?$/.test(value) ? Number(value) : NaN;
+  if (!(n >= min && n <= max))
+    throw new CliError(`${flag} must be a number of seconds from ${min} to ${max} (e.g. 30 or 0.5)`, 2);
+  return Math.round(n * 1000);
+}
+
 /** Reads a line from the terminal without echoing it. */
 function promptHidden(io: CliIo, question: string): Promise<string> {
   const stdin = io.stdin;
@@ -86,12 +97,18 @@ export async function passphraseFor(config: Config, io: CliIo, file: string | un
   );
 }
 
-export async function withDatabase<T>(config: Config, fn: (db: Database) => Promise<T>): Promise<T> {
+/** `searchTimeoutMs`: each query of a recordings search stops after this (default: limits.searchTimeoutMs). */
+export async function withDatabase<T>(
+  config: Config,
+  fn: (db: Database) => Promise<T>,
+  o: { searchTimeoutMs?: number } = {},
+): Promise<T> {
   // Logs would mix with the command's output on stdout: the CLI reports through its errors instead.
   const db = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     log: createLogger('silent'),
+    searchTimeoutMs: o.searchTimeoutMs ?? config.limits.searchTimeoutMs,
   });
   try {
     return await fn(db);

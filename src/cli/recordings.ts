@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import * as openpgp from 'openpgp';
 import { writeFileDurable } from '../files.js';
 import type { Config } from '../config.js';
-import { NotFoundError } from '../errors.js';
+import { NotFoundError, QueryTimeoutError } from '../errors.js';
 import { KeyPassphraseError, loadPrivateKey } from '../pipeline/keys.js';
 import type { RecordingFile, RecordingRow } from '../store/types.js';
 import { InvalidKeyError, ObjectNotFoundError, StorageError } from '../storage/index.js';
@@ -20,6 +20,7 @@ import {
   CliError,
   guarded,
   passphraseFor,
+  seconds,
   wholeNumber,
   withDatabase,
   withStore,
@@ -34,7 +35,8 @@ export { verifyRecordings, type VerifyProblem, type VerifyReport } from './verif
  *   0  done
  *   1  failure: unknown recording, no such artifact, integrity mismatch, database or I/O error
  *   2  no usable passphrase: none given and no TTY to ask on, or a wrong one; bad usage
- *   3  `verify` found a missing, changed or substituted file or a broken hash chain
+ *   3  `verify` found a missing, changed or substituted file or a broken hash chain; `list`'s
+ *      search was stopped by its time limit (--timeout, else SRS_SEARCH_TIMEOUT_MS)
  * The database is opened per command: attached to a running embedded Postgres (the server's),
  * or started for the command and stopped after it. Artifacts are read through the configured
  * artifact store (SRS_STORAGE: the data directory, or the S3 bucket), so any node can run them.
@@ -50,6 +52,7 @@ interface ListFlags {
   state?: string;
   field?: string;
   interaction?: string;
+  timeout?: string;
 }
 
 /** `list`'s search flags checked like the API's filters (exit 2 naming the flag), or undefined: none. */
@@ -216,30 +219,50 @@ export function recordingsCommand(
     .option('--state <state>', 'recording, processing, stored, failed or purged')
     .option('--field <name:value>', 'a custom field value (a text field: substring; date, option: exact)')
     .option('--interaction <id>', 'the recordings of one interaction')
+    .option(
+      '--timeout <seconds>',
+      "time limit of each query of the search, 0.1 to 3600 (default: SRS_SEARCH_TIMEOUT_MS's, 30); exit 3 when it runs out",
+    )
     .action(
       guarded(io, async (opts: ListFlags) => {
         const limit = wholeNumber('--limit', opts.limit, 1, 1_000_000);
         const offset = wholeNumber('--offset', opts.offset, 0, 1_000_000_000);
+        // The same range as SRS_SEARCH_TIMEOUT_MS (100-3600000 ms).
+        const timeoutMs =
+          opts.timeout === undefined ? undefined : seconds('--timeout', opts.timeout, 0.1, 3600);
         const filters = listFilters(opts);
         const config = getConfig();
-        const rows = await withDatabase(config, async (db) => {
-          if (!filters) return db.recordings.list({ limit, offset });
-          // The API's search (as an admin: every recording), a page of at most SEARCH_PAGE at a time,
-          // then each row as the plain list has it.
-          const out: RecordingRow[] = [];
-          for (let at = offset; out.length < limit;) {
-            const page = Math.min(SEARCH_PAGE, limit - out.length);
-            const found = await db.access.search(ADMIN_TOKEN_PRINCIPAL, {
-              ...filters,
-              limit: page,
-              offset: at,
-            });
-            const got = await Promise.all(found.items.map((i) => db.recordings.get(i.id)));
-            out.push(...got.filter((r): r is RecordingRow => r !== undefined));
-            if (found.items.length < page) break;
-            at += page;
-          }
-          return out;
+        const searchTimeoutMs = timeoutMs ?? config.limits.searchTimeoutMs;
+        const rows = await withDatabase(
+          config,
+          async (db) => {
+            if (!filters) return db.recordings.list({ limit, offset });
+            // The API's search (as an admin: every recording), a page of at most SEARCH_PAGE at a time,
+            // then each row as the plain list has it.
+            const out: RecordingRow[] = [];
+            for (let at = offset; out.length < limit;) {
+              const page = Math.min(SEARCH_PAGE, limit - out.length);
+              const found = await db.access.search(ADMIN_TOKEN_PRINCIPAL, {
+                ...filters,
+                limit: page,
+                offset: at,
+              });
+              const got = await Promise.all(found.items.map((i) => db.recordings.get(i.id)));
+              out.push(...got.filter((r): r is RecordingRow => r !== undefined));
+              if (found.items.length < page) break;
+              at += page;
+            }
+            return out;
+          },
+          { searchTimeoutMs },
+        ).catch((err: unknown) => {
+          // Stopped by its time limit: too broad (or the table is busy), not a database fault.
+          if (!(err instanceof QueryTimeoutError)) throw err;
+          throw new CliError(
+            `the search took longer than ${searchTimeoutMs / 1000} s (${timeoutMs === undefined ? 'SRS_SEARCH_TIMEOUT_MS' : '--timeout'}) and was stopped: ` +
+              'narrow it (a shorter --from/--to range, fewer or plainer --text and --field filters) or raise --timeout',
+            3,
+          );
         });
         io.stdout.write(opts.json ? JSON.stringify(rows.map(recordingJson), null, 2) + '\n' : table(rows));
       }),

@@ -10,11 +10,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLogger } from '../../src/log.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { run, SRS_BIN, startTestServer, type TestServer } from '../helpers/server.js';
 import { callServer, type Reply } from '../helpers/server-client.js';
 
 /** How long the test holds a lock at most: far past the server's limit below (500 ms). */
 const HOLD_MS = 20000;
+/** The same for a run of the CLI, which takes seconds to start on a busy machine. */
+const CLI_HOLD_MS = 90000;
 
 describe('api search time limit', { timeout: 300000 }, () => {
   let server: TestServer;
@@ -27,18 +29,20 @@ describe('api search time limit', { timeout: 300000 }, () => {
    * `query` searched while `table` is locked by another transaction; the lock ends when the answer
    * comes, or after HOLD_MS. The answer, and whether it came while the lock was still held.
    */
-  const searchWhileLocked = async (table: string, query: string) => {
+  const searchWhileLocked = (table: string, query: string) => whileLocked(table, () => search(query));
+  /** `holdMs`: how long the lock is held at most (a CLI run starts slower than an HTTP request). */
+  const whileLocked = async <T>(table: string, ask: () => Promise<T>, holdMs = HOLD_MS) => {
     const c = await db.pool.connect();
     try {
       await c.query('BEGIN');
       await c.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
-      const reply = search(query);
+      const reply = ask();
       let held = true;
       const released = new Promise<void>((resolve) =>
         setTimeout(() => {
           held = false;
           resolve();
-        }, HOLD_MS),
+        }, holdMs),
       );
       const first = await Promise.race([reply.then(() => 'answer'), released.then(() => 'hold')]);
       const whileHeld = first === 'answer' && held;
@@ -85,6 +89,55 @@ describe('api search time limit', { timeout: 300000 }, () => {
       assert.equal(all.json.total, 20);
     });
   }
+
+  it('srs recordings list: --timeout sets the limit of its search; a stopped search says what to do, exit 3', async () => {
+    // Without the server's 500 ms: the CLI's own default (30 s) would outlast the lock below.
+    const env: Record<string, string> = { ...server.env };
+    delete env.SRS_SEARCH_TIMEOUT_MS;
+    const cli = (...args: string[]) =>
+      run(process.execPath, [SRS_BIN, 'recordings', 'list', '--json', '--state', 'stored', ...args], {
+        env,
+        timeoutMs: CLI_HOLD_MS * 2,
+      });
+    // Every shape of bad value is in test/unit/cli-options.test.ts; the real CLI for one.
+    const bad = await cli('--timeout', '0.05');
+    assert.equal(bad.code, 2, `exit ${bad.code} ${bad.stderr}`);
+    assert.equal(bad.stdout, '');
+    assert.equal(
+      bad.stderr,
+      'srs: --timeout must be a number of seconds from 0.1 to 3600 (e.g. 30 or 0.5)\n',
+    );
+    // The lock is held until the CLI ends, or for CLI_HOLD_MS: a CLI that waits it out ends after.
+    const stopped = async (args: string[], cliEnv: Record<string, string>) =>
+      whileLocked(
+        'recordings',
+        () =>
+          run(process.execPath, [SRS_BIN, 'recordings', 'list', '--json', '--state', 'stored', ...args], {
+            env: cliEnv,
+            timeoutMs: CLI_HOLD_MS * 2,
+          }),
+        CLI_HOLD_MS,
+      );
+    const { reply, whileHeld } = await stopped(['--timeout', '0.5'], env);
+    assert.equal(reply.code, 3, `exit ${reply.code}: ${reply.stderr}`);
+    assert.equal(reply.stdout, '');
+    assert.match(
+      reply.stderr,
+      /^srs: the search took longer than 0\.5 s \(--timeout\) and was stopped: narrow it \(.*\) or raise --timeout\n$/,
+    );
+    assert.ok(whileHeld, 'the CLI ended while the lock was still held');
+    // Without --timeout the CLI follows SRS_SEARCH_TIMEOUT_MS, as the server does.
+    const viaEnv = await stopped([], { ...env, SRS_SEARCH_TIMEOUT_MS: '500' });
+    assert.equal(viaEnv.reply.code, 3, `exit ${viaEnv.reply.code}: ${viaEnv.reply.stderr}`);
+    assert.match(
+      viaEnv.reply.stderr,
+      /^srs: the search took longer than 0\.5 s \(SRS_SEARCH_TIMEOUT_MS\).* or raise --timeout\n$/,
+    );
+    assert.ok(viaEnv.whileHeld, 'the CLI ended while the lock was still held (SRS_SEARCH_TIMEOUT_MS)');
+    const free = await cli('--timeout', '30');
+    assert.equal(free.code, 0, free.stderr);
+    assert.equal((JSON.parse(free.stdout) as unknown[]).length, 20);
+  });
 
   it('logs no request failure for a stopped search, and the OpenAPI document lists the 503', async () => {
     assert.doesNotMatch(server.output(), /"request failed"/);

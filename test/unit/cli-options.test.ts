@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CliError, wholeNumber } from '../../src/cli/common.js';
+import { CliError, seconds, wholeNumber } from '../../src/cli/common.js';
 
 /** `srs recordings list --limit/--offset`: digits only, in range, else one line and exit 2. */
 describe('CLI whole-number options', () => {
@@ -36,5 +36,47 @@ describe('CLI whole-number options', () => {
     assert.equal(wholeNumber('--limit', '1000000', 1, 1_000_000), 1_000_000);
     assert.equal(wholeNumber('--offset', '0', 0, 1_000_000_000), 0);
     assert.equal(wholeNumber('--offset', '007', 0, 1_000_000_000), 7);
+  });
+});
+
+/** `srs recordings list --timeout`: seconds in SRS_SEARCH_TIMEOUT_MS's range (0.1 to 3600), else exit 2. */
+describe('CLI seconds options', () => {
+  it('refuses words, signs, exponents, too many decimals and values out of range (exit 2, naming the flag)', () => {
+    for (const value of [
+      'abc',
+      '',
+      '0',
+      '0.05',
+      '3600.5',
+      '3601',
+      '-1',
+      '+2',
+      '1e3',
+      '1.',
+      '.5',
+      '0.0001',
+      '1,5',
+      'Infinity',
+      'NaN',
+      '2s',
+      ' 2',
+    ]) {
+      assert.throws(
+        () => seconds('--timeout', value, 0.1, 3600),
+        (err: unknown) =>
+          err instanceof CliError &&
+          err.exitCode === 2 &&
+          err.message === '--timeout must be a number of seconds from 0.1 to 3600 (e.g. 30 or 0.5)',
+        JSON.stringify(value),
+      );
+    }
+  });
+
+  it('takes seconds with up to three decimals, as milliseconds', () => {
+    assert.equal(seconds('--timeout', '0.1', 0.1, 3600), 100);
+    assert.equal(seconds('--timeout', '0.5', 0.1, 3600), 500);
+    assert.equal(seconds('--timeout', '30', 0.1, 3600), 30_000);
+    assert.equal(seconds('--timeout', '1.234', 0.1, 3600), 1234);
+    assert.equal(seconds('--timeout', '3600', 0.1, 3600), 3_600_000);
   });
 });
