@@ -112,6 +112,7 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
       sdesRequireTls: val('sip.sdesRequireTls', false),
       tlsCaFile: val('sip.tlsCaFile'),
       fieldsFrom: val('sip.fieldsFrom', []),
+      t1Ms: val('sip.t1Ms', 500),
     },
     drachtio: {
       host: val('drachtio.host'),

@@ -95,6 +95,21 @@ export function serverSafetyMetrics(
     },
     refusing: guards.refusing,
   });
+  m.collect(
+    'srs_sip_bye_fallback_total',
+    "BYEs whose remote target (the INVITE's Contact) failed (transport error, timeout, 408), by what followed: resent to the INVITE's source, answered there, unanswered there too, or not resent (no source to try).",
+    'counter',
+    () => {
+      const c = o.edge?.byeFallback;
+      if (!c) return [];
+      return [
+        { labels: { outcome: 'resent' }, value: c.resent },
+        { labels: { outcome: 'answered' }, value: c.answered },
+        { labels: { outcome: 'unanswered' }, value: c.unanswered },
+        { labels: { outcome: 'not-resent' }, value: c.notResent },
+      ];
+    },
+  );
 }
 
 /**

@@ -100,6 +100,11 @@ export async function startEdge(
       },
     };
   const secret = randomBytes(16).toString('hex');
+  if (config.sip.t1Ms < 500)
+    log.warn(
+      { t1Ms: config.sip.t1Ms },
+      'SIP_T1_MS is below 500 ms, the RFC 3261 default: retransmissions come sooner and transactions give up after 64*T1 (for a network known to be fast, or tests)',
+    );
   const files = await readSipTls(config);
   const tls = files ? { port: config.sip.tlsPort, ...files, ...tlsPolicy(config) } : undefined;
   const ports: [string, number, string][] = [
@@ -125,6 +130,7 @@ export async function startEdge(
       allowSource: compileAllowList(config.security.srcAllow ?? DEFAULT_SRC_ALLOW) ?? undefined,
     },
     control: { host: '127.0.0.1', port: 0, secret },
+    timers: { t1: config.sip.t1Ms },
     // Refused and closed connections are an outsider's to cause: at most 20 lines per 10 s each.
     log: limitLines(log.child({ part: 'edge' }), EDGE_LIMITED_LINES),
   }).catch((err: unknown) => {

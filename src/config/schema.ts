@@ -86,6 +86,8 @@ export const schema = z.object({
     tlsCaFile: optionalString,
     /** Custom field values read from each INVITE's headers or metadata (docs/api.md#custom-fields). */
     fieldsFrom: fieldSources,
+    /** RFC 3261 T1 (ms): retransmissions start at T1, a transaction gives up after 64*T1. */
+    t1Ms: integer(50, 4000),
   }),
   drachtio: z.object({
     /** When set, the application connects to this external drachtio-server and no edge is started. */

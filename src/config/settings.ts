@@ -24,6 +24,7 @@ export const CORE_ENV = {
   'sip.sdesRequireTls': 'SRS_SDES_REQUIRE_TLS',
   'sip.tlsCaFile': 'SIP_TLS_CA',
   'sip.fieldsFrom': 'SRS_FIELDS_FROM_SIP',
+  'sip.t1Ms': 'SIP_T1_MS',
   'drachtio.host': 'DRACHTIO_HOST',
   'drachtio.port': 'DRACHTIO_PORT',
   'drachtio.secret': 'DRACHTIO_SECRET',

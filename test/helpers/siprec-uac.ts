@@ -43,6 +43,8 @@ export class SiprecUac {
   private readonly fromTag = id();
   /** The host our Contact names (default the local address): a name the server cannot resolve tests its BYE. */
   contactHost: string | undefined;
+  /** The port our Contact names (default the local port): a closed one tests the BYE's fallback. */
+  contactPort: number | undefined;
 
   private constructor(
     readonly localAddress: string,
@@ -114,7 +116,7 @@ export class SiprecUac {
       this.toHeader || `To: <sip:srs@127.0.0.1:${this.serverPort}>`,
       `Call-ID: ${this.callId}`,
       `CSeq: ${cseq} ${method}`,
-      `Contact: <sip:src@${this.contactHost ?? this.localAddress}:${this.localPort}>;+sip.src`,
+      `Contact: <sip:src@${this.contactHost ?? this.localAddress}:${this.contactPort ?? this.localPort}>;+sip.src`,
       'Max-Forwards: 70',
     ];
   }

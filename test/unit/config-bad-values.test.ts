@@ -99,6 +99,9 @@ describe('configuration: bad values are refused, naming setting, value and expec
   it('numbers: bounded where a huge value breaks a timer, native arithmetic or a date', () => {
     // setTimeout fires after 1 ms above 2^31-1 ms: every SIP TCP connection was closed at once.
     badEnv({ SIP_HEADER_TIMEOUT_MS: '3000000000' }, /SIP_HEADER_TIMEOUT_MS/);
+    // T2 (4 s) must stay at or above T1; below 50 ms the retransmissions would flood.
+    badEnv({ SIP_T1_MS: '4001' }, /SIP_T1_MS/, /50 to 4000/);
+    badEnv({ SIP_T1_MS: '10' }, /SIP_T1_MS/);
     badEnv({ SRS_SESSION_EXPIRES: '3000000', SRS_MIN_SE: '90' }, /SRS_SESSION_EXPIRES/);
     badEnv({ SRS_RTP_RELATCH_MS: '9007199254740991' }, /SRS_RTP_RELATCH_MS/);
     // 1e20 days is an invalid Date: every purge pass failed in Postgres.

@@ -205,6 +205,50 @@ describe('requests the server sends in a dialog go over the connection the SRC o
       listener.close();
     }
   });
+
+  // 64*T1 is 3.2 s here (T1 = 50 ms).
+  test('TCP: with the SRC connection gone and its Contact port closed, the BYE fails at once and is not resent', async () => {
+    const listener = await contactListener();
+    const closedPort = listener.port;
+    listener.close();
+    const p = await new Peer('TCP', main.edge.sipPort).open();
+    const dialog = await call(main, p, closedPort);
+    p.close();
+    await sleep(100);
+    const before = { ...main.edge.byeFallback };
+    const t0 = Date.now();
+    await dialog.destroy().catch(() => undefined);
+    const ms = Date.now() - t0;
+    // Before, a refused connection was only logged and the BYE waited for Timer F.
+    assert.ok(ms < 1500, `the app heard of the failed BYE after ${ms} ms`);
+    assert.equal(main.edge.byeFallback.notResent, before.notResent + 1);
+    assert.equal(main.edge.byeFallback.resent, before.resent);
+  });
+
+  test('UDP: a Contact port that never answers: after 64*T1 the BYE goes to the source port, where it is answered', async () => {
+    const gone = await new Peer('UDP', main.edge.sipPort).open();
+    const closedPort = gone.port;
+    gone.close();
+    const p = await new Peer('UDP', main.edge.sipPort).open();
+    try {
+      const dialog = await call(main, p, closedPort);
+      const before = { ...main.edge.byeFallback };
+      const t0 = Date.now();
+      const done = dialog.destroy();
+      const byeReq = await p.next((m) => m.startsWith('BYE '), 8000);
+      const ms = Date.now() - t0;
+      assert.ok(ms >= 3000, `the BYE reached the source after ${ms} ms, before the Contact timed out`);
+      assert.match(byeReq, /^CSeq: 3 BYE$/m, 'the resent BYE takes the next CSeq');
+      p.send(answer(byeReq, 200, 'OK'));
+      await done;
+      assert.deepEqual(
+        { resent: main.edge.byeFallback.resent, answered: main.edge.byeFallback.answered },
+        { resent: before.resent + 1, answered: before.answered + 1 },
+      );
+    } finally {
+      p.close();
+    }
+  });
 });
 
 describe('mutual TLS: the fallback to the Contact uses the private CA and the server certificate', () => {

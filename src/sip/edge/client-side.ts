@@ -34,7 +34,11 @@ export class ClientSide {
       return;
     }
     try {
-      const transport = (await this.dialogs.resolvePeer(d)).transport;
+      // A target that does not resolve: sendInDialog decides (a BYE goes to the INVITE's source).
+      const transport = await this.dialogs.resolvePeer(d).then(
+        (p) => p.transport,
+        () => (d.source ?? d.peer).transport,
+      );
       const extra = this.ctx.requestExtras(app, transport);
       const { sent, peer, txn } = await this.dialogs.sendInDialog(
         d,
@@ -55,7 +59,7 @@ export class ClientSide {
         `OK|application|${sent.length}|${peer.transport}|${peer.address}|${peer.port}|${stamp()}|${txn?.id ?? ''}|${d.id}||Msg sent:|\r\n${sent.toString('utf8')}`,
       );
     } catch (err) {
-      // A BYE that cannot go out (the SRC's Contact does not resolve) still ends the dialog, as
+      // A BYE that cannot go out (no route to the SRC at all) still ends the dialog, as
       // the app has ended its side: kept, a later request in it would reach the app as a new
       // INVITE (drachtio-srf knows no such dialog) and start a second recording. Now it gets 481.
       if (app.method === 'BYE') {

@@ -19,7 +19,7 @@ import {
 } from './message.js';
 import type { SipHeader, SipMessage, SipRequest } from './message.js';
 import { TransactionLayer } from './transactions.js';
-import type { Peer, Timers } from './transactions.js';
+import type { Sender, Timers } from './transactions.js';
 import type { TransportName } from './transport.js';
 import type { EdgeLogger } from './types.js';
 
@@ -31,7 +31,7 @@ export interface CoreOptions {
   port: () => number;
   /** Bound TLS port (0 when TLS is off). */
   tlsPort?: () => number;
-  send: (peer: Peer, data: Buffer) => void;
+  send: Sender;
   hasConnection: (transport: TransportName, address: string, port: number) => boolean;
   appsFor: (method: string) => AppConn[];
 }

@@ -6,6 +6,7 @@
  * (context.ts); where requests go (DNS) is in resolve.ts.
  */
 import { ParseError } from '../../errors.js';
+import type { ByeFallbackCounters } from './bye-fallback.js';
 import { ClientSide } from './client-side.js';
 import { EdgeContext } from './context.js';
 import type { CoreOptions } from './context.js';
@@ -29,6 +30,11 @@ export class EdgeCore {
     this.dialogs = new DialogLayer(this.ctx);
     this.server = new ServerSide(this.ctx, this.dialogs);
     this.client = new ClientSide(this.ctx, this.dialogs);
+  }
+
+  /** What followed BYEs whose remote target failed (bye-fallback.ts), for /metrics. */
+  get byeFallback(): Readonly<ByeFallbackCounters> {
+    return this.dialogs.byeFallback.counters;
   }
 
   close(): void {

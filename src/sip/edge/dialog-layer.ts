@@ -20,6 +20,7 @@ import {
 import type { SipHeader, SipRequest, SipResponse } from './message.js';
 import type { ClientTxn, Peer, ServerTxn } from './transactions.js';
 import { dialogPeer } from './resolve.js';
+import { ByeFallback } from './bye-fallback.js';
 
 export class DialogLayer {
   readonly store = new DialogStore();
@@ -30,8 +31,12 @@ export class DialogLayer {
   private readonly awaitingAck = new Map<string, ServerTxn>();
   /** Dialog id -> INVITE client transaction whose 2xx the app will ACK. */
   readonly uacInvites = new Map<string, ClientTxn>();
+  /** Where a BYE goes when its remote target fails, and the counts of what followed. */
+  readonly byeFallback: ByeFallback;
 
-  constructor(private readonly ctx: EdgeContext) {}
+  constructor(private readonly ctx: EdgeContext) {
+    this.byeFallback = new ByeFallback(ctx.o.log, ctx.o.hasConnection);
+  }
 
   clear(): void {
     this.store.clear();
@@ -70,6 +75,7 @@ export class DialogLayer {
       localCseq: seq,
       remoteCseq: seq,
       peer: txn.peer,
+      ...(txn.source ? { source: txn.source } : {}),
       owner: conn,
       state: 'early',
       ...(txn.requestId !== undefined ? { createdBy: { requestId: txn.requestId, txnKey: txn.key } } : {}),
@@ -185,7 +191,9 @@ export class DialogLayer {
 
   /**
    * Build and send a request within a dialog on a client transaction; `onResponse` gets
-   * each response (the first copy) and synthesized 408 on timeout.
+   * each response (the first copy) and synthesized 408 on timeout. A BYE whose remote target
+   * fails (does not resolve, a transport error, a timeout, a 408) is resent once to the INVITE's
+   * source (bye-fallback.ts); its responses are reported under the first transaction.
    */
   async sendInDialog(
     d: Dialog,
@@ -195,34 +203,80 @@ export class DialogLayer {
     onResponse: ((txn: ClientTxn, status: number, raw: Buffer) => void) | undefined,
     owner?: AppConn,
   ): Promise<{ sent: Buffer; peer: Peer; txn?: ClientTxn }> {
-    const peer = await this.resolvePeer(d);
-    const branch = newBranch();
-    const cseq = method === 'ACK' ? (d.lastInviteCseq ?? d.localCseq) : ++d.localCseq;
-    if (method === 'INVITE') d.lastInviteCseq = cseq;
-    const headers = inDialogHeaders(d, method, cseq, this.ctx.ourVia(peer.transport, branch), extra);
-    const msg: SipRequest = { type: 'request', method, uri: d.remoteTarget, version: '2.0', headers, body };
-    const sent = serializeMessage(msg);
-    if (method === 'ACK') {
-      this.ctx.o.send(peer, sent);
-      const inv = this.uacInvites.get(d.id);
-      if (inv) inv.ack = sent;
-      return { sent, peer };
+    const bye = method === 'BYE';
+    let peer: Peer;
+    let atSource = false;
+    try {
+      peer = await this.resolvePeer(d);
+    } catch (err) {
+      const to = bye ? this.byeFallback.target(d, undefined, String((err as Error).message)) : undefined;
+      if (!to) throw err;
+      peer = to;
+      atSource = true;
     }
-    const txn = this.ctx.txns.sendRequest(
-      { branch, method, peer, request: sent, owner, dialogId: d.id },
-      {
-        onResponse: (t, status, raw) => {
-          if (method === 'BYE' && status >= 200) this.endDialog(d);
-          onResponse?.(t, status, raw);
+    const compose = (to: Peer): { msg: SipRequest; sent: Buffer; branch: string } => {
+      const branch = newBranch();
+      const cseq = method === 'ACK' ? (d.lastInviteCseq ?? d.localCseq) : ++d.localCseq;
+      if (method === 'INVITE') d.lastInviteCseq = cseq;
+      const headers = inDialogHeaders(d, method, cseq, this.ctx.ourVia(to.transport, branch), extra);
+      const msg: SipRequest = { type: 'request', method, uri: d.remoteTarget, version: '2.0', headers, body };
+      return { msg, sent: serializeMessage(msg), branch };
+    };
+    const first = compose(peer);
+    if (method === 'ACK') {
+      this.ctx.o.send(peer, first.sent);
+      const inv = this.uacInvites.get(d.id);
+      if (inv) inv.ack = first.sent;
+      return { sent: first.sent, peer };
+    }
+    let reportAs: ClientTxn | undefined;
+    const attempt = (to: Peer, m: { msg: SipRequest; sent: Buffer; branch: string }): ClientTxn => {
+      // The BYE failed here: once more to the INVITE's source, if this was not already it.
+      const retried = (t: ClientTxn, why: string): boolean => {
+        if (!bye || atSource) return false;
+        const again = this.byeFallback.target(d, to, why);
+        if (!again) return false;
+        atSource = true;
+        reportAs ??= t;
+        try {
+          attempt(again, compose(again));
+        } catch (err) {
+          this.ctx.o.log.warn({ callId: d.callId, err: String(err) }, 'BYE could not be resent');
+          return false;
+        }
+        return true;
+      };
+      // `answered`: a response from the network, not a timeout or a transport error.
+      const final = (t: ClientTxn, status: number, raw: Buffer, answered = true): void => {
+        if (bye) {
+          if (atSource) this.byeFallback.outcome(d, answered ? status : 0);
+          this.endDialog(d);
+        }
+        onResponse?.(reportAs ?? t, status, raw);
+      };
+      return this.ctx.txns.sendRequest(
+        { branch: m.branch, method, peer: to, request: m.sent, owner, dialogId: d.id },
+        {
+          onResponse: (t, status, raw) => {
+            if (status < 200) onResponse?.(reportAs ?? t, status, raw);
+            else if (!(status === 408 && retried(t, '408 response'))) final(t, status, raw);
+          },
+          onTimeout: (t) => {
+            if (!retried(t, 'timeout')) final(t, 408, this.ctx.synthesize408(m.msg), false);
+          },
+          ...(bye
+            ? {
+                onTransportError: (t: ClientTxn, err: Error) => {
+                  if (!retried(t, err.message)) final(t, 408, this.ctx.synthesize408(m.msg), false);
+                },
+              }
+            : {}),
+          buildNon2xxAck: (_t, raw) => this.ctx.non2xxAck(m.msg, raw),
         },
-        onTimeout: (t) => {
-          if (method === 'BYE') this.endDialog(d);
-          onResponse?.(t, 408, this.ctx.synthesize408(msg));
-        },
-        buildNon2xxAck: (_t, raw) => this.ctx.non2xxAck(msg, raw),
-      },
-    );
+      );
+    };
+    const txn = attempt(peer, first);
     if (method === 'INVITE') this.uacInvites.set(d.id, txn);
-    return { sent, peer, txn };
+    return { sent: first.sent, peer, txn };
   }
 }

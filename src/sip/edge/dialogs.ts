@@ -38,6 +38,11 @@ export interface Dialog {
   remoteCseq: number;
   /** Where the creating request came from; a TCP connection to it is reused. */
   readonly peer: Peer;
+  /**
+   * The creating INVITE's source address and port (UAS dialogs): where a BYE goes when the remote
+   * target cannot be reached (src/sip/edge/bye-fallback.ts).
+   */
+  readonly source?: Peer;
   owner?: unknown;
   state: 'early' | 'confirmed' | 'terminated';
   /** CSeq of the last INVITE we sent in this dialog, for its ACK. */

@@ -81,13 +81,13 @@ export async function startSipEdge(opts: SipEdgeOptions): Promise<SipEdge> {
     advertised,
     port: () => transport.port,
     tlsPort: () => transport.tlsPort,
-    send: (peer, data) => {
+    send: (peer, data, onError) => {
       // Count responses by status for /metrics ("SIP/2.0 NNN ..."; retransmissions included).
       if (data.length > 12 && data[0] === 0x53 && data.toString('latin1', 0, 8) === 'SIP/2.0 ') {
         const code = Number(data.toString('latin1', 8, 11));
         responsesSent.set(code, (responsesSent.get(code) ?? 0) + 1);
       }
-      return transport.send(peer.transport, peer.address, peer.port, data);
+      return transport.send(peer.transport, peer.address, peer.port, data, onError);
     },
     hasConnection: (t, a, p) => transport.hasConnection(t, a, p),
     appsFor: (m) => control.appsFor(m),
@@ -117,6 +117,9 @@ export async function startSipEdge(opts: SipEdgeOptions): Promise<SipEdge> {
     responsesSent,
     get connectionLimits() {
       return { ...transport.guard.counters, open: transport.guard.openConnections };
+    },
+    get byeFallback() {
+      return { ...core.byeFallback };
     },
     tlsSubject: (address, port) => transport.tlsSubject(address, port),
     setTls: (c) => transport.setTls(c),

@@ -108,11 +108,8 @@ export class ServerSide {
     // Where responses go. Over TCP/TLS: the connection. Over UDP (RFC 3261 18.2.2, RFC 3581 4):
     // the source address (the `received`), and the source port only with rport; without it, the
     // Via's sent-by port (5060 when it names none), where the client said it listens.
-    const peer: Peer = {
-      transport: inb.transport,
-      address: inb.remoteAddress,
-      port: inb.transport === 'udp' && ri === -1 ? (via.port ?? 5060) : inb.remotePort,
-    };
+    const source: Peer = { transport: inb.transport, address: inb.remoteAddress, port: inb.remotePort };
+    const peer: Peer = inb.transport === 'udp' && ri === -1 ? { ...source, port: via.port ?? 5060 } : source;
     const branch = getParam(via.params, 'branch') ?? '';
     const sentBy = hostPort(via.host, via.port ?? 5060);
     const fromTag = getTag(from) ?? '';
@@ -132,7 +129,7 @@ export class ServerSide {
       this.ctx.txns.retransmitted(existing);
       return;
     }
-    const base = { key, request: req, raw, receivedLength: inb.data.length, peer };
+    const base = { key, request: req, raw, receivedLength: inb.data.length, peer, source };
     if (req.version !== '2.0') {
       // RFC 3261 8.2.1 (and 21.5.7): only SIP/2.0 is spoken here.
       const txn = this.ctx.txns.createServer({ ...base, toTag: randomToken() });

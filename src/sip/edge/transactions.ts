@@ -18,7 +18,8 @@ export interface Peer {
   port: number;
 }
 
-export type Sender = (peer: Peer, data: Buffer) => void;
+/** Sends a message; `onError` hears of a failure the transport sees (refused, unreachable). */
+export type Sender = (peer: Peer, data: Buffer, onError?: (err: Error) => void) => void;
 
 type ServerState = 'proceeding' | 'completed' | 'accepted' | 'confirmed' | 'terminated';
 
@@ -35,6 +36,8 @@ export interface ServerTxn {
   readonly receivedLength: number;
   /** Where responses go (RFC 3261 18.2.2 with RFC 3581). */
   readonly peer: Peer;
+  /** Where the request came from (its source address and port, or its connection). */
+  readonly source?: Peer;
   /** To-tag used for responses that lack one. */
   toTag: string;
   /**
@@ -74,6 +77,11 @@ export interface ClientTxnHandlers {
   onResponse: (txn: ClientTxn, status: number, raw: Buffer) => void;
   /** Timer B/F fired with no final response. */
   onTimeout: (txn: ClientTxn) => void;
+  /**
+   * The transport failed to send the request (RFC 3261 17.1.4): the transaction ends at once.
+   * Without this handler a failure is only logged and the transaction waits for Timer B/F.
+   */
+  onTransportError?: (txn: ClientTxn, err: Error) => void;
   /** Build the ACK for a non-2xx final response to an INVITE (RFC 3261 17.1.1.3). */
   buildNon2xxAck?: (txn: ClientTxn, raw: Buffer) => Buffer | undefined;
 }
@@ -126,6 +134,7 @@ export class TransactionLayer {
     raw: Buffer;
     receivedLength: number;
     peer: Peer;
+    source?: Peer;
     toTag: string;
     requestId?: string;
   }): ServerTxn {
@@ -137,6 +146,7 @@ export class TransactionLayer {
       raw: init.raw,
       receivedLength: init.receivedLength,
       peer: init.peer,
+      ...(init.source ? { source: init.source } : {}),
       toTag: init.toTag,
       ...(init.requestId !== undefined ? { requestId: init.requestId } : {}),
       state: 'proceeding',
@@ -260,14 +270,22 @@ export class TransactionLayer {
     };
     this.clients.set(`${txn.branch}|${txn.method}`, txn);
     this.clientsById.set(txn.id, txn);
-    this.send(txn.peer, txn.request);
+    const failed = handlers.onTransportError;
+    const onError = failed
+      ? (err: Error): void => {
+          if (txn.state !== 'calling' && txn.state !== 'proceeding') return;
+          this.terminateClient(txn);
+          failed(txn, err);
+        }
+      : undefined;
+    this.send(txn.peer, txn.request, onError);
     const { t1, t2 } = this.timers;
     if (txn.peer.transport === 'udp') {
       const again = (interval: number): void => {
         txn.timers.push(
           setTimeout(() => {
             if (txn.state !== 'calling' && !(txn.state === 'proceeding' && txn.method !== 'INVITE')) return;
-            this.send(txn.peer, txn.request);
+            this.send(txn.peer, txn.request, onError);
             again(txn.method === 'INVITE' ? interval * 2 : Math.min(interval * 2, t2));
           }, interval),
         );

@@ -302,13 +302,24 @@ export class SipTransport {
     });
   }
 
-  /** Send a message; over TCP reuse the connection to that peer or open one. */
-  send(transport: TransportName, address: string, port: number, data: Buffer): void {
+  /**
+   * Send a message; over TCP reuse the connection to that peer or open one. `onError` hears of a
+   * failed send (a UDP send error, a connection refused or not verified).
+   */
+  send(
+    transport: TransportName,
+    address: string,
+    port: number,
+    data: Buffer,
+    onError?: (err: Error) => void,
+  ): void {
     if (this.closed) return;
     if (transport === 'udp') {
       if (!this.udp) throw new Error('udp transport is not enabled');
       this.udp.send(data, port, address, (err) => {
-        if (err) this.opts.log.warn({ address, port, err: String(err) }, 'sip udp send failed');
+        if (!err) return;
+        this.opts.log.warn({ address, port, err: String(err) }, 'sip udp send failed');
+        onError?.(err);
       });
       return;
     }
@@ -339,9 +350,10 @@ export class SipTransport {
       this.conns.delete(k);
       this.adopt(sock, transport);
     });
-    sock.on('error', (err) =>
-      this.opts.log.warn({ address, port, err: String(err) }, 'sip tcp connect failed'),
-    );
+    sock.on('error', (err) => {
+      this.opts.log.warn({ address, port, err: String(err) }, 'sip tcp connect failed');
+      onError?.(err);
+    });
     sock.on('close', () => {
       if (this.conns.get(k) === sock) this.conns.delete(k);
     });

@@ -1,4 +1,5 @@
 import type { ConnectionLimits, LimitCounters } from './limits.js';
+import type { ByeFallbackCounters } from './bye-fallback.js';
 import type { TlsContext } from './transport.js';
 
 /** Public option and logger types of the embedded SIP edge. */
@@ -48,6 +49,8 @@ export interface SipEdge {
   readonly responsesSent: ReadonlyMap<number, number>;
   /** TCP/TLS connections refused or closed by the limits, and open now (for /metrics). */
   readonly connectionLimits: Readonly<LimitCounters> & { readonly open: number };
+  /** What followed BYEs whose remote target failed: resent to the INVITE's source, and after. */
+  readonly byeFallback: Readonly<ByeFallbackCounters>;
   /** The verified client certificate subject of a mutual-TLS peer, if any. */
   tlsSubject(address: string, port: number): string | undefined;
   /**
