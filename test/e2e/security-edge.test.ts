@@ -7,7 +7,10 @@
  *   logged as 20 lines and a summary (it was a line each: 2,000 lines, 469 kB for 2,000 INVITEs);
  * - 800 m-lines in one INVITE get 488 (per-session stream limit), no port is bound;
  * - idle TCP connections over the per-address limit are closed, and so is one that never finishes
- *   its headers or sends more than 16 KiB of them.
+ *   its headers or sends more than 16 KiB of them;
+ * - an allowed SRC (127.0.0.3) that opens more TCP connections than SIP_MAX_CONNECTIONS_PER_ADDRESS
+ *   keeps only that many, so another SRC still gets a connection slot and an answer (with the
+ *   per-address limit at the total, 10, the first SRC takes every slot and the other is refused).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +23,7 @@ import { decodeUlawWav, tone, toneLevelDb } from '../helpers/audio.js';
 import { sendRtpStream } from '../helpers/rtp.js';
 import { SiprecUac } from '../helpers/siprec-uac.js';
 import { closedWithin, tcpConnect } from '../helpers/tcp-probe.js';
+import { Peer, ids, request, statusOf } from '../helpers/sip-peer.js';
 
 async function udpOn(address: string): Promise<Socket> {
   const s = createSocket('udp4');
@@ -43,7 +47,8 @@ describe('trust at the edge (attacks on srs serve)', { timeout: 180000 }, () => 
 
   before(async () => {
     server = await startTestServer({
-      SRS_SRC_ALLOW: '127.0.0.1',
+      SRS_SRC_ALLOW: '127.0.0.1,127.0.0.3',
+      SIP_MAX_CONNECTIONS: '10',
       SIP_MAX_CONNECTIONS_PER_ADDRESS: '3',
       SIP_HEADER_TIMEOUT_MS: '1500',
     });
@@ -229,5 +234,38 @@ describe('trust at the edge (attacks on srs serve)', { timeout: 180000 }, () => 
     assert.equal(await refusedCount(), refusedBefore + 150, 'every refusal counted');
     const lines = logLinesSince(server, before, 'sip tcp connection refused: over the connection limit');
     assert.ok(lines <= 20, `${lines} lines for 150 refused connections`);
+  });
+
+  it('keeps a connection slot for another SRC when one allowed address opens more than its limit', async () => {
+    const perAddress = async () =>
+      Number(
+        /per-address-limit"} (\d+)/.exec(await metric(server, 'srs_sip_connections_refused_total'))?.[1],
+      );
+    await new Promise((r) => setTimeout(r, 200));
+    const refusedBefore = await perAddress();
+    // An allowed host opens 10 connections (every slot), each kept open with a complete OPTIONS.
+    const hog = [];
+    for (let i = 0; i < 10; i++) {
+      const s = await tcpConnect(server.sipPort, '127.0.0.3');
+      s.write(request(new Peer('TCP', server.sipPort), server.sipPort, 'OPTIONS', ids()));
+      hog.push(s);
+    }
+    const src = new Peer('TCP', server.sipPort);
+    let answer = '';
+    let closed: boolean[] = [];
+    try {
+      closed = await Promise.all(hog.map((s) => closedWithin(s, 1000)));
+      await src.open();
+      src.send(request(src, server.sipPort, 'OPTIONS', ids()));
+      answer = await src
+        .next((m) => statusOf(m) >= 200, 5000)
+        .catch((err: Error) => `no answer: ${err.message}`);
+    } finally {
+      src.close();
+      for (const s of hog) s.destroy();
+    }
+    assert.equal(closed.filter((c) => !c).length, 3, 'the allowed host keeps 3 connections (its limit)');
+    assert.match(answer, /^SIP\/2\.0 200 /, 'another SRC still gets a connection and its OPTIONS answered');
+    assert.equal(await perAddress(), refusedBefore + 7, 'the 7 over the limit refused and counted');
   });
 });
