@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sendLoopbackTone } from '../helpers/rtp.js';
-import { SRS_BIN, run, startTestServer, type TestServer } from '../helpers/server.js';
+import { SRS_BIN, died, run, startTestServer, type TestServer } from '../helpers/server.js';
 import { callServer, type CallOptions } from '../helpers/server-client.js';
 import { SiprecUac } from '../helpers/siprec-uac.js';
 import { waitForState } from '../helpers/sipp.js';
@@ -64,14 +64,6 @@ describe(
       return (await waitForState(s, uac.callId, 'stored')).id;
     };
     const keys = async () => (await api('GET', '/keys')).json.items as unknown as KeyJson[];
-    const died = (srv: TestServer) =>
-      new Promise<string | null>((resolve) => {
-        const t = setTimeout(() => resolve('timeout'), 60_000);
-        srv.proc.once('exit', (_c, sig) => {
-          clearTimeout(t);
-          resolve(sig);
-        });
-      });
     /** The CLI as an operator runs it on the server's data directory, without SRS_KEY_PASSPHRASE. */
     const cli = (args: string[], more: Record<string, string> = {}) => {
       const env: Record<string, string> = { ...s.env, ...more };

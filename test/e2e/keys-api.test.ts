@@ -19,7 +19,7 @@ import { openDatabase, type Database } from '../../src/store/db.js';
 import { decodeUlawWav, spoolFile, tone, toneLevelDb } from '../helpers/audio.js';
 import { gpgDecrypt } from '../helpers/gpg.js';
 import { enqueueOnlyPipeline } from '../helpers/recording.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { died, startTestServer, type TestServer } from '../helpers/server.js';
 import { callServer, type CallOptions } from '../helpers/server-client.js';
 
 const log = createLogger('silent');
@@ -55,14 +55,6 @@ describe('keys over the API: generate, activate, retire and re-encrypt across ki
   const api = (method: string, path: string, o: CallOptions = {}) =>
     callServer(`http://127.0.0.1:${s.httpPort}`, method, `/api/v1${path}`, { bearer: s.token, ...o });
   const keys = async () => (await api('GET', '/keys')).json.items as unknown as KeyJson[];
-  const died = (srv: TestServer) =>
-    new Promise<string | null>((resolve) => {
-      const t = setTimeout(() => resolve('timeout'), 60_000);
-      srv.proc.once('exit', (_c, sig) => {
-        clearTimeout(t);
-        resolve(sig);
-      });
-    });
 
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'srs-keys-api-'));

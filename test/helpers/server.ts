@@ -261,3 +261,18 @@ export function run(
     p.stdin.end(opts.input ?? '');
   });
 }
+
+/**
+ * The signal that ends `server`'s process (null when it exits on its own), or 'timeout' when it
+ * is still running after `timeoutMs`: for a server that kills itself (SRS_TEST_CRASH_AFTER_STEP).
+ * Call it before what makes the process exit: an exit already past is not seen.
+ */
+export function died(server: Pick<TestServer, 'proc'>, timeoutMs = 60_000): Promise<string | null> {
+  return new Promise<string | null>((resolve) => {
+    const t = setTimeout(() => resolve('timeout'), timeoutMs);
+    server.proc.once('exit', (_c, sig) => {
+      clearTimeout(t);
+      resolve(sig);
+    });
+  });
+}
