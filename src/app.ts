@@ -318,6 +318,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       pool: db.pool,
       addresses: nodeAddresses(config, sipPort, httpPort),
       maxSessions: config.limits.maxSessions,
+      finalizeQueue,
       live: recording,
       log,
     });

@@ -1,13 +1,16 @@
 import { Command } from 'commander';
 import type { Config } from '../config.js';
 import type { NodeRow } from '../store/nodes.js';
+import { NotFoundError } from '../errors.js';
+import { forgetNode, NodeForgetRefused } from '../store/node-forget.js';
 import { nodesRepository } from '../store/nodes.js';
-import { CliError, guarded, withDatabase, type CliIo } from './common.js';
+import { cliActor, CliError, guarded, withDatabase, type CliIo } from './common.js';
 
 /**
- * `srs node list | drain`. The drain is a flag in the node registry (Postgres), which the
+ * `srs node list | drain | forget`. The drain is a flag in the node registry (Postgres), which the
  * node sees at once (NOTIFY) or at its next heartbeat: it works for the local node (the default,
  * SRS_NODE_ID) and for any other node of the cluster, from any machine that reaches the database.
+ * `forget` removes a dead node from the registry (src/store/node-forget.ts says when it may).
  */
 
 const table = (rows: NodeRow[]): string =>
@@ -24,7 +27,9 @@ export function nodeCommand(
   getConfig: () => Config,
   io: CliIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin },
 ): Command {
-  const cmd = new Command('node').description('the nodes of the cluster: list them, drain one');
+  const cmd = new Command('node').description(
+    'the nodes of the cluster: list them, drain one, forget one that is gone for good',
+  );
 
   cmd
     .command('list')
@@ -77,6 +82,35 @@ export function nodeCommand(
             await new Promise((r) => setTimeout(r, 500));
           }
         });
+      }),
+    );
+  cmd
+    .command('forget')
+    .description(
+      'remove a node that is gone for good from the registry (refused while it is alive or while recordings wait for its data directory)',
+    )
+    .argument('<id>', 'node id (srs node list)')
+    .action(
+      guarded(io, async (id: string) => {
+        const n = await withDatabase(getConfig(), (db) =>
+          forgetNode(db.pool, id, (node) => ({
+            actor: cliActor(),
+            actorRole: 'admin',
+            ip: '',
+            via: 'cli',
+            action: 'node.forget',
+            resource: 'node',
+            resourceId: id,
+            details: { ...node },
+          })),
+        ).catch((err: unknown) => {
+          if (err instanceof NotFoundError) throw new CliError(err.message, 2);
+          if (err instanceof NodeForgetRefused) throw new CliError(err.message, 3);
+          throw err;
+        });
+        io.stdout.write(
+          `node ${id}: forgotten (was ${n.status}, last heartbeat ${n.heartbeatAgeSeconds}s ago, ${n.calls} registry call row(s) removed)\n`,
+        );
       }),
     );
   return cmd;

@@ -24,6 +24,8 @@ export interface ClusterNodeOptions {
   pool: Database['pool'];
   addresses: { sip: string; media: string; http: string };
   maxSessions: number;
+  /** The finalize queue of this node's data directory, kept in the registry (`srs node forget`). */
+  finalizeQueue?: string;
   live: {
     readonly activeCount: number;
     activeCalls(): ActiveCall[];
@@ -85,9 +87,9 @@ export class ClusterNode {
     return this.state === 'draining';
   }
 
-  async start(): Promise<void> {
+  private register(): Promise<void> {
     const o = this.o;
-    await o.nodes.register({
+    return o.nodes.register({
       id: this.id,
       instance: this.instance,
       sipAddress: o.addresses.sip,
@@ -95,7 +97,13 @@ export class ClusterNode {
       httpAddress: o.addresses.http,
       maxSessions: o.maxSessions,
       heartbeatSeconds: o.config.heartbeatSeconds,
+      finalizeQueue: o.finalizeQueue,
     });
+  }
+
+  async start(): Promise<void> {
+    const o = this.o;
+    await this.register();
     await o.nodes.clearCalls(this.id);
     this.state = 'up';
     o.live.on('event', this.onEvent);
@@ -143,6 +151,7 @@ export class ClusterNode {
         this.o.live.activeCount,
       );
       if (!held) {
+        if (!this.displaced && (await this.rejoin())) return;
         if (!this.displaced) {
           const other = await this.o.nodes.get(this.id).catch(() => undefined);
           this.log.error(
@@ -171,6 +180,28 @@ export class ClusterNode {
     } catch (err) {
       this.log.warn({ err }, 'heartbeat failed');
     }
+  }
+
+  /**
+   * This process missed its heartbeats long enough to be forgotten (`srs node forget`: its row is
+   * gone, nobody else holds the id): it registers again, as a restart would, and republishes its
+   * live calls. False when the row is there (another process holds the id) or the id was taken
+   * between the two steps.
+   */
+  private async rejoin(): Promise<boolean> {
+    if ((await this.o.nodes.get(this.id)) !== undefined) return false;
+    try {
+      await this.register();
+    } catch {
+      return false;
+    }
+    this.log.warn(
+      { liveCalls: this.o.live.activeCount },
+      `node id ${this.id} was forgotten (srs node forget) while this process missed its heartbeats: registered again`,
+    );
+    if (this.state === 'draining') await this.o.nodes.setState(this.id, this.instance, 'draining');
+    await this.syncCalls();
+    return true;
   }
 
   /**

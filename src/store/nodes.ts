@@ -18,6 +18,8 @@ export interface NodeRegistration {
   httpAddress: string;
   maxSessions: number;
   heartbeatSeconds: number;
+  /** The finalize queue of its data directory (`srs node forget` checks it for waiting jobs). */
+  finalizeQueue?: string;
 }
 
 export interface NodeRow {
@@ -138,19 +140,28 @@ export function nodesRepository(pool: pg.Pool): NodesRepository {
     async register(n) {
       const r = await pool.query<{ instance: string }>(
         `INSERT INTO cluster_nodes AS c (id, instance, sip_address, media_address, http_address, state,
-           drain_requested, active_calls, max_sessions, heartbeat_seconds)
-         VALUES ($1, $2, $3, $4, $5, 'up', false, 0, $6, $7)
+           drain_requested, active_calls, max_sessions, heartbeat_seconds, finalize_queue)
+         VALUES ($1, $2, $3, $4, $5, 'up', false, 0, $6, $7, $8)
          ON CONFLICT (id) DO UPDATE SET instance = EXCLUDED.instance, sip_address = EXCLUDED.sip_address,
            media_address = EXCLUDED.media_address, http_address = EXCLUDED.http_address, state = 'up',
            drain_requested = false, active_calls = 0, max_sessions = EXCLUDED.max_sessions,
-           heartbeat_seconds = EXCLUDED.heartbeat_seconds,
+           heartbeat_seconds = EXCLUDED.heartbeat_seconds, finalize_queue = EXCLUDED.finalize_queue,
            started_at = now(), heartbeat_at = now()
          WHERE c.state = 'stopped' OR c.instance = EXCLUDED.instance
            -- Same SIP and HTTP addresses: we hold those ports now, so that process is gone (kill -9).
            OR (c.sip_address = EXCLUDED.sip_address AND c.http_address = EXCLUDED.http_address)
            OR c.heartbeat_at < now() - make_interval(secs => c.heartbeat_seconds * ${MISSED_HEARTBEATS})
          RETURNING instance`,
-        [n.id, n.instance, n.sipAddress, n.mediaAddress, n.httpAddress, n.maxSessions, n.heartbeatSeconds],
+        [
+          n.id,
+          n.instance,
+          n.sipAddress,
+          n.mediaAddress,
+          n.httpAddress,
+          n.maxSessions,
+          n.heartbeatSeconds,
+          n.finalizeQueue ?? null,
+        ],
       );
       if (r.rowCount === 0) {
         const other = await this.get(n.id);

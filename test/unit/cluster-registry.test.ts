@@ -2,7 +2,11 @@
  * The node registry and the drain of a ClusterNode, on a real (embedded) Postgres: registration,
  * an id held by a live node refused, a node that stops heartbeating listed down (by the database
  * clock, after 3 missed heartbeats), the drain flag seen through NOTIFY, the drain waiting for the
- * live call and for the node's recording to be stored, the live-call registry.
+ * live call and for the node's recording to be stored, the live-call registry. `srs node forget`
+ * (src/store/node-forget.ts): refused for an unknown node, a live one, and one whose recordings
+ * wait for its data directory (a call it held, a job of its finalize queue, real pg-boss); a dead
+ * node forgotten with its rows and an audit entry, then registered anew; a process forgotten
+ * while it missed its heartbeats registers again.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -12,9 +16,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ClusterNode } from '../../src/cluster/node.js';
+import { NotFoundError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
+import { ensureQueue, startBoss } from '../../src/pipeline/boss.js';
 import type { ActiveCall, RecordingEvent } from '../../src/recording/types.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
+import { forgetNode, NodeForgetRefused } from '../../src/store/node-forget.js';
 import { nodesRepository, type NodesRepository } from '../../src/store/nodes.js';
 import { ConflictError } from '../../src/store/users.js';
 
@@ -160,5 +167,138 @@ describe('cluster node registry (Postgres)', () => {
     assert.equal((await nodes.get('n2'))?.status, 'stopped');
     assert.equal(await nodes.requestDrain('n2'), false);
     await node.stop(); // twice is safe
+  });
+
+  /** Makes node `id` look dead: its last heartbeat 10 s ago (past 3 intervals of 1 s). */
+  const kill = (id: string) =>
+    db.pool.query(`UPDATE cluster_nodes SET heartbeat_at = now() - interval '10 seconds' WHERE id = $1`, [
+      id,
+    ]);
+  const entry = (id: string) => () => ({
+    actor: 'cli:test',
+    actorRole: 'admin',
+    ip: '',
+    via: 'cli',
+    action: 'node.forget',
+    resource: 'node',
+    resourceId: id,
+  });
+  const refused = (reason: string, re: RegExp) => (e: unknown) => {
+    assert.ok(e instanceof NodeForgetRefused, String(e));
+    assert.equal(e.reason, reason);
+    assert.match(e.message, re);
+    return true;
+  };
+  const newRecording = async (callId: string) => {
+    const id = randomUUID();
+    await db.recordings.create({
+      id,
+      sessionId: null,
+      callId,
+      srcAddress: '127.0.0.1:5060',
+      startedAt: new Date(),
+      participants: [],
+      streams: [],
+      metadataXml: null,
+    });
+    return id;
+  };
+
+  it('forgets only a dead node whose recordings are stored, with its rows and an audit entry', async () => {
+    const queue = 'finalize-recording.f1f1f1f1f1f1f1f1';
+    const forgets = async () =>
+      (await db.audit.search({ action: 'node.forget', resourceId: 'f1' })).items.length;
+    await assert.rejects(forgetNode(db.pool, 'nope', entry('nope')), (e: unknown) => {
+      assert.ok(e instanceof NotFoundError);
+      assert.match((e as Error).message, /no node "nope"/);
+      return true;
+    });
+    await nodes.register({ ...reg('f1', 'f1-first', 8090), finalizeQueue: queue });
+    await assert.rejects(
+      forgetNode(db.pool, 'f1', entry('f1')),
+      refused('alive', /node "f1" is alive \(up, heartbeat .* down after 3 s/),
+    );
+    // Dead while it held a call: the recording waits for its data directory.
+    const held = await newRecording('forget-held@pbx');
+    await nodes.addCall('f1', held, { recordingId: held }, new Date());
+    await kill('f1');
+    await assert.rejects(
+      forgetNode(db.pool, 'f1', entry('f1')),
+      refused(
+        'pending',
+        new RegExp(`1 recording\\(s\\) not yet stored \\(${held}\\).*start a node on that directory`),
+      ),
+    );
+    await db.recordings.markStored(held);
+    // A finalize job waiting in its directory's queue (real pg-boss): refused too.
+    const { boss } = await startBoss(db.pool, log);
+    try {
+      await ensureQueue(boss, queue, { name: queue });
+      const queued = await newRecording('forget-queued@pbx');
+      await boss.send(queue, { recordingId: queued }, { id: queued });
+      await assert.rejects(forgetNode(db.pool, 'f1', entry('f1')), (e: unknown) => {
+        assert.ok(e instanceof NodeForgetRefused);
+        assert.deepEqual(e.recordingIds, [queued]);
+        return true;
+      });
+      assert.equal(await forgets(), 0, 'a refusal is not audited');
+      // Another live node works the same queue (a shared data directory): the job is not stranded.
+      await nodes.register({ ...reg('f2', 'f2-first', 8091), finalizeQueue: queue });
+      const gone = await forgetNode(db.pool, 'f1', entry('f1'));
+      assert.equal(gone.status, 'down');
+      assert.equal(gone.calls, 1);
+      await boss.cancel(queue, queued);
+    } finally {
+      await boss.stop({ graceful: false, wait: true });
+    }
+    assert.equal(await nodes.get('f1'), undefined);
+    assert.ok(!(await nodes.list()).some((n) => n.id === 'f1'));
+    const calls = await db.pool.query(`SELECT 1 FROM cluster_calls WHERE node_id = 'f1'`);
+    assert.equal(calls.rowCount, 0);
+    assert.equal(await forgets(), 1);
+    // The same id starting again registers as a new node.
+    await nodes.register({ ...reg('f1', 'f1-second', 8092), finalizeQueue: queue });
+    const back = await nodes.get('f1');
+    assert.equal(back?.status, 'up');
+    assert.equal(back?.httpAddress, 'http://127.0.0.1:8092');
+    // A stopped node (a clean shutdown) may be forgotten at once.
+    await nodes.setState('f1', 'f1-second', 'stopped');
+    assert.equal((await forgetNode(db.pool, 'f1', entry('f1'))).status, 'stopped');
+  });
+
+  it('a process forgotten while it missed its heartbeats registers again at its next one', async () => {
+    const node = new ClusterNode({
+      config: {
+        nodeId: 'f3',
+        heartbeatSeconds: 1,
+        drainTimeoutSeconds: 0,
+        httpAddress: undefined,
+        secret: undefined,
+      },
+      nodes,
+      pool: db.pool,
+      addresses: { sip: '127.0.0.1:5063', media: '127.0.0.1', http: 'http://127.0.0.1:8093' },
+      maxSessions: 10,
+      live: new Live(),
+      log,
+    });
+    await node.start();
+    try {
+      // Its heartbeat every second may land between the two steps: try again until forgotten.
+      for (let i = 0; ; i++) {
+        await kill('f3');
+        const ok = await forgetNode(db.pool, 'f3', entry('f3')).then(
+          () => true,
+          (e: unknown) => (e instanceof NodeForgetRefused && i < 20 ? false : Promise.reject(e)),
+        );
+        if (ok) break;
+      }
+      assert.equal(await nodes.get('f3'), undefined);
+      for (let i = 0; i < 40 && !(await nodes.get('f3')); i++) await sleep(100);
+      assert.equal((await nodes.get('f3'))?.status, 'up', 'registered again at its next heartbeat');
+      assert.equal(node.refusal, null, 'still takes calls');
+    } finally {
+      await node.stop();
+    }
   });
 });

@@ -1,8 +1,9 @@
-import { notFound, sendJson } from '../http.js';
-import type { Kit } from '../kit.js';
+import { forgetNode, NodeForgetRefused } from '../../store/node-forget.js';
+import { HttpError, notFound, sendJson } from '../http.js';
+import { mapConflict, type Kit } from '../kit.js';
 import { route, type RouteDef } from '../table.js';
 
-/** The cluster's nodes: list them with their state, drain one. Admin only. */
+/** The cluster's nodes: list them with their state, drain one, forget a dead one. Admin only. */
 export function nodeRoutes(k: Kit): RouteDef[] {
   const cluster = k.d.cluster;
   if (!cluster) return [];
@@ -30,6 +31,25 @@ export function nodeRoutes(k: Kit): RouteDef[] {
         if (!(await cluster.nodes.requestDrain(id))) throw notFound(`no running node ${id}`);
         await k.audit(ctx, 'node.drain', 'node', id);
         sendJson(ctx.res, 202, { node: id, drainRequested: true });
+      },
+    }),
+    route({
+      method: 'DELETE',
+      path: '/nodes/:id',
+      summary:
+        'Forget a node that is gone for good: down or stopped (409 while alive) and none of its recordings waiting for its data directory (409); its registry rows go, audited node.forget',
+      role: 'admin',
+      async handler(ctx, { params }) {
+        const id = params.id as string;
+        const node = await forgetNode(k.d.db.pool, id, (n) =>
+          k.auditEntry(ctx, 'node.forget', 'node', id, { ...n }),
+        ).catch((err: unknown) => {
+          // The reason and the waiting recordings, for a client to act on (recover them first).
+          if (err instanceof NodeForgetRefused)
+            throw new HttpError(409, err.message, {}, { reason: err.reason, recordings: err.recordingIds });
+          return mapConflict(err);
+        });
+        sendJson(ctx.res, 200, { node: id, forgotten: true, status: node.status, calls: node.calls });
       },
     }),
   ];
