@@ -22,6 +22,7 @@
         "native/src/leg_timeline.cc",
         "native/src/mixer.cc",
         "native/src/mp3.cc",
+        "native/src/mp3_encode.cc",
         "native/src/rtp.cc",
         "native/src/socket_util.cc",
         "native/src/spool.cc",

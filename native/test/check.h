@@ -51,5 +51,7 @@ void checkG711();
 void checkPlacement();
 // A spool create that fails once is retried; a stalled writer leaves a pending marker (spool_faults.cc).
 void checkSpoolFaults(const std::string& root, int basePort);
+// The MP3 encoder between files gives the in-memory bytes; failures leave no file (mp3_files.cc).
+void checkMp3Files(const std::string& dir);
 
 }  // namespace srs_test

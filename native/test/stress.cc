@@ -85,6 +85,7 @@ int main(int argc, char** argv) {
   const char* root = ::mkdtemp(tmpl);
   CHECK(root != nullptr);
   if (root == nullptr) return 1;
+  if (!spoolFaultsOnly) srs_test::checkMp3Files(root);
 
   std::atomic<uint64_t> eventCount{0};
   std::atomic<uint64_t> liveChunks{0};

@@ -97,25 +97,61 @@ export interface Mp3Options {
 /** The default LAME quality for 8 kHz speech, chosen by bench:mp3 (docs/capacity.md). */
 export const DEFAULT_MP3_QUALITY = 7;
 
+/** An MP3 written to a file: its path and size (a plaintext of known size, see pgp.ts). */
+export interface Mp3File {
+  path: string;
+  size: number;
+}
+
 /**
  * A WAV (in memory, or a file) -> mono MP3 in memory: by libmp3lame inside the addon (on libuv's
  * pool, no process) unless `encoder` is `ffmpeg` or the addon lacks it; else by ffmpeg (below).
- * `background`: on CPU nothing else wants (a SCHED_IDLE thread; ffmpeg at nice 19).
+ * A WAV file is read a block at a time. `background`: on CPU nothing else wants (a SCHED_IDLE
+ * thread; ffmpeg at nice 19).
  */
 export async function encodeMp3(wav: Buffer | string, o: Mp3Options, background = false): Promise<Buffer> {
   const lame = o.encoder === 'ffmpeg' ? undefined : lameAddon();
   if (!lame) return encodeMp3Ffmpeg(wav, o, background);
-  const what = typeof wav === 'string' ? wav : 'a WAV in memory';
   try {
-    return await lame.encodeMp3(wav, {
-      bitrateKbps: o.bitrateKbps,
-      sampleRate: o.sampleRate,
-      quality: o.quality ?? DEFAULT_MP3_QUALITY,
-      background,
-    });
+    return await lame.encodeMp3(wav, lameSettings(o, background));
   } catch (err) {
-    throw new Error(`libmp3lame failed on ${what}: ${err instanceof Error ? err.message : String(err)}`);
+    throw lameError(wav, err);
   }
+}
+
+/**
+ * The same, into a new file `outPath` (created exclusively, mode 0600, flushed to disk before this
+ * resolves): a long recording's WAV file and MP3 never sit whole in memory (libmp3lame holds a
+ * block of each; ffmpeg streams between the two files). A failed encode leaves no file behind.
+ */
+export async function encodeMp3ToFile(
+  wav: Buffer | string,
+  outPath: string,
+  o: Mp3Options,
+  background = false,
+): Promise<Mp3File> {
+  const lame = o.encoder === 'ffmpeg' ? undefined : lameAddon();
+  if (!lame) return encodeMp3FfmpegToFile(wav, outPath, o, background);
+  try {
+    const size = await lame.encodeMp3(wav, { ...lameSettings(o, background), outPath });
+    return { path: outPath, size };
+  } catch (err) {
+    throw lameError(wav, err);
+  }
+}
+
+function lameSettings(o: Mp3Options, background: boolean) {
+  return {
+    bitrateKbps: o.bitrateKbps,
+    sampleRate: o.sampleRate,
+    quality: o.quality ?? DEFAULT_MP3_QUALITY,
+    background,
+  };
+}
+
+function lameError(wav: Buffer | string, err: unknown): Error {
+  const what = typeof wav === 'string' ? wav : 'a WAV in memory';
+  return new Error(`libmp3lame failed on ${what}: ${err instanceof Error ? err.message : String(err)}`);
 }
 
 /**
@@ -136,7 +172,50 @@ export async function encodeMp3Ffmpeg(
       done();
     },
   });
-  const what = typeof wav === 'string' ? wav : 'a WAV in memory';
+  await runFfmpeg(wav, o, background, (cmd) => cmd.pipe(sink, { end: true }));
+  if (size === 0) throw new Error(`ffmpeg made an empty MP3 of ${ffmpegInput(wav)}`);
+  return Buffer.concat(chunks, size);
+}
+
+/**
+ * The same, into a new file `outPath`: made here (exclusively, mode 0600), then written by ffmpeg
+ * (which also writes the Info frame at its start, the file being seekable) and flushed to disk.
+ * A failure wipes it.
+ */
+export async function encodeMp3FfmpegToFile(
+  wav: Buffer | string,
+  outPath: string,
+  o: Mp3Options,
+  background = false,
+): Promise<Mp3File> {
+  await (await open(outPath, 'wx', 0o600)).close();
+  try {
+    await runFfmpeg(wav, o, background, (cmd) => cmd.save(outPath));
+    const fh = await open(outPath, 'r+');
+    try {
+      await fh.datasync();
+      const { size } = await fh.stat();
+      if (size === 0) throw new Error(`ffmpeg made an empty MP3 of ${ffmpegInput(wav)}`);
+      return { path: outPath, size };
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    await wipeFile(outPath).catch(() => undefined);
+    throw err;
+  }
+}
+
+const ffmpegInput = (wav: Buffer | string) => (typeof wav === 'string' ? wav : 'a WAV in memory');
+
+/** Runs ffmpeg on `wav` with the MP3 settings; `output` names where the MP3 goes (a pipe, a file). */
+async function runFfmpeg(
+  wav: Buffer | string,
+  o: Mp3Options,
+  background: boolean,
+  output: (cmd: ffmpeg.FfmpegCommand) => void,
+): Promise<void> {
+  const what = ffmpegInput(wav);
   const binary = o.ffmpegPath ?? defaultFfmpeg;
   // fluent-ffmpeg throws from its exit handler, uncaught, when the binary cannot be spawned:
   // a missing or unusable ffmpeg is refused here instead, as this encode's error.
@@ -168,10 +247,8 @@ export async function encodeMp3Ffmpeg(
         reject(new Error(`ffmpeg failed on ${what}: ${err.message}${tail ? ` (${tail})` : ''}`));
       })
       .on('end', () => resolve());
-    cmd.pipe(sink, { end: true });
+    output(cmd);
   });
-  if (size === 0) throw new Error(`ffmpeg made an empty MP3 of ${what}`);
-  return Buffer.concat(chunks, size);
 }
 
 /** Removes leftovers of interrupted encryptions (`<dest>.<random>.tmp`) next to `dest`, but `keep`. */

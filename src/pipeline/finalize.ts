@@ -10,15 +10,24 @@ import type { ChainRepository } from '../store/chain.js';
 import type { RecordingsRepository } from '../store/recordings.js';
 import type { ArtifactStore } from '../storage/index.js';
 import type { RecordingFile, RecordingRow } from '../store/types.js';
-import { encodeMp3, fsyncPath, removeTempsFor, wipeDir, wipeFile, type Mp3Options } from './artifacts.js';
+import {
+  encodeMp3,
+  encodeMp3ToFile,
+  fsyncPath,
+  removeTempsFor,
+  wipeDir,
+  wipeFile,
+  type Mp3Options,
+} from './artifacts.js';
 import { encryptToTemp, publicKeyOf, type Plaintext } from './pgp.js';
 import { putArtifact, storedArtifact, type ObjectRetention } from './store-step.js';
 
 /**
  * The finalize job of one recording: mix -> MP3 -> encrypt both -> catalogue + stored -> wipe.
  *
- * The mix and the MP3 live in memory only (ffmpeg reads the WAV from a pipe and writes the MP3
- * to one): the only plaintext on disk is the call's spool, wiped at the end. Each encrypted file
+ * The mix and the MP3 live in memory only: the only plaintext on disk is the call's spool, wiped
+ * at the end. A recording too long for memory is mixed into a file in its spool, encoded from it a
+ * block at a time into an MP3 file beside it, and both are encrypted from there. Each encrypted file
  * is written under its final name atomically, and the files' rows, the stored state and the day's
  * chain entry are committed in one transaction. A crash anywhere before that commit leaves the
  * recording unstored, and the retry makes everything again under the same names (no second
@@ -77,7 +86,7 @@ export interface FinalizeContext {
   ) => Promise<T>;
   /** Told when a recording is stored (for the capacity figures: its length and its BYE's time). */
   onStored?: (recordingId: string, r: { durationMs: number; endedAt: Date | null }) => void;
-  /** A mix larger than this (estimated) goes to a file in the spool instead of memory (default 64 MiB). */
+  /** A mix larger than this (estimated) goes to a file in the spool, its MP3 too (default 64 MiB). */
   inMemoryMaxBytes?: number;
   /**
    * Where the encrypted artifacts go; absent or `local`: files under `dataDir`, written in place.
@@ -234,7 +243,7 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
     if (r.data) return r.data;
     return { path: wavPath, size: (await stat(wavPath)).size };
   };
-  /** Zeroes a plaintext buffer once it is encrypted. */
+  /** Zeroes a plaintext buffer once it is encrypted (a file goes with the spool). */
   const forget = (p: Plaintext) => {
     if (Buffer.isBuffer(p)) p.fill(0);
   };
@@ -289,8 +298,11 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
       // The WAV is encrypted here while ffmpeg (another process) encodes the MP3.
       const mp3Branch = async () => {
         if (!needed('mp3')) return;
-        const encode = (slot?: { background: boolean }) =>
-          encodeMp3(Buffer.isBuffer(mono) ? mono : mono.path, ctx.mp3, slot?.background);
+        // A mix in a file: the MP3 goes to a file beside it (this attempt's, wiped with the spool).
+        const encode = (slot?: { background: boolean }): Promise<Plaintext> =>
+          Buffer.isBuffer(mono)
+            ? encodeMp3(mono, ctx.mp3, slot?.background)
+            : encodeMp3ToFile(mono.path, join(spool, `${attempt}.mix.mp3`), ctx.mp3, slot?.background);
         const audioBytes = Buffer.isBuffer(mono) ? mono.length : mono.size;
         const mp3 = await (ctx.encodeSlot ? ctx.encodeSlot(encode, { audioBytes }) : encode());
         try {

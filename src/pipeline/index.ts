@@ -99,6 +99,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     outputs: o.outputs,
     pauseMode: o.pauseMode,
     artifacts: o.artifacts,
+    inMemoryMaxBytes: o.inMemoryMaxBytes,
   };
   // WORM: each object locked from its upload until its retention policy would purge it (or the
   // configured days, if later).

@@ -11,11 +11,18 @@ import { defaultAddonPath } from '../media/index.js';
 
 export type Mp3Encoder = 'lame' | 'ffmpeg';
 
+interface LameSettings {
+  bitrateKbps: number;
+  sampleRate: number;
+  quality: number;
+  background?: boolean;
+}
+
 interface LameAddon {
-  encodeMp3(
-    wav: Buffer | string,
-    o: { bitrateKbps: number; sampleRate: number; quality: number; background?: boolean },
-  ): Promise<Buffer>;
+  /** The MP3 in memory; a WAV named by path is read a block at a time. */
+  encodeMp3(wav: Buffer | string, o: LameSettings & { outPath?: undefined }): Promise<Buffer>;
+  /** The MP3 written to the new file `outPath` (O_EXCL, 0600, fdatasync'ed): resolves with its size. */
+  encodeMp3(wav: Buffer | string, o: LameSettings & { outPath: string }): Promise<number>;
   /** Background encodes (`background: true`) run under SCHED_IDLE, and those the kernel refused it. */
   mp3BackgroundEncodes(): { idle: number; refused: number };
   lameVersion: string;

@@ -54,6 +54,8 @@ export interface PipelineOptions {
   /** Audio files per recording (config media.outputs) and the pause mode (media.pauseMode). */
   outputs?: FinalizeContext['outputs'];
   pauseMode?: FinalizeContext['pauseMode'];
+  /** A mix larger than this goes to a file in its spool, its MP3 too (default 64 MiB; tests lower it). */
+  inMemoryMaxBytes?: FinalizeContext['inMemoryMaxBytes'];
 }
 
 /** Retention passes' faults on a node (src/pipeline/retention.ts), counted since its start. */

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { defaultAddonPath } from '../../src/media/index.js';
 import { ulawWavHeader } from '../../src/media/wav.js';
-import { encodeMp3, encodeMp3Ffmpeg } from '../../src/pipeline/artifacts.js';
+import { encodeMp3, encodeMp3Ffmpeg, encodeMp3ToFile } from '../../src/pipeline/artifacts.js';
 import { mp3Bitrates } from '../../src/config/schema.js';
 import { lameAddon } from '../../src/pipeline/mp3.js';
 import { encodeUlaw, tone, toneLevelDb, rmsDbfs } from '../helpers/audio.js';
@@ -110,6 +110,52 @@ describe('MP3 encoding: libmp3lame in the addon, ffmpeg as the fallback', () => 
     );
   });
 
+  it('to a file: the bytes of the MP3 in memory, mode 0600; an existing file is refused and kept, a bad WAV leaves none', async () => {
+    const inMemory = await encodeMp3(wav, { ...o, encoder: 'lame' });
+    const path = join(dir, 'to-file.wav');
+    await writeFile(path, wav);
+    for (const [input, name] of [
+      [wav, 'from-memory.mp3'],
+      [path, 'from-file.mp3'],
+    ] as const) {
+      const out = join(dir, name);
+      assert.deepEqual(await encodeMp3ToFile(input, out, { ...o, encoder: 'lame' }), {
+        path: out,
+        size: inMemory.length,
+      });
+      assert.ok((await readFile(out)).equals(inMemory), `${name}: the same bytes, Info frame included`);
+      assert.equal((await stat(out)).mode & 0o777, 0o600);
+      await assert.rejects(
+        encodeMp3ToFile(input, out, { ...o, encoder: 'lame' }),
+        /libmp3lame failed on .*cannot create .*File exists/,
+      );
+      assert.ok((await readFile(out)).equals(inMemory), `${name}: left as it was`);
+    }
+    await assert.rejects(
+      encodeMp3ToFile(Buffer.from('not a wave file at all'), join(dir, 'bad.mp3'), o),
+      /not a RIFF\/WAVE file/,
+    );
+    await assert.rejects(stat(join(dir, 'bad.mp3')), { code: 'ENOENT' });
+    const lame = lameAddon();
+    assert.ok(lame);
+    assert.throws(
+      () => void lame.encodeMp3(wav, { ...o, outPath: '' }),
+      /outPath must be a non-empty string/,
+    );
+
+    // ffmpeg writes to the file too (0600, made here), and its seekable output gets the Info frame.
+    const viaFfmpeg = join(dir, 'ffmpeg.mp3');
+    const r = await encodeMp3ToFile(path, viaFfmpeg, { ...o, encoder: 'ffmpeg' });
+    assert.equal(r.size, (await stat(viaFfmpeg)).size);
+    assert.equal((await stat(viaFfmpeg)).mode & 0o777, 0o600);
+    checkScript(await decode(await readFile(viaFfmpeg), dir), 'ffmpeg, file');
+    await assert.rejects(
+      encodeMp3ToFile(join(dir, 'missing.wav'), join(dir, 'bad.mp3'), { ...o, encoder: 'ffmpeg' }),
+      /ffmpeg failed on .*missing\.wav/,
+    );
+    await assert.rejects(stat(join(dir, 'bad.mp3')), { code: 'ENOENT' });
+  });
+
   it('a 16-bit PCM stereo WAV is downmixed to mono', async () => {
     const t = tone(440, 1000, 8000);
     const data = Buffer.alloc(t.length * 4);
@@ -169,7 +215,7 @@ describe('MP3 encoding: libmp3lame in the addon, ffmpeg as the fallback', () => 
     for (const sampleRate of [8000, 11025, 16000, 22050, 44100]) {
       const rates = mp3Bitrates(sampleRate);
       for (const bitrateKbps of [rates[0] as number, rates[rates.length - 1] as number]) {
-        const mp3 = await lame.encodeMp3(wav, { bitrateKbps, sampleRate, quality: 7 });
+        const mp3: Buffer = await lame.encodeMp3(wav, { bitrateKbps, sampleRate, quality: 7 });
         // The first audio frame after the Info frame: its header names the bitrate and sample rate.
         const p = await writeFile(join(dir, 'rate.mp3'), mp3).then(() =>
           run('ffprobe', [
