@@ -111,6 +111,9 @@ export async function startFinalizeWorkers(w: {
   return { ids, running };
 }
 
+/** The parts of a hook job (webhook, command) already done, by job id, while the job is retried. */
+const hookPartsDone = new Map<string, Set<string>>();
+
 /** Delivers each stored recording's hook (webhook and/or command) once, with retries. */
 export async function startHookWorker(h: {
   boss: PgBoss;
@@ -128,20 +131,35 @@ export async function startHookWorker(h: {
       const rec = await o.db.recordings.get(job.data.recordingId);
       if (!rec || rec.state !== 'stored') return { skipped: rec?.state ?? 'missing' };
       const doc = hookDocument(rec, await o.db.fields.valuesOf(rec.id));
-      try {
-        if (o.hooks?.url) await postWebhook(o.hooks.url, doc, timeout);
-        if (o.hooks?.command) await runHookCommand(o.hooks.command, doc, timeout, o.hooks.env);
-      } catch (err) {
+      const last = job.retryCount >= job.retryLimit;
+      // The webhook and the command at once, each on its own: one that hangs until its timeout no
+      // longer holds the other back, and one that fails no longer keeps the other from running.
+      // A part that succeeded is not run again on this job's retries in this process (after a
+      // restart both run again: at-least-once, as before).
+      const done = hookPartsDone.get(job.id) ?? new Set<string>();
+      const parts: [string, () => Promise<void>][] = [];
+      if (o.hooks?.url) parts.push(['webhook', () => postWebhook(o.hooks?.url as string, doc, timeout)]);
+      if (o.hooks?.command)
+        parts.push(['command', () => runHookCommand(o.hooks?.command as string, doc, timeout, o.hooks?.env)]);
+      const results = await Promise.allSettled(
+        parts
+          .filter(([part]) => !done.has(part))
+          .map(async ([part, run]) => {
+            await run();
+            done.add(part);
+          }),
+      );
+      const errors = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
+      if (errors.length > 0 && !last) {
+        if (hookPartsDone.size >= 10_000) hookPartsDone.clear();
+        hookPartsDone.set(job.id, done);
+      } else hookPartsDone.delete(job.id);
+      if (errors.length > 0) {
         log.warn(
-          {
-            recordingId: rec.id,
-            attempt: job.retryCount + 1,
-            last: job.retryCount >= job.retryLimit,
-            err: (err as Error).message,
-          },
+          { recordingId: rec.id, attempt: job.retryCount + 1, last, err: errors.join('; '), done: [...done] },
           'recording hook failed',
         );
-        throw err;
+        throw new Error(errors.join('; '));
       }
       log.info({ recordingId: rec.id }, 'recording hook delivered');
       return { delivered: true };
