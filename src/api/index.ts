@@ -61,6 +61,7 @@ export interface ConsoleApiOptions {
   encodeMp3?: ApiDeps['encodeMp3'];
   /** Key generation and background re-encryption; absent when the server holds no passphrase. */
   keys?: ApiDeps['keys'];
+  loginThrottle?: ApiDeps['loginThrottle'];
   log: Logger;
 }
 
@@ -128,6 +129,7 @@ export async function buildConsoleApi(o: ConsoleApiOptions): Promise<ConsoleApi>
     encodeMp3: o.encodeMp3,
     keys: o.keys,
     throttled: (route) => throttled(1, { route }),
+    loginThrottle: o.loginThrottle,
     log: o.log,
   });
   return {

@@ -14,7 +14,7 @@ import type { ControlPort } from './resources/calls.js';
 import type { PolicyPort } from './resources/policy.js';
 import type { RetentionPort } from './resources/retention.js';
 import type { KeysPort } from './resources/keys.js';
-import type { Authenticator } from './auth.js';
+import type { Authenticator, LoginThrottle } from './auth.js';
 import { conflict, notFound } from './http.js';
 import type { z } from 'zod';
 import { need, route, type Ctx, type Method, type RouteDef, type RouteInput } from './table.js';
@@ -87,6 +87,8 @@ export interface ApiDeps {
   encodeMp3?: (wav: Buffer) => Promise<Buffer>;
   /** Counts an attempt refused by the login throttle (srs_login_throttled_total). */
   throttled?: (route: 'login' | 'password') => void;
+  /** The login and own-password throttle (default: a LoginThrottle with its 1-s base delay). */
+  loginThrottle?: LoginThrottle;
   /** The cluster's node registry and this node's id (/api/v1/nodes). */
   cluster?: { nodes: NodesRepository; nodeId: string };
   log: Logger;

@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { LoginThrottle } from '../../src/api/auth.js';
 import { verifyPassword } from '../../src/store/users.js';
 import { auditSentence, type AuditEntry } from '../../web/src/audit-text.js';
 import { startApiHarness, type ApiHarness, type ApiReply, type AuditItem } from '../helpers/api-harness.js';
@@ -44,7 +45,9 @@ describe(
     const reasons = (entries: Entry[]) => entries.map((e) => String(e.details.reason)).sort();
 
     before(async () => {
-      h = await startApiHarness();
+      // A 5-s base delay (1 s in production): on a loaded machine a scrypt check can outlast 1 s, and
+      // the attempt after the fourth then came after its delay (403, not 429).
+      h = await startApiHarness(async () => ({ loginThrottle: new LoginThrottle(5000) }));
       await h.login('admin', 'first-admin-pw');
       const created = await h.call('POST', '/api/v1/users', {
         as: 'admin',

@@ -10,6 +10,7 @@ import { readFile, stat } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { LoginThrottle } from '../../src/api/auth.js';
 import type { ConsoleApi } from '../../src/api/index.js';
 import type { Database } from '../../src/store/db.js';
 import { startApiHarness, storeApiRecordings, type ApiHarness } from '../helpers/api-harness.js';
@@ -25,7 +26,9 @@ describe('REST API /api/v1 (real HTTP, real Postgres)', { timeout: 120000 }, () 
   const login: ApiHarness['login'] = (...a) => h.login(...a);
 
   before(async () => {
-    h = await startApiHarness();
+    // A 5-s base delay (1 s in production): on a loaded machine the fourth attempt's scrypt check
+    // can outlast 1 s, and the fifth then came after its delay (401, not 429).
+    h = await startApiHarness(async () => ({ loginThrottle: new LoginThrottle(5000) }));
     ({ dataDir, db, stack } = h);
     ({ ids, wav } = await storeApiRecordings(h));
   });

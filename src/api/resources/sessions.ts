@@ -22,7 +22,7 @@ const slowDown = (what: string, wait: number) =>
  */
 export function sessionRoutes(k: Kit): RouteDef[] {
   const { d, audit } = k;
-  const throttle = new LoginThrottle();
+  const throttle = d.loginThrottle ?? new LoginThrottle();
   // Refused attempts are audited once per key and window, with a count (throttle-audit.ts), and
   // each is counted in srs_login_throttled_total.
   const throttleAudit = new ThrottleAudit();
