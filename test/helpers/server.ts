@@ -220,8 +220,11 @@ export async function startTestServer(
   return server;
 }
 
-/** Where the server's output stands now, for logLinesSince. */
-export const logMark = (server: Pick<TestServer, 'output'>): number => server.output().split('\n').length;
+/**
+ * Where the server's output stands now, for logLinesSince: the number of whole lines (the text after
+ * the last newline is a line still being written, and is counted once it ends).
+ */
+export const logMark = (server: Pick<TestServer, 'output'>): number => server.output().split('\n').length - 1;
 
 /** The server's log lines after `mark` whose message is `msg` (JSON lines: `"msg":"<msg>"`). */
 export function logLinesSince(server: Pick<TestServer, 'output'>, mark: number, msg: string): number {
