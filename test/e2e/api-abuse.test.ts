@@ -13,26 +13,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import type { Socket } from 'node:net';
 import { logMark, startTestServer, type TestServer } from '../helpers/server.js';
 import { callServer, type CallOptions } from '../helpers/server-client.js';
-import { closedWithin, tcpConnect } from '../helpers/tcp-probe.js';
+import { closedWithin, healthz, tcpConnect } from '../helpers/tcp-probe.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** GET /healthz from `localAddress` on a new connection: the status, or the error's code. */
-function healthz(port: number, localAddress: string): Promise<number | string> {
-  return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: '/healthz', localAddress, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
-    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
-    req.end();
-  });
-}
 
 interface AuditRow {
   action: string;

@@ -8,22 +8,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { closedWithin, tcpConnect } from '../helpers/tcp-probe.js';
-
-/** GET /healthz from `localAddress`: the status, or the error's code. */
-function healthz(port: number, localAddress: string): Promise<number | string> {
-  return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: '/healthz', localAddress, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
-    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
-    req.end();
-  });
-}
+import { closedWithin, healthz, tcpConnect } from '../helpers/tcp-probe.js';
 
 describe('HTTP port: connection limits (srs serve)', { timeout: 120_000 }, () => {
   let server: TestServer;

@@ -1,4 +1,8 @@
-/** Raw TCP clients for the edge's attack tests: connect on loopback, and watch for the server's close. */
+/**
+ * Raw TCP clients for the edge's attack tests: connect on loopback, watch for the server's close,
+ * and ask /healthz from a given address (is the port still serving?).
+ */
+import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 
 /**
@@ -24,5 +28,21 @@ export function closedWithin(sock: Socket, ms: number): Promise<boolean> {
       clearTimeout(t);
       resolve(true);
     });
+  });
+}
+
+/**
+ * GET /healthz on 127.0.0.1:`port` from `localAddress`, on a new connection (no agent): the
+ * status, or the error's code (a refused or reset connection; 'timeout' after 5 s).
+ */
+export function healthz(port: number, localAddress: string): Promise<number | string> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/healthz', localAddress, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+    req.end();
   });
 }
