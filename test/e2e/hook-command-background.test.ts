@@ -9,10 +9,8 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { sendLoopbackTone } from '../helpers/rtp.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { SiprecUac } from '../helpers/siprec-uac.js';
-import { waitForState } from '../helpers/sipp.js';
+import { storedToneCall } from '../helpers/tone-call.js';
 
 describe('hook command: a process left in the background', { timeout: 300_000 }, () => {
   let dir: string;
@@ -44,15 +42,7 @@ describe('hook command: a process left in the background', { timeout: 300_000 },
     s = await startTestServer({ SRS_HOOK_COMMAND: hook });
     await s.waitFor(/SIPREC recording server ready/, 90_000);
     const ids: string[] = [];
-    for (let i = 0; i < 2; i++) {
-      const uac = await SiprecUac.open(s.sipPort);
-      const inv = await uac.invite({ streams: 1 });
-      assert.equal(inv.status, 200, inv.text);
-      await sendLoopbackTone(inv.ports[0] as number, 500, 0x51);
-      await uac.request('BYE');
-      uac.close();
-      ids.push((await waitForState(s, uac.callId, 'stored')).id);
-    }
+    for (let i = 0; i < 2; i++) ids.push((await storedToneCall(s, 500)).id);
     for (const id of ids)
       await s.waitFor(new RegExp(`"recordingId":"${id}".*"msg":"recording hook delivered"`), 60_000);
     const ran = (await readFile(join(dir, 'ran'), 'utf8')).split('\n').filter(Boolean);

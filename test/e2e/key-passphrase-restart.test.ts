@@ -15,11 +15,9 @@ import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { sendLoopbackTone } from '../helpers/rtp.js';
 import { SRS_BIN, died, run, startTestServer, type TestServer } from '../helpers/server.js';
 import { callServer, type CallOptions } from '../helpers/server-client.js';
-import { SiprecUac } from '../helpers/siprec-uac.js';
-import { waitForState } from '../helpers/sipp.js';
+import { storedToneCall } from '../helpers/tone-call.js';
 
 interface KeyJson {
   fingerprint: string;
@@ -54,15 +52,7 @@ describe(
         ok: boolean;
         details: { keyPassphrase?: string };
       };
-    const call = async (): Promise<string> => {
-      const uac = await SiprecUac.open(s.sipPort);
-      const inv = await uac.invite({ streams: 1 });
-      assert.equal(inv.status, 200, inv.text);
-      await sendLoopbackTone(inv.ports[0] as number, 1500, 0x51);
-      await uac.request('BYE');
-      uac.close();
-      return (await waitForState(s, uac.callId, 'stored')).id;
-    };
+    const call = async (): Promise<string> => (await storedToneCall(s, 1500)).id;
     const keys = async () => (await api('GET', '/keys')).json.items as unknown as KeyJson[];
     /** The CLI as an operator runs it on the server's data directory, without SRS_KEY_PASSPHRASE. */
     const cli = (args: string[], more: Record<string, string> = {}) => {

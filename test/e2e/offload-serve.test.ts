@@ -12,10 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseCsv } from '../../src/delivery/csv.js';
-import { sendLoopbackTone } from '../helpers/rtp.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { SiprecUac } from '../helpers/siprec-uac.js';
 import { sipp, waitForState } from '../helpers/sipp.js';
+import { storedToneCall } from '../helpers/tone-call.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -143,13 +142,7 @@ describe('delivery in srs serve', { timeout: 180_000 }, () => {
     const env = { SRS_CONFIG: cfg, SRS_KEY_PASSPHRASE: '' };
     const exported = async (s: TestServer) => {
       await s.waitFor(/SIPREC recording server ready/, 90_000);
-      const uac = await SiprecUac.open(s.sipPort);
-      const inv = await uac.invite({ streams: 1 });
-      assert.equal(inv.status, 200, inv.text);
-      await sendLoopbackTone(inv.ports[0] as number, 1500, 0x51);
-      await uac.request('BYE');
-      uac.close();
-      const rec = await waitForState(s, uac.callId, 'stored');
+      const rec = await storedToneCall(s, 1500);
       const file = join(exportDir, `${rec.id}.mp3`);
       const deadline = Date.now() + 30_000;
       let mp3: Buffer | undefined;

@@ -11,10 +11,8 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { sendLoopbackTone } from '../helpers/rtp.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { SiprecUac } from '../helpers/siprec-uac.js';
-import { waitForState } from '../helpers/sipp.js';
+import { storedToneCall } from '../helpers/tone-call.js';
 
 interface Receiver {
   server: Server;
@@ -46,13 +44,7 @@ const until = async (what: string, ok: () => boolean, s: TestServer) => {
 
 async function recordCall(s: TestServer): Promise<string> {
   await s.waitFor(/SIPREC recording server ready/, 90_000);
-  const uac = await SiprecUac.open(s.sipPort);
-  const inv = await uac.invite({ streams: 1 });
-  assert.equal(inv.status, 200, inv.text);
-  await sendLoopbackTone(inv.ports[0] as number, 500, 0x51);
-  await uac.request('BYE');
-  uac.close();
-  return (await waitForState(s, uac.callId, 'stored')).id;
+  return (await storedToneCall(s, 500)).id;
 }
 
 describe('recording webhook: redirects and huge answers', { timeout: 300_000 }, () => {
