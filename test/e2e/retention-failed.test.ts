@@ -19,8 +19,7 @@ import { createLogger } from '../../src/log.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { listRecordings } from '../helpers/sipp.js';
-import { sendLoopbackTone } from '../helpers/rtp.js';
-import { SiprecUac } from '../helpers/siprec-uac.js';
+import { toneCall } from '../helpers/tone-call.js';
 
 interface AuditItem {
   action: string;
@@ -59,15 +58,10 @@ describe('retention and deletion of failed recordings: the plaintext spool goes'
 
   /** One call with a second of tone; resolves with its recording once it is `failed`. */
   async function failedCall(ssrc: number): Promise<string> {
-    const uac = await SiprecUac.open(server.sipPort);
-    const inv = await uac.invite({ streams: 1 });
-    assert.equal(inv.status, 200, inv.text);
-    await sendLoopbackTone(inv.ports[0] as number, 1000, ssrc);
-    await uac.request('BYE');
-    uac.close();
+    const callId = await toneCall(server, 1000, { ssrc });
     const deadline = Date.now() + 60000;
     for (;;) {
-      const rec = (await listRecordings(server)).find((r) => r.callId === uac.callId);
+      const rec = (await listRecordings(server)).find((r) => r.callId === callId);
       if (rec?.state === 'failed') {
         const files = await spoolFiles(rec.id);
         assert.ok(files.length > 0, `the failed recording keeps its spool: ${files.join(',')}`);
@@ -75,7 +69,7 @@ describe('retention and deletion of failed recordings: the plaintext spool goes'
       }
       assert.ok(
         Date.now() < deadline && rec?.state !== 'stored',
-        `recording for ${uac.callId} is ${rec?.state ?? 'missing'}, wanted failed\n${server.output().slice(-3000)}`,
+        `recording for ${callId} is ${rec?.state ?? 'missing'}, wanted failed\n${server.output().slice(-3000)}`,
       );
       await new Promise((r) => setTimeout(r, 300));
     }
