@@ -20,7 +20,7 @@ import {
 } from '../helpers/delivery-catalogue.js';
 import { startSshd, type Sshd, type StoredFixture } from '../helpers/delivery-fixtures.js';
 import { sftpDest } from '../helpers/delivery-seed.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { died, startTestServer, type TestServer } from '../helpers/server.js';
 
 const PASSPHRASE = 'offload durability passphrase';
 const INTERVAL = 60_000;
@@ -224,13 +224,7 @@ describe('offload durability: fsync before rename, no CSV twice after a crash (r
         catalogue.dataDir,
       );
       stopAtEnd.push(() => crashing.stop('SIGKILL'));
-      const signal = await new Promise<string | null>((resolve) => {
-        const t = setTimeout(() => resolve('timeout'), 60_000);
-        crashing.proc.once('exit', (_c, sig) => {
-          clearTimeout(t);
-          resolve(sig);
-        });
-      });
+      const signal = await died(crashing);
       assert.equal(signal, 'SIGKILL', `killed after the CSV:\n${crashing.output().slice(-3000)}`);
       assert.deepEqual(await readdir(meta), [batch.csvName]);
       // The archive ingests the CSV and moves it away (as carrier archives do).

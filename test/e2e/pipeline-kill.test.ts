@@ -19,7 +19,7 @@ import { openDatabase, type Database } from '../../src/store/db.js';
 import { decodeUlawWav, spoolFile, tone, toneLevelDb } from '../helpers/audio.js';
 import { gpgDecrypt } from '../helpers/gpg.js';
 import { enqueueOnlyPipeline } from '../helpers/recording.js';
-import { SRS_BIN, run, startTestServer, type TestServer } from '../helpers/server.js';
+import { SRS_BIN, died, run, startTestServer, type TestServer } from '../helpers/server.js';
 
 const log = createLogger('silent');
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -102,13 +102,7 @@ describe('pipeline: kill -9 at every step in a real server, then two servers sha
         const s = await startTestServer({ ...env, SRS_TEST_CRASH_AFTER_STEP: step }, dataDir);
         servers.push(s);
         // The server dies by its own SIGKILL right after `step` of some job.
-        const code = await new Promise<string | null>((resolve) => {
-          const t = setTimeout(() => resolve('timeout'), 60_000);
-          s.proc.once('exit', (_c, sig) => {
-            clearTimeout(t);
-            resolve(sig);
-          });
-        });
+        const code = await died(s);
         assert.equal(
           code,
           'SIGKILL',

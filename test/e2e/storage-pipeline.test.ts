@@ -20,7 +20,7 @@ import { artifactDir } from '../../src/pipeline/index.js';
 import { sha256Of } from '../../src/storage/index.js';
 import { DAY, openS3PipelineWorld, type S3PipelineWorld } from '../helpers/s3-pipeline-world.js';
 import { s3ServerMissing } from '../helpers/s3-server.js';
-import type { TestServer } from '../helpers/server.js';
+import { died, type TestServer } from '../helpers/server.js';
 
 /** radosgw's port (storage-migrate.test.ts has 27481, storage-s3-read.test.ts 28480). */
 const RGW_PORT = 27480;
@@ -52,13 +52,7 @@ describe('pipeline with the s3 store on Ceph radosgw', { skip: missing, timeout:
     const env = { ...jobEnv(), ...storeEnv(), SRS_RETENTION: '3d', SRS_PURGE_INTERVAL: '5' };
     const id = await newCall({ hz: 440, ms: 2000 });
     const crashing = await startServer({ ...env, SRS_TEST_CRASH_AFTER_STEP: 'uploaded' });
-    const signal = await new Promise<string | null>((resolve) => {
-      const t = setTimeout(() => resolve('timeout'), 60_000);
-      crashing.proc.once('exit', (_c, sig) => {
-        clearTimeout(t);
-        resolve(sig);
-      });
-    });
+    const signal = await died(crashing);
     assert.equal(signal, 'SIGKILL', crashing.output().slice(-3000));
     assert.notEqual(await stateOf(id), 'stored');
     const dir = artifactDir((await db.recordings.get(id))!.startedAt);
