@@ -24,6 +24,20 @@ export function exportLabels(cfg: ExportTargetConfig): string[] {
   return [fileServerLabel(cfg)];
 }
 
+/** The destinations in groups: those sharing a health name (exportLabels) together, in order. */
+export function sameTarget<T extends [string, ExportTargetConfig]>(dests: readonly T[]): T[][] {
+  const groups: { labels: Set<string>; items: T[] }[] = [];
+  for (const d of dests) {
+    const labels = exportLabels(d[1]);
+    const g = groups.find((x) => labels.some((l) => x.labels.has(l)));
+    if (g) {
+      g.items.push(d);
+      for (const l of labels) g.labels.add(l);
+    } else groups.push({ labels: new Set(labels), items: [d] });
+  }
+  return groups.map((g) => g.items);
+}
+
 /** Opens a connection to the destination (a local directory is checked to be there). */
 export async function openTarget(cfg: ExportTargetConfig, log: Logger): Promise<ExportTarget> {
   if (cfg.type === 'local') return LocalTarget.open(cfg.directory);

@@ -3,7 +3,13 @@ import { PeriodicService } from './periodic.js';
 import type { DeliveryRecording, ExportDestination, OffloadRepository } from '../store/offload.js';
 import { indexCsv, indexLines, indexRow } from './csv.js';
 import { sha256Hex, type Decryptor } from './decrypt.js';
-import { exportLabels, openTarget, type ExportTarget, type ExportTargetConfig } from './export-targets.js';
+import {
+  exportLabels,
+  openTarget,
+  sameTarget,
+  type ExportTarget,
+  type ExportTargetConfig,
+} from './export-targets.js';
 import { callFacts } from './facts.js';
 import { runLanes } from './lanes.js';
 import { backoffMs } from './offload.js';
@@ -30,9 +36,9 @@ export interface ExportOptions {
   secondary?: ExportTargetConfig | undefined;
   intervalMs: number;
   /**
-   * Destinations (primary, secondary) exported to at once in a pass (default 2; 1: one after the
-   * other). Each has its own items, names, index and health, so one that hangs until its
-   * timeoutSeconds no longer holds the other's files back.
+   * Destinations (primary, secondary) exported to at once (default 2; 1: one after the other, in
+   * one pass). Each has its own items, names, index, health and lock, and its own passes: one that
+   * hangs until its timeoutSeconds no longer holds the other's files back, in that pass or after.
    */
   parallelDestinations?: number;
   /** Recordings per destination per pass (default 200). */
@@ -86,39 +92,6 @@ export function dayOf(d: Date): { day: string; dir: string } {
   return { day, dir: day.replaceAll('-', '/') };
 }
 
-/** The destinations in groups: those sharing a health name (exportLabels) together, in order. */
-function sameTarget<T extends [ExportDestination, ExportTargetConfig]>(dests: readonly T[]): T[][] {
-  const groups: { labels: Set<string>; items: T[] }[] = [];
-  for (const d of dests) {
-    const labels = exportLabels(d[1]);
-    const g = groups.find((x) => labels.some((l) => x.labels.has(l)));
-    if (g) {
-      g.items.push(d);
-      for (const l of labels) g.labels.add(l);
-    } else groups.push({ labels: new Set(labels), items: [d] });
-  }
-  return groups.map((g) => g.items);
-}
-
-/**
- * `fn` over `items`, at most `limit` at once. Every one runs to its end, whatever another does
- * (the caller's lock must outlive them all); the first error is thrown after.
- */
-async function eachAtMost<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const runs = await Promise.allSettled(
-    Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-      while (next < items.length) await fn(items[next++] as T);
-    }),
-  );
-  const failed = runs.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
-}
-
 /** A file placed at the destination in this pass, waiting for its day's index. */
 interface Placed {
   id: string;
@@ -129,32 +102,91 @@ interface Placed {
   sha256: string;
 }
 
+type Chain = [ExportDestination, ExportTargetConfig][];
+
 export class ExportService extends PeriodicService {
   private since: Date | undefined;
+  /**
+   * The destinations in chains, each run on its own: apart (parallelDestinations 2) unless they
+   * share a health name (the same directory, bucket or share), then one after the other, so a name
+   * one of them finds free is not taken by the other meanwhile; all in one chain with 1.
+   */
+  private readonly chains: Chain[];
+  /** Each chain's pass in flight, by its destinations ('primary', 'secondary', 'primary+secondary'). */
+  private readonly inFlight = new Map<string, Promise<Record<string, number>>>();
 
   constructor(private readonly o: ExportOptions) {
     super(o.log.child({ part: 'export' }), 'export');
+    const dests: Chain = [['primary', o.primary]];
+    if (o.secondary) dests.push(['secondary', o.secondary]);
+    this.chains = (o.parallelDestinations ?? 2) < 2 ? [dests] : sameTarget(dests);
   }
 
   protected pauseMs(): number {
     return this.o.intervalMs;
   }
 
-  /** One pass over every destination; returns how many recordings each received. */
+  /**
+   * One pass of every chain whose previous pass has ended (one still running, a destination
+   * hanging until its timeout, is skipped, not waited for); returns how many recordings each
+   * destination of those received. Every one runs to its end; the first error is thrown after.
+   */
   async tick(): Promise<Record<string, number>> {
+    const runs = await Promise.allSettled(this.startIdle());
+    const failed = runs.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    return Object.assign({}, ...runs.map((r) => (r.status === 'fulfilled' ? r.value : {})));
+  }
+
+  /**
+   * The service's loop: the idle chains start, and the next round is due when any chain ends, so
+   * a healthy destination goes on every interval while the other's pass still hangs.
+   */
+  protected override async pass(): Promise<void> {
+    this.startIdle();
+    await Promise.race([...this.inFlight.values()].map((p) => p.catch(() => undefined)));
+  }
+
+  override async stop(): Promise<void> {
+    await super.stop();
+    await Promise.allSettled([...this.inFlight.values()]);
+  }
+
+  private startIdle(): Promise<Record<string, number>>[] {
+    const started: Promise<Record<string, number>>[] = [];
+    for (const chain of this.chains) {
+      const key = chain.map(([d]) => d).join('+');
+      if (this.inFlight.has(key)) {
+        this.log.debug({ destination: key }, 'export: the previous pass is still running; skipped');
+        continue;
+      }
+      const run = this.runChain(chain).finally(() => this.inFlight.delete(key));
+      run.catch((err: unknown) =>
+        this.log.error({ destination: key, err: (err as Error).message }, 'export pass failed'),
+      );
+      this.inFlight.set(key, run);
+      started.push(run);
+    }
+    return started;
+  }
+
+  /**
+   * A chain's destinations under their own cross-node locks (`export:primary`,
+   * `export:secondary`): one runner per destination, so its items, names and index are written by
+   * one pass at a time (exactly once per destination); another node holding one skips the chain.
+   */
+  private async runChain(chain: Chain): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
-    await this.o.repo.exclusive('export', async () => {
-      this.since ??= await this.o.repo.cursor('export');
-      const dests: [ExportDestination, ExportTargetConfig][] = [['primary', this.o.primary]];
-      if (this.o.secondary) dests.push(['secondary', this.o.secondary]);
-      // The destinations at once (their items, names, index and health are rows of their own):
-      // one that hangs until its timeout no longer delays the other's files. Two that share a
-      // health name (the same directory, bucket or share) go one after the other, as before, so a
-      // name one of them finds free is not taken by the other meanwhile.
-      await eachAtMost(sameTarget(dests), this.o.parallelDestinations ?? 2, async (chain) => {
+    const locked = async (i: number): Promise<void> => {
+      const d = chain[i];
+      if (!d) {
+        this.since ??= await this.o.repo.cursor('export');
         for (const [dest, cfg] of chain) out[dest] = await this.exportTo(dest, cfg);
-      });
-    });
+        return;
+      }
+      await this.o.repo.exclusive(`export:${d[0]}`, () => locked(i + 1));
+    };
+    await locked(0);
     return out;
   }
 

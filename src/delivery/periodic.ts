@@ -19,6 +19,13 @@ export abstract class PeriodicService {
 
   /** One pass. */
   abstract tick(): Promise<unknown>;
+  /**
+   * What the loop runs each time (default: a pass). The next one is scheduled when it ends: a
+   * service whose parts go at their own pace (export's destinations) returns before all of them end.
+   */
+  protected pass(): Promise<unknown> {
+    return this.tick();
+  }
   /** The pause between the end of a pass and the start of the next. */
   protected abstract pauseMs(): number;
 
@@ -26,7 +33,7 @@ export abstract class PeriodicService {
     const loop = () => {
       if (this.stopped) return;
       this.again = false;
-      this.running = this.tick()
+      this.running = this.pass()
         .catch((err: unknown) => this.log.error({ err: (err as Error).message }, `${this.what} pass failed`))
         .finally(() => {
           this.running = undefined;

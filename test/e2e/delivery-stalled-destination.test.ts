@@ -81,6 +81,8 @@ interface MuteServer {
   mute: boolean;
   /** Connections open now (a client that gave up has closed its own). */
   open: number;
+  /** Connections accepted so far. */
+  accepted: number;
   close(): Promise<void>;
 }
 
@@ -91,6 +93,7 @@ async function startMuteServer(target: number): Promise<MuteServer> {
     port: 0,
     mute: true,
     open: 0,
+    accepted: 0,
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
@@ -99,6 +102,7 @@ async function startMuteServer(target: number): Promise<MuteServer> {
   const server: Server = createServer({ allowHalfOpen: true }, (client) => {
     sockets.add(client);
     state.open++;
+    state.accepted++;
     client.once('close', () => state.open--);
     client.on('error', () => undefined);
     if (state.mute) return;
@@ -265,6 +269,78 @@ describe('delivery: a destination that stalls mid-transfer without closing (real
     } finally {
       await mute.close();
     }
+  });
+
+  it('export: the healthy destination gets new recordings every tick while the other pass still hangs', async (t) => {
+    const w = world!;
+    const mute = await startMuteServer(w.sshd.port);
+    const local = join(w.dataDir, 'hang-secondary');
+    await mkdir(local);
+    const remote = join(w.sshd.dir, 'hang-primary');
+    await mkdir(remote);
+    const timeoutSeconds = 6;
+    const svc = new ExportService({
+      repo: w.db.offload,
+      decryptor: new Decryptor(w.dataDir, PASSPHRASE),
+      log,
+      template: parseTemplate('%{recording-id}'),
+      primary: { type: 'sftp', ...w.dest(remote), port: mute.port, timeoutSeconds },
+      secondary: { type: 'local', directory: local },
+      intervalMs: 200,
+      retryBaseMs: 100,
+      maxAttempts: 3,
+    });
+    const at = (id: string) =>
+      readFile(join(local, `${id}.mp3`)).then(
+        () => true,
+        () => false,
+      );
+    /** How long after `t0` the secondary had `id`, and the silent primary's connections then. */
+    const arrival = async (id: string, t0: number) => {
+      while (Date.now() - t0 < 60_000) {
+        if (await at(id)) return { ms: Date.now() - t0, open: mute.open, accepted: mute.accepted };
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return undefined;
+    };
+    const ids: string[] = [];
+    try {
+      // The service's own loop (start), as in production: one pass every intervalMs.
+      svc.start();
+      const a = await w.store('1006', '+4930666', 330);
+      ids.push(a.id);
+      const first = await arrival(a.id, Date.now());
+      assert.ok(first, `the secondary never got ${a.id}`);
+      assert.equal(mute.accepted, 1, 'the primary was tried once');
+      // Stored after the first pass started, while the primary's connection still hangs.
+      const b = await w.store('1007', '+4930777', 220);
+      ids.push(b.id);
+      const second = await arrival(b.id, Date.now());
+      assert.ok(second, `the secondary never got ${b.id}`);
+      t.diagnostic(
+        `the secondary had the first recording after ${first.ms} ms, the second ${second.ms} ms after it was stored; the silent primary: ${second.open} open, ${second.accepted} accepted (timeout ${timeoutSeconds} s)`,
+      );
+      assert.ok(
+        second.accepted === 1 && second.open === 1 && second.ms < (timeoutSeconds * 1000) / 2,
+        `the second recording reached the secondary after ${second.ms} ms, with the primary's first connection ${second.accepted === 1 && second.open === 1 ? 'still hanging' : 'ended'} (its timeout: ${timeoutSeconds} s)`,
+      );
+    } finally {
+      // The hanging connection is dropped: the primary's pass ends at once, then the loop stops.
+      await mute.close();
+      await svc.stop();
+    }
+    // Each recording once at the secondary, nothing at the primary and no attempt lost there.
+    const exports = await w.db.pool.query<{ d: string; n: string }>(
+      `SELECT details->>'destination' AS d, count(*) AS n FROM audit
+       WHERE action = 'export' AND resource_id = ANY($1::text[]) GROUP BY d`,
+      [ids],
+    );
+    const items = await w.db.pool.query(
+      `SELECT 1 FROM export_items WHERE destination = 'primary' AND recording_id = ANY($1::uuid[])`,
+      [ids],
+    );
+    assert.equal(items.rowCount, 0, 'the unreachable primary cost the files an attempt');
+    assert.deepEqual(exports.rows, [{ d: 'secondary', n: '2' }]);
   });
 
   it('offload: the batch attempt ends and the next one delivers the batch', async () => {
