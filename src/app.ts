@@ -141,6 +141,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         url: config.pipeline.hookUrl,
         command: config.pipeline.hookCommand,
         env: config.pipeline.hookEnv,
+        concurrency: config.pipeline.hookConcurrency,
       },
       retention: { ...config.retention, intervalSeconds: config.retention.intervalSeconds },
       retentionNow: () => retention.live.value,

@@ -170,6 +170,7 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
       retryDelaySeconds: val('pipeline.retryDelaySeconds', 10),
       hookUrl: val('pipeline.hookUrl'),
       hookCommand: val('pipeline.hookCommand'),
+      hookConcurrency: val('pipeline.hookConcurrency', 4),
       hookEnv: Object.fromEntries(
         ['PATH', ...(hookEnvNames.data ?? [])]
           .filter((n) => env[n] !== undefined)

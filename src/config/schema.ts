@@ -194,6 +194,8 @@ export const schema = z.object({
       /** User hooks after a recording is stored: an http(s) webhook URL and/or an executable. */
       hookUrl: optionalString.pipe(httpUrl.optional()),
       hookCommand: optionalString,
+      /** Hook jobs (of different recordings) run at once: one that hangs holds back no other. */
+      hookConcurrency: integer(1, 64),
       /**
        * What a hook command's environment holds besides SRS_RECORDING_ID, SRS_HOOK_EVENT and PATH:
        * these variables of the server's environment (SRS_HOOK_ENV, comma-separated names), nothing else.

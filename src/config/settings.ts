@@ -68,6 +68,7 @@ export const CORE_ENV = {
   'pipeline.retryDelaySeconds': 'SRS_JOB_RETRY_DELAY',
   'pipeline.hookUrl': 'SRS_HOOK_URL',
   'pipeline.hookCommand': 'SRS_HOOK_COMMAND',
+  'pipeline.hookConcurrency': 'SRS_HOOK_CONCURRENCY',
   'retention.default': 'SRS_RETENTION',
   'retention.groups': 'SRS_RETENTION_GROUPS',
   'retention.intervalSeconds': 'SRS_PURGE_INTERVAL',

@@ -19,6 +19,8 @@ export interface HookOptions {
   command?: string | undefined;
   /** Per delivery (default 30). */
   timeoutSeconds?: number;
+  /** Hook jobs run at once by this process, each a different recording's (default 4). */
+  concurrency?: number;
   /**
    * The command's whole environment besides SRS_RECORDING_ID and SRS_HOOK_EVENT (config: PATH and
    * the names in SRS_HOOK_ENV). Never the server's environment: it holds the key passphrase and tokens.

@@ -114,7 +114,17 @@ export async function startFinalizeWorkers(w: {
 /** The parts of a hook job (webhook, command) already done, by job id, while the job is retried. */
 const hookPartsDone = new Map<string, Set<string>>();
 
-/** Delivers each stored recording's hook (webhook and/or command) once, with retries. */
+/** Hook jobs run at once by default (SRS_HOOK_CONCURRENCY). */
+const HOOK_CONCURRENCY = 4;
+
+/**
+ * Delivers each stored recording's hook (webhook and/or command) once, with retries. Up to
+ * `hooks.concurrency` jobs run at once, each in a pg-boss worker of its own (batchSize 1: a batch
+ * would complete or fail its jobs together, and wait for its slowest): a receiver that keeps one
+ * recording's request until the timeout holds back no other recording's hook. The workers take no
+ * finalize slot (jobGate): a hook mostly waits (on the receiver, on the command), and however many
+ * hang, the finalize jobs run as before.
+ */
 export async function startHookWorker(h: {
   boss: PgBoss;
   queue: string;
@@ -123,46 +133,55 @@ export async function startHookWorker(h: {
 }): Promise<void> {
   const { boss, o, log } = h;
   const timeout = o.hooks?.timeoutSeconds ?? 30;
-  await boss.work<FinalizeJob>(
-    h.queue,
-    { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: o.pollingIntervalSeconds ?? 2 },
-    async ([job]) => {
-      if (!job) return;
-      const rec = await o.db.recordings.get(job.data.recordingId);
-      if (!rec || rec.state !== 'stored') return { skipped: rec?.state ?? 'missing' };
-      const doc = hookDocument(rec, await o.db.fields.valuesOf(rec.id));
-      const last = job.retryCount >= job.retryLimit;
-      // The webhook and the command at once, each on its own: one that hangs until its timeout no
-      // longer holds the other back, and one that fails no longer keeps the other from running.
-      // A part that succeeded is not run again on this job's retries in this process (after a
-      // restart both run again: at-least-once, as before).
-      const done = hookPartsDone.get(job.id) ?? new Set<string>();
-      const parts: [string, () => Promise<void>][] = [];
-      if (o.hooks?.url) parts.push(['webhook', () => postWebhook(o.hooks?.url as string, doc, timeout)]);
-      if (o.hooks?.command)
-        parts.push(['command', () => runHookCommand(o.hooks?.command as string, doc, timeout, o.hooks?.env)]);
-      const results = await Promise.allSettled(
-        parts
-          .filter(([part]) => !done.has(part))
-          .map(async ([part, run]) => {
-            await run();
-            done.add(part);
-          }),
+  const deliver = async (job: PgBoss.JobWithMetadata<FinalizeJob>) => {
+    const rec = await o.db.recordings.get(job.data.recordingId);
+    if (!rec || rec.state !== 'stored') return { skipped: rec?.state ?? 'missing' };
+    const doc = hookDocument(rec, await o.db.fields.valuesOf(rec.id));
+    const last = job.retryCount >= job.retryLimit;
+    // The webhook and the command at once, each on its own: one that hangs until its timeout no
+    // longer holds the other back, and one that fails no longer keeps the other from running.
+    // A part that succeeded is not run again on this job's retries in this process (after a
+    // restart both run again: at-least-once, as before).
+    const done = hookPartsDone.get(job.id) ?? new Set<string>();
+    const parts: [string, () => Promise<void>][] = [];
+    if (o.hooks?.url) parts.push(['webhook', () => postWebhook(o.hooks?.url as string, doc, timeout)]);
+    if (o.hooks?.command)
+      parts.push(['command', () => runHookCommand(o.hooks?.command as string, doc, timeout, o.hooks?.env)]);
+    const results = await Promise.allSettled(
+      parts
+        .filter(([part]) => !done.has(part))
+        .map(async ([part, run]) => {
+          await run();
+          done.add(part);
+        }),
+    );
+    const errors = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
+    if (errors.length > 0 && !last) {
+      if (hookPartsDone.size >= 10_000) hookPartsDone.clear();
+      hookPartsDone.set(job.id, done);
+    } else hookPartsDone.delete(job.id);
+    if (errors.length > 0) {
+      log.warn(
+        { recordingId: rec.id, attempt: job.retryCount + 1, last, err: errors.join('; '), done: [...done] },
+        'recording hook failed',
       );
-      const errors = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
-      if (errors.length > 0 && !last) {
-        if (hookPartsDone.size >= 10_000) hookPartsDone.clear();
-        hookPartsDone.set(job.id, done);
-      } else hookPartsDone.delete(job.id);
-      if (errors.length > 0) {
-        log.warn(
-          { recordingId: rec.id, attempt: job.retryCount + 1, last, err: errors.join('; '), done: [...done] },
-          'recording hook failed',
-        );
-        throw new Error(errors.join('; '));
-      }
-      log.info({ recordingId: rec.id }, 'recording hook delivered');
-      return { delivered: true };
-    },
-  );
+      throw new Error(errors.join('; '));
+    }
+    log.info({ recordingId: rec.id }, 'recording hook delivered');
+    return { delivered: true };
+  };
+  for (let i = 0; i < (o.hooks?.concurrency ?? HOOK_CONCURRENCY); i++) {
+    // As for the finalize workers: a worker that just ran a job looks for the next one at once,
+    // instead of sleeping out the rest of its polling interval (one hook per 2 s per worker).
+    const self: { id?: string } = {};
+    self.id = await boss.work<FinalizeJob>(
+      h.queue,
+      { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: o.pollingIntervalSeconds ?? 2 },
+      async ([job]) => {
+        if (!job) return;
+        if (self.id) boss.notifyWorker(self.id);
+        return deliver(job);
+      },
+    );
+  }
 }

@@ -329,4 +329,19 @@ describe('configuration: bad values are refused, naming setting, value and expec
     assert.equal(loadConfig({}).http.healthReserve, 8);
     assert.equal(loadConfig({ SRS_HTTP_HEALTH_RESERVE: '0' }).http.healthReserve, 0);
   });
+
+  it('hook jobs at once: a whole number from 1 to 64, 4 by default', () => {
+    badEnv(
+      { SRS_HOOK_CONCURRENCY: '0' },
+      /pipeline\.hookConcurrency/,
+      /SRS_HOOK_CONCURRENCY/,
+      /from 1 to 64/,
+    );
+    badEnv({ SRS_HOOK_CONCURRENCY: '65' }, /SRS_HOOK_CONCURRENCY/);
+    badEnv({ SRS_HOOK_CONCURRENCY: '2.5' }, /SRS_HOOK_CONCURRENCY/);
+    badFile({ pipeline: { hookConcurrency: 'many' } }, /hookConcurrency/);
+    assert.equal(loadConfig({}).pipeline.hookConcurrency, 4);
+    assert.equal(loadConfig({ SRS_HOOK_CONCURRENCY: '16' }).pipeline.hookConcurrency, 16);
+    assert.equal(loadConfig({}, { pipeline: { hookConcurrency: 1 } }).pipeline.hookConcurrency, 1);
+  });
 });
