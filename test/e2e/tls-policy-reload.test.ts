@@ -16,38 +16,8 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import https from 'node:https';
-import tls from 'node:tls';
 import { freePort, logLinesSince, logMark, startTestServer, type TestServer } from '../helpers/server.js';
-import { selfSignedCertDir } from '../helpers/tls-cert.js';
-
-type Handshake =
-  { ok: true; cipher: string; version: string; fingerprint: string } | { ok: false; error: string };
-
-function handshake(port: number, opts: tls.ConnectionOptions = {}): Promise<Handshake> {
-  return new Promise((resolve) => {
-    const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...opts });
-    const t = setTimeout(() => {
-      s.destroy();
-      resolve({ ok: false, error: 'timeout' });
-    }, 10_000);
-    s.once('secureConnect', () => {
-      clearTimeout(t);
-      const r: Handshake = {
-        ok: true,
-        cipher: s.getCipher().name,
-        version: s.getProtocol() ?? '',
-        fingerprint: s.getPeerCertificate().fingerprint256,
-      };
-      s.destroy();
-      resolve(r);
-    });
-    s.once('error', (err) => {
-      clearTimeout(t);
-      s.destroy();
-      resolve({ ok: false, error: err.message });
-    });
-  });
-}
+import { handshake, selfSignedCertDir } from '../helpers/tls-cert.js';
 
 const fingerprintOf = (pemFile: string): string =>
   execFileSync('openssl', ['x509', '-in', pemFile, '-noout', '-fingerprint', '-sha256'])

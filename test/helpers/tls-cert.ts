@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import tls from 'node:tls';
 
 /**
  * A self-signed certificate made by `openssl` (CN srs.test, one day) in a new temporary directory:
@@ -53,4 +54,37 @@ export function privateCaDir(): string {
     ]);
   }
   return dir;
+}
+
+export type Handshake =
+  { ok: true; cipher: string; version: string; fingerprint: string } | { ok: false; error: string };
+
+/**
+ * One TLS handshake with 127.0.0.1:`port` (the certificate not verified): the protocol, cipher and
+ * certificate fingerprint it agreed, or the error (`timeout` after 10 s).
+ */
+export function handshake(port: number, opts: tls.ConnectionOptions = {}): Promise<Handshake> {
+  return new Promise((resolve) => {
+    const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...opts });
+    const t = setTimeout(() => {
+      s.destroy();
+      resolve({ ok: false, error: 'timeout' });
+    }, 10_000);
+    s.once('secureConnect', () => {
+      clearTimeout(t);
+      const r: Handshake = {
+        ok: true,
+        cipher: s.getCipher().name,
+        version: s.getProtocol() ?? '',
+        fingerprint: s.getPeerCertificate().fingerprint256,
+      };
+      s.destroy();
+      resolve(r);
+    });
+    s.once('error', (err) => {
+      clearTimeout(t);
+      s.destroy();
+      resolve({ ok: false, error: err.message });
+    });
+  });
 }
