@@ -118,6 +118,32 @@ async function startMuteServer(target: number): Promise<MuteServer> {
 }
 
 /** `p`, or 'stuck' when it has not settled after `ms` (a hang, not a measured time). */
+/** An export whose primary is SFTP through `mutePort` (a server that never answers) and whose secondary a local directory. */
+async function exportToMute(
+  w: DeliveryRetryWorld,
+  name: string,
+  mutePort: number,
+  timeoutSeconds: number,
+  intervalMs: number,
+): Promise<{ local: string; remote: string; svc: ExportService }> {
+  const local = join(w.dataDir, `${name}-secondary`);
+  await mkdir(local);
+  const remote = join(w.sshd.dir, `${name}-primary`);
+  await mkdir(remote);
+  const svc = new ExportService({
+    repo: w.db.offload,
+    decryptor: new Decryptor(w.dataDir, PASSPHRASE),
+    log,
+    template: parseTemplate('%{recording-id}'),
+    primary: { type: 'sftp', ...w.dest(remote), port: mutePort, timeoutSeconds },
+    secondary: { type: 'local', directory: local },
+    intervalMs,
+    retryBaseMs: 100,
+    maxAttempts: 3,
+  });
+  return { local, remote, svc };
+}
+
 const orStuck = <T>(p: Promise<T>, ms: number): Promise<T | 'stuck'> =>
   Promise.race([p, new Promise<'stuck'>((r) => setTimeout(() => r('stuck'), ms).unref())]);
 
@@ -189,22 +215,8 @@ describe('delivery: a destination that stalls mid-transfer without closing (real
     const w = world!;
     const mute = await startMuteServer(w.sshd.port);
     try {
-      const local = join(w.dataDir, 'mute-secondary');
-      await mkdir(local);
-      const remote = join(w.sshd.dir, 'mute-primary');
-      await mkdir(remote);
       const timeoutSeconds = 5;
-      const svc = new ExportService({
-        repo: w.db.offload,
-        decryptor: new Decryptor(w.dataDir, PASSPHRASE),
-        log,
-        template: parseTemplate('%{recording-id}'),
-        primary: { type: 'sftp', ...w.dest(remote), port: mute.port, timeoutSeconds },
-        secondary: { type: 'local', directory: local },
-        intervalMs: 1000,
-        retryBaseMs: 100,
-        maxAttempts: 3,
-      });
+      const { local, remote, svc } = await exportToMute(w, 'mute', mute.port, timeoutSeconds, 1000);
       // The export delivers what is stored once it runs (nothing due yet: no connection made).
       assert.deepEqual(await svc.tick(), { primary: 0, secondary: 0 });
       assert.equal(mute.open, 0);
@@ -274,22 +286,8 @@ describe('delivery: a destination that stalls mid-transfer without closing (real
   it('export: the healthy destination gets new recordings every tick while the other pass still hangs', async (t) => {
     const w = world!;
     const mute = await startMuteServer(w.sshd.port);
-    const local = join(w.dataDir, 'hang-secondary');
-    await mkdir(local);
-    const remote = join(w.sshd.dir, 'hang-primary');
-    await mkdir(remote);
     const timeoutSeconds = 6;
-    const svc = new ExportService({
-      repo: w.db.offload,
-      decryptor: new Decryptor(w.dataDir, PASSPHRASE),
-      log,
-      template: parseTemplate('%{recording-id}'),
-      primary: { type: 'sftp', ...w.dest(remote), port: mute.port, timeoutSeconds },
-      secondary: { type: 'local', directory: local },
-      intervalMs: 200,
-      retryBaseMs: 100,
-      maxAttempts: 3,
-    });
+    const { local, svc } = await exportToMute(w, 'hang', mute.port, timeoutSeconds, 200);
     const at = (id: string) =>
       readFile(join(local, `${id}.mp3`)).then(
         () => true,
