@@ -203,6 +203,8 @@ describe('delivery metrics on /metrics (real Postgres, sshd, SMTP, HTTP)', { tim
     assert.equal(s0.value('srs_delivery_enabled', { feature: 'offload' }), 1);
 
     await world!.store('1001', '4930111', 400);
+    // The boundary after the store (a store that crossed a minute fell past a boundary taken before it).
+    clock = (Math.floor(Date.now() / interval) + 1) * interval + interval / 2;
     await svc.tick();
     const s1 = await http!.scrape();
     assert.equal(s1.value('srs_offload_batches', { state: 'queued' }), 1);

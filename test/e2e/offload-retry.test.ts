@@ -63,6 +63,8 @@ describe('offload failures: backoff, failed state, retryFailed, skips, audit (re
       now: () => new Date(clock),
     });
     const r1 = await store('1001', '4930111', 400);
+    // The boundary after the store (a store that crossed a minute fell past a boundary taken before it).
+    clock = (Math.floor(Date.now() / interval) + 1) * interval + interval / 2;
     proxy.down = true;
     await svc.tick();
     let [b1] = await db.offload.listBatches(1);

@@ -82,6 +82,8 @@ describe(
       // 1. Both locations up: the batch lands whole under each prefix.
       const r1 = await store('1001', '4930111', 4, 440);
       const r2 = await store('1002', '4930222', 3, 660);
+      // The boundary after the store (a store that crossed a minute fell past a boundary taken before it).
+      clock = (Math.floor(Date.now() / interval) + 1) * interval + interval / 2;
       await svc.tick();
       const [b1] = await db.offload.listBatches(1);
       assert.ok(b1);
