@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import ffmpeg from 'fluent-ffmpeg';
-import { ffmpegBinary, lameAddon, type Mp3Encoder } from './mp3.js';
+import { ffmpegBinary, lameAddon, type LameAddon, type Mp3Encoder } from './mp3.js';
 import { fsyncPath } from '../files.js';
 
 /** File helpers for the pipeline: hashing, atomic renames, MP3 conversion, wiping. */
@@ -123,21 +123,31 @@ export async function encodeMp3(wav: Buffer | string, o: Mp3Options, background 
  * The same, into a new file `outPath` (created exclusively, mode 0600, flushed to disk before this
  * resolves): a long recording's WAV file and MP3 never sit whole in memory (libmp3lame holds a
  * block of each; ffmpeg streams between the two files). A failed encode leaves no file behind.
+ * `lame`: the addon's encoder (tests give another).
  */
 export async function encodeMp3ToFile(
   wav: Buffer | string,
   outPath: string,
   o: Mp3Options,
   background = false,
+  lame: LameAddon | undefined = o.encoder === 'ffmpeg' ? undefined : lameAddon(),
 ): Promise<Mp3File> {
-  const lame = o.encoder === 'ffmpeg' ? undefined : lameAddon();
   if (!lame) return encodeMp3FfmpegToFile(wav, outPath, o, background);
+  let size: unknown;
   try {
-    const size = await lame.encodeMp3(wav, { ...lameSettings(o, background), outPath });
-    return { path: outPath, size };
+    size = await lame.encodeMp3(wav, { ...lameSettings(o, background), outPath });
   } catch (err) {
     throw lameError(wav, err);
   }
+  if (typeof size !== 'number') {
+    // An addon built before outPath existed ignores it and hands back the MP3 in memory: that
+    // plaintext is zeroed, and no file was written.
+    if (Buffer.isBuffer(size)) size.fill(0);
+    throw new Error(
+      `libmp3lame returned no file for ${outPath}: the media engine build is older than the code: run npm install / node-gyp rebuild`,
+    );
+  }
+  return { path: outPath, size };
 }
 
 function lameSettings(o: Mp3Options, background: boolean) {

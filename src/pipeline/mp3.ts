@@ -18,7 +18,7 @@ interface LameSettings {
   background?: boolean;
 }
 
-interface LameAddon {
+export interface LameAddon {
   /** The MP3 in memory; a WAV named by path is read a block at a time. */
   encodeMp3(wav: Buffer | string, o: LameSettings & { outPath?: undefined }): Promise<Buffer>;
   /** The MP3 written to the new file `outPath` (O_EXCL, 0600, fdatasync'ed): resolves with its size. */

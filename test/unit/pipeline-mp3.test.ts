@@ -156,6 +156,34 @@ describe('MP3 encoding: libmp3lame in the addon, ffmpeg as the fallback', () => 
     await assert.rejects(stat(join(dir, 'bad.mp3')), { code: 'ENOENT' });
   });
 
+  it('an addon build older than the code (outPath ignored, a Buffer back) is refused, the MP3 zeroed', async () => {
+    const lame = lameAddon();
+    assert.ok(lame);
+    // What such a build does: the MP3 in memory, no file.
+    let returned: Buffer | undefined;
+    const older = {
+      ...lame,
+      encodeMp3: async (
+        input: Buffer | string,
+        s: { bitrateKbps: number; sampleRate: number; quality: number },
+      ) => {
+        returned = await lame.encodeMp3(input, { ...s, outPath: undefined });
+        return returned;
+      },
+    } as unknown as NonNullable<ReturnType<typeof lameAddon>>;
+    const out = join(dir, 'older-build.mp3');
+    await assert.rejects(
+      encodeMp3ToFile(wav, out, { ...o, encoder: 'lame' }, false, older),
+      /the media engine build is older than the code: run npm install/,
+    );
+    assert.ok(returned && returned.length > 1000, 'the stub encoded');
+    assert.ok(
+      returned.every((b) => b === 0),
+      'the MP3 returned in memory is zeroed',
+    );
+    await assert.rejects(stat(out), { code: 'ENOENT' });
+  });
+
   it('a 16-bit PCM stereo WAV is downmixed to mono', async () => {
     const t = tone(440, 1000, 8000);
     const data = Buffer.alloc(t.length * 4);
