@@ -5,6 +5,9 @@
  * - with SRS_SDES_REQUIRE_TLS=true, a SIPREC INVITE whose offer carries a=crypto gets 488 with a
  *   399 Warning over UDP, and 200 over TLS; a re-INVITE over UDP that brings keys gets 488 and the
  *   call goes on;
+ * - the same holds when the recorder makes the offer: in a call set up over TLS with keys, a
+ *   re-INVITE without SDP over UDP gets 488 (not a 200 carrying the recorder's key in the clear),
+ *   and an ACK over UDP whose answer brings a new key is not applied;
  * - by default (lab SRCs) the same INVITE over UDP gets 200;
  * - either way such offers are counted (srs_sdes_offers_without_tls_total) and warned about once
  *   per source address, not once per call (each server's whole log is counted: these tests are
@@ -16,10 +19,10 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, logLinesSince, startTestServer, type TestServer } from '../helpers/server.js';
 import { selfSignedCertDir } from '../helpers/tls-cert.js';
-import { K30 } from '../helpers/sdp-offers.js';
+import { K30, K30B } from '../helpers/sdp-offers.js';
 import { Peer, header, ids, request, statusOf, type CallIds } from '../helpers/sip-peer.js';
 
-const sdp = (keyed: boolean): string =>
+const sdp = (keyed: boolean, key = K30): string =>
   [
     'v=0',
     'o=SRC 1 1 IN IP4 127.0.0.1',
@@ -28,7 +31,7 @@ const sdp = (keyed: boolean): string =>
     't=0 0',
     `m=audio 30000 ${keyed ? 'RTP/SAVP' : 'RTP/AVP'} 0`,
     'a=rtpmap:0 PCMU/8000',
-    ...(keyed ? [`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${K30}`] : []),
+    ...(keyed ? [`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${key}`] : []),
     'a=label:1',
     'a=sendonly',
     '',
@@ -71,6 +74,47 @@ async function offer(
   return { status, text, c, toTag: tag };
 }
 
+/** A re-INVITE without SDP (cseq > 1): its final response, not yet acknowledged. */
+async function reInvite(p: Peer, port: number, a: Answered, cseq: number): Promise<string> {
+  p.send(request(p, port, 'INVITE', a.c, { cseq, toTag: a.toTag, branch: `${a.c.branch}-${cseq}` }));
+  return p.next(
+    (m) =>
+      statusOf(m) >= 200 && header(m, 'Call-ID') === a.c.callId && header(m, 'CSeq') === `${cseq} INVITE`,
+    20_000,
+  );
+}
+
+/** The ACK of that re-INVITE's final response, with an SDP answer or none. */
+function ackOf(p: Peer, port: number, a: Answered, cseq: number, status: number, body?: string): void {
+  const branch = `${a.c.branch}-${cseq}`;
+  p.send(
+    request(p, port, 'ACK', a.c, {
+      cseq,
+      toTag: a.toTag,
+      branch: status < 300 ? `${branch}-ack` : branch,
+      ...(body ? { body } : {}),
+    }),
+  );
+}
+
+/** The count of srs_sdes_offers_without_tls_total for udp, refused (0 before the first). */
+async function udpRefused(server: TestServer): Promise<number> {
+  return Number(/\{transport="udp",outcome="refused"\} (\d+)/.exec(await sdesMetric(server))?.[1] ?? 0);
+}
+
+const escape = (x: string): string => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The first line of the server log of this call with one of these messages. */
+const callLine = (server: TestServer, callId: string, msgs: string[]): Promise<string> =>
+  server.waitFor(new RegExp(`^(?=.*${escape(callId)})(?=.*"msg":"(${msgs.map(escape).join('|')})")`), 20_000);
+
+/** The server log lines of this call with this message. */
+const callLines = (server: TestServer, callId: string, msg: string): number =>
+  server
+    .output()
+    .split('\n')
+    .filter((l) => l.includes(callId) && l.includes(`"msg":${JSON.stringify(msg)}`)).length;
+
 async function hangUp(p: Peer, port: number, a: Answered, cseq: number): Promise<void> {
   p.send(request(p, port, 'BYE', a.c, { cseq, toTag: a.toTag, branch: `${a.c.branch}-bye` }));
   await p.next((m) => statusOf(m) === 200 && header(m, 'CSeq') === `${cseq} BYE`, 20_000);
@@ -90,6 +134,8 @@ async function sdesMetric(server: TestServer): Promise<string> {
 const ACCEPTED =
   'SRTP keys offered over SIP without TLS: readable by anyone on the path (set SRS_SDES_REQUIRE_TLS=true to refuse them)';
 const REFUSED = 'SRTP keys offered over SIP without TLS: refused with 488 (SRS_SDES_REQUIRE_TLS)';
+const ACK_REFUSED =
+  'SRTP keys in an ACK over SIP without TLS: the answer is not applied, the streams keep their keys (SRS_SDES_REQUIRE_TLS)';
 
 describe('SDES keys over signalling without TLS (srs serve)', { timeout: 120_000 }, () => {
   let strict: TestServer;
@@ -157,6 +203,57 @@ describe('SDES keys over signalling without TLS (srs serve)', { timeout: 120_000
       await hangUp(udp, strict.sipPort, call, 4);
       assert.match(await sdesMetric(strict), /\{transport="udp",outcome="refused"\} 3$/);
     } finally {
+      udp.close();
+    }
+  });
+
+  it('answers 488 without its keys to a re-INVITE without SDP over UDP in a call set up over TLS with keys', async () => {
+    const tls = await new Peer('TLS', tlsPort).open();
+    const udp = await new Peer('UDP', strict.sipPort).open();
+    try {
+      const refusedBefore = await udpRefused(strict);
+      const call = await offer(tls, tlsPort, true);
+      assert.equal(call.status, 200, call.text.split('\r\n')[0]);
+      const re = await reInvite(udp, strict.sipPort, call, 2);
+      ackOf(udp, strict.sipPort, call, 2, statusOf(re));
+      assert.doesNotMatch(re, /inline:/, 'the recorder key did not cross UDP');
+      assert.equal(statusOf(re), 488, re.split('\r\n')[0]);
+      assert.match(header(re, 'Warning') ?? '', /require SIP over TLS/);
+      assert.equal(await udpRefused(strict), refusedBefore + 1, 'counted as refused');
+      // The call goes on: the same re-INVITE over TLS gets our offer, and its answer is applied.
+      const ok = await reInvite(tls, tlsPort, call, 3);
+      assert.equal(statusOf(ok), 200, ok.split('\r\n')[0]);
+      assert.match(ok, /^a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:/m);
+      ackOf(tls, tlsPort, call, 3, 200, sdp(true, K30B));
+      await callLine(strict, call.c.callId, ['SIPREC answer in an ACK']);
+      await hangUp(tls, tlsPort, call, 4);
+    } finally {
+      tls.close();
+      udp.close();
+    }
+  });
+
+  it('keeps the call keys when the ACK answering its offer arrives over UDP with a new key', async () => {
+    const tls = await new Peer('TLS', tlsPort).open();
+    const udp = await new Peer('UDP', strict.sipPort).open();
+    try {
+      const refusedBefore = await udpRefused(strict);
+      const call = await offer(tls, tlsPort, true);
+      assert.equal(call.status, 200, call.text.split('\r\n')[0]);
+      const re = await reInvite(tls, tlsPort, call, 2);
+      assert.equal(statusOf(re), 200, re.split('\r\n')[0]);
+      ackOf(udp, strict.sipPort, call, 2, 200, sdp(true, K30B));
+      const line = await callLine(strict, call.c.callId, [ACK_REFUSED, 'SIPREC answer in an ACK']);
+      assert.ok(line.includes(`"msg":"${ACK_REFUSED}"`), 'the answer was not applied');
+      assert.equal(await udpRefused(strict), refusedBefore + 1, 'counted as refused');
+      await hangUp(tls, tlsPort, call, 3);
+      assert.equal(
+        callLines(strict, call.c.callId, 'SIPREC answer in an ACK'),
+        0,
+        'no answer of this call applied',
+      );
+    } finally {
+      tls.close();
       udp.close();
     }
   });

@@ -20,7 +20,7 @@ import {
   readMetadataOr413,
   warning,
 } from './requests.js';
-import { buildAnswer, type AnswerRules, type OfferedStream } from './sdp.js';
+import { buildAnswer, parseOffer, type AnswerRules, type OfferedStream } from './sdp.js';
 import { answerOf, applyPlan, planOffer, type OfferPlan, type Slot } from './session.js';
 import { SessionTimer } from './session-timer.js';
 
@@ -348,7 +348,11 @@ export function runRecordingDialog(d: RecordingDialog): void {
         if (body.sdp !== null) sdp = await handleOffer(mreq, { ...body.sdp, metadataXml: body.metadataXml });
         else {
           // No offer (a session refresh, or metadata alone): ours is the media as it stands, and
-          // the SRC answers it in the ACK (RFC 3261 section 14.2, RFC 3264 section 8).
+          // the SRC answers it in the ACK (RFC 3261 section 14.2, RFC 3264 section 8). Our offer
+          // carries our SRTP keys: over a transport SRS_SDES_REQUIRE_TLS refuses, the 488 an offer
+          // bringing keys gets, and nothing changes.
+          const keysRefused = d.checkKeys?.(mreq, parseOffer(lastAnswer));
+          if (keysRefused) throw keysRefused;
           await applyMetadata(readUpdate(body.metadataXml));
           offerSent = cseqOf(mreq);
           sdp = lastAnswer;
@@ -372,6 +376,15 @@ export function runRecordingDialog(d: RecordingDialog): void {
       const body = bodyOf(ack);
       if (!('sdp' in body) || body.sdp === null) {
         clog.warn('the ACK carried no usable answer to our offer: the streams stay as they were');
+        return;
+      }
+      // The answer may bring new keys: not taken over a transport SRS_SDES_REQUIRE_TLS refuses
+      // (counted like a refused offer; an ACK has no response, so the refusal is logged here).
+      if (d.checkKeys?.(ack, body.sdp.offer)) {
+        clog.warn(
+          { transport: (ack as unknown as { protocol?: string }).protocol ?? 'unknown' },
+          'SRTP keys in an ACK over SIP without TLS: the answer is not applied, the streams keep their keys (SRS_SDES_REQUIRE_TLS)',
+        );
         return;
       }
       await applyAnswer(body.sdp.offer);

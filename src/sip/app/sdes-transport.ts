@@ -2,7 +2,8 @@
  * SDES keys in the clear. An SDES offer carries the SRTP master keys in its SDP (RFC 4568
  * `a=crypto ... inline:<key>`): whoever reads the SIP message decrypts the media. RFC 4568 section
  * 8.3 asks for signalling that is itself protected (TLS); over UDP or plain TCP the keys are
- * readable by anyone on the path. Each such offer (INVITE, re-INVITE, UPDATE) is counted, a
+ * readable by anyone on the path. Each such offer (INVITE, re-INVITE, UPDATE; also our own, in the
+ * 200 to a re-INVITE without SDP, and the SRC's answer to it in the ACK) is counted, a
  * warning is logged once per source address per WARN_INTERVAL_MS (a busy SRC would otherwise log a
  * line per call), and with SRS_SDES_REQUIRE_TLS the offer gets 488 with a Warning.
  */

@@ -255,9 +255,11 @@ export class ServerSide {
     const pending = this.dialogs.takeAck(dialog, seq);
     if (!pending || !this.ctx.txns.acknowledged(pending)) return; // a retransmitted ACK
     dialog.state = 'confirmed';
+    // With its transport, as drachtio-server sends it: an ACK may bring an SDP answer with SRTP
+    // keys, which SRS_SDES_REQUIRE_TLS takes only over TLS.
     this.ctx.toApp(
       this.ctx.pickApp('ACK', dialog.owner),
-      `sip|network|${inb.data.length}||${inb.remoteAddress}|${inb.remotePort}|${stamp()}|${pending.id}|${dialog.id}|`,
+      `sip|network|${inb.data.length}|${inb.transport}|${inb.remoteAddress}|${inb.remotePort}|${stamp()}|${pending.id}|${dialog.id}|`,
       raw,
     );
   }
