@@ -35,8 +35,8 @@ export { verifyRecordings, type VerifyProblem, type VerifyReport } from './verif
  *   0  done
  *   1  failure: unknown recording, no such artifact, integrity mismatch, database or I/O error
  *   2  no usable passphrase: none given and no TTY to ask on, or a wrong one; bad usage
- *   3  `verify` found a missing, changed or substituted file or a broken hash chain; `list`'s
- *      search was stopped by its time limit (--timeout, else SRS_SEARCH_TIMEOUT_MS)
+ *   3  `verify` found a missing, changed or substituted file or a broken hash chain; `list`
+ *      (a search or the plain list) ran past its time limit (--timeout, else SRS_SEARCH_TIMEOUT_MS)
  * The database is opened per command: attached to a running embedded Postgres (the server's),
  * or started for the command and stopped after it. Artifacts are read through the configured
  * artifact store (SRS_STORAGE: the data directory, or the S3 bucket), so any node can run them.
@@ -221,7 +221,7 @@ export function recordingsCommand(
     .option('--interaction <id>', 'the recordings of one interaction')
     .option(
       '--timeout <seconds>',
-      "time limit of each query of the search, 0.1 to 3600 (default: SRS_SEARCH_TIMEOUT_MS's, 30); exit 3 when it runs out",
+      "time limit of each query (the search's, or the plain list's), 0.1 to 3600 (default: SRS_SEARCH_TIMEOUT_MS's, 30); exit 3 when it runs out",
     )
     .action(
       guarded(io, async (opts: ListFlags) => {
@@ -256,7 +256,8 @@ export function recordingsCommand(
           },
           { searchTimeoutMs },
         ).catch((err: unknown) => {
-          // Stopped by its time limit: too broad (or the table is busy), not a database fault.
+          // Stopped by its time limit (the search or the plain list): too broad (or the table is
+          // busy), not a database fault.
           if (!(err instanceof QueryTimeoutError)) throw err;
           throw new CliError(
             `the search took longer than ${searchTimeoutMs / 1000} s (${timeoutMs === undefined ? 'SRS_SEARCH_TIMEOUT_MS' : '--timeout'}) and was stopped: ` +

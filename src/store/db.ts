@@ -65,7 +65,7 @@ export interface OpenDatabaseOptions {
   log: Logger;
   /** Pool size (default 10). */
   poolSize?: number;
-  /** Each query of a recordings search stops after this (limits.searchTimeoutMs; default 30 s). */
+  /** Each query of a recordings search, and the list, stops after this (limits.searchTimeoutMs; 30 s). */
   searchTimeoutMs?: number;
 }
 
@@ -193,7 +193,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   let closed = false;
   return {
     pool,
-    recordings: recordingsRepository(pool),
+    recordings: recordingsRepository(pool, { searchTimeoutMs: opts.searchTimeoutMs }),
     keys: keysRepository(pool),
     users: usersRepository(pool),
     audit: auditRepository(pool),

@@ -6,7 +6,7 @@ import {
   regexError,
   type ParticipantMatch,
 } from './participant-match.js';
-import { isUuid } from './recordings.js';
+import { isUuid } from './uuid.js';
 import { inTransaction } from './tx.js';
 import type { RecordingSearch } from './users-access.js';
 

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { NotFoundError } from '../errors.js';
 import { groupCommit } from './group-commit.js';
+import { SEARCH_TIMEOUT_MS, withSearchTimeout } from './recording-search.js';
 import { SELECT, toRow, type Row } from './recording-rows.js';
 import { isUuid } from './uuid.js';
 import type {
@@ -48,7 +49,7 @@ export interface RecordingsRepository {
   replaceParticipants(id: string, participants: ParticipantRecord[]): Promise<void>;
   /** Sets the interaction of a recording that has none (the first group named wins). */
   setInteraction(id: string, interactionId: string): Promise<void>;
-  /** Newest first (by started_at). */
+  /** Newest first (by started_at); stopped past the search's time limit (a QueryTimeoutError). */
   list(options?: ListOptions): Promise<RecordingRow[]>;
   get(id: string): Promise<RecordingRow | undefined>;
 }
@@ -88,7 +89,11 @@ FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, ended_at timestamptz, duration_
 WHERE r.id = x.id
 RETURNING r.id`;
 
-export function recordingsRepository(pool: pg.Pool): RecordingsRepository {
+/** `searchTimeoutMs`: `list` stops after this, as a search does (limits.searchTimeoutMs). */
+export function recordingsRepository(
+  pool: pg.Pool,
+  { searchTimeoutMs = SEARCH_TIMEOUT_MS }: { searchTimeoutMs?: number } = {},
+): RecordingsRepository {
   const mustChange = (res: pg.QueryResult, id: string, what: string) => {
     if (res.rowCount === 0)
       throw new NotFoundError(`recording ${id} not found (or already stored) for ${what}`);
@@ -230,10 +235,10 @@ export function recordingsRepository(pool: pg.Pool): RecordingsRepository {
     async list(options = {}) {
       const limit = Math.max(1, Math.min(options.limit ?? 100, 10_000));
       const offset = Math.max(0, options.offset ?? 0);
-      const res = await pool.query<Row>(`${SELECT} ORDER BY r.started_at DESC, r.id LIMIT $1 OFFSET $2`, [
-        limit,
-        offset,
-      ]);
+      // A locked table or a deep offset would otherwise hold `srs recordings list` without end.
+      const res = await withSearchTimeout(pool, searchTimeoutMs, (c) =>
+        c.query<Row>(`${SELECT} ORDER BY r.started_at DESC, r.id LIMIT $1 OFFSET $2`, [limit, offset]),
+      );
       return res.rows.map(toRow);
     },
     async setInteraction(id, interactionId) {

@@ -139,6 +139,27 @@ describe('api search time limit', { timeout: 300000 }, () => {
     assert.equal((JSON.parse(free.stdout) as unknown[]).length, 20);
   });
 
+  it('srs recordings list without a search flag: --timeout limits the plain list too, exit 3', async () => {
+    const env: Record<string, string> = { ...server.env };
+    delete env.SRS_SEARCH_TIMEOUT_MS;
+    const { reply, whileHeld } = await whileLocked(
+      'recordings',
+      () =>
+        run(process.execPath, [SRS_BIN, 'recordings', 'list', '--json', '--timeout', '0.5'], {
+          env,
+          timeoutMs: CLI_HOLD_MS * 2,
+        }),
+      CLI_HOLD_MS,
+    );
+    assert.equal(reply.code, 3, `exit ${reply.code}: ${reply.stderr}`);
+    assert.equal(reply.stdout, '');
+    assert.match(
+      reply.stderr,
+      /^srs: the search took longer than 0\.5 s \(--timeout\) and was stopped: narrow it \(.*\) or raise --timeout\n$/,
+    );
+    assert.ok(whileHeld, 'the CLI ended while the lock was still held');
+  });
+
   it('logs no request failure for a stopped search, and the OpenAPI document lists the 503', async () => {
     assert.doesNotMatch(server.output(), /"request failed"/);
     const doc = await callServer(base, 'GET', '/api/v1/openapi.json', { bearer: server.token });
