@@ -329,6 +329,8 @@ bool encodeWavToMp3(const uint8_t* wav, size_t length, const Mp3Settings& s, std
   return encodeWavToMp3(in, s, mp3, error);
 }
 
+void (*mp3FailedFileHook)(const std::string& path) = nullptr;
+
 bool encodeWavToMp3File(const WavInput& in, const Mp3Settings& s, const std::string& outPath, uint64_t* bytes,
                         std::string* error) {
   int fd = -1;
@@ -365,18 +367,24 @@ bool encodeWavToMp3File(const WavInput& in, const Mp3Settings& s, const std::str
       return true;
     }
   }
-  // Failed: the plaintext written so far is overwritten with zeros before the name goes.
+  // Failed: the plaintext written so far is overwritten with zeros before the name goes. All of
+  // the file's bytes, not only the whole writes counted in `written`: a write that failed part-way
+  // (ENOSPC, EFBIG) left up to a chunk beyond them.
   if (fd < 0) fd = ::open(outPath.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd >= 0) {
-    std::vector<unsigned char> zeros(std::min<uint64_t>(written, 1 << 16));
-    for (uint64_t at = 0; at < written;) {
-      const size_t n = static_cast<size_t>(std::min<uint64_t>(zeros.size(), written - at));
+    struct stat st {};
+    const uint64_t size =
+        ::fstat(fd, &st) == 0 ? std::max<uint64_t>(written, static_cast<uint64_t>(st.st_size)) : written;
+    std::vector<unsigned char> zeros(std::min<uint64_t>(size, 1 << 16));
+    for (uint64_t at = 0; at < size;) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(zeros.size(), size - at));
       if (!writeAll(fd, zeros.data(), n, at, true)) break;
       at += n;
     }
     (void)::fdatasync(fd);
     ::close(fd);
   }
+  if (mp3FailedFileHook != nullptr) mp3FailedFileHook(outPath);
   ::unlink(outPath.c_str());
   return false;
 }

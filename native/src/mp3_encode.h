@@ -38,4 +38,8 @@ bool encodeWavToMp3(const uint8_t* wav, size_t length, const Mp3Settings& settin
 bool encodeWavToMp3File(const WavInput& in, const Mp3Settings& settings, const std::string& outPath, uint64_t* bytes,
                         std::string* error);
 
+// Tests only: when set, called with the path of a failed encode's file once it is zeroed, just
+// before its name is removed (native/test/mp3_files.cc reads it there).
+extern void (*mp3FailedFileHook)(const std::string& path);
+
 }  // namespace srs

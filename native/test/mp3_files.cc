@@ -1,13 +1,14 @@
 // The MP3 encoder between files (mp3_encode.h): a WAV read from a file block by block, and an MP3
 // written to a new file, give the very bytes of the in-memory encode; the new file is 0600, an
 // existing one is refused and left alone, a bad WAV leaves no file, and a write that fails half-way
-// (the file size limit) removes the partial file.
+// (the file size limit) zeroes every byte of the partial file and removes it.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -61,6 +62,10 @@ std::vector<uint8_t> toneWav(uint32_t samples) {
   }
   return b;
 }
+
+// What the failed encode's file held just before its name went (mp3FailedFileHook).
+std::vector<uint8_t> failedFile;
+void keepFailedFile(const std::string& path) { failedFile = slurp(path); }
 
 bool exists(const std::string& path) {
   struct stat st {};
@@ -131,12 +136,18 @@ void checkMp3Files(const std::string& dir) {
   rlimit small = saved;
   small.rlim_cur = 2000;
   CHECK(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+  srs::mp3FailedFileHook = keepFailedFile;
   const bool ok = srs::encodeWavToMp3File(fromFile, s, dir + "/partial.mp3", &bytes, &error);
+  srs::mp3FailedFileHook = nullptr;
   ::setrlimit(RLIMIT_FSIZE, &saved);
   ::sigaction(SIGXFSZ, &previous, nullptr);
   CHECK(!ok);
   CHECK(error.find("cannot write " + dir + "/partial.mp3") == 0);
   CHECK(!exists(dir + "/partial.mp3"));
+  // Every byte the failed writes left in it (the 2,000 up to the limit, a part of a chunk
+  // included) was zeroed before the name went.
+  CHECK(failedFile.size() == 2000);
+  CHECK(std::all_of(failedFile.begin(), failedFile.end(), [](uint8_t b) { return b == 0; }));
 
   for (const char* f : {"/tone.wav", "/alaw.wav", "/file.mp3", "/memory.mp3"}) ::unlink((dir + f).c_str());
 }
