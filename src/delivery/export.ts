@@ -174,6 +174,8 @@ export class ExportService extends PeriodicService {
    * A chain's destinations under their own cross-node locks (`export:primary`,
    * `export:secondary`): one runner per destination, so its items, names and index are written by
    * one pass at a time (exactly once per destination); another node holding one skips the chain.
+   * Chains also hold `export` shared, which a node of the version before takes alone for every
+   * destination: during a rolling upgrade the two never export at once; chains still run together.
    */
   private async runChain(chain: Chain): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
@@ -184,7 +186,7 @@ export class ExportService extends PeriodicService {
         for (const [dest, cfg] of chain) out[dest] = await this.exportTo(dest, cfg);
         return;
       }
-      await this.o.repo.exclusive(`export:${d[0]}`, () => locked(i + 1));
+      await this.o.repo.exclusive(`export:${d[0]}`, () => locked(i + 1), i === 0 ? { shared: 'export' } : {});
     };
     await locked(0);
     return out;

@@ -13,6 +13,7 @@ import {
   sha256Hex as sha,
   testLog as log,
   todaysExportIndex,
+  until,
   type DeliveryCatalogue,
 } from '../helpers/delivery-catalogue.js';
 import {
@@ -213,4 +214,76 @@ describe('delivery: MP3 export to a local directory and an SFTP secondary (real 
     }
     assert.doesNotMatch(await readFile(index(primary), 'utf8'), /stray/);
   });
+
+  it(
+    'during a rolling upgrade a node of the previous version (one lock named export) and this version never export at once',
+    { timeout: 60_000 },
+    async () => {
+      const primary = join(dataDir, 'export-upgrade-primary');
+      const secondary = join(dataDir, 'export-upgrade-secondary');
+      await mkdir(primary);
+      await mkdir(secondary);
+      // Once `hold`, an MP3 read waits for `open`, holding this version's pass (both destinations) there.
+      let hold = false;
+      let open!: () => void;
+      const gate = new Promise<void>((r) => (open = r));
+      let reading = 0;
+      const slow = {
+        plain: async (...a: Parameters<Decryptor['plain']>) => {
+          reading++;
+          if (hold) await gate;
+          return decryptor.plain(...a);
+        },
+      } as unknown as Decryptor;
+      const svc = new ExportService({
+        repo: db.offload,
+        decryptor: slow,
+        log,
+        template: parseTemplate('%{recording-id}'),
+        primary: { type: 'local', directory: primary },
+        secondary: { type: 'local', directory: secondary },
+        intervalMs: 1000,
+      });
+      const id = (await catalogue.store('1001', '4930555000', 2, 500)).id;
+      const items = async () =>
+        (
+          await db.pool.query<{ n: number }>(
+            'SELECT count(*)::int AS n FROM export_items WHERE recording_id = $1',
+            [id],
+          )
+        ).rows[0]!.n;
+      // The previous version's lock, as an old node takes it (pg_try_advisory_lock on the key pair).
+      const LEADER_LOCK = 78_660_070;
+      const oldNode = await db.pool.connect();
+      try {
+        const take = async () =>
+          (
+            await oldNode.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [
+              LEADER_LOCK,
+              'export',
+            ])
+          ).rows[0]!.ok;
+        const give = () =>
+          oldNode.query('SELECT pg_advisory_unlock($1, hashtext($2))', [LEADER_LOCK, 'export']);
+        assert.equal(await take(), true);
+        assert.deepEqual(await svc.tick(), {}, 'no destination exported while the old node holds export');
+        assert.equal(reading, 0);
+        assert.equal(await items(), 0, 'no item claimed');
+        await give();
+
+        // This version's pass runs on both destinations at once; the old node cannot take export meanwhile.
+        hold = true;
+        const pass = svc.tick();
+        await until('both destinations reading', async () => reading === 2, 15_000, 20);
+        assert.equal(await take(), false, 'the old node is kept off while this version exports');
+        open();
+        assert.deepEqual(await pass, { primary: 1, secondary: 1 });
+        assert.equal(await take(), true, 'the lock is free again after the pass');
+        await give();
+      } finally {
+        open();
+        oldNode.release();
+      }
+    },
+  );
 });

@@ -300,8 +300,12 @@ export interface OffloadRepository {
   /** Whether target `name` may be tried now (not waiting for its backoff). */
   targetDue(name: string): Promise<boolean>;
 
-  /** Runs `fn` holding a cluster-wide lock named `name` (one node at a time); undefined when another node holds it. */
-  exclusive<T>(name: string, fn: () => Promise<T>): Promise<T | undefined>;
+  /**
+   * Runs `fn` holding a cluster-wide lock named `name` (one node at a time); undefined when another
+   * node holds it. With `opts.shared`, also holds that name in shared mode (any number of shared
+   * holders at once, none while a node holds it exclusively).
+   */
+  exclusive<T>(name: string, fn: () => Promise<T>, opts?: { shared?: string }): Promise<T | undefined>;
   targetOk(name: string): Promise<void>;
   /**
    * Records a failure of target `name`; it is tried again after `backoff(failures)` ms. Audited
