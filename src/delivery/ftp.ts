@@ -7,6 +7,8 @@ import { Client, FTPError } from 'basic-ftp';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { readSettingFileSync, readSettingFileText } from '../config/setting-file.js';
+import type { TlsPolicy } from '../config/tls-policy.js';
+import { belowPolicyMessage, DEFAULT_TLS_POLICY } from './tls-policy.js';
 import { writeThroughPart } from './part-write.js';
 
 /**
@@ -37,6 +39,11 @@ export interface FtpDestination {
   /** Do not check the server's certificate (a man in the middle then gets the files): loud. */
   insecureAcceptAnyCertificate?: boolean | undefined;
   timeoutSeconds: number;
+  /**
+   * The TLS policy (SRS_TLS_MIN_VERSION, SRS_TLS_CIPHERS) of the control and data connections,
+   * given by startDelivery (src/delivery/tls-policy.ts); default: the settings' defaults.
+   */
+  tlsPolicy?: TlsPolicy | undefined;
 }
 
 export const ftpPort = (d: FtpDestination): number => d.port ?? (d.tls === 'implicit' ? 990 : 21);
@@ -95,11 +102,16 @@ export class FtpConnection {
     // Data connections are upgraded with the same options: the host is what they are checked against.
     // One secure context for all of them: given `ca` instead, every data connection (one per
     // file) parsed the system's ~140 root certificates again, about 30 ms of CPU per file.
+    // The policy goes into that context too: a connection given a secureContext ignores
+    // minVersion and ciphers beside it.
+    const tls = dest.tlsPolicy ?? DEFAULT_TLS_POLICY;
+    const policy = { minVersion: tls.minVersion, ciphers: tls.ciphers };
     const secureOptions: ConnectionOptions = {
       host: dest.host,
       ...(isIP(dest.host) ? {} : { servername: dest.host }),
       rejectUnauthorized: dest.insecureAcceptAnyCertificate !== true,
-      ...(ca ? { secureContext: createSecureContext({ ca: [...rootCertificates, ...ca] }) } : {}),
+      ...policy,
+      ...(ca ? { secureContext: createSecureContext({ ca: [...rootCertificates, ...ca], ...policy }) } : {}),
     };
     const connection = new FtpConnection(client, dest, '/', timeoutMs, log);
     try {
@@ -117,6 +129,8 @@ export class FtpConnection {
     } catch (err) {
       client.close();
       const e = ((err as Error).cause ?? err) as Error & { code?: string };
+      const below = dest.tls === 'none' ? undefined : belowPolicyMessage(e, tls, 'the FTPS server');
+      if (below) throw new Error(`${name}: ${below}`);
       if (dest.tls !== 'none' && CERT_ERROR.test(`${e.code ?? ''} ${e.message}`))
         throw new Error(
           `${name}: the server's TLS certificate is not trusted (${e.message}): set caFile to the CA that signed it (or insecureAcceptAnyCertificate: true, which lets a man in the middle take the files)`,

@@ -20,6 +20,7 @@ import {
   type NamedDestination,
 } from './destination.js';
 import { parseTemplate } from './template.js';
+import { deliveryTlsPolicy, withTlsPolicy } from './tls-policy.js';
 import type { S3Destination } from '../config/s3-destination.js';
 
 export { deliveryStatus, type DeliveryStatusView } from './status.js';
@@ -57,7 +58,8 @@ export interface Delivery {
   stop(): Promise<void>;
 }
 
-type DeliveryConfig = Pick<Config, 'offload' | 'export' | 'notifications' | 'journal' | 'keys' | 'dataDir'>;
+type DeliveryConfig = Pick<Config, 'offload' | 'export' | 'notifications' | 'journal' | 'keys' | 'dataDir'> &
+  Partial<Pick<Config, 'security'>>;
 
 /**
  * Throws ConfigError naming the setting when an enabled feature cannot work as configured.
@@ -137,7 +139,21 @@ export async function startDelivery(o: {
   retryBaseMs?: number;
 }): Promise<Delivery> {
   const passphrase = o.passphrase ?? o.config.keys.passphrase;
-  const config = { ...o.config, keys: { ...o.config.keys, passphrase } };
+  // The TLS policy (SRS_TLS_MIN_VERSION, SRS_TLS_CIPHERS) on every FTPS and SMTP connection.
+  const tls = deliveryTlsPolicy(o.config);
+  const { offload: off, export: exp, notifications: notif, journal: jour } = o.config;
+  const config = {
+    ...o.config,
+    keys: { ...o.config.keys, passphrase },
+    offload: { ...off, audio: withTlsPolicy(off.audio, tls), metadata: withTlsPolicy(off.metadata, tls) },
+    export: {
+      ...exp,
+      primary: withTlsPolicy(exp.primary, tls),
+      secondary: withTlsPolicy(exp.secondary, tls),
+    },
+    notifications: { ...notif, smtp: notif.smtp && { ...notif.smtp, tlsPolicy: tls } },
+    journal: { ...jour, smtp: jour.smtp && { ...jour.smtp, tlsPolicy: tls } },
+  };
   const { db } = o;
   checkDeliveryConfig(config);
   const log = o.log.child({ part: 'delivery' });

@@ -1,8 +1,10 @@
 import nodemailer, { type Transporter } from 'nodemailer';
 import { readSettingFileText } from '../config/setting-file.js';
+import type { TlsPolicy } from '../config/tls-policy.js';
 import type { Logger } from '../log.js';
 import type { OffloadRepository } from '../store/offload.js';
 import { backoffMs } from './offload.js';
+import { belowPolicyMessage, DEFAULT_TLS_POLICY } from './tls-policy.js';
 
 /** An SMTP server as notifications and the journal are given it (src/config/delivery-schema.ts). */
 export interface SmtpSettings {
@@ -15,6 +17,11 @@ export interface SmtpSettings {
   password?: string | undefined;
   passwordFile?: string | undefined;
   rejectUnauthorized: boolean;
+  /**
+   * The TLS policy (SRS_TLS_MIN_VERSION, SRS_TLS_CIPHERS) of the connection (SMTPS or STARTTLS),
+   * given by startDelivery (src/delivery/tls-policy.ts); default: the settings' defaults.
+   */
+  tlsPolicy?: TlsPolicy | undefined;
 }
 
 /** The health name of an SMTP server (delivery_targets). */
@@ -23,7 +30,7 @@ export const smtpLabel = (s: SmtpSettings) => `smtp:${s.host}:${s.port}`;
 /**
  * A nodemailer transport for `s` (its password file read now): STARTTLS required unless turned off
  * (logged as an error each time, as the mail may then travel in clear), certificates checked
- * unless `rejectUnauthorized` is false, and bounded waits.
+ * unless `rejectUnauthorized` is false, the TLS policy (`tlsPolicy`), and bounded waits.
  */
 export async function smtpTransport(s: SmtpSettings, log: Logger): Promise<Transporter> {
   const pass =
@@ -41,7 +48,7 @@ export async function smtpTransport(s: SmtpSettings, log: Logger): Promise<Trans
     secure: s.secure,
     requireTLS: !s.secure && requireTLS,
     ...(s.username ? { auth: { user: s.username, pass: pass ?? '' } } : {}),
-    tls: { rejectUnauthorized: s.rejectUnauthorized },
+    tls: { rejectUnauthorized: s.rejectUnauthorized, ...(s.tlsPolicy ?? DEFAULT_TLS_POLICY) },
     connectionTimeout: 30_000,
     greetingTimeout: 30_000,
     socketTimeout: 60_000,
@@ -84,7 +91,10 @@ export async function sendDue<T extends QueuedMail>(
       await o.send(item);
       sent++;
     } catch (err) {
-      const message = (err as Error).message;
+      // A server whose TLS falls short of the policy: said so, with what to fix.
+      const message =
+        belowPolicyMessage(err as Error, o.smtp.tlsPolicy ?? DEFAULT_TLS_POLICY, 'the SMTP server') ??
+        (err as Error).message;
       const attempts = item.attempts + 1;
       const permanent = o.permanent?.(err) ?? false;
       const giveUp = permanent || attempts >= (o.maxAttempts ?? 10);

@@ -10,7 +10,7 @@ import { CARRIER_HEADER, parseCsv } from '../../src/delivery/csv.js';
 import { Decryptor } from '../../src/delivery/decrypt.js';
 import { ExportService } from '../../src/delivery/export.js';
 import { FtpConnection, type FtpDestination } from '../../src/delivery/ftp.js';
-import { checkDeliveryConfig } from '../../src/delivery/index.js';
+import { checkDeliveryConfig, startDelivery } from '../../src/delivery/index.js';
 import { OffloadService } from '../../src/delivery/offload.js';
 import { deliveryStatus } from '../../src/delivery/status.js';
 import { parseTemplate } from '../../src/delivery/template.js';
@@ -20,6 +20,7 @@ import {
   sha256Hex as sha,
   testLog as log,
   todaysExportIndex,
+  until,
   type DeliveryCatalogue,
 } from '../helpers/delivery-catalogue.js';
 import type { StoredFixture } from '../helpers/delivery-fixtures.js';
@@ -317,5 +318,52 @@ describe('delivery: FTP(S) offload and export (real pyftpdlib, Postgres)', () =>
     assert.equal(new Set(ids).size, ids.length, 'every recording once');
     assert.equal(ids.length, 4 + n);
     assert.equal(after.size, await db.offload.exportIndexBytes('primary', day.replaceAll('/', '-')));
+  });
+
+  it('holds FTPS to the TLS policy: a TLS 1.2 server with only AES128-SHA is refused, with what to fix', async () => {
+    // An outdated FTPS server: TLS 1.2 at most, RSA key exchange and CBC only (no forward secrecy).
+    const old = await startFtpServer({ tlsMaxVersion: 'TLSv1.2', tlsCiphers: 'AES128-SHA' });
+    const primary = ftpsDest(old, { directory: '/old' });
+    const label = `ftp:ftp://${old.user}@127.0.0.1:${old.port}/old`;
+    const start = (env: Record<string, string>) =>
+      startDelivery({
+        config: loadConfig({ SRS_DATA_DIR: dataDir, SRS_KEY_PASSPHRASE: PASSPHRASE, ...env }, {
+          export: { enabled: true, template: '%{recording-id}', primary },
+        } as never),
+        db,
+        log,
+        intervalsMs: { export: 200 },
+        retryBaseMs: 50,
+      });
+    try {
+      // SRS_TLS_MIN_VERSION=TLSv1.3: the export of a new recording fails at the login.
+      await catalogue.store('1001', '4930999', 2, 640);
+      const strict = await start({ SRS_TLS_MIN_VERSION: 'TLSv1.3' });
+      try {
+        const target = await until('the export to the TLS 1.2 server tried', async () =>
+          (await deliveryStatus(db.offload)).targets.find((t) => t.name === label),
+        );
+        assert.equal(target.ok, false, `exported over ${JSON.stringify(target)}`);
+        assert.match(
+          target.lastError ?? '',
+          /FTPS server offers no TLS version or cipher that SRS_TLS_MIN_VERSION \(TLSv1\.3\)/,
+        );
+      } finally {
+        await strict.stop();
+      }
+      // The default policy (TLS 1.2 taken): still refused, for the cipher.
+      const usual = await start({});
+      try {
+        const access = await usual.testAccess(label);
+        const login = access?.steps.find((x) => x.step === 'login');
+        assert.equal(login?.ok, false, JSON.stringify(access));
+        assert.match(login.error ?? '', /SRS_TLS_CIPHERS/);
+      } finally {
+        await usual.stop();
+      }
+      assert.deepEqual(await readdir(old.home), [], 'nothing written');
+    } finally {
+      await old.stop();
+    }
   });
 });

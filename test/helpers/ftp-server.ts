@@ -71,7 +71,7 @@ import sys, os, json, socket, struct, logging
 from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.handlers import FTPHandler, DTPHandler, TLS_FTPHandler, TLS_DTPHandler
 from pyftpdlib.servers import FTPServer
-port, user, password, home, mode, cert, key, uploads_log, cut_file = sys.argv[1:10]
+port, user, password, home, mode, cert, key, uploads_log, cut_file, tls_max, tls_ciphers = sys.argv[1:12]
 logging.basicConfig(level=logging.WARNING)
 auth = DummyAuthorizer()
 auth.add_user(user, password, home, perm='elradfmwMT')
@@ -87,6 +87,17 @@ else:
     Handler.keyfile = key
     Handler.tls_control_required = True
     Handler.tls_data_required = True
+    if tls_max or tls_ciphers:
+        # A server held to TLS 1.2 (and to the ciphers given): what an outdated FTPS server offers.
+        from OpenSSL import SSL
+        ctx = SSL.Context(SSL.TLS_METHOD)
+        ctx.use_certificate_chain_file(cert)
+        ctx.use_privatekey_file(key)
+        if tls_max == 'TLSv1.2':
+            ctx.set_max_proto_version(SSL.TLS1_2_VERSION)
+        if tls_ciphers:
+            ctx.set_cipher_list(tls_ciphers.encode())
+        Handler.ssl_context = ctx
     class BaseDTP(TLS_DTPHandler):
         # pyftpdlib 1.5.7 closes a data connection whose TLS handshake starts before the STOR or
         # RETR reaches it (basic-ftp and curl connect at once after EPSV): read the handshake.
@@ -151,7 +162,13 @@ const accepts = (port: number) =>
     s.on('error', () => r(false));
   });
 
-export async function startFtpServer(o: { tls?: 'explicit' | 'implicit' | 'none' } = {}): Promise<FtpServer> {
+/**
+ * `tlsMaxVersion` 'TLSv1.2': the server takes no TLS 1.3; `tlsCiphers`: its TLS 1.2 suites
+ * (OpenSSL syntax), e.g. only 'AES128-SHA' (RSA key exchange, CBC).
+ */
+export async function startFtpServer(
+  o: { tls?: 'explicit' | 'implicit' | 'none'; tlsMaxVersion?: 'TLSv1.2'; tlsCiphers?: string } = {},
+): Promise<FtpServer> {
   const mode = o.tls ?? 'explicit';
   const dir = await mkdtemp(join(tmpdir(), 'srs-ftpd-'));
   const home = join(dir, 'home');
@@ -184,7 +201,21 @@ export async function startFtpServer(o: { tls?: 'explicit' | 'implicit' | 'none'
   const child: ChildProcess = spawn(
     // Debian's interpreter, the one python3-pyftpdlib is installed for (not a pyenv or venv one).
     '/usr/bin/python3',
-    ['-c', SCRIPT, String(port), user, password, home, mode, cert, key, uploadsLog, cutFile],
+    [
+      '-c',
+      SCRIPT,
+      String(port),
+      user,
+      password,
+      home,
+      mode,
+      cert,
+      key,
+      uploadsLog,
+      cutFile,
+      o.tlsMaxVersion ?? '',
+      o.tlsCiphers ?? '',
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
