@@ -83,6 +83,18 @@ export async function wipeDir(dir: string): Promise<void> {
   });
 }
 
+/** Wipes the regular files directly in `dir` whose names start with `prefix` (a missing dir is fine). */
+export async function wipeFilesStartingWith(dir: string, prefix: string): Promise<void> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  for (const e of entries) if (e.isFile() && e.name.startsWith(prefix)) await wipeFile(join(dir, e.name));
+}
+
 export interface Mp3Options {
   bitrateKbps: number;
   sampleRate: number;

@@ -17,10 +17,12 @@ import {
   removeTempsFor,
   wipeDir,
   wipeFile,
+  wipeFilesStartingWith,
   type Mp3Options,
 } from './artifacts.js';
 import { encryptToTemp, publicKeyOf, type Plaintext } from './pgp.js';
 import { putArtifact, storedArtifact, type ObjectRetention } from './store-step.js';
+import { wallTimeCap } from './wall-time.js';
 
 /**
  * The finalize job of one recording: mix -> MP3 -> encrypt both -> catalogue + stored -> wipe.
@@ -151,6 +153,24 @@ export function spoolDirOf(dataDir: string, recordingId: string): string {
 const IN_MEMORY_MAX = 64 << 20;
 
 export async function finalizeRecording(ctx: FinalizeContext, recordingId: string): Promise<FinalizeOutcome> {
+  // This attempt's own plaintext in the spool (`<attempt>.mix.wav`, `.mix.mp3`, extras): a stored
+  // recording's spool is wiped whole; an attempt that fails (or loses) wipes its own, as a retry
+  // makes new ones.
+  const attempt = randomBytes(4).toString('hex');
+  try {
+    return await finalizeAttempt(ctx, recordingId, attempt);
+  } finally {
+    await wipeFilesStartingWith(spoolDirOf(ctx.dataDir, recordingId), `${attempt}.`).catch((err: unknown) =>
+      ctx.log.warn({ err, recordingId }, 'this attempt’s plaintext files could not be wiped'),
+    );
+  }
+}
+
+async function finalizeAttempt(
+  ctx: FinalizeContext,
+  recordingId: string,
+  attempt: string,
+): Promise<FinalizeOutcome> {
   const { recordings, dataDir } = ctx;
   const log = ctx.log.child({ recordingId });
   const step = async (s: FinalizeStep) => ctx.afterStep?.(s, recordingId);
@@ -213,8 +233,7 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
     const st = await stat(join(spool, `${l}.spool`)).catch(() => undefined);
     longest = Math.max(longest, st?.size ?? 0);
   }
-  const attempt = randomBytes(4).toString('hex');
-  /** Mixes in memory; a very long recording into `<spool>/<attempt>.<name>` (plaintext, wiped with the spool). */
+  /** Mixes in memory; a very long recording into `<spool>/<attempt>.<name>` (plaintext, wiped at the end). */
   const mix = async (name: string, channels?: string[][]): Promise<Plaintext> => {
     const started = Date.now();
     // Never more audio than the call's wall time (+1 s for the clocks): a damaged spool record
@@ -373,27 +392,4 @@ export async function finalizeRecording(ctx: FinalizeContext, recordingId: strin
   await step('wiped');
   log.info('recording stored');
   return 'stored';
-}
-
-/**
- * A cut from the end of the call's wall time (plus 1 s) onwards, when the catalogue knows it. A leg
- * whose sender's clock ran fast ends later by its `aheadMs` (its audio is never pulled back over
- * itself, docs/media-engine.md): that much more is kept, at most a tenth of the call.
- */
-function wallTimeCap(rec: {
-  durationMs: number | null;
-  interrupted?: boolean;
-  mediaStats?: unknown;
-}): [number, number][] {
-  if (rec.durationMs === null || rec.durationMs <= 0 || rec.interrupted) return [];
-  // The stats as stored (jsonb): anything else than a list of legs counts as no lead.
-  const legs: unknown = (rec.mediaStats as { legs?: unknown } | null | undefined)?.legs;
-  const ahead = Array.isArray(legs)
-    ? legs.reduce<number>((m, l: { aheadMs?: unknown } | null) => {
-        const a = l?.aheadMs;
-        return typeof a === 'number' && Number.isFinite(a) ? Math.max(m, a) : m;
-      }, 0)
-    : 0;
-  const extra = Math.min(ahead, rec.durationMs / 10);
-  return [[Math.ceil((rec.durationMs + extra) * 8) + 8000, 2 ** 48]];
 }

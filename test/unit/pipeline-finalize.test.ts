@@ -201,6 +201,41 @@ describe('pipeline: finalize, encrypt, catalogue, wipe', () => {
       assert.match(f, /\.gpg$/, `plaintext or temporary file left: ${f}`);
   });
 
+  // A long recording's attempt writes <attempt>.mix.wav and <attempt>.mix.mp3 (plaintext) into its
+  // spool, and a retry uses new names: a failed attempt wipes its own, so they do not pile up.
+  for (const failure of ['encryption', 'catalogue'] as const) {
+    it(`an attempt failing after the encode (${failure}) wipes its own mix and MP3 from the spool`, async () => {
+      const id = await newRecording();
+      const mixer = new TestMixer(original);
+      const ctx = { ...finalizeContext(mixer), inMemoryMaxBytes: 0 };
+      const spool = join(dataDir, 'spool', id);
+      const chain = Object.assign(Object.create(db.chain) as typeof db.chain, {
+        markStoredChained: () => Promise.reject(new Error('the catalogue is away')),
+      });
+      const failing =
+        failure === 'catalogue'
+          ? { ...ctx, chain }
+          : {
+              ...ctx,
+              afterStep: (s: FinalizeStep) => {
+                if (s === 'mp3') throw new Error('the encryption failed');
+              },
+            };
+      for (let i = 0; i < 2; i++) {
+        await assert.rejects(
+          finalizeRecording(failing, id),
+          failure === 'catalogue' ? /the catalogue is away/ : /the encryption failed/,
+        );
+        assert.deepEqual(await readdir(spool), ['leg0.spool'], `after failed attempt ${i + 1}`);
+      }
+      assert.equal(mixer.toFile, 2, 'each attempt mixed into a file');
+      assert.equal(await finalizeRecording(ctx, id), 'stored');
+      await checkStored(id, true);
+      for (const f of await filesUnder(dataDir))
+        assert.match(f, /\.gpg$/, `plaintext or temporary file left: ${f}`);
+    });
+  }
+
   for (const crashAt of ['mixed', 'mp3', 'encrypted-mp3', 'encrypted-wav', 'stored'] as FinalizeStep[]) {
     it(`completes exactly once after a crash at "${crashAt}"`, async () => {
       const id = await newRecording();
