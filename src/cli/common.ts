@@ -2,6 +2,7 @@ import { userInfo } from 'node:os';
 import type { Config } from '../config.js';
 import { readSettingFileText } from '../config/setting-file.js';
 import { SrsError } from '../errors.js';
+import { CliError } from './cli-error.js';
 import { generatedPassphraseFile, readGeneratedPassphrase } from '../app/first-start.js';
 import { createLogger } from '../log.js';
 import { openDatabase, type Database } from '../store/db.js';
@@ -19,14 +20,7 @@ export interface CliIo {
   stdin: NodeJS.ReadStream;
 }
 
-export class CliError extends SrsError {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super('ERR_CLI', message);
-  }
-}
+export { CliError } from './cli-error.js';
 
 /** A whole-number option: digits only (no sign, exponent or fraction), from `min` to `max`; else exit 2. */
 export function wholeNumber(flag: string, value: string, min: number, max: number): number {

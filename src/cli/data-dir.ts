@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config.js';
-import { CliError } from './common.js';
+import { CliError } from './cli-error.js';
 
 /**
  * Where the `srs` commands other than `serve` find the server's data. They resolve the directory
