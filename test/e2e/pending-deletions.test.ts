@@ -105,7 +105,6 @@ describe(
         ...world.storeEnv(),
         SRS_RETENTION: 'keep',
         SRS_PURGE_INTERVAL: '5',
-        SRS_FROM_SOURCE: '1',
       };
       server = await world.startServer(env);
     });

@@ -164,7 +164,6 @@ export async function openS3PipelineWorld(opts: S3PipelineWorldOptions): Promise
         run(process.execPath, [SRS_BIN, ...args], {
           env: {
             ...(process.env as Record<string, string>),
-            SRS_FROM_SOURCE: '1',
             SRS_DATA_DIR: dir,
             SRS_KEY_PASSPHRASE: PASSPHRASE,
             ...env,

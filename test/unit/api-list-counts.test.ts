@@ -85,7 +85,7 @@ describe('list totals past 10,000 matches (real Postgres)', { timeout: 120_000 }
     const r = await run(
       process.execPath,
       [SRS_BIN, 'recordings', 'list', '--state', 'stored', '--limit', '2500', '--offset', '50', '--json'],
-      { env: { ...(process.env as Record<string, string>), SRS_FROM_SOURCE: '1', SRS_DATA_DIR: h.dataDir } },
+      { env: { ...(process.env as Record<string, string>), SRS_DATA_DIR: h.dataDir } },
     );
     assert.equal(r.code, 0, r.stderr);
     const rows = JSON.parse(r.stdout) as { id: string; startedAt: string }[];

@@ -5,12 +5,12 @@ import { SRS_BIN, run } from '../helpers/server.js';
 /**
  * `srs` usage errors exit 2, as docs/operations.md says (commander's own code is 1): an unknown
  * command or option, a missing required option or argument, on the program and on every
- * subcommand; help exits 0. Run through bin/srs.js from the sources.
+ * subcommand; help exits 0. Run through bin/srs.js.
  */
 describe('srs usage errors', () => {
   const srs = (...args: string[]) =>
     run(process.execPath, [SRS_BIN, ...args], {
-      env: { ...(process.env as Record<string, string>), SRS_FROM_SOURCE: '1' },
+      env: process.env as Record<string, string>,
     });
 
   it('exit 2 with commander’s one-line message', async () => {
