@@ -55,27 +55,40 @@ interface Raw {
 }
 
 /**
+ * The finalize queues' names (src/pipeline/routing.ts): the shared queue of the versions before
+ * the per-directory queues, and `<FINALIZE_QUEUE>.<data directory id>`.
+ */
+const FINALIZE_QUEUE = 'finalize-recording';
+
+/**
  * Recordings that still wait for the node's data directory: calls it held when it died (still in
  * the live-call registry) that are not stored nor failed, and the unfinished finalize jobs of its
- * directory's queue unless a live node works that queue (a shared data directory).
+ * directory's queue unless a live node works that queue (a shared data directory). A node
+ * registered before its queue was recorded (`queue` null, migration 050) may have left jobs in any
+ * finalize queue: then those of every queue no live node works count.
  */
-async function pendingRecordings(c: pg.PoolClient, id: string, queue: string | null): Promise<string[]> {
+async function pendingRecordings(
+  c: pg.PoolClient,
+  id: string,
+  queue: string | null,
+  hasJobs: boolean,
+): Promise<string[]> {
   const calls = await c.query<{ id: string }>(
     `SELECT r.id::text AS id FROM cluster_calls k JOIN recordings r ON r.id = k.recording_id
      WHERE k.node_id = $1 AND r.state IN ('recording', 'processing') ORDER BY r.started_at`,
     [id],
   );
   const out = calls.rows.map((r) => r.id);
-  if (queue === null) return out;
+  if (!hasJobs) return out;
   const jobs = await c.query<{ id: string }>(
     `SELECT j.id::text AS id FROM ${JOB_SCHEMA}.job j
-     WHERE j.name = $1
+     WHERE (j.name = $1::text OR ($1::text IS NULL AND (j.name = $3 OR starts_with(j.name, $3 || '.'))))
        AND j.state IN ('created', 'retry', 'active')
-       AND NOT EXISTS (SELECT 1 FROM cluster_nodes n WHERE n.finalize_queue = $1 AND n.id <> $2
+       AND NOT EXISTS (SELECT 1 FROM cluster_nodes n WHERE n.finalize_queue = j.name AND n.id <> $2
          AND n.state <> 'stopped'
          AND n.heartbeat_at >= now() - make_interval(secs => n.heartbeat_seconds * ${MISSED_HEARTBEATS}))
      ORDER BY j.created_on`,
-    [queue, id],
+    [queue, id, FINALIZE_QUEUE],
   );
   for (const j of jobs.rows) if (!out.includes(j.id)) out.push(j.id);
   return out;
@@ -112,10 +125,14 @@ export async function forgetNode(
         `node "${id}" is alive (${row.state}, heartbeat ${age} s ago; down after ${row.heartbeat_seconds * MISSED_HEARTBEATS} s without one): stop it first (srs node drain ${id})`,
         'alive',
       );
-    const pending = await pendingRecordings(c, id, hasJobs ? row.finalize_queue : null);
+    const pending = await pendingRecordings(c, id, row.finalize_queue, hasJobs === true);
+    const unknown =
+      row.finalize_queue === null
+        ? ` (its finalize queue is unknown, registered by a version that did not record it: the waiting jobs of every finalize queue no live node works count)`
+        : '';
     if (pending.length > 0)
       throw new NodeForgetRefused(
-        `node "${id}" has ${pending.length} recording(s) not yet stored (${pending.slice(0, NAMED).join(', ')}${pending.length > NAMED ? ', ...' : ''}): their audio is only in its data directory; start a node on that directory (any SRS_NODE_ID) to recover and store them, then forget "${id}"`,
+        `node "${id}" has ${pending.length} recording(s) not yet stored (${pending.slice(0, NAMED).join(', ')}${pending.length > NAMED ? ', ...' : ''})${unknown}: their audio is only in its data directory; start a node on that directory (any SRS_NODE_ID) to recover and store them, then forget "${id}"`,
         'pending',
         pending,
       );

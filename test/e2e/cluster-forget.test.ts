@@ -7,16 +7,19 @@
  * and stores that recording; then `srs node forget node-b` succeeds: B is gone from A's list, the
  * audit trail has the CLI's `node.forget`, the recording plays back with its tone. C, stopped, is
  * forgotten through the API (audited as the admin token). B started again registers as a new node
- * and still plays its recording.
+ * and still plays its recording. A dead node registered without its finalize queue (before
+ * migration 050) is refused while a job waits in any finalize queue no live node works.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/log.js';
+import { FINALIZE_QUEUE, startPipeline } from '../../src/pipeline/index.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
-import type { NodeRow } from '../../src/store/nodes.js';
+import { nodesRepository, type NodeRow } from '../../src/store/nodes.js';
 import { answered, api, assertToneVia, startNodePair, until } from '../helpers/cluster.js';
 import { sendLoopbackTone } from '../helpers/rtp.js';
 import { run, SRS_BIN, startTestServer, type TestServer } from '../helpers/server.js';
@@ -177,6 +180,89 @@ describe('forgetting a node that is gone for good', () => {
       } finally {
         uac.close();
       }
+    },
+  );
+
+  it(
+    'refuses a dead node registered without its finalize queue while a finalize job waits in a queue no live node works',
+    { timeout: 60_000 },
+    async () => {
+      // Recordings whose finalize jobs wait: one in a data directory's queue no live node works,
+      // one in the shared queue of the versions before, one in a queue a live node works.
+      const newRecording = async (): Promise<string> => {
+        const id = randomUUID();
+        await db.recordings.create({
+          id,
+          sessionId: null,
+          callId: `call-${id}@pbx`,
+          srcAddress: '192.0.2.1:5060',
+          startedAt: new Date(),
+          participants: [
+            { participantId: 'p1', aor: 'sip:alice@example.com', name: 'A', sendsLabels: ['1'] },
+          ],
+          streams: [{ label: '1', streamId: 's1', legId: 'leg0', codec: 'PCMU', port: 20000 }],
+          metadataXml: null,
+        });
+        return id;
+      };
+      const served = `${FINALIZE_QUEUE}.00000000000000aa`;
+      const queued = async (queue: string) => {
+        const id = await newRecording();
+        const p = await startPipeline({
+          db,
+          mixer: { mix: () => Promise.reject(new Error('not here')) },
+          log,
+          dataDir: dbDir,
+          mp3: { bitrateKbps: 32, sampleRate: 8000 },
+          key: { fingerprint: 'none', publicKeyArmored: 'none' },
+          concurrency: 0,
+          finalizeQueue: queue,
+        });
+        try {
+          await p.enqueueFinalize(id);
+        } finally {
+          await p.stop();
+        }
+        return id;
+      };
+      const orphan = await queued(`${FINALIZE_QUEUE}.00000000000000bb`);
+      const shared = await queued(FINALIZE_QUEUE);
+      await queued(served);
+      const register = (id: string, port: number, finalizeQueue?: string) =>
+        nodesRepository(db.pool).register({
+          id,
+          instance: randomUUID(),
+          sipAddress: `127.0.0.1:${port}`,
+          mediaAddress: '127.0.0.1',
+          httpAddress: `http://127.0.0.1:${port}`,
+          maxSessions: 10,
+          heartbeatSeconds: 3600,
+          ...(finalizeQueue ? { finalizeQueue } : {}),
+        });
+      // A node of a version before its queue was recorded (finalize_queue NULL), dead an hour ago.
+      await register('node-old', 9);
+      await db.pool.query(
+        `UPDATE cluster_nodes SET heartbeat_seconds = 1, heartbeat_at = now() - interval '1 hour' WHERE id = 'node-old'`,
+      );
+      await register('node-live', 11, served);
+
+      const refused = await forgetViaApi('node-old');
+      assert.equal(refused.status, 409, refused.text);
+      const body = JSON.parse(refused.text) as { error: string; reason: string; recordings: string[] };
+      assert.equal(body.reason, 'pending');
+      assert.deepEqual(body.recordings.sort(), [orphan, shared].sort(), 'not the job a live node works');
+      assert.match(body.error, /its finalize queue is unknown/);
+      const cli = await forgetViaCli('node-old');
+      assert.equal(cli.code, 3, cli.stderr);
+      assert.match(cli.stderr, /2 recording\(s\) not yet stored/);
+
+      // Once those jobs are done, it is forgotten.
+      await db.pool.query(`UPDATE pgboss.job SET state = 'completed' WHERE id = ANY($1::uuid[])`, [
+        [orphan, shared],
+      ]);
+      const forgot = await forgetViaCli('node-old');
+      assert.equal(forgot.code, 0, forgot.stderr);
+      assert.ok(!(await nodesOnA()).some((n) => n.id === 'node-old'));
     },
   );
 });
