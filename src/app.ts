@@ -36,7 +36,7 @@ import { mp3Options, startConsoleApi, type LaterParts } from './app/console.js';
 import { startRetentionPolicy } from './app/retention.js';
 import { keepGeneratedAdminPassword, recordingKey } from './app/first-start.js';
 import { serveHttp } from './app/http.js';
-import { reloadTls, tlsPolicy, watchTlsCertificates } from './app/tls.js';
+import { reloadTls, watchTlsCertificates } from './app/tls.js';
 import {
   buildInfoMetric,
   mayDownload,
@@ -177,11 +177,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       log,
       wipeDir,
       discardUnkept: (id) => discardUnkept({ db, dataDir: config.dataDir, wipeDir }, id),
-      // Another node's call while that node is alive: a fresh heartbeat and its HTTP port answering
-      // (a process killed a moment ago still has a fresh heartbeat, and its port is closed).
+      // Another node's call while that node is alive: a fresh heartbeat and its HTTP port taking a
+      // connection (a process killed a moment ago still has a fresh heartbeat, and its port is
+      // closed). Not held to our TLS policy: a peer we would not exchange data with is still alive.
       liveElsewhere: async (id) => {
         const owner = await nodesRepository(db.pool).liveOwner(id, config.cluster.nodeId);
-        return owner && (await nodeAnswers(owner.httpAddress, tlsPolicy(config))) ? owner.nodeId : null;
+        return owner && (await nodeAnswers(owner.httpAddress)) ? owner.nodeId : null;
       },
     });
 

@@ -1,8 +1,6 @@
-import { get as httpGet } from 'node:http';
-import { get as httpsGet } from 'node:https';
+import { connect } from 'node:net';
 import { hostname } from 'node:os';
 import type { Config } from '../config.js';
-import type { TlsPolicy } from '../config/tls-policy.js';
 
 /** The cluster: node registry, drain, live-call registry. See docs/cluster.md. */
 export { ClusterNode, type ClusterNodeOptions } from './node.js';
@@ -29,30 +27,33 @@ export function nodeAddresses(
 }
 
 /**
- * Whether the node at `httpAddress` (its registry URL) answers HTTP now, whatever the status:
- * alive. A connection refused, a reset, a TLS handshake refused or no answer within `timeoutMs`:
- * not alive. An https:// peer is held to `tls` (the server's TLS policy): node:https rather than
- * fetch, whose TLS options Node does not expose without the undici package.
+ * Whether the node at `httpAddress` (its registry URL) is alive: a TCP connection to its HTTP port
+ * completes within `timeoutMs`. A connection refused (a process killed a moment ago), a reset or
+ * no connection in time: not alive. Nothing is sent: this is a question about the process, not a
+ * connection carrying data, so neither the TLS policy nor the peer's certificate decides it (a
+ * peer whose TLS ours refuses is still alive and still writes its live calls' spools). A process
+ * frozen (SIGSTOP) counts as alive, its kernel accepting the connection: it writes again when it
+ * resumes.
  */
-export function nodeAnswers(httpAddress: string, tls?: TlsPolicy, timeoutMs = 2000): Promise<boolean> {
+export function nodeAnswers(httpAddress: string, timeoutMs = 2000): Promise<boolean> {
   let url: URL;
   try {
-    url = new URL(`${httpAddress.replace(/\/$/, '')}/healthz`);
+    url = new URL(httpAddress);
   } catch {
     return Promise.resolve(false);
   }
-  const get = url.protocol === 'https:' ? httpsGet : url.protocol === 'http:' ? httpGet : null;
-  if (!get) return Promise.resolve(false);
+  const defaultPort = url.protocol === 'https:' ? 443 : url.protocol === 'http:' ? 80 : 0;
+  if (!defaultPort) return Promise.resolve(false);
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = url.port ? Number(url.port) : defaultPort;
   return new Promise((resolve) => {
-    const req = get(
-      url,
-      { signal: AbortSignal.timeout(timeoutMs), agent: false, ...(url.protocol === 'https:' ? tls : {}) },
-      (res) => {
-        res.resume();
-        req.destroy();
-        resolve(true);
-      },
-    );
-    req.on('error', () => resolve(false));
+    const sock = connect({ host, port, timeout: timeoutMs });
+    const done = (alive: boolean) => {
+      sock.destroy();
+      resolve(alive);
+    };
+    sock.once('connect', () => done(true));
+    sock.once('timeout', () => done(false));
+    sock.once('error', () => done(false));
   });
 }
