@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { constants, type Dirent } from 'node:fs';
 import { access, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -63,16 +63,19 @@ export async function wipeFile(path: string): Promise<void> {
   });
 }
 
-/** Wipes every regular file below `dir` (see wipeFile) and removes the directories. */
-export async function wipeDir(dir: string): Promise<void> {
-  let entries;
+/** The entries of `dir`, none when it is gone. */
+async function entriesOf(dir: string): Promise<Dirent[]> {
   try {
-    entries = await readdir(dir, { withFileTypes: true });
+    return await readdir(dir, { withFileTypes: true });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
-  for (const e of entries) {
+}
+
+/** Wipes every regular file below `dir` (see wipeFile) and removes the directories. */
+export async function wipeDir(dir: string): Promise<void> {
+  for (const e of await entriesOf(dir)) {
     const p = join(dir, e.name);
     if (e.isDirectory()) await wipeDir(p);
     else if (e.isFile()) await wipeFile(p);
@@ -85,14 +88,8 @@ export async function wipeDir(dir: string): Promise<void> {
 
 /** Wipes the regular files directly in `dir` whose names start with `prefix` (a missing dir is fine). */
 export async function wipeFilesStartingWith(dir: string, prefix: string): Promise<void> {
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  for (const e of entries) if (e.isFile() && e.name.startsWith(prefix)) await wipeFile(join(dir, e.name));
+  for (const e of await entriesOf(dir))
+    if (e.isFile() && e.name.startsWith(prefix)) await wipeFile(join(dir, e.name));
 }
 
 export interface Mp3Options {
