@@ -7,7 +7,7 @@ import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { openDatabase, type Database } from './store/db.js';
 import { DatabaseHealth, ownConnection } from './store/health.js';
-import { loadMediaEngine, PortPool } from './media/index.js';
+import { loadMediaEngine } from './media/index.js';
 import type { MediaEngine } from './media/types.js';
 import {
   backlogFromDatabase,
@@ -17,14 +17,10 @@ import {
   wipeDir,
   type Pipeline,
 } from './pipeline/index.js';
-import { RecordingService } from './recording/service.js';
+import type { RecordingService } from './recording/service.js';
 import { recoverInterruptedRecordings } from './recording/recovery.js';
-import { RecordingControl, discardUnkept } from './recording/control.js';
-import { LivePolicy } from './recording/live-policy.js';
-import { startCallGuards } from './recording/guards.js';
-import { startDescriptorGuard } from './recording/descriptor-guard.js';
+import { discardUnkept } from './recording/control.js';
 import type { SiprecApp } from './sip/app/index.js';
-import { checkPattern, compilePolicy } from './sip/app/policy.js';
 import { createArtifactStore, S3ArtifactStore } from './storage/index.js';
 import { checkDeliveryConfig, startDelivery } from './delivery/index.js';
 import { registerDeliveryMetrics } from './delivery/status.js';
@@ -36,7 +32,7 @@ import { mp3Options, startConsoleApi, type LaterParts } from './app/console.js';
 import { startRetentionPolicy } from './app/retention.js';
 import { keepGeneratedAdminPassword, recordingKey } from './app/first-start.js';
 import { serveHttp } from './app/http.js';
-import { reloadTls, watchTlsCertificates } from './app/tls.js';
+import { reloadTls, tlsPolicy, watchTlsCertificates } from './app/tls.js';
 import {
   buildInfoMetric,
   mayDownload,
@@ -48,14 +44,16 @@ import { VERSION } from './app/version.js';
 import { registerProcessMetrics } from './api/process-metrics.js';
 import { startMonitor } from './app/monitor.js';
 import { shutdownList } from './app/shutdown.js';
-import { callAdmission, startEdge, startSiprec, warnUndefinedSipFields } from './app/sip.js';
+import { startEdge, startSiprec, warnUndefinedSipFields } from './app/sip.js';
+import { startRecordingSide } from './app/recording.js';
 
 export { adminTokenFile } from './app/admin-token.js';
 
 /**
  * The composition root: builds every part, wires them, and shuts them down in order (stop taking
  * calls, end live calls into the pipeline, drain jobs, close the database). The parts it wires are
- * in src/app/: the SIP side, the HTTP server, the monitor, the console API, metrics, the admin token.
+ * in src/app/: the recording side, the SIP side, the HTTP server, the monitor, the console API,
+ * metrics, the admin token.
  */
 export interface RunningServer {
   readonly config: Config;
@@ -142,6 +140,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         command: config.pipeline.hookCommand,
         env: config.pipeline.hookEnv,
         concurrency: config.pipeline.hookConcurrency,
+        tlsPolicy: tlsPolicy(config),
       },
       retention: { ...config.retention, intervalSeconds: config.retention.intervalSeconds },
       retentionNow: () => retention.live.value,
@@ -186,68 +185,17 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       },
     });
 
-    // Open-files admission: a call answered without its descriptors would record nothing.
-    const descriptors = await startDescriptorGuard({ perStream: config.media.rtcp ? 3 : 2 });
-    defer(() => descriptors.stop());
-    const recording = new RecordingService({
-      engine,
-      ports: new PortPool(config.media.portMin, config.media.portMax),
-      store: db.recordings,
-      finalize: pipeline,
-      dataDir: config.dataDir,
-      maxSessions: config.limits.maxSessions,
-      log,
-      rtcp: config.media.rtcp,
-      admit: (streams, live) => {
-        const noFiles = descriptors.admit(streams, live);
-        return noFiles ? { reason: noFiles, retryAfterSeconds: 5 } : capacity.admission();
-      },
-      relatchMs: config.security.rtpRelatchMs,
-      handoffRetryLimit: config.security.handoffRetryLimit,
-      // Test only (SRS_TEST_CRASH_AFTER_STEP=call-ended): die between markEnded and the finalize job.
-      afterStep: (step) => {
-        if (step === config.pipeline.testCrashAfterStep) process.kill(process.pid, 'SIGKILL');
-      },
-      catalogueTimeoutMs: config.security.catalogueTimeoutMs,
-      forget: async (id: string) => {
-        await wipeDir(join(config.dataDir, 'spool', id));
-        await db.recordModes.deleteRecording(id);
-      },
-    });
-    defer(() => recording.close());
-    // Record modes, pause/resume/start/stop from the API, the monitor and the phone.
-    const control = new RecordingControl({
-      engine,
-      service: recording,
+    // Admission guards, the recording service, control and policy (src/app/recording.ts).
+    const { recording, control, policy, guards, admission } = await startRecordingSide({
+      config,
       db,
-      dataDir: config.dataDir,
-      wipeDir,
-      log: log.child({ part: 'control' }),
-    });
-    await control.init();
-    recording.useControl(control);
-    defer(() => control.close());
-    // The recording policy: the configured one until an admin saves one (re-read every 10 s).
-    const policy = new LivePolicy({
-      defaults: config.policy,
-      settings: db.users,
-      compile: compilePolicy,
-      checkPattern,
-      log: log.child({ part: 'policy' }),
-    });
-    await policy.init();
-    defer(() => policy.close());
-    live.calls = () => recording.activeCount;
-    const guards = startCallGuards({
-      security: config.security,
-      dataDir: config.dataDir,
-      recording,
       engine,
+      pipeline,
+      capacity,
+      live,
       log,
-      descriptors,
+      defer,
     });
-    defer(() => guards.stop());
-    const admission = callAdmission(config.security, guards.refusing, log);
 
     const token = await loadAdminToken(config, log);
     let sipApp: SiprecApp | null = null;
