@@ -1,7 +1,8 @@
 import type { Logger } from '../log.js';
 import { PeriodicService } from './periodic.js';
 import type { DeliveryRecording, ExportDestination, OffloadRepository } from '../store/offload.js';
-import { indexCsv, indexLines, indexRow } from './csv.js';
+import { indexRow } from './csv.js';
+import { dayOf, writeDayIndex, type Placed } from './export-index.js';
 import { sha256Hex, type Decryptor } from './decrypt.js';
 import {
   exportLabels,
@@ -17,12 +18,13 @@ import { TargetError } from './s3.js';
 import { renderTemplate, type FileTemplate } from './template.js';
 
 export { exportLabels, type ExportTargetConfig } from './export-targets.js';
+export { dayOf } from './export-index.js';
 
 /**
  * Unencrypted MP3 export (seed 003 "Data Export (Unencrypted)", seed 004 archiving with a
  * secondary location and file-name templates). Every interval (1 min) each destination gets the
  * recordings stored since the feature was enabled that it does not have yet, oldest first; each
- * pass then adds their rows to their day's CSV index `YYYY/MM/DD/index.csv` (writeIndex). A destination
+ * pass then adds their rows to their day's CSV index `YYYY/MM/DD/index.csv` (export-index.ts). A destination
  * that cannot be reached keeps its backlog, which goes out as soon as it answers again. Nothing at
  * a destination is ever deleted: a name already taken by a file that is not ours gets a suffix.
  */
@@ -84,22 +86,6 @@ export function exportPath(t: FileTemplate, rec: DeliveryRecording): string {
       duration: String(Math.round(f.durationMs / 1000)),
     },
   })}.mp3`;
-}
-
-/** `YYYY-MM-DD` (UTC) of the start and its `YYYY/MM/DD` folder. */
-export function dayOf(d: Date): { day: string; dir: string } {
-  const day = d.toISOString().slice(0, 10);
-  return { day, dir: day.replaceAll('-', '/') };
-}
-
-/** A file placed at the destination in this pass, waiting for its day's index. */
-interface Placed {
-  id: string;
-  dir: string;
-  attempts: number;
-  row: Record<string, string>;
-  bytes: number;
-  sha256: string;
 }
 
 type Chain = [ExportDestination, ExportTargetConfig][];
@@ -313,7 +299,7 @@ export class ExportService extends PeriodicService {
             items.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
             let bytes: number;
             try {
-              bytes = await this.writeIndex(first, dest, day, items);
+              bytes = await writeDayIndex(this.o.repo, first, dest, day, items);
             } catch (err) {
               await fileFault(err, first);
               for (const it of items)
@@ -351,38 +337,6 @@ export class ExportService extends PeriodicService {
       if (!handed) await target.close().catch(() => undefined);
     }
     return n;
-  }
-
-  /**
-   * Adds the pass's rows to the day's index: appended when the file is as the last pass left it
-   * (its size, recorded after its rows counted as done); else (the day's first pass, a crash
-   * between the write and that record, a file changed or removed at the destination, or on S3
-   * an index under 5 MiB: S3 appends by a server-side copy, src/storage/s3-append.ts) the whole
-   * index is written again from the catalogue with them. One
-   * write per day per pass, of the new rows only: rewriting the whole index after every file
-   * made a busy day's export slower with every recording (6 a second with 20,000 rows there).
-   * Returns the index's size.
-   */
-  private async writeIndex(
-    target: ExportTarget,
-    dest: ExportDestination,
-    day: string,
-    items: readonly Placed[],
-  ): Promise<number> {
-    const rel = `${(items[0] as Placed).dir}/index.csv`;
-    const known = await this.o.repo.exportIndexBytes(dest, day);
-    if (target.append && known !== undefined && (await target.size(rel)) === known) {
-      const lines = Buffer.from(indexLines(items.map((i) => i.row)), 'utf8');
-      await target.append(rel, lines, known);
-      return known + lines.length;
-    }
-    const ids = new Set(items.map((i) => i.id));
-    const earlier = (await this.o.repo.exportIndex(dest, day)).filter(
-      (r) => !ids.has(r['Recording ID'] ?? ''),
-    );
-    const whole = Buffer.from(indexCsv([...earlier, ...items.map((i) => i.row)]), 'utf8');
-    await target.replace(rel, whole);
-    return whole.length;
   }
 
   private async itemFailed(
