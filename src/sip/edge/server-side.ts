@@ -1,17 +1,16 @@
 /**
  * The edge's server side: requests from the network (new, in-dialog, ACK, CANCEL, malformed),
  * handed to an app or answered by the edge, and the responses apps send back, completed the way
- * drachtio-server 0.9 completes them.
+ * drachtio-server 0.9 completes them (complete-response.ts).
  */
 import type { AppConn } from './control.js';
-import { DIALOG_METHODS, REASONS, appHeaders, hostPort, stamp } from './context.js';
+import { REASONS, hostPort, stamp } from './context.js';
+import { completeResponse } from './complete-response.js';
 import type { EdgeContext } from './context.js';
 import type { DialogLayer } from './dialog-layer.js';
 import { randomToken } from './dialogs.js';
 import {
-  canonicalName,
   getHeader,
-  getHeaders,
   getParam,
   getTag,
   parseCSeq,
@@ -25,7 +24,7 @@ import type { SipHeader, SipRequest, SipResponse } from './message.js';
 import { dialogFields } from './request-fields.js';
 import { answerUnrouted, maxUdpPayload, overlappingInvite, refuseOversizeUdp } from './server-rules.js';
 import { serverKey } from './transactions.js';
-import type { Peer, ServerTxn } from './transactions.js';
+import type { Peer } from './transactions.js';
 import type { Inbound } from './transport.js';
 
 export class ServerSide {
@@ -299,53 +298,6 @@ export class ServerSide {
     );
   }
 
-  /** Headers of a response the edge completes for the app, in drachtio-server's order. */
-  private completeResponse(txn: ServerTxn, app: SipResponse): SipResponse {
-    const req = txn.request;
-    const status = app.status;
-    const headers: SipHeader[] = [];
-    for (const h of req.headers)
-      if (canonicalName(h.name) === 'via') headers.push({ name: 'Via', value: h.value });
-    const formsDialog = DIALOG_METHODS.has(req.method) && status > 100 && status < 300;
-    if (formsDialog)
-      for (const rr of getHeaders(req, 'record-route')) headers.push({ name: 'Record-Route', value: rr });
-    const to = getHeader(req, 'to') ?? '';
-    let toValue = to;
-    if (status > 100 && !getTag(to)) {
-      const appTag = getTag(getHeader(app, 'to'));
-      if (appTag) txn.toTag = appTag;
-      toValue = `${to};tag=${txn.toTag}`;
-    }
-    headers.push(
-      { name: 'From', value: getHeader(req, 'from') ?? '' },
-      { name: 'To', value: toValue },
-      { name: 'Call-ID', value: getHeader(req, 'call-id') ?? '' },
-      { name: 'CSeq', value: getHeader(req, 'cseq') ?? '' },
-    );
-    const appContact = getHeaders(app, 'contact');
-    if (formsDialog || (req.method === 'UPDATE' && status >= 200 && status < 300)) {
-      headers.push({
-        name: 'Contact',
-        value: this.ctx.mergeContact(appContact.join(', ') || undefined, txn.peer.transport),
-      });
-    } else if (appContact.length) {
-      headers.push({ name: 'Contact', value: appContact.join(', ') });
-    }
-    const { known, extension } = appHeaders(app);
-    headers.push(...known);
-    const ct = getHeader(app, 'content-type') ?? (app.body.length ? 'application/sdp' : undefined);
-    if (ct) headers.push({ name: 'Content-Type', value: ct });
-    headers.push({ name: 'Content-Length', value: String(app.body.length) }, ...extension);
-    return {
-      type: 'response',
-      version: '2.0',
-      status,
-      reason: app.reason || REASONS[status] || '',
-      headers,
-      body: app.body,
-    };
-  }
-
   appResponse(conn: AppConn, msgId: string, txnId: string, app: SipResponse): void {
     const txn = this.ctx.txns.findServerById(txnId);
     if (!txn || txn.state !== 'proceeding') {
@@ -354,7 +306,7 @@ export class ServerSide {
     }
     const req = txn.request;
     const status = app.status;
-    const out = this.completeResponse(txn, app);
+    const out = completeResponse(this.ctx, txn, app);
     const sent = serializeMessage(out);
     if (txn.peer.transport === 'udp' && sent.length > maxUdpPayload(txn.peer.address)) {
       refuseOversizeUdp(this.ctx, this.dialogs, conn, msgId, txn, status, sent.length);
