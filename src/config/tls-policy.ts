@@ -76,3 +76,27 @@ export const cipherList = z
 export const tlsMinVersion = z.enum(['TLSv1.2', 'TLSv1.3'], {
   error: 'expected TLSv1.2 or TLSv1.3 (TLS 1.0 and 1.1 are refused: RFC 8996 deprecates them)',
 });
+
+/** What a TLS client is held to when it is given no policy: the settings' defaults. */
+export const DEFAULT_TLS_POLICY: TlsPolicy = { minVersion: 'TLSv1.2', ciphers: DEFAULT_TLS_CIPHERS };
+
+/**
+ * OpenSSL's answers when client and server share no protocol version or no cipher: a server whose
+ * TLS falls short of the policy (or a policy the server does not reach).
+ */
+const BELOW_POLICY =
+  /ERR_SSL_(TLSV1_ALERT_PROTOCOL_VERSION|UNSUPPORTED_PROTOCOL|NO_PROTOCOLS_AVAILABLE|SSLV3_ALERT_HANDSHAKE_FAILURE|NO_SHARED_CIPHER|NO_CIPHERS_AVAILABLE)|alert protocol version|alert handshake failure|no shared cipher|unsupported protocol/i;
+
+/** `err` said as a server below the policy (`what`: "the FTPS server"), or undefined for another error. */
+export function belowPolicyMessage(
+  err: Error & { code?: string },
+  tls: TlsPolicy,
+  what: string,
+): string | undefined {
+  if (!BELOW_POLICY.test(`${err.code ?? ''} ${err.message}`)) return undefined;
+  return (
+    `${what} offers no TLS version or cipher that SRS_TLS_MIN_VERSION (${tls.minVersion}) and ` +
+    `SRS_TLS_CIPHERS allow (${err.message.trim()}): upgrade its TLS (TLS 1.2 with ECDHE and AES-GCM or ` +
+    'ChaCha20, or TLS 1.3), or widen SRS_TLS_MIN_VERSION / SRS_TLS_CIPHERS'
+  );
+}

@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import http from 'node:http';
+import https from 'node:https';
+import { belowPolicyMessage, DEFAULT_TLS_POLICY, type TlsPolicy } from '../config/tls-policy.js';
 import type { CatalogueFile } from '../store/chain.js';
 import type { RecordingRow } from '../store/types.js';
 
@@ -9,7 +12,8 @@ import type { RecordingRow } from '../store/types.js';
  * logged and retried with backoff. Delivery is at-least-once (a crash after the POST and before the
  * job is marked done sends it again): each POST carries `Idempotency-Key: <id>:<event>`, the same
  * on every attempt, for the receiver to drop a repeat. Redirects are not followed (a 3xx fails the
- * attempt) and the answer's body is never read.
+ * attempt) and the answer's body is never read. An https:// receiver is held to the TLS policy
+ * (SRS_TLS_MIN_VERSION, SRS_TLS_CIPHERS): node:https, since Node's bundled fetch takes no TLS options.
  */
 
 export interface HookOptions {
@@ -26,6 +30,8 @@ export interface HookOptions {
    * the names in SRS_HOOK_ENV). Never the server's environment: it holds the key passphrase and tokens.
    */
   env?: Readonly<Record<string, string>>;
+  /** The TLS policy of an https:// webhook (SRS_TLS_MIN_VERSION, SRS_TLS_CIPHERS); default: the settings' defaults. */
+  tlsPolicy?: TlsPolicy | undefined;
 }
 
 export interface HookDocument {
@@ -68,30 +74,50 @@ export function hookDocument(r: RecordingRow, fields: Record<string, string> = {
   };
 }
 
-export async function postWebhook(url: string, doc: HookDocument, timeoutSeconds: number): Promise<void> {
-  let res: Response;
+export async function postWebhook(
+  url: string,
+  doc: HookDocument,
+  timeoutSeconds: number,
+  tls: TlsPolicy = DEFAULT_TLS_POLICY,
+): Promise<void> {
+  const body = JSON.stringify(doc);
+  let res: { status: number; location: string | undefined };
   try {
-    res = await fetch(url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'user-agent': 'siprec-recorder',
-        'idempotency-key': `${doc.id}:${doc.event}`,
-      },
-      body: JSON.stringify(doc),
-      signal: AbortSignal.timeout(timeoutSeconds * 1000),
-      // The document goes to the configured address only, never on to a Location (another host,
-      // 127.0.0.1, a cloud metadata endpoint): a 3xx answer is a failure.
-      redirect: 'manual',
+    const u = new URL(url);
+    const secure = u.protocol === 'https:';
+    res = await new Promise((resolve, reject) => {
+      const req = (secure ? https : http).request(
+        u,
+        {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            'user-agent': 'siprec-recorder',
+            'idempotency-key': `${doc.id}:${doc.event}`,
+          },
+          signal: AbortSignal.timeout(timeoutSeconds * 1000),
+          ...(secure && { minVersion: tls.minVersion, ciphers: tls.ciphers }),
+        },
+        // Only the status counts: the body is dropped unread (a receiver could answer gigabytes).
+        // The document goes to the configured address only, never on to a Location (another host,
+        // 127.0.0.1, a cloud metadata endpoint): a 3xx answer is a failure.
+        (answer) => {
+          resolve({ status: answer.statusCode ?? 0, location: answer.headers.location });
+          answer.on('error', () => undefined);
+          answer.destroy();
+        },
+      );
+      req.once('error', reject);
+      req.end(body);
     });
   } catch (err) {
-    throw new Error(`webhook ${url}: ${(err as Error).message}`);
+    const e = err as Error;
+    throw new Error(`webhook ${url}: ${belowPolicyMessage(e, tls, 'the webhook receiver') ?? e.message}`);
   }
-  // Only the status counts: the body is dropped unread (a receiver could answer gigabytes).
-  await res.body?.cancel().catch(() => undefined);
   if (res.status >= 300 && res.status < 400)
     throw new Error(
-      `webhook ${url} answered ${res.status} (a redirect to ${res.headers.get('location') ?? 'nowhere'}, not followed: set SRS_HOOK_URL to the final address)`,
+      `webhook ${url} answered ${res.status} (a redirect to ${res.location ?? 'nowhere'}, not followed: set SRS_HOOK_URL to the final address)`,
     );
   if (res.status < 200 || res.status > 299) throw new Error(`webhook ${url} answered ${res.status}`);
 }

@@ -144,7 +144,8 @@ export async function startHookWorker(h: {
     // restart both run again: at-least-once, as before).
     const done = hookPartsDone.get(job.id) ?? new Set<string>();
     const parts: [string, () => Promise<void>][] = [];
-    if (o.hooks?.url) parts.push(['webhook', () => postWebhook(o.hooks?.url as string, doc, timeout)]);
+    if (o.hooks?.url)
+      parts.push(['webhook', () => postWebhook(o.hooks?.url as string, doc, timeout, o.hooks?.tlsPolicy)]);
     if (o.hooks?.command)
       parts.push(['command', () => runHookCommand(o.hooks?.command as string, doc, timeout, o.hooks?.env)]);
     const results = await Promise.allSettled(
