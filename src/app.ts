@@ -140,6 +140,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         command: config.pipeline.hookCommand,
         env: config.pipeline.hookEnv,
         concurrency: config.pipeline.hookConcurrency,
+        timeoutSeconds: config.pipeline.hookTimeoutSeconds,
         tlsPolicy: tlsPolicy(config),
       },
       retention: { ...config.retention, intervalSeconds: config.retention.intervalSeconds },

@@ -171,6 +171,7 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
       hookUrl: val('pipeline.hookUrl'),
       hookCommand: val('pipeline.hookCommand'),
       hookConcurrency: val('pipeline.hookConcurrency', 4),
+      hookTimeoutSeconds: val('pipeline.hookTimeoutSeconds', 30),
       hookEnv: Object.fromEntries(
         ['PATH', ...(hookEnvNames.data ?? [])]
           .filter((n) => env[n] !== undefined)

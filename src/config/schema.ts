@@ -196,6 +196,8 @@ export const schema = z.object({
       hookCommand: optionalString,
       /** Hook jobs (of different recordings) run at once: one that hangs holds back no other. */
       hookConcurrency: integer(1, 64),
+      /** How long one webhook POST, or one run of the hook command, may take before it fails. */
+      hookTimeoutSeconds: integer(1, 600),
       /**
        * What a hook command's environment holds besides SRS_RECORDING_ID, SRS_HOOK_EVENT and PATH:
        * these variables of the server's environment (SRS_HOOK_ENV, comma-separated names), nothing else.

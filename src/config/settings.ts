@@ -69,6 +69,7 @@ export const CORE_ENV = {
   'pipeline.hookUrl': 'SRS_HOOK_URL',
   'pipeline.hookCommand': 'SRS_HOOK_COMMAND',
   'pipeline.hookConcurrency': 'SRS_HOOK_CONCURRENCY',
+  'pipeline.hookTimeoutSeconds': 'SRS_HOOK_TIMEOUT_SECONDS',
   'retention.default': 'SRS_RETENTION',
   'retention.groups': 'SRS_RETENTION_GROUPS',
   'retention.intervalSeconds': 'SRS_PURGE_INTERVAL',

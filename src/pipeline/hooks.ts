@@ -113,6 +113,9 @@ export async function postWebhook(
     });
   } catch (err) {
     const e = err as Error;
+    // node:http reports only 'The operation was aborted' (the TimeoutError is its cause): name the limit.
+    if (e.name === 'TimeoutError' || (e.cause as Error | undefined)?.name === 'TimeoutError')
+      throw new Error(`webhook ${url}: no answer within ${timeoutSeconds} s (SRS_HOOK_TIMEOUT_SECONDS)`);
     throw new Error(`webhook ${url}: ${belowPolicyMessage(e, tls, 'the webhook receiver') ?? e.message}`);
   }
   if (res.status >= 300 && res.status < 400)

@@ -5,7 +5,9 @@
  *   the address in `Location` (another host, 127.0.0.1, a metadata endpoint); the attempt fails,
  *   logged with the status and where it pointed;
  * - the body of a 2xx answer is not read: a receiver that answers with a huge (or endless) body
- *   sends the server a few socket buffers, not the whole body into its memory.
+ *   sends the server a few socket buffers, not the whole body into its memory;
+ * - a receiver that never answers fails the attempt after SRS_HOOK_TIMEOUT_SECONDS, and the
+ *   failure names that limit.
  */
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -47,7 +49,7 @@ async function recordCall(s: TestServer): Promise<string> {
   return (await storedToneCall(s, 500)).id;
 }
 
-describe('recording webhook: redirects and huge answers', { timeout: 300_000 }, () => {
+describe('recording webhook: redirects, huge answers and silent receivers', { timeout: 300_000 }, () => {
   const servers: TestServer[] = [];
   const receivers: Receiver[] = [];
   after(async () => {
@@ -112,5 +114,31 @@ describe('recording webhook: redirects and huge answers', { timeout: 300_000 }, 
     );
     // What the receiver could hand to its socket: its own buffers plus what the server took.
     assert.ok(sent < 32 * 1024 * 1024, `the server took ${sent} bytes of the answer body`);
+  });
+
+  it('fails the attempt after SRS_HOOK_TIMEOUT_SECONDS when the receiver never answers', async (t) => {
+    // Takes the whole request, never answers; when each one came and when the server dropped it.
+    const came: number[] = [];
+    const dropped: number[] = [];
+    const silent = await receiver((_req, res) => {
+      came.push(Date.now());
+      res.once('close', () => dropped.push(Date.now()));
+    });
+    receivers.push(silent);
+    const s = await startTestServer({ SRS_HOOK_URL: `${silent.url}/hook`, SRS_HOOK_TIMEOUT_SECONDS: '1' });
+    servers.push(s);
+    const id = await recordCall(s);
+    await until('the first webhook request', () => came.length > 0, s);
+    const line = await s.waitFor(
+      new RegExp(`"recordingId":"${id}".*"msg":"recording hook failed"|recording hook failed.*${id}`),
+      60_000,
+    );
+    const failedAfter = Date.now() - (came[0] as number);
+    t.diagnostic(`the attempt failed ${failedAfter} ms after the request reached the receiver`);
+    assert.match(line, /no answer within 1 s \(SRS_HOOK_TIMEOUT_SECONDS\)/);
+    // The default (30 s) would still be waiting; 1 s plus a loaded machine's delays.
+    assert.ok(failedAfter < 10_000, `failed ${failedAfter} ms after the request came`);
+    await until('the server to drop the connection', () => dropped.length > 0, s);
+    assert.equal(JSON.parse(silent.requests[0]?.body ?? '{}').id, id);
   });
 });

@@ -344,4 +344,20 @@ describe('configuration: bad values are refused, naming setting, value and expec
     assert.equal(loadConfig({ SRS_HOOK_CONCURRENCY: '16' }).pipeline.hookConcurrency, 16);
     assert.equal(loadConfig({}, { pipeline: { hookConcurrency: 1 } }).pipeline.hookConcurrency, 1);
   });
+
+  it('hook timeout: a whole number of seconds from 1 to 600, 30 by default', () => {
+    badEnv(
+      { SRS_HOOK_TIMEOUT_SECONDS: '0' },
+      /pipeline\.hookTimeoutSeconds/,
+      /SRS_HOOK_TIMEOUT_SECONDS/,
+      /from 1 to 600/,
+    );
+    badEnv({ SRS_HOOK_TIMEOUT_SECONDS: '601' }, /SRS_HOOK_TIMEOUT_SECONDS/, /from 1 to 600/);
+    badEnv({ SRS_HOOK_TIMEOUT_SECONDS: 'x' }, /SRS_HOOK_TIMEOUT_SECONDS/, /"x"/);
+    badFile({ pipeline: { hookTimeoutSeconds: 1.5 } }, /hookTimeoutSeconds/);
+    assert.equal(loadConfig({}).pipeline.hookTimeoutSeconds, 30);
+    assert.equal(loadConfig({ SRS_HOOK_TIMEOUT_SECONDS: '1' }).pipeline.hookTimeoutSeconds, 1);
+    assert.equal(loadConfig({ SRS_HOOK_TIMEOUT_SECONDS: '600' }).pipeline.hookTimeoutSeconds, 600);
+    assert.equal(loadConfig({}, { pipeline: { hookTimeoutSeconds: 5 } }).pipeline.hookTimeoutSeconds, 5);
+  });
 });
