@@ -97,7 +97,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const key = await recordingKey(config, db, log);
 
     // Where encrypted recordings live: the data directory (default) or an S3 bucket (docs/storage.md).
-    const artifacts = createArtifactStore(config.storage, config.dataDir);
+    const artifacts = createArtifactStore(config.storage, config.dataDir, tlsPolicy(config));
     if (artifacts instanceof S3ArtifactStore) await artifacts.checkBucket();
 
     const engine: MediaEngine = loadMediaEngine({ bindAddress: config.media.bindAddress });

@@ -1,6 +1,7 @@
 import { userInfo } from 'node:os';
 import type { Config } from '../config.js';
 import { readSettingFileText } from '../config/setting-file.js';
+import type { TlsPolicy } from '../config/tls-policy.js';
 import { SrsError } from '../errors.js';
 import { CliError } from './cli-error.js';
 import { generatedPassphraseFile, readGeneratedPassphrase } from '../app/first-start.js';
@@ -129,9 +130,15 @@ export async function cliAudit(
   });
 }
 
+/** The TLS policy (SRS_TLS_MIN_VERSION, SRS_TLS_CIPHERS) of a command's TLS clients (S3, LDAP). */
+export const tlsPolicy = (config: Pick<Config, 'security'>): TlsPolicy => ({
+  minVersion: config.security.tlsMinVersion,
+  ciphers: config.security.tlsCiphers,
+});
+
 /** The configured artifact store, for one command. */
 export async function withStore<T>(config: Config, fn: (store: ArtifactStore) => Promise<T>): Promise<T> {
-  const store = createArtifactStore(config.storage, config.dataDir);
+  const store = createArtifactStore(config.storage, config.dataDir, tlsPolicy(config));
   try {
     return await fn(store);
   } finally {

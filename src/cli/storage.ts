@@ -14,7 +14,7 @@ import {
 import type { Database } from '../store/db.js';
 import type { CatalogueFile } from '../store/chain.js';
 import type { RecordingFile } from '../store/types.js';
-import { CliError, cliAudit, guarded, withDatabase, type CliIo } from './common.js';
+import { CliError, cliAudit, guarded, tlsPolicy, withDatabase, type CliIo } from './common.js';
 
 /**
  * `srs storage migrate`: moves a node's local artifacts (`<dataDir>/recordings/...`) to the
@@ -217,7 +217,7 @@ export function storageCommand(
             'srs storage migrate copies to an object store: set SRS_STORAGE=s3 and the S3_* settings (docs/storage.md)',
             2,
           );
-        const remote = new S3ArtifactStore(config.storage);
+        const remote = new S3ArtifactStore({ ...config.storage, tlsPolicy: tlsPolicy(config) });
         try {
           await remote.checkBucket();
           const report = await withDatabase(config, (db) =>

@@ -6,6 +6,7 @@ import { parseCredentials } from '../storage/s3-client.js';
 import type { S3StorageConfig } from '../config/storage.js';
 import type { S3Destination, S3Location } from '../config/s3-destination.js';
 import { readSettingFileSync } from '../config/setting-file.js';
+import type { TlsPolicy } from '../config/tls-policy.js';
 import type { Placement } from './export-targets.js';
 
 /**
@@ -88,8 +89,18 @@ export function checkS3Destination(d: S3Destination, setting: string): void {
   }
 }
 
-function storeConfig(l: S3Location, d: S3Destination): S3StorageConfig {
+/**
+ * An S3 destination with the TLS policy (SRS_TLS_MIN_VERSION, SRS_TLS_CIPHERS) of its https
+ * endpoints, given by startDelivery (src/delivery/tls-policy.ts); default: the settings' defaults.
+ */
+type S3PolicyDestination = S3Destination & { tlsPolicy?: TlsPolicy | undefined };
+
+function storeConfig(
+  l: S3Location,
+  d: S3PolicyDestination,
+): S3StorageConfig & { tlsPolicy?: TlsPolicy | undefined } {
   return {
+    tlsPolicy: d.tlsPolicy,
     backend: 's3',
     bucket: l.bucket,
     prefix: l.prefix,
@@ -115,7 +126,7 @@ export class S3DestinationClient {
   readonly labels: string[];
   private readonly locations: Location[];
 
-  constructor(readonly dest: S3Destination) {
+  constructor(readonly dest: S3PolicyDestination) {
     this.labels = s3Labels(dest);
     this.locations = [dest, ...(dest.secondary ? [dest.secondary] : [])].map((l, i) => ({
       label: this.labels[i] as string,

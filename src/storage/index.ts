@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { StorageConfig } from '../config/storage.js';
+import type { TlsPolicy } from '../config/tls-policy.js';
 import { LocalArtifactStore } from './local.js';
 import { S3ArtifactStore } from './s3.js';
 import { ObjectLockedError } from './errors.js';
@@ -13,9 +14,14 @@ export { LocalArtifactStore } from './local.js';
 export { S3ArtifactStore } from './s3.js';
 export type { StorageConfig, S3StorageConfig } from '../config/storage.js';
 
-/** The store the configuration names; `local` keeps artifacts under the data directory. */
-export function createArtifactStore(storage: StorageConfig, dataDir: string): ArtifactStore {
-  return storage.backend === 's3' ? new S3ArtifactStore(storage) : new LocalArtifactStore(dataDir);
+/**
+ * The store the configuration names; `local` keeps artifacts under the data directory. `tls`: the
+ * TLS policy of an https S3 endpoint (SRS_TLS_MIN_VERSION, SRS_TLS_CIPHERS; default: their defaults).
+ */
+export function createArtifactStore(storage: StorageConfig, dataDir: string, tls?: TlsPolicy): ArtifactStore {
+  return storage.backend === 's3'
+    ? new S3ArtifactStore({ ...storage, tlsPolicy: tls })
+    : new LocalArtifactStore(dataDir);
 }
 
 /** Reads an object back and hashes it (verify, migration). */

@@ -1,5 +1,6 @@
 import { S3Client, type PutObjectCommand } from '@aws-sdk/client-s3';
 import type { S3StorageConfig } from '../config/storage.js';
+import { belowPolicyMessage, DEFAULT_TLS_POLICY, type TlsPolicy } from '../config/tls-policy.js';
 import {
   ChecksumMismatchError,
   ObjectNotFoundError,
@@ -20,7 +21,10 @@ const CREDENTIALS_REREAD_MS = 5 * 60_000;
 export type S3ClientSettings = Pick<
   S3StorageConfig,
   'region' | 'endpoint' | 'forcePathStyle' | 'credentialsFile' | 'maxAttempts'
->;
+> & {
+  /** The TLS policy (SRS_TLS_MIN_VERSION, SRS_TLS_CIPHERS) of an https endpoint; default: the settings' defaults. */
+  tlsPolicy?: TlsPolicy | undefined;
+};
 
 interface Credentials {
   accessKeyId: string;
@@ -92,6 +96,7 @@ function fileCredentials(path: string) {
 }
 
 export function makeS3Client(s: S3ClientSettings): S3Client {
+  const tls = s.tlsPolicy ?? DEFAULT_TLS_POLICY;
   return new S3Client({
     region: s.region,
     ...(s.endpoint ? { endpoint: s.endpoint } : {}),
@@ -102,7 +107,13 @@ export function makeS3Client(s: S3ClientSettings): S3Client {
     // (aws-chunked trailers) is not understood by many S3-compatible stores.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: SOCKET_TIMEOUT_MS },
+    // The SDK's own https.Agent (keepAlive, 50 sockets), held to the TLS policy: agent options, so
+    // the handler still makes and owns the agent (destroyed with the client).
+    requestHandler: {
+      connectionTimeout: CONNECT_TIMEOUT_MS,
+      requestTimeout: SOCKET_TIMEOUT_MS,
+      httpsAgent: { keepAlive: true, maxSockets: 50, minVersion: tls.minVersion, ciphers: tls.ciphers },
+    },
   });
 }
 
@@ -126,9 +137,14 @@ interface SdkError {
 
 export const httpStatusOf = (err: unknown): number | undefined => (err as SdkError).$metadata?.httpStatusCode;
 
-/** An SDK error as one of ours, naming the operation and the key. */
-export function mapS3Error(err: unknown, op: string, key: string): Error {
+/**
+ * An SDK error as one of ours, naming the operation and the key. `tls`: the client's TLS policy, for
+ * an endpoint below it (said as such; retryable, as any endpoint that does not answer).
+ */
+export function mapS3Error(err: unknown, op: string, key: string, tls?: TlsPolicy): Error {
   if (err instanceof StorageError) return err;
+  const below = tls && belowPolicyMessage(err as Error, tls, 'the S3 endpoint');
+  if (below) return new StorageUnavailableError(`s3 ${op} ${key}: ${below}`, { cause: err });
   const e = err as SdkError;
   const status = httpStatusOf(err);
   const name = e.name ?? 'Error';

@@ -22,6 +22,7 @@ import {
   sha256Hex,
 } from './common.js';
 import type { S3StorageConfig } from '../config/storage.js';
+import { DEFAULT_TLS_POLICY, type TlsPolicy } from '../config/tls-policy.js';
 import {
   ChecksumMismatchError,
   ObjectExistsError,
@@ -31,7 +32,13 @@ import {
 } from './errors.js';
 import { appendByCopy } from './s3-append.js';
 import { deleteAllVersions, versionLocks } from './s3-delete.js';
-import { httpStatusOf, makeS3Client, mapS3Error, withSignedPayloadSha256 } from './s3-client.js';
+import {
+  httpStatusOf,
+  makeS3Client,
+  mapS3Error,
+  withSignedPayloadSha256,
+  type S3ClientSettings,
+} from './s3-client.js';
 import type {
   ArtifactStore,
   ByteRange,
@@ -78,9 +85,12 @@ export class S3ArtifactStore implements ArtifactStore {
   readonly client: S3Client;
   readonly #cfg: S3StorageConfig;
   readonly #partSize: number;
+  readonly #tls: TlsPolicy;
 
-  constructor(cfg: S3StorageConfig, client?: S3Client) {
+  /** `cfg.tlsPolicy`: the TLS policy of an https endpoint (default: the settings' defaults). */
+  constructor(cfg: S3StorageConfig & Pick<S3ClientSettings, 'tlsPolicy'>, client?: S3Client) {
     this.#cfg = cfg;
+    this.#tls = cfg.tlsPolicy ?? DEFAULT_TLS_POLICY;
     this.client = client ?? makeS3Client(cfg);
     this.#partSize = cfg.partSizeMiB * 1024 * 1024;
   }
@@ -102,7 +112,7 @@ export class S3ArtifactStore implements ArtifactStore {
     try {
       return await f();
     } catch (err) {
-      throw mapS3Error(err, op, key);
+      throw mapS3Error(err, op, key, this.#tls);
     }
   }
 
@@ -293,7 +303,7 @@ export class S3ArtifactStore implements ArtifactStore {
       };
     } catch (err) {
       if (httpStatusOf(err) === 404) return undefined;
-      throw mapS3Error(err, 'HeadObject', Key);
+      throw mapS3Error(err, 'HeadObject', Key, this.#tls);
     }
   }
 
@@ -322,7 +332,7 @@ export class S3ArtifactStore implements ArtifactStore {
     } catch (err) {
       if (httpStatusOf(err) === 416)
         throw new RangeNotSatisfiableError(key, (await this.head(key))?.size ?? 0);
-      throw mapS3Error(err, 'GetObject', Key);
+      throw mapS3Error(err, 'GetObject', Key, this.#tls);
     }
     const body = r.Body as Readable;
     const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(r.ContentRange ?? '');
