@@ -9,7 +9,7 @@ const SRC = resolve(dirname(fileURLToPath(import.meta.url)), 'src');
 /**
  * The modules of src/: a top-level folder with its file of the same name (src/config.ts and
  * src/config/, src/app.ts and src/app/, src/cli.ts and src/cli/), sip/edge and sip/app apart, or a
- * top-level file (csv, files, secrets, descriptors, process-faults: the shared leaves).
+ * top-level file (csv, files, secrets, descriptors, process-faults, pgp-decrypt: the shared leaves).
  */
 function moduleOf(file) {
   const rel = relative(SRC, file).split(sep).join('/');
@@ -36,6 +36,7 @@ const RULES = {
   descriptors: { imports: BASE },
   secrets: { imports: BASE },
   'process-faults': { imports: BASE },
+  'pgp-decrypt': { imports: BASE },
   'sip/edge': { imports: ['errors'], packages: [] },
   'sip/app': {
     imports: [...BASE, 'recording'],
@@ -46,8 +47,8 @@ const RULES = {
   storage: { imports: BASE, packages: ['@aws-sdk/client-s3', '@aws-sdk/lib-storage'] },
   directory: { imports: BASE, packages: ['ldapts'] },
   recording: { imports: [...BASE, 'media', 'store', 'descriptors'] },
-  pipeline: { imports: [...BASE, 'media', 'store', 'storage', 'files'] },
-  delivery: { imports: [...BASE, 'store', 'storage', 'pipeline', 'csv', 'files'] },
+  pipeline: { imports: [...BASE, 'media', 'store', 'storage', 'files', 'pgp-decrypt'] },
+  delivery: { imports: [...BASE, 'store', 'storage', 'pipeline', 'csv', 'files', 'pgp-decrypt'] },
   cluster: { imports: [...BASE, 'store', 'recording', 'media'] },
   monitor: { imports: [...BASE, 'recording', 'store', 'media', 'secrets'] },
   api: {
@@ -62,6 +63,7 @@ const RULES = {
       'secrets',
       'descriptors',
       'process-faults',
+      'pgp-decrypt',
     ],
   },
   app: { imports: '*', not: ['cli'] },

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
+import { CiphertextHashError, decryptArtifact, PgpDecryptError } from '../pgp-decrypt.js';
 import {
   InvalidKeyError,
   LocalArtifactStore,
@@ -11,16 +11,16 @@ import {
   type ByteRange,
   type GetResult,
 } from '../storage/index.js';
-import { keyOfPath, readError, readObject } from '../storage/read.js';
+import { keyOfPath, readError } from '../storage/read.js';
 import type { RecordingFile } from '../store/types.js';
 import { HttpError } from './http.js';
 import { RecentBuffers } from './recent.js';
 
 /**
  * Reads stored artifacts through the artifact store (docs/storage.md): any node serves any
- * recording the store holds. Decryption needs the whole OpenPGP message, so playback reads the
- * whole object, checks its SHA-256 against the catalogue, decrypts in memory and keeps a few
- * recent plaintexts, so that a player's successive range requests neither fetch nor decrypt it
+ * recording the store holds. Playback decrypts the whole object as it streams from the store
+ * (src/pgp-decrypt.ts: one buffer of the plaintext's size), checks the SHA-256 of the ciphertext
+ * and of the plaintext against the catalogue, and keeps a few recent plaintexts, so that a player's successive range requests neither fetch nor decrypt it
  * again (concurrent requests for one file share one read). The plaintext never touches the disk.
  * The encrypted file itself is streamed from the store, ranges as ranges (`openCipher`).
  *
@@ -31,8 +31,6 @@ export type PrivateKeyLoader = (fingerprint: string) => Promise<openpgp.PrivateK
 
 /** Seconds a client is told to wait when the store does not answer. */
 export const STORE_RETRY_AFTER_S = 10;
-
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /** What a store error means to an HTTP client (an HttpError when it says something); `what` names the artifact. */
 export function storageHttpError(err: unknown, what: string): unknown {
@@ -105,17 +103,12 @@ export class ArtifactReader {
 
   async #decrypt(recordingId: string, file: RecordingFile): Promise<Buffer> {
     const what = `the ${file.kind} file of recording ${recordingId}`;
-    let cipher: Buffer;
-    let cipherSha: string;
+    let g: GetResult;
     try {
-      const o = await readObject(this.store, keyOfPath(this.store, file.path));
-      cipher = o.data;
-      cipherSha = o.sha256;
+      g = await this.store.get(keyOfPath(this.store, file.path));
     } catch (err) {
       throw storageHttpError(err, what);
     }
-    if (cipherSha !== file.sha256Cipher)
-      throw new HttpError(500, `${what} does not match its catalogue hash`);
     let keyP = this.#keys.get(file.keyFingerprint);
     if (!keyP) {
       keyP = (this.loadKey as PrivateKeyLoader)(file.keyFingerprint);
@@ -126,17 +119,26 @@ export class ArtifactReader {
     try {
       key = await keyP;
     } catch (err) {
+      g.body.destroy();
       throw new HttpError(503, `cannot unlock the recording key: ${(err as Error).message}`);
     }
-    const message = await openpgp.readMessage({ binaryMessage: cipher });
-    const { data } = await openpgp.decrypt({ message, decryptionKeys: key, format: 'binary' });
-    const plain = Buffer.from(data as Uint8Array);
-    if (sha256(plain) !== file.sha256Plain)
+    let r;
+    try {
+      r = await decryptArtifact(g, key, { sha256Cipher: file.sha256Cipher });
+    } catch (err) {
+      if (err instanceof CiphertextHashError)
+        throw new HttpError(500, `${what} does not match its catalogue hash`);
+      if (err instanceof PgpDecryptError) throw new HttpError(500, `cannot decrypt ${what}: ${err.message}`);
+      throw storageHttpError(err, what);
+    }
+    if (r.sha256Plain !== file.sha256Plain) {
+      r.plain.fill(0);
       throw new HttpError(
         500,
         `decrypted ${file.kind} of recording ${recordingId} does not match its catalogue hash`,
       );
-    return plain;
+    }
+    return r.plain;
   }
 }
 

@@ -1,14 +1,14 @@
-import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
 import { writeFileDurable } from '../files.js';
 import type { Config } from '../config.js';
 import { NotFoundError, QueryTimeoutError } from '../errors.js';
 import { KeyPassphraseError, loadPrivateKey } from '../pipeline/keys.js';
+import { CiphertextHashError, decryptArtifact, PgpDecryptError } from '../pgp-decrypt.js';
 import type { RecordingFile, RecordingRow } from '../store/types.js';
 import { InvalidKeyError, ObjectNotFoundError, StorageError } from '../storage/index.js';
-import { keyOfPath, readError, readObject } from '../storage/read.js';
+import { keyOfPath, readError } from '../storage/read.js';
 import { recordingJsonCore } from '../api/resources/recording-detail.js';
 import { searchQuery, toSearch } from '../api/resources/recordings.js';
 import { parse } from '../api/table.js';
@@ -109,8 +109,6 @@ function table(rows: RecordingRow[]): string {
   return [line(head), ...body.map(line)].join('\n') + '\n';
 }
 
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
 /** A store error in one line. */
 function storeMessage(err: unknown): string {
   const e = readError(err, '');
@@ -142,20 +140,6 @@ async function getArtifact(
     }
     // A key generated on another node of a cluster: its locked copy in the catalogue.
     const sharedKey = config.keys.inCatalogue ? await db.keys.privateKey(file.keyFingerprint) : undefined;
-    const cipher = await withStore(config, async (store) => {
-      try {
-        const o = await readObject(store, keyOfPath(store, file.path));
-        if (o.sha256 !== file.sha256Cipher)
-          throw new CliError(
-            `${file.path} does not match the catalogue's SHA-256: the file was altered or damaged`,
-            1,
-          );
-        return o.data;
-      } catch (err) {
-        if (err instanceof CliError) throw err;
-        throw new CliError(`cannot read ${file.path} from ${store.location}: ${storeMessage(err)}`, 1);
-      }
-    });
     const passphrase = await passphraseFor(config, io, opts.passphraseFile);
     let key: openpgp.PrivateKey;
     try {
@@ -166,10 +150,27 @@ async function getArtifact(
       if (err instanceof KeyPassphraseError) throw new CliError(err.message, 2);
       throw err;
     }
-    const message = await openpgp.readMessage({ binaryMessage: cipher });
-    const { data } = await openpgp.decrypt({ message, decryptionKeys: key, format: 'binary' });
-    const plain = data as Uint8Array;
-    if (sha256(plain) !== file.sha256Plain) {
+    // Decrypted as it streams from the store, into one buffer (src/pgp-decrypt.ts).
+    const plain = await withStore(config, async (store) => {
+      try {
+        const r = await decryptArtifact(await store.get(keyOfPath(store, file.path)), key, {
+          sha256Cipher: file.sha256Cipher,
+        });
+        if (r.sha256Plain === file.sha256Plain) return r.plain;
+        r.plain.fill(0);
+        return null;
+      } catch (err) {
+        if (err instanceof CiphertextHashError)
+          throw new CliError(
+            `${file.path} does not match the catalogue's SHA-256: the file was altered or damaged`,
+            1,
+          );
+        if (err instanceof PgpDecryptError)
+          throw new CliError(`cannot decrypt ${file.path}: ${err.message}`, 1);
+        throw new CliError(`cannot read ${file.path} from ${store.location}: ${storeMessage(err)}`, 1);
+      }
+    });
+    if (!plain) {
       throw new CliError(`decrypted ${opts.format} does not match the catalogue's SHA-256`, 1);
     }
     const to = opts.out === '-' ? 'stdout' : resolve(opts.out);

@@ -1,15 +1,17 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
 import { ConfigError } from '../errors.js';
 import { loadPrivateKey, type PrivateKeyCatalogue } from '../pipeline/keys.js';
+import { decryptArtifact } from '../pgp-decrypt.js';
 import { LocalArtifactStore, type ArtifactStore } from '../storage/index.js';
-import { keyOfPath, readObject } from '../storage/read.js';
+import { keyOfPath, readError } from '../storage/read.js';
 import type { DeliveryArtifact } from '../store/offload.js';
 
 /**
- * Decrypts stored artifacts for delivery (in memory; a one-hour u-law WAV is 29 MB) and checks
- * the plaintext against the catalogue's SHA-256, so nothing altered is ever delivered. The
+ * Decrypts stored artifacts for delivery (in memory, as they stream from the store:
+ * src/pgp-decrypt.ts; a one-hour u-law WAV is 29 MB) and checks the plaintext against the
+ * catalogue's SHA-256, so nothing altered is ever delivered. The
  * encrypted files are read through the artifact store (default: the `local` store of the data
  * directory); a store that does not answer fails the attempt, which is retried like any other
  * delivery failure. Private keys (under `<dataDir>/keys`, else the catalogue's copy) are unlocked
@@ -82,17 +84,20 @@ export class Decryptor {
   ): Promise<Buffer> {
     if (access && this.onAccess)
       await this.onAccess(access.recordingId, access.purpose, access.to, access.user);
-    const { data: cipher } = await readObject(this.store, keyOfPath(this.store, a.path));
-    const message = await openpgp.readMessage({ binaryMessage: cipher });
-    const { data } = await openpgp.decrypt({
-      message,
-      decryptionKeys: await this.key(a.keyFingerprint),
-      format: 'binary',
-    });
-    const plain = Buffer.from(data as Uint8Array);
-    const sha = createHash('sha256').update(plain).digest('hex');
-    if (sha !== a.sha256Plain)
+    const key = await this.key(a.keyFingerprint);
+    const storeKey = keyOfPath(this.store, a.path);
+    const { body, size } = await this.store.get(storeKey);
+    let r;
+    try {
+      r = await decryptArtifact({ body, size }, key);
+    } catch (err) {
+      throw readError(err, storeKey);
+    }
+    const plain = r.plain;
+    if (r.sha256Plain !== a.sha256Plain) {
+      plain.fill(0);
       throw new Error(`${a.path}: decrypted content does not match the catalogue's SHA-256`);
+    }
     return plain;
   }
 }

@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import * as openpgp from 'openpgp';
+import { CiphertextHashError, decryptArtifact } from '../pgp-decrypt.js';
 import { NotFoundError, SrsError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LocalArtifactStore, type ArtifactStore } from '../storage/index.js';
-import { keyOfPath, readObject } from '../storage/read.js';
+import { keyOfPath, readError, readObject } from '../storage/read.js';
 import type { PendingDeletionInput } from '../store/pending-deletions.js';
 import type { Database } from '../store/db.js';
 import type { ReencryptActor, ReencryptTarget } from '../store/keys.js';
@@ -19,8 +19,6 @@ import { removeOrRecord } from './retention-pending.js';
  * /keys/{fp}/retire). One run at a time in the whole cluster (a Postgres advisory lock): two runs
  * over one key would write the same new file.
  */
-
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /** A re-encryption that cannot start: no active key, the key to move is the active one, a run elsewhere. */
 export class ReencryptError extends SrsError {
@@ -124,32 +122,54 @@ async function reencryptLocked(o: Parameters<typeof reencryptKey>[0]): Promise<R
     const base = basename(t.path).replace(/(\.[0-9A-F]{16})?\.gpg$/, '');
     const newPath = join(dirname(t.path), `${base}.${active.fingerprint.slice(-16)}.gpg`);
     await db.keys.beginReencrypt(t, active.fingerprint, newPath);
-    const { data: cipher, sha256: cipherHash } = await readObject(store, key(t.path));
-    if (cipherHash !== t.sha256Cipher)
-      throw new Error(`${t.path} does not match its catalogued SHA-256 (run srs recordings verify)`);
-    const message = await openpgp.readMessage({ binaryMessage: cipher });
-    const { data } = await openpgp.decrypt({ message, decryptionKeys: oldKey, format: 'binary' });
-    const plain = data as Uint8Array;
-    if (sha256(plain) !== t.sha256Plain)
-      throw new Error(`decrypted ${t.kind} does not match its plaintext SHA-256`);
-    // The pipeline's own writer, so a re-encrypted file is the same kind of message as a new one.
-    const plainBuf = Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength);
-    const { cipher: out, sha256Cipher: newHash } = await encryptToBuffer(
-      plainBuf,
-      newPublic,
-      basename(t.path, '.gpg'),
+    // Decrypted as it streams from the store, into one buffer (src/pgp-decrypt.ts).
+    const decryptStored = async (
+      path: string,
+      k: openpgp.PrivateKey,
+      sha256Cipher: string,
+      changed: string,
+    ) => {
+      try {
+        return await decryptArtifact(await store.get(key(path)), k, { sha256Cipher });
+      } catch (err) {
+        if (err instanceof CiphertextHashError) throw new Error(changed);
+        throw readError(err, key(path));
+      }
+    };
+    const old = await decryptStored(
+      t.path,
+      oldKey,
+      t.sha256Cipher,
+      `${t.path} does not match its catalogued SHA-256 (run srs recordings verify)`,
     );
-    plainBuf.fill(0);
+    if (old.sha256Plain !== t.sha256Plain) {
+      old.plain.fill(0);
+      throw new Error(`decrypted ${t.kind} does not match its plaintext SHA-256`);
+    }
+    // The pipeline's own writer, so a re-encrypted file is the same kind of message as a new one.
+    let written;
+    try {
+      written = await encryptToBuffer(old.plain, newPublic, basename(t.path, '.gpg'));
+    } finally {
+      old.plain.fill(0);
+    }
+    const { cipher: out, sha256Cipher: newHash } = written;
     // An interrupted run may have left another encryption under the new name: replaced.
     await store.put(key(newPath), out, { sha256: newHash, size: out.length, overwrite: true });
     // Verify what is stored before anything old is let go.
-    const { data: back, sha256: backHash } = await readObject(store, key(newPath));
-    if (backHash !== newHash) throw new Error(`${newPath} read back with a different SHA-256`);
     if (newPrivate) {
-      const m2 = await openpgp.readMessage({ binaryMessage: back });
-      const d2 = await openpgp.decrypt({ message: m2, decryptionKeys: newPrivate, format: 'binary' });
-      if (sha256(d2.data as Uint8Array) !== t.sha256Plain)
+      const back = await decryptStored(
+        newPath,
+        newPrivate,
+        newHash,
+        `${newPath} read back with a different SHA-256`,
+      );
+      back.plain.fill(0);
+      if (back.sha256Plain !== t.sha256Plain)
         throw new Error(`${newPath} does not decrypt to the recording's plaintext`);
+    } else {
+      const { sha256: backHash } = await readObject(store, key(newPath));
+      if (backHash !== newHash) throw new Error(`${newPath} read back with a different SHA-256`);
     }
     o.afterStep?.('reencrypt-written');
     await db.keys.completeReencrypt(
