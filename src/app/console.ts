@@ -23,6 +23,7 @@ import { deliveryStatus, type Delivery } from '../delivery/index.js';
 import { directoryMetrics, startDirectory } from './directory.js';
 import type { RecordingKey } from './first-start.js';
 import type { Defer } from './shutdown.js';
+import { tlsPolicy } from './tls.js';
 
 /** Parts started after the console API that it reads from. */
 export interface LaterParts {
@@ -65,7 +66,14 @@ export async function startConsoleApi(o: ConsoleParts): Promise<ConsoleApi> {
   const keyPassphrase = o.key.passphrase;
   const revoke = (m: { userId?: string; sessionId?: string; reason: string }) => later.monitor?.revoke(m);
   const accessChanged = () => void later.monitor?.refreshFilters();
-  const directory = startDirectory(config.directory, db, { revoke, accessChanged }, log, o.defer);
+  const directory = startDirectory(
+    config.directory,
+    db,
+    { revoke, accessChanged },
+    log,
+    o.defer,
+    tlsPolicy(config),
+  );
   const keysDir = join(config.dataDir, 'keys');
   // Key generation and re-encryption from the API need the passphrase the server holds; one that
   // does not open the active key would lock new keys under another passphrase: refused (503).

@@ -5,6 +5,7 @@
  * nothing, and one that loses a race to another node's (ConflictError) is retried next time.
  */
 import type { Config } from '../config.js';
+import type { TlsPolicy } from '../config/tls-policy.js';
 import { runDirectorySync } from '../api/resources/users-directory.js';
 import { DirectoryError, ldapDirectory, type Directory } from '../directory/ldap.js';
 import type { Logger } from '../log.js';
@@ -55,9 +56,11 @@ export function startDirectory(
   },
   log: Logger,
   defer: Defer,
+  /** The TLS policy (SRS_TLS_MIN_VERSION, SRS_TLS_CIPHERS) of ldaps:// and StartTLS. */
+  tls: TlsPolicy,
 ): { directory: Directory; sync?: DirectorySyncState } | undefined {
   if (!config.url) return undefined;
-  const directory = ldapDirectory(config);
+  const directory = ldapDirectory(config, tls);
   log.info({ url: directory.url, syncMinutes: config.syncMinutes }, 'LDAP directory configured');
   if (
     directory.url.startsWith('ldap://') &&

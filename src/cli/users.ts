@@ -9,7 +9,7 @@ import { DirectoryError, ldapDirectory } from '../directory/ldap.js';
 import type { Config } from '../config.js';
 import type { Database } from '../store/db.js';
 import { ConflictError } from '../store/users.js';
-import { cliAudit, CliError, guarded, withDatabase, type CliIo } from './common.js';
+import { cliAudit, CliError, guarded, tlsPolicy, withDatabase, type CliIo } from './common.js';
 
 /**
  * `srs users`: the console's users from the shell, on the server's data (the server may be running):
@@ -143,7 +143,7 @@ export function usersCommand(
         const config = getConfig();
         if (!config.directory.url)
           throw new CliError('no directory is configured (directory.url in the config file)', 2);
-        const directory = ldapDirectory(config.directory);
+        const directory = ldapDirectory(config.directory, tlsPolicy(config));
         const r = await withDatabase(config, (db) =>
           runDirectorySync(
             directory,

@@ -1,9 +1,9 @@
 /**
  * The TLS policy of every TLS endpoint of the server (SIP over TLS and HTTPS listeners, the SIP
- * edge's own TLS connections, a node's calls to its peers): the lowest protocol version
- * (SRS_TLS_MIN_VERSION) and the cipher list in OpenSSL's syntax (SRS_TLS_CIPHERS). Checked at
- * start against the OpenSSL that Node runs, so that a list it would refuse or silently shorten is
- * named there rather than found at the first handshake.
+ * edge's own TLS connections, a node's calls to its peers, FTPS and SMTP delivery, the webhook, S3,
+ * LDAP): the lowest protocol version (SRS_TLS_MIN_VERSION) and the cipher list in OpenSSL's syntax
+ * (SRS_TLS_CIPHERS). Checked at start against the OpenSSL that Node runs, so that a list it would
+ * refuse or silently shorten is named there rather than found at the first handshake.
  */
 import { createSecureContext, type SecureVersion } from 'node:tls';
 import { z } from 'zod';

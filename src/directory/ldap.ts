@@ -7,6 +7,7 @@ import {
 } from 'ldapts';
 import type { DirectoryConfig } from '../config/directory-schema.js';
 import { readSettingFile, readSettingFileText } from '../config/setting-file.js';
+import { belowPolicyMessage, DEFAULT_TLS_POLICY, type TlsPolicy } from '../config/tls-policy.js';
 import { SrsError } from '../errors.js';
 
 /**
@@ -70,10 +71,16 @@ function values(e: Entry, attr: string): string[] {
 /** A telephone number as the recorder matches numbers: `+1 (555) 010-0` -> `+15550100`. */
 export const dialable = (n: string) => n.replace(/[\s().-]/g, '').toLowerCase();
 
-export function ldapDirectory(c: DirectoryConfig): Directory {
+/**
+ * `policy`: the TLS policy (SRS_TLS_MIN_VERSION, SRS_TLS_CIPHERS) of ldaps:// and StartTLS;
+ * default: the settings' defaults.
+ */
+export function ldapDirectory(c: DirectoryConfig, policy: TlsPolicy = DEFAULT_TLS_POLICY): Directory {
   if (!c.url) throw new DirectoryError('no directory configured (directory.url)');
   const url = c.url.replace(/\/$/, '');
   const tls = async () => ({
+    minVersion: policy.minVersion,
+    ciphers: policy.ciphers,
     rejectUnauthorized: c.rejectUnauthorized,
     ...(c.caFile && { ca: [await readSettingFile(c.caFile)] }),
   });
@@ -89,7 +96,20 @@ export function ldapDirectory(c: DirectoryConfig): Directory {
   };
   /** What went wrong talking to the directory, with the URL (never a password). */
   const unreachable = (what: string, err: unknown) =>
-    new DirectoryError(`directory ${url}: ${what}: ${(err as Error).message}`, { cause: err });
+    new DirectoryError(`directory ${url}: ${what}: ${tlsProblem(err as Error) ?? (err as Error).message}`, {
+      cause: err,
+    });
+  /**
+   * A server below the TLS policy, in the FTPS/SMTP wording; OpenLDAP with GnuTLS sends no alert
+   * when it shares no version or cipher, it hangs up: that is said with the settings to look at.
+   */
+  const tlsProblem = (err: Error) =>
+    belowPolicyMessage(err, policy, 'the directory') ??
+    (/disconnected before secure TLS connection was established/i.test(err.message)
+      ? `${err.message}: the directory closed the TLS handshake; if it offers no TLS version or cipher ` +
+        `that SRS_TLS_MIN_VERSION (${policy.minVersion}) and SRS_TLS_CIPHERS allow, upgrade its TLS ` +
+        '(TLS 1.2 with ECDHE and AES-GCM or ChaCha20, or TLS 1.3), or widen SRS_TLS_MIN_VERSION / SRS_TLS_CIPHERS'
+      : undefined);
 
   const bindReader = async (client: Client) => {
     const password =

@@ -157,7 +157,11 @@ export async function startSlapd(
    * How many entries one search may return to the reader account, paged or not. Default: no limit,
    * as an operator sets it for the recorder (slapd's own default stops every search at 500).
    */
-  o: { readerSizeLimit?: number } = {},
+  o: {
+    readerSizeLimit?: number;
+    /** slapd's TLSCipherSuite, a GnuTLS priority string (`NORMAL:-VERS-TLS1.3`: TLS 1.2 only). */
+    tlsCipherSuite?: string;
+  } = {},
 ): Promise<Slapd> {
   const dir = await mkdtemp(join(tmpdir(), 'srs-slapd-'));
   await mkdir(join(dir, 'db'));
@@ -192,6 +196,7 @@ export async function startSlapd(
       `include ${adSchema}`,
       `TLSCertificateFile ${cert}`,
       `TLSCertificateKeyFile ${key}`,
+      ...(o.tlsCipherSuite ? [`TLSCipherSuite ${o.tlsCipherSuite}`] : []),
       'modulepath /usr/lib/ldap',
       'moduleload back_mdb',
       `pidfile ${join(dir, 'slapd.pid')}`,
