@@ -30,14 +30,19 @@ describe('security: first start, HTTPS, absolute sessions, admin token rotation'
     ]);
     assert.equal(r.code, 0, r.stderr);
     // Its own data directory directly in the temporary directory: run as root, the embedded
-    // Postgres must reach it, and the server changes no permission of a directory outside it.
-    server = await startTestServer({
-      SRS_ADMIN_TOKEN: '',
-      SRS_KEY_PASSPHRASE: '',
-      HTTP_TLS_CERT: cert,
-      HTTP_TLS_KEY: key,
-      SRS_SESSION_MAX_HOURS: '0.001',
-    });
+    // Postgres must reach it, and the server changes no permission of a directory outside it. A
+    // first start in full, initdb included (no copy of the tests' template cluster).
+    server = await startTestServer(
+      {
+        SRS_ADMIN_TOKEN: '',
+        SRS_KEY_PASSPHRASE: '',
+        HTTP_TLS_CERT: cert,
+        HTTP_TLS_KEY: key,
+        SRS_SESSION_MAX_HOURS: '0.001',
+      },
+      undefined,
+      { freshCluster: true },
+    );
     await server.waitFor(/SIPREC recording server ready/, 90000);
   });
   after(async () => {

@@ -16,6 +16,7 @@ import type { NewRecording } from '../../src/store/types.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { encodeUlaw, tone } from './audio.js';
 import { ulawWavHeader } from '../../src/media/wav.js';
+import { seedDataDir } from './pg-template.js';
 
 /**
  * The REST API tests' server: a real HTTP server and a real embedded Postgres in a private data
@@ -92,6 +93,7 @@ export async function startApiHarness(
   deps?: (db: Database) => Promise<Partial<ConsoleApiOptions>>,
 ): Promise<ApiHarness> {
   const dataDir = await mkdtemp(join(tmpdir(), 'srs-api-'));
+  await seedDataDir(dataDir);
   const db = await openDatabase({ dataDir, log });
   const more = deps ? await deps(db) : {};
   const key = await ensureKeyPair({ keysDir: join(dataDir, 'keys'), passphrase: PASS, log, db });

@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../../src/log.js';
 import { ensureKeyPair } from '../../src/pipeline/keys.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { storeRecording, toneWav, type StoredFixture } from './delivery-fixtures.js';
+import { seedDataDir } from './pg-template.js';
 
 /**
  * What every delivery test delivers from: a private data directory with a real embedded Postgres
@@ -64,6 +65,7 @@ export async function openDeliveryCatalogue(
   log: Logger = testLog,
 ): Promise<DeliveryCatalogue> {
   const dataDir = await mkdtemp(join(tmpdir(), name));
+  await seedDataDir(dataDir);
   const db = await openDatabase({ dataDir, log });
   const k = await ensureKeyPair({ keysDir: join(dataDir, 'keys'), passphrase, log, db });
   const key = { fingerprint: k.fingerprint, publicKeyArmored: k.publicKeyArmored };

@@ -11,6 +11,7 @@ import { startPipeline, type Pipeline } from '../../src/pipeline/index.js';
 import { ensureKeyPair } from '../../src/pipeline/keys.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { encodeUlaw, tone } from './audio.js';
+import { seedDataDir } from './pg-template.js';
 import { SRS_BIN, run } from './server.js';
 
 /**
@@ -65,6 +66,7 @@ export interface IntegrityWorld {
 
 export async function startIntegrityWorld(): Promise<IntegrityWorld> {
   const dataDir = await mkdtemp(join(tmpdir(), 'srs-integrity-'));
+  await seedDataDir(dataDir);
   const db = await openDatabase({ dataDir, log });
   const key = await ensureKeyPair({ keysDir: join(dataDir, 'keys'), passphrase: PASS, log, db });
   const received: IntegrityWorld['received'] = [];

@@ -12,6 +12,7 @@ import { S3ArtifactStore } from '../../src/storage/index.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { decodeUlawWav, spoolFile, tone, toneLevelDb } from './audio.js';
 import { gpgDecrypt } from './gpg.js';
+import { seedDataDir } from './pg-template.js';
 import { enqueueOnlyPipeline } from './recording.js';
 import { startS3Server, type S3Server } from './s3-server.js';
 import { SRS_BIN, run, startTestServer, type TestServer } from './server.js';
@@ -124,6 +125,7 @@ export async function openS3PipelineWorld(opts: S3PipelineWorldOptions): Promise
     );
     const dir = await mkdtemp(join(tmpdir(), opts.name));
     dataDir = dir;
+    await seedDataDir(dir);
     const cat = await openDatabase({ dataDir: dir, log });
     db = cat;
     // The data directory's finalize queue, which the servers on it work (src/pipeline/routing.ts).

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
+import { seedDataDir } from './pg-template.js';
 
 // The `srs` processes a test file started alone runs the TypeScript sources through tsx, so that it
 // exercises the code as edited without a build step. `npm test` builds dist/ first and runs it
@@ -130,8 +131,10 @@ export async function startTestServer(
   /**
    * `detached`: the server leads its own process group, as a shell's foreground job does.
    * `nofile`: the open-files limit (soft and hard) to run it under, through prlimit(1).
+   * `freshCluster`: a data directory without a cluster gets one by initdb, as in production,
+   * rather than a copy of the test run's template (pg-template.ts).
    */
-  opts: { detached?: boolean; nofile?: number } = {},
+  opts: { detached?: boolean; nofile?: number; freshCluster?: boolean } = {},
 ): Promise<TestServer> {
   const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'srs-e2e-')));
   const sipPort = await freePort(true);
@@ -157,6 +160,7 @@ export async function startTestServer(
   };
   delete env.DATABASE_URL;
   if (extraEnv.DATABASE_URL) env.DATABASE_URL = extraEnv.DATABASE_URL;
+  if (!env.DATABASE_URL && !opts.freshCluster) await seedDataDir(dir);
   const argv = [process.execPath, '--initial-heap-size=64', SRS_BIN, 'serve'];
   if (opts.nofile) argv.unshift('prlimit', `--nofile=${opts.nofile}:${opts.nofile}`, '--');
   const proc = spawn(argv[0] as string, argv.slice(1), {
