@@ -10,6 +10,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import type { Route } from 'playwright-core';
 import { CATALOGUES } from '../../web/src/i18n/catalogues.js';
 import { createUsers } from '../helpers/console-catalogue.js';
 import { inPageStatus, logInAs } from '../helpers/console-session.js';
@@ -177,6 +178,36 @@ describe(
       assert.equal(await message(), fr(MISMATCH));
       assert.notEqual(fr(MISMATCH), MISMATCH);
       await shot('account-3-french');
+    });
+
+    it('keeps the new session when a request of the session signed out before it is answered 401 late', async () => {
+      const { page } = w;
+      await logInAs(w, 'alice', 'user', 'alice-new-password');
+      // The recordings view's list request, held until after the next sign-in.
+      let hold: ((r: Route) => void) | undefined;
+      const held = new Promise<Route>((r) => (hold = r));
+      const list = (u: URL) => u.pathname === '/api/v1/recordings';
+      await page.route(list, async (route) => {
+        const first = hold;
+        hold = undefined;
+        if (first) first(route);
+        else await route.continue();
+      });
+      await page.click('#tab-recordings');
+      const late = await held;
+      await page.click('#logout');
+      await page.waitForSelector('#username');
+      await page.fill('#username', 'alice');
+      await page.fill('#password', 'alice-new-password');
+      await page.click('#login');
+      await page.waitForSelector('#whoami:has-text("alice (user)")');
+      // Answered now as the server answers a session that ended.
+      await late.fulfill({ status: 401, contentType: 'application/json', body: '{"error":"not signed in"}' });
+      await page.waitForTimeout(500);
+      await page.unroute(list);
+      assert.ok(await page.isVisible('#logout'), 'still signed in: the header is there');
+      assert.equal(await page.isVisible('#username'), false, 'no sign-in form');
+      assert.match((await page.textContent('#whoami')) ?? '', /alice \(user\)/);
     });
   },
 );

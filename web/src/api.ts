@@ -16,15 +16,28 @@ export const session: { me: Me | null; onSignedOut: () => void } = {
   onSignedOut: () => undefined,
 };
 
+/**
+ * Counts the sessions this page ended (sign-out). A 401 to a request made before the last of them
+ * is old news: it must not sign out the session begun since (a view's request still on its way when
+ * the user signed out and in again took the new session's header away).
+ */
+let ended = 0;
+/** The signed-in session is over (the user signs out): answers to its requests no longer count. */
+export function endSession(): void {
+  ended++;
+  session.me = null;
+}
+
 export async function api<T = Record<string, unknown>>(path: string, init: RequestInit = {}): Promise<T> {
+  const madeIn = ended;
   const res = await fetch(`/api/v1${path}`, {
     ...init,
     headers: init.body ? { 'content-type': 'application/json', ...init.headers } : init.headers,
     credentials: 'same-origin',
   });
   const body = (await res.json().catch(() => ({}))) as T & { error?: string };
-  if (res.status === 401 && path !== '/login') {
-    session.me = null;
+  if (res.status === 401 && path !== '/login' && madeIn === ended) {
+    endSession();
     session.onSignedOut();
   }
   if (!res.ok) throw new ApiError(body.error ?? `HTTP ${res.status}`, res.status, body);

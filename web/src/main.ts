@@ -4,7 +4,7 @@
  * tokens, settings, keys and delivery status; everyone their own account (Account, in the header).
  * Plain DOM, a file per view (views/), routes in the URL (router.ts); bundled by esbuild.
  */
-import { api, session, type Me } from './api.js';
+import { api, endSession, session, type Me } from './api.js';
 import { h, roleLabel } from './dom.js';
 import { LANGUAGE_NAMES, LANGUAGES, isLanguage, register, setLanguage, t, type Language } from './i18n.js';
 import { CATALOGUES } from './i18n/catalogues.js';
@@ -86,7 +86,12 @@ function browserLanguage(): Language {
 
 register(...CATALOGUES);
 
+/** The sign-in form is up: drawing it again (a second 401, the sign-out's own answer) would empty what is typed in it. */
+let loginShown = false;
+
 function showLogin(message = ''): void {
+  if (loginShown && !message) return;
+  loginShown = true;
   stopRouter();
   setLanguage(browserLanguage());
   nav.replaceChildren();
@@ -143,9 +148,13 @@ async function start(): Promise<void> {
   } catch {
     return showLogin();
   }
+  loginShown = false;
   const me = session.me;
   setLanguage(me.language ?? browserLanguage());
-  const logout = () => api('/logout', { method: 'POST' }).finally(() => showLogin());
+  const logout = () => {
+    endSession();
+    return api('/logout', { method: 'POST' }).finally(() => showLogin());
+  };
   const accountLink = h('a', { id: 'account-link', class: 'button', href: '/account' }, t('Account'));
   whoami.replaceChildren(
     `${me.username} (${roleLabel(me.role)}) `,
