@@ -17,26 +17,32 @@ export const session: { me: Me | null; onSignedOut: () => void } = {
 };
 
 /**
- * Counts the sessions this page ended (sign-out). A 401 to a request made before the last of them
- * is old news: it must not sign out the session begun since (a view's request still on its way when
- * the user signed out and in again took the new session's header away).
+ * Counts the sessions this page began and ended. A 401 to a request made before the last sign-in
+ * or sign-out is old news: it must not sign out the session begun since (a view's request, or the
+ * live monitor's check of who is signed in when the sign-out closed it, answered after the user
+ * signed in again took the new session's header away).
  */
-let ended = 0;
+let generation = 0;
+/** The user signed in (the console shows their session): earlier requests' 401s no longer count. */
+export function beginSession(me: Me): void {
+  generation++;
+  session.me = me;
+}
 /** The signed-in session is over (the user signs out): answers to its requests no longer count. */
 export function endSession(): void {
-  ended++;
+  generation++;
   session.me = null;
 }
 
 export async function api<T = Record<string, unknown>>(path: string, init: RequestInit = {}): Promise<T> {
-  const madeIn = ended;
+  const madeIn = generation;
   const res = await fetch(`/api/v1${path}`, {
     ...init,
     headers: init.body ? { 'content-type': 'application/json', ...init.headers } : init.headers,
     credentials: 'same-origin',
   });
   const body = (await res.json().catch(() => ({}))) as T & { error?: string };
-  if (res.status === 401 && path !== '/login' && madeIn === ended) {
+  if (res.status === 401 && path !== '/login' && madeIn === generation) {
     endSession();
     session.onSignedOut();
   }

@@ -4,7 +4,7 @@
  * tokens, settings, keys and delivery status; everyone their own account (Account, in the header).
  * Plain DOM, a file per view (views/), routes in the URL (router.ts); bundled by esbuild.
  */
-import { api, endSession, session, type Me } from './api.js';
+import { api, beginSession, endSession, session, type Me } from './api.js';
 import { h, roleLabel } from './dom.js';
 import { LANGUAGE_NAMES, LANGUAGES, isLanguage, register, setLanguage, t, type Language } from './i18n.js';
 import { CATALOGUES } from './i18n/catalogues.js';
@@ -104,7 +104,7 @@ session.onSignedOut = () => showLogin();
 const account = accountView({
   signedOut: () => {
     stopRouter();
-    session.me = null;
+    endSession();
     nav.replaceChildren();
     whoami.textContent = '';
   },
@@ -143,13 +143,14 @@ function languagePicker(me: Me): HTMLSelectElement {
 }
 
 async function start(): Promise<void> {
+  let me: Me;
   try {
-    session.me = await api<Me>('/me');
+    me = await api<Me>('/me');
   } catch {
     return showLogin();
   }
+  beginSession(me);
   loginShown = false;
-  const me = session.me;
   setLanguage(me.language ?? browserLanguage());
   const logout = () => {
     endSession();
