@@ -185,7 +185,8 @@ export class OffloadService extends PeriodicService {
             to: sink.labels.join(' + '),
           });
           const r = await sink.write(item.mediaName, plain);
-          await this.o.repo.itemTransferred(item.recordingId, plain.length, sha256Hex(plain));
+          // plain() checked the plaintext against the catalogue's SHA-256: that is its hash.
+          await this.o.repo.itemTransferred(item.recordingId, plain.length, rec.wav.sha256Plain);
           report.files++;
           report.bytes += plain.length;
           if (r === 'resumed') report.resumed++;
