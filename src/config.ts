@@ -5,7 +5,7 @@ import { storageSchema, storageSettings } from './config/storage.js';
 import { clusterSchema, clusterSettings } from './config/cluster.js';
 import { deliverySchema } from './config/delivery-schema.js';
 import { DIRECTORY_KEYS, directorySchema } from './config/directory-schema.js';
-import { longestCallSeconds, schema } from './config/schema.js';
+import { longestCall, schema } from './config/schema.js';
 import { envNameList } from './config/values.js';
 import {
   CORE_ENV,
@@ -268,13 +268,14 @@ export function loadConfig(env: Env, file: ConfigFile = {}): Config {
   }
   // A call longer than its audio files hold would lose its end (the spool stops appending, the
   // stereo WAV is refused): refused here, and 0 (no limit of one's own) ends the call there.
-  const longest = longestCallSeconds(c.media.outputs);
+  const { seconds: longest, what } = longestCall(c.media.outputs, c.pipeline.mp3Bitrate);
   if (sec.maxDurationSeconds > longest) {
-    const stereo = c.media.outputs.includes('stereo');
+    const stereo = what.includes('stereo');
+    const mp3 = what.includes('MP3');
     throw new ConfigError(
       `SRS_MAX_DURATION (security.maxDurationSeconds) ${sec.maxDurationSeconds} s is above ${longest} s ` +
-        `(${longest / 3600} h), the longest call ${stereo ? 'the stereo WAV holds (4 GiB; SRS_OUTPUTS has stereo)' : 'the spool and the WAV hold (2^32 samples)'}: ` +
-        `set at most ${longest}${stereo ? ', or leave stereo out of SRS_OUTPUTS' : ''}`,
+        `(${longest / 3600} h), the longest call ${what}: ` +
+        `set at most ${longest}${stereo ? ', or leave stereo out of SRS_OUTPUTS' : ''}${mp3 ? ', or a lower SRS_MP3_BITRATE' : ''}`,
     );
   }
   if (sec.maxDurationSeconds === 0) sec.maxDurationSeconds = longest;

@@ -50,13 +50,24 @@ export function mp3Bitrates(sampleRate: number): number[] {
 }
 
 /**
- * The longest call (s) the audio files hold, with a margin for the end of the call: spool offsets
- * are 32-bit sample counts (native/src/spool.cc: 2^32 samples at 8 kHz, 149.1 h; the mono WAV
- * holds as much), and a WAV's size is 32-bit, so the two-channel `stereo` file ends at 4 GiB
- * (native/src/mixer.cc: 74.5 h).
+ * The longest call (s) the audio files hold, with a margin for the end of the call, and what
+ * limits it: spool offsets are 32-bit sample counts (native/src/spool.cc: 2^32 samples at 8 kHz,
+ * 149.1 h; the mono WAV holds as much); a WAV's size is 32-bit, so the two-channel `stereo` file
+ * ends at 4 GiB (native/src/mixer.cc: 74.5 h); and a stored file is read back into one buffer,
+ * which holds at most 4 GiB on Node.js 20 (src/pgp-decrypt.ts), so the MP3 may not pass it either
+ * (74.5 h at 128 kbit/s, 29.8 h at 320; at 8 kHz, 64 kbit/s at most, the samples end first).
  */
-export function longestCallSeconds(outputs: readonly string[]): number {
-  return outputs.includes('stereo') ? 74 * 3600 : 149 * 3600;
+export function longestCall(outputs: readonly string[], mp3Kbps: number): { seconds: number; what: string } {
+  const mp3Hours = Math.floor(2 ** 32 / (mp3Kbps * 125) / 3600);
+  const files = outputs.includes('stereo')
+    ? { seconds: 74 * 3600, what: 'the stereo WAV holds (4 GiB; SRS_OUTPUTS has stereo)' }
+    : { seconds: 149 * 3600, what: 'the spool and the WAV hold (2^32 samples)' };
+  return mp3Hours * 3600 < files.seconds
+    ? {
+        seconds: mp3Hours * 3600,
+        what: `a ${mp3Kbps} kbit/s MP3 may take (4 GiB, what a stored file may be read back as; SRS_MP3_BITRATE)`,
+      }
+    : files;
 }
 
 /** Every core setting (delivery, storage and the cluster are added in src/config.ts). */
@@ -244,7 +255,7 @@ export const schema = z.object({
     rtpTimeoutSeconds: decimal(0, DAY),
     /**
      * Longest call in seconds (BYE, stored, event); 0 = as long as the audio files hold. Above
-     * longestCallSeconds (the files' limit) is refused in src/config.ts, with the reason.
+     * longestCall (the files' limit) is refused in src/config.ts, with the reason.
      */
     maxDurationSeconds: decimal(0, 30 * DAY),
     /**

@@ -143,6 +143,23 @@ describe('configuration: bad values are refused, naming setting, value and expec
     assert.equal(loadConfig({ SRS_MAX_DURATION: '536400' }).security.maxDurationSeconds, 536400);
     // 0 (no limit of one's own) ends the call where the files end, not beyond.
     assert.equal(loadConfig({ SRS_MAX_DURATION: '0' }).security.maxDurationSeconds, 536400);
+    // A stored file is read back into one buffer (4 GiB at most on Node.js 20): an MP3 of a high
+    // bit rate reaches that before the samples end. Before, a 100 h call at 320 kbit/s was stored
+    // (14.4 GB) and could never be played, downloaded or exported.
+    const hifi = { SRS_MP3_SAMPLE_RATE: '44100', SRS_MP3_BITRATE: '320' };
+    badEnv(
+      { ...hifi, SRS_MAX_DURATION: '360000' },
+      /above 104400 s \(29 h\), the longest call a 320 kbit\/s MP3 may take \(4 GiB/,
+      /set at most 104400, or a lower SRS_MP3_BITRATE/,
+    );
+    assert.equal(loadConfig({ ...hifi, SRS_MAX_DURATION: '0' }).security.maxDurationSeconds, 104400);
+    const wide = { SRS_MP3_SAMPLE_RATE: '16000', SRS_MP3_BITRATE: '128' };
+    badEnv({ ...wide, SRS_MAX_DURATION: '266401' }, /above 266400 s \(74 h\), the longest call a 128 kbit/);
+    // At 8 kHz (64 kbit/s at most) the samples still end first.
+    assert.equal(
+      loadConfig({ SRS_MP3_BITRATE: '64', SRS_MAX_DURATION: '0' }).security.maxDurationSeconds,
+      536400,
+    );
     assert.equal(loadConfig({ ...stereo, SRS_MAX_DURATION: '0' }).security.maxDurationSeconds, 266400);
   });
 
