@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import type { Config } from '../config.js';
 import type { NodeRow } from '../store/nodes.js';
 import { NotFoundError } from '../errors.js';
-import { forgetNode, NodeForgetRefused } from '../store/node-forget.js';
+import { forgetDetails, forgetNode, NodeForgetRefused } from '../store/node-forget.js';
 import { nodesRepository } from '../store/nodes.js';
 import { cliActor, CliError, guarded, withDatabase, type CliIo } from './common.js';
 
@@ -87,22 +87,40 @@ export function nodeCommand(
   cmd
     .command('forget')
     .description(
-      'remove a node that is gone for good from the registry (refused while it is alive or while recordings wait for its data directory)',
+      'remove a node that is gone for good from the registry (refused while it is alive or while recordings wait for its data directory, unless they are given up)',
     )
     .argument('<id>', 'node id (srs node list)')
+    .option(
+      '--abandon-recordings',
+      'its data directory is lost for good: mark the recordings that wait for it failed (each audited recording.abandon)',
+    )
+    .option('--reason <text>', 'why they are given up (required with --abandon-recordings)')
     .action(
-      guarded(io, async (id: string) => {
+      guarded(io, async (id: string, opts: { abandonRecordings?: boolean; reason?: string }) => {
+        const reason = opts.reason?.trim() ?? '';
+        if (opts.abandonRecordings && reason === '')
+          throw new CliError(
+            '--abandon-recordings needs --reason <text> (why the data directory is lost)',
+            2,
+          );
+        if (!opts.abandonRecordings && opts.reason !== undefined)
+          throw new CliError('--reason goes with --abandon-recordings', 2);
         const n = await withDatabase(getConfig(), (db) =>
-          forgetNode(db.pool, id, (node) => ({
-            actor: cliActor(),
-            actorRole: 'admin',
-            ip: '',
-            via: 'cli',
-            action: 'node.forget',
-            resource: 'node',
-            resourceId: id,
-            details: { ...node },
-          })),
+          forgetNode(
+            db.pool,
+            id,
+            (node) => ({
+              actor: cliActor(),
+              actorRole: 'admin',
+              ip: '',
+              via: 'cli',
+              action: 'node.forget',
+              resource: 'node',
+              resourceId: id,
+              details: forgetDetails(node, reason),
+            }),
+            opts.abandonRecordings ? { reason } : undefined,
+          ),
         ).catch((err: unknown) => {
           if (err instanceof NotFoundError) throw new CliError(err.message, 2);
           if (err instanceof NodeForgetRefused) throw new CliError(err.message, 3);
@@ -111,6 +129,10 @@ export function nodeCommand(
         io.stdout.write(
           `node ${id}: forgotten (was ${n.status}, last heartbeat ${n.heartbeatAgeSeconds}s ago, ${n.calls} registry call row(s) removed)\n`,
         );
+        if (n.abandoned.length > 0)
+          io.stdout.write(
+            `node ${id}: ${n.abandoned.length} recording(s) given up, marked failed: ${n.abandoned.join(' ')}\n`,
+          );
       }),
     );
   return cmd;

@@ -13,7 +13,10 @@ import { ConflictError } from './users.js';
  * session locks of its process, gone with it), in one transaction with the audit entry. Refused
  * while the node is alive, and while recordings still wait for its data directory: a dead node's
  * calls are recovered only by a node started on that directory (their audio is only there,
- * docs/cluster.md), and the registry is the one place that says where they wait.
+ * docs/cluster.md), and the registry is the one place that says where they wait. When that
+ * directory is lost for good, the caller may give those recordings up (`abandon`): each is marked
+ * failed with the reason, its finalize job cancelled, and each is audited `recording.abandon`, in
+ * the same transaction.
  */
 
 /** What a forgotten node was, for the audit entry and the caller's message. */
@@ -27,6 +30,22 @@ export interface ForgottenNode {
   heartbeatAgeSeconds: number;
   /** Rows of the live-call registry removed with it (calls of a dead process, all finished). */
   calls: number;
+  /** Recordings given up with it (`abandon`): marked failed, their finalize jobs cancelled. */
+  abandoned: string[];
+}
+
+/**
+ * The `node.forget` audit entry's details: the node as it was, and the count and reason of the
+ * recordings given up (their ids are in their own `recording.abandon` entries).
+ */
+export function forgetDetails(n: ForgottenNode, reason: string): Record<string, unknown> {
+  const { abandoned, ...node } = n;
+  return abandoned.length > 0 ? { ...node, abandonedRecordings: abandoned.length, reason } : { ...node };
+}
+
+/** Giving up the recordings that wait for a lost data directory: why, for the record. */
+export interface AbandonRecordings {
+  reason: string;
 }
 
 /** Why a node may not be forgotten: `alive`, or recordings `pending` on its data directory. */
@@ -65,21 +84,22 @@ const FINALIZE_QUEUE = 'finalize-recording';
  * the live-call registry) that are not stored nor failed, and the unfinished finalize jobs of its
  * directory's queue unless a live node works that queue (a shared data directory). A node
  * registered before its queue was recorded (`queue` null, migration 050) may have left jobs in any
- * finalize queue: then those of every queue no live node works count.
+ * finalize queue: then those of every queue no live node works count (`all`), but only its calls
+ * are surely its own (`own`, what giving up may touch).
  */
 async function pendingRecordings(
   c: pg.PoolClient,
   id: string,
   queue: string | null,
   hasJobs: boolean,
-): Promise<string[]> {
+): Promise<{ all: string[]; own: string[] }> {
   const calls = await c.query<{ id: string }>(
     `SELECT r.id::text AS id FROM cluster_calls k JOIN recordings r ON r.id = k.recording_id
      WHERE k.node_id = $1 AND r.state IN ('recording', 'processing') ORDER BY r.started_at`,
     [id],
   );
-  const out = calls.rows.map((r) => r.id);
-  if (!hasJobs) return out;
+  const callIds = calls.rows.map((r) => r.id);
+  if (!hasJobs) return { all: callIds, own: callIds };
   const jobs = await c.query<{ id: string }>(
     `SELECT j.id::text AS id FROM ${JOB_SCHEMA}.job j
      WHERE (j.name = $1::text OR ($1::text IS NULL AND (j.name = $3 OR starts_with(j.name, $3 || '.'))))
@@ -90,8 +110,39 @@ async function pendingRecordings(
      ORDER BY j.created_on`,
     [queue, id, FINALIZE_QUEUE],
   );
-  for (const j of jobs.rows) if (!out.includes(j.id)) out.push(j.id);
-  return out;
+  const all = [...callIds, ...jobs.rows.map((j) => j.id).filter((j) => !callIds.includes(j))];
+  // Surely its own: its calls, and the jobs of the queue it registered (when it did).
+  return { all, own: queue === null ? callIds : all };
+}
+
+/**
+ * Gives up recordings waiting for node `id`'s lost data directory: the ones not stored, purged or
+ * already failed are marked failed (the error names the node and the reason), their finalize jobs
+ * are cancelled so no node retries them, and their pipeline claims go. Returns the ids marked.
+ * Nothing on any disk is touched: if the directory turns up after all, its spool is still there.
+ */
+async function giveUp(
+  c: pg.PoolClient,
+  id: string,
+  ids: string[],
+  reason: string,
+  hasJobs: boolean,
+): Promise<string[]> {
+  const marked = await c.query<{ id: string }>(
+    `UPDATE recordings SET state = 'failed', error = $2, updated_at = now()
+     WHERE id = ANY($1::uuid[]) AND state NOT IN ('stored', 'purged', 'failed')
+     RETURNING id::text AS id`,
+    [ids, `abandoned with node ${id}'s data directory: ${reason}`],
+  );
+  if (hasJobs)
+    await c.query(
+      `UPDATE ${JOB_SCHEMA}.job SET state = 'cancelled', completed_on = now()
+       WHERE id = ANY($1::uuid[]) AND state IN ('created', 'retry', 'active')`,
+      [ids],
+    );
+  await c.query('DELETE FROM pipeline_runs WHERE recording_id = ANY($1::uuid[])', [ids]);
+  const done = new Set(marked.rows.map((r) => r.id));
+  return ids.filter((x) => done.has(x));
 }
 
 /**
@@ -104,6 +155,7 @@ export async function forgetNode(
   pool: pg.Pool,
   id: string,
   entry: (n: ForgottenNode) => AuditEntryInput,
+  abandon?: AbandonRecordings,
 ): Promise<ForgottenNode> {
   // pg-boss's table is missing when no pipeline ever ran on this database: no job can wait then.
   const hasJobs = (
@@ -125,17 +177,24 @@ export async function forgetNode(
         `node "${id}" is alive (${row.state}, heartbeat ${age} s ago; down after ${row.heartbeat_seconds * MISSED_HEARTBEATS} s without one): stop it first (srs node drain ${id})`,
         'alive',
       );
-    const pending = await pendingRecordings(c, id, row.finalize_queue, hasJobs === true);
+    const waiting = await pendingRecordings(c, id, row.finalize_queue, hasJobs === true);
+    const pending = waiting.all;
     const unknown =
       row.finalize_queue === null
         ? ` (its finalize queue is unknown, registered by a version that did not record it: the waiting jobs of every finalize queue no live node works count)`
         : '';
-    if (pending.length > 0)
+    if (pending.length > 0 && !abandon)
       throw new NodeForgetRefused(
-        `node "${id}" has ${pending.length} recording(s) not yet stored (${pending.slice(0, NAMED).join(', ')}${pending.length > NAMED ? ', ...' : ''})${unknown}: their audio is only in its data directory; start a node on that directory (any SRS_NODE_ID) to recover and store them, then forget "${id}"`,
+        `node "${id}" has ${pending.length} recording(s) not yet stored (${pending.slice(0, NAMED).join(', ')}${pending.length > NAMED ? ', ...' : ''})${unknown}: their audio is only in its data directory; start a node on that directory (any SRS_NODE_ID) to recover and store them, then forget "${id}" (or, if that directory is lost for good, give them up: srs node forget ${id} --abandon-recordings --reason <why>)`,
         'pending',
         pending,
       );
+    // A node of unknown queue gives up only its own calls: the jobs waiting in queues no live node
+    // works may be another dead node's, so they stay queued (its directory may still turn up).
+    const abandoned =
+      abandon && waiting.own.length > 0
+        ? await giveUp(c, id, waiting.own, abandon.reason, hasJobs === true)
+        : [];
     const calls = await c.query('DELETE FROM cluster_calls WHERE node_id = $1', [id]);
     await c.query('DELETE FROM cluster_nodes WHERE id = $1', [id]);
     const node: ForgottenNode = {
@@ -146,8 +205,19 @@ export async function forgetNode(
       heartbeatAt: row.heartbeat_at.toISOString(),
       heartbeatAgeSeconds: age,
       calls: calls.rowCount ?? 0,
+      abandoned,
     };
-    await appendAudit(c, entry(node));
+    const base = entry(node);
+    await appendAudit(c, base);
+    // One entry per recording given up, so a recording's own trail says where its audio went.
+    for (const rid of abandoned)
+      await appendAudit(c, {
+        ...base,
+        action: 'recording.abandon',
+        resource: 'recording',
+        resourceId: rid,
+        details: { node: id, reason: abandon?.reason ?? '' },
+      });
     return node;
   });
 }

@@ -21,6 +21,7 @@ import { FINALIZE_QUEUE, startPipeline } from '../../src/pipeline/index.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { nodesRepository, type NodeRow } from '../../src/store/nodes.js';
 import { answered, api, assertToneVia, startNodePair, until } from '../helpers/cluster.js';
+import { recordingRow } from '../helpers/ended-call.js';
 import { sendLoopbackTone } from '../helpers/rtp.js';
 import { run, SRS_BIN, startTestServer, type TestServer } from '../helpers/server.js';
 import { SiprecUac } from '../helpers/siprec-uac.js';
@@ -60,10 +61,31 @@ describe('forgetting a node that is gone for good', () => {
     });
     return { status: r.status, text: await r.text() };
   };
-  const forgetViaCli = (id: string) =>
-    run(process.execPath, [SRS_BIN, 'node', 'forget', id], { env: a.env, timeoutMs: 30_000 });
+  const forgetViaCli = (id: string, ...more: string[]) =>
+    run(process.execPath, [SRS_BIN, 'node', 'forget', id, ...more], { env: a.env, timeoutMs: 30_000 });
   const nodesOnA = async () => (await api<{ items: NodeRow[] }>(a, '/nodes')).items;
   const statusOf = async (id: string) => (await nodesOnA()).find((n) => n.id === id)?.status;
+
+  /** A recording made in the catalogue whose finalize job waits in `queue`. */
+  const queued = async (queue: string) => {
+    const id = await recordingRow(db);
+    const p = await startPipeline({
+      db,
+      mixer: { mix: () => Promise.reject(new Error('not here')) },
+      log,
+      dataDir: dbDir,
+      mp3: { bitrateKbps: 32, sampleRate: 8000 },
+      key: { fingerprint: 'none', publicKeyArmored: 'none' },
+      concurrency: 0,
+      finalizeQueue: queue,
+    });
+    try {
+      await p.enqueueFinalize(id);
+    } finally {
+      await p.stop();
+    }
+    return id;
+  };
 
   it(
     'refuses a live node and one whose recording waits for its disk, forgets a dead one, and the id registers again',
@@ -160,6 +182,7 @@ describe('forgetting a node that is gone for good', () => {
             forgotten: true,
             status: 'stopped',
             calls: 0,
+            abandoned: [],
           });
         });
         b = await startTestServer(
@@ -187,44 +210,9 @@ describe('forgetting a node that is gone for good', () => {
     'refuses a dead node registered without its finalize queue while a finalize job waits in a queue no live node works',
     { timeout: 60_000 },
     async () => {
+      const served = `${FINALIZE_QUEUE}.00000000000000aa`;
       // Recordings whose finalize jobs wait: one in a data directory's queue no live node works,
       // one in the shared queue of the versions before, one in a queue a live node works.
-      const newRecording = async (): Promise<string> => {
-        const id = randomUUID();
-        await db.recordings.create({
-          id,
-          sessionId: null,
-          callId: `call-${id}@pbx`,
-          srcAddress: '192.0.2.1:5060',
-          startedAt: new Date(),
-          participants: [
-            { participantId: 'p1', aor: 'sip:alice@example.com', name: 'A', sendsLabels: ['1'] },
-          ],
-          streams: [{ label: '1', streamId: 's1', legId: 'leg0', codec: 'PCMU', port: 20000 }],
-          metadataXml: null,
-        });
-        return id;
-      };
-      const served = `${FINALIZE_QUEUE}.00000000000000aa`;
-      const queued = async (queue: string) => {
-        const id = await newRecording();
-        const p = await startPipeline({
-          db,
-          mixer: { mix: () => Promise.reject(new Error('not here')) },
-          log,
-          dataDir: dbDir,
-          mp3: { bitrateKbps: 32, sampleRate: 8000 },
-          key: { fingerprint: 'none', publicKeyArmored: 'none' },
-          concurrency: 0,
-          finalizeQueue: queue,
-        });
-        try {
-          await p.enqueueFinalize(id);
-        } finally {
-          await p.stop();
-        }
-        return id;
-      };
       const orphan = await queued(`${FINALIZE_QUEUE}.00000000000000bb`);
       const shared = await queued(FINALIZE_QUEUE);
       await queued(served);
@@ -256,6 +244,25 @@ describe('forgetting a node that is gone for good', () => {
       assert.equal(cli.code, 3, cli.stderr);
       assert.match(cli.stderr, /2 recording\(s\) not yet stored/);
 
+      // Giving up what waits for such a node touches only its own calls (here none): the jobs of
+      // queues no live node works may be another dead node's, and stay queued.
+      await register('node-older', 13);
+      await db.pool.query(
+        `UPDATE cluster_nodes SET heartbeat_seconds = 1, heartbeat_at = now() - interval '1 hour' WHERE id = 'node-older'`,
+      );
+      const older = await forgetViaCli('node-older', '--abandon-recordings', '--reason', 'disk lost');
+      assert.equal(older.code, 0, older.stderr);
+      assert.doesNotMatch(older.stdout, /given up/);
+      const left = await db.pool.query<{ state: string }>(
+        `SELECT state FROM pgboss.job WHERE id = ANY($1::uuid[])`,
+        [[orphan, shared]],
+      );
+      assert.deepEqual(
+        left.rows.map((j) => j.state),
+        ['created', 'created'],
+      );
+      for (const id of [orphan, shared]) assert.equal((await db.recordings.get(id))?.state, 'recording');
+
       // Once those jobs are done, it is forgotten.
       await db.pool.query(`UPDATE pgboss.job SET state = 'completed' WHERE id = ANY($1::uuid[])`, [
         [orphan, shared],
@@ -263,6 +270,102 @@ describe('forgetting a node that is gone for good', () => {
       const forgot = await forgetViaCli('node-old');
       assert.equal(forgot.code, 0, forgot.stderr);
       assert.ok(!(await nodesOnA()).some((n) => n.id === 'node-old'));
+    },
+  );
+
+  it(
+    'gives up the recordings of a node whose disk is lost only when told why, marks them failed, cancels their jobs and audits each',
+    { timeout: 90_000 },
+    async () => {
+      // D takes a call and is killed in it; a finalize job also waits in D's queue (a call that
+      // ended just before). Its disk is then taken to be lost.
+      const dirD = await mkdtemp(join(tmpdir(), 'srs-forget-d-'));
+      let d: TestServer | undefined = await startTestServer(
+        { ...env, SRS_NODE_ID: 'node-d', RTP_PORT_MIN: '31600', RTP_PORT_MAX: '31799' },
+        dirD,
+      );
+      const uac = await SiprecUac.open(d.sipPort);
+      try {
+        await d.waitFor(/SIPREC recording server ready/, 60_000);
+        const inv = await uac.invite({ streams: 1 });
+        assert.equal(inv.status, 200, inv.text);
+        void sendLoopbackTone(inv.ports[0]!, 3000, 0x7402);
+        const live = await until('the call answered by D', async () => answered(d!)[0], 10_000);
+        const queue = (
+          await db.pool.query<{ q: string }>(
+            `SELECT finalize_queue AS q FROM cluster_nodes WHERE id = 'node-d'`,
+          )
+        ).rows[0]?.q;
+        assert.ok(queue, 'D registered its finalize queue');
+        const ended = await queued(queue);
+        const stored = await queued(queue);
+        await d.stop('SIGKILL');
+        d = undefined;
+        // A recording whose job is unfinished but which got stored meanwhile stays as it is.
+        await db.pool.query(`UPDATE recordings SET state = 'stored' WHERE id = $1`, [stored]);
+        await until('A lists D down', async () => (await statusOf('node-d')) === 'down', 30_000);
+
+        // Bad requests: nothing given up, nothing forgotten.
+        const noReason = await forgetViaCli('node-d', '--abandon-recordings');
+        assert.equal(noReason.code, 2, noReason.stderr);
+        assert.match(noReason.stderr, /--abandon-recordings needs --reason/);
+        const reasonOnly = await forgetViaCli('node-d', '--reason', 'disk lost');
+        assert.equal(reasonOnly.code, 2, reasonOnly.stderr);
+        assert.match(reasonOnly.stderr, /--reason goes with --abandon-recordings/);
+        const apiNoReason = await forgetViaApi('node-d?abandonRecordings=true&reason=%20');
+        assert.equal(apiNoReason.status, 400, apiNoReason.text);
+        const plain = await forgetViaCli('node-d');
+        assert.equal(plain.code, 3, plain.stderr);
+        assert.match(plain.stderr, /3 recording\(s\) not yet stored.*--abandon-recordings --reason/);
+        assert.equal(await statusOf('node-d'), 'down');
+        assert.equal((await db.recordings.get(live))?.state, 'recording');
+
+        const reason = 'volume vol-0d1 destroyed with the instance';
+        const r = await forgetViaApi(`node-d?abandonRecordings=true&reason=${encodeURIComponent(reason)}`);
+        assert.equal(r.status, 200, r.text);
+        const body = JSON.parse(r.text) as { abandoned: string[]; calls: number };
+        assert.deepEqual(body.abandoned.sort(), [live, ended].sort(), 'not the stored one');
+        assert.equal(body.calls, 1);
+        assert.ok(!(await nodesOnA()).some((n) => n.id === 'node-d'), 'D no longer listed');
+        for (const id of [live, ended]) {
+          const rec = await db.recordings.get(id);
+          assert.equal(rec?.state, 'failed');
+          assert.equal(rec?.error, `abandoned with node node-d's data directory: ${reason}`);
+          const entries = (await db.audit.search({ action: 'recording.abandon', resourceId: id })).items;
+          assert.equal(entries.length, 1);
+          assert.equal(entries[0]!.via, 'admin-token');
+          assert.deepEqual(entries[0]!.details, { node: 'node-d', reason });
+        }
+        assert.equal((await db.recordings.get(stored))?.state, 'stored');
+        const jobs = await db.pool.query<{ id: string; state: string }>(
+          `SELECT id::text AS id, state FROM pgboss.job WHERE id = ANY($1::uuid[])`,
+          [[ended, stored]],
+        );
+        assert.deepEqual(
+          Object.fromEntries(jobs.rows.map((j) => [j.id, j.state])),
+          { [ended]: 'cancelled', [stored]: 'cancelled' },
+          'no node retries them',
+        );
+        const forget = (await db.audit.search({ action: 'node.forget', resourceId: 'node-d' })).items;
+        assert.equal(forget.length, 1, 'the refusals wrote none');
+        assert.equal(forget[0]!.details.abandonedRecordings, 2);
+        assert.equal(forget[0]!.details.reason, reason);
+        // The recording's page shows it failed with the reason, and the entry in its audit trail.
+        const detail = await api<{ state: string; error: string; auditTrail: { action: string }[] }>(
+          a,
+          `/recordings/${live}`,
+        );
+        assert.equal(detail.state, 'failed');
+        assert.match(detail.error, /vol-0d1 destroyed/);
+        assert.ok(
+          detail.auditTrail.some((e) => e.action === 'recording.abandon'),
+          JSON.stringify(detail.auditTrail),
+        );
+      } finally {
+        uac.close();
+        await d?.stop('SIGKILL').catch(() => undefined);
+        await rm(dirD, { recursive: true, force: true });
+      }
     },
   );
 });

@@ -3,7 +3,28 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Database } from '../../src/store/db.js';
+import type { NewRecording } from '../../src/store/types.js';
 import { spoolFile, tone } from './audio.js';
+
+/**
+ * A one-stream recording's catalogue row as a call's start makes it (state `recording`), with the
+ * fields of `o` in place of the defaults. Returns the recording id.
+ */
+export async function recordingRow(db: Database, o: Partial<NewRecording> = {}): Promise<string> {
+  const id = o.id ?? randomUUID();
+  await db.recordings.create({
+    id,
+    sessionId: null,
+    callId: `call-${id}@pbx`,
+    srcAddress: '192.0.2.1:5060',
+    startedAt: new Date(),
+    participants: [{ participantId: 'p1', aor: 'sip:alice@example.com', name: 'A', sendsLabels: ['1'] }],
+    streams: [{ label: '1', streamId: 's1', legId: 'leg0', codec: 'PCMU', port: 20000 }],
+    metadataXml: null,
+    ...o,
+  });
+  return id;
+}
 
 /**
  * An ended one-stream call as the recording service leaves it for its finalize job: its catalogue
@@ -16,15 +37,13 @@ export async function endedCallWithTone(
   o: { prefix: string; startedAt: Date; hz: number; ms: number },
 ): Promise<string> {
   const id = randomUUID();
-  await db.recordings.create({
+  await recordingRow(db, {
     id,
     sessionId: `sess-${id.slice(0, 4)}`,
     callId: `${o.prefix}-${id}@pbx`,
     srcAddress: '127.0.0.1:5060',
     startedAt: o.startedAt,
     participants: [{ participantId: 'a', aor: 'sip:100@pbx', name: 'Caller', sendsLabels: ['1'] }],
-    streams: [{ label: '1', streamId: 's1', legId: 'leg0', codec: 'PCMU', port: 20000 }],
-    metadataXml: null,
   });
   await db.recordings.markEnded(id, new Date(o.startedAt.getTime() + o.ms), o.ms, { legs: 1 });
   const spool = join(dataDir, 'spool', id);
@@ -44,15 +63,13 @@ export async function storedRecording(
   o: { startedAt: Date; endedAt: Date; dir: string; bytes: number },
 ): Promise<string> {
   const id = randomUUID();
-  await db.recordings.create({
+  await recordingRow(db, {
     id,
     sessionId: `s-${id.slice(0, 8)}`,
     callId: `c-${id}@pbx`,
     srcAddress: '192.0.2.9:5060',
     startedAt: o.startedAt,
     participants: [{ participantId: 'a', aor: 'sip:1001@pbx', name: 'A', sendsLabels: ['1'] }],
-    streams: [{ label: '1', streamId: 's1', legId: 'leg0', codec: 'PCMU', port: 20000 }],
-    metadataXml: null,
   });
   await db.recordings.markEnded(id, o.endedAt, 60_000, null);
   await mkdir(join(dataDir, o.dir), { recursive: true });

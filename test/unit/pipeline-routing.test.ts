@@ -11,6 +11,7 @@ import { spoolsHere } from '../../src/pipeline/routing.js';
 import { ensureKeyPair } from '../../src/pipeline/keys.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { toneWav } from '../helpers/audio.js';
+import { recordingRow } from '../helpers/ended-call.js';
 
 /**
  * Finalize routing (src/pipeline/routing.ts): a data directory's id is made once, even by
@@ -71,17 +72,7 @@ describe('pipeline routing: one finalize queue per data directory', () => {
 
   it('moves the old shared queue’s waiting jobs whose spool is here, and only those', async () => {
     const newRecording = async (dir: string): Promise<string> => {
-      const id = randomUUID();
-      await db.recordings.create({
-        id,
-        sessionId: null,
-        callId: `call-${id}@pbx`,
-        srcAddress: '192.0.2.1:5060',
-        startedAt: new Date(),
-        participants: [{ participantId: 'p1', aor: 'sip:alice@example.com', name: 'A', sendsLabels: ['1'] }],
-        streams: [{ label: '1', streamId: 's1', legId: 'leg0', codec: 'PCMU', port: 20000 }],
-        metadataXml: null,
-      });
+      const id = await recordingRow(db);
       await mkdir(join(dir, 'spool', id), { recursive: true });
       await writeFile(join(dir, 'spool', id, 'leg0.spool'), Buffer.alloc(4000, 0x55));
       return id;

@@ -1,7 +1,8 @@
-import { forgetNode, NodeForgetRefused } from '../../store/node-forget.js';
+import { z } from 'zod';
+import { forgetDetails, forgetNode, NodeForgetRefused } from '../../store/node-forget.js';
 import { HttpError, notFound, sendJson } from '../http.js';
 import { mapConflict, type Kit } from '../kit.js';
-import { route, type RouteDef } from '../table.js';
+import { qBool, qStr, route, type RouteDef } from '../table.js';
 
 /** The cluster's nodes: list them with their state, drain one, forget a dead one. Admin only. */
 export function nodeRoutes(k: Kit): RouteDef[] {
@@ -37,19 +38,39 @@ export function nodeRoutes(k: Kit): RouteDef[] {
       method: 'DELETE',
       path: '/nodes/:id',
       summary:
-        'Forget a node that is gone for good: down or stopped (409 while alive) and none of its recordings waiting for its data directory (409); its registry rows go, audited node.forget',
+        'Forget a node that is gone for good: down or stopped (409 while alive) and none of its recordings waiting for its data directory (409), unless abandonRecordings gives them up (marked failed, each audited recording.abandon); its registry rows go, audited node.forget',
       role: 'admin',
-      async handler(ctx, { params }) {
+      query: z.object({
+        abandonRecordings: qBool(
+          'its data directory is lost for good: mark the recordings waiting for it failed (needs reason)',
+        ),
+        reason: qStr('why the recordings are given up (required with abandonRecordings=true)'),
+      }),
+      async handler(ctx, { params, query }) {
         const id = params.id as string;
-        const node = await forgetNode(k.d.db.pool, id, (n) =>
-          k.auditEntry(ctx, 'node.forget', 'node', id, { ...n }),
+        const reason = query.reason?.trim() ?? '';
+        if (query.abandonRecordings === true && reason === '')
+          throw new HttpError(400, 'abandonRecordings=true needs a reason (why the data directory is lost)');
+        if (query.abandonRecordings !== true && query.reason !== undefined)
+          throw new HttpError(400, 'reason goes with abandonRecordings=true');
+        const node = await forgetNode(
+          k.d.db.pool,
+          id,
+          (n) => k.auditEntry(ctx, 'node.forget', 'node', id, forgetDetails(n, reason)),
+          query.abandonRecordings === true ? { reason } : undefined,
         ).catch((err: unknown) => {
           // The reason and the waiting recordings, for a client to act on (recover them first).
           if (err instanceof NodeForgetRefused)
             throw new HttpError(409, err.message, {}, { reason: err.reason, recordings: err.recordingIds });
           return mapConflict(err);
         });
-        sendJson(ctx.res, 200, { node: id, forgotten: true, status: node.status, calls: node.calls });
+        sendJson(ctx.res, 200, {
+          node: id,
+          forgotten: true,
+          status: node.status,
+          calls: node.calls,
+          abandoned: node.abandoned,
+        });
       },
     }),
   ];
