@@ -124,3 +124,21 @@ test('the retention policy changed: the default, each group, and what the change
   );
   assert.equal(back, 'admin returned the retention policy to the configured one: default: 60d → keep');
 });
+
+test('a recording given up with a node whose disk is lost: the node and the reason', () => {
+  const e = entry({
+    action: 'recording.abandon',
+    resource: 'recording',
+    resourceId: 'a1b2c3d4-0000',
+    actor: 'cli:root',
+    details: { node: 'node-d', reason: 'volume destroyed' },
+  });
+  assert.equal(
+    auditSentence(e, 'a1b2c3d4-0000'),
+    'cli:root gave up this recording with node node-d, whose data directory was lost (volume destroyed)',
+  );
+  assert.equal(
+    auditSentence(e),
+    'cli:root gave up recording a1b2c3d4 with node node-d, whose data directory was lost (volume destroyed)',
+  );
+});

@@ -102,6 +102,13 @@ const ON_RECORDING: Record<string, OnRecording> = {
       : t('{who} changed the categories of recording {id}', p),
   'recording.stored': (p, here) =>
     here ? t('{who} stored this recording', p) : t('{who} stored recording {id}', p),
+  // `srs node forget --abandon-recordings`: its audio was only on a node whose disk is lost.
+  'recording.abandon': (p, here, d) => {
+    const q = { ...p, node: str(d.node), reason: str(d.reason) };
+    return here
+      ? t('{who} gave up this recording with node {node}, whose data directory was lost ({reason})', q)
+      : t('{who} gave up recording {id} with node {node}, whose data directory was lost ({reason})', q);
+  },
   'recording.chained': (p, here) =>
     here
       ? t('{who} sealed this recording in the tamper-evident recording chain', p)

@@ -43,6 +43,10 @@ export const es: Record<string, Entry> = {
   '{who} changed the categories of recording {id}': '{who} cambió las categorías de la grabación {id}',
   '{who} stored this recording': '{who} almacenó esta grabación',
   '{who} stored recording {id}': '{who} almacenó la grabación {id}',
+  '{who} gave up this recording with node {node}, whose data directory was lost ({reason})':
+    '{who} abandonó esta grabación con el nodo {node}, cuyo directorio de datos se perdió ({reason})',
+  '{who} gave up recording {id} with node {node}, whose data directory was lost ({reason})':
+    '{who} abandonó la grabación {id} con el nodo {node}, cuyo directorio de datos se perdió ({reason})',
   '{who} sealed this recording in the tamper-evident recording chain':
     '{who} selló esta grabación en la cadena de grabaciones a prueba de manipulaciones',
   '{who} sealed recording {id} in the tamper-evident recording chain':

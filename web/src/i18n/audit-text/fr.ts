@@ -44,6 +44,10 @@ export const fr: Record<string, Entry> = {
   '{who} changed the categories of recording {id}': '{who} a modifié les catégories de l’enregistrement {id}',
   '{who} stored this recording': '{who} a stocké cet enregistrement',
   '{who} stored recording {id}': '{who} a stocké l’enregistrement {id}',
+  '{who} gave up this recording with node {node}, whose data directory was lost ({reason})':
+    '{who} a abandonné cet enregistrement avec le nœud {node}, dont le répertoire de données est perdu ({reason})',
+  '{who} gave up recording {id} with node {node}, whose data directory was lost ({reason})':
+    '{who} a abandonné l’enregistrement {id} avec le nœud {node}, dont le répertoire de données est perdu ({reason})',
   '{who} sealed this recording in the tamper-evident recording chain':
     '{who} a scellé cet enregistrement dans la chaîne infalsifiable des enregistrements',
   '{who} sealed recording {id} in the tamper-evident recording chain':

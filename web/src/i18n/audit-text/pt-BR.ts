@@ -43,6 +43,10 @@ export const ptBR: Record<string, Entry> = {
   '{who} changed the categories of recording {id}': '{who} alterou as categorias da gravação {id}',
   '{who} stored this recording': '{who} armazenou esta gravação',
   '{who} stored recording {id}': '{who} armazenou a gravação {id}',
+  '{who} gave up this recording with node {node}, whose data directory was lost ({reason})':
+    '{who} abandonou esta gravação com o nó {node}, cujo diretório de dados foi perdido ({reason})',
+  '{who} gave up recording {id} with node {node}, whose data directory was lost ({reason})':
+    '{who} abandonou a gravação {id} com o nó {node}, cujo diretório de dados foi perdido ({reason})',
   '{who} sealed this recording in the tamper-evident recording chain':
     '{who} selou esta gravação na cadeia de gravações à prova de adulteração',
   '{who} sealed recording {id} in the tamper-evident recording chain':

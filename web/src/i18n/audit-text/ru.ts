@@ -47,6 +47,10 @@ export const ru: Record<string, Entry> = {
   '{who} changed the categories of recording {id}': '{who} изменил категории записи {id}',
   '{who} stored this recording': '{who} сохранил эту запись',
   '{who} stored recording {id}': '{who} сохранил запись {id}',
+  '{who} gave up this recording with node {node}, whose data directory was lost ({reason})':
+    '{who} отказался от этой записи вместе с узлом {node}, чей каталог данных утерян ({reason})',
+  '{who} gave up recording {id} with node {node}, whose data directory was lost ({reason})':
+    '{who} отказался от записи {id} вместе с узлом {node}, чей каталог данных утерян ({reason})',
   '{who} sealed this recording in the tamper-evident recording chain':
     '{who} включил эту запись в защищённую от подделки цепочку записей',
   '{who} sealed recording {id} in the tamper-evident recording chain':
