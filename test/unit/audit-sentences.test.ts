@@ -142,3 +142,10 @@ test('a recording given up with a node whose disk is lost: the node and the reas
     'cli:root gave up recording a1b2c3d4 with node node-d, whose data directory was lost (volume destroyed)',
   );
 });
+
+test('a node drained and forgotten, named by its whole id', () => {
+  const e = (action: string) =>
+    entry({ action, resource: 'node', resourceId: 'recorder-7.example-5060', details: { status: 'down' } });
+  assert.equal(auditSentence(e('node.drain')), 'admin asked node recorder-7.example-5060 to drain');
+  assert.match(auditSentence(e('node.forget')), /^admin forgot node recorder-7\.example-5060, gone for good/);
+});

@@ -246,6 +246,11 @@ const ON_NAMED: Record<string, Record<string, (p: Params) => string>> = {
     'token.create': (p) => t('{who} created API token {name}', p),
     'token.revoke': (p) => t('{who} revoked API token {name}', p),
   },
+  // A node of the cluster (docs/cluster.md): its id whole.
+  node: {
+    'node.drain': (p) => t('{who} asked node {name} to drain', p),
+    'node.forget': (p) => t('{who} forgot node {name}, gone for good', p),
+  },
 };
 
 /**
@@ -269,9 +274,10 @@ const FROM_SOURCE: Record<string, Record<string, (p: Params) => string>> = {
 
 const isSession = (e: AuditEntry) =>
   e.resource === 'session' || e.resource === 'delivery' || e.action === 'admin-token.rotate';
-/** Its name: a user's, a group's or a token's (or the start of its id); a sync's directory. */
+/** Its name: a user's, a group's or a token's (or the start of its id); a sync's directory; a node's id. */
 const nameOf = (e: AuditEntry, d: Details) =>
-  str(d.username ?? d.name ?? (e.action === 'users.sync' ? d.directory : '')) || e.resourceId.slice(0, 8);
+  str(d.username ?? d.name ?? (e.action === 'users.sync' ? d.directory : '')) ||
+  (e.resource === 'node' ? e.resourceId : e.resourceId.slice(0, 8));
 const formName = (e: AuditEntry, d: Details) => (d.name ? shown(d.name) : e.resourceId.slice(0, 8));
 const recordingIds = (d: Details) => (Array.isArray(d.ids) ? (d.ids as string[]) : []);
 /** Whether a recording entry is about `here` (the recording whose access log it is). */

@@ -47,6 +47,8 @@ export const es: Record<string, Entry> = {
     '{who} abandonó esta grabación con el nodo {node}, cuyo directorio de datos se perdió ({reason})',
   '{who} gave up recording {id} with node {node}, whose data directory was lost ({reason})':
     '{who} abandonó la grabación {id} con el nodo {node}, cuyo directorio de datos se perdió ({reason})',
+  '{who} asked node {name} to drain': '{who} pidió al nodo {name} que se vaciara',
+  '{who} forgot node {name}, gone for good': '{who} olvidó el nodo {name}, desaparecido para siempre',
   '{who} sealed this recording in the tamper-evident recording chain':
     '{who} selló esta grabación en la cadena de grabaciones a prueba de manipulaciones',
   '{who} sealed recording {id} in the tamper-evident recording chain':

@@ -48,6 +48,8 @@ export const fr: Record<string, Entry> = {
     '{who} a abandonné cet enregistrement avec le nœud {node}, dont le répertoire de données est perdu ({reason})',
   '{who} gave up recording {id} with node {node}, whose data directory was lost ({reason})':
     '{who} a abandonné l’enregistrement {id} avec le nœud {node}, dont le répertoire de données est perdu ({reason})',
+  '{who} asked node {name} to drain': '{who} a demandé au nœud {name} de se vider',
+  '{who} forgot node {name}, gone for good': '{who} a oublié le nœud {name}, disparu pour de bon',
   '{who} sealed this recording in the tamper-evident recording chain':
     '{who} a scellé cet enregistrement dans la chaîne infalsifiable des enregistrements',
   '{who} sealed recording {id} in the tamper-evident recording chain':

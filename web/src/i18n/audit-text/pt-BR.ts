@@ -47,6 +47,8 @@ export const ptBR: Record<string, Entry> = {
     '{who} abandonou esta gravação com o nó {node}, cujo diretório de dados foi perdido ({reason})',
   '{who} gave up recording {id} with node {node}, whose data directory was lost ({reason})':
     '{who} abandonou a gravação {id} com o nó {node}, cujo diretório de dados foi perdido ({reason})',
+  '{who} asked node {name} to drain': '{who} pediu ao nó {name} que se esvaziasse',
+  '{who} forgot node {name}, gone for good': '{who} esqueceu o nó {name}, desaparecido para sempre',
   '{who} sealed this recording in the tamper-evident recording chain':
     '{who} selou esta gravação na cadeia de gravações à prova de adulteração',
   '{who} sealed recording {id} in the tamper-evident recording chain':

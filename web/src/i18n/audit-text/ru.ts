@@ -51,6 +51,8 @@ export const ru: Record<string, Entry> = {
     '{who} отказался от этой записи вместе с узлом {node}, чей каталог данных утерян ({reason})',
   '{who} gave up recording {id} with node {node}, whose data directory was lost ({reason})':
     '{who} отказался от записи {id} вместе с узлом {node}, чей каталог данных утерян ({reason})',
+  '{who} asked node {name} to drain': '{who} попросил узел {name} освободиться',
+  '{who} forgot node {name}, gone for good': '{who} забыл узел {name}, выведенный навсегда',
   '{who} sealed this recording in the tamper-evident recording chain':
     '{who} включил эту запись в защищённую от подделки цепочку записей',
   '{who} sealed recording {id} in the tamper-evident recording chain':
