@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import type { Config } from '../config.js';
 import type { NodeRow } from '../store/nodes.js';
 import { NotFoundError } from '../errors.js';
-import { forgetDetails, forgetNode, NodeForgetRefused } from '../store/node-forget.js';
+import { abandonReasonProblem, forgetDetails, forgetNode, NodeForgetRefused } from '../store/node-forget.js';
 import { nodesRepository } from '../store/nodes.js';
 import { cliActor, CliError, guarded, withDatabase, type CliIo } from './common.js';
 
@@ -98,11 +98,8 @@ export function nodeCommand(
     .action(
       guarded(io, async (id: string, opts: { abandonRecordings?: boolean; reason?: string }) => {
         const reason = opts.reason?.trim() ?? '';
-        if (opts.abandonRecordings && reason === '')
-          throw new CliError(
-            '--abandon-recordings needs --reason <text> (why the data directory is lost)',
-            2,
-          );
+        const problem = opts.abandonRecordings ? abandonReasonProblem(reason) : undefined;
+        if (problem) throw new CliError(`--abandon-recordings needs --reason <text>: ${problem}`, 2);
         if (!opts.abandonRecordings && opts.reason !== undefined)
           throw new CliError('--reason goes with --abandon-recordings', 2);
         const n = await withDatabase(getConfig(), (db) =>

@@ -43,6 +43,17 @@ export function forgetDetails(n: ForgottenNode, reason: string): Record<string, 
   return abandoned.length > 0 ? { ...node, abandonedRecordings: abandoned.length, reason } : { ...node };
 }
 
+/** The longest reason for giving recordings up (it goes into each one's error and audit entry). */
+export const ABANDON_REASON_MAX = 500;
+
+/** What is wrong with a reason given for giving recordings up, or undefined. */
+export function abandonReasonProblem(reason: string): string | undefined {
+  if (reason.trim() === '') return 'a reason is required (why the data directory is lost)';
+  if (reason.length > ABANDON_REASON_MAX)
+    return `the reason is ${reason.length} characters long, at most ${ABANDON_REASON_MAX}`;
+  return undefined;
+}
+
 /** Giving up the recordings that wait for a lost data directory: why, for the record. */
 export interface AbandonRecordings {
   reason: string;

@@ -314,6 +314,10 @@ describe('forgetting a node that is gone for good', () => {
         assert.match(reasonOnly.stderr, /--reason goes with --abandon-recordings/);
         const apiNoReason = await forgetViaApi('node-d?abandonRecordings=true&reason=%20');
         assert.equal(apiNoReason.status, 400, apiNoReason.text);
+        assert.match(apiNoReason.text, /a reason is required/);
+        const tooLong = await forgetViaApi(`node-d?abandonRecordings=true&reason=${'x'.repeat(501)}`);
+        assert.equal(tooLong.status, 400, tooLong.text);
+        assert.match(tooLong.text, /501 characters long, at most 500/);
         const plain = await forgetViaCli('node-d');
         assert.equal(plain.code, 3, plain.stderr);
         assert.match(plain.stderr, /3 recording\(s\) not yet stored.*--abandon-recordings --reason/);

@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { forgetDetails, forgetNode, NodeForgetRefused } from '../../store/node-forget.js';
+import {
+  abandonReasonProblem,
+  forgetDetails,
+  forgetNode,
+  NodeForgetRefused,
+} from '../../store/node-forget.js';
 import { HttpError, notFound, sendJson } from '../http.js';
 import { mapConflict, type Kit } from '../kit.js';
 import { qBool, qStr, route, type RouteDef } from '../table.js';
@@ -49,8 +54,8 @@ export function nodeRoutes(k: Kit): RouteDef[] {
       async handler(ctx, { params, query }) {
         const id = params.id as string;
         const reason = query.reason?.trim() ?? '';
-        if (query.abandonRecordings === true && reason === '')
-          throw new HttpError(400, 'abandonRecordings=true needs a reason (why the data directory is lost)');
+        const problem = query.abandonRecordings === true ? abandonReasonProblem(reason) : undefined;
+        if (problem) throw new HttpError(400, `abandonRecordings=true: ${problem}`);
         if (query.abandonRecordings !== true && query.reason !== undefined)
           throw new HttpError(400, 'reason goes with abandonRecordings=true');
         const node = await forgetNode(
