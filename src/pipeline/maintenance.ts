@@ -38,13 +38,10 @@ export async function startMaintenance(m: {
   const reap = async () => {
     // While this node's own lock is lost, its own runs look orphaned: judge none until it is back.
     if (!m.lease.held()) return;
-    const unclaimedSeconds = 60;
     const seen = new Set<string>();
-    for (const { id, claimed } of await orphanCandidates(pool, unclaimedSeconds)) {
-      // Another data directory's job (not in this queue) is left to the nodes working its queue.
-      const job = await boss.getJobById(queue, id);
-      if (job?.state !== 'active') continue;
-      if (!claimed && Date.now() - new Date(job.startedOn).getTime() < unclaimedSeconds * 1000) continue;
+    // Running jobs of this queue only (another data directory's are left to the nodes working its
+    // queue), unclaimed ones started a minute ago.
+    for (const { id, claimed } of await orphanCandidates(pool, queue, 60)) {
       // A live node whose connection dropped takes its lock again within seconds (store/jobs.ts
       // acquireNodeLease): a run is orphaned only if its node's lock is still missing one check later.
       if (claimed) {
@@ -56,7 +53,15 @@ export async function startMaintenance(m: {
     }
     suspects = seen;
   };
-  const reapLogged = () => reap().catch((err: unknown) => log.warn({ err }, 'orphaned job check failed'));
+  /** The check in progress: a slow database does not pile checks up. */
+  let reaping = false;
+  const reapLogged = async () => {
+    if (reaping) return;
+    reaping = true;
+    await reap()
+      .catch((err: unknown) => log.warn({ err }, 'orphaned job check failed'))
+      .finally(() => (reaping = false));
+  };
   await reapLogged();
   every(o.orphanCheckSeconds ?? 10, () => void reapLogged());
 

@@ -152,26 +152,30 @@ export async function clearRun(pool: pg.Pool, recordingId: string, nodeKey: numb
 }
 
 /**
- * Recordings whose finalize job may have been orphaned by a dead node: claimed by a node that no
- * longer holds its lock, or ended `unclaimedSeconds` ago and claimed by no node (a crash between
- * pg-boss's fetch and beginRun in store/recording-rows.ts). Read from this project's tables only; whether pg-boss still
- * shows the job as active is for the caller to ask pg-boss (getJobById).
+ * Finalize jobs of `queue` that a dead node may have orphaned, each running (`active` in pg-boss)
+ * and: claimed by a node that no longer holds its lock, or started `unclaimedSeconds` ago and
+ * claimed by no node (a crash between pg-boss's fetch and beginRun in store/recording-rows.ts).
+ * Only running jobs: a job still queued (a backlog) is waiting, not orphaned. Before, every
+ * recording that had ended a minute ago and was not claimed was a candidate, so a backlog of
+ * thousands was read back one job at a time every 10 s, on the load that had made the backlog.
  */
 export async function orphanCandidates(
   pool: pg.Pool,
+  queue: string,
   unclaimedSeconds = 60,
 ): Promise<{ id: string; claimed: boolean }[]> {
   const r = await pool.query<{ id: string; claimed: boolean }>(
     `SELECT r.recording_id::text AS id, true AS claimed FROM pipeline_runs r
+       JOIN ${JOB_SCHEMA}.job j ON j.id = r.recording_id AND j.name = $3 AND j.state = 'active'
      WHERE NOT EXISTS (
        SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted
          AND l.classid = $1::bigint::oid AND l.objid = r.node_key::bigint::oid AND l.objsubid = 2)
      UNION ALL
-     SELECT c.id::text, false FROM recordings c
-     WHERE c.state IN ('recording', 'processing') AND c.ended_at IS NOT NULL
-       AND c.updated_at < now() - make_interval(secs => $2)
+     SELECT j.id::text, false FROM ${JOB_SCHEMA}.job j JOIN recordings c ON c.id = j.id
+     WHERE j.name = $3 AND j.state = 'active' AND j.started_on < now() - make_interval(secs => $2)
+       AND c.state IN ('recording', 'processing') AND c.ended_at IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM pipeline_runs r WHERE r.recording_id = c.id)`,
-    [NODE_LOCK, unclaimedSeconds],
+    [NODE_LOCK, unclaimedSeconds, queue],
   );
   return r.rows;
 }
