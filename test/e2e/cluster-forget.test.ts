@@ -17,11 +17,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/log.js';
-import { FINALIZE_QUEUE, startPipeline } from '../../src/pipeline/index.js';
+import { FINALIZE_QUEUE } from '../../src/pipeline/index.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { nodesRepository, type NodeRow } from '../../src/store/nodes.js';
 import { answered, api, assertToneVia, startNodePair, until } from '../helpers/cluster.js';
 import { recordingRow } from '../helpers/ended-call.js';
+import { enqueueOnlyPipeline } from '../helpers/recording.js';
 import { sendLoopbackTone } from '../helpers/rtp.js';
 import { run, SRS_BIN, startTestServer, type TestServer } from '../helpers/server.js';
 import { SiprecUac } from '../helpers/siprec-uac.js';
@@ -69,16 +70,7 @@ describe('forgetting a node that is gone for good', () => {
   /** A recording made in the catalogue whose finalize job waits in `queue`. */
   const queued = async (queue: string) => {
     const id = await recordingRow(db);
-    const p = await startPipeline({
-      db,
-      mixer: { mix: () => Promise.reject(new Error('not here')) },
-      log,
-      dataDir: dbDir,
-      mp3: { bitrateKbps: 32, sampleRate: 8000 },
-      key: { fingerprint: 'none', publicKeyArmored: 'none' },
-      concurrency: 0,
-      finalizeQueue: queue,
-    });
+    const p = await enqueueOnlyPipeline(db, dbDir, { finalizeQueue: queue });
     try {
       await p.enqueueFinalize(id);
     } finally {

@@ -10,13 +10,13 @@ import { finalizeQueueOf, startPipeline, type Pipeline } from '../../src/pipelin
 import type { Database } from '../../src/store/db.js';
 
 /**
- * A pipeline that only queues finalize jobs, on the data directory's queue: the servers under test
- * (started on that data directory) run them.
+ * A pipeline that only queues finalize jobs, on the data directory's queue (or `finalizeQueue`):
+ * the servers under test (started on that data directory) run them.
  */
 export async function enqueueOnlyPipeline(
   db: Database,
   dataDir: string,
-  o: { retryLimit?: number } = {},
+  o: { retryLimit?: number; finalizeQueue?: string } = {},
 ): Promise<Pipeline> {
   return startPipeline({
     finalizeQueue: await finalizeQueueOf(dataDir),

@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { createLogger } from '../../src/log.js';
-import { FINALIZE_QUEUE, startPipeline } from '../../src/pipeline/index.js';
+import { FINALIZE_QUEUE } from '../../src/pipeline/index.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { NODE_LOCK, orphanCandidates } from '../../src/store/jobs.js';
 import { recordingRow } from '../helpers/ended-call.js';
+import { enqueueOnlyPipeline } from '../helpers/recording.js';
 import { seedDataDir } from '../helpers/pg-template.js';
 
 /**
@@ -46,16 +47,7 @@ describe('orphaned finalize jobs: running ones only, never a backlog', () => {
       await db.recordings.markEnded(id, new Date(Date.now() - 120_000), 60_000, null);
       ids.push(id);
     }
-    const p = await startPipeline({
-      db,
-      mixer: { mix: () => Promise.reject(new Error('not here')) },
-      log,
-      dataDir: dir,
-      mp3: { bitrateKbps: 32, sampleRate: 8000 },
-      key: { fingerprint: 'none', publicKeyArmored: 'none' },
-      concurrency: 0,
-      finalizeQueue: queue,
-    });
+    const p = await enqueueOnlyPipeline(db, dir, { finalizeQueue: queue });
     try {
       for (const id of ids) await p.enqueueFinalize(id);
     } finally {
