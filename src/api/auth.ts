@@ -120,27 +120,40 @@ export class Authenticator {
     channel: 'http' | 'ws' | boolean = 'http',
   ): Promise<Principal | null> {
     const ws = channel === 'ws' || channel === true;
+    const c = this.credentialOf(req, channel);
+    if (!c) return null;
+    if (c.from === 'query' && !c.secret.startsWith('srs_')) return null; // only API tokens travel in a URL
+    if (c.from === 'cookie' && ws && !sameOrigin(req)) return null; // cross-site WebSocket hijacking
+    return c.from === 'cookie' ? this.#session(c.secret) : this.ofSecret(c.secret);
+  }
+
+  /**
+   * The secret a request authenticates with, as `authenticate` picks it, and where it was: the
+   * bearer credential, else (the monitor's handshake, when enabled) `?token=`, else the session
+   * cookie. Relayed to the node holding a call, which authenticates the user with it itself.
+   */
+  credentialOf(
+    req: IncomingMessage,
+    channel: 'http' | 'ws' | boolean = 'http',
+  ): { secret: string; from: 'bearer' | 'query' | 'cookie' } | null {
     const bearer = bearerOf(req);
-    if (bearer) {
-      if (sameSecret(bearer, this.o.adminToken)) return ADMIN_TOKEN_PRINCIPAL;
-      if (bearer.startsWith('srs_')) {
-        const u = await this.o.users.tokenUser(bearer);
-        return u ? principalOf(u, 'token', u.tokenId) : null;
-      }
-      return this.#session(bearer);
-    }
-    if (ws && this.o.wsQueryToken) {
+    if (bearer) return { secret: bearer, from: 'bearer' };
+    if ((channel === 'ws' || channel === true) && this.o.wsQueryToken) {
       const q = new URL(req.url ?? '/', 'http://x').searchParams.get('token');
-      if (q) {
-        if (!q.startsWith('srs_')) return null; // only API tokens travel in a URL
-        const u = await this.o.users.tokenUser(q);
-        return u ? principalOf(u, 'token', u.tokenId) : null;
-      }
+      if (q) return { secret: q, from: 'query' };
     }
     const cookie = parseCookies(req.headers.cookie)[SESSION_COOKIE];
-    if (cookie && ws && !sameOrigin(req)) return null; // cross-site WebSocket hijacking
-    if (cookie) return this.#session(cookie);
-    return null;
+    return cookie ? { secret: cookie, from: 'cookie' } : null;
+  }
+
+  /** The principal of a secret: this server's admin token, an API token (`srs_...`) or a session's. */
+  async ofSecret(secret: string): Promise<Principal | null> {
+    if (sameSecret(secret, this.o.adminToken)) return ADMIN_TOKEN_PRINCIPAL;
+    if (secret.startsWith('srs_')) {
+      const u = await this.o.users.tokenUser(secret);
+      return u ? principalOf(u, 'token', u.tokenId) : null;
+    }
+    return this.#session(secret);
   }
 }
 

@@ -14,7 +14,7 @@ import { attachMonitor, TapHub, type Monitor } from '../monitor/index.js';
 import { ControlError, type RecordingControl } from '../recording/control.js';
 import type { RecordingService } from '../recording/service.js';
 import type { Database } from '../store/db.js';
-import { ADMIN_TOKEN_PRINCIPAL, principalOf, type Principal } from '../store/users.js';
+import type { Principal } from '../store/users.js';
 import type { DatabaseHealth } from '../store/health.js';
 import { nodesRepository } from '../store/nodes.js';
 import { watchAdminToken } from './admin-token.js';
@@ -68,13 +68,23 @@ export function startMonitor(o: MonitorParts): Monitor {
     }),
   );
   o.defer(() => o.control.setRemote(undefined));
-  /** The user a peer relays control for, read again here: their role, numbers, whether enabled. */
+  // The user a peer relays for is authenticated here by the secret they used on the peer (their
+  // session's, API token or the admin token), never taken on the peer's word: the cluster secret
+  // alone cannot act for anyone. An admin token is this node's only if SRS_ADMIN_TOKEN is the same.
   const relayedUser = async (a: ActingFor): Promise<Principal> => {
-    if (a.userId === null && a.via === 'admin-token') return ADMIN_TOKEN_PRINCIPAL;
-    const u =
-      a.userId && (a.via === 'session' || a.via === 'token') ? await o.db.users.get(a.userId) : undefined;
-    if (!u || u.disabled) throw new ControlError(403, `user ${a.username} may not control calls here`);
-    return principalOf(u, a.via);
+    const p = await consoleApi.auth.ofSecret(a.credential);
+    if (!p || p.userId !== a.userId || p.via !== a.via) {
+      log.warn(
+        { user: a.username, via: a.via },
+        'relayed control refused: the user’s credential is not valid here',
+      );
+      throw new ControlError(
+        403,
+        `the credential relayed for ${a.username} is not valid on this node` +
+          (a.via === 'admin-token' ? ' (an admin token needs the same SRS_ADMIN_TOKEN on every node)' : ''),
+      );
+    }
+    return p;
   };
   // Peer nodes open one socket per listen-in they relay: the per-user socket cap is not theirs.
   const peers = new WeakSet<object>();
@@ -120,7 +130,7 @@ export function startMonitor(o: MonitorParts): Monitor {
     pingMs: config.console.monitorPingSeconds * 1000,
     // A peer node relays listen-in, and recording control for the user its credential names (the
     // user read again and checked here, the entry audited as theirs, relayed by the peer).
-    control: async (who, action, recordingId, ip) => {
+    control: async (who, action, recordingId, ip, req) => {
       if (!peers.has(who))
         return o.control.act({
           who,
@@ -128,6 +138,7 @@ export function startMonitor(o: MonitorParts): Monitor {
           action,
           ip,
           target: { recordingId },
+          credential: consoleApi.auth.credentialOf(req, 'ws')?.secret,
         });
       const a = actingFor.get(who);
       if (!a) throw new ControlError(403, 'a peer node may only relay listen-in, or control for a user');

@@ -35,8 +35,10 @@ export const ACTING_FOR_HEADER = 'x-srs-acting-for';
 
 /**
  * The user on whose behalf a peer node relays a control action: who they are on the relaying
- * node, how they asked (channel) and from where (client address). The owning node reads the user
- * again from the database and checks their rights itself.
+ * node, how they asked (channel), from where (client address), and the secret they authenticated
+ * with there (their session's, their API token, or the admin token). The owning node
+ * authenticates the user with that secret itself and checks their rights: the cluster secret
+ * proves which node relays, never who the user is.
  */
 export interface ActingFor {
   userId: string | null;
@@ -44,6 +46,7 @@ export interface ActingFor {
   via: Principal['via'];
   channel: 'web' | 'api';
   ip: string;
+  credential: string;
 }
 
 const mac = (
@@ -99,7 +102,8 @@ function parseActingFor(value: string): ActingFor | null {
       typeof a.username !== 'string' ||
       typeof a.via !== 'string' ||
       (a.channel !== 'web' && a.channel !== 'api') ||
-      typeof a.ip !== 'string'
+      typeof a.ip !== 'string' ||
+      typeof a.credential !== 'string'
     )
       return null;
     return a as ActingFor;

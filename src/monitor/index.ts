@@ -229,7 +229,7 @@ export function attachMonitor(o: MonitorOptions): Monitor {
         const control = o.control;
         if (!control) return send(ws, { type: 'error', error: 'recording control is not available' });
         const act = () =>
-          control(c.who, action, recordingId, c.origin.ip).then(
+          control(c.who, action, recordingId, c.origin.ip, c.req).then(
             (r) => send(ws, { type: 'control', action, result: r }),
             (err: unknown) => send(ws, { type: 'error', action, recordingId, ...controlFailure(err, log) }),
           );

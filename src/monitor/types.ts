@@ -52,6 +52,8 @@ export interface MonitorOptions {
     recordingId: string,
     /** The client's address, for the audit entry. */
     ip: string,
+    /** The client's handshake (its credential, relayed when another node holds the call). */
+    req: IncomingMessage,
   ) => Promise<unknown>;
   /** Called with the measured latency of each audio frame sent (ms from the audio's arrival). */
   onAudioLatency?: (ms: number) => void;

@@ -32,6 +32,12 @@ export interface ControlRequest {
   target: { recordingId?: string; number?: string; callId?: string };
   /** Relayed from another node (its peer name, `node:<id>`): in the audit entry, never relayed again. */
   relayedBy?: string;
+  /**
+   * The secret `who` authenticated with (session, API token, admin token): relayed with the action
+   * when another node holds the call, which authenticates the user with it. Without it (a phone),
+   * nothing is relayed.
+   */
+  credential?: string;
 }
 
 /** Control of the calls other nodes hold (src/cluster/control-relay.ts); errors carry `status`. */
@@ -48,6 +54,7 @@ export interface RemoteControl {
       via: Principal['via'];
       channel: 'web' | 'api';
       ip: string;
+      credential: string;
     },
   ): Promise<Record<string, unknown>>;
 }
@@ -73,7 +80,7 @@ export async function relayControl(
   r: ControlRequest,
   notHere: ControlError,
 ): Promise<ControlResult> {
-  if (r.relayedBy || r.channel === 'phone') throw notHere;
+  if (r.relayedBy || r.channel === 'phone' || !r.credential) throw notHere;
   const found = matchTarget(await remote.calls(), r.target).filter((c) =>
     mayControl(r.who, c.participants, table),
   );
@@ -89,6 +96,7 @@ export async function relayControl(
       via,
       channel: r.channel,
       ip: r.ip,
+      credential: r.credential,
     });
     return result as unknown as ControlResult;
   } catch (err) {

@@ -6,14 +6,16 @@
  * reads the user again, applies and audits the action as theirs (their address, their channel,
  * `relayedBy` the peer). B re-publishes the call's control state, so A lists the call as paused.
  * Before, A answered 404 ("no live call ... you may control") and listed the call as recording.
- * A peer credential whose user header was changed is refused (the MAC covers it).
+ * A peer credential whose user header was changed is refused (the MAC covers it). B authenticates
+ * the user with the secret they used on A (relayed under the MAC): a peer naming a user whose
+ * credential it does not hold (the cluster secret alone) is refused 403, and the call is untouched.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ACTING_FOR_HEADER, peerHeaders } from '../../src/cluster/live.js';
+import { ACTING_FOR_HEADER, peerHeaders, type ActingFor } from '../../src/cluster/live.js';
 import { createLogger } from '../../src/log.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { audienceOf, copyKeys, until } from '../helpers/cluster.js';
@@ -187,14 +189,54 @@ describe('cluster: recording control of a call on another node', { timeout: 240_
       via: 'token',
       channel: 'api',
       ip: '127.0.0.1',
+      credential: tokens.agent ?? '',
     });
     h[ACTING_FOR_HEADER] = Buffer.from(
-      JSON.stringify({ userId: null, username: 'admin-token', via: 'admin-token', channel: 'api', ip: '' }),
+      JSON.stringify({
+        userId: null,
+        username: 'admin-token',
+        via: 'admin-token',
+        channel: 'api',
+        ip: '',
+        credential: tokens.agent,
+      }),
     ).toString('base64url');
     const forged = openMonitor(b.httpPort, h);
     const status = await forged.opened;
     forged.ws.terminate();
     assert.equal(status, 401, 'a changed user header is refused');
+
+    // The cluster secret alone, naming a user it holds no credential of: the admin token, the
+    // agent with no secret, the agent with another user's valid API token. Before, B took the
+    // peer's word for the user: the first resumed the paused call as the admin token.
+    const forge = async (actingFor: ActingFor) => {
+      const m = openMonitor(
+        b.httpPort,
+        peerHeaders(SECRET, 'node-x', await audienceOf(db, 'node-b'), actingFor),
+      );
+      assert.equal(await m.opened, 101, 'a peer credential opens B’s monitor');
+      m.ws.send(JSON.stringify({ type: 'resume', recordingId: id }));
+      const reply = await until('B’s answer to the forged resume', async () =>
+        m.msgs.find((x) => x.type === 'control' || x.type === 'error'),
+      );
+      m.ws.terminate();
+      return reply;
+    };
+    const stranger = { channel: 'api', ip: '203.0.113.9' } as const;
+    for (const who of [
+      { userId: null, username: 'admin-token', via: 'admin-token', credential: 'not-the-admin-token' },
+      { userId: ids.agent ?? null, username: 'agent', via: 'token', credential: '' },
+      { userId: ids.agent ?? null, username: 'agent', via: 'token', credential: tokens.zed ?? '' },
+    ] as const) {
+      const reply = await forge({ ...stranger, ...who });
+      assert.equal(reply.type, 'error', `${who.username} (${who.via}) forged: ${JSON.stringify(reply)}`);
+      assert.equal(reply.status, 403, JSON.stringify(reply));
+      assert.equal(
+        (await call(b, 'GET', `/calls/${id}/control`)).json.state,
+        'paused',
+        'the call stays paused',
+      );
+    }
 
     await tone;
     await uac.request('BYE');

@@ -180,6 +180,7 @@ describe('cluster faults: the database lost by a node, a peer credential replaye
         via: 'admin-token' as const,
         channel: 'api' as const,
         ip: '',
+        credential: '',
       };
       // Right after the outage of the test before, B's database probe (every 2 s) may still say
       // down; a credential that is not a peer's is then refused 503 (a user's needs the database).

@@ -62,7 +62,9 @@ export function callRoutes(k: Kit, control: ControlPort | undefined): RouteDef[]
   ) => {
     const who = need(ctx);
     try {
-      const r = await ctl().act({ who, channel: channel(ctx), action, ip: ctx.ip, target });
+      // The caller's own secret goes with an action relayed to the node holding the call.
+      const credential = d.auth.credentialOf(ctx.req)?.secret;
+      const r = await ctl().act({ who, channel: channel(ctx), action, ip: ctx.ip, target, credential });
       sendJson(ctx.res, 200, r);
     } catch (err) {
       if (err instanceof ControlError) throw new HttpError(err.status, err.message);
