@@ -13,13 +13,14 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { listRecordings, waitForState } from '../helpers/sipp.js';
 import { gpgDecrypt } from '../helpers/gpg.js';
-import { decodeUlawWav, rmsDbfs, toneLevelDb } from '../helpers/audio.js';
+import { decodeUlawWav, readSpool, rmsDbfs, toneLevelDb } from '../helpers/audio.js';
 import { buildRtp } from '../helpers/rtp.js';
 import { SrtpSender } from '../helpers/srtp.js';
 import {
@@ -114,6 +115,24 @@ describe('codecs and SRTP end to end (UAC + ffmpeg/bcg729 -> srs serve -> gpg)',
   }
 
   /** The test signal at its times from the leg's first packet (`t0`, ms into the file). */
+  /** Waits (up to `limitMs`) until the spool files under `dir` span `wantMs`; returns the span. */
+  async function spoolSpanMs(dir: string, wantMs: number, limitMs: number): Promise<number> {
+    const deadline = Date.now() + limitMs;
+    for (;;) {
+      let span = 0;
+      const files = (await readdir(dir).catch(() => [])).filter((f) => f.endsWith('.spool'));
+      for (const f of files) {
+        const recs = await readSpool(join(dir, f));
+        if (recs.length === 0) continue;
+        const first = Math.min(...recs.map((r) => r.offset));
+        const end = Math.max(...recs.map((r) => r.offset + r.bytes.length));
+        span = Math.max(span, (end - first) / 8);
+      }
+      if (span >= wantMs || Date.now() > deadline) return span;
+      await sleep(50);
+    }
+  }
+
   function assertSignal(pcm: Int16Array, t0: number, label: string, upToMs = 2400): void {
     const at = (ms: number): number => t0 + ms;
     assert.ok(toneLevelDb(pcm, at(100), at(900), 600) > -3, `${label}: 600 Hz in 0.1-0.9 s`);
@@ -342,8 +361,14 @@ describe('codecs and SRTP end to end (UAC + ffmpeg/bcg729 -> srs serve -> gpg)',
     const times = timesOf(opus.rtp, 48000);
     const upTo = times.findIndex((t) => t >= 2300);
     await sendPaced(answer[0]!.port, opus.rtp.slice(0, upTo), 20, times.slice(0, upTo));
-    // The spool is written every ~150 ms; give it one more round, then kill the server mid-call.
-    await sleep(400);
+    // A leg's records reach the writer every 450 ms, and a loaded machine's disk can hold the
+    // writer up longer (docs/media-engine.md#crash-safety): wait until the spool on disk holds
+    // the audio sent (up to 2.2 s past its first record), then kill the server mid-call. What this
+    // proves is that what was on disk comes back whole, decoded from SRTP + Opus.
+    const id = (await listRecordings(server)).find((r) => r.callId === uac.callId)?.id;
+    assert.ok(id, 'the live call is in the catalogue');
+    const onDiskMs = await spoolSpanMs(join(server.dataDir, 'spool', id), 2200, 10000);
+    assert.ok(onDiskMs >= 2200, `the spool holds ${onDiskMs} ms of the 2,300 sent after 10 s`);
     server.proc.kill('SIGKILL');
     await server.stop('SIGKILL');
     uac.close();

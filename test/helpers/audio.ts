@@ -1,9 +1,11 @@
 /**
  * Audio helpers for tests: G.711 codecs (ITU-T G.711, the same algorithms as the ITU-T G.191
  * reference coder and the native engine), tone generation, a strict WAV reader, and Goertzel tone
- * detection to check "is this frequency present in this window of the recording".
+ * detection to check "is this frequency present in this window of the recording"; spool files
+ * written and read as the native engine does.
  */
 
+import { readFile } from 'node:fs/promises';
 import { ulawWavHeader } from '../../src/media/wav.js';
 
 /** Sample rate of everything here: narrowband telephony. */
@@ -245,6 +247,26 @@ export function rmsDbfs(samples: ArrayLike<number>, startMs: number, endMs: numb
   const length = Math.round((endMs * SAMPLE_RATE) / 1000) - start;
   const ms = meanSquare(samples, start, length);
   return ms === 0 ? -Infinity : 10 * Math.log10(ms / (32768 * 32768));
+}
+
+/**
+ * The records of a spool file as the engine wrote it: a 16-byte header, then records [u32 offset]
+ * [u16 count][u-law bytes]. A file shorter than its header, or a record cut short at the end (the writer still appending, or a kill
+ * in the middle of a write) is left out.
+ */
+export async function readSpool(path: string): Promise<{ offset: number; bytes: Buffer }[]> {
+  const buf = await readFile(path);
+  if (buf.length < 16) return []; // still being created
+  if (buf.toString('latin1', 0, 8) !== 'SRSPOOL1') throw new Error(`${path}: not a spool file`);
+  const out: { offset: number; bytes: Buffer }[] = [];
+  for (let pos = 16; pos + 6 <= buf.length;) {
+    const offset = buf.readUInt32LE(pos);
+    const count = buf.readUInt16LE(pos + 4);
+    if (pos + 6 + count > buf.length) break;
+    out.push({ offset, bytes: buf.subarray(pos + 6, pos + 6 + count) });
+    pos += 6 + count;
+  }
+  return out;
 }
 
 /** A spool file as the native engine writes it: header, then (offset u32, count u16, u-law bytes). */

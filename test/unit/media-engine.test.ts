@@ -17,6 +17,7 @@ import {
   linearToUlaw,
   onset,
   parseWav,
+  readSpool,
   rmsDbfs,
   tone,
   toneLevelDb,
@@ -24,20 +25,6 @@ import {
 import { buildRtp, sendDatagrams, sendRtpStream } from '../helpers/rtp.js';
 
 const HOST = '127.0.0.1';
-
-/** Reads a spool file: a 16-byte header, then records [u32 offset][u16 count][u-law bytes]. */
-async function readSpool(path: string): Promise<{ offset: number; bytes: Buffer }[]> {
-  const buf = await readFile(path);
-  assert.equal(buf.toString('latin1', 0, 8), 'SRSPOOL1');
-  const out: { offset: number; bytes: Buffer }[] = [];
-  for (let pos = 16; pos < buf.length;) {
-    const offset = buf.readUInt32LE(pos);
-    const count = buf.readUInt16LE(pos + 4);
-    out.push({ offset, bytes: buf.subarray(pos + 6, pos + 6 + count) });
-    pos += 6 + count;
-  }
-  return out;
-}
 
 async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
   const end = Date.now() + ms;
