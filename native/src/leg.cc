@@ -345,7 +345,7 @@ void LegReceiver::play(uint8_t pt, bool marker, uint32_t timestamp, const uint8_
     case PayloadKind::None:
       break;
     default:
-      playDecoded(pt, position, payload, length);
+      playDecoded(pt, position, payload, length, audio && !late ? arrival : INT64_MIN, ext);
       break;
   }
   if (audio && !late) counters_.maxAhead = std::max(counters_.maxAhead, audioEnd_ - arrival);
@@ -361,7 +361,8 @@ Decoder* LegReceiver::decoder(uint8_t pt) {
   return decoders_.back().second.get();
 }
 
-void LegReceiver::playDecoded(uint8_t pt, int64_t position, const uint8_t* payload, size_t length) {
+void LegReceiver::playDecoded(uint8_t pt, int64_t position, const uint8_t* payload, size_t length,
+                              int64_t arrival, int64_t ext) {
   Decoder* d = decoder(pt);
   if (d == nullptr) {
     ++counters_.undecodable;
@@ -377,6 +378,12 @@ void LegReceiver::playDecoded(uint8_t pt, int64_t position, const uint8_t* paylo
   int64_t duration = 0;
   if (!d->decode(payload, length, &pcm_, &duration)) ++counters_.undecodable;
   const int16_t* pcm = pcm_.data();
+  if (arrival != INT64_MIN && skipQuietDecoded(pcm, pcm_.size(), duration, position, arrival, ext)) {
+    // Left out: the stream's next packet is placed `duration` earlier, where this one was, and so
+    // continues the decoder's stream; the resampled audio goes on where it ended.
+    d->nextInput = position;
+    return;
+  }
   spool_.appendConverted(d->nextOutput, pcm_.size(), [pcm](size_t i) { return linearToUlaw(pcm[i]); });
   d->nextOutput += static_cast<int64_t>(pcm_.size());
   d->nextInput = position + duration;

@@ -126,16 +126,23 @@ class LegReceiver {
   // Where an audio packet (not late) goes on the timeline: the rule is in leg_timeline.cc and
   // docs/media-engine.md ("Timeline").
   int64_t place(bool marker, int64_t extTs, int64_t position, int64_t arrival, int64_t ext);
-  // A quiet G.711 packet of a stream running ahead of arrival is left out (leg_timeline.cc).
+  // A quiet packet of a stream running ahead of arrival is left out (leg_timeline.cc): a G.711 one
+  // before it is written, a coded one once decoded.
   bool skipQuiet(PayloadKind kind, const uint8_t* payload, size_t length, int64_t position, int64_t arrival,
                  int64_t ext);
+  bool skipQuietDecoded(const int16_t* pcm, size_t count, int64_t duration, int64_t position, int64_t arrival,
+                        int64_t ext);
+  bool farAhead(int64_t position, int64_t arrival, int64_t samples) const;
+  void pullBack(int64_t samples, int64_t position, int64_t ext);
   void telephoneEvent(uint32_t timestamp, int64_t position, const uint8_t* payload, size_t length,
                       uint32_t clockRate, std::vector<LegEvent>& events);
   void endPendingDtmf(std::vector<LegEvent>& events);
   void reportDtmf(std::vector<LegEvent>& events);
 
   Decoder* decoder(uint8_t pt);
-  void playDecoded(uint8_t pt, int64_t position, const uint8_t* payload, size_t length);
+  // `arrival` is INT64_MIN for a packet that may not be left out (a late one).
+  void playDecoded(uint8_t pt, int64_t position, const uint8_t* payload, size_t length, int64_t arrival,
+                   int64_t ext);
 
   PayloadTable formats_;
   LegCounters counters_;

@@ -47,12 +47,33 @@ bool LegReceiver::skipQuiet(PayloadKind kind, const uint8_t* payload, size_t len
   // even without a talk spurt, and never over audio.
   const auto samples = static_cast<int64_t>(length);
   if (kind != PayloadKind::Pcmu && kind != PayloadKind::Pcma) return false;
-  if (length == 0 || position - arrival < kSpurtSamples + samples) return false;
+  if (!farAhead(position, arrival, samples)) return false;
   for (size_t i = 0; i < length; ++i) {
     const uint8_t u = kind == PayloadKind::Pcmu ? payload[i] : alawToUlaw(payload[i]);
     const int v = ulawToLinear(u);
     if (v >= kQuietLevel || v <= -kQuietLevel) return false;
   }
+  pullBack(samples, position, ext);
+  return true;
+}
+
+bool LegReceiver::skipQuietDecoded(const int16_t* pcm, size_t count, int64_t duration, int64_t position,
+                                   int64_t arrival, int64_t ext) {
+  // The same for a coded packet, once decoded (the decoder's state has to move on with every
+  // packet): its output is left out and the stream moves back by the media time it covered.
+  if (count == 0 || !farAhead(position, arrival, duration)) return false;
+  for (size_t i = 0; i < count; ++i) {
+    if (pcm[i] >= kQuietLevel || pcm[i] <= -kQuietLevel) return false;
+  }
+  pullBack(duration, position, ext);
+  return true;
+}
+
+bool LegReceiver::farAhead(int64_t position, int64_t arrival, int64_t samples) const {
+  return samples > 0 && position - arrival >= kSpurtSamples + samples;
+}
+
+void LegReceiver::pullBack(int64_t samples, int64_t position, int64_t ext) {
   ++counters_.reanchors;
   havePrevAnchor_ = true;
   prevAnchorExtTs_ = anchorExtTs_;
@@ -61,7 +82,6 @@ bool LegReceiver::skipQuiet(PayloadKind kind, const uint8_t* payload, size_t len
   anchorPosition_ -= samples;
   reanchorPosition_ = position;
   reanchorExt_ = ext;
-  return true;
 }
 
 }  // namespace srs

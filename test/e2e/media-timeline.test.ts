@@ -5,7 +5,8 @@
  * leg file, decrypted by the real gpg, shows which seconds are there. A re-anchor of the timeline
  * must never overwrite audio already recorded (docs/media-engine.md, "Timeline"): a sender whose
  * clock runs 5 % fast, and an SBC that steps the timestamps back 800 ms (same SSRC and sequence,
- * marker bit set), used to lose about 0.9 s and 0.8 s with nothing in the stats.
+ * marker bit set), used to lose about 0.9 s and 0.8 s with nothing in the stats. A fast Opus
+ * sender (ffmpeg's libopus) that never pauses is pulled back in its short silences, as G.711 is.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +16,7 @@ import { waitForState } from '../helpers/sipp.js';
 import { wavOf } from '../helpers/recording.js';
 import { encodeUlaw, onset, tone, toneLevelDb } from '../helpers/audio.js';
 import { buildRtp } from '../helpers/rtp.js';
-import { sendPaced } from '../helpers/codec-rtp.js';
+import { ffmpegRtp, sendPaced, timesOf } from '../helpers/codec-rtp.js';
 import { SipUac, answeredStreams, siprecSdp } from '../helpers/sip-uac.js';
 
 const hz = (second: number): number => 300 + 100 * second;
@@ -80,14 +81,18 @@ describe(
       await server.stop();
     });
 
-    /** One PCMU stream answered; `packets` sent to it at `ptimeMs` each; the stored leg and its file. */
+    /**
+     * One stream answered (PCMU unless `offer` says otherwise); `packets` sent to it at `ptimeMs`
+     * each, or at `at`; the stored leg and its file.
+     */
     async function record(
       packets: Buffer[],
       ptimeMs: number,
       at?: number[],
+      offer: { m: string; attrs: string[] } = { m: 'RTP/AVP 0', attrs: [] },
     ): Promise<{ leg: LegDetail; pcm: Int16Array }> {
       const uac = await SipUac.open(server.sipPort);
-      const r = await uac.invite(siprecSdp([{ m: 'RTP/AVP 0', attrs: [], label: '1' }]), ['1']);
+      const r = await uac.invite(siprecSdp([{ ...offer, label: '1' }]), ['1']);
       assert.equal(r.status, 200, `INVITE answered ${r.status}:\n${r.text}`);
       const port = answeredStreams(r.sdp)[0]!.port;
       await sendPaced(port, packets, ptimeMs, at);
@@ -121,6 +126,42 @@ describe(
       assert.equal(leg.packetsLost, 0);
       assert.equal(typeof leg.reanchors, 'number', 'reanchors is in the stored media stats');
       assert.ok((leg.aheadMs ?? 0) > 1000, `aheadMs ${leg.aheadMs}: its audio ran ahead, none was dropped`);
+    });
+
+    it('an Opus sender 5 percent fast that never pauses: pulled back in its short silences, every tone burst whole (ffmpeg)', async (t) => {
+      // 20 s from ffmpeg's libopus (no DTX, no marker after the first packet): second k holds a
+      // 0.8 s tone of its own, then 0.2 s of silence. Sent 5 % fast (each packet 0.95 of its
+      // timestamp's time), so its audio would end 1 s ahead of its arrival.
+      const signal = '0.3*sin(2*PI*(300+100*floor(t))*t)*lt(t-floor(t),0.8)';
+      const opus = await ffmpegRtp(['-ac', '2', '-c:a', 'libopus', '-b:a', '48k', '-payload_type', '111'], {
+        signal,
+        ms: 20000,
+      });
+      const at = timesOf(opus.rtp, 48000).map((ms) => ms * 0.95);
+      const { leg, pcm } = await record(opus.rtp, 20, at, {
+        m: 'RTP/AVP 111',
+        attrs: ['a=rtpmap:111 opus/48000/2'],
+      });
+      const t0 = leg.firstPacketMs ?? 0;
+      const counts = windowsPerSecond(pcm, t0, 20);
+      t.diagnostic(
+        `leg ${JSON.stringify(leg)} file ${pcm.length / 8} ms, 100 ms windows per second ${counts.join(',')}`,
+      );
+      // A burst of 0.8 s fills 7 windows of 100 ms when on the grid, 6 when not.
+      const missing = counts.flatMap((n, k) => (n >= 6 ? [] : [`second ${k}: ${n} windows`]));
+      assert.deepEqual(
+        missing,
+        [],
+        `tone bursts not recorded whole (file ${pcm.length / 8} ms, t0 ${t0} ms)`,
+      );
+      assert.equal(leg.packetsLost, 0);
+      assert.ok((leg.reanchors ?? 0) > 0, `pulled back in its silences: reanchors ${leg.reanchors}`);
+      // Before, it ran ahead by its whole drift (about 1,000 ms by the end; the file 20 s long).
+      assert.ok((leg.aheadMs ?? Infinity) < 400, `aheadMs ${leg.aheadMs}: held near its arrival time`);
+      assert.ok(
+        pcm.length / 8 - t0 < 19600,
+        `the file ends near the last arrival: ${pcm.length / 8 - t0} ms`,
+      );
     });
 
     it('timestamps stepping back 800 ms with the marker bit (same SSRC and sequence): no audio overwritten, the re-anchor counted', async (t) => {
