@@ -74,6 +74,23 @@ after(async () => {
   await edge.close(); // twice is fine
 });
 
+/** The To tag of a response. */
+function toTagOf(m: string): string | undefined {
+  return /tag=([^;>\s]+)/.exec(header(m, 'To') ?? '')?.[1];
+}
+
+/** A dialog set up from `p`: INVITE with OFFER, its 200, the ACK; the ids, the 200 and its To tag. */
+async function establish(
+  p: Peer,
+): Promise<{ c: ReturnType<typeof ids>; ok: string; toTag: string | undefined }> {
+  const c = ids();
+  p.send(request(p, edge.sipPort, 'INVITE', c, { body: OFFER }));
+  const ok = await p.next((m) => statusOf(m) === 200);
+  const toTag = toTagOf(ok);
+  p.send(request(p, edge.sipPort, 'ACK', c, { toTag, branch: `${c.branch}ack` }));
+  return { c, ok, toTag };
+}
+
 /** The caller's BYE (CSeq 2) gets 200 and the app's dialog ends with "normal release". */
 async function byeEndsDialog(
   p: Peer,
@@ -131,7 +148,7 @@ describe('sip edge with a drachtio-srf app', () => {
     const trying = await p.next((m) => statusOf(m) === 100);
     assert.equal(header(trying, 'CSeq'), '1 INVITE');
     const ok = await p.next((m) => statusOf(m) === 200);
-    const toTag = /tag=([^;>\s]+)/.exec(header(ok, 'To') ?? '')?.[1];
+    const toTag = toTagOf(ok);
     assert.ok(toTag);
     assert.equal(header(ok, 'Contact'), `<sip:${HOST}:${edge.sipPort}>`);
     assert.equal(header(ok, 'Content-Type'), 'application/sdp');
@@ -167,7 +184,7 @@ describe('sip edge with a drachtio-srf app', () => {
     p.send(request(p, edge.sipPort, 'INVITE', c, { body: OFFER }));
     const ok = await p.next((m) => statusOf(m) === 200);
     assert.equal(header(ok, 'Contact'), `<sip:srs@${HOST}:${edge.sipPort}>;+sip.srs`);
-    const toTag = /tag=([^;>\s]+)/.exec(header(ok, 'To') ?? '')?.[1];
+    const toTag = toTagOf(ok);
     p.send(request(p, edge.sipPort, 'ACK', c, { toTag, branch: `${c.branch}ack` }));
     p.send(request(p, edge.sipPort, 'BYE', c, { toTag, cseq: 2, branch: `${c.branch}bye` }));
     await p.next((m) => statusOf(m) === 200 && /BYE/.test(m));
@@ -177,11 +194,7 @@ describe('sip edge with a drachtio-srf app', () => {
   test('re-INVITE in the dialog reaches the app and gets its SDP back', async () => {
     onInvite = uas();
     const p = await new Peer('UDP', edge.sipPort).open();
-    const c = ids();
-    p.send(request(p, edge.sipPort, 'INVITE', c, { body: OFFER }));
-    const ok = await p.next((m) => statusOf(m) === 200);
-    const toTag = /tag=([^;>\s]+)/.exec(header(ok, 'To') ?? '')?.[1];
-    p.send(request(p, edge.sipPort, 'ACK', c, { toTag, branch: `${c.branch}ack` }));
+    const { c, toTag } = await establish(p);
     p.send(request(p, edge.sipPort, 'INVITE', c, { toTag, cseq: 2, branch: `${c.branch}re`, body: OFFER }));
     const ok2 = await p.next((m) => statusOf(m) === 200 && /^CSeq: 2 INVITE/im.test(m));
     assert.equal(bodyOf(ok2), ANSWER);
@@ -204,11 +217,7 @@ describe('sip edge with a drachtio-srf app', () => {
         .catch(() => undefined);
     };
     const p = await new Peer('UDP', edge.sipPort).open();
-    const c = ids();
-    p.send(request(p, edge.sipPort, 'INVITE', c, { body: OFFER }));
-    const ok = await p.next((m) => statusOf(m) === 200);
-    const toTag = /tag=([^;>\s]+)/.exec(header(ok, 'To') ?? '')?.[1];
-    p.send(request(p, edge.sipPort, 'ACK', c, { toTag, branch: `${c.branch}ack` }));
+    const { c, toTag } = await establish(p);
     await waitFor(() => dialogs[0]);
     p.send(request(p, edge.sipPort, 'INVITE', c, { toTag, cseq: 2, branch: `${c.branch}re`, body: OFFER }));
     const destroyed = new Promise<void>((r) => dialogs[0]!.on('destroy', () => r()));
@@ -243,7 +252,7 @@ describe('sip edge with a drachtio-srf app', () => {
     assert.equal(header(terminated, 'CSeq'), '1 INVITE');
     await sawCancel;
     // the ACK for the 487 (same branch) stops its retransmission
-    const toTag = /tag=([^;>\s]+)/.exec(header(terminated, 'To') ?? '')?.[1];
+    const toTag = toTagOf(terminated);
     p.send(request(p, edge.sipPort, 'ACK', c, { toTag }));
     await sleep(3 * T1);
     const n = p.count((m) => statusOf(m) === 487);
@@ -267,10 +276,10 @@ describe('sip edge with a drachtio-srf app', () => {
     assert.equal(statusOf(loop), 482);
     assert.equal(header(loop, 'CSeq'), '1 INVITE');
     const ok = await p.next((m) => statusOf(m) === 200 && (header(m, 'Via') ?? '').includes(`${c.branch};`));
-    const toTag = /tag=([^;>\s]+)/.exec(header(ok, 'To') ?? '')?.[1];
+    const toTag = toTagOf(ok);
     assert.ok(toTag);
     // the 482 is acknowledged on its own branch and not resent after that
-    const loopTag = /tag=([^;>\s]+)/.exec(header(loop, 'To') ?? '')?.[1];
+    const loopTag = toTagOf(loop);
     p.send(request(p, edge.sipPort, 'ACK', c, { toTag: loopTag, branch: other }));
     p.send(request(p, edge.sipPort, 'ACK', c, { toTag, branch: `${c.branch}ack` }));
     const dialog = await waitFor(() => dialogs.at(-1));
@@ -297,11 +306,7 @@ describe('sip edge with a drachtio-srf app', () => {
   test('merged request after the first INVITE transaction has ended: 482 for as long as its dialog lasts', async () => {
     const seen = countingUas();
     const p = await new Peer('UDP', edge.sipPort).open();
-    const c = ids();
-    p.send(request(p, edge.sipPort, 'INVITE', c, { body: OFFER }));
-    const ok = await p.next((m) => statusOf(m) === 200);
-    const toTag = /tag=([^;>\s]+)/.exec(header(ok, 'To') ?? '')?.[1];
-    p.send(request(p, edge.sipPort, 'ACK', c, { toTag, branch: `${c.branch}ack` }));
+    const { c, toTag } = await establish(p);
     await sleep(64 * T1 + 4 * T1); // past Timer L: the INVITE transaction is gone, the dialog is not
     const other = `${c.branch}late`;
     p.send(request(p, edge.sipPort, 'INVITE', c, { body: OFFER, branch: other }));
@@ -324,7 +329,7 @@ describe('sip edge with a drachtio-srf app', () => {
       const ok = await p.next(
         (m) => statusOf(m) === 200 && new RegExp(`^CSeq: ${cseq} INVITE`, 'im').test(m),
       );
-      const toTag = /tag=([^;>\s]+)/.exec(header(ok, 'To') ?? '')?.[1] ?? '';
+      const toTag = toTagOf(ok) ?? '';
       p.send(request(p, edge.sipPort, 'ACK', c, { toTag, cseq, branch: `${branch}ack` }));
       calls.push({ toTag, dialog: await waitFor(() => dialogs[cseq - 1]) });
     }
@@ -365,7 +370,7 @@ describe('sip edge with a drachtio-srf app', () => {
     await listener.next((m) => statusOf(m) === 100);
     const ok = await listener.next((m) => statusOf(m) === 200);
     await listener.next((m) => statusOf(m) === 200, 1000); // the 2xx is resent there too
-    const toTag = /tag=([^;>\s]+)/.exec(header(ok, 'To') ?? '')?.[1];
+    const toTag = toTagOf(ok);
     sender.send(request(sender, edge.sipPort, 'ACK', c, { toTag, branch: `${c.branch}ack`, rport: false }));
     sender.send(
       request(sender, edge.sipPort, 'BYE', c, {
@@ -438,7 +443,7 @@ describe('sip edge with a drachtio-srf app', () => {
     const ok = await p.next((m) => statusOf(m) === 200 && header(m, 'Call-ID') === c.callId);
     assert.equal(header(ok, 'Contact'), `<sip:${HOST}:${edge.sipPort};transport=tcp>`);
     assert.equal(bodyOf(ok), ANSWER);
-    const toTag = /tag=([^;>\s]+)/.exec(header(ok, 'To') ?? '')?.[1];
+    const toTag = toTagOf(ok);
     p.send(request(p, edge.sipPort, 'ACK', c, { toTag, branch: `${c.branch}ack` }));
     p.send(request(p, edge.sipPort, 'BYE', c, { toTag, cseq: 2, branch: `${c.branch}bye` }));
     await p.next((m) => statusOf(m) === 200 && /BYE/.test(header(m, 'CSeq') ?? ''));
@@ -451,7 +456,7 @@ describe('sip edge with a drachtio-srf app', () => {
     const c = ids();
     p.send(request(p, edge.sipPort, 'INVITE', c, { body: OFFER }));
     const ok = await p.next((m) => statusOf(m) === 200);
-    const toTag = /tag=([^;>\s]+)/.exec(header(ok, 'To') ?? '')?.[1];
+    const toTag = toTagOf(ok);
     const dialog = await waitFor(() => dialogs.at(-1));
     p.send(request(p, edge.sipPort, 'ACK', c, { toTag, branch: `${c.branch}ack` }));
     await sleep(20);
