@@ -3,20 +3,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Decryptor } from '../../src/delivery/decrypt.js';
 import { FtpConnection } from '../../src/delivery/ftp.js';
-import { OffloadService } from '../../src/delivery/offload.js';
 import { deliveryStatus } from '../../src/delivery/status.js';
 import type { Database } from '../../src/store/db.js';
-import {
-  openDeliveryCatalogue,
-  sha256Hex as sha,
-  testLog as log,
-  type DeliveryCatalogue,
-} from '../helpers/delivery-catalogue.js';
+import { sha256Hex as sha, testLog as log, type DeliveryCatalogue } from '../helpers/delivery-catalogue.js';
 import type { StoredFixture } from '../helpers/delivery-fixtures.js';
-import { seedDeliveryCalls, storeFourthCall, type SeededCalls } from '../helpers/delivery-seed.js';
-import { ftpsDest, startFtpServer, type FtpServer, type FtpUpload } from '../helpers/ftp-server.js';
+import { startFtpDeliveryWorld, type FtpDeliveryWorld, type SeededCalls } from '../helpers/delivery-seed.js';
+import { ftpsDest, type FtpServer, type FtpUpload } from '../helpers/ftp-server.js';
 
 /**
  * FTP(S) uploads an interruption cut short, against a real server (Debian's pyftpdlib, TLS
@@ -28,50 +21,34 @@ import { ftpsDest, startFtpServer, type FtpServer, type FtpUpload } from '../hel
 const PASSPHRASE = 'delivery test passphrase';
 
 describe('delivery: FTP(S) resumes an interrupted upload (real pyftpdlib, Postgres)', () => {
+  let world: FtpDeliveryWorld | undefined;
   let catalogue: DeliveryCatalogue;
   let db: Database;
-  let dataDir: string;
-  let decryptor: Decryptor;
   let rec: SeededCalls & { d: StoredFixture };
   let ftps: FtpServer;
   const interval = 60_000;
   // Just past the next boundary: a retry 2 s later stays in the same interval.
-  // Set once the recordings are stored (before): a boundary taken earlier could fall between the
-  // offload cursor and the recordings, under load, and cut an empty batch.
   let clock = 0;
 
   const dest = (directory: string) => ftpsDest(ftps, { directory });
   const offload = (audio: string, metadata?: string) =>
-    new OffloadService({
-      repo: db.offload,
-      decryptor,
-      dataDir,
-      log,
-      audio: dest(audio),
-      metadata: metadata === undefined ? undefined : dest(metadata),
-      intervalMs: interval,
-      purgeAfterTransfer: false,
-      manifest: true,
-      retryBaseMs: 1000,
-      now: () => new Date(clock),
-    });
+    (world as FtpDeliveryWorld).offload(
+      dest(audio),
+      metadata === undefined ? undefined : dest(metadata),
+      () => new Date(clock),
+    );
   /** The uploads the server took after the first `since`, to `path`. */
   const uploadsTo = async (path: string, since = 0): Promise<FtpUpload[]> =>
     (await ftps.uploads()).slice(since).filter((u) => u.path === path);
 
   before(async () => {
-    catalogue = await openDeliveryCatalogue('srs-delivery-ftp-resume-', PASSPHRASE, log);
-    ({ db, dataDir } = catalogue);
-    decryptor = new Decryptor(dataDir, PASSPHRASE);
-    ftps = await startFtpServer();
-    const seeded = await seedDeliveryCalls(catalogue);
-    rec = { ...seeded, d: await storeFourthCall(catalogue) };
-    clock = (Math.floor(Date.now() / interval) + 1) * interval + 1000;
+    world = await startFtpDeliveryWorld('srs-delivery-ftp-resume-', PASSPHRASE, interval);
+    ({ catalogue, ftps, rec, firstClock: clock } = world);
+    ({ db } = catalogue);
   });
 
   after(async () => {
-    await ftps?.stop();
-    await catalogue?.close();
+    await world?.close();
   });
 
   it('a connection dropped three quarters into a file leaves a .part; the retry appends only the rest (APPE), checked, and delivers every file once', async () => {

@@ -7,16 +7,14 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { loadConfig } from '../../src/config.js';
 import { CARRIER_HEADER, parseCsv } from '../../src/delivery/csv.js';
-import { Decryptor } from '../../src/delivery/decrypt.js';
+import type { Decryptor } from '../../src/delivery/decrypt.js';
 import { ExportService } from '../../src/delivery/export.js';
 import { FtpConnection, type FtpDestination } from '../../src/delivery/ftp.js';
 import { checkDeliveryConfig, startDelivery } from '../../src/delivery/index.js';
-import { OffloadService } from '../../src/delivery/offload.js';
 import { deliveryStatus } from '../../src/delivery/status.js';
 import { parseTemplate } from '../../src/delivery/template.js';
 import type { Database } from '../../src/store/db.js';
 import {
-  openDeliveryCatalogue,
   sha256Hex as sha,
   testLog as log,
   todaysExportIndex,
@@ -24,7 +22,7 @@ import {
   type DeliveryCatalogue,
 } from '../helpers/delivery-catalogue.js';
 import type { StoredFixture } from '../helpers/delivery-fixtures.js';
-import { seedDeliveryCalls, storeFourthCall, type SeededCalls } from '../helpers/delivery-seed.js';
+import { startFtpDeliveryWorld, type FtpDeliveryWorld, type SeededCalls } from '../helpers/delivery-seed.js';
 import { ftpsDest, startFtpServer, type FtpServer } from '../helpers/ftp-server.js';
 import { parseWav } from '../helpers/audio.js';
 
@@ -38,6 +36,7 @@ const run = promisify(execFile);
 const PASSPHRASE = 'delivery test passphrase';
 
 describe('delivery: FTP(S) offload and export (real pyftpdlib, Postgres)', () => {
+  let world: FtpDeliveryWorld | undefined;
   let catalogue: DeliveryCatalogue;
   let db: Database;
   let dataDir: string;
@@ -47,40 +46,21 @@ describe('delivery: FTP(S) offload and export (real pyftpdlib, Postgres)', () =>
   let plain: FtpServer | undefined;
   const interval = 60_000;
   // Just past the next boundary; every test moves it on by whole intervals.
-  // Set once the recordings are stored (before): a boundary taken earlier could fall between the
-  // offload cursor and the recordings, under load, and cut an empty batch.
   let clock = 0;
 
   const dest = (over: Partial<FtpDestination> & { directory: string }) => ftpsDest(ftps, over);
   const offload = (audio: FtpDestination & { type: 'ftp' }, metadata?: FtpDestination & { type: 'ftp' }) =>
-    new OffloadService({
-      repo: db.offload,
-      decryptor,
-      dataDir,
-      log,
-      audio,
-      metadata,
-      intervalMs: interval,
-      purgeAfterTransfer: false,
-      manifest: true,
-      retryBaseMs: 1000,
-      now: () => new Date(clock),
-    });
+    (world as FtpDeliveryWorld).offload(audio, metadata, () => new Date(clock));
 
   before(async () => {
-    catalogue = await openDeliveryCatalogue('srs-delivery-ftp-', PASSPHRASE, log);
+    world = await startFtpDeliveryWorld('srs-delivery-ftp-', PASSPHRASE, interval);
+    ({ catalogue, decryptor, ftps, rec, firstClock: clock } = world);
     ({ db, dataDir } = catalogue);
-    decryptor = new Decryptor(dataDir, PASSPHRASE);
-    ftps = await startFtpServer();
-    const seeded = await seedDeliveryCalls(catalogue);
-    rec = { ...seeded, d: await storeFourthCall(catalogue) };
-    clock = (Math.floor(Date.now() / interval) + 1) * interval + 1000;
   });
 
   after(async () => {
-    await ftps?.stop();
     await plain?.stop();
-    await catalogue?.close();
+    await world?.close();
   });
 
   it('offloads a batch in the carrier format over FTPS: media byte for byte, CSV last, manifest', async () => {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { Decryptor } from '../../src/delivery/decrypt.js';
+import type { FtpDestination } from '../../src/delivery/ftp.js';
+import { OffloadService } from '../../src/delivery/offload.js';
 import type { SftpDestination } from '../../src/delivery/sftp.js';
 import { openDeliveryCatalogue, testLog, type DeliveryCatalogue } from './delivery-catalogue.js';
 import {
@@ -10,6 +12,7 @@ import {
   type StoredFixture,
   type Sshd,
 } from './delivery-fixtures.js';
+import { startFtpServer, type FtpServer } from './ftp-server.js';
 
 /**
  * The users and calls the offload / export / notification / journal tests deliver: alice (sales, 1001,
@@ -111,6 +114,66 @@ export async function startSftpDeliveryWorld(passphrase: string): Promise<SftpDe
       await sshd.stop();
       await catalogue.close();
       await rm(sshd.dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The FTP delivery tests' world: a catalogue with the seeded calls and the fourth one, a real
+ * FTPS server (pyftpdlib, TLS required) and a decryptor; `offload` makes the offload service
+ * those tests run (carrier format with a manifest, 1 s retry base), on a clock of their own.
+ */
+export interface FtpDeliveryWorld {
+  catalogue: DeliveryCatalogue;
+  decryptor: Decryptor;
+  ftps: FtpServer;
+  rec: SeededCalls & { d: StoredFixture };
+  /** Just past the next offload boundary (every `intervalMs`), taken once the calls are stored. */
+  firstClock: number;
+  offload(
+    audio: FtpDestination & { type: 'ftp' },
+    metadata: (FtpDestination & { type: 'ftp' }) | undefined,
+    now: () => Date,
+  ): OffloadService;
+  close(): Promise<void>;
+}
+
+export async function startFtpDeliveryWorld(
+  prefix: string,
+  passphrase: string,
+  intervalMs: number,
+): Promise<FtpDeliveryWorld> {
+  const catalogue = await openDeliveryCatalogue(prefix, passphrase, testLog);
+  const decryptor = new Decryptor(catalogue.dataDir, passphrase);
+  const ftps = await startFtpServer();
+  const seeded = await seedDeliveryCalls(catalogue);
+  const rec = { ...seeded, d: await storeFourthCall(catalogue) };
+  // A boundary taken before the recordings were stored could fall between the offload cursor
+  // and them, under load, and cut an empty batch.
+  const firstClock = (Math.floor(Date.now() / intervalMs) + 1) * intervalMs + 1000;
+  return {
+    catalogue,
+    decryptor,
+    ftps,
+    rec,
+    firstClock,
+    offload: (audio, metadata, now) =>
+      new OffloadService({
+        repo: catalogue.db.offload,
+        decryptor,
+        dataDir: catalogue.dataDir,
+        log: testLog,
+        audio,
+        metadata,
+        intervalMs,
+        purgeAfterTransfer: false,
+        manifest: true,
+        retryBaseMs: 1000,
+        now,
+      }),
+    async close() {
+      await ftps.stop();
+      await catalogue.close();
     },
   };
 }
