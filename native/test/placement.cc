@@ -173,7 +173,7 @@ void checkPlacement() {
       const bool quiet = i % 5 == 4;
       loud += quiet ? 0 : 1;
       leg.send(static_cast<uint16_t>(i), 160u * i, 152 * i, false, quiet ? 0xFF : 0x55);
-      worstLead = std::max(worstLead, readBack(leg.rx->spool()).end - 152 * i);
+      worstLead = std::max(worstLead, leg.rx->spool().maxEnd() - 152 * i);
     }
     const Written w = readBack(leg.rx->spool());
     CHECK(w.covered == w.total);
@@ -198,7 +198,7 @@ void checkPlacement() {
       std::vector<uint8_t> p = rtp(9, static_cast<uint16_t>(i), 160u * i, 0x722, sender.next(!quiet));
       CHECK(p.size() == 12 + 160);
       rx.onDatagram(p.data(), p.size(), 152 * i, events);
-      worstLead = std::max(worstLead, readBack(rx.spool()).end - 152 * i);
+      worstLead = std::max(worstLead, rx.spool().maxEnd() - 152 * i);
     }
     const Written w = readBack(rx.spool());
     CHECK(w.covered == w.total);
