@@ -23,6 +23,7 @@ import { sendLoopbackTone } from '../helpers/rtp.js';
 import { openMonitor } from '../helpers/server-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { SiprecUac } from '../helpers/siprec-uac.js';
+import { seedDataDir } from '../helpers/pg-template.js';
 
 const SECRET = 'cluster-control-secret-0123456789';
 
@@ -67,6 +68,7 @@ describe('cluster: recording control of a call on another node', { timeout: 240_
 
   before(async () => {
     dbDir = await mkdtemp(join(tmpdir(), 'srs-cctl-db-'));
+    await seedDataDir(dbDir);
     dirA = await mkdtemp(join(tmpdir(), 'srs-cctl-a-'));
     dirB = await mkdtemp(join(tmpdir(), 'srs-cctl-b-'));
     db = await openDatabase({ dataDir: dbDir, log: createLogger('silent') });

@@ -30,6 +30,7 @@ import {
   type Sshd,
   type TestSmtp,
 } from '../helpers/delivery-fixtures.js';
+import { seedDataDir } from '../helpers/pg-template.js';
 
 const log = createLogger((process.env.TEST_LOG_LEVEL as 'info' | undefined) ?? 'silent');
 const PASSPHRASE = 'cluster delivery passphrase';
@@ -48,6 +49,7 @@ describe('cluster: delivery runs once per cluster (two delivery services, one Po
 
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'srs-cluster-delivery-'));
+    await seedDataDir(dataDir);
     dbA = await openDatabase({ dataDir, log });
     dbB = await openDatabase({ databaseUrl: dbA.connectionString, dataDir, log });
     const k = await ensureKeyPair({ keysDir: join(dataDir, 'keys'), passphrase: PASSPHRASE, log, db: dbA });

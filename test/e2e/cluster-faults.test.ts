@@ -29,6 +29,7 @@ import { openDatabase, type Database } from '../../src/store/db.js';
 import { api, audienceOf, copyKeys, until } from '../helpers/cluster.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { SiprecUac } from '../helpers/siprec-uac.js';
+import { seedDataDir } from '../helpers/pg-template.js';
 
 const SECRET = 'cluster-faults-secret-0123456789';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -102,6 +103,7 @@ describe('cluster faults: the database lost by a node, a peer credential replaye
 
   before(async () => {
     dbDir = await mkdtemp(join(tmpdir(), 'srs-faults-db-'));
+    await seedDataDir(dbDir);
     dirA = await mkdtemp(join(tmpdir(), 'srs-faults-a-'));
     dirB = await mkdtemp(join(tmpdir(), 'srs-faults-b-'));
     db = await openDatabase({ dataDir: dbDir, log: createLogger('silent') });

@@ -26,6 +26,7 @@ import { enqueueOnlyPipeline } from '../helpers/recording.js';
 import { sendLoopbackTone } from '../helpers/rtp.js';
 import { run, SRS_BIN, startTestServer, type TestServer } from '../helpers/server.js';
 import { SiprecUac } from '../helpers/siprec-uac.js';
+import { seedDataDir } from '../helpers/pg-template.js';
 
 const log = createLogger('silent');
 
@@ -41,6 +42,7 @@ describe('forgetting a node that is gone for good', () => {
 
   before(async () => {
     dbDir = await mkdtemp(join(tmpdir(), 'srs-forget-db-'));
+    await seedDataDir(dbDir);
     dirA = await mkdtemp(join(tmpdir(), 'srs-forget-a-'));
     dirB = await mkdtemp(join(tmpdir(), 'srs-forget-b-'));
     db = await openDatabase({ dataDir: dbDir, log });

@@ -18,6 +18,7 @@ import { sendLoopbackTone } from '../helpers/rtp.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { SiprecUac } from '../helpers/siprec-uac.js';
 import { listRecordings, waitForState } from '../helpers/sipp.js';
+import { seedDataDir } from '../helpers/pg-template.js';
 
 describe('cluster on one shared data directory: a restarting node leaves live calls alone', () => {
   let dbDir: string;
@@ -42,6 +43,7 @@ describe('cluster on one shared data directory: a restarting node leaves live ca
 
   before(async () => {
     dbDir = await mkdtemp(join(tmpdir(), 'srs-shared-db-'));
+    await seedDataDir(dbDir);
     dir = await mkdtemp(join(tmpdir(), 'srs-shared-'));
     db = await openDatabase({ dataDir: dbDir, log: createLogger('silent') });
     env = { DATABASE_URL: db.connectionString, SRS_NODE_HEARTBEAT_SECONDS: '1' };

@@ -26,6 +26,7 @@ import {
   until,
 } from '../helpers/cluster.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { seedDataDir } from '../helpers/pg-template.js';
 
 const log = createLogger('silent');
 
@@ -40,6 +41,7 @@ describe('cluster on separate disks: a finalize job runs on the node holding its
 
   before(async () => {
     dbDir = await mkdtemp(join(tmpdir(), 'srs-spool-db-'));
+    await seedDataDir(dbDir);
     dirA = await mkdtemp(join(tmpdir(), 'srs-spool-a-'));
     dirB = await mkdtemp(join(tmpdir(), 'srs-spool-b-'));
     db = await openDatabase({ dataDir: dbDir, log });

@@ -37,6 +37,7 @@ import { s3ServerMissing, startS3Server, type S3Server } from '../helpers/s3-ser
 import { SRS_BIN, run, type TestServer } from '../helpers/server.js';
 import { WebSocket } from 'ws';
 import { peerAuthorization } from '../../src/cluster/live.js';
+import { seedDataDir } from '../helpers/pg-template.js';
 
 const log = createLogger('silent');
 const skip = await kamailioMissing();
@@ -159,6 +160,7 @@ describe('cluster: Kamailio dispatcher in front of two nodes on one Postgres', {
 
   before(async () => {
     dbDir = await mkdtemp(join(tmpdir(), 'srs-cluster-db-'));
+    await seedDataDir(dbDir);
     dirA = await mkdtemp(join(tmpdir(), 'srs-cluster-a-'));
     dirB = await mkdtemp(join(tmpdir(), 'srs-cluster-b-'));
     db = await openDatabase({ dataDir: dbDir, log });

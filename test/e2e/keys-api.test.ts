@@ -21,6 +21,7 @@ import { gpgDecrypt } from '../helpers/gpg.js';
 import { enqueueOnlyPipeline } from '../helpers/recording.js';
 import { died, startTestServer, type TestServer } from '../helpers/server.js';
 import { callServer, type CallOptions } from '../helpers/server-client.js';
+import { seedDataDir } from '../helpers/pg-template.js';
 
 const log = createLogger('silent');
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -58,6 +59,7 @@ describe('keys over the API: generate, activate, retire and re-encrypt across ki
 
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'srs-keys-api-'));
+    await seedDataDir(dataDir);
     db = await openDatabase({ dataDir, log });
     queue = await enqueueOnlyPipeline(db, dataDir);
   });

@@ -24,6 +24,7 @@ import { ensureKeyPair } from '../../src/pipeline/keys.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { decodeUlawWav, toneLevelDb } from '../helpers/audio.js';
 import { gpgDecrypt } from '../helpers/gpg.js';
+import { seedDataDir } from '../helpers/pg-template.js';
 
 const log = createLogger('silent');
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -45,6 +46,7 @@ describe('pipeline fencing: overlapping finalize attempts of one recording', () 
 
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'srs-fencing-'));
+    await seedDataDir(dataDir);
     db = await openDatabase({ dataDir, log });
     const k = await ensureKeyPair({ keysDir: join(dataDir, 'keys'), log, db });
     assert.ok(k.generatedPassphrase);

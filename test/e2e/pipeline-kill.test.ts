@@ -20,6 +20,7 @@ import { decodeUlawWav, spoolFile, tone, toneLevelDb } from '../helpers/audio.js
 import { gpgDecrypt } from '../helpers/gpg.js';
 import { enqueueOnlyPipeline } from '../helpers/recording.js';
 import { SRS_BIN, died, run, startTestServer, type TestServer } from '../helpers/server.js';
+import { seedDataDir } from '../helpers/pg-template.js';
 
 const log = createLogger('silent');
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -72,6 +73,7 @@ describe('pipeline: kill -9 at every step in a real server, then two servers sha
 
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'srs-kill-'));
+    await seedDataDir(dataDir);
     db = await openDatabase({ dataDir, log });
     finalizeQueue = await finalizeQueueOf(dataDir);
     queue = await enqueueOnlyPipeline(db, dataDir);

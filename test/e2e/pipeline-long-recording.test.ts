@@ -21,6 +21,7 @@ import { mixSpool } from '../../src/media/index.js';
 import { startPipeline } from '../../src/pipeline/index.js';
 import { ensureKeyPair } from '../../src/pipeline/keys.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
+import { seedDataDir } from '../helpers/pg-template.js';
 
 const run = promisify(execFile);
 const log = createLogger('silent');
@@ -44,6 +45,7 @@ describe('pipeline: a recording too long for memory is mixed, encoded and encryp
 
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'srs-long-'));
+    await seedDataDir(dataDir);
     db = await openDatabase({ dataDir, log });
     const k = await ensureKeyPair({ keysDir: join(dataDir, 'keys'), log, db });
     assert.ok(k.generatedPassphrase);

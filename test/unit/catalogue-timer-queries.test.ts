@@ -17,12 +17,14 @@ import { openDatabase, type Database } from '../../src/store/db.js';
 import { FROM_INSTANT, RETENTION_SQL } from '../../src/store/retention.js';
 import { OVERDUE_SQL } from '../../src/store/retention-overdue.js';
 import { inTransaction } from '../../src/store/tx.js';
+import { seedDataDir } from '../helpers/pg-template.js';
 
 describe('timer queries over the catalogue', { timeout: 60_000 }, () => {
   let db: Database;
   let dir: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'srs-timer-queries-'));
+    await seedDataDir(dir);
     db = await openDatabase({ dataDir: dir, log: createLogger('silent') });
   });
   after(async () => {

@@ -24,6 +24,7 @@ import { openDatabase, type Database } from '../../src/store/db.js';
 import { forgetNode, NodeForgetRefused } from '../../src/store/node-forget.js';
 import { nodesRepository, type NodesRepository } from '../../src/store/nodes.js';
 import { ConflictError } from '../../src/store/users.js';
+import { seedDataDir } from '../helpers/pg-template.js';
 
 const log = createLogger('silent');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -61,6 +62,7 @@ describe('cluster node registry (Postgres)', () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'srs-cluster-unit-'));
+    await seedDataDir(dir);
     db = await openDatabase({ dataDir: dir, log });
     nodes = nodesRepository(db.pool);
   });

@@ -26,6 +26,7 @@ import { ensureKeyPair } from '../../src/pipeline/keys.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { purgeStored } from '../../src/store/deliveries/common.js';
 import { inTransaction } from '../../src/store/tx.js';
+import { seedDataDir } from '../helpers/pg-template.js';
 
 const log = createLogger('silent');
 
@@ -38,6 +39,7 @@ describe('finalize: a recording purged between two attempts of its job stays pur
 
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'srs-purged-'));
+    await seedDataDir(dataDir);
     db = await openDatabase({ dataDir, log });
     const k = await ensureKeyPair({ keysDir: join(dataDir, 'keys'), log, db });
     key = { fingerprint: k.fingerprint, publicKeyArmored: k.publicKeyArmored };

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/log.js';
 import { HandoffBacklog } from '../../src/recording/handoff.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
+import { seedDataDir } from '../helpers/pg-template.js';
 
 const log = createLogger('silent');
 
@@ -21,6 +22,7 @@ describe('hand-offs tried again later (real Postgres)', () => {
   let db: Database;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'srs-handoff-backlog-'));
+    await seedDataDir(dir);
     db = await openDatabase({ dataDir: dir, log });
   });
   after(async () => {

@@ -22,6 +22,7 @@ import { openDatabase, type Database } from '../../src/store/db.js';
 import { decodeUlaw, decodeUlawWav, parseWav, tone, toneLevelDb } from '../helpers/audio.js';
 import { gpgDecrypt } from '../helpers/gpg.js';
 import { sendRtpStream } from '../helpers/rtp.js';
+import { seedDataDir } from '../helpers/pg-template.js';
 
 const HOST = '127.0.0.1';
 const log = createLogger('silent');
@@ -72,6 +73,7 @@ describe('audio outputs and pause modes through the real engine and finalize job
 
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'srs-outputs-'));
+    await seedDataDir(dataDir);
     db = await openDatabase({ dataDir, log });
     const key = await ensureKeyPair({ keysDir: join(dataDir, 'keys'), log, db });
     assert.ok(key.generatedPassphrase);

@@ -23,6 +23,7 @@ import { attachMonitor, type Monitor } from '../../src/monitor/index.js';
 import type { ActiveCall, RecordingEvent } from '../../src/recording/types.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { participantFilter, type UsersRepository } from '../../src/store/users.js';
+import { seedDataDir } from '../helpers/pg-template.js';
 
 class Source extends EventEmitter<{ event: [RecordingEvent] }> {
   activeCalls(): ActiveCall[] {
@@ -101,6 +102,7 @@ describe(
 
     before(async () => {
       dir = await mkdtemp(join(tmpdir(), 'srs-mon-recheck-'));
+      await seedDataDir(dir);
       db = await openDatabase({ dataDir: dir, log: createLogger('silent') });
       const sup = await db.users.create({
         username: 'sup',

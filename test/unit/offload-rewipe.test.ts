@@ -21,6 +21,7 @@ import { retryPendingDeletions } from '../../src/pipeline/retention-pending.js';
 import { LocalArtifactStore } from '../../src/storage/index.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { storedRecording } from '../helpers/ended-call.js';
+import { seedDataDir } from '../helpers/pg-template.js';
 
 const quiet = createLogger('silent');
 const DIR = join('recordings', 'o');
@@ -35,6 +36,7 @@ describe(
 
     before(async () => {
       dataDir = await mkdtemp(join(tmpdir(), 'srs-offload-rewipe-'));
+      await seedDataDir(dataDir);
       db = await openDatabase({ dataDir, log: quiet });
       store = new LocalArtifactStore(dataDir);
     });

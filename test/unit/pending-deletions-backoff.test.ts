@@ -20,6 +20,7 @@ import { retryPendingDeletions } from '../../src/pipeline/retention-pending.js';
 import { LocalArtifactStore } from '../../src/storage/index.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { ERROR_RETRY_FIRST_SECONDS, HOLD_RETRY_SECONDS } from '../../src/store/pending-deletions.js';
+import { seedDataDir } from '../helpers/pg-template.js';
 
 describe('pending deletions refused with an error back off (real Postgres)', { timeout: 120_000 }, () => {
   let dataDir: string;
@@ -46,6 +47,7 @@ describe('pending deletions refused with an error back off (real Postgres)', { t
 
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'srs-pending-backoff-'));
+    await seedDataDir(dataDir);
     db = await openDatabase({ dataDir, log: createLogger('silent') });
     store = new LocalArtifactStore(dataDir);
     await mkdir(join(dataDir, key), { recursive: true });

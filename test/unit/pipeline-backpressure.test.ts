@@ -19,6 +19,7 @@ import {
 import { ensureKeyPair } from '../../src/pipeline/keys.js';
 import { RecordingService } from '../../src/recording/service.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
+import { seedDataDir } from '../helpers/pg-template.js';
 
 const log = createLogger('silent');
 
@@ -62,6 +63,7 @@ describe('pipeline back-pressure', () => {
 
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'srs-backpressure-'));
+    await seedDataDir(dataDir);
     db = await openDatabase({ dataDir, log });
     const key = await ensureKeyPair({ keysDir: join(dataDir, 'keys'), log, db, type: 'curve25519' });
     engine = loadMediaEngine({ bindAddress: '127.0.0.1' });

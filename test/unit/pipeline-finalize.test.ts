@@ -13,6 +13,7 @@ import { ensureKeyPair, KeyPassphraseError, loadPrivateKey } from '../../src/pip
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { toneWav } from '../helpers/audio.js';
 import { filesUnder, TestMixer } from '../helpers/pipeline-probes.js';
+import { seedDataDir } from '../helpers/pg-template.js';
 
 const run = promisify(execFile);
 const log = createLogger('silent');
@@ -95,6 +96,7 @@ describe('pipeline: finalize, encrypt, catalogue, wipe', () => {
 
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'srs-pipeline-'));
+    await seedDataDir(dataDir);
     gnupgHome = await mkdtemp(join(tmpdir(), 'srs-gnupg-'));
     db = await openDatabase({ dataDir, log });
     const k = await ensureKeyPair({ keysDir: join(dataDir, 'keys'), log, db });

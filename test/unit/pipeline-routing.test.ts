@@ -12,6 +12,7 @@ import { ensureKeyPair } from '../../src/pipeline/keys.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { toneWav } from '../helpers/audio.js';
 import { recordingRow } from '../helpers/ended-call.js';
+import { seedDataDir } from '../helpers/pg-template.js';
 
 /**
  * Finalize routing (src/pipeline/routing.ts): a data directory's id is made once, even by
@@ -42,6 +43,7 @@ describe('pipeline routing: one finalize queue per data directory', () => {
 
   before(async () => {
     dbDir = await mkdtemp(join(tmpdir(), 'srs-routing-db-'));
+    await seedDataDir(dbDir);
     dirA = await mkdtemp(join(tmpdir(), 'srs-routing-a-'));
     dirB = await mkdtemp(join(tmpdir(), 'srs-routing-b-'));
     db = await openDatabase({ dataDir: dbDir, log });

@@ -19,6 +19,7 @@ import { purgeOnce, type PurgeResult } from '../../src/pipeline/index.js';
 import type { ScanState } from '../../src/pipeline/retention-scan.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { storedRecording } from '../helpers/ended-call.js';
+import { seedDataDir } from '../helpers/pg-template.js';
 
 const quiet = createLogger('silent');
 const DAY = 86_400_000;
@@ -54,6 +55,7 @@ describe('retention takes its clock from the database (real Postgres)', { timeou
 
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'srs-retention-clock-'));
+    await seedDataDir(dataDir);
     db = await openDatabase({ dataDir, log: quiet });
   });
   afterEach(() => mock.timers.reset());

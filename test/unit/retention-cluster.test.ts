@@ -15,6 +15,7 @@ import { purgeOnce, type PurgeResult } from '../../src/pipeline/index.js';
 import { wipeFile } from '../../src/pipeline/artifacts.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { storedRecording } from '../helpers/ended-call.js';
+import { seedDataDir } from '../helpers/pg-template.js';
 
 const log = createLogger('silent');
 const DUE = 40;
@@ -35,6 +36,7 @@ describe('retention on two nodes sharing one catalogue', () => {
 
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'srs-retention-cluster-'));
+    await seedDataDir(dataDir);
     a = await openDatabase({ dataDir, log });
     b = await openDatabase({ dataDir, log }); // a second node: its own pool, the same Postgres
   });

@@ -20,6 +20,7 @@ import { purgeOnce } from '../../src/pipeline/index.js';
 import { LocalArtifactStore } from '../../src/storage/index.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { storedRecording } from '../helpers/ended-call.js';
+import { seedDataDir } from '../helpers/pg-template.js';
 
 const quiet = createLogger('silent');
 const DAY = 86_400_000;
@@ -82,6 +83,7 @@ describe(
 
     before(async () => {
       dataDir = await mkdtemp(join(tmpdir(), 'srs-retention-poison-'));
+      await seedDataDir(dataDir);
       db = await openDatabase({ dataDir, log: quiet });
       store = new LocalArtifactStore(join(dataDir, 'recordings'));
     });

@@ -13,6 +13,7 @@ import { createLogger } from '../../src/log.js';
 import { openDatabase, type Database } from '../../src/store/db.js';
 import { groupCommit } from '../../src/store/recordings.js';
 import type { NewRecording } from '../../src/store/types.js';
+import { seedDataDir } from '../helpers/pg-template.js';
 
 function call(i: number, metadataXml: string | null = `<recording>${i}</recording>`): NewRecording {
   return {
@@ -35,6 +36,7 @@ describe('SIPREC load: group-committed catalogue writes', () => {
   let db: Database;
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'srs-batch-'));
+    await seedDataDir(dataDir);
     db = await openDatabase({ dataDir, log: createLogger('silent') });
   });
   after(async () => {
