@@ -19,6 +19,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -31,19 +32,26 @@ import { recordingEvents } from '../helpers/recording.js';
 import { sipOptions } from '../helpers/kamailio.js';
 import WebSocket from 'ws';
 
-/** The embedded Postgres's processes: the postmaster and its children. */
-async function postgresPids(server: TestServer): Promise<number[]> {
-  const pid = Number((await readFile(join(server.dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[0]);
-  let children: number[] = [];
+/** The children of `pid` (pgrep exits 1 when there are none). */
+function childrenOf(pid: number): number[] {
   try {
-    children = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
       .split('\n')
       .filter(Boolean)
       .map(Number);
   } catch {
-    // pgrep exits 1 when there are none
+    return [];
   }
-  return [pid, ...children];
+}
+
+/** A process's state letter from /proc (T: stopped), or 'gone'. */
+function stateOf(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '?';
+  } catch {
+    return 'gone';
+  }
 }
 
 const signal = (pids: number[], sig: NodeJS.Signals): void => {
@@ -55,6 +63,30 @@ const signal = (pids: number[], sig: NodeJS.Signals): void => {
     }
   }
 };
+
+/**
+ * Stops the embedded Postgres: its postmaster first, so that it forks no backend any more, then
+ * every child it has once it is stopped. Listing the children first and stopping them after left a
+ * backend forked in between running (a new pool connection): the health probe's `select 1` was
+ * then answered by it and /healthz said 200 with the database "hung" (a CI run, then a local one).
+ * Returns the stopped processes once every one of them is in state T.
+ */
+async function stopPostgres(server: TestServer): Promise<number[]> {
+  const pid = Number((await readFile(join(server.dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  const stopped = [pid];
+  signal([pid], 'SIGSTOP');
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    // States first, children after: once the postmaster is seen stopped, the list is complete.
+    const running = stopped.filter((p) => !['T', 'gone'].includes(stateOf(p)));
+    const fresh = childrenOf(pid).filter((c) => !stopped.includes(c));
+    if (fresh.length === 0 && running.length === 0) return stopped;
+    signal(fresh, 'SIGSTOP');
+    stopped.push(...fresh);
+    assert.ok(Date.now() < deadline, `postgres processes not stopped after 5 s: ${running.join(', ')}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 /** An HTTP answer within `ms`: its status and body, or 'no answer'. */
 async function within(
@@ -91,8 +123,7 @@ describe('database hung (SIGSTOP) under srs serve', { timeout: 240_000 }, () => 
   });
 
   it('refuses a new call with 503 in time, answers /healthz and the API, records again once it is back', async () => {
-    stopped = await postgresPids(server);
-    signal(stopped, 'SIGSTOP');
+    stopped = await stopPostgres(server);
     const refused = await SiprecUac.open(server.sipPort);
     try {
       const started = Date.now();
@@ -188,8 +219,7 @@ describe('database hung (SIGSTOP) under srs serve', { timeout: 240_000 }, () => 
     assert.equal(inv.status, 200, inv.text.slice(0, 400));
     const port = inv.ports[0] as number;
     await sendLoopbackTone(port, 1000, 0x78);
-    stopped = await postgresPids(server);
-    signal(stopped, 'SIGSTOP');
+    stopped = await stopPostgres(server);
     const started = Date.now();
     const pause = await uac.reinvite({ streams: 1, direction: 'inactive' }, 10_000);
     const took = Date.now() - started;
@@ -217,8 +247,7 @@ describe('database hung (SIGSTOP) under srs serve', { timeout: 240_000 }, () => 
   });
 
   it('answers 503 to an API request that was already waiting when the database stalled (it waited until the database was back)', async () => {
-    stopped = await postgresPids(server);
-    signal(stopped, 'SIGSTOP');
+    stopped = await stopPostgres(server);
     const started = Date.now();
     // Sent at once: the stall is not known yet, so the request reaches its handler and waits.
     const api = await within(`http://127.0.0.1:${server.httpPort}/api/v1/recordings`, 12_000, server.token);
@@ -268,10 +297,9 @@ describe('shutdown with the database hung (SIGSTOP)', { timeout: 120_000 }, () =
       }),
     );
     for (const s of [patient, hurried] as TestServer[]) {
-      const pids = await postgresPids(s);
+      const pids = await stopPostgres(s);
       stopped.push(...pids);
       postmasters.push(pids[0] as number);
-      signal(pids, 'SIGSTOP');
     }
     // Let the database's stall be felt (the health probe, the job queue's poll wait on it).
     await new Promise((r) => setTimeout(r, 2500));
