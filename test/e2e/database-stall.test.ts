@@ -32,17 +32,21 @@ import { recordingEvents } from '../helpers/recording.js';
 import { sipOptions } from '../helpers/kamailio.js';
 import WebSocket from 'ws';
 
-/** The children of `pid` (pgrep exits 1 when there are none). */
+/** The children of `pid`. pgrep exits 1 when there are none; any other failure is the test's. */
 function childrenOf(pid: number): number[] {
   try {
     return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
       .split('\n')
       .filter(Boolean)
       .map(Number);
-  } catch {
-    return [];
+  } catch (err) {
+    if ((err as { status?: number }).status === 1) return [];
+    throw err;
   }
 }
+
+/** The stopped processes' pids and states: what a failure should show. */
+const postgresStates = (pids: number[]): string => pids.map((p) => `${p} ${stateOf(p)}`).join(', ');
 
 /** A process's state letter from /proc (T: stopped), or 'gone'. */
 function stateOf(pid: number): string {
@@ -137,7 +141,7 @@ describe('database hung (SIGSTOP) under srs serve', { timeout: 240_000 }, () => 
     }
 
     const health = await within(`http://127.0.0.1:${server.httpPort}/healthz`, 4000);
-    assert.equal(health.status, 503, health.text);
+    assert.equal(health.status, 503, `${health.text}\npostgres: ${postgresStates(stopped)}`);
     assert.equal((JSON.parse(health.text) as { details: { database: boolean } }).details.database, false);
     // Known stalled now: a load balancer's OPTIONS probe gets 503, the next INVITE is refused at once.
     assert.equal(await sipOptions(`127.0.0.1:${server.sipPort}`), 503);
