@@ -82,7 +82,19 @@ async function listenFromA(
       ),
     );
     ws.send(JSON.stringify({ type: 'listen', recordingId, channel: 'mix' }));
-    await until('relayed audio', async () => audio.length >= 10 || texts.find((t) => t.type === 'error'));
+    await until(
+      'relayed audio',
+      async () => audio.length >= 10 || texts.find((t) => t.type === 'error'),
+      30_000,
+      () =>
+        Promise.resolve(
+          [
+            `${audio.length} audio frames, messages: ${texts.map((t) => t.type).join(', ')}`,
+            `A's warnings:\n${warnings(a)}`,
+            `B's warnings:\n${warnings(b)}`,
+          ].join('\n'),
+        ),
+    );
     assert.equal(
       texts.find((t) => t.type === 'error'),
       undefined,

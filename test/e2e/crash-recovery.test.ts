@@ -14,7 +14,7 @@ import { cp, mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SRS_BIN, run, startTestServer, type TestServer } from '../helpers/server.js';
 import { gpgDecrypt } from '../helpers/gpg.js';
-import { decodeUlaw, decodeUlawWav, parseWav, tone, toneLevelDb } from '../helpers/audio.js';
+import { decodeUlaw, decodeUlawWav, parseWav, readSpool, tone, toneLevelDb } from '../helpers/audio.js';
 import { sendRtpStream } from '../helpers/rtp.js';
 
 interface ListedRecording {
@@ -191,6 +191,15 @@ describe(
       const spoolRoot = join(first.dataDir, 'spool');
       const [liveSpool] = await readdir(spoolRoot);
       assert.ok(liveSpool, 'the killed call left its spool');
+      // Where each leg's audio begins in the spool (ms since the session's start): what a placement
+      // failure below is to be read against (the engine's placement, or the recovery's mix).
+      const spoolStarts = await Promise.all(
+        ['leg0.spool', 'leg1.spool'].map(async (f) => {
+          const records = await readSpool(join(spoolRoot, liveSpool, f)).catch(() => []);
+          const first = records.find((r) => r.bytes.some((x) => x !== 0xff && x !== 0x7f));
+          return `${f} ${records.length} records, audio from ${first ? first.offset / 8 : '-'} ms`;
+        }),
+      );
       const orphanId = randomUUID();
       const emptyId = randomUUID();
       await cp(join(spoolRoot, liveSpool), join(spoolRoot, orphanId), { recursive: true });
@@ -213,7 +222,11 @@ describe(
       // Times from the senders' own clocks (a loaded machine delays timers, not the RTP schedule).
       const [sentA, sentB] = await Promise.all([alice, bob]);
       const killedAtMs = killedAt - sentA.firstSendAt;
+      // Each first packet left between its firstSendAt and firstSentAt (a stall of the test process
+      // in between, seen once at 84 ms under a full test run, moves the real send, not the stamp).
       const bobAfterMs = sentB.firstSendAt - sentA.firstSendAt;
+      const bobAfterMin = sentB.firstSendAt - sentA.firstSentAt;
+      const bobAfterMax = sentB.firstSentAt - sentA.firstSendAt;
       await second.waitFor(/interrupted recording recovered/, 5000);
 
       let rec: ListedRecording | undefined;
@@ -250,8 +263,8 @@ describe(
         `${heard} ms of audio after alice's first packet for a kill at ${killedAtMs.toFixed(0)} ms`,
       );
       assert.ok(
-        Math.abs(b - a - bobAfterMs) <= 60,
-        `bob starts ${bobAfterMs.toFixed(0)} ms after alice: ${b - a} ms in the file`,
+        b - a >= bobAfterMin - 60 && b - a <= bobAfterMax + 60,
+        `bob starts ${bobAfterMin.toFixed(0)}-${bobAfterMax.toFixed(0)} ms after alice: ${b - a} ms in the file (spool: ${spoolStarts.join('; ')})`,
       );
       // Audio kept up to at most one second before the kill: alice alone until bob, both after.
       const lastKept = killedAtMs - 1000;

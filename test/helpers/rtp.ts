@@ -86,6 +86,11 @@ export interface SendRtpStreamResult {
   packets: number;
   /** performance.now() when the first packet was handed to the socket. */
   firstSendAt: number;
+  /**
+   * performance.now() when the socket said the first packet was sent. The packet left between
+   * firstSendAt and this: on a loaded machine the process can stall in between (tens of ms).
+   */
+  firstSentAt: number;
   /** performance.now() when the last packet was handed to the socket. */
   lastSendAt: number;
   /** Sequence number and timestamp the next packet would carry (to continue the stream). */
@@ -107,6 +112,7 @@ export async function sendRtpStream(o: SendRtpStreamOptions): Promise<SendRtpStr
   let ts = o.startTs ?? Math.floor(Math.random() * 0x100000000);
   let packets = 0;
   let firstSendAt = 0;
+  let firstSentAt = 0;
   let lastSendAt = 0;
   const errors: Error[] = [];
   const sent: Promise<void>[] = [];
@@ -122,10 +128,12 @@ export async function sendRtpStream(o: SendRtpStreamOptions): Promise<SendRtpStr
       const payload = encoded.subarray(off, off + perPacket);
       const pkt = buildRtp({ pt: o.pt, seq, ts, ssrc: o.ssrc, marker: packets === 0, payload, ...o.header });
       lastSendAt = performance.now();
-      if (packets === 0) firstSendAt = lastSendAt;
+      const first = packets === 0;
+      if (first) firstSendAt = lastSendAt;
       sent.push(
         new Promise<void>((resolve) => {
           socket.send(pkt, o.port, o.host, (err) => {
+            if (first) firstSentAt = performance.now();
             if (err) errors.push(err);
             resolve();
           });
@@ -140,7 +148,7 @@ export async function sendRtpStream(o: SendRtpStreamOptions): Promise<SendRtpStr
     if (!o.socket) socket.close();
   }
   if (errors.length > 0) throw errors[0];
-  return { packets, firstSendAt, lastSendAt, nextSeq: seq, nextTs: ts };
+  return { packets, firstSendAt, firstSentAt, lastSendAt, nextSeq: seq, nextTs: ts };
 }
 
 /**
