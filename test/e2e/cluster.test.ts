@@ -86,14 +86,12 @@ async function listenFromA(
       'relayed audio',
       async () => audio.length >= 10 || texts.find((t) => t.type === 'error'),
       30_000,
-      () =>
-        Promise.resolve(
-          [
-            `${audio.length} audio frames, messages: ${texts.map((t) => t.type).join(', ')}`,
-            `A's warnings:\n${warnings(a)}`,
-            `B's warnings:\n${warnings(b)}`,
-          ].join('\n'),
-        ),
+      async () =>
+        [
+          `${audio.length} audio frames, messages: ${texts.map((t) => t.type).join(', ')}`,
+          `A's warnings:\n${warnings(a)}`,
+          `B's warnings:\n${warnings(b)}`,
+        ].join('\n'),
     );
     assert.equal(
       texts.find((t) => t.type === 'error'),

@@ -45,9 +45,6 @@ function childrenOf(pid: number): number[] {
   }
 }
 
-/** The stopped processes' pids and states: what a failure should show. */
-const postgresStates = (pids: number[]): string => pids.map((p) => `${p} ${stateOf(p)}`).join(', ');
-
 /** A process's state letter from /proc (T: stopped), or 'gone'. */
 function stateOf(pid: number): string {
   try {
@@ -57,6 +54,9 @@ function stateOf(pid: number): string {
     return 'gone';
   }
 }
+
+/** The stopped processes' pids and states: what a failure should show. */
+const postgresStates = (pids: number[]): string => pids.map((p) => `${p} ${stateOf(p)}`).join(', ');
 
 const signal = (pids: number[], sig: NodeJS.Signals): void => {
   for (const p of pids) {
@@ -70,10 +70,10 @@ const signal = (pids: number[], sig: NodeJS.Signals): void => {
 
 /**
  * Stops the embedded Postgres: its postmaster first, so that it forks no backend any more, then
- * every child it has once it is stopped. Listing the children first and stopping them after left a
- * backend forked in between running (a new pool connection): the health probe's `select 1` was
- * then answered by it and /healthz said 200 with the database "hung" (a CI run, then a local one).
- * Returns the stopped processes once every one of them is in state T.
+ * every child it has once it is stopped. Listing the children first and stopping them after can
+ * leave a backend forked in between running, free to answer the health probe's `select 1`: the
+ * likely reason /healthz once said 200 with the database "hung" (a full local run; not reproduced
+ * alone). Returns the stopped processes once every one of them is in state T.
  */
 async function stopPostgres(server: TestServer): Promise<number[]> {
   const pid = Number((await readFile(join(server.dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[0]);
