@@ -1,105 +1,72 @@
 import assert from 'node:assert/strict';
 import { appendFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Decryptor } from '../../src/delivery/decrypt.js';
 import { ExportService, exportPath } from '../../src/delivery/export.js';
-import type { SftpDestination } from '../../src/delivery/sftp.js';
 import { deliveryStatus } from '../../src/delivery/status.js';
 import { parseTemplate } from '../../src/delivery/template.js';
-import type { Database } from '../../src/store/db.js';
-import type { CutProxy, Sshd, StoredFixture } from '../helpers/delivery-fixtures.js';
-import {
-  sha256Hex as sha,
-  testLog as log,
-  todaysExportIndex,
-  until,
-  type DeliveryCatalogue,
-} from '../helpers/delivery-catalogue.js';
-import {
-  startSftpDeliveryWorld,
-  type SeededCalls,
-  type SftpDeliveryWorld,
-} from '../helpers/delivery-seed.js';
+import { sha256Hex as sha, testLog as log, todaysExportIndex, until } from '../helpers/delivery-catalogue.js';
+import { useSftpDeliveryWorld } from '../helpers/delivery-seed.js';
 
 const PASSPHRASE = 'delivery test passphrase';
 
 describe('delivery: MP3 export to a local directory and an SFTP secondary (real sshd, Postgres)', () => {
-  let dataDir: string;
-  let db: Database;
-  let sshd: Sshd;
-  let proxy: CutProxy;
-  let catalogue: DeliveryCatalogue;
-  let decryptor: Decryptor;
-  let rec: SeededCalls & { d: StoredFixture };
-
-  let world: SftpDeliveryWorld | undefined;
-  const dest = (over: Partial<SftpDestination> & { directory: string }): SftpDestination =>
-    (world as SftpDeliveryWorld).dest(over);
-
-  before(async () => {
-    world = await startSftpDeliveryWorld(PASSPHRASE);
-    ({ catalogue, decryptor, sshd, proxy, rec } = world);
-    ({ dataDir, db } = catalogue);
-  });
-
-  after(async () => {
-    await world?.close();
-  });
+  const w = useSftpDeliveryWorld(PASSPHRASE);
 
   it('exports unencrypted MP3s by template with a daily index; the unreachable secondary catches up; nothing is deleted', async () => {
-    const primary = join(dataDir, 'export-primary');
+    const primary = join(w.dataDir, 'export-primary');
     await mkdir(primary);
-    const secondaryDir = join(sshd.dir, 'export-secondary');
+    const secondaryDir = join(w.sshd.dir, 'export-secondary');
     await mkdir(secondaryDir);
     const template =
       '%{setup-time##%Y%m%d}/%{setup-time##%Y%m%d%H%M%S}-%{caller-number}-%{callee-number}-%{call-id}';
     // The recording view carries custom field values (for %{field:<name>} in templates).
-    await db.fields.create({ name: 'order_no', label: 'Order #', type: 'text', options: [] }, 'test');
-    await db.fields.setValues(rec.d.id, { order_no: 'A-17' }, 'test');
-    assert.deepEqual((await db.offload.recordings([rec.d.id]))[0]?.fields, { order_no: 'A-17' });
-    assert.deepEqual((await db.offload.recordings([rec.a.id]))[0]?.fields, {});
+    await w.db.fields.create({ name: 'order_no', label: 'Order #', type: 'text', options: [] }, 'test');
+    await w.db.fields.setValues(w.rec.d.id, { order_no: 'A-17' }, 'test');
+    assert.deepEqual((await w.db.offload.recordings([w.rec.d.id]))[0]?.fields, { order_no: 'A-17' });
+    assert.deepEqual((await w.db.offload.recordings([w.rec.a.id]))[0]?.fields, {});
     // A file that is not ours, at the name a recording will want: it must survive.
-    const recD = (await db.offload.recordings([rec.d.id]))[0]!;
+    const recD = (await w.db.offload.recordings([w.rec.d.id]))[0]!;
     const foreignRel = exportPath(parseTemplate(template), recD);
     await mkdir(join(primary, foreignRel, '..'), { recursive: true });
     await writeFile(join(primary, foreignRel), 'not ours');
     const svc = new ExportService({
-      repo: db.offload,
-      decryptor,
+      repo: w.db.offload,
+      decryptor: w.decryptor,
       log,
       template: parseTemplate(template),
       primary: { type: 'local', directory: primary },
-      secondary: { type: 'sftp', ...dest({ directory: secondaryDir }) },
+      secondary: { type: 'sftp', ...w.dest({ directory: secondaryDir }) },
       intervalMs: 1000,
       retryBaseMs: 400,
     });
-    proxy.down = true;
+    w.proxy.down = true;
     let n = await svc.tick();
     assert.deepEqual(n, { primary: 4, secondary: 0 });
-    let st = await deliveryStatus(db.offload);
+    let st = await deliveryStatus(w.db.offload);
     const sec = st.targets.find((t) => t.name.startsWith('sftp:'));
     assert.equal(sec?.ok, false);
     assert.ok(sec?.lastError);
     assert.equal(sec?.failures, 1);
     assert.ok(sec?.nextAttemptAt && Date.parse(sec.nextAttemptAt) > Date.now(), 'backing off');
     assert.equal(st.export.pending, 0, 'an unreachable destination costs its items no attempts');
-    proxy.down = false;
+    w.proxy.down = false;
     n = await svc.tick();
     assert.deepEqual(n, { primary: 0, secondary: 0 }, 'not before its backoff');
     await new Promise((r) => setTimeout(r, 450));
     n = await svc.tick();
     assert.deepEqual(n, { primary: 0, secondary: 4 }, 'the secondary caught up');
     assert.deepEqual(await svc.tick(), { primary: 0, secondary: 0 });
-    st = await deliveryStatus(db.offload);
+    st = await deliveryStatus(w.db.offload);
     assert.equal(st.export.done, 8);
     assert.ok(st.targets.every((t) => t.ok));
 
     assert.equal(await readFile(join(primary, foreignRel), 'utf8'), 'not ours', 'never replaced');
     for (const root of [primary, secondaryDir]) {
-      for (const r of [rec.a, rec.b, rec.c, rec.d]) {
-        const row = (await db.recordings.get(r.id))!;
-        const item = await db.pool.query<{ path: string }>(
+      for (const r of [w.rec.a, w.rec.b, w.rec.c, w.rec.d]) {
+        const row = (await w.db.recordings.get(r.id))!;
+        const item = await w.db.pool.query<{ path: string }>(
           `SELECT path FROM export_items WHERE recording_id = $1 AND destination = $2`,
           [r.id, root === primary ? 'primary' : 'secondary'],
         );
@@ -107,44 +74,44 @@ describe('delivery: MP3 export to a local directory and an SFTP secondary (real 
         const day = row.startedAt.toISOString().slice(0, 10).replaceAll('-', '');
         assert.ok(rel.startsWith(`${day}/${day}`), rel);
         assert.ok(rel.includes(r.callId) && rel.endsWith('.mp3'), rel);
-        if (root === primary && r === rec.d) assert.notEqual(rel, foreignRel, 'a taken name gets a suffix');
+        if (root === primary && r === w.rec.d) assert.notEqual(rel, foreignRel, 'a taken name gets a suffix');
         const mp3 = await readFile(join(root, rel));
         assert.equal(sha(mp3), row.files.find((f) => f.kind === 'mp3')!.sha256Plain);
         assert.ok(mp3.subarray(0, 3).toString() === 'ID3' || mp3[0] === 0xff, 'an MP3');
       }
       const { rows } = await todaysExportIndex(root);
       assert.equal(rows.length, 5);
-      const alice = rows.find((x) => x[0] === rec.a.id)!;
+      const alice = rows.find((x) => x[0] === w.rec.a.id)!;
       assert.deepEqual(alice.slice(1, 4), ['Alice Agent', '1001', '14155550123']);
       assert.equal(alice[5], '00:00:12');
       assert.equal(alice[6], 'sales');
-      const bob = rows.find((x) => x[0] === rec.b.id)!;
+      const bob = rows.find((x) => x[0] === w.rec.b.id)!;
       assert.deepEqual(
         [bob[1], bob[2], bob[3], bob[6], bob[7]],
         ['Bob', '1002', '4930123456', 'support', 'IN'],
       );
     }
-    assert.equal((await db.audit.search({ action: 'export' })).total, 8);
+    assert.equal((await w.db.audit.search({ action: 'export' })).total, 8);
   });
 
   it('grows a day’s index by appending each pass’s rows; a file not as left is written whole again', async () => {
-    const primary = join(dataDir, 'export-append');
-    const secondaryDir = join(sshd.dir, 'export-append-sftp');
+    const primary = join(w.dataDir, 'export-append');
+    const secondaryDir = join(w.sshd.dir, 'export-append-sftp');
     await mkdir(primary);
     await mkdir(secondaryDir);
     const svc = new ExportService({
-      repo: db.offload,
-      decryptor,
+      repo: w.db.offload,
+      decryptor: w.decryptor,
       log,
       template: parseTemplate('%{recording-id}'),
       primary: { type: 'local', directory: primary },
-      secondary: { type: 'sftp', ...dest({ directory: secondaryDir }) },
+      secondary: { type: 'sftp', ...w.dest({ directory: secondaryDir }) },
       intervalMs: 1000,
     });
     const store = async (k: number) => {
       const ids: string[] = [];
       for (let i = 0; i < k; i++)
-        ids.push((await catalogue.store('1001', `49301234${ids.length}${k}`, 2, 500)).id);
+        ids.push((await w.catalogue.store('1001', `49301234${ids.length}${k}`, 2, 500)).id);
       return ids;
     };
     const day = new Date().toISOString().slice(0, 10);
@@ -153,13 +120,13 @@ describe('delivery: MP3 export to a local directory and an SFTP secondary (real 
     const named = async (root: string) => (await todaysExportIndex(root)).rows.slice(1).map((r) => r[0]);
     const done = async (d: string) =>
       (
-        await db.pool.query<{ id: string }>(
+        await w.db.pool.query<{ id: string }>(
           `SELECT recording_id AS id FROM export_items WHERE destination = $1 AND day = $2 AND state = 'done'
            ORDER BY exported_at, recording_id`,
           [d, day],
         )
       ).rows.map((r) => r.id);
-    const recorded = async (d: string) => db.offload.exportIndexBytes(d as 'primary' | 'secondary', day);
+    const recorded = async (d: string) => w.db.offload.exportIndexBytes(d as 'primary' | 'secondary', day);
 
     // These directories hold no index yet although the day has exported rows (the first test's, to
     // other directories): the whole index is written, every recording of the day once.
@@ -219,8 +186,8 @@ describe('delivery: MP3 export to a local directory and an SFTP secondary (real 
     'during a rolling upgrade a node of the previous version (one lock named export) and this version never export at once',
     { timeout: 60_000 },
     async () => {
-      const primary = join(dataDir, 'export-upgrade-primary');
-      const secondary = join(dataDir, 'export-upgrade-secondary');
+      const primary = join(w.dataDir, 'export-upgrade-primary');
+      const secondary = join(w.dataDir, 'export-upgrade-secondary');
       await mkdir(primary);
       await mkdir(secondary);
       // Once `hold`, an MP3 read waits for `open`, holding this version's pass (both destinations) there.
@@ -232,11 +199,11 @@ describe('delivery: MP3 export to a local directory and an SFTP secondary (real 
         plain: async (...a: Parameters<Decryptor['plain']>) => {
           reading++;
           if (hold) await gate;
-          return decryptor.plain(...a);
+          return w.decryptor.plain(...a);
         },
       } as unknown as Decryptor;
       const svc = new ExportService({
-        repo: db.offload,
+        repo: w.db.offload,
         decryptor: slow,
         log,
         template: parseTemplate('%{recording-id}'),
@@ -244,17 +211,17 @@ describe('delivery: MP3 export to a local directory and an SFTP secondary (real 
         secondary: { type: 'local', directory: secondary },
         intervalMs: 1000,
       });
-      const id = (await catalogue.store('1001', '4930555000', 2, 500)).id;
+      const id = (await w.catalogue.store('1001', '4930555000', 2, 500)).id;
       const items = async () =>
         (
-          await db.pool.query<{ n: number }>(
+          await w.db.pool.query<{ n: number }>(
             'SELECT count(*)::int AS n FROM export_items WHERE recording_id = $1',
             [id],
           )
         ).rows[0]!.n;
       // The previous version's lock, as an old node takes it (pg_try_advisory_lock on the key pair).
       const LEADER_LOCK = 78_660_070;
-      const oldNode = await db.pool.connect();
+      const oldNode = await w.db.pool.connect();
       try {
         const take = async () =>
           (

@@ -3,55 +3,28 @@ import { execFile } from 'node:child_process';
 import { chmod, chown, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { CARRIER_HEADER, parseCsv } from '../../src/delivery/csv.js';
-import type { Decryptor } from '../../src/delivery/decrypt.js';
 import { OffloadService } from '../../src/delivery/offload.js';
-import { SftpConnection, type SftpDestination } from '../../src/delivery/sftp.js';
+import { SftpConnection } from '../../src/delivery/sftp.js';
 import { deliveryStatus } from '../../src/delivery/status.js';
-import type { Database } from '../../src/store/db.js';
-import type { CutProxy, Sshd, StoredFixture } from '../helpers/delivery-fixtures.js';
-import { testLog as log, type DeliveryCatalogue } from '../helpers/delivery-catalogue.js';
-import {
-  startSftpDeliveryWorld,
-  type SeededCalls,
-  type SftpDeliveryWorld,
-} from '../helpers/delivery-seed.js';
+import { testLog as log } from '../helpers/delivery-catalogue.js';
+import { useSftpDeliveryWorld } from '../helpers/delivery-seed.js';
 import { parseWav } from '../helpers/audio.js';
 
 const run = promisify(execFile);
 const PASSPHRASE = 'delivery test passphrase';
 
 describe('delivery: SFTP offload in the carrier format (real sshd, Postgres)', () => {
-  let dataDir: string;
-  let db: Database;
-  let sshd: Sshd;
-  let proxy: CutProxy;
-  let catalogue: DeliveryCatalogue;
-  let decryptor: Decryptor;
-  let rec: SeededCalls & { d: StoredFixture };
-
-  let world: SftpDeliveryWorld | undefined;
-  const dest = (over: Partial<SftpDestination> & { directory: string }): SftpDestination =>
-    (world as SftpDeliveryWorld).dest(over);
-
-  before(async () => {
-    world = await startSftpDeliveryWorld(PASSPHRASE);
-    ({ catalogue, decryptor, sshd, proxy, rec } = world);
-    ({ dataDir, db } = catalogue);
-  });
-
-  after(async () => {
-    await world?.close();
-  });
+  const w = useSftpDeliveryWorld(PASSPHRASE);
 
   const store = (caller: string, callee: string, seconds: number, hz: number) =>
-    catalogue.store(caller, callee, seconds, hz);
+    w.catalogue.store(caller, callee, seconds, hz);
 
   it('offloads a batch in the carrier format; a server dropping mid-batch resumes without duplicates', async () => {
-    const audioDir = join(sshd.dir, 'audio');
-    const metaDir = join(sshd.dir, 'meta');
+    const audioDir = join(w.sshd.dir, 'audio');
+    const metaDir = join(w.sshd.dir, 'meta');
     await mkdir(audioDir);
     await mkdir(metaDir);
     const interval = 60_000;
@@ -59,49 +32,49 @@ describe('delivery: SFTP offload in the carrier format (real sshd, Postgres)', (
     // second batch (now + 60 s failed whenever it fell in a minute's last 2 s).
     let clock = (Math.floor(Date.now() / interval) + 1) * interval + 1000;
     const svc = new OffloadService({
-      repo: db.offload,
-      decryptor,
-      dataDir,
+      repo: w.db.offload,
+      decryptor: w.decryptor,
+      dataDir: w.dataDir,
       log,
       // Audio through the proxy we can cut; metadata straight to sshd: two destinations.
-      audio: dest({ directory: audioDir }),
-      metadata: dest({ directory: metaDir, port: sshd.port }),
+      audio: w.dest({ directory: audioDir }),
+      metadata: w.dest({ directory: metaDir, port: w.sshd.port }),
       intervalMs: interval,
       purgeAfterTransfer: false,
       manifest: true,
       retryBaseMs: 1000,
       now: () => new Date(clock),
     });
-    const wavs = [rec.a, rec.b, rec.c, rec.d];
+    const wavs = [w.rec.a, w.rec.b, w.rec.c, w.rec.d];
     // Files go in name order: cut the connection three quarters into the second one (the few kB
     // of SSH handshake and SFTP requests counted before it leave several whole 8 kB chunks).
     const ordered = [...wavs].sort((x, y) => (`r_${x.id}.wav` < `r_${y.id}.wav` ? -1 : 1));
-    proxy.cutAfterBytes = ordered[0]!.wav.length + Math.round(ordered[1]!.wav.length * 0.75);
+    w.proxy.cutAfterBytes = ordered[0]!.wav.length + Math.round(ordered[1]!.wav.length * 0.75);
     await svc.tick();
-    let [b] = await db.offload.listBatches(1);
+    let [b] = await w.db.offload.listBatches(1);
     assert.ok(b);
     assert.equal(b.count, 4);
     assert.equal(b.state, 'queued');
     assert.equal(b.attempts, 1);
     assert.ok(b.lastError, 'the failure is stored');
-    assert.ok(proxy.cuts >= 1);
+    assert.ok(w.proxy.cuts >= 1);
     const partial = await readdir(audioDir);
     assert.ok(
       partial.some((f) => f.endsWith('.part')),
       `a partial upload was left: ${partial.join(' ')}`,
     );
     assert.deepEqual(await readdir(metaDir), [], 'no CSV before its media');
-    const sentBefore = (await db.offload.batchItems(b.id)).filter((i) => i.transferredAt).length;
+    const sentBefore = (await w.db.offload.batchItems(b.id)).filter((i) => i.transferredAt).length;
     assert.equal(sentBefore, 1, 'the first file was confirmed before the drop');
 
     // Not yet: the retry waits for its backoff.
-    proxy.cutAfterBytes = undefined;
+    w.proxy.cutAfterBytes = undefined;
     await svc.tick();
-    [b] = await db.offload.listBatches(1);
+    [b] = await w.db.offload.listBatches(1);
     assert.equal(b!.state, 'queued');
     clock += 2000;
     await svc.tick();
-    [b] = await db.offload.listBatches(1);
+    [b] = await w.db.offload.listBatches(1);
     assert.equal(b!.state, 'done');
     assert.equal(b!.attempts, 2);
     assert.equal(svc.lastReport?.files, 3, 'the second attempt sent only what was not confirmed');
@@ -128,7 +101,7 @@ describe('delivery: SFTP offload in the carrier format (real sshd, Postgres)', (
     assert.equal(lines[1], CARRIER_HEADER.map((h) => `"${h}"`).join(','));
     assert.equal(lines.length, 7, 'four rows, one line each');
     const rows = parseCsv(csv).slice(2);
-    const ra = rows.find((x) => x[14] === rec.a.id)!;
+    const ra = rows.find((x) => x[14] === w.rec.a.id)!;
     assert.deepEqual(ra, [
       '',
       'Alice Agent',
@@ -142,16 +115,16 @@ describe('delivery: SFTP offload in the carrier format (real sshd, Postgres)', (
       'Alice Agent',
       '',
       'alice@example.com',
-      `r_${rec.a.id}.wav`,
+      `r_${w.rec.a.id}.wav`,
       ra[13],
-      rec.a.id,
+      w.rec.a.id,
     ]);
     assert.match(
-      lines.find((l) => l.includes(rec.a.id))!,
+      lines.find((l) => l.includes(w.rec.a.id))!,
       /"Dr\. ""Who""""The Second"/,
     );
     assert.match(ra[13]!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$/);
-    const rb = rows.find((x) => x[14] === rec.b.id)!;
+    const rb = rows.find((x) => x[14] === w.rec.b.id)!;
     assert.deepEqual(
       [rb[1], rb[3], rb[4], rb[7], rb[8]],
       ['Bob', 'Incoming', '+1002', 'bob@example.com', '+4930123456'],
@@ -172,17 +145,17 @@ describe('delivery: SFTP offload in the carrier format (real sshd, Postgres)', (
     await rm(join(audioDir, 'check.sha256'));
     await rm(join(audioDir, csvName));
 
-    const st = await deliveryStatus(db.offload);
+    const st = await deliveryStatus(w.db.offload);
     assert.equal(st.offload.queued, 0);
     assert.ok(st.offload.batches[0]?.startedAt && st.offload.batches[0]?.finishedAt);
-    const audit = await db.audit.search({ action: 'offload.batch' });
+    const audit = await w.db.audit.search({ action: 'offload.batch' });
     assert.equal(audit.total, 1);
     assert.equal(audit.items[0]?.details.count, 4);
 
     // The next interval had no recordings: a zero-row CSV.
     clock += interval;
     await svc.tick();
-    const [z] = await db.offload.listBatches(1);
+    const [z] = await w.db.offload.listBatches(1);
     assert.equal(z!.count, 0);
     assert.equal(z!.state, 'done');
     const zcsv = await readFile(join(metaDir, z!.csvName), 'utf8');
@@ -190,17 +163,17 @@ describe('delivery: SFTP offload in the carrier format (real sshd, Postgres)', (
   });
 
   it('queues a batch behind one that has not finished, never overlapping them', async () => {
-    const audioDir = join(sshd.dir, 'audio2');
+    const audioDir = join(w.sshd.dir, 'audio2');
     await mkdir(audioDir);
     const interval = 60_000;
     // Mid-interval, so the few seconds this test adds never cross a boundary by accident.
     let clock = (Math.floor(Date.now() / interval) + 10) * interval + interval / 2;
     const svc = new OffloadService({
-      repo: db.offload,
-      decryptor,
-      dataDir,
+      repo: w.db.offload,
+      decryptor: w.decryptor,
+      dataDir: w.dataDir,
       log,
-      audio: dest({ directory: audioDir }),
+      audio: w.dest({ directory: audioDir }),
       intervalMs: interval,
       purgeAfterTransfer: true,
       manifest: false,
@@ -208,21 +181,21 @@ describe('delivery: SFTP offload in the carrier format (real sshd, Postgres)', (
       now: () => new Date(clock),
     });
     const r1 = await store('1002', '4930999', 4, 300);
-    proxy.down = true;
+    w.proxy.down = true;
     await svc.tick(); // cuts batch 1 (r1), fails
     const r2 = await store('1001', '4930888', 4, 350);
     clock += interval;
     await svc.tick(); // cuts batch 2 (r2); batch 1 waits for its backoff, batch 2 waits for batch 1
-    const [b2, b1] = await db.offload.listBatches(2);
+    const [b2, b1] = await w.db.offload.listBatches(2);
     assert.equal(b1!.count, 1);
     assert.equal(b2!.count, 1);
     assert.equal(b1!.state, 'queued');
     assert.equal(b2!.state, 'queued');
     assert.equal(b2!.attempts, 0, 'batch 2 never started while batch 1 is unfinished');
-    proxy.down = false;
+    w.proxy.down = false;
     clock += 5000;
     await svc.tick();
-    const [d2, d1] = await db.offload.listBatches(2);
+    const [d2, d1] = await w.db.offload.listBatches(2);
     assert.equal(d1!.state, 'done');
     assert.equal(d2!.state, 'done');
     assert.ok(
@@ -243,11 +216,11 @@ describe('delivery: SFTP offload in the carrier format (real sshd, Postgres)', (
 
     // Purge after confirmed transfer: artifacts wiped, the row a tombstone, audited.
     for (const r of [r1, r2]) {
-      const row = (await db.recordings.get(r.id))!;
+      const row = (await w.db.recordings.get(r.id))!;
       assert.equal(row.state, 'purged');
-      for (const f of row.files) await assert.rejects(stat(join(dataDir, f.path)), { code: 'ENOENT' });
+      for (const f of row.files) await assert.rejects(stat(join(w.dataDir, f.path)), { code: 'ENOENT' });
     }
-    const purges = await db.audit.search({ action: 'offload.purge' });
+    const purges = await w.db.audit.search({ action: 'offload.purge' });
     assert.ok(purges.total >= 2);
   });
 
@@ -275,11 +248,11 @@ describe('delivery: SFTP offload in the carrier format (real sshd, Postgres)', (
       const c = await SftpConnection.open(
         {
           host: '127.0.0.1',
-          port: sshd.port,
+          port: w.sshd.port,
           username: user,
           password,
           directory: dir,
-          hostKeySha256: sshd.hostKeySha256,
+          hostKeySha256: w.sshd.hostKeySha256,
           timeoutSeconds: 20,
         },
         log,
@@ -294,11 +267,11 @@ describe('delivery: SFTP offload in the carrier format (real sshd, Postgres)', (
         SftpConnection.open(
           {
             host: '127.0.0.1',
-            port: sshd.port,
+            port: w.sshd.port,
             username: user,
             password: 'wrong',
             directory: dir,
-            hostKeySha256: sshd.hostKeySha256,
+            hostKeySha256: w.sshd.hostKeySha256,
             timeoutSeconds: 20,
           },
           log,
@@ -306,13 +279,13 @@ describe('delivery: SFTP offload in the carrier format (real sshd, Postgres)', (
         /authentication|All configured/i,
       );
       // A known_hosts file instead of the fingerprint: the server's key is accepted, another refused.
-      const [type, blob] = (await readFile(join(sshd.dir, 'host_ed25519.pub'), 'utf8')).split(' ');
+      const [type, blob] = (await readFile(join(w.sshd.dir, 'host_ed25519.pub'), 'utf8')).split(' ');
       const knownHostsFile = join(root, 'known_hosts');
-      await writeFile(knownHostsFile, `# pinned\n[127.0.0.1]:${sshd.port} ${type} ${blob}\n`);
-      const viaKnown = { host: '127.0.0.1', port: sshd.port, username: user, password, directory: dir };
+      await writeFile(knownHostsFile, `# pinned\n[127.0.0.1]:${w.sshd.port} ${type} ${blob}\n`);
+      const viaKnown = { host: '127.0.0.1', port: w.sshd.port, username: user, password, directory: dir };
       await (await SftpConnection.open({ ...viaKnown, knownHostsFile, timeoutSeconds: 20 }, log)).close();
-      const [, otherBlob] = (await readFile(`${sshd.clientKey}.pub`, 'utf8')).split(' ');
-      await writeFile(knownHostsFile, `[127.0.0.1]:${sshd.port} ${type} ${otherBlob}\n`);
+      const [, otherBlob] = (await readFile(`${w.sshd.clientKey}.pub`, 'utf8')).split(' ');
+      await writeFile(knownHostsFile, `[127.0.0.1]:${w.sshd.port} ${type} ${otherBlob}\n`);
       await assert.rejects(
         SftpConnection.open({ ...viaKnown, knownHostsFile, timeoutSeconds: 20 }, log),
         /is not in .*known_hosts/,
@@ -321,7 +294,7 @@ describe('delivery: SFTP offload in the carrier format (real sshd, Postgres)', (
         SftpConnection.open(
           {
             host: '127.0.0.1',
-            port: sshd.port,
+            port: w.sshd.port,
             username: user,
             password,
             directory: dir,

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
+import { after, before } from 'node:test';
 import { Decryptor } from '../../src/delivery/decrypt.js';
 import type { FtpDestination } from '../../src/delivery/ftp.js';
 import { OffloadService } from '../../src/delivery/offload.js';
 import type { SftpDestination } from '../../src/delivery/sftp.js';
+import type { Database } from '../../src/store/db.js';
 import { openDeliveryCatalogue, testLog, type DeliveryCatalogue } from './delivery-catalogue.js';
 import {
   startCutProxy,
@@ -93,6 +95,27 @@ export interface SftpDeliveryWorld {
   /** An SFTP destination through the proxy. */
   dest(over: Partial<SftpDestination> & { directory: string }): SftpDestination;
   close(): Promise<void>;
+}
+
+/** An SFTP delivery world as a describe block uses it, with the catalogue's database and data dir. */
+export type SftpWorldInUse = Omit<SftpDeliveryWorld, 'close'> & { db: Database; dataDir: string };
+
+/**
+ * Starts an SFTP delivery world in the calling describe block's `before` and closes it in its
+ * `after`. The returned object's fields are there once `before` has run.
+ */
+export function useSftpDeliveryWorld(passphrase: string): SftpWorldInUse {
+  let world: SftpDeliveryWorld | undefined;
+  const inUse = {} as SftpWorldInUse;
+  before(async () => {
+    world = await startSftpDeliveryWorld(passphrase);
+    const { close: _close, ...parts } = world;
+    Object.assign(inUse, parts, { db: world.catalogue.db, dataDir: world.catalogue.dataDir });
+  });
+  after(async () => {
+    await world?.close();
+  });
+  return inUse;
 }
 
 export async function startSftpDeliveryWorld(passphrase: string): Promise<SftpDeliveryWorld> {
