@@ -172,6 +172,12 @@ export class PeerVerifier {
   }
 }
 
+/** Why a relayed listen-in ended on the owning node's side (the monitor's TapEnd). */
+interface RelayEnd {
+  error: string;
+  reason: string;
+}
+
 interface LocalSource {
   activeCalls(): ActiveCall[];
   on(event: 'event', fn: (e: RecordingEvent) => void): unknown;
@@ -253,21 +259,40 @@ export class ClusterLive extends EventEmitter {
 
   /** Tap hub for the monitor: local calls from this node's taps, remote calls relayed from their node. */
   readonly taps = {
-    subscribe: (recordingId: string, fn: (frames: LiveFrame[]) => void): (() => void) => {
+    subscribe: (
+      recordingId: string,
+      fn: (frames: LiveFrame[]) => void,
+      onEnd?: (end: RelayEnd) => void,
+    ): (() => void) => {
       const remote = this.remote.get(recordingId);
       if (!remote) {
         if (!this.o.taps) throw new Error('listen-in is not available on this node');
         return this.o.taps.subscribe(recordingId, fn);
       }
-      return this.relay(remote, fn);
+      return this.relay(remote, fn, onEnd);
     },
   };
 
-  private relay(remote: ClusterCall, fn: (frames: LiveFrame[]) => void): () => void {
-    const log = this.log.child({ recordingId: remote.recordingId, node: remote.nodeId });
+  /**
+   * Relays a call's audio from the node holding it. When that node refuses, cannot be reached or
+   * closes the relay, `onEnd` says so (once, and never after the returned stop).
+   */
+  private relay(
+    remote: ClusterCall,
+    fn: (frames: LiveFrame[]) => void,
+    onEnd: ((end: RelayEnd) => void) | undefined,
+  ): () => void {
+    const node = remote.nodeId;
+    const log = this.log.child({ recordingId: remote.recordingId, node });
     if (!this.o.secret) {
       log.warn('listen-in to another node needs SRS_CLUSTER_SECRET on both nodes');
-      return () => undefined;
+      const later = setImmediate(() =>
+        onEnd?.({
+          error: 'listen-in to another node needs SRS_CLUSTER_SECRET on both nodes',
+          reason: 'no cluster secret',
+        }),
+      );
+      return () => clearImmediate(later);
     }
     const url = `${remote.httpAddress.replace(/^http/, 'ws').replace(/\/$/, '')}/monitor`;
     const ws = new WebSocket(url, {
@@ -280,8 +305,26 @@ export class ClusterLive extends EventEmitter {
       },
       ...this.o.tls,
     });
+    let ended = false;
+    const end = (error: string, reason: string): void => {
+      if (ended) return;
+      ended = true;
+      ws.terminate();
+      onEnd?.({ error, reason });
+    };
     ws.on('open', () =>
       ws.send(JSON.stringify({ type: 'listen', recordingId: remote.recordingId, channel: 'all' })),
+    );
+    ws.on('unexpected-response', (req, res) => {
+      req.destroy();
+      log.warn({ status: res.statusCode }, 'listen-in relay refused by the node');
+      end(
+        `node ${node} holding the call refused the relay (${res.statusCode ?? 0})`,
+        `relay refused by node ${node}`,
+      );
+    });
+    ws.on('close', () =>
+      end(`node ${node} holding the call closed the relay`, `relay closed by node ${node}`),
     );
     let batch: LiveFrame[] = [];
     const legOf = new Map<number, string>();
@@ -298,7 +341,13 @@ export class ClusterLive extends EventEmitter {
         } catch {
           return;
         }
-        if (msg.type === 'error') log.warn({ error: msg.error }, 'relayed listen-in refused by the node');
+        if (msg.type === 'error') {
+          log.warn({ error: msg.error }, 'relayed listen-in refused by the node');
+          return end(
+            `node ${node} holding the call refused the listen-in: ${msg.error ?? 'no reason given'}`,
+            `refused by node ${node}`,
+          );
+        }
         // Which engine leg each channel carries (the legs since the SRC's last change of streams).
         if (msg.type === 'listening' && Array.isArray(msg.legs))
           for (const l of msg.legs)
@@ -318,9 +367,16 @@ export class ClusterLive extends EventEmitter {
         ulaw: data.subarray(12),
       });
     });
-    ws.on('error', (err) => log.warn({ err: err.message }, 'listen-in relay connection failed'));
+    ws.on('error', (err) => {
+      if (ended) return;
+      log.warn({ err: err.message }, 'listen-in relay connection failed');
+      end(`node ${node} holding the call is not reachable: ${err.message}`, `node ${node} not reachable`);
+    });
     log.info('listen-in relayed from the node holding the call');
-    return () => ws.close();
+    return () => {
+      ended = true;
+      ws.close();
+    };
   }
 
   close(): void {

@@ -212,7 +212,7 @@ export function attachMonitor(o: MonitorOptions): Monitor {
         );
         if ('error' in target) {
           void listenIn.stop(c, 'switched');
-          return send(ws, { type: 'error', error: target.error });
+          return send(ws, { type: 'error', recordingId: msg.recordingId, error: target.error });
         }
         if (!admitted(ws, c, { recordingId: msg.recordingId })) return;
         c.gate

@@ -119,6 +119,7 @@ export class ListenIn {
         if (status !== 403) this.#log.error({ err, recordingId }, 'listen-in refused: audit failed');
         return this.#send(ws, {
           type: 'error',
+          recordingId,
           error: status === 403 ? (err as Error).message : 'listen-in is unavailable (audit failed)',
         });
       }
@@ -150,26 +151,35 @@ export class ListenIn {
         sampleRate: 8000,
         encoding: 'PCMU',
       });
-    state.stop = taps.subscribe(recordingId, (frames) => {
-      if (ws.readyState !== ws.OPEN) return;
-      if (ws.bufferedAmount > this.#maxBuffered) {
-        ws.terminate();
-        return;
-      }
-      if (ws.bufferedAmount > this.#audioSkip) {
-        state.skipped++; // skip ahead: a slow listener loses audio, never grows our memory
-        return;
-      }
-      // A leg the SRC added since: the channels are read again, and announced before its audio.
-      if (channel === 'all' && frames.some((f) => !legIds.includes(f.legId))) {
-        const now = this.#o.source.activeCalls().find((x) => x.recordingId === recordingId);
-        if (now && legIdsOf(now).join() !== legIds.join()) {
-          legIds = legIdsOf(now);
-          announce(now);
+    state.stop = taps.subscribe(
+      recordingId,
+      (frames) => {
+        if (ws.readyState !== ws.OPEN) return;
+        if (ws.bufferedAmount > this.#maxBuffered) {
+          ws.terminate();
+          return;
         }
-      }
-      for (const b of this.#frames.encoded(recordingId, frames, channel, legIds, t0)) ws.send(b);
-    });
+        if (ws.bufferedAmount > this.#audioSkip) {
+          state.skipped++; // skip ahead: a slow listener loses audio, never grows our memory
+          return;
+        }
+        // A leg the SRC added since: the channels are read again, and announced before its audio.
+        if (channel === 'all' && frames.some((f) => !legIds.includes(f.legId))) {
+          const now = this.#o.source.activeCalls().find((x) => x.recordingId === recordingId);
+          if (now && legIdsOf(now).join() !== legIds.join()) {
+            legIds = legIdsOf(now);
+            announce(now);
+          }
+        }
+        for (const b of this.#frames.encoded(recordingId, frames, channel, legIds, t0)) ws.send(b);
+      },
+      (end) => {
+        // The node holding the call refused the relay or was lost: the client is told, not left on silence.
+        if (c.listen !== state) return;
+        void this.stop(c, end.reason);
+        this.#send(ws, { type: 'error', recordingId, error: end.error });
+      },
+    );
     c.listen = state;
     this.#listeners++;
     announce(call);

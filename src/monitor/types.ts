@@ -1,11 +1,10 @@
 /** The live monitor's options and interfaces, and the state it keeps per client. */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Logger } from '../log.js';
-import type { SessionStats } from '../media/types.js';
+import type { LiveFrame, SessionStats } from '../media/types.js';
 import type { ActiveCall, RecordingEvent } from '../recording/types.js';
 import type { Principal } from '../store/users.js';
 import type { OperationGate } from './limits.js';
-import type { TapHub } from './tap.js';
 
 /** The read-only face of the recording service the monitor needs. */
 export interface LiveCallSource {
@@ -34,7 +33,7 @@ export interface MonitorOptions {
    */
   counters?: () => ReadonlyMap<string, readonly LegHealthCounters[]>;
   /** Live audio for listen-in; without it listen requests are refused. */
-  taps?: Pick<TapHub, 'subscribe'>;
+  taps?: LiveTaps;
   log: Logger;
   /** A client whose unsent data exceeds this is dropped rather than grow server memory. */
   maxBufferedBytes?: number;
@@ -130,4 +129,25 @@ export interface LegHealthCounters {
   legId: string;
   packetsReceived: number;
   packetsLost: number;
+}
+
+/**
+ * Why a listen-in's audio ended before the listener stopped it (a relay to another node that the
+ * node refused, lost or closed): `error` for the client, `reason` for the audit trail.
+ */
+export interface TapEnd {
+  error: string;
+  reason: string;
+}
+
+/**
+ * Live audio for listen-in: this node's taps (TapHub), or the cluster's hub that relays a call on
+ * another node from there. `onEnd` is called at most once, and never after the returned stop.
+ */
+export interface LiveTaps {
+  subscribe(
+    recordingId: string,
+    listener: (frames: LiveFrame[]) => void,
+    onEnd?: (end: TapEnd) => void,
+  ): () => void;
 }

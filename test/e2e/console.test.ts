@@ -80,6 +80,23 @@ describe(
         await shot('2-listening');
         await page.click('#stop-listen');
 
+        // Listening taken away while the page is open (it still shows Listen): the server refuses
+        // the next one, and the page says so and stays idle instead of playing silence.
+        const setListen = async (who: string) => {
+          const r = await fetch(`${base}/api/v1/settings`, {
+            method: 'PUT',
+            headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ 'permissions.listen': who }),
+          });
+          assert.equal(r.status, 200, await r.text());
+        };
+        await setListen('nobody');
+        await row.locator('button.listen').click();
+        await page.waitForSelector('#control-msg:has-text("Listening refused:")');
+        assert.equal(await page.locator('#stop-listen').count(), 0, 'the player is idle');
+        assert.equal(await page.evaluate(() => window.srsListen.recordingId), null);
+        await setListen('user');
+
         // Recording control: the admin pauses and resumes from the call's row (the
         // monitor's pause/resume messages); the buttons follow the state.
         assert.equal(await row.locator('button.control-resume').count(), 0, 'no resume while recording');

@@ -13,6 +13,7 @@ export const live: Catalogue = {
       'Se perdió la conexión con el servidor. Reconexión en {seconds} s.',
     'Listening stopped: you may no longer listen to this call':
       'La escucha se detuvo: ya no puede escuchar esta llamada',
+    'Listening refused: {error}': 'Escucha rechazada: {error}',
     Pause: 'Pausar',
     Resume: 'Reanudar',
     Start: 'Iniciar',
@@ -57,6 +58,7 @@ export const live: Catalogue = {
       'Connexion au serveur perdue. Reconnexion dans {seconds} s.',
     'Listening stopped: you may no longer listen to this call':
       'Écoute arrêtée : vous ne pouvez plus écouter cet appel',
+    'Listening refused: {error}': 'Écoute refusée : {error}',
     Pause: 'Suspendre',
     Resume: 'Reprendre',
     Start: 'Démarrer',
@@ -101,6 +103,7 @@ export const live: Catalogue = {
       'Conexão com o servidor perdida. Reconectando em {seconds} s.',
     'Listening stopped: you may no longer listen to this call':
       'A escuta parou: você não pode mais ouvir esta chamada',
+    'Listening refused: {error}': 'Escuta recusada: {error}',
     Pause: 'Pausar',
     Resume: 'Retomar',
     Start: 'Iniciar',
@@ -145,6 +148,7 @@ export const live: Catalogue = {
       'Соединение с сервером потеряно. Повторное подключение через {seconds} с.',
     'Listening stopped: you may no longer listen to this call':
       'Прослушивание остановлено: вам больше нельзя слушать этот звонок',
+    'Listening refused: {error}': 'Прослушивание отклонено: {error}',
     Pause: 'Пауза',
     Resume: 'Продолжить',
     Start: 'Начать',

@@ -258,6 +258,7 @@ export function liveView(app: HTMLElement): () => void {
         legs?: Parameters<typeof onListening>[0];
         action?: string;
         error?: string;
+        recordingId?: string;
         reason?: string;
         result?: { state: string };
       };
@@ -273,6 +274,13 @@ export function liveView(app: HTMLElement): () => void {
           action: actionWord(m.action),
           error: m.error ?? '',
         });
+        return;
+      }
+      if (m.type === 'error' && m.recordingId) {
+        // A listen-in refused, here or by the node holding the call (which may refuse once it is
+        // already under way): said, and the player stops rather than play silence.
+        if (window.srsListen.recordingId === m.recordingId) stopListening();
+        controlMsg.textContent = t('Listening refused: {error}', { error: m.error ?? '' });
         return;
       }
       if (m.type === 'unlistened' && m.reason) {
