@@ -39,7 +39,9 @@ describe('delivery: MP3 export to a local directory and an SFTP secondary (real 
       primary: { type: 'local', directory: primary },
       secondary: { type: 'sftp', ...w.dest({ directory: secondaryDir }) },
       intervalMs: 1000,
-      retryBaseMs: 400,
+      // Long enough that the checks below run inside the backoff on a loaded machine (400 ms
+      // did not, once, with four test files and a build beside it).
+      retryBaseMs: 1500,
     });
     w.proxy.down = true;
     let n = await svc.tick();
@@ -54,7 +56,7 @@ describe('delivery: MP3 export to a local directory and an SFTP secondary (real 
     w.proxy.down = false;
     n = await svc.tick();
     assert.deepEqual(n, { primary: 0, secondary: 0 }, 'not before its backoff');
-    await new Promise((r) => setTimeout(r, 450));
+    await new Promise((r) => setTimeout(r, Date.parse(String(sec?.nextAttemptAt)) - Date.now() + 50));
     n = await svc.tick();
     assert.deepEqual(n, { primary: 0, secondary: 4 }, 'the secondary caught up');
     assert.deepEqual(await svc.tick(), { primary: 0, secondary: 0 });
