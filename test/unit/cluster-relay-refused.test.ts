@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -44,6 +44,7 @@ describe('listen-in relayed to another node: a refusal or a lost node reaches th
   /** Relay connections node B holds open now. */
   const openOnB = new Set<WebSocket>();
   let deadPort: number;
+  let nodeD: Server;
   let server: Server;
   let live: ClusterLive;
   let monitor: Monitor;
@@ -68,6 +69,13 @@ describe('listen-in relayed to another node: a refusal or a lost node reaches th
     await new Promise<void>((r) => gone.listen(0, '127.0.0.1', r));
     deadPort = (gone.address() as AddressInfo).port;
     await new Promise((r) => gone.close(r));
+    // Node D: answers the relay's handshake 401, as a node with another cluster secret does.
+    nodeD = createServer();
+    nodeD.on('upgrade', (_req, socket: Socket) =>
+      socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'),
+    );
+    await new Promise<void>((r) => nodeD.listen(0, '127.0.0.1', r));
+    const portD = (nodeD.address() as AddressInfo).port;
     const remote = (nodeId: string, port: number, recordingId: string) => ({
       nodeId,
       httpAddress: `http://127.0.0.1:${port}`,
@@ -77,7 +85,11 @@ describe('listen-in relayed to another node: a refusal or a lost node reaches th
     });
     const nodes = {
       remoteCalls: () =>
-        Promise.resolve([remote('node-b', portB, 'on-b'), remote('node-c', deadPort, 'on-c')]),
+        Promise.resolve([
+          remote('node-b', portB, 'on-b'),
+          remote('node-c', deadPort, 'on-c'),
+          remote('node-d', portD, 'on-d'),
+        ]),
     } as unknown as NodesRepository;
     const local = Object.assign(new EventEmitter(), { activeCalls: () => [] });
     live = new ClusterLive({
@@ -107,13 +119,14 @@ describe('listen-in relayed to another node: a refusal or a lost node reaches th
         },
       },
     });
-    for (let i = 0; i < 100 && live.remoteCalls().length < 2; i++) await sleep(20);
-    assert.equal(live.remoteCalls().length, 2, 'both remote calls read');
+    for (let i = 0; i < 100 && live.remoteCalls().length < 3; i++) await sleep(20);
+    assert.equal(live.remoteCalls().length, 3, 'the remote calls read');
   });
   after(async () => {
     await monitor?.close();
     live?.close();
     nodeB?.close();
+    nodeD?.close();
     await new Promise((r) => server?.close(r));
   });
 
@@ -154,6 +167,17 @@ describe('listen-in relayed to another node: a refusal or a lost node reaches th
     assert.match(String(error.error), /node node-c holding the call is not reachable/);
     assert.equal(monitor.listeners, 0);
     assert.deepEqual(stops, ['on-c: node node-c not reachable']);
+    ws.close();
+  });
+
+  it('the owning node refuses the relay itself (another cluster secret: 401): the client is told so', async () => {
+    stops.length = 0;
+    const { ws, texts } = await listenTo('on-d');
+    const error = texts.find((t) => t.type === 'error');
+    assert.ok(error, `an error after listening (${texts.map((t) => t.type).join(', ')})`);
+    assert.match(String(error.error), /node node-d holding the call refused the relay \(401\)/);
+    assert.equal(monitor.listeners, 0);
+    assert.deepEqual(stops, ['on-d: relay refused by node node-d']);
     ws.close();
   });
 });
