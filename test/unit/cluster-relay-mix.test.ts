@@ -7,16 +7,14 @@
  * (a 440 Hz tone on leg 0, 1000 Hz on leg 1, frame by frame); the mix must carry both.
  */
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { WebSocketServer } from 'ws';
-import { ClusterLive } from '../../src/cluster/live.js';
-import { createLogger } from '../../src/log.js';
+import type { ClusterLive } from '../../src/cluster/live.js';
 import { encodeAudioFrame } from '../../src/monitor/audio.js';
 import { LiveMixer } from '../../src/monitor/tap.js';
 import type { LiveFrame } from '../../src/media/types.js';
-import type { NodesRepository } from '../../src/store/nodes.js';
+import { clusterLiveOf } from '../helpers/cluster-live.js';
 import { decodeUlaw, encodeUlaw, tone, toneLevelDb } from '../helpers/audio.js';
 
 describe('listen-in relayed from another node, mixed', () => {
@@ -38,27 +36,14 @@ describe('listen-in relayed from another node, mixed', () => {
     );
     await new Promise((r) => server.once('listening', r));
     const port = (server.address() as AddressInfo).port;
-    const nodes = {
-      remoteCalls: () =>
-        Promise.resolve([
-          {
-            nodeId: 'node-b',
-            httpAddress: `http://127.0.0.1:${port}`,
-            recordingId: 'r1',
-            call: { recordingId: 'r1', startedAt: new Date().toISOString() },
-          },
-        ]),
-    } as unknown as NodesRepository;
-    const local = Object.assign(new EventEmitter(), { activeCalls: () => [] });
-    live = new ClusterLive({
-      nodeId: 'node-a',
-      local,
-      nodes,
-      intervalMs: 50,
-      secret: 'relay-test-secret-0123456789',
-      taps: undefined,
-      log: createLogger('silent'),
-    });
+    live = clusterLiveOf(() => [
+      {
+        nodeId: 'node-b',
+        httpAddress: `http://127.0.0.1:${port}`,
+        recordingId: 'r1',
+        call: { recordingId: 'r1', startedAt: new Date().toISOString() },
+      },
+    ]);
     await new Promise((r) => setTimeout(r, 200));
   });
   after(() => {

@@ -8,18 +8,17 @@
  * may stay open.
  */
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket, { WebSocketServer } from 'ws';
-import { ClusterLive } from '../../src/cluster/live.js';
+import type { ClusterLive } from '../../src/cluster/live.js';
 import { createLogger } from '../../src/log.js';
 import { attachMonitor, type Monitor } from '../../src/monitor/index.js';
 import type { ActiveCall } from '../../src/recording/types.js';
-import type { NodesRepository } from '../../src/store/nodes.js';
 import type { Principal } from '../../src/store/users.js';
+import { clusterLiveOf } from '../helpers/cluster-live.js';
 
 const admin: Principal = {
   userId: 'u-admin',
@@ -83,24 +82,11 @@ describe('listen-in relayed to another node: a refusal or a lost node reaches th
       recordingId,
       call: { ...callOn(recordingId), nodeId },
     });
-    const nodes = {
-      remoteCalls: () =>
-        Promise.resolve([
-          remote('node-b', portB, 'on-b'),
-          remote('node-c', deadPort, 'on-c'),
-          remote('node-d', portD, 'on-d'),
-        ]),
-    } as unknown as NodesRepository;
-    const local = Object.assign(new EventEmitter(), { activeCalls: () => [] });
-    live = new ClusterLive({
-      nodeId: 'node-a',
-      local,
-      nodes,
-      intervalMs: 50,
-      secret: 'relay-test-secret-0123456789',
-      taps: undefined,
-      log: createLogger('silent'),
-    });
+    live = clusterLiveOf(() => [
+      remote('node-b', portB, 'on-b'),
+      remote('node-c', deadPort, 'on-c'),
+      remote('node-d', portD, 'on-d'),
+    ]);
     server = createServer((_q, r) => r.end());
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/monitor?token=t`;
@@ -143,41 +129,38 @@ describe('listen-in relayed to another node: a refusal or a lost node reaches th
     return { ws, texts };
   };
 
-  it('the owning node refuses: the client is told why and the listen-in ends, audited', async () => {
-    const { ws, texts } = await listenTo('on-b');
-    const error = texts.find((t) => t.type === 'error');
-    assert.ok(error, `an error after listening (${texts.map((t) => t.type).join(', ')})`);
-    assert.match(
-      String(error.error),
-      /node node-b holding the call refused the listen-in: no live call on-b/,
-    );
-    assert.equal(error.recordingId, 'on-b');
+  /** Listens to `recordingId`: an error matching `error` comes, the listen-in ends, audited with `reason`. */
+  const refused = async (recordingId: string, error: RegExp, reason: string) => {
+    stops.length = 0;
+    const { ws, texts } = await listenTo(recordingId);
+    const e = texts.find((t) => t.type === 'error');
+    assert.ok(e, `an error after listening (${texts.map((t) => t.type).join(', ')})`);
+    assert.match(String(e.error), error);
+    assert.equal(e.recordingId, recordingId);
     assert.equal(monitor.listeners, 0, 'no listen-in left on node A');
+    assert.deepEqual(stops, [`${recordingId}: ${reason}`]);
+    ws.close();
+  };
+
+  it('the owning node refuses: the client is told why and the listen-in ends, audited', async () => {
+    await refused(
+      'on-b',
+      /node node-b holding the call refused the listen-in: no live call on-b/,
+      'refused by node node-b',
+    );
     for (let i = 0; i < 100 && openOnB.size > 0; i++) await sleep(20);
     assert.equal(openOnB.size, 0, 'the relay to node B is closed');
-    assert.deepEqual(stops, ['on-b: refused by node node-b']);
-    ws.close();
   });
 
   it('the owning node cannot be reached: the client is told so and the listen-in ends', async () => {
-    stops.length = 0;
-    const { ws, texts } = await listenTo('on-c');
-    const error = texts.find((t) => t.type === 'error');
-    assert.ok(error, `an error after listening (${texts.map((t) => t.type).join(', ')})`);
-    assert.match(String(error.error), /node node-c holding the call is not reachable/);
-    assert.equal(monitor.listeners, 0);
-    assert.deepEqual(stops, ['on-c: node node-c not reachable']);
-    ws.close();
+    await refused('on-c', /node node-c holding the call is not reachable/, 'node node-c not reachable');
   });
 
   it('the owning node refuses the relay itself (another cluster secret: 401): the client is told so', async () => {
-    stops.length = 0;
-    const { ws, texts } = await listenTo('on-d');
-    const error = texts.find((t) => t.type === 'error');
-    assert.ok(error, `an error after listening (${texts.map((t) => t.type).join(', ')})`);
-    assert.match(String(error.error), /node node-d holding the call refused the relay \(401\)/);
-    assert.equal(monitor.listeners, 0);
-    assert.deepEqual(stops, ['on-d: relay refused by node node-d']);
-    ws.close();
+    await refused(
+      'on-d',
+      /node node-d holding the call refused the relay \(401\)/,
+      'relay refused by node node-d',
+    );
   });
 });
