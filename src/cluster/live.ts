@@ -309,6 +309,7 @@ export class ClusterLive extends EventEmitter {
     const end = (error: string, reason: string): void => {
       if (ended) return;
       ended = true;
+      log.warn({ error }, 'listen-in relay ended by the node holding the call');
       ws.terminate();
       onEnd?.({ error, reason });
     };
@@ -317,7 +318,6 @@ export class ClusterLive extends EventEmitter {
     );
     ws.on('unexpected-response', (req, res) => {
       req.destroy();
-      log.warn({ status: res.statusCode }, 'listen-in relay refused by the node');
       end(
         `node ${node} holding the call refused the relay (${res.statusCode ?? 0})`,
         `relay refused by node ${node}`,
@@ -341,13 +341,11 @@ export class ClusterLive extends EventEmitter {
         } catch {
           return;
         }
-        if (msg.type === 'error') {
-          log.warn({ error: msg.error }, 'relayed listen-in refused by the node');
+        if (msg.type === 'error')
           return end(
             `node ${node} holding the call refused the listen-in: ${msg.error ?? 'no reason given'}`,
             `refused by node ${node}`,
           );
-        }
         // Which engine leg each channel carries (the legs since the SRC's last change of streams).
         if (msg.type === 'listening' && Array.isArray(msg.legs))
           for (const l of msg.legs)
@@ -367,11 +365,9 @@ export class ClusterLive extends EventEmitter {
         ulaw: data.subarray(12),
       });
     });
-    ws.on('error', (err) => {
-      if (ended) return;
-      log.warn({ err: err.message }, 'listen-in relay connection failed');
-      end(`node ${node} holding the call is not reachable: ${err.message}`, `node ${node} not reachable`);
-    });
+    ws.on('error', (err) =>
+      end(`node ${node} holding the call is not reachable: ${err.message}`, `node ${node} not reachable`),
+    );
     log.info('listen-in relayed from the node holding the call');
     return () => {
       ended = true;
